@@ -1,0 +1,3 @@
+"""fangkong: operations and planning software for a county's public-safety prevention system."""
+
+__version__ = "0.1.0"

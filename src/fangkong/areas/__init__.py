@@ -1,0 +1,1 @@
+"""The jurisdiction tree (city > district > station > beat area > grid) and standard addresses."""

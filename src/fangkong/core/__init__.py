@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: configuration, database, errors, auth, scoping, audit, i18n."""

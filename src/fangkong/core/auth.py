@@ -1,0 +1,199 @@
+"""Users, roles and what each role may do; password login and bearer tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fangkong.areas.models import Area
+from fangkong.core import audit
+from fangkong.core.audit import Actor
+from fangkong.core.db import utcnow
+from fangkong.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from fangkong.core.models import ApiToken, Role, User, UserArea
+from fangkong.core.security import (
+    MIN_PASSWORD_LENGTH,
+    FieldCipher,
+    hash_password,
+    mask_phone,
+    new_token,
+    token_digest,
+    verify_password,
+)
+
+# Permissions grow as domains land; a role not listed for a permission never has it.
+READ_AREAS = "areas.read"
+WRITE_AREAS = "areas.write"
+MANAGE_USERS = "users.manage"
+READ_AUDIT = "audit.read"
+UNMASK_PERSONAL = "personal.unmask"
+
+PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.ADMIN: frozenset({READ_AREAS, WRITE_AREAS, MANAGE_USERS, READ_AUDIT, UNMASK_PERSONAL}),
+    Role.COMMANDER: frozenset({READ_AREAS, UNMASK_PERSONAL}),
+    Role.STATION_OFFICER: frozenset({READ_AREAS}),
+    Role.GRID_WORKER: frozenset({READ_AREAS}),
+    Role.MEDIATOR: frozenset({READ_AREAS}),
+    Role.INSPECTOR: frozenset({READ_AREAS}),
+    Role.EVALUATOR: frozenset({READ_AREAS, READ_AUDIT}),
+    Role.VIEWER: frozenset({READ_AREAS}),
+}
+
+
+def can(user: User, permission: str) -> bool:
+    return user.is_active and permission in PERMISSIONS[user.role]
+
+
+def require(user: User, permission: str) -> None:
+    if not can(user, permission):
+        raise Forbidden(f"role {user.role.value!r} lacks the permission {permission!r}")
+
+
+def get(session: Session, *, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def get_or_raise(session: Session, *, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} does not exist", field="user_id")
+    return user
+
+
+def get_by_username(session: Session, *, username: str) -> User | None:
+    return session.scalars(select(User).where(User.username == username)).one_or_none()
+
+
+def get_all(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def _areas_by_code(session: Session, codes: list[str]) -> list[Area]:
+    if not codes:
+        raise InvalidInput("a user must be bound to at least one area", field="area_codes")
+    areas = list(session.scalars(select(Area).where(Area.code.in_(codes))))
+    missing = sorted(set(codes) - {a.code for a in areas})
+    if missing:
+        raise InvalidInput(f"unknown area codes: {', '.join(missing)}", field="area_codes")
+    return areas
+
+
+def create(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    password: str,
+    role: Role,
+    area_codes: list[str],
+    actor: Actor,
+    phone: str | None = None,
+    cipher: FieldCipher | None = None,
+) -> User:
+    """Create a user bound to the areas with the given codes."""
+    if not username or len(username) > 64 or not username.replace("_", "").isalnum():
+        raise InvalidInput(
+            "username must be 1-64 letters, digits or underscores", field="username"
+        )
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+    if get_by_username(session, username=username) is not None:
+        raise Conflict(f"username {username!r} is taken", field="username")
+    areas = _areas_by_code(session, area_codes)
+    user = User(
+        username=username,
+        display_name=display_name,
+        password_hash=hash_password(password),
+        role=role,
+        area_links=[UserArea(area_id=a.id) for a in areas],
+    )
+    if phone:
+        if cipher is None:
+            raise ValueError("a cipher is needed to store a phone number")
+        user.phone_encrypted = cipher.encrypt(phone)
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="user",
+        entity_id=user.id,
+        detail={"username": username, "role": role.value, "areas": sorted(area_codes)},
+    )
+    return user
+
+
+def authenticate(session: Session, *, username: str, password: str, client: str | None) -> User:
+    """Check a username and password; every failure is audited and answers the same."""
+    user = get_by_username(session, username=username)
+    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+        audit.record(
+            session,
+            actor=Actor(user_id=None, username=username[:64], client=client),
+            action="login_failed",
+            entity="user",
+        )
+        raise Unauthorized("wrong username or password")
+    audit.record(
+        session,
+        actor=Actor(user_id=user.id, username=user.username, client=client),
+        action="login",
+        entity="user",
+        entity_id=user.id,
+    )
+    return user
+
+
+def issue_token(
+    session: Session, *, user: User, name: str, ttl: timedelta | None, actor: Actor
+) -> tuple[ApiToken, str]:
+    """Create a bearer token; the plain token is returned once and never stored."""
+    plain = new_token()
+    expires: datetime | None = utcnow() + ttl if ttl is not None else None
+    token = ApiToken(user_id=user.id, name=name, token_hash=token_digest(plain), expires_at=expires)
+    session.add(token)
+    session.flush()
+    audit.record(
+        session, actor=actor, action="create", entity="api_token", entity_id=token.id,
+        detail={"name": name},
+    )
+    return token, plain
+
+
+def user_for_token(session: Session, *, token: str) -> User:
+    """Resolve a bearer token to its active user."""
+    row = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == token_digest(token))
+    ).one_or_none()
+    now = utcnow()
+    if row is None or row.revoked or (row.expires_at is not None and row.expires_at <= now):
+        raise Unauthorized("invalid or expired token")
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("invalid or expired token")
+    return user
+
+
+def masked_phone(user: User, cipher: FieldCipher) -> str | None:
+    if user.phone_encrypted is None:
+        return None
+    return mask_phone(cipher.decrypt(user.phone_encrypted))
+
+
+def reveal_phone(
+    session: Session, *, viewer: User, user: User, cipher: FieldCipher, actor: Actor
+) -> str | None:
+    """Unmask a staff member's phone; allowed to roles that need it, and always audited."""
+    require(viewer, UNMASK_PERSONAL)
+    if user.phone_encrypted is None:
+        return None
+    audit.record(
+        session, actor=actor, action="read_personal", entity="user", entity_id=user.id,
+        detail={"field": "phone"},
+    )
+    return cipher.decrypt(user.phone_encrypted)

@@ -1,0 +1,119 @@
+"""Settings from the environment (``FANGKONG_*``) and an optional TOML settings file.
+
+Precedence, highest first: explicit keyword arguments, environment variables, the settings file
+(``$FANGKONG_SETTINGS_FILE``, else ``fangkong.toml`` in the data folder), then the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Language = Literal["zh-CN", "en"]
+LANGUAGES: tuple[Language, ...] = ("zh-CN", "en")
+DEFAULT_DATA_DIR = Path("fangkong-data")
+_SECRET_FILE_NAME = "secret_key"
+
+
+def _settings_file() -> Path:
+    explicit = os.environ.get("FANGKONG_SETTINGS_FILE")
+    if explicit:
+        return Path(explicit)
+    data_dir = Path(os.environ.get("FANGKONG_DATA_DIR", str(DEFAULT_DATA_DIR)))
+    return data_dir / "fangkong.toml"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of one fangkong installation."""
+
+    model_config = SettingsConfigDict(env_prefix="FANGKONG_", extra="forbid")
+
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Folder for the SQLite file, caches")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite:///<data_dir>/fangkong.db. "
+        "For PostgreSQL: postgresql+psycopg://user:pass@host/db",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs sessions and derives the field-encryption key"
+    )
+    environment: Literal["development", "demo", "production", "test"] = "development"
+    timezone: str = "Asia/Shanghai"
+    default_language: Language = "zh-CN"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    session_max_age_s: int = Field(default=8 * 3600, ge=60)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_settings_file())
+        return (init_settings, env_settings, toml)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"timezone {value!r} is not an IANA time zone name") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _secret_outside_development(self) -> Settings:
+        if self.environment == "production":
+            key = self.secret_key.get_secret_value() if self.secret_key else ""
+            if len(key) < 32 or key in {"changeme", "secret", "dev"}:
+                raise ValueError(
+                    "secret_key: production needs FANGKONG_SECRET_KEY of at least 32 characters"
+                )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'fangkong.db').resolve()}"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def ensure_secret_key(self) -> str:
+        """Return the secret key, creating and keeping one in the data folder when none is set.
+
+        Outside production a missing key is generated once and stored (mode 0600) so that
+        sessions and encrypted fields survive restarts.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / _SECRET_FILE_NAME
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+            path.chmod(0o600)
+        key = path.read_text(encoding="utf-8").strip()
+        self.secret_key = SecretStr(key)
+        return key
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, the settings file and explicit overrides."""
+    return Settings(**overrides)

@@ -1,0 +1,98 @@
+"""Tables of the core: users, their areas, API tokens and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fangkong.core.db import Base, TimestampMixin, utcnow
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    COMMANDER = "commander"
+    STATION_OFFICER = "station_officer"
+    GRID_WORKER = "grid_worker"
+    MEDIATOR = "mediator"
+    INSPECTOR = "inspector"
+    EVALUATOR = "evaluator"
+    VIEWER = "viewer"
+
+
+def enum_column(enum: type[StrEnum], length: int = 32) -> Enum:
+    """A portable string-backed enum column (no native PostgreSQL type to migrate)."""
+    return Enum(
+        enum,
+        native_enum=False,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    # Work phone of the staff member (personal data): Fernet ciphertext, never plain text.
+    phone_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
+
+    area_links: Mapped[list[UserArea]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def area_ids(self) -> list[int]:
+        return [link.area_id for link in self.area_links]
+
+
+class UserArea(Base):
+    __tablename__ = "user_area"
+    __table_args__ = (UniqueConstraint("user_id", "area_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    area_id: Mapped[int] = mapped_column(ForeignKey("area.id", ondelete="RESTRICT"), index=True)
+
+    user: Mapped[User] = relationship(back_populates="area_links")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    # Only the SHA-256 of the token is kept: a stolen database yields no usable token.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    username: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    client: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)

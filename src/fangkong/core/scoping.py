@@ -1,0 +1,43 @@
+"""Jurisdiction scoping: a user reads only the areas they are bound to and their descendants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from fangkong.areas.models import Area
+from fangkong.core.models import User
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The materialised paths a user may read; an area is in scope when its path extends one."""
+
+    paths: tuple[str, ...]
+
+    def covers(self, path: str | None) -> bool:
+        return path is not None and any(path.startswith(prefix) for prefix in self.paths)
+
+    def clause(self, column: InstrumentedAttribute[str] | InstrumentedAttribute[str | None]) -> (
+        ColumnElement[bool]
+    ):
+        """SQL condition restricting ``column`` (an area path) to this scope."""
+        if not self.paths:
+            return false()
+        return or_(*(column.startswith(prefix, autoescape=True) for prefix in self.paths))
+
+
+def scope_for(session: Session, user: User) -> Scope:
+    """Build the scope of ``user`` from the areas bound to them."""
+    ids = user.area_ids
+    if not ids:
+        return Scope(paths=())
+    paths = sorted(session.scalars(select(Area.path).where(Area.id.in_(ids))))
+    # Drop paths nested in another bound path: fewer OR terms, same meaning.
+    kept: list[str] = []
+    for path in paths:
+        if not any(path.startswith(prefix) for prefix in kept):
+            kept.append(path)
+    return Scope(paths=tuple(kept))

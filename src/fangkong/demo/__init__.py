@@ -1,0 +1,1 @@
+"""The demo county that `fangkong demo` builds from a real OpenStreetMap extract."""

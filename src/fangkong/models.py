@@ -1,0 +1,7 @@
+"""Every domain's tables, imported in one place so that metadata and migrations see them all."""
+
+from fangkong.areas.models import Area, StandardAddress
+from fangkong.core.db import Base
+from fangkong.core.models import ApiToken, AuditEvent, User, UserArea
+
+__all__ = ["ApiToken", "Area", "AuditEvent", "Base", "StandardAddress", "User", "UserArea"]

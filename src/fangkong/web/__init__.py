@@ -1,0 +1,1 @@
+"""The web console and REST API: app factory, pages, templates, static assets."""

@@ -1,0 +1,92 @@
+"""The application factory: API routers, console pages, static files, error mapping."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.middleware.sessions import SessionMiddleware
+
+from fangkong import __version__
+from fangkong.core.config import Settings
+from fangkong.core.db import make_engine, make_session_factory
+from fangkong.core.errors import FangkongError, Unauthorized
+from fangkong.core.security import FieldCipher
+from fangkong.web.deps import get_language
+from fangkong.web.templating import STATIC_DIR, render
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    """Build the web app for ``settings``; nothing connects before the first request."""
+    from fangkong.areas import api as areas_api
+    from fangkong.areas import pages as areas_pages
+    from fangkong.web import api as core_api
+    from fangkong.web import pages as core_pages
+
+    app = FastAPI(
+        title="fangkong",
+        version=__version__,
+        description="REST API of the fangkong public-safety prevention system. "
+        "Authenticate with `POST /api/v1/auth/token` and send `Authorization: Bearer <token>`.",
+        docs_url="/docs",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    secret = settings.ensure_secret_key()
+    engine = engine or make_engine(settings.resolved_database_url)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.cipher = FieldCipher(secret)
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie="fangkong_session",
+        max_age=settings.session_max_age_s,
+        same_site="lax",
+        https_only=settings.environment == "production",
+    )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    app.include_router(core_api.router, prefix=API_PREFIX)
+    app.include_router(areas_api.router, prefix=API_PREFIX)
+    app.include_router(core_pages.router)
+    app.include_router(areas_pages.router)
+
+    @app.exception_handler(FangkongError)
+    async def domain_error(request: Request, exc: FangkongError) -> Response:
+        if request.url.path.startswith(API_PREFIX):
+            headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+            return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
+        if isinstance(exc, Unauthorized):
+            target = request.url.path
+            if request.url.query:
+                target += "?" + request.url.query
+            return RedirectResponse(f"/login?next={target}", status_code=303)
+        language = get_language(request)
+        return render(request, "error.html", language=language,
+                      user=getattr(request.state, "user", None),
+                      status_code=exc.status_code, error=exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        faults = [
+            {"field": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg")}
+            for err in exc.errors()
+        ]
+        first = faults[0] if faults else {"field": None, "message": "invalid request"}
+        return JSONResponse(
+            {"error": "invalid_input", "message": f"{first['field']}: {first['message']}",
+             "field": first["field"], "detail": {"faults": faults}},
+            status_code=422,
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,137 @@
+"""Request dependencies: the database session, the current user, scope, language and CSRF."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from fangkong.core import auth
+from fangkong.core.audit import Actor
+from fangkong.core.config import Settings
+from fangkong.core.errors import Forbidden, Unauthorized
+from fangkong.core.i18n import negotiate
+from fangkong.core.models import User
+from fangkong.core.scoping import Scope, scope_for
+from fangkong.core.security import FieldCipher, tokens_equal
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+LANGUAGE_COOKIE = "fangkong_lang"
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_cipher(request: Request) -> FieldCipher:
+    cipher: FieldCipher = request.app.state.cipher
+    return cipher
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed before the response when the handler succeeds."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DbSession = Annotated[Session, Depends(get_db)]
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, created on first use."""
+    token = request.session.get(CSRF_FIELD)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session[CSRF_FIELD] = token
+    return token
+
+
+async def check_csrf(request: Request) -> None:
+    """Refuse an unsafe cookie-authenticated request without the session's CSRF token."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    expected = request.session.get(CSRF_FIELD)
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    if not isinstance(expected, str) or sent is None or not tokens_equal(expected, sent):
+        raise Forbidden("missing or wrong CSRF token", field=CSRF_FIELD)
+
+
+async def get_current_user(request: Request, db: DbSession) -> User:
+    """The user of a bearer token or of the session cookie (which then needs CSRF on writes)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        user = auth.user_for_token(db, token=header[7:].strip())
+    else:
+        user_id = request.session.get("user_id")
+        found = auth.get(db, user_id=user_id) if isinstance(user_id, int) else None
+        if found is None or not found.is_active:
+            raise Unauthorized("log in first")
+        await check_csrf(request)
+        user = found
+    request.state.user = user
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_scope(db: DbSession, user: CurrentUser) -> Scope:
+    return scope_for(db, user)
+
+
+UserScope = Annotated[Scope, Depends(get_scope)]
+
+
+def get_actor(request: Request, user: CurrentUser) -> Actor:
+    return Actor(user_id=user.id, username=user.username, client=client_address(request))
+
+
+RequestActor = Annotated[Actor, Depends(get_actor)]
+
+
+def get_language(request: Request) -> str:
+    settings = get_settings(request)
+    cookie = request.cookies.get(LANGUAGE_COOKIE)
+    if cookie:
+        return negotiate(cookie, settings.default_language)
+    user = getattr(request.state, "user", None)
+    if isinstance(user, User) and user.language:
+        return negotiate(user.language, settings.default_language)
+    return settings.default_language
+
+
+Language = Annotated[str, Depends(get_language)]
+
+
+def requires(permission: str) -> object:
+    """A dependency that refuses users whose role lacks ``permission``."""
+
+    def check(user: CurrentUser) -> User:
+        auth.require(user, permission)
+        return user
+
+    return Depends(check)

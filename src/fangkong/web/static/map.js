@@ -1,0 +1,101 @@
+// The command map: roads and the jurisdiction tree drawn from fangkong's own API; no remote tiles.
+(function () {
+  "use strict";
+  const el = document.getElementById("map");
+  if (!el || typeof maplibregl === "undefined") return;
+  const i18n = JSON.parse(document.getElementById("map-i18n").textContent);
+  const status = document.getElementById("map-status");
+  const LEVEL_STYLE = {
+    district: { color: "#6a3d9a", width: 3 },
+    station: { color: "#0b4f8a", width: 2.2 },
+    beat: { color: "#e07b00", width: 1.4 },
+    grid: { color: "#7aa95c", width: 0.8 },
+  };
+
+  const map = new maplibregl.Map({
+    container: el,
+    style: { version: 8, sources: {}, layers: [
+      { id: "background", type: "background", paint: { "background-color": "#eef1f4" } }] },
+    center: [9.55, 47.15],
+    zoom: 10,
+    attributionControl: { customAttribution: "© OpenStreetMap contributors (ODbL)" },
+  });
+  map.addControl(new maplibregl.NavigationControl(), "top-right");
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
+  window.fangkongMap = map;
+
+  async function getJSON(url) {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(url + ": HTTP " + response.status);
+    return response.json();
+  }
+
+  function extend(bounds, geometry) {
+    const walk = (c) => (typeof c[0] === "number" ? bounds.extend(c) : c.forEach(walk));
+    walk(geometry.coordinates);
+  }
+
+  map.on("load", async () => {
+    try {
+      const lang = el.dataset.lang;
+      const [roads, me, ...levels] = await Promise.all([
+        getJSON("/api/v1/map/roads"),
+        getJSON("/api/v1/users/me"),
+        ...Object.keys(LEVEL_STYLE).map((lv) => getJSON("/api/v1/areas/geojson?level=" + lv)),
+      ]);
+      map.addSource("roads", { type: "geojson", data: roads });
+      map.addLayer({ id: "roads", type: "line", source: "roads", paint: {
+        "line-color": ["match", ["get", "class"], ["motorway", "trunk", "primary"], "#c9a227",
+          ["secondary", "tertiary"], "#b0b7c0", "#ccd2d9"],
+        "line-width": ["match", ["get", "class"], ["motorway", "trunk", "primary"], 2.2,
+          ["secondary", "tertiary"], 1.4, 0.7] } });
+      const bounds = new maplibregl.LngLatBounds();
+      const scopeCodes = new Set(me.area_codes);
+      const scopeFeatures = [];
+      let drawn = 0;
+      Object.keys(LEVEL_STYLE).forEach((level, i) => {
+        const data = levels[i];
+        drawn += data.features.length;
+        data.features.forEach((f) => {
+          extend(bounds, f.geometry);
+          if (scopeCodes.has(f.properties.code)) scopeFeatures.push(f);
+        });
+        map.addSource(level, { type: "geojson", data });
+        map.addLayer({ id: level + "-fill", type: "fill", source: level,
+          paint: { "fill-color": LEVEL_STYLE[level].color, "fill-opacity": 0.04 },
+          layout: { visibility: level === "grid" ? "none" : "visible" } });
+        map.addLayer({ id: level, type: "line", source: level,
+          paint: { "line-color": LEVEL_STYLE[level].color, "line-width": LEVEL_STYLE[level].width },
+          layout: { visibility: level === "grid" ? "none" : "visible" } });
+        map.on("click", level + "-fill", (e) => {
+          const p = e.features[0].properties;
+          const box = document.createElement("div");
+          const title = document.createElement("strong");
+          title.textContent = lang === "en" ? p.name_en : p.name_zh;
+          const lines = [i18n["level." + p.level], i18n["map.code"] + ": " + p.code,
+            i18n["map.area_km2"] + ": " + p.area_km2];
+          box.append(title, ...lines.flatMap((line) => [document.createElement("br"), line]));
+          new maplibregl.Popup().setLngLat(e.lngLat).setDOMContent(box).addTo(map);
+        });
+      });
+      map.addSource("scope", { type: "geojson", data: { type: "FeatureCollection", features: scopeFeatures } });
+      map.addLayer({ id: "scope-fill", type: "fill", source: "scope", paint: { "fill-color": "#d62828", "fill-opacity": 0.08 } });
+      map.addLayer({ id: "scope", type: "line", source: "scope", paint: { "line-color": "#d62828", "line-width": 3.5, "line-dasharray": [2, 1] } });
+      if (!bounds.isEmpty()) map.fitBounds(bounds, { padding: 30, duration: 0 });
+      el.dataset.areas = String(drawn);
+      el.dataset.ready = "true";
+      status.textContent = "";
+    } catch (err) {
+      status.textContent = String(err);
+      status.classList.add("error");
+    }
+  });
+
+  document.querySelectorAll("#layers input[data-layer]").forEach((box) => {
+    box.addEventListener("change", () => {
+      const layer = box.dataset.layer;
+      const visibility = box.checked ? "visible" : "none";
+      [layer, layer + "-fill"].forEach((id) => { if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", visibility); });
+    });
+  });
+})();
