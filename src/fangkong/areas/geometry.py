@@ -86,8 +86,11 @@ def parse_polygon(geojson_geometry: Any) -> MultiPolygon:
             f"coordinates out of lon/lat range (bounds {geom.bounds}); expected degrees"
         )
     if not geom.is_valid:
-        reason = shapely.is_valid_reason(geom)
-        raise ValueError(f"geometry is invalid: {reason}")
+        reason = str(shapely.is_valid_reason(geom))
+        # GEOS writes "Self-intersection[120.005 30.005]"; name the place in plain words.
+        fault, _, where = reason.partition("[")
+        at = f" at lon/lat ({where.rstrip(']').replace(' ', ', ')})" if where else ""
+        raise ValueError(f"geometry is invalid: {fault}{at}")
     return to_multipolygon(geom)
 
 

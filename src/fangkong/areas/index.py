@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area
@@ -79,7 +79,8 @@ def build(session: Session) -> AreaIndex:
 def get(session: Session) -> AreaIndex:
     """The current index for this database, rebuilt only when areas have changed."""
     bind = session.get_bind()
-    cache_key = str(bind.url)
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    cache_key = engine.url.render_as_string(hide_password=True)
     key = _generation(session)
     with _lock:
         cached = _cache.get(cache_key)

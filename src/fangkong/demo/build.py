@@ -42,6 +42,8 @@ ROADS_FILE = "roads.geojson"
 PLACE_NAMES_ZH = {
     "Liechtenstein": "列支敦士登",
     "Oberland": "上地区",
+    "Wahlkreis Oberland": "上地区选区",
+    "Wahlkreis Unterland": "下地区选区",
     "Unterland": "下地区",
     "Vaduz": "瓦杜兹",
     "Schaan": "沙恩",
