@@ -4,20 +4,29 @@ county loaded once, and a transaction rolled back after every test."""
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
-from sqlalchemy import Engine, text
+import uvicorn
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session
 
 from fangkong.areas import service as area_service
 from fangkong.core.audit import SYSTEM
+from fangkong.core.config import Settings
 from fangkong.core.db import make_engine
 from fangkong.core.migrate import upgrade
+from fangkong.web.app import create_app
 from factories import county_geojson
 
 POSTGRES_URL_ENV = "FANGKONG_TEST_POSTGRES_URL"
+TEST_PASSWORD = "correct-horse-battery"
 
 
 def _postgres_url() -> str | None:
@@ -35,15 +44,16 @@ def reset_postgres(engine: Engine) -> None:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
 
 
-def fresh_database(backend: str, tmp: Path) -> Engine:
-    """A migrated, empty database of ``backend``."""
+def fresh_database(backend: str, tmp: Path, *, suffix: str = "") -> Engine:
+    """A migrated, empty database of ``backend`` (PostgreSQL: the database name + ``suffix``)."""
     if backend == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp / 'test.db'}")
+        engine = make_engine(f"sqlite:///{tmp / f'test{suffix}.db'}")
     else:
         url = _postgres_url()
         if url is None:
             pytest.skip(f"PostgreSQL not configured (set {POSTGRES_URL_ENV})")
-        engine = make_engine(url)
+        parsed = make_url(url)
+        engine = make_engine(parsed.set(database=f"{parsed.database}{suffix}"))
         reset_postgres(engine)
     upgrade(engine)
     return engine
@@ -78,3 +88,59 @@ def db(county_engine: Engine) -> Iterator[Session]:
         session.close()
         outer.rollback()
         connection.close()
+
+
+@dataclass
+class LiveServer:
+    """A real uvicorn server on loopback, serving the app over a migrated database."""
+
+    base_url: str
+    engine: Engine
+    settings: Settings
+    backend: str
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+    def token(self, username: str, password: str = TEST_PASSWORD) -> str:
+        with self.client() as client:
+            response = client.post("/api/v1/auth/token",
+                                   json={"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The test county behind a live HTTP server; tests add data under codes of their own."""
+    tmp = tmp_path_factory.mktemp(f"live-{backend}")
+    engine = fresh_database(backend, tmp, suffix="_api")
+    with Session(engine) as session:
+        area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
+        session.commit()
+    settings = Settings(data_dir=tmp, secret_key="s" * 40, environment="test",
+                        database_url=engine.url.render_as_string(hide_password=False))
+    port = _free_port()
+    config = uvicorn.Config(create_app(settings, engine=engine), host="127.0.0.1", port=port,
+                            log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield LiveServer(base_url=f"http://127.0.0.1:{port}", engine=engine, settings=settings,
+                     backend=backend)
+    server.should_exit = True
+    thread.join(timeout=10)
+    engine.dispose()

@@ -67,6 +67,7 @@ libraries; the tests check this implementation against their published test vect
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Final
 
@@ -259,6 +260,43 @@ def _gcj_offset(lons: FloatArray, lats: FloatArray) -> tuple[FloatArray, FloatAr
     return dlon, dlat
 
 
+def _gcj_unboxed(lons: FloatArray, lats: FloatArray) -> tuple[FloatArray, FloatArray]:
+    dlon, dlat = _gcj_offset(lons, lats)
+    return lons + dlon, lats + dlat
+
+
+_Forward = Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]
+
+
+def _solve(
+    forward: _Forward,
+    target_lons: FloatArray,
+    target_lats: FloatArray,
+    start_lons: FloatArray,
+    start_lats: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Solve ``forward(p) = target`` for 1-D arrays by fixed-point iteration from ``start``.
+
+    Only ``forward`` maps close to the identity (derivative within 0.01 of it) converge.
+    """
+    lons = start_lons.copy()
+    lats = start_lats.copy()
+    # Each point stops on its own, so its result does not depend on the other points in
+    # the batch: array and scalar conversions agree to the last bit.
+    active = np.arange(lons.size)
+    for _ in range(MAX_ITERATIONS):
+        if active.size == 0:
+            break
+        f_lons, f_lats = forward(lons[active], lats[active])
+        r_lons = f_lons - target_lons[active]
+        r_lats = f_lats - target_lats[active]
+        lons[active] -= r_lons
+        lats[active] -= r_lats
+        converged = (np.abs(r_lons) < _TOLERANCE) & (np.abs(r_lats) < _TOLERANCE)
+        active = active[~converged]
+    return lons, lats
+
+
 def _wgs84_to_gcj02(lons: FloatArray, lats: FloatArray) -> tuple[FloatArray, FloatArray]:
     out_lon = lons.copy()
     out_lat = lats.copy()
@@ -285,16 +323,7 @@ def _gcj02_to_wgs84(lons: FloatArray, lats: FloatArray) -> tuple[FloatArray, Flo
     g_lon = lons[candidate]
     g_lat = lats[candidate]
     dlon, dlat = _gcj_offset(g_lon, g_lat)
-    w_lon = g_lon - dlon
-    w_lat = g_lat - dlat
-    for _ in range(MAX_ITERATIONS):
-        dlon, dlat = _gcj_offset(w_lon, w_lat)
-        r_lon = w_lon + dlon - g_lon
-        r_lat = w_lat + dlat - g_lat
-        w_lon = w_lon - r_lon
-        w_lat = w_lat - r_lat
-        if max(float(np.max(np.abs(r_lon))), float(np.max(np.abs(r_lat)))) < _TOLERANCE:
-            break
+    w_lon, w_lat = _solve(_gcj_unboxed, g_lon, g_lat, g_lon - dlon, g_lat - dlat)
     # Only a preimage inside the box is a real one: outside it GCJ-02 adds no offset.
     # The slack keeps points that lie exactly on an edge, which the iteration may
     # reproduce a rounding error outside it.
@@ -323,19 +352,14 @@ def _bd09_to_gcj02(lons: FloatArray, lats: FloatArray) -> tuple[FloatArray, Floa
     y = lats - _BD_SHIFT_LAT
     radius = np.hypot(x, y) - 0.00002 * np.sin(y * _X_PI)
     angle = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
-    g_lon = radius * np.cos(angle)
-    g_lat = radius * np.sin(angle)
-    for _ in range(MAX_ITERATIONS):
-        b_lon, b_lat = _gcj02_to_bd09(g_lon, g_lat)
-        r_lon = b_lon - lons
-        r_lat = b_lat - lats
-        g_lon = g_lon - r_lon
-        g_lat = g_lat - r_lat
-        if r_lon.size == 0 or (
-            max(float(np.max(np.abs(r_lon))), float(np.max(np.abs(r_lat)))) < _TOLERANCE
-        ):
-            break
-    return g_lon, g_lat
+    g_lon, g_lat = _solve(
+        _gcj02_to_bd09,
+        lons.ravel(),
+        lats.ravel(),
+        (radius * np.cos(angle)).ravel(),
+        (radius * np.sin(angle)).ravel(),
+    )
+    return g_lon.reshape(lons.shape), g_lat.reshape(lats.shape)
 
 
 def to_wgs84_array(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from fangkong.areas.models import Area
 from fangkong.core import audit, auth
 from fangkong.core.audit import Actor
-from fangkong.core.errors import NotFound
+from fangkong.core.errors import NotFound, Unauthorized
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope
 from fangkong.core.security import FieldCipher
@@ -53,8 +53,12 @@ def _user_in_scope(db: Session, user: User, scope: Scope) -> bool:
 @router.post("/auth/token", response_model=TokenOut, tags=["auth"])
 def create_token(body: TokenIn, request: Request, db: DbSession) -> TokenOut:
     """Exchange a username and password for a bearer token."""
-    user = auth.authenticate(db, username=body.username, password=body.password,
-                             client=client_address(request))
+    try:
+        user = auth.authenticate(db, username=body.username, password=body.password,
+                                 client=client_address(request))
+    except Unauthorized:
+        db.commit()  # keep the failed-login audit row although the request fails
+        raise
     actor = Actor(user_id=user.id, username=user.username, client=client_address(request))
     ttl = timedelta(hours=body.ttl_hours) if body.ttl_hours is not None else None
     token, plain = auth.issue_token(db, user=user, name=body.name, ttl=ttl, actor=actor)
