@@ -53,7 +53,8 @@ def fresh_database(backend: str, tmp: Path, *, suffix: str = "") -> Engine:
         if url is None:
             pytest.skip(f"PostgreSQL not configured (set {POSTGRES_URL_ENV})")
         parsed = make_url(url)
-        engine = make_engine(parsed.set(database=f"{parsed.database}{suffix}"))
+        engine = make_engine(parsed.set(database=f"{parsed.database}{suffix}")
+                             .render_as_string(hide_password=False))
         reset_postgres(engine)
     upgrade(engine)
     return engine
