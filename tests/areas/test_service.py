@@ -38,8 +38,8 @@ def test_county_imported_as_a_tree(db: Session) -> None:
     grid = service.get_by_code_or_raise(db, code="T-D2-S1-B2-G1")
     chain = [a.code for a in service.ancestors(db, area=grid)]
     assert chain == ["T", "T-D2", "T-D2-S1", "T-D2-S1-B2", "T-D2-S1-B2-G1"]
-    # 0.04 x 0.02 degree at 30 N: 3,851.9 m x 2,223.9 m on the authalic sphere.
-    assert grid.area_m2 == pytest.approx(8.5663e6, rel=5e-3)
+    # 0.04 x 0.02 degree at 30 N on the WGS-84 ellipsoid: 3,859.4 m x 2,217.1 m.
+    assert grid.area_m2 == pytest.approx(8.5567e6, rel=1e-3)
 
 
 def test_scope_limits_lists_to_descendants(db: Session) -> None:
@@ -162,15 +162,15 @@ def test_fusion_check_reports_gap_overlap_and_outside(db: Session) -> None:
 
     report = service.fusion_check(db, scope=ALL, tolerance_m2=1.0)
     found = {(v.kind, v.codes): v.area_m2 for v in report.violations}
-    # At 30 N: 0.002 deg lon x 0.02 deg lat = 192.6 m x 2,223.9 m (the grid's gap);
-    # 0.001 deg lon x 0.04 deg lat = 96.3 m x 4,447.8 m (the beat's overlap).
-    assert found[("gap", ("T-D1-S1-B1",))] == pytest.approx(428_300, rel=0.01)
-    assert found[("overlap", ("T-D2-S2-B1", "T-D2-S2-B2"))] == pytest.approx(428_300, rel=0.01)
+    # At 30 N: 0.002 deg lon x 0.02 deg lat = 193.0 m x 2,217.1 m (the grid's gap);
+    # 0.001 deg lon x 0.04 deg lat = 96.5 m x 4,434.2 m (the beat's overlap).
+    assert found[("gap", ("T-D1-S1-B1",))] == pytest.approx(427_850, rel=2e-3)
+    assert found[("overlap", ("T-D2-S2-B1", "T-D2-S2-B2"))] == pytest.approx(427_850, rel=2e-3)
     # The grown beat stays inside its station: an overlap, not an overhang.
     assert ("outside_parent", ("T-D2-S2-B1", "T-D2-S2")) not in found
-    # 0.003 deg lon x 0.02 deg lat = 288.9 m x 2,223.9 m of grid outside its beat.
+    # 0.003 deg lon x 0.02 deg lat = 289.5 m x 2,217.1 m of grid outside its beat.
     outside = found[("outside_parent", ("T-D1-S2-B2-G2", "T-D1-S2-B2"))]
-    assert outside == pytest.approx(642_500, rel=0.01)
+    assert outside == pytest.approx(641_800, rel=2e-3)
     # Scoped to one district, faults elsewhere are not reported.
     scoped = service.fusion_check(db, scope=_scope_of(db, "T-D2"))
     assert {v.codes[0] for v in scoped.violations} <= {"T-D2-S2-B1", "T-D2-S2"}

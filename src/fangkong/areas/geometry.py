@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import h3
@@ -13,8 +14,8 @@ from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 H3_RESOLUTION = 9
-# Radius of the sphere with the WGS-84 ellipsoid's surface area (the authalic radius).
-AUTHALIC_RADIUS_M = 6_371_007.181
+WGS84_A = 6_378_137.0
+WGS84_E2 = 6.694_379_990_14e-3
 
 
 def to_multipolygon(geom: BaseGeometry) -> MultiPolygon:
@@ -29,43 +30,50 @@ def to_multipolygon(geom: BaseGeometry) -> MultiPolygon:
     return MultiPolygon(polygons)
 
 
-def _laea(center_lon: float, center_lat: float) -> Any:
-    lam0 = math.radians(center_lon)
-    phi0 = math.radians(center_lat)
-    sin0, cos0 = math.sin(phi0), math.cos(phi0)
+def radii_of_curvature(lat_deg: float) -> tuple[float, float]:
+    """Meridional (M) and prime-vertical (N) radii of the WGS-84 ellipsoid at ``lat_deg``."""
+    s2 = math.sin(math.radians(lat_deg)) ** 2
+    w = math.sqrt(1.0 - WGS84_E2 * s2)
+    return WGS84_A * (1.0 - WGS84_E2) / w**3, WGS84_A / w
+
+
+def local_projector(
+    lon0: float, lat0: float
+) -> Callable[[NDArray[np.float64]], NDArray[np.float64]]:
+    """A local sinusoidal (equal-area) projection about (lon0, lat0), lon/lat degrees to metres.
+
+    ``x = N(lat0)·cos(lat)·(lon - lon0)``, ``y = M(lat0)·(lat - lat0)`` with the ellipsoid's radii
+    of curvature at the centre; cos(lat) is taken per vertex. Areas are true to about 1e-6 for a
+    county 20 km across and 2e-4 for 300 km; distances near the centre to well under 1 %.
+    Not meant for continents, polar caps or geometries crossing the antimeridian.
+    """
+    m, n = radii_of_curvature(lat0)
+    phi0 = math.radians(lat0)
 
     def project(coords: NDArray[np.float64]) -> NDArray[np.float64]:
-        lam = np.radians(coords[:, 0]) - lam0
         phi = np.radians(coords[:, 1])
-        cos_c = sin0 * np.sin(phi) + cos0 * np.cos(phi) * np.cos(lam)
-        k = np.sqrt(2.0 / (1.0 + cos_c))
-        x = AUTHALIC_RADIUS_M * k * np.cos(phi) * np.sin(lam)
-        y = AUTHALIC_RADIUS_M * k * (cos0 * np.sin(phi) - sin0 * np.cos(phi) * np.cos(lam))
-        return np.column_stack([x, y])
+        x = n * np.cos(phi) * np.radians(coords[:, 0] - lon0)
+        y = m * (phi - phi0)
+        return np.column_stack((x, y))
 
     return project
 
 
 def project_local(geom: BaseGeometry, center: tuple[float, float] | None = None) -> BaseGeometry:
-    """Project lon/lat to metres with an equal-area (Lambert azimuthal) projection.
-
-    Centred on ``center`` or the geometry's own centroid. On the authalic sphere the projection
-    keeps areas exactly; against the ellipsoid the error stays below 0.3 % at any latitude, and
-    distances near the centre are true to well under 1 % across a county.
-    """
+    """Project a lon/lat geometry to metres about ``center`` (default: its centroid)."""
     if geom.is_empty:
         return geom
     if center is None:
         c = geom.centroid
         center = (c.x, c.y)
-    return shapely.transform(geom, _laea(*center))
+    return shapely.transform(geom, local_projector(*center))
 
 
 def area_m2(geom: BaseGeometry) -> float:
-    """Area of a lon/lat geometry in square metres (equal-area projection about its centroid)."""
-    if geom.is_empty:
+    """Area of a lon/lat geometry in square metres (see :func:`local_projector` for accuracy)."""
+    if geom is None or geom.is_empty or shapely.get_dimensions(geom) < 2:
         return 0.0
-    return float(project_local(geom).area)
+    return float(abs(project_local(geom).area))
 
 
 def parse_polygon(geojson_geometry: Any) -> MultiPolygon:

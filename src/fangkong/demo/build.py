@@ -30,7 +30,7 @@ from fangkong.demo.osm import (
     read_boundaries,
     read_roads,
 )
-from fangkong.demo.tessellate import generate_beats_and_grids, plan_counts
+from fangkong.demo.tessellate import generate_beats_and_grids, plan_counts, road_points
 
 DEMO_PBF = Path(__file__).resolve().parent / "data" / "liechtenstein-latest.osm.pbf"
 DEMO_PASSWORD = "fangkong-demo"
@@ -113,10 +113,6 @@ def _insert(
     )
 
 
-def _road_vertices(roads: list[Road]) -> np.ndarray:
-    return np.vstack([np.asarray(r.geometry.coords) for r in roads])
-
-
 def _build_areas(
     session: Session, boundaries: list[Boundary], roads: list[Road], progress: Progress
 ) -> None:
@@ -148,7 +144,8 @@ def _build_areas(
         )
         district_codes.append((code, district.geometry))
 
-    vertices = _road_vertices(roads)
+    # Points every 25 m along the roads: raw OSM vertices overweight winding mountain roads.
+    vertices = road_points([r.geometry for r in roads])
     station_vertices: dict[str, np.ndarray] = {}
     station_geoms: dict[str, MultiPolygon] = {}
     stations: list[tuple[str, Boundary]] = []
