@@ -141,7 +141,7 @@ def test_production_accepts_a_long_secret() -> None:
 
 @pytest.mark.parametrize("environment", ["development", "demo", "test"])
 def test_other_environments_need_no_secret(environment: str) -> None:
-    assert Settings(environment=environment).secret_key is None  # type: ignore[arg-type]
+    assert Settings(environment=environment).secret_key is None
 
 
 def test_secret_is_masked_in_repr() -> None:

@@ -11,9 +11,10 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
+from fangkong.areas.geometry import area_m2
 from fangkong.demo import osm
+from fangkong.demo.build import RNG_SEED
 from fangkong.demo.tessellate import (
-    area_m2,
     generate_beats_and_grids,
     partition,
     plan_counts,
@@ -23,6 +24,9 @@ from fangkong.demo.tessellate import (
 
 PBF = Path(osm.__file__).resolve().parent / "data" / "liechtenstein-latest.osm.pbf"
 RTOL = 1e-9
+# What the fusion check (fangkong.areas.service.fusion_check) must never see, in m² as measured
+# by fangkong.areas.geometry.area_m2; the check's own tolerance is 1 m².
+FUSION_TOLERANCE_M2 = 0.5
 
 
 class Demo:
@@ -84,6 +88,34 @@ def assert_partition(whole: Polygon | MultiPolygon, parts: list[MultiPolygon]) -
         parts[i].intersection(parts[j]).area for i, j in zip(left, right, strict=True) if i < j
     )
     assert overlap <= RTOL * total
+
+
+def fusion_faults(
+    label: str, whole: Polygon | MultiPolygon, parts: list[MultiPolygon]
+) -> list[str]:
+    """What the fusion check would report: gap, overhang and overlap over the tolerance, in m².
+
+    These are measured like the check does: an overlay in lon/lat, then ``area_m2`` of the
+    result, which maps vertices to a curved projection. A sliver 1e-16° wide along a long
+    straight edge can then measure tens of m², so an exact partition must also match its
+    parent vertex for vertex along shared edges.
+    """
+    faults: list[str] = []
+    gap = area_m2(whole.difference(shapely.union_all(parts)))
+    if gap >= FUSION_TOLERANCE_M2:
+        faults.append(f"{label}: gap {gap:.3f} m²")
+    for k, part in enumerate(parts, start=1):
+        outside = area_m2(part.difference(whole))
+        if outside >= FUSION_TOLERANCE_M2:
+            faults.append(f"{label}/{k}: {outside:.3f} m² outside")
+    tree = shapely.STRtree(parts)
+    left, right = tree.query(parts, predicate="intersects")
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        if i < j:
+            overlap = area_m2(parts[i].intersection(parts[j]))
+            if overlap >= FUSION_TOLERANCE_M2:
+                faults.append(f"{label}/{i + 1}+{j + 1}: overlap {overlap:.3f} m²")
+    return faults
 
 
 # --- area_m2 ------------------------------------------------------------------------------
@@ -248,6 +280,40 @@ def test_real_precincts_are_partitioned_exactly(
         assert_partition(demo.precincts[name], [beat for beat, _ in layout])
         for beat, beat_grids in layout:
             assert_partition(beat, beat_grids)
+
+
+@pytest.mark.parametrize("base_seed", [RNG_SEED, 7])
+def test_demo_county_passes_the_fusion_check(demo: Demo, base_seed: int) -> None:
+    # Exactly what fangkong.demo.build does: stations in name order, road points inside each.
+    names = sorted(demo.precincts)
+    inside = {
+        name: demo.points[
+            shapely.contains_xy(demo.precincts[name], demo.points[:, 0], demo.points[:, 1])
+        ]
+        for name in names
+    }
+    plan = plan_counts(
+        {name: demo.areas[name] for name in names}, {name: len(inside[name]) for name in names}
+    )
+    faults: list[str] = []
+    beats = grids = 0
+    for index, name in enumerate(names):
+        layout = generate_beats_and_grids(
+            demo.precincts[name],
+            inside[name],
+            beats=plan[name][0],
+            grids_per_beat=plan[name][1],
+            rng_seed=base_seed + index,
+        )
+        beats += len(layout)
+        faults += fusion_faults(name, demo.precincts[name], [beat for beat, _ in layout])
+        for b, (beat, beat_grids) in enumerate(layout, start=1):
+            grids += len(beat_grids)
+            faults += fusion_faults(f"{name}/B{b}", beat, beat_grids)
+            assert all(isinstance(g, MultiPolygon) and g.is_valid for g in beat_grids)
+    assert faults == []
+    assert beats == sum(b for b, _ in plan.values())
+    assert grids == sum(b * g for b, g in plan.values())
 
 
 def test_partition_of_a_precinct_with_exclaves(demo: Demo) -> None:

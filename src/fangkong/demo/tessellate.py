@@ -3,7 +3,8 @@
 Everything here is a pure function of its inputs (geometries in WGS-84 lon/lat, numpy arrays,
 integer seeds): no database, no global random state, no projection library.
 
-- :func:`area_m2` -- area of a lon/lat geometry in square metres;
+- :func:`area_m2` -- area of a lon/lat geometry in square metres (that of
+  :mod:`fangkong.areas.geometry`, re-exported);
 - :func:`road_points` -- points spread evenly along roads (one per 25 m by default);
 - :func:`seeds_along_roads` -- k seed points following the road network's density;
 - :func:`partition` -- Voronoi cells of the seeds clipped to a polygon: an exact partition;
@@ -14,13 +15,15 @@ integer seeds): no database, no global random state, no projection library.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
+
+from fangkong.areas.geometry import area_m2, local_projector, radii_of_curvature
 
 __all__ = [
     "DEFAULT_MIN_PART_M2",
@@ -34,10 +37,6 @@ __all__ = [
 
 #: Polygon pieces smaller than this (m²) that touch another cell are handed to that cell.
 DEFAULT_MIN_PART_M2 = 5_000.0
-
-# WGS-84 ellipsoid.
-_WGS84_A = 6_378_137.0
-_WGS84_E2 = 6.694_379_990_14e-3
 
 # Tolerances in degrees (1e-8° is about 1 mm) for deciding that two pieces share an edge.
 _TOUCH_EPS_DEG = 1e-8
@@ -57,74 +56,23 @@ FloatArray = NDArray[np.float64]
 
 
 # --------------------------------------------------------------------------------------------
-# Area and local projection
+# Area
 # --------------------------------------------------------------------------------------------
-
-
-def _radii(lat_deg: float) -> tuple[float, float]:
-    """Meridional (M) and prime-vertical (N) radii of curvature of WGS-84 at ``lat_deg``."""
-    s2 = math.sin(math.radians(lat_deg)) ** 2
-    w = math.sqrt(1.0 - _WGS84_E2 * s2)
-    return _WGS84_A * (1.0 - _WGS84_E2) / w**3, _WGS84_A / w
-
-
-def _equal_area_projector(lon0: float, lat0: float) -> Callable[[FloatArray], FloatArray]:
-    m, n = _radii(lat0)
-    phi0 = math.radians(lat0)
-
-    def project(coords: FloatArray) -> FloatArray:
-        phi = np.radians(coords[:, 1])
-        x = n * np.cos(phi) * np.radians(coords[:, 0] - lon0)
-        y = m * (phi - phi0)
-        return np.column_stack((x, y))
-
-    return project
 
 
 def _areas_m2(
     geoms: Sequence[BaseGeometry] | NDArray[np.object_], lon0: float, lat0: float
 ) -> FloatArray:
-    """Areas in m² of many geometries, all projected about the same centre."""
+    """Areas in m² of many geometries, all projected about the same centre.
+
+    Same projection as :func:`fangkong.areas.geometry.area_m2`, which centres each geometry on
+    its own centroid instead.
+    """
     arr = np.asarray(geoms, dtype=object)
     if arr.size == 0:
         return np.zeros(0, dtype=np.float64)
-    projected = shapely.transform(arr, _equal_area_projector(lon0, lat0))
+    projected = shapely.transform(arr, local_projector(lon0, lat0))
     return np.abs(np.asarray(shapely.area(projected), dtype=np.float64))
-
-
-def area_m2(geom: BaseGeometry) -> float:
-    """Area of a WGS-84 lon/lat geometry in square metres.
-
-    The geometry's vertices are mapped with a local sinusoidal (equal-area) projection about
-    its centroid: ``x = N(φ0)·cos φ·(λ − λ0)``, ``y = M(φ0)·(φ − φ0)``, where ``M`` and ``N`` are
-    the WGS-84 ellipsoid's radii of curvature at the centroid latitude ``φ0``. The cos φ factor
-    is taken per vertex, so the only approximation is holding ``M·N`` at its central value and
-    drawing edges as straight chords. Against the exact ellipsoidal area of lon/lat boxes the
-    error is about 1e-6 for a county 20 km across and 2e-4 for a box 300 km across -- far
-    under 1 % at county scale. It is not meant for continents, polar caps or geometries that
-    cross the antimeridian. Pure numpy + shapely; no pyproj.
-
-    Parameters
-    ----------
-    geom : shapely geometry
-        Lon/lat geometry (degrees). Points and lines have zero area.
-
-    Returns
-    -------
-    float
-        Area in m² (0.0 for empty or non-areal geometries).
-    """
-    if geom is None or geom.is_empty:
-        return 0.0
-    if shapely.get_dimensions(geom) < 2:
-        return 0.0
-    c = geom.centroid
-    if c.is_empty:
-        minx, miny, maxx, maxy = geom.bounds
-        lon0, lat0 = (minx + maxx) / 2.0, (miny + maxy) / 2.0
-    else:
-        lon0, lat0 = float(c.x), float(c.y)
-    return float(_areas_m2([geom], lon0, lat0)[0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,7 +329,7 @@ def road_points(lines: Iterable[BaseGeometry], *, spacing_m: float = 25.0) -> Fl
             if len(lonlat) < 2:
                 continue
             lat0 = float(lonlat[:, 1].mean())
-            m, n = _radii(lat0)
+            m, n = radii_of_curvature(lat0)
             xy = np.column_stack(
                 (
                     np.radians(lonlat[:, 0]) * n * math.cos(math.radians(lat0)),

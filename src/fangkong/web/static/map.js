@@ -83,6 +83,7 @@
       map.addLayer({ id: "scope", type: "line", source: "scope", paint: { "line-color": "#d62828", "line-width": 3.5, "line-dasharray": [2, 1] } });
       if (!bounds.isEmpty()) map.fitBounds(bounds, { padding: 30, duration: 0 });
       el.dataset.areas = String(drawn);
+      el.dataset.scope = scopeFeatures.map((f) => f.properties.code).join(",");
       el.dataset.ready = "true";
       status.textContent = "";
     } catch (err) {

@@ -1,0 +1,224 @@
+"""The database layer: SQLite settings, foreign keys, migrations, the UTC datetime type."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, delete, inspect, make_url, select, text
+from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.orm import Session
+
+from conftest import POSTGRES_URL_ENV, fresh_database
+from fangkong.areas.models import Area
+from fangkong.core.db import (
+    UTCDateTime,
+    make_engine,
+    make_session_factory,
+    session_scope,
+    utcnow,
+)
+from fangkong.core.migrate import alembic_config, current_revision, downgrade, upgrade
+from fangkong.core.models import AuditEvent, Role, User, UserArea
+from fangkong.models import Base
+
+# The migration tests drop and recreate a whole schema, so they get a database of their own.
+MIGRATE_SUFFIX = "_migrate"
+# Tables that PostGIS's extension creates in the schema; not fangkong's to compare or drop.
+POSTGIS_TABLES = frozenset({"spatial_ref_sys"})
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+def _head() -> str:
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+def _ensure_postgres_database(suffix: str) -> None:
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if not url:
+        return  # fresh_database skips the test
+    parsed = make_url(url)
+    name = f"{parsed.database}{suffix}"
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if exists is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture()
+def migrated(backend: str, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database of ``backend`` at the newest schema, for tests that change the schema."""
+    if backend == "postgresql":
+        _ensure_postgres_database(MIGRATE_SUFFIX)
+    engine = fresh_database(backend, tmp_path, suffix=MIGRATE_SUFFIX)
+    yield engine
+    engine.dispose()
+
+
+def _fangkong_tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names()) & set(Base.metadata.tables)
+
+
+# ------------------------------------------------------------------------------------------
+# Engine settings
+# ------------------------------------------------------------------------------------------
+
+
+def test_sqlite_engine_settings(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'pragmas.db'}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    finally:
+        engine.dispose()
+
+
+def test_every_pooled_sqlite_connection_gets_the_pragmas(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'pool.db'}")
+    try:
+        with engine.connect() as first, engine.connect() as second:
+            for conn in (first, second):
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_foreign_key_violation_raises(db: Session) -> None:
+    user = User(username="fk_test", display_name="FK", password_hash="x", role=Role.VIEWER)
+    db.add(user)
+    db.flush()
+    db.add(UserArea(user_id=user.id, area_id=987_654_321))
+    with pytest.raises(IntegrityError):
+        db.flush()
+    db.rollback()
+
+
+def test_restrict_keeps_an_area_with_children(db: Session) -> None:
+    with pytest.raises(IntegrityError):
+        db.execute(delete(Area).where(Area.code == "T-D1"))
+    db.rollback()
+    assert db.scalar(select(Area.id).where(Area.code == "T-D1")) is not None
+
+
+def test_session_scope_commits_or_rolls_back(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'scope.db'}")
+    try:
+        upgrade(engine)
+        factory = make_session_factory(engine)
+        with session_scope(factory) as session:
+            session.add(AuditEvent(action="kept", entity="test"))
+        with pytest.raises(RuntimeError), session_scope(factory) as session:
+            session.add(AuditEvent(action="lost", entity="test"))
+            session.flush()
+            raise RuntimeError("boom")
+        with session_scope(factory) as session:
+            actions = list(session.scalars(select(AuditEvent.action)))
+        assert actions == ["kept"]
+    finally:
+        engine.dispose()
+
+
+# ------------------------------------------------------------------------------------------
+# Migrations
+# ------------------------------------------------------------------------------------------
+
+
+def test_migrations_go_down_to_nothing_and_up_again(migrated: Engine) -> None:
+    assert current_revision(migrated) == _head()
+    assert _fangkong_tables(migrated) == set(Base.metadata.tables)
+
+    downgrade(migrated, "base")
+    assert _fangkong_tables(migrated) == set()
+    assert current_revision(migrated) is None
+    leftovers = set(inspect(migrated).get_table_names()) - POSTGIS_TABLES - {"alembic_version"}
+    assert leftovers == set()
+
+    upgrade(migrated)
+    assert current_revision(migrated) == _head()
+    assert _fangkong_tables(migrated) == set(Base.metadata.tables)
+
+
+def _not_postgis(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    return not (type_ == "table" and reflected and compare_to is None and name in POSTGIS_TABLES)
+
+
+def test_models_match_the_migrated_schema(migrated: Engine) -> None:
+    with migrated.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"include_object": _not_postgis})
+        differences = compare_metadata(context, Base.metadata)
+    # A difference here is what `alembic revision --autogenerate` would write into the next
+    # migration: the models and the migrations have drifted apart.
+    assert [str(d[:2]) if isinstance(d, tuple) else str(d) for d in differences] == []
+
+
+# ------------------------------------------------------------------------------------------
+# UTCDateTime
+# ------------------------------------------------------------------------------------------
+
+
+def test_utc_datetime_refuses_naive_values() -> None:
+    column_type = UTCDateTime()
+    dialect = make_engine("sqlite://").dialect
+    with pytest.raises(ValueError, match="naive datetime"):
+        column_type.process_bind_param(datetime(2026, 1, 1, 12, 0), dialect)
+    assert column_type.process_bind_param(None, dialect) is None
+    bound = column_type.process_bind_param(datetime(2026, 1, 1, 20, 0, tzinfo=SHANGHAI), dialect)
+    assert bound == datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert bound is not None and bound.tzinfo is UTC
+
+
+def test_utc_datetime_results_are_aware_utc() -> None:
+    column_type = UTCDateTime()
+    dialect = make_engine("sqlite://").dialect
+    naive = column_type.process_result_value(datetime(2026, 1, 1, 12, 0), dialect)
+    assert naive == datetime(2026, 1, 1, 12, 0, tzinfo=UTC) and naive.tzinfo is UTC
+    shifted = column_type.process_result_value(
+        datetime(2026, 1, 1, 20, 0, tzinfo=SHANGHAI), dialect
+    )
+    assert shifted is not None and shifted.tzinfo is UTC and shifted.hour == 12
+    assert column_type.process_result_value(None, dialect) is None
+
+
+def test_utc_datetime_round_trip(db: Session) -> None:
+    local = datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=SHANGHAI)
+    event = AuditEvent(action="test", entity="clock", at=local)
+    db.add(event)
+    db.flush()
+    db.expire_all()
+    stored = db.scalars(select(AuditEvent).where(AuditEvent.entity == "clock")).one()
+    assert stored.at == local
+    assert stored.at.tzinfo is UTC
+    assert stored.at.hour == 0
+
+
+def test_naive_datetime_never_reaches_the_database(db: Session) -> None:
+    db.add(AuditEvent(action="test", entity="naive", at=datetime(2026, 3, 1, 8, 30)))
+    with pytest.raises(StatementError) as exc:
+        db.flush()
+    assert isinstance(exc.value.orig, ValueError)
+    db.rollback()
+    assert db.scalar(select(AuditEvent.id).where(AuditEvent.entity == "naive")) is None
+
+
+def test_utcnow_is_aware() -> None:
+    now = utcnow()
+    assert now.tzinfo is UTC
+    assert abs(now - datetime.now(UTC)) < timedelta(seconds=5)
