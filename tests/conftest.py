@@ -17,13 +17,13 @@ import uvicorn
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session
 
+from factories import county_geojson
 from fangkong.areas import service as area_service
 from fangkong.core.audit import SYSTEM
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine
 from fangkong.core.migrate import upgrade
 from fangkong.web.app import create_app
-from factories import county_geojson
 
 POSTGRES_URL_ENV = "FANGKONG_TEST_POSTGRES_URL"
 TEST_PASSWORD = "correct-horse-battery"

@@ -139,7 +139,8 @@ def areas_locate(
             _fail(exc)
         console.print(f"WGS-84 {lon:.6f}, {lat:.6f}")
         for area in chain:
-            console.print(f"  {area.level.value:<9} {area.code:<16} {area.name_zh} / {area.name_en}")
+            console.print(f"  {area.level.value:<9} {area.code:<16} "
+                          f"{area.name_zh} / {area.name_en}")
         if not chain:
             console.print("  outside every area")
 

@@ -77,7 +77,8 @@ def _area_count(db: Session) -> int:
     [
         ("T-D1-S1-B1-G1", {"geometry": {"type": "Polygon", "coordinates": [
             [[120, 30], [120.01, 30.01], [120.01, 30], [120, 30.01], [120, 30]]]}},
-         "feature 4 (XT-D1-S1-B1-G1): geometry is invalid: Self-intersection at lon/lat (120.005, 30.005)"),
+         "feature 4 (XT-D1-S1-B1-G1): geometry is invalid: "
+         "Self-intersection at lon/lat (120.005, 30.005)"),
         ("T-D1-S1-B1-G1", {"geometry": {"type": "LineString",
                                         "coordinates": [[120, 30], [120.1, 30]]}},
          "geometry type 'LineString' is not Polygon/MultiPolygon"),
@@ -85,7 +86,8 @@ def _area_count(db: Session) -> int:
          "coordinates out of lon/lat range"),
         ("T-D1-S1-B1-G1", {"parent_code": "NOPE"},
          "parent_code 'NOPE' is neither in the file nor in the database"),
-        ("T-D1-S1-B1", {"level": "grid"}, "a grid cannot sit under station 'XT-D1-S1'; under a station comes beat"),
+        ("T-D1-S1-B1", {"level": "grid"},
+         "a grid cannot sit under station 'XT-D1-S1'; under a station comes beat"),
         ("T-D1-S1-B1-G1", {"level": "ward"}, "level 'ward' is not one of"),
         ("T-D1", {"parent_code": None}, "a district needs a parent_code"),
         ("T-D1-S1-B1-G2", {"code": "XT-D1-S1-B1-G1"}, "code repeats feature"),
@@ -96,9 +98,8 @@ def test_bad_import_names_the_feature_and_writes_nothing(
     db: Session, code: str, changes: dict[str, Any], message: str
 ) -> None:
     before = _area_count(db)
-    with pytest.raises(InvalidInput, match=re.escape(message)):
-        with db.begin_nested():
-            service.import_geojson(db, data=_county_with(code, changes), actor=SYSTEM)
+    with pytest.raises(InvalidInput, match=re.escape(message)), db.begin_nested():
+        service.import_geojson(db, data=_county_with(code, changes), actor=SYSTEM)
     assert _area_count(db) == before
 
 

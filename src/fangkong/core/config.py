@@ -39,7 +39,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FANGKONG_", extra="forbid")
 
-    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Folder for the SQLite file, caches")
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR,
+                           description="Folder for the SQLite file and caches")
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; default sqlite:///<data_dir>/fangkong.db. "

@@ -160,6 +160,38 @@ class _Groups:
             self.parent[a] = b
 
 
+class _Boundaries:
+    """Boundaries of a list of geometries, computed once each, on demand."""
+
+    def __init__(self, geoms: Sequence[BaseGeometry]) -> None:
+        self.geoms = geoms
+        self.cache: dict[int, BaseGeometry] = {}
+
+    def __getitem__(self, j: int) -> BaseGeometry:
+        if j not in self.cache:
+            self.cache[j] = self.geoms[j].boundary
+        return self.cache[j]
+
+
+def _touching(tree: shapely.STRtree, geom: BaseGeometry) -> list[int]:
+    """Indices of the tree's geometries within touching distance of ``geom``, ascending."""
+    return sorted(int(j) for j in tree.query(geom, predicate="dwithin", distance=_TOUCH_EPS_DEG))
+
+
+def _longest_border(
+    piece: BaseGeometry, candidates: Iterable[int], boundaries: _Boundaries, min_shared: float
+) -> int:
+    """The candidate whose boundary runs longest along ``piece``'s (-1 if none beats
+    ``min_shared`` degrees); ties go to the lowest index."""
+    near = shapely.buffer(piece.boundary, _TOUCH_EPS_DEG)
+    best, best_shared = -1, min_shared
+    for j in candidates:
+        shared = float(shapely.intersection(boundaries[j], near).length)
+        if shared > best_shared:
+            best, best_shared = j, shared
+    return best
+
+
 def _absorb_small_pieces(
     pieces: list[Polygon], owners: list[int], areas: FloatArray, min_part_m2: float
 ) -> list[int]:
@@ -173,23 +205,60 @@ def _absorb_small_pieces(
     if not small or len(set(owners)) < 2:
         return owners
     tree = shapely.STRtree(pieces)
-    boundaries: dict[int, BaseGeometry] = {}
+    boundaries = _Boundaries(pieces)
     for i in small:
         root = groups.find(i)
-        candidates = tree.query(pieces[i], predicate="dwithin", distance=_TOUCH_EPS_DEG)
-        near = shapely.buffer(pieces[i].boundary, _TOUCH_EPS_DEG)
-        best, best_shared = -1, _MIN_SHARED_DEG
-        for j in sorted(int(j) for j in candidates):
-            if groups.find(j) == root:
-                continue
-            if j not in boundaries:
-                boundaries[j] = pieces[j].boundary
-            shared = float(shapely.intersection(boundaries[j], near).length)
-            if shared > best_shared:
-                best, best_shared = j, shared
+        candidates = [j for j in _touching(tree, pieces[i]) if groups.find(j) != root]
+        best = _longest_border(pieces[i], candidates, boundaries, _MIN_SHARED_DEG)
         if best >= 0:
             groups.join(i, best)
     return [groups.owner[groups.find(i)] for i in range(len(pieces))]
+
+
+def _has_area(geom: BaseGeometry) -> bool:
+    """Whether ``geom`` holds a polygon (however thin); lines and points do not count."""
+    return any(not p.is_empty for p in _polygons(geom))
+
+
+def _fit_to(target: MultiPolygon, parts: list[MultiPolygon]) -> list[MultiPolygon]:
+    """Make ``parts`` tile ``target`` exactly, vertex for vertex along the target's edges.
+
+    Clipping each Voronoi cell on its own puts a new vertex wherever a cell edge crosses an
+    edge of the target, and that vertex (rounded to a double) lies up to ~1e-16° off the
+    target's edge. In lon/lat the leftover slivers have no area to speak of, but the area in
+    m² maps vertices through a curved projection, and a sliver along a straight target edge
+    of length L then measures like the gap between a chord and its arc: ~L³ -- tens of m² for
+    a 2 km edge. So the leftovers are handed over explicitly:
+
+    1. what a part has outside ``target`` is cut off;
+    2. where two parts overlap, the later one gives way;
+    3. every piece of ``target`` left uncovered joins the part it shares the longest border
+       with (the nearest part if it touches none), so the parts' outer edges become exactly
+       the target's own.
+    """
+    geoms = list(parts)
+    outside = shapely.difference(np.asarray(geoms, dtype=object), target)
+    for i, extra in enumerate(outside):
+        if _has_area(extra):
+            geoms[i] = _as_multipolygon(shapely.intersection(geoms[i], target))
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    for i, j in sorted(zip(left.tolist(), right.tolist(), strict=True)):
+        if i < j and _has_area(shapely.intersection(geoms[i], geoms[j])):
+            geoms[j] = _as_multipolygon(shapely.difference(geoms[j], geoms[i]))
+    residual = _polygons(shapely.difference(target, shapely.union_all(geoms)))
+    if residual:
+        tree = shapely.STRtree(geoms)
+        boundaries = _Boundaries(geoms)
+        handed: dict[int, list[Polygon]] = {}
+        for piece in residual:
+            best = _longest_border(piece, _touching(tree, piece), boundaries, 0.0)
+            if best < 0:
+                best = int(min(tree.query_nearest(piece, all_matches=True)))
+            handed.setdefault(best, []).append(piece)
+        for j, pieces in handed.items():
+            geoms[j] = _as_multipolygon(shapely.union_all([geoms[j], *pieces]))
+    return geoms
 
 
 def partition(
@@ -277,16 +346,14 @@ def partition(
     by_owner: dict[int, list[Polygon]] = {}
     for piece, owner in zip(pieces, owners, strict=True):
         by_owner.setdefault(owner, []).append(piece)
-    result: list[MultiPolygon] = []
+    cells_kept: list[MultiPolygon] = []
     for owner in sorted(by_owner):
         group = by_owner[owner]
         if len(group) == 1:
-            cell = MultiPolygon(group)
+            cells_kept.append(MultiPolygon(group))
         else:
-            cell = _as_multipolygon(shapely.union_all(group))
-        if not cell.is_empty:
-            result.append(cell)
-    return result
+            cells_kept.append(_as_multipolygon(shapely.union_all(group)))
+    return [cell for cell in _fit_to(target, cells_kept) if not cell.is_empty]
 
 
 # --------------------------------------------------------------------------------------------

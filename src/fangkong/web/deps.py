@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, params
 from sqlalchemy.orm import Session, sessionmaker
 
 from fangkong.core import auth
@@ -127,11 +127,12 @@ def get_language(request: Request) -> str:
 Language = Annotated[str, Depends(get_language)]
 
 
-def requires(permission: str) -> object:
+def requires(permission: str) -> params.Depends:
     """A dependency that refuses users whose role lacks ``permission``."""
 
     def check(user: CurrentUser) -> User:
         auth.require(user, permission)
         return user
 
-    return Depends(check)
+    dependency: params.Depends = Depends(check)
+    return dependency
