@@ -12,6 +12,7 @@ from conftest import TEST_PASSWORD, LiveServer
 from factories import feature, grid_centre, rectangle
 from fangkong.core import auth
 from fangkong.core.audit import SYSTEM
+from fangkong.areas.models import StandardAddress
 from fangkong.core.models import AuditEvent, Role
 from fangkong.core.security import FieldCipher
 
@@ -122,3 +123,19 @@ def test_console_login_needs_csrf_and_keeps_scope(live_server: LiveServer) -> No
         assert english.headers["location"] == "/areas"
         assert "Areas and grids" in browser.get("/areas").text
         assert "辖区与网格" not in browser.get("/areas").text
+
+
+def test_a_2xx_write_is_committed_before_the_answer(live_server: LiveServer) -> None:
+    token = _admin(live_server)
+    lon, lat = grid_centre("T-D2-S1-B2-G1")
+    with live_server.client(token) as client:
+        for n in range(20):
+            code = f"DUR-{n}"
+            answer = client.post("/api/v1/addresses", json={
+                "code": code, "text_zh": "持久路", "lon": lon, "lat": lat})
+            assert answer.status_code == 201
+            # Read at once on another connection: the row must already be committed.
+            with Session(live_server.engine) as session:
+                found = session.scalars(
+                    select(StandardAddress.id).where(StandardAddress.code == code)).first()
+            assert found == answer.json()["id"], code

@@ -48,7 +48,9 @@ def get_db(request: Request) -> Iterator[Session]:
         session.close()
 
 
-DbSession = Annotated[Session, Depends(get_db)]
+# scope="function": the commit runs when the handler returns, before the response is sent
+# (the default request scope would commit after the client already has its 2xx).
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def client_address(request: Request) -> str | None:
