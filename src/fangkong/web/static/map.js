@@ -5,19 +5,21 @@
   if (!el || typeof maplibregl === "undefined") return;
   const i18n = JSON.parse(document.getElementById("map-i18n").textContent);
   const status = document.getElementById("map-status");
+  // Drawn from the finest level up, so that coarser boundaries lie on top.
   const LEVEL_STYLE = {
-    district: { color: "#6a3d9a", width: 3 },
-    station: { color: "#0b4f8a", width: 2.2 },
-    beat: { color: "#e07b00", width: 1.4 },
     grid: { color: "#7aa95c", width: 0.8 },
+    beat: { color: "#e07b00", width: 1.4 },
+    station: { color: "#0b4f8a", width: 2.4 },
+    district: { color: "#6a3d9a", width: 3.2 },
+    city: { color: "#1d2733", width: 3.6 },
   };
 
   const map = new maplibregl.Map({
     container: el,
     style: { version: 8, sources: {}, layers: [
       { id: "background", type: "background", paint: { "background-color": "#eef1f4" } }] },
-    center: [9.55, 47.15],
-    zoom: 10,
+    center: [105, 35],  // until the areas load and the map fits them
+    zoom: 3,
     attributionControl: { customAttribution: "© OpenStreetMap contributors (ODbL)" },
   });
   map.addControl(new maplibregl.NavigationControl(), "top-right");
