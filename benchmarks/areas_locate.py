@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import platform
 import sys
 import time
@@ -42,10 +41,11 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry import MultiPolygon
 
+from fangkong.areas.geometry import area_m2
 from fangkong.areas.index import AreaIndex
 from fangkong.demo.build import DEMO_PBF, RNG_SEED
 from fangkong.demo.osm import read_boundaries, read_roads
-from fangkong.demo.tessellate import area_m2, generate_beats_and_grids, plan_counts
+from fangkong.demo.tessellate import generate_beats_and_grids, plan_counts, road_points
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -57,6 +57,10 @@ POINT_SEED = 20261122
 # Timing: the best of up to this many runs, stopping early once a size has used this much time.
 MAX_REPEATS = 5
 REPEAT_BUDGET_S = 2.0
+GEOPANDAS_SKIPPED = (
+    'geopandas sjoin(predicate="within"): skipped: geopandas not installed '
+    '(pip install "fangkong[bench]")'
+)
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,8 @@ def build_county(pbf: Path = DEMO_PBF) -> County:
     roads = read_roads(pbf)
     country = next(b for b in boundaries if b.admin_level == 2)
     precincts = sorted((b for b in boundaries if b.admin_level == 8), key=lambda b: b.name)
-    vertices = np.vstack([np.asarray(r.geometry.coords) for r in roads])
+    # As the demo does: points every 25 m along the roads, not the raw OSM vertices.
+    vertices = road_points([r.geometry for r in roads])
     station_vertices: dict[str, FloatArray] = {}
     station_geoms: dict[str, MultiPolygon] = {}
     for i, precinct in enumerate(precincts, start=1):
@@ -116,18 +121,11 @@ def build_county(pbf: Path = DEMO_PBF) -> County:
         for _beat, beat_grids in layout:
             grids.extend(beat_grids)
 
-    geoms = np.empty(len(grids), dtype=object)
-    geoms[:] = grids
-    shapely.prepare(geoms)
     ids = np.arange(1, len(grids) + 1, dtype=np.int64)
     paths = tuple(f"/{i}/" for i in ids)
-    index = AreaIndex(
-        ids=ids,
-        paths=paths,
-        tree=shapely.STRtree(geoms),
-        key=(len(grids), len(grids), "benchmark"),
-        path_by_id={int(i): p for i, p in zip(ids, paths, strict=True)},
-    )
+    index = AreaIndex.from_polygons(ids, paths, list(grids),
+                                    key=(len(grids), len(grids), "benchmark"))
+    geoms = index.polygons
     minx, miny, maxx, maxy = (float(v) for v in country.geometry.bounds)
     return County(
         grids=geoms,
@@ -252,9 +250,7 @@ def count_edge_differences(
     if differ.size == 0:
         return 0
     points = shapely.points(lons[differ], lats[differ])
-    on_edge = np.array(
-        [bool(shapely.touches(county.grids, p).any()) for p in points], dtype=bool
-    )
+    on_edge = np.array([bool(shapely.touches(county.grids, p).any()) for p in points], dtype=bool)
     wrong = differ[~on_edge]
     assert wrong.size == 0, (
         f"{method} disagrees with fangkong on {wrong.size} points off every edge, e.g. "
@@ -263,26 +259,36 @@ def count_edge_differences(
     return int(on_edge.sum())
 
 
+def optional_geopandas() -> ModuleType | None:
+    """The geopandas module, or None when it is not installed (it is an optional peer)."""
+    try:
+        return importlib.import_module("geopandas")
+    except ImportError:
+        return None
+
+
 def run(sizes: Sequence[int], seed: int) -> list[Row]:
     county = build_county()
     methods: list[tuple[str, Locator]] = [("fangkong AreaIndex.locate", fangkong_locator(county))]
-    gpd: ModuleType | None = None
-    if importlib.util.find_spec("geopandas") is not None:
-        gpd = importlib.import_module("geopandas")
+    gpd = optional_geopandas()
+    if gpd is not None:
         methods.append(('geopandas sjoin(predicate="within")', geopandas_locator(county, gpd)))
     methods.append(("shapely naive loop (prepared contains)", naive_locator(county)))
     methods.append(("shapely STRtree.query per point", strtree_loop_locator(county)))
 
     vertices = int(shapely.get_num_coordinates(county.grids).sum())
-    print(f"python {platform.python_version()}, numpy {np.__version__}, "
-          f"shapely {shapely.__version__}, "
-          + (f"geopandas {gpd.__version__}" if gpd is not None else "geopandas -"))
-    print(f"areas: {len(county.ids)} demo-county grids ({vertices} vertices), built in memory "
-          f"in {county.build_s:.1f} s; points uniform in the county's bounding box "
-          f"{tuple(round(b, 4) for b in county.bounds)}, seed {seed}")
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, "
+        f"shapely {shapely.__version__}, "
+        + (f"geopandas {gpd.__version__}" if gpd is not None else "geopandas -")
+    )
+    print(
+        f"areas: {len(county.ids)} demo-county grids ({vertices} vertices), built in memory "
+        f"in {county.build_s:.1f} s; points uniform in the county's bounding box "
+        f"{tuple(round(b, 4) for b in county.bounds)}, seed {seed}"
+    )
     if gpd is None:
-        print('geopandas sjoin(predicate="within"): skipped: geopandas not installed '
-              '(pip install "fangkong[bench]")')
+        print(GEOPANDAS_SKIPPED)
 
     # Warm-up: first calls build caches (geopandas' sindex, shapely's prepared geometries).
     warm_lons, warm_lats = random_points(county.bounds, 100, seed + 1)
@@ -309,8 +315,10 @@ def run(sizes: Sequence[int], seed: int) -> list[Row]:
 
 def format_table(rows: Sequence[Row]) -> str:
     reference = {r.points: r.seconds for r in rows if r.method.startswith("fangkong")}
-    header = (f"{'method':<40} {'points':>9} {'seconds':>9} {'points/s':>12} "
-              f"{'vs fangkong':>11} {'edge pts':>8}")
+    header = (
+        f"{'method':<40} {'points':>9} {'seconds':>9} {'points/s':>12} "
+        f"{'vs fangkong':>11} {'edge pts':>8}"
+    )
     lines = [header, "-" * len(header)]
     for r in rows:
         ratio = r.seconds / reference[r.points]
@@ -318,17 +326,24 @@ def format_table(rows: Sequence[Row]) -> str:
             f"{r.method:<40} {r.points:>9,} {r.seconds:>9.4f} {r.points / r.seconds:>12,.0f} "
             f"{ratio:>10.1f}x {r.edge_points:>8}"
         )
-    lines.append("vs fangkong = method seconds / fangkong seconds for the same points "
-                 "(above 1x: fangkong is faster).")
-    lines.append("edge pts = points on a shared grid edge where the method's answer differs "
-                 "from fangkong's (boundary rule); every other point agrees.")
+    lines.append(
+        "vs fangkong = method seconds / fangkong seconds for the same points "
+        "(above 1x: fangkong is faster)."
+    )
+    lines.append(
+        "edge pts = points on a shared grid edge where the method's answer differs "
+        "from fangkong's (boundary rule); every other point agrees."
+    )
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true",
-                        help="1e3, 1e4 and 1e5 points (under a minute); default adds 1e6")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="1e3, 1e4 and 1e5 points (under a minute); default adds 1e6",
+    )
     parser.add_argument("--seed", type=int, default=POINT_SEED, help="seed of the points")
     args = parser.parse_args(argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
@@ -336,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = run(sizes, args.seed)
     print()
     print(format_table(rows))
+    if optional_geopandas() is None:
+        print(GEOPANDAS_SKIPPED)
     print(f"\ntotal {time.perf_counter() - started:.0f} s ({'quick' if args.quick else 'full'})")
     return 0
 

@@ -25,14 +25,20 @@ from fangkong.core.db import (
     session_scope,
     utcnow,
 )
-from fangkong.core.migrate import alembic_config, current_revision, downgrade, upgrade
+from fangkong.core.migrate import (
+    POSTGIS_TABLES,
+    alembic_config,
+    current_revision,
+    downgrade,
+    include_object,
+    upgrade,
+)
 from fangkong.core.models import AuditEvent, Role, User, UserArea
 from fangkong.models import Base
 
 # The migration tests drop and recreate a whole schema, so they get a database of their own.
 MIGRATE_SUFFIX = "_migrate"
 # Tables that PostGIS's extension creates in the schema; not fangkong's to compare or drop.
-POSTGIS_TABLES = frozenset({"spatial_ref_sys"})
 SHANGHAI = timezone(timedelta(hours=8))
 
 
@@ -156,13 +162,9 @@ def test_migrations_go_down_to_nothing_and_up_again(migrated: Engine) -> None:
     assert _fangkong_tables(migrated) == set(Base.metadata.tables)
 
 
-def _not_postgis(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    return not (type_ == "table" and reflected and compare_to is None and name in POSTGIS_TABLES)
-
-
 def test_models_match_the_migrated_schema(migrated: Engine) -> None:
     with migrated.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"include_object": _not_postgis})
+        context = MigrationContext.configure(conn, opts={"include_object": include_object})
         differences = compare_metadata(context, Base.metadata)
     # A difference here is what `alembic revision --autogenerate` would write into the next
     # migration: the models and the migrations have drifted apart.

@@ -153,3 +153,12 @@ def test_translate() -> None:
     assert translate("addresses.total", "en", total=3) == "3 in all"
     # A missing key shows itself rather than a blank.
     assert translate("no.such.key", "en") == "no.such.key"
+
+
+def test_negotiate_honours_quality_values() -> None:
+    from fangkong.core.i18n import negotiate
+
+    assert negotiate("en;q=0.1, zh-CN;q=0.9", "en") == "zh-CN"
+    assert negotiate("fr, en;q=0.5", "zh-CN") == "en"
+    assert negotiate("fr;q=1, de;q=0.5", "zh-CN") == "zh-CN"
+    assert negotiate("en;q=0", "zh-CN") == "zh-CN"

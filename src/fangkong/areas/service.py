@@ -321,7 +321,7 @@ def import_geojson(
 class FusionViolation:
     """One fault of the tree's coverage, with the codes involved and the offending area."""
 
-    kind: str  # gap | overlap | outside_parent | in_several_parents
+    kind: str  # gap | overlap | outside_parent
     codes: tuple[str, ...]
     area_m2: float
     geometry: BaseGeometry | None = None

@@ -107,9 +107,14 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         path = self.data_dir / _SECRET_FILE_NAME
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-            path.chmod(0o600)
+        try:
+            # Created with mode 0600 in one step: the key is never readable by others.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secrets.token_urlsafe(48))
         key = path.read_text(encoding="utf-8").strip()
         self.secret_key = SecretStr(key)
         return key

@@ -18,13 +18,25 @@ def catalogue(language: str) -> dict[str, str]:
 
 
 def negotiate(requested: str | None, default: str) -> str:
-    """Pick a supported language from a cookie value or an Accept-Language header."""
-    if requested:
-        for part in requested.split(","):
-            tag = part.split(";")[0].strip()
-            for language in LANGUAGES:
-                if tag.lower() == language.lower() or tag.lower().split("-")[0] == language[:2]:
-                    return language
+    """Pick a supported language from a cookie value or an Accept-Language header (q-values)."""
+    if not requested:
+        return default
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(requested.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality, position, tag.strip().lower()))
+    for negative_quality, _, tag in sorted(ranked):
+        if negative_quality >= 0:
+            break
+        for language in LANGUAGES:
+            if tag == language.lower() or tag.split("-")[0] == language[:2]:
+                return language
     return default
 
 

@@ -9,6 +9,20 @@ from alembic.config import Config
 from sqlalchemy import Engine, inspect
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# Objects in the database that the models do not describe on purpose: PostGIS's own tables and
+# the PostgreSQL-only pattern-ops indexes that the migrations add for path-prefix scoping.
+POSTGIS_TABLES = frozenset({"spatial_ref_sys", "geometry_columns", "geography_columns"})
+PATTERN_INDEX_SUFFIX = "_pattern"
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Autogenerate filter: leave out what the models do not describe on purpose."""
+    if type_ == "table" and name in POSTGIS_TABLES:
+        return False
+    return not (type_ == "index" and reflected and compare_to is None
+                and (name or "").endswith(PATTERN_INDEX_SUFFIX))
 
 
 def alembic_config(url: str) -> Config:

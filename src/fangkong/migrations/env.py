@@ -2,43 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import create_engine
 
+from fangkong.core.migrate import include_object
 from fangkong.models import Base
 
 config = context.config
-target_metadata = Base.metadata
 
 
-def run_migrations_offline() -> None:
-    context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
-        target_metadata=target_metadata,
-        literal_binds=True,
-        render_as_batch=True,
-    )
+def _run(**options: Any) -> None:
+    context.configure(target_metadata=Base.metadata, render_as_batch=True,
+                      include_object=include_object, **options)
     with context.begin_transaction():
         context.run_migrations()
 
 
-def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-        return
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
-    with engine.begin() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
-        with context.begin_transaction():
-            context.run_migrations()
-
-
 if context.is_offline_mode():
-    run_migrations_offline()
+    _run(url=config.get_main_option("sqlalchemy.url"), literal_binds=True)
+elif (connection := config.attributes.get("connection")) is not None:
+    _run(connection=connection)
 else:
-    run_migrations_online()
+    with create_engine(config.get_main_option("sqlalchemy.url") or "").begin() as conn:
+        _run(connection=conn)
