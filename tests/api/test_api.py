@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from conftest import TEST_PASSWORD, LiveServer
 from factories import feature, grid_centre, rectangle
+from fangkong.areas.models import StandardAddress
 from fangkong.core import auth
 from fangkong.core.audit import SYSTEM
-from fangkong.areas.models import StandardAddress
 from fangkong.core.models import AuditEvent, Role
 from fangkong.core.security import FieldCipher
 

@@ -40,9 +40,9 @@ class AreaIndex:
     def locate(self, lons: ArrayLike, lats: ArrayLike) -> NDArray[np.int64]:
         """Id of the leaf area holding each point, or -1 where none does.
 
-        Vectorised: one STRtree query for all points, then one ``covers`` test per candidate, so
-        a batch of n points costs O(n log m) for m leaves. A point on a shared edge goes to the area with
-        the lowest position in the index, so the answer is deterministic.
+        Vectorised: one STRtree query for all points, then one ``covers`` test per candidate,
+        so a batch of n points costs O(n log m) for m leaves. A point on a shared edge goes to
+        the area with the lowest position in the index, so the answer is deterministic.
         """
         x = np.asarray(lons, dtype=np.float64).ravel()
         y = np.asarray(lats, dtype=np.float64).ravel()
