@@ -118,7 +118,10 @@ def test_console_login_needs_csrf_and_keeps_scope(live_server: LiveServer) -> No
                                 headers={"X-CSRF-Token": csrf})
         assert accepted.status_code == 201
         for page in ("/areas", "/areas/fusion", "/addresses", "/audit", "/docs"):
-            assert browser.get(page).status_code == 200, page
+            html = browser.get(page)
+            assert html.status_code == 200, page
+            # No page loads code or styles from another host: the console runs offline.
+            assert not re.search(r'(src|href)="(https?:)?//', html.text), page
         english = browser.get("/lang/en", headers={"referer": f"{live_server.base_url}/areas"})
         assert english.headers["location"] == "/areas"
         assert "Areas and grids" in browser.get("/areas").text

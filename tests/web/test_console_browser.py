@@ -90,6 +90,9 @@ def test_login_switch_language_and_see_areas(live_server: LiveServer, browser: o
     page.click("text=Areas and grids")
     expect(page.locator("h1")).to_have_text("Areas and grids")
     expect(page.locator("table tbody tr")).to_have_count(7)
+    page.click("text=API docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("fangkong API",
+                                                                     timeout=30_000)
     if os.environ.get("FANGKONG_SCREENSHOTS"):
         page.goto(f"{live_server.base_url}/")
         expect(page.locator("#map")).to_have_attribute("data-ready", "true", timeout=30_000)

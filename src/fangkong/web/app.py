@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -32,7 +33,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         version=__version__,
         description="REST API of the fangkong public-safety prevention system. "
         "Authenticate with `POST /api/v1/auth/token` and send `Authorization: Bearer <token>`.",
-        docs_url="/docs",
+        docs_url=None,
+        redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
     secret = settings.ensure_secret_key()
@@ -83,6 +85,17 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             {"error": "invalid_input", "message": f"{first['field']}: {first['message']}",
              "field": first["field"], "detail": {"faults": faults}},
             status_code=422,
+        )
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        # Swagger UI from the vendored copy: FastAPI's default page loads it from a CDN.
+        return get_swagger_ui_html(
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            title="fangkong API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
         )
 
     @app.get("/healthz", include_in_schema=False)
