@@ -91,7 +91,7 @@ def test_login_switch_language_and_see_areas(live_server: LiveServer, browser: o
     expect(page.locator("h1")).to_have_text("Areas and grids")
     expect(page.locator("table tbody tr")).to_have_count(7)
     page.click("text=API docs")
-    expect(page.locator(".swagger-ui .info .title")).to_contain_text("fangkong API",
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("fangkong",
                                                                      timeout=30_000)
     if os.environ.get("FANGKONG_SCREENSHOTS"):
         page.goto(f"{live_server.base_url}/")
