@@ -49,3 +49,13 @@ def test_h3_cell_is_resolution_9() -> None:
     assert h3.get_resolution(cell) == 9
     lat, lon = h3.cell_to_latlng(cell)
     assert (lon, lat) == pytest.approx((120.15, 30.25), abs=0.005)
+
+
+def test_hairline_sliver_along_a_long_edge_measures_near_zero() -> None:
+    from shapely.geometry import Polygon
+
+    # A 3 km straight lon/lat edge and a path that leaves it by 1e-12 degrees (about 0.1 µm):
+    # projecting only the vertices would bend the edge and report tens of m².
+    a, e = (9.486, 47.1782), (9.5245, 47.1718)
+    x = ((a[0] + e[0]) / 2, (a[1] + e[1]) / 2 + 1e-12)
+    assert area_m2(Polygon([a, x, e, a])) < 0.01

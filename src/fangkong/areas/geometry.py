@@ -69,11 +69,17 @@ def project_local(geom: BaseGeometry, center: tuple[float, float] | None = None)
     return shapely.transform(geom, local_projector(*center))
 
 
+# Edges are densified to this length (about 20 m) before projecting: a straight lon/lat edge is
+# a curve in the projection, and measuring only its ends would turn a hairline sliver along a
+# kilometre-long edge into tens of m² (a false fusion fault).
+DENSIFY_DEG = 0.0002
+
+
 def area_m2(geom: BaseGeometry) -> float:
     """Area of a lon/lat geometry in square metres (see :func:`local_projector` for accuracy)."""
     if geom is None or geom.is_empty or shapely.get_dimensions(geom) < 2:
         return 0.0
-    return float(abs(project_local(geom).area))
+    return float(abs(project_local(shapely.segmentize(geom, DENSIFY_DEG)).area))
 
 
 def parse_polygon(geojson_geometry: Any) -> MultiPolygon:

@@ -41,6 +41,10 @@ DEFAULT_MIN_PART_M2 = 5_000.0
 # Tolerances in degrees (1e-8° is about 1 mm) for deciding that two pieces share an edge.
 _TOUCH_EPS_DEG = 1e-8
 _MIN_SHARED_DEG = 1e-6
+# _pull_inside: a vertex moves at most 2**20 units in the last place (~1 mm at 47°N), and
+# undoing moves that break a piece is tried this many times.
+_MAX_PULL_DOUBLINGS = 21
+_MAX_PULL_ROUNDS = 4
 
 # seeds_along_roads: where there are fewer road points than this per seed, points drawn
 # uniformly inside the polygon make up the difference.
@@ -220,27 +224,94 @@ def _has_area(geom: BaseGeometry) -> bool:
     return any(not p.is_empty for p in _polygons(geom))
 
 
+def _ring_segments(geom: MultiPolygon) -> tuple[FloatArray, FloatArray]:
+    """Start and end points of every edge of every ring of ``geom``."""
+    starts: list[FloatArray] = []
+    ends: list[FloatArray] = []
+    for ring in shapely.get_rings(np.asarray(geom.geoms, dtype=object)):
+        coords = shapely.get_coordinates(ring)
+        starts.append(coords[:-1])
+        ends.append(coords[1:])
+    return np.vstack(starts), np.vstack(ends)
+
+
+def _pull_inside(pieces: list[Polygon], target: MultiPolygon) -> list[Polygon]:
+    """Move every new vertex that ``pieces`` put on ``target``'s boundary a hair inside.
+
+    Where a cell edge crosses an edge of the target, the overlay adds the crossing point,
+    rounded to doubles: on the edge, or up to ~1e-16° either side of it. A vertex on the
+    wrong side makes the cells poke out of the target and leaves slivers that later overlays
+    cut at new, again rounded, points. Each such vertex is moved -- in every piece that has
+    it, so neighbours still share it -- by the smallest step that :func:`shapely.contains_xy`
+    accepts as inside: a few units in the last place along the normal of the nearest target
+    edge (or of the next nearest, at a corner), at most ~1 mm. The target's own edges are
+    then the only edges the pieces have on its boundary. A move that would make a piece
+    invalid (only conceivable for a piece thinner than the step) is not made.
+    """
+    coords = np.unique(shapely.get_coordinates(pieces), axis=0)
+    own = set(map(tuple, shapely.get_coordinates(target).tolist()))
+    keep = np.array([tuple(c) in own for c in coords.tolist()], dtype=bool)
+    keep |= shapely.contains_xy(target, coords[:, 0], coords[:, 1])
+    loose = coords[~keep]
+    if len(loose) == 0:
+        return pieces
+    a, b = _ring_segments(target)
+    d = b - a
+    length = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-300)
+    normals = np.column_stack((-d[:, 1], d[:, 0])) / length[:, None]
+    moves: dict[tuple[float, float], tuple[float, float]] = {}
+    for x in loose:
+        t = np.clip(((x - a) * d).sum(axis=1) / length**2, 0.0, 1.0)
+        nearest = np.argsort(np.hypot(*(a + t[:, None] * d - x).T), kind="stable")[:2]
+        directions = np.vstack([normals[nearest], -normals[nearest]])
+        ulp = float(np.spacing(np.abs(x)).max())
+        for e in range(_MAX_PULL_DOUBLINGS):
+            moved = x + ulp * 2.0**e * directions
+            inside = shapely.contains_xy(target, moved[:, 0], moved[:, 1])
+            if inside.any():
+                y = moved[int(inside.argmax())]
+                moves[(float(x[0]), float(x[1]))] = (float(y[0]), float(y[1]))
+                break
+    for _ in range(_MAX_PULL_ROUNDS):
+        moved_pieces = _move_vertices(pieces, moves)
+        broken = [i for i, piece in enumerate(moved_pieces) if not piece.is_valid]
+        if not broken:
+            return moved_pieces
+        for i in broken:  # undo every move in a broken piece, and try again
+            for c in shapely.get_coordinates(pieces[i]).tolist():
+                moves.pop((c[0], c[1]), None)
+    return pieces
+
+
+def _move_vertices(
+    pieces: list[Polygon], moves: Mapping[tuple[float, float], tuple[float, float]]
+) -> list[Polygon]:
+    """``pieces`` with the vertices that are keys of ``moves`` moved to their values."""
+    if not moves:
+        return pieces
+
+    def move(xy: FloatArray) -> FloatArray:
+        return np.array([moves.get((p, q), (p, q)) for p, q in xy.tolist()], dtype=np.float64)
+
+    return list(shapely.transform(np.asarray(pieces, dtype=object), move))
+
+
 def _fit_to(target: MultiPolygon, parts: list[MultiPolygon]) -> list[MultiPolygon]:
     """Make ``parts`` tile ``target`` exactly, vertex for vertex along the target's edges.
 
-    Clipping each Voronoi cell on its own puts a new vertex wherever a cell edge crosses an
-    edge of the target, and that vertex (rounded to a double) lies up to ~1e-16° off the
-    target's edge. In lon/lat the leftover slivers have no area to speak of, but the area in
-    m² maps vertices through a curved projection, and a sliver along a straight target edge
-    of length L then measures like the gap between a chord and its arc: ~L³ -- tens of m² for
-    a 2 km edge. So the leftovers are handed over explicitly:
-
-    1. what a part has outside ``target`` is cut off;
-    2. where two parts overlap, the later one gives way;
-    3. every piece of ``target`` left uncovered joins the part it shares the longest border
-       with (the nearest part if it touches none), so the parts' outer edges become exactly
-       the target's own.
+    The parts come from :func:`_pull_inside` pieces, so they lie inside ``target`` and touch
+    its boundary only along its own edges, but where a cell edge met a target edge A-E at X
+    they follow A-X-E instead of A-E. In lon/lat the sliver in between has no area to speak
+    of, but an area in m² maps vertices through a curved projection, and a sliver along a
+    straight edge of length L then measures like the gap between a chord and its arc, ~L³:
+    tens of m² for a 2 km edge. So what ``target`` minus the parts leaves is handed to the
+    part it shares the longest border with (the nearest part if it touches none); that part
+    then owns A-E itself, and the parts' outline is exactly the target's. Overlaps, never
+    expected, go to the earlier part.
     """
     geoms = list(parts)
-    outside = shapely.difference(np.asarray(geoms, dtype=object), target)
-    for i, extra in enumerate(outside):
-        if _has_area(extra):
-            geoms[i] = _as_multipolygon(shapely.intersection(geoms[i], target))
+    if not geoms:
+        return []
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms, predicate="intersects")
     for i, j in sorted(zip(left.tolist(), right.tolist(), strict=True)):
@@ -272,8 +343,17 @@ def partition(
     The Voronoi diagram is built in a locally isotropic plane (longitude scaled by cos of the
     central latitude), so cells are fair in metres, and its cells are mapped back to lon/lat
     with the inverse affine map before being intersected with ``polygon``. The cells tile a
-    large envelope exactly, so the returned parts cover ``polygon`` with no gap and no overlap
-    beyond floating-point noise.
+    large envelope exactly, and the parts are then made to tile ``polygon`` exactly -- also as
+    measured in m² by :func:`area_m2`, whose curved projection turns a 1e-16° sliver along a
+    kilometre-long straight edge into tens of m²:
+
+    - a vertex where a cell edge crosses an edge of ``polygon`` (rounded, so slightly off that
+      edge) is moved a few units in the last place inside, so no part pokes out;
+    - the hairline slivers then left between ``polygon``'s edges and the parts are handed to
+      the part sharing the longest border with each, so the parts' outline follows
+      ``polygon``'s own edges vertex for vertex (a part may own a zero-width strip along a
+      neighbour's edge). Such strips are too thin for the first step to work across, so to
+      split the parts again use :func:`generate_beats_and_grids`, which splits them without.
 
     Connected pieces smaller than ``min_part_m2`` (slivers where a cell grazes a wiggly border)
     are handed to the neighbouring cell they share the longest edge with; isolated pieces
@@ -303,6 +383,13 @@ def partition(
         If ``seeds`` is empty, has the wrong shape or holds non-finite values.
     """
     target = _as_multipolygon(polygon)
+    parts = _fit_to(target, _cells(target, seeds, min_part_m2))
+    return [part for part in parts if not part.is_empty]
+
+
+def _cells(target: MultiPolygon, seeds: ArrayLike, min_part_m2: float) -> list[MultiPolygon]:
+    """The non-empty Voronoi cells of ``seeds`` in ``target``, in seed order, before
+    :func:`_fit_to`: inside ``target``, but short of its edges by hairline slivers."""
     points = _as_points(seeds, "seeds")
     if len(points) == 0:
         raise ValueError("partition needs at least one seed")
@@ -327,9 +414,9 @@ def partition(
     cells_local = np.asarray(shapely.get_parts(diagram), dtype=object)
     if len(cells_local) != len(points):  # never expected from GEOS; guard the seed order
         raise RuntimeError("Voronoi diagram does not have one cell per seed")
-    cells = shapely.transform(cells_local, lambda a: _from_local(a, lon0, lat0))
+    cells_lonlat = shapely.transform(cells_local, lambda a: _from_local(a, lon0, lat0))
     shapely.prepare(target)
-    clipped = shapely.intersection(cells, target)
+    clipped = shapely.intersection(cells_lonlat, target)
 
     pieces: list[Polygon] = []
     owners: list[int] = []
@@ -339,6 +426,7 @@ def partition(
             owners.append(index)
     if not pieces:
         return []
+    pieces = _pull_inside(pieces, target)
     if min_part_m2 > 0:
         areas = _areas_m2(pieces, lon0, lat0)
         owners = _absorb_small_pieces(pieces, owners, areas, min_part_m2)
@@ -346,14 +434,14 @@ def partition(
     by_owner: dict[int, list[Polygon]] = {}
     for piece, owner in zip(pieces, owners, strict=True):
         by_owner.setdefault(owner, []).append(piece)
-    cells_kept: list[MultiPolygon] = []
+    cells: list[MultiPolygon] = []
     for owner in sorted(by_owner):
         group = by_owner[owner]
         if len(group) == 1:
-            cells_kept.append(MultiPolygon(group))
+            cells.append(MultiPolygon(group))
         else:
-            cells_kept.append(_as_multipolygon(shapely.union_all(group)))
-    return [cell for cell in _fit_to(target, cells_kept) if not cell.is_empty]
+            cells.append(_as_multipolygon(shapely.union_all(group)))
+    return [cell for cell in cells if not cell.is_empty]
 
 
 # --------------------------------------------------------------------------------------------
@@ -587,7 +675,9 @@ def generate_beats_and_grids(
 
     Beat areas are :func:`partition` cells of :func:`seeds_along_roads` seeds in the precinct;
     grids are the same thing again inside each beat area, with the road vertices of that beat.
-    Both levels partition their parent exactly (up to floating-point noise).
+    Both levels partition their parent exactly: no gap, overlap or overhang, in lon/lat or in
+    m² (:func:`area_m2`), beyond floating-point noise -- what the fusion check
+    (:func:`fangkong.areas.service.fusion_check`) asks of the demo county.
 
     Parameters
     ----------
@@ -613,14 +703,22 @@ def generate_beats_and_grids(
     if beats < 1 or grids_per_beat < 1:
         raise ValueError("beats and grids_per_beat must be at least 1")
     coords = _as_points(road_coords, "road_coords")
-    beat_seeds = seeds_along_roads(precinct, coords, beats, rng_seed=_child_seed(rng_seed, 0))
-    beat_areas = partition(precinct, beat_seeds, min_part_m2=min_part_m2)
+    target = _as_multipolygon(precinct)
+    beat_seeds = seeds_along_roads(target, coords, beats, rng_seed=_child_seed(rng_seed, 0))
+    beat_cells = _cells(target, beat_seeds, min_part_m2)
     result: list[tuple[MultiPolygon, list[MultiPolygon]]] = []
-    for index, beat in enumerate(beat_areas, start=1):
+    for index, (cell, beat) in enumerate(
+        zip(beat_cells, _fit_to(target, beat_cells), strict=True), start=1
+    ):
         grid_seeds = seeds_along_roads(
             beat, coords, grids_per_beat, rng_seed=_child_seed(rng_seed, index)
         )
-        result.append((beat, partition(beat, grid_seeds, min_part_m2=min_part_m2)))
+        if beat.is_empty:  # only if a whole cell overlapped an earlier one: never expected
+            continue
+        # The grids split the beat's cell, which lacks the hairline strips that _fit_to gave
+        # the beat (the in-place vertex moves could not cross them); then they take the strips.
+        grids = _fit_to(beat, _cells(cell, grid_seeds, min_part_m2))
+        result.append((beat, [grid for grid in grids if not grid.is_empty]))
     return result
 
 
