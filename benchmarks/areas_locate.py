@@ -41,11 +41,9 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry import MultiPolygon
 
-from fangkong.areas.geometry import area_m2
 from fangkong.areas.index import AreaIndex
-from fangkong.demo.build import DEMO_PBF, RNG_SEED
+from fangkong.demo.build import DEMO_PBF, county_layout
 from fangkong.demo.osm import read_boundaries, read_roads
-from fangkong.demo.tessellate import generate_beats_and_grids, plan_counts, road_points
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -94,32 +92,11 @@ def build_county(pbf: Path = DEMO_PBF) -> County:
     roads = read_roads(pbf)
     country = next(b for b in boundaries if b.admin_level == 2)
     precincts = sorted((b for b in boundaries if b.admin_level == 8), key=lambda b: b.name)
-    # As the demo does: points every 25 m along the roads, not the raw OSM vertices.
-    vertices = road_points([r.geometry for r in roads])
-    station_vertices: dict[str, FloatArray] = {}
-    station_geoms: dict[str, MultiPolygon] = {}
-    for i, precinct in enumerate(precincts, start=1):
-        code = f"S{i:02d}"
-        shapely.prepare(precinct.geometry)
-        inside = shapely.contains_xy(precinct.geometry, vertices[:, 0], vertices[:, 1])
-        station_vertices[code] = vertices[inside]
-        station_geoms[code] = precinct.geometry
-    counts = plan_counts(
-        {code: area_m2(geom) for code, geom in station_geoms.items()},
-        {code: len(v) for code, v in station_vertices.items()},
-    )
-    grids: list[MultiPolygon] = []
-    for s_index, code in enumerate(station_geoms):
-        beats, grids_per_beat = counts[code]
-        layout = generate_beats_and_grids(
-            station_geoms[code],
-            station_vertices[code],
-            beats=beats,
-            grids_per_beat=grids_per_beat,
-            rng_seed=RNG_SEED + s_index,
-        )
-        for _beat, beat_grids in layout:
-            grids.extend(beat_grids)
+    # The same beats and grids as the demo county builds.
+    grids: list[MultiPolygon] = [
+        grid for _, layout in county_layout(precincts, roads) for _, beat_grids in layout
+        for grid in beat_grids
+    ]
 
     ids = np.arange(1, len(grids) + 1, dtype=np.int64)
     paths = tuple(f"/{i}/" for i in ids)

@@ -6,11 +6,12 @@ import csv
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
 
 from fangkong.areas import service as area_service
 from fangkong.areas.coords import CoordSystem
@@ -53,7 +54,11 @@ def _upgrade(settings: Settings) -> None:
     upgrade(make_engine(settings.resolved_database_url))
 
 
-def _fail(exc: FangkongError) -> None:
+def _factory(settings: Settings) -> sessionmaker[Session]:
+    return make_session_factory(make_engine(settings.resolved_database_url))
+
+
+def _fail(exc: FangkongError) -> NoReturn:
     console.print(f"[red]error:[/red] {exc.message}")
     raise typer.Exit(code=2)
 
@@ -90,7 +95,7 @@ def areas_import(
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         console.print(f"[red]error:[/red] {file} is not JSON: {exc}")
         raise typer.Exit(code=2) from None
-    factory = make_session_factory(make_engine(settings.resolved_database_url))
+    factory = _factory(settings)
     try:
         with session_scope(factory) as session:
             report = area_service.import_geojson(session, data=data, crs=crs, actor=SYSTEM)
@@ -108,7 +113,7 @@ def areas_check(
 ) -> None:
     """Grid fusion check: every fault with its area codes and size; exit 1 if any."""
     settings = _settings(data_dir)
-    factory = make_session_factory(make_engine(settings.resolved_database_url))
+    factory = _factory(settings)
     with session_scope(factory) as session:
         report = area_service.fusion_check(session, scope=WHOLE_TREE, tolerance_m2=tolerance_m2)
     console.print(f"checked {report.checked_stations} stations, {report.checked_beats} beat "
@@ -131,7 +136,7 @@ def areas_locate(
 ) -> None:
     """Show the areas holding a point."""
     settings = _settings(data_dir)
-    factory = make_session_factory(make_engine(settings.resolved_database_url))
+    factory = _factory(settings)
     with session_scope(factory) as session:
         try:
             lon, lat, chain = area_service.locate(session, lon=lon, lat=lat, crs=crs)
@@ -167,7 +172,7 @@ def addresses_import(
             except ValueError:
                 console.print(f"[red]error:[/red] line {line}: lon/lat are not numbers")
                 raise typer.Exit(code=2) from None
-    factory = make_session_factory(make_engine(settings.resolved_database_url))
+    factory = _factory(settings)
     try:
         with session_scope(factory) as session:
             count = area_service.import_addresses(session, rows=rows, crs=crs, actor=SYSTEM)
@@ -191,7 +196,7 @@ def users_create(
 
     settings = _settings(data_dir)
     _upgrade(settings)
-    factory = make_session_factory(make_engine(settings.resolved_database_url))
+    factory = _factory(settings)
     try:
         with session_scope(factory) as session:
             auth.create(session, username=username, display_name=display_name or username,
@@ -253,7 +258,7 @@ def demo(
     if rebuild:
         _remove_demo_database(settings)
     _upgrade(settings)
-    factory = make_session_factory(make_engine(settings.resolved_database_url))
+    factory = _factory(settings)
     with session_scope(factory) as session:
         built = demo_build.is_built(session)
     if built:
@@ -300,13 +305,9 @@ def _remove_demo_database(settings: Settings) -> None:
     db_file = Path(url.removeprefix("sqlite:///"))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_file}{suffix}").unlink(missing_ok=True)
-    (settings.data_dir / demo_build_roads_file()).unlink(missing_ok=True)
-
-
-def demo_build_roads_file() -> str:
     from fangkong.demo.build import ROADS_FILE
 
-    return ROADS_FILE
+    (settings.data_dir / ROADS_FILE).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,36 @@ def _insert(
     )
 
 
+Layout = list[tuple[MultiPolygon, list[MultiPolygon]]]
+
+
+def county_layout(
+    municipalities: list[Boundary], roads: list[Road]
+) -> list[tuple[Boundary, Layout]]:
+    """Beat areas and their grids for each precinct, in the given order (deterministic).
+
+    Seeds follow points every 25 m along the roads (raw OSM vertices overweight winding
+    mountain roads); the number of beats and grids per precinct follows its road density.
+    """
+    vertices = road_points([r.geometry for r in roads])
+    inside: list[np.ndarray] = []
+    for muni in municipalities:
+        shapely.prepare(muni.geometry)
+        inside.append(vertices[shapely.contains_xy(muni.geometry, vertices[:, 0],
+                                                   vertices[:, 1])])
+    counts = plan_counts(
+        {str(i): area_m2(m.geometry) for i, m in enumerate(municipalities)},
+        {str(i): len(v) for i, v in enumerate(inside)},
+    )
+    layouts: list[tuple[Boundary, Layout]] = []
+    for i, muni in enumerate(municipalities):
+        beats, grids_per_beat = counts[str(i)]
+        layouts.append((muni, generate_beats_and_grids(
+            muni.geometry, inside[i], beats=beats, grids_per_beat=grids_per_beat,
+            rng_seed=RNG_SEED + i)))
+    return layouts
+
+
 def _build_areas(
     session: Session, boundaries: list[Boundary], roads: list[Road], progress: Progress
 ) -> None:
@@ -144,13 +174,7 @@ def _build_areas(
         )
         district_codes.append((code, district.geometry))
 
-    # Points every 25 m along the roads: raw OSM vertices overweight winding mountain roads.
-    vertices = road_points([r.geometry for r in roads])
-    station_vertices: dict[str, np.ndarray] = {}
-    station_geoms: dict[str, MultiPolygon] = {}
-    stations: list[tuple[str, Boundary]] = []
     for i, muni in enumerate(municipalities, start=1):
-        code = f"{CITY_CODE}-S{i:02d}"
         inside = muni.geometry.representative_point()
         parent = max(
             district_codes,
@@ -162,7 +186,7 @@ def _build_areas(
         )[0]
         _insert(
             session,
-            code=code,
+            code=f"{CITY_CODE}-S{i:02d}",
             name_zh=f"{_zh(muni.name)}派出所",
             name_en=f"{muni.name} Station",
             level=AreaLevel.STATION,
@@ -170,27 +194,10 @@ def _build_areas(
             parent_code=parent,
             source="osm",
         )
-        shapely.prepare(muni.geometry)
-        station_vertices[code] = vertices[
-            shapely.contains_xy(muni.geometry, vertices[:, 0], vertices[:, 1])
-        ]
-        station_geoms[code] = muni.geometry
-        stations.append((code, muni))
-    progress(f"{len(stations)} station precincts from OSM municipalities")
+    progress(f"{len(municipalities)} station precincts from OSM municipalities")
 
-    counts = plan_counts(
-        {c: area_m2(g) for c, g in station_geoms.items()},
-        {c: len(v) for c, v in station_vertices.items()},
-    )
-    for s_index, (code, muni) in enumerate(stations):
-        beats, grids_per_beat = counts[code]
-        layout = generate_beats_and_grids(
-            station_geoms[code],
-            station_vertices[code],
-            beats=beats,
-            grids_per_beat=grids_per_beat,
-            rng_seed=RNG_SEED + s_index,
-        )
+    for i, (muni, layout) in enumerate(county_layout(municipalities, roads), start=1):
+        code = f"{CITY_CODE}-S{i:02d}"
         zh = _zh(muni.name)
         for b, (beat_geom, grid_geoms) in enumerate(layout, start=1):
             beat_code = f"{code}-B{b:02d}"

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from fangkong.core import auth
 from fangkong.core.audit import Actor
 from fangkong.core.config import Settings
+from fangkong.core.db import session_scope
 from fangkong.core.errors import Forbidden, Unauthorized
 from fangkong.core.i18n import negotiate
 from fangkong.core.models import User
@@ -37,15 +38,8 @@ def get_cipher(request: Request) -> FieldCipher:
 def get_db(request: Request) -> Iterator[Session]:
     """One transaction per request: committed before the response when the handler succeeds."""
     factory: sessionmaker[Session] = request.app.state.session_factory
-    session = factory()
-    try:
+    with session_scope(factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": the commit runs when the handler returns, before the response is sent
