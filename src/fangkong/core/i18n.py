@@ -8,12 +8,17 @@ from pathlib import Path
 
 from fangkong.core.config import LANGUAGES
 
-_LOCALES = Path(__file__).resolve().parent / "locales"
+_PACKAGE = Path(__file__).resolve().parent.parent
 
 
 @cache
 def catalogue(language: str) -> dict[str, str]:
-    data: dict[str, str] = json.loads((_LOCALES / f"{language}.json").read_text("utf-8"))
+    """The merged catalogue: ``core/locales`` first, then each domain's ``<domain>/locales``."""
+    data: dict[str, str] = json.loads(
+        (_PACKAGE / "core" / "locales" / f"{language}.json").read_text("utf-8"))
+    for path in sorted(_PACKAGE.glob(f"*/locales/{language}.json")):
+        if path.parent.parent.name != "core":
+            data.update(json.loads(path.read_text("utf-8")))
     return data
 
 
