@@ -104,6 +104,21 @@ class LiveServer:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
 
+    def admin_token(self, username: str = "api_admin") -> str:
+        """A bearer token of an admin bound to the whole test county (created once)."""
+        from fangkong.core import auth
+        from fangkong.core.models import Role
+        from fangkong.core.security import FieldCipher
+
+        with Session(self.engine) as session:
+            if auth.get_by_username(session, username=username) is None:
+                auth.create(session, username=username, display_name="Admin",
+                            password=TEST_PASSWORD, role=Role.ADMIN, area_codes=["T"],
+                            actor=SYSTEM, phone="13912345678",
+                            cipher=FieldCipher(self.settings.ensure_secret_key()))
+                session.commit()
+        return self.token(username)
+
     def token(self, username: str, password: str = TEST_PASSWORD) -> str:
         with self.client() as client:
             response = client.post("/api/v1/auth/token",
@@ -145,3 +160,19 @@ def live_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     server.should_exit = True
     thread.join(timeout=10)
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_network(live_server: LiveServer) -> Path:
+    """A street grid over the test county, imported as the live server's road network."""
+    import json
+
+    from factories import street_grid_geojson
+    from fangkong.network.profile import DEFAULT_PROFILE
+    from fangkong.network.store import import_and_activate
+
+    layer = live_server.settings.data_dir / "streets.geojson"
+    layer.write_text(json.dumps(street_grid_geojson()), encoding="utf-8")
+    import_and_activate(live_server.settings.data_dir, layer, DEFAULT_PROFILE,
+                        class_field="class")
+    return layer

@@ -59,3 +59,21 @@ def grid_centre(code: str) -> tuple[float, float]:
             ring = f["geometry"]["coordinates"][0]
             return (ring[0][0] + ring[1][0]) / 2, (ring[0][1] + ring[2][1]) / 2
     raise KeyError(code)
+
+
+def street_grid_geojson(spacing_deg: float = 0.004) -> dict[str, Any]:
+    """Two-way streets on a regular grid over the test county, noded at every crossing."""
+    xs = [WEST + i * spacing_deg for i in range(round((EAST - WEST) / spacing_deg) + 1)]
+    ys = [SOUTH + j * spacing_deg for j in range(round((NORTH - SOUTH) / spacing_deg) + 1)]
+    features: list[dict[str, Any]] = []
+    for j, y in enumerate(ys):
+        features.append({"type": "Feature",
+                         "properties": {"class": "primary" if j % 5 == 0 else "residential"},
+                         "geometry": {"type": "LineString",
+                                      "coordinates": [[x, y] for x in xs]}})
+    for i, x in enumerate(xs):
+        features.append({"type": "Feature",
+                         "properties": {"class": "primary" if i % 5 == 0 else "residential"},
+                         "geometry": {"type": "LineString",
+                                      "coordinates": [[x, y] for y in ys]}})
+    return {"type": "FeatureCollection", "features": features}

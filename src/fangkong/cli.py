@@ -21,6 +21,9 @@ from fangkong.core.db import make_engine, make_session_factory, session_scope
 from fangkong.core.errors import FangkongError
 from fangkong.core.models import Role
 from fangkong.core.scoping import Scope
+from fangkong.network.cli import network_app
+from fangkong.network.profile import DEFAULT_PROFILE
+from fangkong.network.store import import_and_activate
 
 app = typer.Typer(help="fangkong: a county's public-safety prevention system.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -33,6 +36,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(areas_app, name="areas")
 app.add_typer(addresses_app, name="addresses")
 app.add_typer(users_app, name="users")
+app.add_typer(network_app, name="network")
 
 console = Console()
 WHOLE_TREE = Scope(paths=("/",))
@@ -283,6 +287,10 @@ def demo(
                       f"({report.addresses_from_osm} from OSM)")
         table.add_row("users", str(report.users))
         console.print(table)
+    # The road graph comes from the same extract; the cache makes a rerun instant.
+    graph, hit, _ = import_and_activate(settings.data_dir, demo_build.DEMO_PBF, DEFAULT_PROFILE)
+    console.print(f"road network: {graph.n_nodes:,} nodes, {graph.n_edges:,} edges "
+                  f"({'from the cache' if hit else 'built'})")
     with session_scope(factory) as session:
         logins = demo_build.demo_logins(session)
     table = Table("username", "password", "role", "area", title="demo logins")

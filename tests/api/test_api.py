@@ -11,24 +11,11 @@ from sqlalchemy.orm import Session
 from conftest import TEST_PASSWORD, LiveServer
 from factories import feature, grid_centre, rectangle
 from fangkong.areas.models import StandardAddress
-from fangkong.core import auth
-from fangkong.core.audit import SYSTEM
-from fangkong.core.models import AuditEvent, Role
-from fangkong.core.security import FieldCipher
-
-
-def _admin(live_server: LiveServer, username: str = "api_admin") -> str:
-    with Session(live_server.engine) as session:
-        if auth.get_by_username(session, username=username) is None:
-            auth.create(session, username=username, display_name="Admin", password=TEST_PASSWORD,
-                        role=Role.ADMIN, area_codes=["T"], actor=SYSTEM, phone="13912345678",
-                        cipher=FieldCipher(live_server.settings.ensure_secret_key()))
-            session.commit()
-    return live_server.token(username)
+from fangkong.core.models import AuditEvent
 
 
 def test_token_login_and_errors(live_server: LiveServer) -> None:
-    _admin(live_server)
+    live_server.admin_token()
     with live_server.client() as client:
         wrong = client.post("/api/v1/auth/token",
                             json={"username": "api_admin", "password": "nope-nope"})
@@ -47,7 +34,7 @@ def test_token_login_and_errors(live_server: LiveServer) -> None:
 
 
 def test_import_over_http_is_all_or_nothing(live_server: LiveServer) -> None:
-    token = _admin(live_server)
+    token = live_server.admin_token()
     w, s = grid_centre("T-D2-S1-B1-G1")
     good = feature("H-B", "beat", "T-D2-S1", rectangle(w, s, w + 0.001, s + 0.001))
     broken = feature("H-G", "grid", "H-B", {"type": "Polygon", "coordinates": [[[w, s]]]})
@@ -65,7 +52,7 @@ def test_import_over_http_is_all_or_nothing(live_server: LiveServer) -> None:
 
 
 def test_addresses_and_personal_reads_are_audited(live_server: LiveServer) -> None:
-    token = _admin(live_server)
+    token = live_server.admin_token()
     lon, lat = grid_centre("T-D2-S2-B1-G2")
     with live_server.client(token) as client:
         created = client.post("/api/v1/addresses", json={
@@ -92,7 +79,7 @@ def test_addresses_and_personal_reads_are_audited(live_server: LiveServer) -> No
 
 
 def test_console_login_needs_csrf_and_keeps_scope(live_server: LiveServer) -> None:
-    _admin(live_server)
+    live_server.admin_token()
     with httpx.Client(base_url=live_server.base_url, follow_redirects=False) as browser:
         assert browser.get("/").status_code == 303
         form = browser.get("/login").text
@@ -129,7 +116,7 @@ def test_console_login_needs_csrf_and_keeps_scope(live_server: LiveServer) -> No
 
 
 def test_a_2xx_write_is_committed_before_the_answer(live_server: LiveServer) -> None:
-    token = _admin(live_server)
+    token = live_server.admin_token()
     lon, lat = grid_centre("T-D2-S1-B2-G1")
     with live_server.client(token) as client:
         for n in range(20):

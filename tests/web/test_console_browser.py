@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -38,7 +39,8 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-def test_login_switch_language_and_see_areas(live_server: LiveServer, browser: object) -> None:
+def test_login_switch_language_and_see_areas(live_server: LiveServer, live_network: Path,
+                                            browser: object) -> None:
     if live_server.backend != "sqlite":
         pytest.skip("the console is the same on both backends; the API suite covers PostgreSQL")
     from playwright.sync_api import Browser, expect
@@ -79,6 +81,10 @@ def test_login_switch_language_and_see_areas(live_server: LiveServer, browser: o
         };
     }""")
     assert drawn == {"station": True, "beat": True, "scope": "T-D1-S1", "canvas": True}
+
+    # Double-click the map: the 1/3/5-minute rings of that point by road.
+    page.locator("#map canvas").dblclick()
+    expect(page.locator("#map")).to_have_attribute("data-rings", "300,180,60", timeout=30_000)
 
     page.click("#lang-switch")
     expect(page.locator(".nav")).to_contain_text("Command map")

@@ -24,6 +24,10 @@ from shapely.errors import ShapelyError
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+# The drivable-road rules are shared with the road-graph import, which owns them.
+from fangkong.network.osm import DRIVABLE_HIGHWAYS, car_forbidden, oneway_direction
+from fangkong.network.osm import tag_value as _tag
+
 __all__ = [
     "ADMIN_LEVELS",
     "DRIVABLE_HIGHWAYS",
@@ -37,34 +41,6 @@ __all__ = [
 
 #: The admin levels the demo uses: country (city), districts, municipalities (precincts).
 ADMIN_LEVELS: frozenset[int] = frozenset({2, 6, 8})
-
-#: ``highway=*`` values treated as drivable by a patrol car.
-DRIVABLE_HIGHWAYS: frozenset[str] = frozenset(
-    {
-        "motorway",
-        "trunk",
-        "primary",
-        "secondary",
-        "tertiary",
-        "motorway_link",
-        "trunk_link",
-        "primary_link",
-        "secondary_link",
-        "tertiary_link",
-        "unclassified",
-        "residential",
-        "living_street",
-        "service",
-    }
-)
-
-# Access keys from most to least specific for a car; the first one present decides.
-_CAR_ACCESS_KEYS = ("motorcar", "motor_vehicle", "vehicle", "access")
-_NO_ACCESS = frozenset({"no", "private"})
-_ONEWAY_FORWARD = frozenset({"yes", "true", "1"})
-_ONEWAY_REVERSE = frozenset({"-1", "reverse"})
-_ONEWAY_NONE = frozenset({"no", "false", "0", "reversible", "alternating"})
-
 
 @dataclass(frozen=True, slots=True)
 class Boundary:
@@ -176,15 +152,6 @@ def _polygonal(geom: BaseGeometry) -> MultiPolygon:
     return result
 
 
-def _tag(tags: osmium.osm.TagList, key: str) -> str | None:
-    """Tag value with surrounding whitespace removed; None when absent or blank."""
-    value = tags.get(key)
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
-
-
 def _admin_level(value: str | None) -> int | None:
     if value is None:
         return None
@@ -254,25 +221,10 @@ def read_boundaries(pbf_path: Path) -> list[Boundary]:
     return sorted(found.values(), key=lambda b: (b.admin_level, b.name, b.osm_id))
 
 
-def _car_forbidden(tags: osmium.osm.TagList) -> bool:
-    for key in _CAR_ACCESS_KEYS:
-        value = _tag(tags, key)
-        if value is not None:
-            return value.lower() in _NO_ACCESS
-    return False
-
-
 def _oneway(tags: osmium.osm.TagList, highway: str) -> tuple[bool, bool]:
-    """Return ``(oneway, reverse)`` for a way's tags."""
-    value = (_tag(tags, "oneway") or "").lower()
-    if value in _ONEWAY_FORWARD:
-        return True, False
-    if value in _ONEWAY_REVERSE:
-        return True, True
-    if value in _ONEWAY_NONE:
-        return False, False
-    implied = _tag(tags, "junction") in ("roundabout", "circular") or highway == "motorway"
-    return implied, False
+    """Return ``(oneway, reverse)`` for a way's tags; reversible ways count as two-way here."""
+    direction = oneway_direction(tags, highway)
+    return direction in ("forward", "backward"), direction == "backward"
 
 
 def read_roads(pbf_path: Path) -> list[Road]:
@@ -310,7 +262,7 @@ def read_roads(pbf_path: Path) -> list[Road]:
         highway = _tag(tags, "highway") or ""
         if highway not in DRIVABLE_HIGHWAYS or _tag(tags, "area") == "yes":
             continue
-        if _car_forbidden(tags):
+        if car_forbidden(tags):
             continue
         try:
             line = shapely.wkb.loads(wkb.create_linestring(way), hex=True)

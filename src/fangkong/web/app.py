@@ -25,6 +25,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     """Build the web app for ``settings``; nothing connects before the first request."""
     from fangkong.areas import api as areas_api
     from fangkong.areas import pages as areas_pages
+    from fangkong.network import api as network_api
     from fangkong.web import api as core_api
     from fangkong.web import pages as core_pages
 
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     app.include_router(core_api.router, prefix=API_PREFIX)
     app.include_router(areas_api.router, prefix=API_PREFIX)
+    app.include_router(network_api.router, prefix=API_PREFIX)
     app.include_router(core_pages.router)
     app.include_router(areas_pages.router)
 

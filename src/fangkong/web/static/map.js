@@ -94,6 +94,35 @@
     }
   });
 
+  // Click on the map (not on a popup): the 1/3/5-minute rings of that point, by road.
+  const RING_COLORS = { 60: "#1a9850", 180: "#fdae61", 300: "#d73027" };
+  map.on("contextmenu", (e) => showRings(e.lngLat));
+  map.on("dblclick", (e) => { e.preventDefault(); showRings(e.lngLat); });
+  async function showRings(lngLat) {
+    const url = "/api/v1/network/isochrone?lon=" + lngLat.lng + "&lat=" + lngLat.lat +
+      "&thresholds=60,180,300";
+    try {
+      status.textContent = i18n["map.rings_loading"];
+      const rings = await getJSON(url);
+      rings.features.sort((a, b) => b.properties.threshold_s - a.properties.threshold_s);
+      if (map.getSource("rings")) {
+        map.getSource("rings").setData(rings);
+      } else {
+        map.addSource("rings", { type: "geojson", data: rings });
+        map.addLayer({ id: "rings", type: "fill", source: "rings", paint: {
+          "fill-color": ["match", ["get", "threshold_s"], 60, RING_COLORS[60], 180, RING_COLORS[180], RING_COLORS[300]],
+          "fill-opacity": 0.35 } });
+        map.addLayer({ id: "rings-outline", type: "line", source: "rings", paint: {
+          "line-color": ["match", ["get", "threshold_s"], 60, RING_COLORS[60], 180, RING_COLORS[180], RING_COLORS[300]],
+          "line-width": 1.5 } });
+      }
+      el.dataset.rings = rings.features.map((f) => f.properties.threshold_s).join(",");
+      status.textContent = i18n["map.rings_hint"];
+    } catch (err) {
+      status.textContent = String(err);
+    }
+  }
+
   document.querySelectorAll("#layers input[data-layer]").forEach((box) => {
     box.addEventListener("change", () => {
       const layer = box.dataset.layer;

@@ -1,0 +1,1088 @@
+"""Travel-time queries on a :class:`~fangkong.network.graph.RoadGraph`: Dijkstra kernels in numba.
+
+Units: every time is in seconds, every cutoff ``cutoff_s`` in seconds; a time over the cutoff or
+unreachable is ``inf`` (``-1`` for an index). Sources and targets are either node ids or points
+on edges (:class:`EdgePoints`, what :class:`~fangkong.network.snap.Snapper` returns).
+
+Points on edges
+---------------
+A point is ``(edge, fraction)``: it lies ``fraction`` of the way from the edge's tail to its head,
+and the edge's speed is taken as uniform, so travelling from the tail to the point takes
+``fraction × time_s[edge]`` and from the point to the head ``(1 - fraction) × time_s[edge]``.
+A two-way road is two directed edges with the same shape reversed (*twins*, see
+:func:`edge_twins`); a point on either one is on the road, and the engine uses both directions:
+it leaves by the edge's head and, through the twin, by the edge's tail, and it is reached from
+both ends likewise. A point at fraction 0 (1) is at the tail (head) node itself. Two points on the
+same road are also joined directly along it when the direction allows. Edge ``-1`` means "no
+location" (a point too far from any road): its times are ``inf``. The reference model is the
+graph with every point inserted as a node that splits its edge (and the twin); the tests check
+the engine against plain Dijkstra on that graph.
+
+Kernels
+-------
+One binary min-heap on two arrays (key, id), lazy deletion (stale entries are skipped when
+popped). Per-thread workspaces of size n are allocated once and reused: a query does not clear
+them but compares a per-node *stamp* with the query's own (``state[v] == base``: labelled by this
+query, ``base + 1``: settled), so a query costs what it settles, not O(n). Targets enter the heap as
+virtual items ``n + j`` keyed by their arrival time, so a search stops the moment its k-th target
+is final (:meth:`Engine.many_to_many` instead reads targets off settled nodes). The kernels
+release the GIL; :meth:`Engine.many_to_many` runs blocks of sources on a thread pool, each
+thread with its own workspace.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TypeAlias
+
+import numpy as np
+from numba import njit
+from numpy.typing import ArrayLike, NDArray
+from scipy.sparse import coo_matrix, csr_matrix
+
+from fangkong.core.errors import InvalidInput
+from fangkong.network.graph import RoadGraph
+
+__all__ = [
+    "EdgePoints",
+    "Engine",
+    "Locations",
+    "PairTimes",
+    "Source",
+    "edge_twins",
+]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+Int32Array = NDArray[np.int32]
+
+INF = math.inf
+# Stamps live in int32 arrays; a workspace is wiped and restarted before they could overflow.
+_STAMP_LIMIT = 2**31 - 16
+# Location sets whose expansion is cached per engine (by content, see Engine._locations).
+_CACHE_ENTRIES = 16
+_CACHE_MAX_BYTES = 1 << 20
+_PTR_ONE = np.array([0, 1], dtype=np.int64)
+_TIME_ZERO = np.zeros(1)
+_OWNER_ZERO = np.zeros(1, dtype=np.int32)
+for _constant in (_PTR_ONE, _TIME_ZERO, _OWNER_ZERO):
+    _constant.flags.writeable = False
+
+
+@dataclass(frozen=True)
+class EdgePoints:
+    """Points on edges: ``edge[i]`` (``-1``: no location) at ``fraction[i]`` ∈ [0, 1] from its tail.
+
+    Parameters
+    ----------
+    edge : array of int, shape (p,)
+        Edge ids, or -1 for a point that has no location (e.g. too far from the road network).
+    fraction : array of float, shape (p,)
+        Position along the edge, 0 at the tail and 1 at the head (clipped to [0, 1]).
+    """
+
+    edge: IntArray
+    fraction: FloatArray
+
+    def __init__(self, edge: ArrayLike, fraction: ArrayLike) -> None:
+        e = np.atleast_1d(np.asarray(edge, dtype=np.int64))
+        f = np.atleast_1d(np.asarray(fraction, dtype=np.float64))
+        if e.shape != f.shape or e.ndim != 1:
+            raise InvalidInput("edge and fraction must be 1-d arrays of the same length",
+                               field="fraction")
+        if np.isnan(f).any():
+            raise InvalidInput("a fraction along an edge is NaN", field="fraction")
+        object.__setattr__(self, "edge", e)
+        object.__setattr__(self, "fraction", np.clip(f, 0.0, 1.0))
+
+    def __len__(self) -> int:
+        return int(self.edge.shape[0])
+
+    def __getitem__(self, index: int | slice | IntArray) -> EdgePoints:
+        if isinstance(index, int | np.integer):
+            index = np.array([int(index)])
+        return EdgePoints(self.edge[index], self.fraction[index])
+
+
+#: One source or target: a node id, or a single point (an :class:`EdgePoints` of length 1).
+Source: TypeAlias = "int | np.integer | EdgePoints"
+#: A set of sources or targets: node ids (any int array-like) or :class:`EdgePoints`.
+Locations: TypeAlias = "ArrayLike | EdgePoints"
+
+
+@dataclass(frozen=True)
+class PairTimes:
+    """A sparse travel-time matrix: only the pairs within the cutoff.
+
+    ``time_s[i]`` is the time from ``sources[source[i]]`` to ``targets[target[i]]``. Pairs are
+    grouped by source (ascending); within a source they come in the order the search first
+    reached each target (increasing time for node targets).
+    """
+
+    source: IntArray
+    target: IntArray
+    time_s: FloatArray
+    shape: tuple[int, int]
+
+    def __len__(self) -> int:
+        return int(self.source.shape[0])
+
+    def to_coo(self) -> coo_matrix:
+        """The matrix as ``scipy.sparse.coo_matrix``; a zero time is kept as an explicit zero, so
+        test membership with the pair arrays (or ``.row``/``.col``), not ``.nonzero()``."""
+        return coo_matrix((self.time_s, (self.source, self.target)), shape=self.shape)
+
+    def to_csr(self) -> csr_matrix:
+        """The matrix as ``scipy.sparse.csr_matrix`` (explicit zeros kept, see :meth:`to_coo`)."""
+        return csr_matrix((self.time_s, (self.source, self.target)), shape=self.shape)
+
+    def to_dense(self) -> FloatArray:
+        """A dense (sources, targets) array with ``inf`` for the pairs over the cutoff."""
+        out = np.full(self.shape, INF)
+        out[self.source, self.target] = self.time_s
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# Kernels
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _push(hk: FloatArray, hv: Int32Array, size: int, key: float, val: int) -> int:
+    """Insert (key, val) into the heap of ``size`` items; returns the new size."""
+    i = size
+    while i > 0:
+        parent = (i - 1) >> 1
+        if hk[parent] <= key:
+            break
+        hk[i] = hk[parent]
+        hv[i] = hv[parent]
+        i = parent
+    hk[i] = key
+    hv[i] = val
+    return size + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pop(hk: FloatArray, hv: Int32Array, size: int) -> int:
+    """Remove the top of the heap (read it first); returns the new size."""
+    size -= 1
+    key = hk[size]
+    val = hv[size]
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and hk[child + 1] < hk[child]:
+            child += 1
+        if hk[child] >= key:
+            break
+        hk[i] = hk[child]
+        hv[i] = hv[child]
+        i = child
+    if size > 0:
+        hk[i] = key
+        hv[i] = val
+    return size
+
+
+@njit(cache=True, nogil=True)
+def _search_block(
+    indptr: IntArray, adj: Int32Array, w: FloatArray,
+    src_lo: int, src_hi: int, seed_ptr: IntArray, seed_node: Int32Array, seed_time: FloatArray,
+    ent_node: Int32Array, ent_off: FloatArray, ent_tgt: Int32Array, n_tgt: int,
+    dir_ptr: IntArray, dir_tgt: Int32Array, dir_time: FloatArray,
+    k: int, cutoff: float,
+    dist: FloatArray, state: Int32Array, tmark: Int32Array, thead: Int32Array,
+    hk: FloatArray, hv: Int32Array, stamp: int, tstamp: int,
+) -> tuple[Int32Array, Int32Array, FloatArray, int, int]:
+    """Dijkstra from each source in ``src_lo:src_hi`` until its ``k`` nearest targets are final.
+
+    Returns (source index, target index, time) of the settled targets, grouped by source in time
+    order, the last stamp used and the number of nodes settled over all the sources.
+    """
+    n = indptr.shape[0] - 1
+    n_ent = ent_node.shape[0]
+    # Node -> its target entries, as linked lists valid for this call's ``tstamp`` only.
+    tnext = np.empty(n_ent, dtype=np.int32)
+    for e in range(n_ent):
+        v = ent_node[e]
+        if tmark[v] != tstamp:
+            tmark[v] = tstamp
+            thead[v] = -1
+        tnext[e] = thead[v]
+        thead[v] = e
+    tdone = np.zeros(n_tgt, dtype=np.int32)
+    kk = min(k, n_tgt)
+    cap = max(16, kk * (src_hi - src_lo)) if kk < 64 else 1024
+    out_s = np.empty(cap, dtype=np.int32)
+    out_t = np.empty(cap, dtype=np.int32)
+    out_d = np.empty(cap, dtype=np.float64)
+    count = 0
+    settled = 0
+    for s in range(src_lo, src_hi):
+        if kk == 0:
+            break
+        stamp += 2
+        base = stamp
+        size = 0
+        for i in range(seed_ptr[s], seed_ptr[s + 1]):
+            v = seed_node[i]
+            t = seed_time[i]
+            if t <= cutoff and (state[v] != base or t < dist[v]):
+                dist[v] = t
+                state[v] = base
+                size = _push(hk, hv, size, t, v)
+        for i in range(dir_ptr[s], dir_ptr[s + 1]):
+            t = dir_time[i]
+            if t <= cutoff:
+                size = _push(hk, hv, size, t, n + dir_tgt[i])
+        found = 0
+        while size > 0:
+            key = hk[0]
+            vid = hv[0]
+            size = _pop(hk, hv, size)
+            if vid >= n:
+                j = vid - n
+                if tdone[j] == base:
+                    continue
+                tdone[j] = base
+                if count == cap:
+                    cap *= 2
+                    out_s = np.concatenate((out_s, np.empty(cap - count, dtype=np.int32)))
+                    out_t = np.concatenate((out_t, np.empty(cap - count, dtype=np.int32)))
+                    out_d = np.concatenate((out_d, np.empty(cap - count, dtype=np.float64)))
+                out_s[count] = s
+                out_t[count] = j
+                out_d[count] = key
+                count += 1
+                found += 1
+                if found == kk:
+                    break
+                continue
+            if state[vid] != base or key > dist[vid]:
+                continue  # already settled, or a stale copy of an improved label
+            state[vid] = base + 1
+            settled += 1
+            if tmark[vid] == tstamp:
+                e = thead[vid]
+                while e >= 0:
+                    t = key + ent_off[e]
+                    if t <= cutoff and tdone[ent_tgt[e]] != base:
+                        size = _push(hk, hv, size, t, n + ent_tgt[e])
+                    e = tnext[e]
+            for a in range(indptr[vid], indptr[vid + 1]):
+                u = adj[a]
+                t = key + w[a]
+                if t > cutoff:
+                    continue
+                su = state[u]
+                if su < base or (su == base and t < dist[u]):
+                    dist[u] = t
+                    state[u] = base
+                    size = _push(hk, hv, size, t, u)
+    return out_s[:count], out_t[:count], out_d[:count], stamp, settled
+
+
+@njit(cache=True, nogil=True)
+def _m2m_block(
+    indptr: IntArray, adj: Int32Array, w: FloatArray,
+    src_lo: int, src_hi: int, seed_ptr: IntArray, seed_node: Int32Array, seed_time: FloatArray,
+    ent_node: Int32Array, ent_off: FloatArray, ent_tgt: Int32Array, n_tgt: int,
+    dir_ptr: IntArray, dir_tgt: Int32Array, dir_time: FloatArray, cutoff: float,
+    dist: FloatArray, state: Int32Array, tmark: Int32Array, thead: Int32Array,
+    hk: FloatArray, hv: Int32Array, stamp: int, tstamp: int,
+) -> tuple[Int32Array, Int32Array, FloatArray, int, int]:
+    """Dijkstra bounded by ``cutoff`` from each source in ``src_lo:src_hi``; every target met.
+
+    Unlike :func:`_search_block`, targets never enter the heap: a settled node offers its
+    entries' times straight to a per-target best (stamped per source), which halves the heap
+    work when targets are dense. Returns (source, target, time) grouped by source in the order
+    the targets were first reached, the last stamp and the nodes settled.
+    """
+    n_ent = ent_node.shape[0]
+    tnext = np.empty(n_ent, dtype=np.int32)
+    for e in range(n_ent):
+        v = ent_node[e]
+        if tmark[v] != tstamp:
+            tmark[v] = tstamp
+            thead[v] = -1
+        tnext[e] = thead[v]
+        thead[v] = e
+    tbest = np.empty(n_tgt, dtype=np.float64)
+    tseen = np.zeros(n_tgt, dtype=np.int32)
+    touched = np.empty(n_tgt, dtype=np.int32)
+    cap = 1024
+    out_s = np.empty(cap, dtype=np.int32)
+    out_t = np.empty(cap, dtype=np.int32)
+    out_d = np.empty(cap, dtype=np.float64)
+    count = 0
+    settled = 0
+    for s in range(src_lo, src_hi):
+        stamp += 2
+        base = stamp
+        size = 0
+        n_touched = 0
+        for i in range(seed_ptr[s], seed_ptr[s + 1]):
+            v = seed_node[i]
+            t = seed_time[i]
+            if t <= cutoff and (state[v] != base or t < dist[v]):
+                dist[v] = t
+                state[v] = base
+                size = _push(hk, hv, size, t, v)
+        for i in range(dir_ptr[s], dir_ptr[s + 1]):
+            t = dir_time[i]
+            j = dir_tgt[i]
+            if t <= cutoff:
+                if tseen[j] != base:
+                    tseen[j] = base
+                    tbest[j] = t
+                    touched[n_touched] = j
+                    n_touched += 1
+                elif t < tbest[j]:
+                    tbest[j] = t
+        while size > 0:
+            key = hk[0]
+            v = hv[0]
+            size = _pop(hk, hv, size)
+            if state[v] != base or key > dist[v]:
+                continue
+            state[v] = base + 1
+            settled += 1
+            if tmark[v] == tstamp:
+                e = thead[v]
+                while e >= 0:
+                    t = key + ent_off[e]
+                    j = ent_tgt[e]
+                    if t <= cutoff:
+                        if tseen[j] != base:
+                            tseen[j] = base
+                            tbest[j] = t
+                            touched[n_touched] = j
+                            n_touched += 1
+                        elif t < tbest[j]:
+                            tbest[j] = t
+                    e = tnext[e]
+            for a in range(indptr[v], indptr[v + 1]):
+                u = adj[a]
+                t = key + w[a]
+                if t > cutoff:
+                    continue
+                su = state[u]
+                if su < base or (su == base and t < dist[u]):
+                    dist[u] = t
+                    state[u] = base
+                    size = _push(hk, hv, size, t, u)
+        if count + n_touched > cap:
+            while count + n_touched > cap:
+                cap *= 2
+            out_s = np.concatenate((out_s, np.empty(cap - out_s.shape[0], dtype=np.int32)))
+            out_t = np.concatenate((out_t, np.empty(cap - out_t.shape[0], dtype=np.int32)))
+            out_d = np.concatenate((out_d, np.empty(cap - out_d.shape[0], dtype=np.float64)))
+        for i in range(n_touched):
+            j = touched[i]
+            out_s[count] = s
+            out_t[count] = j
+            out_d[count] = tbest[j]
+            count += 1
+    return out_s[:count], out_t[:count], out_d[:count], stamp, settled
+
+
+@njit(cache=True, nogil=True)
+def _multi_source(
+    indptr: IntArray, adj: Int32Array, w: FloatArray,
+    seed_node: Int32Array, seed_time: FloatArray, seed_label: Int32Array, cutoff: float,
+) -> tuple[FloatArray, Int32Array, int]:
+    """One Dijkstra from all seeds at once: per node the time and label of its nearest seed."""
+    n = indptr.shape[0] - 1
+    dist = np.full(n, np.inf)
+    label = np.full(n, -1, dtype=np.int32)
+    done = np.zeros(n, dtype=np.bool_)
+    cap = adj.shape[0] + seed_node.shape[0] + 1
+    hk = np.empty(cap, dtype=np.float64)
+    hv = np.empty(cap, dtype=np.int32)
+    size = 0
+    for i in range(seed_node.shape[0]):
+        v = seed_node[i]
+        t = seed_time[i]
+        if t <= cutoff and t < dist[v]:
+            dist[v] = t
+            label[v] = seed_label[i]
+            size = _push(hk, hv, size, t, v)
+    settled = 0
+    while size > 0:
+        key = hk[0]
+        v = hv[0]
+        size = _pop(hk, hv, size)
+        if done[v] or key > dist[v]:
+            continue
+        done[v] = True
+        settled += 1
+        lab = label[v]
+        for a in range(indptr[v], indptr[v + 1]):
+            u = adj[a]
+            t = key + w[a]
+            if t <= cutoff and t < dist[u] and not done[u]:
+                dist[u] = t
+                label[u] = lab
+                size = _push(hk, hv, size, t, u)
+    return dist, label, settled
+
+
+@njit(cache=True, nogil=True)
+def _pair_twins(
+    order: IntArray, lo: IntArray, hi: IntArray, shape_ptr: IntArray,
+    shape_lon: FloatArray, shape_lat: FloatArray,
+) -> IntArray:
+    """For each edge, the first unpaired candidate whose shape is its own reversed, or -1."""
+    m = lo.shape[0]
+    twin = np.full(m, -1, dtype=np.int64)
+    for e in range(m):
+        if twin[e] >= 0:
+            continue
+        a0, a1 = shape_ptr[e], shape_ptr[e + 1]
+        for i in range(lo[e], hi[e]):
+            c = order[i]
+            if c == e or twin[c] >= 0:
+                continue
+            b0, b1 = shape_ptr[c], shape_ptr[c + 1]
+            if b1 - b0 != a1 - a0:
+                continue
+            same = True
+            for j in range(a1 - a0):
+                if (shape_lon[a0 + j] != shape_lon[b1 - 1 - j]
+                        or shape_lat[a0 + j] != shape_lat[b1 - 1 - j]):
+                    same = False
+                    break
+            if same:
+                twin[e] = c
+                twin[c] = e
+                break
+    return twin
+
+
+def edge_twins(graph: RoadGraph) -> IntArray:
+    """The reverse edge of each edge of a two-way road, or -1 for a one-way edge.
+
+    Edges ``a`` and ``b`` are twins when ``a`` runs tail→head where ``b`` runs head→tail and
+    ``b``'s shape is ``a``'s reversed, vertex for vertex; each edge has at most one twin.
+
+    Parameters
+    ----------
+    graph : RoadGraph
+
+    Returns
+    -------
+    array of int64, shape (m,)
+        ``twin[twin[e]] == e`` wherever ``twin[e] >= 0``.
+
+    Notes
+    -----
+    O(m log m) time for the sort, O(m) memory.
+    """
+    n = np.int64(graph.n_nodes)
+    key = graph.tail.astype(np.int64) * n + graph.head
+    rkey = graph.head.astype(np.int64) * n + graph.tail
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    lo = np.searchsorted(sorted_key, rkey, side="left")
+    hi = np.searchsorted(sorted_key, rkey, side="right")
+    twin: IntArray = _pair_twins(order, lo, hi, graph.shape_ptr, graph.shape_lon,
+                                 graph.shape_lat)
+    return twin
+
+
+# --------------------------------------------------------------------------------------------
+# Engine
+
+
+class _Workspace:
+    """Per-thread search arrays of size n, reused across queries thanks to the stamps."""
+
+    __slots__ = ("dist", "heap_id", "heap_key", "stamp", "state", "thead", "tmark", "tstamp")
+
+    def __init__(self, n: int, heap_capacity: int) -> None:
+        self.dist = np.empty(n, dtype=np.float64)
+        self.state = np.zeros(n, dtype=np.int32)
+        self.tmark = np.zeros(n, dtype=np.int32)
+        self.thead = np.empty(n, dtype=np.int32)
+        self.heap_key = np.empty(heap_capacity, dtype=np.float64)
+        self.heap_id = np.empty(heap_capacity, dtype=np.int32)
+        self.stamp = 0
+        self.tstamp = 0
+
+    def prepare(self, n_queries: int, heap_capacity: int) -> None:
+        """Make room for ``n_queries`` more stamps and a heap of ``heap_capacity`` items."""
+        if self.stamp + 2 * n_queries + 4 > _STAMP_LIMIT:
+            self.state.fill(0)
+            self.stamp = 0
+        if self.tstamp + 2 > _STAMP_LIMIT:
+            self.tmark.fill(0)
+            self.tstamp = 0
+        if self.heap_key.shape[0] < heap_capacity:
+            self.heap_key = np.empty(heap_capacity, dtype=np.float64)
+            self.heap_id = np.empty(heap_capacity, dtype=np.int32)
+
+
+@dataclass(frozen=True)
+class _Expanded:
+    """Locations turned into (node, time) items, ``ptr[i]:ptr[i+1]`` for location i."""
+
+    ptr: IntArray
+    node: Int32Array
+    time: FloatArray
+    owner: Int32Array  # the location index of each item
+
+
+@dataclass(frozen=True)
+class _Adjacency:
+    indptr: IntArray
+    adj: Int32Array
+    w: FloatArray
+
+
+class Engine:
+    """Travel-time queries on one road graph (forward and reverse Dijkstra, numba kernels).
+
+    Parameters
+    ----------
+    graph : RoadGraph
+        Travel times ``graph.time_s`` in seconds are the edge weights.
+    threads : int, optional
+        Threads used by :meth:`many_to_many`; default the number of CPUs.
+
+    Notes
+    -----
+    Thread-safe: each concurrent query takes its own workspace (O(n) memory each, kept for
+    reuse). Preprocessing is O(m log m) (edge twins) plus the reverse graph on first use.
+    """
+
+    def __init__(self, graph: RoadGraph, *, threads: int | None = None) -> None:
+        self.graph = graph
+        self.threads = max(1, threads or os.cpu_count() or 1)
+        self.twin = edge_twins(graph)
+        self._forward = _Adjacency(graph.indptr, graph.head, graph.time_s)
+        self._pool: list[_Workspace] = []
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._cache: dict[tuple[bool, bytes], tuple[Locations, _Expanded]] = {}
+
+    @property
+    def n_nodes(self) -> int:
+        return self.graph.n_nodes
+
+    @cached_property
+    def _backward(self) -> _Adjacency:
+        indptr, tails, edge = self.graph.reverse
+        return _Adjacency(indptr, tails, np.ascontiguousarray(self.graph.time_s[edge]))
+
+    @property
+    def last_settled(self) -> int:
+        """Nodes settled by the calling thread's last query (for tests and benchmarks)."""
+        return int(getattr(self._local, "settled", 0))
+
+    # ---- locations ------------------------------------------------------------------------
+
+    def _nodes(self, values: ArrayLike, field: str) -> IntArray:
+        arr = np.atleast_1d(np.asarray(values))
+        if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+            raise InvalidInput(f"{field} must be node ids (integers) or EdgePoints", field=field)
+        nodes = arr.astype(np.int64, copy=False)
+        if nodes.size and (nodes.min() < 0 or nodes.max() >= self.n_nodes):
+            raise InvalidInput(f"{field} holds a node id outside 0..{self.n_nodes - 1}",
+                               field=field)
+        return nodes
+
+    def _check_points(self, points: EdgePoints, field: str) -> None:
+        e = points.edge
+        if e.size and (e.min() < -1 or e.max() >= self.graph.n_edges):
+            raise InvalidInput(f"{field} holds an edge id outside 0..{self.graph.n_edges - 1}",
+                               field=field)
+
+    def _locations(self, locs: Locations, *, leaving: bool, field: str
+                   ) -> tuple[Locations, _Expanded]:
+        """Validated locations and their (node, time) items, leaving them or arriving at them.
+
+        The items of the last few location sets are cached by content, so that a caller who
+        asks about the same targets again and again (dispatch: the same units for every
+        incident) pays for their validation and expansion once.
+        """
+        if isinstance(locs, EdgePoints):
+            key = (leaving, b"p" + locs.edge.tobytes() + locs.fraction.tobytes())
+        else:
+            arr = np.atleast_1d(np.asarray(locs))
+            key = (leaving, arr.dtype.str.encode() + arr.tobytes())
+            locs = arr
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        if isinstance(locs, EdgePoints):
+            self._check_points(locs, field)
+            value: tuple[Locations, _Expanded] = (locs, self._expand(locs, leaving=leaving))
+        else:
+            nodes = self._nodes(locs, field)
+            count = nodes.shape[0]
+            value = (nodes, _Expanded(np.arange(count + 1, dtype=np.int64),
+                                      nodes.astype(np.int32), np.zeros(count),
+                                      np.arange(count, dtype=np.int32)))
+        if len(key[1]) <= _CACHE_MAX_BYTES:
+            with self._lock:
+                if len(self._cache) >= _CACHE_ENTRIES:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[key] = value
+        return value
+
+    def _single(self, loc: Source, *, leaving: bool, field: str) -> tuple[Locations, _Expanded]:
+        """One validated location and its items (a node id takes a fast path)."""
+        if isinstance(loc, EdgePoints):
+            if len(loc) != 1:
+                raise InvalidInput(f"{field} must be one location, got {len(loc)} points",
+                                   field=field)
+            self._check_points(loc, field)
+            return loc, self._expand(loc, leaving=leaving)
+        if isinstance(loc, bool) or not isinstance(loc, int | np.integer):
+            raise InvalidInput(f"{field} must be a node id or one EdgePoints point", field=field)
+        v = int(loc)
+        if not 0 <= v < self.n_nodes:
+            raise InvalidInput(f"{field} {v} is not a node id in 0..{self.n_nodes - 1}",
+                               field=field)
+        return (np.array([v], dtype=np.int64),
+                _Expanded(_PTR_ONE, np.array([v], dtype=np.int32), _TIME_ZERO, _OWNER_ZERO))
+
+    def _expand(self, locs: EdgePoints, *, leaving: bool) -> _Expanded:
+        """Items (node, time) for each point: leaving it (``leaving``) or arriving at it."""
+        g = self.graph
+        valid = locs.edge >= 0
+        e = np.where(valid, locs.edge, 0)
+        f = locs.fraction
+        tw = np.where(valid, self.twin[e], -1)
+        has_twin = tw >= 0
+        tw_time = np.where(has_twin, g.time_s[np.maximum(tw, 0)], 0.0)
+        tail, head = g.tail[e], g.head[e]
+        if leaving:
+            # out by the head along the edge, out by the tail through the twin; a point at
+            # fraction 0 of a one-way edge is the tail node itself.
+            cols_node = (head, tail, tail)
+            cols_time = ((1.0 - f) * g.time_s[e], f * tw_time, np.zeros_like(f))
+            cols_ok = (valid, valid & has_twin, valid & ~has_twin & (f == 0.0))
+        else:
+            cols_node = (tail, head, head)
+            cols_time = (f * g.time_s[e], (1.0 - f) * tw_time, np.zeros_like(f))
+            cols_ok = (valid, valid & has_twin, valid & ~has_twin & (f == 1.0))
+        ok = np.column_stack(cols_ok)
+        counts = ok.sum(axis=1)
+        ptr = np.zeros(len(locs) + 1, dtype=np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        node = np.column_stack(cols_node)[ok].astype(np.int32)
+        time = np.column_stack(cols_time)[ok]
+        owner = np.repeat(np.arange(len(locs), dtype=np.int32), counts)
+        return _Expanded(ptr, node, time, owner)
+
+    def _canonical(self, points: EdgePoints) -> tuple[IntArray, FloatArray]:
+        """The road (lower edge id of a twin pair) and the fraction along it, per point."""
+        e = points.edge
+        tw = np.where(e >= 0, self.twin[np.maximum(e, 0)], -1)
+        flip = (tw >= 0) & (tw < e)
+        road = np.where(flip, tw, e)
+        frac = np.where(flip, 1.0 - points.fraction, points.fraction)
+        return road, frac
+
+    def _direct(self, sources: Locations, targets: Locations, n_sources: int
+                ) -> tuple[IntArray, Int32Array, FloatArray]:
+        """Times between a source point and a target point on the same road, along it.
+
+        Returned as CSR by source (ptr, target index, time); empty unless both are points.
+        """
+        empty = (np.zeros(n_sources + 1, dtype=np.int64), np.zeros(0, dtype=np.int32),
+                 np.zeros(0))
+        if not isinstance(sources, EdgePoints) or not isinstance(targets, EdgePoints):
+            return empty
+        s_road, s_frac = self._canonical(sources)
+        t_road, t_frac = self._canonical(targets)
+        t_road = np.where(t_road >= 0, t_road, -2)  # a missing target never matches a source
+        order = np.argsort(t_road, kind="stable")
+        sorted_road = t_road[order]
+        lo = np.searchsorted(sorted_road, s_road, side="left")
+        hi = np.searchsorted(sorted_road, s_road, side="right")
+        counts = np.where(s_road >= 0, hi - lo, 0)
+        total = int(counts.sum())
+        if total == 0:
+            return empty
+        src = np.repeat(np.arange(n_sources, dtype=np.int64), counts)
+        start = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+        tgt = order[start + np.arange(total)]
+        road = s_road[src]
+        fs, ft = s_frac[src], t_frac[tgt]
+        g = self.graph
+        tw = self.twin[road]
+        forward = np.where(ft >= fs, (ft - fs) * g.time_s[road], INF)
+        backward = np.where((tw >= 0) & (ft <= fs),
+                            (fs - ft) * g.time_s[np.maximum(tw, 0)], INF)
+        time = np.minimum(forward, backward)
+        ok = np.isfinite(time)  # a one-way road joins its two points in one direction only
+        ptr = np.zeros(n_sources + 1, dtype=np.int64)
+        np.cumsum(np.bincount(src[ok], minlength=n_sources), out=ptr[1:])
+        return ptr, tgt[ok].astype(np.int32), time[ok]
+
+    @staticmethod
+    def _cutoff(cutoff_s: float) -> float:
+        c = float(cutoff_s)
+        if math.isnan(c) or c < 0:
+            raise InvalidInput(f"cutoff_s must be >= 0 seconds, got {cutoff_s}", field="cutoff_s")
+        return c
+
+    # ---- workspaces -----------------------------------------------------------------------
+
+    def _acquire(self) -> _Workspace:
+        with self._lock:
+            if self._pool:
+                return self._pool.pop()
+        return _Workspace(self.n_nodes, self.graph.n_edges + 1024)
+
+    def _release(self, ws: _Workspace) -> None:
+        with self._lock:
+            self._pool.append(ws)
+
+    def _run_block(
+        self, ws: _Workspace, graph: _Adjacency, lo: int, hi: int, seeds: _Expanded,
+        entries: _Expanded, n_tgt: int, direct: tuple[IntArray, Int32Array, FloatArray],
+        k: int, cutoff: float,
+    ) -> tuple[Int32Array, Int32Array, FloatArray, int]:
+        n_seed = int(seeds.ptr[hi] - seeds.ptr[lo])
+        heap = graph.adj.shape[0] + n_seed + entries.node.shape[0] + direct[1].shape[0] + 1
+        ws.prepare(hi - lo, heap)
+        ws.tstamp += 1
+        out_s, out_t, out_d, ws.stamp, settled = _search_block(
+            graph.indptr, graph.adj, graph.w, lo, hi, seeds.ptr, seeds.node, seeds.time,
+            entries.node, entries.time, entries.owner, n_tgt, direct[0], direct[1], direct[2],
+            k, cutoff, ws.dist, ws.state, ws.tmark, ws.thead, ws.heap_key, ws.heap_id,
+            ws.stamp, ws.tstamp,
+        )
+        return out_s, out_t, out_d, settled
+
+    def _size(self, locs: Locations, *, reverse: bool) -> int:
+        """How many locations (served from the cache filled by the query itself)."""
+        _, items = self._locations(locs, leaving=reverse, field="sources" if reverse
+                                   else "targets")
+        return int(items.ptr.shape[0] - 1)
+
+    def _run_m2m(
+        self, ws: _Workspace, lo: int, hi: int, seeds: _Expanded, entries: _Expanded,
+        n_tgt: int, direct: tuple[IntArray, Int32Array, FloatArray], cutoff: float,
+    ) -> tuple[Int32Array, Int32Array, FloatArray, int]:
+        g = self._forward
+        n_seed = int(seeds.ptr[hi] - seeds.ptr[lo])
+        ws.prepare(hi - lo, g.adj.shape[0] + n_seed + 1)
+        ws.tstamp += 1
+        out_s, out_t, out_d, ws.stamp, settled = _m2m_block(
+            g.indptr, g.adj, g.w, lo, hi, seeds.ptr, seeds.node, seeds.time,
+            entries.node, entries.time, entries.owner, n_tgt, direct[0], direct[1], direct[2],
+            cutoff, ws.dist, ws.state, ws.tmark, ws.thead, ws.heap_key, ws.heap_id,
+            ws.stamp, ws.tstamp,
+        )
+        return out_s, out_t, out_d, settled
+
+    def _single_search(
+        self, source: Source, targets: Locations, k: int | None, cutoff: float, *,
+        reverse: bool,
+    ) -> tuple[Int32Array, FloatArray, int]:
+        """Target indices and times in time order, from one source (to it when ``reverse``);
+        ``k=None`` asks for every target within the cutoff."""
+        if k is not None and k < 0:
+            raise InvalidInput(f"k must be >= 0, got {k}", field="k")
+        source_locs, seeds = self._single(source, leaving=not reverse,
+                                          field="target" if reverse else "source")
+        target_locs, entries = self._locations(targets, leaving=reverse,
+                                               field="sources" if reverse else "targets")
+        n_tgt = int(entries.ptr.shape[0] - 1)
+        if reverse:
+            d_ptr, d_src, d_time = self._direct(target_locs, source_locs, n_tgt)
+            # transpose the (target -> source) pairs into the single row of the search
+            direct = (np.array([0, d_src.shape[0]], dtype=np.int64),
+                      np.repeat(np.arange(n_tgt, dtype=np.int32), np.diff(d_ptr)), d_time)
+        else:
+            direct = self._direct(source_locs, target_locs, 1)
+        graph = self._backward if reverse else self._forward
+        ws = self._acquire()
+        try:
+            _, tgt, time, settled = self._run_block(ws, graph, 0, 1, seeds, entries, n_tgt,
+                                                    direct, n_tgt if k is None else k, cutoff)
+        finally:
+            self._release(ws)
+        self._local.settled = settled
+        return tgt, time, settled
+
+    # ---- queries --------------------------------------------------------------------------
+
+    def one_to_many(self, source: Source, targets: Locations, *, cutoff_s: float = INF
+                    ) -> FloatArray:
+        """Travel time from one source to each target.
+
+        Parameters
+        ----------
+        source : int or EdgePoints of length 1
+            A node id or a point on an edge.
+        targets : array of int or EdgePoints, shape (t,)
+            Node ids or points.
+        cutoff_s : float, optional
+            Search radius in seconds; times above it are reported as ``inf``.
+
+        Returns
+        -------
+        array of float64, shape (t,)
+            Seconds; ``inf`` where unreachable or over the cutoff.
+
+        Notes
+        -----
+        Dijkstra stopping when every target is final or the cutoff is passed:
+        O(m' + n' log n') for the n' nodes and m' edges nearer than the farthest target needed.
+        """
+        cutoff = self._cutoff(cutoff_s)
+        tgt, time, _ = self._single_search(source, targets, None, cutoff, reverse=False)
+        out = np.full(self._size(targets, reverse=False), INF)
+        out[tgt] = time
+        return out
+
+    def many_to_one(self, sources: Locations, target: Source, *, cutoff_s: float = INF
+                    ) -> FloatArray:
+        """Travel time from each source to one target (a Dijkstra on the reverse graph).
+
+        Parameters
+        ----------
+        sources : array of int or EdgePoints, shape (s,)
+        target : int or EdgePoints of length 1
+        cutoff_s : float, optional
+            Seconds; times above it are ``inf``.
+
+        Returns
+        -------
+        array of float64, shape (s,)
+            Seconds from ``sources[i]`` to ``target``; ``inf`` where unreachable or over.
+
+        Notes
+        -----
+        Same cost as :meth:`one_to_many`, on the reverse graph (built once, O(m)).
+        """
+        cutoff = self._cutoff(cutoff_s)
+        src, time, _ = self._single_search(target, sources, None, cutoff, reverse=True)
+        out = np.full(self._size(sources, reverse=True), INF)
+        out[src] = time
+        return out
+
+    def k_nearest(self, source: Source, targets: Locations, k: int, *, cutoff_s: float = INF
+                  ) -> tuple[IntArray, FloatArray]:
+        """The ``k`` targets nearest in time from ``source``.
+
+        Parameters
+        ----------
+        source : int or EdgePoints of length 1
+        targets : array of int or EdgePoints, shape (t,)
+        k : int
+            How many targets to return (fewer when fewer are reachable within the cutoff).
+        cutoff_s : float, optional
+            Seconds.
+
+        Returns
+        -------
+        indices : array of int64
+            Indices into ``targets``, nearest first (ties in settling order).
+        times : array of float64
+            Seconds, non-decreasing.
+
+        Notes
+        -----
+        The search stops as soon as the k-th target is final: it settles the nodes nearer than
+        that target, O(m' + n' log n') for those n' nodes and their m' edges, independently of
+        the graph's size.
+        """
+        cutoff = self._cutoff(cutoff_s)
+        tgt, time, _ = self._single_search(source, targets, int(k), cutoff, reverse=False)
+        return tgt.astype(np.int64), time
+
+    def k_nearest_sources(self, target: Source, sources: Locations, k: int, *,
+                          cutoff_s: float = INF) -> tuple[IntArray, FloatArray]:
+        """The ``k`` sources nearest in time *to* ``target`` (e.g. units to an incident).
+
+        Parameters
+        ----------
+        target : int or EdgePoints of length 1
+        sources : array of int or EdgePoints, shape (s,)
+        k : int
+        cutoff_s : float, optional
+            Seconds.
+
+        Returns
+        -------
+        indices : array of int64
+            Indices into ``sources``, nearest first.
+        times : array of float64
+            Seconds from each of those sources to ``target``, non-decreasing.
+
+        Notes
+        -----
+        :meth:`k_nearest` on the reverse graph: same early stop, same cost.
+        """
+        cutoff = self._cutoff(cutoff_s)
+        src, time, _ = self._single_search(target, sources, int(k), cutoff, reverse=True)
+        return src.astype(np.int64), time
+
+    def many_to_many(self, sources: Locations, targets: Locations, *, cutoff_s: float,
+                     threads: int | None = None) -> PairTimes:
+        """Every (source, target) pair within ``cutoff_s``, as a sparse matrix.
+
+        Parameters
+        ----------
+        sources : array of int or EdgePoints, shape (s,)
+        targets : array of int or EdgePoints, shape (t,)
+        cutoff_s : float
+            Seconds; pairs over it are left out.
+        threads : int, optional
+            Worker threads; default :attr:`threads`.
+
+        Returns
+        -------
+        PairTimes
+            The pairs within the cutoff and their times in seconds.
+
+        Notes
+        -----
+        One Dijkstra per source bounded by the cutoff: O(s · (m_c + n_c log n_c)) for the n_c
+        nodes and m_c edges within the cutoff of a source; targets are read off settled nodes
+        and never enter the heap. Sources run in blocks of up to 64 on ``threads`` threads
+        pulling blocks from a shared counter (balanced although ball sizes vary); the kernel
+        releases the GIL and each thread keeps its stamped workspace. A thread pool rather
+        than numba ``prange``: each source yields a variable number of pairs, and workspaces
+        live across calls instead of being reallocated per parallel region. Memory O(n) per
+        thread plus the output.
+        """
+        cutoff = self._cutoff(cutoff_s)
+        sources, seeds = self._locations(sources, leaving=True, field="sources")
+        targets, entries = self._locations(targets, leaving=False, field="targets")
+        n_src = int(seeds.ptr.shape[0] - 1)
+        n_tgt = int(entries.ptr.shape[0] - 1)
+        direct = self._direct(sources, targets, n_src)
+        workers = max(1, min(threads or self.threads, n_src))
+        block = max(1, min(64, n_src // (workers * 8) or 1))
+        n_blocks = (n_src + block - 1) // block
+        results: list[tuple[Int32Array, Int32Array, FloatArray] | None] = [None] * n_blocks
+        counter = itertools.count()
+        settled = [0] * workers
+
+        def work(worker: int) -> None:
+            ws = self._acquire()
+            try:
+                while (b := next(counter)) < n_blocks:
+                    lo, hi = b * block, min(n_src, (b + 1) * block)
+                    s, t, d, count = self._run_m2m(ws, lo, hi, seeds, entries, n_tgt, direct,
+                                                   cutoff)
+                    results[b] = (s, t, d)
+                    settled[worker] += count
+            finally:
+                self._release(ws)
+
+        if workers == 1:
+            work(0)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for future in [pool.submit(work, i) for i in range(workers)]:
+                    future.result()
+        self._local.settled = sum(settled)
+        parts = [r for r in results if r is not None]
+        if parts:
+            src = np.concatenate([p[0] for p in parts]).astype(np.int64)
+            tgt = np.concatenate([p[1] for p in parts]).astype(np.int64)
+            time = np.concatenate([p[2] for p in parts])
+        else:
+            src, tgt, time = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
+                              np.zeros(0))
+        return PairTimes(src, tgt, time, (n_src, n_tgt))
+
+    def multi_source_nearest(self, sources: Locations, *, cutoff_s: float = INF
+                             ) -> tuple[Int32Array, FloatArray]:
+        """For every node, the nearest source and the time from it (coverage by posts).
+
+        Parameters
+        ----------
+        sources : array of int or EdgePoints, shape (s,)
+        cutoff_s : float, optional
+            Seconds; nodes farther than this from every source get -1 and ``inf``.
+
+        Returns
+        -------
+        nearest : array of int32, shape (n,)
+            Index into ``sources`` of the nearest source, -1 if none within the cutoff; between
+            equally near sources, the one settled first.
+        time_s : array of float64, shape (n,)
+            Seconds from that source to the node.
+
+        Notes
+        -----
+        One Dijkstra seeded with every source: O(m + n log n), independent of the number of
+        sources; O(n + m) memory.
+        """
+        cutoff = self._cutoff(cutoff_s)
+        _, seeds = self._locations(sources, leaving=True, field="sources")
+        g = self._forward
+        dist, label, settled = _multi_source(g.indptr, g.adj, g.w, seeds.node, seeds.time,
+                                             seeds.owner, cutoff)
+        self._local.settled = settled
+        return label, dist
+
+    def distances_from(self, source: Source, *, cutoff_s: float = INF) -> FloatArray:
+        """Time from ``source`` to every node (the raw labels behind isochrones).
+
+        Parameters
+        ----------
+        source : int or EdgePoints of length 1
+        cutoff_s : float, optional
+            Seconds; nodes beyond are ``inf``.
+
+        Returns
+        -------
+        array of float64, shape (n,)
+            Seconds.
+
+        Notes
+        -----
+        Dijkstra bounded by the cutoff: O(m_c + n_c log n_c) plus O(n) for the output array.
+        """
+        cutoff = self._cutoff(cutoff_s)
+        _, seeds = self._single(source, leaving=True, field="source")
+        g = self._forward
+        dist, _, settled = _multi_source(g.indptr, g.adj, g.w, seeds.node, seeds.time,
+                                         seeds.owner, cutoff)
+        self._local.settled = settled
+        return dist
+
+    def distances_to(self, target: Source, *, cutoff_s: float = INF) -> FloatArray:
+        """Time from every node to ``target`` (Dijkstra on the reverse graph).
+
+        Parameters
+        ----------
+        target : int or EdgePoints of length 1
+        cutoff_s : float, optional
+            Seconds; nodes beyond are ``inf``.
+
+        Returns
+        -------
+        array of float64, shape (n,)
+            Seconds.
+
+        Notes
+        -----
+        Same cost as :meth:`distances_from`.
+        """
+        cutoff = self._cutoff(cutoff_s)
+        _, seeds = self._single(target, leaving=False, field="target")
+        g = self._backward
+        dist, _, settled = _multi_source(g.indptr, g.adj, g.w, seeds.node, seeds.time,
+                                         seeds.owner, cutoff)
+        self._local.settled = settled
+        return dist

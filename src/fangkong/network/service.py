@@ -1,0 +1,178 @@
+"""Travel-time questions over the current road network, for the API and other domains.
+
+Points come in as lon/lat (WGS-84, or GCJ-02/BD-09 with ``crs``), are snapped to the nearest road
+edge and answered by the engine; times are seconds, distances metres.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from fangkong.areas.coords import CoordinateError, CoordSystem, to_wgs84_array
+from fangkong.core.errors import InvalidInput, NotFound
+from fangkong.network.engine import Engine, PairTimes
+from fangkong.network.graph import RoadGraph
+from fangkong.network.isochrone import DEFAULT_THRESHOLDS_S, isochrone
+from fangkong.network.snap import DEFAULT_MAX_DISTANCE_M, Snapper, SnapResult
+from fangkong.network.store import load_current
+
+MAX_THRESHOLD_S = 3600.0
+MAX_POINTS = 5_000
+MAX_MATRIX_PAIRS = 1_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """The loaded graph with its engine and snapper (built once per graph)."""
+
+    graph: RoadGraph
+    engine: Engine
+    snapper: Snapper
+
+
+_lock = threading.Lock()
+_current: dict[Path, Network] = {}
+
+
+def current(data_dir: Path) -> Network:
+    """The network of ``data_dir``; :class:`NotFound` when none has been imported."""
+    graph = load_current(data_dir)
+    if graph is None:
+        raise NotFound("no road network has been imported: run `fangkong network import FILE` "
+                       "(the demo imports its own)", field="network")
+    with _lock:
+        cached = _current.get(data_dir)
+        if cached is not None and cached.graph is graph:
+            return cached
+        network = Network(graph=graph, engine=Engine(graph), snapper=Snapper(graph))
+        _current[data_dir] = network
+        return network
+
+
+def snap(
+    network: Network,
+    lons: ArrayLike,
+    lats: ArrayLike,
+    *,
+    crs: CoordSystem = CoordSystem.WGS84,
+    field: str = "points",
+    max_distance_m: float = DEFAULT_MAX_DISTANCE_M,
+) -> SnapResult:
+    """Snap points to the roads; a point too far from every road is an error naming it."""
+    try:
+        lon, lat = to_wgs84_array(lons, lats, crs)
+    except CoordinateError as exc:
+        raise InvalidInput(f"{field}: {exc}", field=field) from None
+    result = network.snapper.snap(lon, lat, max_distance_m=max_distance_m)
+    far = np.flatnonzero(result.too_far)
+    if far.size:
+        i = int(far[0])
+        raise InvalidInput(
+            f"{field}[{i}] ({lon[i]:.6f}, {lat[i]:.6f}) is more than {max_distance_m:.0f} m from "
+            f"every road ({far.size} such point{'s' if far.size > 1 else ''})", field=field)
+    return result
+
+
+def _check_size(count: int, field: str, limit: int = MAX_POINTS) -> None:
+    if count == 0:
+        raise InvalidInput(f"{field} is empty", field=field)
+    if count > limit:
+        raise InvalidInput(f"{field} has {count} points; at most {limit} per request",
+                           field=field)
+
+
+def isochrones(
+    network: Network,
+    *,
+    lon: float,
+    lat: float,
+    thresholds_s: tuple[float, ...] = DEFAULT_THRESHOLDS_S,
+    crs: CoordSystem = CoordSystem.WGS84,
+) -> dict[str, Any]:
+    """The 1/3/5-minute (or other) rings of a point as a GeoJSON FeatureCollection."""
+    if not thresholds_s or len(thresholds_s) > 10:
+        raise InvalidInput("give 1 to 10 thresholds", field="thresholds")
+    if min(thresholds_s) <= 0 or max(thresholds_s) > MAX_THRESHOLD_S:
+        raise InvalidInput(f"thresholds must lie in (0, {MAX_THRESHOLD_S:.0f}] seconds",
+                           field="thresholds")
+    snapped = snap(network, [lon], [lat], crs=crs, field="point")
+    rings = isochrone(network.engine, snapped.points, sorted(thresholds_s))
+    return {
+        "type": "FeatureCollection",
+        "features": [ring.feature() for ring in rings],
+        "properties": {"snapped": [float(snapped.lon[0]), float(snapped.lat[0])],
+                       "snap_distance_m": round(float(snapped.distance_m[0]), 1)},
+    }
+
+
+def travel_times(
+    network: Network,
+    *,
+    source: tuple[float, float],
+    targets: list[tuple[float, float]],
+    cutoff_s: float = np.inf,
+    crs: CoordSystem = CoordSystem.WGS84,
+) -> list[float | None]:
+    """Seconds from the source to each target (None where unreachable within the cutoff)."""
+    _check_size(len(targets), "targets")
+    src = snap(network, [source[0]], [source[1]], crs=crs, field="source")
+    tgt = snap(network, [t[0] for t in targets], [t[1] for t in targets], crs=crs,
+               field="targets")
+    times = network.engine.one_to_many(src.points, tgt.points, cutoff_s=cutoff_s)
+    return [float(t) if np.isfinite(t) else None for t in times]
+
+
+def nearest(
+    network: Network,
+    *,
+    source: tuple[float, float],
+    targets: list[tuple[float, float]],
+    k: int,
+    cutoff_s: float = np.inf,
+    crs: CoordSystem = CoordSystem.WGS84,
+) -> list[tuple[int, float]]:
+    """The ``k`` targets nearest in time: (index into targets, seconds), nearest first."""
+    _check_size(len(targets), "targets")
+    if k < 1:
+        raise InvalidInput("k must be at least 1", field="k")
+    src = snap(network, [source[0]], [source[1]], crs=crs, field="source")
+    tgt = snap(network, [t[0] for t in targets], [t[1] for t in targets], crs=crs,
+               field="targets")
+    index, times = network.engine.k_nearest(src.points, tgt.points, k, cutoff_s=cutoff_s)
+    return [(int(i), float(t)) for i, t in zip(index, times, strict=True)]
+
+
+def matrix(
+    network: Network,
+    *,
+    sources: list[tuple[float, float]],
+    targets: list[tuple[float, float]],
+    cutoff_s: float,
+    crs: CoordSystem = CoordSystem.WGS84,
+) -> PairTimes:
+    """The sparse travel-time matrix: only the pairs within ``cutoff_s`` seconds."""
+    _check_size(len(sources), "sources")
+    _check_size(len(targets), "targets")
+    if len(sources) * len(targets) > MAX_MATRIX_PAIRS:
+        raise InvalidInput(f"{len(sources)} x {len(targets)} pairs; at most "
+                           f"{MAX_MATRIX_PAIRS:,} per request (use the CLI or the Python API "
+                           "for planning runs)", field="targets")
+    if not 0 < cutoff_s <= MAX_THRESHOLD_S:
+        raise InvalidInput(f"cutoff_s must lie in (0, {MAX_THRESHOLD_S:.0f}]", field="cutoff_s")
+    src = snap(network, [s[0] for s in sources], [s[1] for s in sources], crs=crs,
+               field="sources")
+    tgt = snap(network, [t[0] for t in targets], [t[1] for t in targets], crs=crs,
+               field="targets")
+    return network.engine.many_to_many(src.points, tgt.points, cutoff_s=cutoff_s)
+
+
+def info(network: Network) -> dict[str, Any]:
+    graph = network.graph
+    return {"nodes": graph.n_nodes, "edges": graph.n_edges,
+            "directed_edge_km": round(float(graph.length_m.sum()) / 1000.0, 1), **graph.meta}

@@ -1,0 +1,164 @@
+"""Where the road graphs live: the cache in ``<data_dir>/network/`` and the current graph.
+
+``<data_dir>/network/current.json`` names the graph the server uses; importing a file builds (or
+finds in the cache) its graph and makes it current.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from fangkong.areas.coords import CoordSystem
+from fangkong.core.errors import InvalidInput
+from fangkong.network.cache import cache_path, load_or_build, read_graph
+from fangkong.network.graph import RoadGraph
+from fangkong.network.profile import Profile
+
+POINTER_NAME = "current.json"
+OSM_SUFFIXES = (".pbf", ".osm", ".o5m", ".osc", ".bz2", ".gz", ".opl")
+GIS_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb", ".gml", ".kml", ".tab", ".mif")
+
+
+class SourceFormat(StrEnum):
+    """What kind of file ``network import`` reads."""
+
+    AUTO = "auto"
+    OSM = "osm"
+    GIS = "gis"
+
+
+def network_dir(data_dir: Path) -> Path:
+    """The folder holding the graph cache and the current-graph pointer."""
+    return data_dir / "network"
+
+
+def current_graph_path(data_dir: Path) -> Path | None:
+    """The file of the current graph, or None when no network has been imported.
+
+    Raises
+    ------
+    InvalidInput
+        When the pointer exists but is not readable JSON (re-run ``network import``).
+    """
+    pointer = network_dir(data_dir) / POINTER_NAME
+    try:
+        data = json.loads(pointer.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"{pointer} is unreadable ({exc}); run `fangkong network import` "
+                           "again", field="network") from None
+    name = data.get("graph") if isinstance(data, dict) else None
+    if not isinstance(name, str) or "/" in name or "\\" in name:
+        raise InvalidInput(f"{pointer} names no graph file; run `fangkong network import` "
+                           "again", field="network")
+    path = network_dir(data_dir) / name
+    return path if path.is_file() else None
+
+
+_loaded: dict[Path, tuple[int, RoadGraph]] = {}
+_loaded_lock = threading.Lock()
+
+
+def load_current(data_dir: Path) -> RoadGraph | None:
+    """The current graph, or None when no network has been imported.
+
+    The same object is returned while the file is unchanged (the server calls this per
+    request; a graph of a province takes seconds to load).
+
+    Raises
+    ------
+    InvalidInput
+        When the current graph's file is unreadable (re-run ``network import``).
+    """
+    path = current_graph_path(data_dir)
+    if path is None:
+        return None
+    stamp = path.stat().st_mtime_ns
+    with _loaded_lock:
+        hit = _loaded.get(path)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+    graph = read_graph(path)
+    if graph is None:
+        raise InvalidInput(f"{path.name}: the current road graph is unreadable; run "
+                           "`fangkong network import` again", field="network")
+    with _loaded_lock:
+        _loaded.clear()  # one current graph at a time
+        _loaded[path] = (stamp, graph)
+    return graph
+
+
+def _write_pointer(data_dir: Path, graph_file: Path, body: dict[str, Any]) -> None:
+    pointer = network_dir(data_dir) / POINTER_NAME
+    tmp = pointer.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"graph": graph_file.name, **body}, ensure_ascii=False,
+                              indent=2), encoding="utf-8")
+    os.replace(tmp, pointer)
+
+
+def detect_format(file: Path, given: SourceFormat) -> SourceFormat:
+    if given is not SourceFormat.AUTO:
+        return given
+    name = file.name.lower()
+    if name.endswith(GIS_SUFFIXES):
+        return SourceFormat.GIS
+    if name.endswith(OSM_SUFFIXES):
+        return SourceFormat.OSM
+    raise InvalidInput(f"{file.name}: cannot tell the format from the name; pass --format osm "
+                       "or --format gis", field="format")
+
+
+def import_and_activate(
+    data_dir: Path,
+    file: Path,
+    profile: Profile,
+    *,
+    source_format: SourceFormat = SourceFormat.AUTO,
+    layer: str | None = None,
+    direction_field: str | None = None,
+    speed_field: str | None = None,
+    class_field: str | None = None,
+    crs: CoordSystem = CoordSystem.WGS84,
+    snap_m: float = 0.5,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[RoadGraph, bool, Path]:
+    """Build (or find in the cache) the graph of ``file`` and make it the current one.
+
+    Returns the graph, whether the cache had it, and its file.
+    """
+    from fangkong.network.gis import graph_from_lines
+    from fangkong.network.osm import graph_from_osm
+
+    if not file.is_file():
+        raise InvalidInput(f"{file.name}: no such file ({file})", field="file")
+    kind = detect_format(file, source_format)
+    options: dict[str, object] = {"kind": kind.value}
+    if kind is SourceFormat.GIS:
+        options.update(layer=layer, direction_field=direction_field, speed_field=speed_field,
+                       class_field=class_field, crs=crs.value, snap_m=snap_m)
+
+    def build() -> RoadGraph:
+        if kind is SourceFormat.OSM:
+            return graph_from_osm(file, profile, progress=progress)[0]
+        return graph_from_lines(
+            file, layer=layer, direction_field=direction_field, speed_field=speed_field,
+            class_field=class_field, profile=profile, snap_m=snap_m, crs=crs,
+            progress=progress)[0]
+
+    graph, hit = load_or_build(file, profile, network_dir(data_dir), build, options=options)
+    path = cache_path(network_dir(data_dir), graph.meta["cache_key"])
+    _write_pointer(data_dir, path, {
+        "source": str(file.resolve()), "kind": kind.value, "profile": profile.name,
+        "profile_hash": graph.meta.get("profile_hash", ""),
+        "cache_key": graph.meta["cache_key"],
+        "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    })
+    return graph, hit, path
