@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fangkong.areas import service as area_service
 from fangkong.areas.coords import CoordSystem
+from fangkong.cases.cli import cases_app
 from fangkong.core.audit import SYSTEM
 from fangkong.core.config import Settings, load_settings
 from fangkong.core.db import make_engine, make_session_factory, session_scope
@@ -37,6 +38,7 @@ app.add_typer(areas_app, name="areas")
 app.add_typer(addresses_app, name="addresses")
 app.add_typer(users_app, name="users")
 app.add_typer(network_app, name="network")
+app.add_typer(cases_app, name="cases")
 
 console = Console()
 WHOLE_TREE = Scope(paths=("/",))
@@ -286,6 +288,8 @@ def demo(
         table.add_row("standard addresses", f"{report.addresses} "
                       f"({report.addresses_from_osm} from OSM)")
         table.add_row("users", str(report.users))
+        table.add_row("hazards / disputes", f"{report.hazards} / {report.disputes} "
+                      f"({report.overdue_cases} overdue)")
         console.print(table)
     # The road graph comes from the same extract; the cache makes a rerun instant.
     graph, hit, _ = import_and_activate(settings.data_dir, demo_build.DEMO_PBF, DEFAULT_PROFILE)

@@ -1,6 +1,7 @@
 """Every domain's tables, imported in one place so that metadata and migrations see them all."""
 
 from fangkong.areas.models import Area, StandardAddress
+from fangkong.cases import models as cases_models  # noqa: F401 - the case engine's tables
 from fangkong.core.db import Base
 from fangkong.core.models import ApiToken, AuditEvent, User, UserArea
 

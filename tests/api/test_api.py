@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from conftest import TEST_PASSWORD, LiveServer
 from factories import feature, grid_centre, rectangle
 from fangkong.areas.models import StandardAddress
-from fangkong.core.models import AuditEvent
+from fangkong.core import auth
+from fangkong.core.audit import SYSTEM
+from fangkong.core.models import AuditEvent, Role
 
 
 def test_token_login_and_errors(live_server: LiveServer) -> None:
@@ -129,3 +131,20 @@ def test_a_2xx_write_is_committed_before_the_answer(live_server: LiveServer) -> 
                 found = session.scalars(
                     select(StandardAddress.id).where(StandardAddress.code == code)).first()
             assert found == answer.json()["id"], code
+
+
+def test_console_error_pages_render_for_a_logged_in_user(live_server: LiveServer) -> None:
+    with Session(live_server.engine) as session:
+        if auth.get_by_username(session, username="console_viewer") is None:
+            auth.create(session, username="console_viewer", display_name="Viewer",
+                        password=TEST_PASSWORD, role=Role.VIEWER, area_codes=["T-D1"],
+                        actor=SYSTEM)
+            session.commit()
+    with httpx.Client(base_url=live_server.base_url, follow_redirects=False) as browser:
+        match = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
+        assert match
+        browser.post("/login", data={"username": "console_viewer", "password": TEST_PASSWORD,
+                                     "csrf_token": match.group(1)})
+        forbidden = browser.get("/audit")
+        assert forbidden.status_code == 403
+        assert "audit.read" in forbidden.text and "Viewer" in forbidden.text

@@ -218,6 +218,11 @@ def test_every_query_matches_scipy_on_random_graphs(
                         over(times[i], cutoff), k)
         dist = engine.distances_from(src, cutoff_s=cutoff)
         assert_times(dist, over(full[i, : graph.n_nodes], cutoff))
+        nodes, near = engine.reachable_from(src, cutoff_s=cutoff)
+        assert np.all(np.diff(near) >= 0)
+        dense = np.full(graph.n_nodes, np.inf)
+        dense[nodes] = near
+        assert_times(dense, dist)
     for j in range(times.shape[1]):
         tgt = targets[j] if isinstance(targets, EdgePoints) else int(targets[j])
         assert_times(engine.many_to_one(sources, tgt, cutoff_s=cutoff), over(times[:, j], cutoff))
@@ -437,6 +442,10 @@ def test_isochrone_rings_are_nested_and_cover_the_reachable_pieces() -> None:
         assert set(inner.edge.tolist()) <= set(outer.edge.tolist())
         assert inner.polygon.difference(outer.polygon).area < 1e-12
         assert outer.polygon.area > inner.polygon.area
+    bare = isochrone(engine, source, (60, 100, 150), polygons=False)
+    for ring, plain in zip(rings, bare, strict=True):
+        np.testing.assert_array_equal(np.sort(ring.edge), np.sort(plain.edge))
+        assert plain.polygon.is_empty
     feature = rings[0].feature()
     assert feature["geometry"]["type"] == "MultiPolygon"
     assert feature["properties"]["threshold_s"] == 60.0

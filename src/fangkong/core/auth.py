@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area
+from fangkong.cases import PERMISSIONS_BY_ROLE as CASE_PERMISSIONS
 from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.db import utcnow
@@ -40,6 +41,11 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.EVALUATOR: frozenset({READ_AREAS, READ_AUDIT}),
     Role.VIEWER: frozenset({READ_AREAS}),
 }
+
+
+# Each domain declares what its roles may do; merged here so that one table answers `can`.
+PERMISSIONS = {role: granted | frozenset(CASE_PERMISSIONS.get(role, set()))
+               for role, granted in PERMISSIONS.items()}
 
 
 def can(user: User, permission: str) -> bool:

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 from fangkong.areas import service as area_service
 from fangkong.areas.geometry import area_m2, project_local
 from fangkong.areas.models import Area, AreaLevel
+from fangkong.cases.demo import build_demo_cases
 from fangkong.core import auth
 from fangkong.core.audit import SYSTEM
+from fangkong.core.db import utcnow
 from fangkong.core.models import Role, User
 from fangkong.core.scoping import Scope
 from fangkong.core.security import FieldCipher
@@ -75,6 +77,9 @@ class BuildReport:
     addresses: int = 0
     addresses_from_osm: int = 0
     users: int = 0
+    hazards: int = 0
+    disputes: int = 0
+    overdue_cases: int = 0
     steps: list[tuple[str, float]] = field(default_factory=list)
 
 
@@ -383,6 +388,10 @@ def build(
     _build_addresses(session, roads, osm_addresses, report)
     t = step("standard addresses", t)
     _build_users(session, cipher, report)
-    step("demo users", t)
+    t = step("demo users", t)
+    cases = build_demo_cases(session, rng_seed=RNG_SEED, now=utcnow(), cipher=cipher)
+    report.hazards, report.disputes, report.overdue_cases = (cases.hazards, cases.disputes,
+                                                             cases.overdue)
+    step("demo hazards and disputes", t)
     report.seconds = time.perf_counter() - started
     return report

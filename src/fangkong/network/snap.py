@@ -130,7 +130,7 @@ class Snapper:
         Notes
         -----
         One vectorised STRtree nearest query and one vectorised projection onto the edges:
-        O(p log m) time; hundreds of thousands of points per second. Between edges at exactly
+        O(p log m) time; 45,000-100,000 points per second on 2 cores. Between edges at exactly
         the same distance the tree's first hit wins.
         """
         lon_a = np.atleast_1d(np.asarray(lon, dtype=np.float64))

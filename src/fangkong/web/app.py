@@ -14,6 +14,7 @@ from fangkong import __version__
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, make_session_factory
 from fangkong.core.errors import FangkongError, Unauthorized
+from fangkong.core.models import User
 from fangkong.core.security import FieldCipher
 from fangkong.web.deps import get_language
 from fangkong.web.templating import STATIC_DIR, render
@@ -25,6 +26,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     """Build the web app for ``settings``; nothing connects before the first request."""
     from fangkong.areas import api as areas_api
     from fangkong.areas import pages as areas_pages
+    from fangkong.cases import api as cases_api
+    from fangkong.cases import pages as cases_pages
     from fangkong.network import api as network_api
     from fangkong.web import api as core_api
     from fangkong.web import pages as core_pages
@@ -58,8 +61,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(core_api.router, prefix=API_PREFIX)
     app.include_router(areas_api.router, prefix=API_PREFIX)
     app.include_router(network_api.router, prefix=API_PREFIX)
+    app.include_router(cases_api.router, prefix=API_PREFIX)
     app.include_router(core_pages.router)
     app.include_router(areas_pages.router)
+    app.include_router(cases_pages.router)
 
     @app.exception_handler(FangkongError)
     async def domain_error(request: Request, exc: FangkongError) -> Response:
@@ -72,9 +77,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 target += "?" + request.url.query
             return RedirectResponse(f"/login?next={target}", status_code=303)
         language = get_language(request)
-        return render(request, "error.html", language=language,
-                      user=getattr(request.state, "user", None),
-                      status_code=exc.status_code, error=exc)
+        # The request's session was rolled back and closed with the error; read the user
+        # again in a short session of its own so that the page can show who is logged in.
+        user_id = getattr(request.state, "user_id", None)
+        with request.app.state.session_factory() as session:
+            user = session.get(User, user_id) if isinstance(user_id, int) else None
+            return render(request, "error.html", language=language, user=user,
+                          status_code=exc.status_code, error=exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -88,7 +88,9 @@ async def get_current_user(request: Request, db: DbSession) -> User:
             raise Unauthorized("log in first")
         await check_csrf(request)
         user = found
-    request.state.user = user
+    # Plain values too: after an error the session is closed and the user object detached.
+    request.state.user_id = user.id
+    request.state.user_language = user.language
     return user
 
 
@@ -114,9 +116,9 @@ def get_language(request: Request) -> str:
     cookie = request.cookies.get(LANGUAGE_COOKIE)
     if cookie:
         return negotiate(cookie, settings.default_language)
-    user = getattr(request.state, "user", None)
-    if isinstance(user, User) and user.language:
-        return negotiate(user.language, settings.default_language)
+    preferred = getattr(request.state, "user_language", None)
+    if isinstance(preferred, str) and preferred:
+        return negotiate(preferred, settings.default_language)
     return settings.default_language
 
 

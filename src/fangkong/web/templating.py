@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from fangkong import __version__
+from fangkong import __version__, cases
 from fangkong.core import auth
 from fangkong.core.i18n import translate
 from fangkong.core.models import User
@@ -25,6 +25,7 @@ NAVIGATION: list[tuple[str | None, str, str]] = [
     (auth.READ_AREAS, "nav.addresses", "/addresses"),
     (auth.READ_AUDIT, "nav.audit", "/audit"),
 ]
+NAVIGATION[-1:-1] = cases.NAV  # the case pages before the audit log
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["version"] = __version__

@@ -86,8 +86,9 @@
       if (!bounds.isEmpty()) map.fitBounds(bounds, { padding: 30, duration: 0 });
       el.dataset.areas = String(drawn);
       el.dataset.scope = scopeFeatures.map((f) => f.properties.code).join(",");
-      el.dataset.ready = "true";
       status.textContent = "";
+      // Ready once the new layers are drawn, not merely added.
+      map.once("idle", () => { el.dataset.ready = "true"; });
     } catch (err) {
       status.textContent = String(err);
       status.classList.add("error");
