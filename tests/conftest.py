@@ -4,10 +4,12 @@ county loaded once, and a transaction rolled back after every test."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +55,14 @@ def fresh_database(backend: str, tmp: Path, *, suffix: str = "") -> Engine:
         if url is None:
             pytest.skip(f"PostgreSQL not configured (set {POSTGRES_URL_ENV})")
         parsed = make_url(url)
-        engine = make_engine(parsed.set(database=f"{parsed.database}{suffix}")
-                             .render_as_string(hide_password=False))
+        name = f"{parsed.database}{suffix}"
+        admin = make_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                            {"n": name}).first() is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        engine = make_engine(parsed.set(database=name).render_as_string(hide_password=False))
         reset_postgres(engine)
     upgrade(engine)
     return engine
@@ -134,11 +142,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The test county behind a live HTTP server; tests add data under codes of their own."""
-    tmp = tmp_path_factory.mktemp(f"live-{backend}")
-    engine = fresh_database(backend, tmp, suffix="_api")
+@contextmanager
+def running_server(backend: str, tmp: Path, suffix: str) -> Iterator[LiveServer]:
+    """The test county in its own database behind a real uvicorn server on loopback."""
+    engine = fresh_database(backend, tmp, suffix=suffix)
     with Session(engine) as session:
         area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
         session.commit()
@@ -155,11 +162,44 @@ def live_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
-    yield LiveServer(base_url=f"http://127.0.0.1:{port}", engine=engine, settings=settings,
-                     backend=backend)
-    server.should_exit = True
-    thread.join(timeout=10)
-    engine.dispose()
+    try:
+        yield LiveServer(base_url=f"http://127.0.0.1:{port}", engine=engine, settings=settings,
+                         backend=backend)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The test county behind a live HTTP server; tests add data under codes of their own."""
+    with running_server(backend, tmp_path_factory.mktemp(f"live-{backend}"), "_api") as server:
+        yield server
+
+
+CHROMIUM = os.environ.get("FANGKONG_CHROMIUM", "/usr/bin/chromium")
+# Flags that keep Chromium off the network it cannot reach here and out of a sandbox it
+# cannot create as root.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """A headless Chromium driven by Playwright (skipped where Chromium is not installed)."""
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        if os.environ.get("FANGKONG_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"Chromium not found at {CHROMIUM}")
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="session")

@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
-import httpx
-from fastapi import FastAPI
-from sqlalchemy import Engine, make_url, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conftest import POSTGRES_URL_ENV, TEST_PASSWORD
+from conftest import TEST_PASSWORD, LiveServer
 from fangkong.areas.models import Area
-from fangkong.cases import api as cases_api
-from fangkong.cases import pages as cases_pages
 from fangkong.cases.calendar import BusinessCalendar
 from fangkong.core import auth
 from fangkong.core.audit import SYSTEM, Actor
-from fangkong.core.config import Settings
-from fangkong.core.db import make_engine
 from fangkong.core.models import Role, User, UserArea
 from fangkong.core.security import FieldCipher, hash_password
-from fangkong.web.app import API_PREFIX
 
 # Monday 23 November 2026, 09:00 in Shanghai: the frozen "now" of the engine tests.
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 CALENDAR = BusinessCalendar()
 CIPHER = FieldCipher("case-tests-" + "k" * 40)
-SERVER_SECRET = "s" * 40
 
 
 @cache
@@ -65,39 +56,9 @@ UserFactory = Callable[[Role, str], User]
 # --- live server with the case routers --------------------------------------------------------
 
 
-def wire_cases(app: FastAPI) -> None:
-    """Include the case routers unless the application already does."""
-    if not any(getattr(r, "path", "").startswith(f"{API_PREFIX}/cases") for r in app.routes):
-        app.include_router(cases_api.router, prefix=API_PREFIX)
-        app.include_router(cases_pages.router)
-
-
-def ensure_postgres_database(suffix: str) -> None:
-    url = os.environ.get(POSTGRES_URL_ENV)
-    if not url:
-        return
-    parsed = make_url(url)
-    name = f"{parsed.database}{suffix}"
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                            {"n": name}).first() is None:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-
-
 @dataclass
-class CasesServer:
-    base_url: str
-    engine: Engine
-    settings: Settings
-    backend: str
-
-    def client(self, token: str | None = None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+class CasesServer(LiveServer):
+    """The live server with helpers for case tests."""
 
     def user_token(self, username: str, role: Role, area_code: str) -> str:
         """A bearer token for a user of ``role`` bound to ``area_code`` (created if missing)."""

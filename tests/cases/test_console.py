@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-from collections.abc import Iterator
 from contextlib import closing
 
 import httpx
@@ -17,12 +15,7 @@ from cases.case_helpers import CasesServer, add_user
 from conftest import TEST_PASSWORD
 from fangkong.core.models import Role
 
-CHROMIUM = os.environ.get("FANGKONG_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 GRID = "T-D1-S1-B1-G1"
-
 
 def _login(server: CasesServer, username: str, role: Role, code: str) -> httpx.Client:
     with Session(server.engine) as session:
@@ -114,21 +107,6 @@ def test_pages_over_http(cases_server: CasesServer) -> None:
         read = client.post("/cases/board/read")
         assert read.status_code == 303
         assert client.get("/cases/board").text.count("font-weight:600") == 0
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        if os.environ.get("FANGKONG_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"Chromium not found at {CHROMIUM}")
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.browser

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -11,11 +10,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, delete, inspect, make_url, select, text
+from sqlalchemy import Engine, delete, inspect, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
-from conftest import POSTGRES_URL_ENV, fresh_database
+from conftest import fresh_database
 from fangkong.areas.models import Area
 from fangkong.core.db import (
     UTCDateTime,
@@ -47,29 +46,9 @@ def _head() -> str:
     return head
 
 
-def _ensure_postgres_database(suffix: str) -> None:
-    url = os.environ.get(POSTGRES_URL_ENV)
-    if not url:
-        return  # fresh_database skips the test
-    parsed = make_url(url)
-    name = f"{parsed.database}{suffix}"
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            exists = conn.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-            ).first()
-            if exists is None:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-
-
 @pytest.fixture()
 def migrated(backend: str, tmp_path: Path) -> Iterator[Engine]:
     """An empty database of ``backend`` at the newest schema, for tests that change the schema."""
-    if backend == "postgresql":
-        _ensure_postgres_database(MIGRATE_SUFFIX)
     engine = fresh_database(backend, tmp_path, suffix=MIGRATE_SUFFIX)
     yield engine
     engine.dispose()

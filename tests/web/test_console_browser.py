@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,29 +14,6 @@ from fangkong.core.audit import SYSTEM
 from fangkong.core.models import Role
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("FANGKONG_CHROMIUM", "/usr/bin/chromium")
-# Flags that keep Chromium off the network it cannot reach here and out of a sandbox it
-# cannot create as root.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        if os.environ.get("FANGKONG_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"Chromium not found at {CHROMIUM}")
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 def test_login_switch_language_and_see_areas(live_server: LiveServer, live_network: Path,
                                             browser: object) -> None:
     if live_server.backend != "sqlite":

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area
-from fangkong.cases import PERMISSIONS_BY_ROLE as CASE_PERMISSIONS
+from fangkong.cases.permissions import merged as merged_case_permissions
 from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.db import utcnow
@@ -44,8 +44,7 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
 
 
 # Each domain declares what its roles may do; merged here so that one table answers `can`.
-PERMISSIONS = {role: granted | frozenset(CASE_PERMISSIONS.get(role, set()))
-               for role, granted in PERMISSIONS.items()}
+PERMISSIONS = merged_case_permissions(PERMISSIONS)
 
 
 def can(user: User, permission: str) -> bool:
