@@ -50,7 +50,9 @@ def current(data_dir: Path) -> Network:
         cached = _current.get(data_dir)
         if cached is not None and cached.graph is graph:
             return cached
-        network = Network(graph=graph, engine=Engine(graph), snapper=Snapper(graph))
+        engine = Engine(graph)
+        network = Network(graph=graph, engine=engine,
+                          snapper=Snapper(graph, twin=engine.twin))
         _current[data_dir] = network
         return network
 

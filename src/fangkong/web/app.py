@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -11,6 +14,7 @@ from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from fangkong import __version__
+from fangkong.cases.calendar import load_calendar
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, make_session_factory
 from fangkong.core.errors import FangkongError, Unauthorized
@@ -27,12 +31,25 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.areas import api as areas_api
     from fangkong.areas import pages as areas_pages
     from fangkong.cases import api as cases_api
+    from fangkong.cases import jobs as case_jobs
     from fangkong.cases import pages as cases_pages
     from fangkong.network import api as network_api
     from fangkong.web import api as core_api
     from fangkong.web import pages as core_pages
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Case deadlines are checked inside the server process (and by `fangkong cases tick`).
+        ticker = case_jobs.start_ticker(
+            app.state.session_factory,
+            calendar=load_calendar(settings.data_dir, zone=settings.timezone))
+        try:
+            yield
+        finally:
+            ticker.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="fangkong",
         version=__version__,
         description="REST API of the fangkong public-safety prevention system. "

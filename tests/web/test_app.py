@@ -1,0 +1,32 @@
+"""The application factory: the server process runs the case deadline ticker while it lives."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+from fangkong.core.config import Settings
+from fangkong.core.db import make_engine
+from fangkong.core.migrate import upgrade
+from fangkong.web.app import create_app
+
+
+def _tickers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "cases-tick" and t.is_alive()]
+
+
+def test_lifespan_starts_and_stops_the_case_ticker(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    upgrade(engine)
+    app = create_app(Settings(data_dir=tmp_path, secret_key="k" * 40, environment="test"),
+                     engine=engine)
+    before = len(_tickers())
+
+    async def live() -> int:
+        async with app.router.lifespan_context(app):
+            return len(_tickers())
+
+    assert asyncio.run(live()) == before + 1
+    assert len(_tickers()) == before
+    engine.dispose()
