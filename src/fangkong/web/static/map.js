@@ -28,7 +28,11 @@
 
   async function getJSON(url) {
     const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    if (!response.ok) throw new Error(url + ": HTTP " + response.status);
+    if (!response.ok) {
+      // The API names the fault (e.g. a point too far from every road): show that.
+      const body = await response.json().catch(() => ({}));
+      throw new Error(body.message || url + ": HTTP " + response.status);
+    }
     return response.json();
   }
 
@@ -39,7 +43,6 @@
 
   map.on("load", async () => {
     try {
-      const lang = el.dataset.lang;
       const [roads, me, ...levels] = await Promise.all([
         getJSON("/api/v1/map/roads"),
         getJSON("/api/v1/users/me"),
@@ -69,16 +72,6 @@
         map.addLayer({ id: level, type: "line", source: level,
           paint: { "line-color": LEVEL_STYLE[level].color, "line-width": LEVEL_STYLE[level].width },
           layout: { visibility: level === "grid" ? "none" : "visible" } });
-        map.on("click", level + "-fill", (e) => {
-          const p = e.features[0].properties;
-          const box = document.createElement("div");
-          const title = document.createElement("strong");
-          title.textContent = lang === "en" ? p.name_en : p.name_zh;
-          const lines = [i18n["level." + p.level], i18n["map.code"] + ": " + p.code,
-            i18n["map.area_km2"] + ": " + p.area_km2];
-          box.append(title, ...lines.flatMap((line) => [document.createElement("br"), line]));
-          new maplibregl.Popup().setLngLat(e.lngLat).setDOMContent(box).addTo(map);
-        });
       });
       map.addSource("scope", { type: "geojson", data: { type: "FeatureCollection", features: scopeFeatures } });
       map.addLayer({ id: "scope-fill", type: "fill", source: "scope", paint: { "fill-color": "#d62828", "fill-opacity": 0.08 } });
@@ -93,6 +86,24 @@
       status.textContent = String(err);
       status.classList.add("error");
     }
+  });
+
+  // One popup for a click: the finest visible area under the pointer.
+  const DEPTH = ["city", "district", "station", "beat", "grid"];
+  map.on("click", (e) => {
+    const layers = DEPTH.map((lv) => lv + "-fill").filter((id) => map.getLayer(id) &&
+      map.getLayoutProperty(id, "visibility") !== "none");
+    const hits = map.queryRenderedFeatures(e.point, { layers });
+    if (!hits.length) return;
+    hits.sort((a, b) => DEPTH.indexOf(b.properties.level) - DEPTH.indexOf(a.properties.level));
+    const p = hits[0].properties;
+    const box = document.createElement("div");
+    const title = document.createElement("strong");
+    title.textContent = el.dataset.lang === "en" ? p.name_en : p.name_zh;
+    const lines = [i18n["level." + p.level], i18n["map.code"] + ": " + p.code,
+      i18n["map.area_km2"] + ": " + p.area_km2];
+    box.append(title, ...lines.flatMap((line) => [document.createElement("br"), line]));
+    new maplibregl.Popup().setLngLat(e.lngLat).setDOMContent(box).addTo(map);
   });
 
   // Click on the map (not on a popup): the 1/3/5-minute rings of that point, by road.
@@ -120,7 +131,7 @@
       el.dataset.rings = rings.features.map((f) => f.properties.threshold_s).join(",");
       status.textContent = i18n["map.rings_hint"];
     } catch (err) {
-      status.textContent = String(err);
+      status.textContent = err.message;
     }
   }
 
