@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response
@@ -37,7 +36,7 @@ from fangkong.cases.schemas import (
     TransitionIn,
 )
 from fangkong.cases.storage import MAX_BYTES
-from fangkong.cases.web import Calendar, Storage
+from fangkong.cases.web import Calendar, Storage, attachment_response
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
 from fangkong.web.deps import (
@@ -248,10 +247,7 @@ def download_attachment(case_id: int, attachment_id: int, db: DbSession, scope: 
                         storage: Storage) -> Response:
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     attachment = service.get_attachment(case, attachment_id)
-    return Response(storage.read(attachment.storage_key), media_type=attachment.content_type,
-                    headers={"Content-Disposition": "attachment; filename*=UTF-8''"
-                             + quote(attachment.filename, safe=""),
-                             "X-Content-Type-Options": "nosniff"})
+    return attachment_response(storage, attachment)
 
 
 @router.get("/cases/{case_id}/personal", response_model=PersonalOut,

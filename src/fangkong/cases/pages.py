@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,7 +20,7 @@ from fangkong.cases import registry, service
 from fangkong.cases.declaration import CaseTypeDecl, TransitionDecl
 from fangkong.cases.models import Case
 from fangkong.cases.storage import MAX_BYTES
-from fangkong.cases.web import Calendar, Storage
+from fangkong.cases.web import Calendar, Storage, attachment_response
 from fangkong.core import auth
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
@@ -447,10 +447,7 @@ def download(case_id: int, attachment_id: int, db: DbSession, scope: UserScope,
              storage: Storage) -> Response:
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     attachment = service.get_attachment(case, attachment_id)
-    return Response(storage.read(attachment.storage_key), media_type=attachment.content_type,
-                    headers={"Content-Disposition": "attachment; filename*=UTF-8''"
-                             + quote(attachment.filename, safe=""),
-                             "X-Content-Type-Options": "nosniff"})
+    return attachment_response(storage, attachment)
 
 
 @router.get("/cases/{case_id}/personal", response_class=HTMLResponse,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request, Response
 
 from fangkong.cases.calendar import BusinessCalendar, load_calendar
+from fangkong.cases.models import CaseAttachment
 from fangkong.cases.storage import AttachmentStorage, DiskStorage
 from fangkong.core.config import Settings
 
@@ -17,14 +19,18 @@ def storage_for(settings: Settings) -> DiskStorage:
     return DiskStorage(settings.data_dir / ATTACHMENTS_DIR)
 
 
-def get_calendar(request: Request) -> BusinessCalendar:
+def calendar_of(app: FastAPI) -> BusinessCalendar:
     """The installation's calendar, read once per app from ``<data_dir>/cases.toml``."""
-    calendar = getattr(request.app.state, "cases_calendar", None)
+    calendar = getattr(app.state, "cases_calendar", None)
     if not isinstance(calendar, BusinessCalendar):
-        settings: Settings = request.app.state.settings
+        settings: Settings = app.state.settings
         calendar = load_calendar(settings.data_dir, zone=settings.timezone)
-        request.app.state.cases_calendar = calendar
+        app.state.cases_calendar = calendar
     return calendar
+
+
+def get_calendar(request: Request) -> BusinessCalendar:
+    return calendar_of(request.app)
 
 
 def get_storage(request: Request) -> AttachmentStorage:
@@ -37,3 +43,11 @@ def get_storage(request: Request) -> AttachmentStorage:
 
 Calendar = Annotated[BusinessCalendar, Depends(get_calendar)]
 Storage = Annotated[AttachmentStorage, Depends(get_storage)]
+
+
+def attachment_response(storage: AttachmentStorage, attachment: CaseAttachment) -> Response:
+    """The stored file as a download; never rendered inline (nosniff, attachment)."""
+    return Response(storage.read(attachment.storage_key), media_type=attachment.content_type,
+                    headers={"Content-Disposition": "attachment; filename*=UTF-8''"
+                             + quote(attachment.filename, safe=""),
+                             "X-Content-Type-Options": "nosniff"})

@@ -14,7 +14,6 @@ from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from fangkong import __version__
-from fangkong.cases.calendar import load_calendar
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, make_session_factory
 from fangkong.core.errors import FangkongError, Unauthorized
@@ -33,6 +32,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.cases import api as cases_api
     from fangkong.cases import jobs as case_jobs
     from fangkong.cases import pages as cases_pages
+    from fangkong.cases import web as case_web
     from fangkong.network import api as network_api
     from fangkong.web import api as core_api
     from fangkong.web import pages as core_pages
@@ -40,9 +40,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Case deadlines are checked inside the server process (and by `fangkong cases tick`).
-        ticker = case_jobs.start_ticker(
-            app.state.session_factory,
-            calendar=load_calendar(settings.data_dir, zone=settings.timezone))
+        ticker = case_jobs.start_ticker(app.state.session_factory,
+                                        calendar=case_web.calendar_of(app))
         try:
             yield
         finally:
