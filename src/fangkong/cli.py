@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -22,6 +23,7 @@ from fangkong.core.db import make_engine, make_session_factory, session_scope
 from fangkong.core.errors import FangkongError
 from fangkong.core.models import Role
 from fangkong.core.scoping import Scope
+from fangkong.network import service as network_service
 from fangkong.network.cli import network_app
 from fangkong.network.profile import DEFAULT_PROFILE
 from fangkong.network.store import import_and_activate
@@ -295,6 +297,10 @@ def demo(
     graph, hit, _ = import_and_activate(settings.data_dir, demo_build.DEMO_PBF, DEFAULT_PROFILE)
     console.print(f"road network: {graph.n_nodes:,} nodes, {graph.n_edges:,} edges "
                   f"({'from the cache' if hit else 'built'})")
+    with console.status("preparing the travel-time engine (compiled once, then cached)…"):
+        # The first query compiles the engine's kernels; do it here, not in a user's click.
+        network = network_service.current(settings.data_dir)
+        network.engine.one_to_many(0, np.arange(min(10, graph.n_nodes)), cutoff_s=60.0)
     with session_scope(factory) as session:
         logins = demo_build.demo_logins(session)
     table = Table("username", "password", "role", "area", title="demo logins")
