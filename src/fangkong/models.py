@@ -4,5 +4,6 @@ from fangkong.areas.models import Area, StandardAddress
 from fangkong.cases import models as cases_models  # noqa: F401 - the case engine's tables
 from fangkong.core.db import Base
 from fangkong.core.models import ApiToken, AuditEvent, User, UserArea
+from fangkong.dispatch import models as dispatch_models  # noqa: F401 - incidents and units
 
 __all__ = ["ApiToken", "Area", "AuditEvent", "Base", "StandardAddress", "User", "UserArea"]

@@ -23,6 +23,7 @@ from fangkong.core.security import (
     token_digest,
     verify_password,
 )
+from fangkong.dispatch.permissions import merged as merged_dispatch_permissions
 
 # Permissions grow as domains land; a role not listed for a permission never has it.
 READ_AREAS = "areas.read"
@@ -45,6 +46,7 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
 
 # Each domain declares what its roles may do; merged here so that one table answers `can`.
 PERMISSIONS = merged_case_permissions(PERMISSIONS)
+PERMISSIONS = merged_dispatch_permissions(PERMISSIONS)
 
 
 def can(user: User, permission: str) -> bool:

@@ -33,6 +33,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.cases import jobs as case_jobs
     from fangkong.cases import pages as cases_pages
     from fangkong.cases import web as case_web
+    from fangkong.dispatch import api as dispatch_api
+    from fangkong.dispatch import pages as dispatch_pages
     from fangkong.network import api as network_api
     from fangkong.web import api as core_api
     from fangkong.web import pages as core_pages
@@ -78,9 +80,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(areas_api.router, prefix=API_PREFIX)
     app.include_router(network_api.router, prefix=API_PREFIX)
     app.include_router(cases_api.router, prefix=API_PREFIX)
+    app.include_router(dispatch_api.router, prefix=API_PREFIX)
     app.include_router(core_pages.router)
     app.include_router(areas_pages.router)
     app.include_router(cases_pages.router)
+    app.include_router(dispatch_pages.router)
 
     @app.exception_handler(FangkongError)
     async def domain_error(request: Request, exc: FangkongError) -> Response:

@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from fangkong import __version__, cases
+from fangkong import __version__, cases, dispatch
 from fangkong.core import auth
 from fangkong.core.i18n import translate
 from fangkong.core.models import User
@@ -26,6 +26,7 @@ NAVIGATION: list[tuple[str | None, str, str]] = [
     (auth.READ_AUDIT, "nav.audit", "/audit"),
 ]
 NAVIGATION[-1:-1] = cases.NAV  # the case pages before the audit log
+NAVIGATION[-1:-1] = dispatch.NAV  # the incident board before the audit log
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["version"] = __version__

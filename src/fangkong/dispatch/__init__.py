@@ -1,0 +1,17 @@
+"""Incidents (警情), units (警力), dispatch recommendation and response-ring KPIs.
+
+What the application wires in: ``fangkong.dispatch.api.router`` (under ``/api/v1``),
+``fangkong.dispatch.pages.router``, :data:`NAV` and
+``fangkong.dispatch.permissions.merged`` (in ``fangkong.core.auth``).
+"""
+
+from __future__ import annotations
+
+from fangkong.dispatch.permissions import READ
+
+# (permission, translation key, path) of the console pages, for the main navigation.
+NAV: list[tuple[str | None, str, str]] = [
+    (READ, "nav.incidents", "/incidents"),
+]
+
+__all__ = ["NAV"]

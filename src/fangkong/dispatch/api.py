@@ -1,0 +1,365 @@
+"""REST API of dispatch: ``/api/v1/incidents``, ``/api/v1/units``, ``/api/v1/dispatch/kpis``.
+
+Every read is scoped to the user's areas; the caller's contact is masked except through the
+audited ``/incidents/{id}/caller-contact``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
+from sqlalchemy import select
+
+from fangkong.areas import service as area_service
+from fangkong.areas.models import Area
+from fangkong.core.db import utcnow
+from fangkong.core.errors import InvalidInput, NotFound
+from fangkong.core.i18n import translate
+from fangkong.core.security import FieldCipher
+from fangkong.dispatch import kpis, recommend, service, taxonomy
+from fangkong.dispatch import permissions as perms
+from fangkong.dispatch.models import (
+    Incident,
+    IncidentStatus,
+    Priority,
+    Unit,
+    UnitStatus,
+    UnitType,
+)
+from fangkong.dispatch.schemas import (
+    AssignmentOut,
+    CandidateOut,
+    CategoryOut,
+    ContactOut,
+    DispatchIn,
+    EventOut,
+    ImportOut,
+    IncidentDetail,
+    IncidentIn,
+    IncidentOut,
+    IncidentPage,
+    KpisOut,
+    PositionIn,
+    RecommendationOut,
+    RowErrorOut,
+    SubtypeOut,
+    SummaryOut,
+    TimesOut,
+    TransitionIn,
+    UnitIn,
+    UnitOut,
+)
+from fangkong.network import service as network_service
+from fangkong.web.deps import (
+    CurrentUser,
+    DbSession,
+    Language,
+    RequestActor,
+    UserScope,
+    get_cipher,
+    get_settings,
+    requires,
+)
+
+router = APIRouter(tags=["dispatch"], dependencies=[requires(perms.READ)])
+MAX_IMPORT_BYTES = 5 << 20
+
+
+def _network(request: Request) -> network_service.Network:
+    return network_service.current(get_settings(request).data_dir)
+
+
+def _incident_fields(incident: Incident, cipher: FieldCipher, language: str) -> dict[str, object]:
+    times = kpis.incident_times(incident)
+    return dict(
+        id=incident.id, category=incident.category, subtype=incident.subtype,
+        category_label=translate(f"dispatch.category.{incident.category}", language),
+        subtype_label=translate(f"dispatch.subtype.{incident.category}.{incident.subtype}",
+                                language),
+        priority=incident.priority, source=incident.source, status=incident.status,
+        description=incident.description, lon=incident.lon, lat=incident.lat,
+        h3_cell=incident.h3_cell, area_code=None,
+        caller_contact_masked=service.masked_contact(incident, cipher),
+        received_at=incident.received_at, dispatched_at=incident.dispatched_at,
+        en_route_at=incident.en_route_at, on_scene_at=incident.on_scene_at,
+        cleared_at=incident.cleared_at, closed_at=incident.closed_at,
+        cancelled_at=incident.cancelled_at, merged_into_id=incident.merged_into_id,
+        times=TimesOut(**vars(times)))
+
+
+def _codes(db: DbSession, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = db.execute(select(Area.id, Area.code).where(Area.id.in_(set(ids))))
+    return {int(i): str(c) for i, c in rows}
+
+
+def _summary(incident: Incident, cipher: FieldCipher, language: str, codes: dict[int, str]
+             ) -> IncidentOut:
+    out = IncidentOut.model_validate(_incident_fields(incident, cipher, language))
+    out.area_code = codes.get(incident.area_id) if incident.area_id is not None else None
+    return out
+
+
+def _detail(db: DbSession, incident: Incident, cipher: FieldCipher, language: str
+            ) -> IncidentDetail:
+    codes = _codes(db, [incident.area_id] if incident.area_id else [])
+    out = IncidentDetail.model_validate({
+        **_incident_fields(incident, cipher, language),
+        "events": [EventOut(at=e.at, from_status=e.from_status, to_status=e.to_status,
+                            username=e.username, note=e.note) for e in incident.events],
+        "assignments": [AssignmentOut(id=a.id, unit_id=a.unit_id, call_sign=a.unit.call_sign,
+                                      dispatched_at=a.dispatched_at, predicted_s=a.predicted_s,
+                                      arrived_at=a.arrived_at, released_at=a.released_at)
+                        for a in incident.assignments]})
+    out.area_code = codes.get(incident.area_id) if incident.area_id is not None else None
+    return out
+
+
+def _unit_out(unit: Unit) -> UnitOut:
+    return UnitOut(id=unit.id, call_sign=unit.call_sign, type=unit.unit_type,
+                   home_area_id=unit.home_area_id, status=unit.status, staged=unit.staged,
+                   lon=unit.lon, lat=unit.lat, position_at=unit.position_at)
+
+
+# --- incidents -------------------------------------------------------------------------------
+
+
+@router.get("/incidents/categories", response_model=list[CategoryOut])
+def categories(language: Language) -> list[CategoryOut]:
+    """The two-level taxonomy with labels in the user's language."""
+    return [CategoryOut(category=c, label=translate(f"dispatch.category.{c}", language),
+                        subtypes=[SubtypeOut(subtype=s, label=translate(
+                            f"dispatch.subtype.{c}.{s}", language)) for s in subs])
+            for c, subs in taxonomy.TAXONOMY.items()]
+
+
+@router.post("/incidents", response_model=IncidentDetail, status_code=201,
+             dependencies=[requires(perms.INTAKE)],
+             responses={200: {"model": IncidentDetail,
+                              "description": "A retry: the incident first created with this "
+                              "idempotency key"},
+                        409: {"description": "The key was used for another request"}})
+def create_incident(
+    body: IncidentIn,
+    request: Request,
+    response: Response,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    language: Language,
+    idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
+) -> IncidentDetail:
+    """Record an incident (接警). Send a client-made key in the ``Idempotency-Key`` header (or
+    ``idempotency_key``): a retry returns the original with 200, never a duplicate."""
+    if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
+        raise InvalidInput("the Idempotency-Key header and idempotency_key differ",
+                           field="idempotency_key")
+    key = idempotency_key or body.idempotency_key
+    if not key:
+        raise InvalidInput("an idempotency key is required (Idempotency-Key header or "
+                           "idempotency_key)", field="idempotency_key")
+    cipher = get_cipher(request)
+    data = service.IncidentIn(category=body.category, subtype=body.subtype,
+                              priority=body.priority, source=body.source, lon=body.lon,
+                              lat=body.lat, description=body.description,
+                              caller_contact=body.caller_contact)
+    incident, created = service.create(db, key=key, data=data, actor=actor, now=utcnow(),
+                                       cipher=cipher, scope=scope, user=user)
+    if not created:
+        # The original may lie outside this user's areas: answer only what they may read.
+        incident = service.get_or_raise(db, incident_id=incident.id, scope=scope)
+        response.status_code = 200
+    return _detail(db, incident, cipher, language)
+
+
+@router.post("/incidents/import", response_model=ImportOut,
+             dependencies=[requires(perms.INTAKE)])
+def import_incidents(request: Request, db: DbSession, user: CurrentUser, scope: UserScope,
+                     actor: RequestActor, file: Annotated[UploadFile, File()]) -> ImportOut:
+    """Bulk import from a UTF-8 CSV (columns: idempotency_key, category, subtype, priority,
+    source, lon, lat[, description, caller_contact]); errors are reported per row and the
+    good rows import; a row imported before is reported as existing."""
+    raw = file.file.read(MAX_IMPORT_BYTES + 1)
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise InvalidInput(f"the file exceeds {MAX_IMPORT_BYTES // (1 << 20)} MiB", field="file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the file is not UTF-8 text", field="file") from None
+    report = service.import_csv(db, text=text, actor=actor, now=utcnow(),
+                                cipher=get_cipher(request), scope=scope, user=user)
+    return ImportOut(created=report.created, existing=report.existing,
+                     errors=[RowErrorOut(row=e.row, field=e.field, message=e.message)
+                             for e in report.errors])
+
+
+@router.get("/incidents", response_model=IncidentPage)
+def list_incidents(
+    request: Request,
+    db: DbSession,
+    scope: UserScope,
+    language: Language,
+    status: IncidentStatus | None = None,
+    open: bool | None = None,
+    priority: Priority | None = None,
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    area: Annotated[str | None, Query(max_length=32, description="Area code: its subtree")]
+    = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> IncidentPage:
+    """Incidents in your areas, newest first."""
+    for name, value in (("received_from", received_from), ("received_to", received_to)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name} needs a time zone (e.g. +08:00)", field=name)
+    filters = service.IncidentFilter(status=status, open=open, priority=priority,
+                                     category=category, area_code=area,
+                                     received_from=received_from, received_to=received_to)
+    total, items = service.get_all(db, scope=scope, filters=filters, limit=limit,
+                                   offset=offset)
+    codes = _codes(db, [i.area_id for i in items if i.area_id])
+    cipher = get_cipher(request)
+    return IncidentPage(total=total,
+                        items=[_summary(i, cipher, language, codes) for i in items])
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentDetail)
+def read_incident(incident_id: int, request: Request, db: DbSession, scope: UserScope,
+                  language: Language) -> IncidentDetail:
+    """One incident with its timeline and dispatch records; the contact masked."""
+    incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
+    return _detail(db, incident, get_cipher(request), language)
+
+
+@router.post("/incidents/{incident_id}/transitions", response_model=IncidentDetail,
+             dependencies=[requires(perms.ACT)])
+def take_transition(incident_id: int, body: TransitionIn, request: Request, db: DbSession,
+                    user: CurrentUser, scope: UserScope, actor: RequestActor,
+                    language: Language) -> IncidentDetail:
+    """Move the incident (en_route, on_scene, cleared, closed, cancelled, merged); an invalid
+    move answers 409 naming from and to."""
+    incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
+    merged_into = (service.get_or_raise(db, incident_id=body.merged_into_id, scope=scope)
+                   if body.merged_into_id is not None else None)
+    service.transition(db, incident=incident, to=body.to, actor=actor, now=utcnow(),
+                       note=body.note, merged_into=merged_into, user=user)
+    return _detail(db, incident, get_cipher(request), language)
+
+
+@router.get("/incidents/{incident_id}/recommendation", response_model=RecommendationOut,
+            dependencies=[requires(perms.ACT)])
+def recommendation(incident_id: int, request: Request, db: DbSession, scope: UserScope,
+                   limit: Annotated[int, Query(ge=1, le=recommend.MAX_LIMIT)] = 5
+                   ) -> RecommendationOut:
+    """Available units of your areas ranked by road time, with expected arrival and ring;
+    a P1 incident is suggested two reinforcements."""
+    incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
+    units = service.get_units(db, scope=scope, status=UnitStatus.AVAILABLE)
+    ranked = recommend.recommend(_network(request), incident=incident, units=units,
+                                 now=utcnow(), limit=limit)
+    return RecommendationOut(
+        incident_id=incident.id, priority=incident.priority,
+        candidates=[CandidateOut(rank=c.rank, unit_id=c.unit.id, call_sign=c.unit.call_sign,
+                                 unit_type=c.unit.unit_type, staged=c.unit.staged,
+                                 time_s=c.time_s, eta=c.eta, ring=c.ring, role=c.role,
+                                 suggested=c.suggested)
+                    for c in ranked])
+
+
+@router.post("/incidents/{incident_id}/dispatch", response_model=IncidentDetail,
+             dependencies=[requires(perms.ACT)])
+def dispatch_units(incident_id: int, body: DispatchIn, request: Request, db: DbSession,
+                   user: CurrentUser, scope: UserScope, actor: RequestActor,
+                   language: Language) -> IncidentDetail:
+    """Send one or several units at once (派警): the incident becomes dispatched, the units
+    en route; each dispatch record keeps the road time predicted now."""
+    incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
+    units = [service.get_unit_or_raise(db, unit_id=u, scope=scope) for u in body.unit_ids]
+    try:
+        predicted = recommend.predict(_network(request), incident=incident, units=units)
+    except (InvalidInput, NotFound):
+        predicted = {}  # no network, or the scene off the roads: dispatch without a forecast
+    service.dispatch(db, incident=incident, units=units, actor=actor, now=utcnow(),
+                     predicted_s=predicted, user=user)
+    return _detail(db, incident, get_cipher(request), language)
+
+
+@router.get("/incidents/{incident_id}/caller-contact", response_model=ContactOut,
+            dependencies=[requires(perms.UNMASK)])
+def caller_contact(incident_id: int, request: Request, db: DbSession, user: CurrentUser,
+                   scope: UserScope, actor: RequestActor) -> ContactOut:
+    """The caller's contact in clear; every read is audited (read_personal)."""
+    incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
+    return ContactOut(incident_id=incident.id,
+                      caller_contact=service.reveal_contact(db, incident=incident, viewer=user,
+                                                            cipher=get_cipher(request),
+                                                            actor=actor))
+
+
+# --- units -----------------------------------------------------------------------------------
+
+
+@router.get("/units", response_model=list[UnitOut])
+def list_units(db: DbSession, scope: UserScope, status: UnitStatus | None = None,
+               type: UnitType | None = None) -> list[UnitOut]:
+    """Units based in your areas, with their latest position."""
+    return [_unit_out(u) for u in service.get_units(db, scope=scope, status=status,
+                                                    unit_type=type)]
+
+
+@router.post("/units", response_model=UnitOut, status_code=201,
+             dependencies=[requires(perms.UNITS)])
+def create_unit(body: UnitIn, db: DbSession, user: CurrentUser, scope: UserScope,
+                actor: RequestActor) -> UnitOut:
+    """Register a unit based in one of your areas."""
+    home = area_service.get_by_code_or_raise(db, code=body.home_area_code, scope=scope)
+    return _unit_out(service.create_unit(db, call_sign=body.call_sign, unit_type=body.type,
+                                         home_area=home, actor=actor, staged=body.staged,
+                                         user=user))
+
+
+@router.post("/units/{unit_id}/position", response_model=UnitOut,
+             dependencies=[requires(perms.POSITION)])
+def report_position(unit_id: int, body: PositionIn, db: DbSession, user: CurrentUser,
+                    scope: UserScope) -> UnitOut:
+    """Report a unit's position (only the latest is kept), staged flag and availability."""
+    unit = service.get_unit_or_raise(db, unit_id=unit_id, scope=scope)
+    status = UnitStatus(body.status) if body.status is not None else None
+    return _unit_out(service.report_position(db, unit=unit, lon=body.lon, lat=body.lat,
+                                             now=utcnow(), staged=body.staged, status=status,
+                                             user=user))
+
+
+# --- KPIs ------------------------------------------------------------------------------------
+
+
+@router.get("/dispatch/kpis", response_model=KpisOut)
+def response_kpis(
+    db: DbSession,
+    scope: UserScope,
+    start: datetime,
+    end: datetime,
+    area: Annotated[str | None, Query(max_length=32)] = None,
+    basis: Literal["dispatch", "call"] = "dispatch",
+) -> KpisOut:
+    """Response-ring KPIs of the incidents received in [start, end) in an area of yours:
+    share within 1/3/5 minutes, p50/p90 of each interval, counts by category (formulas in
+    ``fangkong.dispatch.kpis``)."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput("start and end need a time zone (e.g. +08:00)", field="start")
+    if end - start > timedelta(days=3660):
+        raise InvalidInput("the period may span at most ten years", field="end")
+    chosen = area_service.get_by_code_or_raise(db, code=area, scope=scope) if area else None
+    result = kpis.area_kpis(db, scope=scope, start=start, end=end, area=chosen, basis=basis)
+    return KpisOut(area_code=area, start=start, end=end, basis=basis,
+                   incidents=result.incidents, ring_share=result.ring_share,
+                   call_to_dispatch=SummaryOut(**vars(result.call_to_dispatch)),
+                   dispatch_to_arrival=SummaryOut(**vars(result.dispatch_to_arrival)),
+                   call_to_arrival=SummaryOut(**vars(result.call_to_arrival)),
+                   by_category=result.by_category)

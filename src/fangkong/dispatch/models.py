@@ -1,0 +1,153 @@
+"""Tables of the dispatch domain: incidents and their timeline, units, dispatch records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Float, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fangkong.areas.models import LocatedMixin
+from fangkong.core.db import Base, TimestampMixin, utcnow
+from fangkong.core.models import enum_column
+
+
+class Priority(StrEnum):
+    """警情等级: P1 is the most urgent."""
+
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+
+
+class Source(StrEnum):
+    CALL = "call"
+    PATROL = "patrol"
+    ALARM = "alarm"
+    PUBLIC_TIP = "public_tip"
+
+
+class IncidentStatus(StrEnum):
+    RECEIVED = "received"
+    DISPATCHED = "dispatched"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    CLEARED = "cleared"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    MERGED = "merged"
+
+
+class UnitType(StrEnum):
+    CAR = "car"
+    MOTORCYCLE = "motorcycle"
+    FOOT = "foot"
+    BOAT = "boat"
+    DRONE_TEAM = "drone_team"
+
+
+class UnitStatus(StrEnum):
+    AVAILABLE = "available"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    OUT_OF_SERVICE = "out_of_service"
+
+
+class Incident(LocatedMixin, TimestampMixin, Base):
+    """警情: one reported event, placed in its areas; the caller's contact is encrypted."""
+
+    __tablename__ = "incident"
+    __table_args__ = (Index("ix_incident_status_received", "status", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Client-supplied: a retried create with the same key returns this incident.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    # SHA-256 of the create request's fields: the same key with another body is a conflict.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    subtype: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority, 4))
+    source: Mapped[Source] = mapped_column(enum_column(Source, 16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Fernet ciphertext of the caller's phone; shown masked, unmasked only with an audit event.
+    caller_contact_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
+    status: Mapped[IncidentStatus] = mapped_column(enum_column(IncidentStatus, 16))
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
+    en_route_at: Mapped[datetime | None] = mapped_column(default=None)
+    on_scene_at: Mapped[datetime | None] = mapped_column(default=None)
+    cleared_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incident.id", ondelete="SET NULL"), default=None)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+
+    events: Mapped[list[IncidentEvent]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", order_by="IncidentEvent.id",
+        passive_deletes=True)
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", order_by="Assignment.id",
+        passive_deletes=True)
+
+
+class IncidentEvent(Base):
+    """One status change of an incident: from, to, when (server time) and who."""
+
+    __tablename__ = "incident_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    from_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    to_status: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+    username: Mapped[str | None] = mapped_column(String(64), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+
+    incident: Mapped[Incident] = relationship(back_populates="events")
+
+
+class Unit(TimestampMixin, Base):
+    """警力: a dispatchable unit with its latest position only (no history is kept)."""
+
+    __tablename__ = "unit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sign: Mapped[str] = mapped_column(String(32), unique=True)
+    unit_type: Mapped[UnitType] = mapped_column(enum_column(UnitType, 16))
+    home_area_id: Mapped[int] = mapped_column(ForeignKey("area.id", ondelete="RESTRICT"),
+                                              index=True)
+    # The home area's path, so that scoping needs no join.
+    home_area_path: Mapped[str] = mapped_column(String(255), index=True)
+    status: Mapped[UnitStatus] = mapped_column(enum_column(UnitStatus, 16), index=True)
+    staged: Mapped[bool] = mapped_column(default=False)
+    lon: Mapped[float | None] = mapped_column(Float, default=None)
+    lat: Mapped[float | None] = mapped_column(Float, default=None)
+    position_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Assignment(Base):
+    """派警记录: one unit sent to one incident, with its times."""
+
+    __tablename__ = "dispatch_assignment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
+    dispatched_at: Mapped[datetime]
+    # Road time predicted at dispatch (seconds), when the network gave one.
+    predicted_s: Mapped[float | None] = mapped_column(Float, default=None)
+    arrived_at: Mapped[datetime | None] = mapped_column(default=None)
+    released_at: Mapped[datetime | None] = mapped_column(default=None)
+    dispatched_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+
+    incident: Mapped[Incident] = relationship(back_populates="assignments")
+    unit: Mapped[Unit] = relationship(lazy="selectin")

@@ -1,0 +1,141 @@
+"""Console pages of dispatch: the board of open incidents with timers, the recommendation of
+units for one incident and the dispatch of the chosen units (htmx partials)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from fangkong.areas.models import Area
+from fangkong.core import auth
+from fangkong.core.db import utcnow
+from fangkong.core.errors import FangkongError
+from fangkong.core.i18n import translate
+from fangkong.core.models import User
+from fangkong.core.scoping import Scope
+from fangkong.dispatch import permissions as perms
+from fangkong.dispatch import recommend, service
+from fangkong.dispatch.models import Incident, IncidentStatus, UnitStatus, UnitType
+from fangkong.network import service as network_service
+from fangkong.web.deps import (
+    CurrentUser,
+    DbSession,
+    Language,
+    RequestActor,
+    UserScope,
+    get_cipher,
+    get_settings,
+    requires,
+)
+from fangkong.web.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
+BOARD_SIZE = 200
+
+
+class Labels:
+    """Translated names of the dispatch domain's values (catalogue keys ``dispatch.*``)."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    def _t(self, key: str) -> str:
+        return translate(key, self.language)
+
+    def category(self, incident: Incident) -> str:
+        return (self._t(f"dispatch.category.{incident.category}") + " · "
+                + self._t(f"dispatch.subtype.{incident.category}.{incident.subtype}"))
+
+    def state(self, status: IncidentStatus) -> str:
+        return self._t(f"dispatch.state.{status.value}")
+
+    def unit_type(self, unit_type: UnitType) -> str:
+        return self._t(f"dispatch.unit_type.{unit_type.value}")
+
+    def ring(self, ring: str) -> str:
+        return self._t(f"dispatch.ring.{ring}")
+
+    def role(self, role: str) -> str:
+        return self._t(f"dispatch.role.{role}")
+
+
+def _rows(request: Request, db: DbSession, scope: Scope, language: str) -> dict[str, Any]:
+    _, items = service.get_all(db, scope=scope, filters=service.IncidentFilter(open=True),
+                               limit=BOARD_SIZE)
+    cipher = get_cipher(request)
+    ids = {i.area_id for i in items if i.area_id is not None}
+    codes: dict[int, str] = {}
+    if ids:
+        codes = {int(a): str(c) for a, c in db.execute(select(Area.id, Area.code)
+                                                       .where(Area.id.in_(ids)))}
+    return {"incidents": items, "now": utcnow(), "codes": codes, "labels": Labels(language),
+            "masked": {i.id: service.masked_contact(i, cipher) for i in items}}
+
+
+def _can_act(user: User) -> bool:
+    return auth.can(user, perms.ACT)
+
+
+@router.get("/incidents", response_class=HTMLResponse)
+def board(request: Request, db: DbSession, user: CurrentUser, scope: UserScope,
+          language: Language) -> HTMLResponse:
+    """接处警看板: the open incidents of your areas, oldest waiting time first in view."""
+    return render(request, "dispatch/board.html", language=language, user=user,
+                  can_act=_can_act(user), **_rows(request, db, scope, language))
+
+
+@router.get("/incidents/rows", response_class=HTMLResponse)
+def board_rows(request: Request, db: DbSession, user: CurrentUser, scope: UserScope,
+               language: Language) -> HTMLResponse:
+    return render(request, "dispatch/rows.html", language=language, user=user,
+                  can_act=_can_act(user), **_rows(request, db, scope, language))
+
+
+def _panel(request: Request, language: str, user: User, incident: Incident,
+           **context: Any) -> HTMLResponse:
+    return render(request, "dispatch/recommend.html", language=language, user=user,
+                  incident=incident, labels=Labels(language), **context)
+
+
+@router.get("/incidents/{incident_id}/recommend", response_class=HTMLResponse,
+            dependencies=[requires(perms.ACT)])
+def recommend_panel(incident_id: int, request: Request, db: DbSession, user: CurrentUser,
+                    scope: UserScope, language: Language) -> HTMLResponse:
+    """The ranked units for one incident, the suggested ones ticked, with a dispatch button."""
+    incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
+    try:
+        network = network_service.current(get_settings(request).data_dir)
+        units = service.get_units(db, scope=scope, status=UnitStatus.AVAILABLE)
+        candidates = recommend.recommend(network, incident=incident, units=units,
+                                         now=utcnow())
+    except FangkongError as exc:
+        return _panel(request, language, user, incident, candidates=[], error=exc.message)
+    return _panel(request, language, user, incident, candidates=candidates, error=None)
+
+
+@router.post("/incidents/{incident_id}/dispatch", response_class=HTMLResponse,
+             dependencies=[requires(perms.ACT)])
+def dispatch_form(incident_id: int, request: Request, db: DbSession, user: CurrentUser,
+                  scope: UserScope, actor: RequestActor, language: Language,
+                  unit_id: Annotated[list[int] | None, Form()] = None) -> HTMLResponse:
+    """Send the ticked units; the board's rows refresh (``incidents-changed``)."""
+    unit_ids = unit_id or []
+    incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
+    units = [service.get_unit_or_raise(db, unit_id=u, scope=scope) for u in unit_ids]
+    try:
+        network = network_service.current(get_settings(request).data_dir)
+        predicted = recommend.predict(network, incident=incident, units=units)
+    except FangkongError:
+        predicted = {}
+    try:
+        service.dispatch(db, incident=incident, units=units, actor=actor, now=utcnow(),
+                         predicted_s=predicted, user=user)
+    except FangkongError as exc:
+        return _panel(request, language, user, incident, candidates=[], error=exc.message)
+    response = _panel(request, language, user, incident, candidates=[], error=None,
+                      sent=[u.call_sign for u in units])
+    response.headers["HX-Trigger"] = "incidents-changed"
+    return response

@@ -1,0 +1,141 @@
+"""Dispatch recommendation: available units ranked by road time to an incident.
+
+The incident and each unit's latest position are snapped to the road network; the engine's
+:meth:`~fangkong.network.engine.Engine.k_nearest_sources` (one Dijkstra on the reverse graph
+from the incident, stopping at the k-th unit) gives each unit's time to the scene.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import numpy as np
+
+from fangkong.core.errors import InvalidInput
+from fangkong.dispatch.models import Incident, Priority, Unit, UnitStatus
+from fangkong.network import service as network_service
+from fangkong.network.engine import EdgePoints
+from fangkong.network.service import Network
+
+#: The response rings (seconds): arrive within 1 minute (post), 3 (beat), 5 (district).
+Ring = Literal["1min", "3min", "5min", "beyond"]
+Role = Literal["primary", "reinforcement", "alternative"]
+RINGS_S: tuple[tuple[float, Ring], ...] = ((60.0, "1min"), (180.0, "3min"), (300.0, "5min"))
+BEYOND: Ring = "beyond"
+#: How many units a P1 incident is suggested: the first and two reinforcements.
+P1_UNITS = 3
+MAX_LIMIT = 50
+
+
+def ring_of(seconds: float) -> Ring:
+    """The smallest ring the time meets: ``1min`` (≤ 60 s), ``3min`` (≤ 180), ``5min``
+    (≤ 300), else ``beyond``."""
+    for limit, name in RINGS_S:
+        if seconds <= limit:
+            return name
+    return BEYOND
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One ranked unit: its road time to the scene (s), expected arrival and ring.
+
+    ``role`` is ``primary`` for the first, ``reinforcement`` for the second and third of a
+    P1 incident, ``alternative`` otherwise; ``suggested`` marks the units to send.
+    """
+
+    rank: int
+    unit: Unit
+    time_s: float
+    eta: datetime
+    ring: Ring
+    role: Role
+    suggested: bool
+
+
+def _unit_points(network: Network, units: list[Unit]) -> tuple[list[Unit], EdgePoints]:
+    """The units that lie near a road, and their snapped points."""
+    located = [u for u in units if u.lon is not None and u.lat is not None]
+    if not located:
+        return [], EdgePoints(np.zeros(0, dtype=np.int64), np.zeros(0))
+    snapped = network.snapper.snap(np.array([u.lon for u in located], dtype=np.float64),
+                                   np.array([u.lat for u in located], dtype=np.float64))
+    keep = np.flatnonzero(~snapped.too_far)
+    return [located[int(i)] for i in keep], snapped.points[keep]
+
+
+def _incident_point(network: Network, incident: Incident) -> EdgePoints:
+    return network_service.snap(network, [incident.lon], [incident.lat],
+                                field="incident").points
+
+
+def recommend(
+    network: Network,
+    *,
+    incident: Incident,
+    units: list[Unit],
+    now: datetime,
+    limit: int = 5,
+) -> list[Candidate]:
+    """Rank the available ``units`` by road time to ``incident``.
+
+    Parameters
+    ----------
+    network : Network
+        The current road network (``fangkong.network.service.current``).
+    incident : Incident
+        The scene; it must lie within the snapping distance of a road.
+    units : list of Unit
+        Candidates (e.g. the units of the user's scope); only ``available`` units with a
+        position near a road are ranked.
+    now : datetime
+        Time the expected arrivals count from.
+    limit : int
+        How many to return (at least 3 for a P1 incident).
+
+    Returns
+    -------
+    list of Candidate
+        Nearest first; unreachable units are left out.
+
+    Notes
+    -----
+    One reverse Dijkstra from the incident that stops when the ``limit``-th unit is final:
+    O(m' + n' log n') for the n' nodes nearer than that unit.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must lie in [1, {MAX_LIMIT}]", field="limit")
+    target = _incident_point(network, incident)
+    available = [u for u in units if u.status == UnitStatus.AVAILABLE]
+    located, points = _unit_points(network, available)
+    if not located:
+        return []
+    p1 = incident.priority == Priority.P1
+    k = min(max(limit, P1_UNITS if p1 else 1), len(located))
+    index, times = network.engine.k_nearest_sources(target, points, k)
+    out: list[Candidate] = []
+    for rank, (i, t) in enumerate(zip(index.tolist(), times.tolist(), strict=True), start=1):
+        if not math.isfinite(t):
+            continue
+        role: Role = "primary" if rank == 1 else (
+            "reinforcement" if p1 and rank <= P1_UNITS else "alternative")
+        out.append(Candidate(rank=rank, unit=located[i], time_s=float(t),
+                             eta=now + timedelta(seconds=float(t)), ring=ring_of(float(t)),
+                             role=role, suggested=role != "alternative"))
+    return out
+
+
+def predict(network: Network, *, incident: Incident, units: list[Unit]) -> dict[int, float]:
+    """Road time (s) from each unit's position to the incident, by unit id; units without a
+    position, too far from a road or unreachable are left out."""
+    target = _incident_point(network, incident)
+    located, points = _unit_points(network, units)
+    if not located:
+        return {}
+    times = network.engine.many_to_one(points, target)
+    return {u.id: float(t) for u, t in zip(located, times.tolist(), strict=True)
+            if math.isfinite(t)}
+

@@ -1,0 +1,194 @@
+"""API shapes of the dispatch domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from fangkong.dispatch.models import (
+    IncidentStatus,
+    Priority,
+    Source,
+    UnitStatus,
+    UnitType,
+)
+
+
+class SubtypeOut(BaseModel):
+    subtype: str
+    label: str
+
+
+class CategoryOut(BaseModel):
+    category: str
+    label: str
+    subtypes: list[SubtypeOut]
+
+
+class IncidentIn(BaseModel):
+    category: str = Field(max_length=32, description="See /incidents/categories")
+    subtype: str = Field(max_length=32)
+    priority: Priority
+    source: Source
+    lon: float = Field(ge=-180, le=180, description="WGS-84")
+    lat: float = Field(ge=-90, le=90)
+    description: str = Field(default="", max_length=4000)
+    caller_contact: str | None = Field(default=None, max_length=64,
+                                       description="Stored encrypted, shown masked")
+    idempotency_key: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="Or the Idempotency-Key header: a retry with the same key returns the "
+        "original incident (200), never a duplicate")
+
+
+class AssignmentOut(BaseModel):
+    id: int
+    unit_id: int
+    call_sign: str
+    dispatched_at: datetime
+    predicted_s: float | None
+    arrived_at: datetime | None
+    released_at: datetime | None
+
+
+class EventOut(BaseModel):
+    at: datetime
+    from_status: str | None
+    to_status: str
+    username: str | None
+    note: str | None
+
+
+class TimesOut(BaseModel):
+    call_to_dispatch_s: float | None
+    dispatch_to_arrival_s: float | None
+    call_to_arrival_s: float | None
+
+
+class IncidentOut(BaseModel):
+    id: int
+    category: str
+    subtype: str
+    category_label: str
+    subtype_label: str
+    priority: Priority
+    source: Source
+    status: IncidentStatus
+    description: str
+    lon: float
+    lat: float
+    h3_cell: str
+    area_code: str | None
+    caller_contact_masked: str | None
+    received_at: datetime
+    dispatched_at: datetime | None
+    en_route_at: datetime | None
+    on_scene_at: datetime | None
+    cleared_at: datetime | None
+    closed_at: datetime | None
+    cancelled_at: datetime | None
+    merged_into_id: int | None
+    times: TimesOut
+
+
+class IncidentDetail(IncidentOut):
+    events: list[EventOut]
+    assignments: list[AssignmentOut]
+
+
+class IncidentPage(BaseModel):
+    total: int
+    items: list[IncidentOut]
+
+
+class TransitionIn(BaseModel):
+    to: IncidentStatus
+    note: str | None = Field(default=None, max_length=2000)
+    merged_into_id: int | None = None
+
+
+class DispatchIn(BaseModel):
+    unit_ids: list[int] = Field(min_length=1, max_length=20)
+
+
+class CandidateOut(BaseModel):
+    rank: int
+    unit_id: int
+    call_sign: str
+    unit_type: UnitType
+    staged: bool
+    time_s: float
+    eta: datetime
+    ring: Literal["1min", "3min", "5min", "beyond"]
+    role: Literal["primary", "reinforcement", "alternative"]
+    suggested: bool
+
+
+class RecommendationOut(BaseModel):
+    incident_id: int
+    priority: Priority
+    candidates: list[CandidateOut]
+
+
+class ContactOut(BaseModel):
+    incident_id: int
+    caller_contact: str | None
+
+
+class UnitIn(BaseModel):
+    call_sign: str = Field(min_length=1, max_length=32)
+    type: UnitType
+    home_area_code: str = Field(max_length=32)
+    staged: bool = False
+
+
+class UnitOut(BaseModel):
+    id: int
+    call_sign: str
+    type: UnitType
+    home_area_id: int
+    status: UnitStatus
+    staged: bool
+    lon: float | None
+    lat: float | None
+    position_at: datetime | None
+
+
+class PositionIn(BaseModel):
+    lon: float = Field(ge=-180, le=180, description="WGS-84")
+    lat: float = Field(ge=-90, le=90)
+    staged: bool | None = None
+    status: Literal["available", "out_of_service"] | None = None
+
+
+class SummaryOut(BaseModel):
+    count: int
+    p50_s: float | None
+    p90_s: float | None
+
+
+class KpisOut(BaseModel):
+    area_code: str | None
+    start: datetime
+    end: datetime
+    basis: Literal["dispatch", "call"]
+    incidents: int
+    ring_share: dict[str, float | None]
+    call_to_dispatch: SummaryOut
+    dispatch_to_arrival: SummaryOut
+    call_to_arrival: SummaryOut
+    by_category: dict[str, int]
+
+
+class RowErrorOut(BaseModel):
+    row: int = Field(description="Line number in the file (the header is line 1)")
+    field: str | None
+    message: str
+
+
+class ImportOut(BaseModel):
+    created: list[int]
+    existing: list[int]
+    errors: list[RowErrorOut]

@@ -1,0 +1,197 @@
+"""The dispatch API over HTTP, on the live server with the street grid as its road network."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from conftest import TEST_PASSWORD, LiveServer
+from factories import grid_centre
+from fangkong.core import auth
+from fangkong.core.audit import SYSTEM
+from fangkong.core.models import AuditEvent, Role
+
+STATION = "T-D1-S1"
+
+
+@pytest.fixture()
+def admin(live_server: LiveServer, live_network: Path) -> Iterator[httpx.Client]:
+    with live_server.client(live_server.admin_token()) as client:
+        yield client
+
+
+def _user_client(live_server: LiveServer, username: str, role: Role, area: str
+                 ) -> httpx.Client:
+    with Session(live_server.engine) as session:
+        if auth.get_by_username(session, username=username) is None:
+            auth.create(session, username=username, display_name=username,
+                        password=TEST_PASSWORD, role=role, area_codes=[area], actor=SYSTEM)
+            session.commit()
+    return live_server.client(live_server.token(username))
+
+
+def _body(grid: str = "T-D1-S1-B1-G1", **extra: Any) -> dict[str, Any]:
+    lon, lat = grid_centre(grid)
+    return {"category": "public_order", "subtype": "fight", "priority": "P2",
+            "source": "call", "lon": lon, "lat": lat, "description": "two men fighting",
+            "caller_contact": "13912345678", **extra}
+
+
+def test_create_is_idempotent_and_contact_is_masked(live_server: LiveServer,
+                                                    admin: httpx.Client) -> None:
+    first = admin.post("/api/v1/incidents", json=_body(), headers={"Idempotency-Key": "api-1"})
+    assert first.status_code == 201, first.text
+    incident = first.json()
+    assert incident["status"] == "received" and incident["area_code"] == "T-D1-S1-B1-G1"
+    assert incident["caller_contact_masked"] == "139******78"
+    assert "13912345678" not in first.text
+    assert incident["category_label"] == "治安" and incident["subtype_label"] == "打架斗殴"
+    retry = admin.post("/api/v1/incidents", json=_body(), headers={"Idempotency-Key": "api-1"})
+    assert retry.status_code == 200 and retry.json()["id"] == incident["id"]
+    other = admin.post("/api/v1/incidents", json=_body(priority="P1"),
+                       headers={"Idempotency-Key": "api-1"})
+    assert other.status_code == 409 and other.json()["field"] == "idempotency_key"
+    in_body = admin.post("/api/v1/incidents", json=_body(idempotency_key="api-2"))
+    assert in_body.status_code == 201
+    assert admin.post("/api/v1/incidents", json=_body(idempotency_key="api-2")).status_code == 200
+    missing = admin.post("/api/v1/incidents", json=_body())
+    assert missing.status_code == 422 and missing.json()["field"] == "idempotency_key"
+    mismatch = admin.post("/api/v1/incidents", json=_body(idempotency_key="a"),
+                          headers={"Idempotency-Key": "b"})
+    assert mismatch.status_code == 422
+    bad = admin.post("/api/v1/incidents", json=_body(subtype="theft"),
+                     headers={"Idempotency-Key": "api-bad"})
+    assert bad.status_code == 422 and bad.json()["field"] == "subtype"
+
+    clear = admin.get(f"/api/v1/incidents/{incident['id']}/caller-contact")
+    assert clear.status_code == 200 and clear.json()["caller_contact"] == "13912345678"
+    with Session(live_server.engine) as session:
+        reads = session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "read_personal", AuditEvent.entity == "incident",
+            AuditEvent.entity_id == str(incident["id"]))).all()
+    assert len(reads) == 1 and reads[0].username == "api_admin"
+    officer = _user_client(live_server, "disp_officer", Role.STATION_OFFICER, STATION)
+    with officer:
+        assert officer.get(f"/api/v1/incidents/{incident['id']}/caller-contact"
+                           ).status_code == 403
+
+
+def test_scoped_lists_and_filters(live_server: LiveServer, admin: httpx.Client) -> None:
+    here = admin.post("/api/v1/incidents", json=_body("T-D1-S1-B2-G2"),
+                      headers={"Idempotency-Key": "scope-here"}).json()
+    there = admin.post("/api/v1/incidents", json=_body("T-D2-S2-B1-G1", priority="P4"),
+                       headers={"Idempotency-Key": "scope-there"}).json()
+    officer = _user_client(live_server, "disp_officer", Role.STATION_OFFICER, STATION)
+    with officer:
+        seen = {i["id"] for i in officer.get("/api/v1/incidents").json()["items"]}
+        assert here["id"] in seen and there["id"] not in seen
+        assert officer.get(f"/api/v1/incidents/{there['id']}").status_code == 404
+        p4 = admin.get("/api/v1/incidents", params={"priority": "P4", "area": "T-D2"}).json()
+        assert [i["id"] for i in p4["items"]] == [there["id"]] and p4["total"] == 1
+        naive = admin.get("/api/v1/incidents", params={"received_from": "2026-01-01T00:00:00"})
+        assert naive.status_code == 422
+        outside = officer.post("/api/v1/incidents", json=_body("T-D2-S2-B1-G1"),
+                               headers={"Idempotency-Key": "scope-outside"})
+        assert outside.status_code == 422 and "outside your areas" in outside.json()["message"]
+        cats = admin.get("/api/v1/incidents/categories",
+                         headers={"Accept-Language": "en"}).json()
+        assert [c["category"] for c in cats][:2] == ["criminal", "public_order"]
+
+
+def test_units_recommend_dispatch_and_lifecycle(live_server: LiveServer,
+                                                admin: httpx.Client) -> None:
+    incident = admin.post("/api/v1/incidents",
+                          json=_body("T-D1-S2-B1-G1", priority="P1"),
+                          headers={"Idempotency-Key": "flow-1"}).json()
+    lon, lat = incident["lon"], incident["lat"]
+    offsets = [0.002, 0.01, 0.02, 0.035]
+    ids = []
+    for i, dx in enumerate(offsets):
+        made = admin.post("/api/v1/units", json={"call_sign": f"FLOW-{i}", "type": "car",
+                                                 "home_area_code": "T-D1"})
+        assert made.status_code == 201, made.text
+        unit = made.json()
+        assert unit["status"] == "available" and unit["lon"] is None
+        moved = admin.post(f"/api/v1/units/{unit['id']}/position",
+                           json={"lon": lon + dx, "lat": lat})
+        assert moved.status_code == 200 and moved.json()["lon"] == pytest.approx(lon + dx)
+        ids.append(unit["id"])
+    dup = admin.post("/api/v1/units", json={"call_sign": "FLOW-0", "type": "foot",
+                                            "home_area_code": "T-D1"})
+    assert dup.status_code == 409
+
+    rec = admin.get(f"/api/v1/incidents/{incident['id']}/recommendation",
+                    params={"limit": 4})
+    assert rec.status_code == 200, rec.text
+    candidates = [c for c in rec.json()["candidates"] if c["unit_id"] in ids]
+    assert [c["unit_id"] for c in candidates] == ids
+    times = [c["time_s"] for c in candidates]
+    assert times == sorted(times)
+    # Road times from the network API agree.
+    check = admin.post("/api/v1/network/travel-times", json={
+        "source": {"lon": lon + offsets[0], "lat": lat},
+        "targets": [{"lon": lon, "lat": lat}]}).json()["time_s"][0]
+    assert candidates[0]["time_s"] == pytest.approx(check, abs=1e-3)
+    top = rec.json()["candidates"]
+    assert [c["role"] for c in top[:3]] == ["primary", "reinforcement", "reinforcement"]
+
+    sent = admin.post(f"/api/v1/incidents/{incident['id']}/dispatch",
+                      json={"unit_ids": ids[:2]})
+    assert sent.status_code == 200, sent.text
+    detail = sent.json()
+    assert detail["status"] == "dispatched" and detail["dispatched_at"] is not None
+    assert [a["call_sign"] for a in detail["assignments"]] == ["FLOW-0", "FLOW-1"]
+    assert detail["assignments"][0]["predicted_s"] == pytest.approx(times[0], abs=1e-3)
+    busy = {u["id"]: u["status"] for u in admin.get("/api/v1/units").json()}
+    assert busy[ids[0]] == busy[ids[1]] == "en_route" and busy[ids[2]] == "available"
+    again = admin.post(f"/api/v1/incidents/{incident['id']}/dispatch",
+                       json={"unit_ids": [ids[0]]})
+    assert again.status_code == 409 and "FLOW-0" in again.json()["message"]
+
+    wrong = admin.post(f"/api/v1/incidents/{incident['id']}/transitions",
+                       json={"to": "closed"})
+    assert wrong.status_code == 409
+    assert wrong.json()["detail"] == {"from_status": "dispatched", "to_status": "closed"}
+    for status in ("en_route", "on_scene", "cleared", "closed"):
+        moved = admin.post(f"/api/v1/incidents/{incident['id']}/transitions",
+                           json={"to": status, "note": f"now {status}"})
+        assert moved.status_code == 200, moved.text
+    final = moved.json()
+    assert final["status"] == "closed"
+    assert [e["to_status"] for e in final["events"]] == [
+        "received", "dispatched", "en_route", "on_scene", "cleared", "closed"]
+    assert final["times"]["call_to_arrival_s"] >= 0
+    assert all(u["status"] == "available" for u in admin.get("/api/v1/units").json()
+               if u["id"] in ids)
+
+    now = datetime.now(UTC)
+    kpis = admin.get("/api/v1/dispatch/kpis", params={
+        "start": (now - timedelta(hours=1)).isoformat(),
+        "end": (now + timedelta(hours=1)).isoformat(), "area": "T-D1-S2"})
+    assert kpis.status_code == 200, kpis.text
+    body = kpis.json()
+    assert body["incidents"] >= 1 and body["dispatch_to_arrival"]["count"] >= 1
+    assert body["ring_share"]["5min"] == 1.0
+    assert set(body["by_category"]) >= {"public_order"}
+    assert admin.get("/api/v1/dispatch/kpis", params={
+        "start": "2026-01-01T00:00:00", "end": "2026-02-01T00:00:00"}).status_code == 422
+
+
+def test_viewer_reads_but_cannot_act(live_server: LiveServer, live_network: Path) -> None:
+    viewer = _user_client(live_server, "disp_viewer", Role.VIEWER, "T")
+    with viewer:
+        assert viewer.get("/api/v1/incidents").status_code == 200
+        assert viewer.post("/api/v1/incidents", json=_body(),
+                           headers={"Idempotency-Key": "viewer-1"}).status_code == 403
+        assert viewer.post("/api/v1/units", json={"call_sign": "V-1", "type": "car",
+                                                  "home_area_code": "T"}).status_code == 403
+    grid = _user_client(live_server, "disp_grid", Role.GRID_WORKER, "T")
+    with grid:
+        assert grid.get("/api/v1/incidents").status_code == 403

@@ -1,0 +1,68 @@
+"""The incident board in the console: rows with timers, recommendation and dispatch (htmx)."""
+
+from __future__ import annotations
+
+import re
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+from sqlalchemy.orm import Session
+
+from conftest import TEST_PASSWORD, LiveServer
+from factories import grid_centre
+from fangkong.core import auth
+from fangkong.core.audit import SYSTEM
+from fangkong.core.models import Role
+
+
+def _login(server: LiveServer, username: str, role: Role, area: str) -> httpx.Client:
+    with Session(server.engine) as session:
+        if auth.get_by_username(session, username=username) is None:
+            auth.create(session, username=username, display_name=username,
+                        password=TEST_PASSWORD, role=role, area_codes=[area], actor=SYSTEM)
+            session.commit()
+    client = server.client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token is not None
+    answer = client.post("/login", data={"username": username, "password": TEST_PASSWORD,
+                                         "csrf_token": token.group(1), "next": "/incidents"})
+    assert answer.status_code == 303
+    client.headers["X-CSRF-Token"] = token.group(1)
+    return client
+
+
+def test_board_recommend_and_dispatch(live_server: LiveServer, live_network: Path) -> None:
+    lon, lat = grid_centre("T-D2-S1-B2-G2")
+    with live_server.client(live_server.admin_token()) as admin:
+        incident = admin.post("/api/v1/incidents", headers={"Idempotency-Key": "page-1"}, json={
+            "category": "traffic", "subtype": "collision", "priority": "P3", "source": "call",
+            "lon": lon, "lat": lat, "caller_contact": "13700001111"}).json()
+        unit = admin.post("/api/v1/units", json={"call_sign": "PAGE-1", "type": "motorcycle",
+                                                 "home_area_code": "T-D2"}).json()
+        admin.post(f"/api/v1/units/{unit['id']}/position", json={"lon": lon + 0.003,
+                                                                 "lat": lat})
+    with closing(_login(live_server, "page_commander", Role.COMMANDER, "T")) as client:
+        page = client.get("/incidents")
+        assert page.status_code == 200
+        assert f'data-incident="{incident["id"]}"' in page.text
+        assert "137******11" in page.text and "13700001111" not in page.text
+        assert "交通事故" in page.text and "data-since=" in page.text
+        panel = client.get(f"/incidents/{incident['id']}/recommend")
+        assert panel.status_code == 200 and f'data-unit="{unit["id"]}"' in panel.text
+        assert "首选" in panel.text
+        sent = client.post(f"/incidents/{incident['id']}/dispatch",
+                           data={"unit_id": str(unit["id"])})
+        assert sent.status_code == 200 and 'id="dispatched"' in sent.text
+        assert sent.headers["HX-Trigger"] == "incidents-changed"
+        again = client.post(f"/incidents/{incident['id']}/dispatch",
+                            data={"unit_id": str(unit["id"])})
+        assert "PAGE-1" in again.text and 'role="alert"' in again.text
+        rows = client.get("/incidents/rows")
+        assert "已派警" in rows.text
+        del client.headers["X-CSRF-Token"]
+        refused = client.post(f"/incidents/{incident['id']}/dispatch",
+                              data={"unit_id": str(unit["id"])})
+        assert refused.status_code == 403
+    with closing(_login(live_server, "page_grid", Role.GRID_WORKER, "T")) as grid:
+        assert grid.get("/incidents").status_code == 403

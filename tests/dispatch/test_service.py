@@ -1,0 +1,182 @@
+"""Incidents and units in the service layer, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.dispatch_helpers import ACTOR, CIPHER, T0, area, incident_in, new_incident, scope_of
+from fangkong.core import audit
+from fangkong.core.errors import Conflict, InvalidInput, NotFound
+from fangkong.dispatch import service, taxonomy
+from fangkong.dispatch.models import (
+    Assignment,
+    Incident,
+    IncidentEvent,
+    IncidentStatus,
+    Priority,
+    UnitStatus,
+    UnitType,
+)
+
+S = IncidentStatus
+
+
+def test_create_places_the_incident_and_encrypts_the_contact(db: Session) -> None:
+    incident = new_incident(db, "k-place")
+    leaf = area(db, "T-D1-S1-B1-G1")
+    assert incident.area_id == leaf.id and incident.area_path == leaf.path
+    assert len(incident.h3_cell) == 15
+    assert incident.status == S.RECEIVED and incident.received_at == T0
+    assert incident.caller_contact_encrypted is not None
+    assert "13800138000" not in incident.caller_contact_encrypted
+    assert service.masked_contact(incident, CIPHER) == "138******00"
+    events = db.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == incident.id))
+    assert [(e.from_status, e.to_status) for e in events] == [(None, "received")]
+
+
+def test_idempotency_key_returns_the_original_and_refuses_another_body(db: Session) -> None:
+    first = new_incident(db, "k-retry")
+    again, created = service.create(db, key="k-retry", data=incident_in(), actor=ACTOR,
+                                    now=T0 + timedelta(seconds=5), cipher=CIPHER)
+    assert not created and again.id == first.id
+    count = db.scalar(select(Incident.id).where(Incident.idempotency_key == "k-retry"))
+    assert count == first.id
+    with pytest.raises(Conflict, match="already used") as err:
+        service.create(db, key="k-retry", data=incident_in(priority=Priority.P1), actor=ACTOR,
+                       now=T0, cipher=CIPHER)
+    assert err.value.field == "idempotency_key"
+    with pytest.raises(InvalidInput, match="idempotency key"):
+        service.create(db, key=" padded ", data=incident_in(), actor=ACTOR, now=T0,
+                       cipher=CIPHER)
+
+
+def test_taxonomy_and_place_are_checked(db: Session) -> None:
+    with pytest.raises(InvalidInput) as err:
+        new_incident(db, "k-cat", incident_in(category="weather", subtype="other"))
+    assert err.value.field == "category"
+    with pytest.raises(InvalidInput) as err:
+        new_incident(db, "k-sub", incident_in(category="fire", subtype="theft"))
+    assert err.value.field == "subtype" and "fire" in err.value.message
+    outside = service.IncidentIn(category="other", subtype="other", priority=Priority.P4,
+                                 source=incident_in().source, lon=121.5, lat=31.2)
+    with pytest.raises(InvalidInput, match="outside your areas"):
+        new_incident(db, "k-out", outside)
+    with pytest.raises(InvalidInput, match="outside your areas"):
+        service.create(db, key="k-scope", data=incident_in("T-D2-S1-B1-G1"), actor=ACTOR,
+                       now=T0, cipher=CIPHER, scope=scope_of(db, "T-D1-S1"))
+    assert all(subs[-1] == "other" for subs in taxonomy.TAXONOMY.values())
+
+
+def test_lifecycle_timestamps_and_refusals(db: Session) -> None:
+    incident = new_incident(db, "k-life")
+    unit = service.create_unit(db, call_sign="LIFE-1", unit_type=UnitType.CAR,
+                               home_area=area(db, "T-D1-S1"), actor=ACTOR)
+    with pytest.raises(Conflict) as err:
+        service.transition(db, incident=incident, to=S.ON_SCENE, actor=ACTOR, now=T0)
+    assert "from received to on_scene" in err.value.message
+    assert err.value.detail == {"from_status": "received", "to_status": "on_scene"}
+    with pytest.raises(InvalidInput, match="dispatched by assigning units"):
+        service.transition(db, incident=incident, to=S.DISPATCHED, actor=ACTOR, now=T0)
+
+    service.dispatch(db, incident=incident, units=[unit], actor=ACTOR,
+                     now=T0 + timedelta(seconds=40), predicted_s={unit.id: 95.0})
+    assert incident.status == S.DISPATCHED and unit.status == UnitStatus.EN_ROUTE
+    steps = [(S.EN_ROUTE, 50), (S.ON_SCENE, 150), (S.CLEARED, 900), (S.CLOSED, 1000)]
+    for status, seconds in steps:
+        service.transition(db, incident=incident, to=status, actor=ACTOR,
+                           now=T0 + timedelta(seconds=seconds))
+        if status == S.ON_SCENE:
+            assert unit.status == UnitStatus.ON_SCENE
+    assert incident.dispatched_at == T0 + timedelta(seconds=40)
+    assert incident.on_scene_at == T0 + timedelta(seconds=150)
+    assert incident.closed_at == T0 + timedelta(seconds=1000)
+    assert unit.status == UnitStatus.AVAILABLE
+    (assignment,) = db.scalars(select(Assignment).where(Assignment.incident_id == incident.id))
+    assert assignment.predicted_s == 95.0
+    assert assignment.arrived_at == T0 + timedelta(seconds=150)
+    assert assignment.released_at == T0 + timedelta(seconds=900)
+    with pytest.raises(Conflict, match=r"from closed to cancelled .*none \(final\)"):
+        service.transition(db, incident=incident, to=S.CANCELLED, actor=ACTOR, now=T0)
+    trail = [(e.from_status, e.to_status) for e in incident.events]
+    assert trail == [(None, "received"), ("received", "dispatched"), ("dispatched", "en_route"),
+                     ("en_route", "on_scene"), ("on_scene", "cleared"), ("cleared", "closed")]
+    logged = audit.get_all(db, entity="incident", action="transition")
+    assert {"from": "on_scene", "to": "cleared"} in [e.detail for e in logged]
+
+
+def test_dispatch_refuses_busy_units_whole(db: Session) -> None:
+    first = new_incident(db, "k-busy-1")
+    second = new_incident(db, "k-busy-2", incident_in(offset=(0.001, 0.0)))
+    a = service.create_unit(db, call_sign="BUSY-A", unit_type=UnitType.CAR,
+                            home_area=area(db, "T-D1"), actor=ACTOR)
+    b = service.create_unit(db, call_sign="BUSY-B", unit_type=UnitType.FOOT,
+                            home_area=area(db, "T-D1"), actor=ACTOR)
+    service.dispatch(db, incident=first, units=[a], actor=ACTOR, now=T0)
+    with pytest.raises(Conflict, match="not available: BUSY-A"):
+        service.dispatch(db, incident=second, units=[b, a], actor=ACTOR, now=T0)
+    assert second.status == S.RECEIVED and b.status == UnitStatus.AVAILABLE
+    # Reinforcement: a dispatched incident takes another unit and stays dispatched.
+    service.dispatch(db, incident=first, units=[b], actor=ACTOR, now=T0 + timedelta(minutes=1))
+    assert first.status == S.DISPATCHED and len(first.assignments) == 2
+
+
+def test_cancel_and_merge_release_units(db: Session) -> None:
+    main = new_incident(db, "k-main")
+    dup = new_incident(db, "k-dup", incident_in(offset=(0.0005, 0.0)))
+    unit = service.create_unit(db, call_sign="MERGE-1", unit_type=UnitType.MOTORCYCLE,
+                               home_area=area(db, "T-D1"), actor=ACTOR)
+    service.dispatch(db, incident=dup, units=[unit], actor=ACTOR, now=T0)
+    with pytest.raises(InvalidInput, match="merged_into_id"):
+        service.transition(db, incident=dup, to=S.MERGED, actor=ACTOR, now=T0)
+    with pytest.raises(InvalidInput, match="into itself"):
+        service.transition(db, incident=dup, to=S.MERGED, actor=ACTOR, now=T0, merged_into=dup)
+    service.transition(db, incident=dup, to=S.MERGED, actor=ACTOR, now=T0, merged_into=main)
+    assert dup.merged_into_id == main.id and unit.status == UnitStatus.AVAILABLE
+    service.transition(db, incident=main, to=S.CANCELLED, actor=ACTOR, now=T0, note="hoax")
+    assert main.cancelled_at == T0 and main.events[-1].note == "hoax"
+
+
+def test_scoped_reads(db: Session) -> None:
+    here = new_incident(db, "k-scope-1", incident_in("T-D1-S1-B2-G1"))
+    there = new_incident(db, "k-scope-2", incident_in("T-D2-S2-B1-G1"))
+    station = scope_of(db, "T-D1-S1")
+    total, items = service.get_all(db, scope=station)
+    assert here in items and there not in items and total == len(items)
+    assert service.get(db, incident_id=there.id, scope=station) is None
+    with pytest.raises(NotFound, match="outside your areas"):
+        service.get_or_raise(db, incident_id=there.id, scope=station)
+    filtered = service.get_all(db, scope=scope_of(db, "T"),
+                               filters=service.IncidentFilter(area_code="T-D2-S2", open=True))[1]
+    assert filtered == [there]
+
+
+def test_reveal_contact_is_audited(db: Session) -> None:
+    incident = new_incident(db, "k-reveal")
+    assert service.reveal_contact(db, incident=incident, viewer=None, cipher=CIPHER,
+                                  actor=ACTOR) == "13800138000"
+    (event,) = audit.get_all(db, entity="incident", action="read_personal", limit=1)
+    assert event.entity_id == str(incident.id) and event.username == "dispatcher"
+
+
+def test_units_positions_and_scope(db: Session) -> None:
+    unit = service.create_unit(db, call_sign="POS-1", unit_type=UnitType.DRONE_TEAM,
+                               home_area=area(db, "T-D2-S1"), actor=ACTOR, staged=True)
+    with pytest.raises(Conflict, match="taken"):
+        service.create_unit(db, call_sign="POS-1", unit_type=UnitType.CAR,
+                            home_area=area(db, "T-D2"), actor=ACTOR)
+    service.report_position(db, unit=unit, lon=120.1, lat=30.01, now=T0)
+    service.report_position(db, unit=unit, lon=120.11, lat=30.02, now=T0 + timedelta(seconds=30),
+                            status=UnitStatus.OUT_OF_SERVICE)
+    assert (unit.lon, unit.lat, unit.position_at) == (120.11, 30.02, T0 + timedelta(seconds=30))
+    assert unit.status == UnitStatus.OUT_OF_SERVICE and unit.staged
+    with pytest.raises(InvalidInput):
+        service.report_position(db, unit=unit, lon=200.0, lat=30.0, now=T0)
+    assert unit not in service.get_units(db, scope=scope_of(db, "T-D1"))
+    with pytest.raises(NotFound):
+        service.get_unit_or_raise(db, unit_id=unit.id, scope=scope_of(db, "T-D1"))
+    assert unit in service.get_units(db, scope=scope_of(db, "T-D2"),
+                                     status=UnitStatus.OUT_OF_SERVICE)
