@@ -9,12 +9,12 @@ same shape (:func:`load_yaml`).
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections import deque
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fangkong.areas.models import AreaLevel
@@ -348,8 +348,6 @@ def parse(data: dict[str, Any], *, source: str = "declaration") -> CaseTypeDecl:
 
 def load_yaml(path: Path) -> CaseTypeDecl:
     """A declaration from a YAML file of the same shape as the Python mappings."""
-    # PyYAML ships without type stubs; imported by name it is typed as a plain module.
-    yaml = importlib.import_module("yaml")
     try:
         data = yaml.safe_load(path.read_text("utf-8"))
     except yaml.YAMLError as exc:
