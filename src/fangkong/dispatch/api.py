@@ -23,6 +23,7 @@ from fangkong.dispatch import permissions as perms
 from fangkong.dispatch.models import (
     Incident,
     IncidentStatus,
+    Post,
     Priority,
     Unit,
     UnitStatus,
@@ -42,6 +43,8 @@ from fangkong.dispatch.schemas import (
     IncidentPage,
     KpisOut,
     PositionIn,
+    PostIn,
+    PostOut,
     RecommendationOut,
     RowErrorOut,
     SubtypeOut,
@@ -121,7 +124,8 @@ def _detail(db: DbSession, incident: Incident, cipher: FieldCipher, language: st
 def _unit_out(unit: Unit) -> UnitOut:
     return UnitOut(id=unit.id, call_sign=unit.call_sign, type=unit.unit_type,
                    home_area_id=unit.home_area_id, status=unit.status, staged=unit.staged,
-                   lon=unit.lon, lat=unit.lat, position_at=unit.position_at)
+                   home_post_id=unit.home_post_id, lon=unit.lon, lat=unit.lat,
+                   position_at=unit.position_at)
 
 
 # --- incidents -------------------------------------------------------------------------------
@@ -319,9 +323,35 @@ def create_unit(body: UnitIn, db: DbSession, user: CurrentUser, scope: UserScope
                 actor: RequestActor) -> UnitOut:
     """Register a unit based in one of your areas."""
     home = area_service.get_by_code_or_raise(db, code=body.home_area_code, scope=scope)
+    post = (service.get_post_by_code_or_raise(db, code=body.home_post_code, scope=scope)
+            if body.home_post_code else None)
     return _unit_out(service.create_unit(db, call_sign=body.call_sign, unit_type=body.type,
                                          home_area=home, actor=actor, staged=body.staged,
-                                         user=user))
+                                         home_post=post, now=utcnow(), user=user))
+
+
+# --- posts -----------------------------------------------------------------------------------
+
+
+def _post_out(post: Post) -> PostOut:
+    return PostOut(id=post.id, code=post.code, name=post.name, kind=post.kind, lon=post.lon,
+                   lat=post.lat, area_id=post.area_id)
+
+
+@router.get("/posts", response_model=list[PostOut])
+def list_posts(db: DbSession, scope: UserScope) -> list[PostOut]:
+    """Police posts in your areas (the fixed sites units are based at)."""
+    return [_post_out(p) for p in service.get_posts(db, scope=scope)]
+
+
+@router.post("/posts", response_model=PostOut, status_code=201,
+             dependencies=[requires(perms.UNITS)])
+def create_post(body: PostIn, db: DbSession, user: CurrentUser, scope: UserScope,
+                actor: RequestActor) -> PostOut:
+    """Register a police post in one of your areas."""
+    return _post_out(service.create_post(db, code=body.code, name=body.name, kind=body.kind,
+                                         lon=body.lon, lat=body.lat, actor=actor,
+                                         scope=scope, user=user))
 
 
 @router.post("/units/{unit_id}/position", response_model=UnitOut,

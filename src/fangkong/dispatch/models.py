@@ -55,6 +55,26 @@ class UnitStatus(StrEnum):
     OUT_OF_SERVICE = "out_of_service"
 
 
+class PostKind(StrEnum):
+    """The fixed sites units start from (GLOSSARY: 警务工作站 / 街面警务站 / 警务室 / 护学岗)."""
+
+    POLICE_POST = "police_post"
+    STREET_POST = "street_post"
+    COMMUNITY_OFFICE = "community_office"
+    SCHOOL_GATE = "school_gate"
+
+
+class Post(LocatedMixin, TimestampMixin, Base):
+    """A police post: a fixed site, placed in its areas, that units are based at."""
+
+    __tablename__ = "police_post"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[PostKind] = mapped_column(enum_column(PostKind, 24))
+
+
 class Incident(LocatedMixin, TimestampMixin, Base):
     """警情: one reported event, placed in its areas; the caller's contact is encrypted."""
 
@@ -127,6 +147,8 @@ class Unit(TimestampMixin, Base):
     home_area_path: Mapped[str] = mapped_column(String(255), index=True)
     status: Mapped[UnitStatus] = mapped_column(enum_column(UnitStatus, 16), index=True)
     staged: Mapped[bool] = mapped_column(default=False)
+    home_post_id: Mapped[int | None] = mapped_column(
+        ForeignKey("police_post.id", ondelete="SET NULL"), default=None, index=True)
     lon: Mapped[float | None] = mapped_column(Float, default=None)
     lat: Mapped[float | None] = mapped_column(Float, default=None)
     position_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -151,3 +173,20 @@ class Assignment(Base):
 
     incident: Mapped[Incident] = relationship(back_populates="assignments")
     unit: Mapped[Unit] = relationship(lazy="selectin")
+
+
+class ReplayRun(Base):
+    """One replay of a recorded day against the units of the time it ran, and its KPIs.
+
+    Kept so that a planner can compare deployments; ``result`` holds the report as JSON.
+    """
+
+    __tablename__ = "dispatch_replay"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), index=True)
+    area_path: Mapped[str] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+    result: Mapped[str] = mapped_column(Text)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from fangkong.dispatch.models import (
     IncidentStatus,
+    PostKind,
     Priority,
     Source,
     UnitStatus,
@@ -141,6 +142,9 @@ class UnitIn(BaseModel):
     call_sign: str = Field(min_length=1, max_length=32)
     type: UnitType
     home_area_code: str = Field(max_length=32)
+    home_post_code: str | None = Field(
+        default=None, max_length=32,
+        description="The post the unit is based at; the unit starts at its position")
     staged: bool = False
 
 
@@ -151,9 +155,28 @@ class UnitOut(BaseModel):
     home_area_id: int
     status: UnitStatus
     staged: bool
+    home_post_id: int | None
     lon: float | None
     lat: float | None
     position_at: datetime | None
+
+
+class PostIn(BaseModel):
+    code: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=128)
+    kind: PostKind
+    lon: float = Field(ge=-180, le=180, description="WGS-84")
+    lat: float = Field(ge=-90, le=90)
+
+
+class PostOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    kind: PostKind
+    lon: float
+    lat: float
+    area_id: int | None
 
 
 class PositionIn(BaseModel):

@@ -24,6 +24,7 @@ from fangkong.areas.geometry import h3_cell
 from fangkong.areas.models import Area
 from fangkong.core import audit, auth
 from fangkong.core.audit import Actor
+from fangkong.core.db import utcnow
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope
@@ -35,6 +36,8 @@ from fangkong.dispatch.models import (
     Incident,
     IncidentEvent,
     IncidentStatus,
+    Post,
+    PostKind,
     Priority,
     Source,
     Unit,
@@ -329,9 +332,54 @@ def transition(
 # --- units -----------------------------------------------------------------------------------
 
 
+def create_post(session: Session, *, code: str, name: str, kind: PostKind, lon: float,
+                lat: float, actor: Actor, scope: Scope | None = None,
+                user: User | None = None) -> Post:
+    """Register a police post at (lon, lat), placed in its areas (which must lie in ``scope``)."""
+    _require(user, perms.UNITS)
+    code, name = code.strip(), name.strip()
+    if not code or len(code) > 32:
+        raise InvalidInput("code must be 1-32 characters", field="code")
+    if not name or len(name) > 128:
+        raise InvalidInput("name must be 1-128 characters", field="name")
+    if session.scalars(select(Post.id).where(Post.code == code)).first() is not None:
+        raise Conflict(f"post code {code!r} is taken", field="code")
+    lon, lat, chain = area_service.locate(session, lon=lon, lat=lat)
+    leaf = chain[-1] if chain else None
+    if leaf is None or (scope is not None and not scope.covers(leaf.path)):
+        raise InvalidInput(f"point ({lon:.6f}, {lat:.6f}) is outside your areas", field="lon")
+    post = Post(code=code, name=name, kind=kind, lon=lon, lat=lat, h3_cell=h3_cell(lon, lat),
+                area_id=leaf.id, area_path=leaf.path)
+    session.add(post)
+    session.flush()
+    audit.record(session, actor=actor, action="create", entity="police_post",
+                 entity_id=post.id, detail={"code": code, "kind": kind.value,
+                                            "area": leaf.code})
+    return post
+
+
+def get_posts(session: Session, *, scope: Scope) -> list[Post]:
+    """Posts in ``scope``, by code."""
+    return list(session.scalars(select(Post).where(scope.clause(Post.area_path))
+                                .order_by(Post.code)))
+
+
+def get_post_by_code_or_raise(session: Session, *, code: str, scope: Scope | None) -> Post:
+    query = select(Post).where(Post.code == code)
+    if scope is not None:
+        query = query.where(scope.clause(Post.area_path))
+    post = session.scalars(query).one_or_none()
+    if post is None:
+        raise NotFound(f"post {code!r} does not exist or is outside your areas",
+                       field="home_post_code")
+    return post
+
+
 def create_unit(session: Session, *, call_sign: str, unit_type: UnitType, home_area: Area,
-                actor: Actor, staged: bool = False, user: User | None = None) -> Unit:
-    """Register a unit based in ``home_area``; it starts available, with no position."""
+                actor: Actor, staged: bool = False, home_post: Post | None = None,
+                now: datetime | None = None, user: User | None = None) -> Unit:
+    """Register a unit based in ``home_area``; it starts available. A unit based at
+    ``home_post`` starts at the post's position (reported at ``now``), else with none."""
     _require(user, perms.UNITS)
     call_sign = call_sign.strip()
     if not call_sign or len(call_sign) > 32:
@@ -340,11 +388,15 @@ def create_unit(session: Session, *, call_sign: str, unit_type: UnitType, home_a
         raise Conflict(f"call sign {call_sign!r} is taken", field="call_sign")
     unit = Unit(call_sign=call_sign, unit_type=unit_type, home_area_id=home_area.id,
                 home_area_path=home_area.path, status=UnitStatus.AVAILABLE, staged=staged)
+    if home_post is not None:
+        unit.home_post_id = home_post.id
+        unit.lon, unit.lat, unit.position_at = home_post.lon, home_post.lat, now or utcnow()
     session.add(unit)
     session.flush()
     audit.record(session, actor=actor, action="create", entity="unit", entity_id=unit.id,
                  detail={"call_sign": call_sign, "type": unit_type.value,
-                         "home_area": home_area.code})
+                         "home_area": home_area.code,
+                         "home_post": home_post.code if home_post else None})
     return unit
 
 
