@@ -79,7 +79,9 @@ class Incident(LocatedMixin, TimestampMixin, Base):
     """警情: one reported event, placed in its areas; the caller's contact is encrypted."""
 
     __tablename__ = "incident"
-    __table_args__ = (Index("ix_incident_status_received", "status", "received_at"),)
+    # updated_at: the live map's change feed reads what changed since its last look.
+    __table_args__ = (Index("ix_incident_status_received", "status", "received_at"),
+                      Index("ix_incident_updated_at", "updated_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Client-supplied: a retried create with the same key returns this incident.
@@ -137,6 +139,7 @@ class Unit(TimestampMixin, Base):
     """警力: a dispatchable unit with its latest position only (no history is kept)."""
 
     __tablename__ = "unit"
+    __table_args__ = (Index("ix_unit_updated_at", "updated_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sign: Mapped[str] = mapped_column(String(32), unique=True)

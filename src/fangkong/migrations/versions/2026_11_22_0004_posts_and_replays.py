@@ -1,4 +1,4 @@
-"""posts (units' home sites) and replay runs
+"""posts (units' home sites), replay runs, change-feed indexes
 
 Revision ID: 0004
 Revises: 0003
@@ -90,6 +90,11 @@ def upgrade() -> None:
             ondelete="SET NULL",
         )
 
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.create_index("ix_incident_updated_at", ["updated_at"], unique=False)
+    with op.batch_alter_table("unit", schema=None) as batch_op:
+        batch_op.create_index("ix_unit_updated_at", ["updated_at"], unique=False)
+
     if _postgresql():
         # Scoping filters by area path prefix: pattern-ops indexes serve LIKE '/1/4/%'.
         op.execute(
@@ -106,6 +111,10 @@ def downgrade() -> None:
     if _postgresql():
         op.execute("DROP INDEX IF EXISTS ix_dispatch_replay_area_path_pattern")
         op.execute("DROP INDEX IF EXISTS ix_police_post_area_path_pattern")
+    with op.batch_alter_table("unit", schema=None) as batch_op:
+        batch_op.drop_index("ix_unit_updated_at")
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.drop_index("ix_incident_updated_at")
     with op.batch_alter_table("unit", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_unit_home_post_id_police_post"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_unit_home_post_id"))
