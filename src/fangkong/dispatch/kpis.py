@@ -86,9 +86,19 @@ class Summary:
     p90_s: float | None
 
 
-def _summary(values: list[float]) -> Summary:
+def summarise(values: Sequence[float]) -> Summary:
+    """Count, p50 and p90 (nearest rank, :func:`percentile`) of ``values`` in seconds."""
     return Summary(count=len(values), p50_s=percentile(values, 50),
                    p90_s=percentile(values, 90))
+
+
+def ring_shares(values: Sequence[float]) -> dict[str, float | None]:
+    """Share of the response times (s) within each ring: ``{"1min": …, "3min": …, "5min": …}``.
+
+    ``share[r]`` = #(v ≤ r) ÷ #values for r = 60, 180, 300 s; None for no values. O(n).
+    """
+    return {name: sum(1 for v in values if v <= limit) / len(values) if values else None
+            for limit, name in RINGS_S}
 
 
 @dataclass(frozen=True)
@@ -153,9 +163,6 @@ def area_kpis(
             if seconds is not None:
                 values.append(seconds)
     response = d2a if basis == "dispatch" else c2a
-    share: dict[str, float | None] = {
-        name: sum(1 for v in response if v <= limit) / len(response) if response else None
-        for limit, name in RINGS_S}
-    return AreaKpis(incidents=n, basis=basis, ring_share=share,
-                    call_to_dispatch=_summary(c2d), dispatch_to_arrival=_summary(d2a),
-                    call_to_arrival=_summary(c2a), by_category=dict(sorted(categories.items())))
+    return AreaKpis(incidents=n, basis=basis, ring_share=ring_shares(response),
+                    call_to_dispatch=summarise(c2d), dispatch_to_arrival=summarise(d2a),
+                    call_to_arrival=summarise(c2a), by_category=dict(sorted(categories.items())))
