@@ -153,7 +153,7 @@ def running_server(backend: str, tmp: Path, suffix: str) -> Iterator[LiveServer]
                         database_url=engine.url.render_as_string(hide_password=False))
     port = _free_port()
     config = uvicorn.Config(create_app(settings, engine=engine), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="off")
+                            log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

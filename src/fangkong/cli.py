@@ -219,8 +219,9 @@ def _serve(settings: Settings) -> None:
 
     from fangkong.web.app import create_app
 
+    # Live streams (SSE) stay open: give them a few seconds on shutdown, not forever.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="info")
+                log_level="info", timeout_graceful_shutdown=3)
 
 
 @app.command()
