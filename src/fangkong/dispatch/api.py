@@ -6,11 +6,19 @@ audited ``/incidents/{id}/caller-contact``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
@@ -18,7 +26,7 @@ from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.core.i18n import translate
 from fangkong.core.security import FieldCipher
-from fangkong.dispatch import kpis, recommend, service, taxonomy
+from fangkong.dispatch import kpis, live, recommend, service, taxonomy
 from fangkong.dispatch import permissions as perms
 from fangkong.dispatch.models import (
     Incident,
@@ -31,6 +39,7 @@ from fangkong.dispatch.models import (
 )
 from fangkong.dispatch.schemas import (
     AssignmentOut,
+    BreachOut,
     CandidateOut,
     CategoryOut,
     ContactOut,
@@ -42,6 +51,7 @@ from fangkong.dispatch.schemas import (
     IncidentOut,
     IncidentPage,
     KpisOut,
+    LiveOut,
     PositionIn,
     PostIn,
     PostOut,
@@ -68,6 +78,8 @@ from fangkong.web.deps import (
 
 router = APIRouter(tags=["dispatch"], dependencies=[requires(perms.READ)])
 MAX_IMPORT_BYTES = 5 << 20
+#: Seconds of silence after which a live stream sends a comment line.
+KEEPALIVE_S = 15.0
 
 
 def _network(request: Request) -> network_service.Network:
@@ -364,6 +376,66 @@ def report_position(unit_id: int, body: PositionIn, db: DbSession, user: Current
     return _unit_out(service.report_position(db, unit=unit, lon=body.lon, lat=body.lat,
                                              now=utcnow(), staged=body.staged, status=status,
                                              user=user))
+
+
+# --- live command map ------------------------------------------------------------------------
+
+
+@router.get("/dispatch/live", response_model=LiveOut)
+def live_snapshot(db: DbSession, scope: UserScope) -> dict[str, Any]:
+    """What the live command map shows now: open incidents, units, posts, breach alerts."""
+    return live.ChangeFeed(scope=scope).start(db, now=utcnow())
+
+
+@router.get("/dispatch/alerts", response_model=list[BreachOut])
+def breach_alerts(db: DbSession, scope: UserScope) -> list[dict[str, Any]]:
+    """Open P1/P2 incidents of your areas past a response ring with no unit on scene."""
+    return [live.breach_item(b) for b in live.breaches(db, scope=scope, now=utcnow())]
+
+
+def _sse(kind: str, data: object) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def _stream(request: Request, feed: live.ChangeFeed) -> AsyncIterator[str]:
+    factory: sessionmaker[Session] = request.app.state.session_factory
+
+    def read(step: Callable[[Session], Any]) -> Any:
+        with factory() as session:
+            return step(session)
+
+    with live.BROKER.subscribe() as woken:
+        snapshot = await anyio.to_thread.run_sync(
+            read, lambda s: feed.start(s, now=utcnow()))
+        yield "retry: 3000\n\n" + _sse("snapshot", snapshot)
+        last_look = last_sent = time.monotonic()
+        while not await request.is_disconnected():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), timeout=live.TICK_S)
+            events: list[live.Event] = []
+            if woken.is_set() or time.monotonic() - last_look >= live.POLL_S:
+                woken.clear()  # before the read: a commit during it wakes the next round
+                events = await anyio.to_thread.run_sync(
+                    read, lambda s: feed.changes(s, now=utcnow()))
+                last_look = time.monotonic()
+            events += feed.alerts(now=utcnow())
+            if events:
+                yield "".join(_sse(kind, item) for kind, item in events)
+                last_sent = time.monotonic()
+            elif time.monotonic() - last_sent > KEEPALIVE_S:
+                yield ": keep-alive\n\n"  # proxies close a silent connection
+                last_sent = time.monotonic()
+
+
+@router.get("/dispatch/stream", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "Server-Sent Events: `snapshot` (shaped like "
+                             "/dispatch/live), then `incident`, `unit`, `post`, `alert`"}})
+async def live_stream(request: Request, scope: UserScope) -> StreamingResponse:
+    """The live command map's updates, pushed as Server-Sent Events."""
+    return StreamingResponse(_stream(request, live.ChangeFeed(scope=scope)),
+                             media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 # --- KPIs ------------------------------------------------------------------------------------

@@ -215,3 +215,49 @@ class ImportOut(BaseModel):
     created: list[int]
     existing: list[int]
     errors: list[RowErrorOut]
+
+
+class LiveIncidentOut(BaseModel):
+    id: int
+    priority: Priority
+    status: IncidentStatus
+    open: bool
+    category: str
+    subtype: str
+    lon: float
+    lat: float
+    area_id: int | None
+    received_at: datetime
+    dispatched_at: datetime | None
+    on_scene_at: datetime | None
+
+
+class LiveUnitOut(BaseModel):
+    id: int
+    call_sign: str
+    type: UnitType
+    status: UnitStatus
+    staged: bool
+    lon: float | None
+    lat: float | None
+    home_post_id: int | None
+    position_at: datetime | None
+
+
+class BreachOut(BaseModel):
+    incident_id: int
+    priority: Priority
+    ring: Literal["1min", "3min", "5min", "beyond"] = Field(
+        description="The largest response ring passed without a unit on scene")
+    waited_s: float
+
+
+class LiveOut(BaseModel):
+    """What the live command map shows; the stream sends this first (``snapshot``), then
+    ``incident``, ``unit``, ``post`` and ``alert`` events shaped like its items."""
+
+    at: datetime
+    incidents: list[LiveIncidentOut]
+    units: list[LiveUnitOut]
+    posts: list[PostOut]
+    alerts: list[BreachOut]
