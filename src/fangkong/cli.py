@@ -23,6 +23,7 @@ from fangkong.core.db import make_engine, make_session_factory, session_scope
 from fangkong.core.errors import FangkongError
 from fangkong.core.models import Role
 from fangkong.core.scoping import Scope
+from fangkong.dispatch.cli import dispatch_app
 from fangkong.network import service as network_service
 from fangkong.network.cli import network_app
 from fangkong.network.profile import DEFAULT_PROFILE
@@ -41,6 +42,7 @@ app.add_typer(addresses_app, name="addresses")
 app.add_typer(users_app, name="users")
 app.add_typer(network_app, name="network")
 app.add_typer(cases_app, name="cases")
+app.add_typer(dispatch_app, name="dispatch")
 
 console = Console()
 WHOLE_TREE = Scope(paths=("/",))
@@ -252,6 +254,9 @@ def demo(
                                                 help="Serve the console after building")] = True,
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    live: Annotated[bool, typer.Option("--live", help="While serving, record a generated "
+                                       "incident every few seconds and dispatch it")] = False,
+    live_interval: Annotated[float, typer.Option(help="Seconds between live incidents")] = 8.0,
 ) -> None:
     """Build the demo county (real OSM data of Liechtenstein) and serve the console."""
     from fangkong.core.security import FieldCipher
@@ -282,7 +287,7 @@ def demo(
 
             report = demo_build.build(session, data_dir=settings.data_dir,
                                       cipher=FieldCipher(settings.ensure_secret_key()),
-                                      progress=progress)
+                                      progress=progress, zone=settings.zone)
         table = Table("built", "count", title=f"demo county built in "
                       f"{time.perf_counter() - started:.1f} s")
         for level, count in report.areas_by_level.items():
@@ -293,6 +298,12 @@ def demo(
         table.add_row("users", str(report.users))
         table.add_row("hazards / disputes", f"{report.hazards} / {report.disputes} "
                       f"({report.overdue_cases} overdue)")
+        generated = report.incidents
+        table.add_row("police posts / units", f"{generated.posts} / "
+                      f"{sum(generated.units_by_type.values())} ("
+                      + ", ".join(f"{k} {v}" for k, v in generated.units_by_type.items()) + ")")
+        table.add_row("incidents", f"{generated.incidents:,} ({generated.first_day} to "
+                      f"{generated.last_day})")
         console.print(table)
     # The road graph comes from the same extract; the cache makes a rerun instant.
     graph, hit, _ = import_and_activate(settings.data_dir, demo_build.DEMO_PBF, DEFAULT_PROFILE)
@@ -312,7 +323,22 @@ def demo(
     if serve_console:
         console.print(f"fangkong console: [bold]http://{settings.host}:{settings.port}/[/bold] "
                       "(API docs at /docs)")
-        _serve(settings)
+        if not live:
+            _serve(settings)
+            return
+        from fangkong.demo.incidents import LiveFeed
+
+        feed = LiveFeed(factory, network=lambda: network_service.current(settings.data_dir),
+                        cipher=FieldCipher(settings.ensure_secret_key()), zone=settings.zone,
+                        interval_s=live_interval)
+        console.print(f"live feed: a generated incident every {live_interval:g} s, "
+                      "dispatched by the recommender")
+        feed.start()
+        try:
+            _serve(settings)
+        finally:
+            # uvicorn returns on Ctrl-C; the feed stops with it (its current tick commits).
+            feed.stop()
 
 
 def _remove_demo_database(settings: Settings) -> None:

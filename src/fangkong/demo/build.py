@@ -6,7 +6,9 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
@@ -24,6 +26,7 @@ from fangkong.core.db import utcnow
 from fangkong.core.models import Role, User
 from fangkong.core.scoping import Scope
 from fangkong.core.security import FieldCipher
+from fangkong.demo.incidents import IncidentsReport, build_demo_incidents
 from fangkong.demo.osm import (
     AddressPoint,
     Boundary,
@@ -33,6 +36,9 @@ from fangkong.demo.osm import (
     read_roads,
 )
 from fangkong.demo.tessellate import generate_beats_and_grids, plan_counts, road_points
+from fangkong.network import service as network_service
+from fangkong.network.profile import DEFAULT_PROFILE
+from fangkong.network.store import import_and_activate
 
 DEMO_PBF = Path(__file__).resolve().parent / "data" / "liechtenstein-latest.osm.pbf"
 DEMO_PASSWORD = "fangkong-demo"
@@ -80,6 +86,7 @@ class BuildReport:
     hazards: int = 0
     disputes: int = 0
     overdue_cases: int = 0
+    incidents: IncidentsReport = field(default_factory=IncidentsReport)
     steps: list[tuple[str, float]] = field(default_factory=list)
 
 
@@ -362,8 +369,15 @@ def build(
     cipher: FieldCipher,
     progress: Progress = lambda _message: None,
     pbf: Path = DEMO_PBF,
+    zone: ZoneInfo | None = None,
+    today: date | None = None,
 ) -> BuildReport:
-    """Build the demo county into ``session`` (the caller commits) and its road layer file."""
+    """Build the demo county into ``session`` (the caller commits) and its road layer file.
+
+    The road graph of ``pbf`` is imported too (cached): the generated incidents' response
+    times come from it. ``zone`` (default Asia/Shanghai) and ``today`` (default: today in
+    that zone) place the year of incidents, which ends the day before ``today``.
+    """
     report = BuildReport()
     started = time.perf_counter()
 
@@ -392,6 +406,13 @@ def build(
     cases = build_demo_cases(session, rng_seed=RNG_SEED, now=utcnow(), cipher=cipher)
     report.hazards, report.disputes, report.overdue_cases = (cases.hazards, cases.disputes,
                                                              cases.overdue)
-    step("demo hazards and disputes", t)
+    t = step("demo hazards and disputes", t)
+    import_and_activate(data_dir, pbf, DEFAULT_PROFILE)
+    network = network_service.current(data_dir)
+    zone = zone or ZoneInfo("Asia/Shanghai")
+    report.incidents = build_demo_incidents(
+        session, network=network, zone=zone, today=today or utcnow().astimezone(zone).date(),
+        rng_seed=RNG_SEED)
+    step("posts, units and a year of incidents", t)
     report.seconds = time.perf_counter() - started
     return report
