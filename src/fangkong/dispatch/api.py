@@ -465,3 +465,74 @@ def response_kpis(
                    dispatch_to_arrival=SummaryOut(**vars(result.dispatch_to_arrival)),
                    call_to_arrival=SummaryOut(**vars(result.call_to_arrival)),
                    by_category=result.by_category)
+
+
+# --- replay ----------------------------------------------------------------------------------
+# Appended as one section (schemas included) so that the replay stays apart from the rest.
+
+from pydantic import BaseModel, Field  # noqa: E402
+
+from fangkong.dispatch import replay as replay_service  # noqa: E402
+from fangkong.dispatch.models import ReplayRun  # noqa: E402
+
+
+class ReplayIn(BaseModel):
+    day: str = Field(description="The recorded day, YYYY-MM-DD, local date in the county's "
+                     "time zone", examples=["2026-05-01"], max_length=10)
+    area_code: str | None = Field(default=None, max_length=32,
+                                  description="Replay only the incidents in this area's subtree")
+
+
+class ReplaySummaryOut(BaseModel):
+    id: int
+    day: str
+    area_code: str | None
+    created_at: datetime
+    created_by_id: int | None
+    replayed: int
+
+
+class ReplayOut(ReplaySummaryOut):
+    report: replay_service.ReplayReport
+
+
+def _replay_summary(run: ReplayRun, report: dict[str, object]) -> dict[str, object]:
+    return {"id": run.id, "day": run.day, "area_code": report.get("area_code"),
+            "created_at": run.created_at, "created_by_id": run.created_by_id,
+            "replayed": report.get("replayed", 0)}
+
+
+def _replay_out(run: ReplayRun) -> ReplayOut:
+    report = replay_service.report_of(run)
+    return ReplayOut.model_validate({**_replay_summary(run, report), "report": report})
+
+
+@router.post("/dispatch/replays", response_model=ReplayOut, status_code=201,
+             dependencies=[requires(perms.ACT)])
+def create_replay(body: ReplayIn, request: Request, db: DbSession, user: CurrentUser,
+                  scope: UserScope, actor: RequestActor) -> ReplayOut:
+    """Replay a recorded day against the current units of your areas (nearest free unit by
+    road time, in received order) and store the report: response-ring KPIs side by side with
+    the recorded ones (model: ``fangkong.dispatch.replay``)."""
+    day = replay_service.parse_day(body.day)
+    area = (area_service.get_by_code_or_raise(db, code=body.area_code, scope=scope)
+            if body.area_code else None)
+    run = replay_service.replay_day(db, network=_network(request), day=day,
+                                    zone=get_settings(request).zone, scope=scope, area=area,
+                                    actor=actor, user=user)
+    return _replay_out(run)
+
+
+@router.get("/dispatch/replays", response_model=list[ReplaySummaryOut])
+def list_replays(db: DbSession, scope: UserScope,
+                 limit: Annotated[int, Query(ge=1, le=replay_service.MAX_RUNS)] = 50
+                 ) -> list[ReplaySummaryOut]:
+    """Replays filed under your areas, newest first (without their reports)."""
+    return [ReplaySummaryOut.model_validate(_replay_summary(r, replay_service.report_of(r)))
+            for r in replay_service.get_runs(db, scope=scope, limit=limit)]
+
+
+@router.get("/dispatch/replays/{replay_id}", response_model=ReplayOut)
+def read_replay(replay_id: int, db: DbSession, scope: UserScope) -> ReplayOut:
+    """One replay with its report."""
+    return _replay_out(replay_service.get_run_or_raise(db, run_id=replay_id, scope=scope))

@@ -139,3 +139,97 @@ def dispatch_form(incident_id: int, request: Request, db: DbSession, user: Curre
                       sent=[u.call_sign for u in units])
     response.headers["HX-Trigger"] = "incidents-changed"
     return response
+
+
+# --- replay ----------------------------------------------------------------------------------
+# Appended as one section so that the replay page stays apart from the board's.
+
+from datetime import timedelta  # noqa: E402
+
+from fangkong.areas import service as replay_areas  # noqa: E402
+from fangkong.areas.models import AreaLevel  # noqa: E402
+from fangkong.dispatch import replay as replay_service  # noqa: E402
+from fangkong.dispatch.models import ReplayRun  # noqa: E402
+
+# Areas offered in the replay form: down to beat areas (grids hold too few incidents a day).
+REPLAY_LEVELS = (AreaLevel.CITY, AreaLevel.DISTRICT, AreaLevel.STATION, AreaLevel.BEAT)
+
+
+def _report_context(run: ReplayRun) -> dict[str, Any]:
+    report = replay_service.report_of(run)
+    return {"run": run, "report": report, "figures": replay_service.comparison(report),
+            "categories": replay_service.by_category(report),
+            "format_value": replay_service.format_value}
+
+
+def _replay_page(request: Request, db: DbSession, user: User, scope: Scope, language: str,
+                 **context: Any) -> HTMLResponse:
+    zone = get_settings(request).zone
+    areas = [a for a in replay_areas.get_all(db, scope=scope) if a.level in REPLAY_LEVELS]
+    yesterday = (utcnow().astimezone(zone).date() - timedelta(days=1)).isoformat()
+    context.setdefault("day", yesterday)
+    context.setdefault("area_code", "")
+    return render(request, "dispatch/replay.html", language=language, user=user,
+                  areas=areas, runs=replay_service.get_runs(db, scope=scope, limit=20),
+                  can_act=_can_act(user), labels=Labels(language), **context)
+
+
+def _report_partial(request: Request, language: str, user: User, **context: Any
+                    ) -> HTMLResponse:
+    return render(request, "dispatch/replay_report.html", language=language, user=user,
+                  labels=Labels(language), **context)
+
+
+@router.get("/dispatch/replay", response_class=HTMLResponse)
+def replay_page(request: Request, db: DbSession, user: CurrentUser, scope: UserScope,
+                language: Language) -> HTMLResponse:
+    """警情回放: pick a day and an area, replay it against today's units, compare the rings."""
+    return _replay_page(request, db, user, scope, language, run=None, error=None)
+
+
+@router.post("/dispatch/replay", response_class=HTMLResponse,
+             dependencies=[requires(perms.ACT)])
+def replay_run(request: Request, db: DbSession, user: CurrentUser, scope: UserScope,
+               actor: RequestActor, language: Language, day: Annotated[str, Form()],
+               area_code: Annotated[str, Form()] = "") -> HTMLResponse:
+    """Run a replay; htmx swaps the report in (a plain form post gets the whole page)."""
+    partial = request.headers.get("HX-Request") == "true"
+    try:
+        chosen_day = replay_service.parse_day(day)
+        area = (replay_areas.get_by_code_or_raise(db, code=area_code, scope=scope)
+                if area_code else None)
+        network = network_service.current(get_settings(request).data_dir)
+        run = replay_service.replay_day(db, network=network, day=chosen_day,
+                                        zone=get_settings(request).zone, scope=scope,
+                                        area=area, actor=actor, user=user)
+    except FangkongError as exc:
+        if partial:
+            return _report_partial(request, language, user, error=exc.message, run=None)
+        return _replay_page(request, db, user, scope, language, run=None, error=exc.message,
+                            day=day, area_code=area_code)
+    if partial:
+        response = _report_partial(request, language, user, error=None,
+                                   **_report_context(run))
+        response.headers["HX-Trigger"] = "replays-changed"
+        return response
+    return _replay_page(request, db, user, scope, language, error=None, day=day,
+                        area_code=area_code, **_report_context(run))
+
+
+@router.get("/dispatch/replay/runs", response_class=HTMLResponse)
+def replay_runs(request: Request, db: DbSession, user: CurrentUser, scope: UserScope,
+                language: Language) -> HTMLResponse:
+    """The list of earlier replays (refreshed after a run)."""
+    return render(request, "dispatch/replay_runs.html", language=language, user=user,
+                  runs=replay_service.get_runs(db, scope=scope, limit=20))
+
+
+@router.get("/dispatch/replay/{run_id}", response_class=HTMLResponse)
+def replay_report(run_id: int, request: Request, db: DbSession, user: CurrentUser,
+                  scope: UserScope, language: Language) -> HTMLResponse:
+    """One earlier replay's report (a partial for htmx, the page otherwise)."""
+    run = replay_service.get_run_or_raise(db, run_id=run_id, scope=scope)
+    if request.headers.get("HX-Request") == "true":
+        return _report_partial(request, language, user, error=None, **_report_context(run))
+    return _replay_page(request, db, user, scope, language, error=None, day=run.day,
+                        **_report_context(run))
