@@ -202,17 +202,21 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-@pytest.fixture(scope="session")
-def live_network(live_server: LiveServer) -> Path:
-    """A street grid over the test county, imported as the live server's road network."""
+def activate_street_grid(server: LiveServer) -> Path:
+    """Import a street grid over the test county as ``server``'s road network."""
     import json
 
     from factories import street_grid_geojson
     from fangkong.network.profile import DEFAULT_PROFILE
     from fangkong.network.store import import_and_activate
 
-    layer = live_server.settings.data_dir / "streets.geojson"
+    layer = server.settings.data_dir / "streets.geojson"
     layer.write_text(json.dumps(street_grid_geojson()), encoding="utf-8")
-    import_and_activate(live_server.settings.data_dir, layer, DEFAULT_PROFILE,
-                        class_field="class")
+    import_and_activate(server.settings.data_dir, layer, DEFAULT_PROFILE, class_field="class")
     return layer
+
+
+@pytest.fixture(scope="session")
+def live_network(live_server: LiveServer) -> Path:
+    """A street grid over the test county, imported as the live server's road network."""
+    return activate_street_grid(live_server)

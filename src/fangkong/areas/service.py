@@ -477,6 +477,19 @@ def create_address(
     return address
 
 
+def get_address_by_code_or_raise(session: Session, *, code: str,
+                                 scope: Scope | None = None) -> StandardAddress:
+    """The standard address ``code`` (in ``scope`` when given), else :class:`NotFound`."""
+    query = select(StandardAddress).where(StandardAddress.code == code)
+    if scope is not None:
+        query = query.where(scope.clause(StandardAddress.area_path))
+    address = session.scalars(query).one_or_none()
+    if address is None:
+        raise NotFound(f"standard address {code!r} does not exist or is outside your areas",
+                       field="address_code")
+    return address
+
+
 def get_addresses(
     session: Session,
     *,

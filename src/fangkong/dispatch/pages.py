@@ -3,22 +3,31 @@ units for one incident and the dispatch of the chosen units (htmx partials)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
 from fangkong.core import auth
 from fangkong.core.db import utcnow
-from fangkong.core.errors import FangkongError
+from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope
+from fangkong.dispatch import live, recommend, service, taxonomy
 from fangkong.dispatch import permissions as perms
-from fangkong.dispatch import recommend, service
-from fangkong.dispatch.models import Incident, IncidentStatus, UnitStatus, UnitType
+from fangkong.dispatch.models import (
+    Incident,
+    IncidentStatus,
+    Priority,
+    Source,
+    UnitStatus,
+    UnitType,
+)
 from fangkong.network import service as network_service
 from fangkong.web.deps import (
     CurrentUser,
@@ -62,6 +71,21 @@ class Labels:
         return self._t(f"dispatch.role.{role}")
 
 
+def live_labels(language: str) -> dict[str, str]:
+    """The labels the live command map's script needs (``static/live.js``)."""
+    labels = {f"category.{c}": translate(f"dispatch.category.{c}", language)
+              for c in taxonomy.TAXONOMY}
+    labels |= {f"state.{s.value}": translate(f"dispatch.state.{s.value}", language)
+               for s in IncidentStatus}
+    labels |= {f"state_unit.{s.value}": translate(f"dispatch.unit_state.{s.value}", language)
+               for s in UnitStatus}
+    labels |= {f"ring.{r}": translate(f"dispatch.breach.{r}", language)
+               for _, r in recommend.RINGS_S}
+    labels |= {"waiting": translate("dispatch.waiting", language),
+               "post": translate("dispatch.post", language)}
+    return labels
+
+
 def _rows(request: Request, db: DbSession, scope: Scope, language: str) -> dict[str, Any]:
     _, items = service.get_all(db, scope=scope, filters=service.IncidentFilter(open=True),
                                limit=BOARD_SIZE)
@@ -71,20 +95,87 @@ def _rows(request: Request, db: DbSession, scope: Scope, language: str) -> dict[
     if ids:
         codes = {int(a): str(c) for a, c in db.execute(select(Area.id, Area.code)
                                                        .where(Area.id.in_(ids)))}
-    return {"incidents": items, "now": utcnow(), "codes": codes, "labels": Labels(language),
-            "masked": {i.id: service.masked_contact(i, cipher) for i in items}}
+    now = utcnow()
+    return {"incidents": items, "now": now, "codes": codes, "labels": Labels(language),
+            "masked": {i.id: service.masked_contact(i, cipher) for i in items},
+            "breaches": {i.id: b for i in items if (b := live.breach_of(i, now)) is not None}}
 
 
 def _can_act(user: User) -> bool:
     return auth.can(user, perms.ACT)
 
 
+def _intake_context(user: User, language: str) -> dict[str, Any]:
+    """What the intake form needs: the taxonomy's choices, and a fresh idempotency key so
+    that a double submit or a resent form records the incident once."""
+    choices = [(category, translate(f"dispatch.category.{category}", language),
+                [(f"{category}/{sub}", translate(f"dispatch.subtype.{category}.{sub}", language))
+                 for sub in subtypes])
+               for category, subtypes in taxonomy.TAXONOMY.items()]
+    return {"can_intake": auth.can(user, perms.INTAKE), "form_key": uuid.uuid4().hex,
+            "choices": choices, "priorities": list(Priority), "sources": list(Source)}
+
+
 @router.get("/incidents", response_class=HTMLResponse)
 def board(request: Request, db: DbSession, user: CurrentUser, scope: UserScope,
-          language: Language) -> HTMLResponse:
-    """接处警看板: the open incidents of your areas, oldest waiting time first in view."""
+          language: Language, created: int | None = None) -> HTMLResponse:
+    """接处警看板: the open incidents of your areas with their waiting time, and the intake
+    form."""
     return render(request, "dispatch/board.html", language=language, user=user,
-                  can_act=_can_act(user), **_rows(request, db, scope, language))
+                  can_act=_can_act(user), created=created, form={}, form_error=None,
+                  **_intake_context(user, language), **_rows(request, db, scope, language))
+
+
+def _point(db: DbSession, scope: Scope, *, lon: str, lat: str, address_code: str
+           ) -> tuple[float, float]:
+    """The form's place: a standard address's point, else the lon/lat typed in."""
+    if address_code.strip():
+        address = area_service.get_address_by_code_or_raise(db, code=address_code.strip(),
+                                                            scope=scope)
+        return address.lon, address.lat
+    try:
+        return float(lon), float(lat)
+    except ValueError:
+        raise InvalidInput("give a standard address code or both lon and lat as numbers",
+                           field="lon") from None
+
+
+@router.post("/incidents/new", response_class=HTMLResponse,
+             dependencies=[requires(perms.INTAKE)])
+def intake_form(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    language: Language,
+    key: Annotated[str, Form()],
+    kind: Annotated[str, Form()],
+    priority: Annotated[Priority, Form()],
+    source: Annotated[Source, Form()],
+    lon: Annotated[str, Form()] = "",
+    lat: Annotated[str, Form()] = "",
+    address_code: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    caller_contact: Annotated[str, Form()] = "",
+) -> Response:
+    """Record an incident from the console; the board shows it (PRG: no resubmit on reload)."""
+    category, _, subtype = kind.partition("/")
+    try:
+        x, y = _point(db, scope, lon=lon, lat=lat, address_code=address_code)
+        data = service.IncidentIn(category=category, subtype=subtype, priority=priority,
+                                  source=source, lon=x, lat=y, description=description.strip(),
+                                  caller_contact=caller_contact.strip() or None)
+        incident, _ = service.create(db, key=key, data=data, actor=actor, now=utcnow(),
+                                     cipher=get_cipher(request), scope=scope, user=user)
+    except FangkongError as exc:
+        form = {"kind": kind, "priority": priority.value, "source": source.value, "lon": lon,
+                "lat": lat, "address_code": address_code, "description": description}
+        context = _intake_context(user, language) | {"form_key": key}
+        return render(request, "dispatch/board.html", language=language, user=user,
+                      status_code=422, can_act=_can_act(user), created=None, form=form,
+                      form_error=exc.message, **context, **_rows(request, db, scope, language))
+    return RedirectResponse(f"/incidents?created={incident.id}", status_code=303)
 
 
 @router.get("/incidents/rows", response_class=HTMLResponse)

@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fangkong.core import audit, auth
 from fangkong.core.config import LANGUAGES
 from fangkong.core.errors import Unauthorized
+from fangkong.dispatch import pages as dispatch_pages
+from fangkong.dispatch import permissions as dispatch_perms
 from fangkong.web.deps import (
     LANGUAGE_COOKIE,
     CurrentUser,
@@ -83,7 +85,10 @@ def switch_language(code: str, request: Request) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def command_map(request: Request, user: CurrentUser, language: Language) -> Response:
-    return render(request, "map.html", language=language, user=user)
+    # The live layer (incidents, units, posts) is for those who may read dispatch.
+    live = auth.can(user, dispatch_perms.READ)
+    return render(request, "map.html", language=language, user=user, live=live,
+                  live_labels=dispatch_pages.live_labels(language) if live else {})
 
 
 @router.get("/audit", response_class=HTMLResponse,

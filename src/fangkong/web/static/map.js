@@ -80,6 +80,8 @@
       el.dataset.areas = String(drawn);
       el.dataset.scope = scopeFeatures.map((f) => f.properties.code).join(",");
       status.textContent = "";
+      // Layers of other scripts (the live dispatch layer) go on top of the areas.
+      el.dispatchEvent(new CustomEvent("fangkong:areas-drawn"));
       // Ready once the new layers are drawn, not merely added.
       map.once("idle", () => { el.dataset.ready = "true"; });
     } catch (err) {
@@ -91,6 +93,9 @@
   // One popup for a click: the finest visible area under the pointer.
   const DEPTH = ["city", "district", "station", "beat", "grid"];
   map.on("click", (e) => {
+    // A click on a live marker (incident, unit, post) is the live layer's, not an area's.
+    const live = ["incidents", "units", "posts"].filter((id) => map.getLayer(id));
+    if (live.length && map.queryRenderedFeatures(e.point, { layers: live }).length) return;
     const layers = DEPTH.map((lv) => lv + "-fill").filter((id) => map.getLayer(id) &&
       map.getLayoutProperty(id, "visibility") !== "none");
     const hits = map.queryRenderedFeatures(e.point, { layers });
@@ -110,6 +115,7 @@
   const RING_COLORS = { 60: "#1a9850", 180: "#fdae61", 300: "#d73027" };
   map.on("contextmenu", (e) => showRings(e.lngLat));
   map.on("dblclick", (e) => { e.preventDefault(); showRings(e.lngLat); });
+  window.fangkongShowRings = showRings;
   async function showRings(lngLat) {
     const url = "/api/v1/network/isochrone?lon=" + lngLat.lng + "&lat=" + lngLat.lat +
       "&thresholds=60,180,300";

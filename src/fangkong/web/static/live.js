@@ -1,0 +1,197 @@
+// The live layer of the command map: open incidents, units and posts pushed by Server-Sent
+// Events (/api/v1/dispatch/stream), and the board of open incidents beside the map.
+// Many events may arrive between two frames: they update plain maps, and one animation frame
+// redraws the map sources and the board, so 500 incidents and 300 units stay smooth.
+(function () {
+  "use strict";
+  const el = document.getElementById("map");
+  const board = document.getElementById("live-board");
+  if (!el || !board || typeof maplibregl === "undefined") return;
+  const map = window.fangkongMap;
+  const i18n = JSON.parse(document.getElementById("live-i18n").textContent);
+  const list = board.querySelector("ol");
+  const counter = board.querySelector("[data-count]");
+  const alertCounter = board.querySelector("[data-alerts]");
+  const state = { incidents: new Map(), units: new Map(), posts: new Map(), alerts: new Map() };
+  let layersReady = false;
+  let scheduled = false;
+  let received = 0;
+
+  const PRIORITY_COLOR = ["match", ["get", "priority"], "P1", "#d62828", "P2", "#f77f00",
+    "P3", "#e9c46a", "#4f86c6"];
+  const UNIT_COLOR = ["match", ["get", "status"], "available", "#2a9d8f", "en_route", "#1d3557",
+    "on_scene", "#7b2cbf", "#9aa5b1"];
+  const PRIORITY_ORDER = { P1: 1, P2: 2, P3: 3, P4: 4 };
+
+  function collection(items, properties) {
+    const features = [];
+    items.forEach((item) => {
+      if (item.lon == null || item.lat == null) return;
+      features.push({ type: "Feature", id: item.id, properties: properties(item),
+        geometry: { type: "Point", coordinates: [item.lon, item.lat] } });
+    });
+    return { type: "FeatureCollection", features };
+  }
+
+  function incidentProps(i) {
+    return { id: i.id, priority: i.priority, status: i.status, breach: state.alerts.has(i.id) ? 1 : 0 };
+  }
+
+  function addLayers() {
+    const empty = { type: "FeatureCollection", features: [] };
+    map.addSource("posts", { type: "geojson", data: empty });
+    map.addSource("units", { type: "geojson", data: empty });
+    map.addSource("incidents", { type: "geojson", data: empty });
+    map.addLayer({ id: "posts", type: "circle", source: "posts", paint: {
+      "circle-radius": 7, "circle-color": "#ffffff", "circle-stroke-color": "#0b4f8a",
+      "circle-stroke-width": 3 } });
+    map.addLayer({ id: "units", type: "circle", source: "units", paint: {
+      "circle-radius": 5, "circle-color": UNIT_COLOR, "circle-stroke-color": "#ffffff",
+      "circle-stroke-width": 1.5 } });
+    map.addLayer({ id: "incidents", type: "circle", source: "incidents", paint: {
+      "circle-radius": ["match", ["get", "priority"], "P1", 9, "P2", 8, "P3", 6, 5],
+      "circle-color": PRIORITY_COLOR,
+      "circle-stroke-color": ["case", ["==", ["get", "breach"], 1], "#000000", "#ffffff"],
+      "circle-stroke-width": ["case", ["==", ["get", "breach"], 1], 3, 1] } });
+    layersReady = true;
+  }
+
+  function schedule() {
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(redraw);
+  }
+
+  function waited(iso) {
+    const s = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000));
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  function renderBoard() {
+    const open = Array.from(state.incidents.values()).sort((a, b) =>
+      PRIORITY_ORDER[a.priority] - PRIORITY_ORDER[b.priority] ||
+      Date.parse(a.received_at) - Date.parse(b.received_at));
+    const fragment = document.createDocumentFragment();
+    open.forEach((i) => {
+      const item = document.createElement("li");
+      item.dataset.incident = String(i.id);
+      item.className = "prio-" + i.priority + (state.alerts.has(i.id) ? " breach" : "");
+      const badge = document.createElement("b");
+      badge.textContent = i.priority;
+      const label = document.createElement("span");
+      label.textContent = "#" + i.id + " " + (i18n["category." + i.category] || i.category) +
+        " · " + (i18n["state." + i.status] || i.status);
+      const timer = document.createElement("time");
+      timer.dataset.since = i.received_at;
+      timer.textContent = waited(i.received_at);
+      item.append(badge, label, timer);
+      if (state.alerts.has(i.id)) {
+        const ring = document.createElement("em");
+        ring.textContent = i18n["ring." + state.alerts.get(i.id)];
+        item.append(ring);
+      }
+      fragment.append(item);
+    });
+    list.replaceChildren(fragment);
+    counter.textContent = String(open.length);
+    alertCounter.textContent = String(state.alerts.size);
+  }
+
+  function redraw() {
+    scheduled = false;
+    if (layersReady) {
+      map.getSource("incidents").setData(collection(state.incidents, incidentProps));
+      map.getSource("units").setData(collection(state.units, (u) => ({ id: u.id, status: u.status, call_sign: u.call_sign })));
+      map.getSource("posts").setData(collection(state.posts, (p) => ({ id: p.id, name: p.name })));
+    }
+    renderBoard();
+    el.dataset.liveIncidents = String(state.incidents.size);
+    el.dataset.liveUnits = String(state.units.size);
+    el.dataset.livePosts = String(state.posts.size);
+    el.dataset.liveAlerts = String(state.alerts.size);
+    el.dataset.liveEvents = String(received);
+  }
+
+  function putIncident(i) {
+    if (i.open) {
+      state.incidents.set(i.id, i);
+      if (i.on_scene_at) state.alerts.delete(i.id);
+    } else {
+      state.incidents.delete(i.id);
+      state.alerts.delete(i.id);
+    }
+  }
+
+  function connect() {
+    const source = new EventSource("/api/v1/dispatch/stream");
+    const on = (name, handle) => source.addEventListener(name, (e) => {
+      handle(JSON.parse(e.data));
+      received += 1;
+      schedule();
+    });
+    on("snapshot", (s) => {
+      state.incidents.clear(); state.units.clear(); state.posts.clear(); state.alerts.clear();
+      s.incidents.forEach(putIncident);
+      s.units.forEach((u) => state.units.set(u.id, u));
+      s.posts.forEach((p) => state.posts.set(p.id, p));
+      s.alerts.forEach((a) => state.alerts.set(a.incident_id, a.ring));
+      el.dataset.live = "connected";
+    });
+    on("incident", putIncident);
+    on("unit", (u) => state.units.set(u.id, u));
+    on("post", (p) => state.posts.set(p.id, p));
+    on("alert", (a) => { if (state.incidents.has(a.incident_id)) state.alerts.set(a.incident_id, a.ring); });
+    // The browser reconnects by itself; the stream then starts with a fresh snapshot.
+    source.onerror = () => { el.dataset.live = "reconnecting"; };
+  }
+
+  function popup(lngLat, lines) {
+    const box = document.createElement("div");
+    lines.forEach((line, n) => {
+      if (n) box.append(document.createElement("br"));
+      const part = n ? document.createTextNode(line) : document.createElement("strong");
+      if (!n) part.textContent = line;
+      box.append(part);
+    });
+    new maplibregl.Popup().setLngLat(lngLat).setDOMContent(box).addTo(map);
+  }
+
+  function wire() {
+    addLayers();
+    map.on("click", "incidents", (e) => {
+      const i = state.incidents.get(e.features[0].properties.id);
+      if (!i) return;
+      popup(e.lngLat, [i.priority + " #" + i.id, i18n["category." + i.category] || i.category,
+        i18n["state." + i.status] || i.status, i18n.waiting + " " + waited(i.received_at)]);
+    });
+    // A unit's or a post's rings: where it reaches in 1/3/5 minutes by road.
+    ["units", "posts"].forEach((layer) => map.on("click", layer, (e) => {
+      const item = state[layer].get(e.features[0].properties.id);
+      if (!item) return;
+      popup(e.lngLat, [item.call_sign || item.name, i18n[layer === "units" ? "state_unit." + item.status : "post"]]);
+      if (window.fangkongShowRings) window.fangkongShowRings({ lng: item.lon, lat: item.lat });
+    }));
+    ["incidents", "units", "posts"].forEach((layer) => {
+      map.on("mouseenter", layer, () => { map.getCanvas().style.cursor = "pointer"; });
+      map.on("mouseleave", layer, () => { map.getCanvas().style.cursor = ""; });
+    });
+    document.querySelectorAll("#layers input[data-live-layer]").forEach((box) => {
+      box.addEventListener("change", () => map.setLayoutProperty(box.dataset.liveLayer,
+        "visibility", box.checked ? "visible" : "none"));
+    });
+    list.addEventListener("click", (e) => {
+      const item = e.target.closest("li[data-incident]");
+      const incident = item && state.incidents.get(Number(item.dataset.incident));
+      if (incident) map.easeTo({ center: [incident.lon, incident.lat], zoom: Math.max(map.getZoom(), 14) });
+    });
+    schedule();
+  }
+
+  el.addEventListener("fangkong:areas-drawn", wire, { once: true });
+  connect();
+  setInterval(() => {
+    board.querySelectorAll("time[data-since]").forEach((cell) => {
+      cell.textContent = waited(cell.dataset.since);
+    });
+  }, 1000);
+})();
