@@ -66,3 +66,44 @@ def test_board_recommend_and_dispatch(live_server: LiveServer, live_network: Pat
         assert refused.status_code == 403
     with closing(_login(live_server, "page_grid", Role.GRID_WORKER, "T")) as grid:
         assert grid.get("/incidents").status_code == 403
+
+
+def test_kpi_page_shows_ring_shares_of_an_area_and_its_sub_areas(live_server: LiveServer
+                                                                  ) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from fangkong.core.security import FieldCipher
+    from fangkong.dispatch import service
+    from fangkong.dispatch.models import IncidentStatus, Priority, Source
+
+    received = datetime(2025, 1, 10, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
+    with Session(live_server.engine) as session:
+        for n, (grid, travel) in enumerate((("T-D2-S2-B1-G1", 150), ("T-D2-S2-B2-G1", 400))):
+            lon, lat = grid_centre(grid)
+            data = service.IncidentIn(category="dispute", subtype="neighbour",
+                                      priority=Priority.P3, source=Source.CALL, lon=lon, lat=lat)
+            incident, _ = service.create(session, key=f"kpi-page-{n}", data=data,
+                                         actor=SYSTEM, now=received, cipher=FieldCipher("k" * 40))
+            incident.dispatched_at = received + timedelta(seconds=60)
+            incident.on_scene_at = incident.dispatched_at + timedelta(seconds=travel)
+            incident.status = IncidentStatus.ON_SCENE
+        session.commit()
+    with closing(_login(live_server, "kpi_officer", Role.STATION_OFFICER, "T-D2-S2")) as client:
+        page = client.get("/dispatch/kpis", params={"area": "T-D2-S2", "start": "2025-01-10",
+                                                     "end": "2025-01-10"})
+        assert page.status_code == 200, page.text
+        summary = page.text[page.text.index('id="kpi-summary"'):]
+        cells = re.findall(r'<td[^>]*>([^<]*)</td>', summary[:summary.index("</table>")])
+        # 2 incidents; dispatch-to-arrival 150 s and 400 s: 0% in 1 min, 50% in 3 and in 5.
+        assert cells[:4] == ["2", "0.0%", "50.0%", "50.0%"]
+        areas = page.text[page.text.index('id="kpi-areas"'):]
+        assert 'data-area="T-D2-S2-B1"' in areas and 'data-area="T-D2-S2-B2"' in areas
+        other_day = client.get("/dispatch/kpis", params={"area": "T-D2-S2",
+                                                          "start": "2025-01-11",
+                                                          "end": "2025-01-11"})
+        assert '<td>0</td>' in other_day.text
+        backwards = client.get("/dispatch/kpis", params={"start": "2025-01-11",
+                                                          "end": "2025-01-10"})
+        assert backwards.status_code == 422 and "period" in backwards.text
+        outside = client.get("/dispatch/kpis", params={"area": "T-D1-S1"})
+        assert outside.status_code == 422 and "T-D1-S1" in outside.text

@@ -4,9 +4,10 @@ units for one incident and the dispatch of the chosen units (htmx partials)."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
@@ -18,7 +19,7 @@ from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope
-from fangkong.dispatch import live, recommend, service, taxonomy
+from fangkong.dispatch import kpis, live, recommend, service, taxonomy
 from fangkong.dispatch import permissions as perms
 from fangkong.dispatch.models import (
     Incident,
@@ -232,10 +233,58 @@ def dispatch_form(incident_id: int, request: Request, db: DbSession, user: Curre
     return response
 
 
+# --- KPIs ----------------------------------------------------------------------------------
+
+#: The longest period the KPI page computes in one request (days).
+KPI_MAX_DAYS = 366
+
+
+@router.get("/dispatch/kpis", response_class=HTMLResponse)
+def kpi_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    area: Annotated[str | None, Query(max_length=32)] = None,
+    start: date | None = None,
+    end: date | None = None,
+    basis: Literal["dispatch", "call"] = "dispatch",
+) -> HTMLResponse:
+    """响应圈考核: the response-ring KPIs of an area and period (dates in the county's zone,
+    both days included), and the same for each of its sub-areas."""
+    zone = get_settings(request).zone
+    today = utcnow().astimezone(zone).date()
+    end = end or today
+    start = start or end - timedelta(days=29)
+    context: dict[str, Any] = {"area_code": area or "", "start": start, "end": end,
+                               "basis": basis, "result": None, "rows": [], "error": None,
+                               "areas": [a for a in area_service.get_all(db, scope=scope)
+                                         if a.level.value != "grid"],
+                               "labels": Labels(language)}
+    try:
+        if end < start or (end - start).days >= KPI_MAX_DAYS:
+            raise InvalidInput(f"the period must run forwards and span at most {KPI_MAX_DAYS} "
+                               "days", field="end")
+        since = datetime.combine(start, time.min, tzinfo=zone)
+        until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
+        chosen = area_service.get_by_code_or_raise(db, code=area, scope=scope) if area else None
+        context["result"] = kpis.area_kpis(db, scope=scope, start=since, end=until,
+                                           area=chosen, basis=basis)
+        children = (area_service.get_all(db, scope=scope, parent_code=chosen.code) if chosen
+                    else [a for a in context["areas"] if a.path in scope.paths])
+        context["rows"] = [(child, kpis.area_kpis(db, scope=scope, start=since, end=until,
+                                                  area=child, basis=basis))
+                           for child in children]
+    except FangkongError as exc:
+        context["error"] = exc.message
+    return render(request, "dispatch/kpis.html", language=language, user=user,
+                  status_code=422 if context["error"] else 200, **context)
+
+
 # --- replay ----------------------------------------------------------------------------------
 # Appended as one section so that the replay page stays apart from the board's.
 
-from datetime import timedelta  # noqa: E402
 
 from fangkong.areas import service as replay_areas  # noqa: E402
 from fangkong.areas.models import AreaLevel  # noqa: E402
