@@ -48,6 +48,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import os
@@ -69,6 +70,9 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 PEERS = ("fangkong", "scipy", "networkx", "pandana", "pyroutingkit", "pyvalhalla")
+SECTIONS = ("knearest", "isochrone", "m2m", "multisource")
+# single queries of fangkong's plain Dijkstra path, timed beside its CH path
+KNN_PLAIN_QUERIES = 300
 SEED = 20261122
 K = 5
 N_TARGETS_KNN = 300
@@ -194,74 +198,118 @@ def _save_iso(answers: dict[str, Any], per_query: list[tuple[IntArray, FloatArra
 
 def run_fangkong(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: dict[str, Any],
                  answers: dict[str, Any]) -> None:
+    from fangkong.network.ch import build_hierarchy
     from fangkong.network.engine import EdgePoints, Engine
     from fangkong.network.isochrone import isochrone
     from fangkong.network.snap import Snapper
 
+    only = set(run["only"])
     started = time.perf_counter()
-    engine = Engine(graph)
-    result["preprocess_s"] = time.perf_counter() - started
+    plain = Engine(graph, hierarchy=None)
+    result["preprocess_plain_s"] = time.perf_counter() - started
+    before = rss_mb()
+    started = time.perf_counter()
+    hierarchy = build_hierarchy(graph)
+    result["ch_build_s"] = time.perf_counter() - started
+    result["ch_mb"] = hierarchy.nbytes / 1e6
+    result["ch_build_rss_mb"] = peak_rss_mb() - before
+    result["ch_edges"] = int(hierarchy.up_head.shape[0] + hierarchy.down_tail.shape[0])
+    engine = Engine(graph, hierarchy=hierarchy)
+    result["preprocess_s"] = result["preprocess_plain_s"] + result["ch_build_s"]
     targets = wl["knn_targets"]
     node = int(wl["knn_sources"][0])
-    # Load every kernel from numba's cache once, outside the timings.
+    # Load every kernel from numba's cache once, outside the timings (other target sets, so
+    # that the buckets of ``targets`` are built in the timed first query below).
     started = time.perf_counter()
-    engine.k_nearest(node, targets, K)
-    engine.k_nearest_sources(node, targets, K)
-    engine.reachable_from(node, cutoff_s=1.0)
-    engine.multi_source_nearest([node], cutoff_s=1.0)
-    engine.many_to_many([node], targets, cutoff_s=1.0)
+    for eng in (engine, plain):
+        eng.k_nearest(node, targets[:7], K)
+        eng.k_nearest_sources(node, targets[:7], K)
+        eng.reachable_from(node, cutoff_s=1.0)
+        eng.multi_source_nearest([node], cutoff_s=1.0)
+        eng.many_to_many([node], targets[:7], cutoff_s=1.0)
     result["first_query_s"] = time.perf_counter() - started
 
     n = run["knn_queries"]
-    lat, got = latencies(lambda i: engine.k_nearest(int(wl["knn_sources"][i]), targets, K), n)
-    result["knn_s"] = lat.tolist()
-    answers["knn"] = np.array([knn_row(t, K) for _, t in got])
-    settled = []
-    for i in range(min(n, 200)):
-        engine.k_nearest(int(wl["knn_sources"][i]), targets, K)
-        settled.append(engine.last_settled)
-    result["knn_settled_mean"] = float(np.mean(settled))
-    for k in (1, 10):
-        lat_k, _ = latencies(lambda i, k=k: engine.k_nearest(int(wl["knn_sources"][i]),
-                                                              targets, k), n)
-        result[f"knn{k}_s"] = lat_k.tolist()
-    lat_ks, _ = latencies(lambda i: engine.k_nearest_sources(int(wl["knn_sources"][i]),
-                                                             targets, K), n)
-    result["knn_sources_s"] = lat_ks.tolist()
+    if "knearest" in only:
+        started = time.perf_counter()
+        engine.k_nearest(node, targets, K)
+        result["bucket_first_ms"] = (time.perf_counter() - started) * 1e3
+        started = time.perf_counter()
+        engine.k_nearest_sources(node, targets, K)
+        result["bucket_first_sources_ms"] = (time.perf_counter() - started) * 1e3
+        lat, got = latencies(lambda i: engine.k_nearest(int(wl["knn_sources"][i]), targets, K),
+                             n)
+        result["knn_s"] = lat.tolist()
+        answers["knn"] = np.array([knn_row(t, K) for _, t in got])
+        settled = []
+        for i in range(min(n, 200)):
+            engine.k_nearest(int(wl["knn_sources"][i]), targets, K)
+            settled.append(engine.last_settled)
+        result["knn_settled_mean"] = float(np.mean(settled))
+        n_plain = min(n, run["knn_plain_queries"])
+        lat_p, _ = latencies(lambda i: plain.k_nearest(int(wl["knn_sources"][i]), targets, K),
+                             n_plain)
+        result["knn_plain_s"] = lat_p.tolist()
+        settled = []
+        for i in range(min(n_plain, 100)):
+            plain.k_nearest(int(wl["knn_sources"][i]), targets, K)
+            settled.append(plain.last_settled)
+        result["knn_plain_settled_mean"] = float(np.mean(settled))
+        for k in (1, 10):
+            lat_k, _ = latencies(lambda i, k=k: engine.k_nearest(int(wl["knn_sources"][i]),
+                                                                  targets, k), n)
+            result[f"knn{k}_s"] = lat_k.tolist()
+        lat_ks, _ = latencies(lambda i: engine.k_nearest_sources(int(wl["knn_sources"][i]),
+                                                                 targets, K), n)
+        result["knn_sources_s"] = lat_ks.tolist()
 
-    n_iso = run["iso_queries"]
-    cutoff = ISO_THRESHOLDS[-1]
+    if "isochrone" in only:
+        n_iso = run["iso_queries"]
+        cutoff = ISO_THRESHOLDS[-1]
 
-    def iso(i: int) -> tuple[IntArray, FloatArray]:
-        nodes, times = engine.reachable_from(int(wl["iso_sources"][i]), cutoff_s=cutoff)
-        return nodes, times  # nearest first; the check does not need them sorted by id
+        def iso(i: int) -> tuple[IntArray, FloatArray]:
+            nodes, times = engine.reachable_from(int(wl["iso_sources"][i]), cutoff_s=cutoff)
+            return nodes, times  # nearest first; the check does not need them sorted by id
 
-    lat_i, got_i = latencies(iso, n_iso)
-    result["iso_s"] = lat_i.tolist()
-    _save_iso(answers, got_i[: run["verify_iso"]])
-    lat_r, _ = latencies(lambda i: isochrone(engine, int(wl["iso_sources"][i]), ISO_THRESHOLDS,
-                                             polygons=False), n_iso)
-    result["iso_rings_s"] = lat_r.tolist()
+        lat_i, got_i = latencies(iso, n_iso)
+        result["iso_s"] = lat_i.tolist()
+        _save_iso(answers, got_i[: run["verify_iso"]])
+        lat_r, _ = latencies(lambda i: isochrone(engine, int(wl["iso_sources"][i]),
+                                                 ISO_THRESHOLDS, polygons=False), n_iso)
+        result["iso_rings_s"] = lat_r.tolist()
 
-    sources, m2m_targets = wl["m2m_sources"][: run["m2m_run"]], wl["m2m_targets"]
-    started = time.perf_counter()
-    pairs = engine.many_to_many(sources, m2m_targets, cutoff_s=M2M_CUTOFF_S)
-    result["m2m_s"] = time.perf_counter() - started
-    result["m2m_sources_run"] = int(sources.shape[0])
-    result["m2m_pairs"] = len(pairs)
-    result["m2m_settled_per_source"] = engine.last_settled / max(1, sources.shape[0])
-    head = pairs.source < run["verify_m2m"]  # densify only the rows that are checked
-    dense = np.full((run["verify_m2m"], m2m_targets.shape[0]), np.inf)
-    dense[pairs.source[head], pairs.target[head]] = pairs.time_s[head]
-    answers["m2m"] = dense
-    del pairs
+    if "m2m" in only:
+        sources, m2m_targets = wl["m2m_sources"][: run["m2m_run"]], wl["m2m_targets"]
+        started = time.perf_counter()
+        pairs = engine.many_to_many(sources, m2m_targets, cutoff_s=M2M_CUTOFF_S)
+        result["m2m_s"] = time.perf_counter() - started
+        result["m2m_sources_run"] = int(sources.shape[0])
+        result["m2m_pairs"] = len(pairs)
+        result["m2m_settled_per_source"] = engine.last_settled / max(1, sources.shape[0])
+        head = pairs.source < run["verify_m2m"]  # densify only the rows that are checked
+        dense = np.full((run["verify_m2m"], m2m_targets.shape[0]), np.inf)
+        dense[pairs.source[head], pairs.target[head]] = pairs.time_s[head]
+        answers["m2m"] = dense
+        del pairs
 
-    started = time.perf_counter()
-    _, near = engine.multi_source_nearest(wl["msn_sources"])
-    result["msn_s"] = time.perf_counter() - started
-    answers["msn"] = near
+    if "multisource" in only:
+        _, near = engine.multi_source_nearest(wl["msn_sources"][:3])  # first call: allocation
+        times_ch, times_plain = [], []
+        for _ in range(3):
+            started = time.perf_counter()
+            _, near = engine.multi_source_nearest(wl["msn_sources"])
+            times_ch.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        _, near_plain = plain.multi_source_nearest(wl["msn_sources"])
+        times_plain.append(time.perf_counter() - started)
+        result["msn_s"] = float(np.median(times_ch))
+        result["msn_plain_s"] = float(np.median(times_plain))
+        answers["msn"] = near
+        answers["msn_plain"] = near_plain
     # The engine's memory ends here; the snapper's STRtree (shapely objects) is measured apart.
     result["engine_peak_rss_mb"] = peak_rss_mb()
+    if "knearest" not in only or "isochrone" not in only:
+        return
     before = rss_mb()
 
     started = time.perf_counter()
@@ -298,38 +346,43 @@ def run_scipy(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: dict[
               answers: dict[str, Any]) -> None:
     from scipy.sparse.csgraph import dijkstra
 
+    only = set(run["only"])
     started = time.perf_counter()
     a = _csr(graph)
     result["preprocess_s"] = time.perf_counter() - started
     targets = wl["knn_targets"]
-    lat, got = latencies(
-        lambda i: dijkstra(a, indices=int(wl["knn_sources"][i]))[targets], run["knn_queries"])
-    result["knn_s"] = lat.tolist()
-    answers["knn"] = np.array([knn_row(t, K) for t in got])
-    cutoff = ISO_THRESHOLDS[-1]
+    if "knearest" in only:
+        lat, got = latencies(lambda i: dijkstra(a, indices=int(wl["knn_sources"][i]))[targets],
+                             run["knn_queries"])
+        result["knn_s"] = lat.tolist()
+        answers["knn"] = np.array([knn_row(t, K) for t in got])
+    if "isochrone" in only:
+        cutoff = ISO_THRESHOLDS[-1]
 
-    def iso(i: int) -> tuple[IntArray, FloatArray]:
-        dist = dijkstra(a, indices=int(wl["iso_sources"][i]), limit=cutoff)
-        reached = np.flatnonzero(np.isfinite(dist))
-        return reached, dist[reached]
+        def iso(i: int) -> tuple[IntArray, FloatArray]:
+            dist = dijkstra(a, indices=int(wl["iso_sources"][i]), limit=cutoff)
+            reached = np.flatnonzero(np.isfinite(dist))
+            return reached, dist[reached]
 
-    lat_i, got_i = latencies(iso, run["iso_queries"])
-    result["iso_s"] = lat_i.tolist()
-    _save_iso(answers, got_i[: run["verify_iso"]])
-    sources = wl["m2m_sources"][: run["m2m_run"]]
-    started = time.perf_counter()
-    block = 10  # rows of n floats each: keep the dense block small
-    rows = []
-    for lo in range(0, sources.shape[0], block):
-        d = dijkstra(a, indices=sources[lo: lo + block], limit=M2M_CUTOFF_S)
-        rows.append(d[:, wl["m2m_targets"]])
-    result["m2m_s"] = time.perf_counter() - started
-    result["m2m_sources_run"] = int(sources.shape[0])
-    answers["m2m"] = np.vstack(rows)[: run["verify_m2m"]]
-    started = time.perf_counter()
-    near = dijkstra(a, indices=wl["msn_sources"], min_only=True)
-    result["msn_s"] = time.perf_counter() - started
-    answers["msn"] = near
+        lat_i, got_i = latencies(iso, run["iso_queries"])
+        result["iso_s"] = lat_i.tolist()
+        _save_iso(answers, got_i[: run["verify_iso"]])
+    if "m2m" in only:
+        sources = wl["m2m_sources"][: run["m2m_run"]]
+        started = time.perf_counter()
+        block = 10  # rows of n floats each: keep the dense block small
+        rows = []
+        for lo in range(0, sources.shape[0], block):
+            d = dijkstra(a, indices=sources[lo: lo + block], limit=M2M_CUTOFF_S)
+            rows.append(d[:, wl["m2m_targets"]])
+        result["m2m_s"] = time.perf_counter() - started
+        result["m2m_sources_run"] = int(sources.shape[0])
+        answers["m2m"] = np.vstack(rows)[: run["verify_m2m"]]
+    if "multisource" in only:
+        started = time.perf_counter()
+        near = dijkstra(a, indices=wl["msn_sources"], min_only=True)
+        result["msn_s"] = time.perf_counter() - started
+        answers["msn"] = near
 
 
 def run_networkx(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: dict[str, Any],
@@ -606,7 +659,7 @@ def report(network: str, label: str, graph: Any, sizes: Sizes, results: dict[str
     for peer, reason in skipped.items():
         lines.append(f"{peer}: skipped: {reason}")
     ref = answers.get("scipy")
-    fk = results.get("fangkong")
+    fk = results.get("fangkong") or {}
 
     def add_check(peer: str, query: str) -> str:
         if ref is None or peer not in answers:
@@ -615,27 +668,43 @@ def report(network: str, label: str, graph: Any, sizes: Sizes, results: dict[str
             return ""
         if query == "iso" and "iso_ptr" not in answers[peer]:
             return ""
+        if query not in ("iso",) and query not in ref:
+            return ""
         return check(peer, query, answers[peer], ref, graph.n_nodes)
 
-    lines.append(f"-- k-nearest: k={K} of {N_TARGETS_KNN} targets from a random node "
-                 "(single queries) --")
-    lines.append(f"{'peer':<14}{'queries':>8}{'p50 ms':>10}{'p99 ms':>10}{'q/s':>10}  check")
-    for peer, r in results.items():
-        if "knn_s" in r:
-            q = r["knn_s"]
-            lines.append(f"{peer:<14}{len(q):>8}{ms(q, 50):>10.3f}{ms(q, 99):>10.3f}"
-                         f"{len(q) / sum(q):>10.0f}  {add_check(peer, 'knn')}")
-    if fk:
-        lines.append(f"{'  fangkong k=1':<22}{ms(fk['knn1_s'], 50):>10.3f}"
+    def row(name: str, q: Sequence[float], note: str) -> str:
+        return (f"{name:<18}{len(q):>8}{ms(q, 50):>10.3f}{ms(q, 99):>10.3f}"
+                f"{len(q) / sum(q):>10.0f}  {note}")
+
+    if "knn_s" in fk or any("knn_s" in r for r in results.values()):
+        lines.append(f"-- k-nearest: k={K} of {N_TARGETS_KNN} targets from a random node "
+                     "(single queries) --")
+        lines.append(f"{'peer':<18}{'queries':>8}{'p50 ms':>10}{'p99 ms':>10}{'q/s':>10}  check")
+        for peer, r in results.items():
+            if "knn_s" in r:
+                name = "fangkong (CH)" if peer == "fangkong" else peer
+                lines.append(row(name, r["knn_s"], add_check(peer, "knn")))
+            if peer == "fangkong" and "knn_plain_s" in r:
+                lines.append(row("fangkong plain", r["knn_plain_s"],
+                                 "(Dijkstra with early stop, the reference path)"))
+    if "knn_s" in fk:
+        lines.append(f"{'  CH k=1':<26}{ms(fk['knn1_s'], 50):>10.3f}"
                      f"{ms(fk['knn1_s'], 99):>10.3f}")
-        lines.append(f"{'  fangkong k=10':<22}{ms(fk['knn10_s'], 50):>10.3f}"
+        lines.append(f"{'  CH k=10':<26}{ms(fk['knn10_s'], 50):>10.3f}"
                      f"{ms(fk['knn10_s'], 99):>10.3f}")
-        lines.append(f"{'  from snapped pt':<22}{ms(fk['knn_point_s'], 50):>10.3f}"
-                     f"{ms(fk['knn_point_s'], 99):>10.3f}  (k={K}, random lon/lat in the bbox)")
-        lines.append(f"{'  k_nearest_sources':<22}{ms(fk['knn_sources_s'], 50):>10.3f}"
-                     f"{ms(fk['knn_sources_s'], 99):>10.3f}  (reverse graph: units -> incident)")
-        lines.append(f"  fangkong settles {fk['knn_settled_mean']:,.0f} nodes per k={K} query "
-                     "on average (no preprocessing: plain Dijkstra with early stop)")
+        if "knn_point_s" in fk:
+            lines.append(f"{'  CH from snapped pt':<26}{ms(fk['knn_point_s'], 50):>10.3f}"
+                         f"{ms(fk['knn_point_s'], 99):>10.3f}  (k={K}, random lon/lat in the "
+                         "bbox)")
+        lines.append(f"{'  CH k_nearest_sources':<26}{ms(fk['knn_sources_s'], 50):>10.3f}"
+                     f"{ms(fk['knn_sources_s'], 99):>10.3f}  (units -> incident)")
+        lines.append(f"  fangkong CH settles {fk['knn_settled_mean']:,.0f} nodes per k={K} query "
+                     f"on average (plain Dijkstra: {fk['knn_plain_settled_mean']:,.0f}); the "
+                     f"first query on a new target set builds its buckets: "
+                     f"{fk['bucket_first_ms']:.1f} ms (targets), "
+                     f"{fk['bucket_first_sources_ms']:.1f} ms (sources)")
+        lines.append(ratio_line("k-nearest", "its plain path", ms(fk["knn_s"], 50),
+                                ms(fk["knn_plain_s"], 50), "p50"))
         for peer, r in results.items():
             if peer != "fangkong" and "knn_s" in r:
                 lines.append(ratio_line("k-nearest", peer, ms(fk["knn_s"], 50),
@@ -643,56 +712,67 @@ def report(network: str, label: str, graph: Any, sizes: Sizes, results: dict[str
                 lines.append(ratio_line("k-nearest", peer, ms(fk["knn_s"], 99),
                                         ms(r["knn_s"], 99), "p99"))
 
-    lines.append(f"-- isochrone: all nodes within {ISO_THRESHOLDS[-1]:.0f} s of a random node "
-                 "(rings 60/180/300 s from the same search) --")
-    lines.append(f"{'peer':<14}{'queries':>8}{'p50 ms':>10}{'p99 ms':>10}{'q/s':>10}  check")
-    for peer, r in results.items():
-        if "iso_s" in r:
-            q = r["iso_s"]
-            lines.append(f"{peer:<14}{len(q):>8}{ms(q, 50):>10.3f}{ms(q, 99):>10.3f}"
-                         f"{len(q) / sum(q):>10.0f}  {add_check(peer, 'iso')}")
-    if fk:
+    if any("iso_s" in r for r in results.values()):
+        lines.append(f"-- isochrone: all nodes within {ISO_THRESHOLDS[-1]:.0f} s of a random "
+                     "node (rings 60/180/300 s from the same search) --")
+        lines.append(f"{'peer':<18}{'queries':>8}{'p50 ms':>10}{'p99 ms':>10}{'q/s':>10}  check")
+        for peer, r in results.items():
+            if "iso_s" in r:
+                lines.append(row(peer, r["iso_s"], add_check(peer, "iso")))
+    if "iso_s" in fk:
         lines.append(f"  fangkong rings 60/180/300 s as edge pieces (no polygon): p50 "
                      f"{ms(fk['iso_rings_s'], 50):.2f} ms, p99 {ms(fk['iso_rings_s'], 99):.2f} ms")
-        lines.append(f"  fangkong full rings with polygons (from snapped points, 50 m buffer): "
-                     f"p50 {ms(fk['iso_polygon_s'], 50):.1f} ms, p99 "
-                     f"{ms(fk['iso_polygon_s'], 99):.1f} ms, "
-                     f"{fk['iso_polygon_pieces']:,.0f} pieces in the 300 s ring (GEOS union "
-                     "dominates)")
+        if "iso_polygon_s" in fk:
+            lines.append(f"  fangkong full rings with polygons (from snapped points, 50 m "
+                         f"buffer): p50 {ms(fk['iso_polygon_s'], 50):.1f} ms, p99 "
+                         f"{ms(fk['iso_polygon_s'], 99):.1f} ms, "
+                         f"{fk['iso_polygon_pieces']:,.0f} pieces in the 300 s ring (GEOS "
+                         "union dominates)")
         for peer, r in results.items():
             if peer != "fangkong" and "iso_s" in r:
                 lines.append(ratio_line("isochrone", peer, ms(fk["iso_s"], 50),
                                         ms(r["iso_s"], 50), "p50"))
 
-    lines.append(f"-- many-to-many: {sizes.m2m_sources:,} sources x "
-                 f"{min(sizes.m2m_targets, graph.n_nodes):,} targets within "
-                 f"{M2M_CUTOFF_S:.0f} s --")
-    lines.append(f"{'peer':<14}{'ran':>8}{'run s':>10}{'all s (scaled)':>16}  check")
-    totals: dict[str, float] = {}
-    for peer, r in results.items():
-        if "m2m_s" in r:
-            scale = sizes.m2m_sources / r["m2m_sources_run"]
-            totals[peer] = r["m2m_s"] * scale
-            note = "" if scale == 1 else f" (x{scale:.0f})"
-            lines.append(f"{peer:<14}{r['m2m_sources_run']:>8}{r['m2m_s']:>10.2f}"
-                         f"{totals[peer]:>12.1f}{note:<6}  {add_check(peer, 'm2m')}")
-    if fk:
-        lines.append(f"  fangkong: {fk['m2m_pairs']:,} pairs within the cutoff, "
-                     f"{fk['m2m_settled_per_source']:,.0f} nodes settled per source, "
-                     f"{os.cpu_count()} threads")
-        for peer, total in totals.items():
-            if peer != "fangkong":
-                lines.append(ratio_line("many-to-many", peer, totals["fangkong"], total,
-                                        "total, scaled"))
+    if any("m2m_s" in r for r in results.values()):
+        lines.append(f"-- many-to-many: {sizes.m2m_sources:,} sources x "
+                     f"{min(sizes.m2m_targets, graph.n_nodes):,} targets within "
+                     f"{M2M_CUTOFF_S:.0f} s --")
+        lines.append(f"{'peer':<14}{'ran':>8}{'run s':>10}{'all s (scaled)':>16}  check")
+        totals: dict[str, float] = {}
+        for peer, r in results.items():
+            if "m2m_s" in r:
+                scale = sizes.m2m_sources / r["m2m_sources_run"]
+                totals[peer] = r["m2m_s"] * scale
+                note = "" if scale == 1 else f" (x{scale:.0f})"
+                lines.append(f"{peer:<14}{r['m2m_sources_run']:>8}{r['m2m_s']:>10.2f}"
+                             f"{totals[peer]:>12.1f}{note:<6}  {add_check(peer, 'm2m')}")
+        if "m2m_s" in fk:
+            lines.append(f"  fangkong: {fk['m2m_pairs']:,} pairs within the cutoff, "
+                         f"{fk['m2m_settled_per_source']:,.0f} nodes settled per source, "
+                         f"{os.cpu_count()} threads (plain Dijkstra per source)")
+            for peer, total in totals.items():
+                if peer != "fangkong":
+                    lines.append(ratio_line("many-to-many", peer, totals["fangkong"], total,
+                                            "total, scaled"))
 
-    lines.append(f"-- multi-source nearest: {N_MSN_SOURCES} sources, every node --")
-    lines.append(f"{'peer':<14}{'s':>10}  check")
-    for peer, r in results.items():
-        if "msn_s" in r:
-            extra = (f" (search radius {PANDANA_MSN_RADIUS_S:.0f} s)" if peer == "pandana"
-                     else "")
-            lines.append(f"{peer:<14}{r['msn_s']:>10.3f}  {add_check(peer, 'msn')}{extra}")
-    if fk:
+    if any("msn_s" in r for r in results.values()):
+        lines.append(f"-- multi-source nearest: {N_MSN_SOURCES} sources, every node --")
+        lines.append(f"{'peer':<18}{'s':>10}  check")
+        for peer, r in results.items():
+            if "msn_s" in r:
+                extra = (f" (search radius {PANDANA_MSN_RADIUS_S:.0f} s)" if peer == "pandana"
+                         else "")
+                name = "fangkong (PHAST)" if peer == "fangkong" else peer
+                lines.append(f"{name:<18}{r['msn_s']:>10.3f}  {add_check(peer, 'msn')}{extra}")
+            if peer == "fangkong" and "msn_plain_s" in r:
+                plain_check = (check("fangkong", "msn", {"msn": answers[peer]["msn_plain"]},
+                                     ref, graph.n_nodes) if ref is not None and "msn" in ref
+                               else "")
+                lines.append(f"{'fangkong plain':<18}{r['msn_plain_s']:>10.3f}  {plain_check}"
+                             " (one Dijkstra seeded with all sources)")
+    if "msn_s" in fk:
+        lines.append(ratio_line("multi-source", "its plain path", fk["msn_s"],
+                                fk["msn_plain_s"], "time"))
         for peer, r in results.items():
             if peer != "fangkong" and "msn_s" in r:
                 lines.append(ratio_line("multi-source", peer, fk["msn_s"], r["msn_s"], "time"))
@@ -703,11 +783,16 @@ def report(network: str, label: str, graph: Any, sizes: Sizes, results: dict[str
         lines.append(f"{peer:<14}{r['import_s']:>10.2f}{r['preprocess_s']:>10.2f}"
                      f"{r['memory_mb']:>10.0f}{r['peak_rss_mb']:>13.0f}")
     if fk:
-        lines.append(f"  fangkong: Engine (edge twins) {fk['preprocess_s']:.2f} s, Snapper "
-                     f"(STRtree) {fk['snapper_build_s']:.2f} s and {fk['snapper_mb']:.0f} MB "
-                     "(not in the memory column), first call of each kernel (numba cache load) "
-                     f"{fk['first_query_s']:.2f} s; snapping {fk['snap_points']:,} points in "
-                     f"{fk['snap_s']:.2f} s = {fk['snap_points'] / fk['snap_s']:,.0f} points/s")
+        lines.append(f"  fangkong: Engine (edge twins) {fk['preprocess_plain_s']:.2f} s + "
+                     f"contraction hierarchy {fk['ch_build_s']:.2f} s ({fk['ch_edges']:,} CH "
+                     f"edges for {graph.n_edges:,} road edges, {fk['ch_mb']:.0f} MB of arrays, "
+                     f"{fk['ch_build_rss_mb']:.0f} MB peak RSS while building); first call of "
+                     f"each kernel (numba cache load) {fk['first_query_s']:.2f} s")
+        if "snapper_build_s" in fk:
+            lines.append(f"  fangkong: Snapper (STRtree) {fk['snapper_build_s']:.2f} s and "
+                         f"{fk['snapper_mb']:.0f} MB (not in the memory column); snapping "
+                         f"{fk['snap_points']:,} points in {fk['snap_s']:.2f} s = "
+                         f"{fk['snap_points'] / fk['snap_s']:,.0f} points/s")
         for peer, r in results.items():
             if peer != "fangkong":
                 lines.append(ratio_line("preprocessing", peer, fk["preprocess_s"],
@@ -722,18 +807,22 @@ def goals(results: dict[str, dict[str, Any]], sizes: Sizes) -> list[str]:
     fk = results.get("fangkong")
     if not fk:
         return []
-    p99 = ms(fk["knn_s"], 99)
-    total = fk["m2m_s"] * sizes.m2m_sources / fk["m2m_sources_run"]
     scaled = sizes.grid_nodes != 1_000_000
-    note = " (quick mode: 100k-node grid, smaller matrix; the goal is on 1M)" if scaled else ""
-    lines = ["\n== goals (grid network) ==" + note,
-             f"k-nearest p99 <= 1 ms: {'met' if p99 <= 1.0 else 'MISSED'} "
-             f"(k={K}: p99 {p99:.2f} ms; k=1: p99 {ms(fk['knn1_s'], 99):.2f} ms)",
-             f"many-to-many {sizes.m2m_sources:,} x {sizes.m2m_targets:,} within 600 s in "
-             f"<= 20 s: {'met' if total <= 20 else 'MISSED'} ({total:.1f} s)"]
+    note = (f" ({sizes.grid_nodes:,}-node grid; the goals are on 1M)" if scaled else "")
+    lines = ["\n== goals (grid network) ==" + note]
+    if "knn_s" in fk:
+        p99 = ms(fk["knn_s"], 99)
+        lines.append(f"k-nearest p99 <= 1 ms: {'met' if p99 <= 1.0 else 'MISSED'} "
+                     f"(k={K}: p99 {p99:.2f} ms; k=1: p99 {ms(fk['knn1_s'], 99):.2f} ms)")
+    if "m2m_s" in fk:
+        total = fk["m2m_s"] * sizes.m2m_sources / fk["m2m_sources_run"]
+        lines.append(f"many-to-many {sizes.m2m_sources:,} x {sizes.m2m_targets:,} within 600 s "
+                     f"in <= 20 s: {'met' if total <= 20 else 'MISSED'} ({total:.1f} s)")
     sc = results.get("scipy")
     if sc:
         for query, key in (("isochrone", "iso_s"), ("many-to-many", "m2m_s")):
+            if key not in fk or key not in sc:
+                continue
             if query == "isochrone":
                 factor = ms(sc[key], 50) / ms(fk[key], 50)
             else:
@@ -742,7 +831,7 @@ def goals(results: dict[str, dict[str, Any]], sizes: Sizes) -> list[str]:
                          f"{'met' if factor >= 10 else 'MISSED'} ({factor:.1f}x)")
     for query, key, agg in (("k-nearest p50", "knn_s", 50), ("isochrone p50", "iso_s", 50)):
         peers = {p: ms(r[key], agg) for p, r in results.items() if p != "fangkong" and key in r}
-        if peers:
+        if peers and key in fk:
             best = min(peers, key=lambda p: peers[p])
             mine = ms(fk[key], agg)
             lines.append(f"as fast as the fastest peer ({query}): "
@@ -750,14 +839,14 @@ def goals(results: dict[str, dict[str, Any]], sizes: Sizes) -> list[str]:
                          f"(fangkong {mine:.3f} ms, {best} {peers[best]:.3f} ms)")
     m2m = {p: r["m2m_s"] / r["m2m_sources_run"] for p, r in results.items()
            if p != "fangkong" and "m2m_s" in r}
-    if m2m:
+    if m2m and "m2m_s" in fk:
         best = min(m2m, key=lambda p: m2m[p])
         mine = fk["m2m_s"] / fk["m2m_sources_run"]
         lines.append(f"as fast as the fastest peer (many-to-many per source): "
                      f"{'met' if mine <= m2m[best] else 'MISSED'} "
                      f"(fangkong {mine * 1e3:.2f} ms, {best} {m2m[best] * 1e3:.2f} ms)")
     msn = {p: r["msn_s"] for p, r in results.items() if p != "fangkong" and "msn_s" in r}
-    if msn:
+    if msn and "msn_s" in fk:
         best = min(msn, key=lambda p: msn[p])
         lines.append(f"as fast as the fastest peer (multi-source): "
                      f"{'met' if fk['msn_s'] <= msn[best] else 'MISSED'} "
@@ -771,6 +860,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="demo + 100k-node grid, smaller matrix (under 5 minutes)")
     parser.add_argument("--networks", default="demo,grid", help="comma-separated: demo,grid")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers")
+    parser.add_argument("--only", default=",".join(SECTIONS),
+                        help="comma-separated queries: " + ",".join(SECTIONS) + " (scipy and "
+                        "fangkong skip the others; the other peers run all theirs)")
+    parser.add_argument("--nodes", type=int, default=None,
+                        help="grid size instead of the mode's (e.g. 1000000 with --quick)")
     parser.add_argument("--peer-timeout", type=float, default=900.0,
                         help="seconds allowed to one peer on one network")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -781,6 +875,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     started = time.perf_counter()
     sizes = QUICK if args.quick else FULL
+    if args.nodes:
+        sizes = dataclasses.replace(sizes, grid_nodes=args.nodes)
+    only = [q for q in args.only.split(",") if q]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"--only: unknown {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
     cpu = platform.processor() or platform.machine()
     print(f"network_queries ({'quick' if args.quick else 'full'}) on {cpu}, "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
@@ -812,6 +912,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "polygon_queries": sizes.polygon_queries,
                     "m2m_run": sizes.m2m_run.get(peer, 20),
                     "verify_iso": 5, "verify_m2m": sizes.verify_m2m,
+                    "only": only, "knn_plain_queries": KNN_PLAIN_QUERIES,
                 }
                 (workdir / "sizes.json").write_text(json.dumps(run))
                 print(f"[{network}] {peer} ...", file=sys.stderr, flush=True)

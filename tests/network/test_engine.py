@@ -189,17 +189,19 @@ def random_locations(rng: np.random.Generator, graph: RoadGraph, count: int, as_
     return EdgePoints(edge, fraction)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 14), m=st.integers(1, 30),
        p_zero=st.sampled_from([0.0, 0.3]), p_twoway=st.sampled_from([0.0, 0.5, 1.0]),
-       src_points=st.booleans(), tgt_points=st.booleans())
+       src_points=st.booleans(), tgt_points=st.booleans(), use_ch=st.booleans())
 def test_every_query_matches_scipy_on_random_graphs(
     seed: int, n: int, m: int, p_zero: float, p_twoway: float, src_points: bool,
-    tgt_points: bool,
+    tgt_points: bool, use_ch: bool,
 ) -> None:
     rng = np.random.default_rng(seed)
     graph = random_graph(rng, n, m, p_zero, p_twoway)
-    engine = Engine(graph, threads=2)
+    # "auto" builds the contraction hierarchy (small graph): the CH paths; None: plain Dijkstra
+    engine = Engine(graph, threads=2, hierarchy="auto" if use_ch else None)
+    assert (engine.hierarchy is not None) == use_ch
     sources = random_locations(rng, graph, int(rng.integers(1, 6)), src_points)
     targets = random_locations(rng, graph, int(rng.integers(1, 8)), tgt_points)
     ref = reference(graph, engine.twin, sources, targets)
@@ -380,7 +382,7 @@ def test_demo_network_matches_networkx() -> None:
 
 def test_k_nearest_stops_as_soon_as_it_has_k() -> None:
     g = grid_city(40_000, seed=2)
-    engine = Engine(g)
+    engine = Engine(g, hierarchy=None)  # the plain Dijkstra path
     rng = np.random.default_rng(0)
     source = g.n_nodes // 2 + 100
     targets = rng.integers(0, g.n_nodes, 300)

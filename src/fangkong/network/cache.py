@@ -6,6 +6,10 @@ importer's options (layer, field names, snapping...) or the graph's ``FORMAT_VER
 Files are written under a temporary name and moved into place, so a reader never sees half a
 file and two processes building the same graph do not clobber each other; a cache file that
 cannot be read (truncated, corrupt, an older layout) is rebuilt.
+
+A graph's contraction hierarchy (:mod:`fangkong.network.ch`, tens of seconds to build for a
+million nodes) lives beside it in ``ch-<key>-v<CH_FORMAT_VERSION>.npz`` under the same key, so
+it follows the graph's invalidation and its own format version.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from numpy.typing import ArrayLike
 
 from fangkong.core.errors import InvalidInput
 from fangkong.network import graph as graph_module
+from fangkong.network.ch import CH_FORMAT_VERSION, ContractionHierarchy, build_hierarchy
 from fangkong.network.graph import RoadGraph
 from fangkong.network.profile import Profile, profile_hash
 
@@ -30,7 +35,9 @@ __all__ = [
     "arrays_digest",
     "cache_key",
     "cache_path",
+    "hierarchy_path",
     "load_or_build",
+    "load_or_build_hierarchy",
     "load_or_build_key",
     "read_graph",
     "source_digest",
@@ -178,3 +185,44 @@ def load_or_build(
     """
     key = cache_key(source_digest(source), profile, options)
     return load_or_build_key(key, cache_dir, builder)
+
+
+def hierarchy_path(cache_dir: Path, key: str) -> Path:
+    """Where the contraction hierarchy of the graph cached under ``key`` lives."""
+    return cache_dir / f"ch-{key[:32]}-v{CH_FORMAT_VERSION}.npz"
+
+
+def load_or_build_hierarchy(graph: RoadGraph, cache_dir: Path
+                            ) -> tuple[ContractionHierarchy, bool]:
+    """The contraction hierarchy of ``graph`` from the cache, or built and stored there.
+
+    The key is the graph's ``meta["cache_key"]`` when it came from the cache, else a digest of
+    its topology and travel times (so a synthetic graph is cached too).
+
+    Returns
+    -------
+    (ContractionHierarchy, bool)
+        The hierarchy and whether it came from the cache.
+    """
+    key = graph.meta.get("cache_key") or arrays_digest(graph.indptr, graph.head, graph.time_s)
+    path = hierarchy_path(cache_dir, key)
+    if path.is_file():
+        try:
+            cached: ContractionHierarchy | None = ContractionHierarchy.load(path)
+        except _UNREADABLE:
+            cached = None
+        if (cached is not None and cached.meta.get("graph_key") == key
+                and cached.n_nodes == graph.n_nodes
+                and int(cached.up_ptr.shape[0]) == graph.n_nodes + 1
+                and int(cached.down_ptr.shape[0]) == graph.n_nodes + 1):
+            return cached, True
+    hierarchy = build_hierarchy(graph)
+    hierarchy.meta["graph_key"] = key
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    private = cache_dir / f".{path.stem}-{uuid.uuid4().hex}.npz"
+    try:
+        hierarchy.save(private)
+        os.replace(private, path)
+    finally:
+        private.unlink(missing_ok=True)
+    return hierarchy, False

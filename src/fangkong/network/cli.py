@@ -39,7 +39,7 @@ network_app = typer.Typer(help="Road network: import an OSM extract or a GIS roa
 console = Console()
 
 _STAGES = {"read": "reading", "split": "splitting at junctions", "speeds": "speeds and times",
-           "components": "strongly connected components"}
+           "components": "strongly connected components", "hierarchy": "contraction hierarchy"}
 
 
 def _summary(report: ImportReport | None, graph: RoadGraph, *, hit: bool | None,

@@ -9,18 +9,20 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from fangkong.areas.coords import CoordinateError, CoordSystem, to_wgs84_array
 from fangkong.core.errors import InvalidInput, NotFound
-from fangkong.network.engine import Engine, PairTimes
+from fangkong.network.cache import load_or_build_hierarchy
+from fangkong.network.ch import ContractionHierarchy
+from fangkong.network.engine import AUTO_HIERARCHY_NODES, Engine, PairTimes
 from fangkong.network.graph import RoadGraph
 from fangkong.network.isochrone import DEFAULT_THRESHOLDS_S, isochrone
 from fangkong.network.snap import DEFAULT_MAX_DISTANCE_M, Snapper, SnapResult
-from fangkong.network.store import load_current
+from fangkong.network.store import load_current, network_dir
 
 MAX_THRESHOLD_S = 3600.0
 MAX_POINTS = 5_000
@@ -50,7 +52,12 @@ def current(data_dir: Path) -> Network:
         cached = _current.get(data_dir)
         if cached is not None and cached.graph is graph:
             return cached
-        engine = Engine(graph)
+        # large graphs: the contraction hierarchy from the cache beside the graph (built once,
+        # normally by `network import`); small ones build theirs on first use
+        hierarchy: ContractionHierarchy | Literal["auto"] = (
+            load_or_build_hierarchy(graph, network_dir(data_dir))[0]
+            if graph.n_nodes > AUTO_HIERARCHY_NODES else "auto")
+        engine = Engine(graph, hierarchy=hierarchy)
         network = Network(graph=graph, engine=engine,
                           snapper=Snapper(graph, twin=engine.twin))
         _current[data_dir] = network

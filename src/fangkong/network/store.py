@@ -17,7 +17,12 @@ from typing import Any
 
 from fangkong.areas.coords import CoordSystem
 from fangkong.core.errors import InvalidInput
-from fangkong.network.cache import cache_path, load_or_build, read_graph
+from fangkong.network.cache import (
+    cache_path,
+    load_or_build,
+    load_or_build_hierarchy,
+    read_graph,
+)
 from fangkong.network.graph import RoadGraph
 from fangkong.network.profile import Profile
 
@@ -155,6 +160,12 @@ def import_and_activate(
 
     graph, hit = load_or_build(file, profile, network_dir(data_dir), build, options=options)
     path = cache_path(network_dir(data_dir), graph.meta["cache_key"])
+    # the contraction hierarchy now, so that the server's first query does not wait for it
+    if progress is not None:
+        progress("hierarchy", 0, 1)
+    load_or_build_hierarchy(graph, network_dir(data_dir))
+    if progress is not None:
+        progress("hierarchy", 1, 1)
     _write_pointer(data_dir, path, {
         "source": str(file.resolve()), "kind": kind.value, "profile": profile.name,
         "profile_hash": graph.meta.get("profile_hash", ""),
