@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     session_max_age_s: int = Field(default=8 * 3600, ge=60)
+    caller_contact_retention_days: int = Field(
+        default=90, ge=1,
+        description="Days after an incident ends (closed, cancelled or merged) before its "
+        "caller's contact is deleted")
 
     @classmethod
     def settings_customise_sources(

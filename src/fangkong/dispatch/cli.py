@@ -18,7 +18,7 @@ from fangkong.core.errors import FangkongError
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
 from fangkong.core.security import FieldCipher
-from fangkong.dispatch import replay, service
+from fangkong.dispatch import jobs, replay, service
 from fangkong.network import service as network_service
 
 dispatch_app = typer.Typer(help="Incidents and dispatch: replay a recorded day, import "
@@ -131,3 +131,25 @@ def import_command(
             table.add_row(str(error.row), error.field or "", error.message)
         console.print(table)
         raise typer.Exit(code=1)
+
+
+@dispatch_app.command("purge")
+def purge_command(
+    data_dir: DataDir = None,
+    days: Annotated[int | None, typer.Option(
+        "--days", min=1, help="Retention in days [default: caller_contact_retention_days]")
+    ] = None,
+) -> None:
+    """Delete callers' contacts of incidents that ended longer ago than the retention period
+    (the server also does this every few hours)."""
+    settings = _settings(data_dir)
+    retention = days or settings.caller_contact_retention_days
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        purged = jobs.run_purge(make_session_factory(engine), retention_days=retention)
+    except FangkongError as exc:
+        _fail(exc)
+    finally:
+        engine.dispose()
+    console.print(f"purged the caller contact of {purged} incidents "
+                  f"(ended more than {retention} days ago)")

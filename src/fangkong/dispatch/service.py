@@ -12,7 +12,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -565,3 +565,31 @@ def import_csv(session: Session, *, text: str, actor: Actor, now: datetime,
         except (InvalidInput, Conflict) as exc:
             report.errors.append(RowError(row=number, field=exc.field, message=exc.message))
     return report
+
+
+# --- retention -------------------------------------------------------------------------------
+
+
+def purge_contacts(session: Session, *, now: datetime, retention_days: int,
+                   actor: Actor) -> int:
+    """Delete the caller's contact of incidents that ended (closed, cancelled or merged) more
+    than ``retention_days`` ago; the number purged.
+
+    The incident keeps everything else (times, place, category), so KPIs still count it; one
+    audit event records how many were purged and the cut-off.
+    """
+    if retention_days < 1:
+        raise InvalidInput("retention_days must be at least 1", field="retention_days")
+    cutoff = now - timedelta(days=retention_days)
+    ended = func.coalesce(Incident.closed_at, Incident.cancelled_at)
+    incidents = list(session.scalars(select(Incident).where(
+        Incident.caller_contact_encrypted.is_not(None), ended.is_not(None), ended <= cutoff)))
+    for incident in incidents:
+        incident.caller_contact_encrypted = None
+    session.flush()
+    if incidents:
+        audit.record(session, actor=actor, action="purge", entity="incident",
+                     entity_id=None, detail={"caller_contacts": len(incidents),
+                                             "ended_before": cutoff.isoformat(),
+                                             "retention_days": retention_days})
+    return len(incidents)

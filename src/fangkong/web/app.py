@@ -34,6 +34,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.cases import pages as cases_pages
     from fangkong.cases import web as case_web
     from fangkong.dispatch import api as dispatch_api
+    from fangkong.dispatch import jobs as dispatch_jobs
     from fangkong.dispatch import pages as dispatch_pages
     from fangkong.network import api as network_api
     from fangkong.web import api as core_api
@@ -44,9 +45,16 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         # Case deadlines are checked inside the server process (and by `fangkong cases tick`).
         ticker = case_jobs.start_ticker(app.state.session_factory,
                                         calendar=case_web.calendar_of(app))
+        # Callers' contacts are deleted on schedule inside the server too (SCOPE: retention).
+        purge = case_jobs.Ticker(
+            lambda: dispatch_jobs.run_purge(
+                app.state.session_factory,
+                retention_days=app.state.settings.caller_contact_retention_days),
+            dispatch_jobs.PURGE_INTERVAL_S).start()
         try:
             yield
         finally:
+            purge.stop()
             ticker.stop()
 
     app = FastAPI(
