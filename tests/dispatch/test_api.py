@@ -195,3 +195,41 @@ def test_viewer_reads_but_cannot_act(live_server: LiveServer, live_network: Path
     grid = _user_client(live_server, "disp_grid", Role.GRID_WORKER, "T")
     with grid:
         assert grid.get("/api/v1/incidents").status_code == 403
+
+
+def test_posts_units_at_posts_and_per_unit_arrival(live_server: LiveServer,
+                                                   admin: httpx.Client) -> None:
+    lon, lat = grid_centre("T-D2-S1-B1-G1")
+    post = admin.post("/api/v1/posts", json={"code": "API-PP1", "name": "西门警务站",
+                                             "kind": "street_post", "lon": lon, "lat": lat})
+    assert post.status_code == 201, post.text
+    assert admin.post("/api/v1/posts", json={"code": "API-PP1", "name": "again",
+                                             "kind": "street_post", "lon": lon,
+                                             "lat": lat}).status_code == 409
+    assert any(p["code"] == "API-PP1" for p in admin.get("/api/v1/posts").json())
+    units = []
+    for n in range(2):
+        made = admin.post("/api/v1/units", json={"call_sign": f"ARRIVE-{n}", "type": "car",
+                                                 "home_area_code": "T-D2",
+                                                 "home_post_code": "API-PP1"})
+        assert made.status_code == 201, made.text
+        assert made.json()["home_post_id"] == post.json()["id"]
+        assert (made.json()["lon"], made.json()["lat"]) == (lon, lat)  # starts at its post
+        units.append(made.json()["id"])
+    missing = admin.post("/api/v1/units", json={"call_sign": "ARRIVE-X", "type": "car",
+                                                "home_area_code": "T-D2",
+                                                "home_post_code": "NO-SUCH"})
+    assert missing.status_code == 404 and missing.json()["field"] == "home_post_code"
+    incident = admin.post("/api/v1/incidents", json=_body("T-D2-S1-B1-G1", priority="P1"),
+                          headers={"Idempotency-Key": "arrive-1"}).json()
+    sent = admin.post(f"/api/v1/incidents/{incident['id']}/dispatch",
+                      json={"unit_ids": units})
+    assert sent.status_code == 200, sent.text
+    first = admin.post(f"/api/v1/incidents/{incident['id']}/units/{units[0]}/arrival")
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["status"] == "on_scene"
+    arrived = {a["unit_id"]: a["arrived_at"] for a in body["assignments"]}
+    assert arrived[units[0]] is not None and arrived[units[1]] is None
+    again = admin.post(f"/api/v1/incidents/{incident['id']}/units/{units[0]}/arrival")
+    assert again.status_code == 409

@@ -124,6 +124,28 @@ def test_dispatch_refuses_busy_units_whole(db: Session) -> None:
     assert first.status == S.DISPATCHED and len(first.assignments) == 2
 
 
+def test_each_unit_arrives_on_its_own_time(db: Session) -> None:
+    incident = new_incident(db, "k-arrive", incident_in(priority=Priority.P1))
+    first, second, idle = (service.create_unit(db, call_sign=f"ARR-{n}", unit_type=UnitType.CAR,
+                                               home_area=area(db, "T-D1"), actor=ACTOR)
+                           for n in range(3))
+    service.dispatch(db, incident=incident, units=[first, second], actor=ACTOR, now=T0)
+    service.arrive(db, incident=incident, unit=first, actor=ACTOR,
+                   now=T0 + timedelta(seconds=140))
+    assert incident.status == S.ON_SCENE and incident.on_scene_at == T0 + timedelta(seconds=140)
+    times = {a.unit.call_sign: a.arrived_at for a in incident.assignments}
+    assert times == {"ARR-0": T0 + timedelta(seconds=140), "ARR-1": None}
+    assert (first.status, second.status) == (UnitStatus.ON_SCENE, UnitStatus.EN_ROUTE)
+    service.arrive(db, incident=incident, unit=second, actor=ACTOR,
+                   now=T0 + timedelta(seconds=260))
+    assert incident.on_scene_at == T0 + timedelta(seconds=140)  # the first arrival counts
+    assert second.status == UnitStatus.ON_SCENE
+    with pytest.raises(Conflict, match="already arrived"):
+        service.arrive(db, incident=incident, unit=second, actor=ACTOR, now=T0)
+    with pytest.raises(Conflict, match="not assigned"):
+        service.arrive(db, incident=incident, unit=idle, actor=ACTOR, now=T0)
+
+
 def test_cancel_and_merge_release_units(db: Session) -> None:
     main = new_incident(db, "k-main")
     dup = new_incident(db, "k-dup", incident_in(offset=(0.0005, 0.0)))

@@ -306,6 +306,19 @@ def dispatch_units(incident_id: int, body: DispatchIn, request: Request, db: DbS
     return _detail(db, incident, get_cipher(request), language)
 
 
+@router.post("/incidents/{incident_id}/units/{unit_id}/arrival", response_model=IncidentDetail,
+             dependencies=[requires(perms.ACT)])
+def unit_arrival(incident_id: int, unit_id: int, request: Request, db: DbSession,
+                 user: CurrentUser, scope: UserScope, actor: RequestActor,
+                 language: Language) -> IncidentDetail:
+    """One assigned unit reached the scene (到场); the first one puts the incident on scene,
+    reinforcements arrive on their own time."""
+    incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
+    unit = service.get_unit_or_raise(db, unit_id=unit_id, scope=scope)
+    service.arrive(db, incident=incident, unit=unit, actor=actor, now=utcnow(), user=user)
+    return _detail(db, incident, get_cipher(request), language)
+
+
 @router.get("/incidents/{incident_id}/caller-contact", response_model=ContactOut,
             dependencies=[requires(perms.UNMASK)])
 def caller_contact(incident_id: int, request: Request, db: DbSession, user: CurrentUser,

@@ -329,6 +329,34 @@ def transition(
     return incident
 
 
+def arrive(session: Session, *, incident: Incident, unit: Unit, actor: Actor, now: datetime,
+           user: User | None = None) -> Incident:
+    """Record that one assigned ``unit`` reached the scene (a reinforcement arrives on its own
+    time). The first arrival puts the incident on scene; the other units stay en route.
+    """
+    _require(user, perms.ACT)
+    assignment = next((a for a in incident.assignments
+                       if a.unit_id == unit.id and a.released_at is None), None)
+    if assignment is None:
+        raise Conflict(f"unit {unit.call_sign} is not assigned to incident {incident.id}",
+                       field="unit_id")
+    if assignment.arrived_at is not None:
+        raise Conflict(f"unit {unit.call_sign} already arrived at incident {incident.id}",
+                       field="unit_id")
+    if incident.status in (S.DISPATCHED, S.EN_ROUTE):
+        _move(session, incident, S.ON_SCENE, actor=actor, now=now, note=None,
+              detail={"first_unit": unit.call_sign})
+    elif incident.status != S.ON_SCENE:
+        raise Conflict(f"incident {incident.id} is {incident.status.value}; units arrive only "
+                       "at a dispatched, en-route or on-scene incident", field="status")
+    assignment.arrived_at = now
+    unit.status = UnitStatus.ON_SCENE
+    audit.record(session, actor=actor, action="arrive", entity="incident",
+                 entity_id=incident.id, detail={"unit": unit.call_sign})
+    session.flush()
+    return incident
+
+
 # --- units -----------------------------------------------------------------------------------
 
 
