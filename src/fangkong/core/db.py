@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -69,12 +69,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
+def _sqlite_begin_before_savepoint(conn: Connection, _name: str) -> None:
+    # pysqlite opens a transaction only before INSERT/UPDATE/DELETE, so a SAVEPOINT that comes
+    # first opens a transaction of its own and its RELEASE commits it: the writes before and
+    # after the savepoint would commit apart (a crash in between left an incident without its
+    # timeline and audit events). Open the real transaction first so that the savepoint nests.
+    raw = conn.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        raw.execute("BEGIN")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with fangkong's per-backend settings."""
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _sqlite_begin_before_savepoint)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
