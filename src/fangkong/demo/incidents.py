@@ -423,15 +423,17 @@ def build_history(
     on_scene = np.array([ON_SCENE_MEDIAN_MIN[d.category] * 60.0 for d in draws]) * np.exp(
         0.5 * rng.standard_normal(n))
     cancelled = rng.random(n) < CANCELLED_SHARE
-    # A cancelled call never reaches a unit: give it no units to want and no road to anywhere.
-    column = out[:, place].copy()
-    column[:, cancelled] = np.inf
-    sim = replay.simulate(received_s=received, delay_s=delay, on_scene_s=on_scene,
-                          wanted=np.where(p1, recommend.P1_UNITS, 1), out_s=column,
-                          unit_origin=[post_index[u.home_post_id or posts[0].id] for u in units])
     turnout = rng.uniform(20.0, 90.0, n)
     # Real drives are slower and more varied than the emergency profile's road time.
     slowdown = lognormal(rng, 1.12, 0.18, n)
+    # The simulation runs on the recorded drive (turn-out + slowed road time), so that a unit's
+    # recorded busy times never overlap; per incident the factor keeps the units' order.
+    drive = out[:, place] * slowdown + turnout
+    # A cancelled call never reaches a unit: no road leads to it.
+    drive[:, cancelled] = np.inf
+    sim = replay.simulate(received_s=received, delay_s=delay, on_scene_s=on_scene,
+                          wanted=np.where(p1, recommend.P1_UNITS, 1), out_s=drive,
+                          unit_origin=[post_index[u.home_post_id or posts[0].id] for u in units])
     admin = rng.uniform(300.0, 3600.0, n)
     withdrawn = rng.uniform(60.0, 900.0, n)
     incident_rows: list[dict[str, Any]] = []
@@ -453,7 +455,7 @@ def build_history(
         else:
             dispatched = base + timedelta(seconds=float(sim.dispatch_s[k]))
             en_route = dispatched + timedelta(seconds=float(turnout[k]))
-            on_site = en_route + timedelta(seconds=float(sim.travel_s[k] * slowdown[k]))
+            on_site = dispatched + timedelta(seconds=float(sim.travel_s[k]))
             cleared = on_site + timedelta(seconds=float(on_scene[k]))
             row.update(status=IncidentStatus.CLOSED, dispatched_at=dispatched,
                        en_route_at=en_route, on_scene_at=on_site, cleared_at=cleared,
@@ -464,8 +466,9 @@ def build_history(
     # back by idempotency key.
     connection = session.connection()
     connection.execute(insert(Incident), incident_rows)
-    by_key = dict(session.execute(select(Incident.idempotency_key, Incident.id).where(
-        Incident.idempotency_key.startswith(KEY_PREFIX, autoescape=True))).tuples().all())
+    by_key = {str(key): int(i) for key, i in session.execute(
+        select(Incident.idempotency_key, Incident.id).where(
+            Incident.idempotency_key.startswith(KEY_PREFIX, autoescape=True)))}
     ids = [by_key[row["idempotency_key"]] for row in incident_rows]
     events: list[dict[str, Any]] = []
     assignments: list[dict[str, Any]] = []
@@ -485,10 +488,11 @@ def build_history(
         if row["dispatched_at"] is None:
             continue
         for u, travel in zip(sim.units[k], sim.unit_travel_s[k], strict=True):
-            arrived = row["en_route_at"] + timedelta(seconds=travel * float(slowdown[k]))
+            arrived = row["dispatched_at"] + timedelta(seconds=travel)
             assignments.append(dict(
                 incident_id=incident_id, unit_id=units[u].id, dispatched_at=row["dispatched_at"],
-                predicted_s=round(travel, 1), arrived_at=max(arrived, row["on_scene_at"]),
+                predicted_s=round((travel - float(turnout[k])) / float(slowdown[k]), 1),
+                arrived_at=max(arrived, row["on_scene_at"]),
                 released_at=max(row["cleared_at"], arrived), dispatched_by_id=None))
     connection.execute(insert(IncidentEvent), events)
     connection.execute(insert(Assignment), assignments)
