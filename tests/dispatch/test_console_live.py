@@ -93,10 +93,21 @@ def test_record_an_incident_and_dispatch_a_unit(console_server: LiveServer,
     expect(panel.locator("#dispatched")).to_contain_text("巡01")
     expect(page.locator("#incident-rows tr[data-incident]")).to_contain_text("已派警",
                                                                               timeout=10_000)
+    # The detail page: the unit arrives, the incident is cleared and closed.
+    row.locator("a").click()
+    expect(page.locator("#assignments")).to_contain_text("巡01")
+    page.click("#assignments button")
+    expect(page.locator("#incident-status")).to_have_text("到场")
+    page.click("#move-form button[value=cleared]")
+    expect(page.locator("#incident-status")).to_have_text("处置完毕")
+    page.click("#move-form button[value=closed]")
+    expect(page.locator("#incident-status")).to_have_text("已结案")
+    expect(page.locator("#timeline li")).to_have_count(5)
     with Session(console_server.engine) as session:
         incidents = service.get_all(session, scope=_everything(session))[1]
         assert len(incidents) == 1
         assert [a.unit.call_sign for a in incidents[0].assignments] == ["巡01"]
+        assert incidents[0].assignments[0].arrived_at is not None
     assert errors == []
     context.close()
 

@@ -233,6 +233,61 @@ def dispatch_form(incident_id: int, request: Request, db: DbSession, user: Curre
     return response
 
 
+# --- one incident ----------------------------------------------------------------------------
+
+# The moves a person makes from the detail page; dispatch and merge have their own forms.
+PAGE_MOVES = (IncidentStatus.EN_ROUTE, IncidentStatus.ON_SCENE, IncidentStatus.CLEARED,
+              IncidentStatus.CLOSED, IncidentStatus.CANCELLED)
+
+
+def _detail_page(request: Request, db: DbSession, user: User, incident: Incident,
+                 language: str, *, error: str | None = None) -> HTMLResponse:
+    moves = [m for m in PAGE_MOVES if m in service.TRANSITIONS[incident.status]]
+    code = db.scalar(select(Area.code).where(Area.id == incident.area_id))
+    return render(request, "dispatch/detail.html", language=language, user=user,
+                  status_code=409 if error else 200, incident=incident, area_code=code,
+                  labels=Labels(language), can_act=_can_act(user), moves=moves, error=error,
+                  masked=service.masked_contact(incident, get_cipher(request)),
+                  breach=live.breach_of(incident, utcnow()))
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+def incident_page(incident_id: int, request: Request, db: DbSession, user: CurrentUser,
+                  scope: UserScope, language: Language) -> HTMLResponse:
+    """One incident: its times, units and timeline, and the moves open to it."""
+    incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
+    return _detail_page(request, db, user, incident, language)
+
+
+@router.post("/incidents/{incident_id}/move", response_class=HTMLResponse,
+             dependencies=[requires(perms.ACT)])
+def move_form(incident_id: int, request: Request, db: DbSession, user: CurrentUser,
+              scope: UserScope, actor: RequestActor, language: Language,
+              to: Annotated[IncidentStatus, Form()],
+              note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
+    try:
+        service.transition(db, incident=incident, to=to, actor=actor, now=utcnow(),
+                           note=note.strip() or None, user=user)
+    except FangkongError as exc:
+        return _detail_page(request, db, user, incident, language, error=exc.message)
+    return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
+
+
+@router.post("/incidents/{incident_id}/units/{unit_id}/arrival", response_class=HTMLResponse,
+             dependencies=[requires(perms.ACT)])
+def arrival_form(incident_id: int, unit_id: int, request: Request, db: DbSession,
+                 user: CurrentUser, scope: UserScope, actor: RequestActor,
+                 language: Language) -> Response:
+    incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
+    unit = service.get_unit_or_raise(db, unit_id=unit_id, scope=scope)
+    try:
+        service.arrive(db, incident=incident, unit=unit, actor=actor, now=utcnow(), user=user)
+    except FangkongError as exc:
+        return _detail_page(request, db, user, incident, language, error=exc.message)
+    return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
+
+
 # --- KPIs ----------------------------------------------------------------------------------
 
 #: The longest period the KPI page computes in one request (days).
