@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -125,7 +126,7 @@ def _recorded(db: Session, key: str, grid: str, received: datetime, *, delay_s: 
               priority: Priority = Priority.P2) -> Incident:
     """An incident with a recorded lifecycle (history: the stamps are set directly)."""
     incident, _ = service.create(db, key=key, data=incident_in(grid, offset=offset,
-                                                               priority=priority),
+                                                               priority=priority, contact=None),
                                  actor=ACTOR, now=received, cipher=CIPHER)
     incident.dispatched_at = received + timedelta(seconds=delay_s)
     incident.en_route_at = incident.dispatched_at
@@ -338,16 +339,30 @@ def _user(server: LiveServer, username: str, role: Role, area_code: str) -> None
             session.commit()
 
 
-def test_api_and_page(live_server: LiveServer, live_network: Path) -> None:
+@pytest.fixture()
+def api_unit(live_server: LiveServer) -> Iterator[None]:
+    """A unit at a post and two recorded incidents in the shared live server; the unit is
+    put out of service afterwards so that no later recommendation meets it."""
     with Session(live_server.engine) as session:
-        if session.scalars(select(Unit).where(Unit.call_sign == "API-RP")).first() is None:
+        unit = session.scalars(select(Unit).where(Unit.call_sign == "API-RP")).first()
+        if unit is None:
             post = _post(session, "API-RP", "T-D1-S1-B1-G1")
-            service.create_unit(session, call_sign="API-RP", unit_type=UnitType.CAR,
-                                home_area=area(session, "T-D1-S1"), actor=SYSTEM,
-                                home_post=post)
+            unit = service.create_unit(session, call_sign="API-RP", unit_type=UnitType.CAR,
+                                       home_area=area(session, "T-D1-S1"), actor=SYSTEM,
+                                       home_post=post)
             _recorded(session, "api-rp-a", "T-D1-S1-B1-G2", API_NINE)
             _recorded(session, "api-rp-b", "T-D1-S1-B2-G1", API_NINE + timedelta(minutes=3))
-            session.commit()
+        unit.status = UnitStatus.AVAILABLE
+        session.commit()
+    yield
+    with Session(live_server.engine) as session:
+        unit = session.scalars(select(Unit).where(Unit.call_sign == "API-RP")).one()
+        unit.status = UnitStatus.OUT_OF_SERVICE
+        session.commit()
+
+
+@pytest.mark.usefixtures("api_unit")
+def test_api_and_page(live_server: LiveServer, live_network: Path) -> None:
     _user(live_server, "rp_viewer", Role.VIEWER, "T")
     _user(live_server, "rp_other", Role.STATION_OFFICER, "T-D2-S1")
     with live_server.client(live_server.admin_token()) as admin:
