@@ -426,3 +426,23 @@ def test_api_and_page(live_server: LiveServer, live_network: Path) -> None:
         assert seen.status_code == 200 and 'id="replay-form"' not in seen.text
         assert viewer_page.post("/dispatch/replay",
                                 data={"day": API_DAY.isoformat()}).status_code == 403
+
+
+def test_turnout_adds_to_every_drive(db: Session, network: Network) -> None:
+    post = _post(db, "RP-T", "T-D2-S2-B1-G1")
+    service.create_unit(db, call_sign="RP-T1", unit_type=UnitType.CAR,
+                        home_area=area(db, "T-D2"), actor=ACTOR, home_post=post)
+    incident = _recorded(db, "rp-t", "T-D2-S2-B1-G2", NINE)
+    scope = scope_of(db, "T-D2")
+    plain = replay.report_of(replay.replay_day(db, network=network, day=DAY, zone=ZONE,
+                                               scope=scope, actor=ACTOR))
+    slow = replay.report_of(replay.replay_day(db, network=network, day=DAY, zone=ZONE,
+                                              scope=scope, actor=ACTOR, turnout_s=60))
+    first, second = plain["rows"][0], slow["rows"][0]
+    assert first["incident_id"] == second["incident_id"] == incident.id
+    assert second["replay_dispatch_to_arrival_s"] == pytest.approx(
+        first["replay_dispatch_to_arrival_s"] + 60, abs=0.1)
+    assert slow["defaults"]["turnout_s"] == 60
+    with pytest.raises(InvalidInput, match="turnout_s"):
+        replay.replay_day(db, network=network, day=DAY, zone=ZONE, scope=scope, actor=ACTOR,
+                          turnout_s=-1)

@@ -494,6 +494,9 @@ class ReplayIn(BaseModel):
                      "time zone", examples=["2026-05-01"], max_length=10)
     area_code: str | None = Field(default=None, max_length=32,
                                   description="Replay only the incidents in this area's subtree")
+    turnout_s: float = Field(default=0.0, ge=0.0, le=replay_service.MAX_TURNOUT_S,
+                             description="Seconds from dispatch to rolling, added to every "
+                             "drive (0: arrival = dispatch + road time)")
 
 
 class ReplaySummaryOut(BaseModel):
@@ -532,7 +535,7 @@ def create_replay(body: ReplayIn, request: Request, db: DbSession, user: Current
             if body.area_code else None)
     run = replay_service.replay_day(db, network=_network(request), day=day,
                                     zone=get_settings(request).zone, scope=scope, area=area,
-                                    actor=actor, user=user)
+                                    actor=actor, user=user, turnout_s=body.turnout_s)
     return _replay_out(run)
 
 

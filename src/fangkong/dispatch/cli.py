@@ -52,6 +52,8 @@ def replay_command(
                                      "in the configured time zone)")],
     area: Annotated[str | None, typer.Option("--area", help="Area code: replay only the "
                                              "incidents in its subtree")] = None,
+    turnout_s: Annotated[float, typer.Option("--turnout-s", help="Seconds from dispatch to "
+                                             "rolling, added to every drive")] = 0.0,
     data_dir: DataDir = None,
 ) -> None:
     """Replay a recorded day against the current units and compare the response rings."""
@@ -76,7 +78,7 @@ def replay_command(
                       if area else None)
             run = replay.replay_day(session, network=network, day=chosen_day,
                                     zone=settings.zone, scope=WHOLE_TREE, area=chosen,
-                                    actor=SYSTEM, progress=progress)
+                                    actor=SYSTEM, progress=progress, turnout_s=turnout_s)
             run_id, report = run.id, replay.report_of(run)
     except FangkongError as exc:
         _fail(exc)

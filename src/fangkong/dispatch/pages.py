@@ -340,7 +340,6 @@ def kpi_page(
 # --- replay ----------------------------------------------------------------------------------
 # Appended as one section so that the replay page stays apart from the board's.
 
-
 from fangkong.areas import service as replay_areas  # noqa: E402
 from fangkong.areas.models import AreaLevel  # noqa: E402
 from fangkong.dispatch import replay as replay_service  # noqa: E402
@@ -361,7 +360,8 @@ def _replay_page(request: Request, db: DbSession, user: User, scope: Scope, lang
                  **context: Any) -> HTMLResponse:
     zone = get_settings(request).zone
     areas = [a for a in replay_areas.get_all(db, scope=scope) if a.level in REPLAY_LEVELS]
-    yesterday = (utcnow().astimezone(zone).date() - timedelta(days=1)).isoformat()
+    today = utcnow().astimezone(zone).date()
+    yesterday = today.fromordinal(today.toordinal() - 1).isoformat()
     context.setdefault("day", yesterday)
     context.setdefault("area_code", "")
     return render(request, "dispatch/replay.html", language=language, user=user,
@@ -386,7 +386,9 @@ def replay_page(request: Request, db: DbSession, user: CurrentUser, scope: UserS
              dependencies=[requires(perms.ACT)])
 def replay_run(request: Request, db: DbSession, user: CurrentUser, scope: UserScope,
                actor: RequestActor, language: Language, day: Annotated[str, Form()],
-               area_code: Annotated[str, Form()] = "") -> HTMLResponse:
+               area_code: Annotated[str, Form()] = "",
+               turnout_s: Annotated[float, Form(ge=0.0, le=replay_service.MAX_TURNOUT_S)] = 0.0
+               ) -> HTMLResponse:
     """Run a replay; htmx swaps the report in (a plain form post gets the whole page)."""
     partial = request.headers.get("HX-Request") == "true"
     try:
@@ -396,7 +398,8 @@ def replay_run(request: Request, db: DbSession, user: CurrentUser, scope: UserSc
         network = network_service.current(get_settings(request).data_dir)
         run = replay_service.replay_day(db, network=network, day=chosen_day,
                                         zone=get_settings(request).zone, scope=scope,
-                                        area=area, actor=actor, user=user)
+                                        area=area, actor=actor, user=user,
+                                        turnout_s=turnout_s)
     except FangkongError as exc:
         if partial:
             return _report_partial(request, language, user, error=exc.message, run=None)

@@ -20,15 +20,16 @@ The model (see ``docs/replay.md``)
   incident takes :data:`~.recommend.P1_UNITS` units (two reinforcements) when that many are
   free. When every unit that can reach the scene is busy, the incident waits for the first one
   to come free (at most :data:`MAX_WAIT_S`), then the free units are ranked again.
-- **Arrival** = dispatch + the first unit's road time. The scene is cleared after the recorded
+- **Arrival** = dispatch + the first unit's road time (+ an optional fixed turn-out time,
+  ``turnout_s``, 0 by default). The scene is cleared after the recorded
   on-scene duration (``cleared_at − on_scene_at``, else :data:`DEFAULT_ON_SCENE_S`); each unit
   is then released (a reinforcement arriving later is released on arrival) and drives back
   to its origin, busy until it is there.
 - **No unit**: an incident no unit can reach by road (or that would wait longer than
   :data:`MAX_WAIT_S`) is counted, with its id, under ``no_unit``.
 
-Turn-out time, the unit type's speed and traffic are not modelled: road times come from the
-network's (emergency) speed profile, as in the recommendation.
+The unit type's speed and traffic are not modelled (nor turn-out time unless given): road
+times come from the network's (emergency) speed profile, as in the recommendation.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ DEFAULT_ON_SCENE_S = 1800.0
 MAX_WAIT_S = 3600.0
 #: Road times above this are treated as unreachable (s): no county drive takes two hours.
 MAX_TRAVEL_S = 7200.0
+#: The largest turn-out time (dispatch to rolling, s) a replay accepts.
+MAX_TURNOUT_S = 600.0
 #: How many of a user's runs the list returns at most.
 MAX_RUNS = 200
 
@@ -366,10 +369,14 @@ def replay_day(
     area: Area | None = None,
     user: User | None = None,
     progress: Progress | None = None,
+    turnout_s: float = 0.0,
 ) -> ReplayRun:
     """Replay the incidents received on ``day`` (in ``area``'s subtree, else the whole
     ``scope``) against the current units of ``scope`` and store the report as a
-    :class:`~.models.ReplayRun`; see the module docstring for the model.
+    :class:`~.models.ReplayRun`; see the module docstring for the model. ``turnout_s``
+    (0 to :data:`MAX_TURNOUT_S`; default 0: arrival = dispatch + road time) adds a fixed time
+    from dispatch to rolling to every drive out, for a comparison with recorded times that
+    include it.
 
     Raises
     ------
@@ -378,6 +385,9 @@ def replay_day(
     """
     if user is not None:
         auth.require(user, perms.ACT)
+    if not 0.0 <= turnout_s <= MAX_TURNOUT_S:
+        raise InvalidInput(f"turnout_s must lie in [0, {MAX_TURNOUT_S:.0f}] seconds",
+                           field="turnout_s")
     if area is not None and not scope.covers(area.path):
         raise NotFound(f"area {area.code!r} does not exist or is outside your areas",
                        field="area_code")
@@ -407,6 +417,7 @@ def replay_day(
     out, back = road_times(network, origins=(origin_lon, origin_lat),
                            targets=(np.array([i.lon for i in incidents], dtype=np.float64),
                                     np.array([i.lat for i in incidents], dtype=np.float64)))
+    out = out + turnout_s
     base = start.timestamp()
     received = [i.received_at.timestamp() - base for i in incidents]
     delay = [_seconds(i.received_at, i.dispatched_at, DEFAULT_CALL_TO_DISPATCH_S)
@@ -464,7 +475,8 @@ def replay_day(
                                if s == IncidentStatus.CANCELLED and d is None),
         waited=waited, no_unit=no_unit, recorded=recorded, replay=replayed,
         defaults={"call_to_dispatch_s": DEFAULT_CALL_TO_DISPATCH_S,
-                  "on_scene_s": DEFAULT_ON_SCENE_S, "max_wait_s": MAX_WAIT_S},
+                  "on_scene_s": DEFAULT_ON_SCENE_S, "max_wait_s": MAX_WAIT_S,
+                  "turnout_s": turnout_s},
         rows=rows)
     run = ReplayRun(day=day.isoformat(), area_path=path, created_by_id=actor.user_id,
                     result=report.to_json())
