@@ -176,9 +176,14 @@ def test_stream_pushes_a_new_incident_and_its_dispatch_state(live_server: LiveSe
 
 def test_live_snapshot_and_alerts_over_http(live_server: LiveServer,
                                             admin: httpx.Client) -> None:
+    lon, lat = grid_centre("T-D1-S2-B1-G1")
+    post = admin.post("/api/v1/posts", json={"code": "LIVE-PP", "name": "Live post",
+                                             "kind": "police_post", "lon": lon, "lat": lat})
+    assert post.status_code == 201, post.text
     snapshot = admin.get("/api/v1/dispatch/live")
     assert snapshot.status_code == 200, snapshot.text
     assert set(snapshot.json()) == {"at", "incidents", "units", "posts", "alerts"}
+    assert post.json() in snapshot.json()["posts"]
     alerts = admin.get("/api/v1/dispatch/alerts")
     assert alerts.status_code == 200 and isinstance(alerts.json(), list)
     assert admin.get("/api/v1/dispatch/stream", headers={"Authorization": ""}

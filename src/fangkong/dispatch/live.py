@@ -150,7 +150,7 @@ def unit_item(unit: Unit) -> dict[str, Any]:
 
 def post_item(post: Post) -> dict[str, Any]:
     return {"id": post.id, "code": post.code, "name": post.name, "kind": post.kind.value,
-            "lon": post.lon, "lat": post.lat}
+            "lon": post.lon, "lat": post.lat, "area_id": post.area_id}
 
 
 def breach_item(breach: Breach) -> dict[str, Any]:
