@@ -349,6 +349,13 @@ from fangkong.dispatch.models import ReplayRun  # noqa: E402
 REPLAY_LEVELS = (AreaLevel.CITY, AreaLevel.DISTRICT, AreaLevel.STATION, AreaLevel.BEAT)
 
 
+class ReplayLabels(Labels):
+    """The board's labels plus a category's name alone (the report counts by category)."""
+
+    def category_name(self, category: str) -> str:
+        return self._t(f"dispatch.category.{category}")
+
+
 def _report_context(run: ReplayRun) -> dict[str, Any]:
     report = replay_service.report_of(run)
     return {"run": run, "report": report, "figures": replay_service.comparison(report),
@@ -366,13 +373,13 @@ def _replay_page(request: Request, db: DbSession, user: User, scope: Scope, lang
     context.setdefault("area_code", "")
     return render(request, "dispatch/replay.html", language=language, user=user,
                   areas=areas, runs=replay_service.get_runs(db, scope=scope, limit=20),
-                  can_act=_can_act(user), labels=Labels(language), **context)
+                  can_act=_can_act(user), labels=ReplayLabels(language), **context)
 
 
 def _report_partial(request: Request, language: str, user: User, **context: Any
                     ) -> HTMLResponse:
     return render(request, "dispatch/replay_report.html", language=language, user=user,
-                  labels=Labels(language), **context)
+                  labels=ReplayLabels(language), **context)
 
 
 @router.get("/dispatch/replay", response_class=HTMLResponse)
