@@ -16,6 +16,16 @@
   let layersReady = false;
   let scheduled = false;
   let received = 0;
+  // What changed since the last redraw: only those sources are sent to the map again, and the
+  // board is rebuilt only when incidents or alerts changed (unit moves leave it alone).
+  const dirty = new Set();
+  // At most one redraw per this many ms: a busy feed is drawn in batches, not event by event.
+  const MIN_REDRAW_MS = 250;
+  let lastRedraw = 0;
+  // Measured by benchmarks/command_map.py: redraw times (ms) and when each incident was first
+  // seen (epoch ms); both bounded.
+  const stats = { redrawMs: [], seenAt: new Map() };
+  window.fangkongLiveStats = stats;
 
   const PRIORITY_COLOR = ["match", ["get", "priority"], "P1", "#d62828", "P2", "#f77f00",
     "P3", "#e9c46a", "#4f86c6"];
@@ -56,10 +66,12 @@
     layersReady = true;
   }
 
-  function schedule() {
+  function schedule(...what) {
+    what.forEach((w) => dirty.add(w));
     if (scheduled) return;
     scheduled = true;
-    requestAnimationFrame(redraw);
+    const wait = Math.max(0, lastRedraw + MIN_REDRAW_MS - performance.now());
+    setTimeout(() => requestAnimationFrame(redraw), wait);
   }
 
   function waited(iso) {
@@ -67,52 +79,105 @@
     return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
   }
 
+  // The board is kept item by item: a change touches its own row, a new incident is inserted
+  // in order (priority, then waiting longest), and only a snapshot rebuilds the list.
+  const rows = new Map();
+  const changed = new Set();
+  let rebuild = true;
+
+  function sortKey(i) {
+    return [PRIORITY_ORDER[i.priority], Date.parse(i.received_at), i.id];
+  }
+
+  function before(a, b) {
+    for (let n = 0; n < a.length; n += 1) if (a[n] !== b[n]) return a[n] < b[n];
+    return false;
+  }
+
+  function fill(item, i) {
+    item.className = "prio-" + i.priority + (state.alerts.has(i.id) ? " breach" : "");
+    const badge = document.createElement("b");
+    badge.textContent = i.priority;
+    const label = document.createElement("span");
+    label.textContent = "#" + i.id + " " + (i18n["category." + i.category] || i.category) +
+      " · " + (i18n["state." + i.status] || i.status);
+    const timer = document.createElement("time");
+    timer.dataset.since = i.received_at;
+    timer.textContent = waited(i.received_at);
+    item.replaceChildren(badge, label, timer);
+    if (state.alerts.has(i.id)) {
+      const ring = document.createElement("em");
+      ring.textContent = i18n["ring." + state.alerts.get(i.id)];
+      item.append(ring);
+    }
+  }
+
+  function newRow(i) {
+    const item = document.createElement("li");
+    item.dataset.incident = String(i.id);
+    fill(item, i);
+    rows.set(i.id, { item, key: sortKey(i) });
+    return item;
+  }
+
   function renderBoard() {
-    const open = Array.from(state.incidents.values()).sort((a, b) =>
-      PRIORITY_ORDER[a.priority] - PRIORITY_ORDER[b.priority] ||
-      Date.parse(a.received_at) - Date.parse(b.received_at));
-    const fragment = document.createDocumentFragment();
-    open.forEach((i) => {
-      const item = document.createElement("li");
-      item.dataset.incident = String(i.id);
-      item.className = "prio-" + i.priority + (state.alerts.has(i.id) ? " breach" : "");
-      const badge = document.createElement("b");
-      badge.textContent = i.priority;
-      const label = document.createElement("span");
-      label.textContent = "#" + i.id + " " + (i18n["category." + i.category] || i.category) +
-        " · " + (i18n["state." + i.status] || i.status);
-      const timer = document.createElement("time");
-      timer.dataset.since = i.received_at;
-      timer.textContent = waited(i.received_at);
-      item.append(badge, label, timer);
-      if (state.alerts.has(i.id)) {
-        const ring = document.createElement("em");
-        ring.textContent = i18n["ring." + state.alerts.get(i.id)];
-        item.append(ring);
-      }
-      fragment.append(item);
-    });
-    list.replaceChildren(fragment);
-    counter.textContent = String(open.length);
+    if (rebuild) {
+      rows.clear();
+      const open = Array.from(state.incidents.values()).sort((a, b) =>
+        (before(sortKey(a), sortKey(b)) ? -1 : 1));
+      const fragment = document.createDocumentFragment();
+      open.forEach((i) => fragment.append(newRow(i)));
+      list.replaceChildren(fragment);
+      rebuild = false;
+    } else {
+      changed.forEach((id) => {
+        const incident = state.incidents.get(id);
+        const row = rows.get(id);
+        if (!incident) {
+          if (row) { row.item.remove(); rows.delete(id); }
+        } else if (row) {
+          fill(row.item, incident);
+        } else {
+          const item = newRow(incident);
+          const key = rows.get(id).key;
+          let next = null;
+          for (const other of list.children) {
+            const otherRow = rows.get(Number(other.dataset.incident));
+            if (otherRow && before(key, otherRow.key)) { next = other; break; }
+          }
+          list.insertBefore(item, next);
+        }
+      });
+    }
+    changed.clear();
+    counter.textContent = String(state.incidents.size);
     alertCounter.textContent = String(state.alerts.size);
   }
 
   function redraw() {
     scheduled = false;
+    const started = performance.now();
+    lastRedraw = started;
     if (layersReady) {
-      map.getSource("incidents").setData(collection(state.incidents, incidentProps));
-      map.getSource("units").setData(collection(state.units, (u) => ({ id: u.id, status: u.status, call_sign: u.call_sign })));
-      map.getSource("posts").setData(collection(state.posts, (p) => ({ id: p.id, name: p.name })));
+      if (dirty.has("incidents")) map.getSource("incidents").setData(collection(state.incidents, incidentProps));
+      if (dirty.has("units")) map.getSource("units").setData(collection(state.units, (u) => ({ id: u.id, status: u.status, call_sign: u.call_sign })));
+      if (dirty.has("posts")) map.getSource("posts").setData(collection(state.posts, (p) => ({ id: p.id, name: p.name })));
+      ["incidents", "units", "posts"].forEach((d) => dirty.delete(d));
     }
-    renderBoard();
+    if (dirty.has("board")) renderBoard();
+    dirty.delete("board");
     el.dataset.liveIncidents = String(state.incidents.size);
     el.dataset.liveUnits = String(state.units.size);
     el.dataset.livePosts = String(state.posts.size);
     el.dataset.liveAlerts = String(state.alerts.size);
     el.dataset.liveEvents = String(received);
+    if (stats.redrawMs.length >= 5000) stats.redrawMs.shift();
+    stats.redrawMs.push(performance.now() - started);
   }
 
   function putIncident(i) {
+    if (!stats.seenAt.has(i.id) && stats.seenAt.size < 10000) stats.seenAt.set(i.id, Date.now());
+    changed.add(i.id);
     if (i.open) {
       state.incidents.set(i.id, i);
       if (i.on_scene_at) state.alerts.delete(i.id);
@@ -124,23 +189,28 @@
 
   function connect() {
     const source = new EventSource("/api/v1/dispatch/stream");
-    const on = (name, handle) => source.addEventListener(name, (e) => {
+    // Each event names what it changes: the map sources and whether the board must follow.
+    const on = (name, changes, handle) => source.addEventListener(name, (e) => {
       handle(JSON.parse(e.data));
       received += 1;
-      schedule();
+      schedule(...changes);
     });
-    on("snapshot", (s) => {
+    on("snapshot", ["incidents", "units", "posts", "board"], (s) => {
       state.incidents.clear(); state.units.clear(); state.posts.clear(); state.alerts.clear();
       s.incidents.forEach(putIncident);
       s.units.forEach((u) => state.units.set(u.id, u));
       s.posts.forEach((p) => state.posts.set(p.id, p));
       s.alerts.forEach((a) => state.alerts.set(a.incident_id, a.ring));
+      rebuild = true;
       el.dataset.live = "connected";
     });
-    on("incident", putIncident);
-    on("unit", (u) => state.units.set(u.id, u));
-    on("post", (p) => state.posts.set(p.id, p));
-    on("alert", (a) => { if (state.incidents.has(a.incident_id)) state.alerts.set(a.incident_id, a.ring); });
+    on("incident", ["incidents", "board"], putIncident);
+    on("unit", ["units"], (u) => state.units.set(u.id, u));
+    on("post", ["posts"], (p) => state.posts.set(p.id, p));
+    on("alert", ["incidents", "board"], (a) => {
+      if (state.incidents.has(a.incident_id)) state.alerts.set(a.incident_id, a.ring);
+      changed.add(a.incident_id);
+    });
     // The browser reconnects by itself; the stream then starts with a fresh snapshot.
     source.onerror = () => { el.dataset.live = "reconnecting"; };
   }
@@ -184,7 +254,7 @@
       const incident = item && state.incidents.get(Number(item.dataset.incident));
       if (incident) map.easeTo({ center: [incident.lon, incident.lat], zoom: Math.max(map.getZoom(), 14) });
     });
-    schedule();
+    schedule("incidents", "units", "posts", "board");
   }
 
   el.addEventListener("fangkong:areas-drawn", wire, { once: true });
