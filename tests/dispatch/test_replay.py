@@ -173,7 +173,8 @@ def test_replay_one_unit_the_second_incident_waits(db: Session, network: Network
     replayed = sorted([out_a, out_b])
     assert report["replay"]["ring_share"] == kpis.ring_shares(replayed)
     assert report["replay"]["by_category"] == {"criminal": 2}
-    assert run.day == "2025-03-10" and run.area_path == area(db, "T").path
+    # Filed under the deepest area holding both incidents.
+    assert run.day == "2025-03-10" and run.area_path == area(db, "T-D1-S1").path
     stored = db.get(ReplayRun, run.id)
     assert stored is not None and json.loads(stored.result)["replayed"] == 2
     assert db.scalars(select(AuditEvent).where(AuditEvent.entity == "dispatch_replay",

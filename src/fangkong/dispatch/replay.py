@@ -309,13 +309,16 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _run_path(scope: Scope, area: Area | None) -> str:
-    """Where a run is filed: the area, else the deepest path common to the user's areas."""
+def _run_path(scope: Scope, area: Area | None, incident_paths: Sequence[str] = ()) -> str:
+    """Where a run is filed: the area; else the deepest area holding every replayed incident
+    (so that a whole-county run from the CLI is seen by the county's users); else the deepest
+    path common to the user's areas."""
     if area is not None:
         return area.path
-    if len(scope.paths) == 1:
-        return scope.paths[0]
-    parts = [p.strip("/").split("/") for p in scope.paths]
+    paths = list(incident_paths) or list(scope.paths)
+    if len(paths) == 1:
+        return paths[0]
+    parts = [p.strip("/").split("/") for p in paths]
     common: list[str] = []
     for segment in zip(*parts, strict=False):
         if len(set(segment)) != 1:
@@ -465,7 +468,7 @@ def replay_day(
         Incident.received_at < end,
         Incident.status.in_([IncidentStatus.MERGED, IncidentStatus.CANCELLED]),
         *([Incident.area_path.startswith(area.path, autoescape=True)] if area else []))).all()
-    path = _run_path(scope, area)
+    path = _run_path(scope, area, sorted({i.area_path for i in incidents if i.area_path}))
     report = ReplayReport(
         day=day.isoformat(), timezone=zone.key, area_code=area.code if area else None,
         area_path=path, units=len(kept), units_without_position=without,
