@@ -13,6 +13,9 @@ from fangkong.areas.models import AreaLevel
 from fangkong.core.config import LANGUAGES
 from fangkong.core.i18n import catalogue, negotiate, translate
 from fangkong.core.models import Role
+from fangkong.dispatch.models import IncidentStatus, Source
+from fangkong.dispatch.recommend import RINGS_S
+from fangkong.dispatch.taxonomy import TAXONOMY
 from fangkong.web.templating import NAVIGATION
 
 SRC = Path(fangkong.__file__).resolve().parent
@@ -32,6 +35,10 @@ def _dynamic_values() -> dict[str, set[str]]:
         "level.": {level.value for level in AreaLevel},
         "role.": {role.value for role in Role},
         "fusion.kind.": set(_FUSION_KIND.findall(service)),
+        "dispatch.source.": {source.value for source in Source},
+        "dispatch.state.": {status.value for status in IncidentStatus},
+        "dispatch.breach.": {name for _, name in RINGS_S},
+        "dispatch.category.": set(TAXONOMY),
     }
 
 

@@ -7,13 +7,13 @@ What the application wires in: ``fangkong.dispatch.api.router`` (under ``/api/v1
 
 from __future__ import annotations
 
-from fangkong.dispatch.permissions import ACT, READ
+from fangkong.dispatch.permissions import READ
 
 # (permission, translation key, path) of the console pages, for the main navigation.
 NAV: list[tuple[str | None, str, str]] = [
     (READ, "nav.incidents", "/incidents"),
     (READ, "nav.kpis", "/dispatch/kpis"),
-    (ACT, "nav.replay", "/dispatch/replay"),
+    (READ, "nav.replay", "/dispatch/replay"),
 ]
 
 __all__ = ["NAV"]

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from fangkong.areas import service as area_service
-from fangkong.areas.models import Area
+from fangkong.areas.models import Area, AreaLevel
 from fangkong.core import auth
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
@@ -21,10 +21,12 @@ from fangkong.core.models import User
 from fangkong.core.scoping import Scope
 from fangkong.dispatch import kpis, live, recommend, service, taxonomy
 from fangkong.dispatch import permissions as perms
+from fangkong.dispatch import replay as replay_service
 from fangkong.dispatch.models import (
     Incident,
     IncidentStatus,
     Priority,
+    ReplayRun,
     Source,
     UnitStatus,
     UnitType,
@@ -338,12 +340,6 @@ def kpi_page(
 
 
 # --- replay ----------------------------------------------------------------------------------
-# Appended as one section so that the replay page stays apart from the board's.
-
-from fangkong.areas import service as replay_areas  # noqa: E402
-from fangkong.areas.models import AreaLevel  # noqa: E402
-from fangkong.dispatch import replay as replay_service  # noqa: E402
-from fangkong.dispatch.models import ReplayRun  # noqa: E402
 
 # Areas offered in the replay form: down to beat areas (grids hold too few incidents a day).
 REPLAY_LEVELS = (AreaLevel.CITY, AreaLevel.DISTRICT, AreaLevel.STATION, AreaLevel.BEAT)
@@ -366,7 +362,7 @@ def _report_context(run: ReplayRun) -> dict[str, Any]:
 def _replay_page(request: Request, db: DbSession, user: User, scope: Scope, language: str,
                  **context: Any) -> HTMLResponse:
     zone = get_settings(request).zone
-    areas = [a for a in replay_areas.get_all(db, scope=scope) if a.level in REPLAY_LEVELS]
+    areas = [a for a in area_service.get_all(db, scope=scope) if a.level in REPLAY_LEVELS]
     today = utcnow().astimezone(zone).date()
     yesterday = today.fromordinal(today.toordinal() - 1).isoformat()
     context.setdefault("day", yesterday)
@@ -400,7 +396,7 @@ def replay_run(request: Request, db: DbSession, user: CurrentUser, scope: UserSc
     partial = request.headers.get("HX-Request") == "true"
     try:
         chosen_day = replay_service.parse_day(day)
-        area = (replay_areas.get_by_code_or_raise(db, code=area_code, scope=scope)
+        area = (area_service.get_by_code_or_raise(db, code=area_code, scope=scope)
                 if area_code else None)
         network = network_service.current(get_settings(request).data_dir)
         run = replay_service.replay_day(db, network=network, day=chosen_day,
