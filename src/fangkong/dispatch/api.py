@@ -185,7 +185,13 @@ def create_incident(
                               caller_contact=body.caller_contact)
     incident, created = service.create(db, key=key, data=data, actor=actor, now=utcnow(),
                                        cipher=cipher, scope=scope, user=user)
-    if not created:
+    if created:
+        # Commit here rather than when the request's session closes: on SQLite the write lock
+        # is held from the first INSERT to the commit, and every concurrent intake waits (and
+        # backs off) on it; building the answer and the hop back to the dependency's teardown
+        # need not happen under it. The answer still leaves only after the commit.
+        db.commit()
+    else:
         # The original may lie outside this user's areas: answer only what they may read.
         incident = service.get_or_raise(db, incident_id=incident.id, scope=scope)
         response.status_code = 200

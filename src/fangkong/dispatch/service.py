@@ -19,7 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from fangkong.areas import index as area_index
 from fangkong.areas import service as area_service
+from fangkong.areas.coords import CoordinateError, CoordSystem, to_wgs84
 from fangkong.areas.geometry import h3_cell
 from fangkong.areas.models import Area
 from fangkong.core import audit, auth
@@ -120,6 +122,27 @@ def _replay(existing: Incident, data: IncidentIn, key: str) -> Incident:
     return existing
 
 
+@dataclass(frozen=True)
+class _Leaf:
+    id: int
+    path: str
+    code: str
+
+
+def _leaf_at(session: Session, lon: float, lat: float) -> tuple[float, float, _Leaf | None]:
+    """The WGS-84 point and the grid holding it: :func:`area_service.locate` without reading
+    the ancestors and their polygons, which intake does not need (it is on its hot path)."""
+    try:
+        lon, lat = to_wgs84(lon, lat, CoordSystem.WGS84)
+    except CoordinateError as exc:
+        raise InvalidInput(str(exc), field="lon") from None
+    leaf_id = int(area_index.get(session).locate([lon], [lat])[0])
+    if leaf_id < 0:
+        return lon, lat, None
+    row = session.execute(select(Area.path, Area.code).where(Area.id == leaf_id)).one()
+    return lon, lat, _Leaf(id=leaf_id, path=row.path, code=row.code)
+
+
 def create(
     session: Session,
     *,
@@ -148,8 +171,7 @@ def create(
     contact = (data.caller_contact or "").strip() or None
     if contact is not None and len(contact) > 64:
         raise InvalidInput("caller_contact has more than 64 characters", field="caller_contact")
-    lon, lat, chain = area_service.locate(session, lon=data.lon, lat=data.lat)
-    leaf = chain[-1] if chain else None
+    lon, lat, leaf = _leaf_at(session, data.lon, data.lat)
     if leaf is None or (scope is not None and not scope.covers(leaf.path)):
         raise InvalidInput(f"point ({lon:.6f}, {lat:.6f}) is outside your areas", field="lon")
     incident = Incident(

@@ -1,0 +1,415 @@
+"""Shared by the dispatch benchmarks: a prepared database, a server subprocess, a lean client.
+
+``prepare`` migrates a database (SQLite file or PostgreSQL), loads a small synthetic county
+(city > 2 districts > 2 stations > 2 beats > 2 grids of rectangles, as the tests use) and
+issues an admin bearer token. ``Server`` runs ``python benchmarks/_server.py serve`` (the real
+app under uvicorn) or ``serve-bare`` (the peer: a bare FastAPI endpoint doing one INSERT and
+a commit over the same engine settings) on a free loopback port.
+
+The load generator is a minimal HTTP/1.1 keep-alive client on asyncio: a benchmark client
+written with httpx would spend more CPU than the server on this 2-core machine and so would
+measure itself.
+
+Run directly, this module is the server process::
+
+    python benchmarks/_server.py serve --port P [--workers N]
+    python benchmarks/_server.py serve-bare --port P
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+
+WEST, SOUTH, EAST, NORTH = 120.00, 30.00, 120.16, 30.08
+SECRET = "b" * 40
+ADMIN = "bench_admin"
+BARE_TABLE = "bench_incident"
+
+
+def _rectangle(west: float, south: float, east: float, north: float) -> dict[str, Any]:
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def county_geojson() -> dict[str, Any]:
+    """31 rectangles: each level splits its parent in two (the tests' county, self-contained)."""
+    features: list[dict[str, Any]] = []
+
+    def add(code: str, level: str, parent: str | None, box: tuple[float, float, float, float],
+            depth: int) -> None:
+        props: dict[str, Any] = {"code": code, "level": level, "name_zh": f"区域{code}",
+                                 "name_en": f"Area {code}"}
+        if parent:
+            props["parent_code"] = parent
+        features.append({"type": "Feature", "properties": props,
+                         "geometry": _rectangle(*box)})
+        children = ("district", "station", "beat", "grid")
+        if depth == len(children):
+            return
+        w, s, e, n = box
+        halves = ([(w, s, (w + e) / 2, n), ((w + e) / 2, s, e, n)] if depth % 2 == 0
+                  else [(w, s, e, (s + n) / 2), (w, (s + n) / 2, e, n)])
+        prefix = "DSBG"[depth]
+        for i, half in enumerate(halves, start=1):
+            add(f"{code}-{prefix}{i}", children[depth], code, half, depth + 1)
+
+    add("T", "city", None, (WEST, SOUTH, EAST, NORTH), 0)
+    return {"type": "FeatureCollection", "features": features}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A migrated database holding the county, and how to reach it."""
+
+    backend: str
+    url: str
+    data_dir: Path
+    token: str
+
+
+def reset_postgres(url: str) -> str:
+    """Create (if needed) and empty the PostgreSQL database of ``url``; the URL back."""
+    from sqlalchemy import make_url, text
+
+    from fangkong.core.db import make_engine
+
+    parsed = make_url(url)
+    admin = make_engine(parsed.set(database="postgres").render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                        {"n": parsed.database}).first() is None:
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    engine.dispose()
+    return url
+
+
+def prepare(data_dir: Path, *, postgres_url: str | None = None) -> Prepared:
+    """Migrate a fresh database, load the county and issue an admin token."""
+    from sqlalchemy.orm import Session
+
+    from fangkong.areas import service as area_service
+    from fangkong.core import auth
+    from fangkong.core.audit import SYSTEM
+    from fangkong.core.db import make_engine
+    from fangkong.core.migrate import upgrade
+    from fangkong.core.models import Role
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if postgres_url:
+        url, backend = reset_postgres(postgres_url), "postgresql"
+    else:
+        db_file = data_dir / "bench.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+        url, backend = f"sqlite:///{db_file}", "sqlite"
+    engine = make_engine(url)
+    upgrade(engine)
+    with Session(engine) as session:
+        area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
+        user = auth.create(session, username=ADMIN, display_name="Bench", password="x" * 16,
+                           role=Role.ADMIN, area_codes=["T"], actor=SYSTEM)
+        _, token = auth.issue_token(session, user=user, name="bench", ttl=None, actor=SYSTEM)
+        session.commit()
+    engine.dispose()
+    return Prepared(backend=backend, url=url, data_dir=data_dir, token=token)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """The app (``serve``) or the bare peer (``serve-bare``) in a child process."""
+
+    def __init__(self, prepared: Prepared, *, mode: str = "serve", workers: int = 1,
+                 log: Path | None = None) -> None:
+        self.port = free_port()
+        env = {**os.environ, "FANGKONG_DATA_DIR": str(prepared.data_dir),
+               "FANGKONG_DATABASE_URL": prepared.url, "FANGKONG_SECRET_KEY": SECRET,
+               "FANGKONG_ENVIRONMENT": "test"}
+        self._log = open(log or os.devnull, "ab")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), mode, "--port", str(self.port),
+             "--workers", str(workers)], env=env, stdout=self._log, stderr=self._log)
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._wait()
+
+    def _wait(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+# ---- the load generator -----------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    """What a run measured: per-request latency (s) and the status codes."""
+
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+    seconds: float = 0.0
+    target_rate: float | None = None
+
+    @property
+    def ok(self) -> int:
+        return sum(n for s, n in self.statuses.items() if 200 <= s < 300)
+
+    @property
+    def throughput(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    def quantile_ms(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        return float(np.quantile(np.asarray(self.latencies), q) * 1e3)
+
+
+def incident_body(i: int, rng: np.random.Generator) -> dict[str, Any]:
+    """A valid incident somewhere in the county (the grids cover it all)."""
+    return {"category": "public_order", "subtype": "fight", "priority": "P2", "source": "call",
+            "lon": float(rng.uniform(WEST + 1e-4, EAST - 1e-4)),
+            "lat": float(rng.uniform(SOUTH + 1e-4, NORTH - 1e-4)),
+            "description": f"bench incident {i}", "caller_contact": "13912345678"}
+
+
+def _request(path: str, token: str, key: str, body: bytes) -> bytes:
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            f"Idempotency-Key: {key}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    return head.encode("ascii") + body
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    payload: bytes) -> tuple[int, bytes]:
+    writer.write(payload)
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value.strip())
+    body = await reader.readexactly(length) if length else b""
+    return status, body
+
+
+def _payloads(path: str, token: str, prefix: str, count: int, seed: int) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    return [_request(path, token, f"{prefix}-{i}",
+                     json.dumps(incident_body(i, rng)).encode("utf-8")) for i in range(count)]
+
+
+async def _closed_loop(port: int, payloads: list[bytes], concurrency: int, duration_s: float,
+                       load: Load) -> None:
+    """``concurrency`` connections, each sending its next request as soon as one is answered."""
+    queue = iter(payloads)
+    stop_at = time.perf_counter() + duration_s
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.perf_counter() < stop_at:
+                payload = next(queue, None)
+                if payload is None:
+                    return
+                started = time.perf_counter()
+                try:
+                    status, _ = await _exchange(reader, writer, payload)
+                except (OSError, asyncio.IncompleteReadError):
+                    load.errors += 1
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    continue
+                load.latencies.append(time.perf_counter() - started)
+                load.statuses[status] = load.statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    load.seconds = time.perf_counter() - started
+
+
+async def _open_loop(port: int, payloads: list[bytes], rate: float, duration_s: float,
+                     load: Load, max_connections: int = 12) -> None:
+    """Requests sent on a fixed schedule (``rate`` per second); latency counts from the
+    scheduled moment, so that a stalled server is not hidden by a client that waits.
+
+    At most ``max_connections`` are in flight (the rest wait their turn on the client, their
+    wait counted): more than the server's connection pool (15) can stall the app for the
+    pool's 30 s timeout, see the report of ``dispatch_intake.py``."""
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    opened = 0
+    slots = asyncio.Semaphore(max_connections)
+    count = min(len(payloads), int(rate * duration_s))
+    load.target_rate = rate
+
+    async def one(payload: bytes, scheduled: float) -> None:
+        nonlocal opened
+        async with slots:
+            if idle:
+                reader, writer = idle.pop()
+            else:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                opened += 1
+            try:
+                status, _ = await _exchange(reader, writer, payload)
+            except (OSError, asyncio.IncompleteReadError):
+                load.errors += 1
+                writer.close()
+                return
+            load.latencies.append(time.perf_counter() - scheduled)
+            load.statuses[status] = load.statuses.get(status, 0) + 1
+            idle.append((reader, writer))
+
+    started = time.perf_counter()
+    tasks = []
+    for i in range(count):
+        scheduled = started + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(payloads[i], scheduled)))
+    await asyncio.gather(*tasks)
+    load.seconds = time.perf_counter() - started
+    for _, writer in idle:
+        writer.close()
+
+
+def run_load(port: int, *, path: str, token: str, prefix: str, duration_s: float,
+             concurrency: int | None = None, rate: float | None = None, seed: int = 1,
+             max_count: int = 200_000) -> Load:
+    """A closed-loop run (``concurrency``) or an open-loop run at ``rate`` per second."""
+    count = min(max_count, int((rate or 2_000) * duration_s) + 1)
+    payloads = _payloads(path, token, prefix, count, seed)
+    load = Load()
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        runner = asyncio.run
+    if rate is not None:
+        runner(_open_loop(port, payloads, rate, duration_s, load))
+    else:
+        runner(_closed_loop(port, payloads, concurrency or 8, duration_s, load))
+    return load
+
+
+# ---- the server processes -------------------------------------------------------------------
+
+
+def _bare_app() -> Any:
+    """The peer: one INSERT of the same columns and a commit per request, nothing else."""
+    from fastapi import FastAPI, Header
+    from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, insert
+
+    from fangkong.core.config import Settings
+    from fangkong.core.db import make_engine
+
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    meta = MetaData()
+    table = Table(BARE_TABLE, meta, Column("id", Integer, primary_key=True),
+                  Column("idempotency_key", String(64), unique=True),
+                  Column("category", String(32)), Column("subtype", String(32)),
+                  Column("priority", String(4)), Column("lon", Float), Column("lat", Float),
+                  Column("description", Text))
+    meta.create_all(engine)
+    app = FastAPI()
+
+    @app.post("/api/v1/incidents", status_code=201)
+    def create(body: dict[str, Any],
+               idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
+        with engine.begin() as conn:
+            row = conn.execute(insert(table).values(
+                idempotency_key=idempotency_key, category=body["category"],
+                subtype=body["subtype"], priority=body["priority"], lon=body["lon"],
+                lat=body["lat"], description=body["description"]).returning(table.c.id)).one()
+        return {"id": row[0], **body}
+
+    return app
+
+
+def app_factory() -> Any:
+    """The real app over the settings in the environment (for uvicorn's workers)."""
+    from fangkong.core.config import Settings
+    from fangkong.web.app import create_app
+
+    return create_app(Settings())
+
+
+def _serve(argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["serve", "serve-bare"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    import uvicorn
+
+    if args.mode == "serve-bare":
+        uvicorn.run(_bare_app(), host="127.0.0.1", port=args.port, log_level="warning",
+                    access_log=False)
+        return
+    if args.workers > 1:
+        # Workers import the app by name; this script's folder is on their sys.path.
+        uvicorn.run("_server:app_factory", factory=True, host="127.0.0.1", port=args.port,
+                    workers=args.workers, log_level="warning", access_log=False)
+        return
+    uvicorn.run(app_factory(), host="127.0.0.1", port=args.port,
+                log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1:])

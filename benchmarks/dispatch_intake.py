@@ -1,0 +1,180 @@
+"""Incident intake over HTTP: sustained throughput and latency, per backend, against a peer.
+
+The real server (``fangkong.web.app`` under uvicorn, one process unless ``--workers``) runs on
+loopback over a fresh database holding a small synthetic county; a client posts
+``POST /api/v1/incidents`` with a distinct ``Idempotency-Key`` each, in two phases:
+
+- *closed loop*: ``--concurrency`` keep-alive connections, each sending its next request when
+  the previous one is answered, for ``--duration`` seconds: the sustained throughput
+  (answered 2xx per second) and the latency at that load;
+- *open loop*: requests on a fixed schedule at ``--rate`` per second (the issue's goal, 500/s)
+  with latency counted from the scheduled moment, so that a stall is not hidden.
+
+The peer is a bare FastAPI endpoint on the same engine settings (SQLite WAL,
+``synchronous=FULL``) that does one INSERT and a commit per request: what any intake costs on
+this machine before authentication, scoping, area lookup, audit and the answer's body.
+Every answer counts only after the commit (fangkong commits before the response is sent).
+
+Backends: SQLite always; PostgreSQL when ``--postgres-url`` or ``FANGKONG_TEST_POSTGRES_URL`` is
+set (its database name gets ``_bench`` appended, and that database is emptied).
+
+Goal (issue 4): sustained intake >= 500 incidents/s with p99 < 50 ms on SQLite.
+
+Usage::
+
+    python benchmarks/dispatch_intake.py            # 20 s per phase
+    python benchmarks/dispatch_intake.py --quick    # 5 s per phase, under 2 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _server import Load, Prepared, Server, prepare, run_load
+
+POSTGRES_ENV = "FANGKONG_TEST_POSTGRES_URL"
+GOAL_RATE = 500.0
+GOAL_P99_MS = 50.0
+PATH = "/api/v1/incidents"
+
+
+@dataclass(frozen=True)
+class Result:
+    backend: str
+    server: str
+    closed: Load
+    opened: Load
+    rows: int
+
+
+def _rows(prepared: Prepared, table: str) -> int:
+    from sqlalchemy import text
+
+    from fangkong.core.db import make_engine
+
+    engine = make_engine(prepared.url)
+    with engine.connect() as conn:
+        count = int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+    engine.dispose()
+    return count
+
+
+def measure(backend: str, server: str, workdir: Path, *, postgres_url: str | None,
+            duration_s: float, concurrency: int, rate: float, workers: int) -> Result:
+    prepared = prepare(workdir / f"{backend}-{server}", postgres_url=postgres_url)
+    mode = "serve" if server == "fangkong" else "serve-bare"
+    with Server(prepared, mode=mode, workers=workers if server == "fangkong" else 1,
+                log=workdir / f"{backend}-{server}.log") as srv:
+        # Warm-up: the first requests build the area index and fill the connection pool.
+        run_load(srv.port, path=PATH, token=prepared.token, prefix="warm", duration_s=1.0,
+                 concurrency=concurrency)
+        closed = run_load(srv.port, path=PATH, token=prepared.token, prefix="closed",
+                          duration_s=duration_s, concurrency=concurrency, seed=2)
+        opened = run_load(srv.port, path=PATH, token=prepared.token, prefix="open",
+                          duration_s=duration_s, rate=rate, seed=3)
+    rows = _rows(prepared, "incident" if server == "fangkong" else "bench_incident")
+    return Result(backend=backend, server=server, closed=closed, opened=opened, rows=rows)
+
+
+def _line(r: Result, phase: str, load: Load) -> str:
+    other = sum(n for s, n in load.statuses.items() if not 200 <= s < 300)
+    return (f"{r.backend:<11} {r.server:<9} {phase:<14} {load.throughput:>9.0f} "
+            f"{load.quantile_ms(0.5):>8.1f} {load.quantile_ms(0.99):>8.1f} "
+            f"{load.ok:>8d} {other + load.errors:>7d}")
+
+
+def _ratio(label: str, a: float, b: float) -> str:
+    return f"  {label}: {a / b:.2f}x" if b else f"  {label}: n/a"
+
+
+def report(results: list[Result], args: argparse.Namespace) -> int:
+    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}; phase {args.duration:.0f} s, "
+          f"closed loop {args.concurrency} connections, open loop {args.rate:.0f}/s, "
+          f"fangkong workers {args.workers}")
+    print(f"{'backend':<11} {'server':<9} {'phase':<14} {'2xx/s':>9} {'p50 ms':>8} "
+          f"{'p99 ms':>8} {'2xx':>8} {'errors':>7}")
+    for r in results:
+        print(_line(r, "closed", r.closed))
+        print(_line(r, f"open {args.rate:.0f}/s", r.opened))
+    by = {(r.backend, r.server): r for r in results}
+    print("\nratios (throughput, closed loop; p99, open loop):")
+    for backend in ("sqlite", "postgresql"):
+        mine, peer = by.get((backend, "fangkong")), by.get((backend, "bare"))
+        if mine and peer:
+            print(_ratio(f"{backend}: fangkong / bare INSERT throughput",
+                         mine.closed.throughput, peer.closed.throughput))
+            print(_ratio(f"{backend}: fangkong / bare INSERT p99",
+                         mine.opened.quantile_ms(0.99), peer.opened.quantile_ms(0.99)))
+    lite, pg = by.get(("sqlite", "fangkong")), by.get(("postgresql", "fangkong"))
+    if lite and pg:
+        print(_ratio("fangkong: SQLite / PostgreSQL throughput", lite.closed.throughput,
+                     pg.closed.throughput))
+        print(_ratio("fangkong: SQLite / PostgreSQL p99 (open loop)",
+                     lite.opened.quantile_ms(0.99), pg.opened.quantile_ms(0.99)))
+    failed = 0
+    for r in results:
+        stored = r.closed.ok + r.opened.ok
+        # warm-up rows are stored too; a 2xx without its row would be a lost commit
+        if r.rows < stored:
+            print(f"FAIL {r.backend}/{r.server}: {stored} answered 2xx but {r.rows} rows stored")
+            failed = 1
+    if lite:
+        sustained = lite.opened.throughput
+        p99 = lite.opened.quantile_ms(0.99)
+        met = sustained >= 0.98 * GOAL_RATE and p99 < GOAL_P99_MS and lite.opened.errors == 0
+        print(f"\ngoal (SQLite, >= {GOAL_RATE:.0f}/s sustained with p99 < {GOAL_P99_MS:.0f} ms): "
+              f"{'met' if met else 'MISSED'} ({sustained:.0f}/s at p99 {p99:.1f} ms; "
+              f"closed-loop ceiling {lite.closed.throughput:.0f}/s)")
+    return failed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="5 s per phase")
+    parser.add_argument("--duration", type=float, default=None, help="seconds per phase")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rate", type=float, default=GOAL_RATE)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--postgres-url", default=os.environ.get(POSTGRES_ENV))
+    parser.add_argument("--no-peer", action="store_true", help="skip the bare INSERT peer")
+    parser.add_argument("--sqlite-only", action="store_true")
+    args = parser.parse_args(argv)
+    args.duration = args.duration or (5.0 if args.quick else 20.0)
+    backends: list[tuple[str, str | None]] = [("sqlite", None)]
+    if args.postgres_url and not args.sqlite_only:
+        from sqlalchemy import make_url
+
+        parsed = make_url(args.postgres_url)
+        backends.append(("postgresql", parsed.set(database=f"{parsed.database}_bench")
+                         .render_as_string(hide_password=False)))
+    elif not args.sqlite_only:
+        print(f"PostgreSQL skipped: set --postgres-url or {POSTGRES_ENV}")
+    servers = ["fangkong"] if args.no_peer else ["fangkong", "bare"]
+    started = time.perf_counter()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="fangkong-intake-") as tmp:
+        for backend, pg_url in backends:
+            for server in servers:
+                result = measure(backend, server, Path(tmp), postgres_url=pg_url,
+                                 duration_s=args.duration, concurrency=args.concurrency,
+                                 rate=args.rate, workers=args.workers)
+                print(_line(result, "closed", result.closed), flush=True)
+                results.append(result)
+    failed = report(results, args)
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    return failed
+
+
+if __name__ == "__main__":
+    sys.exit(main())
