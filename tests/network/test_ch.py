@@ -196,3 +196,28 @@ def test_a_hierarchy_of_another_graph_is_refused() -> None:
     h = build_hierarchy(grid_city(400, seed=1))
     with pytest.raises(InvalidInput):
         Engine(grid_city(900, seed=1), hierarchy=h)
+
+
+def test_buckets_after_a_few_units_moved_reuse_the_others_search_spaces(
+    city: tuple[RoadGraph, ContractionHierarchy],
+) -> None:
+    g, h = city
+    engine = Engine(g, hierarchy=h)
+    plain = Engine(g, hierarchy=None)
+    rng = np.random.default_rng(13)
+    units = EdgePoints(rng.integers(0, g.n_edges, 50), rng.random(50))
+    incidents = rng.integers(0, g.n_nodes, 10).tolist()
+    for step in range(4):
+        for target in incidents:
+            _, got = engine.k_nearest_sources(target, units, 5)
+            _, want = plain.k_nearest_sources(target, units, 5)
+            np.testing.assert_allclose(got, want, atol=TOL_S)
+        known = len(engine._spaces[True])
+        # two units move, and the fleet comes back in another order
+        edge, fraction = units.edge.copy(), units.fraction.copy()
+        edge[[step, 10 + step]] = rng.integers(0, g.n_edges, 2)
+        fraction[[step, 10 + step]] = rng.random(2)
+        order = rng.permutation(50)
+        units = EdgePoints(edge[order], fraction[order])
+        engine.k_nearest_sources(incidents[0], units, 5)
+        assert len(engine._spaces[True]) <= known + 2

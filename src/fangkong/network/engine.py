@@ -64,9 +64,10 @@ from fangkong.core.errors import InvalidInput
 from fangkong.network.ch import (
     Buckets,
     ContractionHierarchy,
-    bucket_build,
+    bucket_group,
     bucket_query,
     build_hierarchy,
+    item_searches,
     multi_source_phast,
 )
 from fangkong.network.graph import RoadGraph
@@ -91,6 +92,9 @@ _STAMP_LIMIT = 2**31 - 16
 # second); larger ones only use one they are given (built once and cached on disk, see
 # fangkong.network.cache.load_or_build_hierarchy), else plain Dijkstra.
 AUTO_HIERARCHY_NODES = 50_000
+# Upward search spaces of single locations kept for rebuilding buckets (~1.5 KB each on a
+# 1M-node city): a fleet's units, moved or not, many times over.
+_SPACE_ENTRIES = 20_000
 # Location sets whose expansion is cached per engine (by content, see Engine._locations).
 _CACHE_ENTRIES = 16
 _CACHE_MAX_BYTES = 1 << 20
@@ -657,6 +661,8 @@ class Engine:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._cache: dict[tuple[bool, bytes], tuple[Locations, _Expanded]] = {}
+        # per direction (reverse or not): a location's items -> its upward search space
+        self._spaces: tuple[dict[bytes, tuple[Int32Array, FloatArray]], ...] = ({}, {})
         if isinstance(hierarchy, ContractionHierarchy) and not hierarchy.matches(graph):
             raise InvalidInput("the contraction hierarchy was built for another graph",
                                field="hierarchy")
@@ -967,20 +973,62 @@ class Engine:
                 b = entries.buckets[0]
             else:
                 # the set's searches climb the other way, stalled through the query's graph
-                slot, ptr, item, times, ws.stamp = bucket_build(
-                    st[0], st[1], st[2], q[0], q[1], q[2], h.rank, entries.ptr,
-                    entries.node, entries.time, ws.dist, ws.state, ws.heap_key, ws.heap_id,
-                    ws.stamp)
-                b = Buckets(slot, ptr, item, times, n_tgt)
+                b = self._build_buckets(ws, h, entries, st, q, reverse=reverse)
                 entries.buckets[:] = [b]
             tgt, time, ws.stamp, settled = bucket_query(
                 q[0], q[1], q[2], st[0], st[1], st[2], h.rank, seeds.node, seeds.time,
-                b.slot, b.ptr, b.item, b.time, n_tgt, direct[1], direct[2], k, cutoff,
+                b.key, b.slot, b.ptr, b.item, b.time, n_tgt, direct[1], direct[2], k, cutoff,
                 ws.dist, ws.state, ws.heap_key, ws.heap_id, ws.stamp)
         finally:
             self._release(ws)
         self._local.settled = settled
         return tgt, time, settled
+
+    def _build_buckets(
+        self, ws: _Workspace, h: ContractionHierarchy, entries: _Expanded,
+        climb: tuple[IntArray, Int32Array, FloatArray],
+        stall: tuple[IntArray, Int32Array, FloatArray], *, reverse: bool,
+    ) -> Buckets:
+        """The buckets of a location set, searching only the locations not met before.
+
+        Each location's upward search space is cached by its items (nodes and initial
+        times) per direction, so that when a few units of a fleet move, only theirs are
+        searched again and the rest is regrouped: O(new searches + entries + n).
+        """
+        ptr, node, time = entries.ptr, entries.node, entries.time
+        n_items = int(ptr.shape[0] - 1)
+        spaces = self._spaces[reverse]
+        bounds = ptr.tolist()
+        keys = [node[a:b].tobytes() + time[a:b].tobytes()
+                for a, b in itertools.pairwise(bounds)]
+        missing = [i for i, key in enumerate(keys) if key not in spaces]
+        if missing:
+            sub = np.asarray(missing, dtype=np.int64)
+            counts = ptr[sub + 1] - ptr[sub]
+            sub_ptr = np.zeros(sub.shape[0] + 1, dtype=np.int64)
+            np.cumsum(counts, out=sub_ptr[1:])
+            take = np.repeat(ptr[sub] - sub_ptr[:-1], counts) + np.arange(int(sub_ptr[-1]))
+            s_ptr, s_node, s_time, ws.stamp = item_searches(
+                climb[0], climb[1], climb[2], stall[0], stall[1], stall[2], h.rank, sub_ptr,
+                node[take], time[take], ws.dist, ws.state, ws.heap_key, ws.heap_id, ws.stamp)
+            if len(spaces) + len(missing) > _SPACE_ENTRIES:
+                spaces.clear()
+            for j, i in enumerate(missing):
+                a, b = int(s_ptr[j]), int(s_ptr[j + 1])
+                spaces[keys[i]] = (s_node[a:b].copy(), s_time[a:b].copy())
+            fresh = {keys[i]: (s_node[int(s_ptr[j]):int(s_ptr[j + 1])],
+                               s_time[int(s_ptr[j]):int(s_ptr[j + 1])])
+                     for j, i in enumerate(missing)}
+        else:
+            fresh = {}
+        parts = [fresh.get(key) or spaces[key] for key in keys]
+        e_ptr = np.zeros(n_items + 1, dtype=np.int64)
+        np.cumsum([p[0].shape[0] for p in parts], out=e_ptr[1:])
+        e_node = (np.concatenate([p[0] for p in parts]) if parts
+                  else np.zeros(0, dtype=np.int32))
+        e_time = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+        key, slot, b_ptr, item, times = bucket_group(e_ptr, e_node, e_time)
+        return Buckets(key, slot, b_ptr, item, times, n_items)
 
     # ---- queries --------------------------------------------------------------------------
 
