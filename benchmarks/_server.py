@@ -47,8 +47,9 @@ def _rectangle(west: float, south: float, east: float, north: float) -> dict[str
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-def county_geojson() -> dict[str, Any]:
-    """31 rectangles: each level splits its parent in two (the tests' county, self-contained)."""
+def county_geojson(bbox: tuple[float, float, float, float] = (WEST, SOUTH, EAST, NORTH)
+                   ) -> dict[str, Any]:
+    """31 rectangles over ``bbox``: each level splits its parent in two (as the tests' county)."""
     features: list[dict[str, Any]] = []
 
     def add(code: str, level: str, parent: str | None, box: tuple[float, float, float, float],
@@ -69,7 +70,7 @@ def county_geojson() -> dict[str, Any]:
         for i, half in enumerate(halves, start=1):
             add(f"{code}-{prefix}{i}", children[depth], code, half, depth + 1)
 
-    add("T", "city", None, (WEST, SOUTH, EAST, NORTH), 0)
+    add("T", "city", None, bbox, 0)
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -106,8 +107,9 @@ def reset_postgres(url: str) -> str:
     return url
 
 
-def prepare(data_dir: Path, *, postgres_url: str | None = None) -> Prepared:
-    """Migrate a fresh database, load the county and issue an admin token."""
+def prepare(data_dir: Path, *, postgres_url: str | None = None,
+            bbox: tuple[float, float, float, float] = (WEST, SOUTH, EAST, NORTH)) -> Prepared:
+    """Migrate a fresh database, load the county over ``bbox`` and issue an admin token."""
     from sqlalchemy.orm import Session
 
     from fangkong.areas import service as area_service
@@ -128,7 +130,7 @@ def prepare(data_dir: Path, *, postgres_url: str | None = None) -> Prepared:
     engine = make_engine(url)
     upgrade(engine)
     with Session(engine) as session:
-        area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
+        area_service.import_geojson(session, data=county_geojson(bbox), actor=SYSTEM)
         user = auth.create(session, username=ADMIN, display_name="Bench", password="x" * 16,
                            role=Role.ADMIN, area_codes=["T"], actor=SYSTEM)
         _, token = auth.issue_token(session, user=user, name="bench", ttl=None, actor=SYSTEM)
@@ -197,6 +199,7 @@ class Load:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
+    unsent: int = 0
     seconds: float = 0.0
     target_rate: float | None = None
 
@@ -298,6 +301,11 @@ async def _open_loop(port: int, payloads: list[bytes], rate: float, duration_s: 
     async def one(payload: bytes, scheduled: float) -> None:
         nonlocal opened
         async with slots:
+            if time.perf_counter() > started + duration_s:
+                # The phase is over: a request the server had no room for is never sent, and
+                # counts as unsent rather than stretching the run.
+                load.unsent += 1
+                return
             if idle:
                 reader, writer = idle.pop()
             else:
@@ -344,6 +352,27 @@ def run_load(port: int, *, path: str, token: str, prefix: str, duration_s: float
         runner(_open_loop(port, payloads, rate, duration_s, load))
     else:
         runner(_closed_loop(port, payloads, concurrency or 8, duration_s, load))
+    return load
+
+
+async def _gets(port: int, requests: list[bytes], load: Load) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.perf_counter()
+    for payload in requests:
+        t0 = time.perf_counter()
+        status, _ = await _exchange(reader, writer, payload)
+        load.latencies.append(time.perf_counter() - t0)
+        load.statuses[status] = load.statuses.get(status, 0) + 1
+    load.seconds = time.perf_counter() - started
+    writer.close()
+
+
+def run_gets(port: int, paths: list[str], token: str) -> Load:
+    """GET each path in turn on one keep-alive connection: the latency of each answer."""
+    requests = [(f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}"
+                 "\r\n\r\n").encode("ascii") for p in paths]
+    load = Load()
+    asyncio.run(_gets(port, requests, load))
     return load
 
 
