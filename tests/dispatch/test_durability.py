@@ -332,5 +332,37 @@ def test_answered_incidents_survive_sigkill(backend: str, durab_engine: Engine,
           f"retried after a cut, {committed_unanswered} of them committed before the cut")
 
 
+def test_savepoint_release_commits_nothing_on_sqlite(tmp_path: Path) -> None:
+    """The intake's savepoint (the race on the key) must nest in the request's transaction:
+    released, it commits nothing; only the request's commit does (this test's crash case,
+    made deterministic)."""
+    from conftest import fresh_database
+    from dispatch.dispatch_helpers import ACTOR, CIPHER, incident_in
+    from factories import county_geojson
+    from fangkong.areas import service as area_service
+    from fangkong.core.audit import SYSTEM
+    from fangkong.dispatch import service
+    from fangkong.dispatch.models import Incident
+
+    engine = fresh_database("sqlite", tmp_path, suffix="_savepoint")
+    try:
+        with Session(engine) as session:
+            area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
+            session.commit()
+
+        def stored() -> int:
+            with engine.connect() as conn:
+                return int(conn.execute(select(func.count()).select_from(Incident)).scalar_one())
+
+        with Session(engine) as session:
+            service.create(session, key="sp-1", data=incident_in(), actor=ACTOR,
+                           now=datetime.now().astimezone(), cipher=CIPHER)
+            assert stored() == 0, "the savepoint's release committed the incident"
+            session.rollback()
+        assert stored() == 0
+    finally:
+        engine.dispose()
+
+
 if __name__ == "__main__":
     _zygote()
