@@ -42,11 +42,12 @@ def run_purge(factory: sessionmaker[Session], *, storage: AttachmentStorage | No
 class Ticker:
     """A daemon thread that runs the tick every ``interval_s`` seconds until stopped."""
 
-    def __init__(self, job: Callable[[], object], interval_s: float) -> None:
+    def __init__(self, job: Callable[[], object], interval_s: float,
+                 name: str = "cases-tick") -> None:
         self._job = job
         self._interval = interval_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cases-tick", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.runs = 0
 
     def _run(self) -> None:

@@ -50,7 +50,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             lambda: dispatch_jobs.run_purge(
                 app.state.session_factory,
                 retention_days=app.state.settings.caller_contact_retention_days),
-            dispatch_jobs.PURGE_INTERVAL_S).start()
+            dispatch_jobs.PURGE_INTERVAL_S, name="dispatch-purge").start()
         try:
             yield
         finally:
