@@ -174,14 +174,19 @@ def issue_token(
 
 def user_for_token(session: Session, *, token: str) -> User:
     """Resolve a bearer token to its active user."""
-    row = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == token_digest(token))
+    # One query for the token and its user: this runs before every API request.
+    found = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_digest(token))
     ).one_or_none()
     now = utcnow()
-    if row is None or row.revoked or (row.expires_at is not None and row.expires_at <= now):
+    if found is None:
         raise Unauthorized("invalid or expired token")
-    user = session.get(User, row.user_id)
-    if user is None or not user.is_active:
+    row, user = found
+    if row.revoked or (row.expires_at is not None and row.expires_at <= now):
+        raise Unauthorized("invalid or expired token")
+    if not user.is_active:
         raise Unauthorized("invalid or expired token")
     return user
 
