@@ -71,7 +71,10 @@ from fangkong.web.deps import (
     Language,
     RequestActor,
     UserScope,
+    get_actor,
     get_cipher,
+    get_language,
+    get_scope,
     get_settings,
     requires,
 )
@@ -164,13 +167,15 @@ def create_incident(
     response: Response,
     db: DbSession,
     user: CurrentUser,
-    scope: UserScope,
-    actor: RequestActor,
-    language: Language,
     idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
 ) -> IncidentDetail:
     """Record an incident (接警). Send a client-made key in the ``Idempotency-Key`` header (or
     ``idempotency_key``): a retry returns the original with 200, never a duplicate."""
+    # Scope, actor and language are worked out here, not as dependencies: each sync dependency
+    # is one more hop to the thread pool, and intake is the hot path.
+    scope = get_scope(db, user)
+    actor = get_actor(request, user)
+    language = get_language(request)
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise InvalidInput("the Idempotency-Key header and idempotency_key differ",
                            field="idempotency_key")
