@@ -288,6 +288,7 @@ def _check(engine: Engine, ledger: Ledger, base_url: str, token: str) -> None:
             assert {f: fresh.json()[f] for f in COMPARED} == {f: first[f] for f in COMPARED}
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the server zygote needs os.fork")
 def test_answered_incidents_survive_sigkill(backend: str, durab_engine: Engine,
                                             tmp_path: Path) -> None:
     token = _prepare(durab_engine)
