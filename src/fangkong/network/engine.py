@@ -1001,7 +1001,9 @@ class Engine:
         bounds = ptr.tolist()
         keys = [node[a:b].tobytes() + time[a:b].tobytes()
                 for a, b in itertools.pairwise(bounds)]
-        missing = [i for i, key in enumerate(keys) if key not in spaces]
+        # one read of the shared cache: another thread may clear it meanwhile
+        parts: list[tuple[Int32Array, FloatArray] | None] = [spaces.get(key) for key in keys]
+        missing = [i for i, part in enumerate(parts) if part is None]
         if missing:
             sub = np.asarray(missing, dtype=np.int64)
             counts = ptr[sub + 1] - ptr[sub]
@@ -1015,18 +1017,15 @@ class Engine:
                 spaces.clear()
             for j, i in enumerate(missing):
                 a, b = int(s_ptr[j]), int(s_ptr[j + 1])
-                spaces[keys[i]] = (s_node[a:b].copy(), s_time[a:b].copy())
-            fresh = {keys[i]: (s_node[int(s_ptr[j]):int(s_ptr[j + 1])],
-                               s_time[int(s_ptr[j]):int(s_ptr[j + 1])])
-                     for j, i in enumerate(missing)}
-        else:
-            fresh = {}
-        parts = [fresh.get(key) or spaces[key] for key in keys]
+                part = (s_node[a:b].copy(), s_time[a:b].copy())
+                spaces[keys[i]] = part
+                parts[i] = part
+        found = [p for p in parts if p is not None]
         e_ptr = np.zeros(n_items + 1, dtype=np.int64)
-        np.cumsum([p[0].shape[0] for p in parts], out=e_ptr[1:])
-        e_node = (np.concatenate([p[0] for p in parts]) if parts
+        np.cumsum([p[0].shape[0] for p in found], out=e_ptr[1:])
+        e_node = (np.concatenate([p[0] for p in found]) if found
                   else np.zeros(0, dtype=np.int32))
-        e_time = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+        e_time = np.concatenate([p[1] for p in found]) if found else np.zeros(0)
         key, slot, b_ptr, item, times = bucket_group(e_ptr, e_node, e_time)
         return Buckets(key, slot, b_ptr, item, times, n_items)
 
