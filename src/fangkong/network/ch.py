@@ -428,6 +428,9 @@ def _contract(n: int, tail: Int32Array, head: Int32Array, w: FloatArray,
         prio[v] = c_edge * added - (i_len[v] + o_len[v])
         qsize = _push(qk, qv, qsize, prio[v], v)
 
+    sc_u = np.empty(64, dtype=np.int32)
+    sc_x = np.empty(64, dtype=np.int32)
+    sc_d = np.empty(64, dtype=np.float64)
     r = 0
     while qsize > 0:
         key = qk[0]
@@ -435,49 +438,10 @@ def _contract(n: int, tail: Int32Array, head: Int32Array, w: FloatArray,
         qsize = _pop(qk, qv, qsize)
         if done[v] or key != prio[v]:
             continue
-        # lazy update: simulate again
+        # lazy update: the witness searches of the real contraction, their shortcuts kept
+        # aside; v is contracted with them if it is still the minimum, else reinserted
         done[v] = True
         added = 0
-        for a in range(i_start[v], i_start[v] + i_len[v]):
-            u = i_to[a]
-            max_d = 0.0
-            nt = 0
-            stamp += 2
-            for b in range(o_start[v], o_start[v] + o_len[v]):
-                x = o_to[b]
-                if x == u:
-                    continue
-                d = i_w[a] + o_w[b]
-                if d > max_d:
-                    max_d = d
-                if tmark[x] != stamp:
-                    tmark[x] = stamp
-                    nt += 1
-            if nt == 0:
-                continue
-            _witness(u, max_d, sim_limit, o_start, o_len, o_to, o_w, done, dist, seen,
-                     stamp, hk, hv, tmark, nt)
-            for b in range(o_start[v], o_start[v] + o_len[v]):
-                x = o_to[b]
-                if x == u:
-                    continue
-                if seen[x] == stamp and dist[x] <= i_w[a] + o_w[b]:
-                    continue
-                added += 1
-        p = c_edge * added - (i_len[v] + o_len[v]) + c_deleted * deleted[v]
-        if qsize > 0 and p > qk[0]:
-            done[v] = False
-            prio[v] = p
-            if qsize + 1 >= qcap:
-                qcap *= 2
-                qk2 = np.empty(qcap, dtype=np.float64)
-                qv2 = np.empty(qcap, dtype=np.int32)
-                qk2[:qsize] = qk[:qsize]
-                qv2[:qsize] = qv[:qsize]
-                qk, qv = qk2, qv2
-            qsize = _push(qk, qv, qsize, p, v)
-            continue
-        # real contraction (v stays marked done)
         for a in range(i_start[v], i_start[v] + i_len[v]):
             u = i_to[a]
             wu = i_w[a]
@@ -505,11 +469,37 @@ def _contract(n: int, tail: Int32Array, head: Int32Array, w: FloatArray,
                 d = wu + o_w[b]
                 if seen[x] == stamp and dist[x] <= d:
                     continue
-                o_to, o_w, o_mid, o_used = _upsert(o_start, o_len, o_cap, o_to, o_w, o_mid,
-                                                   o_used, u, x, d, v)
-                i_to, i_w, i_mid, i_used = _upsert(i_start, i_len, i_cap, i_to, i_w, i_mid,
-                                                   i_used, x, u, d, v)
-                shortcuts += 1
+                if added == sc_u.shape[0]:
+                    sc_u = np.concatenate((sc_u, np.empty(added, dtype=np.int32)))
+                    sc_x = np.concatenate((sc_x, np.empty(added, dtype=np.int32)))
+                    sc_d = np.concatenate((sc_d, np.empty(added, dtype=np.float64)))
+                sc_u[added] = u
+                sc_x[added] = x
+                sc_d[added] = d
+                added += 1
+        p = c_edge * added - (i_len[v] + o_len[v]) + c_deleted * deleted[v]
+        if qsize > 0 and p > qk[0]:
+            done[v] = False
+            prio[v] = p
+            if qsize + 1 >= qcap:
+                qcap *= 2
+                qk2 = np.empty(qcap, dtype=np.float64)
+                qv2 = np.empty(qcap, dtype=np.int32)
+                qk2[:qsize] = qk[:qsize]
+                qv2[:qsize] = qv[:qsize]
+                qk, qv = qk2, qv2
+            qsize = _push(qk, qv, qsize, p, v)
+            continue
+        # contraction (v stays marked done)
+        for i in range(added):
+            u = sc_u[i]
+            x = sc_x[i]
+            d = sc_d[i]
+            o_to, o_w, o_mid, o_used = _upsert(o_start, o_len, o_cap, o_to, o_w, o_mid,
+                                               o_used, u, x, d, v)
+            i_to, i_w, i_mid, i_used = _upsert(i_start, i_len, i_cap, i_to, i_w, i_mid,
+                                               i_used, x, u, d, v)
+        shortcuts += added
         need = o_len[v] + i_len[v]
         if n_up + need > up_lo.shape[0] or n_dn + need > dn_lo.shape[0]:
             size = 2 * (max(n_up, n_dn) + need)
