@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -132,6 +133,13 @@ def report(results: list[Result], args: argparse.Namespace) -> int:
                      pg.closed.throughput))
         print(_ratio("fangkong: SQLite / PostgreSQL p99 (open loop)",
                      lite.opened.quantile_ms(0.99), pg.opened.quantile_ms(0.99)))
+    for r in results:
+        for phase, load in (("closed", r.closed), ("open", r.opened),
+                            ("80%", r.sustainable)):
+            odd = {s: n for s, n in load.statuses.items() if not 200 <= s < 300}
+            if odd or load.errors:
+                print(f"  {r.backend}/{r.server} {phase}: non-2xx {odd}, transport errors "
+                      f"{load.errors}")
     failed = 0
     for r in results:
         stored = r.closed.ok + r.opened.ok + r.sustainable.ok
@@ -160,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=os.environ.get(POSTGRES_ENV))
     parser.add_argument("--no-peer", action="store_true", help="skip the bare INSERT peer")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
     args = parser.parse_args(argv)
     args.duration = args.duration or (4.0 if args.quick else 20.0)
     backends: list[tuple[str, str | None]] = [("sqlite", None)]
@@ -174,14 +183,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     servers = ["fangkong"] if args.no_peer else ["fangkong", "bare"]
     started = time.perf_counter()
     results = []
-    with tempfile.TemporaryDirectory(prefix="fangkong-intake-") as tmp:
+    tmp = Path(tempfile.mkdtemp(prefix="fangkong-intake-"))
+    try:
         for backend, pg_url in backends:
             for server in servers:
-                result = measure(backend, server, Path(tmp), postgres_url=pg_url,
+                result = measure(backend, server, tmp, postgres_url=pg_url,
                                  duration_s=args.duration, concurrency=args.concurrency,
                                  rate=args.rate, workers=args.workers)
                 print(_line(result, "closed", result.closed), flush=True)
                 results.append(result)
+    finally:
+        if args.keep:
+            print(f"databases and server logs kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     failed = report(results, args)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     return failed
