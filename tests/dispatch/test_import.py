@@ -62,3 +62,46 @@ def test_import_over_http(live_server: LiveServer, live_network: Path) -> None:
         latin = admin.post("/api/v1/incidents/import",
                            files={"file": ("x.csv", "é".encode("latin-1"), "text/csv")})
         assert latin.status_code == 422 and latin.json()["field"] == "file"
+
+
+def test_json_import_and_places_by_standard_address(db: Session) -> None:
+    import json
+
+    from fangkong.areas import service as area_service
+
+    lon, lat = grid_centre("T-D1-S1-B1-G2")
+    area_service.create_address(db, code="ADDR-IMP-1", text_zh="一号路1号", text_en="1 First Rd",
+                                lon=lon, lat=lat, actor=ACTOR)
+    items = [
+        {"idempotency_key": "json-1", "category": "traffic", "subtype": "collision",
+         "priority": "P2", "source": "call", "address_code": "ADDR-IMP-1"},
+        {"idempotency_key": "json-2", "category": "fire", "subtype": "building",
+         "priority": "P1", "source": "alarm", "lon": LON, "lat": LAT, "description": "smoke"},
+        "not an object",
+        {"idempotency_key": "json-4", "category": "fire", "subtype": "building",
+         "priority": "P1", "source": "alarm", "address_code": "NO-SUCH-ADDRESS"},
+        {"idempotency_key": "json-5", "category": "fire", "subtype": "building",
+         "priority": "P1", "source": "alarm"},
+    ]
+    report = service.import_file(db, name="calls.json", text=json.dumps(items), actor=ACTOR,
+                                 now=T0, cipher=CIPHER)
+    assert len(report.created) == 2
+    assert [(e.row, e.field) for e in report.errors] == [
+        (3, None), (4, "address_code"), (5, "lon")]
+    by_address = db.get(Incident, report.created[0])
+    assert by_address is not None and (by_address.lon, by_address.lat) == pytest.approx((lon, lat))
+    # The same file again: nothing new; a CSV with an address column works the same way.
+    again = service.import_file(db, name="calls.json", text=json.dumps(items), actor=ACTOR,
+                                now=T0, cipher=CIPHER)
+    assert again.created == [] and sorted(again.existing) == sorted(report.created)
+    csv_text = ("idempotency_key,category,subtype,priority,source,address_code\n"
+                "csv-addr-1,dispute,family,P4,call,ADDR-IMP-1\n")
+    by_csv = service.import_file(db, name="calls.csv", text=csv_text, actor=ACTOR, now=T0,
+                                 cipher=CIPHER)
+    assert len(by_csv.created) == 1 and by_csv.errors == []
+    with pytest.raises(InvalidInput, match="not JSON"):
+        service.import_file(db, name="calls.json", text="[{", actor=ACTOR, now=T0,
+                            cipher=CIPHER)
+    with pytest.raises(InvalidInput, match="array"):
+        service.import_file(db, name="calls.json", text='{"a": 1}', actor=ACTOR, now=T0,
+                            cipher=CIPHER)

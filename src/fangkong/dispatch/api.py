@@ -207,9 +207,11 @@ def create_incident(
              dependencies=[requires(perms.INTAKE)])
 def import_incidents(request: Request, db: DbSession, user: CurrentUser, scope: UserScope,
                      actor: RequestActor, file: Annotated[UploadFile, File()]) -> ImportOut:
-    """Bulk import from a UTF-8 CSV (columns: idempotency_key, category, subtype, priority,
-    source, lon, lat[, description, caller_contact]); errors are reported per row and the
-    good rows import; a row imported before is reported as existing."""
+    """Bulk import from a UTF-8 CSV with a header row, or a JSON array of objects (a name
+    ending in .json, or text starting with ``[``). Fields: idempotency_key, category, subtype,
+    priority, source, lon and lat or address_code, and optionally description and
+    caller_contact. Errors are reported per row (CSV line, or JSON item from 1) and the good
+    rows import; a row imported before is reported as existing."""
     raw = file.file.read(MAX_IMPORT_BYTES + 1)
     if len(raw) > MAX_IMPORT_BYTES:
         raise InvalidInput(f"the file exceeds {MAX_IMPORT_BYTES // (1 << 20)} MiB", field="file")
@@ -217,8 +219,9 @@ def import_incidents(request: Request, db: DbSession, user: CurrentUser, scope: 
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput("the file is not UTF-8 text", field="file") from None
-    report = service.import_csv(db, text=text, actor=actor, now=utcnow(),
-                                cipher=get_cipher(request), scope=scope, user=user)
+    report = service.import_file(db, name=file.filename or "", text=text, actor=actor,
+                                 now=utcnow(), cipher=get_cipher(request), scope=scope,
+                                 user=user)
     return ImportOut(created=report.created, existing=report.existing,
                      errors=[RowErrorOut(row=e.row, field=e.field, message=e.message)
                              for e in report.errors])

@@ -105,13 +105,14 @@ def _print_report(run_id: int, report: dict[str, object]) -> None:
 @dispatch_app.command("import")
 def import_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
-                                         help="UTF-8 CSV: idempotency_key, category, subtype, "
-                                         "priority, source, lon, lat[, description, "
+                                         help="UTF-8 CSV (header row) or JSON array: "
+                                         "idempotency_key, category, subtype, priority, "
+                                         "source, lon, lat or address_code[, description, "
                                          "caller_contact]")],
     data_dir: DataDir = None,
 ) -> None:
-    """Import incidents from CSV: the good rows are kept, each bad row is reported with its
-    line, field and rule (exit 1 when any row failed)."""
+    """Import incidents from CSV or JSON: the good rows are kept, each bad row is reported
+    with its line (CSV) or item (JSON), field and rule (exit 1 when any row failed)."""
     settings = _settings(data_dir)
     try:
         text = file.read_text("utf-8")
@@ -121,14 +122,16 @@ def import_command(
     factory = make_session_factory(make_engine(settings.resolved_database_url))
     try:
         with session_scope(factory) as session:
-            report = service.import_csv(session, text=text, actor=SYSTEM, now=utcnow(),
-                                        cipher=FieldCipher(settings.ensure_secret_key()))
+            report = service.import_file(session, name=file.name, text=text, actor=SYSTEM,
+                                         now=utcnow(),
+                                         cipher=FieldCipher(settings.ensure_secret_key()))
     except FangkongError as exc:
         _fail(exc)
     console.print(f"{len(report.created)} created, {len(report.existing)} already imported, "
                   f"{len(report.errors)} rows with errors")
     if report.errors:
-        table = Table("line", "field", "error", title="rows not imported")
+        table = Table("line" if file.suffix.lower() != ".json" else "item", "field", "error",
+                      title="rows not imported")
         for error in report.errors:
             table.add_row(str(error.row), error.field or "", error.message)
         console.print(table)

@@ -206,7 +206,8 @@ class KpisOut(BaseModel):
 
 
 class RowErrorOut(BaseModel):
-    row: int = Field(description="Line number in the file (the header is line 1)")
+    row: int = Field(description="CSV: line number in the file (the header is line 1); "
+                     "JSON: the item's position in the array, from 1")
     field: str | None
     message: str
 

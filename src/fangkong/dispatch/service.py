@@ -546,13 +546,19 @@ def dispatch(
 
 # --- bulk import -----------------------------------------------------------------------------
 
-CSV_COLUMNS = ("idempotency_key", "category", "subtype", "priority", "source", "lon", "lat",
-               "description", "caller_contact")
+#: Fields of an imported incident; a place is ``lon`` and ``lat`` or an ``address_code``;
+#: ``description``, ``caller_contact`` and ``address_code`` may be left out.
+IMPORT_FIELDS = ("idempotency_key", "category", "subtype", "priority", "source", "lon", "lat",
+                 "address_code", "description", "caller_contact")
+REQUIRED_FIELDS = ("idempotency_key", "category", "subtype", "priority", "source")
 MAX_IMPORT_ROWS = 10_000
 
 
 @dataclass
 class RowError:
+    """A row that did not import: its line (CSV, the header is line 1) or item (JSON, from 1),
+    the field at fault and the rule it broke."""
+
     row: int
     field: str | None
     message: str
@@ -567,54 +573,114 @@ class ImportReport:
     errors: list[RowError]
 
 
-def import_csv(session: Session, *, text: str, actor: Actor, now: datetime,
-               cipher: FieldCipher, scope: Scope | None = None,
-               user: User | None = None) -> ImportReport:
-    """Import incidents from CSV (header row: :data:`CSV_COLUMNS`; ``description`` and
-    ``caller_contact`` may be left out). Each row is its own savepoint: a bad row is reported
-    with its line number, field and rule and the others still import; a row whose key was
-    imported before is reported as existing, never duplicated."""
-    _require(user, perms.INTAKE)
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = set(reader.fieldnames or [])
-    missing = [c for c in CSV_COLUMNS[:7] if c not in header]
-    if missing:
-        raise InvalidInput(f"the CSV header lacks {', '.join(missing)}", field="file")
+def _text(row: dict[str, Any], name: str) -> str:
+    value = row.get(name)
+    return "" if value is None else str(value).strip()
+
+
+def _row_point(session: Session, row: dict[str, Any], scope: Scope | None
+               ) -> tuple[float, float]:
+    lon_text, lat_text = _text(row, "lon"), _text(row, "lat")
+    code = _text(row, "address_code")
+    if not lon_text and not lat_text and code:
+        address = area_service.get_address_by_code_or_raise(session, code=code, scope=scope)
+        return address.lon, address.lat
+    try:
+        return float(lon_text), float(lat_text)
+    except ValueError:
+        raise InvalidInput(f"lon/lat ({lon_text!r}, {lat_text!r}) are not numbers (or give an "
+                           "address_code)", field="lon") from None
+
+
+def _row_incident(session: Session, row: dict[str, Any], scope: Scope | None) -> IncidentIn:
+    lon, lat = _row_point(session, row, scope)
+    try:
+        priority = Priority(_text(row, "priority"))
+    except ValueError:
+        raise InvalidInput(f"priority {row.get('priority')!r} is not one of P1-P4",
+                           field="priority") from None
+    try:
+        source = Source(_text(row, "source"))
+    except ValueError:
+        raise InvalidInput(f"source {row.get('source')!r} is not one of "
+                           f"{', '.join(s.value for s in Source)}", field="source") from None
+    return IncidentIn(category=_text(row, "category"), subtype=_text(row, "subtype"),
+                      priority=priority, source=source, lon=lon, lat=lat,
+                      description=_text(row, "description"),
+                      caller_contact=_text(row, "caller_contact") or None)
+
+
+def _import_rows(session: Session, rows: list[tuple[int, dict[str, Any]]], *, actor: Actor,
+                 now: datetime, cipher: FieldCipher, scope: Scope | None) -> ImportReport:
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise InvalidInput(f"at most {MAX_IMPORT_ROWS:,} rows per import", field="file")
     report = ImportReport(created=[], existing=[], errors=[])
-    for number, row in enumerate(reader, start=2):
-        if number - 1 > MAX_IMPORT_ROWS:
-            raise InvalidInput(f"at most {MAX_IMPORT_ROWS:,} rows per import", field="file")
+    for number, row in rows:
         try:
-            lon_text, lat_text = (row.get("lon") or "").strip(), (row.get("lat") or "").strip()
-            try:
-                lon, lat = float(lon_text), float(lat_text)
-            except ValueError:
-                raise InvalidInput(f"lon/lat ({lon_text!r}, {lat_text!r}) are not numbers",
-                                   field="lon") from None
-            try:
-                priority = Priority((row.get("priority") or "").strip())
-            except ValueError:
-                raise InvalidInput(f"priority {row.get('priority')!r} is not one of P1-P4",
-                                   field="priority") from None
-            try:
-                source = Source((row.get("source") or "").strip())
-            except ValueError:
-                raise InvalidInput(f"source {row.get('source')!r} is not one of "
-                                   f"{', '.join(s.value for s in Source)}",
-                                   field="source") from None
-            data = IncidentIn(category=(row.get("category") or "").strip(),
-                              subtype=(row.get("subtype") or "").strip(), priority=priority,
-                              source=source, lon=lon, lat=lat,
-                              description=(row.get("description") or "").strip(),
-                              caller_contact=(row.get("caller_contact") or "").strip() or None)
+            data = _row_incident(session, row, scope)
             with session.begin_nested():
-                incident, created = create(session, key=(row.get("idempotency_key") or ""),
+                incident, created = create(session, key=_text(row, "idempotency_key"),
                                            data=data, actor=actor, now=now, cipher=cipher,
                                            scope=scope)
             (report.created if created else report.existing).append(incident.id)
-        except (InvalidInput, Conflict) as exc:
+        except (InvalidInput, Conflict, NotFound) as exc:
             report.errors.append(RowError(row=number, field=exc.field, message=exc.message))
     return report
+
+
+def import_csv(session: Session, *, text: str, actor: Actor, now: datetime,
+               cipher: FieldCipher, scope: Scope | None = None,
+               user: User | None = None) -> ImportReport:
+    """Import incidents from CSV with a header row naming :data:`IMPORT_FIELDS` (the place as
+    ``lon`` and ``lat`` or an ``address_code``). Each row is its own savepoint: a bad row is
+    reported with its line number, field and rule and the others still import; a row whose
+    key was imported before is reported as existing, never duplicated."""
+    _require(user, perms.INTAKE)
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = set(reader.fieldnames or [])
+    missing = [c for c in REQUIRED_FIELDS if c not in header]
+    if not ({"lon", "lat"} <= header or "address_code" in header):
+        missing.append("lon, lat (or address_code)")
+    if missing:
+        raise InvalidInput(f"the CSV header lacks {', '.join(missing)}", field="file")
+    rows = [(number, dict(row)) for number, row in enumerate(reader, start=2)]
+    return _import_rows(session, rows, actor=actor, now=now, cipher=cipher, scope=scope)
+
+
+def import_json(session: Session, *, text: str, actor: Actor, now: datetime,
+                cipher: FieldCipher, scope: Scope | None = None,
+                user: User | None = None) -> ImportReport:
+    """Import incidents from a JSON array of objects with the fields of :data:`IMPORT_FIELDS`
+    (numbers or strings); rows are numbered from 1 and handled as in :func:`import_csv`."""
+    _require(user, perms.INTAKE)
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"the file is not JSON: {exc.msg} at line {exc.lineno}",
+                           field="file") from None
+    if not isinstance(items, list):
+        raise InvalidInput("the JSON file must hold an array of incidents", field="file")
+    rows: list[tuple[int, dict[str, Any]]] = []
+    bad: list[RowError] = []
+    for number, item in enumerate(items, start=1):
+        if isinstance(item, dict):
+            rows.append((number, item))
+        else:
+            bad.append(RowError(row=number, field=None, message="an incident must be an object"))
+    report = _import_rows(session, rows, actor=actor, now=now, cipher=cipher, scope=scope)
+    report.errors = sorted(bad + report.errors, key=lambda e: e.row)
+    return report
+
+
+def import_file(session: Session, *, name: str, text: str, actor: Actor, now: datetime,
+                cipher: FieldCipher, scope: Scope | None = None,
+                user: User | None = None) -> ImportReport:
+    """Import a CSV or JSON file: JSON when the name ends in ``.json`` or the text starts with
+    ``[``, CSV otherwise."""
+    as_json = name.lower().endswith(".json") or text.lstrip("\ufeff \t\r\n").startswith("[")
+    reader = import_json if as_json else import_csv
+    return reader(session, text=text, actor=actor, now=now, cipher=cipher, scope=scope,
+                  user=user)
 
 
 # --- retention -------------------------------------------------------------------------------
