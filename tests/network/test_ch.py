@@ -221,3 +221,20 @@ def test_buckets_after_a_few_units_moved_reuse_the_others_search_spaces(
         units = EdgePoints(edge[order], fraction[order])
         engine.k_nearest_sources(incidents[0], units, 5)
         assert len(engine._spaces[True]) <= known + 2
+
+
+def test_all_times_by_phast_match_scipy(city: tuple[RoadGraph, ContractionHierarchy]) -> None:
+    g, h = city
+    engine = Engine(g, hierarchy=h)
+    a = matrix(g)
+    for node in (0, g.n_nodes // 2, g.n_nodes - 1):
+        np.testing.assert_allclose(engine.distances_from(node),
+                                   dijkstra(a, indices=node), atol=TOL_S)
+        np.testing.assert_allclose(engine.distances_to(node),
+                                   dijkstra(a.T.tocsr(), indices=node), atol=TOL_S)
+    point = EdgePoints([3], [0.25])
+    plain = Engine(g, hierarchy=None)
+    np.testing.assert_allclose(engine.distances_from(point), plain.distances_from(point),
+                               atol=TOL_S)
+    np.testing.assert_allclose(engine.distances_to(point), plain.distances_to(point),
+                               atol=TOL_S)

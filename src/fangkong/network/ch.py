@@ -60,6 +60,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from fangkong.network._heap import heap_pop as _pop
+from fangkong.network._heap import heap_push as _push
 from fangkong.network.graph import RoadGraph
 
 __all__ = [
@@ -170,48 +172,6 @@ class Buckets:
     def nbytes(self) -> int:
         return int(self.key.nbytes + self.slot.nbytes + self.ptr.nbytes + self.item.nbytes
                    + self.time.nbytes)
-
-
-# --------------------------------------------------------------------------------------------
-# Heap (same layout as the engine's: keys and ids in two arrays)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _push(hk: FloatArray, hv: Int32Array, size: int, key: float, val: int) -> int:
-    i = size
-    while i > 0:
-        parent = (i - 1) >> 1
-        if hk[parent] <= key:
-            break
-        hk[i] = hk[parent]
-        hv[i] = hv[parent]
-        i = parent
-    hk[i] = key
-    hv[i] = val
-    return size + 1
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _pop(hk: FloatArray, hv: Int32Array, size: int) -> int:
-    size -= 1
-    key = hk[size]
-    val = hv[size]
-    i = 0
-    while True:
-        child = 2 * i + 1
-        if child >= size:
-            break
-        if child + 1 < size and hk[child + 1] < hk[child]:
-            child += 1
-        if hk[child] >= key:
-            break
-        hk[i] = hk[child]
-        hv[i] = hv[child]
-        i = child
-    if size > 0:
-        hk[i] = key
-        hv[i] = val
-    return size
 
 
 # --------------------------------------------------------------------------------------------

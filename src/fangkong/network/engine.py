@@ -61,6 +61,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.sparse import coo_matrix, csr_matrix
 
 from fangkong.core.errors import InvalidInput
+from fangkong.network._heap import heap_pop as _pop
+from fangkong.network._heap import heap_push as _push
 from fangkong.network.ch import (
     Buckets,
     ContractionHierarchy,
@@ -182,46 +184,6 @@ class PairTimes:
 
 # --------------------------------------------------------------------------------------------
 # Kernels
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _push(hk: FloatArray, hv: Int32Array, size: int, key: float, val: int) -> int:
-    """Insert (key, val) into the heap of ``size`` items; returns the new size."""
-    i = size
-    while i > 0:
-        parent = (i - 1) >> 1
-        if hk[parent] <= key:
-            break
-        hk[i] = hk[parent]
-        hv[i] = hv[parent]
-        i = parent
-    hk[i] = key
-    hv[i] = val
-    return size + 1
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _pop(hk: FloatArray, hv: Int32Array, size: int) -> int:
-    """Remove the top of the heap (read it first); returns the new size."""
-    size -= 1
-    key = hk[size]
-    val = hv[size]
-    i = 0
-    while True:
-        child = 2 * i + 1
-        if child >= size:
-            break
-        if child + 1 < size and hk[child + 1] < hk[child]:
-            child += 1
-        if hk[child] >= key:
-            break
-        hk[i] = hk[child]
-        hv[i] = hv[child]
-        i = child
-    if size > 0:
-        hk[i] = key
-        hv[i] = val
-    return size
 
 
 @njit(cache=True, nogil=True)
@@ -1270,11 +1232,26 @@ class Engine:
 
         Notes
         -----
-        Dijkstra bounded by the cutoff: O(m_c + n_c log n_c) plus O(n) for the output array.
+        Dijkstra bounded by the cutoff: O(m_c + n_c log n_c) plus O(n) for the output array;
+        without a cutoff and with a contraction hierarchy, PHAST: O(n + m_ch), sequential.
         """
         cutoff = self._cutoff(cutoff_s)
         _, seeds = self._single(source, leaving=True, field="source")
-        g = self._forward
+        return self._all_times(seeds, cutoff, reverse=False)
+
+    def _all_times(self, seeds: _Expanded, cutoff: float, *, reverse: bool) -> FloatArray:
+        """Time from the seeds to every node (to the seeds when ``reverse``)."""
+        h = self.hierarchy if math.isinf(cutoff) else None
+        if h is not None:
+            up = (h.up_ptr, h.up_head, h.up_w)
+            down = (h.down_ptr, h.down_tail, h.down_w)
+            climb, sweep = (down, up) if reverse else (up, down)
+            dist, _, settled = multi_source_phast(
+                climb[0], climb[1], climb[2], sweep[0], sweep[1], sweep[2], h.rank,
+                seeds.node, seeds.time, seeds.owner, cutoff)
+            self._local.settled = settled
+            return dist
+        g = self._backward if reverse else self._forward
         dist, _, settled = _multi_source(g.indptr, g.adj, g.w, seeds.node, seeds.time,
                                          seeds.owner, cutoff)
         self._local.settled = settled
@@ -1331,12 +1308,8 @@ class Engine:
 
         Notes
         -----
-        Same cost as :meth:`distances_from`.
+        Same cost as :meth:`distances_from` (PHAST on the reverse hierarchy without cutoff).
         """
         cutoff = self._cutoff(cutoff_s)
         _, seeds = self._single(target, leaving=False, field="target")
-        g = self._backward
-        dist, _, settled = _multi_source(g.indptr, g.adj, g.w, seeds.node, seeds.time,
-                                         seeds.owner, cutoff)
-        self._local.settled = settled
-        return dist
+        return self._all_times(seeds, cutoff, reverse=True)
