@@ -1013,7 +1013,8 @@ class Engine:
 
         Notes
         -----
-        Dijkstra stopping when every target is final or the cutoff is passed:
+        With a contraction hierarchy, the bucket search of :meth:`k_nearest` with k = all
+        targets. Without, Dijkstra stopping when every target is final or the cutoff is passed:
         O(m' + n' log n') for the n' nodes and m' edges nearer than the farthest target needed.
         """
         cutoff = self._cutoff(cutoff_s)
@@ -1070,9 +1071,12 @@ class Engine:
 
         Notes
         -----
-        The search stops as soon as the k-th target is final: it settles the nodes nearer than
-        that target, O(m' + n' log n') for those n' nodes and their m' edges, independently of
-        the graph's size.
+        With a contraction hierarchy: one upward search scanning the target set's buckets
+        (built on the set's first query, a few ms per 100 targets; when a few targets moved,
+        only theirs are searched again), stopped when its smallest key reaches the k-th best
+        time: ~100 nodes settled on a 10^6-node city. Ties come in target order. Without:
+        Dijkstra stopped as soon as the k-th target is final, O(m' + n' log n') for the n'
+        nodes nearer than that target and their m' edges (ties in settling order).
         """
         cutoff = self._cutoff(cutoff_s)
         tgt, time, _ = self._single_search(source, targets, int(k), cutoff, reverse=False)
@@ -1099,7 +1103,8 @@ class Engine:
 
         Notes
         -----
-        :meth:`k_nearest` on the reverse graph: same early stop, same cost.
+        :meth:`k_nearest` the other way round (buckets of the sources' upward searches, one
+        upward search on the reversed hierarchy from ``target``): same early stop, same cost.
         """
         cutoff = self._cutoff(cutoff_s)
         src, time, _ = self._single_search(target, sources, int(k), cutoff, reverse=True)
