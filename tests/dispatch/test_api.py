@@ -233,3 +233,24 @@ def test_posts_units_at_posts_and_per_unit_arrival(live_server: LiveServer,
     assert arrived[units[0]] is not None and arrived[units[1]] is None
     again = admin.post(f"/api/v1/incidents/{incident['id']}/units/{units[0]}/arrival")
     assert again.status_code == 409
+
+
+def test_create_at_a_standard_address(live_server: LiveServer, admin: httpx.Client) -> None:
+    lon, lat = grid_centre("T-D2-S2-B1-G2")
+    made = admin.post("/api/v1/addresses", json={"code": "API-ADDR-1", "text_zh": "二号路2号",
+                                                 "text_en": "2 Second Rd", "lon": lon,
+                                                 "lat": lat})
+    assert made.status_code == 201, made.text
+    body = {"category": "dispute", "subtype": "neighbour", "priority": "P3", "source": "call",
+            "address_code": "API-ADDR-1"}
+    created = admin.post("/api/v1/incidents", json=body,
+                         headers={"Idempotency-Key": "addr-1"})
+    assert created.status_code == 201, created.text
+    assert (created.json()["lon"], created.json()["lat"]) == pytest.approx((lon, lat))
+    assert created.json()["area_code"] == "T-D2-S2-B1-G2"
+    nowhere = admin.post("/api/v1/incidents", json={**body, "address_code": None},
+                         headers={"Idempotency-Key": "addr-2"})
+    assert nowhere.status_code == 422 and nowhere.json()["field"] == "lon"
+    unknown = admin.post("/api/v1/incidents", json={**body, "address_code": "NOPE"},
+                         headers={"Idempotency-Key": "addr-3"})
+    assert unknown.status_code == 404 and unknown.json()["field"] == "address_code"

@@ -71,11 +71,11 @@ from fangkong.web.deps import (
     Language,
     RequestActor,
     UserScope,
-    get_actor,
+    actor_of,
     get_cipher,
-    get_language,
     get_scope,
     get_settings,
+    language_of,
     requires,
 )
 
@@ -174,8 +174,8 @@ def create_incident(
     # Scope, actor and language are worked out here, not as dependencies: each sync dependency
     # is one more hop to the thread pool, and intake is the hot path.
     scope = get_scope(db, user)
-    actor = get_actor(request, user)
-    language = get_language(request)
+    actor = actor_of(request, user)
+    language = language_of(request)
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise InvalidInput("the Idempotency-Key header and idempotency_key differ",
                            field="idempotency_key")
@@ -184,10 +184,17 @@ def create_incident(
         raise InvalidInput("an idempotency key is required (Idempotency-Key header or "
                            "idempotency_key)", field="idempotency_key")
     cipher = get_cipher(request)
+    if body.lon is not None and body.lat is not None:
+        lon, lat = body.lon, body.lat
+    elif body.address_code and body.lon is None and body.lat is None:
+        address = area_service.get_address_by_code_or_raise(db, code=body.address_code,
+                                                            scope=scope)
+        lon, lat = address.lon, address.lat
+    else:
+        raise InvalidInput("give lon and lat, or an address_code", field="lon")
     data = service.IncidentIn(category=body.category, subtype=body.subtype,
-                              priority=body.priority, source=body.source, lon=body.lon,
-                              lat=body.lat, description=body.description,
-                              caller_contact=body.caller_contact)
+                              priority=body.priority, source=body.source, lon=lon, lat=lat,
+                              description=body.description, caller_contact=body.caller_contact)
     incident, created = service.create(db, key=key, data=data, actor=actor, now=utcnow(),
                                        cipher=cipher, scope=scope, user=user)
     if created:

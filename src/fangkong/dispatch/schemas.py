@@ -33,8 +33,12 @@ class IncidentIn(BaseModel):
     subtype: str = Field(max_length=32)
     priority: Priority
     source: Source
-    lon: float = Field(ge=-180, le=180, description="WGS-84")
-    lat: float = Field(ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180,
+                              description="WGS-84; give lon and lat, or address_code")
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    address_code: str | None = Field(default=None, max_length=32,
+                                     description="A standard address (标准地址) in your areas: "
+                                     "the incident is placed at its point")
     description: str = Field(default="", max_length=4000)
     caller_contact: str | None = Field(default=None, max_length=64,
                                        description="Stored encrypted, shown masked")

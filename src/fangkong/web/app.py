@@ -19,7 +19,7 @@ from fangkong.core.db import make_engine, make_session_factory
 from fangkong.core.errors import FangkongError, Unauthorized
 from fangkong.core.models import User
 from fangkong.core.security import FieldCipher
-from fangkong.web.deps import get_language
+from fangkong.web.deps import language_of
 from fangkong.web.templating import STATIC_DIR, render
 
 API_PREFIX = "/api/v1"
@@ -104,7 +104,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             if request.url.query:
                 target += "?" + request.url.query
             return RedirectResponse(f"/login?next={target}", status_code=303)
-        language = get_language(request)
+        language = language_of(request)
         # The request's session was rolled back and closed with the error; read the user
         # again in a short session of its own so that the page can show who is logged in.
         user_id = getattr(request.state, "user_id", None)

@@ -76,18 +76,29 @@ async def check_csrf(request: Request) -> None:
         raise Forbidden("missing or wrong CSRF token", field=CSRF_FIELD)
 
 
-async def get_current_user(request: Request, db: DbSession) -> User:
-    """The user of a bearer token or of the session cookie (which then needs CSRF on writes)."""
+def _authenticate(request: Request, db: DbSession) -> tuple[User, bool]:
+    """The user of a bearer token or of the session cookie, and whether it came by cookie.
+
+    A plain function: FastAPI runs it in the thread pool, so the database is never read on the
+    event loop (a query there stalls every request in flight).
+    """
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        user = auth.user_for_token(db, token=header[7:].strip())
-    else:
-        user_id = request.session.get("user_id")
-        found = auth.get(db, user_id=user_id) if isinstance(user_id, int) else None
-        if found is None or not found.is_active:
-            raise Unauthorized("log in first")
+        return auth.user_for_token(db, token=header[7:].strip()), False
+    user_id = request.session.get("user_id")
+    found = auth.get(db, user_id=user_id) if isinstance(user_id, int) else None
+    if found is None or not found.is_active:
+        raise Unauthorized("log in first")
+    return found, True
+
+
+async def get_current_user(
+    request: Request, found: Annotated[tuple[User, bool], Depends(_authenticate)]
+) -> User:
+    """The authenticated user; a cookie-authenticated write must carry the CSRF token."""
+    user, by_cookie = found
+    if by_cookie:
         await check_csrf(request)
-        user = found
     # Plain values too: after an error the session is closed and the user object detached.
     request.state.user_id = user.id
     request.state.user_language = user.language
@@ -104,14 +115,22 @@ def get_scope(db: DbSession, user: CurrentUser) -> Scope:
 UserScope = Annotated[Scope, Depends(get_scope)]
 
 
-def get_actor(request: Request, user: CurrentUser) -> Actor:
+# The small dependencies below do no I/O: async, so that each costs no thread-pool hop.
+
+
+def actor_of(request: Request, user: User) -> Actor:
     return Actor(user_id=user.id, username=user.username, client=client_address(request))
+
+
+async def get_actor(request: Request, user: CurrentUser) -> Actor:
+    return actor_of(request, user)
 
 
 RequestActor = Annotated[Actor, Depends(get_actor)]
 
 
-def get_language(request: Request) -> str:
+def language_of(request: Request) -> str:
+    """The cookie's language, else the user's, else the default."""
     settings = get_settings(request)
     cookie = request.cookies.get(LANGUAGE_COOKIE)
     if cookie:
@@ -122,13 +141,17 @@ def get_language(request: Request) -> str:
     return settings.default_language
 
 
+async def get_language(request: Request) -> str:
+    return language_of(request)
+
+
 Language = Annotated[str, Depends(get_language)]
 
 
 def requires(permission: str) -> params.Depends:
     """A dependency that refuses users whose role lacks ``permission``."""
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         auth.require(user, permission)
         return user
 
