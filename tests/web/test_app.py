@@ -6,6 +6,7 @@ import asyncio
 import threading
 from pathlib import Path
 
+from conftest import LiveServer
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine
 from fangkong.core.migrate import upgrade
@@ -36,3 +37,20 @@ def test_lifespan_starts_and_stops_the_case_ticker_and_the_contact_purge(tmp_pat
     assert during == [(before[0] + 1, before[1] + 1)]
     assert (len(_tickers()), len(_tickers("dispatch-purge"))) == before
     engine.dispose()
+
+
+def test_many_requests_in_flight_do_not_stall_the_server(live_server: LiveServer) -> None:
+    """More requests in flight than the connection pool holds all get their answer: the
+    database is never read on the event loop (which would block it while waiting for a
+    connection held by a request that needs the loop to finish)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = live_server.admin_token()
+
+    def one(_: int) -> int:
+        with live_server.client(token) as client:
+            return client.get("/api/v1/incidents", params={"limit": 5}).status_code
+
+    with ThreadPoolExecutor(max_workers=48) as pool:
+        answers = list(pool.map(one, range(96)))
+    assert answers == [200] * 96
