@@ -100,3 +100,20 @@ def test_rings_and_edge_cases(db: Session, network: Network) -> None:
     service.report_position(db, unit=unit, lon=incident.lon, lat=incident.lat, now=T0)
     (first,) = recommend.recommend(network, incident=incident, units=[unit], now=T0)
     assert first.ring == "1min" and first.time_s < 60
+
+
+def test_a_moved_unit_is_snapped_again(db: Session, network: Network) -> None:
+    incident = new_incident(db, "rec-moved", incident_in("T-D1-S1-B1-G1"))
+    units = _units(db, 12, seed=41)
+    first = recommend.recommend(network, incident=incident, units=units, now=T0, limit=12)
+    by_unit = dict(_brute_force(network, incident, units))
+    assert {c.unit.id: c.time_s for c in first} == pytest.approx(by_unit)
+    # The farthest unit drives next to the scene: it must now come first.
+    last = first[-1].unit
+    service.report_position(db, unit=last, lon=incident.lon + 0.0005, lat=incident.lat,
+                            now=T0 + timedelta(minutes=1))
+    second = recommend.recommend(network, incident=incident, units=units, now=T0, limit=12)
+    assert second[0].unit.id == last.id
+    again = dict(_brute_force(network, incident, units))
+    assert {c.unit.id: c.time_s for c in second} == pytest.approx(again)
+    assert again[last.id] < by_unit[last.id]

@@ -8,6 +8,7 @@ from the incident, stopping at the k-th unit) gives each unit's time to the scen
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -56,15 +57,54 @@ class Candidate:
     suggested: bool
 
 
+class _SnapCache:
+    """Units' snapped positions per network, so that a recommendation snaps only the units
+    that moved since the last one (snapping is most of a recommendation's time otherwise).
+
+    Keyed by unit id and position; a new network (an import) starts a new cache.
+    """
+
+    MAX_ENTRIES = 100_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._network: Network | None = None
+        self._points: dict[int, tuple[float, float, int, float]] = {}
+
+    def points(self, network: Network, units: list[Unit]) -> tuple[list[int], list[float]]:
+        """Edge and fraction of each unit (edge -1: too far from every road)."""
+        with self._lock:
+            if self._network is not network or len(self._points) > self.MAX_ENTRIES:
+                self._network, self._points = network, {}
+            known = dict(self._points)
+        missing = [u for u in units
+                   if (hit := known.get(u.id)) is None or hit[:2] != (u.lon, u.lat)]
+        if missing:
+            snapped = network.snapper.snap(np.array([u.lon for u in missing], dtype=np.float64),
+                                           np.array([u.lat for u in missing], dtype=np.float64))
+            edges = np.where(snapped.too_far, -1, snapped.edge).tolist()
+            fresh = {u.id: (float(u.lon or 0.0), float(u.lat or 0.0), int(e), float(f))
+                     for u, e, f in zip(missing, edges, snapped.fraction.tolist(), strict=True)}
+            known.update(fresh)
+            with self._lock:
+                if self._network is network:
+                    self._points.update(fresh)
+        rows = [known[u.id] for u in units]
+        return [r[2] for r in rows], [r[3] for r in rows]
+
+
+_SNAPS = _SnapCache()
+
+
 def _unit_points(network: Network, units: list[Unit]) -> tuple[list[Unit], EdgePoints]:
     """The units that lie near a road, and their snapped points."""
     located = [u for u in units if u.lon is not None and u.lat is not None]
     if not located:
         return [], EdgePoints(np.zeros(0, dtype=np.int64), np.zeros(0))
-    snapped = network.snapper.snap(np.array([u.lon for u in located], dtype=np.float64),
-                                   np.array([u.lat for u in located], dtype=np.float64))
-    keep = np.flatnonzero(~snapped.too_far)
-    return [located[int(i)] for i in keep], snapped.points[keep]
+    edges, fractions = _SNAPS.points(network, located)
+    keep = [i for i, e in enumerate(edges) if e >= 0]
+    return ([located[i] for i in keep],
+            EdgePoints([edges[i] for i in keep], [fractions[i] for i in keep]))
 
 
 def _incident_point(network: Network, incident: Incident) -> EdgePoints:
