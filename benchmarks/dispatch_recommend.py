@@ -307,8 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nratios: scipy peer / fangkong engine (same snapping) p50 "
           f"{ms(peer_s, 0.5) / ms(engine_s, 0.5):.1f}x, p99 "
           f"{ms(peer_s, 0.99) / ms(engine_s, 0.99):.1f}x; recommend() / engine p50 "
-          f"{ms(mine_s, 0.5) / ms(engine_s, 0.5):.1f}x (recommend() snaps every unit on every "
-          f"call); HTTP / recommend() p50 "
+          f"{ms(mine_s, 0.5) / ms(engine_s, 0.5):.1f}x (recommend() snaps the incident and the "
+          f"units moved since its last call); HTTP / recommend() p50 "
           f"{ms(np.asarray(http.latencies), 0.5) / ms(mine_s, 0.5):.1f}x")
     print(f"check: nearest unit's time agrees with the peer on {agree} incidents, differs on "
           f"{differ}; {skipped} skipped (a unit on the scene's road); HTTP non-200: {bad}")
