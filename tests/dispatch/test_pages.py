@@ -102,6 +102,10 @@ def test_kpi_page_shows_ring_shares_of_an_area_and_its_sub_areas(live_server: Li
                                                           "start": "2025-01-11",
                                                           "end": "2025-01-11"})
         assert '<td>0</td>' in other_day.text
+        whole = client.get("/dispatch/kpis", params={"start": "2025-01-10",
+                                                      "end": "2025-01-10"})
+        # No area chosen: the officer's station, broken down by its beat areas.
+        assert 'data-area="T-D2-S2-B1"' in whole.text and 'data-area="T-D2-S2"' not in whole.text
         backwards = client.get("/dispatch/kpis", params={"start": "2025-01-11",
                                                           "end": "2025-01-10"})
         assert backwards.status_code == 422 and "period" in backwards.text

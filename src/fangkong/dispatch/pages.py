@@ -328,8 +328,12 @@ def kpi_page(
         chosen = area_service.get_by_code_or_raise(db, code=area, scope=scope) if area else None
         context["result"] = kpis.area_kpis(db, scope=scope, start=since, end=until,
                                            area=chosen, basis=basis)
-        children = (area_service.get_all(db, scope=scope, parent_code=chosen.code) if chosen
-                    else [a for a in context["areas"] if a.path in scope.paths])
+        # The sub-areas of the chosen area; with none chosen, of the user's one root area
+        # (or the roots themselves when the user holds several).
+        roots = [a for a in context["areas"] if a.path in scope.paths]
+        parent = chosen or (roots[0] if len(roots) == 1 else None)
+        children = (area_service.get_all(db, scope=scope, parent_code=parent.code) if parent
+                    else roots)
         context["rows"] = [(child, kpis.area_kpis(db, scope=scope, start=since, end=until,
                                                   area=child, basis=basis))
                            for child in children]
