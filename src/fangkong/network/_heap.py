@@ -49,3 +49,58 @@ def heap_pop(hk: FloatArray, hv: Int32Array, size: int) -> int:
         hk[i] = key
         hv[i] = val
     return size
+
+
+# --- an indexed 4-ary heap with decrease-key -------------------------------------------------
+# For bounded searches (isochrones): each node sits in the heap at most once (``pos[v]`` is its
+# slot), so the heap stays as small as the search frontier, and a 4-ary layout halves the
+# levels of a pop. About a fifth faster than the lazy binary heap on grids.
+
+
+@njit(cache=True, nogil=True, inline="always")
+def dheap_sift_up(hk: FloatArray, hv: Int32Array, pos: Int32Array, i: int, key: float,
+                  val: int) -> None:
+    """Place (key, val) at slot ``i`` or above: a push at ``i = size`` or a decrease-key."""
+    while i > 0:
+        parent = (i - 1) >> 2
+        if hk[parent] <= key:
+            break
+        hk[i] = hk[parent]
+        hv[i] = hv[parent]
+        pos[hv[i]] = i
+        i = parent
+    hk[i] = key
+    hv[i] = val
+    pos[val] = i
+
+
+@njit(cache=True, nogil=True, inline="always")
+def dheap_pop(hk: FloatArray, hv: Int32Array, pos: Int32Array, size: int) -> int:
+    """Remove the top (read it first); returns the new size."""
+    size -= 1
+    if size == 0:
+        return 0
+    key = hk[size]
+    val = hv[size]
+    i = 0
+    while True:
+        first = 4 * i + 1
+        if first >= size:
+            break
+        best = first
+        best_key = hk[first]
+        last = min(first + 4, size)
+        for c in range(first + 1, last):
+            if hk[c] < best_key:
+                best_key = hk[c]
+                best = c
+        if best_key >= key:
+            break
+        hk[i] = best_key
+        hv[i] = hv[best]
+        pos[hv[i]] = i
+        i = best
+    hk[i] = key
+    hv[i] = val
+    pos[val] = i
+    return size

@@ -61,6 +61,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.sparse import coo_matrix, csr_matrix
 
 from fangkong.core.errors import InvalidInput
+from fangkong.network._heap import dheap_pop as _dheap_pop
+from fangkong.network._heap import dheap_sift_up as _dheap_sift_up
 from fangkong.network._heap import heap_pop as _pop
 from fangkong.network._heap import heap_push as _push
 from fangkong.network.ch import (
@@ -392,19 +394,26 @@ def _m2m_block(
 def _ball(
     indptr: IntArray, adj: Int32Array, w: FloatArray, seed_node: Int32Array,
     seed_time: FloatArray, cutoff: float, dist: FloatArray, state: Int32Array,
-    hk: FloatArray, hv: Int32Array, stamp: int,
+    pos: Int32Array, hk: FloatArray, hv: Int32Array, stamp: int,
 ) -> tuple[Int32Array, FloatArray, int]:
     """Every node within ``cutoff`` of the seeds, in settling order, on a stamped workspace:
-    O(ball) work and output instead of the O(n) of a dense distance array."""
+    O(ball) work and output instead of the O(n) of a dense distance array. The heap is
+    indexed (``pos``): a node is queued once and its key decreased in place."""
     base = stamp + 2
     size = 0
     for i in range(seed_node.shape[0]):
         v = seed_node[i]
         t = seed_time[i]
-        if t <= cutoff and (state[v] != base or t < dist[v]):
+        if t > cutoff:
+            continue
+        if state[v] != base:
             dist[v] = t
             state[v] = base
-            size = _push(hk, hv, size, t, v)
+            _dheap_sift_up(hk, hv, pos, size, t, v)
+            size += 1
+        elif t < dist[v]:
+            dist[v] = t
+            _dheap_sift_up(hk, hv, pos, pos[v], t, v)
     cap = 1024
     out_v = np.empty(cap, dtype=np.int32)
     out_d = np.empty(cap, dtype=np.float64)
@@ -412,9 +421,7 @@ def _ball(
     while size > 0:
         key = hk[0]
         v = hv[0]
-        size = _pop(hk, hv, size)
-        if state[v] != base or key > dist[v]:
-            continue
+        size = _dheap_pop(hk, hv, pos, size)
         state[v] = base + 1
         if count == cap:
             cap *= 2
@@ -429,10 +436,14 @@ def _ball(
             if t > cutoff:
                 continue
             su = state[u]
-            if su < base or (su == base and t < dist[u]):
+            if su < base:
                 dist[u] = t
                 state[u] = base
-                size = _push(hk, hv, size, t, u)
+                _dheap_sift_up(hk, hv, pos, size, t, u)
+                size += 1
+            elif su == base and t < dist[u]:
+                dist[u] = t
+                _dheap_sift_up(hk, hv, pos, pos[u], t, u)
     return out_v[:count], out_d[:count], base
 
 
@@ -547,11 +558,13 @@ def edge_twins(graph: RoadGraph) -> IntArray:
 class _Workspace:
     """Per-thread search arrays of size n, reused across queries thanks to the stamps."""
 
-    __slots__ = ("dist", "heap_id", "heap_key", "stamp", "state", "thead", "tmark", "tstamp")
+    __slots__ = ("dist", "heap_id", "heap_key", "pos", "stamp", "state", "thead", "tmark",
+                 "tstamp")
 
     def __init__(self, n: int, heap_capacity: int) -> None:
         self.dist = np.empty(n, dtype=np.float64)
         self.state = np.zeros(n, dtype=np.int32)
+        self.pos = np.empty(n, dtype=np.int32)  # slots in the indexed heap of bounded searches
         self.tmark = np.zeros(n, dtype=np.int32)
         self.thead = np.empty(n, dtype=np.int32)
         self.heap_key = np.empty(heap_capacity, dtype=np.float64)
@@ -1290,8 +1303,8 @@ class Engine:
         try:
             ws.prepare(1, g.adj.shape[0] + seeds.node.shape[0] + 1)
             nodes, times, ws.stamp = _ball(g.indptr, g.adj, g.w, seeds.node, seeds.time,
-                                           cutoff, ws.dist, ws.state, ws.heap_key, ws.heap_id,
-                                           ws.stamp)
+                                           cutoff, ws.dist, ws.state, ws.pos, ws.heap_key,
+                                           ws.heap_id, ws.stamp)
         finally:
             self._release(ws)
         self._local.settled = int(nodes.shape[0])
