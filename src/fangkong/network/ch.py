@@ -74,6 +74,7 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 Int32Array = NDArray[np.int32]
+BoolArray = NDArray[np.bool_]
 
 #: Bump when the stored arrays or their meaning change: older files are rebuilt.
 CH_FORMAT_VERSION = 1
@@ -705,6 +706,42 @@ def bucket_group(ptr: IntArray, node: Int32Array, time: FloatArray,
     return h_key, h_val, b_ptr, item, times
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _offer(j: int, t: float, top_t: FloatArray, top_i: Int32Array, in_top: BoolArray,
+           n_top: int, kk: int) -> int:
+    """Offer item ``j`` at time ``t`` to the (unsorted) top-k; returns the new count."""
+    if in_top[j]:
+        for q in range(n_top):
+            if top_i[q] == j:
+                top_t[q] = t
+        return n_top
+    if n_top < kk:
+        top_t[n_top] = t
+        top_i[n_top] = j
+        in_top[j] = True
+        return n_top + 1
+    worst = 0
+    for q in range(1, n_top):
+        if top_t[q] > top_t[worst]:
+            worst = q
+    if t < top_t[worst]:
+        in_top[top_i[worst]] = False
+        top_t[worst] = t
+        top_i[worst] = j
+        in_top[j] = True
+    return n_top
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _largest(values: FloatArray, count: int) -> float:
+    """The largest of ``values[:count]`` (count ≥ 1): the k-th best time of a full top-k."""
+    out = float(values[0])
+    for q in range(1, count):
+        if values[q] > out:
+            out = float(values[q])
+    return out
+
+
 @njit(cache=True, nogil=True)
 def bucket_query(
     q_ptr: IntArray, q_adj: Int32Array, q_w: FloatArray,
@@ -750,32 +787,9 @@ def bucket_query(
             best[j] = t
         else:
             continue
-        # offer j to the top-k (same code as in the search loop)
-        if in_top[j]:
-            for q in range(n_top):
-                if top_i[q] == j:
-                    top_t[q] = t
-        elif n_top < kk:
-            top_t[n_top] = t
-            top_i[n_top] = j
-            in_top[j] = True
-            n_top += 1
-        else:
-            worst = 0
-            for q in range(1, n_top):
-                if top_t[q] > top_t[worst]:
-                    worst = q
-            if t < top_t[worst]:
-                in_top[top_i[worst]] = False
-                top_t[worst] = t
-                top_i[worst] = j
-                in_top[j] = True
+        n_top = _offer(j, t, top_t, top_i, in_top, n_top, kk)
         if n_top == kk:
-            bound = top_t[0]
-            for q in range(1, n_top):
-                if top_t[q] > bound:
-                    bound = top_t[q]
-            bound = min(bound, cutoff)
+            bound = min(_largest(top_t, n_top), cutoff)
     size = 0
     for i in range(seed_node.shape[0]):
         v = rank[seed_node[i]]
@@ -821,30 +835,9 @@ def bucket_query(
                     best[j] = t
                 else:
                     continue
-                if in_top[j]:
-                    for q in range(n_top):
-                        if top_i[q] == j:
-                            top_t[q] = t
-                elif n_top < kk:
-                    top_t[n_top] = t
-                    top_i[n_top] = j
-                    in_top[j] = True
-                    n_top += 1
-                else:
-                    worst = 0
-                    for q in range(1, n_top):
-                        if top_t[q] > top_t[worst]:
-                            worst = q
-                    in_top[top_i[worst]] = False
-                    top_t[worst] = t
-                    top_i[worst] = j
-                    in_top[j] = True
+                n_top = _offer(j, t, top_t, top_i, in_top, n_top, kk)
                 if n_top == kk:
-                    bound = top_t[0]
-                    for q in range(1, n_top):
-                        if top_t[q] > bound:
-                            bound = top_t[q]
-                    bound = min(bound, cutoff)
+                    bound = min(_largest(top_t, n_top), cutoff)
         for a in range(q_ptr[v], q_ptr[v + 1]):
             u = q_adj[a]
             t = key + q_w[a]
