@@ -116,3 +116,35 @@ def test_import_cli_reports_the_fault_and_writes_nothing(tmp_path: Path) -> None
     result = runner.invoke(app, ["addresses", "import", str(bad_csv), "--data-dir",
                                  str(tmp_path)])
     assert result.exit_code == 2 and "line 2" in result.output
+
+
+def test_serve_with_two_workers(tmp_path: Path) -> None:
+    """``fangkong serve --workers 2``: both processes answer from the same data folder."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    data_dir = tmp_path / "served"
+    assert CliRunner().invoke(app, ["db", "upgrade", "--data-dir", str(data_dir)]).exit_code == 0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "fangkong.cli", "serve", "--data-dir",
+                               str(data_dir), "--port", str(port), "--workers", "2"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        answers: list[int] = []
+        while time.monotonic() < deadline and len(answers) < 20:
+            try:
+                answers.append(httpx.get(f"http://127.0.0.1:{port}/login", timeout=5).status_code)
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert answers == [200] * 20
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0].decode()
+    assert output.count("Started server process") == 2, output

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import numpy as np
 import typer
@@ -216,14 +217,25 @@ def users_create(
     console.print(f"created {username} ({role.value})")
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, workers: int = 1) -> None:
     import uvicorn
 
     from fangkong.web.app import create_app
 
     # Live streams (SSE) stay open: give them a few seconds on shutdown, not forever.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="info", timeout_graceful_shutdown=3)
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port,
+                               "log_level": "info", "timeout_graceful_shutdown": 3}
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Each worker process builds its app from the environment: hand it these settings there.
+    # The secret is made once here, before the workers race to create it.
+    settings.ensure_secret_key()
+    os.environ["FANGKONG_DATA_DIR"] = str(settings.data_dir.resolve())
+    if settings.database_url:
+        os.environ["FANGKONG_DATABASE_URL"] = settings.database_url
+    uvicorn.run("fangkong.web.app:app_from_environment", factory=True, workers=workers,
+                **options)
 
 
 @app.command()
@@ -231,6 +243,8 @@ def serve(
     data_dir: DataDir = None,
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Server processes; live pages reach across them within 2 s")] = 1,
 ) -> None:
     """Serve the web console and the API."""
     overrides: dict[str, object] = {}
@@ -242,7 +256,7 @@ def serve(
     _upgrade(settings)
     console.print(f"fangkong console: http://{settings.host}:{settings.port}/ "
                   f"(API docs at /docs)")
-    _serve(settings)
+    _serve(settings, workers=workers)
 
 
 @app.command()

@@ -142,3 +142,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of the settings in the environment: what each ``fangkong serve --workers``
+    process builds (uvicorn's factory)."""
+    from fangkong.core.config import load_settings
+
+    return create_app(load_settings())
