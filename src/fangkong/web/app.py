@@ -17,12 +17,15 @@ from fangkong import __version__
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, make_session_factory
 from fangkong.core.errors import FangkongError, Unauthorized
+from fangkong.core.leader import leadership
 from fangkong.core.models import User
 from fangkong.core.security import FieldCipher
 from fangkong.web.deps import language_of
 from fangkong.web.templating import STATIC_DIR, render
 
 API_PREFIX = "/api/v1"
+#: In the data folder: held by the one server process that runs the background jobs.
+JOBS_LOCK = "jobs.lock"
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -42,20 +45,24 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Case deadlines are checked inside the server process (and by `fangkong cases tick`).
-        ticker = case_jobs.start_ticker(app.state.session_factory,
-                                        calendar=case_web.calendar_of(app))
-        # Callers' contacts are deleted on schedule inside the server too (SCOPE: retention).
-        purge = case_jobs.Ticker(
-            lambda: dispatch_jobs.run_purge(
-                app.state.session_factory,
-                retention_days=app.state.settings.caller_contact_retention_days),
-            dispatch_jobs.PURGE_INTERVAL_S, name="dispatch-purge").start()
-        try:
-            yield
-        finally:
-            purge.stop()
-            ticker.stop()
+        with leadership(app.state.settings.data_dir / JOBS_LOCK) as leader:
+            if not leader:  # another worker of this data folder runs the jobs
+                yield
+                return
+            # Case deadlines are checked inside the server (and by `fangkong cases tick`).
+            ticker = case_jobs.start_ticker(app.state.session_factory,
+                                            calendar=case_web.calendar_of(app))
+            # Callers' contacts are deleted on schedule inside the server too (SCOPE).
+            purge = case_jobs.Ticker(
+                lambda: dispatch_jobs.run_purge(
+                    app.state.session_factory,
+                    retention_days=app.state.settings.caller_contact_retention_days),
+                dispatch_jobs.PURGE_INTERVAL_S, name="dispatch-purge").start()
+            try:
+                yield
+            finally:
+                purge.stop()
+                ticker.stop()
 
     app = FastAPI(
         lifespan=lifespan,
