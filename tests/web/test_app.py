@@ -39,6 +39,30 @@ def test_lifespan_starts_and_stops_the_case_ticker_and_the_contact_purge(tmp_pat
     engine.dispose()
 
 
+def test_only_one_app_of_a_data_folder_runs_the_jobs(tmp_path: Path) -> None:
+    """Workers sharing a data folder: the first to start runs the tickers, the second not."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    upgrade(engine)
+    settings = Settings(data_dir=tmp_path, secret_key="k" * 40, environment="test")
+    first, second = (create_app(settings, engine=engine) for _ in range(2))
+    before = len(_tickers())
+
+    async def both() -> tuple[int, int]:
+        async with first.router.lifespan_context(first):
+            one = len(_tickers())
+            async with second.router.lifespan_context(second):
+                two = len(_tickers())
+        return one, two
+
+    counts: list[tuple[int, int]] = []
+    runner = threading.Thread(target=lambda: counts.append(asyncio.run(both())))
+    runner.start()
+    runner.join(timeout=30)
+    assert counts == [(before + 1, before + 1)]
+    assert len(_tickers()) == before
+    engine.dispose()
+
+
 def test_many_requests_in_flight_do_not_stall_the_server(live_server: LiveServer) -> None:
     """More requests in flight than the connection pool holds all get their answer: the
     database is never read on the event loop (which would block it while waiting for a
