@@ -865,6 +865,49 @@ def bucket_query(
 
 
 @njit(cache=True, nogil=True)
+def multi_source_dijkstra(
+    indptr: IntArray, adj: Int32Array, w: FloatArray,
+    seed_node: Int32Array, seed_time: FloatArray, seed_label: Int32Array, cutoff: float,
+) -> tuple[FloatArray, Int32Array, int]:
+    """One Dijkstra from all seeds at once: per node the time and label of its nearest seed.
+
+    The plain engine runs it on the whole graph; PHAST runs it on the upward graph."""
+    n = indptr.shape[0] - 1
+    dist = np.full(n, np.inf)
+    label = np.full(n, -1, dtype=np.int32)
+    done = np.zeros(n, dtype=np.bool_)
+    cap = adj.shape[0] + seed_node.shape[0] + 1
+    hk = np.empty(cap, dtype=np.float64)
+    hv = np.empty(cap, dtype=np.int32)
+    size = 0
+    for i in range(seed_node.shape[0]):
+        v = seed_node[i]
+        t = seed_time[i]
+        if t <= cutoff and t < dist[v]:
+            dist[v] = t
+            label[v] = seed_label[i]
+            size = _push(hk, hv, size, t, v)
+    settled = 0
+    while size > 0:
+        key = hk[0]
+        v = hv[0]
+        size = _pop(hk, hv, size)
+        if done[v] or key > dist[v]:
+            continue
+        done[v] = True
+        settled += 1
+        lab = label[v]
+        for a in range(indptr[v], indptr[v + 1]):
+            u = adj[a]
+            t = key + w[a]
+            if t <= cutoff and t < dist[u] and not done[u]:
+                dist[u] = t
+                label[u] = lab
+                size = _push(hk, hv, size, t, u)
+    return dist, label, settled
+
+
+@njit(cache=True, nogil=True)
 def multi_source_phast(
     up_ptr: IntArray, up_head: Int32Array, up_w: FloatArray,
     down_ptr: IntArray, down_tail: Int32Array, down_w: FloatArray, rank: Int32Array,
@@ -876,37 +919,8 @@ def multi_source_phast(
     ``cutoff`` become ``inf`` with label -1. Returns (time, label, nodes settled upwards).
     """
     n = up_ptr.shape[0] - 1
-    d = np.full(n, np.inf)
-    lab = np.full(n, -1, dtype=np.int32)
-    done = np.zeros(n, dtype=np.bool_)
-    cap = up_head.shape[0] + seed_node.shape[0] + 1
-    hk = np.empty(cap, dtype=np.float64)
-    hv = np.empty(cap, dtype=np.int32)
-    size = 0
-    for i in range(seed_node.shape[0]):
-        v = rank[seed_node[i]]
-        t = seed_time[i]
-        if t <= cutoff and t < d[v]:
-            d[v] = t
-            lab[v] = seed_label[i]
-            size = _push(hk, hv, size, t, v)
-    settled = 0
-    while size > 0:
-        key = hk[0]
-        v = hv[0]
-        size = _pop(hk, hv, size)
-        if done[v] or key > d[v]:
-            continue
-        done[v] = True
-        settled += 1
-        lv = lab[v]
-        for a in range(up_ptr[v], up_ptr[v + 1]):
-            u = up_head[a]
-            t = key + up_w[a]
-            if t <= cutoff and t < d[u]:
-                d[u] = t
-                lab[u] = lv
-                size = _push(hk, hv, size, t, u)
+    d, lab, settled = multi_source_dijkstra(up_ptr, up_head, up_w, rank[seed_node], seed_time,
+                                            seed_label, cutoff)
     for v in range(n - 1, -1, -1):
         best = d[v]
         bl = lab[v]

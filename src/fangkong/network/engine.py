@@ -72,6 +72,7 @@ from fangkong.network.ch import (
     bucket_query,
     build_hierarchy,
     item_searches,
+    multi_source_dijkstra,
     multi_source_phast,
 )
 from fangkong.network.graph import RoadGraph
@@ -445,47 +446,6 @@ def _ball(
                 dist[u] = t
                 _dheap_sift_up(hk, hv, pos, pos[u], t, u)
     return out_v[:count], out_d[:count], base
-
-
-@njit(cache=True, nogil=True)
-def _multi_source(
-    indptr: IntArray, adj: Int32Array, w: FloatArray,
-    seed_node: Int32Array, seed_time: FloatArray, seed_label: Int32Array, cutoff: float,
-) -> tuple[FloatArray, Int32Array, int]:
-    """One Dijkstra from all seeds at once: per node the time and label of its nearest seed."""
-    n = indptr.shape[0] - 1
-    dist = np.full(n, np.inf)
-    label = np.full(n, -1, dtype=np.int32)
-    done = np.zeros(n, dtype=np.bool_)
-    cap = adj.shape[0] + seed_node.shape[0] + 1
-    hk = np.empty(cap, dtype=np.float64)
-    hv = np.empty(cap, dtype=np.int32)
-    size = 0
-    for i in range(seed_node.shape[0]):
-        v = seed_node[i]
-        t = seed_time[i]
-        if t <= cutoff and t < dist[v]:
-            dist[v] = t
-            label[v] = seed_label[i]
-            size = _push(hk, hv, size, t, v)
-    settled = 0
-    while size > 0:
-        key = hk[0]
-        v = hv[0]
-        size = _pop(hk, hv, size)
-        if done[v] or key > dist[v]:
-            continue
-        done[v] = True
-        settled += 1
-        lab = label[v]
-        for a in range(indptr[v], indptr[v + 1]):
-            u = adj[a]
-            t = key + w[a]
-            if t <= cutoff and t < dist[u] and not done[u]:
-                dist[u] = t
-                label[u] = lab
-                size = _push(hk, hv, size, t, u)
-    return dist, label, settled
 
 
 @njit(cache=True, nogil=True)
@@ -1229,8 +1189,8 @@ class Engine:
             self._local.settled = settled
             return label, dist
         g = self._forward
-        dist, label, settled = _multi_source(g.indptr, g.adj, g.w, seeds.node, seeds.time,
-                                             seeds.owner, cutoff)
+        dist, label, settled = multi_source_dijkstra(g.indptr, g.adj, g.w, seeds.node,
+                                                     seeds.time, seeds.owner, cutoff)
         self._local.settled = settled
         return label, dist
 
@@ -1270,7 +1230,7 @@ class Engine:
             self._local.settled = settled
             return dist
         g = self._backward if reverse else self._forward
-        dist, _, settled = _multi_source(g.indptr, g.adj, g.w, seeds.node, seeds.time,
+        dist, _, settled = multi_source_dijkstra(g.indptr, g.adj, g.w, seeds.node, seeds.time,
                                          seeds.owner, cutoff)
         self._local.settled = settled
         return dist
