@@ -184,14 +184,8 @@ def create_incident(
         raise InvalidInput("an idempotency key is required (Idempotency-Key header or "
                            "idempotency_key)", field="idempotency_key")
     cipher = get_cipher(request)
-    if body.lon is not None and body.lat is not None:
-        lon, lat = body.lon, body.lat
-    elif body.address_code and body.lon is None and body.lat is None:
-        address = area_service.get_address_by_code_or_raise(db, code=body.address_code,
-                                                            scope=scope)
-        lon, lat = address.lon, address.lat
-    else:
-        raise InvalidInput("give lon and lat, or an address_code", field="lon")
+    lon, lat = service.place(db, lon=body.lon, lat=body.lat, address_code=body.address_code,
+                             scope=scope)
     data = service.IncidentIn(category=body.category, subtype=body.subtype,
                               priority=body.priority, source=body.source, lon=lon, lat=lat,
                               description=body.description, caller_contact=body.caller_contact)

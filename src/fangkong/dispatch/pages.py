@@ -129,20 +129,6 @@ def board(request: Request, db: DbSession, user: CurrentUser, scope: UserScope,
                   **_intake_context(user, language), **_rows(request, db, scope, language))
 
 
-def _point(db: DbSession, scope: Scope, *, lon: str, lat: str, address_code: str
-           ) -> tuple[float, float]:
-    """The form's place: a standard address's point, else the lon/lat typed in."""
-    if address_code.strip():
-        address = area_service.get_address_by_code_or_raise(db, code=address_code.strip(),
-                                                            scope=scope)
-        return address.lon, address.lat
-    try:
-        return float(lon), float(lat)
-    except ValueError:
-        raise InvalidInput("give a standard address code or both lon and lat as numbers",
-                           field="lon") from None
-
-
 @router.post("/incidents/new", response_class=HTMLResponse,
              dependencies=[requires(perms.INTAKE)])
 def intake_form(
@@ -165,7 +151,7 @@ def intake_form(
     """Record an incident from the console; the board shows it (PRG: no resubmit on reload)."""
     category, _, subtype = kind.partition("/")
     try:
-        x, y = _point(db, scope, lon=lon, lat=lat, address_code=address_code)
+        x, y = service.place(db, lon=lon, lat=lat, address_code=address_code, scope=scope)
         data = service.IncidentIn(category=category, subtype=subtype, priority=priority,
                                   source=source, lon=x, lat=y, description=description.strip(),
                                   caller_contact=caller_contact.strip() or None)

@@ -578,10 +578,13 @@ def _text(row: dict[str, Any], name: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _row_point(session: Session, row: dict[str, Any], scope: Scope | None
-               ) -> tuple[float, float]:
-    lon_text, lat_text = _text(row, "lon"), _text(row, "lat")
-    code = _text(row, "address_code")
+def place(session: Session, *, lon: object, lat: object, address_code: str | None,
+          scope: Scope | None) -> tuple[float, float]:
+    """An incident's point: ``lon`` and ``lat`` (numbers, or text as in a form or a file), or
+    when both are empty the point of the standard address ``address_code`` (in ``scope``)."""
+    lon_text = "" if lon is None else str(lon).strip()
+    lat_text = "" if lat is None else str(lat).strip()
+    code = (address_code or "").strip()
     if not lon_text and not lat_text and code:
         address = area_service.get_address_by_code_or_raise(session, code=code, scope=scope)
         return address.lon, address.lat
@@ -593,7 +596,8 @@ def _row_point(session: Session, row: dict[str, Any], scope: Scope | None
 
 
 def _row_incident(session: Session, row: dict[str, Any], scope: Scope | None) -> IncidentIn:
-    lon, lat = _row_point(session, row, scope)
+    lon, lat = place(session, lon=row.get("lon"), lat=row.get("lat"),
+                     address_code=_text(row, "address_code"), scope=scope)
     try:
         priority = Priority(_text(row, "priority"))
     except ValueError:
