@@ -76,7 +76,7 @@ class _SnapCache:
         with self._lock:
             if self._network is not network or len(self._points) > self.MAX_ENTRIES:
                 self._network, self._points = network, {}
-            known = dict(self._points)
+            known = {u.id: hit for u in units if (hit := self._points.get(u.id)) is not None}
         missing = [u for u in units
                    if (hit := known.get(u.id)) is None or hit[:2] != (u.lon, u.lat)]
         if missing:
