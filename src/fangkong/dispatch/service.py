@@ -13,9 +13,10 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -702,14 +703,17 @@ def purge_contacts(session: Session, *, now: datetime, retention_days: int,
         raise InvalidInput("retention_days must be at least 1", field="retention_days")
     cutoff = now - timedelta(days=retention_days)
     ended = func.coalesce(Incident.closed_at, Incident.cancelled_at)
-    incidents = list(session.scalars(select(Incident).where(
-        Incident.caller_contact_encrypted.is_not(None), ended.is_not(None), ended <= cutoff)))
-    for incident in incidents:
-        incident.caller_contact_encrypted = None
-    session.flush()
-    if incidents:
+    # One UPDATE, not a load of every expired incident; "fetch" keeps loaded ones in step.
+    result = session.execute(
+        update(Incident)
+        .where(Incident.caller_contact_encrypted.is_not(None), ended.is_not(None),
+               ended <= cutoff)
+        .values(caller_contact_encrypted=None)
+        .execution_options(synchronize_session="fetch"))
+    purged = cast("CursorResult[Any]", result).rowcount  # an UPDATE answers a CursorResult
+    if purged:
         audit.record(session, actor=actor, action="purge", entity="incident",
-                     entity_id=None, detail={"caller_contacts": len(incidents),
+                     entity_id=None, detail={"caller_contacts": purged,
                                              "ended_before": cutoff.isoformat(),
                                              "retention_days": retention_days})
-    return len(incidents)
+    return purged
