@@ -289,7 +289,7 @@ def run_fangkong(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: di
 
         def iso(i: int) -> tuple[IntArray, FloatArray]:
             nodes, times = engine.reachable_from(int(wl["iso_sources"][i]), cutoff_s=cutoff)
-            return nodes, times  # nearest first; the check does not need them sorted by id
+            return nodes, times  # in bucket order; the check does not need them sorted
 
         lat_i, got_i = latencies(iso, n_iso)
         result["iso_s"] = lat_i.tolist()

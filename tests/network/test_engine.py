@@ -221,7 +221,7 @@ def test_every_query_matches_scipy_on_random_graphs(
         dist = engine.distances_from(src, cutoff_s=cutoff)
         assert_times(dist, over(full[i, : graph.n_nodes], cutoff))
         nodes, near = engine.reachable_from(src, cutoff_s=cutoff)
-        assert np.all(np.diff(near) >= 0)
+        assert np.unique(nodes).shape == nodes.shape
         dense = np.full(graph.n_nodes, np.inf)
         dense[nodes] = near
         assert_times(dense, dist)
@@ -316,6 +316,45 @@ def test_workspace_stamps_wrap_around_safely() -> None:
 
 
 # ---- larger networks -------------------------------------------------------------------------
+
+
+def light_edge_graph(fan: int = 40, chain: int = 60) -> RoadGraph:
+    """Edges far lighter than the bucket width, so that one bucket holds a whole search that
+    must correct its own labels.
+
+    One 10,000 s edge raises the width to ~0.15 s while every other edge takes milliseconds.
+    The source fans out to ``fan`` nodes, each joined to a hub; the paths through the fan get
+    shorter in the order a last-in-first-out bucket takes them, so the hub's label improves
+    ``fan`` times, and each time the ``chain`` of nodes behind it is labelled anew: more
+    entries than the graph has edges.
+    """
+    hub, first_link = fan + 1, fan + 2
+    far = first_link + chain
+    tails = [0] * fan + list(range(1, fan + 1)) + [hub] + list(range(first_link, far))
+    heads = list(range(1, fan + 1)) + [hub] * fan + list(range(first_link, far + 1))
+    times = ([1e-4 * i for i in range(1, fan + 1)] + [1e-3 * i for i in range(1, fan + 1)]
+             + [1e-3] * chain + [10_000.0])
+    n = far + 1
+    return from_edges(np.linspace(120.0, 120.1, n), np.full(n, 30.0), tails, heads, times)
+
+
+def test_bounded_searches_correct_labels_within_a_bucket() -> None:
+    graph = light_edge_graph()
+    engine = Engine(graph, hierarchy=None)
+    want = dijkstra(csr_matrix((graph.time_s, graph.head, graph.indptr),
+                               shape=(graph.n_nodes, graph.n_nodes)), indices=0)
+    width, _ = engine._bucket_width
+    assert width > 0.11  # the fan, the hub and the chain (under 0.11 s) share a bucket
+    for cutoff in (math.inf, 20_000.0, 1.0, 0.05):
+        nodes, times = engine.reachable_from(0, cutoff_s=cutoff)
+        assert np.unique(nodes).shape == nodes.shape
+        dense = np.full(graph.n_nodes, np.inf)
+        dense[nodes] = times
+        assert_times(dense, over(want, cutoff))
+        pairs = engine.many_to_many([0], np.arange(graph.n_nodes), cutoff_s=cutoff)
+        assert_times(pairs.to_dense()[0], over(want, cutoff))
+    # the entry arrays grew past their first size (edges + 1024) instead of failing
+    assert engine._pool[0].heap_key.shape[0] > graph.n_edges + 1024
 
 
 @cache

@@ -95,7 +95,7 @@ def _pieces(engine: Engine, source: Source, nodes: IntArray, times: FloatArray,
             threshold: float) -> tuple[IntArray, FloatArray, FloatArray]:
     """(edge, start, end) of every piece reachable within ``threshold`` seconds.
 
-    ``nodes``/``times`` are the reached nodes (nearest first); only their out-edges are looked
+    ``nodes``/``times`` are the reached nodes (in any order); only their out-edges are looked
     at, so the cost follows the ring, not the graph.
     """
     g = engine.graph
