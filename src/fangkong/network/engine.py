@@ -1176,8 +1176,9 @@ class Engine:
         -----
         One bucket search per source bounded by the cutoff (:func:`_bucket_search`):
         O(s · (m_c + n_c + cutoff / width)) for the n_c nodes and m_c edges within the cutoff
-        of a source; targets are read off the reached nodes and never enter the search. Sources run in blocks of up to 64 on ``threads`` threads
-        pulling blocks from a shared counter (balanced although ball sizes vary); the kernel
+        of a source; targets are read off the reached nodes and never enter the search.
+        Sources run in blocks of up to 64 on ``threads`` threads pulling blocks from a shared
+        counter (balanced although ball sizes vary); the kernel
         releases the GIL and each thread keeps its stamped workspace. A thread pool rather
         than numba ``prange``: each source yields a variable number of pairs, and workspaces
         live across calls instead of being reallocated per parallel region. Memory O(n) per
