@@ -592,15 +592,37 @@ def build_hierarchy(graph: RoadGraph, *, sim_settled: int = _SIM_SETTLED,
 # Queries
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _stalled(s_ptr: IntArray, s_adj: Int32Array, s_w: FloatArray, state: Int32Array,
+             dist: FloatArray, base: int, v: int, key: float) -> bool:
+    """Stall-on-demand: a node reached more cheaply from above through the opposite graph
+    cannot be on a shortest up-down path at ``key``, so its search goes no further."""
+    for a in range(s_ptr[v], s_ptr[v + 1]):
+        u = s_adj[a]
+        if state[u] >= base and dist[u] + s_w[a] < key:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bucket_of(h_key: Int32Array, h_val: Int32Array, v: int) -> int:
+    """The bucket slot of rank ``v`` in the hash table of :func:`bucket_group`, or -1."""
+    mask = h_key.shape[0] - 1
+    j = (v * 2654435761) & mask
+    while h_key[j] != v and h_key[j] != -1:
+        j = (j + 1) & mask
+    return h_val[j] if h_key[j] == v else -1
+
+
 @njit(cache=True, nogil=True)
 def item_searches(
     q_ptr: IntArray, q_adj: Int32Array, q_w: FloatArray,
     s_ptr: IntArray, s_adj: Int32Array, s_w: FloatArray, rank: Int32Array,
-    seed_ptr: IntArray, seed_node: Int32Array, seed_time: FloatArray,
+    seed_ptr: IntArray, seed_node: Int32Array, seed_time: FloatArray, cutoff: float,
     dist: FloatArray, state: Int32Array, hk: FloatArray, hv: Int32Array, stamp: int,
 ) -> tuple[IntArray, Int32Array, FloatArray, int]:
     """The upward search space of each item ``seed_ptr[i]:seed_ptr[i+1]`` (graph nodes,
-    initial times), stalled nodes left out.
+    initial times) within ``cutoff``, stalled nodes left out.
 
     ``q_*`` is the CSR the item searches climb (``down`` for targets, ``up`` for sources),
     ``s_*`` the opposite one, used to stall. Returns (ptr, rank, time) per item, in settling
@@ -619,7 +641,7 @@ def item_searches(
         for i in range(seed_ptr[it], seed_ptr[it + 1]):
             v = rank[seed_node[i]]
             t = seed_time[i]
-            if state[v] != base or t < dist[v]:
+            if t <= cutoff and (state[v] != base or t < dist[v]):
                 dist[v] = t
                 state[v] = base
                 size = _push(hk, hv, size, t, v)
@@ -630,13 +652,7 @@ def item_searches(
             if state[v] != base or key > dist[v]:
                 continue
             state[v] = base + 1
-            stalled = False
-            for a in range(s_ptr[v], s_ptr[v + 1]):
-                u = s_adj[a]
-                if state[u] >= base and dist[u] + s_w[a] < key:
-                    stalled = True
-                    break
-            if stalled:
+            if _stalled(s_ptr, s_adj, s_w, state, dist, base, v, key):
                 continue
             if count == cap:
                 cap *= 2
@@ -648,6 +664,8 @@ def item_searches(
             for a in range(q_ptr[v], q_ptr[v + 1]):
                 u = q_adj[a]
                 t = key + q_w[a]
+                if t > cutoff:
+                    continue
                 su = state[u]
                 if su < base or (su == base and t < dist[u]):
                     dist[u] = t
@@ -758,7 +776,6 @@ def bucket_query(
     Returns (item, time) sorted by time then item, the last stamp and the nodes settled.
     """
     kk = min(k, n_items)
-    mask = h_key.shape[0] - 1
     base = stamp + 2
     best = np.empty(n_items, dtype=np.float64)
     tseen = np.zeros(n_items, dtype=np.bool_)
@@ -808,19 +825,10 @@ def bucket_query(
             continue
         state[v] = base + 1
         settled += 1
-        stalled = False
-        for a in range(s_ptr[v], s_ptr[v + 1]):
-            u = s_adj[a]
-            if state[u] >= base and dist[u] + s_w[a] < key:
-                stalled = True
-                break
-        if stalled:
+        if _stalled(s_ptr, s_adj, s_w, state, dist, base, v, key):
             continue
-        j = (v * 2654435761) & mask
-        while h_key[j] != v and h_key[j] != -1:
-            j = (j + 1) & mask
-        if h_key[j] == v:
-            sl = h_val[j]
+        sl = _bucket_of(h_key, h_val, v)
+        if sl >= 0:
             for e in range(b_ptr[sl], b_ptr[sl + 1]):
                 t = key + b_time[e]
                 if t > bound or (n_top == kk and t >= bound):
@@ -862,6 +870,105 @@ def bucket_query(
         out_t[b] = ti
         out_i[b] = ii
     return out_i, out_t, base, settled
+
+
+@njit(cache=True, nogil=True)
+def bucket_many_to_many(
+    q_ptr: IntArray, q_adj: Int32Array, q_w: FloatArray,
+    s_ptr: IntArray, s_adj: Int32Array, s_w: FloatArray, rank: Int32Array,
+    src_lo: int, src_hi: int, seed_ptr: IntArray, seed_node: Int32Array, seed_time: FloatArray,
+    h_key: Int32Array, h_val: Int32Array, b_ptr: IntArray, b_item: Int32Array,
+    b_time: FloatArray, n_items: int,
+    dir_ptr: IntArray, dir_item: Int32Array, dir_time: FloatArray, cutoff: float,
+    dist: FloatArray, state: Int32Array, hk: FloatArray, hv: Int32Array, stamp: int,
+) -> tuple[Int32Array, Int32Array, FloatArray, int, int]:
+    """Every (source, item) pair within ``cutoff``, for the sources ``src_lo:src_hi``.
+
+    Each source (seeds ``seed_ptr[s]:seed_ptr[s+1]``) climbs the hierarchy by an upward
+    search pruned at the cutoff and scans the buckets of the nodes it settles; ``dir_*`` are
+    times known without the graph (two points on one road), per source. Returns (source,
+    item, time) grouped by source, the last stamp and the nodes settled.
+    """
+    best = np.empty(n_items, dtype=np.float64)
+    seen = np.zeros(n_items, dtype=np.int32)  # the stamp of the source that last met the item
+    touched = np.empty(n_items, dtype=np.int32)
+    cap = 1024
+    out_s = np.empty(cap, dtype=np.int32)
+    out_i = np.empty(cap, dtype=np.int32)
+    out_t = np.empty(cap, dtype=np.float64)
+    count = 0
+    settled = 0
+    for s in range(src_lo, src_hi):
+        stamp += 2
+        base = stamp
+        n_touched = 0
+        for i in range(dir_ptr[s], dir_ptr[s + 1]):
+            t = dir_time[i]
+            j = dir_item[i]
+            if t > cutoff:
+                continue
+            if seen[j] != base:
+                seen[j] = base
+                best[j] = t
+                touched[n_touched] = j
+                n_touched += 1
+            elif t < best[j]:
+                best[j] = t
+        size = 0
+        for i in range(seed_ptr[s], seed_ptr[s + 1]):
+            v = rank[seed_node[i]]
+            t = seed_time[i]
+            if t <= cutoff and (state[v] != base or t < dist[v]):
+                dist[v] = t
+                state[v] = base
+                size = _push(hk, hv, size, t, v)
+        while size > 0:
+            key = hk[0]
+            v = hv[0]
+            size = _pop(hk, hv, size)
+            if state[v] != base or key > dist[v]:
+                continue
+            state[v] = base + 1
+            settled += 1
+            if _stalled(s_ptr, s_adj, s_w, state, dist, base, v, key):
+                continue
+            sl = _bucket_of(h_key, h_val, v)
+            if sl >= 0:
+                for e in range(b_ptr[sl], b_ptr[sl + 1]):
+                    t = key + b_time[e]
+                    if t > cutoff:
+                        continue
+                    j = b_item[e]
+                    if seen[j] != base:
+                        seen[j] = base
+                        best[j] = t
+                        touched[n_touched] = j
+                        n_touched += 1
+                    elif t < best[j]:
+                        best[j] = t
+            for a in range(q_ptr[v], q_ptr[v + 1]):
+                u = q_adj[a]
+                t = key + q_w[a]
+                if t > cutoff:
+                    continue
+                su = state[u]
+                if su < base or (su == base and t < dist[u]):
+                    dist[u] = t
+                    state[u] = base
+                    size = _push(hk, hv, size, t, u)
+        if count + n_touched > cap:
+            while count + n_touched > cap:
+                cap *= 2
+            out_s = np.concatenate((out_s, np.empty(cap - out_s.shape[0], dtype=np.int32)))
+            out_i = np.concatenate((out_i, np.empty(cap - out_i.shape[0], dtype=np.int32)))
+            out_t = np.concatenate((out_t, np.empty(cap - out_t.shape[0], dtype=np.float64)))
+        for i in range(n_touched):
+            j = touched[i]
+            out_s[count] = s
+            out_i[count] = j
+            out_t[count] = best[j]
+            count += 1
+    return out_s[:count], out_i[:count], out_t[:count], stamp, settled
 
 
 @njit(cache=True, nogil=True)

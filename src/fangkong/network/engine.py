@@ -67,6 +67,7 @@ from fangkong.network.ch import (
     Buckets,
     ContractionHierarchy,
     bucket_group,
+    bucket_many_to_many,
     bucket_query,
     build_hierarchy,
     item_searches,
@@ -293,7 +294,8 @@ def _m2m_block(
     dir_ptr: IntArray, dir_tgt: Int32Array, dir_time: FloatArray, cutoff: float, width: float,
     dist: FloatArray, state: Int32Array, tmark: Int32Array, thead: Int32Array,
     bucket_head: Int32Array, entry_next: Int32Array, entry_node: Int32Array,
-    entry_key: FloatArray, reached: Int32Array, stamp: int, tstamp: int,
+    entry_key: FloatArray, reached: IntArray, reached_time: FloatArray, stamp: int,
+    tstamp: int,
 ) -> tuple[Int32Array, Int32Array, FloatArray, int, int, int]:
     """A bucket search bounded by ``cutoff`` from each source in ``src_lo:src_hi``; every
     target met.
@@ -327,7 +329,7 @@ def _m2m_block(
         lo, hi = seed_ptr[s], seed_ptr[s + 1]
         n_reached, used = _bucket_search(
             indptr, adj, w, seed_node[lo:hi], seed_time[lo:hi], cutoff, width, dist, state,
-            base, bucket_head, entry_next, entry_node, entry_key, reached)
+            base, bucket_head, entry_next, entry_node, entry_key, reached, reached_time)
         if used == entry_node.shape[0]:
             return out_s[:count], out_t[:count], out_d[:count], stamp, settled, s
         settled += n_reached
@@ -347,7 +349,7 @@ def _m2m_block(
             v = reached[i]
             if tmark[v] != tstamp:
                 continue
-            key = dist[v]
+            key = reached_time[i]
             e = thead[v]
             while e >= 0:
                 t = key + ent_off[e]
@@ -393,13 +395,15 @@ def _bucket_search(
     indptr: IntArray, adj: Int32Array, w: FloatArray, seed_node: Int32Array,
     seed_time: FloatArray, cutoff: float, width: float, dist: FloatArray,
     state: Int32Array, base: int, bucket_head: Int32Array, entry_next: Int32Array,
-    entry_node: Int32Array, entry_key: FloatArray, reached: Int32Array,
+    entry_node: Int32Array, entry_key: FloatArray, reached: IntArray, reached_time: FloatArray,
 ) -> tuple[int, int]:
-    """Every node within ``cutoff`` of the seeds, into ``reached[:count]``.
+    """Every node within ``cutoff`` of the seeds and its time, into ``reached[:count]`` and
+    ``reached_time[:count]``.
 
     ``state[v] == base`` marks a node labelled by this search (``dist[v]`` valid) and
     ``base + 1`` one already in ``reached`` (in bucket order: sorted by time only up to the
-    width); final times are ``dist[reached]``.
+    width). A node's time is final when its bucket is drained, and copied out then, while
+    the labels are still in cache.
     ``bucket_head`` needs a power of two over ``(max edge time + max seed time) / width + 1``
     slots, all -1; a search leaves them so (it drains every bucket), which spares a reset
     per search. Returns
@@ -432,6 +436,7 @@ def _bucket_search(
     b = 0
     while pending > 0:
         slot = b & mask
+        first = count
         while bucket_head[slot] >= 0:
             e = bucket_head[slot]
             bucket_head[slot] = entry_next[e]
@@ -465,6 +470,8 @@ def _bucket_search(
                     bucket_head[slot_u] = n_ent
                     n_ent += 1
                     pending += 1
+        for i in range(first, count):
+            reached_time[i] = dist[reached[i]]
         b += 1
     return count, n_ent
 
@@ -539,8 +546,8 @@ def edge_twins(graph: RoadGraph) -> IntArray:
 class _Workspace:
     """Per-thread search arrays of size n, reused across queries thanks to the stamps."""
 
-    __slots__ = ("bucket_head", "dist", "entry_next", "heap_id", "heap_key", "reached", "stamp",
-                 "state", "thead", "tmark", "tstamp")
+    __slots__ = ("bucket_head", "dist", "entry_next", "heap_id", "heap_key", "reached",
+                 "reached_time", "stamp", "state", "thead", "tmark", "tstamp")
 
     def __init__(self, n: int, heap_capacity: int) -> None:
         self.dist = np.empty(n, dtype=np.float64)
@@ -553,7 +560,8 @@ class _Workspace:
         # Only bounded (bucket) searches use these: allocated on their first use.
         self.entry_next = np.empty(0, dtype=np.int32)
         self.bucket_head = np.empty(0, dtype=np.int32)
-        self.reached = np.empty(0, dtype=np.int32)
+        self.reached = np.empty(0, dtype=np.int64)
+        self.reached_time = np.empty(0, dtype=np.float64)
         self.stamp = 0
         self.tstamp = 0
 
@@ -577,7 +585,8 @@ class _Workspace:
         if self.bucket_head.shape[0] < slots:
             self.bucket_head = np.full(slots, -1, dtype=np.int32)
         if self.reached.shape[0] < self.dist.shape[0]:
-            self.reached = np.empty(self.dist.shape[0], dtype=np.int32)
+            self.reached = np.empty(self.dist.shape[0], dtype=np.int64)
+            self.reached_time = np.empty(self.dist.shape[0], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -912,7 +921,8 @@ class Engine:
                 g.indptr, g.adj, g.w, lo, hi, seeds.ptr, seeds.node, seeds.time,
                 entries.node, entries.time, entries.owner, n_tgt, direct[0], direct[1],
                 direct[2], cutoff, width, ws.dist, ws.state, ws.tmark, ws.thead, heads,
-                ws.entry_next, ws.heap_id, ws.heap_key, ws.reached, ws.stamp, ws.tstamp,
+                ws.entry_next, ws.heap_id, ws.heap_key, ws.reached, ws.reached_time, ws.stamp,
+                ws.tstamp,
             )
             parts.append((out_s, out_t, out_d))
             settled += count
@@ -923,6 +933,36 @@ class Engine:
             return (*parts[0], settled)
         return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
                 np.concatenate([p[2] for p in parts]), settled)
+
+    def _cutoff_buckets(self, h: ContractionHierarchy, entries: _Expanded,
+                        cutoff: float) -> Buckets:
+        """Buckets of a target set for one many-to-many call: the targets' upward searches
+        (down the hierarchy, stalled through ``up``) pruned at the cutoff, not cached."""
+        ws = self._acquire()
+        try:
+            ws.prepare(entries.ptr.shape[0], h.up_head.shape[0] + h.down_tail.shape[0]
+                       + entries.node.shape[0] + 1)
+            e_ptr, e_node, e_time, ws.stamp = item_searches(
+                h.down_ptr, h.down_tail, h.down_w, h.up_ptr, h.up_head, h.up_w, h.rank,
+                entries.ptr, entries.node, entries.time, cutoff, ws.dist, ws.state,
+                ws.heap_key, ws.heap_id, ws.stamp)
+        finally:
+            self._release(ws)
+        key, slot, b_ptr, item, times = bucket_group(e_ptr, e_node, e_time)
+        return Buckets(key, slot, b_ptr, item, times, int(entries.ptr.shape[0] - 1))
+
+    def _run_m2m_ch(
+        self, ws: _Workspace, h: ContractionHierarchy, buckets: Buckets, lo: int, hi: int,
+        seeds: _Expanded, direct: tuple[IntArray, Int32Array, FloatArray], cutoff: float,
+    ) -> tuple[Int32Array, Int32Array, FloatArray, int]:
+        n_seed = int(seeds.ptr[hi] - seeds.ptr[lo])
+        ws.prepare(hi - lo, h.up_head.shape[0] + n_seed + 1)
+        out_s, out_t, out_d, ws.stamp, settled = bucket_many_to_many(
+            h.up_ptr, h.up_head, h.up_w, h.down_ptr, h.down_tail, h.down_w, h.rank, lo, hi,
+            seeds.ptr, seeds.node, seeds.time, buckets.key, buckets.slot, buckets.ptr,
+            buckets.item, buckets.time, buckets.n_items, direct[0], direct[1], direct[2],
+            cutoff, ws.dist, ws.state, ws.heap_key, ws.heap_id, ws.stamp)
+        return out_s, out_t, out_d, settled
 
     def _single_search(
         self, source: Source, targets: Locations, k: int | None, cutoff: float, *,
@@ -1018,7 +1058,8 @@ class Engine:
             take = np.repeat(ptr[sub] - sub_ptr[:-1], counts) + np.arange(int(sub_ptr[-1]))
             s_ptr, s_node, s_time, ws.stamp = item_searches(
                 climb[0], climb[1], climb[2], stall[0], stall[1], stall[2], h.rank, sub_ptr,
-                node[take], time[take], ws.dist, ws.state, ws.heap_key, ws.heap_id, ws.stamp)
+                node[take], time[take], INF, ws.dist, ws.state, ws.heap_key, ws.heap_id,
+                ws.stamp)
             if len(spaces) + len(missing) > _SPACE_ENTRIES:
                 spaces.clear()
             for j, i in enumerate(missing):
@@ -1196,14 +1237,20 @@ class Engine:
         results: list[tuple[Int32Array, Int32Array, FloatArray] | None] = [None] * n_blocks
         counter = itertools.count()
         settled = [0] * workers
+        h = self.hierarchy
+        buckets = self._cutoff_buckets(h, entries, cutoff) if h is not None else None
 
         def work(worker: int) -> None:
             ws = self._acquire()
             try:
                 while (b := next(counter)) < n_blocks:
                     lo, hi = b * block, min(n_src, (b + 1) * block)
-                    s, t, d, count = self._run_m2m(ws, lo, hi, seeds, entries, n_tgt, direct,
-                                                   cutoff)
+                    if h is not None and buckets is not None:
+                        s, t, d, count = self._run_m2m_ch(ws, h, buckets, lo, hi, seeds,
+                                                          direct, cutoff)
+                    else:
+                        s, t, d, count = self._run_m2m(ws, lo, hi, seeds, entries, n_tgt,
+                                                       direct, cutoff)
                     results[b] = (s, t, d)
                     settled[worker] += count
             finally:
@@ -1342,12 +1389,12 @@ class Engine:
                 count, used = _bucket_search(
                     g.indptr, g.adj, g.w, seeds.node, seeds.time, cutoff, width, ws.dist,
                     ws.state, ws.stamp, heads, ws.entry_next, ws.heap_id, ws.heap_key,
-                    ws.reached)
+                    ws.reached, ws.reached_time)
                 if used < ws.heap_id.shape[0]:
                     break
                 self._grow_entries(ws)
-            nodes = ws.reached[:count].astype(np.int64)
-            times = ws.dist[nodes]
+            nodes = ws.reached[:count].copy()
+            times = ws.reached_time[:count].copy()
         finally:
             self._release(ws)
         self._local.settled = int(nodes.shape[0])
