@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from fangkong.core.models import AuditEvent
@@ -21,6 +21,7 @@ class Actor:
 
 
 SYSTEM = Actor(user_id=None, username="system", client="local")
+_INSERT = insert(cast(Table, AuditEvent.__table__))
 
 
 def record(
@@ -31,20 +32,24 @@ def record(
     entity: str,
     entity_id: str | int | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> None:
     """Add an audit event to the caller's transaction: it commits or rolls back with the change."""
-    event = AuditEvent(
-        user_id=actor.user_id,
-        username=actor.username,
-        client=actor.client,
-        action=action,
-        entity=entity,
-        entity_id=None if entity_id is None else str(entity_id),
-        detail=detail,
-    )
-    session.add(event)
+    # Pending objects first, so that the event follows what it records (as a flush would).
     session.flush()
-    return event
+    # A plain INSERT, not a unit-of-work flush of a new object: every write audits, and the
+    # flush costs several times the statement (on intake, a tenth of the request).
+    row: dict[str, Any] = {
+        "user_id": actor.user_id,
+        "username": actor.username,
+        "client": actor.client,
+        "action": action,
+        "entity": entity,
+        "entity_id": None if entity_id is None else str(entity_id),
+    }
+    if detail is not None:
+        # Left out rather than None: a JSON column stores None as the JSON text 'null'.
+        row["detail"] = detail
+    session.execute(_INSERT, row)
 
 
 def get_all(

@@ -175,13 +175,18 @@ def create(
     lon, lat, leaf = _leaf_at(session, data.lon, data.lat)
     if leaf is None or (scope is not None and not scope.covers(leaf.path)):
         raise InvalidInput(f"point ({lon:.6f}, {lat:.6f}) is outside your areas", field="lon")
+    # The timeline's first event rides on the incident (one flush writes both), and the
+    # empty assignment list is known: reading them back for the answer needs no query.
     incident = Incident(
         idempotency_key=key, request_hash=data.digest(), category=data.category,
         subtype=data.subtype, priority=data.priority, source=data.source,
         description=data.description,
         caller_contact_encrypted=cipher.encrypt(contact) if contact else None,
         status=S.RECEIVED, received_at=now, lon=lon, lat=lat, h3_cell=h3_cell(lon, lat),
-        area_id=leaf.id, area_path=leaf.path, created_by_id=actor.user_id)
+        area_id=leaf.id, area_path=leaf.path, created_by_id=actor.user_id,
+        events=[IncidentEvent(at=now, from_status=None, to_status=S.RECEIVED.value,
+                              user_id=actor.user_id, username=actor.username)],
+        assignments=[])
     try:
         # A concurrent create with the same key loses the race on the unique index: answer
         # it with the winner, as a retry would be.
@@ -193,9 +198,6 @@ def create(
         if existing is None:
             raise
         return _replay(existing, data, key), False
-    session.add(IncidentEvent(incident_id=incident.id, at=now, from_status=None,
-                              to_status=S.RECEIVED.value, user_id=actor.user_id,
-                              username=actor.username))
     audit.record(session, actor=actor, action="create", entity="incident",
                  entity_id=incident.id,
                  detail={"category": data.category, "subtype": data.subtype,
@@ -286,9 +288,10 @@ def _move(session: Session, incident: Incident, target: IncidentStatus, *, actor
     field = _TIME_FIELD[target]
     if getattr(incident, field) is None:
         setattr(incident, field, now)
-    session.add(IncidentEvent(incident_id=incident.id, at=now, from_status=source.value,
-                              to_status=target.value, user_id=actor.user_id,
-                              username=actor.username, note=note))
+    # Through the collection, so that a timeline already loaded (as after intake) stays whole.
+    incident.events.append(IncidentEvent(at=now, from_status=source.value,
+                                         to_status=target.value, user_id=actor.user_id,
+                                         username=actor.username, note=note))
     audit.record(session, actor=actor, action="transition", entity="incident",
                  entity_id=incident.id,
                  detail={"from": source.value, "to": target.value, **(detail or {})})

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from functools import partial
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request, params
 from sqlalchemy.orm import Session, sessionmaker
 
 from fangkong.core import auth
 from fangkong.core.audit import Actor
 from fangkong.core.config import Settings
-from fangkong.core.db import session_scope
 from fangkong.core.errors import Forbidden, Unauthorized
 from fangkong.core.i18n import negotiate
 from fangkong.core.models import User
@@ -35,11 +37,36 @@ def get_cipher(request: Request) -> FieldCipher:
     return cipher
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed before the response when the handler succeeds."""
+def _finish(session: Session, *, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One transaction per request: committed before the response when the handler succeeds.
+
+    Async, so that opening the session (no I/O) and closing one that the handler already
+    committed cost no hop to the thread pool; the commit or rollback, which do I/O, go there.
+    """
     factory: sessionmaker[Session] = request.app.state.session_factory
-    with session_scope(factory) as session:
+    session = factory()
+    # Its own limiter, as FastAPI gives a generator's exit: a commit must not wait for a
+    # thread behind handlers that wait for a connection this session holds.
+    limiter = anyio.CapacityLimiter(1)
+    try:
         yield session
+    except BaseException:
+        await anyio.to_thread.run_sync(partial(_finish, session, commit=False), limiter=limiter)
+        raise
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        await anyio.to_thread.run_sync(partial(_finish, session, commit=True), limiter=limiter)
+    else:
+        session.close()
 
 
 # scope="function": the commit runs when the handler returns, before the response is sent
