@@ -934,22 +934,41 @@ class Engine:
         return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
                 np.concatenate([p[2] for p in parts]), settled)
 
-    def _cutoff_buckets(self, h: ContractionHierarchy, entries: _Expanded,
-                        cutoff: float) -> Buckets:
+    def _cutoff_buckets(self, h: ContractionHierarchy, entries: _Expanded, cutoff: float,
+                        workers: int) -> Buckets:
         """Buckets of a target set for one many-to-many call: the targets' upward searches
-        (down the hierarchy, stalled through ``up``) pruned at the cutoff, not cached."""
-        ws = self._acquire()
-        try:
-            ws.prepare(entries.ptr.shape[0], h.up_head.shape[0] + h.down_tail.shape[0]
-                       + entries.node.shape[0] + 1)
-            e_ptr, e_node, e_time, ws.stamp = item_searches(
-                h.down_ptr, h.down_tail, h.down_w, h.up_ptr, h.up_head, h.up_w, h.rank,
-                entries.ptr, entries.node, entries.time, cutoff, ws.dist, ws.state,
-                ws.heap_key, ws.heap_id, ws.stamp)
-        finally:
-            self._release(ws)
+        (down the hierarchy, stalled through ``up``) pruned at the cutoff, not cached; the
+        targets are split in ``workers`` runs searched on as many threads."""
+        n_items = int(entries.ptr.shape[0] - 1)
+        heap = h.up_head.shape[0] + h.down_tail.shape[0] + entries.node.shape[0] + 1
+        bounds = np.linspace(0, n_items, max(1, min(workers, n_items // 256)) + 1).astype(int)
+
+        def search(lo: int, hi: int) -> tuple[IntArray, Int32Array, FloatArray]:
+            a, b = int(entries.ptr[lo]), int(entries.ptr[hi])
+            ws = self._acquire()
+            try:
+                ws.prepare(hi - lo, heap)
+                e_ptr, e_node, e_time, ws.stamp = item_searches(
+                    h.down_ptr, h.down_tail, h.down_w, h.up_ptr, h.up_head, h.up_w, h.rank,
+                    entries.ptr[lo: hi + 1] - a, entries.node[a:b], entries.time[a:b], cutoff,
+                    ws.dist, ws.state, ws.heap_key, ws.heap_id, ws.stamp)
+            finally:
+                self._release(ws)
+            return e_ptr, e_node, e_time
+
+        runs = list(itertools.pairwise(bounds.tolist()))
+        if len(runs) == 1:
+            parts = [search(*runs[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+                parts = list(pool.map(lambda run: search(*run), runs))
+        offsets = np.cumsum([0] + [int(p[0][-1]) for p in parts])
+        e_ptr = np.concatenate([np.zeros(1, dtype=np.int64)]
+                               + [p[0][1:] + off for p, off in zip(parts, offsets, strict=False)])
+        e_node = np.concatenate([p[1] for p in parts])
+        e_time = np.concatenate([p[2] for p in parts])
         key, slot, b_ptr, item, times = bucket_group(e_ptr, e_node, e_time)
-        return Buckets(key, slot, b_ptr, item, times, int(entries.ptr.shape[0] - 1))
+        return Buckets(key, slot, b_ptr, item, times, n_items)
 
     def _run_m2m_ch(
         self, ws: _Workspace, h: ContractionHierarchy, buckets: Buckets, lo: int, hi: int,
@@ -1238,7 +1257,8 @@ class Engine:
         counter = itertools.count()
         settled = [0] * workers
         h = self.hierarchy
-        buckets = self._cutoff_buckets(h, entries, cutoff) if h is not None else None
+        buckets = (self._cutoff_buckets(h, entries, cutoff, workers) if h is not None
+                   else None)
 
         def work(worker: int) -> None:
             ws = self._acquire()
