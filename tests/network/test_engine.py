@@ -453,6 +453,21 @@ def test_concurrent_queries_give_the_serial_answers() -> None:
     assert_times(pairs.to_dense(), one.to_dense())
 
 
+def test_many_to_many_on_the_hierarchy_matches_scipy_and_the_plain_path() -> None:
+    g = small_city()
+    rng = np.random.default_rng(11)
+    # enough targets that their buckets are searched in runs on several threads
+    targets = rng.choice(g.n_nodes, 1500, replace=False)
+    sources = rng.integers(0, g.n_nodes, 30)
+    want = dijkstra(csr_matrix((g.time_s, g.head, g.indptr), shape=(g.n_nodes, g.n_nodes)),
+                    indices=sources, limit=300.0)[:, targets]
+    on_ch = Engine(g, hierarchy="auto", threads=3).many_to_many(sources, targets, cutoff_s=300.0)
+    plain = Engine(g, hierarchy=None).many_to_many(sources, targets, cutoff_s=300.0)
+    assert len(on_ch) == len(plain) == int(np.isfinite(want).sum()) > 1000
+    assert_times(on_ch.to_dense(), want)
+    assert_times(plain.to_dense(), want)
+
+
 # ---- isochrones ------------------------------------------------------------------------------
 
 
