@@ -20,14 +20,18 @@ the engine against plain Dijkstra on that graph.
 
 Kernels
 -------
-One binary min-heap on two arrays (key, id), lazy deletion (stale entries are skipped when
-popped). Per-thread workspaces of size n are allocated once and reused: a query does not clear
-them but compares a per-node *stamp* with the query's own (``state[v] == base``: labelled by this
-query, ``base + 1``: settled), so a query costs what it settles, not O(n). Targets enter the heap as
-virtual items ``n + j`` keyed by their arrival time, so a search stops the moment its k-th target
-is final (:meth:`Engine.many_to_many` instead reads targets off settled nodes). The kernels
-release the GIL; :meth:`Engine.many_to_many` runs blocks of sources on a thread pool, each
-thread with its own workspace.
+Unbounded and k-stopped searches use one binary min-heap on two arrays (key, id) with lazy
+deletion (stale entries are skipped when popped). Searches bounded by a cutoff (balls,
+isochrones, many-to-many) use circular bucket queues instead (:func:`_bucket_search`): buckets
+as wide as the lightest edge are drained in order, so no heap is needed, and a label that an
+edge lighter than the width improves within a bucket is corrected there. Per-thread workspaces
+of size n are allocated once and reused: a query does not clear them but compares a per-node
+*stamp* with the query's own (``state[v] == base``: labelled by this query, ``base + 1``:
+settled), so a query costs what it settles, not O(n). Targets enter the heap as virtual items
+``n + j`` keyed by their arrival time, so a search stops the moment its k-th target is final
+(:meth:`Engine.many_to_many` instead reads targets off reached nodes). The kernels release the
+GIL; :meth:`Engine.many_to_many` runs blocks of sources on a thread pool, each thread with its
+own workspace.
 
 Contraction hierarchy
 ---------------------
@@ -36,12 +40,12 @@ loaded from the cache beside the graph for large ones), :meth:`Engine.k_nearest`
 :meth:`Engine.k_nearest_sources`, :meth:`Engine.one_to_many` and :meth:`Engine.many_to_one`
 run a bucket search (the location set's upward searches leave buckets, built once per set and
 cached with its expanded items; a query is one upward search scanning them, stopped when its
-queue's smallest key reaches the k-th best time), and :meth:`Engine.multi_source_nearest` runs
-PHAST. Points on edges enter both exactly as in the plain kernels: their (node, time) items
-seed the searches, and same-road pairs are offered before the search starts. The plain Dijkstra
-kernels stay the reference (``Engine(graph, hierarchy=None)``) and serve the cutoff-bounded
-queries (balls, isochrones, many-to-many), where a bounded Dijkstra is already proportional to
-its output.
+queue's smallest key reaches the k-th best time), :meth:`Engine.multi_source_nearest` runs
+PHAST, and :meth:`Engine.many_to_many` builds its targets' buckets pruned at the cutoff and runs
+one pruned upward search per source. Points on edges enter all of them exactly as in the plain
+kernels: their (node, time) items seed the searches, and same-road pairs are offered before the
+search starts. The plain kernels stay the reference (``Engine(graph, hierarchy=None)``) and
+serve balls and isochrones, whose cost a bounded search already keeps to their output.
 """
 
 from __future__ import annotations
@@ -620,9 +624,10 @@ class Engine:
     hierarchy : ContractionHierarchy, "auto" or None, optional
         The graph's contraction hierarchy (:mod:`fangkong.network.ch`), which makes
         :meth:`k_nearest`, :meth:`k_nearest_sources`, :meth:`one_to_many`,
-        :meth:`many_to_one` and :meth:`multi_source_nearest` search only upwards. ``"auto"``
-        (default) builds one on first use for graphs of up to :data:`AUTO_HIERARCHY_NODES`
-        nodes; ``None`` keeps every query on plain Dijkstra (the reference).
+        :meth:`many_to_one`, :meth:`many_to_many` and :meth:`multi_source_nearest` search
+        only upwards. ``"auto"`` (default) builds one on first use for graphs of up to
+        :data:`AUTO_HIERARCHY_NODES` nodes; ``None`` keeps every query on the plain kernels
+        (the reference).
 
     Notes
     -----
@@ -1234,12 +1239,15 @@ class Engine:
 
         Notes
         -----
-        One bucket search per source bounded by the cutoff (:func:`_bucket_search`):
-        O(s · (m_c + n_c + cutoff / width)) for the n_c nodes and m_c edges within the cutoff
-        of a source; targets are read off the reached nodes and never enter the search.
+        With a contraction hierarchy: the targets' upward searches, pruned at the cutoff, leave
+        buckets (built on ``threads`` threads, not cached), and each source runs one upward
+        search pruned at the cutoff that scans them
+        (:func:`fangkong.network.ch.bucket_many_to_many`). Without: one bucket search per
+        source bounded by the cutoff (:func:`_bucket_search`), O(s · (m_c + n_c)) for the n_c
+        nodes and m_c edges within the cutoff of a source, targets read off the reached nodes.
         Sources run in blocks of up to 64 on ``threads`` threads pulling blocks from a shared
-        counter (balanced although ball sizes vary); the kernel
-        releases the GIL and each thread keeps its stamped workspace. A thread pool rather
+        counter (balanced although search sizes vary); the kernels release the GIL and each
+        thread keeps its stamped workspace. A thread pool rather
         than numba ``prange``: each source yields a variable number of pairs, and workspaces
         live across calls instead of being reallocated per parallel region. Memory O(n) per
         thread plus the output.
@@ -1349,8 +1357,9 @@ class Engine:
 
         Notes
         -----
-        Dijkstra bounded by the cutoff: O(m_c + n_c log n_c) plus O(n) for the output array;
-        without a cutoff and with a contraction hierarchy, PHAST: O(n + m_ch), sequential.
+        A bucket search bounded by the cutoff (:func:`_bucket_search`): O(m_c + n_c) plus O(n)
+        for the output array; without a cutoff and with a contraction hierarchy, PHAST:
+        O(n + m_ch), sequential.
         """
         cutoff = self._cutoff(cutoff_s)
         _, seeds = self._single(source, leaving=True, field="source")
@@ -1368,11 +1377,33 @@ class Engine:
                 seeds.node, seeds.time, seeds.owner, cutoff)
             self._local.settled = settled
             return dist
-        g = self._backward if reverse else self._forward
-        dist, _, settled = multi_source_dijkstra(g.indptr, g.adj, g.w, seeds.node, seeds.time,
-                                         seeds.owner, cutoff)
-        self._local.settled = settled
+        nodes, times = self._ball(self._backward if reverse else self._forward, seeds, cutoff)
+        dist = np.full(self.n_nodes, INF)
+        dist[nodes] = times
         return dist
+
+    def _ball(self, g: _Adjacency, seeds: _Expanded, cutoff: float
+              ) -> tuple[IntArray, FloatArray]:
+        """The nodes within ``cutoff`` of the seeds on ``g`` and their times (bucket search)."""
+        ws = self._acquire()
+        try:
+            while True:
+                width, heads = self._bucket_plan(ws, 1, seeds,
+                                                 g.adj.shape[0] + seeds.node.shape[0] + 1)
+                ws.stamp += 2
+                count, used = _bucket_search(
+                    g.indptr, g.adj, g.w, seeds.node, seeds.time, cutoff, width, ws.dist,
+                    ws.state, ws.stamp, heads, ws.entry_next, ws.heap_id, ws.heap_key,
+                    ws.reached, ws.reached_time)
+                if used < ws.heap_id.shape[0]:
+                    break
+                self._grow_entries(ws)
+            nodes = ws.reached[:count].copy()
+            times = ws.reached_time[:count].copy()
+        finally:
+            self._release(ws)
+        self._local.settled = int(nodes.shape[0])
+        return nodes, times
 
     def reachable_from(self, source: Source, *, cutoff_s: float) -> tuple[IntArray, FloatArray]:
         """The nodes within ``cutoff_s`` of ``source`` and their times.
@@ -1399,26 +1430,7 @@ class Engine:
         """
         cutoff = self._cutoff(cutoff_s)
         _, seeds = self._single(source, leaving=True, field="source")
-        g = self._forward
-        ws = self._acquire()
-        try:
-            while True:
-                width, heads = self._bucket_plan(ws, 1, seeds,
-                                                 g.adj.shape[0] + seeds.node.shape[0] + 1)
-                ws.stamp += 2
-                count, used = _bucket_search(
-                    g.indptr, g.adj, g.w, seeds.node, seeds.time, cutoff, width, ws.dist,
-                    ws.state, ws.stamp, heads, ws.entry_next, ws.heap_id, ws.heap_key,
-                    ws.reached, ws.reached_time)
-                if used < ws.heap_id.shape[0]:
-                    break
-                self._grow_entries(ws)
-            nodes = ws.reached[:count].copy()
-            times = ws.reached_time[:count].copy()
-        finally:
-            self._release(ws)
-        self._local.settled = int(nodes.shape[0])
-        return nodes, times
+        return self._ball(self._forward, seeds, cutoff)
 
     def distances_to(self, target: Source, *, cutoff_s: float = INF) -> FloatArray:
         """Time from every node to ``target`` (Dijkstra on the reverse graph).
