@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from fangkong.areas.models import Area
 from fangkong.cases.permissions import merged as merged_case_permissions
@@ -174,17 +174,20 @@ def issue_token(
 
 def user_for_token(session: Session, *, token: str) -> User:
     """Resolve a bearer token to its active user."""
-    # One query for the token and its user: this runs before every API request.
+    # One query for the token and its user: this runs before every API request. The user's
+    # area links (eager by default) wait until read: scoping reads the areas in one query of
+    # its own, and a request that reads neither should not pay for them.
     found = session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
+        select(User, ApiToken.revoked, ApiToken.expires_at)
+        .join(ApiToken, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == token_digest(token))
+        .options(lazyload(User.area_links))
     ).one_or_none()
     now = utcnow()
     if found is None:
         raise Unauthorized("invalid or expired token")
-    row, user = found
-    if row.revoked or (row.expires_at is not None and row.expires_at <= now):
+    user, revoked, expires_at = found
+    if revoked or (expires_at is not None and expires_at <= now):
         raise Unauthorized("invalid or expired token")
     if not user.is_active:
         raise Unauthorized("invalid or expired token")

@@ -121,9 +121,15 @@ def _summary(incident: Incident, cipher: FieldCipher, language: str, codes: dict
     return out
 
 
-def _detail(db: DbSession, incident: Incident, cipher: FieldCipher, language: str
-            ) -> IncidentDetail:
-    codes = _codes(db, [incident.area_id] if incident.area_id else [])
+def _area_code(db: DbSession, incident: Incident) -> str | None:
+    if incident.area_id is None:
+        return None
+    return _codes(db, [incident.area_id]).get(incident.area_id)
+
+
+def _detail(db: DbSession, incident: Incident, cipher: FieldCipher, language: str,
+            area_code: str | None = None) -> IncidentDetail:
+    """The incident with its timeline and units; ``area_code`` is read when not given."""
     out = IncidentDetail.model_validate({
         **_incident_fields(incident, cipher, language),
         "events": [EventOut(at=e.at, from_status=e.from_status, to_status=e.to_status,
@@ -132,7 +138,7 @@ def _detail(db: DbSession, incident: Incident, cipher: FieldCipher, language: st
                                       dispatched_at=a.dispatched_at, predicted_s=a.predicted_s,
                                       arrived_at=a.arrived_at, released_at=a.released_at)
                         for a in incident.assignments]})
-    out.area_code = codes.get(incident.area_id) if incident.area_id is not None else None
+    out.area_code = area_code if area_code is not None else _area_code(db, incident)
     return out
 
 
@@ -191,17 +197,20 @@ def create_incident(
                               description=body.description, caller_contact=body.caller_contact)
     incident, created = service.create(db, key=key, data=data, actor=actor, now=utcnow(),
                                        cipher=cipher, scope=scope, user=user)
+    # Read before the commit: a read after it would open another transaction for the
+    # request's session to end.
+    area_code = _area_code(db, incident)
     if created:
         # Commit here rather than when the request's session closes: on SQLite the write lock
         # is held from the first INSERT to the commit, and every concurrent intake waits (and
-        # backs off) on it; building the answer and the hop back to the dependency's teardown
-        # need not happen under it. The answer still leaves only after the commit.
+        # backs off) on it; building the answer need not happen under it. The answer still
+        # leaves only after the commit.
         db.commit()
     else:
         # The original may lie outside this user's areas: answer only what they may read.
         incident = service.get_or_raise(db, incident_id=incident.id, scope=scope)
         response.status_code = 200
-    return _detail(db, incident, cipher, language)
+    return _detail(db, incident, cipher, language, area_code)
 
 
 @router.post("/incidents/import", response_model=ImportOut,
