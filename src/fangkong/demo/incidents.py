@@ -410,10 +410,18 @@ def build_history(
     n = len(draws)
     if n == 0:
         return draws
-    post_index = {p.id: i for i, p in enumerate(posts)}
+    # one origin per post and way of travel (its cars and its foot patrol start there)
+    by_id = {p.id: p for p in posts}
+    origin_index: dict[tuple[int, recommend.Travel], int] = {}
+    unit_origin = [origin_index.setdefault(
+        (u.home_post_id or posts[0].id, recommend.TRAVEL[u.unit_type] or "drive"),
+        len(origin_index)) for u in units]
+    origins = [(by_id[post], travel) for post, travel in origin_index]
     out, _ = replay.road_times(
-        network, origins=(np.array([p.lon for p in posts]), np.array([p.lat for p in posts])),
-        targets=(places.lon, places.lat), both_ways=False)
+        network, origins=(np.array([p.lon for p, _ in origins]),
+                          np.array([p.lat for p, _ in origins])),
+        targets=(places.lon, places.lat), both_ways=False,
+        travel=[travel for _, travel in origins])
     place = np.array([d.place for d in draws], dtype=np.int64)
     base = draws[0].received_at
     received = np.array([(d.received_at - base).total_seconds() for d in draws])
@@ -433,7 +441,7 @@ def build_history(
     drive[:, cancelled] = np.inf
     sim = replay.simulate(received_s=received, delay_s=delay, on_scene_s=on_scene,
                           wanted=np.where(p1, recommend.P1_UNITS, 1), out_s=drive,
-                          unit_origin=[post_index[u.home_post_id or posts[0].id] for u in units])
+                          unit_origin=unit_origin)
     admin = rng.uniform(300.0, 3600.0, n)
     withdrawn = rng.uniform(60.0, 900.0, n)
     incident_rows: list[dict[str, Any]] = []

@@ -1,8 +1,14 @@
 """Dispatch recommendation: available units ranked by road time to an incident.
 
 The incident and each unit's latest position are snapped to the road network; the engine's
-:meth:`~fangkong.network.engine.Engine.k_nearest_sources` (one Dijkstra on the reverse graph
+:meth:`~fangkong.network.engine.Engine.k_nearest_sources` (one search on the reverse graph
 from the incident, stopping at the k-th unit) gives each unit's time to the scene.
+
+Units travel as their type does (:data:`TRAVEL`): cars, motorcycles and drone teams drive the
+road network (its emergency driving profile); foot patrols walk the same roads, either way along
+one-way streets (:mod:`fangkong.network.modes`); boats are not ranked, as the road network has
+no waterways. Each way of travel is searched on its own graph, and the candidates are merged by
+time.
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from fangkong.core.errors import InvalidInput
-from fangkong.dispatch.models import Incident, Priority, Unit, UnitStatus
+from fangkong.dispatch.models import Incident, Priority, Unit, UnitStatus, UnitType
 from fangkong.network import service as network_service
-from fangkong.network.engine import EdgePoints
+from fangkong.network.engine import EdgePoints, Engine
 from fangkong.network.service import Network
 
 #: The response rings (seconds): arrive within 1 minute (post), 3 (beat), 5 (district).
@@ -29,6 +36,25 @@ BEYOND: Ring = "beyond"
 #: How many units a P1 incident is suggested: the first and two reinforcements.
 P1_UNITS = 3
 MAX_LIMIT = 50
+Travel = Literal["drive", "walk"]
+#: How each type of unit reaches a scene; None: not over roads (never ranked by road time).
+TRAVEL: dict[UnitType, Travel | None] = {
+    UnitType.CAR: "drive",
+    UnitType.MOTORCYCLE: "drive",
+    UnitType.DRONE_TEAM: "drive",  # the team drives to where it launches
+    UnitType.FOOT: "walk",
+    UnitType.BOAT: None,
+}
+TRAVELS: tuple[Travel, ...] = ("drive", "walk")
+
+
+def travel_engine(network: Network, travel: Travel, points: EdgePoints
+                  ) -> tuple[Engine, EdgePoints]:
+    """The engine of a way of travel, and ``points`` (snapped on the driving graph) on it."""
+    if travel == "walk":
+        walking = network.walking
+        return walking.engine, walking.mode.points(points)
+    return network.engine, points
 
 
 def ring_of(seconds: float) -> Ring:
@@ -149,15 +175,22 @@ def recommend(
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must lie in [1, {MAX_LIMIT}]", field="limit")
     target = _incident_point(network, incident)
-    available = [u for u in units if u.status == UnitStatus.AVAILABLE]
+    available = [u for u in units
+                 if u.status == UnitStatus.AVAILABLE and TRAVEL[u.unit_type] is not None]
     located, points = _unit_points(network, available)
     if not located:
         return []
     p1 = incident.priority == Priority.P1
     k = min(max(limit, P1_UNITS if p1 else 1), len(located))
-    index, times = network.engine.k_nearest_sources(target, points, k)
+    found: list[tuple[float, int]] = []  # (time, index into located)
+    for travel, members in _by_travel(located).items():
+        engine, (scene, starts) = _on(network, travel, target, points[members])
+        index, times = engine.k_nearest_sources(scene, starts, min(k, members.shape[0]))
+        found += [(t, int(members[i])) for i, t in zip(index.tolist(), times.tolist(),
+                                                        strict=True)]
+    found.sort()
     out: list[Candidate] = []
-    for rank, (i, t) in enumerate(zip(index.tolist(), times.tolist(), strict=True), start=1):
+    for rank, (t, i) in enumerate(found[:k], start=1):
         if not math.isfinite(t):
             continue
         role: Role = "primary" if rank == 1 else (
@@ -168,14 +201,36 @@ def recommend(
     return out
 
 
-def predict(network: Network, *, incident: Incident, units: list[Unit]) -> dict[int, float]:
-    """Road time (s) from each unit's position to the incident, by unit id; units without a
-    position, too far from a road or unreachable are left out."""
-    target = _incident_point(network, incident)
-    located, points = _unit_points(network, units)
-    if not located:
-        return {}
-    times = network.engine.many_to_one(points, target)
-    return {u.id: float(t) for u, t in zip(located, times.tolist(), strict=True)
-            if math.isfinite(t)}
+def _by_travel(units: list[Unit]) -> dict[Travel, NDArray[np.int64]]:
+    """Indices of ``units`` per way of travel (units that travel by none are left out)."""
+    groups: dict[Travel, list[int]] = {}
+    for i, unit in enumerate(units):
+        travel = TRAVEL[unit.unit_type]
+        if travel is not None:
+            groups.setdefault(travel, []).append(i)
+    return {t: np.asarray(members, dtype=np.int64) for t, members in groups.items()}
 
+
+def _on(network: Network, travel: Travel, target: EdgePoints, starts: EdgePoints
+        ) -> tuple[Engine, tuple[EdgePoints, EdgePoints]]:
+    """The engine of ``travel`` with the scene and the units' points on its graph."""
+    engine, scene = travel_engine(network, travel, target)
+    _, on_graph = travel_engine(network, travel, starts)
+    return engine, (scene, on_graph)
+
+
+def predict(network: Network, *, incident: Incident, units: list[Unit]) -> dict[int, float]:
+    """Road time (s) from each unit's position to the incident, by unit id, each unit by its
+    way of travel; units without a position, too far from a road, not travelling by road or
+    unreachable are left out."""
+    target = _incident_point(network, incident)
+    located, points = _unit_points(network, [u for u in units
+                                             if TRAVEL[u.unit_type] is not None])
+    out: dict[int, float] = {}
+    for travel, members in _by_travel(located).items():
+        engine, (scene, starts) = _on(network, travel, target, points[members])
+        times = engine.many_to_one(starts, scene)
+        out.update((located[int(i)].id, float(t))
+                   for i, t in zip(members.tolist(), times.tolist(), strict=True)
+                   if math.isfinite(t))
+    return out

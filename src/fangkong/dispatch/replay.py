@@ -7,8 +7,9 @@ of the replay are reported beside the recorded ones (the same formulas: :mod:`.k
 
 The model (see ``docs/replay.md``)
 ----------------------------------
-- **Units**: the units of the user's scope that are not out of service. A unit starts at its
-  home post, or at its latest position when it has no post (units with neither are left out).
+- **Units**: the units of the user's scope that are not out of service and travel by road
+  (:data:`.recommend.TRAVEL`: boats are left out). A unit starts at its home post, or at its
+  latest position when it has no post (units with neither are left out).
   Between incidents a unit waits at that origin: it is busy from its dispatch until it has
   driven back there.
 - **Incidents**: those received on the day (00:00 to 24:00 in the county's zone), in the area's
@@ -28,8 +29,9 @@ The model (see ``docs/replay.md``)
 - **No unit**: an incident no unit can reach by road (or that would wait longer than
   :data:`MAX_WAIT_S`) is counted, with its id, under ``no_unit``.
 
-The unit type's speed and traffic are not modelled (nor turn-out time unless given): road
-times come from the network's (emergency) speed profile, as in the recommendation.
+Road times are the recommendation's: a vehicle's come from the network's (emergency) speed
+profile, a foot patrol's from walking the same roads. Traffic is not modelled (nor turn-out
+time unless given).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ from fangkong.dispatch.models import (
     Unit,
     UnitStatus,
 )
-from fangkong.dispatch.recommend import P1_UNITS
+from fangkong.dispatch.recommend import P1_UNITS, TRAVEL, TRAVELS, Travel, travel_engine
 from fangkong.network.engine import EdgePoints
 from fangkong.network.service import Network
 
@@ -196,17 +198,19 @@ def simulate(
 
 
 def road_times(network: Network, *, origins: tuple[FloatArray, FloatArray],
-               targets: tuple[FloatArray, FloatArray], both_ways: bool = True
+               targets: tuple[FloatArray, FloatArray], both_ways: bool = True,
+               travel: Sequence[Travel] | None = None,
                ) -> tuple[FloatArray, FloatArray | None]:
     """Road times (s) from each origin to each target, and back when ``both_ways``.
 
     Points (lon, lat arrays) are snapped to the roads; a point too far from every road is
-    unreachable (``inf``). Returns ``(out, back)`` of shapes (o, t) and (t, o).
+    unreachable (``inf``). ``travel[i]`` is how origin i travels (default: every origin
+    drives; see :data:`.recommend.TRAVEL`). Returns ``(out, back)`` of shapes (o, t) and
+    (t, o).
 
     Notes
     -----
-    One bounded Dijkstra per origin (and per target for the way back), cut at
-    :data:`MAX_TRAVEL_S`: O(o · (m + n log n)) on a county graph.
+    One many-to-many query per way of travel (and one back), cut at :data:`MAX_TRAVEL_S`.
     """
     def points(lon: FloatArray, lat: FloatArray) -> EdgePoints:
         snapped = network.snapper.snap(np.asarray(lon, dtype=np.float64),
@@ -215,12 +219,21 @@ def road_times(network: Network, *, origins: tuple[FloatArray, FloatArray],
         return EdgePoints(edge, snapped.points.fraction)
 
     src, tgt = points(*origins), points(*targets)
+    out = np.full((len(src), len(tgt)), np.inf)
+    back = np.full((len(tgt), len(src)), np.inf) if both_ways else None
     if len(src) == 0 or len(tgt) == 0:
-        return (np.full((len(src), len(tgt)), np.inf),
-                np.full((len(tgt), len(src)), np.inf) if both_ways else None)
-    out = network.engine.many_to_many(src, tgt, cutoff_s=MAX_TRAVEL_S).to_dense()
-    back = (network.engine.many_to_many(tgt, src, cutoff_s=MAX_TRAVEL_S).to_dense()
-            if both_ways else None)
+        return out, back
+    ways = np.array(["drive"] * len(src) if travel is None else list(travel))
+    for way in TRAVELS:
+        rows = np.flatnonzero(ways == way)
+        if rows.shape[0] == 0:
+            continue
+        engine, starts = travel_engine(network, way, src[rows])
+        _, ends = travel_engine(network, way, tgt)
+        out[rows] = engine.many_to_many(starts, ends, cutoff_s=MAX_TRAVEL_S).to_dense()
+        if back is not None:
+            back[:, rows] = engine.many_to_many(ends, starts,
+                                                cutoff_s=MAX_TRAVEL_S).to_dense()
     return out, back
 
 
@@ -410,16 +423,19 @@ def replay_day(
         raise NotFound(f"no incidents were received on {day.isoformat()}{where_text} "
                        f"({zone.key}); pick another day", field="day")
     units = [u for u in service.get_units(session, scope=scope)
-             if u.status != UnitStatus.OUT_OF_SERVICE]
+             if u.status != UnitStatus.OUT_OF_SERVICE and TRAVEL[u.unit_type] is not None]
     kept, where, without = _origins(session, units)
-    # Distinct origins: units of one post share one search.
-    origin_keys: dict[tuple[float, float], int] = {}
-    unit_origin = [origin_keys.setdefault(p, len(origin_keys)) for p in where]
+    # Distinct origins: units of one post that travel alike share one search.
+    origin_keys: dict[tuple[float, float, Travel], int] = {}
+    unit_origin = [origin_keys.setdefault((p[0], p[1], TRAVEL[u.unit_type] or "drive"),
+                                          len(origin_keys))
+                   for u, p in zip(kept, where, strict=True)]
     origin_lon = np.array([p[0] for p in origin_keys], dtype=np.float64)
     origin_lat = np.array([p[1] for p in origin_keys], dtype=np.float64)
     out, back = road_times(network, origins=(origin_lon, origin_lat),
                            targets=(np.array([i.lon for i in incidents], dtype=np.float64),
-                                    np.array([i.lat for i in incidents], dtype=np.float64)))
+                                    np.array([i.lat for i in incidents], dtype=np.float64)),
+                           travel=[p[2] for p in origin_keys])
     out = out + turnout_s
     base = start.timestamp()
     received = [i.received_at.timestamp() - base for i in incidents]

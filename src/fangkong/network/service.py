@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from fangkong.network.ch import ContractionHierarchy
 from fangkong.network.engine import AUTO_HIERARCHY_NODES, Engine, PairTimes
 from fangkong.network.graph import RoadGraph
 from fangkong.network.isochrone import DEFAULT_THRESHOLDS_S, isochrone
+from fangkong.network.modes import ModeGraph, walking_graph
 from fangkong.network.snap import DEFAULT_MAX_DISTANCE_M, Snapper, SnapResult
 from fangkong.network.store import load_current, network_dir
 
@@ -36,6 +38,20 @@ class Network:
     graph: RoadGraph
     engine: Engine
     snapper: Snapper
+
+    @cached_property
+    def walking(self) -> Walking:
+        """The same roads on foot (:mod:`fangkong.network.modes`), built on first use."""
+        mode = walking_graph(self.graph, self.engine.twin)
+        return Walking(mode, Engine(mode.graph))
+
+
+@dataclass(frozen=True, eq=False)
+class Walking:
+    """The walking graph and its engine; ``mode.points`` carries driving points over."""
+
+    mode: ModeGraph
+    engine: Engine
 
 
 _lock = threading.Lock()
