@@ -1,7 +1,9 @@
-"""The road-network API over HTTP on a street grid: rings, travel times, nearest, matrix."""
+"""The road-network API over HTTP on a street grid: routes, rings, travel times, nearest,
+matrix."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,31 @@ def test_travel_times_nearest_and_matrix_agree(live_server: LiveServer, token: s
         assert client.get("/api/v1/network").status_code == 200
     with live_server.client() as anonymous:
         assert anonymous.get("/api/v1/network").status_code == 401
+
+
+def test_route_is_a_line_from_source_to_target_with_the_travel_time(
+        live_server: LiveServer, token: str) -> None:
+    target = {"lon": 120.11, "lat": 30.07}
+    params = {"from_lon": CENTRE["lon"], "from_lat": CENTRE["lat"],
+              "to_lon": target["lon"], "to_lat": target["lat"]}
+    with live_server.client(token) as client:
+        (want,) = client.post("/api/v1/network/travel-times",
+                              json={"source": CENTRE, "targets": [target]}).json()["time_s"]
+        answer = client.get("/api/v1/network/route", params=params)
+        assert answer.status_code == 200
+        feature = answer.json()
+        line = shape(feature["geometry"])
+        assert feature["properties"]["time_s"] == pytest.approx(want, abs=1e-3)
+        assert feature["properties"]["edges"] > 3
+        # the line runs from the snapped source to the snapped target, along the roads
+        start, end = line.coords[0], line.coords[-1]
+        assert abs(start[0] - CENTRE["lon"]) < 0.002 and abs(end[0] - target["lon"]) < 0.002
+        assert line.length > math.dist(start, end)
+        metres_per_degree = 111_320 * math.cos(math.radians(30.04))
+        assert feature["properties"]["length_m"] == pytest.approx(
+            line.length * metres_per_degree, rel=0.15)
+        far = client.get("/api/v1/network/route", params={**params, "to_lon": 121.0})
+        assert far.status_code == 422 and far.json()["field"] == "target"
 
 
 def test_no_network_is_a_clear_not_found(tmp_path: Path) -> None:

@@ -157,6 +157,35 @@ def check_k_nearest(idx: NDArray[np.int64], times: FloatArray, ref: FloatArray, 
         assert np.abs(ref[idx] - times).max() <= TOL_S
 
 
+def check_route(engine: Engine, source: int | EdgePoints, target: int | EdgePoints,
+                want: float) -> None:
+    """The route's time is the reference's, its pieces add up to it and join end to start."""
+    g = engine.graph
+    route = engine.route(source, target)
+    if not math.isfinite(want):
+        assert route is None
+        return
+    assert route is not None
+    assert abs(route.time_s - want) <= TOL_S
+    driven = float(np.sum((route.end - route.start) * g.time_s[route.edge]))
+    assert abs(driven - want) <= TOL_S
+    assert route.length_m == pytest.approx(
+        float(np.sum((route.end - route.start) * g.length_m[route.edge])))
+    assert np.all(route.end > route.start)
+    for a, b, end, start in zip(route.edge[:-1], route.edge[1:], route.end[:-1],
+                                route.start[1:], strict=True):
+        assert g.head[a] == g.tail[b] and end == 1.0 and start == 0.0
+    if route.edge.shape[0] == 0:
+        return
+    for point, e, f in ((source, route.edge[0], route.start[0]),
+                        (target, route.edge[-1], route.end[-1])):
+        if isinstance(point, EdgePoints):
+            p_e, p_f = int(point.edge[0]), float(point.fraction[0])
+            # the first and last pieces start and end at the point (unless it sits on a node)
+            if e in (p_e, engine.twin[p_e]) and f not in (0.0, 1.0):
+                assert f == pytest.approx(p_f if e == p_e else 1.0 - p_f)
+
+
 # ---- random graphs ---------------------------------------------------------------------------
 
 
@@ -213,6 +242,8 @@ def test_every_query_matches_scipy_on_random_graphs(
 
     for i in range(n_src):
         src = sources[i] if isinstance(sources, EdgePoints) else int(sources[i])
+        tgt0 = targets[0] if isinstance(targets, EdgePoints) else int(targets[0])
+        check_route(engine, src, tgt0, float(times[i, 0]))
         assert_times(engine.one_to_many(src, targets), times[i])
         assert_times(engine.one_to_many(src, targets, cutoff_s=cutoff), over(times[i], cutoff))
         k = int(rng.integers(0, 5))

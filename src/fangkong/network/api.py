@@ -1,4 +1,5 @@
-"""REST API of the road network: rings, travel times, nearest targets, sparse matrices."""
+"""REST API of the road network: routes, rings, travel times, nearest targets, sparse
+matrices."""
 
 from __future__ import annotations
 
@@ -48,6 +49,22 @@ def isochrone(
         raise InvalidInput(f"thresholds {thresholds!r} are not numbers of seconds",
                            field="thresholds") from None
     return service.isochrones(_network(request), lon=lon, lat=lat, thresholds_s=values, crs=crs)
+
+
+@router.get("/route")
+def route(
+    request: Request,
+    user: CurrentUser,
+    from_lon: float,
+    from_lat: float,
+    to_lon: float,
+    to_lat: float,
+    crs: CoordSystem = CoordSystem.WGS84,
+) -> dict[str, Any]:
+    """The fastest road route between two points: a GeoJSON LineString with ``time_s`` and
+    ``length_m``; 404 when no road leads there, 422 for a point far from every road."""
+    return service.route(_network(request), source=(from_lon, from_lat),
+                         target=(to_lon, to_lat), crs=crs)
 
 
 @router.post("/travel-times", response_model=TravelTimesOut)

@@ -85,6 +85,7 @@ __all__ = [
     "Engine",
     "Locations",
     "PairTimes",
+    "Route",
     "Source",
     "edge_twins",
 ]
@@ -153,6 +154,28 @@ class EdgePoints:
 Source: TypeAlias = "int | np.integer | EdgePoints"
 #: A set of sources or targets: node ids (any int array-like) or :class:`EdgePoints`.
 Locations: TypeAlias = "ArrayLike | EdgePoints"
+
+
+@dataclass(frozen=True)
+class Route:
+    """The fastest way from one location to another.
+
+    Attributes
+    ----------
+    time_s : float
+        Seconds.
+    length_m : float
+        Metres driven.
+    edge, start, end : arrays, shape (k,)
+        The pieces driven in order: edge ``edge[i]`` from fraction ``start[i]`` to ``end[i]``
+        (0 = tail); inner pieces are whole edges, the first and last may be parts.
+    """
+
+    time_s: float
+    length_m: float
+    edge: IntArray
+    start: FloatArray
+    end: FloatArray
 
 
 @dataclass(frozen=True)
@@ -481,6 +504,54 @@ def _bucket_search(
 
 
 @njit(cache=True, nogil=True)
+def _path_search(
+    indptr: IntArray, adj: Int32Array, w: FloatArray, seed_node: Int32Array,
+    seed_time: FloatArray, ent_node: Int32Array, ent_time: FloatArray, dist: FloatArray,
+    state: Int32Array, pred: Int32Array, hk: FloatArray, hv: Int32Array, stamp: int,
+) -> tuple[int, float, int]:
+    """Dijkstra from the seeds until no entry (node, time to the target) can improve.
+
+    ``pred[v]`` is the edge a settled node was reached by, or ``-1 - i`` for seed i. Returns
+    (the best entry, -1 if none is reachable; its total time; the last stamp).
+    """
+    base = stamp + 2
+    size = 0
+    for i in range(seed_node.shape[0]):
+        v = seed_node[i]
+        t = seed_time[i]
+        if state[v] != base or t < dist[v]:
+            dist[v] = t
+            state[v] = base
+            pred[v] = -1 - i
+            size = _push(hk, hv, size, t, v)
+    best = np.inf
+    best_entry = -1
+    while size > 0:
+        key = hk[0]
+        v = hv[0]
+        if key >= best:
+            break
+        size = _pop(hk, hv, size)
+        if state[v] != base or key > dist[v]:
+            continue
+        state[v] = base + 1
+        for j in range(ent_node.shape[0]):
+            if ent_node[j] == v and key + ent_time[j] < best:
+                best = key + ent_time[j]
+                best_entry = j
+        for a in range(indptr[v], indptr[v + 1]):
+            u = adj[a]
+            t = key + w[a]
+            su = state[u]
+            if su < base or (su == base and t < dist[u]):
+                dist[u] = t
+                state[u] = base
+                pred[u] = a
+                size = _push(hk, hv, size, t, u)
+    return best_entry, best, base
+
+
+@njit(cache=True, nogil=True)
 def _pair_twins(
     order: IntArray, lo: IntArray, hi: IntArray, shape_ptr: IntArray,
     shape_lon: FloatArray, shape_lat: FloatArray,
@@ -550,7 +621,7 @@ def edge_twins(graph: RoadGraph) -> IntArray:
 class _Workspace:
     """Per-thread search arrays of size n, reused across queries thanks to the stamps."""
 
-    __slots__ = ("bucket_head", "dist", "entry_next", "heap_id", "heap_key", "reached",
+    __slots__ = ("bucket_head", "dist", "entry_next", "heap_id", "heap_key", "pred", "reached",
                  "reached_time", "stamp", "state", "thead", "tmark", "tstamp")
 
     def __init__(self, n: int, heap_capacity: int) -> None:
@@ -566,6 +637,7 @@ class _Workspace:
         self.bucket_head = np.empty(0, dtype=np.int32)
         self.reached = np.empty(0, dtype=np.int64)
         self.reached_time = np.empty(0, dtype=np.float64)
+        self.pred = np.empty(0, dtype=np.int32)  # routes only
         self.stamp = 0
         self.tstamp = 0
 
@@ -1431,6 +1503,90 @@ class Engine:
         cutoff = self._cutoff(cutoff_s)
         _, seeds = self._single(source, leaving=True, field="source")
         return self._ball(self._forward, seeds, cutoff)
+
+    def route(self, source: Source, target: Source) -> Route | None:
+        """The fastest route from ``source`` to ``target``, or None when there is none.
+
+        Parameters
+        ----------
+        source, target : int or EdgePoints of length 1
+
+        Returns
+        -------
+        Route or None
+            Its time, length and the edge pieces driven (see :class:`Route`).
+
+        Notes
+        -----
+        Dijkstra with predecessors from the source, stopped as soon as the target is final:
+        O(m' + n' log n') for the n' nodes nearer than the target. Two points on one road
+        may be joined along it directly, as in every other query.
+        """
+        s_locs, seeds = self._single(source, leaving=True, field="source")
+        t_locs, entries = self._single(target, leaving=False, field="target")
+        g = self._forward
+        ws = self._acquire()
+        try:
+            ws.prepare(1, g.adj.shape[0] + seeds.node.shape[0] + 1)
+            if ws.pred.shape[0] < self.n_nodes:
+                ws.pred = np.empty(self.n_nodes, dtype=np.int32)
+            best_entry, best_time, ws.stamp = _path_search(
+                g.indptr, g.adj, g.w, seeds.node, seeds.time, entries.node, entries.time,
+                ws.dist, ws.state, ws.pred, ws.heap_key, ws.heap_id, ws.stamp)
+            inner: list[int] = []
+            first = -1
+            if best_entry >= 0:
+                v = int(entries.node[best_entry])
+                while (a := int(ws.pred[v])) >= 0:
+                    inner.append(a)
+                    v = int(self.graph.tail[a])
+                first = -1 - a
+        finally:
+            self._release(ws)
+        _, _, along = self._direct(s_locs, t_locs, 1)
+        if along.shape[0] and float(along[0]) <= best_time:
+            return self._route_of([self._along_road(s_locs, t_locs)], float(along[0]))
+        if best_entry < 0:
+            return None
+        pieces = [self._end_piece(s_locs, first, leaving=True)]
+        pieces += [(a, 0.0, 1.0) for a in reversed(inner)]
+        pieces.append(self._end_piece(t_locs, best_entry, leaving=False))
+        return self._route_of([p for p in pieces if p is not None], float(best_time))
+
+    def _end_piece(self, loc: Locations, item: int, *, leaving: bool
+                   ) -> tuple[int, float, float] | None:
+        """The part of its road a route drives from a source point (``leaving``) or to a
+        target point, by the index of the item (:meth:`_expand_one`'s order) it used: item 0
+        is along the point's own edge, item 1 along its twin; a node has no such part."""
+        if not isinstance(loc, EdgePoints):
+            return None
+        e, f = int(loc.edge[0]), float(loc.fraction[0])
+        tw = int(self.twin[e])
+        if item == 0:
+            piece = (e, f, 1.0) if leaving else (e, 0.0, f)
+        elif tw >= 0:
+            piece = (tw, 1.0 - f, 1.0) if leaving else (tw, 0.0, 1.0 - f)
+        else:
+            return None  # a one-way edge's end node itself
+        return piece
+
+    def _along_road(self, source: Locations, target: Locations) -> tuple[int, float, float]:
+        """The piece joining two points on one road (``_direct`` found it the faster way)."""
+        assert isinstance(source, EdgePoints) and isinstance(target, EdgePoints)
+        (road,), (fs,) = self._canonical(source)
+        (_, ), (ft,) = self._canonical(target)
+        if ft >= fs:
+            return int(road), float(fs), float(ft)
+        return int(self.twin[road]), 1.0 - float(fs), 1.0 - float(ft)
+
+    def _route_of(self, pieces: list[tuple[int, float, float]], time_s: float) -> Route:
+        """A route of the non-empty ``pieces``."""
+        pieces = [p for p in pieces if p[2] > p[1]]
+        edge = np.array([p[0] for p in pieces], dtype=np.int64)
+        start = np.array([p[1] for p in pieces], dtype=np.float64)
+        end = np.array([p[2] for p in pieces], dtype=np.float64)
+        length = float(np.sum((end - start) * self.graph.length_m[edge]))
+        return Route(time_s, length, edge, start, end)
 
     def distances_to(self, target: Source, *, cutoff_s: float = INF) -> FloatArray:
         """Time from every node to ``target`` (Dijkstra on the reverse graph).

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import shapely
@@ -244,15 +244,28 @@ def isochrone_at(
     return isochrone(engine, snapped.points, thresholds, buffer_m=buffer_m)
 
 
-def piece_geometries(engine: Engine, ring: IsochroneRing) -> list[BaseGeometry]:
-    """The lon/lat line of each piece of a ring, in ring order (for display and checks).
+class Pieces(Protocol):
+    """Edge pieces: edge ``edge[i]`` from fraction ``start[i]`` to ``end[i]`` (a ring, a
+    route)."""
+
+    @property
+    def edge(self) -> IntArray: ...
+    @property
+    def start(self) -> FloatArray: ...
+    @property
+    def end(self) -> FloatArray: ...
+
+
+def piece_geometries(engine: Engine, pieces: Pieces) -> list[BaseGeometry]:
+    """The lon/lat line of each piece of a ring or a route, in order (for display and checks).
 
     Pieces are cut by length in lon/lat here, not in the local projection: on a curved edge the
     cut moves by a fraction of a percent of the edge's length.
     """
     g = engine.graph
     out: list[BaseGeometry] = []
-    for e, s, t in zip(ring.edge.tolist(), ring.start.tolist(), ring.end.tolist(), strict=True):
+    for e, s, t in zip(pieces.edge.tolist(), pieces.start.tolist(), pieces.end.tolist(),
+                       strict=True):
         line = LineString(g.edge_shape(e))
         out.append(line if s <= 0 and t >= 1 else
                    shapely.ops.substring(line, s, t, normalized=True))

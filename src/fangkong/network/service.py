@@ -21,7 +21,7 @@ from fangkong.network.cache import load_or_build_hierarchy
 from fangkong.network.ch import ContractionHierarchy
 from fangkong.network.engine import AUTO_HIERARCHY_NODES, Engine, PairTimes
 from fangkong.network.graph import RoadGraph
-from fangkong.network.isochrone import DEFAULT_THRESHOLDS_S, isochrone
+from fangkong.network.isochrone import DEFAULT_THRESHOLDS_S, isochrone, piece_geometries
 from fangkong.network.modes import ModeGraph, walking_graph
 from fangkong.network.snap import DEFAULT_MAX_DISTANCE_M, Snapper, SnapResult
 from fangkong.network.store import load_current, network_dir
@@ -133,6 +133,43 @@ def isochrones(
         "features": [ring.feature() for ring in rings],
         "properties": {"snapped": [float(snapped.lon[0]), float(snapped.lat[0])],
                        "snap_distance_m": round(float(snapped.distance_m[0]), 1)},
+    }
+
+
+def route(
+    network: Network,
+    *,
+    source: tuple[float, float],
+    target: tuple[float, float],
+    crs: CoordSystem = CoordSystem.WGS84,
+) -> dict[str, Any]:
+    """The fastest road route between two points, as a GeoJSON Feature (LineString from the
+    source's snapped point to the target's, lon/lat), with its time and length."""
+    src = snap(network, [source[0]], [source[1]], crs=crs, field="source")
+    tgt = snap(network, [target[0]], [target[1]], crs=crs, field="target")
+    found = network.engine.route(src.points, tgt.points)
+    if found is None:
+        raise NotFound("no road leads from the source to the target (one-way streets or a "
+                       "road network in pieces)", field="target")
+    start = [float(src.lon[0]), float(src.lat[0])]
+    end = [float(tgt.lon[0]), float(tgt.lat[0])]
+    coords: list[list[float]] = [start]
+    for line in piece_geometries(network.engine, found):
+        coords += [[float(x), float(y)] for x, y in line.coords if [x, y] != coords[-1]]
+    if coords[-1] != end:
+        coords.append(end)
+    if len(coords) == 1:
+        coords.append(end)  # source and target snap to one spot: a line of length 0
+    return {
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": coords},
+        "properties": {
+            "time_s": round(found.time_s, 3),
+            "length_m": round(found.length_m, 1),
+            "edges": int(found.edge.shape[0]),
+            "snap_distance_m": [round(float(src.distance_m[0]), 1),
+                                round(float(tgt.distance_m[0]), 1)],
+        },
     }
 
 
