@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fangkong.areas import service as area_service
@@ -121,10 +121,15 @@ def _summary(incident: Incident, cipher: FieldCipher, language: str, codes: dict
     return out
 
 
+_AREA_CODE = select(Area.code).where(Area.id == bindparam("id"))
+
+
 def _area_code(db: DbSession, incident: Incident) -> str | None:
     if incident.area_id is None:
         return None
-    return _codes(db, [incident.area_id]).get(incident.area_id)
+    # Built once, run as plain SQL: every answer about one incident reads it.
+    found = db.connection().execute(_AREA_CODE, {"id": incident.area_id}).scalar_one_or_none()
+    return None if found is None else str(found)
 
 
 def _detail(db: DbSession, incident: Incident, cipher: FieldCipher, language: str,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -111,8 +111,16 @@ def _check_key(key: str) -> None:
                            "without surrounding spaces", field="idempotency_key")
 
 
+# The statements of intake's hot path are built once and run as plain SQL on the session's
+# connection: building a statement (and its cache key) per call costs more than running it.
+_ID_BY_KEY = select(Incident.id).where(Incident.idempotency_key == bindparam("key"))
+_LEAF = select(Area.path, Area.code).where(Area.id == bindparam("id"))
+
+
 def get_by_key(session: Session, *, key: str) -> Incident | None:
-    return session.scalars(select(Incident).where(Incident.idempotency_key == key)).one_or_none()
+    # Most keys are new: probe for the id, and load the incident only when there is one.
+    found = session.connection().execute(_ID_BY_KEY, {"key": key}).scalar_one_or_none()
+    return None if found is None else session.get(Incident, found)
 
 
 def _replay(existing: Incident, data: IncidentIn, key: str) -> Incident:
@@ -140,7 +148,7 @@ def _leaf_at(session: Session, lon: float, lat: float) -> tuple[float, float, _L
     leaf_id = int(area_index.get(session).locate([lon], [lat])[0])
     if leaf_id < 0:
         return lon, lat, None
-    row = session.execute(select(Area.path, Area.code).where(Area.id == leaf_id)).one()
+    row = session.connection().execute(_LEAF, {"id": leaf_id}).one()
     return lon, lat, _Leaf(id=leaf_id, path=row.path, code=row.code)
 
 
