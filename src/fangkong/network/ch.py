@@ -62,6 +62,7 @@ from numpy.typing import NDArray
 
 from fangkong.network._heap import heap_pop as _pop
 from fangkong.network._heap import heap_push as _push
+from fangkong.network._kernels import emit_pairs, offer_best, relax
 from fangkong.network.graph import RoadGraph
 
 __all__ = [
@@ -614,6 +615,23 @@ def _bucket_of(h_key: Int32Array, h_val: Int32Array, v: int) -> int:
     return h_val[j] if h_key[j] == v else -1
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _seed_up(rank: Int32Array, seed_node: Int32Array, seed_time: FloatArray, lo: int, hi: int,
+             bound: float, dist: FloatArray, state: Int32Array, base: int, hk: FloatArray,
+             hv: Int32Array) -> int:
+    """Queue the seeds ``lo:hi`` (graph nodes, times) within ``bound`` by their rank; returns
+    the heap size."""
+    size = 0
+    for i in range(lo, hi):
+        v = rank[seed_node[i]]
+        t = seed_time[i]
+        if t <= bound and (state[v] != base or t < dist[v]):
+            dist[v] = t
+            state[v] = base
+            size = _push(hk, hv, size, t, v)
+    return size
+
+
 @njit(cache=True, nogil=True)
 def item_searches(
     q_ptr: IntArray, q_adj: Int32Array, q_w: FloatArray,
@@ -637,14 +655,8 @@ def item_searches(
     for it in range(n_items):
         stamp += 2
         base = stamp
-        size = 0
-        for i in range(seed_ptr[it], seed_ptr[it + 1]):
-            v = rank[seed_node[i]]
-            t = seed_time[i]
-            if t <= cutoff and (state[v] != base or t < dist[v]):
-                dist[v] = t
-                state[v] = base
-                size = _push(hk, hv, size, t, v)
+        size = _seed_up(rank, seed_node, seed_time, seed_ptr[it], seed_ptr[it + 1], cutoff,
+                        dist, state, base, hk, hv)
         while size > 0:
             key = hk[0]
             v = hv[0]
@@ -661,16 +673,7 @@ def item_searches(
             e_node[count] = v
             e_time[count] = key
             count += 1
-            for a in range(q_ptr[v], q_ptr[v + 1]):
-                u = q_adj[a]
-                t = key + q_w[a]
-                if t > cutoff:
-                    continue
-                su = state[u]
-                if su < base or (su == base and t < dist[u]):
-                    dist[u] = t
-                    state[u] = base
-                    size = _push(hk, hv, size, t, u)
+            size = relax(q_ptr, q_adj, q_w, v, key, cutoff, dist, state, base, hk, hv, size)
         ptr[it + 1] = count
     return ptr, e_node[:count].copy(), e_time[:count].copy(), stamp
 
@@ -807,14 +810,8 @@ def bucket_query(
         n_top = _offer(j, t, top_t, top_i, in_top, n_top, kk)
         if n_top == kk:
             bound = min(_largest(top_t, n_top), cutoff)
-    size = 0
-    for i in range(seed_node.shape[0]):
-        v = rank[seed_node[i]]
-        t = seed_time[i]
-        if t <= bound and (state[v] != base or t < dist[v]):
-            dist[v] = t
-            state[v] = base
-            size = _push(hk, hv, size, t, v)
+    size = _seed_up(rank, seed_node, seed_time, 0, seed_node.shape[0], bound, dist, state,
+                    base, hk, hv)
     while size > 0:
         key = hk[0]
         v = hv[0]
@@ -846,16 +843,7 @@ def bucket_query(
                 n_top = _offer(j, t, top_t, top_i, in_top, n_top, kk)
                 if n_top == kk:
                     bound = min(_largest(top_t, n_top), cutoff)
-        for a in range(q_ptr[v], q_ptr[v + 1]):
-            u = q_adj[a]
-            t = key + q_w[a]
-            if t > bound:
-                continue
-            su = state[u]
-            if su < base or (su == base and t < dist[u]):
-                dist[u] = t
-                state[u] = base
-                size = _push(hk, hv, size, t, u)
+        size = relax(q_ptr, q_adj, q_w, v, key, bound, dist, state, base, hk, hv, size)
     # the top-k sorted by (time, item)
     out_i = top_i[:n_top].copy()
     out_t = top_t[:n_top].copy()
@@ -892,10 +880,9 @@ def bucket_many_to_many(
     best = np.empty(n_items, dtype=np.float64)
     seen = np.zeros(n_items, dtype=np.int32)  # the stamp of the source that last met the item
     touched = np.empty(n_items, dtype=np.int32)
-    cap = 1024
-    out_s = np.empty(cap, dtype=np.int32)
-    out_i = np.empty(cap, dtype=np.int32)
-    out_t = np.empty(cap, dtype=np.float64)
+    out_s = np.empty(1024, dtype=np.int32)
+    out_i = np.empty(1024, dtype=np.int32)
+    out_t = np.empty(1024, dtype=np.float64)
     count = 0
     settled = 0
     for s in range(src_lo, src_hi):
@@ -903,25 +890,11 @@ def bucket_many_to_many(
         base = stamp
         n_touched = 0
         for i in range(dir_ptr[s], dir_ptr[s + 1]):
-            t = dir_time[i]
-            j = dir_item[i]
-            if t > cutoff:
-                continue
-            if seen[j] != base:
-                seen[j] = base
-                best[j] = t
-                touched[n_touched] = j
-                n_touched += 1
-            elif t < best[j]:
-                best[j] = t
-        size = 0
-        for i in range(seed_ptr[s], seed_ptr[s + 1]):
-            v = rank[seed_node[i]]
-            t = seed_time[i]
-            if t <= cutoff and (state[v] != base or t < dist[v]):
-                dist[v] = t
-                state[v] = base
-                size = _push(hk, hv, size, t, v)
+            if dir_time[i] <= cutoff:
+                n_touched = offer_best(dir_item[i], dir_time[i], base, seen, best, touched,
+                                       n_touched)
+        size = _seed_up(rank, seed_node, seed_time, seed_ptr[s], seed_ptr[s + 1], cutoff,
+                        dist, state, base, hk, hv)
         while size > 0:
             key = hk[0]
             v = hv[0]
@@ -936,38 +909,12 @@ def bucket_many_to_many(
             if sl >= 0:
                 for e in range(b_ptr[sl], b_ptr[sl + 1]):
                     t = key + b_time[e]
-                    if t > cutoff:
-                        continue
-                    j = b_item[e]
-                    if seen[j] != base:
-                        seen[j] = base
-                        best[j] = t
-                        touched[n_touched] = j
-                        n_touched += 1
-                    elif t < best[j]:
-                        best[j] = t
-            for a in range(q_ptr[v], q_ptr[v + 1]):
-                u = q_adj[a]
-                t = key + q_w[a]
-                if t > cutoff:
-                    continue
-                su = state[u]
-                if su < base or (su == base and t < dist[u]):
-                    dist[u] = t
-                    state[u] = base
-                    size = _push(hk, hv, size, t, u)
-        if count + n_touched > cap:
-            while count + n_touched > cap:
-                cap *= 2
-            out_s = np.concatenate((out_s, np.empty(cap - out_s.shape[0], dtype=np.int32)))
-            out_i = np.concatenate((out_i, np.empty(cap - out_i.shape[0], dtype=np.int32)))
-            out_t = np.concatenate((out_t, np.empty(cap - out_t.shape[0], dtype=np.float64)))
-        for i in range(n_touched):
-            j = touched[i]
-            out_s[count] = s
-            out_i[count] = j
-            out_t[count] = best[j]
-            count += 1
+                    if t <= cutoff:
+                        n_touched = offer_best(b_item[e], t, base, seen, best, touched,
+                                               n_touched)
+            size = relax(q_ptr, q_adj, q_w, v, key, cutoff, dist, state, base, hk, hv, size)
+        out_s, out_i, out_t, count = emit_pairs(out_s, out_i, out_t, count, s, touched,
+                                                n_touched, best)
     return out_s[:count], out_i[:count], out_t[:count], stamp, settled
 
 

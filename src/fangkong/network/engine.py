@@ -67,6 +67,7 @@ from scipy.sparse import coo_matrix, csr_matrix
 from fangkong.core.errors import InvalidInput
 from fangkong.network._heap import heap_pop as _pop
 from fangkong.network._heap import heap_push as _push
+from fangkong.network._kernels import emit_pairs, link_entries, offer_best, relax
 from fangkong.network.ch import (
     Buckets,
     ContractionHierarchy,
@@ -231,16 +232,7 @@ def _search_block(
     order, the last stamp used and the number of nodes settled over all the sources.
     """
     n = indptr.shape[0] - 1
-    n_ent = ent_node.shape[0]
-    # Node -> its target entries, as linked lists valid for this call's ``tstamp`` only.
-    tnext = np.empty(n_ent, dtype=np.int32)
-    for e in range(n_ent):
-        v = ent_node[e]
-        if tmark[v] != tstamp:
-            tmark[v] = tstamp
-            thead[v] = -1
-        tnext[e] = thead[v]
-        thead[v] = e
+    tnext = link_entries(ent_node, tmark, thead, tstamp)
     tdone = np.zeros(n_tgt, dtype=np.int32)
     kk = min(k, n_tgt)
     cap = max(16, kk * (src_hi - src_lo)) if kk < 64 else 1024
@@ -300,16 +292,7 @@ def _search_block(
                     if t <= cutoff and tdone[ent_tgt[e]] != base:
                         size = _push(hk, hv, size, t, n + ent_tgt[e])
                     e = tnext[e]
-            for a in range(indptr[vid], indptr[vid + 1]):
-                u = adj[a]
-                t = key + w[a]
-                if t > cutoff:
-                    continue
-                su = state[u]
-                if su < base or (su == base and t < dist[u]):
-                    dist[u] = t
-                    state[u] = base
-                    size = _push(hk, hv, size, t, u)
+            size = relax(indptr, adj, w, vid, key, cutoff, dist, state, base, hk, hv, size)
     return out_s[:count], out_t[:count], out_d[:count], stamp, settled
 
 
@@ -332,22 +315,13 @@ def _m2m_block(
     the last stamp, the nodes reached and the first source not done (``src_hi`` unless the
     entry arrays ran out: grow them and go on from there).
     """
-    n_ent = ent_node.shape[0]
-    tnext = np.empty(n_ent, dtype=np.int32)
-    for e in range(n_ent):
-        v = ent_node[e]
-        if tmark[v] != tstamp:
-            tmark[v] = tstamp
-            thead[v] = -1
-        tnext[e] = thead[v]
-        thead[v] = e
+    tnext = link_entries(ent_node, tmark, thead, tstamp)
     tbest = np.empty(n_tgt, dtype=np.float64)
     tseen = np.zeros(n_tgt, dtype=np.int32)
     touched = np.empty(n_tgt, dtype=np.int32)
-    cap = 1024
-    out_s = np.empty(cap, dtype=np.int32)
-    out_t = np.empty(cap, dtype=np.int32)
-    out_d = np.empty(cap, dtype=np.float64)
+    out_s = np.empty(1024, dtype=np.int32)
+    out_t = np.empty(1024, dtype=np.int32)
+    out_d = np.empty(1024, dtype=np.float64)
     count = 0
     settled = 0
     for s in range(src_lo, src_hi):
@@ -362,16 +336,9 @@ def _m2m_block(
         settled += n_reached
         n_touched = 0
         for i in range(dir_ptr[s], dir_ptr[s + 1]):
-            t = dir_time[i]
-            j = dir_tgt[i]
-            if t <= cutoff:
-                if tseen[j] != base:
-                    tseen[j] = base
-                    tbest[j] = t
-                    touched[n_touched] = j
-                    n_touched += 1
-                elif t < tbest[j]:
-                    tbest[j] = t
+            if dir_time[i] <= cutoff:
+                n_touched = offer_best(dir_tgt[i], dir_time[i], base, tseen, tbest, touched,
+                                       n_touched)
         for i in range(n_reached):
             v = reached[i]
             if tmark[v] != tstamp:
@@ -380,28 +347,12 @@ def _m2m_block(
             e = thead[v]
             while e >= 0:
                 t = key + ent_off[e]
-                j = ent_tgt[e]
                 if t <= cutoff:
-                    if tseen[j] != base:
-                        tseen[j] = base
-                        tbest[j] = t
-                        touched[n_touched] = j
-                        n_touched += 1
-                    elif t < tbest[j]:
-                        tbest[j] = t
+                    n_touched = offer_best(ent_tgt[e], t, base, tseen, tbest, touched,
+                                           n_touched)
                 e = tnext[e]
-        if count + n_touched > cap:
-            while count + n_touched > cap:
-                cap *= 2
-            out_s = np.concatenate((out_s, np.empty(cap - out_s.shape[0], dtype=np.int32)))
-            out_t = np.concatenate((out_t, np.empty(cap - out_t.shape[0], dtype=np.int32)))
-            out_d = np.concatenate((out_d, np.empty(cap - out_d.shape[0], dtype=np.float64)))
-        for i in range(n_touched):
-            j = touched[i]
-            out_s[count] = s
-            out_t[count] = j
-            out_d[count] = tbest[j]
-            count += 1
+        out_s, out_t, out_d, count = emit_pairs(out_s, out_t, out_d, count, s, touched,
+                                                n_touched, tbest)
     return out_s[:count], out_t[:count], out_d[:count], stamp, settled, src_hi
 
 
@@ -415,6 +366,16 @@ def _m2m_block(
 # The buckets are circular: ``slots``, a power of two (a mask, not a division, finds a
 # slot), covers the heaviest edge plus the latest seed.
 _MAX_SLOTS = 1 << 16
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _enqueue(v: int, t: float, slot: int, e: int, bucket_head: Int32Array,
+             entry_next: Int32Array, entry_node: Int32Array, entry_key: FloatArray) -> None:
+    """Put node ``v`` at time ``t`` in bucket ``slot`` as entry ``e``."""
+    entry_node[e] = v
+    entry_key[e] = t
+    entry_next[e] = bucket_head[slot]
+    bucket_head[slot] = e
 
 
 @njit(cache=True, nogil=True)
@@ -452,11 +413,8 @@ def _bucket_search(
             return 0, capacity
         dist[v] = t
         state[v] = base
-        slot = int(t * inv) & mask
-        entry_node[n_ent] = v
-        entry_key[n_ent] = t
-        entry_next[n_ent] = bucket_head[slot]
-        bucket_head[slot] = n_ent
+        _enqueue(v, t, int(t * inv) & mask, n_ent, bucket_head, entry_next, entry_node,
+                 entry_key)
         n_ent += 1
         pending += 1
     count = 0
@@ -490,11 +448,8 @@ def _bucket_search(
                     if su < base:
                         state[u] = base
                     # key <= t <= key + max edge time: bucket b up to b + slots - 2
-                    slot_u = int(t * inv) & mask
-                    entry_node[n_ent] = u
-                    entry_key[n_ent] = t
-                    entry_next[n_ent] = bucket_head[slot_u]
-                    bucket_head[slot_u] = n_ent
+                    _enqueue(u, t, int(t * inv) & mask, n_ent, bucket_head, entry_next,
+                             entry_node, entry_key)
                     n_ent += 1
                     pending += 1
         for i in range(first, count):

@@ -1,0 +1,85 @@
+"""Small numba pieces the search kernels share (inlined where they are called)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+from fangkong.network._heap import heap_push
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+Int32Array = NDArray[np.int32]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def offer_best(j: int, t: float, stamp: int, seen: Int32Array, best: FloatArray,
+               touched: Int32Array, n_touched: int) -> int:
+    """Keep the smaller time ``t`` for item ``j`` in the search stamped ``stamp``, listing
+    ``j`` in ``touched`` when first met; returns the new length of ``touched``."""
+    if seen[j] != stamp:
+        seen[j] = stamp
+        best[j] = t
+        touched[n_touched] = j
+        return n_touched + 1
+    if t < best[j]:
+        best[j] = t
+    return n_touched
+
+
+@njit(cache=True, nogil=True, inline="always")
+def emit_pairs(out_s: Int32Array, out_t: Int32Array, out_d: FloatArray, count: int, s: int,
+               touched: Int32Array, n_touched: int, best: FloatArray
+               ) -> tuple[Int32Array, Int32Array, FloatArray, int]:
+    """Append (s, j, best[j]) for the touched items, growing the output arrays (doubling);
+    returns the arrays and the new count."""
+    if count + n_touched > out_s.shape[0]:
+        cap = out_s.shape[0]
+        while count + n_touched > cap:
+            cap *= 2
+        out_s = np.concatenate((out_s, np.empty(cap - out_s.shape[0], dtype=np.int32)))
+        out_t = np.concatenate((out_t, np.empty(cap - out_t.shape[0], dtype=np.int32)))
+        out_d = np.concatenate((out_d, np.empty(cap - out_d.shape[0], dtype=np.float64)))
+    for i in range(n_touched):
+        j = touched[i]
+        out_s[count] = s
+        out_t[count] = j
+        out_d[count] = best[j]
+        count += 1
+    return out_s, out_t, out_d, count
+
+
+@njit(cache=True, nogil=True, inline="always")
+def link_entries(ent_node: Int32Array, tmark: Int32Array, thead: Int32Array,
+                 tstamp: int) -> Int32Array:
+    """Node -> its target entries as linked lists (``thead[v]``, then ``next``), valid while
+    ``tmark[v] == tstamp``; returns ``next``."""
+    n_ent = ent_node.shape[0]
+    tnext = np.empty(n_ent, dtype=np.int32)
+    for e in range(n_ent):
+        v = ent_node[e]
+        if tmark[v] != tstamp:
+            tmark[v] = tstamp
+            thead[v] = -1
+        tnext[e] = thead[v]
+        thead[v] = e
+    return tnext
+
+
+@njit(cache=True, nogil=True, inline="always")
+def relax(q_ptr: IntArray, q_adj: Int32Array, q_w: FloatArray, v: int, key: float,
+          bound: float, dist: FloatArray, state: Int32Array, base: int, hk: FloatArray,
+          hv: Int32Array, size: int) -> int:
+    """Relax the edges of ``v`` (settled at ``key``) within ``bound``; returns the heap size."""
+    for a in range(q_ptr[v], q_ptr[v + 1]):
+        u = q_adj[a]
+        t = key + q_w[a]
+        if t > bound:
+            continue
+        su = state[u]
+        if su < base or (su == base and t < dist[u]):
+            dist[u] = t
+            state[u] = base
+            size = heap_push(hk, hv, size, t, u)
+    return size
