@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from fangkong.areas.geometry import local_projector
 from fangkong.core.errors import InvalidInput
 from fangkong.demo.build import DEMO_PBF
 from fangkong.network.engine import _STAMP_LIMIT, EdgePoints, Engine, edge_twins
@@ -507,6 +508,7 @@ def test_isochrone_rings_are_nested_and_cover_the_reachable_pieces() -> None:
     engine = Engine(g)
     source = g.n_nodes // 2 + 50
     rings = isochrone(engine, source, (150, 60, 100))
+    project = local_projector(float(g.lon[source]), float(g.lat[source]))
     assert [r.threshold_s for r in rings] == [60.0, 100.0, 150.0]
     dist = engine.distances_from(source)
     for ring in rings:
@@ -525,6 +527,10 @@ def test_isochrone_rings_are_nested_and_cover_the_reachable_pieces() -> None:
         pieces = shapely.union_all(piece_geometries(engine, ring))
         assert ring.polygon.buffer(1e-7).covers(pieces)
         assert ring.polygon.is_valid
+        # and is the pieces buffered by 50 m, to about a raster cell along its boundary
+        exact = shapely.transform(pieces, project).buffer(ring.buffer_m)
+        traced = shapely.transform(ring.polygon, project)
+        assert traced.symmetric_difference(exact).area < 5.0 * exact.length  # 2.3 m measured
     for inner, outer in itertools.pairwise(rings):
         assert set(inner.edge.tolist()) <= set(outer.edge.tolist())
         assert inner.polygon.difference(outer.polygon).area < 1e-12
