@@ -317,7 +317,7 @@ def demo(
                       f"{sum(generated.units_by_type.values())} ("
                       + ", ".join(f"{k} {v}" for k, v in generated.units_by_type.items()) + ")")
         table.add_row("incidents", f"{generated.incidents:,} ({generated.first_day} to "
-                      f"{generated.last_day})")
+                      f"{generated.last_day}; {generated.merged:,} second calls merged)")
         console.print(table)
     # The road graph comes from the same extract; the cache makes a rerun instant.
     graph, hit, _ = import_and_activate(settings.data_dir, demo_build.DEMO_PBF, DEFAULT_PROFILE)

@@ -132,6 +132,17 @@ def test_history_on_the_test_county(db: Session, network: Network) -> None:
         if incident.status == IncidentStatus.CANCELLED:
             assert incident.dispatched_at is None and incident.cancelled_at is not None
             continue
+        if incident.status == IncidentStatus.MERGED:
+            # a second call about an open incident, merged into it
+            first = db.get(Incident, incident.merged_into_id)
+            assert first is not None and first.status == IncidentStatus.CLOSED
+            assert (first.lon, first.lat, first.category) == (
+                incident.lon, incident.lat, incident.category)
+            assert first.on_scene_at is not None and incident.cancelled_at is not None
+            assert first.received_at < incident.received_at <= first.on_scene_at
+            assert incident.received_at < incident.cancelled_at
+            assert incident.dispatched_at is None
+            continue
         assert incident.status == IncidentStatus.CLOSED
         stamps = [incident.received_at, incident.dispatched_at, incident.en_route_at,
                   incident.on_scene_at, incident.cleared_at, incident.closed_at]
@@ -149,6 +160,9 @@ def test_history_on_the_test_county(db: Session, network: Network) -> None:
     assert p1 and max(by_incident[i.id] for i in p1) == 3
     events = Counter(db.scalars(select(IncidentEvent.incident_id)))
     assert all(events[i.id] == 6 for i in closed)
+    merged = [i for i in incidents if i.status == IncidentStatus.MERGED]
+    assert 0.5 * gen.DUPLICATE_SHARE < len(merged) / len(closed) < 2 * gen.DUPLICATE_SHARE
+    assert all(events[i.id] == 2 for i in merged)
     # A unit is on one incident at a time (the simulation's busy times).
     spans: dict[int, list[tuple[datetime, datetime]]] = {}
     for a in assignments:

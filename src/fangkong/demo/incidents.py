@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fangkong.areas.models import Area, AreaLevel, StandardAddress
@@ -123,8 +123,11 @@ ON_SCENE_MEDIAN_MIN: dict[str, float] = {
 }
 #: Call-to-dispatch: log-normal with this median (s) and sigma, P1 × 0.6, within [15, 1800] s.
 DISPATCH_MEDIAN_S, DISPATCH_SIGMA = 90.0, 0.7
-#: Share of incidents cancelled before a unit is sent (the caller withdrew, a duplicate call).
+#: Share of incidents cancelled before a unit is sent (the caller withdrew).
 CANCELLED_SHARE = 0.02
+#: Share of dispatched incidents that a second caller reports again while they are open: the
+#: second call is recorded, then merged into the first (the 合并 of duplicate calls).
+DUPLICATE_SHARE = 0.04
 #: Hotspots: this many density peaks, at least this far apart, each adding a kernel of weight
 #: HOTSPOT_WEIGHT · exp(−d / HOTSPOT_SCALE_M) to every address at distance d.
 HOTSPOTS, HOTSPOT_SEPARATION_M, HOTSPOT_WEIGHT, HOTSPOT_SCALE_M = 8, 800.0, 6.0, 250.0
@@ -311,6 +314,7 @@ class IncidentsReport:
     posts: int = 0
     units_by_type: dict[str, int] = field(default_factory=dict)
     incidents: int = 0
+    merged: int = 0  # of the incidents, second calls merged into the first
     by_category: dict[str, int] = field(default_factory=dict)
     first_day: str = ""
     last_day: str = ""
@@ -502,9 +506,54 @@ def build_history(
                 predicted_s=round((travel - float(turnout[k])) / float(slowdown[k]), 1),
                 arrived_at=max(arrived, row["on_scene_at"]),
                 released_at=max(row["cleared_at"], arrived), dispatched_by_id=None))
+    events += _merged_duplicates(connection, incident_rows, ids, rng)
     connection.execute(insert(IncidentEvent), events)
     connection.execute(insert(Assignment), assignments)
     return draws
+
+
+def _merged_duplicates(connection: Any, rows: list[dict[str, Any]], ids: list[int],
+                       rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Insert the second calls about :data:`DUPLICATE_SHARE` of the dispatched incidents: the
+    same event at the same place, received 30 s to 10 min after the first call (before a unit
+    is on scene) and merged into it 20 s to 2 min later. Returns their timeline events."""
+    picked = [k for k, row in enumerate(rows)
+              if row["dispatched_at"] is not None and rng.random() < DUPLICATE_SHARE]
+    if not picked:
+        return []
+    duplicates: list[dict[str, Any]] = []
+    for k in picked:
+        first = rows[k]
+        window = (first["on_scene_at"] - first["received_at"]).total_seconds()
+        received = first["received_at"] + timedelta(
+            seconds=float(rng.uniform(min(30.0, window / 2), min(600.0, window))))
+        merged = min(received + timedelta(seconds=float(rng.uniform(20.0, 120.0))),
+                     first["cleared_at"])
+        duplicates.append({
+            **first, "idempotency_key": f"{first['idempotency_key']}-dup",
+            "request_hash": service.IncidentIn(
+                category=first["category"], subtype=first["subtype"],
+                priority=first["priority"], source=Source.CALL, lon=first["lon"],
+                lat=first["lat"]).digest(),
+            "source": Source.CALL,
+            "status": IncidentStatus.MERGED, "merged_into_id": ids[k], "received_at": received,
+            "dispatched_at": None, "en_route_at": None, "on_scene_at": None,
+            "cleared_at": None, "closed_at": None, "cancelled_at": merged,
+            "created_at": received, "updated_at": merged})
+    connection.execute(insert(Incident), duplicates)
+    by_key = dict(connection.execute(select(Incident.idempotency_key, Incident.id).where(
+        Incident.idempotency_key.startswith(KEY_PREFIX, autoescape=True),
+        Incident.status == IncidentStatus.MERGED)).all())
+    events: list[dict[str, Any]] = []
+    for row in duplicates:
+        incident_id = by_key[row["idempotency_key"]]
+        events.append(dict(incident_id=incident_id, at=row["received_at"], from_status=None,
+                           to_status="received", user_id=None, username=SYSTEM.username,
+                           note=None))
+        events.append(dict(incident_id=incident_id, at=row["cancelled_at"],
+                           from_status="received", to_status="merged", user_id=None,
+                           username=SYSTEM.username, note=None))
+    return events
 
 
 def build_demo_incidents(
@@ -529,7 +578,10 @@ def build_demo_incidents(
     last_day = today - timedelta(days=1)
     draws = build_history(session, network=network, places=places, posts=posts, units=units,
                           last_day=last_day, days=days, zone=zone, rng=rng)
-    report.incidents = len(draws)
+    report.merged = int(session.scalar(select(func.count(Incident.id)).where(
+        Incident.idempotency_key.startswith(KEY_PREFIX, autoescape=True),
+        Incident.status == IncidentStatus.MERGED)) or 0)
+    report.incidents = len(draws) + report.merged
     report.by_category = dict(sorted(Counter(d.category for d in draws).items()))
     report.first_day = (last_day - timedelta(days=days - 1)).isoformat()
     report.last_day = last_day.isoformat()
