@@ -54,6 +54,27 @@ def test_idempotency_key_returns_the_original_and_refuses_another_body(db: Sessi
                        cipher=CIPHER)
 
 
+@pytest.mark.parametrize("sole_write", [False, True])
+def test_a_lost_race_on_the_key_answers_the_winner(db: Session, monkeypatch: pytest.MonkeyPatch,
+                                                   sole_write: bool) -> None:
+    winner = new_incident(db, "k-race")
+    db.commit()
+    looks: list[str] = []
+    real_get_by_key = service.get_by_key
+
+    def late(session: Session, *, key: str) -> Incident | None:
+        # The first look misses: the winner committed just after it.
+        looks.append(key)
+        return None if len(looks) == 1 else real_get_by_key(session, key=key)
+
+    monkeypatch.setattr(service, "get_by_key", late)
+    again, created = service.create(db, key="k-race", data=incident_in(), actor=ACTOR, now=T0,
+                                    cipher=CIPHER, sole_write=sole_write)
+    assert not created and again.id == winner.id and len(looks) == 2
+    stored = db.scalars(select(Incident.id).where(Incident.idempotency_key == "k-race")).all()
+    assert stored == [winner.id]
+
+
 def test_taxonomy_and_place_are_checked(db: Session) -> None:
     with pytest.raises(InvalidInput) as err:
         new_incident(db, "k-cat", incident_in(category="weather", subtype="other"))

@@ -200,8 +200,9 @@ def create_incident(
     data = service.IncidentIn(category=body.category, subtype=body.subtype,
                               priority=body.priority, source=body.source, lon=lon, lat=lat,
                               description=body.description, caller_contact=body.caller_contact)
+    # The request's transaction has only read so far: the create is its sole write.
     incident, created = service.create(db, key=key, data=data, actor=actor, now=utcnow(),
-                                       cipher=cipher, scope=scope, user=user)
+                                       cipher=cipher, scope=scope, user=user, sole_write=True)
     # Read before the commit: a read after it would open another transaction for the
     # request's session to end.
     area_code = _area_code(db, incident)
