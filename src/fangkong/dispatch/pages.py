@@ -85,7 +85,9 @@ def live_labels(language: str) -> dict[str, str]:
     labels |= {f"ring.{r}": translate(f"dispatch.breach.{r}", language)
                for _, r in recommend.RINGS_S}
     labels |= {"waiting": translate("dispatch.waiting", language),
-               "post": translate("dispatch.post", language)}
+               "post": translate("dispatch.post", language),
+               "suggested_routes": translate("dispatch.suggested_routes", language),
+               "minutes": translate("dispatch.minutes", language)}
     return labels
 
 

@@ -52,6 +52,12 @@
     map.addSource("posts", { type: "geojson", data: empty });
     map.addSource("units", { type: "geojson", data: empty });
     map.addSource("incidents", { type: "geojson", data: empty });
+    map.addSource("routes", { type: "geojson", data: empty });
+    map.addLayer({ id: "routes", type: "line", source: "routes",
+      layout: { "line-cap": "round", "line-join": "round" }, paint: {
+        "line-width": ["match", ["get", "rank"], 1, 5, 3.5], "line-opacity": 0.85,
+        "line-color": ["match", ["get", "ring"], "1min", "#2a9d8f", "3min", "#e9c46a",
+          "5min", "#f77f00", "#d62828"] } });
     map.addLayer({ id: "posts", type: "circle", source: "posts", paint: {
       "circle-radius": 7, "circle-color": "#ffffff", "circle-stroke-color": "#0b4f8a",
       "circle-stroke-width": 3 } });
@@ -226,12 +232,49 @@
     new maplibregl.Popup().setLngLat(lngLat).setDOMContent(box).addTo(map);
   }
 
+  // The units the recommender would send to an incident, each with its road route, drawn in
+  // the colour of the ring it meets; only the latest click is drawn.
+  let routeRequest = 0;
+  async function showRoutes(i, lngLat, lines) {
+    const ticket = ++routeRequest;
+    const features = [];
+    // A viewer may not ask for recommendations (403), and a scene may lie off the roads: the
+    // popup then shows the incident alone.
+    const answer = await fetch("/api/v1/incidents/" + i.id + "/recommendation?limit=3",
+      { credentials: "same-origin" }).catch(() => null);
+    if (answer && answer.ok) {
+      const candidates = (await answer.json()).candidates;
+      const routes = await Promise.all(candidates.map(async (c) => {
+        const unit = state.units.get(c.unit_id);
+        if (!unit || unit.lon == null) return null;
+        const query = new URLSearchParams({ from_lon: unit.lon, from_lat: unit.lat,
+          to_lon: i.lon, to_lat: i.lat });
+        const route = await fetch("/api/v1/network/route?" + query, { credentials: "same-origin" })
+          .catch(() => null);
+        if (!route || !route.ok) return null;
+        const feature = await route.json();
+        Object.assign(feature.properties, { rank: c.rank, ring: c.ring, call_sign: c.call_sign });
+        return feature;
+      }));
+      routes.forEach((f) => { if (f) features.push(f); });
+      if (features.length) {
+        lines.push(i18n.suggested_routes + ":");
+        candidates.forEach((c) => lines.push(c.rank + ". " + c.call_sign + " "
+          + (c.time_s / 60).toFixed(1) + " " + i18n.minutes));
+      }
+    }
+    if (ticket !== routeRequest) return;  // a later click took over
+    map.getSource("routes").setData({ type: "FeatureCollection", features });
+    el.dataset.routes = String(features.length);
+    popup(lngLat, lines);
+  }
+
   function wire() {
     addLayers();
     map.on("click", "incidents", (e) => {
       const i = state.incidents.get(e.features[0].properties.id);
       if (!i) return;
-      popup(e.lngLat, [i.priority + " #" + i.id, i18n["category." + i.category] || i.category,
+      showRoutes(i, e.lngLat, [i.priority + " #" + i.id, i18n["category." + i.category] || i.category,
         i18n["state." + i.status] || i.status, i18n.waiting + " " + waited(i.received_at)]);
     });
     // A unit's or a post's rings: where it reaches in 1/3/5 minutes by road.
