@@ -919,6 +919,67 @@ def bucket_many_to_many(
 
 
 @njit(cache=True, nogil=True)
+def phast_many_to_many(
+    up_ptr: IntArray, up_head: Int32Array, up_w: FloatArray,
+    down_ptr: IntArray, down_tail: Int32Array, down_w: FloatArray, rank: Int32Array,
+    src_lo: int, src_hi: int, seed_ptr: IntArray, seed_node: Int32Array, seed_time: FloatArray,
+    ent_node: Int32Array, ent_off: FloatArray, ent_item: Int32Array, n_items: int,
+    dir_ptr: IntArray, dir_item: Int32Array, dir_time: FloatArray, cutoff: float,
+) -> tuple[Int32Array, Int32Array, FloatArray, int]:
+    """:func:`bucket_many_to_many` for targets whose buckets outweigh the graph: per source one
+    PHAST sweep to every node, the targets' entries (graph node, time to the target) read off
+    it. Returns (source, item, time) grouped by source and the nodes settled upwards."""
+    n = up_ptr.shape[0] - 1
+    dist = np.empty(n, dtype=np.float64)  # upward labels, valid where state is this source's
+    state = np.zeros(n, dtype=np.int32)
+    swept = np.empty(n, dtype=np.float64)  # every node's time, rewritten by each sweep
+    hk = np.empty(up_head.shape[0] + seed_node.shape[0] + 1, dtype=np.float64)
+    hv = np.empty(hk.shape[0], dtype=np.int32)
+    ent_rank = rank[ent_node]
+    best = np.empty(n_items, dtype=np.float64)
+    seen = np.zeros(n_items, dtype=np.int32)
+    touched = np.empty(n_items, dtype=np.int32)
+    out_s = np.empty(1024, dtype=np.int32)
+    out_i = np.empty(1024, dtype=np.int32)
+    out_t = np.empty(1024, dtype=np.float64)
+    count = 0
+    settled = 0
+    for s in range(src_lo, src_hi):
+        base = 2 * (s - src_lo) + 2
+        n_touched = 0
+        for i in range(dir_ptr[s], dir_ptr[s + 1]):
+            if dir_time[i] <= cutoff:
+                n_touched = offer_best(dir_item[i], dir_time[i], base, seen, best, touched,
+                                       n_touched)
+        size = _seed_up(rank, seed_node, seed_time, seed_ptr[s], seed_ptr[s + 1], cutoff,
+                        dist, state, base, hk, hv)
+        while size > 0:
+            key = hk[0]
+            v = hv[0]
+            size = _pop(hk, hv, size)
+            if state[v] != base or key > dist[v]:
+                continue
+            state[v] = base + 1
+            settled += 1
+            size = relax(up_ptr, up_head, up_w, v, key, cutoff, dist, state, base, hk, hv,
+                         size)
+        for v in range(n - 1, -1, -1):
+            t_v = dist[v] if state[v] >= base else np.inf
+            for a in range(down_ptr[v], down_ptr[v + 1]):
+                t = swept[down_tail[a]] + down_w[a]
+                if t < t_v:
+                    t_v = t
+            swept[v] = t_v
+        for e in range(ent_node.shape[0]):
+            t = swept[ent_rank[e]] + ent_off[e]
+            if t <= cutoff:
+                n_touched = offer_best(ent_item[e], t, base, seen, best, touched, n_touched)
+        out_s, out_i, out_t, count = emit_pairs(out_s, out_i, out_t, count, s, touched,
+                                                n_touched, best)
+    return out_s[:count], out_i[:count], out_t[:count], settled
+
+
+@njit(cache=True, nogil=True)
 def multi_source_dijkstra(
     indptr: IntArray, adj: Int32Array, w: FloatArray,
     seed_node: Int32Array, seed_time: FloatArray, seed_label: Int32Array, cutoff: float,

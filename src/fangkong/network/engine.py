@@ -78,6 +78,7 @@ from fangkong.network.ch import (
     item_searches,
     multi_source_dijkstra,
     multi_source_phast,
+    phast_many_to_many,
 )
 from fangkong.network.graph import RoadGraph
 
@@ -1269,7 +1270,9 @@ class Engine:
         With a contraction hierarchy: the targets' upward searches, pruned at the cutoff, leave
         buckets (built on ``threads`` threads, not cached), and each source runs one upward
         search pruned at the cutoff that scans them
-        (:func:`fangkong.network.ch.bucket_many_to_many`). Without: one bucket search per
+        (:func:`fangkong.network.ch.bucket_many_to_many`); where the buckets hold more entries
+        than the graph has nodes and edges, each source runs a PHAST sweep instead
+        (:func:`fangkong.network.ch.phast_many_to_many`). Without: one bucket search per
         source bounded by the cutoff (:func:`_bucket_search`), O(s · (m_c + n_c)) for the n_c
         nodes and m_c edges within the cutoff of a source, targets read off the reached nodes.
         Sources run in blocks of up to 64 on ``threads`` threads pulling blocks from a shared
@@ -1294,13 +1297,23 @@ class Engine:
         h = self.hierarchy
         buckets = (self._cutoff_buckets(h, entries, cutoff, workers) if h is not None
                    else None)
+        # Targets whose buckets outweigh the graph itself (most of a small county within the
+        # cutoff): a linear PHAST sweep per source costs less than scanning the buckets.
+        sweep = (h is not None and buckets is not None
+                 and buckets.item.shape[0] > self.n_nodes + h.down_tail.shape[0])
 
         def work(worker: int) -> None:
             ws = self._acquire()
             try:
                 while (b := next(counter)) < n_blocks:
                     lo, hi = b * block, min(n_src, (b + 1) * block)
-                    if h is not None and buckets is not None:
+                    if h is not None and sweep:
+                        s, t, d, count = phast_many_to_many(
+                            h.up_ptr, h.up_head, h.up_w, h.down_ptr, h.down_tail, h.down_w,
+                            h.rank, lo, hi, seeds.ptr, seeds.node, seeds.time, entries.node,
+                            entries.time, entries.owner, n_tgt, direct[0], direct[1],
+                            direct[2], cutoff)
+                    elif h is not None and buckets is not None:
                         s, t, d, count = self._run_m2m_ch(ws, h, buckets, lo, hi, seeds,
                                                           direct, cutoff)
                     else:
