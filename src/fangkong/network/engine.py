@@ -1295,12 +1295,14 @@ class Engine:
         counter = itertools.count()
         settled = [0] * workers
         h = self.hierarchy
-        buckets = (self._cutoff_buckets(h, entries, cutoff, workers) if h is not None
-                   else None)
-        # Targets whose buckets outweigh the graph itself (most of a small county within the
-        # cutoff): a linear PHAST sweep per source costs less than scanning the buckets.
-        sweep = (h is not None and buckets is not None
-                 and buckets.item.shape[0] > self.n_nodes + h.down_tail.shape[0])
+        # Targets whose buckets would outweigh the graph itself (a third of its nodes or more,
+        # or most of a small county within the cutoff): a linear PHAST sweep per source costs
+        # less than scanning the buckets.
+        sweep = h is not None and 3 * n_tgt >= self.n_nodes
+        buckets = (self._cutoff_buckets(h, entries, cutoff, workers)
+                   if h is not None and not sweep else None)
+        if h is not None and buckets is not None:
+            sweep = buckets.item.shape[0] > self.n_nodes + h.down_tail.shape[0]
 
         def work(worker: int) -> None:
             ws = self._acquire()
