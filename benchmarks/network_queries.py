@@ -20,7 +20,8 @@ Queries (times in seconds, every answer checked against scipy before its timing 
   slow peers run a prefix of the sources and their time is scaled up linearly (said so in the
   table); on the demo network the targets are all its nodes (it has fewer than 50,000);
   fangkong on its contraction hierarchy (the targets' buckets pruned at the cutoff, built in
-  the timed call) and on its plain path (a bucket-queue search per source) side by side;
+  the timed call, or a PHAST sweep per source when the targets are a third of the nodes or
+  more) and on its plain path (a bucket-queue search per source) side by side;
 - ``multi-source``: nearest of 500 sources and its time for every node (fangkong: PHAST on
   the CH, median of 3 runs, and its plain multi-source Dijkstra once);
 - ``import``, ``preprocess`` and ``memory``: each peer runs in a fresh process that loads the
@@ -780,8 +781,10 @@ def report(network: str, label: str, graph: Any, sizes: Sizes, results: dict[str
         if "m2m_s" in fk:
             lines.append(f"  fangkong: {fk['m2m_pairs']:,} pairs within the cutoff, "
                          f"{os.cpu_count()} threads; on the CH (targets' buckets pruned at the "
-                         f"cutoff, one upward search per source, "
-                         f"{fk['m2m_settled_per_source']:,.0f} nodes settled per source); its "
+                         f"cutoff and one upward search per source, or a PHAST sweep per "
+                         f"source for targets a third of the nodes or more; "
+                         f"{fk['m2m_settled_per_source']:,.0f} nodes settled upwards per "
+                         f"source); its "
                          f"plain path (a bucket-queue search per source, "
                          f"{fk['m2m_plain_settled_per_source']:,.0f} settled) "
                          f"{fk['m2m_plain_s']:.2f} s")
