@@ -56,6 +56,7 @@ from fangkong.dispatch.schemas import (
     PostIn,
     PostOut,
     RecommendationOut,
+    RoadAccessOut,
     RowErrorOut,
     SubtypeOut,
     SummaryOut,
@@ -132,9 +133,22 @@ def _area_code(db: DbSession, incident: Incident) -> str | None:
     return None if found is None else str(found)
 
 
-def _detail(db: DbSession, incident: Incident, cipher: FieldCipher, language: str,
+def _road(request: Request, incident: Incident) -> RoadAccessOut | None:
+    """The scene snapped to the roads (None when no road network has been imported)."""
+    try:
+        network = _network(request)
+    except NotFound:
+        return None
+    road = recommend.road_access(network, incident.lon, incident.lat)
+    return None if road is None else RoadAccessOut(lon=road.lon, lat=road.lat,
+                                                   distance_m=round(road.distance_m, 1))
+
+
+def _detail(request: Request, db: DbSession, incident: Incident, language: str,
             area_code: str | None = None) -> IncidentDetail:
-    """The incident with its timeline and units; ``area_code`` is read when not given."""
+    """The incident with its timeline, units and road access; ``area_code`` is read when not
+    given."""
+    cipher = get_cipher(request)
     out = IncidentDetail.model_validate({
         **_incident_fields(incident, cipher, language),
         "events": [EventOut(at=e.at, from_status=e.from_status, to_status=e.to_status,
@@ -144,6 +158,7 @@ def _detail(db: DbSession, incident: Incident, cipher: FieldCipher, language: st
                                       arrived_at=a.arrived_at, released_at=a.released_at)
                         for a in incident.assignments]})
     out.area_code = area_code if area_code is not None else _area_code(db, incident)
+    out.road = _road(request, incident)
     return out
 
 
@@ -216,7 +231,7 @@ def create_incident(
         # The original may lie outside this user's areas: answer only what they may read.
         incident = service.get_or_raise(db, incident_id=incident.id, scope=scope)
         response.status_code = 200
-    return _detail(db, incident, cipher, language, area_code)
+    return _detail(request, db, incident, language, area_code)
 
 
 @router.post("/incidents/import", response_model=ImportOut,
@@ -280,7 +295,7 @@ def read_incident(incident_id: int, request: Request, db: DbSession, scope: User
                   language: Language) -> IncidentDetail:
     """One incident with its timeline and dispatch records; the contact masked."""
     incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
-    return _detail(db, incident, get_cipher(request), language)
+    return _detail(request, db, incident, language)
 
 
 @router.post("/incidents/{incident_id}/transitions", response_model=IncidentDetail,
@@ -295,7 +310,7 @@ def take_transition(incident_id: int, body: TransitionIn, request: Request, db: 
                    if body.merged_into_id is not None else None)
     service.transition(db, incident=incident, to=body.to, actor=actor, now=utcnow(),
                        note=body.note, merged_into=merged_into, user=user)
-    return _detail(db, incident, get_cipher(request), language)
+    return _detail(request, db, incident, language)
 
 
 @router.get("/incidents/{incident_id}/recommendation", response_model=RecommendationOut,
@@ -333,7 +348,7 @@ def dispatch_units(incident_id: int, body: DispatchIn, request: Request, db: DbS
         predicted = {}  # no network, or the scene off the roads: dispatch without a forecast
     service.dispatch(db, incident=incident, units=units, actor=actor, now=utcnow(),
                      predicted_s=predicted, user=user)
-    return _detail(db, incident, get_cipher(request), language)
+    return _detail(request, db, incident, language)
 
 
 @router.post("/incidents/{incident_id}/units/{unit_id}/arrival", response_model=IncidentDetail,
@@ -346,7 +361,7 @@ def unit_arrival(incident_id: int, unit_id: int, request: Request, db: DbSession
     incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
     unit = service.get_unit_or_raise(db, unit_id=unit_id, scope=scope)
     service.arrive(db, incident=incident, unit=unit, actor=actor, now=utcnow(), user=user)
-    return _detail(db, incident, get_cipher(request), language)
+    return _detail(request, db, incident, language)
 
 
 @router.get("/incidents/{incident_id}/caller-contact", response_model=ContactOut,

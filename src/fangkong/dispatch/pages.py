@@ -15,7 +15,7 @@ from fangkong.areas import service as area_service
 from fangkong.areas.models import Area, AreaLevel
 from fangkong.core import auth
 from fangkong.core.db import utcnow
-from fangkong.core.errors import FangkongError, InvalidInput
+from fangkong.core.errors import FangkongError, InvalidInput, NotFound
 from fangkong.core.i18n import translate
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope
@@ -234,11 +234,18 @@ def _detail_page(request: Request, db: DbSession, user: User, incident: Incident
                  language: str, *, error: str | None = None) -> HTMLResponse:
     moves = [m for m in PAGE_MOVES if m in service.TRANSITIONS[incident.status]]
     code = db.scalar(select(Area.code).where(Area.id == incident.area_id))
+    try:
+        network = network_service.current(get_settings(request).data_dir)
+        road = recommend.road_access(network, incident.lon, incident.lat)
+        no_network = False
+    except NotFound:
+        road, no_network = None, True
     return render(request, "dispatch/detail.html", language=language, user=user,
                   status_code=409 if error else 200, incident=incident, area_code=code,
                   labels=Labels(language), can_act=_can_act(user), moves=moves, error=error,
                   masked=service.masked_contact(incident, get_cipher(request)),
-                  breach=live.breach_of(incident, utcnow()))
+                  breach=live.breach_of(incident, utcnow()), road=road,
+                  no_network=no_network)
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)

@@ -57,6 +57,32 @@ def travel_engine(network: Network, travel: Travel, points: EdgePoints
     return network.engine, points
 
 
+#: An incident farther than this from every road has no road access (units stop short of it).
+ROAD_ACCESS_MAX_M = 1000.0
+
+
+@dataclass(frozen=True)
+class RoadAccess:
+    """Where a scene meets the road network: the nearest point on a road (lon/lat) and the
+    scene's distance from it in metres."""
+
+    lon: float
+    lat: float
+    distance_m: float
+
+
+def road_access(network: Network, lon: float, lat: float) -> RoadAccess | None:
+    """The scene's point snapped to the nearest road, or None with no road within
+    :data:`ROAD_ACCESS_MAX_M`."""
+    snapped = network.snapper.snap(np.array([lon], dtype=np.float64),
+                                   np.array([lat], dtype=np.float64),
+                                   max_distance_m=ROAD_ACCESS_MAX_M)
+    if bool(snapped.too_far[0]):
+        return None
+    return RoadAccess(float(snapped.lon[0]), float(snapped.lat[0]),
+                      float(snapped.distance_m[0]))
+
+
 def ring_of(seconds: float) -> Ring:
     """The smallest ring the time meets: ``1min`` (≤ 60 s), ``3min`` (≤ 180), ``5min``
     (≤ 300), else ``beyond``."""

@@ -98,9 +98,19 @@ class IncidentOut(BaseModel):
     times: TimesOut
 
 
+class RoadAccessOut(BaseModel):
+    lon: float
+    lat: float
+    distance_m: float = Field(description="Metres from the scene to this point on the road")
+
+
 class IncidentDetail(IncidentOut):
     events: list[EventOut]
     assignments: list[AssignmentOut]
+    road: RoadAccessOut | None = Field(
+        default=None, description="The scene snapped to the road network: the nearest point "
+        "on a road, where units arrive; null without an imported road network or when no road "
+        "lies within 1 km")
 
 
 class IncidentPage(BaseModel):
