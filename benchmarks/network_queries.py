@@ -240,6 +240,8 @@ def run_fangkong(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: di
         eng.reachable_from(node, cutoff_s=1.0)
         eng.multi_source_nearest([node], cutoff_s=1.0)
         eng.many_to_many([node], targets[:7], cutoff_s=1.0)
+        # targets a third of the nodes or more take the hierarchy's PHAST path
+        eng.many_to_many([node], np.arange(graph.n_nodes), cutoff_s=1.0)
     result["first_query_s"] = time.perf_counter() - started
 
     n = run["knn_queries"]
