@@ -29,17 +29,17 @@ def offer_best(j: int, t: float, stamp: int, seen: Int32Array, best: FloatArray,
 
 
 @njit(cache=True, nogil=True, inline="always")
-def emit_pairs(out_s: Int32Array, out_t: Int32Array, out_d: FloatArray, count: int, s: int,
+def emit_pairs(out_s: IntArray, out_t: IntArray, out_d: FloatArray, count: int, s: int,
                touched: Int32Array, n_touched: int, best: FloatArray
-               ) -> tuple[Int32Array, Int32Array, FloatArray, int]:
+               ) -> tuple[IntArray, IntArray, FloatArray, int]:
     """Append (s, j, best[j]) for the touched items, growing the output arrays (doubling);
     returns the arrays and the new count."""
     if count + n_touched > out_s.shape[0]:
         cap = out_s.shape[0]
         while count + n_touched > cap:
             cap *= 2
-        out_s = np.concatenate((out_s, np.empty(cap - out_s.shape[0], dtype=np.int32)))
-        out_t = np.concatenate((out_t, np.empty(cap - out_t.shape[0], dtype=np.int32)))
+        out_s = np.concatenate((out_s, np.empty(cap - out_s.shape[0], dtype=np.int64)))
+        out_t = np.concatenate((out_t, np.empty(cap - out_t.shape[0], dtype=np.int64)))
         out_d = np.concatenate((out_d, np.empty(cap - out_d.shape[0], dtype=np.float64)))
     for i in range(n_touched):
         j = touched[i]

@@ -869,7 +869,7 @@ def bucket_many_to_many(
     b_time: FloatArray, n_items: int,
     dir_ptr: IntArray, dir_item: Int32Array, dir_time: FloatArray, cutoff: float,
     dist: FloatArray, state: Int32Array, hk: FloatArray, hv: Int32Array, stamp: int,
-) -> tuple[Int32Array, Int32Array, FloatArray, int, int]:
+) -> tuple[IntArray, IntArray, FloatArray, int, int]:
     """Every (source, item) pair within ``cutoff``, for the sources ``src_lo:src_hi``.
 
     Each source (seeds ``seed_ptr[s]:seed_ptr[s+1]``) climbs the hierarchy by an upward
@@ -880,8 +880,8 @@ def bucket_many_to_many(
     best = np.empty(n_items, dtype=np.float64)
     seen = np.zeros(n_items, dtype=np.int32)  # the stamp of the source that last met the item
     touched = np.empty(n_items, dtype=np.int32)
-    out_s = np.empty(1024, dtype=np.int32)
-    out_i = np.empty(1024, dtype=np.int32)
+    out_s = np.empty(1024, dtype=np.int64)
+    out_i = np.empty(1024, dtype=np.int64)
     out_t = np.empty(1024, dtype=np.float64)
     count = 0
     settled = 0
@@ -925,7 +925,7 @@ def phast_many_to_many(
     src_lo: int, src_hi: int, seed_ptr: IntArray, seed_node: Int32Array, seed_time: FloatArray,
     ent_node: Int32Array, ent_off: FloatArray, ent_item: Int32Array, n_items: int,
     dir_ptr: IntArray, dir_item: Int32Array, dir_time: FloatArray, cutoff: float,
-) -> tuple[Int32Array, Int32Array, FloatArray, int]:
+) -> tuple[IntArray, IntArray, FloatArray, int]:
     """:func:`bucket_many_to_many` for targets whose buckets outweigh the graph: per source one
     PHAST sweep to every node, the targets' entries (graph node, time to the target) read off
     it. Returns (source, item, time) grouped by source and the nodes settled upwards."""
@@ -939,8 +939,8 @@ def phast_many_to_many(
     best = np.empty(n_items, dtype=np.float64)
     seen = np.zeros(n_items, dtype=np.int32)
     touched = np.empty(n_items, dtype=np.int32)
-    out_s = np.empty(1024, dtype=np.int32)
-    out_i = np.empty(1024, dtype=np.int32)
+    out_s = np.empty(1024, dtype=np.int64)
+    out_i = np.empty(1024, dtype=np.int64)
     out_t = np.empty(1024, dtype=np.float64)
     count = 0
     settled = 0

@@ -307,7 +307,7 @@ def _m2m_block(
     bucket_head: Int32Array, entry_next: Int32Array, entry_node: Int32Array,
     entry_key: FloatArray, reached: IntArray, reached_time: FloatArray, stamp: int,
     tstamp: int,
-) -> tuple[Int32Array, Int32Array, FloatArray, int, int, int]:
+) -> tuple[IntArray, IntArray, FloatArray, int, int, int]:
     """A bucket search bounded by ``cutoff`` from each source in ``src_lo:src_hi``; every
     target met.
 
@@ -320,8 +320,8 @@ def _m2m_block(
     tbest = np.empty(n_tgt, dtype=np.float64)
     tseen = np.zeros(n_tgt, dtype=np.int32)
     touched = np.empty(n_tgt, dtype=np.int32)
-    out_s = np.empty(1024, dtype=np.int32)
-    out_t = np.empty(1024, dtype=np.int32)
+    out_s = np.empty(1024, dtype=np.int64)
+    out_t = np.empty(1024, dtype=np.int64)
     out_d = np.empty(1024, dtype=np.float64)
     count = 0
     settled = 0
@@ -942,10 +942,10 @@ class Engine:
     def _run_m2m(
         self, ws: _Workspace, lo: int, hi: int, seeds: _Expanded, entries: _Expanded,
         n_tgt: int, direct: tuple[IntArray, Int32Array, FloatArray], cutoff: float,
-    ) -> tuple[Int32Array, Int32Array, FloatArray, int]:
+    ) -> tuple[IntArray, IntArray, FloatArray, int]:
         g = self._forward
         n_seed = int(seeds.ptr[hi] - seeds.ptr[lo])
-        parts: list[tuple[Int32Array, Int32Array, FloatArray]] = []
+        parts: list[tuple[IntArray, IntArray, FloatArray]] = []
         settled = 0
         while lo < hi:
             width, heads = self._bucket_plan(ws, hi - lo, seeds, g.adj.shape[0] + n_seed + 1)
@@ -1006,7 +1006,7 @@ class Engine:
     def _run_m2m_ch(
         self, ws: _Workspace, h: ContractionHierarchy, buckets: Buckets, lo: int, hi: int,
         seeds: _Expanded, direct: tuple[IntArray, Int32Array, FloatArray], cutoff: float,
-    ) -> tuple[Int32Array, Int32Array, FloatArray, int]:
+    ) -> tuple[IntArray, IntArray, FloatArray, int]:
         n_seed = int(seeds.ptr[hi] - seeds.ptr[lo])
         ws.prepare(hi - lo, h.up_head.shape[0] + n_seed + 1)
         out_s, out_t, out_d, ws.stamp, settled = bucket_many_to_many(
@@ -1291,7 +1291,7 @@ class Engine:
         workers = max(1, min(threads or self.threads, n_src))
         block = max(1, min(64, n_src // (workers * 8) or 1))
         n_blocks = (n_src + block - 1) // block
-        results: list[tuple[Int32Array, Int32Array, FloatArray] | None] = [None] * n_blocks
+        results: list[tuple[IntArray, IntArray, FloatArray] | None] = [None] * n_blocks
         counter = itertools.count()
         settled = [0] * workers
         h = self.hierarchy
@@ -1335,8 +1335,8 @@ class Engine:
         self._local.settled = sum(settled)
         parts = [r for r in results if r is not None]
         if parts:
-            src = np.concatenate([p[0] for p in parts]).astype(np.int64)
-            tgt = np.concatenate([p[1] for p in parts]).astype(np.int64)
+            src = np.concatenate([p[0] for p in parts])
+            tgt = np.concatenate([p[1] for p in parts])
             time = np.concatenate([p[2] for p in parts])
         else:
             src, tgt, time = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
