@@ -123,40 +123,60 @@ class _SnapCache:
         self._network: Network | None = None
         self._points: dict[int, tuple[float, float, int, float]] = {}
 
-    def points(self, network: Network, units: list[Unit]) -> tuple[list[int], list[float]]:
-        """Edge and fraction of each unit (edge -1: too far from every road)."""
+    def points(self, network: Network, where: list[tuple[int, float, float]]
+               ) -> tuple[list[int], list[float]]:
+        """Edge and fraction of each unit given as (id, lon, lat) (edge -1: too far from every
+        road)."""
         with self._lock:
             if self._network is not network or len(self._points) > self.MAX_ENTRIES:
                 self._network, self._points = network, {}
-            known = {u.id: hit for u in units if (hit := self._points.get(u.id)) is not None}
-        missing = [u for u in units
-                   if (hit := known.get(u.id)) is None or hit[:2] != (u.lon, u.lat)]
+            cached = self._points
+            known = {w[0]: hit for w in where if (hit := cached.get(w[0])) is not None}
+        missing = [w for w in where
+                   if (hit := known.get(w[0])) is None or hit[:2] != (w[1], w[2])]
         if missing:
-            snapped = network.snapper.snap(np.array([u.lon for u in missing], dtype=np.float64),
-                                           np.array([u.lat for u in missing], dtype=np.float64))
+            snapped = network.snapper.snap(np.array([w[1] for w in missing], dtype=np.float64),
+                                           np.array([w[2] for w in missing], dtype=np.float64))
             edges = np.where(snapped.too_far, -1, snapped.edge).tolist()
-            fresh = {u.id: (float(u.lon or 0.0), float(u.lat or 0.0), int(e), float(f))
-                     for u, e, f in zip(missing, edges, snapped.fraction.tolist(), strict=True)}
+            fresh = {w[0]: (w[1], w[2], int(e), float(f))
+                     for w, e, f in zip(missing, edges, snapped.fraction.tolist(), strict=True)}
             known.update(fresh)
             with self._lock:
                 if self._network is network:
                     self._points.update(fresh)
-        rows = [known[u.id] for u in units]
+        rows = [known[w[0]] for w in where]
         return [r[2] for r in rows], [r[3] for r in rows]
 
 
 _SNAPS = _SnapCache()
 
 
-def _unit_points(network: Network, units: list[Unit]) -> tuple[list[Unit], EdgePoints]:
-    """The units that lie near a road, and their snapped points."""
-    located = [u for u in units if u.lon is not None and u.lat is not None]
-    if not located:
-        return [], EdgePoints(np.zeros(0, dtype=np.int64), np.zeros(0))
-    edges, fractions = _SNAPS.points(network, located)
+def _unit_points(network: Network, units: list[Unit], *, available_only: bool
+                 ) -> tuple[list[Unit], EdgePoints, NDArray[np.str_]]:
+    """The units (available ones only, with ``available_only``) that travel by road and lie
+    near a road: the units, their snapped points and their ways of travel. Each unit's
+    attributes are read once: on a few hundred units, ORM attribute reads are most of the
+    cost of a recommendation."""
+    chosen: list[Unit] = []
+    where: list[tuple[int, float, float]] = []
+    ways: list[str] = []
+    for unit in units:
+        if available_only and unit.status != UnitStatus.AVAILABLE:
+            continue
+        way = TRAVEL[unit.unit_type]
+        lon, lat = unit.lon, unit.lat
+        if way is None or lon is None or lat is None:
+            continue
+        chosen.append(unit)
+        where.append((unit.id, float(lon), float(lat)))
+        ways.append(way)
+    if not chosen:
+        return [], EdgePoints(np.zeros(0, dtype=np.int64), np.zeros(0)), np.array([], dtype=str)
+    edges, fractions = _SNAPS.points(network, where)
     keep = [i for i, e in enumerate(edges) if e >= 0]
-    return ([located[i] for i in keep],
-            EdgePoints([edges[i] for i in keep], [fractions[i] for i in keep]))
+    return ([chosen[i] for i in keep],
+            EdgePoints([edges[i] for i in keep], [fractions[i] for i in keep]),
+            np.array([ways[i] for i in keep], dtype=str))
 
 
 def _incident_point(network: Network, incident: Incident) -> EdgePoints:
@@ -201,15 +221,13 @@ def recommend(
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must lie in [1, {MAX_LIMIT}]", field="limit")
     target = _incident_point(network, incident)
-    available = [u for u in units
-                 if u.status == UnitStatus.AVAILABLE and TRAVEL[u.unit_type] is not None]
-    located, points = _unit_points(network, available)
+    located, points, ways = _unit_points(network, units, available_only=True)
     if not located:
         return []
     p1 = incident.priority == Priority.P1
     k = min(max(limit, P1_UNITS if p1 else 1), len(located))
     found: list[tuple[float, int]] = []  # (time, index into located)
-    for travel, members in _by_travel(located).items():
+    for travel, members in _by_travel(ways).items():
         engine, (scene, starts) = _on(network, travel, target, points[members])
         index, times = engine.k_nearest_sources(scene, starts, min(k, members.shape[0]))
         found += [(t, int(members[i])) for i, t in zip(index.tolist(), times.tolist(),
@@ -227,14 +245,9 @@ def recommend(
     return out
 
 
-def _by_travel(units: list[Unit]) -> dict[Travel, NDArray[np.int64]]:
-    """Indices of ``units`` per way of travel (units that travel by none are left out)."""
-    groups: dict[Travel, list[int]] = {}
-    for i, unit in enumerate(units):
-        travel = TRAVEL[unit.unit_type]
-        if travel is not None:
-            groups.setdefault(travel, []).append(i)
-    return {t: np.asarray(members, dtype=np.int64) for t, members in groups.items()}
+def _by_travel(ways: NDArray[np.str_]) -> dict[Travel, NDArray[np.int64]]:
+    """Indices per way of travel."""
+    return {t: members for t in TRAVELS if (members := np.flatnonzero(ways == t)).shape[0]}
 
 
 def _on(network: Network, travel: Travel, target: EdgePoints, starts: EdgePoints
@@ -250,10 +263,9 @@ def predict(network: Network, *, incident: Incident, units: list[Unit]) -> dict[
     way of travel; units without a position, too far from a road, not travelling by road or
     unreachable are left out."""
     target = _incident_point(network, incident)
-    located, points = _unit_points(network, [u for u in units
-                                             if TRAVEL[u.unit_type] is not None])
+    located, points, ways = _unit_points(network, units, available_only=False)
     out: dict[int, float] = {}
-    for travel, members in _by_travel(located).items():
+    for travel, members in _by_travel(ways).items():
         engine, (scene, starts) = _on(network, travel, target, points[members])
         times = engine.many_to_one(starts, scene)
         out.update((located[int(i)].id, float(t))
