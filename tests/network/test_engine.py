@@ -337,6 +337,18 @@ def test_invalid_arguments_are_reported() -> None:
         EdgePoints([0], [math.nan])
 
 
+def test_many_to_many_keeps_one_pair_per_target_on_the_sweep() -> None:
+    # Two targets (a third of the nodes or more: the hierarchy's PHAST sweep): a point on a
+    # two-way road, which is reached by two entries, and a point off the roads, which has
+    # none, so that the entries are as many as the targets.
+    engine = Engine(line_graph())
+    targets = EdgePoints([0, -1], [0.5, 0.0])
+    pairs = engine.many_to_many([0, 1], targets, cutoff_s=1e6)
+    assert len(set(zip(pairs.source.tolist(), pairs.target.tolist(), strict=True))) == len(pairs)
+    for i, source in enumerate((0, 1)):
+        assert_times(pairs.to_dense()[i], engine.one_to_many(source, targets))
+
+
 def test_workspace_stamps_wrap_around_safely() -> None:
     engine = Engine(line_graph())
     first = engine.one_to_many(0, [1, 2, 3])

@@ -30,13 +30,14 @@ def offer_best(j: int, t: float, stamp: int, seen: Int32Array, best: FloatArray,
 
 @njit(cache=True, nogil=True, inline="always")
 def emit_pairs(out_s: IntArray, out_t: IntArray, out_d: FloatArray, count: int, s: int,
-               touched: Int32Array, n_touched: int, best: FloatArray
+               touched: Int32Array, n_touched: int, best: FloatArray, room: int = 0
                ) -> tuple[IntArray, IntArray, FloatArray, int]:
-    """Append (s, j, best[j]) for the touched items, growing the output arrays (doubling);
-    returns the arrays and the new count."""
-    if count + n_touched > out_s.shape[0]:
+    """Append (s, j, best[j]) for the touched items, growing the output arrays (doubling) so
+    that they also hold ``room`` more; returns the arrays and the new count."""
+    need = count + max(n_touched, room)
+    if need > out_s.shape[0]:
         cap = out_s.shape[0]
-        while count + n_touched > cap:
+        while need > cap:
             cap *= 2
         out_s = np.concatenate((out_s, np.empty(cap - out_s.shape[0], dtype=np.int64)))
         out_t = np.concatenate((out_t, np.empty(cap - out_t.shape[0], dtype=np.int64)))

@@ -924,11 +924,14 @@ def phast_many_to_many(
     down_ptr: IntArray, down_tail: Int32Array, down_w: FloatArray, rank: Int32Array,
     src_lo: int, src_hi: int, seed_ptr: IntArray, seed_node: Int32Array, seed_time: FloatArray,
     ent_node: Int32Array, ent_off: FloatArray, ent_item: Int32Array, n_items: int,
-    dir_ptr: IntArray, dir_item: Int32Array, dir_time: FloatArray, cutoff: float,
+    one_each: bool, dir_ptr: IntArray, dir_item: Int32Array, dir_time: FloatArray,
+    cutoff: float,
 ) -> tuple[IntArray, IntArray, FloatArray, int]:
     """:func:`bucket_many_to_many` for targets whose buckets outweigh the graph: per source one
     PHAST sweep to every node, the targets' entries (graph node, time to the target) read off
-    it. Returns (source, item, time) grouped by source and the nodes settled upwards."""
+    it; ``one_each``: every item has exactly one entry (node targets), so that no item needs
+    the best of several. Returns (source, item, time) grouped by source and the nodes settled
+    upwards."""
     n = up_ptr.shape[0] - 1
     dist = np.empty(n, dtype=np.float64)  # upward labels, valid where state is this source's
     state = np.zeros(n, dtype=np.int32)
@@ -970,6 +973,19 @@ def phast_many_to_many(
                 if t < t_v:
                     t_v = t
             swept[v] = t_v
+        if one_each and n_touched == 0:
+            # one entry per item and nothing met directly: the entries are the answer
+            if count + ent_node.shape[0] > out_s.shape[0]:
+                out_s, out_i, out_t, count = emit_pairs(out_s, out_i, out_t, count, s,
+                                                        touched, 0, best, ent_node.shape[0])
+            for e in range(ent_node.shape[0]):
+                t = swept[ent_rank[e]] + ent_off[e]
+                if t <= cutoff:
+                    out_s[count] = s
+                    out_i[count] = ent_item[e]
+                    out_t[count] = t
+                    count += 1
+            continue
         for e in range(ent_node.shape[0]):
             t = swept[ent_rank[e]] + ent_off[e]
             if t <= cutoff:

@@ -1303,6 +1303,7 @@ class Engine:
                    if h is not None and not sweep else None)
         if h is not None and buckets is not None:
             sweep = buckets.item.shape[0] > self.n_nodes + h.down_tail.shape[0]
+        one_each = bool((np.diff(entries.ptr) == 1).all())
 
         def work(worker: int) -> None:
             ws = self._acquire()
@@ -1313,8 +1314,8 @@ class Engine:
                         s, t, d, count = phast_many_to_many(
                             h.up_ptr, h.up_head, h.up_w, h.down_ptr, h.down_tail, h.down_w,
                             h.rank, lo, hi, seeds.ptr, seeds.node, seeds.time, entries.node,
-                            entries.time, entries.owner, n_tgt, direct[0], direct[1],
-                            direct[2], cutoff)
+                            entries.time, entries.owner, n_tgt, one_each, direct[0],
+                            direct[1], direct[2], cutoff)
                     elif h is not None and buckets is not None:
                         s, t, d, count = self._run_m2m_ch(ws, h, buckets, lo, hi, seeds,
                                                           direct, cutoff)
