@@ -70,10 +70,13 @@ _lock = threading.Lock()
 _cache: dict[str, AreaIndex] = {}
 
 
+# The areas' version, asked on every located write (an intake among them): built once, since
+# building a statement costs several times running it.
+_GENERATION = select(func.count(Area.id), func.max(Area.id), func.max(Area.updated_at))
+
+
 def _generation(session: Session) -> tuple[int, int, str]:
-    count, max_id, last = session.execute(
-        select(func.count(Area.id), func.max(Area.id), func.max(Area.updated_at))
-    ).one()
+    count, max_id, last = session.execute(_GENERATION).one()
     return int(count), int(max_id or 0), str(last)
 
 
