@@ -29,6 +29,20 @@ def offer_best(j: int, t: float, stamp: int, seen: Int32Array, best: FloatArray,
 
 
 @njit(cache=True, nogil=True, inline="always")
+def offer_direct(s: int, dir_ptr: IntArray, dir_item: Int32Array, dir_time: FloatArray,
+                 cutoff: float, stamp: int, seen: Int32Array, best: FloatArray,
+                 touched: Int32Array) -> int:
+    """Offer source ``s``'s times known without the graph (two points on one road) within
+    ``cutoff``; the search's first offers, so the count starts at 0. Returns the count."""
+    n_touched = 0
+    for i in range(dir_ptr[s], dir_ptr[s + 1]):
+        if dir_time[i] <= cutoff:
+            n_touched = offer_best(dir_item[i], dir_time[i], stamp, seen, best, touched,
+                                   n_touched)
+    return n_touched
+
+
+@njit(cache=True, nogil=True, inline="always")
 def emit_pairs(out_s: IntArray, out_t: IntArray, out_d: FloatArray, count: int, s: int,
                touched: Int32Array, n_touched: int, best: FloatArray, room: int = 0
                ) -> tuple[IntArray, IntArray, FloatArray, int]:

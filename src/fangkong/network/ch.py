@@ -62,7 +62,7 @@ from numpy.typing import NDArray
 
 from fangkong.network._heap import heap_pop as _pop
 from fangkong.network._heap import heap_push as _push
-from fangkong.network._kernels import emit_pairs, offer_best, relax
+from fangkong.network._kernels import emit_pairs, offer_best, offer_direct, relax
 from fangkong.network.graph import RoadGraph
 
 __all__ = [
@@ -888,11 +888,8 @@ def bucket_many_to_many(
     for s in range(src_lo, src_hi):
         stamp += 2
         base = stamp
-        n_touched = 0
-        for i in range(dir_ptr[s], dir_ptr[s + 1]):
-            if dir_time[i] <= cutoff:
-                n_touched = offer_best(dir_item[i], dir_time[i], base, seen, best, touched,
-                                       n_touched)
+        n_touched = offer_direct(s, dir_ptr, dir_item, dir_time, cutoff, base, seen, best,
+                                 touched)
         size = _seed_up(rank, seed_node, seed_time, seed_ptr[s], seed_ptr[s + 1], cutoff,
                         dist, state, base, hk, hv)
         while size > 0:
@@ -949,11 +946,8 @@ def phast_many_to_many(
     settled = 0
     for s in range(src_lo, src_hi):
         base = 2 * (s - src_lo) + 2
-        n_touched = 0
-        for i in range(dir_ptr[s], dir_ptr[s + 1]):
-            if dir_time[i] <= cutoff:
-                n_touched = offer_best(dir_item[i], dir_time[i], base, seen, best, touched,
-                                       n_touched)
+        n_touched = offer_direct(s, dir_ptr, dir_item, dir_time, cutoff, base, seen, best,
+                                 touched)
         size = _seed_up(rank, seed_node, seed_time, seed_ptr[s], seed_ptr[s + 1], cutoff,
                         dist, state, base, hk, hv)
         while size > 0:

@@ -67,7 +67,13 @@ from scipy.sparse import coo_matrix, csr_matrix
 from fangkong.core.errors import InvalidInput
 from fangkong.network._heap import heap_pop as _pop
 from fangkong.network._heap import heap_push as _push
-from fangkong.network._kernels import emit_pairs, link_entries, offer_best, relax
+from fangkong.network._kernels import (
+    emit_pairs,
+    link_entries,
+    offer_best,
+    offer_direct,
+    relax,
+)
 from fangkong.network.ch import (
     Buckets,
     ContractionHierarchy,
@@ -335,11 +341,8 @@ def _m2m_block(
         if used == entry_node.shape[0]:
             return out_s[:count], out_t[:count], out_d[:count], stamp, settled, s
         settled += n_reached
-        n_touched = 0
-        for i in range(dir_ptr[s], dir_ptr[s + 1]):
-            if dir_time[i] <= cutoff:
-                n_touched = offer_best(dir_tgt[i], dir_time[i], base, tseen, tbest, touched,
-                                       n_touched)
+        n_touched = offer_direct(s, dir_ptr, dir_tgt, dir_time, cutoff, base, tseen, tbest,
+                                 touched)
         for i in range(n_reached):
             v = reached[i]
             if tmark[v] != tstamp:
