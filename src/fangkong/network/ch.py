@@ -281,6 +281,58 @@ def _witness(u: int, max_d: float, limit: int, o_start: IntArray, o_len: Int32Ar
 
 
 @njit(cache=True, nogil=True)
+def _shortcuts(
+    v: int, limit: int, collect: bool, i_start: IntArray, i_len: Int32Array, i_to: Int32Array,
+    i_w: FloatArray, o_start: IntArray, o_len: Int32Array, o_to: Int32Array, o_w: FloatArray,
+    done: BoolArray, dist: FloatArray, seen: IntArray, stamp: int, hk: FloatArray,
+    hv: Int32Array, tmark: IntArray, sc_u: Int32Array, sc_x: Int32Array, sc_d: FloatArray,
+) -> tuple[int, int, Int32Array, Int32Array, FloatArray]:
+    """The shortcuts contracting ``v`` (already marked done) needs: from each in-neighbour u, a
+    witness search of at most ``limit`` settled nodes, bounded by the longest u → v → x; a
+    shortcut u → x wherever it finds nothing as fast. Counted (the simulated contraction that
+    sets priorities) or, with ``collect``, also kept in ``sc_*`` (grown as needed). Returns
+    (count, last stamp, sc_u, sc_x, sc_d)."""
+    added = 0
+    for a in range(i_start[v], i_start[v] + i_len[v]):
+        u = i_to[a]
+        wu = i_w[a]
+        max_d = 0.0
+        nt = 0
+        stamp += 2
+        for b in range(o_start[v], o_start[v] + o_len[v]):
+            x = o_to[b]
+            if x == u:
+                continue
+            d = wu + o_w[b]
+            if d > max_d:
+                max_d = d
+            if tmark[x] != stamp:
+                tmark[x] = stamp
+                nt += 1
+        if nt == 0:
+            continue
+        _witness(u, max_d, limit, o_start, o_len, o_to, o_w, done, dist, seen, stamp, hk, hv,
+                 tmark, nt)
+        for b in range(o_start[v], o_start[v] + o_len[v]):
+            x = o_to[b]
+            if x == u:
+                continue
+            d = wu + o_w[b]
+            if seen[x] == stamp and dist[x] <= d:
+                continue
+            if collect:
+                if added == sc_u.shape[0]:
+                    sc_u = np.concatenate((sc_u, np.empty(added, dtype=np.int32)))
+                    sc_x = np.concatenate((sc_x, np.empty(added, dtype=np.int32)))
+                    sc_d = np.concatenate((sc_d, np.empty(added, dtype=np.float64)))
+                sc_u[added] = u
+                sc_x[added] = x
+                sc_d[added] = d
+            added += 1
+    return added, stamp, sc_u, sc_x, sc_d
+
+
+@njit(cache=True, nogil=True)
 def _contract(n: int, tail: Int32Array, head: Int32Array, w: FloatArray,
               sim_limit: int, real_limit: int, c_edge: float, c_deleted: float,
               ) -> tuple[Int32Array, Int32Array, Int32Array, FloatArray, Int32Array,
@@ -359,44 +411,19 @@ def _contract(n: int, tail: Int32Array, head: Int32Array, w: FloatArray,
     qv = np.empty(qcap, dtype=np.int32)
     qsize = 0
 
+    sc_u = np.empty(64, dtype=np.int32)
+    sc_x = np.empty(64, dtype=np.int32)
+    sc_d = np.empty(64, dtype=np.float64)
     # initial priorities: a simulated contraction of every node
     for v in range(n):
-        # simulated contraction of v
         done[v] = True
-        added = 0
-        for a in range(i_start[v], i_start[v] + i_len[v]):
-            u = i_to[a]
-            max_d = 0.0
-            nt = 0
-            stamp += 2
-            for b in range(o_start[v], o_start[v] + o_len[v]):
-                x = o_to[b]
-                if x == u:
-                    continue
-                d = i_w[a] + o_w[b]
-                if d > max_d:
-                    max_d = d
-                if tmark[x] != stamp:
-                    tmark[x] = stamp
-                    nt += 1
-            if nt == 0:
-                continue
-            _witness(u, max_d, sim_limit, o_start, o_len, o_to, o_w, done, dist, seen,
-                     stamp, hk, hv, tmark, nt)
-            for b in range(o_start[v], o_start[v] + o_len[v]):
-                x = o_to[b]
-                if x == u:
-                    continue
-                if seen[x] == stamp and dist[x] <= i_w[a] + o_w[b]:
-                    continue
-                added += 1
+        added, stamp, sc_u, sc_x, sc_d = _shortcuts(
+            v, sim_limit, False, i_start, i_len, i_to, i_w, o_start, o_len, o_to, o_w, done,
+            dist, seen, stamp, hk, hv, tmark, sc_u, sc_x, sc_d)
         done[v] = False
         prio[v] = c_edge * added - (i_len[v] + o_len[v])
         qsize = _push(qk, qv, qsize, prio[v], v)
 
-    sc_u = np.empty(64, dtype=np.int32)
-    sc_x = np.empty(64, dtype=np.int32)
-    sc_d = np.empty(64, dtype=np.float64)
     r = 0
     while qsize > 0:
         key = qk[0]
@@ -407,42 +434,9 @@ def _contract(n: int, tail: Int32Array, head: Int32Array, w: FloatArray,
         # lazy update: the witness searches of the real contraction, their shortcuts kept
         # aside; v is contracted with them if it is still the minimum, else reinserted
         done[v] = True
-        added = 0
-        for a in range(i_start[v], i_start[v] + i_len[v]):
-            u = i_to[a]
-            wu = i_w[a]
-            max_d = 0.0
-            nt = 0
-            stamp += 2
-            for b in range(o_start[v], o_start[v] + o_len[v]):
-                x = o_to[b]
-                if x == u:
-                    continue
-                d = wu + o_w[b]
-                if d > max_d:
-                    max_d = d
-                if tmark[x] != stamp:
-                    tmark[x] = stamp
-                    nt += 1
-            if nt == 0:
-                continue
-            _witness(u, max_d, real_limit, o_start, o_len, o_to, o_w, done, dist, seen,
-                     stamp, hk, hv, tmark, nt)
-            for b in range(o_start[v], o_start[v] + o_len[v]):
-                x = o_to[b]
-                if x == u:
-                    continue
-                d = wu + o_w[b]
-                if seen[x] == stamp and dist[x] <= d:
-                    continue
-                if added == sc_u.shape[0]:
-                    sc_u = np.concatenate((sc_u, np.empty(added, dtype=np.int32)))
-                    sc_x = np.concatenate((sc_x, np.empty(added, dtype=np.int32)))
-                    sc_d = np.concatenate((sc_d, np.empty(added, dtype=np.float64)))
-                sc_u[added] = u
-                sc_x[added] = x
-                sc_d[added] = d
-                added += 1
+        added, stamp, sc_u, sc_x, sc_d = _shortcuts(
+            v, real_limit, True, i_start, i_len, i_to, i_w, o_start, o_len, o_to, o_w, done,
+            dist, seen, stamp, hk, hv, tmark, sc_u, sc_x, sc_d)
         p = c_edge * added - (i_len[v] + o_len[v]) + c_deleted * deleted[v]
         if qsize > 0 and p > qk[0]:
             done[v] = False
