@@ -280,6 +280,19 @@ def _witness(u: int, max_d: float, limit: int, o_start: IntArray, o_len: Int32Ar
                 size = _push(hk, hv, size, t, y)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _queue(qk: FloatArray, qv: Int32Array, qsize: int, key: float, v: int
+           ) -> tuple[FloatArray, Int32Array, int]:
+    """Push (key, v) on the contraction queue, doubling its arrays when they are full."""
+    if qsize + 1 >= qk.shape[0]:
+        qk2 = np.empty(2 * qk.shape[0], dtype=np.float64)
+        qv2 = np.empty(2 * qk.shape[0], dtype=np.int32)
+        qk2[:qsize] = qk[:qsize]
+        qv2[:qsize] = qv[:qsize]
+        qk, qv = qk2, qv2
+    return qk, qv, _push(qk, qv, qsize, key, v)
+
+
 @njit(cache=True, nogil=True)
 def _shortcuts(
     v: int, limit: int, collect: bool, i_start: IntArray, i_len: Int32Array, i_to: Int32Array,
@@ -406,9 +419,8 @@ def _contract(n: int, tail: Int32Array, head: Int32Array, w: FloatArray,
     n_dn = 0
     shortcuts = 0
 
-    qcap = 4 * n + 16
-    qk = np.empty(qcap, dtype=np.float64)
-    qv = np.empty(qcap, dtype=np.int32)
+    qk = np.empty(4 * n + 16, dtype=np.float64)
+    qv = np.empty(4 * n + 16, dtype=np.int32)
     qsize = 0
 
     sc_u = np.empty(64, dtype=np.int32)
@@ -441,14 +453,7 @@ def _contract(n: int, tail: Int32Array, head: Int32Array, w: FloatArray,
         if qsize > 0 and p > qk[0]:
             done[v] = False
             prio[v] = p
-            if qsize + 1 >= qcap:
-                qcap *= 2
-                qk2 = np.empty(qcap, dtype=np.float64)
-                qv2 = np.empty(qcap, dtype=np.int32)
-                qk2[:qsize] = qk[:qsize]
-                qv2[:qsize] = qv[:qsize]
-                qk, qv = qk2, qv2
-            qsize = _push(qk, qv, qsize, p, v)
+            qk, qv, qsize = _queue(qk, qv, qsize, p, v)
             continue
         # contraction (v stays marked done)
         for i in range(added):
@@ -495,26 +500,12 @@ def _contract(n: int, tail: Int32Array, head: Int32Array, w: FloatArray,
             x = o_to[b]
             deleted[x] += 1
             prio[x] += c_deleted
-            if qsize + 1 >= qcap:
-                qcap *= 2
-                qk2 = np.empty(qcap, dtype=np.float64)
-                qv2 = np.empty(qcap, dtype=np.int32)
-                qk2[:qsize] = qk[:qsize]
-                qv2[:qsize] = qv[:qsize]
-                qk, qv = qk2, qv2
-            qsize = _push(qk, qv, qsize, prio[x], x)
+            qk, qv, qsize = _queue(qk, qv, qsize, prio[x], x)
         for a in range(i_start[v], i_start[v] + i_len[v]):
             u = i_to[a]
             deleted[u] += 1
             prio[u] += c_deleted
-            if qsize + 1 >= qcap:
-                qcap *= 2
-                qk2 = np.empty(qcap, dtype=np.float64)
-                qv2 = np.empty(qcap, dtype=np.int32)
-                qk2[:qsize] = qk[:qsize]
-                qv2[:qsize] = qv[:qsize]
-                qk, qv = qk2, qv2
-            qsize = _push(qk, qv, qsize, prio[u], u)
+            qk, qv, qsize = _queue(qk, qv, qsize, prio[u], u)
     return (rank, up_lo[:n_up], up_hi[:n_up], up_w[:n_up], up_mid[:n_up],
             dn_lo[:n_dn], dn_hi[:n_dn], dn_w[:n_dn], dn_mid[:n_dn], shortcuts)
 
