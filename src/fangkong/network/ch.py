@@ -748,6 +748,23 @@ def _largest(values: FloatArray, count: int) -> float:
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _offer_nearest(j: int, t: float, seen: BoolArray, best: FloatArray, top_t: FloatArray,
+                   top_i: Int32Array, in_top: BoolArray, n_top: int, kk: int, bound: float,
+                   cutoff: float) -> tuple[int, float]:
+    """Item ``j`` met at time ``t``: when that betters its time, offer it to the top-k and,
+    once the top-k is full, tighten the search's bound to its k-th time. Returns (top-k
+    count, bound)."""
+    if seen[j] and t >= best[j]:
+        return n_top, bound
+    seen[j] = True
+    best[j] = t
+    n_top = _offer(j, t, top_t, top_i, in_top, n_top, kk)
+    if n_top == kk:
+        bound = min(_largest(top_t, n_top), cutoff)
+    return n_top, bound
+
+
 @njit(cache=True, nogil=True)
 def bucket_query(
     q_ptr: IntArray, q_adj: Int32Array, q_w: FloatArray,
@@ -767,8 +784,6 @@ def bucket_query(
     base = stamp + 2
     best = np.empty(n_items, dtype=np.float64)
     tseen = np.zeros(n_items, dtype=np.bool_)
-    touched = np.empty(n_items, dtype=np.int32)
-    n_touched = 0
     # the k best so far: unsorted, with the largest tracked as the bound
     top_t = np.empty(max(kk, 1), dtype=np.float64)
     top_i = np.empty(max(kk, 1), dtype=np.int32)
@@ -779,22 +794,9 @@ def bucket_query(
     if kk == 0:
         return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float64), base, 0
     for i in range(pre_item.shape[0]):
-        j = pre_item[i]
-        t = pre_time[i]
-        if t > cutoff:
-            continue
-        if not tseen[j]:
-            tseen[j] = True
-            touched[n_touched] = j
-            n_touched += 1
-            best[j] = t
-        elif t < best[j]:
-            best[j] = t
-        else:
-            continue
-        n_top = _offer(j, t, top_t, top_i, in_top, n_top, kk)
-        if n_top == kk:
-            bound = min(_largest(top_t, n_top), cutoff)
+        if pre_time[i] <= cutoff:
+            n_top, bound = _offer_nearest(pre_item[i], pre_time[i], tseen, best, top_t, top_i,
+                                          in_top, n_top, kk, bound, cutoff)
     size = _seed_up(rank, seed_node, seed_time, 0, seed_node.shape[0], bound, dist, state,
                     base, hk, hv)
     while size > 0:
@@ -815,19 +817,8 @@ def bucket_query(
                 t = key + b_time[e]
                 if t > bound or (n_top == kk and t >= bound):
                     continue  # no better than the k-th best
-                j = b_item[e]
-                if not tseen[j]:
-                    tseen[j] = True
-                    touched[n_touched] = j
-                    n_touched += 1
-                    best[j] = t
-                elif t < best[j]:
-                    best[j] = t
-                else:
-                    continue
-                n_top = _offer(j, t, top_t, top_i, in_top, n_top, kk)
-                if n_top == kk:
-                    bound = min(_largest(top_t, n_top), cutoff)
+                n_top, bound = _offer_nearest(b_item[e], t, tseen, best, top_t, top_i, in_top,
+                                              n_top, kk, bound, cutoff)
         size = relax(q_ptr, q_adj, q_w, v, key, bound, dist, state, base, hk, hv, size)
     # the top-k sorted by (time, item)
     out_i = top_i[:n_top].copy()
