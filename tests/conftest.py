@@ -127,6 +127,18 @@ class LiveServer:
                 session.commit()
         return self.token(username)
 
+    def log_in(self, page: object, username: str) -> None:
+        """Log ``username`` in through the console's form in a Playwright ``page`` and wait
+        for the command map."""
+        from playwright.sync_api import Page
+
+        assert isinstance(page, Page)
+        page.goto(f"{self.base_url}/login")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", TEST_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{self.base_url}/")
+
     def token(self, username: str, password: str = TEST_PASSWORD) -> str:
         with self.client() as client:
             response = client.post("/api/v1/auth/token",

@@ -40,17 +40,6 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSer
         yield server
 
 
-def _login(page: object, server: LiveServer) -> None:
-    from playwright.sync_api import Page
-
-    assert isinstance(page, Page)
-    page.goto(f"{server.base_url}/login")
-    page.fill("input[name=username]", "commander")
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.base_url}/")
-
-
 def test_record_an_incident_and_dispatch_a_unit(console_server: LiveServer,
                                                 browser: object) -> None:
     from playwright.sync_api import Browser, expect
@@ -67,7 +56,7 @@ def test_record_an_incident_and_dispatch_a_unit(console_server: LiveServer,
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _login(page, console_server)
+    console_server.log_in(page, "commander")
     page.goto(f"{console_server.base_url}/incidents")
     page.click("text=接警登记")
     page.select_option("select[name=kind]", "public_order/fight")
@@ -166,7 +155,7 @@ def test_live_map_with_500_incidents_and_300_units(console_server: LiveServer,
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _login(page, console_server)
+    console_server.log_in(page, "commander")
     the_map = page.locator("#map")
     expect(the_map).to_have_attribute("data-live", "connected", timeout=30_000)
     expect(the_map).to_have_attribute("data-live-incidents", str(500 + already),

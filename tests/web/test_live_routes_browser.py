@@ -63,11 +63,7 @@ def _open_map(browser: object, server: LiveServer, username: str) -> object:
 
     assert isinstance(browser, Browser)
     page = browser.new_context(locale="zh-CN").new_page()
-    page.goto(f"{server.base_url}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.base_url}/")
+    server.log_in(page, username)
     the_map = page.locator("#map")
     expect(the_map).to_have_attribute("data-live", "connected", timeout=30_000)
     expect(the_map).to_have_attribute("data-ready", "true", timeout=30_000)
