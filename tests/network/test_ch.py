@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
@@ -23,24 +22,11 @@ from fangkong.network.ch import ContractionHierarchy, build_hierarchy
 from fangkong.network.engine import EdgePoints, Engine
 from fangkong.network.graph import RoadGraph, from_edges
 from fangkong.network.synthetic import grid_city
-
-TOL_S = 1e-6
-FloatArray = NDArray[np.float64]
+from network.network_helpers import TOL_S, check_k_nearest
 
 
 def matrix(g: RoadGraph) -> csr_matrix:
     return csr_matrix((g.time_s, g.head, g.indptr), shape=(g.n_nodes, g.n_nodes))
-
-
-def check(idx: NDArray[np.int64], times: FloatArray, ref: FloatArray, k: int) -> None:
-    """Exact k nearest: the k smallest reachable times (ties in any order)."""
-    reachable = np.sort(ref[np.isfinite(ref)])
-    assert idx.shape[0] == times.shape[0] == min(k, reachable.shape[0])
-    assert np.unique(idx).shape[0] == idx.shape[0]
-    assert np.all(np.diff(times) >= 0)
-    if idx.shape[0]:
-        assert np.abs(times - reachable[: idx.shape[0]]).max() <= TOL_S
-        assert np.abs(ref[idx] - times).max() <= TOL_S
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +70,11 @@ def test_k_nearest_on_the_hierarchy_matches_scipy(
     back = dijkstra(a.T.tocsr(), indices=sources)
     for i, s in enumerate(sources.tolist()):
         for k in (1, 5, 60, 100):
-            check(*engine.k_nearest(s, targets, k), full[i, targets], k)
-            check(*engine.k_nearest_sources(s, targets, k), back[i, targets], k)
+            check_k_nearest(*engine.k_nearest(s, targets, k), full[i, targets], k)
+            check_k_nearest(*engine.k_nearest_sources(s, targets, k), back[i, targets], k)
         cutoff = float(np.median(full[i, targets]))
         ref = np.where(full[i, targets] <= cutoff, full[i, targets], np.inf)
-        check(*engine.k_nearest(s, targets, 10, cutoff_s=cutoff), ref, 10)
+        check_k_nearest(*engine.k_nearest(s, targets, 10, cutoff_s=cutoff), ref, 10)
         np.testing.assert_allclose(engine.one_to_many(s, targets), full[i, targets],
                                    atol=TOL_S)
         np.testing.assert_allclose(engine.many_to_one(targets, s), back[i, targets],

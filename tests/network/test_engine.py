@@ -33,8 +33,8 @@ from fangkong.network.graph import RoadGraph, from_edges
 from fangkong.network.isochrone import isochrone, isochrone_at, piece_geometries
 from fangkong.network.snap import Snapper
 from fangkong.network.synthetic import grid_city
+from network.network_helpers import TOL_S, check_k_nearest
 
-TOL_S = 1e-6
 FloatArray = NDArray[np.float64]
 
 
@@ -146,16 +146,6 @@ def safe_cutoff(times: FloatArray, rng: np.random.Generator) -> float:
         return math.inf
     i = int(rng.integers(values.shape[0] - 1))
     return float(values[i] + values[i + 1]) / 2.0
-
-
-def check_k_nearest(idx: NDArray[np.int64], times: FloatArray, ref: FloatArray, k: int) -> None:
-    reachable = np.sort(ref[np.isfinite(ref)])
-    assert idx.shape[0] == times.shape[0] == min(k, reachable.shape[0])
-    assert np.unique(idx).shape[0] == idx.shape[0]
-    assert np.all(np.diff(times) >= 0)
-    if idx.shape[0]:
-        assert np.abs(times - reachable[: idx.shape[0]]).max() <= TOL_S
-        assert np.abs(ref[idx] - times).max() <= TOL_S
 
 
 def check_route(engine: Engine, source: int | EdgePoints, target: int | EdgePoints,
