@@ -54,22 +54,22 @@ def test_idempotency_key_returns_the_original_and_refuses_another_body(db: Sessi
                        cipher=CIPHER)
 
 
-@pytest.mark.parametrize("sole_write", [False, True])
+@pytest.mark.parametrize("on_key_race", ["savepoint", "rollback"])
 def test_a_lost_race_on_the_key_answers_the_winner(db: Session, monkeypatch: pytest.MonkeyPatch,
-                                                   sole_write: bool) -> None:
+                                                   on_key_race: service.KeyRace) -> None:
     winner = new_incident(db, "k-race")
     db.commit()
-    looks: list[str] = []
-    real_get_by_key = service.get_by_key
+    looks: list[list[str]] = []
+    real_lookup = service.incidents_by_keys
 
-    def late(session: Session, *, key: str) -> Incident | None:
+    def late(session: Session, keys: list[str]) -> dict[str, Incident]:
         # The first look misses: the winner committed just after it.
-        looks.append(key)
-        return None if len(looks) == 1 else real_get_by_key(session, key=key)
+        looks.append(keys)
+        return {} if len(looks) == 1 else real_lookup(session, keys)
 
-    monkeypatch.setattr(service, "get_by_key", late)
+    monkeypatch.setattr(service, "incidents_by_keys", late)
     again, created = service.create(db, key="k-race", data=incident_in(), actor=ACTOR, now=T0,
-                                    cipher=CIPHER, sole_write=sole_write)
+                                    cipher=CIPHER, on_key_race=on_key_race)
     assert not created and again.id == winner.id and len(looks) == 2
     stored = db.scalars(select(Incident.id).where(Incident.idempotency_key == "k-race")).all()
     assert stored == [winner.id]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
@@ -195,6 +196,24 @@ def user_for_token(session: Session, *, token: str) -> User:
     if not user.is_active:
         raise Unauthorized("invalid or expired token")
     return user
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a request showed: a bearer token, or the user id of its signed session cookie."""
+
+    token: str | None = None
+    user_id: int | None = None
+
+
+def user_for(session: Session, credential: Credential) -> User:
+    """The active user of ``credential``; :class:`Unauthorized` otherwise."""
+    if credential.token is not None:
+        return user_for_token(session, token=credential.token)
+    found = get(session, user_id=credential.user_id) if credential.user_id is not None else None
+    if found is None or not found.is_active:
+        raise Unauthorized("log in first")
+    return found
 
 
 def masked_phone(user: User, cipher: FieldCipher) -> str | None:

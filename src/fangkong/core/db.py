@@ -13,6 +13,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from fangkong.core.sqlite_writes import SerializedConnection
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -82,7 +84,9 @@ def _sqlite_begin_before_savepoint(conn: Connection, _name: str) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with fangkong's per-backend settings."""
     if url.startswith("sqlite"):
-        connect_args = {"check_same_thread": False}
+        # Writers of this process queue for their turn rather than poll SQLite's lock.
+        connect_args = {"check_same_thread": False, "factory": SerializedConnection,
+                        **kwargs.pop("connect_args", {})}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "savepoint", _sqlite_begin_before_savepoint)

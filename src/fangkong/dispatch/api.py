@@ -12,7 +12,8 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal, cast
 
 import anyio
 from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
@@ -22,11 +23,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
+from fangkong.core.batching import GroupCommitter
+from fangkong.core.config import Settings
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.core.i18n import translate
 from fangkong.core.security import FieldCipher
-from fangkong.dispatch import kpis, live, recommend, service, taxonomy
+from fangkong.dispatch import intake, kpis, live, recommend, service, taxonomy
 from fangkong.dispatch import permissions as perms
 from fangkong.dispatch.models import (
     Incident,
@@ -67,16 +70,18 @@ from fangkong.dispatch.schemas import (
 )
 from fangkong.network import service as network_service
 from fangkong.web.deps import (
+    LANGUAGE_COOKIE,
     CurrentUser,
     DbSession,
     Language,
     RequestActor,
     UserScope,
-    actor_of,
+    check_csrf,
+    client_address,
+    credential_of,
     get_cipher,
-    get_scope,
     get_settings,
-    language_of,
+    preferred_language,
     requires,
 )
 
@@ -133,10 +138,10 @@ def _area_code(db: DbSession, incident: Incident) -> str | None:
     return None if found is None else str(found)
 
 
-def _road(request: Request, incident: Incident) -> RoadAccessOut | None:
+def _road(data_dir: Path, incident: Incident) -> RoadAccessOut | None:
     """The scene snapped to the roads (None when no road network has been imported)."""
     try:
-        network = _network(request)
+        network = network_service.current(data_dir)
     except NotFound:
         return None
     road = recommend.road_access(network, incident.lon, incident.lat)
@@ -144,11 +149,16 @@ def _road(request: Request, incident: Incident) -> RoadAccessOut | None:
                                                    distance_m=round(road.distance_m, 1))
 
 
-def _detail(request: Request, db: DbSession, incident: Incident, language: str,
-            area_code: str | None = None) -> IncidentDetail:
-    """The incident with its timeline, units and road access; ``area_code`` is read when not
-    given."""
-    cipher = get_cipher(request)
+def _detail(request: Request, db: DbSession, incident: Incident, language: str
+            ) -> IncidentDetail:
+    return _detail_of(db, incident, language, cipher=get_cipher(request),
+                      data_dir=get_settings(request).data_dir)
+
+
+def _detail_of(db: Session, incident: Incident, language: str, *, cipher: FieldCipher,
+               data_dir: Path, area_code: str | None = None) -> IncidentDetail:
+    """The incident with its timeline, units, area code (read when not given) and road
+    access."""
     out = IncidentDetail.model_validate({
         **_incident_fields(incident, cipher, language),
         "events": [EventOut(at=e.at, from_status=e.from_status, to_status=e.to_status,
@@ -158,7 +168,7 @@ def _detail(request: Request, db: DbSession, incident: Incident, language: str,
                                       arrived_at=a.arrived_at, released_at=a.released_at)
                         for a in incident.assignments]})
     out.area_code = area_code if area_code is not None else _area_code(db, incident)
-    out.road = _road(request, incident)
+    out.road = _road(data_dir, incident)
     return out
 
 
@@ -181,27 +191,62 @@ def categories(language: Language) -> list[CategoryOut]:
             for c, subs in taxonomy.TAXONOMY.items()]
 
 
-@router.post("/incidents", response_model=IncidentDetail, status_code=201,
-             dependencies=[requires(perms.INTAKE)],
-             responses={200: {"model": IncidentDetail,
-                              "description": "A retry: the incident first created with this "
-                              "idempotency key"},
-                        409: {"description": "The key was used for another request"}})
-def create_incident(
+# Intake has a router of its own, without the READ dependency of the others: its handler does
+# no I/O, and who sent it is resolved in the group commit's transaction (see intake.py).
+intake_router = APIRouter(tags=["dispatch"])
+
+
+def _committer(request: Request) -> GroupCommitter[intake.IntakeCall, intake.Written, object]:
+    """The app's intake committer, started on first use (called on the event loop only)."""
+    state = request.app.state
+    found: GroupCommitter[intake.IntakeCall, intake.Written, object] | None = getattr(
+        state, "intake_committer", None)
+    if found is None:
+        settings = get_settings(request)
+        cipher = get_cipher(request)
+
+        def answer(session: Session, written: intake.Written) -> object:
+            return _intake_answer(session, written, cipher=cipher, settings=settings)
+
+        found = state.intake_committer = intake.committer(state.session_factory, cipher=cipher,
+                                                          answer=answer)
+    return found
+
+
+def _intake_answer(session: Session, written: intake.Written, *, cipher: FieldCipher,
+                   settings: Settings) -> tuple[IncidentDetail, bool]:
+    language = preferred_language(written.call.language, written.user.language,
+                                  settings.default_language)
+    incident = written.incident
+    if not written.created:
+        # The original may lie outside this user's areas: answer only what they may read.
+        incident = service.get_or_raise(session, incident_id=incident.id, scope=written.scope)
+    # The batch's answers share a session: each grid's code is read once.
+    codes: dict[int | None, str | None] = session.info.setdefault("fangkong.area_codes", {})
+    if incident.area_id not in codes:
+        codes[incident.area_id] = _area_code(session, incident)
+    return _detail_of(session, incident, language, cipher=cipher, data_dir=settings.data_dir,
+                      area_code=codes[incident.area_id]), written.created
+
+
+@intake_router.post(
+    "/incidents", response_model=IncidentDetail, status_code=201,
+    responses={200: {"model": IncidentDetail,
+                     "description": "A retry: the incident first created with this "
+                     "idempotency key"},
+               409: {"description": "The key was used for another request"}})
+async def create_incident(
     body: IncidentIn,
     request: Request,
     response: Response,
-    db: DbSession,
-    user: CurrentUser,
     idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
 ) -> IncidentDetail:
     """Record an incident (接警). Send a client-made key in the ``Idempotency-Key`` header (or
-    ``idempotency_key``): a retry returns the original with 200, never a duplicate."""
-    # Scope, actor and language are worked out here, not as dependencies: each sync dependency
-    # is one more hop to the thread pool, and intake is the hot path.
-    scope = get_scope(db, user)
-    actor = actor_of(request, user)
-    language = language_of(request)
+    ``idempotency_key``): a retry returns the original with 200, never a duplicate.
+    Needs the dispatch intake permission."""
+    credential = credential_of(request)
+    if credential.token is None:
+        await check_csrf(request)
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise InvalidInput("the Idempotency-Key header and idempotency_key differ",
                            field="idempotency_key")
@@ -209,29 +254,14 @@ def create_incident(
     if not key:
         raise InvalidInput("an idempotency key is required (Idempotency-Key header or "
                            "idempotency_key)", field="idempotency_key")
-    cipher = get_cipher(request)
-    lon, lat = service.place(db, lon=body.lon, lat=body.lat, address_code=body.address_code,
-                             scope=scope)
-    data = service.IncidentIn(category=body.category, subtype=body.subtype,
-                              priority=body.priority, source=body.source, lon=lon, lat=lat,
-                              description=body.description, caller_contact=body.caller_contact)
-    # The request's transaction has only read so far: the create is its sole write.
-    incident, created = service.create(db, key=key, data=data, actor=actor, now=utcnow(),
-                                       cipher=cipher, scope=scope, user=user, sole_write=True)
-    # Read before the commit: a read after it would open another transaction for the
-    # request's session to end.
-    area_code = _area_code(db, incident)
-    if created:
-        # Commit here rather than when the request's session closes: on SQLite the write lock
-        # is held from the first INSERT to the commit, and every concurrent intake waits (and
-        # backs off) on it; building the answer need not happen under it. The answer still
-        # leaves only after the commit.
-        db.commit()
-    else:
-        # The original may lie outside this user's areas: answer only what they may read.
-        incident = service.get_or_raise(db, incident_id=incident.id, scope=scope)
+    call = intake.IntakeCall(credential=credential, key=key, body=body,
+                             client=client_address(request),
+                             language=request.cookies.get(LANGUAGE_COOKIE))
+    answered = await asyncio.wrap_future(_committer(request).submit(call))
+    detail, created = cast(tuple[IncidentDetail, bool], answered)
+    if not created:
         response.status_code = 200
-    return _detail(request, db, incident, language, area_code)
+    return detail
 
 
 @router.post("/incidents/import", response_model=ImportOut,

@@ -14,7 +14,7 @@ import json
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import CursorResult
@@ -29,7 +29,7 @@ from fangkong.areas.models import Area
 from fangkong.core import audit, auth
 from fangkong.core.audit import Actor
 from fangkong.core.db import utcnow
-from fangkong.core.errors import Conflict, InvalidInput, NotFound
+from fangkong.core.errors import Conflict, FangkongError, InvalidInput, NotFound
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope
 from fangkong.core.security import FieldCipher, mask_phone
@@ -73,6 +73,8 @@ _TIME_FIELD = {S.DISPATCHED: "dispatched_at", S.EN_ROUTE: "en_route_at",
                S.ON_SCENE: "on_scene_at", S.CLEARED: "cleared_at", S.CLOSED: "closed_at",
                S.CANCELLED: "cancelled_at", S.MERGED: "cancelled_at"}
 MAX_KEY_LENGTH = 64
+#: How :func:`create` undoes an INSERT that lost a race on its idempotency key.
+KeyRace = Literal["savepoint", "rollback", "raise"]
 
 
 def _require(user: User | None, permission: str) -> None:
@@ -114,22 +116,25 @@ def _check_key(key: str) -> None:
 
 # The statements of intake's hot path are built once and run as plain SQL on the session's
 # connection: building a statement (and its cache key) per call costs more than running it.
-_ID_BY_KEY = select(Incident.id).where(Incident.idempotency_key == bindparam("key"))
-_LEAF = select(Area.path, Area.code).where(Area.id == bindparam("id"))
+_IDS_BY_KEYS = select(Incident.id, Incident.idempotency_key).where(
+    Incident.idempotency_key.in_(bindparam("keys", expanding=True)))
 
 
-def get_by_key(session: Session, *, key: str) -> Incident | None:
-    # Most keys are new: probe for the id, and load the incident only when there is one.
-    found = session.connection().execute(_ID_BY_KEY, {"key": key}).scalar_one_or_none()
-    return None if found is None else session.get(Incident, found)
+def incidents_by_keys(session: Session, keys: list[str]) -> dict[str, Incident]:
+    """The incidents already created under ``keys``, by key."""
+    if not keys:
+        return {}
+    # Most keys are new: probe for the ids, and load an incident only when there is one.
+    found = session.connection().execute(_IDS_BY_KEYS, {"keys": keys}).all()
+    return {str(key): session.get_one(Incident, int(id_)) for id_, key in found}
 
 
-def _replay(existing: Incident, data: IncidentIn, key: str) -> Incident:
-    if existing.request_hash != data.digest():
+def _replay(existing: Incident, digest: str, key: str) -> tuple[Incident, bool]:
+    if existing.request_hash != digest:
         raise Conflict(f"idempotency key {key!r} was already used for another request "
                        f"(incident {existing.id})", field="idempotency_key",
                        incident_id=existing.id)
-    return existing
+    return existing, False
 
 
 @dataclass(frozen=True)
@@ -139,18 +144,190 @@ class _Leaf:
     code: str
 
 
-def _leaf_at(session: Session, lon: float, lat: float) -> tuple[float, float, _Leaf | None]:
-    """The WGS-84 point and the grid holding it: :func:`area_service.locate` without reading
-    the ancestors and their polygons, which intake does not need (it is on its hot path)."""
+def _leaves_at(session: Session, points: list[tuple[float, float]]
+               ) -> list[tuple[float, float, _Leaf | None] | InvalidInput]:
+    """Each WGS-84 point and the grid holding it, in one lookup: :func:`area_service.locate`
+    without reading the ancestors and their polygons, which intake does not need."""
+    out: list[tuple[float, float, _Leaf | None] | InvalidInput] = []
+    for lon, lat in points:
+        try:
+            out.append((*to_wgs84(lon, lat, CoordSystem.WGS84), None))
+        except CoordinateError as exc:
+            out.append(InvalidInput(str(exc), field="lon"))
+    valid = [i for i, o in enumerate(out) if not isinstance(o, InvalidInput)]
+    if not valid:
+        return out
+    index = area_index.get(session)
+    placed = [cast(tuple[float, float, None], out[i]) for i in valid]
+    leaf_ids = index.locate([p[0] for p in placed], [p[1] for p in placed]).tolist()
+    for i, (lon, lat, _), leaf_id in zip(valid, placed, leaf_ids, strict=True):
+        if leaf_id >= 0:
+            out[i] = (lon, lat, _Leaf(id=leaf_id, path=str(index.path_of(leaf_id)),
+                                      code=str(index.code_of(leaf_id))))
+    return out
+
+
+@dataclass(frozen=True)
+class Intake:
+    """One incident to create: its idempotency key, its fields and who creates it (``scope``
+    and ``user``: the areas it must lie in and the permission it needs, when given)."""
+
+    key: str
+    data: IncidentIn
+    actor: Actor
+    scope: Scope | None = None
+    user: User | None = None
+
+
+Created = tuple[Incident, bool]
+
+
+def _checked(intake: Intake) -> None:
+    _require(intake.user, perms.INTAKE)
+    _check_key(intake.key)
+
+
+def _valid_fields(data: IncidentIn) -> str | None:
+    """The caller's contact, stripped (None when empty); a fault raises :class:`InvalidInput`."""
+    taxonomy.check(data.category, data.subtype)
+    if len(data.description) > 4000:
+        raise InvalidInput("description has more than 4000 characters", field="description")
+    contact = (data.caller_contact or "").strip() or None
+    if contact is not None and len(contact) > 64:
+        raise InvalidInput("caller_contact has more than 64 characters", field="caller_contact")
+    return contact
+
+
+def create_many(session: Session, intakes: list[Intake], *, now: datetime, cipher: FieldCipher,
+                on_key_race: KeyRace = "savepoint") -> list[Created | FangkongError]:
+    """Record incidents in the caller's transaction; for each, ``(incident, created)`` or the
+    domain error that refused it (the others are still recorded).
+
+    A retry with the same key and the same fields gives the original incident with
+    ``created`` False, never a second one, also when both are in ``intakes``; the same key
+    with other fields is a :class:`Conflict`. Each point is placed in its areas (it must lie
+    in the intake's scope). The new incidents go in one flush and their audit events in one
+    statement: what a group commit of many calls needs (see :mod:`fangkong.dispatch.intake`).
+
+    ``on_key_race``: how a create that loses a race on its key (a concurrent create of the
+    same key committed after this one looked) undoes its failed INSERT before answering the
+    winner: with a ``"savepoint"``, or a ``"rollback"`` of the whole transaction when the
+    caller's transaction holds no other write (one intake only); ``"raise"`` leaves the
+    :class:`~sqlalchemy.exc.IntegrityError` to a caller that writes again by itself. Domain
+    errors are answered before anything is written.
+    """
+    if on_key_race == "rollback" and len(intakes) > 1:
+        raise ValueError("a rollback undoes the whole transaction: one intake only")
+    results: list[Created | FangkongError | None] = [None] * len(intakes)
+    contacts: list[str | None] = [None] * len(intakes)
+    digests = [intake.data.digest() for intake in intakes]
+    for i, intake in enumerate(intakes):
+        try:
+            _checked(intake)
+        except FangkongError as exc:
+            results[i] = exc
+    existing = incidents_by_keys(session, sorted({intakes[i].key for i, r in
+                                                  enumerate(results) if r is None}))
+    for i, intake in enumerate(intakes):
+        if results[i] is not None:
+            continue
+        try:
+            if intake.key in existing:
+                results[i] = _replay(existing[intake.key], digests[i], intake.key)
+            else:
+                contacts[i] = _valid_fields(intake.data)
+        except FangkongError as exc:
+            results[i] = exc
+    todo = [i for i, r in enumerate(results) if r is None]
+    leaves = _leaves_at(session, [(intakes[i].data.lon, intakes[i].data.lat) for i in todo])
+    new: dict[str, tuple[int, Incident, _Leaf]] = {}
+    for i, placed in zip(todo, leaves, strict=True):
+        intake = intakes[i]
+        try:
+            if isinstance(placed, InvalidInput):
+                raise placed
+            if intake.key in new:  # the same key twice in one batch: the second is a retry
+                first = new[intake.key][1]
+                results[i] = _replay(first, digests[i], intake.key)
+                continue
+            lon, lat, leaf = placed
+            if leaf is None or (intake.scope is not None and not intake.scope.covers(leaf.path)):
+                raise InvalidInput(f"point ({lon:.6f}, {lat:.6f}) is outside your areas",
+                                   field="lon")
+        except FangkongError as exc:
+            results[i] = exc
+            continue
+        data, actor, contact = intake.data, intake.actor, contacts[i]
+        # The timeline's first event rides on the incident (one flush writes both), and the
+        # empty assignment list is known: reading them back for the answer needs no query.
+        new[intake.key] = (i, Incident(
+            idempotency_key=intake.key, request_hash=digests[i], category=data.category,
+            subtype=data.subtype, priority=data.priority, source=data.source,
+            description=data.description,
+            caller_contact_encrypted=cipher.encrypt(contact) if contact else None,
+            status=S.RECEIVED, received_at=now, lon=lon, lat=lat, h3_cell=h3_cell(lon, lat),
+            area_id=leaf.id, area_path=leaf.path, created_by_id=actor.user_id,
+            events=[IncidentEvent(at=now, from_status=None, to_status=S.RECEIVED.value,
+                                  user_id=actor.user_id, username=actor.username)],
+            assignments=[]), leaf)
+    if new:
+        lost = _insert(session, [incident for _, incident, _ in new.values()], on_key_race)
+        if lost is not None:
+            return _after_race(session, intakes, results, digests, lost, now=now,
+                               cipher=cipher, on_key_race=on_key_race)
+        audit.record_many(session, [
+            audit.Entry(actor=intakes[i].actor, action="create", entity="incident",
+                        entity_id=incident.id,
+                        detail={"category": incident.category, "subtype": incident.subtype,
+                                "priority": incident.priority.value, "area": leaf.code})
+            for i, incident, leaf in new.values()])
+        for i, incident, _ in new.values():
+            results[i] = (incident, True)
+    return [cast(Created | FangkongError, r) for r in results]
+
+
+def _insert(session: Session, incidents: list[Incident], on_key_race: KeyRace
+            ) -> IntegrityError | None:
+    """Flush the new incidents; the error when one lost a race on its key (and none stayed)."""
+    # A concurrent create with the same key loses the race on the unique index. Its failed
+    # INSERT is undone by a savepoint, or by a rollback of a transaction that holds nothing
+    # else: the savepoint's two statements are compiled anew each time and cost a lone
+    # intake a tenth of its time.
     try:
-        lon, lat = to_wgs84(lon, lat, CoordSystem.WGS84)
-    except CoordinateError as exc:
-        raise InvalidInput(str(exc), field="lon") from None
-    leaf_id = int(area_index.get(session).locate([lon], [lat])[0])
-    if leaf_id < 0:
-        return lon, lat, None
-    row = session.connection().execute(_LEAF, {"id": leaf_id}).one()
-    return lon, lat, _Leaf(id=leaf_id, path=row.path, code=row.code)
+        with session.begin_nested() if on_key_race == "savepoint" else nullcontext():
+            session.add_all(incidents)
+            session.flush()
+    except IntegrityError as exc:
+        if on_key_race == "raise":
+            raise
+        if on_key_race == "rollback":
+            session.rollback()
+        return exc
+    return None
+
+
+def _after_race(session: Session, intakes: list[Intake],
+                results: list[Created | FangkongError | None], digests: list[str],
+                lost: IntegrityError, *, now: datetime, cipher: FieldCipher,
+                on_key_race: KeyRace) -> list[Created | FangkongError]:
+    """Answer the intakes whose flush failed on a unique key: a lone one with the winner of
+    its key, as a retry would be (the error again when no incident holds the key); several
+    one at a time, each in a savepoint of its own."""
+    todo = [i for i, r in enumerate(results) if r is None]
+    if len(todo) > 1:
+        for i in todo:
+            [results[i]] = create_many(session, [intakes[i]], now=now, cipher=cipher,
+                                       on_key_race=on_key_race)
+    else:
+        [i] = todo
+        winner = incidents_by_keys(session, [intakes[i].key]).get(intakes[i].key)
+        if winner is None:
+            raise lost
+        try:
+            results[i] = _replay(winner, digests[i], intakes[i].key)
+        except FangkongError as exc:
+            results[i] = exc
+    return [cast(Created | FangkongError, r) for r in results]
 
 
 def create(
@@ -163,62 +340,16 @@ def create(
     cipher: FieldCipher,
     scope: Scope | None = None,
     user: User | None = None,
-    sole_write: bool = False,
-) -> tuple[Incident, bool]:
-    """Record an incident; ``(incident, created)``.
-
-    A retry with the same ``key`` and the same fields returns the original incident with
-    ``created`` False, never a second one; the same key with other fields is a
-    :class:`Conflict`. The point is placed in its areas (it must lie in ``scope``).
-    ``sole_write``: the caller's transaction holds no other write, so that a create that
-    loses a race on the key may roll the whole transaction back instead of a savepoint.
-    """
-    _require(user, perms.INTAKE)
-    _check_key(key)
-    existing = get_by_key(session, key=key)
-    if existing is not None:
-        return _replay(existing, data, key), False
-    taxonomy.check(data.category, data.subtype)
-    if len(data.description) > 4000:
-        raise InvalidInput("description has more than 4000 characters", field="description")
-    contact = (data.caller_contact or "").strip() or None
-    if contact is not None and len(contact) > 64:
-        raise InvalidInput("caller_contact has more than 64 characters", field="caller_contact")
-    lon, lat, leaf = _leaf_at(session, data.lon, data.lat)
-    if leaf is None or (scope is not None and not scope.covers(leaf.path)):
-        raise InvalidInput(f"point ({lon:.6f}, {lat:.6f}) is outside your areas", field="lon")
-    # The timeline's first event rides on the incident (one flush writes both), and the
-    # empty assignment list is known: reading them back for the answer needs no query.
-    incident = Incident(
-        idempotency_key=key, request_hash=data.digest(), category=data.category,
-        subtype=data.subtype, priority=data.priority, source=data.source,
-        description=data.description,
-        caller_contact_encrypted=cipher.encrypt(contact) if contact else None,
-        status=S.RECEIVED, received_at=now, lon=lon, lat=lat, h3_cell=h3_cell(lon, lat),
-        area_id=leaf.id, area_path=leaf.path, created_by_id=actor.user_id,
-        events=[IncidentEvent(at=now, from_status=None, to_status=S.RECEIVED.value,
-                              user_id=actor.user_id, username=actor.username)],
-        assignments=[])
-    # A concurrent create with the same key loses the race on the unique index: answer it
-    # with the winner, as a retry would be. Its failed INSERT is undone by a savepoint, or by
-    # a rollback of a transaction that holds nothing else: the savepoint's two statements
-    # are compiled anew each time and cost intake (one request, one write) a tenth of its time.
-    try:
-        with nullcontext() if sole_write else session.begin_nested():
-            session.add(incident)
-            session.flush()
-    except IntegrityError:
-        if sole_write:
-            session.rollback()
-        existing = get_by_key(session, key=key)
-        if existing is None:
-            raise
-        return _replay(existing, data, key), False
-    audit.record(session, actor=actor, action="create", entity="incident",
-                 entity_id=incident.id,
-                 detail={"category": data.category, "subtype": data.subtype,
-                         "priority": data.priority.value, "area": leaf.code})
-    return incident, True
+    on_key_race: KeyRace = "savepoint",
+) -> Created:
+    """Record one incident; ``(incident, created)``, or raise the domain error that refused
+    it. See :func:`create_many`."""
+    [result] = create_many(session, [Intake(key=key, data=data, actor=actor, scope=scope,
+                                            user=user)],
+                           now=now, cipher=cipher, on_key_race=on_key_race)
+    if isinstance(result, FangkongError):
+        raise result
+    return result
 
 
 def get(session: Session, *, incident_id: int, scope: Scope | None) -> Incident | None:

@@ -45,6 +45,17 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with jobs(app):
+                yield
+        finally:
+            # Intakes still queued are written before the server stops.
+            committer = getattr(app.state, "intake_committer", None)
+            if committer is not None:
+                committer.close()
+
+    @asynccontextmanager
+    async def jobs(app: FastAPI) -> AsyncIterator[None]:
         with leadership(app.state.settings.data_dir / JOBS_LOCK) as leader:
             if not leader:  # another worker of this data folder runs the jobs
                 yield
@@ -95,6 +106,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(areas_api.router, prefix=API_PREFIX)
     app.include_router(network_api.router, prefix=API_PREFIX)
     app.include_router(cases_api.router, prefix=API_PREFIX)
+    app.include_router(dispatch_api.intake_router, prefix=API_PREFIX)
     app.include_router(dispatch_api.router, prefix=API_PREFIX)
     app.include_router(core_pages.router)
     app.include_router(areas_pages.router)

@@ -103,20 +103,25 @@ async def check_csrf(request: Request) -> None:
         raise Forbidden("missing or wrong CSRF token", field=CSRF_FIELD)
 
 
+def credential_of(request: Request) -> auth.Credential:
+    """The request's bearer token, else its session cookie's user (no I/O)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return auth.Credential(token=header[7:].strip())
+    user_id = request.session.get("user_id")
+    if not isinstance(user_id, int):
+        raise Unauthorized("log in first")
+    return auth.Credential(user_id=user_id)
+
+
 def _authenticate(request: Request, db: DbSession) -> tuple[User, bool]:
     """The user of a bearer token or of the session cookie, and whether it came by cookie.
 
     A plain function: FastAPI runs it in the thread pool, so the database is never read on the
     event loop (a query there stalls every request in flight).
     """
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return auth.user_for_token(db, token=header[7:].strip()), False
-    user_id = request.session.get("user_id")
-    found = auth.get(db, user_id=user_id) if isinstance(user_id, int) else None
-    if found is None or not found.is_active:
-        raise Unauthorized("log in first")
-    return found, True
+    credential = credential_of(request)
+    return auth.user_for(db, credential), credential.token is None
 
 
 async def get_current_user(
@@ -158,14 +163,18 @@ RequestActor = Annotated[Actor, Depends(get_actor)]
 
 def language_of(request: Request) -> str:
     """The cookie's language, else the user's, else the default."""
-    settings = get_settings(request)
-    cookie = request.cookies.get(LANGUAGE_COOKIE)
+    return preferred_language(request.cookies.get(LANGUAGE_COOKIE),
+                              getattr(request.state, "user_language", None),
+                              get_settings(request).default_language)
+
+
+def preferred_language(cookie: str | None, user_language: object, default: str) -> str:
+    """The cookie's language, else the user's, else ``default``."""
     if cookie:
-        return negotiate(cookie, settings.default_language)
-    preferred = getattr(request.state, "user_language", None)
-    if isinstance(preferred, str) and preferred:
-        return negotiate(preferred, settings.default_language)
-    return settings.default_language
+        return negotiate(cookie, default)
+    if isinstance(user_language, str) and user_language:
+        return negotiate(user_language, default)
+    return default
 
 
 async def get_language(request: Request) -> str:

@@ -1,0 +1,150 @@
+"""Group commit: the writes of many concurrent callers in one transaction, on one thread.
+
+A request that writes one row and commits pays the transaction's fixed costs alone: the
+connection, the reads every write repeats (who is asking, their areas), the commit and its
+fsync; and on SQLite every writer queues for the one write lock. A :class:`GroupCommitter`
+takes what the callers queued while the previous batch was committing and writes it in one
+transaction, so that these costs are paid once per batch. Under light load a batch holds one
+call and nothing waits; under heavy load batches grow and the commits per call fall.
+
+Nothing is answered before its batch has committed. ``write`` answers each call of a batch
+with what it wrote or with the domain error (:class:`~fangkong.core.errors.FangkongError`) that
+refused it, having written nothing for it; the others go on. Any other failure rolls the batch
+back and writes its calls again one transaction each, so that one call's failure (a lost race
+on a unique key, say) never costs the others theirs.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from fangkong.core.errors import FangkongError
+
+log = logging.getLogger(__name__)
+
+Call = TypeVar("Call")
+Written = TypeVar("Written")
+Answer = TypeVar("Answer")
+
+#: The most calls in one transaction: bounds the time a batch holds the write lock.
+MAX_BATCH = 256
+
+
+@dataclass
+class _Pending(Generic[Call, Answer]):
+    call: Call
+    future: Future[Answer] = field(default_factory=Future)
+
+
+class _Stop:
+    pass
+
+
+class GroupCommitter(Generic[Call, Written, Answer]):
+    """Writes queued calls in batches, one transaction per batch, on a thread of its own.
+
+    ``write(session, calls, alone)`` does the calls' work in the batch's session (it must not
+    commit) and returns, per call, what it wrote or the domain error that refused it;
+    ``alone`` tells it that the batch holds one call, so that a failed write may roll the
+    transaction back and answer otherwise. ``answer(session, written)`` builds a call's answer
+    once the batch has committed (it may read, in the same session). :meth:`submit` returns a
+    future of the answer.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], *,
+                 write: Callable[[Session, list[Call], bool], list[Written | FangkongError]],
+                 answer: Callable[[Session, Written], Answer],
+                 name: str = "group-commit", max_batch: int = MAX_BATCH) -> None:
+        self._factory = factory
+        self._write = write
+        self._answer = answer
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Pending[Call, Answer] | _Stop] = queue.SimpleQueue()
+        self._closed = False
+        self._lock = threading.Lock()
+        #: Batches and calls written so far: their ratio is the mean batch size.
+        self.batches = 0
+        self.calls = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, call: Call) -> Future[Answer]:
+        """Queue ``call``; its future holds the answer, or the error, once it is written."""
+        pending: _Pending[Call, Answer] = _Pending(call)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the group committer is closed")
+            self._queue.put(pending)
+        return pending.future
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Write what is queued, then stop the thread."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(_Stop())
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if isinstance(first, _Stop):
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(more, _Stop):
+                    stopping = True
+                    break
+                batch.append(more)
+            self.batches += 1
+            self.calls += len(batch)
+            try:
+                self._write_batch(batch)
+            except BaseException as exc:
+                log.exception("group commit failed")
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+
+    def _write_batch(self, batch: list[_Pending[Call, Answer]]) -> None:
+        with self._factory() as session:
+            try:
+                results = self._write(session, [p.call for p in batch], len(batch) == 1)
+                session.commit()
+            except Exception as exc:
+                session.rollback()
+                if len(batch) == 1:
+                    batch[0].future.set_exception(exc)
+                    return
+                failed = True
+            else:
+                failed = False
+                self._answer_all(session, batch, results)
+        if failed:
+            for pending in batch:  # each alone: one call's failure is not the others'
+                self._write_batch([pending])
+
+    def _answer_all(self, session: Session, batch: list[_Pending[Call, Answer]],
+                    results: list[Written | FangkongError]) -> None:
+        for pending, result in zip(batch, results, strict=True):
+            if isinstance(result, FangkongError):
+                pending.future.set_exception(result)
+                continue
+            try:
+                pending.future.set_result(self._answer(session, result))
+            except Exception as exc:  # the caller's error, not the batch's
+                pending.future.set_exception(exc)

@@ -1,0 +1,160 @@
+"""One writer at a time per SQLite file, queued in the process instead of polled in SQLite.
+
+SQLite lets one connection write at a time. A second writer gets ``SQLITE_BUSY`` and its busy
+handler sleeps 1, 2, 5, 10 … up to 100 ms between tries, however soon the lock frees: under
+concurrent intake most of a request's time went to these sleeps (and its p99 to the longest of
+them). Here every connection of this process to a database file takes a shared lock before its
+first write and gives it back when its transaction ends, so that a waiting writer starts the
+moment the one before it commits, in the order they came.
+
+SQLite still does its own locking, which alone keeps the data right: this lock only orders the
+writers of one process. Writers in other processes (a second uvicorn worker, the CLI) still meet
+the busy handler. The lock is taken for every statement that may write; a statement that only
+reads (``SELECT``, ``PRAGMA``, ``EXPLAIN``) or only opens or ends a deferred transaction or a
+savepoint does not take it. A writer that waits longer than ``timeout_s`` fails with ``database
+is locked``, as SQLite's own wait does.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+#: Statements that neither write nor take SQLite's write lock (``BEGIN`` only when deferred).
+_NOT_WRITING = frozenset({"SELECT", "PRAGMA", "EXPLAIN", "SAVEPOINT", "RELEASE", "ROLLBACK",
+                          "COMMIT", "END", "BEGIN", "VALUES"})
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _file_of(database: object) -> str | None:
+    """The real path of an on-disk database; None for an in-memory one (private to its
+    connection unless shared by URI, which fangkong does not use)."""
+    name = os.fsdecode(database) if isinstance(database, str | bytes | os.PathLike) else ""
+    if name.startswith("file:"):
+        name, _, query = name[5:].partition("?")
+        if "mode=memory" in query:
+            return None
+    if name in ("", ":memory:"):
+        return None
+    return os.path.realpath(name)
+
+
+def write_lock(database: object) -> threading.Lock | None:
+    """The process's write lock of ``database`` (None for an in-memory database)."""
+    path = _file_of(database)
+    if path is None:
+        return None
+    with _locks_guard:
+        return _locks.setdefault(path, threading.Lock())
+
+
+def may_write(sql: str) -> bool:
+    """Whether ``sql`` may write (or take SQLite's write lock): conservative, since a writer
+    that slipped past the lock could leave a queued writer waiting on SQLite's lock."""
+    words = sql.lstrip(" \t\r\n(").split(None, 2)
+    if not words:
+        return False
+    first = words[0].upper()
+    if first == "BEGIN":
+        return len(words) > 1 and words[1].upper() in ("IMMEDIATE", "EXCLUSIVE")
+    return first not in _NOT_WRITING
+
+
+class SerializedCursor(sqlite3.Cursor):
+    """A cursor whose writes wait for the connection's turn (see the module)."""
+
+    connection: SerializedConnection
+
+    def execute(self, sql: str, parameters: Any = (), /) -> SerializedCursor:
+        connection = self.connection
+        connection.claim(sql)
+        try:
+            super().execute(sql, parameters)
+        finally:
+            connection.settle()
+        return self
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Any], /) -> SerializedCursor:
+        connection = self.connection
+        connection.claim(sql)
+        try:
+            super().executemany(sql, seq_of_parameters)
+        finally:
+            connection.settle()
+        return self
+
+    def executescript(self, sql_script: str, /) -> SerializedCursor:
+        connection = self.connection
+        connection.claim("script")
+        try:
+            super().executescript(sql_script)
+        finally:
+            connection.settle()
+        return self
+
+
+class SerializedConnection(sqlite3.Connection):
+    """A connection that holds its database's process write lock from its first write to the
+    end of that transaction. Pass as ``factory`` to :func:`sqlite3.connect`."""
+
+    def __init__(self, database: Any, *args: Any, timeout_s: float = 10.0,
+                 **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        self._write_lock = write_lock(database)
+        self._holding = False
+        self._timeout_s = timeout_s
+
+    def claim(self, sql: str) -> None:
+        """Take the write lock before ``sql`` when it may write and it is not held yet."""
+        if self._holding or self._write_lock is None or not may_write(sql):
+            return
+        if not self._write_lock.acquire(timeout=self._timeout_s):
+            raise sqlite3.OperationalError("database is locked")
+        self._holding = True
+
+    def settle(self) -> None:
+        """Give the lock back once no transaction is open (a statement that committed on its
+        own, or one whose failure ended the transaction)."""
+        if self._holding and not self.in_transaction:
+            self._release()
+
+    def _release(self) -> None:
+        self._holding = False
+        assert self._write_lock is not None
+        self._write_lock.release()
+
+    def cursor(self, factory: Any = SerializedCursor) -> Any:
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Any], /) -> Any:
+        return self.cursor().executemany(sql, seq_of_parameters)
+
+    def executescript(self, sql_script: str, /) -> Any:
+        return self.cursor().executescript(sql_script)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.settle()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.settle()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self._holding:
+                self._release()

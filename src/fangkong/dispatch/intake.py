@@ -1,0 +1,114 @@
+"""API intake (``POST /api/v1/incidents``) written by group commit.
+
+Intake is the command centre's busiest write: calls come in bursts, each a small row. The API
+handler does no I/O of its own: it checks the request's shape, notes who sent it (a bearer
+token or the session's user, see :func:`fangkong.web.deps.credential_of`) and queues it on the
+app's :class:`~fangkong.core.batching.GroupCommitter`. The committer's thread writes what was
+queued in one transaction: for each call it resolves the user and their areas (once per
+credential and batch), checks the permissions, places the point and creates the incident with
+:func:`fangkong.dispatch.service.create`, the same function the console form and the file
+import use. The answer is sent once the batch has committed.
+
+Who may do what is read in the same transaction as the write, so a revoked token or a
+deactivated user is refused from the next batch on; nothing is cached across batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from fangkong.core import auth
+from fangkong.core.audit import Actor
+from fangkong.core.batching import GroupCommitter
+from fangkong.core.db import utcnow
+from fangkong.core.errors import FangkongError
+from fangkong.core.models import User
+from fangkong.core.scoping import Scope, scope_for
+from fangkong.core.security import FieldCipher
+from fangkong.dispatch import permissions as perms
+from fangkong.dispatch import service
+from fangkong.dispatch.models import Incident
+from fangkong.dispatch.schemas import IncidentIn
+
+_PRINCIPALS = "fangkong.intake.principals"
+
+
+@dataclass(frozen=True)
+class IntakeCall:
+    """One API intake: the body, its idempotency key and who sent it from where."""
+
+    credential: auth.Credential
+    key: str
+    body: IncidentIn
+    client: str | None
+    #: The language asked for by the console's cookie, if any (else the user's).
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Written:
+    """An intake written (or found: ``created`` False) and what its answer needs."""
+
+    call: IntakeCall
+    incident: Incident
+    created: bool
+    user: User
+    scope: Scope
+
+
+def _principal(session: Session, credential: auth.Credential) -> tuple[User, Scope]:
+    """The user and scope of ``credential``, read once per batch (the session's life)."""
+    known: dict[auth.Credential, tuple[User, Scope]] = session.info.setdefault(_PRINCIPALS, {})
+    found = known.get(credential)
+    if found is None:
+        user = auth.user_for(session, credential)
+        found = known[credential] = (user, scope_for(session, user))
+    return found
+
+
+def write(session: Session, calls: list[IntakeCall], alone: bool, *, cipher: FieldCipher
+          ) -> list[Written | FangkongError]:
+    """Create the calls' incidents in the batch's transaction (see the module); for each
+    call, what was written or the domain error that refused it."""
+    out: list[Written | FangkongError | None] = [None] * len(calls)
+    intakes: list[service.Intake] = []
+    principals: list[tuple[User, Scope]] = []
+    placed: list[int] = []
+    for i, call in enumerate(calls):
+        try:
+            user, scope = _principal(session, call.credential)
+            auth.require(user, perms.READ)
+            body = call.body
+            lon, lat = service.place(session, lon=body.lon, lat=body.lat,
+                                     address_code=body.address_code, scope=scope)
+        except FangkongError as exc:
+            out[i] = exc
+            continue
+        data = service.IncidentIn(category=body.category, subtype=body.subtype,
+                                  priority=body.priority, source=body.source, lon=lon, lat=lat,
+                                  description=body.description,
+                                  caller_contact=body.caller_contact)
+        actor = Actor(user_id=user.id, username=user.username, client=call.client)
+        intakes.append(service.Intake(key=call.key, data=data, actor=actor, scope=scope,
+                                      user=user))
+        principals.append((user, scope))
+        placed.append(i)
+    created = service.create_many(session, intakes, now=utcnow(), cipher=cipher,
+                                  on_key_race="rollback" if alone else "raise")
+    for i, (user, scope), result in zip(placed, principals, created, strict=True):
+        out[i] = result if isinstance(result, FangkongError) else Written(
+            call=calls[i], incident=result[0], created=result[1], user=user, scope=scope)
+    return [cast(Written | FangkongError, r) for r in out]
+
+
+def committer(factory: sessionmaker[Session], *, cipher: FieldCipher,
+              answer: Callable[[Session, Written], object]) -> GroupCommitter[IntakeCall,
+                                                                               Written, object]:
+    """A group committer of API intakes; ``answer`` builds the reply from what was written."""
+    return GroupCommitter(
+        factory, write=lambda session, calls, alone: write(session, calls, alone, cipher=cipher),
+        answer=answer, name="dispatch-intake")
