@@ -95,7 +95,8 @@ def _network(request: Request) -> network_service.Network:
     return network_service.current(get_settings(request).data_dir)
 
 
-def _incident_fields(incident: Incident, cipher: FieldCipher, language: str) -> dict[str, object]:
+def _incident_fields(incident: Incident | service.NewIncident, cipher: FieldCipher, language: str
+                     ) -> dict[str, object]:
     times = kpis.incident_times(incident)
     return dict(
         id=incident.id, category=incident.category, subtype=incident.subtype,
@@ -130,7 +131,7 @@ def _summary(incident: Incident, cipher: FieldCipher, language: str, codes: dict
 _AREA_CODE = select(Area.code).where(Area.id == bindparam("id"))
 
 
-def _area_code(db: DbSession, incident: Incident) -> str | None:
+def _area_code(db: Session, incident: Incident | service.NewIncident) -> str | None:
     if incident.area_id is None:
         return None
     # Built once, run as plain SQL: every answer about one incident reads it.
@@ -138,7 +139,7 @@ def _area_code(db: DbSession, incident: Incident) -> str | None:
     return None if found is None else str(found)
 
 
-def _road(data_dir: Path, incident: Incident) -> RoadAccessOut | None:
+def _road(data_dir: Path, incident: Incident | service.NewIncident) -> RoadAccessOut | None:
     """The scene snapped to the roads (None when no road network has been imported)."""
     try:
         network = network_service.current(data_dir)
@@ -155,7 +156,8 @@ def _detail(request: Request, db: DbSession, incident: Incident, language: str
                       data_dir=get_settings(request).data_dir)
 
 
-def _detail_of(db: Session, incident: Incident, language: str, *, cipher: FieldCipher,
+def _detail_of(db: Session, incident: Incident | service.NewIncident, language: str, *,
+               cipher: FieldCipher,
                data_dir: Path, area_code: str | None = None) -> IncidentDetail:
     """The incident with its timeline, units, area code (read when not given) and road
     access."""
@@ -218,15 +220,13 @@ def _intake_answer(session: Session, written: intake.Written, *, cipher: FieldCi
     language = preferred_language(written.call.language, written.user.language,
                                   settings.default_language)
     incident = written.incident
-    if not written.created:
-        # The original may lie outside this user's areas: answer only what they may read.
-        incident = service.get_or_raise(session, incident_id=incident.id, scope=written.scope)
-    # The batch's answers share a session: each grid's code is read once.
-    codes: dict[int | None, str | None] = session.info.setdefault("fangkong.area_codes", {})
-    if incident.area_id not in codes:
-        codes[incident.area_id] = _area_code(session, incident)
-    return _detail_of(session, incident, language, cipher=cipher, data_dir=settings.data_dir,
-                      area_code=codes[incident.area_id]), written.created
+    if isinstance(incident, service.NewIncident):
+        return _detail_of(session, incident, language, cipher=cipher, data_dir=settings.data_dir,
+                          area_code=incident.area_code), written.created
+    # A retry: the original may lie outside this user's areas; answer only what they may read.
+    found = service.get_or_raise(session, incident_id=incident.id, scope=written.scope)
+    return _detail_of(session, found, language, cipher=cipher,
+                      data_dir=settings.data_dir), written.created
 
 
 @intake_router.post(

@@ -54,7 +54,7 @@ class Written:
     """An intake written (or found: ``created`` False) and what its answer needs."""
 
     call: IntakeCall
-    incident: Incident
+    incident: Incident | service.NewIncident
     created: bool
     user: User
     scope: Scope

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,7 +45,18 @@ class IncidentTimes:
     call_to_arrival_s: float | None
 
 
-def incident_times(incident: Incident) -> IncidentTimes:
+class Stamped(Protocol):
+    """What the response intervals are worked out from (an incident, stored or just made)."""
+
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def dispatched_at(self) -> datetime | None: ...
+    @property
+    def on_scene_at(self) -> datetime | None: ...
+
+
+def incident_times(incident: Stamped) -> IncidentTimes:
     """The response intervals of ``incident`` from its server-stamped transitions."""
     return IncidentTimes(
         call_to_dispatch_s=_seconds(incident.received_at, incident.dispatched_at),

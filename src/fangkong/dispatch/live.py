@@ -32,12 +32,14 @@ from sqlalchemy.orm import Session
 
 from fangkong.core.scoping import Scope
 from fangkong.dispatch.models import (
+    CHANGED,
     Assignment,
     Incident,
     IncidentStatus,
     Post,
     Priority,
     Unit,
+    mark_changed,
 )
 from fangkong.dispatch.recommend import RINGS_S, Ring
 from fangkong.dispatch.service import OPEN_STATUSES
@@ -305,22 +307,21 @@ class Broker:
 
 BROKER = Broker()
 _WATCHED_TYPES = (Incident, Unit, Assignment, Post)
-_CHANGED = "fangkong.dispatch.changed"
 
 
 @event.listens_for(Session, "after_flush")
 def _mark_dispatch_writes(session: Session, _context: object) -> None:
     if any(isinstance(obj, _WATCHED_TYPES)
            for obj in (*session.new, *session.dirty, *session.deleted)):
-        session.info[_CHANGED] = True
+        mark_changed(session)
 
 
 @event.listens_for(Session, "after_commit")
 def _wake_streams(session: Session) -> None:
-    if session.info.pop(_CHANGED, False):
+    if session.info.pop(CHANGED, False):
         BROKER.notify()
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_writes(session: Session) -> None:
-    session.info.pop(_CHANGED, None)
+    session.info.pop(CHANGED, None)

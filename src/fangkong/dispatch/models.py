@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Float, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from fangkong.areas.models import LocatedMixin
 from fangkong.core.db import Base, TimestampMixin, utcnow
@@ -62,6 +62,16 @@ class PostKind(StrEnum):
     STREET_POST = "street_post"
     COMMUNITY_OFFICE = "community_office"
     SCHOOL_GATE = "school_gate"
+
+
+#: Set in ``session.info`` by a session that wrote dispatch rows: its commit wakes the live
+#: streams (``live.py``). The ORM's flushes set it by themselves; a Core write calls
+#: :func:`mark_changed`.
+CHANGED = "fangkong.dispatch.changed"
+
+
+def mark_changed(session: Session) -> None:
+    session.info[CHANGED] = True
 
 
 class Post(LocatedMixin, TimestampMixin, Base):

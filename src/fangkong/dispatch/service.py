@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -47,6 +47,7 @@ from fangkong.dispatch.models import (
     Unit,
     UnitStatus,
     UnitType,
+    mark_changed,
 )
 
 S = IncidentStatus
@@ -168,6 +169,48 @@ def _leaves_at(session: Session, points: list[tuple[float, float]]
 
 
 @dataclass(frozen=True)
+class NewEvent:
+    """The first timeline event of an incident :func:`create_many` wrote."""
+
+    at: datetime
+    to_status: str
+    username: str | None
+    from_status: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class NewIncident:
+    """An incident as :func:`create_many` wrote it: what an answer about it shows, known
+    without reading it back (its timeline is one event, it has no units yet)."""
+
+    id: int
+    category: str
+    subtype: str
+    priority: Priority
+    source: Source
+    status: IncidentStatus
+    description: str
+    lon: float
+    lat: float
+    h3_cell: str
+    caller_contact_encrypted: str | None
+    received_at: datetime
+    area_id: int
+    area_path: str
+    area_code: str
+    events: tuple[NewEvent, ...]
+    assignments: tuple[()] = ()
+    dispatched_at: None = None
+    en_route_at: None = None
+    on_scene_at: None = None
+    cleared_at: None = None
+    closed_at: None = None
+    cancelled_at: None = None
+    merged_into_id: None = None
+
+
+@dataclass(frozen=True)
 class Intake:
     """One incident to create: its idempotency key, its fields and who creates it (``scope``
     and ``user``: the areas it must lie in and the permission it needs, when given)."""
@@ -179,7 +222,8 @@ class Intake:
     user: User | None = None
 
 
-Created = tuple[Incident, bool]
+#: What :func:`create_many` answers for an intake: the new incident, or the one a retry found.
+Created = tuple[Incident | NewIncident, bool]
 
 
 def _checked(intake: Intake) -> None:
@@ -218,7 +262,7 @@ def create_many(session: Session, intakes: list[Intake], *, now: datetime, ciphe
     """
     if on_key_race == "rollback" and len(intakes) > 1:
         raise ValueError("a rollback undoes the whole transaction: one intake only")
-    results: list[Created | FangkongError | None] = [None] * len(intakes)
+    results: list[Created | FangkongError | _Later | None] = [None] * len(intakes)
     contacts: list[str | None] = [None] * len(intakes)
     digests = [intake.data.digest() for intake in intakes]
     for i, intake in enumerate(intakes):
@@ -240,15 +284,17 @@ def create_many(session: Session, intakes: list[Intake], *, now: datetime, ciphe
             results[i] = exc
     todo = [i for i, r in enumerate(results) if r is None]
     leaves = _leaves_at(session, [(intakes[i].data.lon, intakes[i].data.lat) for i in todo])
-    new: dict[str, tuple[int, Incident, _Leaf]] = {}
+    rows: dict[str, tuple[int, dict[str, Any], _Leaf]] = {}
     for i, placed in zip(todo, leaves, strict=True):
         intake = intakes[i]
         try:
             if isinstance(placed, InvalidInput):
                 raise placed
-            if intake.key in new:  # the same key twice in one batch: the second is a retry
-                first = new[intake.key][1]
-                results[i] = _replay(first, digests[i], intake.key)
+            if intake.key in rows:  # the same key twice in one batch: the second is a retry
+                if rows[intake.key][1]["request_hash"] != digests[i]:
+                    raise Conflict(f"idempotency key {intake.key!r} was already used for "
+                                   "another request", field="idempotency_key")
+                results[i] = _Later(rows[intake.key][0])
                 continue
             lon, lat, leaf = placed
             if leaf is None or (intake.scope is not None and not intake.scope.covers(leaf.path)):
@@ -257,57 +303,90 @@ def create_many(session: Session, intakes: list[Intake], *, now: datetime, ciphe
         except FangkongError as exc:
             results[i] = exc
             continue
-        data, actor, contact = intake.data, intake.actor, contacts[i]
-        # The timeline's first event rides on the incident (one flush writes both), and the
-        # empty assignment list is known: reading them back for the answer needs no query.
-        new[intake.key] = (i, Incident(
+        data, contact = intake.data, contacts[i]
+        rows[intake.key] = (i, dict(
             idempotency_key=intake.key, request_hash=digests[i], category=data.category,
             subtype=data.subtype, priority=data.priority, source=data.source,
             description=data.description,
             caller_contact_encrypted=cipher.encrypt(contact) if contact else None,
             status=S.RECEIVED, received_at=now, lon=lon, lat=lat, h3_cell=h3_cell(lon, lat),
-            area_id=leaf.id, area_path=leaf.path, created_by_id=actor.user_id,
-            events=[IncidentEvent(at=now, from_status=None, to_status=S.RECEIVED.value,
-                                  user_id=actor.user_id, username=actor.username)],
-            assignments=[]), leaf)
-    if new:
-        lost = _insert(session, [incident for _, incident, _ in new.values()], on_key_race)
-        if lost is not None:
-            return _after_race(session, intakes, results, digests, lost, now=now,
+            area_id=leaf.id, area_path=leaf.path, created_by_id=intake.actor.user_id), leaf)
+    if rows:
+        ids = _insert(session, [row for _, row, _ in rows.values()], on_key_race)
+        if isinstance(ids, IntegrityError):
+            return _after_race(session, intakes, results, digests, ids, now=now,
                                cipher=cipher, on_key_race=on_key_race)
+        created: dict[int, NewIncident] = {}
+        for incident_id, (i, row, leaf) in zip(ids, rows.values(), strict=True):
+            actor = intakes[i].actor
+            created[i] = NewIncident(
+                id=incident_id, category=row["category"], subtype=row["subtype"],
+                priority=row["priority"], source=row["source"], status=S.RECEIVED,
+                description=row["description"], lon=row["lon"], lat=row["lat"],
+                h3_cell=row["h3_cell"], caller_contact_encrypted=row["caller_contact_encrypted"],
+                received_at=now, area_id=leaf.id, area_path=leaf.path, area_code=leaf.code,
+                events=(NewEvent(at=now, to_status=S.RECEIVED.value,
+                                 username=actor.username),))
+            results[i] = (created[i], True)
+        # The timeline's first event of each, then what the audit log keeps of each.
+        session.connection().execute(_INSERT_EVENTS, [
+            {"incident_id": new.id, "at": now, "from_status": None,
+             "to_status": S.RECEIVED.value, "user_id": intakes[i].actor.user_id,
+             "username": intakes[i].actor.username} for i, new in created.items()])
         audit.record_many(session, [
             audit.Entry(actor=intakes[i].actor, action="create", entity="incident",
-                        entity_id=incident.id,
-                        detail={"category": incident.category, "subtype": incident.subtype,
-                                "priority": incident.priority.value, "area": leaf.code})
-            for i, incident, leaf in new.values()])
-        for i, incident, _ in new.values():
-            results[i] = (incident, True)
+                        entity_id=new.id,
+                        detail={"category": new.category, "subtype": new.subtype,
+                                "priority": new.priority.value, "area": new.area_code})
+            for i, new in created.items()])
+        mark_changed(session)
+    for i, result in enumerate(results):
+        if isinstance(result, _Later):  # a retry within the batch: answered with the first
+            first = results[result.index]
+            results[i] = first if isinstance(first, FangkongError) else (
+                cast(Created, first)[0], False)
     return [cast(Created | FangkongError, r) for r in results]
 
 
-def _insert(session: Session, incidents: list[Incident], on_key_race: KeyRace
-            ) -> IntegrityError | None:
-    """Flush the new incidents; the error when one lost a race on its key (and none stayed)."""
+@dataclass(frozen=True)
+class _Later:
+    """A retry of an intake earlier in the same batch: answered once that one is."""
+
+    index: int
+
+
+_INCIDENT_TABLE = cast(Table, Incident.__table__)
+# In the order of the rows given, so that each id goes to its own row (a multi-row INSERT
+# need not return them in order).
+_INSERT_INCIDENTS = insert(_INCIDENT_TABLE).returning(_INCIDENT_TABLE.c.id,
+                                                      sort_by_parameter_order=True)
+_INSERT_EVENTS = insert(cast(Table, IncidentEvent.__table__))
+
+
+def _insert(session: Session, rows: list[dict[str, Any]], on_key_race: KeyRace
+            ) -> list[int] | IntegrityError:
+    """Insert the new incidents: their ids, or the error when one lost a race on its key (and
+    none stayed)."""
     # A concurrent create with the same key loses the race on the unique index. Its failed
     # INSERT is undone by a savepoint, or by a rollback of a transaction that holds nothing
     # else: the savepoint's two statements are compiled anew each time and cost a lone
     # intake a tenth of its time.
     try:
         with session.begin_nested() if on_key_race == "savepoint" else nullcontext():
-            session.add_all(incidents)
+            # Pending ORM objects first, as a flush would order them.
             session.flush()
+            return [int(i) for i in
+                    session.connection().execute(_INSERT_INCIDENTS, rows).scalars()]
     except IntegrityError as exc:
         if on_key_race == "raise":
             raise
         if on_key_race == "rollback":
             session.rollback()
         return exc
-    return None
 
 
 def _after_race(session: Session, intakes: list[Intake],
-                results: list[Created | FangkongError | None], digests: list[str],
+                results: list[Created | FangkongError | _Later | None], digests: list[str],
                 lost: IntegrityError, *, now: datetime, cipher: FieldCipher,
                 on_key_race: KeyRace) -> list[Created | FangkongError]:
     """Answer the intakes whose flush failed on a unique key: a lone one with the winner of
@@ -341,7 +420,7 @@ def create(
     scope: Scope | None = None,
     user: User | None = None,
     on_key_race: KeyRace = "savepoint",
-) -> Created:
+) -> tuple[Incident, bool]:
     """Record one incident; ``(incident, created)``, or raise the domain error that refused
     it. See :func:`create_many`."""
     [result] = create_many(session, [Intake(key=key, data=data, actor=actor, scope=scope,
@@ -349,7 +428,10 @@ def create(
                            now=now, cipher=cipher, on_key_race=on_key_race)
     if isinstance(result, FangkongError):
         raise result
-    return result
+    incident, created = result
+    if isinstance(incident, NewIncident):  # the caller gets the mapped incident to work on
+        incident = session.get_one(Incident, incident.id)
+    return incident, created
 
 
 def get(session: Session, *, incident_id: int, scope: Scope | None) -> Incident | None:
@@ -406,7 +488,7 @@ def get_all(session: Session, *, scope: Scope, filters: IncidentFilter | None = 
     return int(total), list(page)
 
 
-def masked_contact(incident: Incident, cipher: FieldCipher) -> str | None:
+def masked_contact(incident: Incident | NewIncident, cipher: FieldCipher) -> str | None:
     if incident.caller_contact_encrypted is None:
         return None
     return mask_phone(cipher.decrypt(incident.caller_contact_encrypted))

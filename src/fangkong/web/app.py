@@ -102,11 +102,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    # Intake first: routes are matched in order, and it is the busiest.
+    app.include_router(dispatch_api.intake_router, prefix=API_PREFIX)
     app.include_router(core_api.router, prefix=API_PREFIX)
     app.include_router(areas_api.router, prefix=API_PREFIX)
     app.include_router(network_api.router, prefix=API_PREFIX)
     app.include_router(cases_api.router, prefix=API_PREFIX)
-    app.include_router(dispatch_api.intake_router, prefix=API_PREFIX)
     app.include_router(dispatch_api.router, prefix=API_PREFIX)
     app.include_router(core_pages.router)
     app.include_router(areas_pages.router)
