@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from conftest import TEST_PASSWORD, LiveServer
 from factories import grid_centre
 from fangkong.core import auth
 from fangkong.core.audit import SYSTEM
-from fangkong.core.models import AuditEvent, Role
+from fangkong.core.models import ApiToken, AuditEvent, Role
+from fangkong.dispatch.models import Incident
 
 STATION = "T-D1-S1"
 
@@ -37,11 +40,13 @@ def _user_client(live_server: LiveServer, username: str, role: Role, area: str
     return live_server.client(live_server.token(username))
 
 
-def _body(grid: str = "T-D1-S1-B1-G1", **extra: Any) -> dict[str, Any]:
+def _body(grid: str = "T-D1-S1-B1-G1", *, offset: int | None = None, **extra: Any
+          ) -> dict[str, Any]:
     lon, lat = grid_centre(grid)
+    description = "two men fighting" if offset is None else f"two men fighting {offset}"
     return {"category": "public_order", "subtype": "fight", "priority": "P2",
-            "source": "call", "lon": lon, "lat": lat, "description": "two men fighting",
-            "caller_contact": "13912345678", **extra}
+            "source": "call", "lon": lon + (offset or 0) * 1e-5, "lat": lat,
+            "description": description, "caller_contact": "13912345678", **extra}
 
 
 def test_create_is_idempotent_and_contact_is_masked(live_server: LiveServer,
@@ -182,6 +187,49 @@ def test_units_recommend_dispatch_and_lifecycle(live_server: LiveServer,
     assert set(body["by_category"]) >= {"public_order"}
     assert admin.get("/api/v1/dispatch/kpis", params={
         "start": "2026-01-01T00:00:00", "end": "2026-02-01T00:00:00"}).status_code == 422
+
+
+def test_concurrent_intakes_each_get_their_own_answer(live_server: LiveServer,
+                                                      admin: httpx.Client) -> None:
+    """Calls that arrive together are written in shared batches: each is still answered on
+    its own, a key sent several times at once makes one incident, a revoked token and a bad
+    point fail alone."""
+    token = live_server.admin_token()
+    bodies = [(f"conc-{i}", _body(offset=i)) for i in range(24)]
+    bodies += [("conc-same", _body())] * 6
+    bodies += [("conc-out", {**_body(), "lon": 0.0, "lat": 0.0})]
+    bodies += [("conc-revoked", _body())]
+    with Session(live_server.engine) as session:
+        user = auth.get_by_username(session, username="api_admin")
+        assert user is not None
+        _, revoked = auth.issue_token(session, user=user, name="gone", ttl=None, actor=SYSTEM)
+        session.execute(update(ApiToken).where(ApiToken.name == "gone").values(revoked=True))
+        session.commit()
+    start = threading.Barrier(len(bodies))
+
+    def post(key: str, body: dict[str, Any]) -> httpx.Response:
+        with live_server.client(revoked if key == "conc-revoked" else token) as client:
+            start.wait(10)
+            return client.post("/api/v1/incidents", json=body, headers={"Idempotency-Key": key})
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        answers = list(pool.map(lambda kb: post(*kb), bodies))
+    by_key: dict[str, list[httpx.Response]] = {}
+    for (key, _), answer in zip(bodies, answers, strict=True):
+        by_key.setdefault(key, []).append(answer)
+    for i in range(24):
+        [one] = by_key[f"conc-{i}"]
+        assert one.status_code == 201, one.text
+        assert one.json()["description"] == f"two men fighting {i}"
+    same = by_key["conc-same"]
+    assert sorted(a.status_code for a in same) == [200] * 5 + [201]
+    assert len({a.json()["id"] for a in same}) == 1
+    assert by_key["conc-out"][0].status_code == 422
+    assert by_key["conc-revoked"][0].status_code == 401
+    with Session(live_server.engine) as session:
+        stored = session.scalars(select(Incident.idempotency_key).where(
+            Incident.idempotency_key.like("conc-%"))).all()
+    assert sorted(stored) == sorted([f"conc-{i}" for i in range(24)] + ["conc-same"])
 
 
 def test_viewer_reads_but_cannot_act(live_server: LiveServer, live_network: Path) -> None:

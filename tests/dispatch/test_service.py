@@ -6,11 +6,13 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dispatch.dispatch_helpers import ACTOR, CIPHER, T0, area, incident_in, new_incident, scope_of
 from fangkong.core import audit
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
+from fangkong.core.models import AuditEvent
 from fangkong.dispatch import service, taxonomy
 from fangkong.dispatch.models import (
     Assignment,
@@ -73,6 +75,67 @@ def test_a_lost_race_on_the_key_answers_the_winner(db: Session, monkeypatch: pyt
     assert not created and again.id == winner.id and len(looks) == 2
     stored = db.scalars(select(Incident.id).where(Incident.idempotency_key == "k-race")).all()
     assert stored == [winner.id]
+
+
+def test_a_lost_race_raised_for_a_caller_that_writes_again(
+        db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    new_incident(db, "k-race-raise")
+    monkeypatch.setattr(service, "incidents_by_keys", lambda _session, _keys: {})
+    with pytest.raises(IntegrityError):
+        service.create(db, key="k-race-raise", data=incident_in(), actor=ACTOR, now=T0,
+                       cipher=CIPHER, on_key_race="raise")
+
+
+def test_create_many_answers_each_intake_and_writes_the_new_ones_together(db: Session) -> None:
+    stored = new_incident(db, "m-old")
+    station = scope_of(db, "T-D1-S1")
+    elsewhere = incident_in("T-D2-S1-B1-G1")
+    intakes = [
+        service.Intake(key="m-1", data=incident_in(), actor=ACTOR, scope=station),
+        service.Intake(key="m-bad", data=incident_in(category="weather"), actor=ACTOR),
+        service.Intake(key="m-1", data=incident_in(), actor=ACTOR),  # a retry in the batch
+        service.Intake(key="m-1", data=incident_in(priority=Priority.P1), actor=ACTOR),
+        service.Intake(key="m-old", data=incident_in(), actor=ACTOR),  # a retry of a stored one
+        service.Intake(key="m-out", data=elsewhere, actor=ACTOR, scope=station),
+        service.Intake(key="m-2", data=elsewhere, actor=ACTOR),
+        service.Intake(key=" ", data=incident_in(), actor=ACTOR),
+    ]
+    results = service.create_many(db, intakes, now=T0, cipher=CIPHER)
+    first, bad, retry, other, old, out, second, blank = results
+    assert isinstance(bad, InvalidInput) and bad.field == "category"
+    assert isinstance(other, Conflict) and other.field == "idempotency_key"
+    assert isinstance(out, InvalidInput) and "outside your areas" in out.message
+    assert isinstance(blank, InvalidInput) and blank.field == "idempotency_key"
+    assert not isinstance(first, Exception) and not isinstance(second, Exception)
+    assert not isinstance(retry, Exception) and not isinstance(old, Exception)
+    assert first[1] and second[1] and not retry[1] and not old[1]
+    assert retry[0].id == first[0].id and old[0].id == stored.id
+    new = first[0]
+    assert isinstance(new, service.NewIncident)
+    assert new.area_code == "T-D1-S1-B1-G1" and new.status == S.RECEIVED
+    # What the answer shows is what was stored.
+    row = db.get_one(Incident, new.id)
+    assert (row.idempotency_key, row.area_id, row.area_path, row.h3_cell, row.priority,
+            row.received_at) == ("m-1", new.area_id, new.area_path, new.h3_cell, new.priority,
+                                 T0)
+    assert service.masked_contact(new, CIPHER) == service.masked_contact(row, CIPHER)
+    keys = db.scalars(select(Incident.idempotency_key).where(
+        Incident.idempotency_key.like("m-%")).order_by(Incident.idempotency_key)).all()
+    assert keys == ["m-1", "m-2", "m-old"]
+    ids = [new.id, second[0].id]
+    events = db.execute(select(IncidentEvent.incident_id, IncidentEvent.to_status).where(
+        IncidentEvent.incident_id.in_(ids))).all()
+    assert sorted(events) == sorted((i, "received") for i in ids)
+    audited = db.scalars(select(AuditEvent.entity_id).where(
+        AuditEvent.entity == "incident", AuditEvent.action == "create",
+        AuditEvent.entity_id.in_([str(i) for i in ids]))).all()
+    assert sorted(audited) == sorted(str(i) for i in ids)
+
+
+def test_a_rollback_on_a_race_is_for_one_intake_only(db: Session) -> None:
+    two = [service.Intake(key=f"r-{i}", data=incident_in(), actor=ACTOR) for i in range(2)]
+    with pytest.raises(ValueError, match="one intake"):
+        service.create_many(db, two, now=T0, cipher=CIPHER, on_key_race="rollback")
 
 
 def test_taxonomy_and_place_are_checked(db: Session) -> None:

@@ -1,0 +1,117 @@
+"""SQLite writers of one process queue for their turn instead of polling SQLite's lock."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+
+from fangkong.core.db import make_engine
+from fangkong.core.sqlite_writes import SerializedConnection, may_write, write_lock
+
+
+@pytest.fixture()
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'writes.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize(("sql", "writes"), [
+    ("SELECT 1", False), ("  select * from t", False), ("(SELECT 1)", False),
+    ("PRAGMA busy_timeout=0", False), ("EXPLAIN QUERY PLAN SELECT 1", False),
+    ("BEGIN", False), ("BEGIN DEFERRED", False), ("SAVEPOINT sa_1", False),
+    ("RELEASE SAVEPOINT sa_1", False), ("ROLLBACK TO SAVEPOINT sa_1", False),
+    ("COMMIT", False), ("", False),
+    ("BEGIN IMMEDIATE", True), ("begin exclusive", True), ("INSERT INTO t VALUES (1)", True),
+    ("update t set v = 1", True), ("DELETE FROM t", True), ("REPLACE INTO t VALUES (1)", True),
+    ("CREATE TABLE x (a)", True), ("WITH q AS (SELECT 1) DELETE FROM t", True),
+    ("VACUUM", True),
+])
+def test_what_takes_the_lock(sql: str, writes: bool) -> None:
+    assert may_write(sql) is writes
+
+
+def test_a_second_writer_waits_for_the_first_to_commit(engine: Engine) -> None:
+    held, go_on = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t (v) VALUES ('first')"))
+            held.set()
+            go_on.wait(10)
+            time.sleep(0.2)  # the second writer is waiting now
+            order.append("first committing")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert held.wait(10)
+    with engine.begin() as conn:
+        # Without the process lock this writer would meet SQLite's lock and, with no busy
+        # wait, fail at once with "database is locked".
+        conn.execute(text("PRAGMA busy_timeout=0"))
+        go_on.set()
+        conn.execute(text("INSERT INTO t (v) VALUES ('second')"))
+        order.append("second wrote")
+        conn.execute(text("PRAGMA busy_timeout=10000"))
+    thread.join(10)
+    assert order == ["first committing", "second wrote"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT v FROM t ORDER BY id")).scalars().all() == [
+            "first", "second"]
+
+
+def test_a_rollback_and_a_close_give_the_turn_back(engine: Engine) -> None:
+    lock = write_lock(engine.url.database)
+    assert lock is not None
+    with engine.connect() as conn:
+        conn.execute(text("INSERT INTO t (v) VALUES ('undone')"))
+        assert lock.locked()
+        conn.rollback()
+        assert not lock.locked()
+        conn.execute(text("SELECT count(*) FROM t"))
+        assert not lock.locked()  # a read does not take it
+    raw = sqlite3.connect(str(engine.url.database), factory=SerializedConnection)
+    raw.execute("INSERT INTO t (v) VALUES ('never committed')")
+    assert lock.locked()
+    raw.close()
+    assert not lock.locked()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+
+
+def test_a_writer_waits_no_longer_than_its_timeout(tmp_path: Path) -> None:
+    path = str(tmp_path / "timeout.db")
+    holder = sqlite3.connect(path, factory=SerializedConnection, check_same_thread=False)
+    holder.execute("CREATE TABLE t (v)")
+    holder.execute("INSERT INTO t VALUES (1)")  # holds the turn: its transaction is open
+    waiter = sqlite3.connect(path, factory=SerializedConnection, timeout_s=0.2)
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        waiter.execute("INSERT INTO t VALUES (2)")
+    holder.commit()
+    waiter.execute("INSERT INTO t VALUES (2)")
+    waiter.commit()
+    assert waiter.execute("SELECT count(*) FROM t").fetchone() == (2,)
+    holder.close()
+    waiter.close()
+
+
+def test_memory_databases_have_no_shared_lock(engine: Engine) -> None:
+    assert write_lock(":memory:") is None
+    assert write_lock("file:x?mode=memory&cache=shared") is None
+    memory = make_engine("sqlite://")
+    with memory.begin() as conn:
+        conn.execute(text("CREATE TABLE m (a)"))
+        conn.execute(text("INSERT INTO m VALUES (1)"))
+    memory.dispose()
+    with pytest.raises(OperationalError), engine.connect() as conn:
+        conn.execute(text("SELECT * FROM m"))  # another database, not this one
