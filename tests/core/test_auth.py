@@ -240,6 +240,46 @@ def test_token_of_an_inactive_user_is_refused(db: Session) -> None:
         auth.user_for_token(db, token=plain)
 
 
+RESOLVERS = {"user": auth.user_for, "principal": auth.principal_for}
+
+
+@pytest.mark.parametrize("resolver", sorted(RESOLVERS))
+def test_a_credential_resolves_to_its_user_or_principal(db: Session, resolver: str) -> None:
+    user = _user(db)
+    user.language = "en"
+    _token, plain = auth.issue_token(db, user=user, name="cli", ttl=timedelta(days=1),
+                                     actor=SYSTEM)
+    db.flush()
+    db.expire_all()
+    for credential in (auth.Credential(token=plain), auth.Credential(user_id=user.id)):
+        found = RESOLVERS[resolver](db, credential)
+        assert (found.id, found.username, found.role, found.is_active, found.language) == (
+            user.id, user.username, user.role, True, "en")
+    assert auth.can(auth.principal_for(db, auth.Credential(token=plain)), "areas.read")
+
+
+@pytest.mark.parametrize("resolver", sorted(RESOLVERS))
+@pytest.mark.parametrize("case", ["unknown", "expired", "revoked", "inactive", "no user"])
+def test_both_resolvers_refuse_alike(db: Session, resolver: str, case: str) -> None:
+    user = _user(db)
+    token, plain = auth.issue_token(db, user=user, name="cli",
+                                    ttl=timedelta(seconds=-1 if case == "expired" else 60),
+                                    actor=SYSTEM)
+    credential = auth.Credential(token=plain)
+    if case == "unknown":
+        credential = auth.Credential(token="fk_not-a-real-token")
+    elif case == "revoked":
+        token.revoked = True
+    elif case == "inactive":
+        user.is_active = False
+    elif case == "no user":
+        credential = auth.Credential(user_id=user.id + 1000)
+    db.flush()
+    db.expire_all()
+    with pytest.raises(Unauthorized):
+        RESOLVERS[resolver](db, credential)
+
+
 # ------------------------------------------------------------------------------------------
 # Permissions and personal data
 # ------------------------------------------------------------------------------------------

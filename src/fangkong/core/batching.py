@@ -93,6 +93,8 @@ class GroupCommitter(Generic[Call, Written, Answer]):
             self._closed = True
             self._queue.put(_Stop())
         self._thread.join(timeout_s)
+        log.info("%s: %d calls written in %d batches", self._thread.name, self.calls,
+                 self.batches)
 
     def _run(self) -> None:
         stopping = False

@@ -26,7 +26,6 @@ from fangkong.core.audit import Actor
 from fangkong.core.batching import GroupCommitter
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError
-from fangkong.core.models import User
 from fangkong.core.scoping import Scope, scope_for
 from fangkong.core.security import FieldCipher
 from fangkong.dispatch import permissions as perms
@@ -56,16 +55,17 @@ class Written:
     call: IntakeCall
     incident: Incident | service.NewIncident
     created: bool
-    user: User
+    user: auth.Principal
     scope: Scope
 
 
-def _principal(session: Session, credential: auth.Credential) -> tuple[User, Scope]:
+def _principal(session: Session, credential: auth.Credential) -> tuple[auth.Principal, Scope]:
     """The user and scope of ``credential``, read once per batch (the session's life)."""
-    known: dict[auth.Credential, tuple[User, Scope]] = session.info.setdefault(_PRINCIPALS, {})
+    known: dict[auth.Credential, tuple[auth.Principal, Scope]] = session.info.setdefault(
+        _PRINCIPALS, {})
     found = known.get(credential)
     if found is None:
-        user = auth.user_for(session, credential)
+        user = auth.principal_for(session, credential)
         found = known[credential] = (user, scope_for(session, user))
     return found
 
@@ -76,7 +76,7 @@ def write(session: Session, calls: list[IntakeCall], alone: bool, *, cipher: Fie
     call, what was written or the domain error that refused it."""
     out: list[Written | FangkongError | None] = [None] * len(calls)
     intakes: list[service.Intake] = []
-    principals: list[tuple[User, Scope]] = []
+    principals: list[tuple[auth.Principal, Scope]] = []
     placed: list[int] = []
     for i, call in enumerate(calls):
         try:

@@ -78,7 +78,7 @@ MAX_KEY_LENGTH = 64
 KeyRace = Literal["savepoint", "rollback", "raise"]
 
 
-def _require(user: User | None, permission: str) -> None:
+def _require(user: User | auth.Principal | None, permission: str) -> None:
     if user is not None:
         auth.require(user, permission)
 
@@ -219,7 +219,7 @@ class Intake:
     data: IncidentIn
     actor: Actor
     scope: Scope | None = None
-    user: User | None = None
+    user: User | auth.Principal | None = None
 
 
 #: What :func:`create_many` answers for an intake: the new incident, or the one a retry found.
