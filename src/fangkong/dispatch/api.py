@@ -139,11 +139,17 @@ def _area_code(db: Session, incident: Incident | service.NewIncident) -> str | N
     return None if found is None else str(found)
 
 
-def _road(data_dir: Path, incident: Incident | service.NewIncident) -> RoadAccessOut | None:
-    """The scene snapped to the roads (None when no road network has been imported)."""
+def _network_or_none(data_dir: Path) -> network_service.Network | None:
     try:
-        network = network_service.current(data_dir)
+        return network_service.current(data_dir)
     except NotFound:
+        return None
+
+
+def _road(network: network_service.Network | None, incident: Incident | service.NewIncident
+          ) -> RoadAccessOut | None:
+    """The scene snapped to the roads (None when no road network has been imported)."""
+    if network is None:
         return None
     road = recommend.road_access(network, incident.lon, incident.lat)
     return None if road is None else RoadAccessOut(lon=road.lon, lat=road.lat,
@@ -153,12 +159,12 @@ def _road(data_dir: Path, incident: Incident | service.NewIncident) -> RoadAcces
 def _detail(request: Request, db: DbSession, incident: Incident, language: str
             ) -> IncidentDetail:
     return _detail_of(db, incident, language, cipher=get_cipher(request),
-                      data_dir=get_settings(request).data_dir)
+                      network=_network_or_none(get_settings(request).data_dir))
 
 
 def _detail_of(db: Session, incident: Incident | service.NewIncident, language: str, *,
-               cipher: FieldCipher,
-               data_dir: Path, area_code: str | None = None) -> IncidentDetail:
+               cipher: FieldCipher, network: network_service.Network | None,
+               area_code: str | None = None) -> IncidentDetail:
     """The incident with its timeline, units, area code (read when not given) and road
     access."""
     out = IncidentDetail.model_validate({
@@ -170,7 +176,7 @@ def _detail_of(db: Session, incident: Incident | service.NewIncident, language: 
                                       arrived_at=a.arrived_at, released_at=a.released_at)
                         for a in incident.assignments]})
     out.area_code = area_code if area_code is not None else _area_code(db, incident)
-    out.road = _road(data_dir, incident)
+    out.road = _road(network, incident)
     return out
 
 
@@ -215,18 +221,27 @@ def _committer(request: Request) -> GroupCommitter[intake.IntakeCall, intake.Wri
     return found
 
 
+_BATCH_NETWORK = "fangkong.intake.network"
+
+
 def _intake_answer(session: Session, written: intake.Written, *, cipher: FieldCipher,
-                   settings: Settings) -> tuple[IncidentDetail, bool]:
+                   settings: Settings) -> tuple[bytes, bool]:
+    """The answer's JSON, made in the committer's thread (the event loop only sends it)."""
     language = preferred_language(written.call.language, written.user.language,
                                   settings.default_language)
+    # The batch's answers share a session: the network is looked up once for them all.
+    if _BATCH_NETWORK not in session.info:
+        session.info[_BATCH_NETWORK] = _network_or_none(settings.data_dir)
+    network = session.info[_BATCH_NETWORK]
     incident = written.incident
     if isinstance(incident, service.NewIncident):
-        return _detail_of(session, incident, language, cipher=cipher, data_dir=settings.data_dir,
-                          area_code=incident.area_code), written.created
-    # A retry: the original may lie outside this user's areas; answer only what they may read.
-    found = service.get_or_raise(session, incident_id=incident.id, scope=written.scope)
-    return _detail_of(session, found, language, cipher=cipher,
-                      data_dir=settings.data_dir), written.created
+        detail = _detail_of(session, incident, language, cipher=cipher, network=network,
+                            area_code=incident.area_code)
+    else:
+        # A retry: the original may lie outside this user's areas; answer what they may read.
+        found = service.get_or_raise(session, incident_id=incident.id, scope=written.scope)
+        detail = _detail_of(session, found, language, cipher=cipher, network=network)
+    return detail.model_dump_json().encode("utf-8"), written.created
 
 
 @intake_router.post(
@@ -238,9 +253,8 @@ def _intake_answer(session: Session, written: intake.Written, *, cipher: FieldCi
 async def create_incident(
     body: IncidentIn,
     request: Request,
-    response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
-) -> IncidentDetail:
+) -> Response:
     """Record an incident (接警). Send a client-made key in the ``Idempotency-Key`` header (or
     ``idempotency_key``): a retry returns the original with 200, never a duplicate.
     Needs the dispatch intake permission."""
@@ -258,10 +272,10 @@ async def create_incident(
                              client=client_address(request),
                              language=request.cookies.get(LANGUAGE_COOKIE))
     answered = await asyncio.wrap_future(_committer(request).submit(call))
-    detail, created = cast(tuple[IncidentDetail, bool], answered)
-    if not created:
-        response.status_code = 200
-    return detail
+    body_json, created = cast(tuple[bytes, bool], answered)
+    # Made and checked as an IncidentDetail by the committer: sent as it is.
+    return Response(body_json, status_code=201 if created else 200,
+                    media_type="application/json")
 
 
 @router.post("/incidents/import", response_model=ImportOut,

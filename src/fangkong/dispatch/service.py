@@ -195,6 +195,7 @@ class NewIncident:
     lat: float
     h3_cell: str
     caller_contact_encrypted: str | None
+    caller_contact_masked: str | None
     received_at: datetime
     area_id: int
     area_path: str
@@ -324,6 +325,8 @@ def create_many(session: Session, intakes: list[Intake], *, now: datetime, ciphe
                 priority=row["priority"], source=row["source"], status=S.RECEIVED,
                 description=row["description"], lon=row["lon"], lat=row["lat"],
                 h3_cell=row["h3_cell"], caller_contact_encrypted=row["caller_contact_encrypted"],
+                caller_contact_masked=None if contacts[i] is None else mask_phone(
+                    cast(str, contacts[i])),
                 received_at=now, area_id=leaf.id, area_path=leaf.path, area_code=leaf.code,
                 events=(NewEvent(at=now, to_status=S.RECEIVED.value,
                                  username=actor.username),))
@@ -489,6 +492,8 @@ def get_all(session: Session, *, scope: Scope, filters: IncidentFilter | None = 
 
 
 def masked_contact(incident: Incident | NewIncident, cipher: FieldCipher) -> str | None:
+    if isinstance(incident, NewIncident):  # masked when made: no decryption of what it wrote
+        return incident.caller_contact_masked
     if incident.caller_contact_encrypted is None:
         return None
     return mask_phone(cipher.decrypt(incident.caller_contact_encrypted))
