@@ -9,7 +9,7 @@ loopback over a fresh database holding a small synthetic county; a client posts
   (answered 2xx per second) and the latency at that load;
 - *open loop*: requests on a fixed schedule at ``--rate`` per second (the issue's goal, 500/s)
   with latency counted from the scheduled moment, so that a stall is not hidden; requests
-  the server had no room for by the end of the phase are reported as unsent;
+  the server had no room for a second after the end of the phase are reported as unsent;
 - *open loop at 80 %* of the closed-loop throughput: the latency at a load the server keeps up
   with.
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ Answer = TypeVar("Answer")
 
 #: The most calls in one transaction: bounds the time a batch holds the write lock.
 MAX_BATCH = 256
+#: How long a batch waits for more calls when the one before held several (s).
+GATHER_S = 0.002
 
 
 @dataclass
@@ -62,11 +65,14 @@ class GroupCommitter(Generic[Call, Written, Answer]):
     def __init__(self, factory: sessionmaker[Session], *,
                  write: Callable[[Session, list[Call], bool], list[Written | FangkongError]],
                  answer: Callable[[Session, Written], Answer],
-                 name: str = "group-commit", max_batch: int = MAX_BATCH) -> None:
+                 name: str = "group-commit", max_batch: int = MAX_BATCH,
+                 gather_s: float = GATHER_S) -> None:
         self._factory = factory
         self._write = write
         self._answer = answer
         self._max_batch = max_batch
+        self._gather_s = gather_s
+        self._last_size = 0
         self._queue: queue.SimpleQueue[_Pending[Call, Answer] | _Stop] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
@@ -103,15 +109,22 @@ class GroupCommitter(Generic[Call, Written, Answer]):
             if isinstance(first, _Stop):
                 return
             batch = [first]
+            # Under load (the last batch held several calls), wait a moment for as many as it
+            # held: the calls whose answers just left are about to come back, and a batch's
+            # fixed costs are better shared by more of them.
+            deadline = time.monotonic() + (self._gather_s if self._last_size > 1 else 0.0)
             while len(batch) < self._max_batch:
                 try:
-                    more = self._queue.get_nowait()
+                    wait = deadline - time.monotonic()
+                    more = self._queue.get(timeout=wait) if (
+                        wait > 0 and len(batch) < self._last_size) else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if isinstance(more, _Stop):
                     stopping = True
                     break
                 batch.append(more)
+            self._last_size = len(batch)
             self.batches += 1
             self.calls += len(batch)
             try:
