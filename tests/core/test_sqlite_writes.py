@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -68,6 +70,38 @@ def test_a_second_writer_waits_for_the_first_to_commit(engine: Engine) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT v FROM t ORDER BY id")).scalars().all() == [
             "first", "second"]
+
+
+_OTHER_PROCESS = """
+import sys, time
+from sqlalchemy import text
+from fangkong.core.db import make_engine
+engine = make_engine("sqlite:///" + sys.argv[1])
+with engine.begin() as conn:
+    conn.execute(text("PRAGMA busy_timeout=0"))
+    started = time.monotonic()
+    conn.execute(text("INSERT INTO t (v) VALUES ('other process')"))
+    print(f"{time.monotonic() - started:.3f}")
+    conn.execute(text("PRAGMA busy_timeout=10000"))
+"""
+
+
+def test_writers_of_another_process_queue_too(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t (v) VALUES ('this process')"))
+        # The other process must wait for this commit: with no busy wait of its own, it
+        # would fail at once on SQLite's lock if it did not queue on the lock file.
+        other = subprocess.Popen([sys.executable, "-c", _OTHER_PROCESS,
+                                  str(engine.url.database)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        assert other.poll() is None  # still waiting for its turn
+    out, err = other.communicate(timeout=30)
+    assert other.returncode == 0, err
+    assert float(out) >= 0.5
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT v FROM t ORDER BY id")).scalars().all() == [
+            "this process", "other process"]
 
 
 def test_a_rollback_and_a_close_give_the_turn_back(engine: Engine) -> None:

@@ -1,25 +1,30 @@
-"""One writer at a time per SQLite file, queued in the process instead of polled in SQLite.
+"""One writer at a time per SQLite file, queued instead of polled in SQLite.
 
 SQLite lets one connection write at a time. A second writer gets ``SQLITE_BUSY`` and its busy
 handler sleeps 1, 2, 5, 10 … up to 100 ms between tries, however soon the lock frees: under
 concurrent intake most of a request's time went to these sleeps (and its p99 to the longest of
-them). Here every connection of this process to a database file takes a shared lock before its
-first write and gives it back when its transaction ends, so that a waiting writer starts the
-moment the one before it commits, in the order they came.
+them). Here a connection takes its database's :class:`WriteTurn` before its first write and
+gives it back when its transaction ends, so that a waiting writer starts the moment the one
+before it commits. The turn is a lock shared by the threads of a process, then an advisory
+lock (``flock``) on a file beside the database, ``<database>-writer``, shared with the other
+processes (server workers, the CLI). The file stays: removing it while a process holds it
+would let two writers in.
 
-SQLite still does its own locking, which alone keeps the data right: this lock only orders the
-writers of one process. Writers in other processes (a second uvicorn worker, the CLI) still meet
-the busy handler. The lock is taken for every statement that may write; a statement that only
-reads (``SELECT``, ``PRAGMA``, ``EXPLAIN``) or only opens or ends a deferred transaction or a
-savepoint does not take it. A writer that waits longer than ``timeout_s`` fails with ``database
-is locked``, as SQLite's own wait does.
+SQLite still does its own locking, which alone keeps the data right: the turn only orders the
+writers. A writer of another program (the ``sqlite3`` shell) still meets the busy handler. The
+turn is taken for every statement that may write; a statement that only reads (``SELECT``,
+``PRAGMA``, ``EXPLAIN``) or only opens or ends a deferred transaction or a savepoint does not
+take it. A writer that waits longer than ``timeout_s`` fails with ``database is locked``, as
+SQLite's own wait does.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,8 +32,54 @@ from typing import Any
 _NOT_WRITING = frozenset({"SELECT", "PRAGMA", "EXPLAIN", "SAVEPOINT", "RELEASE", "ROLLBACK",
                           "COMMIT", "END", "BEGIN", "VALUES"})
 
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
+class WriteTurn:
+    """The turn to write one database file: a lock shared by this process's threads, then an
+    advisory lock on a file beside the database shared with the other processes that use
+    this module (a second server worker, the CLI), so that their writers queue too."""
+
+    def __init__(self, path: str) -> None:
+        self._threads = threading.Lock()
+        self._path = f"{path}-writer"
+        self._fd: int | None = None
+
+    def locked(self) -> bool:
+        return self._threads.locked()
+
+    def acquire(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        if not self._threads.acquire(timeout=timeout_s):
+            return False
+        try:
+            fd = self._file()
+        except OSError:  # no lock file (a read-only folder): the processes poll SQLite's lock
+            return True
+        pause = 0.0001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._threads.release()
+                    return False
+                time.sleep(pause)
+                pause = min(pause * 2, 0.001)
+
+    def release(self) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _file(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._fd
+
+
+_turns: dict[str, WriteTurn] = {}
+_turns_guard = threading.Lock()
 
 
 def _file_of(database: object) -> str | None:
@@ -44,13 +95,13 @@ def _file_of(database: object) -> str | None:
     return os.path.realpath(name)
 
 
-def write_lock(database: object) -> threading.Lock | None:
-    """The process's write lock of ``database`` (None for an in-memory database)."""
+def write_lock(database: object) -> WriteTurn | None:
+    """This process's write turn of ``database`` (None for an in-memory database)."""
     path = _file_of(database)
     if path is None:
         return None
-    with _locks_guard:
-        return _locks.setdefault(path, threading.Lock())
+    with _turns_guard:
+        return _turns.setdefault(path, WriteTurn(path))
 
 
 def may_write(sql: str) -> bool:
@@ -113,7 +164,7 @@ class SerializedConnection(sqlite3.Connection):
         """Take the write lock before ``sql`` when it may write and it is not held yet."""
         if self._holding or self._write_lock is None or not may_write(sql):
             return
-        if not self._write_lock.acquire(timeout=self._timeout_s):
+        if not self._write_lock.acquire(self._timeout_s):
             raise sqlite3.OperationalError("database is locked")
         self._holding = True
 
