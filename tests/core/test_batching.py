@@ -80,8 +80,26 @@ def _committer(engine: Engine, recorder: Recorder
                           answer=recorder.answer)
 
 
-def _results(futures: list[Future[int]]) -> list[int | type[BaseException]]:
-    out: list[int | type[BaseException]] = []
+Outcome = int | type[BaseException]
+
+
+def _batch_after_a_blocker(engine: Engine, recorder: Recorder, calls: list[str]
+                           ) -> tuple[GroupCommitter[str, str, int], list[Outcome]]:
+    """Write ``calls`` as one batch: queued while a first call ("blocker") is being written."""
+    committer = _committer(engine, recorder)
+    try:
+        recorder.gate.clear()
+        blocker = committer.submit("blocker")
+        assert recorder.entered.wait(10)  # the writer holds "blocker" in its batch
+        futures = [committer.submit(c) for c in calls]
+        recorder.gate.set()
+        return committer, _results([blocker, *futures])
+    finally:
+        committer.close()
+
+
+def _results(futures: list[Future[int]]) -> list[Outcome]:
+    out: list[Outcome] = []
     for future in futures:
         error = future.exception(timeout=30)
         out.append(type(error) if error is not None else future.result())
@@ -90,60 +108,28 @@ def _results(futures: list[Future[int]]) -> list[int | type[BaseException]]:
 
 def test_calls_queued_while_a_batch_commits_go_in_one_batch(engine: Engine) -> None:
     recorder = Recorder(engine)
-    committer = _committer(engine, recorder)
-    try:
-        recorder.gate.clear()
-        first = committer.submit("first")
-        assert recorder.entered.wait(10)  # the writer holds "first" in its batch
-        rest = [committer.submit(f"call-{i}") for i in range(20)]
-        recorder.gate.set()
-        ids = _results([first, *rest])
-    finally:
-        committer.close()
+    calls = [f"call-{i}" for i in range(20)]
+    committer, ids = _batch_after_a_blocker(engine, recorder, calls)
     # Each answer read its row on another connection: it had been committed.
     assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 21
-    assert recorder.seen == [(["first"], True), ([f"call-{i}" for i in range(20)], False)]
+    assert recorder.seen == [(["blocker"], True), (calls, False)]
     assert (committer.batches, committer.calls) == (2, 21)
-    assert recorder.stored() == sorted(["first", *(f"call-{i}" for i in range(20))])
+    assert recorder.stored() == sorted(["blocker", *calls])
 
 
-def test_a_refused_call_is_answered_with_its_error_and_the_batch_goes_on(
-        engine: Engine) -> None:
+@pytest.mark.parametrize(("bad", "error", "second_try"), [
+    ("bad-1", InvalidInput, False),  # refused before it wrote: the batch goes on
+    ("clash", IntegrityError, True),  # failed writing: the batch again, each call alone
+])
+def test_a_failing_call_fails_alone(engine: Engine, bad: str, error: type[Exception],
+                                    second_try: bool) -> None:
     recorder = Recorder(engine)
-    committer = _committer(engine, recorder)
-    try:
-        recorder.gate.clear()
-        blocker = committer.submit("blocker")
-        assert recorder.entered.wait(10)
-        futures = [committer.submit(c) for c in ("a", "bad-1", "b")]
-        recorder.gate.set()
-        results = _results([blocker, *futures])
-    finally:
-        committer.close()
-    assert results[2] is InvalidInput
+    _, results = _batch_after_a_blocker(engine, recorder, ["c", bad, "d"])
+    assert results[2] is error
     assert all(isinstance(r, int) for i, r in enumerate(results) if i != 2)
-    assert recorder.stored() == ["a", "b", "blocker"]
-    assert committer.batches == 2  # no second try: the refused call wrote nothing
-
-
-def test_a_failed_write_rolls_the_batch_back_and_writes_each_call_alone(
-        engine: Engine) -> None:
-    recorder = Recorder(engine)
-    committer = _committer(engine, recorder)
-    try:
-        recorder.gate.clear()
-        blocker = committer.submit("blocker")
-        assert recorder.entered.wait(10)
-        futures = [committer.submit(c) for c in ("c", "clash", "d")]
-        recorder.gate.set()
-        results = _results([blocker, *futures])
-    finally:
-        committer.close()
-    assert results[2] is IntegrityError
-    assert all(isinstance(r, int) for i, r in enumerate(results) if i != 2)
-    assert recorder.stored() == ["blocker", "c", "d"]  # each once, none lost with "clash"
-    assert recorder.seen[1:] == [(["c", "clash", "d"], False), (["c"], True),
-                                 (["clash"], True), (["d"], True)]
+    assert recorder.stored() == ["blocker", "c", "d"]  # each once, none lost with the bad one
+    alone = [([call], True) for call in ("c", bad, "d")] if second_try else []
+    assert recorder.seen[1:] == [(["c", bad, "d"], False), *alone]
 
 
 def test_close_writes_what_is_queued_and_refuses_more(engine: Engine) -> None:

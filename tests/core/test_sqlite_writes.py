@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import subprocess
 import sys
@@ -118,6 +119,12 @@ def test_a_rollback_and_a_close_give_the_turn_back(engine: Engine) -> None:
     raw.execute("INSERT INTO t (v) VALUES ('never committed')")
     assert lock.locked()
     raw.close()
+    assert not lock.locked()
+    dropped = sqlite3.connect(str(engine.url.database), factory=SerializedConnection)
+    dropped.execute("INSERT INTO t (v) VALUES ('dropped')")
+    assert lock.locked()
+    del dropped
+    gc.collect()
     assert not lock.locked()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0

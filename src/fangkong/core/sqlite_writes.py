@@ -25,7 +25,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 #: Statements that neither write nor take SQLite's write lock (``BEGIN`` only when deferred).
@@ -122,30 +123,18 @@ class SerializedCursor(sqlite3.Cursor):
     connection: SerializedConnection
 
     def execute(self, sql: str, parameters: Any = (), /) -> SerializedCursor:
-        connection = self.connection
-        connection.claim(sql)
-        try:
+        with self.connection.turn_for(sql):
             super().execute(sql, parameters)
-        finally:
-            connection.settle()
         return self
 
     def executemany(self, sql: str, seq_of_parameters: Iterable[Any], /) -> SerializedCursor:
-        connection = self.connection
-        connection.claim(sql)
-        try:
+        with self.connection.turn_for(sql):
             super().executemany(sql, seq_of_parameters)
-        finally:
-            connection.settle()
         return self
 
     def executescript(self, sql_script: str, /) -> SerializedCursor:
-        connection = self.connection
-        connection.claim("script")
-        try:
+        with self.connection.turn_for("script"):
             super().executescript(sql_script)
-        finally:
-            connection.settle()
         return self
 
 
@@ -167,6 +156,15 @@ class SerializedConnection(sqlite3.Connection):
         if not self._write_lock.acquire(self._timeout_s):
             raise sqlite3.OperationalError("database is locked")
         self._holding = True
+
+    @contextmanager
+    def turn_for(self, sql: str) -> Iterator[None]:
+        """Run ``sql`` in the connection's turn when it may write."""
+        self.claim(sql)
+        try:
+            yield
+        finally:
+            self.settle()
 
     def settle(self) -> None:
         """Give the lock back once no transaction is open (a statement that committed on its
@@ -209,3 +207,9 @@ class SerializedConnection(sqlite3.Connection):
         finally:
             if self._holding:
                 self._release()
+
+    def __del__(self) -> None:
+        # A connection dropped without close() still closes its database (and so SQLite's
+        # lock) when collected: its turn goes with it.
+        if getattr(self, "_holding", False):
+            self._release()

@@ -5,9 +5,10 @@ handler does no I/O of its own: it checks the request's shape, notes who sent it
 token or the session's user, see :func:`fangkong.web.deps.credential_of`) and queues it on the
 app's :class:`~fangkong.core.batching.GroupCommitter`. The committer's thread writes what was
 queued in one transaction: for each call it resolves the user and their areas (once per
-credential and batch), checks the permissions, places the point and creates the incident with
-:func:`fangkong.dispatch.service.create`, the same function the console form and the file
-import use. The answer is sent once the batch has committed.
+credential and batch) and checks the permissions; then
+:func:`fangkong.dispatch.service.create_many` places and creates the batch's incidents, as it
+does the console form's and the file import's one at a time. The answer is sent once the batch
+has committed.
 
 Who may do what is read in the same transaction as the write, so a revoked token or a
 deactivated user is refused from the next batch on; nothing is cached across batches.
