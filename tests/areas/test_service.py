@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 from typing import Any
 
 import numpy as np
@@ -225,10 +226,39 @@ def test_index_locates_batches_like_one_by_one(db: Session) -> None:
 def test_index_follows_changes(db: Session) -> None:
     first = area_index.get(db)
     assert area_index.get(db) is first
+    _new_beat(db, "IDX-B")
+    assert area_index.get(db) is not first
+
+
+def _new_beat(db: Session, code: str) -> None:
     station = service.get_by_code_or_raise(db, code="T-D1-S1")
     w, s, e, n = service.geometry(station).bounds
     service.import_geojson(db, data={"type": "FeatureCollection", "features": [
-        feature("IDX-B", "beat", "T-D1-S1", rectangle(w, s, e, n))]}, actor=SYSTEM)
+        feature(code, "beat", "T-D1-S1", rectangle(w, s, e, n))]}, actor=SYSTEM)
+
+
+def test_index_forgets_area_writes_that_were_rolled_back(db: Session) -> None:
+    first = area_index.get(db)
+    with db.begin_nested() as savepoint:
+        _new_beat(db, "IDX-UNDONE")
+        inside = area_index.get(db)
+        assert inside is not first and len(inside.ids) == len(first.ids) + 1
+        savepoint.rollback()
+    after = area_index.get(db)
+    assert after.key == first.key and len(after.ids) == len(first.ids)
+
+
+def test_index_sees_writes_of_other_processes_within_its_recheck(
+        db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = area_index.get(db)
+    # A write this process's ORM never saw (as another process's would be): a plain UPDATE
+    # that moves the version on, seen once the recheck interval has passed.
+    monkeypatch.setattr(area_index, "RECHECK_S", 0.2)
+    grid = service.get_by_code_or_raise(db, code="T-D1-S1-B1-G1")
+    db.connection().exec_driver_sql(
+        "UPDATE area SET updated_at = '2099-01-01 00:00:00.000000' WHERE id = " + str(grid.id))
+    assert area_index.get(db) is first  # within the interval: not asked again
+    time.sleep(0.25)
     assert area_index.get(db) is not first
 
 

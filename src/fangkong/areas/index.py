@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, event, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import ConnectionPoolEntry, Pool
 
 from fangkong.areas.models import Area
 
@@ -73,11 +75,60 @@ class AreaIndex:
 
 
 _lock = threading.Lock()
-_cache: dict[str, AreaIndex] = {}
 
 
-# The areas' version, asked on every located write (an intake among them): built once, since
-# building a statement costs several times running it.
+@dataclass(frozen=True)
+class _Cached:
+    index: AreaIndex
+    checked_at: float  # time.monotonic() of the last look at the areas' version
+    local: int  # the count of this process's area writes then
+
+
+_cache: dict[str, _Cached] = {}
+#: How long an index, once checked against the areas' version, is used without asking again
+#: (s). A change made by another process is seen within it; one made in this process at once.
+RECHECK_S = 1.0
+# Bumped by each flush of area changes in this process and when such a transaction ends
+# (committed or rolled back): the next lookup then asks for the version again.
+_local_writes = 0
+_AREAS_WRITTEN = "fangkong.areas_written"
+
+
+def _bump() -> None:
+    global _local_writes
+    with _lock:
+        _local_writes += 1
+
+
+@event.listens_for(Session, "after_flush")
+def _note_area_writes(session: Session, _context: object) -> None:
+    if any(isinstance(obj, Area) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.connection().info[_AREAS_WRITTEN] = True
+        _bump()
+
+
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _transaction_ended(conn: Connection) -> None:
+    if conn.info.pop(_AREAS_WRITTEN, False):
+        _bump()
+
+
+@event.listens_for(Engine, "rollback_savepoint")
+def _savepoint_undone(conn: Connection, _name: str, _context: object) -> None:
+    if conn.info.get(_AREAS_WRITTEN):
+        _bump()
+
+
+@event.listens_for(Pool, "reset")
+def _connection_reset(_dbapi: object, record: ConnectionPoolEntry, _state: object) -> None:
+    # A connection given back without commit or rollback is rolled back by its pool.
+    if record.info.pop(_AREAS_WRITTEN, False):
+        _bump()
+
+
+# The areas' version, asked at most once a second per database (and after each area write of
+# this process): built once, since building a statement costs several times running it.
 _GENERATION = select(func.count(Area.id), func.max(Area.id), func.max(Area.updated_at))
 
 
@@ -105,12 +156,14 @@ def get(session: Session) -> AreaIndex:
     bind = session.get_bind()
     engine = bind.engine if isinstance(bind, Connection) else bind
     cache_key = engine.url.render_as_string(hide_password=True)
-    key = _generation(session)
+    now = time.monotonic()
     with _lock:
         cached = _cache.get(cache_key)
-        if cached is not None and cached.key == key:
-            return cached
-    index = build(session)
+        local = _local_writes
+    if cached is not None and cached.local == local and now - cached.checked_at < RECHECK_S:
+        return cached.index
+    key = _generation(session)
+    index = cached.index if cached is not None and cached.index.key == key else build(session)
     with _lock:
-        _cache[cache_key] = index
+        _cache[cache_key] = _Cached(index=index, checked_at=now, local=local)
     return index
