@@ -204,6 +204,9 @@ class Load:
     unsent: int = 0
     seconds: float = 0.0
     target_rate: float | None = None
+    #: Share of the machine's CPU time its hypervisor took during the run (steal), in %;
+    #: None where /proc/stat is not there. A run with much steal measured a slower machine.
+    steal_pct: float | None = None
 
     @property
     def ok(self) -> int:
@@ -338,6 +341,16 @@ async def _open_loop(port: int, payloads: list[bytes], rate: float, duration_s: 
         writer.close()
 
 
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(steal, all) CPU ticks of the machine so far, from /proc/stat (Linux)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            ticks = [int(t) for t in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks[:8])
+
+
 def run_load(port: int, *, path: str, token: str, prefix: str, duration_s: float,
              concurrency: int | None = None, rate: float | None = None, seed: int = 1,
              max_count: int = 200_000) -> Load:
@@ -351,10 +364,14 @@ def run_load(port: int, *, path: str, token: str, prefix: str, duration_s: float
         runner: Any = uvloop.run
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
         runner = asyncio.run
+    before = _cpu_ticks()
     if rate is not None:
         runner(_open_loop(port, payloads, rate, duration_s, load))
     else:
         runner(_closed_loop(port, payloads, concurrency or 8, duration_s, load))
+    after = _cpu_ticks()
+    if before is not None and after is not None and after[1] > before[1]:
+        load.steal_pct = 100.0 * (after[0] - before[0]) / (after[1] - before[1])
     return load
 
 

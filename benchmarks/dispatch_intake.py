@@ -21,6 +21,10 @@ Every answer counts only after the commit (fangkong commits before the response 
 Backends: SQLite always; PostgreSQL when ``--postgres-url`` or ``FANGKONG_TEST_POSTGRES_URL`` is
 set (its database name gets ``_bench`` appended, and that database is emptied).
 
+Each phase also reports the share of the machine's CPU time taken by its hypervisor (steal,
+from /proc/stat): on a shared virtual machine it swings from nothing to a quarter and more,
+and a phase with much of it measured a slower machine.
+
 Goal (issue 4): sustained intake >= 500 incidents/s with p99 < 50 ms on SQLite.
 
 Usage::
@@ -98,9 +102,10 @@ def measure(backend: str, server: str, workdir: Path, *, postgres_url: str | Non
 
 def _line(r: Result, phase: str, load: Load) -> str:
     other = sum(n for s, n in load.statuses.items() if not 200 <= s < 300)
+    steal = "n/a" if load.steal_pct is None else f"{load.steal_pct:.0f}"
     return (f"{r.backend:<11} {r.server:<9} {phase:<18} {load.throughput:>9.0f} "
             f"{load.quantile_ms(0.5):>8.1f} {load.quantile_ms(0.99):>8.1f} "
-            f"{load.ok:>8d} {other + load.errors:>7d} {load.unsent:>7d}")
+            f"{load.ok:>8d} {other + load.errors:>7d} {load.unsent:>7d} {steal:>8}")
 
 
 def _ratio(label: str, a: float, b: float) -> str:
@@ -113,7 +118,7 @@ def report(results: list[Result], args: argparse.Namespace) -> int:
           f"closed loop {args.concurrency} connections, open loop {args.rate:.0f}/s, "
           f"fangkong workers {args.workers}")
     print(f"{'backend':<11} {'server':<9} {'phase':<18} {'2xx/s':>9} {'p50 ms':>8} "
-          f"{'p99 ms':>8} {'2xx':>8} {'errors':>7} {'unsent':>7}")
+          f"{'p99 ms':>8} {'2xx':>8} {'errors':>7} {'unsent':>7} {'steal %':>8}")
     for r in results:
         print(_line(r, "closed", r.closed))
         print(_line(r, f"open {args.rate:.0f}/s", r.opened))

@@ -38,7 +38,7 @@ Answer = TypeVar("Answer")
 #: The most calls in one transaction: bounds the time a batch holds the write lock.
 MAX_BATCH = 256
 #: How long a batch waits for more calls when the one before held several (s).
-GATHER_S = 0.005
+GATHER_S = 0.002
 
 
 @dataclass
