@@ -16,7 +16,7 @@ from fangkong.core import auth, security
 from fangkong.core.audit import SYSTEM, Actor
 from fangkong.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from fangkong.core.models import ApiToken, AuditEvent, Role, User
-from fangkong.core.scoping import scope_for
+from fangkong.core.scoping import scope_for, scope_of
 from fangkong.core.security import FieldCipher, verify_password
 
 PASSWORD = "correct-horse-battery"
@@ -256,6 +256,16 @@ def test_a_credential_resolves_to_its_user_or_principal(db: Session, resolver: s
         assert (found.id, found.username, found.role, found.is_active, found.language) == (
             user.id, user.username, user.role, True, "en")
     assert auth.can(auth.principal_for(db, auth.Credential(token=plain)), "areas.read")
+
+
+def test_a_principal_carries_the_scope_of_its_user(db: Session) -> None:
+    user = _user(db)
+    _token, plain = auth.issue_token(db, user=user, name="cli", ttl=None, actor=SYSTEM)
+    db.flush()
+    by_token = auth.principal_for(db, auth.Credential(token=plain))
+    by_id = auth.principal_for(db, auth.Credential(user_id=user.id))
+    assert by_token.area_paths and sorted(by_token.area_paths) == sorted(by_id.area_paths)
+    assert scope_of(by_token.area_paths) == scope_for(db, user)
 
 
 @pytest.mark.parametrize("resolver", sorted(RESOLVERS))

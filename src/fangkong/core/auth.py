@@ -61,6 +61,8 @@ class Principal:
     role: Role
     is_active: bool
     language: str | None
+    #: The materialised paths of the areas bound to the user (see :func:`scoping.scope_of`).
+    area_paths: tuple[str, ...] = ()
 
 
 def can(user: User | Principal, permission: str) -> bool:
@@ -234,30 +236,34 @@ def user_for(session: Session, credential: Credential) -> User:
     return found
 
 
-_PRINCIPAL_COLUMNS = (User.id, User.username, User.role, User.is_active, User.language)
+# The user with the paths of their areas (a row per area, one with no path when there is none).
+_PRINCIPAL_COLUMNS = select(User.id, User.username, User.role, User.is_active, User.language,
+                            Area.path).outerjoin(UserArea, UserArea.user_id == User.id).outerjoin(
+                                Area, Area.id == UserArea.area_id)
 _PRINCIPAL_BY_TOKEN = (
-    select(*_PRINCIPAL_COLUMNS, ApiToken.revoked, ApiToken.expires_at)
+    _PRINCIPAL_COLUMNS.add_columns(ApiToken.revoked, ApiToken.expires_at)
     .join(ApiToken, User.id == ApiToken.user_id)
     .where(ApiToken.token_hash == bindparam("digest"))
 )
-_PRINCIPAL_BY_ID = select(*_PRINCIPAL_COLUMNS).where(User.id == bindparam("id"))
+_PRINCIPAL_BY_ID = _PRINCIPAL_COLUMNS.where(User.id == bindparam("id"))
 
 
 def principal_for(session: Session, credential: Credential) -> Principal:
-    """What :func:`user_for` checks, as a :class:`Principal`: one plain statement."""
+    """What :func:`user_for` checks, as a :class:`Principal` with the user's area paths: one
+    plain statement."""
     conn = session.connection()
-    row: Any
+    rows: list[Any]
     if credential.token is not None:
-        row = conn.execute(_PRINCIPAL_BY_TOKEN,
-                           {"digest": token_digest(credential.token)}).one_or_none()
-        _live_token(None if row is None else (row.revoked, row.expires_at, row.is_active))
+        rows = list(conn.execute(_PRINCIPAL_BY_TOKEN, {"digest": token_digest(credential.token)}))
+        _live_token((rows[0].revoked, rows[0].expires_at, rows[0].is_active) if rows else None)
     else:
-        row = conn.execute(_PRINCIPAL_BY_ID, {"id": credential.user_id}).one_or_none()
-        if row is None or not row.is_active:
+        rows = list(conn.execute(_PRINCIPAL_BY_ID, {"id": credential.user_id}))
+        if not rows or not rows[0].is_active:
             raise Unauthorized("log in first")
-    assert row is not None
+    row = rows[0]
     return Principal(id=row.id, username=row.username, role=row.role, is_active=row.is_active,
-                     language=row.language)
+                     language=row.language,
+                     area_paths=tuple(r.path for r in rows if r.path is not None))
 
 
 def masked_phone(user: User, cipher: FieldCipher) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,12 +44,14 @@ def scope_for(session: Session, user: User | Principal) -> Scope:
     """Build the scope of ``user`` from the areas bound to them."""
     # One query (not the links, then their areas), built once and run as plain SQL: this
     # runs before every API request.
-    paths = sorted(session.connection().execute(_BOUND_PATHS, {"user_id": user.id}).scalars())
-    if not paths:
-        return Scope(paths=())
+    return scope_of(session.connection().execute(_BOUND_PATHS, {"user_id": user.id}).scalars())
+
+
+def scope_of(paths: Iterable[str]) -> Scope:
+    """The scope of the areas with these materialised ``paths``."""
     # Drop paths nested in another bound path: fewer OR terms, same meaning.
     kept: list[str] = []
-    for path in paths:
+    for path in sorted(paths):
         if not any(path.startswith(prefix) for prefix in kept):
             kept.append(path)
     return Scope(paths=tuple(kept))

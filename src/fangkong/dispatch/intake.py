@@ -27,7 +27,7 @@ from fangkong.core.audit import Actor
 from fangkong.core.batching import GroupCommitter
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError
-from fangkong.core.scoping import Scope, scope_for
+from fangkong.core.scoping import Scope, scope_of
 from fangkong.core.security import FieldCipher
 from fangkong.dispatch import permissions as perms
 from fangkong.dispatch import service
@@ -67,7 +67,7 @@ def _principal(session: Session, credential: auth.Credential) -> tuple[auth.Prin
     found = known.get(credential)
     if found is None:
         user = auth.principal_for(session, credential)
-        found = known[credential] = (user, scope_for(session, user))
+        found = known[credential] = (user, scope_of(user.area_paths))
     return found
 
 
