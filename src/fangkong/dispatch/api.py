@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
@@ -204,16 +204,20 @@ def categories(language: Language) -> list[CategoryOut]:
 intake_router = APIRouter(tags=["dispatch"])
 
 
-def _committer(request: Request) -> GroupCommitter[intake.IntakeCall, intake.Written, object]:
+IntakeAnswer = tuple[bytes, bool]  # the answer's JSON, and whether the incident is new
+
+
+def _committer(request: Request
+               ) -> GroupCommitter[intake.IntakeCall, intake.Written, IntakeAnswer]:
     """The app's intake committer, started on first use (called on the event loop only)."""
     state = request.app.state
-    found: GroupCommitter[intake.IntakeCall, intake.Written, object] | None = getattr(
+    found: GroupCommitter[intake.IntakeCall, intake.Written, IntakeAnswer] | None = getattr(
         state, "intake_committer", None)
     if found is None:
         settings = get_settings(request)
         cipher = get_cipher(request)
 
-        def answer(session: Session, written: intake.Written) -> object:
+        def answer(session: Session, written: intake.Written) -> IntakeAnswer:
             return _intake_answer(session, written, cipher=cipher, settings=settings)
 
         found = state.intake_committer = intake.committer(state.session_factory, cipher=cipher,
@@ -225,7 +229,7 @@ _BATCH_NETWORK = "fangkong.intake.network"
 
 
 def _intake_answer(session: Session, written: intake.Written, *, cipher: FieldCipher,
-                   settings: Settings) -> tuple[bytes, bool]:
+                   settings: Settings) -> IntakeAnswer:
     """The answer's JSON, made in the committer's thread (the event loop only sends it)."""
     language = preferred_language(written.call.language, written.user.language,
                                   settings.default_language)
@@ -271,8 +275,7 @@ async def create_incident(
     call = intake.IntakeCall(credential=credential, key=key, body=body,
                              client=client_address(request),
                              language=request.cookies.get(LANGUAGE_COOKIE))
-    answered = await asyncio.wrap_future(_committer(request).submit(call))
-    body_json, created = cast(tuple[bytes, bool], answered)
+    body_json, created = await asyncio.wrap_future(_committer(request).submit(call))
     # Made and checked as an IncidentDetail by the committer: sent as it is.
     return Response(body_json, status_code=201 if created else 200,
                     media_type="application/json")

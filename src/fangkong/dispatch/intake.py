@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import TypeVar, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -106,9 +106,12 @@ def write(session: Session, calls: list[IntakeCall], alone: bool, *, cipher: Fie
     return [cast(Written | FangkongError, r) for r in out]
 
 
+Answer = TypeVar("Answer")
+
+
 def committer(factory: sessionmaker[Session], *, cipher: FieldCipher,
-              answer: Callable[[Session, Written], object]) -> GroupCommitter[IntakeCall,
-                                                                               Written, object]:
+              answer: Callable[[Session, Written], Answer]
+              ) -> GroupCommitter[IntakeCall, Written, Answer]:
     """A group committer of API intakes; ``answer`` builds the reply from what was written."""
     return GroupCommitter(
         factory, write=lambda session, calls, alone: write(session, calls, alone, cipher=cipher),
