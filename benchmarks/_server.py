@@ -175,6 +175,26 @@ class Server:
                 time.sleep(0.05)
         raise RuntimeError("the server did not start")
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user and system) the server's processes (it and its workers) have used so
+        far; None where /proc is not there."""
+        def stat(pid: str) -> list[str] | None:
+            try:
+                with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                    return f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                return None
+
+        root = str(self.process.pid)
+        try:
+            entries = [e for e in os.listdir("/proc") if e.isdigit()]
+        except OSError:
+            return None
+        stats = [st for e in entries if (st := stat(e)) is not None
+                 and (e == root or st[1] == root)]
+        ticks = sum(int(st[11]) + int(st[12]) for st in stats)
+        return ticks / os.sysconf("SC_CLK_TCK") if stats else None
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -207,6 +227,15 @@ class Load:
     #: Share of the machine's CPU time its hypervisor took during the run (steal), in %;
     #: None where /proc/stat is not there. A run with much steal measured a slower machine.
     steal_pct: float | None = None
+    #: CPU seconds the server used during the run (see :meth:`Server.cpu_seconds`).
+    server_cpu_s: float | None = None
+
+    @property
+    def cpu_ms_per_ok(self) -> float | None:
+        """The server's CPU time per 2xx answer (ms)."""
+        if self.server_cpu_s is None or not self.ok:
+            return None
+        return self.server_cpu_s / self.ok * 1e3
 
     @property
     def ok(self) -> int:

@@ -23,7 +23,8 @@ set (its database name gets ``_bench`` appended, and that database is emptied).
 
 Each phase also reports the share of the machine's CPU time taken by its hypervisor (steal,
 from /proc/stat): on a shared virtual machine it swings from nothing to a quarter and more,
-and a phase with much of it measured a slower machine.
+and a phase with much of it measured a slower machine. ``cpu ms`` is the server's CPU time
+(all its processes) per 2xx answer.
 
 Goal (issue 4): sustained intake >= 500 incidents/s with p99 < 50 ms on SQLite.
 
@@ -45,6 +46,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -87,14 +89,20 @@ def measure(backend: str, server: str, workdir: Path, *, postgres_url: str | Non
         # Warm-up: the first requests build the area index and fill the connection pool.
         run_load(srv.port, path=PATH, token=prepared.token, prefix="warm", duration_s=1.0,
                  concurrency=concurrency)
-        closed = run_load(srv.port, path=PATH, token=prepared.token, prefix="closed",
-                          duration_s=duration_s, concurrency=concurrency, seed=2)
-        opened = run_load(srv.port, path=PATH, token=prepared.token, prefix="open",
-                          duration_s=duration_s, rate=rate, seed=3)
+
+        def phase(prefix: str, seed: int, **load: Any) -> Load:
+            before = srv.cpu_seconds()
+            out = run_load(srv.port, path=PATH, token=prepared.token, prefix=prefix,
+                           duration_s=duration_s, seed=seed, **load)
+            after = srv.cpu_seconds()
+            if before is not None and after is not None:
+                out.server_cpu_s = after - before
+            return out
+
+        closed = phase("closed", 2, concurrency=concurrency)
+        opened = phase("open", 3, rate=rate)
         # The latency a client sees when the server is not overloaded: 80 % of its ceiling.
-        sustainable = run_load(srv.port, path=PATH, token=prepared.token, prefix="fit",
-                               duration_s=duration_s, rate=max(1.0, 0.8 * closed.throughput),
-                               seed=4)
+        sustainable = phase("fit", 4, rate=max(1.0, 0.8 * closed.throughput))
     rows = _rows(prepared, "incident" if server == "fangkong" else "bench_incident")
     return Result(backend=backend, server=server, closed=closed, opened=opened,
                   sustainable=sustainable, rows=rows)
@@ -103,9 +111,10 @@ def measure(backend: str, server: str, workdir: Path, *, postgres_url: str | Non
 def _line(r: Result, phase: str, load: Load) -> str:
     other = sum(n for s, n in load.statuses.items() if not 200 <= s < 300)
     steal = "n/a" if load.steal_pct is None else f"{load.steal_pct:.0f}"
+    cpu = "n/a" if load.cpu_ms_per_ok is None else f"{load.cpu_ms_per_ok:.2f}"
     return (f"{r.backend:<11} {r.server:<9} {phase:<18} {load.throughput:>9.0f} "
             f"{load.quantile_ms(0.5):>8.1f} {load.quantile_ms(0.99):>8.1f} "
-            f"{load.ok:>8d} {other + load.errors:>7d} {load.unsent:>7d} {steal:>8}")
+            f"{load.ok:>8d} {other + load.errors:>7d} {load.unsent:>7d} {steal:>8} {cpu:>7}")
 
 
 def _ratio(label: str, a: float, b: float) -> str:
@@ -118,7 +127,8 @@ def report(results: list[Result], args: argparse.Namespace) -> int:
           f"closed loop {args.concurrency} connections, open loop {args.rate:.0f}/s, "
           f"fangkong workers {args.workers}")
     print(f"{'backend':<11} {'server':<9} {'phase':<18} {'2xx/s':>9} {'p50 ms':>8} "
-          f"{'p99 ms':>8} {'2xx':>8} {'errors':>7} {'unsent':>7} {'steal %':>8}")
+          f"{'p99 ms':>8} {'2xx':>8} {'errors':>7} {'unsent':>7} {'steal %':>8} "
+          f"{'cpu ms':>7}")
     for r in results:
         print(_line(r, "closed", r.closed))
         print(_line(r, f"open {args.rate:.0f}/s", r.opened))
