@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from fangkong.core.db import make_engine
-from fangkong.core.sqlite_writes import SerializedConnection, may_write, write_lock
+from fangkong.core.sqlite_writes import SerializedConnection, may_write, write_turn
 
 
 @pytest.fixture()
@@ -107,7 +107,7 @@ def test_writers_of_another_process_queue_too(engine: Engine) -> None:
 
 
 def test_a_rollback_and_a_close_give_the_turn_back(engine: Engine) -> None:
-    lock = write_lock(engine.url.database)
+    lock = write_turn(engine.url.database)
     assert lock is not None
     with engine.connect() as conn:
         conn.execute(text("INSERT INTO t (v) VALUES ('undone')"))
@@ -148,8 +148,8 @@ def test_a_writer_waits_no_longer_than_its_timeout(tmp_path: Path) -> None:
 
 
 def test_memory_databases_have_no_shared_lock(engine: Engine) -> None:
-    assert write_lock(":memory:") is None
-    assert write_lock("file:x?mode=memory&cache=shared") is None
+    assert write_turn(":memory:") is None
+    assert write_turn("file:x?mode=memory&cache=shared") is None
     memory = make_engine("sqlite://")
     with memory.begin() as conn:
         conn.execute(text("CREATE TABLE m (a)"))

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, bindparam, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from fangkong.areas.models import Area
 from fangkong.core.models import User, UserArea
-
-if TYPE_CHECKING:
-    from fangkong.core.auth import Principal
 
 
 @dataclass(frozen=True)
@@ -40,7 +36,7 @@ _BOUND_PATHS = (
 )
 
 
-def scope_for(session: Session, user: User | Principal) -> Scope:
+def scope_for(session: Session, user: User) -> Scope:
     """Build the scope of ``user`` from the areas bound to them."""
     # One query (not the links, then their areas), built once and run as plain SQL: this
     # runs before every API request.

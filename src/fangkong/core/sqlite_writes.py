@@ -96,7 +96,7 @@ def _file_of(database: object) -> str | None:
     return os.path.realpath(name)
 
 
-def write_lock(database: object) -> WriteTurn | None:
+def write_turn(database: object) -> WriteTurn | None:
     """This process's write turn of ``database`` (None for an in-memory database)."""
     path = _file_of(database)
     if path is None:
@@ -145,15 +145,15 @@ class SerializedConnection(sqlite3.Connection):
     def __init__(self, database: Any, *args: Any, timeout_s: float = 10.0,
                  **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
-        self._write_lock = write_lock(database)
+        self._turn = write_turn(database)
         self._holding = False
         self._timeout_s = timeout_s
 
     def claim(self, sql: str) -> None:
         """Take the write lock before ``sql`` when it may write and it is not held yet."""
-        if self._holding or self._write_lock is None or not may_write(sql):
+        if self._holding or self._turn is None or not may_write(sql):
             return
-        if not self._write_lock.acquire(self._timeout_s):
+        if not self._turn.acquire(self._timeout_s):
             raise sqlite3.OperationalError("database is locked")
         self._holding = True
 
@@ -174,8 +174,8 @@ class SerializedConnection(sqlite3.Connection):
 
     def _release(self) -> None:
         self._holding = False
-        assert self._write_lock is not None
-        self._write_lock.release()
+        assert self._turn is not None
+        self._turn.release()
 
     def cursor(self, factory: Any = SerializedCursor) -> Any:
         return super().cursor(factory)
