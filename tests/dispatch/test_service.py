@@ -123,6 +123,9 @@ def test_create_many_answers_each_intake_and_writes_the_new_ones_together(db: Se
         Incident.idempotency_key.like("m-%")).order_by(Incident.idempotency_key)).all()
     assert keys == ["m-1", "m-2", "m-old"]
     ids = [new.id, second[0].id]
+    # Each id is its own row's (a multi-row INSERT returns the ids in no set order).
+    assert [db.get_one(Incident, i).idempotency_key for i in ids] == ["m-1", "m-2"]
+    assert db.get_one(Incident, second[0].id).area_id == second[0].area_id
     events = db.execute(select(IncidentEvent.incident_id, IncidentEvent.to_status).where(
         IncidentEvent.incident_id.in_(ids))).all()
     assert sorted(events) == sorted((i, "received") for i in ids)

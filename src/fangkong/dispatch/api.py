@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -248,23 +248,30 @@ def _intake_answer(session: Session, written: intake.Written, *, cipher: FieldCi
     return detail.model_dump_json().encode("utf-8"), written.created
 
 
+# The header is read by hand and documented here: as a declared parameter, FastAPI's parsing
+# of it cost intake a tenth of its time on the event loop. Its length and characters are
+# checked with the body's key (service._check_key).
+_KEY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": False,
+               "schema": {"type": "string", "minLength": 1, "maxLength": service.MAX_KEY_LENGTH},
+               "description": "A client-made key: a retry with it returns the original "
+               "incident (200), never a duplicate"}
+
+
 @intake_router.post(
     "/incidents", response_model=IncidentDetail, status_code=201,
     responses={200: {"model": IncidentDetail,
                      "description": "A retry: the incident first created with this "
                      "idempotency key"},
-               409: {"description": "The key was used for another request"}})
-async def create_incident(
-    body: IncidentIn,
-    request: Request,
-    idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
-) -> Response:
+               409: {"description": "The key was used for another request"}},
+    openapi_extra={"parameters": [_KEY_HEADER]})
+async def create_incident(body: IncidentIn, request: Request) -> Response:
     """Record an incident (接警). Send a client-made key in the ``Idempotency-Key`` header (or
     ``idempotency_key``): a retry returns the original with 200, never a duplicate.
     Needs the dispatch intake permission."""
     credential = credential_of(request)
     if credential.token is None:
         await check_csrf(request)
+    idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise InvalidInput("the Idempotency-Key header and idempotency_key differ",
                            field="idempotency_key")

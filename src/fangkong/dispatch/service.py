@@ -359,10 +359,10 @@ class _Later:
 
 
 _INCIDENT_TABLE = cast(Table, Incident.__table__)
-# In the order of the rows given, so that each id goes to its own row (a multi-row INSERT
-# need not return them in order).
+# With each id its row's key: a multi-row INSERT need not return the rows in order, and asking
+# for that order makes SQLite's INSERT one statement per row.
 _INSERT_INCIDENTS = insert(_INCIDENT_TABLE).returning(_INCIDENT_TABLE.c.id,
-                                                      sort_by_parameter_order=True)
+                                                      _INCIDENT_TABLE.c.idempotency_key)
 _INSERT_EVENTS = insert(cast(Table, IncidentEvent.__table__))
 
 
@@ -378,8 +378,9 @@ def _insert(session: Session, rows: list[dict[str, Any]], on_key_race: KeyRace
         with session.begin_nested() if on_key_race == "savepoint" else nullcontext():
             # Pending ORM objects first, as a flush would order them.
             session.flush()
-            return [int(i) for i in
-                    session.connection().execute(_INSERT_INCIDENTS, rows).scalars()]
+            ids = {key: int(id_) for id_, key in
+                   session.connection().execute(_INSERT_INCIDENTS, rows)}
+            return [ids[row["idempotency_key"]] for row in rows]
     except IntegrityError as exc:
         if on_key_race == "raise":
             raise

@@ -90,6 +90,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
+        # Nothing is exported (no collector, no internet): without this FastAPI asks
+        # OpenTelemetry on every request whether anyone listens.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     secret = settings.ensure_secret_key()
     engine = engine or make_engine(settings.resolved_database_url)
