@@ -50,6 +50,25 @@ def test_import_reports_each_bad_row_and_keeps_the_good(db: Session) -> None:
                            cipher=CIPHER)
 
 
+def test_an_import_in_several_writes_answers_each_row_in_order(
+        db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "IMPORT_CHUNK", 2)
+    rows = [HEADER] + [f"chunk-{n},criminal,theft,P3,call,{LON},{LAT},row {n},"
+                       for n in range(5)]
+    rows[3] = f"chunk-1,criminal,theft,P3,call,{LON},{LAT},row 1,"  # row 1 again, next write
+    rows[5] = f"chunk-1,criminal,theft,P1,call,{LON},{LAT},row 1,"  # its key, other fields
+    rows.append(f"chunk-9,criminal,nope,P3,call,{LON},{LAT},,")
+    report = service.import_csv(db, text="\n".join(rows) + "\n", actor=ACTOR, now=T0,
+                                cipher=CIPHER)
+    assert [(e.row, e.field) for e in report.errors] == [(6, "idempotency_key"),
+                                                          (7, "subtype")]
+    keys = [db.get_one(Incident, i).idempotency_key for i in report.created]
+    assert keys == ["chunk-0", "chunk-1", "chunk-3"]
+    assert report.existing == [report.created[1]]
+    descriptions = [db.get_one(Incident, i).description for i in report.created]
+    assert descriptions == ["row 0", "row 1", "row 3"]
+
+
 def test_import_over_http(live_server: LiveServer, live_network: Path) -> None:
     with live_server.client(live_server.admin_token()) as admin:
         answer = admin.post("/api/v1/incidents/import",

@@ -791,6 +791,9 @@ IMPORT_FIELDS = ("idempotency_key", "category", "subtype", "priority", "source",
                  "address_code", "description", "caller_contact")
 REQUIRED_FIELDS = ("idempotency_key", "category", "subtype", "priority", "source")
 MAX_IMPORT_ROWS = 10_000
+#: Rows written by one :func:`create_many`: an import of the most rows takes seconds, not the
+#: half-minute that one row at a time took while it held the database's write lock.
+IMPORT_CHUNK = 500
 
 
 @dataclass
@@ -858,16 +861,30 @@ def _import_rows(session: Session, rows: list[tuple[int, dict[str, Any]]], *, ac
     if len(rows) > MAX_IMPORT_ROWS:
         raise InvalidInput(f"at most {MAX_IMPORT_ROWS:,} rows per import", field="file")
     report = ImportReport(created=[], existing=[], errors=[])
+    numbers: list[int] = []
+    intakes: list[Intake] = []
     for number, row in rows:
         try:
             data = _row_incident(session, row, scope)
-            with session.begin_nested():
-                incident, created = create(session, key=_text(row, "idempotency_key"),
-                                           data=data, actor=actor, now=now, cipher=cipher,
-                                           scope=scope)
-            (report.created if created else report.existing).append(incident.id)
         except (InvalidInput, Conflict, NotFound) as exc:
             report.errors.append(RowError(row=number, field=exc.field, message=exc.message))
+            continue
+        numbers.append(number)
+        intakes.append(Intake(key=_text(row, "idempotency_key"), data=data, actor=actor,
+                              scope=scope))
+    # A refused row is refused before anything of it is written: the others still import.
+    for start in range(0, len(intakes), IMPORT_CHUNK):
+        results = create_many(session, intakes[start:start + IMPORT_CHUNK], now=now,
+                              cipher=cipher)
+        for number, result in zip(numbers[start:start + IMPORT_CHUNK], results, strict=True):
+            if isinstance(result, InvalidInput | Conflict | NotFound):
+                report.errors.append(RowError(row=number, field=result.field,
+                                              message=result.message))
+            elif isinstance(result, FangkongError):
+                raise result
+            else:
+                (report.created if result[1] else report.existing).append(result[0].id)
+    report.errors.sort(key=lambda error: error.row)
     return report
 
 
