@@ -428,16 +428,11 @@ def run_gets(port: int, paths: list[str], token: str) -> Load:
 # ---- the server processes -------------------------------------------------------------------
 
 
-def _bare_app() -> Any:
-    """The peer: one INSERT of the same columns and a commit per request, nothing else."""
-    from fastapi import FastAPI, Header
-    from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, insert
+def bare_table(engine: Any) -> Any:
+    """The peers' table: an incident's columns, a unique key, no index, audit or areas
+    (created in ``engine``'s database if missing)."""
+    from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
 
-    from fangkong.core.config import Settings
-    from fangkong.core.db import make_engine
-
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
     meta = MetaData()
     table = Table(BARE_TABLE, meta, Column("id", Integer, primary_key=True),
                   Column("idempotency_key", String(64), unique=True),
@@ -445,6 +440,20 @@ def _bare_app() -> Any:
                   Column("priority", String(4)), Column("lon", Float), Column("lat", Float),
                   Column("description", Text))
     meta.create_all(engine)
+    return table
+
+
+def _bare_app() -> Any:
+    """The peer: one INSERT of the same columns and a commit per request, nothing else."""
+    from fastapi import FastAPI, Header
+    from sqlalchemy import insert
+
+    from fangkong.core.config import Settings
+    from fangkong.core.db import make_engine
+
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    table = bare_table(engine)
     app = FastAPI()
 
     @app.post("/api/v1/incidents", status_code=201)

@@ -125,9 +125,14 @@ def incidents_by_keys(session: Session, keys: list[str]) -> dict[str, Incident]:
     """The incidents already created under ``keys``, by key."""
     if not keys:
         return {}
-    # Most keys are new: probe for the ids, and load an incident only when there is one.
+    # Most keys are new: probe for the ids, and load incidents only when there are some (all
+    # in one query: a re-imported file finds thousands).
     found = session.connection().execute(_IDS_BY_KEYS, {"keys": keys}).all()
-    return {str(key): session.get_one(Incident, int(id_)) for id_, key in found}
+    if not found:
+        return {}
+    loaded = {incident.id: incident for incident in session.scalars(
+        select(Incident).where(Incident.id.in_([int(id_) for id_, _ in found])))}
+    return {str(key): loaded[int(id_)] for id_, key in found}
 
 
 def _replay(existing: Incident, digest: str, key: str) -> tuple[Incident, bool]:
