@@ -176,8 +176,8 @@ class Server:
         raise RuntimeError("the server did not start")
 
     def cpu_seconds(self) -> float | None:
-        """CPU time (user and system) the server's processes (it and its workers) have used so
-        far; None where /proc is not there."""
+        """CPU time (user and system) the server's processes (it, its workers and their
+        intake writers) have used so far; None where /proc is not there."""
         def stat(pid: str) -> list[str] | None:
             try:
                 with open(f"/proc/{pid}/stat", encoding="ascii") as f:
@@ -190,8 +190,13 @@ class Server:
             entries = [e for e in os.listdir("/proc") if e.isdigit()]
         except OSError:
             return None
-        stats = [st for e in entries if (st := stat(e)) is not None
-                 and (e == root or st[1] == root)]
+        by_pid = {e: st for e in entries if (st := stat(e)) is not None}
+        tree, grown = {root}, True
+        while grown:
+            more = {pid for pid, st in by_pid.items() if st[1] in tree} - tree
+            tree |= more
+            grown = bool(more)
+        stats = [st for pid, st in by_pid.items() if pid in tree]
         ticks = sum(int(st[11]) + int(st[12]) for st in stats)
         return ticks / os.sysconf("SC_CLK_TCK") if stats else None
 

@@ -164,7 +164,8 @@ def running_server(backend: str, tmp: Path, suffix: str) -> Iterator[LiveServer]
     settings = Settings(data_dir=tmp, secret_key="s" * 40, environment="test",
                         database_url=engine.url.render_as_string(hide_password=False))
     port = _free_port()
-    config = uvicorn.Config(create_app(settings, engine=engine), host="127.0.0.1", port=port,
+    app = create_app(settings, engine=engine)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port,
                             log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -180,6 +181,10 @@ def running_server(backend: str, tmp: Path, suffix: str) -> Iterator[LiveServer]
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        # What the lifespan (off here: no background jobs in tests) would close.
+        committer = getattr(app.state, "intake_committer", None)
+        if committer is not None:
+            committer.close()
         engine.dispose()
 
 

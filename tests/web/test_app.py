@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from pathlib import Path
 
@@ -78,3 +79,45 @@ def test_many_requests_in_flight_do_not_stall_the_server(live_server: LiveServer
     with ThreadPoolExecutor(max_workers=48) as pool:
         answers = list(pool.map(one, range(96)))
     assert answers == [200] * 96
+
+
+def test_the_lifespan_starts_and_stops_the_intake_writer_process(tmp_path: Path) -> None:
+    from fangkong.core.batching import GroupCommitter
+    from fangkong.core.writer import ProcessCommitter
+    from fangkong.dispatch.api import intake_committer
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    upgrade(engine)
+    settings = Settings(data_dir=tmp_path, secret_key="k" * 40, environment="test")
+    app = create_app(settings, engine=engine)
+
+    async def live() -> tuple[int | None, bool]:
+        async with app.router.lifespan_context(app):
+            committer = intake_committer(app)
+            assert isinstance(committer, ProcessCommitter)
+            pid = committer.pid
+        return pid, committer.pid is None
+
+    outcome: list[tuple[int | None, bool]] = []
+    runner = threading.Thread(target=lambda: outcome.append(asyncio.run(live())))
+    runner.start()
+    runner.join(timeout=60)
+    [(pid, stopped)] = outcome
+    assert pid is not None and stopped
+    # Its process is gone: signal 0 only asks whether it exists.
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        pass
+    else:
+        raise AssertionError(f"the writer process {pid} outlived the server")
+    # A thread of the server's process when the settings say so, or when the database lives
+    # in the server's memory (a process of its own could not see it).
+    threaded = create_app(settings.model_copy(update={"intake_writer": "thread"}),
+                          engine=engine)
+    in_memory = create_app(settings, engine=make_engine("sqlite://"))
+    for other in (threaded, in_memory):
+        committer = intake_committer(other)
+        assert isinstance(committer, GroupCommitter)
+        committer.close()
+    engine.dispose()

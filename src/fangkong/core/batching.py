@@ -41,6 +41,53 @@ MAX_BATCH = 256
 GATHER_S = 0.002
 
 
+@dataclass(frozen=True)
+class Failed:
+    """A call that failed: the error its caller gets."""
+
+    error: BaseException
+
+
+WriteFn = Callable[[Session, list[Call], bool], list[Written | FangkongError]]
+AnswerFn = Callable[[Session, Written], Answer]
+
+
+def write_batch(factory: sessionmaker[Session], write: WriteFn[Call, Written],
+                answer: AnswerFn[Written, Answer], calls: list[Call]
+                ) -> list[Answer | Failed]:
+    """Write ``calls`` in one transaction (see the module); per call, its answer or why it
+    failed. Nothing is answered before the commit."""
+    with factory() as session:
+        try:
+            results = write(session, calls, len(calls) == 1)
+            session.commit()
+        except Exception as exc:
+            session.rollback()
+            if len(calls) == 1:
+                return [Failed(exc)]
+        else:
+            return [_answer_one(session, answer, result) for result in results]
+    # Each alone: one call's failure is not the others'.
+    return [write_batch(factory, write, answer, [call])[0] for call in calls]
+
+
+def _answer_one(session: Session, answer: AnswerFn[Written, Answer],
+                result: Written | FangkongError) -> Answer | Failed:
+    if isinstance(result, FangkongError):
+        return Failed(result)
+    try:
+        return answer(session, result)
+    except Exception as exc:  # the caller's error, not the batch's
+        return Failed(exc)
+
+
+def gather_deadline(last_size: int, gather_s: float = 0.0) -> float:
+    """Until when (``time.monotonic``) a batch waits for more calls: under load (the last
+    batch held several), a moment for as many as it held, since the calls whose answers just
+    left are about to come back and a batch's fixed costs are better shared by more."""
+    return time.monotonic() + (gather_s if last_size > 1 else 0.0)
+
+
 @dataclass
 class _Pending(Generic[Call, Answer]):
     call: Call
@@ -63,8 +110,7 @@ class GroupCommitter(Generic[Call, Written, Answer]):
     """
 
     def __init__(self, factory: sessionmaker[Session], *,
-                 write: Callable[[Session, list[Call], bool], list[Written | FangkongError]],
-                 answer: Callable[[Session, Written], Answer],
+                 write: WriteFn[Call, Written], answer: AnswerFn[Written, Answer],
                  name: str = "group-commit", max_batch: int = MAX_BATCH,
                  gather_s: float = GATHER_S) -> None:
         self._factory = factory
@@ -109,10 +155,7 @@ class GroupCommitter(Generic[Call, Written, Answer]):
             if isinstance(first, _Stop):
                 return
             batch = [first]
-            # Under load (the last batch held several calls), wait a moment for as many as it
-            # held: the calls whose answers just left are about to come back, and a batch's
-            # fixed costs are better shared by more of them.
-            deadline = time.monotonic() + (self._gather_s if self._last_size > 1 else 0.0)
+            deadline = gather_deadline(self._last_size, self._gather_s)
             while len(batch) < self._max_batch:
                 try:
                     wait = deadline - time.monotonic()
@@ -136,30 +179,10 @@ class GroupCommitter(Generic[Call, Written, Answer]):
                         pending.future.set_exception(exc)
 
     def _write_batch(self, batch: list[_Pending[Call, Answer]]) -> None:
-        with self._factory() as session:
-            try:
-                results = self._write(session, [p.call for p in batch], len(batch) == 1)
-                session.commit()
-            except Exception as exc:
-                session.rollback()
-                if len(batch) == 1:
-                    batch[0].future.set_exception(exc)
-                    return
-                failed = True
+        outcomes = write_batch(self._factory, self._write, self._answer,
+                               [p.call for p in batch])
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Failed):
+                pending.future.set_exception(outcome.error)
             else:
-                failed = False
-                self._answer_all(session, batch, results)
-        if failed:
-            for pending in batch:  # each alone: one call's failure is not the others'
-                self._write_batch([pending])
-
-    def _answer_all(self, session: Session, batch: list[_Pending[Call, Answer]],
-                    results: list[Written | FangkongError]) -> None:
-        for pending, result in zip(batch, results, strict=True):
-            if isinstance(result, FangkongError):
-                pending.future.set_exception(result)
-                continue
-            try:
-                pending.future.set_result(self._answer(session, result))
-            except Exception as exc:  # the caller's error, not the batch's
-                pending.future.set_exception(exc)
+                pending.future.set_result(outcome)

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         default=90, ge=1,
         description="Days after an incident ends (closed, cancelled or merged) before its "
         "caller's contact is deleted")
+    intake_writer: Literal["process", "thread"] = Field(
+        default="process",
+        description="Where API intake is written: a process of its own beside each server "
+        "process (its own interpreter and GIL), or a thread of the server's process (one "
+        "process less; used anyway for an in-memory database)")
 
     @classmethod
     def settings_customise_sources(

@@ -49,3 +49,10 @@ class Unauthorized(FangkongError):
 class Conflict(FangkongError):
     status_code = 409
     code = "conflict"
+
+
+class Unavailable(FangkongError):
+    """A service the request needs stopped; sending it again may succeed."""
+
+    status_code = 503
+    code = "unavailable"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,15 +21,17 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
 from fangkong.core.batching import GroupCommitter
 from fangkong.core.config import Settings
-from fangkong.core.db import utcnow
+from fangkong.core.db import make_engine, make_session_factory, utcnow
 from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.core.i18n import translate
 from fangkong.core.security import FieldCipher
+from fangkong.core.writer import ProcessCommitter, WriterParts
 from fangkong.dispatch import intake, kpis, live, recommend, service, taxonomy
 from fangkong.dispatch import permissions as perms
 from fangkong.dispatch.models import (
@@ -205,24 +208,51 @@ intake_router = APIRouter(tags=["dispatch"])
 
 
 IntakeAnswer = tuple[bytes, bool]  # the answer's JSON, and whether the incident is new
+IntakeCommitter = (GroupCommitter[intake.IntakeCall, intake.Written, IntakeAnswer]
+                   | ProcessCommitter[intake.IntakeCall, IntakeAnswer])
 
 
-def _committer(request: Request
-               ) -> GroupCommitter[intake.IntakeCall, intake.Written, IntakeAnswer]:
-    """The app's intake committer, started on first use (called on the event loop only)."""
-    state = request.app.state
-    found: GroupCommitter[intake.IntakeCall, intake.Written, IntakeAnswer] | None = getattr(
-        state, "intake_committer", None)
+def intake_committer(app: Starlette) -> IntakeCommitter:
+    """The app's intake committer, made on first use (called on the event loop only): in a
+    process of its own (see core/writer.py) unless the settings say a thread or the database
+    lives in this process's memory. The server's lifespan starts it with the server."""
+    state = app.state
+    found: IntakeCommitter | None = getattr(state, "intake_committer", None)
     if found is None:
-        settings = get_settings(request)
-        cipher = get_cipher(request)
-
-        def answer(session: Session, written: intake.Written) -> IntakeAnswer:
-            return _intake_answer(session, written, cipher=cipher, settings=settings)
-
-        found = state.intake_committer = intake.committer(state.session_factory, cipher=cipher,
-                                                          answer=answer)
+        settings: Settings = state.settings
+        cipher: FieldCipher = state.cipher
+        url = state.engine.url
+        in_memory = url.get_backend_name() == "sqlite" and (
+            url.database in (None, "", ":memory:") or "mode=memory" in str(url))
+        if settings.intake_writer == "process" and not in_memory:
+            found = ProcessCommitter(
+                functools.partial(_writer_parts, settings,
+                                  url.render_as_string(hide_password=False)),
+                name="dispatch-intake", after_batch=live.BROKER.notify)
+        else:
+            found = intake.committer(
+                state.session_factory, cipher=cipher,
+                answer=functools.partial(_intake_answer, cipher=cipher, settings=settings))
+        state.intake_committer = found
     return found
+
+
+def start_intake(app: Starlette) -> None:
+    """Start the app's intake writer now rather than on the first intake, whose answer would
+    wait for a new process to import the app (call it on the event loop)."""
+    committer = intake_committer(app)
+    if isinstance(committer, ProcessCommitter):
+        committer.start()
+
+
+def _writer_parts(settings: Settings, url: str
+                  ) -> WriterParts[intake.IntakeCall, intake.Written, IntakeAnswer]:
+    """What the intake writer process writes with, built in that process."""
+    cipher = FieldCipher(settings.ensure_secret_key())
+    return WriterParts(factory=make_session_factory(make_engine(url)),
+                       write=functools.partial(intake.write, cipher=cipher),
+                       answer=functools.partial(_intake_answer, cipher=cipher,
+                                                settings=settings))
 
 
 _BATCH_NETWORK = "fangkong.intake.network"
@@ -282,7 +312,7 @@ async def create_incident(body: IncidentIn, request: Request) -> Response:
     call = intake.IntakeCall(credential=credential, key=key, body=body,
                              client=client_address(request),
                              language=request.cookies.get(LANGUAGE_COOKIE))
-    body_json, created = await asyncio.wrap_future(_committer(request).submit(call))
+    body_json, created = await asyncio.wrap_future(intake_committer(request.app).submit(call))
     # Made and checked as an IncidentDetail by the committer: sent as it is.
     return Response(body_json, status_code=201 if created else 200,
                     media_type="application/json")

@@ -51,6 +51,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         # 100 ms here, and stalled every request in flight while it ran.
         gc.collect()
         gc.freeze()
+        dispatch_api.start_intake(app)
         try:
             async with jobs(app):
                 yield

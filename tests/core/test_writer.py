@@ -1,0 +1,116 @@
+"""Group commit in a writer process, on SQLite and PostgreSQL: answers after the commit, a
+failure kept to its call, a writer that dies replaced, and what is queued written on close."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import signal
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.orm import Session
+
+from conftest import fresh_database
+from fangkong.core.errors import InvalidInput, Unavailable
+from fangkong.core.models import AuditEvent
+from fangkong.core.writer import ProcessCommitter
+from writer_parts import TAKEN_ID, recorder_parts
+
+T = TypeVar("T")
+
+
+@pytest.fixture()
+def engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
+    engine = fresh_database(backend, tmp_path, suffix="_writer")
+    with Session(engine) as session:
+        session.execute(insert(AuditEvent).values(id=TAKEN_ID, action="seed", entity="t"))
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+def _committer(engine: Engine, **options: object) -> ProcessCommitter[str, int]:
+    url = engine.url.render_as_string(hide_password=False)
+    return ProcessCommitter(functools.partial(recorder_parts, url), **options)  # type: ignore[arg-type]
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run(main())`` in a thread of its own: the browser tests may leave an event
+    loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result(timeout=120)
+
+
+def _stored(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return sorted(str(e) for e in session.scalars(
+            select(AuditEvent.entity_id).where(AuditEvent.action == "batch")))
+
+
+def test_calls_are_answered_after_the_commit_and_fail_alone(engine: Engine) -> None:
+    batches: list[int] = []
+
+    async def main() -> list[int | BaseException]:
+        committer = _committer(engine, after_batch=lambda: batches.append(1))
+        try:
+            # Queued in one pass of the loop: they go to the writer as one batch.
+            return await asyncio.gather(*(committer.submit(c) for c in
+                                          ["w1", "bad-1", "w2", "clash"]),
+                                        return_exceptions=True)
+        finally:
+            committer.close()
+
+    w1, bad, w2, clash = _run(main)
+    # The ids were read on another connection: the rows were committed before the answers.
+    assert isinstance(w1, int) and isinstance(w2, int) and w1 != w2
+    assert isinstance(bad, InvalidInput) and bad.field == "call"
+    # The clash rolled the batch back; the others were written again, each alone.
+    assert isinstance(clash, RuntimeError) and "IntegrityError" in str(clash)
+    assert _stored(engine) == ["w1", "w2"]
+    assert batches
+
+
+def test_a_writer_that_dies_fails_its_calls_and_the_next_call_starts_another(
+        engine: Engine, tmp_path: Path) -> None:
+    entered = tmp_path / "entered"
+
+    async def main() -> tuple[int, int, int]:
+        committer = _committer(engine)
+        try:
+            before = await committer.submit("before")
+            hung = committer.submit(f"hang:{entered}")
+            while not entered.exists():
+                await asyncio.sleep(0.02)
+            assert committer.pid is not None
+            os.kill(committer.pid, signal.SIGKILL)  # in the middle of a batch
+            with pytest.raises(Unavailable, match="same idempotency key"):
+                await hung
+            after = await committer.submit("after")
+            return before, after, committer.started
+        finally:
+            committer.close()
+
+    before, after, started = _run(main)
+    assert before != after and started == 2
+    assert _stored(engine) == ["after", "before"]  # the killed batch left nothing
+
+
+def test_close_writes_what_is_queued(engine: Engine) -> None:
+    async def main() -> list[int]:
+        committer = _committer(engine)
+        committer.start()
+        futures = [committer.submit(f"q{n}") for n in range(5)]
+        committer.close()  # before the loop has even sent them
+        with pytest.raises(RuntimeError, match="closed"):
+            committer.submit("late")
+        return [f.result() for f in futures]
+
+    ids = _run(main)
+    assert len(set(ids)) == 5
+    assert _stored(engine) == [f"q{n}" for n in range(5)]

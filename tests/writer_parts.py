@@ -1,0 +1,48 @@
+"""What tests/core/test_writer.py's writer processes write with: a module importable by name
+in a spawned process (test modules are not)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from fangkong.core.db import make_engine, make_session_factory
+from fangkong.core.errors import FangkongError, InvalidInput
+from fangkong.core.models import AuditEvent
+from fangkong.core.writer import WriterParts
+
+#: An audit event id the tests take first: a call "clash" inserts it again and fails.
+TAKEN_ID = 1_000_000
+
+
+def recorder_parts(url: str) -> WriterParts[str, str, int]:
+    """Writes an audit event per call: "bad…" is refused, "clash" hits a taken id, and
+    "hang:PATH" touches PATH and sleeps. Answers with the id read back on a connection of
+    its own: only a committed row is seen there."""
+    engine = make_engine(url)
+
+    def write(session: Session, calls: list[str], _alone: bool) -> list[str | FangkongError]:
+        out: list[str | FangkongError] = []
+        for call in calls:
+            if call.startswith("bad"):
+                out.append(InvalidInput(f"{call} refused", field="call"))
+                continue
+            if call.startswith("hang:"):
+                Path(call.removeprefix("hang:")).touch()
+                time.sleep(60)
+            row: dict[str, object] = {"action": "batch", "entity": "t", "entity_id": call}
+            if call == "clash":
+                row["id"] = TAKEN_ID
+            session.execute(insert(AuditEvent).values(**row))
+            out.append(call)
+        return out
+
+    def answer(_session: Session, call: str) -> int:
+        with Session(engine) as other:
+            return int(other.scalars(select(AuditEvent.id).where(
+                AuditEvent.action == "batch", AuditEvent.entity_id == call)).one())
+
+    return WriterParts(factory=make_session_factory(engine), write=write, answer=answer)
