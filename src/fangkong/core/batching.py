@@ -1,4 +1,7 @@
-"""Group commit: the writes of many concurrent callers in one transaction, on one thread.
+"""Group commit: the writes of many concurrent callers in one transaction.
+
+:func:`write_batch` writes one batch; a :class:`GroupCommitter` gathers batches and writes them
+on a thread of its own, :class:`fangkong.core.writer.ProcessCommitter` in a process of its own.
 
 A request that writes one row and commits pays the transaction's fixed costs alone: the
 connection, the reads every write repeats (who is asking, their areas), the commit and its
@@ -81,7 +84,7 @@ def _answer_one(session: Session, answer: AnswerFn[Written, Answer],
         return Failed(exc)
 
 
-def gather_deadline(last_size: int, gather_s: float = 0.0) -> float:
+def gather_deadline(last_size: int, gather_s: float) -> float:
     """Until when (``time.monotonic``) a batch waits for more calls: under load (the last
     batch held several), a moment for as many as it held, since the calls whose answers just
     left are about to come back and a batch's fixed costs are better shared by more."""

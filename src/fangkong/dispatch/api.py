@@ -279,8 +279,8 @@ def _intake_answer(session: Session, written: intake.Written, *, cipher: FieldCi
 
 
 # The header is read by hand and documented here: as a declared parameter, FastAPI's parsing
-# of it cost intake a tenth of its time on the event loop. Its length and characters are
-# checked with the body's key (service._check_key).
+# of it cost more than the body's validation. Its length and characters are checked with the
+# body's key (service._check_key).
 _KEY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": False,
                "schema": {"type": "string", "minLength": 1, "maxLength": service.MAX_KEY_LENGTH},
                "description": "A client-made key: a retry with it returns the original "
