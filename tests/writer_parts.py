@@ -18,10 +18,15 @@ from fangkong.core.writer import WriterParts
 TAKEN_ID = 1_000_000
 
 
+def _label(call: str) -> str:
+    """What a call stores: a napping call without its path (too long for the column)."""
+    return call.partition(":")[0]
+
+
 def recorder_parts(url: str) -> WriterParts[str, str, int]:
     """Writes an audit event per call: "bad…" is refused, "clash" hits a taken id, and
-    "hang:PATH" touches PATH and sleeps. Answers with the id read back on a connection of
-    its own: only a committed row is seen there."""
+    "hang:PATH" ("nap:PATH") touches PATH and sleeps a minute (a second). Answers with the
+    id read back on a connection of its own: only a committed row is seen there."""
     engine = make_engine(url)
 
     def write(session: Session, calls: list[str], _alone: bool) -> list[str | FangkongError]:
@@ -30,10 +35,12 @@ def recorder_parts(url: str) -> WriterParts[str, str, int]:
             if call.startswith("bad"):
                 out.append(InvalidInput(f"{call} refused", field="call"))
                 continue
-            if call.startswith("hang:"):
-                Path(call.removeprefix("hang:")).touch()
-                time.sleep(60)
-            row: dict[str, object] = {"action": "batch", "entity": "t", "entity_id": call}
+            if call.startswith(("hang:", "nap:")):
+                kind, _, path = call.partition(":")
+                Path(path).touch()
+                time.sleep(60 if kind == "hang" else 1)
+            row: dict[str, object] = {"action": "batch", "entity": "t",
+                                      "entity_id": _label(call)}
             if call == "clash":
                 row["id"] = TAKEN_ID
             session.execute(insert(AuditEvent).values(**row))
@@ -43,6 +50,6 @@ def recorder_parts(url: str) -> WriterParts[str, str, int]:
     def answer(_session: Session, call: str) -> int:
         with Session(engine) as other:
             return int(other.scalars(select(AuditEvent.id).where(
-                AuditEvent.action == "batch", AuditEvent.entity_id == call)).one())
+                AuditEvent.action == "batch", AuditEvent.entity_id == _label(call))).one())
 
     return WriterParts(factory=make_session_factory(engine), write=write, answer=answer)

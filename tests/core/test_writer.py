@@ -101,6 +101,30 @@ def test_a_writer_that_dies_fails_its_calls_and_the_next_call_starts_another(
     assert _stored(engine) == ["after", "before"]  # the killed batch left nothing
 
 
+def test_a_sigterm_ends_the_writer_after_the_batch_it_is_writing(
+        engine: Engine, tmp_path: Path) -> None:
+    entered = tmp_path / "entered"
+
+    async def main() -> tuple[int, bool, int, int]:
+        committer = _committer(engine)
+        try:
+            napping = committer.submit(f"nap:{entered}")
+            while not entered.exists():
+                await asyncio.sleep(0.02)
+            assert committer.pid is not None
+            os.kill(committer.pid, signal.SIGTERM)  # in the middle of a batch
+            napped = await napping  # ... which is still committed and answered
+            while committer.pid is not None:  # then the writer ends, and is noticed gone
+                await asyncio.sleep(0.02)
+            after = await committer.submit("after")
+            return napped, napped != after, committer.started, len(_stored(engine))
+        finally:
+            committer.close()
+
+    napped, distinct, started, stored = _run(main)
+    assert isinstance(napped, int) and distinct and started == 2 and stored == 2
+
+
 def test_close_writes_what_is_queued(engine: Engine) -> None:
     async def main() -> list[int]:
         committer = _committer(engine)

@@ -16,10 +16,11 @@ two share no GIL and run on two cores:
 - ``parts`` builds, in the child, what it writes with: the session factory, ``write`` and
   ``answer``. It and the calls and answers cross the process boundary by pickle.
 - The child ends when the server's end of the socket closes, also when the server is killed;
-  the batch it is writing is committed first. It ignores SIGINT and SIGTERM: the server stops
-  it after sending it the last calls. If the child dies, the calls waiting for it fail
-  with :class:`~fangkong.core.errors.Unavailable` (they may or may not have been written: a
-  client sends them again with the same idempotency key), and the next call starts a new one.
+  the batch it is writing is committed first. It ignores SIGINT (the server stops it after
+  sending it the last calls) and ends on SIGTERM once the batch it is writing is answered.
+- If the child dies, the calls waiting for it fail with
+  :class:`~fangkong.core.errors.Unavailable` (they may or may not have been written: a client
+  sends them again with the same idempotency key), and the next call starts a new one.
 """
 
 from __future__ import annotations
@@ -84,10 +85,20 @@ def _sendable(outcome: Any) -> Any:
 
 def _child_main(conn: Connection, parts: Callable[[], WriterParts[Any, Any, Any]],
                 max_batch: int, gather_s: float) -> None:
-    # The server stops it, once it has sent it the last calls: a Ctrl-C or a service
-    # manager's SIGTERM to the whole process group must not cut a batch short.
+    # A Ctrl-C reaches the whole process group: the server stops the child in order, once it
+    # has sent it the last calls. A SIGTERM (a service manager's, multiprocessing's at the
+    # server's exit) ends it, but never in the middle of a batch.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    writing = False
+    stop_after_batch = False
+
+    def on_sigterm(_signum: int, _frame: object) -> None:
+        nonlocal stop_after_batch
+        if not writing:
+            raise SystemExit(0)
+        stop_after_batch = True
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     built = parts()
     gc.collect()
     gc.freeze()  # what the child holds for its life, out of the collector's way
@@ -109,6 +120,7 @@ def _child_main(conn: Connection, parts: Callable[[], WriterParts[Any, Any, Any]
                 stopping = True  # the server is gone: write what came, then stop
                 break
         last_size = len(batch)
+        writing = True
         for start in range(0, len(batch), max_batch):
             part = batch[start:start + max_batch]
             outcomes = write_batch(built.factory, built.write, built.answer,
@@ -118,6 +130,8 @@ def _child_main(conn: Connection, parts: Callable[[], WriterParts[Any, Any, Any]
                                                                        strict=True)])
             except OSError:
                 stopping = True
+        writing = False
+        stopping = stopping or stop_after_batch
 
 
 class ProcessCommitter(Generic[Call, Answer]):
@@ -321,7 +335,7 @@ class ProcessCommitter(Generic[Call, Answer]):
         if process.is_alive():
             log.error("%s: the writer process did not end in %.0f s; stopped", self._name,
                       timeout_s)
-            process.kill()  # it ignores SIGTERM
+            process.kill()
             process.join(5)
         self._process = None
         self._fail_pending(RuntimeError("the group committer is closed"))
