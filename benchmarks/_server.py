@@ -141,6 +141,24 @@ def prepare(data_dir: Path, *, postgres_url: str | None = None,
     return Prepared(backend=backend, url=url, data_dir=data_dir, token=token)
 
 
+POSTGRES_ENV = "FANGKONG_TEST_POSTGRES_URL"
+
+
+def backends(postgres_url: str | None, *, sqlite_only: bool) -> list[tuple[str, str | None]]:
+    """The backends a benchmark runs on, each with its PostgreSQL URL (the database named with
+    ``_bench`` appended, which the benchmark empties)."""
+    out: list[tuple[str, str | None]] = [("sqlite", None)]
+    if postgres_url and not sqlite_only:
+        from sqlalchemy import make_url
+
+        parsed = make_url(postgres_url)
+        out.append(("postgresql", parsed.set(database=f"{parsed.database}_bench")
+                    .render_as_string(hide_password=False)))
+    elif not sqlite_only:
+        print(f"PostgreSQL skipped: set --postgres-url or {POSTGRES_ENV}")
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -42,9 +42,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import bare_table, incident_body, prepare, reset_postgres
+from _server import POSTGRES_ENV, backends, bare_table, incident_body, prepare, reset_postgres
 
-POSTGRES_ENV = "FANGKONG_TEST_POSTGRES_URL"
 BAD_EVERY = 50
 COLUMNS = ("idempotency_key", "category", "subtype", "priority", "source", "lon", "lat",
            "description", "caller_contact")
@@ -125,21 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = args.rows or (2_000 if args.quick else 10_000)
     text, bad = calls_csv(rows)
-    backends: list[tuple[str, str | None]] = [("sqlite", None)]
-    if args.postgres_url and not args.sqlite_only:
-        from sqlalchemy import make_url
-
-        parsed = make_url(args.postgres_url)
-        backends.append(("postgresql", parsed.set(database=f"{parsed.database}_bench")
-                         .render_as_string(hide_password=False)))
-    elif not args.sqlite_only:
-        print(f"PostgreSQL skipped: set --postgres-url or {POSTGRES_ENV}")
+    run_on = backends(args.postgres_url, sqlite_only=args.sqlite_only)
     print(f"{rows:,} rows, {bad} of them bad; one transaction per import")
     print(f"{'backend':<11} {'method':<20} {'seconds':>8} {'rows/s':>8}  result")
     tmp = Path(tempfile.mkdtemp(prefix="fangkong-import-"))
     failed = 0
     try:
-        for backend, pg_url in backends:
+        for backend, pg_url in run_on:
             prepared = prepare(tmp / backend, postgres_url=pg_url)
             first_s, again_s, created, existing, errors = _fangkong(prepared.url, text)
             if created != rows - bad or errors != bad:

@@ -50,9 +50,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import Load, Prepared, Server, prepare, run_load
+from _server import POSTGRES_ENV, Load, Prepared, Server, backends, prepare, run_load
 
-POSTGRES_ENV = "FANGKONG_TEST_POSTGRES_URL"
 GOAL_RATE = 500.0
 GOAL_P99_MS = 50.0
 PATH = "/api/v1/incidents"
@@ -186,21 +185,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
     args = parser.parse_args(argv)
     args.duration = args.duration or (4.0 if args.quick else 20.0)
-    backends: list[tuple[str, str | None]] = [("sqlite", None)]
-    if args.postgres_url and not args.sqlite_only:
-        from sqlalchemy import make_url
-
-        parsed = make_url(args.postgres_url)
-        backends.append(("postgresql", parsed.set(database=f"{parsed.database}_bench")
-                         .render_as_string(hide_password=False)))
-    elif not args.sqlite_only:
-        print(f"PostgreSQL skipped: set --postgres-url or {POSTGRES_ENV}")
+    run_on = backends(args.postgres_url, sqlite_only=args.sqlite_only)
     servers = ["fangkong"] if args.no_peer else ["fangkong", "bare"]
     started = time.perf_counter()
     results = []
     tmp = Path(tempfile.mkdtemp(prefix="fangkong-intake-"))
     try:
-        for backend, pg_url in backends:
+        for backend, pg_url in run_on:
             for server in servers:
                 result = measure(backend, server, tmp, postgres_url=pg_url,
                                  duration_s=args.duration, concurrency=args.concurrency,

@@ -13,23 +13,19 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from conftest import fresh_database
+from batch_recorder import TAKEN_ID, seeded_database
 from fangkong.core import audit
 from fangkong.core.batching import GroupCommitter
 from fangkong.core.db import make_session_factory
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.models import AuditEvent
 
-TAKEN_ID = 1_000_000
 ACTOR = audit.Actor(user_id=None, username="batch-test")
 
 
 @pytest.fixture()
 def engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
-    engine = fresh_database(backend, tmp_path, suffix="_batch")
-    with Session(engine) as session:
-        session.execute(insert(AuditEvent).values(id=TAKEN_ID, action="seed", entity="t"))
-        session.commit()
+    engine = seeded_database(backend, tmp_path, suffix="_batch")
     yield engine
     engine.dispose()
 

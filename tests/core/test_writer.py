@@ -13,24 +13,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from conftest import fresh_database
+from batch_recorder import recorder_parts, seeded_database
 from fangkong.core.errors import InvalidInput, Unavailable
 from fangkong.core.models import AuditEvent
 from fangkong.core.writer import ProcessCommitter
-from writer_parts import TAKEN_ID, recorder_parts
 
 T = TypeVar("T")
 
 
 @pytest.fixture()
 def engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
-    engine = fresh_database(backend, tmp_path, suffix="_writer")
-    with Session(engine) as session:
-        session.execute(insert(AuditEvent).values(id=TAKEN_ID, action="seed", entity="t"))
-        session.commit()
+    engine = seeded_database(backend, tmp_path, suffix="_writer")
     yield engine
     engine.dispose()
 

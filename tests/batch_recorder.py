@@ -1,12 +1,12 @@
-"""What tests/core/test_writer.py's writer processes write with: a module importable by name
-in a spawned process (test modules are not)."""
+"""The group commit tests' database and what their writer processes write with (a module
+importable by name in a spawned process, which test modules are not)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from fangkong.core.db import make_engine, make_session_factory
@@ -16,6 +16,17 @@ from fangkong.core.writer import WriterParts
 
 #: An audit event id the tests take first: a call "clash" inserts it again and fails.
 TAKEN_ID = 1_000_000
+
+
+def seeded_database(backend: str, tmp: Path, *, suffix: str) -> Engine:
+    """A fresh database whose audit log already holds :data:`TAKEN_ID`."""
+    from conftest import fresh_database  # not in a writer process: it has no pytest to run
+
+    engine = fresh_database(backend, tmp, suffix=suffix)
+    with Session(engine) as session:
+        session.execute(insert(AuditEvent).values(id=TAKEN_ID, action="seed", entity="t"))
+        session.commit()
+    return engine
 
 
 def _label(call: str) -> str:
