@@ -64,3 +64,8 @@ def recorder_parts(url: str) -> WriterParts[str, str, int]:
                 AuditEvent.action == "batch", AuditEvent.entity_id == _label(call))).one())
 
     return WriterParts(factory=make_session_factory(engine), write=write, answer=answer)
+
+
+def broken_parts(url: str) -> WriterParts[str, str, int]:
+    """A writer that cannot start (as when the database is unreachable)."""
+    raise RuntimeError(f"cannot reach {url}")

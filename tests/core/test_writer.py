@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from batch_recorder import recorder_parts, seeded_database
+from batch_recorder import broken_parts, recorder_parts, seeded_database
 from fangkong.core.errors import InvalidInput, Unavailable
 from fangkong.core.models import AuditEvent
-from fangkong.core.writer import ProcessCommitter
+from fangkong.core.writer import RESTART_AFTER_S, ProcessCommitter
 
 T = TypeVar("T")
 
@@ -87,6 +87,7 @@ def test_a_writer_that_dies_fails_its_calls_and_the_next_call_starts_another(
             os.kill(committer.pid, signal.SIGKILL)  # in the middle of a batch
             with pytest.raises(Unavailable, match="same idempotency key"):
                 await hung
+            await asyncio.sleep(RESTART_AFTER_S)
             after = await committer.submit("after")
             return before, after, committer.started
         finally:
@@ -112,6 +113,7 @@ def test_a_sigterm_ends_the_writer_after_the_batch_it_is_writing(
             napped = await napping  # ... which is still committed and answered
             while committer.pid is not None:  # then the writer ends, and is noticed gone
                 await asyncio.sleep(0.02)
+            await asyncio.sleep(RESTART_AFTER_S)
             after = await committer.submit("after")
             return napped, napped != after, committer.started, len(_stored(engine))
         finally:
@@ -119,6 +121,29 @@ def test_a_sigterm_ends_the_writer_after_the_batch_it_is_writing(
 
     napped, distinct, started, stored = _run(main)
     assert isinstance(napped, int) and distinct and started == 2 and stored == 2
+
+
+def test_a_writer_that_cannot_start_is_tried_again_once_a_second(engine: Engine) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+
+    async def main() -> tuple[list[str], int]:
+        committer: ProcessCommitter[str, int] = ProcessCommitter(
+            functools.partial(broken_parts, url))
+        failures = []
+        try:
+            for _ in range(3):
+                with pytest.raises(Unavailable) as failed:
+                    await committer.submit("w")
+                failures.append(str(failed.value))
+            return failures, committer.started
+        finally:
+            committer.close()
+
+    failures, started = _run(main)
+    # The first call waited for the child that died; the next two, within the second, did
+    # not start another.
+    assert started == 1
+    assert "stopped:" in failures[0] and all("starting again" in f for f in failures[1:])
 
 
 def test_close_writes_what_is_queued(engine: Engine) -> None:

@@ -20,7 +20,7 @@ two share no GIL and run on two cores:
   sending it the last calls) and ends on SIGTERM once the batch it is writing is answered.
 - If the child dies, the calls waiting for it fail with
   :class:`~fangkong.core.errors.Unavailable` (they may or may not have been written: a client
-  sends them again with the same idempotency key), and the next call starts a new one.
+  sends them again with the same idempotency key), and a call a second later starts a new one.
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ Answer = TypeVar("Answer")
 # child reads and writes with a blocking Connection, the server with a non-blocking socket
 # watched by its event loop.
 _LENGTH = struct.Struct("!i")
+#: How long after a child died the next may start (s).
+RESTART_AFTER_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,7 @@ class ProcessCommitter(Generic[Call, Answer]):
         self._outbox: list[tuple[int, Call]] = []
         self._sequence = 0
         self._closed = False
+        self._lost_at = -RESTART_AFTER_S
         #: Children started so far (one, unless one died).
         self.started = 0
 
@@ -171,6 +174,11 @@ class ProcessCommitter(Generic[Call, Answer]):
         if self._closed:
             raise RuntimeError("the group committer is closed")
         if self._socket is None:
+            # A child that cannot start (the database unreachable, say) is tried again at
+            # most once a RESTART_AFTER_S, not once per call.
+            if time.monotonic() - self._lost_at < RESTART_AFTER_S:
+                raise Unavailable("the intake writer stopped and is starting again: send "
+                                  "again with the same idempotency key")
             self._start(asyncio.get_running_loop())
 
     def submit(self, call: Call) -> asyncio.Future[Answer]:
@@ -280,7 +288,8 @@ class ProcessCommitter(Generic[Call, Answer]):
         self._sending = False
 
     def _lost(self) -> None:
-        """The child is gone: fail the calls it had, and start another on the next call."""
+        """The child is gone: fail the calls it had, and start another on a later call."""
+        self._lost_at = time.monotonic()
         self._detach()
         if self._process is not None:
             self._process.join(5)
