@@ -292,7 +292,10 @@ class ProcessCommitter(Generic[Call, Answer]):
         self._lost_at = time.monotonic()
         self._detach()
         if self._process is not None:
-            self._process.join(5)
+            self._process.join(1)  # it closed its end: it is ending, if not gone
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join(1)
             log.error("%s: the writer process ended (exit code %s); %d calls failed",
                       self._name, self._process.exitcode, len(self._pending))
             self._process = None
