@@ -364,6 +364,10 @@ async def _open_loop(port: int, payloads: list[bytes], rate: float, duration_s: 
                 # scheduled may wait a moment for a connection; that wait is in their latency.)
                 load.unsent += 1
                 return
+            # A connection left idle longer than the server's keep-alive (5 s) was closed by
+            # it: open another rather than count its closing as the server's error.
+            while idle and idle[-1][0].at_eof():
+                idle.pop()[1].close()
             if idle:
                 reader, writer = idle.pop()
             else:
