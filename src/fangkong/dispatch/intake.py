@@ -3,12 +3,13 @@
 Intake is the command centre's busiest write: calls come in bursts, each a small row. The API
 handler does no I/O of its own: it checks the request's shape, notes who sent it (a bearer
 token or the session's user, see :func:`fangkong.web.deps.credential_of`) and queues it on the
-app's :class:`~fangkong.core.batching.GroupCommitter`. The committer's thread writes what was
-queued in one transaction: for each call it resolves the user and their areas (once per
-credential and batch) and checks the permissions; then
+app's committer: a :class:`~fangkong.core.writer.ProcessCommitter` (a writer process beside
+the server) or a :class:`~fangkong.core.batching.GroupCommitter` (a thread). It writes what was
+queued in one transaction with :func:`write`: for each call it resolves the user and their
+areas (once per credential and batch) and checks the permissions; then
 :func:`fangkong.dispatch.service.create_many` places and creates the batch's incidents, as it
-does the console form's and the file import's one at a time. The answer is sent once the batch
-has committed.
+does the console form's (one) and the file import's (500 at a time). The answer is sent once
+the batch has committed.
 
 Who may do what is read in the same transaction as the write, so a revoked token or a
 deactivated user is refused from the next batch on; nothing is cached across batches.
@@ -16,6 +17,7 @@ deactivated user is refused from the next batch on; nothing is cached across bat
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar, cast
@@ -113,6 +115,5 @@ def committer(factory: sessionmaker[Session], *, cipher: FieldCipher,
               answer: Callable[[Session, Written], Answer]
               ) -> GroupCommitter[IntakeCall, Written, Answer]:
     """A group committer of API intakes; ``answer`` builds the reply from what was written."""
-    return GroupCommitter(
-        factory, write=lambda session, calls, alone: write(session, calls, alone, cipher=cipher),
-        answer=answer, name="dispatch-intake")
+    return GroupCommitter(factory, write=functools.partial(write, cipher=cipher), answer=answer,
+                          name="dispatch-intake")
