@@ -77,6 +77,14 @@ def county_geojson(bbox: tuple[float, float, float, float] = (WEST, SOUTH, EAST,
 
 
 @dataclass(frozen=True)
+class Scenes:
+    """Where incidents happen: near these points (the road nodes of a network)."""
+
+    lon: FloatArray
+    lat: FloatArray
+
+
+@dataclass(frozen=True)
 class Prepared:
     """A migrated database holding the county, and how to reach it."""
 
@@ -84,6 +92,31 @@ class Prepared:
     url: str
     data_dir: Path
     token: str
+    #: Set when the county has the demo's road network: incidents go near its roads.
+    scenes: Scenes | None = None
+
+
+#: How far an incident lies from its road node: up to about 30 m at 47° N (degrees).
+JITTER_DEG = 0.0003
+
+
+def import_demo_network(data_dir: Path) -> Any:
+    """The demo county's road network (the bundled OSM extract of Liechtenstein, default
+    profile), imported and made current in ``data_dir`` as ``fangkong demo`` does; the
+    network (``fangkong.network.service.Network``). Under a second when not cached."""
+    from fangkong.demo.build import DEMO_PBF
+    from fangkong.network import service as network_service
+    from fangkong.network.profile import DEFAULT_PROFILE
+    from fangkong.network.store import import_and_activate
+
+    import_and_activate(data_dir, DEMO_PBF, DEFAULT_PROFILE)
+    return network_service.current(data_dir)
+
+
+def network_bbox(graph: Any, margin_deg: float = 0.01) -> tuple[float, float, float, float]:
+    """The graph's bounding box grown by ``margin_deg``: the county's areas cover it."""
+    return (float(graph.lon.min()) - margin_deg, float(graph.lat.min()) - margin_deg,
+            float(graph.lon.max()) + margin_deg, float(graph.lat.max()) + margin_deg)
 
 
 def reset_postgres(url: str) -> str:
@@ -110,8 +143,13 @@ def reset_postgres(url: str) -> str:
 
 
 def prepare(data_dir: Path, *, postgres_url: str | None = None,
-            bbox: tuple[float, float, float, float] = (WEST, SOUTH, EAST, NORTH)) -> Prepared:
-    """Migrate a fresh database, load the county over ``bbox`` and issue an admin token."""
+            bbox: tuple[float, float, float, float] = (WEST, SOUTH, EAST, NORTH),
+            road_network: bool = False) -> Prepared:
+    """Migrate a fresh database, load the county over ``bbox`` and issue an admin token.
+
+    ``road_network``: import the demo's road network into ``data_dir`` first, and lay the
+    county over it (``bbox`` is then the network's): the server snaps incidents to its
+    roads, and the prepared ``scenes`` are its nodes."""
     from sqlalchemy.orm import Session
 
     from fangkong.areas import service as area_service
@@ -122,6 +160,12 @@ def prepare(data_dir: Path, *, postgres_url: str | None = None,
     from fangkong.core.models import Role
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    scenes = None
+    if road_network:
+        graph = import_demo_network(data_dir).graph
+        bbox = network_bbox(graph)
+        scenes = Scenes(lon=np.asarray(graph.lon, dtype=np.float64),
+                        lat=np.asarray(graph.lat, dtype=np.float64))
     if postgres_url:
         url, backend = reset_postgres(postgres_url), "postgresql"
     else:
@@ -138,7 +182,7 @@ def prepare(data_dir: Path, *, postgres_url: str | None = None,
         _, token = auth.issue_token(session, user=user, name="bench", ttl=None, actor=SYSTEM)
         session.commit()
     engine.dispose()
-    return Prepared(backend=backend, url=url, data_dir=data_dir, token=token)
+    return Prepared(backend=backend, url=url, data_dir=data_dir, token=token, scenes=scenes)
 
 
 POSTGRES_ENV = "FANGKONG_TEST_POSTGRES_URL"
@@ -274,12 +318,20 @@ class Load:
         return float(np.quantile(np.asarray(self.latencies), q) * 1e3)
 
 
-def incident_body(i: int, rng: np.random.Generator) -> dict[str, Any]:
-    """A valid incident somewhere in the county (the grids cover it all)."""
+def incident_body(i: int, rng: np.random.Generator, scenes: Scenes | None = None
+                  ) -> dict[str, Any]:
+    """A valid incident: near a random one of ``scenes``, else anywhere in the default county
+    (the grids cover it all)."""
+    if scenes is None:
+        lon = float(rng.uniform(WEST + 1e-4, EAST - 1e-4))
+        lat = float(rng.uniform(SOUTH + 1e-4, NORTH - 1e-4))
+    else:
+        at = int(rng.integers(scenes.lon.size))
+        lon = float(scenes.lon[at] + rng.uniform(-JITTER_DEG, JITTER_DEG))
+        lat = float(scenes.lat[at] + rng.uniform(-JITTER_DEG, JITTER_DEG))
     return {"category": "public_order", "subtype": "fight", "priority": "P2", "source": "call",
-            "lon": float(rng.uniform(WEST + 1e-4, EAST - 1e-4)),
-            "lat": float(rng.uniform(SOUTH + 1e-4, NORTH - 1e-4)),
-            "description": f"bench incident {i}", "caller_contact": "13912345678"}
+            "lon": lon, "lat": lat, "description": f"bench incident {i}",
+            "caller_contact": "13912345678"}
 
 
 def _request(path: str, token: str, key: str, body: bytes) -> bytes:
@@ -304,10 +356,12 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     return status, body
 
 
-def _payloads(path: str, token: str, prefix: str, count: int, seed: int) -> list[bytes]:
+def _payloads(path: str, token: str, prefix: str, count: int, seed: int,
+              scenes: Scenes | None) -> list[bytes]:
     rng = np.random.default_rng(seed)
     return [_request(path, token, f"{prefix}-{i}",
-                     json.dumps(incident_body(i, rng)).encode("utf-8")) for i in range(count)]
+                     json.dumps(incident_body(i, rng, scenes)).encode("utf-8"))
+            for i in range(count)]
 
 
 async def _closed_loop(port: int, payloads: list[bytes], concurrency: int, duration_s: float,
@@ -409,10 +463,11 @@ def _cpu_ticks() -> tuple[int, int] | None:
 
 def run_load(port: int, *, path: str, token: str, prefix: str, duration_s: float,
              concurrency: int | None = None, rate: float | None = None, seed: int = 1,
-             max_count: int = 200_000) -> Load:
-    """A closed-loop run (``concurrency``) or an open-loop run at ``rate`` per second."""
+             max_count: int = 200_000, scenes: Scenes | None = None) -> Load:
+    """A closed-loop run (``concurrency``) or an open-loop run at ``rate`` per second, of
+    incidents near ``scenes`` (see :func:`incident_body`)."""
     count = min(max_count, int((rate or 2_000) * duration_s) + 1)
-    payloads = _payloads(path, token, prefix, count, seed)
+    payloads = _payloads(path, token, prefix, count, seed, scenes)
     load = Load()
     try:
         import uvloop

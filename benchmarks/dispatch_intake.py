@@ -1,8 +1,11 @@
 """Incident intake over HTTP: sustained throughput and latency, per backend, against a peer.
 
 The real server (``fangkong.web.app`` under uvicorn, one process unless ``--workers``) runs on
-loopback over a fresh database holding a small synthetic county; a client posts
-``POST /api/v1/incidents`` with a distinct ``Idempotency-Key`` each, in two phases:
+loopback over a fresh database holding a small synthetic county (31 rectangular areas) laid
+over the demo's road network (the bundled OSM extract, as ``fangkong demo`` imports it), so
+that each intake is placed in its grid and snapped to the roads, as in real use. The incidents
+lie near random road nodes (up to ~30 m off). A client posts ``POST /api/v1/incidents`` with a
+distinct ``Idempotency-Key`` each, in three phases:
 
 - *closed loop*: ``--concurrency`` keep-alive connections, each sending its next request when
   the previous one is answered, for ``--duration`` seconds: the sustained throughput
@@ -37,6 +40,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import platform
 import shutil
@@ -50,7 +55,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import POSTGRES_ENV, Load, Prepared, Server, backends, prepare, run_load
+import numpy as np
+from _server import (
+    POSTGRES_ENV,
+    Load,
+    Prepared,
+    Server,
+    backends,
+    incident_body,
+    prepare,
+    run_load,
+)
 
 GOAL_RATE = 500.0
 GOAL_P99_MS = 50.0
@@ -67,6 +82,22 @@ class Result:
     rows: int
 
 
+def _check_snapped(port: int, prepared: Prepared) -> None:
+    """One intake answered with its road point: the runs measure the snap too."""
+    body = json.dumps(incident_body(0, np.random.default_rng(0), prepared.scenes))
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", PATH, body=body, headers={
+            "Authorization": f"Bearer {prepared.token}", "Idempotency-Key": "snap-check",
+            "Content-Type": "application/json"})
+        answer = conn.getresponse()
+        made = json.loads(answer.read())
+    finally:
+        conn.close()
+    if answer.status != 201 or made.get("road") is None:
+        raise RuntimeError(f"the check intake was not snapped to a road: {answer.status} {made}")
+
+
 def _rows(prepared: Prepared, table: str) -> int:
     from sqlalchemy import text
 
@@ -81,18 +112,21 @@ def _rows(prepared: Prepared, table: str) -> int:
 
 def measure(backend: str, server: str, workdir: Path, *, postgres_url: str | None,
             duration_s: float, concurrency: int, rate: float, workers: int) -> Result:
-    prepared = prepare(workdir / f"{backend}-{server}", postgres_url=postgres_url)
+    prepared = prepare(workdir / f"{backend}-{server}", postgres_url=postgres_url,
+                       road_network=True)
     mode = "serve" if server == "fangkong" else "serve-bare"
     with Server(prepared, mode=mode, workers=workers if server == "fangkong" else 1,
                 log=workdir / f"{backend}-{server}.log") as srv:
+        if server == "fangkong":
+            _check_snapped(srv.port, prepared)
         # Warm-up: the first requests build the area index and fill the connection pool.
         run_load(srv.port, path=PATH, token=prepared.token, prefix="warm", duration_s=1.0,
-                 concurrency=concurrency)
+                 concurrency=concurrency, scenes=prepared.scenes)
 
         def phase(prefix: str, seed: int, **load: Any) -> Load:
             before = srv.cpu_seconds()
             out = run_load(srv.port, path=PATH, token=prepared.token, prefix=prefix,
-                           duration_s=duration_s, seed=seed, **load)
+                           duration_s=duration_s, seed=seed, scenes=prepared.scenes, **load)
             after = srv.cpu_seconds()
             if before is not None and after is not None:
                 out.server_cpu_s = after - before

@@ -53,7 +53,16 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import Load, Prepared, Server, prepare, run_gets
+from _server import (
+    JITTER_DEG,
+    Load,
+    Prepared,
+    Server,
+    import_demo_network,
+    network_bbox,
+    prepare,
+    run_gets,
+)
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -61,23 +70,16 @@ IntArray = NDArray[np.int64]
 SEED = 20261122
 GOAL_P99_MS = 5.0
 LIMIT = 5
-JITTER_DEG = 0.0003  # about 30 m at 47° N
 
 
-def build_network(network_dir: Path) -> tuple[Any, float, bool]:
-    """The demo's road network made current in ``network_dir``; (network, seconds, cached)."""
-    from fangkong.demo.build import DEMO_PBF
-    from fangkong.network import service as network_service
-    from fangkong.network.profile import DEFAULT_PROFILE
-    from fangkong.network.store import import_and_activate
-
+def build_network(network_dir: Path) -> tuple[Any, float]:
+    """The demo's road network made current in ``network_dir``; (network, seconds)."""
     started = time.perf_counter()
-    _, hit, _ = import_and_activate(network_dir, DEMO_PBF, DEFAULT_PROFILE)
-    network = network_service.current(network_dir)
+    network = import_demo_network(network_dir)
     # Compile and warm the engine's kernels (numba) before anything is timed.
     network.engine.one_to_many(0, np.arange(min(10, network.graph.n_nodes)), cutoff_s=60.0)
     network.engine.k_nearest_sources(0, np.arange(min(10, network.graph.n_nodes)), 3)
-    return network, time.perf_counter() - started, hit
+    return network, time.perf_counter() - started
 
 
 def random_points(graph: Any, count: int, rng: np.random.Generator) -> tuple[FloatArray,
@@ -226,12 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from fangkong.dispatch import recommend
     from fangkong.dispatch.models import Incident, Unit
 
-    network, build_s, cached = build_network(args.network_dir)
+    network, build_s = build_network(args.network_dir)
     graph = network.graph
     print(f"network: demo county (Liechtenstein OSM), {graph.n_nodes:,} nodes, "
-          f"{graph.n_edges:,} edges; {'cached' if cached else 'built'} in {build_s:.1f} s")
-    bbox = (float(graph.lon.min()) - 0.01, float(graph.lat.min()) - 0.01,
-            float(graph.lon.max()) + 0.01, float(graph.lat.max()) + 0.01)
+          f"{graph.n_edges:,} edges; ready in {build_s:.1f} s")
+    bbox = network_bbox(graph)
     rng = np.random.default_rng(SEED)
     with tempfile.TemporaryDirectory(prefix="fangkong-recommend-") as tmp:
         data_dir = Path(tmp)  # the server's log
