@@ -58,10 +58,11 @@ def recorder_parts(url: str) -> WriterParts[str, str, int]:
             out.append(call)
         return out
 
-    def answer(_session: Session, call: str) -> int:
+    def answer(_session: Session, calls: list[str]) -> list[int | Exception]:
         with Session(engine) as other:
-            return int(other.scalars(select(AuditEvent.id).where(
+            return [int(other.scalars(select(AuditEvent.id).where(
                 AuditEvent.action == "batch", AuditEvent.entity_id == _label(call))).one())
+                for call in calls]
 
     return WriterParts(factory=make_session_factory(engine), write=write, answer=answer)
 

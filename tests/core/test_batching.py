@@ -38,6 +38,7 @@ class Recorder:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.seen: list[tuple[list[str], bool]] = []
+        self.answered: list[list[str]] = []
         self.entered = threading.Event()
         self.gate = threading.Event()
         self.gate.set()
@@ -59,10 +60,16 @@ class Recorder:
             out.append(call)
         return out
 
-    def answer(self, _session: Session, call: str) -> int:
+    def answer(self, _session: Session, calls: list[str]) -> list[int | Exception]:
+        """Answers a batch; "mute…" gets an error instead, and "crash" fails them all."""
+        self.answered.append(list(calls))
+        if "crash" in calls:
+            raise RuntimeError("no answers")
         with Session(self.engine) as other:
-            return int(other.scalars(select(AuditEvent.id).where(
-                AuditEvent.action == "batch", AuditEvent.entity_id == call)).one())
+            return [LookupError(f"no answer for {call}") if call.startswith("mute") else
+                    int(other.scalars(select(AuditEvent.id).where(
+                        AuditEvent.action == "batch", AuditEvent.entity_id == call)).one())
+                    for call in calls]
 
     def stored(self) -> list[str]:
         with Session(self.engine) as session:
@@ -126,6 +133,26 @@ def test_a_failing_call_fails_alone(engine: Engine, bad: str, error: type[Except
     assert recorder.stored() == ["blocker", "c", "d"]  # each once, none lost with the bad one
     alone = [([call], True) for call in ("c", bad, "d")] if second_try else []
     assert recorder.seen[1:] == [(["c", bad, "d"], False), *alone]
+
+
+def test_a_batch_is_answered_at_once_and_an_answer_that_fails_fails_alone(
+        engine: Engine) -> None:
+    recorder = Recorder(engine)
+    _, results = _batch_after_a_blocker(engine, recorder, ["c", "bad-1", "mute-1", "d"])
+    assert results[2:4] == [InvalidInput, LookupError]
+    assert all(isinstance(r, int) for i, r in enumerate(results) if i not in (2, 3))
+    # one answer call per batch, of what it wrote; the unanswered call was still committed
+    assert recorder.answered == [["blocker"], ["c", "mute-1", "d"]]
+    assert recorder.stored() == ["blocker", "c", "d", "mute-1"]
+
+
+def test_answers_that_fail_together_fail_their_calls_not_their_commit(engine: Engine) -> None:
+    recorder = Recorder(engine)
+    _, results = _batch_after_a_blocker(engine, recorder, ["c", "crash", "d"])
+    assert results == [results[0], RuntimeError, RuntimeError, RuntimeError]
+    assert isinstance(results[0], int)
+    assert recorder.stored() == ["blocker", "c", "crash", "d"]  # written all the same
+    assert recorder.seen[1:] == [(["c", "crash", "d"], False)]  # and not written again
 
 
 def test_close_writes_what_is_queued_and_refuses_more(engine: Engine) -> None:

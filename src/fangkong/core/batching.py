@@ -52,7 +52,9 @@ class Failed:
 
 
 WriteFn = Callable[[Session, list[Call], bool], list[Written | FangkongError]]
-AnswerFn = Callable[[Session, Written], Answer]
+#: Builds the answers of what a batch wrote, once it has committed (it may read, in the batch's
+#: session): per written call, in order, its answer or the exception that failed it alone.
+AnswerFn = Callable[[Session, list[Written]], list[Answer | Exception]]
 
 
 def write_batch(factory: sessionmaker[Session], write: WriteFn[Call, Written],
@@ -69,19 +71,27 @@ def write_batch(factory: sessionmaker[Session], write: WriteFn[Call, Written],
             if len(calls) == 1:
                 return [Failed(exc)]
         else:
-            return [_answer_one(session, answer, result) for result in results]
+            return _answers(session, answer, results)
     # Each alone: one call's failure is not the others'.
     return [write_batch(factory, write, answer, [call])[0] for call in calls]
 
 
-def _answer_one(session: Session, answer: AnswerFn[Written, Answer],
-                result: Written | FangkongError) -> Answer | Failed:
-    if isinstance(result, FangkongError):
-        return Failed(result)
+def _answers(session: Session, answer: AnswerFn[Written, Answer],
+             results: list[Written | FangkongError]) -> list[Answer | Failed]:
+    written = [r for r in results if not isinstance(r, FangkongError)]
+    built: list[Answer | Exception]
     try:
-        return answer(session, result)
-    except Exception as exc:  # the caller's error, not the batch's
-        return Failed(exc)
+        built = answer(session, written) if written else []
+        if len(built) != len(written):
+            raise RuntimeError(f"{len(built)} answers for {len(written)} calls written")
+    except Exception as exc:  # the answers' failure, not the batch's: it has committed
+        built = [exc] * len(written)
+    answers = iter(built)
+    out: list[Answer | Failed] = []
+    for result in results:
+        got = result if isinstance(result, FangkongError) else next(answers)
+        out.append(Failed(got) if isinstance(got, Exception) else got)
+    return out
 
 
 def gather_deadline(last_size: int, gather_s: float) -> float:
@@ -107,9 +117,10 @@ class GroupCommitter(Generic[Call, Written, Answer]):
     ``write(session, calls, alone)`` does the calls' work in the batch's session (it must not
     commit) and returns, per call, what it wrote or the domain error that refused it;
     ``alone`` tells it that the batch holds one call, so that a failed write may roll the
-    transaction back and answer otherwise. ``answer(session, written)`` builds a call's answer
-    once the batch has committed (it may read, in the same session). :meth:`submit` returns a
-    future of the answer.
+    transaction back and answer otherwise. ``answer(session, written)`` builds the answers of
+    what was written, once the batch has committed (it may read, in the same session), each an
+    answer or the exception that fails its call alone. :meth:`submit` returns a future of the
+    answer.
     """
 
     def __init__(self, factory: sessionmaker[Session], *,

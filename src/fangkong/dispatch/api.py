@@ -11,7 +11,7 @@ import contextlib
 import functools
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -149,24 +149,26 @@ def _network_or_none(data_dir: Path) -> network_service.Network | None:
         return None
 
 
-def _road(network: network_service.Network | None, incident: Incident | service.NewIncident
-          ) -> RoadAccessOut | None:
-    """The scene snapped to the roads (None when no road network has been imported)."""
+def _roads(network: network_service.Network | None,
+           incidents: Sequence[Incident | service.NewIncident]) -> list[RoadAccessOut | None]:
+    """Each scene snapped to the roads, in one snap (None when no road network has been
+    imported or no road is in reach)."""
     if network is None:
-        return None
-    road = recommend.road_access(network, incident.lon, incident.lat)
-    return None if road is None else RoadAccessOut(lon=road.lon, lat=road.lat,
-                                                   distance_m=round(road.distance_m, 1))
+        return [None] * len(incidents)
+    return [None if road is None else RoadAccessOut(lon=road.lon, lat=road.lat,
+                                                    distance_m=round(road.distance_m, 1))
+            for road in recommend.road_accesses(network, [i.lon for i in incidents],
+                                                [i.lat for i in incidents])]
 
 
 def _detail(request: Request, db: DbSession, incident: Incident, language: str
             ) -> IncidentDetail:
-    return _detail_of(db, incident, language, cipher=get_cipher(request),
-                      network=_network_or_none(get_settings(request).data_dir))
+    road = _roads(_network_or_none(get_settings(request).data_dir), [incident])[0]
+    return _detail_of(db, incident, language, cipher=get_cipher(request), road=road)
 
 
 def _detail_of(db: Session, incident: Incident | service.NewIncident, language: str, *,
-               cipher: FieldCipher, network: network_service.Network | None,
+               cipher: FieldCipher, road: RoadAccessOut | None,
                area_code: str | None = None) -> IncidentDetail:
     """The incident with its timeline, units, area code (read when not given) and road
     access."""
@@ -179,7 +181,7 @@ def _detail_of(db: Session, incident: Incident | service.NewIncident, language: 
                                       arrived_at=a.arrived_at, released_at=a.released_at)
                         for a in incident.assignments]})
     out.area_code = area_code if area_code is not None else _area_code(db, incident)
-    out.road = _road(network, incident)
+    out.road = road
     return out
 
 
@@ -232,7 +234,7 @@ def intake_committer(app: Starlette) -> IntakeCommitter:
         else:
             found = intake.committer(
                 state.session_factory, cipher=cipher,
-                answer=functools.partial(_intake_answer, cipher=cipher, settings=settings))
+                answer=functools.partial(_intake_answers, cipher=cipher, settings=settings))
         state.intake_committer = found
     return found
 
@@ -251,30 +253,36 @@ def _writer_parts(settings: Settings, url: str
     cipher = FieldCipher(settings.ensure_secret_key())
     return WriterParts(factory=make_session_factory(make_engine(url)),
                        write=functools.partial(intake.write, cipher=cipher),
-                       answer=functools.partial(_intake_answer, cipher=cipher,
+                       answer=functools.partial(_intake_answers, cipher=cipher,
                                                 settings=settings))
 
 
-_BATCH_NETWORK = "fangkong.intake.network"
+def _intake_answers(session: Session, written: list[intake.Written], *, cipher: FieldCipher,
+                    settings: Settings) -> list[IntakeAnswer | Exception]:
+    """The answers' JSON, made in the intake writer (the event loop only sends them); the
+    batch's scenes are snapped to the roads in one go."""
+    roads = _roads(_network_or_none(settings.data_dir), [one.incident for one in written])
+    out: list[IntakeAnswer | Exception] = []
+    for one, road in zip(written, roads, strict=True):
+        try:
+            out.append(_intake_answer(session, one, road, cipher=cipher, settings=settings))
+        except Exception as exc:  # this call's failure, not the others'
+            out.append(exc)
+    return out
 
 
-def _intake_answer(session: Session, written: intake.Written, *, cipher: FieldCipher,
-                   settings: Settings) -> IntakeAnswer:
-    """The answer's JSON, made in the committer's thread (the event loop only sends it)."""
+def _intake_answer(session: Session, written: intake.Written, road: RoadAccessOut | None, *,
+                   cipher: FieldCipher, settings: Settings) -> IntakeAnswer:
     language = preferred_language(written.call.language, written.user.language,
                                   settings.default_language)
-    # The batch's answers share a session: the network is looked up once for them all.
-    if _BATCH_NETWORK not in session.info:
-        session.info[_BATCH_NETWORK] = _network_or_none(settings.data_dir)
-    network = session.info[_BATCH_NETWORK]
     incident = written.incident
     if isinstance(incident, service.NewIncident):
-        detail = _detail_of(session, incident, language, cipher=cipher, network=network,
+        detail = _detail_of(session, incident, language, cipher=cipher, road=road,
                             area_code=incident.area_code)
     else:
         # A retry: the original may lie outside this user's areas; answer what they may read.
         found = service.get_or_raise(session, incident_id=incident.id, scope=written.scope)
-        detail = _detail_of(session, found, language, cipher=cipher, network=network)
+        detail = _detail_of(session, found, language, cipher=cipher, road=road)
     return detail.model_dump_json().encode("utf-8"), written.created
 
 

@@ -18,7 +18,6 @@ deactivated user is refused from the next batch on; nothing is cached across bat
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fangkong.core import auth
 from fangkong.core.audit import Actor
-from fangkong.core.batching import GroupCommitter
+from fangkong.core.batching import AnswerFn, GroupCommitter
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError
 from fangkong.core.scoping import Scope, scope_of
@@ -112,8 +111,8 @@ Answer = TypeVar("Answer")
 
 
 def committer(factory: sessionmaker[Session], *, cipher: FieldCipher,
-              answer: Callable[[Session, Written], Answer]
-              ) -> GroupCommitter[IntakeCall, Written, Answer]:
-    """A group committer of API intakes; ``answer`` builds the reply from what was written."""
+              answer: AnswerFn[Written, Answer]) -> GroupCommitter[IntakeCall, Written, Answer]:
+    """A group committer of API intakes; ``answer`` builds the replies from what a batch
+    wrote."""
     return GroupCommitter(factory, write=functools.partial(write, cipher=cipher), answer=answer,
                           name="dispatch-intake")
