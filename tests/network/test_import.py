@@ -757,3 +757,26 @@ def test_cli_import_and_current_graph(tmp_path: Path, square: Path) -> None:
     odd.write_text("x", encoding="utf-8")
     result = runner.invoke(app, ["network", "import", str(odd), "--data-dir", str(data_dir)])
     assert result.exit_code == 2 and "--format" in result.output
+
+
+def test_the_current_graph_follows_its_pointer_file(tmp_path: Path, square: Path) -> None:
+    data_dir = tmp_path / "data"
+    runner = CliRunner()
+    app = typer.Typer()
+    app.add_typer(network_app, name="network")
+    result = runner.invoke(app, ["network", "import", str(square), "--data-dir", str(data_dir),
+                                 "--direction-field", "dir"])
+    assert result.exit_code == 0, result.output
+    current = current_graph_path(data_dir)
+    assert current is not None and current_graph_path(data_dir) == current  # read once, kept
+    pointer = current.parent / "current.json"
+    pointer.write_text("{not json", encoding="utf-8")  # changed in place: read again
+    with pytest.raises(InvalidInput, match="unreadable"):
+        current_graph_path(data_dir)
+    pointer.write_text(json.dumps({"graph": current.name}), encoding="utf-8")
+    assert current_graph_path(data_dir) == current
+    pointer.write_text(json.dumps({"graph": "../elsewhere.npz"}), encoding="utf-8")
+    with pytest.raises(InvalidInput, match="names no graph file"):
+        current_graph_path(data_dir)
+    pointer.unlink()
+    assert current_graph_path(data_dir) is None

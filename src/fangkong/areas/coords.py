@@ -465,6 +465,8 @@ def to_wgs84(lon: float, lat: float, system: CoordSystem | str) -> tuple[float, 
     """
     source = _coerce_system(system)
     _check_scalar(lon, lat)
+    if source is CoordSystem.WGS84:  # checked, nothing to convert: no arrays for one point
+        return float(lon), float(lat)
     out_lon, out_lat = to_wgs84_array(np.array([lon]), np.array([lat]), source)
     return float(out_lon[0]), float(out_lat[0])
 
@@ -498,5 +500,7 @@ def from_wgs84(lon: float, lat: float, system: CoordSystem | str) -> tuple[float
     """
     target = _coerce_system(system)
     _check_scalar(lon, lat)
+    if target is CoordSystem.WGS84:
+        return float(lon), float(lat)
     out_lon, out_lat = from_wgs84_array(np.array([lon]), np.array([lat]), target)
     return float(out_lon[0]), float(out_lat[0])

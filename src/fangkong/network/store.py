@@ -47,6 +47,9 @@ def network_dir(data_dir: Path) -> Path:
 def current_graph_path(data_dir: Path) -> Path | None:
     """The file of the current graph, or None when no network has been imported.
 
+    The pointer is read again only when its file changed (it is replaced whole, see
+    :func:`_write_pointer`): the server asks per request.
+
     Raises
     ------
     InvalidInput
@@ -54,18 +57,46 @@ def current_graph_path(data_dir: Path) -> Path | None:
     """
     pointer = network_dir(data_dir) / POINTER_NAME
     try:
+        stat = pointer.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _unreadable(pointer, exc) from None
+    stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    known = _pointers.get(pointer)
+    if known is not None and known[0] == stamp:
+        name = known[1]
+    else:
+        found = _graph_named_in(pointer)
+        if found is None:  # removed since its stat
+            return None
+        name = found
+        _pointers[pointer] = (stamp, name)
+    path = network_dir(data_dir) / name
+    return path if path.is_file() else None
+
+
+#: Each pointer's stamp (inode, mtime, size) when last read, and the graph file it named.
+_pointers: dict[Path, tuple[tuple[int, int, int], str]] = {}
+
+
+def _unreadable(pointer: Path, why: object) -> InvalidInput:
+    return InvalidInput(f"{pointer} is unreadable ({why}); run `fangkong network import` "
+                        "again", field="network")
+
+
+def _graph_named_in(pointer: Path) -> str | None:
+    try:
         data = json.loads(pointer.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise InvalidInput(f"{pointer} is unreadable ({exc}); run `fangkong network import` "
-                           "again", field="network") from None
+        raise _unreadable(pointer, exc) from None
     name = data.get("graph") if isinstance(data, dict) else None
     if not isinstance(name, str) or "/" in name or "\\" in name:
         raise InvalidInput(f"{pointer} names no graph file; run `fangkong network import` "
                            "again", field="network")
-    path = network_dir(data_dir) / name
-    return path if path.is_file() else None
+    return name
 
 
 _loaded: dict[Path, tuple[int, RoadGraph]] = {}
