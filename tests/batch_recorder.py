@@ -40,7 +40,7 @@ def recorder_parts(url: str) -> WriterParts[str, str, int]:
     id read back on a connection of its own: only a committed row is seen there."""
     engine = make_engine(url)
 
-    def write(session: Session, calls: list[str], _alone: bool) -> list[str | FangkongError]:
+    def write(session: Session, calls: list[str]) -> list[str | FangkongError]:
         out: list[str | FangkongError] = []
         for call in calls:
             if call.startswith("bad"):

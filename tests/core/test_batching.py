@@ -37,15 +37,14 @@ class Recorder:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.seen: list[tuple[list[str], bool]] = []
+        self.seen: list[list[str]] = []
         self.answered: list[list[str]] = []
         self.entered = threading.Event()
         self.gate = threading.Event()
         self.gate.set()
 
-    def write(self, session: Session, calls: list[str], alone: bool
-              ) -> list[str | FangkongError]:
-        self.seen.append((list(calls), alone))
+    def write(self, session: Session, calls: list[str]) -> list[str | FangkongError]:
+        self.seen.append(list(calls))
         self.entered.set()
         self.gate.wait(10)
         out: list[str | FangkongError] = []
@@ -115,7 +114,7 @@ def test_calls_queued_while_a_batch_commits_go_in_one_batch(engine: Engine) -> N
     committer, ids = _batch_after_a_blocker(engine, recorder, calls)
     # Each answer read its row on another connection: it had been committed.
     assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 21
-    assert recorder.seen == [(["blocker"], True), (calls, False)]
+    assert recorder.seen == [["blocker"], calls]
     assert (committer.batches, committer.calls) == (2, 21)
     assert recorder.stored() == sorted(["blocker", *calls])
 
@@ -131,8 +130,8 @@ def test_a_failing_call_fails_alone(engine: Engine, bad: str, error: type[Except
     assert results[2] is error
     assert all(isinstance(r, int) for i, r in enumerate(results) if i != 2)
     assert recorder.stored() == ["blocker", "c", "d"]  # each once, none lost with the bad one
-    alone = [([call], True) for call in ("c", bad, "d")] if second_try else []
-    assert recorder.seen[1:] == [(["c", bad, "d"], False), *alone]
+    alone = [[call] for call in ("c", bad, "d")] if second_try else []
+    assert recorder.seen[1:] == [["c", bad, "d"], *alone]
 
 
 def test_a_batch_is_answered_at_once_and_an_answer_that_fails_fails_alone(
@@ -152,7 +151,7 @@ def test_answers_that_fail_together_fail_their_calls_not_their_commit(engine: En
     assert results == [results[0], RuntimeError, RuntimeError, RuntimeError]
     assert isinstance(results[0], int)
     assert recorder.stored() == ["blocker", "c", "crash", "d"]  # written all the same
-    assert recorder.seen[1:] == [(["c", "crash", "d"], False)]  # and not written again
+    assert recorder.seen[1:] == [["c", "crash", "d"]]  # and not written again
 
 
 def test_close_writes_what_is_queued_and_refuses_more(engine: Engine) -> None:

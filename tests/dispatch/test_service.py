@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from conftest import fresh_database
 from dispatch.dispatch_helpers import ACTOR, CIPHER, T0, area, incident_in, new_incident, scope_of
+from factories import county_geojson
+from fangkong.areas import service as area_service
 from fangkong.core import audit
+from fangkong.core.audit import SYSTEM
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
 from fangkong.core.models import AuditEvent
 from fangkong.dispatch import service, taxonomy
@@ -56,34 +61,44 @@ def test_idempotency_key_returns_the_original_and_refuses_another_body(db: Sessi
                        cipher=CIPHER)
 
 
-@pytest.mark.parametrize("on_key_race", ["savepoint", "rollback"])
-def test_a_lost_race_on_the_key_answers_the_winner(db: Session, monkeypatch: pytest.MonkeyPatch,
-                                                   on_key_race: service.KeyRace) -> None:
-    winner = new_incident(db, "k-race")
-    db.commit()
-    looks: list[list[str]] = []
-    real_lookup = service.incidents_by_keys
+def test_a_create_racing_another_for_its_key_waits_and_answers_the_winner(
+        backend: str, tmp_path: Path) -> None:
+    engine = fresh_database(backend, tmp_path, suffix="_key_race")
+    try:
+        with Session(engine) as session:
+            area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
+            session.commit()
+        winner = Session(engine)
+        made, created = service.create(winner, key="k-race", data=incident_in(), actor=ACTOR,
+                                       now=T0, cipher=CIPHER)  # not committed yet
+        assert created
+        made_id = made.id
+        answers: list[tuple[int, bool] | BaseException] = []
 
-    def late(session: Session, keys: list[str]) -> dict[str, Incident]:
-        # The first look misses: the winner committed just after it.
-        looks.append(keys)
-        return {} if len(looks) == 1 else real_lookup(session, keys)
+        def racer() -> None:
+            with Session(engine) as session:
+                try:
+                    found, new = service.create(session, key="k-race", data=incident_in(),
+                                                actor=ACTOR, now=T0, cipher=CIPHER)
+                    session.commit()
+                    answers.append((found.id, new))
+                except BaseException as exc:  # the test's thread reads it
+                    answers.append(exc)
 
-    monkeypatch.setattr(service, "incidents_by_keys", late)
-    again, created = service.create(db, key="k-race", data=incident_in(), actor=ACTOR, now=T0,
-                                    cipher=CIPHER, on_key_race=on_key_race)
-    assert not created and again.id == winner.id and len(looks) == 2
-    stored = db.scalars(select(Incident.id).where(Incident.idempotency_key == "k-race")).all()
-    assert stored == [winner.id]
-
-
-def test_a_lost_race_raised_for_a_caller_that_writes_again(
-        db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    new_incident(db, "k-race-raise")
-    monkeypatch.setattr(service, "incidents_by_keys", lambda _session, _keys: {})
-    with pytest.raises(IntegrityError):
-        service.create(db, key="k-race-raise", data=incident_in(), actor=ACTOR, now=T0,
-                       cipher=CIPHER, on_key_race="raise")
+        thread = threading.Thread(target=racer)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # its INSERT waits for the winner's transaction to end
+        winner.commit()
+        winner.close()
+        thread.join(30)
+        assert answers == [(made_id, False)]
+        with Session(engine) as session:
+            stored = session.scalars(select(Incident.id).where(
+                Incident.idempotency_key == "k-race")).all()
+        assert stored == [made_id]
+    finally:
+        engine.dispose()
 
 
 def test_create_many_answers_each_intake_and_writes_the_new_ones_together(db: Session) -> None:
@@ -96,12 +111,19 @@ def test_create_many_answers_each_intake_and_writes_the_new_ones_together(db: Se
         service.Intake(key="m-1", data=incident_in(), actor=ACTOR),  # a retry in the batch
         service.Intake(key="m-1", data=incident_in(priority=Priority.P1), actor=ACTOR),
         service.Intake(key="m-old", data=incident_in(), actor=ACTOR),  # a retry of a stored one
+        # ... answered as a retry whatever else is wrong with it
+        service.Intake(key="m-old", data=incident_in(category="weather"), actor=ACTOR),
+        service.Intake(key="m-old", data=incident_in(), actor=ACTOR,
+                       scope=scope_of(db, "T-D2-S1")),
         service.Intake(key="m-out", data=elsewhere, actor=ACTOR, scope=station),
         service.Intake(key="m-2", data=elsewhere, actor=ACTOR),
         service.Intake(key=" ", data=incident_in(), actor=ACTOR),
     ]
     results = service.create_many(db, intakes, now=T0, cipher=CIPHER)
-    first, bad, retry, other, old, out, second, blank = results
+    first, bad, retry, other, old, old_bad, old_elsewhere, out, second, blank = results
+    assert isinstance(old_bad, Conflict) and old_bad.field == "idempotency_key"
+    assert not isinstance(old_elsewhere, Exception)
+    assert old_elsewhere[0].id == stored.id and not old_elsewhere[1]
     assert isinstance(bad, InvalidInput) and bad.field == "category"
     assert isinstance(other, Conflict) and other.field == "idempotency_key"
     assert isinstance(out, InvalidInput) and "outside your areas" in out.message
@@ -133,12 +155,6 @@ def test_create_many_answers_each_intake_and_writes_the_new_ones_together(db: Se
         AuditEvent.entity == "incident", AuditEvent.action == "create",
         AuditEvent.entity_id.in_([str(i) for i in ids]))).all()
     assert sorted(audited) == sorted(str(i) for i in ids)
-
-
-def test_a_rollback_on_a_race_is_for_one_intake_only(db: Session) -> None:
-    two = [service.Intake(key=f"r-{i}", data=incident_in(), actor=ACTOR) for i in range(2)]
-    with pytest.raises(ValueError, match="one intake"):
-        service.create_many(db, two, now=T0, cipher=CIPHER, on_key_race="rollback")
 
 
 def test_taxonomy_and_place_are_checked(db: Session) -> None:

@@ -51,7 +51,7 @@ class Failed:
     error: BaseException
 
 
-WriteFn = Callable[[Session, list[Call], bool], list[Written | FangkongError]]
+WriteFn = Callable[[Session, list[Call]], list[Written | FangkongError]]
 #: Builds the answers of what a batch wrote, once it has committed (it may read, in the batch's
 #: session): per written call, in order, its answer or the exception that failed it alone.
 AnswerFn = Callable[[Session, list[Written]], list[Answer | Exception]]
@@ -64,7 +64,7 @@ def write_batch(factory: sessionmaker[Session], write: WriteFn[Call, Written],
     failed. Nothing is answered before the commit."""
     with factory() as session:
         try:
-            results = write(session, calls, len(calls) == 1)
+            results = write(session, calls)
             session.commit()
         except Exception as exc:
             session.rollback()
@@ -114,13 +114,11 @@ class _Stop:
 class GroupCommitter(Generic[Call, Written, Answer]):
     """Writes queued calls in batches, one transaction per batch, on a thread of its own.
 
-    ``write(session, calls, alone)`` does the calls' work in the batch's session (it must not
-    commit) and returns, per call, what it wrote or the domain error that refused it;
-    ``alone`` tells it that the batch holds one call, so that a failed write may roll the
-    transaction back and answer otherwise. ``answer(session, written)`` builds the answers of
-    what was written, once the batch has committed (it may read, in the same session), each an
-    answer or the exception that fails its call alone. :meth:`submit` returns a future of the
-    answer.
+    ``write(session, calls)`` does the calls' work in the batch's session (it must not
+    commit) and returns, per call, what it wrote or the domain error that refused it.
+    ``answer(session, written)`` builds the answers of what was written, once the batch has
+    committed (it may read, in the same session), each an answer or the exception that fails
+    its call alone. :meth:`submit` returns a future of the answer.
     """
 
     def __init__(self, factory: sessionmaker[Session], *,

@@ -72,7 +72,7 @@ def _principal(session: Session, credential: auth.Credential) -> tuple[auth.Prin
     return found
 
 
-def write(session: Session, calls: list[IntakeCall], alone: bool, *, cipher: FieldCipher
+def write(session: Session, calls: list[IntakeCall], *, cipher: FieldCipher
           ) -> list[Written | FangkongError]:
     """Create the calls' incidents in the batch's transaction (see the module); for each
     call, what was written or the domain error that refused it."""
@@ -99,8 +99,7 @@ def write(session: Session, calls: list[IntakeCall], alone: bool, *, cipher: Fie
                                       user=user))
         principals.append((user, scope))
         placed.append(i)
-    created = service.create_many(session, intakes, now=utcnow(), cipher=cipher,
-                                  on_key_race="rollback" if alone else "raise")
+    created = service.create_many(session, intakes, now=utcnow(), cipher=cipher)
     for i, (user, scope), result in zip(placed, principals, created, strict=True):
         out[i] = result if isinstance(result, FangkongError) else Written(
             call=calls[i], incident=result[0], created=result[1], user=user, scope=scope)

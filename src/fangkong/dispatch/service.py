@@ -11,14 +11,13 @@ import csv
 import hashlib
 import io
 import json
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fangkong.areas import index as area_index
@@ -74,8 +73,6 @@ _TIME_FIELD = {S.DISPATCHED: "dispatched_at", S.EN_ROUTE: "en_route_at",
                S.ON_SCENE: "on_scene_at", S.CLEARED: "cleared_at", S.CLOSED: "closed_at",
                S.CANCELLED: "cancelled_at", S.MERGED: "cancelled_at"}
 MAX_KEY_LENGTH = 64
-#: How :func:`create` undoes an INSERT that lost a race on its idempotency key.
-KeyRace = Literal["savepoint", "rollback", "raise"]
 
 
 def _require(user: User | auth.Principal | None, permission: str) -> None:
@@ -248,44 +245,30 @@ def _valid_fields(data: IncidentIn) -> str | None:
     return contact
 
 
-def create_many(session: Session, intakes: list[Intake], *, now: datetime, cipher: FieldCipher,
-                on_key_race: KeyRace = "savepoint") -> list[Created | FangkongError]:
+def create_many(session: Session, intakes: list[Intake], *, now: datetime, cipher: FieldCipher
+                ) -> list[Created | FangkongError]:
     """Record incidents in the caller's transaction; for each, ``(incident, created)`` or the
     domain error that refused it (the others are still recorded).
 
     A retry with the same key and the same fields gives the original incident with
-    ``created`` False, never a second one, also when both are in ``intakes``; the same key
-    with other fields is a :class:`Conflict`. Each point is placed in its areas (it must lie
-    in the intake's scope). The new incidents go in one flush and their audit events in one
-    statement: what a group commit of many calls needs (see :mod:`fangkong.dispatch.intake`).
-
-    ``on_key_race``: how a create that loses a race on its key (a concurrent create of the
-    same key committed after this one looked) undoes its failed INSERT before answering the
-    winner: with a ``"savepoint"``, or a ``"rollback"`` of the whole transaction when the
-    caller's transaction holds no other write (one intake only); ``"raise"`` leaves the
-    :class:`~sqlalchemy.exc.IntegrityError` to a caller that writes again by itself. Domain
-    errors are answered before anything is written.
+    ``created`` False, never a second one, also when both are in ``intakes`` and when the
+    original is being created concurrently (its INSERT waits for that one's transaction); the
+    same key with other fields is a :class:`Conflict`. Each point is placed in its areas (it
+    must lie in the intake's scope). The new incidents go in one statement, as do their
+    timeline events and their audit events: what a group commit of many calls needs (see
+    :mod:`fangkong.dispatch.intake`).
     """
-    if on_key_race == "rollback" and len(intakes) > 1:
-        raise ValueError("a rollback undoes the whole transaction: one intake only")
     results: list[Created | FangkongError | _Later | None] = [None] * len(intakes)
     contacts: list[str | None] = [None] * len(intakes)
     digests = [intake.data.digest() for intake in intakes]
+    # Keys that may already be taken, asked for only when an intake fails on its fields (a
+    # retry is answered as one, whatever else is wrong with it): nothing to ask otherwise.
+    checked_keys: set[str] = set()
     for i, intake in enumerate(intakes):
         try:
             _checked(intake)
-        except FangkongError as exc:
-            results[i] = exc
-    existing = incidents_by_keys(session, sorted({intakes[i].key for i, r in
-                                                  enumerate(results) if r is None}))
-    for i, intake in enumerate(intakes):
-        if results[i] is not None:
-            continue
-        try:
-            if intake.key in existing:
-                results[i] = _replay(existing[intake.key], digests[i], intake.key)
-            else:
-                contacts[i] = _valid_fields(intake.data)
+            checked_keys.add(intake.key)
+            contacts[i] = _valid_fields(intake.data)
         except FangkongError as exc:
             results[i] = exc
     todo = [i for i, r in enumerate(results) if r is None]
@@ -317,25 +300,38 @@ def create_many(session: Session, intakes: list[Intake], *, now: datetime, ciphe
             caller_contact_encrypted=cipher.encrypt(contact) if contact else None,
             status=S.RECEIVED, received_at=now, lon=lon, lat=lat, h3_cell=h3_cell(lon, lat),
             area_id=leaf.id, area_path=leaf.path, created_by_id=intake.actor.user_id), leaf)
-    if rows:
-        ids = _insert(session, [row for _, row, _ in rows.values()], on_key_race)
-        if isinstance(ids, IntegrityError):
-            return _after_race(session, intakes, results, digests, ids, now=now,
-                               cipher=cipher, on_key_race=on_key_race)
-        created: dict[int, NewIncident] = {}
-        for incident_id, (i, row, leaf) in zip(ids, rows.values(), strict=True):
-            actor = intakes[i].actor
-            created[i] = NewIncident(
-                id=incident_id, category=row["category"], subtype=row["subtype"],
-                priority=row["priority"], source=row["source"], status=S.RECEIVED,
-                description=row["description"], lon=row["lon"], lat=row["lat"],
-                h3_cell=row["h3_cell"], caller_contact_encrypted=row["caller_contact_encrypted"],
-                caller_contact_masked=None if contacts[i] is None else mask_phone(
-                    cast(str, contacts[i])),
-                received_at=now, area_id=leaf.id, area_path=leaf.path, area_code=leaf.code,
-                events=(NewEvent(at=now, to_status=S.RECEIVED.value,
-                                 username=actor.username),))
-            results[i] = (created[i], True)
+    ids = _insert(session, [row for _, row, _ in rows.values()])
+    # A key that did not go in is held by an incident already (stored before, or committed by
+    # a concurrent create while this one waited): the intake is a retry of it.
+    refused = [i for i, r in enumerate(results) if isinstance(r, FangkongError)
+               and intakes[i].key in checked_keys and intakes[i].key not in ids]
+    taken = incidents_by_keys(session, sorted(
+        {key for key in rows if key not in ids} | {intakes[i].key for i in refused}))
+    for i in [*(i for i, _, _ in rows.values() if intakes[i].key not in ids), *refused]:
+        key = intakes[i].key
+        if key in taken:
+            try:
+                results[i] = _replay(taken[key], digests[i], key)
+            except FangkongError as exc:
+                results[i] = exc
+        elif results[i] is None:  # refused on its fields and no retry: the error stands
+            raise RuntimeError(f"idempotency key {key!r} was neither free nor taken")
+    created: dict[int, NewIncident] = {}
+    for i, row, leaf in rows.values():
+        if row["idempotency_key"] not in ids:
+            continue
+        actor = intakes[i].actor
+        created[i] = NewIncident(
+            id=ids[row["idempotency_key"]], category=row["category"], subtype=row["subtype"],
+            priority=row["priority"], source=row["source"], status=S.RECEIVED,
+            description=row["description"], lon=row["lon"], lat=row["lat"],
+            h3_cell=row["h3_cell"], caller_contact_encrypted=row["caller_contact_encrypted"],
+            caller_contact_masked=None if contacts[i] is None else mask_phone(
+                cast(str, contacts[i])),
+            received_at=now, area_id=leaf.id, area_path=leaf.path, area_code=leaf.code,
+            events=(NewEvent(at=now, to_status=S.RECEIVED.value, username=actor.username),))
+        results[i] = (created[i], True)
+    if created:
         # The timeline's first event of each, then what the audit log keeps of each.
         session.connection().execute(_INSERT_EVENTS, [
             {"incident_id": new.id, "at": now, "from_status": None,
@@ -364,58 +360,26 @@ class _Later:
 
 
 _INCIDENT_TABLE = cast(Table, Incident.__table__)
-# With each id its row's key: a multi-row INSERT need not return the rows in order, and asking
-# for that order makes SQLite's INSERT one statement per row.
-_INSERT_INCIDENTS = insert(_INCIDENT_TABLE).returning(_INCIDENT_TABLE.c.id,
-                                                      _INCIDENT_TABLE.c.idempotency_key)
+# A key already taken is skipped, not an error: the statement waits for a concurrent create of
+# it to end, so that the lookup after it finds the winner. With each id its row's key: a
+# multi-row INSERT need not return the rows in order, and asking for that order makes
+# SQLite's INSERT one statement per row.
+_INSERT_INCIDENTS = {
+    dialect: insert_of(_INCIDENT_TABLE).on_conflict_do_nothing(
+        index_elements=[_INCIDENT_TABLE.c.idempotency_key]).returning(
+        _INCIDENT_TABLE.c.id, _INCIDENT_TABLE.c.idempotency_key)
+    for dialect, insert_of in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))}
 _INSERT_EVENTS = insert(cast(Table, IncidentEvent.__table__))
 
 
-def _insert(session: Session, rows: list[dict[str, Any]], on_key_race: KeyRace
-            ) -> list[int] | IntegrityError:
-    """Insert the new incidents: their ids, or the error when one lost a race on its key (and
-    none stayed)."""
-    # A concurrent create with the same key loses the race on the unique index. Its failed
-    # INSERT is undone by a savepoint, or by a rollback of a transaction that holds nothing
-    # else: the savepoint's two statements are compiled anew each time and cost a lone
-    # intake a tenth of its time.
-    try:
-        with session.begin_nested() if on_key_race == "savepoint" else nullcontext():
-            # Pending ORM objects first, as a flush would order them.
-            session.flush()
-            ids = {key: int(id_) for id_, key in
-                   session.connection().execute(_INSERT_INCIDENTS, rows)}
-            return [ids[row["idempotency_key"]] for row in rows]
-    except IntegrityError as exc:
-        if on_key_race == "raise":
-            raise
-        if on_key_race == "rollback":
-            session.rollback()
-        return exc
-
-
-def _after_race(session: Session, intakes: list[Intake],
-                results: list[Created | FangkongError | _Later | None], digests: list[str],
-                lost: IntegrityError, *, now: datetime, cipher: FieldCipher,
-                on_key_race: KeyRace) -> list[Created | FangkongError]:
-    """Answer the intakes whose flush failed on a unique key: a lone one with the winner of
-    its key, as a retry would be (the error again when no incident holds the key); several
-    one at a time, each in a savepoint of its own."""
-    todo = [i for i, r in enumerate(results) if r is None]
-    if len(todo) > 1:
-        for i in todo:
-            [results[i]] = create_many(session, [intakes[i]], now=now, cipher=cipher,
-                                       on_key_race=on_key_race)
-    else:
-        [i] = todo
-        winner = incidents_by_keys(session, [intakes[i].key]).get(intakes[i].key)
-        if winner is None:
-            raise lost
-        try:
-            results[i] = _replay(winner, digests[i], intakes[i].key)
-        except FangkongError as exc:
-            results[i] = exc
-    return [cast(Created | FangkongError, r) for r in results]
+def _insert(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert the new incidents whose keys are free; the ids of those inserted, by key."""
+    if not rows:
+        return {}
+    session.flush()  # pending ORM objects first, as a flush would order them
+    conn = session.connection()
+    return {key: int(id_) for id_, key in
+            conn.execute(_INSERT_INCIDENTS[conn.dialect.name], rows)}
 
 
 def create(
@@ -428,13 +392,12 @@ def create(
     cipher: FieldCipher,
     scope: Scope | None = None,
     user: User | None = None,
-    on_key_race: KeyRace = "savepoint",
 ) -> tuple[Incident, bool]:
     """Record one incident; ``(incident, created)``, or raise the domain error that refused
     it. See :func:`create_many`."""
     [result] = create_many(session, [Intake(key=key, data=data, actor=actor, scope=scope,
                                             user=user)],
-                           now=now, cipher=cipher, on_key_race=on_key_race)
+                           now=now, cipher=cipher)
     if isinstance(result, FangkongError):
         raise result
     incident, created = result
