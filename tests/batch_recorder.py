@@ -3,6 +3,7 @@ importable by name in a spawned process, which test modules are not)."""
 
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 
@@ -63,6 +64,20 @@ def recorder_parts(url: str) -> WriterParts[str, str, int]:
             return [int(other.scalars(select(AuditEvent.id).where(
                 AuditEvent.action == "batch", AuditEvent.entity_id == _label(call))).one())
                 for call in calls]
+
+    return WriterParts(factory=make_session_factory(engine), write=write, answer=answer)
+
+
+def freeze_parts(url: str) -> WriterParts[str, str, int]:
+    """Writes nothing; answers each call with how many objects the process holds out of the
+    cyclic collector's way (``gc.get_freeze_count``)."""
+    engine = make_engine(url)
+
+    def write(_session: Session, calls: list[str]) -> list[str | FangkongError]:
+        return list(calls)
+
+    def answer(_session: Session, calls: list[str]) -> list[int | Exception]:
+        return [gc.get_freeze_count() for _ in calls]
 
     return WriterParts(factory=make_session_factory(engine), write=write, answer=answer)
 

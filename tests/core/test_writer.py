@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from batch_recorder import broken_parts, recorder_parts, seeded_database
+from batch_recorder import broken_parts, freeze_parts, recorder_parts, seeded_database
 from fangkong.core.errors import InvalidInput, Unavailable
 from fangkong.core.models import AuditEvent
 from fangkong.core.writer import RESTART_AFTER_S, ProcessCommitter
@@ -47,6 +47,22 @@ def _stored(engine: Engine) -> list[str]:
     with Session(engine) as session:
         return sorted(str(e) for e in session.scalars(
             select(AuditEvent.entity_id).where(AuditEvent.action == "batch")))
+
+
+def test_what_the_first_batch_loaded_is_held_out_of_the_collectors_way(engine: Engine) -> None:
+    async def main() -> list[int]:
+        url = engine.url.render_as_string(hide_password=False)
+        committer: ProcessCommitter[str, int] = ProcessCommitter(
+            functools.partial(freeze_parts, url))
+        try:
+            return [await committer.submit("first"), await committer.submit("second")]
+        finally:
+            committer.close()
+
+    first, second = _run(main)
+    # Frozen at start, then again after the first batch, with what that batch left behind
+    # (the pool's connection, compiled statements): no full collection scans them later.
+    assert 0 < first < second
 
 
 def test_calls_are_answered_after_the_commit_and_fail_alone(engine: Engine) -> None:
