@@ -101,7 +101,9 @@ def test_a_create_racing_another_for_its_key_waits_and_answers_the_winner(
         engine.dispose()
 
 
-def test_create_many_answers_each_intake_and_writes_the_new_ones_together(db: Session) -> None:
+@pytest.mark.parametrize("expect_retries", [False, True])  # the same answers either way
+def test_create_many_answers_each_intake_and_writes_the_new_ones_together(
+        db: Session, expect_retries: bool) -> None:
     stored = new_incident(db, "m-old")
     station = scope_of(db, "T-D1-S1")
     elsewhere = incident_in("T-D2-S1-B1-G1")
@@ -119,7 +121,8 @@ def test_create_many_answers_each_intake_and_writes_the_new_ones_together(db: Se
         service.Intake(key="m-2", data=elsewhere, actor=ACTOR),
         service.Intake(key=" ", data=incident_in(), actor=ACTOR),
     ]
-    results = service.create_many(db, intakes, now=T0, cipher=CIPHER)
+    results = service.create_many(db, intakes, now=T0, cipher=CIPHER,
+                                  expect_retries=expect_retries)
     first, bad, retry, other, old, old_bad, old_elsewhere, out, second, blank = results
     assert isinstance(old_bad, Conflict) and old_bad.field == "idempotency_key"
     assert not isinstance(old_elsewhere, Exception)

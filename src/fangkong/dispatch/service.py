@@ -245,8 +245,8 @@ def _valid_fields(data: IncidentIn) -> str | None:
     return contact
 
 
-def create_many(session: Session, intakes: list[Intake], *, now: datetime, cipher: FieldCipher
-                ) -> list[Created | FangkongError]:
+def create_many(session: Session, intakes: list[Intake], *, now: datetime, cipher: FieldCipher,
+                expect_retries: bool = False) -> list[Created | FangkongError]:
     """Record incidents in the caller's transaction; for each, ``(incident, created)`` or the
     domain error that refused it (the others are still recorded).
 
@@ -257,6 +257,10 @@ def create_many(session: Session, intakes: list[Intake], *, now: datetime, ciphe
     must lie in the intake's scope). The new incidents go in one statement, as do their
     timeline events and their audit events: what a group commit of many calls needs (see
     :mod:`fangkong.dispatch.intake`).
+
+    ``expect_retries``: look the keys up first, so that retries are answered before their
+    fields are checked and placed (a file imported again); else a key is looked up only when
+    it did not go in or its intake was refused (an API batch, whose retries are rare).
     """
     results: list[Created | FangkongError | _Later | None] = [None] * len(intakes)
     contacts: list[str | None] = [None] * len(intakes)
@@ -264,11 +268,16 @@ def create_many(session: Session, intakes: list[Intake], *, now: datetime, ciphe
     # Keys that may already be taken, asked for only when an intake fails on its fields (a
     # retry is answered as one, whatever else is wrong with it): nothing to ask otherwise.
     checked_keys: set[str] = set()
+    taken = incidents_by_keys(session, sorted({i.key for i in intakes})) if (
+        expect_retries) else {}
     for i, intake in enumerate(intakes):
         try:
             _checked(intake)
             checked_keys.add(intake.key)
-            contacts[i] = _valid_fields(intake.data)
+            if intake.key in taken:
+                results[i] = _replay(taken[intake.key], digests[i], intake.key)
+            else:
+                contacts[i] = _valid_fields(intake.data)
         except FangkongError as exc:
             results[i] = exc
     todo = [i for i, r in enumerate(results) if r is None]
@@ -304,9 +313,9 @@ def create_many(session: Session, intakes: list[Intake], *, now: datetime, ciphe
     # A key that did not go in is held by an incident already (stored before, or committed by
     # a concurrent create while this one waited): the intake is a retry of it.
     refused = [i for i, r in enumerate(results) if isinstance(r, FangkongError)
-               and intakes[i].key in checked_keys and intakes[i].key not in ids]
-    taken = incidents_by_keys(session, sorted(
-        {key for key in rows if key not in ids} | {intakes[i].key for i in refused}))
+               and intakes[i].key in checked_keys - taken.keys() - ids.keys()]
+    taken.update(incidents_by_keys(session, sorted(
+        {key for key in rows if key not in ids} | {intakes[i].key for i in refused})))
     for i in [*(i for i, _, _ in rows.values() if intakes[i].key not in ids), *refused]:
         key = intakes[i].key
         if key in taken:
@@ -843,7 +852,7 @@ def _import_rows(session: Session, rows: list[tuple[int, dict[str, Any]]], *, ac
     # A refused row is refused before anything of it is written: the others still import.
     for start in range(0, len(intakes), IMPORT_CHUNK):
         results = create_many(session, intakes[start:start + IMPORT_CHUNK], now=now,
-                              cipher=cipher)
+                              cipher=cipher, expect_retries=True)
         for number, result in zip(numbers[start:start + IMPORT_CHUNK], results, strict=True):
             if isinstance(result, InvalidInput | Conflict | NotFound):
                 report.errors.append(RowError(row=number, field=result.field,
