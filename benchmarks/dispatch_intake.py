@@ -5,7 +5,8 @@ loopback over a fresh database holding a small synthetic county (31 rectangular 
 over the demo's road network (the bundled OSM extract, as ``fangkong demo`` imports it), so
 that each intake is placed in its grid and snapped to the roads, as in real use. The incidents
 lie near random road nodes (up to ~30 m off). A client posts ``POST /api/v1/incidents`` with a
-distinct ``Idempotency-Key`` each, in three phases:
+distinct ``Idempotency-Key`` each, in three phases (uvicorn's access log is off, as behind
+a reverse proxy that keeps one; on, it cost about 0.05 ms of CPU more per request):
 
 - *closed loop*: ``--concurrency`` keep-alive connections, each sending its next request when
   the previous one is answered, for ``--duration`` seconds: the sustained throughput
