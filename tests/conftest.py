@@ -155,14 +155,16 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_server(backend: str, tmp: Path, suffix: str) -> Iterator[LiveServer]:
+def running_server(backend: str, tmp: Path, suffix: str, *, intake_writer: str = "process"
+                   ) -> Iterator[LiveServer]:
     """The test county in its own database behind a real uvicorn server on loopback."""
     engine = fresh_database(backend, tmp, suffix=suffix)
     with Session(engine) as session:
         area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
         session.commit()
     settings = Settings(data_dir=tmp, secret_key="s" * 40, environment="test",
-                        database_url=engine.url.render_as_string(hide_password=False))
+                        database_url=engine.url.render_as_string(hide_password=False),
+                        intake_writer=intake_writer)
     port = _free_port()
     app = create_app(settings, engine=engine)
     config = uvicorn.Config(app, host="127.0.0.1", port=port,

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from conftest import TEST_PASSWORD, LiveServer
+from conftest import TEST_PASSWORD, LiveServer, running_server
 from factories import grid_centre
 from fangkong.core import auth
 from fangkong.core.audit import SYSTEM
@@ -308,3 +308,29 @@ def test_create_at_a_standard_address(live_server: LiveServer, admin: httpx.Clie
     unknown = admin.post("/api/v1/incidents", json={**body, "address_code": "NOPE"},
                          headers={"Idempotency-Key": "addr-3"})
     assert unknown.status_code == 404 and unknown.json()["field"] == "address_code"
+
+
+def test_intake_on_the_thread_writer_answers_as_the_process_does(backend: str,
+                                                                 tmp_path: Path) -> None:
+    # FANGKONG_INTAKE_WRITER=thread: the same batches and answers, on a thread of the server.
+    lon, lat = grid_centre("T-D1-S1-B1-G1")
+    with running_server(backend, tmp_path, "_thread_intake", intake_writer="thread") as server:
+        token = server.admin_token()
+
+        def post(i: int) -> httpx.Response:
+            with server.client(token) as client:
+                return client.post("/api/v1/incidents", headers={"Idempotency-Key": f"t-{i % 4}"},
+                                   json={"category": "fire", "subtype": "building",
+                                         "priority": "P1", "source": "call", "lon": lon,
+                                         "lat": lat, "description": f"thread {i % 4}"})
+
+        with ThreadPoolExecutor(8) as pool:  # sent at once: written in shared batches
+            answers = list(pool.map(post, range(8)))
+        assert sorted(a.status_code for a in answers) == [200] * 4 + [201] * 4
+        ids = {a.json()["description"]: a.json()["id"] for a in answers if a.status_code == 201}
+        assert all(ids[a.json()["description"]] == a.json()["id"] for a in answers)
+        assert all(a.json()["area_code"] == "T-D1-S1-B1-G1" for a in answers)
+        with Session(server.engine) as session:
+            stored = session.scalars(select(Incident.idempotency_key).where(
+                Incident.idempotency_key.like("t-%"))).all()
+        assert sorted(stored) == ["t-0", "t-1", "t-2", "t-3"]
