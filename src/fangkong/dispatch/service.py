@@ -265,8 +265,8 @@ def create_many(session: Session, intakes: list[Intake], *, now: datetime, ciphe
     results: list[Created | FangkongError | _Later | None] = [None] * len(intakes)
     contacts: list[str | None] = [None] * len(intakes)
     digests = [intake.data.digest() for intake in intakes]
-    # Keys that may already be taken, asked for only when an intake fails on its fields (a
-    # retry is answered as one, whatever else is wrong with it): nothing to ask otherwise.
+    # The well-formed keys of intakes allowed to create: one of them refused on its fields may
+    # still be a retry, and a retry is answered as one whatever else is wrong with it.
     checked_keys: set[str] = set()
     taken = incidents_by_keys(session, sorted({i.key for i in intakes})) if (
         expect_retries) else {}
@@ -312,8 +312,9 @@ def create_many(session: Session, intakes: list[Intake], *, now: datetime, ciphe
     ids = _insert(session, [row for _, row, _ in rows.values()])
     # A key that did not go in is held by an incident already (stored before, or committed by
     # a concurrent create while this one waited): the intake is a retry of it.
-    refused = [i for i, r in enumerate(results) if isinstance(r, FangkongError)
-               and intakes[i].key in checked_keys - taken.keys() - ids.keys()]
+    unknown = checked_keys - taken.keys() - ids.keys()
+    refused = [i for i, r in enumerate(results)
+               if isinstance(r, FangkongError) and intakes[i].key in unknown]
     taken.update(incidents_by_keys(session, sorted(
         {key for key in rows if key not in ids} | {intakes[i].key for i in refused})))
     for i in [*(i for i, _, _ in rows.values() if intakes[i].key not in ids), *refused]:
@@ -323,8 +324,9 @@ def create_many(session: Session, intakes: list[Intake], *, now: datetime, ciphe
                 results[i] = _replay(taken[key], digests[i], key)
             except FangkongError as exc:
                 results[i] = exc
-        elif results[i] is None:  # refused on its fields and no retry: the error stands
+        elif results[i] is None:  # not inserted, yet nothing holds its key
             raise RuntimeError(f"idempotency key {key!r} was neither free nor taken")
+        # else refused on its fields, and no retry: its error stands
     created: dict[int, NewIncident] = {}
     for i, row, leaf in rows.values():
         if row["idempotency_key"] not in ids:
