@@ -1,0 +1,119 @@
+"""The intake writer's own cost: CPU per intake of a batch, in process, against a peer.
+
+What the writer process does per batch of API intakes, without HTTP, the event loop or the
+pipe: :func:`fangkong.core.batching.write_batch` with the app's own parts
+(``dispatch.api._writer_parts``: resolve the token and its areas, check, place, encrypt,
+insert, audit, commit, then build the answers' JSON with the road points). The county is the
+intake benchmark's: 31 areas laid over the demo's road network, incidents near its roads.
+This measures the writer alone, so a change to it shows here without the noise of a loaded
+server: the CPU time of the benchmark's process, by batch size.
+
+The peer writes the same batches bare: one multi-row INSERT of the incident's columns into a
+table with a unique key and nothing else, then a commit. That is a batch's cost before who is
+asking, where the point lies, the audit log and the answer.
+
+Each batch size runs ``--rounds`` times over fresh keys; the least CPU per intake is kept (a
+shared machine only ever adds time). Every intake must be answered 201.
+
+Usage::
+
+    python benchmarks/intake_writer.py            # 3,000 intakes per batch size and round
+    python benchmarks/intake_writer.py --quick    # 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _server import bare_table, incident_body, prepare
+
+BATCH_SIZES = (1, 4, 8, 16)
+
+
+def _cpu_per_call(run_batch: Callable[[list[Any]], None], calls: list[Any], batch: int) -> float:
+    """CPU seconds per call to write ``calls`` ``batch`` at a time."""
+    started = time.process_time()
+    for start in range(0, len(calls), batch):
+        run_batch(calls[start:start + batch])
+    return (time.process_time() - started) / len(calls)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="600 intakes a round")
+    parser.add_argument("--intakes", type=int, default=None, help="intakes a round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    count = args.intakes or (600 if args.quick else 3_000)
+
+    from sqlalchemy import insert
+
+    from fangkong.core import auth
+    from fangkong.core.batching import Failed, write_batch
+    from fangkong.core.config import Settings
+    from fangkong.core.db import make_engine
+    from fangkong.dispatch import intake
+    from fangkong.dispatch.api import _writer_parts
+    from fangkong.dispatch.schemas import IncidentIn
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fangkong-writer-") as tmp:
+        prepared = prepare(Path(tmp), road_network=True)
+        settings = Settings(data_dir=Path(tmp), database_url=prepared.url)
+        parts = _writer_parts(settings, prepared.url)
+        engine = make_engine(prepared.url)
+        table = bare_table(engine)
+        credential = auth.Credential(token=prepared.token)
+        rng = np.random.default_rng(7)
+        bodies = [IncidentIn.model_validate(incident_body(i, rng, prepared.scenes))
+                  for i in range(count)]
+        keys = itertools.count()
+
+        def calls() -> list[intake.IntakeCall]:
+            """``count`` intakes, each with a key not used before."""
+            return [intake.IntakeCall(credential=credential, key=f"w-{next(keys)}", body=body,
+                                      client="127.0.0.1") for body in bodies]
+
+        def fangkong(batch: list[intake.IntakeCall]) -> None:
+            answers = write_batch(parts.factory, parts.write, parts.answer, batch)
+            failed = [a for a in answers if isinstance(a, Failed) or not a[1]]
+            if failed:
+                raise SystemExit(f"an intake was not created: {failed[0]}")
+
+        def peer(batch: list[intake.IntakeCall]) -> None:
+            with engine.begin() as conn:
+                conn.execute(insert(table), [
+                    {"idempotency_key": c.key, "category": c.body.category,
+                     "subtype": c.body.subtype, "priority": c.body.priority.value,
+                     "lon": c.body.lon, "lat": c.body.lat, "description": c.body.description}
+                    for c in batch])
+
+        fangkong(calls()[:1])  # warm: the first batch loads the area index and the network
+        rows = []
+        for size in BATCH_SIZES:
+            ours = min(_cpu_per_call(fangkong, calls(), size) for _ in range(args.rounds))
+            theirs = min(_cpu_per_call(peer, calls(), size) for _ in range(args.rounds))
+            rows.append((size, ours, theirs))
+        engine.dispose()
+    print(f"writer CPU per intake, least of {args.rounds} rounds of {count:,} intakes "
+          f"(SQLite, the demo's road network)")
+    print(f"{'batch':>5} {'fangkong ms':>12} {'bare INSERT ms':>15} {'ratio':>7}")
+    for size, ours, theirs in rows:
+        print(f"{size:>5} {ours * 1e3:>12.3f} {theirs * 1e3:>15.3f} {ours / theirs:>6.1f}x")
+    print(f"total {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
