@@ -84,12 +84,12 @@ def road_accesses(network: Network, lons: Sequence[float], lats: Sequence[float]
     a point's, and intake answers a batch of incidents at once."""
     if not lons:
         return []
-    snapped = network.snapper.snap(np.asarray(lons, dtype=np.float64),
-                                   np.asarray(lats, dtype=np.float64),
-                                   max_distance_m=ROAD_ACCESS_MAX_M)
-    return [None if far else RoadAccess(lon, lat, distance) for far, lon, lat, distance in zip(
-        snapped.too_far.tolist(), snapped.lon.tolist(), snapped.lat.tolist(),
-        snapped.distance_m.tolist(), strict=True)]
+    nearest = network.snapper.nearest_points(np.asarray(lons, dtype=np.float64),
+                                             np.asarray(lats, dtype=np.float64),
+                                             max_distance_m=ROAD_ACCESS_MAX_M)
+    return [RoadAccess(lon, lat, distance) if math.isfinite(distance) else None
+            for lon, lat, distance in zip(nearest.lon.tolist(), nearest.lat.tolist(),
+                                          nearest.distance_m.tolist(), strict=True)]
 
 
 def ring_of(seconds: float) -> Ring:

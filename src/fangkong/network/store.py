@@ -10,9 +10,11 @@ import json
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from fangkong.areas.coords import CoordSystem
@@ -47,37 +49,54 @@ def network_dir(data_dir: Path) -> Path:
 def current_graph_path(data_dir: Path) -> Path | None:
     """The file of the current graph, or None when no network has been imported.
 
-    The pointer is read again only when its file changed (it is replaced whole, see
-    :func:`_write_pointer`): the server asks per request.
-
     Raises
     ------
     InvalidInput
         When the pointer exists but is not readable JSON (re-run ``network import``).
     """
-    pointer = network_dir(data_dir) / POINTER_NAME
+    found = _current_graph(data_dir)
+    return None if found is None else found[0]
+
+
+def _current_graph(data_dir: Path) -> tuple[Path, int] | None:
+    """The current graph's file and its mtime (ns), or None (see :func:`current_graph_path`).
+
+    The pointer is read again only when its file changed (it is replaced whole, see
+    :func:`_write_pointer`): the server asks per request, and per intake batch, so that an
+    unchanged pointer costs two ``stat`` calls and no path arithmetic.
+    """
+    known = _pointers.get(data_dir)
+    pointer = known.pointer if known is not None else str(network_dir(data_dir) / POINTER_NAME)
     try:
-        stat = pointer.stat()
+        stat = os.stat(pointer)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise _unreadable(pointer, exc) from None
+        raise _unreadable(Path(pointer), exc) from None
     stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-    known = _pointers.get(pointer)
-    if known is not None and known[0] == stamp:
-        name = known[1]
-    else:
-        found = _graph_named_in(pointer)
-        if found is None:  # removed since its stat
+    if known is None or known.stamp != stamp:
+        name = _graph_named_in(Path(pointer))
+        if name is None:  # removed since its stat
             return None
-        name = found
-        _pointers[pointer] = (stamp, name)
-    path = network_dir(data_dir) / name
-    return path if path.is_file() else None
+        known = _pointers[data_dir] = _Pointer(pointer, stamp, network_dir(data_dir) / name)
+    try:
+        graph = os.stat(known.graph)
+    except OSError:
+        return None
+    return (known.graph, graph.st_mtime_ns) if S_ISREG(graph.st_mode) else None
 
 
-#: Each pointer's stamp (inode, mtime, size) when last read, and the graph file it named.
-_pointers: dict[Path, tuple[tuple[int, int, int], str]] = {}
+@dataclass(frozen=True)
+class _Pointer:
+    """A data folder's pointer file, its stamp (inode, mtime, size) when last read, and the
+    graph file it named."""
+
+    pointer: str
+    stamp: tuple[int, int, int]
+    graph: Path
+
+
+_pointers: dict[Path, _Pointer] = {}
 
 
 def _unreadable(pointer: Path, why: object) -> InvalidInput:
@@ -114,10 +133,10 @@ def load_current(data_dir: Path) -> RoadGraph | None:
     InvalidInput
         When the current graph's file is unreadable (re-run ``network import``).
     """
-    path = current_graph_path(data_dir)
-    if path is None:
+    found = _current_graph(data_dir)
+    if found is None:
         return None
-    stamp = path.stat().st_mtime_ns
+    path, stamp = found
     with _loaded_lock:
         hit = _loaded.get(path)
         if hit is not None and hit[0] == stamp:
