@@ -10,15 +10,16 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, delete, inspect, select
-from sqlalchemy.exc import IntegrityError, StatementError
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, delete, inspect, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
+from sqlalchemy.orm import Session, sessionmaker
 
 from conftest import fresh_database
 from fangkong.areas.models import Area
 from fangkong.core.db import (
     UTCDateTime,
     make_engine,
+    make_held_session_factory,
     make_session_factory,
     session_scope,
     utcnow,
@@ -118,6 +119,59 @@ def test_session_scope_commits_or_rolls_back(tmp_path: Path) -> None:
         assert actions == ["kept"]
     finally:
         engine.dispose()
+
+
+def test_held_sessions_share_one_connection_and_end_their_transactions(
+        backend: str, tmp_path: Path) -> None:
+    engine = fresh_database(backend, tmp_path, suffix="_held")
+    factory = make_held_session_factory(engine)
+    try:
+        with factory() as session:
+            session.add(AuditEvent(action="kept", entity="held"))
+            session.commit()
+            first = session.connection().connection.dbapi_connection
+        with factory() as session:
+            session.add(AuditEvent(action="lost", entity="held"))
+            session.flush()
+            session.rollback()
+            assert session.connection().connection.dbapi_connection is first
+        with Session(engine) as other:  # committed for everyone, the rollback for nobody
+            actions = list(other.scalars(select(AuditEvent.action).where(
+                AuditEvent.entity == "held")))
+        assert actions == ["kept"]
+        if backend == "postgresql":
+            _lose_the_connection_and_go_on(engine, factory)
+    finally:
+        factory.kw["bind"].close()
+        engine.dispose()
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["pooled", "held"])
+def test_a_transaction_that_lost_its_connection_rolls_back_and_the_next_reconnects(
+        tmp_path: Path, held: bool) -> None:
+    engine = fresh_database("postgresql", tmp_path, suffix="_held")
+    factory = (make_held_session_factory if held else make_session_factory)(engine)
+    try:
+        _lose_the_connection_and_go_on(engine, factory)
+    finally:
+        if held:
+            factory.kw["bind"].close()
+        engine.dispose()
+
+
+def _lose_the_connection_and_go_on(engine: Engine, factory: sessionmaker[Session]) -> None:
+    """PostgreSQL ends a session's connection mid-transaction: its statement fails, its
+    rollback ends the transaction (the areas' index listens to it), the next session works."""
+    with factory() as session:
+        pid = session.scalar(text("SELECT pg_backend_pid()"))
+        with engine.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.commit()
+        with pytest.raises(OperationalError):
+            session.scalar(text("SELECT 1"))
+        session.rollback()
+    with factory() as session:
+        assert session.scalar(text("SELECT pg_backend_pid()")) != pid
 
 
 # ------------------------------------------------------------------------------------------

@@ -110,13 +110,15 @@ def _note_area_writes(session: Session, _context: object) -> None:
 @event.listens_for(Engine, "commit")
 @event.listens_for(Engine, "rollback")
 def _transaction_ended(conn: Connection) -> None:
-    if conn.info.pop(_AREAS_WRITTEN, False):
+    # A connection its server dropped keeps no info to read (reading it would reconnect, which
+    # is refused before this very rollback ends): whatever it wrote is gone, so ask again.
+    if conn.invalidated or conn.info.pop(_AREAS_WRITTEN, False):
         _bump()
 
 
 @event.listens_for(Engine, "rollback_savepoint")
 def _savepoint_undone(conn: Connection, _name: str, _context: object) -> None:
-    if conn.info.get(_AREAS_WRITTEN):
+    if conn.invalidated or conn.info.get(_AREAS_WRITTEN):
         _bump()
 
 

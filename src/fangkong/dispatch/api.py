@@ -27,7 +27,7 @@ from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
 from fangkong.core.batching import GroupCommitter
 from fangkong.core.config import Settings
-from fangkong.core.db import make_engine, make_session_factory, utcnow
+from fangkong.core.db import make_engine, make_held_session_factory, utcnow
 from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.core.i18n import translate
 from fangkong.core.security import FieldCipher
@@ -251,7 +251,7 @@ def _writer_parts(settings: Settings, url: str
                   ) -> WriterParts[intake.IntakeCall, intake.Written, IntakeAnswer]:
     """What the intake writer process writes with, built in that process."""
     cipher = FieldCipher(settings.ensure_secret_key())
-    return WriterParts(factory=make_session_factory(make_engine(url)),
+    return WriterParts(factory=make_held_session_factory(make_engine(url)),
                        write=functools.partial(intake.write, cipher=cipher),
                        answer=functools.partial(_intake_answers, cipher=cipher,
                                                 settings=settings))
