@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from fangkong.core.inserts import RowsInsert
 from fangkong.core.models import AuditEvent
 
 
@@ -21,7 +22,10 @@ class Actor:
 
 
 SYSTEM = Actor(user_id=None, username="system", client="local")
-_INSERT = insert(cast(Table, AuditEvent.__table__))
+# A plain INSERT of SQL built once, not a unit-of-work flush of new objects: every write
+# audits, and the flush costs several times the statement (see fangkong.core.inserts).
+_INSERT = RowsInsert(cast(Table, AuditEvent.__table__),
+                     ("user_id", "username", "client", "action", "entity", "entity_id", "detail"))
 
 
 @dataclass(frozen=True)
@@ -35,18 +39,15 @@ class Entry:
     detail: dict[str, Any] | None = None
 
     def row(self) -> dict[str, Any]:
-        row: dict[str, Any] = {
+        return {
             "user_id": self.actor.user_id,
             "username": self.actor.username,
             "client": self.actor.client,
             "action": self.action,
             "entity": self.entity,
             "entity_id": None if self.entity_id is None else str(self.entity_id),
+            "detail": self.detail,  # None is SQL NULL, not the JSON text 'null'
         }
-        if self.detail is not None:
-            # Left out rather than None: a JSON column stores None as the JSON text 'null'.
-            row["detail"] = self.detail
-        return row
 
 
 def record(
@@ -64,16 +65,10 @@ def record(
 
 
 def record_many(session: Session, entries: list[Entry]) -> None:
-    """Add audit events to the caller's transaction, in one statement per shape of row."""
+    """Add audit events to the caller's transaction, in one statement."""
     # Pending objects first, so that the events follow what they record (as a flush would).
     session.flush()
-    # A plain INSERT of a statement built once, not a unit-of-work flush of new objects:
-    # every write audits, and the flush costs several times the statement.
-    rows = [entry.row() for entry in entries]
-    for shape in (True, False):  # an executemany needs the same columns in every row
-        same = [row for row in rows if ("detail" in row) is shape]
-        if same:
-            session.connection().execute(_INSERT, same if len(same) > 1 else same[0])
+    _INSERT.run(session.connection(), [entry.row() for entry in entries])
 
 
 def get_all(

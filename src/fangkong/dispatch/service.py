@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -29,6 +28,7 @@ from fangkong.core import audit, auth
 from fangkong.core.audit import Actor
 from fangkong.core.db import utcnow
 from fangkong.core.errors import Conflict, FangkongError, InvalidInput, NotFound
+from fangkong.core.inserts import RowsInsert
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope
 from fangkong.core.security import FieldCipher, mask_phone
@@ -344,7 +344,7 @@ def create_many(session: Session, intakes: list[Intake], *, now: datetime, ciphe
         results[i] = (created[i], True)
     if created:
         # The timeline's first event of each, then what the audit log keeps of each.
-        session.connection().execute(_INSERT_EVENTS, [
+        _INSERT_EVENTS.run(session.connection(), [
             {"incident_id": new.id, "at": now, "from_status": None,
              "to_status": S.RECEIVED.value, "user_id": intakes[i].actor.user_id,
              "username": intakes[i].actor.username} for i, new in created.items()])
@@ -370,17 +370,18 @@ class _Later:
     index: int
 
 
-_INCIDENT_TABLE = cast(Table, Incident.__table__)
 # A key already taken is skipped, not an error: the statement waits for a concurrent create of
 # it to end, so that the lookup after it finds the winner. With each id its row's key: a
-# multi-row INSERT need not return the rows in order, and asking for that order makes
-# SQLite's INSERT one statement per row.
-_INSERT_INCIDENTS = {
-    dialect: insert_of(_INCIDENT_TABLE).on_conflict_do_nothing(
-        index_elements=[_INCIDENT_TABLE.c.idempotency_key]).returning(
-        _INCIDENT_TABLE.c.id, _INCIDENT_TABLE.c.idempotency_key)
-    for dialect, insert_of in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))}
-_INSERT_EVENTS = insert(cast(Table, IncidentEvent.__table__))
+# multi-row INSERT need not return the rows in order.
+_INSERT_INCIDENTS = RowsInsert(
+    cast(Table, Incident.__table__),
+    ("idempotency_key", "request_hash", "category", "subtype", "priority", "source",
+     "description", "caller_contact_encrypted", "status", "received_at", "lon", "lat",
+     "h3_cell", "area_id", "area_path", "created_by_id"),
+    on_conflict_skip=("idempotency_key",), returning=("id", "idempotency_key"))
+_INSERT_EVENTS = RowsInsert(cast(Table, IncidentEvent.__table__),
+                            ("incident_id", "at", "from_status", "to_status", "user_id",
+                             "username"))
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -388,9 +389,7 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
     if not rows:
         return {}
     session.flush()  # pending ORM objects first, as a flush would order them
-    conn = session.connection()
-    return {key: int(id_) for id_, key in
-            conn.execute(_INSERT_INCIDENTS[conn.dialect.name], rows)}
+    return {key: int(id_) for id_, key in _INSERT_INCIDENTS.run(session.connection(), rows)}
 
 
 def create(

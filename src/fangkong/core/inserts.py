@@ -1,0 +1,135 @@
+"""Multi-row INSERTs run as plain SQL, for write paths that insert a few rows very often.
+
+SQLAlchemy runs a Core ``insert()`` of a few rows through its statement cache, its
+"insertmanyvalues" batching, its parameter processing and its result set-up, which cost
+several times what the driver then does with the SQL. An intake batch makes three such
+INSERTs (the incidents, their first timeline events, their audit events), so
+:class:`RowsInsert` builds a table's INSERT once per row count, converts the values with the
+columns' own types (the dialect's :meth:`~sqlalchemy.types.TypeEngine.bind_processor`) and
+hands both to the driver (``Connection.exec_driver_sql``) in the caller's transaction: the
+session's connection, with its events and its write turn. ``benchmarks/intake_writer.py``
+measures the intake writer that uses it.
+
+What differs from ``insert()``: a column's Python-side default is evaluated once per
+statement, not once per row (``utcnow``: one time for the rows of one transaction), and
+``None`` is always SQL ``NULL`` (a JSON column does not store the JSON text ``null``).
+Only the drivers fangkong runs on are known: qmark (sqlite3) and format (psycopg)
+placeholders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Column, Connection, Dialect, Table
+
+#: Values per statement at most: under SQLite's (32,766) and PostgreSQL's (65,535) limits.
+MAX_VALUES = 30_000
+
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+class RowsInsert:
+    """``INSERT INTO table (columns) VALUES (…), (…) [ON CONFLICT (…) DO NOTHING]
+    [RETURNING …]`` of the given columns of ``table``.
+
+    Every column with a Python-side default that is not in ``columns`` gets its default
+    (evaluated once per statement); the others are left to the database (their server
+    default, or ``NULL``). ``on_conflict_skip`` names the columns of a unique constraint
+    whose conflicting rows are skipped; ``returning`` the columns each inserted row returns.
+    """
+
+    def __init__(self, table: Table, columns: Sequence[str], *,
+                 on_conflict_skip: Sequence[str] = (), returning: Sequence[str] = ()) -> None:
+        unknown = [name for name in (*columns, *on_conflict_skip, *returning)
+                   if name not in table.c]
+        if unknown:
+            raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
+        self.table = table
+        self.columns = tuple(columns)
+        self._defaults = tuple(
+            (column.name, default) for column in table.c
+            if column.name not in self.columns and (default := _default_of(column)) is not None)
+        self._on_conflict_skip = tuple(on_conflict_skip)
+        self._returning = tuple(returning)
+        self._dialects: dict[str, _Compiled] = {}
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """Insert ``rows`` (each holding every column of :attr:`columns`) in ``conn``'s
+        transaction; the returned columns of each inserted row (none without ``returning``),
+        in no particular order."""
+        if not rows:
+            return []
+        compiled = self._compiled(conn.dialect)
+        names = (*self.columns, *(name for name, _ in self._defaults))
+        defaults = tuple(default() for _, default in self._defaults)
+        processors = compiled.processors
+        out: list[tuple[Any, ...]] = []
+        per_statement = max(1, MAX_VALUES // len(names))
+        for start in range(0, len(rows), per_statement):
+            part = rows[start:start + per_statement]
+            values: list[Any] = []
+            for row in part:
+                for name, value in zip(names, (*(row[c] for c in self.columns), *defaults),
+                                       strict=True):
+                    process = processors[name]
+                    values.append(value if value is None or process is None else process(value))
+            result = conn.exec_driver_sql(compiled.sql(len(part)), tuple(values))
+            if self._returning:
+                out.extend(tuple(r) for r in result)
+        return out
+
+    def _compiled(self, dialect: Dialect) -> _Compiled:
+        found = self._dialects.get(dialect.name)
+        if found is None:
+            found = self._dialects[dialect.name] = _Compiled(self, dialect)
+        return found
+
+
+class _Compiled:
+    """A :class:`RowsInsert`'s SQL and value converters for one dialect."""
+
+    def __init__(self, insert: RowsInsert, dialect: Dialect) -> None:
+        placeholder = _PLACEHOLDERS.get(dialect.paramstyle)
+        if placeholder is None:
+            raise ValueError(f"{dialect.name}: paramstyle {dialect.paramstyle} is not supported")
+        quote = dialect.identifier_preparer.quote
+        table = insert.table
+        names = (*insert.columns, *(name for name, _ in insert._defaults))
+        self.processors: dict[str, Callable[[Any], Any] | None] = {
+            name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in names}
+        self._head = (f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
+                      f"({', '.join(quote(name) for name in names)}) VALUES ")
+        self._row = f"({', '.join([placeholder] * len(names))})"
+        tail = ""
+        if insert._on_conflict_skip:
+            tail += (f" ON CONFLICT ({', '.join(quote(n) for n in insert._on_conflict_skip)})"
+                     " DO NOTHING")
+        if insert._returning:
+            tail += f" RETURNING {', '.join(quote(n) for n in insert._returning)}"
+        self._tail = tail
+        self._sql: dict[int, str] = {}
+
+    def sql(self, rows: int) -> str:
+        found = self._sql.get(rows)
+        if found is None:
+            found = self._sql[rows] = self._head + ", ".join([self._row] * rows) + self._tail
+        return found
+
+
+def _default_of(column: Column[Any]) -> Callable[[], Any] | None:
+    """A column's Python-side default as a function of nothing (None if it has none: a
+    SQL expression or a sequence is the database's to apply)."""
+    default = column.default
+    if default is None:
+        return None
+    if getattr(default, "is_scalar", False):
+        value = default.arg  # type: ignore[attr-defined]
+        return lambda: value
+    if getattr(default, "is_callable", False):
+        # SQLAlchemy wraps a default of no arguments into one taking the execution context.
+        function = default.arg  # type: ignore[attr-defined]
+        return lambda: function(None)
+    return None
