@@ -30,6 +30,14 @@ def two_roads() -> RoadGraph:
     return from_edges(lon, lat, [0, 1, 2], [1, 0, 3], [60.0, 70.0, 100.0], shapes=shapes)
 
 
+def _points_around(g: RoadGraph, n: int, *, margin_deg: float, seed: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` random points over the graph's bounding box widened by ``margin_deg``."""
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(g.lon.min() - margin_deg, g.lon.max() + margin_deg, n),
+            rng.uniform(g.lat.min() - margin_deg, g.lat.max() + margin_deg, n))
+
+
 def test_a_point_beside_a_two_way_road_snaps_to_its_lower_edge() -> None:
     g = two_roads()
     snapper = Snapper(g)
@@ -93,9 +101,7 @@ def test_a_one_way_edge_measures_its_fraction_by_length_along_its_shape() -> Non
 def test_snapping_agrees_with_brute_force_on_a_city() -> None:
     g = grid_city(2_500, seed=4)
     snapper = Snapper(g)
-    rng = np.random.default_rng(9)
-    lon = rng.uniform(g.lon.min() - 0.002, g.lon.max() + 0.002, 300)
-    lat = rng.uniform(g.lat.min() - 0.002, g.lat.max() + 0.002, 300)
+    lon, lat = _points_around(g, 300, margin_deg=0.002, seed=9)
     result = snapper.snap(lon, lat, max_distance_m=150.0)
     project = snapper.project
     lines = [shapely.LineString(project(g.edge_shape(e))) for e in range(g.n_edges)]
@@ -124,9 +130,7 @@ def test_unproject_inverts_the_local_projection() -> None:
 def test_nearest_points_are_the_snapped_positions() -> None:
     g = grid_city(2_500, seed=4)
     snapper = Snapper(g)
-    rng = np.random.default_rng(11)
-    lon = rng.uniform(g.lon.min() - 0.003, g.lon.max() + 0.003, 500)
-    lat = rng.uniform(g.lat.min() - 0.003, g.lat.max() + 0.003, 500)
+    lon, lat = _points_around(g, 500, margin_deg=0.003, seed=11)
     snapped = snapper.snap(lon, lat, max_distance_m=120.0)
     nearest = snapper.nearest_points(lon, lat, max_distance_m=120.0)
     assert snapped.too_far.any() and not snapped.too_far.all()  # both kinds of row
@@ -147,9 +151,7 @@ def test_snapping_thousands_of_points_in_one_call() -> None:
     # Its speed is measured by benchmarks/network_queries.py, not here.
     g = grid_city(40_000, seed=1)
     snapper = Snapper(g)
-    rng = np.random.default_rng(2)
-    lon = rng.uniform(g.lon.min(), g.lon.max(), 20_000)
-    lat = rng.uniform(g.lat.min(), g.lat.max(), 20_000)
+    lon, lat = _points_around(g, 20_000, margin_deg=0.0, seed=2)
     result = snapper.snap(lon, lat)
     assert len(result) == 20_000 and not result.too_far.any()
     assert ((result.fraction >= 0.0) & (result.fraction <= 1.0)).all()
