@@ -51,6 +51,8 @@ class RowsInsert:
         self._defaults = tuple(
             (column.name, default) for column in table.c
             if column.name not in self.columns and (default := _default_of(column)) is not None)
+        #: What each row's values are, in order: the columns given, then the defaulted ones.
+        self._names = (*self.columns, *(name for name, _ in self._defaults))
         self._on_conflict_skip = tuple(on_conflict_skip)
         self._returning = tuple(returning)
         self._dialects: dict[str, _Compiled] = {}
@@ -62,7 +64,7 @@ class RowsInsert:
         if not rows:
             return []
         compiled = self._compiled(conn.dialect)
-        names = (*self.columns, *(name for name, _ in self._defaults))
+        names = self._names
         defaults = tuple(default() for _, default in self._defaults)
         processors = compiled.processors
         out: list[tuple[Any, ...]] = []
@@ -96,7 +98,7 @@ class _Compiled:
             raise ValueError(f"{dialect.name}: paramstyle {dialect.paramstyle} is not supported")
         quote = dialect.identifier_preparer.quote
         table = insert.table
-        names = (*insert.columns, *(name for name, _ in insert._defaults))
+        names = insert._names
         self.processors: dict[str, Callable[[Any], Any] | None] = {
             name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in names}

@@ -143,7 +143,8 @@ class Snapper:
         O(p log m) time; 45,000-100,000 points per second on 2 cores. Between edges at exactly
         the same distance the tree's first hit wins.
         """
-        p, pts, q_idx, t_idx, dist = self._nearest_edges(lon, lat, max_distance_m)
+        pts, q_idx, t_idx, dist = self._nearest_edges(lon, lat, max_distance_m)
+        p = len(pts)
         edge = np.full(p, -1, dtype=np.int64)
         fraction = np.zeros(p)
         distance = np.full(p, np.inf)
@@ -171,11 +172,12 @@ class Snapper:
     def nearest_points(self, lon: ArrayLike, lat: ArrayLike, *,
                        max_distance_m: float | None = None) -> NearestPoints:
         """The nearest point on the roads of each point, and how far it is: :meth:`snap`
-        without the edge, the position along it and the times, at under half its fixed
-        cost (what a scene's road access needs, per intake batch). Arguments as for
+        without the edge, the position along it and the times, and with fewer array calls
+        (what a scene's road access needs, per intake batch). Arguments as for
         :meth:`snap`; rows with no road in reach have NaN coordinates and an ``inf``
         distance."""
-        p, pts, q_idx, t_idx, dist = self._nearest_edges(lon, lat, max_distance_m)
+        pts, q_idx, t_idx, dist = self._nearest_edges(lon, lat, max_distance_m)
+        p = len(pts)
         out_lon = np.full(p, np.nan)
         out_lat = np.full(p, np.nan)
         distance = np.full(p, np.inf)
@@ -189,10 +191,10 @@ class Snapper:
         return NearestPoints(lon=out_lon, lat=out_lat, distance_m=distance)
 
     def _nearest_edges(self, lon: ArrayLike, lat: ArrayLike, max_distance_m: float | None
-                       ) -> tuple[int, NDArray[np.object_], IntArray, IntArray, FloatArray]:
+                       ) -> tuple[NDArray[np.object_], IntArray, IntArray, FloatArray]:
         """The points checked and projected, and their nearest indexed edge in reach: the
-        count, the projected points, then per hit the point's row, the edge's row in
-        :attr:`lines` and the distance (m)."""
+        projected points, then per hit the point's row, the edge's row in :attr:`lines` and
+        the distance (m)."""
         lon_a = np.atleast_1d(np.asarray(lon, dtype=np.float64))
         lat_a = np.atleast_1d(np.asarray(lat, dtype=np.float64))
         if lon_a.shape != lat_a.shape or lon_a.ndim != 1:
@@ -206,7 +208,7 @@ class Snapper:
         pts = shapely.points(self.project(np.column_stack([lon_a, lat_a])))
         (q_idx, t_idx), dist = self.tree.query_nearest(
             pts, max_distance=radius, return_distance=True, all_matches=False)
-        return lon_a.shape[0], pts, q_idx, t_idx, dist
+        return pts, q_idx, t_idx, dist
 
     def _unproject(self, xy: FloatArray) -> FloatArray:
         """Inverse of :attr:`project` (metres back to lon/lat degrees)."""
