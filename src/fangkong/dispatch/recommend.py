@@ -80,8 +80,9 @@ def road_access(network: Network, lon: float, lat: float) -> RoadAccess | None:
 
 def road_accesses(network: Network, lons: Sequence[float], lats: Sequence[float]
                   ) -> list[RoadAccess | None]:
-    """:func:`road_access` of each scene, in one snap: a snap's fixed cost is several times
-    a point's, and intake answers a batch of incidents at once."""
+    """:func:`road_access` of each scene, in one call of
+    :meth:`~fangkong.network.snap.Snapper.nearest_points`: its fixed cost is several times a
+    point's, and intake answers a batch of incidents at once."""
     if not lons:
         return []
     nearest = network.snapper.nearest_points(np.asarray(lons, dtype=np.float64),
