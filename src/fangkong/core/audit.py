@@ -8,8 +8,8 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from fangkong.core.inserts import RowsInsert
 from fangkong.core.models import AuditEvent
+from fangkong.core.plain_sql import RowsInsert
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Actor:
 
 SYSTEM = Actor(user_id=None, username="system", client="local")
 # A plain INSERT of SQL built once, not a unit-of-work flush of new objects: every write
-# audits, and the flush costs several times the statement (see fangkong.core.inserts).
+# audits, and the flush costs several times the statement (see fangkong.core.plain_sql).
 _INSERT = RowsInsert(cast(Table, AuditEvent.__table__),
                      ("user_id", "username", "client", "action", "entity", "entity_id", "detail"))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, lazyload
@@ -16,6 +15,7 @@ from fangkong.core.audit import Actor
 from fangkong.core.db import utcnow
 from fangkong.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from fangkong.core.models import ApiToken, Role, User, UserArea
+from fangkong.core.plain_sql import PlainSelect
 from fangkong.core.security import (
     MIN_PASSWORD_LENGTH,
     FieldCipher,
@@ -236,34 +236,37 @@ def user_for(session: Session, credential: Credential) -> User:
     return found
 
 
-# The user with the paths of their areas (a row per area, one with no path when there is none).
+# The user with the paths of their areas (a row per area, one with no path when there is none),
+# run as plain SQL: the intake writer reads it for every batch.
 _PRINCIPAL_COLUMNS = select(User.id, User.username, User.role, User.is_active, User.language,
                             Area.path).outerjoin(UserArea, UserArea.user_id == User.id).outerjoin(
                                 Area, Area.id == UserArea.area_id)
-_PRINCIPAL_BY_TOKEN = (
+_PRINCIPAL_BY_TOKEN = PlainSelect(
     _PRINCIPAL_COLUMNS.add_columns(ApiToken.revoked, ApiToken.expires_at)
     .join(ApiToken, User.id == ApiToken.user_id)
     .where(ApiToken.token_hash == bindparam("digest"))
 )
-_PRINCIPAL_BY_ID = _PRINCIPAL_COLUMNS.where(User.id == bindparam("id"))
+_PRINCIPAL_BY_ID = PlainSelect(_PRINCIPAL_COLUMNS.where(User.id == bindparam("id")))
 
 
 def principal_for(session: Session, credential: Credential) -> Principal:
     """What :func:`user_for` checks, as a :class:`Principal` with the user's area paths: one
     plain statement."""
     conn = session.connection()
-    rows: list[Any]
     if credential.token is not None:
-        rows = list(conn.execute(_PRINCIPAL_BY_TOKEN, {"digest": token_digest(credential.token)}))
-        _live_token((rows[0].revoked, rows[0].expires_at, rows[0].is_active) if rows else None)
+        rows = _PRINCIPAL_BY_TOKEN.run(conn, {"digest": token_digest(credential.token)})
+        found = None
+        if rows:
+            _, _, _, is_active, _, _, revoked, expires_at = rows[0]
+            found = (revoked, expires_at, is_active)
+        _live_token(found)
     else:
-        rows = list(conn.execute(_PRINCIPAL_BY_ID, {"id": credential.user_id}))
-        if not rows or not rows[0].is_active:
+        rows = _PRINCIPAL_BY_ID.run(conn, {"id": credential.user_id})
+        if not rows or not rows[0][3]:
             raise Unauthorized("log in first")
-    row = rows[0]
-    return Principal(id=row.id, username=row.username, role=row.role, is_active=row.is_active,
-                     language=row.language,
-                     area_paths=tuple(r.path for r in rows if r.path is not None))
+    user_id, username, role, is_active, language, *_ = rows[0]
+    return Principal(id=user_id, username=username, role=role, is_active=is_active,
+                     language=language, area_paths=tuple(r[5] for r in rows if r[5] is not None))
 
 
 def masked_phone(user: User, cipher: FieldCipher) -> str | None:

@@ -28,8 +28,8 @@ from fangkong.core import audit, auth
 from fangkong.core.audit import Actor
 from fangkong.core.db import utcnow
 from fangkong.core.errors import Conflict, FangkongError, InvalidInput, NotFound
-from fangkong.core.inserts import RowsInsert
 from fangkong.core.models import User
+from fangkong.core.plain_sql import RowsInsert
 from fangkong.core.scoping import Scope
 from fangkong.core.security import FieldCipher, mask_phone
 from fangkong.dispatch import permissions as perms

@@ -1,19 +1,24 @@
-"""Multi-row INSERTs run as plain SQL, for write paths that insert a few rows very often.
+"""Statements run as plain SQL, for the paths that run a few small statements very often.
 
-SQLAlchemy runs a Core ``insert()`` of a few rows through its statement cache, its
-"insertmanyvalues" batching, its parameter processing and its result set-up, which cost
-several times what the driver then does with the SQL. An intake batch makes three such
-INSERTs (the incidents, their first timeline events, their audit events), so
-:class:`RowsInsert` builds a table's INSERT once per row count, converts the values with the
-columns' own types (the dialect's :meth:`~sqlalchemy.types.TypeEngine.bind_processor`) and
-hands both to the driver (``Connection.exec_driver_sql``) in the caller's transaction: the
-session's connection, with its events and its write turn. ``benchmarks/intake_writer.py``
-measures the intake writer that uses it.
+SQLAlchemy runs a Core statement through its statement cache, its parameter processing and
+its result set-up, which cost several times what the driver then does with a statement of a
+few rows. The intake writer runs four per batch: the read of who is asking, and three
+INSERTs (the incidents, their first timeline events, their audit events). So these are built
+once and handed to the driver (``Connection.exec_driver_sql``) in the caller's transaction:
+the session's connection, with its events and its write turn. Values going in and coming out
+are converted by the columns' own types (the dialect's
+:meth:`~sqlalchemy.types.TypeEngine.bind_processor` and
+:meth:`~sqlalchemy.types.TypeEngine.result_processor`), so they are what SQLAlchemy would
+write and read. ``benchmarks/intake_writer.py`` measures the intake writer that uses them.
 
-What differs from ``insert()``: a column's Python-side default is evaluated once per
-statement, not once per row (``utcnow``: one time for the rows of one transaction), and
-``None`` is always SQL ``NULL`` (a JSON column does not store the JSON text ``null``).
-Only the drivers fangkong runs on are known: qmark (sqlite3) and format (psycopg)
+- :class:`RowsInsert`: a table's multi-row INSERT, built once per row count. What differs from
+  ``insert()``: a column's Python-side default is evaluated once per statement, not once per
+  row (``utcnow``: one time for the rows of one transaction), and ``None`` is always SQL
+  ``NULL`` (a JSON column does not store the JSON text ``null``).
+- :class:`PlainSelect`: a ``select()`` compiled once per dialect, its parameters bound by
+  name, its rows as tuples of converted values.
+
+Only the drivers fangkong runs on are known: qmark (sqlite3) and format or pyformat (psycopg)
 placeholders.
 """
 
@@ -22,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Connection, Dialect, Table
+from sqlalchemy import Column, Connection, Dialect, Select, Table
 
 #: Values per statement at most: under SQLite's (32,766) and PostgreSQL's (65,535) limits.
 MAX_VALUES = 30_000
@@ -135,3 +140,74 @@ def _default_of(column: Column[Any]) -> Callable[[], Any] | None:
         function = default.arg  # type: ignore[attr-defined]
         return lambda: function(None)
     return None
+
+
+class PlainSelect:
+    """A ``select()`` run as plain SQL (see the module): compiled once per dialect, with the
+    bind and result converters of its parameters' and columns' types.
+
+    Its parameters are ``bindparam()`` s with names, given at each run; a parameter that
+    expands (``in_()`` of a list) or renders as a literal is not supported.
+    """
+
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+        self.statement = statement
+        self._dialects: dict[str, _CompiledSelect] = {}
+
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of the statement with ``params`` in ``conn``'s transaction, each a tuple
+        of the selected columns' values as SQLAlchemy would read them."""
+        compiled = self._dialects.get(conn.dialect.name)
+        if compiled is None:
+            compiled = self._dialects[conn.dialect.name] = _CompiledSelect(self.statement,
+                                                                           conn.dialect)
+        result = conn.exec_driver_sql(compiled.sql, compiled.parameters(params))
+        converters = compiled.converters(result.cursor.description)
+        rows = result.fetchall()
+        return [tuple(value if value is None or convert is None else convert(value)
+                      for value, convert in zip(row, converters, strict=True))
+                for row in rows]
+
+
+class _CompiledSelect:
+    """A :class:`PlainSelect`'s SQL and converters for one dialect."""
+
+    def __init__(self, statement: Select[*tuple[Any, ...]], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        binds = compiled.binds
+        if any(b.expanding or b.literal_execute for b in binds.values()):
+            raise ValueError("a parameter that expands or renders as a literal is not "
+                             "supported")
+        self.sql = compiled.string
+        #: The parameters' names in placeholder order (positional styles); None for named.
+        self._order = tuple(compiled.positiontup) if compiled.positional and (
+            compiled.positiontup is not None) else None
+        self._binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                       for name, bind in binds.items()}
+        self._dialect = dialect
+        self._types = [column.type.dialect_impl(dialect)
+                       for column in statement.selected_columns]
+        self._converters: tuple[Callable[[Any], Any] | None, ...] | None = None
+
+    def converters(self, description: Sequence[Sequence[Any]]
+                   ) -> tuple[Callable[[Any], Any] | None, ...]:
+        """The result columns' converters, made from the first result's description: a
+        driver's type code chooses some (psycopg's numeric types)."""
+        if self._converters is None:
+            self._converters = tuple(
+                kind.result_processor(self._dialect, column[1])
+                for kind, column in zip(self._types, description, strict=True))
+        return self._converters
+
+    def parameters(self, params: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        missing = self._binds.keys() - params.keys()
+        if missing:
+            raise ValueError(f"no value for parameter {', '.join(sorted(missing))}")
+
+        def value(name: str) -> Any:
+            raw, convert = params[name], self._binds[name]
+            return raw if raw is None or convert is None else convert(raw)
+
+        if self._order is not None:
+            return tuple(value(name) for name in self._order)
+        return {name: value(name) for name in self._binds}

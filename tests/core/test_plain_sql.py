@@ -1,4 +1,5 @@
-"""Plain multi-row INSERTs: the rows SQLAlchemy's insert() would write, on both backends."""
+"""Plain SQL: multi-row INSERTs write the rows SQLAlchemy's insert() would write, and selects
+read what SQLAlchemy would read, on both backends."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from fangkong.core import inserts
-from fangkong.core.inserts import RowsInsert
+from fangkong.core import plain_sql
 from fangkong.core.models import AuditEvent
+from fangkong.core.plain_sql import PlainSelect, RowsInsert
 from fangkong.dispatch.models import Incident, IncidentStatus, Priority, Source
 
 AUDIT = cast(Table, AuditEvent.__table__)
@@ -88,7 +89,7 @@ def test_types_defaults_and_returning_of_an_incident_insert(db: Session) -> None
 def test_many_rows_go_in_several_statements(db: Session,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     # 3 rows a statement: the columns and the default of `at`
-    monkeypatch.setattr(inserts, "MAX_VALUES", 3 * (len(AUDIT_COLUMNS) + 1) + 1)
+    monkeypatch.setattr(plain_sql, "MAX_VALUES", 3 * (len(AUDIT_COLUMNS) + 1) + 1)
     statements: list[str] = []
     conn = db.connection()
     run = conn.exec_driver_sql
@@ -112,3 +113,39 @@ def test_bad_definitions_are_refused() -> None:
         RowsInsert(AUDIT, ("action", "nope"))
     with pytest.raises(ValueError, match="no column gone"):
         RowsInsert(AUDIT, ("action",), returning=("gone",))
+
+
+def test_a_select_reads_what_sqlalchemy_reads(db: Session) -> None:
+    conn = db.connection()
+    RowsInsert(INCIDENT, tuple(_incident("x"))).run(conn, [
+        _incident("sel-1", priority=Priority.P1, caller_contact_encrypted="secret"),
+        _incident("sel-2", description="", lon=120.5),
+        _incident("sel-3")])
+    # Two parameters, the second one first in the SQL; columns of an enum, a UTC datetime,
+    # a float, a nullable string and a count.
+    statement = (select(Incident.idempotency_key, Incident.priority, Incident.received_at,
+                        Incident.lon, Incident.caller_contact_encrypted, Incident.area_id)
+                 .where(Incident.lon <= bindparam("east"),
+                        Incident.idempotency_key.like(bindparam("prefix")))
+                 .order_by(Incident.idempotency_key))
+    params = {"prefix": "sel-%", "east": 120.2}
+    rows = PlainSelect(statement).run(conn, params)
+    assert rows == [tuple(r) for r in conn.execute(statement, params)]
+    assert [r[0] for r in rows] == ["sel-1", "sel-3"]
+    _, priority, received_at, lon, contact, area_id = rows[0]
+    assert priority is Priority.P1
+    assert received_at == datetime(2024, 5, 1, 8, 30, 15, 123456, tzinfo=UTC)
+    assert received_at.tzinfo is not None
+    assert (lon, contact, area_id) == (120.1, "secret", None)
+    assert PlainSelect(statement).run(conn, {"prefix": "none-%", "east": 180.0}) == []
+
+
+def test_a_select_checks_its_parameters(db: Session) -> None:
+    conn = db.connection()
+    by_key = PlainSelect(select(Incident.id).where(Incident.idempotency_key == bindparam("key")))
+    with pytest.raises(ValueError, match="no value for parameter key"):
+        by_key.run(conn, {"other": 1})
+    in_list = PlainSelect(select(Incident.id).where(
+        Incident.idempotency_key.in_(bindparam("keys", expanding=True))))
+    with pytest.raises(ValueError, match="expands"):
+        in_list.run(conn, {"keys": ["a"]})
