@@ -77,9 +77,29 @@ def test_create_is_idempotent_and_contact_is_masked(live_server: LiveServer,
     too_long = admin.post("/api/v1/incidents", json=_body(),
                           headers={"Idempotency-Key": "k" * 65})
     assert too_long.status_code == 422 and too_long.json()["field"] == "idempotency_key"
-    # The header is read by hand: the API's description still names it.
-    operation = admin.get("/api/v1/openapi.json").json()["paths"]["/api/v1/incidents"]["post"]
+    # The body is checked from its JSON text by hand: its faults are the API's 422 still.
+    wrong = admin.post("/api/v1/incidents", json=_body(priority="P9"),
+                       headers={"Idempotency-Key": "api-wrong"})
+    assert wrong.status_code == 422 and wrong.json()["field"] == "body.priority"
+    no_lat = admin.post("/api/v1/incidents", json=_body(lat=95.0),
+                        headers={"Idempotency-Key": "api-lat"})
+    assert no_lat.status_code == 422 and no_lat.json()["field"] == "body.lat"
+    broken = admin.post("/api/v1/incidents", content=b'{"category": ',
+                        headers={"Idempotency-Key": "api-broken",
+                                 "Content-Type": "application/json"})
+    assert broken.status_code == 422 and broken.json()["error"] == "invalid_input"
+    assert broken.json()["field"].startswith("body")
+    # The header and the body are read by hand: the API's description still names them.
+    document = admin.get("/api/v1/openapi.json").json()
+    operation = document["paths"]["/api/v1/incidents"]["post"]
     assert [p["name"] for p in operation["parameters"]] == ["Idempotency-Key"]
+    body_schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert operation["requestBody"]["required"] is True
+    assert set(body_schema["required"]) == {"category", "subtype", "priority", "source"}
+    assert {"lon", "lat", "address_code", "caller_contact"} <= body_schema["properties"].keys()
+    refs = {v["$ref"] for v in body_schema["properties"].values() if "$ref" in v}
+    assert refs == {"#/components/schemas/Priority", "#/components/schemas/Source"}
+    assert all(ref.rsplit("/", 1)[1] in document["components"]["schemas"] for ref in refs)
 
     clear = admin.get(f"/api/v1/incidents/{incident['id']}/caller-contact")
     assert clear.status_code == 200 and clear.json()["caller_contact"] == "13912345678"

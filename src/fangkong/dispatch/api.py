@@ -18,7 +18,9 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
@@ -286,13 +288,29 @@ def _intake_answer(session: Session, written: intake.Written, road: RoadAccessOu
     return detail.model_dump_json().encode("utf-8"), written.created
 
 
-# The header is read by hand and documented here: as a declared parameter, FastAPI's parsing
-# of it cost more than the body's validation. Its length and characters are checked with the
-# body's key (service._check_key).
+# The header and the body are read by hand and documented here: as declared parameters,
+# FastAPI's parsing of the header cost more than the body's validation, and it parsed the body
+# to Python objects before validating them, where pydantic validates the JSON text in one
+# step. The key's length and characters are checked with the body's key (service._check_key).
 _KEY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": False,
                "schema": {"type": "string", "minLength": 1, "maxLength": service.MAX_KEY_LENGTH},
                "description": "A client-made key: a retry with it returns the original "
                "incident (200), never a duplicate"}
+# The body's schema as FastAPI would give it: its enums are the API's named schemas.
+_INCIDENT_IN_SCHEMA = {key: value for key, value in IncidentIn.model_json_schema(
+    ref_template="#/components/schemas/{model}").items() if key != "$defs"}
+_INCIDENT_BODY = {"required": True,
+                  "content": {"application/json": {"schema": _INCIDENT_IN_SCHEMA}}}
+
+
+def _incident_in(raw: bytes) -> IncidentIn:
+    """The intake's body checked from its JSON text; a fault is the API's 422, as for a
+    declared body (its fields under ``body``)."""
+    try:
+        return IncidentIn.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**fault, "loc": ("body", *fault["loc"])} for fault in exc.errors()]) from None
 
 
 @intake_router.post(
@@ -301,14 +319,15 @@ _KEY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": False,
                      "description": "A retry: the incident first created with this "
                      "idempotency key"},
                409: {"description": "The key was used for another request"}},
-    openapi_extra={"parameters": [_KEY_HEADER]})
-async def create_incident(body: IncidentIn, request: Request) -> Response:
+    openapi_extra={"parameters": [_KEY_HEADER], "requestBody": _INCIDENT_BODY})
+async def create_incident(request: Request) -> Response:
     """Record an incident (接警). Send a client-made key in the ``Idempotency-Key`` header (or
     ``idempotency_key``): a retry returns the original with 200, never a duplicate.
     Needs the dispatch intake permission."""
     credential = credential_of(request)
     if credential.token is None:
         await check_csrf(request)
+    body = _incident_in(await request.body())
     idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise InvalidInput("the Idempotency-Key header and idempotency_key differ",
