@@ -137,6 +137,7 @@ def test_a_select_reads_what_sqlalchemy_reads(db: Session) -> None:
     assert received_at == datetime(2024, 5, 1, 8, 30, 15, 123456, tzinfo=UTC)
     assert received_at.tzinfo is not None
     assert (lon, contact, area_id) == (120.1, "secret", None)
+    assert (rows[0].idempotency_key, rows[0].received_at) == ("sel-1", received_at)
     assert PlainSelect(statement).run(conn, {"prefix": "none-%", "east": 180.0}) == []
 
 

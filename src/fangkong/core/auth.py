@@ -255,18 +255,15 @@ def principal_for(session: Session, credential: Credential) -> Principal:
     conn = session.connection()
     if credential.token is not None:
         rows = _PRINCIPAL_BY_TOKEN.run(conn, {"digest": token_digest(credential.token)})
-        found = None
-        if rows:
-            _, _, _, is_active, _, _, revoked, expires_at = rows[0]
-            found = (revoked, expires_at, is_active)
-        _live_token(found)
+        _live_token((rows[0].revoked, rows[0].expires_at, rows[0].is_active) if rows else None)
     else:
         rows = _PRINCIPAL_BY_ID.run(conn, {"id": credential.user_id})
-        if not rows or not rows[0][3]:
+        if not rows or not rows[0].is_active:
             raise Unauthorized("log in first")
-    user_id, username, role, is_active, language, *_ = rows[0]
-    return Principal(id=user_id, username=username, role=role, is_active=is_active,
-                     language=language, area_paths=tuple(r[5] for r in rows if r[5] is not None))
+    row = rows[0]
+    return Principal(id=row.id, username=row.username, role=row.role, is_active=row.is_active,
+                     language=row.language,
+                     area_paths=tuple(r.path for r in rows if r.path is not None))
 
 
 def masked_phone(user: User, cipher: FieldCipher) -> str | None:

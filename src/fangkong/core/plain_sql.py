@@ -16,7 +16,7 @@ write and read. ``benchmarks/intake_writer.py`` measures the intake writer that 
   row (``utcnow``: one time for the rows of one transaction), and ``None`` is always SQL
   ``NULL`` (a JSON column does not store the JSON text ``null``).
 - :class:`PlainSelect`: a ``select()`` compiled once per dialect, its parameters bound by
-  name, its rows as tuples of converted values.
+  name, its rows as named tuples of converted values.
 
 Only the drivers fangkong runs on are known: qmark (sqlite3) and format or pyformat (psycopg)
 placeholders.
@@ -24,8 +24,9 @@ placeholders.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, cast
 
 from sqlalchemy import Column, Connection, Dialect, Select, Table
 
@@ -154,19 +155,19 @@ class PlainSelect:
         self.statement = statement
         self._dialects: dict[str, _CompiledSelect] = {}
 
-    def run(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """The rows of the statement with ``params`` in ``conn``'s transaction, each a tuple
-        of the selected columns' values as SQLAlchemy would read them."""
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """The rows of the statement with ``params`` in ``conn``'s transaction: named tuples
+        of the selected columns' values (by their keys) as SQLAlchemy would read them."""
         compiled = self._dialects.get(conn.dialect.name)
         if compiled is None:
             compiled = self._dialects[conn.dialect.name] = _CompiledSelect(self.statement,
                                                                            conn.dialect)
         result = conn.exec_driver_sql(compiled.sql, compiled.parameters(params))
         converters = compiled.converters(result.cursor.description)
-        rows = result.fetchall()
-        return [tuple(value if value is None or convert is None else convert(value)
-                      for value, convert in zip(row, converters, strict=True))
-                for row in rows]
+        make = compiled.make_row
+        return [make(value if value is None or convert is None else convert(value)
+                     for value, convert in zip(row, converters, strict=True))
+                for row in result.fetchall()]
 
 
 class _CompiledSelect:
@@ -187,6 +188,12 @@ class _CompiledSelect:
         self._dialect = dialect
         self._types = [column.type.dialect_impl(dialect)
                        for column in statement.selected_columns]
+        #: A row: its fields named by the columns' keys (a column without one, or with a key
+        #: taken before, is named ``_N``, its position).
+        fields = [column.key or "" for column in statement.selected_columns]
+        # Its fields are known at run time only, which a type checker cannot follow.
+        self.make_row: Callable[[Iterable[Any]], tuple[Any, ...]] = cast(Any, namedtuple)(
+            "Row", fields, rename=True)._make
         self._converters: tuple[Callable[[Any], Any] | None, ...] | None = None
 
     def converters(self, description: Sequence[Sequence[Any]]
