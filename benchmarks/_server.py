@@ -27,7 +27,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,6 +296,9 @@ class Load:
     #: Share of the machine's CPU time its hypervisor took during the run (steal), in %;
     #: None where /proc/stat is not there. A run with much steal measured a slower machine.
     steal_pct: float | None = None
+    #: The largest share of steal in any window of ``STEAL_WINDOW_S`` during the run, in %:
+    #: the mean hides a moment when the hypervisor took the machine from every process.
+    peak_steal_pct: float | None = None
     #: CPU seconds the server used during the run (see :meth:`Server.cpu_seconds`).
     server_cpu_s: float | None = None
 
@@ -463,6 +466,32 @@ def _cpu_ticks() -> tuple[int, int] | None:
     return (ticks[7] if len(ticks) > 7 else 0), sum(ticks[:8])
 
 
+#: The window of :attr:`Load.peak_steal_pct` (s): 50 of /proc/stat's ticks on two CPUs.
+STEAL_WINDOW_S = 0.25
+
+
+async def _sample_steal(load: Load) -> None:
+    """Until cancelled, the steal of each window of about ``STEAL_WINDOW_S`` (a late
+    wake-up makes a longer one), the worst kept in ``load``; a task of the client's own loop,
+    so that no thread of the client competes for its interpreter."""
+    last = _cpu_ticks()
+    while last is not None:
+        await asyncio.sleep(STEAL_WINDOW_S)
+        now = _cpu_ticks()
+        if now is not None and now[1] > last[1]:
+            share = 100.0 * (now[0] - last[0]) / (now[1] - last[1])
+            load.peak_steal_pct = max(share, load.peak_steal_pct or 0.0)
+        last = now
+
+
+async def _with_steal_sampled(run: Coroutine[Any, Any, None], load: Load) -> None:
+    sampler = asyncio.create_task(_sample_steal(load))
+    try:
+        await run
+    finally:
+        sampler.cancel()
+
+
 @contextmanager
 def _client_collector_off() -> Iterator[None]:
     """No cyclic garbage collection in the client while it loads a server. The client holds
@@ -498,9 +527,10 @@ def run_load(port: int, *, path: str, token: str, prefix: str, duration_s: float
     before = _cpu_ticks()
     with _client_collector_off():
         if rate is not None:
-            runner(_open_loop(port, payloads, rate, duration_s, load))
+            runner(_with_steal_sampled(_open_loop(port, payloads, rate, duration_s, load), load))
         else:
-            runner(_closed_loop(port, payloads, concurrency or 8, duration_s, load))
+            runner(_with_steal_sampled(_closed_loop(port, payloads, concurrency or 8,
+                                                    duration_s, load), load))
     after = _cpu_ticks()
     if before is not None and after is not None and after[1] > before[1]:
         load.steal_pct = 100.0 * (after[0] - before[0]) / (after[1] - before[1])
