@@ -466,6 +466,13 @@ def _cpu_ticks() -> tuple[int, int] | None:
     return (ticks[7] if len(ticks) > 7 else 0), sum(ticks[:8])
 
 
+def _steal_pct(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of the CPU ticks between two :func:`_cpu_ticks` that were steal, in %."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return 100.0 * (after[0] - before[0]) / (after[1] - before[1])
+
+
 #: The window of :attr:`Load.peak_steal_pct` (s): 50 of /proc/stat's ticks on two CPUs.
 STEAL_WINDOW_S = 0.25
 
@@ -478,8 +485,8 @@ async def _sample_steal(load: Load) -> None:
     while last is not None:
         await asyncio.sleep(STEAL_WINDOW_S)
         now = _cpu_ticks()
-        if now is not None and now[1] > last[1]:
-            share = 100.0 * (now[0] - last[0]) / (now[1] - last[1])
+        share = _steal_pct(last, now)
+        if share is not None:
             load.peak_steal_pct = max(share, load.peak_steal_pct or 0.0)
         last = now
 
@@ -531,9 +538,7 @@ def run_load(port: int, *, path: str, token: str, prefix: str, duration_s: float
         else:
             runner(_with_steal_sampled(_closed_loop(port, payloads, concurrency or 8,
                                                     duration_s, load), load))
-    after = _cpu_ticks()
-    if before is not None and after is not None and after[1] > before[1]:
-        load.steal_pct = 100.0 * (after[0] - before[0]) / (after[1] - before[1])
+    load.steal_pct = _steal_pct(before, _cpu_ticks())
     return load
 
 
