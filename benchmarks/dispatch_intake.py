@@ -30,7 +30,8 @@ from /proc/stat): on a shared virtual machine it swings from nothing to a quarte
 and a phase with much of it measured a slower machine. ``peak %`` is the steal of the phase's
 worst quarter second: a moment when the hypervisor held most of the machine stalls the server
 and the client alike, however little the phase's mean shows it. ``cpu ms`` is the server's CPU
-time (all its processes) per 2xx answer.
+time (all its processes) per 2xx answer, ``client ms`` the load generator's per answer: on
+the same two cores, what the client spends the server does not have.
 
 Goal (issue 4): sustained intake >= 500 incidents/s with p99 < 50 ms on SQLite.
 
@@ -149,10 +150,12 @@ def _line(r: Result, phase: str, load: Load) -> str:
     steal = "n/a" if load.steal_pct is None else f"{load.steal_pct:.0f}"
     peak = "n/a" if load.peak_steal_pct is None else f"{load.peak_steal_pct:.0f}"
     cpu = "n/a" if load.cpu_ms_per_ok is None else f"{load.cpu_ms_per_ok:.2f}"
+    client = ("n/a" if load.client_ms_per_request is None
+              else f"{load.client_ms_per_request:.2f}")
     return (f"{r.backend:<11} {r.server:<9} {phase:<18} {load.throughput:>9.0f} "
             f"{load.quantile_ms(0.5):>8.1f} {load.quantile_ms(0.99):>8.1f} "
             f"{load.ok:>8d} {other + load.errors:>7d} {load.unsent:>7d} {steal:>8} {peak:>7} "
-            f"{cpu:>7}")
+            f"{cpu:>7} {client:>9}")
 
 
 def _ratio(label: str, a: float, b: float) -> str:
@@ -166,7 +169,7 @@ def report(results: list[Result], args: argparse.Namespace) -> int:
           f"fangkong workers {args.workers}")
     print(f"{'backend':<11} {'server':<9} {'phase':<18} {'2xx/s':>9} {'p50 ms':>8} "
           f"{'p99 ms':>8} {'2xx':>8} {'errors':>7} {'unsent':>7} {'steal %':>8} "
-          f"{'peak %':>7} {'cpu ms':>7}")
+          f"{'peak %':>7} {'cpu ms':>7} {'client ms':>9}")
     for r in results:
         print(_line(r, "closed", r.closed))
         print(_line(r, f"open {args.rate:.0f}/s", r.opened))
