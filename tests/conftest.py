@@ -3,15 +3,19 @@ county loaded once, and a transaction rolled back after every test."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -99,6 +103,16 @@ def db(county_engine: Engine) -> Iterator[Session]:
         connection.close()
 
 
+T = TypeVar("T")
+
+
+def run_in_new_loop(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run(main())`` in a thread of its own: the browser tests may leave an event
+    loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result(timeout=120)
+
+
 @dataclass
 class LiveServer:
     """A real uvicorn server on loopback, serving the app over a migrated database."""
@@ -138,6 +152,18 @@ class LiveServer:
         page.fill("input[name=password]", TEST_PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(f"{self.base_url}/")
+
+    def console_client(self, username: str) -> httpx.Client:
+        """An HTTP client logged in as ``username`` through the console's form: a session
+        cookie, and the session's CSRF token in the header the console's scripts send."""
+        client = self.client()
+        form = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+        assert form is not None
+        answer = client.post("/login", data={"username": username, "password": TEST_PASSWORD,
+                                             "csrf_token": form.group(1), "next": "/"})
+        assert answer.status_code == 303, answer.text
+        client.headers["X-CSRF-Token"] = form.group(1)
+        return client
 
     def token(self, username: str, password: str = TEST_PASSWORD) -> str:
         with self.client() as client:

@@ -7,21 +7,18 @@ import asyncio
 import functools
 import os
 import signal
-from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from batch_recorder import broken_parts, freeze_parts, recorder_parts, seeded_database
+from conftest import run_in_new_loop
 from fangkong.core.errors import InvalidInput, Unavailable
 from fangkong.core.models import AuditEvent
 from fangkong.core.writer import RESTART_AFTER_S, ProcessCommitter
-
-T = TypeVar("T")
 
 
 @pytest.fixture()
@@ -34,13 +31,6 @@ def engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
 def _committer(engine: Engine, **options: object) -> ProcessCommitter[str, int]:
     url = engine.url.render_as_string(hide_password=False)
     return ProcessCommitter(functools.partial(recorder_parts, url), **options)  # type: ignore[arg-type]
-
-
-def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """``asyncio.run(main())`` in a thread of its own: the browser tests may leave an event
-    loop running in this one."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(main())).result(timeout=120)
 
 
 def _stored(engine: Engine) -> list[str]:
@@ -59,7 +49,7 @@ def test_what_the_first_batch_loaded_is_held_out_of_the_collectors_way(engine: E
         finally:
             committer.close()
 
-    first, second = _run(main)
+    first, second = run_in_new_loop(main)
     # Frozen at start, then again after the first batch, with what that batch left behind
     # (the pool's connection, compiled statements): no full collection scans them later.
     assert 0 < first < second
@@ -78,7 +68,7 @@ def test_calls_are_answered_after_the_commit_and_fail_alone(engine: Engine) -> N
         finally:
             committer.close()
 
-    w1, bad, w2, clash = _run(main)
+    w1, bad, w2, clash = run_in_new_loop(main)
     # The ids were read on another connection: the rows were committed before the answers.
     assert isinstance(w1, int) and isinstance(w2, int) and w1 != w2
     assert isinstance(bad, InvalidInput) and bad.field == "call"
@@ -109,7 +99,7 @@ def test_a_writer_that_dies_fails_its_calls_and_the_next_call_starts_another(
         finally:
             committer.close()
 
-    before, after, started = _run(main)
+    before, after, started = run_in_new_loop(main)
     assert before != after and started == 2
     assert _stored(engine) == ["after", "before"]  # the killed batch left nothing
 
@@ -135,7 +125,7 @@ def test_a_sigterm_ends_the_writer_after_the_batch_it_is_writing(
         finally:
             committer.close()
 
-    napped, distinct, started, stored = _run(main)
+    napped, distinct, started, stored = run_in_new_loop(main)
     assert isinstance(napped, int) and distinct and started == 2 and stored == 2
 
 
@@ -155,7 +145,7 @@ def test_a_writer_that_cannot_start_is_tried_again_once_a_second(engine: Engine)
         finally:
             committer.close()
 
-    failures, started = _run(main)
+    failures, started = run_in_new_loop(main)
     # The first call waited for the child that died; the next two, within the second, did
     # not start another.
     assert started == 1
@@ -172,6 +162,6 @@ def test_close_writes_what_is_queued(engine: Engine) -> None:
             committer.submit("late")
         return [f.result() for f in futures]
 
-    ids = _run(main)
+    ids = run_in_new_loop(main)
     assert len(set(ids)) == 5
     assert _stored(engine) == [f"q{n}" for n in range(5)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,15 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
 
-from conftest import TEST_PASSWORD, LiveServer, running_server
+from conftest import TEST_PASSWORD, LiveServer, run_in_new_loop, running_server
 from factories import grid_centre
 from fangkong.core import auth
 from fangkong.core.audit import SYSTEM
 from fangkong.core.models import ApiToken, AuditEvent, Role
+from fangkong.dispatch.api import IntakeFastPath
 from fangkong.dispatch.models import Incident
 
 STATION = "T-D1-S1"
@@ -112,6 +116,91 @@ def test_create_is_idempotent_and_contact_is_masked(live_server: LiveServer,
     with officer:
         assert officer.get(f"/api/v1/incidents/{incident['id']}/caller-contact"
                            ).status_code == 403
+
+
+def test_intake_by_token_and_by_console_session_answer_alike(live_server: LiveServer,
+                                                             admin: httpx.Client) -> None:
+    """A bearer-token intake is taken before the framework's layers (IntakeFastPath), the
+    console's (session cookie) by the route: the same answers and the same errors."""
+    url = "/api/v1/incidents"
+    with closing(live_server.console_client("api_admin")) as console:
+        by_token = admin.post(url, json=_body(offset=7), headers={"Idempotency-Key": "alike-t"})
+        by_cookie = console.post(url, json=_body(offset=7), headers={"Idempotency-Key": "alike-c"})
+        assert by_token.status_code == by_cookie.status_code == 201, by_cookie.text
+        token_answer, cookie_answer = by_token.json(), by_cookie.json()
+        assert token_answer.keys() == cookie_answer.keys()
+        differ = {key for key in token_answer if token_answer[key] != cookie_answer[key]}
+        assert differ <= {"id", "received_at", "events"}
+        assert [{**e, "at": None} for e in token_answer["events"]] == [
+            {**e, "at": None} for e in cookie_answer["events"]]
+        assert token_answer["road"] == cookie_answer["road"] and token_answer["road"]
+        again = admin.post(url, json=_body(offset=7), headers={"Idempotency-Key": "alike-c"})
+        assert again.status_code == 200 and again.json()["id"] == cookie_answer["id"]
+
+        for body, key in ((_body(priority="P9"), "alike-p9"), (_body(subtype="theft"), "alike-s"),
+                          (_body(), "")):
+            token_fault = admin.post(url, json=body, headers={"Idempotency-Key": key})
+            cookie_fault = console.post(url, json=body, headers={"Idempotency-Key": key})
+            assert token_fault.status_code == cookie_fault.status_code == 422
+            assert token_fault.json() == cookie_fault.json()
+
+        # The route still does what only it does: CSRF for a cookie, the language cookie.
+        refused = console.post(url, json=_body(offset=8), headers={
+            "Idempotency-Key": "alike-csrf", "X-CSRF-Token": "not-the-token"})
+        assert refused.status_code == 403
+        console.get("/lang/en", follow_redirects=False)
+        english = console.post(url, json=_body(offset=9), headers={"Idempotency-Key": "alike-en"})
+        assert english.status_code == 201 and english.json()["category_label"] == "Public order"
+
+    # A token the server does not know, and a scheme it does not take: 401 naming Bearer.
+    with live_server.client("no-such-token") as stranger:
+        unknown = stranger.post(url, json=_body(), headers={"Idempotency-Key": "alike-x"})
+    basic = admin.post(url, json=_body(), headers={"Idempotency-Key": "alike-b",
+                                                   "Authorization": "Basic YTpi"})
+    for answer in (unknown, basic):
+        assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
+        assert answer.json()["error"] == "unauthorized"
+    # A bearer token sent with cookies goes the route's way, to the same effect.
+    with_cookie = admin.post(url, json=_body(offset=10), headers={
+        "Idempotency-Key": "alike-k", "Cookie": "fangkong_lang=en"})
+    assert with_cookie.status_code == 201
+    assert with_cookie.json()["category_label"] == "Public order"
+
+
+def test_intake_fast_path_takes_bearer_posts_without_cookies_only() -> None:
+    passed: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        passed.append(f"{scope['method']} {scope['path']}")
+        await PlainTextResponse("the app")(scope, receive, send)
+
+    fast = IntakeFastPath(app, path="/api/v1/incidents")
+
+    async def served(scope: Any, receive: Any, send: Any) -> None:
+        scope["app"] = Starlette()  # as the app's middleware stack has it (unused for a 422)
+        await fast(scope, receive, send)
+
+    async def send_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=served)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            bearer = {"Authorization": "Bearer t0ken", "Idempotency-Key": "fast-1"}
+            return [
+                await client.post("/api/v1/incidents", content=b"{", headers=bearer),
+                await client.post("/api/v1/incidents", content=b"{",
+                                  headers={**bearer, "Cookie": "fangkong_lang=en"}),
+                await client.post("/api/v1/incidents", content=b"{",
+                                  headers={**bearer, "Authorization": "Basic YTpi"}),
+                await client.post("/api/v1/incidents", content=b"{"),
+                await client.get("/api/v1/incidents", headers=bearer),
+                await client.post("/api/v1/incidents/import", content=b"{", headers=bearer),
+            ]
+
+    first, *others = run_in_new_loop(send_all)
+    # Taken by the fast path: its body checked there, the API's 422.
+    assert first.status_code == 422 and first.json()["field"].startswith("body")
+    assert [answer.text for answer in others] == ["the app"] * 5
+    assert passed == ["POST /api/v1/incidents"] * 3 + ["GET /api/v1/incidents",
+                                                       "POST /api/v1/incidents/import"]
 
 
 def test_scoped_lists_and_filters(live_server: LiveServer, admin: httpx.Client) -> None:

@@ -22,14 +22,7 @@ def _login(server: LiveServer, username: str, role: Role, area: str) -> httpx.Cl
             auth.create(session, username=username, display_name=username,
                         password=TEST_PASSWORD, role=role, area_codes=[area], actor=SYSTEM)
             session.commit()
-    client = server.client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
-    assert token is not None
-    answer = client.post("/login", data={"username": username, "password": TEST_PASSWORD,
-                                         "csrf_token": token.group(1), "next": "/incidents"})
-    assert answer.status_code == 303
-    client.headers["X-CSRF-Token"] = token.group(1)
-    return client
+    return server.console_client(username)
 
 
 def test_board_recommend_and_dispatch(live_server: LiveServer, live_network: Path) -> None:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
@@ -21,6 +21,7 @@ from fangkong.core.errors import FangkongError, Unauthorized
 from fangkong.core.leader import leadership
 from fangkong.core.models import User
 from fangkong.core.security import FieldCipher
+from fangkong.web import errors
 from fangkong.web.deps import language_of
 from fangkong.web.templating import STATIC_DIR, render
 
@@ -110,6 +111,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.environment == "production",
     )
+    # Added last, so outside the session middleware: it takes API intakes before it.
+    app.add_middleware(dispatch_api.IntakeFastPath, path=f"{API_PREFIX}/incidents")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Intake first: routes are matched in order, and it is the busiest.
@@ -127,8 +130,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     @app.exception_handler(FangkongError)
     async def domain_error(request: Request, exc: FangkongError) -> Response:
         if request.url.path.startswith(API_PREFIX):
-            headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-            return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
+            return errors.domain_error(exc)
         if isinstance(exc, Unauthorized):
             target = request.url.path
             if request.url.query:
@@ -145,16 +147,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        faults = [
-            {"field": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg")}
-            for err in exc.errors()
-        ]
-        first = faults[0] if faults else {"field": None, "message": "invalid request"}
-        return JSONResponse(
-            {"error": "invalid_input", "message": f"{first['field']}: {first['message']}",
-             "field": first["field"], "detail": {"faults": faults}},
-            status_code=422,
-        )
+        return errors.invalid_request(exc)
 
     @app.get("/docs", include_in_schema=False)
     def api_docs() -> Response:

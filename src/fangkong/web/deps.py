@@ -103,11 +103,18 @@ async def check_csrf(request: Request) -> None:
         raise Forbidden("missing or wrong CSRF token", field=CSRF_FIELD)
 
 
+def bearer_credential(authorization: str) -> auth.Credential | None:
+    """The token of an ``Authorization: Bearer`` header's value, if it is one."""
+    if authorization[:7].lower() == "bearer ":
+        return auth.Credential(token=authorization[7:].strip())
+    return None
+
+
 def credential_of(request: Request) -> auth.Credential:
     """The request's bearer token, else its session cookie's user (no I/O)."""
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return auth.Credential(token=header[7:].strip())
+    bearer = bearer_credential(request.headers.get("authorization", ""))
+    if bearer is not None:
+        return bearer
     user_id = request.session.get("user_id")
     if not isinstance(user_id, int):
         raise Unauthorized("log in first")
