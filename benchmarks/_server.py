@@ -517,7 +517,8 @@ async def _open_loop(port: int, payloads: list[bytes], rate: float, duration_s: 
                 connections -= 1
             if idle:
                 payload, since = due.popleft()
-                idle.pop().send(payload, max(since, time.perf_counter()))
+                # From when it was due; one sent early (see tick) from when it was sent.
+                idle.pop().send(payload, min(since, time.perf_counter()))
             else:
                 while connections < max_connections and opening < len(due):
                     connections += 1
@@ -555,8 +556,7 @@ async def _open_loop(port: int, payloads: list[bytes], rate: float, duration_s: 
 
     def tick() -> None:
         nonlocal scheduled
-        # The loop's timers keep milliseconds: a request due within one is sent now, its
-        # latency counted from when it was due.
+        # The loop's timers keep milliseconds: a request due within one is sent now.
         now = time.perf_counter() + TIMER_RESOLUTION_S
         while scheduled < count and started + scheduled / rate <= now:
             due.append((payloads[scheduled], started + scheduled / rate))
