@@ -392,12 +392,7 @@ def test_api_and_page(live_server: LiveServer, live_network: Path) -> None:
         assert other.get(f"/api/v1/dispatch/replays/{run['id']}").status_code == 404
 
     _user(live_server, "rp_commander", Role.COMMANDER, "T")
-    with closing(live_server.client()) as client:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
-        assert token is not None
-        client.post("/login", data={"username": "rp_commander", "password": TEST_PASSWORD,
-                                    "csrf_token": token.group(1), "next": "/dispatch/replay"})
-        client.headers["X-CSRF-Token"] = token.group(1)
+    with closing(live_server.console_client("rp_commander")) as client:
         page = client.get("/dispatch/replay")
         assert page.status_code == 200 and 'id="replay-form"' in page.text
         assert "回放某日警情" in page.text and 'value="T-D1-S1"' in page.text
@@ -416,13 +411,7 @@ def test_api_and_page(live_server: LiveServer, live_network: Path) -> None:
         client.cookies.set(LANGUAGE_COOKIE, "en")
         english = client.get("/dispatch/replay")
         assert "Replay a recorded day" in english.text and "Earlier replays" in english.text
-    with closing(live_server.client()) as viewer_page:
-        token = re.search(r'name="csrf_token" value="([^"]+)"',
-                          viewer_page.get("/login").text)
-        assert token is not None
-        viewer_page.post("/login", data={"username": "rp_viewer", "password": TEST_PASSWORD,
-                                         "csrf_token": token.group(1), "next": "/"})
-        viewer_page.headers["X-CSRF-Token"] = token.group(1)
+    with closing(live_server.console_client("rp_viewer")) as viewer_page:
         seen = viewer_page.get("/dispatch/replay")
         assert seen.status_code == 200 and 'id="replay-form"' not in seen.text
         assert viewer_page.post("/dispatch/replay",
