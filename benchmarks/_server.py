@@ -481,8 +481,9 @@ async def _open_loop(port: int, payloads: list[bytes], rate: float, duration_s: 
     scheduled moment, so that a stalled server is not hidden by a client that waits.
 
     At most ``max_connections`` are in flight (the rest wait their turn on the client, their
-    wait counted): more than the server's connection pool (15) can stall the app for the
-    pool's 30 s timeout, see the report of ``dispatch_intake.py``. A request still waiting
+    wait counted). The default, 12, stays under a connection pool's 15: the bare peer holds a
+    pooled connection per request in flight, and more would wait for the pool's 30 s timeout
+    (fangkong's intake takes none in the server's process). A request still waiting
     ``UNSENT_AFTER_S`` after the phase's end is given up and counted as unsent."""
     loop = asyncio.get_running_loop()
     count = min(len(payloads), int(rate * duration_s))
@@ -639,9 +640,10 @@ def _client_collector_off() -> Iterator[None]:
 
 def run_load(port: int, *, path: str, token: str, prefix: str, duration_s: float,
              concurrency: int | None = None, rate: float | None = None, seed: int = 1,
-             max_count: int = 200_000, scenes: Scenes | None = None) -> Load:
-    """A closed-loop run (``concurrency``) or an open-loop run at ``rate`` per second, of
-    incidents near ``scenes`` (see :func:`incident_body`)."""
+             max_count: int = 200_000, scenes: Scenes | None = None,
+             max_connections: int = 12) -> Load:
+    """A closed-loop run (``concurrency``) or an open-loop run at ``rate`` per second on at
+    most ``max_connections``, of incidents near ``scenes`` (see :func:`incident_body`)."""
     count = min(max_count, int((rate or 2_000) * duration_s) + 1)
     payloads = _payloads(path, token, prefix, count, seed, scenes)
     load = Load()
@@ -655,7 +657,8 @@ def run_load(port: int, *, path: str, token: str, prefix: str, duration_s: float
     with _client_collector_off():
         cpu_before = time.process_time()
         if rate is not None:
-            runner(_with_steal_sampled(_open_loop(port, payloads, rate, duration_s, load), load))
+            runner(_with_steal_sampled(_open_loop(port, payloads, rate, duration_s, load,
+                                                  max_connections), load))
         else:
             runner(_with_steal_sampled(_closed_loop(port, payloads, concurrency or 8,
                                                     duration_s, load), load))

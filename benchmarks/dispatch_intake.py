@@ -12,8 +12,10 @@ a reverse proxy that keeps one; on, it cost about 0.05 ms of CPU more per reques
   the previous one is answered, for ``--duration`` seconds: the sustained throughput
   (answered 2xx per second) and the latency at that load;
 - *open loop*: requests on a fixed schedule at ``--rate`` per second (the issue's goal, 500/s)
-  with latency counted from the scheduled moment, so that a stall is not hidden; requests
-  the server had no room for a second after the end of the phase are reported as unsent;
+  with latency counted from the scheduled moment, so that a stall is not hidden, on at most
+  ``--connections`` (12); requests the server had no room for a second after the end of the
+  phase are reported as unsent. More connections let the server's batches grow when it falls
+  behind, as many clients would;
 - *open loop at 80 %* of the closed-loop throughput: the latency at a load the server keeps up
   with.
 
@@ -115,7 +117,8 @@ def _rows(prepared: Prepared, table: str) -> int:
 
 
 def measure(backend: str, server: str, workdir: Path, *, postgres_url: str | None,
-            duration_s: float, concurrency: int, rate: float, workers: int) -> Result:
+            duration_s: float, concurrency: int, rate: float, workers: int,
+            connections: int) -> Result:
     prepared = prepare(workdir / f"{backend}-{server}", postgres_url=postgres_url,
                        road_network=True)
     mode = "serve" if server == "fangkong" else "serve-bare"
@@ -137,9 +140,10 @@ def measure(backend: str, server: str, workdir: Path, *, postgres_url: str | Non
             return out
 
         closed = phase("closed", 2, concurrency=concurrency)
-        opened = phase("open", 3, rate=rate)
+        opened = phase("open", 3, rate=rate, max_connections=connections)
         # The latency a client sees when the server is not overloaded: 80 % of its ceiling.
-        sustainable = phase("fit", 4, rate=max(1.0, 0.8 * closed.throughput))
+        sustainable = phase("fit", 4, rate=max(1.0, 0.8 * closed.throughput),
+                            max_connections=connections)
     rows = _rows(prepared, "incident" if server == "fangkong" else "bench_incident")
     return Result(backend=backend, server=server, closed=closed, opened=opened,
                   sustainable=sustainable, rows=rows)
@@ -165,7 +169,8 @@ def _ratio(label: str, a: float, b: float) -> str:
 def report(results: list[Result], args: argparse.Namespace) -> int:
     print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}; phase {args.duration:.0f} s, "
-          f"closed loop {args.concurrency} connections, open loop {args.rate:.0f}/s, "
+          f"closed loop {args.concurrency} connections, open loop {args.rate:.0f}/s on up to "
+          f"{args.connections} connections, "
           f"fangkong workers {args.workers}")
     print(f"{'backend':<11} {'server':<9} {'phase':<18} {'2xx/s':>9} {'p50 ms':>8} "
           f"{'p99 ms':>8} {'2xx':>8} {'errors':>7} {'unsent':>7} {'steal %':>8} "
@@ -220,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=None, help="seconds per phase")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rate", type=float, default=GOAL_RATE)
+    parser.add_argument("--connections", type=int, default=12,
+                        help="the open loop's most connections in flight (default 12)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--postgres-url", default=os.environ.get(POSTGRES_ENV))
     parser.add_argument("--no-peer", action="store_true", help="skip the bare INSERT peer")
@@ -237,7 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for server in servers:
                 result = measure(backend, server, tmp, postgres_url=pg_url,
                                  duration_s=args.duration, concurrency=args.concurrency,
-                                 rate=args.rate, workers=args.workers)
+                                 rate=args.rate, workers=args.workers,
+                                 connections=args.connections)
                 print(_line(result, "closed", result.closed), flush=True)
                 results.append(result)
     finally:
