@@ -416,6 +416,14 @@ class _Connection(asyncio.Protocol):
             self._on_answer(self, None)
 
 
+def _keep_running(tasks: set[asyncio.Task[None]], run: Coroutine[Any, Any, None]) -> None:
+    """Start ``run`` as a task held in ``tasks`` until it ends: the loop keeps only a weak
+    reference to a task, and one collected mid-run would never finish."""
+    task = asyncio.get_running_loop().create_task(run)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
 async def _connect(port: int, on_answer: Callable[[_Connection, int | None], None]
                    ) -> _Connection:
     _, connection = await asyncio.get_running_loop().create_connection(
@@ -459,9 +467,7 @@ async def _closed_loop(port: int, payloads: list[bytes], concurrency: int, durat
     def on_answer(connection: _Connection, status: int | None) -> None:
         if status is None:
             load.errors += 1
-            task = loop.create_task(reconnect())
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            _keep_running(tasks, reconnect())
             return
         load.latencies.append(time.perf_counter() - connection.since)
         load.statuses[status] = load.statuses.get(status, 0) + 1
@@ -524,9 +530,7 @@ async def _open_loop(port: int, payloads: list[bytes], rate: float, duration_s: 
                 while connections < max_connections and opening < len(due):
                     connections += 1
                     opening += 1
-                    task = loop.create_task(open_one())
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
+                    _keep_running(tasks, open_one())
                 return
 
     async def open_one() -> None:
