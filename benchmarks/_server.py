@@ -56,25 +56,37 @@ def _rectangle(west: float, south: float, east: float, north: float) -> dict[str
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-def county_geojson(bbox: tuple[float, float, float, float] = (WEST, SOUTH, EAST, NORTH)
-                   ) -> dict[str, Any]:
+def county_geojson(
+    bbox: tuple[float, float, float, float] = (WEST, SOUTH, EAST, NORTH),
+) -> dict[str, Any]:
     """31 rectangles over ``bbox``: each level splits its parent in two (as the tests' county)."""
     features: list[dict[str, Any]] = []
 
-    def add(code: str, level: str, parent: str | None, box: tuple[float, float, float, float],
-            depth: int) -> None:
-        props: dict[str, Any] = {"code": code, "level": level, "name_zh": f"区域{code}",
-                                 "name_en": f"Area {code}"}
+    def add(
+        code: str,
+        level: str,
+        parent: str | None,
+        box: tuple[float, float, float, float],
+        depth: int,
+    ) -> None:
+        props: dict[str, Any] = {
+            "code": code,
+            "level": level,
+            "name_zh": f"区域{code}",
+            "name_en": f"Area {code}",
+        }
         if parent:
             props["parent_code"] = parent
-        features.append({"type": "Feature", "properties": props,
-                         "geometry": _rectangle(*box)})
+        features.append({"type": "Feature", "properties": props, "geometry": _rectangle(*box)})
         children = ("district", "station", "beat", "grid")
         if depth == len(children):
             return
         w, s, e, n = box
-        halves = ([(w, s, (w + e) / 2, n), ((w + e) / 2, s, e, n)] if depth % 2 == 0
-                  else [(w, s, e, (s + n) / 2), (w, (s + n) / 2, e, n)])
+        halves = (
+            [(w, s, (w + e) / 2, n), ((w + e) / 2, s, e, n)]
+            if depth % 2 == 0
+            else [(w, s, e, (s + n) / 2), (w, (s + n) / 2, e, n)]
+        )
         prefix = "DSBG"[depth]
         for i, half in enumerate(halves, start=1):
             add(f"{code}-{prefix}{i}", children[depth], code, half, depth + 1)
@@ -122,8 +134,12 @@ def import_demo_network(data_dir: Path) -> Any:
 
 def network_bbox(graph: Any, margin_deg: float = 0.01) -> tuple[float, float, float, float]:
     """The graph's bounding box grown by ``margin_deg``: the county's areas cover it."""
-    return (float(graph.lon.min()) - margin_deg, float(graph.lat.min()) - margin_deg,
-            float(graph.lon.max()) + margin_deg, float(graph.lat.max()) + margin_deg)
+    return (
+        float(graph.lon.min()) - margin_deg,
+        float(graph.lat.min()) - margin_deg,
+        float(graph.lon.max()) + margin_deg,
+        float(graph.lat.max()) + margin_deg,
+    )
 
 
 def reset_postgres(url: str) -> str:
@@ -133,11 +149,17 @@ def reset_postgres(url: str) -> str:
     from fangkong.core.db import make_engine
 
     parsed = make_url(url)
-    admin = make_engine(parsed.set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
+    admin = make_engine(
+        parsed.set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
     with admin.connect() as conn:
-        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                        {"n": parsed.database}).first() is None:
+        if (
+            conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}
+            ).first()
+            is None
+        ):
             conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
     admin.dispose()
     engine = make_engine(url)
@@ -149,9 +171,13 @@ def reset_postgres(url: str) -> str:
     return url
 
 
-def prepare(data_dir: Path, *, postgres_url: str | None = None,
-            bbox: tuple[float, float, float, float] = (WEST, SOUTH, EAST, NORTH),
-            road_network: bool = False) -> Prepared:
+def prepare(
+    data_dir: Path,
+    *,
+    postgres_url: str | None = None,
+    bbox: tuple[float, float, float, float] = (WEST, SOUTH, EAST, NORTH),
+    road_network: bool = False,
+) -> Prepared:
     """Migrate a fresh database, load the county over ``bbox`` and issue an admin token.
 
     ``road_network``: import the demo's road network into ``data_dir`` first, and lay the
@@ -171,8 +197,9 @@ def prepare(data_dir: Path, *, postgres_url: str | None = None,
     if road_network:
         graph = import_demo_network(data_dir).graph
         bbox = network_bbox(graph)
-        scenes = Scenes(lon=np.asarray(graph.lon, dtype=np.float64),
-                        lat=np.asarray(graph.lat, dtype=np.float64))
+        scenes = Scenes(
+            lon=np.asarray(graph.lon, dtype=np.float64), lat=np.asarray(graph.lat, dtype=np.float64)
+        )
     if postgres_url:
         url, backend = reset_postgres(postgres_url), "postgresql"
     else:
@@ -184,8 +211,15 @@ def prepare(data_dir: Path, *, postgres_url: str | None = None,
     upgrade(engine)
     with Session(engine) as session:
         area_service.import_geojson(session, data=county_geojson(bbox), actor=SYSTEM)
-        user = auth.create(session, username=ADMIN, display_name="Bench", password="x" * 16,
-                           role=Role.ADMIN, area_codes=["T"], actor=SYSTEM)
+        user = auth.create(
+            session,
+            username=ADMIN,
+            display_name="Bench",
+            password="x" * 16,
+            role=Role.ADMIN,
+            area_codes=["T"],
+            actor=SYSTEM,
+        )
         _, token = auth.issue_token(session, user=user, name="bench", ttl=None, actor=SYSTEM)
         session.commit()
     engine.dispose()
@@ -203,8 +237,14 @@ def backends(postgres_url: str | None, *, sqlite_only: bool) -> list[tuple[str, 
         from sqlalchemy import make_url
 
         parsed = make_url(postgres_url)
-        out.append(("postgresql", parsed.set(database=f"{parsed.database}_bench")
-                    .render_as_string(hide_password=False)))
+        out.append(
+            (
+                "postgresql",
+                parsed.set(database=f"{parsed.database}_bench").render_as_string(
+                    hide_password=False
+                ),
+            )
+        )
     elif not sqlite_only:
         print(f"PostgreSQL skipped: set --postgres-url or {POSTGRES_ENV}")
     return out
@@ -219,16 +259,32 @@ def free_port() -> int:
 class Server:
     """The app (``serve``) or the bare peer (``serve-bare``) in a child process."""
 
-    def __init__(self, prepared: Prepared, *, mode: str = "serve", workers: int = 1,
-                 log: Path | None = None) -> None:
+    def __init__(
+        self, prepared: Prepared, *, mode: str = "serve", workers: int = 1, log: Path | None = None
+    ) -> None:
         self.port = free_port()
-        env = {**os.environ, "FANGKONG_DATA_DIR": str(prepared.data_dir),
-               "FANGKONG_DATABASE_URL": prepared.url, "FANGKONG_SECRET_KEY": SECRET,
-               "FANGKONG_ENVIRONMENT": "test"}
+        env = {
+            **os.environ,
+            "FANGKONG_DATA_DIR": str(prepared.data_dir),
+            "FANGKONG_DATABASE_URL": prepared.url,
+            "FANGKONG_SECRET_KEY": SECRET,
+            "FANGKONG_ENVIRONMENT": "test",
+        }
         self._log = open(log or os.devnull, "ab")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), mode, "--port", str(self.port),
-             "--workers", str(workers)], env=env, stdout=self._log, stderr=self._log)
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                mode,
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            stdout=self._log,
+            stderr=self._log,
+        )
         self.base = f"http://127.0.0.1:{self.port}"
         self._wait()
 
@@ -247,6 +303,7 @@ class Server:
     def cpu_seconds(self) -> float | None:
         """CPU time (user and system) the server's processes (it, its workers and their
         intake writers) have used so far; None where /proc is not there."""
+
         def stat(pid: str) -> list[str] | None:
             try:
                 with open(f"/proc/{pid}/stat", encoding="ascii") as f:
@@ -339,8 +396,7 @@ class Load:
         return float(np.quantile(np.asarray(self.latencies), q) * 1e3)
 
 
-def incident_body(i: int, rng: np.random.Generator, scenes: Scenes | None = None
-                  ) -> dict[str, Any]:
+def incident_body(i: int, rng: np.random.Generator, scenes: Scenes | None = None) -> dict[str, Any]:
     """A valid incident: near a random one of ``scenes``, else anywhere in the default county
     (the grids cover it all)."""
     if scenes is None:
@@ -350,15 +406,24 @@ def incident_body(i: int, rng: np.random.Generator, scenes: Scenes | None = None
         at = int(rng.integers(scenes.lon.size))
         lon = float(scenes.lon[at] + rng.uniform(-JITTER_DEG, JITTER_DEG))
         lat = float(scenes.lat[at] + rng.uniform(-JITTER_DEG, JITTER_DEG))
-    return {"category": "public_order", "subtype": "fight", "priority": "P2", "source": "call",
-            "lon": lon, "lat": lat, "description": f"bench incident {i}",
-            "caller_contact": "13912345678"}
+    return {
+        "category": "public_order",
+        "subtype": "fight",
+        "priority": "P2",
+        "source": "call",
+        "lon": lon,
+        "lat": lat,
+        "description": f"bench incident {i}",
+        "caller_contact": "13912345678",
+    }
 
 
 def _request(path: str, token: str, key: str, body: bytes) -> bytes:
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-            f"Idempotency-Key: {key}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        f"Idempotency-Key: {key}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
     return head.encode("ascii") + body
 
 
@@ -402,10 +467,10 @@ class _Connection(asyncio.Protocol):
             length = 0
             if at >= 0:
                 stop = head.find(b"\r\n", at + 2)
-                length = int(head[at + 17:stop if stop >= 0 else len(head)])
+                length = int(head[at + 17 : stop if stop >= 0 else len(head)])
             if len(buffer) < end + 4 + length:
                 return
-            del buffer[:end + 4 + length]
+            del buffer[: end + 4 + length]
             self.busy = False
             self._on_answer(self, int(head[9:12]))
 
@@ -424,23 +489,28 @@ def _keep_running(tasks: set[asyncio.Task[None]], run: Coroutine[Any, Any, None]
     task.add_done_callback(tasks.discard)
 
 
-async def _connect(port: int, on_answer: Callable[[_Connection, int | None], None]
-                   ) -> _Connection:
+async def _connect(port: int, on_answer: Callable[[_Connection, int | None], None]) -> _Connection:
     _, connection = await asyncio.get_running_loop().create_connection(
-        lambda: _Connection(on_answer), "127.0.0.1", port)
+        lambda: _Connection(on_answer), "127.0.0.1", port
+    )
     return connection
 
 
-def _payloads(path: str, token: str, prefix: str, count: int, seed: int,
-              scenes: Scenes | None) -> list[bytes]:
+def _payloads(
+    path: str, token: str, prefix: str, count: int, seed: int, scenes: Scenes | None
+) -> list[bytes]:
     rng = np.random.default_rng(seed)
-    return [_request(path, token, f"{prefix}-{i}",
-                     json.dumps(incident_body(i, rng, scenes)).encode("utf-8"))
-            for i in range(count)]
+    return [
+        _request(
+            path, token, f"{prefix}-{i}", json.dumps(incident_body(i, rng, scenes)).encode("utf-8")
+        )
+        for i in range(count)
+    ]
 
 
-async def _closed_loop(port: int, payloads: list[bytes], concurrency: int, duration_s: float,
-                       load: Load) -> None:
+async def _closed_loop(
+    port: int, payloads: list[bytes], concurrency: int, duration_s: float, load: Load
+) -> None:
     """``concurrency`` connections, each sending its next request as soon as one is answered."""
     loop = asyncio.get_running_loop()
     queue = iter(payloads)
@@ -481,8 +551,14 @@ async def _closed_loop(port: int, payloads: list[bytes], concurrency: int, durat
     load.seconds = time.perf_counter() - started
 
 
-async def _open_loop(port: int, payloads: list[bytes], rate: float, duration_s: float,
-                     load: Load, max_connections: int = 12) -> None:
+async def _open_loop(
+    port: int,
+    payloads: list[bytes],
+    rate: float,
+    duration_s: float,
+    load: Load,
+    max_connections: int = 12,
+) -> None:
     """Requests sent on a fixed schedule (``rate`` per second); latency counts from the
     scheduled moment, so that a stalled server is not hidden by a client that waits.
 
@@ -580,7 +656,6 @@ async def _open_loop(port: int, payloads: list[bytes], rate: float, duration_s: 
         connection.close()
 
 
-
 def _cpu_ticks() -> tuple[int, int] | None:
     """(steal, all) CPU ticks of the machine so far, from /proc/stat (Linux)."""
     try:
@@ -642,10 +717,20 @@ def _client_collector_off() -> Iterator[None]:
         gc.collect()
 
 
-def run_load(port: int, *, path: str, token: str, prefix: str, duration_s: float,
-             concurrency: int | None = None, rate: float | None = None, seed: int = 1,
-             max_count: int = 200_000, scenes: Scenes | None = None,
-             max_connections: int = 12) -> Load:
+def run_load(
+    port: int,
+    *,
+    path: str,
+    token: str,
+    prefix: str,
+    duration_s: float,
+    concurrency: int | None = None,
+    rate: float | None = None,
+    seed: int = 1,
+    max_count: int = 200_000,
+    scenes: Scenes | None = None,
+    max_connections: int = 12,
+) -> Load:
     """A closed-loop run (``concurrency``) or an open-loop run at ``rate`` per second on at
     most ``max_connections``, of incidents near ``scenes`` (see :func:`incident_body`)."""
     count = min(max_count, int((rate or 2_000) * duration_s) + 1)
@@ -661,11 +746,17 @@ def run_load(port: int, *, path: str, token: str, prefix: str, duration_s: float
     with _client_collector_off():
         cpu_before = time.process_time()
         if rate is not None:
-            runner(_with_steal_sampled(_open_loop(port, payloads, rate, duration_s, load,
-                                                  max_connections), load))
+            runner(
+                _with_steal_sampled(
+                    _open_loop(port, payloads, rate, duration_s, load, max_connections), load
+                )
+            )
         else:
-            runner(_with_steal_sampled(_closed_loop(port, payloads, concurrency or 8,
-                                                    duration_s, load), load))
+            runner(
+                _with_steal_sampled(
+                    _closed_loop(port, payloads, concurrency or 8, duration_s, load), load
+                )
+            )
         load.client_cpu_s = time.process_time() - cpu_before
     load.steal_pct = _steal_pct(before, _cpu_ticks())
     return load
@@ -692,11 +783,14 @@ async def _gets(port: int, requests: list[bytes], load: Load) -> None:
     connection.close()
 
 
-
 def run_gets(port: int, paths: list[str], token: str) -> Load:
     """GET each path in turn on one keep-alive connection: the latency of each answer."""
-    requests = [(f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}"
-                 "\r\n\r\n").encode("ascii") for p in paths]
+    requests = [
+        (f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n").encode(
+            "ascii"
+        )
+        for p in paths
+    ]
     load = Load()
     with _client_collector_off():
         asyncio.run(_gets(port, requests, load))
@@ -712,11 +806,18 @@ def bare_table(engine: Any) -> Any:
     from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
 
     meta = MetaData()
-    table = Table(BARE_TABLE, meta, Column("id", Integer, primary_key=True),
-                  Column("idempotency_key", String(64), unique=True),
-                  Column("category", String(32)), Column("subtype", String(32)),
-                  Column("priority", String(4)), Column("lon", Float), Column("lat", Float),
-                  Column("description", Text))
+    table = Table(
+        BARE_TABLE,
+        meta,
+        Column("id", Integer, primary_key=True),
+        Column("idempotency_key", String(64), unique=True),
+        Column("category", String(32)),
+        Column("subtype", String(32)),
+        Column("priority", String(4)),
+        Column("lon", Float),
+        Column("lat", Float),
+        Column("description", Text),
+    )
     meta.create_all(engine)
     return table
 
@@ -735,13 +836,23 @@ def _bare_app() -> Any:
     app = FastAPI()
 
     @app.post("/api/v1/incidents", status_code=201)
-    def create(body: dict[str, Any],
-               idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
+    def create(
+        body: dict[str, Any], idempotency_key: str | None = Header(default=None)
+    ) -> dict[str, Any]:
         with engine.begin() as conn:
-            row = conn.execute(insert(table).values(
-                idempotency_key=idempotency_key, category=body["category"],
-                subtype=body["subtype"], priority=body["priority"], lon=body["lon"],
-                lat=body["lat"], description=body["description"]).returning(table.c.id)).one()
+            row = conn.execute(
+                insert(table)
+                .values(
+                    idempotency_key=idempotency_key,
+                    category=body["category"],
+                    subtype=body["subtype"],
+                    priority=body["priority"],
+                    lon=body["lon"],
+                    lat=body["lat"],
+                    description=body["description"],
+                )
+                .returning(table.c.id)
+            ).one()
         return {"id": row[0], **body}
 
     return app
@@ -764,16 +875,25 @@ def _serve(argv: Sequence[str]) -> None:
     import uvicorn
 
     if args.mode == "serve-bare":
-        uvicorn.run(_bare_app(), host="127.0.0.1", port=args.port, log_level="warning",
-                    access_log=False)
+        uvicorn.run(
+            _bare_app(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False
+        )
         return
     if args.workers > 1:
         # Workers import the app by name; this script's folder is on their sys.path.
-        uvicorn.run("_server:app_factory", factory=True, host="127.0.0.1", port=args.port,
-                    workers=args.workers, log_level="warning", access_log=False)
+        uvicorn.run(
+            "_server:app_factory",
+            factory=True,
+            host="127.0.0.1",
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+            access_log=False,
+        )
         return
-    uvicorn.run(app_factory(), host="127.0.0.1", port=args.port,
-                log_level="warning", access_log=False)
+    uvicorn.run(
+        app_factory(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False
+    )
 
 
 if __name__ == "__main__":

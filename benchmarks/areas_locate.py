@@ -94,14 +94,17 @@ def build_county(pbf: Path = DEMO_PBF) -> County:
     precincts = sorted((b for b in boundaries if b.admin_level == 8), key=lambda b: b.name)
     # The same beats and grids as the demo county builds.
     grids: list[MultiPolygon] = [
-        grid for _, layout in county_layout(precincts, roads) for _, beat_grids in layout
+        grid
+        for _, layout in county_layout(precincts, roads)
+        for _, beat_grids in layout
         for grid in beat_grids
     ]
 
     ids = np.arange(1, len(grids) + 1, dtype=np.int64)
     paths = tuple(f"/{i}/" for i in ids)
-    index = AreaIndex.from_polygons(ids, paths, list(grids),
-                                    key=(len(grids), len(grids), "benchmark"))
+    index = AreaIndex.from_polygons(
+        ids, paths, list(grids), key=(len(grids), len(grids), "benchmark")
+    )
     geoms = index.polygons
     minx, miny, maxx, maxy = (float(v) for v in country.geometry.bounds)
     return County(

@@ -71,38 +71,72 @@ def _seed(data_dir: Path) -> None:
     rng = random.Random(11)
     now = utcnow()
     with Session(engine) as session:
-        points = list(session.execute(select(StandardAddress.lon, StandardAddress.lat)
-                                      .where(StandardAddress.area_path.is_not(None))))
+        points = list(
+            session.execute(
+                select(StandardAddress.lon, StandardAddress.lat).where(
+                    StandardAddress.area_path.is_not(None)
+                )
+            )
+        )
         stations = list(session.scalars(select(Area).where(Area.level == AreaLevel.STATION)))
         cipher = FieldCipher(settings.ensure_secret_key())
-        kinds = [("criminal", "theft"), ("public_order", "noise"), ("traffic", "collision"),
-                 ("dispute", "neighbour"), ("assistance", "directions")]
+        kinds = [
+            ("criminal", "theft"),
+            ("public_order", "noise"),
+            ("traffic", "collision"),
+            ("dispute", "neighbour"),
+            ("assistance", "directions"),
+        ]
         for n in range(INCIDENTS):
             lon, lat = rng.choice(points)
             category, subtype = rng.choice(kinds)
-            data = service.IncidentIn(category=category, subtype=subtype,
-                                      priority=Priority(f"P{n % 4 + 1}"), source=Source.CALL,
-                                      lon=lon, lat=lat)
-            service.create(session, key=f"bench-map-{n}", data=data, actor=SYSTEM,
-                           now=now - timedelta(seconds=rng.uniform(0, 3600)),
-                           cipher=cipher)
+            data = service.IncidentIn(
+                category=category,
+                subtype=subtype,
+                priority=Priority(f"P{n % 4 + 1}"),
+                source=Source.CALL,
+                lon=lon,
+                lat=lat,
+            )
+            service.create(
+                session,
+                key=f"bench-map-{n}",
+                data=data,
+                actor=SYSTEM,
+                now=now - timedelta(seconds=rng.uniform(0, 3600)),
+                cipher=cipher,
+            )
         for n in range(UNITS):
-            unit = service.create_unit(session, call_sign=f"BM{n:03d}", unit_type=UnitType.CAR,
-                                       home_area=rng.choice(stations), actor=SYSTEM)
+            unit = service.create_unit(
+                session,
+                call_sign=f"BM{n:03d}",
+                unit_type=UnitType.CAR,
+                home_area=rng.choice(stations),
+                actor=SYSTEM,
+            )
             lon, lat = rng.choice(points)
             service.report_position(session, unit=unit, lon=lon, lat=lat, now=now)
         session.commit()
         addresses = [(float(x), float(y)) for x, y in points]
     engine.dispose()
     (data_dir / "bench-points.txt").write_text(
-        "\n".join(f"{x},{y}" for x, y in addresses), encoding="utf-8")
+        "\n".join(f"{x},{y}" for x, y in addresses), encoding="utf-8"
+    )
 
 
 class Writer(threading.Thread):
     """Moves units and records incidents at a steady rate; keeps each incident's answer time."""
 
-    def __init__(self, base_url: str, token: str, *, moves_per_s: float, incidents_per_s: float,
-                 points: list[tuple[float, float]], seconds: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        moves_per_s: float,
+        incidents_per_s: float,
+        points: list[tuple[float, float]],
+        seconds: float,
+    ) -> None:
         super().__init__(daemon=True)
         self.base_url, self.token = base_url, token
         self.moves_per_s, self.incidents_per_s = moves_per_s, incidents_per_s
@@ -123,11 +157,18 @@ class Writer(threading.Thread):
                 now = time.monotonic()
                 if now >= next_incident:
                     lon, lat = rng.choice(self.points)
-                    answer = client.post("/api/v1/incidents",
-                                         headers={"Idempotency-Key": f"bench-live-{n}-{start}"},
-                                         json={"category": "traffic", "subtype": "collision",
-                                               "priority": "P2", "source": "call",
-                                               "lon": lon, "lat": lat})
+                    answer = client.post(
+                        "/api/v1/incidents",
+                        headers={"Idempotency-Key": f"bench-live-{n}-{start}"},
+                        json={
+                            "category": "traffic",
+                            "subtype": "collision",
+                            "priority": "P2",
+                            "source": "call",
+                            "lon": lon,
+                            "lat": lat,
+                        },
+                    )
                     if answer.status_code == 201:
                         self.answered[answer.json()["id"]] = time.time() * 1000
                     else:
@@ -136,8 +177,9 @@ class Writer(threading.Thread):
                     next_incident += 1 / self.incidents_per_s
                 if now >= next_move:
                     lon, lat = rng.choice(self.points)
-                    client.post(f"/api/v1/units/{rng.choice(units)}/position",
-                                json={"lon": lon, "lat": lat})
+                    client.post(
+                        f"/api/v1/units/{rng.choice(units)}/position", json={"lon": lon, "lat": lat}
+                    )
                     self.moves += 1
                     next_move += 1 / self.moves_per_s
                 time.sleep(max(0.0, min(next_move, next_incident) - time.monotonic()))
@@ -195,15 +237,24 @@ def main() -> None:
     server: subprocess.Popen[bytes] | None = None
     try:
         t0 = time.perf_counter()
-        subprocess.run([*fangkong, "demo", "--no-serve", "--data-dir", str(data_dir)],
-                       check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*fangkong, "demo", "--no-serve", "--data-dir", str(data_dir)],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
         _seed(data_dir)
-        print(f"demo county + {INCIDENTS} incidents + {UNITS} units in "
-              f"{time.perf_counter() - t0:.1f} s")
+        print(
+            f"demo county + {INCIDENTS} incidents + {UNITS} units in "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
         port = _free_port()
-        server = subprocess.Popen([*fangkong, "serve", "--data-dir", str(data_dir),
-                                   "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [*fangkong, "serve", "--data-dir", str(data_dir), "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -215,40 +266,55 @@ def main() -> None:
             if time.monotonic() > deadline:
                 sys.exit("the server did not start")
             time.sleep(0.2)
-        token = httpx.post(f"{base}/api/v1/auth/token", json={
-            "username": "admin", "password": "fangkong-demo"}).json()["access_token"]
-        points = [tuple(map(float, line.split(",")))
-                  for line in (data_dir / "bench-points.txt").read_text().splitlines()]
+        token = httpx.post(
+            f"{base}/api/v1/auth/token", json={"username": "admin", "password": "fangkong-demo"}
+        ).json()["access_token"]
+        points = [
+            tuple(map(float, line.split(",")))
+            for line in (data_dir / "bench-points.txt").read_text().splitlines()
+        ]
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                 args=["--no-sandbox"])
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+            )
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(f"{base}/login")
             page.fill("input[name=username]", "commander")
             page.fill("input[name=password]", "fangkong-demo")
             page.click("button[type=submit]")
             started = time.perf_counter()
-            page.wait_for_function("Number(document.getElementById('map').dataset.liveIncidents)"
-                                   f" >= {INCIDENTS} && document.getElementById('map')"
-                                   ".dataset.ready === 'true'", timeout=120_000)
-            shown = page.evaluate("({i: document.getElementById('map').dataset.liveIncidents,"
-                                  " u: document.getElementById('map').dataset.liveUnits})")
-            print(f"map ready with {shown['i']} incidents and {shown['u']} units in "
-                  f"{time.perf_counter() - started:.1f} s")
+            page.wait_for_function(
+                "Number(document.getElementById('map').dataset.liveIncidents)"
+                f" >= {INCIDENTS} && document.getElementById('map')"
+                ".dataset.ready === 'true'",
+                timeout=120_000,
+            )
+            shown = page.evaluate(
+                "({i: document.getElementById('map').dataset.liveIncidents,"
+                " u: document.getElementById('map').dataset.liveUnits})"
+            )
+            print(
+                f"map ready with {shown['i']} incidents and {shown['u']} units in "
+                f"{time.perf_counter() - started:.1f} s"
+            )
             idle: dict[str, Any] = page.evaluate(FRAME_PROBE, phase)
             page.evaluate("window.fangkongLiveStats.redrawMs.length = 0")
             page.evaluate(POLLING_PEER)
-            writer = Writer(base, token, moves_per_s=50, incidents_per_s=2, points=points,
-                            seconds=phase)
+            writer = Writer(
+                base, token, moves_per_s=50, incidents_per_s=2, points=points, seconds=phase
+            )
             writer.start()
             loaded: dict[str, Any] = page.evaluate(FRAME_PROBE, phase)
             writer.join()
             page.wait_for_timeout(2500)  # the last answers reach both views
             redraws: list[float] = page.evaluate("window.fangkongLiveStats.redrawMs")
-            sse_seen = {int(k): float(v) for k, v in page.evaluate(
-                "Array.from(window.fangkongLiveStats.seenAt.entries())")}
-            poll_seen = {int(k): float(v) for k, v in page.evaluate(
-                "Array.from(window.pollSeen.entries())")}
+            sse_seen = {
+                int(k): float(v)
+                for k, v in page.evaluate("Array.from(window.fangkongLiveStats.seenAt.entries())")
+            }
+            poll_seen = {
+                int(k): float(v) for k, v in page.evaluate("Array.from(window.pollSeen.entries())")
+            }
             poll_bytes = int(page.evaluate("window.pollBytes"))
             poll_errors = page.evaluate("window.pollErrors")
             if poll_errors:
@@ -262,25 +328,39 @@ def main() -> None:
 
     sse = _latencies(sse_seen, writer.answered)
     poll = _latencies(poll_seen, writer.answered)
-    print(f"\nload: {writer.moves} unit moves and {len(writer.answered)} new incidents in "
-          f"{phase:.0f} s ({len(writer.errors)} errors)")
+    print(
+        f"\nload: {writer.moves} unit moves and {len(writer.answered)} new incidents in "
+        f"{phase:.0f} s ({len(writer.errors)} errors)"
+    )
     print(f"{'':24}{'p50 ms':>10}{'p99 ms':>10}{'long tasks':>12}")
     for name, run in (("frames idle", idle), ("frames under load", loaded)):
-        print(f"{name:24}{statistics.median(run['gaps']):10.1f}"
-              f"{_percentile(run['gaps'], 99):10.1f}{run['longTasks']:12d}")
-    print(f"{'redraw (live.js)':24}{statistics.median(redraws) if redraws else float('nan'):10.1f}"
-          f"{_percentile(redraws, 99):10.1f}{'':12}  ({len(redraws)} redraws)")
-    print(f"{'write to map: SSE':24}{statistics.median(sse) if sse else float('nan'):10.0f}"
-          f"{_percentile(sse, 99):10.0f}{'':12}  ({len(sse)}/{len(writer.answered)} seen)")
-    print(f"{'write to map: 1 s poll':24}{statistics.median(poll) if poll else float('nan'):10.0f}"
-          f"{_percentile(poll, 99):10.0f}{'':12}  ({len(poll)}/{len(writer.answered)} seen, "
-          f"{poll_bytes / 1e6:.1f} MB polled)")
+        print(
+            f"{name:24}{statistics.median(run['gaps']):10.1f}"
+            f"{_percentile(run['gaps'], 99):10.1f}{run['longTasks']:12d}"
+        )
+    print(
+        f"{'redraw (live.js)':24}{statistics.median(redraws) if redraws else float('nan'):10.1f}"
+        f"{_percentile(redraws, 99):10.1f}{'':12}  ({len(redraws)} redraws)"
+    )
+    print(
+        f"{'write to map: SSE':24}{statistics.median(sse) if sse else float('nan'):10.0f}"
+        f"{_percentile(sse, 99):10.0f}{'':12}  ({len(sse)}/{len(writer.answered)} seen)"
+    )
+    print(
+        f"{'write to map: 1 s poll':24}{statistics.median(poll) if poll else float('nan'):10.0f}"
+        f"{_percentile(poll, 99):10.0f}{'':12}  ({len(poll)}/{len(writer.answered)} seen, "
+        f"{poll_bytes / 1e6:.1f} MB polled)"
+    )
     print("\nratios:")
-    print(f"  frame p99 under load / idle: "
-          f"{_percentile(loaded['gaps'], 99) / _percentile(idle['gaps'], 99):.2f}x")
+    print(
+        f"  frame p99 under load / idle: "
+        f"{_percentile(loaded['gaps'], 99) / _percentile(idle['gaps'], 99):.2f}x"
+    )
     if sse and poll:
-        print(f"  write-to-map p50, 1 s polling / SSE: "
-              f"{statistics.median(poll) / max(statistics.median(sse), 1e-9):.1f}x")
+        print(
+            f"  write-to-map p50, 1 s polling / SSE: "
+            f"{statistics.median(poll) / max(statistics.median(sse), 1e-9):.1f}x"
+        )
     print(f"  redraw p99 / 16.7 ms frame budget: {_percentile(redraws, 99) / 16.7:.2f}")
 
 

@@ -45,8 +45,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _server import POSTGRES_ENV, backends, bare_table, incident_body, prepare, reset_postgres
 
 BAD_EVERY = 50
-COLUMNS = ("idempotency_key", "category", "subtype", "priority", "source", "lon", "lat",
-           "description", "caller_contact")
+COLUMNS = (
+    "idempotency_key",
+    "category",
+    "subtype",
+    "priority",
+    "source",
+    "lon",
+    "lat",
+    "description",
+    "caller_contact",
+)
 
 
 def calls_csv(rows: int, seed: int = 11) -> tuple[str, int]:
@@ -82,8 +91,11 @@ def _fangkong(url: str, text: str) -> tuple[float, float, int, int, int]:
     for _ in range(2):
         with Session(engine) as session:
             started = time.perf_counter()
-            reports.append(service.import_file(session, name="calls.csv", text=text,
-                                               actor=actor, now=utcnow(), cipher=cipher))
+            reports.append(
+                service.import_file(
+                    session, name="calls.csv", text=text, actor=actor, now=utcnow(), cipher=cipher
+                )
+            )
             session.commit()
             seconds.append(time.perf_counter() - started)
     engine.dispose()
@@ -102,10 +114,18 @@ def _peer(url: str, text: str) -> tuple[float, int]:
     engine = make_engine(url)
     table = bare_table(engine)
     started = time.perf_counter()
-    rows = [{"idempotency_key": r["idempotency_key"], "category": r["category"],
-             "subtype": r["subtype"], "priority": r["priority"], "lon": float(r["lon"]),
-             "lat": float(r["lat"]), "description": r["description"]}
-            for r in csv.DictReader(io.StringIO(text))]
+    rows = [
+        {
+            "idempotency_key": r["idempotency_key"],
+            "category": r["category"],
+            "subtype": r["subtype"],
+            "priority": r["priority"],
+            "lon": float(r["lon"]),
+            "lat": float(r["lat"]),
+            "description": r["description"],
+        }
+        for r in csv.DictReader(io.StringIO(text))
+    ]
     with engine.begin() as conn:
         conn.execute(insert(table), rows)
     seconds = time.perf_counter() - started
@@ -134,21 +154,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             prepared = prepare(tmp / backend, postgres_url=pg_url)
             first_s, again_s, created, existing, errors = _fangkong(prepared.url, text)
             if created != rows - bad or errors != bad:
-                print(f"{backend}: fangkong created {created} and reported {errors} errors; "
-                      f"expected {rows - bad} and {bad}")
+                print(
+                    f"{backend}: fangkong created {created} and reported {errors} errors; "
+                    f"expected {rows - bad} and {bad}"
+                )
                 failed = 1
             if pg_url:
                 reset_postgres(pg_url)
             peer_url = prepared.url if pg_url else f"sqlite:///{tmp / backend / 'peer.db'}"
             peer_s, written = _peer(peer_url, text)
-            print(f"{backend:<11} {'fangkong, first':<20} {first_s:8.2f} {rows / first_s:8.0f}"
-                  f"  {created:,} created, {errors} errors reported")
-            print(f"{backend:<11} {'fangkong, again':<20} {again_s:8.2f} {rows / again_s:8.0f}"
-                  f"  {existing:,} existing, none written twice")
-            print(f"{backend:<11} {'bare executemany':<20} {peer_s:8.2f} {rows / peer_s:8.0f}"
-                  f"  {written:,} written, nothing checked")
-            print(f"{backend:<11} ratio fangkong / bare executemany (time, first import): "
-                  f"{first_s / peer_s:.1f}x")
+            print(
+                f"{backend:<11} {'fangkong, first':<20} {first_s:8.2f} {rows / first_s:8.0f}"
+                f"  {created:,} created, {errors} errors reported"
+            )
+            print(
+                f"{backend:<11} {'fangkong, again':<20} {again_s:8.2f} {rows / again_s:8.0f}"
+                f"  {existing:,} existing, none written twice"
+            )
+            print(
+                f"{backend:<11} {'bare executemany':<20} {peer_s:8.2f} {rows / peer_s:8.0f}"
+                f"  {written:,} written, nothing checked"
+            )
+            print(
+                f"{backend:<11} ratio fangkong / bare executemany (time, first import): "
+                f"{first_s / peer_s:.1f}x"
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return failed

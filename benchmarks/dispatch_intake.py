@@ -93,9 +93,16 @@ def _check_snapped(port: int, prepared: Prepared) -> None:
     body = json.dumps(incident_body(0, np.random.default_rng(0), prepared.scenes))
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        conn.request("POST", PATH, body=body, headers={
-            "Authorization": f"Bearer {prepared.token}", "Idempotency-Key": "snap-check",
-            "Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            PATH,
+            body=body,
+            headers={
+                "Authorization": f"Bearer {prepared.token}",
+                "Idempotency-Key": "snap-check",
+                "Content-Type": "application/json",
+            },
+        )
         answer = conn.getresponse()
         made = json.loads(answer.read())
     finally:
@@ -116,24 +123,53 @@ def _rows(prepared: Prepared, table: str) -> int:
     return count
 
 
-def measure(backend: str, server: str, workdir: Path, *, postgres_url: str | None,
-            duration_s: float, concurrency: int, rate: float, workers: int,
-            connections: int) -> Result:
-    prepared = prepare(workdir / f"{backend}-{server}", postgres_url=postgres_url,
-                       road_network=True)
+def measure(
+    backend: str,
+    server: str,
+    workdir: Path,
+    *,
+    postgres_url: str | None,
+    duration_s: float,
+    concurrency: int,
+    rate: float,
+    workers: int,
+    connections: int,
+) -> Result:
+    prepared = prepare(
+        workdir / f"{backend}-{server}", postgres_url=postgres_url, road_network=True
+    )
     mode = "serve" if server == "fangkong" else "serve-bare"
-    with Server(prepared, mode=mode, workers=workers if server == "fangkong" else 1,
-                log=workdir / f"{backend}-{server}.log") as srv:
+    with Server(
+        prepared,
+        mode=mode,
+        workers=workers if server == "fangkong" else 1,
+        log=workdir / f"{backend}-{server}.log",
+    ) as srv:
         if server == "fangkong":
             _check_snapped(srv.port, prepared)
         # Warm-up: the first requests build the area index and fill the connection pool.
-        run_load(srv.port, path=PATH, token=prepared.token, prefix="warm", duration_s=1.0,
-                 concurrency=concurrency, scenes=prepared.scenes)
+        run_load(
+            srv.port,
+            path=PATH,
+            token=prepared.token,
+            prefix="warm",
+            duration_s=1.0,
+            concurrency=concurrency,
+            scenes=prepared.scenes,
+        )
 
         def phase(prefix: str, seed: int, **load: Any) -> Load:
             before = srv.cpu_seconds()
-            out = run_load(srv.port, path=PATH, token=prepared.token, prefix=prefix,
-                           duration_s=duration_s, seed=seed, scenes=prepared.scenes, **load)
+            out = run_load(
+                srv.port,
+                path=PATH,
+                token=prepared.token,
+                prefix=prefix,
+                duration_s=duration_s,
+                seed=seed,
+                scenes=prepared.scenes,
+                **load,
+            )
             after = srv.cpu_seconds()
             if before is not None and after is not None:
                 out.server_cpu_s = after - before
@@ -142,11 +178,18 @@ def measure(backend: str, server: str, workdir: Path, *, postgres_url: str | Non
         closed = phase("closed", 2, concurrency=concurrency)
         opened = phase("open", 3, rate=rate, max_connections=connections)
         # The latency a client sees when the server is not overloaded: 80 % of its ceiling.
-        sustainable = phase("fit", 4, rate=max(1.0, 0.8 * closed.throughput),
-                            max_connections=connections)
+        sustainable = phase(
+            "fit", 4, rate=max(1.0, 0.8 * closed.throughput), max_connections=connections
+        )
     rows = _rows(prepared, "incident" if server == "fangkong" else "bench_incident")
-    return Result(backend=backend, server=server, closed=closed, opened=opened,
-                  sustainable=sustainable, rows=rows)
+    return Result(
+        backend=backend,
+        server=server,
+        closed=closed,
+        opened=opened,
+        sustainable=sustainable,
+        rows=rows,
+    )
 
 
 def _line(r: Result, phase: str, load: Load) -> str:
@@ -154,12 +197,13 @@ def _line(r: Result, phase: str, load: Load) -> str:
     steal = "n/a" if load.steal_pct is None else f"{load.steal_pct:.0f}"
     peak = "n/a" if load.peak_steal_pct is None else f"{load.peak_steal_pct:.0f}"
     cpu = "n/a" if load.cpu_ms_per_ok is None else f"{load.cpu_ms_per_ok:.2f}"
-    client = ("n/a" if load.client_ms_per_request is None
-              else f"{load.client_ms_per_request:.2f}")
-    return (f"{r.backend:<11} {r.server:<9} {phase:<18} {load.throughput:>9.0f} "
-            f"{load.quantile_ms(0.5):>8.1f} {load.quantile_ms(0.99):>8.1f} "
-            f"{load.ok:>8d} {other + load.errors:>7d} {load.unsent:>7d} {steal:>8} {peak:>7} "
-            f"{cpu:>7} {client:>9}")
+    client = "n/a" if load.client_ms_per_request is None else f"{load.client_ms_per_request:.2f}"
+    return (
+        f"{r.backend:<11} {r.server:<9} {phase:<18} {load.throughput:>9.0f} "
+        f"{load.quantile_ms(0.5):>8.1f} {load.quantile_ms(0.99):>8.1f} "
+        f"{load.ok:>8d} {other + load.errors:>7d} {load.unsent:>7d} {steal:>8} {peak:>7} "
+        f"{cpu:>7} {client:>9}"
+    )
 
 
 def _ratio(label: str, a: float, b: float) -> str:
@@ -167,14 +211,18 @@ def _ratio(label: str, a: float, b: float) -> str:
 
 
 def report(results: list[Result], args: argparse.Namespace) -> int:
-    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}; phase {args.duration:.0f} s, "
-          f"closed loop {args.concurrency} connections, open loop {args.rate:.0f}/s on up to "
-          f"{args.connections} connections, "
-          f"fangkong workers {args.workers}")
-    print(f"{'backend':<11} {'server':<9} {'phase':<18} {'2xx/s':>9} {'p50 ms':>8} "
-          f"{'p99 ms':>8} {'2xx':>8} {'errors':>7} {'unsent':>7} {'steal %':>8} "
-          f"{'peak %':>7} {'cpu ms':>7} {'client ms':>9}")
+    print(
+        f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}; phase {args.duration:.0f} s, "
+        f"closed loop {args.concurrency} connections, open loop {args.rate:.0f}/s on up to "
+        f"{args.connections} connections, "
+        f"fangkong workers {args.workers}"
+    )
+    print(
+        f"{'backend':<11} {'server':<9} {'phase':<18} {'2xx/s':>9} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'2xx':>8} {'errors':>7} {'unsent':>7} {'steal %':>8} "
+        f"{'peak %':>7} {'cpu ms':>7} {'client ms':>9}"
+    )
     for r in results:
         print(_line(r, "closed", r.closed))
         print(_line(r, f"open {args.rate:.0f}/s", r.opened))
@@ -184,23 +232,44 @@ def report(results: list[Result], args: argparse.Namespace) -> int:
     for backend in ("sqlite", "postgresql"):
         mine, peer = by.get((backend, "fangkong")), by.get((backend, "bare"))
         if mine and peer:
-            print(_ratio(f"{backend}: fangkong / bare INSERT throughput",
-                         mine.closed.throughput, peer.closed.throughput))
-            print(_ratio(f"{backend}: fangkong / bare INSERT p99",
-                         mine.opened.quantile_ms(0.99), peer.opened.quantile_ms(0.99)))
+            print(
+                _ratio(
+                    f"{backend}: fangkong / bare INSERT throughput",
+                    mine.closed.throughput,
+                    peer.closed.throughput,
+                )
+            )
+            print(
+                _ratio(
+                    f"{backend}: fangkong / bare INSERT p99",
+                    mine.opened.quantile_ms(0.99),
+                    peer.opened.quantile_ms(0.99),
+                )
+            )
     lite, pg = by.get(("sqlite", "fangkong")), by.get(("postgresql", "fangkong"))
     if lite and pg:
-        print(_ratio("fangkong: SQLite / PostgreSQL throughput", lite.closed.throughput,
-                     pg.closed.throughput))
-        print(_ratio("fangkong: SQLite / PostgreSQL p99 (open loop)",
-                     lite.opened.quantile_ms(0.99), pg.opened.quantile_ms(0.99)))
+        print(
+            _ratio(
+                "fangkong: SQLite / PostgreSQL throughput",
+                lite.closed.throughput,
+                pg.closed.throughput,
+            )
+        )
+        print(
+            _ratio(
+                "fangkong: SQLite / PostgreSQL p99 (open loop)",
+                lite.opened.quantile_ms(0.99),
+                pg.opened.quantile_ms(0.99),
+            )
+        )
     for r in results:
-        for phase, load in (("closed", r.closed), ("open", r.opened),
-                            ("80%", r.sustainable)):
+        for phase, load in (("closed", r.closed), ("open", r.opened), ("80%", r.sustainable)):
             odd = {s: n for s, n in load.statuses.items() if not 200 <= s < 300}
             if odd or load.errors:
-                print(f"  {r.backend}/{r.server} {phase}: non-2xx {odd}, transport errors "
-                      f"{load.errors}")
+                print(
+                    f"  {r.backend}/{r.server} {phase}: non-2xx {odd}, transport errors "
+                    f"{load.errors}"
+                )
     failed = 0
     for r in results:
         stored = r.closed.ok + r.opened.ok + r.sustainable.ok
@@ -211,11 +280,16 @@ def report(results: list[Result], args: argparse.Namespace) -> int:
     if lite:
         sustained = lite.opened.throughput
         p99 = lite.opened.quantile_ms(0.99)
-        met = (sustained >= 0.98 * GOAL_RATE and p99 < GOAL_P99_MS
-               and lite.opened.errors == lite.opened.unsent == 0)
-        print(f"\ngoal (SQLite, >= {GOAL_RATE:.0f}/s sustained with p99 < {GOAL_P99_MS:.0f} ms): "
-              f"{'met' if met else 'MISSED'} ({sustained:.0f}/s at p99 {p99:.1f} ms; "
-              f"closed-loop ceiling {lite.closed.throughput:.0f}/s)")
+        met = (
+            sustained >= 0.98 * GOAL_RATE
+            and p99 < GOAL_P99_MS
+            and lite.opened.errors == lite.opened.unsent == 0
+        )
+        print(
+            f"\ngoal (SQLite, >= {GOAL_RATE:.0f}/s sustained with p99 < {GOAL_P99_MS:.0f} ms): "
+            f"{'met' if met else 'MISSED'} ({sustained:.0f}/s at p99 {p99:.1f} ms; "
+            f"closed-loop ceiling {lite.closed.throughput:.0f}/s)"
+        )
     return failed
 
 
@@ -225,8 +299,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=None, help="seconds per phase")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rate", type=float, default=GOAL_RATE)
-    parser.add_argument("--connections", type=int, default=12,
-                        help="the open loop's most connections in flight (default 12)")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=12,
+        help="the open loop's most connections in flight (default 12)",
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--postgres-url", default=os.environ.get(POSTGRES_ENV))
     parser.add_argument("--no-peer", action="store_true", help="skip the bare INSERT peer")
@@ -242,10 +320,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for backend, pg_url in run_on:
             for server in servers:
-                result = measure(backend, server, tmp, postgres_url=pg_url,
-                                 duration_s=args.duration, concurrency=args.concurrency,
-                                 rate=args.rate, workers=args.workers,
-                                 connections=args.connections)
+                result = measure(
+                    backend,
+                    server,
+                    tmp,
+                    postgres_url=pg_url,
+                    duration_s=args.duration,
+                    concurrency=args.concurrency,
+                    rate=args.rate,
+                    workers=args.workers,
+                    connections=args.connections,
+                )
                 print(_line(result, "closed", result.closed), flush=True)
                 results.append(result)
     finally:

@@ -82,16 +82,18 @@ def build_network(network_dir: Path) -> tuple[Any, float]:
     return network, time.perf_counter() - started
 
 
-def random_points(graph: Any, count: int, rng: np.random.Generator) -> tuple[FloatArray,
-                                                                            FloatArray]:
+def random_points(
+    graph: Any, count: int, rng: np.random.Generator
+) -> tuple[FloatArray, FloatArray]:
     nodes = rng.integers(0, graph.n_nodes, count)
     lon = graph.lon[nodes] + rng.uniform(-JITTER_DEG, JITTER_DEG, count)
     lat = graph.lat[nodes] + rng.uniform(-JITTER_DEG, JITTER_DEG, count)
     return lon, lat
 
 
-def populate(prepared: Prepared, graph: Any, *, units: int, incidents: int,
-             rng: np.random.Generator) -> tuple[list[int], int]:
+def populate(
+    prepared: Prepared, graph: Any, *, units: int, incidents: int, rng: np.random.Generator
+) -> tuple[list[int], int]:
     """Units (available, placed) and incidents in the database; (incident ids, units)."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
@@ -110,19 +112,30 @@ def populate(prepared: Prepared, graph: Any, *, units: int, incidents: int,
         city = session.scalars(select(Area).where(Area.code == "T")).one()
         u_lon, u_lat = random_points(graph, units, rng)
         for i in range(units):
-            unit = service.create_unit(session, call_sign=f"B-{i:04d}", unit_type=UnitType.CAR,
-                                       home_area=city, actor=SYSTEM)
-            service.report_position(session, unit=unit, lon=float(u_lon[i]),
-                                    lat=float(u_lat[i]), now=now)
+            unit = service.create_unit(
+                session,
+                call_sign=f"B-{i:04d}",
+                unit_type=UnitType.CAR,
+                home_area=city,
+                actor=SYSTEM,
+            )
+            service.report_position(
+                session, unit=unit, lon=float(u_lon[i]), lat=float(u_lat[i]), now=now
+            )
         i_lon, i_lat = random_points(graph, incidents, rng)
         cipher = FieldCipher("c" * 40)
         for i in range(incidents):
             data = service.IncidentIn(
-                category="public_order", subtype="fight",
-                priority=Priority.P1 if i % 4 == 0 else Priority.P2, source=Source.CALL,
-                lon=float(i_lon[i]), lat=float(i_lat[i]))
-            incident, _ = service.create(session, key=f"rec-{i}", data=data, actor=SYSTEM,
-                                         now=now, cipher=cipher)
+                category="public_order",
+                subtype="fight",
+                priority=Priority.P1 if i % 4 == 0 else Priority.P2,
+                source=Source.CALL,
+                lon=float(i_lon[i]),
+                lat=float(i_lat[i]),
+            )
+            incident, _ = service.create(
+                session, key=f"rec-{i}", data=data, actor=SYSTEM, now=now, cipher=cipher
+            )
             ids.append(incident.id)
         session.commit()
     engine.dispose()
@@ -152,8 +165,9 @@ class ScipyPeer:
         n = g.n_nodes
         self.reverse = csr_matrix((g.time_s[edge], tails, indptr), shape=(n, n))
 
-    def _items(self, edge: IntArray, frac: FloatArray, *, leaving: bool
-               ) -> tuple[IntArray, FloatArray]:
+    def _items(
+        self, edge: IntArray, frac: FloatArray, *, leaving: bool
+    ) -> tuple[IntArray, FloatArray]:
         """(node, seconds) columns per point, shape (p, 3); ``inf`` where not available."""
         g = self.graph
         tw = self.twin[edge]
@@ -162,16 +176,29 @@ class ScipyPeer:
         tail, head, t = g.tail[edge], g.head[edge], g.time_s[edge]
         if leaving:
             nodes = np.stack([head, tail, tail], axis=1)
-            times = np.stack([(1 - frac) * t, np.where(has, frac * tw_time, np.inf),
-                              np.where(~has & (frac == 0), 0.0, np.inf)], axis=1)
+            times = np.stack(
+                [
+                    (1 - frac) * t,
+                    np.where(has, frac * tw_time, np.inf),
+                    np.where(~has & (frac == 0), 0.0, np.inf),
+                ],
+                axis=1,
+            )
         else:
             nodes = np.stack([tail, head, head], axis=1)
-            times = np.stack([frac * t, np.where(has, (1 - frac) * tw_time, np.inf),
-                              np.where(~has & (frac == 1), 0.0, np.inf)], axis=1)
+            times = np.stack(
+                [
+                    frac * t,
+                    np.where(has, (1 - frac) * tw_time, np.inf),
+                    np.where(~has & (frac == 1), 0.0, np.inf),
+                ],
+                axis=1,
+            )
         return nodes.astype(np.int64), times
 
-    def rank(self, lon: float, lat: float, units: Any, limit: int
-             ) -> tuple[IntArray, FloatArray, bool]:
+    def rank(
+        self, lon: float, lat: float, units: Any, limit: int
+    ) -> tuple[IntArray, FloatArray, bool]:
         """Indices of the ``limit`` nearest ``units`` (snapped once, a ``SnapResult``), their
         seconds, and whether a unit shares the scene's road (where this peer is not exact)."""
         from scipy.sparse.csgraph import dijkstra
@@ -213,9 +240,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--units", type=int, default=300)
     parser.add_argument("--incidents", type=int, default=None)
     parser.add_argument("--http", type=int, default=None, help="incidents asked over HTTP")
-    parser.add_argument("--network-dir", type=Path,
-                        default=Path(tempfile.gettempdir()) / "fangkong-bench-network",
-                        help="where the demo network is built once and reused")
+    parser.add_argument(
+        "--network-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "fangkong-bench-network",
+        help="where the demo network is built once and reused",
+    )
     args = parser.parse_args(argv)
     n_incidents = args.incidents or (300 if args.quick else 2_000)
     n_http = min(n_incidents, args.http or (150 if args.quick else 500))
@@ -230,8 +260,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     network, build_s = build_network(args.network_dir)
     graph = network.graph
-    print(f"network: demo county (Liechtenstein OSM), {graph.n_nodes:,} nodes, "
-          f"{graph.n_edges:,} edges; ready in {build_s:.1f} s")
+    print(
+        f"network: demo county (Liechtenstein OSM), {graph.n_nodes:,} nodes, "
+        f"{graph.n_edges:,} edges; ready in {build_s:.1f} s"
+    )
     bbox = network_bbox(graph)
     rng = np.random.default_rng(SEED)
     with tempfile.TemporaryDirectory(prefix="fangkong-recommend-") as tmp:
@@ -259,7 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             scene = network.snapper.snap(np.array([inc.lon]), np.array([inc.lat])).points
             k = 3 if inc.priority.value == "P1" else 1
             result: tuple[IntArray, FloatArray] = network.engine.k_nearest_sources(
-                scene, placed, max(LIMIT, k))
+                scene, placed, max(LIMIT, k)
+            )
             return result
 
         # Warm every path (caches, first-call costs).
@@ -268,11 +301,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             peer.rank(inc.lon, inc.lat, snapped, LIMIT)
             engine_only(i)
 
-        mine_s, mine = timed(lambda i: recommend.recommend(
-            network, incident=incidents[i], units=units, now=now, limit=LIMIT), n_incidents)
+        mine_s, mine = timed(
+            lambda i: recommend.recommend(
+                network, incident=incidents[i], units=units, now=now, limit=LIMIT
+            ),
+            n_incidents,
+        )
         engine_s, _ = timed(engine_only, n_incidents)
-        peer_s, theirs = timed(lambda i: peer.rank(incidents[i].lon, incidents[i].lat, snapped,
-                                                   LIMIT), n_incidents)
+        peer_s, theirs = timed(
+            lambda i: peer.rank(incidents[i].lon, incidents[i].lat, snapped, LIMIT), n_incidents
+        )
         agree = skipped = differ = 0
         unit_index = {u.id: i for i, u in enumerate(units)}
         for ranked, (_, p_times, same_road) in zip(mine, theirs, strict=True):
@@ -294,29 +332,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             http: Load = run_gets(srv.port, paths[:n_http], prepared.token)
         bad = sum(n for s, n in http.statuses.items() if s != 200)
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}; {len(units)} available units, "
-          f"{n_incidents} incidents (limit {LIMIT}; 1 in 4 is P1), seed {SEED}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}; {len(units)} available units, "
+        f"{n_incidents} incidents (limit {LIMIT}; 1 in 4 is P1), seed {SEED}"
+    )
     print(f"{'method':<34} {'queries':>8} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
-    rows = [("fangkong recommend() in process", mine_s),
-            ("  engine only, units snapped once", engine_s),
-            ("scipy peer, units snapped once", peer_s),
-            ("HTTP GET .../recommendation", np.asarray(http.latencies))]
+    rows = [
+        ("fangkong recommend() in process", mine_s),
+        ("  engine only, units snapped once", engine_s),
+        ("scipy peer, units snapped once", peer_s),
+        ("HTTP GET .../recommendation", np.asarray(http.latencies)),
+    ]
     for name, lat in rows:
-        print(f"{name:<34} {lat.size:>8d} {ms(lat, 0.5):>8.3f} {ms(lat, 0.99):>8.3f} "
-              f"{float(lat.mean()) * 1e3:>8.3f}")
-    print(f"\nratios: scipy peer / fangkong engine (same snapping) p50 "
-          f"{ms(peer_s, 0.5) / ms(engine_s, 0.5):.1f}x, p99 "
-          f"{ms(peer_s, 0.99) / ms(engine_s, 0.99):.1f}x; recommend() / engine p50 "
-          f"{ms(mine_s, 0.5) / ms(engine_s, 0.5):.1f}x (recommend() snaps the incident and the "
-          f"units moved since its last call); HTTP / recommend() p50 "
-          f"{ms(np.asarray(http.latencies), 0.5) / ms(mine_s, 0.5):.1f}x")
-    print(f"check: nearest unit's time agrees with the peer on {agree} incidents, differs on "
-          f"{differ}; {skipped} skipped (a unit on the scene's road); HTTP non-200: {bad}")
+        print(
+            f"{name:<34} {lat.size:>8d} {ms(lat, 0.5):>8.3f} {ms(lat, 0.99):>8.3f} "
+            f"{float(lat.mean()) * 1e3:>8.3f}"
+        )
+    print(
+        f"\nratios: scipy peer / fangkong engine (same snapping) p50 "
+        f"{ms(peer_s, 0.5) / ms(engine_s, 0.5):.1f}x, p99 "
+        f"{ms(peer_s, 0.99) / ms(engine_s, 0.99):.1f}x; recommend() / engine p50 "
+        f"{ms(mine_s, 0.5) / ms(engine_s, 0.5):.1f}x (recommend() snaps the incident and the "
+        f"units moved since its last call); HTTP / recommend() p50 "
+        f"{ms(np.asarray(http.latencies), 0.5) / ms(mine_s, 0.5):.1f}x"
+    )
+    print(
+        f"check: nearest unit's time agrees with the peer on {agree} incidents, differs on "
+        f"{differ}; {skipped} skipped (a unit on the scene's road); HTTP non-200: {bad}"
+    )
     met = ms(mine_s, 0.99) < GOAL_P99_MS
-    print(f"goal (recommend() p99 < {GOAL_P99_MS:.0f} ms with {args.units} units): "
-          f"{'met' if met else 'MISSED'} ({ms(mine_s, 0.99):.2f} ms; with the units snapped "
-          f"once {ms(engine_s, 0.99):.2f} ms)")
+    print(
+        f"goal (recommend() p99 < {GOAL_P99_MS:.0f} ms with {args.units} units): "
+        f"{'met' if met else 'MISSED'} ({ms(mine_s, 0.99):.2f} ms; with the units snapped "
+        f"once {ms(engine_s, 0.99):.2f} ms)"
+    )
     print(f"total {time.perf_counter() - started:.0f} s")
     return 1 if differ or bad else 0
 

@@ -45,7 +45,7 @@ def _cpu_per_call(run_batch: Callable[[list[Any]], None], calls: list[Any], batc
     """CPU seconds per call to write ``calls`` ``batch`` at a time."""
     started = time.process_time()
     for start in range(0, len(calls), batch):
-        run_batch(calls[start:start + batch])
+        run_batch(calls[start : start + batch])
     return (time.process_time() - started) / len(calls)
 
 
@@ -76,14 +76,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = bare_table(engine)
         credential = auth.Credential(token=prepared.token)
         rng = np.random.default_rng(7)
-        bodies = [IncidentIn.model_validate(incident_body(i, rng, prepared.scenes))
-                  for i in range(count)]
+        bodies = [
+            IncidentIn.model_validate(incident_body(i, rng, prepared.scenes)) for i in range(count)
+        ]
         keys = itertools.count()
 
         def calls() -> list[intake.IntakeCall]:
             """``count`` intakes, each with a key not used before."""
-            return [intake.IntakeCall(credential=credential, key=f"w-{next(keys)}", body=body,
-                                      client="127.0.0.1") for body in bodies]
+            return [
+                intake.IntakeCall(
+                    credential=credential, key=f"w-{next(keys)}", body=body, client="127.0.0.1"
+                )
+                for body in bodies
+            ]
 
         def fangkong(batch: list[intake.IntakeCall]) -> None:
             answers = write_batch(parts.factory, parts.write, parts.answer, batch)
@@ -93,11 +98,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         def peer(batch: list[intake.IntakeCall]) -> None:
             with engine.begin() as conn:
-                conn.execute(insert(table), [
-                    {"idempotency_key": c.key, "category": c.body.category,
-                     "subtype": c.body.subtype, "priority": c.body.priority.value,
-                     "lon": c.body.lon, "lat": c.body.lat, "description": c.body.description}
-                    for c in batch])
+                conn.execute(
+                    insert(table),
+                    [
+                        {
+                            "idempotency_key": c.key,
+                            "category": c.body.category,
+                            "subtype": c.body.subtype,
+                            "priority": c.body.priority.value,
+                            "lon": c.body.lon,
+                            "lat": c.body.lat,
+                            "description": c.body.description,
+                        }
+                        for c in batch
+                    ],
+                )
 
         fangkong(calls()[:1])  # warm: the first batch loads the area index and the network
         rows = []
@@ -106,8 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             theirs = min(_cpu_per_call(peer, calls(), size) for _ in range(args.rounds))
             rows.append((size, ours, theirs))
         engine.dispose()
-    print(f"writer CPU per intake, least of {args.rounds} rounds of {count:,} intakes "
-          f"(SQLite, the demo's road network)")
+    print(
+        f"writer CPU per intake, least of {args.rounds} rounds of {count:,} intakes "
+        f"(SQLite, the demo's road network)"
+    )
     print(f"{'batch':>5} {'fangkong ms':>12} {'bare INSERT ms':>15} {'ratio':>7}")
     for size, ours, theirs in rows:
         print(f"{size:>5} {ours * 1e3:>12.3f} {theirs * 1e3:>15.3f} {ours / theirs:>6.1f}x")

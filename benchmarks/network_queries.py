@@ -95,8 +95,13 @@ N_MSN_SOURCES = 500
 PANDANA_MSN_RADIUS_S = 3600.0
 # Tolerances of the answer checks: fangkong must match scipy to 1e-6 s; pyroutingkit rounds
 # every edge to a millisecond and pandana stores weights in single precision.
-TOLERANCE_S = {"fangkong": 1e-6, "networkx": 1e-6, "scipy": 0.0, "pandana": 1.0,
-               "pyroutingkit": 1.0}
+TOLERANCE_S = {
+    "fangkong": 1e-6,
+    "networkx": 1e-6,
+    "scipy": 0.0,
+    "pandana": 1.0,
+    "pyroutingkit": 1.0,
+}
 
 
 @dataclass(frozen=True)
@@ -113,21 +118,33 @@ class Sizes:
 
 QUICK = Sizes(
     grid_nodes=100_000,
-    knn_queries={"fangkong": 1000, "scipy": 20, "networkx": 20, "pandana": 100,
-                 "pyroutingkit": 100},
+    knn_queries={
+        "fangkong": 1000,
+        "scipy": 20,
+        "networkx": 20,
+        "pandana": 100,
+        "pyroutingkit": 100,
+    },
     iso_queries={"fangkong": 200, "scipy": 20, "networkx": 20, "pandana": 20},
     polygon_queries=5,
-    m2m_sources=500, m2m_targets=10_000,
+    m2m_sources=500,
+    m2m_targets=10_000,
     m2m_run={"fangkong": 500, "scipy": 20, "networkx": 5, "pandana": 20, "pyroutingkit": 50},
     verify_m2m=5,
 )
 FULL = Sizes(
     grid_nodes=1_000_000,
-    knn_queries={"fangkong": 2000, "scipy": 10, "networkx": 50, "pandana": 100,
-                 "pyroutingkit": 100},
+    knn_queries={
+        "fangkong": 2000,
+        "scipy": 10,
+        "networkx": 50,
+        "pandana": 100,
+        "pyroutingkit": 100,
+    },
     iso_queries={"fangkong": 500, "scipy": 20, "networkx": 50, "pandana": 20},
     polygon_queries=10,
-    m2m_sources=2000, m2m_targets=50_000,
+    m2m_sources=2000,
+    m2m_targets=50_000,
     m2m_run={"fangkong": 2000, "scipy": 20, "networkx": 10, "pandana": 20, "pyroutingkit": 20},
     verify_m2m=5,
 )
@@ -203,14 +220,19 @@ def _save_iso(answers: dict[str, Any], per_query: list[tuple[IntArray, FloatArra
     ptr = np.zeros(len(per_query) + 1, dtype=np.int64)
     np.cumsum([len(nodes) for nodes, _ in per_query], out=ptr[1:])
     answers["iso_ptr"] = ptr
-    answers["iso_node"] = (np.concatenate([n for n, _ in per_query]) if per_query
-                           else np.zeros(0, np.int64))
-    answers["iso_time"] = (np.concatenate([t for _, t in per_query]) if per_query
-                           else np.zeros(0))
+    answers["iso_node"] = (
+        np.concatenate([n for n, _ in per_query]) if per_query else np.zeros(0, np.int64)
+    )
+    answers["iso_time"] = np.concatenate([t for _, t in per_query]) if per_query else np.zeros(0)
 
 
-def run_fangkong(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: dict[str, Any],
-                 answers: dict[str, Any]) -> None:
+def run_fangkong(
+    graph: Any,
+    wl: dict[str, Any],
+    run: dict[str, Any],
+    result: dict[str, Any],
+    answers: dict[str, Any],
+) -> None:
     from fangkong.network.ch import build_hierarchy
     from fangkong.network.engine import EdgePoints, Engine
     from fangkong.network.isochrone import isochrone
@@ -262,8 +284,7 @@ def run_fangkong(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: di
             engine.k_nearest_sources(node, fleet, K)
             moved.append((time.perf_counter() - started) * 1e3)
         result["bucket_moved_ms"] = float(np.median(moved))
-        lat, got = latencies(lambda i: engine.k_nearest(int(wl["knn_sources"][i]), targets, K),
-                             n)
+        lat, got = latencies(lambda i: engine.k_nearest(int(wl["knn_sources"][i]), targets, K), n)
         result["knn_s"] = lat.tolist()
         answers["knn"] = np.array([knn_row(t, K) for _, t in got])
         settled = []
@@ -272,8 +293,9 @@ def run_fangkong(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: di
             settled.append(engine.last_settled)
         result["knn_settled_mean"] = float(np.mean(settled))
         n_plain = min(n, run["knn_plain_queries"])
-        lat_p, _ = latencies(lambda i: plain.k_nearest(int(wl["knn_sources"][i]), targets, K),
-                             n_plain)
+        lat_p, _ = latencies(
+            lambda i: plain.k_nearest(int(wl["knn_sources"][i]), targets, K), n_plain
+        )
         result["knn_plain_s"] = lat_p.tolist()
         settled = []
         for i in range(min(n_plain, 100)):
@@ -281,11 +303,13 @@ def run_fangkong(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: di
             settled.append(plain.last_settled)
         result["knn_plain_settled_mean"] = float(np.mean(settled))
         for k in (1, 10):
-            lat_k, _ = latencies(lambda i, k=k: engine.k_nearest(int(wl["knn_sources"][i]),
-                                                                  targets, k), n)
+            lat_k, _ = latencies(
+                lambda i, k=k: engine.k_nearest(int(wl["knn_sources"][i]), targets, k), n
+            )
             result[f"knn{k}_s"] = lat_k.tolist()
-        lat_ks, _ = latencies(lambda i: engine.k_nearest_sources(int(wl["knn_sources"][i]),
-                                                                 targets, K), n)
+        lat_ks, _ = latencies(
+            lambda i: engine.k_nearest_sources(int(wl["knn_sources"][i]), targets, K), n
+        )
         result["knn_sources_s"] = lat_ks.tolist()
 
     if "isochrone" in only:
@@ -299,8 +323,10 @@ def run_fangkong(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: di
         lat_i, got_i = latencies(iso, n_iso)
         result["iso_s"] = lat_i.tolist()
         _save_iso(answers, got_i[: run["verify_iso"]])
-        lat_r, _ = latencies(lambda i: isochrone(engine, int(wl["iso_sources"][i]),
-                                                 ISO_THRESHOLDS, polygons=False), n_iso)
+        lat_r, _ = latencies(
+            lambda i: isochrone(engine, int(wl["iso_sources"][i]), ISO_THRESHOLDS, polygons=False),
+            n_iso,
+        )
         result["iso_rings_s"] = lat_r.tolist()
 
     if "m2m" in only:
@@ -316,8 +342,9 @@ def run_fangkong(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: di
         result["m2m_plain_s"] = time.perf_counter() - started
         result["m2m_plain_settled_per_source"] = plain.last_settled / max(1, sources.shape[0])
         if len(plain_pairs) != len(pairs):
-            raise AssertionError(f"many-to-many: {len(pairs)} pairs on the CH, "
-                                 f"{len(plain_pairs)} on the plain path")
+            raise AssertionError(
+                f"many-to-many: {len(pairs)} pairs on the CH, {len(plain_pairs)} on the plain path"
+            )
         del plain_pairs
         head = pairs.source < run["verify_m2m"]  # densify only the rows that are checked
         dense = np.full((run["verify_m2m"], m2m_targets.shape[0]), np.inf)
@@ -359,10 +386,15 @@ def run_fangkong(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: di
     lat_p, _ = latencies(lambda i: engine.k_nearest(points[i % len(points)], targets, K), n)
     result["knn_point_s"] = lat_p.tolist()
     lat_poly, rings = latencies(
-        lambda i: isochrone(engine, EdgePoints([int(points.edge[i])], [points.fraction[i]])
-                            if points.edge[i] >= 0 else int(wl["iso_sources"][i]),
-                            ISO_THRESHOLDS),
-        run["polygon_queries"])
+        lambda i: isochrone(
+            engine,
+            EdgePoints([int(points.edge[i])], [points.fraction[i]])
+            if points.edge[i] >= 0
+            else int(wl["iso_sources"][i]),
+            ISO_THRESHOLDS,
+        ),
+        run["polygon_queries"],
+    )
     result["iso_polygon_s"] = lat_poly.tolist()
     result["iso_polygon_pieces"] = float(np.mean([len(r[-1].edge) for r in rings]))
 
@@ -375,8 +407,13 @@ def _csr(graph: Any) -> Any:
     return csr_matrix((graph.time_s, graph.head, graph.indptr), shape=(n, n))
 
 
-def run_scipy(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: dict[str, Any],
-              answers: dict[str, Any]) -> None:
+def run_scipy(
+    graph: Any,
+    wl: dict[str, Any],
+    run: dict[str, Any],
+    result: dict[str, Any],
+    answers: dict[str, Any],
+) -> None:
     from scipy.sparse.csgraph import dijkstra
 
     only = set(run["only"])
@@ -385,8 +422,9 @@ def run_scipy(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: dict[
     result["preprocess_s"] = time.perf_counter() - started
     targets = wl["knn_targets"]
     if "knearest" in only:
-        lat, got = latencies(lambda i: dijkstra(a, indices=int(wl["knn_sources"][i]))[targets],
-                             run["knn_queries"])
+        lat, got = latencies(
+            lambda i: dijkstra(a, indices=int(wl["knn_sources"][i]))[targets], run["knn_queries"]
+        )
         result["knn_s"] = lat.tolist()
         answers["knn"] = np.array([knn_row(t, K) for t in got])
     if "isochrone" in only:
@@ -406,7 +444,7 @@ def run_scipy(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: dict[
         block = 10  # rows of n floats each: keep the dense block small
         rows = []
         for lo in range(0, sources.shape[0], block):
-            d = dijkstra(a, indices=sources[lo: lo + block], limit=M2M_CUTOFF_S)
+            d = dijkstra(a, indices=sources[lo : lo + block], limit=M2M_CUTOFF_S)
             rows.append(d[:, wl["m2m_targets"]])
         result["m2m_s"] = time.perf_counter() - started
         result["m2m_sources_run"] = int(sources.shape[0])
@@ -418,15 +456,21 @@ def run_scipy(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: dict[
         answers["msn"] = near
 
 
-def run_networkx(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: dict[str, Any],
-                 answers: dict[str, Any]) -> None:
+def run_networkx(
+    graph: Any,
+    wl: dict[str, Any],
+    run: dict[str, Any],
+    result: dict[str, Any],
+    answers: dict[str, Any],
+) -> None:
     import networkx as nx
 
     started = time.perf_counter()
     g = nx.DiGraph()
     g.add_nodes_from(range(graph.n_nodes))
-    for u, v, t in zip(graph.tail.tolist(), graph.head.tolist(), graph.time_s.tolist(),
-                       strict=True):
+    for u, v, t in zip(
+        graph.tail.tolist(), graph.head.tolist(), graph.time_s.tolist(), strict=True
+    ):
         if not g.has_edge(u, v) or g[u][v]["weight"] > t:
             g.add_edge(u, v, weight=t)
     result["preprocess_s"] = time.perf_counter() - started
@@ -438,14 +482,19 @@ def run_networkx(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: di
         out[list(lengths)] = list(lengths.values())
         return out
 
-    lat, got = latencies(lambda i: dense(nx.single_source_dijkstra_path_length(
-        g, int(wl["knn_sources"][i])))[targets], run["knn_queries"])
+    lat, got = latencies(
+        lambda i: dense(nx.single_source_dijkstra_path_length(g, int(wl["knn_sources"][i])))[
+            targets
+        ],
+        run["knn_queries"],
+    )
     result["knn_s"] = lat.tolist()
     answers["knn"] = np.array([knn_row(t, K) for t in got])
 
     def iso(i: int) -> tuple[IntArray, FloatArray]:
-        lengths = nx.single_source_dijkstra_path_length(g, int(wl["iso_sources"][i]),
-                                                        cutoff=ISO_THRESHOLDS[-1])
+        lengths = nx.single_source_dijkstra_path_length(
+            g, int(wl["iso_sources"][i]), cutoff=ISO_THRESHOLDS[-1]
+        )
         nodes = np.array(sorted(lengths), dtype=np.int64)
         return nodes, np.array([lengths[v] for v in nodes.tolist()])
 
@@ -454,8 +503,12 @@ def run_networkx(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: di
     _save_iso(answers, got_i[: run["verify_iso"]])
     sources = wl["m2m_sources"][: run["m2m_run"]]
     started = time.perf_counter()
-    rows = [dense(nx.single_source_dijkstra_path_length(g, int(s), cutoff=M2M_CUTOFF_S))
-            [wl["m2m_targets"]] for s in sources.tolist()]
+    rows = [
+        dense(nx.single_source_dijkstra_path_length(g, int(s), cutoff=M2M_CUTOFF_S))[
+            wl["m2m_targets"]
+        ]
+        for s in sources.tolist()
+    ]
     result["m2m_s"] = time.perf_counter() - started
     result["m2m_sources_run"] = int(sources.shape[0])
     answers["m2m"] = np.vstack(rows)[: run["verify_m2m"]]
@@ -465,29 +518,44 @@ def run_networkx(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: di
     answers["msn"] = dense(lengths)
 
 
-def run_pandana(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: dict[str, Any],
-                answers: dict[str, Any]) -> None:
+def run_pandana(
+    graph: Any,
+    wl: dict[str, Any],
+    run: dict[str, Any],
+    result: dict[str, Any],
+    answers: dict[str, Any],
+) -> None:
     import pandana
     import pandas as pd
 
     started = time.perf_counter()
-    net = pandana.Network(pd.Series(graph.lon), pd.Series(graph.lat),
-                          pd.Series(graph.tail.astype(np.int64)),
-                          pd.Series(graph.head.astype(np.int64)),
-                          pd.DataFrame({"time_s": graph.time_s}), twoway=False)
+    net = pandana.Network(
+        pd.Series(graph.lon),
+        pd.Series(graph.lat),
+        pd.Series(graph.tail.astype(np.int64)),
+        pd.Series(graph.head.astype(np.int64)),
+        pd.DataFrame({"time_s": graph.time_s}),
+        twoway=False,
+    )
     result["preprocess_s"] = time.perf_counter() - started
     targets = wl["knn_targets"].astype(np.int64)
     n_t = targets.shape[0]
-    lat, got = latencies(lambda i: np.asarray(net.shortest_path_lengths(
-        [int(wl["knn_sources"][i])] * n_t, targets), dtype=np.float64), run["knn_queries"])
+    lat, got = latencies(
+        lambda i: np.asarray(
+            net.shortest_path_lengths([int(wl["knn_sources"][i])] * n_t, targets), dtype=np.float64
+        ),
+        run["knn_queries"],
+    )
     result["knn_s"] = lat.tolist()
     answers["knn"] = np.array([knn_row(t, K) for t in got])
 
     def iso(i: int) -> tuple[IntArray, FloatArray]:
         frame = net.nodes_in_range([int(wl["iso_sources"][i])], ISO_THRESHOLDS[-1])
         order = np.argsort(frame["destination"].to_numpy())
-        return (frame["destination"].to_numpy()[order].astype(np.int64),
-                frame["time_s"].to_numpy()[order].astype(np.float64))
+        return (
+            frame["destination"].to_numpy()[order].astype(np.int64),
+            frame["time_s"].to_numpy()[order].astype(np.float64),
+        )
 
     lat_i, got_i = latencies(iso, run["iso_queries"])
     result["iso_s"] = lat_i.tolist()
@@ -499,31 +567,42 @@ def run_pandana(graph: Any, wl: dict[str, Any], run: dict[str, Any], result: dic
     # keep only the targets: a lookup table node -> target columns (targets may repeat)
     src_pos = {int(s): i for i, s in enumerate(sources.tolist())}
     dense = np.full((sources.shape[0], graph.n_nodes), np.inf)
-    dense[[src_pos[int(s)] for s in frame["source"].to_numpy()],
-          frame["destination"].to_numpy()] = frame["time_s"].to_numpy()
+    dense[
+        [src_pos[int(s)] for s in frame["source"].to_numpy()], frame["destination"].to_numpy()
+    ] = frame["time_s"].to_numpy()
     block = dense[:, m2m_targets]
     result["m2m_s"] = time.perf_counter() - started
     result["m2m_sources_run"] = int(sources.shape[0])
     answers["m2m"] = block[: run["verify_m2m"]]
     msn = wl["msn_sources"]
     started = time.perf_counter()
-    net.set_pois("posts", PANDANA_MSN_RADIUS_S, 1, pd.Series(graph.lon[msn]),
-                 pd.Series(graph.lat[msn]))
-    near = net.nearest_pois(PANDANA_MSN_RADIUS_S, "posts", num_pois=1,
-                            max_distance=np.inf)
+    net.set_pois(
+        "posts", PANDANA_MSN_RADIUS_S, 1, pd.Series(graph.lon[msn]), pd.Series(graph.lat[msn])
+    )
+    near = net.nearest_pois(PANDANA_MSN_RADIUS_S, "posts", num_pois=1, max_distance=np.inf)
     result["msn_s"] = time.perf_counter() - started
     answers["msn"] = near[1].to_numpy().astype(np.float64)
     answers["msn_radius"] = np.array([PANDANA_MSN_RADIUS_S])
 
 
-def run_pyroutingkit(graph: Any, wl: dict[str, Any], run: dict[str, Any],
-                     result: dict[str, Any], answers: dict[str, Any]) -> None:
+def run_pyroutingkit(
+    graph: Any,
+    wl: dict[str, Any],
+    run: dict[str, Any],
+    result: dict[str, Any],
+    answers: dict[str, Any],
+) -> None:
     import pyroutingkit
 
     started = time.perf_counter()
     topo = pyroutingkit.CCHTopology()
-    topo.build(graph.tail.astype(np.uint32), graph.head.astype(np.uint32),
-               graph.lat.astype(np.float32), graph.lon.astype(np.float32), graph.n_nodes)
+    topo.build(
+        graph.tail.astype(np.uint32),
+        graph.head.astype(np.uint32),
+        graph.lat.astype(np.float32),
+        graph.lon.astype(np.float32),
+        graph.n_nodes,
+    )
     result["preprocess_topology_s"] = time.perf_counter() - started
     metric = pyroutingkit.CCHMetric(topo)
     started_c = time.perf_counter()
@@ -538,8 +617,14 @@ def run_pyroutingkit(graph: Any, wl: dict[str, Any], run: dict[str, Any],
         return out
 
     targets = wl["knn_targets"].astype(np.uint32)
-    lat, got = latencies(lambda i: seconds(metric.distances_many_to_many(
-        np.array([wl["knn_sources"][i]], dtype=np.uint32), targets)[0]), run["knn_queries"])
+    lat, got = latencies(
+        lambda i: seconds(
+            metric.distances_many_to_many(
+                np.array([wl["knn_sources"][i]], dtype=np.uint32), targets
+            )[0]
+        ),
+        run["knn_queries"],
+    )
     result["knn_s"] = lat.tolist()
     answers["knn"] = np.array([knn_row(t, K) for t in got])
     sources = wl["m2m_sources"][: run["m2m_run"]].astype(np.uint32)
@@ -552,8 +637,11 @@ def run_pyroutingkit(graph: Any, wl: dict[str, Any], run: dict[str, Any],
 
 
 RUNNERS: dict[str, Callable[..., None]] = {
-    "fangkong": run_fangkong, "scipy": run_scipy, "networkx": run_networkx,
-    "pandana": run_pandana, "pyroutingkit": run_pyroutingkit,
+    "fangkong": run_fangkong,
+    "scipy": run_scipy,
+    "networkx": run_networkx,
+    "pandana": run_pandana,
+    "pyroutingkit": run_pyroutingkit,
 }
 
 
@@ -577,8 +665,11 @@ def workload(graph: Any, sizes: Sizes, rng: np.random.Generator) -> dict[str, An
     n = graph.n_nodes
     n_knn = max(sizes.knn_queries.values())
     n_iso = max(sizes.iso_queries.values())
-    m2m_targets = (np.arange(n, dtype=np.int64) if n < sizes.m2m_targets
-                   else rng.choice(n, sizes.m2m_targets, replace=False))
+    m2m_targets = (
+        np.arange(n, dtype=np.int64)
+        if n < sizes.m2m_targets
+        else rng.choice(n, sizes.m2m_targets, replace=False)
+    )
     lon = rng.uniform(graph.lon.min(), graph.lon.max(), max(n_knn, 10_000))
     lat = rng.uniform(graph.lat.min(), graph.lat.max(), max(n_knn, 10_000))
     return {
@@ -600,9 +691,11 @@ def available(peer: str) -> str | None:
     module = "valhalla" if peer == "pyvalhalla" else peer  # pyvalhalla installs ``valhalla``
     if importlib.util.find_spec(module) is None:
         if peer == "pyvalhalla":
-            return ("not installed: pip has no wheel for this platform and the source build "
-                    "needs libcurl and Valhalla's C++ toolchain, then routing tiles built from "
-                    "the .pbf with valhalla_build_tiles; not attempted")
+            return (
+                "not installed: pip has no wheel for this platform and the source build "
+                "needs libcurl and Valhalla's C++ toolchain, then routing tiles built from "
+                "the .pbf with valhalla_build_tiles; not attempted"
+            )
         return 'not installed (pip install "fangkong[bench]")'
     if peer == "pyvalhalla":
         return "installed, but needs routing tiles built from the .pbf; not wired up yet"
@@ -612,8 +705,7 @@ def available(peer: str) -> str | None:
 def run_peer(peer: str, workdir: Path, timeout_s: float) -> tuple[dict[str, Any] | None, str]:
     cmd = [sys.executable, __file__, "--worker", peer, "--workdir", str(workdir)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                              check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
         return None, f"timed out after {timeout_s:.0f} s"
     if proc.returncode != 0:
@@ -630,8 +722,13 @@ def compare(a: FloatArray, b: FloatArray) -> tuple[int, float]:
     return mismatch, float(np.abs(a[both] - b[both]).max()) if both.any() else 0.0
 
 
-def check(peer: str, query: str, mine: dict[str, Any], ref: dict[str, Any], n_nodes: int,
-          ) -> str:
+def check(
+    peer: str,
+    query: str,
+    mine: dict[str, Any],
+    ref: dict[str, Any],
+    n_nodes: int,
+) -> str:
     """Compare a peer's answers with scipy's on the queries both ran."""
     if peer == "scipy":
         return "reference"
@@ -652,8 +749,9 @@ def check(peer: str, query: str, mine: dict[str, Any], ref: dict[str, Any], n_no
                 rows.append(dense)
             # nodes within rounding distance of the threshold may fall either side
             near_edge = np.abs(rows[1] - ISO_THRESHOLDS[-1]) <= tol
-            b, d = compare(np.where(near_edge, np.inf, rows[0]), np.where(near_edge, np.inf,
-                                                                          rows[1]))
+            b, d = compare(
+                np.where(near_edge, np.inf, rows[0]), np.where(near_edge, np.inf, rows[1])
+            )
             bad, diff = bad + b, max(diff, d)
         on = f"{q} queries"
     elif query == "m2m":
@@ -686,8 +784,15 @@ def ms(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1e3, q)) if len(values) else float("nan")
 
 
-def report(network: str, label: str, graph: Any, sizes: Sizes, results: dict[str, Any],
-           skipped: dict[str, str], answers: dict[str, dict[str, Any]]) -> list[str]:
+def report(
+    network: str,
+    label: str,
+    graph: Any,
+    sizes: Sizes,
+    results: dict[str, Any],
+    skipped: dict[str, str],
+    answers: dict[str, dict[str, Any]],
+) -> list[str]:
     lines = [f"\n== {network}: {label}: {graph.n_nodes:,} nodes, {graph.n_edges:,} edges =="]
     for peer, reason in skipped.items():
         lines.append(f"{peer}: skipped: {reason}")
@@ -706,71 +811,99 @@ def report(network: str, label: str, graph: Any, sizes: Sizes, results: dict[str
         return check(peer, query, answers[peer], ref, graph.n_nodes)
 
     def row(name: str, q: Sequence[float], note: str) -> str:
-        return (f"{name:<18}{len(q):>8}{ms(q, 50):>10.3f}{ms(q, 99):>10.3f}"
-                f"{len(q) / sum(q):>10.0f}  {note}")
+        return (
+            f"{name:<18}{len(q):>8}{ms(q, 50):>10.3f}{ms(q, 99):>10.3f}"
+            f"{len(q) / sum(q):>10.0f}  {note}"
+        )
 
     if "knn_s" in fk or any("knn_s" in r for r in results.values()):
-        lines.append(f"-- k-nearest: k={K} of {N_TARGETS_KNN} targets from a random node "
-                     "(single queries) --")
+        lines.append(
+            f"-- k-nearest: k={K} of {N_TARGETS_KNN} targets from a random node (single queries) --"
+        )
         lines.append(f"{'peer':<18}{'queries':>8}{'p50 ms':>10}{'p99 ms':>10}{'q/s':>10}  check")
         for peer, r in results.items():
             if "knn_s" in r:
                 name = "fangkong (CH)" if peer == "fangkong" else peer
                 lines.append(row(name, r["knn_s"], add_check(peer, "knn")))
             if peer == "fangkong" and "knn_plain_s" in r:
-                lines.append(row("fangkong plain", r["knn_plain_s"],
-                                 "(Dijkstra with early stop, the reference path)"))
+                lines.append(
+                    row(
+                        "fangkong plain",
+                        r["knn_plain_s"],
+                        "(Dijkstra with early stop, the reference path)",
+                    )
+                )
     if "knn_s" in fk:
-        lines.append(f"{'  CH k=1':<26}{ms(fk['knn1_s'], 50):>10.3f}"
-                     f"{ms(fk['knn1_s'], 99):>10.3f}")
-        lines.append(f"{'  CH k=10':<26}{ms(fk['knn10_s'], 50):>10.3f}"
-                     f"{ms(fk['knn10_s'], 99):>10.3f}")
+        lines.append(f"{'  CH k=1':<26}{ms(fk['knn1_s'], 50):>10.3f}{ms(fk['knn1_s'], 99):>10.3f}")
+        lines.append(
+            f"{'  CH k=10':<26}{ms(fk['knn10_s'], 50):>10.3f}{ms(fk['knn10_s'], 99):>10.3f}"
+        )
         if "knn_point_s" in fk:
-            lines.append(f"{'  CH from snapped pt':<26}{ms(fk['knn_point_s'], 50):>10.3f}"
-                         f"{ms(fk['knn_point_s'], 99):>10.3f}  (k={K}, random lon/lat in the "
-                         "bbox)")
-        lines.append(f"{'  CH k_nearest_sources':<26}{ms(fk['knn_sources_s'], 50):>10.3f}"
-                     f"{ms(fk['knn_sources_s'], 99):>10.3f}  (units -> incident)")
-        lines.append(f"  fangkong CH settles {fk['knn_settled_mean']:,.0f} nodes per k={K} query "
-                     f"on average (plain Dijkstra: {fk['knn_plain_settled_mean']:,.0f}); the "
-                     f"first query on a new target set builds its buckets: "
-                     f"{fk['bucket_first_ms']:.1f} ms (targets), "
-                     f"{fk['bucket_first_sources_ms']:.1f} ms (sources), "
-                     f"{fk['bucket_moved_ms']:.1f} ms when one unit of the set moved")
-        lines.append(ratio_line("k-nearest", "its plain path", ms(fk["knn_s"], 50),
-                                ms(fk["knn_plain_s"], 50), "p50"))
+            lines.append(
+                f"{'  CH from snapped pt':<26}{ms(fk['knn_point_s'], 50):>10.3f}"
+                f"{ms(fk['knn_point_s'], 99):>10.3f}  (k={K}, random lon/lat in the "
+                "bbox)"
+            )
+        lines.append(
+            f"{'  CH k_nearest_sources':<26}{ms(fk['knn_sources_s'], 50):>10.3f}"
+            f"{ms(fk['knn_sources_s'], 99):>10.3f}  (units -> incident)"
+        )
+        lines.append(
+            f"  fangkong CH settles {fk['knn_settled_mean']:,.0f} nodes per k={K} query "
+            f"on average (plain Dijkstra: {fk['knn_plain_settled_mean']:,.0f}); the "
+            f"first query on a new target set builds its buckets: "
+            f"{fk['bucket_first_ms']:.1f} ms (targets), "
+            f"{fk['bucket_first_sources_ms']:.1f} ms (sources), "
+            f"{fk['bucket_moved_ms']:.1f} ms when one unit of the set moved"
+        )
+        lines.append(
+            ratio_line(
+                "k-nearest", "its plain path", ms(fk["knn_s"], 50), ms(fk["knn_plain_s"], 50), "p50"
+            )
+        )
         for peer, r in results.items():
             if peer != "fangkong" and "knn_s" in r:
-                lines.append(ratio_line("k-nearest", peer, ms(fk["knn_s"], 50),
-                                        ms(r["knn_s"], 50), "p50"))
-                lines.append(ratio_line("k-nearest", peer, ms(fk["knn_s"], 99),
-                                        ms(r["knn_s"], 99), "p99"))
+                lines.append(
+                    ratio_line("k-nearest", peer, ms(fk["knn_s"], 50), ms(r["knn_s"], 50), "p50")
+                )
+                lines.append(
+                    ratio_line("k-nearest", peer, ms(fk["knn_s"], 99), ms(r["knn_s"], 99), "p99")
+                )
 
     if any("iso_s" in r for r in results.values()):
-        lines.append(f"-- isochrone: all nodes within {ISO_THRESHOLDS[-1]:.0f} s of a random "
-                     "node (rings 60/180/300 s from the same search) --")
+        lines.append(
+            f"-- isochrone: all nodes within {ISO_THRESHOLDS[-1]:.0f} s of a random "
+            "node (rings 60/180/300 s from the same search) --"
+        )
         lines.append(f"{'peer':<18}{'queries':>8}{'p50 ms':>10}{'p99 ms':>10}{'q/s':>10}  check")
         for peer, r in results.items():
             if "iso_s" in r:
                 lines.append(row(peer, r["iso_s"], add_check(peer, "iso")))
     if "iso_s" in fk:
-        lines.append(f"  fangkong rings 60/180/300 s as edge pieces (no polygon): p50 "
-                     f"{ms(fk['iso_rings_s'], 50):.2f} ms, p99 {ms(fk['iso_rings_s'], 99):.2f} ms")
+        lines.append(
+            f"  fangkong rings 60/180/300 s as edge pieces (no polygon): p50 "
+            f"{ms(fk['iso_rings_s'], 50):.2f} ms, p99 {ms(fk['iso_rings_s'], 99):.2f} ms"
+        )
         if "iso_polygon_s" in fk:
-            lines.append(f"  fangkong full rings with polygons (from snapped points, 50 m "
-                         f"buffer): p50 {ms(fk['iso_polygon_s'], 50):.1f} ms, p99 "
-                         f"{ms(fk['iso_polygon_s'], 99):.1f} ms, "
-                         f"{fk['iso_polygon_pieces']:,.0f} pieces in the 300 s ring (GEOS "
-                         "union dominates)")
+            lines.append(
+                f"  fangkong full rings with polygons (from snapped points, 50 m "
+                f"buffer): p50 {ms(fk['iso_polygon_s'], 50):.1f} ms, p99 "
+                f"{ms(fk['iso_polygon_s'], 99):.1f} ms, "
+                f"{fk['iso_polygon_pieces']:,.0f} pieces in the 300 s ring (GEOS "
+                "union dominates)"
+            )
         for peer, r in results.items():
             if peer != "fangkong" and "iso_s" in r:
-                lines.append(ratio_line("isochrone", peer, ms(fk["iso_s"], 50),
-                                        ms(r["iso_s"], 50), "p50"))
+                lines.append(
+                    ratio_line("isochrone", peer, ms(fk["iso_s"], 50), ms(r["iso_s"], 50), "p50")
+                )
 
     if any("m2m_s" in r for r in results.values()):
-        lines.append(f"-- many-to-many: {sizes.m2m_sources:,} sources x "
-                     f"{min(sizes.m2m_targets, graph.n_nodes):,} targets within "
-                     f"{M2M_CUTOFF_S:.0f} s --")
+        lines.append(
+            f"-- many-to-many: {sizes.m2m_sources:,} sources x "
+            f"{min(sizes.m2m_targets, graph.n_nodes):,} targets within "
+            f"{M2M_CUTOFF_S:.0f} s --"
+        )
         lines.append(f"{'peer':<14}{'ran':>8}{'run s':>10}{'all s (scaled)':>16}  check")
         totals: dict[str, float] = {}
         for peer, r in results.items():
@@ -778,41 +911,54 @@ def report(network: str, label: str, graph: Any, sizes: Sizes, results: dict[str
                 scale = sizes.m2m_sources / r["m2m_sources_run"]
                 totals[peer] = r["m2m_s"] * scale
                 note = "" if scale == 1 else f" (x{scale:.0f})"
-                lines.append(f"{peer:<14}{r['m2m_sources_run']:>8}{r['m2m_s']:>10.2f}"
-                             f"{totals[peer]:>12.1f}{note:<6}  {add_check(peer, 'm2m')}")
+                lines.append(
+                    f"{peer:<14}{r['m2m_sources_run']:>8}{r['m2m_s']:>10.2f}"
+                    f"{totals[peer]:>12.1f}{note:<6}  {add_check(peer, 'm2m')}"
+                )
         if "m2m_s" in fk:
-            lines.append(f"  fangkong: {fk['m2m_pairs']:,} pairs within the cutoff, "
-                         f"{os.cpu_count()} threads; on the CH (targets' buckets pruned at the "
-                         f"cutoff and one upward search per source, or a PHAST sweep per "
-                         f"source for targets a third of the nodes or more; "
-                         f"{fk['m2m_settled_per_source']:,.0f} nodes settled upwards per "
-                         f"source); its "
-                         f"plain path (a bucket-queue search per source, "
-                         f"{fk['m2m_plain_settled_per_source']:,.0f} settled) "
-                         f"{fk['m2m_plain_s']:.2f} s")
+            lines.append(
+                f"  fangkong: {fk['m2m_pairs']:,} pairs within the cutoff, "
+                f"{os.cpu_count()} threads; on the CH (targets' buckets pruned at the "
+                f"cutoff and one upward search per source, or a PHAST sweep per "
+                f"source for targets a third of the nodes or more; "
+                f"{fk['m2m_settled_per_source']:,.0f} nodes settled upwards per "
+                f"source); its "
+                f"plain path (a bucket-queue search per source, "
+                f"{fk['m2m_plain_settled_per_source']:,.0f} settled) "
+                f"{fk['m2m_plain_s']:.2f} s"
+            )
             for peer, total in totals.items():
                 if peer != "fangkong":
-                    lines.append(ratio_line("many-to-many", peer, totals["fangkong"], total,
-                                            "total, scaled"))
+                    lines.append(
+                        ratio_line("many-to-many", peer, totals["fangkong"], total, "total, scaled")
+                    )
 
     if any("msn_s" in r for r in results.values()):
         lines.append(f"-- multi-source nearest: {N_MSN_SOURCES} sources, every node --")
         lines.append(f"{'peer':<18}{'s':>10}  check")
         for peer, r in results.items():
             if "msn_s" in r:
-                extra = (f" (search radius {PANDANA_MSN_RADIUS_S:.0f} s)" if peer == "pandana"
-                         else "")
+                extra = (
+                    f" (search radius {PANDANA_MSN_RADIUS_S:.0f} s)" if peer == "pandana" else ""
+                )
                 name = "fangkong (PHAST)" if peer == "fangkong" else peer
                 lines.append(f"{name:<18}{r['msn_s']:>10.3f}  {add_check(peer, 'msn')}{extra}")
             if peer == "fangkong" and "msn_plain_s" in r:
-                plain_check = (check("fangkong", "msn", {"msn": answers[peer]["msn_plain"]},
-                                     ref, graph.n_nodes) if ref is not None and "msn" in ref
-                               else "")
-                lines.append(f"{'fangkong plain':<18}{r['msn_plain_s']:>10.3f}  {plain_check}"
-                             " (one Dijkstra seeded with all sources)")
+                plain_check = (
+                    check(
+                        "fangkong", "msn", {"msn": answers[peer]["msn_plain"]}, ref, graph.n_nodes
+                    )
+                    if ref is not None and "msn" in ref
+                    else ""
+                )
+                lines.append(
+                    f"{'fangkong plain':<18}{r['msn_plain_s']:>10.3f}  {plain_check}"
+                    " (one Dijkstra seeded with all sources)"
+                )
     if "msn_s" in fk:
-        lines.append(ratio_line("multi-source", "its plain path", fk["msn_s"],
-                                fk["msn_plain_s"], "time"))
+        lines.append(
+            ratio_line("multi-source", "its plain path", fk["msn_s"], fk["msn_plain_s"], "time")
+        )
         for peer, r in results.items():
             if peer != "fangkong" and "msn_s" in r:
                 lines.append(ratio_line("multi-source", peer, fk["msn_s"], r["msn_s"], "time"))
@@ -820,26 +966,40 @@ def report(network: str, label: str, graph: Any, sizes: Sizes, results: dict[str
     lines.append("-- import, preprocessing, memory (fresh process per peer) --")
     lines.append(f"{'peer':<14}{'import s':>10}{'prep s':>10}{'mem MB':>10}{'peak RSS MB':>13}")
     for peer, r in results.items():
-        lines.append(f"{peer:<14}{r['import_s']:>10.2f}{r['preprocess_s']:>10.2f}"
-                     f"{r['memory_mb']:>10.0f}{r['peak_rss_mb']:>13.0f}")
+        lines.append(
+            f"{peer:<14}{r['import_s']:>10.2f}{r['preprocess_s']:>10.2f}"
+            f"{r['memory_mb']:>10.0f}{r['peak_rss_mb']:>13.0f}"
+        )
     if fk:
-        lines.append(f"  fangkong: Engine (edge twins) {fk['preprocess_plain_s']:.2f} s + "
-                     f"contraction hierarchy {fk['ch_build_s']:.2f} s ({fk['ch_edges']:,} CH "
-                     f"edges for {graph.n_edges:,} road edges, {fk['ch_mb']:.0f} MB of arrays, "
-                     f"{fk['ch_build_rss_mb']:.0f} MB peak RSS while building); first call of "
-                     f"each kernel (numba cache load) {fk['first_query_s']:.2f} s")
+        lines.append(
+            f"  fangkong: Engine (edge twins) {fk['preprocess_plain_s']:.2f} s + "
+            f"contraction hierarchy {fk['ch_build_s']:.2f} s ({fk['ch_edges']:,} CH "
+            f"edges for {graph.n_edges:,} road edges, {fk['ch_mb']:.0f} MB of arrays, "
+            f"{fk['ch_build_rss_mb']:.0f} MB peak RSS while building); first call of "
+            f"each kernel (numba cache load) {fk['first_query_s']:.2f} s"
+        )
         if "snapper_build_s" in fk:
-            lines.append(f"  fangkong: Snapper (STRtree) {fk['snapper_build_s']:.2f} s and "
-                         f"{fk['snapper_mb']:.0f} MB (not in the memory column); snapping "
-                         f"{fk['snap_points']:,} points in {fk['snap_s']:.2f} s = "
-                         f"{fk['snap_points'] / fk['snap_s']:,.0f} points/s")
+            lines.append(
+                f"  fangkong: Snapper (STRtree) {fk['snapper_build_s']:.2f} s and "
+                f"{fk['snapper_mb']:.0f} MB (not in the memory column); snapping "
+                f"{fk['snap_points']:,} points in {fk['snap_s']:.2f} s = "
+                f"{fk['snap_points'] / fk['snap_s']:,.0f} points/s"
+            )
         for peer, r in results.items():
             if peer != "fangkong":
-                lines.append(ratio_line("preprocessing", peer, fk["preprocess_s"],
-                                        r["preprocess_s"], "time"))
+                lines.append(
+                    ratio_line("preprocessing", peer, fk["preprocess_s"], r["preprocess_s"], "time")
+                )
                 lines.append(ratio_line("import", peer, fk["import_s"], r["import_s"], "time"))
-                lines.append(ratio_line("memory", peer, max(fk["memory_mb"], 1.0),
-                                        max(r["memory_mb"], 1.0), "MB, lower is faster"))
+                lines.append(
+                    ratio_line(
+                        "memory",
+                        peer,
+                        max(fk["memory_mb"], 1.0),
+                        max(r["memory_mb"], 1.0),
+                        "MB, lower is faster",
+                    )
+                )
     return lines
 
 
@@ -848,16 +1008,20 @@ def goals(results: dict[str, dict[str, Any]], sizes: Sizes) -> list[str]:
     if not fk:
         return []
     scaled = sizes.grid_nodes != 1_000_000
-    note = (f" ({sizes.grid_nodes:,}-node grid; the goals are on 1M)" if scaled else "")
+    note = f" ({sizes.grid_nodes:,}-node grid; the goals are on 1M)" if scaled else ""
     lines = ["\n== goals (grid network) ==" + note]
     if "knn_s" in fk:
         p99 = ms(fk["knn_s"], 99)
-        lines.append(f"k-nearest p99 <= 1 ms: {'met' if p99 <= 1.0 else 'MISSED'} "
-                     f"(k={K}: p99 {p99:.2f} ms; k=1: p99 {ms(fk['knn1_s'], 99):.2f} ms)")
+        lines.append(
+            f"k-nearest p99 <= 1 ms: {'met' if p99 <= 1.0 else 'MISSED'} "
+            f"(k={K}: p99 {p99:.2f} ms; k=1: p99 {ms(fk['knn1_s'], 99):.2f} ms)"
+        )
     if "m2m_s" in fk:
         total = fk["m2m_s"] * sizes.m2m_sources / fk["m2m_sources_run"]
-        lines.append(f"many-to-many {sizes.m2m_sources:,} x {sizes.m2m_targets:,} within 600 s "
-                     f"in <= 20 s: {'met' if total <= 20 else 'MISSED'} ({total:.1f} s)")
+        lines.append(
+            f"many-to-many {sizes.m2m_sources:,} x {sizes.m2m_targets:,} within 600 s "
+            f"in <= 20 s: {'met' if total <= 20 else 'MISSED'} ({total:.1f} s)"
+        )
     sc = results.get("scipy")
     if sc:
         for query, key in (("isochrone", "iso_s"), ("many-to-many", "m2m_s")):
@@ -866,47 +1030,72 @@ def goals(results: dict[str, dict[str, Any]], sizes: Sizes) -> list[str]:
             if query == "isochrone":
                 factor = ms(sc[key], 50) / ms(fk[key], 50)
             else:
-                factor = ((sc[key] / sc["m2m_sources_run"]) / (fk[key] / fk["m2m_sources_run"]))
-            lines.append(f"10x faster than scipy with a cutoff ({query}): "
-                         f"{'met' if factor >= 10 else 'MISSED'} ({factor:.1f}x)")
+                factor = (sc[key] / sc["m2m_sources_run"]) / (fk[key] / fk["m2m_sources_run"])
+            lines.append(
+                f"10x faster than scipy with a cutoff ({query}): "
+                f"{'met' if factor >= 10 else 'MISSED'} ({factor:.1f}x)"
+            )
     for query, key, agg in (("k-nearest p50", "knn_s", 50), ("isochrone p50", "iso_s", 50)):
         peers = {p: ms(r[key], agg) for p, r in results.items() if p != "fangkong" and key in r}
         if peers and key in fk:
             best = min(peers, key=lambda p: peers[p])
             mine = ms(fk[key], agg)
-            lines.append(f"as fast as the fastest peer ({query}): "
-                         f"{'met' if mine <= peers[best] else 'MISSED'} "
-                         f"(fangkong {mine:.3f} ms, {best} {peers[best]:.3f} ms)")
-    m2m = {p: r["m2m_s"] / r["m2m_sources_run"] for p, r in results.items()
-           if p != "fangkong" and "m2m_s" in r}
+            lines.append(
+                f"as fast as the fastest peer ({query}): "
+                f"{'met' if mine <= peers[best] else 'MISSED'} "
+                f"(fangkong {mine:.3f} ms, {best} {peers[best]:.3f} ms)"
+            )
+    m2m = {
+        p: r["m2m_s"] / r["m2m_sources_run"]
+        for p, r in results.items()
+        if p != "fangkong" and "m2m_s" in r
+    }
     if m2m and "m2m_s" in fk:
         best = min(m2m, key=lambda p: m2m[p])
         mine = fk["m2m_s"] / fk["m2m_sources_run"]
-        lines.append(f"as fast as the fastest peer (many-to-many per source): "
-                     f"{'met' if mine <= m2m[best] else 'MISSED'} "
-                     f"(fangkong {mine * 1e3:.2f} ms, {best} {m2m[best] * 1e3:.2f} ms)")
+        lines.append(
+            f"as fast as the fastest peer (many-to-many per source): "
+            f"{'met' if mine <= m2m[best] else 'MISSED'} "
+            f"(fangkong {mine * 1e3:.2f} ms, {best} {m2m[best] * 1e3:.2f} ms)"
+        )
     msn = {p: r["msn_s"] for p, r in results.items() if p != "fangkong" and "msn_s" in r}
     if msn and "msn_s" in fk:
         best = min(msn, key=lambda p: msn[p])
-        lines.append(f"as fast as the fastest peer (multi-source): "
-                     f"{'met' if fk['msn_s'] <= msn[best] else 'MISSED'} "
-                     f"(fangkong {fk['msn_s']:.3f} s, {best} {msn[best]:.3f} s)")
+        lines.append(
+            f"as fast as the fastest peer (multi-source): "
+            f"{'met' if fk['msn_s'] <= msn[best] else 'MISSED'} "
+            f"(fangkong {fk['msn_s']:.3f} s, {best} {msn[best]:.3f} s)"
+        )
     return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true",
-                        help="demo + 100k-node grid, smaller matrix (under 5 minutes)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="demo + 100k-node grid, smaller matrix (under 5 minutes)",
+    )
     parser.add_argument("--networks", default="demo,grid", help="comma-separated: demo,grid")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers")
-    parser.add_argument("--only", default=",".join(SECTIONS),
-                        help="comma-separated queries: " + ",".join(SECTIONS) + " (scipy and "
-                        "fangkong skip the others; the other peers run all theirs)")
-    parser.add_argument("--nodes", type=int, default=None,
-                        help="grid size instead of the mode's (e.g. 1000000 with --quick)")
-    parser.add_argument("--peer-timeout", type=float, default=900.0,
-                        help="seconds allowed to one peer on one network")
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help="comma-separated queries: " + ",".join(SECTIONS) + " (scipy and "
+        "fangkong skip the others; the other peers run all theirs)",
+    )
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=None,
+        help="grid size instead of the mode's (e.g. 1000000 with --quick)",
+    )
+    parser.add_argument(
+        "--peer-timeout",
+        type=float,
+        default=900.0,
+        help="seconds allowed to one peer on one network",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -922,9 +1111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"--only: unknown {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
     cpu = platform.processor() or platform.machine()
-    print(f"network_queries ({'quick' if args.quick else 'full'}) on {cpu}, "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
-          f"{os.getloadavg()[0]:.2f} (other work on the machine skews the timings)")
+    print(
+        f"network_queries ({'quick' if args.quick else 'full'}) on {cpu}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
+        f"{os.getloadavg()[0]:.2f} (other work on the machine skews the timings)"
+    )
     peers = [p for p in args.peers.split(",") if p]
     out: list[str] = []
     for network in args.networks.split(","):
@@ -941,8 +1132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for peer in ["scipy"] + [p for p in peers if p != "scipy"]:
                 reason = available(peer)
                 if reason is None and peer == "networkx" and network != "demo":
-                    reason = ("the slow reference runs on the demo network only (a 1M-node "
-                              "DiGraph takes GBs and minutes per query)")
+                    reason = (
+                        "the slow reference runs on the demo network only (a 1M-node "
+                        "DiGraph takes GBs and minutes per query)"
+                    )
                 if reason is not None:
                     skipped[peer] = reason
                     continue
@@ -951,15 +1144,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "iso_queries": sizes.iso_queries.get(peer, 20),
                     "polygon_queries": sizes.polygon_queries,
                     "m2m_run": sizes.m2m_run.get(peer, 20),
-                    "verify_iso": 5, "verify_m2m": sizes.verify_m2m,
-                    "only": only, "knn_plain_queries": KNN_PLAIN_QUERIES,
+                    "verify_iso": 5,
+                    "verify_m2m": sizes.verify_m2m,
+                    "only": only,
+                    "knn_plain_queries": KNN_PLAIN_QUERIES,
                 }
                 (workdir / "sizes.json").write_text(json.dumps(run))
                 print(f"[{network}] {peer} ...", file=sys.stderr, flush=True)
                 peer_started = time.perf_counter()
                 result, why = run_peer(peer, workdir, args.peer_timeout)
-                print(f"[{network}] {peer} done in {time.perf_counter() - peer_started:.0f} s "
-                      f"{why}", file=sys.stderr, flush=True)
+                print(
+                    f"[{network}] {peer} done in {time.perf_counter() - peer_started:.0f} s {why}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 if result is None:
                     skipped[peer] = why
                     continue
@@ -972,8 +1170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             lines += goals(ordered, sizes)
         print("\n".join(lines), flush=True)
         out += lines
-    print(f"\ntotal {time.perf_counter() - started:.0f} s ({'quick' if args.quick else 'full'}), "
-          f"load average at the end {os.getloadavg()[0]:.2f}")
+    print(
+        f"\ntotal {time.perf_counter() - started:.0f} s ({'quick' if args.quick else 'full'}), "
+        f"load average at the end {os.getloadavg()[0]:.2f}"
+    )
     return 0
 
 

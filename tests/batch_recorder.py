@@ -51,8 +51,7 @@ def recorder_parts(url: str) -> WriterParts[str, str, int]:
                 kind, _, path = call.partition(":")
                 Path(path).touch()
                 time.sleep(60 if kind == "hang" else 1)
-            row: dict[str, object] = {"action": "batch", "entity": "t",
-                                      "entity_id": _label(call)}
+            row: dict[str, object] = {"action": "batch", "entity": "t", "entity_id": _label(call)}
             if call == "clash":
                 row["id"] = TAKEN_ID
             session.execute(insert(AuditEvent).values(**row))
@@ -61,9 +60,16 @@ def recorder_parts(url: str) -> WriterParts[str, str, int]:
 
     def answer(_session: Session, calls: list[str]) -> list[int | Exception]:
         with Session(engine) as other:
-            return [int(other.scalars(select(AuditEvent.id).where(
-                AuditEvent.action == "batch", AuditEvent.entity_id == _label(call))).one())
-                for call in calls]
+            return [
+                int(
+                    other.scalars(
+                        select(AuditEvent.id).where(
+                            AuditEvent.action == "batch", AuditEvent.entity_id == _label(call)
+                        )
+                    ).one()
+                )
+                for call in calls
+            ]
 
     return WriterParts(factory=make_session_factory(engine), write=write, answer=answer)
 

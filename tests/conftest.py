@@ -62,8 +62,12 @@ def fresh_database(backend: str, tmp: Path, *, suffix: str = "") -> Engine:
         name = f"{parsed.database}{suffix}"
         admin = make_engine(url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                            {"n": name}).first() is None:
+            if (
+                conn.execute(
+                    text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+                ).first()
+                is None
+            ):
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
         engine = make_engine(parsed.set(database=name).render_as_string(hide_password=False))
@@ -93,8 +97,9 @@ def db(county_engine: Engine) -> Iterator[Session]:
     """A session whose work is rolled back after the test, even where the code commits."""
     connection = county_engine.connect()
     outer = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint",
-                      expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     try:
         yield session
     finally:
@@ -134,10 +139,17 @@ class LiveServer:
 
         with Session(self.engine) as session:
             if auth.get_by_username(session, username=username) is None:
-                auth.create(session, username=username, display_name="Admin",
-                            password=TEST_PASSWORD, role=Role.ADMIN, area_codes=["T"],
-                            actor=SYSTEM, phone="13912345678",
-                            cipher=FieldCipher(self.settings.ensure_secret_key()))
+                auth.create(
+                    session,
+                    username=username,
+                    display_name="Admin",
+                    password=TEST_PASSWORD,
+                    role=Role.ADMIN,
+                    area_codes=["T"],
+                    actor=SYSTEM,
+                    phone="13912345678",
+                    cipher=FieldCipher(self.settings.ensure_secret_key()),
+                )
                 session.commit()
         return self.token(username)
 
@@ -159,19 +171,26 @@ class LiveServer:
         client = self.client()
         form = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
         assert form is not None
-        answer = client.post("/login", data={"username": username, "password": TEST_PASSWORD,
-                                             "csrf_token": form.group(1), "next": "/"})
+        answer = client.post(
+            "/login",
+            data={
+                "username": username,
+                "password": TEST_PASSWORD,
+                "csrf_token": form.group(1),
+                "next": "/",
+            },
+        )
         assert answer.status_code == 303, answer.text
         client.headers["X-CSRF-Token"] = form.group(1)
         return client
 
     def token(self, username: str, password: str = TEST_PASSWORD) -> str:
         with self.client() as client:
-            response = client.post("/api/v1/auth/token",
-                                   json={"username": username, "password": password})
+            response = client.post(
+                "/api/v1/auth/token", json={"username": username, "password": password}
+            )
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
-
 
 
 def _free_port() -> int:
@@ -181,20 +200,31 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_server(backend: str, tmp: Path, suffix: str, *, intake_writer: str = "process"
-                   ) -> Iterator[LiveServer]:
+def running_server(
+    backend: str, tmp: Path, suffix: str, *, intake_writer: str = "process"
+) -> Iterator[LiveServer]:
     """The test county in its own database behind a real uvicorn server on loopback."""
     engine = fresh_database(backend, tmp, suffix=suffix)
     with Session(engine) as session:
         area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
         session.commit()
-    settings = Settings(data_dir=tmp, secret_key="s" * 40, environment="test",
-                        database_url=engine.url.render_as_string(hide_password=False),
-                        intake_writer=intake_writer)
+    settings = Settings(
+        data_dir=tmp,
+        secret_key="s" * 40,
+        environment="test",
+        database_url=engine.url.render_as_string(hide_password=False),
+        intake_writer=intake_writer,
+    )
     port = _free_port()
     app = create_app(settings, engine=engine)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -204,8 +234,9 @@ def running_server(backend: str, tmp: Path, suffix: str, *, intake_writer: str =
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
     try:
-        yield LiveServer(base_url=f"http://127.0.0.1:{port}", engine=engine, settings=settings,
-                         backend=backend)
+        yield LiveServer(
+            base_url=f"http://127.0.0.1:{port}", engine=engine, settings=settings, backend=backend
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -226,9 +257,17 @@ def live_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 CHROMIUM = os.environ.get("FANGKONG_CHROMIUM", "/usr/bin/chromium")
 # Flags that keep Chromium off the network it cannot reach here and out of a sandbox it
 # cannot create as root.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
 
 
 @pytest.fixture(scope="session")
@@ -241,8 +280,9 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         yield chromium
         chromium.close()
 

@@ -17,10 +17,15 @@ def rectangle(west: float, south: float, east: float, north: float) -> dict[str,
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-def feature(code: str, level: str, parent: str | None, geometry: dict[str, Any],
-            name_zh: str | None = None) -> dict[str, Any]:
-    props: dict[str, Any] = {"code": code, "level": level, "name_zh": name_zh or f"区域{code}",
-                             "name_en": f"Area {code}"}
+def feature(
+    code: str, level: str, parent: str | None, geometry: dict[str, Any], name_zh: str | None = None
+) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "code": code,
+        "level": level,
+        "name_zh": name_zh or f"区域{code}",
+        "name_en": f"Area {code}",
+    }
     if parent:
         props["parent_code"] = parent
     return {"type": "Feature", "properties": props, "geometry": geometry}
@@ -38,17 +43,25 @@ def county_geojson() -> dict[str, Any]:
         for s in range(2):
             ss = SOUTH + s * height
             s_code = f"{d_code}-S{s + 1}"
-            features.append(feature(s_code, "station", d_code,
-                                    rectangle(dw, ss, dw + width, ss + height)))
+            features.append(
+                feature(s_code, "station", d_code, rectangle(dw, ss, dw + width, ss + height))
+            )
             for b in range(2):
                 bw = dw + b * width / 2
                 b_code = f"{s_code}-B{b + 1}"
-                features.append(feature(b_code, "beat", s_code,
-                                        rectangle(bw, ss, bw + width / 2, ss + height)))
+                features.append(
+                    feature(b_code, "beat", s_code, rectangle(bw, ss, bw + width / 2, ss + height))
+                )
                 for g in range(2):
                     gs = ss + g * height / 2
-                    features.append(feature(f"{b_code}-G{g + 1}", "grid", b_code,
-                                            rectangle(bw, gs, bw + width / 2, gs + height / 2)))
+                    features.append(
+                        feature(
+                            f"{b_code}-G{g + 1}",
+                            "grid",
+                            b_code,
+                            rectangle(bw, gs, bw + width / 2, gs + height / 2),
+                        )
+                    )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -67,13 +80,19 @@ def street_grid_geojson(spacing_deg: float = 0.004) -> dict[str, Any]:
     ys = [SOUTH + j * spacing_deg for j in range(round((NORTH - SOUTH) / spacing_deg) + 1)]
     features: list[dict[str, Any]] = []
     for j, y in enumerate(ys):
-        features.append({"type": "Feature",
-                         "properties": {"class": "primary" if j % 5 == 0 else "residential"},
-                         "geometry": {"type": "LineString",
-                                      "coordinates": [[x, y] for x in xs]}})
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"class": "primary" if j % 5 == 0 else "residential"},
+                "geometry": {"type": "LineString", "coordinates": [[x, y] for x in xs]},
+            }
+        )
     for i, x in enumerate(xs):
-        features.append({"type": "Feature",
-                         "properties": {"class": "primary" if i % 5 == 0 else "residential"},
-                         "geometry": {"type": "LineString",
-                                      "coordinates": [[x, y] for y in ys]}})
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"class": "primary" if i % 5 == 0 else "residential"},
+                "geometry": {"type": "LineString", "coordinates": [[x, y] for y in ys]},
+            }
+        )
     return {"type": "FeatureCollection", "features": features}

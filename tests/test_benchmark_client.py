@@ -22,8 +22,11 @@ async def _answer_slowly(reader: asyncio.StreamReader, writer: asyncio.StreamWri
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
-            length = next(int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
-                          if line.startswith(b"content-length:"))
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.lower().split(b"\r\n")
+                if line.startswith(b"content-length:")
+            )
             await reader.readexactly(length)
             await asyncio.sleep(SERVICE_S)
             writer.write(ANSWER)
@@ -40,11 +43,18 @@ def _load(run: str, **options: float) -> _server.Load:
         payloads = [_server._request("/x", "token", f"key-{i}", b"{}") for i in range(40)]
         load = _server.Load()
         if run == "open":
-            await _server._open_loop(port, payloads, options["rate"], options["duration_s"],
-                                     load, max_connections=int(options["connections"]))
+            await _server._open_loop(
+                port,
+                payloads,
+                options["rate"],
+                options["duration_s"],
+                load,
+                max_connections=int(options["connections"]),
+            )
         else:
-            await _server._closed_loop(port, payloads, int(options["connections"]),
-                                       options["duration_s"], load)
+            await _server._closed_loop(
+                port, payloads, int(options["connections"]), options["duration_s"], load
+            )
         server.close()
         await server.wait_closed()
         return load

@@ -41,18 +41,31 @@ def _count(data_dir: Path, column: object) -> int:
 def test_demo_builds_the_county(demo_dir: Path) -> None:
     engine = make_engine(f"sqlite:///{demo_dir / 'fangkong.db'}")
     with Session(engine) as session:
-        levels = dict(session.execute(select(Area.level, func.count(Area.id))
-                                      .group_by(Area.level)).all())
+        levels = dict(
+            session.execute(select(Area.level, func.count(Area.id)).group_by(Area.level)).all()
+        )
         users = set(session.scalars(select(User.username)))
-        sources = dict(session.execute(select(StandardAddress.source,
-                                              func.count(StandardAddress.id))
-                                       .group_by(StandardAddress.source)).all())
+        sources = dict(
+            session.execute(
+                select(StandardAddress.source, func.count(StandardAddress.id)).group_by(
+                    StandardAddress.source
+                )
+            ).all()
+        )
     engine.dispose()
     counts = {level.value: n for level, n in levels.items()}
     assert counts["city"] == 1 and counts["district"] == 2 and counts["station"] == 11
     assert 20 <= counts["beat"] <= 40 and counts["grid"] >= 100
-    assert users == {"admin", "commander", "station", "grid", "mediator", "inspector",
-                     "evaluator", "viewer"}
+    assert users == {
+        "admin",
+        "commander",
+        "station",
+        "grid",
+        "mediator",
+        "inspector",
+        "evaluator",
+        "viewer",
+    }
     assert sources["osm"] == 1001 and sources["generated"] > 1000
     roads = json.loads((demo_dir / "roads.geojson").read_text("utf-8"))
     assert len(roads["features"]) == 2352
@@ -73,8 +86,9 @@ def test_demo_is_reused_unless_rebuilt(demo_dir: Path) -> None:
 
 def test_locate_in_vaduz(demo_dir: Path) -> None:
     # Vaduz town centre (Städtle).
-    result = runner.invoke(app, ["areas", "locate", "9.5215", "47.1395",
-                                 "--data-dir", str(demo_dir)])
+    result = runner.invoke(
+        app, ["areas", "locate", "9.5215", "47.1395", "--data-dir", str(demo_dir)]
+    )
     assert result.exit_code == 0
     assert "Vaduz Station" in result.output and "grid" in result.output
 
@@ -97,24 +111,34 @@ def test_import_cli_reports_the_fault_and_writes_nothing(tmp_path: Path) -> None
     assert check.exit_code == 0
 
     overlap = tmp_path / "overlap.geojson"
-    overlap.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        feature("OV-B", "beat", "T-D1-S1", rectangle(120.0, 30.0, 120.01, 30.01))]}),
-        encoding="utf-8")
-    assert runner.invoke(app, ["areas", "import", str(overlap), "--data-dir",
-                               str(tmp_path)]).exit_code == 0
+    overlap.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    feature("OV-B", "beat", "T-D1-S1", rectangle(120.0, 30.0, 120.01, 30.01))
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    assert (
+        runner.invoke(app, ["areas", "import", str(overlap), "--data-dir", str(tmp_path)]).exit_code
+        == 0
+    )
     faulty = runner.invoke(app, ["areas", "check", "--data-dir", str(tmp_path)])
     assert faulty.exit_code == 1 and "overlap" in faulty.output and "OV-B" in faulty.output
 
     csv_file = tmp_path / "addresses.csv"
-    csv_file.write_text("code,text_zh,text_en,lon,lat\nC-1,一号,No 1,120.01,30.01\n"
-                        "C-2,二号,No 2,120.1,30.05\n", encoding="utf-8")
-    result = runner.invoke(app, ["addresses", "import", str(csv_file), "--data-dir",
-                                 str(tmp_path)])
+    csv_file.write_text(
+        "code,text_zh,text_en,lon,lat\nC-1,一号,No 1,120.01,30.01\nC-2,二号,No 2,120.1,30.05\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["addresses", "import", str(csv_file), "--data-dir", str(tmp_path)])
     assert result.exit_code == 0 and "imported 2 standard addresses" in result.output
     bad_csv = tmp_path / "bad.csv"
     bad_csv.write_text("code,text_zh,text_en,lon,lat\nC-3,三号,,east,30\n", encoding="utf-8")
-    result = runner.invoke(app, ["addresses", "import", str(bad_csv), "--data-dir",
-                                 str(tmp_path)])
+    result = runner.invoke(app, ["addresses", "import", str(bad_csv), "--data-dir", str(tmp_path)])
     assert result.exit_code == 2 and "line 2" in result.output
 
 
@@ -132,9 +156,22 @@ def test_serve_with_two_workers(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "fangkong.cli", "serve", "--data-dir",
-                               str(data_dir), "--port", str(port), "--workers", "2"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fangkong.cli",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         answers: list[int] = []

@@ -30,11 +30,15 @@ from fangkong.network.cli import network_app
 from fangkong.network.profile import DEFAULT_PROFILE
 from fangkong.network.store import import_and_activate
 
-app = typer.Typer(help="fangkong: a county's public-safety prevention system.",
-                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="fangkong: a county's public-safety prevention system.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-areas_app = typer.Typer(help="Jurisdiction tree: import, fusion check, point lookup.",
-                        no_args_is_help=True)
+areas_app = typer.Typer(
+    help="Jurisdiction tree: import, fusion check, point lookup.", no_args_is_help=True
+)
 addresses_app = typer.Typer(help="Standard addresses.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -48,8 +52,10 @@ app.add_typer(dispatch_app, name="dispatch")
 console = Console()
 WHOLE_TREE = Scope(paths=("/",))
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder "
-                                              "[default: ./fangkong-data or $FANGKONG_DATA_DIR]")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data folder [default: ./fangkong-data or $FANGKONG_DATA_DIR]"),
+]
 
 
 def _settings(data_dir: Path | None, **overrides: object) -> Settings:
@@ -94,8 +100,9 @@ def db_current(data_dir: DataDir = None) -> None:
 @areas_app.command("import")
 def areas_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="GeoJSON file")],
-    crs: Annotated[CoordSystem, typer.Option(help="Coordinate system of the file")] =
-    CoordSystem.WGS84,
+    crs: Annotated[
+        CoordSystem, typer.Option(help="Coordinate system of the file")
+    ] = CoordSystem.WGS84,
     data_dir: DataDir = None,
 ) -> None:
     """Import areas from a GeoJSON FeatureCollection, all or nothing."""
@@ -118,8 +125,9 @@ def areas_import(
 
 @areas_app.command("check")
 def areas_check(
-    tolerance_m2: Annotated[float, typer.Option(help="Ignore faults smaller than this")] =
-    area_service.DEFAULT_FUSION_TOLERANCE_M2,
+    tolerance_m2: Annotated[
+        float, typer.Option(help="Ignore faults smaller than this")
+    ] = area_service.DEFAULT_FUSION_TOLERANCE_M2,
     data_dir: DataDir = None,
 ) -> None:
     """Grid fusion check: every fault with its area codes and size; exit 1 if any."""
@@ -127,8 +135,10 @@ def areas_check(
     factory = _factory(settings)
     with session_scope(factory) as session:
         report = area_service.fusion_check(session, scope=WHOLE_TREE, tolerance_m2=tolerance_m2)
-    console.print(f"checked {report.checked_stations} stations, {report.checked_beats} beat "
-                  f"areas (tolerance {report.tolerance_m2} m²)")
+    console.print(
+        f"checked {report.checked_stations} stations, {report.checked_beats} beat "
+        f"areas (tolerance {report.tolerance_m2} m²)"
+    )
     if not report.violations:
         console.print("[green]no faults[/green]")
         return
@@ -141,7 +151,8 @@ def areas_check(
 
 @areas_app.command("locate")
 def areas_locate(
-    lon: float, lat: float,
+    lon: float,
+    lat: float,
     crs: Annotated[CoordSystem, typer.Option()] = CoordSystem.WGS84,
     data_dir: DataDir = None,
 ) -> None:
@@ -155,16 +166,19 @@ def areas_locate(
             _fail(exc)
         console.print(f"WGS-84 {lon:.6f}, {lat:.6f}")
         for area in chain:
-            console.print(f"  {area.level.value:<9} {area.code:<16} "
-                          f"{area.name_zh} / {area.name_en}")
+            console.print(
+                f"  {area.level.value:<9} {area.code:<16} {area.name_zh} / {area.name_en}"
+            )
         if not chain:
             console.print("  outside every area")
 
 
 @addresses_app.command("import")
 def addresses_import(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
-                                         help="CSV with code,text_zh,text_en,lon,lat")],
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="CSV with code,text_zh,text_en,lon,lat"),
+    ],
     crs: Annotated[CoordSystem, typer.Option()] = CoordSystem.WGS84,
     data_dir: DataDir = None,
 ) -> None:
@@ -174,12 +188,15 @@ def addresses_import(
     with file.open(encoding="utf-8-sig", newline="") as handle:
         for line, record in enumerate(csv.DictReader(handle), start=2):
             try:
-                rows.append(area_service.AddressRow(
-                    code=(record.get("code") or "").strip(),
-                    text_zh=(record.get("text_zh") or "").strip(),
-                    text_en=(record.get("text_en") or "").strip(),
-                    lon=float(record.get("lon") or "nan"), lat=float(record.get("lat") or "nan"),
-                ))
+                rows.append(
+                    area_service.AddressRow(
+                        code=(record.get("code") or "").strip(),
+                        text_zh=(record.get("text_zh") or "").strip(),
+                        text_en=(record.get("text_en") or "").strip(),
+                        lon=float(record.get("lon") or "nan"),
+                        lat=float(record.get("lat") or "nan"),
+                    )
+                )
             except ValueError:
                 console.print(f"[red]error:[/red] line {line}: lon/lat are not numbers")
                 raise typer.Exit(code=2) from None
@@ -198,8 +215,9 @@ def users_create(
     role: Annotated[Role, typer.Option()],
     area: Annotated[list[str], typer.Option(help="Area code the user is bound to (repeat)")],
     display_name: Annotated[str | None, typer.Option()] = None,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
-                                          confirmation_prompt=True)] = "",
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
     data_dir: DataDir = None,
 ) -> None:
     """Create a user bound to one or more areas."""
@@ -210,8 +228,15 @@ def users_create(
     factory = _factory(settings)
     try:
         with session_scope(factory) as session:
-            auth.create(session, username=username, display_name=display_name or username,
-                        password=password, role=role, area_codes=area, actor=SYSTEM)
+            auth.create(
+                session,
+                username=username,
+                display_name=display_name or username,
+                password=password,
+                role=role,
+                area_codes=area,
+                actor=SYSTEM,
+            )
     except FangkongError as exc:
         _fail(exc)
     console.print(f"created {username} ({role.value})")
@@ -223,8 +248,12 @@ def _serve(settings: Settings, workers: int = 1) -> None:
     from fangkong.web.app import create_app
 
     # Live streams (SSE) stay open: give them a few seconds on shutdown, not forever.
-    options: dict[str, Any] = {"host": settings.host, "port": settings.port,
-                               "log_level": "info", "timeout_graceful_shutdown": 3}
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "timeout_graceful_shutdown": 3,
+    }
     if workers == 1:
         uvicorn.run(create_app(settings), **options)
         return
@@ -234,8 +263,7 @@ def _serve(settings: Settings, workers: int = 1) -> None:
     os.environ["FANGKONG_DATA_DIR"] = str(settings.data_dir.resolve())
     if settings.database_url:
         os.environ["FANGKONG_DATABASE_URL"] = settings.database_url
-    uvicorn.run("fangkong.web.app:app_from_environment", factory=True, workers=workers,
-                **options)
+    uvicorn.run("fangkong.web.app:app_from_environment", factory=True, workers=workers, **options)
 
 
 @app.command()
@@ -243,8 +271,12 @@ def serve(
     data_dir: DataDir = None,
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
-    workers: Annotated[int, typer.Option(
-        min=1, max=64, help="Server processes; live pages reach across them within 2 s")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="Server processes; live pages reach across them within 2 s"
+        ),
+    ] = 1,
 ) -> None:
     """Serve the web console and the API."""
     overrides: dict[str, object] = {}
@@ -254,22 +286,26 @@ def serve(
         overrides["port"] = port
     settings = _settings(data_dir, **overrides)
     _upgrade(settings)
-    console.print(f"fangkong console: http://{settings.host}:{settings.port}/ "
-                  f"(API docs at /docs)")
+    console.print(f"fangkong console: http://{settings.host}:{settings.port}/ (API docs at /docs)")
     _serve(settings, workers=workers)
 
 
 @app.command()
 def demo(
     data_dir: DataDir = None,
-    rebuild: Annotated[bool, typer.Option(help="Delete the demo database and build anew")] =
-    False,
-    serve_console: Annotated[bool, typer.Option("--serve/--no-serve",
-                                                help="Serve the console after building")] = True,
+    rebuild: Annotated[bool, typer.Option(help="Delete the demo database and build anew")] = False,
+    serve_console: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the console after building")
+    ] = True,
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
-    live: Annotated[bool, typer.Option("--live", help="While serving, record a generated "
-                                       "incident every few seconds and dispatch it")] = False,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="While serving, record a generated incident every few seconds and dispatch it",
+        ),
+    ] = False,
     live_interval: Annotated[float, typer.Option(help="Seconds between live incidents")] = 8.0,
 ) -> None:
     """Build the demo county (real OSM data of Liechtenstein) and serve the console."""
@@ -293,36 +329,56 @@ def demo(
         console.print(f"reusing the demo county in {settings.data_dir} (--rebuild to start over)")
     else:
         started = time.perf_counter()
-        with console.status("building the demo county…") as status, \
-                session_scope(factory) as session:
+        with (
+            console.status("building the demo county…") as status,
+            session_scope(factory) as session,
+        ):
+
             def progress(message: str) -> None:
                 status.update(f"building the demo county… {message}")
                 console.log(message)
 
-            report = demo_build.build(session, data_dir=settings.data_dir,
-                                      cipher=FieldCipher(settings.ensure_secret_key()),
-                                      progress=progress, zone=settings.zone)
-        table = Table("built", "count", title=f"demo county built in "
-                      f"{time.perf_counter() - started:.1f} s")
+            report = demo_build.build(
+                session,
+                data_dir=settings.data_dir,
+                cipher=FieldCipher(settings.ensure_secret_key()),
+                progress=progress,
+                zone=settings.zone,
+            )
+        table = Table(
+            "built", "count", title=f"demo county built in {time.perf_counter() - started:.1f} s"
+        )
         for level, count in report.areas_by_level.items():
             table.add_row(f"areas: {level}", str(count))
         table.add_row("roads (OSM ways)", str(report.roads))
-        table.add_row("standard addresses", f"{report.addresses} "
-                      f"({report.addresses_from_osm} from OSM)")
+        table.add_row(
+            "standard addresses", f"{report.addresses} ({report.addresses_from_osm} from OSM)"
+        )
         table.add_row("users", str(report.users))
-        table.add_row("hazards / disputes", f"{report.hazards} / {report.disputes} "
-                      f"({report.overdue_cases} overdue)")
+        table.add_row(
+            "hazards / disputes",
+            f"{report.hazards} / {report.disputes} ({report.overdue_cases} overdue)",
+        )
         generated = report.incidents
-        table.add_row("police posts / units", f"{generated.posts} / "
-                      f"{sum(generated.units_by_type.values())} ("
-                      + ", ".join(f"{k} {v}" for k, v in generated.units_by_type.items()) + ")")
-        table.add_row("incidents", f"{generated.incidents:,} ({generated.first_day} to "
-                      f"{generated.last_day}; {generated.merged:,} second calls merged)")
+        table.add_row(
+            "police posts / units",
+            f"{generated.posts} / "
+            f"{sum(generated.units_by_type.values())} ("
+            + ", ".join(f"{k} {v}" for k, v in generated.units_by_type.items())
+            + ")",
+        )
+        table.add_row(
+            "incidents",
+            f"{generated.incidents:,} ({generated.first_day} to "
+            f"{generated.last_day}; {generated.merged:,} second calls merged)",
+        )
         console.print(table)
     # The road graph comes from the same extract; the cache makes a rerun instant.
     graph, hit, _ = import_and_activate(settings.data_dir, demo_build.DEMO_PBF, DEFAULT_PROFILE)
-    console.print(f"road network: {graph.n_nodes:,} nodes, {graph.n_edges:,} edges "
-                  f"({'from the cache' if hit else 'built'})")
+    console.print(
+        f"road network: {graph.n_nodes:,} nodes, {graph.n_edges:,} edges "
+        f"({'from the cache' if hit else 'built'})"
+    )
     with console.status("preparing the travel-time engine (compiled once, then cached)…"):
         # The first query compiles the engine's kernels; do it here, not in a user's click.
         network = network_service.current(settings.data_dir)
@@ -331,22 +387,34 @@ def demo(
         logins = demo_build.demo_logins(session)
     table = Table("username", "password", "role", "area", title="demo logins")
     for login in logins:
-        table.add_row(login.username, demo_build.DEMO_PASSWORD, login.role.value,
-                      f"{login.area_code} ({login.description})")
+        table.add_row(
+            login.username,
+            demo_build.DEMO_PASSWORD,
+            login.role.value,
+            f"{login.area_code} ({login.description})",
+        )
     console.print(table)
     if serve_console:
-        console.print(f"fangkong console: [bold]http://{settings.host}:{settings.port}/[/bold] "
-                      "(API docs at /docs)")
+        console.print(
+            f"fangkong console: [bold]http://{settings.host}:{settings.port}/[/bold] "
+            "(API docs at /docs)"
+        )
         if not live:
             _serve(settings)
             return
         from fangkong.demo.incidents import LiveFeed
 
-        feed = LiveFeed(factory, network=lambda: network_service.current(settings.data_dir),
-                        cipher=FieldCipher(settings.ensure_secret_key()), zone=settings.zone,
-                        interval_s=live_interval)
-        console.print(f"live feed: a generated incident every {live_interval:g} s, "
-                      "dispatched by the recommender")
+        feed = LiveFeed(
+            factory,
+            network=lambda: network_service.current(settings.data_dir),
+            cipher=FieldCipher(settings.ensure_secret_key()),
+            zone=settings.zone,
+            interval_s=live_interval,
+        )
+        console.print(
+            f"live feed: a generated incident every {live_interval:g} s, "
+            "dispatched by the recommender"
+        )
         feed.start()
         try:
             _serve(settings)
@@ -358,8 +426,10 @@ def demo(
 def _remove_demo_database(settings: Settings) -> None:
     url = settings.resolved_database_url
     if not url.startswith("sqlite:///"):
-        console.print("[red]error:[/red] --rebuild only deletes the embedded SQLite database; "
-                      "drop a PostgreSQL database yourself")
+        console.print(
+            "[red]error:[/red] --rebuild only deletes the embedded SQLite database; "
+            "drop a PostgreSQL database yourself"
+        )
         raise typer.Exit(code=2)
     db_file = Path(url.removeprefix("sqlite:///"))
     for suffix in ("", "-wal", "-shm"):

@@ -19,8 +19,9 @@ from fangkong.core.models import AuditEvent, Role
 def test_token_login_and_errors(live_server: LiveServer) -> None:
     live_server.admin_token()
     with live_server.client() as client:
-        wrong = client.post("/api/v1/auth/token",
-                            json={"username": "api_admin", "password": "nope-nope"})
+        wrong = client.post(
+            "/api/v1/auth/token", json={"username": "api_admin", "password": "nope-nope"}
+        )
         assert wrong.status_code == 401
         assert wrong.json() == {"error": "unauthorized", "message": "wrong username or password"}
         assert client.get("/api/v1/areas").status_code == 401
@@ -30,8 +31,11 @@ def test_token_login_and_errors(live_server: LiveServer) -> None:
         assert invalid.status_code == 422
         assert invalid.json()["field"] == "body.password"
     with Session(live_server.engine) as session:
-        failed = session.scalars(select(AuditEvent).where(
-            AuditEvent.action == "login_failed", AuditEvent.username == "api_admin")).all()
+        failed = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "login_failed", AuditEvent.username == "api_admin"
+            )
+        ).all()
         assert failed and failed[-1].client == "127.0.0.1"
 
 
@@ -41,14 +45,16 @@ def test_import_over_http_is_all_or_nothing(live_server: LiveServer) -> None:
     good = feature("H-B", "beat", "T-D2-S1", rectangle(w, s, w + 0.001, s + 0.001))
     broken = feature("H-G", "grid", "H-B", {"type": "Polygon", "coordinates": [[[w, s]]]})
     with live_server.client(token) as client:
-        response = client.post("/api/v1/areas/import",
-                               json={"type": "FeatureCollection", "features": [good, broken]})
+        response = client.post(
+            "/api/v1/areas/import", json={"type": "FeatureCollection", "features": [good, broken]}
+        )
         assert response.status_code == 422
         body = response.json()
         assert body["field"] == "geometry" and body["message"].startswith("feature 1 (H-G)")
         assert client.get("/api/v1/areas/H-B").status_code == 404
-        ok = client.post("/api/v1/areas/import",
-                         json={"type": "FeatureCollection", "features": [good]})
+        ok = client.post(
+            "/api/v1/areas/import", json={"type": "FeatureCollection", "features": [good]}
+        )
         assert ok.status_code == 201 and ok.json() == {"created": 1, "by_level": {"beat": 1}}
         assert client.get("/api/v1/areas/H-B").json()["level"] == "beat"
 
@@ -57,18 +63,27 @@ def test_addresses_and_personal_reads_are_audited(live_server: LiveServer) -> No
     token = live_server.admin_token()
     lon, lat = grid_centre("T-D2-S2-B1-G2")
     with live_server.client(token) as client:
-        created = client.post("/api/v1/addresses", json={
-            "code": "API-1", "text_zh": "接口路1号", "text_en": "1 API Rd", "lon": lon,
-            "lat": lat})
+        created = client.post(
+            "/api/v1/addresses",
+            json={
+                "code": "API-1",
+                "text_zh": "接口路1号",
+                "text_en": "1 API Rd",
+                "lon": lon,
+                "lat": lat,
+            },
+        )
         assert created.status_code == 201, created.text
         assert created.json()["h3_cell"]
         page = client.get("/api/v1/addresses", params={"q": "接口路"}).json()
         assert page["total"] == 1 and page["items"][0]["code"] == "API-1"
-        again = client.post("/api/v1/addresses", json={
-            "code": "API-1", "text_zh": "x", "lon": lon, "lat": lat})
+        again = client.post(
+            "/api/v1/addresses", json={"code": "API-1", "text_zh": "x", "lon": lon, "lat": lat}
+        )
         assert again.status_code == 409 and again.json()["field"] == "code"
-        out_of_range = client.post("/api/v1/addresses", json={
-            "code": "API-2", "text_zh": "x", "lon": 200, "lat": lat})
+        out_of_range = client.post(
+            "/api/v1/addresses", json={"code": "API-2", "text_zh": "x", "lon": 200, "lat": lat}
+        )
         assert out_of_range.status_code == 422 and out_of_range.json()["field"] == "body.lon"
 
         me = client.get("/api/v1/users/me").json()
@@ -88,14 +103,21 @@ def test_console_login_needs_csrf_and_keeps_scope(live_server: LiveServer) -> No
         match = re.search(r'name="csrf_token" value="([^"]+)"', form)
         assert match
         csrf = match.group(1)
-        no_csrf = browser.post("/login", data={"username": "api_admin",
-                                               "password": TEST_PASSWORD})
+        no_csrf = browser.post("/login", data={"username": "api_admin", "password": TEST_PASSWORD})
         assert no_csrf.status_code == 403
-        wrong = browser.post("/login", data={"username": "api_admin", "password": "wrong-one",
-                                             "csrf_token": csrf})
+        wrong = browser.post(
+            "/login", data={"username": "api_admin", "password": "wrong-one", "csrf_token": csrf}
+        )
         assert wrong.status_code == 401
-        ok = browser.post("/login", data={"username": "api_admin", "password": TEST_PASSWORD,
-                                          "csrf_token": csrf, "next": "https://evil.example/"})
+        ok = browser.post(
+            "/login",
+            data={
+                "username": "api_admin",
+                "password": TEST_PASSWORD,
+                "csrf_token": csrf,
+                "next": "https://evil.example/",
+            },
+        )
         assert ok.status_code == 303 and ok.headers["location"] == "/"
         assert browser.get("/").status_code == 200
         assert browser.get("/api/v1/users/me").json()["username"] == "api_admin"
@@ -103,8 +125,7 @@ def test_console_login_needs_csrf_and_keeps_scope(live_server: LiveServer) -> No
         lon, lat = grid_centre("T-D1-S2-B2-G1")
         body = {"code": "CSRF-1", "text_zh": "令牌路1号", "lon": lon, "lat": lat}
         assert browser.post("/api/v1/addresses", json=body).status_code == 403
-        accepted = browser.post("/api/v1/addresses", json=body,
-                                headers={"X-CSRF-Token": csrf})
+        accepted = browser.post("/api/v1/addresses", json=body, headers={"X-CSRF-Token": csrf})
         assert accepted.status_code == 201
         for page in ("/areas", "/areas/fusion", "/addresses", "/audit", "/docs"):
             html = browser.get(page)
@@ -123,28 +144,43 @@ def test_a_2xx_write_is_committed_before_the_answer(live_server: LiveServer) -> 
     with live_server.client(token) as client:
         for n in range(20):
             code = f"DUR-{n}"
-            answer = client.post("/api/v1/addresses", json={
-                "code": code, "text_zh": "持久路", "lon": lon, "lat": lat})
+            answer = client.post(
+                "/api/v1/addresses",
+                json={"code": code, "text_zh": "持久路", "lon": lon, "lat": lat},
+            )
             assert answer.status_code == 201
             # Read at once on another connection: the row must already be committed.
             with Session(live_server.engine) as session:
                 found = session.scalars(
-                    select(StandardAddress.id).where(StandardAddress.code == code)).first()
+                    select(StandardAddress.id).where(StandardAddress.code == code)
+                ).first()
             assert found == answer.json()["id"], code
 
 
 def test_console_error_pages_render_for_a_logged_in_user(live_server: LiveServer) -> None:
     with Session(live_server.engine) as session:
         if auth.get_by_username(session, username="console_viewer") is None:
-            auth.create(session, username="console_viewer", display_name="Viewer",
-                        password=TEST_PASSWORD, role=Role.VIEWER, area_codes=["T-D1"],
-                        actor=SYSTEM)
+            auth.create(
+                session,
+                username="console_viewer",
+                display_name="Viewer",
+                password=TEST_PASSWORD,
+                role=Role.VIEWER,
+                area_codes=["T-D1"],
+                actor=SYSTEM,
+            )
             session.commit()
     with httpx.Client(base_url=live_server.base_url, follow_redirects=False) as browser:
         match = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
         assert match
-        browser.post("/login", data={"username": "console_viewer", "password": TEST_PASSWORD,
-                                     "csrf_token": match.group(1)})
+        browser.post(
+            "/login",
+            data={
+                "username": "console_viewer",
+                "password": TEST_PASSWORD,
+                "csrf_token": match.group(1),
+            },
+        )
         forbidden = browser.get("/audit")
         assert forbidden.status_code == 403
         assert "audit.read" in forbidden.text and "Viewer" in forbidden.text

@@ -32,8 +32,15 @@ def tokens(live_server: LiveServer) -> Iterator[dict[tuple[Role, str], str]]:
         for role, (label, code) in itertools.product(Role, BINDINGS.items()):
             username = f"m_{role.value}_{label}"
             if auth.get_by_username(session, username=username) is None:
-                auth.create(session, username=username, display_name=username,
-                            password=TEST_PASSWORD, role=role, area_codes=[code], actor=SYSTEM)
+                auth.create(
+                    session,
+                    username=username,
+                    display_name=username,
+                    password=TEST_PASSWORD,
+                    role=role,
+                    area_codes=[code],
+                    actor=SYSTEM,
+                )
         session.commit()
     yield {
         (role, label): live_server.token(f"m_{role.value}_{label}")
@@ -45,8 +52,9 @@ CASES = list(itertools.product(Role, BINDINGS))
 
 
 @pytest.mark.parametrize(("role", "label"), CASES, ids=[f"{r.value}-{b}" for r, b in CASES])
-def test_reads_are_scoped(live_server: LiveServer, tokens: dict[tuple[Role, str], str],
-                          role: Role, label: str) -> None:
+def test_reads_are_scoped(
+    live_server: LiveServer, tokens: dict[tuple[Role, str], str], role: Role, label: str
+) -> None:
     bound = BINDINGS[label]
     expected = visible(bound)
     with live_server.client(tokens[(role, label)]) as client:
@@ -57,7 +65,8 @@ def test_reads_are_scoped(live_server: LiveServer, tokens: dict[tuple[Role, str]
 
         geo = client.get("/api/v1/areas/geojson", params={"level": "grid"})
         assert {f["properties"]["code"] for f in geo.json()["features"]} & ALL_CODES == {
-            c for c in expected if c.count("-") == 4}
+            c for c in expected if c.count("-") == 4
+        }
 
         tree = client.get("/api/v1/areas/tree").json()
         assert [root["code"] for root in tree] == [bound]
@@ -69,13 +78,20 @@ def test_reads_are_scoped(live_server: LiveServer, tokens: dict[tuple[Role, str]
         lon, lat = grid_centre("T-D1-S1-B1-G1")
         chain = client.get("/api/v1/areas/locate", params={"lon": lon, "lat": lat}).json()
         assert {a["code"] for a in chain["areas"]} == {
-            "T", "T-D1", "T-D1-S1", "T-D1-S1-B1", "T-D1-S1-B1-G1"} & expected
+            "T",
+            "T-D1",
+            "T-D1-S1",
+            "T-D1-S1-B1",
+            "T-D1-S1-B1-G1",
+        } & expected
         far_lon, far_lat = grid_centre("T-D2-S2-B2-G2")
-        batch = client.post("/api/v1/areas/locate", json={"lons": [lon, far_lon],
-                                                          "lats": [lat, far_lat]}).json()
+        batch = client.post(
+            "/api/v1/areas/locate", json={"lons": [lon, far_lon], "lats": [lat, far_lat]}
+        ).json()
         assert batch["area_codes"] == [
             "T-D1-S1-B1-G1" if "T-D1-S1-B1-G1" in expected else None,
-            "T-D2-S2-B2-G2" if "T-D2-S2-B2-G2" in expected else None]
+            "T-D2-S2-B2-G2" if "T-D2-S2-B2-G2" in expected else None,
+        ]
 
         fusion = client.get("/api/v1/areas/fusion-check").json()
         assert fusion["checked_stations"] == len([c for c in expected if c.count("-") == 2])
@@ -96,15 +112,17 @@ def test_writes_and_admin_reads_follow_the_role(
         audit = client.get("/api/v1/audit", params={"limit": 5})
         assert audit.status_code == (200 if auth.READ_AUDIT in permissions else 403)
 
-        empty_import = client.post("/api/v1/areas/import",
-                                   json={"type": "FeatureCollection", "features": []})
+        empty_import = client.post(
+            "/api/v1/areas/import", json={"type": "FeatureCollection", "features": []}
+        )
         # Permission is checked before the body: a viewer learns nothing about the rules.
         assert empty_import.status_code == (422 if auth.WRITE_AREAS in permissions else 403)
 
         lon, lat = grid_centre("T-D1-S1-B1-G1")
         code = f"M-{role.value}-{label}"
-        created = client.post("/api/v1/addresses", json={
-            "code": code, "text_zh": "矩阵路1号", "lon": lon, "lat": lat})
+        created = client.post(
+            "/api/v1/addresses", json={"code": code, "text_zh": "矩阵路1号", "lon": lon, "lat": lat}
+        )
         assert created.status_code == (201 if auth.WRITE_AREAS in permissions else 403)
 
         me = client.get("/api/v1/users/me").json()

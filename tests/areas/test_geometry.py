@@ -16,18 +16,23 @@ def exact_box_area(west: float, south: float, east: float, north: float) -> floa
 
     def q(phi: float) -> float:
         s = math.sin(phi)
-        return (1 - WGS84_E2) * (s / (1 - WGS84_E2 * s * s)
-                                 - math.log((1 - e * s) / (1 + e * s)) / (2 * e))
+        return (1 - WGS84_E2) * (
+            s / (1 - WGS84_E2 * s * s) - math.log((1 - e * s) / (1 + e * s)) / (2 * e)
+        )
 
-    return (WGS84_A**2 / 2) * math.radians(east - west) * (
-        q(math.radians(north)) - q(math.radians(south)))
+    return (
+        (WGS84_A**2 / 2)
+        * math.radians(east - west)
+        * (q(math.radians(north)) - q(math.radians(south)))
+    )
 
 
 @pytest.mark.parametrize("lat", [0.0, 23.0, 30.0, 47.1, 60.0])
 def test_area_matches_the_ellipsoid_at_county_scale(lat: float) -> None:
     west, south, east, north = 120.0, lat, 120.2, lat + 0.15
     assert area_m2(box(west, south, east, north)) == pytest.approx(
-        exact_box_area(west, south, east, north), rel=1e-5)
+        exact_box_area(west, south, east, north), rel=1e-5
+    )
 
 
 def test_parse_polygon_faults() -> None:
@@ -37,8 +42,12 @@ def test_parse_polygon_faults() -> None:
         parse_polygon({"type": "Polygon", "coordinates": []})
     with pytest.raises(ValueError, match="cannot be read"):
         parse_polygon({"type": "Polygon", "coordinates": [[[1, 2], [3]]]})
-    square = parse_polygon({"type": "Polygon", "coordinates": [
-        [[120, 30], [120.1, 30], [120.1, 30.1], [120, 30.1], [120, 30]]]})
+    square = parse_polygon(
+        {
+            "type": "Polygon",
+            "coordinates": [[[120, 30], [120.1, 30], [120.1, 30.1], [120, 30.1], [120, 30]]],
+        }
+    )
     assert square.geom_type == "MultiPolygon" and len(square.geoms) == 1
 
 

@@ -46,8 +46,15 @@ def test_county_imported_as_a_tree(db: Session) -> None:
 def test_scope_limits_lists_to_descendants(db: Session) -> None:
     scope = _scope_of(db, "T-D1-S2")
     codes = {a.code for a in service.get_all(db, scope=scope)}
-    assert codes == {"T-D1-S2", "T-D1-S2-B1", "T-D1-S2-B2", "T-D1-S2-B1-G1", "T-D1-S2-B1-G2",
-                     "T-D1-S2-B2-G1", "T-D1-S2-B2-G2"}
+    assert codes == {
+        "T-D1-S2",
+        "T-D1-S2-B1",
+        "T-D1-S2-B2",
+        "T-D1-S2-B1-G1",
+        "T-D1-S2-B1-G2",
+        "T-D1-S2-B2-G1",
+        "T-D1-S2-B2-G2",
+    }
     with pytest.raises(NotFound):
         service.get_by_code_or_raise(db, code="T-D1-S1", scope=scope)
     with pytest.raises(NotFound):
@@ -76,19 +83,39 @@ def _area_count(db: Session) -> int:
 @pytest.mark.parametrize(
     ("code", "changes", "message"),
     [
-        ("T-D1-S1-B1-G1", {"geometry": {"type": "Polygon", "coordinates": [
-            [[120, 30], [120.01, 30.01], [120.01, 30], [120, 30.01], [120, 30]]]}},
-         "feature 4 (XT-D1-S1-B1-G1): geometry is invalid: "
-         "Self-intersection at lon/lat (120.005, 30.005)"),
-        ("T-D1-S1-B1-G1", {"geometry": {"type": "LineString",
-                                        "coordinates": [[120, 30], [120.1, 30]]}},
-         "geometry type 'LineString' is not Polygon/MultiPolygon"),
-        ("T-D1-S1-B1-G1", {"geometry": rectangle(12000000, 3000000, 12000100, 3000100)},
-         "coordinates out of lon/lat range"),
-        ("T-D1-S1-B1-G1", {"parent_code": "NOPE"},
-         "parent_code 'NOPE' is neither in the file nor in the database"),
-        ("T-D1-S1-B1", {"level": "grid"},
-         "a grid cannot sit under station 'XT-D1-S1'; under a station comes beat"),
+        (
+            "T-D1-S1-B1-G1",
+            {
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[120, 30], [120.01, 30.01], [120.01, 30], [120, 30.01], [120, 30]]
+                    ],
+                }
+            },
+            "feature 4 (XT-D1-S1-B1-G1): geometry is invalid: "
+            "Self-intersection at lon/lat (120.005, 30.005)",
+        ),
+        (
+            "T-D1-S1-B1-G1",
+            {"geometry": {"type": "LineString", "coordinates": [[120, 30], [120.1, 30]]}},
+            "geometry type 'LineString' is not Polygon/MultiPolygon",
+        ),
+        (
+            "T-D1-S1-B1-G1",
+            {"geometry": rectangle(12000000, 3000000, 12000100, 3000100)},
+            "coordinates out of lon/lat range",
+        ),
+        (
+            "T-D1-S1-B1-G1",
+            {"parent_code": "NOPE"},
+            "parent_code 'NOPE' is neither in the file nor in the database",
+        ),
+        (
+            "T-D1-S1-B1",
+            {"level": "grid"},
+            "a grid cannot sit under station 'XT-D1-S1'; under a station comes beat",
+        ),
         ("T-D1-S1-B1-G1", {"level": "ward"}, "level 'ward' is not one of"),
         ("T-D1", {"parent_code": None}, "a district needs a parent_code"),
         ("T-D1-S1-B1-G2", {"code": "XT-D1-S1-B1-G1"}, "code repeats feature"),
@@ -113,10 +140,13 @@ def test_import_in_any_order_and_under_existing_parent(db: Session) -> None:
     station = service.get_by_code_or_raise(db, code="T-D1-S1")
     west, south, east, north = service.geometry(station).bounds
     mid = (west + east) / 2
-    data = {"type": "FeatureCollection", "features": [
-        feature("N-G1", "grid", "N-B", rectangle(west, south, mid, north)),
-        feature("N-B", "beat", "T-D1-S1", rectangle(west, south, east, north)),
-    ]}
+    data = {
+        "type": "FeatureCollection",
+        "features": [
+            feature("N-G1", "grid", "N-B", rectangle(west, south, mid, north)),
+            feature("N-B", "beat", "T-D1-S1", rectangle(west, south, east, north)),
+        ],
+    }
     report = service.import_geojson(db, data=data, actor=SYSTEM)
     assert report.created == 2 and report.by_level == {"beat": 1, "grid": 1}
     beat = service.get_by_code_or_raise(db, code="N-B")
@@ -127,11 +157,21 @@ def test_import_in_any_order_and_under_existing_parent(db: Session) -> None:
 def test_import_converts_gcj02_input_to_wgs84(db: Session) -> None:
     station = service.get_by_code_or_raise(db, code="T-D2-S2")
     west, south, east, north = service.geometry(station).bounds
-    corners = [from_wgs84(x, y, CoordSystem.GCJ02) for x, y in
-               [(west, south), (east, south), (east, north), (west, north), (west, south)]]
-    data = {"type": "FeatureCollection", "features": [
-        feature("GCJ-B", "beat", "T-D2-S2", {"type": "Polygon",
-                                             "coordinates": [[list(c) for c in corners]]})]}
+    corners = [
+        from_wgs84(x, y, CoordSystem.GCJ02)
+        for x, y in [(west, south), (east, south), (east, north), (west, north), (west, south)]
+    ]
+    data = {
+        "type": "FeatureCollection",
+        "features": [
+            feature(
+                "GCJ-B",
+                "beat",
+                "T-D2-S2",
+                {"type": "Polygon", "coordinates": [[list(c) for c in corners]]},
+            )
+        ],
+    }
     service.import_geojson(db, data=data, crs=CoordSystem.GCJ02, actor=SYSTEM)
     beat = service.get_by_code_or_raise(db, code="GCJ-B")
     assert service.geometry(beat).bounds == pytest.approx((west, south, east, north), abs=1e-7)
@@ -210,8 +250,9 @@ def test_index_locates_batches_like_one_by_one(db: Session) -> None:
     lats = rng.uniform(29.99, 30.09, 2_000)
     index = area_index.get(db)
     ids = index.locate(lons, lats)
-    grids = {a.id: service.geometry(a) for a in service.get_all(db, scope=ALL,
-                                                                  level=AreaLevel.GRID)}
+    grids = {
+        a.id: service.geometry(a) for a in service.get_all(db, scope=ALL, level=AreaLevel.GRID)
+    }
     for lon, lat, found in zip(lons[:300], lats[:300], ids[:300], strict=True):
         point = shapely.Point(lon, lat)
         expected = [i for i, g in grids.items() if g.covers(point)]
@@ -233,8 +274,14 @@ def test_index_follows_changes(db: Session) -> None:
 def _new_beat(db: Session, code: str) -> None:
     station = service.get_by_code_or_raise(db, code="T-D1-S1")
     w, s, e, n = service.geometry(station).bounds
-    service.import_geojson(db, data={"type": "FeatureCollection", "features": [
-        feature(code, "beat", "T-D1-S1", rectangle(w, s, e, n))]}, actor=SYSTEM)
+    service.import_geojson(
+        db,
+        data={
+            "type": "FeatureCollection",
+            "features": [feature(code, "beat", "T-D1-S1", rectangle(w, s, e, n))],
+        },
+        actor=SYSTEM,
+    )
 
 
 def test_index_forgets_area_writes_that_were_rolled_back(db: Session) -> None:
@@ -249,14 +296,16 @@ def test_index_forgets_area_writes_that_were_rolled_back(db: Session) -> None:
 
 
 def test_index_sees_writes_of_other_processes_within_its_recheck(
-        db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = area_index.get(db)
     # A write this process's ORM never saw (as another process's would be): a plain UPDATE
     # that moves the version on, seen once the recheck interval has passed.
     monkeypatch.setattr(area_index, "RECHECK_S", 0.2)
     grid = service.get_by_code_or_raise(db, code="T-D1-S1-B1-G1")
     db.connection().exec_driver_sql(
-        "UPDATE area SET updated_at = '2099-01-01 00:00:00.000000' WHERE id = " + str(grid.id))
+        "UPDATE area SET updated_at = '2099-01-01 00:00:00.000000' WHERE id = " + str(grid.id)
+    )
     assert area_index.get(db) is first  # within the interval: not asked again
     time.sleep(0.25)
     assert area_index.get(db) is not first
@@ -265,34 +314,54 @@ def test_index_sees_writes_of_other_processes_within_its_recheck(
 def test_addresses_are_placed_and_scoped(db: Session) -> None:
     lon, lat = grid_centre("T-D1-S1-B2-G1")
     gcj = from_wgs84(lon, lat, CoordSystem.GCJ02)
-    address = service.create_address(db, code="A-1", text_zh="测试路1号", text_en="1 Test Rd",
-                                      lon=gcj[0], lat=gcj[1], crs=CoordSystem.GCJ02,
-                                      actor=SYSTEM)
+    address = service.create_address(
+        db,
+        code="A-1",
+        text_zh="测试路1号",
+        text_en="1 Test Rd",
+        lon=gcj[0],
+        lat=gcj[1],
+        crs=CoordSystem.GCJ02,
+        actor=SYSTEM,
+    )
     assert (address.lon, address.lat) == pytest.approx((lon, lat), abs=1e-7)
     grid = service.get_by_code_or_raise(db, code="T-D1-S1-B2-G1")
     assert address.area_id == grid.id and address.area_path == grid.path
     assert len(address.h3_cell) == 15
     with pytest.raises(Conflict):
-        service.create_address(db, code="A-1", text_zh="x", text_en="", lon=lon, lat=lat,
-                               actor=SYSTEM)
+        service.create_address(
+            db, code="A-1", text_zh="x", text_en="", lon=lon, lat=lat, actor=SYSTEM
+        )
     total, _ = service.get_addresses(db, scope=_scope_of(db, "T-D1-S1"))
     assert total == 1
     total, _ = service.get_addresses(db, scope=_scope_of(db, "T-D2"))
     assert total == 0
     with pytest.raises(InvalidInput, match="outside your areas"):
-        service.create_address(db, code="A-2", text_zh="y", text_en="", lon=lon, lat=lat,
-                               actor=SYSTEM, scope=_scope_of(db, "T-D2"))
+        service.create_address(
+            db,
+            code="A-2",
+            text_zh="y",
+            text_en="",
+            lon=lon,
+            lat=lat,
+            actor=SYSTEM,
+            scope=_scope_of(db, "T-D2"),
+        )
 
 
 def test_bulk_address_import_is_all_or_nothing(db: Session) -> None:
-    rows = [service.AddressRow(code=f"B-{i}", text_zh=f"路{i}号", text_en="", lon=120.01 + i * 1e-4,
-                               lat=30.01) for i in range(50)]
-    bad = [*rows, service.AddressRow(code="B-3", text_zh="重复", text_en="", lon=120.0,
-                                     lat=30.0)]
+    rows = [
+        service.AddressRow(
+            code=f"B-{i}", text_zh=f"路{i}号", text_en="", lon=120.01 + i * 1e-4, lat=30.01
+        )
+        for i in range(50)
+    ]
+    bad = [*rows, service.AddressRow(code="B-3", text_zh="重复", text_en="", lon=120.0, lat=30.0)]
     with pytest.raises(InvalidInput, match=r"row 51 \(B-3\): code repeats row 4"):
         service.import_addresses(db, rows=bad, actor=SYSTEM)
     assert db.scalar(select(func.count(StandardAddress.id))) == 0
     assert service.import_addresses(db, rows=rows, actor=SYSTEM) == 50
     placed = db.scalars(select(StandardAddress).where(StandardAddress.code == "B-0")).one()
     assert placed.area_path is not None and placed.area_path.startswith(
-        service.get_by_code_or_raise(db, code=CITY).path)
+        service.get_by_code_or_raise(db, code=CITY).path
+    )

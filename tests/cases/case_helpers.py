@@ -35,8 +35,13 @@ def add_user(session: Session, *, username: str, role: Role, area_code: str) -> 
     if existing is not None:
         return existing
     area = session.scalars(select(Area).where(Area.code == area_code)).one()
-    user = User(username=username, display_name=username, password_hash=_password_hash(),
-                role=role, area_links=[UserArea(area_id=area.id)])
+    user = User(
+        username=username,
+        display_name=username,
+        password_hash=_password_hash(),
+        role=role,
+        area_links=[UserArea(area_id=area.id)],
+    )
     session.add(user)
     session.flush()
     return user
@@ -71,5 +76,3 @@ class CasesServer(LiveServer):
     @property
     def cipher(self) -> FieldCipher:
         return FieldCipher(self.settings.ensure_secret_key())
-
-

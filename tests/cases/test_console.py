@@ -17,6 +17,7 @@ from fangkong.core.models import Role
 
 GRID = "T-D1-S1-B1-G1"
 
+
 def _login(server: CasesServer, username: str, role: Role, code: str) -> httpx.Client:
     with Session(server.engine) as session:
         add_user(session, username=username, role=role, area_code=code)
@@ -25,8 +26,15 @@ def _login(server: CasesServer, username: str, role: Role, code: str) -> httpx.C
     form = client.get("/login").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', form)
     assert token is not None
-    answer = client.post("/login", data={"username": username, "password": TEST_PASSWORD,
-                                         "csrf_token": token.group(1), "next": "/cases"})
+    answer = client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": TEST_PASSWORD,
+            "csrf_token": token.group(1),
+            "next": "/cases",
+        },
+    )
     assert answer.status_code == 303
     client.headers["X-CSRF-Token"] = token.group(1)
     return client
@@ -39,16 +47,36 @@ def test_pages_over_http(cases_server: CasesServer) -> None:
     with closing(client):
         form = client.get("/cases/new", params={"type": "dispute"})
         assert form.status_code == 200 and "party_name_0" in form.text and "纠纷类别" in form.text
-        missing = client.post("/cases/new", data={
-            "type": "dispute", "title": "页面纠纷", "area_code": GRID, "f_category": "family",
-            "f_channel": "people", "f_source": "hotline", "party_name_0": "甲某"})
+        missing = client.post(
+            "/cases/new",
+            data={
+                "type": "dispute",
+                "title": "页面纠纷",
+                "area_code": GRID,
+                "f_category": "family",
+                "f_channel": "people",
+                "f_source": "hotline",
+                "party_name_0": "甲某",
+            },
+        )
         assert missing.status_code == 422 and "needs 2 to 10 parties" in missing.text
         assert 'value="页面纠纷"' in missing.text
-        created = client.post("/cases/new", data={
-            "type": "dispute", "title": "页面纠纷", "area_code": GRID, "f_category": "family",
-            "f_channel": "people", "f_source": "hotline", "party_role_0": "applicant",
-            "party_name_0": "甲某某", "party_contact_0": "13711112222",
-            "party_role_1": "respondent", "party_name_1": "乙某"})
+        created = client.post(
+            "/cases/new",
+            data={
+                "type": "dispute",
+                "title": "页面纠纷",
+                "area_code": GRID,
+                "f_category": "family",
+                "f_channel": "people",
+                "f_source": "hotline",
+                "party_role_0": "applicant",
+                "party_name_0": "甲某某",
+                "party_contact_0": "13711112222",
+                "party_role_1": "respondent",
+                "party_name_1": "乙某",
+            },
+        )
         assert created.status_code == 303
         url = created.headers["location"]
         page = client.get(url)
@@ -70,21 +98,30 @@ def test_pages_over_http(cases_server: CasesServer) -> None:
         assert 'id="case-body"' in commented.text and "<html" not in commented.text
         empty = client.post(f"{url}/comment", data={"text": " "}, headers=htmx)
         assert "comment must be" in empty.text
-        uploaded = client.post(f"{url}/attachments", headers=htmx,
-                               files={"file": ("笔录.txt", "调解笔录".encode(), "text/plain")})
+        uploaded = client.post(
+            f"{url}/attachments",
+            headers=htmx,
+            files={"file": ("笔录.txt", "调解笔录".encode(), "text/plain")},
+        )
         assert "笔录.txt" in uploaded.text
-        stale = client.post(f"{url}/act/assign_mediator", headers=htmx,
-                            data={"f_mediator": "1", "version": "1"})
+        stale = client.post(
+            f"{url}/act/assign_mediator", headers=htmx, data={"f_mediator": "1", "version": "1"}
+        )
         assert 'id="action-error"' in stale.text and "changed meanwhile" in stale.text
-        refused = client.post(f"{url}/act/assign_mediator", headers=htmx,
-                              data={"f_mediator": ""})
+        refused = client.post(f"{url}/act/assign_mediator", headers=htmx, data={"f_mediator": ""})
         assert 'id="action-error"' in refused.text and "fields.mediator" in refused.text
-        assert 'id="action-form"' in refused.text   # the form stays open with the fault
-        linked = client.post(f"{url}/links", headers=htmx,
-                             data={"kind": "incident", "ref_id": "110-77", "label": "报警记录"})
+        assert 'id="action-form"' in refused.text  # the form stays open with the fault
+        linked = client.post(
+            f"{url}/links",
+            headers=htmx,
+            data={"kind": "incident", "ref_id": "110-77", "label": "报警记录"},
+        )
         assert "110-77" in linked.text and "报警记录" in linked.text
-        twice = client.post(f"{url}/links", headers=htmx,
-                            data={"kind": "incident", "ref_id": "110-77", "label": "x"})
+        twice = client.post(
+            f"{url}/links",
+            headers=htmx,
+            data={"kind": "incident", "ref_id": "110-77", "label": "x"},
+        )
         assert 'id="action-error"' in twice.text and "already links" in twice.text
         plain = client.post(f"{url}/act/withdraw", data={"f_reason": "和解"})
         assert plain.status_code == 303 and plain.headers["location"] == f"/cases/{case_path}"
@@ -93,13 +130,23 @@ def test_pages_over_http(cases_server: CasesServer) -> None:
         assert "Withdrawn" in english.text and "Attachment added" in english.text
     commander = _login(cases_server, "pages_commander", Role.COMMANDER, "T")
     with closing(commander):
-        other = commander.post("/cases/new", data={
-            "type": "hazard", "title": "页面隐患", "area_code": GRID,
-            "f_finding_route": "data", "f_category": "traffic"})
+        other = commander.post(
+            "/cases/new",
+            data={
+                "type": "hazard",
+                "title": "页面隐患",
+                "area_code": GRID,
+                "f_finding_route": "data",
+                "f_category": "traffic",
+            },
+        )
         hazard_url = other.headers["location"]
         due = client_due = "2030-01-02T10:00"
-        supervised = commander.post(f"{hazard_url}/supervise", headers={"HX-Request": "true"},
-                                    data={"due_at": client_due, "note": "请加快"})
+        supervised = commander.post(
+            f"{hazard_url}/supervise",
+            headers={"HX-Request": "true"},
+            data={"due_at": client_due, "note": "请加快"},
+        )
         assert "请加快" in supervised.text and due.replace("T", " ") in supervised.text
     with closing(client := _login(cases_server, "pages_mediator", Role.MEDIATOR, "T-D1-S1")):
         board = client.get("/cases/board")
@@ -110,16 +157,18 @@ def test_pages_over_http(cases_server: CasesServer) -> None:
 
 
 @pytest.mark.browser
-def test_hazard_from_found_to_closed_in_the_console(cases_server: CasesServer,
-                                                    browser: object) -> None:
+def test_hazard_from_found_to_closed_in_the_console(
+    cases_server: CasesServer, browser: object
+) -> None:
     if cases_server.backend != "sqlite":
         pytest.skip("the console is the same on both backends; the API suite covers PostgreSQL")
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser)
     with Session(cases_server.engine) as session:
-        add_user(session, username="console_officer", role=Role.STATION_OFFICER,
-                 area_code="T-D1-S1")
+        add_user(
+            session, username="console_officer", role=Role.STATION_OFFICER, area_code="T-D1-S1"
+        )
         session.commit()
     context = browser.new_context(locale="zh-CN")
     page = context.new_page()
@@ -160,7 +209,7 @@ def test_hazard_from_found_to_closed_in_the_console(cases_server: CasesServer,
         expect(state).to_have_text(expected)
     assert page.url == case_url
     expect(page.locator("#timeline > li")).to_have_count(5)
-    expect(page.locator("#case-actions button")).to_have_count(1)   # only "reopen" is left
+    expect(page.locator("#case-actions button")).to_have_count(1)  # only "reopen" is left
     expect(page.locator(".badge.closed")).to_be_visible()
 
     shots = os.environ.get("FANGKONG_SCREENSHOTS_DIR")

@@ -34,61 +34,120 @@ def _state(d: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 BROKEN: list[tuple[str, Mutation, str]] = [
-    ("unknown target", lambda d: _transition(d, "assess").update(target="checked"),
-     "transition 'assess': target state 'checked' is not declared"),
-    ("unknown source", lambda d: _transition(d, "assess").update(sources=["lost"]),
-     "transition 'assess': source state 'lost' is not declared"),
-    ("unknown field", lambda d: _transition(d, "assess").update(fields=["colour"]),
-     "transition 'assess': field 'colour' is not declared"),
-    ("unknown role", lambda d: _transition(d, "assess").update(roles=["sheriff"]),
-     "transitions.0.roles.0"),
+    (
+        "unknown target",
+        lambda d: _transition(d, "assess").update(target="checked"),
+        "transition 'assess': target state 'checked' is not declared",
+    ),
+    (
+        "unknown source",
+        lambda d: _transition(d, "assess").update(sources=["lost"]),
+        "transition 'assess': source state 'lost' is not declared",
+    ),
+    (
+        "unknown field",
+        lambda d: _transition(d, "assess").update(fields=["colour"]),
+        "transition 'assess': field 'colour' is not declared",
+    ),
+    (
+        "unknown role",
+        lambda d: _transition(d, "assess").update(roles=["sheriff"]),
+        "transitions.0.roles.0",
+    ),
     ("no roles", lambda d: _transition(d, "assess").update(roles=[]), "transitions.0.roles"),
-    ("dead end", lambda d: d["transitions"].remove(_transition(d, "report_handled")),
-     "state 'handling' is a dead end"),
-    ("unreachable", lambda d: d["states"].append({"name": "limbo", "deadline": None})
-     or d["transitions"].append({"name": "out", "sources": ["limbo"], "target": "closed",
-                                 "roles": ["admin"]}),
-     "state 'limbo' cannot be reached"),
-    ("leaves closed", lambda d: _transition(d, "reopen").update(reopen=False),
-     "transition 'reopen': leaves closing state 'closed' without reopen: true"),
+    (
+        "dead end",
+        lambda d: d["transitions"].remove(_transition(d, "report_handled")),
+        "state 'handling' is a dead end",
+    ),
+    (
+        "unreachable",
+        lambda d: (
+            d["states"].append({"name": "limbo", "deadline": None})
+            or d["transitions"].append(
+                {"name": "out", "sources": ["limbo"], "target": "closed", "roles": ["admin"]}
+            )
+        ),
+        "state 'limbo' cannot be reached",
+    ),
+    (
+        "leaves closed",
+        lambda d: _transition(d, "reopen").update(reopen=False),
+        "transition 'reopen': leaves closing state 'closed' without reopen: true",
+    ),
     ("twice", lambda d: d["states"].append({"name": "found"}), "state 'found' is declared twice"),
-    ("transition twice", lambda d: d["transitions"].append(copy.deepcopy(
-        _transition(d, "assess"))), "transition 'assess' is declared twice"),
+    (
+        "transition twice",
+        lambda d: d["transitions"].append(copy.deepcopy(_transition(d, "assess"))),
+        "transition 'assess' is declared twice",
+    ),
     ("initial", lambda d: d.update(initial="nowhere"), "initial state 'nowhere'"),
-    ("closing initial", lambda d: _state(d, "found").update(closing=True, deadline=None),
-     "initial state 'found' must not be closing"),
-    ("resolved open", lambda d: _state(d, "handling").update(resolved=True),
-     "state 'handling': resolved needs closing"),
-    ("closing deadline", lambda d: _state(d, "closed").update(deadline={"hours": 2}),
-     "state 'closed': a closing state has no deadline"),
-    ("by_field", lambda d: _state(d, "handling")["deadline"].update(by_field="place"),
-     "state 'handling': deadline by_field 'place' is not a declared choice field"),
-    ("by value", lambda d: _state(d, "handling")["deadline"]["hours_by_value"].update(
-        huge=1), "names ['huge'], not options of 'risk_grade'"),
-    ("choice without options", lambda d: d["fields"][0].update(options=[]),
-     "field 'finding_route': a choice needs options"),
-    ("assigns unknown", lambda d: _transition(d, "route_external").update(
-        assigns_user="handler"), "transition 'route_external': assigns from field 'handler'"),
-    ("stay with target", lambda d: _transition(d, "assess").update(stay=True),
-     "transition 'assess': a stay transition names no target"),
-    ("bad action", lambda d: _state(d, "found").update(deadline={
-        "hours": 1, "actions": [{"kind": "remind"}, {"kind": "remind"}]}),
-     "each action kind may appear once"),
+    (
+        "closing initial",
+        lambda d: _state(d, "found").update(closing=True, deadline=None),
+        "initial state 'found' must not be closing",
+    ),
+    (
+        "resolved open",
+        lambda d: _state(d, "handling").update(resolved=True),
+        "state 'handling': resolved needs closing",
+    ),
+    (
+        "closing deadline",
+        lambda d: _state(d, "closed").update(deadline={"hours": 2}),
+        "state 'closed': a closing state has no deadline",
+    ),
+    (
+        "by_field",
+        lambda d: _state(d, "handling")["deadline"].update(by_field="place"),
+        "state 'handling': deadline by_field 'place' is not a declared choice field",
+    ),
+    (
+        "by value",
+        lambda d: _state(d, "handling")["deadline"]["hours_by_value"].update(huge=1),
+        "names ['huge'], not options of 'risk_grade'",
+    ),
+    (
+        "choice without options",
+        lambda d: d["fields"][0].update(options=[]),
+        "field 'finding_route': a choice needs options",
+    ),
+    (
+        "assigns unknown",
+        lambda d: _transition(d, "route_external").update(assigns_user="handler"),
+        "transition 'route_external': assigns from field 'handler'",
+    ),
+    (
+        "stay with target",
+        lambda d: _transition(d, "assess").update(stay=True),
+        "transition 'assess': a stay transition names no target",
+    ),
+    (
+        "bad action",
+        lambda d: _state(d, "found").update(
+            deadline={"hours": 1, "actions": [{"kind": "remind"}, {"kind": "remind"}]}
+        ),
+        "each action kind may appear once",
+    ),
     ("extra key", lambda d: _state(d, "found").update(colour="red"), "states.0.colour"),
-    ("no closing", lambda d: d.update(
-        states=[{"name": "found"}, {"name": "handling"}],
-        transitions=[{"name": "go", "sources": ["found"], "target": "handling",
-                      "roles": ["admin"]},
-                     {"name": "back", "sources": ["handling"], "target": "found",
-                      "roles": ["admin"]}]),
-     "no closing state can be reached"),
+    (
+        "no closing",
+        lambda d: d.update(
+            states=[{"name": "found"}, {"name": "handling"}],
+            transitions=[
+                {"name": "go", "sources": ["found"], "target": "handling", "roles": ["admin"]},
+                {"name": "back", "sources": ["handling"], "target": "found", "roles": ["admin"]},
+            ],
+        ),
+        "no closing state can be reached",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("mutate", "message"), [(m, msg) for _, m, msg in BROKEN],
-                         ids=[name for name, _, _ in BROKEN])
-def test_broken_hazard_declarations_fail_naming_the_fault(mutate: Mutation,
-                                                          message: str) -> None:
+@pytest.mark.parametrize(
+    ("mutate", "message"), [(m, msg) for _, m, msg in BROKEN], ids=[name for name, _, _ in BROKEN]
+)
+def test_broken_hazard_declarations_fail_naming_the_fault(mutate: Mutation, message: str) -> None:
     data = copy.deepcopy(HAZARD)
     mutate(data)
     with pytest.raises(DeclarationError) as info:
@@ -97,17 +156,27 @@ def test_broken_hazard_declarations_fail_naming_the_fault(mutate: Mutation,
     assert message in str(info.value)
 
 
-@pytest.mark.parametrize(("mutate", "message"), [
-    (lambda d: d["risk"].update(any_true=["category"]),
-     "risk: any_true field 'category' is not a declared bool field"),
-    (lambda d: d["risk"]["repeated"][0].update(transition="hold_hearing"),
-     "risk: repeated transition 'hold_hearing' is not declared"),
-    (lambda d: d["risk"]["field_in"].update(category=["war"]), "names values that are not"),
-    (lambda d: d["parties"].update(minimum=5, maximum=2), "parties: minimum exceeds maximum"),
-    (lambda d: _transition(d, "assign_mediator").update(assigns_user="reason",
-                                                        fields=["reason"]),
-     "assigns_user field 'reason' must be of kind user"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda d: d["risk"].update(any_true=["category"]),
+            "risk: any_true field 'category' is not a declared bool field",
+        ),
+        (
+            lambda d: d["risk"]["repeated"][0].update(transition="hold_hearing"),
+            "risk: repeated transition 'hold_hearing' is not declared",
+        ),
+        (lambda d: d["risk"]["field_in"].update(category=["war"]), "names values that are not"),
+        (lambda d: d["parties"].update(minimum=5, maximum=2), "parties: minimum exceeds maximum"),
+        (
+            lambda d: _transition(d, "assign_mediator").update(
+                assigns_user="reason", fields=["reason"]
+            ),
+            "assigns_user field 'reason' must be of kind user",
+        ),
+    ],
+)
 def test_broken_dispute_declarations(mutate: Mutation, message: str) -> None:
     data = copy.deepcopy(DISPUTE)
     mutate(data)
@@ -122,7 +191,8 @@ def test_builtin_types_are_valid_and_registered() -> None:
     assert hazard.closing_states == ("closed", "dismissed")
     assert hazard.resolved_states == ("closed",)
     assert {f.options for f in hazard.fields if f.name == "finding_route"} == {
-        ("rolling_special", "on_foot", "data", "inter_department")}
+        ("rolling_special", "on_foot", "data", "inter_department")
+    }
     dispute = registry.get("dispute")
     assert dispute.personal_fields == {"session_note", "agreement_text"}
     assert dispute.target_of(dispute.transition("hold_session"), "mediating") == "mediating"  # type: ignore[arg-type]
@@ -150,8 +220,11 @@ def test_yaml_declarations(tmp_path: Path) -> None:
         registry._TYPES.pop("inspection_finding")
     _transition(data, "assess")["target"] = "nowhere"
     path.write_text(yaml.safe_dump(data), "utf-8")
-    with pytest.raises(DeclarationError, match=f"{path}: case type 'inspection_finding': "
-                       "transitions: Value error|transition 'assess'"):
+    with pytest.raises(
+        DeclarationError,
+        match=f"{path}: case type 'inspection_finding': "
+        "transitions: Value error|transition 'assess'",
+    ):
         load_yaml(path)
     path.write_text("- just\n- a list\n", "utf-8")
     with pytest.raises(DeclarationError, match="a declaration is a mapping"):

@@ -32,13 +32,20 @@ def test_demo_cases(db: Session, make_user: UserFactory) -> None:
     cases = list(db.scalars(select(Case)))
     assert len(cases) == 130
     states = {(c.case_type, c.state) for c in cases}
-    for expected in [("hazard", "found"), ("hazard", "handling"), ("hazard", "closed"),
-                     ("dispute", "mediating"), ("dispute", "agreed"), ("dispute", "closed")]:
+    for expected in [
+        ("hazard", "found"),
+        ("hazard", "handling"),
+        ("hazard", "closed"),
+        ("dispute", "mediating"),
+        ("dispute", "agreed"),
+        ("dispute", "closed"),
+    ]:
         assert expected in states
     assert report.overdue > 0 and any(c.late for c in cases)
     assert max(db.scalars(select(CaseEvent.at))) <= T0
-    assert all(p.name_encrypted and "张" not in p.name_encrypted
-               for p in db.scalars(select(CaseParty)))
+    assert all(
+        p.name_encrypted and "张" not in p.name_encrypted for p in db.scalars(select(CaseParty))
+    )
     assert sum(report.by_state.values()) == 130
 
 
@@ -49,10 +56,17 @@ def test_cli_tick_purge_types_indicators(tmp_path: Path) -> None:
     with session_scope(factory) as session:
         area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
         add_user(session, username="cli_worker", role=Role.GRID_WORKER, area_code="T")
-        case = service.create(session, case_type="hazard", title="井盖缺失",
-                              area=area_service.get_by_code_or_raise(session, code="T-D1"),
-                              fields={"finding_route": "on_foot", "category": "other"},
-                              user=None, actor=SYSTEM, now=T0, calendar=BusinessCalendar())
+        case = service.create(
+            session,
+            case_type="hazard",
+            title="井盖缺失",
+            area=area_service.get_by_code_or_raise(session, code="T-D1"),
+            fields={"finding_route": "on_foot", "category": "other"},
+            user=None,
+            actor=SYSTEM,
+            now=T0,
+            calendar=BusinessCalendar(),
+        )
         case_id = case.id
     engine.dispose()
     runner = CliRunner()
@@ -73,13 +87,38 @@ def test_cli_tick_purge_types_indicators(tmp_path: Path) -> None:
     broken.write_text("name: broken\nprefix: BR\n", "utf-8")
     checked = runner.invoke(cases_app, ["types", "--check", str(broken)])
     assert checked.exit_code == 1 and "invalid" in checked.output
-    table = runner.invoke(cases_app, ["indicators", *args, "--type", "hazard", "--area", "T",
-                                      "--start", (T0 - timedelta(days=1)).isoformat(),
-                                      "--end", later])
+    table = runner.invoke(
+        cases_app,
+        [
+            "indicators",
+            *args,
+            "--type",
+            "hazard",
+            "--area",
+            "T",
+            "--start",
+            (T0 - timedelta(days=1)).isoformat(),
+            "--end",
+            later,
+        ],
+    )
     assert table.exit_code == 0, table.output
     assert "T-D1" in table.output
-    unknown = runner.invoke(cases_app, ["indicators", *args, "--type", "hazard", "--area",
-                                        "NOPE", "--start", T0.isoformat(), "--end", later])
+    unknown = runner.invoke(
+        cases_app,
+        [
+            "indicators",
+            *args,
+            "--type",
+            "hazard",
+            "--area",
+            "NOPE",
+            "--start",
+            T0.isoformat(),
+            "--end",
+            later,
+        ],
+    )
     assert unknown.exit_code == 2 and "does not exist" in unknown.output
     engine = make_engine(f"sqlite:///{tmp_path / 'fangkong.db'}")
     with Session(engine) as session:
@@ -91,8 +130,9 @@ def test_cli_tick_purge_types_indicators(tmp_path: Path) -> None:
 def test_ticker_thread_runs_the_tick(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'tick.db'}")
     upgrade(engine)
-    ticker = jobs.start_ticker(make_session_factory(engine), calendar=BusinessCalendar(),
-                               interval_s=0.01)
+    ticker = jobs.start_ticker(
+        make_session_factory(engine), calendar=BusinessCalendar(), interval_s=0.01
+    )
     try:
         for _ in range(200):
             if ticker.runs >= 2:

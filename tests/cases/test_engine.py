@@ -28,28 +28,50 @@ GRID = "T-D1-S1-B1-G1"
 STATION = "T-D1-S1"
 HAZARD_FIELDS = {"finding_route": "on_foot", "category": "fire"}
 DISPUTE_FIELDS = {"category": "neighbour", "channel": "people", "source": "walk_in"}
-PARTIES = [service.PartyIn("applicant", "张三丰", "13912345678"),
-           service.PartyIn("respondent", "李四", None)]
+PARTIES = [
+    service.PartyIn("applicant", "张三丰", "13912345678"),
+    service.PartyIn("respondent", "李四", None),
+]
 
 
-def new_case(db: Session, case_type: str, *, now: datetime = T0, code: str = GRID,
-             fields: dict[str, Any] | None = None) -> Case:
+def new_case(
+    db: Session,
+    case_type: str,
+    *,
+    now: datetime = T0,
+    code: str = GRID,
+    fields: dict[str, Any] | None = None,
+) -> Case:
     defaults = HAZARD_FIELDS if case_type == "hazard" else DISPUTE_FIELDS
     return service.create(
-        db, case_type=case_type, title=f"测试{case_type}", area=area(db, code),
-        fields=fields if fields is not None else dict(defaults), user=None, actor=SYSTEM,
-        now=now, calendar=CALENDAR, cipher=CIPHER,
-        parties=list(PARTIES) if case_type == "dispute" else None)
+        db,
+        case_type=case_type,
+        title=f"测试{case_type}",
+        area=area(db, code),
+        fields=fields if fields is not None else dict(defaults),
+        user=None,
+        actor=SYSTEM,
+        now=now,
+        calendar=CALENDAR,
+        cipher=CIPHER,
+        parties=list(PARTIES) if case_type == "dispute" else None,
+    )
 
 
-def sample_fields(db: Session, decl: CaseTypeDecl, spec: TransitionDecl,
-                  mediator_id: int) -> dict[str, Any]:
+def sample_fields(
+    db: Session, decl: CaseTypeDecl, spec: TransitionDecl, mediator_id: int
+) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in spec.fields:
         f = decl.field(name)
-        values[name] = {"choice": f.options[-1] if f.options else None, "bool": False,
-                        "datetime": T0.isoformat(), "user": mediator_id,
-                        "int": 1, "date": "2026-11-23"}.get(f.kind, "文本")
+        values[name] = {
+            "choice": f.options[-1] if f.options else None,
+            "bool": False,
+            "datetime": T0.isoformat(),
+            "user": mediator_id,
+            "int": 1,
+            "date": "2026-11-23",
+        }.get(f.kind, "文本")
     return values
 
 
@@ -73,9 +95,18 @@ def case_in(db: Session, decl: CaseTypeDecl, state: str, mediator_id: int) -> Ca
     now = T0
     for t in path_to(decl, state):
         now += timedelta(minutes=10)
-        service.transition(db, case=case, name=t.name,
-                           fields=sample_fields(db, decl, t, mediator_id), note="说明",
-                           user=None, actor=SYSTEM, now=now, calendar=CALENDAR, cipher=CIPHER)
+        service.transition(
+            db,
+            case=case,
+            name=t.name,
+            fields=sample_fields(db, decl, t, mediator_id),
+            note="说明",
+            user=None,
+            actor=SYSTEM,
+            now=now,
+            calendar=CALENDAR,
+            cipher=CIPHER,
+        )
     assert case.state == state
     return case
 
@@ -83,10 +114,12 @@ def case_in(db: Session, decl: CaseTypeDecl, state: str, mediator_id: int) -> Ca
 TRANSITIONS = [(d.name, t.name) for d in registry.all_types() for t in d.transitions]
 
 
-@pytest.mark.parametrize(("case_type", "name"), TRANSITIONS,
-                         ids=[f"{a}-{b}" for a, b in TRANSITIONS])
-def test_every_transition_and_role(db: Session, make_user: UserFactory, case_type: str,
-                                   name: str) -> None:
+@pytest.mark.parametrize(
+    ("case_type", "name"), TRANSITIONS, ids=[f"{a}-{b}" for a, b in TRANSITIONS]
+)
+def test_every_transition_and_role(
+    db: Session, make_user: UserFactory, case_type: str, name: str
+) -> None:
     """Each role may take a transition exactly when the declaration lists it (and the role may
     act on cases at all); a refused move changes nothing."""
     decl = registry.get(case_type)
@@ -99,83 +132,179 @@ def test_every_transition_and_role(db: Session, make_user: UserFactory, case_typ
         before = (case.state, case.version, len(case.events))
         fields = sample_fields(db, decl, spec, mediator.id)
         if role in spec.roles and role not in (Role.VIEWER, Role.EVALUATOR):
-            event = service.transition(db, case=case, name=name, fields=fields, note="说明",
-                                       user=user, actor=actor_of(user),
-                                       now=T0 + timedelta(hours=1), calendar=CALENDAR,
-                                       cipher=CIPHER)
+            event = service.transition(
+                db,
+                case=case,
+                name=name,
+                fields=fields,
+                note="说明",
+                user=user,
+                actor=actor_of(user),
+                now=T0 + timedelta(hours=1),
+                calendar=CALENDAR,
+                cipher=CIPHER,
+            )
             assert case.state == decl.target_of(spec, spec.sources[0])
             assert event.username == user.username and event.transition == name
         else:
             with pytest.raises(Forbidden):
-                service.transition(db, case=case, name=name, fields=fields, note="说明",
-                                   user=user, actor=actor_of(user),
-                                   now=T0 + timedelta(hours=1), calendar=CALENDAR,
-                                   cipher=CIPHER)
+                service.transition(
+                    db,
+                    case=case,
+                    name=name,
+                    fields=fields,
+                    note="说明",
+                    user=user,
+                    actor=actor_of(user),
+                    now=T0 + timedelta(hours=1),
+                    calendar=CALENDAR,
+                    cipher=CIPHER,
+                )
             assert (case.state, case.version, len(case.events)) == before
 
 
-@pytest.mark.parametrize(("case_type", "name"), TRANSITIONS,
-                         ids=[f"{a}-{b}" for a, b in TRANSITIONS])
-def test_transitions_start_only_from_their_sources(db: Session, make_user: UserFactory,
-                                                   case_type: str, name: str) -> None:
+@pytest.mark.parametrize(
+    ("case_type", "name"), TRANSITIONS, ids=[f"{a}-{b}" for a, b in TRANSITIONS]
+)
+def test_transitions_start_only_from_their_sources(
+    db: Session, make_user: UserFactory, case_type: str, name: str
+) -> None:
     decl = registry.get(case_type)
     spec = decl.transition(name)
     assert spec is not None
     wrong = next(s.name for s in decl.states if s.name not in spec.sources)
     case = case_in(db, decl, wrong, make_user(Role.MEDIATOR, STATION).id)
-    with pytest.raises(Conflict, match=f"transition {name!r} cannot start from state "
-                       f"{wrong!r}") as info:
-        service.transition(db, case=case, name=name, fields={}, user=None, actor=SYSTEM,
-                           now=T0, calendar=CALENDAR, cipher=CIPHER)
+    with pytest.raises(
+        Conflict, match=f"transition {name!r} cannot start from state {wrong!r}"
+    ) as info:
+        service.transition(
+            db,
+            case=case,
+            name=name,
+            fields={},
+            user=None,
+            actor=SYSTEM,
+            now=T0,
+            calendar=CALENDAR,
+            cipher=CIPHER,
+        )
     assert info.value.field == "transition"
 
 
 def test_required_fields_and_notes(db: Session) -> None:
     case = new_case(db, "hazard")
     with pytest.raises(InvalidInput, match=r"fields.assessment_level is required") as info:
-        service.transition(db, case=case, name="assess", fields={"risk_grade": "low"},
-                           user=None, actor=SYSTEM, now=T0, calendar=CALENDAR)
+        service.transition(
+            db,
+            case=case,
+            name="assess",
+            fields={"risk_grade": "low"},
+            user=None,
+            actor=SYSTEM,
+            now=T0,
+            calendar=CALENDAR,
+        )
     assert info.value.field == "fields.assessment_level"
     with pytest.raises(InvalidInput, match="'huge' is not one of major, significant"):
-        service.transition(db, case=case, name="assess",
-                           fields={"assessment_level": "grid", "risk_grade": "huge"},
-                           user=None, actor=SYSTEM, now=T0, calendar=CALENDAR)
+        service.transition(
+            db,
+            case=case,
+            name="assess",
+            fields={"assessment_level": "grid", "risk_grade": "huge"},
+            user=None,
+            actor=SYSTEM,
+            now=T0,
+            calendar=CALENDAR,
+        )
     with pytest.raises(InvalidInput, match=r"fields.colour is not asked here"):
-        service.transition(db, case=case, name="assess", fields={"colour": "red"},
-                           user=None, actor=SYSTEM, now=T0, calendar=CALENDAR)
+        service.transition(
+            db,
+            case=case,
+            name="assess",
+            fields={"colour": "red"},
+            user=None,
+            actor=SYSTEM,
+            now=T0,
+            calendar=CALENDAR,
+        )
     with pytest.raises(InvalidInput, match="transition 'fly' is not declared for hazard"):
-        service.transition(db, case=case, name="fly", fields={}, user=None, actor=SYSTEM,
-                           now=T0, calendar=CALENDAR)
+        service.transition(
+            db, case=case, name="fly", fields={}, user=None, actor=SYSTEM, now=T0, calendar=CALENDAR
+        )
     with pytest.raises(InvalidInput, match=r"fields.category"):
         new_case(db, "hazard", fields={"finding_route": "on_foot"})
     with pytest.raises(InvalidInput, match="title must be"):
-        service.create(db, case_type="hazard", title=" ", area=area(db, GRID),
-                       fields=HAZARD_FIELDS, user=None, actor=SYSTEM, now=T0,
-                       calendar=CALENDAR)
+        service.create(
+            db,
+            case_type="hazard",
+            title=" ",
+            area=area(db, GRID),
+            fields=HAZARD_FIELDS,
+            user=None,
+            actor=SYSTEM,
+            now=T0,
+            calendar=CALENDAR,
+        )
     dispute = new_case(db, "dispute")
     with pytest.raises(InvalidInput, match="needs a note") as info:
-        service.transition(db, case=dispute, name="record_risk_facts",
-                           fields={"threats_recorded": "true", "weapons_recorded": "no"},
-                           user=None, actor=SYSTEM, now=T0, calendar=CALENDAR, cipher=CIPHER)
+        service.transition(
+            db,
+            case=dispute,
+            name="record_risk_facts",
+            fields={"threats_recorded": "true", "weapons_recorded": "no"},
+            user=None,
+            actor=SYSTEM,
+            now=T0,
+            calendar=CALENDAR,
+            cipher=CIPHER,
+        )
     assert info.value.field == "note"
     with pytest.raises(InvalidInput, match="needs 2 to 10 parties"):
-        service.create(db, case_type="dispute", title="x", area=area(db, GRID),
-                       fields=DISPUTE_FIELDS, parties=PARTIES[:1], user=None, actor=SYSTEM,
-                       now=T0, calendar=CALENDAR, cipher=CIPHER)
+        service.create(
+            db,
+            case_type="dispute",
+            title="x",
+            area=area(db, GRID),
+            fields=DISPUTE_FIELDS,
+            parties=PARTIES[:1],
+            user=None,
+            actor=SYSTEM,
+            now=T0,
+            calendar=CALENDAR,
+            cipher=CIPHER,
+        )
     assert dispute.state == "intake" and len(dispute.events) == 1
 
 
 def test_create_checks_role_and_area(db: Session, make_user: UserFactory) -> None:
     viewer = make_user(Role.VIEWER, STATION)
     with pytest.raises(Forbidden, match=r"cases.create"):
-        service.create(db, case_type="hazard", title="x", area=area(db, GRID),
-                       fields=HAZARD_FIELDS, user=viewer, actor=actor_of(viewer), now=T0,
-                       calendar=CALENDAR)
+        service.create(
+            db,
+            case_type="hazard",
+            title="x",
+            area=area(db, GRID),
+            fields=HAZARD_FIELDS,
+            user=viewer,
+            actor=actor_of(viewer),
+            now=T0,
+            calendar=CALENDAR,
+        )
     inspector = make_user(Role.INSPECTOR, STATION)
     with pytest.raises(Forbidden, match="may not open a dispute case"):
-        service.create(db, case_type="dispute", title="x", area=area(db, GRID),
-                       fields=DISPUTE_FIELDS, parties=PARTIES, user=inspector,
-                       actor=actor_of(inspector), now=T0, calendar=CALENDAR, cipher=CIPHER)
+        service.create(
+            db,
+            case_type="dispute",
+            title="x",
+            area=area(db, GRID),
+            fields=DISPUTE_FIELDS,
+            parties=PARTIES,
+            user=inspector,
+            actor=actor_of(inspector),
+            now=T0,
+            calendar=CALENDAR,
+            cipher=CIPHER,
+        )
     scope = scope_for(db, inspector)
     with pytest.raises(NotFound):
         service.resolve_area(db, scope=scope, area_code="T-D2-S1")
@@ -190,69 +319,152 @@ def test_hazard_loop_with_frozen_clock(db: Session, make_user: UserFactory) -> N
     officer = make_user(Role.STATION_OFFICER, STATION)
     worker = make_user(Role.GRID_WORKER, GRID)
     friday = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)  # 16:00 Shanghai
-    case = service.create(db, case_type="hazard", title="消防通道堵塞", area=area(db, GRID),
-                          fields={**HAZARD_FIELDS, "place": "幸福小区3栋"}, user=worker,
-                          actor=actor_of(worker), now=friday, calendar=CALENDAR)
+    case = service.create(
+        db,
+        case_type="hazard",
+        title="消防通道堵塞",
+        area=area(db, GRID),
+        fields={**HAZARD_FIELDS, "place": "幸福小区3栋"},
+        user=worker,
+        actor=actor_of(worker),
+        now=friday,
+        calendar=CALENDAR,
+    )
     assert service.number(case) == f"HZ-{case.id:06d}"
     assert case.due_at == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     at = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
-    service.transition(db, case=case, name="assess", user=worker, actor=actor_of(worker),
-                       fields={"assessment_level": "station", "risk_grade": "major"},
-                       now=at, calendar=CALENDAR)
+    service.transition(
+        db,
+        case=case,
+        name="assess",
+        user=worker,
+        actor=actor_of(worker),
+        fields={"assessment_level": "station", "risk_grade": "major"},
+        now=at,
+        calendar=CALENDAR,
+    )
     assert case.state == "assessed" and not case.late
     at += timedelta(hours=1)
-    service.transition(db, case=case, name="route_internal", user=officer,
-                       actor=actor_of(officer), now=at, calendar=CALENDAR,
-                       fields={"department": "社区警务室", "handler": str(worker.id)})
+    service.transition(
+        db,
+        case=case,
+        name="route_internal",
+        user=officer,
+        actor=actor_of(officer),
+        now=at,
+        calendar=CALENDAR,
+        fields={"department": "社区警务室", "handler": str(worker.id)},
+    )
     assert case.assignee_org == "社区警务室" and case.assignee_user_id == worker.id
     assert case.due_at == at + timedelta(hours=24)
-    at += timedelta(hours=30)   # past the 24 hours
-    service.transition(db, case=case, name="report_handled", user=worker,
-                       actor=actor_of(worker), fields={"measures": "已清理"}, now=at,
-                       calendar=CALENDAR)
+    at += timedelta(hours=30)  # past the 24 hours
+    service.transition(
+        db,
+        case=case,
+        name="report_handled",
+        user=worker,
+        actor=actor_of(worker),
+        fields={"measures": "已清理"},
+        now=at,
+        calendar=CALENDAR,
+    )
     assert case.late
-    service.transition(db, case=case, name="fail_reinspection", user=officer,
-                       actor=actor_of(officer), fields={"reinspection_result": "仍有堆放"},
-                       now=at + timedelta(hours=2), calendar=CALENDAR)
+    service.transition(
+        db,
+        case=case,
+        name="fail_reinspection",
+        user=officer,
+        actor=actor_of(officer),
+        fields={"reinspection_result": "仍有堆放"},
+        now=at + timedelta(hours=2),
+        calendar=CALENDAR,
+    )
     assert case.state == "handling" and case.closed_at is None
-    service.transition(db, case=case, name="report_handled", user=worker,
-                       actor=actor_of(worker), fields={"measures": "彻底清理"},
-                       now=at + timedelta(hours=3), calendar=CALENDAR)
+    service.transition(
+        db,
+        case=case,
+        name="report_handled",
+        user=worker,
+        actor=actor_of(worker),
+        fields={"measures": "彻底清理"},
+        now=at + timedelta(hours=3),
+        calendar=CALENDAR,
+    )
     closed_at = at + timedelta(hours=4)
-    service.transition(db, case=case, name="pass_reinspection", user=officer,
-                       actor=actor_of(officer), fields={"reinspection_result": "整改到位"},
-                       now=closed_at, calendar=CALENDAR)
+    service.transition(
+        db,
+        case=case,
+        name="pass_reinspection",
+        user=officer,
+        actor=actor_of(officer),
+        fields={"reinspection_result": "整改到位"},
+        now=closed_at,
+        calendar=CALENDAR,
+    )
     assert (case.state, case.closed_at, case.resolved_at, case.due_at) == (
-        "closed", closed_at, closed_at, None)
+        "closed",
+        closed_at,
+        closed_at,
+        None,
+    )
     assert service.allowed_transitions(case, worker) == []
     assert [t.name for t in service.allowed_transitions(case, officer)] == ["reopen"]
-    service.transition(db, case=case, name="reopen", user=officer, actor=actor_of(officer),
-                       fields={"reason": "复发"}, now=closed_at + timedelta(days=2),
-                       calendar=CALENDAR)
+    service.transition(
+        db,
+        case=case,
+        name="reopen",
+        user=officer,
+        actor=actor_of(officer),
+        fields={"reason": "复发"},
+        now=closed_at + timedelta(days=2),
+        calendar=CALENDAR,
+    )
     assert (case.state, case.reopen_count, case.closed_at) == ("handling", 1, None)
     kinds = [(e.kind, e.transition, e.username) for e in case.events]
     assert kinds[0] == (EventKind.CREATE, None, worker.username)
-    assert [k[1] for k in kinds[1:]] == ["assess", "route_internal", "report_handled",
-                                         "fail_reinspection", "report_handled",
-                                         "pass_reinspection", "reopen"]
-    logged = db.scalars(select(AuditEvent.action).where(
-        AuditEvent.entity == "case", AuditEvent.entity_id == str(case.id))).all()
+    assert [k[1] for k in kinds[1:]] == [
+        "assess",
+        "route_internal",
+        "report_handled",
+        "fail_reinspection",
+        "report_handled",
+        "pass_reinspection",
+        "reopen",
+    ]
+    logged = db.scalars(
+        select(AuditEvent.action).where(
+            AuditEvent.entity == "case", AuditEvent.entity_id == str(case.id)
+        )
+    ).all()
     assert logged.count("transition") == 7 and "create" in logged
 
 
 def test_stale_version_is_refused(db: Session) -> None:
     case = new_case(db, "hazard")
     with pytest.raises(Conflict, match="changed meanwhile") as info:
-        service.transition(db, case=case, name="dismiss", fields={"reason": "重复"},
-                           user=None, actor=SYSTEM, now=T0, calendar=CALENDAR,
-                           expected_version=case.version - 1)
+        service.transition(
+            db,
+            case=case,
+            name="dismiss",
+            fields={"reason": "重复"},
+            user=None,
+            actor=SYSTEM,
+            now=T0,
+            calendar=CALENDAR,
+            expected_version=case.version - 1,
+        )
     assert info.value.field == "version"
 
 
 def _actions(db: Session, case: Case) -> list[tuple[int, str]]:
-    return [(r.deadline_round, r.action) for r in db.scalars(
-        select(DeadlineAction).where(DeadlineAction.case_id == case.id)
-        .order_by(DeadlineAction.id))]
+    return [
+        (r.deadline_round, r.action)
+        for r in db.scalars(
+            select(DeadlineAction)
+            .where(DeadlineAction.case_id == case.id)
+            .order_by(DeadlineAction.id)
+        )
+    ]
 
 
 def test_tick_reminds_flags_and_escalates_once(db: Session, make_user: UserFactory) -> None:
@@ -264,26 +476,28 @@ def test_tick_reminds_flags_and_escalates_once(db: Session, make_user: UserFacto
     case = new_case(db, "hazard")
     due = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
     assert case.due_at == due
-    assert service.tick(db, now=due - timedelta(hours=4, seconds=1), calendar=CALENDAR
-                        ).reminded == 0
+    assert (
+        service.tick(db, now=due - timedelta(hours=4, seconds=1), calendar=CALENDAR).reminded == 0
+    )
     first = service.tick(db, now=due - timedelta(hours=4), calendar=CALENDAR)
     assert (first.reminded, first.flagged_overdue, first.escalated) == (1, 0, 0)
     again = service.tick(db, now=due - timedelta(hours=4), calendar=CALENDAR)
-    assert (again.reminded, again.flagged_overdue, again.escalated, again.notices) == (
-        0, 0, 0, 0)
+    assert (again.reminded, again.flagged_overdue, again.escalated, again.notices) == (0, 0, 0, 0)
     flagged = service.tick(db, now=due, calendar=CALENDAR)
     assert flagged.flagged_overdue == 1 and case.is_overdue and case.late
     escalate_at = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-    assert service.tick(db, now=escalate_at - timedelta(minutes=1), calendar=CALENDAR
-                        ).escalated == 0
+    assert (
+        service.tick(db, now=escalate_at - timedelta(minutes=1), calendar=CALENDAR).escalated == 0
+    )
     escalated = service.tick(db, now=escalate_at, calendar=CALENDAR)
     assert escalated.escalated == 1 and case.escalated_at == escalate_at
     for _ in range(2):
-        assert service.tick(db, now=escalate_at + timedelta(days=3), calendar=CALENDAR
-                            ).notices == 0
+        assert service.tick(db, now=escalate_at + timedelta(days=3), calendar=CALENDAR).notices == 0
     assert _actions(db, case) == [(1, "remind"), (1, "flag_overdue"), (1, "escalate")]
-    notices = {(n.kind, n.user_id) for n in db.scalars(
-        select(CaseNotice).where(CaseNotice.case_id == case.id))}
+    notices = {
+        (n.kind, n.user_id)
+        for n in db.scalars(select(CaseNotice).where(CaseNotice.case_id == case.id))
+    }
     # The grid's worker is reminded and warned; the parent (beat) area's officer gets the
     # escalation, not the commander of the city above it.
     assert (EventKind.REMIND, worker.id) in notices
@@ -293,8 +507,11 @@ def test_tick_reminds_flags_and_escalates_once(db: Session, make_user: UserFacto
     assert escalation.data["notified"] == [beat_officer.username]
     # A second row for the same (case, round, action) cannot exist.
     with pytest.raises(IntegrityError), db.begin_nested():
-        db.add(DeadlineAction(case_id=case.id, deadline_round=1, action="remind",
-                              due_at=due, done_at=due))
+        db.add(
+            DeadlineAction(
+                case_id=case.id, deadline_round=1, action="remind", due_at=due, done_at=due
+            )
+        )
         db.flush()
 
 
@@ -306,26 +523,66 @@ def test_supervision_sets_a_new_deadline_period(db: Session, make_user: UserFact
     service.tick(db, now=late, calendar=CALENDAR)
     assert case.is_overdue
     with pytest.raises(Forbidden, match=r"cases.supervise"):
-        service.supervise(db, case=case, due_at=late + timedelta(days=1), note="x",
-                          user=officer, actor=actor_of(officer), now=late)
+        service.supervise(
+            db,
+            case=case,
+            due_at=late + timedelta(days=1),
+            note="x",
+            user=officer,
+            actor=actor_of(officer),
+            now=late,
+        )
     with pytest.raises(InvalidInput, match="future"):
-        service.supervise(db, case=case, due_at=late, note="x", user=commander,
-                          actor=actor_of(commander), now=late)
+        service.supervise(
+            db,
+            case=case,
+            due_at=late,
+            note="x",
+            user=commander,
+            actor=actor_of(commander),
+            now=late,
+        )
     new_due = late + timedelta(days=2)
-    event = service.supervise(db, case=case, due_at=new_due, note="请于两日内完成评估",
-                              user=commander, actor=actor_of(commander), now=late)
+    event = service.supervise(
+        db,
+        case=case,
+        due_at=new_due,
+        note="请于两日内完成评估",
+        user=commander,
+        actor=actor_of(commander),
+        now=late,
+    )
     assert (case.due_at, case.is_overdue, case.supervision_count, case.deadline_round) == (
-        new_due, False, 1, 2)
+        new_due,
+        False,
+        1,
+        2,
+    )
     assert event.kind is EventKind.SUPERVISE and event.note == "请于两日内完成评估"
     assert officer.username in event.data["notified"]
     report = service.tick(db, now=new_due, calendar=CALENDAR)
     assert report.flagged_overdue == 1
     assert (2, "flag_overdue") in _actions(db, case)
-    service.transition(db, case=case, name="dismiss", fields={"reason": "已消除"}, user=None,
-                       actor=SYSTEM, now=new_due, calendar=CALENDAR)
+    service.transition(
+        db,
+        case=case,
+        name="dismiss",
+        fields={"reason": "已消除"},
+        user=None,
+        actor=SYSTEM,
+        now=new_due,
+        calendar=CALENDAR,
+    )
     with pytest.raises(Conflict, match="closed"):
-        service.supervise(db, case=case, due_at=new_due + timedelta(days=1), note="x",
-                          user=commander, actor=actor_of(commander), now=new_due)
+        service.supervise(
+            db,
+            case=case,
+            due_at=new_due + timedelta(days=1),
+            note="x",
+            user=commander,
+            actor=actor_of(commander),
+            now=new_due,
+        )
 
 
 def test_dispute_risk_flag_from_the_case_facts(db: Session, make_user: UserFactory) -> None:
@@ -335,17 +592,35 @@ def test_dispute_risk_flag_from_the_case_facts(db: Session, make_user: UserFacto
     mediator = make_user(Role.MEDIATOR, STATION)
     calm = new_case(db, "dispute")
     assert not calm.escalation_risk and calm.due_at == T0 + timedelta(hours=8.5)
-    service.transition(db, case=calm, name="assign_mediator",
-                       fields={"mediator": mediator.id}, user=mediator,
-                       actor=actor_of(mediator), now=T0, calendar=CALENDAR, cipher=CIPHER)
+    service.transition(
+        db,
+        case=calm,
+        name="assign_mediator",
+        fields={"mediator": mediator.id},
+        user=mediator,
+        actor=actor_of(mediator),
+        now=T0,
+        calendar=CALENDAR,
+        cipher=CIPHER,
+    )
     assert calm.due_at == T0 + timedelta(days=30) and calm.assignee_user_id == mediator.id
     for day in (1, 2):
         assert not calm.escalation_risk
-        service.transition(db, case=calm, name="hold_session", user=mediator,
-                           actor=actor_of(mediator), now=T0 + timedelta(days=day),
-                           calendar=CALENDAR, cipher=CIPHER,
-                           fields={"session_at": (T0 + timedelta(days=day)).isoformat(),
-                                   "session_result": "failed", "session_note": "张三拒绝"})
+        service.transition(
+            db,
+            case=calm,
+            name="hold_session",
+            user=mediator,
+            actor=actor_of(mediator),
+            now=T0 + timedelta(days=day),
+            calendar=CALENDAR,
+            cipher=CIPHER,
+            fields={
+                "session_at": (T0 + timedelta(days=day)).isoformat(),
+                "session_result": "failed",
+                "session_note": "张三拒绝",
+            },
+        )
         assert calm.state == "mediating"
     assert calm.escalation_risk
     assert calm.risk_reasons == ["repeated:hold_session.session_result=failed"]
@@ -358,19 +633,38 @@ def test_dispute_risk_flag_from_the_case_facts(db: Session, make_user: UserFacto
     threats = new_case(db, "dispute", fields={**DISPUTE_FIELDS, "threats_recorded": True})
     assert threats.risk_reasons == ["fact:threats_recorded"]
     quiet = new_case(db, "dispute")
-    service.transition(db, case=quiet, name="record_risk_facts", note="当事人持刀",
-                       fields={"threats_recorded": False, "weapons_recorded": True},
-                       user=None, actor=SYSTEM, now=T0 + timedelta(hours=1),
-                       calendar=CALENDAR, cipher=CIPHER)
+    service.transition(
+        db,
+        case=quiet,
+        name="record_risk_facts",
+        note="当事人持刀",
+        fields={"threats_recorded": False, "weapons_recorded": True},
+        user=None,
+        actor=SYSTEM,
+        now=T0 + timedelta(hours=1),
+        calendar=CALENDAR,
+        cipher=CIPHER,
+    )
     assert quiet.escalation_risk and quiet.state == "intake"
     assert quiet.due_at == T0 + timedelta(hours=4.25)
-    service.transition(db, case=quiet, name="record_risk_facts", note="核实为误报",
-                       fields={"threats_recorded": False, "weapons_recorded": False},
-                       user=None, actor=SYSTEM, now=T0 + timedelta(hours=2),
-                       calendar=CALENDAR, cipher=CIPHER)
+    service.transition(
+        db,
+        case=quiet,
+        name="record_risk_facts",
+        note="核实为误报",
+        fields={"threats_recorded": False, "weapons_recorded": False},
+        user=None,
+        actor=SYSTEM,
+        now=T0 + timedelta(hours=2),
+        calendar=CALENDAR,
+        cipher=CIPHER,
+    )
     assert not quiet.escalation_risk and quiet.risk_reasons == []
-    notices = db.scalar(select(func.count(CaseNotice.id)).where(
-        CaseNotice.user_id == station_officer.id, CaseNotice.kind == EventKind.RISK))
+    notices = db.scalar(
+        select(func.count(CaseNotice.id)).where(
+            CaseNotice.user_id == station_officer.id, CaseNotice.kind == EventKind.RISK
+        )
+    )
     assert notices == 4
     # Nothing about the persons: parties carry a role and encrypted name and contact only.
     assert {c.key for c in Case.__table__.c}.isdisjoint({"score", "risk_score"})
@@ -378,23 +672,25 @@ def test_dispute_risk_flag_from_the_case_facts(db: Session, make_user: UserFacto
     assert party.name_encrypted and "张三丰" not in party.name_encrypted
 
 
-def test_personal_data_is_masked_and_unmasking_is_audited(db: Session,
-                                                          make_user: UserFactory) -> None:
+def test_personal_data_is_masked_and_unmasking_is_audited(
+    db: Session, make_user: UserFactory
+) -> None:
     mediator = make_user(Role.MEDIATOR, STATION)
     viewer = make_user(Role.GRID_WORKER, STATION)
     case = case_in(db, registry.get("dispute"), "agreed", mediator.id)
     masked = service.masked_personal(case, CIPHER)
-    assert [(p.name, p.contact) for p in masked.parties] == [("张**", "139******78"),
-                                                             ("李*", None)]
+    assert [(p.name, p.contact) for p in masked.parties] == [("张**", "139******78"), ("李*", None)]
     assert masked.fields == {"agreement_text": "*** (2)"}
     assert "文本" not in str(case.personal_encrypted)
     with pytest.raises(Forbidden, match=r"cases.personal.unmask"):
-        service.reveal_personal(db, case=case, viewer=viewer, cipher=CIPHER,
-                                actor=actor_of(viewer))
-    clear = service.reveal_personal(db, case=case, viewer=mediator, cipher=CIPHER,
-                                    actor=actor_of(mediator))
-    assert [(p.name, p.contact) for p in clear.parties] == [("张三丰", "13912345678"),
-                                                            ("李四", None)]
+        service.reveal_personal(db, case=case, viewer=viewer, cipher=CIPHER, actor=actor_of(viewer))
+    clear = service.reveal_personal(
+        db, case=case, viewer=mediator, cipher=CIPHER, actor=actor_of(mediator)
+    )
+    assert [(p.name, p.contact) for p in clear.parties] == [
+        ("张三丰", "13912345678"),
+        ("李四", None),
+    ]
     assert clear.fields == {"agreement_text": "文本"}
     reads = audit.get_all(db, entity="case", action="read_personal")
     assert reads[0].username == mediator.username and reads[0].entity_id == str(case.id)
@@ -412,22 +708,30 @@ def test_scoping_of_reads(db: Session, make_user: UserFactory) -> None:
         assert {c.id for c in items} & {here.id, there.id} == expected
         with pytest.raises(NotFound):
             service.get_or_raise(db, case_id=there.id, scope=scope)
-    _, items = service.get_all(db, scope=city, now=T0, limit=500,
-                                   filters=service.CaseFilter(case_type="dispute",
-                                                              area_code="T-D2"))
+    _, items = service.get_all(
+        db,
+        scope=city,
+        now=T0,
+        limit=500,
+        filters=service.CaseFilter(case_type="dispute", area_code="T-D2"),
+    )
     assert there.id in {c.id for c in items} and here.id not in {c.id for c in items}
     late = T0 + timedelta(days=40)
-    _, overdue = service.get_all(db, scope=city, now=late,
-                                 filters=service.CaseFilter(overdue=True), limit=500)
+    _, overdue = service.get_all(
+        db, scope=city, now=late, filters=service.CaseFilter(overdue=True), limit=500
+    )
     assert {here.id, there.id} <= {c.id for c in overdue}
-    _, fresh = service.get_all(db, scope=city, now=T0,
-                               filters=service.CaseFilter(overdue=True, state="found"),
-                               limit=500)
+    _, fresh = service.get_all(
+        db, scope=city, now=T0, filters=service.CaseFilter(overdue=True, state="found"), limit=500
+    )
     assert here.id not in {c.id for c in fresh}
     with pytest.raises(InvalidInput, match="case type 'x'"):
         service.get_all(db, scope=city, now=T0, filters=service.CaseFilter(case_type="x"))
-    _, rows = service.board(db, scope=scope_for(db, make_user(Role.STATION_OFFICER, STATION)),
-                            now=T0 + timedelta(days=5))
+    _, rows = service.board(
+        db,
+        scope=scope_for(db, make_user(Role.STATION_OFFICER, STATION)),
+        now=T0 + timedelta(days=5),
+    )
     by_code = {r.area.code: r for r in rows}
     assert set(by_code) == {"T-D1-S1-B1", "T-D1-S1-B2"}
     assert by_code["T-D1-S1-B1"].open >= 1 and by_code["T-D1-S1-B1"].by_age[1] >= 1
@@ -438,26 +742,61 @@ def test_retention_purge(db: Session, tmp_path: Path, make_user: UserFactory) ->
     storage = DiskStorage(tmp_path)
     old = case_in(db, registry.get("dispute"), "agreed", mediator.id)
     service.comment(db, case=old, text="张三来电", user=None, actor=SYSTEM, now=T0)
-    attachment = service.add_attachment(db, case=old, filename="协议.pdf",
-                                        content_type="application/pdf", data=b"%PDF-1.4 x",
-                                        storage=storage, user=None, actor=SYSTEM, now=T0)
+    attachment = service.add_attachment(
+        db,
+        case=old,
+        filename="协议.pdf",
+        content_type="application/pdf",
+        data=b"%PDF-1.4 x",
+        storage=storage,
+        user=None,
+        actor=SYSTEM,
+        now=T0,
+    )
     assert storage.read(attachment.storage_key) == b"%PDF-1.4 x"
     key = attachment.storage_key
-    service.transition(db, case=old, name="follow_up", fields={"follow_up_result": "fulfilled"},
-                       user=None, actor=SYSTEM, now=T0, calendar=CALENDAR, cipher=CIPHER)
+    service.transition(
+        db,
+        case=old,
+        name="follow_up",
+        fields={"follow_up_result": "fulfilled"},
+        user=None,
+        actor=SYSTEM,
+        now=T0,
+        calendar=CALENDAR,
+        cipher=CIPHER,
+    )
     recent = case_in(db, registry.get("dispute"), "agreed", mediator.id)
-    service.transition(db, case=recent, name="follow_up",
-                       fields={"follow_up_result": "fulfilled"}, user=None, actor=SYSTEM,
-                       now=T0 + timedelta(days=2), calendar=CALENDAR, cipher=CIPHER)
+    service.transition(
+        db,
+        case=recent,
+        name="follow_up",
+        fields={"follow_up_result": "fulfilled"},
+        user=None,
+        actor=SYSTEM,
+        now=T0 + timedelta(days=2),
+        calendar=CALENDAR,
+        cipher=CIPHER,
+    )
     hazard = new_case(db, "hazard")
-    service.transition(db, case=hazard, name="dismiss", fields={"reason": "无"}, user=None,
-                       actor=SYSTEM, now=T0, calendar=CALENDAR)
+    service.transition(
+        db,
+        case=hazard,
+        name="dismiss",
+        fields={"reason": "无"},
+        user=None,
+        actor=SYSTEM,
+        now=T0,
+        calendar=CALENDAR,
+    )
     purge_at = T0 + timedelta(days=366)
     report = service.purge(db, now=purge_at, storage=storage)
     assert (report.cases, report.parties, report.attachments) >= (1, 2, 1)
     assert old.purged_at == purge_at and recent.purged_at is None and hazard.purged_at is None
-    assert all(p.name_encrypted is None and p.contact_encrypted is None and p.anonymised_at
-               for p in old.parties)
+    assert all(
+        p.name_encrypted is None and p.contact_encrypted is None and p.anonymised_at
+        for p in old.parties
+    )
     assert old.personal_encrypted is None and old.attachments == []
     assert old.title == f"MD-{old.id:06d}" and old.description == ""
     assert all(e.note is None and e.personal_encrypted is None for e in old.events)
@@ -469,8 +808,17 @@ def test_retention_purge(db: Session, tmp_path: Path, make_user: UserFactory) ->
     assert service.purge(db, now=purge_at, storage=storage).cases == 0
     assert recent.parties[0].name_encrypted is not None
     with pytest.raises(Conflict, match="purged"):
-        service.add_attachment(db, case=old, filename="a.txt", content_type="text/plain",
-                               data=b"x", storage=storage, user=None, actor=SYSTEM, now=T0)
+        service.add_attachment(
+            db,
+            case=old,
+            filename="a.txt",
+            content_type="text/plain",
+            data=b"x",
+            storage=storage,
+            user=None,
+            actor=SYSTEM,
+            now=T0,
+        )
 
 
 def test_attachments_and_links(db: Session, tmp_path: Path) -> None:
@@ -486,29 +834,74 @@ def test_attachments_and_links(db: Session, tmp_path: Path) -> None:
         ("a.txt", "text/plain", b"x" * (10 * 1024 * 1024 + 1), "at most"),
     ]:
         with pytest.raises(InvalidInput, match=message):
-            service.add_attachment(db, case=case, filename=name, content_type=kind, data=data,
-                                   storage=storage, user=None, actor=SYSTEM, now=T0)
-    photo = service.add_attachment(db, case=case, filename="../../现场.png",
-                                   content_type="image/png",
-                                   data=b"\x89PNG\r\n\x1a\n" + b"0" * 100, storage=storage,
-                                   user=None, actor=SYSTEM, now=T0)
+            service.add_attachment(
+                db,
+                case=case,
+                filename=name,
+                content_type=kind,
+                data=data,
+                storage=storage,
+                user=None,
+                actor=SYSTEM,
+                now=T0,
+            )
+    photo = service.add_attachment(
+        db,
+        case=case,
+        filename="../../现场.png",
+        content_type="image/png",
+        data=b"\x89PNG\r\n\x1a\n" + b"0" * 100,
+        storage=storage,
+        user=None,
+        actor=SYSTEM,
+        now=T0,
+    )
     assert photo.filename == "现场.png" and photo.size == 108 and len(photo.sha256) == 64
     assert list((tmp_path / "files").iterdir()) == [tmp_path / "files" / photo.storage_key]
     with pytest.raises(NotFound):
         storage.read("../secret")
-    link = service.add_link(db, case=case, kind="incident", ref_id="110-2026-0001",
-                            label="110警情", user=None, actor=SYSTEM, now=T0)
+    link = service.add_link(
+        db,
+        case=case,
+        kind="incident",
+        ref_id="110-2026-0001",
+        label="110警情",
+        user=None,
+        actor=SYSTEM,
+        now=T0,
+    )
     assert (link.kind, link.ref_id) == ("incident", "110-2026-0001")
     with pytest.raises(Conflict):
-        service.add_link(db, case=case, kind="incident", ref_id="110-2026-0001", label="x",
-                         user=None, actor=SYSTEM, now=T0)
+        service.add_link(
+            db,
+            case=case,
+            kind="incident",
+            ref_id="110-2026-0001",
+            label="x",
+            user=None,
+            actor=SYSTEM,
+            now=T0,
+        )
     with pytest.raises(InvalidInput, match="kind 'person'"):
-        service.add_link(db, case=case, kind="person", ref_id="1", label="x", user=None,
-                         actor=SYSTEM, now=T0)
-    service.add_link(db, case=case, kind="case", ref_id=str(other.id), label="同一地点",
-                     user=None, actor=SYSTEM, now=T0)
+        service.add_link(
+            db, case=case, kind="person", ref_id="1", label="x", user=None, actor=SYSTEM, now=T0
+        )
+    service.add_link(
+        db,
+        case=case,
+        kind="case",
+        ref_id=str(other.id),
+        label="同一地点",
+        user=None,
+        actor=SYSTEM,
+        now=T0,
+    )
     with pytest.raises(InvalidInput, match="does not exist"):
-        service.add_link(db, case=case, kind="case", ref_id="999999", label="x", user=None,
-                         actor=SYSTEM, now=T0)
-    assert [e.kind for e in case.events][-3:] == [EventKind.ATTACHMENT, EventKind.LINK,
-                                                  EventKind.LINK]
+        service.add_link(
+            db, case=case, kind="case", ref_id="999999", label="x", user=None, actor=SYSTEM, now=T0
+        )
+    assert [e.kind for e in case.events][-3:] == [
+        EventKind.ATTACHMENT,
+        EventKind.LINK,
+        EventKind.LINK,
+    ]

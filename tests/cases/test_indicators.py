@@ -18,19 +18,35 @@ GRID = "T-D1-S1-B2-G1"
 
 
 def _hazard(db: Session, at: datetime, code: str = GRID) -> Case:
-    return service.create(db, case_type="hazard", title="隐患", area=area(db, code),
-                          fields={"finding_route": "data", "category": "traffic"}, user=None,
-                          actor=SYSTEM, now=at, calendar=CALENDAR)
+    return service.create(
+        db,
+        case_type="hazard",
+        title="隐患",
+        area=area(db, code),
+        fields={"finding_route": "data", "category": "traffic"},
+        user=None,
+        actor=SYSTEM,
+        now=at,
+        calendar=CALENDAR,
+    )
 
 
 def _move(db: Session, case: Case, name: str, at: datetime, **fields: object) -> None:
-    service.transition(db, case=case, name=name, fields=dict(fields), user=None, actor=SYSTEM,
-                       now=at, calendar=CALENDAR, cipher=CIPHER)
+    service.transition(
+        db,
+        case=case,
+        name=name,
+        fields=dict(fields),
+        user=None,
+        actor=SYSTEM,
+        now=at,
+        calendar=CALENDAR,
+        cipher=CIPHER,
+    )
 
 
 def _close(db: Session, case: Case, start: datetime) -> None:
-    _move(db, case, "assess", start + timedelta(hours=1), assessment_level="grid",
-          risk_grade="low")
+    _move(db, case, "assess", start + timedelta(hours=1), assessment_level="grid", risk_grade="low")
     _move(db, case, "route_internal", start + timedelta(hours=2), department="警务室")
     _move(db, case, "report_handled", start + timedelta(hours=3), measures="整改")
     _move(db, case, "pass_reinspection", start + timedelta(hours=4), reinspection_result="好")
@@ -40,27 +56,39 @@ def test_hazard_indicators(db: Session) -> None:
     on_time = _hazard(db, T0)
     _close(db, on_time, T0)
     late = _hazard(db, T0)
-    _close(db, late, T0 + timedelta(days=3))            # assessed after its deadline
-    waiting = _hazard(db, T0)                          # still found, past due at the end
-    _hazard(db, T0 + timedelta(days=9))                # found late in the period, not yet due
+    _close(db, late, T0 + timedelta(days=3))  # assessed after its deadline
+    waiting = _hazard(db, T0)  # still found, past due at the end
+    _hazard(db, T0 + timedelta(days=9))  # found late in the period, not yet due
     dismissed = _hazard(db, T0)
     _move(db, dismissed, "dismiss", T0 + timedelta(hours=1), reason="误报")
     reopened = _hazard(db, T0)
     _close(db, reopened, T0)
     _move(db, reopened, "reopen", T0 + timedelta(hours=5), reason="复发")
-    _hazard(db, T0 - timedelta(days=2))               # before the period
-    _hazard(db, T0, code="T-D2-S1-B1-G1")             # another district
+    _hazard(db, T0 - timedelta(days=2))  # before the period
+    _hazard(db, T0, code="T-D2-S1-B1-G1")  # another district
     now = T0 + timedelta(days=10)
-    result = indicators.compute(db, case_type="hazard", area=area(db, STATION),
-                                start=T0 - timedelta(days=1), end=now, now=now)
+    result = indicators.compute(
+        db,
+        case_type="hazard",
+        area=area(db, STATION),
+        start=T0 - timedelta(days=1),
+        end=now,
+        now=now,
+    )
     assert (result.found, result.resolved, result.resolved_within_deadline) == (6, 2, 1)
     assert result.resolution_rate == pytest.approx(1 / 6)
     assert result.overdue == 2 and waiting.due_at is not None and waiting.due_at < now
-    assert result.median_hours_to_close == pytest.approx(4.0)   # of 1 h, 4 h and 76 h
+    assert result.median_hours_to_close == pytest.approx(4.0)  # of 1 h, 4 h and 76 h
     assert result.reopen_rate == pytest.approx(1 / 4)
     assert result.agreement_rate is None and result.follow_up_rate is None
-    rows = indicators.by_child_area(db, case_type="hazard", parent=area(db, STATION),
-                                    start=T0 - timedelta(days=1), end=now, now=now)
+    rows = indicators.by_child_area(
+        db,
+        case_type="hazard",
+        parent=area(db, STATION),
+        start=T0 - timedelta(days=1),
+        end=now,
+        now=now,
+    )
     assert [r.area_code for r in rows] == [STATION, "T-D1-S1-B1", "T-D1-S1-B2"]
     assert [r.found for r in rows] == [6, 0, 6]
     assert rows[1].resolution_rate is None and rows[1].median_hours_to_close is None
@@ -71,10 +99,18 @@ def test_dispute_indicators(db: Session, make_user: UserFactory) -> None:
 
     def dispute() -> Case:
         case = service.create(
-            db, case_type="dispute", title="纠纷", area=area(db, GRID),
+            db,
+            case_type="dispute",
+            title="纠纷",
+            area=area(db, GRID),
             fields={"category": "labour", "channel": "people", "source": "hotline"},
             parties=[service.PartyIn("applicant", "甲"), service.PartyIn("respondent", "乙")],
-            user=None, actor=SYSTEM, now=T0, calendar=CALENDAR, cipher=CIPHER)
+            user=None,
+            actor=SYSTEM,
+            now=T0,
+            calendar=CALENDAR,
+            cipher=CIPHER,
+        )
         _move(db, case, "assign_mediator", T0 + timedelta(hours=1), mediator=mediator.id)
         return case
 
@@ -84,19 +120,35 @@ def test_dispute_indicators(db: Session, make_user: UserFactory) -> None:
     waiting = dispute()
     _move(db, waiting, "record_agreement", T0 + timedelta(days=5), agreement_text="道歉")
     failed = dispute()
-    _move(db, failed, "record_no_agreement", T0 + timedelta(days=3), referral="litigation",
-          reason="分歧大")
+    _move(
+        db,
+        failed,
+        "record_no_agreement",
+        T0 + timedelta(days=3),
+        referral="litigation",
+        reason="分歧大",
+    )
     withdrawn = dispute()
     _move(db, withdrawn, "withdraw", T0 + timedelta(days=1), reason="撤回")
     now = T0 + timedelta(days=40)
-    result = indicators.compute(db, case_type="dispute", area=area(db, "T"),
-                                start=T0 - timedelta(days=1), end=T0 + timedelta(days=1),
-                                now=now)
+    result = indicators.compute(
+        db,
+        case_type="dispute",
+        area=area(db, "T"),
+        start=T0 - timedelta(days=1),
+        end=T0 + timedelta(days=1),
+        now=now,
+    )
     assert (result.found, result.resolved) == (4, 1)
     assert result.agreement_rate == pytest.approx(2 / 3)
     assert result.follow_up_rate == pytest.approx(1 / 2)
-    early = indicators.compute(db, case_type="dispute", area=area(db, "T"),
-                               start=T0 - timedelta(days=1), end=T0 + timedelta(days=1),
-                               now=T0 + timedelta(days=4))
+    early = indicators.compute(
+        db,
+        case_type="dispute",
+        area=area(db, "T"),
+        start=T0 - timedelta(days=1),
+        end=T0 + timedelta(days=1),
+        now=T0 + timedelta(days=4),
+    )
     # As of day 4: one agreement, one failure; no follow-up due yet.
     assert early.agreement_rate == pytest.approx(1 / 2) and early.follow_up_rate is None

@@ -74,23 +74,40 @@ def test_create_binds_areas_hashes_password_and_audits(db: Session) -> None:
     assert auth.get_or_raise(db, user_id=user.id) is user
     (event,) = [e for e in _events(db, "create") if e.entity == "user"]
     assert (event.entity_id, event.username) == (str(user.id), "system")
-    assert event.detail == {"username": "alice", "role": "station_officer",
-                            "areas": ["T-D1-S1", "T-D2"]}
+    assert event.detail == {
+        "username": "alice",
+        "role": "station_officer",
+        "areas": ["T-D1-S1", "T-D2"],
+    }
 
 
 @pytest.mark.parametrize("password", ["", "short", "1234567"])
 def test_short_password_is_refused(db: Session, password: str) -> None:
     with pytest.raises(InvalidInput, match="at least 8 characters") as exc:
-        auth.create(db, username="bob", display_name="Bob", password=password,
-                    role=Role.VIEWER, area_codes=["T"], actor=SYSTEM)
+        auth.create(
+            db,
+            username="bob",
+            display_name="Bob",
+            password=password,
+            role=Role.VIEWER,
+            area_codes=["T"],
+            actor=SYSTEM,
+        )
     assert exc.value.field == "password"
 
 
 @pytest.mark.parametrize("username", ["", "bob smith", "bob-smith", "bob@x", "b" * 65, "../x"])
 def test_bad_username_is_refused(db: Session, username: str) -> None:
     with pytest.raises(InvalidInput) as exc:
-        auth.create(db, username=username, display_name="Bob", password=PASSWORD,
-                    role=Role.VIEWER, area_codes=["T"], actor=SYSTEM)
+        auth.create(
+            db,
+            username=username,
+            display_name="Bob",
+            password=PASSWORD,
+            role=Role.VIEWER,
+            area_codes=["T"],
+            actor=SYSTEM,
+        )
     assert exc.value.field == "username"
     assert auth.get_by_username(db, username=username) is None
 
@@ -125,8 +142,16 @@ def test_a_user_needs_an_area(db: Session) -> None:
 
 def test_phone_needs_a_cipher(db: Session) -> None:
     with pytest.raises(ValueError, match="cipher"):
-        auth.create(db, username="bob", display_name="Bob", password=PASSWORD,
-                    role=Role.VIEWER, area_codes=["T"], actor=SYSTEM, phone="13800001234")
+        auth.create(
+            db,
+            username="bob",
+            display_name="Bob",
+            password=PASSWORD,
+            role=Role.VIEWER,
+            area_codes=["T"],
+            actor=SYSTEM,
+            phone="13800001234",
+        )
 
 
 def test_get_or_raise_unknown_user(db: Session) -> None:
@@ -212,8 +237,9 @@ def test_unknown_token_is_refused(db: Session) -> None:
 
 def test_expired_token_is_refused(db: Session) -> None:
     user = _user(db)
-    _token, plain = auth.issue_token(db, user=user, name="old", ttl=timedelta(seconds=-1),
-                                     actor=SYSTEM)
+    _token, plain = auth.issue_token(
+        db, user=user, name="old", ttl=timedelta(seconds=-1), actor=SYSTEM
+    )
     db.expire_all()
     with pytest.raises(Unauthorized, match="invalid or expired token"):
         auth.user_for_token(db, token=plain)
@@ -221,8 +247,7 @@ def test_expired_token_is_refused(db: Session) -> None:
 
 def test_revoked_token_is_refused(db: Session) -> None:
     user = _user(db)
-    token, plain = auth.issue_token(db, user=user, name="cli", ttl=timedelta(days=1),
-                                    actor=SYSTEM)
+    token, plain = auth.issue_token(db, user=user, name="cli", ttl=timedelta(days=1), actor=SYSTEM)
     token.revoked = True
     db.flush()
     db.expire_all()
@@ -247,14 +272,18 @@ RESOLVERS = {"user": auth.user_for, "principal": auth.principal_for}
 def test_a_credential_resolves_to_its_user_or_principal(db: Session, resolver: str) -> None:
     user = _user(db)
     user.language = "en"
-    _token, plain = auth.issue_token(db, user=user, name="cli", ttl=timedelta(days=1),
-                                     actor=SYSTEM)
+    _token, plain = auth.issue_token(db, user=user, name="cli", ttl=timedelta(days=1), actor=SYSTEM)
     db.flush()
     db.expire_all()
     for credential in (auth.Credential(token=plain), auth.Credential(user_id=user.id)):
         found = RESOLVERS[resolver](db, credential)
         assert (found.id, found.username, found.role, found.is_active, found.language) == (
-            user.id, user.username, user.role, True, "en")
+            user.id,
+            user.username,
+            user.role,
+            True,
+            "en",
+        )
     assert auth.can(auth.principal_for(db, auth.Credential(token=plain)), "areas.read")
 
 
@@ -272,9 +301,13 @@ def test_a_principal_carries_the_scope_of_its_user(db: Session) -> None:
 @pytest.mark.parametrize("case", ["unknown", "expired", "revoked", "inactive", "no user"])
 def test_both_resolvers_refuse_alike(db: Session, resolver: str, case: str) -> None:
     user = _user(db)
-    token, plain = auth.issue_token(db, user=user, name="cli",
-                                    ttl=timedelta(seconds=-1 if case == "expired" else 60),
-                                    actor=SYSTEM)
+    token, plain = auth.issue_token(
+        db,
+        user=user,
+        name="cli",
+        ttl=timedelta(seconds=-1 if case == "expired" else 60),
+        actor=SYSTEM,
+    )
     credential = auth.Credential(token=plain)
     if case == "unknown":
         credential = auth.Credential(token="fk_not-a-real-token")
@@ -316,12 +349,15 @@ def test_reveal_phone_is_audited(db: Session) -> None:
     assert auth.masked_phone(staff, CIPHER) == "138******34"
     assert _events(db, "read_personal") == []  # masking is not a personal read
     actor = Actor(user_id=admin.id, username=admin.username, client="10.0.0.9")
-    assert auth.reveal_phone(db, viewer=admin, user=staff, cipher=CIPHER,
-                             actor=actor) == "13800001234"
+    assert (
+        auth.reveal_phone(db, viewer=admin, user=staff, cipher=CIPHER, actor=actor) == "13800001234"
+    )
     (event,) = _events(db, "read_personal")
     assert (event.user_id, event.username, event.client) == (admin.id, "admin1", "10.0.0.9")
     assert (event.entity, event.entity_id, event.detail) == (
-        "user", str(staff.id), {"field": "phone"},
+        "user",
+        str(staff.id),
+        {"field": "phone"},
     )
 
 
@@ -329,8 +365,13 @@ def test_reveal_phone_is_refused_to_a_viewer(db: Session) -> None:
     viewer = _user(db, "viewer1", role=Role.VIEWER, areas=("T",))
     staff = _user(db, "staff1", phone="13800001234")
     with pytest.raises(Forbidden):
-        auth.reveal_phone(db, viewer=viewer, user=staff, cipher=CIPHER,
-                          actor=Actor(user_id=viewer.id, username=viewer.username))
+        auth.reveal_phone(
+            db,
+            viewer=viewer,
+            user=staff,
+            cipher=CIPHER,
+            actor=Actor(user_id=viewer.id, username=viewer.username),
+        )
     assert _events(db, "read_personal") == []
 
 
@@ -377,5 +418,12 @@ def test_scope_clause_filters_a_query(db: Session) -> None:
     user = _user(db, areas=("T-D1-S2",))
     scope = scope_for(db, user)
     codes = set(db.scalars(select(Area.code).where(scope.clause(Area.path))))
-    assert codes == {"T-D1-S2", "T-D1-S2-B1", "T-D1-S2-B2", "T-D1-S2-B1-G1", "T-D1-S2-B1-G2",
-                     "T-D1-S2-B2-G1", "T-D1-S2-B2-G2"}
+    assert codes == {
+        "T-D1-S2",
+        "T-D1-S2-B1",
+        "T-D1-S2-B2",
+        "T-D1-S2-B1-G1",
+        "T-D1-S2-B1-G2",
+        "T-D1-S2-B2-G1",
+        "T-D1-S2-B2-G2",
+    }

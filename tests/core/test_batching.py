@@ -65,28 +65,41 @@ class Recorder:
         if "crash" in calls:
             raise RuntimeError("no answers")
         with Session(self.engine) as other:
-            return [LookupError(f"no answer for {call}") if call.startswith("mute") else
-                    int(other.scalars(select(AuditEvent.id).where(
-                        AuditEvent.action == "batch", AuditEvent.entity_id == call)).one())
-                    for call in calls]
+            return [
+                LookupError(f"no answer for {call}")
+                if call.startswith("mute")
+                else int(
+                    other.scalars(
+                        select(AuditEvent.id).where(
+                            AuditEvent.action == "batch", AuditEvent.entity_id == call
+                        )
+                    ).one()
+                )
+                for call in calls
+            ]
 
     def stored(self) -> list[str]:
         with Session(self.engine) as session:
-            return sorted(str(e) for e in session.scalars(
-                select(AuditEvent.entity_id).where(AuditEvent.action == "batch")))
+            return sorted(
+                str(e)
+                for e in session.scalars(
+                    select(AuditEvent.entity_id).where(AuditEvent.action == "batch")
+                )
+            )
 
 
-def _committer(engine: Engine, recorder: Recorder
-               ) -> GroupCommitter[str, str, int]:
-    return GroupCommitter(make_session_factory(engine), write=recorder.write,
-                          answer=recorder.answer)
+def _committer(engine: Engine, recorder: Recorder) -> GroupCommitter[str, str, int]:
+    return GroupCommitter(
+        make_session_factory(engine), write=recorder.write, answer=recorder.answer
+    )
 
 
 Outcome = int | type[BaseException]
 
 
-def _batch_after_a_blocker(engine: Engine, recorder: Recorder, calls: list[str]
-                           ) -> tuple[GroupCommitter[str, str, int], list[Outcome]]:
+def _batch_after_a_blocker(
+    engine: Engine, recorder: Recorder, calls: list[str]
+) -> tuple[GroupCommitter[str, str, int], list[Outcome]]:
     """Write ``calls`` as one batch: queued while a first call ("blocker") is being written."""
     committer = _committer(engine, recorder)
     try:
@@ -119,12 +132,16 @@ def test_calls_queued_while_a_batch_commits_go_in_one_batch(engine: Engine) -> N
     assert recorder.stored() == sorted(["blocker", *calls])
 
 
-@pytest.mark.parametrize(("bad", "error", "second_try"), [
-    ("bad-1", InvalidInput, False),  # refused before it wrote: the batch goes on
-    ("clash", IntegrityError, True),  # failed writing: the batch again, each call alone
-])
-def test_a_failing_call_fails_alone(engine: Engine, bad: str, error: type[Exception],
-                                    second_try: bool) -> None:
+@pytest.mark.parametrize(
+    ("bad", "error", "second_try"),
+    [
+        ("bad-1", InvalidInput, False),  # refused before it wrote: the batch goes on
+        ("clash", IntegrityError, True),  # failed writing: the batch again, each call alone
+    ],
+)
+def test_a_failing_call_fails_alone(
+    engine: Engine, bad: str, error: type[Exception], second_try: bool
+) -> None:
     recorder = Recorder(engine)
     _, results = _batch_after_a_blocker(engine, recorder, ["c", bad, "d"])
     assert results[2] is error
@@ -134,8 +151,7 @@ def test_a_failing_call_fails_alone(engine: Engine, bad: str, error: type[Except
     assert recorder.seen[1:] == [["c", bad, "d"], *alone]
 
 
-def test_a_batch_is_answered_at_once_and_an_answer_that_fails_fails_alone(
-        engine: Engine) -> None:
+def test_a_batch_is_answered_at_once_and_an_answer_that_fails_fails_alone(engine: Engine) -> None:
     recorder = Recorder(engine)
     _, results = _batch_after_a_blocker(engine, recorder, ["c", "bad-1", "mute-1", "d"])
     assert results[2:4] == [InvalidInput, LookupError]

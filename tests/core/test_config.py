@@ -69,13 +69,17 @@ def test_settings_file_is_read_and_the_environment_beats_it(
     monkeypatch.setenv("FANGKONG_SETTINGS_FILE", str(path))
     settings = load_settings()
     assert (settings.default_language, settings.timezone, settings.port) == (
-        "en", "Europe/Vaduz", 8123,
+        "en",
+        "Europe/Vaduz",
+        8123,
     )
     monkeypatch.setenv("FANGKONG_DEFAULT_LANGUAGE", "zh-CN")
     monkeypatch.setenv("FANGKONG_PORT", "9000")
     settings = load_settings()
     assert (settings.default_language, settings.timezone, settings.port) == (
-        "zh-CN", "Europe/Vaduz", 9000,
+        "zh-CN",
+        "Europe/Vaduz",
+        9000,
     )
 
 

@@ -122,7 +122,8 @@ def test_session_scope_commits_or_rolls_back(tmp_path: Path) -> None:
 
 
 def test_held_sessions_share_one_connection_and_end_their_transactions(
-        backend: str, tmp_path: Path) -> None:
+    backend: str, tmp_path: Path
+) -> None:
     engine = fresh_database(backend, tmp_path, suffix="_held")
     factory = make_held_session_factory(engine)
     try:
@@ -136,8 +137,9 @@ def test_held_sessions_share_one_connection_and_end_their_transactions(
             session.rollback()
             assert session.connection().connection.dbapi_connection is first
         with Session(engine) as other:  # committed for everyone, the rollback for nobody
-            actions = list(other.scalars(select(AuditEvent.action).where(
-                AuditEvent.entity == "held")))
+            actions = list(
+                other.scalars(select(AuditEvent.action).where(AuditEvent.entity == "held"))
+            )
         assert actions == ["kept"]
         if backend == "postgresql":
             _lose_the_connection_and_go_on(engine, factory)
@@ -148,7 +150,8 @@ def test_held_sessions_share_one_connection_and_end_their_transactions(
 
 @pytest.mark.parametrize("held", [False, True], ids=["pooled", "held"])
 def test_a_transaction_that_lost_its_connection_rolls_back_and_the_next_reconnects(
-        tmp_path: Path, held: bool) -> None:
+    tmp_path: Path, held: bool
+) -> None:
     engine = fresh_database("postgresql", tmp_path, suffix="_held")
     factory = (make_held_session_factory if held else make_session_factory)(engine)
     try:

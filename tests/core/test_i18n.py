@@ -71,8 +71,11 @@ def test_no_blank_strings(language: str) -> None:
 
 def test_placeholders_agree_across_languages() -> None:
     zh, en = catalogue("zh-CN"), catalogue("en")
-    mismatched = {k: (_placeholders(zh[k]), _placeholders(en[k]))
-                  for k in zh.keys() & en.keys() if _placeholders(zh[k]) != _placeholders(en[k])}
+    mismatched = {
+        k: (_placeholders(zh[k]), _placeholders(en[k]))
+        for k in zh.keys() & en.keys()
+        if _placeholders(zh[k]) != _placeholders(en[k])
+    }
     assert mismatched == {}
 
 
@@ -93,8 +96,9 @@ def test_every_template_key_exists(language: str) -> None:
                 missing.append(f"{name}: {key}")
             continue
         assert key in dynamic, f"{name}: dynamic key prefix {key!r} has no known values"
-        missing.extend(f"{name}: {key}{value}" for value in sorted(dynamic[key])
-                       if f"{key}{value}" not in keys)
+        missing.extend(
+            f"{name}: {key}{value}" for value in sorted(dynamic[key]) if f"{key}{value}" not in keys
+        )
     assert missing == []
 
 
@@ -113,17 +117,23 @@ def test_dynamic_prefixes_cover_their_values() -> None:
     assert dynamic["fusion.kind."]  # the scan of the service still finds the kinds
     for language in LANGUAGES:
         keys = catalogue(language)
-        missing = [f"{prefix}{v}" for prefix, values in dynamic.items() for v in sorted(values)
-                   if f"{prefix}{v}" not in keys]
+        missing = [
+            f"{prefix}{v}"
+            for prefix, values in dynamic.items()
+            for v in sorted(values)
+            if f"{prefix}{v}" not in keys
+        ]
         assert missing == [], language
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_python_key_exists(language: str) -> None:
     keys = catalogue(language)
-    used = {(path.relative_to(SRC).as_posix(), key)
-            for path in SRC.rglob("*.py")
-            for _, key in _PYTHON_CALL.findall(path.read_text("utf-8"))}
+    used = {
+        (path.relative_to(SRC).as_posix(), key)
+        for path in SRC.rglob("*.py")
+        for _, key in _PYTHON_CALL.findall(path.read_text("utf-8"))
+    }
     used |= {("web/templating.py", key) for _, key, _ in NAVIGATION}
     assert sorted(f"{where}: {key}" for where, key in used if key not in keys) == []
 

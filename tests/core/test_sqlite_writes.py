@@ -28,17 +28,32 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.mark.parametrize(("sql", "writes"), [
-    ("SELECT 1", False), ("  select * from t", False), ("(SELECT 1)", False),
-    ("PRAGMA busy_timeout=0", False), ("EXPLAIN QUERY PLAN SELECT 1", False),
-    ("BEGIN", False), ("BEGIN DEFERRED", False), ("SAVEPOINT sa_1", False),
-    ("RELEASE SAVEPOINT sa_1", False), ("ROLLBACK TO SAVEPOINT sa_1", False),
-    ("COMMIT", False), ("", False),
-    ("BEGIN IMMEDIATE", True), ("begin exclusive", True), ("INSERT INTO t VALUES (1)", True),
-    ("update t set v = 1", True), ("DELETE FROM t", True), ("REPLACE INTO t VALUES (1)", True),
-    ("CREATE TABLE x (a)", True), ("WITH q AS (SELECT 1) DELETE FROM t", True),
-    ("VACUUM", True),
-])
+@pytest.mark.parametrize(
+    ("sql", "writes"),
+    [
+        ("SELECT 1", False),
+        ("  select * from t", False),
+        ("(SELECT 1)", False),
+        ("PRAGMA busy_timeout=0", False),
+        ("EXPLAIN QUERY PLAN SELECT 1", False),
+        ("BEGIN", False),
+        ("BEGIN DEFERRED", False),
+        ("SAVEPOINT sa_1", False),
+        ("RELEASE SAVEPOINT sa_1", False),
+        ("ROLLBACK TO SAVEPOINT sa_1", False),
+        ("COMMIT", False),
+        ("", False),
+        ("BEGIN IMMEDIATE", True),
+        ("begin exclusive", True),
+        ("INSERT INTO t VALUES (1)", True),
+        ("update t set v = 1", True),
+        ("DELETE FROM t", True),
+        ("REPLACE INTO t VALUES (1)", True),
+        ("CREATE TABLE x (a)", True),
+        ("WITH q AS (SELECT 1) DELETE FROM t", True),
+        ("VACUUM", True),
+    ],
+)
 def test_what_takes_the_lock(sql: str, writes: bool) -> None:
     assert may_write(sql) is writes
 
@@ -70,7 +85,9 @@ def test_a_second_writer_waits_for_the_first_to_commit(engine: Engine) -> None:
     assert order == ["first committing", "second wrote"]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT v FROM t ORDER BY id")).scalars().all() == [
-            "first", "second"]
+            "first",
+            "second",
+        ]
 
 
 _OTHER_PROCESS = """
@@ -88,8 +105,12 @@ with engine.begin() as conn:
 
 
 def test_writers_of_another_process_queue_too(engine: Engine) -> None:
-    other = subprocess.Popen([sys.executable, "-c", _OTHER_PROCESS, str(engine.url.database)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    other = subprocess.Popen(
+        [sys.executable, "-c", _OTHER_PROCESS, str(engine.url.database)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert other.stdout is not None
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO t (v) VALUES ('this process')"))
@@ -103,7 +124,9 @@ def test_writers_of_another_process_queue_too(engine: Engine) -> None:
     assert float(out) >= committed
     with engine.connect() as conn:
         assert conn.execute(text("SELECT v FROM t ORDER BY id")).scalars().all() == [
-            "this process", "other process"]
+            "this process",
+            "other process",
+        ]
 
 
 def test_a_rollback_and_a_close_give_the_turn_back(engine: Engine) -> None:

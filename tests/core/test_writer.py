@@ -35,15 +35,20 @@ def _committer(engine: Engine, **options: object) -> ProcessCommitter[str, int]:
 
 def _stored(engine: Engine) -> list[str]:
     with Session(engine) as session:
-        return sorted(str(e) for e in session.scalars(
-            select(AuditEvent.entity_id).where(AuditEvent.action == "batch")))
+        return sorted(
+            str(e)
+            for e in session.scalars(
+                select(AuditEvent.entity_id).where(AuditEvent.action == "batch")
+            )
+        )
 
 
 def test_what_the_first_batch_loaded_is_held_out_of_the_collectors_way(engine: Engine) -> None:
     async def main() -> list[int]:
         url = engine.url.render_as_string(hide_password=False)
         committer: ProcessCommitter[str, int] = ProcessCommitter(
-            functools.partial(freeze_parts, url))
+            functools.partial(freeze_parts, url)
+        )
         try:
             return [await committer.submit("first"), await committer.submit("second")]
         finally:
@@ -62,9 +67,10 @@ def test_calls_are_answered_after_the_commit_and_fail_alone(engine: Engine) -> N
         committer = _committer(engine, after_batch=lambda: batches.append(1))
         try:
             # Queued in one pass of the loop: they go to the writer as one batch.
-            return await asyncio.gather(*(committer.submit(c) for c in
-                                          ["w1", "bad-1", "w2", "clash"]),
-                                        return_exceptions=True)
+            return await asyncio.gather(
+                *(committer.submit(c) for c in ["w1", "bad-1", "w2", "clash"]),
+                return_exceptions=True,
+            )
         finally:
             committer.close()
 
@@ -79,7 +85,8 @@ def test_calls_are_answered_after_the_commit_and_fail_alone(engine: Engine) -> N
 
 
 def test_a_writer_that_dies_fails_its_calls_and_the_next_call_starts_another(
-        engine: Engine, tmp_path: Path) -> None:
+    engine: Engine, tmp_path: Path
+) -> None:
     entered = tmp_path / "entered"
 
     async def main() -> tuple[int, int, int]:
@@ -105,7 +112,8 @@ def test_a_writer_that_dies_fails_its_calls_and_the_next_call_starts_another(
 
 
 def test_a_sigterm_ends_the_writer_after_the_batch_it_is_writing(
-        engine: Engine, tmp_path: Path) -> None:
+    engine: Engine, tmp_path: Path
+) -> None:
     entered = tmp_path / "entered"
 
     async def main() -> tuple[int, bool, int, int]:
@@ -134,7 +142,8 @@ def test_a_writer_that_cannot_start_is_tried_again_once_a_second(engine: Engine)
 
     async def main() -> tuple[list[str], int]:
         committer: ProcessCommitter[str, int] = ProcessCommitter(
-            functools.partial(broken_parts, url))
+            functools.partial(broken_parts, url)
+        )
         failures = []
         try:
             for _ in range(3):

@@ -57,13 +57,28 @@ def _synthetic_places(n: int = 400, seed: int = 3) -> gen.Places:
 def _addresses(db: Session, n: int = 300) -> None:
     """Standard addresses spread over the test county (denser in its south-west)."""
     rng = np.random.default_rng(11)
-    lon = np.concatenate([rng.uniform(WEST + 0.001, EAST - 0.001, n // 2),
-                          rng.uniform(WEST + 0.005, WEST + 0.03, n - n // 2)])
-    lat = np.concatenate([rng.uniform(SOUTH + 0.001, NORTH - 0.001, n // 2),
-                          rng.uniform(SOUTH + 0.005, SOUTH + 0.02, n - n // 2)])
-    rows = [area_service.AddressRow(code=f"GA-{i:04d}", text_zh=f"测试路{i}号",
-                                    text_en=f"Test Road {i}", lon=float(x), lat=float(y))
-            for i, (x, y) in enumerate(zip(lon, lat, strict=True))]
+    lon = np.concatenate(
+        [
+            rng.uniform(WEST + 0.001, EAST - 0.001, n // 2),
+            rng.uniform(WEST + 0.005, WEST + 0.03, n - n // 2),
+        ]
+    )
+    lat = np.concatenate(
+        [
+            rng.uniform(SOUTH + 0.001, NORTH - 0.001, n // 2),
+            rng.uniform(SOUTH + 0.005, SOUTH + 0.02, n - n // 2),
+        ]
+    )
+    rows = [
+        area_service.AddressRow(
+            code=f"GA-{i:04d}",
+            text_zh=f"测试路{i}号",
+            text_en=f"Test Road {i}",
+            lon=float(x),
+            lat=float(y),
+        )
+        for i, (x, y) in enumerate(zip(lon, lat, strict=True))
+    ]
     area_service.import_addresses(db, rows=rows, actor=SYSTEM, source="generated")
 
 
@@ -83,19 +98,19 @@ def test_rates_follow_the_weekly_rhythm() -> None:
 def test_draws_are_deterministic_and_shaped() -> None:
     places = _synthetic_places()
     first = date(2025, 1, 6)  # a Monday: eight whole weeks
-    one = gen.draw_days(np.random.default_rng(5), first=first, days=56, zone=ZONE,
-                        places=places)
-    two = gen.draw_days(np.random.default_rng(5), first=first, days=56, zone=ZONE,
-                        places=places)
-    other = gen.draw_days(np.random.default_rng(6), first=first, days=56, zone=ZONE,
-                          places=places)
+    one = gen.draw_days(np.random.default_rng(5), first=first, days=56, zone=ZONE, places=places)
+    two = gen.draw_days(np.random.default_rng(5), first=first, days=56, zone=ZONE, places=places)
+    other = gen.draw_days(np.random.default_rng(6), first=first, days=56, zone=ZONE, places=places)
     assert one == two and one != other
     assert 56 * gen.DAILY_MEAN * 0.85 < len(one) < 56 * gen.DAILY_MEAN * 1.15
     assert [d.received_at for d in one] == sorted(d.received_at for d in one)
     local = [d.received_at.astimezone(ZONE) for d in one]
     assert min(local).date() == first and max(local).date() == first + timedelta(days=55)
-    night = sum(1 for t in local if (t.weekday() in (4, 5) and t.hour >= 21)
-                or (t.weekday() in (5, 6) and t.hour < 3))
+    night = sum(
+        1
+        for t in local
+        if (t.weekday() in (4, 5) and t.hour >= 21) or (t.weekday() in (5, 6) and t.hour < 3)
+    )
     morning = sum(1 for t in local if t.weekday() < 4 and 6 <= t.hour < 9)
     # Per hour: 12 night hours a week against 12 morning hours a week.
     assert night > 1.2 * morning
@@ -107,13 +122,15 @@ def test_draws_are_deterministic_and_shaped() -> None:
     # Hotspots draw more than their share of the uniform places.
     hot = set(places.hotspots.tolist())
     assert len(hot) == gen.HOTSPOTS and sum(d.place in hot for d in one) > len(one) * len(
-        hot) / len(places)
+        hot
+    ) / len(places)
 
 
 def test_history_on_the_test_county(db: Session, network: Network) -> None:
     _addresses(db)
-    report = gen.build_demo_incidents(db, network=network, zone=ZONE, today=date(2025, 6, 15),
-                                      rng_seed=9, days=14)
+    report = gen.build_demo_incidents(
+        db, network=network, zone=ZONE, today=date(2025, 6, 15), rng_seed=9, days=14
+    )
     # 4 station precincts (a police post, two cars each) and 8 beat areas (a street post and
     # a car or a motorcycle each), foot patrols at the 8 busiest beat posts.
     assert report.posts == 12 and db.scalar(select(func.count(Post.id))) == 12
@@ -137,15 +154,24 @@ def test_history_on_the_test_county(db: Session, network: Network) -> None:
             first = db.get(Incident, incident.merged_into_id)
             assert first is not None and first.status == IncidentStatus.CLOSED
             assert (first.lon, first.lat, first.category) == (
-                incident.lon, incident.lat, incident.category)
+                incident.lon,
+                incident.lat,
+                incident.category,
+            )
             assert first.on_scene_at is not None and incident.cancelled_at is not None
             assert first.received_at < incident.received_at <= first.on_scene_at
             assert incident.received_at < incident.cancelled_at
             assert incident.dispatched_at is None
             continue
         assert incident.status == IncidentStatus.CLOSED
-        stamps = [incident.received_at, incident.dispatched_at, incident.en_route_at,
-                  incident.on_scene_at, incident.cleared_at, incident.closed_at]
+        stamps = [
+            incident.received_at,
+            incident.dispatched_at,
+            incident.en_route_at,
+            incident.on_scene_at,
+            incident.cleared_at,
+            incident.closed_at,
+        ]
         assert all(s is not None for s in stamps)
         assert stamps == sorted(stamps)  # type: ignore[type-var]
     # Every dispatched incident has its units (P1: up to three) and its timeline.
@@ -173,16 +199,25 @@ def test_history_on_the_test_county(db: Session, network: Network) -> None:
         assert all(b[0] >= a[1] for a, b in pairwise(ordered))
 
 
-def test_live_feed_records_and_moves_incidents(db: Session, network: Network,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_live_feed_records_and_moves_incidents(
+    db: Session, network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _addresses(db, 60)
-    gen.build_posts_and_units(db, network=network, places=gen.load_places(db),
-                              now=datetime(2025, 6, 1, tzinfo=UTC))
+    gen.build_posts_and_units(
+        db, network=network, places=gen.load_places(db), now=datetime(2025, 6, 1, tzinfo=UTC)
+    )
     db.flush()
-    factory = sessionmaker(bind=db.connection(), join_transaction_mode="create_savepoint",
-                           expire_on_commit=False)
-    feed = gen.LiveFeed(factory, network=lambda: network, cipher=FieldCipher("k" * 40),
-                        zone=ZONE, interval_s=3600, seed=4)
+    factory = sessionmaker(
+        bind=db.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    feed = gen.LiveFeed(
+        factory,
+        network=lambda: network,
+        cipher=FieldCipher("k" * 40),
+        zone=ZONE,
+        interval_s=3600,
+        seed=4,
+    )
     start = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
     first = feed.tick(start)
     assert first is not None and first.status == IncidentStatus.RECEIVED
@@ -193,8 +228,9 @@ def test_live_feed_records_and_moves_incidents(db: Session, network: Network,
     assert walked is not None and walked.status == IncidentStatus.CLOSED
     assert walked.assignments and walked.idempotency_key.startswith("live-")
     assert feed.created == 16
-    statuses = Counter(db.scalars(select(Incident.status).where(
-        Incident.idempotency_key.startswith("live-"))))
+    statuses = Counter(
+        db.scalars(select(Incident.status).where(Incident.idempotency_key.startswith("live-")))
+    )
     assert statuses[IncidentStatus.CLOSED] >= 1 and sum(statuses.values()) == 16
     # The thread starts and stops cleanly.
     feed.start()

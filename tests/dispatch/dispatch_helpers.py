@@ -28,19 +28,33 @@ def scope_of(db: Session, *codes: str) -> Scope:
     return Scope(paths=tuple(area(db, c).path for c in codes))
 
 
-def incident_in(grid: str = "T-D1-S1-B1-G1", *, priority: Priority = Priority.P2,
-                category: str = "criminal", subtype: str = "theft",
-                contact: str | None = "13800138000",
-                offset: tuple[float, float] = (0.0, 0.0)) -> service.IncidentIn:
+def incident_in(
+    grid: str = "T-D1-S1-B1-G1",
+    *,
+    priority: Priority = Priority.P2,
+    category: str = "criminal",
+    subtype: str = "theft",
+    contact: str | None = "13800138000",
+    offset: tuple[float, float] = (0.0, 0.0),
+) -> service.IncidentIn:
     lon, lat = grid_centre(grid)
-    return service.IncidentIn(category=category, subtype=subtype, priority=priority,
-                              source=Source.CALL, lon=lon + offset[0], lat=lat + offset[1],
-                              description="bicycle stolen", caller_contact=contact)
+    return service.IncidentIn(
+        category=category,
+        subtype=subtype,
+        priority=priority,
+        source=Source.CALL,
+        lon=lon + offset[0],
+        lat=lat + offset[1],
+        description="bicycle stolen",
+        caller_contact=contact,
+    )
 
 
-def new_incident(db: Session, key: str, data: service.IncidentIn | None = None, *,
-                 now: datetime = T0) -> Incident:
-    incident, created = service.create(db, key=key, data=data or incident_in(), actor=ACTOR,
-                                       now=now, cipher=CIPHER)
+def new_incident(
+    db: Session, key: str, data: service.IncidentIn | None = None, *, now: datetime = T0
+) -> Incident:
+    incident, created = service.create(
+        db, key=key, data=data or incident_in(), actor=ACTOR, now=now, cipher=CIPHER
+    )
     assert created
     return incident

@@ -46,8 +46,21 @@ SECRET = "d" * 40
 CONTACT = "13912345678"
 # What the answer says and the stored row must agree on (the request's own fields and the
 # server's: id, status, area, H3 cell, reception time).
-COMPARED = ("id", "category", "subtype", "priority", "source", "status", "description", "lon",
-            "lat", "h3_cell", "area_code", "caller_contact_masked", "received_at")
+COMPARED = (
+    "id",
+    "category",
+    "subtype",
+    "priority",
+    "source",
+    "status",
+    "description",
+    "lon",
+    "lat",
+    "h3_cell",
+    "area_code",
+    "caller_contact_masked",
+    "received_at",
+)
 TRANSIENT = (httpx.TransportError,)
 
 
@@ -77,8 +90,7 @@ def _zygote() -> None:
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            uvicorn.run(app, host="127.0.0.1", port=int(arg), log_level="warning",
-                        access_log=False)
+            uvicorn.run(app, host="127.0.0.1", port=int(arg), log_level="warning", access_log=False)
             os._exit(0)
         print(pid, flush=True)
 
@@ -98,8 +110,12 @@ class Servers:
     def __init__(self, env: dict[str, str], log: IO[bytes]) -> None:
         self.port = _free_port()
         self.zygote = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve())], env=env, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=log)
+            [sys.executable, str(Path(__file__).resolve())],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
         self.pid: int | None = None
         self.kills = 0
 
@@ -160,14 +176,21 @@ class Ledger:
 def _body(rng: random.Random, i: int) -> dict[str, Any]:
     from factories import EAST, NORTH, SOUTH, WEST
 
-    return {"category": "public_order", "subtype": "fight", "priority": rng.choice(["P1", "P2"]),
-            "source": "call", "lon": rng.uniform(WEST + 1e-4, EAST - 1e-4),
-            "lat": rng.uniform(SOUTH + 1e-4, NORTH - 1e-4),
-            "description": f"durability {i}: {rng.random():.6f}", "caller_contact": CONTACT}
+    return {
+        "category": "public_order",
+        "subtype": "fight",
+        "priority": rng.choice(["P1", "P2"]),
+        "source": "call",
+        "lon": rng.uniform(WEST + 1e-4, EAST - 1e-4),
+        "lat": rng.uniform(SOUTH + 1e-4, NORTH - 1e-4),
+        "description": f"durability {i}: {rng.random():.6f}",
+        "caller_contact": CONTACT,
+    }
 
 
-def _client_loop(base_url: str, token: str, prefix: str, worker: int, ledger: Ledger,
-                 stop: threading.Event) -> None:
+def _client_loop(
+    base_url: str, token: str, prefix: str, worker: int, ledger: Ledger, stop: threading.Event
+) -> None:
     rng = random.Random(SEED + worker)
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base_url, headers=headers, timeout=15.0) as client:
@@ -181,8 +204,9 @@ def _client_loop(base_url: str, token: str, prefix: str, worker: int, ledger: Le
             # comes, whatever the stop flag says: the key must end up answered.
             while True:
                 try:
-                    response = client.post("/api/v1/incidents", json=body,
-                                           headers={"Idempotency-Key": key})
+                    response = client.post(
+                        "/api/v1/incidents", json=body, headers={"Idempotency-Key": key}
+                    )
                 except TRANSIENT:
                     with ledger.lock:
                         ledger.failed_attempts[key] = ledger.failed_attempts.get(key, 0) + 1
@@ -191,15 +215,17 @@ def _client_loop(base_url: str, token: str, prefix: str, worker: int, ledger: Le
                 with ledger.lock:
                     if response.status_code in (200, 201):
                         ledger.answers.setdefault(key, []).append(
-                            (response.status_code, response.json()))
+                            (response.status_code, response.json())
+                        )
                     else:
                         ledger.faults.append(f"{key}: {response.status_code} {response.text}")
                 break
             # One retry in ten repeats an answered request: it must answer 200, same incident.
             if rng.random() < 0.1:
                 try:
-                    again = client.post("/api/v1/incidents", json=body,
-                                        headers={"Idempotency-Key": key})
+                    again = client.post(
+                        "/api/v1/incidents", json=body, headers={"Idempotency-Key": key}
+                    )
                 except TRANSIENT:
                     continue
                 with ledger.lock:
@@ -221,11 +247,18 @@ def _prepare(engine: Engine) -> str:
 
     with Session(engine) as session:
         area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
-        user = auth.create(session, username="durab_admin", display_name="Durability",
-                           password="correct-horse-battery", role=Role.ADMIN, area_codes=["T"],
-                           actor=SYSTEM)
-        _, token = auth.issue_token(session, user=user, name="durability",
-                                    ttl=timedelta(hours=1), actor=SYSTEM)
+        user = auth.create(
+            session,
+            username="durab_admin",
+            display_name="Durability",
+            password="correct-horse-battery",
+            role=Role.ADMIN,
+            area_codes=["T"],
+            actor=SYSTEM,
+        )
+        _, token = auth.issue_token(
+            session, user=user, name="durability", ttl=timedelta(hours=1), actor=SYSTEM
+        )
         session.commit()
     return token
 
@@ -249,13 +282,20 @@ def _check(engine: Engine, ledger: Ledger, base_url: str, token: str) -> None:
     cipher = FieldCipher(SECRET)
     with Session(engine) as session:
         rows = {i.idempotency_key: i for i in session.scalars(select(Incident))}
-        events = {int(i): int(n) for i, n in session.execute(
-            select(IncidentEvent.incident_id, func.count())
-            .group_by(IncidentEvent.incident_id))}
-        audits = {str(i): int(n) for i, n in session.execute(
-            select(AuditEvent.entity_id, func.count())
-            .where(AuditEvent.entity == "incident", AuditEvent.action == "create")
-            .group_by(AuditEvent.entity_id))}
+        events = {
+            int(i): int(n)
+            for i, n in session.execute(
+                select(IncidentEvent.incident_id, func.count()).group_by(IncidentEvent.incident_id)
+            )
+        }
+        audits = {
+            str(i): int(n)
+            for i, n in session.execute(
+                select(AuditEvent.entity_id, func.count())
+                .where(AuditEvent.entity == "incident", AuditEvent.action == "create")
+                .group_by(AuditEvent.entity_id)
+            )
+        }
     # No incident without a key that was sent, none twice (the key is unique; the count of
     # rows tells that no retry slipped past it under another form).
     assert set(rows) == set(ledger.bodies)
@@ -275,14 +315,16 @@ def _check(engine: Engine, ledger: Ledger, base_url: str, token: str) -> None:
         assert datetime.fromisoformat(first["received_at"]) == row.received_at, key
         assert row.caller_contact_encrypted is not None
         assert first["caller_contact_masked"] == mask_phone(
-            cipher.decrypt(row.caller_contact_encrypted)), key
+            cipher.decrypt(row.caller_contact_encrypted)
+        ), key
         # Nothing half-written: the timeline event and the audit event committed with it.
         assert events.get(row.id) == 1, f"{key}: {events.get(row.id)} timeline events"
         assert audits.get(str(row.id)) == 1, f"{key}: {audits.get(str(row.id))} audit events"
     # And the restarted server reads back what it answered.
     sample = random.Random(SEED).sample(sorted(ledger.answers), min(25, len(ledger.answers)))
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
-                      timeout=15.0) as client:
+    with httpx.Client(
+        base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=15.0
+    ) as client:
         for key in sample:
             first = ledger.answers[key][0][1]
             fresh = client.get(f"/api/v1/incidents/{first['id']}")
@@ -291,14 +333,19 @@ def _check(engine: Engine, ledger: Ledger, base_url: str, token: str) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the server zygote needs os.fork")
-def test_answered_incidents_survive_sigkill(backend: str, durab_engine: Engine,
-                                            tmp_path: Path) -> None:
+def test_answered_incidents_survive_sigkill(
+    backend: str, durab_engine: Engine, tmp_path: Path
+) -> None:
     token = _prepare(durab_engine)
     tests_dir = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "FANGKONG_DATA_DIR": str(tmp_path),
-           "FANGKONG_DATABASE_URL": durab_engine.url.render_as_string(hide_password=False),
-           "FANGKONG_SECRET_KEY": SECRET, "FANGKONG_ENVIRONMENT": "test",
-           "PYTHONPATH": os.pathsep.join([str(tests_dir), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "FANGKONG_DATA_DIR": str(tmp_path),
+        "FANGKONG_DATABASE_URL": durab_engine.url.render_as_string(hide_password=False),
+        "FANGKONG_SECRET_KEY": SECRET,
+        "FANGKONG_ENVIRONMENT": "test",
+        "PYTHONPATH": os.pathsep.join([str(tests_dir), os.environ.get("PYTHONPATH", "")]),
+    }
     ledger = Ledger()
     stop = threading.Event()
     rng = random.Random(SEED)
@@ -307,9 +354,14 @@ def test_answered_incidents_survive_sigkill(backend: str, durab_engine: Engine,
         try:
             servers.start()
             base_url = f"http://127.0.0.1:{servers.port}"
-            clients = [threading.Thread(target=_client_loop, daemon=True,
-                                        args=(base_url, token, f"k{backend}", w, ledger, stop))
-                       for w in range(CLIENTS)]
+            clients = [
+                threading.Thread(
+                    target=_client_loop,
+                    daemon=True,
+                    args=(base_url, token, f"k{backend}", w, ledger, stop),
+                )
+                for w in range(CLIENTS)
+            ]
             for thread in clients:
                 thread.start()
             started = time.monotonic()
@@ -329,10 +381,11 @@ def test_answered_incidents_survive_sigkill(backend: str, durab_engine: Engine,
             servers.close()
     # Not asserted (timing-dependent), but what makes the test meaningful: requests were cut.
     retried = sum(1 for n in ledger.failed_attempts.values() if n)
-    committed_unanswered = sum(1 for k in ledger.failed_attempts
-                               if ledger.answers[k][0][0] == 200)
-    print(f"{backend}: {len(ledger.bodies)} incidents, {servers.kills} kills, {retried} keys "
-          f"retried after a cut, {committed_unanswered} of them committed before the cut")
+    committed_unanswered = sum(1 for k in ledger.failed_attempts if ledger.answers[k][0][0] == 200)
+    print(
+        f"{backend}: {len(ledger.bodies)} incidents, {servers.kills} kills, {retried} keys "
+        f"retried after a cut, {committed_unanswered} of them committed before the cut"
+    )
 
 
 def test_savepoint_release_commits_nothing_on_sqlite(tmp_path: Path) -> None:
@@ -358,8 +411,14 @@ def test_savepoint_release_commits_nothing_on_sqlite(tmp_path: Path) -> None:
                 return int(conn.execute(select(func.count()).select_from(Incident)).scalar_one())
 
         with Session(engine) as session:
-            service.create(session, key="sp-1", data=incident_in(), actor=ACTOR,
-                           now=datetime.now().astimezone(), cipher=CIPHER)
+            service.create(
+                session,
+                key="sp-1",
+                data=incident_in(),
+                actor=ACTOR,
+                now=datetime.now().astimezone(),
+                cipher=CIPHER,
+            )
             assert stored() == 0, "the savepoint's release committed the incident"
             session.rollback()
         assert stored() == 0

@@ -20,48 +20,60 @@ HEADER = "idempotency_key,category,subtype,priority,source,lon,lat,description,c
 
 
 def _csv(prefix: str) -> str:
-    return "\n".join([
-        HEADER,
-        f"{prefix}-1,criminal,theft,P3,call,{LON},{LAT},wallet,13800000001",
-        f"{prefix}-2,fire,theft,P1,call,{LON},{LAT},,",
-        f"{prefix}-3,traffic,collision,P9,patrol,{LON},{LAT},,",
-        f"{prefix}-4,traffic,collision,P2,patrol,x,{LAT},,",
-        f"{prefix}-5,rescue,water,P1,alarm,121.5,31.2,,",
-        f"{prefix}-6,dispute,family,P4,public_tip,{LON},{LAT},noise next door,",
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                HEADER,
+                f"{prefix}-1,criminal,theft,P3,call,{LON},{LAT},wallet,13800000001",
+                f"{prefix}-2,fire,theft,P1,call,{LON},{LAT},,",
+                f"{prefix}-3,traffic,collision,P9,patrol,{LON},{LAT},,",
+                f"{prefix}-4,traffic,collision,P2,patrol,x,{LAT},,",
+                f"{prefix}-5,rescue,water,P1,alarm,121.5,31.2,,",
+                f"{prefix}-6,dispute,family,P4,public_tip,{LON},{LAT},noise next door,",
+            ]
+        )
+        + "\n"
+    )
 
 
 def test_import_reports_each_bad_row_and_keeps_the_good(db: Session) -> None:
     report = service.import_csv(db, text=_csv("imp"), actor=ACTOR, now=T0, cipher=CIPHER)
     assert len(report.created) == 2 and report.existing == []
     assert [(e.row, e.field) for e in report.errors] == [
-        (3, "subtype"), (4, "priority"), (5, "lon"), (6, "lon")]
+        (3, "subtype"),
+        (4, "priority"),
+        (5, "lon"),
+        (6, "lon"),
+    ]
     assert "outside your areas" in report.errors[3].message
     again = service.import_csv(db, text=_csv("imp"), actor=ACTOR, now=T0, cipher=CIPHER)
     assert again.created == [] and sorted(again.existing) == sorted(report.created)
-    total = db.scalar(select(func.count()).select_from(Incident).where(
-        Incident.idempotency_key.startswith("imp-")))
+    total = db.scalar(
+        select(func.count())
+        .select_from(Incident)
+        .where(Incident.idempotency_key.startswith("imp-"))
+    )
     assert total == 2
-    scoped = service.import_csv(db, text=_csv("imp-scope"), actor=ACTOR, now=T0,
-                                cipher=CIPHER, scope=scope_of(db, "T-D2"))
+    scoped = service.import_csv(
+        db, text=_csv("imp-scope"), actor=ACTOR, now=T0, cipher=CIPHER, scope=scope_of(db, "T-D2")
+    )
     assert scoped.created == [] and {e.row for e in scoped.errors} >= {2, 7}
     with pytest.raises(InvalidInput, match="lacks"):
-        service.import_csv(db, text="category,subtype\nfire,building\n", actor=ACTOR, now=T0,
-                           cipher=CIPHER)
+        service.import_csv(
+            db, text="category,subtype\nfire,building\n", actor=ACTOR, now=T0, cipher=CIPHER
+        )
 
 
 def test_an_import_in_several_writes_answers_each_row_in_order(
-        db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(service, "IMPORT_CHUNK", 2)
-    rows = [HEADER] + [f"chunk-{n},criminal,theft,P3,call,{LON},{LAT},row {n},"
-                       for n in range(5)]
+    rows = [HEADER] + [f"chunk-{n},criminal,theft,P3,call,{LON},{LAT},row {n}," for n in range(5)]
     rows[3] = f"chunk-1,criminal,theft,P3,call,{LON},{LAT},row 1,"  # row 1 again, next write
     rows[5] = f"chunk-1,criminal,theft,P1,call,{LON},{LAT},row 1,"  # its key, other fields
     rows.append(f"chunk-9,criminal,nope,P3,call,{LON},{LAT},,")
-    report = service.import_csv(db, text="\n".join(rows) + "\n", actor=ACTOR, now=T0,
-                                cipher=CIPHER)
-    assert [(e.row, e.field) for e in report.errors] == [(6, "idempotency_key"),
-                                                          (7, "subtype")]
+    report = service.import_csv(db, text="\n".join(rows) + "\n", actor=ACTOR, now=T0, cipher=CIPHER)
+    assert [(e.row, e.field) for e in report.errors] == [(6, "idempotency_key"), (7, "subtype")]
     keys = [db.get_one(Incident, i).idempotency_key for i in report.created]
     assert keys == ["chunk-0", "chunk-1", "chunk-3"]
     assert report.existing == [report.created[1]]
@@ -71,15 +83,21 @@ def test_an_import_in_several_writes_answers_each_row_in_order(
 
 def test_import_over_http(live_server: LiveServer, live_network: Path) -> None:
     with live_server.client(live_server.admin_token()) as admin:
-        answer = admin.post("/api/v1/incidents/import",
-                            files={"file": ("calls.csv", _csv("http").encode(), "text/csv")})
+        answer = admin.post(
+            "/api/v1/incidents/import",
+            files={"file": ("calls.csv", _csv("http").encode(), "text/csv")},
+        )
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert len(body["created"]) == 2 and len(body["errors"]) == 4
-        assert body["errors"][0] == {"row": 3, "field": "subtype",
-                                     "message": body["errors"][0]["message"]}
-        latin = admin.post("/api/v1/incidents/import",
-                           files={"file": ("x.csv", "é".encode("latin-1"), "text/csv")})
+        assert body["errors"][0] == {
+            "row": 3,
+            "field": "subtype",
+            "message": body["errors"][0]["message"],
+        }
+        latin = admin.post(
+            "/api/v1/incidents/import", files={"file": ("x.csv", "é".encode("latin-1"), "text/csv")}
+        )
         assert latin.status_code == 422 and latin.json()["field"] == "file"
 
 
@@ -89,38 +107,74 @@ def test_json_import_and_places_by_standard_address(db: Session) -> None:
     from fangkong.areas import service as area_service
 
     lon, lat = grid_centre("T-D1-S1-B1-G2")
-    area_service.create_address(db, code="ADDR-IMP-1", text_zh="一号路1号", text_en="1 First Rd",
-                                lon=lon, lat=lat, actor=ACTOR)
+    area_service.create_address(
+        db,
+        code="ADDR-IMP-1",
+        text_zh="一号路1号",
+        text_en="1 First Rd",
+        lon=lon,
+        lat=lat,
+        actor=ACTOR,
+    )
     items = [
-        {"idempotency_key": "json-1", "category": "traffic", "subtype": "collision",
-         "priority": "P2", "source": "call", "address_code": "ADDR-IMP-1"},
-        {"idempotency_key": "json-2", "category": "fire", "subtype": "building",
-         "priority": "P1", "source": "alarm", "lon": LON, "lat": LAT, "description": "smoke"},
+        {
+            "idempotency_key": "json-1",
+            "category": "traffic",
+            "subtype": "collision",
+            "priority": "P2",
+            "source": "call",
+            "address_code": "ADDR-IMP-1",
+        },
+        {
+            "idempotency_key": "json-2",
+            "category": "fire",
+            "subtype": "building",
+            "priority": "P1",
+            "source": "alarm",
+            "lon": LON,
+            "lat": LAT,
+            "description": "smoke",
+        },
         "not an object",
-        {"idempotency_key": "json-4", "category": "fire", "subtype": "building",
-         "priority": "P1", "source": "alarm", "address_code": "NO-SUCH-ADDRESS"},
-        {"idempotency_key": "json-5", "category": "fire", "subtype": "building",
-         "priority": "P1", "source": "alarm"},
+        {
+            "idempotency_key": "json-4",
+            "category": "fire",
+            "subtype": "building",
+            "priority": "P1",
+            "source": "alarm",
+            "address_code": "NO-SUCH-ADDRESS",
+        },
+        {
+            "idempotency_key": "json-5",
+            "category": "fire",
+            "subtype": "building",
+            "priority": "P1",
+            "source": "alarm",
+        },
     ]
-    report = service.import_file(db, name="calls.json", text=json.dumps(items), actor=ACTOR,
-                                 now=T0, cipher=CIPHER)
+    report = service.import_file(
+        db, name="calls.json", text=json.dumps(items), actor=ACTOR, now=T0, cipher=CIPHER
+    )
     assert len(report.created) == 2
-    assert [(e.row, e.field) for e in report.errors] == [
-        (3, None), (4, "address_code"), (5, "lon")]
+    assert [(e.row, e.field) for e in report.errors] == [(3, None), (4, "address_code"), (5, "lon")]
     by_address = db.get(Incident, report.created[0])
     assert by_address is not None and (by_address.lon, by_address.lat) == pytest.approx((lon, lat))
     # The same file again: nothing new; a CSV with an address column works the same way.
-    again = service.import_file(db, name="calls.json", text=json.dumps(items), actor=ACTOR,
-                                now=T0, cipher=CIPHER)
+    again = service.import_file(
+        db, name="calls.json", text=json.dumps(items), actor=ACTOR, now=T0, cipher=CIPHER
+    )
     assert again.created == [] and sorted(again.existing) == sorted(report.created)
-    csv_text = ("idempotency_key,category,subtype,priority,source,address_code\n"
-                "csv-addr-1,dispute,family,P4,call,ADDR-IMP-1\n")
-    by_csv = service.import_file(db, name="calls.csv", text=csv_text, actor=ACTOR, now=T0,
-                                 cipher=CIPHER)
+    csv_text = (
+        "idempotency_key,category,subtype,priority,source,address_code\n"
+        "csv-addr-1,dispute,family,P4,call,ADDR-IMP-1\n"
+    )
+    by_csv = service.import_file(
+        db, name="calls.csv", text=csv_text, actor=ACTOR, now=T0, cipher=CIPHER
+    )
     assert len(by_csv.created) == 1 and by_csv.errors == []
     with pytest.raises(InvalidInput, match="not JSON"):
-        service.import_file(db, name="calls.json", text="[{", actor=ACTOR, now=T0,
-                            cipher=CIPHER)
+        service.import_file(db, name="calls.json", text="[{", actor=ACTOR, now=T0, cipher=CIPHER)
     with pytest.raises(InvalidInput, match="array"):
-        service.import_file(db, name="calls.json", text='{"a": 1}', actor=ACTOR, now=T0,
-                            cipher=CIPHER)
+        service.import_file(
+            db, name="calls.json", text='{"a": 1}', actor=ACTOR, now=T0, cipher=CIPHER
+        )

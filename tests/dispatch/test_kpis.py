@@ -15,16 +15,28 @@ from fangkong.dispatch.models import Incident, IncidentStatus, UnitType
 S = IncidentStatus
 
 
-def _handled(db: Session, key: str, hour: int, dispatch_after: float, travel: float,
-             grid: str = "T-D1-S1-B1-G1") -> Incident:
+def _handled(
+    db: Session,
+    key: str,
+    hour: int,
+    dispatch_after: float,
+    travel: float,
+    grid: str = "T-D1-S1-B1-G1",
+) -> Incident:
     start = T0 + timedelta(hours=hour)
     incident = new_incident(db, key, incident_in(grid), now=start)
-    unit = service.create_unit(db, call_sign=f"U-{key}", unit_type=UnitType.CAR,
-                               home_area=area(db, "T"), actor=ACTOR)
+    unit = service.create_unit(
+        db, call_sign=f"U-{key}", unit_type=UnitType.CAR, home_area=area(db, "T"), actor=ACTOR
+    )
     dispatched = start + timedelta(seconds=dispatch_after)
     service.dispatch(db, incident=incident, units=[unit], actor=ACTOR, now=dispatched)
-    service.transition(db, incident=incident, to=S.ON_SCENE, actor=ACTOR,
-                       now=dispatched + timedelta(seconds=travel))
+    service.transition(
+        db,
+        incident=incident,
+        to=S.ON_SCENE,
+        actor=ACTOR,
+        now=dispatched + timedelta(seconds=travel),
+    )
     return incident
 
 
@@ -42,21 +54,27 @@ def test_incident_and_area_kpis(db: Session) -> None:
     a = _handled(db, "kpi-a", 0, 30, 50)
     _handled(db, "kpi-b", 1, 60, 170)
     _handled(db, "kpi-c", 2, 120, 400)
-    d = new_incident(db, "kpi-d", incident_in(category="fire", subtype="building"),
-                     now=T0 + timedelta(hours=3))
-    service.transition(db, incident=d, to=S.CANCELLED, actor=ACTOR,
-                       now=T0 + timedelta(hours=3, seconds=20))
+    d = new_incident(
+        db, "kpi-d", incident_in(category="fire", subtype="building"), now=T0 + timedelta(hours=3)
+    )
+    service.transition(
+        db, incident=d, to=S.CANCELLED, actor=ACTOR, now=T0 + timedelta(hours=3, seconds=20)
+    )
     _handled(db, "kpi-e", 4, 10, 10, grid="T-D2-S1-B1-G1")  # outside the area asked for
     new_incident(db, "kpi-late", now=T0 + timedelta(days=2))  # outside the period
 
     times = kpis.incident_times(a)
-    assert (times.call_to_dispatch_s, times.dispatch_to_arrival_s,
-            times.call_to_arrival_s) == (30.0, 50.0, 80.0)
+    assert (times.call_to_dispatch_s, times.dispatch_to_arrival_s, times.call_to_arrival_s) == (
+        30.0,
+        50.0,
+        80.0,
+    )
     assert kpis.incident_times(d) == kpis.IncidentTimes(None, None, None)
 
     everything = scope_of(db, "T")
-    result = kpis.area_kpis(db, scope=everything, area=area(db, "T-D1"), start=T0,
-                            end=T0 + timedelta(days=1))
+    result = kpis.area_kpis(
+        db, scope=everything, area=area(db, "T-D1"), start=T0, end=T0 + timedelta(days=1)
+    )
     assert result.incidents == 4
     assert result.by_category == {"criminal": 3, "fire": 1}
     # dispatch-to-arrival 50, 170, 400 s
@@ -65,17 +83,21 @@ def test_incident_and_area_kpis(db: Session) -> None:
     assert result.dispatch_to_arrival == kpis.Summary(count=3, p50_s=170.0, p90_s=400.0)
     assert result.call_to_arrival == kpis.Summary(count=3, p50_s=230.0, p90_s=520.0)
 
-    by_call = kpis.area_kpis(db, scope=everything, area=area(db, "T-D1"), start=T0,
-                             end=T0 + timedelta(days=1), basis="call")
+    by_call = kpis.area_kpis(
+        db,
+        scope=everything,
+        area=area(db, "T-D1"),
+        start=T0,
+        end=T0 + timedelta(days=1),
+        basis="call",
+    )
     # call-to-arrival 80, 230, 520 s
     assert by_call.ring_share == pytest.approx({"1min": 0.0, "3min": 1 / 3, "5min": 2 / 3})
 
     whole = kpis.area_kpis(db, scope=everything, start=T0, end=T0 + timedelta(days=1))
     assert whole.incidents == 5 and whole.ring_share["1min"] == pytest.approx(2 / 4)
     # A station officer of another district sees none of it.
-    other = kpis.area_kpis(db, scope=scope_of(db, "T-D2-S2"), start=T0,
-                           end=T0 + timedelta(days=1))
-    assert other.incidents == 0 and other.ring_share == {"1min": None, "3min": None,
-                                                         "5min": None}
+    other = kpis.area_kpis(db, scope=scope_of(db, "T-D2-S2"), start=T0, end=T0 + timedelta(days=1))
+    assert other.incidents == 0 and other.ring_share == {"1min": None, "3min": None, "5min": None}
     with pytest.raises(InvalidInput, match="end"):
         kpis.area_kpis(db, scope=everything, start=T0, end=T0)

@@ -38,8 +38,12 @@ def test_breach_rule_by_priority_time_and_scene(db: Session) -> None:
 
 def test_breaches_are_scoped_and_longest_waiting_first(db: Session) -> None:
     older = new_incident(db, "live-s1", incident_in("T-D1-S1-B1-G1", priority=Priority.P1))
-    newer = new_incident(db, "live-s2", incident_in("T-D1-S1-B1-G1", priority=Priority.P2),
-                         now=T0 + timedelta(seconds=100))
+    newer = new_incident(
+        db,
+        "live-s2",
+        incident_in("T-D1-S1-B1-G1", priority=Priority.P2),
+        now=T0 + timedelta(seconds=100),
+    )
     new_incident(db, "live-s3", incident_in("T-D2-S1-B1-G1", priority=Priority.P1))
     found = live.breaches(db, scope=scope_of(db, "T-D1"), now=T0 + timedelta(seconds=200))
     assert [(b.incident_id, b.ring) for b in found] == [(older.id, "3min"), (newer.id, "1min")]
@@ -49,11 +53,24 @@ def test_feed_sends_each_change_once_and_closed_incidents_once(db: Session) -> N
     scope = scope_of(db, "T-D1")
     shown = new_incident(db, "live-f1", incident_in("T-D1-S1-B1-G1", priority=Priority.P3))
     new_incident(db, "live-f2", incident_in("T-D2-S1-B1-G1"))  # out of scope
-    post = service.create_post(db, code="PP-1", name="Post one", kind=PostKind.POLICE_POST,
-                               lon=shown.lon, lat=shown.lat, actor=ACTOR)
-    unit = service.create_unit(db, call_sign="L-1", unit_type=UnitType.CAR,
-                               home_area=area(db, "T-D1-S1"), actor=ACTOR, home_post=post,
-                               now=T0)
+    post = service.create_post(
+        db,
+        code="PP-1",
+        name="Post one",
+        kind=PostKind.POLICE_POST,
+        lon=shown.lon,
+        lat=shown.lat,
+        actor=ACTOR,
+    )
+    unit = service.create_unit(
+        db,
+        call_sign="L-1",
+        unit_type=UnitType.CAR,
+        home_area=area(db, "T-D1-S1"),
+        actor=ACTOR,
+        home_post=post,
+        now=T0,
+    )
     feed = live.ChangeFeed(scope=scope)
     snapshot = feed.start(db, now=service_now())
     assert [i["id"] for i in snapshot["incidents"]] == [shown.id]
@@ -64,12 +81,13 @@ def test_feed_sends_each_change_once_and_closed_incidents_once(db: Session) -> N
 
     added = new_incident(db, "live-f3", incident_in("T-D1-S1-B1-G2"), now=service_now())
     gone = new_incident(db, "live-f4", incident_in("T-D1-S1-B1-G2"), now=service_now())
-    service.transition(db, incident=gone, to=IncidentStatus.CANCELLED, actor=ACTOR,
-                       now=service_now())  # closed before the map saw it: never sent
-    service.transition(db, incident=shown, to=IncidentStatus.CANCELLED, actor=ACTOR,
-                       now=service_now())
-    service.report_position(db, unit=unit, lon=post.lon + 0.001, lat=post.lat,
-                            now=service_now())
+    service.transition(
+        db, incident=gone, to=IncidentStatus.CANCELLED, actor=ACTOR, now=service_now()
+    )  # closed before the map saw it: never sent
+    service.transition(
+        db, incident=shown, to=IncidentStatus.CANCELLED, actor=ACTOR, now=service_now()
+    )
+    service.report_position(db, unit=unit, lon=post.lon + 0.001, lat=post.lat, now=service_now())
     db.flush()
     events = feed.changes(db, now=service_now())
     by_kind = {(kind, item["id"]): item for kind, item in events}
@@ -145,8 +163,9 @@ def admin(live_server: LiveServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def test_stream_pushes_a_new_incident_and_its_dispatch_state(live_server: LiveServer,
-                                                              admin: httpx.Client) -> None:
+def test_stream_pushes_a_new_incident_and_its_dispatch_state(
+    live_server: LiveServer, admin: httpx.Client
+) -> None:
     with live_server.client(live_server.admin_token()) as listener:
         reader = EventReader(listener, "/api/v1/dispatch/stream")
         try:
@@ -154,31 +173,48 @@ def test_stream_pushes_a_new_incident_and_its_dispatch_state(live_server: LiveSe
             assert reader.content_type.startswith("text/event-stream")
             assert {"incidents", "units", "posts", "alerts"} <= set(snapshot)
             lon, lat = grid_centre("T-D1-S1-B1-G2")
-            created = admin.post("/api/v1/incidents", headers={"Idempotency-Key": "live-http-1"},
-                                 json={"category": "traffic", "subtype": "injury_collision",
-                                       "priority": "P1", "source": "call", "lon": lon,
-                                       "lat": lat})
+            created = admin.post(
+                "/api/v1/incidents",
+                headers={"Idempotency-Key": "live-http-1"},
+                json={
+                    "category": "traffic",
+                    "subtype": "injury_collision",
+                    "priority": "P1",
+                    "source": "call",
+                    "lon": lon,
+                    "lat": lat,
+                },
+            )
             assert created.status_code == 201, created.text
             incident_id = created.json()["id"]
-            _, item = reader.wait_for(lambda e: e[0] == "incident"
-                                      and e[1]["id"] == incident_id)
+            _, item = reader.wait_for(lambda e: e[0] == "incident" and e[1]["id"] == incident_id)
             assert item["priority"] == "P1" and item["open"] is True
             assert "caller_contact" not in json.dumps(item)
-            moved = admin.post(f"/api/v1/incidents/{incident_id}/transitions",
-                               json={"to": "cancelled", "note": "duplicate call"})
+            moved = admin.post(
+                f"/api/v1/incidents/{incident_id}/transitions",
+                json={"to": "cancelled", "note": "duplicate call"},
+            )
             assert moved.status_code == 200, moved.text
-            _, closed = reader.wait_for(lambda e: e[0] == "incident"
-                                        and e[1]["id"] == incident_id and not e[1]["open"])
+            _, closed = reader.wait_for(
+                lambda e: e[0] == "incident" and e[1]["id"] == incident_id and not e[1]["open"]
+            )
             assert closed["status"] == "cancelled"
         finally:
             reader.close()
 
 
-def test_live_snapshot_and_alerts_over_http(live_server: LiveServer,
-                                            admin: httpx.Client) -> None:
+def test_live_snapshot_and_alerts_over_http(live_server: LiveServer, admin: httpx.Client) -> None:
     lon, lat = grid_centre("T-D1-S2-B1-G1")
-    post = admin.post("/api/v1/posts", json={"code": "LIVE-PP", "name": "Live post",
-                                             "kind": "police_post", "lon": lon, "lat": lat})
+    post = admin.post(
+        "/api/v1/posts",
+        json={
+            "code": "LIVE-PP",
+            "name": "Live post",
+            "kind": "police_post",
+            "lon": lon,
+            "lat": lat,
+        },
+    )
     assert post.status_code == 201, post.text
     snapshot = admin.get("/api/v1/dispatch/live")
     assert snapshot.status_code == 200, snapshot.text
@@ -186,5 +222,4 @@ def test_live_snapshot_and_alerts_over_http(live_server: LiveServer,
     assert post.json() in snapshot.json()["posts"]
     alerts = admin.get("/api/v1/dispatch/alerts")
     assert alerts.status_code == 200 and isinstance(alerts.json(), list)
-    assert admin.get("/api/v1/dispatch/stream", headers={"Authorization": ""}
-                     ).status_code == 401
+    assert admin.get("/api/v1/dispatch/stream", headers={"Authorization": ""}).status_code == 401

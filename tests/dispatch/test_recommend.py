@@ -35,8 +35,13 @@ def _units(db: Session, count: int, seed: int) -> list[Unit]:
     rng = np.random.default_rng(seed)
     units = []
     for i in range(count):
-        unit = service.create_unit(db, call_sign=f"R{seed}-{i}", unit_type=UnitType.CAR,
-                                   home_area=area(db, "T"), actor=ACTOR)
+        unit = service.create_unit(
+            db,
+            call_sign=f"R{seed}-{i}",
+            unit_type=UnitType.CAR,
+            home_area=area(db, "T"),
+            actor=ACTOR,
+        )
         lon = 120.01 + float(rng.uniform(0, 0.14))
         lat = 30.005 + float(rng.uniform(0, 0.07))
         service.report_position(db, unit=unit, lon=lon, lat=lat, now=T0)
@@ -44,8 +49,9 @@ def _units(db: Session, count: int, seed: int) -> list[Unit]:
     return units
 
 
-def _brute_force(network: Network, incident: Incident, units: list[Unit], *,
-                 available_only: bool = True) -> list[tuple[int, float]]:
+def _brute_force(
+    network: Network, incident: Incident, units: list[Unit], *, available_only: bool = True
+) -> list[tuple[int, float]]:
     target = network_service.snap(network, [incident.lon], [incident.lat]).points
     out = []
     for unit in units:
@@ -59,8 +65,9 @@ def _brute_force(network: Network, incident: Incident, units: list[Unit], *,
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_recommendation_equals_the_brute_force_reference(db: Session, network: Network,
-                                                         seed: int) -> None:
+def test_recommendation_equals_the_brute_force_reference(
+    db: Session, network: Network, seed: int
+) -> None:
     units = _units(db, 15, seed)
     units[0].status = UnitStatus.OUT_OF_SERVICE
     units[1].status = UnitStatus.EN_ROUTE
@@ -89,14 +96,21 @@ def test_p1_suggests_two_reinforcements(db: Session, network: Network) -> None:
 
 def test_rings_and_edge_cases(db: Session, network: Network) -> None:
     assert [recommend.ring_of(s) for s in (0, 60, 60.5, 180, 300, 301)] == [
-        "1min", "1min", "3min", "3min", "5min", "beyond"]
+        "1min",
+        "1min",
+        "3min",
+        "3min",
+        "5min",
+        "beyond",
+    ]
     incident = new_incident(db, "k-rec-none")
     assert recommend.recommend(network, incident=incident, units=[], now=T0) == []
     with pytest.raises(InvalidInput, match="limit"):
         recommend.recommend(network, incident=incident, units=[], now=T0, limit=0)
     # A unit parked right at the scene arrives within the first ring.
-    unit = service.create_unit(db, call_sign="AT-SCENE", unit_type=UnitType.FOOT,
-                               home_area=area(db, "T"), actor=ACTOR)
+    unit = service.create_unit(
+        db, call_sign="AT-SCENE", unit_type=UnitType.FOOT, home_area=area(db, "T"), actor=ACTOR
+    )
     service.report_position(db, unit=unit, lon=incident.lon, lat=incident.lat, now=T0)
     (first,) = recommend.recommend(network, incident=incident, units=[unit], now=T0)
     assert first.ring == "1min" and first.time_s < 60
@@ -110,8 +124,9 @@ def test_a_moved_unit_is_snapped_again(db: Session, network: Network) -> None:
     assert {c.unit.id: c.time_s for c in first} == pytest.approx(by_unit)
     # The farthest unit drives next to the scene: it must now come first.
     last = first[-1].unit
-    service.report_position(db, unit=last, lon=incident.lon + 0.0005, lat=incident.lat,
-                            now=T0 + timedelta(minutes=1))
+    service.report_position(
+        db, unit=last, lon=incident.lon + 0.0005, lat=incident.lat, now=T0 + timedelta(minutes=1)
+    )
     second = recommend.recommend(network, incident=incident, units=units, now=T0, limit=12)
     assert second[0].unit.id == last.id
     again = dict(_brute_force(network, incident, units))

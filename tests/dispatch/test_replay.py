@@ -59,9 +59,14 @@ def test_one_unit_two_calls_the_second_waits() -> None:
     # The unit needs 100 s to either scene and 100 s back; each call is dispatched 30 s after
     # it comes in and takes 600 s on scene.
     out = np.array([[100.0, 100.0]])
-    sim = replay.simulate(received_s=[0.0, 60.0], delay_s=[30.0, 30.0],
-                          on_scene_s=[600.0, 600.0], wanted=[1, 1], out_s=out,
-                          unit_origin=[0])
+    sim = replay.simulate(
+        received_s=[0.0, 60.0],
+        delay_s=[30.0, 30.0],
+        on_scene_s=[600.0, 600.0],
+        wanted=[1, 1],
+        out_s=out,
+        unit_origin=[0],
+    )
     # First: dispatched at 30, on scene at 130, cleared at 730, back home at 830.
     assert sim.dispatch_s.tolist() == [30.0, 830.0]
     assert sim.travel_s.tolist() == [100.0, 100.0]
@@ -70,9 +75,14 @@ def test_one_unit_two_calls_the_second_waits() -> None:
 
 def test_the_second_call_goes_to_the_farther_free_unit() -> None:
     out = np.array([[50.0, 50.0], [200.0, 200.0]])  # origin 0 near, origin 1 far
-    sim = replay.simulate(received_s=[0.0, 60.0], delay_s=[30.0, 30.0],
-                          on_scene_s=[600.0, 600.0], wanted=[1, 1], out_s=out,
-                          unit_origin=[0, 1])
+    sim = replay.simulate(
+        received_s=[0.0, 60.0],
+        delay_s=[30.0, 30.0],
+        on_scene_s=[600.0, 600.0],
+        wanted=[1, 1],
+        out_s=out,
+        unit_origin=[0, 1],
+    )
     assert sim.units == [[0], [1]]
     assert sim.dispatch_s.tolist() == [30.0, 90.0]
     assert sim.travel_s.tolist() == [50.0, 200.0]
@@ -81,9 +91,15 @@ def test_the_second_call_goes_to_the_farther_free_unit() -> None:
 def test_p1_takes_reinforcements_and_they_stay_until_cleared() -> None:
     out = np.array([[30.0, 30.0], [90.0, 40.0], [400.0, 400.0]])
     back = np.array([[30.0, 90.0, 400.0], [30.0, 40.0, 400.0]])
-    sim = replay.simulate(received_s=[0.0, 100.0], delay_s=[0.0, 0.0],
-                          on_scene_s=[20.0, 10.0], wanted=[3, 1], out_s=out, back_s=back,
-                          unit_origin=[0, 1, 2])
+    sim = replay.simulate(
+        received_s=[0.0, 100.0],
+        delay_s=[0.0, 0.0],
+        on_scene_s=[20.0, 10.0],
+        wanted=[3, 1],
+        out_s=out,
+        back_s=back,
+        unit_origin=[0, 1, 2],
+    )
     assert sim.units[0] == [0, 1, 2] and sim.unit_travel_s[0] == [30.0, 90.0, 400.0]
     assert sim.travel_s[0] == 30.0
     # Cleared at 50: unit 0 home at 80; unit 1 arrives at 90 (after clearance), home at 180;
@@ -93,12 +109,24 @@ def test_p1_takes_reinforcements_and_they_stay_until_cleared() -> None:
 
 def test_unreachable_and_too_long_waits_get_no_unit() -> None:
     out = np.array([[math.inf, 10.0, 10.0]])
-    sim = replay.simulate(received_s=[0.0, 0.0, 1.0], delay_s=[0.0, 0.0, 0.0],
-                          on_scene_s=[0.0, 5000.0, 0.0], wanted=[1, 1, 1], out_s=out,
-                          unit_origin=[0], max_wait_s=3600.0)
+    sim = replay.simulate(
+        received_s=[0.0, 0.0, 1.0],
+        delay_s=[0.0, 0.0, 0.0],
+        on_scene_s=[0.0, 5000.0, 0.0],
+        wanted=[1, 1, 1],
+        out_s=out,
+        unit_origin=[0],
+        max_wait_s=3600.0,
+    )
     assert sim.no_unit.tolist() == [True, False, True]
-    no_units = replay.simulate(received_s=[0.0], delay_s=[0.0], on_scene_s=[0.0], wanted=[1],
-                               out_s=np.zeros((0, 1)), unit_origin=[])
+    no_units = replay.simulate(
+        received_s=[0.0],
+        delay_s=[0.0],
+        on_scene_s=[0.0],
+        wanted=[1],
+        out_s=np.zeros((0, 1)),
+        unit_origin=[],
+    )
     assert no_units.no_unit.tolist() == [True]
 
 
@@ -116,18 +144,32 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Network:
 
 def _post(db: Session, code: str, grid: str) -> Post:
     lon, lat = grid_centre(grid)
-    return service.create_post(db, code=code, name=f"post {code}", kind=PostKind.STREET_POST,
-                               lon=lon, lat=lat, actor=ACTOR)
+    return service.create_post(
+        db, code=code, name=f"post {code}", kind=PostKind.STREET_POST, lon=lon, lat=lat, actor=ACTOR
+    )
 
 
-def _recorded(db: Session, key: str, grid: str, received: datetime, *, delay_s: float = 60,
-              travel_s: float = 240, on_scene_s: float = 1200,
-              offset: tuple[float, float] = (0.0, 0.0),
-              priority: Priority = Priority.P2) -> Incident:
+def _recorded(
+    db: Session,
+    key: str,
+    grid: str,
+    received: datetime,
+    *,
+    delay_s: float = 60,
+    travel_s: float = 240,
+    on_scene_s: float = 1200,
+    offset: tuple[float, float] = (0.0, 0.0),
+    priority: Priority = Priority.P2,
+) -> Incident:
     """An incident with a recorded lifecycle (history: the stamps are set directly)."""
-    incident, _ = service.create(db, key=key, data=incident_in(grid, offset=offset,
-                                                               priority=priority, contact=None),
-                                 actor=ACTOR, now=received, cipher=CIPHER)
+    incident, _ = service.create(
+        db,
+        key=key,
+        data=incident_in(grid, offset=offset, priority=priority, contact=None),
+        actor=ACTOR,
+        now=received,
+        cipher=CIPHER,
+    )
     incident.dispatched_at = received + timedelta(seconds=delay_s)
     incident.en_route_at = incident.dispatched_at
     incident.on_scene_at = incident.dispatched_at + timedelta(seconds=travel_s)
@@ -144,17 +186,24 @@ def _time(network: Network, a: tuple[float, float], b: tuple[float, float]) -> f
 
 def test_replay_one_unit_the_second_incident_waits(db: Session, network: Network) -> None:
     post = _post(db, "RP-1", "T-D1-S1-B1-G1")
-    service.create_unit(db, call_sign="RP-U1", unit_type=UnitType.CAR,
-                        home_area=area(db, "T-D1-S1"), actor=ACTOR, home_post=post)
+    service.create_unit(
+        db,
+        call_sign="RP-U1",
+        unit_type=UnitType.CAR,
+        home_area=area(db, "T-D1-S1"),
+        actor=ACTOR,
+        home_post=post,
+    )
     first = _recorded(db, "rp-a", "T-D1-S1-B1-G1", NINE, offset=(0.004, 0.0))
-    second = _recorded(db, "rp-b", "T-D1-S1-B2-G1", NINE + timedelta(minutes=2),
-                       travel_s=600)
+    second = _recorded(db, "rp-b", "T-D1-S1-B2-G1", NINE + timedelta(minutes=2), travel_s=600)
     scope = scope_of(db, "T")
     run = replay.replay_day(db, network=network, day=DAY, zone=ZONE, scope=scope, actor=ACTOR)
     report = replay.report_of(run)
     home = (post.lon, post.lat)
-    out_a, back_a = (_time(network, home, (first.lon, first.lat)),
-                     _time(network, (first.lon, first.lat), home))
+    out_a, back_a = (
+        _time(network, home, (first.lon, first.lat)),
+        _time(network, (first.lon, first.lat), home),
+    )
     out_b = _time(network, home, (second.lon, second.lat))
     rows = {r["incident_id"]: r for r in report["rows"]}
     assert rows[first.id]["units"] == ["RP-U1"] and rows[first.id]["waited_s"] == 0
@@ -163,12 +212,12 @@ def test_replay_one_unit_the_second_incident_waits(db: Session, network: Network
     # was ready for dispatch at 2 min + 60 s.
     free_at = 60 + out_a + 1200 + back_a
     assert rows[second.id]["waited_s"] == pytest.approx(free_at - 180, abs=0.1)
-    assert rows[second.id]["replay_call_to_arrival_s"] == pytest.approx(free_at - 120 + out_b,
-                                                                        abs=0.1)
+    assert rows[second.id]["replay_call_to_arrival_s"] == pytest.approx(
+        free_at - 120 + out_b, abs=0.1
+    )
     assert report["waited"] == 1 and report["no_unit"] == [] and report["units"] == 1
     # The recorded side is kpis.area_kpis of the day: 240 s and 600 s of travel.
-    assert report["recorded"]["dispatch_to_arrival"] == {"count": 2, "p50_s": 240.0,
-                                                         "p90_s": 600.0}
+    assert report["recorded"]["dispatch_to_arrival"] == {"count": 2, "p50_s": 240.0, "p90_s": 600.0}
     assert report["recorded"]["ring_share"] == {"1min": 0.0, "3min": 0.0, "5min": 0.5}
     replayed = sorted([out_a, out_b])
     assert report["replay"]["ring_share"] == kpis.ring_shares(replayed)
@@ -177,28 +226,53 @@ def test_replay_one_unit_the_second_incident_waits(db: Session, network: Network
     assert run.day == "2025-03-10" and run.area_path == area(db, "T-D1-S1").path
     stored = db.get(ReplayRun, run.id)
     assert stored is not None and json.loads(stored.result)["replayed"] == 2
-    assert db.scalars(select(AuditEvent).where(AuditEvent.entity == "dispatch_replay",
-                                               AuditEvent.entity_id == str(run.id))).one()
+    assert db.scalars(
+        select(AuditEvent).where(
+            AuditEvent.entity == "dispatch_replay", AuditEvent.entity_id == str(run.id)
+        )
+    ).one()
 
 
-def test_replay_sends_the_farther_unit_when_the_near_one_is_busy(db: Session,
-                                                                  network: Network) -> None:
+def test_replay_sends_the_farther_unit_when_the_near_one_is_busy(
+    db: Session, network: Network
+) -> None:
     post = _post(db, "RP-2", "T-D1-S1-B1-G1")
-    service.create_unit(db, call_sign="RP-NEAR", unit_type=UnitType.CAR,
-                        home_area=area(db, "T-D1-S1"), actor=ACTOR, home_post=post)
-    far = service.create_unit(db, call_sign="RP-FAR", unit_type=UnitType.CAR,
-                              home_area=area(db, "T-D2"), actor=ACTOR)
+    service.create_unit(
+        db,
+        call_sign="RP-NEAR",
+        unit_type=UnitType.CAR,
+        home_area=area(db, "T-D1-S1"),
+        actor=ACTOR,
+        home_post=post,
+    )
+    far = service.create_unit(
+        db, call_sign="RP-FAR", unit_type=UnitType.CAR, home_area=area(db, "T-D2"), actor=ACTOR
+    )
     far_at = grid_centre("T-D2-S2-B2-G2")
     service.report_position(db, unit=far, lon=far_at[0], lat=far_at[1], now=NINE)
-    service.create_unit(db, call_sign="RP-OFF", unit_type=UnitType.CAR,
-                        home_area=area(db, "T"), actor=ACTOR)  # no post, no position
-    broken = service.create_unit(db, call_sign="RP-OOS", unit_type=UnitType.CAR,
-                                 home_area=area(db, "T"), actor=ACTOR, home_post=post)
+    service.create_unit(
+        db, call_sign="RP-OFF", unit_type=UnitType.CAR, home_area=area(db, "T"), actor=ACTOR
+    )  # no post, no position
+    broken = service.create_unit(
+        db,
+        call_sign="RP-OOS",
+        unit_type=UnitType.CAR,
+        home_area=area(db, "T"),
+        actor=ACTOR,
+        home_post=post,
+    )
     broken.status = UnitStatus.OUT_OF_SERVICE
     first = _recorded(db, "rp-c", "T-D1-S1-B1-G1", NINE)
     second = _recorded(db, "rp-d", "T-D1-S1-B1-G2", NINE + timedelta(minutes=1))
-    run = replay.replay_day(db, network=network, day=DAY, zone=ZONE,
-                            scope=scope_of(db, "T"), area=area(db, "T-D1-S1"), actor=ACTOR)
+    run = replay.replay_day(
+        db,
+        network=network,
+        day=DAY,
+        zone=ZONE,
+        scope=scope_of(db, "T"),
+        area=area(db, "T-D1-S1"),
+        actor=ACTOR,
+    )
     report = replay.report_of(run)
     rows = {r["incident_id"]: r for r in report["rows"]}
     assert rows[first.id]["units"] == ["RP-NEAR"]
@@ -212,27 +286,59 @@ def test_replay_sends_the_farther_unit_when_the_near_one_is_busy(db: Session,
 def test_p1_reinforcements_merged_and_cancelled(db: Session, network: Network) -> None:
     post = _post(db, "RP-3", "T-D2-S1-B1-G1")
     for n in range(3):
-        service.create_unit(db, call_sign=f"RP-P{n}", unit_type=UnitType.CAR,
-                            home_area=area(db, "T-D2"), actor=ACTOR, home_post=post)
+        service.create_unit(
+            db,
+            call_sign=f"RP-P{n}",
+            unit_type=UnitType.CAR,
+            home_area=area(db, "T-D2"),
+            actor=ACTOR,
+            home_post=post,
+        )
     urgent = _recorded(db, "rp-p1", "T-D2-S1-B1-G2", NINE, priority=Priority.P1)
-    waiting, _ = service.create(db, key="rp-open", data=incident_in("T-D2-S1-B2-G1"),
-                                actor=ACTOR, now=NINE + timedelta(hours=3), cipher=CIPHER)
-    merged, _ = service.create(db, key="rp-merged", data=incident_in("T-D2-S1-B1-G2"),
-                               actor=ACTOR, now=NINE, cipher=CIPHER)
-    service.transition(db, incident=merged, to=IncidentStatus.MERGED, merged_into=waiting,
-                       actor=ACTOR, now=NINE + timedelta(seconds=5))
-    dropped, _ = service.create(db, key="rp-dropped", data=incident_in("T-D2-S1-B1-G2"),
-                                actor=ACTOR, now=NINE, cipher=CIPHER)
-    service.transition(db, incident=dropped, to=IncidentStatus.CANCELLED, actor=ACTOR,
-                       now=NINE + timedelta(seconds=5))
-    run = replay.replay_day(db, network=network, day=DAY, zone=ZONE,
-                            scope=scope_of(db, "T-D2"), actor=ACTOR)
+    waiting, _ = service.create(
+        db,
+        key="rp-open",
+        data=incident_in("T-D2-S1-B2-G1"),
+        actor=ACTOR,
+        now=NINE + timedelta(hours=3),
+        cipher=CIPHER,
+    )
+    merged, _ = service.create(
+        db, key="rp-merged", data=incident_in("T-D2-S1-B1-G2"), actor=ACTOR, now=NINE, cipher=CIPHER
+    )
+    service.transition(
+        db,
+        incident=merged,
+        to=IncidentStatus.MERGED,
+        merged_into=waiting,
+        actor=ACTOR,
+        now=NINE + timedelta(seconds=5),
+    )
+    dropped, _ = service.create(
+        db,
+        key="rp-dropped",
+        data=incident_in("T-D2-S1-B1-G2"),
+        actor=ACTOR,
+        now=NINE,
+        cipher=CIPHER,
+    )
+    service.transition(
+        db,
+        incident=dropped,
+        to=IncidentStatus.CANCELLED,
+        actor=ACTOR,
+        now=NINE + timedelta(seconds=5),
+    )
+    run = replay.replay_day(
+        db, network=network, day=DAY, zone=ZONE, scope=scope_of(db, "T-D2"), actor=ACTOR
+    )
     report = replay.report_of(run)
     rows = {r["incident_id"]: r for r in report["rows"]}
     assert len(rows[urgent.id]["units"]) == 3
     # Never dispatched and still open: replayed with the default call-to-dispatch delay.
     assert rows[waiting.id]["replay_call_to_arrival_s"] == pytest.approx(
-        replay.DEFAULT_CALL_TO_DISPATCH_S + rows[waiting.id]["replay_dispatch_to_arrival_s"])
+        replay.DEFAULT_CALL_TO_DISPATCH_S + rows[waiting.id]["replay_dispatch_to_arrival_s"]
+    )
     assert report["replayed"] == 2 and report["left_out_merged"] == 1
     assert report["left_out_cancelled"] == 1 and report["recorded"]["incidents"] == 4
 
@@ -242,16 +348,30 @@ def test_errors_and_scoping(db: Session, network: Network) -> None:
         replay.parse_day("2025-02-30")
     assert bad.value.field == "day"
     with pytest.raises(NotFound, match="no incidents were received on 2025-03-11"):
-        replay.replay_day(db, network=network, day=date(2025, 3, 11), zone=ZONE,
-                          scope=scope_of(db, "T"), actor=ACTOR)
+        replay.replay_day(
+            db,
+            network=network,
+            day=date(2025, 3, 11),
+            zone=ZONE,
+            scope=scope_of(db, "T"),
+            actor=ACTOR,
+        )
     _recorded(db, "rp-e", "T-D1-S2-B1-G1", NINE)
     with pytest.raises(NotFound, match="outside your areas"):
-        replay.replay_day(db, network=network, day=DAY, zone=ZONE,
-                          scope=scope_of(db, "T-D2"), area=area(db, "T-D1"), actor=ACTOR)
+        replay.replay_day(
+            db,
+            network=network,
+            day=DAY,
+            zone=ZONE,
+            scope=scope_of(db, "T-D2"),
+            area=area(db, "T-D1"),
+            actor=ACTOR,
+        )
     # A day is local: 00:30 in Shanghai on the 10th is still the 9th in UTC.
     _recorded(db, "rp-f", "T-D1-S2-B1-G1", datetime(2025, 3, 10, 0, 30, tzinfo=ZONE))
-    run = replay.replay_day(db, network=network, day=DAY, zone=ZONE,
-                            scope=scope_of(db, "T-D1-S2"), actor=ACTOR)
+    run = replay.replay_day(
+        db, network=network, day=DAY, zone=ZONE, scope=scope_of(db, "T-D1-S2"), actor=ACTOR
+    )
     assert replay.report_of(run)["replayed"] == 2 and replay.report_of(run)["no_unit"]
     assert [r.id for r in replay.get_runs(db, scope=scope_of(db, "T-D1"))] == [run.id]
     assert replay.get_runs(db, scope=scope_of(db, "T-D2")) == []
@@ -279,26 +399,47 @@ def test_cli_replay_and_import(tmp_path: Path) -> None:
     with Session(engine) as session:
         area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
         post = _post(session, "CLI-P", "T-D1-S1-B1-G1")
-        service.create_unit(session, call_sign="CLI-U", unit_type=UnitType.CAR,
-                            home_area=area(session, "T-D1-S1"), actor=SYSTEM, home_post=post)
+        service.create_unit(
+            session,
+            call_sign="CLI-U",
+            unit_type=UnitType.CAR,
+            home_area=area(session, "T-D1-S1"),
+            actor=SYSTEM,
+            home_post=post,
+        )
         _recorded(session, "cli-a", "T-D1-S1-B1-G2", NINE)
         session.commit()
     engine.dispose()
     runner = CliRunner()
-    result = runner.invoke(app, ["dispatch", "replay", "--day", "2025-03-10", "--area",
-                                 "T-D1", "--data-dir", str(tmp_path)])
+    result = runner.invoke(
+        app,
+        [
+            "dispatch",
+            "replay",
+            "--day",
+            "2025-03-10",
+            "--area",
+            "T-D1",
+            "--data-dir",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "replay 1: 2025-03-10 · T-D1 (Asia/Shanghai)" in result.output
     assert "Within 5 min (dispatch to arrival)" in result.output and "Criminal" in result.output
     assert "1 incidents replayed with 1 units" in result.output
-    bad = runner.invoke(app, ["dispatch", "replay", "--day", "10/03/2025", "--data-dir",
-                              str(tmp_path)])
+    bad = runner.invoke(
+        app, ["dispatch", "replay", "--day", "10/03/2025", "--data-dir", str(tmp_path)]
+    )
     assert bad.exit_code == 2 and "is not a date like 2026-05-01" in bad.output
-    empty = runner.invoke(app, ["dispatch", "replay", "--day", "2025-03-11", "--data-dir",
-                                str(tmp_path)])
+    empty = runner.invoke(
+        app, ["dispatch", "replay", "--day", "2025-03-11", "--data-dir", str(tmp_path)]
+    )
     assert empty.exit_code == 2 and "no incidents were received on 2025-03-11" in empty.output
-    unknown = runner.invoke(app, ["dispatch", "replay", "--day", "2025-03-10", "--area", "NO",
-                                  "--data-dir", str(tmp_path)])
+    unknown = runner.invoke(
+        app,
+        ["dispatch", "replay", "--day", "2025-03-10", "--area", "NO", "--data-dir", str(tmp_path)],
+    )
     assert unknown.exit_code == 2 and "'NO'" in unknown.output
 
     lon, lat = grid_centre("T-D2-S1-B1-G1")
@@ -307,21 +448,33 @@ def test_cli_replay_and_import(tmp_path: Path) -> None:
         "idempotency_key,category,subtype,priority,source,lon,lat\n"
         f"imp-1,traffic,collision,P3,call,{lon},{lat}\n"
         f"imp-2,traffic,nosuch,P3,call,{lon},{lat}\n"
-        f"imp-3,fire,vehicle,P9,call,{lon},{lat}\n", encoding="utf-8")
-    imported = runner.invoke(app, ["dispatch", "import", str(csv_file), "--data-dir",
-                                   str(tmp_path)])
+        f"imp-3,fire,vehicle,P9,call,{lon},{lat}\n",
+        encoding="utf-8",
+    )
+    imported = runner.invoke(
+        app, ["dispatch", "import", str(csv_file), "--data-dir", str(tmp_path)]
+    )
     assert imported.exit_code == 1, imported.output
     assert "1 created, 0 already imported, 2 rows with errors" in imported.output
     assert re.search(r"│ 3\s+│ subtype", imported.output)
     assert re.search(r"│ 4\s+│ priority", imported.output)
     good = tmp_path / "good.csv"
-    good.write_text(csv_file.read_text("utf-8").splitlines()[0] + "\n"
-                    + csv_file.read_text("utf-8").splitlines()[1] + "\n", encoding="utf-8")
+    good.write_text(
+        csv_file.read_text("utf-8").splitlines()[0]
+        + "\n"
+        + csv_file.read_text("utf-8").splitlines()[1]
+        + "\n",
+        encoding="utf-8",
+    )
     again = runner.invoke(app, ["dispatch", "import", str(good), "--data-dir", str(tmp_path)])
     assert again.exit_code == 0 and "0 created, 1 already imported" in again.output
     with Session(make_engine(f"sqlite:///{tmp_path / 'fangkong.db'}")) as session:
-        assert session.scalars(select(Incident).where(
-            Incident.idempotency_key == "imp-1")).one().category == "traffic"
+        assert (
+            session.scalars(select(Incident).where(Incident.idempotency_key == "imp-1"))
+            .one()
+            .category
+            == "traffic"
+        )
         assert session.scalars(select(ReplayRun)).one().day == "2025-03-10"
 
 
@@ -334,9 +487,15 @@ API_NINE = datetime(2025, 4, 2, 9, 0, tzinfo=ZONE).astimezone(UTC)
 def _user(server: LiveServer, username: str, role: Role, area_code: str) -> None:
     with Session(server.engine) as session:
         if auth.get_by_username(session, username=username) is None:
-            auth.create(session, username=username, display_name=username,
-                        password=TEST_PASSWORD, role=role, area_codes=[area_code],
-                        actor=SYSTEM)
+            auth.create(
+                session,
+                username=username,
+                display_name=username,
+                password=TEST_PASSWORD,
+                role=role,
+                area_codes=[area_code],
+                actor=SYSTEM,
+            )
             session.commit()
 
 
@@ -348,9 +507,14 @@ def api_unit(live_server: LiveServer) -> Iterator[None]:
         unit = session.scalars(select(Unit).where(Unit.call_sign == "API-RP")).first()
         if unit is None:
             post = _post(session, "API-RP", "T-D1-S1-B1-G1")
-            unit = service.create_unit(session, call_sign="API-RP", unit_type=UnitType.CAR,
-                                       home_area=area(session, "T-D1-S1"), actor=SYSTEM,
-                                       home_post=post)
+            unit = service.create_unit(
+                session,
+                call_sign="API-RP",
+                unit_type=UnitType.CAR,
+                home_area=area(session, "T-D1-S1"),
+                actor=SYSTEM,
+                home_post=post,
+            )
             _recorded(session, "api-rp-a", "T-D1-S1-B1-G2", API_NINE)
             _recorded(session, "api-rp-b", "T-D1-S1-B2-G1", API_NINE + timedelta(minutes=3))
         unit.status = UnitStatus.AVAILABLE
@@ -367,8 +531,9 @@ def test_api_and_page(live_server: LiveServer, live_network: Path) -> None:
     _user(live_server, "rp_viewer", Role.VIEWER, "T")
     _user(live_server, "rp_other", Role.STATION_OFFICER, "T-D2-S1")
     with live_server.client(live_server.admin_token()) as admin:
-        made = admin.post("/api/v1/dispatch/replays",
-                          json={"day": API_DAY.isoformat(), "area_code": "T-D1-S1"})
+        made = admin.post(
+            "/api/v1/dispatch/replays", json={"day": API_DAY.isoformat(), "area_code": "T-D1-S1"}
+        )
         assert made.status_code == 201, made.text
         run = made.json()
         assert run["day"] == "2025-04-02" and run["area_code"] == "T-D1-S1"
@@ -396,13 +561,16 @@ def test_api_and_page(live_server: LiveServer, live_network: Path) -> None:
         page = client.get("/dispatch/replay")
         assert page.status_code == 200 and 'id="replay-form"' in page.text
         assert "回放某日警情" in page.text and 'value="T-D1-S1"' in page.text
-        done = client.post("/dispatch/replay", data={"day": API_DAY.isoformat(),
-                                                     "area_code": "T-D1-S1"},
-                           headers={"HX-Request": "true"})
+        done = client.post(
+            "/dispatch/replay",
+            data={"day": API_DAY.isoformat(), "area_code": "T-D1-S1"},
+            headers={"HX-Request": "true"},
+        )
         assert done.status_code == 200 and 'id="replay-figures"' in done.text
         assert "派警至到场，中位数" in done.text and done.headers["HX-Trigger"] == "replays-changed"
-        wrong = client.post("/dispatch/replay", data={"day": "nope"},
-                            headers={"HX-Request": "true"})
+        wrong = client.post(
+            "/dispatch/replay", data={"day": "nope"}, headers={"HX-Request": "true"}
+        )
         assert 'role="alert"' in wrong.text and "YYYY-MM-DD" in wrong.text
         runs = client.get("/dispatch/replay/runs")
         assert "2025-04-02" in runs.text
@@ -414,25 +582,39 @@ def test_api_and_page(live_server: LiveServer, live_network: Path) -> None:
     with closing(live_server.console_client("rp_viewer")) as viewer_page:
         seen = viewer_page.get("/dispatch/replay")
         assert seen.status_code == 200 and 'id="replay-form"' not in seen.text
-        assert viewer_page.post("/dispatch/replay",
-                                data={"day": API_DAY.isoformat()}).status_code == 403
+        assert (
+            viewer_page.post("/dispatch/replay", data={"day": API_DAY.isoformat()}).status_code
+            == 403
+        )
 
 
 def test_turnout_adds_to_every_drive(db: Session, network: Network) -> None:
     post = _post(db, "RP-T", "T-D2-S2-B1-G1")
-    service.create_unit(db, call_sign="RP-T1", unit_type=UnitType.CAR,
-                        home_area=area(db, "T-D2"), actor=ACTOR, home_post=post)
+    service.create_unit(
+        db,
+        call_sign="RP-T1",
+        unit_type=UnitType.CAR,
+        home_area=area(db, "T-D2"),
+        actor=ACTOR,
+        home_post=post,
+    )
     incident = _recorded(db, "rp-t", "T-D2-S2-B1-G2", NINE)
     scope = scope_of(db, "T-D2")
-    plain = replay.report_of(replay.replay_day(db, network=network, day=DAY, zone=ZONE,
-                                               scope=scope, actor=ACTOR))
-    slow = replay.report_of(replay.replay_day(db, network=network, day=DAY, zone=ZONE,
-                                              scope=scope, actor=ACTOR, turnout_s=60))
+    plain = replay.report_of(
+        replay.replay_day(db, network=network, day=DAY, zone=ZONE, scope=scope, actor=ACTOR)
+    )
+    slow = replay.report_of(
+        replay.replay_day(
+            db, network=network, day=DAY, zone=ZONE, scope=scope, actor=ACTOR, turnout_s=60
+        )
+    )
     first, second = plain["rows"][0], slow["rows"][0]
     assert first["incident_id"] == second["incident_id"] == incident.id
     assert second["replay_dispatch_to_arrival_s"] == pytest.approx(
-        first["replay_dispatch_to_arrival_s"] + 60, abs=0.1)
+        first["replay_dispatch_to_arrival_s"] + 60, abs=0.1
+    )
     assert slow["defaults"]["turnout_s"] == 60
     with pytest.raises(InvalidInput, match="turnout_s"):
-        replay.replay_day(db, network=network, day=DAY, zone=ZONE, scope=scope, actor=ACTOR,
-                          turnout_s=-1)
+        replay.replay_day(
+            db, network=network, day=DAY, zone=ZONE, scope=scope, actor=ACTOR, turnout_s=-1
+        )

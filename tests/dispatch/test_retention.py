@@ -28,18 +28,24 @@ def test_purge_deletes_contacts_of_incidents_ended_before_the_cut_off(db: Sessio
     recent = new_incident(db, "ret-2")
     _end(db, recent, IncidentStatus.CANCELLED, timedelta(days=80))
     still_open = new_incident(db, "ret-3")  # received long ago but not ended: kept
-    purged = service.purge_contacts(db, now=T0 + timedelta(days=90, hours=2),
-                                    retention_days=90, actor=ACTOR)
+    purged = service.purge_contacts(
+        db, now=T0 + timedelta(days=90, hours=2), retention_days=90, actor=ACTOR
+    )
     assert purged == 1
     assert old.caller_contact_encrypted is None
     assert old.category == "criminal" and old.received_at == T0  # the rest stays for KPIs
     assert recent.caller_contact_encrypted is not None
     assert still_open.caller_contact_encrypted is not None
-    event = db.scalars(select(AuditEvent).where(AuditEvent.action == "purge",
-                                                AuditEvent.entity == "incident")).one()
+    event = db.scalars(
+        select(AuditEvent).where(AuditEvent.action == "purge", AuditEvent.entity == "incident")
+    ).one()
     assert event.detail is not None and event.detail["caller_contacts"] == 1
-    assert service.purge_contacts(db, now=T0 + timedelta(days=90, hours=2), retention_days=90,
-                                  actor=ACTOR) == 0  # nothing left to purge
+    assert (
+        service.purge_contacts(
+            db, now=T0 + timedelta(days=90, hours=2), retention_days=90, actor=ACTOR
+        )
+        == 0
+    )  # nothing left to purge
     with pytest.raises(InvalidInput):
         service.purge_contacts(db, now=T0, retention_days=0, actor=ACTOR)
 
@@ -53,4 +59,3 @@ def test_purge_command(tmp_path: Path) -> None:
     assert "purged the caller contact of 0 incidents" in answer.output
     refused = runner.invoke(app, ["dispatch", "purge", "--data-dir", str(data), "--days", "0"])
     assert refused.exit_code != 0
-

@@ -16,19 +16,32 @@ from fangkong.dispatch import recommend
 from fangkong.network.graph import haversine_m
 
 
-def test_the_answer_names_the_road_point_and_its_distance(live_server: LiveServer,
-                                                          live_network: Path) -> None:
+def test_the_answer_names_the_road_point_and_its_distance(
+    live_server: LiveServer, live_network: Path
+) -> None:
     lon, lat = grid_centre("T-D1-S1-B1-G1")
     with live_server.client(live_server.admin_token()) as admin:
-        made = admin.post("/api/v1/incidents", headers={"Idempotency-Key": "road-access-1"},
-                          json={"category": "traffic", "subtype": "collision",
-                                "priority": "P2", "source": "call", "lon": lon, "lat": lat})
+        made = admin.post(
+            "/api/v1/incidents",
+            headers={"Idempotency-Key": "road-access-1"},
+            json={
+                "category": "traffic",
+                "subtype": "collision",
+                "priority": "P2",
+                "source": "call",
+                "lon": lon,
+                "lat": lat,
+            },
+        )
         assert made.status_code == 201, made.text
         road = made.json()["road"]
         assert road is not None
         # the distance is the one between the scene and the road point, and within reach
-        apart = float(haversine_m(np.array([lon]), np.array([lat]), np.array([road["lon"]]),
-                                  np.array([road["lat"]]))[0])
+        apart = float(
+            haversine_m(
+                np.array([lon]), np.array([lat]), np.array([road["lon"]]), np.array([road["lat"]])
+            )[0]
+        )
         assert road["distance_m"] == pytest.approx(apart, abs=1.0)
         assert road["distance_m"] < recommend.ROAD_ACCESS_MAX_M
         # the same on a read, and on the detail page
@@ -39,21 +52,33 @@ def test_the_answer_names_the_road_point_and_its_distance(live_server: LiveServe
         assert f"{road['lon']:.6f}" in page.text and "road-access" in page.text
 
 
-def test_intakes_answered_in_one_batch_each_get_their_own_road(live_server: LiveServer,
-                                                               live_network: Path) -> None:
+def test_intakes_answered_in_one_batch_each_get_their_own_road(
+    live_server: LiveServer, live_network: Path
+) -> None:
     # Sent at once, they are written (and snapped) in shared batches.
     grids = ["T-D1-S1-B1-G1", "T-D1-S2-B2-G2", "T-D2-S1-B2-G1", "T-D2-S2-B1-G2"]
-    scenes = [(lon + dx, lat + dy) for lon, lat in map(grid_centre, grids)
-              for dx, dy in ((0.0, 0.0), (0.0004, 0.0002), (-0.0003, 0.0005))]
+    scenes = [
+        (lon + dx, lat + dy)
+        for lon, lat in map(grid_centre, grids)
+        for dx, dy in ((0.0, 0.0), (0.0004, 0.0002), (-0.0003, 0.0005))
+    ]
     token = live_server.admin_token()
 
     def post(i: int) -> dict[str, object]:
         lon, lat = scenes[i]
         with live_server.client(token) as client:
-            made = client.post("/api/v1/incidents", headers={"Idempotency-Key": f"roads-{i}"},
-                               json={"category": "traffic", "subtype": "collision",
-                                     "priority": "P2", "source": "call", "lon": lon,
-                                     "lat": lat})
+            made = client.post(
+                "/api/v1/incidents",
+                headers={"Idempotency-Key": f"roads-{i}"},
+                json={
+                    "category": "traffic",
+                    "subtype": "collision",
+                    "priority": "P2",
+                    "source": "call",
+                    "lon": lon,
+                    "lat": lat,
+                },
+            )
         assert made.status_code == 201, made.text
         return dict(made.json())
 
@@ -63,12 +88,19 @@ def test_intakes_answered_in_one_batch_each_get_their_own_road(live_server: Live
         assert (answer["lon"], answer["lat"]) == pytest.approx((lon, lat))
         road = answer["road"]
         assert isinstance(road, dict)
-        apart = float(haversine_m(np.array([lon]), np.array([lat]), np.array([road["lon"]]),
-                                  np.array([road["lat"]]))[0])
+        apart = float(
+            haversine_m(
+                np.array([lon]), np.array([lat]), np.array([road["lon"]]), np.array([road["lat"]])
+            )[0]
+        )
         assert road["distance_m"] == pytest.approx(apart, abs=1.0)
         assert apart < recommend.ROAD_ACCESS_MAX_M
-    assert len({(a["road"]["lon"], a["road"]["lat"]) for a in answers  # type: ignore[index]
-                }) == len(scenes)
+    assert len(
+        {
+            (a["road"]["lon"], a["road"]["lat"])
+            for a in answers  # type: ignore[index]
+        }
+    ) == len(scenes)
 
 
 def test_no_road_in_reach_is_said(live_server: LiveServer, live_network: Path) -> None:

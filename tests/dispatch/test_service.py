@@ -47,30 +47,43 @@ def test_create_places_the_incident_and_encrypts_the_contact(db: Session) -> Non
 
 def test_idempotency_key_returns_the_original_and_refuses_another_body(db: Session) -> None:
     first = new_incident(db, "k-retry")
-    again, created = service.create(db, key="k-retry", data=incident_in(), actor=ACTOR,
-                                    now=T0 + timedelta(seconds=5), cipher=CIPHER)
+    again, created = service.create(
+        db,
+        key="k-retry",
+        data=incident_in(),
+        actor=ACTOR,
+        now=T0 + timedelta(seconds=5),
+        cipher=CIPHER,
+    )
     assert not created and again.id == first.id
     count = db.scalar(select(Incident.id).where(Incident.idempotency_key == "k-retry"))
     assert count == first.id
     with pytest.raises(Conflict, match="already used") as err:
-        service.create(db, key="k-retry", data=incident_in(priority=Priority.P1), actor=ACTOR,
-                       now=T0, cipher=CIPHER)
+        service.create(
+            db,
+            key="k-retry",
+            data=incident_in(priority=Priority.P1),
+            actor=ACTOR,
+            now=T0,
+            cipher=CIPHER,
+        )
     assert err.value.field == "idempotency_key"
     with pytest.raises(InvalidInput, match="idempotency key"):
-        service.create(db, key=" padded ", data=incident_in(), actor=ACTOR, now=T0,
-                       cipher=CIPHER)
+        service.create(db, key=" padded ", data=incident_in(), actor=ACTOR, now=T0, cipher=CIPHER)
 
 
 def test_a_create_racing_another_for_its_key_waits_and_answers_the_winner(
-        backend: str, tmp_path: Path) -> None:
+    backend: str, tmp_path: Path
+) -> None:
     engine = fresh_database(backend, tmp_path, suffix="_key_race")
     try:
         with Session(engine) as session:
             area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
             session.commit()
         winner = Session(engine)
-        made, created = service.create(winner, key="k-race", data=incident_in(), actor=ACTOR,
-                                       now=T0, cipher=CIPHER)  # not committed yet
+        made, created = service.create(
+            winner, key="k-race", data=incident_in(), actor=ACTOR, now=T0, cipher=CIPHER
+        )  # not committed yet
         assert created
         made_id = made.id
         answers: list[tuple[int, bool] | BaseException] = []
@@ -78,8 +91,14 @@ def test_a_create_racing_another_for_its_key_waits_and_answers_the_winner(
         def racer() -> None:
             with Session(engine) as session:
                 try:
-                    found, new = service.create(session, key="k-race", data=incident_in(),
-                                                actor=ACTOR, now=T0, cipher=CIPHER)
+                    found, new = service.create(
+                        session,
+                        key="k-race",
+                        data=incident_in(),
+                        actor=ACTOR,
+                        now=T0,
+                        cipher=CIPHER,
+                    )
                     session.commit()
                     answers.append((found.id, new))
                 except BaseException as exc:  # the test's thread reads it
@@ -94,8 +113,9 @@ def test_a_create_racing_another_for_its_key_waits_and_answers_the_winner(
         thread.join(30)
         assert answers == [(made_id, False)]
         with Session(engine) as session:
-            stored = session.scalars(select(Incident.id).where(
-                Incident.idempotency_key == "k-race")).all()
+            stored = session.scalars(
+                select(Incident.id).where(Incident.idempotency_key == "k-race")
+            ).all()
         assert stored == [made_id]
     finally:
         engine.dispose()
@@ -103,7 +123,8 @@ def test_a_create_racing_another_for_its_key_waits_and_answers_the_winner(
 
 @pytest.mark.parametrize("expect_retries", [False, True])  # the same answers either way
 def test_create_many_answers_each_intake_and_writes_the_new_ones_together(
-        db: Session, expect_retries: bool) -> None:
+    db: Session, expect_retries: bool
+) -> None:
     stored = new_incident(db, "m-old")
     station = scope_of(db, "T-D1-S1")
     elsewhere = incident_in("T-D2-S1-B1-G1")
@@ -115,14 +136,12 @@ def test_create_many_answers_each_intake_and_writes_the_new_ones_together(
         service.Intake(key="m-old", data=incident_in(), actor=ACTOR),  # a retry of a stored one
         # ... answered as a retry whatever else is wrong with it
         service.Intake(key="m-old", data=incident_in(category="weather"), actor=ACTOR),
-        service.Intake(key="m-old", data=incident_in(), actor=ACTOR,
-                       scope=scope_of(db, "T-D2-S1")),
+        service.Intake(key="m-old", data=incident_in(), actor=ACTOR, scope=scope_of(db, "T-D2-S1")),
         service.Intake(key="m-out", data=elsewhere, actor=ACTOR, scope=station),
         service.Intake(key="m-2", data=elsewhere, actor=ACTOR),
         service.Intake(key=" ", data=incident_in(), actor=ACTOR),
     ]
-    results = service.create_many(db, intakes, now=T0, cipher=CIPHER,
-                                  expect_retries=expect_retries)
+    results = service.create_many(db, intakes, now=T0, cipher=CIPHER, expect_retries=expect_retries)
     first, bad, retry, other, old, old_bad, old_elsewhere, out, second, blank = results
     assert isinstance(old_bad, Conflict) and old_bad.field == "idempotency_key"
     assert not isinstance(old_elsewhere, Exception)
@@ -140,23 +159,38 @@ def test_create_many_answers_each_intake_and_writes_the_new_ones_together(
     assert new.area_code == "T-D1-S1-B1-G1" and new.status == S.RECEIVED
     # What the answer shows is what was stored.
     row = db.get_one(Incident, new.id)
-    assert (row.idempotency_key, row.area_id, row.area_path, row.h3_cell, row.priority,
-            row.received_at) == ("m-1", new.area_id, new.area_path, new.h3_cell, new.priority,
-                                 T0)
+    assert (
+        row.idempotency_key,
+        row.area_id,
+        row.area_path,
+        row.h3_cell,
+        row.priority,
+        row.received_at,
+    ) == ("m-1", new.area_id, new.area_path, new.h3_cell, new.priority, T0)
     assert service.masked_contact(new, CIPHER) == service.masked_contact(row, CIPHER)
-    keys = db.scalars(select(Incident.idempotency_key).where(
-        Incident.idempotency_key.like("m-%")).order_by(Incident.idempotency_key)).all()
+    keys = db.scalars(
+        select(Incident.idempotency_key)
+        .where(Incident.idempotency_key.like("m-%"))
+        .order_by(Incident.idempotency_key)
+    ).all()
     assert keys == ["m-1", "m-2", "m-old"]
     ids = [new.id, second[0].id]
     # Each id is its own row's (a multi-row INSERT returns the ids in no set order).
     assert [db.get_one(Incident, i).idempotency_key for i in ids] == ["m-1", "m-2"]
     assert db.get_one(Incident, second[0].id).area_id == second[0].area_id
-    events = db.execute(select(IncidentEvent.incident_id, IncidentEvent.to_status).where(
-        IncidentEvent.incident_id.in_(ids))).all()
+    events = db.execute(
+        select(IncidentEvent.incident_id, IncidentEvent.to_status).where(
+            IncidentEvent.incident_id.in_(ids)
+        )
+    ).all()
     assert sorted(events) == sorted((i, "received") for i in ids)
-    audited = db.scalars(select(AuditEvent.entity_id).where(
-        AuditEvent.entity == "incident", AuditEvent.action == "create",
-        AuditEvent.entity_id.in_([str(i) for i in ids]))).all()
+    audited = db.scalars(
+        select(AuditEvent.entity_id).where(
+            AuditEvent.entity == "incident",
+            AuditEvent.action == "create",
+            AuditEvent.entity_id.in_([str(i) for i in ids]),
+        )
+    ).all()
     assert sorted(audited) == sorted(str(i) for i in ids)
 
 
@@ -167,20 +201,34 @@ def test_taxonomy_and_place_are_checked(db: Session) -> None:
     with pytest.raises(InvalidInput) as err:
         new_incident(db, "k-sub", incident_in(category="fire", subtype="theft"))
     assert err.value.field == "subtype" and "fire" in err.value.message
-    outside = service.IncidentIn(category="other", subtype="other", priority=Priority.P4,
-                                 source=incident_in().source, lon=121.5, lat=31.2)
+    outside = service.IncidentIn(
+        category="other",
+        subtype="other",
+        priority=Priority.P4,
+        source=incident_in().source,
+        lon=121.5,
+        lat=31.2,
+    )
     with pytest.raises(InvalidInput, match="outside your areas"):
         new_incident(db, "k-out", outside)
     with pytest.raises(InvalidInput, match="outside your areas"):
-        service.create(db, key="k-scope", data=incident_in("T-D2-S1-B1-G1"), actor=ACTOR,
-                       now=T0, cipher=CIPHER, scope=scope_of(db, "T-D1-S1"))
+        service.create(
+            db,
+            key="k-scope",
+            data=incident_in("T-D2-S1-B1-G1"),
+            actor=ACTOR,
+            now=T0,
+            cipher=CIPHER,
+            scope=scope_of(db, "T-D1-S1"),
+        )
     assert all(subs[-1] == "other" for subs in taxonomy.TAXONOMY.values())
 
 
 def test_lifecycle_timestamps_and_refusals(db: Session) -> None:
     incident = new_incident(db, "k-life")
-    unit = service.create_unit(db, call_sign="LIFE-1", unit_type=UnitType.CAR,
-                               home_area=area(db, "T-D1-S1"), actor=ACTOR)
+    unit = service.create_unit(
+        db, call_sign="LIFE-1", unit_type=UnitType.CAR, home_area=area(db, "T-D1-S1"), actor=ACTOR
+    )
     with pytest.raises(Conflict) as err:
         service.transition(db, incident=incident, to=S.ON_SCENE, actor=ACTOR, now=T0)
     assert "from received to on_scene" in err.value.message
@@ -188,13 +236,20 @@ def test_lifecycle_timestamps_and_refusals(db: Session) -> None:
     with pytest.raises(InvalidInput, match="dispatched by assigning units"):
         service.transition(db, incident=incident, to=S.DISPATCHED, actor=ACTOR, now=T0)
 
-    service.dispatch(db, incident=incident, units=[unit], actor=ACTOR,
-                     now=T0 + timedelta(seconds=40), predicted_s={unit.id: 95.0})
+    service.dispatch(
+        db,
+        incident=incident,
+        units=[unit],
+        actor=ACTOR,
+        now=T0 + timedelta(seconds=40),
+        predicted_s={unit.id: 95.0},
+    )
     assert incident.status == S.DISPATCHED and unit.status == UnitStatus.EN_ROUTE
     steps = [(S.EN_ROUTE, 50), (S.ON_SCENE, 150), (S.CLEARED, 900), (S.CLOSED, 1000)]
     for status, seconds in steps:
-        service.transition(db, incident=incident, to=status, actor=ACTOR,
-                           now=T0 + timedelta(seconds=seconds))
+        service.transition(
+            db, incident=incident, to=status, actor=ACTOR, now=T0 + timedelta(seconds=seconds)
+        )
         if status == S.ON_SCENE:
             assert unit.status == UnitStatus.ON_SCENE
     assert incident.dispatched_at == T0 + timedelta(seconds=40)
@@ -208,8 +263,14 @@ def test_lifecycle_timestamps_and_refusals(db: Session) -> None:
     with pytest.raises(Conflict, match=r"from closed to cancelled .*none \(final\)"):
         service.transition(db, incident=incident, to=S.CANCELLED, actor=ACTOR, now=T0)
     trail = [(e.from_status, e.to_status) for e in incident.events]
-    assert trail == [(None, "received"), ("received", "dispatched"), ("dispatched", "en_route"),
-                     ("en_route", "on_scene"), ("on_scene", "cleared"), ("cleared", "closed")]
+    assert trail == [
+        (None, "received"),
+        ("received", "dispatched"),
+        ("dispatched", "en_route"),
+        ("en_route", "on_scene"),
+        ("on_scene", "cleared"),
+        ("cleared", "closed"),
+    ]
     logged = audit.get_all(db, entity="incident", action="transition")
     assert {"from": "on_scene", "to": "cleared"} in [e.detail for e in logged]
 
@@ -217,10 +278,12 @@ def test_lifecycle_timestamps_and_refusals(db: Session) -> None:
 def test_dispatch_refuses_busy_units_whole(db: Session) -> None:
     first = new_incident(db, "k-busy-1")
     second = new_incident(db, "k-busy-2", incident_in(offset=(0.001, 0.0)))
-    a = service.create_unit(db, call_sign="BUSY-A", unit_type=UnitType.CAR,
-                            home_area=area(db, "T-D1"), actor=ACTOR)
-    b = service.create_unit(db, call_sign="BUSY-B", unit_type=UnitType.FOOT,
-                            home_area=area(db, "T-D1"), actor=ACTOR)
+    a = service.create_unit(
+        db, call_sign="BUSY-A", unit_type=UnitType.CAR, home_area=area(db, "T-D1"), actor=ACTOR
+    )
+    b = service.create_unit(
+        db, call_sign="BUSY-B", unit_type=UnitType.FOOT, home_area=area(db, "T-D1"), actor=ACTOR
+    )
     service.dispatch(db, incident=first, units=[a], actor=ACTOR, now=T0)
     with pytest.raises(Conflict, match="not available: BUSY-A"):
         service.dispatch(db, incident=second, units=[b, a], actor=ACTOR, now=T0)
@@ -232,18 +295,23 @@ def test_dispatch_refuses_busy_units_whole(db: Session) -> None:
 
 def test_each_unit_arrives_on_its_own_time(db: Session) -> None:
     incident = new_incident(db, "k-arrive", incident_in(priority=Priority.P1))
-    first, second, idle = (service.create_unit(db, call_sign=f"ARR-{n}", unit_type=UnitType.CAR,
-                                               home_area=area(db, "T-D1"), actor=ACTOR)
-                           for n in range(3))
+    first, second, idle = (
+        service.create_unit(
+            db,
+            call_sign=f"ARR-{n}",
+            unit_type=UnitType.CAR,
+            home_area=area(db, "T-D1"),
+            actor=ACTOR,
+        )
+        for n in range(3)
+    )
     service.dispatch(db, incident=incident, units=[first, second], actor=ACTOR, now=T0)
-    service.arrive(db, incident=incident, unit=first, actor=ACTOR,
-                   now=T0 + timedelta(seconds=140))
+    service.arrive(db, incident=incident, unit=first, actor=ACTOR, now=T0 + timedelta(seconds=140))
     assert incident.status == S.ON_SCENE and incident.on_scene_at == T0 + timedelta(seconds=140)
     times = {a.unit.call_sign: a.arrived_at for a in incident.assignments}
     assert times == {"ARR-0": T0 + timedelta(seconds=140), "ARR-1": None}
     assert (first.status, second.status) == (UnitStatus.ON_SCENE, UnitStatus.EN_ROUTE)
-    service.arrive(db, incident=incident, unit=second, actor=ACTOR,
-                   now=T0 + timedelta(seconds=260))
+    service.arrive(db, incident=incident, unit=second, actor=ACTOR, now=T0 + timedelta(seconds=260))
     assert incident.on_scene_at == T0 + timedelta(seconds=140)  # the first arrival counts
     assert second.status == UnitStatus.ON_SCENE
     with pytest.raises(Conflict, match="already arrived"):
@@ -255,8 +323,13 @@ def test_each_unit_arrives_on_its_own_time(db: Session) -> None:
 def test_cancel_and_merge_release_units(db: Session) -> None:
     main = new_incident(db, "k-main")
     dup = new_incident(db, "k-dup", incident_in(offset=(0.0005, 0.0)))
-    unit = service.create_unit(db, call_sign="MERGE-1", unit_type=UnitType.MOTORCYCLE,
-                               home_area=area(db, "T-D1"), actor=ACTOR)
+    unit = service.create_unit(
+        db,
+        call_sign="MERGE-1",
+        unit_type=UnitType.MOTORCYCLE,
+        home_area=area(db, "T-D1"),
+        actor=ACTOR,
+    )
     service.dispatch(db, incident=dup, units=[unit], actor=ACTOR, now=T0)
     with pytest.raises(InvalidInput, match="merged_into_id"):
         service.transition(db, incident=dup, to=S.MERGED, actor=ACTOR, now=T0)
@@ -277,28 +350,44 @@ def test_scoped_reads(db: Session) -> None:
     assert service.get(db, incident_id=there.id, scope=station) is None
     with pytest.raises(NotFound, match="outside your areas"):
         service.get_or_raise(db, incident_id=there.id, scope=station)
-    filtered = service.get_all(db, scope=scope_of(db, "T"),
-                               filters=service.IncidentFilter(area_code="T-D2-S2", open=True))[1]
+    filtered = service.get_all(
+        db, scope=scope_of(db, "T"), filters=service.IncidentFilter(area_code="T-D2-S2", open=True)
+    )[1]
     assert filtered == [there]
 
 
 def test_reveal_contact_is_audited(db: Session) -> None:
     incident = new_incident(db, "k-reveal")
-    assert service.reveal_contact(db, incident=incident, viewer=None, cipher=CIPHER,
-                                  actor=ACTOR) == "13800138000"
+    assert (
+        service.reveal_contact(db, incident=incident, viewer=None, cipher=CIPHER, actor=ACTOR)
+        == "13800138000"
+    )
     (event,) = audit.get_all(db, entity="incident", action="read_personal", limit=1)
     assert event.entity_id == str(incident.id) and event.username == "dispatcher"
 
 
 def test_units_positions_and_scope(db: Session) -> None:
-    unit = service.create_unit(db, call_sign="POS-1", unit_type=UnitType.DRONE_TEAM,
-                               home_area=area(db, "T-D2-S1"), actor=ACTOR, staged=True)
+    unit = service.create_unit(
+        db,
+        call_sign="POS-1",
+        unit_type=UnitType.DRONE_TEAM,
+        home_area=area(db, "T-D2-S1"),
+        actor=ACTOR,
+        staged=True,
+    )
     with pytest.raises(Conflict, match="taken"):
-        service.create_unit(db, call_sign="POS-1", unit_type=UnitType.CAR,
-                            home_area=area(db, "T-D2"), actor=ACTOR)
+        service.create_unit(
+            db, call_sign="POS-1", unit_type=UnitType.CAR, home_area=area(db, "T-D2"), actor=ACTOR
+        )
     service.report_position(db, unit=unit, lon=120.1, lat=30.01, now=T0)
-    service.report_position(db, unit=unit, lon=120.11, lat=30.02, now=T0 + timedelta(seconds=30),
-                            status=UnitStatus.OUT_OF_SERVICE)
+    service.report_position(
+        db,
+        unit=unit,
+        lon=120.11,
+        lat=30.02,
+        now=T0 + timedelta(seconds=30),
+        status=UnitStatus.OUT_OF_SERVICE,
+    )
     assert (unit.lon, unit.lat, unit.position_at) == (120.11, 30.02, T0 + timedelta(seconds=30))
     assert unit.status == UnitStatus.OUT_OF_SERVICE and unit.staged
     with pytest.raises(InvalidInput):
@@ -306,5 +395,6 @@ def test_units_positions_and_scope(db: Session) -> None:
     assert unit not in service.get_units(db, scope=scope_of(db, "T-D1"))
     with pytest.raises(NotFound):
         service.get_unit_or_raise(db, unit_id=unit.id, scope=scope_of(db, "T-D1"))
-    assert unit in service.get_units(db, scope=scope_of(db, "T-D2"),
-                                     status=UnitStatus.OUT_OF_SERVICE)
+    assert unit in service.get_units(
+        db, scope=scope_of(db, "T-D2"), status=UnitStatus.OUT_OF_SERVICE
+    )

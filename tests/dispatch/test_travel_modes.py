@@ -29,8 +29,9 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Network:
 
 
 def _unit(db: Session, sign: str, unit_type: UnitType, lon: float, lat: float) -> Unit:
-    unit = service.create_unit(db, call_sign=sign, unit_type=unit_type,
-                               home_area=area(db, "T"), actor=ACTOR)
+    unit = service.create_unit(
+        db, call_sign=sign, unit_type=unit_type, home_area=area(db, "T"), actor=ACTOR
+    )
     service.report_position(db, unit=unit, lon=lon, lat=lat, now=T0)
     return unit
 
@@ -40,20 +41,21 @@ def _walked(network: Network, unit: Unit, incident: Incident) -> float:
     walking = network.walking
     start = network_service.snap(network, [unit.lon], [unit.lat]).points
     scene = network_service.snap(network, [incident.lon], [incident.lat]).points
-    return float(walking.engine.one_to_many(walking.mode.points(start),
-                                            walking.mode.points(scene))[0])
+    return float(
+        walking.engine.one_to_many(walking.mode.points(start), walking.mode.points(scene))[0]
+    )
 
 
 def test_foot_patrols_walk_and_boats_are_not_ranked(db: Session, network: Network) -> None:
-    incident = new_incident(db, "travel-1", incident_in("T-D1-S1-B1-G1",
-                                                        priority=Priority.P1))
+    incident = new_incident(db, "travel-1", incident_in("T-D1-S1-B1-G1", priority=Priority.P1))
     lon, lat = incident.lon + 0.012, incident.lat + 0.006
     car = _unit(db, "TM-CAR", UnitType.CAR, lon, lat)
     foot = _unit(db, "TM-FOOT", UnitType.FOOT, lon, lat)
     boat = _unit(db, "TM-BOAT", UnitType.BOAT, incident.lon, incident.lat)
     moto = _unit(db, "TM-MOTO", UnitType.MOTORCYCLE, lon, lat)
-    ranked = recommend.recommend(network, incident=incident, units=[foot, boat, car, moto],
-                                 now=T0, limit=5)
+    ranked = recommend.recommend(
+        network, incident=incident, units=[foot, boat, car, moto], now=T0, limit=5
+    )
     by_id = {c.unit.id: c for c in ranked}
     assert boat.id not in by_id  # at the scene, but no boat is sent by road
     assert [c.rank for c in ranked] == [1, 2, 3]
@@ -78,8 +80,9 @@ def test_replay_times_each_origin_by_its_way_of_travel(network: Network) -> None
     lon = np.array([120.02, 120.02, 120.09])
     lat = np.array([30.01, 30.01, 30.05])
     targets = (np.array([120.05, 120.11]), np.array([30.03, 30.07]))
-    out, back = replay.road_times(network, origins=(lon, lat), targets=targets,
-                                  travel=["drive", "walk", "walk"])
+    out, back = replay.road_times(
+        network, origins=(lon, lat), targets=targets, travel=["drive", "walk", "walk"]
+    )
     driven, driven_back = replay.road_times(network, origins=(lon, lat), targets=targets)
     assert back is not None and driven_back is not None
     np.testing.assert_allclose(out[0], driven[0])

@@ -9,8 +9,9 @@ from numpy.typing import NDArray
 TOL_S = 1e-6
 
 
-def check_k_nearest(idx: NDArray[np.int64], times: NDArray[np.float64],
-                    ref: NDArray[np.float64], k: int) -> None:
+def check_k_nearest(
+    idx: NDArray[np.int64], times: NDArray[np.float64], ref: NDArray[np.float64], k: int
+) -> None:
     """Exact k nearest: the k smallest reachable times of ``ref`` (ties in any order)."""
     reachable = np.sort(ref[np.isfinite(ref)])
     assert idx.shape[0] == times.shape[0] == min(k, reachable.shape[0])

@@ -43,22 +43,29 @@ def test_network_info_and_rings(live_server: LiveServer, token: str) -> None:
 def test_travel_times_nearest_and_matrix_agree(live_server: LiveServer, token: str) -> None:
     targets = [{"lon": 120.01 + 0.013 * i, "lat": 30.005 + 0.007 * i} for i in range(10)]
     with live_server.client(token) as client:
-        times = client.post("/api/v1/network/travel-times",
-                            json={"source": CENTRE, "targets": targets}).json()["time_s"]
+        times = client.post(
+            "/api/v1/network/travel-times", json={"source": CENTRE, "targets": targets}
+        ).json()["time_s"]
         assert all(t is not None and t > 0 for t in times)
-        nearest = client.post("/api/v1/network/nearest",
-                              json={"source": CENTRE, "targets": targets, "k": 3}).json()
+        nearest = client.post(
+            "/api/v1/network/nearest", json={"source": CENTRE, "targets": targets, "k": 3}
+        ).json()
         expected = sorted(range(len(times)), key=lambda i: times[i])[:3]
         assert [n["target"] for n in nearest] == expected
-        assert [n["time_s"] for n in nearest] == pytest.approx([times[i] for i in expected],
-                                                               abs=1e-6)
+        assert [n["time_s"] for n in nearest] == pytest.approx(
+            [times[i] for i in expected], abs=1e-6
+        )
         cutoff = sorted(times)[4] + 1e-3
-        grid = client.post("/api/v1/network/matrix", json={
-            "sources": [CENTRE], "targets": targets, "cutoff_s": cutoff}).json()
+        grid = client.post(
+            "/api/v1/network/matrix",
+            json={"sources": [CENTRE], "targets": targets, "cutoff_s": cutoff},
+        ).json()
         assert grid["shape"] == [1, 10]
         assert sorted(grid["target"]) == sorted(sorted(range(10), key=lambda i: times[i])[:5])
-        too_big = client.post("/api/v1/network/matrix", json={
-            "sources": [CENTRE] * 1001, "targets": [CENTRE] * 1000, "cutoff_s": 60})
+        too_big = client.post(
+            "/api/v1/network/matrix",
+            json={"sources": [CENTRE] * 1001, "targets": [CENTRE] * 1000, "cutoff_s": 60},
+        )
         assert too_big.status_code == 422 and "1,000,000" in too_big.json()["message"]
         assert client.get("/api/v1/network").status_code == 200
     with live_server.client() as anonymous:
@@ -66,13 +73,19 @@ def test_travel_times_nearest_and_matrix_agree(live_server: LiveServer, token: s
 
 
 def test_route_is_a_line_from_source_to_target_with_the_travel_time(
-        live_server: LiveServer, token: str) -> None:
+    live_server: LiveServer, token: str
+) -> None:
     target = {"lon": 120.11, "lat": 30.07}
-    params = {"from_lon": CENTRE["lon"], "from_lat": CENTRE["lat"],
-              "to_lon": target["lon"], "to_lat": target["lat"]}
+    params = {
+        "from_lon": CENTRE["lon"],
+        "from_lat": CENTRE["lat"],
+        "to_lon": target["lon"],
+        "to_lat": target["lat"],
+    }
     with live_server.client(token) as client:
-        (want,) = client.post("/api/v1/network/travel-times",
-                              json={"source": CENTRE, "targets": [target]}).json()["time_s"]
+        (want,) = client.post(
+            "/api/v1/network/travel-times", json={"source": CENTRE, "targets": [target]}
+        ).json()["time_s"]
         answer = client.get("/api/v1/network/route", params=params)
         assert answer.status_code == 200
         feature = answer.json()
@@ -85,7 +98,8 @@ def test_route_is_a_line_from_source_to_target_with_the_travel_time(
         assert line.length > math.dist(start, end)
         metres_per_degree = 111_320 * math.cos(math.radians(30.04))
         assert feature["properties"]["length_m"] == pytest.approx(
-            line.length * metres_per_degree, rel=0.15)
+            line.length * metres_per_degree, rel=0.15
+        )
         far = client.get("/api/v1/network/route", params={**params, "to_lon": 121.0})
         assert far.status_code == 422 and far.json()["field"] == "target"
 

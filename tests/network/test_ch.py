@@ -52,8 +52,11 @@ def test_hierarchy_is_upward_and_keeps_every_distance(
     w = np.concatenate([h.up_w, h.down_w])
     a = csr_matrix((w, (tails, heads)), shape=(n, n))
     sources = np.array([0, n // 3, n - 1])
-    np.testing.assert_allclose(dijkstra(a, indices=h.rank[sources])[:, h.rank],
-                               dijkstra(matrix(g), indices=sources), atol=TOL_S)
+    np.testing.assert_allclose(
+        dijkstra(a, indices=h.rank[sources])[:, h.rank],
+        dijkstra(matrix(g), indices=sources),
+        atol=TOL_S,
+    )
 
 
 def test_k_nearest_on_the_hierarchy_matches_scipy(
@@ -75,10 +78,8 @@ def test_k_nearest_on_the_hierarchy_matches_scipy(
         cutoff = float(np.median(full[i, targets]))
         ref = np.where(full[i, targets] <= cutoff, full[i, targets], np.inf)
         check_k_nearest(*engine.k_nearest(s, targets, 10, cutoff_s=cutoff), ref, 10)
-        np.testing.assert_allclose(engine.one_to_many(s, targets), full[i, targets],
-                                   atol=TOL_S)
-        np.testing.assert_allclose(engine.many_to_one(targets, s), back[i, targets],
-                                   atol=TOL_S)
+        np.testing.assert_allclose(engine.one_to_many(s, targets), full[i, targets], atol=TOL_S)
+        np.testing.assert_allclose(engine.many_to_one(targets, s), back[i, targets], atol=TOL_S)
         _, ct = engine.k_nearest(s, targets, 7)
         _, pt = plain.k_nearest(s, targets, 7)
         np.testing.assert_allclose(ct, pt, atol=TOL_S)
@@ -109,8 +110,9 @@ def test_k_nearest_from_points_at_edge_ends_and_inside(
             _, ct = engine.k_nearest_sources(source, points, k)
             _, pt = plain.k_nearest_sources(source, points, k)
             np.testing.assert_allclose(ct, pt, atol=TOL_S)
-        np.testing.assert_allclose(engine.one_to_many(source, points),
-                                   plain.one_to_many(source, points), atol=TOL_S)
+        np.testing.assert_allclose(
+            engine.one_to_many(source, points), plain.one_to_many(source, points), atol=TOL_S
+        )
 
 
 def test_ties_and_unreachable_targets() -> None:
@@ -141,8 +143,11 @@ def test_ties_and_unreachable_targets() -> None:
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), count=st.integers(1, 40),
-       cutoff=st.sampled_from([np.inf, 60.0, 200.0]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    count=st.integers(1, 40),
+    cutoff=st.sampled_from([np.inf, 60.0, 200.0]),
+)
 def test_phast_multi_source_matches_scipy(seed: int, count: int, cutoff: float) -> None:
     g = grid_city(2_500, seed=seed % 7)
     engine = Engine(g)
@@ -214,13 +219,15 @@ def test_all_times_by_phast_match_scipy(city: tuple[RoadGraph, ContractionHierar
     engine = Engine(g, hierarchy=h)
     a = matrix(g)
     for node in (0, g.n_nodes // 2, g.n_nodes - 1):
-        np.testing.assert_allclose(engine.distances_from(node),
-                                   dijkstra(a, indices=node), atol=TOL_S)
-        np.testing.assert_allclose(engine.distances_to(node),
-                                   dijkstra(a.T.tocsr(), indices=node), atol=TOL_S)
+        np.testing.assert_allclose(
+            engine.distances_from(node), dijkstra(a, indices=node), atol=TOL_S
+        )
+        np.testing.assert_allclose(
+            engine.distances_to(node), dijkstra(a.T.tocsr(), indices=node), atol=TOL_S
+        )
     point = EdgePoints([3], [0.25])
     plain = Engine(g, hierarchy=None)
-    np.testing.assert_allclose(engine.distances_from(point), plain.distances_from(point),
-                               atol=TOL_S)
-    np.testing.assert_allclose(engine.distances_to(point), plain.distances_to(point),
-                               atol=TOL_S)
+    np.testing.assert_allclose(
+        engine.distances_from(point), plain.distances_from(point), atol=TOL_S
+    )
+    np.testing.assert_allclose(engine.distances_to(point), plain.distances_to(point), atol=TOL_S)

@@ -87,8 +87,7 @@ def reference(graph: RoadGraph, twin: NDArray[np.int64], *sets: object) -> Refer
         nodes = np.arange(n, n + len(locs), dtype=np.int64)
         n += len(locs)
         ids.append(nodes)
-        for p, e, f in zip(nodes.tolist(), locs.edge.tolist(), locs.fraction.tolist(),
-                           strict=True):
+        for p, e, f in zip(nodes.tolist(), locs.edge.tolist(), locs.fraction.tolist(), strict=True):
             if e < 0:
                 continue  # an isolated node: unreachable
             on_edge[e].append((f, p))
@@ -148,8 +147,9 @@ def safe_cutoff(times: FloatArray, rng: np.random.Generator) -> float:
     return float(values[i] + values[i + 1]) / 2.0
 
 
-def check_route(engine: Engine, source: int | EdgePoints, target: int | EdgePoints,
-                want: float) -> None:
+def check_route(
+    engine: Engine, source: int | EdgePoints, target: int | EdgePoints, want: float
+) -> None:
     """The route's time is the reference's, its pieces add up to it and join end to start."""
     g = engine.graph
     route = engine.route(source, target)
@@ -161,15 +161,19 @@ def check_route(engine: Engine, source: int | EdgePoints, target: int | EdgePoin
     driven = float(np.sum((route.end - route.start) * g.time_s[route.edge]))
     assert abs(driven - want) <= TOL_S
     assert route.length_m == pytest.approx(
-        float(np.sum((route.end - route.start) * g.length_m[route.edge])))
+        float(np.sum((route.end - route.start) * g.length_m[route.edge]))
+    )
     assert np.all(route.end > route.start)
-    for a, b, end, start in zip(route.edge[:-1], route.edge[1:], route.end[:-1],
-                                route.start[1:], strict=True):
+    for a, b, end, start in zip(
+        route.edge[:-1], route.edge[1:], route.end[:-1], route.start[1:], strict=True
+    ):
         assert g.head[a] == g.tail[b] and end == 1.0 and start == 0.0
     if route.edge.shape[0] == 0:
         return
-    for point, e, f in ((source, route.edge[0], route.start[0]),
-                        (target, route.edge[-1], route.end[-1])):
+    for point, e, f in (
+        (source, route.edge[0], route.start[0]),
+        (target, route.edge[-1], route.end[-1]),
+    ):
         if isinstance(point, EdgePoints):
             p_e, p_f = int(point.edge[0]), float(point.fraction[0])
             # the first and last pieces start and end at the point (unless it sits on a node)
@@ -180,22 +184,30 @@ def check_route(engine: Engine, source: int | EdgePoints, target: int | EdgePoin
 # ---- random graphs ---------------------------------------------------------------------------
 
 
-def random_graph(rng: np.random.Generator, n: int, m: int, p_zero: float, p_twoway: float
-                 ) -> RoadGraph:
+def random_graph(
+    rng: np.random.Generator, n: int, m: int, p_zero: float, p_twoway: float
+) -> RoadGraph:
     tails = rng.integers(0, n, m)
     heads = rng.integers(0, n, m)
     times = np.where(rng.random(m) < p_zero, 0.0, rng.uniform(0.0, 100.0, m))
     back = rng.random(m) < p_twoway  # these get the opposite direction too (a two-way road)
-    back_times = np.where(rng.random(int(back.sum())) < p_zero, 0.0,
-                          rng.uniform(0.0, 100.0, int(back.sum())))
+    back_times = np.where(
+        rng.random(int(back.sum())) < p_zero, 0.0, rng.uniform(0.0, 100.0, int(back.sum()))
+    )
     lon = 120.0 + rng.uniform(0.0, 0.05, n)
     lat = 30.0 + rng.uniform(0.0, 0.05, n)
-    return from_edges(lon, lat, np.concatenate([tails, heads[back]]),
-                      np.concatenate([heads, tails[back]]), np.concatenate([times, back_times]))
+    return from_edges(
+        lon,
+        lat,
+        np.concatenate([tails, heads[back]]),
+        np.concatenate([heads, tails[back]]),
+        np.concatenate([times, back_times]),
+    )
 
 
-def random_locations(rng: np.random.Generator, graph: RoadGraph, count: int, as_points: bool
-                     ) -> NDArray[np.int64] | EdgePoints:
+def random_locations(
+    rng: np.random.Generator, graph: RoadGraph, count: int, as_points: bool
+) -> NDArray[np.int64] | EdgePoints:
     if not as_points:
         return rng.integers(0, graph.n_nodes, count)
     edge = rng.integers(0, graph.n_edges, count)
@@ -210,12 +222,25 @@ def random_locations(rng: np.random.Generator, graph: RoadGraph, count: int, as_
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 14), m=st.integers(1, 30),
-       p_zero=st.sampled_from([0.0, 0.3]), p_twoway=st.sampled_from([0.0, 0.5, 1.0]),
-       src_points=st.booleans(), tgt_points=st.booleans(), use_ch=st.booleans())
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 14),
+    m=st.integers(1, 30),
+    p_zero=st.sampled_from([0.0, 0.3]),
+    p_twoway=st.sampled_from([0.0, 0.5, 1.0]),
+    src_points=st.booleans(),
+    tgt_points=st.booleans(),
+    use_ch=st.booleans(),
+)
 def test_every_query_matches_scipy_on_random_graphs(
-    seed: int, n: int, m: int, p_zero: float, p_twoway: float, src_points: bool,
-    tgt_points: bool, use_ch: bool,
+    seed: int,
+    n: int,
+    m: int,
+    p_zero: float,
+    p_twoway: float,
+    src_points: bool,
+    tgt_points: bool,
+    use_ch: bool,
 ) -> None:
     rng = np.random.default_rng(seed)
     graph = random_graph(rng, n, m, p_zero, p_twoway)
@@ -238,8 +263,9 @@ def test_every_query_matches_scipy_on_random_graphs(
         assert_times(engine.one_to_many(src, targets), times[i])
         assert_times(engine.one_to_many(src, targets, cutoff_s=cutoff), over(times[i], cutoff))
         k = int(rng.integers(0, 5))
-        check_k_nearest(*engine.k_nearest(src, targets, k, cutoff_s=cutoff),
-                        over(times[i], cutoff), k)
+        check_k_nearest(
+            *engine.k_nearest(src, targets, k, cutoff_s=cutoff), over(times[i], cutoff), k
+        )
         dist = engine.distances_from(src, cutoff_s=cutoff)
         assert_times(dist, over(full[i, : graph.n_nodes], cutoff))
         nodes, near = engine.reachable_from(src, cutoff_s=cutoff)
@@ -283,10 +309,11 @@ def line_graph() -> RoadGraph:
 def test_twins_pair_the_two_directions_of_a_road() -> None:
     g = line_graph()
     twin = edge_twins(g)
-    pairs = {(int(g.tail[e]), int(g.head[e])): (int(g.tail[t]), int(g.head[t])) if t >= 0
-             else None for e, t in enumerate(twin.tolist())}
-    assert pairs == {(0, 1): (1, 0), (1, 0): (0, 1), (1, 2): None, (2, 3): (3, 2),
-                     (3, 2): (2, 3)}
+    pairs = {
+        (int(g.tail[e]), int(g.head[e])): (int(g.tail[t]), int(g.head[t])) if t >= 0 else None
+        for e, t in enumerate(twin.tolist())
+    }
+    assert pairs == {(0, 1): (1, 0), (1, 0): (0, 1), (1, 2): None, (2, 3): (3, 2), (3, 2): (2, 3)}
 
 
 def test_points_use_both_directions_of_a_two_way_road_and_respect_one_ways() -> None:
@@ -297,8 +324,7 @@ def test_points_use_both_directions_of_a_two_way_road_and_respect_one_ways() -> 
     on_01 = EdgePoints([e01], [0.25])  # 2.5 s from node 0, 7.5 s to node 1; back via 1->0
     assert_times(engine.one_to_many(on_01, [0, 1, 2]), np.array([0.25 * 12.0, 7.5, 27.5]))
     on_12 = EdgePoints([e12], [0.5])  # one-way: cannot go back to node 1 along it
-    assert_times(engine.one_to_many(on_12, [1, 2, 3]),
-                 np.array([np.inf, 10.0, 40.0]))
+    assert_times(engine.one_to_many(on_12, [1, 2, 3]), np.array([np.inf, 10.0, 40.0]))
     assert_times(engine.many_to_one([0, 1, 2], on_12), np.array([20.0, 10.0, np.inf]))
     # Direct along the road: forward 0.25 -> 0.75 on 0->1, backward on the twin 1->0.
     both = EdgePoints([e01, e01], [0.75, 0.25])
@@ -366,8 +392,12 @@ def light_edge_graph(fan: int = 40, chain: int = 60) -> RoadGraph:
     far = first_link + chain
     tails = [0] * fan + list(range(1, fan + 1)) + [hub] + list(range(first_link, far))
     heads = list(range(1, fan + 1)) + [hub] * fan + list(range(first_link, far + 1))
-    times = ([1e-4 * i for i in range(1, fan + 1)] + [1e-3 * i for i in range(1, fan + 1)]
-             + [1e-3] * chain + [10_000.0])
+    times = (
+        [1e-4 * i for i in range(1, fan + 1)]
+        + [1e-3 * i for i in range(1, fan + 1)]
+        + [1e-3] * chain
+        + [10_000.0]
+    )
     n = far + 1
     return from_edges(np.linspace(120.0, 120.1, n), np.full(n, 30.0), tails, heads, times)
 
@@ -375,8 +405,10 @@ def light_edge_graph(fan: int = 40, chain: int = 60) -> RoadGraph:
 def test_bounded_searches_correct_labels_within_a_bucket() -> None:
     graph = light_edge_graph()
     engine = Engine(graph, hierarchy=None)
-    want = dijkstra(csr_matrix((graph.time_s, graph.head, graph.indptr),
-                               shape=(graph.n_nodes, graph.n_nodes)), indices=0)
+    want = dijkstra(
+        csr_matrix((graph.time_s, graph.head, graph.indptr), shape=(graph.n_nodes, graph.n_nodes)),
+        indices=0,
+    )
     width, _ = engine._bucket_width
     assert width > 0.11  # the fan, the hub and the chain (under 0.11 s) share a bucket
     for cutoff in (math.inf, 20_000.0, 1.0, 0.05):
@@ -443,8 +475,9 @@ def test_demo_network_matches_networkx() -> None:
         dist = np.full(ref.n, np.inf)
         dist[list(want)] = list(want.values())
         assert_times(engine.one_to_many(points[i], points), dist[ref.ids[0]])
-        assert_times(engine.one_to_many(points[i], nodes, cutoff_s=300.0),
-                     over(dist[ref.ids[1]], 300.0))
+        assert_times(
+            engine.one_to_many(points[i], nodes, cutoff_s=300.0), over(dist[ref.ids[1]], 300.0)
+        )
     a = ref.matrix()
     full = dijkstra(a, indices=ref.ids[0])
     pairs = engine.many_to_many(points, nodes, cutoff_s=600.0)
@@ -493,8 +526,11 @@ def test_many_to_many_on_the_hierarchy_matches_scipy_and_the_plain_path() -> Non
     # enough targets that their buckets are searched in runs on several threads
     targets = rng.choice(g.n_nodes, 1500, replace=False)
     sources = rng.integers(0, g.n_nodes, 30)
-    want = dijkstra(csr_matrix((g.time_s, g.head, g.indptr), shape=(g.n_nodes, g.n_nodes)),
-                    indices=sources, limit=300.0)[:, targets]
+    want = dijkstra(
+        csr_matrix((g.time_s, g.head, g.indptr), shape=(g.n_nodes, g.n_nodes)),
+        indices=sources,
+        limit=300.0,
+    )[:, targets]
     on_ch = Engine(g, hierarchy="auto", threads=3).many_to_many(sources, targets, cutoff_s=300.0)
     plain = Engine(g, hierarchy=None).many_to_many(sources, targets, cutoff_s=300.0)
     assert len(on_ch) == len(plain) == int(np.isfinite(want).sum()) > 1000
@@ -559,8 +595,9 @@ def test_isochrone_from_a_point_starts_on_its_own_road() -> None:
     own = first.edge == e
     assert own.any()
     assert np.isclose(first.start[own], f).any()
-    assert first.polygon.buffer(1e-7).covers(shapely.Point(float(snapped.lon[0]),
-                                                           float(snapped.lat[0])))
+    assert first.polygon.buffer(1e-7).covers(
+        shapely.Point(float(snapped.lon[0]), float(snapped.lat[0]))
+    )
     assert set(first.edge.tolist()) <= set(rings[1].edge.tolist())
     with pytest.raises(InvalidInput):
         isochrone_at(engine, snapper, lon + 1.0, lat)

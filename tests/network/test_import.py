@@ -49,8 +49,9 @@ def strongly_connected(graph: RoadGraph) -> bool:
     n = graph.n_nodes
     # copies (csr_matrix would share graph.head) with parallel edges merged (scipy's strong
     # component search misbehaves on duplicate entries)
-    matrix = csr_matrix((np.ones(graph.n_edges), graph.head.copy(), graph.indptr.copy()),
-                        shape=(n, n))
+    matrix = csr_matrix(
+        (np.ones(graph.n_edges), graph.head.copy(), graph.indptr.copy()), shape=(n, n)
+    )
     matrix.sum_duplicates()
     return bool(connected_components(matrix, directed=True, connection="strong")[0] == 1)
 
@@ -90,7 +91,8 @@ def test_demo_extract_imports(demo: tuple[RoadGraph, Any]) -> None:
     assert 9.4 < graph.lon.min() < graph.lon.max() < 9.7
     assert set(np.unique(graph.road_class)) <= {int(c) for c in RoadClass}
     assert graph.meta["kind"] == "osm" and graph.meta["profile_hash"] == profile_hash(
-        DEFAULT_PROFILE)
+        DEFAULT_PROFILE
+    )
 
 
 def test_demo_graph_is_one_strong_component(demo: tuple[RoadGraph, Any]) -> None:
@@ -109,12 +111,24 @@ def test_demo_oneway_roads_have_no_reverse_edge(demo: tuple[RoadGraph, Any]) -> 
     graph, _ = demo
     # An edge is known by its first shape piece; a one-way road's piece must appear only in its
     # own direction, a two-way road's in both.
-    starts = {(round(graph.shape_lon[p], 7), round(graph.shape_lat[p], 7),
-               round(graph.shape_lon[p + 1], 7), round(graph.shape_lat[p + 1], 7))
-              for p in graph.shape_ptr[:-1].tolist()}
-    ends = {(round(graph.shape_lon[p - 2], 7), round(graph.shape_lat[p - 2], 7),
-             round(graph.shape_lon[p - 1], 7), round(graph.shape_lat[p - 1], 7))
-            for p in graph.shape_ptr[1:].tolist()}
+    starts = {
+        (
+            round(graph.shape_lon[p], 7),
+            round(graph.shape_lat[p], 7),
+            round(graph.shape_lon[p + 1], 7),
+            round(graph.shape_lat[p + 1], 7),
+        )
+        for p in graph.shape_ptr[:-1].tolist()
+    }
+    ends = {
+        (
+            round(graph.shape_lon[p - 2], 7),
+            round(graph.shape_lat[p - 2], 7),
+            round(graph.shape_lon[p - 1], 7),
+            round(graph.shape_lat[p - 1], 7),
+        )
+        for p in graph.shape_ptr[1:].tolist()
+    }
     pieces = starts | ends  # (from, to) pieces at either end of an edge, in driving order
     checked = {True: 0, False: 0}
     for road in demo_osm.read_roads(PBF):
@@ -144,12 +158,15 @@ def test_demo_speeds_come_from_the_profile(demo: tuple[RoadGraph, Any]) -> None:
 # ----------------------------------------------------------------------------- synthetic OSM
 
 
-def _osm_xml(nodes: dict[int, tuple[float, float]],
-             ways: dict[int, tuple[list[int], dict[str, str]]]) -> str:
+def _osm_xml(
+    nodes: dict[int, tuple[float, float]], ways: dict[int, tuple[list[int], dict[str, str]]]
+) -> str:
     out = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
     for nid, (x, y) in sorted(nodes.items()):
-        out.append(f'<node id="{nid}" version="1" lat="{47.0 + 0.001 * y:.7f}" '
-                   f'lon="{9.5 + 0.001 * x:.7f}"/>')
+        out.append(
+            f'<node id="{nid}" version="1" lat="{47.0 + 0.001 * y:.7f}" '
+            f'lon="{9.5 + 0.001 * x:.7f}"/>'
+        )
     for wid, (refs, tags) in sorted(ways.items()):
         out.append(f'<way id="{wid}" version="1">')
         out += [f'<nd ref="{r}"/>' for r in refs]
@@ -160,8 +177,18 @@ def _osm_xml(nodes: dict[int, tuple[float, float]],
 
 
 NODES: dict[int, tuple[float, float]] = {
-    1: (0, 0), 2: (1, 0), 3: (2, 0), 4: (2, 1), 5: (2, 2), 6: (1, 2), 7: (2, 3), 8: (0, -1),
-    9: (3, 0), 10: (0, 1), 11: (0, 2)}
+    1: (0, 0),
+    2: (1, 0),
+    3: (2, 0),
+    4: (2, 1),
+    5: (2, 2),
+    6: (1, 2),
+    7: (2, 3),
+    8: (0, -1),
+    9: (3, 0),
+    10: (0, 1),
+    11: (0, 2),
+}
 WAYS = {
     10: ([1, 2, 3], {"highway": "primary"}),
     11: ([3, 4, 5], {"highway": "residential", "oneway": "yes"}),
@@ -202,11 +229,14 @@ def test_synthetic_osm_edges_directions_and_times(small_osm: Path, profile: Prof
     assert report.counts["skipped_access"] == 1 and report.counts["skipped_reversible"] == 1
     edges = edge_map(graph)
     expected = {  # (from, to): (km/h before the emergency factor, OSM nodes along the edge)
-        (1, 3): (70, (1, 2, 3)), (3, 1): (70, (3, 2, 1)),  # rural primary
+        (1, 3): (70, (1, 2, 3)),
+        (3, 1): (70, (3, 2, 1)),  # rural primary
         (3, 5): (30, (3, 4, 5)),  # one-way residential
         (5, 1): (50 * 0.8, (5, 11, 10, 1)),  # oneway=-1, maxspeed 50 set x 0.8
-        (6, 5): (20 * 0.8, (6, 5)), (5, 6): (30, (5, 6)),  # maxspeed:forward only
-        (1, 6): (40, (1, 6)), (6, 1): (40, (6, 1)),  # CN:urban: urban secondary
+        (6, 5): (20 * 0.8, (6, 5)),
+        (5, 6): (30, (5, 6)),  # maxspeed:forward only
+        (1, 6): (40, (1, 6)),
+        (6, 1): (40, (6, 1)),  # CN:urban: urban secondary
     }
     assert set(edges) == {(ids[a], ids[b]) for a, b in expected}
     for (a, b), (kmh, along) in expected.items():
@@ -255,8 +285,9 @@ def test_osm_errors(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match=re.escape("notes.txt: not an OSM extract")):
         graph_from_osm(text)
     footpaths = tmp_path / "footpaths.osm"
-    footpaths.write_text(_osm_xml({1: (0, 0), 2: (1, 0)}, {5: ([1, 2], {"highway": "path"})}),
-                         encoding="utf-8")
+    footpaths.write_text(
+        _osm_xml({1: (0, 0), 2: (1, 0)}, {5: ([1, 2], {"highway": "path"})}), encoding="utf-8"
+    )
     with pytest.raises(InvalidInput, match=re.escape("footpaths.osm: no drivable roads")) as info:
         graph_from_osm(footpaths)
     assert info.value.field == "file"
@@ -265,30 +296,33 @@ def test_osm_errors(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- profiles
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("50", MaxSpeed(50.0)),
-    (" 50 ", MaxSpeed(50.0)),
-    ("7.5", MaxSpeed(7.5)),
-    ("30 mph", MaxSpeed(30 * 1.609344)),
-    ("30mph", MaxSpeed(30 * 1.609344)),
-    ("60 km/h", MaxSpeed(60.0)),
-    ("10 knots", MaxSpeed(18.52)),
-    ("walk", MaxSpeed(6.0)),
-    ("50;30", MaxSpeed(30.0)),
-    ("60 mph; 80", MaxSpeed(80.0)),
-    ("CN:urban", MaxSpeed(None, "urban")),
-    ("DE:rural", MaxSpeed(None, "rural")),
-    ("DE:zone30", MaxSpeed(30.0, "urban")),
-    ("DE:zone:20", MaxSpeed(20.0, "urban")),
-    ("RU:motorway", MaxSpeed(None)),
-    ("none", MaxSpeed(None)),
-    ("signals", MaxSpeed(None)),
-    ("0", None),
-    ("fast", None),
-    ("50;fast", None),
-    ("", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("50", MaxSpeed(50.0)),
+        (" 50 ", MaxSpeed(50.0)),
+        ("7.5", MaxSpeed(7.5)),
+        ("30 mph", MaxSpeed(30 * 1.609344)),
+        ("30mph", MaxSpeed(30 * 1.609344)),
+        ("60 km/h", MaxSpeed(60.0)),
+        ("10 knots", MaxSpeed(18.52)),
+        ("walk", MaxSpeed(6.0)),
+        ("50;30", MaxSpeed(30.0)),
+        ("60 mph; 80", MaxSpeed(80.0)),
+        ("CN:urban", MaxSpeed(None, "urban")),
+        ("DE:rural", MaxSpeed(None, "rural")),
+        ("DE:zone30", MaxSpeed(30.0, "urban")),
+        ("DE:zone:20", MaxSpeed(20.0, "urban")),
+        ("RU:motorway", MaxSpeed(None)),
+        ("none", MaxSpeed(None)),
+        ("signals", MaxSpeed(None)),
+        ("0", None),
+        ("fast", None),
+        ("50;fast", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_parse_maxspeed(value: str | None, expected: MaxSpeed | None) -> None:
     parsed = parse_maxspeed(value)
     if expected is None or expected.kmh is None:
@@ -304,7 +338,8 @@ def test_edge_speeds_modes() -> None:
     limits = [np.nan, 100.0, 30.0]
     plain = DEFAULT_PROFILE.model_copy(update={"emergency": False})
     assert edge_speeds_kmh(plain, cls, urban, maxspeed_kmh=limits).tolist() == pytest.approx(
-        [50, 80, 24])
+        [50, 80, 24]
+    )
     cap = plain.model_copy(update={"maxspeed_mode": "cap"})
     assert edge_speeds_kmh(cap, cls, urban, maxspeed_kmh=limits).tolist() == [50, 70, 30]
     ignore = plain.model_copy(update={"maxspeed_mode": "ignore"})
@@ -312,18 +347,21 @@ def test_edge_speeds_modes() -> None:
     given = edge_speeds_kmh(plain, cls, urban, explicit_kmh=[np.nan, 90, 0])
     assert given.tolist() == [50, 90, 50]
     fast = DEFAULT_PROFILE  # emergency: x 1.3, capped at 120
-    speeds = edge_speeds_kmh(fast, [int(RoadClass.MOTORWAY)] * 2, [False, False],
-                             maxspeed_kmh=[np.nan, 100])
+    speeds = edge_speeds_kmh(
+        fast, [int(RoadClass.MOTORWAY)] * 2, [False, False], maxspeed_kmh=[np.nan, 100]
+    )
     assert speeds.tolist() == pytest.approx([120, 100 * 0.8 * 1.3])
 
 
 def test_profile_toml_override(tmp_path: Path) -> None:
     path = tmp_path / "county.toml"
-    path.write_text('name = "county"\nemergency_factor = 1.5\n'
-                    '[speeds.primary]\nurban = 45\n'
-                    '[speeds]\nservice = { urban = 12, rural = 18 }\n'
-                    '[class_aliases]\n"城市主干道" = "primary"\n"人行道" = "exclude"\n',
-                    encoding="utf-8")
+    path.write_text(
+        'name = "county"\nemergency_factor = 1.5\n'
+        "[speeds.primary]\nurban = 45\n"
+        "[speeds]\nservice = { urban = 12, rural = 18 }\n"
+        '[class_aliases]\n"城市主干道" = "primary"\n"人行道" = "exclude"\n',
+        encoding="utf-8",
+    )
     profile = load_profile(path)
     assert profile.name == "county" and profile.emergency_factor == 1.5
     assert profile.speeds["primary"].urban == 45 and profile.speeds["primary"].rural == 70
@@ -341,21 +379,27 @@ def test_packaged_profiles() -> None:
     assert PATROL.emergency is False and PATROL.speeds == DEFAULT_PROFILE.speeds
     # stable across runs: a fixed value for a fixed profile would break with every harmless
     # field reordering, so check it is insensitive to dict order instead
-    shuffled = Profile.model_validate({**DEFAULT_PROFILE.model_dump(),
-                                       "speeds": dict(reversed(
-                                           DEFAULT_PROFILE.model_dump()["speeds"].items()))})
+    shuffled = Profile.model_validate(
+        {
+            **DEFAULT_PROFILE.model_dump(),
+            "speeds": dict(reversed(DEFAULT_PROFILE.model_dump()["speeds"].items())),
+        }
+    )
     assert profile_hash(shuffled) == profile_hash(DEFAULT_PROFILE)
 
 
-@pytest.mark.parametrize(("text", "field", "message"), [
-    ("[speeds.primary]\nurban = -5\n", "speeds.primary.urban", "greater than 0"),
-    ("[speeds.highway]\nurban = 50\nrural = 60\n", "speeds", "unknown road class 'highway'"),
-    ("emergency_factor = 0.5\n", "emergency_factor", "greater than or equal to 1"),
-    ("maxspeed_mode = \"fastest\"\n", "maxspeed_mode", "'set', 'cap' or 'ignore'"),
-    ("speed_of_light = 1\n", "speed_of_light", "Extra inputs are not permitted"),
-    ("[class_aliases]\n\"土路\" = \"dirt\"\n", "class_aliases", "neither a road class"),
-    ("[direction_aliases]\n\"9\" = \"sideways\"\n", "direction_aliases.9", "Input should be"),
-])
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        ("[speeds.primary]\nurban = -5\n", "speeds.primary.urban", "greater than 0"),
+        ("[speeds.highway]\nurban = 50\nrural = 60\n", "speeds", "unknown road class 'highway'"),
+        ("emergency_factor = 0.5\n", "emergency_factor", "greater than or equal to 1"),
+        ('maxspeed_mode = "fastest"\n', "maxspeed_mode", "'set', 'cap' or 'ignore'"),
+        ("speed_of_light = 1\n", "speed_of_light", "Extra inputs are not permitted"),
+        ('[class_aliases]\n"土路" = "dirt"\n', "class_aliases", "neither a road class"),
+        ('[direction_aliases]\n"9" = "sideways"\n', "direction_aliases.9", "Input should be"),
+    ],
+)
 def test_profile_validation_errors(tmp_path: Path, text: str, field: str, message: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text, encoding="utf-8")
@@ -392,8 +436,11 @@ def _pt(x: float, y: float) -> list[float]:
 
 
 def _line(coords: list[list[float]], **props: Any) -> dict[str, Any]:
-    return {"type": "Feature", "properties": props,
-            "geometry": {"type": "LineString", "coordinates": coords}}
+    return {
+        "type": "Feature",
+        "properties": props,
+        "geometry": {"type": "LineString", "coordinates": coords},
+    }
 
 
 def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:
@@ -408,8 +455,12 @@ SQUARE = [
     _line([_pt(1, 1), _pt(0, 1)], dir=2, kmh=0, grade="primary"),
     _line([_pt(0, 0), _pt(0, 1)], dir="TF", kmh="", grade=None),
     _line([_pt(0.5, -0.5), _pt(0.5, 0.5)], dir=None, kmh=None, grade="residential"),
-    _line([[X0 + D + 0.3 / 111_195 / np.cos(np.radians(Y0)), Y0], _pt(2, 0)], dir="双向",
-          kmh=None, grade="支路"),
+    _line(
+        [[X0 + D + 0.3 / 111_195 / np.cos(np.radians(Y0)), Y0], _pt(2, 0)],
+        dir="双向",
+        kmh=None,
+        grade="支路",
+    ),
 ]
 FIELDS = {"direction_field": "dir", "speed_field": "kmh", "class_field": "grade"}
 
@@ -422,14 +473,20 @@ def square(tmp_path: Path) -> Path:
 
 
 def _check_square(graph: RoadGraph, report: Any, profile: Profile = DEFAULT_PROFILE) -> None:
-    a, b, c, d, e = (node_at(graph, *_pt(x, y)) for x, y in
-                     [(0, 0), (1, 0), (1, 1), (0, 1), (2, 0)])
+    a, b, c, d, e = (
+        node_at(graph, *_pt(x, y)) for x, y in [(0, 0), (1, 0), (1, 1), (0, 1), (2, 0)]
+    )
     edges = edge_map(graph)
     assert set(edges) == {(a, b), (b, c), (c, b), (c, d), (d, a), (b, e), (e, b)}
     assert report.components == 2 and report.dropped_nodes == 2 and report.dropped_edges == 2
     factor = profile.emergency_factor
-    speeds = {(a, b): 36 * factor, (b, c): 60 * factor, (c, d): 70 * factor,
-              (d, a): 40 * factor, (b, e): 40 * factor}
+    speeds = {
+        (a, b): 36 * factor,
+        (b, c): 60 * factor,
+        (c, d): 70 * factor,
+        (d, a): 40 * factor,
+        (b, e): 40 * factor,
+    }
     for (u, v), kmh in speeds.items():
         (k,) = edges[(u, v)]
         assert abs(graph.time_s[k] - graph.length_m[k] * 3.6 / kmh) < 1e-9
@@ -469,8 +526,9 @@ def test_geojson_gcj02(tmp_path: Path) -> None:
 def test_closed_loop_is_split(tmp_path: Path) -> None:
     ring = [_pt(0, 0), _pt(1, 0), _pt(1, 1), _pt(0, 1), _pt(0, 0)]
     path = tmp_path / "loop.geojson"
-    path.write_text(json.dumps(_collection([_line(ring), _line([_pt(0, 0), _pt(-1, 0)])])),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(_collection([_line(ring), _line([_pt(0, 0), _pt(-1, 0)])])), encoding="utf-8"
+    )
     graph, report = graph_from_lines(path)
     assert graph.n_nodes == 3 and graph.n_edges == 6 and report.components == 1
     sides = [(ring[i], ring[i + 1]) for i in range(4)] + [(_pt(0, 0), _pt(-1, 0))]
@@ -478,20 +536,31 @@ def test_closed_loop_is_split(tmp_path: Path) -> None:
     assert report.road_km == pytest.approx(metres / 1000, abs=1e-3)
 
 
-@pytest.mark.parametrize(("feature", "fault", "field"), [
-    ({"type": "Feature", "properties": {}, "geometry": None}, "no geometry", "features"),
-    ({"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [1, 2]}},
-     "geometry type Point", "features"),
-    (_line([_pt(0, 0)]), "at least 2 positions", "features"),
-    (_line([[1, "x"], [2, 3]]), "[longitude, latitude] numbers", "features"),
-    (_line([[500_000.0, 3_300_000.0], [500_100.0, 3_300_000.0]]), "looks projected", "crs"),
-    (_line([_pt(0, 0), _pt(1, 0)], dir="sideways"), "direction 'sideways'", "direction_field"),
-    (_line([_pt(0, 0), _pt(1, 0)], kmh="fast"), "speed 'fast'", "speed_field"),
-    (_line([_pt(0, 0), _pt(1, 0)], kmh=-5), "speed -5", "speed_field"),
-    (_line([_pt(0, 0), _pt(1, 0)], grade="土路"), "class '土路'", "class_field"),
-])
-def test_bad_feature_is_named(tmp_path: Path, feature: dict[str, Any], fault: str,
-                              field: str) -> None:
+@pytest.mark.parametrize(
+    ("feature", "fault", "field"),
+    [
+        ({"type": "Feature", "properties": {}, "geometry": None}, "no geometry", "features"),
+        (
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {"type": "Point", "coordinates": [1, 2]},
+            },
+            "geometry type Point",
+            "features",
+        ),
+        (_line([_pt(0, 0)]), "at least 2 positions", "features"),
+        (_line([[1, "x"], [2, 3]]), "[longitude, latitude] numbers", "features"),
+        (_line([[500_000.0, 3_300_000.0], [500_100.0, 3_300_000.0]]), "looks projected", "crs"),
+        (_line([_pt(0, 0), _pt(1, 0)], dir="sideways"), "direction 'sideways'", "direction_field"),
+        (_line([_pt(0, 0), _pt(1, 0)], kmh="fast"), "speed 'fast'", "speed_field"),
+        (_line([_pt(0, 0), _pt(1, 0)], kmh=-5), "speed -5", "speed_field"),
+        (_line([_pt(0, 0), _pt(1, 0)], grade="土路"), "class '土路'", "class_field"),
+    ],
+)
+def test_bad_feature_is_named(
+    tmp_path: Path, feature: dict[str, Any], fault: str, field: str
+) -> None:
     good = _line([_pt(5, 5), _pt(6, 5)], dir="B", kmh=30, grade="primary")
     path = tmp_path / "bad.geojson"
     path.write_text(json.dumps(_collection([good, feature]), ensure_ascii=False), "utf-8")
@@ -516,14 +585,22 @@ def test_gis_file_errors(tmp_path: Path, square: Path) -> None:
     with pytest.raises(InvalidInput, match=re.escape("empty.geojson: no road lines")):
         graph_from_lines(empty)
     merc = tmp_path / "merc.geojson"
-    merc.write_text(json.dumps({**_collection(SQUARE), "crs": {
-        "type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3857"}}}), "utf-8")
+    merc.write_text(
+        json.dumps(
+            {
+                **_collection(SQUARE),
+                "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3857"}},
+            }
+        ),
+        "utf-8",
+    )
     with pytest.raises(InvalidInput, match="reproject"):
         graph_from_lines(merc)
 
 
-def _write_gpkg(path: Path, features: list[dict[str, Any]], *, crs: str = "EPSG:4326",
-                layer: str = "roads") -> None:
+def _write_gpkg(
+    path: Path, features: list[dict[str, Any]], *, crs: str = "EPSG:4326", layer: str = "roads"
+) -> None:
     pyogrio = pytest.importorskip("pyogrio")
     shapely = pytest.importorskip("shapely")
     from shapely.geometry import shape
@@ -535,8 +612,17 @@ def _write_gpkg(path: Path, features: list[dict[str, Any]], *, crs: str = "EPSG:
         values = [f["properties"].get(name) for f in features]
         as_text = [None if v is None or v == "" else str(v) for v in values]
         columns.append(np.array(as_text, dtype=object))
-    pyogrio.raw.write(str(path), geometry, columns, names, layer=layer, driver="GPKG",
-                      geometry_type="LineString", crs=crs, append=path.exists())
+    pyogrio.raw.write(
+        str(path),
+        geometry,
+        columns,
+        names,
+        layer=layer,
+        driver="GPKG",
+        geometry_type="LineString",
+        crs=crs,
+        append=path.exists(),
+    )
 
 
 def test_geopackage_layer(tmp_path: Path) -> None:
@@ -574,12 +660,26 @@ def test_shapefile_layer_and_its_sidecars_in_the_cache_key(tmp_path: Path) -> No
 
     path = tmp_path / "roads.shp"
     geometry = shapely.to_wkb(np.array([shape(f["geometry"]) for f in SQUARE], dtype=object))
-    columns = [np.array([None if f["properties"].get(name) in (None, "") else
-                         str(f["properties"][name]) for f in SQUARE], dtype=object)
-               for name in ("dir", "kmh", "grade")]
-    pyogrio.raw.write(str(path), geometry, columns, ["dir", "kmh", "grade"],
-                      driver="ESRI Shapefile", geometry_type="LineString", crs="EPSG:4326",
-                      encoding="UTF-8")
+    columns = [
+        np.array(
+            [
+                None if f["properties"].get(name) in (None, "") else str(f["properties"][name])
+                for f in SQUARE
+            ],
+            dtype=object,
+        )
+        for name in ("dir", "kmh", "grade")
+    ]
+    pyogrio.raw.write(
+        str(path),
+        geometry,
+        columns,
+        ["dir", "kmh", "grade"],
+        driver="ESRI Shapefile",
+        geometry_type="LineString",
+        crs="EPSG:4326",
+        encoding="UTF-8",
+    )
     graph, report = graph_from_lines(path, **FIELDS)
     _check_square(graph, report)
     before = source_digest(path)
@@ -588,8 +688,7 @@ def test_shapefile_layer_and_its_sidecars_in_the_cache_key(tmp_path: Path) -> No
     assert source_digest(path) != before
 
 
-def test_missing_pyogrio_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
-                                          tmp_path: Path) -> None:
+def test_missing_pyogrio_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import sys
 
     monkeypatch.setitem(sys.modules, "pyogrio", None)
@@ -606,14 +705,22 @@ def test_graph_from_arrays_keeps_the_strong_component() -> None:
     lon = [120.0, 120.001, 120.002, 120.003]
     lat = [30.0, 30.0, 30.0, 30.0]
     # 0 <-> 1 <-> 2, and 2 -> 3 (a trap)
-    graph, report = graph_from_arrays(lon, lat, [0, 1, 1, 2, 2], [1, 0, 2, 1, 3],
-                                      [10.0, 10.0, 12.0, 12.0, 5.0])
+    graph, report = graph_from_arrays(
+        lon, lat, [0, 1, 1, 2, 2], [1, 0, 2, 1, 3], [10.0, 10.0, 12.0, 12.0, 5.0]
+    )
     assert graph.n_nodes == 3 and graph.n_edges == 4 and strongly_connected(graph)
     assert report.components == 2 and report.dropped_nodes == 1 and report.dropped_edges == 1
-    assert report.road_km == pytest.approx(float(haversine_m(120.0, 30, 120.002, 30)) / 1000,
-                                           abs=1e-3)
-    whole, _ = graph_from_arrays(lon, lat, [0, 1, 1, 2, 2], [1, 0, 2, 1, 3],
-                                 [10.0, 10.0, 12.0, 12.0, 5.0], keep_largest=False)
+    assert report.road_km == pytest.approx(
+        float(haversine_m(120.0, 30, 120.002, 30)) / 1000, abs=1e-3
+    )
+    whole, _ = graph_from_arrays(
+        lon,
+        lat,
+        [0, 1, 1, 2, 2],
+        [1, 0, 2, 1, 3],
+        [10.0, 10.0, 12.0, 12.0, 5.0],
+        keep_largest=False,
+    )
     assert whole.n_nodes == 4 and whole.n_edges == 5
 
 
@@ -640,24 +747,31 @@ def test_largest_scc_matches_networkx(seed: int) -> None:
     assert np.isclose(kept.time_s.sum(), graph.time_s[keep[graph.tail] & keep[graph.head]].sum())
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"lat": [0.0]}, "lon has 2 nodes but lat has 1"),
-    ({"tails": [0, 1], "heads": [1]}, "same length"),
-    ({"heads": [2]}, "node ids in 0..1"),
-    ({"tails": [-1]}, "node ids in 0..1"),
-    ({"time_s": [-1.0]}, "finite and >= 0"),
-    ({"time_s": [float("nan")]}, "finite and >= 0"),
-    ({"tails": [], "heads": [], "time_s": []}, "no nodes or no edges"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lat": [0.0]}, "lon has 2 nodes but lat has 1"),
+        ({"tails": [0, 1], "heads": [1]}, "same length"),
+        ({"heads": [2]}, "node ids in 0..1"),
+        ({"tails": [-1]}, "node ids in 0..1"),
+        ({"time_s": [-1.0]}, "finite and >= 0"),
+        ({"time_s": [float("nan")]}, "finite and >= 0"),
+        ({"tails": [], "heads": [], "time_s": []}, "no nodes or no edges"),
+    ],
+)
 def test_from_edges_errors(kwargs: dict[str, Any], message: str) -> None:
-    args: dict[str, Any] = {"lon": [120.0, 120.001], "lat": [30.0, 30.0], "tails": [0],
-                            "heads": [1], "time_s": [1.0]}
+    args: dict[str, Any] = {
+        "lon": [120.0, 120.001],
+        "lat": [30.0, 30.0],
+        "tails": [0],
+        "heads": [1],
+        "time_s": [1.0],
+    }
     args.update(kwargs)
     with pytest.raises(InvalidInput, match=re.escape(message)):
         from_edges(args["lon"], args["lat"], args["tails"], args["heads"], args["time_s"])
     with pytest.raises(InvalidInput, match=re.escape(message)):
-        graph_from_arrays(args["lon"], args["lat"], args["tails"], args["heads"],
-                          args["time_s"])
+        graph_from_arrays(args["lon"], args["lat"], args["tails"], args["heads"], args["time_s"])
 
 
 # ----------------------------------------------------------------------------- cache
@@ -671,12 +785,15 @@ def counted_builder() -> Iterator[tuple[list[int], Any]]:
         def build() -> RoadGraph:
             calls.append(1)
             return graph_from_lines(path, profile=profile, **FIELDS)[0]
+
         return build
+
     yield calls, make
 
 
-def test_cache_hit_and_rebuilds(tmp_path: Path, square: Path,
-                                counted_builder: tuple[list[int], Any]) -> None:
+def test_cache_hit_and_rebuilds(
+    tmp_path: Path, square: Path, counted_builder: tuple[list[int], Any]
+) -> None:
     calls, make = counted_builder
     cache = tmp_path / "cache"
     g1, hit = load_or_build(square, DEFAULT_PROFILE, cache, make(square, DEFAULT_PROFILE))
@@ -691,8 +808,9 @@ def test_cache_hit_and_rebuilds(tmp_path: Path, square: Path,
     _, hit = load_or_build(square, DEFAULT_PROFILE, cache, make(square, DEFAULT_PROFILE))
     assert hit and len(calls) == 2
     # other options: rebuilt
-    _, hit = load_or_build(square, DEFAULT_PROFILE, cache, make(square, DEFAULT_PROFILE),
-                           options={"snap_m": 0.1})
+    _, hit = load_or_build(
+        square, DEFAULT_PROFILE, cache, make(square, DEFAULT_PROFILE), options={"snap_m": 0.1}
+    )
     assert not hit and len(calls) == 3
     # the file changes: rebuilt
     square.write_text(json.dumps(_collection(SQUARE[:4]), ensure_ascii=False), "utf-8")
@@ -734,8 +852,19 @@ def test_cli_import_and_current_graph(tmp_path: Path, square: Path) -> None:
     runner = CliRunner()
     data_dir = tmp_path / "data"
     assert current_graph_path(data_dir) is None and load_current(data_dir) is None
-    args = ["network", "import", str(square), "--data-dir", str(data_dir),
-            "--direction-field", "dir", "--speed-field", "kmh", "--class-field", "grade"]
+    args = [
+        "network",
+        "import",
+        str(square),
+        "--data-dir",
+        str(data_dir),
+        "--direction-field",
+        "dir",
+        "--speed-field",
+        "kmh",
+        "--class-field",
+        "grade",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "miss" in result.output and "edges" in result.output
@@ -750,8 +879,18 @@ def test_cli_import_and_current_graph(tmp_path: Path, square: Path) -> None:
     assert current is not None and RoadGraph.load(current).meta["profile"] == "patrol"
     result = runner.invoke(app, ["network", "info", "--data-dir", str(data_dir)])
     assert result.exit_code == 0 and "patrol" in result.output
-    result = runner.invoke(app, ["network", "import", str(square), "--data-dir", str(data_dir),
-                                 "--direction-field", "nope"])
+    result = runner.invoke(
+        app,
+        [
+            "network",
+            "import",
+            str(square),
+            "--data-dir",
+            str(data_dir),
+            "--direction-field",
+            "nope",
+        ],
+    )
     assert result.exit_code == 2 and "no field 'nope'" in result.output
     odd = tmp_path / "roads.xyz"
     odd.write_text("x", encoding="utf-8")
@@ -764,8 +903,10 @@ def test_the_current_graph_follows_its_pointer_file(tmp_path: Path, square: Path
     runner = CliRunner()
     app = typer.Typer()
     app.add_typer(network_app, name="network")
-    result = runner.invoke(app, ["network", "import", str(square), "--data-dir", str(data_dir),
-                                 "--direction-field", "dir"])
+    result = runner.invoke(
+        app,
+        ["network", "import", str(square), "--data-dir", str(data_dir), "--direction-field", "dir"],
+    )
     assert result.exit_code == 0, result.output
     current = current_graph_path(data_dir)
     assert current is not None and current_graph_path(data_dir) == current  # read once, kept

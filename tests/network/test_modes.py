@@ -24,8 +24,9 @@ def walked_both_ways(graph: RoadGraph, speed: float) -> coo_matrix:
     for r, c, t in zip(rows.tolist(), cols.tolist(), times.tolist(), strict=True):
         best[(r, c)] = min(t, best.get((r, c), np.inf))
     keys = list(best)
-    return coo_matrix(([best[k] for k in keys], ([k[0] for k in keys], [k[1] for k in keys])),
-                      shape=(n, n))
+    return coo_matrix(
+        ([best[k] for k in keys], ([k[0] for k in keys], [k[1] for k in keys])), shape=(n, n)
+    )
 
 
 def test_walking_times_equal_every_road_walked_both_ways() -> None:
@@ -60,8 +61,9 @@ def test_a_point_on_a_one_way_street_is_walked_to_from_both_ends() -> None:
     road = int(np.flatnonzero(twin < 0)[0])
     point = mode.points(EdgePoints([road], [0.25]))
     length = float(graph.length_m[road])
-    ref = dijkstra(walked_both_ways(graph, 2.0).tocsr(),
-                   indices=[int(graph.tail[road]), int(graph.head[road])])
+    ref = dijkstra(
+        walked_both_ways(graph, 2.0).tocsr(), indices=[int(graph.tail[road]), int(graph.head[road])]
+    )
     # from a node far nearer the head, the way in is from the head, against the one-way
     start = int(np.argmax(ref[0] - ref[1]))
     from_head = ref[1][start] + 0.75 * length / 2.0

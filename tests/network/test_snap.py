@@ -30,12 +30,15 @@ def two_roads() -> RoadGraph:
     return from_edges(lon, lat, [0, 1, 2], [1, 0, 3], [60.0, 70.0, 100.0], shapes=shapes)
 
 
-def _points_around(g: RoadGraph, n: int, *, margin_deg: float, seed: int
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def _points_around(
+    g: RoadGraph, n: int, *, margin_deg: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` random points over the graph's bounding box widened by ``margin_deg``."""
     rng = np.random.default_rng(seed)
-    return (rng.uniform(g.lon.min() - margin_deg, g.lon.max() + margin_deg, n),
-            rng.uniform(g.lat.min() - margin_deg, g.lat.max() + margin_deg, n))
+    return (
+        rng.uniform(g.lon.min() - margin_deg, g.lon.max() + margin_deg, n),
+        rng.uniform(g.lat.min() - margin_deg, g.lat.max() + margin_deg, n),
+    )
 
 
 def test_a_point_beside_a_two_way_road_snaps_to_its_lower_edge() -> None:

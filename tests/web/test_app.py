@@ -18,12 +18,12 @@ def _tickers(name: str = "cases-tick") -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == name and t.is_alive()]
 
 
-def test_lifespan_starts_and_stops_the_case_ticker_and_the_contact_purge(tmp_path: Path
-                                                                        ) -> None:
+def test_lifespan_starts_and_stops_the_case_ticker_and_the_contact_purge(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'app.db'}")
     upgrade(engine)
-    app = create_app(Settings(data_dir=tmp_path, secret_key="k" * 40, environment="test"),
-                     engine=engine)
+    app = create_app(
+        Settings(data_dir=tmp_path, secret_key="k" * 40, environment="test"), engine=engine
+    )
     before = len(_tickers()), len(_tickers("dispatch-purge"))
 
     async def live() -> tuple[int, int]:
@@ -113,8 +113,7 @@ def test_the_lifespan_starts_and_stops_the_intake_writer_process(tmp_path: Path)
         raise AssertionError(f"the writer process {pid} outlived the server")
     # A thread of the server's process when the settings say so, or when the database lives
     # in the server's memory (a process of its own could not see it).
-    threaded = create_app(settings.model_copy(update={"intake_writer": "thread"}),
-                          engine=engine)
+    threaded = create_app(settings.model_copy(update={"intake_writer": "thread"}), engine=engine)
     in_memory = create_app(settings, engine=make_engine("sqlite://"))
     for other in (threaded, in_memory):
         committer = intake_committer(other)

@@ -14,8 +14,11 @@ from fangkong.core.audit import SYSTEM
 from fangkong.core.models import Role
 
 pytestmark = pytest.mark.browser
-def test_login_switch_language_and_see_areas(live_server: LiveServer, live_network: Path,
-                                            browser: object) -> None:
+
+
+def test_login_switch_language_and_see_areas(
+    live_server: LiveServer, live_network: Path, browser: object
+) -> None:
     if live_server.backend != "sqlite":
         pytest.skip("the console is the same on both backends; the API suite covers PostgreSQL")
     from playwright.sync_api import Browser, expect
@@ -23,9 +26,15 @@ def test_login_switch_language_and_see_areas(live_server: LiveServer, live_netwo
     assert isinstance(browser, Browser)
     with Session(live_server.engine) as session:
         if auth.get_by_username(session, username="console_station") is None:
-            auth.create(session, username="console_station", display_name="派出所民警甲",
-                        password=TEST_PASSWORD, role=Role.STATION_OFFICER,
-                        area_codes=["T-D1-S1"], actor=SYSTEM)
+            auth.create(
+                session,
+                username="console_station",
+                display_name="派出所民警甲",
+                password=TEST_PASSWORD,
+                role=Role.STATION_OFFICER,
+                area_codes=["T-D1-S1"],
+                actor=SYSTEM,
+            )
             session.commit()
     context = browser.new_context(locale="zh-CN")
     page = context.new_page()
@@ -72,8 +81,7 @@ def test_login_switch_language_and_see_areas(live_server: LiveServer, live_netwo
     expect(page.locator("h1")).to_have_text("Areas and grids")
     expect(page.locator("table tbody tr")).to_have_count(7)
     page.click("text=API docs")
-    expect(page.locator(".swagger-ui .info .title")).to_contain_text("fangkong",
-                                                                     timeout=30_000)
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("fangkong", timeout=30_000)
     if os.environ.get("FANGKONG_SCREENSHOTS"):
         page.goto(f"{live_server.base_url}/")
         expect(page.locator("#map")).to_have_attribute("data-ready", "true", timeout=30_000)

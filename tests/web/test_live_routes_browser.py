@@ -29,12 +29,24 @@ def routes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
     with running_server("sqlite", tmp_path_factory.mktemp("live-routes"), "_routes") as server:
         activate_street_grid(server)
         with Session(server.engine) as session:
-            auth.create(session, username="commander", display_name="指挥长",
-                        password=TEST_PASSWORD, role=Role.COMMANDER, area_codes=["T"],
-                        actor=SYSTEM)
-            auth.create(session, username="watcher", display_name="值班员",
-                        password=TEST_PASSWORD, role=Role.VIEWER, area_codes=["T"],
-                        actor=SYSTEM)
+            auth.create(
+                session,
+                username="commander",
+                display_name="指挥长",
+                password=TEST_PASSWORD,
+                role=Role.COMMANDER,
+                area_codes=["T"],
+                actor=SYSTEM,
+            )
+            auth.create(
+                session,
+                username="watcher",
+                display_name="值班员",
+                password=TEST_PASSWORD,
+                role=Role.VIEWER,
+                area_codes=["T"],
+                actor=SYSTEM,
+            )
             session.commit()
         yield server
 
@@ -43,17 +55,32 @@ def _seed(server: LiveServer) -> tuple[int, float, float]:
     lon, lat = grid_centre("T-D1-S1-B1-G1")
     with Session(server.engine) as session:
         station = session.scalars(select(Area).where(Area.code == "T-D1-S1")).one()
-        for n, (dx, dy, kind) in enumerate([(0.003, 0.0, UnitType.CAR),
-                                            (-0.01, 0.006, UnitType.MOTORCYCLE),
-                                            (0.002, -0.002, UnitType.FOOT)]):
-            unit = service.create_unit(session, call_sign=f"RT{n}", unit_type=kind,
-                                       home_area=station, actor=ACTOR)
-            service.report_position(session, unit=unit, lon=lon + dx, lat=lat + dy,
-                                    now=utcnow())
-        incident, _ = service.create(session, key="routes-1", data=service.IncidentIn(
-            category="public_order", subtype="fight", priority=Priority.P1,
-            source=Source.CALL, lon=lon, lat=lat), actor=ACTOR, now=utcnow(),
-            cipher=FieldCipher("k" * 40))
+        for n, (dx, dy, kind) in enumerate(
+            [
+                (0.003, 0.0, UnitType.CAR),
+                (-0.01, 0.006, UnitType.MOTORCYCLE),
+                (0.002, -0.002, UnitType.FOOT),
+            ]
+        ):
+            unit = service.create_unit(
+                session, call_sign=f"RT{n}", unit_type=kind, home_area=station, actor=ACTOR
+            )
+            service.report_position(session, unit=unit, lon=lon + dx, lat=lat + dy, now=utcnow())
+        incident, _ = service.create(
+            session,
+            key="routes-1",
+            data=service.IncidentIn(
+                category="public_order",
+                subtype="fight",
+                priority=Priority.P1,
+                source=Source.CALL,
+                lon=lon,
+                lat=lat,
+            ),
+            actor=ACTOR,
+            now=utcnow(),
+            cipher=FieldCipher("k" * 40),
+        )
         session.commit()
         return incident.id, lon, lat
 
@@ -85,8 +112,9 @@ def _click_at(page: object, lon: float, lat: float) -> None:
     page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
 
 
-def test_clicking_an_incident_draws_the_suggested_units_routes(routes_server: LiveServer,
-                                                               browser: object) -> None:
+def test_clicking_an_incident_draws_the_suggested_units_routes(
+    routes_server: LiveServer, browser: object
+) -> None:
     from playwright.sync_api import Page, expect
 
     incident_id, lon, lat = _seed(routes_server)
@@ -105,18 +133,19 @@ def test_clicking_an_incident_draws_the_suggested_units_routes(routes_server: Li
     assert all(d[2] in ("1min", "3min", "5min", "beyond") and d[3] >= 2 for d in drawn)
     # the same ranking as the API: the car next door first, the foot patrol walks
     with routes_server.client(routes_server.admin_token()) as api:
-        ranked = api.get(f"/api/v1/incidents/{incident_id}/recommendation",
-                         params={"limit": 3}).json()["candidates"]
-    assert [(c["rank"], c["call_sign"]) for c in ranked] == sorted(
-        (d[0], d[1]) for d in drawn)
+        ranked = api.get(
+            f"/api/v1/incidents/{incident_id}/recommendation", params={"limit": 3}
+        ).json()["candidates"]
+    assert [(c["rank"], c["call_sign"]) for c in ranked] == sorted((d[0], d[1]) for d in drawn)
     popup = page.locator(".maplibregl-popup")
     expect(popup).to_contain_text("建议出警力量")
     expect(popup).to_contain_text(ranked[0]["call_sign"])
     assert errors == []
 
 
-def test_a_viewer_sees_the_incident_without_routes(routes_server: LiveServer,
-                                                   browser: object) -> None:
+def test_a_viewer_sees_the_incident_without_routes(
+    routes_server: LiveServer, browser: object
+) -> None:
     from playwright.sync_api import Page, expect
 
     lon, lat = grid_centre("T-D1-S1-B1-G1")

@@ -33,8 +33,9 @@ MAX_BATCH_POINTS = 100_000
 
 
 @router.get("/areas", response_model=list[AreaOut])
-def list_areas(db: DbSession, scope: UserScope, level: AreaLevel | None = None,
-               parent_code: str | None = None) -> list[Area]:
+def list_areas(
+    db: DbSession, scope: UserScope, level: AreaLevel | None = None, parent_code: str | None = None
+) -> list[Area]:
     """Areas within your scope, optionally of one level or under one parent."""
     return service.get_all(db, scope=scope, level=level, parent_code=parent_code)
 
@@ -61,12 +62,15 @@ def areas_geojson(
 ) -> dict[str, Any]:
     """Areas within your scope as GeoJSON for maps, simplified to about ``simplify_m`` metres."""
     areas = service.get_all(db, scope=scope, level=level)
-    return service.feature_collection(areas, tolerance_deg=simplify_m / 111_000,
-                                      language=language)
+    return service.feature_collection(areas, tolerance_deg=simplify_m / 111_000, language=language)
 
 
-@router.post("/areas/import", response_model=ImportReportOut, status_code=201,
-             dependencies=[requires(auth.WRITE_AREAS)])
+@router.post(
+    "/areas/import",
+    response_model=ImportReportOut,
+    status_code=201,
+    dependencies=[requires(auth.WRITE_AREAS)],
+)
 def import_areas(
     db: DbSession,
     scope: UserScope,
@@ -101,21 +105,29 @@ def fusion_check(
         checked_beats=report.checked_beats,
         tolerance_m2=report.tolerance_m2,
         violations=[
-            FusionViolationOut(kind=v.kind, codes=list(v.codes), area_m2=round(v.area_m2, 2),
-                               geometry=to_geojson(v.geometry) if v.geometry is not None
-                               else None)
+            FusionViolationOut(
+                kind=v.kind,
+                codes=list(v.codes),
+                area_m2=round(v.area_m2, 2),
+                geometry=to_geojson(v.geometry) if v.geometry is not None else None,
+            )
             for v in report.violations
         ],
     )
 
 
 @router.get("/areas/locate", response_model=LocateOut)
-def locate(db: DbSession, scope: UserScope, lon: float, lat: float,
-           crs: CoordSystem = CoordSystem.WGS84) -> LocateOut:
+def locate(
+    db: DbSession, scope: UserScope, lon: float, lat: float, crs: CoordSystem = CoordSystem.WGS84
+) -> LocateOut:
     """The areas holding a point (within your scope) and its H3 cell."""
     lon, lat, chain = service.locate(db, lon=lon, lat=lat, crs=crs, scope=scope)
-    return LocateOut(lon=lon, lat=lat, h3_cell=h3_cell(lon, lat),
-                     areas=[AreaOut.model_validate(a) for a in chain])
+    return LocateOut(
+        lon=lon,
+        lat=lat,
+        h3_cell=h3_cell(lon, lat),
+        areas=[AreaOut.model_validate(a) for a in chain],
+    )
 
 
 class BatchLocateIn(BaseModel):
@@ -137,8 +149,9 @@ def locate_batch(db: DbSession, scope: UserScope, body: BatchLocateIn) -> BatchL
     index = area_index.get(db)
     ids = index.locate(lons, lats)
     wanted = {int(i) for i in set(ids.tolist()) if i >= 0}
-    codes = {a.id: a.code for a in db.query(Area).filter(Area.id.in_(wanted))
-             if scope.covers(a.path)}
+    codes = {
+        a.id: a.code for a in db.query(Area).filter(Area.id.in_(wanted)) if scope.covers(a.path)
+    }
     return BatchLocateOut(area_codes=[codes.get(int(i)) for i in ids])
 
 
@@ -157,18 +170,31 @@ def list_addresses(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Standard addresses within your scope: ``{"total": n, "items": [...]}``."""
-    total, page = service.get_addresses(db, scope=scope, area_code=area_code, text=q,
-                                        limit=limit, offset=offset)
-    return {"total": total,
-            "items": [AddressOut.model_validate(a).model_dump() for a in page]}
+    total, page = service.get_addresses(
+        db, scope=scope, area_code=area_code, text=q, limit=limit, offset=offset
+    )
+    return {"total": total, "items": [AddressOut.model_validate(a).model_dump() for a in page]}
 
 
-@router.post("/addresses", response_model=AddressOut, status_code=201,
-             dependencies=[requires(auth.WRITE_AREAS)])
-def create_address(body: AddressIn, db: DbSession, scope: UserScope,
-                   actor: RequestActor) -> AddressOut:
+@router.post(
+    "/addresses",
+    response_model=AddressOut,
+    status_code=201,
+    dependencies=[requires(auth.WRITE_AREAS)],
+)
+def create_address(
+    body: AddressIn, db: DbSession, scope: UserScope, actor: RequestActor
+) -> AddressOut:
     """Register a standard address; the point may be given in GCJ-02 or BD-09 (``crs``)."""
-    address = service.create_address(db, code=body.code, text_zh=body.text_zh,
-                                      text_en=body.text_en, lon=body.lon, lat=body.lat,
-                                      crs=body.crs, actor=actor, scope=scope)
+    address = service.create_address(
+        db,
+        code=body.code,
+        text_zh=body.text_zh,
+        text_en=body.text_en,
+        lon=body.lon,
+        lat=body.lat,
+        crs=body.crs,
+        actor=actor,
+        scope=scope,
+    )
     return AddressOut.model_validate(address)

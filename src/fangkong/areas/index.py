@@ -30,17 +30,27 @@ class AreaIndex:
 
     @classmethod
     def from_polygons(
-        cls, ids: NDArray[np.int64], paths: tuple[str, ...], polygons: list[object],
-        key: tuple[int, int, str], codes: tuple[str, ...],
+        cls,
+        ids: NDArray[np.int64],
+        paths: tuple[str, ...],
+        polygons: list[object],
+        key: tuple[int, int, str],
+        codes: tuple[str, ...],
     ) -> AreaIndex:
         """Index leaf polygons (prepared here) with their area ids, paths and codes."""
         geoms = np.empty(len(polygons), dtype=object)
         geoms[:] = polygons
         shapely.prepare(geoms)
         id_list = ids.tolist()
-        return cls(ids=ids, paths=paths, tree=shapely.STRtree(geoms), polygons=geoms, key=key,
-                   path_by_id=dict(zip(id_list, paths, strict=True)),
-                   code_by_id=dict(zip(id_list, codes, strict=True)))
+        return cls(
+            ids=ids,
+            paths=paths,
+            tree=shapely.STRtree(geoms),
+            polygons=geoms,
+            key=key,
+            path_by_id=dict(zip(id_list, paths, strict=True)),
+            code_by_id=dict(zip(id_list, codes, strict=True)),
+        )
 
     def locate(self, lons: ArrayLike, lats: ArrayLike) -> NDArray[np.int64]:
         """Id of the leaf area holding each point, or -1 where none does.
@@ -144,13 +154,15 @@ def build(session: Session) -> AreaIndex:
     key = _generation(session)
     parent_ids = select(Area.parent_id).where(Area.parent_id.is_not(None))
     rows = session.execute(
-        select(Area.id, Area.path, Area.code, Area.geometry_wkb).where(Area.id.not_in(parent_ids))
+        select(Area.id, Area.path, Area.code, Area.geometry_wkb)
+        .where(Area.id.not_in(parent_ids))
         .order_by(Area.id)
     ).all()
     ids = np.array([r.id for r in rows], dtype=np.int64)
     polygons = list(shapely.from_wkb([r.geometry_wkb for r in rows])) if rows else []
-    return AreaIndex.from_polygons(ids, tuple(r.path for r in rows), polygons, key,
-                                   tuple(r.code for r in rows))
+    return AreaIndex.from_polygons(
+        ids, tuple(r.path for r in rows), polygons, key, tuple(r.code for r in rows)
+    )
 
 
 def get(session: Session) -> AreaIndex:

@@ -101,10 +101,24 @@ def create(
         raise Conflict(f"area code {code!r} already exists", field="code")
     parent = get_by_code_or_raise(session, code=parent_code) if parent_code else None
     _check_child_level(level, parent, f"area {code!r}")
-    area = _insert(session, code=code, name_zh=name_zh, name_en=name_en, level=level,
-                   parent=parent, geom=geom, source=source)
-    audit.record(session, actor=actor, action="create", entity="area", entity_id=area.id,
-                 detail={"code": code, "level": level.value})
+    area = _insert(
+        session,
+        code=code,
+        name_zh=name_zh,
+        name_en=name_en,
+        level=level,
+        parent=parent,
+        geom=geom,
+        source=source,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="area",
+        entity_id=area.id,
+        detail={"code": code, "level": level.value},
+    )
     return area
 
 
@@ -280,9 +294,7 @@ def import_geojson(
                 field="code",
             )
         seen[feat.code] = feat
-    existing = set(
-        session.scalars(select(Area.code).where(Area.code.in_(list(seen))))
-    )
+    existing = set(session.scalars(select(Area.code).where(Area.code.in_(list(seen)))))
     if existing:
         first = next(f for f in features if f.code in existing)
         raise InvalidInput(
@@ -304,13 +316,25 @@ def import_geojson(
                     field="parent_code",
                 )
         _check_child_level(feat.level, parent, where)
-        created[feat.code] = _insert(session, code=feat.code, name_zh=feat.name_zh,
-                                     name_en=feat.name_en, level=feat.level, parent=parent,
-                                     geom=feat.geom, source=source)
+        created[feat.code] = _insert(
+            session,
+            code=feat.code,
+            name_zh=feat.name_zh,
+            name_en=feat.name_en,
+            level=feat.level,
+            parent=parent,
+            geom=feat.geom,
+            source=source,
+        )
         report.created += 1
         report.by_level[feat.level.value] = report.by_level.get(feat.level.value, 0) + 1
-    audit.record(session, actor=actor, action="import", entity="area",
-                 detail={"created": report.created, "by_level": report.by_level})
+    audit.record(
+        session,
+        actor=actor,
+        action="import",
+        entity="area",
+        detail={"created": report.created, "by_level": report.by_level},
+    )
     return report
 
 
@@ -384,10 +408,14 @@ def fusion_check(
     """
     if tolerance_m2 < 0:
         raise InvalidInput("tolerance_m2 must be >= 0", field="tolerance_m2")
-    areas = list(session.scalars(
-        select(Area).where(scope.clause(Area.path),
-                           Area.level.in_([AreaLevel.STATION, AreaLevel.BEAT, AreaLevel.GRID]))
-    ))
+    areas = list(
+        session.scalars(
+            select(Area).where(
+                scope.clause(Area.path),
+                Area.level.in_([AreaLevel.STATION, AreaLevel.BEAT, AreaLevel.GRID]),
+            )
+        )
+    )
     children: dict[int, list[Area]] = defaultdict(list)
     for a in areas:
         if a.parent_id is not None:
@@ -456,9 +484,7 @@ def create_address(
     lon, lat, chain = locate(session, lon=lon, lat=lat, crs=crs)
     leaf = chain[-1] if chain else None
     if scope is not None and (leaf is None or not scope.covers(leaf.path)):
-        raise InvalidInput(
-            f"point ({lon:.6f}, {lat:.6f}) is outside your areas", field="lon"
-        )
+        raise InvalidInput(f"point ({lon:.6f}, {lat:.6f}) is outside your areas", field="lon")
     address = StandardAddress(
         code=code,
         text_zh=text_zh,
@@ -472,21 +498,30 @@ def create_address(
     )
     session.add(address)
     session.flush()
-    audit.record(session, actor=actor, action="create", entity="standard_address",
-                 entity_id=address.id, detail={"code": code})
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="standard_address",
+        entity_id=address.id,
+        detail={"code": code},
+    )
     return address
 
 
-def get_address_by_code_or_raise(session: Session, *, code: str,
-                                 scope: Scope | None = None) -> StandardAddress:
+def get_address_by_code_or_raise(
+    session: Session, *, code: str, scope: Scope | None = None
+) -> StandardAddress:
     """The standard address ``code`` (in ``scope`` when given), else :class:`NotFound`."""
     query = select(StandardAddress).where(StandardAddress.code == code)
     if scope is not None:
         query = query.where(scope.clause(StandardAddress.area_path))
     address = session.scalars(query).one_or_none()
     if address is None:
-        raise NotFound(f"standard address {code!r} does not exist or is outside your areas",
-                       field="address_code")
+        raise NotFound(
+            f"standard address {code!r} does not exist or is outside your areas",
+            field="address_code",
+        )
     return address
 
 
@@ -578,6 +613,11 @@ def import_addresses(
         for row, lon, lat, leaf in zip(rows, lons, lats, leaf_ids, strict=True)
     )
     session.flush()
-    audit.record(session, actor=actor, action="import", entity="standard_address",
-                 detail={"created": len(rows), "source": source})
+    audit.record(
+        session,
+        actor=actor,
+        action="import",
+        entity="standard_address",
+        detail={"created": len(rows), "source": source},
+    )
     return len(rows)

@@ -64,8 +64,7 @@ def list_cases(
     scope: UserScope,
     type: Annotated[str | None, Query(max_length=32)] = None,
     state: Annotated[str | None, Query(max_length=48)] = None,
-    area: Annotated[str | None, Query(max_length=32, description="Area code: its subtree")]
-    = None,
+    area: Annotated[str | None, Query(max_length=32, description="Area code: its subtree")] = None,
     overdue: bool | None = None,
     open: bool | None = None,
     escalation_risk: bool | None = None,
@@ -74,47 +73,88 @@ def list_cases(
 ) -> CasePage:
     """Cases in your areas, newest first, filtered by type, state, area, overdue, open, risk."""
     now = utcnow()
-    filters = service.CaseFilter(case_type=type, state=state, area_code=area, overdue=overdue,
-                                 open=open, escalation_risk=escalation_risk)
-    total, items = service.get_all(db, scope=scope, now=now, filters=filters, limit=limit,
-                                   offset=offset)
+    filters = service.CaseFilter(
+        case_type=type,
+        state=state,
+        area_code=area,
+        overdue=overdue,
+        open=open,
+        escalation_risk=escalation_risk,
+    )
+    total, items = service.get_all(
+        db, scope=scope, now=now, filters=filters, limit=limit, offset=offset
+    )
     return CasePage(total=total, items=[present.summary(c, now) for c in items])
 
 
-@router.post("/cases", response_model=CaseDetail, status_code=201,
-             dependencies=[requires(perms.CREATE)])
-def create_case(body: CaseIn, request: Request, db: DbSession, user: CurrentUser,
-                scope: UserScope, actor: RequestActor, calendar: Calendar,
-                language: Language) -> CaseDetail:
+@router.post(
+    "/cases", response_model=CaseDetail, status_code=201, dependencies=[requires(perms.CREATE)]
+)
+def create_case(
+    body: CaseIn,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    calendar: Calendar,
+    language: Language,
+) -> CaseDetail:
     """Open a case with the creation fields its type declares, in an area of yours."""
     decl = registry.get(body.type)
-    area = service.resolve_area(db, scope=scope, area_code=body.area_code, lon=body.lon,
-                                lat=body.lat)
+    area = service.resolve_area(
+        db, scope=scope, area_code=body.area_code, lon=body.lon, lat=body.lat
+    )
     cipher = get_cipher(request)
     now = utcnow()
     case = service.create(
-        db, case_type=decl.name, title=body.title, description=body.description, area=area,
-        fields=body.fields, user=user, actor=actor, now=now, calendar=calendar, cipher=cipher,
-        parties=[service.PartyIn(role=p.role, name=p.name, contact=p.contact)
-                 for p in body.parties],
-        lon=body.lon, lat=body.lat)
+        db,
+        case_type=decl.name,
+        title=body.title,
+        description=body.description,
+        area=area,
+        fields=body.fields,
+        user=user,
+        actor=actor,
+        now=now,
+        calendar=calendar,
+        cipher=cipher,
+        parties=[
+            service.PartyIn(role=p.role, name=p.name, contact=p.contact) for p in body.parties
+        ],
+        lon=body.lon,
+        lat=body.lat,
+    )
     return present.detail(case, user=user, cipher=cipher, now=now, language=language)
 
 
 @router.get("/cases/board", response_model=BoardOut)
-def supervision_board(db: DbSession, scope: UserScope,
-                      area: Annotated[str | None, Query(max_length=32)] = None,
-                      type: Annotated[str | None, Query(max_length=32)] = None) -> BoardOut:
+def supervision_board(
+    db: DbSession,
+    scope: UserScope,
+    area: Annotated[str | None, Query(max_length=32)] = None,
+    type: Annotated[str | None, Query(max_length=32)] = None,
+) -> BoardOut:
     """督办看板: open cases per child area, by age since found, overdue, supervised, at risk."""
     chosen = area_service.get_by_code_or_raise(db, code=area, scope=scope) if area else None
     parent, rows = service.board(db, scope=scope, now=utcnow(), area=chosen, case_type=type)
     return BoardOut(
         area_code=parent.code if parent else None,
         age_buckets_days=list(service.AGE_BUCKETS_DAYS),
-        rows=[BoardRowOut(area_code=r.area.code, area_name=r.area.name_zh, open=r.open,
-                          by_age=r.by_age, overdue=r.overdue, supervised=r.supervised,
-                          escalated=r.escalated, escalation_risk=r.escalation_risk)
-              for r in rows])
+        rows=[
+            BoardRowOut(
+                area_code=r.area.code,
+                area_name=r.area.name_zh,
+                open=r.open,
+                by_age=r.by_age,
+                overdue=r.overdue,
+                supervised=r.supervised,
+                escalated=r.escalated,
+                escalation_risk=r.escalation_risk,
+            )
+            for r in rows
+        ],
+    )
 
 
 @router.get("/cases/indicators", response_model=list[IndicatorsOut])
@@ -133,27 +173,41 @@ def indicators(
     if end <= start or end - start > timedelta(days=3660):
         raise InvalidInput("end must follow start, within ten years", field="end")
     parent = area_service.get_by_code_or_raise(db, code=area, scope=scope)
-    results = case_indicators.by_child_area(db, case_type=type, parent=parent, start=start,
-                                            end=end, now=utcnow())
+    results = case_indicators.by_child_area(
+        db, case_type=type, parent=parent, start=start, end=end, now=utcnow()
+    )
     return [IndicatorsOut(**vars(r)) for r in results]
 
 
 @router.get("/cases/notices", response_model=list[NoticeOut])
-def my_notices(db: DbSession, user: CurrentUser, scope: UserScope,
-               limit: Annotated[int, Query(ge=1, le=200)] = 50,
-               unread: bool = False) -> list[NoticeOut]:
+def my_notices(
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    unread: bool = False,
+) -> list[NoticeOut]:
     """Reminders, overdue flags, escalations and risk alerts addressed to you."""
-    return [NoticeOut(id=n.id, case_id=c.id, number=service.number(c), kind=n.kind, at=n.at,
-                      read_at=n.read_at, title=c.title)
-            for n, c in service.notices_for(db, user=user, scope=scope, limit=limit,
-                                            unread_only=unread)]
+    return [
+        NoticeOut(
+            id=n.id,
+            case_id=c.id,
+            number=service.number(c),
+            kind=n.kind,
+            at=n.at,
+            read_at=n.read_at,
+            title=c.title,
+        )
+        for n, c in service.notices_for(db, user=user, scope=scope, limit=limit, unread_only=unread)
+    ]
 
 
 @router.post("/cases/notices/read", response_model=NoticesReadOut)
 def read_notices(body: NoticesReadIn, db: DbSession, user: CurrentUser) -> NoticesReadOut:
     """Mark your notices read (all of them, or those listed)."""
-    return NoticesReadOut(marked=service.mark_notices_read(db, user=user, now=utcnow(),
-                                                           notice_ids=body.ids))
+    return NoticesReadOut(
+        marked=service.mark_notices_read(db, user=user, now=utcnow(), notice_ids=body.ids)
+    )
 
 
 @router.post("/cases/tick", response_model=TickOut, dependencies=[requires(perms.ADMIN)])
@@ -169,95 +223,200 @@ def run_purge(db: DbSession, storage: Storage, actor: RequestActor) -> PurgeOut:
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail)
-def read_case(case_id: int, request: Request, db: DbSession, user: CurrentUser,
-              scope: UserScope, language: Language) -> CaseDetail:
+def read_case(
+    case_id: int,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+) -> CaseDetail:
     """One case with its timeline, masked personal data and the actions open to you."""
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
-    return present.detail(case, user=user, cipher=get_cipher(request), now=utcnow(),
-                          language=language)
+    return present.detail(
+        case, user=user, cipher=get_cipher(request), now=utcnow(), language=language
+    )
 
 
-@router.post("/cases/{case_id}/transitions", response_model=CaseDetail,
-             dependencies=[requires(perms.ACT)])
-def take_transition(case_id: int, body: TransitionIn, request: Request, db: DbSession,
-                    user: CurrentUser, scope: UserScope, actor: RequestActor,
-                    calendar: Calendar, language: Language) -> CaseDetail:
+@router.post(
+    "/cases/{case_id}/transitions", response_model=CaseDetail, dependencies=[requires(perms.ACT)]
+)
+def take_transition(
+    case_id: int,
+    body: TransitionIn,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    calendar: Calendar,
+    language: Language,
+) -> CaseDetail:
     """Move the case along a declared transition with its required fields."""
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     cipher = get_cipher(request)
     now = utcnow()
-    service.transition(db, case=case, name=body.transition, fields=body.fields, note=body.note,
-                       user=user, actor=actor, now=now, calendar=calendar, cipher=cipher,
-                       expected_version=body.version)
+    service.transition(
+        db,
+        case=case,
+        name=body.transition,
+        fields=body.fields,
+        note=body.note,
+        user=user,
+        actor=actor,
+        now=now,
+        calendar=calendar,
+        cipher=cipher,
+        expected_version=body.version,
+    )
     return present.detail(case, user=user, cipher=cipher, now=now, language=language)
 
 
-@router.post("/cases/{case_id}/comments", response_model=EventOut, status_code=201,
-             dependencies=[requires(perms.ACT)])
-def add_comment(case_id: int, body: CommentIn, db: DbSession, user: CurrentUser,
-                scope: UserScope, actor: RequestActor) -> EventOut:
+@router.post(
+    "/cases/{case_id}/comments",
+    response_model=EventOut,
+    status_code=201,
+    dependencies=[requires(perms.ACT)],
+)
+def add_comment(
+    case_id: int,
+    body: CommentIn,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+) -> EventOut:
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     event = service.comment(db, case=case, text=body.text, user=user, actor=actor, now=utcnow())
-    return EventOut(id=event.id, at=event.at, kind=event.kind, username=event.username,
-                    transition=None, from_state=None, to_state=None, note=event.note,
-                    data=event.data, personal=None)
+    return EventOut(
+        id=event.id,
+        at=event.at,
+        kind=event.kind,
+        username=event.username,
+        transition=None,
+        from_state=None,
+        to_state=None,
+        note=event.note,
+        data=event.data,
+        personal=None,
+    )
 
 
-@router.post("/cases/{case_id}/supervise", response_model=CaseDetail,
-             dependencies=[requires(perms.SUPERVISE)])
-def supervise(case_id: int, body: SuperviseIn, request: Request, db: DbSession,
-              user: CurrentUser, scope: UserScope, actor: RequestActor,
-              language: Language) -> CaseDetail:
+@router.post(
+    "/cases/{case_id}/supervise",
+    response_model=CaseDetail,
+    dependencies=[requires(perms.SUPERVISE)],
+)
+def supervise(
+    case_id: int,
+    body: SuperviseIn,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    language: Language,
+) -> CaseDetail:
     """督办: a new deadline and a note; the assignee (or the area's actors) is notified."""
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     now = utcnow()
-    service.supervise(db, case=case, due_at=body.due_at, note=body.note, user=user, actor=actor,
-                      now=now)
-    return present.detail(case, user=user, cipher=get_cipher(request), now=now,
-                          language=language)
+    service.supervise(
+        db, case=case, due_at=body.due_at, note=body.note, user=user, actor=actor, now=now
+    )
+    return present.detail(case, user=user, cipher=get_cipher(request), now=now, language=language)
 
 
-@router.post("/cases/{case_id}/links", response_model=LinkOut, status_code=201,
-             dependencies=[requires(perms.ACT)])
-def add_link(case_id: int, body: LinkIn, db: DbSession, user: CurrentUser, scope: UserScope,
-             actor: RequestActor) -> LinkOut:
+@router.post(
+    "/cases/{case_id}/links",
+    response_model=LinkOut,
+    status_code=201,
+    dependencies=[requires(perms.ACT)],
+)
+def add_link(
+    case_id: int,
+    body: LinkIn,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+) -> LinkOut:
     """Link an incident, facility, case, event or tip by kind, id and label."""
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
-    link = service.add_link(db, case=case, kind=body.kind, ref_id=body.ref_id, label=body.label,
-                            user=user, actor=actor, now=utcnow(), scope=scope)
+    link = service.add_link(
+        db,
+        case=case,
+        kind=body.kind,
+        ref_id=body.ref_id,
+        label=body.label,
+        user=user,
+        actor=actor,
+        now=utcnow(),
+        scope=scope,
+    )
     return LinkOut.model_validate(link)
 
 
-@router.post("/cases/{case_id}/attachments", response_model=AttachmentOut, status_code=201,
-             dependencies=[requires(perms.ACT)])
-def upload_attachment(case_id: int, db: DbSession, user: CurrentUser, scope: UserScope,
-                      actor: RequestActor, storage: Storage,
-                      file: Annotated[UploadFile, File()]) -> AttachmentOut:
+@router.post(
+    "/cases/{case_id}/attachments",
+    response_model=AttachmentOut,
+    status_code=201,
+    dependencies=[requires(perms.ACT)],
+)
+def upload_attachment(
+    case_id: int,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    storage: Storage,
+    file: Annotated[UploadFile, File()],
+) -> AttachmentOut:
     """Attach a JPEG, PNG, PDF or UTF-8 text file of at most 10 MiB."""
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     data = file.file.read(MAX_BYTES + 1)
-    attachment = service.add_attachment(db, case=case, filename=file.filename or "",
-                                        content_type=file.content_type, data=data,
-                                        storage=storage, user=user, actor=actor, now=utcnow())
+    attachment = service.add_attachment(
+        db,
+        case=case,
+        filename=file.filename or "",
+        content_type=file.content_type,
+        data=data,
+        storage=storage,
+        user=user,
+        actor=actor,
+        now=utcnow(),
+    )
     return AttachmentOut.model_validate(attachment)
 
 
 @router.get("/cases/{case_id}/attachments/{attachment_id}", response_class=Response)
-def download_attachment(case_id: int, attachment_id: int, db: DbSession, scope: UserScope,
-                        storage: Storage) -> Response:
+def download_attachment(
+    case_id: int, attachment_id: int, db: DbSession, scope: UserScope, storage: Storage
+) -> Response:
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     attachment = service.get_attachment(case, attachment_id)
     return attachment_response(storage, attachment)
 
 
-@router.get("/cases/{case_id}/personal", response_model=PersonalOut,
-            dependencies=[requires(perms.UNMASK)])
-def reveal_personal(case_id: int, request: Request, db: DbSession, user: CurrentUser,
-                    scope: UserScope, actor: RequestActor) -> PersonalOut:
+@router.get(
+    "/cases/{case_id}/personal", response_model=PersonalOut, dependencies=[requires(perms.UNMASK)]
+)
+def reveal_personal(
+    case_id: int,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+) -> PersonalOut:
     """Parties' names and contacts and personal texts in clear; every read is audited."""
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
-    view = service.reveal_personal(db, case=case, viewer=user, cipher=get_cipher(request),
-                                   actor=actor)
-    return PersonalOut(parties=[PartyOut(id=p.id, role=p.role, name=p.name, contact=p.contact)
-                                for p in view.parties],
-                       fields=view.fields, events=view.events)
+    view = service.reveal_personal(
+        db, case=case, viewer=user, cipher=get_cipher(request), actor=actor
+    )
+    return PersonalOut(
+        parties=[
+            PartyOut(id=p.id, role=p.role, name=p.name, contact=p.contact) for p in view.parties
+        ],
+        fields=view.fields,
+        events=view.events,
+    )

@@ -61,8 +61,9 @@ class BusinessCalendar:
 
     @property
     def hours_per_day(self) -> float:
-        return (datetime.combine(date.min, self.end)
-                - datetime.combine(date.min, self.start)).total_seconds() / 3600
+        return (
+            datetime.combine(date.min, self.end) - datetime.combine(date.min, self.start)
+        ).total_seconds() / 3600
 
     def is_workday(self, day: date) -> bool:
         if day in self.workdays:
@@ -71,8 +72,10 @@ class BusinessCalendar:
 
     def _window(self, day: date) -> tuple[datetime, datetime]:
         tz = self.tz
-        return (datetime.combine(day, self.start, tzinfo=tz).astimezone(UTC),
-                datetime.combine(day, self.end, tzinfo=tz).astimezone(UTC))
+        return (
+            datetime.combine(day, self.start, tzinfo=tz).astimezone(UTC),
+            datetime.combine(day, self.end, tzinfo=tz).astimezone(UTC),
+        )
 
     def add(self, moment: datetime, hours: float) -> datetime:
         """The moment ``hours`` working hours after ``moment`` (before it when negative).
@@ -143,21 +146,25 @@ def _parse_time(value: Any, name: str) -> time:
     try:
         return time.fromisoformat(str(value))
     except ValueError:
-        raise InvalidInput(f"{CONFIG_FILE}: calendar.{name} {value!r} is not HH:MM",
-                           field=f"calendar.{name}") from None
+        raise InvalidInput(
+            f"{CONFIG_FILE}: calendar.{name} {value!r} is not HH:MM", field=f"calendar.{name}"
+        ) from None
 
 
 def _parse_days(values: Any, name: str) -> frozenset[date]:
     if not isinstance(values, list):
-        raise InvalidInput(f"{CONFIG_FILE}: calendar.{name} must be a list of dates",
-                           field=f"calendar.{name}")
+        raise InvalidInput(
+            f"{CONFIG_FILE}: calendar.{name} must be a list of dates", field=f"calendar.{name}"
+        )
     days: set[date] = set()
     for value in values:
         try:
             days.add(value if isinstance(value, date) else date.fromisoformat(str(value)))
         except ValueError:
-            raise InvalidInput(f"{CONFIG_FILE}: calendar.{name} has {value!r}, not YYYY-MM-DD",
-                               field=f"calendar.{name}") from None
+            raise InvalidInput(
+                f"{CONFIG_FILE}: calendar.{name} has {value!r}, not YYYY-MM-DD",
+                field=f"calendar.{name}",
+            ) from None
     return frozenset(days)
 
 
@@ -165,13 +172,17 @@ def calendar_from_mapping(data: dict[str, Any], *, zone: str = DEFAULT_ZONE) -> 
     """A calendar from the ``[calendar]`` table of ``cases.toml`` (all keys optional)."""
     unknown = set(data) - {"start", "end", "holidays", "workdays", "weekdays"}
     if unknown:
-        raise InvalidInput(f"{CONFIG_FILE}: unknown calendar keys {sorted(unknown)}",
-                           field="calendar")
+        raise InvalidInput(
+            f"{CONFIG_FILE}: unknown calendar keys {sorted(unknown)}", field="calendar"
+        )
     weekdays = data.get("weekdays", [0, 1, 2, 3, 4])
     if not isinstance(weekdays, list) or not all(
-            isinstance(d, int) and 0 <= d <= 6 for d in weekdays):
-        raise InvalidInput(f"{CONFIG_FILE}: calendar.weekdays must be numbers 0 (Mon) to 6",
-                           field="calendar.weekdays")
+        isinstance(d, int) and 0 <= d <= 6 for d in weekdays
+    ):
+        raise InvalidInput(
+            f"{CONFIG_FILE}: calendar.weekdays must be numbers 0 (Mon) to 6",
+            field="calendar.weekdays",
+        )
     try:
         return BusinessCalendar(
             zone=zone,

@@ -18,14 +18,19 @@ from fangkong.core.config import Settings, load_settings
 from fangkong.core.db import make_engine, make_session_factory, session_scope, utcnow
 from fangkong.core.errors import FangkongError
 
-cases_app = typer.Typer(help="Cases: deadline tick, retention purge, declarations, indicators.",
-                        no_args_is_help=True)
+cases_app = typer.Typer(
+    help="Cases: deadline tick, retention purge, declarations, indicators.", no_args_is_help=True
+)
 console = Console()
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder "
-                                              "[default: ./fangkong-data or $FANGKONG_DATA_DIR]")]
-At = Annotated[str | None, typer.Option("--at", help="Act as if it were this ISO time "
-                                        "(with zone) instead of now")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data folder [default: ./fangkong-data or $FANGKONG_DATA_DIR]"),
+]
+At = Annotated[
+    str | None,
+    typer.Option("--at", help="Act as if it were this ISO time (with zone) instead of now"),
+]
 
 
 def _settings(data_dir: Path | None) -> Settings:
@@ -61,9 +66,11 @@ def tick(data_dir: DataDir = None, at: At = None) -> None:
         _fail(exc)
     factory = make_session_factory(make_engine(settings.resolved_database_url))
     report = jobs.run_tick(factory, calendar=calendar, now=_moment(at))
-    console.print(f"checked {report.checked} open cases: {report.reminded} reminded, "
-                  f"{report.flagged_overdue} flagged overdue, {report.escalated} escalated, "
-                  f"{report.notices} notices")
+    console.print(
+        f"checked {report.checked} open cases: {report.reminded} reminded, "
+        f"{report.flagged_overdue} flagged overdue, {report.escalated} escalated, "
+        f"{report.notices} notices"
+    )
 
 
 @cases_app.command("purge")
@@ -72,19 +79,31 @@ def purge(data_dir: DataDir = None, at: At = None) -> None:
     settings = _settings(data_dir)
     factory = make_session_factory(make_engine(settings.resolved_database_url))
     report = jobs.run_purge(factory, storage=storage_for(settings), now=_moment(at))
-    console.print(f"purged {report.cases} cases: {report.parties} parties anonymised, "
-                  f"{report.attachments} attachments deleted")
+    console.print(
+        f"purged {report.cases} cases: {report.parties} parties anonymised, "
+        f"{report.attachments} attachments deleted"
+    )
 
 
 @cases_app.command("types")
-def types(check: Annotated[list[Path] | None, typer.Option(
-        "--check", exists=True, dir_okay=False,
-        help="Also validate these YAML declarations")] = None) -> None:
+def types(
+    check: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--check", exists=True, dir_okay=False, help="Also validate these YAML declarations"
+        ),
+    ] = None,
+) -> None:
     """List the declared case types; validate YAML declarations with --check."""
     table = Table("type", "prefix", "states", "transitions", "retention (days)")
     for decl in registry.all_types():
-        table.add_row(decl.name, decl.prefix, ", ".join(s.name for s in decl.states),
-                      str(len(decl.transitions)), str(decl.retention_days or "—"))
+        table.add_row(
+            decl.name,
+            decl.prefix,
+            ", ".join(s.name for s in decl.states),
+            str(len(decl.transitions)),
+            str(decl.retention_days or "—"),
+        )
     console.print(table)
     failed = False
     for path in check or []:
@@ -113,8 +132,18 @@ def indicators(
 
     settings = _settings(data_dir)
     factory = make_session_factory(make_engine(settings.resolved_database_url))
-    table = Table("area", "found", "resolved", "on time", "rate", "overdue", "median h",
-                  "reopen", "agreement", "follow-up")
+    table = Table(
+        "area",
+        "found",
+        "resolved",
+        "on time",
+        "rate",
+        "overdue",
+        "median h",
+        "reopen",
+        "agreement",
+        "follow-up",
+    )
 
     def pct(value: float | None) -> str:
         return "—" if value is None else f"{value:.1%}"
@@ -122,14 +151,27 @@ def indicators(
     try:
         with session_scope(factory) as session:
             parent = area_service.get_by_code_or_raise(session, code=area)
-            rows = case_indicators.by_child_area(session, case_type=case_type, parent=parent,
-                                                 start=_moment(start), end=_moment(end),
-                                                 now=utcnow())
+            rows = case_indicators.by_child_area(
+                session,
+                case_type=case_type,
+                parent=parent,
+                start=_moment(start),
+                end=_moment(end),
+                now=utcnow(),
+            )
     except FangkongError as exc:
         _fail(exc)
     for r in rows:
-        table.add_row(r.area_code, str(r.found), str(r.resolved),
-                      str(r.resolved_within_deadline), pct(r.resolution_rate), str(r.overdue),
-                      "—" if r.median_hours_to_close is None else f"{r.median_hours_to_close:.1f}",
-                      pct(r.reopen_rate), pct(r.agreement_rate), pct(r.follow_up_rate))
+        table.add_row(
+            r.area_code,
+            str(r.found),
+            str(r.resolved),
+            str(r.resolved_within_deadline),
+            pct(r.resolution_rate),
+            str(r.overdue),
+            "—" if r.median_hours_to_close is None else f"{r.median_hours_to_close:.1f}",
+            pct(r.reopen_rate),
+            pct(r.agreement_rate),
+            pct(r.follow_up_rate),
+        )
     console.print(table)

@@ -71,9 +71,11 @@ class DeadlineAction(_Model):
     offset_hours: float = 0.0
 
 
-DEFAULT_ACTIONS = (DeadlineAction(kind="remind", offset_hours=-4),
-                   DeadlineAction(kind="flag_overdue"),
-                   DeadlineAction(kind="escalate", offset_hours=8))
+DEFAULT_ACTIONS = (
+    DeadlineAction(kind="remind", offset_hours=-4),
+    DeadlineAction(kind="flag_overdue"),
+    DeadlineAction(kind="escalate", offset_hours=8),
+)
 
 
 class DeadlineDecl(_Model):
@@ -250,8 +252,10 @@ def _check(decl: CaseTypeDecl) -> None:
         raise ValueError(f"initial state {decl.initial!r} is not declared")
     if states[decl.initial].closing:
         raise ValueError(f"initial state {decl.initial!r} must not be closing")
-    for group, where in ((decl.create_fields, "create_fields"),
-                         (decl.create_optional, "create_optional")):
+    for group, where in (
+        (decl.create_fields, "create_fields"),
+        (decl.create_optional, "create_optional"),
+    ):
         for name in group:
             if name not in fields:
                 raise ValueError(f"{where}: field {name!r} is not declared")
@@ -273,10 +277,12 @@ def _check(decl: CaseTypeDecl) -> None:
             raise ValueError(f"{where}: a field is both required and optional")
         leaves_closed = [s for s in t.sources if states[s].closing]
         if leaves_closed and not t.reopen:
-            raise ValueError(f"{where}: leaves closing state {leaves_closed[0]!r} "
-                             f"without reopen: true")
-        if t.reopen and (t.target is None or len(leaves_closed) != len(t.sources)
-                         or states[t.target].closing):
+            raise ValueError(
+                f"{where}: leaves closing state {leaves_closed[0]!r} without reopen: true"
+            )
+        if t.reopen and (
+            t.target is None or len(leaves_closed) != len(t.sources) or states[t.target].closing
+        ):
             raise ValueError(f"{where}: a reopen leaves closing states for an open one")
         for attr, kind in ((t.assigns_user, "user"), (t.assigns_org, None)):
             if attr is None:
@@ -287,17 +293,21 @@ def _check(decl: CaseTypeDecl) -> None:
                 raise ValueError(f"{where}: assigns_user field {attr!r} must be of kind user")
     for s in decl.states:
         if not s.closing and not [t for t in decl.leaving(s.name) if not t.stay]:
-            raise ValueError(f"state {s.name!r} is a dead end: it is not closing and no "
-                             f"transition leaves it")
+            raise ValueError(
+                f"state {s.name!r} is a dead end: it is not closing and no transition leaves it"
+            )
         if s.deadline is not None and s.deadline.by_field is not None:
             by = s.deadline.by_field
             if by not in fields or fields[by].kind != "choice":
-                raise ValueError(f"state {s.name!r}: deadline by_field {by!r} is not a declared "
-                                 f"choice field")
+                raise ValueError(
+                    f"state {s.name!r}: deadline by_field {by!r} is not a declared choice field"
+                )
             unknown = set(s.deadline.hours_by_value) - set(fields[by].options)
             if unknown:
-                raise ValueError(f"state {s.name!r}: deadline hours_by_value names "
-                                 f"{sorted(unknown)}, not options of {by!r}")
+                raise ValueError(
+                    f"state {s.name!r}: deadline hours_by_value names "
+                    f"{sorted(unknown)}, not options of {by!r}"
+                )
     reached = {decl.initial}
     queue = deque([decl.initial])
     while queue:
@@ -308,8 +318,9 @@ def _check(decl: CaseTypeDecl) -> None:
                 queue.append(t.target)
     for s in decl.states:
         if s.name not in reached:
-            raise ValueError(f"state {s.name!r} cannot be reached from the initial state "
-                             f"{decl.initial!r}")
+            raise ValueError(
+                f"state {s.name!r} cannot be reached from the initial state {decl.initial!r}"
+            )
     if not any(states[name].closing for name in reached):
         raise ValueError("no closing state can be reached: every case would stay open")
     if decl.risk is not None:
@@ -326,8 +337,7 @@ def _check(decl: CaseTypeDecl) -> None:
             if counted is None:
                 raise ValueError(f"risk: repeated transition {rep.transition!r} is not declared")
             if rep.field not in (*counted.fields, *counted.optional_fields):
-                raise ValueError(f"risk: transition {rep.transition!r} does not ask "
-                                 f"{rep.field!r}")
+                raise ValueError(f"risk: transition {rep.transition!r} does not ask {rep.field!r}")
     if decl.parties is not None and decl.parties.minimum > decl.parties.maximum:
         raise ValueError("parties: minimum exceeds maximum")
 

@@ -36,9 +36,16 @@ HAZARD_TITLES = {
     "other": ["井盖缺失", "河道护栏损坏", "工地围挡破损"],
 }
 DISPUTE_TITLES = {
-    "neighbour": "邻里纠纷", "family": "家庭纠纷", "domestic_violence": "家庭暴力求助",
-    "marriage": "婚姻纠纷", "property": "物业服务纠纷", "labour": "拖欠工资纠纷",
-    "land": "宅基地纠纷", "contract": "合同纠纷", "consumer": "消费纠纷", "other": "其他纠纷",
+    "neighbour": "邻里纠纷",
+    "family": "家庭纠纷",
+    "domestic_violence": "家庭暴力求助",
+    "marriage": "婚姻纠纷",
+    "property": "物业服务纠纷",
+    "labour": "拖欠工资纠纷",
+    "land": "宅基地纠纷",
+    "contract": "合同纠纷",
+    "consumer": "消费纠纷",
+    "other": "其他纠纷",
 }
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀英华"
@@ -55,8 +62,14 @@ class DemoCasesReport:
 
 
 class _Walker:
-    def __init__(self, session: Session, rng: random.Random, now: datetime,
-                 calendar: BusinessCalendar, cipher: FieldCipher) -> None:
+    def __init__(
+        self,
+        session: Session,
+        rng: random.Random,
+        now: datetime,
+        calendar: BusinessCalendar,
+        cipher: FieldCipher,
+    ) -> None:
         self.session = session
         self.rng = rng
         self.now = now
@@ -77,23 +90,39 @@ class _Walker:
         deadline = decl.state(case.state).deadline
         if deadline is None or case.due_at is None:
             return at + timedelta(hours=self.rng.uniform(2, 72))
-        share = self.rng.uniform(1.05, 2.5) if self.rng.random() < 0.2 else (
-            self.rng.uniform(0.1, 0.95))
-        total = (case.due_at - at).total_seconds() / 3600 if deadline.clock == "calendar" else (
-            self.calendar.working_hours_between(at, case.due_at))
+        share = (
+            self.rng.uniform(1.05, 2.5)
+            if self.rng.random() < 0.2
+            else (self.rng.uniform(0.1, 0.95))
+        )
+        total = (
+            (case.due_at - at).total_seconds() / 3600
+            if deadline.clock == "calendar"
+            else (self.calendar.working_hours_between(at, case.due_at))
+        )
         return shift(at, max(total * share, 0.25), clock=deadline.clock, calendar=self.calendar)
 
-    def move(self, case: Case, name: str, at: datetime, fields: dict[str, Any],
-             note: str | None = None) -> bool:
+    def move(
+        self, case: Case, name: str, at: datetime, fields: dict[str, Any], note: str | None = None
+    ) -> bool:
         """Take the transition at ``at`` unless that lies in the future."""
         if at >= self.now:
             return False
         decl = service.decl_of(case)
         spec = decl.transition(name)
         assert spec is not None
-        service.transition(self.session, case=case, name=name, fields=fields, note=note,
-                           user=None, actor=self.actor(spec.roles), now=at,
-                           calendar=self.calendar, cipher=self.cipher)
+        service.transition(
+            self.session,
+            case=case,
+            name=name,
+            fields=fields,
+            note=note,
+            user=None,
+            actor=self.actor(spec.roles),
+            now=at,
+            calendar=self.calendar,
+            cipher=self.cipher,
+        )
         return True
 
 
@@ -102,26 +131,37 @@ def _hazard(w: _Walker, area: Area, opened: datetime) -> Case:
     decl = registry.get("hazard")
     category = rng.choice(list(HAZARD_TITLES))
     case = service.create(
-        w.session, case_type="hazard", title=rng.choice(HAZARD_TITLES[category]), area=area,
-        fields={"finding_route": rng.choice(decl.field("finding_route").options),
-                "category": category, "place": f"{area.name_zh}"},
-        user=None, actor=w.actor(decl.create_roles), now=opened, calendar=w.calendar)
+        w.session,
+        case_type="hazard",
+        title=rng.choice(HAZARD_TITLES[category]),
+        area=area,
+        fields={
+            "finding_route": rng.choice(decl.field("finding_route").options),
+            "category": category,
+            "place": f"{area.name_zh}",
+        },
+        user=None,
+        actor=w.actor(decl.create_roles),
+        now=opened,
+        calendar=w.calendar,
+    )
     at = w.step_time(decl, case, opened)
     if rng.random() < 0.05:
         w.move(case, "dismiss", at, {"reason": "经核查不构成隐患"})
         return case
     grade = rng.choices(["major", "significant", "general", "low"], [1, 3, 8, 6])[0]
-    if not w.move(case, "assess", at, {"assessment_level": rng.choice(["grid", "station",
-                                                                       "county"]),
-                                       "risk_grade": grade}):
+    if not w.move(
+        case,
+        "assess",
+        at,
+        {"assessment_level": rng.choice(["grid", "station", "county"]), "risk_grade": grade},
+    ):
         return case
     at = w.step_time(decl, case, at)
     if rng.random() < 0.7:
-        moved = w.move(case, "route_internal", at,
-                       {"department": rng.choice(DEPARTMENTS_INTERNAL)})
+        moved = w.move(case, "route_internal", at, {"department": rng.choice(DEPARTMENTS_INTERNAL)})
     else:
-        moved = w.move(case, "route_external", at,
-                       {"department": rng.choice(DEPARTMENTS_EXTERNAL)})
+        moved = w.move(case, "route_external", at, {"department": rng.choice(DEPARTMENTS_EXTERNAL)})
     if not moved:
         return case
     for _ in range(3):
@@ -130,14 +170,17 @@ def _hazard(w: _Walker, area: Area, opened: datetime) -> Case:
             return case
         at = w.step_time(decl, case, at)
         passed = rng.random() < 0.85
-        if not w.move(case, "pass_reinspection" if passed else "fail_reinspection", at,
-                      {"reinspection_result": "整改到位" if passed else "整改不彻底"}):
+        if not w.move(
+            case,
+            "pass_reinspection" if passed else "fail_reinspection",
+            at,
+            {"reinspection_result": "整改到位" if passed else "整改不彻底"},
+        ):
             return case
         if passed:
             break
     if case.closed_at is not None and rng.random() < 0.05:
-        w.move(case, "reopen", at + timedelta(days=rng.uniform(3, 20)),
-               {"reason": "隐患复发"})
+        w.move(case, "reopen", at + timedelta(days=rng.uniform(3, 20)), {"reason": "隐患复发"})
     return case
 
 
@@ -150,17 +193,30 @@ def _dispute(w: _Walker, area: Area, opened: datetime, mediators: list[User]) ->
     rng = w.rng
     decl = registry.get("dispute")
     category = rng.choices(list(DISPUTE_TITLES), [8, 4, 1, 2, 3, 3, 2, 2, 2, 1])[0]
-    parties = [service.PartyIn("applicant", *_person(rng)),
-               service.PartyIn("respondent", *_person(rng))]
+    parties = [
+        service.PartyIn("applicant", *_person(rng)),
+        service.PartyIn("respondent", *_person(rng)),
+    ]
     threats = rng.random() < 0.05
     case = service.create(
-        w.session, case_type="dispute", title=DISPUTE_TITLES[category], area=area,
-        fields={"category": category, "channel": rng.choices(
-                    ["people", "administrative", "judicial"], [6, 2, 1])[0],
-                "source": rng.choice(decl.field("source").options),
-                "threats_recorded": threats, "weapons_recorded": False},
-        parties=parties, user=None, actor=w.actor(decl.create_roles), now=opened,
-        calendar=w.calendar, cipher=w.cipher)
+        w.session,
+        case_type="dispute",
+        title=DISPUTE_TITLES[category],
+        area=area,
+        fields={
+            "category": category,
+            "channel": rng.choices(["people", "administrative", "judicial"], [6, 2, 1])[0],
+            "source": rng.choice(decl.field("source").options),
+            "threats_recorded": threats,
+            "weapons_recorded": False,
+        },
+        parties=parties,
+        user=None,
+        actor=w.actor(decl.create_roles),
+        now=opened,
+        calendar=w.calendar,
+        cipher=w.cipher,
+    )
     at = w.step_time(decl, case, opened)
     if not mediators or rng.random() < 0.04:
         w.move(case, "withdraw", at, {"reason": "当事人自行和解"})
@@ -170,27 +226,47 @@ def _dispute(w: _Walker, area: Area, opened: datetime, mediators: list[User]) ->
     for _ in range(rng.choice([1, 1, 2, 3])):
         at += timedelta(days=rng.uniform(1, 8))
         failed = rng.random() < 0.3
-        if not w.move(case, "hold_session", at, {
-                "session_at": at.isoformat(), "session_result": "failed" if failed
-                else "progress", "session_note": "双方陈述意见，调解员释法说理"}):
+        if not w.move(
+            case,
+            "hold_session",
+            at,
+            {
+                "session_at": at.isoformat(),
+                "session_result": "failed" if failed else "progress",
+                "session_note": "双方陈述意见，调解员释法说理",
+            },
+        ):
             return case
     at = w.step_time(decl, case, at)
     outcome = rng.random()
     if outcome < 0.78:
-        if not w.move(case, "record_agreement", at,
-                      {"agreement_text": f"{parties[1].name}于十日内向{parties[0].name}"
-                                         f"赔偿并书面致歉，双方不再追究。"}):
+        if not w.move(
+            case,
+            "record_agreement",
+            at,
+            {
+                "agreement_text": f"{parties[1].name}于十日内向{parties[0].name}"
+                f"赔偿并书面致歉，双方不再追究。"
+            },
+        ):
             return case
         at += timedelta(days=rng.uniform(20, 40))
         if rng.random() < 0.06:
             w.move(case, "follow_up_broken", at, {"reason": "协议未履行"})
         else:
-            w.move(case, "follow_up", at, {"follow_up_result": rng.choice(
-                ["fulfilled", "fulfilled", "partially_fulfilled"])})
+            w.move(
+                case,
+                "follow_up",
+                at,
+                {"follow_up_result": rng.choice(["fulfilled", "fulfilled", "partially_fulfilled"])},
+            )
     elif outcome < 0.93:
-        w.move(case, "record_no_agreement", at,
-               {"referral": rng.choice(decl.field("referral").options),
-                "reason": "双方分歧较大"})
+        w.move(
+            case,
+            "record_no_agreement",
+            at,
+            {"referral": rng.choice(decl.field("referral").options), "reason": "双方分歧较大"},
+        )
     else:
         w.move(case, "withdraw", at, {"reason": "申请人撤回"})
     return case
@@ -215,14 +291,17 @@ def build_demo_cases(
     rng = random.Random(rng_seed)
     calendar = calendar or BusinessCalendar()
     walker = _Walker(session, rng, now, calendar, cipher)
-    areas = list(session.scalars(select(Area).where(Area.level == AreaLevel.GRID)
-                                 .order_by(Area.code)))
+    areas = list(
+        session.scalars(select(Area).where(Area.level == AreaLevel.GRID).order_by(Area.code))
+    )
     if not areas:
         areas = list(session.scalars(select(Area).order_by(Area.code)))
     if not areas:
         return DemoCasesReport()
-    seeing = {a.id: service.assignable_users(session, case_path=a.path, roles=[Role.MEDIATOR])
-              for a in areas}
+    seeing = {
+        a.id: service.assignable_users(session, case_path=a.path, roles=[Role.MEDIATOR])
+        for a in areas
+    }
     mediated = [a for a in areas if seeing[a.id]]
     report = DemoCasesReport()
 
@@ -240,6 +319,7 @@ def build_demo_cases(
     service.tick(session, now=now, calendar=calendar)
     for case in session.scalars(select(Case)):
         report.by_state[f"{case.case_type}.{case.state}"] = (
-            report.by_state.get(f"{case.case_type}.{case.state}", 0) + 1)
+            report.by_state.get(f"{case.case_type}.{case.state}", 0) + 1
+        )
         report.overdue += int(service.is_overdue(case, now))
     return report

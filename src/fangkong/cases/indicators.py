@@ -78,8 +78,9 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else numerator / denominator
 
 
-def compute(session: Session, *, case_type: str, area: Area, start: datetime, end: datetime,
-            now: datetime) -> Indicators:
+def compute(
+    session: Session, *, case_type: str, area: Area, start: datetime, end: datetime, now: datetime
+) -> Indicators:
     """The indicators of ``case_type`` in ``area`` (and below) for cases found in [start, end).
 
     Parameters
@@ -101,16 +102,31 @@ def compute(session: Session, *, case_type: str, area: Area, start: datetime, en
         for disputes, one for its mediation events: O(|C| + events of C).
     """
     decl = registry.get(case_type)
-    cohort_filter = (Case.case_type == decl.name, Case.opened_at >= start, Case.opened_at < end,
-                     Case.area_path.startswith(area.path, autoescape=True))
-    rows = session.execute(select(
-        Case.id, Case.opened_at, Case.closed_at, Case.resolved_at, Case.due_at, Case.late,
-        Case.reopen_count).where(*cohort_filter)).all()
+    cohort_filter = (
+        Case.case_type == decl.name,
+        Case.opened_at >= start,
+        Case.opened_at < end,
+        Case.area_path.startswith(area.path, autoescape=True),
+    )
+    rows = session.execute(
+        select(
+            Case.id,
+            Case.opened_at,
+            Case.closed_at,
+            Case.resolved_at,
+            Case.due_at,
+            Case.late,
+            Case.reopen_count,
+        ).where(*cohort_filter)
+    ).all()
     found = len(rows)
     resolved = [r for r in rows if r.resolved_at is not None and r.resolved_at <= now]
     on_time = [r for r in resolved if not r.late]
-    overdue = [r for r in rows if r.late or (r.closed_at is None and r.due_at is not None
-                                              and r.due_at < now)]
+    overdue = [
+        r
+        for r in rows
+        if r.late or (r.closed_at is None and r.due_at is not None and r.due_at < now)
+    ]
     closed = [r for r in rows if r.closed_at is not None and r.closed_at <= now]
     hours = [(r.closed_at - r.opened_at).total_seconds() / 3600 for r in closed]
     ever_closed = [r for r in rows if r.closed_at is not None or r.reopen_count > 0]
@@ -119,35 +135,51 @@ def compute(session: Session, *, case_type: str, area: Area, start: datetime, en
     if decl.name == "dispute":
         events: dict[int, dict[str, datetime]] = defaultdict(dict)
         for case_id, name, at in session.execute(
-                select(CaseEvent.case_id, CaseEvent.transition, CaseEvent.at)
-                .join(Case, Case.id == CaseEvent.case_id)
-                .where(*cohort_filter, CaseEvent.kind == EventKind.TRANSITION,
-                       CaseEvent.transition.in_((AGREEMENT, NO_AGREEMENT, *FOLLOW_UPS)),
-                       CaseEvent.at <= now)
-                .order_by(CaseEvent.id)):
+            select(CaseEvent.case_id, CaseEvent.transition, CaseEvent.at)
+            .join(Case, Case.id == CaseEvent.case_id)
+            .where(
+                *cohort_filter,
+                CaseEvent.kind == EventKind.TRANSITION,
+                CaseEvent.transition.in_((AGREEMENT, NO_AGREEMENT, *FOLLOW_UPS)),
+                CaseEvent.at <= now,
+            )
+            .order_by(CaseEvent.id)
+        ):
             if name is not None:
                 events[case_id].setdefault(name, at)
         agreed = {c for c, names in events.items() if AGREEMENT in names}
         ended = {c for c, names in events.items() if AGREEMENT in names or NO_AGREEMENT in names}
         followed = {c for c in agreed if any(n in events[c] for n in FOLLOW_UPS)}
-        due = {c for c in agreed
-               if events[c][AGREEMENT] + timedelta(days=FOLLOW_UP_DAYS) <= now} | followed
+        due = {
+            c for c in agreed if events[c][AGREEMENT] + timedelta(days=FOLLOW_UP_DAYS) <= now
+        } | followed
         agreement_rate = _rate(len(agreed), len(ended))
         follow_up_rate = _rate(len(followed), len(due))
     return Indicators(
-        case_type=decl.name, area_code=area.code, start=start, end=end, found=found,
-        resolved=len(resolved), resolved_within_deadline=len(on_time),
-        resolution_rate=_rate(len(on_time), found), overdue=len(overdue),
+        case_type=decl.name,
+        area_code=area.code,
+        start=start,
+        end=end,
+        found=found,
+        resolved=len(resolved),
+        resolved_within_deadline=len(on_time),
+        resolution_rate=_rate(len(on_time), found),
+        overdue=len(overdue),
         median_hours_to_close=statistics.median(hours) if hours else None,
         reopen_rate=_rate(len(reopened), len(ever_closed)),
-        agreement_rate=agreement_rate, follow_up_rate=follow_up_rate,
+        agreement_rate=agreement_rate,
+        follow_up_rate=follow_up_rate,
     )
 
 
-def by_child_area(session: Session, *, case_type: str, parent: Area, start: datetime,
-                  end: datetime, now: datetime) -> list[Indicators]:
+def by_child_area(
+    session: Session, *, case_type: str, parent: Area, start: datetime, end: datetime, now: datetime
+) -> list[Indicators]:
     """:func:`compute` for ``parent`` and then for each of its child areas."""
-    children = list(session.scalars(select(Area).where(Area.parent_id == parent.id)
-                                    .order_by(Area.code)))
-    return [compute(session, case_type=case_type, area=a, start=start, end=end, now=now)
-            for a in [parent, *children]]
+    children = list(
+        session.scalars(select(Area).where(Area.parent_id == parent.id).order_by(Area.code))
+    )
+    return [
+        compute(session, case_type=case_type, area=a, start=start, end=end, now=now)
+        for a in [parent, *children]
+    ]

@@ -21,15 +21,20 @@ from fangkong.core.db import session_scope, utcnow
 log = logging.getLogger(__name__)
 
 
-def run_tick(factory: sessionmaker[Session], *, calendar: BusinessCalendar,
-             now: datetime | None = None) -> service.TickReport:
+def run_tick(
+    factory: sessionmaker[Session], *, calendar: BusinessCalendar, now: datetime | None = None
+) -> service.TickReport:
     """One deadline tick in a transaction of its own."""
     with session_scope(factory) as session:
         return service.tick(session, now=now or utcnow(), calendar=calendar)
 
 
-def run_purge(factory: sessionmaker[Session], *, storage: AttachmentStorage | None,
-              now: datetime | None = None) -> service.PurgeReport:
+def run_purge(
+    factory: sessionmaker[Session],
+    *,
+    storage: AttachmentStorage | None,
+    now: datetime | None = None,
+) -> service.PurgeReport:
     """One retention purge in a transaction of its own.
 
     Attachment files are deleted as the purge walks the cases; should the transaction then
@@ -42,8 +47,9 @@ def run_purge(factory: sessionmaker[Session], *, storage: AttachmentStorage | No
 class Ticker:
     """A daemon thread that runs the tick every ``interval_s`` seconds until stopped."""
 
-    def __init__(self, job: Callable[[], object], interval_s: float,
-                 name: str = "cases-tick") -> None:
+    def __init__(
+        self, job: Callable[[], object], interval_s: float, name: str = "cases-tick"
+    ) -> None:
         self._job = job
         self._interval = interval_s
         self._stop = threading.Event()
@@ -68,7 +74,8 @@ class Ticker:
         self._thread.join(timeout)
 
 
-def start_ticker(factory: sessionmaker[Session], *, calendar: BusinessCalendar,
-                 interval_s: float = 300.0) -> Ticker:
+def start_ticker(
+    factory: sessionmaker[Session], *, calendar: BusinessCalendar, interval_s: float = 300.0
+) -> Ticker:
     """Run :func:`run_tick` now and then every ``interval_s`` seconds in a daemon thread."""
     return Ticker(lambda: run_tick(factory, calendar=calendar), interval_s).start()

@@ -50,9 +50,11 @@ class Case(TimestampMixin, Base):
     personal_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
     assignee_org: Mapped[str | None] = mapped_column(String(128), default=None)
     assignee_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL"), index=True, default=None)
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True, default=None
+    )
     created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
     opened_at: Mapped[datetime] = mapped_column(index=True)
     state_entered_at: Mapped[datetime]
     due_at: Mapped[datetime | None] = mapped_column(index=True, default=None)
@@ -74,17 +76,29 @@ class Case(TimestampMixin, Base):
 
     area: Mapped[Area] = relationship(lazy="selectin", viewonly=True)
     events: Mapped[list[CaseEvent]] = relationship(
-        back_populates="case", cascade="all, delete-orphan", order_by="CaseEvent.id",
-        passive_deletes=True)
+        back_populates="case",
+        cascade="all, delete-orphan",
+        order_by="CaseEvent.id",
+        passive_deletes=True,
+    )
     parties: Mapped[list[CaseParty]] = relationship(
-        back_populates="case", cascade="all, delete-orphan", order_by="CaseParty.id",
-        passive_deletes=True)
+        back_populates="case",
+        cascade="all, delete-orphan",
+        order_by="CaseParty.id",
+        passive_deletes=True,
+    )
     attachments: Mapped[list[CaseAttachment]] = relationship(
-        back_populates="case", cascade="all, delete-orphan", order_by="CaseAttachment.id",
-        passive_deletes=True)
+        back_populates="case",
+        cascade="all, delete-orphan",
+        order_by="CaseAttachment.id",
+        passive_deletes=True,
+    )
     links: Mapped[list[CaseLink]] = relationship(
-        back_populates="case", cascade="all, delete-orphan", order_by="CaseLink.id",
-        passive_deletes=True)
+        back_populates="case",
+        cascade="all, delete-orphan",
+        order_by="CaseLink.id",
+        passive_deletes=True,
+    )
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's mapping
 
@@ -95,12 +109,14 @@ class CaseEvent(Base):
     __tablename__ = "case_event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id", ondelete="CASCADE"),
-                                         index=True)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("case_record.id", ondelete="CASCADE"), index=True
+    )
     at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[EventKind] = mapped_column(enum_column(EventKind, 16))
     user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
     username: Mapped[str | None] = mapped_column(String(64), default=None)
     transition: Mapped[str | None] = mapped_column(String(48), default=None)
     from_state: Mapped[str | None] = mapped_column(String(48), default=None)
@@ -119,8 +135,9 @@ class CaseParty(Base):
     __tablename__ = "case_party"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id", ondelete="CASCADE"),
-                                         index=True)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("case_record.id", ondelete="CASCADE"), index=True
+    )
     role: Mapped[str] = mapped_column(String(32))
     name_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
     contact_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
@@ -133,8 +150,9 @@ class CaseAttachment(Base):
     __tablename__ = "case_attachment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id", ondelete="CASCADE"),
-                                         index=True)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("case_record.id", ondelete="CASCADE"), index=True
+    )
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
@@ -154,8 +172,9 @@ class CaseLink(Base):
     __table_args__ = (UniqueConstraint("case_id", "kind", "ref_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id", ondelete="CASCADE"),
-                                         index=True)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("case_record.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(32))
     ref_id: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String(200))
@@ -185,10 +204,12 @@ class CaseNotice(Base):
     __tablename__ = "case_notice"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id", ondelete="CASCADE"),
-                                         index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"),
-                                         index=True)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("case_record.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[EventKind] = mapped_column(enum_column(EventKind, 16))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(default=None)

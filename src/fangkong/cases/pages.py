@@ -46,8 +46,9 @@ FIELD_PREFIX = "f_"
 class Labels:
     """Translated names of one case type's states, transitions, fields and values."""
 
-    def __init__(self, decl: CaseTypeDecl, language: str, zone: Any,
-                 users: dict[int, str] | None = None) -> None:
+    def __init__(
+        self, decl: CaseTypeDecl, language: str, zone: Any, users: dict[int, str] | None = None
+    ) -> None:
         self.decl = decl
         self.language = language
         self.zone = zone
@@ -83,8 +84,9 @@ class Labels:
         if spec.kind == "user":
             return self.users.get(int(value), f"#{value}")
         if spec.kind == "datetime":
-            return datetime.fromisoformat(str(value)).astimezone(self.zone).strftime(
-                "%Y-%m-%d %H:%M")
+            return (
+                datetime.fromisoformat(str(value)).astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+            )
         return str(value)
 
     def for_type(self, decl: CaseTypeDecl) -> str:
@@ -109,8 +111,10 @@ class Labels:
 def _users_by_id(db: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return {u.id: f"{u.display_name} ({u.username})"
-            for u in db.scalars(select(User).where(User.id.in_(ids)))}
+    return {
+        u.id: f"{u.display_name} ({u.username})"
+        for u in db.scalars(select(User).where(User.id.in_(ids)))
+    }
 
 
 def _user_ids(case: Case) -> set[int]:
@@ -132,15 +136,15 @@ def _form_fields(form: FormData, names: tuple[str, ...]) -> dict[str, Any]:
     return values
 
 
-def _field_choices(db: Session, decl: CaseTypeDecl, fields: tuple[str, ...],
-                   case_path: str | None) -> dict[str, list[tuple[str, str]]]:
+def _field_choices(
+    db: Session, decl: CaseTypeDecl, fields: tuple[str, ...], case_path: str | None
+) -> dict[str, list[tuple[str, str]]]:
     """Options of the user fields among ``fields``: staff who can see the case."""
     choices: dict[str, list[tuple[str, str]]] = {}
     for name in fields:
         spec = decl.field(name)
         if spec.kind == "user" and case_path is not None:
-            users = service.assignable_users(db, case_path=case_path,
-                                             roles=spec.user_roles or None)
+            users = service.assignable_users(db, case_path=case_path, roles=spec.user_roles or None)
             choices[name] = [(str(u.id), f"{u.display_name} ({u.username})") for u in users]
     return choices
 
@@ -153,32 +157,64 @@ def _bool_param(value: str | None) -> bool | None:
 
 
 @router.get("/cases", response_class=HTMLResponse)
-def cases_page(request: Request, db: DbSession, user: CurrentUser, scope: UserScope,
-               language: Language, type: str = "", state: str = "", area: str = "",
-               overdue: str = "", open: str = "", page: int = 1) -> Response:
+def cases_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    type: str = "",
+    state: str = "",
+    area: str = "",
+    overdue: str = "",
+    open: str = "",
+    page: int = 1,
+) -> Response:
     page = max(1, page)
     now = utcnow()
-    filters = service.CaseFilter(case_type=type or None, state=state or None,
-                                 area_code=area.strip() or None, overdue=_bool_param(overdue),
-                                 open=_bool_param(open))
+    filters = service.CaseFilter(
+        case_type=type or None,
+        state=state or None,
+        area_code=area.strip() or None,
+        overdue=_bool_param(overdue),
+        open=_bool_param(open),
+    )
     error = None
     try:
-        total, items = service.get_all(db, scope=scope, now=now, filters=filters,
-                                       limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        total, items = service.get_all(
+            db,
+            scope=scope,
+            now=now,
+            filters=filters,
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+        )
     except FangkongError as exc:
         total, items, error = 0, [], exc.message
     zone = request.app.state.settings.zone
     labels = {d.name: Labels(d, language, zone) for d in registry.all_types()}
-    query = urlencode({"type": type, "state": state, "area": area, "overdue": overdue,
-                       "open": open})
+    query = urlencode(
+        {"type": type, "state": state, "area": area, "overdue": overdue, "open": open}
+    )
     template = "cases/rows.html" if request.headers.get("hx-request") else "cases/list.html"
-    return render(request, template, language=language, user=user, items=items, total=total,
-                  page=page, pages=max(1, -(-total // PAGE_SIZE)), labels=labels, now=now,
-                  types=registry.all_types(), filters={"type": type, "state": state,
-                                                       "area": area, "overdue": overdue,
-                                                       "open": open},
-                  query=query, error=error, number=service.number,
-                  can_create=auth.can(user, perms.CREATE))
+    return render(
+        request,
+        template,
+        language=language,
+        user=user,
+        items=items,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        labels=labels,
+        now=now,
+        types=registry.all_types(),
+        filters={"type": type, "state": state, "area": area, "overdue": overdue, "open": open},
+        query=query,
+        error=error,
+        number=service.number,
+        can_create=auth.can(user, perms.CREATE),
+    )
 
 
 # --- create ----------------------------------------------------------------------------------
@@ -190,27 +226,58 @@ def _creatable(user: User) -> list[CaseTypeDecl]:
     return [d for d in registry.all_types() if user.role in d.create_roles]
 
 
-def _render_new(request: Request, db: Session, user: User, scope: Scope, language: str,
-                decl: CaseTypeDecl, *, values: dict[str, str] | None = None,
-                error: FangkongError | None = None) -> Response:
+def _render_new(
+    request: Request,
+    db: Session,
+    user: User,
+    scope: Scope,
+    language: str,
+    decl: CaseTypeDecl,
+    *,
+    values: dict[str, str] | None = None,
+    error: FangkongError | None = None,
+) -> Response:
     zone = request.app.state.settings.zone
     areas = area_service.get_all(db, scope=scope)
-    return render(request, "cases/new.html", language=language, user=user, decl=decl,
-                  labels=Labels(decl, language, zone), types=_creatable(user), areas=areas,
-                  values=values or {}, error=error, status_code=422 if error else 200,
-                  field_prefix=FIELD_PREFIX)
+    return render(
+        request,
+        "cases/new.html",
+        language=language,
+        user=user,
+        decl=decl,
+        labels=Labels(decl, language, zone),
+        types=_creatable(user),
+        areas=areas,
+        values=values or {},
+        error=error,
+        status_code=422 if error else 200,
+        field_prefix=FIELD_PREFIX,
+    )
 
 
 @router.get("/cases/new", response_class=HTMLResponse, dependencies=[requires(perms.CREATE)])
-def new_case_form(request: Request, db: DbSession, user: CurrentUser, scope: UserScope,
-                  language: Language, type: str = "hazard") -> Response:
+def new_case_form(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    type: str = "hazard",
+) -> Response:
     decl = registry.get(type)
     return _render_new(request, db, user, scope, language, decl)
 
 
 @router.post("/cases/new", response_class=HTMLResponse, dependencies=[requires(perms.CREATE)])
-async def create_case(request: Request, db: DbSession, user: CurrentUser, scope: UserScope,
-                      actor: RequestActor, language: Language, calendar: Calendar) -> Response:
+async def create_case(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    language: Language,
+    calendar: Calendar,
+) -> Response:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     decl = registry.get(values.get("type", ""))
@@ -221,16 +288,28 @@ async def create_case(request: Request, db: DbSession, user: CurrentUser, scope:
             for i in range(decl.parties.maximum):
                 name = values.get(f"party_name_{i}", "").strip()
                 if name:
-                    parties.append(service.PartyIn(
-                        role=values.get(f"party_role_{i}", ""), name=name,
-                        contact=values.get(f"party_contact_{i}", "").strip() or None))
+                    parties.append(
+                        service.PartyIn(
+                            role=values.get(f"party_role_{i}", ""),
+                            name=name,
+                            contact=values.get(f"party_contact_{i}", "").strip() or None,
+                        )
+                    )
         with db.begin_nested():  # a refused create leaves nothing behind in the request
             case = service.create(
-                db, case_type=decl.name, title=values.get("title", ""),
-                description=values.get("description", ""), area=area,
+                db,
+                case_type=decl.name,
+                title=values.get("title", ""),
+                description=values.get("description", ""),
+                area=area,
                 fields=_form_fields(form, (*decl.create_fields, *decl.create_optional)),
-                parties=parties, user=user, actor=actor, now=utcnow(), calendar=calendar,
-                cipher=get_cipher(request))
+                parties=parties,
+                user=user,
+                actor=actor,
+                now=utcnow(),
+                calendar=calendar,
+                cipher=get_cipher(request),
+            )
     except FangkongError as exc:
         if exc.status_code not in (409, 422):
             raise
@@ -241,34 +320,66 @@ async def create_case(request: Request, db: DbSession, user: CurrentUser, scope:
 # --- detail and actions ----------------------------------------------------------------------
 
 
-def _render_case(request: Request, db: Session, user: User, language: str, case: Case, *,
-                 fragment: bool, open_action: str | None = None,
-                 values: dict[str, str] | None = None, error: FangkongError | None = None,
-                 status_code: int = 200) -> Response:
+def _render_case(
+    request: Request,
+    db: Session,
+    user: User,
+    language: str,
+    case: Case,
+    *,
+    fragment: bool,
+    open_action: str | None = None,
+    values: dict[str, str] | None = None,
+    error: FangkongError | None = None,
+    status_code: int = 200,
+) -> Response:
     decl = service.decl_of(case)
     zone = request.app.state.settings.zone
     now = utcnow()
     labels = Labels(decl, language, zone, _users_by_id(db, _user_ids(case)))
     allowed = service.allowed_transitions(case, user)
     opened: TransitionDecl | None = next((t for t in allowed if t.name == open_action), None)
-    choices = _field_choices(db, decl, (*opened.fields, *opened.optional_fields)
-                             if opened else (), case.area_path)
+    choices = _field_choices(
+        db, decl, (*opened.fields, *opened.optional_fields) if opened else (), case.area_path
+    )
     return render(
-        request, "cases/body.html" if fragment else "cases/detail.html", language=language,
-        user=user, case=case, decl=decl, labels=labels, number=service.number(case),
-        personal=service.masked_personal(case, get_cipher(request)), allowed=allowed,
-        opened=opened, choices=choices, values=values or {}, error=error, now=now,
-        overdue=service.is_overdue(case, now), field_prefix=FIELD_PREFIX,
+        request,
+        "cases/body.html" if fragment else "cases/detail.html",
+        language=language,
+        user=user,
+        case=case,
+        decl=decl,
+        labels=labels,
+        number=service.number(case),
+        personal=service.masked_personal(case, get_cipher(request)),
+        allowed=allowed,
+        opened=opened,
+        choices=choices,
+        values=values or {},
+        error=error,
+        now=now,
+        overdue=service.is_overdue(case, now),
+        field_prefix=FIELD_PREFIX,
         can_supervise=auth.can(user, perms.SUPERVISE) and case.closed_at is None,
-        can_act=auth.can(user, perms.ACT), can_unmask=auth.can(user, perms.UNMASK),
+        can_act=auth.can(user, perms.ACT),
+        can_unmask=auth.can(user, perms.UNMASK),
         link_kinds=service.LINK_KINDS,
         default_due=(now + timedelta(days=3)).astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
-        status_code=status_code)
+        status_code=status_code,
+    )
 
 
 @router.get("/cases/board", response_class=HTMLResponse)
-def board_page(request: Request, db: DbSession, user: CurrentUser, scope: UserScope,
-               language: Language, area: str = "", type: str = "", days: int = 365) -> Response:
+def board_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    area: str = "",
+    type: str = "",
+    days: int = 365,
+) -> Response:
     now = utcnow()
     chosen = area_service.get_by_code_or_raise(db, code=area, scope=scope) if area else None
     case_type = type if type in registry.names() else None
@@ -279,19 +390,40 @@ def board_page(request: Request, db: DbSession, user: CurrentUser, scope: UserSc
     if parent is not None:
         for decl in registry.all_types():
             if case_type is None or decl.name == case_type:
-                figures.append((decl, case_indicators.compute(
-                    db, case_type=decl.name, area=parent, start=start, end=now, now=now)))
-    ancestors = ([a for a in area_service.ancestors(db, area=parent) if scope.covers(a.path)]
-                 if parent is not None else [])
-    return render(request, "cases/board.html", language=language, user=user, parent=parent,
-                  rows=rows, buckets=service.AGE_BUCKETS_DAYS, figures=figures, days=days,
-                  notices=service.notices_for(db, user=user, scope=scope, limit=20),
-                  unread=len(service.notices_for(db, user=user, scope=scope, limit=200,
-                                                 unread_only=True)),
-                  number=service.number, ancestors=ancestors, type=case_type or "",
-                  types=registry.all_types(),
-                  labels={d.name: Labels(d, language, request.app.state.settings.zone)
-                          for d in registry.all_types()})
+                figures.append(
+                    (
+                        decl,
+                        case_indicators.compute(
+                            db, case_type=decl.name, area=parent, start=start, end=now, now=now
+                        ),
+                    )
+                )
+    ancestors = (
+        [a for a in area_service.ancestors(db, area=parent) if scope.covers(a.path)]
+        if parent is not None
+        else []
+    )
+    return render(
+        request,
+        "cases/board.html",
+        language=language,
+        user=user,
+        parent=parent,
+        rows=rows,
+        buckets=service.AGE_BUCKETS_DAYS,
+        figures=figures,
+        days=days,
+        notices=service.notices_for(db, user=user, scope=scope, limit=20),
+        unread=len(service.notices_for(db, user=user, scope=scope, limit=200, unread_only=True)),
+        number=service.number,
+        ancestors=ancestors,
+        type=case_type or "",
+        types=registry.all_types(),
+        labels={
+            d.name: Labels(d, language, request.app.state.settings.zone)
+            for d in registry.all_types()
+        },
+    )
 
 
 @router.post("/cases/board/read", response_class=HTMLResponse)
@@ -302,42 +434,87 @@ def read_notices(db: DbSession, user: CurrentUser) -> Response:
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(case_id: int, request: Request, db: DbSession, user: CurrentUser,
-              scope: UserScope, language: Language) -> Response:
+def case_page(
+    case_id: int,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+) -> Response:
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     return _render_case(request, db, user, language, case, fragment=False)
 
 
 @router.get("/cases/{case_id}/act/{name}", response_class=HTMLResponse)
-def action_form(case_id: int, name: str, request: Request, db: DbSession, user: CurrentUser,
-                scope: UserScope, language: Language) -> Response:
+def action_form(
+    case_id: int,
+    name: str,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+) -> Response:
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     return _render_case(request, db, user, language, case, fragment=True, open_action=name)
 
 
-def _after_write(request: Request, db: Session, user: User, language: str, case: Case,
-                 ) -> Response:
+def _after_write(
+    request: Request,
+    db: Session,
+    user: User,
+    language: str,
+    case: Case,
+) -> Response:
     if request.headers.get("hx-request"):
         return _render_case(request, db, user, language, case, fragment=True)
     return RedirectResponse(f"/cases/{case.id}", status_code=303)
 
 
-def _failed(request: Request, db: Session, user: User, language: str, case_id: int,
-            scope: Scope, exc: FangkongError, *, open_action: str | None = None,
-            values: dict[str, str] | None = None) -> Response:
+def _failed(
+    request: Request,
+    db: Session,
+    user: User,
+    language: str,
+    case_id: int,
+    scope: Scope,
+    exc: FangkongError,
+    *,
+    open_action: str | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     htmx = bool(request.headers.get("hx-request"))
     # htmx swaps only 2xx answers: the fault is shown in the swapped fragment.
-    return _render_case(request, db, user, language, case, fragment=htmx,
-                        open_action=open_action, values=values, error=exc,
-                        status_code=200 if htmx else exc.status_code)
+    return _render_case(
+        request,
+        db,
+        user,
+        language,
+        case,
+        fragment=htmx,
+        open_action=open_action,
+        values=values,
+        error=exc,
+        status_code=200 if htmx else exc.status_code,
+    )
 
 
-@router.post("/cases/{case_id}/act/{name}", response_class=HTMLResponse,
-             dependencies=[requires(perms.ACT)])
-async def take_action(case_id: int, name: str, request: Request, db: DbSession,
-                      user: CurrentUser, scope: UserScope, actor: RequestActor,
-                      language: Language, calendar: Calendar) -> Response:
+@router.post(
+    "/cases/{case_id}/act/{name}", response_class=HTMLResponse, dependencies=[requires(perms.ACT)]
+)
+async def take_action(
+    case_id: int,
+    name: str,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    language: Language,
+    calendar: Calendar,
+) -> Response:
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -351,53 +528,103 @@ async def take_action(case_id: int, name: str, request: Request, db: DbSession,
     version = values.get("version", "")
     try:
         with db.begin_nested():
-            service.transition(db, case=case, name=name, fields=fields,
-                               note=values.get("note"), user=user, actor=actor, now=utcnow(),
-                               calendar=calendar, cipher=get_cipher(request),
-                               expected_version=int(version) if version.isdigit() else None)
+            service.transition(
+                db,
+                case=case,
+                name=name,
+                fields=fields,
+                note=values.get("note"),
+                user=user,
+                actor=actor,
+                now=utcnow(),
+                calendar=calendar,
+                cipher=get_cipher(request),
+                expected_version=int(version) if version.isdigit() else None,
+            )
     except FangkongError as exc:
-        return _failed(request, db, user, language, case_id, scope, exc, open_action=name,
-                       values=values)
+        return _failed(
+            request, db, user, language, case_id, scope, exc, open_action=name, values=values
+        )
     return _after_write(request, db, user, language, case)
 
 
-@router.post("/cases/{case_id}/comment", response_class=HTMLResponse,
-             dependencies=[requires(perms.ACT)])
-async def add_comment(case_id: int, request: Request, db: DbSession, user: CurrentUser,
-                      scope: UserScope, actor: RequestActor, language: Language) -> Response:
+@router.post(
+    "/cases/{case_id}/comment", response_class=HTMLResponse, dependencies=[requires(perms.ACT)]
+)
+async def add_comment(
+    case_id: int,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    language: Language,
+) -> Response:
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     form = await request.form()
     text = form.get("text")
     try:
         with db.begin_nested():
-            service.comment(db, case=case, text=text if isinstance(text, str) else "",
-                            user=user, actor=actor, now=utcnow())
+            service.comment(
+                db,
+                case=case,
+                text=text if isinstance(text, str) else "",
+                user=user,
+                actor=actor,
+                now=utcnow(),
+            )
     except FangkongError as exc:
         return _failed(request, db, user, language, case_id, scope, exc)
     return _after_write(request, db, user, language, case)
 
 
-@router.post("/cases/{case_id}/links", response_class=HTMLResponse,
-             dependencies=[requires(perms.ACT)])
-async def add_link(case_id: int, request: Request, db: DbSession, user: CurrentUser,
-                   scope: UserScope, actor: RequestActor, language: Language) -> Response:
+@router.post(
+    "/cases/{case_id}/links", response_class=HTMLResponse, dependencies=[requires(perms.ACT)]
+)
+async def add_link(
+    case_id: int,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    language: Language,
+) -> Response:
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
         with db.begin_nested():
-            service.add_link(db, case=case, kind=values.get("kind", ""),
-                             ref_id=values.get("ref_id", ""), label=values.get("label", ""),
-                             user=user, actor=actor, now=utcnow(), scope=scope)
+            service.add_link(
+                db,
+                case=case,
+                kind=values.get("kind", ""),
+                ref_id=values.get("ref_id", ""),
+                label=values.get("label", ""),
+                user=user,
+                actor=actor,
+                now=utcnow(),
+                scope=scope,
+            )
     except FangkongError as exc:
         return _failed(request, db, user, language, case_id, scope, exc)
     return _after_write(request, db, user, language, case)
 
 
-@router.post("/cases/{case_id}/supervise", response_class=HTMLResponse,
-             dependencies=[requires(perms.SUPERVISE)])
-async def supervise(case_id: int, request: Request, db: DbSession, user: CurrentUser,
-                    scope: UserScope, actor: RequestActor, language: Language) -> Response:
+@router.post(
+    "/cases/{case_id}/supervise",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.SUPERVISE)],
+)
+async def supervise(
+    case_id: int,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    language: Language,
+) -> Response:
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     form = await request.form()
     due, note = form.get("due_at"), form.get("note")
@@ -410,19 +637,33 @@ async def supervise(case_id: int, request: Request, db: DbSession, user: Current
         if due_at.tzinfo is None:
             due_at = due_at.replace(tzinfo=zone)
         with db.begin_nested():
-            service.supervise(db, case=case, due_at=due_at.astimezone(UTC),
-                              note=note if isinstance(note, str) else "", user=user,
-                              actor=actor, now=utcnow())
+            service.supervise(
+                db,
+                case=case,
+                due_at=due_at.astimezone(UTC),
+                note=note if isinstance(note, str) else "",
+                user=user,
+                actor=actor,
+                now=utcnow(),
+            )
     except FangkongError as exc:
         return _failed(request, db, user, language, case_id, scope, exc)
     return _after_write(request, db, user, language, case)
 
 
-@router.post("/cases/{case_id}/attachments", response_class=HTMLResponse,
-             dependencies=[requires(perms.ACT)])
-async def upload(case_id: int, request: Request, db: DbSession, user: CurrentUser,
-                 scope: UserScope, actor: RequestActor, language: Language,
-                 storage: Storage) -> Response:
+@router.post(
+    "/cases/{case_id}/attachments", response_class=HTMLResponse, dependencies=[requires(perms.ACT)]
+)
+async def upload(
+    case_id: int,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    language: Language,
+    storage: Storage,
+) -> Response:
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     form = await request.form()
     upload_file = form.get("file")
@@ -434,32 +675,55 @@ async def upload(case_id: int, request: Request, db: DbSession, user: CurrentUse
         finally:
             await form.close()
         with db.begin_nested():
-            service.add_attachment(db, case=case, filename=upload_file.filename or "",
-                                   content_type=upload_file.content_type, data=data,
-                                   storage=storage, user=user, actor=actor, now=utcnow())
+            service.add_attachment(
+                db,
+                case=case,
+                filename=upload_file.filename or "",
+                content_type=upload_file.content_type,
+                data=data,
+                storage=storage,
+                user=user,
+                actor=actor,
+                now=utcnow(),
+            )
     except FangkongError as exc:
         return _failed(request, db, user, language, case_id, scope, exc)
     return _after_write(request, db, user, language, case)
 
 
 @router.get("/cases/{case_id}/attachments/{attachment_id}")
-def download(case_id: int, attachment_id: int, db: DbSession, scope: UserScope,
-             storage: Storage) -> Response:
+def download(
+    case_id: int, attachment_id: int, db: DbSession, scope: UserScope, storage: Storage
+) -> Response:
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
     attachment = service.get_attachment(case, attachment_id)
     return attachment_response(storage, attachment)
 
 
-@router.get("/cases/{case_id}/personal", response_class=HTMLResponse,
-            dependencies=[requires(perms.UNMASK)])
-def personal_fragment(case_id: int, request: Request, db: DbSession, user: CurrentUser,
-                      scope: UserScope, actor: RequestActor, language: Language) -> Response:
+@router.get(
+    "/cases/{case_id}/personal", response_class=HTMLResponse, dependencies=[requires(perms.UNMASK)]
+)
+def personal_fragment(
+    case_id: int,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    language: Language,
+) -> Response:
     """Parties in clear, as a fragment that replaces the masked list; the read is audited."""
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
-    view = service.reveal_personal(db, case=case, viewer=user, cipher=get_cipher(request),
-                                   actor=actor)
+    view = service.reveal_personal(
+        db, case=case, viewer=user, cipher=get_cipher(request), actor=actor
+    )
     decl = service.decl_of(case)
-    return render(request, "cases/personal.html", language=language, user=user, case=case,
-                  personal=view,
-                  labels=Labels(decl, language, request.app.state.settings.zone))
-
+    return render(
+        request,
+        "cases/personal.html",
+        language=language,
+        user=user,
+        case=case,
+        personal=view,
+        labels=Labels(decl, language, request.app.state.settings.zone),
+    )

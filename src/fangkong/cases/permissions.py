@@ -33,5 +33,7 @@ PERMISSIONS_BY_ROLE: dict[Role, set[str]] = {
 
 def merged(base: dict[Role, frozenset[str]]) -> dict[Role, frozenset[str]]:
     """``base`` (e.g. ``fangkong.core.auth.PERMISSIONS``) with the case permissions added."""
-    return {role: frozenset(base.get(role, frozenset()) | PERMISSIONS_BY_ROLE.get(role, set()))
-            for role in Role}
+    return {
+        role: frozenset(base.get(role, frozenset()) | PERMISSIONS_BY_ROLE.get(role, set()))
+        for role in Role
+    }

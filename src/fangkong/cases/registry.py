@@ -16,8 +16,9 @@ def register(decl: CaseTypeDecl) -> None:
         raise DeclarationError(f"case type {decl.name!r} is already declared differently")
     prefixes = {d.prefix: d.name for d in _TYPES.values()}
     if prefixes.get(decl.prefix, decl.name) != decl.name:
-        raise DeclarationError(f"case type {decl.name!r}: prefix {decl.prefix!r} is taken by "
-                               f"{prefixes[decl.prefix]!r}")
+        raise DeclarationError(
+            f"case type {decl.name!r}: prefix {decl.prefix!r} is taken by {prefixes[decl.prefix]!r}"
+        )
     _TYPES[decl.name] = decl
 
 
@@ -25,8 +26,9 @@ def get(name: str) -> CaseTypeDecl:
     """The declaration named ``name``; an unknown name is invalid input naming the field."""
     decl = _TYPES.get(name)
     if decl is None:
-        raise InvalidInput(f"case type {name!r} is not declared (known: {', '.join(names())})",
-                           field="type")
+        raise InvalidInput(
+            f"case type {name!r} is not declared (known: {', '.join(names())})", field="type"
+        )
     return decl
 
 

@@ -225,8 +225,9 @@ class NoticeOut(BaseModel):
 
 
 class NoticesReadIn(BaseModel):
-    ids: list[int] | None = Field(default=None, max_length=1000,
-                                  description="Notices to mark read; null for all of yours")
+    ids: list[int] | None = Field(
+        default=None, max_length=1000, description="Notices to mark read; null for all of yours"
+    )
 
 
 class NoticesReadOut(BaseModel):

@@ -73,8 +73,11 @@ def _require(user: User | None, permission: str) -> None:
 
 def _check_version(case: Case, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != case.version:
-        raise Conflict(f"case {number(case)} changed meanwhile (version {case.version}, "
-                       f"not {expected_version}); reload it", field="version")
+        raise Conflict(
+            f"case {number(case)} changed meanwhile (version {case.version}, "
+            f"not {expected_version}); reload it",
+            field="version",
+        )
 
 
 def _flush(session: Session, case: Case) -> None:
@@ -85,8 +88,14 @@ def _flush(session: Session, case: Case) -> None:
 
 
 def _event(case: Case, *, kind: EventKind, actor: Actor, now: datetime, **values: Any) -> CaseEvent:
-    event = CaseEvent(kind=kind, at=now, user_id=actor.user_id, username=actor.username,
-                      data=values.pop("data", None) or {}, **values)
+    event = CaseEvent(
+        kind=kind,
+        at=now,
+        user_id=actor.user_id,
+        username=actor.username,
+        data=values.pop("data", None) or {},
+        **values,
+    )
     case.events.append(event)
     return event
 
@@ -106,33 +115,47 @@ def mask_name(value: str) -> str:
 
 
 def _mask_contact(value: str) -> str:
-    return mask_phone(value) if value.replace("+", "").replace("-", "").isdigit() else (
-        mask_name(value))
+    return (
+        mask_phone(value)
+        if value.replace("+", "").replace("-", "").isdigit()
+        else (mask_name(value))
+    )
 
 
 # --- field values ----------------------------------------------------------------------------
 
 
-def _coerce_one(session: Session, f: FieldDecl, raw: Any, *, zone: ZoneInfo,
-                case_path: str | None) -> Any:
+def _coerce_one(
+    session: Session, f: FieldDecl, raw: Any, *, zone: ZoneInfo, case_path: str | None
+) -> Any:
     where = f"fields.{f.name}"
     if f.kind in ("text", "longtext"):
         if not isinstance(raw, str) or not raw.strip():
             raise InvalidInput(f"{where} must be non-empty text", field=where)
         if len(raw) > f.max_length:
-            raise InvalidInput(f"{where} has {len(raw)} characters; at most {f.max_length}",
-                               field=where)
+            raise InvalidInput(
+                f"{where} has {len(raw)} characters; at most {f.max_length}", field=where
+            )
         return raw.strip()
     if f.kind == "choice":
         if raw not in f.options:
-            raise InvalidInput(f"{where}: {raw!r} is not one of {', '.join(f.options)}",
-                               field=where)
+            raise InvalidInput(
+                f"{where}: {raw!r} is not one of {', '.join(f.options)}", field=where
+            )
         return raw
     if f.kind == "bool":
         if isinstance(raw, bool):
             return raw
-        if isinstance(raw, str) and raw.lower() in ("true", "on", "1", "yes", "false", "off",
-                                                     "0", "no"):
+        if isinstance(raw, str) and raw.lower() in (
+            "true",
+            "on",
+            "1",
+            "yes",
+            "false",
+            "off",
+            "0",
+            "no",
+        ):
             return raw.lower() in ("true", "on", "1", "yes")
         raise InvalidInput(f"{where}: {raw!r} is not true or false", field=where)
     if f.kind == "int":
@@ -144,14 +167,16 @@ def _coerce_one(session: Session, f: FieldDecl, raw: Any, *, zone: ZoneInfo,
         try:
             return date.fromisoformat(str(raw)).isoformat()
         except ValueError:
-            raise InvalidInput(f"{where}: {raw!r} is not a date (YYYY-MM-DD)",
-                               field=where) from None
+            raise InvalidInput(
+                f"{where}: {raw!r} is not a date (YYYY-MM-DD)", field=where
+            ) from None
     if f.kind == "datetime":
         try:
             moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
         except ValueError:
-            raise InvalidInput(f"{where}: {raw!r} is not a date and time (ISO 8601)",
-                               field=where) from None
+            raise InvalidInput(
+                f"{where}: {raw!r} is not a date and time (ISO 8601)", field=where
+            ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
         return _iso(moment)
@@ -164,11 +189,15 @@ def _coerce_one(session: Session, f: FieldDecl, raw: Any, *, zone: ZoneInfo,
     if user is None or not user.is_active:
         raise InvalidInput(f"{where}: user {user_id} does not exist or is inactive", field=where)
     if f.user_roles and user.role not in f.user_roles:
-        raise InvalidInput(f"{where}: user {user.username!r} is not a "
-                           f"{' or '.join(r.value for r in f.user_roles)}", field=where)
+        raise InvalidInput(
+            f"{where}: user {user.username!r} is not a "
+            f"{' or '.join(r.value for r in f.user_roles)}",
+            field=where,
+        )
     if case_path is not None and not scope_for(session, user).covers(case_path):
-        raise InvalidInput(f"{where}: user {user.username!r} is not bound to the case's area",
-                           field=where)
+        raise InvalidInput(
+            f"{where}: user {user.username!r} is not bound to the case's area", field=where
+        )
     return user_id
 
 
@@ -192,9 +221,11 @@ def coerce_fields(
     allowed = set(required) | set(optional)
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise InvalidInput(f"fields.{unknown[0]} is not asked here (asked: "
-                           f"{', '.join(sorted(allowed)) or 'nothing'})",
-                           field=f"fields.{unknown[0]}")
+        raise InvalidInput(
+            f"fields.{unknown[0]} is not asked here (asked: "
+            f"{', '.join(sorted(allowed)) or 'nothing'})",
+            field=f"fields.{unknown[0]}",
+        )
     plain: dict[str, Any] = {}
     personal: dict[str, Any] = {}
     for name in (*required, *sorted(allowed - set(required))):
@@ -231,8 +262,9 @@ def _decrypt_json(cipher: FieldCipher, token: str | None) -> dict[str, Any]:
 # --- deadlines and states --------------------------------------------------------------------
 
 
-def deadline_for(decl: CaseTypeDecl, case: Case, state: str, *, start: datetime,
-                 calendar: BusinessCalendar) -> datetime | None:
+def deadline_for(
+    decl: CaseTypeDecl, case: Case, state: str, *, start: datetime, calendar: BusinessCalendar
+) -> datetime | None:
     """When a case entering ``state`` at ``start`` is due (None: the state has no deadline).
 
     The state's hours (or the hours for the value of its ``by_field``) on its clock, multiplied
@@ -249,8 +281,9 @@ def deadline_for(decl: CaseTypeDecl, case: Case, state: str, *, start: datetime,
     return shift(start, hours, clock=deadline.clock, calendar=calendar)
 
 
-def _enter(decl: CaseTypeDecl, case: Case, state: str, *, now: datetime,
-           calendar: BusinessCalendar) -> None:
+def _enter(
+    decl: CaseTypeDecl, case: Case, state: str, *, now: datetime, calendar: BusinessCalendar
+) -> None:
     spec = decl.state(state)
     case.state = state
     case.state_entered_at = now
@@ -278,14 +311,18 @@ def users_bound_to(session: Session, *, area_id: int, roles: Iterable[Role]) -> 
     wanted = list(set(roles))
     if not wanted:
         return []
-    query = (select(User).join(UserArea, UserArea.user_id == User.id)
-             .where(UserArea.area_id == area_id, User.role.in_(wanted), User.is_active)
-             .order_by(User.id))
+    query = (
+        select(User)
+        .join(UserArea, UserArea.user_id == User.id)
+        .where(UserArea.area_id == area_id, User.role.in_(wanted), User.is_active)
+        .order_by(User.id)
+    )
     return list(session.scalars(query).unique())
 
 
-def nearest_users(session: Session, *, path: str, roles: Iterable[Role],
-                  skip_own: bool = False) -> list[User]:
+def nearest_users(
+    session: Session, *, path: str, roles: Iterable[Role], skip_own: bool = False
+) -> list[User]:
     """Users of ``roles`` bound to the deepest area on ``path`` that has any (own area first,
     or the parent first when ``skip_own``)."""
     ids = _ancestor_ids(path)
@@ -299,8 +336,9 @@ def nearest_users(session: Session, *, path: str, roles: Iterable[Role],
     return []
 
 
-def _notify(session: Session, case: Case, users: Iterable[User], kind: EventKind,
-            now: datetime) -> list[str]:
+def _notify(
+    session: Session, case: Case, users: Iterable[User], kind: EventKind, now: datetime
+) -> list[str]:
     names: list[str] = []
     for user in {u.id: u for u in users}.values():
         session.add(CaseNotice(case_id=case.id, user_id=user.id, kind=kind, at=now))
@@ -334,11 +372,19 @@ def risk_reasons(decl: CaseTypeDecl, case: Case) -> list[str]:
     if risk is None:
         return []
     reasons = [f"fact:{name}" for name in risk.any_true if case.data.get(name) is True]
-    reasons += [f"{name}:{case.data[name]}" for name, values in risk.field_in.items()
-                if case.data.get(name) in values]
+    reasons += [
+        f"{name}:{case.data[name]}"
+        for name, values in risk.field_in.items()
+        if case.data.get(name) in values
+    ]
     for rep in risk.repeated:
-        count = sum(1 for e in case.events if e.kind is EventKind.TRANSITION
-                    and e.transition == rep.transition and e.data.get(rep.field) == rep.value)
+        count = sum(
+            1
+            for e in case.events
+            if e.kind is EventKind.TRANSITION
+            and e.transition == rep.transition
+            and e.data.get(rep.field) == rep.value
+        )
         if count >= rep.at_least:
             reasons.append(f"repeated:{rep.transition}.{rep.field}={rep.value}")
     return reasons
@@ -351,8 +397,9 @@ def _alert_area(session: Session, case: Case, level: AreaLevel) -> list[int]:
     return wanted or [by_depth[0].id]
 
 
-def _evaluate_risk(session: Session, decl: CaseTypeDecl, case: Case, *, now: datetime,
-                   calendar: BusinessCalendar) -> None:
+def _evaluate_risk(
+    session: Session, decl: CaseTypeDecl, case: Case, *, now: datetime, calendar: BusinessCalendar
+) -> None:
     if decl.risk is None:
         return
     reasons = risk_reasons(decl, case)
@@ -360,8 +407,9 @@ def _evaluate_risk(session: Session, decl: CaseTypeDecl, case: Case, *, now: dat
         case.escalation_risk = True
         case.risk_reasons = reasons
         if case.closed_at is None and case.due_at is not None:
-            shortened = deadline_for(decl, case, case.state, start=case.state_entered_at,
-                                     calendar=calendar)
+            shortened = deadline_for(
+                decl, case, case.state, start=case.state_entered_at, calendar=calendar
+            )
             if shortened is not None and shortened < case.due_at:
                 case.due_at = shortened
         recipients: list[User] = []
@@ -370,9 +418,18 @@ def _evaluate_risk(session: Session, decl: CaseTypeDecl, case: Case, *, now: dat
             if recipients:
                 break
         names = _notify(session, case, recipients, EventKind.RISK, now)
-        _event(case, kind=EventKind.RISK, actor=SYSTEM, now=now,
-               data={"flag": True, "reasons": reasons, "alerted": names,
-                     "due_at": _iso(case.due_at) if case.due_at else None})
+        _event(
+            case,
+            kind=EventKind.RISK,
+            actor=SYSTEM,
+            now=now,
+            data={
+                "flag": True,
+                "reasons": reasons,
+                "alerted": names,
+                "due_at": _iso(case.due_at) if case.due_at else None,
+            },
+        )
     elif reasons and reasons != case.risk_reasons:
         case.risk_reasons = reasons
     elif not reasons and case.escalation_risk:
@@ -395,8 +452,7 @@ def get_or_raise(session: Session, *, case_id: int, scope: Scope | None) -> Case
     """The case; out of scope reads as not found, so ids do not leak."""
     case = get(session, case_id=case_id, scope=scope)
     if case is None:
-        raise NotFound(f"case {case_id} does not exist or is outside your areas",
-                       field="case_id")
+        raise NotFound(f"case {case_id} does not exist or is outside your areas", field="case_id")
     return case
 
 
@@ -410,8 +466,9 @@ class CaseFilter:
     escalation_risk: bool | None = None
 
 
-def _filter_clauses(session: Session, *, scope: Scope, filters: CaseFilter,
-                    now: datetime) -> list[ColumnElement[bool]]:
+def _filter_clauses(
+    session: Session, *, scope: Scope, filters: CaseFilter, now: datetime
+) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = [scope.clause(Case.area_path)]
     if filters.case_type:
         registry.get(filters.case_type)
@@ -447,8 +504,9 @@ def get_all(
     """Cases in scope matching ``filters``, newest first: (total, page)."""
     clauses = _filter_clauses(session, scope=scope, filters=filters, now=now)
     total = session.scalar(select(func.count(Case.id)).where(*clauses)) or 0
-    page = session.scalars(select(Case).where(*clauses).order_by(Case.id.desc())
-                           .limit(limit).offset(offset))
+    page = session.scalars(
+        select(Case).where(*clauses).order_by(Case.id.desc()).limit(limit).offset(offset)
+    )
     return int(total), list(page)
 
 
@@ -474,8 +532,14 @@ class PartyIn:
     contact: str | None = None
 
 
-def resolve_area(session: Session, *, scope: Scope | None, area_code: str | None = None,
-                 lon: float | None = None, lat: float | None = None) -> Area:
+def resolve_area(
+    session: Session,
+    *,
+    scope: Scope | None,
+    area_code: str | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+) -> Area:
     """The area a new case belongs to: the deepest area holding its point, or the named area."""
     if lon is not None and lat is not None:
         _, _, chain = area_service.locate(session, lon=lon, lat=lat)
@@ -494,18 +558,25 @@ def _check_parties(decl: CaseTypeDecl, parties: list[PartyIn]) -> None:
             raise InvalidInput(f"a {decl.name} case has no parties", field="parties")
         return
     if not spec.minimum <= len(parties) <= spec.maximum:
-        raise InvalidInput(f"a {decl.name} case needs {spec.minimum} to {spec.maximum} parties, "
-                           f"not {len(parties)}", field="parties")
+        raise InvalidInput(
+            f"a {decl.name} case needs {spec.minimum} to {spec.maximum} parties, "
+            f"not {len(parties)}",
+            field="parties",
+        )
     for i, party in enumerate(parties):
         if party.role not in spec.roles:
-            raise InvalidInput(f"parties.{i}.role: {party.role!r} is not one of "
-                               f"{', '.join(spec.roles)}", field=f"parties.{i}.role")
+            raise InvalidInput(
+                f"parties.{i}.role: {party.role!r} is not one of {', '.join(spec.roles)}",
+                field=f"parties.{i}.role",
+            )
         if not party.name.strip() or len(party.name) > 64:
-            raise InvalidInput(f"parties.{i}.name must be 1-64 characters",
-                               field=f"parties.{i}.name")
+            raise InvalidInput(
+                f"parties.{i}.name must be 1-64 characters", field=f"parties.{i}.name"
+            )
         if party.contact is not None and len(party.contact) > 64:
-            raise InvalidInput(f"parties.{i}.contact has more than 64 characters",
-                               field=f"parties.{i}.contact")
+            raise InvalidInput(
+                f"parties.{i}.contact has more than 64 characters", field=f"parties.{i}.contact"
+            )
 
 
 def create(
@@ -529,45 +600,83 @@ def create(
     decl = registry.get(case_type)
     _require(user, perms.CREATE)
     if user is not None and user.role not in decl.create_roles:
-        raise Forbidden(f"role {user.role.value!r} may not open a {decl.name} case (allowed: "
-                        f"{', '.join(r.value for r in decl.create_roles)})")
+        raise Forbidden(
+            f"role {user.role.value!r} may not open a {decl.name} case (allowed: "
+            f"{', '.join(r.value for r in decl.create_roles)})"
+        )
     title = title.strip()
     if not 1 <= len(title) <= MAX_TITLE:
         raise InvalidInput(f"title must be 1-{MAX_TITLE} characters", field="title")
     if len(description) > MAX_TEXT:
-        raise InvalidInput(f"description has more than {MAX_TEXT} characters",
-                           field="description")
+        raise InvalidInput(f"description has more than {MAX_TEXT} characters", field="description")
     parties = parties or []
     _check_parties(decl, parties)
-    plain, personal = coerce_fields(session, decl, required=decl.create_fields,
-                                    optional=decl.create_optional, raw=fields,
-                                    zone=calendar.tz, case_path=area.path)
+    plain, personal = coerce_fields(
+        session,
+        decl,
+        required=decl.create_fields,
+        optional=decl.create_optional,
+        raw=fields,
+        zone=calendar.tz,
+        case_path=area.path,
+    )
     if parties and cipher is None:
         raise ValueError("a cipher is needed to store parties")
     case = Case(
-        case_type=decl.name, title=title, description=description.strip(), area_id=area.id,
-        area_path=area.path, lon=lon, lat=lat,
+        case_type=decl.name,
+        title=title,
+        description=description.strip(),
+        area_id=area.id,
+        area_path=area.path,
+        lon=lon,
+        lat=lat,
         h3_cell=h3_cell(lon, lat) if lon is not None and lat is not None else None,
-        data=plain, personal_encrypted=_encrypt_json(cipher, personal),
-        created_by_id=user.id if user else None, opened_at=now, state_entered_at=now,
-        state=decl.initial, deadline_round=0, late=False, reopen_count=0,
-        supervision_count=0, escalation_risk=False, risk_reasons=[],
-        created_at=now, updated_at=now,
+        data=plain,
+        personal_encrypted=_encrypt_json(cipher, personal),
+        created_by_id=user.id if user else None,
+        opened_at=now,
+        state_entered_at=now,
+        state=decl.initial,
+        deadline_round=0,
+        late=False,
+        reopen_count=0,
+        supervision_count=0,
+        escalation_risk=False,
+        risk_reasons=[],
+        created_at=now,
+        updated_at=now,
     )
     for party in parties:
         assert cipher is not None
-        case.parties.append(CaseParty(
-            role=party.role, name_encrypted=cipher.encrypt(party.name.strip()),
-            contact_encrypted=cipher.encrypt(party.contact.strip()) if party.contact else None))
+        case.parties.append(
+            CaseParty(
+                role=party.role,
+                name_encrypted=cipher.encrypt(party.name.strip()),
+                contact_encrypted=cipher.encrypt(party.contact.strip()) if party.contact else None,
+            )
+        )
     _enter(decl, case, decl.initial, now=now, calendar=calendar)
     session.add(case)
-    _event(case, kind=EventKind.CREATE, actor=actor, now=now, to_state=decl.initial,
-           data=plain, personal_encrypted=_encrypt_json(cipher, personal))
+    _event(
+        case,
+        kind=EventKind.CREATE,
+        actor=actor,
+        now=now,
+        to_state=decl.initial,
+        data=plain,
+        personal_encrypted=_encrypt_json(cipher, personal),
+    )
     session.flush()
     _evaluate_risk(session, decl, case, now=now, calendar=calendar)
     session.flush()
-    audit.record(session, actor=actor, action="create", entity="case", entity_id=case.id,
-                 detail={"type": decl.name, "area": area.code})
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="case",
+        entity_id=case.id,
+        detail={"type": decl.name, "area": area.code},
+    )
     return case
 
 
@@ -597,32 +706,44 @@ def transition(
     _check_version(case, expected_version)
     spec = decl.transition(name)
     if spec is None:
-        raise InvalidInput(f"transition {name!r} is not declared for {decl.name} cases "
-                           f"(declared: {', '.join(t.name for t in decl.transitions)})",
-                           field="transition")
+        raise InvalidInput(
+            f"transition {name!r} is not declared for {decl.name} cases "
+            f"(declared: {', '.join(t.name for t in decl.transitions)})",
+            field="transition",
+        )
     if case.state not in spec.sources:
-        raise Conflict(f"transition {name!r} cannot start from state {case.state!r}; it starts "
-                       f"from {', '.join(spec.sources)}", field="transition")
+        raise Conflict(
+            f"transition {name!r} cannot start from state {case.state!r}; it starts "
+            f"from {', '.join(spec.sources)}",
+            field="transition",
+        )
     _require(user, perms.ACT)
     if user is not None and user.role not in spec.roles:
-        raise Forbidden(f"role {user.role.value!r} may not take transition {name!r} (allowed: "
-                        f"{', '.join(r.value for r in spec.roles)})")
+        raise Forbidden(
+            f"role {user.role.value!r} may not take transition {name!r} (allowed: "
+            f"{', '.join(r.value for r in spec.roles)})"
+        )
     note = (note or "").strip() or None
     if spec.note_required and note is None:
         raise InvalidInput(f"transition {name!r} needs a note", field="note")
     if note is not None and len(note) > MAX_TEXT:
         raise InvalidInput(f"note has more than {MAX_TEXT} characters", field="note")
-    plain, personal = coerce_fields(session, decl, required=spec.fields,
-                                    optional=spec.optional_fields, raw=fields,
-                                    zone=calendar.tz, case_path=case.area_path)
+    plain, personal = coerce_fields(
+        session,
+        decl,
+        required=spec.fields,
+        optional=spec.optional_fields,
+        raw=fields,
+        zone=calendar.tz,
+        case_path=case.area_path,
+    )
     source = case.state
     target = decl.target_of(spec, source)
     if not spec.stay and case.due_at is not None and now > case.due_at:
         case.late = True
     case.data = {**case.data, **plain}
     if personal:
-        merged = {**(_decrypt_json(cipher, case.personal_encrypted) if cipher else {}),
-                  **personal}
+        merged = {**(_decrypt_json(cipher, case.personal_encrypted) if cipher else {}), **personal}
         case.personal_encrypted = _encrypt_json(cipher, merged)
     if spec.assigns_org is not None and spec.assigns_org in plain:
         case.assignee_org = str(plain[spec.assigns_org])
@@ -633,18 +754,34 @@ def transition(
     if not spec.stay:
         _enter(decl, case, target, now=now, calendar=calendar)
     case.updated_at = now
-    event = _event(case, kind=EventKind.TRANSITION, actor=actor, now=now, transition=name,
-                   from_state=source, to_state=target, note=note, data=plain,
-                   personal_encrypted=_encrypt_json(cipher, personal))
+    event = _event(
+        case,
+        kind=EventKind.TRANSITION,
+        actor=actor,
+        now=now,
+        transition=name,
+        from_state=source,
+        to_state=target,
+        note=note,
+        data=plain,
+        personal_encrypted=_encrypt_json(cipher, personal),
+    )
     _evaluate_risk(session, decl, case, now=now, calendar=calendar)
     _flush(session, case)
-    audit.record(session, actor=actor, action="transition", entity="case", entity_id=case.id,
-                 detail={"transition": name, "from": source, "to": target})
+    audit.record(
+        session,
+        actor=actor,
+        action="transition",
+        entity="case",
+        entity_id=case.id,
+        detail={"transition": name, "from": source, "to": target},
+    )
     return event
 
 
-def comment(session: Session, *, case: Case, text: str, user: User | None, actor: Actor,
-            now: datetime) -> CaseEvent:
+def comment(
+    session: Session, *, case: Case, text: str, user: User | None, actor: Actor, now: datetime
+) -> CaseEvent:
     """Add a comment to the case's timeline."""
     _require(user, perms.ACT)
     text = text.strip()
@@ -657,8 +794,16 @@ def comment(session: Session, *, case: Case, text: str, user: User | None, actor
     return event
 
 
-def supervise(session: Session, *, case: Case, due_at: datetime, note: str, user: User | None,
-              actor: Actor, now: datetime) -> CaseEvent:
+def supervise(
+    session: Session,
+    *,
+    case: Case,
+    due_at: datetime,
+    note: str,
+    user: User | None,
+    actor: Actor,
+    now: datetime,
+) -> CaseEvent:
     """督办: set a new deadline with a note; the deadline actions start over for it."""
     _require(user, perms.SUPERVISE)
     if case.closed_at is not None:
@@ -678,21 +823,45 @@ def supervise(session: Session, *, case: Case, due_at: datetime, note: str, user
     case.supervised_at = now
     case.supervision_count += 1
     case.updated_at = now
-    names = _notify(session, case, _assignee_or_actors(session, decl, case),
-                    EventKind.SUPERVISE, now)
-    event = _event(case, kind=EventKind.SUPERVISE, actor=actor, now=now, note=note,
-                   data={"due_at": _iso(case.due_at),
-                         "previous_due_at": _iso(previous) if previous else None,
-                         "notified": names})
+    names = _notify(
+        session, case, _assignee_or_actors(session, decl, case), EventKind.SUPERVISE, now
+    )
+    event = _event(
+        case,
+        kind=EventKind.SUPERVISE,
+        actor=actor,
+        now=now,
+        note=note,
+        data={
+            "due_at": _iso(case.due_at),
+            "previous_due_at": _iso(previous) if previous else None,
+            "notified": names,
+        },
+    )
     _flush(session, case)
-    audit.record(session, actor=actor, action="supervise", entity="case", entity_id=case.id,
-                 detail={"due_at": _iso(case.due_at)})
+    audit.record(
+        session,
+        actor=actor,
+        action="supervise",
+        entity="case",
+        entity_id=case.id,
+        detail={"due_at": _iso(case.due_at)},
+    )
     return event
 
 
-def add_attachment(session: Session, *, case: Case, filename: str, content_type: str | None,
-                   data: bytes, storage: AttachmentStorage, user: User | None, actor: Actor,
-                   now: datetime) -> CaseAttachment:
+def add_attachment(
+    session: Session,
+    *,
+    case: Case,
+    filename: str,
+    content_type: str | None,
+    data: bytes,
+    storage: AttachmentStorage,
+    user: User | None,
+    actor: Actor,
+    now: datetime,
+) -> CaseAttachment:
     """Store a file for the case (type and size checked) and note it in the timeline."""
     _require(user, perms.ACT)
     if case.purged_at is not None:
@@ -700,9 +869,15 @@ def add_attachment(session: Session, *, case: Case, filename: str, content_type:
     name = Path(filename.replace("\\", "/")).name.strip()[:200]
     kind = check_file(name, content_type, data)
     key = storage.save(data, suffix=Path(name).suffix.lower())
-    attachment = CaseAttachment(filename=name, content_type=kind, size=len(data),
-                                sha256=hashlib.sha256(data).hexdigest(), storage_key=key,
-                                uploaded_by=actor.username, uploaded_at=now)
+    attachment = CaseAttachment(
+        filename=name,
+        content_type=kind,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        storage_key=key,
+        uploaded_by=actor.username,
+        uploaded_at=now,
+    )
     case.attachments.append(attachment)
     case.updated_at = now
     try:
@@ -710,11 +885,22 @@ def add_attachment(session: Session, *, case: Case, filename: str, content_type:
     except BaseException:
         storage.delete(key)
         raise
-    _event(case, kind=EventKind.ATTACHMENT, actor=actor, now=now,
-           data={"attachment_id": attachment.id, "filename": name, "size": len(data)})
+    _event(
+        case,
+        kind=EventKind.ATTACHMENT,
+        actor=actor,
+        now=now,
+        data={"attachment_id": attachment.id, "filename": name, "size": len(data)},
+    )
     _flush(session, case)
-    audit.record(session, actor=actor, action="attach", entity="case", entity_id=case.id,
-                 detail={"attachment_id": attachment.id, "size": len(data)})
+    audit.record(
+        session,
+        actor=actor,
+        action="attach",
+        entity="case",
+        entity_id=case.id,
+        detail={"attachment_id": attachment.id, "size": len(data)},
+    )
     return attachment
 
 
@@ -722,13 +908,23 @@ def get_attachment(case: Case, attachment_id: int) -> CaseAttachment:
     for attachment in case.attachments:
         if attachment.id == attachment_id:
             return attachment
-    raise NotFound(f"attachment {attachment_id} of case {case.id} does not exist",
-                   field="attachment_id")
+    raise NotFound(
+        f"attachment {attachment_id} of case {case.id} does not exist", field="attachment_id"
+    )
 
 
-def add_link(session: Session, *, case: Case, kind: str, ref_id: str, label: str,
-             user: User | None, actor: Actor, now: datetime,
-             scope: Scope | None = None) -> CaseLink:
+def add_link(
+    session: Session,
+    *,
+    case: Case,
+    kind: str,
+    ref_id: str,
+    label: str,
+    user: User | None,
+    actor: Actor,
+    now: datetime,
+    scope: Scope | None = None,
+) -> CaseLink:
     """Link the case to a record of another domain by kind, id and label."""
     _require(user, perms.ACT)
     if kind not in LINK_KINDS:
@@ -738,20 +934,31 @@ def add_link(session: Session, *, case: Case, kind: str, ref_id: str, label: str
         raise InvalidInput("ref_id must be 1-64 characters", field="ref_id")
     if not 1 <= len(label) <= 200:
         raise InvalidInput("label must be 1-200 characters", field="label")
-    if kind == "case" and (not ref_id.isdigit()
-                           or get(session, case_id=int(ref_id), scope=scope) is None):
-        raise InvalidInput(f"case {ref_id} does not exist or is outside your areas",
-                           field="ref_id")
+    if kind == "case" and (
+        not ref_id.isdigit() or get(session, case_id=int(ref_id), scope=scope) is None
+    ):
+        raise InvalidInput(f"case {ref_id} does not exist or is outside your areas", field="ref_id")
     if any(link.kind == kind and link.ref_id == ref_id for link in case.links):
         raise Conflict(f"case {number(case)} already links {kind} {ref_id}", field="ref_id")
     link = CaseLink(kind=kind, ref_id=ref_id, label=label, created_at=now)
     case.links.append(link)
-    _event(case, kind=EventKind.LINK, actor=actor, now=now,
-           data={"kind": kind, "ref_id": ref_id, "label": label})
+    _event(
+        case,
+        kind=EventKind.LINK,
+        actor=actor,
+        now=now,
+        data={"kind": kind, "ref_id": ref_id, "label": label},
+    )
     case.updated_at = now
     _flush(session, case)
-    audit.record(session, actor=actor, action="link", entity="case", entity_id=case.id,
-                 detail={"kind": kind, "ref_id": ref_id})
+    audit.record(
+        session,
+        actor=actor,
+        action="link",
+        entity="case",
+        entity_id=case.id,
+        detail={"kind": kind, "ref_id": ref_id},
+    )
     return link
 
 
@@ -786,18 +993,27 @@ def _personal_view(case: Case, cipher: FieldCipher, *, masked: bool) -> Personal
         return {"name": mask_name, "contact": _mask_contact}.get(kind, mask_text)(text)
 
     for party in case.parties:
-        view.parties.append(PartyView(
-            id=party.id, role=party.role,
-            name=show(cipher.decrypt(party.name_encrypted), "name")
-            if party.name_encrypted else None,
-            contact=show(cipher.decrypt(party.contact_encrypted), "contact")
-            if party.contact_encrypted else None))
-    view.fields = {k: show(v, "text")
-                   for k, v in _decrypt_json(cipher, case.personal_encrypted).items()}
+        view.parties.append(
+            PartyView(
+                id=party.id,
+                role=party.role,
+                name=show(cipher.decrypt(party.name_encrypted), "name")
+                if party.name_encrypted
+                else None,
+                contact=show(cipher.decrypt(party.contact_encrypted), "contact")
+                if party.contact_encrypted
+                else None,
+            )
+        )
+    view.fields = {
+        k: show(v, "text") for k, v in _decrypt_json(cipher, case.personal_encrypted).items()
+    }
     for event in case.events:
         if event.personal_encrypted:
-            view.events[event.id] = {k: show(v, "text") for k, v in
-                                     _decrypt_json(cipher, event.personal_encrypted).items()}
+            view.events[event.id] = {
+                k: show(v, "text")
+                for k, v in _decrypt_json(cipher, event.personal_encrypted).items()
+            }
     return view
 
 
@@ -806,12 +1022,19 @@ def masked_personal(case: Case, cipher: FieldCipher) -> PersonalView:
     return _personal_view(case, cipher, masked=True)
 
 
-def reveal_personal(session: Session, *, case: Case, viewer: User | None, cipher: FieldCipher,
-                    actor: Actor) -> PersonalView:
+def reveal_personal(
+    session: Session, *, case: Case, viewer: User | None, cipher: FieldCipher, actor: Actor
+) -> PersonalView:
     """Unmask parties and personal fields: roles that need it only, and every read is audited."""
     _require(viewer, perms.UNMASK)
-    audit.record(session, actor=actor, action="read_personal", entity="case",
-                 entity_id=case.id, detail={"parties": len(case.parties)})
+    audit.record(
+        session,
+        actor=actor,
+        action="read_personal",
+        entity="case",
+        entity_id=case.id,
+        detail={"parties": len(case.parties)},
+    )
     return _personal_view(case, cipher, masked=False)
 
 
@@ -827,33 +1050,60 @@ class TickReport:
     notices: int = 0
 
 
-def _do_action(session: Session, decl: CaseTypeDecl, case: Case, kind: str, *,
-               now: datetime, report: TickReport) -> None:
+def _do_action(
+    session: Session,
+    decl: CaseTypeDecl,
+    case: Case,
+    kind: str,
+    *,
+    now: datetime,
+    report: TickReport,
+) -> None:
     assert case.due_at is not None
     due = _iso(case.due_at)
     if kind == "remind":
-        names = (_notify(session, case, _assignee_or_actors(session, decl, case),
-                         EventKind.REMIND, now) if now < case.due_at else [])
-        _event(case, kind=EventKind.REMIND, actor=SYSTEM, now=now,
-               data={"due_at": due, "notified": names})
+        names = (
+            _notify(session, case, _assignee_or_actors(session, decl, case), EventKind.REMIND, now)
+            if now < case.due_at
+            else []
+        )
+        _event(
+            case,
+            kind=EventKind.REMIND,
+            actor=SYSTEM,
+            now=now,
+            data={"due_at": due, "notified": names},
+        )
         report.reminded += 1
     elif kind == "flag_overdue":
         case.is_overdue = True
         case.late = True
-        names = _notify(session, case, _assignee_or_actors(session, decl, case),
-                        EventKind.OVERDUE, now)
-        _event(case, kind=EventKind.OVERDUE, actor=SYSTEM, now=now,
-               data={"due_at": due, "notified": names})
+        names = _notify(
+            session, case, _assignee_or_actors(session, decl, case), EventKind.OVERDUE, now
+        )
+        _event(
+            case,
+            kind=EventKind.OVERDUE,
+            actor=SYSTEM,
+            now=now,
+            data={"due_at": due, "notified": names},
+        )
         report.flagged_overdue += 1
     else:
         # 升级: to users of a supervising role bound to the parent area (or the nearest
         # ancestor above it that has any).
-        recipients = nearest_users(session, path=case.area_path, roles=decl.supervising_roles,
-                                   skip_own=True)
+        recipients = nearest_users(
+            session, path=case.area_path, roles=decl.supervising_roles, skip_own=True
+        )
         names = _notify(session, case, recipients, EventKind.ESCALATE, now)
         case.escalated_at = now
-        _event(case, kind=EventKind.ESCALATE, actor=SYSTEM, now=now,
-               data={"due_at": due, "notified": names})
+        _event(
+            case,
+            kind=EventKind.ESCALATE,
+            actor=SYSTEM,
+            now=now,
+            data={"due_at": due, "notified": names},
+        )
         report.escalated += 1
     report.notices += len(names)
 
@@ -867,13 +1117,23 @@ def tick(session: Session, *, now: datetime, calendar: BusinessCalendar) -> Tick
     twice — or twice at once — does each action once. O(open cases with a deadline).
     """
     report = TickReport()
-    done = {(row.case_id, row.deadline_round, row.action) for row in session.execute(
-        select(DeadlineAction.case_id, DeadlineAction.deadline_round, DeadlineAction.action)
-        .join(Case, and_(Case.id == DeadlineAction.case_id,
-                         Case.deadline_round == DeadlineAction.deadline_round))
-        .where(Case.closed_at.is_(None)))}
-    cases = session.scalars(select(Case).where(Case.closed_at.is_(None), Case.due_at.is_not(None))
-                            .order_by(Case.id))
+    done = {
+        (row.case_id, row.deadline_round, row.action)
+        for row in session.execute(
+            select(DeadlineAction.case_id, DeadlineAction.deadline_round, DeadlineAction.action)
+            .join(
+                Case,
+                and_(
+                    Case.id == DeadlineAction.case_id,
+                    Case.deadline_round == DeadlineAction.deadline_round,
+                ),
+            )
+            .where(Case.closed_at.is_(None))
+        )
+    }
+    cases = session.scalars(
+        select(Case).where(Case.closed_at.is_(None), Case.due_at.is_not(None)).order_by(Case.id)
+    )
     known = set(registry.names())
     for case in cases:
         if case.case_type not in known or case.due_at is None:
@@ -884,16 +1144,23 @@ def tick(session: Session, *, now: datetime, calendar: BusinessCalendar) -> Tick
         if deadline is None:
             continue
         for action in deadline.actions:
-            fire_at = shift(case.due_at, action.offset_hours, clock=deadline.clock,
-                            calendar=calendar)
+            fire_at = shift(
+                case.due_at, action.offset_hours, clock=deadline.clock, calendar=calendar
+            )
             key = (case.id, case.deadline_round, action.kind)
             if now < fire_at or key in done:
                 continue
             try:
                 with session.begin_nested():
-                    session.add(DeadlineAction(case_id=case.id, deadline_round=case.deadline_round,
-                                               action=action.kind, due_at=case.due_at,
-                                               done_at=now))
+                    session.add(
+                        DeadlineAction(
+                            case_id=case.id,
+                            deadline_round=case.deadline_round,
+                            action=action.kind,
+                            due_at=case.due_at,
+                            done_at=now,
+                        )
+                    )
                     session.flush()
                     _do_action(session, decl, case, action.kind, now=now, report=report)
                     session.flush()
@@ -901,9 +1168,17 @@ def tick(session: Session, *, now: datetime, calendar: BusinessCalendar) -> Tick
                 continue  # another tick did it (or the case moved): nothing to do twice
             done.add(key)
     if report.reminded or report.flagged_overdue or report.escalated:
-        audit.record(session, actor=SYSTEM, action="tick", entity="case",
-                     detail={"reminded": report.reminded, "overdue": report.flagged_overdue,
-                             "escalated": report.escalated})
+        audit.record(
+            session,
+            actor=SYSTEM,
+            action="tick",
+            entity="case",
+            detail={
+                "reminded": report.reminded,
+                "overdue": report.flagged_overdue,
+                "escalated": report.escalated,
+            },
+        )
     return report
 
 
@@ -917,8 +1192,9 @@ class PurgeReport:
     attachments: int = 0
 
 
-def purge(session: Session, *, now: datetime, storage: AttachmentStorage | None,
-          actor: Actor = SYSTEM) -> PurgeReport:
+def purge(
+    session: Session, *, now: datetime, storage: AttachmentStorage | None, actor: Actor = SYSTEM
+) -> PurgeReport:
     """Anonymise cases closed longer ago than their type's ``retention_days``.
 
     Parties' names and contacts, personal field values, free-text notes and comments, the
@@ -930,9 +1206,14 @@ def purge(session: Session, *, now: datetime, storage: AttachmentStorage | None,
         if decl.retention_days is None:
             continue
         cutoff = now - timedelta(days=decl.retention_days)
-        cases = session.scalars(select(Case).where(
-            Case.case_type == decl.name, Case.closed_at.is_not(None), Case.closed_at <= cutoff,
-            Case.purged_at.is_(None)))
+        cases = session.scalars(
+            select(Case).where(
+                Case.case_type == decl.name,
+                Case.closed_at.is_not(None),
+                Case.closed_at <= cutoff,
+                Case.purged_at.is_(None),
+            )
+        )
         for case in cases:
             for party in case.parties:
                 party.name_encrypted = None
@@ -954,14 +1235,27 @@ def purge(session: Session, *, now: datetime, storage: AttachmentStorage | None,
                 if event.kind is EventKind.ATTACHMENT:
                     event.data = {"attachment_id": event.data.get("attachment_id")}
             case.purged_at = now
-            _event(case, kind=EventKind.PURGE, actor=actor, now=now,
-                   data={"retention_days": decl.retention_days})
+            _event(
+                case,
+                kind=EventKind.PURGE,
+                actor=actor,
+                now=now,
+                data={"retention_days": decl.retention_days},
+            )
             report.cases += 1
     session.flush()
     if report.cases:
-        audit.record(session, actor=actor, action="purge", entity="case",
-                     detail={"cases": report.cases, "parties": report.parties,
-                             "attachments": report.attachments})
+        audit.record(
+            session,
+            actor=actor,
+            action="purge",
+            entity="case",
+            detail={
+                "cases": report.cases,
+                "parties": report.parties,
+                "attachments": report.attachments,
+            },
+        )
     return report
 
 
@@ -986,30 +1280,44 @@ def _age_bucket(days: float) -> int:
     return len(AGE_BUCKETS_DAYS) - 1
 
 
-def board(session: Session, *, scope: Scope, now: datetime, area: Area | None = None,
-          case_type: str | None = None) -> tuple[Area | None, list[BoardRow]]:
+def board(
+    session: Session,
+    *,
+    scope: Scope,
+    now: datetime,
+    area: Area | None = None,
+    case_type: str | None = None,
+) -> tuple[Area | None, list[BoardRow]]:
     """督办看板: open cases per child area of ``area`` (or of your bound areas), counted by age
     since opening (0–3, 3–7, 7–30, 30+ days), overdue, supervised, escalated and at risk."""
     if area is None:
-        bound = list(session.scalars(select(Area).where(Area.path.in_(scope.paths))
-                                     .order_by(Area.path)))
+        bound = list(
+            session.scalars(select(Area).where(Area.path.in_(scope.paths)).order_by(Area.path))
+        )
         if len(bound) == 1:
             area = bound[0]
         parents = bound if area is None else [area]
     else:
         if not scope.covers(area.path):
-            raise NotFound(f"area {area.code!r} does not exist or is outside your areas",
-                           field="area")
+            raise NotFound(
+                f"area {area.code!r} does not exist or is outside your areas", field="area"
+            )
         parents = [area]
     row_areas: list[Area] = []
     for parent in parents:
-        children = list(session.scalars(select(Area).where(Area.parent_id == parent.id)
-                                        .order_by(Area.code)))
+        children = list(
+            session.scalars(select(Area).where(Area.parent_id == parent.id).order_by(Area.code))
+        )
         row_areas.extend(children if (area is not None and children) else [parent])
     rows = [BoardRow(area=a) for a in row_areas]
-    query = select(Case.area_path, Case.opened_at, Case.due_at, Case.supervision_count,
-                   Case.escalated_at, Case.escalation_risk).where(
-        scope.clause(Case.area_path), Case.closed_at.is_(None))
+    query = select(
+        Case.area_path,
+        Case.opened_at,
+        Case.due_at,
+        Case.supervision_count,
+        Case.escalated_at,
+        Case.escalation_risk,
+    ).where(scope.clause(Case.area_path), Case.closed_at.is_(None))
     if case_type:
         query = query.where(Case.case_type == registry.get(case_type).name)
     for path, opened_at, due_at, supervised, escalated_at, at_risk in session.execute(query):
@@ -1025,22 +1333,26 @@ def board(session: Session, *, scope: Scope, now: datetime, area: Area | None = 
     return area, rows
 
 
-def notices_for(session: Session, *, user: User, scope: Scope, limit: int = 20,
-                unread_only: bool = False) -> list[tuple[CaseNotice, Case]]:
+def notices_for(
+    session: Session, *, user: User, scope: Scope, limit: int = 20, unread_only: bool = False
+) -> list[tuple[CaseNotice, Case]]:
     """The newest notices addressed to ``user`` about cases they can still see."""
-    query = (select(CaseNotice, Case).join(Case, Case.id == CaseNotice.case_id)
-             .where(CaseNotice.user_id == user.id, scope.clause(Case.area_path)))
+    query = (
+        select(CaseNotice, Case)
+        .join(Case, Case.id == CaseNotice.case_id)
+        .where(CaseNotice.user_id == user.id, scope.clause(Case.area_path))
+    )
     if unread_only:
         query = query.where(CaseNotice.read_at.is_(None))
     rows = session.execute(query.order_by(CaseNotice.id.desc()).limit(limit)).all()
     return [(notice, case) for notice, case in rows]
 
 
-def mark_notices_read(session: Session, *, user: User, now: datetime,
-                      notice_ids: Iterable[int] | None = None) -> int:
+def mark_notices_read(
+    session: Session, *, user: User, now: datetime, notice_ids: Iterable[int] | None = None
+) -> int:
     """Mark ``user``'s notices (all, or those of ``notice_ids``) read; returns how many."""
-    query = select(CaseNotice).where(CaseNotice.user_id == user.id,
-                                     CaseNotice.read_at.is_(None))
+    query = select(CaseNotice).where(CaseNotice.user_id == user.id, CaseNotice.read_at.is_(None))
     if notice_ids is not None:
         query = query.where(CaseNotice.id.in_(list(notice_ids)))
     notices = list(session.scalars(query))
@@ -1050,13 +1362,20 @@ def mark_notices_read(session: Session, *, user: User, now: datetime,
     return len(notices)
 
 
-def assignable_users(session: Session, *, case_path: str,
-                     roles: Iterable[Role] | None = None) -> list[User]:
+def assignable_users(
+    session: Session, *, case_path: str, roles: Iterable[Role] | None = None
+) -> list[User]:
     """Active staff who can see a case at ``case_path`` (bound to its area or an ancestor)."""
-    query = (select(User).join(UserArea, UserArea.user_id == User.id)
-             .where(UserArea.area_id.in_(_ancestor_ids(case_path)), User.is_active,
-                    User.role.not_in([Role.VIEWER, Role.EVALUATOR]))
-             .order_by(User.username))
+    query = (
+        select(User)
+        .join(UserArea, UserArea.user_id == User.id)
+        .where(
+            UserArea.area_id.in_(_ancestor_ids(case_path)),
+            User.is_active,
+            User.role.not_in([Role.VIEWER, Role.EVALUATOR]),
+        )
+        .order_by(User.username)
+    )
     if roles is not None:
         query = query.where(User.role.in_(list(roles)))
     return list(session.scalars(query).unique())

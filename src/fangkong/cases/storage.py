@@ -21,8 +21,13 @@ ALLOWED_TYPES: dict[str, tuple[bytes, ...]] = {
     "application/pdf": (b"%PDF-",),
     "text/plain": (),
 }
-EXTENSIONS = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
-              ".pdf": "application/pdf", ".txt": "text/plain"}
+EXTENSIONS = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".pdf": "application/pdf",
+    ".txt": "text/plain",
+}
 
 
 class AttachmentStorage(Protocol):
@@ -73,16 +78,19 @@ def check_file(filename: str, content_type: str | None, data: bytes) -> str:
     if not data:
         raise InvalidInput("the file is empty", field="file")
     if len(data) > MAX_BYTES:
-        raise InvalidInput(f"the file has {len(data)} bytes; at most {MAX_BYTES} are allowed",
-                           field="file")
+        raise InvalidInput(
+            f"the file has {len(data)} bytes; at most {MAX_BYTES} are allowed", field="file"
+        )
     suffix = Path(filename).suffix.lower()
     declared = EXTENSIONS.get(suffix)
     if declared is None:
-        raise InvalidInput(f"file type {suffix or '(none)'!r} is not allowed; allowed: "
-                           f"{', '.join(sorted(EXTENSIONS))}", field="file")
+        raise InvalidInput(
+            f"file type {suffix or '(none)'!r} is not allowed; allowed: "
+            f"{', '.join(sorted(EXTENSIONS))}",
+            field="file",
+        )
     if content_type and content_type not in (declared, "application/octet-stream"):
-        raise InvalidInput(f"content type {content_type!r} does not match {suffix!r}",
-                           field="file")
+        raise InvalidInput(f"content type {content_type!r} does not match {suffix!r}", field="file")
     signatures = ALLOWED_TYPES[declared]
     if signatures and not any(data.startswith(sig) for sig in signatures):
         raise InvalidInput(f"the file's content is not {declared}", field="file")

@@ -47,7 +47,12 @@ Storage = Annotated[AttachmentStorage, Depends(get_storage)]
 
 def attachment_response(storage: AttachmentStorage, attachment: CaseAttachment) -> Response:
     """The stored file as a download; never rendered inline (nosniff, attachment)."""
-    return Response(storage.read(attachment.storage_key), media_type=attachment.content_type,
-                    headers={"Content-Disposition": "attachment; filename*=UTF-8''"
-                             + quote(attachment.filename, safe=""),
-                             "X-Content-Type-Options": "nosniff"})
+    return Response(
+        storage.read(attachment.storage_key),
+        media_type=attachment.content_type,
+        headers={
+            "Content-Disposition": "attachment; filename*=UTF-8''"
+            + quote(attachment.filename, safe=""),
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

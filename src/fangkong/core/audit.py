@@ -24,8 +24,10 @@ class Actor:
 SYSTEM = Actor(user_id=None, username="system", client="local")
 # A plain INSERT of SQL built once, not a unit-of-work flush of new objects: every write
 # audits, and the flush costs several times the statement (see fangkong.core.plain_sql).
-_INSERT = RowsInsert(cast(Table, AuditEvent.__table__),
-                     ("user_id", "username", "client", "action", "entity", "entity_id", "detail"))
+_INSERT = RowsInsert(
+    cast(Table, AuditEvent.__table__),
+    ("user_id", "username", "client", "action", "entity", "entity_id", "detail"),
+)
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,10 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Add an audit event to the caller's transaction: it commits or rolls back with the change."""
-    record_many(session, [Entry(actor=actor, action=action, entity=entity, entity_id=entity_id,
-                                detail=detail)])
+    record_many(
+        session,
+        [Entry(actor=actor, action=action, entity=entity, entity_id=entity_id, detail=detail)],
+    )
 
 
 def record_many(session: Session, entries: list[Entry]) -> None:

@@ -117,9 +117,7 @@ def create(
 ) -> User:
     """Create a user bound to the areas with the given codes."""
     if not username or len(username) > 64 or not username.replace("_", "").isalnum():
-        raise InvalidInput(
-            "username must be 1-64 letters, digits or underscores", field="username"
-        )
+        raise InvalidInput("username must be 1-64 letters, digits or underscores", field="username")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
             f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password"
@@ -182,7 +180,11 @@ def issue_token(
     session.add(token)
     session.flush()
     audit.record(
-        session, actor=actor, action="create", entity="api_token", entity_id=token.id,
+        session,
+        actor=actor,
+        action="create",
+        entity="api_token",
+        entity_id=token.id,
         detail={"name": name},
     )
     return token, plain
@@ -238,9 +240,11 @@ def user_for(session: Session, credential: Credential) -> User:
 
 # The user with the paths of their areas (a row per area, one with no path when there is none),
 # run as plain SQL: the intake writer reads it for every batch.
-_PRINCIPAL_COLUMNS = select(User.id, User.username, User.role, User.is_active, User.language,
-                            Area.path).outerjoin(UserArea, UserArea.user_id == User.id).outerjoin(
-                                Area, Area.id == UserArea.area_id)
+_PRINCIPAL_COLUMNS = (
+    select(User.id, User.username, User.role, User.is_active, User.language, Area.path)
+    .outerjoin(UserArea, UserArea.user_id == User.id)
+    .outerjoin(Area, Area.id == UserArea.area_id)
+)
 _PRINCIPAL_BY_TOKEN = PlainSelect(
     _PRINCIPAL_COLUMNS.add_columns(ApiToken.revoked, ApiToken.expires_at)
     .join(ApiToken, User.id == ApiToken.user_id)
@@ -261,9 +265,14 @@ def principal_for(session: Session, credential: Credential) -> Principal:
         if not rows or not rows[0].is_active:
             raise Unauthorized("log in first")
     row = rows[0]
-    return Principal(id=row.id, username=row.username, role=row.role, is_active=row.is_active,
-                     language=row.language,
-                     area_paths=tuple(r.path for r in rows if r.path is not None))
+    return Principal(
+        id=row.id,
+        username=row.username,
+        role=row.role,
+        is_active=row.is_active,
+        language=row.language,
+        area_paths=tuple(r.path for r in rows if r.path is not None),
+    )
 
 
 def masked_phone(user: User, cipher: FieldCipher) -> str | None:
@@ -280,7 +289,11 @@ def reveal_phone(
     if user.phone_encrypted is None:
         return None
     audit.record(
-        session, actor=actor, action="read_personal", entity="user", entity_id=user.id,
+        session,
+        actor=actor,
+        action="read_personal",
+        entity="user",
+        entity_id=user.id,
         detail={"field": "phone"},
     )
     return cipher.decrypt(user.phone_encrypted)

@@ -57,9 +57,12 @@ WriteFn = Callable[[Session, list[Call]], list[Written | FangkongError]]
 AnswerFn = Callable[[Session, list[Written]], list[Answer | Exception]]
 
 
-def write_batch(factory: sessionmaker[Session], write: WriteFn[Call, Written],
-                answer: AnswerFn[Written, Answer], calls: list[Call]
-                ) -> list[Answer | Failed]:
+def write_batch(
+    factory: sessionmaker[Session],
+    write: WriteFn[Call, Written],
+    answer: AnswerFn[Written, Answer],
+    calls: list[Call],
+) -> list[Answer | Failed]:
     """Write ``calls`` in one transaction (see the module); per call, its answer or why it
     failed. Nothing is answered before the commit."""
     with factory() as session:
@@ -76,8 +79,9 @@ def write_batch(factory: sessionmaker[Session], write: WriteFn[Call, Written],
     return [write_batch(factory, write, answer, [call])[0] for call in calls]
 
 
-def _answers(session: Session, answer: AnswerFn[Written, Answer],
-             results: list[Written | FangkongError]) -> list[Answer | Failed]:
+def _answers(
+    session: Session, answer: AnswerFn[Written, Answer], results: list[Written | FangkongError]
+) -> list[Answer | Failed]:
     written = [r for r in results if not isinstance(r, FangkongError)]
     built: list[Answer | Exception]
     try:
@@ -121,10 +125,16 @@ class GroupCommitter(Generic[Call, Written, Answer]):
     its call alone. :meth:`submit` returns a future of the answer.
     """
 
-    def __init__(self, factory: sessionmaker[Session], *,
-                 write: WriteFn[Call, Written], answer: AnswerFn[Written, Answer],
-                 name: str = "group-commit", max_batch: int = MAX_BATCH,
-                 gather_s: float = GATHER_S) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        *,
+        write: WriteFn[Call, Written],
+        answer: AnswerFn[Written, Answer],
+        name: str = "group-commit",
+        max_batch: int = MAX_BATCH,
+        gather_s: float = GATHER_S,
+    ) -> None:
         self._factory = factory
         self._write = write
         self._answer = answer
@@ -157,8 +167,7 @@ class GroupCommitter(Generic[Call, Written, Answer]):
             self._closed = True
             self._queue.put(_Stop())
         self._thread.join(timeout_s)
-        log.info("%s: %d calls written in %d batches", self._thread.name, self.calls,
-                 self.batches)
+        log.info("%s: %d calls written in %d batches", self._thread.name, self.calls, self.batches)
 
     def _run(self) -> None:
         stopping = False
@@ -171,8 +180,11 @@ class GroupCommitter(Generic[Call, Written, Answer]):
             while len(batch) < self._max_batch:
                 try:
                     wait = deadline - time.monotonic()
-                    more = self._queue.get(timeout=wait) if (
-                        wait > 0 and len(batch) < self._last_size) else self._queue.get_nowait()
+                    more = (
+                        self._queue.get(timeout=wait)
+                        if (wait > 0 and len(batch) < self._last_size)
+                        else self._queue.get_nowait()
+                    )
                 except queue.Empty:
                     break
                 if isinstance(more, _Stop):
@@ -191,8 +203,7 @@ class GroupCommitter(Generic[Call, Written, Answer]):
                         pending.future.set_exception(exc)
 
     def _write_batch(self, batch: list[_Pending[Call, Answer]]) -> None:
-        outcomes = write_batch(self._factory, self._write, self._answer,
-                               [p.call for p in batch])
+        outcomes = write_batch(self._factory, self._write, self._answer, [p.call for p in batch])
         for pending, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Failed):
                 pending.future.set_exception(outcome.error)

@@ -39,8 +39,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FANGKONG_", extra="forbid")
 
-    data_dir: Path = Field(default=DEFAULT_DATA_DIR,
-                           description="Folder for the SQLite file and caches")
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR, description="Folder for the SQLite file and caches"
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; default sqlite:///<data_dir>/fangkong.db. "
@@ -56,14 +57,17 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     session_max_age_s: int = Field(default=8 * 3600, ge=60)
     caller_contact_retention_days: int = Field(
-        default=90, ge=1,
+        default=90,
+        ge=1,
         description="Days after an incident ends (closed, cancelled or merged) before its "
-        "caller's contact is deleted")
+        "caller's contact is deleted",
+    )
     intake_writer: Literal["process", "thread"] = Field(
         default="process",
         description="Where API intake is written: a process of its own beside each server "
         "process (its own interpreter and GIL), or a thread of the server's process (one "
-        "process less; used anyway for an in-memory database)")
+        "process less; used anyway for an in-memory database)",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -85,8 +85,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with fangkong's per-backend settings."""
     if url.startswith("sqlite"):
         # Writers of this process queue for their turn rather than poll SQLite's lock.
-        connect_args = {"check_same_thread": False, "factory": SerializedConnection,
-                        **kwargs.pop("connect_args", {})}
+        connect_args = {
+            "check_same_thread": False,
+            "factory": SerializedConnection,
+            **kwargs.pop("connect_args", {}),
+        }
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         # An executemany INSERT goes as multi-row statements, not a statement per row: each
         # statement is a call into SQLite that lets go of the GIL, and getting it back behind

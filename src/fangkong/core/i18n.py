@@ -15,7 +15,8 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 def catalogue(language: str) -> dict[str, str]:
     """The merged catalogue: ``core/locales`` first, then each domain's ``<domain>/locales``."""
     data: dict[str, str] = json.loads(
-        (_PACKAGE / "core" / "locales" / f"{language}.json").read_text("utf-8"))
+        (_PACKAGE / "core" / "locales" / f"{language}.json").read_text("utf-8")
+    )
     for path in sorted(_PACKAGE.glob(f"*/locales/{language}.json")):
         if path.parent.parent.name != "core":
             data.update(json.loads(path.read_text("utf-8")))

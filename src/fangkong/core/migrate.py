@@ -21,8 +21,12 @@ def include_object(
     """Autogenerate filter: leave out what the models do not describe on purpose."""
     if type_ == "table" and name in POSTGIS_TABLES:
         return False
-    return not (type_ == "index" and reflected and compare_to is None
-                and (name or "").endswith(PATTERN_INDEX_SUFFIX))
+    return not (
+        type_ == "index"
+        and reflected
+        and compare_to is None
+        and (name or "").endswith(PATTERN_INDEX_SUFFIX)
+    )
 
 
 def alembic_config(url: str) -> Config:

@@ -46,17 +46,26 @@ class RowsInsert:
     whose conflicting rows are skipped; ``returning`` the columns each inserted row returns.
     """
 
-    def __init__(self, table: Table, columns: Sequence[str], *,
-                 on_conflict_skip: Sequence[str] = (), returning: Sequence[str] = ()) -> None:
-        unknown = [name for name in (*columns, *on_conflict_skip, *returning)
-                   if name not in table.c]
+    def __init__(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        *,
+        on_conflict_skip: Sequence[str] = (),
+        returning: Sequence[str] = (),
+    ) -> None:
+        unknown = [
+            name for name in (*columns, *on_conflict_skip, *returning) if name not in table.c
+        ]
         if unknown:
             raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
         self.table = table
         self.columns = tuple(columns)
         self._defaults = tuple(
-            (column.name, default) for column in table.c
-            if column.name not in self.columns and (default := _default_of(column)) is not None)
+            (column.name, default)
+            for column in table.c
+            if column.name not in self.columns and (default := _default_of(column)) is not None
+        )
         #: What each row's values are, in order: the columns given, then the defaulted ones.
         self._names = (*self.columns, *(name for name, _ in self._defaults))
         self._on_conflict_skip = tuple(on_conflict_skip)
@@ -76,11 +85,12 @@ class RowsInsert:
         out: list[tuple[Any, ...]] = []
         per_statement = max(1, MAX_VALUES // len(names))
         for start in range(0, len(rows), per_statement):
-            part = rows[start:start + per_statement]
+            part = rows[start : start + per_statement]
             values: list[Any] = []
             for row in part:
-                for name, value in zip(names, (*(row[c] for c in self.columns), *defaults),
-                                       strict=True):
+                for name, value in zip(
+                    names, (*(row[c] for c in self.columns), *defaults), strict=True
+                ):
                     process = processors[name]
                     values.append(value if value is None or process is None else process(value))
             result = conn.exec_driver_sql(compiled.sql(len(part)), tuple(values))
@@ -106,15 +116,18 @@ class _Compiled:
         table = insert.table
         names = insert._names
         self.processors: dict[str, Callable[[Any], Any] | None] = {
-            name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in names}
-        self._head = (f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
-                      f"({', '.join(quote(name) for name in names)}) VALUES ")
+            name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        }
+        self._head = (
+            f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
+            f"({', '.join(quote(name) for name in names)}) VALUES "
+        )
         self._row = f"({', '.join([placeholder] * len(names))})"
         tail = ""
         if insert._on_conflict_skip:
-            tail += (f" ON CONFLICT ({', '.join(quote(n) for n in insert._on_conflict_skip)})"
-                     " DO NOTHING")
+            tail += (
+                f" ON CONFLICT ({', '.join(quote(n) for n in insert._on_conflict_skip)}) DO NOTHING"
+            )
         if insert._returning:
             tail += f" RETURNING {', '.join(quote(n) for n in insert._returning)}"
         self._tail = tail
@@ -160,14 +173,19 @@ class PlainSelect:
         of the selected columns' values (by their keys) as SQLAlchemy would read them."""
         compiled = self._dialects.get(conn.dialect.name)
         if compiled is None:
-            compiled = self._dialects[conn.dialect.name] = _CompiledSelect(self.statement,
-                                                                           conn.dialect)
+            compiled = self._dialects[conn.dialect.name] = _CompiledSelect(
+                self.statement, conn.dialect
+            )
         result = conn.exec_driver_sql(compiled.sql, compiled.parameters(params))
         converters = compiled.converters(result.cursor.description)
         make = compiled.make_row
-        return [make(value if value is None or convert is None else convert(value)
-                     for value, convert in zip(row, converters, strict=True))
-                for row in result.fetchall()]
+        return [
+            make(
+                value if value is None or convert is None else convert(value)
+                for value, convert in zip(row, converters, strict=True)
+            )
+            for row in result.fetchall()
+        ]
 
 
 class _CompiledSelect:
@@ -177,33 +195,39 @@ class _CompiledSelect:
         compiled = statement.compile(dialect=dialect)
         binds = compiled.binds
         if any(b.expanding or b.literal_execute for b in binds.values()):
-            raise ValueError("a parameter that expands or renders as a literal is not "
-                             "supported")
+            raise ValueError("a parameter that expands or renders as a literal is not supported")
         self.sql = compiled.string
         #: The parameters' names in placeholder order (positional styles); None for named.
-        self._order = tuple(compiled.positiontup) if compiled.positional and (
-            compiled.positiontup is not None) else None
-        self._binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-                       for name, bind in binds.items()}
+        self._order = (
+            tuple(compiled.positiontup)
+            if compiled.positional and (compiled.positiontup is not None)
+            else None
+        )
+        self._binds = {
+            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+            for name, bind in binds.items()
+        }
         self._dialect = dialect
-        self._types = [column.type.dialect_impl(dialect)
-                       for column in statement.selected_columns]
+        self._types = [column.type.dialect_impl(dialect) for column in statement.selected_columns]
         #: A row: its fields named by the columns' keys (a column without one, or with a key
         #: taken before, is named ``_N``, its position).
         fields = [column.key or "" for column in statement.selected_columns]
         # Its fields are known at run time only, which a type checker cannot follow.
         self.make_row: Callable[[Iterable[Any]], tuple[Any, ...]] = cast(Any, namedtuple)(
-            "Row", fields, rename=True)._make
+            "Row", fields, rename=True
+        )._make
         self._converters: tuple[Callable[[Any], Any] | None, ...] | None = None
 
-    def converters(self, description: Sequence[Sequence[Any]]
-                   ) -> tuple[Callable[[Any], Any] | None, ...]:
+    def converters(
+        self, description: Sequence[Sequence[Any]]
+    ) -> tuple[Callable[[Any], Any] | None, ...]:
         """The result columns' converters, made from the first result's description: a
         driver's type code chooses some (psycopg's numeric types)."""
         if self._converters is None:
             self._converters = tuple(
                 kind.result_processor(self._dialect, column[1])
-                for kind, column in zip(self._types, description, strict=True))
+                for kind, column in zip(self._types, description, strict=True)
+            )
         return self._converters
 
     def parameters(self, params: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:

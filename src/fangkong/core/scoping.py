@@ -21,9 +21,9 @@ class Scope:
     def covers(self, path: str | None) -> bool:
         return path is not None and any(path.startswith(prefix) for prefix in self.paths)
 
-    def clause(self, column: InstrumentedAttribute[str] | InstrumentedAttribute[str | None]) -> (
-        ColumnElement[bool]
-    ):
+    def clause(
+        self, column: InstrumentedAttribute[str] | InstrumentedAttribute[str | None]
+    ) -> ColumnElement[bool]:
         """SQL condition restricting ``column`` (an area path) to this scope."""
         if not self.paths:
             return false()
@@ -31,7 +31,8 @@ class Scope:
 
 
 _BOUND_PATHS = (
-    select(Area.path).join(UserArea, UserArea.area_id == Area.id)
+    select(Area.path)
+    .join(UserArea, UserArea.area_id == Area.id)
     .where(UserArea.user_id == bindparam("user_id"))
 )
 

@@ -30,8 +30,21 @@ from contextlib import contextmanager
 from typing import Any
 
 #: Statements that neither write nor take SQLite's write lock (``BEGIN`` only when deferred).
-_NOT_WRITING = frozenset({"SELECT", "PRAGMA", "EXPLAIN", "SAVEPOINT", "RELEASE", "ROLLBACK",
-                          "COMMIT", "END", "BEGIN", "VALUES"})
+_NOT_WRITING = frozenset(
+    {
+        "SELECT",
+        "PRAGMA",
+        "EXPLAIN",
+        "SAVEPOINT",
+        "RELEASE",
+        "ROLLBACK",
+        "COMMIT",
+        "END",
+        "BEGIN",
+        "VALUES",
+    }
+)
+
 
 class WriteTurn:
     """The turn to write one database file: a lock shared by this process's threads, then an
@@ -142,8 +155,7 @@ class SerializedConnection(sqlite3.Connection):
     """A connection that holds its database's process write lock from its first write to the
     end of that transaction. Pass as ``factory`` to :func:`sqlite3.connect`."""
 
-    def __init__(self, database: Any, *args: Any, timeout_s: float = 10.0,
-                 **kwargs: Any) -> None:
+    def __init__(self, database: Any, *args: Any, timeout_s: float = 10.0, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
         self._turn = write_turn(database)
         self._holding = False

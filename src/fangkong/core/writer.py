@@ -85,8 +85,12 @@ def _sendable(outcome: Any) -> Any:
     return outcome
 
 
-def _child_main(conn: Connection, parts: Callable[[], WriterParts[Any, Any, Any]],
-                max_batch: int, gather_s: float) -> None:
+def _child_main(
+    conn: Connection,
+    parts: Callable[[], WriterParts[Any, Any, Any]],
+    max_batch: int,
+    gather_s: float,
+) -> None:
     # A Ctrl-C reaches the whole process group: the server stops the child in order, once it
     # has sent it the last calls. A SIGTERM (a service manager's, multiprocessing's at the
     # server's exit) ends it, but never in the middle of a batch.
@@ -124,12 +128,12 @@ def _child_main(conn: Connection, parts: Callable[[], WriterParts[Any, Any, Any]
         last_size = len(batch)
         writing = True
         for start in range(0, len(batch), max_batch):
-            part = batch[start:start + max_batch]
-            outcomes = write_batch(built.factory, built.write, built.answer,
-                                   [call for _, call in part])
+            part = batch[start : start + max_batch]
+            outcomes = write_batch(
+                built.factory, built.write, built.answer, [call for _, call in part]
+            )
             try:
-                conn.send([(seq, _sendable(o)) for (seq, _), o in zip(part, outcomes,
-                                                                       strict=True)])
+                conn.send([(seq, _sendable(o)) for (seq, _), o in zip(part, outcomes, strict=True)])
             except OSError:
                 stopping = True
         writing = False
@@ -153,10 +157,15 @@ class ProcessCommitter(Generic[Call, Answer]):
     on the event loop and returns an asyncio future of the answer; :meth:`close` writes what
     is queued and stops the child."""
 
-    def __init__(self, parts: Callable[[], WriterParts[Call, Any, Answer]], *,
-                 name: str = "group-commit", max_batch: int = MAX_BATCH,
-                 gather_s: float = GATHER_S,
-                 after_batch: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        parts: Callable[[], WriterParts[Call, Any, Answer]],
+        *,
+        name: str = "group-commit",
+        max_batch: int = MAX_BATCH,
+        gather_s: float = GATHER_S,
+        after_batch: Callable[[], None] | None = None,
+    ) -> None:
         self._parts = parts
         self._name = name
         self._max_batch = max_batch
@@ -189,8 +198,10 @@ class ProcessCommitter(Generic[Call, Answer]):
             # A child that cannot start (the database unreachable, say) is tried again at
             # most once a RESTART_AFTER_S, not once per call.
             if time.monotonic() - self._lost_at < RESTART_AFTER_S:
-                raise Unavailable("the intake writer stopped and is starting again: send "
-                                  "again with the same idempotency key")
+                raise Unavailable(
+                    "the intake writer stopped and is starting again: send "
+                    "again with the same idempotency key"
+                )
             self._start(asyncio.get_running_loop())
 
     def submit(self, call: Call) -> asyncio.Future[Answer]:
@@ -211,8 +222,11 @@ class ProcessCommitter(Generic[Call, Answer]):
         theirs.close()
         # Spawned, not forked: a fork would copy the server's threads' locks mid-use.
         process = multiprocessing.get_context("spawn").Process(
-            target=_child_main, name=self._name, daemon=True,
-            args=(child_end, self._parts, self._max_batch, self._gather_s))
+            target=_child_main,
+            name=self._name,
+            daemon=True,
+            args=(child_end, self._parts, self._max_batch, self._gather_s),
+        )
         try:
             process.start()
         finally:
@@ -276,8 +290,8 @@ class ProcessCommitter(Generic[Call, Answer]):
             (size,) = _LENGTH.unpack_from(self._in)
             if len(self._in) < _LENGTH.size + size:
                 break
-            message = pickle.loads(self._in[_LENGTH.size:_LENGTH.size + size])
-            del self._in[:_LENGTH.size + size]
+            message = pickle.loads(self._in[_LENGTH.size : _LENGTH.size + size])
+            del self._in[: _LENGTH.size + size]
             for sequence, outcome in message:
                 future = self._pending.pop(sequence, None)
                 if future is None or future.done():
@@ -308,12 +322,17 @@ class ProcessCommitter(Generic[Call, Answer]):
             if self._process.is_alive():
                 self._process.kill()
                 self._process.join(1)
-            log.error("%s: the writer process ended (exit code %s); %d calls failed",
-                      self._name, self._process.exitcode, len(self._pending))
+            log.error(
+                "%s: the writer process ended (exit code %s); %d calls failed",
+                self._name,
+                self._process.exitcode,
+                len(self._pending),
+            )
             self._process = None
         self._outbox = []
-        self._fail_pending(Unavailable("the intake writer stopped: send again with the same "
-                                       "idempotency key"))
+        self._fail_pending(
+            Unavailable("the intake writer stopped: send again with the same idempotency key")
+        )
 
     def _fail_pending(self, error: BaseException) -> None:
         pending, self._pending = self._pending, {}
@@ -357,8 +376,9 @@ class ProcessCommitter(Generic[Call, Answer]):
         self._socket = None
         process.join(max(0.0, deadline - time.monotonic()))
         if process.is_alive():
-            log.error("%s: the writer process did not end in %.0f s; stopped", self._name,
-                      timeout_s)
+            log.error(
+                "%s: the writer process did not end in %.0f s; stopped", self._name, timeout_s
+            )
             process.kill()
             process.join(5)
         self._process = None

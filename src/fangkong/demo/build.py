@@ -140,8 +140,7 @@ def county_layout(
     inside: list[np.ndarray] = []
     for muni in municipalities:
         shapely.prepare(muni.geometry)
-        inside.append(vertices[shapely.contains_xy(muni.geometry, vertices[:, 0],
-                                                   vertices[:, 1])])
+        inside.append(vertices[shapely.contains_xy(muni.geometry, vertices[:, 0], vertices[:, 1])])
     counts = plan_counts(
         {str(i): area_m2(m.geometry) for i, m in enumerate(municipalities)},
         {str(i): len(v) for i, v in enumerate(inside)},
@@ -149,9 +148,18 @@ def county_layout(
     layouts: list[tuple[Boundary, Layout]] = []
     for i, muni in enumerate(municipalities):
         beats, grids_per_beat = counts[str(i)]
-        layouts.append((muni, generate_beats_and_grids(
-            muni.geometry, inside[i], beats=beats, grids_per_beat=grids_per_beat,
-            rng_seed=RNG_SEED + i)))
+        layouts.append(
+            (
+                muni,
+                generate_beats_and_grids(
+                    muni.geometry,
+                    inside[i],
+                    beats=beats,
+                    grids_per_beat=grids_per_beat,
+                    rng_seed=RNG_SEED + i,
+                ),
+            )
+        )
     return layouts
 
 
@@ -404,15 +412,22 @@ def build(
     _build_users(session, cipher, report)
     t = step("demo users", t)
     cases = build_demo_cases(session, rng_seed=RNG_SEED, now=utcnow(), cipher=cipher)
-    report.hazards, report.disputes, report.overdue_cases = (cases.hazards, cases.disputes,
-                                                             cases.overdue)
+    report.hazards, report.disputes, report.overdue_cases = (
+        cases.hazards,
+        cases.disputes,
+        cases.overdue,
+    )
     t = step("demo hazards and disputes", t)
     import_and_activate(data_dir, pbf, DEFAULT_PROFILE)
     network = network_service.current(data_dir)
     zone = zone or ZoneInfo("Asia/Shanghai")
     report.incidents = build_demo_incidents(
-        session, network=network, zone=zone, today=today or utcnow().astimezone(zone).date(),
-        rng_seed=RNG_SEED)
+        session,
+        network=network,
+        zone=zone,
+        today=today or utcnow().astimezone(zone).date(),
+        rng_seed=RNG_SEED,
+    )
     step("posts, units and a year of incidents", t)
     report.seconds = time.perf_counter() - started
     return report

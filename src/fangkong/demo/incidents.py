@@ -56,21 +56,80 @@ log = logging.getLogger(__name__)
 DAILY_MEAN = 70.0
 #: Category shares of all incidents.
 CATEGORY_SHARE: dict[str, float] = {
-    "traffic": 0.22, "assistance": 0.18, "criminal": 0.16, "public_order": 0.15,
-    "dispute": 0.15, "rescue": 0.06, "fire": 0.03, "other": 0.05,
+    "traffic": 0.22,
+    "assistance": 0.18,
+    "criminal": 0.16,
+    "public_order": 0.15,
+    "dispute": 0.15,
+    "rescue": 0.06,
+    "fire": 0.03,
+    "other": 0.05,
 }
 # Hour-of-day profiles (00..23, relative). "day" follows waking activity; "evening" peaks
 # 19-23 and stays high past midnight (public order, disputes); "rush" has the commute peaks.
 _DAY = [2, 1.5, 1, 1, 1, 1.5, 3, 5, 6, 6.5, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6.5, 6, 5, 4, 3]
-_EVENING = [5, 4, 3, 2, 1, 1, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4, 4, 4.5, 5, 5.5, 6.5, 7.5, 8.5, 9,
-            8.5, 7]
-_RUSH = [1, 0.7, 0.5, 0.5, 0.6, 1.5, 4, 9, 8, 5, 4.5, 4.5, 5, 4.5, 4.5, 5, 6.5, 9, 8.5, 5.5, 4,
-         3, 2, 1.5]
-_CRIME = [4, 3.5, 3, 2.5, 2, 1.5, 1.5, 2, 3, 4, 4.5, 5, 5, 5, 5, 5.5, 6, 6.5, 7, 7, 7, 6.5, 6,
-          5]
+_EVENING = [
+    5,
+    4,
+    3,
+    2,
+    1,
+    1,
+    1,
+    1.5,
+    2,
+    2.5,
+    3,
+    3.5,
+    4,
+    4,
+    4,
+    4.5,
+    5,
+    5.5,
+    6.5,
+    7.5,
+    8.5,
+    9,
+    8.5,
+    7,
+]
+_RUSH = [
+    1,
+    0.7,
+    0.5,
+    0.5,
+    0.6,
+    1.5,
+    4,
+    9,
+    8,
+    5,
+    4.5,
+    4.5,
+    5,
+    4.5,
+    4.5,
+    5,
+    6.5,
+    9,
+    8.5,
+    5.5,
+    4,
+    3,
+    2,
+    1.5,
+]
+_CRIME = [4, 3.5, 3, 2.5, 2, 1.5, 1.5, 2, 3, 4, 4.5, 5, 5, 5, 5, 5.5, 6, 6.5, 7, 7, 7, 6.5, 6, 5]
 HOUR_PROFILE: dict[str, list[float]] = {
-    "traffic": _RUSH, "assistance": _DAY, "criminal": _CRIME, "public_order": _EVENING,
-    "dispute": _EVENING, "rescue": _DAY, "fire": _DAY, "other": _DAY,
+    "traffic": _RUSH,
+    "assistance": _DAY,
+    "criminal": _CRIME,
+    "public_order": _EVENING,
+    "dispute": _EVENING,
+    "rescue": _DAY,
+    "fire": _DAY,
+    "other": _DAY,
 }
 # Day-of-week factors, Monday first: commuting traffic drops at the weekend, evening trouble
 # rises from Friday.
@@ -86,40 +145,81 @@ WEEKEND_NIGHT_BOOST: dict[str, float] = {"public_order": 1.8, "dispute": 1.4, "c
 SEASON_FACTOR = {6: 1.12, 7: 1.15, 8: 1.12, 12: 0.92, 1: 0.88, 2: 0.9}
 #: Sub-type weights within each category (the taxonomy's order; missing ones weigh 1).
 SUBTYPE_WEIGHT: dict[str, dict[str, float]] = {
-    "criminal": {"theft": 40, "robbery": 3, "burglary": 12, "assault": 10, "fraud": 18,
-                 "vandalism": 12, "other": 5},
-    "public_order": {"fight": 15, "disturbance": 25, "noise": 35, "gathering": 5,
-                     "suspicious": 15, "other": 5},
-    "traffic": {"collision": 60, "injury_collision": 12, "obstruction": 15,
-                "signal_fault": 5, "other": 8},
+    "criminal": {
+        "theft": 40,
+        "robbery": 3,
+        "burglary": 12,
+        "assault": 10,
+        "fraud": 18,
+        "vandalism": 12,
+        "other": 5,
+    },
+    "public_order": {
+        "fight": 15,
+        "disturbance": 25,
+        "noise": 35,
+        "gathering": 5,
+        "suspicious": 15,
+        "other": 5,
+    },
+    "traffic": {
+        "collision": 60,
+        "injury_collision": 12,
+        "obstruction": 15,
+        "signal_fault": 5,
+        "other": 8,
+    },
     "fire": {"building": 25, "vehicle": 20, "outdoor": 45, "other": 10},
     "rescue": {"water": 5, "trapped": 25, "medical": 55, "missing_child": 10, "other": 5},
     "dispute": {"neighbour": 35, "family": 30, "commercial": 20, "labour": 10, "other": 5},
-    "assistance": {"lost_property": 30, "locked_out": 20, "directions": 10,
-                   "welfare_check": 35, "other": 5},
+    "assistance": {
+        "lost_property": 30,
+        "locked_out": 20,
+        "directions": 10,
+        "welfare_check": 35,
+        "other": 5,
+    },
 }
 #: Priority shares (P1, P2, P3, P4) by category, and sub-types that are always urgent.
 PRIORITY_SHARE: dict[str, tuple[float, float, float, float]] = {
-    "criminal": (0.06, 0.34, 0.45, 0.15), "public_order": (0.04, 0.26, 0.5, 0.2),
-    "traffic": (0.03, 0.32, 0.5, 0.15), "fire": (0.35, 0.45, 0.15, 0.05),
-    "rescue": (0.3, 0.45, 0.2, 0.05), "dispute": (0.02, 0.18, 0.55, 0.25),
-    "assistance": (0.01, 0.1, 0.5, 0.39), "other": (0.01, 0.1, 0.5, 0.39),
+    "criminal": (0.06, 0.34, 0.45, 0.15),
+    "public_order": (0.04, 0.26, 0.5, 0.2),
+    "traffic": (0.03, 0.32, 0.5, 0.15),
+    "fire": (0.35, 0.45, 0.15, 0.05),
+    "rescue": (0.3, 0.45, 0.2, 0.05),
+    "dispute": (0.02, 0.18, 0.55, 0.25),
+    "assistance": (0.01, 0.1, 0.5, 0.39),
+    "other": (0.01, 0.1, 0.5, 0.39),
 }
-URGENT = {("criminal", "robbery"), ("criminal", "assault"), ("traffic", "injury_collision"),
-          ("fire", "building"), ("rescue", "water"), ("rescue", "trapped"),
-          ("rescue", "missing_child")}
+URGENT = {
+    ("criminal", "robbery"),
+    ("criminal", "assault"),
+    ("traffic", "injury_collision"),
+    ("fire", "building"),
+    ("rescue", "water"),
+    ("rescue", "trapped"),
+    ("rescue", "missing_child"),
+}
 #: Sources (call, patrol, alarm, public tip) by category.
 SOURCE_SHARE: dict[str, tuple[float, float, float, float]] = {
-    "criminal": (0.72, 0.08, 0.16, 0.04), "fire": (0.7, 0.05, 0.25, 0.0),
-    "traffic": (0.84, 0.13, 0.03, 0.0), "public_order": (0.84, 0.12, 0.0, 0.04),
+    "criminal": (0.72, 0.08, 0.16, 0.04),
+    "fire": (0.7, 0.05, 0.25, 0.0),
+    "traffic": (0.84, 0.13, 0.03, 0.0),
+    "public_order": (0.84, 0.12, 0.0, 0.04),
 }
 _DEFAULT_SOURCE = (0.92, 0.06, 0.0, 0.02)
 _SOURCES = (Source.CALL, Source.PATROL, Source.ALARM, Source.PUBLIC_TIP)
 _PRIORITIES = (Priority.P1, Priority.P2, Priority.P3, Priority.P4)
 #: Median on-scene minutes by category (log-normal, sigma 0.5).
 ON_SCENE_MEDIAN_MIN: dict[str, float] = {
-    "criminal": 40, "public_order": 25, "traffic": 30, "fire": 55, "rescue": 35,
-    "dispute": 35, "assistance": 18, "other": 15,
+    "criminal": 40,
+    "public_order": 25,
+    "traffic": 30,
+    "fire": 55,
+    "rescue": 35,
+    "dispute": 35,
+    "assistance": 18,
+    "other": 15,
 }
 #: Call-to-dispatch: log-normal with this median (s) and sigma, P1 × 0.6, within [15, 1800] s.
 DISPATCH_MEDIAN_S, DISPATCH_SIGMA = 90.0, 0.7
@@ -161,8 +261,9 @@ def _metres(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
     return lon * 111_320.0 * math.cos(lat0), lat * 110_540.0
 
 
-def places_from_rows(lon: FloatArray, lat: FloatArray, h3: list[str], area_id: list[int],
-                     area_path: list[str]) -> Places:
+def places_from_rows(
+    lon: FloatArray, lat: FloatArray, h3: list[str], area_id: list[int], area_path: list[str]
+) -> Places:
     """Weights: 1 per address (density follows the register) plus the hotspot kernels.
 
     Hotspots are the addresses with the most neighbours within 300 m, taken greedily at least
@@ -174,32 +275,47 @@ def places_from_rows(lon: FloatArray, lat: FloatArray, h3: list[str], area_id: l
     for lo in range(0, n, 512):
         hi = min(n, lo + 512)
         d2 = (x[lo:hi, None] - x[None, :]) ** 2 + (y[lo:hi, None] - y[None, :]) ** 2
-        neighbours[lo:hi] = (d2 <= 300.0 ** 2).sum(axis=1)
+        neighbours[lo:hi] = (d2 <= 300.0**2).sum(axis=1)
     chosen: list[int] = []
     for i in np.argsort(-neighbours, kind="stable").tolist():
-        if all((x[i] - x[j]) ** 2 + (y[i] - y[j]) ** 2 >= HOTSPOT_SEPARATION_M ** 2
-               for j in chosen):
+        if all((x[i] - x[j]) ** 2 + (y[i] - y[j]) ** 2 >= HOTSPOT_SEPARATION_M**2 for j in chosen):
             chosen.append(i)
             if len(chosen) == HOTSPOTS:
                 break
     weight = np.ones(n)
     for j in chosen:
         weight += HOTSPOT_WEIGHT * np.exp(-np.hypot(x - x[j], y - y[j]) / HOTSPOT_SCALE_M)
-    return Places(lon=lon, lat=lat, h3=h3, area_id=area_id, area_path=area_path, weight=weight,
-                  hotspots=np.array(chosen, dtype=np.int64))
+    return Places(
+        lon=lon,
+        lat=lat,
+        h3=h3,
+        area_id=area_id,
+        area_path=area_path,
+        weight=weight,
+        hotspots=np.array(chosen, dtype=np.int64),
+    )
 
 
 def load_places(session: Session) -> Places:
     """The standard addresses placed in an area, as :class:`Places`."""
-    rows = session.execute(select(StandardAddress.lon, StandardAddress.lat,
-                                  StandardAddress.h3_cell, StandardAddress.area_id,
-                                  StandardAddress.area_path)
-                           .where(StandardAddress.area_id.is_not(None))
-                           .order_by(StandardAddress.id)).all()
-    return places_from_rows(np.array([r[0] for r in rows], dtype=np.float64),
-                            np.array([r[1] for r in rows], dtype=np.float64),
-                            [str(r[2]) for r in rows], [int(r[3] or 0) for r in rows],
-                            [str(r[4]) for r in rows])
+    rows = session.execute(
+        select(
+            StandardAddress.lon,
+            StandardAddress.lat,
+            StandardAddress.h3_cell,
+            StandardAddress.area_id,
+            StandardAddress.area_path,
+        )
+        .where(StandardAddress.area_id.is_not(None))
+        .order_by(StandardAddress.id)
+    ).all()
+    return places_from_rows(
+        np.array([r[0] for r in rows], dtype=np.float64),
+        np.array([r[1] for r in rows], dtype=np.float64),
+        [str(r[2]) for r in rows],
+        [int(r[3] or 0) for r in rows],
+        [str(r[4]) for r in rows],
+    )
 
 
 # --- the incident model -----------------------------------------------------------------------
@@ -240,8 +356,9 @@ def _choice(rng: np.random.Generator, weights: FloatArray) -> int:
     return int(rng.choice(weights.shape[0], p=weights / weights.sum()))
 
 
-def _what_many(rng: np.random.Generator, category: str, size: int
-               ) -> tuple[list[str], list[Priority], list[Source]]:
+def _what_many(
+    rng: np.random.Generator, category: str, size: int
+) -> tuple[list[str], list[Priority], list[Source]]:
     """Sub-type, priority and source of ``size`` incidents of ``category`` (vectorised)."""
     subs = taxonomy.TAXONOMY[category]
     table = SUBTYPE_WEIGHT.get(category, {})
@@ -253,12 +370,16 @@ def _what_many(rng: np.random.Generator, category: str, size: int
     priority = np.where(urgent, np.where(rng.random(size) < 0.7, 0, 1), priority)
     src = np.array(SOURCE_SHARE.get(category, _DEFAULT_SOURCE))
     source = rng.choice(4, size=size, p=src / src.sum())
-    return ([subs[i] for i in subtype.tolist()], [_PRIORITIES[i] for i in priority.tolist()],
-            [_SOURCES[i] for i in source.tolist()])
+    return (
+        [subs[i] for i in subtype.tolist()],
+        [_PRIORITIES[i] for i in priority.tolist()],
+        [_SOURCES[i] for i in source.tolist()],
+    )
 
 
-def draw_days(rng: np.random.Generator, *, first: date, days: int, zone: ZoneInfo,
-              places: Places) -> list[Draw]:
+def draw_days(
+    rng: np.random.Generator, *, first: date, days: int, zone: ZoneInfo, places: Places
+) -> list[Draw]:
     """Incidents received on ``days`` local days from ``first``, in received order.
 
     Counts per hour and category are Poisson with :func:`hour_of_week_rates` × the season;
@@ -269,8 +390,7 @@ def draw_days(rng: np.random.Generator, *, first: date, days: int, zone: ZoneInf
     weekday = np.array([d.weekday() for d in dates], dtype=np.int64)
     season = np.array([SEASON_FACTOR.get(d.month, 1.0) for d in dates])
     # Wall-clock midnights in the zone (a DST day elsewhere shifts an hour: harmless here).
-    midnight = np.array([datetime(d.year, d.month, d.day, tzinfo=zone).timestamp()
-                         for d in dates])
+    midnight = np.array([datetime(d.year, d.month, d.day, tzinfo=zone).timestamp() for d in dates])
     p = places.weight / places.weight.sum()
     out: list[Draw] = []
     for category in CATEGORY_SHARE:
@@ -283,9 +403,12 @@ def draw_days(rng: np.random.Generator, *, first: date, days: int, zone: ZoneInf
         stamps = midnight[slot // 24] + ((slot % 24) + rng.random(total)) * 3600.0
         spots = rng.choice(len(places), size=total, p=p)
         subtypes, priorities, sources = _what_many(rng, category, total)
-        out += [Draw(datetime.fromtimestamp(t, UTC), spot, category, sub, pri, src)
-                for t, spot, sub, pri, src in zip(stamps.tolist(), spots.tolist(), subtypes,
-                                                  priorities, sources, strict=True)]
+        out += [
+            Draw(datetime.fromtimestamp(t, UTC), spot, category, sub, pri, src)
+            for t, spot, sub, pri, src in zip(
+                stamps.tolist(), spots.tolist(), subtypes, priorities, sources, strict=True
+            )
+        ]
     out.sort(key=lambda d: d.received_at)
     return out
 
@@ -294,8 +417,7 @@ def draw_one(rng: np.random.Generator, *, at: datetime, zone: ZoneInfo, places: 
     """One incident received at ``at``: its category follows the rates of that hour."""
     local = at.astimezone(zone)
     categories = list(CATEGORY_SHARE)
-    weights = np.array([hour_of_week_rates(c)[local.weekday(), local.hour]
-                        for c in categories])
+    weights = np.array([hour_of_week_rates(c)[local.weekday(), local.hour] for c in categories])
     category = categories[_choice(rng, weights)]
     (subtype,), (priority,), (source,) = _what_many(rng, category, 1)
     return Draw(at, _choice(rng, places.weight), category, subtype, priority, source)
@@ -329,8 +451,9 @@ def _snapped(network: Network, lon: float, lat: float) -> tuple[float, float]:
     return float(result.lon[0]), float(result.lat[0])
 
 
-def build_posts_and_units(session: Session, *, network: Network, places: Places,
-                          now: datetime) -> tuple[list[Post], list[Unit]]:
+def build_posts_and_units(
+    session: Session, *, network: Network, places: Places, now: datetime
+) -> tuple[list[Post], list[Unit]]:
     """A police post per station precinct (two cars), a street post per beat area (a car or a
     motorcycle), and foot patrols at the posts of the beats with the most addresses.
 
@@ -339,8 +462,13 @@ def build_posts_and_units(session: Session, *, network: Network, places: Places,
     """
     from fangkong.areas import service as area_service
 
-    areas = list(session.scalars(select(Area).where(
-        Area.level.in_([AreaLevel.STATION, AreaLevel.BEAT])).order_by(Area.code)))
+    areas = list(
+        session.scalars(
+            select(Area)
+            .where(Area.level.in_([AreaLevel.STATION, AreaLevel.BEAT]))
+            .order_by(Area.code)
+        )
+    )
     posts: list[Post] = []
     home: dict[int, Area] = {}
     for area in areas:
@@ -348,20 +476,31 @@ def build_posts_and_units(session: Session, *, network: Network, places: Places,
         lon, lat = _snapped(network, point.x, point.y)
         station = area.level == AreaLevel.STATION
         code = f"{area.code}-{'PS' if station else 'P'}"
-        name = (f"{area.name_zh}警务工作站" if station else f"{area.name_zh}街面警务站")
+        name = f"{area.name_zh}警务工作站" if station else f"{area.name_zh}街面警务站"
         kind = PostKind.POLICE_POST if station else PostKind.STREET_POST
         try:
-            post = service.create_post(session, code=code, name=name, kind=kind, lon=lon,
-                                       lat=lat, actor=SYSTEM, scope=Scope(paths=(area.path,)))
+            post = service.create_post(
+                session,
+                code=code,
+                name=name,
+                kind=kind,
+                lon=lon,
+                lat=lat,
+                actor=SYSTEM,
+                scope=Scope(paths=(area.path,)),
+            )
         except FangkongError:
-            post = service.create_post(session, code=code, name=name, kind=kind, lon=point.x,
-                                       lat=point.y, actor=SYSTEM)
+            post = service.create_post(
+                session, code=code, name=name, kind=kind, lon=point.x, lat=point.y, actor=SYSTEM
+            )
         posts.append(post)
         home[post.id] = area
     addresses = Counter(places.area_path)
     beat_posts = [p for p in posts if home[p.id].level == AreaLevel.BEAT]
-    busiest = sorted(beat_posts, key=lambda p: -sum(
-        n for path, n in addresses.items() if path.startswith(home[p.id].path)))
+    busiest = sorted(
+        beat_posts,
+        key=lambda p: -sum(n for path, n in addresses.items() if path.startswith(home[p.id].path)),
+    )
     plan: list[tuple[Post, UnitType]] = []
     for post in posts:
         if home[post.id].level == AreaLevel.STATION:
@@ -374,10 +513,17 @@ def build_posts_and_units(session: Session, *, network: Network, places: Places,
     units: list[Unit] = []
     for post, unit_type in plan:
         numbers[unit_type] += 1
-        units.append(service.create_unit(
-            session, call_sign=f"{prefix[unit_type]}{numbers[unit_type]:02d}",
-            unit_type=unit_type,
-            home_area=home[post.id], actor=SYSTEM, home_post=post, now=now))
+        units.append(
+            service.create_unit(
+                session,
+                call_sign=f"{prefix[unit_type]}{numbers[unit_type]:02d}",
+                unit_type=unit_type,
+                home_area=home[post.id],
+                actor=SYSTEM,
+                home_post=post,
+                now=now,
+            )
+        )
     return posts, units
 
 
@@ -385,10 +531,14 @@ def build_posts_and_units(session: Session, *, network: Network, places: Places,
 
 
 def _digest(draw: Draw, places: Places) -> str:
-    return service.IncidentIn(category=draw.category, subtype=draw.subtype,
-                              priority=draw.priority, source=draw.source,
-                              lon=float(places.lon[draw.place]),
-                              lat=float(places.lat[draw.place])).digest()
+    return service.IncidentIn(
+        category=draw.category,
+        subtype=draw.subtype,
+        priority=draw.priority,
+        source=draw.source,
+        lon=float(places.lon[draw.place]),
+        lat=float(places.lat[draw.place]),
+    ).digest()
 
 
 def build_history(
@@ -417,23 +567,31 @@ def build_history(
     # one origin per post and way of travel (its cars and its foot patrol start there)
     by_id = {p.id: p for p in posts}
     origin_index: dict[tuple[int, recommend.Travel], int] = {}
-    unit_origin = [origin_index.setdefault(
-        (u.home_post_id or posts[0].id, recommend.TRAVEL[u.unit_type] or "drive"),
-        len(origin_index)) for u in units]
+    unit_origin = [
+        origin_index.setdefault(
+            (u.home_post_id or posts[0].id, recommend.TRAVEL[u.unit_type] or "drive"),
+            len(origin_index),
+        )
+        for u in units
+    ]
     origins = [(by_id[post], travel) for post, travel in origin_index]
     out, _ = replay.road_times(
-        network, origins=(np.array([p.lon for p, _ in origins]),
-                          np.array([p.lat for p, _ in origins])),
-        targets=(places.lon, places.lat), both_ways=False,
-        travel=[travel for _, travel in origins])
+        network,
+        origins=(np.array([p.lon for p, _ in origins]), np.array([p.lat for p, _ in origins])),
+        targets=(places.lon, places.lat),
+        both_ways=False,
+        travel=[travel for _, travel in origins],
+    )
     place = np.array([d.place for d in draws], dtype=np.int64)
     base = draws[0].received_at
     received = np.array([(d.received_at - base).total_seconds() for d in draws])
     p1 = np.array([d.priority == Priority.P1 for d in draws])
-    delay = np.clip(lognormal(rng, DISPATCH_MEDIAN_S, DISPATCH_SIGMA, n) * np.where(p1, 0.6, 1),
-                    15.0, 1800.0)
+    delay = np.clip(
+        lognormal(rng, DISPATCH_MEDIAN_S, DISPATCH_SIGMA, n) * np.where(p1, 0.6, 1), 15.0, 1800.0
+    )
     on_scene = np.array([ON_SCENE_MEDIAN_MIN[d.category] * 60.0 for d in draws]) * np.exp(
-        0.5 * rng.standard_normal(n))
+        0.5 * rng.standard_normal(n)
+    )
     cancelled = rng.random(n) < CANCELLED_SHARE
     turnout = rng.uniform(20.0, 90.0, n)
     # Real drives are slower and more varied than the emergency profile's road time.
@@ -443,9 +601,14 @@ def build_history(
     drive = out[:, place] * slowdown + turnout
     # A cancelled call never reaches a unit: no road leads to it.
     drive[:, cancelled] = np.inf
-    sim = replay.simulate(received_s=received, delay_s=delay, on_scene_s=on_scene,
-                          wanted=np.where(p1, recommend.P1_UNITS, 1), out_s=drive,
-                          unit_origin=unit_origin)
+    sim = replay.simulate(
+        received_s=received,
+        delay_s=delay,
+        on_scene_s=on_scene,
+        wanted=np.where(p1, recommend.P1_UNITS, 1),
+        out_s=drive,
+        unit_origin=unit_origin,
+    )
     admin = rng.uniform(300.0, 3600.0, n)
     withdrawn = rng.uniform(60.0, 900.0, n)
     incident_rows: list[dict[str, Any]] = []
@@ -454,71 +617,122 @@ def build_history(
         at = d.received_at
         row: dict[str, Any] = dict(
             idempotency_key=f"{KEY_PREFIX}{at.astimezone(zone):%Y%m%d}-{k:05d}",
-            request_hash=_digest(d, places), category=d.category, subtype=d.subtype,
-            priority=d.priority, source=d.source, description="",
-            caller_contact_encrypted=None, received_at=at, dispatched_at=None,
-            en_route_at=None, on_scene_at=None, cleared_at=None, closed_at=None,
-            cancelled_at=None, lon=float(places.lon[d.place]), lat=float(places.lat[d.place]),
-            h3_cell=places.h3[d.place], area_id=places.area_id[d.place],
-            area_path=places.area_path[d.place], created_by_id=None, created_at=at)
+            request_hash=_digest(d, places),
+            category=d.category,
+            subtype=d.subtype,
+            priority=d.priority,
+            source=d.source,
+            description="",
+            caller_contact_encrypted=None,
+            received_at=at,
+            dispatched_at=None,
+            en_route_at=None,
+            on_scene_at=None,
+            cleared_at=None,
+            closed_at=None,
+            cancelled_at=None,
+            lon=float(places.lon[d.place]),
+            lat=float(places.lat[d.place]),
+            h3_cell=places.h3[d.place],
+            area_id=places.area_id[d.place],
+            area_path=places.area_path[d.place],
+            created_by_id=None,
+            created_at=at,
+        )
         if no_unit[k]:
-            row.update(status=IncidentStatus.CANCELLED,
-                       cancelled_at=at + timedelta(seconds=float(withdrawn[k])))
+            row.update(
+                status=IncidentStatus.CANCELLED,
+                cancelled_at=at + timedelta(seconds=float(withdrawn[k])),
+            )
         else:
             dispatched = base + timedelta(seconds=float(sim.dispatch_s[k]))
             en_route = dispatched + timedelta(seconds=float(turnout[k]))
             on_site = dispatched + timedelta(seconds=float(sim.travel_s[k]))
             cleared = on_site + timedelta(seconds=float(on_scene[k]))
-            row.update(status=IncidentStatus.CLOSED, dispatched_at=dispatched,
-                       en_route_at=en_route, on_scene_at=on_site, cleared_at=cleared,
-                       closed_at=cleared + timedelta(seconds=float(admin[k])))
+            row.update(
+                status=IncidentStatus.CLOSED,
+                dispatched_at=dispatched,
+                en_route_at=en_route,
+                on_scene_at=on_site,
+                cleared_at=cleared,
+                closed_at=cleared + timedelta(seconds=float(admin[k])),
+            )
         row["updated_at"] = row["closed_at"] or row["cancelled_at"]
         incident_rows.append(row)
     # Core executemany without RETURNING (the fast path on both databases); the ids are read
     # back by idempotency key.
     connection = session.connection()
     connection.execute(insert(Incident), incident_rows)
-    by_key = {str(key): int(i) for key, i in session.execute(
-        select(Incident.idempotency_key, Incident.id).where(
-            Incident.idempotency_key.startswith(KEY_PREFIX, autoescape=True)))}
+    by_key = {
+        str(key): int(i)
+        for key, i in session.execute(
+            select(Incident.idempotency_key, Incident.id).where(
+                Incident.idempotency_key.startswith(KEY_PREFIX, autoescape=True)
+            )
+        )
+    }
     ids = [by_key[row["idempotency_key"]] for row in incident_rows]
     events: list[dict[str, Any]] = []
     assignments: list[dict[str, Any]] = []
-    steps = (("received", "received_at"), ("dispatched", "dispatched_at"),
-             ("en_route", "en_route_at"), ("on_scene", "on_scene_at"),
-             ("cleared", "cleared_at"), ("closed", "closed_at"), ("cancelled", "cancelled_at"))
+    steps = (
+        ("received", "received_at"),
+        ("dispatched", "dispatched_at"),
+        ("en_route", "en_route_at"),
+        ("on_scene", "on_scene_at"),
+        ("cleared", "cleared_at"),
+        ("closed", "closed_at"),
+        ("cancelled", "cancelled_at"),
+    )
     for k, (incident_id, row) in enumerate(zip(ids, incident_rows, strict=True)):
         previous: str | None = None
         for status, column_name in steps:
             at = row[column_name]
             if at is None:
                 continue
-            events.append(dict(incident_id=incident_id, at=at, from_status=previous,
-                               to_status=status, user_id=None, username=SYSTEM.username,
-                               note=None))
+            events.append(
+                dict(
+                    incident_id=incident_id,
+                    at=at,
+                    from_status=previous,
+                    to_status=status,
+                    user_id=None,
+                    username=SYSTEM.username,
+                    note=None,
+                )
+            )
             previous = status
         if row["dispatched_at"] is None:
             continue
         for u, travel in zip(sim.units[k], sim.unit_travel_s[k], strict=True):
             arrived = row["dispatched_at"] + timedelta(seconds=travel)
-            assignments.append(dict(
-                incident_id=incident_id, unit_id=units[u].id, dispatched_at=row["dispatched_at"],
-                predicted_s=round((travel - float(turnout[k])) / float(slowdown[k]), 1),
-                arrived_at=max(arrived, row["on_scene_at"]),
-                released_at=max(row["cleared_at"], arrived), dispatched_by_id=None))
+            assignments.append(
+                dict(
+                    incident_id=incident_id,
+                    unit_id=units[u].id,
+                    dispatched_at=row["dispatched_at"],
+                    predicted_s=round((travel - float(turnout[k])) / float(slowdown[k]), 1),
+                    arrived_at=max(arrived, row["on_scene_at"]),
+                    released_at=max(row["cleared_at"], arrived),
+                    dispatched_by_id=None,
+                )
+            )
     events += _merged_duplicates(connection, incident_rows, ids, rng)
     connection.execute(insert(IncidentEvent), events)
     connection.execute(insert(Assignment), assignments)
     return draws
 
 
-def _merged_duplicates(connection: Any, rows: list[dict[str, Any]], ids: list[int],
-                       rng: np.random.Generator) -> list[dict[str, Any]]:
+def _merged_duplicates(
+    connection: Any, rows: list[dict[str, Any]], ids: list[int], rng: np.random.Generator
+) -> list[dict[str, Any]]:
     """Insert the second calls about :data:`DUPLICATE_SHARE` of the dispatched incidents: the
     same event at the same place, received 30 s to 10 min after the first call (before a unit
     is on scene) and merged into it 20 s to 2 min later. Returns their timeline events."""
-    picked = [k for k, row in enumerate(rows)
-              if row["dispatched_at"] is not None and rng.random() < DUPLICATE_SHARE]
+    picked = [
+        k
+        for k, row in enumerate(rows)
+        if row["dispatched_at"] is not None and rng.random() < DUPLICATE_SHARE
+    ]
     if not picked:
         return []
     duplicates: list[dict[str, Any]] = []
@@ -526,33 +740,71 @@ def _merged_duplicates(connection: Any, rows: list[dict[str, Any]], ids: list[in
         first = rows[k]
         window = (first["on_scene_at"] - first["received_at"]).total_seconds()
         received = first["received_at"] + timedelta(
-            seconds=float(rng.uniform(min(30.0, window / 2), min(600.0, window))))
-        merged = min(received + timedelta(seconds=float(rng.uniform(20.0, 120.0))),
-                     first["cleared_at"])
-        duplicates.append({
-            **first, "idempotency_key": f"{first['idempotency_key']}-dup",
-            "request_hash": service.IncidentIn(
-                category=first["category"], subtype=first["subtype"],
-                priority=first["priority"], source=Source.CALL, lon=first["lon"],
-                lat=first["lat"]).digest(),
-            "source": Source.CALL,
-            "status": IncidentStatus.MERGED, "merged_into_id": ids[k], "received_at": received,
-            "dispatched_at": None, "en_route_at": None, "on_scene_at": None,
-            "cleared_at": None, "closed_at": None, "cancelled_at": merged,
-            "created_at": received, "updated_at": merged})
+            seconds=float(rng.uniform(min(30.0, window / 2), min(600.0, window)))
+        )
+        merged = min(
+            received + timedelta(seconds=float(rng.uniform(20.0, 120.0))), first["cleared_at"]
+        )
+        duplicates.append(
+            {
+                **first,
+                "idempotency_key": f"{first['idempotency_key']}-dup",
+                "request_hash": service.IncidentIn(
+                    category=first["category"],
+                    subtype=first["subtype"],
+                    priority=first["priority"],
+                    source=Source.CALL,
+                    lon=first["lon"],
+                    lat=first["lat"],
+                ).digest(),
+                "source": Source.CALL,
+                "status": IncidentStatus.MERGED,
+                "merged_into_id": ids[k],
+                "received_at": received,
+                "dispatched_at": None,
+                "en_route_at": None,
+                "on_scene_at": None,
+                "cleared_at": None,
+                "closed_at": None,
+                "cancelled_at": merged,
+                "created_at": received,
+                "updated_at": merged,
+            }
+        )
     connection.execute(insert(Incident), duplicates)
-    by_key = dict(connection.execute(select(Incident.idempotency_key, Incident.id).where(
-        Incident.idempotency_key.startswith(KEY_PREFIX, autoescape=True),
-        Incident.status == IncidentStatus.MERGED)).all())
+    by_key = dict(
+        connection.execute(
+            select(Incident.idempotency_key, Incident.id).where(
+                Incident.idempotency_key.startswith(KEY_PREFIX, autoescape=True),
+                Incident.status == IncidentStatus.MERGED,
+            )
+        ).all()
+    )
     events: list[dict[str, Any]] = []
     for row in duplicates:
         incident_id = by_key[row["idempotency_key"]]
-        events.append(dict(incident_id=incident_id, at=row["received_at"], from_status=None,
-                           to_status="received", user_id=None, username=SYSTEM.username,
-                           note=None))
-        events.append(dict(incident_id=incident_id, at=row["cancelled_at"],
-                           from_status="received", to_status="merged", user_id=None,
-                           username=SYSTEM.username, note=None))
+        events.append(
+            dict(
+                incident_id=incident_id,
+                at=row["received_at"],
+                from_status=None,
+                to_status="received",
+                user_id=None,
+                username=SYSTEM.username,
+                note=None,
+            )
+        )
+        events.append(
+            dict(
+                incident_id=incident_id,
+                at=row["cancelled_at"],
+                from_status="received",
+                to_status="merged",
+                user_id=None,
+                username=SYSTEM.username,
+                note=None,
+            )
+        )
     return events
 
 
@@ -576,18 +828,43 @@ def build_demo_incidents(
     report.posts = len(posts)
     report.units_by_type = dict(Counter(u.unit_type.value for u in units))
     last_day = today - timedelta(days=1)
-    draws = build_history(session, network=network, places=places, posts=posts, units=units,
-                          last_day=last_day, days=days, zone=zone, rng=rng)
-    report.merged = int(session.scalar(select(func.count(Incident.id)).where(
-        Incident.idempotency_key.startswith(KEY_PREFIX, autoescape=True),
-        Incident.status == IncidentStatus.MERGED)) or 0)
+    draws = build_history(
+        session,
+        network=network,
+        places=places,
+        posts=posts,
+        units=units,
+        last_day=last_day,
+        days=days,
+        zone=zone,
+        rng=rng,
+    )
+    report.merged = int(
+        session.scalar(
+            select(func.count(Incident.id)).where(
+                Incident.idempotency_key.startswith(KEY_PREFIX, autoescape=True),
+                Incident.status == IncidentStatus.MERGED,
+            )
+        )
+        or 0
+    )
     report.incidents = len(draws) + report.merged
     report.by_category = dict(sorted(Counter(d.category for d in draws).items()))
     report.first_day = (last_day - timedelta(days=days - 1)).isoformat()
     report.last_day = last_day.isoformat()
-    audit.record(session, actor=SYSTEM, action="generate", entity="incident", entity_id=None,
-                 detail={"incidents": len(draws), "first_day": report.first_day,
-                         "last_day": report.last_day, "seed": rng_seed})
+    audit.record(
+        session,
+        actor=SYSTEM,
+        action="generate",
+        entity="incident",
+        entity_id=None,
+        detail={
+            "incidents": len(draws),
+            "first_day": report.first_day,
+            "last_day": report.last_day,
+            "seed": rng_seed,
+        },
+    )
     session.flush()
     report.seconds = time.perf_counter() - started
     return report
@@ -599,9 +876,13 @@ def build_demo_incidents(
 LIVE_ACTOR = Actor(user_id=None, username="demo-feed", client="demo")
 #: How long (s) after each step the live feed takes the next one: dispatch, arrive, clear,
 #: close. Short, so that a visitor sees the board move within a minute or two.
-LIVE_STEPS_S = {IncidentStatus.RECEIVED: 20.0, IncidentStatus.DISPATCHED: 15.0,
-                IncidentStatus.EN_ROUTE: 40.0, IncidentStatus.ON_SCENE: 90.0,
-                IncidentStatus.CLEARED: 30.0}
+LIVE_STEPS_S = {
+    IncidentStatus.RECEIVED: 20.0,
+    IncidentStatus.DISPATCHED: 15.0,
+    IncidentStatus.EN_ROUTE: 40.0,
+    IncidentStatus.ON_SCENE: 90.0,
+    IncidentStatus.CLEARED: 30.0,
+}
 
 
 class LiveFeed:
@@ -610,9 +891,17 @@ class LiveFeed:
     with ``auto_dispatch``, dispatches open ones via the recommender and walks them through
     their lifecycle. Each tick is one committed transaction; :meth:`stop` ends it cleanly."""
 
-    def __init__(self, factory: sessionmaker[Session], *, network: Callable[[], Network],
-                 cipher: FieldCipher, zone: ZoneInfo, interval_s: float = 8.0,
-                 auto_dispatch: bool = True, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        *,
+        network: Callable[[], Network],
+        cipher: FieldCipher,
+        zone: ZoneInfo,
+        interval_s: float = 8.0,
+        auto_dispatch: bool = True,
+        seed: int | None = None,
+    ) -> None:
         self.factory = factory
         self.network = network
         self.cipher = cipher
@@ -622,8 +911,7 @@ class LiveFeed:
         self.rng = np.random.default_rng(seed)
         self.created = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fangkong-live-feed",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="fangkong-live-feed", daemon=True)
         self._places: Places | None = None
 
     def start(self) -> None:
@@ -652,12 +940,17 @@ class LiveFeed:
                 return None
             draw = draw_one(self.rng, at=now, zone=self.zone, places=places)
             key = f"live-{now:%Y%m%d%H%M%S}-{int(self.rng.integers(1 << 30)):08x}"
-            data = service.IncidentIn(category=draw.category, subtype=draw.subtype,
-                                      priority=draw.priority, source=draw.source,
-                                      lon=float(places.lon[draw.place]),
-                                      lat=float(places.lat[draw.place]))
-            incident, _ = service.create(session, key=key, data=data, actor=LIVE_ACTOR,
-                                         now=now, cipher=self.cipher)
+            data = service.IncidentIn(
+                category=draw.category,
+                subtype=draw.subtype,
+                priority=draw.priority,
+                source=draw.source,
+                lon=float(places.lon[draw.place]),
+                lat=float(places.lat[draw.place]),
+            )
+            incident, _ = service.create(
+                session, key=key, data=data, actor=LIVE_ACTOR, now=now, cipher=self.cipher
+            )
             self.created += 1
             if self.auto_dispatch:
                 self._advance(session, now)
@@ -665,10 +958,16 @@ class LiveFeed:
 
     def _advance(self, session: Session, now: datetime) -> None:
         whole = Scope(paths=("/",))
-        open_incidents = list(session.scalars(
-            select(Incident).where(Incident.status.in_(list(LIVE_STEPS_S)),
-                                   Incident.idempotency_key.startswith("live-"))
-            .order_by(Incident.received_at)))
+        open_incidents = list(
+            session.scalars(
+                select(Incident)
+                .where(
+                    Incident.status.in_(list(LIVE_STEPS_S)),
+                    Incident.idempotency_key.startswith("live-"),
+                )
+                .order_by(Incident.received_at)
+            )
+        )
         for incident in open_incidents:
             since = _last_step(incident)
             if (now - since).total_seconds() < LIVE_STEPS_S[incident.status]:
@@ -676,25 +975,37 @@ class LiveFeed:
             if incident.status == IncidentStatus.RECEIVED:
                 try:
                     units = service.get_units(session, scope=whole, status=UnitStatus.AVAILABLE)
-                    ranked = recommend.recommend(self.network(), incident=incident,
-                                                 units=units, now=now)
+                    ranked = recommend.recommend(
+                        self.network(), incident=incident, units=units, now=now
+                    )
                 except FangkongError:
                     continue
                 chosen = [c for c in ranked if c.suggested]
                 if chosen:
-                    service.dispatch(session, incident=incident, units=[c.unit for c in chosen],
-                                     actor=LIVE_ACTOR, now=now,
-                                     predicted_s={c.unit.id: c.time_s for c in chosen})
+                    service.dispatch(
+                        session,
+                        incident=incident,
+                        units=[c.unit for c in chosen],
+                        actor=LIVE_ACTOR,
+                        now=now,
+                        predicted_s={c.unit.id: c.time_s for c in chosen},
+                    )
                 continue
-            following = {IncidentStatus.DISPATCHED: IncidentStatus.EN_ROUTE,
-                         IncidentStatus.EN_ROUTE: IncidentStatus.ON_SCENE,
-                         IncidentStatus.ON_SCENE: IncidentStatus.CLEARED,
-                         IncidentStatus.CLEARED: IncidentStatus.CLOSED}[incident.status]
-            service.transition(session, incident=incident, to=following, actor=LIVE_ACTOR,
-                               now=now)
+            following = {
+                IncidentStatus.DISPATCHED: IncidentStatus.EN_ROUTE,
+                IncidentStatus.EN_ROUTE: IncidentStatus.ON_SCENE,
+                IncidentStatus.ON_SCENE: IncidentStatus.CLEARED,
+                IncidentStatus.CLEARED: IncidentStatus.CLOSED,
+            }[incident.status]
+            service.transition(session, incident=incident, to=following, actor=LIVE_ACTOR, now=now)
 
 
 def _last_step(incident: Incident) -> datetime:
-    stamps = [incident.received_at, incident.dispatched_at, incident.en_route_at,
-              incident.on_scene_at, incident.cleared_at]
+    stamps = [
+        incident.received_at,
+        incident.dispatched_at,
+        incident.en_route_at,
+        incident.on_scene_at,
+        incident.cleared_at,
+    ]
     return max(s for s in stamps if s is not None)

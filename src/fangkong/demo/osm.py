@@ -42,6 +42,7 @@ __all__ = [
 #: The admin levels the demo uses: country (city), districts, municipalities (precincts).
 ADMIN_LEVELS: frozenset[int] = frozenset({2, 6, 8})
 
+
 @dataclass(frozen=True, slots=True)
 class Boundary:
     """An administrative boundary.

@@ -104,23 +104,37 @@ def _network(request: Request) -> network_service.Network:
     return network_service.current(get_settings(request).data_dir)
 
 
-def _incident_fields(incident: Incident | service.NewIncident, cipher: FieldCipher, language: str
-                     ) -> dict[str, object]:
+def _incident_fields(
+    incident: Incident | service.NewIncident, cipher: FieldCipher, language: str
+) -> dict[str, object]:
     times = kpis.incident_times(incident)
     return dict(
-        id=incident.id, category=incident.category, subtype=incident.subtype,
+        id=incident.id,
+        category=incident.category,
+        subtype=incident.subtype,
         category_label=translate(f"dispatch.category.{incident.category}", language),
-        subtype_label=translate(f"dispatch.subtype.{incident.category}.{incident.subtype}",
-                                language),
-        priority=incident.priority, source=incident.source, status=incident.status,
-        description=incident.description, lon=incident.lon, lat=incident.lat,
-        h3_cell=incident.h3_cell, area_code=None,
+        subtype_label=translate(
+            f"dispatch.subtype.{incident.category}.{incident.subtype}", language
+        ),
+        priority=incident.priority,
+        source=incident.source,
+        status=incident.status,
+        description=incident.description,
+        lon=incident.lon,
+        lat=incident.lat,
+        h3_cell=incident.h3_cell,
+        area_code=None,
         caller_contact_masked=service.masked_contact(incident, cipher),
-        received_at=incident.received_at, dispatched_at=incident.dispatched_at,
-        en_route_at=incident.en_route_at, on_scene_at=incident.on_scene_at,
-        cleared_at=incident.cleared_at, closed_at=incident.closed_at,
-        cancelled_at=incident.cancelled_at, merged_into_id=incident.merged_into_id,
-        times=TimesOut(**vars(times)))
+        received_at=incident.received_at,
+        dispatched_at=incident.dispatched_at,
+        en_route_at=incident.en_route_at,
+        on_scene_at=incident.on_scene_at,
+        cleared_at=incident.cleared_at,
+        closed_at=incident.closed_at,
+        cancelled_at=incident.cancelled_at,
+        merged_into_id=incident.merged_into_id,
+        times=TimesOut(**vars(times)),
+    )
 
 
 def _codes(db: DbSession, ids: list[int]) -> dict[int, str]:
@@ -130,8 +144,9 @@ def _codes(db: DbSession, ids: list[int]) -> dict[int, str]:
     return {int(i): str(c) for i, c in rows}
 
 
-def _summary(incident: Incident, cipher: FieldCipher, language: str, codes: dict[int, str]
-             ) -> IncidentOut:
+def _summary(
+    incident: Incident, cipher: FieldCipher, language: str, codes: dict[int, str]
+) -> IncidentOut:
     out = IncidentOut.model_validate(_incident_fields(incident, cipher, language))
     out.area_code = codes.get(incident.area_id) if incident.area_id is not None else None
     return out
@@ -155,47 +170,84 @@ def _network_or_none(data_dir: Path) -> network_service.Network | None:
         return None
 
 
-def _roads(network: network_service.Network | None,
-           incidents: Sequence[Incident | service.NewIncident]) -> list[RoadAccessOut | None]:
+def _roads(
+    network: network_service.Network | None, incidents: Sequence[Incident | service.NewIncident]
+) -> list[RoadAccessOut | None]:
     """Each scene snapped to the roads, in one snap (None when no road network has been
     imported or no road is in reach)."""
     if network is None:
         return [None] * len(incidents)
-    return [None if road is None else RoadAccessOut(lon=road.lon, lat=road.lat,
-                                                    distance_m=round(road.distance_m, 1))
-            for road in recommend.road_accesses(network, [i.lon for i in incidents],
-                                                [i.lat for i in incidents])]
+    return [
+        None
+        if road is None
+        else RoadAccessOut(lon=road.lon, lat=road.lat, distance_m=round(road.distance_m, 1))
+        for road in recommend.road_accesses(
+            network, [i.lon for i in incidents], [i.lat for i in incidents]
+        )
+    ]
 
 
-def _detail(request: Request, db: DbSession, incident: Incident, language: str
-            ) -> IncidentDetail:
+def _detail(request: Request, db: DbSession, incident: Incident, language: str) -> IncidentDetail:
     road = _roads(_network_or_none(get_settings(request).data_dir), [incident])[0]
     return _detail_of(db, incident, language, cipher=get_cipher(request), road=road)
 
 
-def _detail_of(db: Session, incident: Incident | service.NewIncident, language: str, *,
-               cipher: FieldCipher, road: RoadAccessOut | None,
-               area_code: str | None = None) -> IncidentDetail:
+def _detail_of(
+    db: Session,
+    incident: Incident | service.NewIncident,
+    language: str,
+    *,
+    cipher: FieldCipher,
+    road: RoadAccessOut | None,
+    area_code: str | None = None,
+) -> IncidentDetail:
     """The incident with its timeline, units, area code (read when not given) and road
     access."""
-    out = IncidentDetail.model_validate({
-        **_incident_fields(incident, cipher, language),
-        "events": [EventOut(at=e.at, from_status=e.from_status, to_status=e.to_status,
-                            username=e.username, note=e.note) for e in incident.events],
-        "assignments": [AssignmentOut(id=a.id, unit_id=a.unit_id, call_sign=a.unit.call_sign,
-                                      dispatched_at=a.dispatched_at, predicted_s=a.predicted_s,
-                                      arrived_at=a.arrived_at, released_at=a.released_at)
-                        for a in incident.assignments]})
+    out = IncidentDetail.model_validate(
+        {
+            **_incident_fields(incident, cipher, language),
+            "events": [
+                EventOut(
+                    at=e.at,
+                    from_status=e.from_status,
+                    to_status=e.to_status,
+                    username=e.username,
+                    note=e.note,
+                )
+                for e in incident.events
+            ],
+            "assignments": [
+                AssignmentOut(
+                    id=a.id,
+                    unit_id=a.unit_id,
+                    call_sign=a.unit.call_sign,
+                    dispatched_at=a.dispatched_at,
+                    predicted_s=a.predicted_s,
+                    arrived_at=a.arrived_at,
+                    released_at=a.released_at,
+                )
+                for a in incident.assignments
+            ],
+        }
+    )
     out.area_code = area_code if area_code is not None else _area_code(db, incident)
     out.road = road
     return out
 
 
 def _unit_out(unit: Unit) -> UnitOut:
-    return UnitOut(id=unit.id, call_sign=unit.call_sign, type=unit.unit_type,
-                   home_area_id=unit.home_area_id, status=unit.status, staged=unit.staged,
-                   home_post_id=unit.home_post_id, lon=unit.lon, lat=unit.lat,
-                   position_at=unit.position_at)
+    return UnitOut(
+        id=unit.id,
+        call_sign=unit.call_sign,
+        type=unit.unit_type,
+        home_area_id=unit.home_area_id,
+        status=unit.status,
+        staged=unit.staged,
+        home_post_id=unit.home_post_id,
+        lon=unit.lon,
+        lat=unit.lat,
+        position_at=unit.position_at,
+    )
 
 
 # --- incidents -------------------------------------------------------------------------------
@@ -204,10 +256,17 @@ def _unit_out(unit: Unit) -> UnitOut:
 @router.get("/incidents/categories", response_model=list[CategoryOut])
 def categories(language: Language) -> list[CategoryOut]:
     """The two-level taxonomy with labels in the user's language."""
-    return [CategoryOut(category=c, label=translate(f"dispatch.category.{c}", language),
-                        subtypes=[SubtypeOut(subtype=s, label=translate(
-                            f"dispatch.subtype.{c}.{s}", language)) for s in subs])
-            for c, subs in taxonomy.TAXONOMY.items()]
+    return [
+        CategoryOut(
+            category=c,
+            label=translate(f"dispatch.category.{c}", language),
+            subtypes=[
+                SubtypeOut(subtype=s, label=translate(f"dispatch.subtype.{c}.{s}", language))
+                for s in subs
+            ],
+        )
+        for c, subs in taxonomy.TAXONOMY.items()
+    ]
 
 
 # Intake has a router of its own, without the READ dependency of the others: its handler does
@@ -216,8 +275,10 @@ intake_router = APIRouter(tags=["dispatch"])
 
 
 IntakeAnswer = tuple[bytes, bool]  # the answer's JSON, and whether the incident is new
-IntakeCommitter = (GroupCommitter[intake.IntakeCall, intake.Written, IntakeAnswer]
-                   | ProcessCommitter[intake.IntakeCall, IntakeAnswer])
+IntakeCommitter = (
+    GroupCommitter[intake.IntakeCall, intake.Written, IntakeAnswer]
+    | ProcessCommitter[intake.IntakeCall, IntakeAnswer]
+)
 
 
 def intake_committer(app: Starlette) -> IntakeCommitter:
@@ -231,16 +292,22 @@ def intake_committer(app: Starlette) -> IntakeCommitter:
         cipher: FieldCipher = state.cipher
         url = state.engine.url
         in_memory = url.get_backend_name() == "sqlite" and (
-            url.database in (None, "", ":memory:") or "mode=memory" in str(url))
+            url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+        )
         if settings.intake_writer == "process" and not in_memory:
             found = ProcessCommitter(
-                functools.partial(_writer_parts, settings,
-                                  url.render_as_string(hide_password=False)),
-                name="dispatch-intake", after_batch=live.BROKER.notify)
+                functools.partial(
+                    _writer_parts, settings, url.render_as_string(hide_password=False)
+                ),
+                name="dispatch-intake",
+                after_batch=live.BROKER.notify,
+            )
         else:
             found = intake.committer(
-                state.session_factory, cipher=cipher,
-                answer=functools.partial(_intake_answers, cipher=cipher, settings=settings))
+                state.session_factory,
+                cipher=cipher,
+                answer=functools.partial(_intake_answers, cipher=cipher, settings=settings),
+            )
         state.intake_committer = found
     return found
 
@@ -253,18 +320,21 @@ def start_intake(app: Starlette) -> None:
         committer.start()
 
 
-def _writer_parts(settings: Settings, url: str
-                  ) -> WriterParts[intake.IntakeCall, intake.Written, IntakeAnswer]:
+def _writer_parts(
+    settings: Settings, url: str
+) -> WriterParts[intake.IntakeCall, intake.Written, IntakeAnswer]:
     """What the intake writer process writes with, built in that process."""
     cipher = FieldCipher(settings.ensure_secret_key())
-    return WriterParts(factory=make_held_session_factory(make_engine(url)),
-                       write=functools.partial(intake.write, cipher=cipher),
-                       answer=functools.partial(_intake_answers, cipher=cipher,
-                                                settings=settings))
+    return WriterParts(
+        factory=make_held_session_factory(make_engine(url)),
+        write=functools.partial(intake.write, cipher=cipher),
+        answer=functools.partial(_intake_answers, cipher=cipher, settings=settings),
+    )
 
 
-def _intake_answers(session: Session, written: list[intake.Written], *, cipher: FieldCipher,
-                    settings: Settings) -> list[IntakeAnswer | Exception]:
+def _intake_answers(
+    session: Session, written: list[intake.Written], *, cipher: FieldCipher, settings: Settings
+) -> list[IntakeAnswer | Exception]:
     """The answers' JSON, made in the intake writer (the event loop only sends them); the
     batch's scenes are snapped to the roads in one go."""
     roads = _roads(_network_or_none(settings.data_dir), [one.incident for one in written])
@@ -277,14 +347,22 @@ def _intake_answers(session: Session, written: list[intake.Written], *, cipher: 
     return out
 
 
-def _intake_answer(session: Session, written: intake.Written, road: RoadAccessOut | None, *,
-                   cipher: FieldCipher, settings: Settings) -> IntakeAnswer:
-    language = preferred_language(written.call.language, written.user.language,
-                                  settings.default_language)
+def _intake_answer(
+    session: Session,
+    written: intake.Written,
+    road: RoadAccessOut | None,
+    *,
+    cipher: FieldCipher,
+    settings: Settings,
+) -> IntakeAnswer:
+    language = preferred_language(
+        written.call.language, written.user.language, settings.default_language
+    )
     incident = written.incident
     if isinstance(incident, service.NewIncident):
-        detail = _detail_of(session, incident, language, cipher=cipher, road=road,
-                            area_code=incident.area_code)
+        detail = _detail_of(
+            session, incident, language, cipher=cipher, road=road, area_code=incident.area_code
+        )
     else:
         # A retry: the original may lie outside this user's areas; answer what they may read.
         found = service.get_or_raise(session, incident_id=incident.id, scope=written.scope)
@@ -296,15 +374,26 @@ def _intake_answer(session: Session, written: intake.Written, road: RoadAccessOu
 # FastAPI's parsing of the header cost more than the body's validation, and it parsed the body
 # to Python objects before validating them, where pydantic validates the JSON text in one
 # step. The key's length and characters are checked with the body's key (service._check_key).
-_KEY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": False,
-               "schema": {"type": "string", "minLength": 1, "maxLength": service.MAX_KEY_LENGTH},
-               "description": "A client-made key: a retry with it returns the original "
-               "incident (200), never a duplicate"}
+_KEY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": service.MAX_KEY_LENGTH},
+    "description": "A client-made key: a retry with it returns the original "
+    "incident (200), never a duplicate",
+}
 # The body's schema as FastAPI would give it: its enums are the API's named schemas.
-_INCIDENT_IN_SCHEMA = {key: value for key, value in IncidentIn.model_json_schema(
-    ref_template="#/components/schemas/{model}").items() if key != "$defs"}
-_INCIDENT_BODY = {"required": True,
-                  "content": {"application/json": {"schema": _INCIDENT_IN_SCHEMA}}}
+_INCIDENT_IN_SCHEMA = {
+    key: value
+    for key, value in IncidentIn.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    ).items()
+    if key != "$defs"
+}
+_INCIDENT_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": _INCIDENT_IN_SCHEMA}},
+}
 
 
 def _incident_in(raw: bytes) -> IncidentIn:
@@ -314,16 +403,23 @@ def _incident_in(raw: bytes) -> IncidentIn:
         return IncidentIn.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(
-            [{**fault, "loc": ("body", *fault["loc"])} for fault in exc.errors()]) from None
+            [{**fault, "loc": ("body", *fault["loc"])} for fault in exc.errors()]
+        ) from None
 
 
 @intake_router.post(
-    "/incidents", response_model=IncidentDetail, status_code=201,
-    responses={200: {"model": IncidentDetail,
-                     "description": "A retry: the incident first created with this "
-                     "idempotency key"},
-               409: {"description": "The key was used for another request"}},
-    openapi_extra={"parameters": [_KEY_HEADER], "requestBody": _INCIDENT_BODY})
+    "/incidents",
+    response_model=IncidentDetail,
+    status_code=201,
+    responses={
+        200: {
+            "model": IncidentDetail,
+            "description": "A retry: the incident first created with this idempotency key",
+        },
+        409: {"description": "The key was used for another request"},
+    },
+    openapi_extra={"parameters": [_KEY_HEADER], "requestBody": _INCIDENT_BODY},
+)
 async def create_incident(request: Request) -> Response:
     """Record an incident (接警). Send a client-made key in the ``Idempotency-Key`` header (or
     ``idempotency_key``): a retry returns the original with 200, never a duplicate.
@@ -332,30 +428,43 @@ async def create_incident(request: Request) -> Response:
     if credential.token is None:
         await check_csrf(request)
     return await _take_intake(
-        request.app, credential, await request.body(),
-        header_key=request.headers.get("idempotency-key"), client=client_address(request),
-        language=request.cookies.get(LANGUAGE_COOKIE))
+        request.app,
+        credential,
+        await request.body(),
+        header_key=request.headers.get("idempotency-key"),
+        client=client_address(request),
+        language=request.cookies.get(LANGUAGE_COOKIE),
+    )
 
 
-async def _take_intake(app: Starlette, credential: auth.Credential, raw: bytes, *,
-                       header_key: str | None, client: str | None, language: str | None
-                       ) -> Response:
+async def _take_intake(
+    app: Starlette,
+    credential: auth.Credential,
+    raw: bytes,
+    *,
+    header_key: str | None,
+    client: str | None,
+    language: str | None,
+) -> Response:
     """Check an intake's body and key, queue it on the committer and answer once written: the
     route's work, shared with :class:`IntakeFastPath`."""
     body = _incident_in(raw)
     if header_key and body.idempotency_key and header_key != body.idempotency_key:
-        raise InvalidInput("the Idempotency-Key header and idempotency_key differ",
-                           field="idempotency_key")
+        raise InvalidInput(
+            "the Idempotency-Key header and idempotency_key differ", field="idempotency_key"
+        )
     key = header_key or body.idempotency_key
     if not key:
-        raise InvalidInput("an idempotency key is required (Idempotency-Key header or "
-                           "idempotency_key)", field="idempotency_key")
-    call = intake.IntakeCall(credential=credential, key=key, body=body, client=client,
-                             language=language)
+        raise InvalidInput(
+            "an idempotency key is required (Idempotency-Key header or idempotency_key)",
+            field="idempotency_key",
+        )
+    call = intake.IntakeCall(
+        credential=credential, key=key, body=body, client=client, language=language
+    )
     body_json, created = await asyncio.wrap_future(intake_committer(app).submit(call))
     # Made and checked as an IncidentDetail by the committer: sent as it is.
-    return Response(body_json, status_code=201 if created else 200,
-                    media_type="application/json")
+    return Response(body_json, status_code=201 if created else 200, media_type="application/json")
 
 
 class IntakeFastPath:
@@ -395,8 +504,13 @@ class IntakeFastPath:
         response: Response
         try:
             response = await _take_intake(
-                scope["app"], credential, raw, header_key=header_key,
-                client=client[0] if client else None, language=None)
+                scope["app"],
+                credential,
+                raw,
+                header_key=header_key,
+                client=client[0] if client else None,
+                language=None,
+            )
         except RequestValidationError as exc:
             response = errors.invalid_request(exc)
         except FangkongError as exc:
@@ -416,10 +530,15 @@ async def _body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-@router.post("/incidents/import", response_model=ImportOut,
-             dependencies=[requires(perms.INTAKE)])
-def import_incidents(request: Request, db: DbSession, user: CurrentUser, scope: UserScope,
-                     actor: RequestActor, file: Annotated[UploadFile, File()]) -> ImportOut:
+@router.post("/incidents/import", response_model=ImportOut, dependencies=[requires(perms.INTAKE)])
+def import_incidents(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    file: Annotated[UploadFile, File()],
+) -> ImportOut:
     """Bulk import from a UTF-8 CSV with a header row, or a JSON array of objects (a name
     ending in .json, or text starting with ``[``). Fields: idempotency_key, category, subtype,
     priority, source, lon and lat or address_code, and optionally description and
@@ -432,12 +551,21 @@ def import_incidents(request: Request, db: DbSession, user: CurrentUser, scope: 
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput("the file is not UTF-8 text", field="file") from None
-    report = service.import_file(db, name=file.filename or "", text=text, actor=actor,
-                                 now=utcnow(), cipher=get_cipher(request), scope=scope,
-                                 user=user)
-    return ImportOut(created=report.created, existing=report.existing,
-                     errors=[RowErrorOut(row=e.row, field=e.field, message=e.message)
-                             for e in report.errors])
+    report = service.import_file(
+        db,
+        name=file.filename or "",
+        text=text,
+        actor=actor,
+        now=utcnow(),
+        cipher=get_cipher(request),
+        scope=scope,
+        user=user,
+    )
+    return ImportOut(
+        created=report.created,
+        existing=report.existing,
+        errors=[RowErrorOut(row=e.row, field=e.field, message=e.message) for e in report.errors],
+    )
 
 
 @router.get("/incidents", response_model=IncidentPage)
@@ -450,8 +578,7 @@ def list_incidents(
     open: bool | None = None,
     priority: Priority | None = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
-    area: Annotated[str | None, Query(max_length=32, description="Area code: its subtree")]
-    = None,
+    area: Annotated[str | None, Query(max_length=32, description="Area code: its subtree")] = None,
     received_from: datetime | None = None,
     received_to: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -461,65 +588,121 @@ def list_incidents(
     for name, value in (("received_from", received_from), ("received_to", received_to)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput(f"{name} needs a time zone (e.g. +08:00)", field=name)
-    filters = service.IncidentFilter(status=status, open=open, priority=priority,
-                                     category=category, area_code=area,
-                                     received_from=received_from, received_to=received_to)
-    total, items = service.get_all(db, scope=scope, filters=filters, limit=limit,
-                                   offset=offset)
+    filters = service.IncidentFilter(
+        status=status,
+        open=open,
+        priority=priority,
+        category=category,
+        area_code=area,
+        received_from=received_from,
+        received_to=received_to,
+    )
+    total, items = service.get_all(db, scope=scope, filters=filters, limit=limit, offset=offset)
     codes = _codes(db, [i.area_id for i in items if i.area_id])
     cipher = get_cipher(request)
-    return IncidentPage(total=total,
-                        items=[_summary(i, cipher, language, codes) for i in items])
+    return IncidentPage(total=total, items=[_summary(i, cipher, language, codes) for i in items])
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentDetail)
-def read_incident(incident_id: int, request: Request, db: DbSession, scope: UserScope,
-                  language: Language) -> IncidentDetail:
+def read_incident(
+    incident_id: int, request: Request, db: DbSession, scope: UserScope, language: Language
+) -> IncidentDetail:
     """One incident with its timeline and dispatch records; the contact masked."""
     incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
     return _detail(request, db, incident, language)
 
 
-@router.post("/incidents/{incident_id}/transitions", response_model=IncidentDetail,
-             dependencies=[requires(perms.ACT)])
-def take_transition(incident_id: int, body: TransitionIn, request: Request, db: DbSession,
-                    user: CurrentUser, scope: UserScope, actor: RequestActor,
-                    language: Language) -> IncidentDetail:
+@router.post(
+    "/incidents/{incident_id}/transitions",
+    response_model=IncidentDetail,
+    dependencies=[requires(perms.ACT)],
+)
+def take_transition(
+    incident_id: int,
+    body: TransitionIn,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    language: Language,
+) -> IncidentDetail:
     """Move the incident (en_route, on_scene, cleared, closed, cancelled, merged); an invalid
     move answers 409 naming from and to."""
     incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
-    merged_into = (service.get_or_raise(db, incident_id=body.merged_into_id, scope=scope)
-                   if body.merged_into_id is not None else None)
-    service.transition(db, incident=incident, to=body.to, actor=actor, now=utcnow(),
-                       note=body.note, merged_into=merged_into, user=user)
+    merged_into = (
+        service.get_or_raise(db, incident_id=body.merged_into_id, scope=scope)
+        if body.merged_into_id is not None
+        else None
+    )
+    service.transition(
+        db,
+        incident=incident,
+        to=body.to,
+        actor=actor,
+        now=utcnow(),
+        note=body.note,
+        merged_into=merged_into,
+        user=user,
+    )
     return _detail(request, db, incident, language)
 
 
-@router.get("/incidents/{incident_id}/recommendation", response_model=RecommendationOut,
-            dependencies=[requires(perms.ACT)])
-def recommendation(incident_id: int, request: Request, db: DbSession, scope: UserScope,
-                   limit: Annotated[int, Query(ge=1, le=recommend.MAX_LIMIT)] = 5
-                   ) -> RecommendationOut:
+@router.get(
+    "/incidents/{incident_id}/recommendation",
+    response_model=RecommendationOut,
+    dependencies=[requires(perms.ACT)],
+)
+def recommendation(
+    incident_id: int,
+    request: Request,
+    db: DbSession,
+    scope: UserScope,
+    limit: Annotated[int, Query(ge=1, le=recommend.MAX_LIMIT)] = 5,
+) -> RecommendationOut:
     """Available units of your areas ranked by road time, with expected arrival and ring;
     a P1 incident is suggested two reinforcements."""
     incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
     units = service.get_units(db, scope=scope, status=UnitStatus.AVAILABLE)
-    ranked = recommend.recommend(_network(request), incident=incident, units=units,
-                                 now=utcnow(), limit=limit)
+    ranked = recommend.recommend(
+        _network(request), incident=incident, units=units, now=utcnow(), limit=limit
+    )
     return RecommendationOut(
-        incident_id=incident.id, priority=incident.priority,
-        candidates=[CandidateOut(rank=c.rank, unit_id=c.unit.id, call_sign=c.unit.call_sign,
-                                 unit_type=c.unit.unit_type, staged=c.unit.staged,
-                                 time_s=c.time_s, eta=c.eta, ring=c.ring, role=c.role,
-                                 suggested=c.suggested)
-                    for c in ranked])
+        incident_id=incident.id,
+        priority=incident.priority,
+        candidates=[
+            CandidateOut(
+                rank=c.rank,
+                unit_id=c.unit.id,
+                call_sign=c.unit.call_sign,
+                unit_type=c.unit.unit_type,
+                staged=c.unit.staged,
+                time_s=c.time_s,
+                eta=c.eta,
+                ring=c.ring,
+                role=c.role,
+                suggested=c.suggested,
+            )
+            for c in ranked
+        ],
+    )
 
 
-@router.post("/incidents/{incident_id}/dispatch", response_model=IncidentDetail,
-             dependencies=[requires(perms.ACT)])
-def dispatch_units(incident_id: int, body: DispatchIn, request: Request, db: DbSession,
-                   user: CurrentUser, scope: UserScope, actor: RequestActor,
-                   language: Language) -> IncidentDetail:
+@router.post(
+    "/incidents/{incident_id}/dispatch",
+    response_model=IncidentDetail,
+    dependencies=[requires(perms.ACT)],
+)
+def dispatch_units(
+    incident_id: int,
+    body: DispatchIn,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    language: Language,
+) -> IncidentDetail:
     """Send one or several units at once (派警): the incident becomes dispatched, the units
     en route; each dispatch record keeps the road time predicted now."""
     incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
@@ -528,16 +711,33 @@ def dispatch_units(incident_id: int, body: DispatchIn, request: Request, db: DbS
         predicted = recommend.predict(_network(request), incident=incident, units=units)
     except (InvalidInput, NotFound):
         predicted = {}  # no network, or the scene off the roads: dispatch without a forecast
-    service.dispatch(db, incident=incident, units=units, actor=actor, now=utcnow(),
-                     predicted_s=predicted, user=user)
+    service.dispatch(
+        db,
+        incident=incident,
+        units=units,
+        actor=actor,
+        now=utcnow(),
+        predicted_s=predicted,
+        user=user,
+    )
     return _detail(request, db, incident, language)
 
 
-@router.post("/incidents/{incident_id}/units/{unit_id}/arrival", response_model=IncidentDetail,
-             dependencies=[requires(perms.ACT)])
-def unit_arrival(incident_id: int, unit_id: int, request: Request, db: DbSession,
-                 user: CurrentUser, scope: UserScope, actor: RequestActor,
-                 language: Language) -> IncidentDetail:
+@router.post(
+    "/incidents/{incident_id}/units/{unit_id}/arrival",
+    response_model=IncidentDetail,
+    dependencies=[requires(perms.ACT)],
+)
+def unit_arrival(
+    incident_id: int,
+    unit_id: int,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    language: Language,
+) -> IncidentDetail:
     """One assigned unit reached the scene (到场); the first one puts the incident on scene,
     reinforcements arrive on their own time."""
     incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
@@ -546,48 +746,81 @@ def unit_arrival(incident_id: int, unit_id: int, request: Request, db: DbSession
     return _detail(request, db, incident, language)
 
 
-@router.get("/incidents/{incident_id}/caller-contact", response_model=ContactOut,
-            dependencies=[requires(perms.UNMASK)])
-def caller_contact(incident_id: int, request: Request, db: DbSession, user: CurrentUser,
-                   scope: UserScope, actor: RequestActor) -> ContactOut:
+@router.get(
+    "/incidents/{incident_id}/caller-contact",
+    response_model=ContactOut,
+    dependencies=[requires(perms.UNMASK)],
+)
+def caller_contact(
+    incident_id: int,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+) -> ContactOut:
     """The caller's contact in clear; every read is audited (read_personal)."""
     incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
-    return ContactOut(incident_id=incident.id,
-                      caller_contact=service.reveal_contact(db, incident=incident, viewer=user,
-                                                            cipher=get_cipher(request),
-                                                            actor=actor))
+    return ContactOut(
+        incident_id=incident.id,
+        caller_contact=service.reveal_contact(
+            db, incident=incident, viewer=user, cipher=get_cipher(request), actor=actor
+        ),
+    )
 
 
 # --- units -----------------------------------------------------------------------------------
 
 
 @router.get("/units", response_model=list[UnitOut])
-def list_units(db: DbSession, scope: UserScope, status: UnitStatus | None = None,
-               type: UnitType | None = None) -> list[UnitOut]:
+def list_units(
+    db: DbSession, scope: UserScope, status: UnitStatus | None = None, type: UnitType | None = None
+) -> list[UnitOut]:
     """Units based in your areas, with their latest position."""
-    return [_unit_out(u) for u in service.get_units(db, scope=scope, status=status,
-                                                    unit_type=type)]
+    return [_unit_out(u) for u in service.get_units(db, scope=scope, status=status, unit_type=type)]
 
 
-@router.post("/units", response_model=UnitOut, status_code=201,
-             dependencies=[requires(perms.UNITS)])
-def create_unit(body: UnitIn, db: DbSession, user: CurrentUser, scope: UserScope,
-                actor: RequestActor) -> UnitOut:
+@router.post(
+    "/units", response_model=UnitOut, status_code=201, dependencies=[requires(perms.UNITS)]
+)
+def create_unit(
+    body: UnitIn, db: DbSession, user: CurrentUser, scope: UserScope, actor: RequestActor
+) -> UnitOut:
     """Register a unit based in one of your areas."""
     home = area_service.get_by_code_or_raise(db, code=body.home_area_code, scope=scope)
-    post = (service.get_post_by_code_or_raise(db, code=body.home_post_code, scope=scope)
-            if body.home_post_code else None)
-    return _unit_out(service.create_unit(db, call_sign=body.call_sign, unit_type=body.type,
-                                         home_area=home, actor=actor, staged=body.staged,
-                                         home_post=post, now=utcnow(), user=user))
+    post = (
+        service.get_post_by_code_or_raise(db, code=body.home_post_code, scope=scope)
+        if body.home_post_code
+        else None
+    )
+    return _unit_out(
+        service.create_unit(
+            db,
+            call_sign=body.call_sign,
+            unit_type=body.type,
+            home_area=home,
+            actor=actor,
+            staged=body.staged,
+            home_post=post,
+            now=utcnow(),
+            user=user,
+        )
+    )
 
 
 # --- posts -----------------------------------------------------------------------------------
 
 
 def _post_out(post: Post) -> PostOut:
-    return PostOut(id=post.id, code=post.code, name=post.name, kind=post.kind, lon=post.lon,
-                   lat=post.lat, area_id=post.area_id)
+    return PostOut(
+        id=post.id,
+        code=post.code,
+        name=post.name,
+        kind=post.kind,
+        lon=post.lon,
+        lat=post.lat,
+        area_id=post.area_id,
+    )
 
 
 @router.get("/posts", response_model=list[PostOut])
@@ -596,26 +829,49 @@ def list_posts(db: DbSession, scope: UserScope) -> list[PostOut]:
     return [_post_out(p) for p in service.get_posts(db, scope=scope)]
 
 
-@router.post("/posts", response_model=PostOut, status_code=201,
-             dependencies=[requires(perms.UNITS)])
-def create_post(body: PostIn, db: DbSession, user: CurrentUser, scope: UserScope,
-                actor: RequestActor) -> PostOut:
+@router.post(
+    "/posts", response_model=PostOut, status_code=201, dependencies=[requires(perms.UNITS)]
+)
+def create_post(
+    body: PostIn, db: DbSession, user: CurrentUser, scope: UserScope, actor: RequestActor
+) -> PostOut:
     """Register a police post in one of your areas."""
-    return _post_out(service.create_post(db, code=body.code, name=body.name, kind=body.kind,
-                                         lon=body.lon, lat=body.lat, actor=actor,
-                                         scope=scope, user=user))
+    return _post_out(
+        service.create_post(
+            db,
+            code=body.code,
+            name=body.name,
+            kind=body.kind,
+            lon=body.lon,
+            lat=body.lat,
+            actor=actor,
+            scope=scope,
+            user=user,
+        )
+    )
 
 
-@router.post("/units/{unit_id}/position", response_model=UnitOut,
-             dependencies=[requires(perms.POSITION)])
-def report_position(unit_id: int, body: PositionIn, db: DbSession, user: CurrentUser,
-                    scope: UserScope) -> UnitOut:
+@router.post(
+    "/units/{unit_id}/position", response_model=UnitOut, dependencies=[requires(perms.POSITION)]
+)
+def report_position(
+    unit_id: int, body: PositionIn, db: DbSession, user: CurrentUser, scope: UserScope
+) -> UnitOut:
     """Report a unit's position (only the latest is kept), staged flag and availability."""
     unit = service.get_unit_or_raise(db, unit_id=unit_id, scope=scope)
     status = UnitStatus(body.status) if body.status is not None else None
-    return _unit_out(service.report_position(db, unit=unit, lon=body.lon, lat=body.lat,
-                                             now=utcnow(), staged=body.staged, status=status,
-                                             user=user))
+    return _unit_out(
+        service.report_position(
+            db,
+            unit=unit,
+            lon=body.lon,
+            lat=body.lat,
+            now=utcnow(),
+            staged=body.staged,
+            status=status,
+            user=user,
+        )
+    )
 
 
 # --- live command map ------------------------------------------------------------------------
@@ -645,8 +901,7 @@ async def _stream(request: Request, feed: live.ChangeFeed) -> AsyncIterator[str]
             return step(session)
 
     with live.BROKER.subscribe() as woken:
-        snapshot = await anyio.to_thread.run_sync(
-            read, lambda s: feed.start(s, now=utcnow()))
+        snapshot = await anyio.to_thread.run_sync(read, lambda s: feed.start(s, now=utcnow()))
         yield "retry: 3000\n\n" + _sse("snapshot", snapshot)
         last_look = last_sent = time.monotonic()
         while not await request.is_disconnected():
@@ -656,7 +911,8 @@ async def _stream(request: Request, feed: live.ChangeFeed) -> AsyncIterator[str]
             if woken.is_set() or time.monotonic() - last_look >= live.POLL_S:
                 woken.clear()  # before the read: a commit during it wakes the next round
                 events = await anyio.to_thread.run_sync(
-                    read, lambda s: feed.changes(s, now=utcnow()))
+                    read, lambda s: feed.changes(s, now=utcnow())
+                )
                 last_look = time.monotonic()
             events += feed.alerts(now=utcnow())
             if events:
@@ -667,15 +923,24 @@ async def _stream(request: Request, feed: live.ChangeFeed) -> AsyncIterator[str]
                 last_sent = time.monotonic()
 
 
-@router.get("/dispatch/stream", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}},
-                             "description": "Server-Sent Events: `snapshot` (shaped like "
-                             "/dispatch/live), then `incident`, `unit`, `post`, `alert`"}})
+@router.get(
+    "/dispatch/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Server-Sent Events: `snapshot` (shaped like "
+            "/dispatch/live), then `incident`, `unit`, `post`, `alert`",
+        }
+    },
+)
 async def live_stream(request: Request, scope: UserScope) -> StreamingResponse:
     """The live command map's updates, pushed as Server-Sent Events."""
-    return StreamingResponse(_stream(request, live.ChangeFeed(scope=scope)),
-                             media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        _stream(request, live.ChangeFeed(scope=scope)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 # --- KPIs ------------------------------------------------------------------------------------
@@ -699,12 +964,18 @@ def response_kpis(
         raise InvalidInput("the period may span at most ten years", field="end")
     chosen = area_service.get_by_code_or_raise(db, code=area, scope=scope) if area else None
     result = kpis.area_kpis(db, scope=scope, start=start, end=end, area=chosen, basis=basis)
-    return KpisOut(area_code=area, start=start, end=end, basis=basis,
-                   incidents=result.incidents, ring_share=result.ring_share,
-                   call_to_dispatch=SummaryOut(**vars(result.call_to_dispatch)),
-                   dispatch_to_arrival=SummaryOut(**vars(result.dispatch_to_arrival)),
-                   call_to_arrival=SummaryOut(**vars(result.call_to_arrival)),
-                   by_category=result.by_category)
+    return KpisOut(
+        area_code=area,
+        start=start,
+        end=end,
+        basis=basis,
+        incidents=result.incidents,
+        ring_share=result.ring_share,
+        call_to_dispatch=SummaryOut(**vars(result.call_to_dispatch)),
+        dispatch_to_arrival=SummaryOut(**vars(result.dispatch_to_arrival)),
+        call_to_arrival=SummaryOut(**vars(result.call_to_arrival)),
+        by_category=result.by_category,
+    )
 
 
 # --- replay ----------------------------------------------------------------------------------
@@ -717,13 +988,21 @@ from fangkong.dispatch.models import ReplayRun  # noqa: E402
 
 
 class ReplayIn(BaseModel):
-    day: str = Field(description="The recorded day, YYYY-MM-DD, local date in the county's "
-                     "time zone", examples=["2026-05-01"], max_length=10)
-    area_code: str | None = Field(default=None, max_length=32,
-                                  description="Replay only the incidents in this area's subtree")
-    turnout_s: float = Field(default=0.0, ge=0.0, le=replay_service.MAX_TURNOUT_S,
-                             description="Seconds from dispatch to rolling, added to every "
-                             "drive (0: arrival = dispatch + road time)")
+    day: str = Field(
+        description="The recorded day, YYYY-MM-DD, local date in the county's time zone",
+        examples=["2026-05-01"],
+        max_length=10,
+    )
+    area_code: str | None = Field(
+        default=None, max_length=32, description="Replay only the incidents in this area's subtree"
+    )
+    turnout_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=replay_service.MAX_TURNOUT_S,
+        description="Seconds from dispatch to rolling, added to every "
+        "drive (0: arrival = dispatch + road time)",
+    )
 
 
 class ReplaySummaryOut(BaseModel):
@@ -740,9 +1019,14 @@ class ReplayOut(ReplaySummaryOut):
 
 
 def _replay_summary(run: ReplayRun, report: dict[str, object]) -> dict[str, object]:
-    return {"id": run.id, "day": run.day, "area_code": report.get("area_code"),
-            "created_at": run.created_at, "created_by_id": run.created_by_id,
-            "replayed": report.get("replayed", 0)}
+    return {
+        "id": run.id,
+        "day": run.day,
+        "area_code": report.get("area_code"),
+        "created_at": run.created_at,
+        "created_by_id": run.created_by_id,
+        "replayed": report.get("replayed", 0),
+    }
 
 
 def _replay_out(run: ReplayRun) -> ReplayOut:
@@ -750,29 +1034,54 @@ def _replay_out(run: ReplayRun) -> ReplayOut:
     return ReplayOut.model_validate({**_replay_summary(run, report), "report": report})
 
 
-@router.post("/dispatch/replays", response_model=ReplayOut, status_code=201,
-             dependencies=[requires(perms.ACT)])
-def create_replay(body: ReplayIn, request: Request, db: DbSession, user: CurrentUser,
-                  scope: UserScope, actor: RequestActor) -> ReplayOut:
+@router.post(
+    "/dispatch/replays",
+    response_model=ReplayOut,
+    status_code=201,
+    dependencies=[requires(perms.ACT)],
+)
+def create_replay(
+    body: ReplayIn,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+) -> ReplayOut:
     """Replay a recorded day against the current units of your areas (nearest free unit by
     road time, in received order) and store the report: response-ring KPIs side by side with
     the recorded ones (model: ``fangkong.dispatch.replay``)."""
     day = replay_service.parse_day(body.day)
-    area = (area_service.get_by_code_or_raise(db, code=body.area_code, scope=scope)
-            if body.area_code else None)
-    run = replay_service.replay_day(db, network=_network(request), day=day,
-                                    zone=get_settings(request).zone, scope=scope, area=area,
-                                    actor=actor, user=user, turnout_s=body.turnout_s)
+    area = (
+        area_service.get_by_code_or_raise(db, code=body.area_code, scope=scope)
+        if body.area_code
+        else None
+    )
+    run = replay_service.replay_day(
+        db,
+        network=_network(request),
+        day=day,
+        zone=get_settings(request).zone,
+        scope=scope,
+        area=area,
+        actor=actor,
+        user=user,
+        turnout_s=body.turnout_s,
+    )
     return _replay_out(run)
 
 
 @router.get("/dispatch/replays", response_model=list[ReplaySummaryOut])
-def list_replays(db: DbSession, scope: UserScope,
-                 limit: Annotated[int, Query(ge=1, le=replay_service.MAX_RUNS)] = 50
-                 ) -> list[ReplaySummaryOut]:
+def list_replays(
+    db: DbSession,
+    scope: UserScope,
+    limit: Annotated[int, Query(ge=1, le=replay_service.MAX_RUNS)] = 50,
+) -> list[ReplaySummaryOut]:
     """Replays filed under your areas, newest first (without their reports)."""
-    return [ReplaySummaryOut.model_validate(_replay_summary(r, replay_service.report_of(r)))
-            for r in replay_service.get_runs(db, scope=scope, limit=limit)]
+    return [
+        ReplaySummaryOut.model_validate(_replay_summary(r, replay_service.report_of(r)))
+        for r in replay_service.get_runs(db, scope=scope, limit=limit)
+    ]
 
 
 @router.get("/dispatch/replays/{replay_id}", response_model=ReplayOut)

@@ -64,7 +64,8 @@ class Written:
 def _principal(session: Session, credential: auth.Credential) -> tuple[auth.Principal, Scope]:
     """The user and scope of ``credential``, read once per batch (the session's life)."""
     known: dict[auth.Credential, tuple[auth.Principal, Scope]] = session.info.setdefault(
-        _PRINCIPALS, {})
+        _PRINCIPALS, {}
+    )
     found = known.get(credential)
     if found is None:
         user = auth.principal_for(session, credential)
@@ -72,8 +73,9 @@ def _principal(session: Session, credential: auth.Credential) -> tuple[auth.Prin
     return found
 
 
-def write(session: Session, calls: list[IntakeCall], *, cipher: FieldCipher
-          ) -> list[Written | FangkongError]:
+def write(
+    session: Session, calls: list[IntakeCall], *, cipher: FieldCipher
+) -> list[Written | FangkongError]:
     """Create the calls' incidents in the batch's transaction (see the module); for each
     call, what was written or the domain error that refused it."""
     out: list[Written | FangkongError | None] = [None] * len(calls)
@@ -85,33 +87,49 @@ def write(session: Session, calls: list[IntakeCall], *, cipher: FieldCipher
             user, scope = _principal(session, call.credential)
             auth.require(user, perms.READ)
             body = call.body
-            lon, lat = service.place(session, lon=body.lon, lat=body.lat,
-                                     address_code=body.address_code, scope=scope)
+            lon, lat = service.place(
+                session, lon=body.lon, lat=body.lat, address_code=body.address_code, scope=scope
+            )
         except FangkongError as exc:
             out[i] = exc
             continue
-        data = service.IncidentIn(category=body.category, subtype=body.subtype,
-                                  priority=body.priority, source=body.source, lon=lon, lat=lat,
-                                  description=body.description,
-                                  caller_contact=body.caller_contact)
+        data = service.IncidentIn(
+            category=body.category,
+            subtype=body.subtype,
+            priority=body.priority,
+            source=body.source,
+            lon=lon,
+            lat=lat,
+            description=body.description,
+            caller_contact=body.caller_contact,
+        )
         actor = Actor(user_id=user.id, username=user.username, client=call.client)
-        intakes.append(service.Intake(key=call.key, data=data, actor=actor, scope=scope,
-                                      user=user))
+        intakes.append(service.Intake(key=call.key, data=data, actor=actor, scope=scope, user=user))
         principals.append((user, scope))
         placed.append(i)
     created = service.create_many(session, intakes, now=utcnow(), cipher=cipher)
     for i, (user, scope), result in zip(placed, principals, created, strict=True):
-        out[i] = result if isinstance(result, FangkongError) else Written(
-            call=calls[i], incident=result[0], created=result[1], user=user, scope=scope)
+        out[i] = (
+            result
+            if isinstance(result, FangkongError)
+            else Written(
+                call=calls[i], incident=result[0], created=result[1], user=user, scope=scope
+            )
+        )
     return [cast(Written | FangkongError, r) for r in out]
 
 
 Answer = TypeVar("Answer")
 
 
-def committer(factory: sessionmaker[Session], *, cipher: FieldCipher,
-              answer: AnswerFn[Written, Answer]) -> GroupCommitter[IntakeCall, Written, Answer]:
+def committer(
+    factory: sessionmaker[Session], *, cipher: FieldCipher, answer: AnswerFn[Written, Answer]
+) -> GroupCommitter[IntakeCall, Written, Answer]:
     """A group committer of API intakes; ``answer`` builds the replies from what a batch
     wrote."""
-    return GroupCommitter(factory, write=functools.partial(write, cipher=cipher), answer=answer,
-                          name="dispatch-intake")
+    return GroupCommitter(
+        factory,
+        write=functools.partial(write, cipher=cipher),
+        answer=answer,
+        name="dispatch-intake",
+    )

@@ -15,9 +15,11 @@ from fangkong.dispatch import service
 PURGE_INTERVAL_S = 6 * 3600.0
 
 
-def run_purge(factory: sessionmaker[Session], *, retention_days: int,
-              now: datetime | None = None) -> int:
+def run_purge(
+    factory: sessionmaker[Session], *, retention_days: int, now: datetime | None = None
+) -> int:
     """One purge of expired caller contacts in a transaction of its own; how many."""
     with session_scope(factory) as session:
-        return service.purge_contacts(session, now=now or utcnow(),
-                                      retention_days=retention_days, actor=SYSTEM)
+        return service.purge_contacts(
+            session, now=now or utcnow(), retention_days=retention_days, actor=SYSTEM
+        )

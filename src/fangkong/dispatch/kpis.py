@@ -61,7 +61,8 @@ def incident_times(incident: Stamped) -> IncidentTimes:
     return IncidentTimes(
         call_to_dispatch_s=_seconds(incident.received_at, incident.dispatched_at),
         dispatch_to_arrival_s=_seconds(incident.dispatched_at, incident.on_scene_at),
-        call_to_arrival_s=_seconds(incident.received_at, incident.on_scene_at))
+        call_to_arrival_s=_seconds(incident.received_at, incident.on_scene_at),
+    )
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -99,8 +100,7 @@ class Summary:
 
 def summarise(values: Sequence[float]) -> Summary:
     """Count, p50 and p90 (nearest rank, :func:`percentile`) of ``values`` in seconds."""
-    return Summary(count=len(values), p50_s=percentile(values, 50),
-                   p90_s=percentile(values, 90))
+    return Summary(count=len(values), p50_s=percentile(values, 50), p90_s=percentile(values, 90))
 
 
 def ring_shares(values: Sequence[float]) -> dict[str, float | None]:
@@ -108,8 +108,10 @@ def ring_shares(values: Sequence[float]) -> dict[str, float | None]:
 
     ``share[r]`` = #(v ≤ r) ÷ #values for r = 60, 180, 300 s; None for no values. O(n).
     """
-    return {name: sum(1 for v in values if v <= limit) / len(values) if values else None
-            for limit, name in RINGS_S}
+    return {
+        name: sum(1 for v in values if v <= limit) / len(values) if values else None
+        for limit, name in RINGS_S
+    }
 
 
 @dataclass(frozen=True)
@@ -152,10 +154,15 @@ def area_kpis(
     """
     if end <= start:
         raise InvalidInput("end must follow start", field="end")
-    query = select(Incident.category, Incident.status, Incident.received_at,
-                   Incident.dispatched_at, Incident.on_scene_at).where(
-        scope.clause(Incident.area_path), Incident.received_at >= start,
-        Incident.received_at < end)
+    query = select(
+        Incident.category,
+        Incident.status,
+        Incident.received_at,
+        Incident.dispatched_at,
+        Incident.on_scene_at,
+    ).where(
+        scope.clause(Incident.area_path), Incident.received_at >= start, Incident.received_at < end
+    )
     if area is not None:
         query = query.where(Incident.area_path.startswith(area.path, autoescape=True))
     categories: Counter[str] = Counter()
@@ -168,12 +175,21 @@ def area_kpis(
         categories[category] += 1
         if status == "merged":
             continue
-        for values, a, b in ((c2d, received, dispatched), (d2a, dispatched, on_scene),
-                             (c2a, received, on_scene)):
+        for values, a, b in (
+            (c2d, received, dispatched),
+            (d2a, dispatched, on_scene),
+            (c2a, received, on_scene),
+        ):
             seconds = _seconds(a, b)
             if seconds is not None:
                 values.append(seconds)
     response = d2a if basis == "dispatch" else c2a
-    return AreaKpis(incidents=n, basis=basis, ring_share=ring_shares(response),
-                    call_to_dispatch=summarise(c2d), dispatch_to_arrival=summarise(d2a),
-                    call_to_arrival=summarise(c2a), by_category=dict(sorted(categories.items())))
+    return AreaKpis(
+        incidents=n,
+        basis=basis,
+        ring_share=ring_shares(response),
+        call_to_dispatch=summarise(c2d),
+        dispatch_to_arrival=summarise(d2a),
+        call_to_arrival=summarise(c2a),
+        by_category=dict(sorted(categories.items())),
+    )

@@ -98,24 +98,32 @@ def breach_of(incident: _Timed, now: datetime) -> Breach | None:
     Only open P1 and P2 incidents raise alerts; one passes a ring when the time since it was
     received exceeds the ring's limit (60, 180, 300 s) and no unit is on scene yet.
     """
-    if (incident.priority not in ALERT_PRIORITIES or incident.status not in OPEN_STATUSES
-            or incident.on_scene_at is not None):
+    if (
+        incident.priority not in ALERT_PRIORITIES
+        or incident.status not in OPEN_STATUSES
+        or incident.on_scene_at is not None
+    ):
         return None
     waited = (now - incident.received_at).total_seconds()
     passed = [name for limit, name in RINGS_S if waited > limit]
     if not passed:
         return None
-    return Breach(incident_id=incident.id, priority=incident.priority, ring=passed[-1],
-                  waited_s=waited)
+    return Breach(
+        incident_id=incident.id, priority=incident.priority, ring=passed[-1], waited_s=waited
+    )
 
 
 def _open_alertable(scope: Scope) -> Any:
-    return (select(Incident)
-            .where(scope.clause(Incident.area_path),
-                   Incident.status.in_(OPEN_STATUSES),
-                   Incident.priority.in_(ALERT_PRIORITIES),
-                   Incident.on_scene_at.is_(None))
-            .order_by(Incident.received_at))
+    return (
+        select(Incident)
+        .where(
+            scope.clause(Incident.area_path),
+            Incident.status.in_(OPEN_STATUSES),
+            Incident.priority.in_(ALERT_PRIORITIES),
+            Incident.on_scene_at.is_(None),
+        )
+        .order_by(Incident.received_at)
+    )
 
 
 def breaches(session: Session, *, scope: Scope, now: datetime) -> list[Breach]:
@@ -134,30 +142,55 @@ def _iso(moment: datetime | None) -> str | None:
 def incident_item(incident: Incident) -> dict[str, Any]:
     """An incident as the live map draws it (no personal fields: the caller's contact stays
     behind the audited API)."""
-    return {"id": incident.id, "priority": incident.priority.value,
-            "status": incident.status.value, "open": incident.status in OPEN_STATUSES,
-            "category": incident.category, "subtype": incident.subtype,
-            "lon": incident.lon, "lat": incident.lat, "area_id": incident.area_id,
-            "received_at": _iso(incident.received_at),
-            "dispatched_at": _iso(incident.dispatched_at),
-            "on_scene_at": _iso(incident.on_scene_at)}
+    return {
+        "id": incident.id,
+        "priority": incident.priority.value,
+        "status": incident.status.value,
+        "open": incident.status in OPEN_STATUSES,
+        "category": incident.category,
+        "subtype": incident.subtype,
+        "lon": incident.lon,
+        "lat": incident.lat,
+        "area_id": incident.area_id,
+        "received_at": _iso(incident.received_at),
+        "dispatched_at": _iso(incident.dispatched_at),
+        "on_scene_at": _iso(incident.on_scene_at),
+    }
 
 
 def unit_item(unit: Unit) -> dict[str, Any]:
-    return {"id": unit.id, "call_sign": unit.call_sign, "type": unit.unit_type.value,
-            "status": unit.status.value, "staged": unit.staged, "lon": unit.lon,
-            "lat": unit.lat, "home_post_id": unit.home_post_id,
-            "position_at": _iso(unit.position_at)}
+    return {
+        "id": unit.id,
+        "call_sign": unit.call_sign,
+        "type": unit.unit_type.value,
+        "status": unit.status.value,
+        "staged": unit.staged,
+        "lon": unit.lon,
+        "lat": unit.lat,
+        "home_post_id": unit.home_post_id,
+        "position_at": _iso(unit.position_at),
+    }
 
 
 def post_item(post: Post) -> dict[str, Any]:
-    return {"id": post.id, "code": post.code, "name": post.name, "kind": post.kind.value,
-            "lon": post.lon, "lat": post.lat, "area_id": post.area_id}
+    return {
+        "id": post.id,
+        "code": post.code,
+        "name": post.name,
+        "kind": post.kind.value,
+        "lon": post.lon,
+        "lat": post.lat,
+        "area_id": post.area_id,
+    }
 
 
 def breach_item(breach: Breach) -> dict[str, Any]:
-    return {"incident_id": breach.incident_id, "priority": breach.priority.value,
-            "ring": breach.ring, "waited_s": round(breach.waited_s, 1)}
+    return {
+        "incident_id": breach.incident_id,
+        "priority": breach.priority.value,
+        "ring": breach.ring,
+        "waited_s": round(breach.waited_s, 1),
+    }
 
 
 # --- the change feed -------------------------------------------------------------------------
@@ -185,24 +218,40 @@ class ChangeFeed:
     shown: set[int] = field(default_factory=set)
 
     def _watch(self, incident: Incident) -> None:
-        if (incident.status in OPEN_STATUSES and incident.priority in ALERT_PRIORITIES
-                and incident.on_scene_at is None):
+        if (
+            incident.status in OPEN_STATUSES
+            and incident.priority in ALERT_PRIORITIES
+            and incident.on_scene_at is None
+        ):
             self.watched[incident.id] = _Watched(
-                id=incident.id, priority=incident.priority, status=incident.status,
-                received_at=incident.received_at, on_scene_at=incident.on_scene_at)
+                id=incident.id,
+                priority=incident.priority,
+                status=incident.status,
+                received_at=incident.received_at,
+                on_scene_at=incident.on_scene_at,
+            )
         else:
             self.watched.pop(incident.id, None)
 
     def start(self, session: Session, *, now: datetime) -> dict[str, Any]:
         """The full picture now: open incidents, units, posts and standing alerts."""
-        incidents = list(session.scalars(
-            select(Incident).where(self.scope.clause(Incident.area_path),
-                                   Incident.status.in_(OPEN_STATUSES))
-            .order_by(Incident.received_at)))
-        units = list(session.scalars(select(Unit).where(self.scope.clause(Unit.home_area_path))
-                                     .order_by(Unit.call_sign)))
-        posts = list(session.scalars(select(Post).where(self.scope.clause(Post.area_path))
-                                     .order_by(Post.code)))
+        incidents = list(
+            session.scalars(
+                select(Incident)
+                .where(self.scope.clause(Incident.area_path), Incident.status.in_(OPEN_STATUSES))
+                .order_by(Incident.received_at)
+            )
+        )
+        units = list(
+            session.scalars(
+                select(Unit).where(self.scope.clause(Unit.home_area_path)).order_by(Unit.call_sign)
+            )
+        )
+        posts = list(
+            session.scalars(
+                select(Post).where(self.scope.clause(Post.area_path)).order_by(Post.code)
+            )
+        )
         for incident in incidents:
             self.sent[("incident", incident.id)] = incident.updated_at
             self.shown.add(incident.id)
@@ -214,11 +263,13 @@ class ChangeFeed:
         self.watermark = now
         standing = [b for b in (breach_of(i, now) for i in self.watched.values()) if b]
         self.alerted = {(b.incident_id, b.ring) for b in standing}
-        return {"at": now.isoformat(),
-                "incidents": [incident_item(i) for i in incidents],
-                "units": [unit_item(u) for u in units],
-                "posts": [post_item(p) for p in posts],
-                "alerts": [breach_item(b) for b in standing]}
+        return {
+            "at": now.isoformat(),
+            "incidents": [incident_item(i) for i in incidents],
+            "units": [unit_item(u) for u in units],
+            "posts": [post_item(p) for p in posts],
+            "alerts": [breach_item(b) for b in standing],
+        }
 
     def changes(self, session: Session, *, now: datetime) -> list[Event]:
         """Rows changed since the last look, as ``(kind, item)`` events, oldest first."""
@@ -232,9 +283,11 @@ class ChangeFeed:
             ("post", Post, Post.area_path),
         ]
         for kind, model, path in queries:
-            rows = session.scalars(select(model).where(model.updated_at >= since,
-                                                       self.scope.clause(path))
-                                   .order_by(model.updated_at))
+            rows = session.scalars(
+                select(model)
+                .where(model.updated_at >= since, self.scope.clause(path))
+                .order_by(model.updated_at)
+            )
             for row in rows:
                 key = (kind, int(row.id))
                 if self.sent.get(key) == row.updated_at:
@@ -311,8 +364,9 @@ _WATCHED_TYPES = (Incident, Unit, Assignment, Post)
 
 @event.listens_for(Session, "after_flush")
 def _mark_dispatch_writes(session: Session, _context: object) -> None:
-    if any(isinstance(obj, _WATCHED_TYPES)
-           for obj in (*session.new, *session.dirty, *session.deleted)):
+    if any(
+        isinstance(obj, _WATCHED_TYPES) for obj in (*session.new, *session.dirty, *session.deleted)
+    ):
         mark_changed(session)
 
 

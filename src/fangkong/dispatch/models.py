@@ -90,8 +90,10 @@ class Incident(LocatedMixin, TimestampMixin, Base):
 
     __tablename__ = "incident"
     # updated_at: the live map's change feed reads what changed since its last look.
-    __table_args__ = (Index("ix_incident_status_received", "status", "received_at"),
-                      Index("ix_incident_updated_at", "updated_at"))
+    __table_args__ = (
+        Index("ix_incident_status_received", "status", "received_at"),
+        Index("ix_incident_updated_at", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Client-supplied: a retried create with the same key returns this incident.
@@ -114,16 +116,24 @@ class Incident(LocatedMixin, TimestampMixin, Base):
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
     merged_into_id: Mapped[int | None] = mapped_column(
-        ForeignKey("incident.id", ondelete="SET NULL"), default=None)
+        ForeignKey("incident.id", ondelete="SET NULL"), default=None
+    )
     created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
 
     events: Mapped[list[IncidentEvent]] = relationship(
-        back_populates="incident", cascade="all, delete-orphan", order_by="IncidentEvent.id",
-        passive_deletes=True)
+        back_populates="incident",
+        cascade="all, delete-orphan",
+        order_by="IncidentEvent.id",
+        passive_deletes=True,
+    )
     assignments: Mapped[list[Assignment]] = relationship(
-        back_populates="incident", cascade="all, delete-orphan", order_by="Assignment.id",
-        passive_deletes=True)
+        back_populates="incident",
+        cascade="all, delete-orphan",
+        order_by="Assignment.id",
+        passive_deletes=True,
+    )
 
 
 class IncidentEvent(Base):
@@ -133,12 +143,14 @@ class IncidentEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+        ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
     at: Mapped[datetime] = mapped_column(default=utcnow)
     from_status: Mapped[str | None] = mapped_column(String(16), default=None)
     to_status: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
     username: Mapped[str | None] = mapped_column(String(64), default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
 
@@ -154,14 +166,16 @@ class Unit(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sign: Mapped[str] = mapped_column(String(32), unique=True)
     unit_type: Mapped[UnitType] = mapped_column(enum_column(UnitType, 16))
-    home_area_id: Mapped[int] = mapped_column(ForeignKey("area.id", ondelete="RESTRICT"),
-                                              index=True)
+    home_area_id: Mapped[int] = mapped_column(
+        ForeignKey("area.id", ondelete="RESTRICT"), index=True
+    )
     # The home area's path, so that scoping needs no join.
     home_area_path: Mapped[str] = mapped_column(String(255), index=True)
     status: Mapped[UnitStatus] = mapped_column(enum_column(UnitStatus, 16), index=True)
     staged: Mapped[bool] = mapped_column(default=False)
     home_post_id: Mapped[int | None] = mapped_column(
-        ForeignKey("police_post.id", ondelete="SET NULL"), default=None, index=True)
+        ForeignKey("police_post.id", ondelete="SET NULL"), default=None, index=True
+    )
     lon: Mapped[float | None] = mapped_column(Float, default=None)
     lat: Mapped[float | None] = mapped_column(Float, default=None)
     position_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -174,7 +188,8 @@ class Assignment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+        ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
     dispatched_at: Mapped[datetime]
     # Road time predicted at dispatch (seconds), when the network gave one.
@@ -182,7 +197,8 @@ class Assignment(Base):
     arrived_at: Mapped[datetime | None] = mapped_column(default=None)
     released_at: Mapped[datetime | None] = mapped_column(default=None)
     dispatched_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
 
     incident: Mapped[Incident] = relationship(back_populates="assignments")
     unit: Mapped[Unit] = relationship(lazy="selectin")
@@ -201,5 +217,6 @@ class ReplayRun(Base):
     area_path: Mapped[str] = mapped_column(String(255), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
     result: Mapped[str] = mapped_column(Text)

@@ -49,8 +49,9 @@ TRAVEL: dict[UnitType, Travel | None] = {
 TRAVELS: tuple[Travel, ...] = ("drive", "walk")
 
 
-def travel_engine(network: Network, travel: Travel, points: EdgePoints
-                  ) -> tuple[Engine, EdgePoints]:
+def travel_engine(
+    network: Network, travel: Travel, points: EdgePoints
+) -> tuple[Engine, EdgePoints]:
     """The engine of a way of travel, and ``points`` (snapped on the driving graph) on it."""
     if travel == "walk":
         walking = network.walking
@@ -78,19 +79,25 @@ def road_access(network: Network, lon: float, lat: float) -> RoadAccess | None:
     return road_accesses(network, [lon], [lat])[0]
 
 
-def road_accesses(network: Network, lons: Sequence[float], lats: Sequence[float]
-                  ) -> list[RoadAccess | None]:
+def road_accesses(
+    network: Network, lons: Sequence[float], lats: Sequence[float]
+) -> list[RoadAccess | None]:
     """:func:`road_access` of each scene, in one call of
     :meth:`~fangkong.network.snap.Snapper.nearest_points`: its fixed cost is several times a
     point's, and intake answers a batch of incidents at once."""
     if not lons:
         return []
-    nearest = network.snapper.nearest_points(np.asarray(lons, dtype=np.float64),
-                                             np.asarray(lats, dtype=np.float64),
-                                             max_distance_m=ROAD_ACCESS_MAX_M)
-    return [RoadAccess(lon, lat, distance) if math.isfinite(distance) else None
-            for lon, lat, distance in zip(nearest.lon.tolist(), nearest.lat.tolist(),
-                                          nearest.distance_m.tolist(), strict=True)]
+    nearest = network.snapper.nearest_points(
+        np.asarray(lons, dtype=np.float64),
+        np.asarray(lats, dtype=np.float64),
+        max_distance_m=ROAD_ACCESS_MAX_M,
+    )
+    return [
+        RoadAccess(lon, lat, distance) if math.isfinite(distance) else None
+        for lon, lat, distance in zip(
+            nearest.lon.tolist(), nearest.lat.tolist(), nearest.distance_m.tolist(), strict=True
+        )
+    ]
 
 
 def ring_of(seconds: float) -> Ring:
@@ -133,8 +140,9 @@ class _SnapCache:
         self._network: Network | None = None
         self._points: dict[int, tuple[float, float, int, float]] = {}
 
-    def points(self, network: Network, where: list[tuple[int, float, float]]
-               ) -> tuple[list[int], list[float]]:
+    def points(
+        self, network: Network, where: list[tuple[int, float, float]]
+    ) -> tuple[list[int], list[float]]:
         """Edge and fraction of each unit given as (id, lon, lat) (edge -1: too far from every
         road)."""
         with self._lock:
@@ -142,14 +150,17 @@ class _SnapCache:
                 self._network, self._points = network, {}
             cached = self._points
             known = {w[0]: hit for w in where if (hit := cached.get(w[0])) is not None}
-        missing = [w for w in where
-                   if (hit := known.get(w[0])) is None or hit[:2] != (w[1], w[2])]
+        missing = [w for w in where if (hit := known.get(w[0])) is None or hit[:2] != (w[1], w[2])]
         if missing:
-            snapped = network.snapper.snap(np.array([w[1] for w in missing], dtype=np.float64),
-                                           np.array([w[2] for w in missing], dtype=np.float64))
+            snapped = network.snapper.snap(
+                np.array([w[1] for w in missing], dtype=np.float64),
+                np.array([w[2] for w in missing], dtype=np.float64),
+            )
             edges = np.where(snapped.too_far, -1, snapped.edge).tolist()
-            fresh = {w[0]: (w[1], w[2], int(e), float(f))
-                     for w, e, f in zip(missing, edges, snapped.fraction.tolist(), strict=True)}
+            fresh = {
+                w[0]: (w[1], w[2], int(e), float(f))
+                for w, e, f in zip(missing, edges, snapped.fraction.tolist(), strict=True)
+            }
             known.update(fresh)
             with self._lock:
                 if self._network is network:
@@ -161,8 +172,9 @@ class _SnapCache:
 _SNAPS = _SnapCache()
 
 
-def _unit_points(network: Network, units: list[Unit], *, available_only: bool
-                 ) -> tuple[list[Unit], EdgePoints, NDArray[np.str_]]:
+def _unit_points(
+    network: Network, units: list[Unit], *, available_only: bool
+) -> tuple[list[Unit], EdgePoints, NDArray[np.str_]]:
     """The units (available ones only, with ``available_only``) that travel by road and lie
     near a road: the units, their snapped points and their ways of travel. Each unit's
     attributes are read once: on a few hundred units, ORM attribute reads are most of the
@@ -184,14 +196,15 @@ def _unit_points(network: Network, units: list[Unit], *, available_only: bool
         return [], EdgePoints(np.zeros(0, dtype=np.int64), np.zeros(0)), np.array([], dtype=str)
     edges, fractions = _SNAPS.points(network, where)
     keep = [i for i, e in enumerate(edges) if e >= 0]
-    return ([chosen[i] for i in keep],
-            EdgePoints([edges[i] for i in keep], [fractions[i] for i in keep]),
-            np.array([ways[i] for i in keep], dtype=str))
+    return (
+        [chosen[i] for i in keep],
+        EdgePoints([edges[i] for i in keep], [fractions[i] for i in keep]),
+        np.array([ways[i] for i in keep], dtype=str),
+    )
 
 
 def _incident_point(network: Network, incident: Incident) -> EdgePoints:
-    return network_service.snap(network, [incident.lon], [incident.lat],
-                                field="incident").points
+    return network_service.snap(network, [incident.lon], [incident.lat], field="incident").points
 
 
 def recommend(
@@ -240,18 +253,28 @@ def recommend(
     for travel, members in _by_travel(ways).items():
         engine, (scene, starts) = _on(network, travel, target, points[members])
         index, times = engine.k_nearest_sources(scene, starts, min(k, members.shape[0]))
-        found += [(t, int(members[i])) for i, t in zip(index.tolist(), times.tolist(),
-                                                        strict=True)]
+        found += [(t, int(members[i])) for i, t in zip(index.tolist(), times.tolist(), strict=True)]
     found.sort()
     out: list[Candidate] = []
     for rank, (t, i) in enumerate(found[:k], start=1):
         if not math.isfinite(t):
             continue
-        role: Role = "primary" if rank == 1 else (
-            "reinforcement" if p1 and rank <= P1_UNITS else "alternative")
-        out.append(Candidate(rank=rank, unit=located[i], time_s=float(t),
-                             eta=now + timedelta(seconds=float(t)), ring=ring_of(float(t)),
-                             role=role, suggested=role != "alternative"))
+        role: Role = (
+            "primary"
+            if rank == 1
+            else ("reinforcement" if p1 and rank <= P1_UNITS else "alternative")
+        )
+        out.append(
+            Candidate(
+                rank=rank,
+                unit=located[i],
+                time_s=float(t),
+                eta=now + timedelta(seconds=float(t)),
+                ring=ring_of(float(t)),
+                role=role,
+                suggested=role != "alternative",
+            )
+        )
     return out
 
 
@@ -260,8 +283,9 @@ def _by_travel(ways: NDArray[np.str_]) -> dict[Travel, NDArray[np.int64]]:
     return {t: members for t in TRAVELS if (members := np.flatnonzero(ways == t)).shape[0]}
 
 
-def _on(network: Network, travel: Travel, target: EdgePoints, starts: EdgePoints
-        ) -> tuple[Engine, tuple[EdgePoints, EdgePoints]]:
+def _on(
+    network: Network, travel: Travel, target: EdgePoints, starts: EdgePoints
+) -> tuple[Engine, tuple[EdgePoints, EdgePoints]]:
     """The engine of ``travel`` with the scene and the units' points on its graph."""
     engine, scene = travel_engine(network, travel, target)
     _, on_graph = travel_engine(network, travel, starts)
@@ -278,7 +302,9 @@ def predict(network: Network, *, incident: Incident, units: list[Unit]) -> dict[
     for travel, members in _by_travel(ways).items():
         engine, (scene, starts) = _on(network, travel, target, points[members])
         times = engine.many_to_one(starts, scene)
-        out.update((located[int(i)].id, float(t))
-                   for i, t in zip(members.tolist(), times.tolist(), strict=True)
-                   if math.isfinite(t))
+        out.update(
+            (located[int(i)].id, float(t))
+            for i, t in zip(members.tolist(), times.tolist(), strict=True)
+            if math.isfinite(t)
+        )
     return out

@@ -181,7 +181,7 @@ def simulate(
             if t - (received[i] + delay[i]) <= max_wait_s:
                 candidates = np.flatnonzero(free)
                 order = candidates[np.argsort(times[candidates], kind="stable")]
-                chosen = order[:max(1, int(want[i]))]
+                chosen = order[: max(1, int(want[i]))]
                 first = float(times[chosen[0]])
                 cleared = t + first + on_scene[i]
                 for u in chosen.tolist():
@@ -193,14 +193,17 @@ def simulate(
                 unit_travel[i] = [float(times[u]) for u in chosen.tolist()]
         if progress is not None:
             progress(done, n)
-    return Simulation(dispatch_s=dispatch, travel_s=travel, units=units,
-                      unit_travel_s=unit_travel)
+    return Simulation(dispatch_s=dispatch, travel_s=travel, units=units, unit_travel_s=unit_travel)
 
 
-def road_times(network: Network, *, origins: tuple[FloatArray, FloatArray],
-               targets: tuple[FloatArray, FloatArray], both_ways: bool = True,
-               travel: Sequence[Travel] | None = None,
-               ) -> tuple[FloatArray, FloatArray | None]:
+def road_times(
+    network: Network,
+    *,
+    origins: tuple[FloatArray, FloatArray],
+    targets: tuple[FloatArray, FloatArray],
+    both_ways: bool = True,
+    travel: Sequence[Travel] | None = None,
+) -> tuple[FloatArray, FloatArray | None]:
     """Road times (s) from each origin to each target, and back when ``both_ways``.
 
     Points (lon, lat arrays) are snapped to the roads; a point too far from every road is
@@ -212,9 +215,11 @@ def road_times(network: Network, *, origins: tuple[FloatArray, FloatArray],
     -----
     One many-to-many query per way of travel (and one back), cut at :data:`MAX_TRAVEL_S`.
     """
+
     def points(lon: FloatArray, lat: FloatArray) -> EdgePoints:
-        snapped = network.snapper.snap(np.asarray(lon, dtype=np.float64),
-                                       np.asarray(lat, dtype=np.float64))
+        snapped = network.snapper.snap(
+            np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+        )
         edge = np.where(snapped.too_far, -1, snapped.points.edge)
         return EdgePoints(edge, snapped.points.fraction)
 
@@ -232,8 +237,7 @@ def road_times(network: Network, *, origins: tuple[FloatArray, FloatArray],
         _, ends = travel_engine(network, way, tgt)
         out[rows] = engine.many_to_many(starts, ends, cutoff_s=MAX_TRAVEL_S).to_dense()
         if back is not None:
-            back[:, rows] = engine.many_to_many(ends, starts,
-                                                cutoff_s=MAX_TRAVEL_S).to_dense()
+            back[:, rows] = engine.many_to_many(ends, starts, cutoff_s=MAX_TRAVEL_S).to_dense()
     return out, back
 
 
@@ -311,8 +315,9 @@ def parse_day(text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise InvalidInput(f"day {text!r} is not a date like 2026-05-01 (YYYY-MM-DD)",
-                           field="day") from None
+        raise InvalidInput(
+            f"day {text!r} is not a date like 2026-05-01 (YYYY-MM-DD)", field="day"
+        ) from None
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -340,14 +345,19 @@ def _run_path(scope: Scope, area: Area | None, incident_paths: Sequence[str] = (
     return "/" + "".join(f"{s}/" for s in common)
 
 
-def _origins(session: Session, units: list[Unit]) -> tuple[list[Unit], list[tuple[float, float]],
-                                                          int]:
+def _origins(
+    session: Session, units: list[Unit]
+) -> tuple[list[Unit], list[tuple[float, float]], int]:
     """Units that have a position to start from, and that position (home post, else latest)."""
     post_ids = {u.home_post_id for u in units if u.home_post_id is not None}
     posts: dict[int, tuple[float, float]] = {}
     if post_ids:
-        posts = {int(i): (float(x), float(y)) for i, x, y in session.execute(
-            select(Post.id, Post.lon, Post.lat).where(Post.id.in_(post_ids)))}
+        posts = {
+            int(i): (float(x), float(y))
+            for i, x, y in session.execute(
+                select(Post.id, Post.lon, Post.lat).where(Post.id.in_(post_ids))
+            )
+        }
     kept: list[Unit] = []
     where: list[tuple[float, float]] = []
     for unit in units:
@@ -360,18 +370,22 @@ def _origins(session: Session, units: list[Unit]) -> tuple[list[Unit], list[tupl
     return kept, where, len(units) - len(kept)
 
 
-def _recorded(session: Session, *, scope: Scope, start: datetime, end: datetime,
-              area: Area | None) -> Side:
-    by_dispatch = kpis.area_kpis(session, scope=scope, start=start, end=end, area=area,
-                                 basis="dispatch")
-    by_call = kpis.area_kpis(session, scope=scope, start=start, end=end, area=area,
-                             basis="call")
-    return Side(incidents=by_dispatch.incidents, ring_share=by_dispatch.ring_share,
-                ring_share_call=by_call.ring_share,
-                call_to_dispatch=by_dispatch.call_to_dispatch,
-                dispatch_to_arrival=by_dispatch.dispatch_to_arrival,
-                call_to_arrival=by_dispatch.call_to_arrival,
-                by_category=by_dispatch.by_category)
+def _recorded(
+    session: Session, *, scope: Scope, start: datetime, end: datetime, area: Area | None
+) -> Side:
+    by_dispatch = kpis.area_kpis(
+        session, scope=scope, start=start, end=end, area=area, basis="dispatch"
+    )
+    by_call = kpis.area_kpis(session, scope=scope, start=start, end=end, area=area, basis="call")
+    return Side(
+        incidents=by_dispatch.incidents,
+        ring_share=by_dispatch.ring_share,
+        ring_share_call=by_call.ring_share,
+        call_to_dispatch=by_dispatch.call_to_dispatch,
+        dispatch_to_arrival=by_dispatch.dispatch_to_arrival,
+        call_to_arrival=by_dispatch.call_to_arrival,
+        by_category=by_dispatch.by_category,
+    )
 
 
 def replay_day(
@@ -402,49 +416,76 @@ def replay_day(
     if user is not None:
         auth.require(user, perms.ACT)
     if not 0.0 <= turnout_s <= MAX_TURNOUT_S:
-        raise InvalidInput(f"turnout_s must lie in [0, {MAX_TURNOUT_S:.0f}] seconds",
-                           field="turnout_s")
+        raise InvalidInput(
+            f"turnout_s must lie in [0, {MAX_TURNOUT_S:.0f}] seconds", field="turnout_s"
+        )
     if area is not None and not scope.covers(area.path):
-        raise NotFound(f"area {area.code!r} does not exist or is outside your areas",
-                       field="area_code")
+        raise NotFound(
+            f"area {area.code!r} does not exist or is outside your areas", field="area_code"
+        )
     start, end = day_bounds(day, zone)
     query = select(Incident).where(
-        scope.clause(Incident.area_path), Incident.received_at >= start,
-        Incident.received_at < end, Incident.status != IncidentStatus.MERGED,
-        or_(Incident.status != IncidentStatus.CANCELLED,
-            and_(Incident.status == IncidentStatus.CANCELLED,
-                 Incident.dispatched_at.is_not(None))))
+        scope.clause(Incident.area_path),
+        Incident.received_at >= start,
+        Incident.received_at < end,
+        Incident.status != IncidentStatus.MERGED,
+        or_(
+            Incident.status != IncidentStatus.CANCELLED,
+            and_(Incident.status == IncidentStatus.CANCELLED, Incident.dispatched_at.is_not(None)),
+        ),
+    )
     if area is not None:
         query = query.where(Incident.area_path.startswith(area.path, autoescape=True))
     incidents = list(session.scalars(query.order_by(Incident.received_at, Incident.id)))
     recorded = _recorded(session, scope=scope, start=start, end=end, area=area)
     where_text = f" in {area.code}" if area is not None else ""
     if recorded.incidents == 0:
-        raise NotFound(f"no incidents were received on {day.isoformat()}{where_text} "
-                       f"({zone.key}); pick another day", field="day")
-    units = [u for u in service.get_units(session, scope=scope)
-             if u.status != UnitStatus.OUT_OF_SERVICE and TRAVEL[u.unit_type] is not None]
+        raise NotFound(
+            f"no incidents were received on {day.isoformat()}{where_text} "
+            f"({zone.key}); pick another day",
+            field="day",
+        )
+    units = [
+        u
+        for u in service.get_units(session, scope=scope)
+        if u.status != UnitStatus.OUT_OF_SERVICE and TRAVEL[u.unit_type] is not None
+    ]
     kept, where, without = _origins(session, units)
     # Distinct origins: units of one post that travel alike share one search.
     origin_keys: dict[tuple[float, float, Travel], int] = {}
-    unit_origin = [origin_keys.setdefault((p[0], p[1], TRAVEL[u.unit_type] or "drive"),
-                                          len(origin_keys))
-                   for u, p in zip(kept, where, strict=True)]
+    unit_origin = [
+        origin_keys.setdefault((p[0], p[1], TRAVEL[u.unit_type] or "drive"), len(origin_keys))
+        for u, p in zip(kept, where, strict=True)
+    ]
     origin_lon = np.array([p[0] for p in origin_keys], dtype=np.float64)
     origin_lat = np.array([p[1] for p in origin_keys], dtype=np.float64)
-    out, back = road_times(network, origins=(origin_lon, origin_lat),
-                           targets=(np.array([i.lon for i in incidents], dtype=np.float64),
-                                    np.array([i.lat for i in incidents], dtype=np.float64)),
-                           travel=[p[2] for p in origin_keys])
+    out, back = road_times(
+        network,
+        origins=(origin_lon, origin_lat),
+        targets=(
+            np.array([i.lon for i in incidents], dtype=np.float64),
+            np.array([i.lat for i in incidents], dtype=np.float64),
+        ),
+        travel=[p[2] for p in origin_keys],
+    )
     out = out + turnout_s
     base = start.timestamp()
     received = [i.received_at.timestamp() - base for i in incidents]
-    delay = [_seconds(i.received_at, i.dispatched_at, DEFAULT_CALL_TO_DISPATCH_S)
-             for i in incidents]
+    delay = [
+        _seconds(i.received_at, i.dispatched_at, DEFAULT_CALL_TO_DISPATCH_S) for i in incidents
+    ]
     on_scene = [_seconds(i.on_scene_at, i.cleared_at, DEFAULT_ON_SCENE_S) for i in incidents]
     wanted = [P1_UNITS if i.priority == Priority.P1 else 1 for i in incidents]
-    sim = simulate(received_s=received, delay_s=delay, on_scene_s=on_scene, wanted=wanted,
-                   out_s=out, back_s=back, unit_origin=unit_origin, progress=progress)
+    sim = simulate(
+        received_s=received,
+        delay_s=delay,
+        on_scene_s=on_scene,
+        wanted=wanted,
+        out_s=out,
+        back_s=back,
+        unit_origin=unit_origin,
+        progress=progress,
+    )
     rows: list[ReplayRow] = []
     c2d: list[float] = []
     d2a: list[float] = []
@@ -457,9 +498,19 @@ def replay_day(
         recorded_d2a = kpis.incident_times(incident).dispatch_to_arrival_s
         if sim.no_unit[k]:
             no_unit.append(incident.id)
-            rows.append(ReplayRow(incident.id, incident.category, incident.priority.value,
-                                  incident.received_at.isoformat(), recorded_d2a, None, None,
-                                  0.0, []))
+            rows.append(
+                ReplayRow(
+                    incident.id,
+                    incident.category,
+                    incident.priority.value,
+                    incident.received_at.isoformat(),
+                    recorded_d2a,
+                    None,
+                    None,
+                    0.0,
+                    [],
+                )
+            )
             continue
         dispatch_delay = float(sim.dispatch_s[k]) - received[k]
         wait = dispatch_delay - delay[k]
@@ -469,42 +520,79 @@ def replay_day(
         c2d.append(dispatch_delay)
         d2a.append(travel)
         c2a.append(dispatch_delay + travel)
-        rows.append(ReplayRow(incident.id, incident.category, incident.priority.value,
-                              incident.received_at.isoformat(), recorded_d2a, round(travel, 1),
-                              round(dispatch_delay + travel, 1), round(max(wait, 0.0), 1),
-                              [kept[u].call_sign for u in sim.units[k]]))
-    replayed = Side(incidents=len(incidents), ring_share=kpis.ring_shares(d2a),
-                    ring_share_call=kpis.ring_shares(c2a),
-                    call_to_dispatch=kpis.summarise(c2d),
-                    dispatch_to_arrival=kpis.summarise(d2a),
-                    call_to_arrival=kpis.summarise(c2a),
-                    by_category=dict(sorted(categories.items())))
-    left_out = session.execute(select(Incident.status, Incident.dispatched_at).where(
-        scope.clause(Incident.area_path), Incident.received_at >= start,
-        Incident.received_at < end,
-        Incident.status.in_([IncidentStatus.MERGED, IncidentStatus.CANCELLED]),
-        *([Incident.area_path.startswith(area.path, autoescape=True)] if area else []))).all()
+        rows.append(
+            ReplayRow(
+                incident.id,
+                incident.category,
+                incident.priority.value,
+                incident.received_at.isoformat(),
+                recorded_d2a,
+                round(travel, 1),
+                round(dispatch_delay + travel, 1),
+                round(max(wait, 0.0), 1),
+                [kept[u].call_sign for u in sim.units[k]],
+            )
+        )
+    replayed = Side(
+        incidents=len(incidents),
+        ring_share=kpis.ring_shares(d2a),
+        ring_share_call=kpis.ring_shares(c2a),
+        call_to_dispatch=kpis.summarise(c2d),
+        dispatch_to_arrival=kpis.summarise(d2a),
+        call_to_arrival=kpis.summarise(c2a),
+        by_category=dict(sorted(categories.items())),
+    )
+    left_out = session.execute(
+        select(Incident.status, Incident.dispatched_at).where(
+            scope.clause(Incident.area_path),
+            Incident.received_at >= start,
+            Incident.received_at < end,
+            Incident.status.in_([IncidentStatus.MERGED, IncidentStatus.CANCELLED]),
+            *([Incident.area_path.startswith(area.path, autoescape=True)] if area else []),
+        )
+    ).all()
     path = _run_path(scope, area, sorted({i.area_path for i in incidents if i.area_path}))
     report = ReplayReport(
-        day=day.isoformat(), timezone=zone.key, area_code=area.code if area else None,
-        area_path=path, units=len(kept), units_without_position=without,
+        day=day.isoformat(),
+        timezone=zone.key,
+        area_code=area.code if area else None,
+        area_path=path,
+        units=len(kept),
+        units_without_position=without,
         replayed=len(incidents),
         left_out_merged=sum(1 for s, _ in left_out if s == IncidentStatus.MERGED),
-        left_out_cancelled=sum(1 for s, d in left_out
-                               if s == IncidentStatus.CANCELLED and d is None),
-        waited=waited, no_unit=no_unit, recorded=recorded, replay=replayed,
-        defaults={"call_to_dispatch_s": DEFAULT_CALL_TO_DISPATCH_S,
-                  "on_scene_s": DEFAULT_ON_SCENE_S, "max_wait_s": MAX_WAIT_S,
-                  "turnout_s": turnout_s},
-        rows=rows)
-    run = ReplayRun(day=day.isoformat(), area_path=path, created_by_id=actor.user_id,
-                    result=report.to_json())
+        left_out_cancelled=sum(
+            1 for s, d in left_out if s == IncidentStatus.CANCELLED and d is None
+        ),
+        waited=waited,
+        no_unit=no_unit,
+        recorded=recorded,
+        replay=replayed,
+        defaults={
+            "call_to_dispatch_s": DEFAULT_CALL_TO_DISPATCH_S,
+            "on_scene_s": DEFAULT_ON_SCENE_S,
+            "max_wait_s": MAX_WAIT_S,
+            "turnout_s": turnout_s,
+        },
+        rows=rows,
+    )
+    run = ReplayRun(
+        day=day.isoformat(), area_path=path, created_by_id=actor.user_id, result=report.to_json()
+    )
     session.add(run)
     session.flush()
-    audit.record(session, actor=actor, action="replay", entity="dispatch_replay",
-                 entity_id=run.id, detail={"day": day.isoformat(),
-                                           "area": area.code if area else None,
-                                           "incidents": len(incidents)})
+    audit.record(
+        session,
+        actor=actor,
+        action="replay",
+        entity="dispatch_replay",
+        entity_id=run.id,
+        detail={
+            "day": day.isoformat(),
+            "area": area.code if area else None,
+            "incidents": len(incidents),
+        },
+    )
     return run
 
 
@@ -518,17 +606,25 @@ def _seconds(start: datetime | None, end: datetime | None, default: float) -> fl
 def get_runs(session: Session, *, scope: Scope, limit: int = 50) -> list[ReplayRun]:
     """Replay runs filed under ``scope``, newest first."""
     limit = max(1, min(limit, MAX_RUNS))
-    return list(session.scalars(select(ReplayRun).where(scope.clause(ReplayRun.area_path))
-                                .order_by(ReplayRun.id.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(ReplayRun)
+            .where(scope.clause(ReplayRun.area_path))
+            .order_by(ReplayRun.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def get_run_or_raise(session: Session, *, run_id: int, scope: Scope) -> ReplayRun:
     """One run; out of scope reads as not found."""
-    run = session.scalars(select(ReplayRun).where(
-        ReplayRun.id == run_id, scope.clause(ReplayRun.area_path))).one_or_none()
+    run = session.scalars(
+        select(ReplayRun).where(ReplayRun.id == run_id, scope.clause(ReplayRun.area_path))
+    ).one_or_none()
     if run is None:
-        raise NotFound(f"replay {run_id} does not exist or is outside your areas",
-                       field="replay_id")
+        raise NotFound(
+            f"replay {run_id} does not exist or is outside your areas", field="replay_id"
+        )
     return run
 
 
@@ -561,8 +657,10 @@ def _dig(data: Any, path: tuple[str, ...]) -> Any:
 def comparison(report: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
     """``(catalogue key, kind, recorded, replayed)`` per figure of a stored report; kinds are
     ``count``, ``share`` (0-1) and ``seconds``. Ends with the replay's waits and misses."""
-    rows = [(key, kind, _dig(report["recorded"], path), _dig(report["replay"], path))
-            for key, kind, path in FIGURES]
+    rows = [
+        (key, kind, _dig(report["recorded"], path), _dig(report["replay"], path))
+        for key, kind, path in FIGURES
+    ]
     rows.append(("dispatch.replay.waited", "count", None, report.get("waited")))
     rows.append(("dispatch.replay.no_unit", "count", None, len(report.get("no_unit", []))))
     return rows
@@ -591,6 +689,9 @@ def format_value(kind: str, value: Any) -> str:
 def summary_line(report: dict[str, Any], t: Callable[[str], str]) -> str:
     """The report's one-line summary in the language of ``t`` (a catalogue lookup)."""
     return t("dispatch.replay.summary").format(
-        replayed=report["replayed"], units=report["units"],
-        without=report["units_without_position"], merged=report["left_out_merged"],
-        cancelled=report["left_out_cancelled"])
+        replayed=report["replayed"],
+        units=report["units"],
+        without=report["units_without_position"],
+        merged=report["left_out_merged"],
+        cancelled=report["left_out_cancelled"],
+    )

@@ -33,19 +33,27 @@ class IncidentIn(BaseModel):
     subtype: str = Field(max_length=32)
     priority: Priority
     source: Source
-    lon: float | None = Field(default=None, ge=-180, le=180,
-                              description="WGS-84; give lon and lat, or address_code")
+    lon: float | None = Field(
+        default=None, ge=-180, le=180, description="WGS-84; give lon and lat, or address_code"
+    )
     lat: float | None = Field(default=None, ge=-90, le=90)
-    address_code: str | None = Field(default=None, max_length=32,
-                                     description="A standard address (标准地址) in your areas: "
-                                     "the incident is placed at its point")
+    address_code: str | None = Field(
+        default=None,
+        max_length=32,
+        description="A standard address (标准地址) in your areas: "
+        "the incident is placed at its point",
+    )
     description: str = Field(default="", max_length=4000)
-    caller_contact: str | None = Field(default=None, max_length=64,
-                                       description="Stored encrypted, shown masked")
+    caller_contact: str | None = Field(
+        default=None, max_length=64, description="Stored encrypted, shown masked"
+    )
     idempotency_key: str | None = Field(
-        default=None, min_length=1, max_length=64,
+        default=None,
+        min_length=1,
+        max_length=64,
         description="Or the Idempotency-Key header: a retry with the same key returns the "
-        "original incident (200), never a duplicate")
+        "original incident (200), never a duplicate",
+    )
 
 
 class AssignmentOut(BaseModel):
@@ -108,9 +116,11 @@ class IncidentDetail(IncidentOut):
     events: list[EventOut]
     assignments: list[AssignmentOut]
     road: RoadAccessOut | None = Field(
-        default=None, description="The scene snapped to the road network: the nearest point "
+        default=None,
+        description="The scene snapped to the road network: the nearest point "
         "on a road, where units arrive; null without an imported road network or when no road "
-        "lies within 1 km")
+        "lies within 1 km",
+    )
 
 
 class IncidentPage(BaseModel):
@@ -157,8 +167,10 @@ class UnitIn(BaseModel):
     type: UnitType
     home_area_code: str = Field(max_length=32)
     home_post_code: str | None = Field(
-        default=None, max_length=32,
-        description="The post the unit is based at; the unit starts at its position")
+        default=None,
+        max_length=32,
+        description="The post the unit is based at; the unit starts at its position",
+    )
     staged: bool = False
 
 
@@ -220,8 +232,10 @@ class KpisOut(BaseModel):
 
 
 class RowErrorOut(BaseModel):
-    row: int = Field(description="CSV: line number in the file (the header is line 1); "
-                     "JSON: the item's position in the array, from 1")
+    row: int = Field(
+        description="CSV: line number in the file (the header is line 1); "
+        "JSON: the item's position in the array, from 1"
+    )
     field: str | None
     message: str
 
@@ -263,7 +277,8 @@ class BreachOut(BaseModel):
     incident_id: int
     priority: Priority
     ring: Literal["1min", "3min", "5min", "beyond"] = Field(
-        description="The largest response ring passed without a unit on scene")
+        description="The largest response ring passed without a unit on scene"
+    )
     waited_s: float
 
 

@@ -36,8 +36,12 @@ TAXONOMY: dict[str, tuple[str, ...]] = {
 def check(category: str, subtype: str) -> None:
     """Refuse a category or sub-type that the taxonomy does not declare."""
     if category not in TAXONOMY:
-        raise InvalidInput(f"category {category!r} is not one of {', '.join(TAXONOMY)}",
-                           field="category")
+        raise InvalidInput(
+            f"category {category!r} is not one of {', '.join(TAXONOMY)}", field="category"
+        )
     if subtype not in TAXONOMY[category]:
-        raise InvalidInput(f"subtype {subtype!r} is not a sub-type of {category!r} "
-                           f"({', '.join(TAXONOMY[category])})", field="subtype")
+        raise InvalidInput(
+            f"subtype {subtype!r} is not a sub-type of {category!r} "
+            f"({', '.join(TAXONOMY[category])})",
+            field="subtype",
+        )

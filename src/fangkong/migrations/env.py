@@ -14,8 +14,12 @@ config = context.config
 
 
 def _run(**options: Any) -> None:
-    context.configure(target_metadata=Base.metadata, render_as_batch=True,
-                      include_object=include_object, **options)
+    context.configure(
+        target_metadata=Base.metadata,
+        render_as_batch=True,
+        include_object=include_object,
+        **options,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

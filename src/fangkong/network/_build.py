@@ -159,10 +159,16 @@ class LineSet:
         ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
         np.cumsum(counts, out=ptr[1:])
         return LineSet(
-            keys=self.keys[vmask], lon=self.lon[vmask], lat=self.lat[vmask], ptr=ptr,
-            road_class=self.road_class[keep], direction=self.direction[keep],
-            maxspeed_fwd=self.maxspeed_fwd[keep], maxspeed_bwd=self.maxspeed_bwd[keep],
-            explicit_kmh=self.explicit_kmh[keep], zone=self.zone[keep],
+            keys=self.keys[vmask],
+            lon=self.lon[vmask],
+            lat=self.lat[vmask],
+            ptr=ptr,
+            road_class=self.road_class[keep],
+            direction=self.direction[keep],
+            maxspeed_fwd=self.maxspeed_fwd[keep],
+            maxspeed_bwd=self.maxspeed_bwd[keep],
+            explicit_kmh=self.explicit_kmh[keep],
+            zone=self.zone[keep],
         )
 
 
@@ -214,11 +220,12 @@ def _cell_keys(lon: FloatArray, lat: FloatArray, cell_m: float) -> NDArray[np.in
     row = np.floor(lat * _M_PER_DEG / cell_m)
     centre = np.radians((row + 0.5) * cell_m / _M_PER_DEG)
     col = np.floor(lon * _M_PER_DEG * np.cos(centre) / cell_m)
-    return (row.astype(np.int64) * _ROW_STRIDE + col.astype(np.int64) + _COL_OFFSET)
+    return row.astype(np.int64) * _ROW_STRIDE + col.astype(np.int64) + _COL_OFFSET
 
 
-def _pair_density(lon: FloatArray, lat: FloatArray, piece_m: FloatArray,
-                  cell_m: float) -> FloatArray:
+def _pair_density(
+    lon: FloatArray, lat: FloatArray, piece_m: FloatArray, cell_m: float
+) -> FloatArray:
     """Road density (km/km²) of the 3 x 3 cell block around each piece's midpoint."""
     mid_lon = (lon[:-1] + lon[1:]) / 2
     mid_lat = (lat[:-1] + lat[1:]) / 2
@@ -242,10 +249,16 @@ def _pair_density(lon: FloatArray, lat: FloatArray, piece_m: FloatArray,
     return density
 
 
-def _edge_speeds(profile: Profile, lines: LineSet, line: IntArray, urban: NDArray[np.bool_],
-                 limits: FloatArray) -> FloatArray:
-    return edge_speeds_kmh(profile, lines.road_class[line], urban,
-                           maxspeed_kmh=limits, explicit_kmh=lines.explicit_kmh[line])
+def _edge_speeds(
+    profile: Profile, lines: LineSet, line: IntArray, urban: NDArray[np.bool_], limits: FloatArray
+) -> FloatArray:
+    return edge_speeds_kmh(
+        profile,
+        lines.road_class[line],
+        urban,
+        maxspeed_kmh=limits,
+        explicit_kmh=lines.explicit_kmh[line],
+    )
 
 
 def assemble(
@@ -329,23 +342,30 @@ def assemble(
     node_lon[node_a], node_lat[node_a] = lines.lon[a], lines.lat[a]
     node_lon[node_b], node_lat[node_b] = lines.lon[b], lines.lat[b]
 
-    speed_f = _edge_speeds(profile, lines, seg_line[fwd], seg_urban[fwd],
-                           lines.maxspeed_fwd[seg_line[fwd]])
-    speed_b = _edge_speeds(profile, lines, seg_line[bwd], seg_urban[bwd],
-                           lines.maxspeed_bwd[seg_line[bwd]])
+    speed_f = _edge_speeds(
+        profile, lines, seg_line[fwd], seg_urban[fwd], lines.maxspeed_fwd[seg_line[fwd]]
+    )
+    speed_b = _edge_speeds(
+        profile, lines, seg_line[bwd], seg_urban[bwd], lines.maxspeed_bwd[seg_line[bwd]]
+    )
     seg_of_edge = np.concatenate([fwd, bwd])
     length = seg_len[seg_of_edge]
     time_s = length * 3.6 / np.concatenate([speed_f, speed_b])
     coords = np.column_stack([lines.lon, lines.lat])
-    shapes = [coords[s:e + 1] for s, e in zip(a[fwd].tolist(), b[fwd].tolist(), strict=True)]
-    shapes += [coords[s:e + 1][::-1] for s, e in zip(a[bwd].tolist(), b[bwd].tolist(),
-                                                      strict=True)]
+    shapes = [coords[s : e + 1] for s, e in zip(a[fwd].tolist(), b[fwd].tolist(), strict=True)]
+    shapes += [
+        coords[s : e + 1][::-1] for s, e in zip(a[bwd].tolist(), b[bwd].tolist(), strict=True)
+    ]
     report_progress("speeds", int(a.shape[0]), int(a.shape[0]))
 
     graph = from_edges(
-        node_lon, node_lat,
-        np.concatenate([node_a[fwd], node_b[bwd]]), np.concatenate([node_b[fwd], node_a[bwd]]),
-        time_s, length_m=length, road_class=lines.road_class[seg_line[seg_of_edge]],
+        node_lon,
+        node_lat,
+        np.concatenate([node_a[fwd], node_b[bwd]]),
+        np.concatenate([node_b[fwd], node_a[bwd]]),
+        time_s,
+        length_m=length,
+        road_class=lines.road_class[seg_line[seg_of_edge]],
         shapes=shapes,
     )
     report_progress("components", 0, 0)
@@ -353,9 +373,16 @@ def assemble(
     report_progress("components", n_components, n_components)
     seg_kept = keep_nodes[node_a] & keep_nodes[node_b]
     return finish(
-        kept, graph, n_components, source=source, kind=kind, profile=profile, counts=tallies,
+        kept,
+        graph,
+        n_components,
+        source=source,
+        kind=kind,
+        profile=profile,
+        counts=tallies,
         road_km=float(seg_len[seg_kept].sum()) / 1000.0,
-        urban_km=float(seg_len[seg_kept & seg_urban].sum()) / 1000.0, started=t0,
+        urban_km=float(seg_len[seg_kept & seg_urban].sum()) / 1000.0,
+        started=t0,
     )
 
 
@@ -374,15 +401,29 @@ def finish(
 ) -> tuple[RoadGraph, ImportReport]:
     """Write the report into the kept graph's ``meta`` and return both."""
     report = ImportReport(
-        source=source, kind=kind, nodes=kept.n_nodes, edges=kept.n_edges,
-        components=n_components, dropped_nodes=full.n_nodes - kept.n_nodes,
-        dropped_edges=full.n_edges - kept.n_edges, road_km=round(road_km, 3),
-        urban_km=round(urban_km, 3), seconds=round(time.perf_counter() - started, 3),
-        counts=dict(counts), profile=profile.name if profile else "",
+        source=source,
+        kind=kind,
+        nodes=kept.n_nodes,
+        edges=kept.n_edges,
+        components=n_components,
+        dropped_nodes=full.n_nodes - kept.n_nodes,
+        dropped_edges=full.n_edges - kept.n_edges,
+        road_km=round(road_km, 3),
+        urban_km=round(urban_km, 3),
+        seconds=round(time.perf_counter() - started, 3),
+        counts=dict(counts),
+        profile=profile.name if profile else "",
         profile_hash=profile_hash(profile) if profile else "",
     )
-    kept.meta.update({"source": source, "kind": kind, "profile": report.profile,
-                      "profile_hash": report.profile_hash, ImportReport.META_KEY: report.to_json()})
+    kept.meta.update(
+        {
+            "source": source,
+            "kind": kind,
+            "profile": report.profile,
+            "profile_hash": report.profile_hash,
+            ImportReport.META_KEY: report.to_json(),
+        }
+    )
     return kept, report
 
 
@@ -411,8 +452,10 @@ def largest_scc(graph: RoadGraph) -> tuple[RoadGraph, int, NDArray[np.bool_]]:
     n = graph.n_nodes
     # Copies: csr_matrix keeps int32 index arrays without copying, and both the in-place
     # merge below and csgraph's index sorting would otherwise rewrite graph.head.
-    matrix = csr_matrix((np.ones(graph.n_edges, dtype=np.float64), graph.head.copy(),
-                         graph.indptr.copy()), shape=(n, n))
+    matrix = csr_matrix(
+        (np.ones(graph.n_edges, dtype=np.float64), graph.head.copy(), graph.indptr.copy()),
+        shape=(n, n),
+    )
     # Parallel edges are duplicate entries, on which scipy 1.17's strong-component search
     # loops forever or miscounts (two nodes joined by a doubled edge show it): merge them.
     matrix.sum_duplicates()
@@ -444,11 +487,18 @@ def subgraph(graph: RoadGraph, keep: NDArray[np.bool_]) -> RoadGraph:
     shape_ptr = np.zeros(int(edge_keep.sum()) + 1, dtype=np.int64)
     np.cumsum(sizes[edge_keep], out=shape_ptr[1:])
     return RoadGraph(
-        lon=graph.lon[keep], lat=graph.lat[keep], indptr=indptr, tail=tail,
-        head=new_id[graph.head[edge_keep]].astype(np.int32), time_s=graph.time_s[edge_keep],
-        length_m=graph.length_m[edge_keep], road_class=graph.road_class[edge_keep],
-        shape_ptr=shape_ptr, shape_lon=graph.shape_lon[point_keep],
-        shape_lat=graph.shape_lat[point_keep], meta=dict(graph.meta),
+        lon=graph.lon[keep],
+        lat=graph.lat[keep],
+        indptr=indptr,
+        tail=tail,
+        head=new_id[graph.head[edge_keep]].astype(np.int32),
+        time_s=graph.time_s[edge_keep],
+        length_m=graph.length_m[edge_keep],
+        road_class=graph.road_class[edge_keep],
+        shape_ptr=shape_ptr,
+        shape_lon=graph.shape_lon[point_keep],
+        shape_lat=graph.shape_lat[point_keep],
+        meta=dict(graph.meta),
     )
 
 

@@ -14,8 +14,15 @@ Int32Array = NDArray[np.int32]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def offer_best(j: int, t: float, stamp: int, seen: Int32Array, best: FloatArray,
-               touched: Int32Array, n_touched: int) -> int:
+def offer_best(
+    j: int,
+    t: float,
+    stamp: int,
+    seen: Int32Array,
+    best: FloatArray,
+    touched: Int32Array,
+    n_touched: int,
+) -> int:
     """Keep the smaller time ``t`` for item ``j`` in the search stamped ``stamp``, listing
     ``j`` in ``touched`` when first met; returns the new length of ``touched``."""
     if seen[j] != stamp:
@@ -29,23 +36,38 @@ def offer_best(j: int, t: float, stamp: int, seen: Int32Array, best: FloatArray,
 
 
 @njit(cache=True, nogil=True, inline="always")
-def offer_direct(s: int, dir_ptr: IntArray, dir_item: Int32Array, dir_time: FloatArray,
-                 cutoff: float, stamp: int, seen: Int32Array, best: FloatArray,
-                 touched: Int32Array) -> int:
+def offer_direct(
+    s: int,
+    dir_ptr: IntArray,
+    dir_item: Int32Array,
+    dir_time: FloatArray,
+    cutoff: float,
+    stamp: int,
+    seen: Int32Array,
+    best: FloatArray,
+    touched: Int32Array,
+) -> int:
     """Offer source ``s``'s times known without the graph (two points on one road) within
     ``cutoff``; the search's first offers, so the count starts at 0. Returns the count."""
     n_touched = 0
     for i in range(dir_ptr[s], dir_ptr[s + 1]):
         if dir_time[i] <= cutoff:
-            n_touched = offer_best(dir_item[i], dir_time[i], stamp, seen, best, touched,
-                                   n_touched)
+            n_touched = offer_best(dir_item[i], dir_time[i], stamp, seen, best, touched, n_touched)
     return n_touched
 
 
 @njit(cache=True, nogil=True, inline="always")
-def emit_pairs(out_s: IntArray, out_t: IntArray, out_d: FloatArray, count: int, s: int,
-               touched: Int32Array, n_touched: int, best: FloatArray, room: int = 0
-               ) -> tuple[IntArray, IntArray, FloatArray, int]:
+def emit_pairs(
+    out_s: IntArray,
+    out_t: IntArray,
+    out_d: FloatArray,
+    count: int,
+    s: int,
+    touched: Int32Array,
+    n_touched: int,
+    best: FloatArray,
+    room: int = 0,
+) -> tuple[IntArray, IntArray, FloatArray, int]:
     """Append (s, j, best[j]) for the touched items, growing the output arrays (doubling) so
     that they also hold ``room`` more; returns the arrays and the new count."""
     need = count + max(n_touched, room)
@@ -66,8 +88,9 @@ def emit_pairs(out_s: IntArray, out_t: IntArray, out_d: FloatArray, count: int, 
 
 
 @njit(cache=True, nogil=True, inline="always")
-def link_entries(ent_node: Int32Array, tmark: Int32Array, thead: Int32Array,
-                 tstamp: int) -> Int32Array:
+def link_entries(
+    ent_node: Int32Array, tmark: Int32Array, thead: Int32Array, tstamp: int
+) -> Int32Array:
     """Node -> its target entries as linked lists (``thead[v]``, then ``next``), valid while
     ``tmark[v] == tstamp``; returns ``next``."""
     n_ent = ent_node.shape[0]
@@ -83,9 +106,20 @@ def link_entries(ent_node: Int32Array, tmark: Int32Array, thead: Int32Array,
 
 
 @njit(cache=True, nogil=True, inline="always")
-def relax(q_ptr: IntArray, q_adj: Int32Array, q_w: FloatArray, v: int, key: float,
-          bound: float, dist: FloatArray, state: Int32Array, base: int, hk: FloatArray,
-          hv: Int32Array, size: int) -> int:
+def relax(
+    q_ptr: IntArray,
+    q_adj: Int32Array,
+    q_w: FloatArray,
+    v: int,
+    key: float,
+    bound: float,
+    dist: FloatArray,
+    state: Int32Array,
+    base: int,
+    hk: FloatArray,
+    hv: Int32Array,
+    size: int,
+) -> int:
     """Relax the edges of ``v`` (settled at ``key``) within ``bound``; returns the heap size."""
     for a in range(q_ptr[v], q_ptr[v + 1]):
         u = q_adj[a]

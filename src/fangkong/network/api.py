@@ -46,8 +46,9 @@ def isochrone(
     try:
         values = tuple(float(v) for v in thresholds.split(",") if v.strip())
     except ValueError:
-        raise InvalidInput(f"thresholds {thresholds!r} are not numbers of seconds",
-                           field="thresholds") from None
+        raise InvalidInput(
+            f"thresholds {thresholds!r} are not numbers of seconds", field="thresholds"
+        ) from None
     return service.isochrones(_network(request), lon=lon, lat=lat, thresholds_s=values, crs=crs)
 
 
@@ -63,25 +64,35 @@ def route(
 ) -> dict[str, Any]:
     """The fastest road route between two points: a GeoJSON LineString with ``time_s`` and
     ``length_m``; 404 when no road leads there, 422 for a point far from every road."""
-    return service.route(_network(request), source=(from_lon, from_lat),
-                         target=(to_lon, to_lat), crs=crs)
+    return service.route(
+        _network(request), source=(from_lon, from_lat), target=(to_lon, to_lat), crs=crs
+    )
 
 
 @router.post("/travel-times", response_model=TravelTimesOut)
 def travel_times(body: TravelTimesIn, request: Request, user: CurrentUser) -> TravelTimesOut:
     """Seconds by road from one point to each target (up to 5,000 targets)."""
-    times = service.travel_times(_network(request), source=body.source.pair(),
-                                 targets=[t.pair() for t in body.targets],
-                                 cutoff_s=body.cutoff_s, crs=body.crs)
+    times = service.travel_times(
+        _network(request),
+        source=body.source.pair(),
+        targets=[t.pair() for t in body.targets],
+        cutoff_s=body.cutoff_s,
+        crs=body.crs,
+    )
     return TravelTimesOut(time_s=times)
 
 
 @router.post("/nearest", response_model=list[NearestItem])
 def nearest(body: NearestIn, request: Request, user: CurrentUser) -> list[NearestItem]:
     """The ``k`` targets nearest by road time from a point, nearest first."""
-    found = service.nearest(_network(request), source=body.source.pair(),
-                            targets=[t.pair() for t in body.targets], k=body.k,
-                            cutoff_s=body.cutoff_s, crs=body.crs)
+    found = service.nearest(
+        _network(request),
+        source=body.source.pair(),
+        targets=[t.pair() for t in body.targets],
+        k=body.k,
+        cutoff_s=body.cutoff_s,
+        crs=body.crs,
+    )
     return [NearestItem(target=i, time_s=t) for i, t in found]
 
 
@@ -91,8 +102,16 @@ def matrix(body: MatrixIn, request: Request, user: CurrentUser) -> MatrixOut:
 
     At most 5,000 sources or targets and 1,000,000 pairs per request.
     """
-    pairs = service.matrix(_network(request), sources=[s.pair() for s in body.sources],
-                           targets=[t.pair() for t in body.targets], cutoff_s=body.cutoff_s,
-                           crs=body.crs)
-    return MatrixOut(shape=pairs.shape, source=pairs.source.tolist(),
-                     target=pairs.target.tolist(), time_s=pairs.time_s.tolist())
+    pairs = service.matrix(
+        _network(request),
+        sources=[s.pair() for s in body.sources],
+        targets=[t.pair() for t in body.targets],
+        cutoff_s=body.cutoff_s,
+        crs=body.crs,
+    )
+    return MatrixOut(
+        shape=pairs.shape,
+        source=pairs.source.tolist(),
+        target=pairs.target.tolist(),
+        time_s=pairs.time_s.tolist(),
+    )

@@ -60,9 +60,12 @@ def source_digest(source: Path) -> str:
     """
     files = [source]
     if source.suffix.lower() == ".shp":
-        files += [p for suffix in _SHAPEFILE_SIDECARS
-                  for p in (source.with_suffix(suffix), source.with_suffix(suffix.upper()))
-                  if p.is_file()]
+        files += [
+            p
+            for suffix in _SHAPEFILE_SIDECARS
+            for p in (source.with_suffix(suffix), source.with_suffix(suffix.upper()))
+            if p.is_file()
+        ]
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.suffix.lower().encode())
@@ -87,8 +90,9 @@ def arrays_digest(*arrays: ArrayLike) -> str:
     return digest.hexdigest()
 
 
-def cache_key(digest: str, profile: Profile | None,
-              options: Mapping[str, object] | None = None) -> str:
+def cache_key(
+    digest: str, profile: Profile | None, options: Mapping[str, object] | None = None
+) -> str:
     """Hex SHA-256 of the source digest, the profile hash, the options and FORMAT_VERSION."""
     body = {
         "source": digest,
@@ -126,8 +130,9 @@ def read_graph(path: Path, key: str | None = None) -> RoadGraph | None:
     return graph if consistent else None
 
 
-def load_or_build_key(key: str, cache_dir: Path,
-                      builder: Callable[[], RoadGraph]) -> tuple[RoadGraph, bool]:
+def load_or_build_key(
+    key: str, cache_dir: Path, builder: Callable[[], RoadGraph]
+) -> tuple[RoadGraph, bool]:
     """The graph cached under ``key``, or ``builder()``'s result, stored under ``key``.
 
     Returns
@@ -192,8 +197,7 @@ def hierarchy_path(cache_dir: Path, key: str) -> Path:
     return cache_dir / f"ch-{key[:32]}-v{CH_FORMAT_VERSION}.npz"
 
 
-def load_or_build_hierarchy(graph: RoadGraph, cache_dir: Path
-                            ) -> tuple[ContractionHierarchy, bool]:
+def load_or_build_hierarchy(graph: RoadGraph, cache_dir: Path) -> tuple[ContractionHierarchy, bool]:
     """The contraction hierarchy of ``graph`` from the cache, or built and stored there.
 
     The key is the graph's ``meta["cache_key"]`` when it came from the cache, else a digest of
@@ -211,10 +215,13 @@ def load_or_build_hierarchy(graph: RoadGraph, cache_dir: Path
             cached: ContractionHierarchy | None = ContractionHierarchy.load(path)
         except _UNREADABLE:
             cached = None
-        if (cached is not None and cached.meta.get("graph_key") == key
-                and cached.n_nodes == graph.n_nodes
-                and int(cached.up_ptr.shape[0]) == graph.n_nodes + 1
-                and int(cached.down_ptr.shape[0]) == graph.n_nodes + 1):
+        if (
+            cached is not None
+            and cached.meta.get("graph_key") == key
+            and cached.n_nodes == graph.n_nodes
+            and int(cached.up_ptr.shape[0]) == graph.n_nodes + 1
+            and int(cached.down_ptr.shape[0]) == graph.n_nodes + 1
+        ):
             return cached, True
     hierarchy = build_hierarchy(graph)
     hierarchy.meta["graph_key"] = key

@@ -79,8 +79,18 @@ BoolArray = NDArray[np.bool_]
 
 #: Bump when the stored arrays or their meaning change: older files are rebuilt.
 CH_FORMAT_VERSION = 1
-_ARRAYS = ("rank", "order", "up_ptr", "up_head", "up_w", "up_mid", "down_ptr", "down_tail",
-           "down_w", "down_mid")
+_ARRAYS = (
+    "rank",
+    "order",
+    "up_ptr",
+    "up_head",
+    "up_w",
+    "up_mid",
+    "down_ptr",
+    "down_tail",
+    "down_w",
+    "down_mid",
+)
 # Witness searches stop after this many settled nodes (simulated contraction / real one).
 _SIM_SETTLED = 20
 _REAL_SETTLED = 200
@@ -136,8 +146,12 @@ class ContractionHierarchy:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
         meta = np.array([f"{k}={v}" for k, v in sorted(self.meta.items())], dtype=str)
-        np.savez(tmp, format_version=np.int64(CH_FORMAT_VERSION), meta=meta,
-                 **{name: getattr(self, name) for name in _ARRAYS})
+        np.savez(
+            tmp,
+            format_version=np.int64(CH_FORMAT_VERSION),
+            meta=meta,
+            **{name: getattr(self, name) for name in _ARRAYS},
+        )
         tmp.replace(path)
 
     @classmethod
@@ -145,8 +159,9 @@ class ContractionHierarchy:
         """Read a file written by :meth:`save`; ValueError when of another format version."""
         with np.load(path, allow_pickle=False) as data:
             if int(data["format_version"]) != CH_FORMAT_VERSION:
-                raise ValueError(f"{path}: CH format {int(data['format_version'])}, "
-                                 f"expected {CH_FORMAT_VERSION}")
+                raise ValueError(
+                    f"{path}: CH format {int(data['format_version'])}, expected {CH_FORMAT_VERSION}"
+                )
             meta = dict(str(item).split("=", 1) for item in data["meta"])
             return cls(meta=meta, **{name: data[name] for name in _ARRAYS})
 
@@ -154,7 +169,8 @@ class ContractionHierarchy:
         """Whether this CH fits ``graph`` (same node count, same key when both have one)."""
         key = graph.meta.get("cache_key")
         return self.n_nodes == graph.n_nodes and (
-            key is None or self.meta.get("graph_key") in (None, key))
+            key is None or self.meta.get("graph_key") in (None, key)
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,8 +188,13 @@ class Buckets:
 
     @property
     def nbytes(self) -> int:
-        return int(self.key.nbytes + self.slot.nbytes + self.ptr.nbytes + self.item.nbytes
-                   + self.time.nbytes)
+        return int(
+            self.key.nbytes
+            + self.slot.nbytes
+            + self.ptr.nbytes
+            + self.item.nbytes
+            + self.time.nbytes
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,9 +202,19 @@ class Buckets:
 
 
 @njit(cache=True, nogil=True)
-def _upsert(start: IntArray, length: Int32Array, cap: Int32Array, to: Int32Array,
-            wt: FloatArray, mid: Int32Array, used: int, v: int, x: int, w: float, m: int,
-            ) -> tuple[Int32Array, FloatArray, Int32Array, int]:
+def _upsert(
+    start: IntArray,
+    length: Int32Array,
+    cap: Int32Array,
+    to: Int32Array,
+    wt: FloatArray,
+    mid: Int32Array,
+    used: int,
+    v: int,
+    x: int,
+    w: float,
+    m: int,
+) -> tuple[Int32Array, FloatArray, Int32Array, int]:
     """Insert edge v-x (weight w, middle m) in v's list, or lower an existing one."""
     s = start[v]
     for i in range(s, s + length[v]):
@@ -220,8 +251,15 @@ def _upsert(start: IntArray, length: Int32Array, cap: Int32Array, to: Int32Array
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _remove(start: IntArray, length: Int32Array, to: Int32Array, wt: FloatArray,
-            mid: Int32Array, v: int, x: int) -> None:
+def _remove(
+    start: IntArray,
+    length: Int32Array,
+    to: Int32Array,
+    wt: FloatArray,
+    mid: Int32Array,
+    v: int,
+    x: int,
+) -> None:
     """Remove x from v's list (swap with the last entry)."""
     s = start[v]
     last = s + length[v] - 1
@@ -235,10 +273,23 @@ def _remove(start: IntArray, length: Int32Array, to: Int32Array, wt: FloatArray,
 
 
 @njit(cache=True, nogil=True)
-def _witness(u: int, max_d: float, limit: int, o_start: IntArray, o_len: Int32Array,
-             o_to: Int32Array, o_w: FloatArray, done: NDArray[np.bool_], dist: FloatArray,
-             seen: IntArray, stamp: int, hk: FloatArray, hv: Int32Array,
-             tmark: IntArray, n_targets: int) -> None:
+def _witness(
+    u: int,
+    max_d: float,
+    limit: int,
+    o_start: IntArray,
+    o_len: Int32Array,
+    o_to: Int32Array,
+    o_w: FloatArray,
+    done: NDArray[np.bool_],
+    dist: FloatArray,
+    seen: IntArray,
+    stamp: int,
+    hk: FloatArray,
+    hv: Int32Array,
+    tmark: IntArray,
+    n_targets: int,
+) -> None:
     """Dijkstra from u over uncontracted nodes up to ``max_d`` or ``limit`` settled nodes, or
     until the ``n_targets`` nodes with ``tmark == stamp`` are settled; ``dist`` holds the
     labels where ``seen == stamp`` (upper bounds: enough to prove a witness)."""
@@ -281,8 +332,9 @@ def _witness(u: int, max_d: float, limit: int, o_start: IntArray, o_len: Int32Ar
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _queue(qk: FloatArray, qv: Int32Array, qsize: int, key: float, v: int
-           ) -> tuple[FloatArray, Int32Array, int]:
+def _queue(
+    qk: FloatArray, qv: Int32Array, qsize: int, key: float, v: int
+) -> tuple[FloatArray, Int32Array, int]:
     """Push (key, v) on the contraction queue, doubling its arrays when they are full."""
     if qsize + 1 >= qk.shape[0]:
         qk2 = np.empty(2 * qk.shape[0], dtype=np.float64)
@@ -295,10 +347,27 @@ def _queue(qk: FloatArray, qv: Int32Array, qsize: int, key: float, v: int
 
 @njit(cache=True, nogil=True)
 def _shortcuts(
-    v: int, limit: int, collect: bool, i_start: IntArray, i_len: Int32Array, i_to: Int32Array,
-    i_w: FloatArray, o_start: IntArray, o_len: Int32Array, o_to: Int32Array, o_w: FloatArray,
-    done: BoolArray, dist: FloatArray, seen: IntArray, stamp: int, hk: FloatArray,
-    hv: Int32Array, tmark: IntArray, sc_u: Int32Array, sc_x: Int32Array, sc_d: FloatArray,
+    v: int,
+    limit: int,
+    collect: bool,
+    i_start: IntArray,
+    i_len: Int32Array,
+    i_to: Int32Array,
+    i_w: FloatArray,
+    o_start: IntArray,
+    o_len: Int32Array,
+    o_to: Int32Array,
+    o_w: FloatArray,
+    done: BoolArray,
+    dist: FloatArray,
+    seen: IntArray,
+    stamp: int,
+    hk: FloatArray,
+    hv: Int32Array,
+    tmark: IntArray,
+    sc_u: Int32Array,
+    sc_x: Int32Array,
+    sc_d: FloatArray,
 ) -> tuple[int, int, Int32Array, Int32Array, FloatArray]:
     """The shortcuts contracting ``v`` (already marked done) needs: from each in-neighbour u, a
     witness search of at most ``limit`` settled nodes, bounded by the longest u → v → x; a
@@ -324,8 +393,9 @@ def _shortcuts(
                 nt += 1
         if nt == 0:
             continue
-        _witness(u, max_d, limit, o_start, o_len, o_to, o_w, done, dist, seen, stamp, hk, hv,
-                 tmark, nt)
+        _witness(
+            u, max_d, limit, o_start, o_len, o_to, o_w, done, dist, seen, stamp, hk, hv, tmark, nt
+        )
         for b in range(o_start[v], o_start[v] + o_len[v]):
             x = o_to[b]
             if x == u:
@@ -346,10 +416,27 @@ def _shortcuts(
 
 
 @njit(cache=True, nogil=True)
-def _contract(n: int, tail: Int32Array, head: Int32Array, w: FloatArray,
-              sim_limit: int, real_limit: int, c_edge: float, c_deleted: float,
-              ) -> tuple[Int32Array, Int32Array, Int32Array, FloatArray, Int32Array,
-                         Int32Array, Int32Array, FloatArray, Int32Array, int]:
+def _contract(
+    n: int,
+    tail: Int32Array,
+    head: Int32Array,
+    w: FloatArray,
+    sim_limit: int,
+    real_limit: int,
+    c_edge: float,
+    c_deleted: float,
+) -> tuple[
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    FloatArray,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    FloatArray,
+    Int32Array,
+    int,
+]:
     """Contract every node; returns rank, the upward edges (low, high, w, mid), the downward
     edges (low, high, w, mid) as plain lists in graph ids, and the shortcut count."""
     m = tail.shape[0]
@@ -430,8 +517,28 @@ def _contract(n: int, tail: Int32Array, head: Int32Array, w: FloatArray,
     for v in range(n):
         done[v] = True
         added, stamp, sc_u, sc_x, sc_d = _shortcuts(
-            v, sim_limit, False, i_start, i_len, i_to, i_w, o_start, o_len, o_to, o_w, done,
-            dist, seen, stamp, hk, hv, tmark, sc_u, sc_x, sc_d)
+            v,
+            sim_limit,
+            False,
+            i_start,
+            i_len,
+            i_to,
+            i_w,
+            o_start,
+            o_len,
+            o_to,
+            o_w,
+            done,
+            dist,
+            seen,
+            stamp,
+            hk,
+            hv,
+            tmark,
+            sc_u,
+            sc_x,
+            sc_d,
+        )
         done[v] = False
         prio[v] = c_edge * added - (i_len[v] + o_len[v])
         qsize = _push(qk, qv, qsize, prio[v], v)
@@ -447,8 +554,28 @@ def _contract(n: int, tail: Int32Array, head: Int32Array, w: FloatArray,
         # aside; v is contracted with them if it is still the minimum, else reinserted
         done[v] = True
         added, stamp, sc_u, sc_x, sc_d = _shortcuts(
-            v, real_limit, True, i_start, i_len, i_to, i_w, o_start, o_len, o_to, o_w, done,
-            dist, seen, stamp, hk, hv, tmark, sc_u, sc_x, sc_d)
+            v,
+            real_limit,
+            True,
+            i_start,
+            i_len,
+            i_to,
+            i_w,
+            o_start,
+            o_len,
+            o_to,
+            o_w,
+            done,
+            dist,
+            seen,
+            stamp,
+            hk,
+            hv,
+            tmark,
+            sc_u,
+            sc_x,
+            sc_d,
+        )
         p = c_edge * added - (i_len[v] + o_len[v]) + c_deleted * deleted[v]
         if qsize > 0 and p > qk[0]:
             done[v] = False
@@ -460,10 +587,12 @@ def _contract(n: int, tail: Int32Array, head: Int32Array, w: FloatArray,
             u = sc_u[i]
             x = sc_x[i]
             d = sc_d[i]
-            o_to, o_w, o_mid, o_used = _upsert(o_start, o_len, o_cap, o_to, o_w, o_mid,
-                                               o_used, u, x, d, v)
-            i_to, i_w, i_mid, i_used = _upsert(i_start, i_len, i_cap, i_to, i_w, i_mid,
-                                               i_used, x, u, d, v)
+            o_to, o_w, o_mid, o_used = _upsert(
+                o_start, o_len, o_cap, o_to, o_w, o_mid, o_used, u, x, d, v
+            )
+            i_to, i_w, i_mid, i_used = _upsert(
+                i_start, i_len, i_cap, i_to, i_w, i_mid, i_used, x, u, d, v
+            )
         shortcuts += added
         need = o_len[v] + i_len[v]
         if n_up + need > up_lo.shape[0] or n_dn + need > dn_lo.shape[0]:
@@ -506,22 +635,42 @@ def _contract(n: int, tail: Int32Array, head: Int32Array, w: FloatArray,
             deleted[u] += 1
             prio[u] += c_deleted
             qk, qv, qsize = _queue(qk, qv, qsize, prio[u], u)
-    return (rank, up_lo[:n_up], up_hi[:n_up], up_w[:n_up], up_mid[:n_up],
-            dn_lo[:n_dn], dn_hi[:n_dn], dn_w[:n_dn], dn_mid[:n_dn], shortcuts)
+    return (
+        rank,
+        up_lo[:n_up],
+        up_hi[:n_up],
+        up_w[:n_up],
+        up_mid[:n_up],
+        dn_lo[:n_dn],
+        dn_hi[:n_dn],
+        dn_w[:n_dn],
+        dn_mid[:n_dn],
+        shortcuts,
+    )
 
 
-def _csr(n: int, row: Int32Array, col: Int32Array, w: FloatArray, mid: Int32Array
-         ) -> tuple[IntArray, Int32Array, FloatArray, Int32Array]:
+def _csr(
+    n: int, row: Int32Array, col: Int32Array, w: FloatArray, mid: Int32Array
+) -> tuple[IntArray, Int32Array, FloatArray, Int32Array]:
     order = np.argsort(row, kind="stable")
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(row, minlength=n), out=ptr[1:])
-    return (ptr, np.ascontiguousarray(col[order], dtype=np.int32),
-            np.ascontiguousarray(w[order]), np.ascontiguousarray(mid[order], dtype=np.int32))
+    return (
+        ptr,
+        np.ascontiguousarray(col[order], dtype=np.int32),
+        np.ascontiguousarray(w[order]),
+        np.ascontiguousarray(mid[order], dtype=np.int32),
+    )
 
 
-def build_hierarchy(graph: RoadGraph, *, sim_settled: int = _SIM_SETTLED,
-                    witness_settled: int = _REAL_SETTLED, c_edge: float = _C_EDGE,
-                    c_deleted: float = _C_DELETED) -> ContractionHierarchy:
+def build_hierarchy(
+    graph: RoadGraph,
+    *,
+    sim_settled: int = _SIM_SETTLED,
+    witness_settled: int = _REAL_SETTLED,
+    c_edge: float = _C_EDGE,
+    c_deleted: float = _C_DELETED,
+) -> ContractionHierarchy:
     """Contract ``graph`` into a :class:`ContractionHierarchy` (travel times ``time_s``).
 
     Parameters
@@ -557,10 +706,16 @@ def build_hierarchy(graph: RoadGraph, *, sim_settled: int = _SIM_SETTLED,
     first = np.ones(tail.shape[0], dtype=bool)
     first[1:] = (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])
     tail, head, w = tail[first], head[first], w[first]
-    (rank, up_lo, up_hi, up_w, up_mid, dn_lo, dn_hi, dn_w, dn_mid,
-     shortcuts) = _contract(n, tail.astype(np.int32), head.astype(np.int32),
-                            np.ascontiguousarray(w), sim_settled, witness_settled,
-                            c_edge, c_deleted)
+    (rank, up_lo, up_hi, up_w, up_mid, dn_lo, dn_hi, dn_w, dn_mid, shortcuts) = _contract(
+        n,
+        tail.astype(np.int32),
+        head.astype(np.int32),
+        np.ascontiguousarray(w),
+        sim_settled,
+        witness_settled,
+        c_edge,
+        c_deleted,
+    )
     mid_rank = np.append(rank, np.int32(-1))  # index -1 -> -1
     up = _csr(n, rank[up_lo], rank[up_hi], up_w, mid_rank[up_mid])
     down = _csr(n, rank[dn_lo], rank[dn_hi], dn_w, mid_rank[dn_mid])
@@ -570,8 +725,18 @@ def build_hierarchy(graph: RoadGraph, *, sim_settled: int = _SIM_SETTLED,
     if "cache_key" in graph.meta:
         meta["graph_key"] = graph.meta["cache_key"]
     return ContractionHierarchy(
-        rank=rank, order=order_arr, up_ptr=up[0], up_head=up[1], up_w=up[2], up_mid=up[3],
-        down_ptr=down[0], down_tail=down[1], down_w=down[2], down_mid=down[3], meta=meta)
+        rank=rank,
+        order=order_arr,
+        up_ptr=up[0],
+        up_head=up[1],
+        up_w=up[2],
+        up_mid=up[3],
+        down_ptr=down[0],
+        down_tail=down[1],
+        down_w=down[2],
+        down_mid=down[3],
+        meta=meta,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -579,8 +744,16 @@ def build_hierarchy(graph: RoadGraph, *, sim_settled: int = _SIM_SETTLED,
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _stalled(s_ptr: IntArray, s_adj: Int32Array, s_w: FloatArray, state: Int32Array,
-             dist: FloatArray, base: int, v: int, key: float) -> bool:
+def _stalled(
+    s_ptr: IntArray,
+    s_adj: Int32Array,
+    s_w: FloatArray,
+    state: Int32Array,
+    dist: FloatArray,
+    base: int,
+    v: int,
+    key: float,
+) -> bool:
     """Stall-on-demand: a node reached more cheaply from above through the opposite graph
     cannot be on a shortest up-down path at ``key``, so its search goes no further."""
     for a in range(s_ptr[v], s_ptr[v + 1]):
@@ -601,9 +774,19 @@ def _bucket_of(h_key: Int32Array, h_val: Int32Array, v: int) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _seed_up(rank: Int32Array, seed_node: Int32Array, seed_time: FloatArray, lo: int, hi: int,
-             bound: float, dist: FloatArray, state: Int32Array, base: int, hk: FloatArray,
-             hv: Int32Array) -> int:
+def _seed_up(
+    rank: Int32Array,
+    seed_node: Int32Array,
+    seed_time: FloatArray,
+    lo: int,
+    hi: int,
+    bound: float,
+    dist: FloatArray,
+    state: Int32Array,
+    base: int,
+    hk: FloatArray,
+    hv: Int32Array,
+) -> int:
     """Queue the seeds ``lo:hi`` (graph nodes, times) within ``bound`` by their rank; returns
     the heap size."""
     size = 0
@@ -619,10 +802,22 @@ def _seed_up(rank: Int32Array, seed_node: Int32Array, seed_time: FloatArray, lo:
 
 @njit(cache=True, nogil=True)
 def item_searches(
-    q_ptr: IntArray, q_adj: Int32Array, q_w: FloatArray,
-    s_ptr: IntArray, s_adj: Int32Array, s_w: FloatArray, rank: Int32Array,
-    seed_ptr: IntArray, seed_node: Int32Array, seed_time: FloatArray, cutoff: float,
-    dist: FloatArray, state: Int32Array, hk: FloatArray, hv: Int32Array, stamp: int,
+    q_ptr: IntArray,
+    q_adj: Int32Array,
+    q_w: FloatArray,
+    s_ptr: IntArray,
+    s_adj: Int32Array,
+    s_w: FloatArray,
+    rank: Int32Array,
+    seed_ptr: IntArray,
+    seed_node: Int32Array,
+    seed_time: FloatArray,
+    cutoff: float,
+    dist: FloatArray,
+    state: Int32Array,
+    hk: FloatArray,
+    hv: Int32Array,
+    stamp: int,
 ) -> tuple[IntArray, Int32Array, FloatArray, int]:
     """The upward search space of each item ``seed_ptr[i]:seed_ptr[i+1]`` (graph nodes,
     initial times) within ``cutoff``, stalled nodes left out.
@@ -640,8 +835,19 @@ def item_searches(
     for it in range(n_items):
         stamp += 2
         base = stamp
-        size = _seed_up(rank, seed_node, seed_time, seed_ptr[it], seed_ptr[it + 1], cutoff,
-                        dist, state, base, hk, hv)
+        size = _seed_up(
+            rank,
+            seed_node,
+            seed_time,
+            seed_ptr[it],
+            seed_ptr[it + 1],
+            cutoff,
+            dist,
+            state,
+            base,
+            hk,
+            hv,
+        )
         while size > 0:
             key = hk[0]
             v = hv[0]
@@ -664,8 +870,11 @@ def item_searches(
 
 
 @njit(cache=True, nogil=True)
-def bucket_group(ptr: IntArray, node: Int32Array, time: FloatArray,
-                 ) -> tuple[Int32Array, Int32Array, IntArray, Int32Array, FloatArray]:
+def bucket_group(
+    ptr: IntArray,
+    node: Int32Array,
+    time: FloatArray,
+) -> tuple[Int32Array, Int32Array, IntArray, Int32Array, FloatArray]:
     """Node-major buckets from item-major entries (item ``i`` owns ``ptr[i]:ptr[i+1]``).
 
     Returns (hash keys, hash slots, bucket ptr, item, time). Buckets are left unsorted: a
@@ -713,8 +922,9 @@ def bucket_group(ptr: IntArray, node: Int32Array, time: FloatArray,
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _offer(j: int, t: float, top_t: FloatArray, top_i: Int32Array, in_top: BoolArray,
-           n_top: int, kk: int) -> int:
+def _offer(
+    j: int, t: float, top_t: FloatArray, top_i: Int32Array, in_top: BoolArray, n_top: int, kk: int
+) -> int:
     """Offer item ``j`` at time ``t`` to the (unsorted) top-k; returns the new count."""
     if in_top[j]:
         for q in range(n_top):
@@ -749,9 +959,19 @@ def _largest(values: FloatArray, count: int) -> float:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _offer_nearest(j: int, t: float, seen: BoolArray, best: FloatArray, top_t: FloatArray,
-                   top_i: Int32Array, in_top: BoolArray, n_top: int, kk: int, bound: float,
-                   cutoff: float) -> tuple[int, float]:
+def _offer_nearest(
+    j: int,
+    t: float,
+    seen: BoolArray,
+    best: FloatArray,
+    top_t: FloatArray,
+    top_i: Int32Array,
+    in_top: BoolArray,
+    n_top: int,
+    kk: int,
+    bound: float,
+    cutoff: float,
+) -> tuple[int, float]:
     """Item ``j`` met at time ``t``: when that betters its time, offer it to the top-k and,
     once the top-k is full, tighten the search's bound to its k-th time. Returns (top-k
     count, bound)."""
@@ -767,13 +987,30 @@ def _offer_nearest(j: int, t: float, seen: BoolArray, best: FloatArray, top_t: F
 
 @njit(cache=True, nogil=True)
 def bucket_query(
-    q_ptr: IntArray, q_adj: Int32Array, q_w: FloatArray,
-    s_ptr: IntArray, s_adj: Int32Array, s_w: FloatArray, rank: Int32Array,
-    seed_node: Int32Array, seed_time: FloatArray,
-    h_key: Int32Array, h_val: Int32Array, b_ptr: IntArray, b_item: Int32Array,
-    b_time: FloatArray, n_items: int,
-    pre_item: Int32Array, pre_time: FloatArray, k: int, cutoff: float,
-    dist: FloatArray, state: Int32Array, hk: FloatArray, hv: Int32Array, stamp: int,
+    q_ptr: IntArray,
+    q_adj: Int32Array,
+    q_w: FloatArray,
+    s_ptr: IntArray,
+    s_adj: Int32Array,
+    s_w: FloatArray,
+    rank: Int32Array,
+    seed_node: Int32Array,
+    seed_time: FloatArray,
+    h_key: Int32Array,
+    h_val: Int32Array,
+    b_ptr: IntArray,
+    b_item: Int32Array,
+    b_time: FloatArray,
+    n_items: int,
+    pre_item: Int32Array,
+    pre_time: FloatArray,
+    k: int,
+    cutoff: float,
+    dist: FloatArray,
+    state: Int32Array,
+    hk: FloatArray,
+    hv: Int32Array,
+    stamp: int,
 ) -> tuple[Int32Array, FloatArray, int, int]:
     """The ``k`` items nearest to the seeds (graph nodes, initial times) within ``cutoff``.
 
@@ -795,10 +1032,22 @@ def bucket_query(
         return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float64), base, 0
     for i in range(pre_item.shape[0]):
         if pre_time[i] <= cutoff:
-            n_top, bound = _offer_nearest(pre_item[i], pre_time[i], tseen, best, top_t, top_i,
-                                          in_top, n_top, kk, bound, cutoff)
-    size = _seed_up(rank, seed_node, seed_time, 0, seed_node.shape[0], bound, dist, state,
-                    base, hk, hv)
+            n_top, bound = _offer_nearest(
+                pre_item[i],
+                pre_time[i],
+                tseen,
+                best,
+                top_t,
+                top_i,
+                in_top,
+                n_top,
+                kk,
+                bound,
+                cutoff,
+            )
+    size = _seed_up(
+        rank, seed_node, seed_time, 0, seed_node.shape[0], bound, dist, state, base, hk, hv
+    )
     while size > 0:
         key = hk[0]
         v = hv[0]
@@ -817,8 +1066,9 @@ def bucket_query(
                 t = key + b_time[e]
                 if t > bound or (n_top == kk and t >= bound):
                     continue  # no better than the k-th best
-                n_top, bound = _offer_nearest(b_item[e], t, tseen, best, top_t, top_i, in_top,
-                                              n_top, kk, bound, cutoff)
+                n_top, bound = _offer_nearest(
+                    b_item[e], t, tseen, best, top_t, top_i, in_top, n_top, kk, bound, cutoff
+                )
         size = relax(q_ptr, q_adj, q_w, v, key, bound, dist, state, base, hk, hv, size)
     # the top-k sorted by (time, item)
     out_i = top_i[:n_top].copy()
@@ -838,13 +1088,33 @@ def bucket_query(
 
 @njit(cache=True, nogil=True)
 def bucket_many_to_many(
-    q_ptr: IntArray, q_adj: Int32Array, q_w: FloatArray,
-    s_ptr: IntArray, s_adj: Int32Array, s_w: FloatArray, rank: Int32Array,
-    src_lo: int, src_hi: int, seed_ptr: IntArray, seed_node: Int32Array, seed_time: FloatArray,
-    h_key: Int32Array, h_val: Int32Array, b_ptr: IntArray, b_item: Int32Array,
-    b_time: FloatArray, n_items: int,
-    dir_ptr: IntArray, dir_item: Int32Array, dir_time: FloatArray, cutoff: float,
-    dist: FloatArray, state: Int32Array, hk: FloatArray, hv: Int32Array, stamp: int,
+    q_ptr: IntArray,
+    q_adj: Int32Array,
+    q_w: FloatArray,
+    s_ptr: IntArray,
+    s_adj: Int32Array,
+    s_w: FloatArray,
+    rank: Int32Array,
+    src_lo: int,
+    src_hi: int,
+    seed_ptr: IntArray,
+    seed_node: Int32Array,
+    seed_time: FloatArray,
+    h_key: Int32Array,
+    h_val: Int32Array,
+    b_ptr: IntArray,
+    b_item: Int32Array,
+    b_time: FloatArray,
+    n_items: int,
+    dir_ptr: IntArray,
+    dir_item: Int32Array,
+    dir_time: FloatArray,
+    cutoff: float,
+    dist: FloatArray,
+    state: Int32Array,
+    hk: FloatArray,
+    hv: Int32Array,
+    stamp: int,
 ) -> tuple[IntArray, IntArray, FloatArray, int, int]:
     """Every (source, item) pair within ``cutoff``, for the sources ``src_lo:src_hi``.
 
@@ -864,10 +1134,20 @@ def bucket_many_to_many(
     for s in range(src_lo, src_hi):
         stamp += 2
         base = stamp
-        n_touched = offer_direct(s, dir_ptr, dir_item, dir_time, cutoff, base, seen, best,
-                                 touched)
-        size = _seed_up(rank, seed_node, seed_time, seed_ptr[s], seed_ptr[s + 1], cutoff,
-                        dist, state, base, hk, hv)
+        n_touched = offer_direct(s, dir_ptr, dir_item, dir_time, cutoff, base, seen, best, touched)
+        size = _seed_up(
+            rank,
+            seed_node,
+            seed_time,
+            seed_ptr[s],
+            seed_ptr[s + 1],
+            cutoff,
+            dist,
+            state,
+            base,
+            hk,
+            hv,
+        )
         while size > 0:
             key = hk[0]
             v = hv[0]
@@ -883,21 +1163,36 @@ def bucket_many_to_many(
                 for e in range(b_ptr[sl], b_ptr[sl + 1]):
                     t = key + b_time[e]
                     if t <= cutoff:
-                        n_touched = offer_best(b_item[e], t, base, seen, best, touched,
-                                               n_touched)
+                        n_touched = offer_best(b_item[e], t, base, seen, best, touched, n_touched)
             size = relax(q_ptr, q_adj, q_w, v, key, cutoff, dist, state, base, hk, hv, size)
-        out_s, out_i, out_t, count = emit_pairs(out_s, out_i, out_t, count, s, touched,
-                                                n_touched, best)
+        out_s, out_i, out_t, count = emit_pairs(
+            out_s, out_i, out_t, count, s, touched, n_touched, best
+        )
     return out_s[:count], out_i[:count], out_t[:count], stamp, settled
 
 
 @njit(cache=True, nogil=True)
 def phast_many_to_many(
-    up_ptr: IntArray, up_head: Int32Array, up_w: FloatArray,
-    down_ptr: IntArray, down_tail: Int32Array, down_w: FloatArray, rank: Int32Array,
-    src_lo: int, src_hi: int, seed_ptr: IntArray, seed_node: Int32Array, seed_time: FloatArray,
-    ent_node: Int32Array, ent_off: FloatArray, ent_item: Int32Array, n_items: int,
-    one_each: bool, dir_ptr: IntArray, dir_item: Int32Array, dir_time: FloatArray,
+    up_ptr: IntArray,
+    up_head: Int32Array,
+    up_w: FloatArray,
+    down_ptr: IntArray,
+    down_tail: Int32Array,
+    down_w: FloatArray,
+    rank: Int32Array,
+    src_lo: int,
+    src_hi: int,
+    seed_ptr: IntArray,
+    seed_node: Int32Array,
+    seed_time: FloatArray,
+    ent_node: Int32Array,
+    ent_off: FloatArray,
+    ent_item: Int32Array,
+    n_items: int,
+    one_each: bool,
+    dir_ptr: IntArray,
+    dir_item: Int32Array,
+    dir_time: FloatArray,
     cutoff: float,
 ) -> tuple[IntArray, IntArray, FloatArray, int]:
     """:func:`bucket_many_to_many` for targets whose buckets outweigh the graph: per source one
@@ -922,10 +1217,20 @@ def phast_many_to_many(
     settled = 0
     for s in range(src_lo, src_hi):
         base = 2 * (s - src_lo) + 2
-        n_touched = offer_direct(s, dir_ptr, dir_item, dir_time, cutoff, base, seen, best,
-                                 touched)
-        size = _seed_up(rank, seed_node, seed_time, seed_ptr[s], seed_ptr[s + 1], cutoff,
-                        dist, state, base, hk, hv)
+        n_touched = offer_direct(s, dir_ptr, dir_item, dir_time, cutoff, base, seen, best, touched)
+        size = _seed_up(
+            rank,
+            seed_node,
+            seed_time,
+            seed_ptr[s],
+            seed_ptr[s + 1],
+            cutoff,
+            dist,
+            state,
+            base,
+            hk,
+            hv,
+        )
         while size > 0:
             key = hk[0]
             v = hv[0]
@@ -934,8 +1239,7 @@ def phast_many_to_many(
                 continue
             state[v] = base + 1
             settled += 1
-            size = relax(up_ptr, up_head, up_w, v, key, cutoff, dist, state, base, hk, hv,
-                         size)
+            size = relax(up_ptr, up_head, up_w, v, key, cutoff, dist, state, base, hk, hv, size)
         for v in range(n - 1, -1, -1):
             t_v = dist[v] if state[v] >= base else np.inf
             for a in range(down_ptr[v], down_ptr[v + 1]):
@@ -946,8 +1250,9 @@ def phast_many_to_many(
         if one_each and n_touched == 0:
             # one entry per item and nothing met directly: the entries are the answer
             if count + ent_node.shape[0] > out_s.shape[0]:
-                out_s, out_i, out_t, count = emit_pairs(out_s, out_i, out_t, count, s,
-                                                        touched, 0, best, ent_node.shape[0])
+                out_s, out_i, out_t, count = emit_pairs(
+                    out_s, out_i, out_t, count, s, touched, 0, best, ent_node.shape[0]
+                )
             for e in range(ent_node.shape[0]):
                 t = swept[ent_rank[e]] + ent_off[e]
                 if t <= cutoff:
@@ -960,15 +1265,21 @@ def phast_many_to_many(
             t = swept[ent_rank[e]] + ent_off[e]
             if t <= cutoff:
                 n_touched = offer_best(ent_item[e], t, base, seen, best, touched, n_touched)
-        out_s, out_i, out_t, count = emit_pairs(out_s, out_i, out_t, count, s, touched,
-                                                n_touched, best)
+        out_s, out_i, out_t, count = emit_pairs(
+            out_s, out_i, out_t, count, s, touched, n_touched, best
+        )
     return out_s[:count], out_i[:count], out_t[:count], settled
 
 
 @njit(cache=True, nogil=True)
 def multi_source_dijkstra(
-    indptr: IntArray, adj: Int32Array, w: FloatArray,
-    seed_node: Int32Array, seed_time: FloatArray, seed_label: Int32Array, cutoff: float,
+    indptr: IntArray,
+    adj: Int32Array,
+    w: FloatArray,
+    seed_node: Int32Array,
+    seed_time: FloatArray,
+    seed_label: Int32Array,
+    cutoff: float,
 ) -> tuple[FloatArray, Int32Array, int]:
     """One Dijkstra from all seeds at once: per node the time and label of its nearest seed.
 
@@ -1010,9 +1321,17 @@ def multi_source_dijkstra(
 
 @njit(cache=True, nogil=True)
 def multi_source_phast(
-    up_ptr: IntArray, up_head: Int32Array, up_w: FloatArray,
-    down_ptr: IntArray, down_tail: Int32Array, down_w: FloatArray, rank: Int32Array,
-    seed_node: Int32Array, seed_time: FloatArray, seed_label: Int32Array, cutoff: float,
+    up_ptr: IntArray,
+    up_head: Int32Array,
+    up_w: FloatArray,
+    down_ptr: IntArray,
+    down_tail: Int32Array,
+    down_w: FloatArray,
+    rank: Int32Array,
+    seed_node: Int32Array,
+    seed_time: FloatArray,
+    seed_label: Int32Array,
+    cutoff: float,
 ) -> tuple[FloatArray, Int32Array, int]:
     """Per graph node, the time from the nearest seed and that seed's label (PHAST).
 
@@ -1020,8 +1339,9 @@ def multi_source_phast(
     ``cutoff`` become ``inf`` with label -1. Returns (time, label, nodes settled upwards).
     """
     n = up_ptr.shape[0] - 1
-    d, lab, settled = multi_source_dijkstra(up_ptr, up_head, up_w, rank[seed_node], seed_time,
-                                            seed_label, cutoff)
+    d, lab, settled = multi_source_dijkstra(
+        up_ptr, up_head, up_w, rank[seed_node], seed_time, seed_label, cutoff
+    )
     for v in range(n - 1, -1, -1):
         best = d[v]
         bl = lab[v]

@@ -34,32 +34,44 @@ from fangkong.network.store import (
 
 __all__ = ["network_app"]
 
-network_app = typer.Typer(help="Road network: import an OSM extract or a GIS road layer.",
-                          no_args_is_help=True)
+network_app = typer.Typer(
+    help="Road network: import an OSM extract or a GIS road layer.", no_args_is_help=True
+)
 console = Console()
 
-_STAGES = {"read": "reading", "split": "splitting at junctions", "speeds": "speeds and times",
-           "components": "strongly connected components", "hierarchy": "contraction hierarchy"}
+_STAGES = {
+    "read": "reading",
+    "split": "splitting at junctions",
+    "speeds": "speeds and times",
+    "components": "strongly connected components",
+    "hierarchy": "contraction hierarchy",
+}
 
 
-def _summary(report: ImportReport | None, graph: RoadGraph, *, hit: bool | None,
-             seconds: float, path: Path) -> Table:
+def _summary(
+    report: ImportReport | None, graph: RoadGraph, *, hit: bool | None, seconds: float, path: Path
+) -> Table:
     table = Table(title="road network", show_header=False)
     table.add_column("", style="bold")
     table.add_column("", justify="right")
-    rows: list[tuple[str, str]] = [("source", graph.meta.get("source", "?")),
-                                   ("format", graph.meta.get("kind", "?")),
-                                   ("profile", graph.meta.get("profile", "?"))]
+    rows: list[tuple[str, str]] = [
+        ("source", graph.meta.get("source", "?")),
+        ("format", graph.meta.get("kind", "?")),
+        ("profile", graph.meta.get("profile", "?")),
+    ]
     rows += [("nodes", f"{graph.n_nodes:,}"), ("edges", f"{graph.n_edges:,}")]
     if report is not None:
         rows += [
             ("strongly connected components", f"{report.components:,}"),
-            ("dropped (outside the largest)",
-             f"{report.dropped_nodes:,} nodes, {report.dropped_edges:,} edges"),
+            (
+                "dropped (outside the largest)",
+                f"{report.dropped_nodes:,} nodes, {report.dropped_edges:,} edges",
+            ),
             ("road", f"{report.road_km:,.1f} km ({report.urban_km:,.1f} km urban)"),
         ]
-        rows += [(key.replace("_", " "), f"{value:,}") for key, value in report.counts.items()
-                 if value]
+        rows += [
+            (key.replace("_", " "), f"{value:,}") for key, value in report.counts.items() if value
+        ]
     if hit is not None:
         rows.append(("cache", "hit" if hit else "miss (built)"))
     rows += [("seconds", f"{seconds:.2f}"), ("graph file", str(path))]
@@ -70,26 +82,38 @@ def _summary(report: ImportReport | None, graph: RoadGraph, *, hit: bool | None,
 
 @network_app.command("import")
 def import_network(
-    file: Annotated[Path, typer.Argument(help="OSM extract (.osm.pbf) or GIS line layer "
-                                         "(.geojson, .gpkg, .shp)")],
-    profile: Annotated[str | None, typer.Option(
-        "--profile", help="Profile TOML file, or a packaged profile name (default, patrol)")]
-    = None,
-    data_dir: Annotated[Path | None, typer.Option(
-        "--data-dir", help="Data folder [default: ./fangkong-data or $FANGKONG_DATA_DIR]")]
-    = None,
-    source_format: Annotated[SourceFormat, typer.Option(
-        "--format", help="File kind; auto: by the file name")] = SourceFormat.AUTO,
+    file: Annotated[
+        Path,
+        typer.Argument(help="OSM extract (.osm.pbf) or GIS line layer (.geojson, .gpkg, .shp)"),
+    ],
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile", help="Profile TOML file, or a packaged profile name (default, patrol)"
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", help="Data folder [default: ./fangkong-data or $FANGKONG_DATA_DIR]"
+        ),
+    ] = None,
+    source_format: Annotated[
+        SourceFormat, typer.Option("--format", help="File kind; auto: by the file name")
+    ] = SourceFormat.AUTO,
     layer: Annotated[str | None, typer.Option(help="GIS: layer of a multi-layer file")] = None,
-    direction_field: Annotated[str | None, typer.Option(
-        help="GIS: field giving the driving direction (both/forward/backward...)")] = None,
+    direction_field: Annotated[
+        str | None,
+        typer.Option(help="GIS: field giving the driving direction (both/forward/backward...)"),
+    ] = None,
     speed_field: Annotated[str | None, typer.Option(help="GIS: field giving km/h")] = None,
-    class_field: Annotated[str | None, typer.Option(help="GIS: field giving the road class")]
-    = None,
-    crs: Annotated[CoordSystem, typer.Option(help="GIS: lon/lat system of the layer")] =
-    CoordSystem.WGS84,
-    snap_m: Annotated[float, typer.Option(help="GIS: vertices this close are one node (m)")]
-    = 0.5,
+    class_field: Annotated[
+        str | None, typer.Option(help="GIS: field giving the road class")
+    ] = None,
+    crs: Annotated[
+        CoordSystem, typer.Option(help="GIS: lon/lat system of the layer")
+    ] = CoordSystem.WGS84,
+    snap_m: Annotated[float, typer.Option(help="GIS: vertices this close are one node (m)")] = 0.5,
 ) -> None:
     """Import a road network, cache its graph and make it the current one."""
 
@@ -97,8 +121,14 @@ def import_network(
     settings = load_settings(**({} if data_dir is None else {"data_dir": data_dir}))
     try:
         chosen: Profile = DEFAULT_PROFILE if profile is None else load_profile(profile)
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
             tasks: dict[str, TaskID] = {}
 
             def progress(stage: str, done: int, total: int) -> None:
@@ -107,22 +137,35 @@ def import_network(
                 bar.update(tasks[stage], completed=done, total=total or None)
 
             graph, hit, path = import_and_activate(
-                settings.data_dir, file, chosen, source_format=source_format, layer=layer,
-                direction_field=direction_field, speed_field=speed_field,
-                class_field=class_field, crs=crs, snap_m=snap_m, progress=progress)
+                settings.data_dir,
+                file,
+                chosen,
+                source_format=source_format,
+                layer=layer,
+                direction_field=direction_field,
+                speed_field=speed_field,
+                class_field=class_field,
+                crs=crs,
+                snap_m=snap_m,
+                progress=progress,
+            )
     except FangkongError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(code=2) from None
     seconds = time.perf_counter() - started
-    console.print(_summary(ImportReport.from_graph(graph), graph, hit=hit, seconds=seconds,
-                           path=path))
+    console.print(
+        _summary(ImportReport.from_graph(graph), graph, hit=hit, seconds=seconds, path=path)
+    )
 
 
 @network_app.command("info")
 def network_info(
-    data_dir: Annotated[Path | None, typer.Option(
-        "--data-dir", help="Data folder [default: ./fangkong-data or $FANGKONG_DATA_DIR]")]
-    = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", help="Data folder [default: ./fangkong-data or $FANGKONG_DATA_DIR]"
+        ),
+    ] = None,
 ) -> None:
     """Show the current road network."""
     settings = load_settings(**({} if data_dir is None else {"data_dir": data_dir}))
@@ -136,5 +179,12 @@ def network_info(
         console.print("no road network imported yet: run `fangkong network import FILE`")
         raise typer.Exit(code=1)
     path = current_graph_path(settings.data_dir) or Path("?")
-    console.print(_summary(ImportReport.from_graph(graph), graph, hit=None,
-                           seconds=time.perf_counter() - started, path=path))
+    console.print(
+        _summary(
+            ImportReport.from_graph(graph),
+            graph,
+            hit=None,
+            seconds=time.perf_counter() - started,
+            path=path,
+        )
+    )

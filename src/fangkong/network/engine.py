@@ -142,8 +142,9 @@ class EdgePoints:
         e = np.atleast_1d(np.asarray(edge, dtype=np.int64))
         f = np.atleast_1d(np.asarray(fraction, dtype=np.float64))
         if e.shape != f.shape or e.ndim != 1:
-            raise InvalidInput("edge and fraction must be 1-d arrays of the same length",
-                               field="fraction")
+            raise InvalidInput(
+                "edge and fraction must be 1-d arrays of the same length", field="fraction"
+            )
         if np.isnan(f).any():
             raise InvalidInput("a fraction along an edge is NaN", field="fraction")
         object.__setattr__(self, "edge", e)
@@ -225,13 +226,31 @@ class PairTimes:
 
 @njit(cache=True, nogil=True)
 def _search_block(
-    indptr: IntArray, adj: Int32Array, w: FloatArray,
-    src_lo: int, src_hi: int, seed_ptr: IntArray, seed_node: Int32Array, seed_time: FloatArray,
-    ent_node: Int32Array, ent_off: FloatArray, ent_tgt: Int32Array, n_tgt: int,
-    dir_ptr: IntArray, dir_tgt: Int32Array, dir_time: FloatArray,
-    k: int, cutoff: float,
-    dist: FloatArray, state: Int32Array, tmark: Int32Array, thead: Int32Array,
-    hk: FloatArray, hv: Int32Array, stamp: int, tstamp: int,
+    indptr: IntArray,
+    adj: Int32Array,
+    w: FloatArray,
+    src_lo: int,
+    src_hi: int,
+    seed_ptr: IntArray,
+    seed_node: Int32Array,
+    seed_time: FloatArray,
+    ent_node: Int32Array,
+    ent_off: FloatArray,
+    ent_tgt: Int32Array,
+    n_tgt: int,
+    dir_ptr: IntArray,
+    dir_tgt: Int32Array,
+    dir_time: FloatArray,
+    k: int,
+    cutoff: float,
+    dist: FloatArray,
+    state: Int32Array,
+    tmark: Int32Array,
+    thead: Int32Array,
+    hk: FloatArray,
+    hv: Int32Array,
+    stamp: int,
+    tstamp: int,
 ) -> tuple[Int32Array, Int32Array, FloatArray, int, int]:
     """Dijkstra from each source in ``src_lo:src_hi`` until its ``k`` nearest targets are final.
 
@@ -305,13 +324,34 @@ def _search_block(
 
 @njit(cache=True, nogil=True)
 def _m2m_block(
-    indptr: IntArray, adj: Int32Array, w: FloatArray,
-    src_lo: int, src_hi: int, seed_ptr: IntArray, seed_node: Int32Array, seed_time: FloatArray,
-    ent_node: Int32Array, ent_off: FloatArray, ent_tgt: Int32Array, n_tgt: int,
-    dir_ptr: IntArray, dir_tgt: Int32Array, dir_time: FloatArray, cutoff: float, width: float,
-    dist: FloatArray, state: Int32Array, tmark: Int32Array, thead: Int32Array,
-    bucket_head: Int32Array, entry_next: Int32Array, entry_node: Int32Array,
-    entry_key: FloatArray, reached: IntArray, reached_time: FloatArray, stamp: int,
+    indptr: IntArray,
+    adj: Int32Array,
+    w: FloatArray,
+    src_lo: int,
+    src_hi: int,
+    seed_ptr: IntArray,
+    seed_node: Int32Array,
+    seed_time: FloatArray,
+    ent_node: Int32Array,
+    ent_off: FloatArray,
+    ent_tgt: Int32Array,
+    n_tgt: int,
+    dir_ptr: IntArray,
+    dir_tgt: Int32Array,
+    dir_time: FloatArray,
+    cutoff: float,
+    width: float,
+    dist: FloatArray,
+    state: Int32Array,
+    tmark: Int32Array,
+    thead: Int32Array,
+    bucket_head: Int32Array,
+    entry_next: Int32Array,
+    entry_node: Int32Array,
+    entry_key: FloatArray,
+    reached: IntArray,
+    reached_time: FloatArray,
+    stamp: int,
     tstamp: int,
 ) -> tuple[IntArray, IntArray, FloatArray, int, int, int]:
     """A bucket search bounded by ``cutoff`` from each source in ``src_lo:src_hi``; every
@@ -336,13 +376,27 @@ def _m2m_block(
         base = stamp
         lo, hi = seed_ptr[s], seed_ptr[s + 1]
         n_reached, used = _bucket_search(
-            indptr, adj, w, seed_node[lo:hi], seed_time[lo:hi], cutoff, width, dist, state,
-            base, bucket_head, entry_next, entry_node, entry_key, reached, reached_time)
+            indptr,
+            adj,
+            w,
+            seed_node[lo:hi],
+            seed_time[lo:hi],
+            cutoff,
+            width,
+            dist,
+            state,
+            base,
+            bucket_head,
+            entry_next,
+            entry_node,
+            entry_key,
+            reached,
+            reached_time,
+        )
         if used == entry_node.shape[0]:
             return out_s[:count], out_t[:count], out_d[:count], stamp, settled, s
         settled += n_reached
-        n_touched = offer_direct(s, dir_ptr, dir_tgt, dir_time, cutoff, base, tseen, tbest,
-                                 touched)
+        n_touched = offer_direct(s, dir_ptr, dir_tgt, dir_time, cutoff, base, tseen, tbest, touched)
         for i in range(n_reached):
             v = reached[i]
             if tmark[v] != tstamp:
@@ -352,11 +406,11 @@ def _m2m_block(
             while e >= 0:
                 t = key + ent_off[e]
                 if t <= cutoff:
-                    n_touched = offer_best(ent_tgt[e], t, base, tseen, tbest, touched,
-                                           n_touched)
+                    n_touched = offer_best(ent_tgt[e], t, base, tseen, tbest, touched, n_touched)
                 e = tnext[e]
-        out_s, out_t, out_d, count = emit_pairs(out_s, out_t, out_d, count, s, touched,
-                                                n_touched, tbest)
+        out_s, out_t, out_d, count = emit_pairs(
+            out_s, out_t, out_d, count, s, touched, n_touched, tbest
+        )
     return out_s[:count], out_t[:count], out_d[:count], stamp, settled, src_hi
 
 
@@ -373,8 +427,16 @@ _MAX_SLOTS = 1 << 16
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _enqueue(v: int, t: float, slot: int, e: int, bucket_head: Int32Array,
-             entry_next: Int32Array, entry_node: Int32Array, entry_key: FloatArray) -> None:
+def _enqueue(
+    v: int,
+    t: float,
+    slot: int,
+    e: int,
+    bucket_head: Int32Array,
+    entry_next: Int32Array,
+    entry_node: Int32Array,
+    entry_key: FloatArray,
+) -> None:
     """Put node ``v`` at time ``t`` in bucket ``slot`` as entry ``e``."""
     entry_node[e] = v
     entry_key[e] = t
@@ -384,10 +446,22 @@ def _enqueue(v: int, t: float, slot: int, e: int, bucket_head: Int32Array,
 
 @njit(cache=True, nogil=True)
 def _bucket_search(
-    indptr: IntArray, adj: Int32Array, w: FloatArray, seed_node: Int32Array,
-    seed_time: FloatArray, cutoff: float, width: float, dist: FloatArray,
-    state: Int32Array, base: int, bucket_head: Int32Array, entry_next: Int32Array,
-    entry_node: Int32Array, entry_key: FloatArray, reached: IntArray, reached_time: FloatArray,
+    indptr: IntArray,
+    adj: Int32Array,
+    w: FloatArray,
+    seed_node: Int32Array,
+    seed_time: FloatArray,
+    cutoff: float,
+    width: float,
+    dist: FloatArray,
+    state: Int32Array,
+    base: int,
+    bucket_head: Int32Array,
+    entry_next: Int32Array,
+    entry_node: Int32Array,
+    entry_key: FloatArray,
+    reached: IntArray,
+    reached_time: FloatArray,
 ) -> tuple[int, int]:
     """Every node within ``cutoff`` of the seeds and its time, into ``reached[:count]`` and
     ``reached_time[:count]``.
@@ -417,8 +491,7 @@ def _bucket_search(
             return 0, capacity
         dist[v] = t
         state[v] = base
-        _enqueue(v, t, int(t * inv) & mask, n_ent, bucket_head, entry_next, entry_node,
-                 entry_key)
+        _enqueue(v, t, int(t * inv) & mask, n_ent, bucket_head, entry_next, entry_node, entry_key)
         n_ent += 1
         pending += 1
     count = 0
@@ -452,8 +525,16 @@ def _bucket_search(
                     if su < base:
                         state[u] = base
                     # key <= t <= key + max edge time: bucket b up to b + slots - 2
-                    _enqueue(u, t, int(t * inv) & mask, n_ent, bucket_head, entry_next,
-                             entry_node, entry_key)
+                    _enqueue(
+                        u,
+                        t,
+                        int(t * inv) & mask,
+                        n_ent,
+                        bucket_head,
+                        entry_next,
+                        entry_node,
+                        entry_key,
+                    )
                     n_ent += 1
                     pending += 1
         for i in range(first, count):
@@ -464,9 +545,19 @@ def _bucket_search(
 
 @njit(cache=True, nogil=True)
 def _path_search(
-    indptr: IntArray, adj: Int32Array, w: FloatArray, seed_node: Int32Array,
-    seed_time: FloatArray, ent_node: Int32Array, ent_time: FloatArray, dist: FloatArray,
-    state: Int32Array, pred: Int32Array, hk: FloatArray, hv: Int32Array, stamp: int,
+    indptr: IntArray,
+    adj: Int32Array,
+    w: FloatArray,
+    seed_node: Int32Array,
+    seed_time: FloatArray,
+    ent_node: Int32Array,
+    ent_time: FloatArray,
+    dist: FloatArray,
+    state: Int32Array,
+    pred: Int32Array,
+    hk: FloatArray,
+    hv: Int32Array,
+    stamp: int,
 ) -> tuple[int, float, int]:
     """Dijkstra from the seeds until no entry (node, time to the target) can improve.
 
@@ -512,8 +603,12 @@ def _path_search(
 
 @njit(cache=True, nogil=True)
 def _pair_twins(
-    order: IntArray, lo: IntArray, hi: IntArray, shape_ptr: IntArray,
-    shape_lon: FloatArray, shape_lat: FloatArray,
+    order: IntArray,
+    lo: IntArray,
+    hi: IntArray,
+    shape_ptr: IntArray,
+    shape_lon: FloatArray,
+    shape_lat: FloatArray,
 ) -> IntArray:
     """For each edge, the first unpaired candidate whose shape is its own reversed, or -1."""
     m = lo.shape[0]
@@ -531,8 +626,10 @@ def _pair_twins(
                 continue
             same = True
             for j in range(a1 - a0):
-                if (shape_lon[a0 + j] != shape_lon[b1 - 1 - j]
-                        or shape_lat[a0 + j] != shape_lat[b1 - 1 - j]):
+                if (
+                    shape_lon[a0 + j] != shape_lon[b1 - 1 - j]
+                    or shape_lat[a0 + j] != shape_lat[b1 - 1 - j]
+                ):
                     same = False
                     break
             if same:
@@ -568,8 +665,7 @@ def edge_twins(graph: RoadGraph) -> IntArray:
     sorted_key = key[order]
     lo = np.searchsorted(sorted_key, rkey, side="left")
     hi = np.searchsorted(sorted_key, rkey, side="right")
-    twin: IntArray = _pair_twins(order, lo, hi, graph.shape_ptr, graph.shape_lon,
-                                 graph.shape_lat)
+    twin: IntArray = _pair_twins(order, lo, hi, graph.shape_ptr, graph.shape_lon, graph.shape_lat)
     return twin
 
 
@@ -580,8 +676,21 @@ def edge_twins(graph: RoadGraph) -> IntArray:
 class _Workspace:
     """Per-thread search arrays of size n, reused across queries thanks to the stamps."""
 
-    __slots__ = ("bucket_head", "dist", "entry_next", "heap_id", "heap_key", "pred", "reached",
-                 "reached_time", "stamp", "state", "thead", "tmark", "tstamp")
+    __slots__ = (
+        "bucket_head",
+        "dist",
+        "entry_next",
+        "heap_id",
+        "heap_key",
+        "pred",
+        "reached",
+        "reached_time",
+        "stamp",
+        "state",
+        "thead",
+        "tmark",
+        "tstamp",
+    )
 
     def __init__(self, n: int, heap_capacity: int) -> None:
         self.dist = np.empty(n, dtype=np.float64)
@@ -666,8 +775,13 @@ class Engine:
     reuse). Preprocessing is O(m log m) (edge twins) plus the reverse graph on first use.
     """
 
-    def __init__(self, graph: RoadGraph, *, threads: int | None = None,
-                 hierarchy: ContractionHierarchy | Literal["auto"] | None = "auto") -> None:
+    def __init__(
+        self,
+        graph: RoadGraph,
+        *,
+        threads: int | None = None,
+        hierarchy: ContractionHierarchy | Literal["auto"] | None = "auto",
+    ) -> None:
         self.graph = graph
         self.threads = max(1, threads or os.cpu_count() or 1)
         self.twin = edge_twins(graph)
@@ -679,8 +793,9 @@ class Engine:
         # per direction (reverse or not): a location's items -> its upward search space
         self._spaces: tuple[dict[bytes, tuple[Int32Array, FloatArray]], ...] = ({}, {})
         if isinstance(hierarchy, ContractionHierarchy) and not hierarchy.matches(graph):
-            raise InvalidInput("the contraction hierarchy was built for another graph",
-                               field="hierarchy")
+            raise InvalidInput(
+                "the contraction hierarchy was built for another graph", field="hierarchy"
+            )
         self._auto = hierarchy == "auto" and graph.n_nodes <= AUTO_HIERARCHY_NODES
         self._hierarchy = hierarchy if isinstance(hierarchy, ContractionHierarchy) else None
 
@@ -715,18 +830,21 @@ class Engine:
             raise InvalidInput(f"{field} must be node ids (integers) or EdgePoints", field=field)
         nodes = arr.astype(np.int64, copy=False)
         if nodes.size and (nodes.min() < 0 or nodes.max() >= self.n_nodes):
-            raise InvalidInput(f"{field} holds a node id outside 0..{self.n_nodes - 1}",
-                               field=field)
+            raise InvalidInput(
+                f"{field} holds a node id outside 0..{self.n_nodes - 1}", field=field
+            )
         return nodes
 
     def _check_points(self, points: EdgePoints, field: str) -> None:
         e = points.edge
         if e.size and (e.min() < -1 or e.max() >= self.graph.n_edges):
-            raise InvalidInput(f"{field} holds an edge id outside 0..{self.graph.n_edges - 1}",
-                               field=field)
+            raise InvalidInput(
+                f"{field} holds an edge id outside 0..{self.graph.n_edges - 1}", field=field
+            )
 
-    def _locations(self, locs: Locations, *, leaving: bool, field: str
-                   ) -> tuple[Locations, _Expanded]:
+    def _locations(
+        self, locs: Locations, *, leaving: bool, field: str
+    ) -> tuple[Locations, _Expanded]:
         """Validated locations and their (node, time) items, leaving them or arriving at them.
 
         The items of the last few location sets are cached by content, so that a caller who
@@ -748,9 +866,15 @@ class Engine:
         else:
             nodes = self._nodes(locs, field)
             count = nodes.shape[0]
-            value = (nodes, _Expanded(np.arange(count + 1, dtype=np.int64),
-                                      nodes.astype(np.int32), np.zeros(count),
-                                      np.arange(count, dtype=np.int32)))
+            value = (
+                nodes,
+                _Expanded(
+                    np.arange(count + 1, dtype=np.int64),
+                    nodes.astype(np.int32),
+                    np.zeros(count),
+                    np.arange(count, dtype=np.int32),
+                ),
+            )
         if len(key[1]) <= _CACHE_MAX_BYTES:
             with self._lock:
                 if len(self._cache) >= _CACHE_ENTRIES:
@@ -762,19 +886,22 @@ class Engine:
         """One validated location and its items (a node id takes a fast path)."""
         if isinstance(loc, EdgePoints):
             if len(loc) != 1:
-                raise InvalidInput(f"{field} must be one location, got {len(loc)} points",
-                                   field=field)
+                raise InvalidInput(
+                    f"{field} must be one location, got {len(loc)} points", field=field
+                )
             self._check_points(loc, field)
-            return loc, self._expand_one(int(loc.edge[0]), float(loc.fraction[0]),
-                                         leaving=leaving)
+            return loc, self._expand_one(int(loc.edge[0]), float(loc.fraction[0]), leaving=leaving)
         if isinstance(loc, bool) or not isinstance(loc, int | np.integer):
             raise InvalidInput(f"{field} must be a node id or one EdgePoints point", field=field)
         v = int(loc)
         if not 0 <= v < self.n_nodes:
-            raise InvalidInput(f"{field} {v} is not a node id in 0..{self.n_nodes - 1}",
-                               field=field)
-        return (np.array([v], dtype=np.int64),
-                _Expanded(_PTR_ONE, np.array([v], dtype=np.int32), _TIME_ZERO, _OWNER_ZERO))
+            raise InvalidInput(
+                f"{field} {v} is not a node id in 0..{self.n_nodes - 1}", field=field
+            )
+        return (
+            np.array([v], dtype=np.int64),
+            _Expanded(_PTR_ONE, np.array([v], dtype=np.int32), _TIME_ZERO, _OWNER_ZERO),
+        )
 
     def _expand_one(self, e: int, f: float, *, leaving: bool) -> _Expanded:
         """:meth:`_expand` of one point in plain Python (same items, same order, same float
@@ -786,8 +913,9 @@ class Engine:
             tw = int(self.twin[e])
             t = float(g.time_s[e])
             tw_time = float(g.time_s[tw]) if tw >= 0 else 0.0
-            near, far = (int(g.head[e]), int(g.tail[e])) if leaving else \
-                (int(g.tail[e]), int(g.head[e]))
+            near, far = (
+                (int(g.head[e]), int(g.tail[e])) if leaving else (int(g.tail[e]), int(g.head[e]))
+            )
             nodes.append(near)
             times.append((1.0 - f) * t if leaving else f * t)
             if tw >= 0:
@@ -797,8 +925,12 @@ class Engine:
                 nodes.append(far)
                 times.append(0.0)
         count = len(nodes)
-        return _Expanded(np.array([0, count], dtype=np.int64), np.array(nodes, dtype=np.int32),
-                         np.array(times, dtype=np.float64), np.zeros(count, dtype=np.int32))
+        return _Expanded(
+            np.array([0, count], dtype=np.int64),
+            np.array(nodes, dtype=np.int32),
+            np.array(times, dtype=np.float64),
+            np.zeros(count, dtype=np.int32),
+        )
 
     def _expand(self, locs: EdgePoints, *, leaving: bool) -> _Expanded:
         """Items (node, time) for each point: leaving it (``leaving``) or arriving at it."""
@@ -838,14 +970,14 @@ class Engine:
         frac = np.where(flip, 1.0 - points.fraction, points.fraction)
         return road, frac
 
-    def _direct(self, sources: Locations, targets: Locations, n_sources: int
-                ) -> tuple[IntArray, Int32Array, FloatArray]:
+    def _direct(
+        self, sources: Locations, targets: Locations, n_sources: int
+    ) -> tuple[IntArray, Int32Array, FloatArray]:
         """Times between a source point and a target point on the same road, along it.
 
         Returned as CSR by source (ptr, target index, time); empty unless both are points.
         """
-        empty = (np.zeros(n_sources + 1, dtype=np.int64), np.zeros(0, dtype=np.int32),
-                 np.zeros(0))
+        empty = (np.zeros(n_sources + 1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0))
         if not isinstance(sources, EdgePoints) or not isinstance(targets, EdgePoints):
             return empty
         s_road, s_frac = self._canonical(sources)
@@ -867,8 +999,7 @@ class Engine:
         g = self.graph
         tw = self.twin[road]
         forward = np.where(ft >= fs, (ft - fs) * g.time_s[road], INF)
-        backward = np.where((tw >= 0) & (ft <= fs),
-                            (fs - ft) * g.time_s[np.maximum(tw, 0)], INF)
+        backward = np.where((tw >= 0) & (ft <= fs), (fs - ft) * g.time_s[np.maximum(tw, 0)], INF)
         time = np.minimum(forward, backward)
         ok = np.isfinite(time)  # a one-way road joins its two points in one direction only
         ptr = np.zeros(n_sources + 1, dtype=np.int64)
@@ -895,26 +1026,54 @@ class Engine:
             self._pool.append(ws)
 
     def _run_block(
-        self, ws: _Workspace, graph: _Adjacency, lo: int, hi: int, seeds: _Expanded,
-        entries: _Expanded, n_tgt: int, direct: tuple[IntArray, Int32Array, FloatArray],
-        k: int, cutoff: float,
+        self,
+        ws: _Workspace,
+        graph: _Adjacency,
+        lo: int,
+        hi: int,
+        seeds: _Expanded,
+        entries: _Expanded,
+        n_tgt: int,
+        direct: tuple[IntArray, Int32Array, FloatArray],
+        k: int,
+        cutoff: float,
     ) -> tuple[Int32Array, Int32Array, FloatArray, int]:
         n_seed = int(seeds.ptr[hi] - seeds.ptr[lo])
         heap = graph.adj.shape[0] + n_seed + entries.node.shape[0] + direct[1].shape[0] + 1
         ws.prepare(hi - lo, heap)
         ws.tstamp += 1
         out_s, out_t, out_d, ws.stamp, settled = _search_block(
-            graph.indptr, graph.adj, graph.w, lo, hi, seeds.ptr, seeds.node, seeds.time,
-            entries.node, entries.time, entries.owner, n_tgt, direct[0], direct[1], direct[2],
-            k, cutoff, ws.dist, ws.state, ws.tmark, ws.thead, ws.heap_key, ws.heap_id,
-            ws.stamp, ws.tstamp,
+            graph.indptr,
+            graph.adj,
+            graph.w,
+            lo,
+            hi,
+            seeds.ptr,
+            seeds.node,
+            seeds.time,
+            entries.node,
+            entries.time,
+            entries.owner,
+            n_tgt,
+            direct[0],
+            direct[1],
+            direct[2],
+            k,
+            cutoff,
+            ws.dist,
+            ws.state,
+            ws.tmark,
+            ws.thead,
+            ws.heap_key,
+            ws.heap_id,
+            ws.stamp,
+            ws.tstamp,
         )
         return out_s, out_t, out_d, settled
 
     def _size(self, locs: Locations, *, reverse: bool) -> int:
         """How many locations (served from the cache filled by the query itself)."""
-        _, items = self._locations(locs, leaving=reverse, field="sources" if reverse
-                                   else "targets")
+        _, items = self._locations(locs, leaving=reverse, field="sources" if reverse else "targets")
         return int(items.ptr.shape[0] - 1)
 
     @cached_property
@@ -927,8 +1086,9 @@ class Engine:
         lightest = float(positive.min()) if positive.size else 1.0
         return max(lightest, heaviest / (_MAX_SLOTS - 2)), heaviest
 
-    def _bucket_plan(self, ws: _Workspace, n_queries: int, seeds: _Expanded,
-                     entries: int) -> tuple[float, Int32Array]:
+    def _bucket_plan(
+        self, ws: _Workspace, n_queries: int, seeds: _Expanded, entries: int
+    ) -> tuple[float, Int32Array]:
         """Bucket width and the workspace's bucket heads sized for these seeds."""
         width, heaviest = self._bucket_width
         latest = float(seeds.time.max()) if seeds.time.size else 0.0
@@ -943,8 +1103,15 @@ class Engine:
         ws.entry_next = np.empty(ws.heap_key.shape[0], dtype=np.int32)
 
     def _run_m2m(
-        self, ws: _Workspace, lo: int, hi: int, seeds: _Expanded, entries: _Expanded,
-        n_tgt: int, direct: tuple[IntArray, Int32Array, FloatArray], cutoff: float,
+        self,
+        ws: _Workspace,
+        lo: int,
+        hi: int,
+        seeds: _Expanded,
+        entries: _Expanded,
+        n_tgt: int,
+        direct: tuple[IntArray, Int32Array, FloatArray],
+        cutoff: float,
     ) -> tuple[IntArray, IntArray, FloatArray, int]:
         g = self._forward
         n_seed = int(seeds.ptr[hi] - seeds.ptr[lo])
@@ -954,10 +1121,34 @@ class Engine:
             width, heads = self._bucket_plan(ws, hi - lo, seeds, g.adj.shape[0] + n_seed + 1)
             ws.tstamp += 1
             out_s, out_t, out_d, ws.stamp, count, lo_next = _m2m_block(
-                g.indptr, g.adj, g.w, lo, hi, seeds.ptr, seeds.node, seeds.time,
-                entries.node, entries.time, entries.owner, n_tgt, direct[0], direct[1],
-                direct[2], cutoff, width, ws.dist, ws.state, ws.tmark, ws.thead, heads,
-                ws.entry_next, ws.heap_id, ws.heap_key, ws.reached, ws.reached_time, ws.stamp,
+                g.indptr,
+                g.adj,
+                g.w,
+                lo,
+                hi,
+                seeds.ptr,
+                seeds.node,
+                seeds.time,
+                entries.node,
+                entries.time,
+                entries.owner,
+                n_tgt,
+                direct[0],
+                direct[1],
+                direct[2],
+                cutoff,
+                width,
+                ws.dist,
+                ws.state,
+                ws.tmark,
+                ws.thead,
+                heads,
+                ws.entry_next,
+                ws.heap_id,
+                ws.heap_key,
+                ws.reached,
+                ws.reached_time,
+                ws.stamp,
                 ws.tstamp,
             )
             parts.append((out_s, out_t, out_d))
@@ -967,11 +1158,16 @@ class Engine:
             lo = lo_next
         if len(parts) == 1:
             return (*parts[0], settled)
-        return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
-                np.concatenate([p[2] for p in parts]), settled)
+        return (
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]),
+            settled,
+        )
 
-    def _cutoff_buckets(self, h: ContractionHierarchy, entries: _Expanded, cutoff: float,
-                        workers: int) -> Buckets:
+    def _cutoff_buckets(
+        self, h: ContractionHierarchy, entries: _Expanded, cutoff: float, workers: int
+    ) -> Buckets:
         """Buckets of a target set for one many-to-many call: the targets' upward searches
         (down the hierarchy, stalled through ``up``) pruned at the cutoff, not cached; the
         targets are split in ``workers`` runs searched on as many threads."""
@@ -985,9 +1181,23 @@ class Engine:
             try:
                 ws.prepare(hi - lo, heap)
                 e_ptr, e_node, e_time, ws.stamp = item_searches(
-                    h.down_ptr, h.down_tail, h.down_w, h.up_ptr, h.up_head, h.up_w, h.rank,
-                    entries.ptr[lo: hi + 1] - a, entries.node[a:b], entries.time[a:b], cutoff,
-                    ws.dist, ws.state, ws.heap_key, ws.heap_id, ws.stamp)
+                    h.down_ptr,
+                    h.down_tail,
+                    h.down_w,
+                    h.up_ptr,
+                    h.up_head,
+                    h.up_w,
+                    h.rank,
+                    entries.ptr[lo : hi + 1] - a,
+                    entries.node[a:b],
+                    entries.time[a:b],
+                    cutoff,
+                    ws.dist,
+                    ws.state,
+                    ws.heap_key,
+                    ws.heap_id,
+                    ws.stamp,
+                )
             finally:
                 self._release(ws)
             return e_ptr, e_node, e_time
@@ -999,65 +1209,117 @@ class Engine:
             with ThreadPoolExecutor(max_workers=len(runs)) as pool:
                 parts = list(pool.map(lambda run: search(*run), runs))
         offsets = np.cumsum([0] + [int(p[0][-1]) for p in parts])
-        e_ptr = np.concatenate([np.zeros(1, dtype=np.int64)]
-                               + [p[0][1:] + off for p, off in zip(parts, offsets, strict=False)])
+        e_ptr = np.concatenate(
+            [np.zeros(1, dtype=np.int64)]
+            + [p[0][1:] + off for p, off in zip(parts, offsets, strict=False)]
+        )
         e_node = np.concatenate([p[1] for p in parts])
         e_time = np.concatenate([p[2] for p in parts])
         key, slot, b_ptr, item, times = bucket_group(e_ptr, e_node, e_time)
         return Buckets(key, slot, b_ptr, item, times, n_items)
 
     def _run_m2m_ch(
-        self, ws: _Workspace, h: ContractionHierarchy, buckets: Buckets, lo: int, hi: int,
-        seeds: _Expanded, direct: tuple[IntArray, Int32Array, FloatArray], cutoff: float,
+        self,
+        ws: _Workspace,
+        h: ContractionHierarchy,
+        buckets: Buckets,
+        lo: int,
+        hi: int,
+        seeds: _Expanded,
+        direct: tuple[IntArray, Int32Array, FloatArray],
+        cutoff: float,
     ) -> tuple[IntArray, IntArray, FloatArray, int]:
         n_seed = int(seeds.ptr[hi] - seeds.ptr[lo])
         ws.prepare(hi - lo, h.up_head.shape[0] + n_seed + 1)
         out_s, out_t, out_d, ws.stamp, settled = bucket_many_to_many(
-            h.up_ptr, h.up_head, h.up_w, h.down_ptr, h.down_tail, h.down_w, h.rank, lo, hi,
-            seeds.ptr, seeds.node, seeds.time, buckets.key, buckets.slot, buckets.ptr,
-            buckets.item, buckets.time, buckets.n_items, direct[0], direct[1], direct[2],
-            cutoff, ws.dist, ws.state, ws.heap_key, ws.heap_id, ws.stamp)
+            h.up_ptr,
+            h.up_head,
+            h.up_w,
+            h.down_ptr,
+            h.down_tail,
+            h.down_w,
+            h.rank,
+            lo,
+            hi,
+            seeds.ptr,
+            seeds.node,
+            seeds.time,
+            buckets.key,
+            buckets.slot,
+            buckets.ptr,
+            buckets.item,
+            buckets.time,
+            buckets.n_items,
+            direct[0],
+            direct[1],
+            direct[2],
+            cutoff,
+            ws.dist,
+            ws.state,
+            ws.heap_key,
+            ws.heap_id,
+            ws.stamp,
+        )
         return out_s, out_t, out_d, settled
 
     def _single_search(
-        self, source: Source, targets: Locations, k: int | None, cutoff: float, *,
+        self,
+        source: Source,
+        targets: Locations,
+        k: int | None,
+        cutoff: float,
+        *,
         reverse: bool,
     ) -> tuple[Int32Array, FloatArray, int]:
         """Target indices and times in time order, from one source (to it when ``reverse``);
         ``k=None`` asks for every target within the cutoff."""
         if k is not None and k < 0:
             raise InvalidInput(f"k must be >= 0, got {k}", field="k")
-        source_locs, seeds = self._single(source, leaving=not reverse,
-                                          field="target" if reverse else "source")
-        target_locs, entries = self._locations(targets, leaving=reverse,
-                                               field="sources" if reverse else "targets")
+        source_locs, seeds = self._single(
+            source, leaving=not reverse, field="target" if reverse else "source"
+        )
+        target_locs, entries = self._locations(
+            targets, leaving=reverse, field="sources" if reverse else "targets"
+        )
         n_tgt = int(entries.ptr.shape[0] - 1)
         if not (isinstance(source_locs, EdgePoints) and isinstance(target_locs, EdgePoints)):
             direct = _NO_DIRECT  # only two points can share a road
         elif reverse:
             d_ptr, d_src, d_time = self._direct(target_locs, source_locs, n_tgt)
             # transpose the (target -> source) pairs into the single row of the search
-            direct = (np.array([0, d_src.shape[0]], dtype=np.int64),
-                      np.repeat(np.arange(n_tgt, dtype=np.int32), np.diff(d_ptr)), d_time)
+            direct = (
+                np.array([0, d_src.shape[0]], dtype=np.int64),
+                np.repeat(np.arange(n_tgt, dtype=np.int32), np.diff(d_ptr)),
+                d_time,
+            )
         else:
             direct = self._direct(source_locs, target_locs, 1)
         h = self.hierarchy
         if h is not None:
-            return self._bucket_search(h, seeds, entries, n_tgt, direct,
-                                       n_tgt if k is None else k, cutoff, reverse=reverse)
+            return self._bucket_search(
+                h, seeds, entries, n_tgt, direct, n_tgt if k is None else k, cutoff, reverse=reverse
+            )
         graph = self._backward if reverse else self._forward
         ws = self._acquire()
         try:
-            _, tgt, time, settled = self._run_block(ws, graph, 0, 1, seeds, entries, n_tgt,
-                                                    direct, n_tgt if k is None else k, cutoff)
+            _, tgt, time, settled = self._run_block(
+                ws, graph, 0, 1, seeds, entries, n_tgt, direct, n_tgt if k is None else k, cutoff
+            )
         finally:
             self._release(ws)
         self._local.settled = settled
         return tgt, time, settled
 
     def _bucket_search(
-        self, h: ContractionHierarchy, seeds: _Expanded, entries: _Expanded, n_tgt: int,
-        direct: tuple[IntArray, Int32Array, FloatArray], k: int, cutoff: float, *,
+        self,
+        h: ContractionHierarchy,
+        seeds: _Expanded,
+        entries: _Expanded,
+        n_tgt: int,
+        direct: tuple[IntArray, Int32Array, FloatArray],
+        k: int,
+        cutoff: float,
+        *,
         reverse: bool,
     ) -> tuple[Int32Array, FloatArray, int]:
         """:meth:`_single_search` on the CH: the query climbs ``up`` (``down`` when
@@ -1065,8 +1327,13 @@ class Engine:
         up = (h.up_ptr, h.up_head, h.up_w)
         down = (h.down_ptr, h.down_tail, h.down_w)
         q, st = (down, up) if reverse else (up, down)
-        heap = h.up_head.shape[0] + h.down_tail.shape[0] + seeds.node.shape[0] + \
-            entries.node.shape[0] + 1
+        heap = (
+            h.up_head.shape[0]
+            + h.down_tail.shape[0]
+            + seeds.node.shape[0]
+            + entries.node.shape[0]
+            + 1
+        )
         ws = self._acquire()
         try:
             ws.prepare(n_tgt + 2, heap)
@@ -1077,18 +1344,45 @@ class Engine:
                 b = self._build_buckets(ws, h, entries, st, q, reverse=reverse)
                 entries.buckets[:] = [b]
             tgt, time, ws.stamp, settled = bucket_query(
-                q[0], q[1], q[2], st[0], st[1], st[2], h.rank, seeds.node, seeds.time,
-                b.key, b.slot, b.ptr, b.item, b.time, n_tgt, direct[1], direct[2], k, cutoff,
-                ws.dist, ws.state, ws.heap_key, ws.heap_id, ws.stamp)
+                q[0],
+                q[1],
+                q[2],
+                st[0],
+                st[1],
+                st[2],
+                h.rank,
+                seeds.node,
+                seeds.time,
+                b.key,
+                b.slot,
+                b.ptr,
+                b.item,
+                b.time,
+                n_tgt,
+                direct[1],
+                direct[2],
+                k,
+                cutoff,
+                ws.dist,
+                ws.state,
+                ws.heap_key,
+                ws.heap_id,
+                ws.stamp,
+            )
         finally:
             self._release(ws)
         self._local.settled = settled
         return tgt, time, settled
 
     def _build_buckets(
-        self, ws: _Workspace, h: ContractionHierarchy, entries: _Expanded,
+        self,
+        ws: _Workspace,
+        h: ContractionHierarchy,
+        entries: _Expanded,
         climb: tuple[IntArray, Int32Array, FloatArray],
-        stall: tuple[IntArray, Int32Array, FloatArray], *, reverse: bool,
+        stall: tuple[IntArray, Int32Array, FloatArray],
+        *,
+        reverse: bool,
     ) -> Buckets:
         """The buckets of a location set, searching only the locations not met before.
 
@@ -1100,8 +1394,7 @@ class Engine:
         n_items = int(ptr.shape[0] - 1)
         spaces = self._spaces[reverse]
         bounds = ptr.tolist()
-        keys = [node[a:b].tobytes() + time[a:b].tobytes()
-                for a, b in itertools.pairwise(bounds)]
+        keys = [node[a:b].tobytes() + time[a:b].tobytes() for a, b in itertools.pairwise(bounds)]
         # one read of the shared cache: another thread may clear it meanwhile
         parts: list[tuple[Int32Array, FloatArray] | None] = [spaces.get(key) for key in keys]
         missing = [i for i, part in enumerate(parts) if part is None]
@@ -1112,9 +1405,23 @@ class Engine:
             np.cumsum(counts, out=sub_ptr[1:])
             take = np.repeat(ptr[sub] - sub_ptr[:-1], counts) + np.arange(int(sub_ptr[-1]))
             s_ptr, s_node, s_time, ws.stamp = item_searches(
-                climb[0], climb[1], climb[2], stall[0], stall[1], stall[2], h.rank, sub_ptr,
-                node[take], time[take], INF, ws.dist, ws.state, ws.heap_key, ws.heap_id,
-                ws.stamp)
+                climb[0],
+                climb[1],
+                climb[2],
+                stall[0],
+                stall[1],
+                stall[2],
+                h.rank,
+                sub_ptr,
+                node[take],
+                time[take],
+                INF,
+                ws.dist,
+                ws.state,
+                ws.heap_key,
+                ws.heap_id,
+                ws.stamp,
+            )
             if len(spaces) + len(missing) > _SPACE_ENTRIES:
                 spaces.clear()
             for j, i in enumerate(missing):
@@ -1125,16 +1432,16 @@ class Engine:
         found = [p for p in parts if p is not None]
         e_ptr = np.zeros(n_items + 1, dtype=np.int64)
         np.cumsum([p[0].shape[0] for p in found], out=e_ptr[1:])
-        e_node = (np.concatenate([p[0] for p in found]) if found
-                  else np.zeros(0, dtype=np.int32))
+        e_node = np.concatenate([p[0] for p in found]) if found else np.zeros(0, dtype=np.int32)
         e_time = np.concatenate([p[1] for p in found]) if found else np.zeros(0)
         key, slot, b_ptr, item, times = bucket_group(e_ptr, e_node, e_time)
         return Buckets(key, slot, b_ptr, item, times, n_items)
 
     # ---- queries --------------------------------------------------------------------------
 
-    def one_to_many(self, source: Source, targets: Locations, *, cutoff_s: float = INF
-                    ) -> FloatArray:
+    def one_to_many(
+        self, source: Source, targets: Locations, *, cutoff_s: float = INF
+    ) -> FloatArray:
         """Travel time from one source to each target.
 
         Parameters
@@ -1163,8 +1470,9 @@ class Engine:
         out[tgt] = time
         return out
 
-    def many_to_one(self, sources: Locations, target: Source, *, cutoff_s: float = INF
-                    ) -> FloatArray:
+    def many_to_one(
+        self, sources: Locations, target: Source, *, cutoff_s: float = INF
+    ) -> FloatArray:
         """Travel time from each source to one target (a Dijkstra on the reverse graph).
 
         Parameters
@@ -1189,8 +1497,9 @@ class Engine:
         out[src] = time
         return out
 
-    def k_nearest(self, source: Source, targets: Locations, k: int, *, cutoff_s: float = INF
-                  ) -> tuple[IntArray, FloatArray]:
+    def k_nearest(
+        self, source: Source, targets: Locations, k: int, *, cutoff_s: float = INF
+    ) -> tuple[IntArray, FloatArray]:
         """The ``k`` targets nearest in time from ``source``.
 
         Parameters
@@ -1222,8 +1531,9 @@ class Engine:
         tgt, time, _ = self._single_search(source, targets, int(k), cutoff, reverse=False)
         return tgt.astype(np.int64), time
 
-    def k_nearest_sources(self, target: Source, sources: Locations, k: int, *,
-                          cutoff_s: float = INF) -> tuple[IntArray, FloatArray]:
+    def k_nearest_sources(
+        self, target: Source, sources: Locations, k: int, *, cutoff_s: float = INF
+    ) -> tuple[IntArray, FloatArray]:
         """The ``k`` sources nearest in time *to* ``target`` (e.g. units to an incident).
 
         Parameters
@@ -1250,8 +1560,9 @@ class Engine:
         src, time, _ = self._single_search(target, sources, int(k), cutoff, reverse=True)
         return src.astype(np.int64), time
 
-    def many_to_many(self, sources: Locations, targets: Locations, *, cutoff_s: float,
-                     threads: int | None = None) -> PairTimes:
+    def many_to_many(
+        self, sources: Locations, targets: Locations, *, cutoff_s: float, threads: int | None = None
+    ) -> PairTimes:
         """Every (source, target) pair within ``cutoff_s``, as a sparse matrix.
 
         Parameters
@@ -1302,8 +1613,11 @@ class Engine:
         # or most of a small county within the cutoff): a linear PHAST sweep per source costs
         # less than scanning the buckets.
         sweep = h is not None and 3 * n_tgt >= self.n_nodes
-        buckets = (self._cutoff_buckets(h, entries, cutoff, workers)
-                   if h is not None and not sweep else None)
+        buckets = (
+            self._cutoff_buckets(h, entries, cutoff, workers)
+            if h is not None and not sweep
+            else None
+        )
         if h is not None and buckets is not None:
             sweep = buckets.item.shape[0] > self.n_nodes + h.down_tail.shape[0]
         one_each = bool((np.diff(entries.ptr) == 1).all())
@@ -1315,16 +1629,36 @@ class Engine:
                     lo, hi = b * block, min(n_src, (b + 1) * block)
                     if h is not None and sweep:
                         s, t, d, count = phast_many_to_many(
-                            h.up_ptr, h.up_head, h.up_w, h.down_ptr, h.down_tail, h.down_w,
-                            h.rank, lo, hi, seeds.ptr, seeds.node, seeds.time, entries.node,
-                            entries.time, entries.owner, n_tgt, one_each, direct[0],
-                            direct[1], direct[2], cutoff)
+                            h.up_ptr,
+                            h.up_head,
+                            h.up_w,
+                            h.down_ptr,
+                            h.down_tail,
+                            h.down_w,
+                            h.rank,
+                            lo,
+                            hi,
+                            seeds.ptr,
+                            seeds.node,
+                            seeds.time,
+                            entries.node,
+                            entries.time,
+                            entries.owner,
+                            n_tgt,
+                            one_each,
+                            direct[0],
+                            direct[1],
+                            direct[2],
+                            cutoff,
+                        )
                     elif h is not None and buckets is not None:
-                        s, t, d, count = self._run_m2m_ch(ws, h, buckets, lo, hi, seeds,
-                                                          direct, cutoff)
+                        s, t, d, count = self._run_m2m_ch(
+                            ws, h, buckets, lo, hi, seeds, direct, cutoff
+                        )
                     else:
-                        s, t, d, count = self._run_m2m(ws, lo, hi, seeds, entries, n_tgt,
-                                                       direct, cutoff)
+                        s, t, d, count = self._run_m2m(
+                            ws, lo, hi, seeds, entries, n_tgt, direct, cutoff
+                        )
                     results[b] = (s, t, d)
                     settled[worker] += count
             finally:
@@ -1343,12 +1677,12 @@ class Engine:
             tgt = np.concatenate([p[1] for p in parts])
             time = np.concatenate([p[2] for p in parts])
         else:
-            src, tgt, time = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
-                              np.zeros(0))
+            src, tgt, time = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
         return PairTimes(src, tgt, time, (n_src, n_tgt))
 
-    def multi_source_nearest(self, sources: Locations, *, cutoff_s: float = INF
-                             ) -> tuple[Int32Array, FloatArray]:
+    def multi_source_nearest(
+        self, sources: Locations, *, cutoff_s: float = INF
+    ) -> tuple[Int32Array, FloatArray]:
         """For every node, the nearest source and the time from it (coverage by posts).
 
         Parameters
@@ -1377,13 +1711,24 @@ class Engine:
         h = self.hierarchy
         if h is not None:
             dist, label, settled = multi_source_phast(
-                h.up_ptr, h.up_head, h.up_w, h.down_ptr, h.down_tail, h.down_w, h.rank,
-                seeds.node, seeds.time, seeds.owner, cutoff)
+                h.up_ptr,
+                h.up_head,
+                h.up_w,
+                h.down_ptr,
+                h.down_tail,
+                h.down_w,
+                h.rank,
+                seeds.node,
+                seeds.time,
+                seeds.owner,
+                cutoff,
+            )
             self._local.settled = settled
             return label, dist
         g = self._forward
-        dist, label, settled = multi_source_dijkstra(g.indptr, g.adj, g.w, seeds.node,
-                                                     seeds.time, seeds.owner, cutoff)
+        dist, label, settled = multi_source_dijkstra(
+            g.indptr, g.adj, g.w, seeds.node, seeds.time, seeds.owner, cutoff
+        )
         self._local.settled = settled
         return label, dist
 
@@ -1419,8 +1764,18 @@ class Engine:
             down = (h.down_ptr, h.down_tail, h.down_w)
             climb, sweep = (down, up) if reverse else (up, down)
             dist, _, settled = multi_source_phast(
-                climb[0], climb[1], climb[2], sweep[0], sweep[1], sweep[2], h.rank,
-                seeds.node, seeds.time, seeds.owner, cutoff)
+                climb[0],
+                climb[1],
+                climb[2],
+                sweep[0],
+                sweep[1],
+                sweep[2],
+                h.rank,
+                seeds.node,
+                seeds.time,
+                seeds.owner,
+                cutoff,
+            )
             self._local.settled = settled
             return dist
         nodes, times = self._ball(self._backward if reverse else self._forward, seeds, cutoff)
@@ -1428,19 +1783,33 @@ class Engine:
         dist[nodes] = times
         return dist
 
-    def _ball(self, g: _Adjacency, seeds: _Expanded, cutoff: float
-              ) -> tuple[IntArray, FloatArray]:
+    def _ball(self, g: _Adjacency, seeds: _Expanded, cutoff: float) -> tuple[IntArray, FloatArray]:
         """The nodes within ``cutoff`` of the seeds on ``g`` and their times (bucket search)."""
         ws = self._acquire()
         try:
             while True:
-                width, heads = self._bucket_plan(ws, 1, seeds,
-                                                 g.adj.shape[0] + seeds.node.shape[0] + 1)
+                width, heads = self._bucket_plan(
+                    ws, 1, seeds, g.adj.shape[0] + seeds.node.shape[0] + 1
+                )
                 ws.stamp += 2
                 count, used = _bucket_search(
-                    g.indptr, g.adj, g.w, seeds.node, seeds.time, cutoff, width, ws.dist,
-                    ws.state, ws.stamp, heads, ws.entry_next, ws.heap_id, ws.heap_key,
-                    ws.reached, ws.reached_time)
+                    g.indptr,
+                    g.adj,
+                    g.w,
+                    seeds.node,
+                    seeds.time,
+                    cutoff,
+                    width,
+                    ws.dist,
+                    ws.state,
+                    ws.stamp,
+                    heads,
+                    ws.entry_next,
+                    ws.heap_id,
+                    ws.heap_key,
+                    ws.reached,
+                    ws.reached_time,
+                )
                 if used < ws.heap_id.shape[0]:
                     break
                 self._grow_entries(ws)
@@ -1505,8 +1874,20 @@ class Engine:
             if ws.pred.shape[0] < self.n_nodes:
                 ws.pred = np.empty(self.n_nodes, dtype=np.int32)
             best_entry, best_time, ws.stamp = _path_search(
-                g.indptr, g.adj, g.w, seeds.node, seeds.time, entries.node, entries.time,
-                ws.dist, ws.state, ws.pred, ws.heap_key, ws.heap_id, ws.stamp)
+                g.indptr,
+                g.adj,
+                g.w,
+                seeds.node,
+                seeds.time,
+                entries.node,
+                entries.time,
+                ws.dist,
+                ws.state,
+                ws.pred,
+                ws.heap_key,
+                ws.heap_id,
+                ws.stamp,
+            )
             inner: list[int] = []
             first = -1
             if best_entry >= 0:
@@ -1527,8 +1908,9 @@ class Engine:
         pieces.append(self._end_piece(t_locs, best_entry, leaving=False))
         return self._route_of([p for p in pieces if p is not None], float(best_time))
 
-    def _end_piece(self, loc: Locations, item: int, *, leaving: bool
-                   ) -> tuple[int, float, float] | None:
+    def _end_piece(
+        self, loc: Locations, item: int, *, leaving: bool
+    ) -> tuple[int, float, float] | None:
         """The part of its road a route drives from a source point (``leaving``) or to a
         target point, by the index of the item (:meth:`_expand_one`'s order) it used: item 0
         is along the point's own edge, item 1 along its twin; a node has no such part."""
@@ -1548,7 +1930,7 @@ class Engine:
         """The piece joining two points on one road (``_direct`` found it the faster way)."""
         assert isinstance(source, EdgePoints) and isinstance(target, EdgePoints)
         (road,), (fs,) = self._canonical(source)
-        (_, ), (ft,) = self._canonical(target)
+        (_,), (ft,) = self._canonical(target)
         if ft >= fs:
             return int(road), float(fs), float(ft)
         return int(self.twin[road]), 1.0 - float(fs), 1.0 - float(ft)

@@ -105,10 +105,12 @@ DirectionWord = Literal["both", "forward", "backward", "closed"]
 
 #: Direction values understood without a profile entry (see the module docstring).
 DEFAULT_DIRECTION_VALUES: dict[str, DirectionWord] = {
-    **dict.fromkeys(("", "0", "1", "b", "both", "two-way", "twoway", "no", "false", "双向",
-                     "双行"), "both"),
-    **dict.fromkeys(("2", "ft", "f", "forward", "oneway", "yes", "true", "正向", "顺向", "单行"),
-                    "forward"),
+    **dict.fromkeys(
+        ("", "0", "1", "b", "both", "two-way", "twoway", "no", "false", "双向", "双行"), "both"
+    ),
+    **dict.fromkeys(
+        ("2", "ft", "f", "forward", "oneway", "yes", "true", "正向", "顺向", "单行"), "forward"
+    ),
     **dict.fromkeys(("3", "-1", "tf", "t", "backward", "reverse", "反向", "逆向"), "backward"),
     **dict.fromkeys(("n", "4", "none", "closed", "禁行", "禁止通行"), "closed"),
 }
@@ -119,15 +121,21 @@ GEOJSON_SUFFIXES = frozenset({".geojson", ".json"})
 # datum; anything else is refused rather than guessed.
 _LONLAT_CRS = re.compile(r"(EPSG:+(4326|4490)|CRS:?84)$")
 _GEOGRAPHIC_WKT = re.compile(
-    r"^GEOG(CS|CRS)\[\"[^\"]*(WGS[ _]?84|WGS[ _]1984|CGCS[ _]?2000|China[ _]2000)")
+    r"^GEOG(CS|CRS)\[\"[^\"]*(WGS[ _]?84|WGS[ _]1984|CGCS[ _]?2000|China[ _]2000)"
+)
 _M_PER_DEG = EARTH_RADIUS_M * math.pi / 180.0
 
 
 class _Layer:
     """Features read from a file: line parts with their feature index, and field values."""
 
-    def __init__(self, name: str, n_features: int, parts: list[tuple[int, FloatArray]],
-                 fields: Mapping[str, Sequence[object]]) -> None:
+    def __init__(
+        self,
+        name: str,
+        n_features: int,
+        parts: list[tuple[int, FloatArray]],
+        fields: Mapping[str, Sequence[object]],
+    ) -> None:
         self.name = name
         self.n_features = n_features
         self.parts = parts
@@ -158,7 +166,9 @@ def _check_crs(source: str, crs: object) -> None:
         raise InvalidInput(
             f"{source}: the layer's coordinate system is {crs}; fangkong reads longitude/"
             "latitude in WGS-84 (EPSG:4326) or CGCS2000 (EPSG:4490): reproject it, e.g. "
-            "ogr2ogr -t_srs EPSG:4326 out.gpkg in.gpkg", field="crs")
+            "ogr2ogr -t_srs EPSG:4326 out.gpkg in.gpkg",
+            field="crs",
+        )
 
 
 def _read_geojson(path: Path) -> _Layer:
@@ -169,8 +179,11 @@ def _read_geojson(path: Path) -> _Layer:
         raise InvalidInput(f"{source}: not a GeoJSON file ({exc})", field="file") from None
     if isinstance(data, dict) and data.get("type") == "Feature":
         data = {"type": "FeatureCollection", "features": [data]}
-    if not isinstance(data, dict) or data.get("type") != "FeatureCollection" or not isinstance(
-            data.get("features"), list):
+    if (
+        not isinstance(data, dict)
+        or data.get("type") != "FeatureCollection"
+        or not isinstance(data.get("features"), list)
+    ):
         raise InvalidInput(f"{source}: not a GeoJSON FeatureCollection", field="file")
     crs = data.get("crs")
     if isinstance(crs, dict):
@@ -189,8 +202,11 @@ def _read_geojson(path: Path) -> _Layer:
         elif kind == "MultiLineString" and isinstance(coords, list) and coords:
             parts.extend((index, _line_coords(source, index, line)) for line in coords)
         else:
-            raise _bad(source, index, f"geometry type {kind}, expected LineString or "
-                                      "MultiLineString with coordinates")
+            raise _bad(
+                source,
+                index,
+                f"geometry type {kind}, expected LineString or MultiLineString with coordinates",
+            )
         props = feature.get("properties")
         properties.append(props if isinstance(props, dict) else {})
     names = sorted({key for props in properties for key in props})
@@ -205,8 +221,10 @@ def _read_ogr(path: Path, layer: str | int | None) -> _Layer:
         import pyogrio.errors
         import shapely
     except ImportError:
-        raise InvalidInput(f"{source}: reading GeoPackage/Shapefile needs pyogrio: "
-                           "pip install 'fangkong[gis]'", field="file") from None
+        raise InvalidInput(
+            f"{source}: reading GeoPackage/Shapefile needs pyogrio: pip install 'fangkong[gis]'",
+            field="file",
+        ) from None
     try:
         if layer is None:
             layers = pyogrio.list_layers(str(path))
@@ -214,13 +232,17 @@ def _read_ogr(path: Path, layer: str | int | None) -> _Layer:
                 lines = [str(name) for name, kind in layers if "LINE" in str(kind).upper()]
                 if len(lines) != 1:
                     names = ", ".join(str(name) for name, _ in layers)
-                    raise InvalidInput(f"{source}: {len(layers)} layers ({names}); name the "
-                                       "road layer", field="layer")
+                    raise InvalidInput(
+                        f"{source}: {len(layers)} layers ({names}); name the road layer",
+                        field="layer",
+                    )
                 layer = lines[0]
         meta, _, geometry, field_data = pyogrio.raw.read(str(path), layer=layer, force_2d=True)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise InvalidInput(f"{source}: cannot be read as a GIS layer ({exc})",
-                           field="layer" if layer is not None else "file") from None
+        raise InvalidInput(
+            f"{source}: cannot be read as a GIS layer ({exc})",
+            field="layer" if layer is not None else "file",
+        ) from None
     _check_crs(source, meta.get("crs"))
     geoms = shapely.from_wkb(geometry) if geometry is not None else np.zeros(0, dtype=object)
     type_ids = shapely.get_type_id(geoms)
@@ -233,8 +255,11 @@ def _read_ogr(path: Path, layer: str | int | None) -> _Layer:
         elif type_id == 5:  # MultiLineString
             lines_of = list(geom.geoms)
         else:
-            raise _bad(source, index, f"geometry type {geom.geom_type}, expected LineString "
-                                      "or MultiLineString")
+            raise _bad(
+                source,
+                index,
+                f"geometry type {geom.geom_type}, expected LineString or MultiLineString",
+            )
         if not lines_of:
             raise _bad(source, index, "empty geometry")
         for line in lines_of:
@@ -248,8 +273,11 @@ def _read_ogr(path: Path, layer: str | int | None) -> _Layer:
 
 
 def _null(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or (
-        isinstance(value, str) and not value.strip())
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or (isinstance(value, str) and not value.strip())
+    )
 
 
 def _text(value: object) -> str:
@@ -274,15 +302,19 @@ def _field(layer: _Layer, name: str | None, option: str) -> Sequence[object] | N
         return None
     if name not in layer.fields:
         known = ", ".join(layer.fields) or "none"
-        raise InvalidInput(f"{layer.name}: no field {name!r} for {option} (fields: {known})",
-                           field=option)
+        raise InvalidInput(
+            f"{layer.name}: no field {name!r} for {option} (fields: {known})", field=option
+        )
     return layer.fields[name]
 
 
-def _attributes(layer: _Layer, profile: Profile, direction_field: str | None,
-                speed_field: str | None, class_field: str | None,
-                ) -> tuple[NDArray[np.int8], NDArray[np.int8], FloatArray, NDArray[np.bool_],
-                           dict[str, int]]:
+def _attributes(
+    layer: _Layer,
+    profile: Profile,
+    direction_field: str | None,
+    speed_field: str | None,
+    class_field: str | None,
+) -> tuple[NDArray[np.int8], NDArray[np.int8], FloatArray, NDArray[np.bool_], dict[str, int]]:
     """Per feature: class code, direction code, speed (NaN = none), and whether to skip."""
     n = layer.n_features
     classes = np.zeros(n, dtype=np.int8)
@@ -290,17 +322,23 @@ def _attributes(layer: _Layer, profile: Profile, direction_field: str | None,
     speeds = np.full(n, np.nan)
     skip = np.zeros(n, dtype=bool)
     counts = {"features": n, "skipped_closed": 0, "skipped_class": 0, "speed_given": 0}
-    direction_values: dict[str, str] = {**DEFAULT_DIRECTION_VALUES,
-                                        **{k.strip().lower(): v
-                                           for k, v in profile.direction_aliases.items()}}
+    direction_values: dict[str, str] = {
+        **DEFAULT_DIRECTION_VALUES,
+        **{k.strip().lower(): v for k, v in profile.direction_aliases.items()},
+    }
     values = _field(layer, direction_field, "direction_field")
     if values is not None:
         for index, value in enumerate(values):
             word = "both" if _null(value) else direction_values.get(_text(value))
             if word is None:
-                raise _bad(layer.name, index, f"direction {value!r} in field "
-                           f"{direction_field!r} is not one of the documented values (map it "
-                           "in the profile's [direction_aliases])", "direction_field")
+                raise _bad(
+                    layer.name,
+                    index,
+                    f"direction {value!r} in field "
+                    f"{direction_field!r} is not one of the documented values (map it "
+                    "in the profile's [direction_aliases])",
+                    "direction_field",
+                )
             if word == "closed":
                 skip[index] = True
                 counts["skipped_closed"] += 1
@@ -313,9 +351,13 @@ def _attributes(layer: _Layer, profile: Profile, direction_field: str | None,
                 continue
             kmh = _number(value)
             if not math.isfinite(kmh) or kmh < 0 or kmh > 250:
-                raise _bad(layer.name, index, f"speed {value!r} in field {speed_field!r} is "
-                           "not a speed in km/h (a number from 0 to 250; 0 = unknown)",
-                           "speed_field")
+                raise _bad(
+                    layer.name,
+                    index,
+                    f"speed {value!r} in field {speed_field!r} is "
+                    "not a speed in km/h (a number from 0 to 250; 0 = unknown)",
+                    "speed_field",
+                )
             if kmh > 0:
                 speeds[index] = kmh
                 counts["speed_given"] += 1
@@ -325,12 +367,16 @@ def _attributes(layer: _Layer, profile: Profile, direction_field: str | None,
             if _null(value):
                 continue
             try:
-                road_class = profile.classify(_text(value) if not isinstance(value, str)
-                                              else value)
+                road_class = profile.classify(_text(value) if not isinstance(value, str) else value)
             except KeyError:
-                raise _bad(layer.name, index, f"class {value!r} in field {class_field!r} names "
-                           "no road class; map it in the profile's [class_aliases] to a class "
-                           "or to \"exclude\"", "class_field") from None
+                raise _bad(
+                    layer.name,
+                    index,
+                    f"class {value!r} in field {class_field!r} names "
+                    "no road class; map it in the profile's [class_aliases] to a class "
+                    'or to "exclude"',
+                    "class_field",
+                ) from None
             if road_class is None:
                 skip[index] = True
                 counts["skipped_class"] += 1
@@ -339,8 +385,9 @@ def _attributes(layer: _Layer, profile: Profile, direction_field: str | None,
     return classes, directions, speeds, skip, counts
 
 
-def _node_keys(lon: FloatArray, lat: FloatArray,
-               snap_m: float) -> tuple[NDArray[np.int64], FloatArray, FloatArray]:
+def _node_keys(
+    lon: FloatArray, lat: FloatArray, snap_m: float
+) -> tuple[NDArray[np.int64], FloatArray, FloatArray]:
     """Cluster vertices within ``snap_m`` (transitively): key and position of each vertex."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -354,8 +401,9 @@ def _node_keys(lon: FloatArray, lat: FloatArray,
         cos0 = math.cos(math.radians(float(np.mean(unique[:, 1]))))
         xy = np.column_stack([unique[:, 0] * _M_PER_DEG * cos0, unique[:, 1] * _M_PER_DEG])
         pairs = cKDTree(xy).query_pairs(snap_m, output_type="ndarray")
-        matrix = coo_matrix((np.ones(pairs.shape[0], dtype=np.int8), (pairs[:, 0], pairs[:, 1])),
-                            shape=(n, n))
+        matrix = coo_matrix(
+            (np.ones(pairs.shape[0], dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n)
+        )
         _, labels = connected_components(matrix, directed=False)
     else:
         labels = np.arange(n)
@@ -417,10 +465,12 @@ def graph_from_lines(
     if not (0 <= snap_m <= 50):
         raise InvalidInput(f"snap_m {snap_m} must be between 0 and 50 metres", field="snap_m")
     report_progress("read", 0, 0)
-    data = (_read_geojson(path) if path.suffix.lower() in GEOJSON_SUFFIXES
-            else _read_ogr(path, layer))
+    data = (
+        _read_geojson(path) if path.suffix.lower() in GEOJSON_SUFFIXES else _read_ogr(path, layer)
+    )
     classes, directions, speeds, skip, counts = _attributes(
-        data, profile, direction_field, speed_field, class_field)
+        data, profile, direction_field, speed_field, class_field
+    )
     parts = [(index, coords) for index, coords in data.parts if not skip[index]]
     report_progress("read", data.n_features, data.n_features)
     if not parts:
@@ -432,9 +482,13 @@ def graph_from_lines(
     bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise _bad(data.name, int(feature_of_vertex[first]),
-                   f"position ({lon[first]}, {lat[first]}) is not longitude/latitude; the layer "
-                   "looks projected: reproject it to WGS-84 (EPSG:4326)", "crs")
+        raise _bad(
+            data.name,
+            int(feature_of_vertex[first]),
+            f"position ({lon[first]}, {lat[first]}) is not longitude/latitude; the layer "
+            "looks projected: reproject it to WGS-84 (EPSG:4326)",
+            "crs",
+        )
     try:
         lon, lat = to_wgs84_array(lon, lat, crs)
     except CoordinateError as exc:
@@ -445,17 +499,29 @@ def graph_from_lines(
     np.cumsum(sizes, out=ptr[1:])
     counts["lines"] = len(parts)
     lines = LineSet(
-        keys=keys, lon=lon, lat=lat, ptr=ptr, road_class=classes[line_feature],
+        keys=keys,
+        lon=lon,
+        lat=lat,
+        ptr=ptr,
+        road_class=classes[line_feature],
         direction=directions[line_feature],
-        maxspeed_fwd=np.full(len(parts), np.nan), maxspeed_bwd=np.full(len(parts), np.nan),
-        explicit_kmh=speeds[line_feature], zone=np.full(len(parts), -1, dtype=np.int8),
+        maxspeed_fwd=np.full(len(parts), np.nan),
+        maxspeed_bwd=np.full(len(parts), np.nan),
+        explicit_kmh=speeds[line_feature],
+        zone=np.full(len(parts), -1, dtype=np.int8),
     )
     try:
-        return assemble(lines, profile, source=data.name, kind="gis", counts=counts,
-                        progress=report_progress, started=started)
+        return assemble(
+            lines,
+            profile,
+            source=data.name,
+            kind="gis",
+            counts=counts,
+            progress=report_progress,
+            started=started,
+        )
     except InvalidInput as exc:
-        raise InvalidInput(f"{data.name}: no road network ({exc.message})",
-                           field="file") from None
+        raise InvalidInput(f"{data.name}: no road network ({exc.message})", field="file") from None
 
 
 def graph_from_arrays(
@@ -501,14 +567,27 @@ def graph_from_arrays(
     """
     started = time.perf_counter()
     classes = None if road_class is None else np.asarray(road_class)
-    if classes is not None and classes.size and (
-            classes.min() < 0 or classes.max() > max(RoadClass)):
-        raise InvalidInput(f"road_class codes must be 0..{int(max(RoadClass))}",
-                           field="road_class")
-    graph = from_edges(lon, lat, tails, heads, time_s, length_m=length_m, road_class=classes,
-                       shapes=shapes)
+    if (
+        classes is not None
+        and classes.size
+        and (classes.min() < 0 or classes.max() > max(RoadClass))
+    ):
+        raise InvalidInput(f"road_class codes must be 0..{int(max(RoadClass))}", field="road_class")
+    graph = from_edges(
+        lon, lat, tails, heads, time_s, length_m=length_m, road_class=classes, shapes=shapes
+    )
     kept, n_components, _ = largest_scc(graph)
     if not keep_largest:
         kept = graph
-    return finish(kept, graph, n_components, source=source, kind="arrays", profile=None,
-                  counts={}, road_km=road_km(kept), urban_km=0.0, started=started)
+    return finish(
+        kept,
+        graph,
+        n_components,
+        source=source,
+        kind="arrays",
+        profile=None,
+        counts={},
+        road_km=road_km(kept),
+        urban_km=0.0,
+        started=started,
+    )

@@ -22,8 +22,19 @@ Int32Array = NDArray[np.int32]
 
 # Bump when the layout of the arrays changes: caches of an older layout are rebuilt.
 FORMAT_VERSION = 1
-_ARRAYS = ("lon", "lat", "indptr", "tail", "head", "time_s", "length_m", "road_class",
-           "shape_ptr", "shape_lon", "shape_lat")
+_ARRAYS = (
+    "lon",
+    "lat",
+    "indptr",
+    "tail",
+    "head",
+    "time_s",
+    "length_m",
+    "road_class",
+    "shape_ptr",
+    "shape_lon",
+    "shape_lat",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,16 +81,22 @@ class RoadGraph:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
         meta = np.array([f"{k}={v}" for k, v in sorted(self.meta.items())], dtype=str)
-        np.savez(tmp, format_version=np.int64(FORMAT_VERSION), meta=meta,
-                 **{name: getattr(self, name) for name in _ARRAYS})
+        np.savez(
+            tmp,
+            format_version=np.int64(FORMAT_VERSION),
+            meta=meta,
+            **{name: getattr(self, name) for name in _ARRAYS},
+        )
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> RoadGraph:
         with np.load(path, allow_pickle=False) as data:
             if int(data["format_version"]) != FORMAT_VERSION:
-                raise ValueError(f"{path}: graph cache format {int(data['format_version'])}, "
-                                 f"expected {FORMAT_VERSION}")
+                raise ValueError(
+                    f"{path}: graph cache format {int(data['format_version'])}, "
+                    f"expected {FORMAT_VERSION}"
+                )
             meta = dict(str(item).split("=", 1) for item in data["meta"])
             return cls(meta=meta, **{name: data[name] for name in _ARRAYS})
 
@@ -140,8 +157,9 @@ def from_edges(
         length_a = haversine_m(lon_a[tail_a], lat_a[tail_a], lon_a[head_a], lat_a[head_a])
     else:
         length_a = np.asarray(length_m, dtype=np.float64)
-    class_a = (np.zeros(m, dtype=np.int8) if road_class is None
-               else np.asarray(road_class, dtype=np.int8))
+    class_a = (
+        np.zeros(m, dtype=np.int8) if road_class is None else np.asarray(road_class, dtype=np.int8)
+    )
 
     order = np.argsort(tail_a, kind="stable")
     indptr = np.zeros(n + 1, dtype=np.int64)
@@ -161,10 +179,18 @@ def from_edges(
         shape_lon = np.ascontiguousarray(stacked[:, 0])
         shape_lat = np.ascontiguousarray(stacked[:, 1])
     return RoadGraph(
-        lon=lon_a, lat=lat_a, indptr=indptr,
-        tail=tail_a[order].astype(np.int32), head=head_a[order].astype(np.int32),
-        time_s=time_a[order], length_m=length_a[order], road_class=class_a[order],
-        shape_ptr=shape_ptr, shape_lon=shape_lon, shape_lat=shape_lat, meta=dict(meta or {}),
+        lon=lon_a,
+        lat=lat_a,
+        indptr=indptr,
+        tail=tail_a[order].astype(np.int32),
+        head=head_a[order].astype(np.int32),
+        time_s=time_a[order],
+        length_m=length_a[order],
+        road_class=class_a[order],
+        shape_ptr=shape_ptr,
+        shape_lon=shape_lon,
+        shape_lat=shape_lat,
+        meta=dict(meta or {}),
     )
 
 

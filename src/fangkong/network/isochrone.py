@@ -103,13 +103,17 @@ class IsochroneRing:
         return {
             "type": "Feature",
             "geometry": mapping(self.polygon),
-            "properties": {"threshold_s": self.threshold_s, "buffer_m": self.buffer_m,
-                           "edges": int(np.unique(self.edge).shape[0])},
+            "properties": {
+                "threshold_s": self.threshold_s,
+                "buffer_m": self.buffer_m,
+                "edges": int(np.unique(self.edge).shape[0]),
+            },
         }
 
 
-def _pieces(engine: Engine, source: Source, nodes: IntArray, times: FloatArray,
-            threshold: float) -> tuple[IntArray, FloatArray, FloatArray]:
+def _pieces(
+    engine: Engine, source: Source, nodes: IntArray, times: FloatArray, threshold: float
+) -> tuple[IntArray, FloatArray, FloatArray]:
     """(edge, start, end) of every piece reachable within ``threshold`` seconds.
 
     ``nodes``/``times`` are the reached nodes (in any order); only their out-edges are looked
@@ -127,8 +131,7 @@ def _pieces(engine: Engine, source: Source, nodes: IntArray, times: FloatArray,
     # time 0 or enough time left: the whole edge; otherwise the fraction the time left covers
     end = np.where(t <= left, 1.0, left / np.where(t > 0, t, 1.0))
     keep = end > 0.0
-    edges, starts, ends = [reached[keep].astype(np.int64)], [np.zeros(int(keep.sum()))], \
-        [end[keep]]
+    edges, starts, ends = [reached[keep].astype(np.int64)], [np.zeros(int(keep.sum()))], [end[keep]]
     if isinstance(source, EdgePoints) and int(source.edge[0]) >= 0:
         # The source's own road: forward from the point along the edge, backward via the twin.
         e, f = int(source.edge[0]), float(source.fraction[0])
@@ -144,8 +147,9 @@ def _pieces(engine: Engine, source: Source, nodes: IntArray, times: FloatArray,
     return np.concatenate(edges), np.concatenate(starts), np.concatenate(ends)
 
 
-def _piece_samples(engine: Engine, edge: IntArray, start: FloatArray, end: FloatArray,
-                   project: Any, spacing: float) -> FloatArray:
+def _piece_samples(
+    engine: Engine, edge: IntArray, start: FloatArray, end: FloatArray, project: Any, spacing: float
+) -> FloatArray:
     """Points along every piece, projected, at most ``spacing`` metres apart, both ends
     included (the pieces cut by length along their projected shapes)."""
     g = engine.graph
@@ -211,16 +215,16 @@ def isochrone(
     """
     levels = sorted(float(t) for t in thresholds)
     if not levels or levels[0] < 0 or any(np.isnan(levels)):
-        raise InvalidInput("thresholds must be one or more times >= 0 seconds",
-                           field="thresholds")
+        raise InvalidInput("thresholds must be one or more times >= 0 seconds", field="thresholds")
     if not buffer_m > 0:
         raise InvalidInput(f"buffer_m must be > 0 metres, got {buffer_m}", field="buffer_m")
     nodes, times = engine.reachable_from(source, cutoff_s=levels[-1])
     g = engine.graph
     if isinstance(source, EdgePoints):
         if int(source.edge[0]) < 0:
-            raise InvalidInput("the source point has no location on the road network",
-                               field="source")
+            raise InvalidInput(
+                "the source point has no location on the road network", field="source"
+            )
         e = int(source.edge[0])
         center = (float(g.lon[g.tail[e]]), float(g.lat[g.tail[e]]))
     else:
@@ -232,14 +236,21 @@ def isochrone(
         areas = _traced_buffers(engine, pieces, project, buffer_m)
     rings: list[IsochroneRing] = []
     for level, (edge, start, end), area in zip(levels, pieces, areas, strict=True):
-        polygon = MultiPolygon() if area is None else to_multipolygon(
-            shapely.transform(area, lambda xy: unproject(xy, *center)))
+        polygon = (
+            MultiPolygon()
+            if area is None
+            else to_multipolygon(shapely.transform(area, lambda xy: unproject(xy, *center)))
+        )
         rings.append(IsochroneRing(level, edge, start, end, polygon, float(buffer_m)))
     return rings
 
 
-def _traced_buffers(engine: Engine, pieces: list[tuple[IntArray, FloatArray, FloatArray]],
-                    project: Any, buffer_m: float) -> list[BaseGeometry | None]:
+def _traced_buffers(
+    engine: Engine,
+    pieces: list[tuple[IntArray, FloatArray, FloatArray]],
+    project: Any,
+    buffer_m: float,
+) -> list[BaseGeometry | None]:
     """The union of each ring's pieces (nested, in ascending order) buffered by
     ``buffer_m``, in projected metres, traced on one raster lattice (see the module
     docstring); None for a ring without pieces."""
@@ -250,8 +261,9 @@ def _traced_buffers(engine: Engine, pieces: list[tuple[IntArray, FloatArray, Flo
     g = engine.graph
     roads = np.unique(present[-1][0])
     sizes = np.diff(g.shape_ptr)[roads]
-    vertex = np.repeat(g.shape_ptr[roads] - (np.cumsum(sizes) - sizes), sizes) + \
-        np.arange(int(sizes.sum()))
+    vertex = np.repeat(g.shape_ptr[roads] - (np.cumsum(sizes) - sizes), sizes) + np.arange(
+        int(sizes.sum())
+    )
     widest = project(np.column_stack([g.shape_lon[vertex], g.shape_lat[vertex]]))
     x_min, y_min = widest.min(axis=0)
     x_max, y_max = widest.max(axis=0)
@@ -270,20 +282,26 @@ def _traced_buffers(engine: Engine, pieces: list[tuple[IntArray, FloatArray, Flo
         col = np.rint((xy[:, 0] - x_min) / cell).astype(np.int64)
         row = np.rint((xy[:, 1] - y_min) / cell).astype(np.int64)
         c0, r0 = int(col.min()) - margin, int(row.min()) - margin
-        free = np.ones((int(row.max()) + margin + 1 - r0, int(col.max()) + margin + 1 - c0),
-                       dtype=bool)
+        free = np.ones(
+            (int(row.max()) + margin + 1 - r0, int(col.max()) + margin + 1 - c0), dtype=bool
+        )
         free[row - r0, col - c0] = False
         reach = ndimage.distance_transform_edt(free, sampling=cell)
         traced = contourpy.contour_generator(
             x=x_min + (c0 + np.arange(free.shape[1])) * cell,
             y=y_min + (r0 + np.arange(free.shape[0])) * cell,
-            z=reach, fill_type=contourpy.FillType.OuterOffset)
+            z=reach,
+            fill_type=contourpy.FillType.OuterOffset,
+        )
         filled = traced.filled(-1.0, buffer_m)
         points = cast(list[FloatArray], filled[0])
         offsets = cast(list[NDArray[np.uint32]], filled[1])
-        shapes = [shapely.Polygon(ring_points[o[0]:o[1]],
-                                  [ring_points[a:b] for a, b in itertools.pairwise(o[1:])])
-                  for ring_points, o in zip(points, offsets, strict=True)]
+        shapes = [
+            shapely.Polygon(
+                ring_points[o[0] : o[1]], [ring_points[a:b] for a, b in itertools.pairwise(o[1:])]
+            )
+            for ring_points, o in zip(points, offsets, strict=True)
+        ]
         polygon: BaseGeometry = shapely.make_valid(shapely.MultiPolygon(shapes))
         if inner is not None:
             polygon = shapely.union(polygon, inner)
@@ -336,9 +354,11 @@ def piece_geometries(engine: Engine, pieces: Pieces) -> list[BaseGeometry]:
     """
     g = engine.graph
     out: list[BaseGeometry] = []
-    for e, s, t in zip(pieces.edge.tolist(), pieces.start.tolist(), pieces.end.tolist(),
-                       strict=True):
+    for e, s, t in zip(
+        pieces.edge.tolist(), pieces.start.tolist(), pieces.end.tolist(), strict=True
+    ):
         line = LineString(g.edge_shape(e))
-        out.append(line if s <= 0 and t >= 1 else
-                   shapely.ops.substring(line, s, t, normalized=True))
+        out.append(
+            line if s <= 0 and t >= 1 else shapely.ops.substring(line, s, t, normalized=True)
+        )
     return out

@@ -47,8 +47,9 @@ class ModeGraph:
         return EdgePoints(edge, points.fraction)
 
 
-def walking_graph(graph: RoadGraph, twin: IntArray,
-                  speed_ms: float = WALKING_SPEED_MS) -> ModeGraph:
+def walking_graph(
+    graph: RoadGraph, twin: IntArray, speed_ms: float = WALKING_SPEED_MS
+) -> ModeGraph:
     """The graph of ``graph``'s roads walked at ``speed_ms`` in either direction.
 
     Parameters
@@ -62,8 +63,7 @@ def walking_graph(graph: RoadGraph, twin: IntArray,
         Walking speed in metres per second (> 0).
     """
     if not speed_ms > 0 or not np.isfinite(speed_ms):
-        raise InvalidInput(f"speed_ms must be a positive speed, got {speed_ms}",
-                           field="speed_ms")
+        raise InvalidInput(f"speed_ms must be a positive speed, got {speed_ms}", field="speed_ms")
     m = graph.n_edges
     oneway = np.flatnonzero(twin < 0)
     source = np.concatenate([np.arange(m), oneway])  # driving edge each walking edge copies
@@ -89,10 +89,17 @@ def walking_graph(graph: RoadGraph, twin: IntArray,
     meta = {k: v for k, v in graph.meta.items() if k != "cache_key"}
     meta.update(mode="walk", speed_ms=f"{speed_ms:g}")
     walking = RoadGraph(
-        lon=graph.lon, lat=graph.lat, indptr=indptr,
-        tail=tail.astype(np.int32), head=head.astype(np.int32),
-        time_s=length / speed_ms, length_m=length, road_class=graph.road_class[source],
-        shape_ptr=shape_ptr, shape_lon=graph.shape_lon[vertex],
-        shape_lat=graph.shape_lat[vertex], meta=meta,
+        lon=graph.lon,
+        lat=graph.lat,
+        indptr=indptr,
+        tail=tail.astype(np.int32),
+        head=head.astype(np.int32),
+        time_s=length / speed_ms,
+        length_m=length,
+        road_class=graph.road_class[source],
+        shape_ptr=shape_ptr,
+        shape_lon=graph.shape_lon[vertex],
+        shape_lat=graph.shape_lat[vertex],
+        meta=meta,
     )
     return ModeGraph(walking, position[:m])

@@ -162,11 +162,21 @@ def _limit(value: str | None, counts: dict[str, int]) -> tuple[float, str | None
     return (float("nan") if parsed.kmh is None else parsed.kmh), parsed.zone
 
 
-def _read_ways(path: Path, profile: Profile,
-               progress: ProgressFn) -> tuple[LineSet, dict[str, int]]:
+def _read_ways(
+    path: Path, profile: Profile, progress: ProgressFn
+) -> tuple[LineSet, dict[str, int]]:
     counts = dict.fromkeys(
-        ("ways", "skipped_access", "skipped_area", "skipped_reversible", "skipped_no_location",
-         "maxspeed_used", "maxspeed_unparsed"), 0)
+        (
+            "ways",
+            "skipped_access",
+            "skipped_area",
+            "skipped_reversible",
+            "skipped_no_location",
+            "maxspeed_used",
+            "maxspeed_unparsed",
+        ),
+        0,
+    )
     keys, lons, lats = array("q"), array("d"), array("d")
     ptr = [0]
     classes, directions, zones = array("b"), array("b"), array("b")
@@ -204,8 +214,13 @@ def _read_ways(path: Path, profile: Profile,
         bwd_kmh, _ = _limit(tag_value(tags, "maxspeed:backward"), counts)
         fwd_kmh = both_kmh if np.isnan(fwd_kmh) else fwd_kmh
         bwd_kmh = both_kmh if np.isnan(bwd_kmh) else bwd_kmh
-        attributes = (int(RoadClass.from_label(highway)), _DIRECTION_CODE[direction],
-                      -1 if zone is None else int(zone == "urban"), fwd_kmh, bwd_kmh)
+        attributes = (
+            int(RoadClass.from_label(highway)),
+            _DIRECTION_CODE[direction],
+            -1 if zone is None else int(zone == "urban"),
+            fwd_kmh,
+            bwd_kmh,
+        )
         # Each run of vertices with known locations is one line; a missing location (a node
         # outside the extract) ends the run.
         start = len(keys)
@@ -215,8 +230,7 @@ def _read_ways(path: Path, profile: Profile,
             if not location.valid():
                 missing = True
                 if len(keys) - start >= 2:
-                    _close_line(ptr, keys, classes, directions, zones, limit_f, limit_b,
-                                attributes)
+                    _close_line(ptr, keys, classes, directions, zones, limit_f, limit_b, attributes)
                 else:
                     del keys[start:], lons[start:], lats[start:]
                 start = len(keys)
@@ -246,9 +260,16 @@ def _read_ways(path: Path, profile: Profile,
     return lines, counts
 
 
-def _close_line(ptr: list[int], keys: array[int], classes: array[int], directions: array[int],
-                zones: array[int], limit_f: array[float], limit_b: array[float],
-                attributes: tuple[int, int, int, float, float]) -> None:
+def _close_line(
+    ptr: list[int],
+    keys: array[int],
+    classes: array[int],
+    directions: array[int],
+    zones: array[int],
+    limit_f: array[float],
+    limit_b: array[float],
+    attributes: tuple[int, int, int, float, float],
+) -> None:
     road_class, direction, zone, fwd_kmh, bwd_kmh = attributes
     ptr.append(len(keys))
     classes.append(road_class)
@@ -307,14 +328,26 @@ def graph_from_osm(
     try:
         lines, counts = _read_ways(path, profile, report_progress)
     except RuntimeError as exc:  # libosmium: unknown format, corrupt block, truncated file
-        raise InvalidInput(f"{path.name}: not an OSM extract libosmium can read ({exc})",
-                           field="file") from None
+        raise InvalidInput(
+            f"{path.name}: not an OSM extract libosmium can read ({exc})", field="file"
+        ) from None
     if lines.n_lines == 0:
-        raise InvalidInput(f"{path.name}: no drivable roads (ways tagged highway="
-                           f"{'|'.join(sorted(DRIVABLE_HIGHWAYS))} open to cars)", field="file")
+        raise InvalidInput(
+            f"{path.name}: no drivable roads (ways tagged highway="
+            f"{'|'.join(sorted(DRIVABLE_HIGHWAYS))} open to cars)",
+            field="file",
+        )
     try:
-        return assemble(lines, profile, source=path.name, kind="osm", counts=counts,
-                        progress=report_progress, started=started)
+        return assemble(
+            lines,
+            profile,
+            source=path.name,
+            kind="osm",
+            counts=counts,
+            progress=report_progress,
+            started=started,
+        )
     except InvalidInput as exc:
-        raise InvalidInput(f"{path.name}: no drivable road network ({exc.message})",
-                           field="file") from None
+        raise InvalidInput(
+            f"{path.name}: no drivable road network ({exc.message})", field="file"
+        ) from None

@@ -243,8 +243,9 @@ class Profile(BaseModel):
     )
     emergency: bool = Field(default=True, description="Apply emergency_factor to every speed")
     emergency_factor: float = Field(default=1.3, ge=1.0, le=3.0)
-    max_speed_kmh: float = Field(default=120.0, gt=0, le=250,
-                                 description="Cap on every speed, emergency or not")
+    max_speed_kmh: float = Field(
+        default=120.0, gt=0, le=250, description="Cap on every speed, emergency or not"
+    )
     maxspeed_mode: Literal["set", "cap", "ignore"] = "set"
     maxspeed_factor: float = Field(default=0.8, gt=0, le=1.5)
     urban_cell_m: float = Field(default=500.0, ge=50, le=5000)
@@ -264,8 +265,9 @@ class Profile(BaseModel):
     def _every_class(cls, value: dict[str, ClassSpeed]) -> dict[str, ClassSpeed]:
         unknown = sorted(set(value) - set(CLASS_LABELS))
         if unknown:
-            raise ValueError(f"unknown road class {unknown[0]!r}; the classes are "
-                             f"{', '.join(CLASS_LABELS)}")
+            raise ValueError(
+                f"unknown road class {unknown[0]!r}; the classes are {', '.join(CLASS_LABELS)}"
+            )
         missing = [label for label in CLASS_LABELS if label not in value]
         if missing:
             raise ValueError(f"no speed for road class {missing[0]!r}")
@@ -276,8 +278,10 @@ class Profile(BaseModel):
     def _aliases_name_classes(cls, value: dict[str, str]) -> dict[str, str]:
         for alias, target in value.items():
             if target != EXCLUDE and target not in CLASS_LABELS:
-                raise ValueError(f"alias {alias!r} maps to {target!r}, which is neither a road "
-                                 f"class ({', '.join(CLASS_LABELS)}) nor {EXCLUDE!r}")
+                raise ValueError(
+                    f"alias {alias!r} maps to {target!r}, which is neither a road "
+                    f"class ({', '.join(CLASS_LABELS)}) nor {EXCLUDE!r}"
+                )
         return value
 
     @field_validator("barred_access")
@@ -405,8 +409,15 @@ class MaxSpeed:
     zone: Literal["urban", "rural"] | None = None
 
 
-_KMH_PER_UNIT = {"": 1.0, "km/h": 1.0, "kmh": 1.0, "kph": 1.0, "mph": 1.609344,
-                 "knots": 1.852, "kn": 1.852}
+_KMH_PER_UNIT = {
+    "": 1.0,
+    "km/h": 1.0,
+    "kmh": 1.0,
+    "kph": 1.0,
+    "mph": 1.609344,
+    "knots": 1.852,
+    "kn": 1.852,
+}
 _NUMBER = re.compile(r"^(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots|kn)?$")
 _ZONE = re.compile(r"^[a-z]{2}(?:-[a-z0-9]{1,3})?:zone:?(\d+)$")
 _CONTEXT = re.compile(r"^[a-z]{2}(?:-[a-z0-9]{1,3})?:([a-z_]+)$")

@@ -62,8 +62,11 @@ def current(data_dir: Path) -> Network:
     """The network of ``data_dir``; :class:`NotFound` when none has been imported."""
     graph = load_current(data_dir)
     if graph is None:
-        raise NotFound("no road network has been imported: run `fangkong network import FILE` "
-                       "(the demo imports its own)", field="network")
+        raise NotFound(
+            "no road network has been imported: run `fangkong network import FILE` "
+            "(the demo imports its own)",
+            field="network",
+        )
     with _lock:
         cached = _current.get(data_dir)
         if cached is not None and cached.graph is graph:
@@ -72,10 +75,11 @@ def current(data_dir: Path) -> Network:
         # normally by `network import`); small ones build theirs on first use
         hierarchy: ContractionHierarchy | Literal["auto"] = (
             load_or_build_hierarchy(graph, network_dir(data_dir))[0]
-            if graph.n_nodes > AUTO_HIERARCHY_NODES else "auto")
+            if graph.n_nodes > AUTO_HIERARCHY_NODES
+            else "auto"
+        )
         engine = Engine(graph, hierarchy=hierarchy)
-        network = Network(graph=graph, engine=engine,
-                          snapper=Snapper(graph, twin=engine.twin))
+        network = Network(graph=graph, engine=engine, snapper=Snapper(graph, twin=engine.twin))
         _current[data_dir] = network
         return network
 
@@ -100,7 +104,9 @@ def snap(
         i = int(far[0])
         raise InvalidInput(
             f"{field}[{i}] ({lon[i]:.6f}, {lat[i]:.6f}) is more than {max_distance_m:.0f} m from "
-            f"every road ({far.size} such point{'s' if far.size > 1 else ''})", field=field)
+            f"every road ({far.size} such point{'s' if far.size > 1 else ''})",
+            field=field,
+        )
     return result
 
 
@@ -108,8 +114,7 @@ def _check_size(count: int, field: str, limit: int = MAX_POINTS) -> None:
     if count == 0:
         raise InvalidInput(f"{field} is empty", field=field)
     if count > limit:
-        raise InvalidInput(f"{field} has {count} points; at most {limit} per request",
-                           field=field)
+        raise InvalidInput(f"{field} has {count} points; at most {limit} per request", field=field)
 
 
 def isochrones(
@@ -124,15 +129,18 @@ def isochrones(
     if not thresholds_s or len(thresholds_s) > 10:
         raise InvalidInput("give 1 to 10 thresholds", field="thresholds")
     if min(thresholds_s) <= 0 or max(thresholds_s) > MAX_THRESHOLD_S:
-        raise InvalidInput(f"thresholds must lie in (0, {MAX_THRESHOLD_S:.0f}] seconds",
-                           field="thresholds")
+        raise InvalidInput(
+            f"thresholds must lie in (0, {MAX_THRESHOLD_S:.0f}] seconds", field="thresholds"
+        )
     snapped = snap(network, [lon], [lat], crs=crs, field="point")
     rings = isochrone(network.engine, snapped.points, sorted(thresholds_s))
     return {
         "type": "FeatureCollection",
         "features": [ring.feature() for ring in rings],
-        "properties": {"snapped": [float(snapped.lon[0]), float(snapped.lat[0])],
-                       "snap_distance_m": round(float(snapped.distance_m[0]), 1)},
+        "properties": {
+            "snapped": [float(snapped.lon[0]), float(snapped.lat[0])],
+            "snap_distance_m": round(float(snapped.distance_m[0]), 1),
+        },
     }
 
 
@@ -149,8 +157,11 @@ def route(
     tgt = snap(network, [target[0]], [target[1]], crs=crs, field="target")
     found = network.engine.route(src.points, tgt.points)
     if found is None:
-        raise NotFound("no road leads from the source to the target (one-way streets or a "
-                       "road network in pieces)", field="target")
+        raise NotFound(
+            "no road leads from the source to the target (one-way streets or a "
+            "road network in pieces)",
+            field="target",
+        )
     start = [float(src.lon[0]), float(src.lat[0])]
     end = [float(tgt.lon[0]), float(tgt.lat[0])]
     coords: list[list[float]] = [start]
@@ -167,8 +178,10 @@ def route(
             "time_s": round(found.time_s, 3),
             "length_m": round(found.length_m, 1),
             "edges": int(found.edge.shape[0]),
-            "snap_distance_m": [round(float(src.distance_m[0]), 1),
-                                round(float(tgt.distance_m[0]), 1)],
+            "snap_distance_m": [
+                round(float(src.distance_m[0]), 1),
+                round(float(tgt.distance_m[0]), 1),
+            ],
         },
     }
 
@@ -184,8 +197,7 @@ def travel_times(
     """Seconds from the source to each target (None where unreachable within the cutoff)."""
     _check_size(len(targets), "targets")
     src = snap(network, [source[0]], [source[1]], crs=crs, field="source")
-    tgt = snap(network, [t[0] for t in targets], [t[1] for t in targets], crs=crs,
-               field="targets")
+    tgt = snap(network, [t[0] for t in targets], [t[1] for t in targets], crs=crs, field="targets")
     times = network.engine.one_to_many(src.points, tgt.points, cutoff_s=cutoff_s)
     return [float(t) if np.isfinite(t) else None for t in times]
 
@@ -204,8 +216,7 @@ def nearest(
     if k < 1:
         raise InvalidInput("k must be at least 1", field="k")
     src = snap(network, [source[0]], [source[1]], crs=crs, field="source")
-    tgt = snap(network, [t[0] for t in targets], [t[1] for t in targets], crs=crs,
-               field="targets")
+    tgt = snap(network, [t[0] for t in targets], [t[1] for t in targets], crs=crs, field="targets")
     index, times = network.engine.k_nearest(src.points, tgt.points, k, cutoff_s=cutoff_s)
     return [(int(i), float(t)) for i, t in zip(index, times, strict=True)]
 
@@ -222,19 +233,24 @@ def matrix(
     _check_size(len(sources), "sources")
     _check_size(len(targets), "targets")
     if len(sources) * len(targets) > MAX_MATRIX_PAIRS:
-        raise InvalidInput(f"{len(sources)} x {len(targets)} pairs; at most "
-                           f"{MAX_MATRIX_PAIRS:,} per request (use the CLI or the Python API "
-                           "for planning runs)", field="targets")
+        raise InvalidInput(
+            f"{len(sources)} x {len(targets)} pairs; at most "
+            f"{MAX_MATRIX_PAIRS:,} per request (use the CLI or the Python API "
+            "for planning runs)",
+            field="targets",
+        )
     if not 0 < cutoff_s <= MAX_THRESHOLD_S:
         raise InvalidInput(f"cutoff_s must lie in (0, {MAX_THRESHOLD_S:.0f}]", field="cutoff_s")
-    src = snap(network, [s[0] for s in sources], [s[1] for s in sources], crs=crs,
-               field="sources")
-    tgt = snap(network, [t[0] for t in targets], [t[1] for t in targets], crs=crs,
-               field="targets")
+    src = snap(network, [s[0] for s in sources], [s[1] for s in sources], crs=crs, field="sources")
+    tgt = snap(network, [t[0] for t in targets], [t[1] for t in targets], crs=crs, field="targets")
     return network.engine.many_to_many(src.points, tgt.points, cutoff_s=cutoff_s)
 
 
 def info(network: Network) -> dict[str, Any]:
     graph = network.graph
-    return {"nodes": graph.n_nodes, "edges": graph.n_edges,
-            "directed_edge_km": round(float(graph.length_m.sum()) / 1000.0, 1), **graph.meta}
+    return {
+        "nodes": graph.n_nodes,
+        "edges": graph.n_edges,
+        "directed_edge_km": round(float(graph.length_m.sum()) / 1000.0, 1),
+        **graph.meta,
+    }

@@ -100,8 +100,13 @@ class Snapper:
     vertices; memory O(V).
     """
 
-    def __init__(self, graph: RoadGraph, *, max_distance_m: float = DEFAULT_MAX_DISTANCE_M,
-                 twin: IntArray | None = None) -> None:
+    def __init__(
+        self,
+        graph: RoadGraph,
+        *,
+        max_distance_m: float = DEFAULT_MAX_DISTANCE_M,
+        twin: IntArray | None = None,
+    ) -> None:
         # ``twin`` lets a caller that already has an Engine reuse its edge_twins(graph).
         self.graph = graph
         self.max_distance_m = float(max_distance_m)
@@ -121,8 +126,9 @@ class Snapper:
         self.lines: NDArray[np.object_] = np.asarray(lines, dtype=object)
         self.tree = shapely.STRtree(self.lines)
 
-    def snap(self, lon: ArrayLike, lat: ArrayLike, *, max_distance_m: float | None = None
-             ) -> SnapResult:
+    def snap(
+        self, lon: ArrayLike, lat: ArrayLike, *, max_distance_m: float | None = None
+    ) -> SnapResult:
         """Snap points to their nearest edge.
 
         Parameters
@@ -164,13 +170,19 @@ class Snapper:
         found = edge >= 0
         time = np.where(found, self.graph.time_s[np.maximum(edge, 0)], 0.0)
         return SnapResult(
-            edge=edge, fraction=fraction, distance_m=distance, lon=out_lon, lat=out_lat,
-            tail_offset_s=fraction * time, head_offset_s=(1.0 - fraction) * time,
+            edge=edge,
+            fraction=fraction,
+            distance_m=distance,
+            lon=out_lon,
+            lat=out_lat,
+            tail_offset_s=fraction * time,
+            head_offset_s=(1.0 - fraction) * time,
             too_far=~found,
         )
 
-    def nearest_points(self, lon: ArrayLike, lat: ArrayLike, *,
-                       max_distance_m: float | None = None) -> NearestPoints:
+    def nearest_points(
+        self, lon: ArrayLike, lat: ArrayLike, *, max_distance_m: float | None = None
+    ) -> NearestPoints:
         """The nearest point on the roads of each point, and how far it is: :meth:`snap`
         without the edge, the position along it and the times, and with fewer array calls
         (what a scene's road access needs, per intake batch). Arguments as for
@@ -183,15 +195,17 @@ class Snapper:
         distance = np.full(p, np.inf)
         if q_idx.size:
             # Each shortest line runs from the point to its nearest point on the edge.
-            ends = shapely.get_coordinates(
-                shapely.shortest_line(pts[q_idx], self.lines[t_idx]))[1::2]
+            ends = shapely.get_coordinates(shapely.shortest_line(pts[q_idx], self.lines[t_idx]))[
+                1::2
+            ]
             ll = self._unproject(ends)
             out_lon[q_idx], out_lat[q_idx] = ll[:, 0], ll[:, 1]
             distance[q_idx] = dist
         return NearestPoints(lon=out_lon, lat=out_lat, distance_m=distance)
 
-    def _nearest_edges(self, lon: ArrayLike, lat: ArrayLike, max_distance_m: float | None
-                       ) -> tuple[NDArray[np.object_], IntArray, IntArray, FloatArray]:
+    def _nearest_edges(
+        self, lon: ArrayLike, lat: ArrayLike, max_distance_m: float | None
+    ) -> tuple[NDArray[np.object_], IntArray, IntArray, FloatArray]:
         """The points checked and projected, and their nearest indexed edge in reach: the
         projected points, then per hit the point's row, the edge's row in :attr:`lines` and
         the distance (m)."""
@@ -203,11 +217,13 @@ class Snapper:
             raise InvalidInput("a coordinate is NaN or infinite", field="lon")
         radius = self.max_distance_m if max_distance_m is None else float(max_distance_m)
         if math.isnan(radius) or radius < 0:
-            raise InvalidInput(f"max_distance_m must be >= 0 metres, got {radius}",
-                               field="max_distance_m")
+            raise InvalidInput(
+                f"max_distance_m must be >= 0 metres, got {radius}", field="max_distance_m"
+            )
         pts = shapely.points(self.project(np.column_stack([lon_a, lat_a])))
         (q_idx, t_idx), dist = self.tree.query_nearest(
-            pts, max_distance=radius, return_distance=True, all_matches=False)
+            pts, max_distance=radius, return_distance=True, all_matches=False
+        )
         return pts, q_idx, t_idx, dist
 
     def _unproject(self, xy: FloatArray) -> FloatArray:

@@ -100,8 +100,9 @@ _pointers: dict[Path, _Pointer] = {}
 
 
 def _unreadable(pointer: Path, why: object) -> InvalidInput:
-    return InvalidInput(f"{pointer} is unreadable ({why}); run `fangkong network import` "
-                        "again", field="network")
+    return InvalidInput(
+        f"{pointer} is unreadable ({why}); run `fangkong network import` again", field="network"
+    )
 
 
 def _graph_named_in(pointer: Path) -> str | None:
@@ -113,8 +114,9 @@ def _graph_named_in(pointer: Path) -> str | None:
         raise _unreadable(pointer, exc) from None
     name = data.get("graph") if isinstance(data, dict) else None
     if not isinstance(name, str) or "/" in name or "\\" in name:
-        raise InvalidInput(f"{pointer} names no graph file; run `fangkong network import` "
-                           "again", field="network")
+        raise InvalidInput(
+            f"{pointer} names no graph file; run `fangkong network import` again", field="network"
+        )
     return name
 
 
@@ -143,8 +145,11 @@ def load_current(data_dir: Path) -> RoadGraph | None:
             return hit[1]
     graph = read_graph(path)
     if graph is None:
-        raise InvalidInput(f"{path.name}: the current road graph is unreadable; run "
-                           "`fangkong network import` again", field="network")
+        raise InvalidInput(
+            f"{path.name}: the current road graph is unreadable; run "
+            "`fangkong network import` again",
+            field="network",
+        )
     with _loaded_lock:
         _loaded.clear()  # one current graph at a time
         _loaded[path] = (stamp, graph)
@@ -154,8 +159,10 @@ def load_current(data_dir: Path) -> RoadGraph | None:
 def _write_pointer(data_dir: Path, graph_file: Path, body: dict[str, Any]) -> None:
     pointer = network_dir(data_dir) / POINTER_NAME
     tmp = pointer.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"graph": graph_file.name, **body}, ensure_ascii=False,
-                              indent=2), encoding="utf-8")
+    tmp.write_text(
+        json.dumps({"graph": graph_file.name, **body}, ensure_ascii=False, indent=2),
+        encoding="utf-8",
+    )
     os.replace(tmp, pointer)
 
 
@@ -167,8 +174,10 @@ def detect_format(file: Path, given: SourceFormat) -> SourceFormat:
         return SourceFormat.GIS
     if name.endswith(OSM_SUFFIXES):
         return SourceFormat.OSM
-    raise InvalidInput(f"{file.name}: cannot tell the format from the name; pass --format osm "
-                       "or --format gis", field="format")
+    raise InvalidInput(
+        f"{file.name}: cannot tell the format from the name; pass --format osm or --format gis",
+        field="format",
+    )
 
 
 def import_and_activate(
@@ -197,16 +206,29 @@ def import_and_activate(
     kind = detect_format(file, source_format)
     options: dict[str, object] = {"kind": kind.value}
     if kind is SourceFormat.GIS:
-        options.update(layer=layer, direction_field=direction_field, speed_field=speed_field,
-                       class_field=class_field, crs=crs.value, snap_m=snap_m)
+        options.update(
+            layer=layer,
+            direction_field=direction_field,
+            speed_field=speed_field,
+            class_field=class_field,
+            crs=crs.value,
+            snap_m=snap_m,
+        )
 
     def build() -> RoadGraph:
         if kind is SourceFormat.OSM:
             return graph_from_osm(file, profile, progress=progress)[0]
         return graph_from_lines(
-            file, layer=layer, direction_field=direction_field, speed_field=speed_field,
-            class_field=class_field, profile=profile, snap_m=snap_m, crs=crs,
-            progress=progress)[0]
+            file,
+            layer=layer,
+            direction_field=direction_field,
+            speed_field=speed_field,
+            class_field=class_field,
+            profile=profile,
+            snap_m=snap_m,
+            crs=crs,
+            progress=progress,
+        )[0]
 
     graph, hit = load_or_build(file, profile, network_dir(data_dir), build, options=options)
     path = cache_path(network_dir(data_dir), graph.meta["cache_key"])
@@ -216,10 +238,16 @@ def import_and_activate(
     load_or_build_hierarchy(graph, network_dir(data_dir))
     if progress is not None:
         progress("hierarchy", 1, 1)
-    _write_pointer(data_dir, path, {
-        "source": str(file.resolve()), "kind": kind.value, "profile": profile.name,
-        "profile_hash": graph.meta.get("profile_hash", ""),
-        "cache_key": graph.meta["cache_key"],
-        "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    })
+    _write_pointer(
+        data_dir,
+        path,
+        {
+            "source": str(file.resolve()),
+            "kind": kind.value,
+            "profile": profile.name,
+            "profile_hash": graph.meta.get("profile_hash", ""),
+            "cache_key": graph.meta["cache_key"],
+            "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
     return graph, hit, path

@@ -134,6 +134,12 @@ def grid_city(n_nodes: int, *, seed: int = 0) -> RoadGraph:
     length = haversine_m(lon[tails], lat[tails], lon[heads], lat[heads])
     speed_ms = np.asarray(GRID_SPEED_KMH)[road_class] / 3.6
     return from_edges(
-        lon, lat, tails, heads, length / speed_ms, length_m=length, road_class=road_class,
+        lon,
+        lat,
+        tails,
+        heads,
+        length / speed_ms,
+        length_m=length,
+        road_class=road_class,
         meta={"source": "grid_city", "n_nodes_requested": str(n_nodes), "seed": str(seed)},
     )

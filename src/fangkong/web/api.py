@@ -54,8 +54,9 @@ def _user_in_scope(db: Session, user: User, scope: Scope) -> bool:
 def create_token(body: TokenIn, request: Request, db: DbSession) -> TokenOut:
     """Exchange a username and password for a bearer token."""
     try:
-        user = auth.authenticate(db, username=body.username, password=body.password,
-                                 client=client_address(request))
+        user = auth.authenticate(
+            db, username=body.username, password=body.password, client=client_address(request)
+        )
     except Unauthorized:
         db.commit()  # keep the failed-login audit row although the request fails
         raise
@@ -70,49 +71,77 @@ def read_me(user: CurrentUser, request: Request, db: DbSession) -> UserOut:
     return user_out(db, user, get_cipher(request))
 
 
-@router.get("/users", response_model=list[UserOut], tags=["users"],
-            dependencies=[requires(auth.MANAGE_USERS)])
+@router.get(
+    "/users",
+    response_model=list[UserOut],
+    tags=["users"],
+    dependencies=[requires(auth.MANAGE_USERS)],
+)
 def list_users(request: Request, db: DbSession, scope: UserScope) -> list[UserOut]:
     """Users bound to at least one area within your scope."""
     cipher = get_cipher(request)
     return [user_out(db, u, cipher) for u in auth.get_all(db) if _user_in_scope(db, u, scope)]
 
 
-@router.post("/users", response_model=UserOut, status_code=201, tags=["users"],
-             dependencies=[requires(auth.MANAGE_USERS)])
-def create_user(body: UserIn, request: Request, db: DbSession, scope: UserScope,
-                actor: RequestActor) -> UserOut:
+@router.post(
+    "/users",
+    response_model=UserOut,
+    status_code=201,
+    tags=["users"],
+    dependencies=[requires(auth.MANAGE_USERS)],
+)
+def create_user(
+    body: UserIn, request: Request, db: DbSession, scope: UserScope, actor: RequestActor
+) -> UserOut:
     """Create a user bound to areas within your scope."""
     for code in body.area_codes:
         area = db.scalars(select(Area).where(Area.code == code)).one_or_none()
         if area is None or not scope.covers(area.path):
-            raise NotFound(f"area {code!r} does not exist or is outside your areas",
-                           field="area_codes")
+            raise NotFound(
+                f"area {code!r} does not exist or is outside your areas", field="area_codes"
+            )
     cipher = get_cipher(request)
-    user = auth.create(db, username=body.username, display_name=body.display_name,
-                       password=body.password, role=body.role, area_codes=body.area_codes,
-                       phone=body.phone, cipher=cipher, actor=actor)
+    user = auth.create(
+        db,
+        username=body.username,
+        display_name=body.display_name,
+        password=body.password,
+        role=body.role,
+        area_codes=body.area_codes,
+        phone=body.phone,
+        cipher=cipher,
+        actor=actor,
+    )
     return user_out(db, user, cipher)
 
 
 @router.get("/users/{user_id}/phone", response_model=PhoneOut, tags=["users"])
-def reveal_phone(user_id: int, request: Request, db: DbSession, viewer: CurrentUser,
-                 scope: UserScope, actor: RequestActor) -> PhoneOut:
+def reveal_phone(
+    user_id: int,
+    request: Request,
+    db: DbSession,
+    viewer: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+) -> PhoneOut:
     """Unmask a staff member's work phone (roles that need it; every read is audited)."""
     auth.require(viewer, auth.UNMASK_PERSONAL)
     user = auth.get(db, user_id=user_id)
     if user is None or not _user_in_scope(db, user, scope):
-        raise NotFound(f"user {user_id} does not exist or is outside your areas",
-                       field="user_id")
-    phone = auth.reveal_phone(db, viewer=viewer, user=user, cipher=get_cipher(request),
-                              actor=actor)
+        raise NotFound(f"user {user_id} does not exist or is outside your areas", field="user_id")
+    phone = auth.reveal_phone(db, viewer=viewer, user=user, cipher=get_cipher(request), actor=actor)
     return PhoneOut(user_id=user.id, phone=phone)
 
 
-@router.get("/audit", response_model=list[AuditEventOut], tags=["audit"],
-            dependencies=[requires(auth.READ_AUDIT)])
-def list_audit(db: DbSession, entity: str | None = None, action: str | None = None,
-               limit: int = 200) -> list[AuditEventOut]:
+@router.get(
+    "/audit",
+    response_model=list[AuditEventOut],
+    tags=["audit"],
+    dependencies=[requires(auth.READ_AUDIT)],
+)
+def list_audit(
+    db: DbSession, entity: str | None = None, action: str | None = None, limit: int = 200
+) -> list[AuditEventOut]:
     """The newest audit events first."""
     events = audit.get_all(db, entity=entity, action=action, limit=max(1, min(limit, 1000)))
     return [AuditEventOut.model_validate(e) for e in events]
@@ -123,6 +152,7 @@ def roads(request: Request, user: CurrentUser) -> Response:
     """The road network drawn under the command map (GeoJSON FeatureCollection, simplified)."""
     path = get_settings(request).data_dir / "roads.geojson"
     if not path.exists():
-        return Response('{"type":"FeatureCollection","features":[]}',
-                        media_type="application/geo+json")
+        return Response(
+            '{"type":"FeatureCollection","features":[]}', media_type="application/geo+json"
+        )
     return FileResponse(path, media_type="application/geo+json")

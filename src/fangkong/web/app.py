@@ -69,14 +69,18 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 yield
                 return
             # Case deadlines are checked inside the server (and by `fangkong cases tick`).
-            ticker = case_jobs.start_ticker(app.state.session_factory,
-                                            calendar=case_web.calendar_of(app))
+            ticker = case_jobs.start_ticker(
+                app.state.session_factory, calendar=case_web.calendar_of(app)
+            )
             # Callers' contacts are deleted on schedule inside the server too (SCOPE).
             purge = case_jobs.Ticker(
                 lambda: dispatch_jobs.run_purge(
                     app.state.session_factory,
-                    retention_days=app.state.settings.caller_contact_retention_days),
-                dispatch_jobs.PURGE_INTERVAL_S, name="dispatch-purge").start()
+                    retention_days=app.state.settings.caller_contact_retention_days,
+                ),
+                dispatch_jobs.PURGE_INTERVAL_S,
+                name="dispatch-purge",
+            ).start()
             try:
                 yield
             finally:
@@ -142,8 +146,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         user_id = getattr(request.state, "user_id", None)
         with request.app.state.session_factory() as session:
             user = session.get(User, user_id) if isinstance(user_id, int) else None
-            return render(request, "error.html", language=language, user=user,
-                          status_code=exc.status_code, error=exc)
+            return render(
+                request,
+                "error.html",
+                language=language,
+                user=user,
+                status_code=exc.status_code,
+                error=exc,
+            )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -170,9 +170,11 @@ RequestActor = Annotated[Actor, Depends(get_actor)]
 
 def language_of(request: Request) -> str:
     """The cookie's language, else the user's, else the default."""
-    return preferred_language(request.cookies.get(LANGUAGE_COOKIE),
-                              getattr(request.state, "user_language", None),
-                              get_settings(request).default_language)
+    return preferred_language(
+        request.cookies.get(LANGUAGE_COOKIE),
+        getattr(request.state, "user_language", None),
+        get_settings(request).default_language,
+    )
 
 
 def preferred_language(cookie: str | None, user_language: object, default: str) -> str:

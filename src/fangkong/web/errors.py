@@ -26,7 +26,11 @@ def invalid_request(exc: RequestValidationError) -> JSONResponse:
     ]
     first = faults[0] if faults else {"field": None, "message": "invalid request"}
     return JSONResponse(
-        {"error": "invalid_input", "message": f"{first['field']}: {first['message']}",
-         "field": first["field"], "detail": {"faults": faults}},
+        {
+            "error": "invalid_input",
+            "message": f"{first['field']}: {first['message']}",
+            "field": first["field"],
+            "detail": {"faults": faults},
+        },
         status_code=422,
     )

@@ -53,12 +53,19 @@ async def login(
 ) -> Response:
     await check_csrf(request)
     try:
-        user = auth.authenticate(db, username=username, password=password,
-                                 client=client_address(request))
+        user = auth.authenticate(
+            db, username=username, password=password, client=client_address(request)
+        )
     except Unauthorized:
         # Returning (not raising) lets the request's transaction keep the failed-login audit row.
-        return render(request, "login.html", language=language, next=_safe_next(next),
-                      failed=True, status_code=401)
+        return render(
+            request,
+            "login.html",
+            language=language,
+            next=_safe_next(next),
+            failed=True,
+            status_code=401,
+        )
     csrf = request.session.get("csrf_token")
     request.session.clear()
     request.session["user_id"] = user.id
@@ -75,8 +82,9 @@ async def logout(request: Request, user: CurrentUser) -> Response:
 
 @router.get("/lang/{code}")
 def switch_language(code: str, request: Request) -> Response:
-    target = _safe_next(request.headers.get("referer") and urlparse(
-        request.headers["referer"]).path)
+    target = _safe_next(
+        request.headers.get("referer") and urlparse(request.headers["referer"]).path
+    )
     response = RedirectResponse(target, status_code=303)
     if code in LANGUAGES:
         response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax")
@@ -87,14 +95,25 @@ def switch_language(code: str, request: Request) -> Response:
 def command_map(request: Request, user: CurrentUser, language: Language) -> Response:
     # The live layer (incidents, units, posts) is for those who may read dispatch.
     live = auth.can(user, dispatch_perms.READ)
-    return render(request, "map.html", language=language, user=user, live=live,
-                  live_labels=dispatch_pages.live_labels(language) if live else {})
+    return render(
+        request,
+        "map.html",
+        language=language,
+        user=user,
+        live=live,
+        live_labels=dispatch_pages.live_labels(language) if live else {},
+    )
 
 
-@router.get("/audit", response_class=HTMLResponse,
-            dependencies=[requires(auth.READ_AUDIT)])
-def audit_page(request: Request, db: DbSession, user: CurrentUser, language: Language,
-               action: str | None = None) -> Response:
+@router.get("/audit", response_class=HTMLResponse, dependencies=[requires(auth.READ_AUDIT)])
+def audit_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    language: Language,
+    action: str | None = None,
+) -> Response:
     events = audit.get_all(db, action=action or None, limit=300)
-    return render(request, "audit.html", language=language, user=user, events=events,
-                  action=action or "")
+    return render(
+        request, "audit.html", language=language, user=user, events=events, action=action or ""
+    )

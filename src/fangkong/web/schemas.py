@@ -14,8 +14,9 @@ class TokenIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
     name: str = Field(default="api", max_length=64, description="A label for this token")
-    ttl_hours: int | None = Field(default=24, ge=1, le=24 * 365,
-                                  description="Hours until it expires; null for no expiry")
+    ttl_hours: int | None = Field(
+        default=24, ge=1, le=24 * 365, description="Hours until it expires; null for no expiry"
+    )
 
 
 class TokenOut(BaseModel):
