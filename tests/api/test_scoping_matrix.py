@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from conftest import TEST_PASSWORD, LiveServer
 from factories import county_geojson, grid_centre
-from fangkong.core import auth
+from fangkong.areas import permissions as area_perms
+from fangkong.core import auth, permissions
 from fangkong.core.audit import SYSTEM
 from fangkong.core.models import Role
 
@@ -101,30 +102,30 @@ def test_reads_are_scoped(
 def test_writes_and_admin_reads_follow_the_role(
     live_server: LiveServer, tokens: dict[tuple[Role, str], str], role: Role, label: str
 ) -> None:
-    permissions = auth.PERMISSIONS[role]
+    held = permissions.of_role(role)
     with live_server.client(tokens[(role, label)]) as client:
         users = client.get("/api/v1/users")
-        assert users.status_code == (200 if auth.MANAGE_USERS in permissions else 403)
+        assert users.status_code == (200 if permissions.MANAGE_USERS in held else 403)
         if users.status_code == 200:
             for user in users.json():
                 assert set(user["area_codes"]) & visible(BINDINGS[label])
 
         audit = client.get("/api/v1/audit", params={"limit": 5})
-        assert audit.status_code == (200 if auth.READ_AUDIT in permissions else 403)
+        assert audit.status_code == (200 if permissions.READ_AUDIT in held else 403)
 
         empty_import = client.post(
             "/api/v1/areas/import", json={"type": "FeatureCollection", "features": []}
         )
         # Permission is checked before the body: a viewer learns nothing about the rules.
-        assert empty_import.status_code == (422 if auth.WRITE_AREAS in permissions else 403)
+        assert empty_import.status_code == (422 if area_perms.WRITE in held else 403)
 
         lon, lat = grid_centre("T-D1-S1-B1-G1")
         code = f"M-{role.value}-{label}"
         created = client.post(
             "/api/v1/addresses", json={"code": code, "text_zh": "矩阵路1号", "lon": lon, "lat": lat}
         )
-        assert created.status_code == (201 if auth.WRITE_AREAS in permissions else 403)
+        assert created.status_code == (201 if area_perms.WRITE in held else 403)
 
         me = client.get("/api/v1/users/me").json()
         phone = client.get(f"/api/v1/users/{me['id']}/phone")
-        assert phone.status_code == (200 if auth.UNMASK_PERSONAL in permissions else 403)
+        assert phone.status_code == (200 if permissions.UNMASK_PERSONAL in held else 403)

@@ -16,7 +16,7 @@ from fangkong.core.models import Role
 from fangkong.dispatch.models import IncidentStatus, Source
 from fangkong.dispatch.recommend import RINGS_S
 from fangkong.dispatch.taxonomy import TAXONOMY
-from fangkong.web.templating import NAVIGATION
+from fangkong.web.app import NAVIGATION
 
 SRC = Path(fangkong.__file__).resolve().parent
 TEMPLATES = SRC / "web" / "templates"

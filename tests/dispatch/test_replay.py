@@ -42,11 +42,11 @@ from fangkong.dispatch.models import (
     UnitStatus,
     UnitType,
 )
+from fangkong.http.deps import LANGUAGE_COOKIE
 from fangkong.network import service as network_service
 from fangkong.network.profile import DEFAULT_PROFILE
 from fangkong.network.service import Network
 from fangkong.network.store import import_and_activate
-from fangkong.web.deps import LANGUAGE_COOKIE
 
 ZONE = ZoneInfo("Asia/Shanghai")
 DAY = date(2025, 3, 10)

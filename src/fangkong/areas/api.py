@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field
 
 from fangkong.areas import index as area_index
+from fangkong.areas import permissions as area_perms
 from fangkong.areas import service
 from fangkong.areas.coords import CoordSystem, to_wgs84_array
 from fangkong.areas.geometry import h3_cell, to_geojson
@@ -22,12 +23,11 @@ from fangkong.areas.schemas import (
     ImportReportOut,
     LocateOut,
 )
-from fangkong.core import auth
 from fangkong.core.errors import InvalidInput
 from fangkong.core.scoping import Scope
-from fangkong.web.deps import DbSession, Language, RequestActor, UserScope, requires
+from fangkong.http.deps import DbSession, Language, RequestActor, UserScope, requires
 
-router = APIRouter(tags=["areas"], dependencies=[requires(auth.READ_AREAS)])
+router = APIRouter(tags=["areas"], dependencies=[requires(area_perms.READ)])
 
 MAX_BATCH_POINTS = 100_000
 
@@ -69,7 +69,7 @@ def areas_geojson(
     "/areas/import",
     response_model=ImportReportOut,
     status_code=201,
-    dependencies=[requires(auth.WRITE_AREAS)],
+    dependencies=[requires(area_perms.WRITE)],
 )
 def import_areas(
     db: DbSession,
@@ -180,7 +180,7 @@ def list_addresses(
     "/addresses",
     response_model=AddressOut,
     status_code=201,
-    dependencies=[requires(auth.WRITE_AREAS)],
+    dependencies=[requires(area_perms.WRITE)],
 )
 def create_address(
     body: AddressIn, db: DbSession, scope: UserScope, actor: RequestActor

@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from fangkong.areas import permissions as area_perms
 from fangkong.areas import service
 from fangkong.areas.models import LEVELS, AreaLevel
-from fangkong.core import auth
-from fangkong.web.deps import CurrentUser, DbSession, Language, UserScope, requires
-from fangkong.web.templating import render
+from fangkong.http.deps import CurrentUser, DbSession, Language, UserScope, requires
+from fangkong.http.templating import render
 
-router = APIRouter(include_in_schema=False, dependencies=[requires(auth.READ_AREAS)])
+router = APIRouter(include_in_schema=False, dependencies=[requires(area_perms.READ)])
 
 PAGE_SIZE = 50
 

@@ -2,13 +2,13 @@
 
 What the application wires in (see the package's README section in the report):
 ``fangkong.cases.api.router``, ``fangkong.cases.pages.router``, :data:`NAV`,
-``fangkong.cases.cli.cases_app``, :data:`PERMISSIONS_BY_ROLE` and
-``fangkong.cases.demo.build_demo_cases``.
+``fangkong.cases.cli.cases_app``; ``fangkong.cases.permissions`` registers its permissions
+with core.
 """
 
 from __future__ import annotations
 
-from fangkong.cases.permissions import PERMISSIONS_BY_ROLE, READ
+from fangkong.cases.permissions import READ
 
 # (permission, translation key, path) of the console pages, for the main navigation.
 NAV: list[tuple[str | None, str, str]] = [
@@ -16,4 +16,4 @@ NAV: list[tuple[str | None, str, str]] = [
     (READ, "nav.cases_board", "/cases/board"),
 ]
 
-__all__ = ["NAV", "PERMISSIONS_BY_ROLE"]
+__all__ = ["NAV"]

@@ -39,7 +39,7 @@ from fangkong.cases.storage import MAX_BYTES
 from fangkong.cases.web import Calendar, Storage, attachment_response
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
-from fangkong.web.deps import (
+from fangkong.http.deps import (
     CurrentUser,
     DbSession,
     Language,

@@ -27,7 +27,7 @@ from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope
-from fangkong.web.deps import (
+from fangkong.http.deps import (
     CurrentUser,
     DbSession,
     Language,
@@ -36,7 +36,7 @@ from fangkong.web.deps import (
     get_cipher,
     requires,
 )
-from fangkong.web.templating import render
+from fangkong.http.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
 PAGE_SIZE = 50

@@ -8,6 +8,7 @@ by hand (``cases.admin``).
 
 from __future__ import annotations
 
+from fangkong.core import permissions
 from fangkong.core.models import Role
 
 READ = "cases.read"
@@ -31,9 +32,4 @@ PERMISSIONS_BY_ROLE: dict[Role, set[str]] = {
 }
 
 
-def merged(base: dict[Role, frozenset[str]]) -> dict[Role, frozenset[str]]:
-    """``base`` (e.g. ``fangkong.core.auth.PERMISSIONS``) with the case permissions added."""
-    return {
-        role: frozenset(base.get(role, frozenset()) | PERMISSIONS_BY_ROLE.get(role, set()))
-        for role in Role
-    }
+permissions.register(PERMISSIONS_BY_ROLE)

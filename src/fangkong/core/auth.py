@@ -8,13 +8,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, lazyload
 
-from fangkong.areas.models import Area
-from fangkong.cases.permissions import merged as merged_case_permissions
-from fangkong.core import audit
+from fangkong.core import audit, permissions
 from fangkong.core.audit import Actor
 from fangkong.core.db import utcnow
 from fangkong.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-from fangkong.core.models import ApiToken, Role, User, UserArea
+from fangkong.core.models import AREA_NODE, ApiToken, Role, User, UserArea
 from fangkong.core.plain_sql import PlainSelect
 from fangkong.core.security import (
     MIN_PASSWORD_LENGTH,
@@ -25,30 +23,6 @@ from fangkong.core.security import (
     token_digest,
     verify_password,
 )
-from fangkong.dispatch.permissions import merged as merged_dispatch_permissions
-
-# Permissions grow as domains land; a role not listed for a permission never has it.
-READ_AREAS = "areas.read"
-WRITE_AREAS = "areas.write"
-MANAGE_USERS = "users.manage"
-READ_AUDIT = "audit.read"
-UNMASK_PERSONAL = "personal.unmask"
-
-PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.ADMIN: frozenset({READ_AREAS, WRITE_AREAS, MANAGE_USERS, READ_AUDIT, UNMASK_PERSONAL}),
-    Role.COMMANDER: frozenset({READ_AREAS, UNMASK_PERSONAL}),
-    Role.STATION_OFFICER: frozenset({READ_AREAS}),
-    Role.GRID_WORKER: frozenset({READ_AREAS}),
-    Role.MEDIATOR: frozenset({READ_AREAS}),
-    Role.INSPECTOR: frozenset({READ_AREAS}),
-    Role.EVALUATOR: frozenset({READ_AREAS, READ_AUDIT}),
-    Role.VIEWER: frozenset({READ_AREAS}),
-}
-
-
-# Each domain declares what its roles may do; merged here so that one table answers `can`.
-PERMISSIONS = merged_case_permissions(PERMISSIONS)
-PERMISSIONS = merged_dispatch_permissions(PERMISSIONS)
 
 
 @dataclass(frozen=True)
@@ -66,7 +40,7 @@ class Principal:
 
 
 def can(user: User | Principal, permission: str) -> bool:
-    return user.is_active and permission in PERMISSIONS[user.role]
+    return user.is_active and permissions.held(user.role, permission)
 
 
 def require(user: User | Principal, permission: str) -> None:
@@ -93,14 +67,15 @@ def get_all(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
 
 
-def _areas_by_code(session: Session, codes: list[str]) -> list[Area]:
+def _area_ids_by_code(session: Session, codes: list[str]) -> list[int]:
     if not codes:
         raise InvalidInput("a user must be bound to at least one area", field="area_codes")
-    areas = list(session.scalars(select(Area).where(Area.code.in_(codes))))
-    missing = sorted(set(codes) - {a.code for a in areas})
+    selected = select(AREA_NODE.c.code, AREA_NODE.c.id).where(AREA_NODE.c.code.in_(codes))
+    found: dict[str, int] = {code: area_id for code, area_id in session.execute(selected)}
+    missing = sorted(set(codes) - set(found))
     if missing:
         raise InvalidInput(f"unknown area codes: {', '.join(missing)}", field="area_codes")
-    return areas
+    return [found[code] for code in codes]
 
 
 def create(
@@ -124,13 +99,13 @@ def create(
         )
     if get_by_username(session, username=username) is not None:
         raise Conflict(f"username {username!r} is taken", field="username")
-    areas = _areas_by_code(session, area_codes)
+    area_ids = _area_ids_by_code(session, sorted(set(area_codes)))
     user = User(
         username=username,
         display_name=display_name,
         password_hash=hash_password(password),
         role=role,
-        area_links=[UserArea(area_id=a.id) for a in areas],
+        area_links=[UserArea(area_id=area_id) for area_id in area_ids],
     )
     if phone:
         if cipher is None:
@@ -241,9 +216,9 @@ def user_for(session: Session, credential: Credential) -> User:
 # The user with the paths of their areas (a row per area, one with no path when there is none),
 # run as plain SQL: the intake writer reads it for every batch.
 _PRINCIPAL_COLUMNS = (
-    select(User.id, User.username, User.role, User.is_active, User.language, Area.path)
+    select(User.id, User.username, User.role, User.is_active, User.language, AREA_NODE.c.path)
     .outerjoin(UserArea, UserArea.user_id == User.id)
-    .outerjoin(Area, Area.id == UserArea.area_id)
+    .outerjoin(AREA_NODE, AREA_NODE.c.id == UserArea.area_id)
 )
 _PRINCIPAL_BY_TOKEN = PlainSelect(
     _PRINCIPAL_COLUMNS.add_columns(ApiToken.revoked, ApiToken.expires_at)
@@ -285,7 +260,7 @@ def reveal_phone(
     session: Session, *, viewer: User, user: User, cipher: FieldCipher, actor: Actor
 ) -> str | None:
     """Unmask a staff member's phone; allowed to roles that need it, and always audited."""
-    require(viewer, UNMASK_PERSONAL)
+    require(viewer, permissions.UNMASK_PERSONAL)
     if user.phone_encrypted is None:
         return None
     audit.record(

@@ -6,7 +6,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    column,
+    table,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.core.db import Base, TimestampMixin, utcnow
@@ -54,6 +64,11 @@ class User(TimestampMixin, Base):
     @property
     def area_ids(self) -> list[int]:
         return [link.area_id for link in self.area_links]
+
+
+#: The jurisdiction tree's nodes as core sees them. The table belongs to the areas domain, which
+#: core never imports; binding users to areas and scoping by area path read only these columns.
+AREA_NODE = table("area", column("id", Integer), column("code", String), column("path", String))
 
 
 class UserArea(Base):

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, bindparam, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from fangkong.areas.models import Area
-from fangkong.core.models import User, UserArea
+from fangkong.core.models import AREA_NODE, User, UserArea
 
 
 @dataclass(frozen=True)
@@ -31,8 +30,8 @@ class Scope:
 
 
 _BOUND_PATHS = (
-    select(Area.path)
-    .join(UserArea, UserArea.area_id == Area.id)
+    select(AREA_NODE.c.path)
+    .join(UserArea, UserArea.area_id == AREA_NODE.c.id)
     .where(UserArea.user_id == bindparam("user_id"))
 )
 

@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 from fangkong.areas import service as area_service
 from fangkong.areas.geometry import area_m2, project_local
 from fangkong.areas.models import Area, AreaLevel
-from fangkong.cases.demo import build_demo_cases
 from fangkong.core import auth
 from fangkong.core.audit import SYSTEM
 from fangkong.core.db import utcnow
 from fangkong.core.models import Role, User
 from fangkong.core.scoping import Scope
 from fangkong.core.security import FieldCipher
+from fangkong.demo.cases import build_demo_cases
 from fangkong.demo.incidents import IncidentsReport, build_demo_incidents
 from fangkong.demo.osm import (
     AddressPoint,

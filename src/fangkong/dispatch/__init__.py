@@ -1,8 +1,8 @@
 """Incidents (警情), units (警力), dispatch recommendation and response-ring KPIs.
 
 What the application wires in: ``fangkong.dispatch.api.router`` (under ``/api/v1``),
-``fangkong.dispatch.pages.router``, :data:`NAV` and
-``fangkong.dispatch.permissions.merged`` (in ``fangkong.core.auth``).
+``fangkong.dispatch.pages.router`` and :data:`NAV`; ``fangkong.dispatch.permissions``
+registers its permissions with core.
 """
 
 from __future__ import annotations

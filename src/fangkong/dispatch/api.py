@@ -75,9 +75,8 @@ from fangkong.dispatch.schemas import (
     UnitIn,
     UnitOut,
 )
-from fangkong.network import service as network_service
-from fangkong.web import errors
-from fangkong.web.deps import (
+from fangkong.http import errors
+from fangkong.http.deps import (
     LANGUAGE_COOKIE,
     CurrentUser,
     DbSession,
@@ -93,6 +92,7 @@ from fangkong.web.deps import (
     preferred_language,
     requires,
 )
+from fangkong.network import service as network_service
 
 router = APIRouter(tags=["dispatch"], dependencies=[requires(perms.READ)])
 MAX_IMPORT_BYTES = 5 << 20

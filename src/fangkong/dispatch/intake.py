@@ -2,7 +2,7 @@
 
 Intake is the command centre's busiest write: calls come in bursts, each a small row. The API
 handler does no I/O of its own: it checks the request's shape, notes who sent it (a bearer
-token or the session's user, see :func:`fangkong.web.deps.credential_of`) and queues it on the
+token or the session's user, see :func:`fangkong.http.deps.credential_of`) and queues it on the
 app's committer: a :class:`~fangkong.core.writer.ProcessCommitter` (a writer process beside
 the server) or a :class:`~fangkong.core.batching.GroupCommitter` (a thread). It writes what was
 queued in one transaction with :func:`write`: for each call it resolves the user and their

@@ -31,8 +31,7 @@ from fangkong.dispatch.models import (
     UnitStatus,
     UnitType,
 )
-from fangkong.network import service as network_service
-from fangkong.web.deps import (
+from fangkong.http.deps import (
     CurrentUser,
     DbSession,
     Language,
@@ -42,7 +41,8 @@ from fangkong.web.deps import (
     get_settings,
     requires,
 )
-from fangkong.web.templating import render
+from fangkong.http.templating import render
+from fangkong.network import service as network_service
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
 BOARD_SIZE = 200

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from fangkong.areas.coords import CoordSystem
 from fangkong.core.errors import InvalidInput
+from fangkong.http.deps import CurrentUser, get_settings
 from fangkong.network import service
 from fangkong.network.schemas import (
     MatrixIn,
@@ -18,7 +19,6 @@ from fangkong.network.schemas import (
     TravelTimesIn,
     TravelTimesOut,
 )
-from fangkong.web.deps import CurrentUser, get_settings
 
 router = APIRouter(prefix="/network", tags=["network"])
 

@@ -10,13 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area
-from fangkong.core import audit, auth
+from fangkong.core import audit, auth, permissions
 from fangkong.core.audit import Actor
 from fangkong.core.errors import NotFound, Unauthorized
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope
 from fangkong.core.security import FieldCipher
-from fangkong.web.deps import (
+from fangkong.http.deps import (
     CurrentUser,
     DbSession,
     RequestActor,
@@ -41,7 +41,7 @@ def user_out(db: Session, user: User, cipher: FieldCipher) -> UserOut:
         is_active=user.is_active,
         area_codes=sorted(codes),
         phone_masked=auth.masked_phone(user, cipher),
-        permissions=sorted(auth.PERMISSIONS[user.role]),
+        permissions=sorted(permissions.of_role(user.role)),
     )
 
 
@@ -75,7 +75,7 @@ def read_me(user: CurrentUser, request: Request, db: DbSession) -> UserOut:
     "/users",
     response_model=list[UserOut],
     tags=["users"],
-    dependencies=[requires(auth.MANAGE_USERS)],
+    dependencies=[requires(permissions.MANAGE_USERS)],
 )
 def list_users(request: Request, db: DbSession, scope: UserScope) -> list[UserOut]:
     """Users bound to at least one area within your scope."""
@@ -88,7 +88,7 @@ def list_users(request: Request, db: DbSession, scope: UserScope) -> list[UserOu
     response_model=UserOut,
     status_code=201,
     tags=["users"],
-    dependencies=[requires(auth.MANAGE_USERS)],
+    dependencies=[requires(permissions.MANAGE_USERS)],
 )
 def create_user(
     body: UserIn, request: Request, db: DbSession, scope: UserScope, actor: RequestActor
@@ -125,7 +125,7 @@ def reveal_phone(
     actor: RequestActor,
 ) -> PhoneOut:
     """Unmask a staff member's work phone (roles that need it; every read is audited)."""
-    auth.require(viewer, auth.UNMASK_PERSONAL)
+    auth.require(viewer, permissions.UNMASK_PERSONAL)
     user = auth.get(db, user_id=user_id)
     if user is None or not _user_in_scope(db, user, scope):
         raise NotFound(f"user {user_id} does not exist or is outside your areas", field="user_id")
@@ -137,7 +137,7 @@ def reveal_phone(
     "/audit",
     response_model=list[AuditEventOut],
     tags=["audit"],
-    dependencies=[requires(auth.READ_AUDIT)],
+    dependencies=[requires(permissions.READ_AUDIT)],
 )
 def list_audit(
     db: DbSession, entity: str | None = None, action: str | None = None, limit: int = 200

@@ -5,25 +5,40 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
-from fangkong import __version__
+from fangkong import __version__, areas, cases, dispatch
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, make_session_factory
 from fangkong.core.errors import FangkongError, Unauthorized
 from fangkong.core.leader import leadership
 from fangkong.core.models import User
+from fangkong.core.permissions import READ_AUDIT
 from fangkong.core.security import FieldCipher
-from fangkong.web import errors
-from fangkong.web.deps import language_of
-from fangkong.web.templating import STATIC_DIR, render
+from fangkong.http import errors
+from fangkong.http.deps import language_of
+from fangkong.http.templating import NavEntry, render
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+#: The console's main navigation: the map, each domain's pages, the audit log last.
+NAVIGATION: list[NavEntry] = [
+    (None, "nav.map", "/"),
+    *areas.NAV,
+    *cases.NAV,
+    *dispatch.NAV,
+    (READ_AUDIT, "nav.audit", "/audit"),
+]
 
 API_PREFIX = "/api/v1"
 #: In the data folder: held by the one server process that runs the background jobs.
@@ -106,6 +121,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.cipher = FieldCipher(secret)
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    templates.env.globals["version"] = __version__
+    app.state.templates = templates
+    app.state.navigation = NAVIGATION
 
     app.add_middleware(
         SessionMiddleware,

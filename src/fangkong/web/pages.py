@@ -8,12 +8,12 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from fangkong.core import audit, auth
+from fangkong.core import audit, auth, permissions
 from fangkong.core.config import LANGUAGES
 from fangkong.core.errors import Unauthorized
 from fangkong.dispatch import pages as dispatch_pages
 from fangkong.dispatch import permissions as dispatch_perms
-from fangkong.web.deps import (
+from fangkong.http.deps import (
     LANGUAGE_COOKIE,
     CurrentUser,
     DbSession,
@@ -22,7 +22,7 @@ from fangkong.web.deps import (
     client_address,
     requires,
 )
-from fangkong.web.templating import render
+from fangkong.http.templating import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -105,7 +105,7 @@ def command_map(request: Request, user: CurrentUser, language: Language) -> Resp
     )
 
 
-@router.get("/audit", response_class=HTMLResponse, dependencies=[requires(auth.READ_AUDIT)])
+@router.get("/audit", response_class=HTMLResponse, dependencies=[requires(permissions.READ_AUDIT)])
 def audit_page(
     request: Request,
     db: DbSession,

@@ -1,35 +1,26 @@
-"""Jinja2 templates with the i18n function, the CSRF token and the navigation."""
+"""Pages rendered with the i18n function, the CSRF token and the navigation.
+
+The kit knows no template folder and no page: the app's wiring (``fangkong.web.app``) puts the
+Jinja2 environment in ``app.state.templates`` and the navigation, gathered from the domains, in
+``app.state.navigation``.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from fangkong import __version__, cases, dispatch
 from fangkong.core import auth
 from fangkong.core.i18n import translate
 from fangkong.core.models import User
+from fangkong.http.deps import csrf_token
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-# (permission needed or None, translation key, path); later domains append their pages here.
-NAVIGATION: list[tuple[str | None, str, str]] = [
-    (None, "nav.map", "/"),
-    (auth.READ_AREAS, "nav.areas", "/areas"),
-    (auth.READ_AREAS, "nav.fusion", "/areas/fusion"),
-    (auth.READ_AREAS, "nav.addresses", "/addresses"),
-    (auth.READ_AUDIT, "nav.audit", "/audit"),
-]
-NAVIGATION[-1:-1] = cases.NAV  # the case pages before the audit log
-NAVIGATION[-1:-1] = dispatch.NAV  # the incident board before the audit log
-
-templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-templates.env.globals["version"] = __version__
+#: A navigation entry: the permission needed (None: every user), its translation key, its path.
+NavEntry = tuple[str | None, str, str]
 
 
 def render(
@@ -41,14 +32,16 @@ def render(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    from fangkong.web.deps import csrf_token
+    """The template ``name`` as a page in ``language``, with the user's navigation."""
 
     def t(key: str, **values: object) -> str:
         return translate(key, language, **values)
 
+    templates: Jinja2Templates = request.app.state.templates
+    navigation: Sequence[NavEntry] = request.app.state.navigation
     nav = [
         (t(key), path)
-        for permission, key, path in NAVIGATION
+        for permission, key, path in navigation
         if user is not None and (permission is None or auth.can(user, permission))
     ]
     return templates.TemplateResponse(

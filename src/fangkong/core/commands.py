@@ -1,0 +1,50 @@
+"""What every command of the command line shares: the ``--data-dir`` option, settings, the
+schema upgrade, a session factory and the error exit.
+
+Each domain's ``cli.py`` and the demo's command use these; ``fangkong.cli`` gathers them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session, sessionmaker
+
+from fangkong.core.config import Settings, load_settings
+from fangkong.core.db import make_engine, make_session_factory
+from fangkong.core.errors import FangkongError
+
+console = Console()
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data folder [default: ./fangkong-data or $FANGKONG_DATA_DIR]"),
+]
+
+
+def settings_for(data_dir: Path | None, **overrides: object) -> Settings:
+    """The settings of the environment, with ``--data-dir`` and ``overrides`` applied."""
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    return load_settings(**overrides)
+
+
+def upgrade(settings: Settings) -> None:
+    """Create the data folder and migrate its database to the newest schema."""
+    from fangkong.core.migrate import upgrade as upgrade_schema
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_schema(make_engine(settings.resolved_database_url))
+
+
+def session_factory(settings: Settings) -> sessionmaker[Session]:
+    return make_session_factory(make_engine(settings.resolved_database_url))
+
+
+def fail(exc: FangkongError) -> NoReturn:
+    """Print a domain error and exit with status 2."""
+    console.print(f"[red]error:[/red] {exc.message}")
+    raise typer.Exit(code=2)
