@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-import time
 from typing import Any
 
 import numpy as np
@@ -300,14 +299,16 @@ def test_index_sees_writes_of_other_processes_within_its_recheck(
 ) -> None:
     first = area_index.get(db)
     # A write this process's ORM never saw (as another process's would be): a plain UPDATE
-    # that moves the version on, seen once the recheck interval has passed.
-    monkeypatch.setattr(area_index, "RECHECK_S", 0.2)
+    # that moves the version on, seen once the recheck interval has passed. The interval is
+    # set, not waited for, so that a slow machine cannot outlast it: an hour (still within
+    # it), then none (past it at once).
     grid = service.get_by_code_or_raise(db, code="T-D1-S1-B1-G1")
     db.connection().exec_driver_sql(
         "UPDATE area SET updated_at = '2099-01-01 00:00:00.000000' WHERE id = " + str(grid.id)
     )
+    monkeypatch.setattr(area_index, "RECHECK_S", 3600.0)
     assert area_index.get(db) is first  # within the interval: not asked again
-    time.sleep(0.25)
+    monkeypatch.setattr(area_index, "RECHECK_S", 0.0)
     assert area_index.get(db) is not first
 
 

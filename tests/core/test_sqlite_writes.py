@@ -91,15 +91,30 @@ def test_a_second_writer_waits_for_the_first_to_commit(engine: Engine) -> None:
 
 
 _OTHER_PROCESS = """
-import sys, time
+import os, sys, time
 from sqlalchemy import text
+from fangkong.core import sqlite_writes
 from fangkong.core.db import make_engine
-engine = make_engine("sqlite:///" + sys.argv[1])
+
+path = os.path.realpath(sys.argv[1])
+waited = []
+
+def sleep(seconds):
+    # The first pause is the proof that this process found the turn taken.
+    if not waited:
+        print("waiting", flush=True)
+    waited.append(seconds)
+    time.sleep(seconds)
+
+# This process's turn reports its first wait and never gives up: its clock stands still, so
+# however slowly a loaded machine runs the test, the wait cannot time out.
+sqlite_writes._turns[path] = sqlite_writes.WriteTurn(path, clock=lambda: 0.0, sleep=sleep)
+engine = make_engine("sqlite:///" + path)
 with engine.begin() as conn:
     conn.execute(text("PRAGMA busy_timeout=0"))
     print("ready", flush=True)
     conn.execute(text("INSERT INTO t (v) VALUES ('other process')"))
-    print(time.time(), flush=True)
+    print("wrote", flush=True)
     conn.execute(text("PRAGMA busy_timeout=10000"))
 """
 
@@ -116,12 +131,13 @@ def test_writers_of_another_process_queue_too(engine: Engine) -> None:
         conn.execute(text("INSERT INTO t (v) VALUES ('this process')"))
         # The other process writes now, and must wait for this commit: with no busy wait of
         # its own, it would fail at once on SQLite's lock if it did not queue on the lock file.
+        # No clock decides the order: it says when it has found the turn taken, and this
+        # process commits only then.
         assert other.stdout.readline().strip() == "ready"
-        time.sleep(0.3)
-        committed = time.time()
+        assert other.stdout.readline().strip() == "waiting", other.communicate(timeout=30)[1]
     out, err = other.communicate(timeout=30)
     assert other.returncode == 0, err
-    assert float(out) >= committed
+    assert out.split() == ["wrote"]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT v FROM t ORDER BY id")).scalars().all() == [
             "this process",

@@ -25,7 +25,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -49,18 +49,28 @@ _NOT_WRITING = frozenset(
 class WriteTurn:
     """The turn to write one database file: a lock shared by this process's threads, then an
     advisory lock on a file beside the database shared with the other processes that use
-    this module (a second server worker, the CLI), so that their writers queue too."""
+    this module (a second server worker, the CLI), so that their writers queue too.
 
-    def __init__(self, path: str) -> None:
+    ``clock`` and ``sleep`` time the wait for another process's turn (tests give their own)."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._threads = threading.Lock()
         self._path = f"{path}-writer"
         self._fd: int | None = None
+        self._clock = clock
+        self._sleep = sleep
 
     def locked(self) -> bool:
         return self._threads.locked()
 
     def acquire(self, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
+        deadline = self._clock() + timeout_s
         if not self._threads.acquire(timeout=timeout_s):
             return False
         try:
@@ -73,10 +83,10 @@ class WriteTurn:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return True
             except BlockingIOError:
-                if time.monotonic() >= deadline:
+                if self._clock() >= deadline:
                     self._threads.release()
                     return False
-                time.sleep(pause)
+                self._sleep(pause)
                 pause = min(pause * 2, 0.001)
 
     def release(self) -> None:
