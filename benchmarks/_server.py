@@ -40,6 +40,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
+#: A monotonic clock in seconds.
+Clock = Callable[[], float]
 
 WEST, SOUTH, EAST, NORTH = 120.00, 30.00, 120.16, 30.08
 SECRET = "b" * 40
@@ -509,25 +511,32 @@ def _payloads(
 
 
 async def _closed_loop(
-    port: int, payloads: list[bytes], concurrency: int, duration_s: float, load: Load
+    port: int,
+    payloads: list[bytes],
+    concurrency: int,
+    duration_s: float,
+    load: Load,
+    clock: Clock = time.perf_counter,
 ) -> None:
-    """``concurrency`` connections, each sending its next request as soon as one is answered."""
+    """``concurrency`` connections, each sending its next request as soon as one is answered.
+
+    ``clock``: what latencies and the phase's end are read from (a test gives its loop's)."""
     loop = asyncio.get_running_loop()
     queue = iter(payloads)
     done = loop.create_future()
     running = concurrency
-    stop_at = time.perf_counter() + duration_s
+    stop_at = clock() + duration_s
 
     def send_next(connection: _Connection) -> None:
         nonlocal running
-        payload = next(queue, None) if time.perf_counter() < stop_at else None
+        payload = next(queue, None) if clock() < stop_at else None
         if payload is None:
             connection.close()
             running -= 1
             if not running:
                 done.set_result(None)
             return
-        connection.send(payload, time.perf_counter())
+        connection.send(payload, clock())
 
     async def reconnect() -> None:
         send_next(await _connect(port, on_answer))
@@ -539,16 +548,16 @@ async def _closed_loop(
             load.errors += 1
             _keep_running(tasks, reconnect())
             return
-        load.latencies.append(time.perf_counter() - connection.since)
+        load.latencies.append(clock() - connection.since)
         load.statuses[status] = load.statuses.get(status, 0) + 1
         send_next(connection)
 
     connections = [await _connect(port, on_answer) for _ in range(concurrency)]
-    started = time.perf_counter()
+    started = clock()
     for connection in connections:
         send_next(connection)
     await done
-    load.seconds = time.perf_counter() - started
+    load.seconds = clock() - started
 
 
 async def _open_loop(
@@ -558,6 +567,7 @@ async def _open_loop(
     duration_s: float,
     load: Load,
     max_connections: int = 12,
+    clock: Clock = time.perf_counter,
 ) -> None:
     """Requests sent on a fixed schedule (``rate`` per second); latency counts from the
     scheduled moment, so that a stalled server is not hidden by a client that waits.
@@ -566,7 +576,9 @@ async def _open_loop(
     wait counted). The default, 12, stays under a connection pool's 15: the bare peer holds a
     pooled connection per request in flight, and more would wait for the pool's 30 s timeout
     (fangkong's intake takes none in the server's process). A request still waiting
-    ``UNSENT_AFTER_S`` after the phase's end is given up and counted as unsent."""
+    ``UNSENT_AFTER_S`` after the phase's end is given up and counted as unsent. ``clock``: what
+    latencies and the schedule are read from (a test gives its event loop's, whose timers
+    keep the schedule)."""
     loop = asyncio.get_running_loop()
     count = min(len(payloads), int(rate * duration_s))
     load.target_rate = rate
@@ -578,7 +590,7 @@ async def _open_loop(
     settled = 0
     done = loop.create_future()
     scheduled = 0
-    started = time.perf_counter()
+    started = clock()
     give_up_at = started + duration_s + UNSENT_AFTER_S
 
     def settle(n: int = 1) -> None:
@@ -589,7 +601,7 @@ async def _open_loop(
 
     def pump() -> None:
         nonlocal connections, opening
-        if due and time.perf_counter() > give_up_at:
+        if due and clock() > give_up_at:
             load.unsent += len(due)
             settle(len(due))
             due.clear()
@@ -601,7 +613,7 @@ async def _open_loop(
             if idle:
                 payload, since = due.popleft()
                 # From when it was due; one sent early (see tick) from when it was sent.
-                idle.pop().send(payload, min(since, time.perf_counter()))
+                idle.pop().send(payload, min(since, clock()))
             else:
                 while connections < max_connections and opening < len(due):
                     connections += 1
@@ -629,7 +641,7 @@ async def _open_loop(
             load.errors += 1
             connections -= 1
         else:
-            load.latencies.append(time.perf_counter() - connection.since)
+            load.latencies.append(clock() - connection.since)
             load.statuses[status] = load.statuses.get(status, 0) + 1
             idle.append(connection)
         settle()
@@ -638,20 +650,20 @@ async def _open_loop(
     def tick() -> None:
         nonlocal scheduled
         # The loop's timers keep milliseconds: a request due within one is sent now.
-        now = time.perf_counter() + TIMER_RESOLUTION_S
+        now = clock() + TIMER_RESOLUTION_S
         while scheduled < count and started + scheduled / rate <= now:
             due.append((payloads[scheduled], started + scheduled / rate))
             scheduled += 1
         pump()
         if scheduled < count:
-            loop.call_later(started + scheduled / rate - time.perf_counter(), tick)
+            loop.call_later(started + scheduled / rate - clock(), tick)
         else:
-            loop.call_later(max(0.0, give_up_at - time.perf_counter()) + 0.01, pump)
+            loop.call_later(max(0.0, give_up_at - clock()) + 0.01, pump)
 
     if count:
         tick()
         await done
-    load.seconds = time.perf_counter() - started
+    load.seconds = clock() - started
     for connection in idle:
         connection.close()
 
