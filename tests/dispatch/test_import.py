@@ -12,7 +12,7 @@ from conftest import LiveServer
 from dispatch.dispatch_helpers import ACTOR, CIPHER, T0, scope_of
 from factories import grid_centre
 from fangkong.core.errors import InvalidInput
-from fangkong.dispatch import service
+from fangkong.dispatch import importing, service
 from fangkong.dispatch.models import Incident
 
 LON, LAT = grid_centre("T-D1-S1-B1-G1")
@@ -67,7 +67,7 @@ def test_import_reports_each_bad_row_and_keeps_the_good(db: Session) -> None:
 def test_an_import_in_several_writes_answers_each_row_in_order(
     db: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "IMPORT_CHUNK", 2)
+    monkeypatch.setattr(importing, "IMPORT_CHUNK", 2)
     rows = [HEADER] + [f"chunk-{n},criminal,theft,P3,call,{LON},{LAT},row {n}," for n in range(5)]
     rows[3] = f"chunk-1,criminal,theft,P3,call,{LON},{LAT},row 1,"  # row 1 again, next write
     rows[5] = f"chunk-1,criminal,theft,P1,call,{LON},{LAT},row 1,"  # its key, other fields

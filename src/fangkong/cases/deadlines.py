@@ -1,0 +1,204 @@
+"""Deadlines: when a case entering a state is due, and the tick that reminds, flags overdue
+and escalates when they pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from fangkong.cases import registry
+from fangkong.cases._common import add_event, decl_of, iso
+from fangkong.cases.calendar import BusinessCalendar, shift
+from fangkong.cases.declaration import CaseTypeDecl
+from fangkong.cases.models import (
+    Case,
+    DeadlineAction,
+    EventKind,
+)
+from fangkong.cases.notify import assignee_or_actors, nearest_users, notify
+from fangkong.core import audit
+from fangkong.core.audit import SYSTEM
+
+
+def deadline_for(
+    decl: CaseTypeDecl, case: Case, state: str, *, start: datetime, calendar: BusinessCalendar
+) -> datetime | None:
+    """When a case entering ``state`` at ``start`` is due (None: the state has no deadline).
+
+    The state's hours (or the hours for the value of its ``by_field``) on its clock, multiplied
+    by the risk declaration's ``deadline_factor`` while the case carries the escalation-risk flag.
+    """
+    deadline = decl.state(state).deadline
+    if deadline is None:
+        return None
+    hours = deadline.hours
+    if deadline.by_field is not None:
+        hours = deadline.hours_by_value.get(str(case.data.get(deadline.by_field)), hours)
+    if case.escalation_risk and decl.risk is not None:
+        hours *= decl.risk.deadline_factor
+    return shift(start, hours, clock=deadline.clock, calendar=calendar)
+
+
+def enter_state(
+    decl: CaseTypeDecl, case: Case, state: str, *, now: datetime, calendar: BusinessCalendar
+) -> None:
+    spec = decl.state(state)
+    case.state = state
+    case.state_entered_at = now
+    case.deadline_round = (case.deadline_round or 0) + 1
+    case.is_overdue = False
+    if spec.closing:
+        case.closed_at = now
+        case.resolved_at = now if spec.resolved else None
+        case.due_at = None
+    else:
+        case.closed_at = None
+        case.resolved_at = None
+        case.due_at = deadline_for(decl, case, state, start=now, calendar=calendar)
+
+
+@dataclass
+class TickReport:
+    checked: int = 0
+    reminded: int = 0
+    flagged_overdue: int = 0
+    escalated: int = 0
+    notices: int = 0
+
+
+def _do_action(
+    session: Session,
+    decl: CaseTypeDecl,
+    case: Case,
+    kind: str,
+    *,
+    now: datetime,
+    report: TickReport,
+) -> None:
+    assert case.due_at is not None
+    due = iso(case.due_at)
+    if kind == "remind":
+        names = (
+            notify(session, case, assignee_or_actors(session, decl, case), EventKind.REMIND, now)
+            if now < case.due_at
+            else []
+        )
+        add_event(
+            case,
+            kind=EventKind.REMIND,
+            actor=SYSTEM,
+            now=now,
+            data={"due_at": due, "notified": names},
+        )
+        report.reminded += 1
+    elif kind == "flag_overdue":
+        case.is_overdue = True
+        case.late = True
+        names = notify(
+            session, case, assignee_or_actors(session, decl, case), EventKind.OVERDUE, now
+        )
+        add_event(
+            case,
+            kind=EventKind.OVERDUE,
+            actor=SYSTEM,
+            now=now,
+            data={"due_at": due, "notified": names},
+        )
+        report.flagged_overdue += 1
+    else:
+        # 升级: to users of a supervising role bound to the parent area (or the nearest
+        # ancestor above it that has any).
+        recipients = nearest_users(
+            session, path=case.area_path, roles=decl.supervising_roles, skip_own=True
+        )
+        names = notify(session, case, recipients, EventKind.ESCALATE, now)
+        case.escalated_at = now
+        add_event(
+            case,
+            kind=EventKind.ESCALATE,
+            actor=SYSTEM,
+            now=now,
+            data={"due_at": due, "notified": names},
+        )
+        report.escalated += 1
+    report.notices += len(names)
+
+
+def tick(session: Session, *, now: datetime, calendar: BusinessCalendar) -> TickReport:
+    """Do every deadline action that is due at ``now`` and not yet done; idempotent.
+
+    For each open case with a deadline, each action of its state's deadline fires once when
+    ``now`` reaches the due time shifted by the action's offset (on the state's clock). A row
+    (case, deadline round, action) records it under a unique constraint, so running the tick
+    twice — or twice at once — does each action once. O(open cases with a deadline).
+    """
+    report = TickReport()
+    done = {
+        (row.case_id, row.deadline_round, row.action)
+        for row in session.execute(
+            select(DeadlineAction.case_id, DeadlineAction.deadline_round, DeadlineAction.action)
+            .join(
+                Case,
+                and_(
+                    Case.id == DeadlineAction.case_id,
+                    Case.deadline_round == DeadlineAction.deadline_round,
+                ),
+            )
+            .where(Case.closed_at.is_(None))
+        )
+    }
+    cases = session.scalars(
+        select(Case).where(Case.closed_at.is_(None), Case.due_at.is_not(None)).order_by(Case.id)
+    )
+    known = set(registry.names())
+    for case in cases:
+        if case.case_type not in known or case.due_at is None:
+            continue
+        report.checked += 1
+        decl = decl_of(case)
+        deadline = decl.state(case.state).deadline
+        if deadline is None:
+            continue
+        for action in deadline.actions:
+            fire_at = shift(
+                case.due_at, action.offset_hours, clock=deadline.clock, calendar=calendar
+            )
+            key = (case.id, case.deadline_round, action.kind)
+            if now < fire_at or key in done:
+                continue
+            try:
+                with session.begin_nested():
+                    session.add(
+                        DeadlineAction(
+                            case_id=case.id,
+                            deadline_round=case.deadline_round,
+                            action=action.kind,
+                            due_at=case.due_at,
+                            done_at=now,
+                        )
+                    )
+                    session.flush()
+                    _do_action(session, decl, case, action.kind, now=now, report=report)
+                    session.flush()
+            except (IntegrityError, StaleDataError):
+                continue  # another tick did it (or the case moved): nothing to do twice
+            done.add(key)
+    if report.reminded or report.flagged_overdue or report.escalated:
+        audit.record(
+            session,
+            actor=SYSTEM,
+            action="tick",
+            entity="case",
+            detail={
+                "reminded": report.reminded,
+                "overdue": report.flagged_overdue,
+                "escalated": report.escalated,
+            },
+        )
+    return report

@@ -1,0 +1,510 @@
+"""The closed-loop engine: read, open, move, comment on, supervise and link cases of any type.
+
+Every function takes the session and an explicit ``now``: the engine never reads the clock, so
+deadlines are tested with a frozen one. ``user`` is the staff member acting (their role and
+permissions are checked) or ``None`` for the system itself (CLI jobs, the demo builder).
+Services flush, never commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import Session
+
+from fangkong.areas import service as area_service
+from fangkong.areas.geometry import h3_cell
+from fangkong.areas.models import Area
+from fangkong.cases import permissions as perms
+from fangkong.cases import registry
+from fangkong.cases._common import (
+    LINK_KINDS,
+    MAX_TEXT,
+    MAX_TITLE,
+    add_event,
+    check_version,
+    decl_of,
+    flush_case,
+    iso,
+    number,
+    require,
+)
+from fangkong.cases.calendar import BusinessCalendar
+from fangkong.cases.deadlines import enter_state
+from fangkong.cases.declaration import CaseTypeDecl, TransitionDecl
+from fangkong.cases.fields import coerce_fields
+from fangkong.cases.models import (
+    Case,
+    CaseEvent,
+    CaseLink,
+    CaseParty,
+    EventKind,
+)
+from fangkong.cases.notify import assignee_or_actors, notify
+from fangkong.cases.personal import decrypt_json, encrypt_json
+from fangkong.cases.risk import evaluate_risk
+from fangkong.core import audit, auth
+from fangkong.core.audit import Actor
+from fangkong.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from fangkong.core.models import User
+from fangkong.core.scoping import Scope
+from fangkong.core.security import FieldCipher
+
+
+def get(session: Session, *, case_id: int, scope: Scope | None) -> Case | None:
+    case = session.get(Case, case_id)
+    if case is None or (scope is not None and not scope.covers(case.area_path)):
+        return None
+    return case
+
+
+def get_or_raise(session: Session, *, case_id: int, scope: Scope | None) -> Case:
+    """The case; out of scope reads as not found, so ids do not leak."""
+    case = get(session, case_id=case_id, scope=scope)
+    if case is None:
+        raise NotFound(f"case {case_id} does not exist or is outside your areas", field="case_id")
+    return case
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    case_type: str | None = None
+    state: str | None = None
+    area_code: str | None = None
+    overdue: bool | None = None
+    open: bool | None = None
+    escalation_risk: bool | None = None
+
+
+def _filter_clauses(
+    session: Session, *, scope: Scope, filters: CaseFilter, now: datetime
+) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = [scope.clause(Case.area_path)]
+    if filters.case_type:
+        registry.get(filters.case_type)
+        clauses.append(Case.case_type == filters.case_type)
+    if filters.state:
+        clauses.append(Case.state == filters.state)
+    if filters.area_code:
+        area = area_service.get_by_code_or_raise(session, code=filters.area_code, scope=scope)
+        clauses.append(Case.area_path.startswith(area.path, autoescape=True))
+    overdue_now = and_(Case.closed_at.is_(None), Case.due_at.is_not(None), Case.due_at < now)
+    if filters.overdue is True:
+        clauses.append(overdue_now)
+    elif filters.overdue is False:
+        clauses.append(~overdue_now)
+    if filters.open is True:
+        clauses.append(Case.closed_at.is_(None))
+    elif filters.open is False:
+        clauses.append(Case.closed_at.is_not(None))
+    if filters.escalation_risk is not None:
+        clauses.append(Case.escalation_risk.is_(filters.escalation_risk))
+    return clauses
+
+
+def get_all(
+    session: Session,
+    *,
+    scope: Scope,
+    now: datetime,
+    filters: CaseFilter = CaseFilter(),
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[int, list[Case]]:
+    """Cases in scope matching ``filters``, newest first: (total, page)."""
+    clauses = _filter_clauses(session, scope=scope, filters=filters, now=now)
+    total = session.scalar(select(func.count(Case.id)).where(*clauses)) or 0
+    page = session.scalars(
+        select(Case).where(*clauses).order_by(Case.id.desc()).limit(limit).offset(offset)
+    )
+    return int(total), list(page)
+
+
+def is_overdue(case: Case, now: datetime) -> bool:
+    return case.closed_at is None and case.due_at is not None and case.due_at < now
+
+
+def allowed_transitions(case: Case, user: User | None) -> list[TransitionDecl]:
+    """The transitions ``user`` may take from the case's state now (all of them for the system)."""
+    decl = decl_of(case)
+    if user is not None and not auth.can(user, perms.ACT):
+        return []
+    return [t for t in decl.leaving(case.state) if user is None or user.role in t.roles]
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartyIn:
+    role: str
+    name: str
+    contact: str | None = None
+
+
+def resolve_area(
+    session: Session,
+    *,
+    scope: Scope | None,
+    area_code: str | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+) -> Area:
+    """The area a new case belongs to: the deepest area holding its point, or the named area."""
+    if lon is not None and lat is not None:
+        _, _, chain = area_service.locate(session, lon=lon, lat=lat)
+        if not chain or (scope is not None and not scope.covers(chain[-1].path)):
+            raise InvalidInput(f"point ({lon:.6f}, {lat:.6f}) is outside your areas", field="lon")
+        return chain[-1]
+    if area_code:
+        return area_service.get_by_code_or_raise(session, code=area_code, scope=scope)
+    raise InvalidInput("give area_code or lon and lat", field="area_code")
+
+
+def _check_parties(decl: CaseTypeDecl, parties: list[PartyIn]) -> None:
+    spec = decl.parties
+    if spec is None:
+        if parties:
+            raise InvalidInput(f"a {decl.name} case has no parties", field="parties")
+        return
+    if not spec.minimum <= len(parties) <= spec.maximum:
+        raise InvalidInput(
+            f"a {decl.name} case needs {spec.minimum} to {spec.maximum} parties, "
+            f"not {len(parties)}",
+            field="parties",
+        )
+    for i, party in enumerate(parties):
+        if party.role not in spec.roles:
+            raise InvalidInput(
+                f"parties.{i}.role: {party.role!r} is not one of {', '.join(spec.roles)}",
+                field=f"parties.{i}.role",
+            )
+        if not party.name.strip() or len(party.name) > 64:
+            raise InvalidInput(
+                f"parties.{i}.name must be 1-64 characters", field=f"parties.{i}.name"
+            )
+        if party.contact is not None and len(party.contact) > 64:
+            raise InvalidInput(
+                f"parties.{i}.contact has more than 64 characters", field=f"parties.{i}.contact"
+            )
+
+
+def create(
+    session: Session,
+    *,
+    case_type: str,
+    title: str,
+    area: Area,
+    fields: dict[str, Any],
+    user: User | None,
+    actor: Actor,
+    now: datetime,
+    calendar: BusinessCalendar,
+    cipher: FieldCipher | None = None,
+    description: str = "",
+    parties: list[PartyIn] | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+) -> Case:
+    """Open a case of ``case_type`` in ``area`` with the declaration's creation fields."""
+    decl = registry.get(case_type)
+    require(user, perms.CREATE)
+    if user is not None and user.role not in decl.create_roles:
+        raise Forbidden(
+            f"role {user.role.value!r} may not open a {decl.name} case (allowed: "
+            f"{', '.join(r.value for r in decl.create_roles)})"
+        )
+    title = title.strip()
+    if not 1 <= len(title) <= MAX_TITLE:
+        raise InvalidInput(f"title must be 1-{MAX_TITLE} characters", field="title")
+    if len(description) > MAX_TEXT:
+        raise InvalidInput(f"description has more than {MAX_TEXT} characters", field="description")
+    parties = parties or []
+    _check_parties(decl, parties)
+    plain, personal = coerce_fields(
+        session,
+        decl,
+        required=decl.create_fields,
+        optional=decl.create_optional,
+        raw=fields,
+        zone=calendar.tz,
+        case_path=area.path,
+    )
+    if parties and cipher is None:
+        raise ValueError("a cipher is needed to store parties")
+    case = Case(
+        case_type=decl.name,
+        title=title,
+        description=description.strip(),
+        area_id=area.id,
+        area_path=area.path,
+        lon=lon,
+        lat=lat,
+        h3_cell=h3_cell(lon, lat) if lon is not None and lat is not None else None,
+        data=plain,
+        personal_encrypted=encrypt_json(cipher, personal),
+        created_by_id=user.id if user else None,
+        opened_at=now,
+        state_entered_at=now,
+        state=decl.initial,
+        deadline_round=0,
+        late=False,
+        reopen_count=0,
+        supervision_count=0,
+        escalation_risk=False,
+        risk_reasons=[],
+        created_at=now,
+        updated_at=now,
+    )
+    for party in parties:
+        assert cipher is not None
+        case.parties.append(
+            CaseParty(
+                role=party.role,
+                name_encrypted=cipher.encrypt(party.name.strip()),
+                contact_encrypted=cipher.encrypt(party.contact.strip()) if party.contact else None,
+            )
+        )
+    enter_state(decl, case, decl.initial, now=now, calendar=calendar)
+    session.add(case)
+    add_event(
+        case,
+        kind=EventKind.CREATE,
+        actor=actor,
+        now=now,
+        to_state=decl.initial,
+        data=plain,
+        personal_encrypted=encrypt_json(cipher, personal),
+    )
+    session.flush()
+    evaluate_risk(session, decl, case, now=now, calendar=calendar)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="case",
+        entity_id=case.id,
+        detail={"type": decl.name, "area": area.code},
+    )
+    return case
+
+
+def transition(
+    session: Session,
+    *,
+    case: Case,
+    name: str,
+    fields: dict[str, Any],
+    user: User | None,
+    actor: Actor,
+    now: datetime,
+    calendar: BusinessCalendar,
+    cipher: FieldCipher | None = None,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> CaseEvent:
+    """Move a case along the declared transition ``name``.
+
+    The transition must start from the case's state (else :class:`Conflict`), the user's role
+    must be among its roles (else :class:`Forbidden`), and its required fields must be given
+    (else :class:`InvalidInput` naming the field). A deadline passed before the move marks the
+    case late; entering a state sets its deadline; a closing state closes the case; a reopen
+    counts. The escalation-risk flag is re-evaluated from the case's facts.
+    """
+    decl = decl_of(case)
+    check_version(case, expected_version)
+    spec = decl.transition(name)
+    if spec is None:
+        raise InvalidInput(
+            f"transition {name!r} is not declared for {decl.name} cases "
+            f"(declared: {', '.join(t.name for t in decl.transitions)})",
+            field="transition",
+        )
+    if case.state not in spec.sources:
+        raise Conflict(
+            f"transition {name!r} cannot start from state {case.state!r}; it starts "
+            f"from {', '.join(spec.sources)}",
+            field="transition",
+        )
+    require(user, perms.ACT)
+    if user is not None and user.role not in spec.roles:
+        raise Forbidden(
+            f"role {user.role.value!r} may not take transition {name!r} (allowed: "
+            f"{', '.join(r.value for r in spec.roles)})"
+        )
+    note = (note or "").strip() or None
+    if spec.note_required and note is None:
+        raise InvalidInput(f"transition {name!r} needs a note", field="note")
+    if note is not None and len(note) > MAX_TEXT:
+        raise InvalidInput(f"note has more than {MAX_TEXT} characters", field="note")
+    plain, personal = coerce_fields(
+        session,
+        decl,
+        required=spec.fields,
+        optional=spec.optional_fields,
+        raw=fields,
+        zone=calendar.tz,
+        case_path=case.area_path,
+    )
+    source = case.state
+    target = decl.target_of(spec, source)
+    if not spec.stay and case.due_at is not None and now > case.due_at:
+        case.late = True
+    case.data = {**case.data, **plain}
+    if personal:
+        merged = {**(decrypt_json(cipher, case.personal_encrypted) if cipher else {}), **personal}
+        case.personal_encrypted = encrypt_json(cipher, merged)
+    if spec.assigns_org is not None and spec.assigns_org in plain:
+        case.assignee_org = str(plain[spec.assigns_org])
+    if spec.assigns_user is not None and spec.assigns_user in plain:
+        case.assignee_user_id = int(plain[spec.assigns_user])
+    if spec.reopen:
+        case.reopen_count += 1
+    if not spec.stay:
+        enter_state(decl, case, target, now=now, calendar=calendar)
+    case.updated_at = now
+    event = add_event(
+        case,
+        kind=EventKind.TRANSITION,
+        actor=actor,
+        now=now,
+        transition=name,
+        from_state=source,
+        to_state=target,
+        note=note,
+        data=plain,
+        personal_encrypted=encrypt_json(cipher, personal),
+    )
+    evaluate_risk(session, decl, case, now=now, calendar=calendar)
+    flush_case(session, case)
+    audit.record(
+        session,
+        actor=actor,
+        action="transition",
+        entity="case",
+        entity_id=case.id,
+        detail={"transition": name, "from": source, "to": target},
+    )
+    return event
+
+
+def comment(
+    session: Session, *, case: Case, text: str, user: User | None, actor: Actor, now: datetime
+) -> CaseEvent:
+    """Add a comment to the case's timeline."""
+    require(user, perms.ACT)
+    text = text.strip()
+    if not 1 <= len(text) <= MAX_TEXT:
+        raise InvalidInput(f"comment must be 1-{MAX_TEXT} characters", field="text")
+    event = add_event(case, kind=EventKind.COMMENT, actor=actor, now=now, note=text)
+    case.updated_at = now
+    flush_case(session, case)
+    audit.record(session, actor=actor, action="comment", entity="case", entity_id=case.id)
+    return event
+
+
+def supervise(
+    session: Session,
+    *,
+    case: Case,
+    due_at: datetime,
+    note: str,
+    user: User | None,
+    actor: Actor,
+    now: datetime,
+) -> CaseEvent:
+    """督办: set a new deadline with a note; the deadline actions start over for it."""
+    require(user, perms.SUPERVISE)
+    if case.closed_at is not None:
+        raise Conflict(f"case {number(case)} is closed; reopen it first", field="case_id")
+    if due_at.tzinfo is None:
+        raise InvalidInput("due_at needs a time zone", field="due_at")
+    if due_at <= now:
+        raise InvalidInput("due_at must lie in the future", field="due_at")
+    note = note.strip()
+    if not 1 <= len(note) <= MAX_TEXT:
+        raise InvalidInput(f"note must be 1-{MAX_TEXT} characters", field="note")
+    decl = decl_of(case)
+    previous = case.due_at
+    case.due_at = due_at.astimezone(UTC)
+    case.deadline_round += 1
+    case.is_overdue = False
+    case.supervised_at = now
+    case.supervision_count += 1
+    case.updated_at = now
+    names = notify(session, case, assignee_or_actors(session, decl, case), EventKind.SUPERVISE, now)
+    event = add_event(
+        case,
+        kind=EventKind.SUPERVISE,
+        actor=actor,
+        now=now,
+        note=note,
+        data={
+            "due_at": iso(case.due_at),
+            "previous_due_at": iso(previous) if previous else None,
+            "notified": names,
+        },
+    )
+    flush_case(session, case)
+    audit.record(
+        session,
+        actor=actor,
+        action="supervise",
+        entity="case",
+        entity_id=case.id,
+        detail={"due_at": iso(case.due_at)},
+    )
+    return event
+
+
+def add_link(
+    session: Session,
+    *,
+    case: Case,
+    kind: str,
+    ref_id: str,
+    label: str,
+    user: User | None,
+    actor: Actor,
+    now: datetime,
+    scope: Scope | None = None,
+) -> CaseLink:
+    """Link the case to a record of another domain by kind, id and label."""
+    require(user, perms.ACT)
+    if kind not in LINK_KINDS:
+        raise InvalidInput(f"kind {kind!r} is not one of {', '.join(LINK_KINDS)}", field="kind")
+    ref_id, label = ref_id.strip(), label.strip()
+    if not 1 <= len(ref_id) <= 64:
+        raise InvalidInput("ref_id must be 1-64 characters", field="ref_id")
+    if not 1 <= len(label) <= 200:
+        raise InvalidInput("label must be 1-200 characters", field="label")
+    if kind == "case" and (
+        not ref_id.isdigit() or get(session, case_id=int(ref_id), scope=scope) is None
+    ):
+        raise InvalidInput(f"case {ref_id} does not exist or is outside your areas", field="ref_id")
+    if any(link.kind == kind and link.ref_id == ref_id for link in case.links):
+        raise Conflict(f"case {number(case)} already links {kind} {ref_id}", field="ref_id")
+    link = CaseLink(kind=kind, ref_id=ref_id, label=label, created_at=now)
+    case.links.append(link)
+    add_event(
+        case,
+        kind=EventKind.LINK,
+        actor=actor,
+        now=now,
+        data={"kind": kind, "ref_id": ref_id, "label": label},
+    )
+    case.updated_at = now
+    flush_case(session, case)
+    audit.record(
+        session,
+        actor=actor,
+        action="link",
+        entity="case",
+        entity_id=case.id,
+        detail={"kind": kind, "ref_id": ref_id},
+    )
+    return link
