@@ -26,7 +26,7 @@ PERMISSIONS_BY_ROLE: dict[Role, set[str]] = {
     Role.STATION_OFFICER: {*_WORKERS, UNMASK},
     Role.GRID_WORKER: set(_WORKERS),
     Role.MEDIATOR: {*_WORKERS, UNMASK},
-    Role.INSPECTOR: set(_WORKERS),
+    Role.INSPECTOR: {*_WORKERS, SUPERVISE},
     Role.EVALUATOR: {READ},
     Role.VIEWER: {READ},
 }
