@@ -2,7 +2,7 @@
 
 What the writer process does per batch of API intakes, without HTTP, the event loop or the
 pipe: :func:`fangkong.core.batching.write_batch` with the app's own parts
-(``dispatch.api._writer_parts``: resolve the token and its areas, check, place, encrypt,
+(``dispatch.fastpath._writer_parts``: resolve the token and its areas, check, place, encrypt,
 insert, audit, commit, then build the answers' JSON with the road points). The county is the
 intake benchmark's: 31 areas laid over the demo's road network, incidents near its roads.
 This measures the writer alone, so a change to it shows here without the noise of a loaded
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from fangkong.core.config import Settings
     from fangkong.core.db import make_engine
     from fangkong.dispatch import intake
-    from fangkong.dispatch.api import _writer_parts
+    from fangkong.dispatch.fastpath import _writer_parts
     from fangkong.dispatch.schemas import IncidentIn
 
     started = time.perf_counter()

@@ -22,7 +22,7 @@ from factories import grid_centre
 from fangkong.core import auth
 from fangkong.core.audit import SYSTEM
 from fangkong.core.models import ApiToken, AuditEvent, Role
-from fangkong.dispatch.api import IntakeFastPath
+from fangkong.dispatch.fastpath import IntakeFastPath
 from fangkong.dispatch.models import Incident
 
 STATION = "T-D1-S1"

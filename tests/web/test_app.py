@@ -84,7 +84,7 @@ def test_many_requests_in_flight_do_not_stall_the_server(live_server: LiveServer
 def test_the_lifespan_starts_and_stops_the_intake_writer_process(tmp_path: Path) -> None:
     from fangkong.core.batching import GroupCommitter
     from fangkong.core.writer import ProcessCommitter
-    from fangkong.dispatch.api import intake_committer
+    from fangkong.dispatch.fastpath import intake_committer
 
     engine = make_engine(f"sqlite:///{tmp_path / 'app.db'}")
     upgrade(engine)

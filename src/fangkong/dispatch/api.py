@@ -8,53 +8,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.applications import Starlette
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
-from fangkong.core import auth
-from fangkong.core.batching import GroupCommitter
-from fangkong.core.config import Settings
-from fangkong.core.db import make_engine, make_held_session_factory, utcnow
-from fangkong.core.errors import FangkongError, InvalidInput, NotFound
+from fangkong.core.db import utcnow
+from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.core.i18n import translate
 from fangkong.core.security import FieldCipher
-from fangkong.core.writer import ProcessCommitter, WriterParts
-from fangkong.dispatch import intake, kpis, live, recommend, service, taxonomy
+from fangkong.dispatch import fastpath, kpis, live, present, recommend, service, taxonomy
 from fangkong.dispatch import permissions as perms
+from fangkong.dispatch import replay as replay_service
 from fangkong.dispatch.models import (
     Incident,
     IncidentStatus,
     Post,
     Priority,
+    ReplayRun,
     Unit,
     UnitStatus,
     UnitType,
 )
 from fangkong.dispatch.schemas import (
-    AssignmentOut,
     BreachOut,
     CandidateOut,
     CategoryOut,
     ContactOut,
     DispatchIn,
-    EventOut,
     ImportOut,
     IncidentDetail,
     IncidentIn,
@@ -66,16 +56,16 @@ from fangkong.dispatch.schemas import (
     PostIn,
     PostOut,
     RecommendationOut,
-    RoadAccessOut,
+    ReplayIn,
+    ReplayOut,
+    ReplaySummaryOut,
     RowErrorOut,
     SubtypeOut,
     SummaryOut,
-    TimesOut,
     TransitionIn,
     UnitIn,
     UnitOut,
 )
-from fangkong.http import errors
 from fangkong.http.deps import (
     LANGUAGE_COOKIE,
     CurrentUser,
@@ -83,13 +73,11 @@ from fangkong.http.deps import (
     Language,
     RequestActor,
     UserScope,
-    bearer_credential,
     check_csrf,
     client_address,
     credential_of,
     get_cipher,
     get_settings,
-    preferred_language,
     requires,
 )
 from fangkong.network import service as network_service
@@ -104,39 +92,6 @@ def _network(request: Request) -> network_service.Network:
     return network_service.current(get_settings(request).data_dir)
 
 
-def _incident_fields(
-    incident: Incident | service.NewIncident, cipher: FieldCipher, language: str
-) -> dict[str, object]:
-    times = kpis.incident_times(incident)
-    return dict(
-        id=incident.id,
-        category=incident.category,
-        subtype=incident.subtype,
-        category_label=translate(f"dispatch.category.{incident.category}", language),
-        subtype_label=translate(
-            f"dispatch.subtype.{incident.category}.{incident.subtype}", language
-        ),
-        priority=incident.priority,
-        source=incident.source,
-        status=incident.status,
-        description=incident.description,
-        lon=incident.lon,
-        lat=incident.lat,
-        h3_cell=incident.h3_cell,
-        area_code=None,
-        caller_contact_masked=service.masked_contact(incident, cipher),
-        received_at=incident.received_at,
-        dispatched_at=incident.dispatched_at,
-        en_route_at=incident.en_route_at,
-        on_scene_at=incident.on_scene_at,
-        cleared_at=incident.cleared_at,
-        closed_at=incident.closed_at,
-        cancelled_at=incident.cancelled_at,
-        merged_into_id=incident.merged_into_id,
-        times=TimesOut(**vars(times)),
-    )
-
-
 def _codes(db: DbSession, ids: list[int]) -> dict[int, str]:
     if not ids:
         return {}
@@ -147,92 +102,14 @@ def _codes(db: DbSession, ids: list[int]) -> dict[int, str]:
 def _summary(
     incident: Incident, cipher: FieldCipher, language: str, codes: dict[int, str]
 ) -> IncidentOut:
-    out = IncidentOut.model_validate(_incident_fields(incident, cipher, language))
+    out = IncidentOut.model_validate(present.incident_fields(incident, cipher, language))
     out.area_code = codes.get(incident.area_id) if incident.area_id is not None else None
     return out
 
 
-_AREA_CODE = select(Area.code).where(Area.id == bindparam("id"))
-
-
-def _area_code(db: Session, incident: Incident | service.NewIncident) -> str | None:
-    if incident.area_id is None:
-        return None
-    # Built once, run as plain SQL: every answer about one incident reads it.
-    found = db.connection().execute(_AREA_CODE, {"id": incident.area_id}).scalar_one_or_none()
-    return None if found is None else str(found)
-
-
-def _network_or_none(data_dir: Path) -> network_service.Network | None:
-    try:
-        return network_service.current(data_dir)
-    except NotFound:
-        return None
-
-
-def _roads(
-    network: network_service.Network | None, incidents: Sequence[Incident | service.NewIncident]
-) -> list[RoadAccessOut | None]:
-    """Each scene snapped to the roads, in one snap (None when no road network has been
-    imported or no road is in reach)."""
-    if network is None:
-        return [None] * len(incidents)
-    return [
-        None
-        if road is None
-        else RoadAccessOut(lon=road.lon, lat=road.lat, distance_m=round(road.distance_m, 1))
-        for road in recommend.road_accesses(
-            network, [i.lon for i in incidents], [i.lat for i in incidents]
-        )
-    ]
-
-
 def _detail(request: Request, db: DbSession, incident: Incident, language: str) -> IncidentDetail:
-    road = _roads(_network_or_none(get_settings(request).data_dir), [incident])[0]
-    return _detail_of(db, incident, language, cipher=get_cipher(request), road=road)
-
-
-def _detail_of(
-    db: Session,
-    incident: Incident | service.NewIncident,
-    language: str,
-    *,
-    cipher: FieldCipher,
-    road: RoadAccessOut | None,
-    area_code: str | None = None,
-) -> IncidentDetail:
-    """The incident with its timeline, units, area code (read when not given) and road
-    access."""
-    out = IncidentDetail.model_validate(
-        {
-            **_incident_fields(incident, cipher, language),
-            "events": [
-                EventOut(
-                    at=e.at,
-                    from_status=e.from_status,
-                    to_status=e.to_status,
-                    username=e.username,
-                    note=e.note,
-                )
-                for e in incident.events
-            ],
-            "assignments": [
-                AssignmentOut(
-                    id=a.id,
-                    unit_id=a.unit_id,
-                    call_sign=a.unit.call_sign,
-                    dispatched_at=a.dispatched_at,
-                    predicted_s=a.predicted_s,
-                    arrived_at=a.arrived_at,
-                    released_at=a.released_at,
-                )
-                for a in incident.assignments
-            ],
-        }
-    )
-    out.area_code = area_code if area_code is not None else _area_code(db, incident)
-    out.road = road
-    return out
+    road = present.roads(present.network_or_none(get_settings(request).data_dir), [incident])[0]
+    return present.detail_of(db, incident, language, cipher=get_cipher(request), road=road)
 
 
 def _unit_out(unit: Unit) -> UnitOut:
@@ -274,102 +151,6 @@ def categories(language: Language) -> list[CategoryOut]:
 intake_router = APIRouter(tags=["dispatch"])
 
 
-IntakeAnswer = tuple[bytes, bool]  # the answer's JSON, and whether the incident is new
-IntakeCommitter = (
-    GroupCommitter[intake.IntakeCall, intake.Written, IntakeAnswer]
-    | ProcessCommitter[intake.IntakeCall, IntakeAnswer]
-)
-
-
-def intake_committer(app: Starlette) -> IntakeCommitter:
-    """The app's intake committer, made on first use (called on the event loop only): in a
-    process of its own (see core/writer.py) unless the settings say a thread or the database
-    lives in this process's memory. The server's lifespan starts it with the server."""
-    state = app.state
-    found: IntakeCommitter | None = getattr(state, "intake_committer", None)
-    if found is None:
-        settings: Settings = state.settings
-        cipher: FieldCipher = state.cipher
-        url = state.engine.url
-        in_memory = url.get_backend_name() == "sqlite" and (
-            url.database in (None, "", ":memory:") or "mode=memory" in str(url)
-        )
-        if settings.intake_writer == "process" and not in_memory:
-            found = ProcessCommitter(
-                functools.partial(
-                    _writer_parts, settings, url.render_as_string(hide_password=False)
-                ),
-                name="dispatch-intake",
-                after_batch=live.BROKER.notify,
-            )
-        else:
-            found = intake.committer(
-                state.session_factory,
-                cipher=cipher,
-                answer=functools.partial(_intake_answers, cipher=cipher, settings=settings),
-            )
-        state.intake_committer = found
-    return found
-
-
-def start_intake(app: Starlette) -> None:
-    """Start the app's intake writer now rather than on the first intake, whose answer would
-    wait for a new process to import the app (call it on the event loop)."""
-    committer = intake_committer(app)
-    if isinstance(committer, ProcessCommitter):
-        committer.start()
-
-
-def _writer_parts(
-    settings: Settings, url: str
-) -> WriterParts[intake.IntakeCall, intake.Written, IntakeAnswer]:
-    """What the intake writer process writes with, built in that process."""
-    cipher = FieldCipher(settings.ensure_secret_key())
-    return WriterParts(
-        factory=make_held_session_factory(make_engine(url)),
-        write=functools.partial(intake.write, cipher=cipher),
-        answer=functools.partial(_intake_answers, cipher=cipher, settings=settings),
-    )
-
-
-def _intake_answers(
-    session: Session, written: list[intake.Written], *, cipher: FieldCipher, settings: Settings
-) -> list[IntakeAnswer | Exception]:
-    """The answers' JSON, made in the intake writer (the event loop only sends them); the
-    batch's scenes are snapped to the roads in one go."""
-    roads = _roads(_network_or_none(settings.data_dir), [one.incident for one in written])
-    out: list[IntakeAnswer | Exception] = []
-    for one, road in zip(written, roads, strict=True):
-        try:
-            out.append(_intake_answer(session, one, road, cipher=cipher, settings=settings))
-        except Exception as exc:  # this call's failure, not the others'
-            out.append(exc)
-    return out
-
-
-def _intake_answer(
-    session: Session,
-    written: intake.Written,
-    road: RoadAccessOut | None,
-    *,
-    cipher: FieldCipher,
-    settings: Settings,
-) -> IntakeAnswer:
-    language = preferred_language(
-        written.call.language, written.user.language, settings.default_language
-    )
-    incident = written.incident
-    if isinstance(incident, service.NewIncident):
-        detail = _detail_of(
-            session, incident, language, cipher=cipher, road=road, area_code=incident.area_code
-        )
-    else:
-        # A retry: the original may lie outside this user's areas; answer what they may read.
-        found = service.get_or_raise(session, incident_id=incident.id, scope=written.scope)
-        detail = _detail_of(session, found, language, cipher=cipher, road=road)
-    return detail.model_dump_json().encode("utf-8"), written.created
-
-
 # The header and the body are read by hand and documented here: as declared parameters,
 # FastAPI's parsing of the header cost more than the body's validation, and it parsed the body
 # to Python objects before validating them, where pydantic validates the JSON text in one
@@ -396,17 +177,6 @@ _INCIDENT_BODY = {
 }
 
 
-def _incident_in(raw: bytes) -> IncidentIn:
-    """The intake's body checked from its JSON text; a fault is the API's 422, as for a
-    declared body (its fields under ``body``)."""
-    try:
-        return IncidentIn.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**fault, "loc": ("body", *fault["loc"])} for fault in exc.errors()]
-        ) from None
-
-
 @intake_router.post(
     "/incidents",
     response_model=IncidentDetail,
@@ -427,7 +197,7 @@ async def create_incident(request: Request) -> Response:
     credential = credential_of(request)
     if credential.token is None:
         await check_csrf(request)
-    return await _take_intake(
+    return await fastpath.take_intake(
         request.app,
         credential,
         await request.body(),
@@ -435,99 +205,6 @@ async def create_incident(request: Request) -> Response:
         client=client_address(request),
         language=request.cookies.get(LANGUAGE_COOKIE),
     )
-
-
-async def _take_intake(
-    app: Starlette,
-    credential: auth.Credential,
-    raw: bytes,
-    *,
-    header_key: str | None,
-    client: str | None,
-    language: str | None,
-) -> Response:
-    """Check an intake's body and key, queue it on the committer and answer once written: the
-    route's work, shared with :class:`IntakeFastPath`."""
-    body = _incident_in(raw)
-    if header_key and body.idempotency_key and header_key != body.idempotency_key:
-        raise InvalidInput(
-            "the Idempotency-Key header and idempotency_key differ", field="idempotency_key"
-        )
-    key = header_key or body.idempotency_key
-    if not key:
-        raise InvalidInput(
-            "an idempotency key is required (Idempotency-Key header or idempotency_key)",
-            field="idempotency_key",
-        )
-    call = intake.IntakeCall(
-        credential=credential, key=key, body=body, client=client, language=language
-    )
-    body_json, created = await asyncio.wrap_future(intake_committer(app).submit(call))
-    # Made and checked as an IncidentDetail by the committer: sent as it is.
-    return Response(body_json, status_code=201 if created else 200, media_type="application/json")
-
-
-class IntakeFastPath:
-    """ASGI middleware: ``POST /api/v1/incidents`` with a bearer token and no cookie, the
-    command centre's busiest request, taken before the framework's layers (sessions, error
-    handlers, routing, dependencies), which cost more CPU than the request's own work on the
-    event loop. It does what :func:`create_incident` does, with the same answers and errors;
-    anything else (the console's cookie-authenticated intake among it) goes to the app."""
-
-    def __init__(self, app: ASGIApp, *, path: str) -> None:
-        self.app = app
-        self._path = path
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self._path or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        credential = None
-        header_key: str | None = None
-        for name, value in scope["headers"]:
-            if name == b"cookie":
-                credential = None
-                break
-            if name == b"authorization" and credential is None:
-                credential = bearer_credential(value.decode("latin-1"))
-                if credential is None:
-                    break
-            elif name == b"idempotency-key" and header_key is None:
-                header_key = value.decode("latin-1")
-        if credential is None:
-            await self.app(scope, receive, send)
-            return
-        raw = await _body(receive)
-        if raw is None:  # the client left: nobody to answer
-            return
-        client = scope.get("client")
-        response: Response
-        try:
-            response = await _take_intake(
-                scope["app"],
-                credential,
-                raw,
-                header_key=header_key,
-                client=client[0] if client else None,
-                language=None,
-            )
-        except RequestValidationError as exc:
-            response = errors.invalid_request(exc)
-        except FangkongError as exc:
-            response = errors.domain_error(exc)
-        await response(scope, receive, send)
-
-
-async def _body(receive: Receive) -> bytes | None:
-    """A request's whole body; None if the client disconnected first."""
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 @router.post("/incidents/import", response_model=ImportOut, dependencies=[requires(perms.INTAKE)])
@@ -979,43 +656,6 @@ def response_kpis(
 
 
 # --- replay ----------------------------------------------------------------------------------
-# Appended as one section (schemas included) so that the replay stays apart from the rest.
-
-from pydantic import BaseModel, Field  # noqa: E402
-
-from fangkong.dispatch import replay as replay_service  # noqa: E402
-from fangkong.dispatch.models import ReplayRun  # noqa: E402
-
-
-class ReplayIn(BaseModel):
-    day: str = Field(
-        description="The recorded day, YYYY-MM-DD, local date in the county's time zone",
-        examples=["2026-05-01"],
-        max_length=10,
-    )
-    area_code: str | None = Field(
-        default=None, max_length=32, description="Replay only the incidents in this area's subtree"
-    )
-    turnout_s: float = Field(
-        default=0.0,
-        ge=0.0,
-        le=replay_service.MAX_TURNOUT_S,
-        description="Seconds from dispatch to rolling, added to every "
-        "drive (0: arrival = dispatch + road time)",
-    )
-
-
-class ReplaySummaryOut(BaseModel):
-    id: int
-    day: str
-    area_code: str | None
-    created_at: datetime
-    created_by_id: int | None
-    replayed: int
-
-
-class ReplayOut(ReplaySummaryOut):
-    report: replay_service.ReplayReport
 
 
 def _replay_summary(run: ReplayRun, report: dict[str, object]) -> dict[str, object]:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from fangkong.dispatch import replay as replay_service
 from fangkong.dispatch.models import (
     IncidentStatus,
     PostKind,
@@ -291,3 +292,34 @@ class LiveOut(BaseModel):
     units: list[LiveUnitOut]
     posts: list[PostOut]
     alerts: list[BreachOut]
+
+
+class ReplayIn(BaseModel):
+    day: str = Field(
+        description="The recorded day, YYYY-MM-DD, local date in the county's time zone",
+        examples=["2026-05-01"],
+        max_length=10,
+    )
+    area_code: str | None = Field(
+        default=None, max_length=32, description="Replay only the incidents in this area's subtree"
+    )
+    turnout_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=replay_service.MAX_TURNOUT_S,
+        description="Seconds from dispatch to rolling, added to every "
+        "drive (0: arrival = dispatch + road time)",
+    )
+
+
+class ReplaySummaryOut(BaseModel):
+    id: int
+    day: str
+    area_code: str | None
+    created_at: datetime
+    created_by_id: int | None
+    replayed: int
+
+
+class ReplayOut(ReplaySummaryOut):
+    report: replay_service.ReplayReport

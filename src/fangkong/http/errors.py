@@ -1,7 +1,7 @@
 """The API's error answers, one shape for all: ``{"error", "message", "field", "detail"}``.
 
 The app's exception handlers answer with them, and so does the intake's fast path
-(:class:`fangkong.dispatch.api.IntakeFastPath`), which runs outside the framework's handlers.
+(:class:`fangkong.dispatch.fastpath.IntakeFastPath`), which runs outside the framework's handlers.
 """
 
 from __future__ import annotations

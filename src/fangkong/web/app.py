@@ -54,6 +54,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.cases import pages as cases_pages
     from fangkong.cases import web as case_web
     from fangkong.dispatch import api as dispatch_api
+    from fangkong.dispatch import fastpath as dispatch_fastpath
     from fangkong.dispatch import jobs as dispatch_jobs
     from fangkong.dispatch import pages as dispatch_pages
     from fangkong.network import api as network_api
@@ -67,7 +68,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         # 100 ms here, and stalled every request in flight while it ran.
         gc.collect()
         gc.freeze()
-        dispatch_api.start_intake(app)
+        dispatch_fastpath.start_intake(app)
         try:
             async with jobs(app):
                 yield
@@ -135,7 +136,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         https_only=settings.environment == "production",
     )
     # Added last, so outside the session middleware: it takes API intakes before it.
-    app.add_middleware(dispatch_api.IntakeFastPath, path=f"{API_PREFIX}/incidents")
+    app.add_middleware(dispatch_fastpath.IntakeFastPath, path=f"{API_PREFIX}/incidents")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Intake first: routes are matched in order, and it is the busiest.
