@@ -16,12 +16,13 @@ Methods, each answering "which grid holds this point?" for every point:
 Every method's answer is checked against fangkong's on every point. A point exactly on an edge
 shared by two grids may legitimately differ (``within``/``contains`` exclude the boundary,
 ``locate`` gives it to the first grid); those are counted and reported, any other difference
-fails the run.
+fails the run (exit status 1).
 
 Usage::
 
     python benchmarks/areas_locate.py            # 1e3 .. 1e6 points, a few minutes
     python benchmarks/areas_locate.py --quick    # 1e3 .. 1e5 points, under a minute
+    python benchmarks/areas_locate.py --smoke    # 2,000 points, answers checked, no timings
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ Locator = Callable[[FloatArray, FloatArray], IntArray]
 
 QUICK_SIZES = (1_000, 10_000, 100_000)
 FULL_SIZES = (1_000, 10_000, 100_000, 1_000_000)
+SMOKE_SIZES = (2_000,)
 POINT_SEED = 20261122
 # Timing: the best of up to this many runs, stopping early once a size has used this much time.
 MAX_REPEATS = 5
@@ -59,6 +61,10 @@ GEOPANDAS_SKIPPED = (
     'geopandas sjoin(predicate="within"): skipped: geopandas not installed '
     '(pip install "fangkong[bench]")'
 )
+
+
+class Mismatch(Exception):
+    """A method answered differently from fangkong on a point off every grid edge."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +108,9 @@ def build_county(pbf: Path = DEMO_PBF) -> County:
 
     ids = np.arange(1, len(grids) + 1, dtype=np.int64)
     paths = tuple(f"/{i}/" for i in ids)
+    codes = tuple(f"G{i}" for i in ids)
     index = AreaIndex.from_polygons(
-        ids, paths, list(grids), key=(len(grids), len(grids), "benchmark")
+        ids, paths, list(grids), key=(len(grids), len(grids), "benchmark"), codes=codes
     )
     geoms = index.polygons
     minx, miny, maxx, maxy = (float(v) for v in country.geometry.bounds)
@@ -225,17 +232,19 @@ def count_edge_differences(
     lats: FloatArray,
 ) -> int:
     """Number of points where ``got`` differs from ``expected`` because the point lies on a grid
-    boundary; any other difference is a wrong answer and raises ``AssertionError``."""
+    boundary; any other difference is a wrong answer and raises :class:`Mismatch`."""
     differ = np.flatnonzero(expected != got)
     if differ.size == 0:
         return 0
     points = shapely.points(lons[differ], lats[differ])
     on_edge = np.array([bool(shapely.touches(county.grids, p).any()) for p in points], dtype=bool)
     wrong = differ[~on_edge]
-    assert wrong.size == 0, (
-        f"{method} disagrees with fangkong on {wrong.size} points off every edge, e.g. "
-        f"({lons[wrong[0]]:.9f}, {lats[wrong[0]]:.9f}): {got[wrong[0]]} != {expected[wrong[0]]}"
-    )
+    if wrong.size:
+        raise Mismatch(
+            f"{method} disagrees with fangkong on {wrong.size} points off every edge, e.g. "
+            f"({lons[wrong[0]]:.9f}, {lats[wrong[0]]:.9f}): {got[wrong[0]]} != "
+            f"{expected[wrong[0]]}"
+        )
     return int(on_edge.sum())
 
 
@@ -247,14 +256,20 @@ def optional_geopandas() -> ModuleType | None:
         return None
 
 
-def run(sizes: Sequence[int], seed: int) -> list[Row]:
-    county = build_county()
+def methods_of(county: County, gpd: ModuleType | None) -> list[tuple[str, Locator]]:
+    """fangkong first (the answer the others are checked against), then the peers."""
     methods: list[tuple[str, Locator]] = [("fangkong AreaIndex.locate", fangkong_locator(county))]
-    gpd = optional_geopandas()
     if gpd is not None:
         methods.append(('geopandas sjoin(predicate="within")', geopandas_locator(county, gpd)))
     methods.append(("shapely naive loop (prepared contains)", naive_locator(county)))
     methods.append(("shapely STRtree.query per point", strtree_loop_locator(county)))
+    return methods
+
+
+def run(sizes: Sequence[int], seed: int) -> list[Row]:
+    county = build_county()
+    gpd = optional_geopandas()
+    methods = methods_of(county, gpd)
 
     vertices = int(shapely.get_num_coordinates(county.grids).sum())
     print(
@@ -293,6 +308,31 @@ def run(sizes: Sequence[int], seed: int) -> list[Row]:
     return rows
 
 
+def smoke(seed: int) -> None:
+    """Each method once on ``SMOKE_SIZES`` points, its answer checked against fangkong's on
+    every point (raises :class:`Mismatch`); nothing timed."""
+    county = build_county()
+    gpd = optional_geopandas()
+    print(f"areas: {len(county.ids)} demo-county grids; seed {seed}")
+    if gpd is None:
+        print(GEOPANDAS_SKIPPED)
+    for n in SMOKE_SIZES:
+        lons, lats = random_points(county.bounds, n, seed)
+        expected: IntArray | None = None
+        for name, locate in methods_of(county, gpd):
+            got = locate(lons, lats)
+            if expected is None:
+                expected = got
+                inside = int((got >= 0).sum())
+                # All outside or all inside would make the comparison say little.
+                if not 0 < inside < n or not np.isin(got[got >= 0], county.ids).all():
+                    raise Mismatch(f"{name}: {inside} of {n} points inside a grid")
+                print(f"{name}: {n:,} points, {inside:,} inside a grid")
+                continue
+            edges = count_edge_differences(county, name, expected, got, lons, lats)
+            print(f"{name}: agrees with fangkong ({edges} points on a shared edge differ)")
+
+
 def format_table(rows: Sequence[Row]) -> str:
     reference = {r.points: r.seconds for r in rows if r.method.startswith("fangkong")}
     header = (
@@ -319,16 +359,31 @@ def format_table(rows: Sequence[Row]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--quick",
         action="store_true",
         help="1e3, 1e4 and 1e5 points (under a minute); default adds 1e6",
     )
+    mode.add_argument(
+        "--smoke",
+        action="store_true",
+        help="2,000 points, every answer checked, nothing timed (seconds)",
+    )
     parser.add_argument("--seed", type=int, default=POINT_SEED, help="seed of the points")
     args = parser.parse_args(argv)
-    sizes = QUICK_SIZES if args.quick else FULL_SIZES
-    started = time.perf_counter()
-    rows = run(sizes, args.seed)
+    try:
+        if args.smoke:
+            print("areas_locate: smoke run (answers checked, nothing timed)")
+            smoke(args.seed)
+            print("smoke: ok")
+            return 0
+        sizes = QUICK_SIZES if args.quick else FULL_SIZES
+        started = time.perf_counter()
+        rows = run(sizes, args.seed)
+    except Mismatch as error:
+        print(f"MISMATCH: {error}")
+        return 1
     print()
     print(format_table(rows))
     if optional_geopandas() is None:
