@@ -51,6 +51,11 @@ class Conflict(FangkongError):
     code = "conflict"
 
 
+class MethodNotAllowed(FangkongError):
+    status_code = 405
+    code = "method_not_allowed"
+
+
 class Unavailable(FangkongError):
     """A service the request needs stopped; sending it again may succeed."""
 

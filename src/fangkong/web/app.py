@@ -14,12 +14,14 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from fangkong import __version__, areas, cases, dispatch
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, make_session_factory
-from fangkong.core.errors import FangkongError, Unauthorized
+from fangkong.core.errors import FangkongError, MethodNotAllowed, NotFound, Unauthorized
+from fangkong.core.i18n import translate
 from fangkong.core.leader import leadership
 from fangkong.core.models import User
 from fangkong.core.permissions import READ_AUDIT
@@ -160,20 +162,46 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             if request.url.query:
                 target += "?" + request.url.query
             return RedirectResponse(f"/login?next={target}", status_code=303)
+        return error_page(request, exc)
+
+    def error_page(request: Request, error: FangkongError) -> Response:
         language = language_of(request)
         # The request's session was rolled back and closed with the error; read the user
         # again in a short session of its own so that the page can show who is logged in.
         user_id = getattr(request.state, "user_id", None)
+        if user_id is None and "session" in request.scope:
+            user_id = request.session.get("user_id")
         with request.app.state.session_factory() as session:
             user = session.get(User, user_id) if isinstance(user_id, int) else None
+            if user is not None and not user.is_active:
+                user = None
             return render(
                 request,
                 "error.html",
                 language=language,
                 user=user,
-                status_code=exc.status_code,
-                error=exc,
+                status_code=error.status_code,
+                error=error,
             )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def routing_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # The router's own answers (no such path, a method the path does not take) in the
+        # shapes of the domain errors: a page for a browser, the API's JSON for a program.
+        error: FangkongError
+        if exc.status_code == 404:
+            error = NotFound(translate("error.page_not_found", "en"))
+        elif exc.status_code == 405:
+            error = MethodNotAllowed(translate("error.method_not_allowed", "en"))
+        else:
+            error = FangkongError(str(exc.detail))
+            error.status_code = exc.status_code
+        wants_page = "text/html" in request.headers.get("accept", "")
+        if request.url.path.startswith(API_PREFIX) or not wants_page:
+            return errors.domain_error(error)
+        if exc.status_code in (404, 405):
+            error.message = translate(f"error.{error.code}_page", language_of(request))
+        return error_page(request, error)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
