@@ -2,20 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from fangkong.core.i18n import Text
+
+# The language of the API's messages and of logs; people read ``message_in(their language)``.
+API_LANGUAGE = "en"
+
+from fangkong.core.i18n import translate
 
 
 class FangkongError(Exception):
-    """Base of every error a service raises on purpose."""
+    """Base of every error a service raises on purpose.
+
+    An error a user may see carries ``key`` and ``params``: the console shows the catalogue's
+    text for the reader's language (``core/locales``); the API's message is the English text.
+    """
 
     status_code = 400
     code = "error"
 
-    def __init__(self, message: str, *, field: str | None = None, **detail: Any) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        key: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        **detail: Any,
+    ) -> None:
+        self.key = key
+        self.params: dict[str, Any] = dict(params or {})
+        if message is None:
+            if key is None:
+                raise TypeError("an error needs a message or a catalogue key")
+            message = translate(key, "en", **self.params)
         super().__init__(message)
         self.message = message
         self.field = field
         self.detail = detail
+
+    def text(self, language: str) -> str:
+        """The message in ``language`` (its catalogue text when the error has a key)."""
+        if self.key is None:
+            return self.message
+        return translate(self.key, language, **self.params)
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.code, "message": self.message}
@@ -24,6 +56,10 @@ class FangkongError(Exception):
         if self.detail:
             body["detail"] = self.detail
         return body
+
+
+def _json_value(value: object) -> object:
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
 
 
 class InvalidInput(FangkongError):
@@ -54,6 +90,18 @@ class Conflict(FangkongError):
 class MethodNotAllowed(FangkongError):
     status_code = 405
     code = "method_not_allowed"
+
+
+class Throttled(FangkongError):
+    """Too many attempts: refused until ``retry_after_s`` seconds have passed (None: until an
+    administrator lifts it)."""
+
+    status_code = 429
+    code = "too_many_attempts"
+
+    def __init__(self, *, retry_after_s: int | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.retry_after_s = retry_after_s
 
 
 class Unavailable(FangkongError):
