@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fangkong.core.i18n import Text
-
-# The language of the API's messages and of logs; people read ``message_in(their language)``.
-API_LANGUAGE = "en"
-
 from fangkong.core.i18n import translate
+
+# The language of the API's messages and of logs; people read ``text(their language)``.
+API_LANGUAGE = "en"
 
 
 class FangkongError(Exception):
@@ -37,7 +35,7 @@ class FangkongError(Exception):
         if message is None:
             if key is None:
                 raise TypeError("an error needs a message or a catalogue key")
-            message = translate(key, "en", **self.params)
+            message = translate(key, API_LANGUAGE, **self.params)
         super().__init__(message)
         self.message = message
         self.field = field
@@ -50,7 +48,11 @@ class FangkongError(Exception):
         return translate(self.key, language, **self.params)
 
     def to_dict(self) -> dict[str, Any]:
+        """The API's answer: the kind of error, its stable code and values, the English text."""
         body: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.key is not None:
+            body["code"] = self.key.removeprefix("error.")
+            body["params"] = {name: _json_value(v) for name, v in self.params.items()}
         if self.field is not None:
             body["field"] = self.field
         if self.detail:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -51,25 +50,3 @@ def translate(key: str, language: str, **values: object) -> str:
     """The string for ``key``; a missing key shows itself so that it is noticed, never blank."""
     text = catalogue(language).get(key) or catalogue("zh-CN").get(key) or key
     return text.format(**values) if values else text
-
-
-class Text:
-    """A sentence for a person, kept as a catalogue key and the values of its placeholders
-    until it is shown, so that each reader gets it in their own language.
-
-    Domain errors carry one (``InvalidInput(Text("error.cases.title_length", high=200))``):
-    the API answers with the key as a stable code and the English text, the console with the
-    reader's language.
-    """
-
-    __slots__ = ("key", "params")
-
-    def __init__(self, key: str, /, **params: object) -> None:
-        self.key = key
-        self.params: Mapping[str, object] = params
-
-    def render(self, language: str) -> str:
-        return translate(self.key, language, **self.params)
-
-    def __repr__(self) -> str:
-        return f"Text({self.key!r}, {dict(self.params)!r})"
