@@ -21,7 +21,10 @@ Queries (times in seconds, every answer checked against scipy before its timing 
   table); on the demo network the targets are all its nodes (it has fewer than 50,000);
   fangkong on its contraction hierarchy (the targets' buckets pruned at the cutoff, built in
   the timed call, or a PHAST sweep per source when the targets are a third of the nodes or
-  more) and on its plain path (a bucket-queue search per source) side by side;
+  more) and on its plain path (a bucket-queue search per source) side by side; each peer is
+  timed up to its own answer (fangkong and pandana: the sparse pairs within the cutoff for
+  the targets; scipy and pyroutingkit: dense rows), the rows the check compares are built
+  after the timing;
 - ``multi-source``: nearest of 500 sources and its time for every node (fangkong: PHAST on
   the CH, median of 3 runs, and its plain multi-source Dijkstra once);
 - ``import``, ``preprocess`` and ``memory``: each peer runs in a fresh process that loads the
@@ -39,15 +42,24 @@ Peers
   reference, on the demo network only (on the grid it would take hours);
 - ``pandana`` (contraction hierarchies): ``shortest_path_lengths`` for k-nearest (one CH query
   per target), ``nodes_in_range`` for isochrones and many-to-many, ``nearest_pois`` for
-  multi-source (with a 3,600 s search radius, which it requires);
+  multi-source (with a 3,600 s search radius, which it requires, and on a second network
+  with every edge reversed: it answers the time *to* the nearest POI, the query is the time
+  *from* the nearest source; that network's build is in its preprocessing);
 - ``pyroutingkit`` (customizable contraction hierarchies, integer weights in milliseconds):
   ``distances_many_to_many`` for k-nearest and many-to-many; it has no range or one-to-all
-  query, so no isochrone or multi-source line;
-- ``pyvalhalla``: attempted only when importable (it needs tiles built from the .pbf);
-  otherwise the reason is printed.
+  query, so no isochrone or multi-source line.
+
+pandana and pyroutingkit are in the ``bench`` extra; a peer that is not installed is skipped
+with the reason. Valhalla is not a peer: its Python package needs routing tiles built from the
+.pbf first (``valhalla_build_tiles``), which this benchmark does not do.
+
+A peer whose answers differ from scipy's beyond its tolerance is reported as a MISMATCH and
+the run exits with status 1.
 
 Usage::
 
+    python benchmarks/network_queries.py --smoke   # demo + 2,000-node grid, a few queries of
+                                                   # each kind: answers checked, nothing timed
     python benchmarks/network_queries.py --quick   # demo + 100k-node grid, under 5 minutes
     python benchmarks/network_queries.py           # demo + 1M-node grid (pandana and
                                                    # pyroutingkit preprocessing take minutes)
@@ -82,7 +94,7 @@ from numpy.typing import NDArray
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-PEERS = ("fangkong", "scipy", "networkx", "pandana", "pyroutingkit", "pyvalhalla")
+PEERS = ("fangkong", "scipy", "networkx", "pandana", "pyroutingkit")
 SECTIONS = ("knearest", "isochrone", "m2m", "multisource")
 # single queries of fangkong's plain Dijkstra path, timed beside its CH path
 KNN_PLAIN_QUERIES = 300
@@ -146,6 +158,17 @@ FULL = Sizes(
     m2m_sources=2000,
     m2m_targets=50_000,
     m2m_run={"fangkong": 2000, "scipy": 20, "networkx": 10, "pandana": 20, "pyroutingkit": 20},
+    verify_m2m=5,
+)
+#: Answers only: every peer runs every query a few times, and nothing is timed or reported.
+SMOKE = Sizes(
+    grid_nodes=2_000,
+    knn_queries=dict.fromkeys(PEERS, 5),
+    iso_queries=dict.fromkeys(PEERS, 3),
+    polygon_queries=1,
+    m2m_sources=5,
+    m2m_targets=500,
+    m2m_run=dict.fromkeys(PEERS, 5),
     verify_m2m=5,
 )
 
@@ -564,22 +587,46 @@ def run_pandana(
     m2m_targets = wl["m2m_targets"]
     started = time.perf_counter()
     frame = net.nodes_in_range(sources.astype(np.int64).tolist(), M2M_CUTOFF_S)
-    # keep only the targets: a lookup table node -> target columns (targets may repeat)
-    src_pos = {int(s): i for i, s in enumerate(sources.tolist())}
-    dense = np.full((sources.shape[0], graph.n_nodes), np.inf)
-    dense[
-        [src_pos[int(s)] for s in frame["source"].to_numpy()], frame["destination"].to_numpy()
-    ] = frame["time_s"].to_numpy()
-    block = dense[:, m2m_targets]
+    # Timed alike with fangkong's many_to_many: up to the sparse (source, target, time) pairs
+    # within the cutoff, the targets alone kept. The dense rows that the check compares are
+    # built after the timing, for both.
+    pair_source = frame["source"].to_numpy()
+    pair_target = frame["destination"].to_numpy()
+    pair_time = frame["time_s"].to_numpy()
+    kept = np.isin(pair_target, m2m_targets)
+    pair_source, pair_target, pair_time = pair_source[kept], pair_target[kept], pair_time[kept]
     result["m2m_s"] = time.perf_counter() - started
     result["m2m_sources_run"] = int(sources.shape[0])
-    answers["m2m"] = block[: run["verify_m2m"]]
+    # The checked rows (the sources and the targets are distinct nodes: see workload()).
+    n_checked = min(run["verify_m2m"], sources.shape[0])
+    row_of = np.full(graph.n_nodes, -1, dtype=np.int64)
+    row_of[sources[:n_checked]] = np.arange(n_checked)
+    column_of = np.full(graph.n_nodes, -1, dtype=np.int64)
+    column_of[m2m_targets] = np.arange(m2m_targets.shape[0])
+    rows = row_of[pair_source.astype(np.int64)]
+    checked = rows >= 0
+    dense = np.full((n_checked, m2m_targets.shape[0]), np.inf)
+    dense[rows[checked], column_of[pair_target[checked].astype(np.int64)]] = pair_time[checked]
+    answers["m2m"] = dense
+    # nearest_pois gives each node's time *to* its nearest POI; the query is the time *from*
+    # the nearest source, so it runs on the reversed network (a second contraction hierarchy,
+    # its build counted in the preprocessing).
+    started = time.perf_counter()
+    reverse = pandana.Network(
+        pd.Series(graph.lon),
+        pd.Series(graph.lat),
+        pd.Series(graph.head.astype(np.int64)),
+        pd.Series(graph.tail.astype(np.int64)),
+        pd.DataFrame({"time_s": graph.time_s}),
+        twoway=False,
+    )
+    result["preprocess_s"] += time.perf_counter() - started
     msn = wl["msn_sources"]
     started = time.perf_counter()
-    net.set_pois(
+    reverse.set_pois(
         "posts", PANDANA_MSN_RADIUS_S, 1, pd.Series(graph.lon[msn]), pd.Series(graph.lat[msn])
     )
-    near = net.nearest_pois(PANDANA_MSN_RADIUS_S, "posts", num_pois=1, max_distance=np.inf)
+    near = reverse.nearest_pois(PANDANA_MSN_RADIUS_S, "posts", num_pois=1, max_distance=np.inf)
     result["msn_s"] = time.perf_counter() - started
     answers["msn"] = near[1].to_numpy().astype(np.float64)
     answers["msn_radius"] = np.array([PANDANA_MSN_RADIUS_S])
@@ -676,7 +723,8 @@ def workload(graph: Any, sizes: Sizes, rng: np.random.Generator) -> dict[str, An
         "knn_sources": rng.integers(0, n, n_knn),
         "knn_targets": rng.choice(n, N_TARGETS_KNN, replace=False),
         "iso_sources": rng.integers(0, n, n_iso),
-        "m2m_sources": rng.integers(0, n, sizes.m2m_sources),
+        # distinct, as the targets are: a peer that answers by node cannot tell two apart
+        "m2m_sources": rng.choice(n, sizes.m2m_sources, replace=False),
         "m2m_targets": m2m_targets,
         "msn_sources": rng.choice(n, min(N_MSN_SOURCES, n), replace=False),
         "point_lon": lon,
@@ -684,21 +732,17 @@ def workload(graph: Any, sizes: Sizes, rng: np.random.Generator) -> dict[str, An
     }
 
 
+NOT_INSTALLED = 'not installed (pip install -e ".[bench]")'
+
+
 def available(peer: str) -> str | None:
     """None when the peer can run, else the reason it is skipped."""
     if peer in ("fangkong", "scipy"):
         return None
-    module = "valhalla" if peer == "pyvalhalla" else peer  # pyvalhalla installs ``valhalla``
-    if importlib.util.find_spec(module) is None:
-        if peer == "pyvalhalla":
-            return (
-                "not installed: pip has no wheel for this platform and the source build "
-                "needs libcurl and Valhalla's C++ toolchain, then routing tiles built from "
-                "the .pbf with valhalla_build_tiles; not attempted"
-            )
-        return 'not installed (pip install "fangkong[bench]")'
-    if peer == "pyvalhalla":
-        return "installed, but needs routing tiles built from the .pbf; not wired up yet"
+    if importlib.util.find_spec(peer) is None:
+        return NOT_INSTALLED
+    if peer == "pandana" and importlib.util.find_spec("pandas") is None:
+        return NOT_INSTALLED
     return None
 
 
@@ -747,8 +791,11 @@ def check(
                 dense = np.full(n_nodes, np.inf)
                 dense[answer["iso_node"][lo:hi]] = answer["iso_time"][lo:hi]
                 rows.append(dense)
-            # nodes within rounding distance of the threshold may fall either side
-            near_edge = np.abs(rows[1] - ISO_THRESHOLDS[-1]) <= tol
+            # nodes within rounding distance of the threshold (in either answer) may fall
+            # either side
+            near_edge = (np.abs(rows[1] - ISO_THRESHOLDS[-1]) <= tol) | (
+                np.abs(rows[0] - ISO_THRESHOLDS[-1]) <= tol
+            )
             b, d = compare(
                 np.where(near_edge, np.inf, rows[0]), np.where(near_edge, np.inf, rows[1])
             )
@@ -757,7 +804,7 @@ def check(
     elif query == "m2m":
         q = min(mine["m2m"].shape[0], ref["m2m"].shape[0])
         a, b = mine["m2m"][:q], ref["m2m"][:q]
-        near_edge = np.abs(b - M2M_CUTOFF_S) <= tol
+        near_edge = (np.abs(b - M2M_CUTOFF_S) <= tol) | (np.abs(a - M2M_CUTOFF_S) <= tol)
         bad, diff = compare(np.where(near_edge, np.inf, a), np.where(near_edge, np.inf, b))
         on = f"{q} sources"
     else:
@@ -792,7 +839,9 @@ def report(
     results: dict[str, Any],
     skipped: dict[str, str],
     answers: dict[str, dict[str, Any]],
+    mismatches: list[str],
 ) -> list[str]:
+    """The network's table; each check that failed is added to ``mismatches`` too."""
     lines = [f"\n== {network}: {label}: {graph.n_nodes:,} nodes, {graph.n_edges:,} edges =="]
     for peer, reason in skipped.items():
         lines.append(f"{peer}: skipped: {reason}")
@@ -808,7 +857,10 @@ def report(
             return ""
         if query not in ("iso",) and query not in ref:
             return "(not checked: scipy skipped this query)"
-        return check(peer, query, answers[peer], ref, graph.n_nodes)
+        verdict = check(peer, query, answers[peer], ref, graph.n_nodes)
+        if verdict.startswith("MISMATCH"):
+            mismatches.append(f"{network}: {peer} {query}: {verdict}")
+        return verdict
 
     def row(name: str, q: Sequence[float], note: str) -> str:
         return (
@@ -951,6 +1003,8 @@ def report(
                     if ref is not None and "msn" in ref
                     else ""
                 )
+                if plain_check.startswith("MISMATCH"):
+                    mismatches.append(f"{network}: fangkong plain msn: {plain_check}")
                 lines.append(
                     f"{'fangkong plain':<18}{r['msn_plain_s']:>10.3f}  {plain_check}"
                     " (one Dijkstra seeded with all sources)"
@@ -1000,6 +1054,54 @@ def report(
                         "MB, lower is faster",
                     )
                 )
+    return lines
+
+
+SMOKE_QUERIES = {
+    "knn": "k-nearest",
+    "iso": "isochrone",
+    "m2m": "many-to-many",
+    "msn": "multi-source",
+}
+
+
+def smoke_report(
+    network: str,
+    label: str,
+    graph: Any,
+    skipped: dict[str, str],
+    answers: dict[str, dict[str, Any]],
+    mismatches: list[str],
+) -> list[str]:
+    """Answers only: each peer's answers checked against scipy's, query by query; nothing
+    timed. A failed check, a query fangkong did not answer, or a reference with no finite
+    answer (which would check nothing) is added to ``mismatches``."""
+    lines = [f"\n== {network}: {label}: {graph.n_nodes:,} nodes, {graph.n_edges:,} edges =="]
+    for peer, reason in skipped.items():
+        lines.append(f"{peer}: skipped: {reason}")
+    ref = answers.get("scipy")
+    if ref is None:
+        mismatches.append(f"{network}: scipy (the reference) gave no answers")
+        return lines
+    for query, name in SMOKE_QUERIES.items():
+        values = ref["iso_time"] if query == "iso" else ref.get(query)
+        if values is None or not np.isfinite(values).any():
+            mismatches.append(f"{network}: scipy has no finite {name} answer to check against")
+    for peer, mine in answers.items():
+        if peer == "scipy":
+            continue
+        checks = [(peer, query, mine) for query in SMOKE_QUERIES]
+        if "msn_plain" in mine:
+            checks.append(("fangkong plain", "msn", {"msn": mine["msn_plain"]}))
+        for who, query, got in checks:
+            if ("iso_ptr" if query == "iso" else query) not in got:
+                if peer == "fangkong":
+                    mismatches.append(f"{network}: fangkong answered no {query} query")
+                continue
+            verdict = check(peer, query, got, ref, graph.n_nodes)
+            lines.append(f"{who:<16}{SMOKE_QUERIES[query]:<14}{verdict}")
+            if not verdict.startswith("ok"):
+                mismatches.append(f"{network}: {who} {SMOKE_QUERIES[query]}: {verdict}")
     return lines
 
 
@@ -1071,10 +1173,17 @@ def goals(results: dict[str, dict[str, Any]], sizes: Sizes) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--quick",
         action="store_true",
         help="demo + 100k-node grid, smaller matrix (under 5 minutes)",
+    )
+    mode.add_argument(
+        "--smoke",
+        action="store_true",
+        help="demo + 2,000-node grid, a few queries: answers checked against scipy, nothing "
+        "timed (exit status 1 on a mismatch)",
     )
     parser.add_argument("--networks", default="demo,grid", help="comma-separated: demo,grid")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers")
@@ -1103,21 +1212,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         worker(args.worker, Path(args.workdir))
         return 0
     started = time.perf_counter()
-    sizes = QUICK if args.quick else FULL
+    mode_name = "smoke" if args.smoke else "quick" if args.quick else "full"
+    sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
     if args.nodes:
         sizes = dataclasses.replace(sizes, grid_nodes=args.nodes)
-    only = [q for q in args.only.split(",") if q]
+    only = list(SECTIONS) if args.smoke else [q for q in args.only.split(",") if q]
     unknown = set(only) - set(SECTIONS)
     if unknown:
         parser.error(f"--only: unknown {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
-    cpu = platform.processor() or platform.machine()
-    print(
-        f"network_queries ({'quick' if args.quick else 'full'}) on {cpu}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
-        f"{os.getloadavg()[0]:.2f} (other work on the machine skews the timings)"
-    )
+    if args.smoke:
+        print("network_queries: smoke run (answers checked against scipy, nothing timed)")
+    else:
+        cpu = platform.processor() or platform.machine()
+        print(
+            f"network_queries ({mode_name}) on {cpu}, "
+            f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
+            f"{os.getloadavg()[0]:.2f} (other work on the machine skews the timings)"
+        )
     peers = [p for p in args.peers.split(",") if p]
-    out: list[str] = []
+    mismatches: list[str] = []
     for network in args.networks.split(","):
         graph, label = build_network(network, sizes)
         rng = np.random.default_rng(SEED)
@@ -1131,7 +1244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             np.savez(workdir / "workload.npz", **wl)
             for peer in ["scipy"] + [p for p in peers if p != "scipy"]:
                 reason = available(peer)
-                if reason is None and peer == "networkx" and network != "demo":
+                if reason is None and peer == "networkx" and network != "demo" and not args.smoke:
                     reason = (
                         "the slow reference runs on the demo network only (a 1M-node "
                         "DiGraph takes GBs and minutes per query)"
@@ -1153,28 +1266,39 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"[{network}] {peer} ...", file=sys.stderr, flush=True)
                 peer_started = time.perf_counter()
                 result, why = run_peer(peer, workdir, args.peer_timeout)
-                print(
-                    f"[{network}] {peer} done in {time.perf_counter() - peer_started:.0f} s {why}",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                if not args.smoke:
+                    print(
+                        f"[{network}] {peer} done in {time.perf_counter() - peer_started:.0f} s "
+                        f"{why}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 if result is None:
                     skipped[peer] = why
+                    if args.smoke:  # installed, yet it did not answer
+                        mismatches.append(f"{network}: {peer} {why}")
                     continue
                 results[peer] = result
                 with np.load(workdir / f"{peer}_answers.npz") as data:
                     answers[peer] = {name: data[name] for name in data.files}
-        ordered = {p: results[p] for p in ["fangkong", *PEERS] if p in results}
-        lines = report(network, label, graph, sizes, ordered, skipped, answers)
-        if network == "grid":
-            lines += goals(ordered, sizes)
+        if args.smoke:
+            lines = smoke_report(network, label, graph, skipped, answers, mismatches)
+        else:
+            ordered = {p: results[p] for p in ["fangkong", *PEERS] if p in results}
+            lines = report(network, label, graph, sizes, ordered, skipped, answers, mismatches)
+            if network == "grid":
+                lines += goals(ordered, sizes)
         print("\n".join(lines), flush=True)
-        out += lines
-    print(
-        f"\ntotal {time.perf_counter() - started:.0f} s ({'quick' if args.quick else 'full'}), "
-        f"load average at the end {os.getloadavg()[0]:.2f}"
-    )
-    return 0
+    for mismatch in mismatches:
+        print(f"MISMATCH: {mismatch}")
+    if args.smoke:
+        print(f"\nsmoke: {'FAILED' if mismatches else 'ok'}")
+    else:
+        print(
+            f"\ntotal {time.perf_counter() - started:.0f} s ({mode_name}), "
+            f"load average at the end {os.getloadavg()[0]:.2f}"
+        )
+    return 1 if mismatches else 0
 
 
 if __name__ == "__main__":
