@@ -19,10 +19,15 @@ into a fresh database holding a small synthetic county (``_server.prepare``):
 The file is imported in one transaction. The time is how long an import holds the database's
 write lock: intake from the API waits that long.
 
+Every run checks the answers: fangkong creates every good row and reports every bad one, the
+second import writes nothing, the peer writes every row, and the rows fangkong stored are the
+peer's good rows, column by column; a failed check exits with status 1.
+
 Usage::
 
     python benchmarks/dispatch_import.py            # 10,000 rows (the largest import allowed)
     python benchmarks/dispatch_import.py --quick    # 2,000 rows
+    python benchmarks/dispatch_import.py --smoke    # 200 rows: the checks alone, nothing timed
 """
 
 from __future__ import annotations
@@ -37,14 +42,25 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import POSTGRES_ENV, backends, bare_table, incident_body, prepare, reset_postgres
+from _server import (
+    BARE_TABLE,
+    POSTGRES_ENV,
+    backends,
+    bare_table,
+    incident_body,
+    prepare,
+    reset_postgres,
+)
 
 BAD_EVERY = 50
+#: The columns both tables hold, compared row by row.
+SHARED = ("idempotency_key", "category", "subtype", "priority", "lon", "lat", "description")
 COLUMNS = (
     "idempotency_key",
     "category",
@@ -74,6 +90,10 @@ def calls_csv(rows: int, seed: int = 11) -> tuple[str, int]:
     return out.getvalue(), bad
 
 
+class Failed(Exception):
+    """An import answered or stored something other than what the file holds."""
+
+
 def _fangkong(url: str, text: str) -> tuple[float, float, int, int, int]:
     """Seconds for the first import and for the same file again; created, existing, errors."""
     from sqlalchemy.orm import Session
@@ -101,7 +121,7 @@ def _fangkong(url: str, text: str) -> tuple[float, float, int, int, int]:
     engine.dispose()
     first, again = reports
     if again.created or sorted(again.existing) != sorted(first.created):
-        raise SystemExit("the second import wrote rows again")
+        raise Failed("the second import wrote rows again")
     return seconds[0], seconds[1], len(first.created), len(again.existing), len(first.errors)
 
 
@@ -135,34 +155,98 @@ def _peer(url: str, text: str) -> tuple[float, int]:
     return seconds, written
 
 
+def _stored(url: str, table: str) -> list[tuple[Any, ...]]:
+    """The ``SHARED`` columns of ``table``'s rows, by key."""
+    from sqlalchemy import text
+
+    from fangkong.core.db import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = [
+            tuple(row)
+            for row in conn.execute(
+                text(f"SELECT {', '.join(SHARED)} FROM {table} ORDER BY idempotency_key")
+            )
+        ]
+    engine.dispose()
+    return rows
+
+
+def _compare(mine: list[tuple[Any, ...]], peer_rows: list[tuple[Any, ...]], bad: set[str]) -> int:
+    """fangkong's stored rows are the peer's rows less the bad ones, column by column; how
+    many were compared (raises :class:`Failed`)."""
+    theirs = [r for r in peer_rows if r[0] not in bad]
+    if mine != theirs:
+        differ = next(
+            (f"{a} != {b}" for a, b in zip(mine, theirs, strict=False) if a != b),
+            f"{len(mine)} rows stored, {len(theirs)} expected",
+        )
+        raise Failed(f"fangkong's stored rows differ from the peer's good rows: {differ}")
+    return len(mine)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 rows")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="2,000 rows")
+    mode.add_argument(
+        "--smoke", action="store_true", help="200 rows: the answers checked, nothing timed"
+    )
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--postgres-url", default=os.environ.get(POSTGRES_ENV))
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args(argv)
-    rows = args.rows or (2_000 if args.quick else 10_000)
+    rows = args.rows or (200 if args.smoke else 2_000 if args.quick else 10_000)
     text, bad = calls_csv(rows)
+    bad_keys = {f"import-{i}" for i in range(rows) if i % BAD_EVERY == BAD_EVERY - 1}
     run_on = backends(args.postgres_url, sqlite_only=args.sqlite_only)
-    print(f"{rows:,} rows, {bad} of them bad; one transaction per import")
-    print(f"{'backend':<11} {'method':<20} {'seconds':>8} {'rows/s':>8}  result")
+    if args.smoke:
+        print(f"dispatch_import: smoke run, {rows:,} rows, {bad} of them bad (nothing timed)")
+    else:
+        print(f"{rows:,} rows, {bad} of them bad; one transaction per import")
+        print(f"{'backend':<11} {'method':<20} {'seconds':>8} {'rows/s':>8}  result")
     tmp = Path(tempfile.mkdtemp(prefix="fangkong-import-"))
     failed = 0
     try:
         for backend, pg_url in run_on:
             prepared = prepare(tmp / backend, postgres_url=pg_url)
-            first_s, again_s, created, existing, errors = _fangkong(prepared.url, text)
+            try:
+                first_s, again_s, created, existing, errors = _fangkong(prepared.url, text)
+            except Failed as error:
+                print(f"FAIL {backend}: {error}")
+                failed = 1
+                continue
             if created != rows - bad or errors != bad:
                 print(
-                    f"{backend}: fangkong created {created} and reported {errors} errors; "
+                    f"FAIL {backend}: fangkong created {created} and reported {errors} errors; "
                     f"expected {rows - bad} and {bad}"
                 )
                 failed = 1
+            # fangkong's rows read back before the peer runs (on PostgreSQL, in the same
+            # database emptied: each writes into a fresh one)
+            mine = _stored(prepared.url, "incident")
             if pg_url:
                 reset_postgres(pg_url)
             peer_url = prepared.url if pg_url else f"sqlite:///{tmp / backend / 'peer.db'}"
             peer_s, written = _peer(peer_url, text)
+            if written != rows:
+                print(f"FAIL {backend}: the bare executemany wrote {written} of {rows} rows")
+                failed = 1
+            try:
+                compared = _compare(mine, _stored(peer_url, BARE_TABLE), bad_keys)
+            except Failed as error:
+                print(f"FAIL {backend}: {error}")
+                failed = 1
+                compared = 0
+            if args.smoke:
+                print(
+                    f"{backend}: fangkong created {created:,} and reported {errors} bad rows, "
+                    f"then found {existing:,} existing and wrote none twice; the bare "
+                    f"executemany wrote {written:,}; {compared:,} stored rows agree with the "
+                    "peer's good rows"
+                )
+                continue
             print(
                 f"{backend:<11} {'fangkong, first':<20} {first_s:8.2f} {rows / first_s:8.0f}"
                 f"  {created:,} created, {errors} errors reported"
@@ -181,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if args.smoke:
+        print(f"smoke: {'FAILED' if failed else 'ok'}")
     return failed
 
 
