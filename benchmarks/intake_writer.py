@@ -13,12 +13,15 @@ table with a unique key and nothing else, then a commit. That is a batch's cost 
 asking, where the point lies, the audit log and the answer.
 
 Each batch size runs ``--rounds`` times over fresh keys; the least CPU per intake is kept (a
-shared machine only ever adds time). Every intake must be answered 201.
+shared machine only ever adds time). Every intake must be answered as created, and the rows
+both wrote must be the same (category, sub-type, priority, point, description); otherwise the
+run exits with status 1.
 
 Usage::
 
     python benchmarks/intake_writer.py            # 3,000 intakes per batch size and round
     python benchmarks/intake_writer.py --quick    # 600
+    python benchmarks/intake_writer.py --smoke    # 20, one round: the checks, nothing timed
 """
 
 from __future__ import annotations
@@ -36,9 +39,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import bare_table, incident_body, prepare
+from _server import BARE_TABLE, bare_table, incident_body, prepare
 
 BATCH_SIZES = (1, 4, 8, 16)
+#: The columns both tables hold, compared row by row (the keys differ: each call has its own).
+SHARED = ("category", "subtype", "priority", "lon", "lat", "description")
+
+
+class Failed(Exception):
+    """An intake was not created, or the rows written differ from the peer's."""
 
 
 def _cpu_per_call(run_batch: Callable[[list[Any]], None], calls: list[Any], batch: int) -> float:
@@ -51,23 +60,66 @@ def _cpu_per_call(run_batch: Callable[[list[Any]], None], calls: list[Any], batc
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="600 intakes a round")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="600 intakes a round")
+    mode.add_argument(
+        "--smoke", action="store_true", help="20 intakes, one round: checked, nothing timed"
+    )
     parser.add_argument("--intakes", type=int, default=None, help="intakes a round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3)")
     args = parser.parse_args(argv)
-    count = args.intakes or (600 if args.quick else 3_000)
+    count = args.intakes or (20 if args.smoke else 600 if args.quick else 3_000)
+    rounds = args.rounds or (1 if args.smoke else 3)
+    started = time.perf_counter()
+    try:
+        rows = run(count, rounds)
+    except Failed as error:
+        print(f"FAIL: {error}")
+        return 1
+    if args.smoke:
+        print(
+            f"intake_writer: smoke run (nothing timed): {count} intakes in batches of "
+            f"{', '.join(map(str, BATCH_SIZES))}, each created, the rows written the same as "
+            "the bare INSERT's"
+        )
+        print("smoke: ok")
+        return 0
+    print(
+        f"writer CPU per intake, least of {rounds} rounds of {count:,} intakes "
+        f"(SQLite, the demo's road network)"
+    )
+    print(f"{'batch':>5} {'fangkong ms':>12} {'bare INSERT ms':>15} {'ratio':>7}")
+    for size, ours, theirs in rows:
+        print(f"{size:>5} {ours * 1e3:>12.3f} {theirs * 1e3:>15.3f} {ours / theirs:>6.1f}x")
+    print(f"total {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def _written(engine: Any, table: str) -> list[tuple[Any, ...]]:
+    """The ``SHARED`` columns of every row of ``table``, sorted."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return sorted(
+            tuple(row) for row in conn.execute(text(f"SELECT {', '.join(SHARED)} FROM {table}"))
+        )
+
+
+def run(count: int, rounds: int) -> list[tuple[int, float, float]]:
+    """(batch size, fangkong's CPU seconds per intake, the peer's) for each batch size, the
+    least of ``rounds``; raises :class:`Failed` when an answer or a row is wrong."""
 
     from sqlalchemy import insert
 
     from fangkong.core import auth
-    from fangkong.core.batching import Failed, write_batch
+    from fangkong.core.batching import Failed as WriteFailed
+    from fangkong.core.batching import write_batch
     from fangkong.core.config import Settings
     from fangkong.core.db import make_engine
     from fangkong.dispatch import intake
     from fangkong.dispatch.fastpath import _writer_parts
     from fangkong.dispatch.schemas import IncidentIn
 
-    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fangkong-writer-") as tmp:
         prepared = prepare(Path(tmp), road_network=True)
         settings = Settings(data_dir=Path(tmp), database_url=prepared.url)
@@ -92,9 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         def fangkong(batch: list[intake.IntakeCall]) -> None:
             answers = write_batch(parts.factory, parts.write, parts.answer, batch)
-            failed = [a for a in answers if isinstance(a, Failed) or not a[1]]
+            failed = [a for a in answers if isinstance(a, WriteFailed) or not a[1]]
             if failed:
-                raise SystemExit(f"an intake was not created: {failed[0]}")
+                raise Failed(f"an intake was not created: {failed[0]}")
 
         def peer(batch: list[intake.IntakeCall]) -> None:
             with engine.begin() as conn:
@@ -115,21 +167,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
 
         fangkong(calls()[:1])  # warm: the first batch loads the area index and the network
+        warm = _written(engine, "incident")
         rows = []
         for size in BATCH_SIZES:
-            ours = min(_cpu_per_call(fangkong, calls(), size) for _ in range(args.rounds))
-            theirs = min(_cpu_per_call(peer, calls(), size) for _ in range(args.rounds))
+            ours = min(_cpu_per_call(fangkong, calls(), size) for _ in range(rounds))
+            theirs = min(_cpu_per_call(peer, calls(), size) for _ in range(rounds))
             rows.append((size, ours, theirs))
+        mine = _written(engine, "incident")
+        for row in warm:
+            mine.remove(row)
+        bare = _written(engine, BARE_TABLE)
         engine.dispose()
-    print(
-        f"writer CPU per intake, least of {args.rounds} rounds of {count:,} intakes "
-        f"(SQLite, the demo's road network)"
-    )
-    print(f"{'batch':>5} {'fangkong ms':>12} {'bare INSERT ms':>15} {'ratio':>7}")
-    for size, ours, theirs in rows:
-        print(f"{size:>5} {ours * 1e3:>12.3f} {theirs * 1e3:>15.3f} {ours / theirs:>6.1f}x")
-    print(f"total {time.perf_counter() - started:.0f} s")
-    return 0
+    expected = count * rounds * len(BATCH_SIZES)
+    if len(mine) != expected or len(bare) != expected:
+        raise Failed(f"{len(mine)} incidents and {len(bare)} bare rows written, {expected} sent")
+    if mine != bare:
+        differ = next(f"{a} != {b}" for a, b in zip(mine, bare, strict=True) if a != b)
+        raise Failed(f"the incidents written differ from the bare rows: {differ}")
+    return rows
 
 
 if __name__ == "__main__":
