@@ -25,7 +25,9 @@ Measured, per incident:
 
 The two in-process rankings are compared: the nearest unit's time must agree to 1e-6 s where
 the peer can see it (the peer ignores two points on the same road, which fangkong joins
-directly; such cases are counted and skipped).
+directly; such cases are counted and skipped). The HTTP answers of the first
+``HTTP_CHECKED`` incidents must rank the same units with the same times as ``recommend()``
+in process. A failed check exits with status 1.
 
 Goal (issue 4): recommendation p99 < 5 ms in process.
 
@@ -33,11 +35,15 @@ Usage::
 
     python benchmarks/dispatch_recommend.py           # 2,000 incidents (500 over HTTP)
     python benchmarks/dispatch_recommend.py --quick   # 300 incidents (150 over HTTP)
+    python benchmarks/dispatch_recommend.py --smoke   # 30 units, 20 incidents: the checks,
+                                                      # nothing timed
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import platform
 import sys
@@ -70,6 +76,8 @@ IntArray = NDArray[np.int64]
 SEED = 20261122
 GOAL_P99_MS = 5.0
 LIMIT = 5
+#: Incidents whose HTTP answer is compared with ``recommend()`` in process.
+HTTP_CHECKED = 20
 
 
 def build_network(network_dir: Path) -> tuple[Any, float]:
@@ -234,21 +242,76 @@ def ms(values: FloatArray, q: float) -> float:
     return float(np.quantile(values, q) * 1e3)
 
 
+def http_rankings(port: int, token: str, ids: list[int]) -> list[list[tuple[int, float]]]:
+    """(unit id, seconds) of each candidate in the HTTP answer for each incident of ``ids``."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    out: list[list[tuple[int, float]]] = []
+    try:
+        for incident_id in ids:
+            conn.request(
+                "GET",
+                f"/api/v1/incidents/{incident_id}/recommendation?limit={LIMIT}",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            answer = conn.getresponse()
+            body = json.loads(answer.read())
+            if answer.status != 200:
+                raise RuntimeError(f"incident {incident_id}: HTTP {answer.status} {body}")
+            out.append([(int(c["unit_id"]), float(c["time_s"])) for c in body["candidates"]])
+    finally:
+        conn.close()
+    return out
+
+
+def same_ranking(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> bool:
+    """The same units in the same order, their times within 1e-6 s."""
+    return len(a) == len(b) and all(
+        ua == ub and abs(ta - tb) <= 1e-6 for (ua, ta), (ub, tb) in zip(a, b, strict=True)
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--units", type=int, default=300)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true")
+    mode.add_argument(
+        "--smoke",
+        action="store_true",
+        help="30 units, 20 incidents (10 over HTTP): the checks alone, nothing timed",
+    )
+    parser.add_argument("--units", type=int, default=None, help="units (default 300)")
     parser.add_argument("--incidents", type=int, default=None)
     parser.add_argument("--http", type=int, default=None, help="incidents asked over HTTP")
     parser.add_argument(
         "--network-dir",
         type=Path,
-        default=Path(tempfile.gettempdir()) / "fangkong-bench-network",
-        help="where the demo network is built once and reused",
+        default=None,
+        help="where the demo network is built once and reused (default: "
+        f"{Path(tempfile.gettempdir()) / 'fangkong-bench-network'}; with --smoke a "
+        "temporary folder)",
     )
     args = parser.parse_args(argv)
-    n_incidents = args.incidents or (300 if args.quick else 2_000)
-    n_http = min(n_incidents, args.http or (150 if args.quick else 500))
+    n_units = args.units or (30 if args.smoke else 300)
+    n_incidents = args.incidents or (20 if args.smoke else 300 if args.quick else 2_000)
+    n_http = min(n_incidents, args.http or (10 if args.smoke else 150 if args.quick else 500))
+    with tempfile.TemporaryDirectory(prefix="fangkong-recommend-") as tmp:
+        if args.network_dir is not None:
+            network_dir = args.network_dir
+        elif args.smoke:
+            network_dir = Path(tmp) / "network"
+        else:
+            network_dir = Path(tempfile.gettempdir()) / "fangkong-bench-network"
+        return run(args, network_dir, Path(tmp), n_units, n_incidents, n_http)
+
+
+def run(
+    args: argparse.Namespace,
+    network_dir: Path,
+    log_dir: Path,
+    n_units: int,
+    n_incidents: int,
+    n_http: int,
+) -> int:
     started = time.perf_counter()
 
     from sqlalchemy import select
@@ -258,80 +321,98 @@ def main(argv: Sequence[str] | None = None) -> int:
     from fangkong.dispatch import recommend
     from fangkong.dispatch.models import Incident, Unit
 
-    network, build_s = build_network(args.network_dir)
+    network, build_s = build_network(network_dir)
     graph = network.graph
-    print(
-        f"network: demo county (Liechtenstein OSM), {graph.n_nodes:,} nodes, "
-        f"{graph.n_edges:,} edges; ready in {build_s:.1f} s"
-    )
+    if args.smoke:
+        print("dispatch_recommend: smoke run (answers checked, nothing timed)")
+    else:
+        print(
+            f"network: demo county (Liechtenstein OSM), {graph.n_nodes:,} nodes, "
+            f"{graph.n_edges:,} edges; ready in {build_s:.1f} s"
+        )
     bbox = network_bbox(graph)
     rng = np.random.default_rng(SEED)
-    with tempfile.TemporaryDirectory(prefix="fangkong-recommend-") as tmp:
-        data_dir = Path(tmp)  # the server's log
-        # The server's data folder is the network's (it serves the current network from
-        # there); its database is a fresh file in that folder.
-        prepared = prepare(args.network_dir, bbox=bbox)
-        ids, _ = populate(prepared, graph, units=args.units, incidents=n_incidents, rng=rng)
-        engine = make_engine(prepared.url)
-        with Session(engine, expire_on_commit=False) as session:
-            incidents = list(session.scalars(select(Incident).order_by(Incident.id)))
-            units = list(session.scalars(select(Unit).order_by(Unit.id)))
-            session.expunge_all()
-        engine.dispose()
-        now = datetime.now(UTC)
-        u_lon = np.array([u.lon for u in units], dtype=np.float64)
-        u_lat = np.array([u.lat for u in units], dtype=np.float64)
-        peer = ScipyPeer(network)
-        # The units snapped once, as a caller that kept their snapped positions would have.
-        snapped = network.snapper.snap(u_lon, u_lat)
-        placed = snapped.points[np.flatnonzero(~snapped.too_far)]
+    # The server's data folder is the network's (it serves the current network from there);
+    # its database is a fresh file in that folder.
+    prepared = prepare(network_dir, bbox=bbox)
+    ids, _ = populate(prepared, graph, units=n_units, incidents=n_incidents, rng=rng)
+    engine = make_engine(prepared.url)
+    with Session(engine, expire_on_commit=False) as session:
+        incidents = list(session.scalars(select(Incident).order_by(Incident.id)))
+        units = list(session.scalars(select(Unit).order_by(Unit.id)))
+        session.expunge_all()
+    engine.dispose()
+    now = datetime.now(UTC)
+    u_lon = np.array([u.lon for u in units], dtype=np.float64)
+    u_lat = np.array([u.lat for u in units], dtype=np.float64)
+    peer = ScipyPeer(network)
+    # The units snapped once, as a caller that kept their snapped positions would have.
+    snapped = network.snapper.snap(u_lon, u_lat)
+    placed = snapped.points[np.flatnonzero(~snapped.too_far)]
 
-        def engine_only(i: int) -> tuple[IntArray, FloatArray]:
-            inc = incidents[i]
-            scene = network.snapper.snap(np.array([inc.lon]), np.array([inc.lat])).points
-            k = 3 if inc.priority.value == "P1" else 1
-            result: tuple[IntArray, FloatArray] = network.engine.k_nearest_sources(
-                scene, placed, max(LIMIT, k)
-            )
-            return result
-
-        # Warm every path (caches, first-call costs).
-        for i, inc in enumerate(incidents[:5]):
-            recommend.recommend(network, incident=inc, units=units, now=now, limit=LIMIT)
-            peer.rank(inc.lon, inc.lat, snapped, LIMIT)
-            engine_only(i)
-
-        mine_s, mine = timed(
-            lambda i: recommend.recommend(
-                network, incident=incidents[i], units=units, now=now, limit=LIMIT
-            ),
-            n_incidents,
+    def engine_only(i: int) -> tuple[IntArray, FloatArray]:
+        inc = incidents[i]
+        scene = network.snapper.snap(np.array([inc.lon]), np.array([inc.lat])).points
+        k = 3 if inc.priority.value == "P1" else 1
+        result: tuple[IntArray, FloatArray] = network.engine.k_nearest_sources(
+            scene, placed, max(LIMIT, k)
         )
-        engine_s, _ = timed(engine_only, n_incidents)
-        peer_s, theirs = timed(
-            lambda i: peer.rank(incidents[i].lon, incidents[i].lat, snapped, LIMIT), n_incidents
+        return result
+
+    # Warm every path (caches, first-call costs).
+    for i, inc in enumerate(incidents[:5]):
+        recommend.recommend(network, incident=inc, units=units, now=now, limit=LIMIT)
+        peer.rank(inc.lon, inc.lat, snapped, LIMIT)
+        engine_only(i)
+
+    mine_s, mine = timed(
+        lambda i: recommend.recommend(
+            network, incident=incidents[i], units=units, now=now, limit=LIMIT
+        ),
+        n_incidents,
+    )
+    engine_s, _ = timed(engine_only, n_incidents)
+    peer_s, theirs = timed(
+        lambda i: peer.rank(incidents[i].lon, incidents[i].lat, snapped, LIMIT), n_incidents
+    )
+    agree = skipped = differ = 0
+    for ranked, (_, p_times, same_road) in zip(mine, theirs, strict=True):
+        if same_road:
+            skipped += 1
+            continue
+        if not ranked:
+            differ += int(np.isfinite(p_times[:1]).any())
+            continue
+        if abs(ranked[0].time_s - float(p_times[0])) <= 1e-6:
+            agree += 1
+        else:
+            differ += 1
+
+    checked = ids[: min(HTTP_CHECKED, len(ids))]
+    with Server(prepared, log=log_dir / "server.log") as srv:
+        paths = [f"/api/v1/incidents/{i}/recommendation?limit={LIMIT}" for i in ids]
+        run_gets(srv.port, paths[:5], prepared.token)  # warm: network load, numba, pool
+        http_load: Load = run_gets(srv.port, paths[:n_http], prepared.token)
+        over_http = http_rankings(srv.port, prepared.token, checked)
+    bad = sum(n for s, n in http_load.statuses.items() if s != 200) + http_load.errors
+    in_process = [[(c.unit.id, c.time_s) for c in ranked] for ranked in mine[: len(checked)]]
+    http_differ = sum(not same_ranking(a, b) for a, b in zip(over_http, in_process, strict=True))
+    check_line = (
+        f"check: nearest unit's time agrees with the peer on {agree} incidents, differs on "
+        f"{differ}; {skipped} skipped (a unit on the scene's road); HTTP non-200: {bad}; "
+        f"HTTP rankings differing from recommend() in process: {http_differ} of {len(checked)}"
+    )
+    # A check with nothing compared would pass whatever the answers.
+    failed = bool(differ or bad or http_differ or not agree or len(http_load.latencies) != n_http)
+
+    if args.smoke:
+        print(
+            f"{len(units)} available units, {n_incidents} incidents (limit {LIMIT}), "
+            f"{n_http} asked over HTTP"
         )
-        agree = skipped = differ = 0
-        unit_index = {u.id: i for i, u in enumerate(units)}
-        for ranked, (_, p_times, same_road) in zip(mine, theirs, strict=True):
-            if same_road:
-                skipped += 1
-                continue
-            if not ranked:
-                differ += int(np.isfinite(p_times[:1]).any())
-                continue
-            assert unit_index[ranked[0].unit.id] >= 0
-            if abs(ranked[0].time_s - float(p_times[0])) <= 1e-6:
-                agree += 1
-            else:
-                differ += 1
-
-        with Server(prepared, log=data_dir / "server.log") as srv:
-            paths = [f"/api/v1/incidents/{i}/recommendation?limit={LIMIT}" for i in ids]
-            run_gets(srv.port, paths[:5], prepared.token)  # warm: network load, numba, pool
-            http: Load = run_gets(srv.port, paths[:n_http], prepared.token)
-        bad = sum(n for s, n in http.statuses.items() if s != 200)
-
+        print(check_line)
+        print(f"smoke: {'FAILED' if failed else 'ok'}")
+        return int(failed)
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}; {len(units)} available units, "
@@ -342,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("fangkong recommend() in process", mine_s),
         ("  engine only, units snapped once", engine_s),
         ("scipy peer, units snapped once", peer_s),
-        ("HTTP GET .../recommendation", np.asarray(http.latencies)),
+        ("HTTP GET .../recommendation", np.asarray(http_load.latencies)),
     ]
     for name, lat in rows:
         print(
@@ -355,20 +436,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{ms(peer_s, 0.99) / ms(engine_s, 0.99):.1f}x; recommend() / engine p50 "
         f"{ms(mine_s, 0.5) / ms(engine_s, 0.5):.1f}x (recommend() snaps the incident and the "
         f"units moved since its last call); HTTP / recommend() p50 "
-        f"{ms(np.asarray(http.latencies), 0.5) / ms(mine_s, 0.5):.1f}x"
+        f"{ms(np.asarray(http_load.latencies), 0.5) / ms(mine_s, 0.5):.1f}x"
     )
-    print(
-        f"check: nearest unit's time agrees with the peer on {agree} incidents, differs on "
-        f"{differ}; {skipped} skipped (a unit on the scene's road); HTTP non-200: {bad}"
-    )
+    print(check_line)
     met = ms(mine_s, 0.99) < GOAL_P99_MS
     print(
-        f"goal (recommend() p99 < {GOAL_P99_MS:.0f} ms with {args.units} units): "
+        f"goal (recommend() p99 < {GOAL_P99_MS:.0f} ms with {n_units} units): "
         f"{'met' if met else 'MISSED'} ({ms(mine_s, 0.99):.2f} ms; with the units snapped "
         f"once {ms(engine_s, 0.99):.2f} ms)"
     )
     print(f"total {time.perf_counter() - started:.0f} s")
-    return 1 if differ or bad else 0
+    return int(failed)
 
 
 if __name__ == "__main__":
