@@ -598,6 +598,15 @@ def import_addresses(
         raise InvalidInput(f"coordinates: {exc}", field="lon") from None
     index = area_index.get(session)
     leaf_ids = index.locate(lons, lats)
+    # Stored outside every area, a row would be in no one's scope: seen by nobody.
+    stray = np.flatnonzero(leaf_ids < 0)
+    if stray.size:
+        number = int(stray[0]) + 1
+        raise InvalidInput(
+            key="error.areas.address_outside",
+            params={"row": number, "code": rows[number - 1].code, "count": int(stray.size)},
+            field="lon",
+        )
     session.add_all(
         StandardAddress(
             code=row.code,
@@ -606,8 +615,8 @@ def import_addresses(
             lon=float(lon),
             lat=float(lat),
             h3_cell=h3_cell(float(lon), float(lat)),
-            area_id=int(leaf) if leaf >= 0 else None,
-            area_path=index.path_of(int(leaf)) if leaf >= 0 else None,
+            area_id=int(leaf),
+            area_path=index.path_of(int(leaf)),
             source=source,
         )
         for row, lon, lat, leaf in zip(rows, lons, lats, leaf_ids, strict=True)

@@ -94,7 +94,9 @@ def register_demo(app: typer.Typer, *, serve: Callable[[Settings], None]) -> Non
                 table.add_row(f"areas: {level}", str(count))
             table.add_row("roads (OSM ways)", str(report.roads))
             table.add_row(
-                "standard addresses", f"{report.addresses} ({report.addresses_from_osm} from OSM)"
+                "standard addresses",
+                f"{report.addresses} ({report.addresses_from_osm} from OSM; "
+                f"{report.addresses_outside} outside the county's areas left out)",
             )
             table.add_row("users", str(report.users))
             table.add_row(
