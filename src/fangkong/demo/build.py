@@ -16,6 +16,7 @@ from shapely.geometry import MultiPolygon
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from fangkong.areas import index as area_index
 from fangkong.areas import service as area_service
 from fangkong.areas.geometry import area_m2, project_local
 from fangkong.areas.models import Area, AreaLevel
@@ -82,6 +83,8 @@ class BuildReport:
     roads: int = 0
     addresses: int = 0
     addresses_from_osm: int = 0
+    #: Addresses of the extract outside every area of the county, left out.
+    addresses_outside: int = 0
     users: int = 0
     hazards: int = 0
     disputes: int = 0
@@ -336,6 +339,16 @@ def _build_addresses(
 ) -> None:
     taken = {(a.street, a.housenumber) for a in osm_points}
     generated = _generated_addresses(roads, taken)
+    # The extract reaches past the county's areas: an address there would be in no one's scope.
+    points = [*osm_points, *generated]
+    leaves = area_index.get(session).locate(
+        np.array([a.lon for a in points]), np.array([a.lat for a in points])
+    )
+    inside = leaves >= 0
+    report.addresses_outside = int((~inside).sum())
+    split = len(osm_points)
+    osm_points = [a for a, keep in zip(osm_points, inside[:split], strict=True) if keep]
+    generated = [a for a, keep in zip(generated, inside[split:], strict=True) if keep]
     rows: list[area_service.AddressRow] = []
     for i, a in enumerate([*osm_points, *generated], start=1):
         street = a.street or a.place or ""
