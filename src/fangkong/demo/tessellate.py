@@ -38,6 +38,9 @@ __all__ = [
 #: Polygon pieces smaller than this (m²) that touch another cell are handed to that cell.
 DEFAULT_MIN_PART_M2 = 5_000.0
 
+# What _fit_to leaves as a gap: slivers thinner than this on average (metres).
+_HAIRLINE_M = 1e-3
+
 # Tolerances in degrees (1e-8° is about 1 mm) for deciding that two pieces share an edge.
 _TOUCH_EPS_DEG = 1e-8
 _MIN_SHARED_DEG = 1e-6
@@ -297,17 +300,18 @@ def _move_vertices(
 
 
 def _fit_to(target: MultiPolygon, parts: list[MultiPolygon]) -> list[MultiPolygon]:
-    """Make ``parts`` tile ``target`` exactly, vertex for vertex along the target's edges.
+    """Make ``parts`` tile ``target``: no overlap, and no gap but hairlines.
 
     The parts come from :func:`_pull_inside` pieces, so they lie inside ``target`` and touch
     its boundary only along its own edges, but where a cell edge met a target edge A-E at X
-    they follow A-X-E instead of A-E. In lon/lat the sliver in between has no area to speak
-    of, but an area in m² maps vertices through a curved projection, and a sliver along a
-    straight edge of length L then measures like the gap between a chord and its arc, ~L³:
-    tens of m² for a 2 km edge. So what ``target`` minus the parts leaves is handed to the
-    part it shares the longest border with (the nearest part if it touches none); that part
-    then owns A-E itself, and the parts' outline is exactly the target's. Overlaps, never
-    expected, go to the earlier part.
+    they follow A-X-E instead of A-E, X being rounded up to ~1e-16° off the edge. The hairline
+    sliver in between is left as it is: it measures ~1e-6 m² (:func:`area_m2` is exact), and
+    handing it to a part -- as was once done, while the area measure bent straight edges --
+    gives that part a zero-width strip along its neighbour's edge X-E: a spike, which the map
+    draws as a line up to kilometres long. What ``target`` minus the parts leaves that is more
+    than a hairline (:func:`_is_hairline`; never seen) is handed to the part it shares the
+    longest border with (the nearest part if it touches none). Overlaps, never expected, go to
+    the earlier part.
     """
     geoms = list(parts)
     if not geoms:
@@ -317,7 +321,11 @@ def _fit_to(target: MultiPolygon, parts: list[MultiPolygon]) -> list[MultiPolygo
     for i, j in sorted(zip(left.tolist(), right.tolist(), strict=True)):
         if i < j and _has_area(shapely.intersection(geoms[i], geoms[j])):
             geoms[j] = _as_multipolygon(shapely.difference(geoms[j], geoms[i]))
-    residual = _polygons(shapely.difference(target, shapely.union_all(geoms)))
+    residual = [
+        piece
+        for piece in _polygons(shapely.difference(target, shapely.union_all(geoms)))
+        if not _is_hairline(piece)
+    ]
     if residual:
         tree = shapely.STRtree(geoms)
         boundaries = _Boundaries(geoms)
@@ -332,6 +340,25 @@ def _fit_to(target: MultiPolygon, parts: list[MultiPolygon]) -> list[MultiPolygo
     return geoms
 
 
+def _is_hairline(piece: Polygon) -> bool:
+    """Whether ``piece`` is thinner than :data:`_HAIRLINE_M` on average (twice its area over
+    its perimeter, in metres): a sliver of rounding, not land."""
+    perimeter = _length_m(piece.exterior)
+    return perimeter <= 0.0 or 2.0 * area_m2(piece) / perimeter < _HAIRLINE_M
+
+
+def _length_m(line: BaseGeometry) -> float:
+    """Length in metres of a lon/lat line (local plane about its middle; to ~0.1 %)."""
+    lonlat = shapely.get_coordinates(line)
+    if len(lonlat) < 2:
+        return 0.0
+    lat0 = float(lonlat[:, 1].mean())
+    m, n = radii_of_curvature(lat0)
+    dx = np.radians(np.diff(lonlat[:, 0])) * n * math.cos(math.radians(lat0))
+    dy = np.radians(np.diff(lonlat[:, 1])) * m
+    return float(np.hypot(dx, dy).sum())
+
+
 def partition(
     polygon: Polygon | MultiPolygon,
     seeds: ArrayLike,
@@ -343,17 +370,13 @@ def partition(
     The Voronoi diagram is built in a locally isotropic plane (longitude scaled by cos of the
     central latitude), so cells are fair in metres, and its cells are mapped back to lon/lat
     with the inverse affine map before being intersected with ``polygon``. The cells tile a
-    large envelope exactly, and the parts are then made to tile ``polygon`` exactly -- also as
-    measured in m² by :func:`area_m2`, whose curved projection turns a 1e-16° sliver along a
-    kilometre-long straight edge into tens of m²:
+    large envelope exactly, and the parts then tile ``polygon``, in lon/lat and in m²
+    (:func:`area_m2`), to within hairlines of ~1e-6 m²:
 
     - a vertex where a cell edge crosses an edge of ``polygon`` (rounded, so slightly off that
       edge) is moved a few units in the last place inside, so no part pokes out;
-    - the hairline slivers then left between ``polygon``'s edges and the parts are handed to
-      the part sharing the longest border with each, so the parts' outline follows
-      ``polygon``'s own edges vertex for vertex (a part may own a zero-width strip along a
-      neighbour's edge). Such strips are too thin for the first step to work across, so to
-      split the parts again use :func:`generate_beats_and_grids`, which splits them without.
+    - the hairline slivers then left between ``polygon``'s edges and the parts stay gaps (see
+      :func:`_fit_to`): handed to a part, they would give it zero-width spikes.
 
     Connected pieces smaller than ``min_part_m2`` (slivers where a cell grazes a wiggly border)
     are handed to the neighbouring cell they share the longest edge with; isolated pieces
@@ -705,19 +728,12 @@ def generate_beats_and_grids(
     coords = _as_points(road_coords, "road_coords")
     target = _as_multipolygon(precinct)
     beat_seeds = seeds_along_roads(target, coords, beats, rng_seed=_child_seed(rng_seed, 0))
-    beat_cells = _cells(target, beat_seeds, min_part_m2)
     result: list[tuple[MultiPolygon, list[MultiPolygon]]] = []
-    for index, (cell, beat) in enumerate(
-        zip(beat_cells, _fit_to(target, beat_cells), strict=True), start=1
-    ):
+    for index, beat in enumerate(partition(target, beat_seeds, min_part_m2=min_part_m2), 1):
         grid_seeds = seeds_along_roads(
             beat, coords, grids_per_beat, rng_seed=_child_seed(rng_seed, index)
         )
-        if beat.is_empty:  # only if a whole cell overlapped an earlier one: never expected
-            continue
-        # The grids split the beat's cell, which lacks the hairline strips that _fit_to gave
-        # the beat (the in-place vertex moves could not cross them); then they take the strips.
-        grids = _fit_to(beat, _cells(cell, grid_seeds, min_part_m2))
+        grids = partition(beat, grid_seeds, min_part_m2=min_part_m2)
         result.append((beat, [grid for grid in grids if not grid.is_empty]))
     return result
 
