@@ -67,6 +67,13 @@ def register_demo(app: typer.Typer, *, serve: Callable[[Settings], None]) -> Non
             console.print(
                 f"reusing the demo county in {settings.data_dir} (--rebuild to start over)"
             )
+            with session_scope(factory) as session:
+                remeasured = demo_build.remeasure_areas(session)
+            if remeasured:
+                console.print(
+                    f"{len(remeasured)} area sizes measured anew (the stored ones came from "
+                    "an earlier, wrong measure); --rebuild also removes their polygons' spikes"
+                )
         else:
             started = time.perf_counter()
             with (
