@@ -35,12 +35,18 @@ and the client alike, however little the phase's mean shows it. ``cpu ms`` is th
 time (all its processes) per 2xx answer, ``client ms`` the load generator's per answer: on
 the same two cores, what the client spends the server does not have.
 
+Every run checks what the servers stored: each server's table holds exactly one row per 2xx
+answer, and the incidents both servers received (the same keys) hold the same category,
+sub-type, priority, point and description; a failed check exits with status 1.
+
 Goal (issue 4): sustained intake >= 500 incidents/s with p99 < 50 ms on SQLite.
 
 Usage::
 
     python benchmarks/dispatch_intake.py            # 20 s per phase
     python benchmarks/dispatch_intake.py --quick    # 4 s per phase, under 2 minutes
+    python benchmarks/dispatch_intake.py --smoke    # 0.3 s phases at 50/s: the checks,
+                                                    # nothing timed
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 from _server import (
+    BARE_TABLE,
     POSTGRES_ENV,
     Load,
     Prepared,
@@ -76,6 +83,8 @@ from _server import (
 GOAL_RATE = 500.0
 GOAL_P99_MS = 50.0
 PATH = "/api/v1/incidents"
+#: The columns both servers' tables hold, compared by key.
+SHARED = ("category", "subtype", "priority", "lon", "lat", "description")
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,10 @@ class Result:
     closed: Load
     opened: Load
     sustainable: Load
-    rows: int
+    #: The rows the server stored: key -> the ``SHARED`` columns.
+    stored: dict[str, tuple[Any, ...]]
+    #: The requests it answered 2xx, the warm-up and the snap check included.
+    answered: int
 
 
 def _check_snapped(port: int, prepared: Prepared) -> None:
@@ -111,16 +123,18 @@ def _check_snapped(port: int, prepared: Prepared) -> None:
         raise RuntimeError(f"the check intake was not snapped to a road: {answer.status} {made}")
 
 
-def _rows(prepared: Prepared, table: str) -> int:
+def _stored(prepared: Prepared, table: str) -> dict[str, tuple[Any, ...]]:
+    """Each row of ``table``: its key -> its ``SHARED`` columns."""
     from sqlalchemy import text
 
     from fangkong.core.db import make_engine
 
     engine = make_engine(prepared.url)
     with engine.connect() as conn:
-        count = int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+        rows = conn.execute(text(f"SELECT idempotency_key, {', '.join(SHARED)} FROM {table}"))
+        stored = {str(row[0]): tuple(row[1:]) for row in rows}
     engine.dispose()
-    return count
+    return stored
 
 
 def measure(
@@ -134,6 +148,7 @@ def measure(
     rate: float,
     workers: int,
     connections: int,
+    warm_up: bool = True,
 ) -> Result:
     prepared = prepare(
         workdir / f"{backend}-{server}", postgres_url=postgres_url, road_network=True
@@ -147,15 +162,20 @@ def measure(
     ) as srv:
         if server == "fangkong":
             _check_snapped(srv.port, prepared)
-        # Warm-up: the first requests build the area index and fill the connection pool.
-        run_load(
-            srv.port,
-            path=PATH,
-            token=prepared.token,
-            prefix="warm",
-            duration_s=1.0,
-            concurrency=concurrency,
-            scenes=prepared.scenes,
+        # Warm-up: the first requests build the area index and fill the connection pool
+        # (nothing is timed in a smoke run: none).
+        warm = (
+            run_load(
+                srv.port,
+                path=PATH,
+                token=prepared.token,
+                prefix="warm",
+                duration_s=1.0,
+                concurrency=concurrency,
+                scenes=prepared.scenes,
+            )
+            if warm_up
+            else Load()
         )
 
         def phase(prefix: str, seed: int, **load: Any) -> Load:
@@ -181,15 +201,53 @@ def measure(
         sustainable = phase(
             "fit", 4, rate=max(1.0, 0.8 * closed.throughput), max_connections=connections
         )
-    rows = _rows(prepared, "incident" if server == "fangkong" else "bench_incident")
+    stored = _stored(prepared, "incident" if server == "fangkong" else BARE_TABLE)
+    answered = warm.ok + closed.ok + opened.ok + sustainable.ok + (server == "fangkong")
     return Result(
         backend=backend,
         server=server,
         closed=closed,
         opened=opened,
         sustainable=sustainable,
-        rows=rows,
+        stored=stored,
+        answered=answered,
     )
+
+
+def check(results: list[Result], *, strict: bool) -> list[str]:
+    """What the servers stored against what they answered: one row per 2xx answer (a 2xx
+    without its row is a lost commit), and the same columns for the keys both servers
+    received. ``strict``: any answer but a 2xx, or no 2xx at all, fails too (the smoke run's
+    load is light enough for every request sent to be answered)."""
+    failures = []
+    for r in results:
+        name = f"{r.backend}/{r.server}"
+        if len(r.stored) != r.answered:
+            failures.append(f"{name}: {r.answered} answered 2xx but {len(r.stored)} rows stored")
+        for phase, load in (("closed", r.closed), ("open", r.opened), ("80%", r.sustainable)):
+            odd = {s: n for s, n in load.statuses.items() if not 200 <= s < 300}
+            # (a request left unsent says the machine was slow, not that an answer was wrong)
+            if strict and (odd or load.errors):
+                failures.append(f"{name} {phase}: non-2xx {odd}, transport errors {load.errors}")
+        if strict and r.closed.ok + r.opened.ok + r.sustainable.ok == 0:
+            failures.append(f"{name}: no request answered 2xx")
+    by = {(r.backend, r.server): r for r in results}
+    for backend in sorted({r.backend for r in results}):
+        mine, peer = by.get((backend, "fangkong")), by.get((backend, "bare"))
+        if mine is None or peer is None:
+            continue
+        both = mine.stored.keys() & peer.stored.keys()
+        differ = sorted(k for k in both if mine.stored[k] != peer.stored[k])
+        if differ:
+            key = differ[0]
+            failures.append(
+                f"{backend}: {len(differ)} of {len(both)} incidents stored differently by "
+                f"fangkong and the bare peer, e.g. {key}: {mine.stored[key]} != "
+                f"{peer.stored[key]}"
+            )
+        elif not both:
+            failures.append(f"{backend}: fangkong and the bare peer stored no key in common")
+    return failures
 
 
 def _line(r: Result, phase: str, load: Load) -> str:
@@ -270,13 +328,10 @@ def report(results: list[Result], args: argparse.Namespace) -> int:
                     f"  {r.backend}/{r.server} {phase}: non-2xx {odd}, transport errors "
                     f"{load.errors}"
                 )
-    failed = 0
-    for r in results:
-        stored = r.closed.ok + r.opened.ok + r.sustainable.ok
-        # warm-up rows are stored too; a 2xx without its row would be a lost commit
-        if r.rows < stored:
-            print(f"FAIL {r.backend}/{r.server}: {stored} answered 2xx but {r.rows} rows stored")
-            failed = 1
+    failures = check(results, strict=False)
+    for failure in failures:
+        print(f"FAIL {failure}")
+    failed = int(bool(failures))
     if lite:
         sustained = lite.opened.throughput
         p99 = lite.opened.quantile_ms(0.99)
@@ -295,10 +350,16 @@ def report(results: list[Result], args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="4 s per phase")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="4 s per phase")
+    mode.add_argument(
+        "--smoke",
+        action="store_true",
+        help="0.3 s phases, 4 connections, 50/s: what was stored checked, nothing timed",
+    )
     parser.add_argument("--duration", type=float, default=None, help="seconds per phase")
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--rate", type=float, default=GOAL_RATE)
+    parser.add_argument("--concurrency", type=int, default=None, help="closed loop (8)")
+    parser.add_argument("--rate", type=float, default=None, help=f"open loop ({GOAL_RATE:.0f})")
     parser.add_argument(
         "--connections",
         type=int,
@@ -311,7 +372,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
     args = parser.parse_args(argv)
-    args.duration = args.duration or (4.0 if args.quick else 20.0)
+    args.duration = args.duration or (0.3 if args.smoke else 4.0 if args.quick else 20.0)
+    args.concurrency = args.concurrency or (4 if args.smoke else 8)
+    args.rate = args.rate or (50.0 if args.smoke else GOAL_RATE)
+    if args.smoke:
+        print("dispatch_intake: smoke run (what the servers stored checked, nothing timed)")
     run_on = backends(args.postgres_url, sqlite_only=args.sqlite_only)
     servers = ["fangkong"] if args.no_peer else ["fangkong", "bare"]
     started = time.perf_counter()
@@ -330,14 +395,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                     rate=args.rate,
                     workers=args.workers,
                     connections=args.connections,
+                    warm_up=not args.smoke,
                 )
-                print(_line(result, "closed", result.closed), flush=True)
+                if args.smoke:
+                    print(
+                        f"{backend}/{server}: {result.answered} answered 2xx, "
+                        f"{len(result.stored)} rows stored",
+                        flush=True,
+                    )
+                else:
+                    print(_line(result, "closed", result.closed), flush=True)
                 results.append(result)
     finally:
         if args.keep:
             print(f"databases and server logs kept in {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+    if args.smoke:
+        by = {(r.backend, r.server): r for r in results}
+        for backend, _ in run_on:
+            if (backend, "fangkong") in by and (backend, "bare") in by:
+                both = by[backend, "fangkong"].stored.keys() & by[backend, "bare"].stored.keys()
+                print(f"{backend}: {len(both)} incidents received by both servers compared")
+        failures = check(results, strict=True)
+        for failure in failures:
+            print(f"FAIL {failure}")
+        print(f"smoke: {'FAILED' if failures else 'ok'}")
+        return int(bool(failures))
     failed = report(results, args)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     return failed
