@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,18 +13,22 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 
+from asgi_calls import call, repeated
 from conftest import TEST_PASSWORD, LiveServer, run_in_new_loop, running_server
 from factories import grid_centre
 from fangkong.core import auth
 from fangkong.core.audit import SYSTEM
+from fangkong.core.config import Settings
+from fangkong.core.db import make_session_factory
 from fangkong.core.models import ApiToken, AuditEvent, Role
 from fangkong.dispatch.fastpath import IntakeFastPath
 from fangkong.dispatch.models import Incident
+from fangkong.web.app import create_app
 
 STATION = "T-D1-S1"
 
@@ -185,9 +190,12 @@ def test_intake_by_token_and_by_console_session_answer_alike(
         english = console.post(url, json=_body(offset=9), headers={"Idempotency-Key": "alike-en"})
         assert english.status_code == 201 and english.json()["category_label"] == "Public order"
 
-    # A token the server does not know, and a scheme it does not take: 401 naming Bearer.
+    # A token the server does not know, and a scheme it does not take: 401 naming Bearer,
+    # before the body is looked at (no feedback on it for a stranger).
     with live_server.client("no-such-token") as stranger:
         unknown = stranger.post(url, json=_body(), headers={"Idempotency-Key": "alike-x"})
+        broken = stranger.post(url, content=b"{", headers={"Idempotency-Key": "alike-y"})
+        assert broken.status_code == 401 and broken.json()["error"] == "unauthorized"
     basic = admin.post(
         url, json=_body(), headers={"Idempotency-Key": "alike-b", "Authorization": "Basic YTpi"}
     )
@@ -204,7 +212,7 @@ def test_intake_by_token_and_by_console_session_answer_alike(
     assert with_cookie.json()["category_label"] == "Public order"
 
 
-def test_intake_fast_path_takes_bearer_posts_without_cookies_only() -> None:
+def test_intake_fast_path_takes_bearer_posts_without_cookies_only(county_engine: Engine) -> None:
     passed: list[str] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -212,9 +220,12 @@ def test_intake_fast_path_takes_bearer_posts_without_cookies_only() -> None:
         await PlainTextResponse("the app")(scope, receive, send)
 
     fast = IntakeFastPath(app, path="/api/v1/incidents")
+    # As the app's middleware stack has it: what the token is checked with.
+    outer = Starlette()
+    outer.state.session_factory = make_session_factory(county_engine)
 
     async def served(scope: Any, receive: Any, send: Any) -> None:
-        scope["app"] = Starlette()  # as the app's middleware stack has it (unused for a 422)
+        scope["app"] = outer
         await fast(scope, receive, send)
 
     async def send_all() -> list[httpx.Response]:
@@ -239,13 +250,58 @@ def test_intake_fast_path_takes_bearer_posts_without_cookies_only() -> None:
             ]
 
     first, *others = run_in_new_loop(send_all)
-    # Taken by the fast path: its body checked there, the API's 422.
-    assert first.status_code == 422 and first.json()["field"].startswith("body")
+    # Taken by the fast path: a token it does not know is refused before the body is looked at.
+    assert first.status_code == 401 and first.json()["error"] == "unauthorized"
     assert [answer.text for answer in others] == ["the app"] * 5
     assert passed == ["POST /api/v1/incidents"] * 3 + [
         "GET /api/v1/incidents",
         "POST /api/v1/incidents/import",
     ]
+
+
+def test_intake_checks_the_credential_before_reading_the_body(
+    county_engine: Engine, tmp_path: Path
+) -> None:
+    """A stranger's intake is refused before a byte of its body is read, however it is sent;
+    and no route reads more than its body limit, declared or not."""
+    settings = Settings(
+        data_dir=tmp_path, secret_key="k" * 40, environment="test", intake_writer="thread"
+    )
+    app = create_app(settings, engine=county_engine)
+    stranger = [
+        ("authorization", "Bearer no-such-token"),
+        ("idempotency-key", "big-1"),
+        ("content-type", "application/json"),
+    ]
+    megabytes = 1 << 20
+    for declared in (None, 500):
+        answer = call(
+            app,
+            "POST",
+            "/api/v1/incidents",
+            headers=stranger,
+            content_length=declared,
+            chunks=repeated(b"[" * 100, declared or 50 * megabytes),
+        )
+        assert answer.status == 401 and answer.json()["error"] == "unauthorized"
+        assert answer.chunks_read == 0
+    # 50 MB of JSON and 200 MB of multipart: past the limits, refused unread when declared,
+    # after no more than the limit (and a chunk) when not.
+    multipart = [("content-type", "multipart/form-data; boundary=b"), *stranger[:1]]
+    part = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\n'
+    for path, headers, size, limit, start in (
+        ("/api/v1/incidents", stranger, 50 * megabytes, settings.max_body_bytes, b"["),
+        ("/api/v1/incidents/import", multipart, 200 * megabytes, 6 * megabytes, part),
+        ("/api/v1/areas/import", stranger, 200 * megabytes, 32 * megabytes, b"["),
+    ):
+        declared = call(
+            app, "POST", path, headers=headers, content_length=size, chunks=repeated(b"-", size)
+        )
+        assert declared.status == 413 and declared.chunks_read == 0, path
+        chunks = itertools.chain([start], repeated(b"-" * 65536, size))
+        streamed = call(app, "POST", path, headers=headers, chunks=chunks)
+        assert streamed.status in (401, 413), path
+        assert streamed.bytes_read <= limit + 65536, path
 
 
 def test_scoped_lists_and_filters(live_server: LiveServer, admin: httpx.Client) -> None:

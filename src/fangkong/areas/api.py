@@ -30,6 +30,8 @@ from fangkong.http.deps import DbSession, Language, RequestActor, UserScope, req
 router = APIRouter(tags=["areas"], dependencies=[requires(area_perms.READ)])
 
 MAX_BATCH_POINTS = 100_000
+#: The largest GeoJSON the area import takes (its route's body limit, see web/app.py).
+MAX_IMPORT_BYTES = 32 << 20
 
 
 @router.get("/areas", response_model=list[AreaOut])

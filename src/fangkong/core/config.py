@@ -68,6 +68,13 @@ class Settings(BaseSettings):
         "process (its own interpreter and GIL), or a thread of the server's process (one "
         "process less; used anyway for an in-memory database)",
     )
+    max_body_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="The largest request body any route takes, in bytes (413 past it, refused "
+        "while it is read); the routes that take files have larger limits of their own "
+        "(README, Configuration)",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -106,8 +106,26 @@ class Throttled(FangkongError):
         self.retry_after_s = retry_after_s
 
 
+class PayloadTooLarge(FangkongError):
+    """A request body past its route's limit (refused while it was read)."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
 class Unavailable(FangkongError):
     """A service the request needs stopped; sending it again may succeed."""
 
     status_code = 503
     code = "unavailable"
+
+
+class Overloaded(Unavailable):
+    """More work in flight than the server takes: refused at once, before any of its work;
+    the same request may be sent again after ``retry_after_s`` seconds."""
+
+    code = "overloaded"
+
+    def __init__(self, *, retry_after_s: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.retry_after_s = retry_after_s

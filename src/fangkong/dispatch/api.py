@@ -83,6 +83,8 @@ from fangkong.http.deps import (
 from fangkong.network import service as network_service
 
 router = APIRouter(tags=["dispatch"], dependencies=[requires(perms.READ)])
+#: The largest incident file (CSV or JSON) the import takes; its route's body limit is this
+#: and a form's overhead (see web/app.py).
 MAX_IMPORT_BYTES = 5 << 20
 #: Seconds of silence after which a live stream sends a comment line.
 KEEPALIVE_S = 15.0
@@ -197,6 +199,8 @@ async def create_incident(request: Request) -> Response:
     credential = credential_of(request)
     if credential.token is None:
         await check_csrf(request)
+    # Who sent it first: a stranger's body is never read.
+    await fastpath.sender_check(request.app).check(credential)
     return await fastpath.take_intake(
         request.app,
         credential,

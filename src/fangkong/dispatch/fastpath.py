@@ -7,22 +7,26 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 
+import anyio
+import anyio.to_thread
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fangkong.core import auth
+from fangkong.core import audit, auth
 from fangkong.core.batching import GroupCommitter
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, make_held_session_factory
 from fangkong.core.errors import FangkongError, InvalidInput
-from fangkong.core.security import FieldCipher
+from fangkong.core.security import FieldCipher, token_digest
 from fangkong.core.writer import ProcessCommitter, WriterParts
 from fangkong.dispatch import intake, live, present, service
+from fangkong.dispatch import permissions as perms
 from fangkong.dispatch.schemas import IncidentIn, RoadAccessOut
 from fangkong.http import errors
 from fangkong.http.deps import bearer_credential, preferred_language
@@ -78,8 +82,10 @@ def _writer_parts(
 ) -> WriterParts[intake.IntakeCall, intake.Written, IntakeAnswer]:
     """What the intake writer process writes with, built in that process."""
     cipher = FieldCipher(settings.ensure_secret_key())
+    engine = make_engine(url)
+    audit.keep_head(engine, audit.head_file_of(settings.data_dir))
     return WriterParts(
-        factory=make_held_session_factory(make_engine(url)),
+        factory=make_held_session_factory(engine),
         write=functools.partial(intake.write, cipher=cipher),
         answer=functools.partial(_intake_answers, cipher=cipher, settings=settings),
     )
@@ -123,6 +129,58 @@ def _intake_answer(
         found = service.get_or_raise(session, incident_id=incident.id, scope=written.scope)
         detail = present.detail_of(session, found, language, cipher=cipher, road=road)
     return detail.model_dump_json().encode("utf-8"), written.created
+
+
+class SenderCheck:
+    """Who sends an intake, checked before its body is read: a stranger (a token or a
+    session's user unknown, revoked, expired or inactive) or a role without the intake
+    permission is answered at once, without the server reading or validating what it sent.
+
+    A credential found good is trusted for :attr:`TRUSTED_S` by this check only; the intake
+    writer reads it again with every batch, so a revoked token writes nothing from its next
+    batch on (see intake.py), and at most its next bodies in those seconds are read.
+    """
+
+    #: Seconds a credential found good is not read again before a body is read.
+    TRUSTED_S = 5.0
+    #: The most credentials remembered; past it, the oldest are forgotten.
+    MAX_REMEMBERED = 10_000
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+        self._trusted: dict[tuple[str, object], float] = {}
+
+    async def check(self, credential: auth.Credential) -> None:
+        """Refuse ``credential`` (:class:`Unauthorized`, :class:`Forbidden`) unless it may
+        send an intake."""
+        key: tuple[str, object] = (
+            ("token", token_digest(credential.token))
+            if credential.token is not None
+            else ("user", credential.user_id)
+        )
+        until = self._trusted.get(key)
+        now = time.monotonic()
+        if until is not None and until > now:
+            return
+        # The database is read in a thread: never on the event loop.
+        await anyio.to_thread.run_sync(self._read, credential)
+        if len(self._trusted) >= self.MAX_REMEMBERED:
+            for old in list(self._trusted)[: self.MAX_REMEMBERED // 2]:
+                del self._trusted[old]
+        self._trusted.pop(key, None)
+        self._trusted[key] = time.monotonic() + self.TRUSTED_S
+
+    def _read(self, credential: auth.Credential) -> None:
+        with self._factory() as session:
+            auth.require(auth.principal_for(session, credential), perms.INTAKE)
+
+
+def sender_check(app: Starlette) -> SenderCheck:
+    """The app's :class:`SenderCheck`, made on first use (on the event loop)."""
+    found: SenderCheck | None = getattr(app.state, "intake_sender_check", None)
+    if found is None:
+        found = app.state.intake_sender_check = SenderCheck(app.state.session_factory)
+    return found
 
 
 def incident_in(raw: bytes) -> IncidentIn:
@@ -197,12 +255,14 @@ class IntakeFastPath:
         if credential is None:
             await self.app(scope, receive, send)
             return
-        raw = await _body(receive)
-        if raw is None:  # the client left: nobody to answer
-            return
         client = scope.get("client")
         response: Response
         try:
+            # Who sent it first: a stranger's body is never read.
+            await sender_check(scope["app"]).check(credential)
+            raw = await _body(receive)
+            if raw is None:  # the client left: nobody to answer
+                return
             response = await take_intake(
                 scope["app"],
                 credential,

@@ -13,9 +13,15 @@ from fangkong.core.errors import FangkongError, Unauthorized
 
 
 def domain_error(exc: FangkongError) -> JSONResponse:
-    """A domain error's answer; an unauthenticated one names the scheme to use."""
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-    return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
+    """A domain error's answer; an unauthenticated one names the scheme to use, one to be
+    sent again later says when (``Retry-After``, seconds)."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    retry_after = getattr(exc, "retry_after_s", None)
+    if isinstance(retry_after, int):
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers or None)
 
 
 def invalid_request(exc: RequestValidationError) -> JSONResponse:

@@ -28,6 +28,7 @@ from fangkong.core.permissions import READ_AUDIT
 from fangkong.core.security import FieldCipher
 from fangkong.http import errors
 from fangkong.http.deps import language_of
+from fangkong.http.limits import FORM_OVERHEAD_BYTES, BodyLimit, RouteLimit
 from fangkong.http.templating import NavEntry, render
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -45,6 +46,22 @@ NAVIGATION: list[NavEntry] = [
 API_PREFIX = "/api/v1"
 #: In the data folder: held by the one server process that runs the background jobs.
 JOBS_LOCK = "jobs.lock"
+
+
+def body_limits() -> list[RouteLimit]:
+    """The routes that take files, each with its larger body limit (README, Configuration):
+    what the file may hold, and a form's overhead around it where it comes as a form."""
+    from fangkong.areas.api import MAX_IMPORT_BYTES as AREA_FILE
+    from fangkong.cases.storage import MAX_BYTES as ATTACHMENT
+    from fangkong.dispatch.api import MAX_IMPORT_BYTES as INCIDENT_FILE
+
+    form = FORM_OVERHEAD_BYTES
+    return [
+        RouteLimit("POST", f"{API_PREFIX}/areas/import", AREA_FILE),
+        RouteLimit("POST", f"{API_PREFIX}/incidents/import", INCIDENT_FILE + form),
+        RouteLimit("POST", f"{API_PREFIX}/cases/{{case_id}}/attachments", ATTACHMENT + form),
+        RouteLimit("POST", "/cases/{case_id}/attachments", ATTACHMENT + form),
+    ]
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -139,6 +156,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     )
     # Added last, so outside the session middleware: it takes API intakes before it.
     app.add_middleware(dispatch_fastpath.IntakeFastPath, path=f"{API_PREFIX}/incidents")
+    # Outside the fast path too: no route reads a body past its limit.
+    app.add_middleware(BodyLimit, default_bytes=settings.max_body_bytes, routes=body_limits())
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Intake first: routes are matched in order, and it is the busiest.
