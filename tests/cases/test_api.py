@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cases.case_helpers import CasesServer
+from fangkong.cases.models import CaseAttachment
 from fangkong.core.models import AuditEvent, Role
 
 GRID = "T-D1-S1-B1-G1"
@@ -302,6 +304,68 @@ def test_attachments_over_http(cases_server: CasesServer, tokens: dict[str, str]
             stranger.get(f"/api/v1/cases/{case_id}/attachments/{attachment['id']}").status_code
             == 404
         )
+    with Session(cases_server.engine) as session:
+        row = session.get_one(CaseAttachment, attachment["id"])
+        on_disk = (cases_server.settings.data_dir / "attachments" / row.storage_key).read_bytes()
+        assert png not in on_disk and bytes(range(64)) not in on_disk  # sealed at rest
+        assert row.key_encrypted is not None and row.key_encrypted not in on_disk.decode("latin-1")
+        assert attachment["sha256"] != hashlib.sha256(png).hexdigest()  # a keyed digest
+        assert _downloads(session, case_id) == [("api_grid", attachment["id"], False)]
+
+
+def _downloads(session: Session, case_id: int) -> list[tuple[str | None, int, bool]]:
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "download", AuditEvent.entity_id == str(case_id))
+        .order_by(AuditEvent.id)
+    ).all()
+    return [
+        (e.username, e.detail["attachment_id"], e.detail["personal"])
+        for e in events
+        if e.detail is not None
+    ]
+
+
+def test_attachments_of_a_case_with_personal_data_need_the_unmask_permission(
+    cases_server: CasesServer, tokens: dict[str, str]
+) -> None:
+    """A dispute holds parties: its files are read by roles that may unmask personal data
+    only, as its parties are; every download is audited, a refused one reads nothing."""
+    with cases_server.client(tokens["grid"]) as grid:
+        created = grid.post(
+            "/api/v1/cases",
+            json={
+                "type": "dispute",
+                "title": "API 纠纷附件",
+                "area_code": GRID,
+                "fields": {"category": "neighbour", "channel": "people", "source": "walk_in"},
+                "parties": [
+                    {"role": "applicant", "name": "钱一", "contact": "13800002222"},
+                    {"role": "respondent", "name": "孙二", "contact": "13900003333"},
+                ],
+            },
+        )
+        assert created.status_code == 201, created.text
+        case_id = created.json()["id"]
+        text = "钱一与孙二的协议".encode()
+        uploaded = grid.post(
+            f"/api/v1/cases/{case_id}/attachments",
+            files={"file": ("协议.txt", text, "text/plain")},
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        attachment_id = uploaded.json()["id"]
+        url = f"/api/v1/cases/{case_id}/attachments/{attachment_id}"
+        refused = grid.get(url)
+        assert refused.status_code == 403
+        assert refused.json()["error"] == "forbidden"
+        assert "cases.personal.unmask" in refused.json()["message"]
+        assert text not in refused.content
+    with cases_server.client(tokens["mediator"]) as mediator:
+        download = mediator.get(url)
+        assert download.status_code == 200 and download.content == text
+        assert download.headers["cache-control"] == "no-store"
+    with Session(cases_server.engine) as session:
+        assert _downloads(session, case_id) == [("api_mediator", attachment_id, True)]
 
 
 def test_types_in_both_languages(cases_server: CasesServer, tokens: dict[str, str]) -> None:

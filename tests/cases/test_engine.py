@@ -749,11 +749,21 @@ def test_retention_purge(db: Session, tmp_path: Path, make_user: UserFactory) ->
         content_type="application/pdf",
         data=b"%PDF-1.4 x",
         storage=storage,
+        cipher=CIPHER,
         user=None,
         actor=SYSTEM,
         now=T0,
     )
-    assert storage.read(attachment.storage_key) == b"%PDF-1.4 x"
+    assert b"%PDF" not in storage.read(attachment.storage_key)  # sealed on disk
+    assert service.open_attachment(
+        db,
+        case=old,
+        attachment_id=attachment.id,
+        storage=storage,
+        cipher=CIPHER,
+        user=None,
+        actor=SYSTEM,
+    ) == (attachment, b"%PDF-1.4 x")
     key = attachment.storage_key
     service.transition(
         db,
@@ -815,6 +825,7 @@ def test_retention_purge(db: Session, tmp_path: Path, make_user: UserFactory) ->
             content_type="text/plain",
             data=b"x",
             storage=storage,
+            cipher=CIPHER,
             user=None,
             actor=SYSTEM,
             now=T0,
@@ -841,6 +852,7 @@ def test_attachments_and_links(db: Session, tmp_path: Path) -> None:
                 content_type=kind,
                 data=data,
                 storage=storage,
+                cipher=CIPHER,
                 user=None,
                 actor=SYSTEM,
                 now=T0,
@@ -852,6 +864,7 @@ def test_attachments_and_links(db: Session, tmp_path: Path) -> None:
         content_type="image/png",
         data=b"\x89PNG\r\n\x1a\n" + b"0" * 100,
         storage=storage,
+        cipher=CIPHER,
         user=None,
         actor=SYSTEM,
         now=T0,

@@ -16,7 +16,8 @@ from fangkong.dispatch import service
 from fangkong.dispatch.models import Incident, Priority, Source
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-CIPHER = FieldCipher("k" * 40)
+SECRET = "k" * 40
+CIPHER = FieldCipher(SECRET)
 ACTOR = Actor(user_id=None, username="dispatcher", client="test")
 
 

@@ -364,6 +364,7 @@ def add_link(
 )
 def upload_attachment(
     case_id: int,
+    request: Request,
     db: DbSession,
     user: CurrentUser,
     scope: UserScope,
@@ -381,6 +382,7 @@ def upload_attachment(
         content_type=file.content_type,
         data=data,
         storage=storage,
+        cipher=get_cipher(request),
         user=user,
         actor=actor,
         now=utcnow(),
@@ -390,11 +392,28 @@ def upload_attachment(
 
 @router.get("/cases/{case_id}/attachments/{attachment_id}", response_class=Response)
 def download_attachment(
-    case_id: int, attachment_id: int, db: DbSession, scope: UserScope, storage: Storage
+    case_id: int,
+    attachment_id: int,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    storage: Storage,
 ) -> Response:
+    """The file in clear; a case holding personal data needs the unmask permission. Every
+    download is audited."""
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
-    attachment = service.get_attachment(case, attachment_id)
-    return attachment_response(storage, attachment)
+    attachment, data = service.open_attachment(
+        db,
+        case=case,
+        attachment_id=attachment_id,
+        storage=storage,
+        cipher=get_cipher(request),
+        user=user,
+        actor=actor,
+    )
+    return attachment_response(attachment, data)
 
 
 @router.get(

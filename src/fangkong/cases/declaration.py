@@ -22,6 +22,7 @@ from fangkong.core.models import Role
 
 NAME = r"^[a-z][a-z0-9_]{0,47}$"
 FieldKind = Literal["text", "longtext", "choice", "bool", "int", "date", "datetime", "user"]
+TEXT_KINDS = ("text", "longtext")
 Clock = Literal["business", "calendar"]
 ActionKind = Literal["remind", "flag_overdue", "escalate"]
 
@@ -38,13 +39,18 @@ class FieldDecl(_Model):
     """One field a form asks for.
 
     ``personal`` fields (names, agreement texts, free notes about parties) are stored encrypted,
-    shown masked, and deleted by the retention purge.
+    shown masked, and deleted by the retention purge. ``free_text`` fields (measures taken, a
+    reason, a place described in words) are text in which people may write names: stored as
+    written, shown to those who may read the case, never exported, and deleted by the purge.
+    A long text must be one or the other; both go into the register of personal data
+    (:mod:`fangkong.cases.personal`).
     """
 
     name: str = Field(pattern=NAME)
     kind: FieldKind
     options: tuple[str, ...] = ()
     personal: bool = False
+    free_text: bool = False
     max_length: int = Field(default=2000, ge=1, le=20000)
     user_roles: tuple[Role, ...] = Field(default=(), description="A user field: allowed roles")
 
@@ -56,6 +62,17 @@ class FieldDecl(_Model):
             raise ValueError(f"field {self.name!r}: only a choice has options")
         if self.user_roles and self.kind != "user":
             raise ValueError(f"field {self.name!r}: only a user field has user_roles")
+        if (self.personal or self.free_text) and self.kind not in TEXT_KINDS:
+            raise ValueError(f"field {self.name!r}: only a text field is personal or free_text")
+        if self.personal and self.free_text:
+            raise ValueError(
+                f"field {self.name!r}: personal (encrypted) or free_text (as written), not both"
+            )
+        if self.kind == "longtext" and not (self.personal or self.free_text):
+            raise ValueError(
+                f"field {self.name!r}: people write names in a long text: declare it "
+                "personal (encrypted) or free_text"
+            )
         if len(set(self.options)) != len(self.options):
             raise ValueError(f"field {self.name!r}: options repeat")
         for option in self.options:
@@ -182,7 +199,9 @@ class CaseTypeDecl(_Model):
     transitions: tuple[TransitionDecl, ...] = Field(min_length=1)
     supervising_roles: tuple[Role, ...] = (Role.STATION_OFFICER, Role.COMMANDER)
     parties: PartiesDecl | None = None
-    retention_days: int | None = Field(default=None, ge=1)
+    #: Days after a case closes before its personal data and free text are deleted: every
+    #: case has a title, a description and notes, in which people may write names.
+    retention_days: int = Field(ge=1, le=100 * 366)
     risk: RiskDecl | None = None
 
     @field_validator("fields")
@@ -235,6 +254,16 @@ class CaseTypeDecl(_Model):
     @property
     def personal_fields(self) -> frozenset[str]:
         return frozenset(f.name for f in self.fields if f.personal)
+
+    @property
+    def free_text_fields(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.fields if f.free_text)
+
+    @property
+    def holds_personal_data(self) -> bool:
+        """Whether its cases hold personal data (parties or personal fields), beyond the free
+        text every case has: reading their attachments needs the unmask permission."""
+        return self.parties is not None or bool(self.personal_fields)
 
 
 def _check(decl: CaseTypeDecl) -> None:

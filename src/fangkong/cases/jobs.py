@@ -61,8 +61,8 @@ class Ticker:
             try:
                 self._job()
                 self.runs += 1
-            except Exception:  # a failed tick is logged and retried at the next interval
-                log.exception("case deadline tick failed")
+            except Exception:  # a failed run is logged and retried at the next interval
+                log.exception("background job %s failed", self._thread.name)
             self._stop.wait(self._interval)
 
     def start(self) -> Ticker:

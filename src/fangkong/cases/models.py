@@ -147,6 +147,10 @@ class CaseParty(Base):
 
 
 class CaseAttachment(Base):
+    """A file of a case. Its bytes are sealed on disk with a key of their own (AES-256-GCM);
+    the key is kept here encrypted with the field cipher. ``sha256`` is a keyed digest
+    (HMAC-SHA256) of the content, never a plain hash of what may show people."""
+
     __tablename__ = "case_attachment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -158,6 +162,9 @@ class CaseAttachment(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # The file's key, encrypted with the field cipher; None: a file stored in clear before
+    # files were sealed, until the purge job seals it.
+    key_encrypted: Mapped[str | None] = mapped_column(String(255), default=None)
     uploaded_by: Mapped[str | None] = mapped_column(String(64), default=None)
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 

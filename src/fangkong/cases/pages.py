@@ -682,6 +682,7 @@ async def upload(
                 content_type=upload_file.content_type,
                 data=data,
                 storage=storage,
+                cipher=get_cipher(request),
                 user=user,
                 actor=actor,
                 now=utcnow(),
@@ -693,11 +694,26 @@ async def upload(
 
 @router.get("/cases/{case_id}/attachments/{attachment_id}")
 def download(
-    case_id: int, attachment_id: int, db: DbSession, scope: UserScope, storage: Storage
+    case_id: int,
+    attachment_id: int,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+    storage: Storage,
 ) -> Response:
     case = service.get_or_raise(db, case_id=case_id, scope=scope)
-    attachment = service.get_attachment(case, attachment_id)
-    return attachment_response(storage, attachment)
+    attachment, data = service.open_attachment(
+        db,
+        case=case,
+        attachment_id=attachment_id,
+        storage=storage,
+        cipher=get_cipher(request),
+        user=user,
+        actor=actor,
+    )
+    return attachment_response(attachment, data)
 
 
 @router.get(

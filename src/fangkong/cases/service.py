@@ -7,8 +7,9 @@ write ``service.create(...)``, ``service.tick(...)``:
   linking cases; :mod:`~fangkong.cases.fields` checks their field values;
 - :mod:`~fangkong.cases.deadlines`: deadlines and the tick; :mod:`~fangkong.cases.risk`: the
   case's escalation-risk flag; :mod:`~fangkong.cases.notify`: who hears of a case;
-- :mod:`~fangkong.cases.attachments`: files of a case;
-- :mod:`~fangkong.cases.personal`: parties and personal values, masked or unmasked (audited);
+- :mod:`~fangkong.cases.attachments`: files of a case, sealed at rest, downloads audited;
+- :mod:`~fangkong.cases.personal`: the register's entries of cases; parties and personal
+  values, masked or unmasked (audited);
 - :mod:`~fangkong.cases.purge`: the retention purge;
 - :mod:`~fangkong.cases.board`: the supervision board and notices.
 
@@ -21,7 +22,13 @@ Services flush, never commit.
 from __future__ import annotations
 
 from fangkong.cases._common import LINK_KINDS, MAX_TEXT, MAX_TITLE, decl_of, number
-from fangkong.cases.attachments import add_attachment, get_attachment
+from fangkong.cases.attachments import (
+    add_attachment,
+    get_attachment,
+    holds_personal_data,
+    open_attachment,
+    seal_stored_in_clear,
+)
 from fangkong.cases.board import (
     AGE_BUCKETS_DAYS,
     BoardRow,
@@ -48,8 +55,10 @@ from fangkong.cases.engine import (
 from fangkong.cases.fields import coerce_fields
 from fangkong.cases.notify import assignable_users, nearest_users, users_bound_to
 from fangkong.cases.personal import (
+    CaseField,
     PartyView,
     PersonalView,
+    case_fields,
     mask_name,
     mask_text,
     masked_personal,
@@ -64,6 +73,7 @@ __all__ = [
     "MAX_TEXT",
     "MAX_TITLE",
     "BoardRow",
+    "CaseField",
     "CaseFilter",
     "PartyIn",
     "PartyView",
@@ -75,6 +85,7 @@ __all__ = [
     "allowed_transitions",
     "assignable_users",
     "board",
+    "case_fields",
     "coerce_fields",
     "comment",
     "create",
@@ -84,6 +95,7 @@ __all__ = [
     "get_all",
     "get_attachment",
     "get_or_raise",
+    "holds_personal_data",
     "is_overdue",
     "mark_notices_read",
     "mask_name",
@@ -92,10 +104,12 @@ __all__ = [
     "nearest_users",
     "notices_for",
     "number",
+    "open_attachment",
     "purge",
     "resolve_area",
     "reveal_personal",
     "risk_reasons",
+    "seal_stored_in_clear",
     "supervise",
     "tick",
     "transition",

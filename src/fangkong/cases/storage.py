@@ -1,8 +1,9 @@
 """Where attachment bytes live: a small interface and its disk implementation.
 
-Files are stored under ``<data_dir>/attachments/`` by a random key; the database keeps the
-name, type, size and SHA-256. Limits: :data:`MAX_BYTES` per file and the types in
-:data:`ALLOWED_TYPES`, checked against the file's first bytes, not only its name.
+Files are stored under ``<data_dir>/attachments/`` by a random key, sealed (encrypted) by
+:mod:`fangkong.cases.attachments` before they get here; the database keeps the name, type,
+size, a keyed digest and the file's key (encrypted). Limits: :data:`MAX_BYTES` per file and
+the types in :data:`ALLOWED_TYPES`, checked against the file's first bytes, not only its name.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Protocol
 from fangkong.core.errors import InvalidInput, NotFound
 
 MAX_BYTES = 10 * 1024 * 1024
+#: The folder of attachments in the data folder.
+ATTACHMENTS_DIR = "attachments"
 ALLOWED_TYPES: dict[str, tuple[bytes, ...]] = {
     "image/jpeg": (b"\xff\xd8\xff",),
     "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -71,6 +74,11 @@ class DiskStorage:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+
+def storage_in(data_dir: Path) -> DiskStorage:
+    """The attachments of the installation whose data folder is ``data_dir``."""
+    return DiskStorage(data_dir / ATTACHMENTS_DIR)
 
 
 def check_file(filename: str, content_type: str | None, data: bytes) -> str:

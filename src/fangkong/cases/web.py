@@ -9,14 +9,12 @@ from fastapi import Depends, FastAPI, Request, Response
 
 from fangkong.cases.calendar import BusinessCalendar, load_calendar
 from fangkong.cases.models import CaseAttachment
-from fangkong.cases.storage import AttachmentStorage, DiskStorage
+from fangkong.cases.storage import AttachmentStorage, DiskStorage, storage_in
 from fangkong.core.config import Settings
-
-ATTACHMENTS_DIR = "attachments"
 
 
 def storage_for(settings: Settings) -> DiskStorage:
-    return DiskStorage(settings.data_dir / ATTACHMENTS_DIR)
+    return storage_in(settings.data_dir)
 
 
 def calendar_of(app: FastAPI) -> BusinessCalendar:
@@ -45,14 +43,16 @@ Calendar = Annotated[BusinessCalendar, Depends(get_calendar)]
 Storage = Annotated[AttachmentStorage, Depends(get_storage)]
 
 
-def attachment_response(storage: AttachmentStorage, attachment: CaseAttachment) -> Response:
-    """The stored file as a download; never rendered inline (nosniff, attachment)."""
+def attachment_response(attachment: CaseAttachment, data: bytes) -> Response:
+    """A file (:func:`fangkong.cases.service.open_attachment`) as a download; never rendered
+    inline (nosniff, attachment) nor kept in a cache."""
     return Response(
-        storage.read(attachment.storage_key),
+        data,
         media_type=attachment.content_type,
         headers={
             "Content-Disposition": "attachment; filename*=UTF-8''"
             + quote(attachment.filename, safe=""),
             "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
         },
     )

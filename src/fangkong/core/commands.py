@@ -37,7 +37,9 @@ def upgrade(settings: Settings) -> None:
     from fangkong.core.migrate import upgrade as upgrade_schema
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade_schema(make_engine(settings.resolved_database_url))
+    upgrade_schema(
+        make_engine(settings.resolved_database_url), secret_key=settings.ensure_secret_key()
+    )
 
 
 def session_factory(settings: Settings) -> sessionmaker[Session]:

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         description="Days after an incident ends (closed, cancelled or merged) before its "
         "caller's contact is deleted",
     )
+    incident_text_retention_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days after an incident ends before its description and the handlers' "
+        "notes (free text, where people write names) are deleted",
+    )
     intake_writer: Literal["process", "thread"] = Field(
         default="process",
         description="Where API intake is written: a process of its own beside each server "

@@ -36,11 +36,17 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database at ``engine`` to ``revision``, reusing the engine's connection."""
+def upgrade(engine: Engine, revision: str = "head", *, secret_key: str | None = None) -> None:
+    """Bring the database at ``engine`` to ``revision``, reusing the engine's connection.
+
+    ``secret_key``: the installation's, for migrations that rewrite keyed values (revision
+    0007 rehashes the idempotency digests with it; without it they are deleted).
+    """
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        if secret_key is not None:
+            config.attributes["secret_key"] = secret_key
         command.upgrade(config, revision)
 
 

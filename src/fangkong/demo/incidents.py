@@ -530,17 +530,6 @@ def build_posts_and_units(
 # --- the recorded year ------------------------------------------------------------------------
 
 
-def _digest(draw: Draw, places: Places) -> str:
-    return service.IncidentIn(
-        category=draw.category,
-        subtype=draw.subtype,
-        priority=draw.priority,
-        source=draw.source,
-        lon=float(places.lon[draw.place]),
-        lat=float(places.lat[draw.place]),
-    ).digest()
-
-
 def build_history(
     session: Session,
     *,
@@ -617,7 +606,8 @@ def build_history(
         at = d.received_at
         row: dict[str, Any] = dict(
             idempotency_key=f"{KEY_PREFIX}{at.astimezone(zone):%Y%m%d}-{k:05d}",
-            request_hash=_digest(d, places),
+            # No request was sent: a recorded incident has no digest to tell a retry by.
+            request_hash=None,
             category=d.category,
             subtype=d.subtype,
             priority=d.priority,
@@ -749,14 +739,7 @@ def _merged_duplicates(
             {
                 **first,
                 "idempotency_key": f"{first['idempotency_key']}-dup",
-                "request_hash": service.IncidentIn(
-                    category=first["category"],
-                    subtype=first["subtype"],
-                    priority=first["priority"],
-                    source=Source.CALL,
-                    lon=first["lon"],
-                    lat=first["lat"],
-                ).digest(),
+                "request_hash": None,
                 "source": Source.CALL,
                 "status": IncidentStatus.MERGED,
                 "merged_into_id": ids[k],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -18,7 +19,8 @@ from fangkong.core.errors import FangkongError
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
 from fangkong.core.security import FieldCipher
-from fangkong.dispatch import jobs, replay, service
+from fangkong.dispatch import jobs, personal, replay, service
+from fangkong.dispatch.personal import Retention
 from fangkong.network import service as network_service
 
 dispatch_app = typer.Typer(
@@ -196,21 +198,30 @@ def purge_command(
     days: Annotated[
         int | None,
         typer.Option(
-            "--days", min=1, help="Retention in days [default: caller_contact_retention_days]"
+            "--days",
+            min=1,
+            help="Retention of callers' contacts in days [default: caller_contact_retention_days]",
         ),
     ] = None,
 ) -> None:
-    """Delete callers' contacts of incidents that ended longer ago than the retention period
-    (the server also does this every few hours)."""
+    """Delete the personal data of incidents that ended longer ago than its retention: callers'
+    contacts, then descriptions and notes (the server also does this every few hours)."""
     settings = _settings(data_dir)
-    retention = days or settings.caller_contact_retention_days
+    retention = Retention.of(settings)
+    if days is not None:
+        retention = replace(retention, contact_days=days)
     engine = make_engine(settings.resolved_database_url)
     try:
-        purged = jobs.run_purge(make_session_factory(engine), retention_days=retention)
+        cleared = jobs.run_purge(make_session_factory(engine), retention=retention)
     except FangkongError as exc:
         _fail(exc)
     finally:
         engine.dispose()
     console.print(
-        f"purged the caller contact of {purged} incidents (ended more than {retention} days ago)"
+        f"purged the caller contact of {cleared[personal.CALLER_CONTACT]} incidents "
+        f"(ended more than {retention.contact_days} days ago)"
+    )
+    console.print(
+        f"purged the description of {cleared[personal.DESCRIPTION]} incidents and "
+        f"{cleared[personal.NOTES]} notes (ended more than {retention.text_days} days ago)"
     )

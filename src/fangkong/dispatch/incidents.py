@@ -9,7 +9,7 @@ out of scope reads as not found, so ids do not leak.
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,8 +59,8 @@ class IncidentIn:
     description: str = ""
     caller_contact: str | None = None
 
-    def digest(self) -> str:
-        """SHA-256 of the fields, to tell a retry from another request under the same key."""
+    def canonical(self) -> str:
+        """The fields as one text (sorted JSON), the same for the same request."""
         body = {
             "category": self.category,
             "subtype": self.subtype,
@@ -71,8 +71,13 @@ class IncidentIn:
             "description": self.description,
             "caller_contact": self.caller_contact,
         }
-        data = json.dumps(body, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(data.encode("utf-8")).hexdigest()
+        return json.dumps(body, sort_keys=True, ensure_ascii=False)
+
+    def digest(self, cipher: FieldCipher) -> str:
+        """The keyed digest of the fields, to tell a retry from another request under the same
+        key. Keyed (HMAC), never a plain hash: the fields hold the caller's contact, and a plain
+        hash of a phone number falls to a search of the few million numbers around it."""
+        return cipher.keyed_digest(self.canonical())
 
 
 def _check_key(key: str) -> None:
@@ -110,7 +115,8 @@ def incidents_by_keys(session: Session, keys: list[str]) -> dict[str, Incident]:
 
 
 def _replay(existing: Incident, digest: str, key: str) -> tuple[Incident, bool]:
-    if existing.request_hash != digest:
+    # No digest: deleted with the caller's contact (retention); nothing to tell a retry by.
+    if existing.request_hash is None or not hmac.compare_digest(existing.request_hash, digest):
         raise Conflict(
             f"idempotency key {key!r} was already used for another request "
             f"(incident {existing.id})",
@@ -256,7 +262,7 @@ def create_many(
     """
     results: list[Created | FangkongError | _Later | None] = [None] * len(intakes)
     contacts: list[str | None] = [None] * len(intakes)
-    digests = [intake.data.digest() for intake in intakes]
+    digests = [intake.data.digest(cipher) for intake in intakes]
     # The well-formed keys of intakes allowed to create: one of them refused on its fields may
     # still be a retry, and a retry is answered as one whatever else is wrong with it.
     checked_keys: set[str] = set()

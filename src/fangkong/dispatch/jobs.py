@@ -1,5 +1,6 @@
-"""Background jobs of dispatch: the caller-contact retention purge, run by the server every
-few hours and by ``fangkong dispatch purge``."""
+"""Jobs of dispatch: the retention purge of incidents' personal data, run by
+``fangkong dispatch purge`` (the server runs every domain's purge, see
+:func:`fangkong.core.personal.run_purges`)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fangkong.core.audit import SYSTEM
 from fangkong.core.db import session_scope, utcnow
-from fangkong.dispatch import service
-
-#: How often the server runs the purge (s): a contact outlives its schedule by at most this.
-PURGE_INTERVAL_S = 6 * 3600.0
+from fangkong.dispatch import retention as retention_purge
+from fangkong.dispatch.personal import Retention
 
 
 def run_purge(
-    factory: sessionmaker[Session], *, retention_days: int, now: datetime | None = None
-) -> int:
-    """One purge of expired caller contacts in a transaction of its own; how many."""
+    factory: sessionmaker[Session], *, retention: Retention, now: datetime | None = None
+) -> dict[str, int]:
+    """One purge of incidents' expired personal data in a transaction of its own; the values
+    cleared, by register key."""
     with session_scope(factory) as session:
-        return service.purge_contacts(
-            session, now=now or utcnow(), retention_days=retention_days, actor=SYSTEM
+        return retention_purge.purge(
+            session, now=now or utcnow(), retention=retention, actor=SYSTEM
         )

@@ -98,8 +98,10 @@ class Incident(LocatedMixin, TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Client-supplied: a retried create with the same key returns this incident.
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
-    # SHA-256 of the create request's fields: the same key with another body is a conflict.
-    request_hash: Mapped[str] = mapped_column(String(64))
+    # Keyed digest (HMAC-SHA256, key derived from the secret) of the create request's fields:
+    # the same key with another body is a conflict. Made from the caller's contact and the
+    # description, it is deleted with them (NULL: a create sent again is then a conflict).
+    request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     category: Mapped[str] = mapped_column(String(32), index=True)
     subtype: Mapped[str] = mapped_column(String(32))
     priority: Mapped[Priority] = mapped_column(enum_column(Priority, 4))

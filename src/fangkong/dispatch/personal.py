@@ -1,19 +1,130 @@
-"""The personal data of incidents: the caller's contact shown masked, unmasked with an audit."""
+"""The personal data of incidents: its entries in the register, and the caller's contact shown
+masked or, with the permission, in clear (audited).
+
+An incident holds the caller's contact (encrypted), the description and the handlers' notes
+(free text, where people write names) and the idempotency digest of its create request (keyed,
+made from the contact and the description). Each is kept for a number of days after the
+incident ended (closed, cancelled or merged), set in the settings; :mod:`.retention` deletes it.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from fangkong.core import audit
 from fangkong.core.audit import Actor
+from fangkong.core.config import Settings
 from fangkong.core.models import User
+from fangkong.core.personal import PersonalField, Protection
 from fangkong.core.security import FieldCipher, mask_phone
 from fangkong.dispatch import permissions as perms
 from fangkong.dispatch._common import require
 from fangkong.dispatch.incidents import NewIncident
-from fangkong.dispatch.models import (
-    Incident,
-)
+from fangkong.dispatch.models import Incident, IncidentEvent
+
+CALLER_CONTACT = "incident.caller_contact"
+REQUEST_DIGEST = "incident.request_hash"
+DESCRIPTION = "incident.description"
+NOTES = "incident_event.note"
+ENDED = "the incident ended (closed, cancelled or merged)"
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Days after an incident ended before its caller's contact and its free text go."""
+
+    contact_days: int
+    text_days: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Retention:
+        return cls(
+            contact_days=settings.caller_contact_retention_days,
+            text_days=settings.incident_text_retention_days,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class IncidentField(PersonalField):
+    """An entry of the register stored in a column of incidents or of their timeline events,
+    cleared by setting it to ``cleared_value`` once its incident ended ``retention_days`` ago."""
+
+    column: InstrumentedAttribute[Any]
+    cleared_value: str | None
+
+    def expired(self, cutoff: datetime) -> ColumnElement[bool]:
+        """Rows whose incident ended at or before ``cutoff`` and still hold a value."""
+        ended = func.coalesce(Incident.closed_at, Incident.cancelled_at) <= cutoff
+        held = self.column.is_distinct_from(self.cleared_value)
+        if self.column.class_ is IncidentEvent:
+            return IncidentEvent.incident_id.in_(select(Incident.id).where(ended)) & held
+        return ended & held
+
+
+def fields(retention: Retention) -> list[IncidentField]:
+    """The register's entries of incidents."""
+    text_setting = "settings: incident_text_retention_days (FANGKONG_INCIDENT_TEXT_RETENTION_DAYS)"
+    return [
+        IncidentField(
+            key=CALLER_CONTACT,
+            stored_in="incident.caller_contact_encrypted",
+            purpose="call the caller back while the incident is handled and reviewed",
+            protection=Protection.ENCRYPTED,
+            retention_days=retention.contact_days,
+            anchor=ENDED,
+            configured_by="settings: caller_contact_retention_days "
+            "(FANGKONG_CALLER_CONTACT_RETENTION_DAYS)",
+            cleared="NULL",
+            column=Incident.caller_contact_encrypted,
+            cleared_value=None,
+        ),
+        IncidentField(
+            key=REQUEST_DIGEST,
+            stored_in="incident.request_hash",
+            purpose="tell a retried create from another request under the same idempotency key",
+            protection=Protection.KEYED_DIGEST,
+            retention_days=min(retention.contact_days, retention.text_days),
+            anchor=ENDED,
+            configured_by="the earlier of the contact's and the description's retention: it is "
+            "made from both",
+            cleared="NULL (a create sent again under its key is then a conflict)",
+            column=Incident.request_hash,
+            cleared_value=None,
+        ),
+        IncidentField(
+            key=DESCRIPTION,
+            stored_in="incident.description",
+            purpose="what was reported, for those who handle and review the incident",
+            protection=Protection.FREE_TEXT,
+            retention_days=retention.text_days,
+            anchor=ENDED,
+            configured_by=text_setting,
+            cleared="empty text",
+            column=Incident.description,
+            cleared_value="",
+        ),
+        IncidentField(
+            key=NOTES,
+            stored_in="incident_event.note",
+            purpose="the handlers' notes on a status change",
+            protection=Protection.FREE_TEXT,
+            retention_days=retention.text_days,
+            anchor=ENDED,
+            configured_by=text_setting,
+            cleared="NULL",
+            column=IncidentEvent.note,
+            cleared_value=None,
+        ),
+    ]
+
+
+def register_fields(settings: Settings) -> list[IncidentField]:
+    return fields(Retention.of(settings))
 
 
 def masked_contact(incident: Incident | NewIncident, cipher: FieldCipher) -> str | None:

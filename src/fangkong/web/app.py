@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from fangkong import __version__, areas, cases, dispatch
+from fangkong.core import personal as personal_data
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, make_session_factory
 from fangkong.core.errors import FangkongError, MethodNotAllowed, NotFound, Unauthorized
@@ -74,7 +75,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.cases import web as case_web
     from fangkong.dispatch import api as dispatch_api
     from fangkong.dispatch import fastpath as dispatch_fastpath
-    from fangkong.dispatch import jobs as dispatch_jobs
     from fangkong.dispatch import pages as dispatch_pages
     from fangkong.network import api as network_api
     from fangkong.web import api as core_api
@@ -107,14 +107,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             ticker = case_jobs.start_ticker(
                 app.state.session_factory, calendar=case_web.calendar_of(app)
             )
-            # Callers' contacts are deleted on schedule inside the server too (SCOPE).
+            # Personal data is deleted on schedule inside the server too (SCOPE): every
+            # domain's purge of the register (callers' contacts, case data, staff phones).
             purge = case_jobs.Ticker(
-                lambda: dispatch_jobs.run_purge(
-                    app.state.session_factory,
-                    retention_days=app.state.settings.caller_contact_retention_days,
+                lambda: personal_data.run_purges(
+                    app.state.session_factory, settings=app.state.settings, cipher=app.state.cipher
                 ),
-                dispatch_jobs.PURGE_INTERVAL_S,
-                name="dispatch-purge",
+                personal_data.PURGE_INTERVAL_S,
+                name="personal-data-purge",
             ).start()
             try:
                 yield

@@ -57,7 +57,7 @@ DISPUTE: dict[str, Any] = {
             "kind": "choice",
             "options": ["fulfilled", "partially_fulfilled"],
         },
-        {"name": "reason", "kind": "longtext"},
+        {"name": "reason", "kind": "longtext", "free_text": True},
     ],
     "create_fields": ["category", "channel", "source"],
     "create_optional": ["threats_recorded", "weapons_recorded"],
