@@ -46,6 +46,8 @@ Clock = Callable[[], float]
 WEST, SOUTH, EAST, NORTH = 120.00, 30.00, 120.16, 30.08
 SECRET = "b" * 40
 ADMIN = "bench_admin"
+#: The admin's password: one the password policy accepts (no repetition, run or username).
+ADMIN_PASSWORD = "tidal-quartz-7294"
 BARE_TABLE = "bench_incident"
 #: How long after an open-loop phase a request still waiting for a connection is given up.
 UNSENT_AFTER_S = 1.0
@@ -217,7 +219,7 @@ def prepare(
             session,
             username=ADMIN,
             display_name="Bench",
-            password="x" * 16,
+            password=ADMIN_PASSWORD,
             role=Role.ADMIN,
             area_codes=["T"],
             actor=SYSTEM,

@@ -14,12 +14,20 @@ run:
   ``GET /api/v1/dispatch/live`` every second, in the same page.
 
 ``--quick``: 8 s phases (about a minute in all); the default runs 30 s phases.
-Usage: ``python benchmarks/command_map.py --quick``
+
+``--smoke``: answers only, nothing timed, in seconds: a small county (31 rectangles over the
+demo's road network, as the dispatch benchmarks use) with 20 open incidents and 10 units; the
+map must show them all, and every incident a client records over a few seconds must reach
+both the pushed view (SSE) and the polling peer; a miss exits with status 1. Without
+Chromium (or Playwright) the smoke run is skipped with the reason.
+
+Usage: ``python benchmarks/command_map.py --quick`` or ``--smoke``
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import random
 import shutil
@@ -30,14 +38,23 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _server import SECRET, Prepared, Server, prepare
 
 CHROMIUM = "/usr/bin/chromium"
 INCIDENTS, UNITS = 500, 300
+SMOKE_INCIDENTS, SMOKE_UNITS = 20, 10
+SMOKE_COMMANDER, SMOKE_PASSWORD = "bench_commander", "amber-lantern-5831"
+Point = tuple[float, float]
 
 
 def _free_port() -> int:
@@ -53,74 +70,98 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
+def _add_live(
+    session: Any,
+    *,
+    points: Sequence[Point],
+    stations: Sequence[Any],
+    incidents: int,
+    units: int,
+    cipher: Any,
+    seed: int = 11,
+) -> None:
+    """``incidents`` open incidents received over the last hour and ``units`` units, at random
+    ones of ``points``, homed at random ones of ``stations``."""
+    from fangkong.core.audit import SYSTEM
+    from fangkong.core.db import utcnow
+    from fangkong.dispatch import service
+    from fangkong.dispatch.models import Priority, Source, UnitType
+
+    rng = random.Random(seed)
+    now = utcnow()
+    kinds = [
+        ("criminal", "theft"),
+        ("public_order", "noise"),
+        ("traffic", "collision"),
+        ("dispute", "neighbour"),
+        ("assistance", "directions"),
+    ]
+    for n in range(incidents):
+        lon, lat = rng.choice(points)
+        category, subtype = rng.choice(kinds)
+        data = service.IncidentIn(
+            category=category,
+            subtype=subtype,
+            priority=Priority(f"P{n % 4 + 1}"),
+            source=Source.CALL,
+            lon=lon,
+            lat=lat,
+        )
+        service.create(
+            session,
+            key=f"bench-map-{n}",
+            data=data,
+            actor=SYSTEM,
+            now=now - timedelta(seconds=rng.uniform(0, 3600)),
+            cipher=cipher,
+        )
+    for n in range(units):
+        unit = service.create_unit(
+            session,
+            call_sign=f"BM{n:03d}",
+            unit_type=UnitType.CAR,
+            home_area=rng.choice(stations),
+            actor=SYSTEM,
+        )
+        lon, lat = rng.choice(points)
+        service.report_position(session, unit=unit, lon=lon, lat=lat, now=now)
+
+
 def _seed(data_dir: Path) -> None:
     """500 open incidents received over the last hour and 300 units, at random addresses."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from fangkong.areas.models import Area, AreaLevel, StandardAddress
-    from fangkong.core.audit import SYSTEM
     from fangkong.core.config import load_settings
-    from fangkong.core.db import make_engine, utcnow
+    from fangkong.core.db import make_engine
     from fangkong.core.security import FieldCipher
-    from fangkong.dispatch import service
-    from fangkong.dispatch.models import Priority, Source, UnitType
 
     settings = load_settings(data_dir=data_dir)
     engine = make_engine(settings.resolved_database_url)
-    rng = random.Random(11)
-    now = utcnow()
     with Session(engine) as session:
-        points = list(
-            session.execute(
+        points = [
+            (float(x), float(y))
+            for x, y in session.execute(
                 select(StandardAddress.lon, StandardAddress.lat).where(
                     StandardAddress.area_path.is_not(None)
                 )
             )
-        )
+        ]
         stations = list(session.scalars(select(Area).where(Area.level == AreaLevel.STATION)))
         cipher = FieldCipher(settings.ensure_secret_key())
-        kinds = [
-            ("criminal", "theft"),
-            ("public_order", "noise"),
-            ("traffic", "collision"),
-            ("dispute", "neighbour"),
-            ("assistance", "directions"),
-        ]
-        for n in range(INCIDENTS):
-            lon, lat = rng.choice(points)
-            category, subtype = rng.choice(kinds)
-            data = service.IncidentIn(
-                category=category,
-                subtype=subtype,
-                priority=Priority(f"P{n % 4 + 1}"),
-                source=Source.CALL,
-                lon=lon,
-                lat=lat,
-            )
-            service.create(
-                session,
-                key=f"bench-map-{n}",
-                data=data,
-                actor=SYSTEM,
-                now=now - timedelta(seconds=rng.uniform(0, 3600)),
-                cipher=cipher,
-            )
-        for n in range(UNITS):
-            unit = service.create_unit(
-                session,
-                call_sign=f"BM{n:03d}",
-                unit_type=UnitType.CAR,
-                home_area=rng.choice(stations),
-                actor=SYSTEM,
-            )
-            lon, lat = rng.choice(points)
-            service.report_position(session, unit=unit, lon=lon, lat=lat, now=now)
+        _add_live(
+            session,
+            points=points,
+            stations=stations,
+            incidents=INCIDENTS,
+            units=UNITS,
+            cipher=cipher,
+        )
         session.commit()
-        addresses = [(float(x), float(y)) for x, y in points]
     engine.dispose()
     (data_dir / "bench-points.txt").write_text(
-        "\n".join(f"{x},{y}" for x, y in addresses), encoding="utf-8"
+        "\n".join(f"{x},{y}" for x, y in points), encoding="utf-8"
     )
 
 
@@ -134,7 +175,7 @@ class Writer(threading.Thread):
         *,
         moves_per_s: float,
         incidents_per_s: float,
-        points: list[tuple[float, float]],
+        points: Sequence[Point],
         seconds: float,
     ) -> None:
         super().__init__(daemon=True)
@@ -221,13 +262,179 @@ def _latencies(seen: dict[int, float], answered: dict[int, float]) -> list[float
     return [seen[i] - t for i, t in answered.items() if i in seen]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="8 s phases (about a minute)")
-    args = parser.parse_args()
-    phase = 8.0 if args.quick else 30.0
+def _no_browser() -> str | None:
+    """Why the map cannot be opened here, or None."""
     if not Path(CHROMIUM).exists():
-        sys.exit(f"Chromium not found at {CHROMIUM}")
+        return f"Chromium not found at {CHROMIUM}"
+    if importlib.util.find_spec("playwright") is None:
+        return 'Playwright not installed (pip install -e ".[bench]")'
+    return None
+
+
+def _login(page: Any, base: str, username: str, password: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def _wait_for_map(page: Any, incidents: int, units: int) -> dict[str, str]:
+    """Wait until the map is drawn and holds ``incidents`` and ``units``; what it shows."""
+    page.wait_for_function(
+        "Number(document.getElementById('map').dataset.liveIncidents)"
+        f" >= {incidents} && Number(document.getElementById('map').dataset.liveUnits)"
+        f" >= {units} && document.getElementById('map').dataset.ready === 'true'",
+        timeout=120_000,
+    )
+    shown: dict[str, str] = page.evaluate(
+        "({i: document.getElementById('map').dataset.liveIncidents,"
+        " u: document.getElementById('map').dataset.liveUnits})"
+    )
+    return shown
+
+
+def _seed_smoke(prepared: Prepared) -> list[Point]:
+    """The smoke run's county: 20 open incidents and 10 units near its roads, and a
+    commander to open the map; the points (road nodes) new incidents are recorded at."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from fangkong.areas.models import Area, AreaLevel
+    from fangkong.core import auth
+    from fangkong.core.audit import SYSTEM
+    from fangkong.core.db import make_engine
+    from fangkong.core.models import Role
+    from fangkong.core.security import FieldCipher
+
+    assert prepared.scenes is not None
+    picked = np.random.default_rng(3).choice(prepared.scenes.lon.size, 200, replace=False)
+    points = [(float(prepared.scenes.lon[i]), float(prepared.scenes.lat[i])) for i in picked]
+    engine = make_engine(prepared.url)
+    with Session(engine) as session:
+        stations = list(session.scalars(select(Area).where(Area.level == AreaLevel.STATION)))
+        _add_live(
+            session,
+            points=points,
+            stations=stations,
+            incidents=SMOKE_INCIDENTS,
+            units=SMOKE_UNITS,
+            cipher=FieldCipher(SECRET),
+        )
+        auth.create(
+            session,
+            username=SMOKE_COMMANDER,
+            display_name="Bench commander",
+            password=SMOKE_PASSWORD,
+            role=Role.COMMANDER,
+            area_codes=["T"],
+            actor=SYSTEM,
+        )
+        session.commit()
+    engine.dispose()
+    return points
+
+
+def smoke() -> int:
+    """Answers only, nothing timed: the map shows what is open, and each new incident reaches
+    the pushed view and the polling peer. 0 when it does (or when no browser is here)."""
+    print("command_map: smoke run (what the map shows checked, nothing timed)")
+    why = _no_browser()
+    if why is not None:
+        print(f"skipped: {why}")
+        return 0
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="fk-map-smoke-") as tmp:
+        prepared = prepare(Path(tmp) / "data", road_network=True)
+        points = _seed_smoke(prepared)
+        with (
+            Server(prepared, log=Path(tmp) / "server.log") as server,
+            sync_playwright() as playwright,
+        ):
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+            )
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            _login(page, server.base, SMOKE_COMMANDER, SMOKE_PASSWORD)
+            shown = _wait_for_map(page, SMOKE_INCIDENTS, SMOKE_UNITS)
+            if (int(shown["i"]), int(shown["u"])) != (SMOKE_INCIDENTS, SMOKE_UNITS):
+                failures.append(
+                    f"the map shows {shown['i']} incidents and {shown['u']} units, not "
+                    f"{SMOKE_INCIDENTS} and {SMOKE_UNITS}"
+                )
+            page.evaluate(POLLING_PEER)
+            writer = Writer(
+                server.base,
+                prepared.token,
+                moves_per_s=5,
+                incidents_per_s=2,
+                points=points,
+                seconds=2.5,
+            )
+            writer.start()
+            writer.join()
+            new = sorted(writer.answered)
+            # Every new incident in both views (the poll comes once a second).
+            try:
+                page.wait_for_function(
+                    """(ids) => ids.every((i) => window.fangkongLiveStats.seenAt.has(i)
+                                                 && window.pollSeen.has(i))""",
+                    arg=new,
+                    timeout=30_000,
+                ).dispose()
+            except PlaywrightTimeout:
+                missing = page.evaluate(
+                    """(ids) => ({sse: ids.filter((i) => !window.fangkongLiveStats.seenAt.has(i)),
+                                 poll: ids.filter((i) => !window.pollSeen.has(i))})""",
+                    new,
+                )
+                failures.append(
+                    f"after 30 s, incidents not in the pushed view: {missing['sse']}, not "
+                    f"seen by the polling peer: {missing['poll']}"
+                )
+            shown = _wait_for_map(page, 0, 0)
+            poll_errors = page.evaluate("window.pollErrors")
+            browser.close()
+    if writer.errors or not new:
+        failures.append(f"{len(new)} incidents recorded, errors: {writer.errors[:3]}")
+    if poll_errors:
+        failures.append(f"the polling peer failed: {poll_errors[:3]}")
+    if int(shown["i"]) != SMOKE_INCIDENTS + len(new):
+        failures.append(f"the map shows {shown['i']} incidents, not {SMOKE_INCIDENTS + len(new)}")
+    print(
+        f"map: {SMOKE_INCIDENTS} open incidents and {SMOKE_UNITS} units to show; {len(new)} "
+        f"incidents recorded and {writer.moves} unit moves, then the map showed {shown['i']} "
+        "incidents"
+        + ("" if failures else "; each new one reached the pushed view (SSE) and the 1 s poll")
+    )
+    for failure in failures:
+        print(f"FAIL {failure}")
+    print(f"smoke: {'FAILED' if failures else 'ok'}")
+    return int(bool(failures))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="8 s phases (about a minute)")
+    mode.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a small county: what the map shows checked, nothing timed (seconds)",
+    )
+    args = parser.parse_args(argv)
+    if args.smoke:
+        return smoke()
+    why = _no_browser()
+    if why is not None:
+        sys.exit(why)
+    run(8.0 if args.quick else 30.0)
+    return 0
+
+
+def run(phase: float) -> None:
     from playwright.sync_api import sync_playwright
 
     workdir = Path(tempfile.mkdtemp(prefix="fk-map-bench-"))
@@ -270,29 +477,19 @@ def main() -> None:
             f"{base}/api/v1/auth/token", json={"username": "admin", "password": "fangkong-demo"}
         ).json()["access_token"]
         points = [
-            tuple(map(float, line.split(",")))
-            for line in (data_dir / "bench-points.txt").read_text().splitlines()
+            (float(x), float(y))
+            for x, y in (
+                line.split(",") for line in (data_dir / "bench-points.txt").read_text().splitlines()
+            )
         ]
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
             )
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.goto(f"{base}/login")
-            page.fill("input[name=username]", "commander")
-            page.fill("input[name=password]", "fangkong-demo")
-            page.click("button[type=submit]")
+            _login(page, base, "commander", "fangkong-demo")
             started = time.perf_counter()
-            page.wait_for_function(
-                "Number(document.getElementById('map').dataset.liveIncidents)"
-                f" >= {INCIDENTS} && document.getElementById('map')"
-                ".dataset.ready === 'true'",
-                timeout=120_000,
-            )
-            shown = page.evaluate(
-                "({i: document.getElementById('map').dataset.liveIncidents,"
-                " u: document.getElementById('map').dataset.liveUnits})"
-            )
+            shown = _wait_for_map(page, INCIDENTS, 0)
             print(
                 f"map ready with {shown['i']} incidents and {shown['u']} units in "
                 f"{time.perf_counter() - started:.1f} s"
@@ -365,4 +562,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
