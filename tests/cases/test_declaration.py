@@ -29,6 +29,10 @@ def _transition(d: dict[str, Any], name: str) -> dict[str, Any]:
     return next(t for t in d["transitions"] if t["name"] == name)
 
 
+def _field(d: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(f for f in d["fields"] if f["name"] == name)
+
+
 def _state(d: dict[str, Any], name: str) -> dict[str, Any]:
     return next(s for s in d["states"] if s["name"] == name)
 
@@ -169,6 +173,27 @@ def test_broken_hazard_declarations_fail_naming_the_fault(mutate: Mutation, mess
         ),
         (lambda d: d["risk"]["field_in"].update(category=["war"]), "names values that are not"),
         (lambda d: d["parties"].update(minimum=5, maximum=2), "parties: minimum exceeds maximum"),
+        (
+            lambda d: d["rates"][0].update(hit=["record_consent"]),
+            "rate 'agreement_rate': transition 'record_consent' is not declared",
+        ),
+        (
+            lambda d: d["rates"].append(copy.deepcopy(d["rates"][0])),
+            "rate 'agreement_rate' is declared twice",
+        ),
+        (
+            lambda d: _field(d, "reason").pop("free_text"),
+            "field 'reason': people write names in a long text",
+        ),
+        (
+            lambda d: _field(d, "agreement_text").update(free_text=True),
+            "field 'agreement_text': personal (encrypted) or free_text (as written), not both",
+        ),
+        (
+            lambda d: _field(d, "category").update(free_text=True),
+            "field 'category': only a text field is personal or free_text",
+        ),
+        (lambda d: d.pop("retention_days"), "retention_days"),
         (
             lambda d: _transition(d, "assign_mediator").update(
                 assigns_user="reason", fields=["reason"]

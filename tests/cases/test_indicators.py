@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session
 
 from cases.case_helpers import CALENDAR, CIPHER, T0, UserFactory, area
-from fangkong.cases import indicators, service
+from fangkong.cases import indicators, registry, service
+from fangkong.cases.case_types.hazard import HAZARD
+from fangkong.cases.declaration import parse
 from fangkong.cases.models import Case
 from fangkong.core.audit import SYSTEM
 from fangkong.core.models import Role
@@ -17,10 +20,10 @@ STATION = "T-D1-S1"
 GRID = "T-D1-S1-B2-G1"
 
 
-def _hazard(db: Session, at: datetime, code: str = GRID) -> Case:
+def _hazard(db: Session, at: datetime, code: str = GRID, case_type: str = "hazard") -> Case:
     return service.create(
         db,
-        case_type="hazard",
+        case_type=case_type,
         title="隐患",
         area=area(db, code),
         fields={"finding_route": "data", "category": "traffic"},
@@ -45,11 +48,13 @@ def _move(db: Session, case: Case, name: str, at: datetime, **fields: object) ->
     )
 
 
-def _close(db: Session, case: Case, start: datetime) -> None:
+def _close(
+    db: Session, case: Case, start: datetime, reinspection: str = "pass_reinspection"
+) -> None:
     _move(db, case, "assess", start + timedelta(hours=1), assessment_level="grid", risk_grade="low")
     _move(db, case, "route_internal", start + timedelta(hours=2), department="警务室")
     _move(db, case, "report_handled", start + timedelta(hours=3), measures="整改")
-    _move(db, case, "pass_reinspection", start + timedelta(hours=4), reinspection_result="好")
+    _move(db, case, reinspection, start + timedelta(hours=4), reinspection_result="好")
 
 
 def test_hazard_indicators(db: Session) -> None:
@@ -80,7 +85,7 @@ def test_hazard_indicators(db: Session) -> None:
     assert result.overdue == 2 and waiting.due_at is not None and waiting.due_at < now
     assert result.median_hours_to_close == pytest.approx(4.0)  # of 1 h, 4 h and 76 h
     assert result.reopen_rate == pytest.approx(1 / 4)
-    assert result.agreement_rate is None and result.follow_up_rate is None
+    assert result.rates == {}  # a hazard declares no rates of its own
     rows = indicators.by_child_area(
         db,
         case_type="hazard",
@@ -140,8 +145,10 @@ def test_dispute_indicators(db: Session, make_user: UserFactory) -> None:
         now=now,
     )
     assert (result.found, result.resolved) == (4, 1)
-    assert result.agreement_rate == pytest.approx(2 / 3)
-    assert result.follow_up_rate == pytest.approx(1 / 2)
+    assert result.rates == {
+        "agreement_rate": pytest.approx(2 / 3),
+        "follow_up_rate": pytest.approx(1 / 2),
+    }
     early = indicators.compute(
         db,
         case_type="dispute",
@@ -151,4 +158,35 @@ def test_dispute_indicators(db: Session, make_user: UserFactory) -> None:
         now=T0 + timedelta(days=4),
     )
     # As of day 4: one agreement, one failure; no follow-up due yet.
-    assert early.agreement_rate == pytest.approx(1 / 2) and early.follow_up_rate is None
+    assert early.rates == {"agreement_rate": pytest.approx(1 / 2), "follow_up_rate": None}
+
+
+def test_a_rate_declared_with_a_type_is_computed_by_the_one_engine(db: Session) -> None:
+    """A type's own rates are data: a hazard-like type declaring the share of reinspections
+    that failed gets it with its indicators, with no code that knows the type."""
+    data = copy.deepcopy(HAZARD)
+    data.update(name="inspection_finding", prefix="IF")
+    data["rates"] = [
+        {
+            "name": "reinspection_failure_rate",
+            "of": ["pass_reinspection", "fail_reinspection"],
+            "hit": ["fail_reinspection"],
+        }
+    ]
+    registry.register(parse(data))
+    try:
+        passed, failed = (_hazard(db, T0, case_type="inspection_finding") for _ in range(2))
+        _close(db, passed, T0)
+        _close(db, failed, T0, reinspection="fail_reinspection")
+        _hazard(db, T0, case_type="inspection_finding")  # not reinspected: not counted
+        result = indicators.compute(
+            db,
+            case_type="inspection_finding",
+            area=area(db, STATION),
+            start=T0 - timedelta(days=1),
+            end=T0 + timedelta(days=1),
+            now=T0 + timedelta(days=1),
+        )
+        assert result.rates == {"reinspection_failure_rate": pytest.approx(1 / 2)}
+    finally:
+        registry._TYPES.pop("inspection_finding")

@@ -17,6 +17,7 @@ from fangkong.cases.web import storage_for
 from fangkong.core.config import Settings, load_settings
 from fangkong.core.db import make_engine, make_session_factory, session_scope, utcnow
 from fangkong.core.errors import FangkongError
+from fangkong.core.i18n import translate
 
 cases_app = typer.Typer(
     help="Cases: deadline tick, retention purge, declarations, indicators.", no_args_is_help=True
@@ -141,8 +142,6 @@ def indicators(
         "overdue",
         "median h",
         "reopen",
-        "agreement",
-        "follow-up",
     )
 
     def pct(value: float | None) -> str:
@@ -161,6 +160,9 @@ def indicators(
             )
     except FangkongError as exc:
         _fail(exc)
+    rates = [rate.name for rate in registry.get(case_type).rates]
+    for name in rates:  # the rates the type declares, after the ones every type has
+        table.add_column(translate(f"cases.ind.{name}", "en"))
     for r in rows:
         table.add_row(
             r.area_code,
@@ -171,7 +173,6 @@ def indicators(
             str(r.overdue),
             "—" if r.median_hours_to_close is None else f"{r.median_hours_to_close:.1f}",
             pct(r.reopen_rate),
-            pct(r.agreement_rate),
-            pct(r.follow_up_rate),
+            *(pct(r.rates.get(name)) for name in rates),
         )
     console.print(table)

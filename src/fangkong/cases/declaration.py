@@ -177,6 +177,22 @@ class RiskDecl(_Model):
     alert_level: AreaLevel = AreaLevel.STATION
 
 
+class RateDecl(_Model):
+    """A rate of the type's indicators, counted on its cases' own timelines.
+
+    Of the cohort's cases that took one of ``of`` (by ``now``), the share that also took one
+    of ``hit``. With ``due_days``, a case counts in the denominator once its first ``of`` lies
+    ``due_days`` or more before ``now``, or once it took a ``hit`` (e.g. a follow-up is due 30
+    days after the agreement). ``source`` says where the rate is defined.
+    """
+
+    name: str = Field(pattern=NAME)
+    of: tuple[str, ...] = Field(min_length=1)
+    hit: tuple[str, ...] = Field(min_length=1)
+    due_days: float | None = Field(default=None, gt=0)
+    source: str = ""
+
+
 class PartiesDecl(_Model):
     """Parties of a case (e.g. of a dispute): names and contacts are personal data."""
 
@@ -203,6 +219,8 @@ class CaseTypeDecl(_Model):
     #: case has a title, a description and notes, in which people may write names.
     retention_days: int = Field(ge=1, le=100 * 366)
     risk: RiskDecl | None = None
+    #: Rates of the type's own loop, beside the indicators every type has.
+    rates: tuple[RateDecl, ...] = ()
 
     @field_validator("fields")
     @classmethod
@@ -367,6 +385,13 @@ def _check(decl: CaseTypeDecl) -> None:
                 raise ValueError(f"risk: repeated transition {rep.transition!r} is not declared")
             if rep.field not in (*counted.fields, *counted.optional_fields):
                 raise ValueError(f"risk: transition {rep.transition!r} does not ask {rep.field!r}")
+    rate_names = [r.name for r in decl.rates]
+    for rate in decl.rates:
+        if rate_names.count(rate.name) > 1:
+            raise ValueError(f"rate {rate.name!r} is declared twice")
+        for name in (*rate.of, *rate.hit):
+            if name not in names:
+                raise ValueError(f"rate {rate.name!r}: transition {name!r} is not declared")
     if decl.parties is not None and decl.parties.minimum > decl.parties.maximum:
         raise ValueError("parties: minimum exceeds maximum")
 

@@ -6,27 +6,25 @@ the indicators work on anonymised data and export nothing personal.
 
 Sources: "化解率 = resolved ÷ found, within the deadline" (glossary); the hazard loop of the
 Shengzhou plan (S: reported hazard resolution rate 88.73%); disputes found / resolved of the
-Yuncheng report (Y: 2,125 / 1,989, 93.6%).
+Yuncheng report (Y: 2,125 / 1,989, 93.6%). Rates of one type's own loop (a dispute's agreement
+and follow-up rates) are declared with the type (``rates``, with their source) and computed
+here like any other: the engine knows no type by name.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area
 from fangkong.cases import registry
-from fangkong.cases.case_types.dispute import FOLLOW_UP_DAYS
+from fangkong.cases.declaration import RateDecl
 from fangkong.cases.models import Case, CaseEvent, EventKind
-
-AGREEMENT = "record_agreement"
-NO_AGREEMENT = "record_no_agreement"
-FOLLOW_UPS = ("follow_up", "follow_up_broken")
 
 
 @dataclass(frozen=True)
@@ -51,12 +49,14 @@ class Indicators:
         Median of closed_at − opened_at in hours over the cases of C closed as of ``now``.
     reopen_rate : float or None
         Cases of C reopened at least once ÷ cases of C closed at least once.
-    agreement_rate : float or None
-        Disputes only: cases of C that reached an agreement ÷ cases of C whose mediation ended
-        with or without one (调解成功率).
-    follow_up_rate : float or None
-        Disputes only: agreed cases of C followed up ÷ agreed cases of C whose follow-up was
-        due (agreement + 30 days ≤ now) or done (回访率).
+    rates : dict of str to float or None
+        The rates the case type declares (:class:`~fangkong.cases.declaration.RateDecl`), by
+        name: with A = cases of C that took one of the rate's ``of`` transitions by ``now``
+        and H = cases of A that took one of its ``hit`` transitions,
+        :math:`|H| / |A|`; with ``due_days``, :math:`|H| / |D \\cup H|`, D = cases of A whose
+        first ``of`` transition lies ``due_days`` or more before ``now``. None when the
+        denominator is empty. Disputes declare the agreement rate (调解成功率) and the
+        follow-up rate (回访率, due 30 days after the agreement).
     """
 
     case_type: str
@@ -70,8 +70,7 @@ class Indicators:
     overdue: int
     median_hours_to_close: float | None
     reopen_rate: float | None
-    agreement_rate: float | None = None
-    follow_up_rate: float | None = None
+    rates: dict[str, float | None] = field(default_factory=dict)
 
 
 def _rate(numerator: int, denominator: int) -> float | None:
@@ -99,7 +98,7 @@ def compute(
     -------
     Indicators
         Counts and rates as defined on :class:`Indicators`. One query for the cohort and,
-        for disputes, one for its mediation events: O(|C| + events of C).
+        when the type declares rates, one for the transitions they name: O(|C| + events of C).
     """
     decl = registry.get(case_type)
     cohort_filter = (
@@ -131,30 +130,7 @@ def compute(
     hours = [(r.closed_at - r.opened_at).total_seconds() / 3600 for r in closed]
     ever_closed = [r for r in rows if r.closed_at is not None or r.reopen_count > 0]
     reopened = [r for r in ever_closed if r.reopen_count > 0]
-    agreement_rate = follow_up_rate = None
-    if decl.name == "dispute":
-        events: dict[int, dict[str, datetime]] = defaultdict(dict)
-        for case_id, name, at in session.execute(
-            select(CaseEvent.case_id, CaseEvent.transition, CaseEvent.at)
-            .join(Case, Case.id == CaseEvent.case_id)
-            .where(
-                *cohort_filter,
-                CaseEvent.kind == EventKind.TRANSITION,
-                CaseEvent.transition.in_((AGREEMENT, NO_AGREEMENT, *FOLLOW_UPS)),
-                CaseEvent.at <= now,
-            )
-            .order_by(CaseEvent.id)
-        ):
-            if name is not None:
-                events[case_id].setdefault(name, at)
-        agreed = {c for c, names in events.items() if AGREEMENT in names}
-        ended = {c for c, names in events.items() if AGREEMENT in names or NO_AGREEMENT in names}
-        followed = {c for c in agreed if any(n in events[c] for n in FOLLOW_UPS)}
-        due = {
-            c for c in agreed if events[c][AGREEMENT] + timedelta(days=FOLLOW_UP_DAYS) <= now
-        } | followed
-        agreement_rate = _rate(len(agreed), len(ended))
-        follow_up_rate = _rate(len(followed), len(due))
+    rates = _declared_rates(session, decl.rates, cohort_filter, now)
     return Indicators(
         case_type=decl.name,
         area_code=area.code,
@@ -167,9 +143,49 @@ def compute(
         overdue=len(overdue),
         median_hours_to_close=statistics.median(hours) if hours else None,
         reopen_rate=_rate(len(reopened), len(ever_closed)),
-        agreement_rate=agreement_rate,
-        follow_up_rate=follow_up_rate,
+        rates=rates,
     )
+
+
+def _declared_rates(
+    session: Session,
+    rates: tuple[RateDecl, ...],
+    cohort: tuple[ColumnElement[bool], ...],
+    now: datetime,
+) -> dict[str, float | None]:
+    """The type's declared rates over the cohort (see :class:`Indicators`): one query for the
+    first time each case took each transition the rates name, O(events of C)."""
+    if not rates:
+        return {}
+    wanted = sorted({name for rate in rates for name in (*rate.of, *rate.hit)})
+    first: dict[int, dict[str, datetime]] = defaultdict(dict)
+    for case_id, name, at in session.execute(
+        select(CaseEvent.case_id, CaseEvent.transition, CaseEvent.at)
+        .join(Case, Case.id == CaseEvent.case_id)
+        .where(
+            *cohort,
+            CaseEvent.kind == EventKind.TRANSITION,
+            CaseEvent.transition.in_(wanted),
+            CaseEvent.at <= now,
+        )
+        .order_by(CaseEvent.id)
+    ):
+        if name is not None:
+            first[case_id].setdefault(name, at)
+    out: dict[str, float | None] = {}
+    for rate in rates:
+        took = {
+            c: min(names[n] for n in rate.of if n in names)
+            for c, names in first.items()
+            if any(n in names for n in rate.of)
+        }
+        hit = {c for c in took if any(n in first[c] for n in rate.hit)}
+        if rate.due_days is None:
+            out[rate.name] = _rate(len(hit), len(took))
+        else:
+            due = {c for c, at in took.items() if at + timedelta(days=rate.due_days) <= now}
+            out[rate.name] = _rate(len(hit), len(due | hit))
+    return out
 
 
 def by_child_area(

@@ -193,8 +193,10 @@ class IndicatorsOut(BaseModel):
     overdue: int
     median_hours_to_close: float | None
     reopen_rate: float | None
-    agreement_rate: float | None
-    follow_up_rate: float | None
+    rates: dict[str, float | None] = Field(
+        description="The rates the case type declares, by name (disputes: agreement_rate, "
+        "follow_up_rate)"
+    )
 
 
 class BoardRowOut(BaseModel):

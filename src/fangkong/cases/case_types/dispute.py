@@ -81,6 +81,21 @@ DISPUTE: dict[str, Any] = {
         "alert_roles": ["station_officer"],
         "alert_level": "station",
     },
+    "rates": [
+        {
+            "name": "agreement_rate",
+            "of": ["record_agreement", "record_no_agreement"],
+            "hit": ["record_agreement"],
+            "source": "调解成功率: agreements ÷ mediations ended with or without one",
+        },
+        {
+            "name": "follow_up_rate",
+            "of": ["record_agreement"],
+            "hit": ["follow_up", "follow_up_broken"],
+            "due_days": FOLLOW_UP_DAYS,
+            "source": "回访率: agreements followed up ÷ agreements whose follow-up was due or done",
+        },
+    ],
     "states": [
         {"name": "intake", "deadline": {"hours": 8.5, "clock": "business"}},
         {
