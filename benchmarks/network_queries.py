@@ -326,9 +326,11 @@ def run_fangkong(
             settled.append(plain.last_settled)
         result["knn_plain_settled_mean"] = float(np.mean(settled))
         for k in (1, 10):
-            lat_k, _ = latencies(
-                lambda i, k=k: engine.k_nearest(int(wl["knn_sources"][i]), targets, k), n
-            )
+
+            def knn_k(i: int, k: int = k) -> Any:
+                return engine.k_nearest(int(wl["knn_sources"][i]), targets, k)
+
+            lat_k, _ = latencies(knn_k, n)
             result[f"knn{k}_s"] = lat_k.tolist()
         lat_ks, _ = latencies(
             lambda i: engine.k_nearest_sources(int(wl["knn_sources"][i]), targets, K), n
@@ -796,10 +798,10 @@ def check(
             near_edge = (np.abs(rows[1] - ISO_THRESHOLDS[-1]) <= tol) | (
                 np.abs(rows[0] - ISO_THRESHOLDS[-1]) <= tol
             )
-            b, d = compare(
+            n_bad, d = compare(
                 np.where(near_edge, np.inf, rows[0]), np.where(near_edge, np.inf, rows[1])
             )
-            bad, diff = bad + b, max(diff, d)
+            bad, diff = bad + n_bad, max(diff, d)
         on = f"{q} queries"
     elif query == "m2m":
         q = min(mine["m2m"].shape[0], ref["m2m"].shape[0])
