@@ -15,6 +15,7 @@ from fangkong.areas import service as area_service
 from fangkong.areas.coords import CoordSystem
 from fangkong.cases.cli import cases_app
 from fangkong.core.audit import SYSTEM
+from fangkong.core.cli import register as register_core
 from fangkong.core.commands import DataDir, console, fail, session_factory, settings_for, upgrade
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, session_scope
@@ -259,6 +260,7 @@ def serve(
 
 # The demo county's command is the demo package's: the product never imports demo data.
 register_demo(app, serve=_serve)
+register_core(app)
 
 if __name__ == "__main__":
     app()

@@ -14,6 +14,7 @@ from fangkong.core.db import utcnow
 from fangkong.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from fangkong.core.models import AREA_NODE, ApiToken, Role, User, UserArea
 from fangkong.core.plain_sql import PlainSelect
+from fangkong.core.scoping import common_path
 from fangkong.core.security import (
     MIN_PASSWORD_LENGTH,
     FieldCipher,
@@ -65,6 +66,17 @@ def get_by_username(session: Session, *, username: str) -> User | None:
 
 def get_all(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
+
+
+def area_path_of(session: Session, *, user_id: int) -> str | None:
+    """Where the audit events about a user belong: the deepest area that holds all of the
+    user's areas (None, the whole system, when they share no root)."""
+    paths = session.execute(
+        select(AREA_NODE.c.path)
+        .join(UserArea, UserArea.area_id == AREA_NODE.c.id)
+        .where(UserArea.user_id == user_id)
+    ).scalars()
+    return common_path(paths)
 
 
 def _area_ids_by_code(session: Session, codes: list[str]) -> list[int]:
@@ -120,6 +132,7 @@ def create(
         entity="user",
         entity_id=user.id,
         detail={"username": username, "role": role.value, "areas": sorted(area_codes)},
+        area_path=area_path_of(session, user_id=user.id),
     )
     return user
 
@@ -133,6 +146,8 @@ def authenticate(session: Session, *, username: str, password: str, client: str 
             actor=Actor(user_id=None, username=username[:64], client=client),
             action="login_failed",
             entity="user",
+            # A known name's failures belong to its areas; an unknown one's to no area.
+            area_path=None if user is None else area_path_of(session, user_id=user.id),
         )
         raise Unauthorized("wrong username or password")
     audit.record(
@@ -141,6 +156,7 @@ def authenticate(session: Session, *, username: str, password: str, client: str 
         action="login",
         entity="user",
         entity_id=user.id,
+        area_path=area_path_of(session, user_id=user.id),
     )
     return user
 
@@ -161,6 +177,7 @@ def issue_token(
         entity="api_token",
         entity_id=token.id,
         detail={"name": name},
+        area_path=area_path_of(session, user_id=user.id),
     )
     return token, plain
 
@@ -270,5 +287,6 @@ def reveal_phone(
         entity="user",
         entity_id=user.id,
         detail={"field": "phone"},
+        area_path=area_path_of(session, user_id=user.id),
     )
     return cipher.decrypt(user.phone_encrypted)

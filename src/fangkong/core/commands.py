@@ -43,7 +43,13 @@ def upgrade(settings: Settings) -> None:
 
 
 def session_factory(settings: Settings) -> sessionmaker[Session]:
-    return make_session_factory(make_engine(settings.resolved_database_url))
+    """Sessions of the settings' database; what they append to the audit log moves the head
+    file of the data folder."""
+    from fangkong.core import audit
+
+    engine = make_engine(settings.resolved_database_url)
+    audit.keep_head(engine, audit.head_file_of(settings.data_dir))
+    return make_session_factory(engine)
 
 
 def fail(exc: FangkongError) -> NoReturn:

@@ -24,6 +24,9 @@ Language = Literal["zh-CN", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh-CN", "en")
 DEFAULT_DATA_DIR = Path("fangkong-data")
 _SECRET_FILE_NAME = "secret_key"
+#: The shortest retention of the audit log, in days: six months of any length (the
+#: Cybersecurity Law of the PRC, art. 21: network logs are kept for no less than six months).
+MIN_AUDIT_RETENTION_DAYS = 184
 
 
 def _settings_file() -> Path:
@@ -68,6 +71,11 @@ class Settings(BaseSettings):
         description="Days after an incident ends before its description and the handlers' "
         "notes (free text, where people write names) are deleted",
     )
+    audit_retention_days: int = Field(
+        default=365,
+        description="Days the audit log keeps an event before the purge deletes it (at least "
+        f"{MIN_AUDIT_RETENTION_DAYS}: six months, as the Cybersecurity Law asks of network logs)",
+    )
     intake_writer: Literal["process", "thread"] = Field(
         default="process",
         description="Where API intake is written: a process of its own beside each server "
@@ -93,6 +101,22 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_settings_file())
         return (init_settings, env_settings, toml)
+
+    @field_validator("audit_retention_days")
+    @classmethod
+    def _audit_kept_six_months(cls, value: int) -> int:
+        if value < MIN_AUDIT_RETENTION_DAYS:
+            from fangkong.core.i18n import translate  # i18n reads this module's languages
+
+            raise ValueError(
+                translate(
+                    "settings.audit_retention_too_short",
+                    "en",
+                    days=value,
+                    minimum=MIN_AUDIT_RETENTION_DAYS,
+                )
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod

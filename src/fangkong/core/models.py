@@ -97,13 +97,16 @@ class ApiToken(Base):
 
 
 class AuditEvent(Base):
+    """One event of the audit log, a link of its hash chain (see :mod:`fangkong.core.audit`)."""
+
     __tablename__ = "audit_event"
     __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # RESTRICT: a user with events is deactivated, never deleted (SET NULL would alter them).
     user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+        ForeignKey("user_account.id", ondelete="RESTRICT"), index=True
     )
     username: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
@@ -111,3 +114,25 @@ class AuditEvent(Base):
     entity_id: Mapped[str | None] = mapped_column(String(64))
     client: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    #: The area path of what the event concerns (the incident's, the case's, the user's
+    #: areas' deepest common one); None for what concerns the whole system. Reads are scoped
+    #: by it, as every other read.
+    area_path: Mapped[str | None] = mapped_column(String(255), index=True, default=None)
+    #: The chain: the hash of the event before it (or of the purge anchor) and its own,
+    #: SHA-256 over that and the event's canonical form (hex).
+    prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    chain_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class AuditChain(Base):
+    """The head of the audit chain (one row, id 1): appends take its row lock, so that they
+    are serialised on every backend; the purge anchor is where the chain now starts."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_id: Mapped[int | None] = mapped_column(default=None)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    anchor_id: Mapped[int | None] = mapped_column(default=None)
+    anchor_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    purged_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -38,14 +38,16 @@ def known() -> frozenset[str]:
     return frozenset(_known)
 
 
-# The core's own permissions: managing users, reading the audit log, unmasking staff phones.
+# The core's own permissions: managing users, reading the audit log and verifying its chain,
+# unmasking staff phones.
 MANAGE_USERS = "users.manage"
 READ_AUDIT = "audit.read"
+VERIFY_AUDIT = "audit.verify"
 UNMASK_PERSONAL = "personal.unmask"
 
 register(
     {
-        Role.ADMIN: {MANAGE_USERS, READ_AUDIT, UNMASK_PERSONAL},
+        Role.ADMIN: {MANAGE_USERS, READ_AUDIT, VERIFY_AUDIT, UNMASK_PERSONAL},
         Role.COMMANDER: {UNMASK_PERSONAL},
         Role.EVALUATOR: {READ_AUDIT},
     }

@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 from fangkong.areas.models import Area
 from fangkong.core import audit, auth, permissions
 from fangkong.core.audit import Actor
-from fangkong.core.errors import NotFound, Unauthorized
+from fangkong.core.errors import Forbidden, NotFound, Unauthorized
 from fangkong.core.models import User
-from fangkong.core.scoping import Scope
+from fangkong.core.scoping import Scope, whole_tree
 from fangkong.core.security import FieldCipher
 from fangkong.http.deps import (
     CurrentUser,
     DbSession,
+    Language,
     RequestActor,
     UserScope,
     client_address,
@@ -26,7 +27,16 @@ from fangkong.http.deps import (
     get_settings,
     requires,
 )
-from fangkong.web.schemas import AuditEventOut, PhoneOut, TokenIn, TokenOut, UserIn, UserOut
+from fangkong.web.schemas import (
+    AuditEventOut,
+    AuditFaultOut,
+    AuditVerifyOut,
+    PhoneOut,
+    TokenIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+)
 
 router = APIRouter()
 
@@ -140,11 +150,51 @@ def reveal_phone(
     dependencies=[requires(permissions.READ_AUDIT)],
 )
 def list_audit(
-    db: DbSession, entity: str | None = None, action: str | None = None, limit: int = 200
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    entity: str | None = None,
+    action: str | None = None,
+    limit: int = 200,
 ) -> list[AuditEventOut]:
-    """The newest audit events first."""
-    events = audit.get_all(db, entity=entity, action=action, limit=max(1, min(limit, 1000)))
+    """The newest audit events first: those of your areas, your own, and (to readers of the
+    whole tree) those of no area."""
+    events = audit.get_all(
+        db,
+        scope=scope,
+        reader_id=user.id,
+        entity=entity,
+        action=action,
+        limit=max(1, min(limit, 1000)),
+    )
     return [AuditEventOut.model_validate(e) for e in events]
+
+
+@router.get(
+    "/audit/verify",
+    response_model=AuditVerifyOut,
+    tags=["audit"],
+    dependencies=[requires(permissions.VERIFY_AUDIT)],
+)
+def verify_audit(
+    request: Request, db: DbSession, scope: UserScope, language: Language
+) -> AuditVerifyOut:
+    """Check the audit log's hash chain end to end (administrators of the whole tree): an
+    altered event, a deleted one and a truncated tail are each a fault."""
+    if not whole_tree(db, scope):
+        raise Forbidden(key="audit.verify_whole_tree")
+    report = audit.verify(db, head_file=audit.head_file_of(get_settings(request).data_dir))
+    return AuditVerifyOut(
+        ok=report.ok,
+        checked=report.checked,
+        anchor_id=report.anchor_id,
+        last_id=report.last_id,
+        head_file_id=None if report.head_file is None else report.head_file.id,
+        faults=[
+            AuditFaultOut(code=f.code, event_id=f.event_id, message=f.text(language))
+            for f in report.faults
+        ],
+    )
 
 
 @router.get("/map/roads", tags=["map"], response_class=Response)

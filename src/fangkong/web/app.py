@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from fangkong import __version__, areas, cases, dispatch
+from fangkong.core import audit
 from fangkong.core import personal as personal_data
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, make_session_factory
@@ -137,6 +138,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     )
     secret = settings.ensure_secret_key()
     engine = engine or make_engine(settings.resolved_database_url)
+    audit.keep_head(engine, audit.head_file_of(settings.data_dir))
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)

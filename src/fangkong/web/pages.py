@@ -18,6 +18,7 @@ from fangkong.http.deps import (
     CurrentUser,
     DbSession,
     Language,
+    UserScope,
     check_csrf,
     client_address,
     requires,
@@ -110,10 +111,11 @@ def audit_page(
     request: Request,
     db: DbSession,
     user: CurrentUser,
+    scope: UserScope,
     language: Language,
     action: str | None = None,
 ) -> Response:
-    events = audit.get_all(db, action=action or None, limit=300)
+    events = audit.get_all(db, scope=scope, reader_id=user.id, action=action or None, limit=300)
     return render(
         request, "audit.html", language=language, user=user, events=events, action=action or ""
     )

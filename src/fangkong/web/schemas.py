@@ -62,3 +62,24 @@ class AuditEventOut(BaseModel):
     entity_id: str | None
     client: str | None
     detail: dict[str, Any] | None
+    #: The materialised path of the area the event concerns (None: the whole system).
+    area_path: str | None = None
+
+
+class AuditFaultOut(BaseModel):
+    """A fault of the audit chain: its kind, the event it concerns, what it means."""
+
+    code: str
+    event_id: int | None
+    message: str
+
+
+class AuditVerifyOut(BaseModel):
+    """The audit chain checked end to end: ``ok`` when no fault was found."""
+
+    ok: bool
+    checked: int
+    anchor_id: int | None
+    last_id: int | None
+    head_file_id: int | None
+    faults: list[AuditFaultOut]
