@@ -36,8 +36,38 @@ def call(
     content_length: int | None = None,
     query: str = "",
 ) -> Answer:
-    """One request to ``app``: ``chunks`` handed out one per ``receive`` (as a server does),
-    ``content_length`` sent as the header when given (else the body is chunked)."""
+    """One request to ``app`` on an event loop of its own (see :func:`call_async`)."""
+
+    async def main() -> Answer:
+        return await call_async(
+            app,
+            method,
+            path,
+            headers=headers,
+            chunks=chunks,
+            content_length=content_length,
+            query=query,
+        )
+
+    return run_in_new_loop(main)
+
+
+async def call_async(
+    app: Any,
+    method: str,
+    path: str,
+    *,
+    headers: Iterable[tuple[str, str]] = (),
+    chunks: Iterable[bytes] = (),
+    content_length: int | None = None,
+    query: str = "",
+    body: bytes | None = None,
+) -> Answer:
+    """One request to ``app``: ``chunks`` (or ``body``) handed out one per ``receive`` (as a
+    server does), ``content_length`` sent as the header when given (else the body is
+    chunked)."""
+    if body is not None:
+        chunks = [body]
     answer = Answer()
     raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
     if content_length is not None:
@@ -94,10 +124,7 @@ def call(
             answer.body += message.get("body", b"")
             complete = not message.get("more_body", False)
 
-    async def main() -> None:
-        await app(scope, receive, send)
-
-    run_in_new_loop(main)
+    await app(scope, receive, send)
     return answer
 
 

@@ -107,8 +107,12 @@ def _batch_after_a_blocker(
         blocker = committer.submit("blocker")
         assert recorder.entered.wait(10)  # the writer holds "blocker" in its batch
         futures = [committer.submit(c) for c in calls]
+        # What a server bounds its queue by: the calls not answered yet.
+        assert committer.pending == 1 + len(calls)
         recorder.gate.set()
-        return committer, _results([blocker, *futures])
+        results = _results([blocker, *futures])
+        assert committer.pending == 0
+        return committer, results
     finally:
         committer.close()
 

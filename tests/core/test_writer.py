@@ -67,10 +67,12 @@ def test_calls_are_answered_after_the_commit_and_fail_alone(engine: Engine) -> N
         committer = _committer(engine, after_batch=lambda: batches.append(1))
         try:
             # Queued in one pass of the loop: they go to the writer as one batch.
-            return await asyncio.gather(
-                *(committer.submit(c) for c in ["w1", "bad-1", "w2", "clash"]),
-                return_exceptions=True,
-            )
+            futures = [committer.submit(c) for c in ["w1", "bad-1", "w2", "clash"]]
+            # What a server bounds its queue by: the calls not answered yet.
+            assert committer.pending == 4
+            answers = await asyncio.gather(*futures, return_exceptions=True)
+            assert committer.pending == 0
+            return answers
         finally:
             committer.close()
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 
-from asgi_calls import call, repeated
+from asgi_calls import Answer, call, call_async, repeated
 from conftest import TEST_PASSWORD, LiveServer, run_in_new_loop, running_server
 from factories import grid_centre
 from fangkong.core import auth
@@ -302,6 +304,72 @@ def test_intake_checks_the_credential_before_reading_the_body(
         streamed = call(app, "POST", path, headers=headers, chunks=chunks)
         assert streamed.status in (401, 413), path
         assert streamed.bytes_read <= limit + 65536, path
+
+
+def test_intake_past_the_writer_queue_is_refused_at_once(
+    county_engine: Engine, tmp_path: Path
+) -> None:
+    """With as many intakes waiting for the writer as it may queue, the next is answered 503
+    with Retry-After at once, its body unread; the queued ones are answered as usual."""
+    settings = Settings(
+        data_dir=tmp_path,
+        secret_key="k" * 40,
+        environment="test",
+        intake_writer="thread",
+        intake_max_pending=2,
+    )
+    app = create_app(settings, engine=county_engine)
+
+    class Trusting:
+        async def check(self, credential: object) -> None:
+            pass
+
+    class Stalled:
+        """A writer that answers only when told."""
+
+        def __init__(self) -> None:
+            self.futures: list[asyncio.Future[tuple[bytes, bool]]] = []
+
+        @property
+        def pending(self) -> int:
+            return sum(not f.done() for f in self.futures)
+
+        def submit(self, call: object) -> asyncio.Future[tuple[bytes, bool]]:
+            self.futures.append(asyncio.get_running_loop().create_future())
+            return self.futures[-1]
+
+    writer = Stalled()
+    app.state.intake_sender_check = Trusting()
+    app.state.intake_committer = writer
+    payload = json.dumps(_body()).encode("utf-8")
+
+    def intake(key: str) -> Coroutine[Any, Any, Answer]:
+        headers = [("authorization", "Bearer t"), ("idempotency-key", key)]
+        return call_async(
+            app,
+            "POST",
+            "/api/v1/incidents",
+            headers=headers,
+            body=payload,
+            content_length=len(payload),
+        )
+
+    async def run() -> tuple[list[Answer], Answer]:
+        queued = [asyncio.create_task(intake(f"q-{i}")) for i in range(2)]
+        while writer.pending < 2:
+            await asyncio.sleep(0)
+        refused = await asyncio.wait_for(intake("q-2"), timeout=1)
+        for future in writer.futures:
+            future.set_result((b"{}", True))
+        return [await task for task in queued], refused
+
+    answered, refused = run_in_new_loop(run)
+    assert [a.status for a in answered] == [201, 201]
+    assert refused.status == 503 and refused.chunks_read == 0
+    assert refused.headers["retry-after"] == "1"
+    assert refused.json()["error"] == "overloaded"
+    assert refused.json()["code"] == "dispatch.intake_queue_full"
+    assert len(writer.futures) == 2
 
 
 def test_scoped_lists_and_filters(live_server: LiveServer, admin: httpx.Client) -> None:

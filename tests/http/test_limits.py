@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from asgi_calls import call, repeated
-from fangkong.http.limits import BodyLimit, RouteLimit
+from asgi_calls import Answer, call, call_async, repeated
+from conftest import run_in_new_loop
+from fangkong.http.limits import BodyLimit, InFlightLimit, RouteLimit
 
 MIB = 1 << 20
 
@@ -105,3 +107,55 @@ def test_bodies_within_the_limit_pass_untouched() -> None:
         )
         assert declared.status == 200 and declared.body == str(length).encode("ascii")
     assert call(_limited(inner), "GET", "/api/v1/incidents").status == 200
+
+
+class Held:
+    """An app that answers only once released: requests stay in flight."""
+
+    def __init__(self) -> None:
+        self.entered = 0
+        self.release: asyncio.Event | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        assert self.release is not None
+        self.entered += 1
+        await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+
+def test_requests_past_the_in_flight_limit_are_refused_at_once() -> None:
+    held = Held()
+    limited = InFlightLimit(held, max_in_flight=3, retry_after_s=2, exempt=("/static/",))
+
+    async def run() -> tuple[list[Answer], list[Answer], Answer]:
+        held.release = asyncio.Event()
+        first = [asyncio.create_task(call_async(limited, "GET", f"/api/v1/x{i}")) for i in range(3)]
+        while held.entered < 3:
+            await asyncio.sleep(0)
+        # Past the limit: refused without waiting, the body unread; exempt paths still pass.
+        refused = [
+            await asyncio.wait_for(
+                call_async(limited, "POST", "/api/v1/incidents", content_length=10, body=b"x" * 10),
+                timeout=1,
+            )
+            for _ in range(2)
+        ]
+        exempt = asyncio.create_task(call_async(limited, "GET", "/static/app.css"))
+        while held.entered < 4:
+            await asyncio.sleep(0)
+        held.release.set()
+        answered = [await task for task in first]
+        after = await call_async(limited, "GET", "/api/v1/x")
+        await exempt
+        return answered, refused, after
+
+    answered, refused, after = run_in_new_loop(run)
+    assert [a.status for a in answered] == [200] * 3
+    for answer in refused:
+        assert answer.status == 503 and answer.chunks_read == 0
+        assert answer.headers["retry-after"] == "2"
+        error = answer.json()
+        assert error["error"] == "overloaded" and error["params"] == {"retry_after_s": 2}
+    # The slots are given back once answered.
+    assert after.status == 200

@@ -147,8 +147,14 @@ class GroupCommitter(Generic[Call, Written, Answer]):
         #: Batches and calls written so far: their ratio is the mean batch size.
         self.batches = 0
         self.calls = 0
+        self._pending = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        """Calls submitted and not answered yet (queued, or in the batch being written)."""
+        return self._pending
 
     def submit(self, call: Call) -> Future[Answer]:
         """Queue ``call``; its future holds the answer, or the error, once it is written."""
@@ -156,8 +162,14 @@ class GroupCommitter(Generic[Call, Written, Answer]):
         with self._lock:
             if self._closed:
                 raise RuntimeError("the group committer is closed")
+            self._pending += 1
             self._queue.put(pending)
         return pending.future
+
+    def _answered(self, count: int) -> None:
+        """``count`` calls are about to be answered: no longer pending."""
+        with self._lock:
+            self._pending -= count
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Write what is queued, then stop the thread."""
@@ -198,12 +210,14 @@ class GroupCommitter(Generic[Call, Written, Answer]):
                 self._write_batch(batch)
             except BaseException as exc:
                 log.exception("group commit failed")
+                self._answered(sum(not p.future.done() for p in batch))
                 for pending in batch:
                     if not pending.future.done():
                         pending.future.set_exception(exc)
 
     def _write_batch(self, batch: list[_Pending[Call, Answer]]) -> None:
         outcomes = write_batch(self._factory, self._write, self._answer, [p.call for p in batch])
+        self._answered(len(batch))
         for pending, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Failed):
                 pending.future.set_exception(outcome.error)

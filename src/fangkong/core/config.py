@@ -89,6 +89,23 @@ class Settings(BaseSettings):
         "while it is read); the routes that take files have larger limits of their own "
         "(README, Configuration)",
     )
+    max_requests_in_flight: int = Field(
+        default=64,
+        ge=1,
+        description="Requests a server process works on at once (the live streams and static "
+        "files aside); one more is answered 503 with Retry-After at once, before any of its "
+        "work",
+    )
+    intake_max_pending: int = Field(
+        default=32,
+        ge=1,
+        description="API intakes a server process has waiting for its writer; one more is "
+        "answered 503 with Retry-After at once, its body unread (the client sends it again "
+        "with the same idempotency key)",
+    )
+    retry_after_s: int = Field(
+        default=1, ge=1, le=3600, description="The Retry-After of an answer refused for load"
+    )
 
     @classmethod
     def settings_customise_sources(

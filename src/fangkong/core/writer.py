@@ -186,6 +186,12 @@ class ProcessCommitter(Generic[Call, Answer]):
         self.started = 0
 
     @property
+    def pending(self) -> int:
+        """Calls submitted and not answered yet (queued, sent, or in the batch being
+        written)."""
+        return len(self._pending)
+
+    @property
     def pid(self) -> int | None:
         """The running child's process id."""
         return None if self._process is None else self._process.pid

@@ -199,8 +199,9 @@ async def create_incident(request: Request) -> Response:
     credential = credential_of(request)
     if credential.token is None:
         await check_csrf(request)
-    # Who sent it first: a stranger's body is never read.
+    # Who sent it first: a stranger's body is never read; nor one the writer has no room for.
     await fastpath.sender_check(request.app).check(credential)
+    fastpath.check_room(request.app)
     return await fastpath.take_intake(
         request.app,
         credential,

@@ -22,7 +22,7 @@ from fangkong.core import audit, auth
 from fangkong.core.batching import GroupCommitter
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, make_held_session_factory
-from fangkong.core.errors import FangkongError, InvalidInput
+from fangkong.core.errors import FangkongError, InvalidInput, Overloaded
 from fangkong.core.security import FieldCipher, token_digest
 from fangkong.core.writer import ProcessCommitter, WriterParts
 from fangkong.dispatch import intake, live, present, service
@@ -183,6 +183,20 @@ def sender_check(app: Starlette) -> SenderCheck:
     return found
 
 
+def check_room(app: Starlette) -> None:
+    """Refuse an intake (:class:`Overloaded`, 503 with Retry-After) when the app's writer has
+    as many waiting as it may queue (``intake_max_pending``): under overload the intakes taken
+    are answered in their usual time, the others told to come back with the same key, rather
+    than all of them waiting behind a queue that grows."""
+    settings: Settings = app.state.settings
+    if intake_committer(app).pending >= settings.intake_max_pending:
+        raise Overloaded(
+            key="error.dispatch.intake_queue_full",
+            params={"retry_after_s": settings.retry_after_s},
+            retry_after_s=settings.retry_after_s,
+        )
+
+
 def incident_in(raw: bytes) -> IncidentIn:
     """The intake's body checked from its JSON text; a fault is the API's 422, as for a
     declared body (its fields under ``body``)."""
@@ -219,6 +233,7 @@ async def take_intake(
     call = intake.IntakeCall(
         credential=credential, key=key, body=body, client=client, language=language
     )
+    check_room(app)  # again: others may have been queued while this body came
     body_json, created = await asyncio.wrap_future(intake_committer(app).submit(call))
     # Made and checked as an IncidentDetail by the committer: sent as it is.
     return Response(body_json, status_code=201 if created else 200, media_type="application/json")
@@ -258,8 +273,10 @@ class IntakeFastPath:
         client = scope.get("client")
         response: Response
         try:
-            # Who sent it first: a stranger's body is never read.
+            # Who sent it first: a stranger's body is never read; nor one the writer has no
+            # room for.
             await sender_check(scope["app"]).check(credential)
+            check_room(scope["app"])
             raw = await _body(receive)
             if raw is None:  # the client left: nobody to answer
                 return

@@ -1,5 +1,11 @@
 """Limits on what a request may make the server do, enforced before the framework's layers.
 
+:class:`InFlightLimit` bounds the requests a process works on at once: one more is answered
+503 (``overloaded``, with ``Retry-After``) at once, before any of its work, so that under
+overload the requests taken are answered in their usual time and the others are told to come
+back, rather than all of them waiting in a queue that grows for as long as the overload lasts
+(and being written after their clients gave up).
+
 :class:`BodyLimit` refuses a request body past its route's limit (413) while it is read: a
 declared ``Content-Length`` past it is refused before a byte is read, a body sent without
 one (chunked) as soon as the bytes received pass it. The default limit is the settings'
@@ -14,7 +20,7 @@ from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fangkong.core.errors import PayloadTooLarge
+from fangkong.core.errors import Overloaded, PayloadTooLarge
 from fangkong.http.errors import domain_error
 
 #: What a multipart form adds to the file it carries (boundaries, part headers, the CSRF
@@ -147,3 +153,51 @@ class _Counted:
         if message["type"] == "http.response.start":
             self.started = True
         await self._send(message)
+
+
+def overloaded(retry_after_s: int) -> Overloaded:
+    """The error of a request refused for load."""
+    return Overloaded(
+        key="error.overloaded", params={"retry_after_s": retry_after_s}, retry_after_s=retry_after_s
+    )
+
+
+class InFlightLimit:
+    """ASGI middleware: at most ``max_in_flight`` HTTP requests of this process in the app at
+    once; one more is answered 503 at once (its body unread, the connection kept). Requests
+    whose path starts with one of ``exempt`` (the live streams, which stay open, and static
+    files) pass uncounted.
+
+    The count lives on the event loop (one per process): no lock is needed.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_in_flight: int,
+        retry_after_s: int,
+        exempt: Sequence[str] = (),
+    ) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.retry_after_s = retry_after_s
+        self.exempt = tuple(exempt)
+        #: Requests in the app now.
+        self.in_flight = 0
+        #: Requests refused so far.
+        self.refused = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            self.refused += 1
+            await domain_error(overloaded(self.retry_after_s))(scope, _no_body, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1

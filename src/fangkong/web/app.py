@@ -30,7 +30,7 @@ from fangkong.core.permissions import READ_AUDIT
 from fangkong.core.security import FieldCipher
 from fangkong.http import errors
 from fangkong.http.deps import language_of
-from fangkong.http.limits import FORM_OVERHEAD_BYTES, BodyLimit, RouteLimit
+from fangkong.http.limits import FORM_OVERHEAD_BYTES, BodyLimit, InFlightLimit, RouteLimit
 from fangkong.http.templating import NavEntry, render
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -160,6 +160,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(dispatch_fastpath.IntakeFastPath, path=f"{API_PREFIX}/incidents")
     # Outside the fast path too: no route reads a body past its limit.
     app.add_middleware(BodyLimit, default_bytes=settings.max_body_bytes, routes=body_limits())
+    # Outermost: a request past the process's work in flight is refused before anything else.
+    app.add_middleware(
+        InFlightLimit,
+        max_in_flight=settings.max_requests_in_flight,
+        retry_after_s=settings.retry_after_s,
+        exempt=(f"{API_PREFIX}/dispatch/stream", "/static/", "/healthz"),
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Intake first: routes are matched in order, and it is the busiest.
