@@ -201,9 +201,10 @@ def _free_port() -> int:
 
 @contextmanager
 def running_server(
-    backend: str, tmp: Path, suffix: str, *, intake_writer: str = "process"
+    backend: str, tmp: Path, suffix: str, *, intake_writer: str = "process", **settings: Any
 ) -> Iterator[LiveServer]:
-    """The test county in its own database behind a real uvicorn server on loopback."""
+    """The test county in its own database behind a real uvicorn server on loopback;
+    ``settings`` are given to its :class:`Settings`."""
     engine = fresh_database(backend, tmp, suffix=suffix)
     with Session(engine) as session:
         area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
@@ -214,6 +215,7 @@ def running_server(
         environment="test",
         database_url=engine.url.render_as_string(hide_password=False),
         intake_writer=intake_writer,
+        **settings,
     )
     port = _free_port()
     app = create_app(settings, engine=engine)

@@ -23,7 +23,12 @@ def test_token_login_and_errors(live_server: LiveServer) -> None:
             "/api/v1/auth/token", json={"username": "api_admin", "password": "nope-nope"}
         )
         assert wrong.status_code == 401
-        assert wrong.json() == {"error": "unauthorized", "message": "wrong username or password"}
+        assert wrong.json() == {
+            "error": "unauthorized",
+            "code": "login.failed",
+            "params": {},
+            "message": "wrong username or password",
+        }
         assert client.get("/api/v1/areas").status_code == 401
         bad = client.get("/api/v1/areas", headers={"Authorization": "Bearer fk_forged"})
         assert bad.status_code == 401

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from fangkong.areas import permissions as area_perms
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
-from fangkong.core import auth, permissions, security
+from fangkong.core import auth, login, permissions, security
 from fangkong.core.audit import SYSTEM, Actor
 from fangkong.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from fangkong.core.models import ApiToken, AuditEvent, Role, User
@@ -82,9 +82,9 @@ def test_create_binds_areas_hashes_password_and_audits(db: Session) -> None:
     }
 
 
-@pytest.mark.parametrize("password", ["", "short", "1234567"])
+@pytest.mark.parametrize("password", ["", "short", "1234567", "x7#Kp2qL9"])
 def test_short_password_is_refused(db: Session, password: str) -> None:
-    with pytest.raises(InvalidInput, match="at least 8 characters") as exc:
+    with pytest.raises(InvalidInput, match="at least 10 characters") as exc:
         auth.create(
             db,
             username="bob",
@@ -169,7 +169,7 @@ def test_get_or_raise_unknown_user(db: Session) -> None:
 
 def test_authenticate_success_is_audited(db: Session) -> None:
     user = _user(db)
-    assert auth.authenticate(db, username="alice", password=PASSWORD, client="10.0.0.7") is user
+    assert login.authenticate(db, username="alice", password=PASSWORD, client="10.0.0.7") is user
     (event,) = _events(db, "login")
     assert (event.user_id, event.username, event.client) == (user.id, "alice", "10.0.0.7")
     assert (event.entity, event.entity_id) == ("user", str(user.id))
@@ -188,7 +188,7 @@ def test_authenticate_failures_answer_alike_and_are_audited(db: Session, case: s
         user.is_active = False
         db.flush()
     with pytest.raises(Unauthorized) as exc:
-        auth.authenticate(db, username=username, password=password, client="10.0.0.8")
+        login.authenticate(db, username=username, password=password, client="10.0.0.8")
     assert exc.value.message == "wrong username or password"
     assert exc.value.status_code == 401
     (event,) = _events(db, "login_failed")
@@ -198,7 +198,7 @@ def test_authenticate_failures_answer_alike_and_are_audited(db: Session, case: s
 
 def test_failed_login_with_a_huge_username_is_audited_truncated(db: Session) -> None:
     with pytest.raises(Unauthorized):
-        auth.authenticate(db, username="x" * 500, password=PASSWORD, client=None)
+        login.authenticate(db, username="x" * 500, password=PASSWORD, client=None)
     (event,) = _events(db, "login_failed")
     assert event.username == "x" * 64
 
@@ -276,7 +276,10 @@ def test_a_credential_resolves_to_its_user_or_principal(db: Session, resolver: s
     _token, plain = auth.issue_token(db, user=user, name="cli", ttl=timedelta(days=1), actor=SYSTEM)
     db.flush()
     db.expire_all()
-    for credential in (auth.Credential(token=plain), auth.Credential(user_id=user.id)):
+    for credential in (
+        auth.Credential(token=plain),
+        auth.Credential(user_id=user.id, session_version=0),
+    ):
         found = RESOLVERS[resolver](db, credential)
         assert (found.id, found.username, found.role, found.is_active, found.language) == (
             user.id,
@@ -293,7 +296,7 @@ def test_a_principal_carries_the_scope_of_its_user(db: Session) -> None:
     _token, plain = auth.issue_token(db, user=user, name="cli", ttl=None, actor=SYSTEM)
     db.flush()
     by_token = auth.principal_for(db, auth.Credential(token=plain))
-    by_id = auth.principal_for(db, auth.Credential(user_id=user.id))
+    by_id = auth.principal_for(db, auth.Credential(user_id=user.id, session_version=0))
     assert by_token.area_paths and sorted(by_token.area_paths) == sorted(by_id.area_paths)
     assert scope_of(by_token.area_paths) == scope_for(db, user)
 

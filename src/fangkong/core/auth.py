@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, lazyload
 
-from fangkong.core import audit, permissions
+from fangkong.core import audit, passwords, permissions
 from fangkong.core.audit import Actor
 from fangkong.core.db import utcnow
 from fangkong.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -16,7 +16,6 @@ from fangkong.core.models import AREA_NODE, ApiToken, Role, User, UserArea
 from fangkong.core.plain_sql import PlainSelect
 from fangkong.core.scoping import common_path
 from fangkong.core.security import (
-    MIN_PASSWORD_LENGTH,
     FieldCipher,
     hash_password,
     mask_phone,
@@ -24,6 +23,9 @@ from fangkong.core.security import (
     token_digest,
     verify_password,
 )
+
+#: The longest life of a token when the settings give none (``token_max_ttl_hours``).
+DEFAULT_TOKEN_MAX_TTL = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -101,14 +103,13 @@ def create(
     actor: Actor,
     phone: str | None = None,
     cipher: FieldCipher | None = None,
+    min_length: int = passwords.DEFAULT_MIN_LENGTH,
 ) -> User:
-    """Create a user bound to the areas with the given codes."""
+    """Create a user bound to the areas with the given codes; the password must pass the
+    policy (:func:`fangkong.core.passwords.check`)."""
     if not username or len(username) > 64 or not username.replace("_", "").isalnum():
         raise InvalidInput("username must be 1-64 letters, digits or underscores", field="username")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(
-            f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password"
-        )
+    passwords.check(password, username=username, min_length=min_length)
     if get_by_username(session, username=username) is not None:
         raise Conflict(f"username {username!r} is taken", field="username")
     area_ids = _area_ids_by_code(session, sorted(set(area_codes)))
@@ -137,36 +138,108 @@ def create(
     return user
 
 
-def authenticate(session: Session, *, username: str, password: str, client: str | None) -> User:
-    """Check a username and password; every failure is audited and answers the same."""
-    user = get_by_username(session, username=username)
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        audit.record(
-            session,
-            actor=Actor(user_id=None, username=username[:64], client=client),
-            action="login_failed",
-            entity="user",
-            # A known name's failures belong to its areas; an unknown one's to no area.
-            area_path=None if user is None else area_path_of(session, user_id=user.id),
-        )
-        raise Unauthorized("wrong username or password")
+def _audit_user(
+    session: Session, *, user: User, action: str, actor: Actor, **detail: object
+) -> None:
     audit.record(
         session,
-        actor=Actor(user_id=user.id, username=user.username, client=client),
-        action="login",
+        actor=actor,
+        action=action,
         entity="user",
         entity_id=user.id,
+        detail=detail or None,
         area_path=area_path_of(session, user_id=user.id),
     )
-    return user
+
+
+def end_sessions(session: Session, *, user: User) -> None:
+    """End every console session of ``user`` at once (logout, a new password or role,
+    deactivation): the sessions carry the version they began under."""
+    session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(session_version=User.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(user, ["session_version"])
+
+
+def set_active(session: Session, *, user: User, active: bool, actor: Actor) -> None:
+    """Deactivate a user (their sessions end and their tokens are revoked, at once) or let
+    them log in again; audited. Nobody deactivates themselves."""
+    if not active and actor.user_id == user.id:
+        raise Conflict(key="error.user.self", field="user_id")
+    if user.is_active == active:
+        return
+    user.is_active = active
+    session.flush()
+    _audit_user(session, user=user, action="activate" if active else "deactivate", actor=actor)
+    if not active:
+        end_sessions(session, user=user)
+        revoke_tokens(session, user=user, actor=actor)
+
+
+def set_password(
+    session: Session,
+    *,
+    user: User,
+    password: str,
+    actor: Actor,
+    min_length: int = passwords.DEFAULT_MIN_LENGTH,
+) -> None:
+    """Give ``user`` a new password (policy-checked); their sessions end. Audited."""
+    passwords.check(password, username=user.username, min_length=min_length)
+    user.password_hash = hash_password(password)
+    session.flush()
+    end_sessions(session, user=user)
+    _audit_user(session, user=user, action="change_password", actor=actor)
+
+
+def change_password(
+    session: Session,
+    *,
+    user: User,
+    current: str,
+    new: str,
+    actor: Actor,
+    min_length: int = passwords.DEFAULT_MIN_LENGTH,
+) -> None:
+    """A user's own change: the current password first, then :func:`set_password`."""
+    if not verify_password(user.password_hash, current):
+        raise Unauthorized(key="error.password.wrong_current", field="current_password")
+    set_password(session, user=user, password=new, actor=actor, min_length=min_length)
+
+
+def set_role(session: Session, *, user: User, role: Role, actor: Actor) -> None:
+    """Give ``user`` another role; their sessions end (a session never outlives its rights).
+    Audited."""
+    if user.role == role:
+        return
+    before = user.role
+    user.role = role
+    session.flush()
+    end_sessions(session, user=user)
+    _audit_user(
+        session, user=user, action="set_role", actor=actor, before=before.value, after=role.value
+    )
 
 
 def issue_token(
-    session: Session, *, user: User, name: str, ttl: timedelta | None, actor: Actor
+    session: Session,
+    *,
+    user: User,
+    name: str,
+    ttl: timedelta | None,
+    actor: Actor,
+    max_ttl: timedelta = DEFAULT_TOKEN_MAX_TTL,
 ) -> tuple[ApiToken, str]:
-    """Create a bearer token; the plain token is returned once and never stored."""
+    """Create a bearer token living ``ttl`` (None: ``max_ttl``, the longest allowed); the
+    plain token is returned once and never stored."""
+    if ttl is not None and ttl > max_ttl:
+        hours = int(max_ttl.total_seconds() // 3600)
+        raise InvalidInput(key="error.token.too_long", params={"hours": hours}, field="ttl_hours")
     plain = new_token()
-    expires: datetime | None = utcnow() + ttl if ttl is not None else None
+    expires = utcnow() + (max_ttl if ttl is None else ttl)
     token = ApiToken(user_id=user.id, name=name, token_hash=token_digest(plain), expires_at=expires)
     session.add(token)
     session.flush()
@@ -180,6 +253,46 @@ def issue_token(
         area_path=area_path_of(session, user_id=user.id),
     )
     return token, plain
+
+
+def get_token(session: Session, *, token_id: int) -> ApiToken | None:
+    return session.get(ApiToken, token_id)
+
+
+def get_tokens(session: Session, *, user_id: int) -> list[ApiToken]:
+    """A user's tokens, the newest first (the token itself is never stored)."""
+    query = (
+        select(ApiToken)
+        .where(ApiToken.user_id == user_id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    )
+    return list(session.scalars(query))
+
+
+def revoke_token(session: Session, *, token: ApiToken, actor: Actor) -> None:
+    """Refuse ``token`` from now on; audited (revoking it again changes nothing)."""
+    if token.revoked:
+        return
+    token.revoked = True
+    token.revoked_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="revoke",
+        entity="api_token",
+        entity_id=token.id,
+        detail={"name": token.name, "user_id": token.user_id},
+        area_path=area_path_of(session, user_id=token.user_id),
+    )
+
+
+def revoke_tokens(session: Session, *, user: User, actor: Actor) -> int:
+    """Revoke every live token of ``user``; how many."""
+    live = [t for t in get_tokens(session, user_id=user.id) if not t.revoked]
+    for token in live:
+        revoke_token(session, token=token, actor=actor)
+    return len(live)
 
 
 # Built once: building a statement (and its cache key) costs more than running it, and this
@@ -214,10 +327,12 @@ def user_for_token(session: Session, *, token: str) -> User:
 
 @dataclass(frozen=True)
 class Credential:
-    """What a request showed: a bearer token, or the user id of its signed session cookie."""
+    """What a request showed: a bearer token, or the user id of its signed session cookie
+    and the session version it began under (see :func:`end_sessions`)."""
 
     token: str | None = None
     user_id: int | None = None
+    session_version: int | None = None
 
 
 def user_for(session: Session, credential: Credential) -> User:
@@ -225,15 +340,23 @@ def user_for(session: Session, credential: Credential) -> User:
     if credential.token is not None:
         return user_for_token(session, token=credential.token)
     found = get(session, user_id=credential.user_id) if credential.user_id is not None else None
-    if found is None or not found.is_active:
-        raise Unauthorized("log in first")
+    if found is None or not found.is_active or found.session_version != credential.session_version:
+        raise Unauthorized(key="error.login.first")
     return found
 
 
 # The user with the paths of their areas (a row per area, one with no path when there is none),
 # run as plain SQL: the intake writer reads it for every batch.
 _PRINCIPAL_COLUMNS = (
-    select(User.id, User.username, User.role, User.is_active, User.language, AREA_NODE.c.path)
+    select(
+        User.id,
+        User.username,
+        User.role,
+        User.is_active,
+        User.language,
+        User.session_version,
+        AREA_NODE.c.path,
+    )
     .outerjoin(UserArea, UserArea.user_id == User.id)
     .outerjoin(AREA_NODE, AREA_NODE.c.id == UserArea.area_id)
 )
@@ -254,8 +377,12 @@ def principal_for(session: Session, credential: Credential) -> Principal:
         _live_token((rows[0].revoked, rows[0].expires_at, rows[0].is_active) if rows else None)
     else:
         rows = _PRINCIPAL_BY_ID.run(conn, {"id": credential.user_id})
-        if not rows or not rows[0].is_active:
-            raise Unauthorized("log in first")
+        if (
+            not rows
+            or not rows[0].is_active
+            or rows[0].session_version != credential.session_version
+        ):
+            raise Unauthorized(key="error.login.first")
     row = rows[0]
     return Principal(
         id=row.id,

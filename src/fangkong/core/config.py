@@ -27,6 +27,20 @@ _SECRET_FILE_NAME = "secret_key"
 #: The shortest retention of the audit log, in days: six months of any length (the
 #: Cybersecurity Law of the PRC, art. 21: network logs are kept for no less than six months).
 MIN_AUDIT_RETENTION_DAYS = 184
+#: The roles of ``core.models.Role`` by value (config is read before the models are).
+ROLE_NAMES = (
+    "admin",
+    "commander",
+    "station_officer",
+    "grid_worker",
+    "mediator",
+    "inspector",
+    "evaluator",
+    "viewer",
+)
+#: Two factors for administrators (GB/T 22239-2019 level 3, 8.1.4.1) and for commanders, who
+#: may unmask personal data.
+DEFAULT_SECOND_FACTOR_ROLES = ("admin", "commander")
 
 
 def _settings_file() -> Path:
@@ -58,7 +72,49 @@ class Settings(BaseSettings):
     default_language: Language = "zh-CN"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    session_max_age_s: int = Field(default=8 * 3600, ge=60)
+    session_max_age_s: int = Field(
+        default=8 * 3600, ge=60, description="A console session ends this long after login"
+    )
+    session_idle_timeout_s: int = Field(
+        default=30 * 60,
+        ge=60,
+        description="A console session ends after this long without a request of its user "
+        "(CJIS AC-11, session lock)",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Consecutive failed logins (password or second factor) that lock a "
+        "username (CJIS AC-7)",
+    )
+    login_lockout_s: int = Field(
+        default=600,
+        ge=0,
+        description="How long a locked username stays locked (an administrator may unlock it "
+        "sooner); 0: until an administrator unlocks it",
+    )
+    login_client_max_failures: int = Field(
+        default=20,
+        ge=1,
+        description="Failed logins from one client address, any usernames, that make it wait "
+        "until its window ends",
+    )
+    login_client_window_s: int = Field(
+        default=600, ge=1, description="The window over which a client's failures are counted"
+    )
+    token_max_ttl_hours: int = Field(
+        default=30 * 24, ge=1, le=366 * 24, description="The longest life of an API token"
+    )
+    password_min_length: int = Field(
+        default=10, ge=8, le=128, description="Fewest characters of a new password"
+    )
+    second_factor_roles: list[str] | None = Field(
+        default=None,
+        description="Roles that must log in with a one-time code (TOTP) besides the password. "
+        "Unset: admin and commander, except in the demo and test environments (none); "
+        "an empty list turns the requirement off",
+    )
     caller_contact_retention_days: int = Field(
         default=90,
         ge=1,
@@ -153,6 +209,23 @@ class Settings(BaseSettings):
                     "secret_key: production needs FANGKONG_SECRET_KEY of at least 32 characters"
                 )
         return self
+
+    @field_validator("second_factor_roles")
+    @classmethod
+    def _known_roles(cls, value: list[str] | None) -> list[str] | None:
+        unknown = sorted(set(value or ()) - set(ROLE_NAMES))
+        if unknown:
+            raise ValueError(f"second_factor_roles: unknown roles {', '.join(unknown)}")
+        return value
+
+    @property
+    def required_second_factor_roles(self) -> frozenset[str]:
+        """The roles that need a second factor: as set, else by environment (see the field)."""
+        if self.second_factor_roles is not None:
+            return frozenset(self.second_factor_roles)
+        if self.environment in ("demo", "test"):
+            return frozenset()
+        return frozenset(DEFAULT_SECOND_FACTOR_ROLES)
 
     @property
     def resolved_database_url(self) -> str:

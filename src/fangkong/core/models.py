@@ -56,6 +56,14 @@ class User(TimestampMixin, Base):
     language: Mapped[str | None] = mapped_column(String(8), default=None)
     # Work phone of the staff member (personal data): Fernet ciphertext, never plain text.
     phone_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
+    #: Console sessions carry the version they began under; raising it (logout, a new
+    #: password, a new role, deactivation) ends every session of the user at once.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: The second factor's TOTP secret (field cipher), once enrolment is confirmed; the
+    #: secret of an enrolment begun and not yet confirmed; the step of the last code used.
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
+    totp_pending_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
+    totp_last_step: Mapped[int | None] = mapped_column(default=None)
 
     area_links: Mapped[list[UserArea]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -91,9 +99,25 @@ class ApiToken(Base):
     # Only the SHA-256 of the token is kept: a stolen database yields no usable token.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Every token expires (the settings' token_max_ttl_hours at most).
+    expires_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked: Mapped[bool] = mapped_column(default=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class LoginThrottle(Base):
+    """Failed logins counted per username (``kind`` "user": consecutive, reset by a success;
+    names of no account too, so that a lock tells nothing of who exists) and per client
+    address (``kind`` "client": within a window)."""
+
+    __tablename__ = "login_throttle"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    first_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditEvent(Base):

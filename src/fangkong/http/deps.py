@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import Annotated
@@ -12,7 +13,7 @@ import anyio.to_thread
 from fastapi import Depends, Request, params
 from sqlalchemy.orm import Session, sessionmaker
 
-from fangkong.core import auth
+from fangkong.core import auth, login
 from fangkong.core.audit import Actor
 from fangkong.core.config import Settings
 from fangkong.core.errors import Forbidden, Unauthorized
@@ -25,6 +26,18 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 LANGUAGE_COOKIE = "fangkong_lang"
+#: What the signed session cookie holds: the user, the session version they logged in under
+#: (see :func:`fangkong.core.auth.end_sessions`), when they were last active (Unix seconds),
+#: and between a login's password and its second factor, the login waiting for it.
+SESSION_USER = "user_id"
+SESSION_VERSION = "session_version"
+SESSION_SEEN = "seen_at"
+SESSION_PENDING = "pending_login"
+#: Sent by the console's own refreshes (a board polling its rows): they are not the user's
+#: activity, so they keep no session from its idle timeout.
+BACKGROUND_HEADER = "X-Fangkong-Background"
+#: The clock of the idle timeout (tests move it).
+clock = time.time
 
 
 def get_settings(request: Request) -> Settings:
@@ -91,7 +104,6 @@ async def check_csrf(request: Request) -> None:
     """Refuse an unsafe cookie-authenticated request without the session's CSRF token."""
     if request.method not in UNSAFE_METHODS:
         return
-    expected = request.session.get(CSRF_FIELD)
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -99,6 +111,13 @@ async def check_csrf(request: Request) -> None:
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
+    require_csrf(request, sent)
+
+
+def require_csrf(request: Request, sent: str | None) -> None:
+    """Refuse ``sent`` unless it is the session's CSRF token (for a handler that read its form
+    itself, in a plain function)."""
+    expected = request.session.get(CSRF_FIELD)
     if not isinstance(expected, str) or sent is None or not tokens_equal(expected, sent):
         raise Forbidden("missing or wrong CSRF token", field=CSRF_FIELD)
 
@@ -111,14 +130,43 @@ def bearer_credential(authorization: str) -> auth.Credential | None:
 
 
 def credential_of(request: Request) -> auth.Credential:
-    """The request's bearer token, else its session cookie's user (no I/O)."""
+    """The request's bearer token, else its session cookie's user (no I/O).
+
+    A session idle for longer than ``session_idle_timeout_s`` ends here (CJIS AC-11); each
+    request of the user's own (not :data:`BACKGROUND_HEADER`) counts as activity.
+    """
     bearer = bearer_credential(request.headers.get("authorization", ""))
     if bearer is not None:
         return bearer
-    user_id = request.session.get("user_id")
-    if not isinstance(user_id, int):
-        raise Unauthorized("log in first")
-    return auth.Credential(user_id=user_id)
+    session = request.session
+    user_id = session.get(SESSION_USER)
+    version = session.get(SESSION_VERSION)
+    if not isinstance(user_id, int) or not isinstance(version, int):
+        raise Unauthorized(key="error.login.first")
+    now = clock()
+    seen = session.get(SESSION_SEEN)
+    idle_s = get_settings(request).session_idle_timeout_s
+    if not isinstance(seen, int | float) or now - seen > idle_s:
+        session.clear()
+        raise Unauthorized(key="error.login.idle", params={"minutes": idle_s // 60})
+    if BACKGROUND_HEADER not in request.headers:
+        session[SESSION_SEEN] = int(now)
+    return auth.Credential(user_id=user_id, session_version=version)
+
+
+def begin_session(request: Request, user: User) -> None:
+    """Log ``user`` in on this browser: a fresh session (the CSRF token kept)."""
+    csrf = request.session.get(CSRF_FIELD)
+    request.session.clear()
+    request.session.update(
+        {SESSION_USER: user.id, SESSION_VERSION: user.session_version, SESSION_SEEN: int(clock())}
+    )
+    if csrf:
+        request.session[CSRF_FIELD] = csrf
+
+
+def login_policy(request: Request) -> login.LoginPolicy:
+    return login.LoginPolicy.of(get_settings(request))
 
 
 def _authenticate(request: Request, db: DbSession) -> tuple[User, bool]:

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area
-from fangkong.core import audit, auth, permissions
+from fangkong.core import audit, auth, login, permissions
 from fangkong.core.audit import Actor
-from fangkong.core.errors import Forbidden, NotFound, Unauthorized
+from fangkong.core.errors import Forbidden, NotFound, Throttled, Unauthorized
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope, whole_tree
 from fangkong.core.security import FieldCipher
@@ -25,6 +25,7 @@ from fangkong.http.deps import (
     client_address,
     get_cipher,
     get_settings,
+    login_policy,
     requires,
 )
 from fangkong.web.schemas import (
@@ -41,7 +42,7 @@ from fangkong.web.schemas import (
 router = APIRouter()
 
 
-def user_out(db: Session, user: User, cipher: FieldCipher) -> UserOut:
+def user_out(db: Session, user: User, cipher: FieldCipher, *, locked: bool = False) -> UserOut:
     codes = list(db.scalars(select(Area.code).where(Area.id.in_(user.area_ids))))
     return UserOut(
         id=user.id,
@@ -52,6 +53,8 @@ def user_out(db: Session, user: User, cipher: FieldCipher) -> UserOut:
         area_codes=sorted(codes),
         phone_masked=auth.masked_phone(user, cipher),
         permissions=sorted(permissions.of_role(user.role)),
+        locked=locked,
+        second_factor=user.totp_secret_encrypted is not None,
     )
 
 
@@ -62,17 +65,32 @@ def _user_in_scope(db: Session, user: User, scope: Scope) -> bool:
 
 @router.post("/auth/token", response_model=TokenOut, tags=["auth"])
 def create_token(body: TokenIn, request: Request, db: DbSession) -> TokenOut:
-    """Exchange a username and password for a bearer token."""
+    """Exchange a username and password (and the one-time code of a second factor, where the
+    account has one) for a bearer token. Five failures in a row lock the username, many from
+    one address hold it back: both answer 429 with ``Retry-After``."""
+    settings = get_settings(request)
     try:
-        user = auth.authenticate(
-            db, username=body.username, password=body.password, client=client_address(request)
+        user = login.authenticate(
+            db,
+            username=body.username,
+            password=body.password,
+            client=client_address(request),
+            policy=login_policy(request),
+            cipher=get_cipher(request),
+            code=body.totp_code,
         )
-    except Unauthorized:
-        db.commit()  # keep the failed-login audit row although the request fails
+    except (Unauthorized, Throttled, Forbidden):
+        db.commit()  # keep the failed-login audit row and the count although the request fails
         raise
     actor = Actor(user_id=user.id, username=user.username, client=client_address(request))
-    ttl = timedelta(hours=body.ttl_hours) if body.ttl_hours is not None else None
-    token, plain = auth.issue_token(db, user=user, name=body.name, ttl=ttl, actor=actor)
+    token, plain = auth.issue_token(
+        db,
+        user=user,
+        name=body.name,
+        ttl=timedelta(hours=body.ttl_hours),
+        actor=actor,
+        max_ttl=timedelta(hours=settings.token_max_ttl_hours),
+    )
     return TokenOut(access_token=plain, expires_at=token.expires_at)
 
 
@@ -90,7 +108,9 @@ def read_me(user: CurrentUser, request: Request, db: DbSession) -> UserOut:
 def list_users(request: Request, db: DbSession, scope: UserScope) -> list[UserOut]:
     """Users bound to at least one area within your scope."""
     cipher = get_cipher(request)
-    return [user_out(db, u, cipher) for u in auth.get_all(db) if _user_in_scope(db, u, scope)]
+    users = [u for u in auth.get_all(db) if _user_in_scope(db, u, scope)]
+    locked = login.locked_usernames(db, [u.username for u in users], policy=login_policy(request))
+    return [user_out(db, u, cipher, locked=u.username in locked) for u in users]
 
 
 @router.post(
@@ -121,6 +141,7 @@ def create_user(
         phone=body.phone,
         cipher=cipher,
         actor=actor,
+        min_length=get_settings(request).password_min_length,
     )
     return user_out(db, user, cipher)
 

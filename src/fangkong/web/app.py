@@ -6,6 +6,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,7 +27,7 @@ from fangkong.core.errors import FangkongError, MethodNotAllowed, NotFound, Unau
 from fangkong.core.i18n import translate
 from fangkong.core.leader import leadership
 from fangkong.core.models import User
-from fangkong.core.permissions import READ_AUDIT
+from fangkong.core.permissions import MANAGE_USERS, READ_AUDIT
 from fangkong.core.security import FieldCipher
 from fangkong.http import errors
 from fangkong.http.deps import language_of
@@ -42,6 +43,7 @@ NAVIGATION: list[NavEntry] = [
     *areas.NAV,
     *cases.NAV,
     *dispatch.NAV,
+    (MANAGE_USERS, "nav.users", "/users"),
     (READ_AUDIT, "nav.audit", "/audit"),
 ]
 
@@ -78,6 +80,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.dispatch import fastpath as dispatch_fastpath
     from fangkong.dispatch import pages as dispatch_pages
     from fangkong.network import api as network_api
+    from fangkong.web import account_pages, accounts
     from fangkong.web import api as core_api
     from fangkong.web import pages as core_pages
 
@@ -172,11 +175,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     # Intake first: routes are matched in order, and it is the busiest.
     app.include_router(dispatch_api.intake_router, prefix=API_PREFIX)
     app.include_router(core_api.router, prefix=API_PREFIX)
+    app.include_router(accounts.router, prefix=API_PREFIX)
     app.include_router(areas_api.router, prefix=API_PREFIX)
     app.include_router(network_api.router, prefix=API_PREFIX)
     app.include_router(cases_api.router, prefix=API_PREFIX)
     app.include_router(dispatch_api.router, prefix=API_PREFIX)
     app.include_router(core_pages.router)
+    app.include_router(account_pages.router)
     app.include_router(areas_pages.router)
     app.include_router(cases_pages.router)
     app.include_router(dispatch_pages.router)
@@ -189,6 +194,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             target = request.url.path
             if request.url.query:
                 target += "?" + request.url.query
+            if "HX-Request" in request.headers:
+                # A fragment asked by htmx (a board's refresh): the whole page goes to the login,
+                # not the login page into the fragment.
+                page = urlparse(request.headers.get("HX-Current-URL", "/")).path or "/"
+                return Response(status_code=401, headers={"HX-Redirect": f"/login?next={page}"})
             return RedirectResponse(f"/login?next={target}", status_code=303)
         return error_page(request, exc)
 

@@ -1,16 +1,15 @@
-"""Console pages of the shell: login, logout, language switch, the command map, the audit log."""
+"""Console pages of the shell: language switch, the command map, the audit log (the login's
+steps and accounts: :mod:`fangkong.web.account_pages`)."""
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import urlparse
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fangkong.core import audit, auth, permissions
 from fangkong.core.config import LANGUAGES
-from fangkong.core.errors import Unauthorized
 from fangkong.dispatch import pages as dispatch_pages
 from fangkong.dispatch import permissions as dispatch_perms
 from fangkong.http.deps import (
@@ -19,8 +18,6 @@ from fangkong.http.deps import (
     DbSession,
     Language,
     UserScope,
-    check_csrf,
-    client_address,
     requires,
 )
 from fangkong.http.templating import render
@@ -36,49 +33,6 @@ def _safe_next(target: str | None) -> str:
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
     return target
-
-
-@router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, language: Language, next: str | None = None) -> Response:
-    return render(request, "login.html", language=language, next=_safe_next(next), failed=False)
-
-
-@router.post("/login", response_class=HTMLResponse)
-async def login(
-    request: Request,
-    db: DbSession,
-    language: Language,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
-    next: Annotated[str, Form()] = "/",
-) -> Response:
-    await check_csrf(request)
-    try:
-        user = auth.authenticate(
-            db, username=username, password=password, client=client_address(request)
-        )
-    except Unauthorized:
-        # Returning (not raising) lets the request's transaction keep the failed-login audit row.
-        return render(
-            request,
-            "login.html",
-            language=language,
-            next=_safe_next(next),
-            failed=True,
-            status_code=401,
-        )
-    csrf = request.session.get("csrf_token")
-    request.session.clear()
-    request.session["user_id"] = user.id
-    if csrf:
-        request.session["csrf_token"] = csrf
-    return RedirectResponse(_safe_next(next), status_code=303)
-
-
-@router.post("/logout")
-async def logout(request: Request, user: CurrentUser) -> Response:
-    request.session.clear()
-    return RedirectResponse("/login", status_code=303)
 
 
 @router.get("/lang/{code}")

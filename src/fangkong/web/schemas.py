@@ -14,15 +14,58 @@ class TokenIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
     name: str = Field(default="api", max_length=64, description="A label for this token")
-    ttl_hours: int | None = Field(
-        default=24, ge=1, le=24 * 365, description="Hours until it expires; null for no expiry"
+    ttl_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 366,
+        description="Hours until it expires: every token expires, at most after the "
+        "installation's token_max_ttl_hours (30 days by default)",
+    )
+    totp_code: str | None = Field(
+        default=None,
+        max_length=16,
+        description="The one-time code of your second factor, where your account has one",
     )
 
 
 class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
-    expires_at: datetime | None
+    expires_at: datetime
+
+
+class TokenInfoOut(BaseModel):
+    """A token as listed: never the token itself."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    revoked: bool
+    revoked_at: datetime | None
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
+class RoleIn(BaseModel):
+    role: Role
+
+
+class TotpEnrolmentOut(BaseModel):
+    """A second factor's secret, shown once: type it, or open the URI in an authenticator."""
+
+    secret: str
+    otpauth_uri: str
+
+
+class TotpCodeIn(BaseModel):
+    code: str = Field(min_length=1, max_length=16)
 
 
 class UserOut(BaseModel):
@@ -34,12 +77,18 @@ class UserOut(BaseModel):
     area_codes: list[str]
     phone_masked: str | None = Field(description="Work phone, masked; unmask via /phone")
     permissions: list[str]
+    locked: bool = Field(
+        default=False, description="Locked after too many failed logins (unlock via /unlock)"
+    )
+    second_factor: bool = Field(default=False, description="Has enrolled a TOTP second factor")
 
 
 class UserIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     display_name: str = Field(min_length=1, max_length=128)
-    password: str = Field(min_length=8, max_length=256)
+    password: str = Field(
+        min_length=1, max_length=256, description="At least 10 characters, not a common one"
+    )
     role: Role
     area_codes: list[str] = Field(min_length=1)
     phone: str | None = Field(default=None, max_length=32)

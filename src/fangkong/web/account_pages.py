@@ -1,0 +1,397 @@
+"""Console pages of accounts: the login's steps (password, one-time code, enrolment of a
+second factor), logout, one's own account (password, tokens, second factor) and the
+administration of the users of one's areas (deactivate, unlock, reset the second factor,
+revoke tokens)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from fangkong.core import auth, login, permissions, totp
+from fangkong.core.audit import Actor
+from fangkong.core.db import utcnow
+from fangkong.core.errors import FangkongError, InvalidInput, Throttled, Unauthorized
+from fangkong.core.models import User
+from fangkong.http import deps
+from fangkong.http.deps import (
+    SESSION_PENDING,
+    SESSION_VERSION,
+    CurrentUser,
+    DbSession,
+    Language,
+    RequestActor,
+    UserScope,
+    begin_session,
+    client_address,
+    get_cipher,
+    get_settings,
+    login_policy,
+    require_csrf,
+    requires,
+)
+from fangkong.http.templating import render
+from fangkong.web.accounts import in_scope, managed_user
+from fangkong.web.pages import _safe_next
+
+router = APIRouter(include_in_schema=False)
+#: How long a login may wait between its password and its second factor.
+PENDING_S = 300
+CsrfField = Annotated[str, Form()]
+
+
+def _refused(request: Request, template: str, error: FangkongError, **context: Any) -> Response:
+    """A login step's page again, with ``error`` in the reader's language; 429 says when to
+    come back."""
+    language = context.pop("language")
+    page = render(
+        request,
+        template,
+        language=language,
+        error=error.text(language),
+        status_code=error.status_code,
+        **context,
+    )
+    if isinstance(error, Throttled) and error.retry_after_s is not None:
+        page.headers["Retry-After"] = str(error.retry_after_s)
+    return page
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, language: Language, next: str | None = None) -> Response:
+    return render(request, "login.html", language=language, next=_safe_next(next), error=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(
+    request: Request,
+    db: DbSession,
+    language: Language,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    csrf_token: CsrfField = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """The password; then the session, or the second factor's step."""
+    require_csrf(request, csrf_token or None)
+    target = _safe_next(next)
+    try:
+        outcome = login.check_password(
+            db,
+            username=username,
+            password=password,
+            client=client_address(request),
+            policy=login_policy(request),
+        )
+    except (Unauthorized, Throttled) as exc:
+        # Returned, not raised: the request's transaction keeps the audit row and the count.
+        return _refused(request, "login.html", exc, language=language, next=target)
+    if outcome.step is login.Step.DONE:
+        begin_session(request, outcome.user)
+        return RedirectResponse(target, status_code=303)
+    csrf = request.session.get("csrf_token")
+    request.session.clear()
+    if csrf:
+        request.session["csrf_token"] = csrf
+    request.session[SESSION_PENDING] = {
+        "user_id": outcome.user.id,
+        "version": outcome.user.session_version,
+        "at": int(deps.clock()),
+        "next": target,
+    }
+    step = "/login/code" if outcome.step is login.Step.SECOND_FACTOR else "/login/enrol"
+    return RedirectResponse(step, status_code=303)
+
+
+def _pending(request: Request, db: Session) -> tuple[User, str] | None:
+    """The user whose login waits for its second step, and where it goes next; None when
+    none waits (or it waited too long, or the user changed meanwhile)."""
+    pending = request.session.get(SESSION_PENDING)
+    if not isinstance(pending, dict) or deps.clock() - pending.get("at", 0) > PENDING_S:
+        request.session.pop(SESSION_PENDING, None)
+        return None
+    user = auth.get(db, user_id=pending.get("user_id", -1))
+    if user is None or not user.is_active or user.session_version != pending.get("version"):
+        request.session.pop(SESSION_PENDING, None)
+        return None
+    return user, _safe_next(pending.get("next"))
+
+
+def _to_login() -> Response:
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/login/code", response_class=HTMLResponse)
+def code_form(request: Request, db: DbSession, language: Language) -> Response:
+    if _pending(request, db) is None:
+        return _to_login()
+    return render(request, "login_code.html", language=language, error=None)
+
+
+@router.post("/login/code", response_class=HTMLResponse)
+def code_submit(
+    request: Request,
+    db: DbSession,
+    language: Language,
+    code: Annotated[str, Form(max_length=16)],
+    csrf_token: CsrfField = "",
+) -> Response:
+    """The one-time code: the session begins."""
+    require_csrf(request, csrf_token or None)
+    pending = _pending(request, db)
+    if pending is None:
+        return _to_login()
+    user, target = pending
+    try:
+        login.check_second_factor(
+            db,
+            user=user,
+            code=code,
+            client=client_address(request),
+            policy=login_policy(request),
+            cipher=get_cipher(request),
+        )
+    except (Unauthorized, Throttled) as exc:
+        return _refused(request, "login_code.html", exc, language=language)
+    begin_session(request, user)
+    return RedirectResponse(target, status_code=303)
+
+
+def _enrolment_page(
+    request: Request,
+    db: Session,
+    *,
+    user: User,
+    language: str,
+    action: str,
+    error: FangkongError | None = None,
+    **context: Any,
+) -> Response:
+    """The enrolment's page: a new secret, or (after a wrong code) the same one again."""
+    cipher = get_cipher(request)
+    if error is None or user.totp_pending_encrypted is None:
+        enrolment = login.begin_enrolment(db, user=user, cipher=cipher)
+        secret, uri = enrolment.secret, enrolment.uri
+    else:
+        secret = cipher.decrypt(user.totp_pending_encrypted)
+        uri = totp.provisioning_uri(secret, account=user.username, issuer=login.ISSUER)
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    return render(
+        request,
+        "totp_enrol.html",
+        language=language,
+        secret=secret,
+        grouped=grouped,
+        uri=uri,
+        action=action,
+        error=None if error is None else error.text(language),
+        status_code=200 if error is None else error.status_code,
+        **context,
+    )
+
+
+@router.get("/login/enrol", response_class=HTMLResponse)
+def enrol_form(request: Request, db: DbSession, language: Language) -> Response:
+    pending = _pending(request, db)
+    if pending is None:
+        return _to_login()
+    return _enrolment_page(request, db, user=pending[0], language=language, action="/login/enrol")
+
+
+@router.post("/login/enrol", response_class=HTMLResponse)
+def enrol_submit(
+    request: Request,
+    db: DbSession,
+    language: Language,
+    code: Annotated[str, Form(max_length=16)],
+    csrf_token: CsrfField = "",
+) -> Response:
+    """A code of the new secret: the second factor is enrolled and the session begins."""
+    require_csrf(request, csrf_token or None)
+    pending = _pending(request, db)
+    if pending is None:
+        return _to_login()
+    user, target = pending
+    actor = Actor(user_id=user.id, username=user.username, client=client_address(request))
+    try:
+        login.confirm_enrolment(db, user=user, code=code, cipher=get_cipher(request), actor=actor)
+    except InvalidInput as exc:
+        return _enrolment_page(
+            request, db, user=user, language=language, action="/login/enrol", error=exc
+        )
+    login.complete(db, user=user, client=client_address(request))
+    begin_session(request, user)
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, db: DbSession, user: CurrentUser) -> Response:
+    """Log out: every session of the user ends (this browser's and any other)."""
+    auth.end_sessions(db, user=user)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+# --- One's own account --------------------------------------------------------------------
+
+
+def _account_page(
+    request: Request,
+    db: Session,
+    user: User,
+    language: str,
+    *,
+    notice: str | None = None,
+    error: FangkongError | None = None,
+) -> Response:
+    return render(
+        request,
+        "account.html",
+        language=language,
+        user=user,
+        tokens=auth.get_tokens(db, user_id=user.id),
+        second_factor=user.totp_secret_encrypted is not None,
+        required=login.needs_second_factor(user, login_policy(request)),
+        notice=notice,
+        now=utcnow(),
+        min_length=get_settings(request).password_min_length,
+        max_token_hours=get_settings(request).token_max_ttl_hours,
+        error=None if error is None else error.text(language),
+        status_code=200 if error is None else error.status_code,
+    )
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account(request: Request, db: DbSession, user: CurrentUser, language: Language) -> Response:
+    return _account_page(request, db, user, language)
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+def account_password(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    actor: RequestActor,
+    language: Language,
+    current_password: Annotated[str, Form(max_length=256)],
+    new_password: Annotated[str, Form(max_length=256)],
+) -> Response:
+    """A new password: the user's other sessions end, this one goes on."""
+    try:
+        auth.change_password(
+            db,
+            user=user,
+            current=current_password,
+            new=new_password,
+            actor=actor,
+            min_length=get_settings(request).password_min_length,
+        )
+    except (InvalidInput, Unauthorized) as exc:
+        return _account_page(request, db, user, language, error=exc)
+    request.session[SESSION_VERSION] = user.session_version
+    return _account_page(request, db, user, language, notice="account.password_changed")
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def account_revoke(
+    token_id: int, db: DbSession, user: CurrentUser, actor: RequestActor
+) -> Response:
+    token = auth.get_token(db, token_id=token_id)
+    if token is not None and token.user_id == user.id:
+        auth.revoke_token(db, token=token, actor=actor)
+    return RedirectResponse("/account", status_code=303)
+
+
+@router.get("/account/totp", response_class=HTMLResponse)
+def account_totp_form(
+    request: Request, db: DbSession, user: CurrentUser, language: Language
+) -> Response:
+    return _enrolment_page(request, db, user=user, language=language, action="/account/totp")
+
+
+@router.post("/account/totp", response_class=HTMLResponse)
+def account_totp_submit(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    actor: RequestActor,
+    language: Language,
+    code: Annotated[str, Form(max_length=16)],
+) -> Response:
+    try:
+        login.confirm_enrolment(db, user=user, code=code, cipher=get_cipher(request), actor=actor)
+    except InvalidInput as exc:
+        return _enrolment_page(
+            request, db, user=user, language=language, action="/account/totp", error=exc
+        )
+    return _account_page(request, db, user, language, notice="account.totp_enrolled")
+
+
+# --- The users of one's areas -------------------------------------------------------------
+
+_MANAGE = [requires(permissions.MANAGE_USERS)]
+
+
+@router.get("/users", response_class=HTMLResponse, dependencies=_MANAGE)
+def users_page(
+    request: Request, db: DbSession, user: CurrentUser, scope: UserScope, language: Language
+) -> Response:
+    users = [u for u in auth.get_all(db) if in_scope(db, u, scope)]
+    locked = login.locked_usernames(db, [u.username for u in users], policy=login_policy(request))
+    return render(request, "users.html", language=language, user=user, users=users, locked=locked)
+
+
+@router.get("/users/{user_id}", response_class=HTMLResponse, dependencies=_MANAGE)
+def user_page(
+    user_id: int,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+) -> Response:
+    target = managed_user(db, user_id, scope)
+    locked = login.locked_usernames(db, [target.username], policy=login_policy(request))
+    return render(
+        request,
+        "user.html",
+        language=language,
+        user=user,
+        target=target,
+        locked=bool(locked),
+        tokens=auth.get_tokens(db, user_id=target.id),
+        now=utcnow(),
+    )
+
+
+@router.post("/users/{user_id}/{action}", dependencies=_MANAGE)
+def user_action(
+    user_id: int, action: str, db: DbSession, scope: UserScope, actor: RequestActor
+) -> Response:
+    """deactivate, activate, unlock or reset-totp a user of one's areas."""
+    target = managed_user(db, user_id, scope)
+    if action == "deactivate":
+        auth.set_active(db, user=target, active=False, actor=actor)
+    elif action == "activate":
+        auth.set_active(db, user=target, active=True, actor=actor)
+    elif action == "unlock":
+        login.unlock(db, username=target.username, actor=actor)
+    elif action == "reset-totp":
+        login.reset_second_factor(db, user=target, actor=actor)
+    else:
+        raise InvalidInput(f"no action {action!r}", field="action")
+    return RedirectResponse(f"/users/{user_id}", status_code=303)
+
+
+@router.post("/users/{user_id}/tokens/{token_id}/revoke", dependencies=_MANAGE)
+def user_token_revoke(
+    user_id: int, token_id: int, db: DbSession, scope: UserScope, actor: RequestActor
+) -> Response:
+    target = managed_user(db, user_id, scope)
+    token = auth.get_token(db, token_id=token_id)
+    if token is not None and token.user_id == target.id:
+        auth.revoke_token(db, token=token, actor=actor)
+    return RedirectResponse(f"/users/{user_id}", status_code=303)
