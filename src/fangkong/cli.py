@@ -20,8 +20,8 @@ from fangkong.core.commands import DataDir, console, fail, session_factory, sett
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, session_scope
 from fangkong.core.errors import FangkongError
-from fangkong.core.models import Role
 from fangkong.core.scoping import Scope
+from fangkong.core.users_cli import users_app
 from fangkong.demo.cli import register_demo
 from fangkong.dispatch.cli import dispatch_app
 from fangkong.network.cli import network_app
@@ -36,7 +36,6 @@ areas_app = typer.Typer(
     help="Jurisdiction tree: import, fusion check, point lookup.", no_args_is_help=True
 )
 addresses_app = typer.Typer(help="Standard addresses.", no_args_is_help=True)
-users_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(areas_app, name="areas")
 app.add_typer(addresses_app, name="addresses")
@@ -175,39 +174,6 @@ def addresses_import(
     except FangkongError as exc:
         fail(exc)
     console.print(f"imported {count} standard addresses")
-
-
-@users_app.command("create")
-def users_create(
-    username: str,
-    role: Annotated[Role, typer.Option()],
-    area: Annotated[list[str], typer.Option(help="Area code the user is bound to (repeat)")],
-    display_name: Annotated[str | None, typer.Option()] = None,
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
-    ] = "",
-    data_dir: DataDir = None,
-) -> None:
-    """Create a user bound to one or more areas."""
-    from fangkong.core import auth
-
-    settings = settings_for(data_dir)
-    upgrade(settings)
-    factory = session_factory(settings)
-    try:
-        with session_scope(factory) as session:
-            auth.create(
-                session,
-                username=username,
-                display_name=display_name or username,
-                password=password,
-                role=role,
-                area_codes=area,
-                actor=SYSTEM,
-            )
-    except FangkongError as exc:
-        fail(exc)
-    console.print(f"created {username} ({role.value})")
 
 
 def _serve(settings: Settings, workers: int = 1) -> None:
