@@ -59,6 +59,95 @@ def test_reads_are_scoped(
     bound = BINDINGS[label]
     expected = visible(bound)
     with live_server.client(tokens[(role, label)]) as client:
+# --- Accounts (issue 16): every endpoint of tokens, passwords, second factor, user admin ------
+
+#: Users the account endpoints act on: one in a grid every binding covers, one in another
+#: district that only the city's users see.
+ACCOUNT_TARGETS = {"near": "T-D1-S1-B1-G1", "far": "T-D2-S2"}
+
+
+def _account_target(live_server: LiveServer, label: str) -> tuple[int, int]:
+    """The id of the ``label`` target (created once, a viewer) and of a fresh token of theirs."""
+    from datetime import timedelta
+
+    username = f"m_target_{label}"
+    with Session(live_server.engine) as session:
+        user = auth.get_by_username(session, username=username)
+        if user is None:
+            user = auth.create(
+                session,
+                username=username,
+                display_name=username,
+                password=TEST_PASSWORD,
+                role=Role.VIEWER,
+                area_codes=[ACCOUNT_TARGETS[label]],
+                actor=SYSTEM,
+            )
+        token, _ = auth.issue_token(
+            session, user=user, name="matrix", ttl=timedelta(hours=1), actor=SYSTEM
+        )
+        session.commit()
+        return user.id, token.id
+
+
+def _own_token_id(live_server: LiveServer, username: str) -> int:
+    from datetime import timedelta
+
+    with Session(live_server.engine) as session:
+        user = auth.get_by_username(session, username=username)
+        assert user is not None
+        token, _ = auth.issue_token(
+            session, user=user, name="throwaway", ttl=timedelta(hours=1), actor=SYSTEM
+        )
+        session.commit()
+        return token.id
+
+
+@pytest.mark.parametrize(("role", "label"), CASES, ids=[f"{r.value}-{b}" for r, b in CASES])
+def test_account_endpoints_follow_the_role_and_the_areas(
+    live_server: LiveServer, tokens: dict[tuple[Role, str], str], role: Role, label: str
+) -> None:
+    manages = permissions.MANAGE_USERS in permissions.of_role(role)
+    with live_server.client(tokens[(role, label)]) as client:
+        # One's own: tokens, password, second factor.
+        mine = client.get("/api/v1/tokens")
+        assert mine.status_code == 200 and mine.json()
+        own = _own_token_id(live_server, f"m_{role.value}_{label}")
+        assert client.delete(f"/api/v1/tokens/{own}").status_code == 204
+        wrong = client.post(
+            "/api/v1/users/me/password",
+            json={"current_password": "not-the-password", "new_password": "x" * 12},
+        )
+        assert wrong.status_code == 401
+        begun = client.post("/api/v1/users/me/totp")
+        assert begun.status_code == 200 and begun.json()["secret"]
+        unconfirmed = client.post("/api/v1/users/me/totp/confirm", json={"code": "000000"})
+        assert unconfirmed.status_code == 422
+
+        # Others': only who manages users, and only in their areas (404 outside, as any record).
+        for where, area in ACCOUNT_TARGETS.items():
+            target, token_id = _account_target(live_server, where)
+            seen = area == BINDINGS[label] or area.startswith(BINDINGS[label] + "-")
+            if not manages:
+                expected = {"read": 403, "write": 403, "role": 403}
+            elif seen:
+                expected = {"read": 200, "write": 204, "role": 200}
+            else:
+                expected = {"read": 404, "write": 404, "role": 404}
+            case = (role.value, label, where)
+            listed = client.get(f"/api/v1/users/{target}/tokens")
+            assert listed.status_code == expected["read"], case
+            for action in ("unlock", "deactivate", "activate"):
+                answer = client.post(f"/api/v1/users/{target}/{action}")
+                assert answer.status_code == expected["write"], (*case, action)
+            set_role = client.put(f"/api/v1/users/{target}/role", json={"role": "viewer"})
+            assert set_role.status_code == expected["role"], case
+            reset = client.delete(f"/api/v1/users/{target}/totp")
+            assert reset.status_code == expected["write"], case
+            # Another's token: revoked by who manages its user; to anyone else it is not there.
+            revoked = client.delete(f"/api/v1/tokens/{token_id}")
+            assert revoked.status_code == (204 if manages and seen else 404), case
+
         listed = client.get("/api/v1/areas")
         assert listed.status_code == 200
         # Other API tests add areas of their own; the matrix judges the test county's.
