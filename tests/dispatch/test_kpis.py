@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from dispatch.dispatch_helpers import ACTOR, T0, area, incident_in, new_incident, scope_of
 from fangkong.core.errors import InvalidInput
 from fangkong.dispatch import kpis, service
-from fangkong.dispatch.models import Incident, IncidentStatus, UnitType
+from fangkong.dispatch.models import Incident, IncidentStatus, Source, UnitType
 
 S = IncidentStatus
 
@@ -101,3 +102,26 @@ def test_incident_and_area_kpis(db: Session) -> None:
     assert other.incidents == 0 and other.ring_share == {"1min": None, "3min": None, "5min": None}
     with pytest.raises(InvalidInput, match="end"):
         kpis.area_kpis(db, scope=everything, start=T0, end=T0)
+
+
+def test_simulated_incidents_are_left_out_unless_asked_for(db: Session) -> None:
+    _handled(db, "kpi-real", 0, 30, 200)
+    simulated = new_incident(
+        db,
+        "kpi-sim",
+        replace(incident_in(), source=Source.SIMULATED),
+        now=T0 + timedelta(hours=1),
+    )
+    unit = service.create_unit(
+        db, call_sign="U-kpi-sim", unit_type=UnitType.CAR, home_area=area(db, "T"), actor=ACTOR
+    )
+    dispatched = T0 + timedelta(hours=1, seconds=20)
+    service.dispatch(db, incident=simulated, units=[unit], actor=ACTOR, now=dispatched)
+    service.transition(
+        db, incident=simulated, to=S.ON_SCENE, actor=ACTOR, now=dispatched + timedelta(seconds=40)
+    )
+    window = {"scope": scope_of(db, "T"), "start": T0, "end": T0 + timedelta(days=1)}
+    counted = kpis.area_kpis(db, **window)
+    assert counted.incidents == 1 and counted.ring_share["1min"] == 0.0
+    both = kpis.area_kpis(db, **window, simulated=True)
+    assert both.incidents == 2 and both.ring_share["1min"] == 0.5

@@ -23,10 +23,14 @@ class Priority(StrEnum):
 
 
 class Source(StrEnum):
+    """How the incident came in. ``simulated``: made by a simulation (the demo's live feed, a
+    drill), not reported; the response KPIs leave it out (``kpis.area_kpis``)."""
+
     CALL = "call"
     PATROL = "patrol"
     ALARM = "alarm"
     PUBLIC_TIP = "public_tip"
+    SIMULATED = "simulated"
 
 
 class IncidentStatus(StrEnum):

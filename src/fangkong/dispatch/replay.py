@@ -428,6 +428,7 @@ def replay_day(
         scope.clause(Incident.area_path),
         Incident.received_at >= start,
         Incident.received_at < end,
+        kpis.COUNTED,  # as the recorded KPIs count them
         Incident.status != IncidentStatus.MERGED,
         or_(
             Incident.status != IncidentStatus.CANCELLED,
@@ -547,6 +548,7 @@ def replay_day(
             scope.clause(Incident.area_path),
             Incident.received_at >= start,
             Incident.received_at < end,
+            kpis.COUNTED,
             Incident.status.in_([IncidentStatus.MERGED, IncidentStatus.CANCELLED]),
             *([Incident.area_path.startswith(area.path, autoescape=True)] if area else []),
         )
@@ -592,6 +594,7 @@ def replay_day(
             "area": area.code if area else None,
             "incidents": len(incidents),
         },
+        area_path=path,
     )
     return run
 
