@@ -1,25 +1,21 @@
-"""The demo's generated incidents: the model's shape, determinism, places, lifecycles, and the
-live feed, on the test county with the street grid as its road network."""
+"""The demo's generated incidents: the model's shape, determinism, places and lifecycles, on
+the test county with the street grid as its road network."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from factories import EAST, NORTH, SOUTH, WEST, street_grid_geojson
-from fangkong.areas import service as area_service
+from demo.demo_helpers import add_addresses, street_grid_network
+from factories import EAST, NORTH, SOUTH, WEST
 from fangkong.areas.models import Area
-from fangkong.core.audit import SYSTEM
-from fangkong.core.security import FieldCipher
 from fangkong.demo import incidents as gen
 from fangkong.dispatch import taxonomy
 from fangkong.dispatch.models import (
@@ -30,21 +26,14 @@ from fangkong.dispatch.models import (
     Post,
     Unit,
 )
-from fangkong.network import service as network_service
-from fangkong.network.profile import DEFAULT_PROFILE
 from fangkong.network.service import Network
-from fangkong.network.store import import_and_activate
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Network:
-    data_dir = tmp_path_factory.mktemp("demo-incidents-network")
-    layer = data_dir / "streets.geojson"
-    layer.write_text(json.dumps(street_grid_geojson()), encoding="utf-8")
-    import_and_activate(data_dir, layer, DEFAULT_PROFILE, class_field="class")
-    return network_service.current(Path(data_dir))
+    return street_grid_network(tmp_path_factory.mktemp("demo-incidents-network"))
 
 
 def _synthetic_places(n: int = 400, seed: int = 3) -> gen.Places:
@@ -52,34 +41,6 @@ def _synthetic_places(n: int = 400, seed: int = 3) -> gen.Places:
     lon = rng.uniform(WEST + 0.002, EAST - 0.002, n)
     lat = rng.uniform(SOUTH + 0.002, NORTH - 0.002, n)
     return gen.places_from_rows(lon, lat, ["h"] * n, list(range(n)), ["/1/"] * n)
-
-
-def _addresses(db: Session, n: int = 300) -> None:
-    """Standard addresses spread over the test county (denser in its south-west)."""
-    rng = np.random.default_rng(11)
-    lon = np.concatenate(
-        [
-            rng.uniform(WEST + 0.001, EAST - 0.001, n // 2),
-            rng.uniform(WEST + 0.005, WEST + 0.03, n - n // 2),
-        ]
-    )
-    lat = np.concatenate(
-        [
-            rng.uniform(SOUTH + 0.001, NORTH - 0.001, n // 2),
-            rng.uniform(SOUTH + 0.005, SOUTH + 0.02, n - n // 2),
-        ]
-    )
-    rows = [
-        area_service.AddressRow(
-            code=f"GA-{i:04d}",
-            text_zh=f"测试路{i}号",
-            text_en=f"Test Road {i}",
-            lon=float(x),
-            lat=float(y),
-        )
-        for i, (x, y) in enumerate(zip(lon, lat, strict=True))
-    ]
-    area_service.import_addresses(db, rows=rows, actor=SYSTEM, source="generated")
 
 
 def test_rates_follow_the_weekly_rhythm() -> None:
@@ -127,7 +88,7 @@ def test_draws_are_deterministic_and_shaped() -> None:
 
 
 def test_history_on_the_test_county(db: Session, network: Network) -> None:
-    _addresses(db)
+    add_addresses(db)
     report = gen.build_demo_incidents(
         db, network=network, zone=ZONE, today=date(2025, 6, 15), rng_seed=9, days=14
     )
@@ -197,42 +158,3 @@ def test_history_on_the_test_county(db: Session, network: Network) -> None:
     for unit_spans in spans.values():
         ordered = sorted(unit_spans)
         assert all(b[0] >= a[1] for a, b in pairwise(ordered))
-
-
-def test_live_feed_records_and_moves_incidents(
-    db: Session, network: Network, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _addresses(db, 60)
-    gen.build_posts_and_units(
-        db, network=network, places=gen.load_places(db), now=datetime(2025, 6, 1, tzinfo=UTC)
-    )
-    db.flush()
-    factory = sessionmaker(
-        bind=db.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    feed = gen.LiveFeed(
-        factory,
-        network=lambda: network,
-        cipher=FieldCipher("k" * 40),
-        zone=ZONE,
-        interval_s=3600,
-        seed=4,
-    )
-    start = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-    first = feed.tick(start)
-    assert first is not None and first.status == IncidentStatus.RECEIVED
-    for step in range(1, 16):
-        feed.tick(start + timedelta(seconds=30 * step))
-    db.expire_all()
-    walked = db.get(Incident, first.id)
-    assert walked is not None and walked.status == IncidentStatus.CLOSED
-    assert walked.assignments and walked.idempotency_key.startswith("live-")
-    assert feed.created == 16
-    statuses = Counter(
-        db.scalars(select(Incident.status).where(Incident.idempotency_key.startswith("live-")))
-    )
-    assert statuses[IncidentStatus.CLOSED] >= 1 and sum(statuses.values()) == 16
-    # The thread starts and stops cleanly.
-    feed.start()
-    feed.stop(timeout_s=5)
-    assert not feed._thread.is_alive()

@@ -41,7 +41,7 @@ def register_demo(app: typer.Typer, *, serve: Callable[[Settings], None]) -> Non
             bool,
             typer.Option(
                 "--live",
-                help="While serving, record a generated incident every few seconds and dispatch it",
+                help="While serving, record a simulated incident every few seconds and dispatch it",
             ),
         ] = False,
         live_interval: Annotated[float, typer.Option(help="Seconds between live incidents")] = 8.0,
@@ -153,7 +153,7 @@ def register_demo(app: typer.Typer, *, serve: Callable[[Settings], None]) -> Non
             if not live:
                 serve(settings)
                 return
-            from fangkong.demo.incidents import LiveFeed
+            from fangkong.demo.live import LiveFeed
 
             feed = LiveFeed(
                 factory,
@@ -163,8 +163,8 @@ def register_demo(app: typer.Typer, *, serve: Callable[[Settings], None]) -> Non
                 interval_s=live_interval,
             )
             console.print(
-                f"live feed: a generated incident every {live_interval:g} s, "
-                "dispatched by the recommender"
+                f"live feed: a simulated incident every {live_interval:g} s, dispatched by the "
+                "recommender; its units drive their road routes (left out of the KPIs)"
             )
             feed.start()
             try:

@@ -1,4 +1,4 @@
-"""The demo county's police posts, units and one year of generated incidents (and a live feed).
+"""The demo county's police posts, units and one year of generated incidents.
 
 Everything here is generated from a seed and documented in ``docs/demo-incidents.md``: a
 county-like rate of incidents with a weekly and daily rhythm, concentrated where the addresses
@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,14 +20,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area, AreaLevel, StandardAddress
-from fangkong.core.audit import SYSTEM, Actor
-from fangkong.core.db import session_scope, utcnow
+from fangkong.core.audit import SYSTEM
+from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError
 from fangkong.core.scoping import Scope
-from fangkong.core.security import FieldCipher
 from fangkong.dispatch import recommend, replay, service, taxonomy
 from fangkong.dispatch.models import (
     Assignment,
@@ -41,7 +38,6 @@ from fangkong.dispatch.models import (
     Priority,
     Source,
     Unit,
-    UnitStatus,
     UnitType,
 )
 from fangkong.network.service import Network
@@ -851,144 +847,3 @@ def build_demo_incidents(
     session.flush()
     report.seconds = time.perf_counter() - started
     return report
-
-
-# --- the live feed ----------------------------------------------------------------------------
-
-
-LIVE_ACTOR = Actor(user_id=None, username="demo-feed", client="demo")
-#: How long (s) after each step the live feed takes the next one: dispatch, arrive, clear,
-#: close. Short, so that a visitor sees the board move within a minute or two.
-LIVE_STEPS_S = {
-    IncidentStatus.RECEIVED: 20.0,
-    IncidentStatus.DISPATCHED: 15.0,
-    IncidentStatus.EN_ROUTE: 40.0,
-    IncidentStatus.ON_SCENE: 90.0,
-    IncidentStatus.CLEARED: 30.0,
-}
-
-
-class LiveFeed:
-    """A background thread that records a generated incident every ``interval_s`` seconds
-    (through :func:`fangkong.dispatch.service.create`, so audit and idempotency apply) and,
-    with ``auto_dispatch``, dispatches open ones via the recommender and walks them through
-    their lifecycle. Each tick is one committed transaction; :meth:`stop` ends it cleanly."""
-
-    def __init__(
-        self,
-        factory: sessionmaker[Session],
-        *,
-        network: Callable[[], Network],
-        cipher: FieldCipher,
-        zone: ZoneInfo,
-        interval_s: float = 8.0,
-        auto_dispatch: bool = True,
-        seed: int | None = None,
-    ) -> None:
-        self.factory = factory
-        self.network = network
-        self.cipher = cipher
-        self.zone = zone
-        self.interval_s = interval_s
-        self.auto_dispatch = auto_dispatch
-        self.rng = np.random.default_rng(seed)
-        self.created = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fangkong-live-feed", daemon=True)
-        self._places: Places | None = None
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=timeout_s)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.tick()
-            except Exception:  # a failed tick must not end the feed; the next one retries
-                log.exception("live feed tick failed")
-
-    def tick(self, now: datetime | None = None) -> Incident | None:
-        """One step: record an incident, then (with ``auto_dispatch``) move the open ones."""
-        now = now or utcnow()
-        with session_scope(self.factory) as session:
-            if self._places is None:
-                self._places = load_places(session)
-            places = self._places
-            if len(places) == 0:
-                return None
-            draw = draw_one(self.rng, at=now, zone=self.zone, places=places)
-            key = f"live-{now:%Y%m%d%H%M%S}-{int(self.rng.integers(1 << 30)):08x}"
-            data = service.IncidentIn(
-                category=draw.category,
-                subtype=draw.subtype,
-                priority=draw.priority,
-                source=draw.source,
-                lon=float(places.lon[draw.place]),
-                lat=float(places.lat[draw.place]),
-            )
-            incident, _ = service.create(
-                session, key=key, data=data, actor=LIVE_ACTOR, now=now, cipher=self.cipher
-            )
-            self.created += 1
-            if self.auto_dispatch:
-                self._advance(session, now)
-            return incident
-
-    def _advance(self, session: Session, now: datetime) -> None:
-        whole = Scope(paths=("/",))
-        open_incidents = list(
-            session.scalars(
-                select(Incident)
-                .where(
-                    Incident.status.in_(list(LIVE_STEPS_S)),
-                    Incident.idempotency_key.startswith("live-"),
-                )
-                .order_by(Incident.received_at)
-            )
-        )
-        for incident in open_incidents:
-            since = _last_step(incident)
-            if (now - since).total_seconds() < LIVE_STEPS_S[incident.status]:
-                continue
-            if incident.status == IncidentStatus.RECEIVED:
-                try:
-                    units = service.get_units(session, scope=whole, status=UnitStatus.AVAILABLE)
-                    ranked = recommend.recommend(
-                        self.network(), incident=incident, units=units, now=now
-                    )
-                except FangkongError:
-                    continue
-                chosen = [c for c in ranked if c.suggested]
-                if chosen:
-                    service.dispatch(
-                        session,
-                        incident=incident,
-                        units=[c.unit for c in chosen],
-                        actor=LIVE_ACTOR,
-                        now=now,
-                        predicted_s={c.unit.id: c.time_s for c in chosen},
-                    )
-                continue
-            following = {
-                IncidentStatus.DISPATCHED: IncidentStatus.EN_ROUTE,
-                IncidentStatus.EN_ROUTE: IncidentStatus.ON_SCENE,
-                IncidentStatus.ON_SCENE: IncidentStatus.CLEARED,
-                IncidentStatus.CLEARED: IncidentStatus.CLOSED,
-            }[incident.status]
-            service.transition(session, incident=incident, to=following, actor=LIVE_ACTOR, now=now)
-
-
-def _last_step(incident: Incident) -> datetime:
-    stamps = [
-        incident.received_at,
-        incident.dispatched_at,
-        incident.en_route_at,
-        incident.on_scene_at,
-        incident.cleared_at,
-    ]
-    return max(s for s in stamps if s is not None)
