@@ -355,6 +355,8 @@ class Load:
 
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    #: The latencies of the answers of each status.
+    by_status: dict[int, list[float]] = field(default_factory=dict)
     errors: int = 0
     unsent: int = 0
     seconds: float = 0.0
@@ -394,10 +396,18 @@ class Load:
     def throughput(self) -> float:
         return self.ok / self.seconds if self.seconds else 0.0
 
-    def quantile_ms(self, q: float) -> float:
-        if not self.latencies:
+    def record(self, status: int, latency_s: float) -> None:
+        """One answer: its status and how long it took (s)."""
+        self.latencies.append(latency_s)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.by_status.setdefault(status, []).append(latency_s)
+
+    def quantile_ms(self, q: float, status: int | None = None) -> float:
+        """The ``q`` quantile of the latencies (ms), of the answers with ``status`` if given."""
+        latencies = self.latencies if status is None else self.by_status.get(status, [])
+        if not latencies:
             return float("nan")
-        return float(np.quantile(np.asarray(self.latencies), q) * 1e3)
+        return float(np.quantile(np.asarray(latencies), q) * 1e3)
 
 
 def incident_body(i: int, rng: np.random.Generator, scenes: Scenes | None = None) -> dict[str, Any]:
@@ -550,8 +560,7 @@ async def _closed_loop(
             load.errors += 1
             _keep_running(tasks, reconnect())
             return
-        load.latencies.append(clock() - connection.since)
-        load.statuses[status] = load.statuses.get(status, 0) + 1
+        load.record(status, clock() - connection.since)
         send_next(connection)
 
     connections = [await _connect(port, on_answer) for _ in range(concurrency)]
@@ -643,8 +652,7 @@ async def _open_loop(
             load.errors += 1
             connections -= 1
         else:
-            load.latencies.append(clock() - connection.since)
-            load.statuses[status] = load.statuses.get(status, 0) + 1
+            load.record(status, clock() - connection.since)
             idle.append(connection)
         settle()
         pump()
@@ -791,8 +799,7 @@ async def _gets(port: int, requests: list[bytes], load: Load) -> None:
         if status is None:
             raise ConnectionError("the server closed the connection")
         answered = loop.create_future()
-        load.latencies.append(time.perf_counter() - connection.since)
-        load.statuses[status] = load.statuses.get(status, 0) + 1
+        load.record(status, time.perf_counter() - connection.since)
     load.seconds = time.perf_counter() - started
     connection.close()
 

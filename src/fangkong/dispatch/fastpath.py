@@ -183,18 +183,39 @@ def sender_check(app: Starlette) -> SenderCheck:
     return found
 
 
-def check_room(app: Starlette) -> None:
-    """Refuse an intake (:class:`Overloaded`, 503 with Retry-After) when the app's writer has
-    as many waiting as it may queue (``intake_max_pending``): under overload the intakes taken
-    are answered in their usual time, the others told to come back with the same key, rather
-    than all of them waiting behind a queue that grows."""
+def room_left(app: Starlette) -> bool:
+    """Whether the app's writer has fewer intakes waiting than it may queue
+    (``intake_max_pending``)."""
     settings: Settings = app.state.settings
-    if intake_committer(app).pending >= settings.intake_max_pending:
-        raise Overloaded(
-            key="error.dispatch.intake_queue_full",
-            params={"retry_after_s": settings.retry_after_s},
-            retry_after_s=settings.retry_after_s,
-        )
+    return intake_committer(app).pending < settings.intake_max_pending
+
+
+def queue_full(app: Starlette) -> Overloaded:
+    """The error of an intake the writer has no room for (503 with Retry-After)."""
+    settings: Settings = app.state.settings
+    return Overloaded(
+        key="error.dispatch.intake_queue_full",
+        params={"retry_after_s": settings.retry_after_s},
+        retry_after_s=settings.retry_after_s,
+    )
+
+
+def check_room(app: Starlette) -> None:
+    """Refuse an intake (:func:`queue_full`) when the app's writer has as many waiting as it
+    may queue: under overload the intakes taken are answered in their usual time, the others
+    told to come back with the same key, rather than all of them waiting behind a queue that
+    grows."""
+    if not room_left(app):
+        raise queue_full(app)
+
+
+def _queue_full_answer(app: Starlette) -> Response:
+    """:func:`queue_full`'s answer, made once per app: under overload, refusing is most of
+    what the server does."""
+    found: Response | None = getattr(app.state, "intake_queue_full_answer", None)
+    if found is None:
+        found = app.state.intake_queue_full_answer = errors.domain_error(queue_full(app))
+    return found
 
 
 def incident_in(raw: bytes) -> IncidentIn:
@@ -276,7 +297,9 @@ class IntakeFastPath:
             # Who sent it first: a stranger's body is never read; nor one the writer has no
             # room for.
             await sender_check(scope["app"]).check(credential)
-            check_room(scope["app"])
+            if not room_left(scope["app"]):
+                await _queue_full_answer(scope["app"])(scope, receive, send)
+                return
             raw = await _body(receive)
             if raw is None:  # the client left: nobody to answer
                 return

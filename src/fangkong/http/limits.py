@@ -183,6 +183,8 @@ class InFlightLimit:
         self.max_in_flight = max_in_flight
         self.retry_after_s = retry_after_s
         self.exempt = tuple(exempt)
+        # Made once: under overload, refusing is most of what the server does.
+        self._refusal = domain_error(overloaded(retry_after_s))
         #: Requests in the app now.
         self.in_flight = 0
         #: Requests refused so far.
@@ -194,7 +196,7 @@ class InFlightLimit:
             return
         if self.in_flight >= self.max_in_flight:
             self.refused += 1
-            await domain_error(overloaded(self.retry_after_s))(scope, _no_body, send)
+            await self._refusal(scope, _no_body, send)
             return
         self.in_flight += 1
         try:
