@@ -1,23 +1,31 @@
 """Role x area x endpoint: every read is scoped to the user's areas, every write to the role.
 
 Users of each role are bound to the city, a station and a grid of the test county; each asks
-every endpoint over HTTP, and the answer is compared with what the rules allow.
+every endpoint over HTTP, and the answer is compared with what the rules allow. Every list
+route of the API (a GET without a path parameter) is in :data:`LIST_ROUTES`, with the check
+of what it answers in and out of the caller's areas or the reason it lists nothing of an
+area: a route added without an entry fails :func:`test_every_list_route_is_in_the_matrix`.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.orm import Session
 
 from conftest import TEST_PASSWORD, LiveServer
 from factories import county_geojson, grid_centre
 from fangkong.areas import permissions as area_perms
+from fangkong.cases import permissions as case_perms
 from fangkong.core import auth, permissions
 from fangkong.core.audit import SYSTEM
 from fangkong.core.models import Role
+from fangkong.dispatch import permissions as dispatch_perms
 
 BINDINGS = {"city": "T", "station": "T-D1-S1", "grid": "T-D1-S1-B1-G1"}
 ALL_CODES = {f["properties"]["code"] for f in county_geojson()["features"]}
@@ -51,14 +59,6 @@ def tokens(live_server: LiveServer) -> Iterator[dict[tuple[Role, str], str]]:
 
 CASES = list(itertools.product(Role, BINDINGS))
 
-
-@pytest.mark.parametrize(("role", "label"), CASES, ids=[f"{r.value}-{b}" for r, b in CASES])
-def test_reads_are_scoped(
-    live_server: LiveServer, tokens: dict[tuple[Role, str], str], role: Role, label: str
-) -> None:
-    bound = BINDINGS[label]
-    expected = visible(bound)
-    with live_server.client(tokens[(role, label)]) as client:
 # --- Accounts (issue 16): every endpoint of tokens, passwords, second factor, user admin ------
 
 #: Users the account endpoints act on: one in a grid every binding covers, one in another
@@ -148,6 +148,14 @@ def test_account_endpoints_follow_the_role_and_the_areas(
             revoked = client.delete(f"/api/v1/tokens/{token_id}")
             assert revoked.status_code == (204 if manages and seen else 404), case
 
+
+@pytest.mark.parametrize(("role", "label"), CASES, ids=[f"{r.value}-{b}" for r, b in CASES])
+def test_reads_are_scoped(
+    live_server: LiveServer, tokens: dict[tuple[Role, str], str], role: Role, label: str
+) -> None:
+    bound = BINDINGS[label]
+    expected = visible(bound)
+    with live_server.client(tokens[(role, label)]) as client:
         listed = client.get("/api/v1/areas")
         assert listed.status_code == 200
         # Other API tests add areas of their own; the matrix judges the test county's.
@@ -199,8 +207,8 @@ def test_writes_and_admin_reads_follow_the_role(
             for user in users.json():
                 assert set(user["area_codes"]) & visible(BINDINGS[label])
 
-        audit = client.get("/api/v1/audit", params={"limit": 5})
-        assert audit.status_code == (200 if permissions.READ_AUDIT in held else 403)
+        audit_log = client.get("/api/v1/audit", params={"limit": 5})
+        assert audit_log.status_code == (200 if permissions.READ_AUDIT in held else 403)
 
         empty_import = client.post(
             "/api/v1/areas/import", json={"type": "FeatureCollection", "features": []}
@@ -218,3 +226,331 @@ def test_writes_and_admin_reads_follow_the_role(
         me = client.get("/api/v1/users/me").json()
         phone = client.get(f"/api/v1/users/{me['id']}/phone")
         assert phone.status_code == (200 if permissions.UNMASK_PERSONAL in held else 403)
+
+
+# --- Every list route -----------------------------------------------------------------------
+
+#: Where the seeded records lie: a grid inside the station and the grid binding, and one of
+#: another district that only the city sees.
+IN_GRID, OUT_GRID = "T-D1-S1-B1-G1", "T-D2-S2-B2-G2"
+SEED_GRIDS = (IN_GRID, OUT_GRID)
+#: A name that is no user's: its failed login concerns no area.
+NOBODY = "m_nobody"
+
+
+@dataclass
+class Seeded:
+    """What the matrix seeds in each grid of :data:`SEED_GRIDS`, by kind, then grid code."""
+
+    ids: dict[str, dict[str, int]]
+    #: The user bound to :data:`OUT_GRID` (created and logged in by the seeding).
+    outsider_id: int
+    area_ids: dict[str, int]
+
+
+def _seed_post(admin: httpx.Client, kind: str, body: dict[str, Any], **kw: Any) -> int:
+    answer = admin.post(f"/api/v1/{kind}", json=body, **kw)
+    assert answer.status_code in (200, 201), answer.text
+    return int(answer.json()["id"])
+
+
+@pytest.fixture(scope="module")
+def seeded(live_server: LiveServer) -> Seeded:
+    """An incident, a case, a post, a unit and an address in each seed grid, made by the
+    city's administrator over the API (so audited as any write); a user of the other grid
+    who logs in; a failed login of a name that is no user's."""
+    ids: dict[str, dict[str, int]] = {kind: {} for kind in ("incidents", "cases", "posts")}
+    ids |= {"units": {}, "addresses": {}}
+    with live_server.client(live_server.admin_token()) as admin:
+        areas = {a["code"]: a["id"] for a in admin.get("/api/v1/areas").json()}
+        for grid in SEED_GRIDS:
+            lon, lat = grid_centre(grid)
+            ids["incidents"][grid] = _seed_post(
+                admin,
+                "incidents",
+                {
+                    "category": "public_order",
+                    "subtype": "fight",
+                    "priority": "P3",
+                    "source": "call",
+                    "lon": lon,
+                    "lat": lat,
+                },
+                headers={"Idempotency-Key": f"matrix-{grid}"},
+            )
+            ids["cases"][grid] = _seed_post(
+                admin,
+                "cases",
+                {
+                    "type": "hazard",
+                    "title": f"matrix {grid}",
+                    "area_code": grid,
+                    "fields": {"finding_route": "on_foot", "category": "fire"},
+                },
+            )
+            ids["posts"][grid] = _seed_post(
+                admin,
+                "posts",
+                {
+                    "code": f"MP-{grid}",
+                    "name": "matrix",
+                    "kind": "police_post",
+                    "lon": lon,
+                    "lat": lat,
+                },
+            )
+            ids["units"][grid] = _seed_post(
+                admin, "units", {"call_sign": f"MU-{grid}", "type": "car", "home_area_code": grid}
+            )
+            ids["addresses"][grid] = _seed_post(
+                admin,
+                "addresses",
+                {"code": f"MA-{grid}", "text_zh": "矩阵路2号", "lon": lon + 1e-4, "lat": lat},
+            )
+        made = admin.post(
+            "/api/v1/users",
+            json={
+                "username": "m_outsider",
+                "display_name": "outsider",
+                "password": TEST_PASSWORD,
+                "role": "viewer",
+                "area_codes": [OUT_GRID],
+            },
+        )
+        assert made.status_code in (201, 409), made.text
+    outsider = live_server.token("m_outsider")
+    with live_server.client(outsider) as client:
+        outsider_id = int(client.get("/api/v1/users/me").json()["id"])
+    with live_server.client() as client:
+        failed = client.post("/api/v1/auth/token", json={"username": NOBODY, "password": "x" * 12})
+        assert failed.status_code in (401, 422)
+    return Seeded(ids=ids, outsider_id=outsider_id, area_ids=areas)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One caller of the matrix: an HTTP client, their role and the area they are bound to."""
+
+    client: httpx.Client
+    role: Role
+    bound: str
+    seeded: Seeded
+
+    @property
+    def visible(self) -> set[str]:
+        return visible(self.bound)
+
+    def expect_seeded(self, kind: str, listed: set[int]) -> None:
+        """The seeded ``kind`` records listed are exactly those of grids in the caller's areas."""
+        wanted = {i for grid, i in self.seeded.ids[kind].items() if grid in self.visible}
+        assert listed & set(self.seeded.ids[kind].values()) == wanted, (kind, self.bound)
+
+
+Check = Callable[[Ask, httpx.Response], None]
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A list route: the permission its readers need (None: any user) and the check of what
+    it answers; ``params`` are sent with the GET."""
+
+    permission: str | None
+    check: Check
+    params: dict[str, Any] | Callable[[Ask], dict[str, Any]] | None = None
+    #: Only for a caller whose areas are the whole tree (403 to others who hold the permission).
+    whole_tree: bool = False
+
+
+def _codes_within(ask: Ask, codes: Any) -> None:
+    assert {c for c in codes if c in ALL_CODES} <= ask.visible, ask.bound
+
+
+def _check_incidents(ask: Ask, answer: httpx.Response) -> None:
+    items = answer.json()["items"]
+    _codes_within(ask, (i["area_code"] for i in items))
+    ask.expect_seeded("incidents", {i["id"] for i in items})
+
+
+def _check_cases(ask: Ask, answer: httpx.Response) -> None:
+    items = answer.json()["items"]
+    _codes_within(ask, (i["area_code"] for i in items))
+    ask.expect_seeded("cases", {i["id"] for i in items})
+
+
+def _check_units(ask: Ask, answer: httpx.Response) -> None:
+    ask.expect_seeded("units", {u["id"] for u in answer.json()})
+
+
+def _check_posts(ask: Ask, answer: httpx.Response) -> None:
+    ask.expect_seeded("posts", {p["id"] for p in answer.json()})
+
+
+def _check_addresses(ask: Ask, answer: httpx.Response) -> None:
+    ask.expect_seeded("addresses", {a["id"] for a in answer.json()["items"]})
+
+
+def _check_live(ask: Ask, answer: httpx.Response) -> None:
+    body = answer.json()
+    ask.expect_seeded("incidents", {i["id"] for i in body["incidents"]})
+    ask.expect_seeded("units", {u["id"] for u in body["units"]})
+    ask.expect_seeded("posts", {p["id"] for p in body["posts"]})
+
+
+def _check_alerts(ask: Ask, answer: httpx.Response) -> None:
+    outside = {i for g, i in ask.seeded.ids["incidents"].items() if g not in ask.visible}
+    assert not {a["incident_id"] for a in answer.json()} & outside
+
+
+def _check_replays(ask: Ask, answer: httpx.Response) -> None:
+    _codes_within(ask, (r["area_code"] for r in answer.json()))
+
+
+def _check_audit(ask: Ask, answer: httpx.Response) -> None:
+    events = answer.json()
+    whole = ask.bound == BINDINGS["city"]
+    for kind, entity in (
+        ("incidents", "incident"),
+        ("cases", "case"),
+        ("units", "unit"),
+        ("posts", "police_post"),
+        ("addresses", "standard_address"),
+    ):
+        about = {int(e["entity_id"]) for e in events if e["entity"] == entity and e["entity_id"]}
+        ask.expect_seeded(kind, about)
+    # The other grid's user: their creation and their logins are theirs and their areas'.
+    outsider = [
+        e for e in events if e["entity"] == "user" and e["entity_id"] == str(ask.seeded.outsider_id)
+    ]
+    assert bool(outsider) == (OUT_GRID in ask.visible), ask.bound
+    assert {e["action"] for e in outsider} <= {"create", "login"}
+    # A failed login of a name that is no user's concerns no area: the whole tree's readers.
+    nobody = [e for e in events if e["action"] == "login_failed" and e["username"] == NOBODY]
+    assert bool(nobody) == whole, ask.bound
+    assert all(e["area_path"] is None for e in nobody)
+
+
+def _check_verify(ask: Ask, answer: httpx.Response) -> None:
+    report = answer.json()
+    assert report["ok"], report["faults"]
+    assert report["checked"] > 0
+
+
+def _check_area_list(ask: Ask, answer: httpx.Response) -> None:
+    assert {a["code"] for a in answer.json()} & ALL_CODES == ask.visible
+
+
+def _check_area_tree(ask: Ask, answer: httpx.Response) -> None:
+    assert [root["code"] for root in answer.json()] == [ask.bound]
+
+
+def _check_geojson(ask: Ask, answer: httpx.Response) -> None:
+    codes = {f["properties"]["code"] for f in answer.json()["features"]}
+    assert codes & ALL_CODES == ask.visible
+
+
+def _check_users(ask: Ask, answer: httpx.Response) -> None:
+    for user in answer.json():
+        assert set(user["area_codes"]) & ask.visible, user
+
+
+def _check_locate(ask: Ask, answer: httpx.Response) -> None:
+    _codes_within(ask, (a["code"] for a in answer.json()["areas"]))
+
+
+def _check_fusion(ask: Ask, answer: httpx.Response) -> None:
+    assert answer.json()["checked_stations"] == len([c for c in ask.visible if c.count("-") == 2])
+
+
+def _area_param(check: Check | None = None) -> Check:
+    """An aggregate of an area given by ``area``: the other district's station answers 404
+    to those who do not see it."""
+
+    def run(ask: Ask, answer: httpx.Response) -> None:
+        if check is not None:
+            check(ask, answer)
+        outside = ask.client.get(answer.request.url.copy_merge_params({"area": "T-D2-S2"}))
+        assert outside.status_code == (200 if "T-D2-S2" in ask.visible else 404), ask.bound
+
+    return run
+
+
+def _check_board(ask: Ask, answer: httpx.Response) -> None:
+    _codes_within(ask, (r["area_code"] for r in answer.json()["rows"]))
+
+
+def _check_indicators(ask: Ask, answer: httpx.Response) -> None:
+    _codes_within(ask, (r["area_code"] for r in answer.json()))
+
+
+lon, lat = grid_centre(IN_GRID)
+PERIOD = {"start": "2020-01-01T00:00:00+08:00", "end": "2029-01-01T00:00:00+08:00"}
+#: Every GET route of the API without a path parameter: how the matrix checks it, or why it
+#: lists nothing of an area.
+LIST_ROUTES: dict[str, Listed | str] = {
+    "/api/v1/audit": Listed(permissions.READ_AUDIT, _check_audit, {"limit": 1000}),
+    "/api/v1/audit/verify": Listed(permissions.VERIFY_AUDIT, _check_verify, whole_tree=True),
+    "/api/v1/tokens": "the caller's own tokens",
+    "/api/v1/users": Listed(permissions.MANAGE_USERS, _check_users),
+    "/api/v1/users/me": "the caller's own record",
+    "/api/v1/map/roads": "the road network under the map, no record of an area",
+    "/api/v1/areas": Listed(area_perms.READ, _check_area_list),
+    "/api/v1/areas/tree": Listed(area_perms.READ, _check_area_tree),
+    "/api/v1/areas/geojson": Listed(area_perms.READ, _check_geojson),
+    "/api/v1/areas/fusion-check": Listed(area_perms.READ, _check_fusion),
+    "/api/v1/areas/locate": Listed(area_perms.READ, _check_locate, {"lon": lon, "lat": lat}),
+    "/api/v1/addresses": Listed(area_perms.READ, _check_addresses, {"limit": 1000}),
+    "/api/v1/network": "the road network's size and profile",
+    "/api/v1/network/isochrone": "travel times over the roads, no record of an area",
+    "/api/v1/network/route": "a route over the roads, no record of an area",
+    "/api/v1/cases/types": "the declared case types",
+    "/api/v1/cases": Listed(case_perms.READ, _check_cases, {"limit": 500}),
+    "/api/v1/cases/board": Listed(case_perms.READ, _area_param(_check_board)),
+    "/api/v1/cases/indicators": Listed(
+        case_perms.READ,
+        _area_param(_check_indicators),
+        lambda ask: {"type": "hazard", "area": ask.bound, **PERIOD},
+    ),
+    "/api/v1/cases/notices": "the caller's own notices",
+    "/api/v1/incidents": Listed(dispatch_perms.READ, _check_incidents, {"limit": 500}),
+    "/api/v1/incidents/categories": "the incident taxonomy",
+    "/api/v1/units": Listed(dispatch_perms.READ, _check_units),
+    "/api/v1/posts": Listed(dispatch_perms.READ, _check_posts),
+    "/api/v1/dispatch/live": Listed(dispatch_perms.READ, _check_live),
+    "/api/v1/dispatch/alerts": Listed(dispatch_perms.READ, _check_alerts),
+    "/api/v1/dispatch/stream": "Server-Sent Events, scoped per stream (test_live.py)",
+    "/api/v1/dispatch/kpis": Listed(dispatch_perms.READ, _area_param(), PERIOD),
+    "/api/v1/dispatch/replays": Listed(dispatch_perms.READ, _check_replays),
+}
+
+
+def test_every_list_route_is_in_the_matrix(live_server: LiveServer) -> None:
+    with live_server.client() as client:
+        spec = client.get("/api/v1/openapi.json").json()
+    routes = {path for path, ops in spec["paths"].items() if "get" in ops and "{" not in path}
+    missing = routes - LIST_ROUTES.keys()
+    assert not missing, f"list routes the scoping matrix does not check: {sorted(missing)}"
+    assert not LIST_ROUTES.keys() - routes, "entries of LIST_ROUTES that are no route"
+
+
+@pytest.mark.parametrize(("role", "label"), CASES, ids=[f"{r.value}-{b}" for r, b in CASES])
+def test_list_routes_answer_within_the_callers_areas(
+    live_server: LiveServer,
+    tokens: dict[tuple[Role, str], str],
+    seeded: Seeded,
+    role: Role,
+    label: str,
+) -> None:
+    held = permissions.of_role(role)
+    with live_server.client(tokens[(role, label)]) as client:
+        ask = Ask(client=client, role=role, bound=BINDINGS[label], seeded=seeded)
+        for path, entry in LIST_ROUTES.items():
+            if isinstance(entry, str):
+                continue
+            params = entry.params(ask) if callable(entry.params) else entry.params
+            answer = client.get(path, params=params)
+            allowed = entry.permission is None or entry.permission in held
+            if entry.whole_tree and ask.bound != BINDINGS["city"]:
+                allowed = False
+            assert answer.status_code == (200 if allowed else 403), (path, answer.text)
+            if allowed:
+                entry.check(ask, answer)

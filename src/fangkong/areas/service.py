@@ -22,7 +22,7 @@ from fangkong.areas.models import LEVELS, Area, AreaLevel, StandardAddress
 from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
-from fangkong.core.scoping import Scope
+from fangkong.core.scoping import Scope, common_path
 
 DEFAULT_FUSION_TOLERANCE_M2 = 1.0
 
@@ -118,6 +118,7 @@ def create(
         entity="area",
         entity_id=area.id,
         detail={"code": code, "level": level.value},
+        area_path=area.path,
     )
     return area
 
@@ -334,6 +335,8 @@ def import_geojson(
         action="import",
         entity="area",
         detail={"created": report.created, "by_level": report.by_level},
+        # The deepest area holding all that came (none if they share no root).
+        area_path=common_path(a.path for a in created.values()),
     )
     return report
 
@@ -505,6 +508,7 @@ def create_address(
         entity="standard_address",
         entity_id=address.id,
         detail={"code": code},
+        area_path=address.area_path,
     )
     return address
 
@@ -628,5 +632,6 @@ def import_addresses(
         action="import",
         entity="standard_address",
         detail={"created": len(rows), "source": source},
+        area_path=common_path(p for leaf in leaf_ids if (p := index.path_of(int(leaf)))),
     )
     return len(rows)

@@ -80,6 +80,7 @@ def add_attachment(
         action="attach",
         entity="case",
         entity_id=case.id,
+        area_path=case.area_path,
         detail={"attachment_id": attachment.id, "size": len(data)},
     )
     return attachment
@@ -140,6 +141,7 @@ def open_attachment(
         action="download",
         entity="case",
         entity_id=case.id,
+        area_path=case.area_path,
         detail={"attachment_id": attachment.id, "size": len(data), "personal": personal},
     )
     return attachment, data

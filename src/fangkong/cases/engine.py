@@ -289,6 +289,7 @@ def create(
         entity="case",
         entity_id=case.id,
         detail={"type": decl.name, "area": area.code},
+        area_path=case.area_path,
     )
     return case
 
@@ -388,6 +389,7 @@ def transition(
         entity="case",
         entity_id=case.id,
         detail={"transition": name, "from": source, "to": target},
+        area_path=case.area_path,
     )
     return event
 
@@ -403,7 +405,14 @@ def comment(
     event = add_event(case, kind=EventKind.COMMENT, actor=actor, now=now, note=text)
     case.updated_at = now
     flush_case(session, case)
-    audit.record(session, actor=actor, action="comment", entity="case", entity_id=case.id)
+    audit.record(
+        session,
+        actor=actor,
+        action="comment",
+        entity="case",
+        entity_id=case.id,
+        area_path=case.area_path,
+    )
     return event
 
 
@@ -457,6 +466,7 @@ def supervise(
         entity="case",
         entity_id=case.id,
         detail={"due_at": iso(case.due_at)},
+        area_path=case.area_path,
     )
     return event
 
@@ -506,5 +516,6 @@ def add_link(
         entity="case",
         entity_id=case.id,
         detail={"kind": kind, "ref_id": ref_id},
+        area_path=case.area_path,
     )
     return link

@@ -375,5 +375,6 @@ def reveal_personal(
         entity="case",
         entity_id=case.id,
         detail={"parties": len(case.parties)},
+        area_path=case.area_path,
     )
     return _personal_view(case, cipher, masked=False)

@@ -406,6 +406,7 @@ def create_many(
                         "priority": new.priority.value,
                         "area": new.area_code,
                     },
+                    area_path=new.area_path,
                 )
                 for i, new in created.items()
             ],

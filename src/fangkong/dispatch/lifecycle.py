@@ -98,6 +98,7 @@ def _move(
         action="transition",
         entity="incident",
         entity_id=incident.id,
+        area_path=incident.area_path,
         detail={"from": source.value, "to": target.value, **(detail or {})},
     )
 
@@ -213,6 +214,7 @@ def arrive(
         action="arrive",
         entity="incident",
         entity_id=incident.id,
+        area_path=incident.area_path,
         detail={"unit": unit.call_sign},
     )
     session.flush()
@@ -280,6 +282,7 @@ def dispatch(
         action="dispatch",
         entity="incident",
         entity_id=incident.id,
+        area_path=incident.area_path,
         detail={"units": [u.call_sign for u in units]},
     )
     return assignments

@@ -147,6 +147,7 @@ def reveal_contact(
         entity="incident",
         entity_id=incident.id,
         detail={"field": "caller_contact"},
+        area_path=incident.area_path,
     )
     if incident.caller_contact_encrypted is None:
         return None

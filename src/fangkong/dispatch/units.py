@@ -74,6 +74,7 @@ def create_post(
         entity="police_post",
         entity_id=post.id,
         detail={"code": code, "kind": kind.value, "area": leaf.code},
+        area_path=post.area_path,
     )
     return post
 
@@ -142,6 +143,7 @@ def create_unit(
             "home_area": home_area.code,
             "home_post": home_post.code if home_post else None,
         },
+        area_path=unit.home_area_path,
     )
     return unit
 
