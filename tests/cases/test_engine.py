@@ -22,7 +22,7 @@ from fangkong.core import audit
 from fangkong.core.audit import SYSTEM
 from fangkong.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fangkong.core.models import AuditEvent, Role
-from fangkong.core.scoping import Scope, scope_for
+from fangkong.core.scoping import SYSTEM_SCOPE, Scope, scope_for
 
 GRID = "T-D1-S1-B1-G1"
 STATION = "T-D1-S1"
@@ -692,8 +692,11 @@ def test_personal_data_is_masked_and_unmasking_is_audited(
         ("李四", None),
     ]
     assert clear.fields == {"agreement_text": "文本"}
-    reads = audit.get_all(db, entity="case", action="read_personal")
+    reads = audit.get_all(
+        db, scope=SYSTEM_SCOPE, reader_id=None, entity="case", action="read_personal"
+    )
     assert reads[0].username == mediator.username and reads[0].entity_id == str(case.id)
+    assert reads[0].area_path == case.area_path
 
 
 def test_scoping_of_reads(db: Session, make_user: UserFactory) -> None:

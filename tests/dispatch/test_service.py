@@ -18,6 +18,7 @@ from fangkong.core import audit
 from fangkong.core.audit import SYSTEM
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
 from fangkong.core.models import AuditEvent
+from fangkong.core.scoping import SYSTEM_SCOPE
 from fangkong.dispatch import service, taxonomy
 from fangkong.dispatch.models import (
     Assignment,
@@ -271,8 +272,12 @@ def test_lifecycle_timestamps_and_refusals(db: Session) -> None:
         ("on_scene", "cleared"),
         ("cleared", "closed"),
     ]
-    logged = audit.get_all(db, entity="incident", action="transition")
+    logged = audit.get_all(
+        db, scope=SYSTEM_SCOPE, reader_id=None, entity="incident", action="transition"
+    )
     assert {"from": "on_scene", "to": "cleared"} in [e.detail for e in logged]
+    # Each step belongs to the incident's area: read by those whose areas hold it.
+    assert {e.area_path for e in logged if e.entity_id == str(incident.id)} == {incident.area_path}
 
 
 def test_dispatch_refuses_busy_units_whole(db: Session) -> None:
@@ -362,8 +367,11 @@ def test_reveal_contact_is_audited(db: Session) -> None:
         service.reveal_contact(db, incident=incident, viewer=None, cipher=CIPHER, actor=ACTOR)
         == "13800138000"
     )
-    (event,) = audit.get_all(db, entity="incident", action="read_personal", limit=1)
+    (event,) = audit.get_all(
+        db, scope=SYSTEM_SCOPE, reader_id=None, entity="incident", action="read_personal", limit=1
+    )
     assert event.entity_id == str(incident.id) and event.username == "dispatcher"
+    assert event.area_path == incident.area_path
 
 
 def test_units_positions_and_scope(db: Session) -> None:
