@@ -446,3 +446,91 @@ def test_weak_passwords_are_refused(server: LiveServer, password: str, code: str
         )
     assert answer.status_code == 422, answer.text
     assert (answer.json()["code"], answer.json()["field"]) == (code, "password")
+
+
+# --- Console pages of accounts ------------------------------------------------------------
+
+
+def test_background_refreshes_do_not_keep_a_session_alive(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A board polling its rows is not the user's activity (CJIS AC-11 locks the session of an
+    absent user); once idle, an htmx refresh sends the whole page to the login."""
+    _make_user(server, "acc_board")
+    browser = _console(server, "acc_board")
+    start = time.time()
+    idle = server.settings.session_idle_timeout_s
+    background = {"X-Fangkong-Background": "1", "HX-Request": "true"}
+    monkeypatch.setattr(deps, "clock", lambda: start + idle - 30)
+    assert browser.get("/api/v1/users/me", headers=background).status_code == 200
+    monkeypatch.setattr(deps, "clock", lambda: start + idle + 30)
+    ended = browser.get(
+        "/areas", headers={**background, "HX-Current-URL": f"{server.base_url}/areas"}
+    )
+    assert ended.status_code == 401 and ended.headers["hx-redirect"] == "/login?next=/areas"
+
+
+def test_the_console_manages_accounts(server: LiveServer) -> None:
+    target = _make_user(server, "acc_managed", Role.GRID_WORKER, "T-D1-S1-B1-G1")
+    token = _token(server, "acc_managed")
+    _enrol(server, "acc_console_admin")
+    with Session(server.engine) as session:
+        admin = auth.get_by_username(session, username="acc_console_admin")
+        assert admin is not None
+        admin_id = admin.id
+    # An admin of the console (second factor done): a session begun as the login does.
+    browser = httpx.Client(base_url=server.base_url, follow_redirects=False, timeout=30)
+    _OPEN.append(browser)
+    csrf = _csrf(browser)
+    with Session(server.engine) as session:
+        secret_user = session.get(User, admin_id)
+        assert secret_user is not None
+        secret = FieldCipher(server.settings.ensure_secret_key()).decrypt(
+            secret_user.totp_secret_encrypted or ""
+        )
+    browser.post(
+        "/login",
+        data={"username": "acc_console_admin", "password": TEST_PASSWORD, "csrf_token": csrf},
+    )
+    done = browser.post("/login/code", data={"code": _code(secret), "csrf_token": csrf})
+    assert done.status_code == 303, done.text
+    listing = browser.get("/users")
+    assert listing.status_code == 200 and 'data-user="acc_managed"' in listing.text
+    page = browser.get(f"/users/{target}")
+    assert page.status_code == 200 and "<td>" in page.text  # the target's token
+    with Session(server.engine) as session:
+        (token_row,) = auth.get_tokens(session, user_id=target)
+    revoked = browser.post(
+        f"/users/{target}/tokens/{token_row.id}/revoke", data={"csrf_token": csrf}
+    )
+    assert revoked.status_code == 303
+    with server.client(token) as api:
+        assert api.get("/api/v1/users/me").status_code == 401
+    for action in ("deactivate", "activate", "unlock", "reset-totp"):
+        answer = browser.post(f"/users/{target}/{action}", data={"csrf_token": csrf})
+        assert answer.status_code == 303, action
+    assert browser.post(f"/users/{target}/deactivate").status_code == 403  # no CSRF token
+    actions = [e.action for e in _events(server, "deactivate") + _events(server, "activate")]
+    assert {"deactivate", "activate"} <= set(actions)
+
+    # One's own account: the password, the tokens.
+    own = _token(server, "acc_managed")
+    user_browser = _console(server, "acc_managed")
+    account = user_browser.get("/account")
+    assert account.status_code == 200 and "API 令牌" in account.text
+    weak = user_browser.post(
+        "/account/password",
+        data={"current_password": TEST_PASSWORD, "new_password": "mnopqrstuvw", "csrf_token": csrf},
+    )
+    assert weak.status_code == 422 and "重复字符或连续序列" in weak.text
+    with Session(server.engine) as session:
+        (live,) = [t for t in auth.get_tokens(session, user_id=target) if not t.revoked]
+    assert user_browser.post(f"/account/tokens/{live.id}/revoke").status_code == 303
+    with server.client(own) as api:
+        assert api.get("/api/v1/users/me").status_code == 401
+    changed = user_browser.post(
+        "/account/password",
+        data={"current_password": TEST_PASSWORD, "new_password": "another-long-phrase"},
+    )
+    assert changed.status_code == 200 and "密码已修改" in changed.text
+    assert user_browser.get("/account").status_code == 200

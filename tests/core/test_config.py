@@ -173,3 +173,35 @@ def test_ensure_secret_key_prefers_the_configured_key(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", secret_key="c" * 40)
     assert settings.ensure_secret_key() == "c" * 40
     assert not (tmp_path / "data" / "secret_key").exists()
+
+
+def test_second_factor_roles_by_environment() -> None:
+    """Admins and commanders need a second factor (GB/T 22239 level 3) unless the demo or the
+    tests relax it; a list set explicitly wins, an empty one turns it off."""
+    from fangkong.core.config import ROLE_NAMES
+    from fangkong.core.models import Role
+
+    assert ROLE_NAMES == tuple(role.value for role in Role)
+    for environment in ("production", "development"):
+        settings = Settings(environment=environment, secret_key="k" * 40)
+        assert settings.required_second_factor_roles == {"admin", "commander"}
+    for environment in ("demo", "test"):
+        assert Settings(environment=environment).required_second_factor_roles == frozenset()
+    assert Settings(
+        environment="demo", second_factor_roles=["admin"]
+    ).required_second_factor_roles == {"admin"}
+    assert (
+        Settings(
+            environment="production", secret_key="k" * 40, second_factor_roles=[]
+        ).required_second_factor_roles
+        == frozenset()
+    )
+    with pytest.raises(ValueError, match="unknown roles root"):
+        Settings(second_factor_roles=["root"])
+
+
+def test_login_limits_have_secure_defaults() -> None:
+    settings = Settings()
+    assert (settings.login_max_failures, settings.login_lockout_s) == (5, 600)
+    assert settings.session_idle_timeout_s == 1800
+    assert settings.token_max_ttl_hours == 720 and settings.password_min_length == 10
