@@ -1,0 +1,396 @@
+"""MCLP at county scale: the LP bound by Benders cuts, reduced-cost fixing, a small exact MIP.
+
+The compact MCLP model has a column and a row per demand row; at 2,000 candidates and 50,000
+demand points its LP relaxation alone took HiGHS's simplex over a minute. Here it is solved in
+three steps, each exact:
+
+1. **The LP bound by cutting planes** (Benders decomposition of the coverage variables, as in
+   Cordeau, Furini & Ljubić 2019). With ``f(x) = Σ_i w_i min(1, Σ_{j ∈ N_i} x_j)`` (concave), the
+   LP relaxation is ``max f(x)`` over ``Σ x ≤ P, 0 ≤ x ≤ 1``; a supergradient of ``f`` at any
+   point is a valid cut ``θ ≤ c + g · x`` (:func:`._kernels.cover_cut`). A master LP over the
+   candidates only (``max θ`` under the cuts) is solved again after each cut, the cuts taken at
+   a point between the master's answer and a stability centre (in-out stabilisation, Ben-Ameur
+   & Neto 2007) until the master's bound meets the best ``f`` seen.
+2. **A certified bound and fixing.** Any convex combination ``π`` of the cuts gives
+   ``f(x) ≤ c̄ + ḡ · x``, so ``OPT ≤ L = c̄ + (sum of the P largest ḡ_j)`` (the master's duals
+   give the best ``π``; ``L`` is recomputed in plain arithmetic, so it holds whatever the
+   solver's tolerances). A candidate ``j`` whose bound with ``x_j = 1`` (``c̄ + ḡ_j`` + the
+   ``P - 1`` largest others) is below the incumbent's value is closed in every optimal solution;
+   one whose bound with ``x_j = 0`` is below it is open in every optimal solution.
+3. **The reduced compact MIP** over the candidates left, warm-started at the incumbent. The
+   bound reported is the smaller of ``L`` and that MIP's bound (the fixing loses no optimum).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import highspy
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import coo_matrix
+
+from fangkong.planning import _highs, _kernels
+from fangkong.planning._highs import Solved, _Model
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+#: Share of the time limit the cutting-plane phase may take.
+LP_SHARE = 0.5
+#: The cutting planes stop when the master's bound is within this of the best f seen.
+LP_TOLERANCE = 1e-7
+#: The in-out step: query at ``ALPHA · x_master + (1 - ALPHA) · centre``.
+ALPHA = 0.3
+MAX_ROUNDS = 2_000
+
+
+def _local_rows(
+    rptr: IntArray, rcand: IntArray, weight: FloatArray, rows: IntArray, col_pos: IntArray
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """The rows ``rows`` restricted to the candidates with ``col_pos >= 0`` (renumbered);
+    rows left with no candidate are dropped."""
+    sizes = rptr[rows + 1] - rptr[rows]
+    take = (
+        np.concatenate([np.arange(rptr[i], rptr[i + 1]) for i in rows.tolist()])
+        if rows.size
+        else np.zeros(0, dtype=np.int64)
+    )
+    row_id = np.repeat(np.arange(rows.size, dtype=np.int64), sizes)
+    cand = col_pos[rcand[take]]
+    keep = cand >= 0
+    row_id, cand = row_id[keep], cand[keep]
+    counts = np.bincount(row_id, minlength=rows.size)
+    has = counts > 0
+    renumber = np.cumsum(has) - 1
+    new_ptr = np.zeros(int(has.sum()) + 1, dtype=np.int64)
+    np.cumsum(counts[has], out=new_ptr[1:])
+    return new_ptr, cand[np.argsort(renumber[row_id], kind="stable")], weight[rows][has]
+
+
+class _Master:
+    """The master LP over n candidates and one θ_k per group of rows: ``max Σ θ_k`` s.t.
+    ``Σ x ≤ P``, ``θ_k ≤ W_k`` (the group's weight) and the cuts ``θ_k ≤ c + g · x``."""
+
+    def __init__(self, n: int, budget: int, group_weight: FloatArray) -> None:
+        self.n = n
+        self.k = group_weight.size
+        self.highs = highspy.Highs()  # type: ignore[no-untyped-call]
+        self.highs.setOptionValue("output_flag", False)
+        # re-solved after each round of cuts from the previous basis: no presolve
+        self.highs.setOptionValue("presolve", "off")
+        inf = highspy.kHighsInf
+        lower = np.concatenate([np.zeros(n), np.full(self.k, -inf)])
+        upper = np.concatenate([np.ones(n), group_weight])
+        self.highs.addVars(n + self.k, lower, upper)
+        self.highs.changeColsCost(
+            self.k, np.arange(n, n + self.k, dtype=np.int32), np.ones(self.k, dtype=np.float64)
+        )
+        self.highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        self.highs.addRow(
+            -inf, float(budget), n, np.arange(n, dtype=np.int32), np.ones(n, dtype=np.float64)
+        )
+        self.group_weight = group_weight
+        self.cut_group: list[int] = []
+        self.cut_c: list[float] = []
+        self.cut_g: list[FloatArray] = []
+
+    def add(self, groups: IntArray, c: FloatArray, g: FloatArray) -> None:
+        """Add the cuts of ``groups`` (``c[k]``, ``g[k]`` for each k in groups)."""
+        if groups.size == 0:
+            return
+        starts = [0]
+        index: list[IntArray] = []
+        value: list[FloatArray] = []
+        for k in groups.tolist():
+            nz = np.flatnonzero(g[k] > 0)
+            index += [nz, np.array([self.n + k])]
+            value += [-g[k][nz], np.ones(1)]
+            starts.append(starts[-1] + nz.size + 1)
+            self.cut_group.append(k)
+            self.cut_c.append(float(c[k]))
+            self.cut_g.append(g[k].copy())
+        idx = np.concatenate(index).astype(np.int32)
+        self.highs.addRows(
+            groups.size,
+            np.full(groups.size, -highspy.kHighsInf),
+            c[groups].astype(np.float64),
+            idx.size,
+            np.array(starts[:-1], dtype=np.int32),
+            idx,
+            np.concatenate(value).astype(np.float64),
+        )
+
+    def solve(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``(x, θ, cut duals)`` at the master's optimum."""
+        self.highs.run()
+        solution = self.highs.getSolution()
+        values = np.asarray(solution.col_value, dtype=np.float64)
+        duals = np.abs(np.asarray(solution.row_dual, dtype=np.float64)[1:])
+        return np.clip(values[: self.n], 0.0, 1.0), values[self.n :], duals
+
+    def certified(self, duals: FloatArray, budget: int) -> tuple[float, float, FloatArray]:
+        """``(L, c̄, ḡ)``: per group a convex combination of its cuts and of ``θ_k ≤ W_k``
+        (weights from the duals, scaled to sum to at most 1), summed over the groups;
+        ``L = c̄ +`` the ``budget`` largest ``ḡ_j`` bounds every solution's coverage."""
+        group = np.asarray(self.cut_group, dtype=np.int64)
+        pi = duals[: group.size]
+        pi = np.where(np.isfinite(pi), pi, 0.0)
+        total = np.bincount(group, weights=pi, minlength=self.k)
+        scale = np.where(total > 1.0, 1.0 / np.maximum(total, 1e-300), 1.0)
+        pi = pi * scale[group]
+        rest = np.clip(1.0 - np.bincount(group, weights=pi, minlength=self.k), 0.0, 1.0)
+        c_bar = float(np.dot(pi, np.asarray(self.cut_c)) + np.dot(rest, self.group_weight))
+        g_bar = np.asarray(np.stack(self.cut_g).T @ pi, dtype=np.float64)
+        top = np.sort(g_bar)[::-1][:budget]
+        return c_bar + float(top.sum()), c_bar, g_bar
+
+
+#: Groups of rows, each with its θ in the master (multi-cut Benders).
+MAX_GROUPS = 256
+
+
+def _groups(lptr: IntArray, lcand: IntArray, n: int) -> tuple[IntArray, int]:
+    """Rows grouped by their dominant candidate (the one reaching most rows), folded into at
+    most :data:`MAX_GROUPS` groups: rows of one group tend to lie near each other."""
+    n_rows = lptr.size - 1
+    if n_rows == 0:
+        return np.zeros(0, dtype=np.int64), 1
+    size = np.bincount(lcand, minlength=n).astype(np.int64)
+    key = size[lcand] * (n + 1) + lcand
+    dominant = np.maximum.reduceat(key, lptr[:-1]) % (n + 1)
+    _, label = np.unique(dominant, return_inverse=True)
+    k = int(min(MAX_GROUPS, int(label.max()) + 1))
+    return (label % k).astype(np.int64), k
+
+
+def _swap_local(
+    lptr: IntArray, lcand: IntArray, lw: FloatArray, start: FloatArray, budget_s: float
+) -> FloatArray:
+    """The exchange heuristic on the local rows from ``start`` (0/1)."""
+    n = start.size
+    rows = np.repeat(np.arange(lw.size, dtype=np.int64), np.diff(lptr))
+    order = np.lexsort((rows, lcand))
+    cptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(lcand, minlength=n), out=cptr[1:])
+    crow = rows[order]
+    chosen = start > 0.5
+    none = np.zeros(n, dtype=np.bool_)
+    every = np.ones(n, dtype=np.bool_)
+    count = _kernels.cover_counts(cptr, crow, chosen, lw.size)
+    tol = 1e-12 * max(1.0, float(lw.sum()))
+    began = time.perf_counter()
+    while time.perf_counter() - began < budget_s:
+        j, k, gain = _kernels.best_cover_swap(cptr, crow, lw, chosen, none, every, count)
+        if j < 0 or gain <= tol:
+            break
+        _kernels.apply_cover_swap(cptr, crow, chosen, count, j, k)
+    return chosen.astype(np.float64)
+
+
+def solve_mclp(
+    *,
+    rptr: IntArray,
+    rcand: IntArray,
+    weight: FloatArray,
+    n_candidates: int,
+    fixed: BoolArray,
+    kept: BoolArray,
+    live: BoolArray,
+    p: int,
+    start: BoolArray,
+    time_limit_s: float,
+    gap: float,
+    progress: Callable[[str, dict[str, float]], None] | None,
+    cancel: threading.Event | None,
+) -> Solved:
+    """Solve the MCLP exactly (see the module docstring); ``start`` is the incumbent."""
+    started = time.perf_counter()
+    free = np.flatnonzero(kept & ~fixed)
+    budget = p - int(fixed.sum())
+    col_pos = np.full(n_candidates, -1, dtype=np.int64)
+    col_pos[free] = np.arange(free.size)
+    offset = float(weight[~live].sum())
+    lptr, lcand, lw = _local_rows(rptr, rcand, weight, np.flatnonzero(live), col_pos)
+    n = free.size
+    stats: dict[str, Any] = {"free_candidates": n, "lp_rows": int(lw.size)}
+    incumbent = start[free].astype(np.float64)
+
+    def f(x: FloatArray) -> float:
+        return float(_kernels.cover_cut(lptr, lcand, lw, x)[2])
+
+    def elapsed() -> float:
+        return time.perf_counter() - started
+
+    best = f(incumbent)
+    if budget <= 0 or n == 0 or lw.size == 0 or budget >= n:
+        chosen = fixed.copy()
+        if budget >= n:
+            chosen[free] = True
+        else:
+            chosen |= start
+        return Solved(chosen, offset + float(lw.sum()) if budget >= n else math.nan,
+                      "optimal", elapsed(), stats)  # fmt: skip
+    group, n_groups = _groups(lptr, lcand, n)
+    group_weight = np.bincount(group, weights=lw, minlength=n_groups).astype(np.float64)
+    master = _Master(n, budget, group_weight)
+    everyone = np.arange(n_groups, dtype=np.int64)
+    uniform = np.full(n, budget / n)
+    for point in (incumbent, uniform):
+        c, g, _ = _kernels.group_cuts(lptr, lcand, lw, group, n_groups, point)
+        master.add(everyone, c, g)
+    centre = 0.5 * incumbent + 0.5 * uniform
+    lp_best = best
+    upper = math.inf
+    rounds = 0
+    lp_limit = LP_SHARE * time_limit_s
+    while rounds < MAX_ROUNDS:
+        rounds += 1
+        x_bar, theta, _ = master.solve()
+        upper = min(upper, float(theta.sum()))
+        if upper - lp_best <= LP_TOLERANCE * max(abs(upper), 1.0):
+            break
+        if elapsed() > lp_limit or (cancel is not None and cancel.is_set()):
+            break
+        query = ALPHA * x_bar + (1.0 - ALPHA) * centre
+        c, g, value = _kernels.group_cuts(lptr, lcand, lw, group, n_groups, query)
+        lp_best = max(lp_best, float(value.sum()))
+        tol = LP_TOLERANCE * max(abs(upper), 1.0) / n_groups
+        cut_off = theta - (c + g @ x_bar) > tol
+        c2, g2, value2 = _kernels.group_cuts(lptr, lcand, lw, group, n_groups, x_bar)
+        lp_best = max(lp_best, float(value2.sum()))
+        # where the stabilised cut misses the master's point, the cut at the point itself
+        plain = ~cut_off & (theta - value2 > tol)
+        c[plain], g[plain] = c2[plain], g2[plain]
+        added = np.flatnonzero(cut_off | plain)
+        if added.size == 0:
+            break
+        master.add(added, c, g)
+        centre = 0.5 * centre + 0.5 * x_bar
+        if progress is not None:
+            progress(
+                "bound",
+                {"objective": offset + best, "bound": offset + upper, "elapsed_s": elapsed()},
+            )
+    x_bar, theta, duals = master.solve()
+    bound, c_bar, g_bar = master.certified(duals, budget)
+    stats.update({"cut_rounds": rounds, "cuts": len(master.cut_c), "groups": n_groups,
+                  "lp_bound": offset + bound, "lp_s": round(elapsed(), 3)})  # fmt: skip
+    # The LP's answer rounded (its P largest) and improved by exchanges may beat the incumbent.
+    rounded = np.zeros(n)
+    rounded[np.argsort(-x_bar, kind="stable")[:budget]] = 1.0
+    rounded = _swap_local(lptr, lcand, lw, rounded, budget_s=max(1.0, 0.05 * time_limit_s))
+    if (found := f(rounded)) > best:
+        best, incumbent = found, rounded
+    stats["incumbent_after_lp"] = offset + best
+    chosen = fixed.copy()
+    chosen[free[incumbent > 0.5]] = True
+    if bound - best <= gap * max(abs(offset + best), 1e-9):
+        stats["reduced_candidates"] = 0
+        return Solved(chosen, offset + bound, "optimal", elapsed(), stats)
+    # Fixing by the certified bound.
+    order = np.argsort(-g_bar, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    sorted_g = g_bar[order]
+    top_p = float(sorted_g[:budget].sum())
+    top_p1 = float(sorted_g[: budget - 1].sum())
+    next_g = float(sorted_g[budget]) if budget < n else 0.0
+    with_j = np.where(rank < budget - 1, c_bar + top_p, c_bar + g_bar + top_p1)
+    without_j = np.where(rank < budget, c_bar + top_p - g_bar + next_g, c_bar + top_p)
+    margin = 1e-9 * max(abs(best), 1.0)
+    closed = with_j < best - margin
+    opened = (without_j < best - margin) & ~closed
+    stats.update({"closed_by_bound": int(closed.sum()), "opened_by_bound": int(opened.sum())})
+    remaining = time_limit_s - elapsed()
+    if cancel is not None and cancel.is_set():
+        return Solved(chosen, offset + bound, "cancelled", elapsed(), stats)
+    if remaining <= 0:
+        return Solved(chosen, offset + bound, "time_limit", elapsed(), stats)
+    model, x_of = _reduced_model(lptr, lcand, lw, closed, opened, budget, incumbent)
+    stats["reduced_candidates"] = int(x_of.size)
+    if model is None:
+        answer = opened | (incumbent > 0.5)
+        chosen = fixed.copy()
+        chosen[free[answer]] = True
+        return Solved(chosen, offset + best, "optimal", elapsed(), stats)
+    model.offset += offset
+    ran = _highs.run(
+        model,
+        time_limit_s=remaining,
+        gap=gap,
+        progress=progress,
+        cancel=cancel,
+        elapsed_before_s=elapsed(),
+    )
+    stats.update(ran.stats)
+    if ran.values is not None:
+        pick = opened.copy()
+        pick[x_of[ran.values[: x_of.size] > 0.5]] = True
+        if (found := f(pick.astype(np.float64))) >= best:
+            best = found
+            chosen = fixed.copy()
+            chosen[free[pick]] = True
+    final = offset + bound
+    if math.isfinite(ran.bound):
+        final = min(final, ran.bound)
+    return Solved(chosen, final, ran.status, elapsed(), stats)
+
+
+def _reduced_model(
+    lptr: IntArray,
+    lcand: IntArray,
+    lw: FloatArray,
+    closed: BoolArray,
+    opened: BoolArray,
+    budget: int,
+    incumbent: FloatArray,
+) -> tuple[_Model | None, IntArray]:
+    """The compact MCLP over the candidates neither closed nor opened by the bound."""
+    n = closed.size
+    x_of = np.flatnonzero(~closed & ~opened)
+    slots = budget - int(opened.sum())
+    row_id = np.repeat(np.arange(lw.size, dtype=np.int64), np.diff(lptr))
+    covered = np.zeros(lw.size, dtype=np.bool_)
+    covered[row_id[opened[lcand]]] = True
+    constant = float(lw[covered].sum())
+    if slots <= 0 or x_of.size == 0:
+        return None, x_of
+    pos = np.full(n, -1, dtype=np.int64)
+    pos[x_of] = np.arange(x_of.size)
+    pair = (pos[lcand] >= 0) & ~covered[row_id]
+    rows_used = np.unique(row_id[pair])
+    row_pos = np.full(lw.size, -1, dtype=np.int64)
+    row_pos[rows_used] = np.arange(rows_used.size)
+    n_x, n_r = x_of.size, rows_used.size
+    entries_r = np.concatenate([row_pos[row_id[pair]], np.arange(n_r), np.full(n_x, n_r)])
+    entries_c = np.concatenate([pos[lcand[pair]], n_x + np.arange(n_r), np.arange(n_x)])
+    values = np.concatenate([-np.ones(int(pair.sum())), np.ones(n_r), np.ones(n_x)])
+    matrix = coo_matrix((values, (entries_r, entries_c)), shape=(n_r + 1, n_x + n_r)).tocsc()
+    x0 = incumbent[x_of]
+    if x0.sum() > slots:  # the incumbent used a candidate the bound opened: keep it feasible
+        x0 = np.zeros(n_x)
+    cover0 = np.zeros(n_r)
+    hit = pair & (incumbent[lcand] > 0.5)
+    cover0[np.unique(row_pos[row_id[hit]])] = 1.0
+    return (
+        _Model(
+            matrix=matrix,
+            cost=np.concatenate([np.zeros(n_x), lw[rows_used]]),
+            lower=np.zeros(n_x + n_r),
+            upper=np.ones(n_x + n_r),
+            row_lower=np.full(n_r + 1, -math.inf),
+            row_upper=np.concatenate([np.zeros(n_r), [float(slots)]]),
+            integer=np.concatenate([np.ones(n_x, dtype=np.bool_), np.zeros(n_r, dtype=np.bool_)]),
+            offset=constant,
+            maximize=True,
+            start=np.concatenate([x0, cover0]),
+            x_of=x_of,
+        ),
+        x_of,
+    )
