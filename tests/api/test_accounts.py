@@ -534,3 +534,31 @@ def test_the_console_manages_accounts(server: LiveServer) -> None:
     )
     assert changed.status_code == 200 and "密码已修改" in changed.text
     assert user_browser.get("/account").status_code == 200
+
+
+def test_a_live_stream_ends_with_its_session(server: LiveServer) -> None:
+    """Logout (here: from another browser: every session ends) closes an open live stream
+    within its next look (2 s), and so does the revocation of a stream's token."""
+    _make_user(server, "acc_stream", Role.STATION_OFFICER, "T-D1-S1")
+    with Session(server.engine) as session:
+        user = auth.get_by_username(session, username="acc_stream")
+        assert user is not None
+        user_id = user.id
+    watcher = _console(server, "acc_stream", password=TEST_PASSWORD)
+    other = _console(server, "acc_stream")
+    token = _token(server, "acc_stream")
+    for client, end in ((watcher, "logout"), (server.client(token), "revoke")):
+        _OPEN.append(client)
+        started = time.monotonic()
+        with client.stream("GET", "/api/v1/dispatch/stream", timeout=30) as stream:
+            lines = stream.iter_lines()
+            assert next(lines).startswith("retry:")
+            if end == "logout":
+                assert other.post("/logout").status_code == 303
+            else:
+                with Session(server.engine) as session:
+                    auth.revoke_tokens(session, user=session.get(User, user_id), actor=SYSTEM)
+                    session.commit()
+            for _ in lines:  # the server closes the stream: the loop ends
+                assert time.monotonic() - started < 20
+        assert time.monotonic() - started < 20, end

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
+from fangkong.core import auth
 from fangkong.core.db import utcnow
-from fangkong.core.errors import InvalidInput, NotFound
+from fangkong.core.errors import InvalidInput, NotFound, Unauthorized
 from fangkong.core.i18n import translate
 from fangkong.core.security import FieldCipher
 from fangkong.dispatch import fastpath, kpis, live, present, recommend, service, taxonomy
@@ -575,26 +576,39 @@ def _sse(kind: str, data: object) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def _stream(request: Request, feed: live.ChangeFeed) -> AsyncIterator[str]:
+async def _stream(
+    request: Request, feed: live.ChangeFeed, credential: auth.Credential, idle_s: float | None
+) -> AsyncIterator[str]:
+    """The stream of ``feed``; it ends with its session or token (each look checks
+    ``credential`` again: logout, deactivation, revocation) and, for a console session, after
+    ``idle_s`` (the browser reconnects with its cookie, refused once the user is idle)."""
     factory: sessionmaker[Session] = request.app.state.session_factory
+    ends = None if idle_s is None else time.monotonic() + idle_s
 
     def read(step: Callable[[Session], Any]) -> Any:
         with factory() as session:
             return step(session)
+
+    def look(session: Session) -> list[live.Event]:
+        auth.user_for(session, credential)
+        return feed.changes(session, now=utcnow())
 
     with live.BROKER.subscribe() as woken:
         snapshot = await anyio.to_thread.run_sync(read, lambda s: feed.start(s, now=utcnow()))
         yield "retry: 3000\n\n" + _sse("snapshot", snapshot)
         last_look = last_sent = time.monotonic()
         while not await request.is_disconnected():
+            if ends is not None and time.monotonic() > ends:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), timeout=live.TICK_S)
             events: list[live.Event] = []
             if woken.is_set() or time.monotonic() - last_look >= live.POLL_S:
                 woken.clear()  # before the read: a commit during it wakes the next round
-                events = await anyio.to_thread.run_sync(
-                    read, lambda s: feed.changes(s, now=utcnow())
-                )
+                try:
+                    events = await anyio.to_thread.run_sync(read, look)
+                except Unauthorized:
+                    return
                 last_look = time.monotonic()
             events += feed.alerts(now=utcnow())
             if events:
@@ -617,9 +631,12 @@ async def _stream(request: Request, feed: live.ChangeFeed) -> AsyncIterator[str]
     },
 )
 async def live_stream(request: Request, scope: UserScope) -> StreamingResponse:
-    """The live command map's updates, pushed as Server-Sent Events."""
+    """The live command map's updates, pushed as Server-Sent Events (until the session or the
+    token ends)."""
+    credential = credential_of(request)
+    idle_s = None if credential.token else get_settings(request).session_idle_timeout_s
     return StreamingResponse(
-        _stream(request, live.ChangeFeed(scope=scope)),
+        _stream(request, live.ChangeFeed(scope=scope), credential, idle_s),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
