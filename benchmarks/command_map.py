@@ -439,7 +439,8 @@ def run(phase: float) -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="fk-map-bench-"))
     data_dir = workdir / "data"
-    env = {**os.environ, "FANGKONG_DATA_DIR": str(data_dir)}
+    # Served as the demo is: its admin and commander log in without a second factor.
+    env = {**os.environ, "FANGKONG_DATA_DIR": str(data_dir), "FANGKONG_ENVIRONMENT": "demo"}
     fangkong = [sys.executable, "-m", "fangkong.cli"]
     server: subprocess.Popen[bytes] | None = None
     try:
