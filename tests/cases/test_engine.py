@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from cases.case_helpers import CALENDAR, CIPHER, T0, UserFactory, actor_of, area
 from fangkong.cases import registry, service
 from fangkong.cases.declaration import CaseTypeDecl, TransitionDecl
-from fangkong.cases.models import Case, CaseNotice, DeadlineAction, EventKind
+from fangkong.cases.models import Case, CaseAttachment, CaseNotice, DeadlineAction, EventKind
 from fangkong.cases.storage import DiskStorage
 from fangkong.core import audit
 from fangkong.core.audit import SYSTEM
@@ -921,3 +921,51 @@ def test_attachments_and_links(db: Session, tmp_path: Path) -> None:
         EventKind.LINK,
         EventKind.LINK,
     ]
+
+
+def test_files_stored_in_clear_before_are_sealed(db: Session, tmp_path: Path) -> None:
+    """A file written before files were sealed is sealed by the purge job: a new sealed
+    file, the row's key and keyed digest, and the file in clear deleted once committed."""
+    storage = DiskStorage(tmp_path / "files")
+    case = new_case(db, "hazard")
+    plain = b"%PDF-1.4 old file"
+    old_key = storage.save(plain, suffix=".pdf")
+    case.attachments.append(
+        CaseAttachment(
+            filename="旧.pdf",
+            content_type="application/pdf",
+            size=len(plain),
+            sha256="0" * 64,
+            storage_key=old_key,
+            uploaded_at=T0,
+        )
+    )
+    db.flush()
+    (attachment,) = case.attachments
+    assert service.open_attachment(
+        db,
+        case=case,
+        attachment_id=attachment.id,
+        storage=storage,
+        cipher=CIPHER,
+        user=None,
+        actor=SYSTEM,
+    ) == (attachment, plain)  # read as it is until sealed
+    assert service.seal_stored_in_clear(db, storage=storage, cipher=CIPHER) == 1
+    assert attachment.key_encrypted is not None and attachment.storage_key != old_key
+    assert attachment.sha256 == CIPHER.keyed_digest(plain)
+    assert plain not in storage.read(attachment.storage_key)
+    assert storage.read(old_key) == plain  # kept until the transaction commits
+    db.commit()
+    with pytest.raises(NotFound):
+        storage.read(old_key)
+    assert service.open_attachment(
+        db,
+        case=case,
+        attachment_id=attachment.id,
+        storage=storage,
+        cipher=CIPHER,
+        user=None,
+        actor=SYSTEM,
+    ) == (attachment, plain)
+    assert service.seal_stored_in_clear(db, storage=storage, cipher=CIPHER) == 0

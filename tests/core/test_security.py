@@ -127,3 +127,30 @@ def test_tokens_equal() -> None:
     assert tokens_equal("abc", "abc")
     assert not tokens_equal("abc", "abd")
     assert not tokens_equal("abc", "abcd")
+
+
+def test_keyed_digests_need_the_key() -> None:
+    """A digest of personal data is an HMAC under a key derived from the secret: another
+    installation's key, or a plain hash, never finds the same value."""
+    ours, theirs = FieldCipher("a" * 40), FieldCipher("b" * 40)
+    digest = ours.keyed_digest("13800138000")
+    assert digest == ours.keyed_digest(b"13800138000") and len(digest) == 64
+    assert digest != theirs.keyed_digest("13800138000")
+    assert digest != hashlib.sha256(b"13800138000").hexdigest()
+    assert digest != ours.keyed_digest("13800138001")
+
+
+def test_sealed_files_open_with_their_key_only() -> None:
+    cipher = FieldCipher("a" * 40)
+    data = "张三的身份证".encode() * 100
+    sealed, key = cipher.seal(data)
+    assert data not in sealed and "张三".encode() not in sealed
+    assert cipher.unseal(sealed, key) == data
+    again, other_key = cipher.seal(data)
+    assert again != sealed and other_key != key  # a key and a nonce of its own per file
+    with pytest.raises(ValueError, match="cannot be read"):
+        cipher.unseal(sealed[:-1] + bytes([sealed[-1] ^ 1]), key)  # altered
+    with pytest.raises(ValueError, match="cannot be read"):
+        cipher.unseal(sealed, other_key)
+    with pytest.raises(ValueError, match="cannot be read"):
+        FieldCipher("b" * 40).unseal(sealed, key)
