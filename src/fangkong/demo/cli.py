@@ -44,7 +44,9 @@ def register_demo(app: typer.Typer, *, serve: Callable[[Settings], None]) -> Non
                 help="While serving, record a simulated incident every few seconds and dispatch it",
             ),
         ] = False,
-        live_interval: Annotated[float, typer.Option(help="Seconds between live incidents")] = 8.0,
+        live_interval: Annotated[
+            float, typer.Option(help="Seconds between live incidents")
+        ] = 15.0,  # demo.live.LIVE_INTERVAL_S (not imported here: the command loads lazily)
     ) -> None:
         """Build the demo county (real OSM data of Liechtenstein) and serve the console."""
         from fangkong.core.security import FieldCipher
