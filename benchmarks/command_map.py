@@ -127,12 +127,15 @@ def _add_live(
         service.report_position(session, unit=unit, lon=lon, lat=lat, now=now)
 
 
-def _seed(data_dir: Path) -> None:
-    """500 open incidents received over the last hour and 300 units, at random addresses."""
+def _seed(data_dir: Path) -> str:
+    """500 open incidents received over the last hour and 300 units, at random addresses; a
+    bearer token of the demo's admin, issued here (the account logs in with a second factor)."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from fangkong.areas.models import Area, AreaLevel, StandardAddress
+    from fangkong.core import auth
+    from fangkong.core.audit import SYSTEM
     from fangkong.core.config import load_settings
     from fangkong.core.db import make_engine
     from fangkong.core.security import FieldCipher
@@ -158,11 +161,16 @@ def _seed(data_dir: Path) -> None:
             units=UNITS,
             cipher=cipher,
         )
+        admin = auth.get_by_username(session, username="admin")
+        if admin is None:
+            raise SystemExit("the demo county has no admin")
+        _, token = auth.issue_token(session, user=admin, name="bench", ttl=None, actor=SYSTEM)
         session.commit()
     engine.dispose()
     (data_dir / "bench-points.txt").write_text(
         "\n".join(f"{x},{y}" for x, y in points), encoding="utf-8"
     )
+    return str(token)
 
 
 class Writer(threading.Thread):
@@ -451,7 +459,7 @@ def run(phase: float) -> None:
             env=env,
             stdout=subprocess.DEVNULL,
         )
-        _seed(data_dir)
+        token = _seed(data_dir)
         print(
             f"demo county + {INCIDENTS} incidents + {UNITS} units in "
             f"{time.perf_counter() - t0:.1f} s"
@@ -474,9 +482,6 @@ def run(phase: float) -> None:
             if time.monotonic() > deadline:
                 sys.exit("the server did not start")
             time.sleep(0.2)
-        token = httpx.post(
-            f"{base}/api/v1/auth/token", json={"username": "admin", "password": "fangkong-demo"}
-        ).json()["access_token"]
         points = [
             (float(x), float(y))
             for x, y in (
