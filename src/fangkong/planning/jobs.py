@@ -1,0 +1,114 @@
+"""Background planning jobs: one worker thread per process runs queued runs in turn.
+
+A job is a function of (session, progress, cancel) returning the run's result. It runs in a
+thread of its own with sessions of its own: its progress is written in short transactions
+(at most every :data:`REPORT_EVERY_S`), where it also reads whether a cancel was asked (from
+any server process), and its result is stored with the run when it ends. The heavy work
+(matrix, heuristic, HiGHS) releases the GIL, so requests are served meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from fangkong.core.db import session_scope, utcnow
+from fangkong.core.errors import FangkongError
+from fangkong.planning import runs
+from fangkong.planning.models import Run, RunStatus
+
+log = logging.getLogger(__name__)
+
+REPORT_EVERY_S = 0.5
+
+#: progress(stage, fraction 0-1, figures)
+Progress = Callable[[str, float, dict[str, float]], None]
+Work = Callable[[Session, Progress, threading.Event], dict[str, Any]]
+
+
+class Runner:
+    """Runs planning jobs of one database, one at a time, in a background thread."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planning-job")
+        self.cancels: dict[int, threading.Event] = {}
+
+    def submit(self, run_id: int, work: Work) -> Future[None]:
+        """Run ``work`` for the (committed) run ``run_id``."""
+        event = threading.Event()
+        self.cancels[run_id] = event
+        return self.pool.submit(self.execute, run_id, work, event)
+
+    def cancel(self, run_id: int) -> None:
+        """Stop a job of this process now (others see the flag at their next report)."""
+        event = self.cancels.get(run_id)
+        if event is not None:
+            event.set()
+
+    def execute(self, run_id: int, work: Work, cancel: threading.Event) -> None:
+        try:
+            execute(self.factory, run_id, work, cancel)
+        finally:
+            self.cancels.pop(run_id, None)
+
+
+def execute(
+    factory: sessionmaker[Session], run_id: int, work: Work, cancel: threading.Event
+) -> None:
+    """Run one job to its end (also what the command line calls in its own thread)."""
+    with session_scope(factory) as session:
+        run = session.get(Run, run_id)
+        if run is None or run.status != RunStatus.QUEUED or run.cancel_requested:
+            return
+        run.status = RunStatus.RUNNING
+        run.started_at = utcnow()
+        run.updated_at = run.started_at
+    last = [0.0]
+
+    def progress(stage: str, fraction: float, figures: dict[str, float]) -> None:
+        now = time.monotonic()
+        if now - last[0] < REPORT_EVERY_S and fraction < 1.0:
+            return
+        last[0] = now
+        try:
+            with session_scope(factory) as s:
+                if runs.report_progress(s, run_id, progress=fraction, stage=stage):
+                    cancel.set()
+        except Exception:  # a progress report lost is no reason to stop the job
+            log.exception("planning run %s: progress report failed", run_id)
+
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    try:
+        with session_scope(factory) as session:
+            result = work(session, progress, cancel)
+    except FangkongError as exc:
+        error = exc.message
+    except Exception as exc:
+        log.exception("planning run %s failed", run_id)
+        error = f"internal error: {type(exc).__name__}"
+    with session_scope(factory) as session:
+        run = session.get(Run, run_id)
+        if run is not None:
+            runs.finish(session, run, result=result, error=error)
+
+
+_runners: weakref.WeakKeyDictionary[sessionmaker[Session], Runner] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def runner_for(factory: sessionmaker[Session]) -> Runner:
+    """The process's runner of ``factory``'s database (created on first use)."""
+    with _lock:
+        runner = _runners.get(factory)
+        if runner is None:
+            runner = _runners[factory] = Runner(factory)
+        return runner

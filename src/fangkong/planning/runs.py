@@ -1,0 +1,176 @@
+"""Planning runs: every analysis stored with its inputs and result, read in scope.
+
+A run is filed under an area path (the area it concerns, else the deepest area common to the
+user's areas) and read by the users whose scope covers that path; out of scope reads as not
+found. Long runs (placements) go through :mod:`.jobs`: queued, running with progress,
+done, failed or cancelled.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from fangkong.areas.models import Area
+from fangkong.core import audit
+from fangkong.core.audit import Actor
+from fangkong.core.db import utcnow
+from fangkong.core.errors import Conflict, NotFound
+from fangkong.core.scoping import Scope
+from fangkong.planning.models import Run, RunKind, RunStatus
+
+MAX_RUNS = 200
+#: A running job that has not reported for this long is taken as lost (its server stopped).
+STALE_AFTER = timedelta(minutes=2)
+TERMINAL = frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+def filing_path(scope: Scope, area: Area | None) -> str:
+    """Where a run is filed: the area, else the deepest path common to the scope's paths."""
+    if area is not None:
+        return area.path
+    paths = list(scope.paths)
+    if len(paths) == 1:
+        return paths[0]
+    parts = [p.strip("/").split("/") for p in paths]
+    common: list[str] = []
+    for segment in zip(*parts, strict=False):
+        if len(set(segment)) != 1:
+            break
+        common.append(segment[0])
+    return "/" + "".join(f"{s}/" for s in common)
+
+
+def create(
+    session: Session,
+    *,
+    kind: RunKind,
+    params: dict[str, Any],
+    area_path: str,
+    actor: Actor,
+    title: str = "",
+    scenario_id: int | None = None,
+    status: RunStatus = RunStatus.QUEUED,
+) -> Run:
+    """Store a new run (queued, or running when computed in the caller's thread)."""
+    now = utcnow()
+    run = Run(
+        kind=kind,
+        status=status,
+        title=title[:200],
+        area_path=area_path,
+        scenario_id=scenario_id,
+        params=json.dumps(params, ensure_ascii=False, separators=(",", ":")),
+        created_by_id=actor.user_id,
+        created_at=now,
+        updated_at=now,
+        started_at=now if status == RunStatus.RUNNING else None,
+    )
+    session.add(run)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="planning_run",
+        entity_id=run.id,
+        detail={"kind": kind.value, "title": run.title},
+        area_path=area_path,
+    )
+    return run
+
+
+def finish(session: Session, run: Run, *, result: dict[str, Any] | None, error: str | None) -> None:
+    """Store a run's result (done) or error (failed); a cancelled run keeps its best answer."""
+    now = utcnow()
+    run.result = json.dumps(result, ensure_ascii=False, separators=(",", ":")) if result else None
+    run.error = error
+    if error is not None:
+        run.status = RunStatus.FAILED
+    elif run.cancel_requested or (result or {}).get("status") == "cancelled":
+        run.status = RunStatus.CANCELLED
+    else:
+        run.status = RunStatus.DONE
+    run.progress = 1.0 if run.status == RunStatus.DONE else run.progress
+    run.finished_at = now
+    run.updated_at = now
+    session.flush()
+
+
+def report_progress(session: Session, run_id: int, *, progress: float, stage: str) -> bool:
+    """Record a job's progress; True when a cancel was asked."""
+    session.execute(
+        update(Run)
+        .where(Run.id == run_id)
+        .values(progress=max(0.0, min(1.0, progress)), stage=stage[:64], updated_at=utcnow())
+    )
+    return bool(session.scalar(select(Run.cancel_requested).where(Run.id == run_id)))
+
+
+def params_of(run: Run) -> dict[str, Any]:
+    data = json.loads(run.params)
+    assert isinstance(data, dict)
+    return data
+
+
+def result_of(run: Run) -> dict[str, Any]:
+    """The stored result; NotFound while there is none."""
+    if run.result is None:
+        raise NotFound(f"run {run.id} has no result ({run.status.value})", field="run_id")
+    data = json.loads(run.result)
+    assert isinstance(data, dict)
+    return data
+
+
+def shown_status(run: Run) -> RunStatus | str:
+    """The status, or ``lost`` for a job that stopped reporting (its server went away)."""
+    if run.status in (RunStatus.RUNNING, RunStatus.QUEUED) and (
+        utcnow() - run.updated_at > STALE_AFTER
+    ):
+        return "lost"
+    return run.status
+
+
+def get_all(
+    session: Session, *, scope: Scope, kind: RunKind | None = None, limit: int = 50
+) -> list[Run]:
+    """Runs filed in ``scope``, newest first."""
+    query = select(Run).where(scope.clause(Run.area_path))
+    if kind is not None:
+        query = query.where(Run.kind == kind)
+    limit = max(1, min(limit, MAX_RUNS))
+    return list(session.scalars(query.order_by(Run.id.desc()).limit(limit)))
+
+
+def get_or_raise(session: Session, *, run_id: int, scope: Scope) -> Run:
+    """One run; out of scope reads as not found."""
+    run = session.scalars(
+        select(Run).where(Run.id == run_id, scope.clause(Run.area_path))
+    ).one_or_none()
+    if run is None:
+        raise NotFound(f"run {run_id} does not exist or is outside your areas", field="run_id")
+    return run
+
+
+def request_cancel(session: Session, *, run: Run, actor: Actor) -> Run:
+    """Ask a queued or running job to stop; it stops at its next progress report."""
+    if run.status in TERMINAL:
+        raise Conflict(f"run {run.id} has already ended ({run.status.value})", field="run_id")
+    run.cancel_requested = True
+    if run.status == RunStatus.QUEUED:
+        run.status = RunStatus.CANCELLED
+        run.finished_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="cancel",
+        entity="planning_run",
+        entity_id=run.id,
+        area_path=run.area_path,
+    )
+    return run
