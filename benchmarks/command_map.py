@@ -129,7 +129,8 @@ def _add_live(
 
 def _seed(data_dir: Path) -> str:
     """500 open incidents received over the last hour and 300 units, at random addresses; a
-    bearer token of the demo's admin, issued here (the account logs in with a second factor)."""
+    bearer token of the demo's admin, issued here rather than through the login (whose rules,
+    a second factor among them, are not what this measures)."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
