@@ -181,7 +181,7 @@ def test_second_factor_roles_by_environment() -> None:
     from fangkong.core.config import ROLE_NAMES
     from fangkong.core.models import Role
 
-    assert ROLE_NAMES == tuple(role.value for role in Role)
+    assert tuple(role.value for role in Role) == ROLE_NAMES
     for environment in ("production", "development"):
         settings = Settings(environment=environment, secret_key="k" * 40)
         assert settings.required_second_factor_roles == {"admin", "commander"}
