@@ -40,3 +40,11 @@ def test_an_error_raised_with_plain_text_is_shown_as_raised() -> None:
     error = NotFound("no incident 7")
     assert error.text("zh-CN") == "no incident 7"
     assert "code" not in error.to_dict()
+
+
+def test_an_error_among_the_values_renders_in_the_same_language() -> None:
+    inner = InvalidInput(key="fusion.violations", params={"count": 3})
+    outer = InvalidInput(key="error.user.unknown_areas", params={"codes": inner})
+    assert outer.message == "unknown area codes: 3 faults found"
+    assert inner.text("zh-CN") in outer.text("zh-CN")
+    assert outer.to_dict()["params"] == {"codes": "3 faults found"}

@@ -48,7 +48,10 @@ def can(user: User | Principal, permission: str) -> bool:
 
 def require(user: User | Principal, permission: str) -> None:
     if not can(user, permission):
-        raise Forbidden(f"role {user.role.value!r} lacks the permission {permission!r}")
+        raise Forbidden(
+            key="error.auth.lacks_permission",
+            params={"role": user.role.value, "permission": permission},
+        )
 
 
 def get(session: Session, *, user_id: int) -> User | None:
@@ -58,7 +61,7 @@ def get(session: Session, *, user_id: int) -> User | None:
 def get_or_raise(session: Session, *, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"user {user_id} does not exist", field="user_id")
+        raise NotFound(key="error.user.no_such_id", params={"user_id": user_id}, field="user_id")
     return user
 
 
@@ -83,12 +86,14 @@ def area_path_of(session: Session, *, user_id: int) -> str | None:
 
 def _area_ids_by_code(session: Session, codes: list[str]) -> list[int]:
     if not codes:
-        raise InvalidInput("a user must be bound to at least one area", field="area_codes")
+        raise InvalidInput(key="error.user.no_area", field="area_codes")
     selected = select(AREA_NODE.c.code, AREA_NODE.c.id).where(AREA_NODE.c.code.in_(codes))
     found: dict[str, int] = {code: area_id for code, area_id in session.execute(selected)}
     missing = sorted(set(codes) - set(found))
     if missing:
-        raise InvalidInput(f"unknown area codes: {', '.join(missing)}", field="area_codes")
+        raise InvalidInput(
+            key="error.user.unknown_areas", params={"codes": ", ".join(missing)}, field="area_codes"
+        )
     return [found[code] for code in codes]
 
 
@@ -108,10 +113,12 @@ def create(
     """Create a user bound to the areas with the given codes; the password must pass the
     policy (:func:`fangkong.core.passwords.check`)."""
     if not username or len(username) > 64 or not username.replace("_", "").isalnum():
-        raise InvalidInput("username must be 1-64 letters, digits or underscores", field="username")
+        raise InvalidInput(key="error.user.username_invalid", field="username")
     passwords.check(password, username=username, min_length=min_length)
     if get_by_username(session, username=username) is not None:
-        raise Conflict(f"username {username!r} is taken", field="username")
+        raise Conflict(
+            key="error.user.username_taken", params={"username": username}, field="username"
+        )
     area_ids = _area_ids_by_code(session, sorted(set(area_codes)))
     user = User(
         username=username,
@@ -310,10 +317,10 @@ def _live_token(found: tuple[bool, datetime | None, bool] | None) -> None:
     """Refuse a token not found, revoked, expired or of an inactive user (one answer for all:
     which one it was is not the caller's to learn)."""
     if found is None:
-        raise Unauthorized("invalid or expired token")
+        raise Unauthorized(key="error.token.invalid")
     revoked, expires_at, active = found
     if revoked or (expires_at is not None and expires_at <= utcnow()) or not active:
-        raise Unauthorized("invalid or expired token")
+        raise Unauthorized(key="error.token.invalid")
 
 
 def user_for_token(session: Session, *, token: str) -> User:

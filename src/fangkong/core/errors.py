@@ -15,7 +15,9 @@ class FangkongError(Exception):
     """Base of every error a service raises on purpose.
 
     An error a user may see carries ``key`` and ``params``: the console shows the catalogue's
-    text for the reader's language (``core/locales``); the API's message is the English text.
+    text for the reader's language (``<domain>/locales``); the API's message is the English
+    text. A value in ``params`` may itself be an error (the fault of a row, the cause of a
+    failed import): it is rendered in the same language.
     """
 
     status_code = 400
@@ -35,7 +37,7 @@ class FangkongError(Exception):
         if message is None:
             if key is None:
                 raise TypeError("an error needs a message or a catalogue key")
-            message = translate(key, API_LANGUAGE, **self.params)
+            message = translate(key, API_LANGUAGE, **_rendered(self.params, API_LANGUAGE))
         super().__init__(message)
         self.message = message
         self.field = field
@@ -45,7 +47,7 @@ class FangkongError(Exception):
         """The message in ``language`` (its catalogue text when the error has a key)."""
         if self.key is None:
             return self.message
-        return translate(self.key, language, **self.params)
+        return translate(self.key, language, **_rendered(self.params, language))
 
     def to_dict(self) -> dict[str, Any]:
         """The API's answer: the kind of error, its stable code and values, the English text."""
@@ -58,6 +60,15 @@ class FangkongError(Exception):
         if self.detail:
             body["detail"] = self.detail
         return body
+
+
+def _rendered(params: Mapping[str, Any], language: str) -> dict[str, Any]:
+    """The values to format a text with: an error among them (a row's fault, the cause of a
+    failed import) is its own text in ``language``."""
+    return {
+        name: value.text(language) if isinstance(value, FangkongError) else value
+        for name, value in params.items()
+    }
 
 
 def _json_value(value: object) -> object:

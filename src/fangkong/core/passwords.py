@@ -44,17 +44,13 @@ def check(password: str, *, username: str, min_length: int = DEFAULT_MIN_LENGTH)
 
     Complexity: O(n) in the password's length; the list is a set, read once.
     """
-
-    def refuse(key: str, **params: object) -> InvalidInput:
-        return InvalidInput(field="password", key=key, params=params)
-
     if len(password) < min_length:
-        raise refuse("error.password.short", min=min_length)
+        raise InvalidInput(key="error.password.short", params={"min": min_length}, field="password")
     if len(password) > MAX_LENGTH:
-        raise refuse("error.password.long", max=MAX_LENGTH)
+        raise InvalidInput(key="error.password.long", params={"max": MAX_LENGTH}, field="password")
     if len(username) >= 3 and username.lower() in password.lower():
-        raise refuse("error.password.username")
+        raise InvalidInput(key="error.password.username", field="password")
     if is_common(password):
-        raise refuse("error.password.common")
+        raise InvalidInput(key="error.password.common", field="password")
     if len(set(password)) < MIN_DISTINCT or _is_run(password):
-        raise refuse("error.password.pattern")
+        raise InvalidInput(key="error.password.pattern", field="password")

@@ -37,7 +37,9 @@ def _actor() -> Actor:
 def _user(session: Session, username: str) -> User:
     user = auth.get_by_username(session, username=username)
     if user is None:
-        raise NotFound(f"user {username!r} does not exist", field="username")
+        raise NotFound(
+            key="error.user.no_such_name", params={"username": username}, field="username"
+        )
     return user
 
 

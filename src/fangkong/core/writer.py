@@ -204,10 +204,7 @@ class ProcessCommitter(Generic[Call, Answer]):
             # A child that cannot start (the database unreachable, say) is tried again at
             # most once a RESTART_AFTER_S, not once per call.
             if time.monotonic() - self._lost_at < RESTART_AFTER_S:
-                raise Unavailable(
-                    "the intake writer stopped and is starting again: send "
-                    "again with the same idempotency key"
-                )
+                raise Unavailable(key="error.writer.restarting")
             self._start(asyncio.get_running_loop())
 
     def submit(self, call: Call) -> asyncio.Future[Answer]:
@@ -336,9 +333,7 @@ class ProcessCommitter(Generic[Call, Answer]):
             )
             self._process = None
         self._outbox = []
-        self._fail_pending(
-            Unavailable("the intake writer stopped: send again with the same idempotency key")
-        )
+        self._fail_pending(Unavailable(key="error.writer.stopped"))
 
     def _fail_pending(self, error: BaseException) -> None:
         pending, self._pending = self._pending, {}
