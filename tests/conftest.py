@@ -32,6 +32,8 @@ from fangkong.core.migrate import upgrade
 from fangkong.web.app import create_app
 
 POSTGRES_URL_ENV = "FANGKONG_TEST_POSTGRES_URL"
+#: The application's role (no superuser, not the owner) for the row-level security tests.
+POSTGRES_APP_URL_ENV = "FANGKONG_TEST_POSTGRES_APP_URL"
 TEST_PASSWORD = "correct-horse-battery"
 
 
@@ -74,6 +76,22 @@ def fresh_database(backend: str, tmp: Path, *, suffix: str = "") -> Engine:
         reset_postgres(engine)
     upgrade(engine)
     return engine
+
+
+def app_role_engine(owner: Engine) -> Engine:
+    """An engine on ``owner``'s database that connects as the application's role (granted
+    what the app needs by the owner): PostgreSQL's row-level security applies to it."""
+    from fangkong.core import db_postgresql
+
+    url = os.environ.get(POSTGRES_APP_URL_ENV)
+    if not url:
+        if os.environ.get("FANGKONG_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{POSTGRES_APP_URL_ENV} is not set but FANGKONG_REQUIRE_POSTGRES=1")
+        pytest.skip(f"no application role to test row-level security (set {POSTGRES_APP_URL_ENV})")
+    app_url = make_url(url).set(database=owner.url.database)
+    with owner.begin() as conn:
+        db_postgresql.grant_app_role(conn, str(app_url.username))
+    return make_engine(app_url.render_as_string(hide_password=False))
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -201,14 +219,27 @@ def _free_port() -> int:
 
 @contextmanager
 def running_server(
-    backend: str, tmp: Path, suffix: str, *, intake_writer: str = "process", **settings: Any
+    backend: str,
+    tmp: Path,
+    suffix: str,
+    *,
+    intake_writer: str = "process",
+    app_role: bool = False,
+    **settings: Any,
 ) -> Iterator[LiveServer]:
     """The test county in its own database behind a real uvicorn server on loopback;
-    ``settings`` are given to its :class:`Settings`."""
+    ``settings`` are given to its :class:`Settings`. With ``app_role`` (PostgreSQL), the
+    server connects as the application's role, under row-level security."""
     engine = fresh_database(backend, tmp, suffix=suffix)
     with Session(engine) as session:
         area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
         session.commit()
+    if app_role:
+        try:
+            app_engine = app_role_engine(engine)
+        finally:
+            engine.dispose()
+        engine = app_engine
     settings = Settings(
         data_dir=tmp,
         secret_key="s" * 40,

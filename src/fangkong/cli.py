@@ -226,7 +226,7 @@ def serve(
 
 # The demo county's command is the demo package's: the product never imports demo data.
 register_demo(app, serve=_serve)
-register_core(app)
+register_core(app, db=db_app)
 
 if __name__ == "__main__":
     app()

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from conftest import TEST_PASSWORD, LiveServer
+from conftest import TEST_PASSWORD, LiveServer, running_server
 from factories import county_geojson, grid_centre
 from fangkong.areas import permissions as area_perms
 from fangkong.cases import permissions as case_perms
@@ -26,6 +26,7 @@ from fangkong.core import auth, permissions
 from fangkong.core.audit import SYSTEM
 from fangkong.core.models import Role
 from fangkong.dispatch import permissions as dispatch_perms
+from fangkong.planning import permissions as planning_perms
 
 BINDINGS = {"city": "T", "station": "T-D1-S1", "grid": "T-D1-S1-B1-G1"}
 ALL_CODES = {f["properties"]["code"] for f in county_geojson()["features"]}
@@ -33,6 +34,27 @@ ALL_CODES = {f["properties"]["code"] for f in county_geojson()["features"]}
 
 def visible(bound: str) -> set[str]:
     return {code for code in ALL_CODES if code == bound or code.startswith(bound + "-")}
+
+
+@pytest.fixture(scope="module", params=["as_owner", "row_security"])
+def live_server(
+    request: pytest.FixtureRequest,
+    live_server: LiveServer,
+    backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LiveServer]:
+    """The matrix runs twice on PostgreSQL: against the shared server (connected as the
+    tables' owner, a superuser), and against a server connected as the application's role,
+    under row-level security: the second wall must answer as the services do."""
+    if request.param == "as_owner":
+        yield live_server
+        return
+    if backend != "postgresql":
+        pytest.skip("row-level security is PostgreSQL's")
+    with running_server(
+        backend, tmp_path_factory.mktemp("live-rls"), "_api_rls", app_role=True
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -227,6 +249,15 @@ def test_writes_and_admin_reads_follow_the_role(
         phone = client.get(f"/api/v1/users/{me['id']}/phone")
         assert phone.status_code == (200 if permissions.UNMASK_PERSONAL in held else 403)
 
+        checkpoint = client.post(
+            "/api/v1/planning/checkpoints",
+            json={"code": f"MK-{role.value}-{label}", "name": "matrix", "lon": lon, "lat": lat},
+        )
+        assert checkpoint.status_code == (201 if planning_perms.WRITE in held else 403)
+        # Permission before the body: an empty placement is refused (p missing) only to planners.
+        placement = client.post("/api/v1/planning/placements", json={})
+        assert placement.status_code == (422 if planning_perms.WRITE in held else 403)
+
 
 # --- Every list route -----------------------------------------------------------------------
 
@@ -260,7 +291,7 @@ def seeded(live_server: LiveServer) -> Seeded:
     city's administrator over the API (so audited as any write); a user of the other grid
     who logs in; a failed login of a name that is no user's."""
     ids: dict[str, dict[str, int]] = {kind: {} for kind in ("incidents", "cases", "posts")}
-    ids |= {"units": {}, "addresses": {}}
+    ids |= {"units": {}, "addresses": {}, "checkpoints": {}, "scenarios": {}}
     with live_server.client(live_server.admin_token()) as admin:
         areas = {a["code"]: a["id"] for a in admin.get("/api/v1/areas").json()}
         for grid in SEED_GRIDS:
@@ -306,6 +337,14 @@ def seeded(live_server: LiveServer) -> Seeded:
                 admin,
                 "addresses",
                 {"code": f"MA-{grid}", "text_zh": "矩阵路2号", "lon": lon + 1e-4, "lat": lat},
+            )
+            ids["checkpoints"][grid] = _seed_post(
+                admin,
+                "planning/checkpoints",
+                {"code": f"MK-{grid}", "name": "matrix", "lon": lon, "lat": lat + 1e-4},
+            )
+            ids["scenarios"][grid] = _seed_post(
+                admin, "planning/scenarios", {"name": f"matrix {grid}", "area_code": grid}
             )
         made = admin.post(
             "/api/v1/users",
@@ -482,6 +521,21 @@ def _check_indicators(ask: Ask, answer: httpx.Response) -> None:
     _codes_within(ask, (r["area_code"] for r in answer.json()))
 
 
+def _check_checkpoints(ask: Ask, answer: httpx.Response) -> None:
+    ask.expect_seeded("checkpoints", {c["id"] for c in answer.json()})
+
+
+def _check_scenarios(ask: Ask, answer: httpx.Response) -> None:
+    ask.expect_seeded("scenarios", {s["id"] for s in answer.json()})
+
+
+def _check_runs(ask: Ask, answer: httpx.Response) -> None:
+    # a run is filed under an area: the deepest id of its path is one the caller sees
+    seen = {str(i) for code, i in ask.seeded.area_ids.items() if code in ask.visible}
+    for run in answer.json():
+        assert run["area_path"].strip("/").split("/")[-1] in seen, (run, ask.bound)
+
+
 lon, lat = grid_centre(IN_GRID)
 PERIOD = {"start": "2020-01-01T00:00:00+08:00", "end": "2029-01-01T00:00:00+08:00"}
 #: Every GET route of the API without a path parameter: how the matrix checks it, or why it
@@ -520,6 +574,11 @@ LIST_ROUTES: dict[str, Listed | str] = {
     "/api/v1/dispatch/stream": "Server-Sent Events, scoped per stream (test_live.py)",
     "/api/v1/dispatch/kpis": Listed(dispatch_perms.READ, _area_param(), PERIOD),
     "/api/v1/dispatch/replays": Listed(dispatch_perms.READ, _check_replays),
+    "/api/v1/planning/runs": Listed(planning_perms.READ, _check_runs),
+    "/api/v1/planning/scenarios": Listed(planning_perms.READ, _check_scenarios),
+    "/api/v1/planning/checkpoints": Listed(planning_perms.READ, _check_checkpoints),
+    "/api/v1/planning/ring/settings": "the control ring's road-class weights and target",
+    "/api/v1/planning/weight-columns": "the names of the address weight columns",
 }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry, Pool
 
 from fangkong.areas.models import Area
+from fangkong.core.scoping import as_system
 
 
 @dataclass(frozen=True)
@@ -176,8 +177,10 @@ def get(session: Session) -> AreaIndex:
         local = _local_writes
     if cached is not None and cached.local == local and now - cached.checked_at < RECHECK_S:
         return cached.index
-    key = _generation(session)
-    index = cached.index if cached is not None and cached.index.key == key else build(session)
+    # Every area, whoever asks: the index is shared by every request of this process.
+    with as_system(session):
+        key = _generation(session)
+        index = cached.index if cached is not None and cached.index.key == key else build(session)
     with _lock:
         _cache[cache_key] = _Cached(index=index, checked_at=now, local=local)
     return index

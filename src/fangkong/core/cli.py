@@ -132,8 +132,33 @@ def restore_command(
     )
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``audit``, ``backup`` and ``restore`` to the command line."""
+def grant_command(
+    role: Annotated[str, typer.Argument(help="The role the server connects as")],
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """PostgreSQL: let ROLE (not the tables' owner) run fangkong under row-level security:
+    read and write every table, only read and append the audit log. Run it as the owner
+    (``--database-url``) after each upgrade."""
+    from fangkong.core import db_postgresql
+    from fangkong.core.db import make_engine
+
+    settings = settings_for(data_dir)
+    engine = make_engine(database_url or settings.resolved_database_url)
+    try:
+        if engine.dialect.name != "postgresql":
+            console.print("nothing to grant: SQLite has no roles")
+            return
+        with engine.begin() as conn:
+            db_postgresql.grant_app_role(conn, role)
+    finally:
+        engine.dispose()
+    console.print(f"granted {role} what the application needs")
+
+
+def register(app: typer.Typer, *, db: typer.Typer) -> None:
+    """Add ``audit``, ``backup``, ``restore`` and ``db grant`` to the command line."""
     app.add_typer(audit_app, name="audit")
     app.command("backup")(backup_command)
     app.command("restore")(restore_command)
+    db.command("grant")(grant_command)

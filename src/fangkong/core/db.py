@@ -98,7 +98,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "savepoint", _sqlite_begin_before_savepoint)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    if engine.dialect.name == "postgresql":
+        from fangkong.core import db_postgresql
+
+        # Row-level security: the system's scope until a request narrows it (see there).
+        event.listen(engine, "connect", db_postgresql.system_scope)
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,7 +1,20 @@
 """SQL that only PostgreSQL runs: the audit log's append-only trigger and its privileged
-purge (the migrations install them, :mod:`fangkong.core.audit` calls the purge)."""
+purge (the migrations install them, :mod:`fangkong.core.audit` calls the purge), and
+row-level security by area path, the second wall under the services' scoping.
+
+Row-level security: every table that carries an area path (:data:`SCOPED_TABLES`) is read,
+updated and deleted only where its path extends one of the paths in the transaction's
+setting ``fangkong.scope_paths`` (comma-separated; ``/`` is the system's, every row). The
+tables force it on their owner too: only a superuser or a role with ``BYPASSRLS`` gets around
+it. Each connection of fangkong starts with the system's scope (:func:`system_scope`: jobs,
+the command line, the intake writer, migrations); a request narrows it to its user's areas for
+its transaction (:func:`set_scope`, ``SET LOCAL``). A connection that never set it (another
+program's) sees no row. Inserts are not checked: the services decide where a record goes.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -38,7 +51,8 @@ CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
 AUDIT_PURGE = f"""
 CREATE OR REPLACE FUNCTION fangkong_audit_purge(before timestamptz,
     OUT anchor_id integer, OUT anchor_hash varchar, OUT deleted bigint)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
+    SET fangkong.scope_paths = '/' AS $$
 BEGIN
     SELECT id, chain_hash INTO anchor_id, anchor_hash FROM audit_event
         WHERE at < least(before, now() - interval '{MIN_AUDIT_RETENTION_DAYS} days')
@@ -71,3 +85,132 @@ def purge_audit(conn: Connection, *, before: object) -> tuple[int | None, str | 
         {"before": before},
     ).one()
     return row[0], row[1], int(row[2])
+
+
+SCOPE_SETTING = "fangkong.scope_paths"
+READER_SETTING = "fangkong.reader_id"
+SYSTEM_PATHS = "/"
+
+#: The tables under row-level security and the column that holds each one's area path.
+SCOPED_TABLES = {
+    "area": "path",
+    "standard_address": "area_path",
+    "incident": "area_path",
+    "case_record": "area_path",
+    "unit": "home_area_path",
+    "police_post": "area_path",
+    "dispatch_replay": "area_path",
+    "audit_event": "area_path",
+}
+
+#: ``fangkong_in_scope(path)``: whether ``path`` extends a path of the transaction's scope
+#: (the system's scope holds every row, one with no path too).
+SCOPE_FUNCTIONS = """
+CREATE OR REPLACE FUNCTION fangkong_scope_paths() RETURNS text[]
+LANGUAGE sql STABLE AS $$
+    SELECT string_to_array(nullif(current_setting('fangkong.scope_paths', true), ''), ',')
+$$;
+CREATE OR REPLACE FUNCTION fangkong_in_scope(path text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce('/' = ANY (fangkong_scope_paths()), false)
+        OR (path IS NOT NULL AND EXISTS (
+            SELECT 1 FROM unnest(fangkong_scope_paths()) AS scope (prefix)
+            WHERE prefix <> '' AND left(path, length(prefix)) = prefix))
+$$;
+"""
+
+
+def _policies(table: str, column: str) -> str:
+    if table == "audit_event":
+        # A reader sees the events of their areas and their own; events of no area are the
+        # whole tree's (a request sets the system's paths for a reader of the whole tree).
+        # Deleted only by the purge function (the trigger checks who asks).
+        return f"""
+CREATE POLICY fangkong_read ON {table} FOR SELECT USING (
+    fangkong_in_scope({column})
+    OR user_id = nullif(current_setting('{READER_SETTING}', true), '')::integer
+);
+CREATE POLICY fangkong_insert ON {table} FOR INSERT WITH CHECK (true);
+CREATE POLICY fangkong_purge ON {table} FOR DELETE
+    USING (current_setting('fangkong.audit_purge', true) = 'on');
+"""
+    return f"""
+CREATE POLICY fangkong_read ON {table} FOR SELECT USING (fangkong_in_scope({column}));
+CREATE POLICY fangkong_insert ON {table} FOR INSERT WITH CHECK (true);
+CREATE POLICY fangkong_update ON {table} FOR UPDATE
+    USING (fangkong_in_scope({column})) WITH CHECK (true);
+CREATE POLICY fangkong_delete ON {table} FOR DELETE USING (fangkong_in_scope({column}));
+"""
+
+
+def enable_row_security() -> str:
+    """The DDL that turns row-level security on (a migration runs it)."""
+    parts = [SCOPE_FUNCTIONS]
+    for table, column in SCOPED_TABLES.items():
+        parts.append(
+            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\n"
+            f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n" + _policies(table, column)
+        )
+    return "\n".join(parts)
+
+
+def disable_row_security() -> str:
+    parts = []
+    for table in SCOPED_TABLES:
+        for policy in ("fangkong_read", "fangkong_insert", "fangkong_update", "fangkong_delete"):
+            parts.append(f"DROP POLICY IF EXISTS {policy} ON {table};")
+        parts.append(f"DROP POLICY IF EXISTS fangkong_purge ON {table};")
+        parts.append(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY;")
+        parts.append(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY;")
+    parts.append("DROP FUNCTION IF EXISTS fangkong_in_scope(text);")
+    parts.append("DROP FUNCTION IF EXISTS fangkong_scope_paths();")
+    return "\n".join(parts)
+
+
+def system_scope(dbapi_connection: Any, _record: object = None) -> None:
+    """Give a new connection the system's scope (an engine's ``connect`` event)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"SET {SCOPE_SETTING} = '{SYSTEM_PATHS}'")
+    finally:
+        cursor.close()
+    # psycopg opens a transaction for the SET: end it, so the pool gets an idle connection.
+    dbapi_connection.commit()
+
+
+def set_scope(conn: Connection, *, paths: tuple[str, ...], reader_id: int | None) -> None:
+    """Narrow the transaction's scope to ``paths`` (``SET LOCAL``: it ends with the
+    transaction), and name its reader (their own audit events stay theirs)."""
+    conn.exec_driver_sql(
+        "SELECT set_config(%(scope)s, %(paths)s, true), set_config(%(reader)s, %(id)s, true)",
+        {
+            "scope": SCOPE_SETTING,
+            "paths": ",".join(paths),
+            "reader": READER_SETTING,
+            "id": "" if reader_id is None else str(reader_id),
+        },
+    )
+
+
+def current_scope(conn: Connection) -> str | None:
+    return conn.exec_driver_sql(f"SELECT current_setting('{SCOPE_SETTING}', true)").scalar()
+
+
+def restore_scope(conn: Connection, paths: str | None) -> None:
+    conn.exec_driver_sql(
+        "SELECT set_config(%(scope)s, %(paths)s, true)",
+        {"scope": SCOPE_SETTING, "paths": paths or ""},
+    )
+
+
+def grant_app_role(conn: Connection, role: str) -> None:
+    """Let ``role`` (not the tables' owner) run fangkong: read and write every table, but
+    only read and append the audit log. Run by the owner after each upgrade."""
+    quoted = conn.dialect.identifier_preparer.quote(role)
+    for statement in (
+        f"GRANT USAGE ON SCHEMA public TO {quoted}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}",
+        f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
+        f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_event FROM {quoted}",
+    ):
+        conn.exec_driver_sql(statement)

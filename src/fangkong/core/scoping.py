@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, bindparam, exists, false, not_, or_, select
@@ -69,7 +70,8 @@ def whole_tree(session: Session, scope: Scope) -> bool:
     if not scope.paths:
         return False
     outside = exists().where(not_(scope.clause(AREA_NODE.c.path)))
-    return not session.execute(select(outside)).scalar()
+    with as_system(session):  # every area, whatever the database's own scope
+        return not session.execute(select(outside)).scalar()
 
 
 def common_path(paths: Iterable[str]) -> str | None:
@@ -89,3 +91,37 @@ def common_path(paths: Iterable[str]) -> str | None:
     if not common:
         return None
     return "/" + "/".join(common) + "/"
+
+
+def bind_scope(session: Session, scope: Scope, *, reader_id: int | None) -> None:
+    """Narrow the database's own scope (PostgreSQL's row-level security, the second wall) to
+    ``scope`` for the rest of ``session``'s transaction; a reader of the whole tree gets the
+    system's. Nothing on SQLite."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return
+    from fangkong.core import db_postgresql
+
+    paths = SYSTEM_SCOPE.paths if whole_tree(session, scope) else scope.paths
+    db_postgresql.set_scope(conn, paths=paths, reader_id=reader_id)
+
+
+@contextmanager
+def as_system(session: Session) -> Iterator[None]:
+    """Read as the system inside a request whose scope is narrowed: for what is shared by
+    every user (the point-to-area index over every area), never for what a user is shown."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    from fangkong.core import db_postgresql
+
+    before = db_postgresql.current_scope(conn)
+    if before == db_postgresql.SYSTEM_PATHS:
+        yield
+        return
+    db_postgresql.restore_scope(conn, db_postgresql.SYSTEM_PATHS)
+    try:
+        yield
+    finally:
+        db_postgresql.restore_scope(conn, before)

@@ -19,7 +19,7 @@ from fangkong.core.config import Settings
 from fangkong.core.errors import Forbidden, Unauthorized
 from fangkong.core.i18n import negotiate
 from fangkong.core.models import User
-from fangkong.core.scoping import Scope, scope_for
+from fangkong.core.scoping import Scope, bind_scope, scope_for
 from fangkong.core.security import FieldCipher, tokens_equal
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -196,7 +196,11 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 def get_scope(db: DbSession, user: CurrentUser) -> Scope:
-    return scope_for(db, user)
+    """The user's scope; on PostgreSQL the database's row-level security is narrowed to it
+    too for the request's transaction (the second wall under the services' scoping)."""
+    scope = scope_for(db, user)
+    bind_scope(db, scope, reader_id=user.id)
+    return scope
 
 
 UserScope = Annotated[Scope, Depends(get_scope)]
