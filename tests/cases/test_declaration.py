@@ -122,6 +122,17 @@ BROKEN: list[tuple[str, Mutation, str]] = [
         "transition 'route_external': assigns from field 'handler'",
     ),
     (
+        "not_by unknown",
+        lambda d: _transition(d, "pass_reinspection").update(not_by=["handle"]),
+        "transition 'pass_reinspection': not_by 'handle' is neither a declared transition nor "
+        "a declared user field",
+    ),
+    (
+        "not_by a field of another kind",
+        lambda d: _transition(d, "pass_reinspection").update(not_by=["department"]),
+        "not_by 'department' is neither a declared transition nor a declared user field",
+    ),
+    (
         "stay with target",
         lambda d: _transition(d, "assess").update(stay=True),
         "transition 'assess': a stay transition names no target",
@@ -218,6 +229,8 @@ def test_builtin_types_are_valid_and_registered() -> None:
     assert {f.options for f in hazard.fields if f.name == "finding_route"} == {
         ("rolling_special", "on_foot", "data", "inter_department")
     }
+    # Separation of duties: whoever handled a hazard does not pass its re-inspection.
+    assert hazard.transition("pass_reinspection").not_by == ("report_handled", "handler")  # type: ignore[union-attr]
     dispute = registry.get("dispute")
     assert dispute.personal_fields == {"session_note", "agreement_text"}
     assert dispute.target_of(dispute.transition("hold_session"), "mediating") == "mediating"  # type: ignore[arg-type]

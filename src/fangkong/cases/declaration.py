@@ -135,6 +135,11 @@ class TransitionDecl(_Model):
 
     A transition with ``stay: true`` records facts (a mediation session, new risk facts) and
     leaves the case in its state with its running deadline; it names no target.
+
+    ``not_by`` separates duties: the transition may not be taken by a user who took one of the
+    named transitions on the case, nor by the user a named user field of the case holds (a
+    re-inspection is not passed by whoever handled the hazard: ``not_by: [report_handled,
+    handler]``). The system itself (jobs, imports) is not bound by it.
     """
 
     name: str = Field(pattern=NAME)
@@ -149,6 +154,7 @@ class TransitionDecl(_Model):
     assigns_user: str | None = None
     assigns_org: str | None = None
     style: Literal["primary", "normal", "danger"] = "normal"
+    not_by: tuple[str, ...] = ()
 
 
 class RepeatedDecl(_Model):
@@ -385,6 +391,16 @@ def _check(decl: CaseTypeDecl) -> None:
                 raise ValueError(f"risk: repeated transition {rep.transition!r} is not declared")
             if rep.field not in (*counted.fields, *counted.optional_fields):
                 raise ValueError(f"risk: transition {rep.transition!r} does not ask {rep.field!r}")
+    for t in decl.transitions:
+        for name in t.not_by:
+            where = f"transition {t.name!r}"
+            if name not in names and (name not in fields or fields[name].kind != "user"):
+                raise ValueError(
+                    f"{where}: not_by {name!r} is neither a declared transition nor a "
+                    "declared user field"
+                )
+            if name in names and name in fields:
+                raise ValueError(f"{where}: not_by {name!r} names both a transition and a field")
     rate_names = [r.name for r in decl.rates]
     for rate in decl.rates:
         if rate_names.count(rate.name) > 1:

@@ -128,11 +128,36 @@ def is_overdue(case: Case, now: datetime) -> bool:
 
 
 def allowed_transitions(case: Case, user: User | None) -> list[TransitionDecl]:
-    """The transitions ``user`` may take from the case's state now (all of them for the system)."""
+    """The transitions ``user`` may take from the case's state now (all of them for the system):
+    by role, and not those the declaration's ``not_by`` keeps from them on this case."""
     decl = decl_of(case)
     if user is not None and not auth.can(user, perms.ACT):
         return []
-    return [t for t in decl.leaving(case.state) if user is None or user.role in t.roles]
+    return [
+        t
+        for t in decl.leaving(case.state)
+        if user is None or (user.role in t.roles and separated_by(case, t, user) is None)
+    ]
+
+
+def separated_by(case: Case, spec: TransitionDecl, user: User) -> str | None:
+    """The first of ``spec.not_by`` that keeps ``user`` from taking ``spec`` on ``case``: a
+    transition they took on it, or a user field of the case that names them (None: free).
+
+    Separation of duties is a rule of the declaration: whoever handled a hazard does not pass
+    its re-inspection.
+    """
+    user_fields = {f.name for f in decl_of(case).fields if f.kind == "user"}
+    for name in spec.not_by:
+        if name in user_fields:
+            if name in case.data and str(case.data[name]) == str(user.id):
+                return name
+        elif any(
+            e.kind == EventKind.TRANSITION and e.transition == name and e.user_id == user.id
+            for e in case.events
+        ):
+            return name
+    return None
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -336,6 +361,13 @@ def transition(
         raise Forbidden(
             f"role {user.role.value!r} may not take transition {name!r} (allowed: "
             f"{', '.join(r.value for r in spec.roles)})"
+        )
+    if user is not None and (by := separated_by(case, spec, user)) is not None:
+        raise Forbidden(
+            key="error.cases.separation_of_duties"
+            + ("" if decl.transition(by) is not None else "_field"),
+            params={"number": number(case), "transition": name, "by": by},
+            field="transition",
         )
     note = (note or "").strip() or None
     if spec.note_required and note is None:

@@ -121,6 +121,9 @@ HAZARD: dict[str, Any] = {
             "roles": ["station_officer", "inspector", "commander", "admin"],
             "fields": ["reinspection_result"],
             "style": "primary",
+            # Separation of duties: whoever reported it handled, or was its handler, does not
+            # pass their own work (failing it back stays open to them).
+            "not_by": ["report_handled", "handler"],
         },
         {
             "name": "fail_reinspection",
