@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated
 
@@ -27,11 +28,13 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 LANGUAGE_COOKIE = "fangkong_lang"
 #: What the signed session cookie holds: the user, the session version they logged in under
-#: (see :func:`fangkong.core.auth.end_sessions`), when they were last active (Unix seconds),
-#: and between a login's password and its second factor, the login waiting for it.
+#: (see :func:`fangkong.core.auth.end_sessions`), when they logged in and when they were last
+#: active (Unix seconds), and between a login's password and its second factor, the login
+#: waiting for it.
 SESSION_USER = "user_id"
 SESSION_VERSION = "session_version"
 SESSION_SEEN = "seen_at"
+SESSION_BEGAN = "began_at"
 SESSION_PENDING = "pending_login"
 #: Sent by the console's own refreshes (a board polling its rows): they are not the user's
 #: activity, so they keep no session from its idle timeout.
@@ -119,7 +122,7 @@ def require_csrf(request: Request, sent: str | None) -> None:
     itself, in a plain function)."""
     expected = request.session.get(CSRF_FIELD)
     if not isinstance(expected, str) or sent is None or not tokens_equal(expected, sent):
-        raise Forbidden("missing or wrong CSRF token", field=CSRF_FIELD)
+        raise Forbidden(key="error.csrf", field=CSRF_FIELD)
 
 
 def bearer_credential(authorization: str) -> auth.Credential | None:
@@ -133,7 +136,8 @@ def credential_of(request: Request) -> auth.Credential:
     """The request's bearer token, else its session cookie's user (no I/O).
 
     A session idle for longer than ``session_idle_timeout_s`` ends here (CJIS AC-11); each
-    request of the user's own (not :data:`BACKGROUND_HEADER`) counts as activity.
+    request of the user's own (not :data:`BACKGROUND_HEADER`) counts as activity. A session
+    ends ``session_max_age_s`` after its login whatever its activity.
     """
     bearer = bearer_credential(request.headers.get("authorization", ""))
     if bearer is not None:
@@ -145,10 +149,20 @@ def credential_of(request: Request) -> auth.Credential:
         raise Unauthorized(key="error.login.first")
     now = clock()
     seen = session.get(SESSION_SEEN)
-    idle_s = get_settings(request).session_idle_timeout_s
+    settings = get_settings(request)
+    idle_s = settings.session_idle_timeout_s
     if not isinstance(seen, int | float) or now - seen > idle_s:
         session.clear()
         raise Unauthorized(key="error.login.idle", params={"minutes": idle_s // 60})
+    began = session.get(SESSION_BEGAN)
+    if not isinstance(began, int | float):
+        # A session of a server before the absolute limit was kept: it counts from now.
+        began = session[SESSION_BEGAN] = int(now)
+    if now - began > settings.session_max_age_s:
+        session.clear()
+        raise Unauthorized(
+            key="error.login.expired", params={"hours": _hours(settings.session_max_age_s)}
+        )
     if BACKGROUND_HEADER not in request.headers:
         session[SESSION_SEEN] = int(now)
     return auth.Credential(user_id=user_id, session_version=version)
@@ -158,11 +172,57 @@ def begin_session(request: Request, user: User) -> None:
     """Log ``user`` in on this browser: a fresh session (the CSRF token kept)."""
     csrf = request.session.get(CSRF_FIELD)
     request.session.clear()
+    now = int(clock())
     request.session.update(
-        {SESSION_USER: user.id, SESSION_VERSION: user.session_version, SESSION_SEEN: int(clock())}
+        {
+            SESSION_USER: user.id,
+            SESSION_VERSION: user.session_version,
+            SESSION_SEEN: now,
+            SESSION_BEGAN: now,
+        }
     )
     if csrf:
         request.session[CSRF_FIELD] = csrf
+
+
+def _hours(seconds: int) -> str:
+    """Hours as people write them: "8", "0.5"."""
+    return f"{seconds / 3600:.1f}".removesuffix(".0")
+
+
+@dataclass(frozen=True)
+class SessionClock:
+    """How long the request's console session has left (seconds), and when to warn."""
+
+    idle_s: int
+    idle_left_s: int
+    left_s: int
+    warn_s: int
+    max_age_h: str
+
+
+def session_clock(request: Request) -> SessionClock | None:
+    """The console session's time left before its idle timeout and before its absolute end
+    (None for a request that is not of a logged-in console session); reads no clock but
+    :data:`clock` and changes nothing."""
+    session = request.scope.get("session")
+    if not session or not isinstance(session.get(SESSION_USER), int):
+        return None
+    now = clock()
+    settings = get_settings(request)
+    seen, began = session.get(SESSION_SEEN), session.get(SESSION_BEGAN)
+    seen = seen if isinstance(seen, int | float) else now
+    began = began if isinstance(began, int | float) else now
+    return SessionClock(
+        idle_s=settings.session_idle_timeout_s,
+        idle_left_s=max(0, int(seen + settings.session_idle_timeout_s - now)),
+        left_s=max(0, int(began + settings.session_max_age_s - now)),
+        warn_s=min(
+            settings.session_warning_s,
+            min(settings.session_idle_timeout_s, settings.session_max_age_s) // 2,
+        ),
+        max_age_h=_hours(settings.session_max_age_s),
+    )
 
 
 def login_policy(request: Request) -> login.LoginPolicy:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from fangkong.core import auth, login, permissions, totp
 from fangkong.core.audit import Actor
+from fangkong.core.bounds import Id
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput, Throttled, Unauthorized
 from fangkong.core.models import User
@@ -295,10 +296,8 @@ def account_password(
     return _account_page(request, db, user, language, notice="account.password_changed")
 
 
-@router.post("/account/tokens/{token_id}/revoke")
-def account_revoke(
-    token_id: int, db: DbSession, user: CurrentUser, actor: RequestActor
-) -> Response:
+@router.post("/account/tokens/{token_id:int}/revoke")
+def account_revoke(token_id: Id, db: DbSession, user: CurrentUser, actor: RequestActor) -> Response:
     token = auth.get_token(db, token_id=token_id)
     if token is not None and token.user_id == user.id:
         auth.revoke_token(db, token=token, actor=actor)
@@ -344,9 +343,9 @@ def users_page(
     return render(request, "users.html", language=language, user=user, users=users, locked=locked)
 
 
-@router.get("/users/{user_id}", response_class=HTMLResponse, dependencies=_MANAGE)
+@router.get("/users/{user_id:int}", response_class=HTMLResponse, dependencies=_MANAGE)
 def user_page(
-    user_id: int,
+    user_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -367,9 +366,9 @@ def user_page(
     )
 
 
-@router.post("/users/{user_id}/{action}", dependencies=_MANAGE)
+@router.post("/users/{user_id:int}/{action}", dependencies=_MANAGE)
 def user_action(
-    user_id: int, action: str, db: DbSession, scope: UserScope, actor: RequestActor
+    user_id: Id, action: str, db: DbSession, scope: UserScope, actor: RequestActor
 ) -> Response:
     """deactivate, activate, unlock or reset-totp a user of one's areas."""
     target = managed_user(db, user_id, scope)
@@ -382,13 +381,13 @@ def user_action(
     elif action == "reset-totp":
         login.reset_second_factor(db, user=target, actor=actor)
     else:
-        raise InvalidInput(f"no action {action!r}", field="action")
+        raise InvalidInput(key="error.user.no_action", params={"action": action}, field="action")
     return RedirectResponse(f"/users/{user_id}", status_code=303)
 
 
-@router.post("/users/{user_id}/tokens/{token_id}/revoke", dependencies=_MANAGE)
+@router.post("/users/{user_id:int}/tokens/{token_id:int}/revoke", dependencies=_MANAGE)
 def user_token_revoke(
-    user_id: int, token_id: int, db: DbSession, scope: UserScope, actor: RequestActor
+    user_id: Id, token_id: Id, db: DbSession, scope: UserScope, actor: RequestActor
 ) -> Response:
     target = managed_user(db, user_id, scope)
     token = auth.get_token(db, token_id=token_id)

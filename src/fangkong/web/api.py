@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from fangkong.areas.models import Area
 from fangkong.core import audit, auth, login, permissions
 from fangkong.core.audit import Actor
+from fangkong.core.bounds import Id
 from fangkong.core.errors import Forbidden, NotFound, Throttled, Unauthorized
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope, whole_tree
@@ -128,7 +129,7 @@ def create_user(
         area = db.scalars(select(Area).where(Area.code == code)).one_or_none()
         if area is None or not scope.covers(area.path):
             raise NotFound(
-                f"area {code!r} does not exist or is outside your areas", field="area_codes"
+                key="error.areas.area_not_found", params={"code": code}, field="area_codes"
             )
     cipher = get_cipher(request)
     user = auth.create(
@@ -146,9 +147,9 @@ def create_user(
     return user_out(db, user, cipher)
 
 
-@router.get("/users/{user_id}/phone", response_model=PhoneOut, tags=["users"])
+@router.get("/users/{user_id:int}/phone", response_model=PhoneOut, tags=["users"])
 def reveal_phone(
-    user_id: int,
+    user_id: Id,
     request: Request,
     db: DbSession,
     viewer: CurrentUser,
@@ -159,7 +160,7 @@ def reveal_phone(
     auth.require(viewer, permissions.UNMASK_PERSONAL)
     user = auth.get(db, user_id=user_id)
     if user is None or not _user_in_scope(db, user, scope):
-        raise NotFound(f"user {user_id} does not exist or is outside your areas", field="user_id")
+        raise NotFound(key="error.user.not_found", params={"user_id": user_id}, field="user_id")
     phone = auth.reveal_phone(db, viewer=viewer, user=user, cipher=get_cipher(request), actor=actor)
     return PhoneOut(user_id=user.id, phone=phone)
 

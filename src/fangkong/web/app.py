@@ -10,13 +10,13 @@ from urllib.parse import urlparse
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Match
 
 from fangkong import __version__, areas, cases, dispatch
 from fangkong.core import audit
@@ -24,7 +24,6 @@ from fangkong.core import personal as personal_data
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, make_session_factory
 from fangkong.core.errors import FangkongError, MethodNotAllowed, NotFound, Unauthorized
-from fangkong.core.i18n import translate
 from fangkong.core.leader import leadership
 from fangkong.core.models import User
 from fangkong.core.permissions import MANAGE_USERS, READ_AUDIT
@@ -50,6 +49,16 @@ NAVIGATION: list[NavEntry] = [
 API_PREFIX = "/api/v1"
 #: In the data folder: held by the one server process that runs the background jobs.
 JOBS_LOCK = "jobs.lock"
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of every route whose path matches the request's."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        found = getattr(route, "methods", None)
+        if found and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(found)
+    return sorted(methods)
 
 
 def body_limits() -> list[RouteLimit]:
@@ -80,6 +89,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.dispatch import fastpath as dispatch_fastpath
     from fangkong.dispatch import pages as dispatch_pages
     from fangkong.network import api as network_api
+    from fangkong.planning import api as planning_api
     from fangkong.web import account_pages, accounts
     from fangkong.web import api as core_api
     from fangkong.web import pages as core_pages
@@ -135,6 +145,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
+        # Every operation's refusals, in the one shape all errors take.
+        responses=errors.ERROR_RESPONSES,
         # Nothing is exported (no collector, no internet): without this FastAPI asks
         # OpenTelemetry on every request whether anyone listens.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -180,6 +192,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(network_api.router, prefix=API_PREFIX)
     app.include_router(cases_api.router, prefix=API_PREFIX)
     app.include_router(dispatch_api.router, prefix=API_PREFIX)
+    app.include_router(planning_api.router, prefix=API_PREFIX)
     app.include_router(core_pages.router)
     app.include_router(account_pages.router)
     app.include_router(areas_pages.router)
@@ -226,34 +239,46 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     async def routing_error(request: Request, exc: StarletteHTTPException) -> Response:
         # The router's own answers (no such path, a method the path does not take) in the
         # shapes of the domain errors: a page for a browser, the API's JSON for a program.
+        # A page says it as a sentence of its own ("No page at this address.").
         error: FangkongError
-        if exc.status_code == 404:
-            error = NotFound(translate("error.page_not_found", "en"))
-        elif exc.status_code == 405:
-            error = MethodNotAllowed(translate("error.method_not_allowed", "en"))
-        else:
-            error = FangkongError(str(exc.detail))
-            error.status_code = exc.status_code
         wants_page = "text/html" in request.headers.get("accept", "")
-        if request.url.path.startswith(API_PREFIX) or not wants_page:
-            return errors.domain_error(error)
-        if exc.status_code in (404, 405):
-            error.message = translate(f"error.{error.code}_page", language_of(request))
-        return error_page(request, error)
+        as_page = wants_page and not request.url.path.startswith(API_PREFIX)
+        if exc.status_code == 404:
+            error = (
+                NotFound(key="error.not_found_page")
+                if as_page
+                else NotFound(key="error.page_not_found")
+            )
+        elif exc.status_code == 405:
+            error = (
+                MethodNotAllowed(key="error.method_not_allowed_page")
+                if as_page
+                else MethodNotAllowed(key="error.method_not_allowed")
+            )
+        else:
+            error = FangkongError(key="error.http_status", params={"detail": str(exc.detail)})
+            error.status_code = exc.status_code
+        answer = error_page(request, error) if as_page else errors.domain_error(error)
+        # The router's headers too: a 405 names the methods the path takes (Allow), those
+        # of every route of the path (the router names only the first route's).
+        answer.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            answer.headers["Allow"] = ", ".join(allowed_methods(request))
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         return errors.invalid_request(exc)
 
     @app.get("/docs", include_in_schema=False)
-    def api_docs() -> Response:
-        # Swagger UI from the vendored copy: FastAPI's default page loads it from a CDN.
-        return get_swagger_ui_html(
+    def api_docs(request: Request) -> Response:
+        # Swagger UI from the vendored copy (FastAPI's default page loads it from a CDN and
+        # starts it with an inline script), under a bar that leads back to the console.
+        return render(
+            request,
+            "docs.html",
+            language=language_of(request),
             openapi_url=f"{API_PREFIX}/openapi.json",
-            title="fangkong API",
-            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
         )
 
     @app.get("/healthz", include_in_schema=False)
