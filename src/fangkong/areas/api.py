@@ -23,6 +23,7 @@ from fangkong.areas.schemas import (
     ImportReportOut,
     LocateOut,
 )
+from fangkong.core.bounds import Latitude, Longitude, Offset
 from fangkong.core.errors import InvalidInput
 from fangkong.core.scoping import Scope
 from fangkong.http.deps import DbSession, Language, RequestActor, UserScope, requires
@@ -91,7 +92,9 @@ def _check_imported_in_scope(db: DbSession, scope: Scope, data: dict[str, Any]) 
         code = str(feature["properties"]["code"])
         area = service.get_by_code_or_raise(db, code=code)
         if not scope.covers(area.path) and area.parent_id is not None:
-            raise InvalidInput(f"area {code!r} would lie outside your areas", field="parent_code")
+            raise InvalidInput(
+                key="error.areas.area_outside", params={"code": code}, field="parent_code"
+            )
 
 
 @router.get("/areas/fusion-check", response_model=FusionReportOut)
@@ -120,7 +123,11 @@ def fusion_check(
 
 @router.get("/areas/locate", response_model=LocateOut)
 def locate(
-    db: DbSession, scope: UserScope, lon: float, lat: float, crs: CoordSystem = CoordSystem.WGS84
+    db: DbSession,
+    scope: UserScope,
+    lon: Longitude,
+    lat: Latitude,
+    crs: CoordSystem = CoordSystem.WGS84,
 ) -> LocateOut:
     """The areas holding a point (within your scope) and its H3 cell."""
     lon, lat, chain = service.locate(db, lon=lon, lat=lat, crs=crs, scope=scope)
@@ -133,8 +140,8 @@ def locate(
 
 
 class BatchLocateIn(BaseModel):
-    lons: list[float] = Field(max_length=MAX_BATCH_POINTS)
-    lats: list[float] = Field(max_length=MAX_BATCH_POINTS)
+    lons: list[Longitude] = Field(max_length=MAX_BATCH_POINTS)
+    lats: list[Latitude] = Field(max_length=MAX_BATCH_POINTS)
     crs: CoordSystem = CoordSystem.WGS84
 
 
@@ -146,7 +153,7 @@ class BatchLocateOut(BaseModel):
 def locate_batch(db: DbSession, scope: UserScope, body: BatchLocateIn) -> BatchLocateOut:
     """Deepest area of many points at once (up to 100,000); out-of-scope points give null."""
     if len(body.lons) != len(body.lats):
-        raise InvalidInput("lons and lats must have the same length", field="lats")
+        raise InvalidInput(key="error.areas.lengths_differ", field="lats")
     lons, lats = to_wgs84_array(body.lons, body.lats, body.crs)
     index = area_index.get(db)
     ids = index.locate(lons, lats)
@@ -169,7 +176,7 @@ def list_addresses(
     area_code: str | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Standard addresses within your scope: ``{"total": n, "items": [...]}``."""
     total, page = service.get_addresses(

@@ -83,6 +83,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from fangkong.core.errors import InvalidInput
+
 __all__ = [
     "CHINA_BBOX",
     "MAX_ITERATIONS",
@@ -107,21 +109,36 @@ class CoordSystem(StrEnum):
     BD09 = "bd09"
 
 
-class CoordinateError(ValueError):
-    """A longitude/latitude (or the coordinate system) is not acceptable.
+class CoordinateError(InvalidInput, ValueError):
+    """A longitude/latitude (or the coordinate system) is not acceptable: a ``ValueError``
+    and the domain's :class:`~fangkong.core.errors.InvalidInput`, whose text (catalogue key
+    ``error.areas.*``) a person reads in their language.
 
     Attributes
     ----------
     value : object
         The offending value.
     rule : str
-        The rule the value breaks, in words.
+        The rule the value breaks, in words (English).
     """
 
-    def __init__(self, message: str, *, value: object, rule: str) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        *,
+        key: str,
+        params: dict[str, object],
+        value: object,
+        rule: str,
+        field: str = "lon",
+    ) -> None:
+        super().__init__(key=key, params=params, field=field)
         self.value = value
         self.rule = rule
+
+    def at(self, field: str) -> CoordinateError:
+        """The same error, naming ``field`` of the request as the one at fault."""
+        self.field = field
+        return self
 
 
 #: ``(min_lon, min_lat, max_lon, max_lat)`` of the box inside which GCJ-02 differs from WGS-84.
@@ -157,43 +174,79 @@ def _coerce_system(system: CoordSystem | str) -> CoordSystem:
         accepted = ", ".join(member.value for member in CoordSystem)
         rule = f"coordinate system must be one of {accepted}"
         raise CoordinateError(
-            f"unknown coordinate system {system!r}: {rule}", value=system, rule=rule
+            key="error.areas.crs_unknown",
+            params={"system": system, "accepted": accepted},
+            value=system,
+            rule=rule,
+            field="crs",
         ) from None
 
 
 def _check_scalar(lon: float, lat: float) -> None:
     # `not (abs(v) <= limit)` is also true for NaN, which every ordered comparison rejects.
     if not abs(lon) <= 180.0:
-        raise CoordinateError(f"invalid longitude {lon!r}: {_LON_RULE}", value=lon, rule=_LON_RULE)
+        raise CoordinateError(
+            key="error.areas.longitude", params={"value": lon}, value=lon, rule=_LON_RULE
+        )
     if not abs(lat) <= 90.0:
-        raise CoordinateError(f"invalid latitude {lat!r}: {_LAT_RULE}", value=lat, rule=_LAT_RULE)
+        raise CoordinateError(
+            key="error.areas.latitude",
+            params={"value": lat},
+            value=lat,
+            rule=_LAT_RULE,
+            field="lat",
+        )
 
 
 def _check_arrays(lons: FloatArray, lats: FloatArray) -> None:
     if lons.shape != lats.shape:
-        rule = "longitude and latitude arrays must have the same shape"
         raise CoordinateError(
-            f"shape mismatch {lons.shape} vs {lats.shape}: {rule}",
+            key="error.areas.shape_mismatch",
+            params={"lon_shape": str(lons.shape), "lat_shape": str(lats.shape)},
             value=(lons.shape, lats.shape),
-            rule=rule,
+            rule="longitude and latitude arrays must have the same shape",
+            field="lat",
         )
-    for name, values, limit, rule in (
-        ("longitude", lons, 180.0, _LON_RULE),
-        ("latitude", lats, 90.0, _LAT_RULE),
-    ):
-        bad = ~(np.abs(values) <= limit)
-        if bad.any():
-            index = tuple(int(i) for i in np.argwhere(bad)[0])
-            value = float(values[index])
-            if not index:
-                where = ""
-            elif len(index) == 1:
-                where = f" at index {index[0]}"
-            else:
-                where = f" at index {index}"
+    bad = ~(np.abs(lons) <= 180.0)
+    if bad.any():
+        value, index = _first(lons, bad)
+        if index is None:
             raise CoordinateError(
-                f"invalid {name} {value!r}{where}: {rule}", value=value, rule=rule
+                key="error.areas.longitude", params={"value": value}, value=value, rule=_LON_RULE
             )
+        raise CoordinateError(
+            key="error.areas.longitude_at",
+            params={"value": value, "index": index},
+            value=value,
+            rule=_LON_RULE,
+        )
+    bad = ~(np.abs(lats) <= 90.0)
+    if bad.any():
+        value, index = _first(lats, bad)
+        if index is None:
+            raise CoordinateError(
+                key="error.areas.latitude",
+                params={"value": value},
+                value=value,
+                rule=_LAT_RULE,
+                field="lat",
+            )
+        raise CoordinateError(
+            key="error.areas.latitude_at",
+            params={"value": value, "index": index},
+            value=value,
+            rule=_LAT_RULE,
+            field="lat",
+        )
+
+
+def _first(values: FloatArray, bad: npt.NDArray[np.bool_]) -> tuple[float, str | None]:
+    """The first bad value and its index (``3``, ``(1, 0)``; None for a 0-d array)."""
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    value = float(values[index])
+    if not index:
+        return value, None
+    return value, str(index[0]) if len(index) == 1 else str(index)
 
 
 def _as_float_arrays(lons: npt.ArrayLike, lats: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:

@@ -13,6 +13,8 @@ from numpy.typing import NDArray
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
+from fangkong.core.errors import InvalidInput
+
 H3_RESOLUTION = 9
 WGS84_A = 6_378_137.0
 WGS84_E2 = 6.694_379_990_14e-3
@@ -162,29 +164,48 @@ def area_m2(geom: BaseGeometry) -> float:
     return float(np.abs(signed[is_exterior]).sum() - np.abs(signed[~is_exterior]).sum())
 
 
+class GeometryError(InvalidInput, ValueError):
+    """A geometry that is not a valid lon/lat polygon: a ``ValueError`` and the domain's
+    :class:`~fangkong.core.errors.InvalidInput` (its text in the reader's language)."""
+
+
 def parse_polygon(geojson_geometry: Any) -> MultiPolygon:
-    """Parse a GeoJSON geometry into a valid lon/lat MultiPolygon or raise ``ValueError``."""
+    """Parse a GeoJSON geometry into a valid lon/lat MultiPolygon or raise
+    :class:`GeometryError` (a ``ValueError``)."""
     if not isinstance(geojson_geometry, dict) or "type" not in geojson_geometry:
-        raise ValueError("geometry is missing or not a GeoJSON object")
+        raise GeometryError(key="error.areas.geometry_missing", field="geometry")
     if geojson_geometry["type"] not in ("Polygon", "MultiPolygon"):
-        raise ValueError(f"geometry type {geojson_geometry['type']!r} is not Polygon/MultiPolygon")
+        raise GeometryError(
+            key="error.areas.geometry_type",
+            params={"type": geojson_geometry["type"]},
+            field="geometry",
+        )
     try:
         geom = shape(geojson_geometry)
     except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
-        raise ValueError(f"geometry cannot be read: {exc}") from exc
+        raise GeometryError(
+            key="error.areas.geometry_unreadable", params={"reason": str(exc)}, field="geometry"
+        ) from exc
     if geom.is_empty:
-        raise ValueError("geometry is empty")
+        raise GeometryError(key="error.areas.geometry_empty", field="geometry")
     min_lon, min_lat, max_lon, max_lat = geom.bounds
     if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
-        raise ValueError(
-            f"coordinates out of lon/lat range (bounds {geom.bounds}); expected degrees"
+        raise GeometryError(
+            key="error.areas.geometry_range", params={"bounds": str(geom.bounds)}, field="geometry"
         )
     if not geom.is_valid:
         reason = str(shapely.is_valid_reason(geom))
         # GEOS writes "Self-intersection[120.005 30.005]"; name the place in plain words.
         fault, _, where = reason.partition("[")
-        at = f" at lon/lat ({where.rstrip(']').replace(' ', ', ')})" if where else ""
-        raise ValueError(f"geometry is invalid: {fault}{at}")
+        if not where:
+            raise GeometryError(
+                key="error.areas.geometry_invalid", params={"fault": fault}, field="geometry"
+            )
+        raise GeometryError(
+            key="error.areas.geometry_invalid_at",
+            params={"fault": fault, "point": where.rstrip("]").replace(" ", ", ")},
+            field="geometry",
+        )
     return to_multipolygon(geom)
 
 

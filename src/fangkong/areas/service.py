@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from fangkong.areas import index as area_index
 from fangkong.areas.coords import CoordinateError, CoordSystem, to_wgs84, to_wgs84_array
-from fangkong.areas.geometry import area_m2, h3_cell, parse_polygon, to_geojson
+from fangkong.areas.geometry import GeometryError, area_m2, h3_cell, parse_polygon, to_geojson
 from fangkong.areas.models import LEVELS, Area, AreaLevel, StandardAddress
 from fangkong.core import audit
 from fangkong.core.audit import Actor
@@ -33,22 +33,69 @@ def geometry(area: Area) -> MultiPolygon:
     return geom
 
 
-def _check_child_level(level: AreaLevel, parent: Area | None, where: str) -> None:
+def _check_child_level(
+    level: AreaLevel, parent: Area | None, *, code: str, position: int | None = None
+) -> None:
+    """Refuse an area whose level does not follow its parent's: ``position`` names the
+    feature of an imported file, else the area is named by its code."""
     if parent is None:
-        if level is not AreaLevel.CITY:
+        if level is AreaLevel.CITY:
+            return
+        if position is None:
             raise InvalidInput(
-                f"{where}: a {level.value} needs a parent_code (only a city is a root)",
+                key="error.areas.needs_parent",
+                params={"code": code, "level": level.value},
                 field="parent_code",
             )
-        return
-    expected = LEVELS[parent.level.depth + 1] if parent.level.depth + 1 < len(LEVELS) else None
-    if expected is not level:
-        allowed = expected.value if expected else "nothing (a grid is a leaf)"
         raise InvalidInput(
-            f"{where}: a {level.value} cannot sit under {parent.level.value} {parent.code!r}; "
-            f"under a {parent.level.value} comes {allowed}",
+            key="error.areas.feature_needs_parent",
+            params={"position": position, "code": code, "level": level.value},
+            field="parent_code",
+        )
+    expected = LEVELS[parent.level.depth + 1] if parent.level.depth + 1 < len(LEVELS) else None
+    if expected is level:
+        return
+    if expected is None:
+        if position is None:
+            raise InvalidInput(
+                key="error.areas.under_leaf",
+                params={"code": code, "level": level.value, "parent_code": parent.code},
+                field="level",
+            )
+        raise InvalidInput(
+            key="error.areas.feature_under_leaf",
+            params={
+                "position": position,
+                "code": code,
+                "level": level.value,
+                "parent_code": parent.code,
+            },
             field="level",
         )
+    if position is None:
+        raise InvalidInput(
+            key="error.areas.wrong_level",
+            params={
+                "code": code,
+                "level": level.value,
+                "parent_level": parent.level.value,
+                "parent_code": parent.code,
+                "expected": expected.value,
+            },
+            field="level",
+        )
+    raise InvalidInput(
+        key="error.areas.feature_wrong_level",
+        params={
+            "position": position,
+            "code": code,
+            "level": level.value,
+            "parent_level": parent.level.value,
+            "parent_code": parent.code,
+            "expected": expected.value,
+        },
+        field="level",
+    )
 
 
 def _insert(
@@ -98,9 +145,9 @@ def create(
 ) -> Area:
     """Add one area under the area with ``parent_code`` (checked against the tree's levels)."""
     if get_by_code(session, code=code) is not None:
-        raise Conflict(f"area code {code!r} already exists", field="code")
+        raise Conflict(key="error.areas.area_exists", params={"code": code}, field="code")
     parent = get_by_code_or_raise(session, code=parent_code) if parent_code else None
-    _check_child_level(level, parent, f"area {code!r}")
+    _check_child_level(level, parent, code=code)
     area = _insert(
         session,
         code=code,
@@ -131,7 +178,7 @@ def get_by_code_or_raise(session: Session, *, code: str, scope: Scope | None = N
     """The area with ``code``; out of scope reads as not found, so codes do not leak."""
     area = get_by_code(session, code=code)
     if area is None or (scope is not None and not scope.covers(area.path)):
-        raise NotFound(f"area {code!r} does not exist or is outside your areas", field="code")
+        raise NotFound(key="error.areas.area_not_found", params={"code": code}, field="code")
     return area
 
 
@@ -215,33 +262,55 @@ class ImportReport:
 
 
 def _read_feature(position: int, feature: Any, crs: CoordSystem) -> _Feature:
-    where = f"feature {position}"
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        raise InvalidInput(f"{where}: not a GeoJSON Feature", field="features")
+        raise InvalidInput(
+            key="error.areas.not_a_feature", params={"position": position}, field="features"
+        )
     props = feature.get("properties") or {}
     code = str(props.get("code") or "").strip()
     if not code:
-        raise InvalidInput(f"{where}: property 'code' is missing", field="code")
-    where = f"feature {position} ({code})"
+        raise InvalidInput(
+            key="error.areas.feature_no_code", params={"position": position}, field="code"
+        )
     if len(code) > 32:
-        raise InvalidInput(f"{where}: code is longer than 32 characters", field="code")
+        raise InvalidInput(
+            key="error.areas.feature_code_long",
+            params={"position": position, "code": code},
+            field="code",
+        )
     name_zh = str(props.get("name_zh") or props.get("name") or "").strip()
     if not name_zh:
-        raise InvalidInput(f"{where}: property 'name_zh' (or 'name') is missing", field="name_zh")
+        raise InvalidInput(
+            key="error.areas.feature_no_name",
+            params={"position": position, "code": code},
+            field="name_zh",
+        )
     try:
         level = AreaLevel(str(props.get("level")))
     except ValueError:
         raise InvalidInput(
-            f"{where}: level {props.get('level')!r} is not one of "
-            f"{', '.join(lv.value for lv in LEVELS)}",
+            key="error.areas.feature_level",
+            params={
+                "position": position,
+                "code": code,
+                "level": props.get("level"),
+                "levels": ", ".join(lv.value for lv in LEVELS),
+            },
             field="level",
         ) from None
     try:
         geom = parse_polygon(feature.get("geometry"))
         if crs is not CoordSystem.WGS84:
             geom = _convert_geometry(geom, crs)
-    except (ValueError, CoordinateError) as exc:
-        raise InvalidInput(f"{where}: {exc}", field="geometry") from None
+    except ValueError as exc:
+        # A geometry's or a coordinate's fault (in the reader's language), else the words of
+        # the geometry library.
+        reason = exc if isinstance(exc, GeometryError | CoordinateError) else str(exc)
+        raise InvalidInput(
+            key="error.areas.feature_fault",
+            params={"position": position, "code": code, "reason": reason},
+            field="geometry",
+        ) from None
     parent_code = props.get("parent_code")
     return _Feature(
         position=position,
@@ -280,18 +349,22 @@ def import_geojson(
     the rule; the caller's transaction then rolls back, so nothing is half-imported.
     """
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
-        raise InvalidInput("the file is not a GeoJSON FeatureCollection", field="type")
+        raise InvalidInput(key="error.areas.not_a_collection", field="type")
     raw = data.get("features")
     if not isinstance(raw, list) or not raw:
-        raise InvalidInput("the FeatureCollection has no features", field="features")
+        raise InvalidInput(key="error.areas.no_features", field="features")
     features = [_read_feature(i, f, crs) for i, f in enumerate(raw)]
 
     seen: dict[str, _Feature] = {}
     for feat in features:
         if feat.code in seen:
             raise InvalidInput(
-                f"feature {feat.position} ({feat.code}): code repeats feature "
-                f"{seen[feat.code].position}",
+                key="error.areas.feature_code_repeats",
+                params={
+                    "position": feat.position,
+                    "code": feat.code,
+                    "first": seen[feat.code].position,
+                },
                 field="code",
             )
         seen[feat.code] = feat
@@ -299,24 +372,28 @@ def import_geojson(
     if existing:
         first = next(f for f in features if f.code in existing)
         raise InvalidInput(
-            f"feature {first.position} ({first.code}): an area with this code already exists",
+            key="error.areas.feature_code_exists",
+            params={"position": first.position, "code": first.code},
             field="code",
         )
 
     report = ImportReport()
     created: dict[str, Area] = {}
     for feat in sorted(features, key=lambda f: (f.level.depth, f.position)):
-        where = f"feature {feat.position} ({feat.code})"
         parent: Area | None = None
         if feat.parent_code:
             parent = created.get(feat.parent_code) or get_by_code(session, code=feat.parent_code)
             if parent is None:
                 raise InvalidInput(
-                    f"{where}: parent_code {feat.parent_code!r} is neither in the file nor in "
-                    "the database",
+                    key="error.areas.feature_parent_unknown",
+                    params={
+                        "position": feat.position,
+                        "code": feat.code,
+                        "parent_code": feat.parent_code,
+                    },
                     field="parent_code",
                 )
-        _check_child_level(feat.level, parent, where)
+        _check_child_level(feat.level, parent, code=feat.code, position=feat.position)
         created[feat.code] = _insert(
             session,
             code=feat.code,
@@ -410,7 +487,7 @@ def fusion_check(
     overlaps), plus the polygon operations.
     """
     if tolerance_m2 < 0:
-        raise InvalidInput("tolerance_m2 must be >= 0", field="tolerance_m2")
+        raise InvalidInput(key="error.areas.tolerance_negative", field="tolerance_m2")
     areas = list(
         session.scalars(
             select(Area).where(
@@ -453,7 +530,7 @@ def locate(
     try:
         lon, lat = to_wgs84(lon, lat, crs)
     except CoordinateError as exc:
-        raise InvalidInput(str(exc), field="lon") from None
+        raise exc.at("lon") from None
     leaf_id = int(area_index.get(session).locate([lon], [lat])[0])
     if leaf_id < 0:
         return lon, lat, []
@@ -483,11 +560,13 @@ def create_address(
 ) -> StandardAddress:
     """Register a standard address; its point is placed in its areas and its H3 cell."""
     if session.scalars(select(StandardAddress.id).where(StandardAddress.code == code)).first():
-        raise Conflict(f"standard address {code!r} already exists", field="code")
+        raise Conflict(key="error.areas.address_exists", params={"code": code}, field="code")
     lon, lat, chain = locate(session, lon=lon, lat=lat, crs=crs)
     leaf = chain[-1] if chain else None
     if scope is not None and (leaf is None or not scope.covers(leaf.path)):
-        raise InvalidInput(f"point ({lon:.6f}, {lat:.6f}) is outside your areas", field="lon")
+        raise InvalidInput(
+            key="error.areas.point_outside", params={"lon": lon, "lat": lat}, field="lon"
+        )
     address = StandardAddress(
         code=code,
         text_zh=text_zh,
@@ -523,8 +602,7 @@ def get_address_by_code_or_raise(
     address = session.scalars(query).one_or_none()
     if address is None:
         raise NotFound(
-            f"standard address {code!r} does not exist or is outside your areas",
-            field="address_code",
+            key="error.areas.address_not_found", params={"code": code}, field="address_code"
         )
     return address
 
@@ -580,12 +658,20 @@ def import_addresses(
     seen: dict[str, int] = {}
     for number, row in enumerate(rows, start=1):
         if not row.code or len(row.code) > 32:
-            raise InvalidInput(f"row {number}: code must be 1-32 characters", field="code")
+            raise InvalidInput(
+                key="error.areas.row_code_length", params={"row": number}, field="code"
+            )
         if not row.text_zh:
-            raise InvalidInput(f"row {number} ({row.code}): text_zh is empty", field="text_zh")
+            raise InvalidInput(
+                key="error.areas.row_no_text",
+                params={"row": number, "code": row.code},
+                field="text_zh",
+            )
         if row.code in seen:
             raise InvalidInput(
-                f"row {number} ({row.code}): code repeats row {seen[row.code]}", field="code"
+                key="error.areas.row_code_repeats",
+                params={"row": number, "code": row.code, "first": seen[row.code]},
+                field="code",
             )
         seen[row.code] = number
     existing = session.scalars(
@@ -593,13 +679,16 @@ def import_addresses(
     ).first()
     if existing is not None:
         raise InvalidInput(
-            f"row {seen[existing]} ({existing}): a standard address with this code exists",
+            key="error.areas.row_address_exists",
+            params={"row": seen[existing], "code": existing},
             field="code",
         )
     try:
         lons, lats = to_wgs84_array([r.lon for r in rows], [r.lat for r in rows], crs)
     except CoordinateError as exc:
-        raise InvalidInput(f"coordinates: {exc}", field="lon") from None
+        raise InvalidInput(
+            key="error.areas.coordinates", params={"reason": exc}, field="lon"
+        ) from None
     index = area_index.get(session)
     leaf_ids = index.locate(lons, lats)
     # Stored outside every area, a row would be in no one's scope: seen by nobody.
