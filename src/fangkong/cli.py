@@ -25,6 +25,7 @@ from fangkong.core.users_cli import users_app
 from fangkong.demo.cli import register_demo
 from fangkong.dispatch.cli import dispatch_app
 from fangkong.network.cli import network_app
+from fangkong.planning.cli import planning_app
 
 app = typer.Typer(
     help="fangkong: a county's public-safety prevention system.",
@@ -43,6 +44,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(network_app, name="network")
 app.add_typer(cases_app, name="cases")
 app.add_typer(dispatch_app, name="dispatch")
+app.add_typer(planning_app, name="planning")
 
 WHOLE_TREE = Scope(paths=("/",))
 

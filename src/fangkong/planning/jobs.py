@@ -19,10 +19,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from fangkong.core.db import session_scope, utcnow
+from fangkong.core.db import session_scope
 from fangkong.core.errors import FangkongError
 from fangkong.planning import runs
-from fangkong.planning.models import Run, RunStatus
+from fangkong.planning.models import Run
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +65,8 @@ def execute(
 ) -> None:
     """Run one job to its end (also what the command line calls in its own thread)."""
     with session_scope(factory) as session:
-        run = session.get(Run, run_id)
-        if run is None or run.status != RunStatus.QUEUED or run.cancel_requested:
-            return
-        run.status = RunStatus.RUNNING
-        run.started_at = utcnow()
-        run.updated_at = run.started_at
+        if not runs.claim(session, run_id):
+            return  # cancelled while queued, or another worker has it
     last = [0.0]
 
     def progress(stage: str, fraction: float, figures: dict[str, float]) -> None:

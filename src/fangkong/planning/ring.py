@@ -171,9 +171,11 @@ def get_checkpoints(
 
 
 def get_checkpoint_or_raise(session: Session, *, checkpoint_id: int, scope: Scope) -> Checkpoint:
-    found = session.scalars(
-        select(Checkpoint).where(Checkpoint.id == checkpoint_id, scope.clause(Checkpoint.area_path))
-    ).one_or_none()
+    query = select(Checkpoint).where(
+        Checkpoint.id == checkpoint_id, scope.clause(Checkpoint.area_path)
+    )
+    # INTEGER ids: a larger one (the API takes up to 2**63 - 1) names no row
+    found = session.scalars(query).one_or_none() if checkpoint_id <= 2**31 - 1 else None
     if found is None:
         raise NotFound(
             f"checkpoint {checkpoint_id} does not exist or is outside your areas",

@@ -27,6 +27,8 @@ MAX_RUNS = 200
 #: A running job that has not reported for this long is taken as lost (its server stopped).
 STALE_AFTER = timedelta(minutes=2)
 TERMINAL = frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED})
+#: Ids are INTEGER columns: a larger id (the API takes up to 2**63 - 1) names no row.
+MAX_ROW_ID = 2**31 - 1
 
 
 def filing_path(scope: Scope, area: Area | None) -> str:
@@ -101,6 +103,21 @@ def finish(session: Session, run: Run, *, result: dict[str, Any] | None, error: 
     session.flush()
 
 
+def claim(session: Session, run_id: int) -> bool:
+    """Take a queued run for a job (atomically: a cancel or another worker may race it)."""
+    now = utcnow()
+    taken = session.execute(
+        update(Run)
+        .where(
+            Run.id == run_id,
+            Run.status == RunStatus.QUEUED,
+            Run.cancel_requested.is_(False),
+        )
+        .values(status=RunStatus.RUNNING, started_at=now, updated_at=now)
+    )
+    return bool(getattr(taken, "rowcount", 0) == 1)
+
+
 def report_progress(session: Session, run_id: int, *, progress: float, stage: str) -> bool:
     """Record a job's progress; True when a cancel was asked."""
     session.execute(
@@ -148,9 +165,13 @@ def get_all(
 
 def get_or_raise(session: Session, *, run_id: int, scope: Scope) -> Run:
     """One run; out of scope reads as not found."""
-    run = session.scalars(
-        select(Run).where(Run.id == run_id, scope.clause(Run.area_path))
-    ).one_or_none()
+    run = (
+        session.scalars(
+            select(Run).where(Run.id == run_id, scope.clause(Run.area_path))
+        ).one_or_none()
+        if run_id <= MAX_ROW_ID
+        else None
+    )
     if run is None:
         raise NotFound(f"run {run_id} does not exist or is outside your areas", field="run_id")
     return run
@@ -160,11 +181,16 @@ def request_cancel(session: Session, *, run: Run, actor: Actor) -> Run:
     """Ask a queued or running job to stop; it stops at its next progress report."""
     if run.status in TERMINAL:
         raise Conflict(f"run {run.id} has already ended ({run.status.value})", field="run_id")
-    run.cancel_requested = True
-    if run.status == RunStatus.QUEUED:
-        run.status = RunStatus.CANCELLED
-        run.finished_at = utcnow()
-    session.flush()
+    now = utcnow()
+    # still queued: cancelled at once (atomically, as a job may be claiming it); running:
+    # the job sees the flag at its next progress report and keeps its best answer
+    session.execute(
+        update(Run)
+        .where(Run.id == run.id, Run.status == RunStatus.QUEUED)
+        .values(status=RunStatus.CANCELLED, cancel_requested=True, finished_at=now, updated_at=now)
+    )
+    session.execute(update(Run).where(Run.id == run.id).values(cancel_requested=True))
+    session.refresh(run)
     audit.record(
         session,
         actor=actor,

@@ -192,9 +192,13 @@ def get_all(session: Session, *, scope: Scope, limit: int = 100) -> list[Scenari
 
 
 def get_or_raise(session: Session, *, scenario_id: int, scope: Scope) -> Scenario:
-    found = session.scalars(
-        select(Scenario).where(Scenario.id == scenario_id, scope.clause(Scenario.area_path))
-    ).one_or_none()
+    found = (
+        session.scalars(
+            select(Scenario).where(Scenario.id == scenario_id, scope.clause(Scenario.area_path))
+        ).one_or_none()
+        if scenario_id <= runs.MAX_ROW_ID
+        else None
+    )
     if found is None:
         raise NotFound(
             f"scenario {scenario_id} does not exist or is outside your areas", field="scenario_id"

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Match
 
-from fangkong import __version__, areas, cases, dispatch
+from fangkong import __version__, areas, cases, dispatch, planning
 from fangkong.core import audit
 from fangkong.core import personal as personal_data
 from fangkong.core.config import Settings
@@ -42,6 +42,7 @@ NAVIGATION: list[NavEntry] = [
     *areas.NAV,
     *cases.NAV,
     *dispatch.NAV,
+    *planning.NAV,
     (MANAGE_USERS, "nav.users", "/users"),
     (READ_AUDIT, "nav.audit", "/audit"),
 ]
@@ -90,6 +91,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.dispatch import pages as dispatch_pages
     from fangkong.network import api as network_api
     from fangkong.planning import api as planning_api
+    from fangkong.planning import pages as planning_pages
     from fangkong.web import account_pages, accounts
     from fangkong.web import api as core_api
     from fangkong.web import pages as core_pages
@@ -198,6 +200,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(areas_pages.router)
     app.include_router(cases_pages.router)
     app.include_router(dispatch_pages.router)
+    app.include_router(planning_pages.router)
 
     @app.exception_handler(FangkongError)
     async def domain_error(request: Request, exc: FangkongError) -> Response:
