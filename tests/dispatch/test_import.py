@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,67 @@ def test_json_import_and_places_by_standard_address(db: Session) -> None:
         service.import_file(
             db, name="calls.json", text='{"a": 1}', actor=ACTOR, now=T0, cipher=CIPHER
         )
+
+
+def test_import_refuses_nul_characters_and_coordinates_past_their_range(db: Session) -> None:
+    """A NUL in a description, NaN or infinite degrees, a latitude past 90 or a longitude of
+    true: each row refused with its field (issue 16, item 11); the good row imports."""
+    rows = [
+        HEADER,
+        f"bad-1,criminal,theft,P3,call,{LON},{LAT},wallet\x00stolen,",
+        f"bad-2,criminal,theft,P3,call,nan,{LAT},,",
+        f"bad-3,criminal,theft,P3,call,{LON},inf,,",
+        f"bad-4,criminal,theft,P3,call,{LON},91,,",
+        f"bad-5,criminal,theft,P3,call,1e400,{LAT},,",
+        f"bad-6,criminal,theft,P3,call,{LON},{LAT},,139\x00",
+        f"bad-7,criminal,theft,P3,call,{LON},{LAT},fine,",
+    ]
+    report = service.import_csv(db, text="\n".join(rows) + "\n", actor=ACTOR, now=T0, cipher=CIPHER)
+    assert len(report.created) == 1
+    assert [(e.row, e.field) for e in report.errors] == [
+        (2, "description"),
+        (3, "lon"),
+        (4, "lat"),
+        (5, "lat"),
+        (6, "lon"),
+        (7, "caller_contact"),
+    ]
+    assert "NUL" in report.errors[0].message
+    as_json = service.import_json(
+        db,
+        text=json.dumps([{**_row("json-bool"), "lon": True}, {**_row("json-nan"), "lat": "NaN"}]),
+        actor=ACTOR,
+        now=T0,
+        cipher=CIPHER,
+    )
+    assert as_json.created == [] and [e.field for e in as_json.errors] == ["lon", "lat"]
+
+
+def test_a_json_file_nested_past_an_array_of_objects_is_refused(db: Session) -> None:
+    """100,000 levels of nesting once made the parser's recursion fail (a 500): now the file,
+    or the row, is refused as invalid input."""
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(InvalidInput) as refused:
+        service.import_json(db, text=deep, actor=ACTOR, now=T0, cipher=CIPHER)
+    assert refused.value.field == "file" and "nests deeper" in refused.value.message
+    nested = service.import_json(
+        db,
+        text=json.dumps([{**_row("nest-1"), "description": {"a": [1]}}, _row("nest-2")]),
+        actor=ACTOR,
+        now=T0,
+        cipher=CIPHER,
+    )
+    assert len(nested.created) == 1
+    assert [(e.row, e.field) for e in nested.errors] == [(1, "description")]
+
+
+def _row(key: str) -> dict[str, object]:
+    return {
+        "idempotency_key": key,
+        "category": "criminal",
+        "subtype": "theft",
+        "priority": "P3",
+        "source": "call",
+        "lon": LON,
+        "lat": LAT,
+    }

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fangkong.areas.coords import CoordSystem
 from fangkong.areas.models import AreaLevel
+from fangkong.core.bounds import Latitude, Longitude, Text
 
 
 class AreaOut(BaseModel):
@@ -35,11 +36,11 @@ class LocateOut(BaseModel):
 
 
 class AddressIn(BaseModel):
-    code: str = Field(min_length=1, max_length=32)
-    text_zh: str = Field(min_length=1, max_length=255)
-    text_en: str = Field(default="", max_length=255)
-    lon: float = Field(ge=-180, le=180)
-    lat: float = Field(ge=-90, le=90)
+    code: Text = Field(min_length=1, max_length=32)
+    text_zh: Text = Field(min_length=1, max_length=255)
+    text_en: Text = Field(default="", max_length=255)
+    lon: Longitude
+    lat: Latitude
     crs: CoordSystem = Field(
         default=CoordSystem.WGS84,
         description="Coordinate system of lon/lat: wgs84, gcj02 (Gaode, Tencent) or bd09 (Baidu)",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
@@ -37,6 +37,7 @@ from fangkong.cases.schemas import (
 )
 from fangkong.cases.storage import MAX_BYTES
 from fangkong.cases.web import Calendar, Storage, attachment_response
+from fangkong.core.bounds import Id, Moment, Offset
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
 from fangkong.http.deps import (
@@ -69,7 +70,7 @@ def list_cases(
     open: bool | None = None,
     escalation_risk: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CasePage:
     """Cases in your areas, newest first, filtered by type, state, area, overdue, open, risk."""
     now = utcnow()
@@ -163,8 +164,8 @@ def indicators(
     scope: UserScope,
     type: Annotated[str, Query(max_length=32)],
     area: Annotated[str, Query(max_length=32)],
-    start: datetime,
-    end: datetime,
+    start: Moment,
+    end: Moment,
 ) -> list[IndicatorsOut]:
     """Indicators of one case type for an area and each of its children, for cases found in
     [start, end); formulas in ``fangkong.cases.indicators``."""
@@ -222,9 +223,9 @@ def run_purge(db: DbSession, storage: Storage, actor: RequestActor) -> PurgeOut:
     return PurgeOut(**vars(service.purge(db, now=utcnow(), storage=storage, actor=actor)))
 
 
-@router.get("/cases/{case_id}", response_model=CaseDetail)
+@router.get("/cases/{case_id:int}", response_model=CaseDetail)
 def read_case(
-    case_id: int,
+    case_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -239,10 +240,12 @@ def read_case(
 
 
 @router.post(
-    "/cases/{case_id}/transitions", response_model=CaseDetail, dependencies=[requires(perms.ACT)]
+    "/cases/{case_id:int}/transitions",
+    response_model=CaseDetail,
+    dependencies=[requires(perms.ACT)],
 )
 def take_transition(
-    case_id: int,
+    case_id: Id,
     body: TransitionIn,
     request: Request,
     db: DbSession,
@@ -273,13 +276,13 @@ def take_transition(
 
 
 @router.post(
-    "/cases/{case_id}/comments",
+    "/cases/{case_id:int}/comments",
     response_model=EventOut,
     status_code=201,
     dependencies=[requires(perms.ACT)],
 )
 def add_comment(
-    case_id: int,
+    case_id: Id,
     body: CommentIn,
     db: DbSession,
     user: CurrentUser,
@@ -303,12 +306,12 @@ def add_comment(
 
 
 @router.post(
-    "/cases/{case_id}/supervise",
+    "/cases/{case_id:int}/supervise",
     response_model=CaseDetail,
     dependencies=[requires(perms.SUPERVISE)],
 )
 def supervise(
-    case_id: int,
+    case_id: Id,
     body: SuperviseIn,
     request: Request,
     db: DbSession,
@@ -327,13 +330,13 @@ def supervise(
 
 
 @router.post(
-    "/cases/{case_id}/links",
+    "/cases/{case_id:int}/links",
     response_model=LinkOut,
     status_code=201,
     dependencies=[requires(perms.ACT)],
 )
 def add_link(
-    case_id: int,
+    case_id: Id,
     body: LinkIn,
     db: DbSession,
     user: CurrentUser,
@@ -357,13 +360,13 @@ def add_link(
 
 
 @router.post(
-    "/cases/{case_id}/attachments",
+    "/cases/{case_id:int}/attachments",
     response_model=AttachmentOut,
     status_code=201,
     dependencies=[requires(perms.ACT)],
 )
 def upload_attachment(
-    case_id: int,
+    case_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -390,10 +393,10 @@ def upload_attachment(
     return AttachmentOut.model_validate(attachment)
 
 
-@router.get("/cases/{case_id}/attachments/{attachment_id}", response_class=Response)
+@router.get("/cases/{case_id:int}/attachments/{attachment_id:int}", response_class=Response)
 def download_attachment(
-    case_id: int,
-    attachment_id: int,
+    case_id: Id,
+    attachment_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -417,10 +420,12 @@ def download_attachment(
 
 
 @router.get(
-    "/cases/{case_id}/personal", response_model=PersonalOut, dependencies=[requires(perms.UNMASK)]
+    "/cases/{case_id:int}/personal",
+    response_model=PersonalOut,
+    dependencies=[requires(perms.UNMASK)],
 )
 def reveal_personal(
-    case_id: int,
+    case_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,

@@ -22,6 +22,7 @@ from fangkong.cases.models import Case
 from fangkong.cases.storage import MAX_BYTES
 from fangkong.cases.web import Calendar, Storage, attachment_response
 from fangkong.core import auth
+from fangkong.core.bounds import Id
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
@@ -433,9 +434,9 @@ def read_notices(db: DbSession, user: CurrentUser) -> Response:
     return RedirectResponse("/cases/board", status_code=303)
 
 
-@router.get("/cases/{case_id}", response_class=HTMLResponse)
+@router.get("/cases/{case_id:int}", response_class=HTMLResponse)
 def case_page(
-    case_id: int,
+    case_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -446,9 +447,9 @@ def case_page(
     return _render_case(request, db, user, language, case, fragment=False)
 
 
-@router.get("/cases/{case_id}/act/{name}", response_class=HTMLResponse)
+@router.get("/cases/{case_id:int}/act/{name}", response_class=HTMLResponse)
 def action_form(
-    case_id: int,
+    case_id: Id,
     name: str,
     request: Request,
     db: DbSession,
@@ -477,7 +478,7 @@ def _failed(
     db: Session,
     user: User,
     language: str,
-    case_id: int,
+    case_id: Id,
     scope: Scope,
     exc: FangkongError,
     *,
@@ -502,10 +503,12 @@ def _failed(
 
 
 @router.post(
-    "/cases/{case_id}/act/{name}", response_class=HTMLResponse, dependencies=[requires(perms.ACT)]
+    "/cases/{case_id:int}/act/{name}",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.ACT)],
 )
 async def take_action(
-    case_id: int,
+    case_id: Id,
     name: str,
     request: Request,
     db: DbSession,
@@ -549,10 +552,10 @@ async def take_action(
 
 
 @router.post(
-    "/cases/{case_id}/comment", response_class=HTMLResponse, dependencies=[requires(perms.ACT)]
+    "/cases/{case_id:int}/comment", response_class=HTMLResponse, dependencies=[requires(perms.ACT)]
 )
 async def add_comment(
-    case_id: int,
+    case_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -579,10 +582,10 @@ async def add_comment(
 
 
 @router.post(
-    "/cases/{case_id}/links", response_class=HTMLResponse, dependencies=[requires(perms.ACT)]
+    "/cases/{case_id:int}/links", response_class=HTMLResponse, dependencies=[requires(perms.ACT)]
 )
 async def add_link(
-    case_id: int,
+    case_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -612,12 +615,12 @@ async def add_link(
 
 
 @router.post(
-    "/cases/{case_id}/supervise",
+    "/cases/{case_id:int}/supervise",
     response_class=HTMLResponse,
     dependencies=[requires(perms.SUPERVISE)],
 )
 async def supervise(
-    case_id: int,
+    case_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -652,10 +655,12 @@ async def supervise(
 
 
 @router.post(
-    "/cases/{case_id}/attachments", response_class=HTMLResponse, dependencies=[requires(perms.ACT)]
+    "/cases/{case_id:int}/attachments",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.ACT)],
 )
 async def upload(
-    case_id: int,
+    case_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -692,10 +697,10 @@ async def upload(
     return _after_write(request, db, user, language, case)
 
 
-@router.get("/cases/{case_id}/attachments/{attachment_id}")
+@router.get("/cases/{case_id:int}/attachments/{attachment_id:int}")
 def download(
-    case_id: int,
-    attachment_id: int,
+    case_id: Id,
+    attachment_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -717,10 +722,12 @@ def download(
 
 
 @router.get(
-    "/cases/{case_id}/personal", response_class=HTMLResponse, dependencies=[requires(perms.UNMASK)]
+    "/cases/{case_id:int}/personal",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.UNMASK)],
 )
 def personal_fragment(
-    case_id: int,
+    case_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,

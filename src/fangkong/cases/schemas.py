@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from fangkong.cases.models import EventKind
+from fangkong.core.bounds import AwareMoment, Count, Id, Latitude, Longitude, Text
 
 
 class FieldOut(BaseModel):
@@ -58,18 +59,20 @@ class CaseTypeOut(BaseModel):
 
 
 class PartyIn(BaseModel):
-    role: str = Field(max_length=32)
-    name: str = Field(min_length=1, max_length=64)
-    contact: str | None = Field(default=None, max_length=64)
+    role: Text = Field(max_length=32)
+    name: Text = Field(min_length=1, max_length=64)
+    contact: Text | None = Field(default=None, max_length=64)
 
 
 class CaseIn(BaseModel):
-    type: str = Field(max_length=32, description="A declared case type (see /cases/types)")
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=4000)
-    area_code: str | None = Field(default=None, description="The case's area, or give lon/lat")
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    lat: float | None = Field(default=None, ge=-90, le=90)
+    type: Text = Field(max_length=32, description="A declared case type (see /cases/types)")
+    title: Text = Field(min_length=1, max_length=200)
+    description: Text = Field(default="", max_length=4000)
+    area_code: Text | None = Field(
+        default=None, max_length=32, description="The case's area, or give lon/lat"
+    )
+    lon: Longitude | None = None
+    lat: Latitude | None = None
     fields: dict[str, Any] = Field(default_factory=dict)
     parties: list[PartyIn] = Field(default_factory=list, max_length=50)
 
@@ -154,25 +157,25 @@ class CaseDetail(CaseSummary):
 
 
 class TransitionIn(BaseModel):
-    transition: str = Field(max_length=48)
+    transition: Text = Field(max_length=48)
     fields: dict[str, Any] = Field(default_factory=dict)
-    note: str | None = Field(default=None, max_length=4000)
-    version: int | None = Field(default=None, description="Refuse if the case changed since")
+    note: Text | None = Field(default=None, max_length=4000)
+    version: Count | None = Field(default=None, description="Refuse if the case changed since")
 
 
 class CommentIn(BaseModel):
-    text: str = Field(min_length=1, max_length=4000)
+    text: Text = Field(min_length=1, max_length=4000)
 
 
 class SuperviseIn(BaseModel):
-    due_at: AwareDatetime
-    note: str = Field(min_length=1, max_length=4000)
+    due_at: AwareMoment
+    note: Text = Field(min_length=1, max_length=4000)
 
 
 class LinkIn(BaseModel):
-    kind: str = Field(max_length=32)
-    ref_id: str = Field(min_length=1, max_length=64)
-    label: str = Field(min_length=1, max_length=200)
+    kind: Text = Field(max_length=32)
+    ref_id: Text = Field(min_length=1, max_length=64)
+    label: Text = Field(min_length=1, max_length=200)
 
 
 class PersonalOut(BaseModel):
@@ -227,7 +230,7 @@ class NoticeOut(BaseModel):
 
 
 class NoticesReadIn(BaseModel):
-    ids: list[int] | None = Field(
+    ids: list[Id] | None = Field(
         default=None, max_length=1000, description="Notices to mark read; null for all of yours"
     )
 

@@ -11,7 +11,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
 from fangkong.core import auth
+from fangkong.core.bounds import Id, Moment, Offset
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput, NotFound, Unauthorized
 from fangkong.core.i18n import translate
@@ -262,10 +263,10 @@ def list_incidents(
     priority: Priority | None = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
     area: Annotated[str | None, Query(max_length=32, description="Area code: its subtree")] = None,
-    received_from: datetime | None = None,
-    received_to: datetime | None = None,
+    received_from: Moment | None = None,
+    received_to: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> IncidentPage:
     """Incidents in your areas, newest first."""
     for name, value in (("received_from", received_from), ("received_to", received_to)):
@@ -286,9 +287,9 @@ def list_incidents(
     return IncidentPage(total=total, items=[_summary(i, cipher, language, codes) for i in items])
 
 
-@router.get("/incidents/{incident_id}", response_model=IncidentDetail)
+@router.get("/incidents/{incident_id:int}", response_model=IncidentDetail)
 def read_incident(
-    incident_id: int, request: Request, db: DbSession, scope: UserScope, language: Language
+    incident_id: Id, request: Request, db: DbSession, scope: UserScope, language: Language
 ) -> IncidentDetail:
     """One incident with its timeline and dispatch records; the contact masked."""
     incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
@@ -296,12 +297,12 @@ def read_incident(
 
 
 @router.post(
-    "/incidents/{incident_id}/transitions",
+    "/incidents/{incident_id:int}/transitions",
     response_model=IncidentDetail,
     dependencies=[requires(perms.ACT)],
 )
 def take_transition(
-    incident_id: int,
+    incident_id: Id,
     body: TransitionIn,
     request: Request,
     db: DbSession,
@@ -332,12 +333,12 @@ def take_transition(
 
 
 @router.get(
-    "/incidents/{incident_id}/recommendation",
+    "/incidents/{incident_id:int}/recommendation",
     response_model=RecommendationOut,
     dependencies=[requires(perms.ACT)],
 )
 def recommendation(
-    incident_id: int,
+    incident_id: Id,
     request: Request,
     db: DbSession,
     scope: UserScope,
@@ -372,12 +373,12 @@ def recommendation(
 
 
 @router.post(
-    "/incidents/{incident_id}/dispatch",
+    "/incidents/{incident_id:int}/dispatch",
     response_model=IncidentDetail,
     dependencies=[requires(perms.ACT)],
 )
 def dispatch_units(
-    incident_id: int,
+    incident_id: Id,
     body: DispatchIn,
     request: Request,
     db: DbSession,
@@ -407,13 +408,13 @@ def dispatch_units(
 
 
 @router.post(
-    "/incidents/{incident_id}/units/{unit_id}/arrival",
+    "/incidents/{incident_id:int}/units/{unit_id:int}/arrival",
     response_model=IncidentDetail,
     dependencies=[requires(perms.ACT)],
 )
 def unit_arrival(
-    incident_id: int,
-    unit_id: int,
+    incident_id: Id,
+    unit_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -430,12 +431,12 @@ def unit_arrival(
 
 
 @router.get(
-    "/incidents/{incident_id}/caller-contact",
+    "/incidents/{incident_id:int}/caller-contact",
     response_model=ContactOut,
     dependencies=[requires(perms.UNMASK)],
 )
 def caller_contact(
-    incident_id: int,
+    incident_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -535,10 +536,10 @@ def create_post(
 
 
 @router.post(
-    "/units/{unit_id}/position", response_model=UnitOut, dependencies=[requires(perms.POSITION)]
+    "/units/{unit_id:int}/position", response_model=UnitOut, dependencies=[requires(perms.POSITION)]
 )
 def report_position(
-    unit_id: int, body: PositionIn, db: DbSession, user: CurrentUser, scope: UserScope
+    unit_id: Id, body: PositionIn, db: DbSession, user: CurrentUser, scope: UserScope
 ) -> UnitOut:
     """Report a unit's position (only the latest is kept), staged flag and availability."""
     unit = service.get_unit_or_raise(db, unit_id=unit_id, scope=scope)
@@ -649,8 +650,8 @@ async def live_stream(request: Request, scope: UserScope) -> StreamingResponse:
 def response_kpis(
     db: DbSession,
     scope: UserScope,
-    start: datetime,
-    end: datetime,
+    start: Moment,
+    end: Moment,
     area: Annotated[str | None, Query(max_length=32)] = None,
     basis: Literal["dispatch", "call"] = "dispatch",
 ) -> KpisOut:
@@ -713,7 +714,7 @@ def create_replay(
     """Replay a recorded day against the current units of your areas (nearest free unit by
     road time, in received order) and store the report: response-ring KPIs side by side with
     the recorded ones (model: ``fangkong.dispatch.replay``)."""
-    day = replay_service.parse_day(body.day)
+    day = body.day
     area = (
         area_service.get_by_code_or_raise(db, code=body.area_code, scope=scope)
         if body.area_code
@@ -746,7 +747,7 @@ def list_replays(
     ]
 
 
-@router.get("/dispatch/replays/{replay_id}", response_model=ReplayOut)
-def read_replay(replay_id: int, db: DbSession, scope: UserScope) -> ReplayOut:
+@router.get("/dispatch/replays/{replay_id:int}", response_model=ReplayOut)
+def read_replay(replay_id: Id, db: DbSession, scope: UserScope) -> ReplayOut:
     """One replay with its report."""
     return _replay_out(replay_service.get_run_or_raise(db, run_id=replay_id, scope=scope))

@@ -193,15 +193,30 @@ def import_json(
         raise InvalidInput(
             f"the file is not JSON: {exc.msg} at line {exc.lineno}", field="file"
         ) from None
+    except RecursionError:
+        # Nested deeper than the parser's recursion takes: an incident file nests two deep.
+        raise InvalidInput(key="error.dispatch.json_nested", field="file") from None
     if not isinstance(items, list):
         raise InvalidInput("the JSON file must hold an array of incidents", field="file")
     rows: list[tuple[int, dict[str, Any]]] = []
     bad: list[RowError] = []
     for number, item in enumerate(items, start=1):
-        if isinstance(item, dict):
-            rows.append((number, item))
-        else:
+        nested = (
+            next((k for k, v in item.items() if isinstance(v, dict | list)), None)
+            if isinstance(item, dict)
+            else None
+        )
+        if not isinstance(item, dict):
             bad.append(RowError(row=number, field=None, message="an incident must be an object"))
+        elif nested is not None:
+            # Fields are numbers or text: nothing nests further.
+            name = str(nested)[:64]
+            error = InvalidInput(
+                key="error.dispatch.field_nested", params={"field": name}, field=name
+            )
+            bad.append(RowError(row=number, field=error.field, message=error.message))
+        else:
+            rows.append((number, item))
     report = _import_rows(session, rows, actor=actor, now=now, cipher=cipher, scope=scope)
     report.errors = sorted(bad + report.errors, key=lambda e: e.row)
     return report

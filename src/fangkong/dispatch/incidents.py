@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -24,6 +25,7 @@ from fangkong.areas.coords import CoordinateError, CoordSystem, to_wgs84
 from fangkong.areas.geometry import h3_cell
 from fangkong.core import audit, auth
 from fangkong.core.audit import Actor
+from fangkong.core.bounds import check_text
 from fangkong.core.errors import Conflict, FangkongError, InvalidInput, NotFound
 from fangkong.core.models import User
 from fangkong.core.plain_sql import RowsInsert
@@ -231,6 +233,8 @@ def _valid_fields(data: IncidentIn) -> str | None:
     taxonomy.check(data.category, data.subtype)
     if len(data.description) > 4000:
         raise InvalidInput("description has more than 4000 characters", field="description")
+    check_text(data.description, field="description")
+    check_text(data.caller_contact or "", field="caller_contact")
     contact = (data.caller_contact or "").strip() or None
     if contact is not None and len(contact) > 64:
         raise InvalidInput("caller_contact has more than 64 characters", field="caller_contact")
@@ -570,9 +574,19 @@ def place(
         address = area_service.get_address_by_code_or_raise(session, code=code, scope=scope)
         return address.lon, address.lat
     try:
-        return float(lon_text), float(lat_text)
+        if isinstance(lon, bool) or isinstance(lat, bool):
+            raise ValueError("true or false is no coordinate")
+        point = float(lon_text), float(lat_text)
     except ValueError:
         raise InvalidInput(
             f"lon/lat ({lon_text!r}, {lat_text!r}) are not numbers (or give an address_code)",
             field="lon",
         ) from None
+    for name, value, limit in (("lon", point[0], 180.0), ("lat", point[1], 90.0)):
+        if not (math.isfinite(value) and -limit <= value <= limit):
+            raise InvalidInput(
+                key="error.dispatch.coordinate_range",
+                params={"name": name, "value": str(value), "limit": limit},
+                field=name,
+            )
+    return point

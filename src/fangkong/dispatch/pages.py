@@ -4,7 +4,7 @@ units for one incident and the dispatch of the chosen units (htmx partials)."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area, AreaLevel
 from fangkong.core import auth
+from fangkong.core.bounds import Day, Id
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput, NotFound
 from fangkong.core.i18n import translate
@@ -274,12 +275,12 @@ def _panel(
 
 
 @router.get(
-    "/incidents/{incident_id}/recommend",
+    "/incidents/{incident_id:int}/recommend",
     response_class=HTMLResponse,
     dependencies=[requires(perms.ACT)],
 )
 def recommend_panel(
-    incident_id: int,
+    incident_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -298,19 +299,19 @@ def recommend_panel(
 
 
 @router.post(
-    "/incidents/{incident_id}/dispatch",
+    "/incidents/{incident_id:int}/dispatch",
     response_class=HTMLResponse,
     dependencies=[requires(perms.ACT)],
 )
 def dispatch_form(
-    incident_id: int,
+    incident_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
     scope: UserScope,
     actor: RequestActor,
     language: Language,
-    unit_id: Annotated[list[int] | None, Form()] = None,
+    unit_id: Annotated[list[Id] | None, Form()] = None,
 ) -> HTMLResponse:
     """Send the ticked units; the board's rows refresh (``incidents-changed``)."""
     unit_ids = unit_id or []
@@ -394,9 +395,9 @@ def _detail_page(
     )
 
 
-@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+@router.get("/incidents/{incident_id:int}", response_class=HTMLResponse)
 def incident_page(
-    incident_id: int,
+    incident_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -409,10 +410,12 @@ def incident_page(
 
 
 @router.post(
-    "/incidents/{incident_id}/move", response_class=HTMLResponse, dependencies=[requires(perms.ACT)]
+    "/incidents/{incident_id:int}/move",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.ACT)],
 )
 def move_form(
-    incident_id: int,
+    incident_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -439,13 +442,13 @@ def move_form(
 
 
 @router.post(
-    "/incidents/{incident_id}/units/{unit_id}/arrival",
+    "/incidents/{incident_id:int}/units/{unit_id:int}/arrival",
     response_class=HTMLResponse,
     dependencies=[requires(perms.ACT)],
 )
 def arrival_form(
-    incident_id: int,
-    unit_id: int,
+    incident_id: Id,
+    unit_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -476,8 +479,8 @@ def kpi_page(
     scope: UserScope,
     language: Language,
     area: Annotated[str | None, Query(max_length=32)] = None,
-    start: date | None = None,
-    end: date | None = None,
+    start: Day | None = None,
+    end: Day | None = None,
     basis: Literal["dispatch", "call"] = "dispatch",
 ) -> HTMLResponse:
     """响应圈考核: the response-ring KPIs of an area and period (dates in the county's zone,
@@ -677,9 +680,9 @@ def replay_runs(
     )
 
 
-@router.get("/dispatch/replay/{run_id}", response_class=HTMLResponse)
+@router.get("/dispatch/replay/{run_id:int}", response_class=HTMLResponse)
 def replay_report(
-    run_id: int,
+    run_id: Id,
     request: Request,
     db: DbSession,
     user: CurrentUser,

@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 from fangkong.areas.models import Area
 from fangkong.core import audit, auth
 from fangkong.core.audit import Actor
+from fangkong.core.bounds import FIRST_DAY, LAST_DAY
 from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope
@@ -313,11 +314,18 @@ def report_of(run: ReplayRun) -> dict[str, Any]:
 def parse_day(text: str) -> date:
     """``YYYY-MM-DD`` as a date; a clear error naming the field otherwise."""
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput(
             f"day {text!r} is not a date like 2026-05-01 (YYYY-MM-DD)", field="day"
         ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(
+            key="error.bounds.years",
+            params={"first": FIRST_DAY.year, "last": LAST_DAY.year},
+            field="day",
+        )
+    return day
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
+from fangkong.core.bounds import Day, Id, Latitude, Longitude, Text
 from fangkong.dispatch import replay as replay_service
 from fangkong.dispatch.models import (
     IncidentStatus,
@@ -30,25 +31,25 @@ class CategoryOut(BaseModel):
 
 
 class IncidentIn(BaseModel):
-    category: str = Field(max_length=32, description="See /incidents/categories")
-    subtype: str = Field(max_length=32)
+    category: Text = Field(max_length=32, description="See /incidents/categories")
+    subtype: Text = Field(max_length=32)
     priority: Priority
     source: Source
-    lon: float | None = Field(
-        default=None, ge=-180, le=180, description="WGS-84; give lon and lat, or address_code"
+    lon: Longitude | None = Field(
+        default=None, description="WGS-84; give lon and lat, or address_code"
     )
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    address_code: str | None = Field(
+    lat: Latitude | None = None
+    address_code: Text | None = Field(
         default=None,
         max_length=32,
         description="A standard address (标准地址) in your areas: "
         "the incident is placed at its point",
     )
-    description: str = Field(default="", max_length=4000)
-    caller_contact: str | None = Field(
+    description: Text = Field(default="", max_length=4000)
+    caller_contact: Text | None = Field(
         default=None, max_length=64, description="Stored encrypted, shown masked"
     )
-    idempotency_key: str | None = Field(
+    idempotency_key: Text | None = Field(
         default=None,
         min_length=1,
         max_length=64,
@@ -131,12 +132,12 @@ class IncidentPage(BaseModel):
 
 class TransitionIn(BaseModel):
     to: IncidentStatus
-    note: str | None = Field(default=None, max_length=2000)
-    merged_into_id: int | None = None
+    note: Text | None = Field(default=None, max_length=2000)
+    merged_into_id: Id | None = None
 
 
 class DispatchIn(BaseModel):
-    unit_ids: list[int] = Field(min_length=1, max_length=20)
+    unit_ids: list[Id] = Field(min_length=1, max_length=20)
 
 
 class CandidateOut(BaseModel):
@@ -164,15 +165,15 @@ class ContactOut(BaseModel):
 
 
 class UnitIn(BaseModel):
-    call_sign: str = Field(min_length=1, max_length=32)
+    call_sign: Text = Field(min_length=1, max_length=32)
     type: UnitType
-    home_area_code: str = Field(max_length=32)
-    home_post_code: str | None = Field(
+    home_area_code: Text = Field(max_length=32)
+    home_post_code: Text | None = Field(
         default=None,
         max_length=32,
         description="The post the unit is based at; the unit starts at its position",
     )
-    staged: bool = False
+    staged: StrictBool = False
 
 
 class UnitOut(BaseModel):
@@ -189,11 +190,11 @@ class UnitOut(BaseModel):
 
 
 class PostIn(BaseModel):
-    code: str = Field(min_length=1, max_length=32)
-    name: str = Field(min_length=1, max_length=128)
+    code: Text = Field(min_length=1, max_length=32)
+    name: Text = Field(min_length=1, max_length=128)
     kind: PostKind
-    lon: float = Field(ge=-180, le=180, description="WGS-84")
-    lat: float = Field(ge=-90, le=90)
+    lon: Longitude
+    lat: Latitude
 
 
 class PostOut(BaseModel):
@@ -207,9 +208,9 @@ class PostOut(BaseModel):
 
 
 class PositionIn(BaseModel):
-    lon: float = Field(ge=-180, le=180, description="WGS-84")
-    lat: float = Field(ge=-90, le=90)
-    staged: bool | None = None
+    lon: Longitude
+    lat: Latitude
+    staged: StrictBool | None = None
     status: Literal["available", "out_of_service"] | None = None
 
 
@@ -295,12 +296,11 @@ class LiveOut(BaseModel):
 
 
 class ReplayIn(BaseModel):
-    day: str = Field(
+    day: Day = Field(
         description="The recorded day, YYYY-MM-DD, local date in the county's time zone",
         examples=["2026-05-01"],
-        max_length=10,
     )
-    area_code: str | None = Field(
+    area_code: Text | None = Field(
         default=None, max_length=32, description="Replay only the incidents in this area's subtree"
     )
     turnout_s: float = Field(

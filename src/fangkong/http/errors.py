@@ -6,10 +6,38 @@ The app's exception handlers answer with them, and so does the intake's fast pat
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from fangkong.core.errors import FangkongError, Unauthorized
+
+
+class ErrorOut(BaseModel):
+    """What every refusal answers: the kind of error, its message (English), the field at
+    fault; a domain error's stable code and values; the faults of a request's shape."""
+
+    error: str = Field(description="The kind: invalid_input, not_found, forbidden, ...")
+    message: str
+    code: str | None = Field(default=None, description="A stable code of the message")
+    params: dict[str, Any] | None = Field(default=None, description="The message's values")
+    field: str | None = Field(default=None, description="The field at fault (dotted path)")
+    detail: dict[str, Any] | None = None
+
+
+#: The refusals every operation may answer (the app's ``responses``): any 4xx (unknown or
+#: refused credential, a role without the permission, a record not found or out of your
+#: areas, a conflict, a body past its limit, invalid input), and 503 (overloaded, or a
+#: writer restarting: send again, after ``Retry-After``), all as :class:`ErrorOut`.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorOut, "description": "Refused: the error and its reason"},
+    503: {
+        "model": ErrorOut,
+        "description": "Overloaded or restarting: send again after Retry-After seconds",
+    },
+}
 
 
 def domain_error(exc: FangkongError) -> JSONResponse:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from fangkong.areas.coords import CoordSystem
+from fangkong.core.bounds import Latitude, Longitude
 from fangkong.core.errors import InvalidInput
 from fangkong.http.deps import CurrentUser, get_settings
 from fangkong.network import service
@@ -37,8 +38,8 @@ def network_info(request: Request, user: CurrentUser) -> dict[str, Any]:
 def isochrone(
     request: Request,
     user: CurrentUser,
-    lon: float,
-    lat: float,
+    lon: Longitude,
+    lat: Latitude,
     thresholds: Annotated[str, Query(description="Seconds, comma-separated")] = "60,180,300",
     crs: CoordSystem = CoordSystem.WGS84,
 ) -> dict[str, Any]:
@@ -56,10 +57,10 @@ def isochrone(
 def route(
     request: Request,
     user: CurrentUser,
-    from_lon: float,
-    from_lat: float,
-    to_lon: float,
-    to_lat: float,
+    from_lon: Longitude,
+    from_lat: Latitude,
+    to_lon: Longitude,
+    to_lat: Latitude,
     crs: CoordSystem = CoordSystem.WGS84,
 ) -> dict[str, Any]:
     """The fastest road route between two points: a GeoJSON LineString with ``time_s`` and

@@ -7,11 +7,12 @@ import math
 from pydantic import BaseModel, Field
 
 from fangkong.areas.coords import CoordSystem
+from fangkong.core.bounds import Latitude, Longitude
 
 
 class Point(BaseModel):
-    lon: float = Field(ge=-180, le=180)
-    lat: float = Field(ge=-90, le=90)
+    lon: Longitude
+    lat: Latitude
 
     def pair(self) -> tuple[float, float]:
         return self.lon, self.lat

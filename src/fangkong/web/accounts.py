@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area
 from fangkong.core import auth, login, permissions
+from fangkong.core.bounds import Id
 from fangkong.core.errors import NotFound
 from fangkong.core.models import ApiToken, User
 from fangkong.core.scoping import Scope
@@ -50,7 +51,7 @@ def in_scope(db: Session, user: User, scope: Scope) -> bool:
     return any(scope.covers(p) for p in paths)
 
 
-def managed_user(db: Session, user_id: int, scope: Scope) -> User:
+def managed_user(db: Session, user_id: Id, scope: Scope) -> User:
     """The user ``user_id`` if within ``scope``; :class:`NotFound` otherwise."""
     user = auth.get(db, user_id=user_id)
     if user is None or not in_scope(db, user, scope):
@@ -68,9 +69,9 @@ def list_my_tokens(user: CurrentUser, db: DbSession) -> list[TokenInfoOut]:
     return [_token_out(t) for t in auth.get_tokens(db, user_id=user.id)]
 
 
-@router.delete("/tokens/{token_id}", status_code=_NO_CONTENT, tags=["auth"])
+@router.delete("/tokens/{token_id:int}", status_code=_NO_CONTENT, tags=["auth"])
 def revoke_token(
-    token_id: int, user: CurrentUser, db: DbSession, scope: UserScope, actor: RequestActor
+    token_id: Id, user: CurrentUser, db: DbSession, scope: UserScope, actor: RequestActor
 ) -> Response:
     """Revoke one of your tokens, or (managing users) a token of a user of your areas."""
     token = auth.get_token(db, token_id=token_id)
@@ -129,21 +130,21 @@ def confirm_my_enrolment(
 
 
 @router.get(
-    "/users/{user_id}/tokens",
+    "/users/{user_id:int}/tokens",
     response_model=list[TokenInfoOut],
     tags=["users"],
     dependencies=_MANAGE,
 )
-def list_user_tokens(user_id: int, db: DbSession, scope: UserScope) -> list[TokenInfoOut]:
+def list_user_tokens(user_id: Id, db: DbSession, scope: UserScope) -> list[TokenInfoOut]:
     """A user's tokens (a user of your areas)."""
     target = managed_user(db, user_id, scope)
     return [_token_out(t) for t in auth.get_tokens(db, user_id=target.id)]
 
 
 @router.post(
-    "/users/{user_id}/deactivate", status_code=_NO_CONTENT, tags=["users"], dependencies=_MANAGE
+    "/users/{user_id:int}/deactivate", status_code=_NO_CONTENT, tags=["users"], dependencies=_MANAGE
 )
-def deactivate_user(user_id: int, db: DbSession, scope: UserScope, actor: RequestActor) -> Response:
+def deactivate_user(user_id: Id, db: DbSession, scope: UserScope, actor: RequestActor) -> Response:
     """Deactivate a user: their sessions end and their tokens are revoked at once."""
     target = managed_user(db, user_id, scope)
     auth.set_active(db, user=target, active=False, actor=actor)
@@ -151,9 +152,9 @@ def deactivate_user(user_id: int, db: DbSession, scope: UserScope, actor: Reques
 
 
 @router.post(
-    "/users/{user_id}/activate", status_code=_NO_CONTENT, tags=["users"], dependencies=_MANAGE
+    "/users/{user_id:int}/activate", status_code=_NO_CONTENT, tags=["users"], dependencies=_MANAGE
 )
-def activate_user(user_id: int, db: DbSession, scope: UserScope, actor: RequestActor) -> Response:
+def activate_user(user_id: Id, db: DbSession, scope: UserScope, actor: RequestActor) -> Response:
     """Let a deactivated user log in again (with new tokens: the old ones stay revoked)."""
     target = managed_user(db, user_id, scope)
     auth.set_active(db, user=target, active=True, actor=actor)
@@ -161,18 +162,20 @@ def activate_user(user_id: int, db: DbSession, scope: UserScope, actor: RequestA
 
 
 @router.post(
-    "/users/{user_id}/unlock", status_code=_NO_CONTENT, tags=["users"], dependencies=_MANAGE
+    "/users/{user_id:int}/unlock", status_code=_NO_CONTENT, tags=["users"], dependencies=_MANAGE
 )
-def unlock_user(user_id: int, db: DbSession, scope: UserScope, actor: RequestActor) -> Response:
+def unlock_user(user_id: Id, db: DbSession, scope: UserScope, actor: RequestActor) -> Response:
     """Lift the lock of a user locked after failed logins."""
     target = managed_user(db, user_id, scope)
     login.unlock(db, username=target.username, actor=actor)
     return Response(status_code=_NO_CONTENT)
 
 
-@router.put("/users/{user_id}/role", response_model=UserOut, tags=["users"], dependencies=_MANAGE)
+@router.put(
+    "/users/{user_id:int}/role", response_model=UserOut, tags=["users"], dependencies=_MANAGE
+)
 def set_user_role(
-    user_id: int,
+    user_id: Id,
     body: RoleIn,
     request: Request,
     db: DbSession,
@@ -187,9 +190,9 @@ def set_user_role(
 
 
 @router.delete(
-    "/users/{user_id}/totp", status_code=_NO_CONTENT, tags=["users"], dependencies=_MANAGE
+    "/users/{user_id:int}/totp", status_code=_NO_CONTENT, tags=["users"], dependencies=_MANAGE
 )
-def reset_user_totp(user_id: int, db: DbSession, scope: UserScope, actor: RequestActor) -> Response:
+def reset_user_totp(user_id: Id, db: DbSession, scope: UserScope, actor: RequestActor) -> Response:
     """Forget a user's second factor (a lost phone): they enrol again at their next login."""
     target = managed_user(db, user_id, scope)
     login.reset_second_factor(db, user=target, actor=actor)
