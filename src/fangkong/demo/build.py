@@ -36,6 +36,7 @@ from fangkong.demo.osm import (
     read_boundaries,
     read_roads,
 )
+from fangkong.demo.planning import build_demo_planning
 from fangkong.demo.tessellate import generate_beats_and_grids, plan_counts, road_points
 from fangkong.network import service as network_service
 from fangkong.network.profile import DEFAULT_PROFILE
@@ -468,6 +469,8 @@ def build(
         today=today or utcnow().astimezone(zone).date(),
         rng_seed=RNG_SEED,
     )
-    step("posts, units and a year of incidents", t)
+    t = step("posts, units and a year of incidents", t)
+    build_demo_planning(session, network=network, city_code=CITY_CODE)
+    step("coverage today, a placement scenario, checkpoints", t)
     report.seconds = time.perf_counter() - started
     return report

@@ -3,7 +3,7 @@
 Crossings
 ---------
 Every road of the network that crosses the boundary of an area (the county, or a district): a
-road segment between two nodes, one inside the area's polygon and one outside, counted once
+road segment between two nodes, one inside the area's polygon (or on its boundary) and one outside, counted once
 whatever its directions. Its crossing point is where the segment meets the boundary. (A
 segment whose two ends lie outside while its middle passes through a corner of the area is not
 counted: road segments are short beside an area.)
@@ -301,7 +301,8 @@ def save_settings(
 def crossings(graph: RoadGraph, polygon: Any) -> list[dict[str, Any]]:
     """Road segments crossing the polygon's boundary (see the module docstring): each with its
     nodes, road class label and crossing point (lon, lat), in node order."""
-    inside = shapely.contains_xy(polygon, graph.lon, graph.lat)
+    # a node on the boundary itself counts as inside (covers, not contains)
+    inside = shapely.intersects_xy(polygon, graph.lon, graph.lat)
     tail, head = graph.tail.astype(np.int64), graph.head.astype(np.int64)
     cross = inside[tail] != inside[head]
     u = np.minimum(tail[cross], head[cross])
