@@ -12,6 +12,7 @@ from fangkong.dispatch.permissions import READ
 # (permission, translation key, path) of the console pages, for the main navigation.
 NAV: list[tuple[str | None, str, str]] = [
     (READ, "nav.incidents", "/incidents"),
+    (READ, "nav.incident_history", "/incidents/history"),
     (READ, "nav.kpis", "/dispatch/kpis"),
     (READ, "nav.replay", "/dispatch/replay"),
 ]

@@ -17,25 +17,29 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fangkong.areas import service as area_service
-from fangkong.areas.models import Area
 from fangkong.core import auth
-from fangkong.core.bounds import Id, Moment, Offset
+from fangkong.core.bounds import Id, Moment
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput, NotFound, Unauthorized
 from fangkong.core.i18n import translate
-from fangkong.core.security import FieldCipher
-from fangkong.dispatch import fastpath, kpis, live, present, recommend, service, taxonomy
+from fangkong.dispatch import (
+    fastpath,
+    history_api,
+    kpis,
+    live,
+    present,
+    recommend,
+    service,
+    taxonomy,
+)
 from fangkong.dispatch import permissions as perms
 from fangkong.dispatch import replay as replay_service
 from fangkong.dispatch.models import (
     Incident,
-    IncidentStatus,
     Post,
-    Priority,
     ReplayRun,
     Unit,
     UnitStatus,
@@ -50,8 +54,6 @@ from fangkong.dispatch.schemas import (
     ImportOut,
     IncidentDetail,
     IncidentIn,
-    IncidentOut,
-    IncidentPage,
     KpisOut,
     LiveOut,
     PositionIn,
@@ -85,6 +87,8 @@ from fangkong.http.deps import (
 from fangkong.network import service as network_service
 
 router = APIRouter(tags=["dispatch"], dependencies=[requires(perms.READ)])
+# The list of incidents and its export (the incident history's filters), a module of its own.
+router.include_router(history_api.router)
 #: The largest incident file (CSV or JSON) the import takes; its route's body limit is this
 #: and a form's overhead (see web/app.py).
 MAX_IMPORT_BYTES = 5 << 20
@@ -94,21 +98,6 @@ KEEPALIVE_S = 15.0
 
 def _network(request: Request) -> network_service.Network:
     return network_service.current(get_settings(request).data_dir)
-
-
-def _codes(db: DbSession, ids: list[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = db.execute(select(Area.id, Area.code).where(Area.id.in_(set(ids))))
-    return {int(i): str(c) for i, c in rows}
-
-
-def _summary(
-    incident: Incident, cipher: FieldCipher, language: str, codes: dict[int, str]
-) -> IncidentOut:
-    out = IncidentOut.model_validate(present.incident_fields(incident, cipher, language))
-    out.area_code = codes.get(incident.area_id) if incident.area_id is not None else None
-    return out
 
 
 def _detail(request: Request, db: DbSession, incident: Incident, language: str) -> IncidentDetail:
@@ -250,41 +239,6 @@ def import_incidents(
         existing=report.existing,
         errors=[RowErrorOut(row=e.row, field=e.field, message=e.message) for e in report.errors],
     )
-
-
-@router.get("/incidents", response_model=IncidentPage)
-def list_incidents(
-    request: Request,
-    db: DbSession,
-    scope: UserScope,
-    language: Language,
-    status: IncidentStatus | None = None,
-    open: bool | None = None,
-    priority: Priority | None = None,
-    category: Annotated[str | None, Query(max_length=32)] = None,
-    area: Annotated[str | None, Query(max_length=32, description="Area code: its subtree")] = None,
-    received_from: Moment | None = None,
-    received_to: Moment | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Offset = 0,
-) -> IncidentPage:
-    """Incidents in your areas, newest first."""
-    for name, value in (("received_from", received_from), ("received_to", received_to)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidInput(f"{name} needs a time zone (e.g. +08:00)", field=name)
-    filters = service.IncidentFilter(
-        status=status,
-        open=open,
-        priority=priority,
-        category=category,
-        area_code=area,
-        received_from=received_from,
-        received_to=received_to,
-    )
-    total, items = service.get_all(db, scope=scope, filters=filters, limit=limit, offset=offset)
-    codes = _codes(db, [i.area_id for i in items if i.area_id])
-    cipher = get_cipher(request)
-    return IncidentPage(total=total, items=[_summary(i, cipher, language, codes) for i in items])
 
 
 @router.get("/incidents/{incident_id:int}", response_model=IncidentDetail)

@@ -10,7 +10,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal, Protocol
 
 from sqlalchemy import select
@@ -202,3 +202,84 @@ def area_kpis(
         call_to_arrival=summarise(c2a),
         by_category=dict(sorted(categories.items())),
     )
+
+
+#: The longest period shown day by day; longer ones go by week (Monday to Sunday).
+DAILY_MAX_DAYS = 62
+
+
+@dataclass(frozen=True)
+class PeriodShares:
+    """The ring shares of the incidents received in one day or week (``start``: its first day,
+    in the county's zone): ``incidents`` received, ``responses`` with a response time, and
+    ``ring_share`` as :class:`AreaKpis` defines it (None when none has a response time)."""
+
+    start: date
+    incidents: int
+    responses: int
+    ring_share: dict[str, float | None]
+
+
+def ring_shares_over_time(
+    session: Session,
+    *,
+    scope: Scope,
+    start: datetime,
+    end: datetime,
+    zone: tzinfo,
+    area: Area | None = None,
+    basis: Basis = "dispatch",
+    simulated: bool = False,
+    by: Literal["day", "week"] | None = None,
+) -> list[PeriodShares]:
+    """Ring shares of the incidents received in ``[start, end)`` per day (``by="day"``, the
+    default up to :data:`DAILY_MAX_DAYS` days) or per week (Monday first, beyond), every
+    period of the span listed, those without incidents too; formulas, basis and the
+    incidents counted as :func:`area_kpis`.
+
+    Notes
+    -----
+    One scan of the matching incidents, each placed by its received day in ``zone``: O(n + p)
+    for p periods. Nothing personal is read.
+    """
+    if end <= start:
+        raise InvalidInput("end must follow start", field="end")
+    first, last = (
+        start.astimezone(zone).date(),
+        (end - timedelta(microseconds=1)).astimezone(zone).date(),
+    )
+    weekly = by == "week" or (by is None and (last - first).days + 1 > DAILY_MAX_DAYS)
+
+    def period(day: date) -> date:
+        return day - timedelta(days=day.weekday()) if weekly else day
+
+    starts: list[date] = []
+    day = period(first)
+    while day <= last:
+        starts.append(day)
+        day += timedelta(days=7 if weekly else 1)
+    query = select(
+        Incident.status, Incident.received_at, Incident.dispatched_at, Incident.on_scene_at
+    ).where(
+        scope.clause(Incident.area_path), Incident.received_at >= start, Incident.received_at < end
+    )
+    if area is not None:
+        query = query.where(Incident.area_path.startswith(area.path, autoescape=True))
+    if not simulated:
+        query = query.where(COUNTED)
+    counts: Counter[date] = Counter()
+    times: dict[date, list[float]] = {s: [] for s in starts}
+    for status, received, dispatched, on_scene in session.execute(query):
+        key = period(received.astimezone(zone).date())
+        counts[key] += 1
+        if status == "merged":
+            continue
+        seconds = _seconds(dispatched if basis == "dispatch" else received, on_scene)
+        if seconds is not None:
+            times.setdefault(key, []).append(seconds)
+    return [
+        PeriodShares(
+            start=s, incidents=counts[s], responses=len(times[s]), ring_share=ring_shares(times[s])
+        )
+        for s in starts
+    ]

@@ -20,7 +20,7 @@ from fangkong.core.errors import FangkongError, InvalidInput, NotFound
 from fangkong.core.i18n import translate
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope
-from fangkong.dispatch import kpis, live, recommend, service, taxonomy
+from fangkong.dispatch import history_pages, kpis, live, recommend, service, taxonomy
 from fangkong.dispatch import permissions as perms
 from fangkong.dispatch import replay as replay_service
 from fangkong.dispatch.models import (
@@ -46,6 +46,8 @@ from fangkong.http.templating import render
 from fangkong.network import service as network_service
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
+# The incident history (警情查询), a module of its own.
+router.include_router(history_pages.router)
 BOARD_SIZE = 200
 
 
@@ -67,6 +69,23 @@ class Labels:
 
     def state(self, status: IncidentStatus) -> str:
         return self._t(f"dispatch.state.{status.value}")
+
+    def action(self, status: IncidentStatus) -> str:
+        """The button that moves an incident to ``status``, named by what it does (撤销 /
+        Cancel), not by the state it leads to (已撤销 / Cancelled)."""
+        return self._t(f"dispatch.action.{status.value}")
+
+    def confirm(self, status: IncidentStatus, incident: Incident) -> str | None:
+        """What a move that cannot be undone will do, asked before it is made (None: no
+        question)."""
+        if status != IncidentStatus.CANCELLED:
+            return None
+        units = sum(1 for a in incident.assignments if a.released_at is None)
+        if units:
+            return translate(
+                "dispatch.confirm.cancel_units", self.language, id=incident.id, units=units
+            )
+        return translate("dispatch.confirm.cancel", self.language, id=incident.id)
 
     def unit_type(self, unit_type: UnitType) -> str:
         return self._t(f"dispatch.unit_type.{unit_type.value}")
@@ -369,6 +388,7 @@ def _detail_page(
     error: str | None = None,
 ) -> HTMLResponse:
     moves = [m for m in PAGE_MOVES if m in service.TRANSITIONS[incident.status]]
+    dispatchable = incident.status in service.DISPATCHABLE
     code = db.scalar(select(Area.code).where(Area.id == incident.area_id))
     try:
         network = network_service.current(get_settings(request).data_dir)
@@ -387,6 +407,7 @@ def _detail_page(
         labels=Labels(language),
         can_act=_can_act(user),
         moves=moves,
+        dispatchable=dispatchable,
         error=error,
         masked=service.masked_contact(incident, get_cipher(request)),
         breach=live.breach_of(incident, utcnow()),
@@ -495,6 +516,7 @@ def kpi_page(
         "end": end,
         "basis": basis,
         "result": None,
+        "trend": [],
         "rows": [],
         "error": None,
         "areas": [a for a in area_service.get_all(db, scope=scope) if a.level.value != "grid"],
@@ -510,6 +532,10 @@ def kpi_page(
         chosen = area_service.get_by_code_or_raise(db, code=area, scope=scope) if area else None
         context["result"] = kpis.area_kpis(
             db, scope=scope, start=since, end=until, area=chosen, basis=basis
+        )
+        # Ring shares day by day (week by week past two months): the chart and its table.
+        context["trend"] = kpis.ring_shares_over_time(
+            db, scope=scope, start=since, end=until, zone=zone, area=chosen, basis=basis
         )
         # The sub-areas of the chosen area; with none chosen, of the user's one root area
         # (or the roots themselves when the user holds several).

@@ -4,6 +4,7 @@ The work is done in modules by concern, and this module names what they offer so
 write ``service.create(...)``, ``service.transition(...)``:
 
 - :mod:`~fangkong.dispatch.incidents`: intake with idempotency keys, reads in scope;
+- :mod:`~fangkong.dispatch.history`: lists of incidents, their filters and the history table;
 - :mod:`~fangkong.dispatch.lifecycle`: status transitions, arrivals, dispatch of units;
 - :mod:`~fangkong.dispatch.units`: posts and units, position reports;
 - :mod:`~fangkong.dispatch.importing`: incidents from CSV or JSON files;
@@ -17,6 +18,7 @@ a unit when its home area is; out of scope reads as not found, so ids do not lea
 
 from __future__ import annotations
 
+from fangkong.dispatch.history import IncidentFilter, get_all
 from fangkong.dispatch.importing import (
     IMPORT_CHUNK,
     IMPORT_FIELDS,
@@ -31,7 +33,6 @@ from fangkong.dispatch.importing import (
 from fangkong.dispatch.incidents import (
     MAX_KEY_LENGTH,
     Created,
-    IncidentFilter,
     IncidentIn,
     Intake,
     NewEvent,
@@ -39,7 +40,6 @@ from fangkong.dispatch.incidents import (
     create,
     create_many,
     get,
-    get_all,
     get_or_raise,
     incidents_by_keys,
     place,

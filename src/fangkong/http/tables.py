@@ -99,7 +99,8 @@ class Column:
     numeric: bool = False
     export: bool = True
     show: bool = True
-    #: How the page shows a number (``"%.6f"``); exports write the number itself.
+    #: How the page shows a number (``"%.6f"``) or a moment (``"%Y-%m-%d %H:%M:%S"``, in the
+    #: user's zone; to the minute by default); exports write the value itself.
     fmt: str | None = None
 
     @property
@@ -406,7 +407,7 @@ class Page:
             return ""
         if isinstance(value, datetime):
             moment = value.astimezone(self.zone) if self.zone is not None else value
-            return moment.strftime("%Y-%m-%d %H:%M")
+            return moment.strftime(column.fmt or "%Y-%m-%d %H:%M")
         if column.fmt is not None and isinstance(value, int | float):
             return column.fmt % value
         return str(value)
