@@ -3,10 +3,10 @@
 Crossings
 ---------
 Every road of the network that crosses the boundary of an area (the county, or a district): a
-road segment between two nodes, one inside the area's polygon (or on its boundary) and one outside, counted once
-whatever its directions. Its crossing point is where the segment meets the boundary. (A
-segment whose two ends lie outside while its middle passes through a corner of the area is not
-counted: road segments are short beside an area.)
+road segment between two nodes, one inside the area's polygon (or on its boundary) and one
+outside, counted once whatever its directions. Its crossing point is where the segment meets
+the boundary. (A segment whose two ends lie outside while its middle passes through a corner of
+the area is not counted: road segments are short beside an area.)
 
 Closure
 -------
