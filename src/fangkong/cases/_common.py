@@ -45,8 +45,8 @@ def require(user: User | None, permission: str) -> None:
 def check_version(case: Case, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != case.version:
         raise Conflict(
-            f"case {number(case)} changed meanwhile (version {case.version}, "
-            f"not {expected_version}); reload it",
+            key="error.cases.changed_version",
+            params={"number": number(case), "version": case.version, "expected": expected_version},
             field="version",
         )
 
@@ -55,7 +55,9 @@ def flush_case(session: Session, case: Case) -> None:
     try:
         session.flush()
     except StaleDataError:
-        raise Conflict(f"case {case.id} changed meanwhile; reload it", field="version") from None
+        raise Conflict(
+            key="error.cases.changed", params={"case_id": case.id}, field="version"
+        ) from None
 
 
 def add_event(

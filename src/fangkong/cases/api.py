@@ -170,9 +170,9 @@ def indicators(
     """Indicators of one case type for an area and each of its children, for cases found in
     [start, end); formulas in ``fangkong.cases.indicators``."""
     if start.tzinfo is None or end.tzinfo is None:
-        raise InvalidInput("start and end need a time zone (e.g. +08:00)", field="start")
+        raise InvalidInput(key="error.period.zone", field="start")
     if end <= start or end - start > timedelta(days=3660):
-        raise InvalidInput("end must follow start, within ten years", field="end")
+        raise InvalidInput(key="error.period.ten_years", field="end")
     parent = area_service.get_by_code_or_raise(db, code=area, scope=scope)
     results = case_indicators.by_child_area(
         db, case_type=type, parent=parent, start=start, end=end, now=utcnow()

@@ -44,7 +44,7 @@ def add_attachment(
     timeline."""
     require(user, perms.ACT)
     if case.purged_at is not None:
-        raise Conflict(f"case {number(case)} was purged", field="case_id")
+        raise Conflict(key="error.cases.purged", params={"number": number(case)}, field="case_id")
     name = Path(filename.replace("\\", "/")).name.strip()[:200]
     kind = check_file(name, content_type, data)
     sealed, file_key = cipher.seal(data)
@@ -91,7 +91,9 @@ def get_attachment(case: Case, attachment_id: int) -> CaseAttachment:
         if attachment.id == attachment_id:
             return attachment
     raise NotFound(
-        f"attachment {attachment_id} of case {case.id} does not exist", field="attachment_id"
+        key="error.cases.attachment_not_found",
+        params={"attachment_id": attachment_id, "case_id": case.id},
+        field="attachment_id",
     )
 
 
@@ -103,6 +105,13 @@ def holds_personal_data(case: Case) -> bool:
         or bool(case.parties)
         or case.personal_encrypted is not None
     )
+
+
+def may_open_attachments(case: Case, user: User | None) -> bool:
+    """Whether ``user`` may download the case's attachments (the system may): those of a case
+    that holds personal data need ``cases.personal.unmask`` (pages show the others only the
+    file names)."""
+    return user is None or not holds_personal_data(case) or auth.can(user, perms.UNMASK)
 
 
 def open_attachment(
@@ -124,7 +133,7 @@ def open_attachment(
     require(user, perms.READ)
     attachment = get_attachment(case, attachment_id)
     personal = holds_personal_data(case)
-    if personal and user is not None and not auth.can(user, perms.UNMASK):
+    if not may_open_attachments(case, user):
         raise Forbidden(
             key="error.cases.attachment_needs_unmask",
             params={"number": number(case), "permission": perms.UNMASK},

@@ -60,7 +60,7 @@ def board(
     else:
         if not scope.covers(area.path):
             raise NotFound(
-                f"area {area.code!r} does not exist or is outside your areas", field="area"
+                key="error.areas.area_not_found", params={"code": area.code}, field="area"
             )
         parents = [area]
     row_areas: list[Area] = []

@@ -147,14 +147,18 @@ def _parse_time(value: Any, name: str) -> time:
         return time.fromisoformat(str(value))
     except ValueError:
         raise InvalidInput(
-            f"{CONFIG_FILE}: calendar.{name} {value!r} is not HH:MM", field=f"calendar.{name}"
+            key="error.cases.calendar_time",
+            params={"file": CONFIG_FILE, "name": name, "value": value},
+            field=f"calendar.{name}",
         ) from None
 
 
 def _parse_days(values: Any, name: str) -> frozenset[date]:
     if not isinstance(values, list):
         raise InvalidInput(
-            f"{CONFIG_FILE}: calendar.{name} must be a list of dates", field=f"calendar.{name}"
+            key="error.cases.calendar_days",
+            params={"file": CONFIG_FILE, "name": name},
+            field=f"calendar.{name}",
         )
     days: set[date] = set()
     for value in values:
@@ -162,7 +166,8 @@ def _parse_days(values: Any, name: str) -> frozenset[date]:
             days.add(value if isinstance(value, date) else date.fromisoformat(str(value)))
         except ValueError:
             raise InvalidInput(
-                f"{CONFIG_FILE}: calendar.{name} has {value!r}, not YYYY-MM-DD",
+                key="error.cases.calendar_day",
+                params={"file": CONFIG_FILE, "name": name, "value": value},
                 field=f"calendar.{name}",
             ) from None
     return frozenset(days)
@@ -173,14 +178,17 @@ def calendar_from_mapping(data: dict[str, Any], *, zone: str = DEFAULT_ZONE) -> 
     unknown = set(data) - {"start", "end", "holidays", "workdays", "weekdays"}
     if unknown:
         raise InvalidInput(
-            f"{CONFIG_FILE}: unknown calendar keys {sorted(unknown)}", field="calendar"
+            key="error.cases.calendar_keys",
+            params={"file": CONFIG_FILE, "keys": str(sorted(unknown))},
+            field="calendar",
         )
     weekdays = data.get("weekdays", [0, 1, 2, 3, 4])
     if not isinstance(weekdays, list) or not all(
         isinstance(d, int) and 0 <= d <= 6 for d in weekdays
     ):
         raise InvalidInput(
-            f"{CONFIG_FILE}: calendar.weekdays must be numbers 0 (Mon) to 6",
+            key="error.cases.calendar_weekdays",
+            params={"file": CONFIG_FILE},
             field="calendar.weekdays",
         )
     try:
@@ -193,7 +201,11 @@ def calendar_from_mapping(data: dict[str, Any], *, zone: str = DEFAULT_ZONE) -> 
             workdays=_parse_days(data.get("workdays", []), "workdays"),
         )
     except ValueError as exc:
-        raise InvalidInput(f"{CONFIG_FILE}: {exc}", field="calendar") from None
+        raise InvalidInput(
+            key="error.cases.calendar_fault",
+            params={"file": CONFIG_FILE, "reason": str(exc)},
+            field="calendar",
+        ) from None
 
 
 def load_calendar(data_dir: Path, *, zone: str = DEFAULT_ZONE) -> BusinessCalendar:
@@ -204,8 +216,14 @@ def load_calendar(data_dir: Path, *, zone: str = DEFAULT_ZONE) -> BusinessCalend
     try:
         config = tomllib.loads(path.read_text("utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{path}: {exc}", field="calendar") from None
+        raise InvalidInput(
+            key="error.cases.calendar_fault",
+            params={"file": str(path), "reason": str(exc)},
+            field="calendar",
+        ) from None
     section = config.get("calendar", {})
     if not isinstance(section, dict):
-        raise InvalidInput(f"{path}: [calendar] must be a table", field="calendar")
+        raise InvalidInput(
+            key="error.cases.calendar_table", params={"file": str(path)}, field="calendar"
+        )
     return calendar_from_mapping(section, zone=zone)

@@ -65,7 +65,7 @@ def get_or_raise(session: Session, *, case_id: int, scope: Scope | None) -> Case
     """The case; out of scope reads as not found, so ids do not leak."""
     case = get(session, case_id=case_id, scope=scope)
     if case is None:
-        raise NotFound(f"case {case_id} does not exist or is outside your areas", field="case_id")
+        raise NotFound(key="error.cases.not_found", params={"case_id": case_id}, field="case_id")
     return case
 
 
@@ -82,7 +82,18 @@ class CaseFilter:
 def _filter_clauses(
     session: Session, *, scope: Scope, filters: CaseFilter, now: datetime
 ) -> list[ColumnElement[bool]]:
-    clauses: list[ColumnElement[bool]] = [scope.clause(Case.area_path)]
+    return [
+        scope.clause(Case.area_path),
+        *filter_clauses(session, scope=scope, filters=filters, now=now),
+    ]
+
+
+def filter_clauses(
+    session: Session, *, scope: Scope, filters: CaseFilter, now: datetime
+) -> list[ColumnElement[bool]]:
+    """The SQL conditions of ``filters`` (the scope's not among them); an area code outside
+    ``scope`` is not found, as a read of it would be."""
+    clauses: list[ColumnElement[bool]] = []
     if filters.case_type:
         registry.get(filters.case_type)
         clauses.append(Case.case_type == filters.case_type)
@@ -182,38 +193,48 @@ def resolve_area(
     if lon is not None and lat is not None:
         _, _, chain = area_service.locate(session, lon=lon, lat=lat)
         if not chain or (scope is not None and not scope.covers(chain[-1].path)):
-            raise InvalidInput(f"point ({lon:.6f}, {lat:.6f}) is outside your areas", field="lon")
+            raise InvalidInput(
+                key="error.areas.point_outside", params={"lon": lon, "lat": lat}, field="lon"
+            )
         return chain[-1]
     if area_code:
         return area_service.get_by_code_or_raise(session, code=area_code, scope=scope)
-    raise InvalidInput("give area_code or lon and lat", field="area_code")
+    raise InvalidInput(key="error.cases.no_place", field="area_code")
 
 
 def _check_parties(decl: CaseTypeDecl, parties: list[PartyIn]) -> None:
     spec = decl.parties
     if spec is None:
         if parties:
-            raise InvalidInput(f"a {decl.name} case has no parties", field="parties")
+            raise InvalidInput(
+                key="error.cases.no_parties", params={"type": decl.name}, field="parties"
+            )
         return
     if not spec.minimum <= len(parties) <= spec.maximum:
         raise InvalidInput(
-            f"a {decl.name} case needs {spec.minimum} to {spec.maximum} parties, "
-            f"not {len(parties)}",
+            key="error.cases.party_count",
+            params={
+                "type": decl.name,
+                "minimum": spec.minimum,
+                "maximum": spec.maximum,
+                "count": len(parties),
+            },
             field="parties",
         )
     for i, party in enumerate(parties):
         if party.role not in spec.roles:
             raise InvalidInput(
-                f"parties.{i}.role: {party.role!r} is not one of {', '.join(spec.roles)}",
+                key="error.cases.party_role",
+                params={"index": i, "role": party.role, "roles": ", ".join(spec.roles)},
                 field=f"parties.{i}.role",
             )
         if not party.name.strip() or len(party.name) > 64:
             raise InvalidInput(
-                f"parties.{i}.name must be 1-64 characters", field=f"parties.{i}.name"
+                key="error.cases.party_name", params={"index": i}, field=f"parties.{i}.name"
             )
         if party.contact is not None and len(party.contact) > 64:
             raise InvalidInput(
-                f"parties.{i}.contact has more than 64 characters", field=f"parties.{i}.contact"
+                key="error.cases.party_contact", params={"index": i}, field=f"parties.{i}.contact"
             )
 
 
@@ -239,14 +260,20 @@ def create(
     require(user, perms.CREATE)
     if user is not None and user.role not in decl.create_roles:
         raise Forbidden(
-            f"role {user.role.value!r} may not open a {decl.name} case (allowed: "
-            f"{', '.join(r.value for r in decl.create_roles)})"
+            key="error.cases.role_may_not_open",
+            params={
+                "role": user.role.value,
+                "type": decl.name,
+                "allowed": ", ".join(r.value for r in decl.create_roles),
+            },
         )
     title = title.strip()
     if not 1 <= len(title) <= MAX_TITLE:
-        raise InvalidInput(f"title must be 1-{MAX_TITLE} characters", field="title")
+        raise InvalidInput(key="error.cases.title_length", params={"max": MAX_TITLE}, field="title")
     if len(description) > MAX_TEXT:
-        raise InvalidInput(f"description has more than {MAX_TEXT} characters", field="description")
+        raise InvalidInput(
+            key="error.cases.description_long", params={"max": MAX_TEXT}, field="description"
+        )
     parties = parties or []
     _check_parties(decl, parties)
     plain, personal = coerce_fields(
@@ -346,34 +373,49 @@ def transition(
     spec = decl.transition(name)
     if spec is None:
         raise InvalidInput(
-            f"transition {name!r} is not declared for {decl.name} cases "
-            f"(declared: {', '.join(t.name for t in decl.transitions)})",
+            key="error.cases.transition_unknown",
+            params={
+                "transition": name,
+                "type": decl.name,
+                "declared": ", ".join(t.name for t in decl.transitions),
+            },
             field="transition",
         )
     if case.state not in spec.sources:
         raise Conflict(
-            f"transition {name!r} cannot start from state {case.state!r}; it starts "
-            f"from {', '.join(spec.sources)}",
+            key="error.cases.transition_source",
+            params={"transition": name, "state": case.state, "sources": ", ".join(spec.sources)},
             field="transition",
         )
     require(user, perms.ACT)
     if user is not None and user.role not in spec.roles:
         raise Forbidden(
-            f"role {user.role.value!r} may not take transition {name!r} (allowed: "
-            f"{', '.join(r.value for r in spec.roles)})"
+            key="error.cases.role_may_not_act",
+            params={
+                "role": user.role.value,
+                "transition": name,
+                "allowed": ", ".join(r.value for r in spec.roles),
+            },
         )
     if user is not None and (by := separated_by(case, spec, user)) is not None:
+        if decl.transition(by) is not None:
+            raise Forbidden(
+                key="error.cases.separation_of_duties",
+                params={"number": number(case), "transition": name, "by": by},
+                field="transition",
+            )
         raise Forbidden(
-            key="error.cases.separation_of_duties"
-            + ("" if decl.transition(by) is not None else "_field"),
+            key="error.cases.separation_of_duties_field",
             params={"number": number(case), "transition": name, "by": by},
             field="transition",
         )
     note = (note or "").strip() or None
     if spec.note_required and note is None:
-        raise InvalidInput(f"transition {name!r} needs a note", field="note")
+        raise InvalidInput(
+            key="error.cases.note_required", params={"transition": name}, field="note"
+        )
     if note is not None and len(note) > MAX_TEXT:
-        raise InvalidInput(f"note has more than {MAX_TEXT} characters", field="note")
+        raise InvalidInput(key="error.cases.note_long", params={"max": MAX_TEXT}, field="note")
     plain, personal = coerce_fields(
         session,
         decl,
@@ -433,7 +475,7 @@ def comment(
     require(user, perms.ACT)
     text = text.strip()
     if not 1 <= len(text) <= MAX_TEXT:
-        raise InvalidInput(f"comment must be 1-{MAX_TEXT} characters", field="text")
+        raise InvalidInput(key="error.cases.comment_length", params={"max": MAX_TEXT}, field="text")
     event = add_event(case, kind=EventKind.COMMENT, actor=actor, now=now, note=text)
     case.updated_at = now
     flush_case(session, case)
@@ -461,14 +503,14 @@ def supervise(
     """督办: set a new deadline with a note; the deadline actions start over for it."""
     require(user, perms.SUPERVISE)
     if case.closed_at is not None:
-        raise Conflict(f"case {number(case)} is closed; reopen it first", field="case_id")
+        raise Conflict(key="error.cases.closed", params={"number": number(case)}, field="case_id")
     if due_at.tzinfo is None:
-        raise InvalidInput("due_at needs a time zone", field="due_at")
+        raise InvalidInput(key="error.cases.due_zone", field="due_at")
     if due_at <= now:
-        raise InvalidInput("due_at must lie in the future", field="due_at")
+        raise InvalidInput(key="error.cases.due_past", field="due_at")
     note = note.strip()
     if not 1 <= len(note) <= MAX_TEXT:
-        raise InvalidInput(f"note must be 1-{MAX_TEXT} characters", field="note")
+        raise InvalidInput(key="error.cases.note_length", params={"max": MAX_TEXT}, field="note")
     decl = decl_of(case)
     previous = case.due_at
     case.due_at = due_at.astimezone(UTC)
@@ -518,18 +560,26 @@ def add_link(
     """Link the case to a record of another domain by kind, id and label."""
     require(user, perms.ACT)
     if kind not in LINK_KINDS:
-        raise InvalidInput(f"kind {kind!r} is not one of {', '.join(LINK_KINDS)}", field="kind")
+        raise InvalidInput(
+            key="error.cases.link_kind",
+            params={"kind": kind, "kinds": ", ".join(LINK_KINDS)},
+            field="kind",
+        )
     ref_id, label = ref_id.strip(), label.strip()
     if not 1 <= len(ref_id) <= 64:
-        raise InvalidInput("ref_id must be 1-64 characters", field="ref_id")
+        raise InvalidInput(key="error.cases.link_ref_length", field="ref_id")
     if not 1 <= len(label) <= 200:
-        raise InvalidInput("label must be 1-200 characters", field="label")
+        raise InvalidInput(key="error.cases.link_label_length", field="label")
     if kind == "case" and (
         not ref_id.isdigit() or get(session, case_id=int(ref_id), scope=scope) is None
     ):
-        raise InvalidInput(f"case {ref_id} does not exist or is outside your areas", field="ref_id")
+        raise InvalidInput(key="error.cases.not_found", params={"case_id": ref_id}, field="ref_id")
     if any(link.kind == kind and link.ref_id == ref_id for link in case.links):
-        raise Conflict(f"case {number(case)} already links {kind} {ref_id}", field="ref_id")
+        raise Conflict(
+            key="error.cases.link_exists",
+            params={"number": number(case), "kind": kind, "ref_id": ref_id},
+            field="ref_id",
+        )
     link = CaseLink(kind=kind, ref_id=ref_id, label=label, created_at=now)
     case.links.append(link)
     add_event(

@@ -24,16 +24,20 @@ def _coerce_one(
     where = f"fields.{f.name}"
     if f.kind in ("text", "longtext"):
         if not isinstance(raw, str) or not raw.strip():
-            raise InvalidInput(f"{where} must be non-empty text", field=where)
+            raise InvalidInput(key="error.cases.field_text", params={"name": f.name}, field=where)
         if len(raw) > f.max_length:
             raise InvalidInput(
-                f"{where} has {len(raw)} characters; at most {f.max_length}", field=where
+                key="error.cases.field_long",
+                params={"name": f.name, "length": len(raw), "max": f.max_length},
+                field=where,
             )
         return raw.strip()
     if f.kind == "choice":
         if raw not in f.options:
             raise InvalidInput(
-                f"{where}: {raw!r} is not one of {', '.join(f.options)}", field=where
+                key="error.cases.field_choice",
+                params={"name": f.name, "value": raw, "options": ", ".join(f.options)},
+                field=where,
             )
         return raw
     if f.kind == "bool":
@@ -50,25 +54,31 @@ def _coerce_one(
             "no",
         ):
             return raw.lower() in ("true", "on", "1", "yes")
-        raise InvalidInput(f"{where}: {raw!r} is not true or false", field=where)
+        raise InvalidInput(
+            key="error.cases.field_bool", params={"name": f.name, "value": raw}, field=where
+        )
     if f.kind == "int":
         try:
             return int(raw)
         except (TypeError, ValueError):
-            raise InvalidInput(f"{where}: {raw!r} is not a whole number", field=where) from None
+            raise InvalidInput(
+                key="error.cases.field_int", params={"name": f.name, "value": raw}, field=where
+            ) from None
     if f.kind == "date":
         try:
             return date.fromisoformat(str(raw)).isoformat()
         except ValueError:
             raise InvalidInput(
-                f"{where}: {raw!r} is not a date (YYYY-MM-DD)", field=where
+                key="error.cases.field_date", params={"name": f.name, "value": raw}, field=where
             ) from None
     if f.kind == "datetime":
         try:
             moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
         except ValueError:
             raise InvalidInput(
-                f"{where}: {raw!r} is not a date and time (ISO 8601)", field=where
+                key="error.cases.field_datetime",
+                params={"name": f.name, "value": raw},
+                field=where,
             ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
@@ -77,19 +87,31 @@ def _coerce_one(
     try:
         user_id = int(raw)
     except (TypeError, ValueError):
-        raise InvalidInput(f"{where}: {raw!r} is not a user id", field=where) from None
+        raise InvalidInput(
+            key="error.cases.field_user_id", params={"name": f.name, "value": raw}, field=where
+        ) from None
     user = session.get(User, user_id)
     if user is None or not user.is_active:
-        raise InvalidInput(f"{where}: user {user_id} does not exist or is inactive", field=where)
+        raise InvalidInput(
+            key="error.cases.field_user_unknown",
+            params={"name": f.name, "user_id": user_id},
+            field=where,
+        )
     if f.user_roles and user.role not in f.user_roles:
         raise InvalidInput(
-            f"{where}: user {user.username!r} is not a "
-            f"{' or '.join(r.value for r in f.user_roles)}",
+            key="error.cases.field_user_role",
+            params={
+                "name": f.name,
+                "username": user.username,
+                "roles": " or ".join(r.value for r in f.user_roles),
+            },
             field=where,
         )
     if case_path is not None and not scope_for(session, user).covers(case_path):
         raise InvalidInput(
-            f"{where}: user {user.username!r} is not bound to the case's area", field=where
+            key="error.cases.field_user_area",
+            params={"name": f.name, "username": user.username},
+            field=where,
         )
     return user_id
 
@@ -114,9 +136,15 @@ def coerce_fields(
     allowed = set(required) | set(optional)
     unknown = sorted(set(raw) - allowed)
     if unknown:
+        if not allowed:
+            raise InvalidInput(
+                key="error.cases.field_not_asked_none",
+                params={"name": unknown[0]},
+                field=f"fields.{unknown[0]}",
+            )
         raise InvalidInput(
-            f"fields.{unknown[0]} is not asked here (asked: "
-            f"{', '.join(sorted(allowed)) or 'nothing'})",
+            key="error.cases.field_not_asked",
+            params={"name": unknown[0], "asked": ", ".join(sorted(allowed))},
             field=f"fields.{unknown[0]}",
         )
     plain: dict[str, Any] = {}
@@ -126,7 +154,9 @@ def coerce_fields(
         f = decl.field(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             if name in required and f.kind != "bool":
-                raise InvalidInput(f"fields.{name} is required", field=f"fields.{name}")
+                raise InvalidInput(
+                    key="error.cases.field_required", params={"name": name}, field=f"fields.{name}"
+                )
             if f.kind == "bool" and name in required:
                 value = False
             else:

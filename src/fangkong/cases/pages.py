@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,8 +14,8 @@ from starlette.datastructures import FormData, UploadFile
 
 from fangkong.areas import service as area_service
 from fangkong.cases import indicators as case_indicators
+from fangkong.cases import listing, registry, service
 from fangkong.cases import permissions as perms
-from fangkong.cases import registry, service
 from fangkong.cases.declaration import CaseTypeDecl, TransitionDecl
 from fangkong.cases.models import Case
 from fangkong.cases.storage import MAX_BYTES
@@ -28,6 +27,8 @@ from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope
+from fangkong.http import tables
+from fangkong.http.dates import format_moment
 from fangkong.http.deps import (
     CurrentUser,
     DbSession,
@@ -40,7 +41,6 @@ from fangkong.http.deps import (
 from fangkong.http.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
-PAGE_SIZE = 50
 FIELD_PREFIX = "f_"
 
 
@@ -85,9 +85,9 @@ class Labels:
         if spec.kind == "user":
             return self.users.get(int(value), f"#{value}")
         if spec.kind == "datetime":
-            return (
-                datetime.fromisoformat(str(value)).astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
-            )
+            return self.time(datetime.fromisoformat(str(value)))
+        if spec.kind == "date":
+            return format_moment(str(value), language=self.language, zone=self.zone, style="date")
         return str(value)
 
     def for_type(self, decl: CaseTypeDecl) -> str:
@@ -103,7 +103,8 @@ class Labels:
         return self._t(f"cases.link.{kind}")
 
     def time(self, moment: datetime | None) -> str:
-        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+        """In the reader's language and the configured zone (as every page's ``when``)."""
+        return format_moment(moment, language=self.language, zone=self.zone)
 
     def iso(self, value: str | None) -> str:
         return self.time(datetime.fromisoformat(value)) if value else ""
@@ -153,10 +154,6 @@ def _field_choices(
 # --- list ------------------------------------------------------------------------------------
 
 
-def _bool_param(value: str | None) -> bool | None:
-    return {"1": True, "true": True, "0": False, "false": False}.get((value or "").lower())
-
-
 @router.get("/cases", response_class=HTMLResponse)
 def cases_page(
     request: Request,
@@ -164,55 +161,33 @@ def cases_page(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    type: str = "",
-    state: str = "",
-    area: str = "",
-    overdue: str = "",
-    open: str = "",
-    page: int = 1,
 ) -> Response:
-    page = max(1, page)
+    """案事件: the cases of your areas as the shared table (filters, sort, pages); with
+    ``export=csv|xlsx`` the whole view as a file (no titles: people write names in them)."""
     now = utcnow()
-    filters = service.CaseFilter(
-        case_type=type or None,
-        state=state or None,
-        area_code=area.strip() or None,
-        overdue=_bool_param(overdue),
-        open=_bool_param(open),
+    result = tables.view(
+        request,
+        db,
+        listing.table(db, scope=scope, language=language, now=now),
+        listing.base_select(scope),
+        user=user,
+        scope=scope,
+        language=language,
+        title=translate("cases.title", language),
     )
-    error = None
-    try:
-        total, items = service.get_all(
-            db,
-            scope=scope,
-            now=now,
-            filters=filters,
-            limit=PAGE_SIZE,
-            offset=(page - 1) * PAGE_SIZE,
-        )
-    except FangkongError as exc:
-        total, items, error = 0, [], exc.message
+    if not isinstance(result, tables.Page):
+        return result
     zone = request.app.state.settings.zone
-    labels = {d.name: Labels(d, language, zone) for d in registry.all_types()}
-    query = urlencode(
-        {"type": type, "state": state, "area": area, "overdue": overdue, "open": open}
-    )
-    template = "cases/rows.html" if request.headers.get("hx-request") else "cases/list.html"
     return render(
         request,
-        template,
+        "cases/list.html",
         language=language,
         user=user,
-        items=items,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
-        labels=labels,
+        status_code=result.status_code,
+        view=result,
+        labels={d.name: Labels(d, language, zone) for d in registry.all_types()},
         now=now,
         types=registry.all_types(),
-        filters={"type": type, "state": state, "area": area, "overdue": overdue, "open": open},
-        query=query,
-        error=error,
         number=service.number,
         can_create=auth.can(user, perms.CREATE),
     )
@@ -364,6 +339,7 @@ def _render_case(
         can_supervise=auth.can(user, perms.SUPERVISE) and case.closed_at is None,
         can_act=auth.can(user, perms.ACT),
         can_unmask=auth.can(user, perms.UNMASK),
+        can_download=service.may_open_attachments(case, user),
         link_kinds=service.LINK_KINDS,
         default_due=(now + timedelta(days=3)).astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
         status_code=status_code,
@@ -636,7 +612,9 @@ async def supervise(
         try:
             due_at = datetime.fromisoformat(str(due))
         except ValueError:
-            raise InvalidInput(f"due_at {due!r} is not a date and time", field="due_at") from None
+            raise InvalidInput(
+                key="error.cases.due_format", params={"value": due}, field="due_at"
+            ) from None
         if due_at.tzinfo is None:
             due_at = due_at.replace(tzinfo=zone)
         with db.begin_nested():
@@ -674,7 +652,7 @@ async def upload(
     upload_file = form.get("file")
     try:
         if not isinstance(upload_file, UploadFile):
-            raise InvalidInput("choose a file", field="file")
+            raise InvalidInput(key="error.cases.no_file", field="file")
         try:
             data = await upload_file.read(MAX_BYTES + 1)
         finally:

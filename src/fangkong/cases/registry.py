@@ -27,7 +27,9 @@ def get(name: str) -> CaseTypeDecl:
     decl = _TYPES.get(name)
     if decl is None:
         raise InvalidInput(
-            f"case type {name!r} is not declared (known: {', '.join(names())})", field="type"
+            key="error.cases.type_unknown",
+            params={"type": name, "known": ", ".join(names())},
+            field="type",
         )
     return decl
 

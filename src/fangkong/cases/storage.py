@@ -51,7 +51,7 @@ class DiskStorage:
 
     def _path(self, key: str) -> Path:
         if not key or "/" in key or "\\" in key or key.startswith("."):
-            raise NotFound(f"attachment {key!r} does not exist", field="key")
+            raise NotFound(key="error.cases.stored_file_missing", params={"key": key}, field="key")
         return self.root / key
 
     def save(self, data: bytes, *, suffix: str) -> str:
@@ -69,7 +69,7 @@ class DiskStorage:
     def read(self, key: str) -> bytes:
         path = self._path(key)
         if not path.is_file():
-            raise NotFound(f"attachment {key!r} does not exist", field="key")
+            raise NotFound(key="error.cases.stored_file_missing", params={"key": key}, field="key")
         return path.read_bytes()
 
     def delete(self, key: str) -> None:
@@ -84,27 +84,33 @@ def storage_in(data_dir: Path) -> DiskStorage:
 def check_file(filename: str, content_type: str | None, data: bytes) -> str:
     """The checked content type of an upload; a fault names the rule it broke."""
     if not data:
-        raise InvalidInput("the file is empty", field="file")
+        raise InvalidInput(key="error.cases.file_empty", field="file")
     if len(data) > MAX_BYTES:
         raise InvalidInput(
-            f"the file has {len(data)} bytes; at most {MAX_BYTES} are allowed", field="file"
+            key="error.cases.file_large", params={"size": len(data), "max": MAX_BYTES}, field="file"
         )
     suffix = Path(filename).suffix.lower()
     declared = EXTENSIONS.get(suffix)
     if declared is None:
         raise InvalidInput(
-            f"file type {suffix or '(none)'!r} is not allowed; allowed: "
-            f"{', '.join(sorted(EXTENSIONS))}",
+            key="error.cases.file_type",
+            params={"suffix": suffix or "(none)", "allowed": ", ".join(sorted(EXTENSIONS))},
             field="file",
         )
     if content_type and content_type not in (declared, "application/octet-stream"):
-        raise InvalidInput(f"content type {content_type!r} does not match {suffix!r}", field="file")
+        raise InvalidInput(
+            key="error.cases.file_content_type",
+            params={"content_type": content_type, "suffix": suffix},
+            field="file",
+        )
     signatures = ALLOWED_TYPES[declared]
     if signatures and not any(data.startswith(sig) for sig in signatures):
-        raise InvalidInput(f"the file's content is not {declared}", field="file")
+        raise InvalidInput(
+            key="error.cases.file_content", params={"declared": declared}, field="file"
+        )
     if declared == "text/plain":
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidInput("a .txt file must be UTF-8 text", field="file") from None
+            raise InvalidInput(key="error.cases.file_not_utf8", field="file") from None
     return declared

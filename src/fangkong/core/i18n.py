@@ -46,7 +46,9 @@ def negotiate(requested: str | None, default: str) -> str:
     return default
 
 
-def translate(key: str, language: str, **values: object) -> str:
-    """The string for ``key``; a missing key shows itself so that it is noticed, never blank."""
+def translate(key: str, language: str, /, **values: object) -> str:
+    """The string for ``key``; a missing key shows itself so that it is noticed, never blank.
+
+    ``key`` and ``language`` are positional only: a value may be named ``key`` too."""
     text = catalogue(language).get(key) or catalogue("zh-CN").get(key) or key
     return text.format(**values) if values else text
