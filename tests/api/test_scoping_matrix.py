@@ -410,6 +410,19 @@ def _check_incidents(ask: Ask, answer: httpx.Response) -> None:
     ask.expect_seeded("incidents", {i["id"] for i in items})
 
 
+def _check_incident_export(ask: Ask, answer: httpx.Response) -> None:
+    """The export holds the incidents of the caller's areas (first column: the number, the
+    area's code among the others), and an area outside them answers 404."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    ask.expect_seeded("incidents", {int(r[0]) for r in rows[1:]})
+    _codes_within(ask, (cell for r in rows[1:] for cell in r if cell in ALL_CODES))
+    outside = ask.client.get(answer.request.url.copy_merge_params({"area": "T-D2-S2"}))
+    assert outside.status_code == (200 if "T-D2-S2" in ask.visible else 404), ask.bound
+
+
 def _check_cases(ask: Ask, answer: httpx.Response) -> None:
     items = answer.json()["items"]
     _codes_within(ask, (i["area_code"] for i in items))
@@ -566,6 +579,7 @@ LIST_ROUTES: dict[str, Listed | str] = {
     ),
     "/api/v1/cases/notices": "the caller's own notices",
     "/api/v1/incidents": Listed(dispatch_perms.READ, _check_incidents, {"limit": 500}),
+    "/api/v1/incidents/export": Listed(dispatch_perms.READ, _check_incident_export),
     "/api/v1/incidents/categories": "the incident taxonomy",
     "/api/v1/units": Listed(dispatch_perms.READ, _check_units),
     "/api/v1/posts": Listed(dispatch_perms.READ, _check_posts),
