@@ -26,6 +26,7 @@ from fangkong.cases.attachments import (
     add_attachment,
     get_attachment,
     holds_personal_data,
+    may_open_attachments,
     open_attachment,
     seal_stored_in_clear,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "mask_name",
     "mask_text",
     "masked_personal",
+    "may_open_attachments",
     "nearest_users",
     "notices_for",
     "number",

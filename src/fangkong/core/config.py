@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         description="A console session ends after this long without a request of its user "
         "(CJIS AC-11, session lock)",
     )
+    session_warning_s: int = Field(
+        default=300,
+        ge=10,
+        description="The console warns this long before a session ends (idle timeout or "
+        "absolute end; at most half of the shorter), with a button to stay signed in",
+    )
     login_max_failures: int = Field(
         default=5,
         ge=1,

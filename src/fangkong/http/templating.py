@@ -8,6 +8,7 @@ Jinja2 environment in ``app.state.templates`` and the navigation, gathered from 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import Request
@@ -17,7 +18,8 @@ from fastapi.templating import Jinja2Templates
 from fangkong.core import auth
 from fangkong.core.i18n import translate
 from fangkong.core.models import User
-from fangkong.http.deps import csrf_token
+from fangkong.http.dates import Style, format_moment
+from fangkong.http.deps import csrf_token, session_clock
 
 #: A navigation entry: the permission needed (None: every user), its translation key, its path.
 NavEntry = tuple[str | None, str, str]
@@ -32,10 +34,19 @@ def render(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    """The template ``name`` as a page in ``language``, with the user's navigation."""
+    """The template ``name`` as a page in ``language``, with the user's navigation.
+
+    Templates translate with ``t(key, **values)`` and show every date and time with
+    ``when(moment, style)`` (:func:`fangkong.http.dates.format_moment`: the reader's
+    language, the configured zone).
+    """
+    zone = request.app.state.settings.zone
 
     def t(key: str, **values: object) -> str:
         return translate(key, language, **values)
+
+    def when(moment: datetime | date | str | None, style: Style = "datetime") -> str:
+        return format_moment(moment, language=language, zone=zone, style=style)
 
     templates: Jinja2Templates = request.app.state.templates
     navigation: Sequence[NavEntry] = request.app.state.navigation
@@ -49,11 +60,13 @@ def render(
         name,
         {
             "t": t,
+            "when": when,
             "lang": language,
             "user": user,
             "nav": nav,
             "csrf_token": csrf_token(request),
-            "zone": request.app.state.settings.zone,
+            "zone": zone,
+            "session_clock": session_clock(request) if user is not None else None,
             **context,
         },
         status_code=status_code,
