@@ -5,15 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from fangkong.areas import listing, service
 from fangkong.areas import permissions as area_perms
-from fangkong.areas import service
-from fangkong.areas.models import LEVELS, AreaLevel
+from fangkong.areas.models import LEVELS
+from fangkong.core.i18n import translate
+from fangkong.http import tables
 from fangkong.http.deps import CurrentUser, DbSession, Language, UserScope, requires
 from fangkong.http.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(area_perms.READ)])
-
-PAGE_SIZE = 50
 
 
 @router.get("/areas", response_class=HTMLResponse)
@@ -23,21 +23,33 @@ def areas_page(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    level: str | None = None,
 ) -> Response:
-    chosen = AreaLevel(level) if level in {lv.value for lv in LEVELS} else None
-    areas = service.get_all(db, scope=scope, level=chosen)
-    depth0 = min((a.path.count("/") for a in areas), default=0)
-    rows = [(a, a.path.count("/") - depth0) for a in areas]
+    """辖区与网格: the areas of your scope with their counts by level, sorted by code (the
+    tree's order, indented) or by name, level or size on request; exported as a file."""
+    result = tables.view(
+        request,
+        db,
+        listing.area_table(db, scope=scope, language=language),
+        listing.area_select(scope),
+        user=user,
+        scope=scope,
+        language=language,
+        title=translate("areas.title", language),
+    )
+    if not isinstance(result, tables.Page):
+        return result
+    depth0 = min((len(scope_path.split("/")) for scope_path in scope.paths), default=3)
     return render(
         request,
         "areas.html",
         language=language,
         user=user,
-        rows=rows,
+        status_code=result.status_code,
+        view=result,
+        depth0=depth0,
+        tree=result.query.sort_param == "code",
         counts=service.count_by_level(db, scope=scope),
         levels=LEVELS,
-        level=chosen.value if chosen else "",
     )
 
 
@@ -61,22 +73,25 @@ def addresses_page(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    q: str = "",
-    page: int = 1,
 ) -> Response:
-    page = max(1, page)
-    total, items = service.get_addresses(
-        db, scope=scope, text=q.strip() or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    """标准地址: the standard addresses of your areas, searched, sorted, in pages, exported."""
+    result = tables.view(
+        request,
+        db,
+        listing.address_table(db, scope=scope, language=language),
+        listing.address_select(scope),
+        user=user,
+        scope=scope,
+        language=language,
+        title=translate("addresses.title", language),
     )
-    template = "addresses_rows.html" if request.headers.get("hx-request") else "addresses.html"
+    if not isinstance(result, tables.Page):
+        return result
     return render(
         request,
-        template,
+        "addresses.html",
         language=language,
         user=user,
-        items=items,
-        total=total,
-        q=q,
-        page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
+        status_code=result.status_code,
+        view=result,
     )

@@ -6,12 +6,15 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from fangkong.core import audit, auth, permissions
+from fangkong.core import auth, permissions
 from fangkong.core.config import LANGUAGES
+from fangkong.core.errors import Unauthorized
+from fangkong.core.i18n import translate
 from fangkong.dispatch import pages as dispatch_pages
 from fangkong.dispatch import permissions as dispatch_perms
+from fangkong.http import tables
 from fangkong.http.deps import (
     LANGUAGE_COOKIE,
     CurrentUser,
@@ -19,8 +22,10 @@ from fangkong.http.deps import (
     Language,
     UserScope,
     requires,
+    session_clock,
 )
 from fangkong.http.templating import render
+from fangkong.web import audit_list
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,6 +51,31 @@ def switch_language(code: str, request: Request) -> Response:
     return response
 
 
+def _session_answer(request: Request) -> JSONResponse:
+    clock = session_clock(request)
+    if clock is None:  # a bearer token's request: it has no console session
+        raise Unauthorized(key="error.login.first")
+    return JSONResponse(
+        {"idle_left_s": clock.idle_left_s, "left_s": clock.left_s, "warn_s": clock.warn_s},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get("/session")
+def session_state(request: Request, user: CurrentUser) -> Response:
+    """How long the console session has left before its idle timeout and its absolute end
+    (seconds). Asked with ``X-Fangkong-Background`` by the expiry warning, it keeps nothing
+    alive; an ended session is sent to the login like any page."""
+    return _session_answer(request)
+
+
+@router.post("/session/refresh")
+def session_refresh(request: Request, user: CurrentUser) -> Response:
+    """Stay signed in: a request of the user's own, which restarts the idle timeout (the
+    absolute end stays where the login put it)."""
+    return _session_answer(request)
+
+
 @router.get("/", response_class=HTMLResponse)
 def command_map(request: Request, user: CurrentUser, language: Language) -> Response:
     # The live layer (incidents, units, posts) is for those who may read dispatch.
@@ -67,9 +97,28 @@ def audit_page(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    action: str | None = None,
 ) -> Response:
-    events = audit.get_all(db, scope=scope, reader_id=user.id, action=action or None, limit=300)
+    """审计日志: the events you may see (your areas', your own, and to readers of the whole tree
+    those of no area), filtered by action, record, user and days, sorted, in pages; with
+    ``export=csv|xlsx`` the whole view as a file."""
+    result = tables.view(
+        request,
+        db,
+        audit_list.table(language),
+        audit_list.base_select(db, scope=scope, reader_id=user.id),
+        user=user,
+        scope=scope,
+        language=language,
+        title=translate("audit.title", language),
+    )
+    if not isinstance(result, tables.Page):
+        return result
     return render(
-        request, "audit.html", language=language, user=user, events=events, action=action or ""
+        request,
+        "audit.html",
+        language=language,
+        user=user,
+        status_code=result.status_code,
+        view=result,
+        readable=audit_list.readable,
     )
