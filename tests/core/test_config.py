@@ -205,3 +205,13 @@ def test_login_limits_have_secure_defaults() -> None:
     assert (settings.login_max_failures, settings.login_lockout_s) == (5, 600)
     assert settings.session_idle_timeout_s == 1800
     assert settings.token_max_ttl_hours == 720 and settings.password_min_length == 10
+
+
+def test_audit_retention_is_at_least_six_months(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().audit_retention_days == 365
+    assert Settings(audit_retention_days=184).audit_retention_days == 184
+    with pytest.raises(ValidationError, match=r"183 days is shorter .*\(184 days, six months\)"):
+        Settings(audit_retention_days=183)
+    monkeypatch.setenv("FANGKONG_AUDIT_RETENTION_DAYS", "90")
+    with pytest.raises(ValidationError, match="audit_retention_days"):
+        load_settings()
