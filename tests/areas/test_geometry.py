@@ -44,8 +44,10 @@ def test_parse_polygon_faults() -> None:
         parse_polygon(None)
     with pytest.raises(ValueError, match="empty"):
         parse_polygon({"type": "Polygon", "coordinates": []})
-    with pytest.raises(ValueError, match="cannot be read"):
+    with pytest.raises(ValueError, match="position 2 is not a pair of numbers"):
         parse_polygon({"type": "Polygon", "coordinates": [[[1, 2], [3]]]})
+    with pytest.raises(ValueError, match="cannot be read"):
+        parse_polygon({"type": "Polygon", "coordinates": "x"})
     square = parse_polygon(
         {
             "type": "Polygon",

@@ -119,6 +119,37 @@ def _area_count(db: Session) -> int:
         ("T-D1", {"parent_code": None}, "a district needs a parent_code"),
         ("T-D1-S1-B1-G2", {"code": "XT-D1-S1-B1-G1"}, "code repeats feature"),
         ("T-D1-S1-B1-G1", {"name_zh": "", "name_en": ""}, "property 'name_zh'"),
+        # A ring left open was closed by the geometry library and imported (issue 16, 11).
+        (
+            "T-D1-S1-B1-G1",
+            {
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[120, 30], [120.01, 30], [120.01, 30.01], [120, 30.01]]],
+                }
+            },
+            "ring 1 of polygon 1 is not closed",
+        ),
+        (
+            "T-D1-S1-B1-G1",
+            {
+                "geometry": {
+                    "type": "MultiPolygon",
+                    "coordinates": [[[[120, 30], [120.01, 30], [120, 30]]]],
+                }
+            },
+            "ring 1 of polygon 1 has 3 positions",
+        ),
+        (
+            "T-D1-S1-B1-G1",
+            {
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[120, 30], [True, 30], [120.01, 30.01], [120, 30]]],
+                }
+            },
+            "ring 1 of polygon 1: position 2 is not a pair of numbers",
+        ),
     ],
 )
 def test_bad_import_names_the_feature_and_writes_nothing(
@@ -151,6 +182,41 @@ def test_import_in_any_order_and_under_existing_parent(db: Session) -> None:
     beat = service.get_by_code_or_raise(db, code="N-B")
     assert beat.path.startswith(station.path)
     assert db.scalars(select(AuditEvent).where(AuditEvent.action == "import")).first()
+
+
+def test_a_scoped_import_stays_in_the_importers_areas(db: Session) -> None:
+    """An administrator bound to one precinct imports under it, never a new root nor under
+    another precinct (issue 16, item 10); a parent outside their areas is answered as one that
+    does not exist, so the refusal tells nothing of the other precinct."""
+    precinct = _scope_of(db, "T-D1-S1")
+    station = service.get_by_code_or_raise(db, code="T-D1-S1")
+    west, south, east, north = service.geometry(station).bounds
+
+    def one(code: str, level: str, parent: str | None) -> dict[str, Any]:
+        return {
+            "type": "FeatureCollection",
+            "features": [feature(code, level, parent, rectangle(west, south, east, north))],
+        }
+
+    before = _area_count(db)
+    with pytest.raises(InvalidInput) as root, db.begin_nested():
+        service.import_geojson(db, data=one("NEW-CITY", "city", None), actor=SYSTEM, scope=precinct)
+    assert root.value.field == "parent_code" and "your areas" in root.value.message
+    refusals = []
+    for parent in ("T-D2-S2", "NO-SUCH-STATION"):
+        with pytest.raises(InvalidInput) as other, db.begin_nested():
+            service.import_geojson(
+                db, data=one("N-X", "beat", parent), actor=SYSTEM, scope=precinct
+            )
+        refusals.append(other.value.message.replace(parent, "?"))
+    assert refusals[0] == refusals[1]
+    assert _area_count(db) == before
+    report = service.import_geojson(
+        db, data=one("N-OWN", "beat", "T-D1-S1"), actor=SYSTEM, scope=precinct
+    )
+    assert report.created == 1
+    # The whole tree's reader may add a root (a neighbouring county), as the command line may.
+    service.import_geojson(db, data=one("NEW-CITY", "city", None), actor=SYSTEM, scope=ALL)
 
 
 def test_import_converts_gcj02_input_to_wgs84(db: Session) -> None:

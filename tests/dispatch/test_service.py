@@ -69,6 +69,10 @@ def test_idempotency_key_returns_the_original_and_refuses_another_body(db: Sessi
             cipher=CIPHER,
         )
     assert err.value.field == "idempotency_key"
+    # The original may lie in another precinct: the refusal does not name it (issue 16,
+    # item 10).
+    assert str(first.id) not in err.value.message and not err.value.detail
+    assert str(first.id) not in str(err.value.to_dict())
     with pytest.raises(InvalidInput, match="idempotency key"):
         service.create(db, key=" padded ", data=incident_in(), actor=ACTOR, now=T0, cipher=CIPHER)
 
@@ -400,6 +404,12 @@ def test_units_positions_and_scope(db: Session) -> None:
     assert unit.status == UnitStatus.OUT_OF_SERVICE and unit.staged
     with pytest.raises(InvalidInput):
         service.report_position(db, unit=unit, lon=200.0, lat=30.0, now=T0)
+    # A WGS-84 point, but none of the county's (issue 16, item 11): refused, nothing stored.
+    for lon, lat in ((91.0, 30.0), (120.1, 31.5), (float("nan"), 30.0)):
+        with pytest.raises(InvalidInput) as outside:
+            service.report_position(db, unit=unit, lon=lon, lat=lat, now=T0)
+        assert outside.value.field == "lon"
+    assert (unit.lon, unit.lat) == (120.11, 30.02)
     assert unit not in service.get_units(db, scope=scope_of(db, "T-D1"))
     with pytest.raises(NotFound):
         service.get_unit_or_raise(db, unit_id=unit.id, scope=scope_of(db, "T-D1"))

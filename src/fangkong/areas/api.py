@@ -25,7 +25,6 @@ from fangkong.areas.schemas import (
 )
 from fangkong.core.bounds import Latitude, Longitude, Offset
 from fangkong.core.errors import InvalidInput
-from fangkong.core.scoping import Scope
 from fangkong.http.deps import DbSession, Language, RequestActor, UserScope, requires
 
 router = APIRouter(tags=["areas"], dependencies=[requires(area_perms.READ)])
@@ -82,19 +81,8 @@ def import_areas(
     crs: CoordSystem = CoordSystem.WGS84,
 ) -> ImportReportOut:
     """Import areas from GeoJSON, all or nothing (see the README for the properties)."""
-    report = service.import_geojson(db, data=data, crs=crs, actor=actor)
-    _check_imported_in_scope(db, scope, data)
+    report = service.import_geojson(db, data=data, crs=crs, actor=actor, scope=scope)
     return ImportReportOut(created=report.created, by_level=report.by_level)
-
-
-def _check_imported_in_scope(db: DbSession, scope: Scope, data: dict[str, Any]) -> None:
-    for feature in data["features"]:
-        code = str(feature["properties"]["code"])
-        area = service.get_by_code_or_raise(db, code=code)
-        if not scope.covers(area.path) and area.parent_id is not None:
-            raise InvalidInput(
-                key="error.areas.area_outside", params={"code": code}, field="parent_code"
-            )
 
 
 @router.get("/areas/fusion-check", response_model=FusionReportOut)

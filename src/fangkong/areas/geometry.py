@@ -180,6 +180,7 @@ def parse_polygon(geojson_geometry: Any) -> MultiPolygon:
             params={"type": geojson_geometry["type"]},
             field="geometry",
         )
+    _check_rings(geojson_geometry)
     try:
         geom = shape(geojson_geometry)
     except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
@@ -207,6 +208,43 @@ def parse_polygon(geojson_geometry: Any) -> MultiPolygon:
             field="geometry",
         )
     return to_multipolygon(geom)
+
+
+def _check_rings(geojson_geometry: dict[str, Any]) -> None:
+    """Each ring as RFC 7946 has it: closed (its last position its first), four positions or
+    more, each a pair (or triple) of finite numbers. The geometry library closes an open ring
+    by itself, and what it closed that way was never what was drawn."""
+    coordinates = geojson_geometry.get("coordinates")
+    polygons = [coordinates] if geojson_geometry["type"] == "Polygon" else coordinates
+    if not isinstance(polygons, list):
+        return  # the library's own message says what it could not read
+    for p, polygon in enumerate(polygons, start=1):
+        for r, ring in enumerate(polygon if isinstance(polygon, list) else [], start=1):
+            if not isinstance(ring, list):
+                continue
+            where = {"ring": r, "polygon": p}
+            for i, position in enumerate(ring, start=1):
+                if not (
+                    isinstance(position, list)
+                    and 2 <= len(position) <= 3
+                    and all(
+                        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                        for v in position
+                    )
+                ):
+                    raise GeometryError(
+                        key="error.areas.ring_position",
+                        params={**where, "position": i},
+                        field="geometry",
+                    )
+            if len(ring) < 4:
+                raise GeometryError(
+                    key="error.areas.ring_short",
+                    params={**where, "count": len(ring)},
+                    field="geometry",
+                )
+            if ring[0][:2] != ring[-1][:2]:
+                raise GeometryError(key="error.areas.ring_open", params=where, field="geometry")
 
 
 def to_geojson(geom: BaseGeometry, *, tolerance_deg: float = 0.0) -> dict[str, Any]:

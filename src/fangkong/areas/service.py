@@ -22,7 +22,7 @@ from fangkong.areas.models import LEVELS, Area, AreaLevel, StandardAddress
 from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
-from fangkong.core.scoping import Scope, common_path
+from fangkong.core.scoping import Scope, common_path, whole_tree
 
 DEFAULT_FUSION_TOLERANCE_M2 = 1.0
 
@@ -340,6 +340,7 @@ def import_geojson(
     actor: Actor,
     crs: CoordSystem = CoordSystem.WGS84,
     source: str = "import",
+    scope: Scope | None = None,
 ) -> ImportReport:
     """Import areas from a GeoJSON FeatureCollection, all or nothing.
 
@@ -347,6 +348,10 @@ def import_geojson(
     but a city, ``parent_code`` — a code in the same file or already in the database. Features
     may come in any order. The first fault raises :class:`InvalidInput` naming the feature and
     the rule; the caller's transaction then rolls back, so nothing is half-imported.
+
+    ``scope``: the importer's areas. A parent in the database must lie in them (one outside
+    is answered as one that does not exist), and a new root (a city) needs a scope over the
+    whole tree; without a scope (the command line) any parent will do.
     """
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
         raise InvalidInput(key="error.areas.not_a_collection", field="type")
@@ -383,9 +388,13 @@ def import_geojson(
         parent: Area | None = None
         if feat.parent_code:
             parent = created.get(feat.parent_code) or get_by_code(session, code=feat.parent_code)
+            if parent is not None and scope is not None and feat.parent_code not in created:
+                parent = parent if scope.covers(parent.path) else None
             if parent is None:
                 raise InvalidInput(
-                    key="error.areas.feature_parent_unknown",
+                    key="error.areas.feature_parent_unknown"
+                    if scope is None
+                    else "error.areas.feature_parent_outside",
                     params={
                         "position": feat.position,
                         "code": feat.code,
@@ -393,6 +402,12 @@ def import_geojson(
                     },
                     field="parent_code",
                 )
+        elif scope is not None and not whole_tree(session, scope):
+            raise InvalidInput(
+                key="error.areas.feature_root_outside",
+                params={"position": feat.position, "code": feat.code},
+                field="parent_code",
+            )
         _check_child_level(feat.level, parent, code=feat.code, position=feat.position)
         created[feat.code] = _insert(
             session,

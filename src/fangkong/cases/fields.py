@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from fangkong.cases._common import iso
 from fangkong.cases.declaration import CaseTypeDecl, FieldDecl
+from fangkong.core.bounds import FIRST_DAY, LAST_DAY, MAX_ID, in_range
 from fangkong.core.errors import InvalidInput
 from fangkong.core.models import User
 from fangkong.core.scoping import scope_for
@@ -59,18 +60,26 @@ def _coerce_one(
         )
     if f.kind == "int":
         try:
-            return int(raw)
+            number = int(raw)
         except (TypeError, ValueError):
             raise InvalidInput(
                 key="error.cases.field_int", params={"name": f.name, "value": raw}, field=where
             ) from None
+        if not -MAX_ID <= number <= MAX_ID:
+            raise InvalidInput(
+                key="error.cases.field_int", params={"name": f.name, "value": raw}, field=where
+            )
+        return number
     if f.kind == "date":
         try:
-            return date.fromisoformat(str(raw)).isoformat()
+            day = date.fromisoformat(str(raw))
         except ValueError:
             raise InvalidInput(
                 key="error.cases.field_date", params={"name": f.name, "value": raw}, field=where
             ) from None
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise _out_of_years(f, raw, where)
+        return day.isoformat()
     if f.kind == "datetime":
         try:
             moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
@@ -80,18 +89,30 @@ def _coerce_one(
                 params={"name": f.name, "value": raw},
                 field=where,
             ) from None
+        # The year as written first: a time at the calendar's edge overflows in UTC.
+        if not in_range(moment) or not in_range(moment.replace(tzinfo=moment.tzinfo or zone)):
+            raise _out_of_years(f, raw, where)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
         return iso(moment)
-    # kind == "user": a staff member who can see the case
+    # kind == "user": a staff member who can see the case. One who cannot is answered as one
+    # who does not exist, by the id given: the caller learns nothing of other areas' staff.
     try:
         user_id = int(raw)
     except (TypeError, ValueError):
         raise InvalidInput(
             key="error.cases.field_user_id", params={"name": f.name, "value": raw}, field=where
         ) from None
+    if not 1 <= user_id <= MAX_ID:
+        raise InvalidInput(
+            key="error.cases.field_user_id", params={"name": f.name, "value": raw}, field=where
+        )
     user = session.get(User, user_id)
-    if user is None or not user.is_active:
+    if (
+        user is None
+        or not user.is_active
+        or (case_path is not None and not scope_for(session, user).covers(case_path))
+    ):
         raise InvalidInput(
             key="error.cases.field_user_unknown",
             params={"name": f.name, "user_id": user_id},
@@ -102,18 +123,20 @@ def _coerce_one(
             key="error.cases.field_user_role",
             params={
                 "name": f.name,
-                "username": user.username,
+                "user_id": user_id,
                 "roles": " or ".join(r.value for r in f.user_roles),
             },
             field=where,
         )
-    if case_path is not None and not scope_for(session, user).covers(case_path):
-        raise InvalidInput(
-            key="error.cases.field_user_area",
-            params={"name": f.name, "username": user.username},
-            field=where,
-        )
     return user_id
+
+
+def _out_of_years(f: FieldDecl, raw: Any, where: str) -> InvalidInput:
+    return InvalidInput(
+        key="error.cases.field_years",
+        params={"name": f.name, "value": raw, "first": FIRST_DAY.year, "last": LAST_DAY.year},
+        field=where,
+    )
 
 
 def coerce_fields(

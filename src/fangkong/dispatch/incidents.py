@@ -119,11 +119,9 @@ def incidents_by_keys(session: Session, keys: list[str]) -> dict[str, Incident]:
 def _replay(existing: Incident, digest: str, key: str) -> tuple[Incident, bool]:
     # No digest: deleted with the caller's contact (retention); nothing to tell a retry by.
     if existing.request_hash is None or not hmac.compare_digest(existing.request_hash, digest):
+        # Not naming the incident: it may lie outside the caller's areas.
         raise Conflict(
-            f"idempotency key {key!r} was already used for another request "
-            f"(incident {existing.id})",
-            field="idempotency_key",
-            incident_id=existing.id,
+            key="error.dispatch.key_reused", params={"idempotency_key": key}, field="idempotency_key"
         )
     return existing, False
 
@@ -292,7 +290,8 @@ def create_many(
             if intake.key in rows:  # the same key twice in one batch: the second is a retry
                 if rows[intake.key][1]["request_hash"] != digests[i]:
                     raise Conflict(
-                        f"idempotency key {intake.key!r} was already used for another request",
+                        key="error.dispatch.key_reused",
+                        params={"idempotency_key": intake.key},
                         field="idempotency_key",
                     )
                 results[i] = _Later(rows[intake.key][0])

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fangkong.areas import index as area_index
 from fangkong.areas import service as area_service
 from fangkong.areas.geometry import h3_cell
 from fangkong.areas.models import Area
@@ -190,6 +191,13 @@ def report_position(
     require(user, perms.POSITION)
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise InvalidInput(f"({lon}, {lat}) is not a WGS-84 lon/lat", field="lon")
+    # Where the county's areas are: a unit reports from its county, never from lon 91.
+    if int(area_index.get(session).locate([lon], [lat])[0]) < 0:
+        raise InvalidInput(
+            key="error.dispatch.position_outside",
+            params={"lon": f"{lon:.6f}", "lat": f"{lat:.6f}"},
+            field="lon",
+        )
     unit.lon, unit.lat, unit.position_at = lon, lat, now
     if staged is not None:
         unit.staged = staged
