@@ -5,6 +5,7 @@ from fangkong.cases import models as cases_models  # noqa: F401 - the case engin
 from fangkong.core.db import Base
 from fangkong.core.models import ApiToken, AuditEvent, User, UserArea
 from fangkong.dispatch import models as dispatch_models  # noqa: F401 - incidents and units
+from fangkong.materials import models as materials_models  # noqa: F401 - holders, ledger
 from fangkong.planning import models as planning_models  # noqa: F401 - checkpoints, scenarios, runs
 
 __all__ = ["ApiToken", "Area", "AuditEvent", "Base", "StandardAddress", "User", "UserArea"]
