@@ -667,7 +667,8 @@ def write_xlsx(
 ) -> int:
     """Write ``rows`` under ``header`` to ``out`` as one XLSX sheet named ``title`` (a
     write-only workbook: rows go to disk as they come); moments as the spreadsheet's dates in
-    ``zone``, text always as text (never a formula); the rows written."""
+    ``zone`` to the second (as CSV writes them), text always as text (never a formula); the
+    rows written."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -694,7 +695,8 @@ def _xlsx_cell(sheet: Any, value: Cell, zone: tzinfo) -> Any:
     from openpyxl.cell import WriteOnlyCell
 
     if isinstance(value, datetime):
-        cell = WriteOnlyCell(sheet, value=value.astimezone(zone).replace(tzinfo=None))
+        local = value.astimezone(zone).replace(tzinfo=None, microsecond=0)
+        cell = WriteOnlyCell(sheet, value=local)
         cell.number_format = "yyyy-mm-dd hh:mm:ss"
         return cell
     if isinstance(value, str):
