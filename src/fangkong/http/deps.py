@@ -208,7 +208,7 @@ def session_clock(request: Request) -> SessionClock | None:
     session = request.scope.get("session")
     if not session or not isinstance(session.get(SESSION_USER), int):
         return None
-    now = clock()
+    now = int(clock())
     settings = get_settings(request)
     seen, began = session.get(SESSION_SEEN), session.get(SESSION_BEGAN)
     seen = seen if isinstance(seen, int | float) else now

@@ -33,7 +33,7 @@
     return data;
   }
   const pct = (v) => (v === null || v === undefined ? "–" : (100 * v).toFixed(1) + " %");
-  const num = (v) => (v === null || v === undefined ? "–" : Number(v).toLocaleString(undefined, { maximumFractionDigits: 2 }));
+  const num = (v) => (v === null || v === undefined ? "–" : Number(v).toLocaleString(document.documentElement.lang, { maximumFractionDigits: 2 }));
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     Object.entries(attrs || {}).forEach(([k, v]) => (k === "class" ? (node.className = v) : node.setAttribute(k, v)));
