@@ -41,7 +41,8 @@
     if (unit === "%") { value.min = 0; value.max = 100; }
     return {
       animation: false,
-      tooltip: { trigger: "axis", valueFormatter: format },
+      // Drawn on the canvas, not as HTML with inline styles (the Content-Security-Policy).
+      tooltip: { trigger: "axis", valueFormatter: format, renderMode: "richText" },
       legend: { top: 0 },
       grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
       xAxis: horizontal ? value : category,
