@@ -30,6 +30,7 @@ from fangkong.core.permissions import MANAGE_USERS, READ_AUDIT
 from fangkong.core.security import FieldCipher
 from fangkong.http import errors
 from fangkong.http.deps import language_of
+from fangkong.http.headers import SecurityHeaders
 from fangkong.http.limits import FORM_OVERHEAD_BYTES, BodyLimit, InFlightLimit, RouteLimit
 from fangkong.http.templating import NavEntry, render
 
@@ -184,6 +185,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         retry_after_s=settings.retry_after_s,
         exempt=(f"{API_PREFIX}/dispatch/stream", "/static/", "/healthz"),
     )
+    # Outside all: every answer, refusals included, carries the security headers (the CSP).
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Intake first: routes are matched in order, and it is the busiest.

@@ -77,6 +77,13 @@
     if (PHONE.matches) panel.open = false;
   });
 
+  // --- a control with data-submit-on-change sends its form when it changes (no inline handler:
+  // the CSP refuses them) ------------------------------------------------------------------------
+  document.addEventListener("change", (e) => {
+    const control = e.target.closest("[data-submit-on-change]");
+    if (control && control.form) control.form.requestSubmit();
+  });
+
   // --- confirmation: a button with data-confirm asks before its form is sent -----------------
   const dialog = document.getElementById("confirm-dialog");
   document.addEventListener("click", (e) => {
