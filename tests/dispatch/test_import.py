@@ -47,6 +47,10 @@ def test_import_reports_each_bad_row_and_keeps_the_good(db: Session) -> None:
         (6, "lon"),
     ]
     assert "outside your areas" in report.errors[3].message
+    # A row's fault in the reader's language (issue 18).
+    assert "不在您的辖区内" in report.errors[3].text("zh-CN")
+    assert report.errors[3].text("en") == report.errors[3].message
+    assert "P9" in report.errors[1].text("zh-CN") and "警情等级" in report.errors[1].text("zh-CN")
     again = service.import_csv(db, text=_csv("imp"), actor=ACTOR, now=T0, cipher=CIPHER)
     assert again.created == [] and sorted(again.existing) == sorted(report.created)
     total = db.scalar(
@@ -95,6 +99,9 @@ def test_import_over_http(live_server: LiveServer, live_network: Path) -> None:
             "row": 3,
             "field": "subtype",
             "message": body["errors"][0]["message"],
+            # The rule's stable code and values (issue 18).
+            "code": "dispatch.subtype_unknown",
+            "params": body["errors"][0]["params"],
         }
         latin = admin.post(
             "/api/v1/incidents/import", files={"file": ("x.csv", "é".encode("latin-1"), "text/csv")}

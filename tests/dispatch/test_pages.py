@@ -134,6 +134,6 @@ def test_kpi_page_shows_ring_shares_of_an_area_and_its_sub_areas(live_server: Li
         backwards = client.get(
             "/dispatch/kpis", params={"start": "2025-01-11", "end": "2025-01-10"}
         )
-        assert backwards.status_code == 422 and "period" in backwards.text
+        assert backwards.status_code == 422 and "时段的结束日期不能早于开始日期" in backwards.text
         outside = client.get("/dispatch/kpis", params={"area": "T-D1-S1"})
         assert outside.status_code == 422 and "T-D1-S1" in outside.text

@@ -219,11 +219,15 @@ def import_incidents(
     rows import; a row imported before is reported as existing."""
     raw = file.file.read(MAX_IMPORT_BYTES + 1)
     if len(raw) > MAX_IMPORT_BYTES:
-        raise InvalidInput(f"the file exceeds {MAX_IMPORT_BYTES // (1 << 20)} MiB", field="file")
+        raise InvalidInput(
+            key="error.dispatch.file_large",
+            params={"mib": MAX_IMPORT_BYTES // (1 << 20)},
+            field="file",
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidInput("the file is not UTF-8 text", field="file") from None
+        raise InvalidInput(key="error.dispatch.file_not_utf8", field="file") from None
     report = service.import_file(
         db,
         name=file.filename or "",
@@ -237,7 +241,19 @@ def import_incidents(
     return ImportOut(
         created=report.created,
         existing=report.existing,
-        errors=[RowErrorOut(row=e.row, field=e.field, message=e.message) for e in report.errors],
+        errors=[_row_error(e) for e in report.errors],
+    )
+
+
+def _row_error(error: service.RowError) -> RowErrorOut:
+    """A row's fault: its English message, and the refusal's stable code and values."""
+    body = error.error.to_dict() if error.error is not None else {}
+    return RowErrorOut(
+        row=error.row,
+        field=error.field,
+        message=error.message,
+        code=body.get("code"),
+        params=body.get("params"),
     )
 
 
@@ -613,9 +629,9 @@ def response_kpis(
     share within 1/3/5 minutes, p50/p90 of each interval, counts by category (formulas in
     ``fangkong.dispatch.kpis``)."""
     if start.tzinfo is None or end.tzinfo is None:
-        raise InvalidInput("start and end need a time zone (e.g. +08:00)", field="start")
+        raise InvalidInput(key="error.period.zone", field="start")
     if end - start > timedelta(days=3660):
-        raise InvalidInput("the period may span at most ten years", field="end")
+        raise InvalidInput(key="error.period.span_ten_years", field="end")
     chosen = area_service.get_by_code_or_raise(db, code=area, scope=scope) if area else None
     result = kpis.area_kpis(db, scope=scope, start=start, end=end, area=chosen, basis=basis)
     return KpisOut(

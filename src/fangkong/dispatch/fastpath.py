@@ -242,15 +242,10 @@ async def take_intake(
     route's work, shared with :class:`IntakeFastPath`."""
     body = incident_in(raw)
     if header_key and body.idempotency_key and header_key != body.idempotency_key:
-        raise InvalidInput(
-            "the Idempotency-Key header and idempotency_key differ", field="idempotency_key"
-        )
+        raise InvalidInput(key="error.dispatch.key_differs", field="idempotency_key")
     key = header_key or body.idempotency_key
     if not key:
-        raise InvalidInput(
-            "an idempotency key is required (Idempotency-Key header or idempotency_key)",
-            field="idempotency_key",
-        )
+        raise InvalidInput(key="error.dispatch.key_required", field="idempotency_key")
     call = intake.IntakeCall(
         credential=credential, key=key, body=body, client=client, language=language
     )

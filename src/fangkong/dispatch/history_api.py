@@ -70,7 +70,7 @@ def incident_query(
     404)."""
     for name, value in (("received_from", received_from), ("received_to", received_to)):
         if value is not None and value.tzinfo is None:
-            raise InvalidInput(f"{name} needs a time zone (e.g. +08:00)", field=name)
+            raise InvalidInput(key="error.period.field_zone", params={"name": name}, field=name)
     table = history.table(db, scope=scope, language=language)
     values: dict[str, Any] = {
         "q": q,

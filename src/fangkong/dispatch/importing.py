@@ -48,11 +48,22 @@ IMPORT_CHUNK = 500
 @dataclass
 class RowError:
     """A row that did not import: its line (CSV, the header is line 1) or item (JSON, from 1),
-    the field at fault and the rule it broke."""
+    the field at fault and the rule it broke: ``message`` in English, :meth:`text` in a
+    reader's language, ``error`` the refusal itself (its catalogue key and values)."""
 
     row: int
     field: str | None
     message: str
+    error: FangkongError | None = None
+
+    @classmethod
+    def of(cls, row: int, error: FangkongError) -> RowError:
+        """The row's fault as ``error`` tells it."""
+        return cls(row=row, field=error.field, message=error.message, error=error)
+
+    def text(self, language: str) -> str:
+        """The rule the row broke, in ``language``."""
+        return self.message if self.error is None else self.error.text(language)
 
 
 @dataclass
@@ -81,13 +92,16 @@ def _row_incident(session: Session, row: dict[str, Any], scope: Scope | None) ->
         priority = Priority(_text(row, "priority"))
     except ValueError:
         raise InvalidInput(
-            f"priority {row.get('priority')!r} is not one of P1-P4", field="priority"
+            key="error.dispatch.priority_unknown",
+            params={"priority": row.get("priority")},
+            field="priority",
         ) from None
     try:
         source = Source(_text(row, "source"))
     except ValueError:
         raise InvalidInput(
-            f"source {row.get('source')!r} is not one of {', '.join(s.value for s in Source)}",
+            key="error.dispatch.source_unknown",
+            params={"source": row.get("source"), "sources": ", ".join(s.value for s in Source)},
             field="source",
         ) from None
     return IncidentIn(
@@ -112,7 +126,9 @@ def _import_rows(
     scope: Scope | None,
 ) -> ImportReport:
     if len(rows) > MAX_IMPORT_ROWS:
-        raise InvalidInput(f"at most {MAX_IMPORT_ROWS:,} rows per import", field="file")
+        raise InvalidInput(
+            key="error.dispatch.import_rows", params={"max": MAX_IMPORT_ROWS}, field="file"
+        )
     report = ImportReport(created=[], existing=[], errors=[])
     numbers: list[int] = []
     intakes: list[Intake] = []
@@ -120,7 +136,7 @@ def _import_rows(
         try:
             data = _row_incident(session, row, scope)
         except (InvalidInput, Conflict, NotFound) as exc:
-            report.errors.append(RowError(row=number, field=exc.field, message=exc.message))
+            report.errors.append(RowError.of(number, exc))
             continue
         numbers.append(number)
         intakes.append(
@@ -137,9 +153,7 @@ def _import_rows(
         )
         for number, result in zip(numbers[start : start + IMPORT_CHUNK], results, strict=True):
             if isinstance(result, InvalidInput | Conflict | NotFound):
-                report.errors.append(
-                    RowError(row=number, field=result.field, message=result.message)
-                )
+                report.errors.append(RowError.of(number, result))
             elif isinstance(result, FangkongError):
                 raise result
             else:
@@ -169,7 +183,9 @@ def import_csv(
     if not ({"lon", "lat"} <= header or "address_code" in header):
         missing.append("lon, lat (or address_code)")
     if missing:
-        raise InvalidInput(f"the CSV header lacks {', '.join(missing)}", field="file")
+        raise InvalidInput(
+            key="error.dispatch.csv_header", params={"missing": ", ".join(missing)}, field="file"
+        )
     rows = [(number, dict(row)) for number, row in enumerate(reader, start=2)]
     return _import_rows(session, rows, actor=actor, now=now, cipher=cipher, scope=scope)
 
@@ -191,13 +207,15 @@ def import_json(
         items = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(
-            f"the file is not JSON: {exc.msg} at line {exc.lineno}", field="file"
+            key="error.dispatch.not_json",
+            params={"reason": exc.msg, "line": exc.lineno},
+            field="file",
         ) from None
     except RecursionError:
         # Nested deeper than the parser's recursion takes: an incident file nests two deep.
         raise InvalidInput(key="error.dispatch.json_nested", field="file") from None
     if not isinstance(items, list):
-        raise InvalidInput("the JSON file must hold an array of incidents", field="file")
+        raise InvalidInput(key="error.dispatch.json_not_array", field="file")
     rows: list[tuple[int, dict[str, Any]]] = []
     bad: list[RowError] = []
     for number, item in enumerate(items, start=1):
@@ -207,14 +225,14 @@ def import_json(
             else None
         )
         if not isinstance(item, dict):
-            bad.append(RowError(row=number, field=None, message="an incident must be an object"))
+            bad.append(RowError.of(number, InvalidInput(key="error.dispatch.row_not_object")))
         elif nested is not None:
             # Fields are numbers or text: nothing nests further.
             name = str(nested)[:64]
             error = InvalidInput(
                 key="error.dispatch.field_nested", params={"field": name}, field=name
             )
-            bad.append(RowError(row=number, field=error.field, message=error.message))
+            bad.append(RowError.of(number, error))
         else:
             rows.append((number, item))
     report = _import_rows(session, rows, actor=actor, now=now, cipher=cipher, scope=scope)

@@ -85,9 +85,7 @@ class IncidentIn:
 def _check_key(key: str) -> None:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable() or key.strip() != key:
         raise InvalidInput(
-            f"idempotency key must be 1-{MAX_KEY_LENGTH} printable characters "
-            "without surrounding spaces",
-            field="idempotency_key",
+            key="error.dispatch.key_format", params={"max": MAX_KEY_LENGTH}, field="idempotency_key"
         )
 
 
@@ -121,7 +119,9 @@ def _replay(existing: Incident, digest: str, key: str) -> tuple[Incident, bool]:
     if existing.request_hash is None or not hmac.compare_digest(existing.request_hash, digest):
         # Not naming the incident: it may lie outside the caller's areas.
         raise Conflict(
-            key="error.dispatch.key_reused", params={"idempotency_key": key}, field="idempotency_key"
+            key="error.dispatch.key_reused",
+            params={"idempotency_key": key},
+            field="idempotency_key",
         )
     return existing, False
 
@@ -143,7 +143,7 @@ def _leaves_at(
         try:
             out.append((*to_wgs84(lon, lat, CoordSystem.WGS84), None))
         except CoordinateError as exc:
-            out.append(InvalidInput(str(exc), field="lon"))
+            out.append(exc.at("lon"))
     valid = [i for i, o in enumerate(out) if not isinstance(o, InvalidInput)]
     if not valid:
         return out
@@ -230,12 +230,16 @@ def _valid_fields(data: IncidentIn) -> str | None:
     """The caller's contact, stripped (None when empty); a fault raises :class:`InvalidInput`."""
     taxonomy.check(data.category, data.subtype)
     if len(data.description) > 4000:
-        raise InvalidInput("description has more than 4000 characters", field="description")
+        raise InvalidInput(
+            key="error.dispatch.description_long", params={"max": 4000}, field="description"
+        )
     check_text(data.description, field="description")
     check_text(data.caller_contact or "", field="caller_contact")
     contact = (data.caller_contact or "").strip() or None
     if contact is not None and len(contact) > 64:
-        raise InvalidInput("caller_contact has more than 64 characters", field="caller_contact")
+        raise InvalidInput(
+            key="error.dispatch.contact_long", params={"max": 64}, field="caller_contact"
+        )
     return contact
 
 
@@ -299,7 +303,7 @@ def create_many(
             lon, lat, leaf = placed
             if leaf is None or (intake.scope is not None and not intake.scope.covers(leaf.path)):
                 raise InvalidInput(
-                    f"point ({lon:.6f}, {lat:.6f}) is outside your areas", field="lon"
+                    key="error.areas.point_outside", params={"lon": lon, "lat": lat}, field="lon"
                 )
         except FangkongError as exc:
             results[i] = exc
@@ -510,7 +514,9 @@ def get_or_raise(session: Session, *, incident_id: int, scope: Scope | None) -> 
     incident = get(session, incident_id=incident_id, scope=scope)
     if incident is None:
         raise NotFound(
-            f"incident {incident_id} does not exist or is outside your areas", field="incident_id"
+            key="error.dispatch.incident_not_found",
+            params={"incident_id": incident_id},
+            field="incident_id",
         )
     return incident
 
@@ -578,7 +584,8 @@ def place(
         point = float(lon_text), float(lat_text)
     except ValueError:
         raise InvalidInput(
-            f"lon/lat ({lon_text!r}, {lat_text!r}) are not numbers (or give an address_code)",
+            key="error.dispatch.lonlat_not_numbers",
+            params={"lon": lon_text, "lat": lat_text},
             field="lon",
         ) from None
     for name, value, limit in (("lon", point[0], 180.0), ("lat", point[1], 90.0)):

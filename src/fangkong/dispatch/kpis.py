@@ -84,7 +84,7 @@ def percentile(values: Sequence[float], p: float) -> float | None:
         O(n log n).
     """
     if not 0 < p <= 100:
-        raise InvalidInput("percentile must lie in (0, 100]", field="p")
+        raise InvalidInput(key="error.dispatch.percentile", field="p")
     if not values:
         return None
     ordered = sorted(values)
@@ -160,7 +160,7 @@ def area_kpis(
     read.
     """
     if end <= start:
-        raise InvalidInput("end must follow start", field="end")
+        raise InvalidInput(key="error.period.end_after_start", field="end")
     query = select(
         Incident.category,
         Incident.status,
@@ -243,7 +243,7 @@ def ring_shares_over_time(
     for p periods. Nothing personal is read.
     """
     if end <= start:
-        raise InvalidInput("end must follow start", field="end")
+        raise InvalidInput(key="error.period.end_after_start", field="end")
     first, last = (
         start.astimezone(zone).date(),
         (end - timedelta(microseconds=1)).astimezone(zone).date(),

@@ -69,10 +69,23 @@ def _move(
 ) -> None:
     source = incident.status
     if target not in TRANSITIONS[source]:
-        allowed = ", ".join(sorted(t.value for t in TRANSITIONS[source])) or "none (final)"
+        allowed = ", ".join(sorted(t.value for t in TRANSITIONS[source]))
+        if not allowed:
+            raise Conflict(
+                key="error.dispatch.status_final",
+                params={"incident_id": incident.id, "source": source.value, "target": target.value},
+                field="status",
+                from_status=source.value,
+                to_status=target.value,
+            )
         raise Conflict(
-            f"incident {incident.id} cannot go from {source.value} to "
-            f"{target.value} (allowed from {source.value}: {allowed})",
+            key="error.dispatch.status_move",
+            params={
+                "incident_id": incident.id,
+                "source": source.value,
+                "target": target.value,
+                "allowed": allowed,
+            },
             field="status",
             from_status=source.value,
             to_status=target.value,
@@ -131,27 +144,25 @@ def transition(
     require(user, perms.ACT)
     if to == S.DISPATCHED:
         raise InvalidInput(
-            "an incident is dispatched by assigning units "
-            "(POST /incidents/{id}/dispatch), not by a transition",
+            key="error.dispatch.dispatch_by_units",
+            params={"operation": "POST /incidents/{id}/dispatch"},
             field="to",
         )
     detail: dict[str, Any] = {}
     if to == S.MERGED:
         if merged_into is None:
-            raise InvalidInput(
-                "merged needs merged_into_id: the incident to merge into", field="merged_into_id"
-            )
+            raise InvalidInput(key="error.dispatch.merge_target_missing", field="merged_into_id")
         if merged_into.id == incident.id:
-            raise InvalidInput("an incident cannot be merged into itself", field="merged_into_id")
+            raise InvalidInput(key="error.dispatch.merge_into_itself", field="merged_into_id")
         if merged_into.status not in OPEN_STATUSES:
             raise Conflict(
-                f"incident {merged_into.id} is {merged_into.status.value}; merge "
-                "only into an open incident",
+                key="error.dispatch.merge_target_closed",
+                params={"incident_id": merged_into.id, "status": merged_into.status.value},
                 field="merged_into_id",
             )
         detail["merged_into"] = merged_into.id
     elif merged_into is not None:
-        raise InvalidInput("merged_into_id is only for the merged status", field="merged_into_id")
+        raise InvalidInput(key="error.dispatch.merge_target_unasked", field="merged_into_id")
     _move(session, incident, to, actor=actor, now=now, note=note, detail=detail)
     if to == S.MERGED and merged_into is not None:
         incident.merged_into_id = merged_into.id
@@ -184,11 +195,15 @@ def arrive(
     )
     if assignment is None:
         raise Conflict(
-            f"unit {unit.call_sign} is not assigned to incident {incident.id}", field="unit_id"
+            key="error.dispatch.unit_not_assigned",
+            params={"call_sign": unit.call_sign, "incident_id": incident.id},
+            field="unit_id",
         )
     if assignment.arrived_at is not None:
         raise Conflict(
-            f"unit {unit.call_sign} already arrived at incident {incident.id}", field="unit_id"
+            key="error.dispatch.unit_arrived",
+            params={"call_sign": unit.call_sign, "incident_id": incident.id},
+            field="unit_id",
         )
     if incident.status in (S.DISPATCHED, S.EN_ROUTE):
         _move(
@@ -202,8 +217,8 @@ def arrive(
         )
     elif incident.status != S.ON_SCENE:
         raise Conflict(
-            f"incident {incident.id} is {incident.status.value}; units arrive only "
-            "at a dispatched, en-route or on-scene incident",
+            key="error.dispatch.arrive_status",
+            params={"incident_id": incident.id, "status": incident.status.value},
             field="status",
         )
     assignment.arrived_at = now
@@ -239,19 +254,24 @@ def dispatch(
     """
     require(user, perms.ACT)
     if not units:
-        raise InvalidInput("give at least one unit", field="unit_ids")
+        raise InvalidInput(key="error.dispatch.no_units", field="unit_ids")
     if len({u.id for u in units}) != len(units):
-        raise InvalidInput("a unit is listed twice", field="unit_ids")
+        raise InvalidInput(key="error.dispatch.unit_twice", field="unit_ids")
     if incident.status not in DISPATCHABLE:
         raise Conflict(
-            f"incident {incident.id} is {incident.status.value}; units go only to an open incident",
+            key="error.dispatch.dispatch_status",
+            params={"incident_id": incident.id, "status": incident.status.value},
             field="status",
             from_status=incident.status.value,
             to_status=S.DISPATCHED.value,
         )
     busy = [u.call_sign for u in units if u.status != UnitStatus.AVAILABLE]
     if busy:
-        raise Conflict(f"units not available: {', '.join(busy)}", field="unit_ids")
+        raise Conflict(
+            key="error.dispatch.units_busy",
+            params={"call_signs": ", ".join(busy)},
+            field="unit_ids",
+        )
     if incident.status == S.RECEIVED:
         _move(
             session,

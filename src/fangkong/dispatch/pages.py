@@ -258,7 +258,7 @@ def intake_form(
             can_act=_can_act(user),
             created=None,
             form=form,
-            form_error=exc.message,
+            form_error=exc.text(language),
             **context,
             **_rows(request, db, scope, language),
         )
@@ -313,7 +313,7 @@ def recommend_panel(
         units = service.get_units(db, scope=scope, status=UnitStatus.AVAILABLE)
         candidates = recommend.recommend(network, incident=incident, units=units, now=utcnow())
     except FangkongError as exc:
-        return _panel(request, language, user, incident, candidates=[], error=exc.message)
+        return _panel(request, language, user, incident, candidates=[], error=exc.text(language))
     return _panel(request, language, user, incident, candidates=candidates, error=None)
 
 
@@ -352,7 +352,7 @@ def dispatch_form(
             user=user,
         )
     except FangkongError as exc:
-        return _panel(request, language, user, incident, candidates=[], error=exc.message)
+        return _panel(request, language, user, incident, candidates=[], error=exc.text(language))
     response = _panel(
         request,
         language,
@@ -458,7 +458,7 @@ def move_form(
             user=user,
         )
     except FangkongError as exc:
-        return _detail_page(request, db, user, incident, language, error=exc.message)
+        return _detail_page(request, db, user, incident, language, error=exc.text(language))
     return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
 
 
@@ -482,7 +482,7 @@ def arrival_form(
     try:
         service.arrive(db, incident=incident, unit=unit, actor=actor, now=utcnow(), user=user)
     except FangkongError as exc:
-        return _detail_page(request, db, user, incident, language, error=exc.message)
+        return _detail_page(request, db, user, incident, language, error=exc.text(language))
     return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
 
 
@@ -525,7 +525,7 @@ def kpi_page(
     try:
         if end < start or (end - start).days >= KPI_MAX_DAYS:
             raise InvalidInput(
-                f"the period must run forwards and span at most {KPI_MAX_DAYS} days", field="end"
+                key="error.dispatch.kpi_period", params={"days": KPI_MAX_DAYS}, field="end"
             )
         since = datetime.combine(start, time.min, tzinfo=zone)
         until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
@@ -552,7 +552,7 @@ def kpi_page(
             for child in children
         ]
     except FangkongError as exc:
-        context["error"] = exc.message
+        context["error"] = exc.text(language)
     return render(
         request,
         "dispatch/kpis.html",
@@ -663,7 +663,7 @@ def replay_run(
         )
     except FangkongError as exc:
         if partial:
-            return _report_partial(request, language, user, error=exc.message, run=None)
+            return _report_partial(request, language, user, error=exc.text(language), run=None)
         return _replay_page(
             request,
             db,
@@ -671,7 +671,7 @@ def replay_run(
             scope,
             language,
             run=None,
-            error=exc.message,
+            error=exc.text(language),
             day=day,
             area_code=area_code,
         )

@@ -242,7 +242,7 @@ def recommend(
     O(m' + n' log n') for the n' nodes nearer than that unit.
     """
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit must lie in [1, {MAX_LIMIT}]", field="limit")
+        raise InvalidInput(key="error.dispatch.limit", params={"max": MAX_LIMIT}, field="limit")
     target = _incident_point(network, incident)
     located, points, ways = _unit_points(network, units, available_only=True)
     if not located:

@@ -317,7 +317,7 @@ def parse_day(text: str) -> date:
         day = date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput(
-            f"day {text!r} is not a date like 2026-05-01 (YYYY-MM-DD)", field="day"
+            key="error.dispatch.replay_day_format", params={"day": text}, field="day"
         ) from None
     if not FIRST_DAY <= day <= LAST_DAY:
         raise InvalidInput(
@@ -425,11 +425,11 @@ def replay_day(
         auth.require(user, perms.ACT)
     if not 0.0 <= turnout_s <= MAX_TURNOUT_S:
         raise InvalidInput(
-            f"turnout_s must lie in [0, {MAX_TURNOUT_S:.0f}] seconds", field="turnout_s"
+            key="error.dispatch.turnout", params={"max": MAX_TURNOUT_S}, field="turnout_s"
         )
     if area is not None and not scope.covers(area.path):
         raise NotFound(
-            f"area {area.code!r} does not exist or is outside your areas", field="area_code"
+            key="error.areas.area_not_found", params={"code": area.code}, field="area_code"
         )
     start, end = day_bounds(day, zone)
     query = select(Incident).where(
@@ -447,11 +447,16 @@ def replay_day(
         query = query.where(Incident.area_path.startswith(area.path, autoescape=True))
     incidents = list(session.scalars(query.order_by(Incident.received_at, Incident.id)))
     recorded = _recorded(session, scope=scope, start=start, end=end, area=area)
-    where_text = f" in {area.code}" if area is not None else ""
+    if recorded.incidents == 0 and area is not None:
+        raise NotFound(
+            key="error.dispatch.replay_no_incidents_in",
+            params={"day": day.isoformat(), "area": area.code, "zone": zone.key},
+            field="day",
+        )
     if recorded.incidents == 0:
         raise NotFound(
-            f"no incidents were received on {day.isoformat()}{where_text} "
-            f"({zone.key}); pick another day",
+            key="error.dispatch.replay_no_incidents",
+            params={"day": day.isoformat(), "zone": zone.key},
             field="day",
         )
     units = [
@@ -634,7 +639,7 @@ def get_run_or_raise(session: Session, *, run_id: int, scope: Scope) -> ReplayRu
     ).one_or_none()
     if run is None:
         raise NotFound(
-            f"replay {run_id} does not exist or is outside your areas", field="replay_id"
+            key="error.dispatch.replay_not_found", params={"replay_id": run_id}, field="replay_id"
         )
     return run
 

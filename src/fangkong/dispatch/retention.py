@@ -60,7 +60,7 @@ def purge(session: Session, *, now: datetime, retention: Retention, actor: Actor
     """Clear every personal field of incidents whose retention ended at ``now``; the values
     cleared, by register key. One audit event records the counts and the cut-offs."""
     if min(retention.contact_days, retention.text_days) < 1:
-        raise InvalidInput("retention_days must be at least 1", field="retention_days")
+        raise InvalidInput(key="error.dispatch.retention_days", field="retention_days")
     return _purge_fields(session, fields(retention), now=now, actor=actor)
 
 
@@ -68,7 +68,7 @@ def purge_contacts(session: Session, *, now: datetime, retention_days: int, acto
     """Delete the caller's contact (and the digest made from it) of incidents that ended more
     than ``retention_days`` ago; the number of contacts deleted."""
     if retention_days < 1:
-        raise InvalidInput("retention_days must be at least 1", field="retention_days")
+        raise InvalidInput(key="error.dispatch.retention_days", field="retention_days")
     days = Retention(contact_days=retention_days, text_days=retention_days)
     entries = [e for e in fields(days) if e.key in (CALLER_CONTACT, REQUEST_DIGEST)]
     return _purge_fields(session, entries, now=now, actor=actor)[CALLER_CONTACT]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
@@ -240,6 +240,8 @@ class RowErrorOut(BaseModel):
     )
     field: str | None
     message: str
+    code: str | None = Field(default=None, description="A stable code of the rule broken")
+    params: dict[str, Any] | None = Field(default=None, description="The message's values")
 
 
 class ImportOut(BaseModel):

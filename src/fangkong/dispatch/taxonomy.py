@@ -37,11 +37,17 @@ def check(category: str, subtype: str) -> None:
     """Refuse a category or sub-type that the taxonomy does not declare."""
     if category not in TAXONOMY:
         raise InvalidInput(
-            f"category {category!r} is not one of {', '.join(TAXONOMY)}", field="category"
+            key="error.dispatch.category_unknown",
+            params={"category": category, "categories": ", ".join(TAXONOMY)},
+            field="category",
         )
     if subtype not in TAXONOMY[category]:
         raise InvalidInput(
-            f"subtype {subtype!r} is not a sub-type of {category!r} "
-            f"({', '.join(TAXONOMY[category])})",
+            key="error.dispatch.subtype_unknown",
+            params={
+                "subtype": subtype,
+                "category": category,
+                "subtypes": ", ".join(TAXONOMY[category]),
+            },
             field="subtype",
         )

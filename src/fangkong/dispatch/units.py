@@ -47,15 +47,17 @@ def create_post(
     require(user, perms.UNITS)
     code, name = code.strip(), name.strip()
     if not code or len(code) > 32:
-        raise InvalidInput("code must be 1-32 characters", field="code")
+        raise InvalidInput(key="error.dispatch.post_code_length", field="code")
     if not name or len(name) > 128:
-        raise InvalidInput("name must be 1-128 characters", field="name")
+        raise InvalidInput(key="error.dispatch.post_name_length", field="name")
     if session.scalars(select(Post.id).where(Post.code == code)).first() is not None:
-        raise Conflict(f"post code {code!r} is taken", field="code")
+        raise Conflict(key="error.dispatch.post_code_taken", params={"code": code}, field="code")
     lon, lat, chain = area_service.locate(session, lon=lon, lat=lat)
     leaf = chain[-1] if chain else None
     if leaf is None or (scope is not None and not scope.covers(leaf.path)):
-        raise InvalidInput(f"point ({lon:.6f}, {lat:.6f}) is outside your areas", field="lon")
+        raise InvalidInput(
+            key="error.areas.point_outside", params={"lon": lon, "lat": lat}, field="lon"
+        )
     post = Post(
         code=code,
         name=name,
@@ -94,7 +96,7 @@ def get_post_by_code_or_raise(session: Session, *, code: str, scope: Scope | Non
     post = session.scalars(query).one_or_none()
     if post is None:
         raise NotFound(
-            f"post {code!r} does not exist or is outside your areas", field="home_post_code"
+            key="error.dispatch.post_not_found", params={"code": code}, field="home_post_code"
         )
     return post
 
@@ -116,9 +118,11 @@ def create_unit(
     require(user, perms.UNITS)
     call_sign = call_sign.strip()
     if not call_sign or len(call_sign) > 32:
-        raise InvalidInput("call_sign must be 1-32 characters", field="call_sign")
+        raise InvalidInput(key="error.dispatch.call_sign_length", field="call_sign")
     if session.scalars(select(Unit.id).where(Unit.call_sign == call_sign)).first() is not None:
-        raise Conflict(f"call sign {call_sign!r} is taken", field="call_sign")
+        raise Conflict(
+            key="error.dispatch.call_sign_taken", params={"call_sign": call_sign}, field="call_sign"
+        )
     unit = Unit(
         call_sign=call_sign,
         unit_type=unit_type,
@@ -155,7 +159,9 @@ def get_unit_or_raise(session: Session, *, unit_id: int, scope: Scope | None) ->
         query = query.where(scope.clause(Unit.home_area_path))
     unit = session.scalars(query).one_or_none()
     if unit is None:
-        raise NotFound(f"unit {unit_id} does not exist or is outside your areas", field="unit_id")
+        raise NotFound(
+            key="error.dispatch.unit_not_found", params={"unit_id": unit_id}, field="unit_id"
+        )
     return unit
 
 
@@ -190,7 +196,9 @@ def report_position(
     and a status change to or from ``out_of_service`` / ``available``."""
     require(user, perms.POSITION)
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise InvalidInput(f"({lon}, {lat}) is not a WGS-84 lon/lat", field="lon")
+        raise InvalidInput(
+            key="error.dispatch.position_range", params={"lon": lon, "lat": lat}, field="lon"
+        )
     # Where the county's areas are: a unit reports from its county, never from lon 91.
     if int(area_index.get(session).locate([lon], [lat])[0]) < 0:
         raise InvalidInput(
@@ -205,9 +213,8 @@ def report_position(
         idle = (UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE)
         if status not in idle or unit.status not in idle:
             raise Conflict(
-                f"unit {unit.call_sign} is {unit.status.value}; a position report "
-                "may only switch between available and out_of_service (units on an "
-                "incident follow the incident)",
+                key="error.dispatch.position_status",
+                params={"call_sign": unit.call_sign, "status": unit.status.value},
                 field="status",
             )
         unit.status = status
