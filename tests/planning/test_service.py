@@ -401,3 +401,17 @@ def test_a_failing_job_stores_its_error(job_factory: sessionmaker[Session]) -> N
         run = session.get(Run, run_id)
         assert run is not None and run.status == RunStatus.FAILED
         assert run.error == "p must lie in 1..500"
+
+
+def test_a_site_far_from_every_road_reaches_nothing_and_is_named(
+    db: Session, network: Network
+) -> None:
+    _posts(db)
+    _addresses(db, n=40, seed=21)
+    d = demand.address_demand(db, scope=WHOLE)
+    sites = [*coverage.current_sites(db, scope=WHOLE), coverage.Site("FAR", "far", 120.6, 30.6)]
+    report = coverage.analyse(db, network=network, scope=WHOLE, demand=d, sites=sites)
+    assert report["sites_without_road"] == ["FAR"]
+    assert report["sites"][-1]["covered"]["300"] == 0.0
+    areas = coverage.service_areas(network, sites=sites, ring_s=300.0)
+    assert "FAR" not in {f["properties"]["code"] for f in areas["features"]}

@@ -46,6 +46,9 @@ MAX_RINGS = 5
 MAX_RING_S = 3600.0
 #: Demand farther than this from every road has no road access (m).
 SNAP_M = 500.0
+#: A site (post, candidate) farther than this from every road has none (m): a post may stand
+#: back from the road it leaves by.
+SITE_SNAP_M = 2000.0
 #: The worst-served grids listed.
 WORST_GRIDS = 20
 #: Points listed by name when they are unreachable.
@@ -102,19 +105,19 @@ def snap_points(network: Network, lon: FloatArray, lat: FloatArray) -> tuple[Edg
 
 
 def snap_sites(network: Network, sites: Sequence[Site], field: str = "sites") -> EdgePoints:
-    """Sites on the driving graph; a site far from every road is an error naming it."""
+    """Sites on the driving graph; a site farther than :data:`SITE_SNAP_M` from every road has
+    no road access (edge -1: it reaches nothing) and is named by :func:`off_road`."""
     if len(sites) > MAX_SITES:
         raise InvalidInput(f"{len(sites)} sites; at most {MAX_SITES}", field=field)
     lon = np.array([s.lon for s in sites], dtype=np.float64)
     lat = np.array([s.lat for s in sites], dtype=np.float64)
-    points, far = snap_points(network, lon, lat)
-    if far.any():
-        bad = [sites[int(i)].code for i in np.flatnonzero(far)[:10]]
-        raise InvalidInput(
-            f"site(s) {', '.join(bad)} lie more than {SNAP_M:.0f} m from every road",
-            field=field,
-        )
-    return points
+    snapped = network.snapper.snap(lon, lat, max_distance_m=SITE_SNAP_M)
+    return EdgePoints(np.where(snapped.too_far, -1, snapped.edge), snapped.fraction)
+
+
+def off_road(points: EdgePoints, sites: Sequence[Site]) -> list[str]:
+    """Codes of the sites with no road access (see :func:`snap_sites`)."""
+    return [sites[int(i)].code for i in np.flatnonzero(points.edge < 0)]
 
 
 def nearest_site(
@@ -278,6 +281,7 @@ def analyse(
             "share": {k: (v / total if total > 0 else None) for k, v in covered.items()},
         },
         "sites": site_rows,
+        "sites_without_road": off_road(site_points, sites),
         "areas": rows,
         "worst_grids": worst_grids(rows, rings[min(1, len(rings) - 1)]),
     }

@@ -265,6 +265,7 @@ def place(
     after = _within(engine, src, dst, solution.chosen, rings, demand)
     return report(
         spec=spec,
+        site_points=site_points,
         sites=sites,
         chosen=chosen,
         solution=solution,
@@ -301,6 +302,7 @@ def _within(
 def report(
     *,
     spec: PlacementInput,
+    site_points: Any,
     sites: Sequence[Site],
     chosen: Sequence[Site],
     solution: optimize.Solution,
@@ -330,6 +332,7 @@ def report(
         "timings": {k: round(v, 3) for k, v in timings.items()},
         "candidates": {
             "count": len(sites),
+            "without_road": coverage.off_road(site_points, sites)[: coverage.MAX_NAMED],
             "fixed": int(sum(1 for s in sites if s.kind == "post")) if spec.posts == "fixed" else 0,
             "used": solution.candidates_used,
             "pairs": pairs,
