@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fangkong.http.headers import CONTENT_SECURITY_POLICY, SecurityHeaders
-
 from asgi_calls import call
+from fangkong.http.headers import CONTENT_SECURITY_POLICY, SecurityHeaders
 
 
 async def _answer(scope: Any, receive: Any, send: Any) -> None:
