@@ -125,3 +125,40 @@ def test_simulated_incidents_are_left_out_unless_asked_for(db: Session) -> None:
     assert counted.incidents == 1 and counted.ring_share["1min"] == 0.0
     both = kpis.area_kpis(db, **window, simulated=True)
     assert both.incidents == 2 and both.ring_share["1min"] == 0.5
+
+
+def test_ring_shares_over_time_by_day_and_by_week(db: Session) -> None:
+    import itertools
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("Asia/Shanghai")
+    _handled(db, "trend-a", 0, 30, 50)  # 22 Nov (16:00 in the zone): within 1 minute
+    _handled(db, "trend-b", 1, 60, 170)  # the same day: within 3 minutes
+    _handled(db, "trend-c", 24, 120, 400)  # 23 Nov: past 5 minutes
+    new_incident(db, "trend-d", incident_in(), now=T0 + timedelta(hours=48))  # 24 Nov: no unit
+    scope = scope_of(db, "T")
+    start = datetime(2026, 11, 22, tzinfo=zone)
+    days = kpis.ring_shares_over_time(
+        db, scope=scope, start=start, end=start + timedelta(days=4), zone=zone
+    )
+    assert [d.start for d in days] == [date(2026, 11, 22) + timedelta(days=i) for i in range(4)]
+    assert [(d.incidents, d.responses) for d in days] == [(2, 2), (1, 1), (1, 0), (0, 0)]
+    assert days[0].ring_share == {"1min": 0.5, "3min": 1.0, "5min": 1.0}
+    assert days[1].ring_share == {"1min": 0.0, "3min": 0.0, "5min": 0.0}
+    assert days[2].ring_share == days[3].ring_share == {"1min": None, "3min": None, "5min": None}
+    # By call: the call-to-arrival times (30 + 50 s is still within the minute).
+    calls = kpis.ring_shares_over_time(
+        db, scope=scope, start=start, end=start + timedelta(days=1), zone=zone, basis="call"
+    )
+    assert calls[0].ring_share == {"1min": 0.0, "3min": 0.5, "5min": 1.0}
+    # Past two months, or when asked: by week, Monday first (22 Nov 2026 is a Sunday).
+    weeks = kpis.ring_shares_over_time(
+        db, scope=scope, start=start, end=start + timedelta(days=70), zone=zone
+    )
+    assert weeks[0].start == date(2026, 11, 16) and weeks[1].start == date(2026, 11, 23)
+    assert [(w.incidents, w.responses) for w in weeks[:2]] == [(2, 2), (2, 1)]
+    assert sum(w.incidents for w in weeks) == 4
+    assert all((b.start - a.start).days == 7 for a, b in itertools.pairwise(weeks))
+    with pytest.raises(InvalidInput):
+        kpis.ring_shares_over_time(db, scope=scope, start=start, end=start, zone=zone)

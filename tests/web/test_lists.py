@@ -182,3 +182,38 @@ def test_the_addresses_search_sort_and_export(live_server: LiveServer) -> None:
         )
         assert [r[0] for r in rows[1:]] == ["LST-2", "LST-1", "LST-0"]
         assert float(rows[1][2]) == pytest.approx(lon + 2e-4)
+
+
+def test_every_audited_action_and_record_has_a_label() -> None:
+    """The audit log names each action and kind of record in the reader's language: every
+    ``action="..."`` and ``entity="..."`` the code records has a catalogue label
+    (``audit.action.*``, ``audit.entity.*``: in web/locales, or the domain's locales)."""
+    from pathlib import Path
+
+    import fangkong
+    from fangkong.core.config import LANGUAGES
+    from fangkong.core.i18n import catalogue
+
+    source = "".join(p.read_text("utf-8") for p in Path(fangkong.__file__).parent.rglob("*.py"))
+    actions = set(re.findall(r'\baction="([a-z_]+)"', source))
+    actions |= set(re.findall(r'\baction="[a-z_]+" if \w+ else "([a-z_]+)"', source))
+    entities = set(re.findall(r'\bentity="([a-z_]+)"', source))
+    assert {"login", "create", "export", "deactivate"} <= actions and "incident" in entities
+    for language in LANGUAGES:
+        keys = catalogue(language)
+        missing = sorted(
+            [f"audit.action.{a}" for a in actions if f"audit.action.{a}" not in keys]
+            + [f"audit.entity.{e}" for e in entities if f"audit.entity.{e}" not in keys]
+        )
+        assert missing == [], (language, missing)
+
+
+def test_the_supervision_board_charts_its_age_columns(live_server: LiveServer) -> None:
+    username = _user(live_server, "lists_board", Role.STATION_OFFICER, "T-D1-S1")
+    with closing(live_server.console_client(username)) as client:
+        page = client.get("/cases/board")
+    assert page.status_code == 200
+    assert 'data-chart="stack" data-chart-table="board"' in page.text
+    assert page.text.count("data-series") == 4
+    assert "/static/vendor/echarts/echarts.min.js" in page.text
+    assert re.search(r'data-value="\d+"', page.text)

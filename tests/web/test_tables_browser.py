@@ -139,5 +139,16 @@ def test_filter_sort_export_and_chart(
     expect(chart.locator("canvas")).to_have_count(1)
     assert page.locator("#kpi-trend tbody tr").count() == 30
     expect(page.locator("#kpi-trend thead")).to_contain_text("日期" if zh else "Day")
+    # Printed: the report alone (no navigation, form or button), its tables whole.
+    page.emulate_media(media="print")
+    expect(page.locator(".topbar")).to_be_hidden()
+    expect(page.locator("#kpi-form")).to_be_hidden()
+    expect(page.locator("button[data-print]")).to_be_hidden()
+    expect(page.locator("#kpi-trend")).to_be_visible()
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('#kpi-trend thead')).display")
+        == "table-header-group"
+    )
+    page.emulate_media(media="screen")
     assert errors == []
     context.close()
