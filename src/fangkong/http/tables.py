@@ -27,8 +27,8 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
-from typing import IO, Any, Literal
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import IO, Any, Literal, cast
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -41,6 +41,7 @@ from fangkong.core.audit import Actor
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope, common_path
+from fangkong.http.dates import Style, format_moment
 from fangkong.http.deps import actor_of
 
 #: The largest page a table shows or the API lists through it.
@@ -99,8 +100,10 @@ class Column:
     numeric: bool = False
     export: bool = True
     show: bool = True
-    #: How the page shows a number (``"%.6f"``) or a moment (``"%Y-%m-%d %H:%M:%S"``, in the
-    #: user's zone; to the minute by default); exports write the value itself.
+    #: How the page shows a number (``"%.6f"``) or a moment (a style of
+    #: :func:`fangkong.http.dates.format_moment`: ``"seconds"``, ``"date"``; ``"datetime"``,
+    #: to the minute, by default: the reader's language, the county's zone); exports write
+    #: the value itself.
     fmt: str | None = None
 
     @property
@@ -391,6 +394,8 @@ class Page:
     path: str = ""
     extra: dict[str, str] = field(default_factory=dict)
     status_code: int = 200
+    #: The reader's language (how moments are written).
+    language: str = "zh-CN"
 
     @property
     def table(self) -> Table:
@@ -405,9 +410,9 @@ class Page:
         value = column.value(row)
         if value is None:
             return ""
-        if isinstance(value, datetime):
-            moment = value.astimezone(self.zone) if self.zone is not None else value
-            return moment.strftime(column.fmt or "%Y-%m-%d %H:%M")
+        if isinstance(value, datetime | date):
+            style = cast(Style, column.fmt or "datetime")
+            return format_moment(value, language=self.language, zone=self.zone or UTC, style=style)
         if column.fmt is not None and isinstance(value, int | float):
             return column.fmt % value
         return str(value)
@@ -517,6 +522,7 @@ def view(
             page = failed(query, exc, language=language, zone=zone)
     page.path = request.url.path
     page.extra = dict(extra or {})
+    page.language = language
     return page
 
 

@@ -67,9 +67,7 @@ def table(language: str) -> Table:
     return Table(
         name="audit_event",
         columns=(
-            Column(
-                "at", t("audit.at"), lambda e: e.at, sort=AuditEvent.at, fmt="%Y-%m-%d %H:%M:%S"
-            ),
+            Column("at", t("audit.at"), lambda e: e.at, sort=AuditEvent.at, fmt="seconds"),
             Column("user", t("audit.user"), lambda e: e.username or "", sort=AuditEvent.username),
             Column(
                 "action",
