@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas import index as area_index
@@ -34,7 +34,6 @@ from fangkong.core.security import FieldCipher, mask_phone
 from fangkong.dispatch import permissions as perms
 from fangkong.dispatch import taxonomy
 from fangkong.dispatch._common import require
-from fangkong.dispatch.lifecycle import OPEN_STATUSES
 from fangkong.dispatch.models import (
     Incident,
     IncidentEvent,
@@ -519,52 +518,6 @@ def get_or_raise(session: Session, *, incident_id: int, scope: Scope | None) -> 
             field="incident_id",
         )
     return incident
-
-
-@dataclass(frozen=True)
-class IncidentFilter:
-    status: IncidentStatus | None = None
-    open: bool | None = None
-    priority: Priority | None = None
-    category: str | None = None
-    area_code: str | None = None
-    received_from: datetime | None = None
-    received_to: datetime | None = None
-
-
-def get_all(
-    session: Session,
-    *,
-    scope: Scope,
-    filters: IncidentFilter | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[int, list[Incident]]:
-    """Incidents in ``scope``, newest first: ``(total matching, one page)``."""
-    f = filters or IncidentFilter()
-    query = select(Incident).where(scope.clause(Incident.area_path))
-    if f.status is not None:
-        query = query.where(Incident.status == f.status)
-    if f.open is not None:
-        query = query.where(
-            Incident.status.in_(OPEN_STATUSES) if f.open else Incident.status.not_in(OPEN_STATUSES)
-        )
-    if f.priority is not None:
-        query = query.where(Incident.priority == f.priority)
-    if f.category is not None:
-        query = query.where(Incident.category == f.category)
-    if f.area_code is not None:
-        area = area_service.get_by_code_or_raise(session, code=f.area_code, scope=scope)
-        query = query.where(Incident.area_path.startswith(area.path, autoescape=True))
-    if f.received_from is not None:
-        query = query.where(Incident.received_at >= f.received_from)
-    if f.received_to is not None:
-        query = query.where(Incident.received_at < f.received_to)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = session.scalars(
-        query.order_by(Incident.received_at.desc(), Incident.id.desc()).limit(limit).offset(offset)
-    )
-    return int(total), list(page)
 
 
 def place(
