@@ -172,9 +172,7 @@ def test_hazard_from_found_to_closed_in_the_console(
         add_user(
             session, username="console_officer", role=Role.STATION_OFFICER, area_code="T-D1-S1"
         )
-        add_user(
-            session, username="console_inspector", role=Role.INSPECTOR, area_code="T-D1-S1"
-        )
+        add_user(session, username="console_inspector", role=Role.INSPECTOR, area_code="T-D1-S1")
         session.commit()
     context = browser.new_context(locale="zh-CN")
     page = context.new_page()
