@@ -48,7 +48,9 @@ def isochrone(
         values = tuple(float(v) for v in thresholds.split(",") if v.strip())
     except ValueError:
         raise InvalidInput(
-            f"thresholds {thresholds!r} are not numbers of seconds", field="thresholds"
+            key="error.network.thresholds_numbers",
+            params={"thresholds": thresholds},
+            field="thresholds",
         ) from None
     return service.isochrones(_network(request), lon=lon, lat=lat, thresholds_s=values, crs=crs)
 

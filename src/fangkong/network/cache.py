@@ -74,9 +74,17 @@ def source_digest(source: Path) -> str:
                 while chunk := handle.read(_CHUNK):
                     digest.update(chunk)
         except FileNotFoundError:
-            raise InvalidInput(f"{path.name}: no such file ({path})", field="file") from None
+            raise InvalidInput(
+                key="error.network.no_file",
+                params={"name": path.name, "path": str(path)},
+                field="file",
+            ) from None
         except OSError as exc:
-            raise InvalidInput(f"{path.name}: cannot be read ({exc})", field="file") from None
+            raise InvalidInput(
+                key="error.network.file_unreadable",
+                params={"name": path.name, "reason": str(exc)},
+                field="file",
+            ) from None
     return digest.hexdigest()
 
 

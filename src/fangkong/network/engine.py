@@ -142,11 +142,9 @@ class EdgePoints:
         e = np.atleast_1d(np.asarray(edge, dtype=np.int64))
         f = np.atleast_1d(np.asarray(fraction, dtype=np.float64))
         if e.shape != f.shape or e.ndim != 1:
-            raise InvalidInput(
-                "edge and fraction must be 1-d arrays of the same length", field="fraction"
-            )
+            raise InvalidInput(key="error.network.edge_fraction_arrays", field="fraction")
         if np.isnan(f).any():
-            raise InvalidInput("a fraction along an edge is NaN", field="fraction")
+            raise InvalidInput(key="error.network.fraction_nan", field="fraction")
         object.__setattr__(self, "edge", e)
         object.__setattr__(self, "fraction", np.clip(f, 0.0, 1.0))
 
@@ -793,9 +791,7 @@ class Engine:
         # per direction (reverse or not): a location's items -> its upward search space
         self._spaces: tuple[dict[bytes, tuple[Int32Array, FloatArray]], ...] = ({}, {})
         if isinstance(hierarchy, ContractionHierarchy) and not hierarchy.matches(graph):
-            raise InvalidInput(
-                "the contraction hierarchy was built for another graph", field="hierarchy"
-            )
+            raise InvalidInput(key="error.network.hierarchy_other_graph", field="hierarchy")
         self._auto = hierarchy == "auto" and graph.n_nodes <= AUTO_HIERARCHY_NODES
         self._hierarchy = hierarchy if isinstance(hierarchy, ContractionHierarchy) else None
 
@@ -827,11 +823,13 @@ class Engine:
     def _nodes(self, values: ArrayLike, field: str) -> IntArray:
         arr = np.atleast_1d(np.asarray(values))
         if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
-            raise InvalidInput(f"{field} must be node ids (integers) or EdgePoints", field=field)
+            raise InvalidInput(key="error.network.node_ids", params={"field": field}, field=field)
         nodes = arr.astype(np.int64, copy=False)
         if nodes.size and (nodes.min() < 0 or nodes.max() >= self.n_nodes):
             raise InvalidInput(
-                f"{field} holds a node id outside 0..{self.n_nodes - 1}", field=field
+                key="error.network.node_id_range",
+                params={"field": field, "last": self.n_nodes - 1},
+                field=field,
             )
         return nodes
 
@@ -839,7 +837,9 @@ class Engine:
         e = points.edge
         if e.size and (e.min() < -1 or e.max() >= self.graph.n_edges):
             raise InvalidInput(
-                f"{field} holds an edge id outside 0..{self.graph.n_edges - 1}", field=field
+                key="error.network.edge_id_range",
+                params={"field": field, "last": self.graph.n_edges - 1},
+                field=field,
             )
 
     def _locations(
@@ -887,16 +887,20 @@ class Engine:
         if isinstance(loc, EdgePoints):
             if len(loc) != 1:
                 raise InvalidInput(
-                    f"{field} must be one location, got {len(loc)} points", field=field
+                    key="error.network.one_location",
+                    params={"field": field, "count": len(loc)},
+                    field=field,
                 )
             self._check_points(loc, field)
             return loc, self._expand_one(int(loc.edge[0]), float(loc.fraction[0]), leaving=leaving)
         if isinstance(loc, bool) or not isinstance(loc, int | np.integer):
-            raise InvalidInput(f"{field} must be a node id or one EdgePoints point", field=field)
+            raise InvalidInput(key="error.network.one_node", params={"field": field}, field=field)
         v = int(loc)
         if not 0 <= v < self.n_nodes:
             raise InvalidInput(
-                f"{field} {v} is not a node id in 0..{self.n_nodes - 1}", field=field
+                key="error.network.node_id",
+                params={"field": field, "node": v, "last": self.n_nodes - 1},
+                field=field,
             )
         return (
             np.array([v], dtype=np.int64),
@@ -1010,7 +1014,9 @@ class Engine:
     def _cutoff(cutoff_s: float) -> float:
         c = float(cutoff_s)
         if math.isnan(c) or c < 0:
-            raise InvalidInput(f"cutoff_s must be >= 0 seconds, got {cutoff_s}", field="cutoff_s")
+            raise InvalidInput(
+                key="error.network.cutoff_negative", params={"cutoff_s": cutoff_s}, field="cutoff_s"
+            )
         return c
 
     # ---- workspaces -----------------------------------------------------------------------
@@ -1274,7 +1280,7 @@ class Engine:
         """Target indices and times in time order, from one source (to it when ``reverse``);
         ``k=None`` asks for every target within the cutoff."""
         if k is not None and k < 0:
-            raise InvalidInput(f"k must be >= 0, got {k}", field="k")
+            raise InvalidInput(key="error.network.k_negative", params={"k": k}, field="k")
         source_locs, seeds = self._single(
             source, leaving=not reverse, field="target" if reverse else "source"
         )

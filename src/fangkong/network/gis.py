@@ -142,19 +142,25 @@ class _Layer:
         self.fields = fields
 
 
-def _bad(source: str, index: int, fault: str, field: str = "features") -> InvalidInput:
-    return InvalidInput(f"{source}: feature {index}: {fault}", field=field, feature=index)
+def _bad(source: str, index: int, fault: InvalidInput, field: str = "features") -> InvalidInput:
+    """A feature's ``fault``, named by its file and position."""
+    return InvalidInput(
+        key="error.network.feature_fault",
+        params={"source": source, "index": index, "fault": fault},
+        field=field,
+        feature=index,
+    )
 
 
 def _line_coords(source: str, index: int, coords: object) -> FloatArray:
     if not isinstance(coords, list) or len(coords) < 2:
-        raise _bad(source, index, "a line needs at least 2 positions")
+        raise _bad(source, index, InvalidInput(key="error.network.line_short"))
     try:
         array = np.array([position[:2] for position in coords], dtype=np.float64)
     except (TypeError, ValueError, IndexError):
-        raise _bad(source, index, "positions must be [longitude, latitude] numbers") from None
+        raise _bad(source, index, InvalidInput(key="error.network.positions")) from None
     if array.ndim != 2 or array.shape[1] != 2:
-        raise _bad(source, index, "positions must be [longitude, latitude] numbers")
+        raise _bad(source, index, InvalidInput(key="error.network.positions"))
     return array
 
 
@@ -164,10 +170,7 @@ def _check_crs(source: str, crs: object) -> None:
     text = str(crs).strip()
     if not (_LONLAT_CRS.search(text.upper()) or _GEOGRAPHIC_WKT.match(text)):
         raise InvalidInput(
-            f"{source}: the layer's coordinate system is {crs}; fangkong reads longitude/"
-            "latitude in WGS-84 (EPSG:4326) or CGCS2000 (EPSG:4490): reproject it, e.g. "
-            "ogr2ogr -t_srs EPSG:4326 out.gpkg in.gpkg",
-            field="crs",
+            key="error.network.layer_crs", params={"source": source, "crs": crs}, field="crs"
         )
 
 
@@ -176,7 +179,11 @@ def _read_geojson(path: Path) -> _Layer:
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"{source}: not a GeoJSON file ({exc})", field="file") from None
+        raise InvalidInput(
+            key="error.network.not_geojson",
+            params={"source": source, "reason": str(exc)},
+            field="file",
+        ) from None
     if isinstance(data, dict) and data.get("type") == "Feature":
         data = {"type": "FeatureCollection", "features": [data]}
     if (
@@ -184,7 +191,9 @@ def _read_geojson(path: Path) -> _Layer:
         or data.get("type") != "FeatureCollection"
         or not isinstance(data.get("features"), list)
     ):
-        raise InvalidInput(f"{source}: not a GeoJSON FeatureCollection", field="file")
+        raise InvalidInput(
+            key="error.network.not_collection", params={"source": source}, field="file"
+        )
     crs = data.get("crs")
     if isinstance(crs, dict):
         _check_crs(source, (crs.get("properties") or {}).get("name"))
@@ -192,10 +201,10 @@ def _read_geojson(path: Path) -> _Layer:
     properties: list[dict[str, Any]] = []
     for index, feature in enumerate(data["features"]):
         if not isinstance(feature, dict):
-            raise _bad(source, index, "not a GeoJSON Feature object")
+            raise _bad(source, index, InvalidInput(key="error.network.not_feature"))
         geometry = feature.get("geometry")
         if not isinstance(geometry, dict):
-            raise _bad(source, index, "no geometry")
+            raise _bad(source, index, InvalidInput(key="error.network.no_geometry"))
         kind, coords = geometry.get("type"), geometry.get("coordinates")
         if kind == "LineString":
             parts.append((index, _line_coords(source, index, coords)))
@@ -205,7 +214,7 @@ def _read_geojson(path: Path) -> _Layer:
             raise _bad(
                 source,
                 index,
-                f"geometry type {kind}, expected LineString or MultiLineString with coordinates",
+                InvalidInput(key="error.network.geometry_type_geojson", params={"type": kind}),
             )
         props = feature.get("properties")
         properties.append(props if isinstance(props, dict) else {})
@@ -222,8 +231,7 @@ def _read_ogr(path: Path, layer: str | int | None) -> _Layer:
         import shapely
     except ImportError:
         raise InvalidInput(
-            f"{source}: reading GeoPackage/Shapefile needs pyogrio: pip install 'fangkong[gis]'",
-            field="file",
+            key="error.network.needs_pyogrio", params={"source": source}, field="file"
         ) from None
     try:
         if layer is None:
@@ -233,14 +241,16 @@ def _read_ogr(path: Path, layer: str | int | None) -> _Layer:
                 if len(lines) != 1:
                     names = ", ".join(str(name) for name, _ in layers)
                     raise InvalidInput(
-                        f"{source}: {len(layers)} layers ({names}); name the road layer",
+                        key="error.network.layers",
+                        params={"source": source, "count": len(layers), "names": names},
                         field="layer",
                     )
                 layer = lines[0]
         meta, _, geometry, field_data = pyogrio.raw.read(str(path), layer=layer, force_2d=True)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise InvalidInput(
-            f"{source}: cannot be read as a GIS layer ({exc})",
+            key="error.network.layer_unreadable",
+            params={"source": source, "reason": str(exc)},
             field="layer" if layer is not None else "file",
         ) from None
     _check_crs(source, meta.get("crs"))
@@ -249,7 +259,7 @@ def _read_ogr(path: Path, layer: str | int | None) -> _Layer:
     parts: list[tuple[int, FloatArray]] = []
     for index, (geom, type_id) in enumerate(zip(geoms, type_ids, strict=True)):
         if geom is None or type_id < 0:
-            raise _bad(source, index, "no geometry")
+            raise _bad(source, index, InvalidInput(key="error.network.no_geometry"))
         if type_id == 1:  # LineString
             lines_of = [geom]
         elif type_id == 5:  # MultiLineString
@@ -258,14 +268,14 @@ def _read_ogr(path: Path, layer: str | int | None) -> _Layer:
             raise _bad(
                 source,
                 index,
-                f"geometry type {geom.geom_type}, expected LineString or MultiLineString",
+                InvalidInput(key="error.network.geometry_type", params={"type": geom.geom_type}),
             )
         if not lines_of:
-            raise _bad(source, index, "empty geometry")
+            raise _bad(source, index, InvalidInput(key="error.network.empty_geometry"))
         for line in lines_of:
             coords = shapely.get_coordinates(line)
             if coords.shape[0] < 2:
-                raise _bad(source, index, "a line needs at least 2 positions")
+                raise _bad(source, index, InvalidInput(key="error.network.line_short"))
             parts.append((index, np.asarray(coords, dtype=np.float64)))
     field_names = [str(name) for name in meta["fields"]]
     fields = {name: list(values) for name, values in zip(field_names, field_data, strict=True)}
@@ -301,9 +311,15 @@ def _field(layer: _Layer, name: str | None, option: str) -> Sequence[object] | N
     if name is None:
         return None
     if name not in layer.fields:
-        known = ", ".join(layer.fields) or "none"
         raise InvalidInput(
-            f"{layer.name}: no field {name!r} for {option} (fields: {known})", field=option
+            key="error.network.no_field",
+            params={
+                "source": layer.name,
+                "name": name,
+                "option": option,
+                "fields": ", ".join(layer.fields) or "none",
+            },
+            field=option,
         )
     return layer.fields[name]
 
@@ -334,9 +350,10 @@ def _attributes(
                 raise _bad(
                     layer.name,
                     index,
-                    f"direction {value!r} in field "
-                    f"{direction_field!r} is not one of the documented values (map it "
-                    "in the profile's [direction_aliases])",
+                    InvalidInput(
+                        key="error.network.direction_value",
+                        params={"value": value, "field": direction_field},
+                    ),
                     "direction_field",
                 )
             if word == "closed":
@@ -354,8 +371,10 @@ def _attributes(
                 raise _bad(
                     layer.name,
                     index,
-                    f"speed {value!r} in field {speed_field!r} is "
-                    "not a speed in km/h (a number from 0 to 250; 0 = unknown)",
+                    InvalidInput(
+                        key="error.network.speed_value",
+                        params={"value": value, "field": speed_field},
+                    ),
                     "speed_field",
                 )
             if kmh > 0:
@@ -372,9 +391,10 @@ def _attributes(
                 raise _bad(
                     layer.name,
                     index,
-                    f"class {value!r} in field {class_field!r} names "
-                    "no road class; map it in the profile's [class_aliases] to a class "
-                    'or to "exclude"',
+                    InvalidInput(
+                        key="error.network.class_value",
+                        params={"value": value, "field": class_field},
+                    ),
                     "class_field",
                 ) from None
             if road_class is None:
@@ -461,9 +481,11 @@ def graph_from_lines(
     report_progress = progress or (lambda stage, done, total: None)
     path = Path(path)
     if not path.is_file():
-        raise InvalidInput(f"{path.name}: no such file ({path})", field="file")
+        raise InvalidInput(
+            key="error.network.no_file", params={"name": path.name, "path": str(path)}, field="file"
+        )
     if not (0 <= snap_m <= 50):
-        raise InvalidInput(f"snap_m {snap_m} must be between 0 and 50 metres", field="snap_m")
+        raise InvalidInput(key="error.network.snap_m", params={"snap_m": snap_m}, field="snap_m")
     report_progress("read", 0, 0)
     data = (
         _read_geojson(path) if path.suffix.lower() in GEOJSON_SUFFIXES else _read_ogr(path, layer)
@@ -474,7 +496,7 @@ def graph_from_lines(
     parts = [(index, coords) for index, coords in data.parts if not skip[index]]
     report_progress("read", data.n_features, data.n_features)
     if not parts:
-        raise InvalidInput(f"{data.name}: no road lines to import", field="file")
+        raise InvalidInput(key="error.network.no_lines", params={"source": data.name}, field="file")
     sizes = np.array([coords.shape[0] for _, coords in parts], dtype=np.int64)
     stacked = np.concatenate([coords for _, coords in parts])
     feature_of_vertex = np.repeat(np.array([index for index, _ in parts]), sizes)
@@ -485,14 +507,20 @@ def graph_from_lines(
         raise _bad(
             data.name,
             int(feature_of_vertex[first]),
-            f"position ({lon[first]}, {lat[first]}) is not longitude/latitude; the layer "
-            "looks projected: reproject it to WGS-84 (EPSG:4326)",
+            InvalidInput(
+                key="error.network.projected",
+                params={"lon": float(lon[first]), "lat": float(lat[first])},
+            ),
             "crs",
         )
     try:
         lon, lat = to_wgs84_array(lon, lat, crs)
     except CoordinateError as exc:
-        raise InvalidInput(f"{data.name}: {exc}", field="crs") from None
+        raise InvalidInput(
+            key="error.network.source_fault",
+            params={"source": data.name, "reason": exc},
+            field="crs",
+        ) from None
     keys, lon, lat = _node_keys(lon, lat, snap_m)
     line_feature = np.array([index for index, _ in parts], dtype=np.int64)
     ptr = np.zeros(len(parts) + 1, dtype=np.int64)
@@ -521,7 +549,11 @@ def graph_from_lines(
             started=started,
         )
     except InvalidInput as exc:
-        raise InvalidInput(f"{data.name}: no road network ({exc.message})", field="file") from None
+        raise InvalidInput(
+            key="error.network.no_network",
+            params={"source": data.name, "reason": exc},
+            field="file",
+        ) from None
 
 
 def graph_from_arrays(
@@ -572,7 +604,11 @@ def graph_from_arrays(
         and classes.size
         and (classes.min() < 0 or classes.max() > max(RoadClass))
     ):
-        raise InvalidInput(f"road_class codes must be 0..{int(max(RoadClass))}", field="road_class")
+        raise InvalidInput(
+            key="error.network.road_class_codes",
+            params={"max": int(max(RoadClass))},
+            field="road_class",
+        )
     graph = from_edges(
         lon, lat, tails, heads, time_s, length_m=length_m, road_class=classes, shapes=shapes
     )

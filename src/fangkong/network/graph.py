@@ -142,17 +142,23 @@ def from_edges(
     time_a = np.asarray(time_s, dtype=np.float64)
     n, m = lon_a.shape[0], tail_a.shape[0]
     if lat_a.shape[0] != n:
-        raise InvalidInput(f"lon has {n} nodes but lat has {lat_a.shape[0]}", field="lat")
+        raise InvalidInput(
+            key="error.network.graph_lat_length",
+            params={"nodes": n, "lat": int(lat_a.shape[0])},
+            field="lat",
+        )
     if n == 0 or m == 0:
-        raise InvalidInput("the graph has no nodes or no edges", field="edges")
+        raise InvalidInput(key="error.network.graph_empty", field="edges")
     if head_a.shape[0] != m or time_a.shape[0] != m:
-        raise InvalidInput("tails, heads and time_s must have the same length", field="edges")
+        raise InvalidInput(key="error.network.graph_edge_lengths", field="edges")
     if tail_a.min() < 0 or head_a.min() < 0 or max(tail_a.max(), head_a.max()) >= n:
-        raise InvalidInput(f"edge endpoints must be node ids in 0..{n - 1}", field="edges")
+        raise InvalidInput(
+            key="error.network.graph_endpoints", params={"last": n - 1}, field="edges"
+        )
     if not np.isfinite(time_a).all() or (time_a < 0).any():
-        raise InvalidInput("travel times must be finite and >= 0 seconds", field="time_s")
+        raise InvalidInput(key="error.network.graph_times", field="time_s")
     if n >= 2**31 or m >= 2**31:
-        raise InvalidInput("graphs are limited to 2^31 nodes and edges", field="edges")
+        raise InvalidInput(key="error.network.graph_size", field="edges")
     if length_m is None:
         length_a = haversine_m(lon_a[tail_a], lat_a[tail_a], lon_a[head_a], lat_a[head_a])
     else:
@@ -170,7 +176,7 @@ def from_edges(
         shape_lat = np.column_stack([lat_a[tail_a[order]], lat_a[head_a[order]]]).ravel()
     else:
         if len(shapes) != m:
-            raise InvalidInput("shapes must have one polyline per edge", field="shapes")
+            raise InvalidInput(key="error.network.graph_shapes", field="shapes")
         ordered = [shapes[i] for i in order.tolist()]
         sizes = np.array([len(s) for s in ordered], dtype=np.int64)
         shape_ptr = np.zeros(m + 1, dtype=np.int64)

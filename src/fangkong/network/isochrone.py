@@ -215,16 +215,16 @@ def isochrone(
     """
     levels = sorted(float(t) for t in thresholds)
     if not levels or levels[0] < 0 or any(np.isnan(levels)):
-        raise InvalidInput("thresholds must be one or more times >= 0 seconds", field="thresholds")
+        raise InvalidInput(key="error.network.thresholds_times", field="thresholds")
     if not buffer_m > 0:
-        raise InvalidInput(f"buffer_m must be > 0 metres, got {buffer_m}", field="buffer_m")
+        raise InvalidInput(
+            key="error.network.buffer_m", params={"buffer_m": buffer_m}, field="buffer_m"
+        )
     nodes, times = engine.reachable_from(source, cutoff_s=levels[-1])
     g = engine.graph
     if isinstance(source, EdgePoints):
         if int(source.edge[0]) < 0:
-            raise InvalidInput(
-                "the source point has no location on the road network", field="source"
-            )
+            raise InvalidInput(key="error.network.source_unplaced", field="source")
         e = int(source.edge[0])
         center = (float(g.lon[g.tail[e]]), float(g.lat[g.tail[e]]))
     else:
@@ -330,7 +330,11 @@ def isochrone_at(
     snapped = snapper.snap([lon], [lat], max_distance_m=max_distance_m)
     if bool(snapped.too_far[0]):
         radius = snapper.max_distance_m if max_distance_m is None else max_distance_m
-        raise InvalidInput(f"no road within {radius} m of ({lon}, {lat})", field="lon")
+        raise InvalidInput(
+            key="error.network.no_road_near",
+            params={"radius": radius, "lon": lon, "lat": lat},
+            field="lon",
+        )
     return isochrone(engine, snapped.points, thresholds, buffer_m=buffer_m)
 
 

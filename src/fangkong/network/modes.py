@@ -63,7 +63,9 @@ def walking_graph(
         Walking speed in metres per second (> 0).
     """
     if not speed_ms > 0 or not np.isfinite(speed_ms):
-        raise InvalidInput(f"speed_ms must be a positive speed, got {speed_ms}", field="speed_ms")
+        raise InvalidInput(
+            key="error.network.speed_ms", params={"speed_ms": speed_ms}, field="speed_ms"
+        )
     m = graph.n_edges
     oneway = np.flatnonzero(twin < 0)
     source = np.concatenate([np.arange(m), oneway])  # driving edge each walking edge copies

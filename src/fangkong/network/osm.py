@@ -322,19 +322,23 @@ def graph_from_osm(
     report_progress = progress or (lambda stage, done, total: None)
     path = Path(path)
     if not path.exists():
-        raise InvalidInput(f"{path.name}: no such file ({path})", field="file")
+        raise InvalidInput(
+            key="error.network.no_file", params={"name": path.name, "path": str(path)}, field="file"
+        )
     if not path.is_file():
-        raise InvalidInput(f"{path.name}: not a file", field="file")
+        raise InvalidInput(key="error.network.not_a_file", params={"name": path.name}, field="file")
     try:
         lines, counts = _read_ways(path, profile, report_progress)
     except RuntimeError as exc:  # libosmium: unknown format, corrupt block, truncated file
         raise InvalidInput(
-            f"{path.name}: not an OSM extract libosmium can read ({exc})", field="file"
+            key="error.network.osm_unreadable",
+            params={"name": path.name, "reason": str(exc)},
+            field="file",
         ) from None
     if lines.n_lines == 0:
         raise InvalidInput(
-            f"{path.name}: no drivable roads (ways tagged highway="
-            f"{'|'.join(sorted(DRIVABLE_HIGHWAYS))} open to cars)",
+            key="error.network.osm_no_roads",
+            params={"name": path.name, "highways": "|".join(sorted(DRIVABLE_HIGHWAYS))},
             field="file",
         )
     try:
@@ -349,5 +353,7 @@ def graph_from_osm(
         )
     except InvalidInput as exc:
         raise InvalidInput(
-            f"{path.name}: no drivable road network ({exc.message})", field="file"
+            key="error.network.osm_no_network",
+            params={"name": path.name, "reason": exc},
+            field="file",
         ) from None

@@ -376,18 +376,32 @@ def load_profile(source: Path | str, *, base: Profile = DEFAULT_PROFILE) -> Prof
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InvalidInput(f"profile {path}: no such file", field="profile") from None
+        raise InvalidInput(
+            key="error.network.profile_missing", params={"path": str(path)}, field="profile"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"profile {path}: cannot be read ({exc})", field="profile") from None
+        raise InvalidInput(
+            key="error.network.profile_unreadable",
+            params={"path": str(path), "reason": str(exc)},
+            field="profile",
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"profile {path}: not valid TOML ({exc})", field="profile") from None
+        raise InvalidInput(
+            key="error.network.profile_toml",
+            params={"path": str(path), "reason": str(exc)},
+            field="profile",
+        ) from None
     merged = base.model_dump(mode="python")
     _merge(merged, data, deep=frozenset({"speeds", "class_aliases", "direction_aliases"}))
     try:
         return Profile.model_validate(merged)
     except ValidationError as exc:
         loc, message = _describe(exc)
-        raise InvalidInput(f"profile {path.name}: {loc}: {message}", field=loc) from None
+        raise InvalidInput(
+            key="error.network.profile_invalid",
+            params={"name": path.name, "where": loc, "reason": message},
+            field=loc,
+        ) from None
 
 
 # ----------------------------------------------------------------------------- maxspeed

@@ -62,11 +62,7 @@ def current(data_dir: Path) -> Network:
     """The network of ``data_dir``; :class:`NotFound` when none has been imported."""
     graph = load_current(data_dir)
     if graph is None:
-        raise NotFound(
-            "no road network has been imported: run `fangkong network import FILE` "
-            "(the demo imports its own)",
-            field="network",
-        )
+        raise NotFound(key="error.network.none_imported", field="network")
     with _lock:
         cached = _current.get(data_dir)
         if cached is not None and cached.graph is graph:
@@ -97,14 +93,35 @@ def snap(
     try:
         lon, lat = to_wgs84_array(lons, lats, crs)
     except CoordinateError as exc:
-        raise InvalidInput(f"{field}: {exc}", field=field) from None
+        raise InvalidInput(
+            key="error.network.points_fault", params={"field": field, "reason": exc}, field=field
+        ) from None
     result = network.snapper.snap(lon, lat, max_distance_m=max_distance_m)
     far = np.flatnonzero(result.too_far)
     if far.size:
         i = int(far[0])
+        if far.size > 1:
+            raise InvalidInput(
+                key="error.network.far_from_roads",
+                params={
+                    "field": field,
+                    "index": i,
+                    "lon": float(lon[i]),
+                    "lat": float(lat[i]),
+                    "distance_m": max_distance_m,
+                    "count": int(far.size),
+                },
+                field=field,
+            )
         raise InvalidInput(
-            f"{field}[{i}] ({lon[i]:.6f}, {lat[i]:.6f}) is more than {max_distance_m:.0f} m from "
-            f"every road ({far.size} such point{'s' if far.size > 1 else ''})",
+            key="error.network.far_from_road",
+            params={
+                "field": field,
+                "index": i,
+                "lon": float(lon[i]),
+                "lat": float(lat[i]),
+                "distance_m": max_distance_m,
+            },
             field=field,
         )
     return result
@@ -112,9 +129,13 @@ def snap(
 
 def _check_size(count: int, field: str, limit: int = MAX_POINTS) -> None:
     if count == 0:
-        raise InvalidInput(f"{field} is empty", field=field)
+        raise InvalidInput(key="error.network.points_empty", params={"field": field}, field=field)
     if count > limit:
-        raise InvalidInput(f"{field} has {count} points; at most {limit} per request", field=field)
+        raise InvalidInput(
+            key="error.network.points_many",
+            params={"field": field, "count": count, "limit": limit},
+            field=field,
+        )
 
 
 def isochrones(
@@ -127,10 +148,12 @@ def isochrones(
 ) -> dict[str, Any]:
     """The 1/3/5-minute (or other) rings of a point as a GeoJSON FeatureCollection."""
     if not thresholds_s or len(thresholds_s) > 10:
-        raise InvalidInput("give 1 to 10 thresholds", field="thresholds")
+        raise InvalidInput(key="error.network.thresholds_count", field="thresholds")
     if min(thresholds_s) <= 0 or max(thresholds_s) > MAX_THRESHOLD_S:
         raise InvalidInput(
-            f"thresholds must lie in (0, {MAX_THRESHOLD_S:.0f}] seconds", field="thresholds"
+            key="error.network.thresholds_range",
+            params={"max": MAX_THRESHOLD_S},
+            field="thresholds",
         )
     snapped = snap(network, [lon], [lat], crs=crs, field="point")
     rings = isochrone(network.engine, snapped.points, sorted(thresholds_s))
@@ -157,11 +180,7 @@ def route(
     tgt = snap(network, [target[0]], [target[1]], crs=crs, field="target")
     found = network.engine.route(src.points, tgt.points)
     if found is None:
-        raise NotFound(
-            "no road leads from the source to the target (one-way streets or a "
-            "road network in pieces)",
-            field="target",
-        )
+        raise NotFound(key="error.network.no_route", field="target")
     start = [float(src.lon[0]), float(src.lat[0])]
     end = [float(tgt.lon[0]), float(tgt.lat[0])]
     coords: list[list[float]] = [start]
@@ -214,7 +233,7 @@ def nearest(
     """The ``k`` targets nearest in time: (index into targets, seconds), nearest first."""
     _check_size(len(targets), "targets")
     if k < 1:
-        raise InvalidInput("k must be at least 1", field="k")
+        raise InvalidInput(key="error.network.k_positive", field="k")
     src = snap(network, [source[0]], [source[1]], crs=crs, field="source")
     tgt = snap(network, [t[0] for t in targets], [t[1] for t in targets], crs=crs, field="targets")
     index, times = network.engine.k_nearest(src.points, tgt.points, k, cutoff_s=cutoff_s)
@@ -234,13 +253,14 @@ def matrix(
     _check_size(len(targets), "targets")
     if len(sources) * len(targets) > MAX_MATRIX_PAIRS:
         raise InvalidInput(
-            f"{len(sources)} x {len(targets)} pairs; at most "
-            f"{MAX_MATRIX_PAIRS:,} per request (use the CLI or the Python API "
-            "for planning runs)",
+            key="error.network.matrix_pairs",
+            params={"sources": len(sources), "targets": len(targets), "max": MAX_MATRIX_PAIRS},
             field="targets",
         )
     if not 0 < cutoff_s <= MAX_THRESHOLD_S:
-        raise InvalidInput(f"cutoff_s must lie in (0, {MAX_THRESHOLD_S:.0f}]", field="cutoff_s")
+        raise InvalidInput(
+            key="error.network.cutoff_range", params={"max": MAX_THRESHOLD_S}, field="cutoff_s"
+        )
     src = snap(network, [s[0] for s in sources], [s[1] for s in sources], crs=crs, field="sources")
     tgt = snap(network, [t[0] for t in targets], [t[1] for t in targets], crs=crs, field="targets")
     return network.engine.many_to_many(src.points, tgt.points, cutoff_s=cutoff_s)

@@ -212,13 +212,13 @@ class Snapper:
         lon_a = np.atleast_1d(np.asarray(lon, dtype=np.float64))
         lat_a = np.atleast_1d(np.asarray(lat, dtype=np.float64))
         if lon_a.shape != lat_a.shape or lon_a.ndim != 1:
-            raise InvalidInput("lon and lat must be 1-d arrays of the same length", field="lat")
+            raise InvalidInput(key="error.network.lonlat_arrays", field="lat")
         if not (np.isfinite(lon_a).all() and np.isfinite(lat_a).all()):
-            raise InvalidInput("a coordinate is NaN or infinite", field="lon")
+            raise InvalidInput(key="error.network.coordinate_not_finite", field="lon")
         radius = self.max_distance_m if max_distance_m is None else float(max_distance_m)
         if math.isnan(radius) or radius < 0:
             raise InvalidInput(
-                f"max_distance_m must be >= 0 metres, got {radius}", field="max_distance_m"
+                key="error.network.max_distance", params={"radius": radius}, field="max_distance_m"
             )
         pts = shapely.points(self.project(np.column_stack([lon_a, lat_a])))
         (q_idx, t_idx), dist = self.tree.query_nearest(

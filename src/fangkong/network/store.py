@@ -101,7 +101,9 @@ _pointers: dict[Path, _Pointer] = {}
 
 def _unreadable(pointer: Path, why: object) -> InvalidInput:
     return InvalidInput(
-        f"{pointer} is unreadable ({why}); run `fangkong network import` again", field="network"
+        key="error.network.pointer_unreadable",
+        params={"pointer": str(pointer), "reason": str(why)},
+        field="network",
     )
 
 
@@ -115,7 +117,7 @@ def _graph_named_in(pointer: Path) -> str | None:
     name = data.get("graph") if isinstance(data, dict) else None
     if not isinstance(name, str) or "/" in name or "\\" in name:
         raise InvalidInput(
-            f"{pointer} names no graph file; run `fangkong network import` again", field="network"
+            key="error.network.pointer_empty", params={"pointer": str(pointer)}, field="network"
         )
     return name
 
@@ -146,9 +148,7 @@ def load_current(data_dir: Path) -> RoadGraph | None:
     graph = read_graph(path)
     if graph is None:
         raise InvalidInput(
-            f"{path.name}: the current road graph is unreadable; run "
-            "`fangkong network import` again",
-            field="network",
+            key="error.network.graph_unreadable", params={"name": path.name}, field="network"
         )
     with _loaded_lock:
         _loaded.clear()  # one current graph at a time
@@ -175,8 +175,7 @@ def detect_format(file: Path, given: SourceFormat) -> SourceFormat:
     if name.endswith(OSM_SUFFIXES):
         return SourceFormat.OSM
     raise InvalidInput(
-        f"{file.name}: cannot tell the format from the name; pass --format osm or --format gis",
-        field="format",
+        key="error.network.format_unknown", params={"name": file.name}, field="format"
     )
 
 
@@ -202,7 +201,9 @@ def import_and_activate(
     from fangkong.network.osm import graph_from_osm
 
     if not file.is_file():
-        raise InvalidInput(f"{file.name}: no such file ({file})", field="file")
+        raise InvalidInput(
+            key="error.network.no_file", params={"name": file.name, "path": str(file)}, field="file"
+        )
     kind = detect_format(file, source_format)
     options: dict[str, object] = {"kind": kind.value}
     if kind is SourceFormat.GIS:
