@@ -4,7 +4,9 @@ from fangkong.areas.models import Area, StandardAddress
 from fangkong.cases import models as cases_models  # noqa: F401 - the case engine's tables
 from fangkong.core.db import Base
 from fangkong.core.models import ApiToken, AuditEvent, User, UserArea
+from fangkong.devices import models as devices_models  # noqa: F401 - devices, status history
 from fangkong.dispatch import models as dispatch_models  # noqa: F401 - incidents and units
+from fangkong.facilities import models as facilities_models  # noqa: F401 - key facilities
 from fangkong.materials import models as materials_models  # noqa: F401 - holders, ledger
 from fangkong.planning import models as planning_models  # noqa: F401 - checkpoints, scenarios, runs
 
