@@ -222,7 +222,6 @@ def _check_rings(geojson_geometry: dict[str, Any]) -> None:
         for r, ring in enumerate(polygon if isinstance(polygon, list) else [], start=1):
             if not isinstance(ring, list):
                 continue
-            where = {"ring": r, "polygon": p}
             for i, position in enumerate(ring, start=1):
                 if not (
                     isinstance(position, list)
@@ -234,17 +233,19 @@ def _check_rings(geojson_geometry: dict[str, Any]) -> None:
                 ):
                     raise GeometryError(
                         key="error.areas.ring_position",
-                        params={**where, "position": i},
+                        params={"ring": r, "polygon": p, "position": i},
                         field="geometry",
                     )
             if len(ring) < 4:
                 raise GeometryError(
                     key="error.areas.ring_short",
-                    params={**where, "count": len(ring)},
+                    params={"ring": r, "polygon": p, "count": len(ring)},
                     field="geometry",
                 )
             if ring[0][:2] != ring[-1][:2]:
-                raise GeometryError(key="error.areas.ring_open", params=where, field="geometry")
+                raise GeometryError(
+                    key="error.areas.ring_open", params={"ring": r, "polygon": p}, field="geometry"
+                )
 
 
 def to_geojson(geom: BaseGeometry, *, tolerance_deg: float = 0.0) -> dict[str, Any]:

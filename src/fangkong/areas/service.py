@@ -390,11 +390,19 @@ def import_geojson(
             parent = created.get(feat.parent_code) or get_by_code(session, code=feat.parent_code)
             if parent is not None and scope is not None and feat.parent_code not in created:
                 parent = parent if scope.covers(parent.path) else None
+            if parent is None and scope is not None:
+                raise InvalidInput(
+                    key="error.areas.feature_parent_outside",
+                    params={
+                        "position": feat.position,
+                        "code": feat.code,
+                        "parent_code": feat.parent_code,
+                    },
+                    field="parent_code",
+                )
             if parent is None:
                 raise InvalidInput(
-                    key="error.areas.feature_parent_unknown"
-                    if scope is None
-                    else "error.areas.feature_parent_outside",
+                    key="error.areas.feature_parent_unknown",
                     params={
                         "position": feat.position,
                         "code": feat.code,
