@@ -14,6 +14,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from typing import Literal
 
 import networkx as nx
 import numpy as np
@@ -286,6 +287,14 @@ def test_every_query_matches_scipy_on_random_graphs(
     pairs = engine.many_to_many(sources, targets, cutoff_s=cutoff, threads=2)
     assert_times(pairs.to_dense(), over(times, cutoff))
     assert pairs.to_coo().nnz == len(pairs)
+    if use_ch:  # both ways of the hierarchy, whichever the estimate picked
+        methods: tuple[Literal["buckets", "rphast"], ...] = ("buckets", "rphast")
+        for method in methods:
+            engine.m2m_method = method
+            forced = engine.many_to_many(sources, targets, cutoff_s=cutoff, threads=2)
+            assert_times(forced.to_dense(), over(times, cutoff))
+            assert forced.to_coo().nnz == len(forced)
+        engine.m2m_method = "auto"
 
     nearest, near_time = engine.multi_source_nearest(sources, cutoff_s=cutoff)
     want = over(full[:, : graph.n_nodes].min(axis=0), cutoff)
@@ -520,22 +529,55 @@ def test_concurrent_queries_give_the_serial_answers() -> None:
     assert_times(pairs.to_dense(), one.to_dense())
 
 
-def test_many_to_many_on_the_hierarchy_matches_scipy_and_the_plain_path() -> None:
+@pytest.mark.parametrize("method", ["auto", "buckets", "rphast"])
+def test_many_to_many_on_the_hierarchy_matches_scipy_and_the_plain_path(
+    method: Literal["auto", "buckets", "rphast"],
+) -> None:
     g = small_city()
     rng = np.random.default_rng(11)
-    # enough targets that their buckets are searched in runs on several threads
+    # enough targets that their buckets are searched in runs on several threads; sources in
+    # several blocks of several sweeps, the last one partial
     targets = rng.choice(g.n_nodes, 1500, replace=False)
-    sources = rng.integers(0, g.n_nodes, 30)
+    sources = rng.integers(0, g.n_nodes, 203)
     want = dijkstra(
         csr_matrix((g.time_s, g.head, g.indptr), shape=(g.n_nodes, g.n_nodes)),
         indices=sources,
         limit=300.0,
     )[:, targets]
-    on_ch = Engine(g, hierarchy="auto", threads=3).many_to_many(sources, targets, cutoff_s=300.0)
+    engine = Engine(g, hierarchy="auto", threads=3)
+    engine.m2m_method = method
+    on_ch = engine.many_to_many(sources, targets, cutoff_s=300.0)
     plain = Engine(g, hierarchy=None).many_to_many(sources, targets, cutoff_s=300.0)
     assert len(on_ch) == len(plain) == int(np.isfinite(want).sum()) > 1000
     assert_times(on_ch.to_dense(), want)
     assert_times(plain.to_dense(), want)
+    np.testing.assert_array_equal(np.diff(on_ch.source) >= 0, True)  # grouped by source
+    one = engine.many_to_many(sources, targets, cutoff_s=300.0, threads=1)
+    assert_times(one.to_dense(), want)
+
+
+@pytest.mark.parametrize("method", ["buckets", "rphast"])
+def test_many_to_many_between_points_on_the_hierarchy(
+    method: Literal["buckets", "rphast"],
+) -> None:
+    # points on edges on both sides, some on the same roads (joined along them), one off the
+    # roads; targets with two entries each, so that an item keeps the best of them
+    g = small_city()
+    rng = np.random.default_rng(5)
+    edges = rng.integers(0, g.n_edges, 40)
+    sources = EdgePoints(
+        np.concatenate([edges[:20], [-1]]), np.concatenate([rng.random(20), [0.0]])
+    )
+    targets = EdgePoints(np.concatenate([edges[10:40], [-1]]), rng.random(31))
+    engine = Engine(g, hierarchy="auto")
+    engine.m2m_method = method
+    plain = Engine(g, hierarchy=None)
+    for cutoff in (120.0, 900.0):
+        got = engine.many_to_many(sources, targets, cutoff_s=cutoff)
+        want = plain.many_to_many(sources, targets, cutoff_s=cutoff)
+        assert len(got) == len(want) > 0
+        assert_times(got.to_dense(), want.to_dense())
+        assert len(set(zip(got.source.tolist(), got.target.tolist(), strict=True))) == len(got)
 
 
 # ---- isochrones ------------------------------------------------------------------------------

@@ -84,9 +84,16 @@ from fangkong.network.ch import (
     item_searches,
     multi_source_dijkstra,
     multi_source_phast,
-    phast_many_to_many,
 )
 from fangkong.network.graph import RoadGraph
+from fangkong.network.rphast import (
+    LANES,
+    SweepLayout,
+    morton_key,
+    restrict,
+    rphast_block,
+    sweep_layout,
+)
 
 __all__ = [
     "EdgePoints",
@@ -115,6 +122,14 @@ _SPACE_ENTRIES = 20_000
 # Location sets whose expansion is cached per engine (by content, see Engine._locations).
 _CACHE_ENTRIES = 16
 _CACHE_MAX_BYTES = 1 << 20
+# Many-to-many on the hierarchy, buckets or sweeps (Engine._m2m_method): ns per unit of work,
+# and the targets and sources whose search spaces are sampled.
+_NS_SWEEP = 7.0  # a row or edge of the restricted layout, per sweep of LANES sources
+_NS_ENTRY = 2.0  # a target entry, per source
+_NS_SEARCH = 700.0  # a node an upward search keeps (with the stalled ones it also settles)
+_NS_SCAN = 20.0  # a bucket entry a source's search scans
+_SAMPLE_TARGETS = 64
+_SAMPLE_SOURCES = 16
 _PTR_ONE = np.array([0, 1], dtype=np.int64)
 _NO_DIRECT = (_PTR_ONE * 0, np.zeros(0, dtype=np.int32), np.zeros(0))
 _TIME_ZERO = np.zeros(1)
@@ -190,8 +205,8 @@ class PairTimes:
     """A sparse travel-time matrix: only the pairs within the cutoff.
 
     ``time_s[i]`` is the time from ``sources[source[i]]`` to ``targets[target[i]]``. Pairs are
-    grouped by source (ascending); within a source they come in the order the search first
-    reached each target (increasing time for node targets).
+    grouped by source (ascending); within a source their order is unspecified (the order the
+    search reached the targets, or the order of a sweep).
     """
 
     source: IntArray
@@ -675,6 +690,7 @@ class _Workspace:
     """Per-thread search arrays of size n, reused across queries thanks to the stamps."""
 
     __slots__ = (
+        "batch",
         "bucket_head",
         "dist",
         "entry_next",
@@ -685,6 +701,9 @@ class _Workspace:
         "reached_time",
         "stamp",
         "state",
+        "sweep_mark",
+        "sweep_rows",
+        "sweep_times",
         "thead",
         "tmark",
         "tstamp",
@@ -704,6 +723,11 @@ class _Workspace:
         self.reached = np.empty(0, dtype=np.int64)
         self.reached_time = np.empty(0, dtype=np.float64)
         self.pred = np.empty(0, dtype=np.int32)  # routes only
+        # Restricted PHAST sweeps only (rows, their batch marks, the targets' times)
+        self.sweep_rows = np.empty((0, LANES), dtype=np.float64)
+        self.sweep_mark = np.zeros(0, dtype=np.int32)
+        self.sweep_times = np.empty((0, 0), dtype=np.float64)
+        self.batch = 0
         self.stamp = 0
         self.tstamp = 0
 
@@ -730,6 +754,22 @@ class _Workspace:
             self.reached = np.empty(self.dist.shape[0], dtype=np.int64)
             self.reached_time = np.empty(self.dist.shape[0], dtype=np.float64)
 
+    def prepare_sweeps(self, n_queries: int, heap_capacity: int, rows: int, entries: int) -> None:
+        """:meth:`prepare` for ``n_queries`` sources swept together: ``rows`` compact nodes
+        and the times of ``entries`` target entries per source, kept across calls."""
+        self.prepare(2 * n_queries, heap_capacity)
+        if self.sweep_rows.shape[0] < rows:
+            self.sweep_rows = np.empty((rows, LANES), dtype=np.float64)
+            self.sweep_mark = np.zeros(rows, dtype=np.int32)
+            self.batch = 0
+        elif self.batch + n_queries + 4 > _STAMP_LIMIT:
+            self.sweep_mark.fill(0)
+            self.batch = 0
+        height = -(-n_queries // LANES) * LANES
+        have = self.sweep_times.shape
+        if have[0] < height or have[1] < entries:
+            self.sweep_times = np.empty((max(have[0], height), max(have[1], entries)))
+
 
 @dataclass(frozen=True)
 class _Expanded:
@@ -748,6 +788,31 @@ class _Adjacency:
     indptr: IntArray
     adj: Int32Array
     w: FloatArray
+
+
+@dataclass(frozen=True)
+class _SweepPlan:
+    """A many-to-many call's part of the sweep layout (:func:`fangkong.network.rphast.restrict`)
+    and its targets' entries, sorted by compact index (those out of every source's reach
+    left out)."""
+
+    rank_c: Int32Array
+    ptr: IntArray
+    src: Int32Array
+    w: FloatArray
+    ent_c: Int32Array
+    ent_off: FloatArray
+    ent_item: Int32Array
+    n_items: int
+    one_each: bool
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.ptr.shape[0] - 1)
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.src.shape[0])
 
 
 class Engine:
@@ -794,6 +859,12 @@ class Engine:
             raise InvalidInput(key="error.network.hierarchy_other_graph", field="hierarchy")
         self._auto = hierarchy == "auto" and graph.n_nodes <= AUTO_HIERARCHY_NODES
         self._hierarchy = hierarchy if isinstance(hierarchy, ContractionHierarchy) else None
+        self._layout: SweepLayout | None = None
+        #: many-to-many on the hierarchy: "auto", or "buckets"/"rphast" to force one (tests,
+        #: benchmarks)
+        self.m2m_method: Literal["auto", "buckets", "rphast"] = "auto"
+        #: the cost estimates behind the last automatic choice (benchmarks)
+        self.last_m2m_estimate: dict[str, float] = {}
 
     @property
     def hierarchy(self) -> ContractionHierarchy | None:
@@ -817,6 +888,12 @@ class Engine:
     def last_settled(self) -> int:
         """Nodes settled by the calling thread's last query (for tests and benchmarks)."""
         return int(getattr(self._local, "settled", 0))
+
+    @property
+    def last_m2m_method(self) -> str:
+        """How the calling thread's last :meth:`many_to_many` ran: "rphast", "buckets" (on
+        the hierarchy) or "plain" (for tests and benchmarks)."""
+        return str(getattr(self._local, "m2m_method", ""))
 
     # ---- locations ------------------------------------------------------------------------
 
@@ -1268,6 +1345,172 @@ class Engine:
         )
         return out_s, out_t, out_d, settled
 
+    def _sweep_layout(self, h: ContractionHierarchy) -> SweepLayout:
+        """The hierarchy's sweep layout (built on first use: O(n log n + m_ch))."""
+        if self._layout is None:
+            with self._lock:
+                if self._layout is None:
+                    self._layout = sweep_layout(h, morton_key(self.graph.lon, self.graph.lat))
+        return self._layout
+
+    def _sweep_plan(self, h: ContractionHierarchy, entries: _Expanded, cutoff: float) -> _SweepPlan:
+        """The restricted sweep of one many-to-many call (one O(n + m_ch) pass)."""
+        lay = self._sweep_layout(h)
+        ent_pos = lay.pos[h.rank[entries.node]]
+        compact, ptr, src, w = restrict(lay.ptr, lay.src, lay.w, ent_pos, entries.time, cutoff)
+        ent_c = compact[ent_pos]
+        kept = np.flatnonzero(ent_c >= 0)
+        kept = kept[np.argsort(ent_c[kept], kind="stable")]
+        return _SweepPlan(
+            rank_c=compact[lay.pos],
+            ptr=ptr,
+            src=src,
+            w=w,
+            ent_c=np.ascontiguousarray(ent_c[kept]),
+            ent_off=np.ascontiguousarray(entries.time[kept]),
+            ent_item=np.ascontiguousarray(entries.owner[kept]),
+            n_items=int(entries.ptr.shape[0] - 1),
+            one_each=bool((np.diff(entries.ptr) == 1).all()),
+        )
+
+    def _sample_spaces(
+        self, h: ContractionHierarchy, items: _Expanded, count: int, cutoff: float, *, up: bool
+    ) -> tuple[IntArray, Int32Array]:
+        """Upward search spaces (pruned at the cutoff, stalled nodes left out) of ``count``
+        items spread evenly over ``items``: sources climb ``up``, targets ``down``.
+        Returns (ptr, rank) per sampled item."""
+        n_items = int(items.ptr.shape[0] - 1)
+        pick = np.unique(np.linspace(0, n_items - 1, min(count, n_items)).astype(np.int64))
+        lo, hi = items.ptr[pick], items.ptr[pick + 1]
+        sizes = hi - lo
+        ptr = np.zeros(pick.shape[0] + 1, dtype=np.int64)
+        np.cumsum(sizes, out=ptr[1:])
+        at = np.repeat(lo - ptr[:-1], sizes) + np.arange(int(ptr[-1]))
+        climb, stall = (
+            ((h.up_ptr, h.up_head, h.up_w), (h.down_ptr, h.down_tail, h.down_w))
+            if up
+            else ((h.down_ptr, h.down_tail, h.down_w), (h.up_ptr, h.up_head, h.up_w))
+        )
+        ws = self._acquire()
+        try:
+            ws.prepare(pick.shape[0], h.up_head.shape[0] + h.down_tail.shape[0] + at.shape[0] + 1)
+            e_ptr, e_node, _, ws.stamp = item_searches(
+                *climb,
+                *stall,
+                h.rank,
+                ptr,
+                items.node[at],
+                items.time[at],
+                cutoff,
+                ws.dist,
+                ws.state,
+                ws.heap_key,
+                ws.heap_id,
+                ws.stamp,
+            )
+        finally:
+            self._release(ws)
+        return e_ptr, e_node
+
+    def _m2m_method(
+        self,
+        h: ContractionHierarchy,
+        plan: _SweepPlan,
+        seeds: _Expanded,
+        entries: _Expanded,
+        cutoff: float,
+    ) -> Literal["buckets", "rphast"]:
+        """Buckets or sweeps for a many-to-many on the hierarchy, by their estimated costs.
+
+        Sweeps cost each source a share of the restricted layout's rows and edges and a read
+        of every target entry; buckets cost one upward search per target and, per source, the
+        bucket entries its upward search meets. Those are estimated from the search spaces of
+        a sample of targets and then of sources (the second only when building the buckets
+        alone would cost less than the sweeps). The constants are ns measured on 2 shared
+        cores (NY, grid cities; see docs/network-ch.md).
+        """
+        self.last_m2m_estimate = {}
+        if self.m2m_method != "auto":
+            return self.m2m_method
+        n_src = int(seeds.ptr.shape[0] - 1)
+        n_tgt = int(entries.ptr.shape[0] - 1)
+        if n_src == 0 or n_tgt == 0:
+            return "buckets"
+        sweeps = n_src * (
+            _NS_SWEEP * (plan.n_rows + plan.n_edges) / LANES + _NS_ENTRY * plan.ent_c.shape[0]
+        )
+        t_ptr, t_node = self._sample_spaces(h, entries, _SAMPLE_TARGETS, cutoff, up=False)
+        per_target = float(t_ptr[-1]) / max(1, t_ptr.shape[0] - 1)
+        build = n_tgt * _NS_SEARCH * per_target
+        estimate = {"sweeps_ns": sweeps, "build_ns": build, "target_space": per_target}
+        self.last_m2m_estimate = estimate
+        if build >= sweeps:
+            return "rphast"
+        s_ptr, s_node = self._sample_spaces(h, seeds, _SAMPLE_SOURCES, cutoff, up=True)
+        nodes, counts = np.unique(t_node, return_counts=True)
+        at = np.minimum(np.searchsorted(nodes, s_node), max(0, nodes.shape[0] - 1))
+        met = np.where(nodes[at] == s_node, counts[at], 0) if nodes.shape[0] else s_node * 0
+        scale = n_tgt / max(1, t_ptr.shape[0] - 1)
+        sampled = max(1, s_ptr.shape[0] - 1)
+        scanned = float(met.sum()) * scale / sampled
+        per_source = float(s_ptr[-1]) / sampled
+        queries = n_src * (_NS_SEARCH * per_source + _NS_SCAN * scanned)
+        estimate.update(queries_ns=queries, scanned=scanned, source_space=per_source)
+        return "buckets" if build + queries < sweeps else "rphast"
+
+    def _run_m2m_rphast(
+        self,
+        ws: _Workspace,
+        h: ContractionHierarchy,
+        plan: _SweepPlan,
+        lo: int,
+        hi: int,
+        seeds: _Expanded,
+        direct: tuple[IntArray, Int32Array, FloatArray],
+        cutoff: float,
+    ) -> tuple[IntArray, IntArray, FloatArray, int]:
+        n_seed = int(seeds.ptr[hi] - seeds.ptr[lo])
+        ws.prepare_sweeps(
+            hi - lo, h.up_head.shape[0] + n_seed + 1, plan.n_rows, plan.ent_c.shape[0]
+        )
+        out_s, out_t, out_d, ws.stamp, ws.batch, settled = rphast_block(
+            h.up_ptr,
+            h.up_head,
+            h.up_w,
+            h.down_ptr,
+            h.down_tail,
+            h.down_w,
+            h.rank,
+            plan.rank_c,
+            plan.ptr,
+            plan.src,
+            plan.w,
+            lo,
+            hi,
+            seeds.ptr,
+            seeds.node,
+            seeds.time,
+            plan.ent_c,
+            plan.ent_off,
+            plan.ent_item,
+            plan.n_items,
+            plan.one_each,
+            direct[0],
+            direct[1],
+            direct[2],
+            cutoff,
+            ws.dist,
+            ws.state,
+            ws.heap_key,
+            ws.heap_id,
+            ws.stamp,
+            ws.sweep_rows,
+            ws.sweep_mark,
+            ws.batch,
+            ws.sweep_times,
+        )
+        return out_s, out_t, out_d, settled
+
     def _single_search(
         self,
         source: Source,
@@ -1587,12 +1830,20 @@ class Engine:
 
         Notes
         -----
-        With a contraction hierarchy: the targets' upward searches, pruned at the cutoff, leave
-        buckets (built on ``threads`` threads, not cached), and each source runs one upward
-        search pruned at the cutoff that scans them
-        (:func:`fangkong.network.ch.bucket_many_to_many`); where the buckets hold more entries
-        than the graph has nodes and edges, each source runs a PHAST sweep instead
-        (:func:`fangkong.network.ch.phast_many_to_many`). Without: one bucket search per
+        With a contraction hierarchy, one of two ways, whichever :meth:`_m2m_method`
+        estimates cheaper (from the search spaces of a sample of targets and sources):
+
+        - *restricted PHAST sweeps* (:mod:`fangkong.network.rphast`): the part of the
+          hierarchy the targets can be reached through within the cutoff is laid out once per
+          call (O(n + m_ch)); sources run 8 at a time, an upward search each and one sweep
+          over that part for all 8. O(s/8 · (n_r + m_r) + s · t). Most calls where sources
+          reach a fair share of their targets, and every call on a city-sized network;
+        - *pruned buckets*: the targets' upward searches, pruned at the cutoff, leave buckets
+          (built on ``threads`` threads, not cached), and each source runs one upward search
+          pruned at the cutoff that scans them (:func:`fangkong.network.ch.bucket_many_to_many`).
+          Large networks where the cutoff keeps each source to a small neighbourhood.
+
+        Without a hierarchy: one bucket search per
         source bounded by the cutoff (:func:`_bucket_search`), O(s · (m_c + n_c)) for the n_c
         nodes and m_c edges within the cutoff of a source, targets read off the reached nodes.
         Sources run in blocks of up to 64 on ``threads`` threads pulling blocks from a shared
@@ -1615,47 +1866,32 @@ class Engine:
         counter = itertools.count()
         settled = [0] * workers
         h = self.hierarchy
-        # Targets whose buckets would outweigh the graph itself (a third of its nodes or more,
-        # or most of a small county within the cutoff): a linear PHAST sweep per source costs
-        # less than scanning the buckets.
-        sweep = h is not None and 3 * n_tgt >= self.n_nodes
+        plan = self._sweep_plan(h, entries, cutoff) if h is not None else None
+        method = (
+            self._m2m_method(h, plan, seeds, entries, cutoff)
+            if h is not None and plan is not None
+            else "plain"
+        )
         buckets = (
             self._cutoff_buckets(h, entries, cutoff, workers)
-            if h is not None and not sweep
+            if h is not None and method == "buckets"
             else None
         )
-        if h is not None and buckets is not None:
-            sweep = buckets.item.shape[0] > self.n_nodes + h.down_tail.shape[0]
-        one_each = bool((np.diff(entries.ptr) == 1).all())
+        if method == "rphast" and plan is not None:
+            # blocks of up to 8 sweeps, their targets' times within ~16 MB a thread
+            room = (1 << 21) // max(1, LANES * plan.ent_c.shape[0])
+            block = LANES * max(1, min(8, room, n_src // (workers * 4 * LANES)))
+            n_blocks = (n_src + block - 1) // block
+            results = [None] * n_blocks
 
         def work(worker: int) -> None:
             ws = self._acquire()
             try:
                 while (b := next(counter)) < n_blocks:
                     lo, hi = b * block, min(n_src, (b + 1) * block)
-                    if h is not None and sweep:
-                        s, t, d, count = phast_many_to_many(
-                            h.up_ptr,
-                            h.up_head,
-                            h.up_w,
-                            h.down_ptr,
-                            h.down_tail,
-                            h.down_w,
-                            h.rank,
-                            lo,
-                            hi,
-                            seeds.ptr,
-                            seeds.node,
-                            seeds.time,
-                            entries.node,
-                            entries.time,
-                            entries.owner,
-                            n_tgt,
-                            one_each,
-                            direct[0],
-                            direct[1],
-                            direct[2],
-                            cutoff,
+                    if h is not None and plan is not None and method == "rphast":
+                        s, t, d, count = self._run_m2m_rphast(
+                            ws, h, plan, lo, hi, seeds, direct, cutoff
                         )
                     elif h is not None and buckets is not None:
                         s, t, d, count = self._run_m2m_ch(
@@ -1677,6 +1913,7 @@ class Engine:
                 for future in [pool.submit(work, i) for i in range(workers)]:
                     future.result()
         self._local.settled = sum(settled)
+        self._local.m2m_method = method
         parts = [r for r in results if r is not None]
         if parts:
             src = np.concatenate([p[0] for p in parts])
