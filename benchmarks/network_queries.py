@@ -6,7 +6,16 @@ Networks
   Liechtenstein with :func:`fangkong.network.osm.graph_from_osm` (a few thousand nodes);
 - ``grid``: :func:`fangkong.network.synthetic.grid_city` (documented there: a perturbed grid of
   100 m blocks with arterials, collectors, one-way streets and missing blocks), 1,000,000
-  nodes in full mode, 100,000 with ``--quick``.
+  nodes in full mode, 100,000 with ``--quick``;
+- ``ny``: a real road network, the 9th DIMACS challenge's New York (``USA-road-t.NY``, 264,346
+  nodes, 730,100 arcs once parallel arcs keep their fastest), read from ``--roadnet`` (by
+  default ``../shared/data/roadnets`` beside the repository; skipped with a message when
+  absent). Its travel times are in an unstated unit; arc costs are taken as 3.6 ms a unit
+  (its four speed classes read as 100/80/60/40 km/h: an assumption, see that folder's
+  README), and its ``.co`` file gives the coordinates;
+- ``city``: a city-sized piece of it, the 40,000 nodes nearest (by travel time) to Times
+  Square and the arcs between them (strongly connected: every node's shortest path from
+  the centre stays inside), about 38 x 34 km.
 
 Queries (times in seconds, every answer checked against scipy before its timing is shown)
 -----------------------------------------------------------------------------------------
@@ -27,6 +36,15 @@ Queries (times in seconds, every answer checked against scipy before its timing 
   after the timing;
 - ``multi-source``: nearest of 500 sources and its time for every node (fangkong: PHAST on
   the CH, median of 3 runs, and its plain multi-source Dijkstra once);
+- ``many-to-many by reach`` (``ny`` and ``city``, part of ``m2m``): fangkong and
+  pyroutingkit in one process, side by side: per cutoff, alternating pairs of calls (who
+  goes first alternates too), and the ratio of each pair. ``ny``: 500 sources x 20,000
+  targets (quick: 100), ``city``: 2,000 x 20,000 (quick: 500). The cutoffs are 600 s and
+  those at which ~3 %, 30 %, 60 % and 95 % of the pairs are within reach (found from
+  scipy's times for a sample of the sources; one within 15 % of 600 s is dropped); the
+  share actually within reach is printed. A cutoff c on the 3.6 ms network is a 600 s
+  cutoff with arc costs of 3.6 x 600 / c ms a unit. Every pair is checked against
+  pyroutingkit (1 s, its millisecond rounding) and the first rows against scipy (1e-6 s);
 - ``import``, ``preprocess`` and ``memory``: each peer runs in a fresh process that loads the
   same graph; import is the peer package's first import, preprocessing builds its structure
   (fangkong: edge twins plus the contraction hierarchy, whose build time, size and peak
@@ -65,6 +83,11 @@ Usage::
                                                    # pyroutingkit preprocessing take minutes)
     python benchmarks/network_queries.py --quick --networks grid --nodes 1000000 \
         --only knearest,multisource --peers fangkong,scipy   # the 1M goals alone
+    python benchmarks/network_queries.py --networks city,ny --only m2m \
+        --peers fangkong,scipy,pyroutingkit   # many-to-many on the real network, by reach
+
+The default networks are ``demo,grid,city,ny`` (``demo,grid`` with ``--smoke``, which never
+reads ``../shared``).
 
 ``--only`` limits fangkong and scipy to some queries (the other peers run all theirs);
 ``--nodes`` sets the grid size.
@@ -103,6 +126,17 @@ K = 5
 N_TARGETS_KNN = 300
 ISO_THRESHOLDS = (60.0, 180.0, 300.0)
 M2M_CUTOFF_S = 600.0
+# The real network (see the module docstring): DIMACS New York, its unit, the city piece.
+ROADNET_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "roadnets"
+NY_FILES = ("USA-road-t.NY.gr.gz", "USA-road-d.NY.co.gz")
+NY_UNIT_S = 0.0036
+CITY_NODES = 40_000
+CITY_CENTRE = (-73.9855, 40.7580)  # Times Square (lon, lat)
+ROADNETS = ("city", "ny")
+# Many-to-many by reach: the shares of pairs within reach the cutoffs are chosen for
+REACH_SHARES = (0.03, 0.30, 0.60, 0.95)
+# where the cutoff prunes: the goal there is 2x pyroutingkit, elsewhere 1x
+PRUNING_REACH = 0.5
 N_MSN_SOURCES = 500
 PANDANA_MSN_RADIUS_S = 3600.0
 # Tolerances of the answer checks: fangkong must match scipy to 1e-6 s; pyroutingkit rounds
@@ -126,6 +160,9 @@ class Sizes:
     m2m_targets: int
     m2m_run: dict[str, int]  # sources each peer actually runs (prefix); the rest is scaled
     verify_m2m: int
+    roadnet_sources: dict[str, int]  # many-to-many sources on ny and city (20,000 targets)
+    roadnet_targets: int
+    reach_pairs: int  # alternating pairs per cutoff in the many-to-many by reach
 
 
 QUICK = Sizes(
@@ -143,6 +180,9 @@ QUICK = Sizes(
     m2m_targets=10_000,
     m2m_run={"fangkong": 500, "scipy": 20, "networkx": 5, "pandana": 20, "pyroutingkit": 50},
     verify_m2m=5,
+    roadnet_sources={"ny": 100, "city": 500},
+    roadnet_targets=20_000,
+    reach_pairs=2,
 )
 FULL = Sizes(
     grid_nodes=1_000_000,
@@ -159,6 +199,9 @@ FULL = Sizes(
     m2m_targets=50_000,
     m2m_run={"fangkong": 2000, "scipy": 20, "networkx": 10, "pandana": 20, "pyroutingkit": 20},
     verify_m2m=5,
+    roadnet_sources={"ny": 500, "city": 2000},
+    roadnet_targets=20_000,
+    reach_pairs=3,
 )
 #: Answers only: every peer runs every query a few times, and nothing is timed or reported.
 SMOKE = Sizes(
@@ -170,6 +213,9 @@ SMOKE = Sizes(
     m2m_targets=500,
     m2m_run=dict.fromkeys(PEERS, 5),
     verify_m2m=5,
+    roadnet_sources={"ny": 5, "city": 5},
+    roadnet_targets=500,
+    reach_pairs=1,
 )
 
 
@@ -685,19 +731,192 @@ def run_pyroutingkit(
     answers["m2m"] = matrix[: run["verify_m2m"]]
 
 
+def run_reach(
+    graph: Any,
+    wl: dict[str, Any],
+    run: dict[str, Any],
+    result: dict[str, Any],
+    answers: dict[str, Any],
+) -> None:
+    """Many-to-many by reach: fangkong and pyroutingkit in this one process, alternating pairs
+    of calls per cutoff; every pair checked against pyroutingkit, the first rows against
+    scipy. Timings: fangkong up to its sparse pairs; pyroutingkit up to its dense matrix
+    of milliseconds (``prk``) and up to the seconds within the cutoff (``prk_s``, what the
+    per-peer table times)."""
+    from scipy.sparse.csgraph import dijkstra
+
+    from fangkong.network.ch import build_hierarchy
+    from fangkong.network.engine import Engine
+    from fangkong.network.rphast import LANES
+
+    sources, targets = wl["m2m_sources"], wl["m2m_targets"]
+    engine = Engine(graph, hierarchy=build_hierarchy(graph))
+    # kernels from numba's cache and the sweep layout, outside the timings
+    engine.many_to_many(sources[: LANES + 1], targets, cutoff_s=1.0)
+    engine.many_to_many(sources[:2], targets[:7], cutoff_s=1.0)
+    metric: Any = None
+    inf_weight = 0
+    if available("pyroutingkit") is None:
+        import pyroutingkit
+
+        topo = pyroutingkit.CCHTopology()
+        topo.build(
+            graph.tail.astype(np.uint32),
+            graph.head.astype(np.uint32),
+            graph.lat.astype(np.float32),
+            graph.lon.astype(np.float32),
+            graph.n_nodes,
+        )
+        metric = pyroutingkit.CCHMetric(topo)
+        metric.customize(np.round(graph.time_s * 1000.0).astype(np.uint32))
+        inf_weight = pyroutingkit.INF_WEIGHT
+    src32, tgt32 = sources.astype(np.uint32), targets.astype(np.uint32)
+    verify = min(run["verify_m2m"], sources.shape[0])
+    exact = dijkstra(_csr(graph), indices=sources[:verify])[:, targets]
+    rows: list[dict[str, Any]] = []
+    for cutoff in run["reach_cutoffs"]:
+        row: dict[str, Any] = {"cutoff": cutoff, "fk": [], "prk": [], "prk_s": []}
+        pairs: Any = None
+        matrix: Any = None
+        for rep in range(run["reach_pairs"]):
+            order = ("fangkong", "pyroutingkit") if rep % 2 == 0 else ("pyroutingkit", "fangkong")
+            for who in order:
+                if who == "fangkong":
+                    del pairs
+                    started = time.perf_counter()
+                    pairs = engine.many_to_many(sources, targets, cutoff_s=cutoff)
+                    row["fk"].append(time.perf_counter() - started)
+                    row["method"] = engine.last_m2m_method
+                elif metric is not None:
+                    del matrix
+                    started = time.perf_counter()
+                    ms_matrix = metric.distances_many_to_many(src32, tgt32)
+                    row["prk"].append(time.perf_counter() - started)
+                    matrix = ms_matrix.astype(np.float64) / 1000.0
+                    matrix[(ms_matrix >= inf_weight) | (matrix > cutoff)] = np.inf
+                    row["prk_s"].append(time.perf_counter() - started)
+                    del ms_matrix
+        row["pairs"] = len(pairs)
+        row["reach"] = len(pairs) / max(1, sources.shape[0] * targets.shape[0])
+        dense = np.full((sources.shape[0], targets.shape[0]), np.inf)
+        dense[pairs.source, pairs.target] = pairs.time_s
+        del pairs
+        want = np.where(exact <= cutoff, exact, np.inf)
+        bad, diff = compare(dense[:verify], want)
+        row["check_scipy"] = (
+            f"{'ok' if bad == 0 and diff <= TOLERANCE_S['fangkong'] else 'MISMATCH'} vs scipy "
+            f"on {verify} sources: max |dt| {diff:.2g} s, {bad} differ in reach"
+        )
+        if matrix is not None:
+            tol = TOLERANCE_S["pyroutingkit"]
+            near_edge = (np.abs(matrix - cutoff) <= tol) | (np.abs(dense - cutoff) <= tol)
+            bad, diff = compare(
+                np.where(near_edge, np.inf, dense), np.where(near_edge, np.inf, matrix)
+            )
+            row["check_prk"] = (
+                f"{'ok' if bad == 0 and diff <= tol else 'MISMATCH'} vs pyroutingkit on all "
+                f"{dense.size:,} pairs: max |dt| {diff:.2g} s, {bad} differ in reach"
+            )
+            del matrix
+            matrix = None
+        del dense
+        rows.append(row)
+    result["reach"] = rows
+    result["preprocess_s"] = float("nan")
+
+
 RUNNERS: dict[str, Callable[..., None]] = {
     "fangkong": run_fangkong,
     "scipy": run_scipy,
     "networkx": run_networkx,
     "pandana": run_pandana,
     "pyroutingkit": run_pyroutingkit,
+    "reach": run_reach,
 }
 
 
 # ---- the parent: workloads, runs, checks, table ----------------------------------------------
 
 
-def build_network(name: str, sizes: Sizes) -> tuple[Any, str]:
+def _dimacs_rows(path: Path, tag: bytes) -> IntArray:
+    """The integer columns after ``tag`` of a gzipped DIMACS file's ``tag`` lines (``a u v
+    w`` arcs, ``v id x y`` coordinates), as an (rows, 3) array."""
+    import gzip
+
+    with gzip.open(path, "rb") as handle:
+        data = handle.read()
+    start = data.index(b"\n" + tag + b" ") + 1
+    fields = np.array(data[start:].split(), dtype=object).reshape(-1, 4)
+    if not (fields[:, 0] == tag).all():
+        raise ValueError(f"{path}: a line other than {tag.decode()!r} after the first one")
+    return fields[:, 1:].astype(np.int64)
+
+
+def load_dimacs_ny(folder: Path) -> Any:
+    """DIMACS New York as a RoadGraph: arcs of ``USA-road-t.NY.gr.gz`` (travel-time units
+    times :data:`NY_UNIT_S`; of parallel arcs the fastest), coordinates of
+    ``USA-road-d.NY.co.gz`` (microdegrees, longitude first)."""
+    from fangkong.network.graph import from_edges
+
+    arcs = _dimacs_rows(folder / NY_FILES[0], b"a")
+    coords = _dimacs_rows(folder / NY_FILES[1], b"v")
+    n = coords.shape[0]
+    lon = np.empty(n)
+    lat = np.empty(n)
+    lon[coords[:, 0] - 1] = coords[:, 1] / 1e6
+    lat[coords[:, 0] - 1] = coords[:, 2] / 1e6
+    tail, head, units = arcs[:, 0] - 1, arcs[:, 1] - 1, arcs[:, 2]
+    order = np.lexsort((units, head, tail))
+    tail, head, units = tail[order], head[order], units[order]
+    first = np.ones(tail.shape[0], dtype=bool)
+    first[1:] = (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])
+    return from_edges(
+        lon,
+        lat,
+        tail[first],
+        head[first],
+        units[first] * NY_UNIT_S,
+        meta={"source": "DIMACS USA-road-t.NY", "unit_s": str(NY_UNIT_S)},
+    )
+
+
+def city_piece(graph: Any, centre: tuple[float, float], count: int) -> Any:
+    """The ``count`` nodes nearest by travel time to the node nearest ``centre`` and the arcs
+    between them. Strongly connected on a symmetric network: each node's shortest path from
+    the centre runs through nearer nodes only."""
+    from scipy.sparse.csgraph import connected_components, dijkstra
+
+    from fangkong.network.graph import from_edges
+
+    start = int(np.argmin((graph.lon - centre[0]) ** 2 + (graph.lat - centre[1]) ** 2))
+    near = dijkstra(_csr(graph), indices=start)
+    keep = np.argsort(near, kind="stable")[:count]
+    index = np.full(graph.n_nodes, -1, dtype=np.int64)
+    index[keep] = np.arange(keep.shape[0])
+    arcs = (index[graph.tail] >= 0) & (index[graph.head] >= 0)
+    piece = from_edges(
+        graph.lon[keep],
+        graph.lat[keep],
+        index[graph.tail[arcs]],
+        index[graph.head[arcs]],
+        graph.time_s[arcs],
+        meta={"source": f"{count} nodes of DIMACS NY nearest {centre}"},
+    )
+    parts, _ = connected_components(_csr(piece), directed=True, connection="strong")
+    if parts != 1:
+        raise ValueError(f"the city piece has {parts} strongly connected components")
+    return piece
+
+
+def roadnet_missing(folder: Path) -> str | None:
+    """None when the DIMACS New York files are in ``folder``, else why the network is skipped."""
+    missing = [name for name in NY_FILES if not (folder / name).is_file()]
+    if missing:
+        return f"{', '.join(missing)} not found in {folder} (--roadnet)"
+    return None
+
+
+def build_network(name: str, sizes: Sizes, roadnet: Path) -> tuple[Any, str]:
     if name == "demo":
         from fangkong.demo.build import DEMO_PBF
         from fangkong.network.osm import graph_from_osm
@@ -705,9 +924,46 @@ def build_network(name: str, sizes: Sizes) -> tuple[Any, str]:
         built = graph_from_osm(DEMO_PBF)
         graph = built[0] if isinstance(built, tuple) else built
         return graph, "demo county (Liechtenstein OSM)"
+    if name == "ny":
+        return load_dimacs_ny(
+            roadnet
+        ), f"DIMACS New York, arc costs {NY_UNIT_S * 1e3:.1f} ms a unit"
+    if name == "city":
+        piece = city_piece(load_dimacs_ny(roadnet), CITY_CENTRE, CITY_NODES)
+        return piece, f"city: the {CITY_NODES:,} nodes of DIMACS New York nearest Times Square"
     from fangkong.network.synthetic import grid_city
 
     return grid_city(sizes.grid_nodes, seed=1), f"grid_city({sizes.grid_nodes:,}, seed=1)"
+
+
+def sizes_for(network: str, sizes: Sizes) -> Sizes:
+    """The mode's sizes, with the many-to-many of the real networks (all of pyroutingkit's
+    sources: its time is the reference there)."""
+    if network not in ROADNETS:
+        return sizes
+    n_src = sizes.roadnet_sources[network]
+    run = {peer: min(n_src, count) for peer, count in sizes.m2m_run.items()}
+    run["fangkong"] = run["pyroutingkit"] = n_src
+    return dataclasses.replace(
+        sizes, m2m_sources=n_src, m2m_targets=sizes.roadnet_targets, m2m_run=run
+    )
+
+
+def reach_cutoffs(graph: Any, wl: dict[str, Any], count: int) -> list[float]:
+    """600 s and the cutoffs at which :data:`REACH_SHARES` of the pairs are within reach, from
+    scipy's times for ``count`` of the many-to-many's sources (to 10 s; a cutoff within 15 %
+    of 600 s is dropped)."""
+    from scipy.sparse.csgraph import dijkstra
+
+    times = dijkstra(_csr(graph), indices=wl["m2m_sources"][:count])[:, wl["m2m_targets"]]
+    finite = np.sort(times[np.isfinite(times)])
+    cutoffs = {M2M_CUTOFF_S}
+    for share in REACH_SHARES:
+        at = finite[min(finite.shape[0] - 1, int(share * times.size))]
+        cutoff = float(np.ceil(at / 10.0) * 10.0)
+        if abs(cutoff - M2M_CUTOFF_S) > 0.15 * M2M_CUTOFF_S:
+            cutoffs.add(cutoff)
+    return sorted(cutoffs)
 
 
 def workload(graph: Any, sizes: Sizes, rng: np.random.Generator) -> dict[str, Any]:
@@ -1107,6 +1363,67 @@ def smoke_report(
     return lines
 
 
+def reach_report(
+    network: str,
+    sizes: Sizes,
+    rows: list[dict[str, Any]],
+    skipped: dict[str, str],
+    mismatches: list[str],
+) -> list[str]:
+    """The many-to-many by reach: per cutoff the share of pairs within it, each side's times
+    and the ratio of each alternating pair (pyroutingkit's time / fangkong's: above 1,
+    fangkong is faster), then the goals; failed checks go to ``mismatches``."""
+    lines = [
+        f"-- many-to-many by reach: {sizes.m2m_sources:,} sources x {sizes.m2m_targets:,} "
+        "targets, fangkong and pyroutingkit in one process, alternating pairs --",
+        f"{'cutoff s':>9}{'as 600 s':>10}{'reach':>8}{'pairs':>12}  {'fangkong s':<20}"
+        f"{'pyroutingkit s':<20}{'ratio per pair':<20}method",
+    ]
+    if "pyroutingkit" in skipped:
+        lines.append(f"pyroutingkit: {skipped['pyroutingkit']}: fangkong alone")
+    worst: list[tuple[float, float]] = []
+    for row in rows:
+        ratios = [p / f for p, f in zip(row["prk"], row["fk"], strict=False)]
+        unit_ms = NY_UNIT_S * 1e3 * M2M_CUTOFF_S / row["cutoff"]
+        lines.append(
+            f"{row['cutoff']:>9.0f}{unit_ms:>7.2f} ms{row['reach']:>8.1%}{row['pairs']:>12,}  "
+            f"{' '.join(f'{t:.2f}' for t in row['fk']):<20}"
+            f"{' '.join(f'{t:.2f}' for t in row['prk']):<20}"
+            f"{' '.join(f'{r:.2f}x' for r in ratios):<20}{row['method']}"
+        )
+        if row["prk_s"]:
+            with_seconds = [p / f for p, f in zip(row["prk_s"], row["fk"], strict=False)]
+            lines.append(
+                f"{'':>39}pyroutingkit up to seconds within the cutoff: "
+                f"{' '.join(f'{t:.2f}' for t in row['prk_s'])} s "
+                f"({' '.join(f'{r:.2f}x' for r in with_seconds)})"
+            )
+        for key in ("check_scipy", "check_prk"):
+            if key in row:
+                lines.append(f"{'':>39}{row[key]}")
+                if not row[key].startswith("ok"):
+                    mismatches.append(
+                        f"{network}: fangkong many-to-many {row['cutoff']:.0f} s: {row[key]}"
+                    )
+        if ratios:
+            worst.append((row["reach"], min(ratios)))
+    if worst:
+        lines.append(f"\n== goals ({network}: many-to-many against pyroutingkit's CCH) ==")
+        low = min(r for _, r in worst)
+        lines.append(
+            f"as fast as pyroutingkit at every reach: {'met' if low >= 1.0 else 'MISSED'} "
+            f"(slowest pair {low:.2f}x)"
+        )
+        pruned = [(reach, r) for reach, r in worst if reach < PRUNING_REACH]
+        if pruned:
+            low = min(r for _, r in pruned)
+            lines.append(
+                f"2x pyroutingkit where the cutoff prunes (reach under {PRUNING_REACH:.0%}): "
+                f"{'met' if low >= 2.0 else 'MISSED'} (slowest pair {low:.2f}x)"
+            )
+    return lines
+
+
 def goals(results: dict[str, dict[str, Any]], sizes: Sizes) -> list[str]:
     fk = results.get("fangkong")
     if not fk:
@@ -1187,7 +1504,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="demo + 2,000-node grid, a few queries: answers checked against scipy, nothing "
         "timed (exit status 1 on a mismatch)",
     )
-    parser.add_argument("--networks", default="demo,grid", help="comma-separated: demo,grid")
+    parser.add_argument(
+        "--networks",
+        default=None,
+        help="comma-separated: demo,grid,city,ny (default all four; demo,grid with --smoke)",
+    )
+    parser.add_argument(
+        "--roadnet",
+        type=Path,
+        default=ROADNET_DIR,
+        help="folder of the DIMACS New York files for city and ny (default %(default)s; "
+        "skipped with a message when absent)",
+    )
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers")
     parser.add_argument(
         "--only",
@@ -1233,10 +1561,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     peers = [p for p in args.peers.split(",") if p]
     mismatches: list[str] = []
-    for network in args.networks.split(","):
-        graph, label = build_network(network, sizes)
+    networks = args.networks or ("demo,grid" if args.smoke else "demo,grid,city,ny")
+    for network in networks.split(","):
+        if network not in ("demo", "grid", *ROADNETS):
+            parser.error(f"--networks: unknown {network!r}; choose from demo,grid,city,ny")
+        if network in ROADNETS and (why := roadnet_missing(args.roadnet)) is not None:
+            print(f"\n== {network}: skipped: {why} ==", flush=True)
+            continue
+        net_sizes = sizes_for(network, sizes)
+        graph, label = build_network(network, net_sizes, args.roadnet)
         rng = np.random.default_rng(SEED)
-        wl = workload(graph, sizes, rng)
+        wl = workload(graph, net_sizes, rng)
+        by_reach = network in ROADNETS and "m2m" in only and "fangkong" in peers and not args.smoke
         results: dict[str, dict[str, Any]] = {}
         answers: dict[str, dict[str, Any]] = {}
         skipped: dict[str, str] = {}
@@ -1255,12 +1591,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     skipped[peer] = reason
                     continue
                 run = {
-                    "knn_queries": sizes.knn_queries.get(peer, 20),
-                    "iso_queries": sizes.iso_queries.get(peer, 20),
-                    "polygon_queries": sizes.polygon_queries,
-                    "m2m_run": sizes.m2m_run.get(peer, 20),
+                    "knn_queries": net_sizes.knn_queries.get(peer, 20),
+                    "iso_queries": net_sizes.iso_queries.get(peer, 20),
+                    "polygon_queries": net_sizes.polygon_queries,
+                    "m2m_run": net_sizes.m2m_run.get(peer, 20),
                     "verify_iso": 5,
-                    "verify_m2m": sizes.verify_m2m,
+                    "verify_m2m": net_sizes.verify_m2m,
                     "only": only,
                     "knn_plain_queries": KNN_PLAIN_QUERIES,
                 }
@@ -1283,13 +1619,34 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results[peer] = result
                 with np.load(workdir / f"{peer}_answers.npz") as data:
                     answers[peer] = {name: data[name] for name in data.files}
+            reach: dict[str, Any] | None = None
+            if by_reach:
+                run = {
+                    "reach_cutoffs": reach_cutoffs(graph, wl, 20),
+                    "reach_pairs": net_sizes.reach_pairs,
+                    "verify_m2m": net_sizes.verify_m2m,
+                }
+                (workdir / "sizes.json").write_text(json.dumps(run))
+                print(f"[{network}] many-to-many by reach ...", file=sys.stderr, flush=True)
+                peer_started = time.perf_counter()
+                reach, why = run_peer("reach", workdir, args.peer_timeout)
+                print(
+                    f"[{network}] by reach done in {time.perf_counter() - peer_started:.0f} s "
+                    f"{why}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                if reach is None:
+                    mismatches.append(f"{network}: many-to-many by reach {why}")
         if args.smoke:
             lines = smoke_report(network, label, graph, skipped, answers, mismatches)
         else:
             ordered = {p: results[p] for p in ["fangkong", *PEERS] if p in results}
-            lines = report(network, label, graph, sizes, ordered, skipped, answers, mismatches)
+            lines = report(network, label, graph, net_sizes, ordered, skipped, answers, mismatches)
             if network == "grid":
-                lines += goals(ordered, sizes)
+                lines += goals(ordered, net_sizes)
+            if reach is not None:
+                lines += reach_report(network, net_sizes, reach["reach"], skipped, mismatches)
         print("\n".join(lines), flush=True)
     for mismatch in mismatches:
         print(f"MISMATCH: {mismatch}")
