@@ -319,3 +319,21 @@ def test_postgresql_refuses_updates_and_deletes(chain: tuple[Engine, Path]) -> N
         ).one()
     assert row[0] == 0
     assert len(_ids(engine)) == 2
+
+
+def test_the_scheduled_purge_keeps_the_retention(
+    chain: tuple[Engine, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the server's leader runs daily: events past the retention go, younger ones stay,
+    the chain still verifies."""
+    engine, head = chain
+    now = datetime.now(UTC)
+    for age_days, count in ((400, 2), (200, 3)):
+        monkeypatch.setattr(audit, "utcnow", lambda age=age_days: now - timedelta(days=age))
+        _append(engine, count, label=f"d{age_days}-")
+    monkeypatch.undo()
+    factory = make_session_factory(engine)
+    assert audit.purge_past_retention(factory, retention_days=365, now=now) == 2
+    assert len(_ids(engine)) == 3 + 1  # the younger events and the purge's own
+    assert audit.purge_past_retention(factory, retention_days=365, now=now) == 0
+    assert _verify(engine, head).ok

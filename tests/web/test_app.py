@@ -18,7 +18,7 @@ def _tickers(name: str = "cases-tick") -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == name and t.is_alive()]
 
 
-def test_lifespan_starts_and_stops_the_case_ticker_and_the_data_purge(
+def test_lifespan_starts_and_stops_the_case_ticker_and_the_purges(
     tmp_path: Path,
 ) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'app.db'}")
@@ -26,19 +26,20 @@ def test_lifespan_starts_and_stops_the_case_ticker_and_the_data_purge(
     app = create_app(
         Settings(data_dir=tmp_path, secret_key="k" * 40, environment="test"), engine=engine
     )
-    before = len(_tickers()), len(_tickers("personal-data-purge"))
+    jobs = ("cases-tick", "personal-data-purge", "audit-purge")
+    before = tuple(len(_tickers(job)) for job in jobs)
 
-    async def live() -> tuple[int, int]:
+    async def live() -> tuple[int, ...]:
         async with app.router.lifespan_context(app):
-            return len(_tickers()), len(_tickers("personal-data-purge"))
+            return tuple(len(_tickers(job)) for job in jobs)
 
     # A thread of its own: the browser tests may leave an event loop running in this one.
-    during: list[tuple[int, int]] = []
+    during: list[tuple[int, ...]] = []
     runner = threading.Thread(target=lambda: during.append(asyncio.run(live())))
     runner.start()
     runner.join(timeout=30)
-    assert during == [(before[0] + 1, before[1] + 1)]
-    assert (len(_tickers()), len(_tickers("personal-data-purge"))) == before
+    assert during == [tuple(n + 1 for n in before)]
+    assert tuple(len(_tickers(job)) for job in jobs) == before
     engine.dispose()
 
 

@@ -26,15 +26,15 @@ import json
 import os
 import weakref
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, delete, event, false, or_, select
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from fangkong.core import db_postgresql
-from fangkong.core.db import utcnow
+from fangkong.core.db import session_scope, utcnow
 from fangkong.core.i18n import translate
 from fangkong.core.models import AuditChain, AuditEvent
 from fangkong.core.plain_sql import RowsInsert
@@ -457,6 +457,20 @@ def _check_anchor(session: Session, chain: AuditChain, report: Report) -> None:
         or detail.get("anchor_hash") != chain.anchor_hash
     ):
         report.faults.append(_fault("anchor", chain.anchor_id))
+
+
+#: How often the server's leader purges the audit log past its retention.
+PURGE_INTERVAL_S = 24 * 3600.0
+
+
+def purge_past_retention(
+    factory: sessionmaker[Session], *, retention_days: int, now: datetime | None = None
+) -> int:
+    """Delete the events older than ``retention_days`` (a purge of its own transaction): what
+    the server runs daily and ``fangkong audit purge`` by hand."""
+    before = (now or utcnow()) - timedelta(days=retention_days)
+    with session_scope(factory) as session:
+        return purge(session, before=before)
 
 
 def purge(session: Session, *, before: datetime, actor: Actor = SYSTEM) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -67,10 +67,10 @@ def purge(data_dir: DataDir = None) -> None:
     """Delete the audit events older than the retention (``audit_retention_days``, at least
     six months), keeping the chain verifiable."""
     settings = settings_for(data_dir)
-    before = datetime.now(UTC) - timedelta(days=settings.audit_retention_days)
-    with _sessions(settings) as factory, session_scope(factory) as session:
-        deleted = audit.purge(session, before=before)
-    console.print(f"deleted {deleted} audit events older than {before:%Y-%m-%d %H:%M} UTC")
+    days = settings.audit_retention_days
+    with _sessions(settings) as factory:
+        deleted = audit.purge_past_retention(factory, retention_days=days)
+    console.print(f"deleted {deleted} audit events older than {days} days")
 
 
 def backup_command(

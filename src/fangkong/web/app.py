@@ -24,6 +24,7 @@ from fangkong.core import personal as personal_data
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, make_session_factory
 from fangkong.core.errors import FangkongError, MethodNotAllowed, NotFound, Unauthorized
+from fangkong.core.jobs import Ticker
 from fangkong.core.leader import leadership
 from fangkong.core.models import User
 from fangkong.core.permissions import MANAGE_USERS, READ_AUDIT
@@ -126,16 +127,26 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             )
             # Personal data is deleted on schedule inside the server too (SCOPE): every
             # domain's purge of the register (callers' contacts, case data, staff phones).
-            purge = case_jobs.Ticker(
+            purge = Ticker(
                 lambda: personal_data.run_purges(
                     app.state.session_factory, settings=app.state.settings, cipher=app.state.cipher
                 ),
                 personal_data.PURGE_INTERVAL_S,
                 name="personal-data-purge",
             ).start()
+            # The audit log past its retention (at least six months), daily, chain kept.
+            audit_purge = Ticker(
+                lambda: audit.purge_past_retention(
+                    app.state.session_factory,
+                    retention_days=app.state.settings.audit_retention_days,
+                ),
+                audit.PURGE_INTERVAL_S,
+                name="audit-purge",
+            ).start()
             try:
                 yield
             finally:
+                audit_purge.stop()
                 purge.stop()
                 ticker.stop()
 
