@@ -42,7 +42,13 @@ def new_case(
     code: str = GRID,
     fields: dict[str, Any] | None = None,
 ) -> Case:
-    defaults = HAZARD_FIELDS if case_type == "hazard" else DISPUTE_FIELDS
+    defaults = {"hazard": HAZARD_FIELDS, "dispute": DISPUTE_FIELDS}.get(case_type)
+    if defaults is None:  # another type: its first option, or a text, for each field asked
+        decl = registry.get(case_type)
+        defaults = {
+            name: decl.field(name).options[0] if decl.field(name).options else "文本"
+            for name in decl.create_fields
+        }
     return service.create(
         db,
         case_type=case_type,

@@ -22,7 +22,7 @@ from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict
 from fangkong.core.models import User
 
-LINK_KINDS = ("incident", "facility", "case", "event", "tip")
+LINK_KINDS = ("incident", "facility", "case", "event", "tip", "material_holder", "device")
 MAX_TITLE = 200
 MAX_TEXT = 4000
 

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from fangkong.cases.case_types.dispute import DISPUTE
 from fangkong.cases.case_types.hazard import HAZARD
+from fangkong.cases.case_types.inspection import INSPECTION
+from fangkong.cases.case_types.material_discrepancy import MATERIAL_DISCREPANCY
 from fangkong.cases.declaration import CaseTypeDecl, parse
 
 HAZARD_TYPE = parse(HAZARD, source="fangkong.cases.case_types.hazard")
 DISPUTE_TYPE = parse(DISPUTE, source="fangkong.cases.case_types.dispute")
-BUILTIN: tuple[CaseTypeDecl, ...] = (HAZARD_TYPE, DISPUTE_TYPE)
+INSPECTION_TYPE = parse(INSPECTION, source="fangkong.cases.case_types.inspection")
+MATERIAL_DISCREPANCY_TYPE = parse(
+    MATERIAL_DISCREPANCY, source="fangkong.cases.case_types.material_discrepancy"
+)
+BUILTIN: tuple[CaseTypeDecl, ...] = (
+    HAZARD_TYPE,
+    DISPUTE_TYPE,
+    INSPECTION_TYPE,
+    MATERIAL_DISCREPANCY_TYPE,
+)
