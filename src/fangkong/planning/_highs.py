@@ -309,7 +309,7 @@ def run(
     ]
     status = highs.passModel(lp)
     if status == highspy.HighsStatus.kError:
-        raise InvalidInput("the placement model could not be built", field="method")
+        raise InvalidInput(key="error.planning.model_unbuilt", field="method")
     warm = highspy.HighsSolution()
     warm.col_value = model.start.tolist()
     warm.value_valid = True
@@ -357,7 +357,7 @@ def run(
         run_status = "time_limit"
     else:
         raise InvalidInput(
-            f"the solver ended with {model_status.name} on this placement", field="method"
+            key="error.planning.solver_status", params={"status": model_status.name}, field="method"
         )
     bound = float(info.mip_dual_bound)
     return Ran(

@@ -46,7 +46,7 @@ def _demand_params(
     kind: str, area: str | None, start: str | None, end: str | None, column: str | None, unit: str
 ) -> dict[str, Any]:
     if kind not in ("addresses", "incidents"):
-        fail(InvalidInput("--demand is addresses or incidents", field="demand"))
+        fail(InvalidInput(key="error.planning.demand_kind", field="demand"))
     return {
         "demand": kind,
         "area_code": area,
@@ -107,7 +107,13 @@ def coverage_command(
             result = tasks.run_coverage(session, params, settings.data_dir)
         run_id = _store(RunKind.COVERAGE, params, result, settings)
     except (FangkongError, ValueError) as exc:
-        fail(exc if isinstance(exc, FangkongError) else InvalidInput(str(exc), field="rings"))
+        fail(
+            exc
+            if isinstance(exc, FangkongError)
+            else InvalidInput(
+                key="error.planning.rings_unreadable", params={"reason": str(exc)}, field="rings"
+            )
+        )
     totals = result["totals"]
     table = Table("ring", "weight covered", "share")
     for ring_s, covered in totals["covered"].items():
@@ -324,10 +330,18 @@ def checkpoints_import(
                         scope=WHOLE_TREE,
                         actor=SYSTEM,
                     )
-                except ValueError as exc:
-                    raise InvalidInput(f"line {line}: {exc}", field="file") from None
                 except FangkongError as exc:
-                    raise InvalidInput(f"line {line}: {exc.message}", field="file") from None
+                    raise InvalidInput(
+                        key="error.planning.line_fault",
+                        params={"line": line, "reason": exc},
+                        field="file",
+                    ) from None
+                except ValueError as exc:
+                    raise InvalidInput(
+                        key="error.planning.line_fault",
+                        params={"line": line, "reason": str(exc)},
+                        field="file",
+                    ) from None
                 count += 1
     except FangkongError as exc:
         fail(exc)

@@ -73,9 +73,13 @@ def check_rings(rings_s: Sequence[float]) -> tuple[float, ...]:
     """Sorted distinct rings; 1 to :data:`MAX_RINGS`, each in [1, 3600] s."""
     rings = tuple(sorted({float(r) for r in rings_s}))
     if not 1 <= len(rings) <= MAX_RINGS:
-        raise InvalidInput(f"give 1 to {MAX_RINGS} rings", field="rings_s")
+        raise InvalidInput(
+            key="error.planning.rings_count", params={"max": MAX_RINGS}, field="rings_s"
+        )
     if rings[0] < 1 or rings[-1] > MAX_RING_S or not all(math.isfinite(r) for r in rings):
-        raise InvalidInput(f"rings must lie in [1, {MAX_RING_S:.0f}] seconds", field="rings_s")
+        raise InvalidInput(
+            key="error.planning.rings_range", params={"max": MAX_RING_S}, field="rings_s"
+        )
     return rings
 
 
@@ -83,7 +87,8 @@ def travel_of(unit_type: UnitType) -> Travel:
     travel = TRAVEL[unit_type]
     if travel is None:
         raise InvalidInput(
-            f"{unit_type.value} units do not travel by road; choose car, motorcycle or foot",
+            key="error.planning.unit_off_road",
+            params={"unit_type": unit_type.value},
             field="unit_type",
         )
     return travel
@@ -108,7 +113,11 @@ def snap_sites(network: Network, sites: Sequence[Site], field: str = "sites") ->
     """Sites on the driving graph; a site farther than :data:`SITE_SNAP_M` from every road has
     no road access (edge -1: it reaches nothing) and is named by :func:`off_road`."""
     if len(sites) > MAX_SITES:
-        raise InvalidInput(f"{len(sites)} sites; at most {MAX_SITES}", field=field)
+        raise InvalidInput(
+            key="error.planning.sites_many",
+            params={"count": len(sites), "max": MAX_SITES},
+            field=field,
+        )
     lon = np.array([s.lon for s in sites], dtype=np.float64)
     lat = np.array([s.lat for s in sites], dtype=np.float64)
     snapped = network.snapper.snap(lon, lat, max_distance_m=SITE_SNAP_M)

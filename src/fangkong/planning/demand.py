@@ -62,8 +62,8 @@ class Demand:
 def _check_count(count: int) -> None:
     if count > MAX_DEMAND:
         raise InvalidInput(
-            f"{count} demand points; at most {MAX_DEMAND:,} per analysis: choose a smaller "
-            "area or period",
+            key="error.planning.demand_many",
+            params={"count": count, "max": MAX_DEMAND},
             field="demand",
         )
 
@@ -80,12 +80,13 @@ def incident_demand(
     """Incidents received in [start, end) in scope (and in ``area``'s subtree), weighted by
     priority; merged incidents and those cancelled before dispatch are left out."""
     if end <= start:
-        raise InvalidInput("the period's end must come after its start", field="end")
+        raise InvalidInput(key="error.planning.period_order", field="end")
     weights = {**DEFAULT_PRIORITY_WEIGHTS, **(priority_weights or {})}
     for key, value in weights.items():
         if key not in DEFAULT_PRIORITY_WEIGHTS or not 0 <= value <= 1000:
             raise InvalidInput(
-                f"priority weight {key}={value}: keys P1-P4, values 0-1000",
+                key="error.planning.priority_weight",
+                params={"priority": key, "value": value},
                 field="priority_weights",
             )
     query = select(Incident.id, Incident.lon, Incident.lat, Incident.priority, Incident.area_path)
@@ -147,9 +148,7 @@ def address_demand(
         )
         if not values:
             raise InvalidInput(
-                f"no address has a value in column {column!r}; import it with "
-                "`fangkong planning weights FILE.csv --column NAME`",
-                field="weight_column",
+                key="error.planning.column_empty", params={"column": column}, field="weight_column"
             )
         weight = np.array([values.get(r[0], 0.0) for r in rows], dtype=np.float64)
         missing = sum(1 for r in rows if r[0] not in values)
@@ -168,7 +167,8 @@ def check_column(name: str) -> str:
     name = name.strip()
     if not name or len(name) > MAX_COLUMN or not all(c.isalnum() or c == "_" for c in name):
         raise InvalidInput(
-            f"column {name!r}: 1-{MAX_COLUMN} letters, digits or underscores",
+            key="error.planning.column_name",
+            params={"column": name, "max": MAX_COLUMN},
             field="weight_column",
         )
     return name
@@ -194,14 +194,16 @@ def import_weights(
     """
     names = [check_column(c) for c in columns]
     if not names:
-        raise InvalidInput("name at least one column to import", field="columns")
+        raise InvalidInput(key="error.planning.no_columns", field="columns")
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     fields = reader.fieldnames or []
     if "code" not in fields:
-        raise InvalidInput("the file has no 'code' column", field="file")
+        raise InvalidInput(key="error.planning.no_code_column", field="file")
     for name in names:
         if name not in fields:
-            raise InvalidInput(f"the file has no column {name!r}", field="columns")
+            raise InvalidInput(
+                key="error.planning.no_column", params={"column": name}, field="columns"
+            )
     records: list[tuple[str, list[float]]] = []
     for line, record in enumerate(reader, start=2):
         code = (record.get("code") or "").strip()
@@ -212,14 +214,22 @@ def import_weights(
                 value = float(raw) if raw else 0.0
             except ValueError:
                 raise InvalidInput(
-                    f"line {line}: {name}={raw!r} is not a number", field=name
+                    key="error.planning.value_not_number",
+                    params={"line": line, "column": name, "value": raw},
+                    field=name,
                 ) from None
             if not np.isfinite(value) or value < 0:
-                raise InvalidInput(f"line {line}: {name}={raw!r} must be >= 0", field=name)
+                raise InvalidInput(
+                    key="error.planning.value_negative",
+                    params={"line": line, "column": name, "value": raw},
+                    field=name,
+                )
             values.append(value)
         records.append((code, values))
         if len(records) > MAX_DEMAND:
-            raise InvalidInput(f"more than {MAX_DEMAND:,} rows", field="file")
+            raise InvalidInput(
+                key="error.planning.rows_many", params={"max": MAX_DEMAND}, field="file"
+            )
     codes = {code for code, _ in records}
     ids: dict[str, int] = {}
     code_list = sorted(codes)
@@ -235,7 +245,11 @@ def import_weights(
         )
     for line, (code, _) in enumerate(records, start=2):
         if code not in ids:
-            raise InvalidInput(f"line {line}: no standard address has code {code!r}", field="code")
+            raise InvalidInput(
+                key="error.planning.address_unknown",
+                params={"line": line, "code": code},
+                field="code",
+            )
     session.execute(delete(AddressWeight).where(AddressWeight.name.in_(names)))
     session.add_all(
         AddressWeight(address_id=ids[code], name=name, value=value)

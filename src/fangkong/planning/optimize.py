@@ -58,7 +58,7 @@ DEFAULT_TIME_LIMIT_S = 60.0
 #: The exchange phase of the heuristic stops after this long (s) with the best so far.
 HEURISTIC_TIME_LIMIT_S = 5.0
 #: Candidate dominance is checked when its pairwise product costs at most this many steps.
-DOMINANCE_WORK = 50_000_000
+DOMINANCE_WORK = 20_000_000
 
 #: ``progress(stage, detail)``: stage ``"heuristic"`` or ``"solve"``; detail carries the
 #: figures so far (``objective``, ``bound``, ``gap``, ``elapsed_s``).
@@ -103,25 +103,23 @@ class Instance:
     ) -> Instance:
         w = np.asarray(weight, dtype=np.float64)
         if w.ndim != 1 or (w.size and (not np.isfinite(w).all() or (w < 0).any())):
-            raise InvalidInput("demand weights must be finite and >= 0", field="weight")
+            raise InvalidInput(key="error.planning.weights_invalid", field="weight")
         src = np.asarray(source, dtype=np.int64)
         tgt = np.asarray(target, dtype=np.int64)
         t = np.asarray(time_s, dtype=np.float64)
         if not (src.shape == tgt.shape == t.shape):
-            raise InvalidInput("source, target and time_s differ in length", field="pairs")
+            raise InvalidInput(key="error.planning.pairs_lengths", field="pairs")
         if src.size and (
             src.min() < 0 or src.max() >= n_candidates or tgt.min() < 0 or tgt.max() >= w.size
         ):
-            raise InvalidInput(
-                "a pair names a candidate or demand point out of range", field="pairs"
-            )
+            raise InvalidInput(key="error.planning.pairs_range", field="pairs")
         fix = (
             np.zeros(n_candidates, dtype=np.bool_)
             if fixed is None
             else np.asarray(fixed, dtype=np.bool_)
         )
         if fix.shape != (n_candidates,):
-            raise InvalidInput("fixed must have one entry per candidate", field="fixed")
+            raise InvalidInput(key="error.planning.fixed_length", field="fixed")
         return cls(int(n_candidates), int(w.size), w, src, tgt, t, fix)
 
     @classmethod
@@ -158,7 +156,7 @@ class Rows:
     def by_candidate(self, n_candidates: int) -> tuple[IntArray, IntArray, FloatArray]:
         """The same pairs in CSR form by candidate: (cptr, crow, ctime)."""
         rows = np.repeat(np.arange(self.n_rows, dtype=np.int64), np.diff(self.rptr))
-        order = np.lexsort((rows, self.rcand))
+        order = np.argsort(self.rcand, kind="stable")  # rows ascend within a candidate
         cptr = np.zeros(n_candidates + 1, dtype=np.int64)
         np.cumsum(np.bincount(self.rcand, minlength=n_candidates), out=cptr[1:])
         return cptr, rows[order], self.rtime[order]
@@ -167,7 +165,10 @@ class Rows:
 def aggregate(instance: Instance, *, cutoff_s: float, with_times: bool) -> Rows:
     """Merge demand points with identical rows (within ``cutoff_s``); see the module docstring.
 
-    Rows with no pair are left out (``row_of == -1``). O(nnz log nnz).
+    Rows with no pair are left out (``row_of == -1``). Rows are grouped by two 64-bit hashes of
+    their content (numba) and every member is then compared with its group's first row, so the
+    grouping is exact (a collision, never seen, falls back to grouping by the bytes).
+    O(nnz log nnz).
     """
     keep = instance.time_s <= cutoff_s
     src, tgt, t = instance.source[keep], instance.target[keep], instance.time_s[keep]
@@ -176,6 +177,38 @@ def aggregate(instance: Instance, *, cutoff_s: float, with_times: bool) -> Rows:
     n = instance.n_demand
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(tgt, minlength=n), out=ptr[1:])
+    reached = np.flatnonzero(np.diff(ptr) > 0)
+    sub_ptr = np.zeros(reached.size + 1, dtype=np.int64)
+    np.cumsum(np.diff(ptr)[reached], out=sub_ptr[1:])
+    bits = t.view(np.int64)
+    h1, h2 = _kernels.row_hashes(sub_ptr, src, bits, with_times)
+    _, first_of, group = np.unique(
+        np.stack([h1, h2], axis=1), axis=0, return_index=True, return_inverse=True
+    )
+    group = group.ravel().astype(np.int64)
+    # number the groups by their first member, in demand order (deterministic)
+    rank = np.argsort(first_of, kind="stable")
+    renumber = np.empty_like(rank)
+    renumber[rank] = np.arange(rank.size)
+    group = renumber[group]
+    first = np.asarray(first_of, dtype=np.int64)[rank]
+    if not _kernels.rows_equal_to_first(sub_ptr, src, bits, with_times, group, first):
+        return _aggregate_by_bytes(instance, src, t, ptr, with_times)
+    row_of = np.full(n, -1, dtype=np.int64)
+    row_of[reached] = group
+    sizes = sub_ptr[first + 1] - sub_ptr[first]
+    rptr = np.zeros(first.size + 1, dtype=np.int64)
+    np.cumsum(sizes, out=rptr[1:])
+    starts = np.repeat(sub_ptr[first] - rptr[:-1], sizes) + np.arange(int(rptr[-1]))
+    weight = np.bincount(group, weights=instance.weight[reached], minlength=first.size)
+    return Rows(row_of, weight.astype(np.float64), rptr, src[starts], t[starts])
+
+
+def _aggregate_by_bytes(
+    instance: Instance, src: IntArray, t: FloatArray, ptr: IntArray, with_times: bool
+) -> Rows:
+    """:func:`aggregate` keyed by each row's bytes (the reference; slower)."""
+    n = instance.n_demand
     cand_bytes = src.tobytes()
     time_bytes = t.tobytes() if with_times else b""
     index: dict[bytes, int] = {}
@@ -197,11 +230,7 @@ def aggregate(instance: Instance, *, cutoff_s: float, with_times: bool) -> Rows:
     sizes = ptr[first + 1] - ptr[first]
     rptr = np.zeros(first.size + 1, dtype=np.int64)
     np.cumsum(sizes, out=rptr[1:])
-    take = (
-        np.concatenate([np.arange(ptr[i], ptr[i + 1]) for i in first.tolist()])
-        if first.size
-        else np.zeros(0, dtype=np.int64)
-    )
+    take = np.repeat(ptr[first] - rptr[:-1], sizes) + np.arange(int(rptr[-1]))
     reached = row_of >= 0
     weight = np.bincount(row_of[reached], weights=instance.weight[reached], minlength=first.size)
     return Rows(row_of, weight.astype(np.float64), rptr, src[take], t[take])
@@ -265,15 +294,16 @@ class Cancelled(Exception):
 def _check_p(instance: Instance, p: int) -> int:
     n_fixed = int(instance.fixed.sum())
     if p < 1:
-        raise InvalidInput("p must be at least 1", field="p")
+        raise InvalidInput(key="error.planning.p_positive", field="p")
     if p > instance.n_candidates:
         raise InvalidInput(
-            f"p = {p} but there are only {instance.n_candidates} candidate sites", field="p"
+            key="error.planning.p_candidates",
+            params={"p": p, "candidates": instance.n_candidates},
+            field="p",
         )
     if p < n_fixed:
         raise InvalidInput(
-            f"p = {p} is fewer than the {n_fixed} sites kept fixed; raise p or free them",
-            field="p",
+            key="error.planning.p_fixed", params={"p": p, "fixed": n_fixed}, field="p"
         )
     return n_fixed
 
@@ -418,14 +448,16 @@ def solve(
     """
     if method not in METHODS:
         raise InvalidInput(
-            f"unknown method {method!r}; one of {', '.join(METHODS)}", field="method"
+            key="error.planning.method_unknown",
+            params={"method": method, "methods": ", ".join(METHODS)},
+            field="method",
         )
     clock = _Clock(cancel)
     n_cand = instance.n_candidates
     fixed = instance.fixed
     if method in ("mclp", "lscp"):
         if ring_s is None or not ring_s > 0:
-            raise InvalidInput("give the ring in seconds (> 0)", field="ring_s")
+            raise InvalidInput(key="error.planning.ring_needed", field="ring_s")
         rows = aggregate(instance, cutoff_s=ring_s, with_times=False)
     else:
         rows = aggregate(instance, cutoff_s=cap_s, with_times=True)
@@ -433,9 +465,12 @@ def solve(
     if method == "lscp" and unreachable.size:
         names = demand_names(unreachable[:10]) if demand_names else unreachable[:10].tolist()
         raise InvalidInput(
-            f"{unreachable.size} demand point(s) lie beyond {ring_s:.0f} s of every candidate "
-            f"site, so no set of sites covers them all: {', '.join(map(str, names))}"
-            + (" …" if unreachable.size > 10 else ""),
+            key="error.planning.lscp_unreachable",
+            params={
+                "count": int(unreachable.size),
+                "ring_s": ring_s,
+                "names": ", ".join(map(str, names)) + (" …" if unreachable.size > 10 else ""),
+            },
             field="demand",
             unreachable=[str(n) for n in names],
             count=int(unreachable.size),

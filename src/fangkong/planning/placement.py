@@ -70,28 +70,33 @@ class PlacementInput:
     def check(self) -> None:
         if self.method not in optimize.METHODS:
             raise InvalidInput(
-                f"method must be one of {', '.join(optimize.METHODS)}", field="method"
+                key="error.planning.method_choice",
+                params={"methods": ", ".join(optimize.METHODS)},
+                field="method",
             )
         if self.method != "lscp" and (self.p is None or not 1 <= self.p <= MAX_P):
-            raise InvalidInput(f"p must lie in 1..{MAX_P}", field="p")
+            raise InvalidInput(key="error.planning.p_range", params={"max": MAX_P}, field="p")
         coverage.check_rings([self.ring_s])
         if not self.candidates:
-            raise InvalidInput("choose at least one source of candidates", field="candidates")
+            raise InvalidInput(key="error.planning.no_candidate_source", field="candidates")
         if not MIN_SPACING_M <= self.spacing_m <= MAX_SPACING_M:
             raise InvalidInput(
-                f"spacing_m must lie in [{MIN_SPACING_M:.0f}, {MAX_SPACING_M:.0f}]",
+                key="error.planning.spacing_range",
+                params={"min": MIN_SPACING_M, "max": MAX_SPACING_M},
                 field="spacing_m",
             )
         if len(self.points) > MAX_DRAWN:
-            raise InvalidInput(f"at most {MAX_DRAWN} drawn points", field="points")
+            raise InvalidInput(
+                key="error.planning.drawn_many", params={"max": MAX_DRAWN}, field="points"
+            )
         if "points" in self.candidates and not self.points:
-            raise InvalidInput("draw at least one point", field="points")
+            raise InvalidInput(key="error.planning.drawn_none", field="points")
         if not 1 <= self.max_time_s <= coverage.MAX_RING_S:
-            raise InvalidInput("max_time_s must lie in [1, 3600]", field="max_time_s")
+            raise InvalidInput(key="error.planning.max_time_range", field="max_time_s")
         if not 0.1 <= self.time_limit_s <= 3600:
-            raise InvalidInput("time_limit_s must lie in [0.1, 3600]", field="time_limit_s")
+            raise InvalidInput(key="error.planning.time_limit_range", field="time_limit_s")
         if not 0 <= self.gap <= 0.5:
-            raise InvalidInput("gap must lie in [0, 0.5]", field="gap")
+            raise InvalidInput(key="error.planning.gap_range", field="gap")
 
 
 def road_points(network: Network, polygon: Any, spacing_m: float) -> list[Site]:
@@ -177,13 +182,11 @@ def candidates_of(
         sites += drawn
         fixed += [False] * len(drawn)
     if not sites:
-        raise InvalidInput(
-            "no candidate sites: choose other sources or another area", field="candidates"
-        )
+        raise InvalidInput(key="error.planning.no_candidates", field="candidates")
     if len(sites) > MAX_CANDIDATES:
         raise InvalidInput(
-            f"{len(sites)} candidate sites; at most {MAX_CANDIDATES}: widen the road spacing "
-            "or choose a smaller area",
+            key="error.planning.candidates_many",
+            params={"count": len(sites), "max": MAX_CANDIDATES},
             field="candidates",
         )
     return sites, np.array(fixed, dtype=np.bool_)
@@ -214,7 +217,7 @@ def place(
         session, network=network, scope=scope, area=area, spec=spec, posts=posts
     )
     if len(demand) == 0:
-        raise InvalidInput("no demand in this area and period", field="demand")
+        raise InvalidInput(key="error.planning.no_demand", field="demand")
     step("matrix", 0.05)
     site_points = coverage.snap_sites(network, sites, field="candidates")
     demand_points, far = coverage.snap_points(network, demand.lon, demand.lat)

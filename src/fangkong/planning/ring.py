@@ -87,7 +87,9 @@ def _check_text(value: str, field: str, limit: int, *, required: bool = True) ->
     value = value.strip()
     if (required and not value) or len(value) > limit:
         raise InvalidInput(
-            f"{field} must be {'1' if required else '0'}-{limit} characters", field=field
+            key="error.planning.text_length",
+            params={"field": field, "min": 1 if required else 0, "max": limit},
+            field=field,
         )
     return value
 
@@ -97,19 +99,19 @@ def _place(
 ) -> tuple[float, float, Area]:
     """The area a checkpoint is filed under: the one it lies in, else ``area_code``."""
     if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-        raise InvalidInput("lon/lat must be WGS-84 degrees", field="lon")
+        raise InvalidInput(key="error.planning.lonlat_degrees", field="lon")
     lon, lat, chain = area_service.locate(session, lon=lon, lat=lat)
     leaf = chain[-1] if chain else None
     if leaf is None and area_code:
         leaf = area_service.get_by_code_or_raise(session, code=area_code, scope=scope)
     if leaf is None:
         raise InvalidInput(
-            f"point ({lon:.6f}, {lat:.6f}) lies outside every area: give the area_code it is "
-            "filed under",
-            field="area_code",
+            key="error.planning.point_no_area", params={"lon": lon, "lat": lat}, field="area_code"
         )
     if not scope.covers(leaf.path):
-        raise InvalidInput(f"point ({lon:.6f}, {lat:.6f}) is outside your areas", field="lon")
+        raise InvalidInput(
+            key="error.areas.point_outside", params={"lon": lon, "lat": lat}, field="lon"
+        )
     return lon, lat, leaf
 
 
@@ -132,7 +134,7 @@ def create_checkpoint(
     name = _check_text(name, "name", 128)
     road = _check_text(road, "road", 128, required=False)
     if session.scalars(select(Checkpoint.id).where(Checkpoint.code == code)).first() is not None:
-        raise Conflict(f"checkpoint code {code!r} is taken", field="code")
+        raise Conflict(key="error.planning.checkpoint_taken", params={"code": code}, field="code")
     lon, lat, leaf = _place(session, lon=lon, lat=lat, area_code=area_code, scope=scope)
     checkpoint = Checkpoint(
         code=code,
@@ -178,7 +180,8 @@ def get_checkpoint_or_raise(session: Session, *, checkpoint_id: int, scope: Scop
     found = session.scalars(query).one_or_none() if checkpoint_id <= 2**31 - 1 else None
     if found is None:
         raise NotFound(
-            f"checkpoint {checkpoint_id} does not exist or is outside your areas",
+            key="error.planning.checkpoint_not_found",
+            params={"checkpoint_id": checkpoint_id},
             field="checkpoint_id",
         )
     return found
@@ -208,7 +211,7 @@ def update_checkpoint(
     if status is not None:
         checkpoint.status = status
     if (lon is None) != (lat is None):
-        raise InvalidInput("give lon and lat together", field="lon")
+        raise InvalidInput(key="error.planning.lonlat_together", field="lon")
     if lon is not None and lat is not None:
         x, y, leaf = _place(session, lon=lon, lat=lat, area_code=area_code, scope=scope)
         checkpoint.lon, checkpoint.lat = x, y
@@ -262,10 +265,14 @@ def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
     for label, value in weights.items():
         if label not in CLASS_LABELS:
             raise InvalidInput(
-                f"unknown road class {label!r}; one of {', '.join(CLASS_LABELS)}", field="weights"
+                key="error.planning.road_class_unknown",
+                params={"label": label, "labels": ", ".join(CLASS_LABELS)},
+                field="weights",
             )
         if not (math.isfinite(value) and 0 <= value <= 1000):
-            raise InvalidInput(f"weight of {label} must lie in [0, 1000]", field="weights")
+            raise InvalidInput(
+                key="error.planning.road_weight", params={"label": label}, field="weights"
+            )
         out[label] = float(value)
     return out
 
@@ -276,7 +283,7 @@ def save_settings(
     """Store edited weights and target; the caller checks ``planning.write``."""
     checked = check_weights(weights)
     if not (math.isfinite(target) and 0 < target <= 1):
-        raise InvalidInput("target must lie in (0, 1]", field="target")
+        raise InvalidInput(key="error.planning.target_range", field="target")
     row = session.get(Setting, SETTING_KEY)
     value = json.dumps({"weights": checked, "target": target})
     if row is None:
@@ -372,9 +379,11 @@ def closure(
     over the open crossings (a few hundred at most), solved exactly.
     """
     if not 0 < snap_m <= MAX_SNAP_M:
-        raise InvalidInput(f"snap_m must lie in (0, {MAX_SNAP_M:.0f}]", field="snap_m")
+        raise InvalidInput(
+            key="error.planning.snap_range", params={"max": MAX_SNAP_M}, field="snap_m"
+        )
     if not 0 <= k <= MAX_K:
-        raise InvalidInput(f"k must lie in 0..{MAX_K}", field="k")
+        raise InvalidInput(key="error.planning.k_range", params={"max": MAX_K}, field="k")
     weights = check_weights(weights)
     found = crossings(graph, polygon)
     lon = np.array([c["lon"] for c in found], dtype=np.float64)
@@ -489,7 +498,7 @@ def analyse(
     """The control ring of ``area`` (in scope) with the active checkpoints the user sees."""
     if not scope.covers(area.path):
         raise NotFound(
-            f"area {area.code!r} does not exist or is outside your areas", field="area_code"
+            key="error.areas.area_not_found", params={"code": area.code}, field="area_code"
         )
     saved_weights, saved_target = settings(session)
     points = [

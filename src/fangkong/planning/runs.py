@@ -137,7 +137,11 @@ def params_of(run: Run) -> dict[str, Any]:
 def result_of(run: Run) -> dict[str, Any]:
     """The stored result; NotFound while there is none."""
     if run.result is None:
-        raise NotFound(f"run {run.id} has no result ({run.status.value})", field="run_id")
+        raise NotFound(
+            key="error.planning.run_no_result",
+            params={"run_id": run.id, "status": run.status.value},
+            field="run_id",
+        )
     data = json.loads(run.result)
     assert isinstance(data, dict)
     return data
@@ -173,14 +177,20 @@ def get_or_raise(session: Session, *, run_id: int, scope: Scope) -> Run:
         else None
     )
     if run is None:
-        raise NotFound(f"run {run_id} does not exist or is outside your areas", field="run_id")
+        raise NotFound(
+            key="error.planning.run_not_found", params={"run_id": run_id}, field="run_id"
+        )
     return run
 
 
 def request_cancel(session: Session, *, run: Run, actor: Actor) -> Run:
     """Ask a queued or running job to stop; it stops at its next progress report."""
     if run.status in TERMINAL:
-        raise Conflict(f"run {run.id} has already ended ({run.status.value})", field="run_id")
+        raise Conflict(
+            key="error.planning.run_ended",
+            params={"run_id": run.id, "status": run.status.value},
+            field="run_id",
+        )
     now = utcnow()
     # still queued: cancelled at once (atomically, as a job may be claiming it); running:
     # the job sees the flag at its next progress report and keeps its best answer

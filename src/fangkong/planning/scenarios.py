@@ -68,16 +68,22 @@ class Change:
 
 def _point(change: Change, where: int) -> tuple[float, float]:
     if change.lon is None or change.lat is None:
-        raise InvalidInput(f"changes[{where}]: give lon and lat", field="changes")
+        raise InvalidInput(
+            key="error.planning.change_no_point", params={"index": where}, field="changes"
+        )
     lon, lat = float(change.lon), float(change.lat)
     if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-        raise InvalidInput(f"changes[{where}]: lon/lat must be WGS-84 degrees", field="changes")
+        raise InvalidInput(
+            key="error.planning.change_point_degrees", params={"index": where}, field="changes"
+        )
     return lon, lat
 
 
 def _sites_rows(session: Session, scope: Scope, changes: list[Change]) -> list[ScenarioSite]:
     if len(changes) > MAX_CHANGES:
-        raise InvalidInput(f"at most {MAX_CHANGES} changes", field="changes")
+        raise InvalidInput(
+            key="error.planning.changes_many", params={"max": MAX_CHANGES}, field="changes"
+        )
     rows: list[ScenarioSite] = []
     touched: set[int] = set()
     codes = {p.code for p in dispatch_service.get_posts(session, scope=scope)}
@@ -86,7 +92,8 @@ def _sites_rows(session: Session, scope: Scope, changes: list[Change]) -> list[S
             code = (change.code or f"NEW{i + 1}").strip()
             if not code or len(code) > 32 or code in codes:
                 raise InvalidInput(
-                    f"changes[{i}]: code {code!r} must be 1-32 characters and not a post's",
+                    key="error.planning.change_code",
+                    params={"index": i, "code": code},
                     field="changes",
                 )
             codes.add(code)
@@ -98,12 +105,18 @@ def _sites_rows(session: Session, scope: Scope, changes: list[Change]) -> list[S
             )
             continue
         if not change.post_code:
-            raise InvalidInput(f"changes[{i}]: name the post (post_code)", field="changes")
+            raise InvalidInput(
+                key="error.planning.change_no_post", params={"index": i}, field="changes"
+            )
         post = dispatch_service.get_post_by_code_or_raise(
             session, code=change.post_code, scope=scope
         )
         if post.id in touched:
-            raise InvalidInput(f"changes[{i}]: post {post.code} is changed twice", field="changes")
+            raise InvalidInput(
+                key="error.planning.change_twice",
+                params={"index": i, "post": post.code},
+                field="changes",
+            )
         touched.add(post.id)
         lon_new, lat_new = _point(change, i) if change.action == SiteAction.MOVE else (None, None)
         rows.append(
@@ -132,9 +145,9 @@ def create(
     """Store a scenario; the caller checks ``planning.write``."""
     name = name.strip()
     if not name or len(name) > 128:
-        raise InvalidInput("name must be 1-128 characters", field="name")
+        raise InvalidInput(key="error.planning.scenario_name", field="name")
     if len(description) > 4000:
-        raise InvalidInput("description: at most 4000 characters", field="description")
+        raise InvalidInput(key="error.planning.scenario_description", field="description")
     area = (
         area_service.get_by_code_or_raise(session, code=area_code, scope=scope)
         if area_code
@@ -201,7 +214,9 @@ def get_or_raise(session: Session, *, scenario_id: int, scope: Scope) -> Scenari
     )
     if found is None:
         raise NotFound(
-            f"scenario {scenario_id} does not exist or is outside your areas", field="scenario_id"
+            key="error.planning.scenario_not_found",
+            params={"scenario_id": scenario_id},
+            field="scenario_id",
         )
     return found
 
@@ -372,11 +387,12 @@ def replay_day(
     the scenario's deployment side by side."""
     if not 0 <= units_per_added_site <= MAX_UNITS_PER_SITE:
         raise InvalidInput(
-            f"units_per_added_site must lie in 0..{MAX_UNITS_PER_SITE}",
+            key="error.planning.units_per_site",
+            params={"max": MAX_UNITS_PER_SITE},
             field="units_per_added_site",
         )
     if not 0 <= turnout_s <= replay.MAX_TURNOUT_S:
-        raise InvalidInput("turnout_s must lie in [0, 600]", field="turnout_s")
+        raise InvalidInput(key="error.planning.turnout_range", field="turnout_s")
     start, end = replay.day_bounds(day, zone)
     query = select(Incident).where(
         scope.clause(Incident.area_path),
@@ -392,7 +408,9 @@ def replay_day(
         query = query.where(Incident.area_path.startswith(area.path, autoescape=True))
     incidents = list(session.scalars(query.order_by(Incident.received_at, Incident.id)))
     if not incidents:
-        raise NotFound(f"no incidents were received on {day.isoformat()}", field="day")
+        raise NotFound(
+            key="error.planning.no_incidents", params={"day": day.isoformat()}, field="day"
+        )
     units = _units(session, scope)
     posts = {
         int(i): (float(x), float(y))
@@ -510,7 +528,7 @@ def scenario_from_sites(
                    lon=float(s["lon"]), lat=float(s["lat"]))
         )  # fmt: skip
     if not changes:
-        raise Conflict("the placement keeps the posts as they are: nothing to plan", field="run_id")
+        raise Conflict(key="error.planning.nothing_to_plan", field="run_id")
     return create(
         session, name=name, scope=scope, actor=actor, changes=changes, area_code=area_code
     )

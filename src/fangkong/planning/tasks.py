@@ -44,9 +44,7 @@ def _moment(text: str | None, default: datetime) -> datetime:
         return default
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
-        raise InvalidInput(
-            "give times with their zone (e.g. 2026-05-01T00:00:00+08:00)", field="start"
-        )
+        raise InvalidInput(key="error.planning.time_zone", field="start")
     return value
 
 
@@ -141,7 +139,7 @@ def run_ring(session: Session, params: dict[str, Any], data_dir: Path) -> dict[s
     scope = scope_of(params)
     area = area_of(session, params, scope)
     if area is None:
-        raise InvalidInput("name the area whose boundary to close (area_code)", field="area_code")
+        raise InvalidInput(key="error.planning.ring_area", field="area_code")
     return ring.analyse(
         session,
         graph=network_service.current(data_dir).graph,
