@@ -37,6 +37,10 @@ from fangkong.core.personal import PersonalField, Protection, PurgeContext
 from fangkong.core.security import FieldCipher, hash_password
 from fangkong.dispatch import service as dispatch
 from fangkong.dispatch.models import Incident, IncidentStatus, Priority, Source
+from fangkong.materials import personal as materials_personal
+from fangkong.materials import register as materials_register
+from fangkong.materials.models import Holder, HolderKind
+from fangkong.materials.schemas import HolderIn
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 GRID = "T-D1-S1-B1-G1"
@@ -170,6 +174,56 @@ def _incident_probes(db: Session, cipher: FieldCipher) -> dict[str, Probe]:
             anchor=ended,
             marker=NAME,
             held=lambda: _holding([e.note for e in row().events], NAME),
+        ),
+    }
+
+
+# --- materials: a holder's responsible contact ------------------------------------------------
+
+
+def _holder_probes(db: Session, cipher: FieldCipher) -> dict[str, Probe]:
+    phone = "13612345678"
+    lon, lat = grid_centre(GRID)
+    holder = materials_register.create_holder(
+        db,
+        data=HolderIn(
+            code="REG-H1",
+            name="登记爆破公司",
+            kind=HolderKind.BLASTING,
+            lon=lon,
+            lat=lat,
+            contact_name=NAME,
+            contact_phone=phone,
+        ),
+        actor=SYSTEM,
+        cipher=cipher,
+        scope=None,
+    )
+    materials_register.deregister_holder(db, holder=holder, actor=SYSTEM, now=T0)
+
+    def row() -> Holder:
+        db.expire_all()
+        return db.get_one(Holder, holder.id)
+
+    def revealed() -> tuple[str | None, str | None]:
+        return materials_personal.reveal_contact(
+            db, holder=row(), viewer=None, cipher=cipher, actor=SYSTEM
+        )
+
+    return {
+        materials_personal.CONTACT_NAME: Probe(
+            anchor=T0,
+            marker=NAME,
+            held=lambda: [v for v in [row().contact_name_encrypted] if v],
+            clear=lambda: revealed()[0] or "",
+            shown=lambda: materials_personal.masked_contact(row(), cipher)[0],
+        ),
+        materials_personal.CONTACT_PHONE: Probe(
+            anchor=T0,
+            marker=phone,
+            held=lambda: [v for v in [row().contact_phone_encrypted] if v],
+            clear=lambda: revealed()[1] or "",
+            shown=lambda: materials_personal.masked_contact(row(), cipher)[1],
         ),
     }
 
@@ -467,6 +521,7 @@ def test_every_register_field_is_protected_as_declared_and_gone_after_its_retent
     storage = storage_in(settings.data_dir)
     probes, colleague = _staff_probes(db, cipher)
     probes |= _incident_probes(db, cipher)
+    probes |= _holder_probes(db, cipher)
     for decl in registry.all_types():
         probes |= _case_probes(db, decl, cipher, storage)
     entries = {entry.key: entry for entry in register.fields(settings)}
@@ -501,7 +556,12 @@ def test_every_register_field_is_protected_as_declared_and_gone_after_its_retent
 
 def test_every_register_entry_says_why_how_and_how_long(tmp_path: Path) -> None:
     entries = register.fields(_settings(tmp_path))
-    assert {e.key.split(".")[0] for e in entries} >= {"user_account", "incident", "case"}
+    assert {e.key.split(".")[0] for e in entries} >= {
+        "user_account",
+        "incident",
+        "case",
+        "material_holder",
+    }
     for entry in entries:
         assert entry.purpose and entry.stored_in and entry.anchor and entry.cleared, entry.key
         assert entry.configured_by and entry.retention_days >= 0, entry.key

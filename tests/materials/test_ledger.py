@@ -208,3 +208,49 @@ def test_counts_are_corrected_by_counts(books: Session) -> None:
             now=T0,
             scope=None,
         )
+
+
+def test_a_discrepancy_opens_one_case_however_often_it_is_reconciled(books: Session) -> None:
+    from cases.case_helpers import CALENDAR
+    from fangkong.materials import findings
+
+    record(books, quantity=100)
+    ledger.record_count(
+        books,
+        data=CountIn(site_code="SA1", material_code="EMX", quantity=98, unit="kg", counted_at=T0),
+        actor=ACTOR,
+        now=T0,
+        scope=None,
+    )
+
+    def run() -> tuple[list[int], int]:
+        result = reconcile.reconcile(
+            books,
+            scope=SYSTEM_SCOPE,
+            start=T0 - timedelta(days=1),
+            end=T0 + timedelta(days=1),
+            now=T0 + timedelta(days=1),
+            zone=reconcile.ZoneInfo("Asia/Shanghai"),
+        )
+        (found,) = result.discrepancies
+        names = findings.Names.of(books, [found])
+        assert findings.describe(found, names, "en") == (
+            f"HA SA1 EMX: counted 98.000 kg, the book says 100.000 kg (count {found.count_id})"
+        )
+        return findings.open_cases(
+            books,
+            discrepancies=result.discrepancies,
+            user=None,
+            actor=ACTOR,
+            now=T0,
+            calendar=CALENDAR,
+        )
+
+    opened, existing = run()
+    assert len(opened) == 1 and existing == 0
+    assert run() == ([], 1)
+    from fangkong.cases.models import Case
+
+    case = books.get_one(Case, opened[0])
+    assert case.case_type == "material_discrepancy" and case.data["holder"] == "HA"
+    assert [(link.kind, link.label) for link in case.links] == [("material_holder", "HA")]
