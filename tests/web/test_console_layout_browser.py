@@ -337,6 +337,9 @@ def test_dispatch_where_the_dispatcher_looks(
     expect(page.locator("#recommendation #candidates")).to_be_visible(timeout=30_000)
     assert _in_view(page, "#recommendation h2", viewport["height"])
     assert _in_view(page, "#recommendation #candidates", viewport["height"])
+    # Its own form stays in place while it is sent (the loading line is for asking the panel).
+    page.click("#recommendation button[type=submit]")
+    expect(page.locator("#recommendation #dispatched")).to_be_visible(timeout=30_000)
 
     # The incident page: its actions at the top, named by what they do.
     incident_id = ids[-1]
@@ -386,8 +389,9 @@ def test_a_dispatched_incident_says_how_many_units_cancelling_releases(
     page.click("#recommend-button")
     panel = page.locator("#recommendation")
     panel.locator("button[type=submit]").click()
-    expect(panel.locator("#dispatched")).to_be_visible(timeout=30_000)
-    page.reload()
+    # Dispatched: the page reads itself again, with the new status and moves.
+    expect(page.locator("#incident-status")).to_have_text("Dispatched", timeout=30_000)
+    expect(page.locator("#assignments")).to_contain_text("Car")
     labels = [t.strip() for t in page.locator("#move-form button").all_inner_texts()]
     assert labels == ["Dispatch", "Set out", "Arrive on scene", "Cancel"], labels
     page.click("#move-form button[value=cancelled]")

@@ -113,7 +113,9 @@
   // --- htmx panels: a loading state while asked, then shown and focused when they arrive ----
   document.addEventListener("htmx:beforeRequest", (e) => {
     const target = e.detail.target;
-    if (target && target.dataset && target.dataset.loading !== undefined && target.dataset.loading) {
+    // Only for a request from outside the panel: one of its own forms (the dispatch of the
+    // ticked units) must stay in place until its answer comes.
+    if (target && target.dataset && target.dataset.loading && !target.contains(e.detail.elt)) {
       target.setAttribute("aria-busy", "true");
       const note = document.createElement("p");
       note.className = "loading";
@@ -134,6 +136,14 @@
       heading.focus({ preventScroll: true });
     }
   });
+
+  // An incident's page after a dispatch from its recommendation (the answer triggers
+  // incidents-changed): read again, so that its status, units and moves are the new ones.
+  if (document.getElementById("incident-facts")) {
+    document.body.addEventListener("incidents-changed", () => {
+      setTimeout(() => window.location.reload(), 600);
+    });
+  }
 
   // --- the session's end: a warning a few minutes before, and a button to stay signed in ------
   const warning = document.getElementById("session-warning");
