@@ -211,10 +211,17 @@ def test_bad_p_is_refused_naming_the_field() -> None:
         assert raised.value.field == "p"
 
 
+@pytest.mark.parametrize("master_from", [10_000, 1], ids=["compact", "benders_master"])
 @pytest.mark.parametrize("seed", [3, 4, 7])
-def test_mclp_through_bound_fixing_and_the_reduced_mip_equals_spopt(seed: int) -> None:
+def test_mclp_through_bound_fixing_and_the_reduced_mip_equals_spopt(
+    seed: int, master_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # 60 x 600 at a short ring: the LP bound leaves a gap, so candidates are closed by the
-    # certified bound and the rest solved as a MIP (the path large instances take).
+    # certified bound and the rest solved as a MIP (the path large instances take): the compact
+    # model, or the Benders master with integer x and cuts at its answers.
+    from fangkong.planning import _benders
+
+    monkeypatch.setattr(_benders, "MASTER_MIP_FROM", master_from)
     pulp, mclp, _, _ = _spopt()
     rng = np.random.default_rng(seed)
     sites, demand = rng.uniform(0, 1000, (60, 2)), rng.uniform(0, 1000, (600, 2))

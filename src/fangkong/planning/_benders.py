@@ -312,8 +312,21 @@ def solve_mclp(
         return Solved(chosen, offset + bound, "cancelled", elapsed(), stats)
     if remaining <= 0:
         return Solved(chosen, offset + bound, "time_limit", elapsed(), stats)
+    left = int((~closed & ~opened).sum())
+    stats["reduced_candidates"] = left
+    if left >= MASTER_MIP_FROM:
+        stats["exact"] = "benders_mip"
+        pick_x, upper, status = _master_loop(
+            master, lptr, lcand, lw, group, n_groups, closed, opened, incumbent, best,
+            remaining, gap, progress, cancel, elapsed, offset, stats,
+        )  # fmt: skip
+        if (found := f(pick_x)) >= best:
+            best = found
+            chosen = fixed.copy()
+            chosen[free[pick_x > 0.5]] = True
+        return Solved(chosen, offset + min(bound, upper), status, elapsed(), stats)
+    stats["exact"] = "compact_mip"
     model, x_of = _reduced_model(lptr, lcand, lw, closed, opened, budget, incumbent)
-    stats["reduced_candidates"] = int(x_of.size)
     if model is None:
         answer = opened | (incumbent > 0.5)
         chosen = fixed.copy()
@@ -340,6 +353,107 @@ def solve_mclp(
     if math.isfinite(ran.bound):
         final = min(final, ran.bound)
     return Solved(chosen, final, ran.status, elapsed(), stats)
+
+
+#: From this many candidates left after fixing, the exact step is the Benders master as a MIP
+#: (cuts added at its integer answers until its bound meets them); below, the compact MIP.
+MASTER_MIP_FROM = 100
+
+
+def _master_loop(
+    master: _Master,
+    lptr: IntArray,
+    lcand: IntArray,
+    lw: FloatArray,
+    group: IntArray,
+    n_groups: int,
+    closed: BoolArray,
+    opened: BoolArray,
+    incumbent: FloatArray,
+    best: float,
+    time_left_s: float,
+    gap: float,
+    progress: Callable[[str, dict[str, float]], None] | None,
+    cancel: threading.Event | None,
+    elapsed: Callable[[], float],
+    offset: float,
+    stats: dict[str, Any],
+) -> tuple[FloatArray, float, Any]:
+    """The master with x integer, closed and opened candidates fixed, solved again after each
+    round of cuts at its integer answer: its dual bound is valid throughout (the cuts are), and
+    it stops when that bound meets the best answer within ``gap``. Returns the best x, the bound
+    (without offset) and the status."""
+    n = master.n
+    h = master.highs
+    started = elapsed()
+    ids = np.arange(n, dtype=np.int32)
+    h.changeColsBounds(
+        n, ids, opened.astype(np.float64), np.where(closed, 0.0, 1.0).astype(np.float64)
+    )
+    h.changeColsIntegrality(n, ids, np.full(n, highspy.HighsVarType.kInteger))
+    h.setOptionValue("mip_rel_gap", float(gap))
+    upper = math.inf
+    rounds = 0
+    status = "time_limit"
+    last = [0.0]
+
+    def interrupt(event: Any) -> None:
+        if cancel is not None and cancel.is_set():
+            event.interrupt()
+        now = elapsed()
+        if progress is not None and now - last[0] >= 0.5:
+            last[0] = now
+            out = event.data_out
+            figures = {
+                "objective": offset + best,
+                "bound": offset + float(out.mip_dual_bound),
+                "gap": float(out.mip_gap),
+                "elapsed_s": now,
+            }
+            progress("solve", figures)
+
+    h.cbMipInterrupt += interrupt
+    while True:
+        left = time_left_s - (elapsed() - started)
+        if left <= 0.05:
+            break
+        if cancel is not None and cancel.is_set():
+            status = "cancelled"
+            break
+        rounds += 1
+        _, _, f_inc = _kernels.group_cuts(lptr, lcand, lw, group, n_groups, incumbent)
+        start = highspy.HighsSolution()
+        start.col_value = np.concatenate([incumbent, f_inc]).tolist()
+        start.value_valid = True
+        h.setSolution(start)
+        h.setOptionValue("time_limit", float(left))
+        h.run()
+        info = h.getInfo()
+        bound = float(info.mip_dual_bound)
+        if math.isfinite(bound):
+            upper = min(upper, bound)
+        values = np.asarray(h.getSolution().col_value, dtype=np.float64)
+        if values.size < n + n_groups or info.primal_solution_status != 2:
+            break
+        x: FloatArray = np.round(np.clip(values[:n], 0.0, 1.0)).astype(np.float64)
+        theta = values[n:]
+        c, g, value = _kernels.group_cuts(lptr, lcand, lw, group, n_groups, x)
+        if float(value.sum()) > best:
+            best, incumbent = float(value.sum()), x
+        if upper - best <= gap * max(abs(offset + best), 1e-9):
+            status = "optimal"
+            break
+        model_status = h.getModelStatus()
+        if model_status == highspy.HighsModelStatus.kInterrupt:
+            status = "cancelled"
+            break
+        violated = np.flatnonzero(theta - value > 1e-9 * max(1.0, abs(best)))
+        if violated.size == 0:
+            # the master's answer is exact and it did not prove optimality: out of time
+            break
+        master.add(violated, c, g)
+    stats.update({"master_rounds": rounds, "master_cuts": len(master.cut_c)})
+    return incumbent, upper, status
 
 
 def _reduced_model(

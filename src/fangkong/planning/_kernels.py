@@ -436,3 +436,67 @@ def group_cuts(
             for e in range(rptr[i], rptr[i + 1]):
                 g[k, rcand[e]] += w[i]
     return c, g, f
+
+
+# --- aggregation ----------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def row_hashes(
+    ptr: IntArray, cand: IntArray, bits: IntArray, with_bits: bool
+) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
+    """Two independent 64-bit hashes of each row's candidate list (and, with ``with_bits``,
+    of its times' bit patterns): rows with equal content hash equally."""
+    n = ptr.shape[0] - 1
+    h1 = np.empty(n, dtype=np.uint64)
+    h2 = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        a = np.uint64(1469598103934665603)
+        b = np.uint64(88172645463325252)
+        for e in range(ptr[i], ptr[i + 1]):
+            v = np.uint64(cand[e] + 1)
+            a = (a ^ v) * np.uint64(1099511628211)
+            b = (b ^ (v * np.uint64(0x9E3779B97F4A7C15))) * np.uint64(0xBF58476D1CE4E5B9)
+            if with_bits:
+                u = np.uint64(bits[e])
+                a = (a ^ u) * np.uint64(1099511628211)
+                b = (b ^ (u + np.uint64(0x94D049BB133111EB))) * np.uint64(0xBF58476D1CE4E5B9)
+        h1[i] = a ^ np.uint64(ptr[i + 1] - ptr[i])
+        h2[i] = b
+    return h1, h2
+
+
+@njit(cache=True, nogil=True)
+def rows_equal_to_first(
+    ptr: IntArray, cand: IntArray, bits: IntArray, with_bits: bool, group: IntArray,
+    first: IntArray,
+) -> bool:  # fmt: skip
+    """Whether every row equals the first row of its group (no hash collision)."""
+    for i in range(ptr.shape[0] - 1):
+        j = first[group[i]]
+        if j == i:
+            continue
+        if ptr[i + 1] - ptr[i] != ptr[j + 1] - ptr[j]:
+            return False
+        for k in range(ptr[i + 1] - ptr[i]):
+            if cand[ptr[i] + k] != cand[ptr[j] + k]:
+                return False
+            if with_bits and bits[ptr[i] + k] != bits[ptr[j] + k]:
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def counting_order(keys: IntArray, n_keys: int) -> IntArray:
+    """The stable order that sorts ``keys`` (ints in [0, n_keys)): a counting sort, O(n + k)."""
+    count = np.zeros(n_keys + 1, dtype=np.int64)
+    for k in keys:
+        count[k + 1] += 1
+    for k in range(n_keys):
+        count[k + 1] += count[k]
+    out = np.empty(keys.shape[0], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        out[count[k]] = i
+        count[k] += 1
+    return out
