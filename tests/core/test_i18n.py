@@ -16,6 +16,7 @@ from fangkong.core.models import Role
 from fangkong.dispatch.models import IncidentStatus, Source
 from fangkong.dispatch.recommend import RINGS_S
 from fangkong.dispatch.taxonomy import TAXONOMY
+from fangkong.planning.models import RunStatus
 from fangkong.web.app import NAVIGATION
 
 SRC = Path(fangkong.__file__).resolve().parent
@@ -39,6 +40,7 @@ def _dynamic_values() -> dict[str, set[str]]:
         "dispatch.state.": {status.value for status in IncidentStatus},
         "dispatch.breach.": {name for _, name in RINGS_S},
         "dispatch.category.": set(TAXONOMY),
+        "planning.status.": {status.value for status in RunStatus},
     }
 
 

@@ -72,7 +72,9 @@ def test_record_an_incident_and_dispatch_a_unit(
     page.fill("input[name=lon]", "not a number")
     page.fill("input[name=lat]", str(lat))
     page.click("#intake-form button[type=submit]")
-    expect(page.locator("#intake-form .error")).to_contain_text("lon")  # named, not lost
+    # The fault named in the reader's language, what was typed kept.
+    expect(page.locator("#intake-form .error")).to_contain_text("经纬度")
+    expect(page.locator("#intake-form .error")).to_contain_text("not a number")
     page.fill("input[name=lon]", str(lon))
     page.fill("textarea[name=description]", "两人在路口打架")
     page.click("#intake-form button[type=submit]")
