@@ -50,6 +50,7 @@ serve balls and isochrones, whose cost a bounded search already keeps to their o
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -69,6 +70,7 @@ from fangkong.network._heap import heap_pop as _pop
 from fangkong.network._heap import heap_push as _push
 from fangkong.network._kernels import (
     emit_pairs,
+    empty_pairs,
     link_entries,
     offer_best,
     offer_direct,
@@ -89,9 +91,11 @@ from fangkong.network.graph import RoadGraph
 from fangkong.network.rphast import (
     LANES,
     SweepLayout,
+    item_rows,
     morton_key,
     restrict,
     rphast_block,
+    rphast_emit,
     sweep_layout,
 )
 
@@ -128,6 +132,7 @@ _NS_SWEEP = 7.0  # a row or edge of the restricted layout, per sweep of LANES so
 _NS_ENTRY = 2.0  # a target entry, per source
 _NS_SEARCH = 700.0  # a node an upward search keeps (with the stalled ones it also settles)
 _NS_SCAN = 20.0  # a bucket entry a source's search scans
+_NS_RESTRICT = 3.0  # a node or downward edge of the hierarchy, once per call (sweeps only)
 _SAMPLE_TARGETS = 64
 _SAMPLE_SOURCES = 16
 _PTR_ONE = np.array([0, 1], dtype=np.int64)
@@ -686,6 +691,37 @@ def edge_twins(graph: RoadGraph) -> IntArray:
 # Engine
 
 
+_PAIR_BYTES = 24  # source, target (int64) and time (float64)
+
+
+@functools.cache
+def _reserve_bytes() -> int:
+    """Address space a many-to-many may set aside for its answer: half the physical memory
+    (4 GiB where the platform does not say)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")) // 2
+    except (AttributeError, ValueError, OSError):
+        return 4 << 30
+
+
+def _joined(
+    parts: list[tuple[IntArray, IntArray, FloatArray]],
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """The blocks' pairs end to end, in arrays allocated by numba (see
+    :func:`fangkong.network._kernels.empty_pairs`)."""
+    if len(parts) == 1:
+        return parts[0]
+    src, tgt, time = empty_pairs(sum(int(p[0].shape[0]) for p in parts))
+    at = 0
+    for p in parts:
+        size = int(p[0].shape[0])
+        src[at : at + size] = p[0]
+        tgt[at : at + size] = p[1]
+        time[at : at + size] = p[2]
+        at += size
+    return src, tgt, time
+
+
 class _Workspace:
     """Per-thread search arrays of size n, reused across queries thanks to the stamps."""
 
@@ -803,8 +839,6 @@ class _SweepPlan:
     ent_c: Int32Array
     ent_off: FloatArray
     ent_item: Int32Array
-    n_items: int
-    one_each: bool
 
     @property
     def n_rows(self) -> int:
@@ -1353,24 +1387,40 @@ class Engine:
                     self._layout = sweep_layout(h, morton_key(self.graph.lon, self.graph.lat))
         return self._layout
 
-    def _sweep_plan(self, h: ContractionHierarchy, entries: _Expanded, cutoff: float) -> _SweepPlan:
-        """The restricted sweep of one many-to-many call (one O(n + m_ch) pass)."""
+    def _sweep_plan(
+        self, h: ContractionHierarchy, entries: _Expanded, cutoff: float, *, own_rows: bool
+    ) -> _SweepPlan:
+        """The restricted sweep of one many-to-many call (one O(n + m_ch) pass). Items with
+        one entry each are read off their entry's row; with ``own_rows`` (or when some item
+        has another number of entries) each item gets a row of its own after the others
+        (:func:`fangkong.network.rphast.item_rows`), so that entry ``j`` is item ``j``."""
         lay = self._sweep_layout(h)
         ent_pos = lay.pos[h.rank[entries.node]]
         compact, ptr, src, w = restrict(lay.ptr, lay.src, lay.w, ent_pos, entries.time, cutoff)
-        ent_c = compact[ent_pos]
-        kept = np.flatnonzero(ent_c >= 0)
-        kept = kept[np.argsort(ent_c[kept], kind="stable")]
+        n_items = int(entries.ptr.shape[0] - 1)
+        if own_rows or not bool((np.diff(entries.ptr) == 1).all()):
+            n_kept = int(ptr.shape[0] - 1)
+            ptr, src, w = item_rows(
+                compact, ptr, src, w, ent_pos, entries.time, entries.ptr, cutoff
+            )
+            ent_c = np.arange(n_kept, n_kept + n_items, dtype=np.int32)
+            ent_off = np.zeros(n_items)
+            ent_item = np.arange(n_items, dtype=np.int32)
+        else:
+            row = compact[ent_pos]
+            kept = np.flatnonzero(row >= 0)
+            kept = kept[np.argsort(row[kept], kind="stable")]
+            ent_c = np.ascontiguousarray(row[kept])
+            ent_off = np.ascontiguousarray(entries.time[kept])
+            ent_item = np.ascontiguousarray(entries.owner[kept])
         return _SweepPlan(
             rank_c=compact[lay.pos],
             ptr=ptr,
             src=src,
             w=w,
-            ent_c=np.ascontiguousarray(ent_c[kept]),
-            ent_off=np.ascontiguousarray(entries.time[kept]),
-            ent_item=np.ascontiguousarray(entries.owner[kept]),
-            n_items=int(entries.ptr.shape[0] - 1),
-            one_each=bool((np.diff(entries.ptr) == 1).all()),
+            ent_c=ent_c,
+            ent_off=ent_off,
+            ent_item=ent_item,
         )
 
     def _sample_spaces(
@@ -1412,53 +1462,59 @@ class Engine:
             self._release(ws)
         return e_ptr, e_node
 
-    def _m2m_method(
+    def _m2m_plan(
         self,
         h: ContractionHierarchy,
-        plan: _SweepPlan,
         seeds: _Expanded,
         entries: _Expanded,
         cutoff: float,
-    ) -> Literal["buckets", "rphast"]:
-        """Buckets or sweeps for a many-to-many on the hierarchy, by their estimated costs.
+        direct: tuple[IntArray, Int32Array, FloatArray],
+    ) -> _SweepPlan | None:
+        """The sweeps' plan when sweeps are estimated cheaper than buckets, else None.
 
-        Sweeps cost each source a share of the restricted layout's rows and edges and a read
-        of every target entry; buckets cost one upward search per target and, per source, the
-        bucket entries its upward search meets. Those are estimated from the search spaces of
-        a sample of targets and then of sources (the second only when building the buckets
-        alone would cost less than the sweeps). The constants are ns measured on 2 shared
-        cores (NY, grid cities; see docs/network-ch.md).
+        Buckets cost one upward search per target and, per source, an upward search and the
+        bucket entries it meets; sweeps cost the restriction (a pass over the hierarchy) and
+        each source a share of the restricted layout's rows and edges and a read of every
+        target. The searches and the entries met are estimated from the search spaces of a
+        sample of targets and of sources; the restriction is only made when buckets would
+        cost more than it alone. The constants are ns measured on 2 shared cores (NY, the
+        grid cities; see docs/network-ch.md). ``m2m_method`` forces either way.
         """
-        self.last_m2m_estimate = {}
+        estimate: dict[str, float] = {}
+        self.last_m2m_estimate = estimate
+        own_rows = direct[1].shape[0] > 0
         if self.m2m_method != "auto":
-            return self.m2m_method
+            return (
+                self._sweep_plan(h, entries, cutoff, own_rows=own_rows)
+                if self.m2m_method == "rphast"
+                else None
+            )
         n_src = int(seeds.ptr.shape[0] - 1)
         n_tgt = int(entries.ptr.shape[0] - 1)
         if n_src == 0 or n_tgt == 0:
-            return "buckets"
+            return None
+        t_ptr, t_node = self._sample_spaces(h, entries, _SAMPLE_TARGETS, cutoff, up=False)
+        s_ptr, s_node = self._sample_spaces(h, seeds, _SAMPLE_SOURCES, cutoff, up=True)
+        sampled_t = max(1, t_ptr.shape[0] - 1)
+        sampled_s = max(1, s_ptr.shape[0] - 1)
+        nodes, counts = np.unique(t_node, return_counts=True)
+        at = np.minimum(np.searchsorted(nodes, s_node), max(0, nodes.shape[0] - 1))
+        met = counts[at][nodes[at] == s_node] if nodes.shape[0] else counts[:0]
+        scanned = float(met.sum()) * n_tgt / sampled_t / sampled_s
+        build = n_tgt * _NS_SEARCH * float(t_ptr[-1]) / sampled_t
+        queries = n_src * (_NS_SEARCH * float(s_ptr[-1]) / sampled_s + _NS_SCAN * scanned)
+        restriction = _NS_RESTRICT * (h.n_nodes + h.down_tail.shape[0])
+        estimate.update(build_ns=build, queries_ns=queries, scanned=scanned)
+        if build + queries <= restriction:
+            return None
+        plan = self._sweep_plan(h, entries, cutoff, own_rows=own_rows)
         sweeps = n_src * (
             _NS_SWEEP * (plan.n_rows + plan.n_edges) / LANES + _NS_ENTRY * plan.ent_c.shape[0]
         )
-        t_ptr, t_node = self._sample_spaces(h, entries, _SAMPLE_TARGETS, cutoff, up=False)
-        per_target = float(t_ptr[-1]) / max(1, t_ptr.shape[0] - 1)
-        build = n_tgt * _NS_SEARCH * per_target
-        estimate = {"sweeps_ns": sweeps, "build_ns": build, "target_space": per_target}
-        self.last_m2m_estimate = estimate
-        if build >= sweeps:
-            return "rphast"
-        s_ptr, s_node = self._sample_spaces(h, seeds, _SAMPLE_SOURCES, cutoff, up=True)
-        nodes, counts = np.unique(t_node, return_counts=True)
-        at = np.minimum(np.searchsorted(nodes, s_node), max(0, nodes.shape[0] - 1))
-        met = np.where(nodes[at] == s_node, counts[at], 0) if nodes.shape[0] else s_node * 0
-        scale = n_tgt / max(1, t_ptr.shape[0] - 1)
-        sampled = max(1, s_ptr.shape[0] - 1)
-        scanned = float(met.sum()) * scale / sampled
-        per_source = float(s_ptr[-1]) / sampled
-        queries = n_src * (_NS_SEARCH * per_source + _NS_SCAN * scanned)
-        estimate.update(queries_ns=queries, scanned=scanned, source_space=per_source)
-        return "buckets" if build + queries < sweeps else "rphast"
+        estimate["sweeps_ns"] = sweeps
+        return plan if sweeps < build + queries else None
 
-    def _run_m2m_rphast(
+    def _sweep_block(
         self,
         ws: _Workspace,
         h: ContractionHierarchy,
@@ -1468,12 +1524,14 @@ class Engine:
         seeds: _Expanded,
         direct: tuple[IntArray, Int32Array, FloatArray],
         cutoff: float,
-    ) -> tuple[IntArray, IntArray, FloatArray, int]:
+    ) -> tuple[int, int]:
+        """Sweeps for the sources ``lo:hi``, their times left in ``ws.sweep_times``; returns
+        (pairs within the cutoff, nodes settled upwards)."""
         n_seed = int(seeds.ptr[hi] - seeds.ptr[lo])
         ws.prepare_sweeps(
             hi - lo, h.up_head.shape[0] + n_seed + 1, plan.n_rows, plan.ent_c.shape[0]
         )
-        out_s, out_t, out_d, ws.stamp, ws.batch, settled = rphast_block(
+        count, ws.stamp, ws.batch, settled = rphast_block(
             h.up_ptr,
             h.up_head,
             h.up_w,
@@ -1492,9 +1550,6 @@ class Engine:
             seeds.time,
             plan.ent_c,
             plan.ent_off,
-            plan.ent_item,
-            plan.n_items,
-            plan.one_each,
             direct[0],
             direct[1],
             direct[2],
@@ -1509,7 +1564,85 @@ class Engine:
             ws.batch,
             ws.sweep_times,
         )
-        return out_s, out_t, out_d, settled
+        return count, settled
+
+    def _m2m_rphast(
+        self,
+        h: ContractionHierarchy,
+        plan: _SweepPlan,
+        seeds: _Expanded,
+        direct: tuple[IntArray, Int32Array, FloatArray],
+        cutoff: float,
+        workers: int,
+    ) -> tuple[IntArray, IntArray, FloatArray, int]:
+        """:meth:`many_to_many` by sweeps: blocks of sources on ``workers`` threads, each
+        block's pairs written straight into the answer.
+
+        The answer's arrays are allocated once for every pair there could be (sources ×
+        targets), which costs address space only: a page is only backed once written, and
+        the pairs are written contiguously from the start. Each block, its times swept and
+        its pairs counted, takes its place after the blocks before it (blocks are taken in
+        order, so the one before it is at most counting) and writes there. Where that much
+        address space is not to be had, each block writes arrays of its own, joined at the
+        end. Returns (source, target, time, nodes settled upwards)."""
+        n_src = int(seeds.ptr.shape[0] - 1)
+        n_ent = int(plan.ent_c.shape[0])
+        # blocks of up to 8 sweeps, their targets' times within ~16 MB a thread
+        room = (1 << 21) // max(1, LANES * n_ent)
+        block = LANES * max(1, min(8, room, n_src // (workers * 4 * LANES)))
+        n_blocks = (n_src + block - 1) // block
+        out: tuple[IntArray, IntArray, FloatArray] | None = None
+        if n_src * n_ent * _PAIR_BYTES <= _reserve_bytes():
+            try:
+                out = empty_pairs(n_src * n_ent)
+            except MemoryError:
+                out = None
+        parts: list[tuple[IntArray, IntArray, FloatArray] | None] = [None] * n_blocks
+        counter = itertools.count()
+        settled = [0] * workers
+        turn = threading.Condition()
+        cursor = {"next": 0, "at": 0, "failed": 0}
+
+        def work(worker: int) -> None:
+            ws = self._acquire()
+            try:
+                while (b := next(counter)) < n_blocks:
+                    lo, hi = b * block, min(n_src, (b + 1) * block)
+                    count, n_settled = self._sweep_block(ws, h, plan, lo, hi, seeds, direct, cutoff)
+                    settled[worker] += n_settled
+                    if out is None:
+                        part = empty_pairs(count)
+                        rphast_emit(ws.sweep_times, hi - lo, plan.ent_item, cutoff, lo, *part, 0)
+                        parts[b] = part
+                        continue
+                    with turn:
+                        while cursor["next"] != b and not cursor["failed"]:
+                            turn.wait()
+                        if cursor["failed"]:
+                            return
+                        at = cursor["at"]
+                        cursor["at"] += count
+                        cursor["next"] += 1
+                        turn.notify_all()
+                    rphast_emit(ws.sweep_times, hi - lo, plan.ent_item, cutoff, lo, *out, at)
+            except BaseException:
+                with turn:
+                    cursor["failed"] = 1
+                    turn.notify_all()
+                raise
+            finally:
+                self._release(ws)
+
+        if workers == 1:
+            work(0)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for future in [pool.submit(work, i) for i in range(workers)]:
+                    future.result()
+        if out is not None:
+            total = cursor["at"]
+            return out[0][:total], out[1][:total], out[2][:total], sum(settled)
+        return (*_joined([p for p in parts if p is not None]), sum(settled))
 
     def _single_search(
         self,
@@ -1866,34 +1999,20 @@ class Engine:
         counter = itertools.count()
         settled = [0] * workers
         h = self.hierarchy
-        plan = self._sweep_plan(h, entries, cutoff) if h is not None else None
-        method = (
-            self._m2m_method(h, plan, seeds, entries, cutoff)
-            if h is not None and plan is not None
-            else "plain"
-        )
-        buckets = (
-            self._cutoff_buckets(h, entries, cutoff, workers)
-            if h is not None and method == "buckets"
-            else None
-        )
-        if method == "rphast" and plan is not None:
-            # blocks of up to 8 sweeps, their targets' times within ~16 MB a thread
-            room = (1 << 21) // max(1, LANES * plan.ent_c.shape[0])
-            block = LANES * max(1, min(8, room, n_src // (workers * 4 * LANES)))
-            n_blocks = (n_src + block - 1) // block
-            results = [None] * n_blocks
+        plan = self._m2m_plan(h, seeds, entries, cutoff, direct) if h is not None else None
+        self._local.m2m_method = "plain" if h is None else "buckets" if plan is None else "rphast"
+        if h is not None and plan is not None:
+            src, tgt, time, count = self._m2m_rphast(h, plan, seeds, direct, cutoff, workers)
+            self._local.settled = count
+            return PairTimes(src, tgt, time, (n_src, n_tgt))
+        buckets = self._cutoff_buckets(h, entries, cutoff, workers) if h is not None else None
 
         def work(worker: int) -> None:
             ws = self._acquire()
             try:
                 while (b := next(counter)) < n_blocks:
                     lo, hi = b * block, min(n_src, (b + 1) * block)
-                    if h is not None and plan is not None and method == "rphast":
-                        s, t, d, count = self._run_m2m_rphast(
-                            ws, h, plan, lo, hi, seeds, direct, cutoff
-                        )
-                    elif h is not None and buckets is not None:
+                    if h is not None and buckets is not None:
                         s, t, d, count = self._run_m2m_ch(
                             ws, h, buckets, lo, hi, seeds, direct, cutoff
                         )
@@ -1913,15 +2032,7 @@ class Engine:
                 for future in [pool.submit(work, i) for i in range(workers)]:
                     future.result()
         self._local.settled = sum(settled)
-        self._local.m2m_method = method
-        parts = [r for r in results if r is not None]
-        if parts:
-            src = np.concatenate([p[0] for p in parts])
-            tgt = np.concatenate([p[1] for p in parts])
-            time = np.concatenate([p[2] for p in parts])
-        else:
-            src, tgt, time = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
-        return PairTimes(src, tgt, time, (n_src, n_tgt))
+        return PairTimes(*_joined([r for r in results if r is not None]), (n_src, n_tgt))
 
     def multi_source_nearest(
         self, sources: Locations, *, cutoff_s: float = INF

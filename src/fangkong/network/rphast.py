@@ -52,12 +52,21 @@ from numba import njit
 from numpy.typing import NDArray
 
 from fangkong.network._heap import heap_pop as _pop
-from fangkong.network._kernels import emit_pairs, offer_best, offer_direct, relax
+from fangkong.network._kernels import relax
 from fangkong.network.ch import ContractionHierarchy
 from fangkong.network.ch import _seed_up as seed_up
 from fangkong.network.ch import _stalled as stalled
 
-__all__ = ["LANES", "SweepLayout", "morton_key", "restrict", "rphast_block", "sweep_layout"]
+__all__ = [
+    "LANES",
+    "SweepLayout",
+    "item_rows",
+    "morton_key",
+    "restrict",
+    "rphast_block",
+    "rphast_emit",
+    "sweep_layout",
+]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -319,9 +328,6 @@ def rphast_block(
     seed_time: FloatArray,
     ent_c: Int32Array,
     ent_off: FloatArray,
-    ent_item: Int32Array,
-    n_items: int,
-    one_each: bool,
     dir_ptr: IntArray,
     dir_item: Int32Array,
     dir_time: FloatArray,
@@ -335,28 +341,29 @@ def rphast_block(
     mark: Int32Array,
     batch: int,
     times: FloatArray,
-) -> tuple[IntArray, IntArray, FloatArray, int, int, int]:
-    """Every (source, item) pair within ``cutoff`` for the sources ``src_lo:src_hi``,
-    :data:`LANES` sources a sweep.
+) -> tuple[int, int, int, int]:
+    """The times from the sources ``src_lo:src_hi`` to every item, :data:`LANES` sources a
+    sweep, into ``times`` (source - src_lo, entry); :func:`rphast_emit` writes those within
+    ``cutoff`` out.
 
     ``rank_c`` maps a rank to its compact index (-1: not in the sweep), ``r_*`` is the
-    compact CSR of :func:`restrict`, ``ent_c``/``ent_off``/``ent_item`` the targets'
-    entries sorted by compact index (compact index, time to the item, item; ``one_each``:
-    one entry per item). ``dist``/``state``/``hk``/``hv`` and ``stamp`` serve the upward
+    compact CSR of :func:`restrict`, ``ent_c``/``ent_off`` the items' entries sorted by
+    compact index, one per item (compact index, time to the item).
+    ``dir_*`` are times known without the graph (two points on one road), per source; the
+    engine passes some only where entry ``j`` is item ``j`` (the items' own rows, see
+    :func:`item_rows`). ``dist``/``state``/``hk``/``hv`` and ``stamp`` serve the upward
     searches (as in :func:`fangkong.network.ch.bucket_many_to_many`); ``rows`` (at least
     compact nodes × LANES), ``mark`` (at least compact nodes; each below ``batch``) and
     ``times`` (at least the sources rounded up to LANES × entries) are the caller's
-    scratch. Returns (source, item, time) grouped by source (node targets in sweep order),
-    the last stamp, the last batch and the nodes settled upwards."""
+    scratch. Returns the pairs within the cutoff, the last stamp, the last batch and the
+    nodes settled upwards."""
     n_ent = ent_c.shape[0]
     settled = 0
     inf = np.inf
     for b in range(src_lo, src_hi, LANES):
         lanes = min(LANES, src_hi - b)
         batch += 1
-        for k in range(LANES):
-            if k >= lanes:
-                break
+        for k in range(lanes):
             s = b + k
             stamp += 2
             base = stamp
@@ -393,43 +400,67 @@ def rphast_block(
                         rows[c, k] = key
                 size = relax(up_ptr, up_head, up_w, v, key, cutoff, dist, state, base, hk, hv, size)
         _sweep(r_ptr, r_src, r_w, rows, mark, batch, ent_c, ent_off, times, b - src_lo)
-    simple = one_each and dir_ptr[src_lo] == dir_ptr[src_hi]
-    if simple:
-        # one entry per item, nothing met along a road: the block's pairs, counted first
-        count = 0
-        for k in range(src_hi - src_lo):
-            for e in range(n_ent):
-                if times[k, e] <= cutoff:
-                    count += 1
-        out_s = np.empty(count, dtype=np.int64)
-        out_i = np.empty(count, dtype=np.int64)
-        out_t = np.empty(count, dtype=np.float64)
-        count = 0
-        for k in range(src_hi - src_lo):
-            for e in range(n_ent):
-                t = times[k, e]
-                if t <= cutoff:
-                    out_s[count] = src_lo + k
-                    out_i[count] = ent_item[e]
-                    out_t[count] = t
-                    count += 1
-        return out_s, out_i, out_t, stamp, batch, settled
-    best = np.empty(n_items, dtype=np.float64)
-    seen = np.zeros(n_items, dtype=np.int32)  # the stamp of the source that last met the item
-    touched = np.empty(n_items, dtype=np.int32)
-    out_s = np.empty(1024, dtype=np.int64)
-    out_i = np.empty(1024, dtype=np.int64)
-    out_t = np.empty(1024, dtype=np.float64)
     count = 0
     for k in range(src_hi - src_lo):
         s = src_lo + k
-        stamp += 2
-        n_touched = offer_direct(s, dir_ptr, dir_item, dir_time, cutoff, stamp, seen, best, touched)
+        for i in range(dir_ptr[s], dir_ptr[s + 1]):
+            j = dir_item[i]
+            if dir_time[i] < times[k, j]:
+                times[k, j] = dir_time[i]
+        for e in range(n_ent):
+            if times[k, e] <= cutoff:
+                count += 1
+    return count, stamp, batch, settled
+
+
+@njit(cache=True, nogil=True)
+def rphast_emit(
+    times: FloatArray,
+    n_sources: int,
+    ent_item: Int32Array,
+    cutoff: float,
+    src_lo: int,
+    out_s: IntArray,
+    out_i: IntArray,
+    out_t: FloatArray,
+    at: int,
+) -> None:
+    """Write the pairs within ``cutoff`` of the first ``n_sources`` rows of ``times`` (source
+    ``src_lo + k``, item, time; as many as :func:`rphast_block` counted) from ``at`` on."""
+    n_ent = ent_item.shape[0]
+    for k in range(n_sources):
         for e in range(n_ent):
             t = times[k, e]
             if t <= cutoff:
-                n_touched = offer_best(ent_item[e], t, stamp, seen, best, touched, n_touched)
-        out_s, out_i, out_t, count = emit_pairs(
-            out_s, out_i, out_t, count, s, touched, n_touched, best
-        )
-    return out_s[:count], out_i[:count], out_t[:count], stamp, batch, settled
+                out_s[at] = src_lo + k
+                out_i[at] = ent_item[e]
+                out_t[at] = t
+                at += 1
+
+
+def item_rows(
+    compact: Int32Array,
+    ptr: IntArray,
+    src: Int32Array,
+    w: FloatArray,
+    ent_pos: Int32Array,
+    ent_off: FloatArray,
+    ent_ptr: IntArray,
+    cutoff: float,
+) -> tuple[IntArray, Int32Array, FloatArray]:
+    """The compact CSR of :func:`restrict` with one more row per item after all the others,
+    fed by the item's entries (an edge from the entry's row, of the entry's time): items of
+    several entries (points on two-way roads) or none then have one row each, whose time is
+    the best of their entries, and the engine reads item ``j`` off row ``n_kept + j``."""
+    n_items = ent_ptr.shape[0] - 1
+    owner = np.repeat(np.arange(n_items), np.diff(ent_ptr))
+    row = compact[ent_pos]
+    keep = (row >= 0) & (ent_off <= cutoff)
+    counts = np.bincount(owner[keep], minlength=n_items)
+    extra = np.zeros(n_items + 1, dtype=np.int64)
+    np.cumsum(counts, out=extra[1:])
+    return (
+        np.concatenate((ptr, ptr[-1] + extra[1:])),
+        np.concatenate((src, row[keep].astype(np.int32))),
+        np.concatenate((w, ent_off[keep])),
+    )
