@@ -25,7 +25,10 @@ from fangkong.cases import permissions as case_perms
 from fangkong.core import auth, permissions
 from fangkong.core.audit import SYSTEM
 from fangkong.core.models import Role
+from fangkong.devices import permissions as device_perms
 from fangkong.dispatch import permissions as dispatch_perms
+from fangkong.facilities import permissions as facility_perms
+from fangkong.materials import permissions as material_perms
 from fangkong.planning import permissions as planning_perms
 
 BINDINGS = {"city": "T", "station": "T-D1-S1", "grid": "T-D1-S1-B1-G1"}
@@ -292,6 +295,7 @@ def seeded(live_server: LiveServer) -> Seeded:
     who logs in; a failed login of a name that is no user's."""
     ids: dict[str, dict[str, int]] = {kind: {} for kind in ("incidents", "cases", "posts")}
     ids |= {"units": {}, "addresses": {}, "checkpoints": {}, "scenarios": {}}
+    ids |= {kind: {} for kind in ("facilities", "devices", "holders", "movements", "counts")}
     with live_server.client(live_server.admin_token()) as admin:
         areas = {a["code"]: a["id"] for a in admin.get("/api/v1/areas").json()}
         for grid in SEED_GRIDS:
@@ -346,6 +350,7 @@ def seeded(live_server: LiveServer) -> Seeded:
             ids["scenarios"][grid] = _seed_post(
                 admin, "planning/scenarios", {"name": f"matrix {grid}", "area_code": grid}
             )
+            _seed_registers(admin, ids, grid)
         made = admin.post(
             "/api/v1/users",
             json={
@@ -364,6 +369,88 @@ def seeded(live_server: LiveServer) -> Seeded:
         failed = client.post("/api/v1/auth/token", json={"username": NOBODY, "password": "x" * 12})
         assert failed.status_code in (401, 422)
     return Seeded(ids=ids, outsider_id=outsider_id, area_ids=areas)
+
+
+def _seed_registers(admin: httpx.Client, ids: dict[str, dict[str, int]], grid: str) -> None:
+    """A key facility, a camera of it, a hazardous-material holder with a site, a ledger row
+    and a count in ``grid`` (issue 19)."""
+    lon, lat = grid_centre(grid)
+    ids["facilities"][grid] = _seed_post(
+        admin,
+        "facilities",
+        {"code": f"MF-{grid}", "name": "matrix", "facility_type": "bank", "lon": lon, "lat": lat},
+    )
+    ids["devices"][grid] = _seed_post(
+        admin,
+        "devices",
+        {
+            "code": f"MD-{grid}",
+            "device_type": "camera",
+            "owner_kind": "social",
+            "facility_code": f"MF-{grid}",
+            "lon": lon,
+            "lat": lat,
+        },
+    )
+    catalogue = admin.post(
+        "/api/v1/materials",
+        json={
+            "code": "MX-EMX",
+            "name_zh": "乳化炸药",
+            "material_class": "civil_explosive",
+            "base_unit": "kg",
+        },
+    )
+    assert catalogue.status_code in (201, 409), catalogue.text
+    ids["holders"][grid] = _seed_post(
+        admin,
+        "materials/holders",
+        {
+            "code": f"MH-{grid}",
+            "name": "matrix",
+            "kind": "blasting",
+            "lon": lon,
+            "lat": lat,
+            "licence_classes": ["civil_explosive"],
+            "contact_phone": "13700001111",
+        },
+    )
+    _seed_post(
+        admin,
+        "materials/sites",
+        {
+            "code": f"MS-{grid}",
+            "holder_code": f"MH-{grid}",
+            "name": "matrix",
+            "kind": "magazine",
+            "lon": lon,
+            "lat": lat,
+        },
+    )
+    ids["movements"][grid] = _seed_post(
+        admin,
+        "materials/movements",
+        {
+            "site_code": f"MS-{grid}",
+            "material_code": "MX-EMX",
+            "kind": "produce",
+            "quantity": 10,
+            "unit": "kg",
+            "occurred_at": "2026-03-01T08:00:00+08:00",
+            "document_no": f"MX-{grid}",
+        },
+    )
+    ids["counts"][grid] = _seed_post(
+        admin,
+        "materials/counts",
+        {
+            "site_code": f"MS-{grid}",
+            "material_code": "MX-EMX",
+            "quantity": 9,
+            "unit": "kg",
+            "counted_at": "2026-03-02T08:00:00+08:00",
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -439,6 +526,10 @@ def _check_posts(ask: Ask, answer: httpx.Response) -> None:
 
 def _check_addresses(ask: Ask, answer: httpx.Response) -> None:
     ask.expect_seeded("addresses", {a["id"] for a in answer.json()["items"]})
+
+
+def _check_address_search(ask: Ask, answer: httpx.Response) -> None:
+    ask.expect_seeded("addresses", {a["id"] for a in answer.json()})
 
 
 def _check_live(ask: Ask, answer: httpx.Response) -> None:
@@ -566,6 +657,9 @@ LIST_ROUTES: dict[str, Listed | str] = {
     "/api/v1/areas/fusion-check": Listed(area_perms.READ, _check_fusion),
     "/api/v1/areas/locate": Listed(area_perms.READ, _check_locate, {"lon": lon, "lat": lat}),
     "/api/v1/addresses": Listed(area_perms.READ, _check_addresses, {"limit": 1000}),
+    "/api/v1/addresses/search": Listed(
+        area_perms.READ, _check_address_search, {"q": "MA-", "limit": 20}
+    ),
     "/api/v1/network": "the road network's size and profile",
     "/api/v1/network/isochrone": "travel times over the roads, no record of an area",
     "/api/v1/network/route": "a route over the roads, no record of an area",
@@ -593,6 +687,88 @@ LIST_ROUTES: dict[str, Listed | str] = {
     "/api/v1/planning/checkpoints": Listed(planning_perms.READ, _check_checkpoints),
     "/api/v1/planning/ring/settings": "the control ring's road-class weights and target",
     "/api/v1/planning/weight-columns": "the names of the address weight columns",
+}
+
+
+def _items(kind: str, key: str = "items") -> Check:
+    def run(ask: Ask, answer: httpx.Response) -> None:
+        body = answer.json()
+        items = body[key] if isinstance(body, dict) else body
+        ask.expect_seeded(kind, {int(i["id"]) for i in items})
+
+    return run
+
+
+def _features(kind: str, layer: str | None = None) -> Check:
+    def run(ask: Ask, answer: httpx.Response) -> None:
+        found = {
+            int(f["properties"]["id"])
+            for f in answer.json()["features"]
+            if layer is None or f["properties"].get("layer") == layer
+        }
+        ask.expect_seeded(kind, found)
+
+    return run
+
+
+def _export_codes(prefix: str) -> Check:
+    """An export holds the seeded records (by code) of the caller's areas only."""
+
+    def run(ask: Ask, answer: httpx.Response) -> None:
+        text = answer.content.decode("utf-8-sig")
+        for grid in SEED_GRIDS:
+            assert (f"{prefix}-{grid}" in text) == (grid in ask.visible), (prefix, ask.bound)
+
+    return run
+
+
+def _area_codes(key: str = "area_code") -> Check:
+    def run(ask: Ask, answer: httpx.Response) -> None:
+        _codes_within(ask, (r[key] for r in answer.json()))
+
+    return run
+
+
+def _check_sites(ask: Ask, answer: httpx.Response) -> None:
+    codes = {s["holder_code"] for s in answer.json()}
+    for grid in SEED_GRIDS:
+        assert (f"MH-{grid}" in codes) == (grid in ask.visible), ask.bound
+
+
+def _check_reconciliation(ask: Ask, answer: httpx.Response) -> None:
+    body = answer.json()
+    holders = {b["holder_code"] for b in body["balances"]} | {
+        d["holder_code"] for d in body["discrepancies"]
+    }
+    for grid in SEED_GRIDS:
+        assert (f"MH-{grid}" in holders) == (grid in ask.visible), ask.bound
+
+
+REGISTER_PERIOD = {"start": "2026-01-01T00:00:00+08:00", "end": "2026-06-01T00:00:00+08:00"}
+#: The registers of issue 19: key facilities, devices, hazardous materials.
+LIST_ROUTES |= {
+    "/api/v1/facilities": Listed(facility_perms.READ, _items("facilities"), {"limit": 500}),
+    "/api/v1/facilities/export": Listed(facility_perms.READ, _export_codes("MF")),
+    "/api/v1/facilities/geojson": Listed(facility_perms.READ, _features("facilities")),
+    "/api/v1/facilities/rates": Listed(facility_perms.READ, _area_param(_area_codes())),
+    "/api/v1/facilities/rules": "the county's compliance rules, no record of an area",
+    "/api/v1/devices": Listed(device_perms.READ, _items("devices"), {"limit": 500}),
+    "/api/v1/devices/export": Listed(device_perms.READ, _export_codes("MD")),
+    "/api/v1/devices/geojson": Listed(device_perms.READ, _features("devices")),
+    "/api/v1/devices/figures": Listed(device_perms.READ, _area_param(_area_codes())),
+    "/api/v1/devices/zones": Listed(device_perms.READ, _area_codes()),
+    "/api/v1/materials": "the catalogue of regulated materials, no record of an area",
+    "/api/v1/materials/holders": Listed(material_perms.READ, _items("holders"), {"limit": 500}),
+    "/api/v1/materials/holders/export": Listed(material_perms.READ, _export_codes("MH")),
+    "/api/v1/materials/sites": Listed(material_perms.READ, _check_sites),
+    "/api/v1/materials/movements": Listed(material_perms.READ, _items("movements"), {"limit": 500}),
+    "/api/v1/materials/movements/export": Listed(material_perms.READ, _export_codes("MH")),
+    "/api/v1/materials/counts": Listed(material_perms.READ, _items("counts", key="")),
+    "/api/v1/materials/tolerances": "the county's tolerances per material class",
+    "/api/v1/materials/reconciliation": Listed(
+        material_perms.READ, _check_reconciliation, REGISTER_PERIOD
+    ),
+    "/api/v1/materials/geojson": Listed(material_perms.READ, _features("holders", "holder")),
 }
 
 

@@ -23,7 +23,7 @@ from fangkong.areas.schemas import (
     ImportReportOut,
     LocateOut,
 )
-from fangkong.core.bounds import Latitude, Longitude, Offset
+from fangkong.core.bounds import Latitude, Longitude, Offset, Text
 from fangkong.core.errors import InvalidInput
 from fangkong.http.deps import DbSession, Language, RequestActor, UserScope, requires
 
@@ -171,6 +171,20 @@ def list_addresses(
         db, scope=scope, area_code=area_code, text=q, limit=limit, offset=offset
     )
     return {"total": total, "items": [AddressOut.model_validate(a).model_dump() for a in page]}
+
+
+@router.get("/addresses/search", response_model=list[AddressOut])
+def search_addresses(
+    db: DbSession,
+    scope: UserScope,
+    q: Annotated[Text, Query(min_length=1, max_length=100)],
+    limit: Annotated[int, Query(ge=1, le=service.MAX_SUGGESTIONS)] = 10,
+) -> list[AddressOut]:
+    """Suggestions of standard addresses within your scope for what was typed: a code
+    prefix, Chinese or English text (accents and case aside), full pinyin or its initials
+    ("zhongshan" or "zs" find 中山路); code prefixes first."""
+    found = service.search_addresses(db, scope=scope, q=q, limit=limit)
+    return [AddressOut.model_validate(a) for a in found]
 
 
 @router.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import Float, ForeignKey, LargeBinary, String
+from sqlalchemy import Float, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from fangkong.core.db import Base, TimestampMixin
@@ -79,3 +79,5 @@ class StandardAddress(LocatedMixin, TimestampMixin, Base):
     text_zh: Mapped[str] = mapped_column(String(255))
     text_en: Mapped[str] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(String(32), default="import")
+    # Folded texts, full pinyin and initials (areas.search.search_key): what the search matches.
+    search_key: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,13 +13,14 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry import MultiPolygon
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas import index as area_index
 from fangkong.areas.coords import CoordinateError, CoordSystem, to_wgs84, to_wgs84_array
 from fangkong.areas.geometry import GeometryError, area_m2, h3_cell, parse_polygon, to_geojson
 from fangkong.areas.models import LEVELS, Area, AreaLevel, StandardAddress
+from fangkong.areas.search import fold, search_key
 from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
@@ -600,6 +602,7 @@ def create_address(
         area_id=leaf.id if leaf else None,
         area_path=leaf.path if leaf else None,
         source=source,
+        search_key=search_key(text_zh, text_en or text_zh),
     )
     session.add(address)
     session.flush()
@@ -652,6 +655,63 @@ def get_addresses(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = session.scalars(query.order_by(StandardAddress.code).limit(limit).offset(offset))
     return int(total), list(page)
+
+
+#: The most suggestions one search gives.
+MAX_SUGGESTIONS = 20
+
+
+def search_addresses(
+    session: Session, *, scope: Scope, q: str, limit: int = 10
+) -> list[StandardAddress]:
+    """Addresses of ``scope`` for what was typed: a code prefix, or a substring of the
+    folded Chinese or English text, the full pinyin or its initials ("zhongshan", "zs",
+    "Zhōngshān" all find 中山路). Code prefixes first, then keys starting with the query,
+    then by code; at most ``limit`` (up to :data:`MAX_SUGGESTIONS`)."""
+    raw = q.strip()
+    folded = fold(raw)
+    if not folded:
+        return []
+    limit = max(1, min(limit, MAX_SUGGESTIONS))
+    by_code = StandardAddress.code.startswith(raw, autoescape=True)
+    by_key = StandardAddress.search_key.contains(folded, autoescape=True)
+    rank = case(
+        (by_code, 0),
+        (StandardAddress.search_key.startswith(folded, autoescape=True), 1),
+        else_=2,
+    )
+    query = (
+        select(StandardAddress)
+        .where(scope.clause(StandardAddress.area_path), by_code | by_key)
+        .order_by(rank, StandardAddress.code)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def nearest_address(
+    session: Session, *, scope: Scope, lon: float, lat: float, within_m: float = 500.0
+) -> StandardAddress | None:
+    """The standard address of ``scope`` nearest to a point, within about ``within_m``
+    metres (a box first, then the distance on a local flat projection), else ``None``."""
+    dlat = within_m / 111_320.0
+    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+    candidates = session.scalars(
+        select(StandardAddress).where(
+            scope.clause(StandardAddress.area_path),
+            StandardAddress.lon.between(lon - dlon, lon + dlon),
+            StandardAddress.lat.between(lat - dlat, lat + dlat),
+        )
+    ).all()
+    scale = math.cos(math.radians(lat))
+
+    def distance2(a: StandardAddress) -> float:
+        return ((a.lon - lon) * scale) ** 2 + (a.lat - lat) ** 2
+
+    best = min(candidates, key=distance2, default=None)
+    if best is None or distance2(best) > dlat**2:
+        return None
+    return best
 
 
 @dataclass(frozen=True)
@@ -734,6 +794,7 @@ def import_addresses(
             area_id=int(leaf),
             area_path=index.path_of(int(leaf)),
             source=source,
+            search_key=search_key(row.text_zh, row.text_en or row.text_zh),
         )
         for row, lon, lat, leaf in zip(rows, lons, lats, leaf_ids, strict=True)
     )
