@@ -14,7 +14,7 @@ from sqlalchemy import select
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area, AreaLevel
 from fangkong.core import auth
-from fangkong.core.bounds import Day, Id
+from fangkong.core.bounds import Day, Id, Latitude, Longitude
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput, NotFound
 from fangkong.core.i18n import translate
@@ -179,9 +179,17 @@ def board(
     scope: UserScope,
     language: Language,
     created: int | None = None,
+    lon: Longitude | None = None,
+    lat: Latitude | None = None,
 ) -> HTMLResponse:
     """接处警看板: the open incidents of your areas with their waiting time, and the intake
-    form."""
+    form; with ``lon`` and ``lat`` (a click on the command map) the form opens at that
+    point, the nearest standard address of your areas offered."""
+    form: dict[str, str] = {}
+    nearest = None
+    if lon is not None and lat is not None and auth.can(user, perms.INTAKE):
+        form = {"lon": f"{lon:.6f}", "lat": f"{lat:.6f}"}
+        nearest = area_service.nearest_address(db, scope=scope, lon=lon, lat=lat)
     return render(
         request,
         "dispatch/board.html",
@@ -189,8 +197,10 @@ def board(
         user=user,
         can_act=_can_act(user),
         created=created,
-        form={},
+        form=form,
         form_error=None,
+        from_map=bool(form),
+        nearest=nearest,
         **_intake_context(user, language),
         **_rows(request, db, scope, language),
     )

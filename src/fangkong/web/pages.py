@@ -87,6 +87,7 @@ def command_map(request: Request, user: CurrentUser, language: Language) -> Resp
         user=user,
         live=live,
         live_labels=dispatch_pages.live_labels(language) if live else {},
+        intake=auth.can(user, dispatch_perms.INTAKE),
     )
 
 

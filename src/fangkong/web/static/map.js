@@ -90,31 +90,49 @@
     }
   });
 
-  // One popup for a click: the finest visible area under the pointer.
+  // One popup for a click: the finest visible area under the pointer and, for those who
+  // record incidents, a link to the intake form at that point. Shown a moment later, so
+  // that a double click (the rings) shows none.
   const DEPTH = ["city", "district", "station", "beat", "grid"];
+  let pendingPopup = null;
   map.on("click", (e) => {
-    // A click on a live marker (incident, unit, post) is the live layer's, not an area's.
-    const live = ["incidents", "units", "posts"].filter((id) => map.getLayer(id));
+    // A click on a live marker (incident, unit, post) or a case is its layer's, not an area's.
+    const live = ["incidents", "units", "posts", "cases"].filter((id) => map.getLayer(id));
     if (live.length && map.queryRenderedFeatures(e.point, { layers: live }).length) return;
     const layers = DEPTH.map((lv) => lv + "-fill").filter((id) => map.getLayer(id) &&
       map.getLayoutProperty(id, "visibility") !== "none");
     const hits = map.queryRenderedFeatures(e.point, { layers });
-    if (!hits.length) return;
-    hits.sort((a, b) => DEPTH.indexOf(b.properties.level) - DEPTH.indexOf(a.properties.level));
-    const p = hits[0].properties;
+    const intake = el.dataset.intake === "1";
+    if (!hits.length && !intake) return;
     const box = document.createElement("div");
-    const title = document.createElement("strong");
-    title.textContent = el.dataset.lang === "en" ? p.name_en : p.name_zh;
-    const lines = [i18n["level." + p.level], i18n["map.code"] + ": " + p.code,
-      i18n["map.area_km2"] + ": " + p.area_km2];
-    box.append(title, ...lines.flatMap((line) => [document.createElement("br"), line]));
-    new maplibregl.Popup().setLngLat(e.lngLat).setDOMContent(box).addTo(map);
+    if (hits.length) {
+      hits.sort((a, b) => DEPTH.indexOf(b.properties.level) - DEPTH.indexOf(a.properties.level));
+      const p = hits[0].properties;
+      const title = document.createElement("strong");
+      title.textContent = el.dataset.lang === "en" ? p.name_en : p.name_zh;
+      const lines = [i18n["level." + p.level], i18n["map.code"] + ": " + p.code,
+        i18n["map.area_km2"] + ": " + p.area_km2];
+      box.append(title, ...lines.flatMap((line) => [document.createElement("br"), line]));
+    }
+    if (intake) {
+      const link = document.createElement("a");
+      link.className = "intake-here";
+      link.href = "/incidents?lon=" + e.lngLat.lng.toFixed(6) + "&lat=" + e.lngLat.lat.toFixed(6) + "#intake";
+      link.textContent = i18n["map.intake_here"];
+      const line = document.createElement("p");
+      line.append(link);
+      box.append(line);
+    }
+    clearTimeout(pendingPopup);
+    pendingPopup = setTimeout(() => {
+      new maplibregl.Popup().setLngLat(e.lngLat).setDOMContent(box).addTo(map);
+    }, 250);
   });
 
   // Click on the map (not on a popup): the 1/3/5-minute rings of that point, by road.
   const RING_COLORS = { 60: "#1a9850", 180: "#fdae61", 300: "#d73027" };
   map.on("contextmenu", (e) => showRings(e.lngLat));
-  map.on("dblclick", (e) => { e.preventDefault(); showRings(e.lngLat); });
+  map.on("dblclick", (e) => { e.preventDefault(); clearTimeout(pendingPopup); showRings(e.lngLat); });
   window.fangkongShowRings = showRings;
   async function showRings(lngLat) {
     const url = "/api/v1/network/isochrone?lon=" + lngLat.lng + "&lat=" + lngLat.lat +
