@@ -156,3 +156,22 @@ def test_a_placement_job_can_be_cancelled(live_server: LiveServer, live_network:
                 break
             time.sleep(0.2)
         assert state["status"] in ("cancelled", "done")
+
+
+def test_the_pages_render(live_server: LiveServer, live_network: Path) -> None:
+    _seed(live_server)
+    with live_server.client(live_server.admin_token()) as api:
+        api.post("/api/v1/planning/scenarios", json={"name": "page scenario"})
+    client = live_server.console_client("api_admin")
+    try:
+        for path, marker in (
+            ("/planning/coverage", 'id="coverage-form"'),
+            ("/planning/placement", "data-compare="),
+            ("/planning/ring", 'id="ring-form"'),
+        ):
+            page = client.get(path)
+            assert page.status_code == 200, path
+            assert marker in page.text, path
+            assert "<script>" not in page.text  # no inline script (CSP)
+    finally:
+        client.close()

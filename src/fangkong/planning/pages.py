@@ -65,6 +65,8 @@ SCRIPT_KEYS = (
     "planning.stage.heuristic",
     "planning.stage.bound",
     "planning.stage.solve",
+    "planning.recorded",
+    "planning.scenario_side",
 )
 MAP_KEYS = (
     "level.city",

@@ -228,6 +228,40 @@
     });
   }
 
+  // --- scenarios: compare with today, replay a recorded day ----------------------------------
+  const scenarioList = document.getElementById("scenario-list");
+  if (scenarioList) {
+    scenarioList.addEventListener("click", async (e) => {
+      const button = e.target.closest("button");
+      if (!button) return;
+      const box = document.getElementById("scenario-result");
+      say(t["planning.computing"]);
+      try {
+        if (button.dataset.compare) {
+          const run = await api("POST", `/api/v1/planning/scenarios/${button.dataset.compare}/compare`, {});
+          const r = run.result;
+          box.replaceChildren(
+            el("h2", {}, `${r.scenario.name} · #${run.id}`),
+            table(["", t["planning.today"], t["planning.scenario_side"], t["planning.gain"]], Object.keys(r.gain).map((k) =>
+              el("tr", {}, el("td", {}, `≤${k}s`), el("td", { class: "num" }, pct(r.today.totals.share[k])),
+                el("td", { class: "num" }, pct(r.planned.totals.share[k])), el("td", { class: "num" }, pct(r.gain[k]))))));
+          await showRunLayers(run.id);
+        } else if (button.dataset.replay) {
+          const day = document.getElementById("replay-day").value;
+          const run = await api("POST", `/api/v1/planning/scenarios/${button.dataset.replay}/replay`, { day });
+          const r = run.result;
+          box.replaceChildren(
+            el("h2", {}, `${r.scenario.name} · ${r.day} · ${r.incidents}`),
+            table(["", t["planning.recorded"], t["planning.today"], t["planning.scenario_side"], t["planning.gain"]],
+              Object.keys(r.gain).map((k) => el("tr", {}, el("td", {}, k),
+                el("td", { class: "num" }, pct(r.recorded.ring_share[k])), el("td", { class: "num" }, pct(r.today.ring_share[k])),
+                el("td", { class: "num" }, pct(r.planned.ring_share[k])), el("td", { class: "num" }, pct(r.gain[k]))))));
+        }
+        say("");
+      } catch (err) { say(String(err.message || err), true); }
+    });
+  }
+
   // --- control ring ---------------------------------------------------------------------------
   function renderRing(run) {
     const r = run.result;
