@@ -320,6 +320,8 @@ def seeded(live_server: LiveServer) -> Seeded:
                     "type": "hazard",
                     "title": f"matrix {grid}",
                     "area_code": grid,
+                    "lon": lon,
+                    "lat": lat,
                     "fields": {"finding_route": "on_foot", "category": "fire"},
                 },
             )
@@ -516,6 +518,10 @@ def _check_cases(ask: Ask, answer: httpx.Response) -> None:
     ask.expect_seeded("cases", {i["id"] for i in items})
 
 
+def _check_case_map(ask: Ask, answer: httpx.Response) -> None:
+    ask.expect_seeded("cases", {f["properties"]["id"] for f in answer.json()["features"]})
+
+
 def _check_units(ask: Ask, answer: httpx.Response) -> None:
     ask.expect_seeded("units", {u["id"] for u in answer.json()})
 
@@ -665,6 +671,7 @@ LIST_ROUTES: dict[str, Listed | str] = {
     "/api/v1/network/route": "a route over the roads, no record of an area",
     "/api/v1/cases/types": "the declared case types",
     "/api/v1/cases": Listed(case_perms.READ, _check_cases, {"limit": 500}),
+    "/api/v1/cases/map": Listed(case_perms.READ, _check_case_map),
     "/api/v1/cases/board": Listed(case_perms.READ, _area_param(_check_board)),
     "/api/v1/cases/indicators": Listed(
         case_perms.READ,

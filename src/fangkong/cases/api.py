@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response
@@ -40,6 +40,7 @@ from fangkong.cases.web import Calendar, Storage, attachment_response
 from fangkong.core.bounds import Id, Moment, Offset
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
+from fangkong.core.i18n import translate
 from fangkong.http.deps import (
     CurrentUser,
     DbSession,
@@ -156,6 +157,29 @@ def supervision_board(
             for r in rows
         ],
     )
+
+
+@router.get("/cases/map", response_model=dict[str, Any])
+def cases_map(db: DbSession, scope: UserScope, language: Language) -> dict[str, Any]:
+    """The command map's cases layer: the open hazards and disputes of your areas that have a
+    point, as GeoJSON (number, type, state and their labels; no titles: free text)."""
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [case.lon, case.lat]},
+            "properties": {
+                "id": case.id,
+                "number": service.number(case),
+                "type": case.case_type,
+                "type_label": translate(f"cases.type.{case.case_type}", language),
+                "state": case.state,
+                "state_label": translate(f"cases.{case.case_type}.state.{case.state}", language),
+                "overdue": service.is_overdue(case, utcnow()),
+            },
+        }
+        for case in service.get_map_cases(db, scope=scope)
+    ]
+    return {"type": "FeatureCollection", "features": features}
 
 
 @router.get("/cases/indicators", response_model=list[IndicatorsOut])

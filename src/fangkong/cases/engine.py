@@ -134,6 +134,36 @@ def get_all(
     return int(total), list(page)
 
 
+#: The case types the command map shows: hazards and disputes, each at its place.
+MAP_TYPES = ("hazard", "dispute")
+#: The most cases the command map's layer carries (the newest).
+MAX_MAP_CASES = 5000
+
+
+def get_map_cases(
+    session: Session,
+    *,
+    scope: Scope,
+    types: tuple[str, ...] = MAP_TYPES,
+    limit: int = MAX_MAP_CASES,
+) -> list[Case]:
+    """Open cases of ``types`` in ``scope`` that have a point, newest first: the command
+    map's cases layer (scoped as the case list)."""
+    query = (
+        select(Case)
+        .where(
+            scope.clause(Case.area_path),
+            Case.closed_at.is_(None),
+            Case.lon.is_not(None),
+            Case.lat.is_not(None),
+            Case.case_type.in_(types),
+        )
+        .order_by(Case.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
 def is_overdue(case: Case, now: datetime) -> bool:
     return case.closed_at is None and case.due_at is not None and case.due_at < now
 
@@ -196,7 +226,17 @@ def resolve_area(
             raise InvalidInput(
                 key="error.areas.point_outside", params={"lon": lon, "lat": lat}, field="lon"
             )
-        return chain[-1]
+        if not area_code:
+            return chain[-1]
+        # Both given: the named area, and the point must lie inside it.
+        area = area_service.get_by_code_or_raise(session, code=area_code, scope=scope)
+        if not chain[-1].path.startswith(area.path):
+            raise InvalidInput(
+                key="error.cases.point_outside_area",
+                params={"lon": lon, "lat": lat, "area": area.code},
+                field="lon",
+            )
+        return area
     if area_code:
         return area_service.get_by_code_or_raise(session, code=area_code, scope=scope)
     raise InvalidInput(key="error.cases.no_place", field="area_code")

@@ -3,6 +3,7 @@ timeline and actions (htmx), supervision board."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -231,6 +232,23 @@ def _render_new(
     )
 
 
+def _point(lon: str, lat: str) -> tuple[float | None, float | None]:
+    """The place picked on the new-case form: both empty, no point; else finite degrees in
+    range (:class:`InvalidInput` naming ``lon``)."""
+    lon, lat = lon.strip(), lat.strip()
+    if not lon and not lat:
+        return None, None
+    try:
+        x, y = float(lon), float(lat)
+    except ValueError:
+        x = y = math.nan
+    if not (math.isfinite(x) and math.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90):
+        raise InvalidInput(
+            key="error.cases.point_invalid", params={"lon": lon[:32], "lat": lat[:32]}, field="lon"
+        )
+    return x, y
+
+
 @router.get("/cases/new", response_class=HTMLResponse, dependencies=[requires(perms.CREATE)])
 def new_case_form(
     request: Request,
@@ -258,7 +276,10 @@ async def create_case(
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     decl = registry.get(values.get("type", ""))
     try:
-        area = service.resolve_area(db, scope=scope, area_code=values.get("area_code") or None)
+        lon, lat = _point(values.get("lon", ""), values.get("lat", ""))
+        area = service.resolve_area(
+            db, scope=scope, area_code=values.get("area_code") or None, lon=lon, lat=lat
+        )
         parties: list[service.PartyIn] = []
         if decl.parties is not None:
             for i in range(decl.parties.maximum):
@@ -285,6 +306,8 @@ async def create_case(
                 now=utcnow(),
                 calendar=calendar,
                 cipher=get_cipher(request),
+                lon=lon,
+                lat=lat,
             )
     except FangkongError as exc:
         if exc.status_code not in (409, 422):

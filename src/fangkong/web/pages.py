@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from fangkong.cases import permissions as case_perms
 from fangkong.core import auth, permissions
 from fangkong.core.config import LANGUAGES
 from fangkong.core.errors import Unauthorized
@@ -88,6 +89,7 @@ def command_map(request: Request, user: CurrentUser, language: Language) -> Resp
         live=live,
         live_labels=dispatch_pages.live_labels(language) if live else {},
         intake=auth.can(user, dispatch_perms.INTAKE),
+        cases=auth.can(user, case_perms.READ),
     )
 
 

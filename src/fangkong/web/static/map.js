@@ -80,6 +80,7 @@
       el.dataset.areas = String(drawn);
       el.dataset.scope = scopeFeatures.map((f) => f.properties.code).join(",");
       status.textContent = "";
+      if (el.dataset.cases === "1") await drawCases();
       // Layers of other scripts (the live dispatch layer) go on top of the areas.
       el.dispatchEvent(new CustomEvent("fangkong:areas-drawn"));
       // Ready once the new layers are drawn, not merely added.
@@ -89,6 +90,35 @@
       status.classList.add("error");
     }
   });
+
+  // The open hazards and disputes of the user's areas that have a point (the case list's
+  // scope); a click on one: its number, type and state, and a link to it.
+  const CASE_COLORS = { hazard: "#b5179e", dispute: "#3a86ff" };
+  async function drawCases() {
+    const cases = await getJSON("/api/v1/cases/map");
+    map.addSource("cases", { type: "geojson", data: cases });
+    map.addLayer({ id: "cases", type: "circle", source: "cases", paint: {
+      "circle-radius": 6,
+      "circle-color": ["match", ["get", "type"], "hazard", CASE_COLORS.hazard, CASE_COLORS.dispute],
+      "circle-stroke-color": ["case", ["get", "overdue"], "#d62828", "#ffffff"],
+      "circle-stroke-width": 2 } });
+    el.dataset.cases = String(cases.features.length);
+    map.on("click", "cases", (e) => {
+      const p = e.features[0].properties;
+      const box = document.createElement("div");
+      box.className = "case-popup";
+      const title = document.createElement("strong");
+      title.textContent = p.number;
+      const link = document.createElement("a");
+      link.href = "/cases/" + p.id;
+      link.textContent = i18n["map.case_open"];
+      box.append(title, document.createElement("br"), p.type_label + " · " + p.state_label,
+        document.createElement("br"), link);
+      new maplibregl.Popup().setLngLat(e.features[0].geometry.coordinates).setDOMContent(box).addTo(map);
+    });
+    map.on("mouseenter", "cases", () => { map.getCanvas().style.cursor = "pointer"; });
+    map.on("mouseleave", "cases", () => { map.getCanvas().style.cursor = ""; });
+  }
 
   // One popup for a click: the finest visible area under the pointer and, for those who
   // record incidents, a link to the intake form at that point. Shown a moment later, so
