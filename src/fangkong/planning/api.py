@@ -261,7 +261,16 @@ def run_events(run_id: RunId, request: Request, db: DbSession, scope: UserScope)
     )
 
 
-@router.get("/runs/{run_id}/geojson")
+@router.get(
+    "/runs/{run_id}/geojson",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/geo+json": {"schema": {"type": "object"}}},
+            "description": "A GeoJSON FeatureCollection",
+        }
+    },
+)
 def run_geojson(run_id: RunId, request: Request, db: DbSession, scope: UserScope) -> Response:
     """The run's sites, demand points (with the ring each meets), service areas and, for a
     control ring, its crossings and next checkpoints, as a GeoJSON FeatureCollection."""
@@ -275,7 +284,20 @@ def run_geojson(run_id: RunId, request: Request, db: DbSession, scope: UserScope
     )
 
 
-@router.get("/runs/{run_id}/xlsx")
+@router.get(
+    "/runs/{run_id}/xlsx",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "format": "binary"}
+                }
+            },
+            "description": "An XLSX workbook",
+        }
+    },
+)
 def run_xlsx(run_id: RunId, db: DbSession, scope: UserScope, language: Language) -> Response:
     """The run as a workbook: summary, coverage per area, the sites (and crossings)."""
     run = runs.get_or_raise(db, run_id=run_id, scope=scope)
