@@ -12,11 +12,12 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from fangkong.areas.models import LocatedMixin
+from fangkong.areas.models import Area, LocatedMixin
 from fangkong.core.db import Base, TimestampMixin, utcnow
 from fangkong.core.models import enum_column
+from fangkong.facilities.models import Facility
 
 
 class DeviceType(StrEnum):
@@ -71,6 +72,9 @@ class Device(LocatedMixin, TimestampMixin, Base):
     #: When the current status took effect (the last change's moment).
     status_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    area: Mapped[Area | None] = relationship(lazy="joined", viewonly=True)
+    facility: Mapped[Facility | None] = relationship(lazy="joined", viewonly=True)
 
 
 class StatusSource(StrEnum):

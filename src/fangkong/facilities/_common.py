@@ -50,3 +50,7 @@ def check_name(value: str, *, field: str = "name", limit: int = NAME_MAX) -> str
             key="error.facilities.name_length", params={"field": field, "max": limit}, field=field
         )
     return value
+
+
+#: The largest spreadsheet an import takes (bytes).
+MAX_IMPORT_BYTES = 16 << 20

@@ -7,9 +7,9 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from fangkong.areas.models import LocatedMixin
+from fangkong.areas.models import Area, LocatedMixin
 from fangkong.core.db import Base, TimestampMixin
 from fangkong.core.models import enum_column
 
@@ -53,6 +53,8 @@ class Facility(LocatedMixin, TimestampMixin, Base):
     #: element's id in ``source_ref``).
     source: Mapped[str] = mapped_column(String(16), default="manual")
     source_ref: Mapped[str | None] = mapped_column(String(64), default=None)
+
+    area: Mapped[Area | None] = relationship(lazy="joined", viewonly=True)
 
 
 class FacilityRule(TimestampMixin, Base):

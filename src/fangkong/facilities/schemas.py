@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from fangkong.core.bounds import Latitude, Longitude, Text
+from fangkong.core.bounds import Latitude, Longitude, NotBool, Text
 from fangkong.facilities.models import FacilityType
 from fangkong.facilities.rules import Condition, Requirement
 
 Code = Annotated[Text, Field(min_length=1, max_length=32)]
-Count = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
+Count = Annotated[int, NotBool, Field(ge=0, le=1_000_000)]
 
 
 class FacilityIn(BaseModel):
@@ -108,7 +108,7 @@ class InspectionIn(BaseModel):
     )
 
 
-class RatesOut(BaseModel):
+class RateOut(BaseModel):
     area_code: str
     area_name: str
     level: str

@@ -65,7 +65,7 @@ def _document(value: str, field: str = "document_no") -> str:
     return value
 
 
-def _site(session: Session, lookups: Lookups, code: str, scope: Scope | None) -> Site:
+def site_of(session: Session, lookups: Lookups, code: str, scope: Scope | None) -> Site:
     site = lookups.sites.get(code)
     if site is None:
         site = register.get_site_by_code_or_raise(session, code=code, scope=scope)
@@ -73,7 +73,7 @@ def _site(session: Session, lookups: Lookups, code: str, scope: Scope | None) ->
     return site
 
 
-def _material(session: Session, lookups: Lookups, code: str) -> Material:
+def material_of(session: Session, lookups: Lookups, code: str) -> Material:
     material = lookups.materials.get(code)
     if material is None:
         material = register.get_material_by_code_or_raise(session, code=code)
@@ -112,9 +112,9 @@ def build_movement(
     """A checked ledger row for ``data`` (not yet added): the site must be of a holder in
     ``scope``, the unit one of the material's, a transfer's counterparty as its kind needs."""
     lookups = lookups or Lookups.empty()
-    site = _site(session, lookups, data.site_code, scope)
+    site = site_of(session, lookups, data.site_code, scope)
     holder = _holder_by_id(session, lookups, site.holder_id)
-    material = _material(session, lookups, data.material_code)
+    material = material_of(session, lookups, data.material_code)
     milli = to_milli(material, data.quantity, data.unit.strip())
     counterparty: Holder | None = None
     counterparty_site: Site | None = None
@@ -139,7 +139,7 @@ def build_movement(
                 params={"kind": data.kind.value},
                 field="counterparty_code",
             )
-        counterparty_site = _site(session, lookups, data.counterparty_site_code, None)
+        counterparty_site = site_of(session, lookups, data.counterparty_site_code, None)
         if counterparty_site.holder_id != counterparty.id:
             raise InvalidInput(
                 key="error.materials.counterparty_site",
@@ -371,9 +371,9 @@ def record_count(
 ) -> StockCount:
     """Append a stock count (or its correction, naming the count it corrects)."""
     lookups = Lookups.empty()
-    site = _site(session, lookups, data.site_code, scope)
+    site = site_of(session, lookups, data.site_code, scope)
     holder = _holder_by_id(session, lookups, site.holder_id)
-    material = _material(session, lookups, data.material_code)
+    material = material_of(session, lookups, data.material_code)
     milli = to_milli(material, data.quantity, data.unit.strip(), allow_zero=True)
     if data.corrects_id is not None:
         original = session.get(StockCount, data.corrects_id)

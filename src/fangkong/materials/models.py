@@ -29,9 +29,9 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from fangkong.areas.models import LocatedMixin
+from fangkong.areas.models import Area, LocatedMixin
 from fangkong.core.db import Base, TimestampMixin, utcnow
 from fangkong.core.models import enum_column
 
@@ -153,6 +153,8 @@ class Holder(LocatedMixin, TimestampMixin, Base):
     contact_name_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
     contact_phone_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
     deregistered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    area: Mapped[Area | None] = relationship(lazy="joined", viewonly=True)
 
 
 class Site(LocatedMixin, TimestampMixin, Base):

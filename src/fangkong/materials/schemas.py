@@ -290,4 +290,6 @@ class RowErrorOut(BaseModel):
 
 class ImportOut(BaseModel):
     created: int
+    updated: int = 0
+    existing: int = Field(default=0, description="Ledger rows or counts held already")
     errors: list[RowErrorOut]

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Match
 
-from fangkong import __version__, areas, cases, dispatch, planning
+from fangkong import __version__, areas, cases, devices, dispatch, facilities, materials, planning
 from fangkong.core import audit
 from fangkong.core import personal as personal_data
 from fangkong.core.config import Settings
@@ -45,6 +45,9 @@ NAVIGATION: list[NavEntry] = [
     *cases.NAV,
     *dispatch.NAV,
     *planning.NAV,
+    *facilities.NAV,
+    *devices.NAV,
+    *materials.NAV,
     (MANAGE_USERS, "nav.users", "/users"),
     (READ_AUDIT, "nav.audit", "/audit"),
 ]
@@ -70,9 +73,27 @@ def body_limits() -> list[RouteLimit]:
     from fangkong.areas.api import MAX_IMPORT_BYTES as AREA_FILE
     from fangkong.cases.storage import MAX_BYTES as ATTACHMENT
     from fangkong.dispatch.api import MAX_IMPORT_BYTES as INCIDENT_FILE
+    from fangkong.materials._common import MAX_IMPORT_BYTES as REGISTER_FILE
 
     form = FORM_OVERHEAD_BYTES
+    # The registers' spreadsheets (facilities, devices and their statuses, materials), by the
+    # API and the console; and a batch of up to 10,000 device status reports.
+    registers = [
+        RouteLimit("POST", path, REGISTER_FILE + form)
+        for path in (
+            f"{API_PREFIX}/facilities/import",
+            f"{API_PREFIX}/devices/import",
+            f"{API_PREFIX}/devices/status/import",
+            f"{API_PREFIX}/materials/import/{{kind}}",
+            "/facilities/import",
+            "/devices/import",
+            "/devices/status/import",
+            "/materials/import",
+        )
+    ]
     return [
+        *registers,
+        RouteLimit("POST", f"{API_PREFIX}/devices/status/bulk", 4 << 20),
         RouteLimit("POST", f"{API_PREFIX}/areas/import", AREA_FILE),
         RouteLimit("POST", f"{API_PREFIX}/incidents/import", INCIDENT_FILE + form),
         RouteLimit("POST", f"{API_PREFIX}/cases/{{case_id}}/attachments", ATTACHMENT + form),
@@ -88,9 +109,15 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.cases import jobs as case_jobs
     from fangkong.cases import pages as cases_pages
     from fangkong.cases import web as case_web
+    from fangkong.devices import api as devices_api
+    from fangkong.devices import pages as devices_pages
     from fangkong.dispatch import api as dispatch_api
     from fangkong.dispatch import fastpath as dispatch_fastpath
     from fangkong.dispatch import pages as dispatch_pages
+    from fangkong.facilities import api as facilities_api
+    from fangkong.facilities import pages as facilities_pages
+    from fangkong.materials import api as materials_api
+    from fangkong.materials import pages as materials_pages
     from fangkong.network import api as network_api
     from fangkong.planning import api as planning_api
     from fangkong.planning import pages as planning_pages
@@ -209,12 +236,18 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(cases_api.router, prefix=API_PREFIX)
     app.include_router(dispatch_api.router, prefix=API_PREFIX)
     app.include_router(planning_api.router, prefix=API_PREFIX)
+    app.include_router(facilities_api.router, prefix=API_PREFIX)
+    app.include_router(devices_api.router, prefix=API_PREFIX)
+    app.include_router(materials_api.router, prefix=API_PREFIX)
     app.include_router(core_pages.router)
     app.include_router(account_pages.router)
     app.include_router(areas_pages.router)
     app.include_router(cases_pages.router)
     app.include_router(dispatch_pages.router)
     app.include_router(planning_pages.router)
+    app.include_router(facilities_pages.router)
+    app.include_router(devices_pages.router)
+    app.include_router(materials_pages.router)
 
     @app.exception_handler(FangkongError)
     async def domain_error(request: Request, exc: FangkongError) -> Response:
