@@ -556,6 +556,23 @@ def test_many_to_many_on_the_hierarchy_matches_scipy_and_the_plain_path(
     assert_times(one.to_dense(), want)
 
 
+def test_sweeps_reuse_their_rows_across_calls() -> None:
+    # One workspace for every call: rows left live by a wide cutoff must not leak into a
+    # narrow one, nor a layout restricted for one target set into another's.
+    g = small_city()
+    rng = np.random.default_rng(8)
+    a = csr_matrix((g.time_s, g.head, g.indptr), shape=(g.n_nodes, g.n_nodes))
+    engine = Engine(g, hierarchy="auto", threads=1)
+    engine.m2m_method = "rphast"
+    sources = rng.choice(g.n_nodes, 21, replace=False)
+    full = dijkstra(a, indices=sources)
+    for cutoff, n_targets in ((1e9, 800), (60.0, 800), (400.0, 50), (30.0, 3000), (1e9, 7)):
+        targets = rng.choice(g.n_nodes, n_targets, replace=False)
+        pairs = engine.many_to_many(sources, targets, cutoff_s=cutoff)
+        assert engine.last_m2m_method == "rphast"
+        assert_times(pairs.to_dense(), over(full[:, targets], cutoff))
+
+
 @pytest.mark.parametrize("method", ["buckets", "rphast"])
 def test_many_to_many_between_points_on_the_hierarchy(
     method: Literal["buckets", "rphast"],

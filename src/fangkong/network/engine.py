@@ -128,7 +128,8 @@ _CACHE_ENTRIES = 16
 _CACHE_MAX_BYTES = 1 << 20
 # Many-to-many on the hierarchy, buckets or sweeps (Engine._m2m_method): ns per unit of work,
 # and the targets and sources whose search spaces are sampled.
-_NS_SWEEP = 7.0  # a row or edge of the restricted layout, per sweep of LANES sources
+_NS_FLAG = 3.5  # a row or edge of the restricted layout, per sweep of LANES sources
+_NS_SWEEP = 4.0  # the same, more, where the row is live (see rphast._sweep)
 _NS_ENTRY = 2.0  # a target entry, per source
 _NS_SEARCH = 700.0  # a node an upward search keeps (with the stalled ones it also settles)
 _NS_SCAN = 20.0  # a bucket entry a source's search scans
@@ -737,6 +738,7 @@ class _Workspace:
         "reached_time",
         "stamp",
         "state",
+        "sweep_live",
         "sweep_mark",
         "sweep_rows",
         "sweep_times",
@@ -762,6 +764,7 @@ class _Workspace:
         # Restricted PHAST sweeps only (rows, their batch marks, the targets' times)
         self.sweep_rows = np.empty((0, LANES), dtype=np.float64)
         self.sweep_mark = np.zeros(0, dtype=np.int32)
+        self.sweep_live = np.zeros(0, dtype=np.int32)
         self.sweep_times = np.empty((0, 0), dtype=np.float64)
         self.batch = 0
         self.stamp = 0
@@ -795,11 +798,15 @@ class _Workspace:
         and the times of ``entries`` target entries per source, kept across calls."""
         self.prepare(2 * n_queries, heap_capacity)
         if self.sweep_rows.shape[0] < rows:
-            self.sweep_rows = np.empty((rows, LANES), dtype=np.float64)
+            # rows not live in the current batch are all inf (see rphast._sweep)
+            self.sweep_rows = np.full((rows, LANES), np.inf)
             self.sweep_mark = np.zeros(rows, dtype=np.int32)
+            self.sweep_live = np.full(rows, -1, dtype=np.int32)
             self.batch = 0
         elif self.batch + n_queries + 4 > _STAMP_LIMIT:
+            self.sweep_rows.fill(np.inf)
             self.sweep_mark.fill(0)
+            self.sweep_live.fill(-1)
             self.batch = 0
         height = -(-n_queries // LANES) * LANES
         have = self.sweep_times.shape
@@ -1425,10 +1432,10 @@ class Engine:
 
     def _sample_spaces(
         self, h: ContractionHierarchy, items: _Expanded, count: int, cutoff: float, *, up: bool
-    ) -> tuple[IntArray, Int32Array]:
+    ) -> tuple[IntArray, Int32Array, FloatArray]:
         """Upward search spaces (pruned at the cutoff, stalled nodes left out) of ``count``
         items spread evenly over ``items``: sources climb ``up``, targets ``down``.
-        Returns (ptr, rank) per sampled item."""
+        Returns (ptr, rank, time) per sampled item."""
         n_items = int(items.ptr.shape[0] - 1)
         pick = np.unique(np.linspace(0, n_items - 1, min(count, n_items)).astype(np.int64))
         lo, hi = items.ptr[pick], items.ptr[pick + 1]
@@ -1444,7 +1451,7 @@ class Engine:
         ws = self._acquire()
         try:
             ws.prepare(pick.shape[0], h.up_head.shape[0] + h.down_tail.shape[0] + at.shape[0] + 1)
-            e_ptr, e_node, _, ws.stamp = item_searches(
+            e_ptr, e_node, e_time, ws.stamp = item_searches(
                 *climb,
                 *stall,
                 h.rank,
@@ -1460,7 +1467,7 @@ class Engine:
             )
         finally:
             self._release(ws)
-        return e_ptr, e_node
+        return e_ptr, e_node, e_time
 
     def _m2m_plan(
         self,
@@ -1493,23 +1500,43 @@ class Engine:
         n_tgt = int(entries.ptr.shape[0] - 1)
         if n_src == 0 or n_tgt == 0:
             return None
-        t_ptr, t_node = self._sample_spaces(h, entries, _SAMPLE_TARGETS, cutoff, up=False)
-        s_ptr, s_node = self._sample_spaces(h, seeds, _SAMPLE_SOURCES, cutoff, up=True)
+        t_ptr, t_node, t_time = self._sample_spaces(h, entries, _SAMPLE_TARGETS, cutoff, up=False)
+        s_ptr, s_node, s_time = self._sample_spaces(h, seeds, _SAMPLE_SOURCES, cutoff, up=True)
         sampled_t = max(1, t_ptr.shape[0] - 1)
         sampled_s = max(1, s_ptr.shape[0] - 1)
-        nodes, counts = np.unique(t_node, return_counts=True)
-        at = np.minimum(np.searchsorted(nodes, s_node), max(0, nodes.shape[0] - 1))
-        met = counts[at][nodes[at] == s_node] if nodes.shape[0] else counts[:0]
-        scanned = float(met.sum()) * n_tgt / sampled_t / sampled_s
+        # the sampled targets' entries by node: what each sampled source's search meets
+        order = np.argsort(t_node, kind="stable")
+        t_sorted = t_node[order]
+        t_item = np.repeat(np.arange(sampled_t), np.diff(t_ptr))[order]
+        t_at = t_time[order]
+        scanned = 0.0
+        within = 0
+        for i in range(s_ptr.shape[0] - 1):
+            nodes = s_node[s_ptr[i] : s_ptr[i + 1]]
+            lo = np.searchsorted(t_sorted, nodes, side="left")
+            hi = np.searchsorted(t_sorted, nodes, side="right")
+            met = hi - lo
+            scanned += float(met.sum())
+            pick = np.repeat(lo - np.cumsum(met) + met, met) + np.arange(int(met.sum()))
+            best = np.full(sampled_t, np.inf)
+            np.minimum.at(
+                best, t_item[pick], np.repeat(s_time[s_ptr[i] : s_ptr[i + 1]], met) + t_at[pick]
+            )
+            within += int((best <= cutoff).sum())
+        scanned *= n_tgt / sampled_t / sampled_s
+        reach = within / (sampled_t * sampled_s)
         build = n_tgt * _NS_SEARCH * float(t_ptr[-1]) / sampled_t
         queries = n_src * (_NS_SEARCH * float(s_ptr[-1]) / sampled_s + _NS_SCAN * scanned)
         restriction = _NS_RESTRICT * (h.n_nodes + h.down_tail.shape[0])
-        estimate.update(build_ns=build, queries_ns=queries, scanned=scanned)
+        estimate.update(build_ns=build, queries_ns=queries, scanned=scanned, reach=reach)
         if build + queries <= restriction:
             return None
         plan = self._sweep_plan(h, entries, cutoff, own_rows=own_rows)
+        # rows live for a sweep: those within the cutoff of one of its LANES sources
+        live = 1.0 - (1.0 - reach) ** LANES
         sweeps = n_src * (
-            _NS_SWEEP * (plan.n_rows + plan.n_edges) / LANES + _NS_ENTRY * plan.ent_c.shape[0]
+            (_NS_FLAG + _NS_SWEEP * live) * (plan.n_rows + plan.n_edges) / LANES
+            + _NS_ENTRY * plan.ent_c.shape[0]
         )
         estimate["sweeps_ns"] = sweeps
         return plan if sweeps < build + queries else None
@@ -1561,6 +1588,7 @@ class Engine:
             ws.stamp,
             ws.sweep_rows,
             ws.sweep_mark,
+            ws.sweep_live,
             ws.batch,
             ws.sweep_times,
         )

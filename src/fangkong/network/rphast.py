@@ -243,68 +243,105 @@ def _sweep(
     r_w: FloatArray,
     rows: FloatArray,
     mark: Int32Array,
+    live: Int32Array,
     batch: int,
     ent_c: Int32Array,
     ent_off: FloatArray,
+    cutoff: float,
     times: FloatArray,
     row0: int,
 ) -> None:
     """One sweep of :data:`LANES` sources: each row is the minimum of its own labels (where
     ``mark`` is this batch's) and its upper neighbours' rows plus the edge, lane by lane;
     the targets' entries (sorted by row) are read off their rows as soon as these are final,
-    into ``times[row0 + lane, entry]``. Eight named accumulators keep a row in registers."""
+    into ``times[row0 + lane, entry]``. Eight named accumulators keep a row in registers.
+
+    Rows with a lane within the cutoff are *live* (``live[p] == batch``). A row with no
+    label of its own and no live upper neighbour is left as it is, which is all ``inf``:
+    a row that was live in the batch before and is not now is set to ``inf`` (the first
+    sweep of a call follows the last of the call before, so that holds across calls; the
+    engine fills new rows with ``inf``). Where the cutoff keeps the sources to small
+    neighbourhoods most rows are not live, and a sweep reads little more than the flags of
+    their upper neighbours; elsewhere a row costs one flag read more."""
     inf = np.inf
     e = 0
     n_ent = ent_c.shape[0]
     for p in range(r_ptr.shape[0] - 1):
-        if mark[p] == batch:
-            a0 = rows[p, 0]
-            a1 = rows[p, 1]
-            a2 = rows[p, 2]
-            a3 = rows[p, 3]
-            a4 = rows[p, 4]
-            a5 = rows[p, 5]
-            a6 = rows[p, 6]
-            a7 = rows[p, 7]
-        else:
-            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = inf
-        for a in range(r_ptr[p], r_ptr[p + 1]):
-            q = r_src[a]
-            wa = r_w[a]
-            t = rows[q, 0] + wa
-            a0 = t if t < a0 else a0
-            t = rows[q, 1] + wa
-            a1 = t if t < a1 else a1
-            t = rows[q, 2] + wa
-            a2 = t if t < a2 else a2
-            t = rows[q, 3] + wa
-            a3 = t if t < a3 else a3
-            t = rows[q, 4] + wa
-            a4 = t if t < a4 else a4
-            t = rows[q, 5] + wa
-            a5 = t if t < a5 else a5
-            t = rows[q, 6] + wa
-            a6 = t if t < a6 else a6
-            t = rows[q, 7] + wa
-            a7 = t if t < a7 else a7
-        rows[p, 0] = a0
-        rows[p, 1] = a1
-        rows[p, 2] = a2
-        rows[p, 3] = a3
-        rows[p, 4] = a4
-        rows[p, 5] = a5
-        rows[p, 6] = a6
-        rows[p, 7] = a7
+        found = mark[p] == batch
+        start = r_ptr[p]
+        stop = r_ptr[p + 1]
+        if not found:
+            for a in range(start, stop):
+                if live[r_src[a]] == batch:
+                    found = True
+                    break
+        alive = False
+        if found:
+            if mark[p] == batch:
+                a0 = rows[p, 0]
+                a1 = rows[p, 1]
+                a2 = rows[p, 2]
+                a3 = rows[p, 3]
+                a4 = rows[p, 4]
+                a5 = rows[p, 5]
+                a6 = rows[p, 6]
+                a7 = rows[p, 7]
+            else:
+                a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = inf
+            for a in range(start, stop):
+                q = r_src[a]
+                wa = r_w[a]
+                t = rows[q, 0] + wa
+                a0 = t if t < a0 else a0
+                t = rows[q, 1] + wa
+                a1 = t if t < a1 else a1
+                t = rows[q, 2] + wa
+                a2 = t if t < a2 else a2
+                t = rows[q, 3] + wa
+                a3 = t if t < a3 else a3
+                t = rows[q, 4] + wa
+                a4 = t if t < a4 else a4
+                t = rows[q, 5] + wa
+                a5 = t if t < a5 else a5
+                t = rows[q, 6] + wa
+                a6 = t if t < a6 else a6
+                t = rows[q, 7] + wa
+                a7 = t if t < a7 else a7
+            low = min(min(min(a0, a1), min(a2, a3)), min(min(a4, a5), min(a6, a7)))
+            alive = low <= cutoff
+        if alive:
+            live[p] = batch
+            rows[p, 0] = a0
+            rows[p, 1] = a1
+            rows[p, 2] = a2
+            rows[p, 3] = a3
+            rows[p, 4] = a4
+            rows[p, 5] = a5
+            rows[p, 6] = a6
+            rows[p, 7] = a7
+        elif found or live[p] == batch - 1:
+            for j in range(LANES):
+                rows[p, j] = inf
         while e < n_ent and ent_c[e] == p:
-            off = ent_off[e]
-            times[row0 + 0, e] = a0 + off
-            times[row0 + 1, e] = a1 + off
-            times[row0 + 2, e] = a2 + off
-            times[row0 + 3, e] = a3 + off
-            times[row0 + 4, e] = a4 + off
-            times[row0 + 5, e] = a5 + off
-            times[row0 + 6, e] = a6 + off
-            times[row0 + 7, e] = a7 + off
+            if alive:
+                off = ent_off[e]
+                times[row0 + 0, e] = a0 + off
+                times[row0 + 1, e] = a1 + off
+                times[row0 + 2, e] = a2 + off
+                times[row0 + 3, e] = a3 + off
+                times[row0 + 4, e] = a4 + off
+                times[row0 + 5, e] = a5 + off
+                times[row0 + 6, e] = a6 + off
+                times[row0 + 7, e] = a7 + off
+            else:
+                times[row0 + 0, e] = inf
+                times[row0 + 1, e] = inf
+                times[row0 + 2, e] = inf
+                times[row0 + 3, e] = inf
+                times[row0 + 4, e] = inf
+                times[row0 + 5, e] = inf
+                times[row0 + 6, e] = inf
+                times[row0 + 7, e] = inf
             e += 1
 
 
@@ -339,6 +376,7 @@ def rphast_block(
     stamp: int,
     rows: FloatArray,
     mark: Int32Array,
+    live: Int32Array,
     batch: int,
     times: FloatArray,
 ) -> tuple[int, int, int, int]:
@@ -353,10 +391,10 @@ def rphast_block(
     engine passes some only where entry ``j`` is item ``j`` (the items' own rows, see
     :func:`item_rows`). ``dist``/``state``/``hk``/``hv`` and ``stamp`` serve the upward
     searches (as in :func:`fangkong.network.ch.bucket_many_to_many`); ``rows`` (at least
-    compact nodes × LANES), ``mark`` (at least compact nodes; each below ``batch``) and
-    ``times`` (at least the sources rounded up to LANES × entries) are the caller's
-    scratch. Returns the pairs within the cutoff, the last stamp, the last batch and the
-    nodes settled upwards."""
+    compact nodes × LANES; rows not live in ``batch`` all ``inf``), ``mark`` and ``live``
+    (at least compact nodes; each at most ``batch``) and ``times`` (at least the sources
+    rounded up to LANES × entries) are the caller's scratch. Returns the pairs within the
+    cutoff, the last stamp, the last batch and the nodes settled upwards."""
     n_ent = ent_c.shape[0]
     settled = 0
     inf = np.inf
@@ -399,7 +437,9 @@ def rphast_block(
                     if key < rows[c, k]:
                         rows[c, k] = key
                 size = relax(up_ptr, up_head, up_w, v, key, cutoff, dist, state, base, hk, hv, size)
-        _sweep(r_ptr, r_src, r_w, rows, mark, batch, ent_c, ent_off, times, b - src_lo)
+        _sweep(
+            r_ptr, r_src, r_w, rows, mark, live, batch, ent_c, ent_off, cutoff, times, b - src_lo
+        )
     count = 0
     for k in range(src_hi - src_lo):
         s = src_lo + k
