@@ -28,9 +28,10 @@ Queries (times in seconds, every answer checked against scipy before its timing 
 - ``many-to-many``: 2,000 sources × 50,000 targets within 600 s (quick: 500 × 10,000); the
   slow peers run a prefix of the sources and their time is scaled up linearly (said so in the
   table); on the demo network the targets are all its nodes (it has fewer than 50,000);
-  fangkong on its contraction hierarchy (the targets' buckets pruned at the cutoff, built in
-  the timed call, or a PHAST sweep per source when the targets are a third of the nodes or
-  more) and on its plain path (a bucket-queue search per source) side by side; each peer is
+  fangkong on its contraction hierarchy (restricted PHAST sweeps, 8 sources a sweep, or the
+  targets' buckets pruned at the cutoff, whichever it estimates cheaper; either prepared in
+  the timed call) and on its plain path (a bucket-queue search per source) side by side;
+  each peer is
   timed up to its own answer (fangkong and pandana: the sparse pairs within the cutoff for
   the targets; scipy and pyroutingkit: dense rows), the rows the check compares are built
   after the timing;
@@ -133,6 +134,12 @@ NY_UNIT_S = 0.0036
 CITY_NODES = 40_000
 CITY_CENTRE = (-73.9855, 40.7580)  # Times Square (lon, lat)
 ROADNETS = ("city", "ny")
+# How fangkong's many-to-many ran (Engine.last_m2m_method)
+M2M_WAYS = {
+    "rphast": "restricted PHAST sweeps, 8 sources a sweep",
+    "buckets": "the targets' buckets pruned at the cutoff, one upward search per source",
+    "plain": "plain bucket-queue searches",
+}
 # Many-to-many by reach: the shares of pairs within reach the cutoffs are chosen for
 REACH_SHARES = (0.03, 0.30, 0.60, 0.95)
 # where the cutoff prunes: the goal there is 2x pyroutingkit, elsewhere 1x
@@ -330,9 +337,9 @@ def run_fangkong(
         eng.k_nearest_sources(node, targets[:7], K)
         eng.reachable_from(node, cutoff_s=1.0)
         eng.multi_source_nearest([node], cutoff_s=1.0)
-        eng.many_to_many([node], targets[:7], cutoff_s=1.0)
-        # targets a third of the nodes or more take the hierarchy's PHAST path
-        eng.many_to_many([node], np.arange(graph.n_nodes), cutoff_s=1.0)
+        for method in ("buckets", "rphast", "auto"):  # both ways; the sweeps' layout
+            eng.m2m_method = method
+            eng.many_to_many([node], targets[:7], cutoff_s=1.0)
     result["first_query_s"] = time.perf_counter() - started
 
     n = run["knn_queries"]
@@ -408,6 +415,7 @@ def run_fangkong(
         result["m2m_sources_run"] = int(sources.shape[0])
         result["m2m_pairs"] = len(pairs)
         result["m2m_settled_per_source"] = engine.last_settled / max(1, sources.shape[0])
+        result["m2m_method"] = engine.last_m2m_method
         started = time.perf_counter()
         plain_pairs = plain.many_to_many(sources, m2m_targets, cutoff_s=M2M_CUTOFF_S)
         result["m2m_plain_s"] = time.perf_counter() - started
@@ -1228,10 +1236,9 @@ def report(
         if "m2m_s" in fk:
             lines.append(
                 f"  fangkong: {fk['m2m_pairs']:,} pairs within the cutoff, "
-                f"{os.cpu_count()} threads; on the CH (targets' buckets pruned at the "
-                f"cutoff and one upward search per source, or a PHAST sweep per "
-                f"source for targets a third of the nodes or more; "
-                f"{fk['m2m_settled_per_source']:,.0f} nodes settled upwards per "
+                f"{os.cpu_count()} threads; on the CH by "
+                f"{M2M_WAYS.get(fk.get('m2m_method', ''), '?')} "
+                f"({fk['m2m_settled_per_source']:,.0f} nodes settled upwards per "
                 f"source); its "
                 f"plain path (a bucket-queue search per source, "
                 f"{fk['m2m_plain_settled_per_source']:,.0f} settled) "
