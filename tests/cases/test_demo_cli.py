@@ -16,12 +16,12 @@ from fangkong.areas import service as area_service
 from fangkong.cases import jobs, service
 from fangkong.cases.calendar import BusinessCalendar
 from fangkong.cases.cli import cases_app
-from fangkong.demo.cases import build_demo_cases
 from fangkong.cases.models import Case, CaseEvent, CaseParty
 from fangkong.core.audit import SYSTEM
 from fangkong.core.db import make_engine, make_session_factory, session_scope
 from fangkong.core.migrate import upgrade
 from fangkong.core.models import Role
+from fangkong.demo.cases import build_demo_cases
 
 
 def test_demo_cases(db: Session, make_user: UserFactory) -> None:

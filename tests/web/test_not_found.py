@@ -34,4 +34,4 @@ def test_unknown_page_keeps_the_logged_in_users_navigation(live_server: LiveServ
     answer = console.get("/no/such/page", headers={"Accept": "text/html"})
     console.close()
     assert answer.status_code == 404
-    assert ': api_admin · ' in answer.text and 'href="/audit"' in answer.text
+    assert ": api_admin · " in answer.text and 'href="/audit"' in answer.text
