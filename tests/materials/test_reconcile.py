@@ -649,6 +649,17 @@ def test_a_transfer_across_scopes_pairs_with_the_other_holders_end(db: Session) 
     assert result.transfers_paired == 1
     # The other district's holder is not reconciled for a station that does not see it.
     assert all(d.holder_id == result.balances[0].holder_id for d in result.discrepancies)
+    # One holder asked by its id: the same answer.
+    one = reconcile.reconcile(
+        db,
+        scope=_scope(db, "T-D1-S1"),
+        start=BASE,
+        end=BASE + timedelta(days=10),
+        now=BASE + timedelta(days=10),
+        zone=ZONE,
+        holder_ids=[result.balances[0].holder_id],
+    )
+    assert one.balances == result.balances and one.discrepancies == result.discrepancies
 
 
 def test_pending_transfer_within_its_window_is_no_discrepancy(db: Session) -> None:

@@ -261,7 +261,7 @@ def compute(inputs: Inputs) -> list[AreaFigures]:
 
 
 def _columns(conn: Connection, query: Select[Any], width: int) -> list[F64]:
-    compiled = query.compile(dialect=conn.dialect)
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params: Any = compiled.params
     if compiled.positional:
         params = tuple(compiled.params[name] for name in compiled.positiontup or ())

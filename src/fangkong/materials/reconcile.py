@@ -649,7 +649,7 @@ def _array(values: Sequence[Any]) -> I64:
 def _int_columns(conn: Connection, query: Select[Any], width: int) -> list[I64]:
     """The integer columns of ``query``'s rows, read through the driver's own cursor (a
     million rows as plain tuples, not result rows) into one array."""
-    compiled = query.compile(dialect=conn.dialect)
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params: Any = compiled.params
     if compiled.positional:
         params = tuple(compiled.params[name] for name in compiled.positiontup or ())

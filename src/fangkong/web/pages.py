@@ -9,6 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from fangkong.cases import permissions as case_perms
+from fangkong.devices import permissions as device_perms
+from fangkong.facilities import permissions as facility_perms
+from fangkong.materials import permissions as material_perms
 from fangkong.core import auth, permissions
 from fangkong.core.config import LANGUAGES
 from fangkong.core.errors import Unauthorized
@@ -90,6 +93,11 @@ def command_map(request: Request, user: CurrentUser, language: Language) -> Resp
         live_labels=dispatch_pages.live_labels(language) if live else {},
         intake=auth.can(user, dispatch_perms.INTAKE),
         cases=auth.can(user, case_perms.READ),
+        registers={
+            "facilities": auth.can(user, facility_perms.READ),
+            "devices": auth.can(user, device_perms.READ),
+            "materials": auth.can(user, material_perms.READ),
+        },
     )
 
 

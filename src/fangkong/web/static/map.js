@@ -127,7 +127,8 @@
   let pendingPopup = null;
   map.on("click", (e) => {
     // A click on a live marker (incident, unit, post) or a case is its layer's, not an area's.
-    const live = ["incidents", "units", "posts", "cases"].filter((id) => map.getLayer(id));
+    const live = ["incidents", "units", "posts", "cases", "facilities", "devices", "materials"]
+      .filter((id) => map.getLayer(id));
     if (live.length && map.queryRenderedFeatures(e.point, { layers: live }).length) return;
     const layers = DEPTH.map((lv) => lv + "-fill").filter((id) => map.getLayer(id) &&
       map.getLayoutProperty(id, "visibility") !== "none");
