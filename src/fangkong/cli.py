@@ -23,7 +23,10 @@ from fangkong.core.errors import FangkongError
 from fangkong.core.scoping import Scope
 from fangkong.core.users_cli import users_app
 from fangkong.demo.cli import register_demo
+from fangkong.devices.cli import devices_app
 from fangkong.dispatch.cli import dispatch_app
+from fangkong.facilities.cli import facilities_app
+from fangkong.materials.cli import materials_app
 from fangkong.network.cli import network_app
 from fangkong.planning.cli import planning_app
 
@@ -45,6 +48,9 @@ app.add_typer(network_app, name="network")
 app.add_typer(cases_app, name="cases")
 app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(planning_app, name="planning")
+app.add_typer(facilities_app, name="facilities")
+app.add_typer(devices_app, name="devices")
+app.add_typer(materials_app, name="materials")
 
 WHOLE_TREE = Scope(paths=("/",))
 
