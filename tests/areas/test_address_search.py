@@ -59,7 +59,7 @@ def test_the_key_folds_accents_case_and_spaces_and_holds_pinyin() -> None:
 def test_search_by_code_text_pinyin_and_initials(db: Session) -> None:
     _seed(db)
     assert _codes(db, "ZS-0") == ["ZS-001"]
-    assert _codes(db, "zs-9") == ["ZS-900"]  # the folded key holds no code: text only
+    assert _codes(db, "zs-9") == ["ZS-900"]  # a code prefix, case aside
     assert _codes(db, "中山") == ["ZS-001", "ZS-900"]
     assert _codes(db, "解放") == ["JF-002"]
     assert _codes(db, "ZHONGSHAN road") == ["ZS-001"]

@@ -664,7 +664,7 @@ MAX_SUGGESTIONS = 20
 def search_addresses(
     session: Session, *, scope: Scope, q: str, limit: int = 10
 ) -> list[StandardAddress]:
-    """Addresses of ``scope`` for what was typed: a code prefix, or a substring of the
+    """Addresses of ``scope`` for what was typed: a code prefix (case aside), or a substring of the
     folded Chinese or English text, the full pinyin or its initials ("zhongshan", "zs",
     "Zhōngshān" all find 中山路). Code prefixes first, then keys starting with the query,
     then by code; at most ``limit`` (up to :data:`MAX_SUGGESTIONS`)."""
@@ -673,7 +673,7 @@ def search_addresses(
     if not folded:
         return []
     limit = max(1, min(limit, MAX_SUGGESTIONS))
-    by_code = StandardAddress.code.startswith(raw, autoescape=True)
+    by_code = StandardAddress.code.istartswith(raw, autoescape=True)
     by_key = StandardAddress.search_key.contains(folded, autoescape=True)
     rank = case(
         (by_code, 0),
