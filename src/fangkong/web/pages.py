@@ -9,15 +9,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from fangkong.cases import permissions as case_perms
-from fangkong.devices import permissions as device_perms
-from fangkong.facilities import permissions as facility_perms
-from fangkong.materials import permissions as material_perms
 from fangkong.core import auth, permissions
 from fangkong.core.config import LANGUAGES
 from fangkong.core.errors import Unauthorized
 from fangkong.core.i18n import translate
+from fangkong.devices import permissions as device_perms
 from fangkong.dispatch import pages as dispatch_pages
 from fangkong.dispatch import permissions as dispatch_perms
+from fangkong.facilities import permissions as facility_perms
 from fangkong.http import tables
 from fangkong.http.deps import (
     LANGUAGE_COOKIE,
@@ -29,6 +28,7 @@ from fangkong.http.deps import (
     session_clock,
 )
 from fangkong.http.templating import render
+from fangkong.materials import permissions as material_perms
 from fangkong.web import audit_list
 
 router = APIRouter(include_in_schema=False)
