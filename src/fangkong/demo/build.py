@@ -37,6 +37,7 @@ from fangkong.demo.osm import (
     read_roads,
 )
 from fangkong.demo.planning import build_demo_planning
+from fangkong.demo.registers import build_demo_registers
 from fangkong.demo.tessellate import generate_beats_and_grids, plan_counts, road_points
 from fangkong.network import service as network_service
 from fangkong.network.profile import DEFAULT_PROFILE
@@ -471,6 +472,7 @@ def build(
     )
     t = step("posts, units and a year of incidents", t)
     build_demo_planning(session, network=network, city_code=CITY_CODE)
+    build_demo_registers(session, pbf=pbf, roads=roads, now=utcnow(), cipher=cipher)
     step("coverage today, a placement scenario, checkpoints", t)
     report.seconds = time.perf_counter() - started
     return report
