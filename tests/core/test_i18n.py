@@ -97,7 +97,11 @@ def test_every_template_key_exists(language: str) -> None:
             if key not in keys:
                 missing.append(f"{name}: {key}")
             continue
-        assert key in dynamic, f"{name}: dynamic key prefix {key!r} has no known values"
+        if key not in dynamic:
+            # A prefix whose values the table above does not list: the catalogue must hold some
+            # (the two catalogues holding the same keys is checked on its own).
+            assert any(k.startswith(key) for k in keys), f"{name}: no key starts with {key!r}"
+            continue
         missing.extend(
             f"{name}: {key}{value}" for value in sorted(dynamic[key]) if f"{key}{value}" not in keys
         )
