@@ -370,12 +370,17 @@ def test_attachments_of_a_case_with_personal_data_need_the_unmask_permission(
 
 def test_types_in_both_languages(cases_server: CasesServer, tokens: dict[str, str]) -> None:
     with cases_server.client(tokens["viewer"]) as viewer:
-        zh = viewer.get("/api/v1/cases/types").json()
-        assert [t["label"] for t in zh] == ["矛盾纠纷", "风险隐患"]
+        zh = {t["name"]: t["label"] for t in viewer.get("/api/v1/cases/types").json()}
+        assert (zh["dispute"], zh["hazard"]) == ("矛盾纠纷", "风险隐患")
         viewer.cookies.set("fangkong_lang", "en")
         en = viewer.get("/api/v1/cases/types").json()
-        assert [t["label"] for t in en] == ["Dispute", "Hazard"]
-        hazard = en[1]
+        assert [t["name"] for t in en] == sorted(zh)  # every type, in both languages
+        assert {t["name"]: t["label"] for t in en}.keys() == zh.keys()
+        hazard = next(t for t in en if t["name"] == "hazard")
+        assert (hazard["label"], next(t for t in en if t["name"] == "dispute")["label"]) == (
+            "Hazard",
+            "Dispute",
+        )
         assert [f["name"] for f in hazard["create_fields"]] == ["finding_route", "category"]
         assert hazard["create_fields"][0]["options"][0] == [
             "rolling_special",
