@@ -164,7 +164,7 @@ def specs(draw: st.DrawFn) -> Spec:
                     "site": in_site,
                     "material": material,
                     "kind": MovementKind.STORE if sender == receiver else MovementKind.RECEIVE,
-                    "qty": qty + (draw(st.integers(-300, 300)) if fault == "qty" else 0),
+                    "qty": max(1, qty + (draw(st.integers(-300, 300)) if fault == "qty" else 0)),
                     "t": t + draw(st.integers(0, 5 * DAY if fault == "time" else 3600)),
                     "doc": "W9" if fault == "doc" else doc,
                     "cp": sender,

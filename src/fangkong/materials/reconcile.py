@@ -535,15 +535,22 @@ def _transfers(
     # pairs: each out-end with its in-end
     outs = np.flatnonzero((side == 0) & paired)
     partner = gstart[gid[outs]] + n_out[gid[outs]] + rank[outs]
-    pair_count = 0
-    for o, i in zip(outs.tolist(), partner.tolist(), strict=True):
-        out_counts, in_counts = bool(period[o] and mine[o]), bool(period[i] and mine[i])
-        if not (out_counts or in_counts):
-            continue
-        pair_count += int(out_counts) + int(in_counts)
-        out_row, in_row = int(rows[o]), int(rows[i])
-        c = int(cls[out_row])
-        by = out_row if out_counts else in_row
+    # Only the pairs with an end of the period and of the reader's holders count; their
+    # faults are found for all pairs at once, objects made for the faulty ones alone.
+    out_counts = period[outs] & mine[outs]
+    in_counts = period[partner] & mine[partner]
+    keep = out_counts | in_counts
+    pair_count = int(np.count_nonzero(out_counts[keep]) + np.count_nonzero(in_counts[keep]))
+    out_rows, in_rows = rows[outs], rows[partner]
+    c = cls[out_rows]
+    q_out, q_in = lg.qty[out_rows], lg.qty[in_rows]
+    allowed = absolute[c] + np.floor(rel[c] * np.abs(q_out)).astype(np.int64)
+    bad_quantity = np.abs(q_out - q_in) > allowed
+    gap = np.abs(lg.t[in_rows] - lg.t[out_rows])
+    bad_time = gap > window[c]
+    for k in np.flatnonzero(keep & (bad_quantity | bad_time)).tolist():
+        out_row, in_row = int(out_rows[k]), int(in_rows[k])
+        by = out_row if out_counts[k] else in_row
         common = Discrepancy(
             kind=DiscrepancyKind.TRANSFER_QUANTITY,
             holder_id=int(lg.holder[by]),
@@ -553,14 +560,15 @@ def _transfers(
             movement_ids=(int(lg.id[out_row]), int(lg.id[in_row])),
             counterparty_id=int(lg.counterparty[by]),
         )
-        q_out, q_in = int(lg.qty[out_row]), int(lg.qty[in_row])
-        if abs(q_out - q_in) > tolerance_of(float(rel[c]), int(absolute[c]), q_out):
-            found.append(replace(common, expected=q_out, actual=q_in))
-        gap = abs(int(lg.t[in_row]) - int(lg.t[out_row]))
-        if gap > int(window[c]):
+        if bad_quantity[k]:
+            found.append(replace(common, expected=int(q_out[k]), actual=int(q_in[k])))
+        if bad_time[k]:
             found.append(
                 replace(
-                    common, kind=DiscrepancyKind.TRANSFER_TIME, expected=int(window[c]), actual=gap
+                    common,
+                    kind=DiscrepancyKind.TRANSFER_TIME,
+                    expected=int(window[c[k]]),
+                    actual=int(gap[k]),
                 )
             )
     pending = 0
@@ -668,11 +676,10 @@ def load(
     zone: ZoneInfo,
     holder_ids: Sequence[int] | None = None,
 ) -> Ledger:
-    """Read the effective ledger before ``end_s`` (and transfer ends up to the longest window
-    after it, which may pair with ends of the period) of the holders in ``scope`` (or of
-    ``holder_ids`` among them), with the transfer ends of other holders that name them."""
+    """Read the effective ledger before ``end_s`` of the holders in ``scope`` (or of
+    ``holder_ids`` among them), with every end of a transfer whenever recorded (it may pair
+    with an end of the period), those of other holders that name them included."""
     tol = tolerances(session)
-    horizon = end_s + max(t.window_s for t in tol.values())
     holders = select(Holder.id).where(scope.clause(Holder.area_path))
     if holder_ids is not None:
         holders = holders.where(Holder.id.in_(list(holder_ids)))
@@ -692,7 +699,8 @@ def load(
             case((Movement.void, 1), else_=0),
         )
         .where(
-            Movement.occurred_s < horizon,
+            # Every end of a transfer, whenever recorded, may pair with an end of the period.
+            (Movement.occurred_s < end_s) | Movement.counterparty_id.is_not(None),
             Movement.holder_id.in_(holders) | Movement.counterparty_id.in_(holders),
         )
         .order_by(Movement.id)
@@ -710,18 +718,20 @@ def load(
     doc = np.full(m_id.size, _NONE, dtype=np.int64)
     ends = np.flatnonzero((m_cp != _NONE) & (_OUT_END[m_kind] | _IN_END[m_kind]))
     if ends.size:
-        numbers: dict[int, str] = {}
-        wanted = m_id[ends].tolist()
-        for start in range(0, len(wanted), 10_000):
-            chunk = wanted[start : start + 10_000]
-            numbers.update(
-                session.execute(
-                    select(Movement.id, Movement.document_no).where(Movement.id.in_(chunk))
-                ).all()
+        # The document numbers of the rows that name a counterparty, in one read by id.
+        named = session.execute(
+            select(Movement.id, Movement.document_no)
+            .where(
+                Movement.counterparty_id.is_not(None),
+                Movement.holder_id.in_(holders) | Movement.counterparty_id.in_(holders),
             )
-        names = np.array([numbers[i] for i in wanted], dtype=str)
+            .order_by(Movement.id)
+        ).all()
+        named_ids = np.fromiter((r[0] for r in named), dtype=np.int64, count=len(named))
+        names = np.array([r[1] for r in named], dtype=str)
         _, codes = np.unique(names, return_inverse=True)
-        doc[ends] = codes.astype(np.int64)
+        at = np.searchsorted(named_ids, m_id[ends])
+        doc[ends] = codes.astype(np.int64)[at]
 
     counts = (
         select(
