@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from fangkong.core.bounds import AwareMoment, Day, Id, Latitude, Longitude, Text
+from fangkong.core.bounds import AwareMoment, Day, Id, Latitude, Longitude, NotBool, Text
 from fangkong.materials.models import (
     BaseUnit,
     CorrectionReason,
@@ -216,9 +216,11 @@ class CountOut(BaseModel):
 
 
 class ToleranceIn(BaseModel):
-    relative: float = Field(ge=0, le=0.5, allow_inf_nan=False)
-    absolute: float = Field(ge=0, le=1e6, allow_inf_nan=False, description="Base units")
-    window_hours: float = Field(gt=0, le=24 * 90, allow_inf_nan=False)
+    relative: Annotated[float, NotBool] = Field(ge=0, le=0.5, allow_inf_nan=False)
+    absolute: Annotated[float, NotBool] = Field(
+        ge=0, le=1e6, allow_inf_nan=False, description="Base units"
+    )
+    window_hours: Annotated[float, NotBool] = Field(gt=0, le=24 * 90, allow_inf_nan=False)
 
 
 class ToleranceOut(BaseModel):
