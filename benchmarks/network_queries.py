@@ -1384,7 +1384,7 @@ def reach_report(
         f"-- many-to-many by reach: {sizes.m2m_sources:,} sources x {sizes.m2m_targets:,} "
         "targets, fangkong and pyroutingkit in one process, alternating pairs --",
         f"{'cutoff s':>9}{'as 600 s':>10}{'reach':>8}{'pairs':>12}  {'fangkong s':<20}"
-        f"{'pyroutingkit s':<20}{'ratio per pair':<20}method",
+        f"{'pyroutingkit s':<20}{'ratio per pair':<24}method",
     ]
     if "pyroutingkit" in skipped:
         lines.append(f"pyroutingkit: {skipped['pyroutingkit']}: fangkong alone")
@@ -1396,7 +1396,7 @@ def reach_report(
             f"{row['cutoff']:>9.0f}{unit_ms:>7.2f} ms{row['reach']:>8.1%}{row['pairs']:>12,}  "
             f"{' '.join(f'{t:.2f}' for t in row['fk']):<20}"
             f"{' '.join(f'{t:.2f}' for t in row['prk']):<20}"
-            f"{' '.join(f'{r:.2f}x' for r in ratios):<20}{row['method']}"
+            f"{' '.join(f'{r:.2f}x' for r in ratios):<24}{row['method']}"
         )
         if row["prk_s"]:
             with_seconds = [p / f for p, f in zip(row["prk_s"], row["fk"], strict=False)]

@@ -41,11 +41,13 @@ loaded from the cache beside the graph for large ones), :meth:`Engine.k_nearest`
 run a bucket search (the location set's upward searches leave buckets, built once per set and
 cached with its expanded items; a query is one upward search scanning them, stopped when its
 queue's smallest key reaches the k-th best time), :meth:`Engine.multi_source_nearest` runs
-PHAST, and :meth:`Engine.many_to_many` builds its targets' buckets pruned at the cutoff and runs
-one pruned upward search per source. Points on edges enter all of them exactly as in the plain
-kernels: their (node, time) items seed the searches, and same-road pairs are offered before the
-search starts. The plain kernels stay the reference (``Engine(graph, hierarchy=None)``) and
-serve balls and isochrones, whose cost a bounded search already keeps to their output.
+PHAST, and :meth:`Engine.many_to_many` either runs restricted PHAST sweeps, 8 sources a sweep
+(:mod:`fangkong.network.rphast`), or builds its targets' buckets pruned at the cutoff and runs
+one pruned upward search per source, whichever it estimates cheaper. Points on edges enter
+all of them exactly as in the plain kernels: their (node, time) items seed the searches, and
+same-road pairs are offered before the search starts. The plain kernels stay the reference
+(``Engine(graph, hierarchy=None)``) and serve balls and isochrones, whose cost a bounded search
+already keeps to their output.
 """
 
 from __future__ import annotations
@@ -126,7 +128,7 @@ _SPACE_ENTRIES = 20_000
 # Location sets whose expansion is cached per engine (by content, see Engine._locations).
 _CACHE_ENTRIES = 16
 _CACHE_MAX_BYTES = 1 << 20
-# Many-to-many on the hierarchy, buckets or sweeps (Engine._m2m_method): ns per unit of work,
+# Many-to-many on the hierarchy, buckets or sweeps (Engine._m2m_plan): ns per unit of work,
 # and the targets and sources whose search spaces are sampled.
 _NS_FLAG = 3.5  # a row or edge of the restricted layout, per sweep of LANES sources
 _NS_SWEEP = 4.0  # the same, more, where the row is live (see rphast._sweep)
@@ -836,8 +838,8 @@ class _Adjacency:
 @dataclass(frozen=True)
 class _SweepPlan:
     """A many-to-many call's part of the sweep layout (:func:`fangkong.network.rphast.restrict`)
-    and its targets' entries, sorted by compact index (those out of every source's reach
-    left out)."""
+    and one entry per target, sorted by row: the target's own node (those out of every
+    source's reach left out), or a row of the target's own (see ``Engine._sweep_plan``)."""
 
     rank_c: Int32Array
     ptr: IntArray
@@ -901,8 +903,8 @@ class Engine:
         self._auto = hierarchy == "auto" and graph.n_nodes <= AUTO_HIERARCHY_NODES
         self._hierarchy = hierarchy if isinstance(hierarchy, ContractionHierarchy) else None
         self._layout: SweepLayout | None = None
-        #: many-to-many on the hierarchy: "auto", or "buckets"/"rphast" to force one (tests,
-        #: benchmarks)
+        #: many-to-many on the hierarchy: "auto" (by estimated cost, see _m2m_plan), or
+        #: "buckets"/"rphast" to force one way (tests, benchmarks)
         self.m2m_method: Literal["auto", "buckets", "rphast"] = "auto"
         #: the cost estimates behind the last automatic choice (benchmarks)
         self.last_m2m_estimate: dict[str, float] = {}
@@ -1480,12 +1482,14 @@ class Engine:
         """The sweeps' plan when sweeps are estimated cheaper than buckets, else None.
 
         Buckets cost one upward search per target and, per source, an upward search and the
-        bucket entries it meets; sweeps cost the restriction (a pass over the hierarchy) and
-        each source a share of the restricted layout's rows and edges and a read of every
-        target. The searches and the entries met are estimated from the search spaces of a
-        sample of targets and of sources; the restriction is only made when buckets would
-        cost more than it alone. The constants are ns measured on 2 shared cores (NY, the
-        grid cities; see docs/network-ch.md). ``m2m_method`` forces either way.
+        bucket entries it meets; sweeps cost the restriction (a pass over the hierarchy) and,
+        per sweep of :data:`LANES` sources, the restricted layout's rows and edges (all of
+        them read lightly, the live ones in full) and a read of every target. The searches,
+        the entries met and the share of pairs within the cutoff (hence of live rows) come
+        from the search spaces of a sample of targets and of sources, joined as buckets
+        would join them; the restriction is only made when buckets would cost more than it
+        alone. The constants are ns measured on 2 shared cores (NY, the grid cities; see
+        docs/network-ch.md). ``m2m_method`` forces either way.
         """
         estimate: dict[str, float] = {}
         self.last_m2m_estimate = estimate
