@@ -545,7 +545,7 @@ def test_api_and_page(live_server: LiveServer, live_network: Path) -> None:
         one = admin.get(f"/api/v1/dispatch/replays/{run['id']}")
         assert one.status_code == 200 and one.json()["report"] == run["report"]
         bad = admin.post("/api/v1/dispatch/replays", json={"day": "2025-13-01"})
-        assert bad.status_code == 422 and bad.json()["field"] == "day"
+        assert bad.status_code == 422 and bad.json()["field"] == "body.day"
         empty = admin.post("/api/v1/dispatch/replays", json={"day": "2001-01-01"})
         assert empty.status_code == 404 and empty.json()["field"] == "day"
     with live_server.client(live_server.token("rp_viewer")) as viewer:
