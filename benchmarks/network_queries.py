@@ -79,9 +79,11 @@ Usage::
 
     python benchmarks/network_queries.py --smoke   # demo + 2,000-node grid, a few queries of
                                                    # each kind: answers checked, nothing timed
-    python benchmarks/network_queries.py --quick   # demo + 100k-node grid, under 5 minutes
-    python benchmarks/network_queries.py           # demo + 1M-node grid (pandana and
-                                                   # pyroutingkit preprocessing take minutes)
+    python benchmarks/network_queries.py --quick   # demo, 100k-node grid, city and NY with
+                                                   # fewer queries (~10 minutes)
+    python benchmarks/network_queries.py           # demo, 1M-node grid, city, NY (pandana's
+                                                   # and pyroutingkit's preprocessing of the
+                                                   # grid take minutes)
     python benchmarks/network_queries.py --quick --networks grid --nodes 1000000 \
         --only knearest,multisource --peers fangkong,scipy   # the 1M goals alone
     python benchmarks/network_queries.py --networks city,ny --only m2m \
@@ -1503,7 +1505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode.add_argument(
         "--quick",
         action="store_true",
-        help="demo + 100k-node grid, smaller matrix (under 5 minutes)",
+        help="demo, 100k-node grid, city and NY, fewer queries and smaller matrices",
     )
     mode.add_argument(
         "--smoke",
