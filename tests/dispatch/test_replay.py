@@ -573,7 +573,7 @@ def test_api_and_page(live_server: LiveServer, live_network: Path) -> None:
         )
         assert 'role="alert"' in wrong.text and "YYYY-MM-DD" in wrong.text
         runs = client.get("/dispatch/replay/runs")
-        assert "2025-04-02" in runs.text
+        assert "2025年4月2日" in runs.text  # the day in the reader's language
         shown = client.get(f"/dispatch/replay/{run['id']}", headers={"HX-Request": "true"})
         assert shown.status_code == 200 and 'id="replay-rows"' in shown.text
         client.cookies.set(LANGUAGE_COOKIE, "en")
