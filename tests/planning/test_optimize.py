@@ -237,3 +237,23 @@ def test_mclp_through_bound_fixing_and_the_reduced_mip_equals_spopt(
     assert ours.status == "optimal"
     assert ours.objective == pytest.approx(_quiet_solve(theirs, pulp))
     assert ours.bound >= ours.objective - 1e-6
+
+
+@pytest.mark.parametrize("seed", [11, 23, 30, 42, 48])
+def test_lscp_warm_started_is_answered_consistently(seed: int) -> None:
+    # Instances on which highspy 1.16, warm-started with presolve on, reported an objective its
+    # column values did not have: the answer must be spopt's and its sites must cover all.
+    pulp, _, lscp, _ = _spopt()
+    rng = np.random.default_rng(seed)
+    n_cand, n_dem = int(rng.integers(40, 200)), int(rng.integers(500, 3000))
+    sites, demand = rng.uniform(0, 1000, (n_cand, 2)), rng.uniform(0, 1000, (n_dem, 2))
+    cost = np.hypot(*(sites[:, None, :] - demand[None, :, :]).transpose(2, 0, 1))
+    ring = float(cost.min(axis=0).max()) + 1 + rng.uniform(0, 60)
+    ours = solve(Instance.from_dense(cost, np.ones(n_dem)), method="lscp", ring_s=ring)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = lscp.from_cost_matrix(cost.T, service_radius=ring)  # type: ignore[attr-defined]
+    assert ours.status == "optimal"
+    assert ours.objective == pytest.approx(_quiet_solve(theirs, pulp))
+    assert ours.chosen.size == ours.objective
+    assert (cost[ours.chosen] <= ring).any(axis=0).all()

@@ -392,6 +392,7 @@ def _master_loop(
     )
     h.changeColsIntegrality(n, ids, np.full(n, highspy.HighsVarType.kInteger))
     h.setOptionValue("mip_rel_gap", float(gap))
+    h.setOptionValue("presolve", "off")  # warm-started: see _highs.run
     upper = math.inf
     rounds = 0
     status = "time_limit"
