@@ -207,6 +207,8 @@ def main() -> None:
     mode.add_argument("--quick", action="store_true", help="a subset, under 5 minutes")
     mode.add_argument("--smoke", action="store_true", help="tiny, answers checked vs spopt")
     parser.add_argument("--json", help="also write the rows as JSON here")
+    parser.add_argument("--model", choices=["mclp", "lscp"], help="only this model")
+    parser.add_argument("--size", help="only this size, e.g. 2000x50000")
     args = parser.parse_args()
     global TIME_LIMIT_S
     if args.smoke:
@@ -225,6 +227,11 @@ def main() -> None:
         n_nodes, spopt_limit = NETWORK_NODES, 600.0
         plan = [(c, d, "mclp", p, r) for c, d in SIZES for r in RINGS for p in PS]
         plan += [(c, d, "lscp", None, r) for c, d in SIZES for r in RINGS]
+    if args.model:
+        plan = [row for row in plan if row[2] == args.model]
+    if args.size:
+        n_c, n_d = (int(x) for x in args.size.lower().split("x"))
+        plan = [row for row in plan if row[0] == n_c and row[1] == n_d]
     print(
         f"network: grid_city({n_nodes:,}) · fangkong time limit {TIME_LIMIT_S:.0f} s, gap 0.01 % "
         f"· spopt limit {spopt_limit:.0f} s a run · cpus {os.cpu_count()}"
