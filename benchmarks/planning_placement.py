@@ -209,6 +209,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the rows as JSON here")
     parser.add_argument("--model", choices=["mclp", "lscp"], help="only this model")
     parser.add_argument("--size", help="only this size, e.g. 2000x50000")
+    parser.add_argument("--no-spopt", action="store_true", help="fangkong's side only")
     args = parser.parse_args()
     global TIME_LIMIT_S
     if args.smoke:
@@ -260,7 +261,7 @@ def main() -> None:
             keep = np.unique(pairs.target)
         # spopt's time is its matrix and model building, whatever p: once it does not finish a
         # (size, model, ring), the larger p of it are not tried again (reported DNF)
-        skip_spopt = args.quick and n_cand > 200
+        skip_spopt = args.no_spopt or (args.quick and n_cand > 200)
         unfinished = (n_cand, method, ring) in spopt_dnf
         theirs = (
             None
