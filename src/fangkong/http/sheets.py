@@ -128,8 +128,8 @@ def read_rows(
     name: str, data: bytes, *, max_rows: int = MAX_ROWS
 ) -> list[tuple[int, dict[str, Cell]]]:
     """The rows of a CSV or XLSX file: (row number, cells by column name), empty rows left
-    out. A file that cannot be read, has no header or more than ``max_rows`` rows is refused
-    whole (:class:`InvalidInput` naming ``file``)."""
+    out. A file that cannot be read, has no header, no row under it or more than
+    ``max_rows`` rows is refused whole (:class:`InvalidInput` naming ``file``)."""
     rows = _xlsx_rows(data) if kind_of(name, data) == "xlsx" else _csv_rows(data)
     found: list[tuple[int, dict[str, Cell]]] = []
     header: list[str] | None = None
@@ -151,6 +151,8 @@ def read_rows(
         found.append((number, cells))
     if header is None:
         raise InvalidInput(key="error.sheets.no_header", field="file")
+    if not found:
+        raise InvalidInput(key="error.sheets.no_rows", field="file")
     return found
 
 
