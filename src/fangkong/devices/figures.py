@@ -35,7 +35,7 @@ from sqlalchemy import ColumnElement, Connection, Float, Select, case, cast, fun
 from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area
-from fangkong.core.scoping import Scope
+from fangkong.core.scoping import Scope, as_system
 from fangkong.devices.models import AreaZone, Device, DeviceStatus, DeviceType, OwnerKind, ZoneType
 from fangkong.facilities.models import Facility, FacilityType
 
@@ -286,15 +286,16 @@ def _covered(
         Device.status == DeviceStatus.WORKING
     )
     conn = session.connection()
-    c_lon, c_lat, c_fac = _columns(
-        conn,
-        select(
-            cast(Device.lon, Float),
-            cast(Device.lat, Float),
-            func.coalesce(Device.facility_id, -1),
-        ).where(working_camera),
-        3,
-    )
+    with as_system(session):  # a camera across the boundary of the reader's areas covers too
+        c_lon, c_lat, c_fac = _columns(
+            conn,
+            select(
+                cast(Device.lon, Float),
+                cast(Device.lat, Float),
+                func.coalesce(Device.facility_id, -1),
+            ).where(working_camera),
+            3,
+        )
     own = np.isin(f_ids, c_fac.astype(np.int64))
     if not c_lon.size:
         return own

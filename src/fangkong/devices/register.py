@@ -18,7 +18,7 @@ from fangkong.areas.models import Area
 from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
-from fangkong.core.scoping import Scope, common_path
+from fangkong.core.scoping import Scope, as_system, common_path
 from fangkong.devices._common import check_code, place
 from fangkong.devices.models import (
     AreaZone,
@@ -164,7 +164,9 @@ def create(
     """Register a device at its point (in ``scope``); its first status is its history's
     first line."""
     code = check_code(data.code)
-    if session.scalars(select(Device.id).where(Device.code == code)).first() is not None:
+    with as_system(session):  # a code is unique across the county, seen or not
+        taken = session.scalars(select(Device.id).where(Device.code == code)).first()
+    if taken is not None:
         raise Conflict(key="error.devices.exists", params={"code": code}, field="code")
     area_id, area_path, cell, facility, zone = _resolve(session, data, scope)
     device = Device(

@@ -21,7 +21,7 @@ from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
 from fangkong.core.models import User
-from fangkong.core.scoping import Scope
+from fangkong.core.scoping import Scope, as_system
 from fangkong.facilities._common import check_code, check_name, place
 from fangkong.facilities.models import Facility, FacilityType
 from fangkong.facilities.rules import RuleDecl, active_rules, evaluate
@@ -127,7 +127,9 @@ def create(
 ) -> Facility:
     """Register a key facility at its point (in ``scope``)."""
     code = check_code(data.code)
-    if session.scalars(select(Facility.id).where(Facility.code == code)).first() is not None:
+    with as_system(session):  # a code is unique across the county, seen or not
+        taken = session.scalars(select(Facility.id).where(Facility.code == code)).first()
+    if taken is not None:
         raise Conflict(key="error.facilities.exists", params={"code": code}, field="code")
     area_id, area_path, cell = place(session, lon=data.lon, lat=data.lat, scope=scope)
     facility = Facility(

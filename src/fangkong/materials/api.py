@@ -22,7 +22,7 @@ from fangkong.core.bounds import AwareMoment, Offset
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
-from fangkong.core.scoping import Scope
+from fangkong.core.scoping import Scope, as_system
 from fangkong.http import tables
 from fangkong.http.deps import (
     CurrentUser,
@@ -143,7 +143,8 @@ def movement_out(db: Any, m: Movement, superseded_by: int | None) -> MovementOut
     holder = db.get(Holder, m.holder_id)
     site = db.get(Site, m.site_id)
     material = db.get(Material, m.material_id)
-    cp = db.get(Holder, m.counterparty_id) if m.counterparty_id else None
+    with as_system(db):  # the other end's holder may lie outside the reader's areas
+        cp = db.get(Holder, m.counterparty_id) if m.counterparty_id else None
     cp_site = db.get(Site, m.counterparty_site_id) if m.counterparty_site_id else None
     return MovementOut(
         id=m.id,

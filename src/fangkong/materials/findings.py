@@ -20,6 +20,7 @@ from fangkong.cases.calendar import BusinessCalendar
 from fangkong.core.audit import Actor
 from fangkong.core.i18n import translate
 from fangkong.core.models import User
+from fangkong.core.scoping import as_system
 from fangkong.materials.models import Finding, Holder, Material, Site
 from fangkong.materials.reconcile import Discrepancy
 from fangkong.materials.units import from_milli
@@ -52,10 +53,12 @@ class Names:
                 value = getattr(item, attr, None)
                 if value is not None:
                     bucket.add(int(value))
-        return cls(
-            holders={
+        with as_system(session):  # a counterparty may lie outside the reader's areas
+            holders = {
                 h.id: h for h in session.scalars(select(Holder).where(Holder.id.in_(holder_ids)))
-            },
+            }
+        return cls(
+            holders=holders,
             sites={s.id: s for s in session.scalars(select(Site).where(Site.id.in_(site_ids)))},
             materials={
                 m.id: m

@@ -23,7 +23,7 @@ from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
-from fangkong.core.scoping import Scope, common_path
+from fangkong.core.scoping import Scope, as_system, common_path
 from fangkong.core.security import FieldCipher
 from fangkong.http.sheets import Cell, RowError, parse_row, read_rows, require_columns
 from fangkong.materials import ledger, register
@@ -361,7 +361,10 @@ def _import_row(
         return None
     if kind == "holders":
         data_h = _holder_row(_text(cells, "licence_no", "contact_phone"))
-        holder = session.scalars(select(Holder).where(Holder.code == data_h.code.strip())).first()
+        with as_system(session):  # a code is unique across the county, seen or not
+            holder = session.scalars(
+                select(Holder).where(Holder.code == data_h.code.strip())
+            ).first()
         if holder is None:
             holder = register.create_holder(
                 session, data=data_h, actor=actor, cipher=cipher, scope=scope

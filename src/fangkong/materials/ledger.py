@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
-from fangkong.core.scoping import Scope
+from fangkong.core.scoping import Scope, as_system
 from fangkong.materials import register
 from fangkong.materials._common import DOCUMENT_MAX
 from fangkong.materials.models import (
@@ -84,7 +84,8 @@ def material_of(session: Session, lookups: Lookups, code: str) -> Material:
 def _holder_by_id(session: Session, lookups: Lookups, holder_id: int) -> Holder:
     holder = lookups.holders_by_id.get(holder_id)
     if holder is None:
-        holder = session.get_one(Holder, holder_id)
+        with as_system(session):  # the site's holder, judged by the site's lookup
+            holder = session.get_one(Holder, holder_id)
         lookups.holders_by_id[holder_id] = holder
     return holder
 
@@ -93,9 +94,10 @@ def _counterparty(session: Session, lookups: Lookups, code: str) -> Holder:
     holder = lookups.holders.get(code)
     if holder is None:
         # Any holder of the register: the other end of a transfer may be in another district.
-        holder = register.get_holder_by_code_or_raise(
-            session, code=code, scope=None, field="counterparty_code"
-        )
+        with as_system(session):
+            holder = register.get_holder_by_code_or_raise(
+                session, code=code, scope=None, field="counterparty_code"
+            )
         lookups.holders[code] = holder
     return holder
 

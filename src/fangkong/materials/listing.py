@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, aliased
 
 from fangkong.areas import service as area_service
 from fangkong.core.i18n import translate
-from fangkong.core.scoping import Scope
+from fangkong.core.scoping import Scope, as_system
 from fangkong.http.tables import Column, Filter, Table
 from fangkong.materials.models import (
     Holder,
@@ -287,5 +287,6 @@ def _code(session: Session, holder_id: int | None) -> str | None:
     """A holder's code (the session's identity map keeps each holder read once)."""
     if holder_id is None:
         return None
-    found = session.get(Holder, holder_id)
+    with as_system(session):  # the other end's holder may lie outside the reader's areas
+        found = session.get(Holder, holder_id)
     return found.code if found else None

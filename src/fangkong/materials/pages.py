@@ -18,6 +18,7 @@ from fangkong.core.bounds import Day
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
+from fangkong.core.scoping import as_system
 from fangkong.http import tables
 from fangkong.http.deps import (
     CurrentUser,
@@ -157,6 +158,11 @@ def holder_page(
     )
 
 
+def _holders_of(db: Any, ids: set[int]) -> dict[int, Holder]:
+    with as_system(db):  # the other ends' holders may lie outside the reader's areas
+        return {h.id: h for h in db.scalars(select(Holder).where(Holder.id.in_(ids)))}
+
+
 def _names(db: Any, rows: list[Movement]) -> dict[str, dict[int, Any]]:
     """Sites, materials and counterparties of ``rows`` (and every material) by id."""
     sites = {r.site_id for r in rows}
@@ -164,7 +170,7 @@ def _names(db: Any, rows: list[Movement]) -> dict[str, dict[int, Any]]:
     return {
         "site": {s.id: s for s in db.scalars(select(Site).where(Site.id.in_(sites)))},
         "material": {m.id: m for m in db.scalars(select(Material))},
-        "holder": {h.id: h for h in db.scalars(select(Holder).where(Holder.id.in_(others)))},
+        "holder": _holders_of(db, others),
     }
 
 

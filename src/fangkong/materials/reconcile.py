@@ -49,7 +49,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, Select, case, func, select, true
 from sqlalchemy.orm import Session
 
-from fangkong.core.scoping import Scope, whole_tree
+from fangkong.core.scoping import Scope, as_system, whole_tree
 from fangkong.materials.models import (
     IN_ENDS,
     OUT_ENDS,
@@ -669,6 +669,26 @@ def _int_columns(conn: Connection, query: Select[Any], width: int) -> list[I64]:
 
 
 def load(
+    session: Session,
+    *,
+    scope: Scope,
+    end_s: int,
+    zone: ZoneInfo,
+    holder_ids: Sequence[int] | None = None,
+) -> Ledger:
+    """Read the effective ledger before ``end_s`` of the holders in ``scope`` (or of
+    ``holder_ids`` among them), with every end of a transfer whenever recorded (it may pair
+    with an end of the period), those of other holders that name them included.
+
+    Read as the system (PostgreSQL's row-level security would hide the other ends, which lie
+    in other areas): the holders in ``scope`` are chosen by their paths here, and the other
+    holders' rows are only paired with, never reported.
+    """
+    with as_system(session):
+        return _load(session, scope=scope, end_s=end_s, zone=zone, holder_ids=holder_ids)
+
+
+def _load(
     session: Session,
     *,
     scope: Scope,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
-from fangkong.core.scoping import Scope
+from fangkong.core.scoping import Scope, as_system
 from fangkong.core.security import FieldCipher
 from fangkong.materials._common import check_code, check_name, place
 from fangkong.materials.models import (
@@ -101,7 +101,8 @@ def get_holder_or_raise(session: Session, *, holder_id: int, scope: Scope | None
 def get_holder_by_code_or_raise(
     session: Session, *, code: str, scope: Scope | None, field: str = "holder_code"
 ) -> Holder:
-    holder = session.scalars(select(Holder).where(Holder.code == code)).one_or_none()
+    with as_system(session):  # read, then judged against ``scope`` here
+        holder = session.scalars(select(Holder).where(Holder.code == code)).one_or_none()
     if holder is None or (scope is not None and not scope.covers(holder.area_path)):
         raise NotFound(
             key="error.materials.holder_unknown", params={"code": code[:32]}, field=field
@@ -180,7 +181,9 @@ def create_holder(
 ) -> Holder:
     """Register a licensed holder at its point (in ``scope``); its contact is encrypted."""
     code = check_code(data.code)
-    if session.scalars(select(Holder.id).where(Holder.code == code)).first() is not None:
+    with as_system(session):  # a code is unique across the county, seen or not
+        taken = session.scalars(select(Holder.id).where(Holder.code == code)).first()
+    if taken is not None:
         raise Conflict(key="error.materials.holder_exists", params={"code": code}, field="code")
     _check_licence(data)
     area_id, area_path, cell = place(session, lon=data.lon, lat=data.lat, scope=scope)
@@ -298,7 +301,8 @@ def get_site_by_code_or_raise(
     """The site ``code`` of a holder in ``scope``."""
     site = session.scalars(select(Site).where(Site.code == code)).one_or_none()
     if site is not None and scope is not None:
-        holder = session.get(Holder, site.holder_id)
+        with as_system(session):
+            holder = session.get(Holder, site.holder_id)
         if holder is None or not scope.covers(holder.area_path):
             site = None
     if site is None:
