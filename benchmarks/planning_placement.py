@@ -306,11 +306,11 @@ def main() -> None:
               f"{largest_spopt['method']}): {ratio:.1f}x "
               f"{'met' if ratio >= 50 else 'MISSED'}")  # fmt: skip
     for model in ("mclp", "lscp"):
-        mine = [r for r in rows if r["method"] == model]
-        if not mine:
+        of_model = [row for row in rows if row["method"] == model]
+        if not of_model:
             continue
-        worst = max(mine, key=lambda r: r["heuristic_off_pct"])
-        slow = max(r["ours"]["heuristic_s"] for r in mine)
+        worst = max(of_model, key=lambda row: row["heuristic_off_pct"])
+        slow = max(row["ours"]["heuristic_s"] for row in of_model)
         met = worst["heuristic_off_pct"] <= 1 and slow <= 1
         print(
             f"goal: {model} greedy + swap within 1 % in <= 1 s: worst "
