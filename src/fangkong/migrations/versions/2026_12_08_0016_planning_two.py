@@ -1,0 +1,24 @@
+"""planning II: hotspots, hour-of-week deployment, beats (issue 21)
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-08 00:00:00
+
+Reserved so that the work on each issue can land in any order on one linear chain; the tables
+come with the issue's models.
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0016"
+down_revision: str | None = "0015"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
