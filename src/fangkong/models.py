@@ -2,8 +2,10 @@
 
 from fangkong.areas.models import Area, StandardAddress
 from fangkong.cases import models as cases_models  # noqa: F401 - the case engine's tables
+from fangkong.community import models as community_models  # noqa: F401 - teams, rosters, tips
 from fangkong.core.db import Base
 from fangkong.core.models import ApiToken, AuditEvent, User, UserArea
+from fangkong.custody import models as custody_models  # noqa: F401 - seized property, chain
 from fangkong.devices import models as devices_models  # noqa: F401 - devices, status history
 from fangkong.dispatch import models as dispatch_models  # noqa: F401 - incidents and units
 from fangkong.facilities import models as facilities_models  # noqa: F401 - key facilities
