@@ -227,7 +227,7 @@ def test_builtin_types_are_valid_and_registered() -> None:
     assert hazard.closing_states == ("closed", "dismissed")
     assert hazard.resolved_states == ("closed",)
     assert {f.options for f in hazard.fields if f.name == "finding_route"} == {
-        ("rolling_special", "on_foot", "data", "inter_department")
+        ("rolling_special", "on_foot", "data", "inter_department", "public_tip")
     }
     # Separation of duties: whoever handled a hazard does not pass its re-inspection.
     assert hazard.transition("pass_reinspection").not_by == ("report_handled", "handler")  # type: ignore[union-attr]

@@ -22,7 +22,13 @@ HAZARD: dict[str, Any] = {
         {
             "name": "finding_route",
             "kind": "choice",
-            "options": ["rolling_special", "on_foot", "data", "inter_department"],
+            "options": [
+                "rolling_special",
+                "on_foot",
+                "data",
+                "inter_department",
+                "public_tip",
+            ],
         },
         {
             "name": "category",
