@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from fangkong.areas import service
 from fangkong.areas.models import LEVELS, Area, StandardAddress
+from fangkong.core.collation import pinyin
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
 from fangkong.http.tables import Column, Filter, Table
@@ -50,7 +51,8 @@ def area_table(session: Session, *, scope: Scope, language: str) -> Table:
     def t(key: str) -> str:
         return translate(key, language)
 
-    name = Area.name_en if language == "en" else Area.name_zh
+    # Chinese names in pinyin order (安 "an" before 中 "zhong"), not by code point.
+    name = Area.name_en if language == "en" else pinyin(Area.name_zh)
     return Table(
         name="area",
         columns=(
@@ -114,7 +116,7 @@ def address_table(session: Session, *, scope: Scope, language: str) -> Table:
     def t(key: str) -> str:
         return translate(key, language)
 
-    text = StandardAddress.text_en if language == "en" else StandardAddress.text_zh
+    text = StandardAddress.text_en if language == "en" else pinyin(StandardAddress.text_zh)
     return Table(
         name="standard_address",
         columns=(

@@ -20,6 +20,7 @@ from fangkong.cases import registry
 from fangkong.cases._common import number
 from fangkong.cases.engine import CaseFilter, filter_clauses, is_overdue
 from fangkong.cases.models import Case
+from fangkong.core.collation import pinyin
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
 from fangkong.http.tables import Column, Filter, Table
@@ -72,7 +73,7 @@ def table(session: Session, *, scope: Scope, language: str, now: datetime) -> Ta
     def state_label(case: Case) -> str:
         return t(f"cases.{case.case_type}.state.{case.state}")
 
-    area_name = Area.name_en if language == "en" else Area.name_zh
+    area_name = Area.name_en if language == "en" else pinyin(Area.name_zh)
     # A state's name may be declared by several types: one choice, every type's label.
     labels: dict[str, list[str]] = {}
     for decl in types:

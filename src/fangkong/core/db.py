@@ -13,6 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from fangkong.core import collation
 from fangkong.core.sqlite_writes import SerializedConnection
 
 NAMING_CONVENTION = {
@@ -69,6 +70,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     # last transactions, so keep FULL to honour "a write that returns success is committed".
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
+    # Chinese names sort by pinyin (ORDER BY ... COLLATE pinyin).
+    collation.register_sqlite(dbapi_connection)
 
 
 def _sqlite_begin_before_savepoint(conn: Connection, _name: str) -> None:
