@@ -94,6 +94,27 @@ def test_transfer_ends_name_their_counterparty_as_their_kind_needs(books: Sessio
         ledger.record_movement(books, data=row(site_code="SB1"), actor=ACTOR, now=T0, scope=station)
 
 
+def test_a_counterparty_site_looked_up_for_one_row_is_no_site_of_the_next(books: Session) -> None:
+    # An import shares its lookups across rows: a site named as another holder's other end
+    # (read from the whole register) must not then pass as a site of the caller's areas.
+    station = scope_of(books, "T-D1-S1")
+    lookups = ledger.Lookups.empty()
+    with pytest.raises(InvalidInput) as foreign:
+        ledger.build_movement(
+            books,
+            row(kind=MovementKind.TRANSPORT, counterparty_code="HA", counterparty_site_code="SB1"),
+            scope=station,
+            actor=ACTOR,
+            now=T0,
+            lookups=lookups,
+        )
+    assert foreign.value.key == "error.materials.counterparty_site"
+    with pytest.raises(NotFound):
+        ledger.build_movement(
+            books, row(site_code="SB1"), scope=station, actor=ACTOR, now=T0, lookups=lookups
+        )
+
+
 def test_a_correction_replaces_its_row_and_a_void_cancels_it(books: Session) -> None:
     first = record(books, quantity=100)
     second = record(books, quantity=40, kind=MovementKind.USE, document_no="D-2")

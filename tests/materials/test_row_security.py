@@ -1,6 +1,7 @@
-"""The registers under PostgreSQL's row-level security (migration 0013): the application's
-role reads the facilities, devices, holders and ledger rows of its scope only, and the
-reconciliation still pairs a transfer with its other end in another district."""
+"""The registers under PostgreSQL's row-level security (migrations 0013 and 0014): the
+application's role reads the facilities, devices, holders, ledger rows and storage sites of its
+scope only (a site through its holder, wherever the site stands), and the reconciliation still
+pairs a transfer with its other end in another district."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from conftest import app_role_engine, fresh_database
@@ -16,10 +17,18 @@ from factories import county_geojson
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
 from fangkong.core.audit import SYSTEM
+from fangkong.core.errors import Conflict
 from fangkong.core.scoping import Scope, bind_scope
-from fangkong.materials import ledger, reconcile
-from fangkong.materials.models import Holder, Movement, MovementKind
-from fangkong.materials.schemas import MovementIn
+from fangkong.materials import ledger, reconcile, register
+from fangkong.materials.models import (
+    Holder,
+    Movement,
+    MovementKind,
+    Site,
+    SiteCapacity,
+    SiteKind,
+)
+from fangkong.materials.schemas import MovementIn, SiteIn
 from materials.materials_helpers import ACTOR, OTHER_GRID, T0, catalogue, holder, site
 
 
@@ -35,6 +44,8 @@ def app(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engi
         holder(session, "RX", grid=OTHER_GRID)
         site(session, "RH-S", "RH")
         site(session, "RX-S", "RX", grid=OTHER_GRID)
+        # RH's magazine out of town: it stands in the other district, filed under RH.
+        site(session, "RH-FAR", "RH", grid=OTHER_GRID)
         for code, kind, cp, hours in (
             ("RH-S", MovementKind.PRODUCE, None, 0),
             ("RH-S", MovementKind.SELL, "RX", 1),
@@ -87,3 +98,47 @@ def test_the_app_role_sees_its_scope_and_pairs_across_it(app: Engine) -> None:
         assert {b.holder_id for b in result.balances} == {
             session.scalars(select(Holder.id).where(Holder.code == "RH")).one()
         }
+
+
+def test_sites_and_capacities_are_read_through_their_holder(app: Engine) -> None:
+    with Session(app) as session:
+        station = session.scalars(select(Area.path).where(Area.code == "T-D1-S1")).one()
+        far = session.scalars(select(Area.path).where(Area.code == "T-D2-S2")).one()
+        bind_scope(session, Scope(paths=(station,)), reader_id=None)
+        # No filter: the database shows the holder's sites, the one out of town included,
+        # and none of the other district's holder.
+        assert set(session.scalars(select(Site.code))) == {"RH-S", "RH-FAR"}
+        site_ids = set(session.scalars(select(SiteCapacity.site_id)))
+        assert site_ids == set(session.scalars(select(Site.id)))
+        # Updates and deletes reach no other holder's site or capacity.
+        renamed = session.execute(update(Site).values(name="x"))
+        assert renamed.rowcount == 2  # type: ignore[attr-defined]
+        others = session.execute(delete(SiteCapacity).where(SiteCapacity.site_id.not_in(site_ids)))
+        assert others.rowcount == 0  # type: ignore[attr-defined]
+        session.rollback()
+    with Session(app) as session:
+        # The other district's reader sees RX's site, not RH's magazine standing there.
+        scope = Scope(paths=(far,))
+        bind_scope(session, scope, reader_id=None)
+        assert set(session.scalars(select(Site.code))) == {"RX-S"}
+        # A code taken out of sight is still taken: a conflict, not the database's error.
+        with pytest.raises(Conflict):
+            register.create_site(
+                session,
+                data=SiteIn(
+                    code="RH-S",
+                    holder_code="RX",
+                    name="copy",
+                    kind=SiteKind.WAREHOUSE,
+                    lon=1.0,
+                    lat=1.0,
+                ),
+                actor=ACTOR,
+                scope=scope,
+            )
+        session.rollback()
+    with Session(app) as session:
+        # A connection that never set a scope (another program's) sees no site.
+        session.execute(text("RESET fangkong.scope_paths"))
+        assert session.scalar(select(func.count(Site.id))) == 0
+        assert session.scalar(select(func.count(SiteCapacity.id))) == 0

@@ -382,7 +382,8 @@ def _import_row(
         return holder.area_path
     if kind == "sites":
         data_s = _site_row(cells)
-        site = session.scalars(select(Site).where(Site.code == data_s.code.strip())).first()
+        with as_system(session):  # a code is unique across the county, seen or not
+            site = session.scalars(select(Site).where(Site.code == data_s.code.strip())).first()
         if site is None:
             site = register.create_site(session, data=data_s, actor=actor, scope=scope)
             report.created += 1

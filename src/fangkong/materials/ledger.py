@@ -11,6 +11,7 @@ UPDATE and DELETE).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +51,8 @@ class Lookups:
     materials: dict[str, Material]
     holders: dict[str, Holder]
     holders_by_id: dict[int, Holder]
+    #: Sites named as a transfer's other end: any of the register's, not only the caller's.
+    counterparty_sites: dict[str, Site] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> Lookups:
@@ -102,6 +105,20 @@ def _counterparty(session: Session, lookups: Lookups, code: str) -> Holder:
     return holder
 
 
+def _counterparty_site(session: Session, lookups: Lookups, code: str) -> Site:
+    """Any site of the register (judged against the counterparty by the caller), kept apart
+    from the sites of the caller's areas: a site named as the other end is no site of
+    theirs for the next row."""
+    site = lookups.counterparty_sites.get(code)
+    if site is None:
+        with as_system(session):  # its holder may lie outside the caller's areas
+            site = register.get_site_by_code_or_raise(
+                session, code=code, scope=None, field="counterparty_site_code"
+            )
+        lookups.counterparty_sites[code] = site
+    return site
+
+
 def build_movement(
     session: Session,
     data: MovementIn,
@@ -141,7 +158,7 @@ def build_movement(
                 params={"kind": data.kind.value},
                 field="counterparty_code",
             )
-        counterparty_site = site_of(session, lookups, data.counterparty_site_code, None)
+        counterparty_site = _counterparty_site(session, lookups, data.counterparty_site_code)
         if counterparty_site.holder_id != counterparty.id:
             raise InvalidInput(
                 key="error.materials.counterparty_site",

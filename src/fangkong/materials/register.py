@@ -347,7 +347,9 @@ def create_site(session: Session, *, data: SiteIn, actor: Actor, scope: Scope | 
     """Register a site of a holder in ``scope``, with its capacities per class and unit."""
     code = check_code(data.code)
     holder = get_holder_by_code_or_raise(session, code=data.holder_code, scope=scope)
-    if session.scalars(select(Site.id).where(Site.code == code)).first() is not None:
+    with as_system(session):  # a code is unique across the county, seen or not
+        taken = session.scalars(select(Site.id).where(Site.code == code)).first()
+    if taken is not None:
         raise Conflict(key="error.materials.site_exists", params={"code": code}, field="code")
     # The site itself may lie outside the caller's areas (a magazine out of town): placed in
     # whatever area holds it, filed under its holder.
