@@ -8,6 +8,7 @@ from fangkong.core.models import ApiToken, AuditEvent, User, UserArea
 from fangkong.custody import models as custody_models  # noqa: F401 - seized property, chain
 from fangkong.devices import models as devices_models  # noqa: F401 - devices, status history
 from fangkong.dispatch import models as dispatch_models  # noqa: F401 - incidents and units
+from fangkong.events import models as events_models  # noqa: F401 - events, emergency plans
 from fangkong.facilities import models as facilities_models  # noqa: F401 - key facilities
 from fangkong.materials import models as materials_models  # noqa: F401 - holders, ledger
 from fangkong.planning import models as planning_models  # noqa: F401 - checkpoints, scenarios, runs

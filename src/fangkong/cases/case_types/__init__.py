@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from fangkong.cases.case_types.dispute import DISPUTE
+from fangkong.cases.case_types.drill_finding import DRILL_FINDING
+from fangkong.cases.case_types.event_approval import EVENT_APPROVAL
 from fangkong.cases.case_types.hazard import HAZARD
 from fangkong.cases.case_types.inspection import INSPECTION
 from fangkong.cases.case_types.material_discrepancy import MATERIAL_DISCREPANCY
@@ -14,9 +16,13 @@ INSPECTION_TYPE = parse(INSPECTION, source="fangkong.cases.case_types.inspection
 MATERIAL_DISCREPANCY_TYPE = parse(
     MATERIAL_DISCREPANCY, source="fangkong.cases.case_types.material_discrepancy"
 )
+EVENT_APPROVAL_TYPE = parse(EVENT_APPROVAL, source="fangkong.cases.case_types.event_approval")
+DRILL_FINDING_TYPE = parse(DRILL_FINDING, source="fangkong.cases.case_types.drill_finding")
 BUILTIN: tuple[CaseTypeDecl, ...] = (
     HAZARD_TYPE,
     DISPUTE_TYPE,
     INSPECTION_TYPE,
     MATERIAL_DISCREPANCY_TYPE,
+    EVENT_APPROVAL_TYPE,
+    DRILL_FINDING_TYPE,
 )
