@@ -67,7 +67,11 @@ def test_demo_graphs_are_equal() -> None:
     )
 
 
-def _write(path: Path, nodes: dict[int, tuple[float, float]], ways: list[tuple]) -> None:
+def _write(
+    path: Path,
+    nodes: dict[int, tuple[float, float]],
+    ways: list[tuple[int, list[int], dict[str, str]]],
+) -> None:
     with osmium.SimpleWriter(str(path)) as writer:
         for node_id, (lon, lat) in sorted(nodes.items()):
             writer.add_node(osmium.osm.mutable.Node(id=node_id, location=(lon, lat)))
@@ -103,13 +107,13 @@ def test_random_extracts_read_alike(tmp_path: Path, seed: int, emergency: bool) 
     nodes = {
         int(i): (float(x), float(y)) for i, x, y, p in zip(ids, lon, lat, present, strict=True) if p
     }
-    ways = []
+    ways: list[tuple[int, list[int], dict[str, str]]] = []
     for way_id in range(1, 9_001):
         length = int(rng.integers(1, 9))
         refs = [int(r) for r in rng.choice(ids, length)]
         if rng.random() < 0.05:
             refs.insert(1, refs[0])
-        tags = {}
+        tags: dict[str, str] = {}
         for key, choices in _TAG_CHOICES.items():
             value = choices[int(rng.integers(len(choices)))]
             if value is not None:
