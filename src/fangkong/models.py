@@ -10,6 +10,7 @@ from fangkong.devices import models as devices_models  # noqa: F401 - devices, s
 from fangkong.dispatch import models as dispatch_models  # noqa: F401 - incidents and units
 from fangkong.events import models as events_models  # noqa: F401 - events, emergency plans
 from fangkong.facilities import models as facilities_models  # noqa: F401 - key facilities
+from fangkong.indicators import models as indicators_models  # noqa: F401 - targets, figures, tasks
 from fangkong.materials import models as materials_models  # noqa: F401 - holders, ledger
 from fangkong.planning import models as planning_models  # noqa: F401 - checkpoints, scenarios, runs
 
