@@ -168,3 +168,5 @@ class PublicTip(LocatedMixin, TimestampMixin, Base):
     has_photo: Mapped[bool] = mapped_column(Boolean, default=False)
     contact_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
     language: Mapped[str] = mapped_column(String(8), default="zh-CN")
+
+    area: Mapped[Area | None] = relationship(lazy="joined", viewonly=True)

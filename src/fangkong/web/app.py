@@ -18,7 +18,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Match
 
-from fangkong import __version__, areas, cases, devices, dispatch, facilities, materials, planning
+from fangkong import (
+    __version__,
+    areas,
+    cases,
+    community,
+    custody,
+    devices,
+    dispatch,
+    facilities,
+    materials,
+    planning,
+)
 from fangkong.core import audit
 from fangkong.core import personal as personal_data
 from fangkong.core.config import Settings
@@ -48,6 +59,8 @@ NAVIGATION: list[NavEntry] = [
     *facilities.NAV,
     *devices.NAV,
     *materials.NAV,
+    *community.NAV,
+    *custody.NAV,
     (MANAGE_USERS, "nav.users", "/users"),
     (READ_AUDIT, "nav.audit", "/audit"),
 ]
@@ -72,6 +85,8 @@ def body_limits() -> list[RouteLimit]:
     what the file may hold, and a form's overhead around it where it comes as a form."""
     from fangkong.areas.api import MAX_IMPORT_BYTES as AREA_FILE
     from fangkong.cases.storage import MAX_BYTES as ATTACHMENT
+    from fangkong.community.public import MAX_BODY_BYTES as PUBLIC_TIP
+    from fangkong.custody._common import MAX_IMPORT_BYTES as CUSTODY_FILE
     from fangkong.dispatch.api import MAX_IMPORT_BYTES as INCIDENT_FILE
     from fangkong.materials._common import MAX_IMPORT_BYTES as REGISTER_FILE
 
@@ -98,6 +113,13 @@ def body_limits() -> list[RouteLimit]:
         RouteLimit("POST", f"{API_PREFIX}/incidents/import", INCIDENT_FILE + form),
         RouteLimit("POST", f"{API_PREFIX}/cases/{{case_id}}/attachments", ATTACHMENT + form),
         RouteLimit("POST", "/cases/{case_id}/attachments", ATTACHMENT + form),
+        # The public's tips: a photo and the form around it (no login: the tightest limit).
+        RouteLimit("POST", f"{API_PREFIX}/public/tips", PUBLIC_TIP),
+        RouteLimit("POST", "/tip", PUBLIC_TIP),
+        RouteLimit("POST", f"{API_PREFIX}/custody/import", CUSTODY_FILE + form),
+        RouteLimit("POST", "/custody/import", CUSTODY_FILE + form),
+        RouteLimit("POST", f"{API_PREFIX}/community/teams/import", CUSTODY_FILE + form),
+        RouteLimit("POST", "/community/import", CUSTODY_FILE + form),
     ]
 
 
@@ -109,6 +131,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.cases import jobs as case_jobs
     from fangkong.cases import pages as cases_pages
     from fangkong.cases import web as case_web
+    from fangkong.community import api as community_api
+    from fangkong.community import pages as community_pages
+    from fangkong.community import public as community_public
+    from fangkong.custody import api as custody_api
+    from fangkong.custody import jobs as custody_jobs
+    from fangkong.custody import pages as custody_pages
     from fangkong.devices import api as devices_api
     from fangkong.devices import pages as devices_pages
     from fangkong.dispatch import api as dispatch_api
@@ -170,9 +198,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 audit.PURGE_INTERVAL_S,
                 name="audit-purge",
             ).start()
+            # Items of custody past their stage's deadline: alerts on the supervision board.
+            custody_alerts = custody_jobs.start_ticker(
+                app.state.session_factory, calendar=case_web.calendar_of(app)
+            )
             try:
                 yield
             finally:
+                custody_alerts.stop()
                 audit_purge.stop()
                 purge.stop()
                 ticker.stop()
@@ -239,6 +272,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(facilities_api.router, prefix=API_PREFIX)
     app.include_router(devices_api.router, prefix=API_PREFIX)
     app.include_router(materials_api.router, prefix=API_PREFIX)
+    app.include_router(community_api.router, prefix=API_PREFIX)
+    app.include_router(community_public.api_router, prefix=API_PREFIX)
+    app.include_router(custody_api.router, prefix=API_PREFIX)
     app.include_router(core_pages.router)
     app.include_router(account_pages.router)
     app.include_router(areas_pages.router)
@@ -248,6 +284,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(facilities_pages.router)
     app.include_router(devices_pages.router)
     app.include_router(materials_pages.router)
+    app.include_router(community_pages.router)
+    app.include_router(community_public.pages_router)
+    app.include_router(custody_pages.router)
 
     @app.exception_handler(FangkongError)
     async def domain_error(request: Request, exc: FangkongError) -> Response:

@@ -1,0 +1,147 @@
+"""Loading the teams from a spreadsheet (CSV or XLSX), each row checked on its own: a bad row
+is reported with its number, column and rule, and the others still load. A row whose code
+exists updates that team; a new code registers one. One audit event per file.
+:func:`export_rows` writes the import's columns, so an export reads back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from fangkong.community import service
+from fangkong.community.listing import TEAM_COLUMNS, TEAM_REQUIRED, teams_select
+from fangkong.community.models import SafetyTeam, TeamKind
+from fangkong.community.schemas import TeamIn
+from fangkong.core import audit
+from fangkong.core.audit import Actor
+from fangkong.core.errors import FangkongError, NotFound
+from fangkong.core.i18n import translate
+from fangkong.core.scoping import Scope, common_path
+from fangkong.http.sheets import Cell, RowError, parse_row, read_rows, require_columns, whole
+
+COUNTS = ("member_count", "buildings", "households")
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+def _aliases() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for key in TEAM_COLUMNS:
+        found[key] = key
+        for language in ("zh-CN", "en"):
+            found[translate(f"community.field.{key}", language)] = key
+    return found
+
+
+def _kinds() -> dict[str, str]:
+    return {
+        translate(f"community.kind.{k.value}", language): k.value
+        for k in TeamKind
+        for language in ("zh-CN", "en")
+    }
+
+
+def normalise(cells: dict[str, Cell]) -> dict[str, Any]:
+    names, kinds = _aliases(), _kinds()
+    out: dict[str, Any] = {}
+    for column, value in cells.items():
+        key = names.get(column)
+        if key is None:
+            continue
+        if key in COUNTS and value is not None:
+            value = whole(value)
+        elif key == "kind" and isinstance(value, str):
+            value = kinds.get(value.strip(), value.strip())
+        elif key in ("code", "area") and value is not None:
+            value = str(value).strip()
+        if value is None and key in COUNTS:
+            continue
+        out[key] = value
+    return out
+
+
+def import_teams(
+    session: Session, *, name: str, data: bytes, actor: Actor, scope: Scope | None, now: datetime
+) -> ImportReport:
+    """Register or update the teams of a CSV or XLSX file (columns
+    :data:`~fangkong.community.listing.TEAM_COLUMNS`, by key or label)."""
+    rows = read_rows(name, data)
+    names = _aliases()
+    if rows:
+        present = {names.get(c) for c in rows[0][1]}
+        missing = [c for c in TEAM_REQUIRED if c not in present]
+        if missing:
+            require_columns([(rows[0][0], {})], missing)
+    report = ImportReport()
+    paths: set[str] = set()
+    for number, cells in rows:
+        nested = session.begin_nested()
+        try:
+            team_in = parse_row(TeamIn, normalise(cells))
+            team = service.get_by_code(session, code=team_in.code.strip())
+            if team is None:
+                team = service.create_team(
+                    session, data=team_in, actor=actor, scope=scope, audited=False
+                )
+                report.created += 1
+            else:
+                if scope is not None and not scope.covers(team.area_path):
+                    raise NotFound(
+                        key="error.community.team_exists",
+                        params={"code": team.code},
+                        field="code",
+                    )
+                service.update_team(
+                    session,
+                    team=team,
+                    data=team_in,
+                    actor=actor,
+                    scope=scope,
+                    now=now,
+                    audited=False,
+                )
+                report.updated += 1
+            nested.commit()
+            paths.add(team.area_path)
+        except FangkongError as exc:
+            nested.rollback()
+            report.errors.append(RowError.of(number, exc))
+    if report.created or report.updated:
+        audit.record(
+            session,
+            actor=actor,
+            action="import",
+            entity="safety_team",
+            detail={"created": report.created, "updated": report.updated, "file": name[:100]},
+            area_path=common_path(paths),
+        )
+    return report
+
+
+def export_rows(session: Session, *, scope: Scope) -> tuple[list[str], Iterator[list[Any]]]:
+    """The teams in the import's columns (values, not labels): what the CLI writes."""
+
+    def rows() -> Iterator[list[Any]]:
+        for team in session.scalars(
+            teams_select(scope).order_by(SafetyTeam.code).execution_options(yield_per=1000)
+        ).unique():
+            yield [
+                team.code,
+                team.name,
+                team.kind.value,
+                team.area.code if team.area else "",
+                team.member_count,
+                team.buildings,
+                team.households,
+            ]
+
+    return list(TEAM_COLUMNS), rows()
