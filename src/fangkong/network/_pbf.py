@@ -19,9 +19,12 @@ nanodegrees truncated towards zero to 1e-7 degree (``osmium::Location``'s fixed 
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -416,7 +419,7 @@ def _block(data: bytes, *, ways: bool, nodes: bool) -> PbfBlock:
     try:
         for start, end in groups:
             fields = _fields(buf, start, end)
-            has_nodes = has_nodes or bool(np.isin(fields[:, 0], (1, 2)).any())
+            has_nodes = has_nodes or bool(((fields[:, 0] == 1) | (fields[:, 0] == 2)).any())
             if ways:
                 sel = (fields[:, 0] == 3) & (fields[:, 1] == 2)
                 if sel.any():
@@ -479,7 +482,12 @@ def _join_ptr(parts: list[Int64Array]) -> Int64Array:
 
 
 def read_blocks(
-    path: Path, *, ways: bool = True, nodes: bool = True, skip: set[int] | None = None
+    path: Path,
+    *,
+    ways: bool = True,
+    nodes: bool = True,
+    skip: set[int] | None = None,
+    threads: int | None = None,
 ) -> Iterator[tuple[int, int, PbfBlock]]:
     """Decode the data blocks of a PBF file in file order.
 
@@ -491,6 +499,10 @@ def read_blocks(
         Which entities to decode (the others are left in their bytes).
     skip : set of int, optional
         Block numbers (0-based, data blocks only) not to decompress at all.
+    threads : int, optional
+        Blocks decompressed and decoded at once in a thread pool (zlib and the numba
+        decoders release the GIL); by default the CPUs, at most 4. 1 decodes in the caller's
+        thread.
 
     Yields
     ------
@@ -505,22 +517,47 @@ def read_blocks(
 
     Notes
     -----
-    O(file size) time; memory is one decompressed block (at most 32 MiB) and its arrays.
+    O(file size) time; memory is at most ``2 x threads`` blocks in flight (a compressed
+    blob is at most 32 MiB, typically about 1 MiB decompressed) and their arrays.
     """
-    number = -1
-    header_seen = False
-    for index, (kind, blob, offset) in enumerate(_blobs(path)):
-        if index == 0:
-            if kind != b"OSMHeader":
-                raise PbfUnsupported("the file does not start with an OSMHeader blob")
-            _check_header(_inflate(blob))
-            header_seen = True
-            continue
-        if kind != b"OSMData":
-            continue
-        number += 1
-        if skip is not None and number in skip:
-            continue
-        yield number, offset, _block(_inflate(blob), ways=ways, nodes=nodes)
-    if not header_seen:
-        raise PbfUnsupported("an empty file")
+    workers = threads if threads is not None else min(4, os.cpu_count() or 1)
+
+    def decode(blob: bytes) -> PbfBlock:
+        return _block(_inflate(blob), ways=ways, nodes=nodes)
+
+    def todo() -> Iterator[tuple[int, int, bytes]]:
+        number = -1
+        header_seen = False
+        for index, (kind, blob, offset) in enumerate(_blobs(path)):
+            if index == 0:
+                if kind != b"OSMHeader":
+                    raise PbfUnsupported("the file does not start with an OSMHeader blob")
+                _check_header(_inflate(blob))
+                header_seen = True
+                continue
+            if kind != b"OSMData":
+                continue
+            number += 1
+            if skip is None or number not in skip:
+                yield number, offset, blob
+        if not header_seen:
+            raise PbfUnsupported("an empty file")
+
+    if workers <= 1:
+        for number, offset, blob in todo():
+            yield number, offset, decode(blob)
+        return
+    window: deque[tuple[int, int, Future[PbfBlock]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pbf") as pool:
+        try:
+            for number, offset, blob in todo():
+                window.append((number, offset, pool.submit(decode, blob)))
+                if len(window) >= 2 * workers:
+                    first, end, future = window.popleft()
+                    yield first, end, future.result()
+            while window:
+                first, end, future = window.popleft()
+                yield first, end, future.result()
+        finally:
+            for _, _, future in window:
+                future.cancel()

@@ -327,6 +327,26 @@ def _ranges(starts: NDArray[np.int64], lengths: NDArray[np.int64]) -> NDArray[np
     return np.arange(total, dtype=np.int64) + offsets
 
 
+_ROW_HASH = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _distinct_rows(rows: NDArray[np.int32]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+    """The distinct rows and each row's index among them (``np.unique(axis=0)``'s answer,
+    in another order): rows hashed to one integer and checked against their representative
+    (``np.unique(axis=0)`` itself when two rows share a hash)."""
+    if rows.shape[0] == 0:
+        return rows, np.zeros(0, dtype=np.int64)
+    hashed = np.zeros(rows.shape[0], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for column in range(rows.shape[1]):
+            hashed = hashed * _ROW_HASH + rows[:, column].astype(np.uint64)
+    _, first, inverse = np.unique(hashed, return_index=True, return_inverse=True)
+    combos = rows[first]
+    if not np.array_equal(combos[inverse], rows):
+        combos, inverse = np.unique(rows, axis=0, return_inverse=True)
+    return combos, inverse.ravel().astype(np.int64)
+
+
 class _BlockRules:
     """The way rule over a block's ways at once: one decision per distinct combination of
     the :data:`RULE_KEYS` values, remembered across blocks."""
@@ -356,7 +376,7 @@ class _BlockRules:
         values = np.full((n_ways, len(RULE_KEYS)), -1, dtype=np.int32)
         values[way_of[hit], slots[hit]] = block.tag_val[hit]
         highway = np.flatnonzero(values[:, 0] >= 0)
-        combos, inverse = np.unique(values[highway], axis=0, return_inverse=True)
+        combos, inverse = _distinct_rows(values[highway])
         decisions: list[WayAttributes | None] = []
         tallies: list[dict[str, int]] = []
         for row in combos.tolist():
@@ -372,7 +392,7 @@ class _BlockRules:
                 known = self.memo[key] = (_way_rule(tags, self.profile, counts), counts)
             decisions.append(known[0])
             tallies.append(known[1])
-        return highway, decisions, tallies, inverse.ravel().astype(np.int64)
+        return highway, decisions, tallies, inverse
 
 
 def _read_ways_bulk(
