@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fangkong.areas import service as area_service
@@ -21,9 +21,9 @@ from fangkong.core.i18n import translate
 from fangkong.facilities import importing, listing, register, rules
 from fangkong.facilities import permissions as perms
 from fangkong.facilities._common import MAX_IMPORT_BYTES
-from fangkong.facilities.models import FacilityType
-from fangkong.facilities.schemas import InspectionIn
-from fangkong.http import tables
+from fangkong.facilities.models import Facility, FacilityType
+from fangkong.facilities.schemas import FacilityIn, InspectionIn
+from fangkong.http import forms, tables
 from fangkong.http.deps import CurrentUser, DbSession, Language, RequestActor, UserScope, requires
 from fangkong.http.templating import render
 
@@ -105,6 +105,150 @@ def import_page(
     return _list(request, db, user, scope, language, imported=report)
 
 
+# --- one facility's form -------------------------------------------------------------------
+
+COUNTS = ("staff_count", "guards_full_time", "guards_part_time")
+FLAGS = (
+    "physical_barriers",
+    "alarm_networked",
+    "video_networked",
+    "school_gate_post",
+    "closed_management",
+)
+FIELDS = ("code", "name", "facility_type", "address", *COUNTS, *FLAGS, "lon", "lat")
+FormValues = Annotated[dict[str, str], Depends(forms.form_values)]
+
+
+def _values_of(facility: Facility) -> dict[str, str]:
+    """A facility's record as the form shows it (a ticked box is a key present)."""
+    values = {
+        "code": facility.code,
+        "name": facility.name,
+        "facility_type": facility.facility_type.value,
+        "address": facility.address,
+        "lon": f"{facility.lon:.6f}",
+        "lat": f"{facility.lat:.6f}",
+    }
+    values |= {name: str(getattr(facility, name)) for name in COUNTS}
+    values |= {name: "1" for name in FLAGS if getattr(facility, name)}
+    return values
+
+
+def _form(
+    request: Request,
+    user: Any,
+    language: str,
+    *,
+    facility: Facility | None,
+    values: dict[str, str],
+    errors: forms.FormErrors | None = None,
+) -> Response:
+    return render(
+        request,
+        "facilities/form.html",
+        language=language,
+        user=user,
+        status_code=422 if errors else 200,
+        facility=facility,
+        values=values,
+        errors=errors or forms.FormErrors(),
+        types=[(t.value, translate(f"facilities.type.{t.value}", language)) for t in FacilityType],
+        counts=COUNTS,
+        flags=FLAGS,
+    )
+
+
+def _save(
+    request: Request,
+    db: Any,
+    user: Any,
+    scope: Any,
+    language: str,
+    actor: Any,
+    values: dict[str, str],
+    facility: Facility | None,
+) -> Response:
+    """Check the form by the API's schema and save it in a savepoint; a refusal is shown
+    beside its field, the form filled in as sent."""
+    data: dict[str, Any] = forms.text(
+        values, "code", "name", "facility_type", "address", *COUNTS, "lon", "lat"
+    )
+    if facility is not None:
+        data["code"] = facility.code  # a facility's code does not change
+    data |= {name: forms.flag(values, name) for name in FLAGS}
+    checked, errors = forms.validate(FacilityIn, data, language=language)
+    if checked is not None:
+        try:
+            with db.begin_nested():  # a refused save leaves nothing behind in the request
+                if facility is None:
+                    facility = register.create(db, data=checked, actor=actor, scope=scope)
+                else:
+                    register.update(db, facility=facility, data=checked, actor=actor, scope=scope)
+            return RedirectResponse(f"/facilities/{facility.id}", status_code=303)
+        except FangkongError as exc:
+            if exc.status_code not in (404, 409, 422):
+                raise
+            errors = forms.from_error(exc, language=language, fields=FIELDS)
+    shown = dict(values) | ({"code": facility.code} if facility is not None else {})
+    return _form(request, user, language, facility=facility, values=shown, errors=errors)
+
+
+@router.get("/facilities/new", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)])
+def new_facility_page(request: Request, user: CurrentUser, language: Language) -> Response:
+    """Register one key facility: its type, place, staff and protection."""
+    return _form(request, user, language, facility=None, values={})
+
+
+@router.post("/facilities/new", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)])
+def create_facility_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    return _save(request, db, user, scope, language, actor, values, None)
+
+
+@router.get(
+    "/facilities/{facility_id:int}/edit",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.WRITE)],
+)
+def edit_facility_page(
+    request: Request,
+    facility_id: FacilityId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+) -> Response:
+    """Edit a key facility's record (its code stays)."""
+    facility = register.get_or_raise(db, facility_id=facility_id, scope=scope)
+    return _form(request, user, language, facility=facility, values=_values_of(facility))
+
+
+@router.post(
+    "/facilities/{facility_id:int}/edit",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.WRITE)],
+)
+def update_facility_page(
+    request: Request,
+    facility_id: FacilityId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    facility = register.get_or_raise(db, facility_id=facility_id, scope=scope)
+    return _save(request, db, user, scope, language, actor, values, facility)
+
+
 @router.get("/facilities/{facility_id:int}", response_class=HTMLResponse)
 def facility_page(
     request: Request,
@@ -131,6 +275,7 @@ def facility_page(
         inspections=register.inspections_of(db, facility_ids=[facility.id])[facility.id],
         number=cases.number,
         overdue=lambda c: cases.is_overdue(c, now),
+        can_write=auth.can(user, perms.WRITE),
         can_inspect=auth.can(user, "cases.create")
         and user.role.value in ("inspector", "station_officer", "commander", "admin"),
         triggers=TRIGGERS,
