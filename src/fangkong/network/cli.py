@@ -27,6 +27,7 @@ from fangkong.network.graph import RoadGraph
 from fangkong.network.profile import DEFAULT_PROFILE, Profile, load_profile
 from fangkong.network.store import (
     SourceFormat,
+    county_data_dir,
     current_graph_path,
     import_and_activate,
     load_current,
@@ -114,12 +115,20 @@ def import_network(
         CoordSystem, typer.Option(help="GIS: lon/lat system of the layer")
     ] = CoordSystem.WGS84,
     snap_m: Annotated[float, typer.Option(help="GIS: vertices this close are one node (m)")] = 0.5,
+    county: Annotated[
+        str | None,
+        typer.Option(
+            help="Province deployments: the county (code) whose network this is; kept in "
+            "<data-dir>/counties/<code>"
+        ),
+    ] = None,
 ) -> None:
     """Import a road network, cache its graph and make it the current one."""
 
     started = time.perf_counter()
     settings = load_settings(**({} if data_dir is None else {"data_dir": data_dir}))
     try:
+        target = settings.data_dir if county is None else county_data_dir(settings.data_dir, county)
         chosen: Profile = DEFAULT_PROFILE if profile is None else load_profile(profile)
         with Progress(
             SpinnerColumn(),
@@ -137,7 +146,7 @@ def import_network(
                 bar.update(tasks[stage], completed=done, total=total or None)
 
             graph, hit, path = import_and_activate(
-                settings.data_dir,
+                target,
                 file,
                 chosen,
                 source_format=source_format,

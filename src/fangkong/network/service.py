@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 
 from fangkong.areas.coords import CoordinateError, CoordSystem, to_wgs84_array
 from fangkong.core.errors import InvalidInput, NotFound
-from fangkong.network.cache import load_or_build_hierarchy
+from fangkong.network.cache import cached_hierarchy, load_or_build_hierarchy
 from fangkong.network.ch import ContractionHierarchy
 from fangkong.network.engine import AUTO_HIERARCHY_NODES, Engine, PairTimes
 from fangkong.network.graph import RoadGraph
@@ -67,12 +67,13 @@ def current(data_dir: Path) -> Network:
         cached = _current.get(data_dir)
         if cached is not None and cached.graph is graph:
             return cached
-        # large graphs: the contraction hierarchy from the cache beside the graph (built once,
-        # normally by `network import`); small ones build theirs on first use
+        # the contraction hierarchy from the cache beside the graph (built and stored by
+        # `network import`, so that a restart loads it); without one there, large graphs
+        # build and store theirs now, small ones build theirs on first use
         hierarchy: ContractionHierarchy | Literal["auto"] = (
             load_or_build_hierarchy(graph, network_dir(data_dir))[0]
             if graph.n_nodes > AUTO_HIERARCHY_NODES
-            else "auto"
+            else cached_hierarchy(graph, network_dir(data_dir)) or "auto"
         )
         engine = Engine(graph, hierarchy=hierarchy)
         network = Network(graph=graph, engine=engine, snapper=Snapper(graph, twin=engine.twin))

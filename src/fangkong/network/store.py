@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,28 @@ class SourceFormat(StrEnum):
 def network_dir(data_dir: Path) -> Path:
     """The folder holding the graph cache and the current-graph pointer."""
     return data_dir / "network"
+
+
+#: What a county's code may be to name its folder (letters, digits, ``-``, ``_``, ``.``).
+COUNTY_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def county_data_dir(data_dir: Path, code: str) -> Path:
+    """The data folder of one county's road network in a province deployment:
+    ``<data_dir>/counties/<code>``, with its own ``network/`` folder (graph cache, contraction
+    hierarchies, current-graph pointer), so that every county has its current graph and its
+    hierarchy cached on disk beside it.
+
+    Raises
+    ------
+    InvalidInput
+        When ``code`` is not a plain name (:data:`COUNTY_CODE`).
+    """
+    if not COUNTY_CODE.fullmatch(code) or ".." in code:
+        raise InvalidInput(
+            key="error.network.county_code", params={"code": code[:80]}, field="county"
+        )
+    return data_dir / "counties" / code
 
 
 def current_graph_path(data_dir: Path) -> Path | None:
