@@ -12,6 +12,7 @@ from fangkong.events import models as events_models  # noqa: F401 - events, emer
 from fangkong.facilities import models as facilities_models  # noqa: F401 - key facilities
 from fangkong.indicators import models as indicators_models  # noqa: F401 - targets, figures, tasks
 from fangkong.materials import models as materials_models  # noqa: F401 - holders, ledger
+from fangkong.planning import analysis_models  # noqa: F401 - hotspots, deployment, beats
 from fangkong.planning import models as planning_models  # noqa: F401 - checkpoints, scenarios, runs
 
 __all__ = ["ApiToken", "Area", "AuditEvent", "Base", "StandardAddress", "User", "UserArea"]

@@ -1,0 +1,477 @@
+"""Hotspots (热点) of incidents over places: counts per H3 cell and per road segment, the local
+Getis-Ord Gi* statistic with analytic and conditional-permutation inference, the
+false-discovery-rate cut, kernel density surfaces and the comparison of two periods.
+
+Everything here is place-based: the unit of analysis is an H3 cell or a road segment, the
+value a count of incidents (SCOPE.md: never a person). The functions are plain numerics over
+arrays; :mod:`fangkong.planning.hotspot_runs` reads the incidents and stores the runs.
+
+The Gi* here is the statistic of esda's ``G_Local(y, w, transform="R", star=True)`` on the
+binary contiguity of H3 cells with the cell itself included (each neighbour and the cell weigh
+``1 / (k_i + 1)``), computed the same way so that the statistics, the analytic z and p and the
+conditional-permutation pseudo p-values are equal (tests/planning/test_hotspots.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import h3
+import numba
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage, sparse, stats
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+#: H3 resolutions offered: 8 (~0.74 km² a cell) and 9 (~0.11 km²).
+RESOLUTIONS = (8, 9)
+#: Hours of a week: Monday 00:00-01:00 is 0, Sunday 23:00-24:00 is 167.
+HOURS_OF_WEEK = 168
+HotspotClass = Literal["hot", "cold", "none"]
+Trend = Literal["new", "persistent", "fading", "none"]
+
+
+# --- places ------------------------------------------------------------------------------------
+
+
+def cells_of(lon: FloatArray, lat: FloatArray, resolution: int) -> list[str]:
+    """The H3 cell of each point (WGS-84 degrees) at ``resolution``.
+
+    Complexity O(p)."""
+    return [
+        h3.latlng_to_cell(float(b), float(a), resolution) for a, b in zip(lon, lat, strict=True)
+    ]
+
+
+def count_cells(cells: Sequence[str], weight: FloatArray | None = None) -> dict[str, float]:
+    """The number (or the weight sum) of points per cell."""
+    out: dict[str, float] = {}
+    for i, cell in enumerate(cells):
+        out[cell] = out.get(cell, 0.0) + (1.0 if weight is None else float(weight[i]))
+    return out
+
+
+def study_cells(polygons: Iterable[Sequence[tuple[float, float]]], resolution: int) -> set[str]:
+    """Every cell whose centre lies in one of the polygons (exterior rings, lon/lat pairs)."""
+    out: set[str] = set()
+    for ring in polygons:
+        shape = h3.LatLngPoly([(lat, lon) for lon, lat in ring])
+        out.update(h3.polygon_to_cells(shape, resolution))
+    return out
+
+
+@dataclass(frozen=True)
+class Contiguity:
+    """The neighbours of n cells as CSR arrays (the cell itself left out): ``indices[indptr[i]:
+    indptr[i + 1]]`` are the neighbours of cell i, sorted."""
+
+    cells: list[str]
+    indptr: IntArray
+    indices: IntArray
+
+    @property
+    def n(self) -> int:
+        return len(self.cells)
+
+    def cardinalities(self) -> IntArray:
+        return np.diff(self.indptr).astype(np.int64)
+
+    def star_matrix(self) -> sparse.csr_matrix:
+        """The row-standardised weights with the cell itself: 1 / (k_i + 1) on the cell and each
+        of its k_i neighbours (columns sorted), as esda's ``G_Local(..., transform="R",
+        star=True)`` uses them."""
+        n = self.n
+        card = self.cardinalities()
+        rows = np.repeat(np.arange(n), card + 1)
+        cols = np.empty(int(card.sum()) + n, dtype=np.int64)
+        pos = 0
+        for i in range(n):
+            nb = self.indices[self.indptr[i] : self.indptr[i + 1]]
+            merged = np.sort(np.concatenate([nb, [i]]))
+            cols[pos : pos + merged.size] = merged
+            pos += merged.size
+        vals = np.repeat(1.0 / (card + 1.0), card + 1)
+        matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(n, n))
+        matrix.sort_indices()
+        return matrix
+
+
+def h3_contiguity(cells: Sequence[str]) -> Contiguity:
+    """Queen contiguity of H3 cells (the up to 6 cells sharing an edge) within ``cells``.
+
+    Complexity O(n)."""
+    ordered = sorted(set(cells))
+    index = {c: i for i, c in enumerate(ordered)}
+    indptr = np.zeros(len(ordered) + 1, dtype=np.int64)
+    indices: list[int] = []
+    for i, cell in enumerate(ordered):
+        nb = sorted(index[c] for c in h3.grid_ring(cell, 1) if c in index)
+        indices.extend(nb)
+        indptr[i + 1] = len(indices)
+    return Contiguity(ordered, indptr, np.asarray(indices, dtype=np.int64))
+
+
+# --- Getis-Ord Gi* -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GiStar:
+    """Local Gi* of n places.
+
+    Attributes
+    ----------
+    gs : statistic, ``Σ_j w_ij y_j / Σ_j y_j``
+    expected, variance : its expectation and variance under randomisation (esda's moments)
+    z : ``(gs - expected) / sqrt(variance)``
+    p_norm : one-sided normal p-value of ``|z|``
+    p_sim : conditional-permutation pseudo p-value (folded, as esda's ``directed``); NaN
+        without permutations
+    permutations, seed : what drew ``p_sim``
+    """
+
+    gs: FloatArray
+    expected: FloatArray
+    variance: FloatArray
+    z: FloatArray
+    p_norm: FloatArray
+    p_sim: FloatArray
+    permutations: int
+    seed: int | None
+
+
+def gi_star(
+    y: FloatArray,
+    weights: Contiguity,
+    *,
+    permutations: int = 0,
+    seed: int | None = None,
+) -> GiStar:
+    """Getis-Ord Gi* of ``y`` over ``weights`` with analytic and permutation inference.
+
+    Parameters
+    ----------
+    y : array of float64, shape (n,)
+        Value per place (incident counts), not all zero.
+    weights : Contiguity
+        Neighbours of each place; each place and its neighbours weigh ``1 / (k_i + 1)``.
+    permutations : int
+        Conditional randomisations (0 for none; 999 as esda's default).
+    seed : int, optional
+        Seed of the permutations (the same seed as esda's draws the same neighbour sets).
+
+    Returns
+    -------
+    GiStar
+
+    Notes
+    -----
+    The analytic moments are esda's (``getisord.G_Local.calc``): with ``N = n``, mean ``ȳ``
+    and variance ``s²`` of y, cardinality ``c_i = Σ_j w_ij`` (1 when row-standardised),
+    ``E = c_i / N`` and ``V = c_i (N - c_i) / (N - 1) / N² · s² / ȳ²``. Permutation: for each
+    place, ``permutations`` draws of ``k_i`` other places (without the place itself) from one
+    shared table of ``max k`` ids per draw, drawn as esda's ``crand.vec_permutations`` draws
+    them (numba's ``np.random.choice`` after ``np.random.seed(seed)``); the pseudo p-value is
+    ``(min(larger, permutations - larger) + 1) / (permutations + 1)``.
+
+    Complexity O(n k) analytic; O(P n) draws and O(P n k) sums for P permutations.
+    """
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    n = weights.n
+    if y.shape != (n,):
+        raise ValueError(f"y has shape {y.shape}, the weights {n} places")
+    w = weights.star_matrix()
+    total = float(y.sum())
+    gs = np.asarray(w @ y, dtype=np.float64) / y.sum()
+    mean = y.sum() / n
+    variance_y = (y**2).sum() / n - mean**2
+    card = np.asarray(w.sum(axis=1), dtype=np.float64).squeeze(axis=1)
+    expected = card / n
+    variance = card * (n - card)
+    variance /= n - 1
+    variance *= 1 / n**2
+    variance *= variance_y / (mean**2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (gs - expected) / np.sqrt(variance)
+    p_norm = stats.norm.sf(np.abs(z))
+    p_sim = np.full(n, np.nan)
+    if permutations > 0 and n > 1:
+        card_other = weights.cardinalities()
+        max_card = int(card_other.max()) if n else 0
+        draw_seed = int(seed) if seed is not None else int(np.random.randint(12345, 12345000))
+        ids = _permutation_ids(max(max_card, 1), n, permutations, draw_seed)
+        self_weight = np.asarray(1.0 / (card_other + 1.0), dtype=np.float64)
+        p_sim = _star_pseudo_p(y, gs, weights.indptr, card_other, self_weight, ids, total)
+    return GiStar(gs, expected, variance, z, p_norm, p_sim, permutations, seed)
+
+
+@numba.njit(fastmath=True, cache=True)
+def _permutation_ids(max_card: int, n: int, k_replications: int, seed: int) -> IntArray:
+    """esda's ``vec_permutations``: ``max_card`` ids drawn from ``n - 1`` without replacement,
+    ``k_replications`` times, after seeding numba's generator."""
+    np.random.seed(seed)
+    result = np.empty((k_replications, max_card), dtype=np.int64)
+    for k in range(k_replications):
+        result[k] = np.random.choice(n - 1, size=max_card, replace=False)
+    return result
+
+
+@numba.njit(fastmath=True, cache=True)
+def _star_pseudo_p(
+    z: FloatArray,
+    observed: FloatArray,
+    indptr: IntArray,
+    cardinalities: IntArray,
+    self_weights: FloatArray,
+    permuted_ids: IntArray,
+    scaling: float,
+) -> FloatArray:
+    n = z.shape[0]
+    p_permutations = permuted_ids.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    mask = np.ones(n, dtype=np.bool_)
+    for i in range(n):
+        cardinality = cardinalities[i]
+        if cardinality == 0:
+            # an island: esda weighs a drawn neighbour by its island weight (0) and the
+            # place itself by 0
+            other = np.zeros(1, dtype=np.float64)
+            self_weight = 0.0
+            cardinality = 1
+        else:
+            other = np.full(cardinality, self_weights[i])
+            self_weight = self_weights[i]
+        mask[:] = True
+        mask[i] = False
+        z_no_i = z[mask]
+        flat = permuted_ids[:, :cardinality].flatten()
+        zrand = z_no_i[flat].reshape(-1, cardinality)
+        rstats = (zrand @ other + self_weight * z[i]) / scaling
+        larger = 0
+        for r in range(p_permutations):
+            if rstats[r] >= observed[i]:
+                larger += 1
+        if p_permutations - larger < larger:
+            larger = p_permutations - larger
+        out[i] = (larger + 1.0) / (p_permutations + 1.0)
+    return out
+
+
+def fdr_cutoff(p: FloatArray, alpha: float = 0.05) -> float:
+    """The Benjamini-Hochberg bound, as esda's ``fdr``: with the p-values sorted, ``i α / n`` for
+    the largest i whose ``p_(i) < i α / n``; the Bonferroni ``α / n`` when none passes. A place
+    is significant when its p-value is below the bound."""
+    values = np.sort(np.asarray(p, dtype=np.float64)[~np.isnan(p)])
+    n = values.size
+    if n == 0:
+        return 0.0
+    bound = np.arange(1, n + 1) * alpha / n
+    passing = np.flatnonzero(values < bound)
+    if passing.size == 0:
+        return float(alpha / n)
+    return float(bound[passing[-1]])
+
+
+def classify(
+    result: GiStar, *, alpha: float = 0.05, inference: Literal["sim", "norm"] = "sim"
+) -> tuple[list[HotspotClass], float]:
+    """Hot (z > 0) and cold (z < 0) places whose p-value is below the FDR bound at ``alpha``
+    (:func:`fdr_cutoff`); returns the classes and the bound."""
+    p = result.p_sim if inference == "sim" and result.permutations > 0 else result.p_norm
+    cut = fdr_cutoff(p, alpha)
+    out: list[HotspotClass] = []
+    for zi, pi in zip(result.z, p, strict=True):
+        if np.isnan(pi) or np.isnan(zi) or pi >= cut:
+            out.append("none")
+        else:
+            out.append("hot" if zi > 0 else "cold" if zi < 0 else "none")
+    return out, cut
+
+
+def trend(before: HotspotClass, after: HotspotClass) -> Trend:
+    """A hot place of the later period is ``new`` (not hot before) or ``persistent``; a hot place
+    of the earlier period that is not hot now is ``fading``."""
+    if after == "hot":
+        return "persistent" if before == "hot" else "new"
+    if before == "hot":
+        return "fading"
+    return "none"
+
+
+# --- hour of week --------------------------------------------------------------------------------
+
+
+def hour_of_week(weekday: IntArray, hour: IntArray) -> IntArray:
+    """Monday 0 .. Sunday 6 and hour 0-23 as the hour of week 0-167."""
+    return (np.asarray(weekday, dtype=np.int64) * 24 + np.asarray(hour, dtype=np.int64)).astype(
+        np.int64
+    )
+
+
+# --- kernel density -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Surface:
+    """A density surface on a regular grid in local metres.
+
+    ``density[r, c]`` is the estimate at the centre of row r (south to north), column c (west to
+    east), in points per km² (the sum of the weights times the kernel); the grid spans
+    ``x0 .. x0 + cols·cell_m`` and ``y0 .. y0 + rows·cell_m`` about ``(lon0, lat0)``."""
+
+    density: FloatArray
+    x0: float
+    y0: float
+    cell_m: float
+    lon0: float
+    lat0: float
+    bandwidth_m: float
+
+    def centre_lonlat(self, row: float, col: float) -> tuple[float, float]:
+        x = self.x0 + (col + 0.5) * self.cell_m
+        y = self.y0 + (row + 0.5) * self.cell_m
+        return unproject(x, y, self.lon0, self.lat0)
+
+
+EARTH_M = 6_371_008.8
+
+
+def project(
+    lon: FloatArray, lat: FloatArray, lon0: float, lat0: float
+) -> tuple[FloatArray, FloatArray]:
+    """Equirectangular metres about (lon0, lat0): exact enough within a county (< 0.1 %)."""
+    k = np.pi / 180.0 * EARTH_M
+    return (
+        (np.asarray(lon) - lon0) * k * np.cos(np.radians(lat0)),
+        (np.asarray(lat) - lat0) * k,
+    )
+
+
+def unproject(x: float, y: float, lon0: float, lat0: float) -> tuple[float, float]:
+    k = np.pi / 180.0 * EARTH_M
+    return float(lon0 + x / (k * np.cos(np.radians(lat0)))), float(lat0 + y / k)
+
+
+@numba.njit(cache=True)
+def _linear_bin(
+    x: FloatArray,
+    y: FloatArray,
+    w: FloatArray,
+    x0: float,
+    y0: float,
+    cell: float,
+    rows: int,
+    cols: int,
+) -> FloatArray:
+    """Linear binning: each point's weight split over the 4 grid centres around it."""
+    grid = np.zeros((rows, cols), dtype=np.float64)
+    for i in range(x.shape[0]):
+        fx = (x[i] - x0) / cell - 0.5
+        fy = (y[i] - y0) / cell - 0.5
+        cx = int(np.floor(fx))
+        cy = int(np.floor(fy))
+        dx = fx - cx
+        dy = fy - cy
+        wi = w[i]
+        for oy in range(2):
+            yy = cy + oy
+            if yy < 0 or yy >= rows:
+                continue
+            wy = dy if oy == 1 else 1.0 - dy
+            for ox in range(2):
+                xx = cx + ox
+                if xx < 0 or xx >= cols:
+                    continue
+                wx = dx if ox == 1 else 1.0 - dx
+                grid[yy, xx] += wi * wx * wy
+    return grid
+
+
+def kernel_density(
+    x: FloatArray,
+    y: FloatArray,
+    *,
+    bandwidth_m: float,
+    bounds: tuple[float, float, float, float],
+    size: int = 256,
+    weight: FloatArray | None = None,
+) -> FloatArray:
+    """Gaussian kernel density of points (metres) on a ``size`` × ``size`` grid.
+
+    Parameters
+    ----------
+    x, y : arrays of float64
+        Points in metres.
+    bandwidth_m : float
+        Standard deviation of the Gaussian kernel (m).
+    bounds : (xmin, ymin, xmax, ymax)
+        The grid's extent (m); the cells are squares of ``max(width, height) / size``.
+    size : int
+        Cells per side.
+    weight : array of float64, optional
+        Weight of each point (1 each by default).
+
+    Returns
+    -------
+    array (size, size)
+        Density per km² at each cell centre: ``Σ_i w_i K_h(c - p_i)`` with ``K_h`` the 2-D
+        Gaussian of standard deviation h (in 1/km²).
+
+    Notes
+    -----
+    Binned estimate: linear binning of the points onto the grid centres, then the separable
+    Gaussian filter (truncated at 4 h). Its error against the exact sum is of order
+    ``(cell / h)²`` (Wand 1994); the test checks it against scikit-learn's exact
+    ``KernelDensity``. Complexity O(p + size² · h / cell).
+    """
+    xmin, ymin, xmax, ymax = bounds
+    cell = max(xmax - xmin, ymax - ymin) / size
+    w = np.ones(x.shape[0]) if weight is None else np.asarray(weight, dtype=np.float64)
+    grid = _linear_bin(
+        np.ascontiguousarray(x, dtype=np.float64),
+        np.ascontiguousarray(y, dtype=np.float64),
+        np.ascontiguousarray(w),
+        float(xmin),
+        float(ymin),
+        float(cell),
+        size,
+        size,
+    )
+    sigma = bandwidth_m / cell
+    smoothed = ndimage.gaussian_filter(grid, sigma=sigma, mode="constant", truncate=4.0)
+    # the filter spreads each cell's weight with unit sum: per cell → per km²
+    return np.asarray(smoothed / (cell * cell) * 1e6, dtype=np.float64)
+
+
+def scott_bandwidth(x: FloatArray, y: FloatArray) -> float:
+    """Scott's rule for two dimensions: ``σ̄ n^(-1/6)`` (m), at least 100 m."""
+    n = max(int(x.shape[0]), 2)
+    sigma = float(np.sqrt((np.var(x) + np.var(y)) / 2.0))
+    return float(max(100.0, sigma * float(n) ** (-1.0 / 6.0)))
+
+
+# --- road segments -------------------------------------------------------------------------------
+
+
+def segment_rates(
+    edge: IntArray, twin: IntArray, length_m: FloatArray
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Incidents per road segment (an edge and its twin, the other direction, are one segment,
+    named by the smaller id) and per km of it.
+
+    Returns
+    -------
+    segments, counts, per_km : arrays of the segments with incidents (most per km first).
+    """
+    e = np.asarray(edge, dtype=np.int64)
+    e = e[e >= 0]
+    t = twin[e]
+    seg = np.where((t >= 0) & (t < e), t, e)
+    segments, counts = np.unique(seg, return_counts=True)
+    km = np.maximum(length_m[segments], 1.0) / 1000.0
+    per_km = counts / km
+    order = np.argsort(-per_km, kind="stable")
+    return segments[order], counts[order].astype(np.float64), per_km[order]
