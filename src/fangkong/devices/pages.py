@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
@@ -20,9 +20,16 @@ from fangkong.core.i18n import translate
 from fangkong.devices import figures, importing, listing, register, status
 from fangkong.devices import permissions as perms
 from fangkong.devices._common import MAX_IMPORT_BYTES
-from fangkong.devices.models import DeviceStatus, StatusSource, ZoneType
-from fangkong.devices.schemas import StatusIn
-from fangkong.http import tables
+from fangkong.devices.models import (
+    Device,
+    DeviceStatus,
+    DeviceType,
+    OwnerKind,
+    StatusSource,
+    ZoneType,
+)
+from fangkong.devices.schemas import DeviceIn, StatusIn
+from fangkong.http import forms, tables
 from fangkong.http.deps import CurrentUser, DbSession, Language, RequestActor, UserScope, requires
 from fangkong.http.templating import render
 
@@ -125,6 +132,164 @@ def import_status_page(
     return _list(request, db, user, scope, language, status_imported=result)
 
 
+# --- one device's form ------------------------------------------------------------------------
+
+FIELDS = (
+    "code",
+    "name",
+    "device_type",
+    "owner_kind",
+    "facility_code",
+    "zone_type",
+    "networked",
+    "status",
+    "lon",
+    "lat",
+)
+FormValues = Annotated[dict[str, str], Depends(forms.form_values)]
+
+
+def _values_of(device: Device) -> dict[str, str]:
+    """A device's record as the form shows it (a ticked box is a key present)."""
+    values = {
+        "code": device.code,
+        "name": device.name,
+        "device_type": device.device_type.value,
+        "owner_kind": device.owner_kind.value,
+        "facility_code": device.facility.code if device.facility else "",
+        "zone_type": device.zone_type.value,
+        "lon": f"{device.lon:.6f}",
+        "lat": f"{device.lat:.6f}",
+    }
+    if device.networked:
+        values["networked"] = "1"
+    return values
+
+
+def _options(prefix: str, members: Any, language: str) -> list[tuple[str, str]]:
+    return [(m.value, translate(f"{prefix}{m.value}", language)) for m in members]
+
+
+def _form(
+    request: Request,
+    user: Any,
+    language: str,
+    *,
+    device: Device | None,
+    values: dict[str, str],
+    errors: forms.FormErrors | None = None,
+) -> Response:
+    return render(
+        request,
+        "devices/form.html",
+        language=language,
+        user=user,
+        status_code=422 if errors else 200,
+        device=device,
+        values=values,
+        errors=errors or forms.FormErrors(),
+        types=_options("devices.type.", DeviceType, language),
+        owners=_options("devices.owner.", OwnerKind, language),
+        zones=_options("devices.zone.", ZoneType, language),
+        statuses=_options("devices.status.", DeviceStatus, language),
+    )
+
+
+def _save(
+    request: Request,
+    db: Any,
+    user: Any,
+    scope: Any,
+    language: str,
+    actor: Any,
+    values: dict[str, str],
+    device: Device | None,
+) -> Response:
+    """Check the form by the API's schema and save it in a savepoint; a refusal is shown
+    beside its field, the form filled in as sent. An edit leaves the status alone: it is
+    reported on the device's page, so that its history records the change."""
+    names = [n for n in FIELDS if n != "networked" and (device is None or n != "status")]
+    data: dict[str, Any] = forms.text(values, *names)
+    if device is not None:
+        data["code"] = device.code  # a device's code does not change
+    data["networked"] = forms.flag(values, "networked")
+    checked, errors = forms.validate(DeviceIn, data, language=language)
+    if checked is not None:
+        now = utcnow()
+        try:
+            with db.begin_nested():  # a refused save leaves nothing behind in the request
+                if device is None:
+                    device = register.create(db, data=checked, actor=actor, now=now, scope=scope)
+                else:
+                    register.update(
+                        db, device=device, data=checked, actor=actor, now=now, scope=scope
+                    )
+            return RedirectResponse(f"/devices/{device.id}", status_code=303)
+        except FangkongError as exc:
+            if exc.status_code not in (404, 409, 422):
+                raise
+            errors = forms.from_error(exc, language=language, fields=FIELDS)
+    shown = dict(values) | ({"code": device.code} if device is not None else {})
+    return _form(request, user, language, device=device, values=shown, errors=errors)
+
+
+@router.get("/devices/new", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)])
+def new_device_page(request: Request, user: CurrentUser, language: Language) -> Response:
+    """Register one device (一机一档): what, where, whose, its zone and first status."""
+    values = {"status": DeviceStatus.WORKING.value, "owner_kind": OwnerKind.PUBLIC.value}
+    return _form(request, user, language, device=None, values=values)
+
+
+@router.post("/devices/new", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)])
+def create_device_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    return _save(request, db, user, scope, language, actor, values, None)
+
+
+@router.get(
+    "/devices/{device_id:int}/edit",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.WRITE)],
+)
+def edit_device_page(
+    request: Request,
+    device_id: DeviceId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+) -> Response:
+    """Edit a device's record (its code stays; its status is reported on its page)."""
+    device = register.get_or_raise(db, device_id=device_id, scope=scope)
+    return _form(request, user, language, device=device, values=_values_of(device))
+
+
+@router.post(
+    "/devices/{device_id:int}/edit",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.WRITE)],
+)
+def update_device_page(
+    request: Request,
+    device_id: DeviceId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    device = register.get_or_raise(db, device_id=device_id, scope=scope)
+    return _save(request, db, user, scope, language, actor, values, device)
+
+
 @router.get("/devices/{device_id:int}", response_class=HTMLResponse)
 def device_page(
     request: Request,
@@ -148,6 +313,7 @@ def device_page(
         uptime=status.uptime(db, device=device, start=now - timedelta(days=30), end=now),
         statuses=list(DeviceStatus),
         can_report=auth.can(user, perms.STATUS),
+        can_write=auth.can(user, perms.WRITE),
         outcome=outcome if outcome in ("changed", "unchanged", "stale", "heartbeat") else None,
     )
 
