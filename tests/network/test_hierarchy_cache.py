@@ -12,7 +12,7 @@ from fangkong.core.errors import InvalidInput
 from fangkong.demo import osm as demo_osm
 from fangkong.network import cache, engine, service, store
 from fangkong.network.cache import cached_hierarchy, graph_digest, load_or_build_hierarchy
-from fangkong.network.ch import ContractionHierarchy
+from fangkong.network.ch import ContractionHierarchy, build_hierarchy
 from fangkong.network.graph import RoadGraph
 from fangkong.network.profile import DEFAULT_PROFILE
 from fangkong.network.store import county_data_dir, import_and_activate, network_dir
@@ -33,7 +33,7 @@ class _Builds:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
-        real = cache.build_hierarchy
+        real = build_hierarchy
 
         def counted(graph: RoadGraph) -> ContractionHierarchy:
             self.count += 1
