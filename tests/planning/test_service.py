@@ -22,6 +22,7 @@ from fangkong.areas import service as area_service
 from fangkong.core.audit import SYSTEM
 from fangkong.core.db import make_session_factory
 from fangkong.core.errors import InvalidInput, NotFound
+from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
 from fangkong.dispatch import service as dispatch_service
 from fangkong.dispatch.models import IncidentStatus, PostKind, Priority, UnitType
@@ -389,18 +390,59 @@ def test_a_job_is_cancelled(job_factory: sessionmaker[Session]) -> None:
 
 
 def test_a_failing_job_stores_its_error(job_factory: sessionmaker[Session]) -> None:
+    """A job's error is stored as its catalogue key and values, read in the reader's language
+    (issue 18: no English sentence on a Chinese page)."""
     run_id = _queued(job_factory)
 
     def work(
         session: Session, progress: jobs.Progress, cancel: threading.Event
     ) -> dict[str, object]:
-        raise InvalidInput("p must lie in 1..500", field="p")
+        raise InvalidInput(
+            key="error.planning.p_candidates", params={"p": 7, "candidates": 3}, field="p"
+        )
 
     jobs.runner_for(job_factory).submit(run_id, work).result(timeout=30)
     with job_factory() as session:
         run = session.get(Run, run_id)
         assert run is not None and run.status == RunStatus.FAILED
-        assert run.error == "p must lie in 1..500"
+        assert runs.error_of(run) == ("error.planning.p_candidates", {"p": 7, "candidates": 3})
+        for language in ("zh-CN", "en"):
+            expected = translate("error.planning.p_candidates", language, p=7, candidates=3)
+            assert runs.error_text(run, language) == expected
+        assert runs.error_text(run, "zh-CN") != runs.error_text(run, "en")
+
+
+def test_a_job_that_breaks_stores_a_translated_failure(
+    job_factory: sessionmaker[Session],
+) -> None:
+    """An unexpected exception is stored as the catalogue's failure with the exception's kind,
+    never as English text."""
+    run_id = _queued(job_factory)
+
+    def work(
+        session: Session, progress: jobs.Progress, cancel: threading.Event
+    ) -> dict[str, object]:
+        raise ZeroDivisionError("float division by zero")
+
+    jobs.runner_for(job_factory).submit(run_id, work).result(timeout=30)
+    with job_factory() as session:
+        run = session.get(Run, run_id)
+        assert run is not None and run.status == RunStatus.FAILED
+        assert runs.error_of(run) == ("error.planning.job_failed", {"kind": "ZeroDivisionError"})
+        for language in ("zh-CN", "en"):
+            expected = translate("error.planning.job_failed", language, kind="ZeroDivisionError")
+            assert runs.error_text(run, language) == expected
+
+
+def test_an_error_stored_as_text_reads_as_it_is(job_factory: sessionmaker[Session]) -> None:
+    """Runs failed before errors were stored by key keep their text."""
+    run_id = _queued(job_factory)
+    with job_factory() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        run.error = "p must lie in 1..500"
+        assert runs.error_of(run) == (None, {})
+        assert runs.error_text(run, "zh-CN") == "p must lie in 1..500"
 
 
 def test_a_site_far_from_every_road_reaches_nothing_and_is_named(

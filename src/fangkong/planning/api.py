@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from fangkong.core import auth
+from fangkong.core.errors import API_LANGUAGE
 from fangkong.core.scoping import Scope
 from fangkong.http.deps import (
     CurrentUser,
@@ -56,9 +57,16 @@ RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 #: How long a progress stream stays open at most (s).
 STREAM_S = 3600.0
 STREAM_EVERY_S = 0.5
+#: A comment line is sent after this many seconds without an event, so that a long silent
+#: stage (a queue, the matrix, a first compilation) does not read as a dead connection.
+KEEPALIVE_S = 5.0
 
 
-def run_out(run: Run, *, with_result: bool = True) -> RunOut:
+def run_out(run: Run, *, with_result: bool = True, language: str = API_LANGUAGE) -> RunOut:
+    """A run as the API answers it; its error in English (``error``, as every API message),
+    by its stable code and values, and in ``language`` (``error_text``, what the console
+    shows)."""
+    code, error_params = runs.error_of(run)
     return RunOut(
         id=run.id,
         kind=run.kind,
@@ -68,7 +76,10 @@ def run_out(run: Run, *, with_result: bool = True) -> RunOut:
         scenario_id=run.scenario_id,
         progress=run.progress,
         stage=run.stage,
-        error=run.error,
+        error=runs.error_text(run, API_LANGUAGE),
+        error_code=None if code is None else code.removeprefix("error."),
+        error_params=error_params,
+        error_text=runs.error_text(run, language),
         created_at=run.created_at,
         started_at=run.started_at,
         finished_at=run.finished_at,
@@ -189,33 +200,40 @@ def create_placement(
 def list_runs(
     db: DbSession,
     scope: UserScope,
+    language: Language,
     kind: RunKind | None = None,
     limit: Annotated[int, Query(ge=1, le=runs.MAX_RUNS)] = 50,
 ) -> list[RunOut]:
     """Runs filed in your areas, newest first (without their results)."""
     return [
-        run_out(r, with_result=False) for r in runs.get_all(db, scope=scope, kind=kind, limit=limit)
+        run_out(r, with_result=False, language=language)
+        for r in runs.get_all(db, scope=scope, kind=kind, limit=limit)
     ]
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)
-def get_run(run_id: RunId, db: DbSession, scope: UserScope) -> RunOut:
-    return run_out(runs.get_or_raise(db, run_id=run_id, scope=scope))
+def get_run(run_id: RunId, db: DbSession, scope: UserScope, language: Language) -> RunOut:
+    return run_out(runs.get_or_raise(db, run_id=run_id, scope=scope), language=language)
 
 
 @router.post("/runs/{run_id}/cancel", response_model=RunOut, dependencies=[requires(perms.WRITE)])
 def cancel_run(
-    run_id: RunId, request: Request, db: DbSession, scope: UserScope, actor: RequestActor
+    run_id: RunId,
+    request: Request,
+    db: DbSession,
+    scope: UserScope,
+    actor: RequestActor,
+    language: Language,
 ) -> RunOut:
     """Stop a queued or running job; it keeps the best answer it had (status cancelled)."""
     run = runs.request_cancel(
         db, run=runs.get_or_raise(db, run_id=run_id, scope=scope), actor=actor
     )
     jobs.runner_for(request.app.state.session_factory).cancel(run.id)
-    return run_out(run, with_result=False)
+    return run_out(run, with_result=False, language=language)
 
 
-def _state(factory: sessionmaker[Session], run_id: int) -> dict[str, Any]:
+def _state(factory: sessionmaker[Session], run_id: int, language: str) -> dict[str, Any]:
     with factory() as session:
         run = session.get(Run, run_id)
         if run is None:
@@ -226,7 +244,7 @@ def _state(factory: sessionmaker[Session], run_id: int) -> dict[str, Any]:
             "status": str(getattr(status, "value", status)),
             "progress": round(run.progress, 4),
             "stage": run.stage,
-            "error": run.error,
+            "error": runs.error_text(run, language),
         }
 
 
@@ -235,22 +253,30 @@ def _state(factory: sessionmaker[Session], run_id: int) -> dict[str, Any]:
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def run_events(run_id: RunId, request: Request, db: DbSession, scope: UserScope) -> Response:
+def run_events(
+    run_id: RunId, request: Request, db: DbSession, scope: UserScope, language: Language
+) -> Response:
     """Server-Sent Events of a run's progress (``progress`` events with status, fraction and
-    stage), ending with a ``done`` event when it ends."""
+    stage), ending with a ``done`` event when it ends; a comment line (``: keep-alive``) every
+    :data:`KEEPALIVE_S` seconds without one."""
     runs.get_or_raise(db, run_id=run_id, scope=scope)
     factory: sessionmaker[Session] = request.app.state.session_factory
 
     async def stream() -> AsyncIterator[str]:
         deadline = time.monotonic() + STREAM_S
         last: dict[str, Any] | None = None
+        sent = time.monotonic()
         while time.monotonic() < deadline:
             if await request.is_disconnected():
                 return
-            state = await anyio.to_thread.run_sync(_state, factory, run_id)
+            state = await anyio.to_thread.run_sync(_state, factory, run_id, language)
             if state != last:
                 last = state
+                sent = time.monotonic()
                 yield f"event: progress\ndata: {json.dumps(state)}\n\n"
+            elif time.monotonic() - sent >= KEEPALIVE_S:
+                sent = time.monotonic()
+                yield ": keep-alive\n\n"
             if state["status"] not in ("queued", "running"):
                 yield f"event: done\ndata: {json.dumps(state)}\n\n"
                 return

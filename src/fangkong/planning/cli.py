@@ -225,7 +225,7 @@ def place_command(
     with session_scope(factory) as session:
         stored = runs.get_or_raise(session, run_id=run_id, scope=WHOLE_TREE)
         if stored.error:
-            console.print(f"[red]error:[/red] {stored.error}")
+            console.print(f"[red]error:[/red] {runs.error_text(stored)}")
             raise typer.Exit(code=2)
         result = runs.result_of(stored)
     _print_placement(result, run_id)

@@ -82,15 +82,15 @@ def execute(
             log.exception("planning run %s: progress report failed", run_id)
 
     result: dict[str, Any] | None = None
-    error: str | None = None
+    error: FangkongError | None = None
     try:
         with session_scope(factory) as session:
             result = work(session, progress, cancel)
     except FangkongError as exc:
-        error = exc.message
+        error = exc
     except Exception as exc:
         log.exception("planning run %s failed", run_id)
-        error = f"internal error: {type(exc).__name__}"
+        error = FangkongError(key="error.planning.job_failed", params={"kind": type(exc).__name__})
     with session_scope(factory) as session:
         run = session.get(Run, run_id)
         if run is not None:

@@ -19,7 +19,7 @@ from fangkong.areas.models import Area
 from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.db import utcnow
-from fangkong.core.errors import Conflict, NotFound
+from fangkong.core.errors import API_LANGUAGE, Conflict, FangkongError, NotFound
 from fangkong.core.scoping import Scope
 from fangkong.planning.models import Run, RunKind, RunStatus
 
@@ -86,11 +86,16 @@ def create(
     return run
 
 
-def finish(session: Session, run: Run, *, result: dict[str, Any] | None, error: str | None) -> None:
-    """Store a run's result (done) or error (failed); a cancelled run keeps its best answer."""
+def finish(
+    session: Session, run: Run, *, result: dict[str, Any] | None, error: FangkongError | None
+) -> None:
+    """Store a run's result (done) or error (failed); a cancelled run keeps its best answer.
+
+    The error is stored as its catalogue key and values (:func:`error_record`), so that each
+    reader sees it in their language (:func:`error_text`)."""
     now = utcnow()
     run.result = json.dumps(result, ensure_ascii=False, separators=(",", ":")) if result else None
-    run.error = error
+    run.error = None if error is None else error_record(error)
     if error is not None:
         run.status = RunStatus.FAILED
     elif run.cancel_requested or (result or {}).get("status") == "cancelled":
@@ -101,6 +106,76 @@ def finish(session: Session, run: Run, *, result: dict[str, Any] | None, error: 
     run.finished_at = now
     run.updated_at = now
     session.flush()
+
+
+def _stored_value(value: Any) -> Any:
+    if isinstance(value, FangkongError):
+        return {ERROR_VALUE: _error_dict(value)}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _error_dict(error: FangkongError) -> dict[str, Any]:
+    if error.key is None:  # an error with a message and no key (none is raised on purpose)
+        return {"message": error.message}
+    return {"key": error.key, "params": {k: _stored_value(v) for k, v in error.params.items()}}
+
+
+#: Marks a value of an error's params that is itself an error (a row's fault, a cause).
+ERROR_VALUE = "$error"
+
+
+def error_record(error: FangkongError) -> str:
+    """What :attr:`Run.error` stores: ``{"key": ..., "params": {...}}`` as JSON (a value that
+    is itself an error is stored the same way under ``"$error"``)."""
+    return json.dumps(_error_dict(error), ensure_ascii=False, separators=(",", ":"))
+
+
+def _error_from(data: dict[str, Any]) -> FangkongError | None:
+    key = data.get("key")
+    if not isinstance(key, str):
+        return None
+    params = {
+        name: (_error_from(value[ERROR_VALUE]) or str(value[ERROR_VALUE]))
+        if isinstance(value, dict) and isinstance(value.get(ERROR_VALUE), dict)
+        else value
+        for name, value in (data.get("params") or {}).items()
+    }
+    return FangkongError(key=key, params=params)
+
+
+def _stored_error(run: Run) -> dict[str, Any] | None:
+    if not run.error:
+        return None
+    try:
+        data = json.loads(run.error)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def error_of(run: Run) -> tuple[str | None, dict[str, Any]]:
+    """The stored error's catalogue key and values; ``(None, {})`` without one (or for an
+    error stored as plain text by an earlier version)."""
+    data = _stored_error(run)
+    if data is None or not isinstance(data.get("key"), str):
+        return None, {}
+    return str(data["key"]), dict(data.get("params") or {})
+
+
+def error_text(run: Run, language: str = API_LANGUAGE) -> str | None:
+    """The run's error in ``language`` (None when it has none); an error stored as plain text
+    reads as it is."""
+    if not run.error:
+        return None
+    data = _stored_error(run)
+    if data is None:
+        return run.error
+    error = _error_from(data)
+    if error is not None:
+        return error.text(language)
+    return str(data.get("message", run.error))
 
 
 def claim(session: Session, run_id: int) -> bool:

@@ -103,7 +103,11 @@ class RunOut(BaseModel):
     scenario_id: int | None
     progress: float
     stage: str
+    #: A failed run's error in English; by its stable code and values; in the reader's language.
     error: str | None
+    error_code: str | None = None
+    error_params: dict[str, Any] = Field(default_factory=dict)
+    error_text: str | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

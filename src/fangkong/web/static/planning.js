@@ -158,7 +158,7 @@
   function renderPlacement(run) {
     const box = document.getElementById("placement-result");
     if (!run.result) {
-      box.replaceChildren(el("p", { class: "error" }, `#${run.id} ${t["planning.status." + run.status] || run.status} ${run.error || ""}`));
+      box.replaceChildren(el("p", { class: "error" }, `#${run.id} ${t["planning.status." + run.status] || run.status} ${run.error_text || run.error || ""}`));
       return;
     }
     const r = run.result;
