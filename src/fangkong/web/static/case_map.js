@@ -17,7 +17,8 @@
     center: [105, 35],
     zoom: 3,
     doubleClickZoom: false,
-    attributionControl: { customAttribution: "© OpenStreetMap contributors (ODbL)" },
+    // The road data's attribution, in the reader's language (the page gives it).
+    attributionControl: { customAttribution: el.dataset.attribution || "© OpenStreetMap" },
   });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
   window.fangkongCaseMap = map;
