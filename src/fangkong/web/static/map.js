@@ -20,7 +20,8 @@
       { id: "background", type: "background", paint: { "background-color": "#eef1f4" } }] },
     center: [105, 35],  // until the areas load and the map fits them
     zoom: 3,
-    attributionControl: { customAttribution: "© OpenStreetMap contributors (ODbL)" },
+    // The road data's attribution, in the reader's language (the page gives it).
+    attributionControl: { customAttribution: el.dataset.attribution || "© OpenStreetMap" },
   });
   map.addControl(new maplibregl.NavigationControl(), "top-right");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
