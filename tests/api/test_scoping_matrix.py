@@ -27,6 +27,7 @@ from fangkong.core.audit import SYSTEM
 from fangkong.core.models import Role
 from fangkong.devices import permissions as device_perms
 from fangkong.dispatch import permissions as dispatch_perms
+from fangkong.events import permissions as event_perms
 from fangkong.facilities import permissions as facility_perms
 from fangkong.materials import permissions as material_perms
 from fangkong.planning import permissions as planning_perms
@@ -296,6 +297,7 @@ def seeded(live_server: LiveServer) -> Seeded:
     ids: dict[str, dict[str, int]] = {kind: {} for kind in ("incidents", "cases", "posts")}
     ids |= {"units": {}, "addresses": {}, "checkpoints": {}, "scenarios": {}}
     ids |= {kind: {} for kind in ("facilities", "devices", "holders", "movements", "counts")}
+    ids |= {kind: {} for kind in ("events", "plans", "activations")}
     with live_server.client(live_server.admin_token()) as admin:
         areas = {a["code"]: a["id"] for a in admin.get("/api/v1/areas").json()}
         for grid in SEED_GRIDS:
@@ -353,6 +355,7 @@ def seeded(live_server: LiveServer) -> Seeded:
                 admin, "planning/scenarios", {"name": f"matrix {grid}", "area_code": grid}
             )
             _seed_registers(admin, ids, grid)
+            _seed_events(admin, ids, grid)
         made = admin.post(
             "/api/v1/users",
             json={
@@ -371,6 +374,56 @@ def seeded(live_server: LiveServer) -> Seeded:
         failed = client.post("/api/v1/auth/token", json={"username": NOBODY, "password": "x" * 12})
         assert failed.status_code in (401, 422)
     return Seeded(ids=ids, outsider_id=outsider_id, area_ids=areas)
+
+
+def _seed_events(admin: httpx.Client, ids: dict[str, dict[str, int]], grid: str) -> None:
+    """A large-event application under way now and approved, with a post (on the live map's
+    layer), and an emergency plan for ``grid`` (issue 22)."""
+    from datetime import UTC, datetime, timedelta
+
+    lon, lat = grid_centre(grid)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    corners = [[lon - 1e-3, lat - 1e-3], [lon + 1e-3, lat - 1e-3], [lon, lat + 1e-3]]
+    answer = admin.post(
+        "/api/v1/events",
+        json={
+            "code": f"MEV-{grid}",
+            "name": "matrix",
+            "organiser": "matrix",
+            "venue_polygon": corners,
+            "venue_kind": "square",
+            "capacity": 2000,
+            "expected_attendance": 1500,
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(days=1)).isoformat(),
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    event = answer.json()
+    ids["events"][grid] = int(event["id"])
+    posted = admin.post(
+        f"/api/v1/events/{event['id']}/posts", json={"name": "matrix", "lon": lon, "lat": lat}
+    )
+    assert posted.status_code == 201, posted.text
+    moved = admin.post(
+        f"/api/v1/cases/{event['case_id']}/transitions",
+        json={"transition": "approve", "fields": {"conditions": "matrix"}},
+    )
+    assert moved.status_code == 200, moved.text
+    ids["plans"][grid] = _seed_post(
+        admin,
+        "emergency-plans",
+        {
+            "code": f"MEP-{grid}",
+            "name": "matrix",
+            "category": "public_order",
+            "level": 3,
+            "area_code": grid,
+            "tiers": [{"unit_types": ["car"], "count": 1}],
+            "target_first_s": 300,
+            "target_full_s": 600,
+        },
+    )
 
 
 def _seed_registers(admin: httpx.Client, ids: dict[str, dict[str, int]], grid: str) -> None:
@@ -776,6 +829,25 @@ LIST_ROUTES |= {
         material_perms.READ, _check_reconciliation, REGISTER_PERIOD
     ),
     "/api/v1/materials/geojson": Listed(material_perms.READ, _features("holders", "holder")),
+}
+
+
+def _check_activation_kpis(ask: Ask, answer: httpx.Response) -> None:
+    body = answer.json()
+    assert body["drill"] is False and body["activations"] >= 0, ask.bound
+
+
+#: Large-event security, emergency plans and drills (issue 22).
+LIST_ROUTES |= {
+    "/api/v1/events": Listed(event_perms.READ, _items("events"), {"limit": 500}),
+    "/api/v1/events/export": Listed(event_perms.READ, _export_codes("MEV")),
+    "/api/v1/events/posts/geojson": Listed(event_perms.READ, _features("events")),
+    "/api/v1/emergency-plans": Listed(event_perms.READ, _items("plans"), {"limit": 500}),
+    "/api/v1/emergency-plans/export": Listed(event_perms.READ, _export_codes("MEP")),
+    "/api/v1/emergency-activations": Listed(
+        event_perms.READ, _items("activations"), {"limit": 500}
+    ),
+    "/api/v1/emergency-activations/kpis": Listed(event_perms.READ, _check_activation_kpis),
 }
 
 

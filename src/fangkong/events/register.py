@@ -147,12 +147,11 @@ def _apply(
 ) -> None:
     event.name = check_name(data.name)
     event.organiser = check_name(data.organiser, field="organiser")
-    event.contact_name_encrypted = (
-        cipher.encrypt(data.contact_name.strip()) if data.contact_name else None
-    )
-    event.contact_phone_encrypted = (
-        cipher.encrypt(data.contact_phone.strip()) if data.contact_phone else None
-    )
+    # A contact left out keeps the one on record (an import without the columns).
+    if data.contact_name:
+        event.contact_name_encrypted = cipher.encrypt(data.contact_name.strip())
+    if data.contact_phone:
+        event.contact_phone_encrypted = cipher.encrypt(data.contact_phone.strip())
     event.facility_id, event.venue_polygon = venue.facility_id, venue.polygon
     event.venue_kind = data.venue_kind
     event.capacity, event.expected_attendance = data.capacity, data.expected_attendance

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from fangkong.core.bounds import Id, Latitude, Longitude, Moment, NotBool, Text
+from fangkong.core.bounds import AwareMoment, Id, Latitude, Longitude, NotBool, Text
 from fangkong.dispatch.models import Priority, UnitType
 from fangkong.events.models import RiskGrade, SecurityPostKind, VenueKind
 
@@ -32,8 +32,8 @@ class EventIn(BaseModel):
     venue_kind: VenueKind
     capacity: People
     expected_attendance: People
-    starts_at: Moment
-    ends_at: Moment
+    starts_at: AwareMoment
+    ends_at: AwareMoment
 
 
 class FactorOut(BaseModel):

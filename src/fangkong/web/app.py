@@ -26,6 +26,7 @@ from fangkong import (
     custody,
     devices,
     dispatch,
+    events,
     facilities,
     materials,
     planning,
@@ -59,6 +60,7 @@ NAVIGATION: list[NavEntry] = [
     *facilities.NAV,
     *devices.NAV,
     *materials.NAV,
+    *events.NAV,
     *community.NAV,
     *custody.NAV,
     (MANAGE_USERS, "nav.users", "/users"),
@@ -104,6 +106,10 @@ def body_limits() -> list[RouteLimit]:
             "/devices/import",
             "/devices/status/import",
             "/materials/import",
+            f"{API_PREFIX}/events/import",
+            f"{API_PREFIX}/emergency-plans/import",
+            "/events/import",
+            "/emergency-plans/import",
         )
     ]
     return [
@@ -142,6 +148,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.dispatch import api as dispatch_api
     from fangkong.dispatch import fastpath as dispatch_fastpath
     from fangkong.dispatch import pages as dispatch_pages
+    from fangkong.events import api as events_api
+    from fangkong.events import pages as events_pages
     from fangkong.facilities import api as facilities_api
     from fangkong.facilities import pages as facilities_pages
     from fangkong.materials import api as materials_api
@@ -272,6 +280,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(facilities_api.router, prefix=API_PREFIX)
     app.include_router(devices_api.router, prefix=API_PREFIX)
     app.include_router(materials_api.router, prefix=API_PREFIX)
+    app.include_router(events_api.router, prefix=API_PREFIX)
     app.include_router(community_api.router, prefix=API_PREFIX)
     app.include_router(community_public.api_router, prefix=API_PREFIX)
     app.include_router(custody_api.router, prefix=API_PREFIX)
@@ -284,6 +293,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(facilities_pages.router)
     app.include_router(devices_pages.router)
     app.include_router(materials_pages.router)
+    app.include_router(events_pages.router)
     app.include_router(community_pages.router)
     app.include_router(community_public.pages_router)
     app.include_router(custody_pages.router)

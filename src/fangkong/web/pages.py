@@ -16,6 +16,7 @@ from fangkong.core.i18n import translate
 from fangkong.devices import permissions as device_perms
 from fangkong.dispatch import pages as dispatch_pages
 from fangkong.dispatch import permissions as dispatch_perms
+from fangkong.events import permissions as event_perms
 from fangkong.facilities import permissions as facility_perms
 from fangkong.http import tables
 from fangkong.http.deps import (
@@ -97,6 +98,7 @@ def command_map(request: Request, user: CurrentUser, language: Language) -> Resp
             "facilities": auth.can(user, facility_perms.READ),
             "devices": auth.can(user, device_perms.READ),
             "materials": auth.can(user, material_perms.READ),
+            "events": auth.can(user, event_perms.READ),
         },
     )
 

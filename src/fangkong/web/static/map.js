@@ -128,7 +128,7 @@
   let pendingPopup = null;
   map.on("click", (e) => {
     // A click on a live marker (incident, unit, post) or a case is its layer's, not an area's.
-    const live = ["incidents", "units", "posts", "cases", "facilities", "devices", "materials"]
+    const live = ["incidents", "units", "posts", "cases", "facilities", "devices", "materials", "events"]
       .filter((id) => map.getLayer(id));
     if (live.length && map.queryRenderedFeatures(e.point, { layers: live }).length) return;
     const layers = DEPTH.map((lv) => lv + "-fill").filter((id) => map.getLayer(id) &&

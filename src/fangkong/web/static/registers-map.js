@@ -47,6 +47,19 @@
       href: (p) => "/materials/holders/" + (p.layer === "holder" ? p.id : p.holder_id),
       title: (p) => p.code + " " + p.name,
     },
+    // The security posts of the approved large events under way now (issue 22).
+    events: {
+      url: "/api/v1/events/posts/geojson",
+      paint: {
+        "circle-radius": 6,
+        "circle-color": ["match", ["get", "kind"], "entrance", "#2a9d8f", "command", "#e63946", "medical", "#f4a261", "#7b2cbf"],
+        "circle-stroke-color": "#ffffff",
+        "circle-stroke-width": 2,
+      },
+      label: (p) => p.kind_label + " · " + p.staffing,
+      href: (p) => "/events/" + p.id,
+      title: (p) => p.code + " " + p.name,
+    },
   };
 
   async function getJSON(url) {

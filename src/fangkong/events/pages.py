@@ -1,0 +1,828 @@
+"""Console pages of large-event security and emergency plans.
+
+Events: the list (filters, sort, pages, export, import), the application form (the venue a
+key facility's code or a polygon drawn on the map), an application with its grade factor by
+factor, its approval case, the organiser's contact masked (in clear on request, audited), the
+security plan on the map (a tap on the map places the next post: an inspector on site at
+phone width) and its rings checked on the roads. Plans: the list, the form, a plan with its
+tiers, checkpoints and facilities, activated from an incident or drilled; an activation with
+its proposals to confirm, its timings against the targets and a drill's findings.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Path, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from fangkong.cases import service as cases
+from fangkong.cases.web import get_calendar
+from fangkong.core import auth
+from fangkong.core.db import utcnow
+from fangkong.core.errors import FangkongError, InvalidInput, NotFound
+from fangkong.core.i18n import translate
+from fangkong.dispatch import service as dispatch
+from fangkong.dispatch.models import Unit, UnitStatus
+from fangkong.dispatch.taxonomy import TAXONOMY
+from fangkong.events import importing, listing, plans, register, rings
+from fangkong.events import permissions as perms
+from fangkong.events._common import MAX_IMPORT_BYTES
+from fangkong.events.models import Activation, SecurityPostKind, VenueKind
+from fangkong.events.personal import masked_contact, reveal_contact
+from fangkong.events.schemas import DrillIn, EventIn, FindingIn, PlanIn, PostIn
+from fangkong.facilities.models import Facility
+from fangkong.http import forms, tables
+from fangkong.http.deps import (
+    CurrentUser,
+    DbSession,
+    Language,
+    RequestActor,
+    UserScope,
+    get_cipher,
+    get_settings,
+    requires,
+)
+from fangkong.http.templating import render
+from fangkong.network import service as network_service
+
+router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
+RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+FormValues = Annotated[dict[str, str], Depends(forms.form_values)]
+EVENT_FIELDS = (
+    "code",
+    "name",
+    "organiser",
+    "contact_name",
+    "contact_phone",
+    "venue_kind",
+    "facility_code",
+    "venue_polygon",
+    "capacity",
+    "expected_attendance",
+    "starts_at",
+    "ends_at",
+)
+PLAN_FIELDS = (
+    "code",
+    "name",
+    "category",
+    "level",
+    "area_code",
+    "tiers",
+    "checkpoint_codes",
+    "facility_codes",
+    "target_first_s",
+    "target_full_s",
+)
+FINDING_ASPECTS = ("timing", "dispatch", "checkpoints", "notification", "equipment", "other")
+
+
+def _network_or_none(request: Request) -> network_service.Network | None:
+    try:
+        return network_service.current(get_settings(request).data_dir)
+    except NotFound:
+        return None
+
+
+def _read(file: UploadFile) -> bytes:
+    data = file.file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise InvalidInput(
+            key="error.events.file_large", params={"mib": MAX_IMPORT_BYTES >> 20}, field="file"
+        )
+    return data
+
+
+# --- events ------------------------------------------------------------------------------------
+
+
+def _event_list(
+    request: Request,
+    db: Any,
+    user: Any,
+    scope: Any,
+    language: str,
+    *,
+    imported: Any = None,
+    error: str | None = None,
+) -> Response:
+    result = tables.view(
+        request,
+        db,
+        listing.event_table(db, scope=scope, language=language),
+        listing.events_select(scope),
+        user=user,
+        scope=scope,
+        language=language,
+        title=translate("nav.events", language),
+    )
+    if not isinstance(result, tables.Page):
+        return result
+    return render(
+        request,
+        "events/list.html",
+        language=language,
+        user=user,
+        status_code=result.status_code,
+        view=result,
+        can_write=auth.can(user, perms.WRITE),
+        imported=imported,
+        error=error,
+    )
+
+
+@router.get("/events", response_class=HTMLResponse)
+def events_page(
+    request: Request, db: DbSession, user: CurrentUser, scope: UserScope, language: Language
+) -> Response:
+    """大型活动安保: the applications of your areas as the shared table; export and import."""
+    return _event_list(request, db, user, scope, language)
+
+
+@router.post("/events/import", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)])
+def import_events_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    try:
+        auth.require(user, "cases.create")
+        report = importing.import_events(
+            db,
+            name=file.filename or "",
+            data=_read(file),
+            actor=actor,
+            cipher=get_cipher(request),
+            scope=scope,
+            now=utcnow(),
+            calendar=get_calendar(request),
+            zone=get_settings(request).zone,
+        )
+    except FangkongError as exc:
+        return _event_list(request, db, user, scope, language, error=exc.text(language))
+    return _event_list(request, db, user, scope, language, imported=report)
+
+
+def _event_form(
+    request: Request,
+    user: Any,
+    language: str,
+    values: dict[str, str],
+    errors: forms.FormErrors | None = None,
+) -> Response:
+    return render(
+        request,
+        "events/form.html",
+        language=language,
+        user=user,
+        status_code=422 if errors else 200,
+        values=values,
+        errors=errors or forms.FormErrors(),
+        kinds=[(v.value, translate(f"events.venue.{v.value}", language)) for v in VenueKind],
+    )
+
+
+@router.get("/events/new", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)])
+def new_event_page(request: Request, user: CurrentUser, language: Language) -> Response:
+    """A new application: organiser, venue (a facility or a polygon drawn on the map), dates,
+    attendance and capacity."""
+    return _event_form(request, user, language, {})
+
+
+def _local(value: str | None, request: Request) -> Any:
+    """A form's ``datetime-local`` value in the county's zone (else as sent)."""
+    if not value:
+        return value
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return moment if moment.tzinfo else moment.replace(tzinfo=get_settings(request).zone)
+
+
+@router.post("/events/new", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)])
+def create_event_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    data: dict[str, Any] = forms.text(values, *EVENT_FIELDS)
+    errors = forms.FormErrors()
+    for name in ("starts_at", "ends_at"):
+        data[name] = _local(data.get(name), request)
+    code = data.pop("facility_code", None)
+    if code:
+        found = db.scalars(select(Facility).where(Facility.code == code)).first()
+        if found is None or not scope.covers(found.area_path):
+            errors.add(
+                "facility_code",
+                translate("error.events.code_unknown", language, code=code[:32]),
+            )
+        else:
+            data["facility_id"] = found.id
+    polygon = data.pop("venue_polygon", None)
+    if polygon:
+        data["venue_polygon"] = importing.parse_polygon(polygon)
+    checked, errors = forms.validate(EventIn, data, language=language, errors=errors)
+    if checked is not None:
+        try:
+            auth.require(user, "cases.create")
+            with db.begin_nested():
+                event = register.create(
+                    db,
+                    data=checked,
+                    user=user,
+                    actor=actor,
+                    cipher=get_cipher(request),
+                    scope=scope,
+                    now=utcnow(),
+                    calendar=get_calendar(request),
+                )
+            return RedirectResponse(f"/events/{event.id}", status_code=303)
+        except FangkongError as exc:
+            if exc.status_code not in (403, 404, 409, 422):
+                raise
+            errors = forms.from_error(exc, language=language, fields=EVENT_FIELDS)
+    return _event_form(request, user, language, values, errors)
+
+
+def _event_detail(
+    request: Request,
+    db: Any,
+    user: Any,
+    scope: Any,
+    language: str,
+    event_id: int,
+    *,
+    contact: tuple[str | None, str | None] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    event = register.get_or_raise(db, event_id=event_id, scope=scope)
+    case = register.case_of(db, event)
+    network = _network_or_none(request)
+    check = rings.check(network, event) if network is not None and event.posts else None
+    signs = register.call_signs(db, event.posts)
+    facility = db.get(Facility, event.facility_id) if event.facility_id else None
+    shown = contact or masked_contact(event, get_cipher(request))
+    map_data = {
+        "venue": event.venue_polygon,
+        "point": [event.lon, event.lat],
+        "posts": [
+            {"name": p.name, "kind": p.kind.value, "lon": p.lon, "lat": p.lat, "staff": p.staffing}
+            for p in event.posts
+        ],
+        "rings": [
+            {"lon": p.lon, "lat": p.lat, "ring": p.ring} for p in (check.points if check else [])
+        ],
+    }
+    return render(
+        request,
+        "events/detail.html",
+        language=language,
+        user=user,
+        status_code=status_code,
+        event=event,
+        case=case,
+        number=cases.number,
+        facility=facility,
+        contact=shown,
+        revealed=contact is not None,
+        check=check,
+        has_network=network is not None,
+        signs=signs,
+        map_data=map_data,
+        kinds=[k.value for k in SecurityPostKind],
+        can_write=auth.can(user, perms.WRITE),
+        can_unmask=auth.can(user, perms.UNMASK),
+        error=error,
+    )
+
+
+@router.get("/events/{event_id:int}", response_class=HTMLResponse)
+def event_page(
+    request: Request,
+    event_id: RecordId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+) -> Response:
+    """An application: grade and factors, approval case, contact (masked), the security plan
+    on the map with its posts and rings."""
+    return _event_detail(request, db, user, scope, language, event_id)
+
+
+@router.post(
+    "/events/{event_id:int}/contact",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.UNMASK)],
+)
+def reveal_page(
+    request: Request,
+    event_id: RecordId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+) -> Response:
+    """The application with the organiser's contact in clear (audited)."""
+    event = register.get_or_raise(db, event_id=event_id, scope=scope)
+    shown = reveal_contact(db, event=event, viewer=user, cipher=get_cipher(request), actor=actor)
+    return _event_detail(request, db, user, scope, language, event_id, contact=shown)
+
+
+@router.post(
+    "/events/{event_id:int}/posts",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.WRITE)],
+)
+def add_post_page(
+    request: Request,
+    event_id: RecordId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    """Add a post to the plan (its units by call sign); back to the application."""
+    event = register.get_or_raise(db, event_id=event_id, scope=scope)
+    data: dict[str, Any] = forms.text(values, "kind", "name", "lon", "lat", "staffing")
+    errors = forms.FormErrors()
+    signs = [s for s in values.get("units", "").replace(",", " ").split() if s]
+    ids = []
+    for sign in signs[:50]:
+        unit = db.scalars(
+            select(Unit).where(Unit.call_sign == sign, scope.clause(Unit.home_area_path))
+        ).first()
+        if unit is None:
+            errors.add("units", translate("error.events.code_unknown", language, code=sign[:32]))
+        else:
+            ids.append(unit.id)
+    data["unit_ids"] = ids
+    checked, errors = forms.validate(PostIn, data, language=language, errors=errors)
+    if checked is not None:
+        try:
+            with db.begin_nested():
+                register.add_post(db, event=event, data=checked, actor=actor, scope=scope)
+            return RedirectResponse(f"/events/{event.id}#plan", status_code=303)
+        except FangkongError as exc:
+            if exc.status_code not in (404, 409, 422):
+                raise
+            errors.form = exc.text(language)
+    message = errors.form or "; ".join(f"{k}: {v}" for k, v in errors.fields.items())
+    return _event_detail(
+        request, db, user, scope, language, event_id, error=message, status_code=422
+    )
+
+
+@router.post(
+    "/events/{event_id:int}/posts/{post_id:int}/delete",
+    dependencies=[requires(perms.WRITE)],
+)
+def remove_post_page(
+    event_id: RecordId, post_id: RecordId, db: DbSession, scope: UserScope, actor: RequestActor
+) -> Response:
+    event = register.get_or_raise(db, event_id=event_id, scope=scope)
+    register.remove_post(db, event=event, post_id=post_id, actor=actor)
+    return RedirectResponse(f"/events/{event.id}#plan", status_code=303)
+
+
+# --- emergency plans ---------------------------------------------------------------------------
+
+
+def _plan_list(
+    request: Request,
+    db: Any,
+    user: Any,
+    scope: Any,
+    language: str,
+    *,
+    imported: Any = None,
+    error: str | None = None,
+) -> Response:
+    result = tables.view(
+        request,
+        db,
+        listing.plan_table(db, scope=scope, language=language),
+        listing.plans_select(scope),
+        user=user,
+        scope=scope,
+        language=language,
+        title=translate("nav.emergency_plans", language),
+    )
+    if not isinstance(result, tables.Page):
+        return result
+    return render(
+        request,
+        "events/plans.html",
+        language=language,
+        user=user,
+        status_code=result.status_code,
+        view=result,
+        can_write=auth.can(user, perms.WRITE),
+        imported=imported,
+        error=error,
+    )
+
+
+@router.get("/emergency-plans", response_class=HTMLResponse)
+def plans_page(
+    request: Request, db: DbSession, user: CurrentUser, scope: UserScope, language: Language
+) -> Response:
+    """应急预案: the plans of your areas; export and import."""
+    return _plan_list(request, db, user, scope, language)
+
+
+@router.post(
+    "/emergency-plans/import", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)]
+)
+def import_plans_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    try:
+        report = importing.import_plans(
+            db, name=file.filename or "", data=_read(file), actor=actor, scope=scope
+        )
+    except FangkongError as exc:
+        return _plan_list(request, db, user, scope, language, error=exc.text(language))
+    return _plan_list(request, db, user, scope, language, imported=report)
+
+
+def _plan_form(
+    request: Request,
+    user: Any,
+    language: str,
+    values: dict[str, str],
+    errors: forms.FormErrors | None = None,
+) -> Response:
+    return render(
+        request,
+        "events/plan_form.html",
+        language=language,
+        user=user,
+        status_code=422 if errors else 200,
+        values=values,
+        errors=errors or forms.FormErrors(),
+        categories=[(c, translate(f"dispatch.category.{c}", language)) for c in TAXONOMY],
+        levels=[(str(n), translate(f"events.level.{n}", language)) for n in range(1, 5)],
+    )
+
+
+@router.get(
+    "/emergency-plans/new", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)]
+)
+def new_plan_page(request: Request, user: CurrentUser, language: Language) -> Response:
+    """A new plan: category and level, area, tiers, checkpoints, facilities, targets."""
+    return _plan_form(request, user, language, {"tiers": "car:2:300; car+motorcycle:2:600"})
+
+
+@router.post(
+    "/emergency-plans/new", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)]
+)
+def create_plan_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    data: dict[str, Any] = forms.text(values, *PLAN_FIELDS)
+    data["tiers"] = importing.parse_tiers(data.get("tiers", ""))
+    for name in ("checkpoint_codes", "facility_codes"):
+        data[name] = importing.codes(data.get(name))
+    checked, errors = forms.validate(PlanIn, data, language=language)
+    if checked is not None:
+        try:
+            with db.begin_nested():
+                plan = plans.create_plan(db, data=checked, actor=actor, scope=scope)
+            return RedirectResponse(f"/emergency-plans/{plan.id}", status_code=303)
+        except FangkongError as exc:
+            if exc.status_code not in (404, 409, 422):
+                raise
+            errors = forms.from_error(exc, language=language, fields=PLAN_FIELDS)
+    return _plan_form(request, user, language, values, errors)
+
+
+def _plan_detail(
+    request: Request,
+    db: Any,
+    user: Any,
+    scope: Any,
+    language: str,
+    plan_id: int,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    plan = plans.get_or_raise(db, plan_id=plan_id, scope=scope)
+    _, recent = plans.get_activations(db, scope=scope, plan_id=plan.id, limit=20)
+    return render(
+        request,
+        "events/plan.html",
+        language=language,
+        user=user,
+        status_code=status_code,
+        plan=plan,
+        checkpoints=plans.checkpoints_of(db, plan),
+        facilities=plans.facilities_of(db, plan),
+        activations=recent,
+        subtypes=TAXONOMY.get(plan.category, ("other",)),
+        can_activate=auth.can(user, perms.ACTIVATE),
+        error=error,
+    )
+
+
+@router.get("/emergency-plans/{plan_id:int}", response_class=HTMLResponse)
+def plan_page(
+    request: Request,
+    plan_id: RecordId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+) -> Response:
+    """A plan: its tiers, checkpoints and facilities; activate it on an incident or drill it."""
+    return _plan_detail(request, db, user, scope, language, plan_id)
+
+
+def _available(db: Any, scope: Any) -> list[Unit]:
+    return dispatch.get_units(db, scope=scope, status=UnitStatus.AVAILABLE)
+
+
+@router.post(
+    "/emergency-plans/{plan_id:int}/activate",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.ACTIVATE)],
+)
+def activate_page(
+    request: Request,
+    plan_id: RecordId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    """Activate the plan on an incident (by its id); on to the activation's proposals."""
+    plan = plans.get_or_raise(db, plan_id=plan_id, scope=scope)
+    try:
+        raw = values.get("incident_id", "").strip()
+        if not raw.isdigit() or not 1 <= int(raw) <= 2**31 - 1:
+            raise InvalidInput(key="error.events.incident_id", field="incident_id")
+        with db.begin_nested():
+            incident = dispatch.get_or_raise(db, incident_id=int(raw), scope=scope)
+            network = network_service.current(get_settings(request).data_dir)
+            activation = plans.activate(
+                db,
+                plan=plan,
+                incident=incident,
+                network=network,
+                units=_available(db, scope),
+                user=user,
+                actor=actor,
+                now=utcnow(),
+            )
+    except FangkongError as exc:
+        return _plan_detail(
+            request, db, user, scope, language, plan_id, error=exc.text(language), status_code=422
+        )
+    return RedirectResponse(f"/emergency-activations/{activation.id}", status_code=303)
+
+
+@router.post(
+    "/emergency-plans/{plan_id:int}/drill",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.ACTIVATE)],
+)
+def drill_page(
+    request: Request,
+    plan_id: RecordId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    """Drill the plan on a simulated incident at the point given; on to the activation."""
+    plan = plans.get_or_raise(db, plan_id=plan_id, scope=scope)
+    data: dict[str, Any] = forms.text(values, "lon", "lat", "subtype")
+    checked, errors = forms.validate(DrillIn, data | {"plan_id": plan.id}, language=language)
+    if checked is None:
+        message = "; ".join(f"{k}: {v}" for k, v in errors.fields.items()) or errors.form
+        return _plan_detail(
+            request, db, user, scope, language, plan_id, error=message, status_code=422
+        )
+    try:
+        with db.begin_nested():
+            activation = plans.start_drill(
+                db,
+                plan=plan,
+                lon=checked.lon,
+                lat=checked.lat,
+                subtype=checked.subtype,
+                priority=None,
+                network=network_service.current(get_settings(request).data_dir),
+                units=_available(db, scope),
+                scope=scope,
+                user=user,
+                actor=actor,
+                now=utcnow(),
+                cipher=get_cipher(request),
+            )
+    except FangkongError as exc:
+        return _plan_detail(
+            request, db, user, scope, language, plan_id, error=exc.text(language), status_code=422
+        )
+    return RedirectResponse(f"/emergency-activations/{activation.id}", status_code=303)
+
+
+# --- activations -------------------------------------------------------------------------------
+
+
+@router.get("/emergency-activations", response_class=HTMLResponse)
+def activations_page(
+    request: Request, db: DbSession, user: CurrentUser, scope: UserScope, language: Language
+) -> Response:
+    """预案启动与演练: activations and drills of your areas, a drill flagged."""
+    result = tables.view(
+        request,
+        db,
+        listing.activation_table(db, scope=scope, language=language),
+        listing.activations_select(scope),
+        user=user,
+        scope=scope,
+        language=language,
+        title=translate("nav.emergency_activations", language),
+    )
+    if not isinstance(result, tables.Page):
+        return result
+    return render(
+        request,
+        "events/activations.html",
+        language=language,
+        user=user,
+        status_code=result.status_code,
+        view=result,
+    )
+
+
+def _activation_detail(
+    request: Request,
+    db: Any,
+    user: Any,
+    scope: Any,
+    language: str,
+    activation: Activation,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    plan = activation.plan
+    return render(
+        request,
+        "events/activation.html",
+        language=language,
+        user=user,
+        status_code=status_code,
+        activation=activation,
+        plan=plan,
+        timing=plans.timing(db, activation),
+        shortfalls=plans.shortfalls_of(activation),
+        checkpoints=plans.checkpoints_of(db, plan),
+        facilities=plans.facilities_of(db, plan),
+        findings=plans.findings_of(db, activation),
+        number=cases.number,
+        aspects=FINDING_ASPECTS,
+        can_activate=auth.can(user, perms.ACTIVATE),
+        can_find=auth.can(user, "cases.create"),
+        error=error,
+    )
+
+
+@router.get("/emergency-activations/{activation_id:int}", response_class=HTMLResponse)
+def activation_page(
+    request: Request,
+    activation_id: RecordId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+) -> Response:
+    """An activation: its clock, proposals by tier to confirm, timings against the targets,
+    checkpoints to close, facilities to notify; a drill's findings."""
+    found = plans.get_activation_or_raise(db, activation_id=activation_id, scope=scope)
+    return _activation_detail(request, db, user, scope, language, found)
+
+
+@router.post(
+    "/emergency-activations/{activation_id:int}/confirm",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.ACTIVATE)],
+)
+def confirm_page(
+    request: Request,
+    activation_id: RecordId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    """The ticked proposals (``unit_<id>`` boxes) are dispatched; back to the activation."""
+    found = plans.get_activation_or_raise(db, activation_id=activation_id, scope=scope)
+    chosen = [int(name[5:]) for name in values if name.startswith("unit_") and name[5:].isdigit()]
+    try:
+        if not chosen:
+            raise InvalidInput(key="error.events.none_chosen", field="unit_ids")
+        with db.begin_nested():
+            plans.confirm(
+                db,
+                activation=found,
+                unit_ids=chosen,
+                scope=scope,
+                user=user,
+                actor=actor,
+                now=utcnow(),
+            )
+    except FangkongError as exc:
+        return _activation_detail(
+            request, db, user, scope, language, found, error=exc.text(language), status_code=422
+        )
+    return RedirectResponse(f"/emergency-activations/{found.id}", status_code=303)
+
+
+@router.post(
+    "/emergency-activations/{activation_id:int}/findings",
+    response_class=HTMLResponse,
+)
+def finding_page(
+    request: Request,
+    activation_id: RecordId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    """Record a drill's finding as a case; back to the activation."""
+    found = plans.get_activation_or_raise(db, activation_id=activation_id, scope=scope)
+    data: dict[str, Any] = forms.text(values, "aspect", "severity", "finding")
+    checked, _ = forms.validate(FindingIn, data, language=language)
+    try:
+        if checked is None:
+            raise InvalidInput(key="error.events.finding_form", field="aspect")
+        auth.require(user, "cases.create")
+        with db.begin_nested():
+            plans.add_finding(
+                db,
+                activation=found,
+                data=checked,
+                user=user,
+                actor=actor,
+                now=utcnow(),
+                calendar=get_calendar(request),
+            )
+    except FangkongError as exc:
+        return _activation_detail(
+            request, db, user, scope, language, found, error=exc.text(language), status_code=422
+        )
+    return RedirectResponse(f"/emergency-activations/{found.id}#findings", status_code=303)
+
+
+@router.post(
+    "/emergency-activations/{activation_id:int}/end",
+    dependencies=[requires(perms.ACTIVATE)],
+)
+def end_page(
+    activation_id: RecordId, db: DbSession, scope: UserScope, actor: RequestActor
+) -> Response:
+    found = plans.get_activation_or_raise(db, activation_id=activation_id, scope=scope)
+    plans.end(db, activation=found, actor=actor, now=utcnow())
+    return RedirectResponse(f"/emergency-activations/{found.id}", status_code=303)

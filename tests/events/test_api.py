@@ -1,0 +1,279 @@
+"""Events and emergency plans over HTTP, on both backends: an application graded and sent
+for approval, its contact masked and unmasked (logged), its plan's posts and rings on the
+road network, the posts of the approved event on the live map's layer, exports and imports
+(CSV and XLSX, with per-row errors), a plan activated from an incident and confirmed, a drill
+and the KPIs without it, and the console's pages in both languages."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from openpyxl import Workbook
+from sqlalchemy.orm import Session
+
+from conftest import LiveServer
+from events.events_helpers import square
+from factories import grid_centre
+from fangkong.core import auth
+from fangkong.core.audit import SYSTEM
+from fangkong.core.models import Role
+
+GRID = "T-D2-S1-B2-G1"
+
+
+@pytest.fixture(scope="module")
+def admin(live_server: LiveServer, live_network: Path) -> Iterator[httpx.Client]:
+    client = live_server.client(live_server.admin_token())
+    yield client
+    client.close()
+
+
+def _viewer(server: LiveServer) -> str:
+    with Session(server.engine) as session:
+        if auth.get_by_username(session, username="ev_viewer") is None:
+            auth.create(
+                session,
+                username="ev_viewer",
+                display_name="ev_viewer",
+                password="correct-horse-battery",
+                role=Role.VIEWER,
+                area_codes=["T"],
+                actor=SYSTEM,
+            )
+            session.commit()
+    return server.token("ev_viewer")
+
+
+def _event(code: str, **values: object) -> dict[str, object]:
+    lon, lat = grid_centre(GRID)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    return {
+        "code": code,
+        "name": f"{code} 灯会",
+        "organiser": "县文旅公司",
+        "contact_name": "王五",
+        "contact_phone": "13900002222",
+        "venue_polygon": square(lon, lat, 0.003),
+        "venue_kind": "park",
+        "capacity": 30_000,
+        "expected_attendance": 25_000,
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=6)).isoformat(),
+    } | values
+
+
+def test_an_application_its_plan_rings_and_the_live_layer(
+    admin: httpx.Client, live_server: LiveServer
+) -> None:
+    made = admin.post("/api/v1/events", json=_event("EA-1"))
+    assert made.status_code == 201, made.text
+    event = made.json()
+    assert event["risk_grade"] == "high"  # 25,000 people: at least high
+    assert {f["factor"]: f["points"] for f in event["risk_factors"]}["attendance"] == 3
+    assert event["contact_name"] == "王*" and event["contact_phone"] == "139******22"
+    assert event["case_state"] == "reviewing" and event["case_number"].startswith("EA")
+    with live_server.client(_viewer(live_server)) as viewer:
+        assert viewer.get(f"/api/v1/events/{event['id']}/contact").status_code == 403
+        assert viewer.post("/api/v1/events", json=_event("EA-X")).status_code == 403
+    contact = admin.get(f"/api/v1/events/{event['id']}/contact").json()
+    assert contact == {"contact_name": "王五", "contact_phone": "13900002222"}
+    lon, lat = grid_centre(GRID)
+    for name, dx in (("西门", -0.003), ("东门", 0.003), ("指挥部", 0.0)):
+        added = admin.post(
+            f"/api/v1/events/{event['id']}/posts",
+            json={"kind": "entrance", "name": name, "lon": lon + dx, "lat": lat, "staffing": 5},
+        )
+        assert added.status_code == 201, added.text
+    rings = admin.get(f"/api/v1/events/{event['id']}/rings").json()
+    assert rings["posts"] == 3 and len(rings["points"]) == 5
+    assert rings["passed"] is True and rings["within_3min"] == 1.0
+    # Not approved yet: nothing on the live map.
+    layer = admin.get("/api/v1/events/posts/geojson").json()
+    assert [f for f in layer["features"] if f["properties"]["code"] == "EA-1"] == []
+    case = admin.get(f"/api/v1/cases/{event['case_id']}").json()
+    moved = admin.post(
+        f"/api/v1/cases/{event['case_id']}/transitions",
+        json={
+            "transition": "approve",
+            "fields": {"conditions": "限流"},
+            "version": case["version"],
+        },
+    )
+    assert moved.status_code == 200, moved.text
+    layer = admin.get("/api/v1/events/posts/geojson").json()
+    mine = [f for f in layer["features"] if f["properties"]["code"] == "EA-1"]
+    assert len(mine) == 3 and {f["properties"]["kind"] for f in mine} == {"entrance"}
+    later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    assert not [
+        f
+        for f in admin.get("/api/v1/events/posts/geojson", params={"at": later}).json()["features"]
+        if f["properties"]["code"] == "EA-1"
+    ]
+    bad = admin.post("/api/v1/events", json=_event("EA-2", capacity=True))
+    assert bad.status_code == 422
+    both = admin.post("/api/v1/events", json=_event("EA-3", facility_id=1))
+    assert both.status_code in (404, 422)
+
+
+def test_export_and_import_read_back(admin: httpx.Client) -> None:
+    admin.post("/api/v1/events", json=_event("EA-10"))
+    exported = admin.get("/api/v1/events/export", params={"q": "EA-10", "format": "csv"})
+    assert exported.status_code == 200
+    assert "EA-10" in exported.text and "王五" not in exported.text
+    lon, lat = grid_centre(GRID)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(
+        [
+            "code",
+            "name",
+            "organiser",
+            "venue_kind",
+            "venue_polygon",
+            "capacity",
+            "expected_attendance",
+            "starts_at",
+            "ends_at",
+            "contact_phone",
+        ]
+    )
+    corners = "; ".join(f"{x} {y}" for x, y in square(lon, lat))
+    sheet.append(
+        [
+            "EA-11",
+            "庙会",
+            "街道办",
+            "广场",
+            corners,
+            5000,
+            3000,
+            "2027-02-01T09:00",
+            "2027-02-01T17:00",
+            13600001111,
+        ]
+    )
+    sheet.append(["EA-12", "坏行", "街道办", "square", corners, 0, 10, None, None, None])
+    data = io.BytesIO()
+    book.save(data)
+    answer = admin.post(
+        "/api/v1/events/import",
+        files={"file": ("events.xlsx", data.getvalue(), "application/octet-stream")},
+    )
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["created"] == 1 and [e["row"] for e in report["errors"]] == [3]
+    found = admin.get("/api/v1/events", params={"q": "EA-11"}).json()["items"][0]
+    assert found["venue_kind"] == "square" and found["contact_phone"] == "136******11"
+    assert found["starts_at"].startswith("2027-02-01T01:00")  # 09:00 in Asia/Shanghai
+
+
+def test_a_plan_activated_confirmed_and_drilled(
+    admin: httpx.Client, live_server: LiveServer
+) -> None:
+    lon, lat = grid_centre(GRID)
+    post = admin.post(
+        "/api/v1/posts",
+        json={"code": "EP-P1", "name": "灯会警务站", "kind": "street_post", "lon": lon, "lat": lat},
+    )
+    assert post.status_code in (201, 409), post.text
+    for sign in ("EP-C1", "EP-C2"):
+        unit = admin.post(
+            "/api/v1/units",
+            json={
+                "call_sign": sign,
+                "type": "car",
+                "home_area_code": GRID,
+                "home_post_code": "EP-P1",
+            },
+        )
+        assert unit.status_code in (201, 409), unit.text
+    csv = (
+        "code,name,category,level,area_code,tiers,target_first_s,target_full_s\n"
+        f"EP-1,聚集处置,public_order,2,{GRID},car:2:900,300,600\n"
+        f"EP-2,坏预案,weather,2,{GRID},car:1,300,600\n"
+    )
+    imported = admin.post(
+        "/api/v1/emergency-plans/import", files={"file": ("plans.csv", csv.encode(), "text/csv")}
+    ).json()
+    assert imported["created"] == 1 and [e["row"] for e in imported["errors"]] == [3]
+    plan = admin.get("/api/v1/emergency-plans", params={"q": "EP-1"}).json()["items"][0]
+    assert plan["tiers"] == [
+        {"unit_types": ["car"], "post_codes": [], "count": 2, "max_travel_s": 900, "order": 1}
+    ]
+    incident = admin.post(
+        "/api/v1/incidents",
+        headers={"Idempotency-Key": "ep-incident-1"},
+        json={
+            "category": "public_order",
+            "subtype": "gathering",
+            "priority": "P2",
+            "source": "call",
+            "lon": lon + 0.001,
+            "lat": lat,
+        },
+    )
+    assert incident.status_code in (200, 201), incident.text
+    activated = admin.post(
+        "/api/v1/emergency-activations",
+        json={"plan_id": plan["id"], "incident_id": incident.json()["id"]},
+    )
+    assert activated.status_code == 201, activated.text
+    activation = activated.json()
+    assert [p["call_sign"] for p in activation["proposals"]][:2] == ["EP-C1", "EP-C2"] or {
+        p["call_sign"] for p in activation["proposals"]
+    } >= {"EP-C1", "EP-C2"}
+    confirmed = admin.post(
+        f"/api/v1/emergency-activations/{activation['id']}/confirm", json={}
+    ).json()
+    assert confirmed["confirmed_at"] is not None
+    again = admin.post(f"/api/v1/emergency-activations/{activation['id']}/confirm", json={})
+    assert again.status_code == 409
+    drill = admin.post(
+        "/api/v1/emergency-activations/drills",
+        json={"plan_id": plan["id"], "lon": lon, "lat": lat, "subtype": "gathering"},
+    )
+    assert drill.status_code == 201, drill.text
+    assert drill.json()["drill"] is True
+    finding = admin.post(
+        f"/api/v1/emergency-activations/{drill.json()['id']}/findings",
+        json={"aspect": "timing", "severity": "minor", "finding": "第二梯次集结慢"},
+    )
+    assert finding.status_code == 201, finding.text
+    drills = admin.get("/api/v1/emergency-activations", params={"drill": True}).json()
+    assert all(a["drill"] for a in drills["items"]) and drills["total"] >= 1
+    real = admin.get("/api/v1/emergency-activations/kpis").json()
+    drilled = admin.get("/api/v1/emergency-activations/kpis", params={"drill": True}).json()
+    assert real["drill"] is False and real["activations"] >= 1
+    assert drilled["activations"] >= 1
+    listed = admin.get("/api/v1/emergency-activations", params={"drill": False}).json()
+    assert real["activations"] == listed["total"] or real["activations"] <= listed["total"]
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_the_console_pages_answer_in_both_languages(
+    live_server: LiveServer, admin: httpx.Client, language: str
+) -> None:
+    admin.post("/api/v1/events", json=_event("EA-20"))
+    client = live_server.console_client("api_admin")
+    client.cookies.set("fangkong_lang", language)
+    for path, text in (
+        ("/events", "EA-20"),
+        ("/events/new", "venue_polygon"),
+        ("/emergency-plans", "emergency-plans/new"),
+        ("/emergency-plans/new", "tiers"),
+        ("/emergency-activations", "activation-list"),
+    ):
+        page = client.get(path)
+        assert page.status_code == 200, (path, page.text[:500])
+        assert text in page.text
+    event = admin.get("/api/v1/events", params={"q": "EA-20"}).json()["items"][0]
+    page = client.get(f"/events/{event['id']}")
+    assert page.status_code == 200
+    assert ("风险等级" if language == "zh-CN" else "Risk grade") in page.text
+    client.close()
