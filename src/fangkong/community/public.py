@@ -46,7 +46,7 @@ def _limits(request: Request) -> tuple[tips.ClientLimit, tips.ClientLimit, tips.
     found = getattr(request.app.state, "tip_limits", None)
     if found is None:
         found = (
-            tips.ClientLimit(tips.TIPS_PER_WINDOW),
+            tips.ClientLimit(request.app.state.settings.public_tips_per_window),
             tips.ClientLimit(tips.LOOKUPS_PER_WINDOW),
             tips.ClientLimit(tips.LOOKUPS_PER_WINDOW * 4),
         )

@@ -61,7 +61,7 @@ DIFFICULTY_BITS = 16
 PHOTO_MAX_BYTES = 3 * 1024 * 1024
 PHOTO_TYPES = {b"\xff\xd8\xff": ("image/jpeg", ".jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", ".png")}
 #: Tips a client address may send per window, and lookups of a receipt.
-TIPS_PER_WINDOW = 5
+TIPS_PER_WINDOW = 5  # the default of the setting public_tips_per_window
 LOOKUPS_PER_WINDOW = 30
 WINDOW_S = 15 * 60
 #: The text of a tip that is taken must have this many characters at least.

@@ -151,6 +151,13 @@ class Settings(BaseSettings):
         "while it is read); the routes that take files have larger limits of their own "
         "(README, Configuration)",
     )
+    public_tips_per_window: int = Field(
+        default=5,
+        ge=1,
+        le=100_000,
+        description="Tips the public tip form takes from one client address per 15 minutes "
+        "(429 past it); raise it where many people share one address",
+    )
     max_requests_in_flight: int = Field(
         default=64,
         ge=1,
