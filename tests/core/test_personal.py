@@ -37,6 +37,10 @@ from fangkong.core.personal import PersonalField, Protection, PurgeContext
 from fangkong.core.security import FieldCipher, hash_password
 from fangkong.dispatch import service as dispatch
 from fangkong.dispatch.models import Incident, IncidentStatus, Priority, Source
+from fangkong.events import personal as events_personal
+from fangkong.events import register as events_register
+from fangkong.events.models import EventApplication, VenueKind
+from fangkong.events.schemas import EventIn
 from fangkong.materials import personal as materials_personal
 from fangkong.materials import register as materials_register
 from fangkong.materials.models import Holder, HolderKind
@@ -224,6 +228,62 @@ def _holder_probes(db: Session, cipher: FieldCipher) -> dict[str, Probe]:
             held=lambda: [v for v in [row().contact_phone_encrypted] if v],
             clear=lambda: revealed()[1] or "",
             shown=lambda: materials_personal.masked_contact(row(), cipher)[1],
+        ),
+    }
+
+
+# --- events: an organiser's contact ----------------------------------------------------------
+
+
+def _event_probes(db: Session, cipher: FieldCipher) -> dict[str, Probe]:
+    phone = "13512345678"
+    lon, lat = grid_centre(GRID)
+    event = events_register.create(
+        db,
+        data=EventIn(
+            code="REG-E1",
+            name="登记灯会",
+            organiser="登记文化公司",
+            contact_name=NAME,
+            contact_phone=phone,
+            venue_polygon=[[lon - 1e-3, lat - 1e-3], [lon + 1e-3, lat - 1e-3], [lon, lat + 1e-3]],
+            venue_kind=VenueKind.SQUARE,
+            capacity=1000,
+            expected_attendance=500,
+            starts_at=T0 - timedelta(hours=6),
+            ends_at=T0,
+        ),
+        user=None,
+        actor=SYSTEM,
+        cipher=cipher,
+        scope=None,
+        now=T0,
+        calendar=CALENDAR,
+    )
+
+    def row() -> EventApplication:
+        db.expire_all()
+        return db.get_one(EventApplication, event.id)
+
+    def revealed() -> tuple[str | None, str | None]:
+        return events_personal.reveal_contact(
+            db, event=row(), viewer=None, cipher=cipher, actor=SYSTEM
+        )
+
+    return {
+        events_personal.CONTACT_NAME: Probe(
+            anchor=T0,
+            marker=NAME,
+            held=lambda: [v for v in [row().contact_name_encrypted] if v],
+            clear=lambda: revealed()[0] or "",
+            shown=lambda: events_personal.masked_contact(row(), cipher)[0],
+        ),
+        events_personal.CONTACT_PHONE: Probe(
+            anchor=T0,
+            marker=phone,
+            held=lambda: [v for v in [row().contact_phone_encrypted] if v],
+            clear=lambda: revealed()[1] or "",
+            shown=lambda: events_personal.masked_contact(row(), cipher)[1],
         ),
     }
 
@@ -522,6 +582,7 @@ def test_every_register_field_is_protected_as_declared_and_gone_after_its_retent
     probes, colleague = _staff_probes(db, cipher)
     probes |= _incident_probes(db, cipher)
     probes |= _holder_probes(db, cipher)
+    probes |= _event_probes(db, cipher)
     for decl in registry.all_types():
         probes |= _case_probes(db, decl, cipher, storage)
     entries = {entry.key: entry for entry in register.fields(settings)}
