@@ -28,6 +28,7 @@ from fangkong.dispatch.cli import dispatch_app
 from fangkong.facilities.cli import facilities_app
 from fangkong.materials.cli import materials_app
 from fangkong.network.cli import network_app
+from fangkong.planning.analysis_cli import register as register_analyses
 from fangkong.planning.cli import planning_app
 
 app = typer.Typer(
@@ -47,6 +48,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(network_app, name="network")
 app.add_typer(cases_app, name="cases")
 app.add_typer(dispatch_app, name="dispatch")
+register_analyses(planning_app)  # hotspots, deployment, beats
 app.add_typer(planning_app, name="planning")
 app.add_typer(facilities_app, name="facilities")
 app.add_typer(devices_app, name="devices")

@@ -296,6 +296,7 @@ def seeded(live_server: LiveServer) -> Seeded:
     who logs in; a failed login of a name that is no user's."""
     ids: dict[str, dict[str, int]] = {kind: {} for kind in ("incidents", "cases", "posts")}
     ids |= {"units": {}, "addresses": {}, "checkpoints": {}, "scenarios": {}}
+    ids |= {"analyses": {}}
     ids |= {kind: {} for kind in ("facilities", "devices", "holders", "movements", "counts")}
     ids |= {kind: {} for kind in ("events", "plans", "activations")}
     with live_server.client(live_server.admin_token()) as admin:
@@ -353,6 +354,9 @@ def seeded(live_server: LiveServer) -> Seeded:
             )
             ids["scenarios"][grid] = _seed_post(
                 admin, "planning/scenarios", {"name": f"matrix {grid}", "area_code": grid}
+            )
+            ids["analyses"][grid] = _seed_post(
+                admin, "planning/hotspots", {"area_code": grid, "segments": False}
             )
             _seed_registers(admin, ids, grid)
             _seed_events(admin, ids, grid)
@@ -743,6 +747,8 @@ LIST_ROUTES: dict[str, Listed | str] = {
     "/api/v1/dispatch/kpis": Listed(dispatch_perms.READ, _area_param(), PERIOD),
     "/api/v1/dispatch/replays": Listed(dispatch_perms.READ, _check_replays),
     "/api/v1/planning/runs": Listed(planning_perms.READ, _check_runs),
+    # hotspot, deployment and beats analyses: filed under an area, as runs are
+    "/api/v1/planning/analyses": Listed(planning_perms.READ, _check_runs),
     "/api/v1/planning/scenarios": Listed(planning_perms.READ, _check_scenarios),
     "/api/v1/planning/checkpoints": Listed(planning_perms.READ, _check_checkpoints),
     "/api/v1/planning/ring/settings": "the control ring's road-class weights and target",

@@ -155,6 +155,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.materials import api as materials_api
     from fangkong.materials import pages as materials_pages
     from fangkong.network import api as network_api
+    from fangkong.planning import analysis_api as planning_analysis_api
     from fangkong.planning import api as planning_api
     from fangkong.planning import pages as planning_pages
     from fangkong.web import account_pages, accounts
@@ -277,6 +278,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(cases_api.router, prefix=API_PREFIX)
     app.include_router(dispatch_api.router, prefix=API_PREFIX)
     app.include_router(planning_api.router, prefix=API_PREFIX)
+    app.include_router(planning_analysis_api.router, prefix=API_PREFIX)
     app.include_router(facilities_api.router, prefix=API_PREFIX)
     app.include_router(devices_api.router, prefix=API_PREFIX)
     app.include_router(materials_api.router, prefix=API_PREFIX)

@@ -1,0 +1,174 @@
+"""REST API of Planning II under ``/api/v1/planning``: hotspots, hour-of-week deployment and
+beats, each stored as an analysis read in scope (out of scope reads as not found), with
+GeoJSON and XLSX exports. Mounted by :mod:`fangkong.planning.api`'s application beside it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from sqlalchemy.orm import Session
+
+from fangkong.areas import service as area_service
+from fangkong.areas.models import Area
+from fangkong.core.db import utcnow
+from fangkong.core.errors import NotFound
+from fangkong.core.scoping import Scope
+from fangkong.http.deps import DbSession, Language, RequestActor, UserScope, get_settings, requires
+from fangkong.network import service as network_service
+from fangkong.network.service import Network
+from fangkong.planning import analyses, analysis_export, hotspot_runs
+from fangkong.planning import permissions as perms
+from fangkong.planning.analysis_models import Analysis, AnalysisKind
+from fangkong.planning.analysis_schemas import AnalysisOut, HotspotIn
+
+router = APIRouter(prefix="/planning", tags=["planning"], dependencies=[requires(perms.READ)])
+AnalysisId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def analysis_out(analysis: Analysis, *, with_result: bool = True) -> AnalysisOut:
+    return AnalysisOut(
+        id=analysis.id,
+        kind=analysis.kind,
+        title=analysis.title,
+        area_path=analysis.area_path,
+        created_at=analysis.created_at,
+        accepted_at=analysis.accepted_at,
+        params=analyses.params_of(analysis),
+        result=analyses.result_of(analysis) if with_result else None,
+    )
+
+
+def area_of(db: Session, code: str | None, scope: Scope) -> Area | None:
+    return area_service.get_by_code_or_raise(db, code=code, scope=scope) if code else None
+
+
+def network_or_none(request: Request) -> Network | None:
+    """The road network when one has been imported (road segments need it)."""
+    try:
+        return network_service.current(get_settings(request).data_dir)
+    except NotFound:
+        return None
+
+
+def hotspot_spec(body: HotspotIn, now: datetime) -> hotspot_runs.HotspotSpec:
+    start, end = hotspot_runs.default_period(now)
+    return hotspot_runs.HotspotSpec(
+        start=body.start or (body.end - hotspot_runs.DEFAULT_PERIOD if body.end else start),
+        end=body.end or end,
+        resolution=body.resolution,
+        categories=tuple(body.categories),
+        priorities=tuple(body.priorities),
+        hours=tuple(body.hours),
+        permutations=body.permutations,
+        seed=body.seed,
+        alpha=float(body.alpha),
+        inference=body.inference,
+        compare_start=body.compare_start,
+        compare_end=body.compare_end,
+        bandwidth_m=float(body.bandwidth_m) if body.bandwidth_m is not None else None,
+        segments=body.segments,
+    )
+
+
+@router.post("/hotspots", response_model=AnalysisOut, status_code=201)
+def create_hotspots(
+    body: HotspotIn, request: Request, db: DbSession, scope: UserScope, actor: RequestActor
+) -> AnalysisOut:
+    """Where the incidents of a period concentrate: counts per H3 cell (resolution 8 or 9) with
+    Gi* (analytic and permutation p-values, Benjamini-Hochberg at ``alpha``), hot and cold
+    cells, the trend against an earlier period, incidents per road segment per km and a
+    kernel density surface; stored as an analysis."""
+    area = area_of(db, body.area_code, scope)
+    spec = hotspot_spec(body, utcnow())
+    result = hotspot_runs.analyse(
+        db,
+        scope=scope,
+        spec=spec,
+        zone=get_settings(request).zone,
+        area=area,
+        network=network_or_none(request) if body.segments else None,
+    )
+    params = body.model_dump(mode="json")
+    params.update(start=spec.start.isoformat(), end=spec.end.isoformat())
+    analysis = analyses.create(
+        db,
+        kind=AnalysisKind.HOTSPOT,
+        params=params,
+        result=result,
+        scope=scope,
+        area=area,
+        actor=actor,
+        title=f"hotspots r{spec.resolution} {body.area_code or '*'} {spec.start:%Y-%m-%d}",
+    )
+    return analysis_out(analysis)
+
+
+@router.get("/analyses", response_model=list[AnalysisOut])
+def list_analyses(
+    db: DbSession,
+    scope: UserScope,
+    kind: AnalysisKind | None = None,
+    limit: Annotated[int, Query(ge=1, le=analyses.MAX_LISTED)] = 50,
+) -> list[AnalysisOut]:
+    """Hotspot, deployment and beats analyses filed in your areas, newest first (without
+    their results)."""
+    return [
+        analysis_out(a, with_result=False)
+        for a in analyses.get_all(db, scope=scope, kind=kind, limit=limit)
+    ]
+
+
+@router.get("/analyses/{analysis_id}", response_model=AnalysisOut)
+def get_analysis(analysis_id: AnalysisId, db: DbSession, scope: UserScope) -> AnalysisOut:
+    return analysis_out(analyses.get_or_raise(db, analysis_id=analysis_id, scope=scope))
+
+
+@router.get(
+    "/analyses/{analysis_id}/geojson",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/geo+json": {"schema": {"type": "object"}}},
+            "description": "A GeoJSON FeatureCollection",
+        }
+    },
+)
+def analysis_geojson(analysis_id: AnalysisId, db: DbSession, scope: UserScope) -> Response:
+    """Hotspots: cells (count, Gi*, z, p, class, trend), road segments, density bands; beats:
+    each beat's polygon with its workload and farthest time."""
+    analysis = analyses.get_or_raise(db, analysis_id=analysis_id, scope=scope)
+    return Response(
+        json.dumps(analysis_export.geojson(analysis), ensure_ascii=False),
+        media_type="application/geo+json",
+        headers={
+            "Content-Disposition": f'attachment; filename="planning-analysis-{analysis.id}.geojson"'
+        },
+    )
+
+
+@router.get(
+    "/analyses/{analysis_id}/xlsx",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "An XLSX workbook",
+        }
+    },
+)
+def analysis_xlsx(
+    analysis_id: AnalysisId, db: DbSession, scope: UserScope, language: Language
+) -> Response:
+    """The analysis as a workbook: the summary and its tables."""
+    analysis = analyses.get_or_raise(db, analysis_id=analysis_id, scope=scope)
+    return Response(
+        analysis_export.xlsx(analysis, language=language),
+        media_type=XLSX,
+        headers={
+            "Content-Disposition": f'attachment; filename="planning-analysis-{analysis.id}.xlsx"'
+        },
+    )

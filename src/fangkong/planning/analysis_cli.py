@@ -1,0 +1,156 @@
+"""``fangkong planning hotspots | deployment | beats``: Planning II's analyses from the command
+line, stored as from the console, with GeoJSON and XLSX exports."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from fangkong.areas import service as area_service
+from fangkong.core.audit import SYSTEM
+from fangkong.core.commands import DataDir, console, fail, session_factory, settings_for, upgrade
+from fangkong.core.db import session_scope, utcnow
+from fangkong.core.errors import FangkongError, InvalidInput, NotFound
+from fangkong.core.scoping import Scope
+from fangkong.network import service as network_service
+from fangkong.planning import analyses, analysis_export, hotspot_runs
+from fangkong.planning.analysis_models import Analysis, AnalysisKind
+
+WHOLE_TREE = Scope(paths=("/",))
+AreaOpt = Annotated[str | None, typer.Option("--area", help="Area code (default: everything)")]
+GeoJsonOpt = Annotated[Path | None, typer.Option("--geojson", help="Write the GeoJSON here")]
+XlsxOpt = Annotated[Path | None, typer.Option("--xlsx", help="Write the workbook here")]
+
+
+def _moment(text: str | None, field: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        fail(InvalidInput(key="error.planning.time_zone", field=field))
+    if value.tzinfo is None:
+        fail(InvalidInput(key="error.planning.time_zone", field=field))
+    return value
+
+
+def _split(text: str | None) -> tuple[str, ...]:
+    return tuple(s.strip() for s in (text or "").split(",") if s.strip())
+
+
+def _export(analysis: Analysis, geojson: Path | None, xlsx: Path | None, language: str) -> None:
+    if geojson is not None:
+        geojson.write_text(
+            json.dumps(analysis_export.geojson(analysis), ensure_ascii=False), encoding="utf-8"
+        )
+        console.print(f"GeoJSON written to {geojson}")
+    if xlsx is not None:
+        xlsx.write_bytes(analysis_export.xlsx(analysis, language=language))
+        console.print(f"XLSX written to {xlsx}")
+
+
+def hotspots_command(
+    area: AreaOpt = None,
+    start: Annotated[str | None, typer.Option(help="From (ISO time with zone)")] = None,
+    end: Annotated[str | None, typer.Option(help="Until (ISO time with zone)")] = None,
+    resolution: Annotated[int, typer.Option(help="H3 resolution: 8 or 9")] = 9,
+    categories: Annotated[str | None, typer.Option(help="Categories, comma-separated")] = None,
+    priorities: Annotated[str | None, typer.Option(help="Priorities, e.g. P1,P2")] = None,
+    hours: Annotated[str | None, typer.Option(help="Hours of week 0-167, comma-separated")] = None,
+    permutations: Annotated[int, typer.Option(help="Conditional permutations (0: none)")] = 999,
+    seed: Annotated[int, typer.Option(help="Seed of the permutations")] = 12345,
+    alpha: Annotated[float, typer.Option(help="False discovery rate")] = 0.05,
+    compare_start: Annotated[str | None, typer.Option(help="Earlier period from")] = None,
+    compare_end: Annotated[str | None, typer.Option(help="Earlier period until")] = None,
+    geojson: GeoJsonOpt = None,
+    xlsx: XlsxOpt = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Where incidents concentrate: Gi* hot and cold H3 cells (FDR), road segments per km,
+    density; with an earlier period, new, persistent and fading hotspots."""
+    settings = settings_for(data_dir)
+    upgrade(settings)
+    now = utcnow()
+    stop = _moment(end, "end") or now
+    begin = _moment(start, "start") or stop - hotspot_runs.DEFAULT_PERIOD
+    try:
+        hour_list = tuple(int(h) for h in _split(hours))
+    except ValueError:
+        fail(InvalidInput(key="error.planning.hotspot_hours", field="hours"))
+    if any(not 0 <= h < 168 for h in hour_list) or not 0 <= permutations <= 9999:
+        fail(InvalidInput(key="error.planning.hotspot_hours", field="hours"))
+    spec = hotspot_runs.HotspotSpec(
+        start=begin,
+        end=stop,
+        resolution=resolution,
+        categories=_split(categories),
+        priorities=_split(priorities),
+        hours=hour_list,
+        permutations=permutations,
+        seed=seed,
+        alpha=alpha,
+        compare_start=_moment(compare_start, "compare_start"),
+        compare_end=_moment(compare_end, "compare_end"),
+    )
+    try:
+        network: network_service.Network | None = network_service.current(settings.data_dir)
+    except NotFound:
+        network = None
+    try:
+        with session_scope(session_factory(settings)) as session:
+            area_row = (
+                area_service.get_by_code_or_raise(session, code=area, scope=WHOLE_TREE)
+                if area
+                else None
+            )
+            result = hotspot_runs.analyse(
+                session, scope=WHOLE_TREE, spec=spec, zone=settings.zone, area=area_row,
+                network=network,
+            )  # fmt: skip
+            params: dict[str, Any] = {
+                "area_code": area,
+                "start": begin.isoformat(),
+                "end": stop.isoformat(),
+                "resolution": resolution,
+                "permutations": permutations,
+                "seed": seed,
+                "alpha": alpha,
+            }
+            analysis = analyses.create(
+                session, kind=AnalysisKind.HOTSPOT, params=params, result=result,
+                scope=WHOLE_TREE, area=area_row, actor=SYSTEM,
+                title=f"hotspots r{resolution} {area or '*'} {begin:%Y-%m-%d}",
+            )  # fmt: skip
+            _export(analysis, geojson, xlsx, settings.default_language)
+            analysis_id = analysis.id
+    except FangkongError as exc:
+        fail(exc)
+    console.print(
+        f"{result['incidents']} incidents, {result.get('cells_in_region', 0)} cells: "
+        f"{result['hot']} hot, {result['cold']} cold (FDR bound {result['fdr_cut']})"
+    )
+    table = Table("cell", "incidents", "z", "p", "class", "trend")
+    for row in [r for r in result["cells"] if r["class"] != "none"][:15]:
+        table.add_row(
+            row["cell"], str(row["count"]), str(row["z"]),
+            str(row["p_sim"] if result["inference"] == "sim" else row["p_norm"]),
+            row["class"], str(row["trend"] or ""),
+        )  # fmt: skip
+    console.print(table)
+    if result["compare"]:
+        c = result["compare"]
+        console.print(f"new {c['new']}, persistent {c['persistent']}, fading {c['fading']}")
+    if result["segments"]:
+        top = result["segments"][0]
+        console.print(f"busiest road segment: {top['count']} incidents, {top['per_km']} per km")
+    console.print(f"stored as analysis {analysis_id}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add Planning II's commands to ``fangkong planning``."""
+    app.command("hotspots")(hotspots_command)

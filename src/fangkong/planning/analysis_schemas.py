@@ -1,0 +1,51 @@
+"""API shapes of Planning II (hotspots, deployment, beats); every input bounded here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, StrictInt
+
+from fangkong.core.bounds import AwareMoment
+from fangkong.planning.analysis_models import AnalysisKind
+from fangkong.planning.hotspot_runs import MAX_PERMUTATIONS
+from fangkong.planning.schemas import Code, Number
+
+Category = Annotated[str, Field(min_length=1, max_length=32)]
+HourOfWeek = Annotated[StrictInt, Field(ge=0, le=167)]
+
+
+class HotspotIn(BaseModel):
+    """Where incidents concentrate: Gi* over H3 cells, road segments per km, density."""
+
+    area_code: Code | None = Field(default=None, description="Limit to this area's subtree")
+    start: AwareMoment | None = Field(default=None, description="From (default: 90 days ago)")
+    end: AwareMoment | None = Field(default=None, description="Until (default: now)")
+    resolution: Literal[8, 9] = 9
+    categories: list[Category] = Field(default_factory=list, max_length=50)
+    priorities: list[Literal["P1", "P2", "P3", "P4"]] = Field(default_factory=list, max_length=4)
+    hours: list[HourOfWeek] = Field(
+        default_factory=list, max_length=168, description="Hours of week (Monday 00:00 is 0)"
+    )
+    permutations: Annotated[StrictInt, Field(ge=0, le=MAX_PERMUTATIONS)] = 999
+    seed: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)] = 12345
+    alpha: Annotated[Number, Field(gt=0, le=0.5)] = 0.05
+    inference: Literal["sim", "norm"] = "sim"
+    compare_start: AwareMoment | None = Field(default=None, description="Earlier period from")
+    compare_end: AwareMoment | None = Field(default=None, description="... until")
+    bandwidth_m: Annotated[Number, Field(ge=50, le=20_000)] | None = Field(
+        default=None, description="Kernel bandwidth (default: Scott's rule)"
+    )
+    segments: bool = Field(default=True, description="Count per road segment (needs the roads)")
+
+
+class AnalysisOut(BaseModel):
+    id: int
+    kind: AnalysisKind
+    title: str
+    area_path: str
+    created_at: datetime
+    accepted_at: datetime | None = None
+    params: dict[str, Any]
+    result: dict[str, Any] | None = None

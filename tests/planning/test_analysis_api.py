@@ -1,0 +1,90 @@
+"""Planning II over HTTP: a hotspot analysis of seeded incidents, stored, listed, read in scope
+and exported (GeoJSON, XLSX); bounds answered 422, never 5xx."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+from openpyxl import load_workbook
+from sqlalchemy.orm import Session
+
+from conftest import LiveServer
+from factories import grid_centre
+from planning.planning_two_helpers import add_incidents
+
+T0 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday, far from other tests' incidents
+
+
+def _seed(server: LiveServer) -> None:
+    rng = np.random.default_rng(21)
+    lon0, lat0 = grid_centre("T-D1-S2-B1-G2")
+    with Session(server.engine) as session:
+        lon = np.concatenate([rng.uniform(120.003, 120.157, 300), lon0 + rng.normal(0, 0.004, 300)])
+        lat = np.concatenate([rng.uniform(30.003, 30.077, 300), lat0 + rng.normal(0, 0.004, 300)])
+        lon, lat = np.clip(lon, 120.001, 120.159), np.clip(lat, 30.001, 30.079)
+        times = [T0 + timedelta(hours=int(h)) for h in rng.integers(0, 24 * 28, lon.size)]
+        add_incidents(session, lon, lat, times)
+        session.commit()
+
+
+def test_hotspots_over_http(live_server: LiveServer, live_network: Path) -> None:
+    _seed(live_server)
+    period = {"start": T0.isoformat(), "end": (T0 + timedelta(days=28)).isoformat()}
+    with live_server.client(live_server.admin_token()) as client:
+        # the machine may be shared: the first analysis loads the compiled kernels
+        client.timeout = httpx.Timeout(300)
+        made = client.post(
+            "/api/v1/planning/hotspots",
+            json={**period, "resolution": 8, "permutations": 999, "seed": 3},
+        )
+        assert made.status_code == 201, made.text
+        body = made.json()
+        assert body["kind"] == "hotspot"
+        result = body["result"]
+        assert result["incidents"] == 600
+        assert result["hot"] >= 1
+        hot = [c for c in result["cells"] if c["class"] == "hot"]
+        assert all(c["z"] > 0 for c in hot)
+        assert result["segments"] and result["segments"][0]["per_km"] > 0
+        assert result["surface"]["features"]
+        listed = client.get("/api/v1/planning/analyses", params={"kind": "hotspot"})
+        assert listed.status_code == 200
+        assert body["id"] in [a["id"] for a in listed.json()]
+        assert all(a["result"] is None for a in listed.json())
+        again = client.get(f"/api/v1/planning/analyses/{body['id']}")
+        assert again.json()["result"]["cells"] == result["cells"]
+        geo = client.get(f"/api/v1/planning/analyses/{body['id']}/geojson")
+        assert geo.status_code == 200
+        kinds = {f["properties"]["kind"] for f in geo.json()["features"]}
+        assert kinds == {"cell", "segment", "density"}
+        book = client.get(f"/api/v1/planning/analyses/{body['id']}/xlsx")
+        assert book.status_code == 200
+        workbook = load_workbook(io.BytesIO(book.content))
+        assert workbook.sheetnames[:3] == ["概要", "网格单元", "路段"]  # the default language
+        cells = list(workbook["网格单元"].iter_rows(values_only=True))
+        assert len(cells) == len(result["cells"]) + 1
+        for bad in (
+            {"resolution": 7},
+            {"hours": [168]},
+            {"permutations": -1},
+            {"permutations": 10_000},
+            {"alpha": 0},
+            {"start": "2024-01-01T00:00:00"},  # no zone
+            {"categories": ["x" * 33]},
+            {"bandwidth_m": True},
+        ):
+            answer = client.post("/api/v1/planning/hotspots", json=bad)
+            assert answer.status_code == 422, (bad, answer.text)
+        refused = client.post(
+            "/api/v1/planning/hotspots",
+            json={**period, "compare_start": period["start"]},
+        )
+        assert refused.status_code == 422
+        assert refused.json()["code"] == "planning.hotspot_compare_period"
+        for missing in (2**31, 2**63 - 1):
+            assert client.get(f"/api/v1/planning/analyses/{missing}").status_code == 404
+        assert client.get("/api/v1/planning/analyses/0").status_code == 422
