@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
@@ -19,7 +19,7 @@ from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import as_system
-from fangkong.http import tables
+from fangkong.http import forms, tables
 from fangkong.http.deps import (
     CurrentUser,
     DbSession,
@@ -31,15 +31,35 @@ from fangkong.http.deps import (
     requires,
 )
 from fangkong.http.templating import render
-from fangkong.materials import findings, importing, ledger, listing, reconcile, register
+from fangkong.materials import (
+    editing,
+    findings,
+    importing,
+    ledger,
+    listing,
+    reconcile,
+    register,
+)
 from fangkong.materials import permissions as perms
 from fangkong.materials._common import MAX_IMPORT_BYTES, MAX_PERIOD_DAYS
-from fangkong.materials.models import Holder, Material, Movement, Site
+from fangkong.materials.models import (
+    BaseUnit,
+    Holder,
+    HolderKind,
+    Material,
+    MaterialClass,
+    Movement,
+    Site,
+    SiteKind,
+)
 from fangkong.materials.personal import masked_contact, reveal_contact
+from fangkong.materials.schemas import HolderIn, SiteIn
 from fangkong.materials.units import from_milli
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
 HolderId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+SiteId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+FormValues = Annotated[dict[str, str], Depends(forms.form_values)]
 
 
 def _holders(
@@ -124,6 +144,281 @@ def import_page(
     return _holders(request, db, user, scope, language, imported=report, kind=kind)
 
 
+# --- one holder's and one site's forms ----------------------------------------------------------
+
+
+def _options(prefix: str, members: Any, language: str) -> list[tuple[str, str]]:
+    return [(m.value, translate(f"{prefix}{m.value}", language)) for m in members]
+
+
+def _holder_form(
+    request: Request,
+    user: Any,
+    language: str,
+    *,
+    holder: Holder | None,
+    values: dict[str, str],
+    errors: forms.FormErrors | None = None,
+) -> Response:
+    return render(
+        request,
+        "materials/holder_form.html",
+        language=language,
+        user=user,
+        status_code=422 if errors else 200,
+        holder=holder,
+        contact=masked_contact(holder, get_cipher(request)) if holder else None,
+        values=values,
+        errors=errors or forms.FormErrors(),
+        kinds=_options("materials.holder_kind.", HolderKind, language),
+        classes=[(editing.class_field(c), c) for c in MaterialClass],
+    )
+
+
+def _save_holder(
+    request: Request,
+    db: Any,
+    user: Any,
+    scope: Any,
+    language: str,
+    actor: Any,
+    values: dict[str, str],
+    holder: Holder | None,
+) -> Response:
+    """Check the form by the API's schema and save it in a savepoint; a refusal is shown
+    beside its field, the form filled in as sent (the contact never sent back)."""
+    data, keep_contact = editing.holder_input(values, holder)
+    checked, errors = forms.validate(HolderIn, data, language=language)
+    if checked is not None:
+        cipher = get_cipher(request)
+        try:
+            with db.begin_nested():  # a refused save leaves nothing behind in the request
+                if holder is None:
+                    holder = register.create_holder(
+                        db, data=checked, actor=actor, cipher=cipher, scope=scope
+                    )
+                else:
+                    register.update_holder(
+                        db,
+                        holder=holder,
+                        data=checked,
+                        actor=actor,
+                        cipher=cipher,
+                        scope=scope,
+                        keep_contact=keep_contact,
+                    )
+            return RedirectResponse(f"/materials/holders/{holder.id}", status_code=303)
+        except FangkongError as exc:
+            if exc.status_code not in (404, 409, 422):
+                raise
+            errors = forms.from_error(exc, language=language, fields=editing.HOLDER_FIELDS)
+    shown = {k: v for k, v in values.items() if k not in ("contact_name", "contact_phone")}
+    if holder is not None:
+        shown["code"] = holder.code
+    return _holder_form(request, user, language, holder=holder, values=shown, errors=errors)
+
+
+@router.get(
+    "/materials/holders/new", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)]
+)
+def new_holder_page(request: Request, user: CurrentUser, language: Language) -> Response:
+    """Register one licensed holder (a unit, never a person): licence, place, contact."""
+    return _holder_form(request, user, language, holder=None, values={})
+
+
+@router.post(
+    "/materials/holders/new", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)]
+)
+def create_holder_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    return _save_holder(request, db, user, scope, language, actor, values, None)
+
+
+@router.get(
+    "/materials/holders/{holder_id:int}/edit",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.WRITE)],
+)
+def edit_holder_page(
+    request: Request,
+    holder_id: HolderId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+) -> Response:
+    """Edit a holder's record (its code stays; its contact is kept unless typed anew)."""
+    holder = register.get_holder_or_raise(db, holder_id=holder_id, scope=scope)
+    return _holder_form(
+        request, user, language, holder=holder, values=editing.holder_values(holder)
+    )
+
+
+@router.post(
+    "/materials/holders/{holder_id:int}/edit",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.WRITE)],
+)
+def update_holder_page(
+    request: Request,
+    holder_id: HolderId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    holder = register.get_holder_or_raise(db, holder_id=holder_id, scope=scope)
+    return _save_holder(request, db, user, scope, language, actor, values, holder)
+
+
+def _site_form(
+    request: Request,
+    user: Any,
+    language: str,
+    *,
+    holder: Holder,
+    site: Site | None,
+    values: dict[str, str],
+    errors: forms.FormErrors | None = None,
+) -> Response:
+    return render(
+        request,
+        "materials/site_form.html",
+        language=language,
+        user=user,
+        status_code=422 if errors else 200,
+        holder=holder,
+        site=site,
+        values=values,
+        errors=errors or forms.FormErrors(),
+        kinds=_options("materials.site_kind.", SiteKind, language),
+        classes=_options("materials.class.", MaterialClass, language),
+        units=_options("materials.unit.", BaseUnit, language),
+        rows=editing.capacity_rows(values),
+    )
+
+
+def _save_site(
+    request: Request,
+    db: Any,
+    user: Any,
+    scope: Any,
+    language: str,
+    actor: Any,
+    values: dict[str, str],
+    holder: Holder,
+    site: Site | None,
+) -> Response:
+    """Check the form by the API's schema and save it in a savepoint; a refusal is shown
+    beside its field (a capacity's beside its row), the form filled in as sent."""
+    data, rows = editing.site_input(values, holder, site)
+    checked, errors = forms.validate(SiteIn, data, language=language)
+    errors = editing.rows_renamed(errors, rows)
+    if checked is not None:
+        try:
+            with db.begin_nested():  # a refused save leaves nothing behind in the request
+                if site is None:
+                    register.create_site(db, data=checked, actor=actor, scope=scope)
+                else:
+                    register.update_site(db, site=site, data=checked, actor=actor, scope=scope)
+            return RedirectResponse(f"/materials/holders/{holder.id}", status_code=303)
+        except FangkongError as exc:
+            if exc.status_code not in (404, 409, 422):
+                raise
+            errors = forms.from_error(exc, language=language, fields=editing.SITE_FIELDS)
+    shown = dict(values) | ({"code": site.code} if site is not None else {})
+    return _site_form(
+        request, user, language, holder=holder, site=site, values=shown, errors=errors
+    )
+
+
+@router.get(
+    "/materials/holders/{holder_id:int}/sites/new",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.WRITE)],
+)
+def new_site_page(
+    request: Request,
+    holder_id: HolderId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+) -> Response:
+    """Register a storage or work site of the holder, with its capacities."""
+    holder = register.get_holder_or_raise(db, holder_id=holder_id, scope=scope)
+    return _site_form(request, user, language, holder=holder, site=None, values={})
+
+
+@router.post(
+    "/materials/holders/{holder_id:int}/sites/new",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.WRITE)],
+)
+def create_site_page(
+    request: Request,
+    holder_id: HolderId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    holder = register.get_holder_or_raise(db, holder_id=holder_id, scope=scope)
+    return _save_site(request, db, user, scope, language, actor, values, holder, None)
+
+
+@router.get(
+    "/materials/sites/{site_id:int}/edit",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.WRITE)],
+)
+def edit_site_page(
+    request: Request,
+    site_id: SiteId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+) -> Response:
+    """Edit a site: name, kind, point and capacities (its code and holder stay)."""
+    site = register.get_site_or_raise(db, site_id=site_id, scope=scope)
+    holder = register.get_holder_or_raise(db, holder_id=site.holder_id, scope=scope)
+    caps = register.capacities_of(db, site_ids=[site.id])[site.id]
+    values = editing.site_values(site, holder, caps)
+    return _site_form(request, user, language, holder=holder, site=site, values=values)
+
+
+@router.post(
+    "/materials/sites/{site_id:int}/edit",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.WRITE)],
+)
+def update_site_page(
+    request: Request,
+    site_id: SiteId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    site = register.get_site_or_raise(db, site_id=site_id, scope=scope)
+    holder = register.get_holder_or_raise(db, holder_id=site.holder_id, scope=scope)
+    return _save_site(request, db, user, scope, language, actor, values, holder, site)
+
+
 @router.get("/materials/holders/{holder_id:int}", response_class=HTMLResponse)
 def holder_page(
     request: Request,
@@ -148,6 +443,7 @@ def holder_page(
         contact=masked_contact(holder, get_cipher(request)),
         revealed=None,
         can_unmask=auth.can(user, perms.UNMASK),
+        can_write=auth.can(user, perms.WRITE),
         sites=sites,
         capacities=register.capacities_of(db, site_ids=[s.id for s in sites]),
         rows=rows,
@@ -206,6 +502,7 @@ def reveal_page(
         contact=masked_contact(holder, get_cipher(request)),
         revealed=revealed,
         can_unmask=True,
+        can_write=auth.can(user, perms.WRITE),
         sites=sites,
         capacities=register.capacities_of(db, site_ids=[s.id for s in sites]),
         rows=rows,

@@ -226,9 +226,12 @@ def update_holder(
     actor: Actor,
     cipher: FieldCipher,
     scope: Scope | None,
+    keep_contact: bool = False,
 ) -> Holder:
-    """Change a holder's name, kind, licence, address, place and contact (its code stays).
-    Moved to another area, its ledger rows and counts move with it."""
+    """Change a holder's name, kind, licence, address, place and contact (its code stays;
+    with ``keep_contact`` the contact stays as it is, whatever ``data`` holds: the console's
+    form never shows it in clear). Moved to another area, its ledger rows and counts move with
+    it."""
     if data.code.strip() != holder.code:
         raise InvalidInput(key="error.materials.code_fixed", field="code")
     _check_licence(data)
@@ -244,8 +247,9 @@ def update_holder(
     if holder.area_path != area_path:
         _refile(session, holder, area_path)
     holder.area_id, holder.area_path = area_id, area_path
-    holder.contact_name_encrypted = _contact(cipher, data.contact_name)
-    holder.contact_phone_encrypted = _contact(cipher, data.contact_phone)
+    if not keep_contact:
+        holder.contact_name_encrypted = _contact(cipher, data.contact_name)
+        holder.contact_phone_encrypted = _contact(cipher, data.contact_phone)
     session.flush()
     audit.record(
         session,
@@ -307,6 +311,21 @@ def get_site_by_code_or_raise(
             site = None
     if site is None:
         raise NotFound(key="error.materials.site_unknown", params={"code": code[:32]}, field=field)
+    return site
+
+
+def get_site_or_raise(session: Session, *, site_id: int, scope: Scope | None) -> Site:
+    """The site ``site_id`` of a holder in ``scope``; another reads as not found."""
+    site = session.get(Site, site_id)
+    if site is not None and scope is not None:
+        with as_system(session):
+            holder = session.get(Holder, site.holder_id)
+        if holder is None or not scope.covers(holder.area_path):
+            site = None
+    if site is None:
+        raise NotFound(
+            key="error.materials.site_not_found", params={"id": site_id}, field="site_id"
+        )
     return site
 
 
@@ -375,6 +394,34 @@ def create_site(session: Session, *, data: SiteIn, actor: Actor, scope: Scope | 
         entity="material_site",
         entity_id=site.id,
         detail={"code": code, "holder": holder.code},
+        area_path=holder.area_path,
+    )
+    return site
+
+
+def update_site(
+    session: Session, *, site: Site, data: SiteIn, actor: Actor, scope: Scope | None
+) -> Site:
+    """Change a site's name, kind, point and capacities (its code and its holder stay)."""
+    if data.code.strip() != site.code:
+        raise InvalidInput(key="error.materials.site_code_fixed", field="code")
+    holder = get_holder_by_code_or_raise(session, code=data.holder_code, scope=scope)
+    if holder.id != site.holder_id:
+        raise InvalidInput(key="error.materials.site_holder", field="holder_code")
+    # Wherever it stands, as when registered: filed under its holder.
+    area_id, area_path, cell = place(session, lon=data.lon, lat=data.lat, scope=None)
+    site.name = check_name(data.name)
+    site.kind = data.kind
+    site.lon, site.lat, site.h3_cell = data.lon, data.lat, cell
+    site.area_id, site.area_path = area_id, area_path
+    set_capacities(session, site=site, capacities=data.capacities)
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        entity="material_site",
+        entity_id=site.id,
+        detail={"code": site.code, "holder": holder.code},
         area_path=holder.area_path,
     )
     return site
