@@ -249,7 +249,7 @@ def import_events(
 
 def export_events(session: Session, *, scope: Scope) -> tuple[list[str], Iterator[list[Any]]]:
     """The applications in the import's columns (values, not labels; no contact)."""
-    codes = dict(session.execute(select(Facility.id, Facility.code)).tuples().all())
+    codes = {int(i): str(c) for i, c in session.execute(select(Facility.id, Facility.code))}
 
     def rows() -> Iterator[list[Any]]:
         for e in session.scalars(events_select(scope).order_by(EventApplication.code)):

@@ -151,7 +151,14 @@ def _apply(session: Session, plan: EmergencyPlan, data: PlanIn, scope: Scope | N
         check_category(data.category, "other")
     if data.target_full_s < data.target_first_s:
         raise InvalidInput(key="error.events.targets", field="target_full_s")
-    area = area_service.get_by_code_or_raise(session, code=data.area_code, scope=scope)
+    try:
+        area = area_service.get_by_code_or_raise(session, code=data.area_code, scope=scope)
+    except NotFound:
+        raise InvalidInput(
+            key="error.events.code_unknown",
+            params={"code": data.area_code[:32]},
+            field="area_code",
+        ) from None
     plan.name = check_name(data.name)
     plan.category, plan.level = data.category, data.level
     plan.area_id, plan.area_path = area.id, area.path
