@@ -22,9 +22,11 @@ from conftest import TEST_PASSWORD, LiveServer, running_server
 from factories import county_geojson, grid_centre
 from fangkong.areas import permissions as area_perms
 from fangkong.cases import permissions as case_perms
+from fangkong.community import permissions as community_perms
 from fangkong.core import auth, permissions
 from fangkong.core.audit import SYSTEM
 from fangkong.core.models import Role
+from fangkong.custody import permissions as custody_perms
 from fangkong.devices import permissions as device_perms
 from fangkong.dispatch import permissions as dispatch_perms
 from fangkong.events import permissions as event_perms
@@ -299,6 +301,7 @@ def seeded(live_server: LiveServer) -> Seeded:
     ids |= {"analyses": {}}
     ids |= {kind: {} for kind in ("facilities", "devices", "holders", "movements", "counts")}
     ids |= {kind: {} for kind in ("events", "plans", "activations")}
+    ids |= {kind: {} for kind in ("teams", "shifts", "items")}
     with live_server.client(live_server.admin_token()) as admin:
         areas = {a["code"]: a["id"] for a in admin.get("/api/v1/areas").json()}
         for grid in SEED_GRIDS:
@@ -360,6 +363,7 @@ def seeded(live_server: LiveServer) -> Seeded:
             )
             _seed_registers(admin, ids, grid)
             _seed_events(admin, ids, grid)
+            _seed_community_custody(admin, ids, grid)
         made = admin.post(
             "/api/v1/users",
             json={
@@ -378,6 +382,33 @@ def seeded(live_server: LiveServer) -> Seeded:
         failed = client.post("/api/v1/auth/token", json={"username": NOBODY, "password": "x" * 12})
         assert failed.status_code in (401, 422)
     return Seeded(ids=ids, outsider_id=outsider_id, area_ids=areas)
+
+
+def _seed_community_custody(admin: httpx.Client, ids: dict[str, dict[str, int]], grid: str) -> None:
+    """A safety team serving ``grid`` and a seized item held there (issue 22)."""
+    ids["teams"][grid] = _seed_post(
+        admin,
+        "community/teams",
+        {"code": f"MT-{grid}", "name": "matrix", "kind": "volunteer_patrol", "area": grid},
+    )
+    ids["shifts"][grid] = _seed_post(
+        admin,
+        f"community/teams/{ids['teams'][grid]}/shifts",
+        {"starts_at": "2026-11-23T19:00:00+08:00", "ends_at": "2026-11-23T22:00:00+08:00"},
+    )
+    ids["items"][grid] = _seed_post(
+        admin,
+        "custody",
+        {
+            "code": f"MI-{grid}",
+            "category": "other",
+            "ref_kind": "incident",
+            "ref_number": f"JQ-{grid}",
+            "area": grid,
+            "received_at": "2026-11-23T09:00:00+08:00",
+            "handled_by": "matrix",
+        },
+    )
 
 
 def _seed_events(admin: httpx.Client, ids: dict[str, dict[str, int]], grid: str) -> None:
@@ -854,6 +885,22 @@ LIST_ROUTES |= {
         event_perms.READ, _items("activations"), {"limit": 500}
     ),
     "/api/v1/emergency-activations/kpis": Listed(event_perms.READ, _check_activation_kpis),
+}
+
+
+#: The community safety forces, the public's tips and the custody of seized property (issue 22).
+LIST_ROUTES |= {
+    "/api/v1/community/teams": Listed(community_perms.READ, _items("teams"), {"limit": 500}),
+    "/api/v1/community/teams/export": Listed(community_perms.READ, _export_codes("MT")),
+    "/api/v1/community/shifts": Listed(community_perms.READ, _items("shifts"), {"limit": 500}),
+    "/api/v1/community/figures": Listed(community_perms.READ, _area_param(_area_codes())),
+    "/api/v1/community/tips": Listed(
+        community_perms.READ,
+        lambda ask, answer: _codes_within(ask, (t["area_code"] for t in answer.json()["items"])),
+    ),
+    "/api/v1/public/tips/token": "the public's form token (no login), no record of an area",
+    "/api/v1/custody": Listed(custody_perms.READ, _items("items"), {"limit": 500}),
+    "/api/v1/custody/export": Listed(custody_perms.READ, _export_codes("MI")),
 }
 
 
