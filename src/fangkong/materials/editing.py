@@ -1,15 +1,33 @@
 """The console's forms for one holder and one site: a submitted form as the API's input
-(:class:`~fangkong.materials.schemas.HolderIn`, :class:`~fangkong.materials.schemas.SiteIn`)
-and a record as the form shows it. The pages check the input with
-:func:`fangkong.http.forms.validate` and save it through the register's services."""
+(:class:`~fangkong.materials.schemas.HolderIn`, :class:`~fangkong.materials.schemas.SiteIn`),
+a record as the form shows it, and the form checked with :func:`fangkong.http.forms.validate`
+and saved through the register's services (the routes in :mod:`fangkong.materials.pages`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+
+from fangkong.core.errors import FangkongError
+from fangkong.core.i18n import translate
 from fangkong.http import forms
-from fangkong.materials.models import Holder, MaterialClass, Site, SiteCapacity
+from fangkong.http.deps import get_cipher
+from fangkong.http.templating import render
+from fangkong.materials import register
+from fangkong.materials.models import (
+    BaseUnit,
+    Holder,
+    HolderKind,
+    MaterialClass,
+    Site,
+    SiteCapacity,
+    SiteKind,
+)
+from fangkong.materials.personal import masked_contact
+from fangkong.materials.schemas import HolderIn, SiteIn
 from fangkong.materials.units import from_milli
 
 HOLDER_FIELDS = (
@@ -143,3 +161,136 @@ def site_values(site: Site, holder: Holder, capacities: list[SiteCapacity]) -> d
         shown = f"{from_milli(cap.capacity_milli):.3f}".rstrip("0").rstrip(".")
         values[f"capacities.{i}.capacity"] = shown
     return values
+
+
+# --- the pages' forms ---------------------------------------------------------------------------
+
+
+def _options(prefix: str, members: Any, language: str) -> list[tuple[str, str]]:
+    return [(m.value, translate(f"{prefix}{m.value}", language)) for m in members]
+
+
+def holder_form(
+    request: Request,
+    user: Any,
+    language: str,
+    *,
+    holder: Holder | None,
+    values: dict[str, str],
+    errors: forms.FormErrors | None = None,
+) -> Response:
+    return render(
+        request,
+        "materials/holder_form.html",
+        language=language,
+        user=user,
+        status_code=422 if errors else 200,
+        holder=holder,
+        contact=masked_contact(holder, get_cipher(request)) if holder else None,
+        values=values,
+        errors=errors or forms.FormErrors(),
+        kinds=_options("materials.holder_kind.", HolderKind, language),
+        classes=[(class_field(c), c) for c in MaterialClass],
+    )
+
+
+def save_holder(
+    request: Request,
+    db: Any,
+    user: Any,
+    scope: Any,
+    language: str,
+    actor: Any,
+    values: dict[str, str],
+    holder: Holder | None,
+) -> Response:
+    """Check the form by the API's schema and save it in a savepoint; a refusal is shown
+    beside its field, the form filled in as sent (the contact never sent back)."""
+    data, keep_contact = holder_input(values, holder)
+    checked, errors = forms.validate(HolderIn, data, language=language)
+    if checked is not None:
+        cipher = get_cipher(request)
+        try:
+            with db.begin_nested():  # a refused save leaves nothing behind in the request
+                if holder is None:
+                    holder = register.create_holder(
+                        db, data=checked, actor=actor, cipher=cipher, scope=scope
+                    )
+                else:
+                    register.update_holder(
+                        db,
+                        holder=holder,
+                        data=checked,
+                        actor=actor,
+                        cipher=cipher,
+                        scope=scope,
+                        keep_contact=keep_contact,
+                    )
+            return RedirectResponse(f"/materials/holders/{holder.id}", status_code=303)
+        except FangkongError as exc:
+            if exc.status_code not in (404, 409, 422):
+                raise
+            errors = forms.from_error(exc, language=language, fields=HOLDER_FIELDS)
+    shown = {k: v for k, v in values.items() if k not in ("contact_name", "contact_phone")}
+    if holder is not None:
+        shown["code"] = holder.code
+    return holder_form(request, user, language, holder=holder, values=shown, errors=errors)
+
+
+def site_form(
+    request: Request,
+    user: Any,
+    language: str,
+    *,
+    holder: Holder,
+    site: Site | None,
+    values: dict[str, str],
+    errors: forms.FormErrors | None = None,
+) -> Response:
+    return render(
+        request,
+        "materials/site_form.html",
+        language=language,
+        user=user,
+        status_code=422 if errors else 200,
+        holder=holder,
+        site=site,
+        values=values,
+        errors=errors or forms.FormErrors(),
+        kinds=_options("materials.site_kind.", SiteKind, language),
+        classes=_options("materials.class.", MaterialClass, language),
+        units=_options("materials.unit.", BaseUnit, language),
+        rows=capacity_rows(values),
+    )
+
+
+def save_site(
+    request: Request,
+    db: Any,
+    user: Any,
+    scope: Any,
+    language: str,
+    actor: Any,
+    values: dict[str, str],
+    holder: Holder,
+    site: Site | None,
+) -> Response:
+    """Check the form by the API's schema and save it in a savepoint; a refusal is shown
+    beside its field (a capacity's beside its row), the form filled in as sent."""
+    data, rows = site_input(values, holder, site)
+    checked, errors = forms.validate(SiteIn, data, language=language)
+    errors = rows_renamed(errors, rows)
+    if checked is not None:
+        try:
+            with db.begin_nested():  # a refused save leaves nothing behind in the request
+                if site is None:
+                    register.create_site(db, data=checked, actor=actor, scope=scope)
+                else:
+                    register.update_site(db, site=site, data=checked, actor=actor, scope=scope)
+            return RedirectResponse(f"/materials/holders/{holder.id}", status_code=303)
+        except FangkongError as exc:
+            if exc.status_code not in (404, 409, 422):
+                raise
+            errors = forms.from_error(exc, language=language, fields=SITE_FIELDS)
+    shown = dict(values) | ({"code": site.code} if site is not None else {})
+    return site_form(request, user, language, holder=holder, site=site, values=shown, errors=errors)

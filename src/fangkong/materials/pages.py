@@ -43,17 +43,12 @@ from fangkong.materials import (
 from fangkong.materials import permissions as perms
 from fangkong.materials._common import MAX_IMPORT_BYTES, MAX_PERIOD_DAYS
 from fangkong.materials.models import (
-    BaseUnit,
     Holder,
-    HolderKind,
     Material,
-    MaterialClass,
     Movement,
     Site,
-    SiteKind,
 )
 from fangkong.materials.personal import masked_contact, reveal_contact
-from fangkong.materials.schemas import HolderIn, SiteIn
 from fangkong.materials.units import from_milli
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
@@ -147,83 +142,12 @@ def import_page(
 # --- one holder's and one site's forms ----------------------------------------------------------
 
 
-def _options(prefix: str, members: Any, language: str) -> list[tuple[str, str]]:
-    return [(m.value, translate(f"{prefix}{m.value}", language)) for m in members]
-
-
-def _holder_form(
-    request: Request,
-    user: Any,
-    language: str,
-    *,
-    holder: Holder | None,
-    values: dict[str, str],
-    errors: forms.FormErrors | None = None,
-) -> Response:
-    return render(
-        request,
-        "materials/holder_form.html",
-        language=language,
-        user=user,
-        status_code=422 if errors else 200,
-        holder=holder,
-        contact=masked_contact(holder, get_cipher(request)) if holder else None,
-        values=values,
-        errors=errors or forms.FormErrors(),
-        kinds=_options("materials.holder_kind.", HolderKind, language),
-        classes=[(editing.class_field(c), c) for c in MaterialClass],
-    )
-
-
-def _save_holder(
-    request: Request,
-    db: Any,
-    user: Any,
-    scope: Any,
-    language: str,
-    actor: Any,
-    values: dict[str, str],
-    holder: Holder | None,
-) -> Response:
-    """Check the form by the API's schema and save it in a savepoint; a refusal is shown
-    beside its field, the form filled in as sent (the contact never sent back)."""
-    data, keep_contact = editing.holder_input(values, holder)
-    checked, errors = forms.validate(HolderIn, data, language=language)
-    if checked is not None:
-        cipher = get_cipher(request)
-        try:
-            with db.begin_nested():  # a refused save leaves nothing behind in the request
-                if holder is None:
-                    holder = register.create_holder(
-                        db, data=checked, actor=actor, cipher=cipher, scope=scope
-                    )
-                else:
-                    register.update_holder(
-                        db,
-                        holder=holder,
-                        data=checked,
-                        actor=actor,
-                        cipher=cipher,
-                        scope=scope,
-                        keep_contact=keep_contact,
-                    )
-            return RedirectResponse(f"/materials/holders/{holder.id}", status_code=303)
-        except FangkongError as exc:
-            if exc.status_code not in (404, 409, 422):
-                raise
-            errors = forms.from_error(exc, language=language, fields=editing.HOLDER_FIELDS)
-    shown = {k: v for k, v in values.items() if k not in ("contact_name", "contact_phone")}
-    if holder is not None:
-        shown["code"] = holder.code
-    return _holder_form(request, user, language, holder=holder, values=shown, errors=errors)
-
-
 @router.get(
     "/materials/holders/new", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)]
 )
 def new_holder_page(request: Request, user: CurrentUser, language: Language) -> Response:
     """Register one licensed holder (a unit, never a person): licence, place, contact."""
-    return _holder_form(request, user, language, holder=None, values={})
+    return editing.holder_form(request, user, language, holder=None, values={})
 
 
 @router.post(
@@ -238,7 +162,7 @@ def create_holder_page(
     actor: RequestActor,
     values: FormValues,
 ) -> Response:
-    return _save_holder(request, db, user, scope, language, actor, values, None)
+    return editing.save_holder(request, db, user, scope, language, actor, values, None)
 
 
 @router.get(
@@ -256,7 +180,7 @@ def edit_holder_page(
 ) -> Response:
     """Edit a holder's record (its code stays; its contact is kept unless typed anew)."""
     holder = register.get_holder_or_raise(db, holder_id=holder_id, scope=scope)
-    return _holder_form(
+    return editing.holder_form(
         request, user, language, holder=holder, values=editing.holder_values(holder)
     )
 
@@ -277,68 +201,7 @@ def update_holder_page(
     values: FormValues,
 ) -> Response:
     holder = register.get_holder_or_raise(db, holder_id=holder_id, scope=scope)
-    return _save_holder(request, db, user, scope, language, actor, values, holder)
-
-
-def _site_form(
-    request: Request,
-    user: Any,
-    language: str,
-    *,
-    holder: Holder,
-    site: Site | None,
-    values: dict[str, str],
-    errors: forms.FormErrors | None = None,
-) -> Response:
-    return render(
-        request,
-        "materials/site_form.html",
-        language=language,
-        user=user,
-        status_code=422 if errors else 200,
-        holder=holder,
-        site=site,
-        values=values,
-        errors=errors or forms.FormErrors(),
-        kinds=_options("materials.site_kind.", SiteKind, language),
-        classes=_options("materials.class.", MaterialClass, language),
-        units=_options("materials.unit.", BaseUnit, language),
-        rows=editing.capacity_rows(values),
-    )
-
-
-def _save_site(
-    request: Request,
-    db: Any,
-    user: Any,
-    scope: Any,
-    language: str,
-    actor: Any,
-    values: dict[str, str],
-    holder: Holder,
-    site: Site | None,
-) -> Response:
-    """Check the form by the API's schema and save it in a savepoint; a refusal is shown
-    beside its field (a capacity's beside its row), the form filled in as sent."""
-    data, rows = editing.site_input(values, holder, site)
-    checked, errors = forms.validate(SiteIn, data, language=language)
-    errors = editing.rows_renamed(errors, rows)
-    if checked is not None:
-        try:
-            with db.begin_nested():  # a refused save leaves nothing behind in the request
-                if site is None:
-                    register.create_site(db, data=checked, actor=actor, scope=scope)
-                else:
-                    register.update_site(db, site=site, data=checked, actor=actor, scope=scope)
-            return RedirectResponse(f"/materials/holders/{holder.id}", status_code=303)
-        except FangkongError as exc:
-            if exc.status_code not in (404, 409, 422):
-                raise
-            errors = forms.from_error(exc, language=language, fields=editing.SITE_FIELDS)
-    shown = dict(values) | ({"code": site.code} if site is not None else {})
-    return _site_form(
-        request, user, language, holder=holder, site=site, values=shown, errors=errors
-    )
+    return editing.save_holder(request, db, user, scope, language, actor, values, holder)
 
 
 @router.get(
@@ -356,7 +219,7 @@ def new_site_page(
 ) -> Response:
     """Register a storage or work site of the holder, with its capacities."""
     holder = register.get_holder_or_raise(db, holder_id=holder_id, scope=scope)
-    return _site_form(request, user, language, holder=holder, site=None, values={})
+    return editing.site_form(request, user, language, holder=holder, site=None, values={})
 
 
 @router.post(
@@ -375,7 +238,7 @@ def create_site_page(
     values: FormValues,
 ) -> Response:
     holder = register.get_holder_or_raise(db, holder_id=holder_id, scope=scope)
-    return _save_site(request, db, user, scope, language, actor, values, holder, None)
+    return editing.save_site(request, db, user, scope, language, actor, values, holder, None)
 
 
 @router.get(
@@ -396,7 +259,7 @@ def edit_site_page(
     holder = register.get_holder_or_raise(db, holder_id=site.holder_id, scope=scope)
     caps = register.capacities_of(db, site_ids=[site.id])[site.id]
     values = editing.site_values(site, holder, caps)
-    return _site_form(request, user, language, holder=holder, site=site, values=values)
+    return editing.site_form(request, user, language, holder=holder, site=site, values=values)
 
 
 @router.post(
@@ -416,7 +279,7 @@ def update_site_page(
 ) -> Response:
     site = register.get_site_or_raise(db, site_id=site_id, scope=scope)
     holder = register.get_holder_or_raise(db, holder_id=site.holder_id, scope=scope)
-    return _save_site(request, db, user, scope, language, actor, values, holder, site)
+    return editing.save_site(request, db, user, scope, language, actor, values, holder, site)
 
 
 @router.get("/materials/holders/{holder_id:int}", response_class=HTMLResponse)
