@@ -9,6 +9,7 @@ declared personal or free-text fields the walker cannot reach.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,11 @@ from fangkong.cases import service as cases
 from fangkong.cases.declaration import CaseTypeDecl, FieldDecl, TransitionDecl
 from fangkong.cases.models import Case, CaseAttachment, EventKind
 from fangkong.cases.storage import AttachmentStorage, storage_in
+from fangkong.community import personal as community_personal
+from fangkong.community import service as community_service
+from fangkong.community import tips
+from fangkong.community.models import PublicTip, SafetyMember, TeamKind, TipCategory
+from fangkong.community.schemas import MemberIn, PublicTipIn, TeamIn
 from fangkong.core import auth
 from fangkong.core import personal as register
 from fangkong.core.audit import SYSTEM
@@ -284,6 +290,96 @@ def _event_probes(db: Session, cipher: FieldCipher) -> dict[str, Probe]:
             held=lambda: [v for v in [row().contact_phone_encrypted] if v],
             clear=lambda: revealed()[1] or "",
             shown=lambda: events_personal.masked_contact(row(), cipher)[1],
+        ),
+    }
+
+
+# --- community: a member's name and phone, a tipster's contact ----------------------------------
+
+
+def _community_probes(db: Session, cipher: FieldCipher, tmp: Path) -> dict[str, Probe]:
+    phone, contact = "13512345678", "13587654321"
+    team = community_service.create_team(
+        db,
+        data=TeamIn(code="REG-T1", name="登记巡逻队", kind=TeamKind.VOLUNTEER_PATROL, area=GRID),
+        actor=SYSTEM,
+        scope=None,
+    )
+    member = community_service.add_member(
+        db, team=team, data=MemberIn(name=NAME, phone=phone), cipher=cipher, actor=SYSTEM, now=T0
+    )
+    community_service.member_leaves(db, team=team, member=member, actor=SYSTEM, now=T0)
+    token = tips.issue_token(cipher, now_s=time.time() - 10)
+    lon, lat = grid_centre(GRID)
+    taken = tips.take_tip(
+        db,
+        data=PublicTipIn(
+            category=TipCategory.FIRE,
+            text="楼道堆放杂物",
+            lon=lon,
+            lat=lat,
+            contact=f"{NAME} {contact}",
+            token=token,
+            nonce=tips.solve(token, 4),
+        ),
+        photo=None,
+        cipher=cipher,
+        storage=storage_in(tmp),
+        calendar=CALENDAR,
+        now=T0 - timedelta(days=1),
+        difficulty=4,
+    )
+    assert taken.case is not None
+    cases.transition(
+        db,
+        case=taken.case,
+        name="dismiss",
+        fields={"reason": "核查无隐患"},
+        user=None,
+        actor=SYSTEM,
+        now=T0,
+        calendar=CALENDAR,
+    )
+
+    def row() -> SafetyMember:
+        db.expire_all()
+        return db.get_one(SafetyMember, member.id)
+
+    def tip() -> PublicTip:
+        db.expire_all()
+        return db.get_one(PublicTip, taken.tip.id)
+
+    def revealed() -> tuple[str | None, str | None]:
+        return community_personal.reveal_member(
+            db, member=row(), viewer=None, cipher=cipher, actor=SYSTEM
+        )
+
+    return {
+        community_personal.MEMBER_NAME: Probe(
+            anchor=T0,
+            marker=NAME,
+            held=lambda: [v for v in [row().name_encrypted] if v],
+            clear=lambda: revealed()[0] or "",
+            shown=lambda: community_personal.masked_member(row(), cipher)[0],
+        ),
+        community_personal.MEMBER_PHONE: Probe(
+            anchor=T0,
+            marker=phone,
+            held=lambda: [v for v in [row().phone_encrypted] if v],
+            clear=lambda: revealed()[1] or "",
+            shown=lambda: community_personal.masked_member(row(), cipher)[1],
+        ),
+        community_personal.TIP_CONTACT: Probe(
+            anchor=T0,  # the tip's case closed
+            marker=contact,
+            held=lambda: [v for v in [tip().contact_encrypted] if v],
+            clear=lambda: (
+                community_personal.reveal_contact(
+                    db, tip=tip(), viewer=None, cipher=cipher, actor=SYSTEM
+                )
+                or ""
+            ),
+            shown=lambda: community_personal.masked_contact(tip(), cipher),
         ),
     }
 
@@ -582,6 +678,7 @@ def test_every_register_field_is_protected_as_declared_and_gone_after_its_retent
     probes, colleague = _staff_probes(db, cipher)
     probes |= _incident_probes(db, cipher)
     probes |= _holder_probes(db, cipher)
+    probes |= _community_probes(db, cipher, tmp_path)
     probes |= _event_probes(db, cipher)
     for decl in registry.all_types():
         probes |= _case_probes(db, decl, cipher, storage)
