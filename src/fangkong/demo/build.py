@@ -20,6 +20,7 @@ from fangkong.areas import index as area_index
 from fangkong.areas import service as area_service
 from fangkong.areas.geometry import area_m2, project_local
 from fangkong.areas.models import Area, AreaLevel
+from fangkong.cases.calendar import load_calendar
 from fangkong.core import audit, auth
 from fangkong.core.audit import SYSTEM
 from fangkong.core.db import utcnow
@@ -27,6 +28,7 @@ from fangkong.core.models import Role, User
 from fangkong.core.scoping import Scope
 from fangkong.core.security import FieldCipher
 from fangkong.demo.cases import build_demo_cases
+from fangkong.demo.events import build_demo_events
 from fangkong.demo.incidents import IncidentsReport, build_demo_incidents
 from fangkong.demo.osm import (
     AddressPoint,
@@ -473,6 +475,14 @@ def build(
     t = step("posts, units and a year of incidents", t)
     build_demo_planning(session, network=network, city_code=CITY_CODE)
     build_demo_registers(session, pbf=pbf, roads=roads, now=utcnow(), cipher=cipher)
-    step("coverage today, a placement scenario, checkpoints", t)
+    t = step("coverage today, a placement scenario, checkpoints", t)
+    build_demo_events(
+        session,
+        network=network,
+        now=utcnow(),
+        cipher=cipher,
+        calendar=load_calendar(data_dir, zone=zone.key),
+    )
+    step("large events, emergency plans, a drill", t)
     report.seconds = time.perf_counter() - started
     return report
