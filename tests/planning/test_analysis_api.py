@@ -88,3 +88,59 @@ def test_hotspots_over_http(live_server: LiveServer, live_network: Path) -> None
         for missing in (2**31, 2**63 - 1):
             assert client.get(f"/api/v1/planning/analyses/{missing}").status_code == 404
         assert client.get("/api/v1/planning/analyses/0").status_code == 422
+
+
+def test_deployment_over_http(live_server: LiveServer, live_network: Path) -> None:
+    from fangkong.core.audit import SYSTEM
+    from fangkong.dispatch import units as dispatch_units
+    from fangkong.dispatch.models import PostKind, UnitType
+    from fangkong.planning.deployment import week_start
+
+    zone = live_server.settings.zone
+    end = datetime(2024, 6, 3, tzinfo=UTC)
+    start = week_start(end, zone) - timedelta(weeks=4)
+    rng = np.random.default_rng(9)
+    lon0, lat0 = grid_centre("T-D2-S1-B1-G1")
+    with Session(live_server.engine) as session:
+        from sqlalchemy import select
+
+        from fangkong.areas.models import Area
+
+        beat = session.scalars(select(Area).where(Area.code == "T-D2-S1-B1")).one()
+        post = dispatch_units.create_post(
+            session, code="DEPL1", name="post", kind=PostKind.POLICE_POST, lon=lon0, lat=lat0,
+            actor=SYSTEM,
+        )  # fmt: skip
+        dispatch_units.create_unit(
+            session, call_sign="DEPL-U1", unit_type=UnitType.CAR, home_area=beat,
+            actor=SYSTEM, home_post=post,
+        )  # fmt: skip
+        hours = rng.integers(0, 24 * 28, 300)
+        times = [start + timedelta(hours=int(h), minutes=10) for h in hours]
+        add_incidents(
+            session,
+            np.clip(lon0 + rng.normal(0, 0.004, 300), 120.081, 120.159),
+            np.clip(lat0 + rng.normal(0, 0.004, 300), 30.001, 30.039),
+            times,
+        )
+        session.commit()
+    with live_server.client(live_server.admin_token()) as client:
+        client.timeout = httpx.Timeout(300)
+        body = {"area_code": "T-D2-S1", "weeks": 4, "end": end.isoformat(), "sim_hours": 10}
+        made = client.post("/api/v1/planning/deployment", json=body)
+        assert made.status_code == 201, made.text
+        result = made.json()["result"]
+        (row,) = result["stations"]
+        assert row["code"] == "T-D2-S1" and row["incidents"] == 300
+        assert row["today"] == [1] * 168
+        assert result["holdout"]["weeks_held"] == 2
+        adopted = client.post(f"/api/v1/planning/analyses/{made.json()['id']}/adopt")
+        assert adopted.status_code == 200, adopted.text
+        assert adopted.json()["adopted"] == 1
+        again = client.post("/api/v1/planning/deployment", json=body).json()["result"]
+        assert again["stations"][0]["today"] == row["proposed"]
+        book = client.get(f"/api/v1/planning/analyses/{made.json()['id']}/xlsx")
+        assert book.status_code == 200
+        assert len(load_workbook(io.BytesIO(book.content)).sheetnames) == 2
+        for bad in ({"weeks": 1}, {"target": 1}, {"sim_hours": 0}, {"max_units": 1000}):
+            assert client.post("/api/v1/planning/deployment", json=bad).status_code == 422

@@ -70,3 +70,43 @@ def test_cli_hotspots(tmp_path: Path) -> None:
     assert refused.exit_code != 0
     refused = runner.invoke(app, ["planning", "hotspots", "--start", "2025-01-01", *data])
     assert refused.exit_code != 0
+
+
+def test_cli_deployment(tmp_path: Path) -> None:
+    _county(tmp_path)
+    engine = make_engine(f"sqlite:///{tmp_path / 'fangkong.db'}")
+    with Session(engine) as session:
+        from sqlalchemy import select
+
+        from fangkong.areas.models import Area
+        from fangkong.dispatch import units as dispatch_units
+        from fangkong.dispatch.models import PostKind, UnitType
+
+        beat = session.scalars(select(Area).where(Area.code == "T-D2-S1-B2")).one()
+        lon, lat = grid_centre("T-D2-S1-B2-G1")
+        post = dispatch_units.create_post(
+            session, code="CD1", name="p", kind=PostKind.POLICE_POST, lon=lon, lat=lat,
+            actor=SYSTEM,
+        )  # fmt: skip
+        dispatch_units.create_unit(
+            session, call_sign="CDU1", unit_type=UnitType.CAR, home_area=beat, actor=SYSTEM,
+            home_post=post,
+        )  # fmt: skip
+        session.commit()
+    engine.dispose()
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path)]
+    book = tmp_path / "roster.xlsx"
+    result = runner.invoke(
+        app,
+        [
+            "planning", "deployment", "--area", "T-D2-S1", "--weeks", "8", "--sim-hours", "10",
+            "--end", (T0 + timedelta(days=56)).isoformat(), "--adopt", "--xlsx", str(book), *data,
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "T-D2-S1" in result.output and "(adopted)" in result.output
+    assert "coverage" in result.output
+    assert len(load_workbook(book)["周内逐时排班"]["A"]) == 169
+    refused = runner.invoke(app, ["planning", "deployment", "--weeks", "1", *data])
+    assert refused.exit_code != 0

@@ -6,23 +6,24 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
+from fangkong.core import audit
 from fangkong.core.db import utcnow
-from fangkong.core.errors import NotFound
+from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.core.scoping import Scope
 from fangkong.http.deps import DbSession, Language, RequestActor, UserScope, get_settings, requires
 from fangkong.network import service as network_service
 from fangkong.network.service import Network
-from fangkong.planning import analyses, analysis_export, hotspot_runs
+from fangkong.planning import analyses, analysis_export, deployment, hotspot_runs
 from fangkong.planning import permissions as perms
 from fangkong.planning.analysis_models import Analysis, AnalysisKind
-from fangkong.planning.analysis_schemas import AnalysisOut, HotspotIn
+from fangkong.planning.analysis_schemas import AdoptOut, AnalysisOut, DeploymentIn, HotspotIn
 
 router = APIRouter(prefix="/planning", tags=["planning"], dependencies=[requires(perms.READ)])
 AnalysisId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -105,6 +106,82 @@ def create_hotspots(
         title=f"hotspots r{spec.resolution} {body.area_code or '*'} {spec.start:%Y-%m-%d}",
     )
     return analysis_out(analysis)
+
+
+@router.post("/deployment", response_model=AnalysisOut, status_code=201)
+def create_deployment(
+    body: DeploymentIn, request: Request, db: DbSession, scope: UserScope, actor: RequestActor
+) -> AnalysisOut:
+    """Hour-of-week deployment (潮汐用警): expected incidents per station and hour of week with a
+    90 % interval (Gamma-Poisson, checked on held-back weeks), the units each hour needs to keep
+    the 3-minute share at ``target`` (the dispatch replay's simulation) and the simulated
+    shares with today's roster and the proposed one; stored as an analysis."""
+    area = area_of(db, body.area_code, scope)
+    network = network_service.current(get_settings(request).data_dir)
+    spec = deployment.DeploymentSpec(
+        weeks=body.weeks,
+        end=body.end,
+        target=float(body.target),
+        prior_weeks=float(body.prior_weeks),
+        held_weeks=body.held_weeks,
+        sim_hours=body.sim_hours,
+        seed=body.seed,
+        max_units=body.max_units,
+    )
+    result = deployment.analyse(
+        db, scope=scope, spec=spec, zone=get_settings(request).zone, network=network,
+        now=utcnow(), area=area,
+    )  # fmt: skip
+    analysis = analyses.create(
+        db,
+        kind=AnalysisKind.DEPLOYMENT,
+        params=body.model_dump(mode="json"),
+        result=result,
+        scope=scope,
+        area=area,
+        actor=actor,
+        title=f"deployment {body.area_code or '*'} {body.weeks}w {float(body.target):.0%}",
+    )
+    return analysis_out(analysis)
+
+
+@router.post(
+    "/analyses/{analysis_id}/adopt",
+    response_model=AdoptOut,
+    dependencies=[requires(perms.WRITE)],
+)
+def adopt_analysis(
+    analysis_id: AnalysisId, db: DbSession, scope: UserScope, actor: RequestActor
+) -> AdoptOut:
+    """Adopt an analysis: a deployment's proposed roster becomes each station's roster per
+    hour of week; beats are imported as beat areas (the grid fusion check must pass)."""
+    analysis = analyses.get_or_raise(db, analysis_id=analysis_id, scope=scope)
+    now = utcnow()
+    if analysis.kind == AnalysisKind.DEPLOYMENT:
+        adopted = deployment.adopt(
+            db, result=analyses.result_of(analysis), scope=scope, analysis_id=analysis.id,
+            actor_id=actor.user_id, now=now,
+        )  # fmt: skip
+        detail: dict[str, Any] = {}
+    else:
+        adopted, detail = adopt_other(db, analysis, scope, actor)
+    analysis.accepted_at = now
+    audit.record(
+        db, actor=actor, action="adopt", entity="planning_analysis", entity_id=analysis.id,
+        detail={"kind": analysis.kind.value, "adopted": adopted}, area_path=analysis.area_path,
+    )  # fmt: skip
+    db.flush()
+    return AdoptOut(analysis_id=analysis.id, adopted=adopted, detail=detail)
+
+
+def adopt_other(
+    db: Session, analysis: Analysis, scope: Scope, actor: Any
+) -> tuple[int, dict[str, Any]]:
+    raise InvalidInput(
+        key="error.planning.analysis_not_adoptable",
+        params={"kind": analysis.kind.value},
+        field="analysis_id",
+    )
 
 
 @router.get("/analyses", response_model=list[AnalysisOut])

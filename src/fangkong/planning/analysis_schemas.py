@@ -40,6 +40,26 @@ class HotspotIn(BaseModel):
     segments: bool = Field(default=True, description="Count per road segment (needs the roads)")
 
 
+class DeploymentIn(BaseModel):
+    """Hour-of-week deployment of the stations in scope (or under ``area_code``)."""
+
+    area_code: Code | None = Field(default=None, description="A station, or an area above it")
+    weeks: Annotated[StrictInt, Field(ge=2, le=104)] = 8
+    end: AwareMoment | None = Field(default=None, description="History until (default: now)")
+    target: Annotated[Number, Field(gt=0, lt=1)] = 0.8
+    prior_weeks: Annotated[Number, Field(ge=0, le=52)] = 2.0
+    held_weeks: Annotated[StrictInt, Field(ge=1, le=26)] = 2
+    sim_hours: Annotated[StrictInt, Field(ge=5, le=500)] = 60
+    seed: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)] = 21
+    max_units: Annotated[StrictInt, Field(ge=1, le=100)] = 30
+
+
+class AdoptOut(BaseModel):
+    analysis_id: int
+    adopted: int
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
 class AnalysisOut(BaseModel):
     id: int
     kind: AnalysisKind
