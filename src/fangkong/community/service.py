@@ -49,7 +49,13 @@ MAX_SHIFT_HOURS = 24
 
 
 def _area_in_scope(session: Session, code: str, scope: Scope | None) -> Area:
-    return area_service.get_by_code_or_raise(session, code=code.strip(), scope=scope)
+    """The area by code; one unknown or outside ``scope`` names the field ``area``."""
+    found = area_service.get_by_code(session, code=code.strip())
+    if found is None or (scope is not None and not scope.covers(found.path)):
+        raise NotFound(
+            key="error.areas.area_not_found", params={"code": code.strip()}, field="area"
+        )
+    return found
 
 
 def get(session: Session, *, team_id: int, scope: Scope | None) -> SafetyTeam | None:

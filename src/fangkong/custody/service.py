@@ -61,6 +61,14 @@ NEEDS_DOCUMENT = frozenset({Stage.RETURNED, Stage.DISPOSED})
 CLOCK_SLACK = timedelta(minutes=5)
 
 
+def _area_or_raise(session: Session, code: str, scope: Scope | None) -> Area:
+    """The holding area by code; one unknown or outside ``scope`` names the field ``area``."""
+    found = area_service.get_by_code(session, code=code)
+    if found is None or (scope is not None and not scope.covers(found.path)):
+        raise NotFound(key="error.areas.area_not_found", params={"code": code}, field="area")
+    return found
+
+
 def get(session: Session, *, item_id: int, scope: Scope | None) -> CustodyItem | None:
     item = session.get(CustodyItem, item_id)
     if item is None or (scope is not None and not scope.covers(item.area_path)):
@@ -229,7 +237,7 @@ def create_item(
     code = data.code.strip()
     if get_by_code(session, code=code) is not None:
         raise Conflict(key="error.custody.exists", params={"code": code}, field="code")
-    area = area_service.get_by_code_or_raise(session, code=data.area.strip(), scope=scope)
+    area = _area_or_raise(session, data.area.strip(), scope)
     _check_step(Stage.RECEIVED, data.location, data.document, data.received_at, now)
     item = CustodyItem(
         code=code,
