@@ -27,6 +27,7 @@ from fangkong.devices.cli import devices_app
 from fangkong.dispatch.cli import dispatch_app
 from fangkong.events.cli import events_app
 from fangkong.facilities.cli import facilities_app
+from fangkong.indicators.cli import indicators_app
 from fangkong.materials.cli import materials_app
 from fangkong.network.cli import network_app
 from fangkong.planning.analysis_cli import register as register_analyses
@@ -54,6 +55,7 @@ app.add_typer(planning_app, name="planning")
 app.add_typer(facilities_app, name="facilities")
 app.add_typer(devices_app, name="devices")
 app.add_typer(materials_app, name="materials")
+app.add_typer(indicators_app, name="indicators")
 app.add_typer(events_app, name="events")
 
 WHOLE_TREE = Scope(paths=("/",))

@@ -9,6 +9,8 @@ area: a route added without an entry fails :func:`test_every_list_route_is_in_th
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from fangkong.devices import permissions as device_perms
 from fangkong.dispatch import permissions as dispatch_perms
 from fangkong.events import permissions as event_perms
 from fangkong.facilities import permissions as facility_perms
+from fangkong.indicators import permissions as indicator_perms
 from fangkong.materials import permissions as material_perms
 from fangkong.planning import permissions as planning_perms
 
@@ -901,6 +904,57 @@ LIST_ROUTES |= {
     "/api/v1/public/tips/token": "the public's form token (no login), no record of an area",
     "/api/v1/custody": Listed(custody_perms.READ, _items("items"), {"limit": 500}),
     "/api/v1/custody/export": Listed(custody_perms.READ, _export_codes("MI")),
+}
+
+
+def _check_indicator_export(ask: Ask, answer: httpx.Response) -> None:
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert len(rows) > 1, ask.bound
+    _codes_within(ask, (r[0] for r in rows[1:]))
+
+
+def _check_indicator_records(ask: Ask, answer: httpx.Response) -> None:
+    _codes_within(ask, (item["area"] for item in answer.json()["items"]))
+
+
+def _check_indicator_records_export(ask: Ask, answer: httpx.Response) -> None:
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    _codes_within(ask, (r[-1] for r in rows[1:]))
+
+
+def _check_indicator_targets(ask: Ask, answer: httpx.Response) -> None:
+    _codes_within(ask, (t["area_code"] for t in answer.json() if t["area_code"] is not None))
+
+
+#: The indicator system of issue 20: figures, grid, trend, drill-down, targets, inputs.
+INDICATOR_MONTH = {"period": "2026-03"}
+LIST_ROUTES |= {
+    "/api/v1/indicators/catalogue": "the indicator catalogue: declarations, no record of an area",
+    "/api/v1/indicators/figures": Listed(
+        indicator_perms.READ, _area_param(_area_codes()), INDICATOR_MONTH
+    ),
+    "/api/v1/indicators/figures/export": Listed(
+        indicator_perms.READ, _check_indicator_export, INDICATOR_MONTH
+    ),
+    "/api/v1/indicators/grid": Listed(
+        indicator_perms.READ, _area_param(_area_codes()), INDICATOR_MONTH
+    ),
+    "/api/v1/indicators/trend": Listed(
+        indicator_perms.READ,
+        _area_param(),
+        {"indicator": "incidents.received", "months": 2, **INDICATOR_MONTH},
+    ),
+    "/api/v1/indicators/records": Listed(
+        indicator_perms.READ,
+        _area_param(_check_indicator_records),
+        {"indicator": "incidents.received", "per_page": 200},
+    ),
+    "/api/v1/indicators/records/export": Listed(
+        indicator_perms.READ, _check_indicator_records_export, {"indicator": "incidents.received"}
+    ),
+    "/api/v1/indicators/targets": Listed(indicator_perms.READ, _check_indicator_targets),
+    "/api/v1/indicators/inputs": Listed(indicator_perms.READ, _area_codes()),
+    "/api/v1/indicators/tasks": Listed(indicator_perms.READ, _area_codes()),
 }
 
 

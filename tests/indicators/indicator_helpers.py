@@ -119,11 +119,13 @@ def device(db: Session, code: str, grid: str, **values: object) -> None:
         "lat": lat,
     }
     device_register.create(
-        db, data=DeviceIn.model_validate(base | values), actor=SYSTEM, now=T0, scope=None
+        db, data=DeviceIn.model_validate(base | values), actor=SYSTEM, now=NOW, scope=None
     )
 
 
-def a_month(db: Session, seed: int = 7, incidents: int = 24, hazards: int = 12) -> None:
+def a_month(
+    db: Session, seed: int = 7, incidents: int = 24, hazards: int = 12, t0: datetime = T0
+) -> None:
     """A random month of records across the county's grids (and a few outside the month)."""
     rng = random.Random(seed)
     device_register.set_zones(
@@ -137,13 +139,13 @@ def a_month(db: Session, seed: int = 7, incidents: int = 24, hazards: int = 12) 
         scope=None,
     )
     for i in range(incidents):
-        at = T0 + timedelta(days=rng.uniform(0, 25))
+        at = t0 + timedelta(days=rng.uniform(0, 25))
         handled(
             db, f"ind-{seed}-{i}", at, rng.choice(GRIDS), rng.uniform(5, 90), rng.uniform(20, 500)
         )
-    handled(db, f"ind-{seed}-before", T0 - timedelta(days=10), GRIDS[0], 10, 30)
+    handled(db, f"ind-{seed}-before", t0 - timedelta(days=10), GRIDS[0], 10, 30)
     for _ in range(hazards):
-        at = T0 + timedelta(days=rng.uniform(0, 25))
+        at = t0 + timedelta(days=rng.uniform(0, 25))
         case = hazard(db, at, rng.choice(GRIDS))
         if rng.random() < 0.6:
             close(db, case, at + timedelta(days=rng.choice([0, 0, 4])))

@@ -309,8 +309,9 @@ def devices(ctx: Context) -> Metrics:
     tree = ctx.tree
     inputs = device_figures.load(ctx.session, scope=ctx.scope)
     out: Metrics = {}
-    # Per device: its area in our tree.
+    # Per group of devices alike (``d_count`` of them): its area in our tree.
     pos = tree.positions(inputs.area_ids[inputs.d_leaf] if inputs.d_leaf.size else inputs.d_leaf)
+    many = inputs.d_count.astype(np.float64)
     statuses = device_figures.STATUSES
     working = inputs.d_status == statuses.index(DeviceStatus.WORKING)
     networked = inputs.d_networked == 1
@@ -319,10 +320,10 @@ def devices(ctx: Context) -> Metrics:
         ("devices", np.ones(pos.size, dtype=bool)),
         *((f"devices.{t.value}", inputs.d_type == i) for i, t in enumerate(device_figures.TYPES)),
     ]:
-        out[f"{prefix}.count"] = tree.count(pos, mine.astype(np.float64))
-        out[f"{prefix}.networked"] = tree.count(pos, (mine & networked).astype(np.float64))
-        out[f"{prefix}.online"] = tree.count(pos, (mine & online).astype(np.float64))
-        out[f"{prefix}.working"] = tree.count(pos, (mine & working).astype(np.float64))
+        out[f"{prefix}.count"] = tree.count(pos, many * mine)
+        out[f"{prefix}.networked"] = tree.count(pos, many * (mine & networked))
+        out[f"{prefix}.online"] = tree.count(pos, many * (mine & online))
+        out[f"{prefix}.working"] = tree.count(pos, many * (mine & working))
     n = len(tree)
     zero = np.zeros(n, dtype=np.float64)
     density_zones = [z.value for z in ZoneType if z is not ZoneType.KEY_SITE]

@@ -20,7 +20,7 @@ from fangkong.areas.models import Area
 from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import InvalidInput, NotFound
-from fangkong.core.scoping import Scope
+from fangkong.core.scoping import Scope, whole_tree
 from fangkong.indicators import catalogue
 from fangkong.indicators.catalogue import IndicatorDecl
 from fangkong.indicators.models import IndicatorTarget
@@ -133,7 +133,7 @@ def set_target(
         raise InvalidInput(
             key="error.indicators.target_value", params={"unit": decl.unit}, field="value"
         )
-    if area is None and "/" not in scope.paths:
+    if area is None and not whole_tree(session, scope):
         raise InvalidInput(key="error.indicators.target_everywhere", field="area")
     note = note.strip()
     if len(note) > NOTE_MAX or "\x00" in note:

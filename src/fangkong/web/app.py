@@ -46,6 +46,7 @@ from fangkong.http.deps import language_of
 from fangkong.http.headers import SecurityHeaders
 from fangkong.http.limits import FORM_OVERHEAD_BYTES, BodyLimit, InFlightLimit, RouteLimit
 from fangkong.http.templating import NavEntry, render
+from fangkong.indicators import NAV as INDICATORS_NAV
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -60,6 +61,7 @@ NAVIGATION: list[NavEntry] = [
     *facilities.NAV,
     *devices.NAV,
     *materials.NAV,
+    *INDICATORS_NAV,
     *events.NAV,
     *community.NAV,
     *custody.NAV,
@@ -152,6 +154,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.events import pages as events_pages
     from fangkong.facilities import api as facilities_api
     from fangkong.facilities import pages as facilities_pages
+    from fangkong.indicators import api as indicators_api
+    from fangkong.indicators import pages as indicators_pages
     from fangkong.materials import api as materials_api
     from fangkong.materials import pages as materials_pages
     from fangkong.network import api as network_api
@@ -282,6 +286,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(facilities_api.router, prefix=API_PREFIX)
     app.include_router(devices_api.router, prefix=API_PREFIX)
     app.include_router(materials_api.router, prefix=API_PREFIX)
+    app.include_router(indicators_api.router, prefix=API_PREFIX)
     app.include_router(events_api.router, prefix=API_PREFIX)
     app.include_router(community_api.router, prefix=API_PREFIX)
     app.include_router(community_public.api_router, prefix=API_PREFIX)
@@ -295,6 +300,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(facilities_pages.router)
     app.include_router(devices_pages.router)
     app.include_router(materials_pages.router)
+    app.include_router(indicators_pages.router)
     app.include_router(events_pages.router)
     app.include_router(community_pages.router)
     app.include_router(community_public.pages_router)

@@ -86,7 +86,7 @@ def upgrade() -> None:
             "indicator_id",
             "area_id",
             "period",
-            name=op.f("uq_indicator_value_indicator_id_area_id_period"),
+            name=op.f("uq_indicator_value_indicator_id"),
         ),
     )
     op.create_index(
@@ -137,9 +137,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_indicator_report_template")),
-        sa.UniqueConstraint(
-            "kind", "language", name=op.f("uq_indicator_report_template_kind_language")
-        ),
+        sa.UniqueConstraint("kind", "language", name=op.f("uq_indicator_report_template_kind")),
     )
     if op.get_bind().dialect.name == "postgresql":
         for name, table in PATTERN_INDEXES.items():
