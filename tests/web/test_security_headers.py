@@ -47,6 +47,9 @@ def test_pages_api_answers_and_static_files_carry_the_headers(live_server: LiveS
             client.get("/static/app.css"),
             client.get("/no-such-page"),
             client.get("/docs"),
+            # The public's tip form and its API (no login): the same headers (issue 22).
+            client.get("/tip"),
+            client.get("/api/v1/public/tips/token"),
         ]
     for answer in answers:
         policy = answer.headers.get("content-security-policy", "")
