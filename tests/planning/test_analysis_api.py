@@ -144,3 +144,37 @@ def test_deployment_over_http(live_server: LiveServer, live_network: Path) -> No
         assert len(load_workbook(io.BytesIO(book.content)).sheetnames) == 2
         for bad in ({"weeks": 1}, {"target": 1}, {"sim_hours": 0}, {"max_units": 1000}):
             assert client.post("/api/v1/planning/deployment", json=bad).status_code == 422
+
+
+def test_beats_over_http(live_server: LiveServer, live_network: Path) -> None:
+    with live_server.client(live_server.admin_token()) as client:
+        client.timeout = httpx.Timeout(300)
+        made = client.post(
+            "/api/v1/planning/beats", json={"area_code": "T-D2-S2", "k": 2, "time_limit_s": 2}
+        )
+        assert made.status_code == 201, made.text
+        result = made.json()["result"]
+        assert result["station"] == "T-D2-S2" and result["contiguous"]
+        assert len(result["geojson"]["features"]) == 2
+        geo = client.get(f"/api/v1/planning/analyses/{made.json()['id']}/geojson").json()
+        assert {f["properties"]["level"] for f in geo["features"]} == {"beat"}
+        assert {f["properties"]["parent_code"] for f in geo["features"]} == {"T-D2-S2"}
+        adopted = client.post(f"/api/v1/planning/analyses/{made.json()['id']}/adopt")
+        assert adopted.status_code == 200, adopted.text
+        assert adopted.json() == {
+            "analysis_id": made.json()["id"],
+            "adopted": 2,
+            "detail": {"fusion": "passed"},
+        }
+        assert client.get(f"/api/v1/planning/analyses/{made.json()['id']}").json()["accepted_at"]
+        book = client.get(f"/api/v1/planning/analyses/{made.json()['id']}/xlsx")
+        assert "巡区" in load_workbook(io.BytesIO(book.content)).sheetnames
+        for bad in (
+            {"area_code": "T-D2-S2", "k": 0},
+            {"area_code": "T-D2-S2", "k": 5},  # 4 grids
+            {"area_code": "T-D2", "k": 2},  # not a station
+            {"area_code": "NOPE", "k": 2},
+            {"k": 2},
+        ):
+            answer = client.post("/api/v1/planning/beats", json=bad)
+            assert answer.status_code in (404, 422), (bad, answer.text)

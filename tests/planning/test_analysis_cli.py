@@ -110,3 +110,24 @@ def test_cli_deployment(tmp_path: Path) -> None:
     assert len(load_workbook(book)["周内逐时排班"]["A"]) == 169
     refused = runner.invoke(app, ["planning", "deployment", "--weeks", "1", *data])
     assert refused.exit_code != 0
+
+
+def test_cli_beats(tmp_path: Path) -> None:
+    _county(tmp_path)
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path)]
+    out = tmp_path / "beats.geojson"
+    result = runner.invoke(
+        app,
+        [
+            "planning", "beats", "--station", "T-D2-S1", "--k", "2",
+            "--start", T0.isoformat(), "--end", (T0 + timedelta(days=56)).isoformat(),
+            "--geojson", str(out), *data,
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "imbalance" in result.output and "contiguous: True" in result.output
+    features = json.loads(out.read_text("utf-8"))["features"]
+    assert len(features) == 2 and all(f["properties"]["level"] == "beat" for f in features)
+    refused = runner.invoke(app, ["planning", "beats", "--station", "T-D2", "--k", "2", *data])
+    assert refused.exit_code != 0

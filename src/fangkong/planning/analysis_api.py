@@ -15,15 +15,21 @@ from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
 from fangkong.core import audit
 from fangkong.core.db import utcnow
-from fangkong.core.errors import InvalidInput, NotFound
+from fangkong.core.errors import Conflict, InvalidInput, NotFound
 from fangkong.core.scoping import Scope
 from fangkong.http.deps import DbSession, Language, RequestActor, UserScope, get_settings, requires
 from fangkong.network import service as network_service
 from fangkong.network.service import Network
-from fangkong.planning import analyses, analysis_export, deployment, hotspot_runs
+from fangkong.planning import analyses, analysis_export, beat_plans, deployment, hotspot_runs
 from fangkong.planning import permissions as perms
 from fangkong.planning.analysis_models import Analysis, AnalysisKind
-from fangkong.planning.analysis_schemas import AdoptOut, AnalysisOut, DeploymentIn, HotspotIn
+from fangkong.planning.analysis_schemas import (
+    AdoptOut,
+    AnalysisOut,
+    BeatsIn,
+    DeploymentIn,
+    HotspotIn,
+)
 
 router = APIRouter(prefix="/planning", tags=["planning"], dependencies=[requires(perms.READ)])
 AnalysisId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -177,11 +183,66 @@ def adopt_analysis(
 def adopt_other(
     db: Session, analysis: Analysis, scope: Scope, actor: Any
 ) -> tuple[int, dict[str, Any]]:
-    raise InvalidInput(
-        key="error.planning.analysis_not_adoptable",
-        params={"kind": analysis.kind.value},
-        field="analysis_id",
+    """Beats: accepted when the grid fusion check of the proposal passes (each grid in one
+    beat, beats inside the station, no gap, no overlap); the beats' GeoJSON is the areas
+    import's format (level beat, parent the station, the grids listed)."""
+    if analysis.kind != AnalysisKind.BEATS:
+        raise InvalidInput(
+            key="error.planning.analysis_not_adoptable",
+            params={"kind": analysis.kind.value},
+            field="analysis_id",
+        )
+    result = analyses.result_of(analysis)
+    faults = beat_plans.fusion_faults(db, result=result)
+    if faults:
+        raise Conflict(
+            key="error.planning.beats_fusion",
+            params={"count": len(faults)},
+            field="analysis_id",
+            faults=faults,
+        )
+    return len(result["geojson"]["features"]), {"fusion": "passed"}
+
+
+@router.post("/beats", response_model=AnalysisOut, status_code=201)
+def create_beats(
+    body: BeatsIn, request: Request, db: DbSession, scope: UserScope, actor: RequestActor
+) -> AnalysisOut:
+    """k contiguous patrol beats (巡区) for a station from its grids, balancing workload
+    (incidents × handling time + a patrol time per key facility, hours a week) and
+    compactness (road time from each beat's centre); each beat's workload, the imbalance
+    (max / mean) and the farthest time; stored as an analysis."""
+    station = area_service.get_by_code_or_raise(db, code=body.area_code, scope=scope)
+    start, end = beat_plans.default_period(utcnow())
+    spec = beat_plans.BeatSpec(
+        k=body.k,
+        start=body.start or start,
+        end=body.end or end,
+        facility_hours=float(body.facility_hours),
+        mu=float(body.mu),
+        time_limit_s=float(body.time_limit_s),
+        seed=body.seed,
     )
+    if spec.end <= spec.start:
+        raise InvalidInput(key="error.planning.period_order", field="end")
+    result = beat_plans.analyse(
+        db,
+        scope=scope,
+        station=station,
+        spec=spec,
+        network=network_service.current(get_settings(request).data_dir),
+    )
+    analysis = analyses.create(
+        db,
+        kind=AnalysisKind.BEATS,
+        params=body.model_dump(mode="json"),
+        result=result,
+        scope=scope,
+        area=station,
+        actor=actor,
+        title=f"beats {station.code} k={body.k}",
+    )
+    return analysis_out(analysis)
 
 
 @router.get("/analyses", response_model=list[AnalysisOut])

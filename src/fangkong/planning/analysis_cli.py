@@ -18,7 +18,7 @@ from fangkong.core.db import session_scope, utcnow
 from fangkong.core.errors import FangkongError, InvalidInput, NotFound
 from fangkong.core.scoping import Scope
 from fangkong.network import service as network_service
-from fangkong.planning import analyses, analysis_export, deployment, hotspot_runs
+from fangkong.planning import analyses, analysis_export, beat_plans, deployment, hotspot_runs
 from fangkong.planning.analysis_models import Analysis, AnalysisKind
 
 WHOLE_TREE = Scope(paths=("/",))
@@ -219,7 +219,56 @@ def deployment_command(
     console.print(f"stored as analysis {analysis_id}" + (" (adopted)" if adopt else ""))
 
 
+def beats_command(
+    station: Annotated[str, typer.Option("--station", help="The station's code")],
+    k: Annotated[int, typer.Option(help="Beats to draw")],
+    start: Annotated[str | None, typer.Option(help="Incidents from (ISO time with zone)")] = None,
+    end: Annotated[str | None, typer.Option(help="Incidents until (ISO time with zone)")] = None,
+    facility_hours: Annotated[float, typer.Option(help="Patrol hours a week per facility")] = 1.0,
+    time_limit: Annotated[float, typer.Option(help="Local search time (s)")] = 5.0,
+    geojson: GeoJsonOpt = None,
+    xlsx: XlsxOpt = None,
+    data_dir: DataDir = None,
+) -> None:
+    """k contiguous patrol beats (巡区) for a station from its grids: workload, imbalance
+    (max / mean), farthest time; GeoJSON in the areas import's format."""
+    settings = settings_for(data_dir)
+    upgrade(settings)
+    stop = _moment(end, "end") or utcnow()
+    begin = _moment(start, "start") or beat_plans.default_period(stop)[0]
+    try:
+        network = network_service.current(settings.data_dir)
+        with session_scope(session_factory(settings)) as session:
+            area_row = area_service.get_by_code_or_raise(session, code=station, scope=WHOLE_TREE)
+            spec = beat_plans.BeatSpec(
+                k=k, start=begin, end=stop, facility_hours=facility_hours,
+                time_limit_s=time_limit,
+            )  # fmt: skip
+            result = beat_plans.analyse(
+                session, scope=WHOLE_TREE, station=area_row, spec=spec, network=network
+            )
+            analysis = analyses.create(
+                session, kind=AnalysisKind.BEATS, params={"area_code": station, "k": k},
+                result=result, scope=WHOLE_TREE, area=area_row, actor=SYSTEM,
+                title=f"beats {station} k={k}",
+            )  # fmt: skip
+            _export(analysis, geojson, xlsx, settings.default_language)
+            analysis_id = analysis.id
+    except FangkongError as exc:
+        fail(exc)
+    table = Table("beat", "grids", "incidents", "workload h/week", "farthest s")
+    for row in result["tables"]["beats"]["rows"]:
+        table.add_row(row[0], str(row[1]), str(row[2]), f"{row[4]:.1f}", f"{row[5]:.0f}")
+    console.print(table)
+    console.print(
+        f"imbalance (max/mean) {result['imbalance']:.3f}, farthest {result['farthest_s']:.0f} s, "
+        f"contiguous: {result['contiguous']}"
+    )
+    console.print(f"stored as analysis {analysis_id}")
+
+
 def register(app: typer.Typer) -> None:
     """Add Planning II's commands to ``fangkong planning``."""
     app.command("hotspots")(hotspots_command)
     app.command("deployment")(deployment_command)
+    app.command("beats")(beats_command)

@@ -54,6 +54,19 @@ class DeploymentIn(BaseModel):
     max_units: Annotated[StrictInt, Field(ge=1, le=100)] = 30
 
 
+class BeatsIn(BaseModel):
+    """k patrol beats for a station from its grids."""
+
+    area_code: Code = Field(description="The station")
+    k: Annotated[StrictInt, Field(ge=1, le=100)]
+    start: AwareMoment | None = Field(default=None, description="Incidents from (default: 90 days)")
+    end: AwareMoment | None = Field(default=None, description="... until (default: now)")
+    facility_hours: Annotated[Number, Field(ge=0, le=168)] = 1.0
+    mu: Annotated[Number, Field(ge=0, le=100)] = 0.2
+    time_limit_s: Annotated[Number, Field(gt=0, le=120)] = 5.0
+    seed: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)] = 0
+
+
 class AdoptOut(BaseModel):
     analysis_id: int
     adopted: int

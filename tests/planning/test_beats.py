@@ -1,0 +1,157 @@
+"""Beats: always contiguous, balanced against spopt's AZP on the same units and workload, and
+every figure recomputed from the labels."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.dispatch_helpers import area
+from factories import grid_centre, street_grid_geojson
+from fangkong.areas.models import Area
+from fangkong.core.scoping import Scope
+from fangkong.network import service as network_service
+from fangkong.network.profile import DEFAULT_PROFILE
+from fangkong.network.service import Network
+from fangkong.network.store import import_and_activate
+from fangkong.planning import beat_plans, beats
+from planning.planning_two_helpers import add_incidents
+
+WHOLE = Scope(paths=("/",))
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Network:
+    data_dir = tmp_path_factory.mktemp("beats-network")
+    layer = data_dir / "streets.geojson"
+    layer.write_text(json.dumps(street_grid_geojson()), encoding="utf-8")
+    import_and_activate(data_dir, layer, DEFAULT_PROFILE, class_field="class")
+    return network_service.current(Path(data_dir))
+
+
+def lattice(rows: int, cols: int) -> tuple[list[list[int]], np.ndarray, np.ndarray]:
+    """Rook-adjacent square units, 60 s a step (Manhattan), centre coordinates."""
+    n = rows * cols
+    adj: list[list[int]] = [[] for _ in range(n)]
+    for r in range(rows):
+        for c in range(cols):
+            i = r * cols + c
+            if c + 1 < cols:
+                adj[i].append(i + 1)
+                adj[i + 1].append(i)
+            if r + 1 < rows:
+                adj[i].append(i + cols)
+                adj[i + cols].append(i)
+    rr, cc = np.divmod(np.arange(n), cols)
+    times = 60.0 * (np.abs(rr[:, None] - rr[None, :]) + np.abs(cc[:, None] - cc[None, :]))
+    return adj, times, np.column_stack([cc, rr]).astype(float)
+
+
+def azp_labels(adj: list[list[int]], xy: np.ndarray, workload: np.ndarray, k: int) -> np.ndarray:
+    import geopandas as gpd
+    import shapely
+    from libpysal.weights import W
+    from spopt.region import AZP
+
+    squares = [shapely.box(x - 0.5, y - 0.5, x + 0.5, y + 0.5) for x, y in xy]
+    frame = gpd.GeoDataFrame({"workload": workload}, geometry=squares)
+    w = W({i: list(a) for i, a in enumerate(adj)}, silence_warnings=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = AZP(frame, w, ["workload"], n_clusters=k, random_state=0)
+        model.solve()
+    return np.asarray(model.labels_, dtype=np.int64)
+
+
+@pytest.mark.parametrize(("rows", "cols", "k", "seed"), [(10, 12, 6, 1), (8, 8, 4, 2)])
+def test_beats_are_contiguous_and_better_balanced_than_azp(
+    rows: int, cols: int, k: int, seed: int
+) -> None:
+    adj, times, xy = lattice(rows, cols)
+    rng = np.random.default_rng(seed)
+    workload = rng.gamma(2.0, 5.0, rows * cols)
+    workload[rng.integers(0, rows * cols, 5)] *= 4  # a few busy grids
+    found = beats.partition(adj, workload, times, k, time_limit_s=5.0)
+    assert beats.contiguous(adj, found.labels)
+    assert sorted(np.unique(found.labels).tolist()) == list(range(k))
+    again = beats.figures(found.labels, workload, times, k)
+    np.testing.assert_allclose(again.workload, found.workload)
+    np.testing.assert_allclose(found.workload.sum(), workload.sum())
+    for r in range(k):
+        idx = np.flatnonzero(found.labels == r)
+        # the farthest time is the least over the beat's units of their farthest time
+        assert found.farthest_s[r] == min(times[np.ix_(idx, idx)].max(axis=1))
+    theirs = azp_labels(adj, xy, workload, k)
+    assert beats.contiguous(adj, theirs)
+    azp = beats.figures(theirs, workload, times, k)
+    assert found.imbalance < azp.imbalance
+    assert found.imbalance < 1.3
+
+
+def test_islands_are_joined_and_k_is_bounded() -> None:
+    adj, times, _ = lattice(4, 4)
+    # cut unit 15 off: it is joined to its nearest unit by road
+    for v in adj[15]:
+        adj[v].remove(15)
+    adj[15] = []
+    found = beats.partition(adj, np.ones(16), times, 3, time_limit_s=1.0)
+    joined = beats.join_islands(adj, np.maximum(times, times.T))
+    assert beats.contiguous(joined, found.labels)
+    assert found.units.sum() == 16
+    with pytest.raises(ValueError):
+        beats.partition(adj, np.ones(16), times, 17)
+    one = beats.partition(adj, np.ones(16), times, 1)
+    assert set(one.labels.tolist()) == {0} and one.imbalance == 1.0
+
+
+# --- a station of the test county (SQLite and PostgreSQL) ---------------------------------------
+
+
+def test_beats_of_a_station(db: Session, network: Network) -> None:
+    from fangkong.core.errors import InvalidInput
+
+    station = area(db, "T-D1-S1")
+    start = datetime(2025, 2, 3, tzinfo=UTC)
+    rng = np.random.default_rng(6)
+    lon, lat = grid_centre("T-D1-S1-B1-G1")
+    n = 120
+    add_incidents(
+        db,
+        np.clip(lon + rng.normal(0, 0.003, n), 120.001, 120.079),
+        np.clip(lat + rng.normal(0, 0.003, n), 30.001, 30.039),
+        [start + timedelta(hours=int(h)) for h in rng.integers(0, 24 * 28, n)],
+    )
+    spec = beat_plans.BeatSpec(k=2, start=start, end=start + timedelta(days=28))
+    result = beat_plans.analyse(db, scope=WHOLE, station=station, spec=spec, network=network)
+    assert result["grids"] == 4 and result["incidents"] == n and result["contiguous"]
+    features = result["geojson"]["features"]
+    assert len(features) == 2
+    assert sorted(g for f in features for g in f["properties"]["grids"]) == sorted(
+        a.code
+        for a in db.scalars(select(Area).where(Area.path.startswith(station.path)))
+        if a.level.value == "grid"
+    )
+    loads = [f["properties"]["workload_h"] for f in features]
+    assert result["imbalance"] == pytest.approx(max(loads) / (sum(loads) / 2), abs=1e-3)
+    assert result["workload_h"] == pytest.approx(sum(loads), abs=1e-2)
+    assert beat_plans.fusion_faults(db, result=result) == []
+    # a proposal missing a grid fails the fusion check
+    broken = json.loads(json.dumps(result))
+    broken["geojson"]["features"] = broken["geojson"]["features"][:1]
+    rules = {f["rule"] for f in beat_plans.fusion_faults(db, result=broken)}
+    assert {"grid_missing", "gap"} <= rules
+    with pytest.raises(InvalidInput):
+        beat_plans.analyse(
+            db, scope=WHOLE, station=station,
+            spec=beat_plans.BeatSpec(k=5, start=start, end=start + timedelta(days=1)),
+            network=network,
+        )  # fmt: skip
+    with pytest.raises(InvalidInput):
+        beat_plans.analyse(db, scope=WHOLE, station=area(db, "T-D1"), spec=spec, network=network)
