@@ -14,6 +14,7 @@ from rich.table import Table
 from fangkong.areas import service as area_service
 from fangkong.areas.coords import CoordSystem
 from fangkong.cases.cli import cases_app
+from fangkong.community.cli import community_app
 from fangkong.core.audit import SYSTEM
 from fangkong.core.cli import register as register_core
 from fangkong.core.commands import DataDir, console, fail, session_factory, settings_for, upgrade
@@ -22,6 +23,7 @@ from fangkong.core.db import make_engine, session_scope
 from fangkong.core.errors import FangkongError
 from fangkong.core.scoping import Scope
 from fangkong.core.users_cli import users_app
+from fangkong.custody.cli import custody_app
 from fangkong.demo.cli import register_demo
 from fangkong.devices.cli import devices_app
 from fangkong.dispatch.cli import dispatch_app
@@ -57,6 +59,8 @@ app.add_typer(devices_app, name="devices")
 app.add_typer(materials_app, name="materials")
 app.add_typer(indicators_app, name="indicators")
 app.add_typer(events_app, name="events")
+app.add_typer(community_app, name="community")
+app.add_typer(custody_app, name="custody")
 
 WHOLE_TREE = Scope(paths=("/",))
 

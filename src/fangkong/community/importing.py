@@ -131,9 +131,7 @@ def export_rows(session: Session, *, scope: Scope) -> tuple[list[str], Iterator[
     """The teams in the import's columns (values, not labels): what the CLI writes."""
 
     def rows() -> Iterator[list[Any]]:
-        for team in session.scalars(
-            teams_select(scope).order_by(SafetyTeam.code).execution_options(yield_per=1000)
-        ).unique():
+        for team in session.scalars(teams_select(scope).order_by(SafetyTeam.code)).unique():
             yield [
                 team.code,
                 team.name,

@@ -107,9 +107,7 @@ def export_rows(session: Session, *, scope: Scope) -> tuple[list[str], Iterator[
     """The items in the import's columns, each with its first step's time, who and where."""
 
     def rows() -> Iterator[list[Any]]:
-        for item in session.scalars(
-            base_select(scope).order_by(CustodyItem.code).execution_options(yield_per=1000)
-        ).unique():
+        for item in session.scalars(base_select(scope).order_by(CustodyItem.code)).unique():
             chain = service.effective(service.steps_of(session, item=item))
             first = chain[0].step
             yield [
