@@ -300,6 +300,7 @@ def _event_detail(
         contact=shown,
         revealed=contact is not None,
         check=check,
+        shares=[f"{check.share(t) * 100:.0f}" for t in (60, 180, 300)] if check else [],
         has_network=network is not None,
         signs=signs,
         map_data=map_data,
