@@ -27,7 +27,9 @@ Each reader runs in a fresh process (``--run``) that imports the file with
 :func:`fangkong.network.osm.graph_from_osm` (``reader="libosmium"``, today's import, or
 ``reader="bulk"``): the read time (up to the first stage after reading), the whole import
 (graph of the largest strongly connected component included), the peak resident memory of
-the process above its resident memory before the import, the bulk reader's own arrays at their
+the process above its resident memory before the import at the end of the read
+(``read_rss_mb``: the reader's own) and at the end (``peak_rss_mb``: the graph's build
+included), the bulk reader's own arrays at their
 largest, and the graph's size and a digest of its arrays. The two digests must be equal (the
 run exits with status 1 otherwise).
 
@@ -258,11 +260,13 @@ def run_reader(path: Path, reader: str) -> dict[str, object]:
     base_rss = _rss_kib()
     base_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     read_end: list[float] = []
+    read_peak: list[int] = []
 
     def progress(stage: str, done: int, total: int) -> None:
         del done, total
         if stage not in ("read", "locations") and not read_end:
             read_end.append(time.perf_counter())
+            read_peak.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
     started = time.perf_counter()
     graph, report = graph_from_osm(path, progress=progress, reader=reader)  # type: ignore[arg-type]
@@ -275,6 +279,9 @@ def run_reader(path: Path, reader: str) -> dict[str, object]:
         "reader": reader,
         "read_s": round(read_end[0] - started, 2) if read_end else None,
         "total_s": round(total, 2),
+        "read_rss_mb": round((max(read_peak[0], base_peak) - base_rss) / 1024, 1)
+        if read_peak
+        else None,
         "peak_rss_mb": round((max(peak, base_peak) - base_rss) / 1024, 1),
         "held_mb": round(report.counts.get("reader_held_bytes", 0) / 2**20, 1),
         "nodes": graph.n_nodes,
@@ -317,7 +324,17 @@ def main() -> int:
         )
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]))
-    header = ("reader", "read_s", "total_s", "peak_rss_mb", "held_mb", "nodes", "edges", "ways")
+    header = (
+        "reader",
+        "read_s",
+        "total_s",
+        "read_rss_mb",
+        "peak_rss_mb",
+        "held_mb",
+        "nodes",
+        "edges",
+        "ways",
+    )
     print(" | ".join(header))
     for row in rows:
         print(" | ".join(str(row[h]) for h in header))

@@ -451,7 +451,8 @@ def _read_ways_bulk(
     )
     del ref_parts, length_parts, attribute_parts
     # second pass: the locations of the referenced nodes only
-    needed = np.unique(refs)
+    needed = np.sort(refs)  # distinct by sort: faster than np.unique's hash on millions
+    needed = needed[np.concatenate(([True], needed[1:] != needed[:-1]))] if needed.size else needed
     loc_x = np.full(needed.shape[0], _UNDEFINED, dtype=np.int32)
     loc_y = np.full(needed.shape[0], _UNDEFINED, dtype=np.int32)
     skip = set(range(n_blocks)) - node_blocks
