@@ -34,6 +34,7 @@ from fangkong.materials.cli import materials_app
 from fangkong.network.cli import network_app
 from fangkong.planning.analysis_cli import register as register_analyses
 from fangkong.planning.cli import planning_app
+from fangkong.province.cli import province_app
 
 app = typer.Typer(
     help="fangkong: a county's public-safety prevention system.",
@@ -57,6 +58,7 @@ app.add_typer(planning_app, name="planning")
 app.add_typer(facilities_app, name="facilities")
 app.add_typer(devices_app, name="devices")
 app.add_typer(materials_app, name="materials")
+app.add_typer(province_app, name="province")
 app.add_typer(indicators_app, name="indicators")
 app.add_typer(events_app, name="events")
 app.add_typer(community_app, name="community")

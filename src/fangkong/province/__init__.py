@@ -1,0 +1,1 @@
+"""Province-wide work over many counties: planning batches on Dask (:mod:`.batch`)."""

@@ -1,0 +1,233 @@
+"""Planning batches on Dask (SQLite and PostgreSQL): every county x scenario task stores the run
+planning itself would store, on a LocalCluster of two worker processes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from factories import county_geojson, grid_centre, street_grid_geojson
+from fangkong.areas import service as area_service
+from fangkong.core.audit import SYSTEM
+from fangkong.core.errors import InvalidInput, NotFound
+from fangkong.core.scoping import Scope
+from fangkong.dispatch import service as dispatch_service
+from fangkong.dispatch.models import PostKind
+from fangkong.network.profile import DEFAULT_PROFILE
+from fangkong.network.store import county_data_dir, import_and_activate
+from fangkong.planning import runs, tasks
+from fangkong.planning.models import Run, RunKind, RunStatus
+from fangkong.province import batch as province_batch
+from fangkong.province.batch import (
+    BatchTask,
+    Scenario,
+    county_codes,
+    parse_scenario,
+    plan,
+    run_batch,
+    run_task,
+)
+
+WHOLE = Scope(paths=("/",))
+COUNTIES = ("T-D1", "T-D2")
+POSTS = {"PA": "T-D1-S1-B1-G1", "PB": "T-D2-S2-B2-G2", "PC": "T-D1-S2-B2-G1"}
+
+
+class Province:
+    def __init__(self, engine: Engine, data_dir: Path) -> None:
+        self.engine = engine
+        self.data_dir = data_dir
+        self.url = engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module")
+def streets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("streets") / "streets.geojson"
+    path.write_text(json.dumps(street_grid_geojson()), encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def province(backend: str, tmp_path: Path, streets: Path) -> Iterator[Province]:
+    from conftest import fresh_database
+
+    engine = fresh_database(backend, tmp_path, suffix="_province")
+    rng = np.random.default_rng(5)
+    with Session(engine) as session:
+        area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
+        for code, grid in POSTS.items():
+            lon, lat = grid_centre(grid)
+            dispatch_service.create_post(
+                session, code=code, name=f"post {code}", kind=PostKind.STREET_POST, lon=lon,
+                lat=lat, actor=SYSTEM,
+            )  # fmt: skip
+        area_service.import_addresses(
+            session,
+            rows=[
+                area_service.AddressRow(
+                    code=f"PV{i:04d}",
+                    text_zh=f"省路{i}号",
+                    text_en=f"{i} Province Road",
+                    lon=float(rng.uniform(120.001, 120.159)),
+                    lat=float(rng.uniform(30.001, 30.079)),
+                )
+                for i in range(160)
+            ],
+            actor=SYSTEM,
+        )
+        session.commit()
+    data_dir = tmp_path / "data"
+    for code in COUNTIES:
+        import_and_activate(
+            county_data_dir(data_dir, code), streets, DEFAULT_PROFILE, class_field="class"
+        )
+    yield Province(engine, data_dir)
+    province_batch.dispose()  # the connections run_task opened in this process
+    engine.dispose()
+
+
+def _direct(province: Province, county: str, scenario: Scenario) -> dict[str, Any]:
+    """What planning computes for the county in this process, without Dask."""
+    with Session(province.engine) as session:
+        area = area_service.get_by_code_or_raise(session, code=county)
+        params = {**scenario.params, "scope_paths": [area.path], "area_code": county}
+        where = county_data_dir(province.data_dir, county)
+        if scenario.kind == "coverage":
+            return tasks.run_coverage(session, params, where)
+        return tasks.run_placement(session, params, where)
+
+
+def _stored(province: Province, run_id: int | None) -> Run:
+    assert run_id is not None
+    with Session(province.engine) as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        session.expunge(run)
+        return run
+
+
+def test_a_batch_on_two_workers_stores_what_planning_computes(province: Province) -> None:
+    scenarios = [
+        parse_scenario("coverage:rings_s=60/180/300"),
+        parse_scenario("placement:method=mclp,p=3,ring_s=180,time_limit_s=30"),
+    ]
+    with Session(province.engine) as session:
+        counties = county_codes(session, scope=WHOLE)
+    assert counties == list(COUNTIES)
+    batch = plan(counties, scenarios, batch="b1")
+    seen: list[tuple[int, int]] = []
+    outcomes = run_batch(
+        batch,
+        database_url=province.url,
+        data_dir=province.data_dir,
+        workers=2,
+        progress=lambda done, total, outcome: seen.append((done, total)),
+    )
+    assert seen == [(k, 4) for k in range(1, 5)]
+    assert [(o.county, o.kind) for o in outcomes] == [
+        (c, s.kind) for c in COUNTIES for s in scenarios
+    ]
+    for outcome, task in zip(outcomes, batch, strict=True):
+        assert outcome.status == "done", outcome.error
+        run = _stored(province, outcome.run_id)
+        assert run.status == RunStatus.DONE and run.kind == RunKind(task.scenario.kind)
+        params = runs.params_of(run)
+        assert params["batch"] == "b1" and params["area_code"] == task.county
+        assert run.area_path == params["scope_paths"][0]
+        stored = runs.result_of(run)
+        want = _direct(province, task.county, task.scenario)
+        if task.scenario.kind == "coverage":
+            assert stored["totals"] == want["totals"]
+            assert stored["area_code"] == task.county
+            assert outcome.headline["share_180"] == want["totals"]["share"]["180"]
+            # the county's own demand only: the other county's addresses are not counted
+            assert 0 < stored["demand"]["points"] < 160
+        else:
+            assert stored["objective"] == pytest.approx(want["objective"])
+            assert outcome.headline["objective"] == pytest.approx(want["objective"])
+    # the two counties' coverage differ (their own posts and addresses)
+    shares = [o.headline["share_300"] for o in outcomes if o.kind == "coverage"]
+    assert shares[0] != shares[1]
+
+
+def test_a_task_without_its_countys_network_fails_on_its_run(
+    province: Province, tmp_path: Path
+) -> None:
+    empty = tmp_path / "no-networks"
+    task = BatchTask(batch="b2", county="T-D2", scenario=parse_scenario("coverage"), index=0)
+    outcome = run_task(task, database_url=province.url, data_dir=str(empty), filed_by="tester")
+    assert outcome.status == "failed" and outcome.run_id is None  # no folder: nothing filed
+    assert outcome.error is not None and str(empty) in outcome.error
+    empty.mkdir()
+    task = BatchTask(batch="b2", county="T-D2", scenario=parse_scenario("coverage"), index=0)
+    outcome = run_task(task, database_url=province.url, data_dir=str(empty), filed_by="tester")
+    assert outcome.status == "failed" and outcome.run_id is not None
+    run = _stored(province, outcome.run_id)
+    assert run.status == RunStatus.FAILED and run.error is not None
+    assert outcome.error == runs.error_text(run, "en")
+    # an unknown county files no run
+    unknown = BatchTask(batch="b2", county="NOPE", scenario=parse_scenario("coverage"), index=1)
+    outcome = run_task(
+        unknown, database_url=province.url, data_dir=str(province.data_dir), filed_by="tester"
+    )
+    assert outcome.status == "failed" and outcome.run_id is None
+    assert outcome.error is not None and "NOPE" in outcome.error
+    with Session(province.engine) as session:
+        assert len(session.scalars(select(Run)).all()) == 1
+
+
+def test_county_codes(province: Province) -> None:
+    with Session(province.engine) as session:
+        assert county_codes(session, scope=WHOLE, codes=["T-D2", "T-D2"]) == ["T-D2"]
+        with pytest.raises(NotFound):
+            county_codes(session, scope=Scope(paths=("/nowhere/",)), codes=["T-D1"])
+        with pytest.raises(InvalidInput):
+            county_codes(session, scope=Scope(paths=("/nowhere/",)))
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "params"),
+    [
+        ("coverage", "coverage", {}),
+        (" coverage:rings_s=180/300 , unit_type=foot", "coverage", {
+            "rings_s": [180.0, 300.0], "unit_type": "foot"}),
+        ("placement:method=mclp,p=5,ring_s=300,exact=no", "placement", {
+            "method": "mclp", "p": 5, "ring_s": 300.0, "exact": False}),
+    ],
+)  # fmt: skip
+def test_scenarios(text: str, kind: str, params: dict[str, Any]) -> None:
+    scenario = parse_scenario(text)
+    assert (scenario.kind, scenario.params) == (kind, params)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hotspots",
+        "coverage:colour=red",
+        "coverage:rings_s",
+        "coverage:rings_s=-5",
+        "coverage:unit_type=rocket",
+        "placement:p=many",
+        "placement:method=nonsense",
+        "placement:exact=perhaps",
+    ],
+)
+def test_scenario_faults_are_named(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_scenario(text)
+
+
+def test_tasks_are_counties_times_scenarios() -> None:
+    scenarios = [Scenario("coverage"), Scenario("placement", {"p": 2})]
+    batch = plan(["A", "B", "C"], scenarios)
+    assert len(batch) == 6 and len({t.key for t in batch}) == 6
+    assert len({t.batch for t in batch}) == 1
+    assert [(t.county, t.index) for t in batch[:2]] == [("A", 0), ("A", 1)]
