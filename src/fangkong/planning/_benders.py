@@ -280,7 +280,11 @@ def solve_mclp(
     x_bar, theta, duals = master.solve()
     bound, c_bar, g_bar = master.certified(duals, budget)
     stats.update({"cut_rounds": rounds, "cuts": len(master.cut_c), "groups": n_groups,
-                  "lp_bound": offset + bound, "lp_s": round(elapsed(), 3)})  # fmt: skip
+                  "lp_bound": offset + bound, "lp_s": round(elapsed(), 3),
+                  # how integral the LP's answer is: where few candidates are fractional the
+                  # fixing and the MIP are quick; spread thin (a wide ring), the gap stays
+                  "lp_fractional": int(((x_bar > 1e-6) & (x_bar < 1.0 - 1e-6)).sum()),
+                  "lp_at_one": int((x_bar >= 1.0 - 1e-6).sum())})  # fmt: skip
     # The LP's answer rounded (its P largest) and improved by exchanges may beat the incumbent.
     rounded = np.zeros(n)
     rounded[np.argsort(-x_bar, kind="stable")[:budget]] = 1.0
@@ -306,7 +310,11 @@ def solve_mclp(
     margin = 1e-9 * max(abs(best), 1.0)
     closed = with_j < best - margin
     opened = (without_j < best - margin) & ~closed
-    stats.update({"closed_by_bound": int(closed.sum()), "opened_by_bound": int(opened.sum())})
+    stats.update({"closed_by_bound": int(closed.sum()), "opened_by_bound": int(opened.sum()),
+                  # a candidate is fixed only where opening (closing) it lowers the bound by
+                  # more than the gap: the largest such drop against the gap
+                  "largest_bound_drop": float(c_bar + top_p - min(with_j.min(), without_j.min())),
+                  "lp_gap_weight": float(bound - best)})  # fmt: skip
     remaining = time_limit_s - elapsed()
     if cancel is not None and cancel.is_set():
         return Solved(chosen, offset + bound, "cancelled", elapsed(), stats)
