@@ -21,6 +21,7 @@ from fangkong.areas import service as area_service
 from fangkong.areas.geometry import area_m2, project_local
 from fangkong.areas.models import Area, AreaLevel
 from fangkong.cases.calendar import load_calendar
+from fangkong.cases.storage import storage_in
 from fangkong.core import audit, auth
 from fangkong.core.audit import SYSTEM
 from fangkong.core.db import utcnow
@@ -28,6 +29,7 @@ from fangkong.core.models import Role, User
 from fangkong.core.scoping import Scope
 from fangkong.core.security import FieldCipher
 from fangkong.demo.cases import build_demo_cases
+from fangkong.demo.community import build_demo_community
 from fangkong.demo.events import build_demo_events
 from fangkong.demo.incidents import IncidentsReport, build_demo_incidents
 from fangkong.demo.osm import (
@@ -483,6 +485,14 @@ def build(
         cipher=cipher,
         calendar=load_calendar(data_dir, zone=zone.key),
     )
-    step("large events, emergency plans, a drill", t)
+    t = step("large events, emergency plans, a drill", t)
+    build_demo_community(
+        session,
+        now=utcnow(),
+        cipher=cipher,
+        storage=storage_in(data_dir),
+        calendar=load_calendar(data_dir, zone=zone.key),
+    )
+    step("community safety forces, public tips, seized property", t)
     report.seconds = time.perf_counter() - started
     return report
