@@ -8,18 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from factories import county_geojson, grid_centre, street_grid_geojson
+from factories import street_grid_geojson
 from fangkong.areas import service as area_service
-from fangkong.core.audit import SYSTEM
 from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.core.scoping import Scope
-from fangkong.dispatch import service as dispatch_service
-from fangkong.dispatch.models import PostKind
 from fangkong.network.profile import DEFAULT_PROFILE
 from fangkong.network.store import county_data_dir, import_and_activate
 from fangkong.planning import runs, tasks
@@ -34,10 +30,9 @@ from fangkong.province.batch import (
     run_batch,
     run_task,
 )
+from province.province_helpers import COUNTIES, populate
 
 WHOLE = Scope(paths=("/",))
-COUNTIES = ("T-D1", "T-D2")
-POSTS = {"PA": "T-D1-S1-B1-G1", "PB": "T-D2-S2-B2-G2", "PC": "T-D1-S2-B2-G1"}
 
 
 class Province:
@@ -59,30 +54,7 @@ def province(backend: str, tmp_path: Path, streets: Path) -> Iterator[Province]:
     from conftest import fresh_database
 
     engine = fresh_database(backend, tmp_path, suffix="_province")
-    rng = np.random.default_rng(5)
-    with Session(engine) as session:
-        area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
-        for code, grid in POSTS.items():
-            lon, lat = grid_centre(grid)
-            dispatch_service.create_post(
-                session, code=code, name=f"post {code}", kind=PostKind.STREET_POST, lon=lon,
-                lat=lat, actor=SYSTEM,
-            )  # fmt: skip
-        area_service.import_addresses(
-            session,
-            rows=[
-                area_service.AddressRow(
-                    code=f"PV{i:04d}",
-                    text_zh=f"省路{i}号",
-                    text_en=f"{i} Province Road",
-                    lon=float(rng.uniform(120.001, 120.159)),
-                    lat=float(rng.uniform(30.001, 30.079)),
-                )
-                for i in range(160)
-            ],
-            actor=SYSTEM,
-        )
-        session.commit()
+    populate(engine)
     data_dir = tmp_path / "data"
     for code in COUNTIES:
         import_and_activate(
