@@ -55,7 +55,20 @@ class Device(LocatedMixin, TimestampMixin, Base):
     """One device record (一机一档)."""
 
     __tablename__ = "device"
-    __table_args__ = (Index("ix_device_type_status", "device_type", "status"),)
+    __table_args__ = (
+        Index("ix_device_type_status", "device_type", "status"),
+        # The figures count devices per area and kind from this index alone, in its order
+        # (:func:`fangkong.devices.figures.load`; migration 0014).
+        Index(
+            "ix_device_figures",
+            "area_id",
+            "zone_type",
+            "device_type",
+            "owner_kind",
+            "networked",
+            "status",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
