@@ -281,3 +281,33 @@ def test_console_pages(live_server: LiveServer, admin: httpx.Client, language: s
         assert history[0]["value"] == pytest.approx(0.85) and history[0]["area_code"] is None
     finally:
         console.close()
+
+
+def test_reports_download_and_templates(live_server: LiveServer, admin: httpx.Client) -> None:
+    pdf = admin.get(
+        "/api/v1/indicators/report", params={"period": MONTH, "area": "T", "format": "pdf"}
+    )
+    assert pdf.status_code == 200, pdf.text
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    book = admin.get(
+        "/api/v1/indicators/report",
+        params={"period": "2025", "kind": "annual", "area": "T-D1", "format": "xlsx"},
+    )
+    assert book.status_code == 200
+    sheets = load_workbook(io.BytesIO(book.content)).sheetnames
+    assert len(sheets) >= 5 and any("趋势" in s for s in sheets)
+    assert admin.get("/api/v1/indicators/report", params={"kind": "weekly"}).status_code == 422
+    assert admin.get("/api/v1/indicators/report", params={"format": "doc"}).status_code == 422
+    template = admin.get("/api/v1/indicators/report-templates/bulletin").json()
+    assert template["sections"][0]["kind"] == "summary"
+    bad = admin.put(
+        "/api/v1/indicators/report-templates/bulletin",
+        json={"title": "x", "sections": [{"heading": "h", "kind": "pie"}]},
+    )
+    assert bad.status_code == 422
+    console = live_server.console_client("api_admin")
+    try:
+        page = console.get("/indicators/report", params={"period": MONTH, "format": "xlsx"})
+        assert page.status_code == 200 and page.content[:2] == b"PK"
+    finally:
+        console.close()

@@ -39,5 +39,40 @@ def test_catalogue_compute_figures_and_export(tmp_path: Path) -> None:
     rows = list(csv.DictReader(out.read_text("utf-8-sig").splitlines()))
     assert rows and {r["period"] for r in rows} == {"2026-05"}
     assert {r["area"] for r in rows} >= {"T", "T-D1", "T-D2-S2"}
+    pdf = tmp_path / "bulletin.pdf"
+    written = runner.invoke(
+        app,
+        [
+            "indicators",
+            "report",
+            "--period",
+            "2026-05",
+            "--area",
+            "T-D1",
+            "--format",
+            "pdf",
+            "--output",
+            str(pdf),
+            *data,
+        ],
+    )
+    assert written.exit_code == 0, written.output
+    assert pdf.read_bytes().startswith(b"%PDF") and "月度通报" in written.output
+    book = tmp_path / "bulletin.xlsx"
+    written = runner.invoke(
+        app,
+        [
+            "indicators",
+            "report",
+            "--period",
+            "2026-05",
+            "--format",
+            "xlsx",
+            "--output",
+            str(book),
+            *data,
+        ],
+    )
+    assert written.exit_code == 0 and book.read_bytes()[:2] == b"PK"
     bad = runner.invoke(app, ["indicators", "compute", "--period", "2026-13", *data])
     assert bad.exit_code == 2 and "2026-13" in bad.output

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from fangkong.cases.web import calendar_of
+from fangkong.core import audit
 from fangkong.core.db import utcnow
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
@@ -26,7 +27,16 @@ from fangkong.http.deps import (
     actor_of,
     requires,
 )
-from fangkong.indicators import catalogue, dashboard, inputs, listing, store, targets, tasks
+from fangkong.indicators import (
+    catalogue,
+    dashboard,
+    inputs,
+    listing,
+    reports,
+    store,
+    targets,
+    tasks,
+)
 from fangkong.indicators import permissions as perms
 from fangkong.indicators.catalogue import IndicatorDecl
 from fangkong.indicators.models import IndicatorTask, TaskStatus
@@ -48,6 +58,7 @@ from fangkong.indicators.schemas import (
     TaskOut,
 )
 from fangkong.indicators.service import area_or_top
+from fangkong.indicators.web import report_file
 
 TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 router = APIRouter(prefix="/indicators", tags=["indicators"], dependencies=[requires(perms.READ)])
@@ -547,3 +558,69 @@ def supervise(
     )
     on = _today(request)
     return [task_out(t, on=on) for t in found]
+
+
+# --- reports ----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/report",
+    response_class=Response,
+    responses={200: {"content": {m: {} for m in reports.MEDIA.values()}}},
+)
+def report(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    kind: Annotated[str, Query(max_length=16, description="bulletin or annual")] = "bulletin",
+    period: PeriodQuery = None,
+    area: AreaCode = None,
+    format: Annotated[Literal["pdf", "xlsx"], Query()] = "pdf",
+) -> Response:
+    """The monthly bulletin or the annual evaluation of ``area`` (the top of yours) for
+    ``period`` as PDF or XLSX, from the county's template in your language (audited)."""
+    return report_file(
+        request,
+        db,
+        user,
+        scope,
+        kind=kind,
+        period=period,
+        area=area,
+        fmt=format,
+        language=language,
+    )
+
+
+@router.get("/report-templates/{kind}")
+def get_report_template(
+    kind: Literal["bulletin", "annual"], db: DbSession, language: Language
+) -> dict[str, Any]:
+    """The template of a report in your language (the county's, else the shipped one)."""
+    return reports.get_template(db, kind=kind, language=language).model_dump()
+
+
+@router.put("/report-templates/{kind}", dependencies=[requires(perms.WRITE)])
+def put_report_template(
+    kind: Literal["bulletin", "annual"],
+    body: dict[str, Any],
+    db: DbSession,
+    actor: RequestActor,
+    language: Language,
+) -> dict[str, Any]:
+    """Replace the county's template of a report in your language: a title (``{area}`` and
+    ``{period}`` are filled in), an introduction and sections (``summary``, ``indicators``
+    with a ``group`` or ``indicators``, ``trend``, ``tasks``)."""
+    saved = reports.save_template(
+        db, kind=kind, language=language, data=body, username=actor.username or "system"
+    )
+    audit.record(
+        db,
+        actor=actor,
+        action="update",
+        entity="indicator_report_template",
+        detail={"kind": kind, "language": language},
+    )
+    return saved.model_dump()

@@ -12,11 +12,12 @@ from rich.table import Table
 from fangkong.areas import service as area_service
 from fangkong.core.commands import DataDir, console, fail, session_factory, settings_for, upgrade
 from fangkong.core.db import session_scope, utcnow
-from fangkong.core.errors import FangkongError
+from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.scoping import SYSTEM_SCOPE
 from fangkong.http.tables import write_csv, write_xlsx
-from fangkong.indicators import catalogue, dashboard, store
+from fangkong.indicators import catalogue, dashboard, reports, store
 from fangkong.indicators.periods import Period, month_of, parse
+from fangkong.indicators.service import top_area
 
 indicators_app = typer.Typer(
     help="Indicators: the catalogue, figures per area and period, reports.", no_args_is_help=True
@@ -134,3 +135,46 @@ def figures_command(
         "达标率", *(f"{r.share_met:.0%}" if r.share_met is not None else "—" for r in rows)
     )
     console.print(table)
+
+
+@indicators_app.command("report")
+def report_command(
+    period: PeriodOption = None,
+    area: Annotated[str | None, typer.Option(help="Area code (the county by default)")] = None,
+    format: Annotated[str, typer.Option("--format", help="pdf or xlsx")] = "pdf",
+    kind: Annotated[str, typer.Option(help="bulletin (a month) or annual (a year)")] = "bulletin",
+    language: Annotated[str, typer.Option(help="zh-CN or en")] = "zh-CN",
+    output: Annotated[Path | None, typer.Option(help="The file (named by the report)")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Write the monthly bulletin or the annual evaluation of an area as PDF or XLSX."""
+    settings = settings_for(data_dir)
+    upgrade(settings)
+    try:
+        when = _period(period, settings.zone)
+        if kind not in reports.KINDS:
+            raise InvalidInput(
+                key="error.indicators.report_kind", params={"value": kind[:16]}, field="kind"
+            )
+        with session_scope(session_factory(settings)) as session:
+            root = (
+                area_service.get_by_code_or_raise(session, code=area)
+                if area
+                else top_area(session, scope=SYSTEM_SCOPE)
+            )
+            report = reports.build(
+                session,
+                kind="annual" if kind == "annual" else "bulletin",
+                period=when,
+                area=root,
+                scope=SYSTEM_SCOPE,
+                language=language if language in ("zh-CN", "en") else "zh-CN",
+                now=utcnow(),
+                zone=settings.zone,
+            )
+            data, _, name = reports.render(report, format)
+    except FangkongError as exc:
+        fail(exc)
+    target = output or Path(name)
+    target.write_bytes(data)
+    console.print(f"{report.title}: {target} ({len(data):,} bytes)")

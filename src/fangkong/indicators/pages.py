@@ -6,7 +6,7 @@ catalogue with targets and manual inputs (the prevention office sets and enters 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -28,6 +28,7 @@ from fangkong.indicators.catalogue import GROUPS
 from fangkong.indicators.models import IndicatorInput
 from fangkong.indicators.periods import Period, last_months, month_of, parse
 from fangkong.indicators.service import area_or_top
+from fangkong.indicators.web import report_file
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
 PeriodQuery = Annotated[str | None, Query(max_length=7)]
@@ -443,3 +444,29 @@ def supervise_form(
         calendar=calendar_of(request.app),
     )
     return RedirectResponse("/indicators/tasks?overdue=true", status_code=303)
+
+
+@router.get("/indicators/report")
+def report_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    kind: Annotated[str, Query(max_length=16)] = "bulletin",
+    period: PeriodQuery = None,
+    area: AreaQuery = None,
+    format: Annotated[Literal["pdf", "xlsx"], Query()] = "pdf",
+) -> Response:
+    """The report downloaded from the console (the dashboard's links)."""
+    return report_file(
+        request,
+        db,
+        user,
+        scope,
+        kind=kind,
+        period=period,
+        area=area,
+        fmt=format,
+        language=language,
+    )
