@@ -40,7 +40,7 @@ def _seed(server: LiveServer) -> None:
         area_service.import_addresses(
             session,
             rows=[
-                area_service.AddressRow(f"API{i:03d}", f"接口路{i}号", "", float(x), float(y))
+                area_service.AddressRow(f"API{i:03d}", f"规划测试路{i}号", "", float(x), float(y))
                 for i, (x, y) in enumerate(
                     zip(rng.uniform(120.01, 120.15, 80), rng.uniform(30.01, 30.07, 80), strict=True)
                 )
