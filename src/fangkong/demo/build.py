@@ -32,6 +32,7 @@ from fangkong.demo.cases import build_demo_cases
 from fangkong.demo.community import build_demo_community
 from fangkong.demo.events import build_demo_events
 from fangkong.demo.incidents import IncidentsReport, build_demo_incidents
+from fangkong.demo.indicators import build_demo_indicators
 from fangkong.demo.osm import (
     AddressPoint,
     Boundary,
@@ -494,5 +495,10 @@ def build(
         calendar=load_calendar(data_dir, zone=zone.key),
     )
     step("community safety forces, public tips, seized property", t)
+    t = time.perf_counter()
+    build_demo_indicators(
+        session, now=utcnow(), zone=zone, calendar=load_calendar(data_dir, zone=zone.key)
+    )
+    step("a year of indicator figures, targets, manual inputs, the task ledger", t)
     report.seconds = time.perf_counter() - started
     return report
