@@ -67,6 +67,7 @@ __all__ = [
     "plan",
     "run_batch",
     "run_task",
+    "warm_up",
 ]
 
 log = logging.getLogger(__name__)
@@ -440,6 +441,7 @@ def run_batch(
     scheduler: str | None = None,
     workers: int = 2,
     progress: Callable[[int, int, Outcome], None] | None = None,
+    client: Any | None = None,
 ) -> list[Outcome]:
     """Run a batch's tasks on Dask and return their outcomes (in the tasks' order).
 
@@ -458,6 +460,9 @@ def run_batch(
         The local cluster's worker processes (one thread each).
     progress : callable, optional
         ``progress(done, total, outcome)`` as each task finishes.
+    client : distributed.Client, optional
+        A client the caller holds (its cluster kept warm between batches); then
+        ``scheduler`` and ``workers`` are not used.
 
     Raises
     ------
@@ -467,25 +472,46 @@ def run_batch(
     """
     if not batch:
         return []
-    with _client(scheduler, workers) as client:
-        from dask.distributed import as_completed
+    if client is not None:
+        return _submit(client, batch, database_url, data_dir, actor, progress)
+    with _client(scheduler, workers) as own:
+        return _submit(own, batch, database_url, data_dir, actor, progress)
 
-        futures = [
-            client.submit(
-                run_task,
-                task,
-                database_url=database_url,
-                data_dir=str(data_dir),
-                filed_by=actor,
-                key=task.key,
-                pure=False,
-            )
-            for task in batch
-        ]
-        done: dict[str, Outcome] = {}
-        for future in as_completed(futures):  # type: ignore[no-untyped-call]
-            result: Outcome = future.result()
-            done[future.key] = result
-            if progress is not None:
-                progress(len(done), len(futures), result)
+
+def warm_up() -> str:
+    """Import what a task needs (run on every worker with ``client.run`` before timing)."""
+    from fangkong.network import engine, service  # noqa: F401
+    from fangkong.planning import placement  # noqa: F401
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _submit(
+    client: Any,
+    batch: Sequence[BatchTask],
+    database_url: str,
+    data_dir: Path,
+    actor: str,
+    progress: Callable[[int, int, Outcome], None] | None,
+) -> list[Outcome]:
+    from dask.distributed import as_completed
+
+    futures = [
+        client.submit(
+            run_task,
+            task,
+            database_url=database_url,
+            data_dir=str(data_dir),
+            filed_by=actor,
+            key=task.key,
+            pure=False,
+        )
+        for task in batch
+    ]
+    done: dict[str, Outcome] = {}
+    for future in as_completed(futures):  # type: ignore[no-untyped-call]
+        result: Outcome = future.result()
+        done[future.key] = result
+        if progress is not None:
+            progress(len(done), len(futures), result)
     return [done[task.key] for task in batch]

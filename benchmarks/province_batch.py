@@ -1,0 +1,218 @@
+"""Planning batches on Dask: the speed-up from 1 to 2 worker processes on this machine.
+
+The province
+------------
+``--counties`` synthetic counties side by side (each 0.16 x 0.08 degree near Hangzhou, a
+district of one city), each with its own road network imported into
+``<data_dir>/counties/<code>`` (two-way streets every 0.002 degree, about 220 m, a primary
+road every fifth: 81 x 41 = 3,321 crossings), three posts and ``--addresses`` standard
+addresses at random (seeded). The database is SQLite in a temporary data folder.
+
+The batch
+---------
+Every county x three scenarios -- coverage (60/180/300 s), MCLP placements of 6 and of 10
+sites within 180 s (60 s solver limit each) -- one Dask task each (:mod:`fangkong.province.batch`),
+run twice: on a ``LocalCluster`` of one worker process, then of two (one thread each). Each
+cluster is started and its workers import fangkong (:func:`~fangkong.province.batch.warm_up`)
+before the clock starts (that time is printed apart); the wall time is the batch's, from the
+first submission to the last outcome, each task filing and storing its run in the database.
+The two runs' headline figures must be equal (exit status 1 otherwise).
+
+Usage::
+
+    python benchmarks/province_batch.py --smoke   # 2 counties, coverage only, 300 addresses
+    python benchmarks/province_batch.py --quick   # 4 counties x 3 scenarios, 2,000 addresses
+    python benchmarks/province_batch.py           # 8 counties x 3 scenarios, 4,000 addresses
+
+On a real cluster the same batch runs with ``fangkong province batch --scheduler
+tcp://host:8786``: tasks are independent, so the time is about the largest of (the sum of the
+tasks' times / the workers) and the longest task, plus the cluster's overhead (tens of ms a
+task); see ``docs/deployment.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from dask.distributed import Client, LocalCluster
+from sqlalchemy.orm import Session
+
+from fangkong.areas import service as area_service
+from fangkong.core.audit import SYSTEM
+from fangkong.core.db import make_engine
+from fangkong.core.migrate import upgrade
+from fangkong.dispatch import service as dispatch_service
+from fangkong.dispatch.models import PostKind
+from fangkong.network.profile import DEFAULT_PROFILE
+from fangkong.network.store import county_data_dir, import_and_activate
+from fangkong.province.batch import Outcome, parse_scenario, plan, run_batch, warm_up
+
+WEST, SOUTH, WIDTH, HEIGHT = 120.0, 30.0, 0.16, 0.08
+SPACING = 0.002
+
+
+def _rectangle(west: float, south: float, east: float, north: float) -> dict[str, Any]:
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _area(code: str, level: str, parent: str | None, geometry: dict[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = {"code": code, "level": level, "name_zh": code, "name_en": code}
+    if parent:
+        props["parent_code"] = parent
+    return {"type": "Feature", "properties": props, "geometry": geometry}
+
+
+def _streets(west: float) -> dict[str, Any]:
+    xs = [west + i * SPACING for i in range(round(WIDTH / SPACING) + 1)]
+    ys = [SOUTH + j * SPACING for j in range(round(HEIGHT / SPACING) + 1)]
+    lines = [[[x, y] for x in xs] for y in ys] + [[[x, y] for y in ys] for x in xs]
+    classes = [j % 5 for j in range(len(ys))] + [i % 5 for i in range(len(xs))]
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"class": "primary" if c == 0 else "residential"},
+                "geometry": {"type": "LineString", "coordinates": line},
+            }
+            for line, c in zip(lines, classes, strict=True)
+        ],
+    }
+
+
+def build(data_dir: Path, counties: int, addresses: int) -> tuple[str, list[str]]:
+    """The province's database and networks; returns the database URL and county codes."""
+    url = f"sqlite:///{(data_dir / 'fangkong.db').resolve()}"
+    engine = make_engine(url)
+    upgrade(engine, secret_key="benchmark-secret-key-0123456789abcdef")
+    codes = [f"P-D{k + 1}" for k in range(counties)]
+    features = [
+        _area("P", "city", None, _rectangle(WEST, SOUTH, WEST + counties * WIDTH, SOUTH + HEIGHT))
+    ]
+    for k, code in enumerate(codes):
+        west = WEST + k * WIDTH
+        features.append(
+            _area(code, "district", "P", _rectangle(west, SOUTH, west + WIDTH, SOUTH + HEIGHT))
+        )
+    rng = np.random.default_rng(11)
+    with Session(engine) as session:
+        area_service.import_geojson(
+            session, data={"type": "FeatureCollection", "features": features}, actor=SYSTEM
+        )
+        for k, code in enumerate(codes):
+            west = WEST + k * WIDTH
+            for j in range(3):
+                dispatch_service.create_post(
+                    session,
+                    code=f"{code}-P{j}",
+                    name=f"post {code}-{j}",
+                    kind=PostKind.STREET_POST,
+                    lon=float(west + rng.uniform(0.01, WIDTH - 0.01)),
+                    lat=float(SOUTH + rng.uniform(0.01, HEIGHT - 0.01)),
+                    actor=SYSTEM,
+                )
+            area_service.import_addresses(
+                session,
+                rows=[
+                    area_service.AddressRow(
+                        code=f"{code}-A{i:05d}",
+                        text_zh=f"{code}路{i}号",
+                        text_en=f"{i} {code} Road",
+                        lon=float(west + rng.uniform(0.001, WIDTH - 0.001)),
+                        lat=float(SOUTH + rng.uniform(0.001, HEIGHT - 0.001)),
+                    )
+                    for i in range(addresses)
+                ],
+                actor=SYSTEM,
+            )
+        session.commit()
+    engine.dispose()
+    for k, code in enumerate(codes):
+        layer = data_dir / f"streets-{code}.geojson"
+        layer.write_text(json.dumps(_streets(WEST + k * WIDTH)), encoding="utf-8")
+        import_and_activate(
+            county_data_dir(data_dir, code), layer, DEFAULT_PROFILE, class_field="class"
+        )
+    return url, codes
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--smoke", action="store_true")
+    mode.add_argument("--quick", action="store_true")
+    parser.add_argument("--counties", type=int, default=None)
+    parser.add_argument("--addresses", type=int, default=None)
+    args = parser.parse_args()
+    counties = args.counties or (2 if args.smoke else 4 if args.quick else 8)
+    addresses = args.addresses or (300 if args.smoke else 2000 if args.quick else 4000)
+    texts = ["coverage:rings_s=60/180/300"]
+    if not args.smoke:
+        texts += [
+            "placement:method=mclp,p=6,ring_s=180,time_limit_s=60",
+            "placement:method=mclp,p=10,ring_s=180,time_limit_s=60",
+        ]
+    scenarios = [parse_scenario(t) for t in texts]
+    with tempfile.TemporaryDirectory(prefix="fangkong-province-") as tmp:
+        data_dir = Path(tmp)
+        started = time.perf_counter()
+        url, codes = build(data_dir, counties, addresses)
+        print(
+            f"{counties} counties x {len(scenarios)} scenarios, {addresses} addresses a county, "
+            f"built in {time.perf_counter() - started:.1f} s ({os.cpu_count()} CPUs)"
+        )
+        rows: dict[int, tuple[float, list[Outcome]]] = {}
+        for workers in (1, 2):
+            started = time.perf_counter()
+            with (
+                LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    dashboard_address=None,
+                    silence_logs=logging.WARNING,
+                ) as cluster,
+                Client(cluster) as client,  # type: ignore[no-untyped-call]
+            ):
+                client.run(warm_up)
+                print(
+                    f"LocalCluster of {workers} started and warmed in "
+                    f"{time.perf_counter() - started:.1f} s"
+                )
+                batch = plan(codes, scenarios, batch=f"w{workers}")
+                started = time.perf_counter()
+                outcomes = run_batch(batch, database_url=url, data_dir=data_dir, client=client)
+                wall = time.perf_counter() - started
+            rows[workers] = (wall, outcomes)
+            busy = sum(o.seconds for o in outcomes)
+            failed = [o for o in outcomes if o.status != "done"]
+            print(
+                f"{workers} worker(s): {wall:.1f} s wall for {len(outcomes)} tasks "
+                f"(tasks' own time {busy:.1f} s, {len(failed)} not done)"
+            )
+            for o in failed:
+                print(f"  {o.county} {o.label}: {o.status} {o.error}")
+    one, two = rows[1], rows[2]
+    print(f"speed-up 1 -> 2 workers: {one[0] / two[0]:.2f}x")
+    mismatched = [
+        (a.county, a.label)
+        for a, b in zip(one[1], two[1], strict=True)
+        if a.headline != b.headline or a.status != b.status
+    ]
+    if mismatched:
+        print(f"MISMATCH between the runs: {mismatched}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
