@@ -13,13 +13,13 @@ The file is written block by block (8,000 entities, zlib) by the encoder below, 
 before ways as in a real extract, and kept in ``--work`` (by default
 ``/tmp/fangkong-road-import``) for the next run; it is never committed.
 
-=========  =====  ==========  =========  ========
+=========  =====  ==========  =========  =========
 mode       tiles  nodes       ways       file
-=========  =====  ==========  =========  ========
---smoke    2x2    571,328     61,000     ~5 MB
---quick    5x5    3.6 M       381,000    ~30 MB
-(full)     12x12  20.6 M      2.2 M      ~170 MB
-=========  =====  ==========  =========  ========
+=========  =====  ==========  =========  =========
+--smoke    2x2    571,328     60,988     3.7 MiB
+--quick    5x5    3,570,800   381,175    23.4 MiB
+(full)     12x12  20,567,808  2,195,568  135.0 MiB
+=========  =====  ==========  =========  =========
 
 What is measured
 ----------------
