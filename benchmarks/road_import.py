@@ -16,9 +16,9 @@ before ways as in a real extract, and kept in ``--work`` (by default
 =========  =====  ==========  =========  =========
 mode       tiles  nodes       ways       file
 =========  =====  ==========  =========  =========
---smoke    2x2    571,328     60,988     3.7 MiB
---quick    5x5    3,570,800   381,175    23.4 MiB
-(full)     12x12  20,567,808  2,195,568  135.0 MiB
+--smoke    2x2    571,328     60,992     3.7 MiB
+--quick    5x5    3,570,800   381,215    23.4 MiB
+(full)     12x12  20,567,808  2,195,832  135.0 MiB
 =========  =====  ==========  =========  =========
 
 What is measured
