@@ -18,7 +18,7 @@ from factories import grid_centre
 from fangkong.core.scoping import SYSTEM_SCOPE
 from fangkong.demo.events import build_demo_events
 from fangkong.dispatch.models import Unit, UnitStatus, UnitType
-from fangkong.events import plans, register
+from fangkong.events import activations, register
 from fangkong.facilities import register as facilities
 from fangkong.facilities.models import FacilityType
 from fangkong.facilities.schemas import FacilityIn
@@ -49,15 +49,15 @@ def test_the_demo_events_plans_and_drill(db: Session, network: Network) -> None:
     running = register.running(db, scope=SYSTEM_SCOPE, at=T0)
     assert [e.code for e in running] == ["HD-2026-001"]
     assert len(running[0].posts) == 6
-    _, activations = plans.get_activations(db, scope=SYSTEM_SCOPE)
-    (drill,) = activations
+    _, found = activations.get_activations(db, scope=SYSTEM_SCOPE)
+    (drill,) = found
     assert drill.drill and drill.ended_at is not None and drill.confirmed_unit_ids
-    timing = plans.timing(db, drill)
+    timing = activations.timing(db, drill)
     assert timing.first_arrival_s is not None and timing.full_arrival_s is not None
-    assert len(plans.findings_of(db, drill)) == 1
+    assert len(activations.findings_of(db, drill)) == 1
     # Its units are free again; the real figures know nothing of it.
     units = db.scalars(select(Unit).where(Unit.id.in_(drill.confirmed_unit_ids))).all()
     assert {u.status for u in units} == {UnitStatus.AVAILABLE}
     window = {"since": T0 - timedelta(days=7), "until": T0}
-    assert plans.kpis(db, scope=SYSTEM_SCOPE, **window).activations == 0
-    assert plans.kpis(db, scope=SYSTEM_SCOPE, drill=True, **window).activations == 1
+    assert activations.kpis(db, scope=SYSTEM_SCOPE, **window).activations == 0
+    assert activations.kpis(db, scope=SYSTEM_SCOPE, drill=True, **window).activations == 1

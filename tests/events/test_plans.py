@@ -29,8 +29,8 @@ from fangkong.dispatch.models import (
     UnitStatus,
     UnitType,
 )
-from fangkong.events import plans
-from fangkong.events.models import EmergencyPlan
+from fangkong.events import activations, plans
+from fangkong.events.models import Activation, EmergencyPlan
 from fangkong.events.schemas import FindingIn, PlanIn
 from fangkong.network.service import Network
 from fangkong.planning import service as planning
@@ -86,10 +86,8 @@ def forces(db: Session) -> dict[str, int]:
     return {k: u.id for k, u in units.items()}
 
 
-def activate(
-    db: Session, plan: EmergencyPlan, network: Network, event: Incident
-) -> plans.Activation:
-    return plans.activate(
+def activate(db: Session, plan: EmergencyPlan, network: Network, event: Incident) -> Activation:
+    return activations.activate(
         db,
         plan=plan,
         incident=event,
@@ -148,7 +146,7 @@ def test_activation_fills_the_tiers_in_order_from_the_recommender(
     assert got == [(1, "PL-A-car"), (1, "PL-B-car"), (2, "PL-B-foot")]
     times = [p["time_s"] for p in activation.proposals[:2]]
     assert times == sorted(times)
-    assert plans.shortfalls_of(activation) == []
+    assert activations.shortfalls_of(activation) == []
     assert scene.status == IncidentStatus.RECEIVED  # nothing sent before the commander confirms
     with pytest.raises(Conflict):
         activate(db, plan, network, scene)
@@ -164,7 +162,9 @@ def test_a_tier_short_of_units_is_named(
         scope=None,
     )
     activation = activate(db, plan, network, incident(db, "pl-real-2"))
-    assert [(s.tier, s.wanted, s.found) for s in plans.shortfalls_of(activation)] == [(1, 2, 0)]
+    assert [(s.tier, s.wanted, s.found) for s in activations.shortfalls_of(activation)] == [
+        (1, 2, 0)
+    ]
     assert [p["tier"] for p in activation.proposals] == [2]
 
 
@@ -175,7 +175,7 @@ def test_confirmation_dispatches_and_the_arrivals_time_the_plan(
     scene = incident(db, "pl-real-3")
     activation = activate(db, plan, network, scene)
     with pytest.raises(InvalidInput):
-        plans.confirm(
+        activations.confirm(
             db,
             activation=activation,
             unit_ids=[forces["C-car"]],
@@ -185,7 +185,7 @@ def test_confirmation_dispatches_and_the_arrivals_time_the_plan(
             now=T0,
         )
     started = activation.started_at
-    plans.confirm(
+    activations.confirm(
         db,
         activation=activation,
         unit_ids=None,
@@ -196,7 +196,7 @@ def test_confirmation_dispatches_and_the_arrivals_time_the_plan(
     )
     assert scene.status == IncidentStatus.DISPATCHED
     assert {a.unit_id for a in scene.assignments} == set(activation.confirmed_unit_ids)
-    assert plans.timing(db, activation).first_arrival_s is None
+    assert activations.timing(db, activation).first_arrival_s is None
     units = {u: dispatch.get_unit_or_raise(db, unit_id=u, scope=None) for u in forces.values()}
     dispatch.arrive(
         db,
@@ -205,7 +205,7 @@ def test_confirmation_dispatches_and_the_arrivals_time_the_plan(
         actor=ACTOR,
         now=started + timedelta(seconds=240),
     )
-    partial = plans.timing(db, activation)
+    partial = activations.timing(db, activation)
     assert (partial.first_arrival_s, partial.first_met) == (240.0, True)
     assert partial.full_arrival_s is None and partial.full_met is None
     dispatch.arrive(
@@ -215,10 +215,10 @@ def test_confirmation_dispatches_and_the_arrivals_time_the_plan(
         actor=ACTOR,
         now=started + timedelta(seconds=700),
     )
-    done = plans.timing(db, activation)
+    done = activations.timing(db, activation)
     assert (done.full_arrival_s, done.full_met) == (700.0, False)  # target 600 s
     with pytest.raises(Conflict):
-        plans.confirm(
+        activations.confirm(
             db,
             activation=activation,
             unit_ids=None,
@@ -235,7 +235,7 @@ def test_a_drill_is_simulated_flagged_and_never_counted_in_the_real_figures(
     plan = plans.create_plan(db, data=plan_in("PL-7"), actor=ACTOR, scope=None)
     lon, lat = grid_centre(GRID)
     real = activate(db, plan, network, incident(db, "pl-real-4"))
-    plans.confirm(
+    activations.confirm(
         db,
         activation=real,
         unit_ids=[forces["A-car"]],
@@ -252,7 +252,7 @@ def test_a_drill_is_simulated_flagged_and_never_counted_in_the_real_figures(
         actor=ACTOR,
         now=real.started_at + timedelta(seconds=400),
     )
-    drill = plans.start_drill(
+    drill = activations.start_drill(
         db,
         plan=plan,
         lon=lon,
@@ -270,7 +270,7 @@ def test_a_drill_is_simulated_flagged_and_never_counted_in_the_real_figures(
     simulated = db.get_one(Incident, drill.incident_id)
     assert drill.drill and simulated.source == Source.SIMULATED
     assert simulated.priority == Priority.P2  # the plan's level
-    plans.confirm(
+    activations.confirm(
         db,
         activation=drill,
         unit_ids=[p["unit_id"] for p in drill.proposals[:1]],
@@ -287,10 +287,10 @@ def test_a_drill_is_simulated_flagged_and_never_counted_in_the_real_figures(
         now=drill.started_at + timedelta(seconds=100),
     )
     window = {"since": T0 - timedelta(days=1), "until": T0 + timedelta(days=1)}
-    figures = plans.kpis(db, scope=SYSTEM_SCOPE, **window)
+    figures = activations.kpis(db, scope=SYSTEM_SCOPE, **window)
     assert (figures.activations, figures.timed, figures.first_met) == (1, 1, 0)
     assert figures.mean_first_arrival_s == 400.0  # the drill's 100 s is not in it
-    drills = plans.kpis(db, scope=SYSTEM_SCOPE, drill=True, **window)
+    drills = activations.kpis(db, scope=SYSTEM_SCOPE, drill=True, **window)
     assert (drills.activations, drills.first_met, drills.mean_first_arrival_s) == (1, 1, 100.0)
     response = dispatch_kpis.area_kpis(
         db, scope=scope_of(db, "T"), start=T0 - timedelta(hours=1), end=T0 + timedelta(hours=1)
@@ -299,7 +299,7 @@ def test_a_drill_is_simulated_flagged_and_never_counted_in_the_real_figures(
     assert response.dispatch_to_arrival.count == 1
     # A drill's activation cannot run on a real incident, nor a real one on a simulated one.
     with pytest.raises(InvalidInput):
-        plans.activate(
+        activations.activate(
             db,
             plan=plan,
             incident=simulated,
@@ -316,7 +316,7 @@ def test_a_drills_findings_are_cases_linked_to_its_incident(
 ) -> None:
     plan = plans.create_plan(db, data=plan_in("PL-8"), actor=ACTOR, scope=None)
     lon, lat = grid_centre(GRID)
-    drill = plans.start_drill(
+    drill = activations.start_drill(
         db,
         plan=plan,
         lon=lon,
@@ -331,7 +331,7 @@ def test_a_drills_findings_are_cases_linked_to_its_incident(
         now=T0,
         cipher=CIPHER,
     )
-    case = plans.add_finding(
+    case = activations.add_finding(
         db,
         activation=drill,
         data=FindingIn(aspect="checkpoints", severity="major", finding="东出口卡口 12 分钟才封闭"),
@@ -342,11 +342,11 @@ def test_a_drills_findings_are_cases_linked_to_its_incident(
     )
     assert (case.case_type, case.state) == ("drill_finding", "rectifying")
     assert case.due_at == T0 + timedelta(hours=1, days=7)
-    assert plans.findings_of(db, drill) == [case]
+    assert activations.findings_of(db, drill) == [case]
     assert cases.number(case).startswith("DF")
     real = activate(db, plan, network, incident(db, "pl-real-5"))
     with pytest.raises(InvalidInput) as refused:
-        plans.add_finding(
+        activations.add_finding(
             db,
             activation=real,
             data=FindingIn(aspect="other", severity="minor"),

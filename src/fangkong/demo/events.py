@@ -29,7 +29,7 @@ from fangkong.core.scoping import SYSTEM_SCOPE
 from fangkong.core.security import FieldCipher
 from fangkong.dispatch import service as dispatch
 from fangkong.dispatch.models import Incident, IncidentStatus, Post, UnitStatus
-from fangkong.events import plans, register
+from fangkong.events import activations, plans, register
 from fangkong.events.models import EmergencyPlan, SecurityPostKind, VenueKind
 from fangkong.events.schemas import EventIn, FindingIn, PlanIn, PostIn
 from fangkong.facilities.models import Facility, FacilityType
@@ -254,7 +254,7 @@ def build_drill(
     started = now - timedelta(days=3)
     units = dispatch.get_units(session, scope=SYSTEM_SCOPE, status=UnitStatus.AVAILABLE)
     try:
-        drill = plans.start_drill(
+        drill = activations.start_drill(
             session,
             plan=plan,
             lon=where[0],
@@ -273,7 +273,7 @@ def build_drill(
         return False
     if not drill.proposals:
         return True
-    plans.confirm(
+    activations.confirm(
         session,
         activation=drill,
         unit_ids=None,
@@ -299,8 +299,8 @@ def build_drill(
     dispatch.transition(
         session, incident=incident, to=IncidentStatus.CLOSED, actor=SYSTEM, now=last
     )
-    plans.end(session, activation=drill, actor=SYSTEM, now=last)
-    plans.add_finding(
+    activations.end(session, activation=drill, actor=SYSTEM, now=last)
+    activations.add_finding(
         session,
         activation=drill,
         data=FindingIn(

@@ -12,42 +12,26 @@ Every read is scoped to the user's areas; a record outside them reads as not fou
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
 
-from fangkong.cases import service as cases
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
 from fangkong.core.bounds import AwareMoment, Offset
 from fangkong.core.db import utcnow
-from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
-from fangkong.dispatch import service as dispatch
-from fangkong.dispatch.models import UnitStatus
-from fangkong.events import importing, listing, plans, register, rings
+from fangkong.events import importing, listing, plans_api, register, rings
 from fangkong.events import permissions as perms
-from fangkong.events._common import MAX_IMPORT_BYTES
+from fangkong.events._web import network, read_upload
 from fangkong.events.personal import reveal_contact
-from fangkong.events.present import activation_out, event_out, plan_out
+from fangkong.events.present import event_out
 from fangkong.events.schemas import (
-    ActivateIn,
-    ActivationKpisOut,
-    ActivationOut,
-    ActivationPage,
-    ConfirmIn,
     ContactOut,
-    DrillIn,
     EventIn,
     EventOut,
     EventPage,
-    FindingIn,
-    FindingOut,
     ImportOut,
-    PlanIn,
-    PlanOut,
-    PlanPage,
     PostIn,
     RingCheckOut,
     RingPointOut,
@@ -62,10 +46,8 @@ from fangkong.http.deps import (
     UserScope,
     actor_of,
     get_cipher,
-    get_settings,
     requires,
 )
-from fangkong.network import service as network_service
 
 router = APIRouter(dependencies=[requires(perms.READ)])
 RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -73,19 +55,6 @@ Text64 = Annotated[str | None, Query(max_length=64, description="Code, name or o
 Limit = Annotated[int, Query(ge=1, le=500)]
 Format = Annotated[Literal["csv", "xlsx"], Query()]
 Sort = Annotated[str | None, Query(max_length=32, description="A column; a leading - descends")]
-
-
-def _network(request: Request) -> network_service.Network:
-    return network_service.current(get_settings(request).data_dir)
-
-
-def _read(file: UploadFile) -> bytes:
-    data = file.file.read(MAX_IMPORT_BYTES + 1)
-    if len(data) > MAX_IMPORT_BYTES:
-        raise InvalidInput(
-            key="error.events.file_large", params={"mib": MAX_IMPORT_BYTES >> 20}, field="file"
-        )
-    return data
 
 
 def _import_out(report: importing.ImportReport) -> ImportOut:
@@ -299,7 +268,7 @@ def event_rings(
     """The plan's response rings against the venue, by road: each point of the venue, its
     time from the nearest post and its ring; passed when every point is within 3 minutes."""
     event = register.get_or_raise(db, event_id=event_id, scope=scope)
-    found = rings.check(_network(request), event)
+    found = rings.check(network(request), event)
     return RingCheckOut(
         event_id=event.id,
         posts=found.posts,
@@ -337,7 +306,7 @@ def import_events(
     report = importing.import_events(
         db,
         name=file.filename or "",
-        data=_read(file),
+        data=read_upload(file),
         actor=actor,
         cipher=get_cipher(request),
         scope=scope,
@@ -348,298 +317,5 @@ def import_events(
     return _import_out(report)
 
 
-# --- emergency plans ---------------------------------------------------------------------------
-
-
-@router.get("/emergency-plans", response_model=PlanPage, tags=["emergency plans"])
-def list_plans(
-    db: DbSession,
-    scope: UserScope,
-    category: Annotated[str | None, Query(max_length=32)] = None,
-    q: Text64 = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> PlanPage:
-    """Emergency plans of your areas by category, level and code."""
-    total, page = plans.get_all(
-        db, scope=scope, category=category, text=q, limit=limit, offset=offset
-    )
-    return PlanPage(total=total, items=[plan_out(db, p) for p in page])
-
-
-@router.get(
-    "/emergency-plans/export",
-    response_class=Response,
-    responses=tables.EXPORT_RESPONSES,
-    tags=["emergency plans"],
-)
-def export_plans(
-    request: Request,
-    db: DbSession,
-    user: CurrentUser,
-    scope: UserScope,
-    language: Language,
-    q: Text64 = None,
-    sort: Sort = None,
-    format: Format = "csv",
-) -> Response:
-    """The plans as CSV or XLSX with the labels in your language (audited)."""
-    table = listing.plan_table(db, scope=scope, language=language)
-    return tables.export(
-        db,
-        listing.plans_select(scope),
-        table.query(sort=sort, values={"q": q}),
-        fmt=format,
-        zone=request.app.state.settings.zone,
-        title=translate("nav.emergency_plans", language),
-        actor=actor_of(request, user),
-        scope=scope,
-    )
-
-
-@router.post(
-    "/emergency-plans",
-    response_model=PlanOut,
-    status_code=201,
-    dependencies=[requires(perms.WRITE)],
-    tags=["emergency plans"],
-)
-def create_plan(body: PlanIn, db: DbSession, scope: UserScope, actor: RequestActor) -> PlanOut:
-    """Keep a plan for an area of yours: tiers, checkpoints to close, facilities to notify,
-    targets."""
-    return plan_out(db, plans.create_plan(db, data=body, actor=actor, scope=scope))
-
-
-@router.get("/emergency-plans/{plan_id:int}", response_model=PlanOut, tags=["emergency plans"])
-def get_plan(plan_id: RecordId, db: DbSession, scope: UserScope) -> PlanOut:
-    return plan_out(db, plans.get_or_raise(db, plan_id=plan_id, scope=scope))
-
-
-@router.put(
-    "/emergency-plans/{plan_id:int}",
-    response_model=PlanOut,
-    dependencies=[requires(perms.WRITE)],
-    tags=["emergency plans"],
-)
-def update_plan(
-    plan_id: RecordId, body: PlanIn, db: DbSession, scope: UserScope, actor: RequestActor
-) -> PlanOut:
-    plan = plans.get_or_raise(db, plan_id=plan_id, scope=scope)
-    return plan_out(db, plans.update_plan(db, plan=plan, data=body, actor=actor, scope=scope))
-
-
-@router.post(
-    "/emergency-plans/import",
-    response_model=ImportOut,
-    dependencies=[requires(perms.WRITE)],
-    tags=["emergency plans"],
-)
-def import_plans(
-    db: DbSession, scope: UserScope, actor: RequestActor, file: Annotated[UploadFile, File()]
-) -> ImportOut:
-    """Keep or update plans from a CSV or XLSX file (docs/events.md: code, name, category,
-    level, area_code, tiers, checkpoint_codes, facility_codes, target_first_s,
-    target_full_s, active)."""
-    report = importing.import_plans(
-        db, name=file.filename or "", data=_read(file), actor=actor, scope=scope
-    )
-    return _import_out(report)
-
-
-# --- activations and drills --------------------------------------------------------------------
-
-
-@router.get("/emergency-activations", response_model=ActivationPage, tags=["emergency plans"])
-def list_activations(
-    db: DbSession,
-    scope: UserScope,
-    drill: Annotated[bool | None, Query(description="Drills only (true) or real only")] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> ActivationPage:
-    """Activations of plans in your areas, latest first; a drill says so."""
-    total, page = plans.get_activations(db, scope=scope, drill=drill, limit=limit, offset=offset)
-    return ActivationPage(total=total, items=[activation_out(db, a) for a in page])
-
-
-@router.get(
-    "/emergency-activations/kpis", response_model=ActivationKpisOut, tags=["emergency plans"]
-)
-def activation_kpis(
-    db: DbSession,
-    scope: UserScope,
-    since: Annotated[AwareMoment | None, Query()] = None,
-    until: Annotated[AwareMoment | None, Query()] = None,
-    drill: bool = False,
-) -> ActivationKpisOut:
-    """Activations of your areas started in ``[since, until)`` (default: the last 30 days)
-    and how their timings met the plans' targets: real ones, or with ``drill`` the drills
-    alone (never both together)."""
-    end = until or utcnow()
-    start = since or end - timedelta(days=30)
-    if end <= start:
-        raise InvalidInput(key="error.period.end_after_start", field="until")
-    found = plans.kpis(db, scope=scope, since=start, until=end, drill=drill)
-    return ActivationKpisOut(
-        drill=found.drill,
-        activations=found.activations,
-        timed=found.timed,
-        first_met=found.first_met,
-        full_met=found.full_met,
-        mean_first_arrival_s=found.mean_first_arrival_s,
-        first_met_share=found.first_met_share,
-    )
-
-
-def _available(db: Any, scope: Any) -> list[Any]:
-    return dispatch.get_units(db, scope=scope, status=UnitStatus.AVAILABLE)
-
-
-@router.post(
-    "/emergency-activations",
-    response_model=ActivationOut,
-    status_code=201,
-    dependencies=[requires(perms.ACTIVATE)],
-    tags=["emergency plans"],
-)
-def activate_plan(
-    request: Request,
-    body: ActivateIn,
-    db: DbSession,
-    user: CurrentUser,
-    scope: UserScope,
-    actor: RequestActor,
-) -> ActivationOut:
-    """Activate a plan on an incident of your areas: its clock starts and its dispatches are
-    proposed tier by tier (nothing is sent until the commander confirms)."""
-    plan = plans.get_or_raise(db, plan_id=body.plan_id, scope=scope)
-    incident = dispatch.get_or_raise(db, incident_id=body.incident_id, scope=scope)
-    activation = plans.activate(
-        db,
-        plan=plan,
-        incident=incident,
-        network=_network(request),
-        units=_available(db, scope),
-        user=user,
-        actor=actor,
-        now=utcnow(),
-    )
-    return activation_out(db, activation)
-
-
-@router.post(
-    "/emergency-activations/drills",
-    response_model=ActivationOut,
-    status_code=201,
-    dependencies=[requires(perms.ACTIVATE)],
-    tags=["emergency plans"],
-)
-def start_drill(
-    request: Request,
-    body: DrillIn,
-    db: DbSession,
-    user: CurrentUser,
-    scope: UserScope,
-    actor: RequestActor,
-) -> ActivationOut:
-    """A drill: a simulated incident of the plan's category at the point (flagged simulated:
-    never in the real KPIs) and the plan activated on it."""
-    plan = plans.get_or_raise(db, plan_id=body.plan_id, scope=scope)
-    activation = plans.start_drill(
-        db,
-        plan=plan,
-        lon=body.lon,
-        lat=body.lat,
-        subtype=body.subtype,
-        priority=body.priority,
-        network=_network(request),
-        units=_available(db, scope),
-        scope=scope,
-        user=user,
-        actor=actor,
-        now=utcnow(),
-        cipher=get_cipher(request),
-    )
-    return activation_out(db, activation)
-
-
-@router.get(
-    "/emergency-activations/{activation_id:int}",
-    response_model=ActivationOut,
-    tags=["emergency plans"],
-)
-def get_activation(activation_id: RecordId, db: DbSession, scope: UserScope) -> ActivationOut:
-    found = plans.get_activation_or_raise(db, activation_id=activation_id, scope=scope)
-    return activation_out(db, found)
-
-
-@router.post(
-    "/emergency-activations/{activation_id:int}/confirm",
-    response_model=ActivationOut,
-    dependencies=[requires(perms.ACTIVATE)],
-    tags=["emergency plans"],
-)
-def confirm_activation(
-    activation_id: RecordId,
-    body: ConfirmIn,
-    db: DbSession,
-    user: CurrentUser,
-    scope: UserScope,
-    actor: RequestActor,
-) -> ActivationOut:
-    """The commander confirms the proposed dispatches (all, or the ``unit_ids`` chosen): the
-    units are sent through dispatch."""
-    found = plans.get_activation_or_raise(db, activation_id=activation_id, scope=scope)
-    plans.confirm(
-        db,
-        activation=found,
-        unit_ids=body.unit_ids,
-        scope=scope,
-        user=user,
-        actor=actor,
-        now=utcnow(),
-    )
-    return activation_out(db, found)
-
-
-@router.post(
-    "/emergency-activations/{activation_id:int}/end",
-    response_model=ActivationOut,
-    dependencies=[requires(perms.ACTIVATE)],
-    tags=["emergency plans"],
-)
-def end_activation(
-    activation_id: RecordId, db: DbSession, scope: UserScope, actor: RequestActor
-) -> ActivationOut:
-    found = plans.get_activation_or_raise(db, activation_id=activation_id, scope=scope)
-    return activation_out(db, plans.end(db, activation=found, actor=actor, now=utcnow()))
-
-
-@router.post(
-    "/emergency-activations/{activation_id:int}/findings",
-    response_model=FindingOut,
-    status_code=201,
-    tags=["emergency plans"],
-)
-def add_finding(
-    request: Request,
-    activation_id: RecordId,
-    body: FindingIn,
-    db: DbSession,
-    user: CurrentUser,
-    scope: UserScope,
-    actor: RequestActor,
-) -> FindingOut:
-    """Record a drill's finding: a ``drill_finding`` case linked to its incident."""
-    auth.require(user, "cases.create")
-    found = plans.get_activation_or_raise(db, activation_id=activation_id, scope=scope)
-    case = plans.add_finding(
-        db,
-        activation=found,
-        data=body,
-        user=user,
-        actor=actor,
-        now=utcnow(),
-        calendar=get_calendar(request),
-    )
-    return FindingOut(case_id=case.id, number=cases.number(case), state=case.state)
+# Emergency plans, their activations and drills.
+router.include_router(plans_api.router)

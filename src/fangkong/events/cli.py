@@ -17,7 +17,7 @@ from fangkong.core.db import session_scope, utcnow
 from fangkong.core.errors import FangkongError
 from fangkong.core.scoping import SYSTEM_SCOPE
 from fangkong.core.security import FieldCipher
-from fangkong.events import importing, plans
+from fangkong.events import activations, importing
 from fangkong.http.tables import write_csv, write_xlsx
 
 events_app = typer.Typer(
@@ -99,7 +99,7 @@ def kpis_command(
     settings = settings_for(data_dir)
     until = utcnow()
     with session_scope(session_factory(settings)) as session:
-        found = plans.kpis(
+        found = activations.kpis(
             session,
             scope=SYSTEM_SCOPE,
             since=until - timedelta(days=days),

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from fangkong.areas.models import Area
 from fangkong.cases import service as cases
 from fangkong.core.security import FieldCipher
-from fangkong.events import plans, register
+from fangkong.events import activations, plans, register
 from fangkong.events.models import Activation, EmergencyPlan, EventApplication
 from fangkong.events.personal import masked_contact
 from fangkong.events.schemas import (
@@ -95,7 +95,7 @@ def plan_out(session: Session, plan: EmergencyPlan) -> PlanOut:
 
 
 def activation_out(session: Session, activation: Activation) -> ActivationOut:
-    timing = plans.timing(session, activation)
+    timing = activations.timing(session, activation)
     return ActivationOut(
         id=activation.id,
         plan_id=activation.plan_id,
@@ -108,7 +108,7 @@ def activation_out(session: Session, activation: Activation) -> ActivationOut:
         proposals=[ProposalOut.model_validate(p) for p in activation.proposals],
         shortfalls=[
             ShortfallOut(tier=s.tier, wanted=s.wanted, found=s.found)
-            for s in plans.shortfalls_of(activation)
+            for s in activations.shortfalls_of(activation)
         ],
         confirmed_unit_ids=list(activation.confirmed_unit_ids),
         timing=TimingOut(
@@ -121,6 +121,6 @@ def activation_out(session: Session, activation: Activation) -> ActivationOut:
         ),
         findings=[
             FindingOut(case_id=c.id, number=cases.number(c), state=c.state)
-            for c in plans.findings_of(session, activation)
+            for c in activations.findings_of(session, activation)
         ],
     )
