@@ -11,6 +11,9 @@ from fangkong.planning.permissions import READ
 
 # (permission, translation key, path) of the console pages, for the main navigation; the
 # coverage, placement and control-ring pages link to each other.
-NAV: list[tuple[str | None, str, str]] = [(READ, "nav.planning", "/planning/coverage")]
+NAV: list[tuple[str | None, str, str]] = [
+    (READ, "nav.planning", "/planning/coverage"),
+    (READ, "nav.planning_analysis", "/planning/analysis"),
+]
 
 __all__ = ["NAV"]

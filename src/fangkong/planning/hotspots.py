@@ -83,18 +83,12 @@ class Contiguity:
     def star_matrix(self) -> sparse.csr_matrix:
         """The row-standardised weights with the cell itself: 1 / (k_i + 1) on the cell and each
         of its k_i neighbours (columns sorted), as esda's ``G_Local(..., transform="R",
-        star=True)`` uses them."""
+        star=True)`` uses them. O(n k)."""
         n = self.n
         card = self.cardinalities()
-        rows = np.repeat(np.arange(n), card + 1)
-        cols = np.empty(int(card.sum()) + n, dtype=np.int64)
-        pos = 0
-        for i in range(n):
-            nb = self.indices[self.indptr[i] : self.indptr[i + 1]]
-            merged = np.sort(np.concatenate([nb, [i]]))
-            cols[pos : pos + merged.size] = merged
-            pos += merged.size
-        vals = np.repeat(1.0 / (card + 1.0), card + 1)
+        rows = np.concatenate([np.repeat(np.arange(n), card), np.arange(n)])
+        cols = np.concatenate([self.indices, np.arange(n)])
+        vals = np.concatenate([np.repeat(1.0 / (card + 1.0), card), 1.0 / (card + 1.0)])
         matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(n, n))
         matrix.sort_indices()
         return matrix
@@ -232,7 +226,6 @@ def _star_pseudo_p(
     n = z.shape[0]
     p_permutations = permuted_ids.shape[0]
     out = np.empty(n, dtype=np.float64)
-    mask = np.ones(n, dtype=np.bool_)
     for i in range(n):
         cardinality = cardinalities[i]
         if cardinality == 0:
@@ -244,11 +237,13 @@ def _star_pseudo_p(
         else:
             other = np.full(cardinality, self_weights[i])
             self_weight = self_weights[i]
-        mask[:] = True
-        mask[i] = False
-        z_no_i = z[mask]
-        flat = permuted_ids[:, :cardinality].flatten()
-        zrand = z_no_i[flat].reshape(-1, cardinality)
+        # esda draws ids among the n - 1 other places (z without place i): id j is place j
+        # below i and j + 1 from i on (no copy of z per place: O(P k), not O(n))
+        zrand = np.empty((p_permutations, cardinality), dtype=np.float64)
+        for r in range(p_permutations):
+            for c in range(cardinality):
+                j = permuted_ids[r, c]
+                zrand[r, c] = z[j + 1] if j >= i else z[j]
         rstats = (zrand @ other + self_weight * z[i]) / scaling
         larger = 0
         for r in range(p_permutations):

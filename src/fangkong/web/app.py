@@ -160,6 +160,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.materials import pages as materials_pages
     from fangkong.network import api as network_api
     from fangkong.planning import analysis_api as planning_analysis_api
+    from fangkong.planning import analysis_pages as planning_analysis_pages
     from fangkong.planning import api as planning_api
     from fangkong.planning import pages as planning_pages
     from fangkong.web import account_pages, accounts
@@ -297,6 +298,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(cases_pages.router)
     app.include_router(dispatch_pages.router)
     app.include_router(planning_pages.router)
+    app.include_router(planning_analysis_pages.router)
     app.include_router(facilities_pages.router)
     app.include_router(devices_pages.router)
     app.include_router(materials_pages.router)
