@@ -277,3 +277,43 @@ def test_the_console_pages_answer_in_both_languages(
     assert page.status_code == 200
     assert ("风险等级" if language == "zh-CN" else "Risk grade") in page.text
     client.close()
+
+
+def test_an_incident_leads_to_the_plans_to_activate(
+    admin: httpx.Client, live_server: LiveServer
+) -> None:
+    lon, lat = grid_centre(GRID)
+    made = admin.post(
+        "/api/v1/emergency-plans",
+        json={
+            "code": "EP-FI",
+            "name": "抢劫处置",
+            "category": "criminal",
+            "level": 1,
+            "area_code": GRID,
+            "tiers": [{"count": 1}],
+            "target_first_s": 180,
+            "target_full_s": 300,
+        },
+    )
+    assert made.status_code in (201, 409), made.text
+    incident = admin.post(
+        "/api/v1/incidents",
+        headers={"Idempotency-Key": "ep-for-incident"},
+        json={
+            "category": "criminal",
+            "subtype": "robbery",
+            "priority": "P1",
+            "source": "call",
+            "lon": lon,
+            "lat": lat,
+        },
+    ).json()
+    client = live_server.console_client("api_admin")
+    detail = client.get(f"/incidents/{incident['id']}")
+    assert f"/emergency-plans/for-incident/{incident['id']}" in detail.text
+    page = client.get(f"/emergency-plans/for-incident/{incident['id']}")
+    assert page.status_code == 200
+    matching = page.text.split('id="plans-matching"')[1].split("</table>")[0]
+    assert 'data-plan="EP-FI"' in matching
+    client.close()

@@ -220,6 +220,33 @@ def plan_page(
     return _plan_detail(request, db, user, scope, language, plan_id)
 
 
+@router.get("/emergency-plans/for-incident/{incident_id:int}", response_class=HTMLResponse)
+def plans_for_incident_page(
+    request: Request,
+    incident_id: RecordId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+) -> Response:
+    """The plans to activate on an incident of your areas: those of its category and level
+    whose area holds it first, then the other active plans of its category."""
+    incident = dispatch.get_or_raise(db, incident_id=incident_id, scope=scope)
+    matching = plans.plans_for(db, incident=incident, scope=scope)
+    _, same = plans.get_all(db, scope=scope, category=incident.category, limit=50)
+    others = [p for p in same if p.active and p not in matching]
+    return render(
+        request,
+        "events/for_incident.html",
+        language=language,
+        user=user,
+        incident=incident,
+        matching=matching,
+        others=others,
+        can_activate=auth.can(user, perms.ACTIVATE),
+    )
+
+
 def _available(db: Any, scope: Any) -> list[Unit]:
     return dispatch.get_units(db, scope=scope, status=UnitStatus.AVAILABLE)
 
