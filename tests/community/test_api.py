@@ -290,3 +290,26 @@ def test_teams_members_shifts_and_figures(server: LiveServer, tmp_path: Path) ->
         assert far.get(f"/api/v1/community/teams/{team['id']}").status_code == 404
         codes = {t["code"] for t in far.get("/api/v1/community/teams").json()["items"]}
         assert "CA-P1" not in codes
+
+
+def test_the_console_pages_render_in_both_languages(server: LiveServer) -> None:
+    console = server.console_client("c_officer")
+    try:
+        team = console.get("/api/v1/community/teams", params={"q": "CA-P1"}).json()["items"][0]
+        for language, word in (("zh-CN", "群防群治"), ("en", "Community safety")):
+            console.cookies.set("fangkong_lang", language)
+            for path in (
+                "/community",
+                f"/community/teams/{team['id']}",
+                "/community/figures",
+                "/community/tips",
+            ):
+                page = console.get(path)
+                assert page.status_code == 200, (path, page.text[:300])
+                assert word in page.text, (language, path)
+        listed = console.get("/community/tips", params={"export": "csv"})
+        assert listed.status_code == 200 and "13612345678" not in listed.text
+        refused = console.get("/community", params={"kind": "nonsense"})
+        assert refused.status_code == 422
+    finally:
+        console.close()
