@@ -16,7 +16,8 @@ run twice: on a ``LocalCluster`` of one worker process, then of two (one thread 
 cluster is started and its workers import fangkong (:func:`~fangkong.province.batch.warm_up`)
 before the clock starts (that time is printed apart); the wall time is the batch's, from the
 first submission to the last outcome, each task filing and storing its run in the database.
-The two runs' headline figures must be equal (exit status 1 otherwise).
+The two runs' headline figures must be equal (exit status 1 otherwise), but for a placement
+that a solver's time limit stopped in either run (printed, not compared).
 
 Usage::
 
@@ -203,11 +204,15 @@ def main() -> int:
                 print(f"  {o.county} {o.label}: {o.status} {o.error}")
     one, two = rows[1], rows[2]
     print(f"speed-up 1 -> 2 workers: {one[0] / two[0]:.2f}x")
-    mismatched = [
-        (a.county, a.label)
-        for a, b in zip(one[1], two[1], strict=True)
-        if a.headline != b.headline or a.status != b.status
-    ]
+    mismatched = []
+    for a, b in zip(one[1], two[1], strict=True):
+        stopped = {a.headline.get("status"), b.headline.get("status")} - {"optimal", None}
+        if a.kind == "placement" and stopped:
+            # a solver stopped by its time limit may hold another incumbent in a slower run
+            print(f"  not compared: {a.county} {a.label}: {a.headline} / {b.headline}")
+            continue
+        if a.status != b.status or a.headline != b.headline:
+            mismatched.append((a.county, a.label, a.headline, b.headline))
     if mismatched:
         print(f"MISMATCH between the runs: {mismatched}")
         return 1
