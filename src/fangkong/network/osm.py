@@ -404,6 +404,8 @@ def _read_ways_bulk(
     blocks holding nodes and keeps the locations of the nodes those ways reference. Memory
     is 8 bytes per kept way vertex, 16 per distinct one and one decoded block: it grows with
     the roads, not with the file's nodes (libosmium's location index holds all of them).
+    Extracts are sorted (nodes before ways); in a file that is not, the bulk reader still finds
+    the locations of nodes that come after their ways, which libosmium's one pass misses.
 
     Raises
     ------
