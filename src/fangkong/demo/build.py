@@ -42,6 +42,7 @@ from fangkong.demo.osm import (
     read_roads,
 )
 from fangkong.demo.planning import build_demo_planning
+from fangkong.demo.planning_two import build_demo_planning_two
 from fangkong.demo.registers import build_demo_registers
 from fangkong.demo.tessellate import generate_beats_and_grids, plan_counts, road_points
 from fangkong.network import service as network_service
@@ -479,6 +480,8 @@ def build(
     build_demo_planning(session, network=network, city_code=CITY_CODE)
     build_demo_registers(session, pbf=pbf, roads=roads, now=utcnow(), cipher=cipher)
     t = step("coverage today, a placement scenario, checkpoints", t)
+    build_demo_planning_two(session, network=network, city_code=CITY_CODE, zone=zone, now=utcnow())
+    t = step("hotspots, hour-of-week deployment, beats", t)
     build_demo_events(
         session,
         network=network,
