@@ -88,10 +88,11 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
-    drawAll(document);
-    // Content swapped in by htmx (a replay's report) draws its charts too.
-    if (window.htmx) window.htmx.onLoad(drawAll);
+  document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
+  // Content swapped in by htmx (a replay's report) draws its charts too: htmx announces each
+  // element it settles with an htmx:load event that bubbles to the document.
+  document.addEventListener("htmx:load", function (event) {
+    drawAll(event.detail && event.detail.elt);
   });
   window.addEventListener("resize", resize);
   window.addEventListener("beforeprint", resize);
