@@ -226,6 +226,8 @@ def test_builtin_types_are_valid_and_registered() -> None:
     assert registry.names() == [
         "custody_overdue",
         "dispute",
+        "drill_finding",
+        "event_approval",
         "hazard",
         "inspection",
         "material_discrepancy",
