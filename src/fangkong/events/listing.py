@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas import service as area_service
+from fangkong.areas.models import Area
 from fangkong.cases.models import Case
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
@@ -81,6 +82,16 @@ def event_table(session: Session, *, scope: Scope, language: str) -> Table:
         value = states[e.case_id]
         return t(f"cases.event_approval.state.{value}") if value else ""
 
+    codes: dict[int, str] = {}
+
+    def area_code(e: EventApplication) -> str | None:
+        if e.area_id is None:
+            return None
+        if e.area_id not in codes:
+            found = session.get(Area, e.area_id)
+            codes[e.area_id] = found.code if found else ""
+        return codes[e.area_id] or None
+
     return Table(
         name="event_application",
         columns=(
@@ -144,7 +155,7 @@ def event_table(session: Session, *, scope: Scope, language: str) -> Table:
             Column(
                 "area",
                 t("events.field.area"),
-                lambda e: e.area_path,
+                area_code,
                 sort=EventApplication.area_path,
                 show=False,
             ),
