@@ -16,7 +16,9 @@ run twice: on a ``LocalCluster`` of one worker process, then of two (one thread 
 cluster is started and its workers import fangkong (:func:`~fangkong.province.batch.warm_up`)
 before the clock starts (that time is printed apart); the wall time is the batch's, from the
 first submission to the last outcome, each task filing and storing its run in the database.
-The two runs' headline figures must be equal (exit status 1 otherwise), but for a placement
+The workers' busy share (the tasks' own time over workers x wall time) tells Dask's overhead
+from the machine's: near 100 % with no speed-up means the cores were not free. The two runs'
+headline figures must be equal (exit status 1 otherwise), but for a placement
 that a solver's time limit stopped in either run (printed, not compared).
 
 Usage::
@@ -198,7 +200,8 @@ def main() -> int:
             failed = [o for o in outcomes if o.status != "done"]
             print(
                 f"{workers} worker(s): {wall:.1f} s wall for {len(outcomes)} tasks "
-                f"(tasks' own time {busy:.1f} s, {len(failed)} not done)"
+                f"(tasks' own time {busy:.1f} s, workers busy {busy / (workers * wall):.0%} "
+                f"of the wall time, {len(failed)} not done)"
             )
             for o in failed:
                 print(f"  {o.county} {o.label}: {o.status} {o.error}")
