@@ -173,3 +173,15 @@ def test_the_ledger_over_http(live_server: LiveServer, admin: httpx.Client) -> N
         assert listed.status_code == 200 and 'data-task="TKH-1"' in listed.text
     finally:
         page.close()
+
+
+def test_the_servers_tick_supervises_overdue_tasks(db: Session) -> None:
+    from sqlalchemy.orm import sessionmaker
+
+    from fangkong.indicators import jobs
+
+    _task(db, "TK-JOB", date(2020, 1, 31))
+    db.flush()
+    factory = sessionmaker(bind=db.connection(), join_transaction_mode="create_savepoint")
+    assert "TK-JOB" in jobs.run_once(factory, zone=ZONE, calendar=CALENDAR)
+    assert "TK-JOB" not in jobs.run_once(factory, zone=ZONE, calendar=CALENDAR)

@@ -155,6 +155,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.facilities import api as facilities_api
     from fangkong.facilities import pages as facilities_pages
     from fangkong.indicators import api as indicators_api
+    from fangkong.indicators import jobs as indicator_jobs
     from fangkong.indicators import pages as indicators_pages
     from fangkong.materials import api as materials_api
     from fangkong.materials import pages as materials_pages
@@ -216,9 +217,16 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             custody_alerts = custody_jobs.start_ticker(
                 app.state.session_factory, calendar=case_web.calendar_of(app)
             )
+            # Tasks of the indicator ledger past their deadline: supervised (board).
+            indicator_tasks = indicator_jobs.start_ticker(
+                app.state.session_factory,
+                zone=app.state.settings.zone,
+                calendar=case_web.calendar_of(app),
+            )
             try:
                 yield
             finally:
+                indicator_tasks.stop()
                 custody_alerts.stop()
                 audit_purge.stop()
                 purge.stop()
