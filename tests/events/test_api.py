@@ -204,7 +204,15 @@ def test_a_plan_activated_confirmed_and_drilled(
     assert imported["created"] == 1 and [e["row"] for e in imported["errors"]] == [3]
     plan = admin.get("/api/v1/emergency-plans", params={"q": "EP-1"}).json()["items"][0]
     assert plan["tiers"] == [
-        {"unit_types": ["car"], "post_codes": [], "count": 2, "max_travel_s": 900, "order": 1}
+        {
+            "unit_types": ["car"],
+            "post_codes": [],
+            "station_codes": [],
+            "call_signs": [],
+            "count": 2,
+            "max_travel_s": 900,
+            "order": 1,
+        }
     ]
     incident = admin.post(
         "/api/v1/incidents",

@@ -356,3 +356,35 @@ def test_a_drills_findings_are_cases_linked_to_its_incident(
             calendar=CALENDAR,
         )
     assert refused.value.key == "error.events.findings_drill"
+
+
+def test_a_tier_may_name_its_units_or_the_stations_they_come_from(
+    db: Session, network: Network, forces: dict[str, int]
+) -> None:
+    plan = plans.create_plan(
+        db,
+        data=plan_in(
+            "PL-9",
+            tiers=[
+                {"call_signs": ["PL-C-car"], "count": 1},
+                {"station_codes": ["T-D1-S1"], "unit_types": ["car"], "count": 3},
+            ],
+        ),
+        actor=ACTOR,
+        scope=None,
+    )
+    activation = activate(db, plan, network, incident(db, "pl-real-6"))
+    got = [(p["tier"], p["call_sign"]) for p in activation.proposals]
+    # The far post's car by name first, though the nearest; then the station's cars only.
+    assert got[0] == (1, "PL-C-car")
+    assert {c for t, c in got if t == 2} == {"PL-A-car", "PL-B-car"}
+    assert [(s.tier, s.wanted, s.found) for s in activations.shortfalls_of(activation)] == [
+        (2, 3, 2)
+    ]
+    with pytest.raises(InvalidInput):
+        plans.create_plan(
+            db,
+            data=plan_in("PL-10", tiers=[{"call_signs": ["NOBODY"], "count": 1}]),
+            actor=ACTOR,
+            scope=None,
+        )

@@ -64,17 +64,25 @@ def propose(
     now: datetime,
 ) -> tuple[list[dict[str, Any]], list[Shortfall]]:
     """The units each tier takes, in tier order: the recommender's ranking of the available
-    ``units`` by road time, and per tier the nearest that match its unit types and posts,
-    within its travel time, not taken by an earlier tier. A tier that finds fewer than it
-    wants is a shortfall (the commander reinforces by hand)."""
+    ``units`` by road time, and per tier the nearest that match its unit types, posts,
+    named units and stations (a unit's station: its post's area, else its home area), within
+    its travel time, not taken by an earlier tier. A tier that finds fewer than it wants is a
+    shortfall (the commander reinforces by hand)."""
     ranked = recommend(network, incident=incident, units=units, now=now, limit=MAX_LIMIT)
-    posts = {
-        int(i): str(c)
-        for i, c in session.execute(
-            select(Post.id, Post.code).where(
+    based: dict[int, tuple[str, str]] = {
+        int(i): (str(c), str(path or ""))
+        for i, c, path in session.execute(
+            select(Post.id, Post.code, Post.area_path).where(
                 Post.id.in_({c.unit.home_post_id for c in ranked if c.unit.home_post_id})
             )
         ).all()
+    }
+    posts = {i: code for i, (code, _) in based.items()}
+    stations = {
+        tier["order"]: list(
+            session.scalars(select(Area.path).where(Area.code.in_(tier.get("station_codes") or [])))
+        )
+        for tier in plan.tiers
     }
     taken: set[int] = set()
     proposals: list[dict[str, Any]] = []
@@ -90,6 +98,14 @@ def propose(
             if tier["unit_types"] and u.unit_type.value not in tier["unit_types"]:
                 continue
             if tier["post_codes"] and posts.get(u.home_post_id or 0) not in tier["post_codes"]:
+                continue
+            if tier.get("call_signs") and u.call_sign not in tier["call_signs"]:
+                continue
+            # A unit's station: its post's area where it has a post, else its home area.
+            home = based[u.home_post_id][1] if u.home_post_id in based else u.home_area_path
+            if stations[tier["order"]] and not any(
+                home.startswith(path) for path in stations[tier["order"]]
+            ):
                 continue
             if tier.get("max_travel_s") and c.time_s > tier["max_travel_s"]:
                 continue

@@ -10,8 +10,9 @@ Cells that are not plain values:
   (``120.01 30.01; 120.02 30.01; 120.02 30.02``); or ``facility_code``: a key facility's code;
 - ``starts_at`` / ``ends_at``: a date and time (ISO 8601 in text); without a zone, the
   county's;
-- ``tiers``: tiers separated by ``;``, each ``types:count[:max seconds[:posts]]`` with types
-  and posts joined by ``+`` (``car+motorcycle:2:300;foot:1::P-01+P-02``; no types: any unit);
+- ``tiers``: tiers separated by ``;``, each
+  ``types:count[:max seconds[:posts[:stations[:call signs]]]]`` with each list joined by ``+``
+  (``car+motorcycle:2:300;foot:1::P-01+P-02;:1:::T-D1-S1:C-07``; an empty list: any unit);
 - ``checkpoint_codes`` / ``facility_codes``: codes separated by spaces or commas.
 """
 
@@ -103,12 +104,17 @@ def codes(value: Cell) -> list[str]:
 def tiers_text(tiers: list[dict[str, Any]]) -> str:
     parts = []
     for t in tiers:
-        text = f"{'+'.join(t['unit_types'])}:{t['count']}"
-        if t.get("max_travel_s") or t["post_codes"]:
-            text += f":{t.get('max_travel_s') or ''}"
-        if t["post_codes"]:
-            text += f":{'+'.join(t['post_codes'])}"
-        parts.append(text)
+        fields = [
+            "+".join(t["unit_types"]),
+            str(t["count"]),
+            str(t.get("max_travel_s") or ""),
+            "+".join(t.get("post_codes") or []),
+            "+".join(t.get("station_codes") or []),
+            "+".join(t.get("call_signs") or []),
+        ]
+        while len(fields) > 2 and not fields[-1]:
+            fields.pop()
+        parts.append(":".join(fields))
     return "; ".join(parts)
 
 
@@ -121,7 +127,7 @@ def parse_tiers(value: Cell) -> list[dict[str, Any]] | Cell:
         if not part.strip():
             continue
         fields = [f.strip() for f in part.split(":")]
-        if len(fields) < 2 or len(fields) > 4:
+        if len(fields) < 2 or len(fields) > 6:
             return value
         tier: dict[str, Any] = {
             "unit_types": [t for t in fields[0].split("+") if t],
@@ -129,8 +135,9 @@ def parse_tiers(value: Cell) -> list[dict[str, Any]] | Cell:
         }
         if len(fields) > 2 and fields[2]:
             tier["max_travel_s"] = fields[2]
-        if len(fields) > 3:
-            tier["post_codes"] = [p for p in fields[3].split("+") if p]
+        for i, key in ((3, "post_codes"), (4, "station_codes"), (5, "call_signs")):
+            if len(fields) > i:
+                tier[key] = [p for p in fields[i].split("+") if p]
         tiers.append(tier)
     return tiers
 

@@ -13,11 +13,12 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas import service as area_service
+from fangkong.areas.models import Area
 from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
 from fangkong.core.scoping import Scope, as_system
-from fangkong.dispatch.models import Incident, Post, Priority
+from fangkong.dispatch.models import Incident, Post, Priority, Unit
 from fangkong.dispatch.taxonomy import TAXONOMY
 from fangkong.dispatch.taxonomy import check as check_category
 from fangkong.events._common import check_code, check_name
@@ -108,16 +109,23 @@ def _by_codes(
 def _tiers(session: Session, data: PlanIn) -> list[dict[str, Any]]:
     tiers: list[dict[str, Any]] = []
     for order, tier in enumerate(data.tiers, start=1):
-        for code in tier.post_codes:
-            if session.scalars(select(Post.id).where(Post.code == code)).first() is None:
-                raise InvalidInput(
-                    key="error.events.code_unknown", params={"code": code[:32]}, field="tiers"
-                )
+        for model, column, codes in (
+            (Post, Post.code, tier.post_codes),
+            (Area, Area.code, tier.station_codes),
+            (Unit, Unit.call_sign, tier.call_signs),
+        ):
+            for code in codes:
+                if session.scalars(select(model.id).where(column == code)).first() is None:
+                    raise InvalidInput(
+                        key="error.events.code_unknown", params={"code": code[:32]}, field="tiers"
+                    )
         tiers.append(
             {
                 "order": order,
                 "unit_types": [t.value for t in tier.unit_types],
                 "post_codes": list(tier.post_codes),
+                "station_codes": list(tier.station_codes),
+                "call_signs": list(tier.call_signs),
                 "count": tier.count,
                 "max_travel_s": tier.max_travel_s,
             }

@@ -122,6 +122,12 @@ class RingCheckOut(BaseModel):
 class TierIn(BaseModel):
     unit_types: list[UnitType] = Field(default_factory=list, max_length=len(UnitType))
     post_codes: list[Code] = Field(default_factory=list, max_length=50)
+    station_codes: list[Code] = Field(
+        default_factory=list, max_length=20, description="Areas the units are based in"
+    )
+    call_signs: list[Code] = Field(
+        default_factory=list, max_length=50, description="Named units (none: any unit)"
+    )
     count: Annotated[int, NotBool, Field(ge=1, le=50)] = 1
     max_travel_s: Seconds | None = None
 
