@@ -5,7 +5,9 @@ Revises: 0014
 Create Date: 2026-12-08 00:00:00
 
 Targets per area and year and manual inputs (append-only: their history), the store of
-computed figures, the task ledger and the report templates.
+computed figures, the task ledger and the report templates. On PostgreSQL the tables that
+carry an area path (inputs, figures, tasks) are behind row-level security as the registers'
+are (migration 0013's policies).
 """
 
 from collections.abc import Sequence
@@ -23,6 +25,10 @@ PATTERN_INDEXES = {
     "ix_indicator_value_area_path_pattern": "indicator_value",
     "ix_indicator_task_area_path_pattern": "indicator_task",
 }
+
+
+SCOPED = ("indicator_input", "indicator_value", "indicator_task")
+POLICIES = ("fangkong_read", "fangkong_insert", "fangkong_update", "fangkong_delete")
 
 
 def _area_fk(table: str, column: str = "area_id", ondelete: str = "CASCADE") -> sa.Constraint:
@@ -142,10 +148,27 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for name, table in PATTERN_INDEXES.items():
             op.execute(f"CREATE INDEX {name} ON {table} (area_path varchar_pattern_ops)")
+        for table in SCOPED:
+            op.execute(
+                f"""
+ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+CREATE POLICY fangkong_read ON {table} FOR SELECT USING (fangkong_in_scope(area_path));
+CREATE POLICY fangkong_insert ON {table} FOR INSERT WITH CHECK (true);
+CREATE POLICY fangkong_update ON {table} FOR UPDATE
+    USING (fangkong_in_scope(area_path)) WITH CHECK (true);
+CREATE POLICY fangkong_delete ON {table} FOR DELETE USING (fangkong_in_scope(area_path));
+"""
+            )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        for table in SCOPED:
+            for policy in POLICIES:
+                op.execute(f"DROP POLICY IF EXISTS {policy} ON {table}")
+            op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+            op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
         for name in PATTERN_INDEXES:
             op.execute(f"DROP INDEX IF EXISTS {name}")
     op.drop_table("indicator_report_template")
