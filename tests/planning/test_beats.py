@@ -155,3 +155,13 @@ def test_beats_of_a_station(db: Session, network: Network) -> None:
         )  # fmt: skip
     with pytest.raises(InvalidInput):
         beat_plans.analyse(db, scope=WHOLE, station=area(db, "T-D1"), spec=spec, network=network)
+
+
+def test_pairs_off_the_roads_are_estimated_from_the_straight_line() -> None:
+    times = np.array([[0.0, 100.0, np.inf], [100.0, 0.0, np.inf], [np.inf, np.inf, 0.0]])
+    lon = np.array([120.0, 120.01, 120.02])
+    lat = np.array([30.0, 30.0, 30.0])
+    filled = beat_plans.fill_unreachable(times, lon, lat)
+    assert np.isfinite(filled).all() and filled[0, 1] == 100.0
+    metres = 0.02 * np.pi / 180 * 6_371_008.8 * np.cos(np.radians(30.0))
+    assert filled[0, 2] == pytest.approx(beat_plans.DETOUR * metres / beat_plans.OFF_ROAD_SPEED_MS)

@@ -91,9 +91,17 @@ def test_units_needed_is_the_fewest_that_reach_the_target() -> None:
     many, _ = deployment.units_needed(history, rate=6.0, target=0.8, hours=40, seed=3)
     assert many > few
     assert deployment.units_needed(history, rate=0.0, target=0.8) == (0, 1.0)
-    # a target no number of units reaches (places beyond 3 minutes): the cap, and its share
+    # a target no number of units reaches (places beyond 3 minutes): the fewest units that
+    # get the best share more units would get, not the cap
     far = _history(np.full((1, 10), 400.0))
-    assert deployment.units_needed(far, rate=1.0, target=0.8, hours=10, max_units=4) == (4, 0.0)
+    assert deployment.units_needed(far, rate=1.0, target=0.8, hours=10, max_units=4) == (1, 0.0)
+    half = _history(np.concatenate([np.full((1, 10), 60.0), np.full((1, 10), 400.0)], axis=1))
+    u, share = deployment.units_needed(half, rate=2.0, target=0.8, hours=40, seed=3)
+    best = deployment.ring_share(half, rate=2.0, units=deployment.MAX_UNITS, hours=40, seed=3)
+    assert share < 0.8 and share >= best - deployment.SATURATION and u < deployment.MAX_UNITS
+    if u > 1:
+        fewer = deployment.ring_share(half, rate=2.0, units=u - 1, hours=40, seed=3)
+        assert fewer < best - deployment.SATURATION
 
 
 def test_analysis_of_a_station(db: Session, network: Network) -> None:

@@ -141,11 +141,14 @@ def test_density_surface_matches_scikit_learn() -> None:
 def test_segment_rates_merge_both_directions_and_divide_by_length() -> None:
     # edges 0/1 twins (one 500 m segment), edge 2 alone (2 km), edge 3 unused
     twin = np.array([1, 0, -1, -1])
-    length = np.array([500.0, 500.0, 2000.0, 100.0])
+    length = np.array([500.0, 500.0, 2000.0, 10.0])
     seg, count, per_km = hs.segment_rates(np.array([0, 1, 1, 2, 2, -1]), twin, length)
     assert seg.tolist() == [0, 2]
     assert count.tolist() == [3.0, 2.0]
     assert per_km.tolist() == [6.0, 1.0]
+    # a 10 m segment counts as 100 m long
+    _, _, short = hs.segment_rates(np.array([3, 3]), twin, length)
+    assert short.tolist() == [2 / (hs.MIN_SEGMENT_M / 1000)]
 
 
 def test_hour_of_week() -> None:

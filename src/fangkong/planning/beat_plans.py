@@ -62,6 +62,25 @@ def grid_adjacency(geoms: list[shapely.Geometry]) -> list[list[int]]:
     return adj
 
 
+#: Where a grid's centre is off the roads: straight-line metres at this speed (m/s, ~20 km/h)
+#: with a detour factor stand for the road time.
+OFF_ROAD_SPEED_MS = 20_000 / 3600
+DETOUR = 1.3
+
+
+def fill_unreachable(times: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Road times with the pairs the roads do not join (a grid centre far from every road)
+    estimated from the straight line: ``DETOUR × distance / OFF_ROAD_SPEED_MS``."""
+    missing = ~np.isfinite(times)
+    if not missing.any():
+        return times
+    k = np.pi / 180.0 * 6_371_008.8
+    x = lon * k * np.cos(np.radians(float(np.mean(lat))))
+    y = lat * k
+    metres = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    return np.where(missing, DETOUR * metres / OFF_ROAD_SPEED_MS, times)
+
+
 def analyse(
     session: Session, *, scope: Scope, station: Area, spec: BeatSpec, network: Network
 ) -> dict[str, Any]:
@@ -137,6 +156,7 @@ def analyse(
     lon = np.array([p.x for p in centres])
     lat = np.array([p.y for p in centres])
     out, _ = road_times(network, origins=(lon, lat), targets=(lon, lat), both_ways=False)
+    out = fill_unreachable(out, lon, lat)
     adj = grid_adjacency(geoms)
     found = beats.partition(
         adj, workload, out, spec.k, mu=spec.mu, time_limit_s=spec.time_limit_s, seed=spec.seed

@@ -62,6 +62,8 @@ SIM_HOURS = 60
 #: Places of a station's history drawn from (the road-time matrix's columns).
 MAX_PLACES = 400
 DEFAULT_ON_SCENE_S = 1800.0
+#: Where the target is out of reach: a share within this of the best any number of units gets.
+SATURATION = 0.005
 
 
 # --- the demand model ---------------------------------------------------------------------------
@@ -184,15 +186,22 @@ def units_needed(
     max_units: int = MAX_UNITS,
 ) -> tuple[int, float]:
     """The fewest units (1..max_units) whose simulated 3-minute share reaches ``target`` at
-    ``rate`` per hour, and that share (the share of ``max_units`` when none does). The same
-    seed draws the same stream for every u (common random numbers), so the shares compare."""
+    ``rate`` per hour, and that share. Where no number of units reaches it (places more than
+    3 minutes by road from every post), the fewest units reaching the best share that
+    ``max_units`` give (within half a point): more units would not help. The same seed draws
+    the same stream for every u (common random numbers), so the shares compare."""
     if rate <= 0:
         return 0, 1.0
-    best = 0.0
+    best = ring_share(history, rate=rate, units=max_units, hours=hours, seed=seed)
+    goal = target if best >= target else best - SATURATION
     for u in range(1, max_units + 1):
-        best = ring_share(history, rate=rate, units=u, hours=hours, seed=seed)
-        if best >= target:
-            return u, best
+        share = (
+            best
+            if u == max_units
+            else ring_share(history, rate=rate, units=u, hours=hours, seed=seed)
+        )
+        if share >= goal:
+            return u, share
     return max_units, best
 
 

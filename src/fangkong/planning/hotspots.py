@@ -460,11 +460,15 @@ def scott_bandwidth(x: FloatArray, y: FloatArray) -> float:
 # --- road segments -------------------------------------------------------------------------------
 
 
+#: The shortest length a segment's rate is taken over (m).
+MIN_SEGMENT_M = 100.0
+
+
 def segment_rates(
     edge: IntArray, twin: IntArray, length_m: FloatArray
 ) -> tuple[IntArray, FloatArray, FloatArray]:
     """Incidents per road segment (an edge and its twin, the other direction, are one segment,
-    named by the smaller id) and per km of it.
+    named by the smaller id) and per km of it (of at least :data:`MIN_SEGMENT_M`).
 
     Returns
     -------
@@ -475,7 +479,9 @@ def segment_rates(
     t = twin[e]
     seg = np.where((t >= 0) & (t < e), t, e)
     segments, counts = np.unique(seg, return_counts=True)
-    km = np.maximum(length_m[segments], 1.0) / 1000.0
+    # a segment shorter than MIN_SEGMENT_M counts as that long: a few metres of road between
+    # two junctions would otherwise read as thousands of incidents per km
+    km = np.maximum(length_m[segments], MIN_SEGMENT_M) / 1000.0
     per_km = counts / km
     order = np.argsort(-per_km, kind="stable")
     return segments[order], counts[order].astype(np.float64), per_km[order]
