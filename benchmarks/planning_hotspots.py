@@ -281,7 +281,7 @@ def main() -> None:
         bench_kde(100_000, 256, rows)
         bench_beats((8, 10), 4, True, rows)
     elif args.quick:
-        bench_gi([10_000, 1_000_000], esda_max_cells=20_000, rows=rows)
+        bench_gi([10_000, 1_000_000], esda_max_cells=25_000, rows=rows)
         bench_kde(10_000_000, 1024, rows)
         bench_beats((20, 25), 10, True, rows)
     else:

@@ -141,6 +141,7 @@ def test_beats_of_a_station(db: Session, network: Network) -> None:
     loads = [f["properties"]["workload_h"] for f in features]
     assert result["imbalance"] == pytest.approx(max(loads) / (sum(loads) / 2), abs=1e-3)
     assert result["workload_h"] == pytest.approx(sum(loads), abs=1e-2)
+    assert 1.0 <= result["imbalance_floor"] <= result["imbalance"] + 1e-9
     assert beat_plans.fusion_faults(db, result=result) == []
     # a proposal missing a grid fails the fusion check
     broken = json.loads(json.dumps(result))

@@ -99,6 +99,7 @@ def build_demo_planning_two(
             "k": beats_result["k"],
             "grids": beats_result["grids"],
             "imbalance": beats_result["imbalance"],
+            "imbalance_floor": beats_result["imbalance_floor"],
             "farthest_s": beats_result["farthest_s"],
         },
     }

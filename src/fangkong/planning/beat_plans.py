@@ -200,6 +200,9 @@ def analyse(
         "workload_h": round(float(workload.sum()), 3),
         "mean_workload_h": round(mean, 3),
         "imbalance": round(found.imbalance, 4),
+        # no partition of whole grids does better than the busiest grid over the mean
+        "busiest_grid_h": round(float(workload.max()), 3),
+        "imbalance_floor": round(float(max(workload.max(), mean) / mean), 4) if mean > 0 else 1.0,
         "farthest_s": round(float(found.farthest_s.max()), 1),
         "contiguous": beats.contiguous(beats.join_islands(adj, out), found.labels),
         "geojson": {"type": "FeatureCollection", "features": features},
