@@ -20,7 +20,8 @@ Item of the issue                           Test here (each at desktop/phone x z
   age, replay against the recorded day
 5 a case's place: picked on a map, shown    test_case_place_and_detail
   on the command map
-6 users and roles for admins                test_admin_audit_areas_and_not_found
+6 users and roles for admins (deactivate,  test_admin_audit_areas_and_not_found
+  activate, another role)
 7 session-expiry warning; /docs leads back  test_session_warning_and_docs
 defect: area sizes (0.000 km²)              test_intake_from_the_map_and_by_address (map
                                               popup), test_admin_audit_areas_and_not_found
@@ -76,7 +77,7 @@ from fangkong.cases.calendar import BusinessCalendar
 from fangkong.cases.models import Case
 from fangkong.core.audit import SYSTEM, Actor
 from fangkong.core.db import utcnow
-from fangkong.core.models import Role
+from fangkong.core.models import Role, User
 from fangkong.core.security import FieldCipher
 from fangkong.dispatch import service as dispatch_service
 from fangkong.dispatch.models import (
@@ -890,6 +891,18 @@ def test_admin_audit_areas_and_not_found(
     _no_english(page, lang, "user deactivated")
     page.click("form[action$='/activate'] button")
     expect(state).to_have_text("正常" if zh else "Active")
+    # Another role, chosen from the list: the user's page and the list say so.
+    role = page.locator("#user-role")
+    expect(role).to_have_text("只读用户" if zh else "Viewer")
+    page.select_option("#role-form select[name=role]", "station_officer")
+    page.click("#role-form button[type=submit]")
+    expect(role).to_have_text("派出所民警" if zh else "Station officer")
+    _no_english(page, lang, "role changed")
+    if width == "phone":
+        _fits(page, "user page")
+    with Session(server.engine) as session:
+        changed = session.scalars(select(User).where(User.username == managed)).one()
+        assert changed.role == Role.STATION_OFFICER
 
     # The audit log: both actions, filtered, in the reader's words; in pages of 25.
     _go(page, "/audit")

@@ -16,7 +16,7 @@ from fangkong.core.audit import Actor
 from fangkong.core.bounds import Id
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput, Throttled, Unauthorized
-from fangkong.core.models import User
+from fangkong.core.models import Role, User
 from fangkong.http import deps
 from fangkong.http.deps import (
     SESSION_PENDING,
@@ -363,7 +363,23 @@ def user_page(
         locked=bool(locked),
         tokens=auth.get_tokens(db, user_id=target.id),
         now=utcnow(),
+        roles=list(Role),
     )
+
+
+# Before the actions' route, which would take "role" for an action.
+@router.post("/users/{user_id:int}/role", dependencies=_MANAGE)
+def user_role(
+    user_id: Id,
+    role: Annotated[Role, Form()],
+    db: DbSession,
+    scope: UserScope,
+    actor: RequestActor,
+) -> Response:
+    """Give a user of one's areas another role (their sessions end); audited."""
+    target = managed_user(db, user_id, scope)
+    auth.set_role(db, user=target, role=role, actor=actor)
+    return RedirectResponse(f"/users/{user_id}", status_code=303)
 
 
 @router.post("/users/{user_id:int}/{action}", dependencies=_MANAGE)
