@@ -5,7 +5,9 @@ The algorithm (:func:`partition`) works on any units with an adjacency, a worklo
 time matrix; :func:`analyse` reads the grids of a station, their workload (incidents × handling
 time, plus a patrol time per key facility) and the road times between their centres.
 
-1. **Seeds**: farthest-first traversal in travel time (the first seed the unit nearest to all).
+1. **Seeds**: farthest-first traversal in travel time from a first seed (the unit nearest to
+   all, the busiest, then others at random: up to :data:`STARTS` starts share the time limit,
+   the best objective is kept).
 2. **Growth**: the beat with the least workload takes the frontier unit nearest its seed, until
    every unit has a beat; each beat is contiguous by construction.
 3. **Local search**: a boundary unit moves to a neighbouring beat when the objective
@@ -34,6 +36,8 @@ IntArray = NDArray[np.int64]
 DEFAULT_MU = 0.2
 #: Travel time standing for "unreachable" (s).
 FAR_S = 7200.0
+#: Starts of the growth and local search tried within the time limit.
+STARTS = 8
 
 
 @dataclass(frozen=True)
@@ -161,8 +165,43 @@ def partition(
     np.fill_diagonal(t, 0.0)
     adj = join_islands([list(a) for a in adj_in], t)
     w = np.asarray(workload, dtype=np.float64)
-    # 1. seeds: farthest-first
-    first = int(np.argmin(t.sum(axis=1)))
+    # several starts (the most central grid, the busiest, then others at random) share the
+    # time limit; the best objective is kept
+    deadline = time.perf_counter() + time_limit_s
+    rng = np.random.default_rng(seed)
+    firsts = [int(np.argmin(t.sum(axis=1))), int(np.argmax(w))]
+    firsts += [int(i) for i in rng.permutation(n)[: max(0, min(n, STARTS) - 2)]]
+    best_labels: IntArray | None = None
+    best_cost = np.inf
+    for attempt, first in enumerate(dict.fromkeys(firsts)):
+        if attempt > 0 and time.perf_counter() >= deadline:
+            break
+        share = max(0.0, (deadline - time.perf_counter()) / max(1, len(firsts) - attempt))
+        labels, total = _solve(
+            adj, w, t, k, first=first, mu=mu, deadline=time.perf_counter() + share,
+            seed=seed + attempt,
+        )  # fmt: skip
+        if total < best_cost - 1e-12:
+            best_labels, best_cost = labels, total
+    assert best_labels is not None
+    return figures(best_labels, w, t, k)
+
+
+def _solve(
+    adj: list[list[int]],
+    w: FloatArray,
+    t: FloatArray,
+    k: int,
+    *,
+    first: int,
+    mu: float,
+    deadline: float,
+    seed: int,
+) -> tuple[IntArray, float]:
+    """Seeds from ``first``, growth and local search until ``deadline``: the labels and the
+    objective."""
+    n = len(adj)
+    # 1. seeds: farthest-first from ``first``
     seeds = [first]
     nearest = t[first].copy()
     while len(seeds) < k:
@@ -208,7 +247,6 @@ def partition(
         return (load_r / mean_w - 1.0) ** 2 + mu * (radius_r / ref_r) ** 2
 
     rng = np.random.default_rng(seed)
-    deadline = time.perf_counter() + time_limit_s
     improved = True
     while improved and time.perf_counter() < deadline:
         improved = False
@@ -249,7 +287,8 @@ def partition(
             improved = True
         for r in range(k):
             centres[r], radius[r] = _radius(list(members[r]), t)
-    return figures(labels, w, t, k)
+    total = float(sum(cost(load[r], radius[r]) for r in range(k)))
+    return labels, total
 
 
 def figures(labels: IntArray, workload: FloatArray, times: FloatArray, k: int) -> Beats:
