@@ -528,7 +528,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--devices", type=int, default=None)
     parser.add_argument("--postgres-url", default=os.environ.get(POSTGRES_ENV))
-    parser.add_argument("--sqlite-only", action="store_true")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--sqlite-only", action="store_true")
+    only.add_argument("--postgres-only", action="store_true", help="skip SQLite")
     args = parser.parse_args(argv)
     rows = args.rows or (3_000 if args.smoke else 100_000 if args.quick else 1_000_000)
     devices = args.devices or (500 if args.smoke else 20_000 if args.quick else 100_000)
@@ -538,6 +540,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("registers: pandas is not installed (pip install -e '.[bench]'): peer skipped")
         return 0
     run_on = backends(args.postgres_url, sqlite_only=args.sqlite_only)
+    if args.postgres_only:
+        run_on = [(backend, url) for backend, url in run_on if backend != "sqlite"]
+        if not run_on:
+            parser.error(f"--postgres-only needs --postgres-url or {POSTGRES_ENV}")
     tmp = Path(tempfile.mkdtemp(prefix="fangkong-registers-"))
     failed = 0
     try:

@@ -35,7 +35,7 @@ from sqlalchemy import ColumnElement, Connection, Float, Select, case, cast, fun
 from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area
-from fangkong.core.scoping import Scope, as_system
+from fangkong.core.scoping import Scope, as_system, whole_tree
 from fangkong.devices.models import AreaZone, Device, DeviceStatus, DeviceType, OwnerKind, ZoneType
 from fangkong.facilities.models import Facility, FacilityType
 
@@ -283,11 +283,12 @@ def _codes(column: Any, values: tuple[Any, ...]) -> Any:
 def _device_groups(conn: Connection, where: ColumnElement[bool]) -> list[I64]:
     """The devices matching ``where`` counted by the database per area, type, owner, zone,
     networked and status: seven integer columns (the last the count), the choices as their
-    indexes in :data:`TYPES`, ``OwnerKind``, :data:`ZONES` and :data:`STATUSES`. The database
-    groups the raw columns (no expression per row); the few groups are coded here."""
-    # In the order of the covering index ix_device_figures: the database counts from the
-    # index alone, in its order (no table read, no sort). Counted by area_id, which the
-    # index holds (never null here: ``where`` keeps devices of areas).
+    indexes in :data:`TYPES`, ``OwnerKind``, :data:`ZONES` and :data:`STATUSES`.
+
+    Grouped in the order of the covering index ``ix_device_figures``: the database counts
+    from the index alone, in its order (no table read, no sort); the choices are coded on
+    the few groups, not on every device. Counted by ``area_id``, which the index holds
+    (never null here: ``where`` keeps devices of areas)."""
     keys = (
         Device.area_id,
         Device.zone_type,
@@ -296,29 +297,23 @@ def _device_groups(conn: Connection, where: ColumnElement[bool]) -> list[I64]:
         Device.networked,
         Device.status,
     )
-    query = select(*keys, func.count(Device.area_id)).where(where).group_by(*keys)
-    codes = [
-        {v.value: i for i, v in enumerate(values)}
-        for values in (TYPES, tuple(OwnerKind), ZONES, STATUSES)
-    ]
-
-    def code(table: dict[str, int], value: Any) -> int:
-        return table.get(str(getattr(value, "value", value)), -1)
-
-    rows = [
-        (
-            area,
-            code(codes[0], kind),
-            code(codes[1], owner),
-            code(codes[2], zone),
-            1 if networked else 0,
-            code(codes[3], status),
-            count,
-        )
-        for area, zone, kind, owner, networked, status, count in conn.execute(query)
-    ]
-    block = np.array(rows, dtype=np.int64).reshape(-1, 7)
-    return [np.ascontiguousarray(block[:, i]) for i in range(7)]
+    groups = (
+        select(*keys, func.count(Device.area_id).label("devices"))
+        .where(where)
+        .group_by(*keys)
+        .subquery()
+    )
+    g = groups.c
+    query = select(
+        g.area_id,
+        _codes(g.device_type, TYPES),
+        _codes(g.owner_kind, tuple(OwnerKind)),
+        _codes(g.zone_type, ZONES),
+        case((g.networked, 1), else_=0),
+        _codes(g.status, STATUSES),
+        g.devices,
+    )
+    return [c.astype(np.int64) for c in _columns(conn, query, 7)]
 
 
 def _covered(
@@ -393,6 +388,10 @@ def load(session: Session, *, scope: Scope, root_path: str | None = None) -> Inp
     in_areas: ColumnElement[bool] = Device.area_id.in_(
         select(Area.id).where(scope.clause(Area.path))
     )
+    if root_path is None and whole_tree(session, scope):
+        # Every area: no join to the areas, so that the database counts straight from the
+        # index in its order (a device of no area is in no leaf, left out below anyway).
+        in_areas = Device.area_id.is_not(None)
     if root_path:
         in_areas = Device.area_path.startswith(root_path, autoescape=True) & in_areas
     d_area, d_type, d_owner, d_zone, d_net, d_status, d_count = _device_groups(conn, in_areas)
