@@ -393,6 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=None)
     parser.add_argument("--postgres-url", default=os.environ.get(POSTGRES_ENV))
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--postgres-only", action="store_true")
     args = parser.parse_args(argv)
     incidents = args.incidents or (3_000 if args.smoke else 100_000 if args.quick else 1_000_000)
     cases = args.cases or (500 if args.smoke else 10_000 if args.quick else 100_000)
@@ -406,6 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = 0
     try:
         for backend, pg_url in backends(args.postgres_url, sqlite_only=args.sqlite_only):
+            if args.postgres_only and backend != "postgresql":
+                continue
             prepared = prepare(tmp / backend, postgres_url=pg_url)
             setup = time.perf_counter()
             _incidents_setup(prepared.url, incidents)
