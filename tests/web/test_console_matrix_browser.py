@@ -886,7 +886,13 @@ def test_admin_audit_areas_and_not_found(
     page.click(f"tr[data-user={managed}] a")
     state = page.locator("#user-state")
     expect(state).to_have_text("正常" if zh else "Active")
+    # Deactivating asks first, and says what it does.
     page.click("form[action$='/deactivate'] button")
+    dialog = page.locator("#confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("令牌" if zh else "tokens")
+    _no_english(page, lang, "deactivation question")
+    page.click("#confirm-yes")
     expect(state).to_have_text("已停用" if zh else "Deactivated")
     _no_english(page, lang, "user deactivated")
     page.click("form[action$='/activate'] button")
