@@ -478,8 +478,14 @@ def build(
     )
     t = step("posts, units and a year of incidents", t)
     build_demo_planning(session, network=network, city_code=CITY_CODE)
-    build_demo_registers(session, pbf=pbf, roads=roads, now=utcnow(), cipher=cipher)
     t = step("coverage today, a placement scenario, checkpoints", t)
+    registers = build_demo_registers(session, pbf=pbf, roads=roads, now=utcnow(), cipher=cipher)
+    t = step(
+        f"registers: {registers.facilities} key facilities, {registers.devices:,} devices, "
+        f"{registers.holders} hazardous-material holders with {registers.movements:,} ledger "
+        f"rows ({registers.discrepancies_planted} faults planted)",
+        t,
+    )
     build_demo_planning_two(session, network=network, city_code=CITY_CODE, zone=zone, now=utcnow())
     t = step("hotspots, hour-of-week deployment, beats", t)
     build_demo_events(
