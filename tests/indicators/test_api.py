@@ -309,5 +309,12 @@ def test_reports_download_and_templates(live_server: LiveServer, admin: httpx.Cl
     try:
         page = console.get("/indicators/report", params={"period": MONTH, "format": "xlsx"})
         assert page.status_code == 200 and page.content[:2] == b"PK"
+        dashboard = console.get("/indicators", params={"period": MONTH}).text
+        annual = 'href="/indicators/report?kind=annual&amp;period=2025&amp;area=T&amp;format=pdf"'
+        assert annual in dashboard
+        pdf_file = console.get(
+            "/indicators/report", params={"kind": "annual", "period": "2025", "format": "pdf"}
+        )
+        assert pdf_file.status_code == 200 and pdf_file.content.startswith(b"%PDF")
     finally:
         console.close()
