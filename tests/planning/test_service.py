@@ -361,6 +361,49 @@ def test_a_job_reports_progress_and_stores_its_result(job_factory: sessionmaker[
         assert run.progress == 1.0
 
 
+def test_a_silent_job_and_the_runs_queued_behind_it_are_not_lost(
+    job_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job that reports nothing for longer than a run takes to read as lost (a first
+    compilation, a long stage on a loaded machine), and a run queued behind it, stay running
+    and queued while their server lives: the runner beats for them."""
+    monkeypatch.setattr(runs, "STALE_AFTER", timedelta(seconds=1))
+    monkeypatch.setattr(jobs, "HEARTBEAT_S", 0.2)
+    first, second = _queued(job_factory), _queued(job_factory)
+    release = threading.Event()
+
+    def silent(
+        session: Session, progress: jobs.Progress, cancel: threading.Event
+    ) -> dict[str, object]:
+        release.wait(30)
+        return {"status": "optimal"}
+
+    def quick(
+        session: Session, progress: jobs.Progress, cancel: threading.Event
+    ) -> dict[str, object]:
+        return {"status": "optimal"}
+
+    runner = jobs.runner_for(job_factory)
+    futures = [runner.submit(first, silent), runner.submit(second, quick)]
+    try:
+        time.sleep(2.5)  # more than twice STALE_AFTER without a report
+        with job_factory() as session:
+            shown = {
+                run_id: runs.shown_status(run)
+                for run_id in (first, second)
+                if (run := session.get(Run, run_id)) is not None
+            }
+        assert shown == {first: RunStatus.RUNNING, second: RunStatus.QUEUED}
+    finally:
+        release.set()
+        for future in futures:
+            future.result(timeout=30)
+    with job_factory() as session:
+        for run_id in (first, second):
+            run = session.get(Run, run_id)
+            assert run is not None and run.status == RunStatus.DONE
+
+
 def test_a_job_is_cancelled(job_factory: sessionmaker[Session]) -> None:
     run_id = _queued(job_factory)
     started = threading.Event()
@@ -434,15 +477,13 @@ def test_a_job_that_breaks_stores_a_translated_failure(
             assert runs.error_text(run, language) == expected
 
 
-def test_an_error_stored_as_text_reads_as_it_is(job_factory: sessionmaker[Session]) -> None:
+def test_an_error_stored_as_text_reads_as_it_is(db: Session) -> None:
     """Runs failed before errors were stored by key keep their text."""
-    run_id = _queued(job_factory)
-    with job_factory() as session:
-        run = session.get(Run, run_id)
-        assert run is not None
-        run.error = "p must lie in 1..500"
-        assert runs.error_of(run) == (None, {})
-        assert runs.error_text(run, "zh-CN") == "p must lie in 1..500"
+    run = runs.create(db, kind=RunKind.PLACEMENT, params={"p": 1}, area_path="/", actor=ACTOR)
+    run.error = "p must lie in 1..500"
+    db.flush()
+    assert runs.error_of(run) == (None, {})
+    assert runs.error_text(run, "zh-CN") == "p must lie in 1..500"
 
 
 def test_a_site_far_from_every_road_reaches_nothing_and_is_named(

@@ -27,6 +27,9 @@ from fangkong.planning.models import Run
 log = logging.getLogger(__name__)
 
 REPORT_EVERY_S = 0.5
+#: The runner marks its queued and running runs alive this often (s), whatever their jobs
+#: report: a run reads as lost only when its server has gone (see ``runs.STALE_AFTER``).
+HEARTBEAT_S = 30.0
 
 #: progress(stage, fraction 0-1, figures)
 Progress = Callable[[str, float, dict[str, float]], None]
@@ -40,12 +43,40 @@ class Runner:
         self.factory = factory
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planning-job")
         self.cancels: dict[int, threading.Event] = {}
+        self._beating: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
 
     def submit(self, run_id: int, work: Work) -> Future[None]:
         """Run ``work`` for the (committed) run ``run_id``."""
         event = threading.Event()
-        self.cancels[run_id] = event
+        with self._lock:
+            self.cancels[run_id] = event
+            if self._beating is None or not self._beating.is_alive():
+                self._beating = threading.Thread(
+                    target=self._beat, name="planning-heartbeat", daemon=True
+                )
+                self._beating.start()
         return self.pool.submit(self.execute, run_id, work, event)
+
+    def _beat(self) -> None:
+        """Mark this runner's queued and running runs alive every :data:`HEARTBEAT_S` until
+        it has none (a job that reports nothing for minutes, or a run queued behind a long
+        one, is not lost while its server lives)."""
+        while True:
+            with self._lock:
+                # woken early when a run leaves, so the thread ends with the runner's last job
+                if self.cancels:
+                    self._changed.wait(HEARTBEAT_S)
+                pending = list(self.cancels)
+                if not pending:
+                    self._beating = None
+                    return
+            try:
+                with session_scope(self.factory) as session:
+                    runs.heartbeat(session, pending)
+            except Exception:  # a beat lost is no reason to stop; the next one may pass
+                log.exception("planning runs %s: heartbeat failed", pending)
 
     def cancel(self, run_id: int) -> None:
         """Stop a job of this process now (others see the flag at their next report)."""
@@ -57,7 +88,9 @@ class Runner:
         try:
             execute(self.factory, run_id, work, cancel)
         finally:
-            self.cancels.pop(run_id, None)
+            with self._lock:
+                self.cancels.pop(run_id, None)
+                self._changed.notify_all()
 
 
 def execute(

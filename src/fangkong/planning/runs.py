@@ -222,6 +222,15 @@ def result_of(run: Run) -> dict[str, Any]:
     return data
 
 
+def heartbeat(session: Session, run_ids: list[int]) -> None:
+    """Mark the queued or running runs of ``run_ids`` alive (their server still has them)."""
+    session.execute(
+        update(Run)
+        .where(Run.id.in_(run_ids), Run.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)))
+        .values(updated_at=utcnow())
+    )
+
+
 def shown_status(run: Run) -> RunStatus | str:
     """The status, or ``lost`` for a job that stopped reporting (its server went away)."""
     if run.status in (RunStatus.RUNNING, RunStatus.QUEUED) and (
