@@ -183,7 +183,8 @@
     const end = new Date();
     const start = new Date(end.getTime() - days * 86400000);
     const body = { start: start.toISOString(), end: end.toISOString(), resolution: Number(data.get("resolution")),
-      categories: list(data.get("categories")), priorities: list(data.get("priorities")) };
+      categories: list(data.get("categories")), priorities: list(data.get("priorities")),
+      hours: list(data.get("hours")).map(Number) };
     if (data.get("area_code")) body.area_code = data.get("area_code");
     if (data.get("compare")) { body.compare_end = body.start; body.compare_start = new Date(start.getTime() - days * 86400000).toISOString(); }
     submit(event.target, "/api/v1/planning/hotspots", body);
