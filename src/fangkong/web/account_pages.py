@@ -7,17 +7,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fangkong.areas.models import Area
 from fangkong.core import auth, login, permissions, totp
 from fangkong.core.audit import Actor
 from fangkong.core.bounds import Id
 from fangkong.core.db import utcnow
-from fangkong.core.errors import FangkongError, InvalidInput, Throttled, Unauthorized
+from fangkong.core.errors import FangkongError, InvalidInput, NotFound, Throttled, Unauthorized
+from fangkong.core.i18n import translate
 from fangkong.core.models import Role, User
-from fangkong.http import deps
+from fangkong.core.scoping import Scope
+from fangkong.http import deps, forms
 from fangkong.http.deps import (
     SESSION_PENDING,
     SESSION_VERSION,
@@ -37,6 +41,7 @@ from fangkong.http.deps import (
 from fangkong.http.templating import render
 from fangkong.web.accounts import in_scope, managed_user
 from fangkong.web.pages import _safe_next
+from fangkong.web.schemas import UserIn
 
 router = APIRouter(include_in_schema=False)
 #: How long a login may wait between its password and its second factor.
@@ -364,6 +369,122 @@ def user_page(
         tokens=auth.get_tokens(db, user_id=target.id),
         now=utcnow(),
         roles=list(Role),
+    )
+
+
+# --- A new user -------------------------------------------------------------------------------
+
+#: The fields of the new user's form, in the order of the schema the API checks.
+NEW_USER_FIELDS = ("username", "display_name", "password", "role", "area_codes")
+#: At most this many areas are offered, and read from a submitted form.
+MAX_AREAS = 500
+FormValues = Annotated[dict[str, str], Depends(forms.form_values)]
+
+
+async def _picked_areas(request: Request) -> list[str]:
+    """The area codes ticked on the form (a repeated field, which :func:`forms.form_values`
+    reads once)."""
+    form = await request.form()
+    picked = [v.strip()[:64] for v in form.getlist("area_codes") if isinstance(v, str)]
+    return [code for code in dict.fromkeys(picked) if code][:MAX_AREAS]
+
+
+PickedAreas = Annotated[list[str], Depends(_picked_areas)]
+
+
+def _own_areas(db: Session, scope: Scope) -> list[Area]:
+    """The areas an administrator may bind a new user to: those in their own scope."""
+    return list(
+        db.scalars(select(Area).where(scope.clause(Area.path)).order_by(Area.code).limit(MAX_AREAS))
+    )
+
+
+def _new_user_form(
+    request: Request,
+    db: Session,
+    user: User,
+    scope: Scope,
+    language: str,
+    *,
+    values: dict[str, str],
+    picked: list[str],
+    errors: forms.FormErrors | None = None,
+) -> Response:
+    shown = {k: v for k, v in values.items() if k != "password"}  # never sent back
+    return render(
+        request,
+        "user_new.html",
+        language=language,
+        user=user,
+        status_code=422 if errors else 200,
+        values=shown,
+        picked=set(picked),
+        errors=errors or forms.FormErrors(),
+        roles=[(r.value, translate(f"role.{r.value}", language)) for r in Role],
+        areas=_own_areas(db, scope),
+    )
+
+
+@router.get("/users/new", response_class=HTMLResponse, dependencies=_MANAGE)
+def new_user_page(
+    request: Request, db: DbSession, user: CurrentUser, scope: UserScope, language: Language
+) -> Response:
+    """Create a user of one's areas: name, role, areas (one's own) and a first password."""
+    return _new_user_form(request, db, user, scope, language, values={}, picked=[])
+
+
+@router.post("/users/new", response_class=HTMLResponse, dependencies=_MANAGE)
+def create_user_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+    picked: PickedAreas,
+) -> Response:
+    """Check the form by the API's schema; every area must lie in one's scope (a code outside
+    it reads as unknown, as in the API); create the user (audited as the API's create, the
+    password neither logged nor audited) and show their page. A refusal is shown beside its
+    field."""
+    data: dict[str, Any] = forms.text(values, "username", "display_name", "role")
+    if values.get("password"):
+        data["password"] = values["password"]  # as typed: spaces count
+    data["area_codes"] = picked
+    errors = forms.FormErrors()
+    if not picked:
+        errors.add("area_codes", translate("error.form.required", language))
+    checked, errors = forms.validate(UserIn, data, language=language, errors=errors)
+    if checked is not None:
+        rows = db.execute(select(Area.code, Area.path).where(Area.code.in_(checked.area_codes)))
+        paths: dict[str, str] = {code: path for code, path in rows}
+        outside = [code for code in checked.area_codes if not scope.covers(paths.get(code))]
+        try:
+            if outside:
+                raise NotFound(
+                    key="error.areas.area_not_found",
+                    params={"code": outside[0]},
+                    field="area_codes",
+                )
+            with db.begin_nested():  # a refused create leaves nothing behind in the request
+                created = auth.create(
+                    db,
+                    username=checked.username,
+                    display_name=checked.display_name,
+                    password=checked.password,
+                    role=checked.role,
+                    area_codes=checked.area_codes,
+                    actor=actor,
+                    min_length=get_settings(request).password_min_length,
+                )
+            return RedirectResponse(f"/users/{created.id}", status_code=303)
+        except FangkongError as exc:
+            if exc.status_code not in (404, 409, 422):
+                raise
+            errors = forms.from_error(exc, language=language, fields=NEW_USER_FIELDS)
+    return _new_user_form(
+        request, db, user, scope, language, values=values, picked=picked, errors=errors
     )
 
 
