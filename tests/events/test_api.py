@@ -325,3 +325,77 @@ def test_an_incident_leads_to_the_plans_to_activate(
     matching = page.text.split('id="plans-matching"')[1].split("</table>")[0]
     assert 'data-plan="EP-FI"' in matching
     client.close()
+
+
+def test_an_activations_checkpoints_and_facilities_are_marked_once(
+    admin: httpx.Client, live_server: LiveServer
+) -> None:
+    lon, lat = grid_centre(GRID)
+    checkpoint = admin.post(
+        "/api/v1/planning/checkpoints",
+        json={"code": "EP-K1", "name": "南出口卡口", "lon": lon, "lat": lat - 0.002},
+    )
+    assert checkpoint.status_code in (201, 409), checkpoint.text
+    made = admin.post(
+        "/api/v1/emergency-plans",
+        json={
+            "code": "EP-ST",
+            "name": "火灾处置",
+            "category": "fire",
+            "level": 2,
+            "area_code": GRID,
+            "tiers": [{"count": 1}],
+            "checkpoint_codes": ["EP-K1"],
+            "target_first_s": 300,
+            "target_full_s": 600,
+        },
+    )
+    assert made.status_code == 201, made.text
+    plan = made.json()
+    incident = admin.post(
+        "/api/v1/incidents",
+        headers={"Idempotency-Key": "ep-steps-1"},
+        json={
+            "category": "fire",
+            "subtype": "building",
+            "priority": "P2",
+            "source": "call",
+            "lon": lon,
+            "lat": lat,
+        },
+    )
+    assert incident.status_code in (200, 201), incident.text
+    activated = admin.post(
+        "/api/v1/emergency-activations",
+        json={"plan_id": plan["id"], "incident_id": incident.json()["id"]},
+    )
+    assert activated.status_code == 201, activated.text
+    activation = activated.json()
+    assert [(s["code"], s["done"]) for s in activation["steps"]] == [("EP-K1", False)]
+    ref = activation["steps"][0]["ref_id"]
+    path = f"/api/v1/emergency-activations/{activation['id']}/steps"
+    viewer = live_server.client(_viewer(live_server))
+    assert viewer.post(path, json={"kind": "checkpoint", "ref_id": ref}).status_code == 403
+    viewer.close()
+    assert admin.post(path, json={"kind": "facility", "ref_id": ref}).status_code == 422
+    assert admin.post(path, json={"kind": "checkpoint", "ref_id": 2**70}).status_code == 422
+    marked = admin.post(path, json={"kind": "checkpoint", "ref_id": ref, "note": "已封闭"})
+    assert marked.status_code == 201, marked.text
+    (step,) = marked.json()["steps"]
+    assert step["done"] and step["done_by"] and step["note"] == "已封闭"
+    assert step["after_s"] is not None and step["after_s"] >= 0
+    again = admin.post(path, json={"kind": "checkpoint", "ref_id": ref})
+    assert again.status_code == 409
+    console = live_server.console_client("api_admin")
+    page = console.get(f"/emergency-activations/{activation['id']}")
+    assert 'data-step="EP-K1" data-done="1"' in page.text
+    refused = console.post(
+        f"/emergency-activations/{activation['id']}/steps",
+        data={
+            "kind": "checkpoint",
+            "ref_id": str(ref),
+            "csrf_token": console.headers["X-CSRF-Token"],
+        },
+    )
+    assert refused.status_code == 422 and 'id="activation-error"' in refused.text
+    console.close()

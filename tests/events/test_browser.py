@@ -3,8 +3,9 @@
 Large-event security: an inspector on a phone opens an approved application under way (its
 grade and factors, no sideways scrolling), taps the map to place a post and adds it, sees the
 rings checked, and finds the event's posts on the command map. Emergency plans: a commander
-drills a plan on a simulated incident, sees the drill flagged, confirms the proposed units and
-records a finding."""
+drills a plan on a simulated incident, sees the drill flagged, confirms the proposed units,
+records a finding, and marks the checkpoint closed and the facility notified (asked first, then
+shown with who and the seconds since the activation, and no button to mark them again)."""
 
 from __future__ import annotations
 
@@ -148,6 +149,22 @@ def test_a_commander_drills_a_plan_confirms_and_records_a_finding(
             "/api/v1/posts",
             json={"code": "EB-P1", "name": "灯会岗", "kind": "street_post", "lon": lon, "lat": lat},
         )
+        checkpoint = admin.post(
+            "/api/v1/planning/checkpoints",
+            json={"code": "EB-K1", "name": "北出口卡口", "lon": lon, "lat": lat + 0.002},
+        )
+        assert checkpoint.status_code in (201, 409), checkpoint.text
+        hospital = admin.post(
+            "/api/v1/facilities",
+            json={
+                "code": "EB-H1",
+                "name": "县中医院",
+                "facility_type": "hospital",
+                "lon": lon + 0.002,
+                "lat": lat,
+            },
+        )
+        assert hospital.status_code in (201, 409), hospital.text
         plan = admin.post(
             "/api/v1/emergency-plans",
             json={
@@ -157,6 +174,8 @@ def test_a_commander_drills_a_plan_confirms_and_records_a_finding(
                 "level": 1,
                 "area_code": "T-D1-S2",
                 "tiers": [{"unit_types": ["car"], "count": 1}],
+                "checkpoint_codes": ["EB-K1"],
+                "facility_codes": ["EB-H1"],
                 "target_first_s": 300,
                 "target_full_s": 600,
             },
@@ -200,6 +219,28 @@ def test_a_commander_drills_a_plan_confirms_and_records_a_finding(
         page.fill("#finding-form textarea[name=finding]", "集结慢")
         page.click("#add-finding")
         expect(page.locator("#finding-list li a")).to_have_count(1)
+        # The checkpoint closed and the hospital notified, each once, with the time since.
+        for list_id, code, note in (
+            ("close-checkpoints", "EB-K1", ""),
+            ("notify-facilities", "EB-H1", "急诊科已接报"),
+        ):
+            row = page.locator(f'#{list_id} [data-step="{code}"]')
+            expect(row).to_have_attribute("data-done", "0")
+            if note:
+                row.locator("input[name=note]").fill(note)
+            row.locator("button[data-confirm]").click()
+            expect(page.locator("#confirm-dialog")).to_be_visible()
+            page.click("#confirm-yes")
+            expect(row).to_have_attribute("data-done", "1")
+            expect(row.locator(".step-after")).to_have_text(re.compile(r"^\d+$"))
+            expect(row).to_contain_text("eb_commander")
+            expect(row.locator("button")).to_have_count(0)
+        expect(page.locator('#notify-facilities [data-step="EB-H1"]')).to_contain_text(
+            "急诊科已接报"
+        )
+        expect(page.locator('#close-checkpoints [data-step="EB-K1"] .badge.ok')).to_have_text(
+            "已完成" if language == "zh-CN" else "Done"
+        )
         page.goto(f"{live_server.base_url}/emergency-activations?kind=drill")
         expect(page.locator('#activation-list tr[data-drill="true"]').first).to_be_visible()
         assert errors == [], errors

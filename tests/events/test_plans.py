@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cases.case_helpers import CALENDAR
@@ -18,6 +19,7 @@ from events.events_helpers import ACTOR, CIPHER, T0, add_post, add_unit, street_
 from factories import grid_centre
 from fangkong.cases import service as cases
 from fangkong.core.errors import Conflict, InvalidInput
+from fangkong.core.models import AuditEvent
 from fangkong.core.scoping import SYSTEM_SCOPE
 from fangkong.dispatch import kpis as dispatch_kpis
 from fangkong.dispatch import service as dispatch
@@ -30,8 +32,11 @@ from fangkong.dispatch.models import (
     UnitType,
 )
 from fangkong.events import activations, plans
-from fangkong.events.models import Activation, EmergencyPlan
+from fangkong.events.models import Activation, EmergencyPlan, StepKind
 from fangkong.events.schemas import FindingIn, PlanIn
+from fangkong.facilities import register as facility_register
+from fangkong.facilities.models import FacilityType
+from fangkong.facilities.schemas import FacilityIn
 from fangkong.network.service import Network
 from fangkong.planning import service as planning
 from fangkong.planning.models import CheckpointStatus, Direction
@@ -387,4 +392,118 @@ def test_a_tier_may_name_its_units_or_the_stations_they_come_from(
             data=plan_in("PL-10", tiers=[{"call_signs": ["NOBODY"], "count": 1}]),
             actor=ACTOR,
             scope=None,
+        )
+
+
+def test_the_commander_marks_checkpoints_closed_and_facilities_notified_once(
+    db: Session, network: Network, forces: dict[str, int]
+) -> None:
+    lon, lat = grid_centre(GRID)
+    checkpoint = planning.create_checkpoint(
+        db,
+        code="PL-K9",
+        name="西出口卡口",
+        lon=lon - 0.002,
+        lat=lat,
+        direction=Direction.BOTH,
+        status=CheckpointStatus.ACTIVE,
+        actor=ACTOR,
+        scope=SYSTEM_SCOPE,
+    )
+    hospital = facility_register.create(
+        db,
+        data=FacilityIn.model_validate(
+            {
+                "code": "PL-H1",
+                "name": "县人民医院",
+                "facility_type": FacilityType.HOSPITAL,
+                "lon": lon,
+                "lat": lat + 0.002,
+            }
+        ),
+        actor=ACTOR,
+        scope=None,
+    )
+    plan = plans.create_plan(
+        db,
+        data=plan_in("PL-S1", checkpoint_codes=["PL-K9"], facility_codes=["PL-H1"]),
+        actor=ACTOR,
+        scope=None,
+    )
+    activation = activate(db, plan, network, incident(db, "pl-steps-1"))
+    rows = activations.steps_of(db, activation)
+    assert [(r.kind, r.code, r.step) for r in rows] == [
+        (StepKind.CHECKPOINT, "PL-K9", None),
+        (StepKind.FACILITY, "PL-H1", None),
+    ]
+    started = activation.started_at
+    closed = activations.mark_step(
+        db,
+        activation=activation,
+        kind=StepKind.CHECKPOINT,
+        ref_id=checkpoint.id,
+        user=None,
+        actor=ACTOR,
+        now=started + timedelta(seconds=185),
+    )
+    assert (closed.done_by, closed.done_at) == (ACTOR.username, started + timedelta(seconds=185))
+    # A second mark of the same checkpoint is refused: no undo, no re-marking.
+    with pytest.raises(Conflict) as again:
+        activations.mark_step(
+            db,
+            activation=activation,
+            kind=StepKind.CHECKPOINT,
+            ref_id=checkpoint.id,
+            note="重复",
+            user=None,
+            actor=ACTOR,
+            now=started + timedelta(seconds=200),
+        )
+    assert again.value.key == "error.events.step_done"
+    # A facility id is not a checkpoint of the plan, nor is anything outside the plan.
+    for kind, ref in ((StepKind.CHECKPOINT, hospital.id + 10_000), (StepKind.FACILITY, 0)):
+        with pytest.raises(InvalidInput) as outside:
+            activations.mark_step(
+                db,
+                activation=activation,
+                kind=kind,
+                ref_id=ref,
+                user=None,
+                actor=ACTOR,
+                now=started,
+            )
+        assert outside.value.key == "error.events.step_not_in_plan"
+    activations.mark_step(
+        db,
+        activation=activation,
+        kind=StepKind.FACILITY,
+        ref_id=hospital.id,
+        note="电话通知急诊科，先前误报已更正",
+        user=None,
+        actor=ACTOR,
+        now=started + timedelta(seconds=420),
+    )
+    db.expire_all()
+    reread = activations.get_activation_or_raise(db, activation_id=activation.id, scope=None)
+    rows = activations.steps_of(db, reread)
+    assert [(r.code, r.after_s) for r in rows] == [("PL-K9", 185.0), ("PL-H1", 420.0)]
+    assert rows[1].step is not None and rows[1].step.note.startswith("电话通知")
+    marks = db.scalars(
+        select(AuditEvent).where(
+            AuditEvent.entity == "emergency_activation",
+            AuditEvent.entity_id == str(activation.id),
+            AuditEvent.action == "mark_step",
+        )
+    ).all()
+    assert sorted(m.detail["after_s"] for m in marks) == [185.0, 420.0]
+    activations.end(db, activation=reread, actor=ACTOR, now=started + timedelta(seconds=500))
+    with pytest.raises(Conflict):
+        activations.mark_step(
+            db,
+            activation=reread,
+            kind=StepKind.CHECKPOINT,
+            ref_id=checkpoint.id,
+            user=None,
+            actor=ACTOR,
+            now=started + timedelta(seconds=600),
         )

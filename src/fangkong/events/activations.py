@@ -36,8 +36,8 @@ from fangkong.dispatch import service as dispatch
 from fangkong.dispatch.models import Incident, Post, Priority, Source, Unit, UnitStatus
 from fangkong.dispatch.recommend import MAX_LIMIT, recommend
 from fangkong.dispatch.taxonomy import check as check_category
-from fangkong.events.models import Activation, EmergencyPlan
-from fangkong.events.plans import LEVEL_OF
+from fangkong.events.models import Activation, ActivationStep, EmergencyPlan, StepKind
+from fangkong.events.plans import LEVEL_OF, checkpoints_of, facilities_of
 from fangkong.events.schemas import FindingIn
 from fangkong.network.service import Network
 
@@ -320,6 +320,110 @@ def start_drill(
         now=now,
         drill=True,
     )
+
+
+# --- the steps: checkpoints closed, facilities notified ----------------------------------------
+
+
+NOTE_MAX = 500
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One of the plan's checkpoints or facilities on an activation's page: its code and
+    name, and the entry that marked it done (None while open) with the seconds from the
+    activation to it."""
+
+    kind: StepKind
+    ref_id: int
+    code: str
+    name: str
+    step: ActivationStep | None
+
+    @property
+    def after_s(self) -> float | None:
+        if self.step is None:
+            return None
+        return (self.step.done_at - self.step.activation.started_at).total_seconds()
+
+
+def steps_of(session: Session, activation: Activation) -> list[StepRow]:
+    """The plan's checkpoints to close then its facilities to notify, in code order, each
+    with the entry that marked it done on this activation."""
+    done = {(s.kind, s.ref_id): s for s in activation.steps}
+    rows = [
+        StepRow(StepKind.CHECKPOINT, c.id, c.code, c.name, done.get((StepKind.CHECKPOINT, c.id)))
+        for c in checkpoints_of(session, activation.plan)
+    ]
+    rows += [
+        StepRow(StepKind.FACILITY, f.id, f.code, f.name, done.get((StepKind.FACILITY, f.id)))
+        for f in facilities_of(session, activation.plan)
+    ]
+    return rows
+
+
+def mark_step(
+    session: Session,
+    *,
+    activation: Activation,
+    kind: StepKind,
+    ref_id: int,
+    note: str = "",
+    user: User | None,
+    actor: Actor,
+    now: datetime,
+) -> ActivationStep:
+    """The commander marks one of the plan's checkpoints closed or facilities notified: who
+    and when are kept and audited. Once only: there is no undo, and a second mark of the
+    same one is refused (a mistake is said in a note or a finding)."""
+    if activation.ended_at is not None:
+        raise Conflict(key="error.events.ended", params={"id": activation.id}, field="id")
+    named = (
+        activation.plan.checkpoint_ids
+        if kind == StepKind.CHECKPOINT
+        else (activation.plan.facility_ids)
+    )
+    if ref_id not in named:
+        raise InvalidInput(
+            key="error.events.step_not_in_plan",
+            params={"id": ref_id, "plan": activation.plan.code},
+            field="ref_id",
+        )
+    earlier = next((s for s in activation.steps if s.kind == kind and s.ref_id == ref_id), None)
+    if earlier is not None:
+        raise Conflict(
+            key="error.events.step_done",
+            params={"at": earlier.done_at.isoformat(timespec="seconds")},
+            field="ref_id",
+        )
+    text = note.strip()
+    if len(text) > NOTE_MAX:
+        raise InvalidInput(key="error.events.note_length", params={"max": NOTE_MAX}, field="note")
+    step = ActivationStep(
+        kind=kind,
+        ref_id=ref_id,
+        done_at=now,
+        done_by_id=user.id if user is not None else actor.user_id,
+        done_by=(actor.username or "")[:128],
+        note=text,
+    )
+    activation.steps.append(step)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="mark_step",
+        entity="emergency_activation",
+        entity_id=activation.id,
+        detail={
+            "kind": kind.value,
+            "ref_id": ref_id,
+            "after_s": round((now - activation.started_at).total_seconds(), 1),
+        }
+        | ({"note": text} if text else {}),
+        area_path=activation.area_path,
+    )
+    return step
 
 
 # --- reads, timings and findings -------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.areas.models import LocatedMixin
@@ -161,3 +161,44 @@ class Activation(Base):
     )
 
     plan: Mapped[EmergencyPlan] = relationship(lazy="joined")
+    steps: Mapped[list[ActivationStep]] = relationship(
+        back_populates="activation",
+        cascade="all, delete-orphan",
+        order_by="ActivationStep.id",
+        passive_deletes=True,
+    )
+
+
+class StepKind(StrEnum):
+    """What an activation's step is about: a checkpoint closed, a facility notified."""
+
+    CHECKPOINT = "checkpoint"
+    FACILITY = "facility"
+
+
+class ActivationStep(Base):
+    """One of the plan's checkpoints closed, or one of its facilities notified, during an
+    activation: who marked it and when (the time from the activation follows from
+    ``started_at``). Marked once: no undo and no re-marking; a mistake is said in the
+    ``note`` of the entry or in the activation's findings. Filed under its activation
+    (scoped through it)."""
+
+    __tablename__ = "emergency_activation_step"
+    __table_args__ = (UniqueConstraint("activation_id", "kind", "ref_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activation_id: Mapped[int] = mapped_column(
+        ForeignKey("emergency_activation.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[StepKind] = mapped_column(enum_column(StepKind, 16))
+    #: The checkpoint's or the facility's id (one of the plan's).
+    ref_id: Mapped[int] = mapped_column(Integer)
+    done_at: Mapped[datetime] = mapped_column()
+    done_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
+    #: Who marked it, as the audit names them (kept when the user is gone).
+    done_by: Mapped[str] = mapped_column(String(128), default="")
+    note: Mapped[str] = mapped_column(String(500), default="")
+
+    activation: Mapped[Activation] = relationship(back_populates="steps")

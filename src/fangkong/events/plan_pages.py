@@ -22,7 +22,7 @@ from fangkong.dispatch.taxonomy import TAXONOMY
 from fangkong.events import activations, importing, listing, plans
 from fangkong.events import permissions as perms
 from fangkong.events._web import network, read_upload
-from fangkong.events.models import Activation
+from fangkong.events.models import Activation, StepKind
 from fangkong.events.schemas import DrillIn, FindingIn, PlanIn
 from fangkong.http import forms, tables
 from fangkong.http.deps import (
@@ -392,8 +392,7 @@ def _activation_detail(
         plan=plan,
         timing=activations.timing(db, activation),
         shortfalls=activations.shortfalls_of(activation),
-        checkpoints=plans.checkpoints_of(db, plan),
-        facilities=plans.facilities_of(db, plan),
+        steps=activations.steps_of(db, activation),
         findings=activations.findings_of(db, activation),
         number=cases.number,
         aspects=FINDING_ASPECTS,
@@ -454,6 +453,47 @@ def confirm_page(
             request, db, user, scope, language, found, error=exc.text(language), status_code=422
         )
     return RedirectResponse(f"/emergency-activations/{found.id}", status_code=303)
+
+
+@router.post(
+    "/emergency-activations/{activation_id:int}/steps",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.ACTIVATE)],
+)
+def step_page(
+    request: Request,
+    activation_id: RecordId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    """Mark one of the plan's checkpoints closed or facilities notified (once, no undo);
+    back to the activation."""
+    found = activations.get_activation_or_raise(db, activation_id=activation_id, scope=scope)
+    kind, ref = values.get("kind", ""), values.get("ref_id", "")
+    try:
+        if kind not in {k.value for k in StepKind} or not ref.isdigit() or int(ref) > 2**31 - 1:
+            raise InvalidInput(key="error.events.step_kind", field="ref_id")
+        with db.begin_nested():
+            activations.mark_step(
+                db,
+                activation=found,
+                kind=StepKind(kind),
+                ref_id=int(ref),
+                note=values.get("note", ""),
+                user=user,
+                actor=actor,
+                now=utcnow(),
+            )
+    except FangkongError as exc:
+        db.expire(found, ["steps"])
+        return _activation_detail(
+            request, db, user, scope, language, found, error=exc.text(language), status_code=422
+        )
+    return RedirectResponse(f"/emergency-activations/{found.id}#{kind}s", status_code=303)
 
 
 @router.post(

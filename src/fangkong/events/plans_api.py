@@ -36,6 +36,7 @@ from fangkong.events.schemas import (
     PlanOut,
     PlanPage,
     RowErrorOut,
+    StepIn,
 )
 from fangkong.http import tables
 from fangkong.http.deps import (
@@ -332,6 +333,38 @@ def end_activation(
 ) -> ActivationOut:
     found = activations.get_activation_or_raise(db, activation_id=activation_id, scope=scope)
     return activation_out(db, activations.end(db, activation=found, actor=actor, now=utcnow()))
+
+
+@router.post(
+    "/emergency-activations/{activation_id:int}/steps",
+    response_model=ActivationOut,
+    status_code=201,
+    dependencies=[requires(perms.ACTIVATE)],
+    tags=["emergency plans"],
+)
+def mark_step(
+    activation_id: RecordId,
+    body: StepIn,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    actor: RequestActor,
+) -> ActivationOut:
+    """Mark one of the plan's checkpoints closed or facilities notified: who and when kept
+    and audited, the time from the activation shown. Once only (409 on a second mark), no
+    undo."""
+    found = activations.get_activation_or_raise(db, activation_id=activation_id, scope=scope)
+    activations.mark_step(
+        db,
+        activation=found,
+        kind=body.kind,
+        ref_id=body.ref_id,
+        note=body.note,
+        user=user,
+        actor=actor,
+        now=utcnow(),
+    )
+    return activation_out(db, found)
 
 
 @router.post(

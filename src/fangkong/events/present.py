@@ -20,6 +20,7 @@ from fangkong.events.schemas import (
     PostOut,
     ProposalOut,
     ShortfallOut,
+    StepOut,
     TierOut,
     TimingOut,
 )
@@ -123,4 +124,19 @@ def activation_out(session: Session, activation: Activation) -> ActivationOut:
             FindingOut(case_id=c.id, number=cases.number(c), state=c.state)
             for c in activations.findings_of(session, activation)
         ],
+        steps=[step_out(r) for r in activations.steps_of(session, activation)],
+    )
+
+
+def step_out(row: activations.StepRow) -> StepOut:
+    return StepOut(
+        kind=row.kind,
+        ref_id=row.ref_id,
+        code=row.code,
+        name=row.name,
+        done=row.step is not None,
+        done_at=row.step.done_at if row.step else None,
+        done_by=row.step.done_by if row.step else None,
+        after_s=row.after_s,
+        note=row.step.note if row.step else None,
     )

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from fangkong.core.bounds import AwareMoment, Id, Latitude, Longitude, NotBool, Text
 from fangkong.dispatch.models import Priority, UnitType
-from fangkong.events.models import RiskGrade, SecurityPostKind, VenueKind
+from fangkong.events.models import RiskGrade, SecurityPostKind, StepKind, VenueKind
 
 Code = Annotated[Text, Field(min_length=1, max_length=32)]
 Name = Annotated[Text, Field(min_length=1, max_length=128)]
@@ -203,6 +203,26 @@ class FindingIn(BaseModel):
     finding: Annotated[Text, Field(max_length=2000)] = ""
 
 
+class StepIn(BaseModel):
+    """Mark one of the plan's checkpoints closed or facilities notified (once, no undo)."""
+
+    kind: StepKind
+    ref_id: Id
+    note: Annotated[Text, Field(max_length=500)] = ""
+
+
+class StepOut(BaseModel):
+    kind: StepKind
+    ref_id: int
+    code: str
+    name: str
+    done: bool
+    done_at: datetime | None
+    done_by: str | None
+    after_s: float | None
+    note: str | None
+
+
 class ProposalOut(BaseModel):
     tier: int
     unit_id: int
@@ -247,6 +267,7 @@ class ActivationOut(BaseModel):
     confirmed_unit_ids: list[int]
     timing: TimingOut
     findings: list[FindingOut]
+    steps: list[StepOut]
 
 
 class ActivationPage(BaseModel):

@@ -7,7 +7,8 @@ Create Date: 2026-12-08 00:00:00
 Event applications (the venue, attendance, the risk grade and its factors, the organiser's
 contact encrypted) and the posts of their security plans; emergency plans (tiered
 reinforcement, checkpoints to close, facilities to notify, targets) and their activations,
-real or drill. The tables that carry an area path are behind PostgreSQL's row-level security
+real or drill, and the steps of an activation (a checkpoint closed, a facility notified: who
+and when). The tables that carry an area path are behind PostgreSQL's row-level security
 as the registers' are (0013); a plan's posts are filed under their event.
 """
 
@@ -105,6 +106,47 @@ def upgrade() -> None:
             batch_op.create_index(
                 batch_op.f(f"ix_emergency_activation_{column}"), [column], unique=False
             )
+
+    op.create_table(
+        "emergency_activation_step",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("activation_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("checkpoint", "facility", name="stepkind", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("ref_id", sa.Integer(), nullable=False),
+        _when("done_at"),
+        sa.Column("done_by_id", sa.Integer(), nullable=True),
+        sa.Column("done_by", sa.String(length=128), nullable=False),
+        sa.Column("note", sa.String(length=500), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["activation_id"],
+            ["emergency_activation.id"],
+            name=op.f("fk_emergency_activation_step_activation_id_emergency_activation"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["done_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_emergency_activation_step_done_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_emergency_activation_step")),
+        sa.UniqueConstraint(
+            "activation_id",
+            "kind",
+            "ref_id",
+            name=op.f("uq_emergency_activation_step_activation_id"),
+        ),
+    )
+    with op.batch_alter_table("emergency_activation_step", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_emergency_activation_step_activation_id"),
+            ["activation_id"],
+            unique=False,
+        )
 
     op.create_table(
         "event_application",
@@ -260,5 +302,6 @@ def downgrade() -> None:
             op.execute(f"DROP INDEX IF EXISTS ix_{table}_area_path_pattern")
     op.drop_table("event_security_post")
     op.drop_table("event_application")
+    op.drop_table("emergency_activation_step")
     op.drop_table("emergency_activation")
     op.drop_table("emergency_plan")
