@@ -20,8 +20,8 @@ Item of the issue                           Test here (each at desktop/phone x z
   age, replay against the recorded day
 5 a case's place: picked on a map, shown    test_case_place_and_detail
   on the command map
-6 users and roles for admins (deactivate,  test_admin_audit_areas_and_not_found
-  activate, another role)
+6 users and roles for admins (a new user,   test_admin_audit_areas_and_not_found
+  deactivate, activate, another role)
 7 session-expiry warning; /docs leads back  test_session_warning_and_docs
 defect: area sizes (0.000 km²)              test_intake_from_the_map_and_by_address (map
                                               popup), test_admin_audit_areas_and_not_found
@@ -883,6 +883,31 @@ def test_admin_audit_areas_and_not_found(
     _no_english(page, lang, "users")
     if width == "phone":
         _fits(page, "users")
+    # A new user, from the list's link: an empty form refused beside its fields in the
+    # reader's language, then the user made with a role and an area of the admin's own.
+    created = f"mx_new_{width}_{lang}".replace("-", "_").lower()
+    page.click("#new-user")
+    expect(page.locator("h1")).to_have_text("新建用户" if zh else "New user")
+    page.click("#user-form button[type=submit]")
+    expect(page.locator("[data-error-for=username]")).to_have_text(
+        "必填项：请填写" if zh else "required: fill it in"
+    )
+    expect(page.locator("[data-error-for=area_codes]")).to_be_visible()
+    _no_english(page, lang, "new user refused")
+    if width == "phone":
+        _fits(page, "new user form")
+    page.fill("#user-form input[name=username]", created)
+    page.fill("#user-form input[name=display_name]", f"网格员 {created}")
+    page.select_option("#user-form select[name=role]", "grid_worker")
+    page.fill("#user-form input[name=password]", "Plum-Orchard-1987")
+    page.check(f"#user-form input[name=area_codes][value='{STATION}']")
+    page.click("#user-form button[type=submit]")
+    expect(page.locator("#user-role")).to_have_text("网格员" if zh else "Grid worker")
+    _no_english(page, lang, "user created")
+    with Session(server.engine) as session:
+        made = session.scalars(select(User).where(User.username == created)).one()
+        assert made.role == Role.GRID_WORKER
+    _go(page, "/users")
     page.click(f"tr[data-user={managed}] a")
     state = page.locator("#user-state")
     expect(state).to_have_text("正常" if zh else "Active")
