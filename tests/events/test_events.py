@@ -279,3 +279,40 @@ def test_only_approved_events_under_way_put_their_posts_on_the_map(db: Session) 
     assert event in register.running(db, scope=SYSTEM_SCOPE, at=during)
     assert event not in register.running(db, scope=SYSTEM_SCOPE, at=event.ends_at + timedelta(1))
     assert event not in register.running(db, scope=scope_of(db, "T-D2"), at=during)
+
+
+def test_an_application_is_edited_until_it_is_approved(db: Session) -> None:
+    event = add_event(db, "EV-10")
+    changed = register.update(
+        db,
+        event=event,
+        data=event_in("EV-10", expected_attendance=25_000, capacity=30_000),
+        actor=ACTOR,
+        cipher=CIPHER,
+        scope=None,
+        now=T0,
+    )
+    assert changed.expected_attendance == 25_000 and changed.risk_grade != RiskGrade.LOW
+    cases.transition(
+        db,
+        case=db.get_one(Case, event.case_id),
+        name="approve",
+        fields={"conditions": "限流"},
+        user=None,
+        actor=ACTOR,
+        now=T0 + timedelta(days=1),
+        calendar=CALENDAR,
+    )
+    with pytest.raises(Conflict) as refused:
+        register.update(
+            db,
+            event=event,
+            data=event_in("EV-10", expected_attendance=40_000, capacity=30_000),
+            actor=ACTOR,
+            cipher=CIPHER,
+            scope=None,
+            now=T0 + timedelta(days=2),
+        )
+    assert refused.value.key == "error.events.approved_fixed"
+    db.refresh(event)
+    assert event.expected_attendance == 25_000

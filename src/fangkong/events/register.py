@@ -243,7 +243,11 @@ def update(
     now: datetime,
     audited: bool = True,
 ) -> EventApplication:
-    """Change an application (its code stays) and grade it again."""
+    """Change an application (its code stays) and grade it again; refused once it is
+    approved (what was approved is what is held: reconsidering the decision takes it back
+    to review first)."""
+    if approved(session, event):
+        raise Conflict(key="error.events.approved_fixed", params={"code": event.code})
     if data.code.strip() != event.code:
         raise InvalidInput(key="error.events.code_fixed", field="code")
     _check(data)
