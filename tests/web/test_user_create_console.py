@@ -67,6 +67,23 @@ def test_an_admin_creates_a_user_in_the_console(live_server: LiveServer) -> None
     assert "不在您的辖区内" in _fault(outside.text, "area_codes")
     assert FIRST_PASSWORD not in outside.text  # never sent back
     assert 'value="新文员"' in outside.text  # the rest as typed
+    # A role that does not exist, an area that does not exist, an overlong name and a
+    # username of other characters: each beside its field, none a server error.
+    odd = client.post(
+        "/users/new",
+        data=_form(
+            username="new clerk!",
+            display_name="名" * 200,
+            role="king",
+            area_codes=["X" * 5000],
+        ),
+    )
+    assert odd.status_code == 422
+    assert _fault(odd.text, "role") and _fault(odd.text, "display_name")
+    strange = client.post("/users/new", data=_form(username="new clerk!"))
+    assert strange.status_code == 422 and _fault(strange.text, "username")
+    unknown = client.post("/users/new", data=_form(area_codes=["X" * 99]))
+    assert unknown.status_code == 422 and "X" * 60 in _fault(unknown.text, "area_codes")
     # A weak password, beside the password.
     weak = client.post("/users/new", data=_form(password="short"))
     assert weak.status_code == 422 and _fault(weak.text, "password")
