@@ -88,6 +88,12 @@ def test_an_admin_creates_a_user_in_the_console(live_server: LiveServer) -> None
     weak = client.post("/users/new", data=_form(password="short"))
     assert weak.status_code == 422 and _fault(weak.text, "password")
 
+    # Without the session's CSRF token: refused, nothing created.
+    token = client.headers.pop("X-CSRF-Token")
+    forged = client.post("/users/new", data=_form())
+    assert forged.status_code == 403
+    client.headers["X-CSRF-Token"] = token
+
     created = client.post("/users/new", data=_form())
     assert created.status_code == 303, created.text
     location = created.headers["location"]
