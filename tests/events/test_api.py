@@ -7,6 +7,7 @@ and the KPIs without it, and the console's pages in both languages."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -398,4 +399,85 @@ def test_an_activations_checkpoints_and_facilities_are_marked_once(
         },
     )
     assert refused.status_code == 422 and 'id="activation-error"' in refused.text
+    console.close()
+
+
+def test_the_console_edits_an_application_until_approved_and_a_plan(
+    admin: httpx.Client, live_server: LiveServer
+) -> None:
+    made = admin.post("/api/v1/events", json=_event("EA-ED", expected_attendance=1200))
+    assert made.status_code == 201, made.text
+    event = made.json()
+    console = live_server.console_client("api_admin")
+    form = console.get(f"/events/{event['id']}/edit")
+    assert form.status_code == 200
+    assert 'name="code" type="text" value="EA-ED"' in form.text and "readonly" in form.text
+    assert 'name="expected_attendance" type="text" value="1200"' in form.text
+    assert "13900002222" not in form.text  # the contact is never shown in clear
+    inputs = r'<input name="([a-z_]+)" type="[a-z-]+" value="([^"]*)"'
+    fields = dict(re.findall(inputs, form.text))
+    fields["venue_polygon"] = re.search(
+        r'<textarea name="venue_polygon"[^>]*>([^<]*)</textarea>', form.text
+    ).group(1)  # type: ignore[union-attr]
+    fields["venue_kind"] = "square"
+    sent = fields | {"expected_attendance": "0", "csrf_token": console.headers["X-CSRF-Token"]}
+    refused = console.post(f"/events/{event['id']}/edit", data=sent)
+    assert refused.status_code == 422 and 'data-error-for="expected_attendance"' in refused.text
+    changed = console.post(
+        f"/events/{event['id']}/edit", data=sent | {"expected_attendance": "25000", "code": "X"}
+    )
+    assert changed.status_code == 303, changed.text[:500]
+    after = admin.get(f"/api/v1/events/{event['id']}").json()
+    assert after["code"] == "EA-ED" and after["expected_attendance"] == 25000
+    assert after["contact_phone"] != "" and after["contact_phone"] is not None
+    approved = admin.post(
+        f"/api/v1/cases/{event['case_id']}/transitions",
+        json={"transition": "approve", "fields": {"conditions": "限流"}},
+    )
+    assert approved.status_code == 200, approved.text
+    assert console.get(f"/events/{event['id']}/edit").status_code == 409
+    late = console.post(f"/events/{event['id']}/edit", data=sent | {"expected_attendance": "9"})
+    assert late.status_code == 409 and 'id="form-errors"' in late.text
+    put = admin.put(f"/api/v1/events/{event['id']}", json=_event("EA-ED"))
+    assert put.status_code == 409
+    page = console.get(f"/events/{event['id']}")
+    assert 'id="edit-event"' not in page.text
+
+    plan = admin.post(
+        "/api/v1/emergency-plans",
+        json={
+            "code": "EP-ED",
+            "name": "交通事故处置",
+            "category": "traffic",
+            "level": 3,
+            "area_code": GRID,
+            "tiers": [{"unit_types": ["car"], "count": 1}],
+            "target_first_s": 300,
+            "target_full_s": 600,
+        },
+    ).json()
+    form = console.get(f"/emergency-plans/{plan['id']}/edit")
+    assert form.status_code == 200 and 'value="car:1"' in form.text
+    values = {
+        "code": "EP-ED",
+        "name": "交通事故处置（修订）",
+        "category": "traffic",
+        "level": "2",
+        "area_code": GRID,
+        "tiers": "car:2:600; foot:1",
+        "checkpoint_codes": "",
+        "facility_codes": "",
+        "target_first_s": "240",
+        "target_full_s": "600",
+        "csrf_token": console.headers["X-CSRF-Token"],
+    }
+    wrong = console.post(
+        f"/emergency-plans/{plan['id']}/edit", data=values | {"checkpoint_codes": "NOPE"}
+    )
+    assert wrong.status_code == 422 and "NOPE" in wrong.text
+    saved = console.post(f"/emergency-plans/{plan['id']}/edit", data=values)
+    assert saved.status_code == 303, saved.text[:500]
+    after_plan = admin.get(f"/api/v1/emergency-plans/{plan['id']}").json()
+    assert after_plan["level"] == 2 and after_plan["target_first_s"] == 240
+    assert [t["count"] for t in after_plan["tiers"]] == [2, 1] and after_plan["active"] is False
     console.close()

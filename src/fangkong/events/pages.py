@@ -28,7 +28,7 @@ from fangkong.dispatch.models import Unit
 from fangkong.events import importing, listing, plan_pages, register, rings
 from fangkong.events import permissions as perms
 from fangkong.events._web import network_or_none, read_upload
-from fangkong.events.models import SecurityPostKind, VenueKind
+from fangkong.events.models import EventApplication, SecurityPostKind, VenueKind
 from fangkong.events.personal import masked_contact, reveal_contact
 from fangkong.events.schemas import EventIn, PostIn
 from fangkong.facilities.models import Facility
@@ -144,16 +144,20 @@ def _event_form(
     language: str,
     values: dict[str, str],
     errors: forms.FormErrors | None = None,
+    *,
+    event: EventApplication | None = None,
+    status_code: int | None = None,
 ) -> Response:
     return render(
         request,
         "events/form.html",
         language=language,
         user=user,
-        status_code=422 if errors else 200,
+        status_code=status_code or (422 if errors else 200),
         values=values,
         errors=errors or forms.FormErrors(),
         kinds=[(v.value, translate(f"events.venue.{v.value}", language)) for v in VenueKind],
+        event=event,
     )
 
 
@@ -175,16 +179,11 @@ def _local(value: str | None, request: Request) -> Any:
     return moment if moment.tzinfo else moment.replace(tzinfo=get_settings(request).zone)
 
 
-@router.post("/events/new", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)])
-def create_event_page(
-    request: Request,
-    db: DbSession,
-    user: CurrentUser,
-    scope: UserScope,
-    language: Language,
-    actor: RequestActor,
-    values: FormValues,
-) -> Response:
+def _event_input(
+    request: Request, db: Any, scope: Any, language: str, values: dict[str, str]
+) -> tuple[EventIn | None, forms.FormErrors]:
+    """The application form's fields as the API's input (the facility by its code, the
+    polygon as text, the times in the county's zone), or the faults by field."""
     data: dict[str, Any] = forms.text(values, *EVENT_FIELDS)
     errors = forms.FormErrors()
     for name in ("starts_at", "ends_at"):
@@ -202,7 +201,20 @@ def create_event_page(
     polygon = data.pop("venue_polygon", None)
     if polygon:
         data["venue_polygon"] = importing.parse_polygon(polygon)
-    checked, errors = forms.validate(EventIn, data, language=language, errors=errors)
+    return forms.validate(EventIn, data, language=language, errors=errors)
+
+
+@router.post("/events/new", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)])
+def create_event_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    checked, errors = _event_input(request, db, scope, language, values)
     if checked is not None:
         try:
             auth.require(user, "cases.create")
@@ -223,6 +235,87 @@ def create_event_page(
                 raise
             errors = forms.from_error(exc, language=language, fields=EVENT_FIELDS)
     return _event_form(request, user, language, values, errors)
+
+
+def _event_values(request: Request, db: Any, event: EventApplication) -> dict[str, str]:
+    """An application as its form's fields; the contact left empty (it is kept unless a new
+    one is typed: the form never shows it in clear)."""
+    zone = get_settings(request).zone
+    facility = db.get(Facility, event.facility_id) if event.facility_id else None
+    return {
+        "code": event.code,
+        "name": event.name,
+        "organiser": event.organiser,
+        "venue_kind": event.venue_kind.value,
+        "facility_code": facility.code if facility is not None else "",
+        "venue_polygon": importing.polygon_text(event.venue_polygon),
+        "capacity": str(event.capacity),
+        "expected_attendance": str(event.expected_attendance),
+        "starts_at": event.starts_at.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": event.ends_at.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+    }
+
+
+@router.get(
+    "/events/{event_id:int}/edit", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)]
+)
+def edit_event_page(
+    request: Request,
+    event_id: RecordId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+) -> Response:
+    """Change an application before it is approved (it is graded again); an approved one is
+    refused with the reason, on its page."""
+    event = register.get_or_raise(db, event_id=event_id, scope=scope)
+    if register.approved(db, event):
+        message = translate("error.events.approved_fixed", language, code=event.code)
+        return _event_detail(
+            request, db, user, scope, language, event.id, error=message, status_code=409
+        )
+    return _event_form(request, user, language, _event_values(request, db, event), event=event)
+
+
+@router.post(
+    "/events/{event_id:int}/edit", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)]
+)
+def update_event_page(
+    request: Request,
+    event_id: RecordId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    event = register.get_or_raise(db, event_id=event_id, scope=scope)
+    values = values | {"code": event.code}
+    checked, errors = _event_input(request, db, scope, language, values)
+    status_code = None
+    if checked is not None:
+        try:
+            with db.begin_nested():
+                register.update(
+                    db,
+                    event=event,
+                    data=checked,
+                    actor=actor,
+                    cipher=get_cipher(request),
+                    scope=scope,
+                    now=utcnow(),
+                )
+            return RedirectResponse(f"/events/{event.id}", status_code=303)
+        except FangkongError as exc:
+            if exc.status_code not in (404, 409, 422):
+                raise
+            errors = forms.from_error(exc, language=language, fields=EVENT_FIELDS)
+            status_code = exc.status_code
+    return _event_form(
+        request, user, language, values, errors, event=event, status_code=status_code
+    )
 
 
 def _event_detail(
@@ -274,6 +367,7 @@ def _event_detail(
         map_data=map_data,
         kinds=[k.value for k in SecurityPostKind],
         can_write=auth.can(user, perms.WRITE),
+        can_edit=auth.can(user, perms.WRITE) and not register.approved(db, event),
         can_unmask=auth.can(user, perms.UNMASK),
         error=error,
     )

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Path, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from fangkong.areas.models import Area
 from fangkong.cases import service as cases
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
@@ -22,7 +23,7 @@ from fangkong.dispatch.taxonomy import TAXONOMY
 from fangkong.events import activations, importing, listing, plans
 from fangkong.events import permissions as perms
 from fangkong.events._web import network, read_upload
-from fangkong.events.models import Activation, StepKind
+from fangkong.events.models import Activation, EmergencyPlan, StepKind
 from fangkong.events.schemas import DrillIn, FindingIn, PlanIn
 from fangkong.http import forms, tables
 from fangkong.http.deps import (
@@ -127,13 +128,17 @@ def _plan_form(
     language: str,
     values: dict[str, str],
     errors: forms.FormErrors | None = None,
+    *,
+    plan: EmergencyPlan | None = None,
+    status_code: int | None = None,
 ) -> Response:
     return render(
         request,
         "events/plan_form.html",
         language=language,
         user=user,
-        status_code=422 if errors else 200,
+        plan=plan,
+        status_code=status_code or (422 if errors else 200),
         values=values,
         errors=errors or forms.FormErrors(),
         categories=[(c, translate(f"dispatch.category.{c}", language)) for c in TAXONOMY],
@@ -149,6 +154,20 @@ def new_plan_page(request: Request, user: CurrentUser, language: Language) -> Re
     return _plan_form(request, user, language, {"tiers": "car:2:300; car+motorcycle:2:600"})
 
 
+def _plan_input(
+    values: dict[str, str], language: str, *, editing: bool = False
+) -> tuple[PlanIn | None, forms.FormErrors]:
+    """The plan form's fields as the API's input (tiers and codes as the sheets write
+    them; the active box only on the edit form), or the faults by field."""
+    data: dict[str, Any] = forms.text(values, *PLAN_FIELDS)
+    data["tiers"] = importing.parse_tiers(data.get("tiers", ""))
+    for name in ("checkpoint_codes", "facility_codes"):
+        data[name] = importing.codes(data.get(name))
+    if editing:
+        data["active"] = forms.flag(values, "active")
+    return forms.validate(PlanIn, data, language=language)
+
+
 @router.post(
     "/emergency-plans/new", response_class=HTMLResponse, dependencies=[requires(perms.WRITE)]
 )
@@ -161,11 +180,7 @@ def create_plan_page(
     actor: RequestActor,
     values: FormValues,
 ) -> Response:
-    data: dict[str, Any] = forms.text(values, *PLAN_FIELDS)
-    data["tiers"] = importing.parse_tiers(data.get("tiers", ""))
-    for name in ("checkpoint_codes", "facility_codes"):
-        data[name] = importing.codes(data.get(name))
-    checked, errors = forms.validate(PlanIn, data, language=language)
+    checked, errors = _plan_input(values, language)
     if checked is not None:
         try:
             with db.begin_nested():
@@ -176,6 +191,76 @@ def create_plan_page(
                 raise
             errors = forms.from_error(exc, language=language, fields=PLAN_FIELDS)
     return _plan_form(request, user, language, values, errors)
+
+
+def _plan_values(db: Any, plan: EmergencyPlan) -> dict[str, str]:
+    """A plan as its form's fields: tiers as the sheets write them, codes by spaces."""
+    area = db.get(Area, plan.area_id) if plan.area_id else None
+    values = {
+        "code": plan.code,
+        "name": plan.name,
+        "category": plan.category,
+        "level": str(plan.level),
+        "area_code": area.code if area is not None else "",
+        "tiers": importing.tiers_text(plan.tiers),
+        "checkpoint_codes": " ".join(c.code for c in plans.checkpoints_of(db, plan)),
+        "facility_codes": " ".join(f.code for f in plans.facilities_of(db, plan)),
+        "target_first_s": str(plan.target_first_s),
+        "target_full_s": str(plan.target_full_s),
+    }
+    return values | ({"active": "1"} if plan.active else {})
+
+
+@router.get(
+    "/emergency-plans/{plan_id:int}/edit",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.WRITE)],
+)
+def edit_plan_page(
+    request: Request,
+    plan_id: RecordId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+) -> Response:
+    """Change a plan: its tiers, checkpoints, facilities, targets, area, whether active (its
+    code stays; activations already made keep what they proposed)."""
+    plan = plans.get_or_raise(db, plan_id=plan_id, scope=scope)
+    return _plan_form(request, user, language, _plan_values(db, plan), plan=plan)
+
+
+@router.post(
+    "/emergency-plans/{plan_id:int}/edit",
+    response_class=HTMLResponse,
+    dependencies=[requires(perms.WRITE)],
+)
+def update_plan_page(
+    request: Request,
+    plan_id: RecordId,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    plan = plans.get_or_raise(db, plan_id=plan_id, scope=scope)
+    values = values | {"code": plan.code}
+    checked, errors = _plan_input(values, language, editing=True)
+    status_code = None
+    if checked is not None:
+        try:
+            with db.begin_nested():
+                plans.update_plan(db, plan=plan, data=checked, actor=actor, scope=scope)
+            return RedirectResponse(f"/emergency-plans/{plan.id}", status_code=303)
+        except FangkongError as exc:
+            if exc.status_code not in (404, 409, 422):
+                raise
+            errors = forms.from_error(exc, language=language, fields=PLAN_FIELDS)
+            status_code = exc.status_code
+            db.expire(plan)
+    return _plan_form(request, user, language, values, errors, plan=plan, status_code=status_code)
 
 
 def _plan_detail(
@@ -203,6 +288,7 @@ def _plan_detail(
         activations=recent,
         subtypes=TAXONOMY.get(plan.category, ("other",)),
         can_activate=auth.can(user, perms.ACTIVATE),
+        can_write=auth.can(user, perms.WRITE),
         error=error,
     )
 
