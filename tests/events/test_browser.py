@@ -245,3 +245,97 @@ def test_a_commander_drills_a_plan_confirms_and_records_a_finding(
         expect(page.locator('#activation-list tr[data-drill="true"]').first).to_be_visible()
         assert errors == [], errors
         context.close()
+
+
+@pytest.mark.browser
+def test_an_application_is_edited_until_approved_and_a_plan_is_edited(
+    live_server: LiveServer, live_network: Path, browser: object
+) -> None:
+    if live_server.backend != "sqlite":
+        pytest.skip("the console is the same on both backends")
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    lon, lat = grid_centre(GRID)
+    user(live_server, "eb_editor", Role.COMMANDER, "T-D1-S2")
+    start = datetime.now(UTC) + timedelta(days=20)
+    for language, refused in (("zh-CN", "已批准"), ("en", "is approved")):
+        code = f"EE-{language}"
+        with live_server.client(live_server.admin_token()) as admin:
+            made = admin.post(
+                "/api/v1/events",
+                json={
+                    "code": code,
+                    "name": "篮球赛",
+                    "organiser": "县体育局",
+                    "contact_phone": "13800003333",
+                    "venue_polygon": square(lon, lat, 0.001),
+                    "venue_kind": "stadium",
+                    "capacity": 5000,
+                    "expected_attendance": 800,
+                    "starts_at": start.isoformat(),
+                    "ends_at": (start + timedelta(hours=3)).isoformat(),
+                },
+            )
+            assert made.status_code == 201, made.text
+            event = made.json()
+            plan = admin.post(
+                "/api/v1/emergency-plans",
+                json={
+                    "code": f"EE-P-{language}",
+                    "name": "踩踏处置",
+                    "category": "rescue",
+                    "level": 2,
+                    "area_code": "T-D1-S2",
+                    "tiers": [{"unit_types": ["car"], "count": 1}],
+                    "target_first_s": 300,
+                    "target_full_s": 600,
+                },
+            )
+            assert plan.status_code == 201, plan.text
+        context = browser.new_context(locale=language, viewport=PHONE)
+        context.add_cookies(
+            [{"name": "fangkong_lang", "value": language, "url": live_server.base_url}]
+        )
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+        live_server.log_in(page, "eb_editor")
+        page.goto(f"{live_server.base_url}/events/{event['id']}")
+        expect(page.locator("#risk-grade")).to_have_attribute("data-grade", "low")
+        page.click("#edit-event")
+        page.wait_for_url(re.compile(rf".*/events/{event['id']}/edit$"))
+        expect(page.locator("#event-form input[name=code]")).to_have_value(code)
+        expect(page.locator("#event-form input[name=contact_phone]")).to_have_value("")
+        page.fill("#event-form input[name=expected_attendance]", "")
+        page.click("#event-form button[type=submit]")
+        expect(page.locator('[data-error-for="expected_attendance"]')).to_be_visible()
+        page.fill("#event-form input[name=expected_attendance]", "5500")
+        page.click("#event-form button[type=submit]")
+        page.wait_for_url(re.compile(rf".*/events/{event['id']}$"))
+        expect(page.locator("#risk-grade")).not_to_have_attribute("data-grade", "low")
+        with live_server.client(live_server.admin_token()) as admin:
+            moved = admin.post(
+                f"/api/v1/cases/{event['case_id']}/transitions",
+                json={"transition": "approve", "fields": {"conditions": "限流"}},
+            )
+            assert moved.status_code == 200, moved.text
+        page.reload()
+        expect(page.locator("#edit-event")).to_have_count(0)
+        page.goto(f"{live_server.base_url}/events/{event['id']}/edit")
+        expect(page.locator("#event-error")).to_contain_text(refused)
+        # The plan: a second tier, a tighter target, and no longer active.
+        page.goto(f"{live_server.base_url}/emergency-plans/{plan.json()['id']}")
+        page.click("#edit-plan")
+        expect(page.locator("#plan-form input[name=tiers]")).to_have_value("car:1")
+        page.fill("#plan-form input[name=tiers]", "car:1:300; foot:2")
+        page.fill("#plan-form input[name=target_first_s]", "240")
+        page.uncheck("#plan-form input[name=active]")
+        wide = page.evaluate("document.scrollingElement.scrollWidth > window.innerWidth + 1")
+        assert not wide, f"{language}: the plan form scrolls sideways at phone width"
+        page.click("#save-plan")
+        page.wait_for_url(re.compile(r".*/emergency-plans/\d+$"))
+        expect(page.locator("#plan-tiers tbody tr")).to_have_count(2)
+        expect(page.locator(".badge.overdue")).to_be_visible()
+        assert errors == [], errors
+        context.close()
