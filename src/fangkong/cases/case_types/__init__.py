@@ -19,9 +19,7 @@ MATERIAL_DISCREPANCY_TYPE = parse(
 )
 EVENT_APPROVAL_TYPE = parse(EVENT_APPROVAL, source="fangkong.cases.case_types.event_approval")
 DRILL_FINDING_TYPE = parse(DRILL_FINDING, source="fangkong.cases.case_types.drill_finding")
-TASK_SUPERVISION_TYPE = parse(
-    TASK_SUPERVISION, source="fangkong.cases.case_types.task_supervision"
-)
+TASK_SUPERVISION_TYPE = parse(TASK_SUPERVISION, source="fangkong.cases.case_types.task_supervision")
 BUILTIN: tuple[CaseTypeDecl, ...] = (
     HAZARD_TYPE,
     DISPUTE_TYPE,
