@@ -23,6 +23,8 @@ from fangkong.facilities import register as facilities
 from fangkong.facilities.models import FacilityType
 from fangkong.facilities.schemas import FacilityIn
 from fangkong.network.service import Network
+from fangkong.planning import service as planning
+from fangkong.planning.models import CheckpointStatus, Direction
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +42,30 @@ def test_the_demo_events_plans_and_drill(db: Session, network: Network) -> None:
         actor=ACTOR,
         scope=None,
     )
+    facilities.create(
+        db,
+        data=FacilityIn(
+            code="DE-H1",
+            name="县人民医院",
+            facility_type=FacilityType.HOSPITAL,
+            lon=lon,
+            lat=lat + 0.003,
+        ),
+        actor=ACTOR,
+        scope=None,
+    )
+    for i in range(2):
+        planning.create_checkpoint(
+            db,
+            code=f"DE-K{i}",
+            name=f"卡口 {i}",
+            lon=lon + 0.002 * (i + 1),
+            lat=lat,
+            direction=Direction.BOTH,
+            status=CheckpointStatus.ACTIVE,
+            actor=ACTOR,
+            scope=SYSTEM_SCOPE,
+        )
     post = add_post(db, "DE-P1", "T-D1-S1-B2-G1", (0.003, 0.0))
     for i in range(3):
         add_unit(db, f"DE-C{i}", post)
@@ -55,6 +81,9 @@ def test_the_demo_events_plans_and_drill(db: Session, network: Network) -> None:
     timing = activations.timing(db, drill)
     assert timing.first_arrival_s is not None and timing.full_arrival_s is not None
     assert len(activations.findings_of(db, drill)) == 1
+    # The drill's checkpoints closed (the last at 9 minutes) and its hospital told.
+    steps = [(r.code, r.after_s) for r in activations.steps_of(db, drill)]
+    assert steps == [("DE-K0", 270.0), ("DE-K1", 540.0), ("DE-H1", 240.0)]
     # Its units are free again; the real figures know nothing of it.
     units = db.scalars(select(Unit).where(Unit.id.in_(drill.confirmed_unit_ids))).all()
     assert {u.status for u in units} == {UnitStatus.AVAILABLE}

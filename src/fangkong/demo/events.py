@@ -30,7 +30,7 @@ from fangkong.core.security import FieldCipher
 from fangkong.dispatch import service as dispatch
 from fangkong.dispatch.models import Incident, IncidentStatus, Post, UnitStatus
 from fangkong.events import activations, plans, register
-from fangkong.events.models import EmergencyPlan, SecurityPostKind, VenueKind
+from fangkong.events.models import EmergencyPlan, SecurityPostKind, StepKind, VenueKind
 from fangkong.events.schemas import EventIn, FindingIn, PlanIn, PostIn
 from fangkong.facilities.models import Facility, FacilityType
 from fangkong.network.service import Network
@@ -292,6 +292,21 @@ def build_drill(
             actor=SYSTEM,
             now=started + timedelta(seconds=40 + 1.2 * float(proposal["time_s"])),
         )
+    # The facilities told within minutes; the checkpoints closed one by one, the last nine
+    # minutes after the activation (the finding below).
+    rows = activations.steps_of(session, drill)
+    for kind, within in ((StepKind.FACILITY, 4.0), (StepKind.CHECKPOINT, 9.0)):
+        ours = [r for r in rows if r.kind == kind]
+        for i, row in enumerate(ours):
+            activations.mark_step(
+                session,
+                activation=drill,
+                kind=kind,
+                ref_id=row.ref_id,
+                user=None,
+                actor=SYSTEM,
+                now=started + timedelta(minutes=within * (i + 1) / len(ours)),
+            )
     last = started + timedelta(minutes=45)
     dispatch.transition(
         session, incident=incident, to=IncidentStatus.CLEARED, actor=SYSTEM, now=last
