@@ -82,3 +82,28 @@ def test_the_api_answers_a_stable_code_and_english(cases_server: CasesServer) ->
         "message": "a dispute case needs 2 to 10 parties, not 1",
         "field": "parties",
     }
+
+
+def test_the_console_reads_an_api_refusal_in_its_language(cases_server: CasesServer) -> None:
+    if cases_server.backend != "sqlite":
+        pytest.skip("the answers are the same on both backends")
+    body = {
+        "type": "dispute",
+        "title": "一方纠纷",
+        "area_code": GRID,
+        "fields": {"category": "family", "channel": "people", "source": "hotline"},
+        "parties": [{"role": "applicant", "name": "甲某"}],
+    }
+    with closing(_console(cases_server, "lang_console_api")) as client:
+        refused = client.post("/api/v1/cases", json=body)
+        assert refused.status_code == 422
+        answer = refused.json()
+        assert answer["message"] == "a dispute case needs 2 to 10 parties, not 1"
+        assert answer["text"] == "dispute 类案件须有 2 至 10 名当事人，而不是 1 名"
+        malformed = client.post("/api/v1/cases", json=body | {"title": "长" * 201}).json()
+        assert malformed["field"] == "body.title"
+        assert malformed["text"].startswith("body.title: ")
+        assert re.search(r"[\u4e00-\u9fff]", malformed["text"]) is not None
+        client.cookies.set("fangkong_lang", "en")
+        english = client.post("/api/v1/cases", json=body).json()
+        assert english["text"] == "a dispute case needs 2 to 10 parties, not 1"

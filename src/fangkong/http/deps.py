@@ -289,6 +289,15 @@ def language_of(request: Request) -> str:
     )
 
 
+def console_language(request: Request) -> str | None:
+    """The reader's language when the request comes from the console (a logged-in browser
+    session, or a language chosen there); None for a program, whose answers stay English."""
+    from_console = LANGUAGE_COOKIE in request.cookies or (
+        "session" in request.scope and request.session.get("user_id") is not None
+    )
+    return language_of(request) if from_console else None
+
+
 def preferred_language(cookie: str | None, user_language: object, default: str) -> str:
     """The cookie's language, else the user's, else ``default``."""
     if cookie:

@@ -97,7 +97,8 @@ _KEYS = {
 }
 
 
-def _message(error: Mapping[str, Any], language: str) -> str:
+def fault_text(error: Mapping[str, Any], language: str) -> str:
+    """A schema fault (one of pydantic's errors) as a sentence in ``language``."""
     kind = str(error.get("type", ""))
     ctx = error.get("ctx") or {}
     key = _KEYS.get(kind, "invalid")
@@ -123,7 +124,7 @@ def validate(
     except ValidationError as exc:
         for error in exc.errors():
             where = ".".join(str(p) for p in error.get("loc", ())) or None
-            message = _message(error, language)
+            message = fault_text(error, language)
             if where is None:
                 found.form = found.form or message
             else:

@@ -42,7 +42,7 @@ from fangkong.core.models import User
 from fangkong.core.permissions import MANAGE_USERS, READ_AUDIT
 from fangkong.core.security import FieldCipher
 from fangkong.http import errors
-from fangkong.http.deps import language_of
+from fangkong.http.deps import console_language, language_of
 from fangkong.http.headers import SecurityHeaders
 from fangkong.http.limits import FORM_OVERHEAD_BYTES, BodyLimit, InFlightLimit, RouteLimit
 from fangkong.http.templating import NavEntry, render
@@ -319,7 +319,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     @app.exception_handler(FangkongError)
     async def domain_error(request: Request, exc: FangkongError) -> Response:
         if request.url.path.startswith(API_PREFIX):
-            return errors.domain_error(exc)
+            return errors.domain_error(exc, language=console_language(request))
         if isinstance(exc, Unauthorized):
             target = request.url.path
             if request.url.query:
@@ -375,7 +375,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         else:
             error = FangkongError(key="error.http_status", params={"detail": str(exc.detail)})
             error.status_code = exc.status_code
-        answer = error_page(request, error) if as_page else errors.domain_error(error)
+        answer = (
+            error_page(request, error)
+            if as_page
+            else errors.domain_error(error, language=console_language(request))
+        )
         # The router's headers too: a 405 names the methods the path takes (Allow), those
         # of every route of the path (the router names only the first route's).
         answer.headers.update(exc.headers or {})
@@ -385,7 +389,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return errors.invalid_request(exc)
+        return errors.invalid_request(exc, language=console_language(request))
 
     @app.get("/docs", include_in_schema=False)
     def api_docs(request: Request) -> Response:

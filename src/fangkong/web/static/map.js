@@ -32,7 +32,7 @@
     if (!response.ok) {
       // The API names the fault (e.g. a point too far from every road): show that.
       const body = await response.json().catch(() => ({}));
-      throw new Error(body.message || url + ": HTTP " + response.status);
+      throw new Error(body.text || body.message || url + ": HTTP " + response.status);
     }
     return response.json();
   }

@@ -28,7 +28,7 @@
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
       const detail = Array.isArray(data.detail) ? data.detail.map((d) => d.msg || d.message).join("; ") : "";
-      throw new Error(data.message || detail || url + ": HTTP " + response.status);
+      throw new Error(data.text || data.message || detail || url + ": HTTP " + response.status);
     }
     return data;
   }

@@ -29,7 +29,7 @@
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
       const d = Array.isArray(data.detail) ? data.detail.map((x) => x.msg || x.message).join("; ") : "";
-      throw new Error(data.message || d || url + ": HTTP " + response.status);
+      throw new Error(data.text || data.message || d || url + ": HTTP " + response.status);
     }
     return data;
   }
