@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from cases.case_helpers import CALENDAR
@@ -32,7 +32,7 @@ from fangkong.dispatch.models import (
     UnitType,
 )
 from fangkong.events import activations, plans
-from fangkong.events.models import Activation, EmergencyPlan, StepKind
+from fangkong.events.models import Activation, ActivationStep, EmergencyPlan, StepKind
 from fangkong.events.schemas import FindingIn, PlanIn
 from fangkong.facilities import register as facility_register
 from fangkong.facilities.models import FacilityType
@@ -473,6 +473,30 @@ def test_the_commander_marks_checkpoints_closed_and_facilities_notified_once(
                 now=started,
             )
         assert outside.value.key == "error.events.step_not_in_plan"
+    # Two commanders mark the same facility in the same instant: the page each saw had it
+    # open, the database keeps the first, the second is told so (a conflict, not a fault).
+    assert (StepKind.FACILITY, hospital.id) not in {(s.kind, s.ref_id) for s in activation.steps}
+    other = {
+        "activation_id": activation.id,
+        "kind": StepKind.FACILITY,
+        "ref_id": hospital.id,
+        "done_at": started + timedelta(seconds=419),
+        "done_by": "another",
+        "note": "",
+    }
+    db.execute(insert(ActivationStep).values(**other))
+    with pytest.raises(Conflict) as raced:
+        activations.mark_step(
+            db,
+            activation=activation,
+            kind=StepKind.FACILITY,
+            ref_id=hospital.id,
+            user=None,
+            actor=ACTOR,
+            now=started + timedelta(seconds=419),
+        )
+    assert raced.value.key == "error.events.step_done"
+    db.execute(delete(ActivationStep).where(ActivationStep.done_by == "another"))
     activations.mark_step(
         db,
         activation=activation,

@@ -20,6 +20,7 @@ from statistics import fmean
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area
@@ -400,6 +401,7 @@ def mark_step(
     if len(text) > NOTE_MAX:
         raise InvalidInput(key="error.events.note_length", params={"max": NOTE_MAX}, field="note")
     step = ActivationStep(
+        activation_id=activation.id,
         kind=kind,
         ref_id=ref_id,
         done_at=now,
@@ -407,8 +409,17 @@ def mark_step(
         done_by=(actor.username or "")[:128],
         note=text,
     )
-    activation.steps.append(step)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(step)
+    except IntegrityError:
+        # another commander marked it in the same instant: theirs stands
+        raise Conflict(
+            key="error.events.step_done",
+            params={"at": now.isoformat(timespec="seconds")},
+            field="ref_id",
+        ) from None
+    session.expire(activation, ["steps"])
     audit.record(
         session,
         actor=actor,
