@@ -922,6 +922,20 @@ def _check_indicator_records_export(ask: Ask, answer: httpx.Response) -> None:
     _codes_within(ask, (r[-1] for r in rows[1:]))
 
 
+def _check_indicator_report(ask: Ask, answer: httpx.Response) -> None:
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(answer.content), read_only=True)
+    cells = (
+        value.strip()
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
+        if isinstance(value, str)
+    )
+    _codes_within(ask, cells)
+
+
 def _check_indicator_targets(ask: Ask, answer: httpx.Response) -> None:
     _codes_within(ask, (t["area_code"] for t in answer.json() if t["area_code"] is not None))
 
@@ -955,6 +969,11 @@ LIST_ROUTES |= {
     "/api/v1/indicators/targets": Listed(indicator_perms.READ, _check_indicator_targets),
     "/api/v1/indicators/inputs": Listed(indicator_perms.READ, _area_codes()),
     "/api/v1/indicators/tasks": Listed(indicator_perms.READ, _area_codes()),
+    "/api/v1/indicators/report": Listed(
+        indicator_perms.READ,
+        _area_param(_check_indicator_report),
+        {"format": "xlsx", **INDICATOR_MONTH},
+    ),
 }
 
 
