@@ -3,22 +3,41 @@ hotspots and deployment computed; no script error."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy.orm import Session
 
-from conftest import TEST_PASSWORD, LiveServer
+from conftest import TEST_PASSWORD, LiveServer, activate_street_grid, running_server
 from fangkong.core import auth
 from fangkong.core.audit import SYSTEM
 from fangkong.core.models import Role
+from planning.planning_two_helpers import add_incidents
 
 pytestmark = pytest.mark.browser
 
 
-def test_analysis_page(live_server: LiveServer, live_network: Path, browser: object) -> None:
-    if live_server.backend != "sqlite":
+@pytest.fixture(scope="module")
+def live_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server of its own: adopting the beats rewrites its area tree (issue 21)."""
+    if backend != "sqlite":
         pytest.skip("the console is the same on both backends; the API suite covers PostgreSQL")
+    with running_server(backend, tmp_path_factory.mktemp("p2-browser"), "_p2_browser") as live:
+        activate_street_grid(live)
+        rng = np.random.default_rng(5)
+        start = datetime.now(UTC) - timedelta(days=60)
+        with Session(live.engine) as session:
+            add_incidents(
+                session, rng.uniform(120.003, 120.157, 200), rng.uniform(30.003, 30.077, 200),
+                [start + timedelta(hours=int(h)) for h in rng.integers(0, 24 * 56, 200)],
+            )  # fmt: skip
+            session.commit()
+        yield live
+
+
+def test_analysis_page(live_server: LiveServer, browser: object) -> None:
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser)
@@ -47,7 +66,11 @@ def test_analysis_page(live_server: LiveServer, live_network: Path, browser: obj
     assert page.evaluate("window.fangkongMap.getLayer('p2-beats') !== undefined")
     expect(page.locator("#planning2-adopt")).to_be_visible()
     page.click("#planning2-adopt")
-    expect(page.locator("#planning2-status")).to_have_text("已采纳", timeout=30_000)
+    # the beats are written into the tree, and the status says what moved
+    expect(page.locator("#planning2-status")).to_contain_text(
+        "已采纳：新建巡区 2 个", timeout=30_000
+    )
+    expect(page.locator("#planning2-status")).to_contain_text("调整网格 4 个")
     page.click("[data-tab=hotspots]")
     page.click("#hotspots-form button[type=submit]")
     expect(page.locator("#planning2-status")).to_have_text("完成", timeout=120_000)

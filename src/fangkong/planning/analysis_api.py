@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from fangkong.areas import regroup
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
 from fangkong.core import audit
@@ -184,8 +185,10 @@ def adopt_other(
     db: Session, analysis: Analysis, scope: Scope, actor: Any
 ) -> tuple[int, dict[str, Any]]:
     """Beats: accepted when the grid fusion check of the proposal passes (each grid in one
-    beat, beats inside the station, no gap, no overlap); the beats' GeoJSON is the areas
-    import's format (level beat, parent the station, the grids listed)."""
+    beat, beats inside the station, no gap, no overlap); then the station's beat areas are
+    replaced by the proposal's (:func:`fangkong.areas.regroup.regroup_beats`: the grids and
+    every record's area path move with them). The beats' GeoJSON is the areas import's
+    format (level beat, parent the station, the grids listed)."""
     if analysis.kind != AnalysisKind.BEATS:
         raise InvalidInput(
             key="error.planning.analysis_not_adoptable",
@@ -201,7 +204,25 @@ def adopt_other(
             field="analysis_id",
             faults=faults,
         )
-    return len(result["geojson"]["features"]), {"fusion": "passed"}
+    # the tree takes the beats: new beat areas, the grids moved under them and every record's
+    # area path with them (areas.regroup), refused with nothing changed where it cannot
+    features = result["geojson"]["features"]
+    report = regroup.regroup_beats(
+        db,
+        station_code=result["station"],
+        beats=[
+            regroup.BeatSpec(
+                code=f["properties"]["code"],
+                name_zh=f["properties"]["name_zh"],
+                name_en=f["properties"]["name_en"],
+                grid_codes=tuple(f["properties"]["grids"]),
+            )
+            for f in features
+        ],
+        actor=actor,
+        scope=scope,
+    )
+    return len(features), {"fusion": "passed", "regrouped": report.as_dict()}
 
 
 @router.post("/beats", response_model=AnalysisOut, status_code=201)

@@ -45,6 +45,7 @@ SCRIPT_KEYS = (
     "planning2.computing",
     "planning2.done",
     "planning2.adopted",
+    "planning2.regrouped",
     "planning2.holdout",
     "planning2.weekdays",
     "planning2.incidents",

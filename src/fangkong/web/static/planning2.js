@@ -204,9 +204,19 @@
   if (adoptButton) adoptButton.addEventListener("click", async () => {
     if (!current) return;
     try {
-      await api("POST", `/api/v1/planning/analyses/${current.id}/adopt`);
+      const answer = await api("POST", `/api/v1/planning/analyses/${current.id}/adopt`);
       adoptButton.hidden = true;
-      say(t["planning2.adopted"]);
+      const moved = answer && answer.detail && answer.detail.regrouped;
+      if (moved) {
+        // beats adopted: say what the area tree took (areas.regroup's report)
+        const figures = {
+          created: moved.created.length, kept: moved.kept.length, removed: moved.removed.length,
+          grids: moved.moved_grids, rows: moved.rewritten_rows, up: moved.moved_up_rows,
+        };
+        say(t["planning2.regrouped"].replace(/\{(\w+)\}/g, (m, k) => (k in figures ? String(figures[k]) : m)));
+      } else {
+        say(t["planning2.adopted"]);
+      }
     } catch (e) { say(e.message, true); }
   });
   document.querySelectorAll("[data-analysis]").forEach((link) => link.addEventListener("click", async (event) => {
