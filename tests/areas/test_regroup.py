@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from cases.case_helpers import CALENDAR
-from conftest import app_role_engine, fresh_database
+from conftest import TEST_PASSWORD, app_role_engine, fresh_database
 from dispatch.dispatch_helpers import area, incident_in, new_incident
 from factories import county_geojson, grid_centre
 from fangkong.areas import service
@@ -19,9 +19,10 @@ from fangkong.areas.models import Area, AreaLevel
 from fangkong.areas.regroup import BeatSpec, path_columns, regroup_beats
 from fangkong.cases import service as cases
 from fangkong.cases.models import Case
+from fangkong.core import auth
 from fangkong.core.audit import SYSTEM
 from fangkong.core.errors import Conflict, FangkongError, InvalidInput, NotFound
-from fangkong.core.models import AuditEvent
+from fangkong.core.models import AuditEvent, Role
 from fangkong.core.scoping import Scope, bind_scope
 from fangkong.devices import register as device_register
 from fangkong.devices.models import Device, DeviceType, OwnerKind
@@ -160,6 +161,27 @@ def test_bad_grouping_refused_with_nothing_changed(
         regroup_beats(db, station_code=STATION, beats=beats, actor=SYSTEM)
     assert refused.value.key == key
     assert _snapshot(db) == before
+
+
+def test_user_bound_to_a_removed_beat_refused(db: Session) -> None:
+    """Moving a user's binding up to the station would widen what they read: refused, naming
+    the beat, until they are bound elsewhere (or the beat's code is kept)."""
+    auth.create(
+        db, username="beat_officer", display_name="beat_officer", password=TEST_PASSWORD,
+        role=Role.VIEWER, area_codes=["T-D1-S2-B2"], actor=SYSTEM,
+    )  # fmt: skip
+    db.flush()
+    before = _snapshot(db)
+    with pytest.raises(Conflict) as refused:
+        regroup_beats(db, station_code=STATION, beats=[SOUTH, NORTH], actor=SYSTEM)
+    assert refused.value.key == "error.areas.regroup_users_bound"
+    assert refused.value.params["code"] == "T-D1-S2-B2"
+    assert _snapshot(db) == before
+    kept = BeatSpec("T-D1-S2-B2", "东巡区", "East beat", ("T-D1-S2-B2-G1", "T-D1-S2-B2-G2"))
+    west = BeatSpec("T-D1-S2-PW", "西巡区", "West beat", ("T-D1-S2-B1-G1", "T-D1-S2-B1-G2"))
+    report = regroup_beats(db, station_code=STATION, beats=[west, kept], actor=SYSTEM)
+    assert report.kept == ["T-D1-S2-B2"] and report.removed == ["T-D1-S2-B1"]
+    assert report.moved_grids == 2
 
 
 def test_not_a_station_or_out_of_scope(db: Session) -> None:

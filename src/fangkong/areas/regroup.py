@@ -21,6 +21,8 @@ Rules, all in one transaction (a savepoint: a refusal leaves nothing changed):
   records in them included). The audit log is the exception: it is append-only (its trigger
   and its hash chain) and keeps the path an event had when it was recorded — history is not
   rewritten; the station's readers still see those events.
+- **Users bound to an old beat.** Refused, naming the beat: moving a user's binding up to the
+  station would widen what they read. Bind them elsewhere first, or keep the beat's code.
 - **Records on an old beat.** A beat area that is not kept is deleted (the tree has no
   retired state: areas are deleted, their references say what happens). What sat directly on
   it moves up to the station: its ``area_path`` becomes the station's, and each reference to
@@ -43,7 +45,7 @@ from typing import Any
 
 import shapely
 from shapely.geometry import MultiPolygon
-from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy import Connection, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,6 +55,7 @@ from fangkong.areas.service import fusion_check, geometry, get_by_code, get_by_c
 from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput
+from fangkong.core.models import UserArea
 from fangkong.core.scoping import Scope, as_system
 
 #: Tables whose path copies are never rewritten (append-only history).
@@ -181,6 +184,19 @@ def _validate(
             params={"grids": ", ".join(missing), "code": station.code},
             field="beats",
         )
+    # a user bound to a beat that goes would be bound to the station: more than they read today
+    for code, beat_area in sorted(old_beats.items()):
+        if code in seen_codes:
+            continue
+        users = session.scalar(
+            select(func.count()).select_from(UserArea).where(UserArea.area_id == beat_area.id)
+        )
+        if users:
+            raise Conflict(
+                key="error.areas.regroup_users_bound",
+                params={"code": code, "count": int(users)},
+                field="beats",
+            )
     return grids, old_beats
 
 
