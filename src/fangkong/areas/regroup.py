@@ -39,6 +39,7 @@ Rules, all in one transaction (a savepoint: a refusal leaves nothing changed):
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,8 @@ from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput
 from fangkong.core.models import UserArea
 from fangkong.core.scoping import Scope, as_system
+
+_PATH = re.compile(r"/(?:[0-9]+/)+")
 
 #: Tables whose path copies are never rewritten (append-only history).
 UNREWRITTEN_TABLES = frozenset({"audit_event", "area"})
@@ -215,14 +218,15 @@ def _as_multi(geom: shapely.Geometry) -> MultiPolygon:
 
 
 def _rewrite_prefix(conn: Connection, table: str, column: str, old: str, new: str) -> int:
-    # table and column names come from the database's own catalogue, values are bound
+    # table and column names come from the database's own catalogue, values are bound; a path
+    # is digits and slashes, so a LIKE prefix needs no escape and uses the column's index
+    if not _PATH.fullmatch(old):
+        raise ValueError(f"not an area path: {old!r}")
     quote = conn.dialect.identifier_preparer.quote
     t, c = quote(table), quote(column)
     result = conn.execute(
-        text(
-            f"UPDATE {t} SET {c} = :new || substr({c}, :start) WHERE substr({c}, 1, :length) = :old"
-        ),
-        {"new": new, "old": old, "start": len(old) + 1, "length": len(old)},
+        text(f"UPDATE {t} SET {c} = :new || substr({c}, :start) WHERE {c} LIKE :prefix"),
+        {"new": new, "prefix": old + "%", "start": len(old) + 1},
     )
     return int(result.rowcount or 0)
 
