@@ -7,8 +7,9 @@ with months behind it.
   facilities) are the registers as they stand when the demo is built, for every month.
 - Targets: the county's own for this year (online rate 92 %, a 3-minute share of 85 % in the
   central district), the others the documents' defaults.
-- Manual inputs: each month's value for the county and its districts of the indicators
-  fangkong does not hold, drawn near their targets (some below, so that red shows).
+- Manual inputs: each month's value for the county and its districts (where the indicator
+  applies to their level) of the indicators fangkong does not hold, drawn near their targets
+  (some below, so that red shows; counts whole).
 - Task ledger: eight tasks of the year with responsible units; those past their deadline
   are supervised on the case engine (they stand on the supervision board).
 
@@ -44,6 +45,9 @@ TASKS = [
     ("一村一探头", "各乡镇人民政府", ["manual.village_cameras"]),
     ("快速反应圈层优化", "县公安局指挥中心", ["response.ring_3min", "response.ring_5min"]),
 ]
+
+#: Plausible values for the manual inputs that have no target (reported figures).
+REPORTED: dict[str, float] = {"manual.patrol_daily": 267.0}
 
 
 @dataclass
@@ -106,11 +110,15 @@ def build_demo_indicators(
     for month in months:
         for where in [county, *districts]:
             for decl in manual:
-                goal = decl.target.value or 1.0
+                if where.level.value not in {lv.value for lv in decl.levels}:
+                    continue
+                goal = decl.target.value or REPORTED.get(decl.id, 1.0)
                 spread = 0.12 if decl.unit == "percent" else 0.2
                 value = goal * (1 + rng.uniform(-spread, spread / 2))
                 if decl.unit == "percent":
                     value = min(1.0, max(0.0, value))
+                elif decl.unit == "count":
+                    value = float(round(value))
                 inputs.enter(
                     session,
                     indicator_id=decl.id,
