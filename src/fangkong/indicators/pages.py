@@ -1,7 +1,8 @@
 """Console pages of the indicator system: the dashboard (traffic-light grid of areas ×
 indicators against targets, share of guideline items met), the figures as the shared table
 (export), an indicator's trend month by month, the records behind a figure (drill-down), the
-catalogue with targets and manual inputs (the prevention office sets and enters them)."""
+catalogue with targets and manual inputs (the prevention office sets and enters them), the
+report templates' editor (:mod:`fangkong.indicators.template_pages`)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,16 @@ from fangkong.core.i18n import translate
 from fangkong.http import tables
 from fangkong.http.deps import CurrentUser, DbSession, Language, RequestActor, UserScope, requires
 from fangkong.http.templating import render
-from fangkong.indicators import catalogue, dashboard, inputs, listing, store, targets, tasks
+from fangkong.indicators import (
+    catalogue,
+    dashboard,
+    inputs,
+    listing,
+    store,
+    targets,
+    tasks,
+    template_pages,
+)
 from fangkong.indicators import permissions as perms
 from fangkong.indicators.catalogue import GROUPS
 from fangkong.indicators.models import IndicatorInput
@@ -470,3 +480,8 @@ def report_page(
         fmt=format,
         language=language,
     )
+
+
+# --- the report templates' editor ----------------------------------------------------------------
+
+router.include_router(template_pages.router)
