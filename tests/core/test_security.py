@@ -154,3 +154,16 @@ def test_sealed_files_open_with_their_key_only() -> None:
         cipher.unseal(sealed, other_key)
     with pytest.raises(ValueError, match="cannot be read"):
         FieldCipher("b" * 40).unseal(sealed, key)
+
+
+def test_a_field_under_another_key_is_shown_unreadable_not_a_fault(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ours, theirs = FieldCipher("k" * 40), FieldCipher("o" * 40)
+    assert ours.masked(ours.encrypt("13800001234"), security.mask_phone) == "138******34"
+    with caplog.at_level("WARNING"):
+        shown = ours.masked(theirs.encrypt("13800001234"), security.mask_phone)
+    assert shown == security.UNREADABLE and "13800001234" not in caplog.text
+    assert "cannot be read" in caplog.text
+    with pytest.raises(ValueError):
+        ours.decrypt(theirs.encrypt("13800001234"))  # a reveal still refuses

@@ -125,8 +125,8 @@ register.register("community", fields, _registered)
 def masked_member(member: SafetyMember, cipher: FieldCipher) -> tuple[str | None, str | None]:
     """The member as every reader sees them: the name's first character, the phone's first
     three and last two digits."""
-    name = cases.mask_name(cipher.decrypt(member.name_encrypted)) if member.name_encrypted else None
-    phone = mask_phone(cipher.decrypt(member.phone_encrypted)) if member.phone_encrypted else None
+    name = cipher.masked(member.name_encrypted, cases.mask_name) if member.name_encrypted else None
+    phone = cipher.masked(member.phone_encrypted, mask_phone) if member.phone_encrypted else None
     return name, phone
 
 

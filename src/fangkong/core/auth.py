@@ -404,7 +404,7 @@ def principal_for(session: Session, credential: Credential) -> Principal:
 def masked_phone(user: User, cipher: FieldCipher) -> str | None:
     if user.phone_encrypted is None:
         return None
-    return mask_phone(cipher.decrypt(user.phone_encrypted))
+    return cipher.masked(user.phone_encrypted, mask_phone)
 
 
 def reveal_phone(

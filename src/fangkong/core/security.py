@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import secrets
+from collections.abc import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -15,6 +17,11 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+_log = logging.getLogger(__name__)
+
+#: What a list shows for a personal field it cannot read (encrypted under another key).
+UNREADABLE = "***"
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 8
@@ -93,6 +100,16 @@ class FieldCipher:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken as exc:
             raise ValueError("encrypted field cannot be read with this secret key") from exc
+
+    def masked(self, token: str, mask: Callable[[str], str]) -> str:
+        """``token``'s value as ``mask`` shows it; :data:`UNREADABLE` (and a warning in the
+        log) where it was encrypted under another key, so that one such row (a restore with
+        the wrong key file, a key rotated by hand) never takes a list or a board down."""
+        try:
+            return mask(self.decrypt(token))
+        except ValueError:
+            _log.warning("an encrypted field cannot be read with this secret key")
+            return UNREADABLE
 
 
 def mask_phone(phone: str) -> str:

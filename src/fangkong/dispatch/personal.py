@@ -132,7 +132,7 @@ def masked_contact(incident: Incident | NewIncident, cipher: FieldCipher) -> str
         return incident.caller_contact_masked
     if incident.caller_contact_encrypted is None:
         return None
-    return mask_phone(cipher.decrypt(incident.caller_contact_encrypted))
+    return cipher.masked(incident.caller_contact_encrypted, mask_phone)
 
 
 def reveal_contact(

@@ -94,12 +94,12 @@ def mask_name(value: str) -> str:
 def masked_contact(event: EventApplication, cipher: FieldCipher) -> tuple[str | None, str | None]:
     """The contact as every reader sees it."""
     name = (
-        mask_name(cipher.decrypt(event.contact_name_encrypted))
+        cipher.masked(event.contact_name_encrypted, mask_name)
         if event.contact_name_encrypted
         else None
     )
     phone = (
-        mask_phone(cipher.decrypt(event.contact_phone_encrypted))
+        cipher.masked(event.contact_phone_encrypted, mask_phone)
         if event.contact_phone_encrypted
         else None
     )

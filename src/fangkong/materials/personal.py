@@ -108,12 +108,12 @@ def masked_contact(holder: Holder, cipher: FieldCipher) -> tuple[str | None, str
     """The contact as every reader sees it: the name's first character, the phone's first
     three and last two digits."""
     name = (
-        mask_name(cipher.decrypt(holder.contact_name_encrypted))
+        cipher.masked(holder.contact_name_encrypted, mask_name)
         if holder.contact_name_encrypted
         else None
     )
     phone = (
-        mask_phone(cipher.decrypt(holder.contact_phone_encrypted))
+        cipher.masked(holder.contact_phone_encrypted, mask_phone)
         if holder.contact_phone_encrypted
         else None
     )
