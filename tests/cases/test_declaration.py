@@ -231,6 +231,7 @@ def test_builtin_types_are_valid_and_registered() -> None:
         "hazard",
         "inspection",
         "material_discrepancy",
+        "task_supervision",
     ]
     hazard = registry.get("hazard")
     assert hazard.closing_states == ("closed", "dismissed")
