@@ -1,14 +1,33 @@
 """What the event and plan routes (API and pages) share: an uploaded spreadsheet read within
-its limit, and the road network of the installation."""
+its limit, the road network of the installation, the API's bounded parameters and an import's
+report."""
 
 from __future__ import annotations
 
-from fastapi import Request, UploadFile
+from typing import Annotated, Literal
+
+from fastapi import Path, Query, Request, UploadFile
 
 from fangkong.core.errors import InvalidInput, NotFound
+from fangkong.events import importing
 from fangkong.events._common import MAX_IMPORT_BYTES
+from fangkong.events.schemas import ImportOut, RowErrorOut
 from fangkong.http.deps import get_settings
 from fangkong.network import service as network_service
+
+RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Format = Annotated[Literal["csv", "xlsx"], Query()]
+Sort = Annotated[str | None, Query(max_length=32, description="A column; a leading - descends")]
+
+
+def import_out(report: importing.ImportReport) -> ImportOut:
+    """An import's report as the API answers it."""
+    return ImportOut(
+        created=report.created,
+        updated=report.updated,
+        errors=[RowErrorOut(row=e.row, field=e.field, message=e.message) for e in report.errors],
+    )
 
 
 def read_upload(file: UploadFile) -> bytes:

@@ -12,9 +12,9 @@ Every read is scoped to the user's areas; a record outside them reads as not fou
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
@@ -23,7 +23,7 @@ from fangkong.core.db import utcnow
 from fangkong.core.i18n import translate
 from fangkong.events import importing, listing, plans_api, register, rings
 from fangkong.events import permissions as perms
-from fangkong.events._web import network, read_upload
+from fangkong.events._web import Format, Limit, RecordId, Sort, import_out, network, read_upload
 from fangkong.events.personal import reveal_contact
 from fangkong.events.present import event_out
 from fangkong.events.schemas import (
@@ -35,7 +35,6 @@ from fangkong.events.schemas import (
     PostIn,
     RingCheckOut,
     RingPointOut,
-    RowErrorOut,
 )
 from fangkong.http import tables
 from fangkong.http.deps import (
@@ -50,19 +49,7 @@ from fangkong.http.deps import (
 )
 
 router = APIRouter(dependencies=[requires(perms.READ)])
-RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Text64 = Annotated[str | None, Query(max_length=64, description="Code, name or organiser contains")]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Format = Annotated[Literal["csv", "xlsx"], Query()]
-Sort = Annotated[str | None, Query(max_length=32, description="A column; a leading - descends")]
-
-
-def _import_out(report: importing.ImportReport) -> ImportOut:
-    return ImportOut(
-        created=report.created,
-        updated=report.updated,
-        errors=[RowErrorOut(row=e.row, field=e.field, message=e.message) for e in report.errors],
-    )
 
 
 # --- events ------------------------------------------------------------------------------------
@@ -314,7 +301,7 @@ def import_events(
         calendar=get_calendar(request),
         zone=request.app.state.settings.zone,
     )
-    return _import_out(report)
+    return import_out(report)
 
 
 # Emergency plans, their activations and drills.

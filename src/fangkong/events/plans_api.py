@@ -5,9 +5,9 @@ scoped to the user's areas."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 
 from fangkong.cases import service as cases
 from fangkong.cases.web import get_calendar
@@ -20,7 +20,7 @@ from fangkong.dispatch import service as dispatch
 from fangkong.dispatch.models import UnitStatus
 from fangkong.events import activations, importing, listing, plans
 from fangkong.events import permissions as perms
-from fangkong.events._web import network, read_upload
+from fangkong.events._web import Format, Limit, RecordId, Sort, import_out, network, read_upload
 from fangkong.events.present import activation_out, plan_out
 from fangkong.events.schemas import (
     ActivateIn,
@@ -35,7 +35,6 @@ from fangkong.events.schemas import (
     PlanIn,
     PlanOut,
     PlanPage,
-    RowErrorOut,
     StepIn,
 )
 from fangkong.http import tables
@@ -51,19 +50,7 @@ from fangkong.http.deps import (
 )
 
 router = APIRouter(dependencies=[requires(perms.READ)])
-RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Text64 = Annotated[str | None, Query(max_length=64, description="Code or name contains")]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Format = Annotated[Literal["csv", "xlsx"], Query()]
-Sort = Annotated[str | None, Query(max_length=32, description="A column; a leading - descends")]
-
-
-def _import_out(report: importing.ImportReport) -> ImportOut:
-    return ImportOut(
-        created=report.created,
-        updated=report.updated,
-        errors=[RowErrorOut(row=e.row, field=e.field, message=e.message) for e in report.errors],
-    )
 
 
 # --- emergency plans ---------------------------------------------------------------------------
@@ -161,7 +148,7 @@ def import_plans(
     report = importing.import_plans(
         db, name=file.filename or "", data=read_upload(file), actor=actor, scope=scope
     )
-    return _import_out(report)
+    return import_out(report)
 
 
 # --- activations and drills --------------------------------------------------------------------
