@@ -11,6 +11,7 @@ from fangkong.areas import service as area_service
 from fangkong.cases import service as cases
 from fangkong.cases.models import Case
 from fangkong.community.models import PublicTip, SafetyTeam, TeamKind, TipCategory, TipStatus
+from fangkong.core.collation import pinyin
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
 from fangkong.http.tables import Column, Filter, Table
@@ -50,7 +51,9 @@ def team_table(session: Session, *, scope: Scope, language: str) -> Table:
         name="safety_team",
         columns=(
             Column("code", t("community.field.code"), lambda r: r.code, sort=SafetyTeam.code),
-            Column("name", t("community.field.name"), lambda r: r.name, sort=SafetyTeam.name),
+            Column(
+                "name", t("community.field.name"), lambda r: r.name, sort=pinyin(SafetyTeam.name)
+            ),
             Column(
                 "kind",
                 t("community.field.kind"),

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas import service as area_service
+from fangkong.core.collation import pinyin
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
 from fangkong.devices.models import Device, DeviceStatus, DeviceType, OwnerKind, ZoneType
@@ -60,7 +61,7 @@ def table(session: Session, *, scope: Scope, language: str) -> Table:
         name="device",
         columns=(
             Column("code", t("devices.field.code"), lambda d: d.code, sort=Device.code),
-            Column("name", t("devices.field.name"), lambda d: d.name, sort=Device.name),
+            Column("name", t("devices.field.name"), lambda d: d.name, sort=pinyin(Device.name)),
             Column(
                 "device_type",
                 t("devices.field.device_type"),

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
 from fangkong.cases.models import Case
+from fangkong.core.collation import pinyin
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
 from fangkong.dispatch.taxonomy import TAXONOMY
@@ -96,7 +97,9 @@ def event_table(session: Session, *, scope: Scope, language: str) -> Table:
         name="event_application",
         columns=(
             Column("code", t("events.field.code"), lambda e: e.code, sort=EventApplication.code),
-            Column("name", t("events.field.name"), lambda e: e.name, sort=EventApplication.name),
+            Column(
+                "name", t("events.field.name"), lambda e: e.name, sort=pinyin(EventApplication.name)
+            ),
             Column(
                 "organiser",
                 t("events.field.organiser"),
@@ -201,7 +204,9 @@ def plan_table(session: Session, *, scope: Scope, language: str) -> Table:
         name="emergency_plan",
         columns=(
             Column("code", t("events.field.code"), lambda p: p.code, sort=EmergencyPlan.code),
-            Column("name", t("events.field.name"), lambda p: p.name, sort=EmergencyPlan.name),
+            Column(
+                "name", t("events.field.name"), lambda p: p.name, sort=pinyin(EmergencyPlan.name)
+            ),
             Column(
                 "category",
                 t("events.plan.category"),

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas import service as area_service
+from fangkong.core.collation import pinyin
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
 from fangkong.facilities.models import Facility, FacilityType
@@ -71,7 +72,9 @@ def table(session: Session, *, scope: Scope, language: str) -> Table:
         name="facility",
         columns=(
             Column("code", t("facilities.field.code"), lambda f: f.code, sort=Facility.code),
-            Column("name", t("facilities.field.name"), lambda f: f.name, sort=Facility.name),
+            Column(
+                "name", t("facilities.field.name"), lambda f: f.name, sort=pinyin(Facility.name)
+            ),
             Column(
                 "facility_type",
                 t("facilities.field.facility_type"),

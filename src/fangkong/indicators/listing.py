@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area, AreaLevel
 from fangkong.cases.models import Case
+from fangkong.core.collation import pinyin
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
 from fangkong.devices.models import Device
@@ -404,7 +405,9 @@ def records(
             name="indicator_facilities",
             columns=(
                 Column("code", t("indicators.field.code"), lambda r: r.code, sort=Facility.code),
-                Column("name", t("indicators.field.name"), lambda r: r.name, sort=Facility.name),
+                Column(
+                    "name", t("indicators.field.name"), lambda r: r.name, sort=pinyin(Facility.name)
+                ),
                 Column(
                     "facility_type",
                     t("indicators.field.facility_type"),

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Select, String, cast, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from fangkong.areas import service as area_service
+from fangkong.core.collation import pinyin
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope, as_system
 from fangkong.http.tables import Column, Filter, Table
@@ -77,7 +78,7 @@ def holders_table(session: Session, *, scope: Scope, language: str) -> Table:
         name="material_holder",
         columns=(
             Column("code", t("materials.field.code"), lambda h: h.code, sort=Holder.code),
-            Column("name", t("materials.field.name"), lambda h: h.name, sort=Holder.name),
+            Column("name", t("materials.field.name"), lambda h: h.name, sort=pinyin(Holder.name)),
             Column(
                 "kind",
                 t("materials.field.holder_kind"),
