@@ -131,3 +131,103 @@ def test_cli_beats(tmp_path: Path) -> None:
     assert len(features) == 2 and all(f["properties"]["level"] == "beat" for f in features)
     refused = runner.invoke(app, ["planning", "beats", "--station", "T-D2", "--k", "2", *data])
     assert refused.exit_code != 0
+
+
+def _beat_codes(tmp_path: Path, station: str) -> list[str]:
+    from sqlalchemy import select
+
+    from fangkong.areas.models import Area, AreaLevel
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'fangkong.db'}")
+    with Session(engine) as session:
+        parent = session.scalars(select(Area).where(Area.code == station)).one()
+        codes = sorted(
+            session.scalars(
+                select(Area.code).where(Area.level == AreaLevel.BEAT, Area.parent_id == parent.id)
+            )
+        )
+    engine.dispose()
+    return codes
+
+
+def _audited(tmp_path: Path, action: str, entity: str) -> list[str | None]:
+    from sqlalchemy import select
+
+    from fangkong.core.models import AuditEvent
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'fangkong.db'}")
+    with Session(engine) as session:
+        found = list(
+            session.scalars(
+                select(AuditEvent.entity_id).where(
+                    AuditEvent.action == action, AuditEvent.entity == entity
+                )
+            )
+        )
+    engine.dispose()
+    return found
+
+
+def test_cli_adopts_beats_into_the_tree_after_the_fusion_check(tmp_path: Path) -> None:
+    """``fangkong planning beats --adopt`` and ``fangkong planning adopt ID`` write the beats
+    into the area tree as the API does (fusion check, regrouping, audit); a proposal that
+    fails the fusion check is refused with the tree unchanged."""
+    from sqlalchemy import select
+
+    from fangkong.planning.analysis_models import Analysis
+
+    _county(tmp_path)
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path)]
+    period = ["--start", T0.isoformat(), "--end", (T0 + timedelta(days=56)).isoformat()]
+    before = _beat_codes(tmp_path, "T-D2-S1")
+    assert before == ["T-D2-S1-B1", "T-D2-S1-B2"]
+    out = tmp_path / "beats.geojson"
+    # stored, not adopted: the tree is unchanged
+    stored = runner.invoke(
+        app, ["planning", "beats", "--station", "T-D2-S1", "--k", "3", *period,
+              "--geojson", str(out), *data],
+    )  # fmt: skip
+    assert stored.exit_code == 0, stored.output
+    assert _beat_codes(tmp_path, "T-D2-S1") == before
+    proposed = sorted(f["properties"]["code"] for f in json.loads(out.read_text())["features"])
+    assert len(proposed) == 3 and proposed != before
+    analysis_id = int(stored.output.rsplit("stored as analysis", 1)[1].split()[0])
+
+    # a proposal whose grids no longer cover the station fails the fusion check: refused
+    engine = make_engine(f"sqlite:///{tmp_path / 'fangkong.db'}")
+    with Session(engine) as session:
+        row = session.scalars(select(Analysis).where(Analysis.id == analysis_id)).one()
+        good = row.result
+        broken = json.loads(good)
+        broken["geojson"]["features"][0]["properties"]["grids"] = []
+        row.result = json.dumps(broken)
+        session.commit()
+        refused = runner.invoke(app, ["planning", "adopt", str(analysis_id), *data])
+        assert refused.exit_code != 0
+        assert _beat_codes(tmp_path, "T-D2-S1") == before
+        assert _audited(tmp_path, "adopt", "planning_analysis") == []
+        row = session.scalars(select(Analysis).where(Analysis.id == analysis_id)).one()
+        assert row.accepted_at is None
+        row.result = good
+        session.commit()
+    engine.dispose()
+
+    adopted = runner.invoke(app, ["planning", "adopt", str(analysis_id), *data])
+    assert adopted.exit_code == 0, adopted.output
+    assert "fusion check passed" in adopted.output
+    assert f"analysis {analysis_id} adopted (3)" in adopted.output
+    assert _beat_codes(tmp_path, "T-D2-S1") == proposed
+    assert _audited(tmp_path, "adopt", "planning_analysis") == [str(analysis_id)]
+    assert len(_audited(tmp_path, "regroup_beats", "area")) == 1
+    # an unknown analysis is not found
+    assert runner.invoke(app, ["planning", "adopt", "999999", *data]).exit_code != 0
+
+    # in one step, k = 2: the three beats give way to two
+    again = runner.invoke(
+        app, ["planning", "beats", "--station", "T-D2-S1", "--k", "2", *period, "--adopt", *data]
+    )
+    assert again.exit_code == 0, again.output
+    assert "fusion check passed" in again.output and "adopted (2)" in again.output
+    assert len(_beat_codes(tmp_path, "T-D2-S1")) == 2
+    assert len(_audited(tmp_path, "adopt", "planning_analysis")) == 2

@@ -6,22 +6,27 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from fangkong.areas import regroup
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
-from fangkong.core import audit
 from fangkong.core.db import utcnow
-from fangkong.core.errors import Conflict, InvalidInput, NotFound
+from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.core.scoping import Scope
 from fangkong.http.deps import DbSession, Language, RequestActor, UserScope, get_settings, requires
 from fangkong.network import service as network_service
 from fangkong.network.service import Network
-from fangkong.planning import analyses, analysis_export, beat_plans, deployment, hotspot_runs
+from fangkong.planning import (
+    adoption,
+    analyses,
+    analysis_export,
+    beat_plans,
+    deployment,
+    hotspot_runs,
+)
 from fangkong.planning import permissions as perms
 from fangkong.planning.analysis_models import Analysis, AnalysisKind
 from fangkong.planning.analysis_schemas import (
@@ -161,68 +166,11 @@ def adopt_analysis(
     analysis_id: AnalysisId, db: DbSession, scope: UserScope, actor: RequestActor
 ) -> AdoptOut:
     """Adopt an analysis: a deployment's proposed roster becomes each station's roster per
-    hour of week; beats are imported as beat areas (the grid fusion check must pass)."""
+    hour of week; beats are written into the area tree as beat areas once the grid fusion check
+    passes (:func:`fangkong.planning.adoption.adopt`, as the command line does)."""
     analysis = analyses.get_or_raise(db, analysis_id=analysis_id, scope=scope)
-    now = utcnow()
-    if analysis.kind == AnalysisKind.DEPLOYMENT:
-        adopted = deployment.adopt(
-            db, result=analyses.result_of(analysis), scope=scope, analysis_id=analysis.id,
-            actor_id=actor.user_id, now=now,
-        )  # fmt: skip
-        detail: dict[str, Any] = {}
-    else:
-        adopted, detail = adopt_other(db, analysis, scope, actor)
-    analysis.accepted_at = now
-    audit.record(
-        db, actor=actor, action="adopt", entity="planning_analysis", entity_id=analysis.id,
-        detail={"kind": analysis.kind.value, "adopted": adopted}, area_path=analysis.area_path,
-    )  # fmt: skip
-    db.flush()
+    adopted, detail = adoption.adopt(db, analysis=analysis, scope=scope, actor=actor, now=utcnow())
     return AdoptOut(analysis_id=analysis.id, adopted=adopted, detail=detail)
-
-
-def adopt_other(
-    db: Session, analysis: Analysis, scope: Scope, actor: Any
-) -> tuple[int, dict[str, Any]]:
-    """Beats: accepted when the grid fusion check of the proposal passes (each grid in one
-    beat, beats inside the station, no gap, no overlap); then the station's beat areas are
-    replaced by the proposal's (:func:`fangkong.areas.regroup.regroup_beats`: the grids and
-    every record's area path move with them). The beats' GeoJSON is the areas import's
-    format (level beat, parent the station, the grids listed)."""
-    if analysis.kind != AnalysisKind.BEATS:
-        raise InvalidInput(
-            key="error.planning.analysis_not_adoptable",
-            params={"kind": analysis.kind.value},
-            field="analysis_id",
-        )
-    result = analyses.result_of(analysis)
-    faults = beat_plans.fusion_faults(db, result=result)
-    if faults:
-        raise Conflict(
-            key="error.planning.beats_fusion",
-            params={"count": len(faults)},
-            field="analysis_id",
-            faults=faults,
-        )
-    # the tree takes the beats: new beat areas, the grids moved under them and every record's
-    # area path with them (areas.regroup), refused with nothing changed where it cannot
-    features = result["geojson"]["features"]
-    report = regroup.regroup_beats(
-        db,
-        station_code=result["station"],
-        beats=[
-            regroup.BeatSpec(
-                code=f["properties"]["code"],
-                name_zh=f["properties"]["name_zh"],
-                name_en=f["properties"]["name_en"],
-                grid_codes=tuple(f["properties"]["grids"]),
-            )
-            for f in features
-        ],
-        actor=actor,
-        scope=scope,
-    )
-    return len(features), {"fusion": "passed", "regrouped": report.as_dict()}
 
 
 @router.post("/beats", response_model=AnalysisOut, status_code=201)

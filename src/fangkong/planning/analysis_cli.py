@@ -18,7 +18,14 @@ from fangkong.core.db import session_scope, utcnow
 from fangkong.core.errors import FangkongError, InvalidInput, NotFound
 from fangkong.core.scoping import Scope
 from fangkong.network import service as network_service
-from fangkong.planning import analyses, analysis_export, beat_plans, deployment, hotspot_runs
+from fangkong.planning import (
+    adoption,
+    analyses,
+    analysis_export,
+    beat_plans,
+    deployment,
+    hotspot_runs,
+)
 from fangkong.planning.analysis_models import Analysis, AnalysisKind
 
 WHOLE_TREE = Scope(paths=("/",))
@@ -188,11 +195,9 @@ def deployment_command(
                 title=f"deployment {area or '*'} {weeks}w {target:.0%}",
             )  # fmt: skip
             if adopt:
-                deployment.adopt(
-                    session, result=result, scope=WHOLE_TREE, analysis_id=analysis.id,
-                    actor_id=None, now=utcnow(),
-                )  # fmt: skip
-                analysis.accepted_at = utcnow()
+                adoption.adopt(
+                    session, analysis=analysis, scope=WHOLE_TREE, actor=SYSTEM, now=utcnow()
+                )
             _export(analysis, None, xlsx, settings.default_language)
             analysis_id = analysis.id
     except FangkongError as exc:
@@ -226,12 +231,17 @@ def beats_command(
     end: Annotated[str | None, typer.Option(help="Incidents until (ISO time with zone)")] = None,
     facility_hours: Annotated[float, typer.Option(help="Patrol hours a week per facility")] = 1.0,
     time_limit: Annotated[float, typer.Option(help="Local search time (s)")] = 5.0,
+    adopt: Annotated[
+        bool, typer.Option(help="Adopt the beats: write them into the area tree")
+    ] = False,
     geojson: GeoJsonOpt = None,
     xlsx: XlsxOpt = None,
     data_dir: DataDir = None,
 ) -> None:
     """k contiguous patrol beats (巡区) for a station from its grids: workload, imbalance
-    (max / mean), farthest time; GeoJSON in the areas import's format."""
+    (max / mean), farthest time; GeoJSON in the areas import's format. With ``--adopt`` the
+    beats replace the station's beat areas once the grid-fusion check passes (as ``fangkong
+    planning adopt ANALYSIS_ID`` does for a stored analysis)."""
     settings = settings_for(data_dir)
     upgrade(settings)
     stop = _moment(end, "end") or utcnow()
@@ -254,6 +264,10 @@ def beats_command(
             )  # fmt: skip
             _export(analysis, geojson, xlsx, settings.default_language)
             analysis_id = analysis.id
+        detail: dict[str, Any] | None = None
+        if adopt:
+            # a transaction of its own: the analysis stays stored when the tree refuses it
+            detail = _adopt(settings, analysis_id)
     except FangkongError as exc:
         fail(exc)
     table = Table("beat", "grids", "incidents", "workload h/week", "farthest s")
@@ -265,6 +279,54 @@ def beats_command(
         f"contiguous: {result['contiguous']}"
     )
     console.print(f"stored as analysis {analysis_id}")
+    if detail is not None:
+        _print_adoption(analysis_id, len(result["geojson"]["features"]), detail)
+
+
+def _adopt(settings: Any, analysis_id: int) -> dict[str, Any]:
+    with session_scope(session_factory(settings)) as session:
+        analysis = analyses.get_or_raise(session, analysis_id=analysis_id, scope=WHOLE_TREE)
+        _, detail = adoption.adopt(
+            session, analysis=analysis, scope=WHOLE_TREE, actor=SYSTEM, now=utcnow()
+        )
+    return detail
+
+
+def _print_adoption(analysis_id: int, adopted: int, detail: dict[str, Any]) -> None:
+    regrouped = detail.get("regrouped")
+    if regrouped:
+        console.print(
+            f"fusion check passed; beats created {', '.join(regrouped['created']) or '-'}, "
+            f"kept {', '.join(regrouped['kept']) or '-'}, "
+            f"removed {', '.join(regrouped['removed']) or '-'}; "
+            f"{regrouped['moved_grids']} grids moved, {regrouped['rewritten_rows']} rows "
+            f"rewritten, {regrouped['moved_up_rows']} moved up to the station"
+        )
+    console.print(f"analysis {analysis_id} adopted ({adopted})")
+
+
+def adopt_command(
+    analysis_id: Annotated[int, typer.Argument(help="The stored analysis (deployment or beats)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Adopt a stored analysis, as the console's button does: a deployment's proposed roster
+    becomes each station's roster per hour of week; beats, once the grid-fusion check passes,
+    replace the station's beat areas (the grids and every record's area path move with them).
+    Audited; refused with nothing changed."""
+    settings = settings_for(data_dir)
+    upgrade(settings)
+    if not 1 <= analysis_id <= 2**63 - 1:
+        fail(InvalidInput(key="error.planning.analysis_not_found", field="analysis_id",
+                          params={"analysis_id": analysis_id}))  # fmt: skip
+    try:
+        with session_scope(session_factory(settings)) as session:
+            analysis = analyses.get_or_raise(session, analysis_id=analysis_id, scope=WHOLE_TREE)
+            adopted, detail = adoption.adopt(
+                session, analysis=analysis, scope=WHOLE_TREE, actor=SYSTEM, now=utcnow()
+            )
+    except FangkongError as exc:
+        fail(exc)
+    _print_adoption(analysis_id, adopted, detail)
 
 
 def register(app: typer.Typer) -> None:
@@ -272,3 +334,4 @@ def register(app: typer.Typer) -> None:
     app.command("hotspots")(hotspots_command)
     app.command("deployment")(deployment_command)
     app.command("beats")(beats_command)
+    app.command("adopt")(adopt_command)
