@@ -100,6 +100,12 @@ def _network(request: Request) -> network_service.Network:
     return network_service.current(get_settings(request).data_dir)
 
 
+def _network_of(request: Request, db: DbSession, incident: Incident) -> network_service.Network:
+    """The network ranking units for ``incident``: its county's (cross-border where built)
+    in a province deployment, else the current one (:func:`recommend.network_for`)."""
+    return recommend.network_for(db, get_settings(request).data_dir, area_path=incident.area_path)
+
+
 def _detail(request: Request, db: DbSession, incident: Incident, language: str) -> IncidentDetail:
     road = present.roads(present.network_or_none(get_settings(request).data_dir), [incident])[0]
     return present.detail_of(db, incident, language, cipher=get_cipher(request), road=road)
@@ -319,8 +325,9 @@ def recommendation(
     incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
     units = service.get_units(db, scope=scope, status=UnitStatus.AVAILABLE)
     ranked = recommend.recommend(
-        _network(request), incident=incident, units=units, now=utcnow(), limit=limit
-    )
+        _network_of(request, db, incident), incident=incident, units=units, now=utcnow(),
+        limit=limit,
+    )  # fmt: skip
     return RecommendationOut(
         incident_id=incident.id,
         priority=incident.priority,
@@ -362,7 +369,9 @@ def dispatch_units(
     incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
     units = [service.get_unit_or_raise(db, unit_id=u, scope=scope) for u in body.unit_ids]
     try:
-        predicted = recommend.predict(_network(request), incident=incident, units=units)
+        predicted = recommend.predict(
+            _network_of(request, db, incident), incident=incident, units=units
+        )
     except (InvalidInput, NotFound):
         predicted = {}  # no network, or the scene off the roads: dispatch without a forecast
     service.dispatch(

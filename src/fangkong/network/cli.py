@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from fangkong.areas.coords import CoordSystem
-from fangkong.core.config import load_settings
+from fangkong.core.config import Settings, load_settings
 from fangkong.core.errors import FangkongError
 from fangkong.network._build import ImportReport
 from fangkong.network.graph import RoadGraph
@@ -122,9 +123,18 @@ def import_network(
             "<data-dir>/counties/<code>"
         ),
     ] = None,
+    border_buffer_m: Annotated[
+        float | None,
+        typer.Option(
+            help="With --county: then build its cross-border graph, the neighbouring "
+            "counties' imported roads within this many metres of its polygon"
+        ),
+    ] = None,
 ) -> None:
     """Import a road network, cache its graph and make it the current one."""
-
+    if border_buffer_m is not None and county is None:
+        console.print("[red]error:[/red] --border-buffer-m needs --county")
+        raise typer.Exit(code=2)
     started = time.perf_counter()
     settings = load_settings(**({} if data_dir is None else {"data_dir": data_dir}))
     try:
@@ -165,6 +175,73 @@ def import_network(
     console.print(
         _summary(ImportReport.from_graph(graph), graph, hit=hit, seconds=seconds, path=path)
     )
+    if border_buffer_m is not None and county is not None:
+        _border(settings, county, border_buffer_m, ())
+
+
+def _border(settings: Settings, county: str, buffer_m: float, neighbours: Sequence[str]) -> None:
+    """Build a county's cross-border graph from its polygon (the database's district area)
+    and print what it took."""
+    from fangkong.areas import service as area_service
+    from fangkong.core.commands import session_factory
+    from fangkong.core.db import session_scope
+    from fangkong.network.border import build_border_network
+
+    started = time.perf_counter()
+    try:
+        county_data_dir(settings.data_dir, county)  # the code's form, before the database
+        with session_scope(session_factory(settings)) as session:
+            polygon = area_service.geometry(area_service.get_by_code_or_raise(session, code=county))
+        with console.status(f"cross-border graph of {county} ({buffer_m:g} m)"):
+            built = build_border_network(
+                settings.data_dir,
+                county,
+                polygon=polygon,
+                buffer_m=buffer_m,
+                neighbours=list(neighbours) or None,
+            )
+    except FangkongError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(code=2) from None
+    table = Table(title=f"cross-border road network of {county}", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("", justify="right")
+    for name, value in (
+        ("buffer", f"{buffer_m:g} m"),
+        ("neighbours taken", ", ".join(built.neighbours) or "none within the buffer"),
+        ("nodes (the county's)", f"{built.nodes:,} ({built.county_nodes:,})"),
+        ("edges", f"{built.graph.n_edges:,}"),
+        ("cache", "hit" if built.hit else "miss (built)"),
+        ("seconds", f"{time.perf_counter() - started:.2f}"),
+        ("graph file", str(built.path)),
+    ):
+        table.add_row(name, value)
+    console.print(table)
+
+
+@network_app.command("border")
+def border_network(
+    county: Annotated[str, typer.Option(help="The county (district area code)")],
+    buffer_m: Annotated[
+        float, typer.Option(help="How far beyond the county's polygon to take roads (m)")
+    ] = 5000.0,
+    neighbour: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--neighbour", help="A county whose roads may be taken; default every one imported"
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", help="Data folder [default: ./fangkong-data or $FANGKONG_DATA_DIR]"
+        ),
+    ] = None,
+) -> None:
+    """Build a county's cross-border graph from the imported networks of the counties around
+    it; dispatch and planning batches then use it for that county."""
+    settings = load_settings(**({} if data_dir is None else {"data_dir": data_dir}))
+    _border(settings, county, buffer_m, neighbour or ())
 
 
 @network_app.command("info")

@@ -81,6 +81,16 @@ def current(data_dir: Path) -> Network:
         return network
 
 
+def for_county(data_dir: Path, code: str) -> Network | None:
+    """The network serving county ``code`` of a province deployment: its cross-border graph
+    when one was built (``network import ... --county CODE --border-buffer-m M``), else its
+    own graph, else None (:func:`fangkong.network.border.county_network_dir`)."""
+    from fangkong.network.border import county_network_dir
+
+    where = county_network_dir(data_dir, code)
+    return None if where is None else current(where)
+
+
 def snap(
     network: Network,
     lons: ArrayLike,

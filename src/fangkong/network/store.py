@@ -189,6 +189,12 @@ def _write_pointer(data_dir: Path, graph_file: Path, body: dict[str, Any]) -> No
     os.replace(tmp, pointer)
 
 
+def activate(data_dir: Path, graph_file: Path, body: dict[str, Any]) -> None:
+    """Make ``graph_file`` (in ``data_dir``'s cache) the current graph of ``data_dir``;
+    ``body`` is stored in the pointer beside its name (source, kind, profile...)."""
+    _write_pointer(data_dir, graph_file, body)
+
+
 def detect_format(file: Path, given: SourceFormat) -> SourceFormat:
     if given is not SourceFormat.AUTO:
         return given

@@ -52,6 +52,7 @@ from fangkong.core.db import make_engine, make_session_factory, session_scope
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.scoping import Scope
 from fangkong.dispatch.models import UnitType
+from fangkong.network.border import county_network_dir
 from fangkong.network.store import county_data_dir
 from fangkong.planning import coverage, jobs, runs, tasks
 from fangkong.planning.models import Run, RunKind, RunStatus
@@ -351,7 +352,8 @@ def run_task(task: BatchTask, *, database_url: str, data_dir: str, filed_by: str
                 title=f"{tasks.title_of(kind, params)} · batch {task.batch}",
             )
             run_id = run.id
-        network_dir = county_data_dir(root, task.county)
+        # the county's cross-border graph where one was built, else its own
+        network_dir = county_network_dir(root, task.county) or county_data_dir(root, task.county)
 
         def work(
             session: Session, progress: jobs.Progress, cancel: threading.Event
