@@ -6,6 +6,7 @@ field: a case's title and description, an incident's description and caller are 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -167,6 +168,51 @@ def _seconds(a: datetime | None, b: datetime | None) -> float | None:
     return None if a is None or b is None else (b - a).total_seconds()
 
 
+def _drilldown(
+    session: Session,
+    *,
+    name: str,
+    model: Any,
+    fields: tuple[Any, ...],
+    where: tuple[ColumnElement[bool], ...],
+    columns: tuple[Column, ...],
+    default_sort: str,
+    area: Area,
+    scope: Scope,
+    t: Translate,
+) -> tuple[Table, AnySelect]:
+    """The records of ``model`` under ``area`` and within ``scope`` that meet ``where``: the
+    select (``fields`` and the area's code as ``area_code``) and its table (``columns``, then
+    the area, filtered by an area code and tie-broken by the record's id)."""
+    stmt: AnySelect = (
+        select(model.id, *fields, Area.code.label("area_code"))
+        .join(Area, Area.id == model.area_id)
+        .where(
+            scope.clause(model.area_path),
+            model.area_path.startswith(area.path, autoescape=True),
+            *where,
+        )
+    )
+    table = Table(
+        name=name,
+        columns=(
+            *columns,
+            Column("area", t("indicators.field.area"), lambda r: r.area_code, sort=model.area_path),
+        ),
+        filters=(
+            Filter(
+                "area",
+                t("indicators.field.area"),
+                where=_area_filter(session, scope, model.area_path),
+                max_length=32,
+            ),
+        ),
+        default_sort=default_sort,
+        tiebreak=(model.id,),
+    )
+    return table, stmt
+
+
 def records(
     session: Session,
     *,
@@ -182,31 +228,25 @@ def records(
     are those of the period; devices and facilities the registers as they stand."""
     kind = decl.record_kind
     t = _t(language)
-    subtree = area.path
     start, end = period.start(zone), period.end(zone)
+    drilldown = functools.partial(_drilldown, session, area=area, scope=scope, t=t)
+
+    def yes_no(value: object) -> str:
+        return t("indicators.yes") if value else t("indicators.no")
+
     if kind == "incidents":
-        stmt: AnySelect = (
-            select(
-                Incident.id,
+        return drilldown(
+            name="indicator_incidents",
+            model=Incident,
+            fields=(
                 Incident.received_at,
                 Incident.category,
                 Incident.priority,
                 Incident.status,
                 Incident.dispatched_at,
                 Incident.on_scene_at,
-                Area.code,
-            )
-            .join(Area, Area.id == Incident.area_id)
-            .where(
-                scope.clause(Incident.area_path),
-                Incident.area_path.startswith(subtree, autoescape=True),
-                Incident.received_at >= start,
-                Incident.received_at < end,
-                COUNTED,
-            )
-        )
-        table = Table(
-            name="indicator_incidents",
+            ),
+            where=(Incident.received_at >= start, Incident.received_at < end, COUNTED),
             columns=(
                 Column("id", "ID", lambda r: r.id, sort=Incident.id, numeric=True),
                 Column(
@@ -240,27 +280,15 @@ def records(
                     numeric=True,
                     fmt="%.0f",
                 ),
-                Column(
-                    "area", t("indicators.field.area"), lambda r: r.code, sort=Incident.area_path
-                ),
-            ),
-            filters=(
-                Filter(
-                    "area",
-                    t("indicators.field.area"),
-                    where=_area_filter(session, scope, Incident.area_path),
-                    max_length=32,
-                ),
             ),
             default_sort="-received_at",
-            tiebreak=(Incident.id,),
         )
-        return table, stmt
     if kind is not None and kind.startswith("cases."):
         case_type = kind.split(".", 1)[1]
-        stmt = (
-            select(
-                Case.id,
+        return drilldown(
+            name="indicator_cases",
+            model=Case,
+            fields=(
                 Case.case_type,
                 Case.state,
                 Case.opened_at,
@@ -268,19 +296,8 @@ def records(
                 Case.closed_at,
                 Case.resolved_at,
                 Case.late,
-                Area.code,
-            )
-            .join(Area, Area.id == Case.area_id)
-            .where(
-                scope.clause(Case.area_path),
-                Case.area_path.startswith(subtree, autoescape=True),
-                Case.case_type == case_type,
-                Case.opened_at >= start,
-                Case.opened_at < end,
-            )
-        )
-        table = Table(
-            name="indicator_cases",
+            ),
+            where=(Case.case_type == case_type, Case.opened_at >= start, Case.opened_at < end),
             columns=(
                 Column("id", "ID", lambda r: r.id, sort=Case.id, numeric=True),
                 Column(
@@ -305,45 +322,24 @@ def records(
                     sort=Case.closed_at,
                 ),
                 Column(
-                    "late",
-                    t("indicators.field.late"),
-                    lambda r: t("indicators.yes") if r.late else t("indicators.no"),
-                    sort=Case.late,
-                ),
-                Column("area", t("indicators.field.area"), lambda r: r.code, sort=Case.area_path),
-            ),
-            filters=(
-                Filter(
-                    "area",
-                    t("indicators.field.area"),
-                    where=_area_filter(session, scope, Case.area_path),
-                    max_length=32,
+                    "late", t("indicators.field.late"), lambda r: yes_no(r.late), sort=Case.late
                 ),
             ),
             default_sort="-opened_at",
-            tiebreak=(Case.id,),
         )
-        return table, stmt
     if kind == "devices":
-        stmt = (
-            select(
-                Device.id,
+        return drilldown(
+            name="indicator_devices",
+            model=Device,
+            fields=(
                 Device.code,
                 Device.device_type,
                 Device.owner_kind,
                 Device.zone_type,
                 Device.networked,
                 Device.status,
-                Area.code.label("area_code"),
-            )
-            .join(Area, Area.id == Device.area_id)
-            .where(
-                scope.clause(Device.area_path),
-                Device.area_path.startswith(subtree, autoescape=True),
-            )
-        )
-        table = Table(
-            name="indicator_devices",
+            ),
+            where=(),
             columns=(
                 Column("code", t("indicators.field.code"), lambda r: r.code, sort=Device.code),
                 Column(
@@ -361,7 +357,7 @@ def records(
                 Column(
                     "networked",
                     t("indicators.field.networked"),
-                    lambda r: t("indicators.yes") if r.networked else t("indicators.no"),
+                    lambda r: yes_no(r.networked),
                     sort=Device.networked,
                 ),
                 Column(
@@ -370,39 +366,15 @@ def records(
                     lambda r: translate(f"devices.status.{r.status.value}", language),
                     sort=Device.status,
                 ),
-                Column(
-                    "area", t("indicators.field.area"), lambda r: r.area_code, sort=Device.area_path
-                ),
-            ),
-            filters=(
-                Filter(
-                    "area",
-                    t("indicators.field.area"),
-                    where=_area_filter(session, scope, Device.area_path),
-                    max_length=32,
-                ),
             ),
             default_sort="code",
-            tiebreak=(Device.id,),
         )
-        return table, stmt
     if kind == "facilities":
-        stmt = (
-            select(
-                Facility.id,
-                Facility.code,
-                Facility.name,
-                Facility.facility_type,
-                Area.code.label("area_code"),
-            )
-            .join(Area, Area.id == Facility.area_id)
-            .where(
-                scope.clause(Facility.area_path),
-                Facility.area_path.startswith(subtree, autoescape=True),
-            )
-        )
-        table = Table(
+        return drilldown(
             name="indicator_facilities",
+            model=Facility,
+            fields=(Facility.code, Facility.name, Facility.facility_type),
+            where=(),
             columns=(
                 Column("code", t("indicators.field.code"), lambda r: r.code, sort=Facility.code),
                 Column(
@@ -414,25 +386,9 @@ def records(
                     lambda r: translate(f"facilities.type.{r.facility_type.value}", language),
                     sort=Facility.facility_type,
                 ),
-                Column(
-                    "area",
-                    t("indicators.field.area"),
-                    lambda r: r.area_code,
-                    sort=Facility.area_path,
-                ),
-            ),
-            filters=(
-                Filter(
-                    "area",
-                    t("indicators.field.area"),
-                    where=_area_filter(session, scope, Facility.area_path),
-                    max_length=32,
-                ),
             ),
             default_sort="code",
-            tiebreak=(Facility.id,),
         )
-        return table, stmt
     return None
 
 
