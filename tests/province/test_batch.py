@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from factories import street_grid_geojson
+from factories import grid_centre, street_grid_geojson
 from fangkong.areas import service as area_service
 from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.core.scoping import Scope
@@ -203,3 +206,96 @@ def test_tasks_are_counties_times_scenarios() -> None:
     assert len(batch) == 6 and len({t.key for t in batch}) == 6
     assert len({t.batch for t in batch}) == 1
     assert [(t.county, t.index) for t in batch[:2]] == [("A", 0), ("A", 1)]
+
+
+def _history(province: Province) -> datetime:
+    """Three weeks of incidents around the posts of T-D1-S1 and T-D2-S2 (more by day than by
+    night); returns the end of the history (a Monday, local time)."""
+    from planning.planning_two_helpers import add_incidents
+
+    end = datetime(2025, 9, 8, tzinfo=ZoneInfo("Asia/Shanghai"))
+    start = end - timedelta(weeks=3)
+    rng = np.random.default_rng(8)
+    with Session(province.engine) as session:
+        for grid, rate in (("T-D1-S1-B1-G1", 0.5), ("T-D2-S2-B2-G2", 0.25)):
+            lon, lat = grid_centre(grid)
+            times = [
+                start + timedelta(hours=h, minutes=int(rng.integers(60)))
+                for h in range(3 * 168)
+                for _ in range(rng.poisson(rate * (2.0 if 8 <= h % 24 < 20 else 0.3)))
+            ]
+            n = len(times)
+            add_incidents(
+                session,
+                lon + rng.uniform(-0.004, 0.004, n),
+                lat + rng.uniform(-0.003, 0.003, n),
+                [t.astimezone(UTC) for t in times],
+            )
+        session.commit()
+    return end
+
+
+def test_hour_of_week_deployment_as_a_batch_scenario(province: Province) -> None:
+    end = _history(province)
+    text = f"deployment:weeks=3,end={end.date().isoformat()},sim_hours=10,held_weeks=1,max_units=8"
+    scenario = parse_scenario(text)
+    assert scenario.params["end"] == end.isoformat()
+    batch = plan(list(COUNTIES), [scenario], batch="b3")
+    seen: list[int] = []
+    outcomes = run_batch(
+        batch,
+        database_url=province.url,
+        data_dir=province.data_dir,
+        workers=2,
+        progress=lambda done, total, outcome: seen.append(done),
+        timezone="Asia/Shanghai",
+    )
+    assert seen == [1, 2]
+    for outcome, task in zip(outcomes, batch, strict=True):
+        assert outcome.status == "done", outcome.error
+        run = _stored(province, outcome.run_id)
+        assert run.kind == RunKind.DEPLOYMENT and run.status == RunStatus.DONE
+        assert run.progress == 1.0
+        params = runs.params_of(run)
+        assert params["batch"] == "b3" and params["timezone"] == "Asia/Shanghai"
+        assert run.title.startswith(f"deployment {task.county} 3w")
+        stored = runs.result_of(run)
+        with Session(province.engine) as session:
+            county = area_service.get_by_code_or_raise(session, code=task.county)
+            want = tasks.run_deployment(
+                session,
+                {**scenario.params, "scope_paths": [county.path], "area_code": task.county},
+                county_data_dir(province.data_dir, task.county),
+            )
+        assert stored["stations"] == want["stations"]
+        planned = [s for s in stored["stations"] if "proposed" in s]
+        # each county's one station with a post and incidents; the others are skipped
+        assert [s["code"] for s in planned] == ["T-D1-S1" if task.county == "T-D1" else "T-D2-S2"]
+        assert outcome.headline == {
+            "stations": 1,
+            "unit_hours_today": 0,  # no units registered: today's roster is empty
+            "unit_hours_proposed": planned[0]["unit_hours_proposed"],
+        }
+        assert planned[0]["unit_hours_proposed"] > 0
+        day, night = planned[0]["proposed"][12], planned[0]["proposed"][3]
+        assert day >= night
+    # the two counties' rosters differ (their own stations and incidents)
+    assert outcomes[0].headline != outcomes[1].headline
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "deployment:weeks=1",
+        "deployment:target=1.5",
+        "deployment:sim_hours=2",
+        "deployment:held_weeks=40",
+        "deployment:max_units=0",
+        "deployment:prior_weeks=-1",
+        "deployment:end=yesterday",
+        "deployment:rings_s=180",
+    ],
+)
+def test_deployment_scenario_faults_are_named(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_scenario(text)

@@ -104,6 +104,8 @@ class RunKind(StrEnum):
     RING = "ring"
     COMPARE = "compare"
     REPLAY = "replay"
+    #: hour-of-week deployment run as a province batch's task (issue 23)
+    DEPLOYMENT = "deployment"
 
 
 class RunStatus(StrEnum):

@@ -23,11 +23,13 @@ from fangkong.core.scoping import Scope
 from fangkong.dispatch.models import UnitType
 from fangkong.dispatch.replay import parse_day
 from fangkong.network import service as network_service
-from fangkong.planning import coverage, demand, placement, ring, scenarios
+from fangkong.planning import coverage, demand, deployment, placement, ring, scenarios
 from fangkong.planning.jobs import Progress
 
 #: Incidents of the last 30 days unless a period is given.
 DEFAULT_PERIOD = timedelta(days=30)
+#: The zone of the hours of week when a run names none (the settings' default).
+DEFAULT_ZONE = "Asia/Shanghai"
 
 
 def scope_of(params: dict[str, Any]) -> Scope:
@@ -187,6 +189,71 @@ def run_replay(
     )
 
 
+def deployment_spec(params: dict[str, Any]) -> deployment.DeploymentSpec:
+    """The hour-of-week deployment's specification from a run's parameters (checked)."""
+    defaults = deployment.DeploymentSpec()
+    end = params.get("end")
+    spec = deployment.DeploymentSpec(
+        weeks=int(params.get("weeks", defaults.weeks)),
+        end=_moment(end, utcnow()) if end else None,
+        target=float(params.get("target", defaults.target)),
+        prior_weeks=float(params.get("prior_weeks", defaults.prior_weeks)),
+        held_weeks=int(params.get("held_weeks", defaults.held_weeks)),
+        sim_hours=int(params.get("sim_hours", defaults.sim_hours)),
+        seed=int(params.get("seed", defaults.seed)),
+        max_units=int(params.get("max_units", defaults.max_units)),
+    )
+    spec.check()
+    if not 1 <= spec.held_weeks <= 26:
+        raise InvalidInput(
+            key="error.planning.deployment_held_weeks",
+            params={"value": spec.held_weeks},
+            field="held_weeks",
+        )
+    if not 1 <= spec.max_units <= 100:
+        raise InvalidInput(
+            key="error.planning.deployment_max_units",
+            params={"value": spec.max_units},
+            field="max_units",
+        )
+    if not 0 <= spec.prior_weeks <= 52:
+        raise InvalidInput(
+            key="error.planning.deployment_prior_weeks",
+            params={"value": spec.prior_weeks},
+            field="prior_weeks",
+        )
+    return spec
+
+
+def run_deployment(
+    session: Session,
+    params: dict[str, Any],
+    data_dir: Path,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The hour-of-week deployment (:func:`fangkong.planning.deployment.analyse`) of the
+    stations under the run's area, in the zone ``params["timezone"]`` (default
+    Asia/Shanghai), with the network of ``data_dir``."""
+    scope = scope_of(params)
+    area = area_of(session, params, scope)
+    spec = deployment_spec(params)
+
+    def report(fraction: float) -> None:
+        if progress is not None:
+            progress("stations", fraction, {})
+
+    return deployment.analyse(
+        session,
+        scope=scope,
+        spec=spec,
+        zone=ZoneInfo(str(params.get("timezone") or DEFAULT_ZONE)),
+        network=network_service.current(data_dir),
+        now=utcnow(),
+        area=area,
+        progress=report,
+    )
+
+
 def title_of(kind: str, params: dict[str, Any]) -> str:
     """A short title for the list of runs."""
     where = params.get("area_code") or "*"
@@ -195,6 +262,9 @@ def title_of(kind: str, params: dict[str, Any]) -> str:
         return f"{params.get('method', 'mclp')}{p} {params.get('ring_s', 180):g}s {where}"
     if kind == "ring":
         return f"ring {where}"
+    if kind == "deployment":
+        target = float(params.get("target", 0.8))
+        return f"deployment {where} {params.get('weeks', 8)}w {target:.0%}"
     if kind in ("compare", "replay"):
         return f"{kind} scenario {params.get('scenario_id')} {params.get('day', '')}".strip()
     return f"coverage {params.get('demand', 'addresses')} {where}"

@@ -39,8 +39,10 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,6 +58,7 @@ from fangkong.network.border import county_network_dir
 from fangkong.network.store import county_data_dir
 from fangkong.planning import coverage, jobs, runs, tasks
 from fangkong.planning.models import Run, RunKind, RunStatus
+from fangkong.province.service import BATCH_MARK
 
 __all__ = [
     "KINDS",
@@ -74,7 +77,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The scenario kinds a batch runs (planning's run kinds of the same names).
-KINDS: tuple[str, ...] = ("coverage", "placement")
+KINDS: tuple[str, ...] = ("coverage", "placement", "deployment")
 MAX_WORKERS = 256
 #: The parameters a scenario may set, per kind, and how a value is read.
 _LIST = "list"
@@ -94,6 +97,18 @@ _PARAMS: dict[str, dict[str, str]] = {
         "exact": "bool",
         "demand": "str",
         "weight_column": "str",
+    },
+    # hour-of-week deployment (潮汐用警): the units each hour needs to keep the 3-minute
+    # share at ``target``, per station of the county (planning.deployment)
+    "deployment": {
+        "weeks": "int",
+        "end": "str",
+        "target": "float",
+        "prior_weeks": "float",
+        "held_weeks": "int",
+        "sim_hours": "int",
+        "seed": "int",
+        "max_units": "int",
     },
 }
 _BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
@@ -207,6 +222,16 @@ def parse_scenario(text: str) -> Scenario:
     if kind == "coverage":
         if "rings_s" in params:
             params["rings_s"] = list(coverage.check_rings(params["rings_s"]))
+    elif kind == "deployment":
+        if "end" in params:
+            try:
+                end = datetime.fromisoformat(params["end"])
+            except ValueError:
+                raise _scenario_fault(text, f"end={params['end']!r} is not a date") from None
+            if end.tzinfo is None:  # a day, or a moment without a zone: the batch's zone
+                end = end.replace(tzinfo=ZoneInfo(tasks.DEFAULT_ZONE))
+            params["end"] = end.isoformat()
+        tasks.deployment_spec(params)  # raises planning's InvalidInput naming the field
     else:
         tasks.placement_spec(params)  # raises planning's InvalidInput naming the field
     return Scenario(kind=kind, params=params, label=text.strip())
@@ -285,10 +310,24 @@ def _headline(kind: str, result: dict[str, Any] | None) -> dict[str, Any]:
         totals = result.get("totals", {})
         shares = {f"share_{ring}": share for ring, share in totals.get("share", {}).items()}
         return {"weight": totals.get("weight"), **shares}
+    if kind == "deployment":
+        rows = [r for r in result.get("stations", []) if "proposed" in r]
+        return {
+            "stations": len(rows),
+            "unit_hours_today": sum(int(r["unit_hours_today"]) for r in rows),
+            "unit_hours_proposed": sum(int(r["unit_hours_proposed"]) for r in rows),
+        }
     return {k: result.get(k) for k in ("status", "objective", "gap")}
 
 
-def run_task(task: BatchTask, *, database_url: str, data_dir: str, filed_by: str) -> Outcome:
+def run_task(
+    task: BatchTask,
+    *,
+    database_url: str,
+    data_dir: str,
+    filed_by: str,
+    timezone: str = "Asia/Shanghai",
+) -> Outcome:
     """Run one task where it is called (a Dask worker): file the run, compute, store.
 
     Parameters
@@ -300,6 +339,8 @@ def run_task(task: BatchTask, *, database_url: str, data_dir: str, filed_by: str
         The data folder, where the counties' road networks are (same path on every worker).
     filed_by : str
         The name the runs and their audit events are filed under (who started the batch).
+    timezone : str
+        The deployment's zone (its settings'): the hours of week of a deployment scenario.
 
     Returns
     -------
@@ -343,13 +384,15 @@ def run_task(task: BatchTask, *, database_url: str, data_dir: str, filed_by: str
                 "area_code": county.code,
                 "batch": task.batch,
             }
+            if kind == "deployment":
+                params["timezone"] = timezone
             run = runs.create(
                 session,
                 kind=RunKind(kind),
                 params=params,
                 area_path=county.path,
                 actor=Actor(user_id=None, username=filed_by, client=worker),
-                title=f"{tasks.title_of(kind, params)} · batch {task.batch}",
+                title=f"{tasks.title_of(kind, params)}{BATCH_MARK}{task.batch}",
             )
             run_id = run.id
         # the county's cross-border graph where one was built, else its own
@@ -360,6 +403,8 @@ def run_task(task: BatchTask, *, database_url: str, data_dir: str, filed_by: str
         ) -> dict[str, Any]:
             if kind == "coverage":
                 return tasks.run_coverage(session, params, network_dir)
+            if kind == "deployment":
+                return tasks.run_deployment(session, params, network_dir, progress)
             return tasks.run_placement(session, params, network_dir, progress, cancel)
 
         jobs.execute(factory, run_id, work, threading.Event())
@@ -444,6 +489,7 @@ def run_batch(
     workers: int = 2,
     progress: Callable[[int, int, Outcome], None] | None = None,
     client: Any | None = None,
+    timezone: str = "Asia/Shanghai",
 ) -> list[Outcome]:
     """Run a batch's tasks on Dask and return their outcomes (in the tasks' order).
 
@@ -465,6 +511,8 @@ def run_batch(
     client : distributed.Client, optional
         A client the caller holds (its cluster kept warm between batches); then
         ``scheduler`` and ``workers`` are not used.
+    timezone : str
+        The deployment's zone (the hours of week of a deployment scenario).
 
     Raises
     ------
@@ -475,9 +523,9 @@ def run_batch(
     if not batch:
         return []
     if client is not None:
-        return _submit(client, batch, database_url, data_dir, actor, progress)
+        return _submit(client, batch, database_url, data_dir, actor, progress, timezone)
     with _client(scheduler, workers) as own:
-        return _submit(own, batch, database_url, data_dir, actor, progress)
+        return _submit(own, batch, database_url, data_dir, actor, progress, timezone)
 
 
 def warm_up() -> str:
@@ -495,6 +543,7 @@ def _submit(
     data_dir: Path,
     actor: str,
     progress: Callable[[int, int, Outcome], None] | None,
+    timezone: str,
 ) -> list[Outcome]:
     from dask.distributed import as_completed
 
@@ -505,6 +554,7 @@ def _submit(
             database_url=database_url,
             data_dir=str(data_dir),
             filed_by=actor,
+            timezone=timezone,
             key=task.key,
             pure=False,
         )

@@ -36,7 +36,7 @@ def batch_command(
         typer.Option(
             "--scenario",
             "-s",
-            help="KIND or KIND:key=value,... (coverage, placement); repeat for several",
+            help="KIND or KIND:key=value,... (coverage, placement, deployment); repeat for several",
         ),
     ],
     county: Annotated[
@@ -95,6 +95,7 @@ def batch_command(
                 scheduler=scheduler,
                 workers=workers,
                 progress=progress,
+                timezone=settings.timezone,
             )
     except FangkongError as exc:
         fail(exc)
