@@ -171,38 +171,62 @@ def prepare_side(
     return Side(name=name, counties=counties, prepared=prepared, generated=generated)
 
 
-def _timed(
-    port: int, token: str, method: str, path: str, reps: int
-) -> tuple[list[tuple[int, float]], float]:
-    """``reps`` requests one after the other on one keep-alive connection: (status, seconds)
-    of each, and the seconds they took in all."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    out = []
-    started = time.perf_counter()
-    try:
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            conn.request(
-                method,
-                path,
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            )
-            answer = conn.getresponse()
-            answer.read()
-            out.append((answer.status, time.perf_counter() - t0))
-    finally:
-        conn.close()
-    return out, time.perf_counter() - started
+def _request(
+    conn: http.client.HTTPConnection, token: str, method: str, path: str
+) -> tuple[int, float]:
+    """One request on a keep-alive connection: its status and seconds."""
+    t0 = time.perf_counter()
+    conn.request(
+        method, path, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    )
+    answer = conn.getresponse()
+    answer.read()
+    return answer.status, time.perf_counter() - t0
 
 
-def measure_reads(srv: Server, side: Side, reads: list[tuple[str, str, str]], reps: int) -> None:
+def _connect(srv: Server) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)
+
+
+def measure_reads(
+    servers: dict[str, Server], sides: list[Side], reads: list[tuple[str, str, str]], reps: int
+) -> None:
+    """Each read ``reps`` times on each side, request by request in turn (one, many, many,
+    one, ...), each side on its own keep-alive connection: a moment when the shared machine
+    is slow falls on both alike. A side's throughput is its answers over the time they took
+    (one client)."""
     for name, method, path in reads:
-        # The figures computed anew cost seconds: fewer of them.
+        # The figures computed anew cost a second or so: fewer of them.
         n = max(1, reps // 5) if method == "POST" else reps
-        answers, seconds = _timed(srv.port, side.prepared.token, method, path, n)
-        for status, latency in answers:
-            side.record(name, status, latency)
-        side.seconds[name] = side.seconds.get(name, 0.0) + seconds
+        conns = {side.name: _connect(servers[side.name]) for side in sides}
+        try:
+            for rep in range(n):
+                for side in sides if rep % 2 == 0 else sides[::-1]:
+                    status, latency = _request(conns[side.name], side.prepared.token, method, path)
+                    side.record(name, status, latency)
+                    side.seconds[name] = side.seconds.get(name, 0.0) + latency
+        finally:
+            for conn in conns.values():
+                conn.close()
+
+
+def close_intake(side: Side) -> None:
+    """Close the incidents the intake phases recorded (SQL, the harness's clean-up): the live
+    map shows the county's own open incidents in every round, not a growing pile of these."""
+    from sqlalchemy import text
+
+    from fangkong.core.db import make_engine
+
+    engine = make_engine(side.prepared.url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE incident SET status = 'closed', closed_at = now(), updated_at = now() "
+                "WHERE idempotency_key LIKE :k AND status = 'received'"
+            ),
+            {"k": f"{side.name}-r%"},
+        )
+    engine.dispose()
 
 
 def measure_intake(
@@ -229,8 +253,11 @@ def measure_intake(
 def _warm(srv: Server, side: Side, reads: list[tuple[str, str, str]]) -> None:
     """One request of each read (the area index, the pools, last month's figures stored)."""
     for _name, method, path in reads:
-        answers, _ = _timed(srv.port, side.prepared.token, method, path, 1)
-        status = answers[0][0]
+        conn = _connect(srv)
+        try:
+            status, _ = _request(conn, side.prepared.token, method, path)
+        finally:
+            conn.close()
         if not 200 <= status < 300:
             raise RuntimeError(f"{side.name}: {method} {path} answered {status}")
 
@@ -462,8 +489,7 @@ def run(args: argparse.Namespace, size: data.Size) -> int:
             for round_no in range(args.rounds):
                 # Alternate which goes first, so that neither always follows the other's load.
                 order = sides if round_no % 2 == 0 else sides[::-1]
-                for side in order:
-                    measure_reads(servers[side.name], side, reads, args.reps)
+                measure_reads(servers, order, reads, args.reps)
                 for side in order:
                     measure_intake(
                         servers[side.name],
@@ -472,6 +498,8 @@ def run(args: argparse.Namespace, size: data.Size) -> int:
                         duration_s=args.duration,
                         round_no=round_no,
                     )
+                    if not args.smoke:
+                        close_intake(side)
                 print(f"round {round_no + 1}/{args.rounds} done ({_loadavg()})", flush=True)
             for side in sides:
                 side.rss_mib = _rss_mib(servers[side.name].process.pid)
