@@ -30,6 +30,7 @@ from fangkong import (
     facilities,
     materials,
     planning,
+    province,
 )
 from fangkong.core import audit
 from fangkong.core import personal as personal_data
@@ -58,6 +59,7 @@ NAVIGATION: list[NavEntry] = [
     *cases.NAV,
     *dispatch.NAV,
     *planning.NAV,
+    *province.NAV,
     *facilities.NAV,
     *devices.NAV,
     *materials.NAV,
@@ -164,6 +166,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     from fangkong.planning import analysis_pages as planning_analysis_pages
     from fangkong.planning import api as planning_api
     from fangkong.planning import pages as planning_pages
+    from fangkong.province import pages as province_pages
     from fangkong.web import account_pages, accounts
     from fangkong.web import api as core_api
     from fangkong.web import pages as core_pages
@@ -307,6 +310,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(dispatch_pages.router)
     app.include_router(planning_pages.router)
     app.include_router(planning_analysis_pages.router)
+    app.include_router(province_pages.router)
     app.include_router(facilities_pages.router)
     app.include_router(devices_pages.router)
     app.include_router(materials_pages.router)
