@@ -6,7 +6,6 @@ exists updates that team; a new code registers one. One audit event per file.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,30 +15,27 @@ from fangkong.community import service
 from fangkong.community.listing import TEAM_COLUMNS, TEAM_REQUIRED, teams_select
 from fangkong.community.models import SafetyTeam, TeamKind
 from fangkong.community.schemas import TeamIn
-from fangkong.core import audit
 from fangkong.core.audit import Actor
-from fangkong.core.errors import FangkongError, NotFound
+from fangkong.core.errors import NotFound
 from fangkong.core.i18n import translate
-from fangkong.core.scoping import Scope, common_path
-from fangkong.http.sheets import Cell, RowError, parse_row, read_rows, require_columns, whole
+from fangkong.core.scoping import Scope
+from fangkong.http.sheets import (
+    Cell,
+    ImportReport,
+    Register,
+    column_aliases,
+    import_register,
+    parse_row,
+    read_rows,
+    require_keys,
+    whole,
+)
 
 COUNTS = ("member_count", "buildings", "households")
 
 
-@dataclass
-class ImportReport:
-    created: int = 0
-    updated: int = 0
-    errors: list[RowError] = field(default_factory=list)
-
-
 def _aliases() -> dict[str, str]:
-    found: dict[str, str] = {}
-    for key in TEAM_COLUMNS:
-        found[key] = key
-        for language in ("zh-CN", "en"):
-            found[translate(f"community.field.{key}", language)] = key
-    return found
+    return column_aliases(TEAM_COLUMNS, "community.field.")
 
 
 def _kinds() -> dict[str, str]:
@@ -75,56 +71,27 @@ def import_teams(
     """Register or update the teams of a CSV or XLSX file (columns
     :data:`~fangkong.community.listing.TEAM_COLUMNS`, by key or label)."""
     rows = read_rows(name, data)
-    names = _aliases()
-    if rows:
-        present = {names.get(c) for c in rows[0][1]}
-        missing = [c for c in TEAM_REQUIRED if c not in present]
-        if missing:
-            require_columns([(rows[0][0], {})], missing)
-    report = ImportReport()
-    paths: set[str] = set()
-    for number, cells in rows:
-        nested = session.begin_nested()
-        try:
-            team_in = parse_row(TeamIn, normalise(cells))
-            team = service.get_by_code(session, code=team_in.code.strip())
-            if team is None:
-                team = service.create_team(
-                    session, data=team_in, actor=actor, scope=scope, audited=False
-                )
-                report.created += 1
-            else:
-                if scope is not None and not scope.covers(team.area_path):
-                    raise NotFound(
-                        key="error.community.team_exists",
-                        params={"code": team.code},
-                        field="code",
-                    )
-                service.update_team(
-                    session,
-                    team=team,
-                    data=team_in,
-                    actor=actor,
-                    scope=scope,
-                    now=now,
-                    audited=False,
-                )
-                report.updated += 1
-            nested.commit()
-            paths.add(team.area_path)
-        except FangkongError as exc:
-            nested.rollback()
-            report.errors.append(RowError.of(number, exc))
-    if report.created or report.updated:
-        audit.record(
-            session,
-            actor=actor,
-            action="import",
-            entity="safety_team",
-            detail={"created": report.created, "updated": report.updated, "file": name[:100]},
-            area_path=common_path(paths),
+    require_keys(rows, _aliases(), TEAM_REQUIRED)
+
+    def update(team: SafetyTeam, team_in: TeamIn) -> None:
+        service.update_team(
+            session, team=team, data=team_in, actor=actor, scope=scope, now=now, audited=False
         )
-    return report
+
+    teams: Register[TeamIn, SafetyTeam] = Register(
+        entity="safety_team",
+        parse=lambda cells: parse_row(TeamIn, normalise(cells)),
+        find=lambda team_in: service.get_by_code(session, code=team_in.code.strip()),
+        create=lambda team_in: service.create_team(
+            session, data=team_in, actor=actor, scope=scope, audited=False
+        ),
+        update=update,
+        area_path=lambda team: team.area_path,
+        exists_elsewhere=lambda team: NotFound(
+            key="error.community.team_exists", params={"code": team.code}, field="code"
+        ),
+    )
+    return import_register(session, teams, name=name, rows=rows, actor=actor, scope=scope)
 
 
 def export_rows(session: Session, *, scope: Scope) -> tuple[list[str], Iterator[list[Any]]]:

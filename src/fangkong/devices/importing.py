@@ -15,35 +15,28 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
-from fangkong.core.scoping import Scope, common_path
+from fangkong.core.scoping import Scope
 from fangkong.devices import register, status
 from fangkong.devices.listing import IMPORT_COLUMNS, REQUIRED_COLUMNS, base_select
 from fangkong.devices.models import Device, StatusSource
 from fangkong.devices.schemas import DeviceIn, StatusIn
-from fangkong.http.sheets import Cell, RowError, flag, parse_row, read_rows, require_columns
+from fangkong.http.sheets import (
+    Cell,
+    ImportReport,
+    Register,
+    RowError,
+    column_aliases,
+    flag,
+    import_register,
+    parse_row,
+    read_rows,
+    require_columns,
+)
 
 STATUS_COLUMNS = ("code", "status", "at", "heartbeat_at")
-
-
-@dataclass
-class ImportReport:
-    created: int = 0
-    updated: int = 0
-    errors: list[RowError] = field(default_factory=list)
-
-
-def aliases(language_keys: tuple[str, ...], prefix: str) -> dict[str, str]:
-    """Column names people may use for each key: the key, its label in Chinese and English."""
-    found: dict[str, str] = {}
-    for key in language_keys:
-        found[key] = key
-        for language in ("zh-CN", "en"):
-            found[translate(f"{prefix}.{key}", language)] = key
-    return found
 
 
 def _keyed(rows: list[tuple[int, dict[str, Cell]]], names: dict[str, str]) -> None:
@@ -101,67 +94,49 @@ def import_devices(
     """Register or update the devices of a CSV or XLSX file (columns
     :data:`~fangkong.devices.listing.IMPORT_COLUMNS`, by key or label)."""
     rows = read_rows(name, data)
-    _keyed(rows, aliases(IMPORT_COLUMNS, "devices.field"))
+    _keyed(rows, column_aliases(IMPORT_COLUMNS, "devices.field."))
     require_columns(rows, REQUIRED_COLUMNS)
-    report = ImportReport()
-    paths: set[str] = set()
-    for number, cells in rows:
+
+    def parse(cells: dict[str, Cell]) -> tuple[DeviceIn, bool]:
+        """The row as a device, and whether it names a status (which an update reports)."""
         cells = _label_values(dict(cells))
         cells["networked"] = (
             flag(cells.get("networked")) if cells.get("networked") is not None else None
         )
-        nested = session.begin_nested()
-        try:
-            data_in = parse_row(DeviceIn, {k: v for k, v in cells.items() if k in IMPORT_COLUMNS})
-            device = register.get_by_code(session, code=data_in.code.strip(), scope=None)
-            if device is None:
-                device = register.create(
-                    session, data=data_in, actor=actor, now=now, scope=scope, audited=False
-                )
-                report.created += 1
-            else:
-                if scope is not None and not scope.covers(device.area_path):
-                    raise InvalidInput(
-                        key="error.devices.exists", params={"code": device.code}, field="code"
-                    )
-                register.update(
-                    session,
-                    device=device,
-                    data=data_in,
-                    actor=actor,
-                    now=now,
-                    scope=scope,
-                    audited=False,
-                )
-                if data_in.status != device.status and "status" in cells and cells["status"]:
-                    outcome = status.report_many(
-                        session,
-                        reports=[StatusIn(code=device.code, status=data_in.status, at=now)],
-                        actor=actor,
-                        now=now,
-                        scope=scope,
-                        source=StatusSource.IMPORT,
-                    )[0]
-                    if outcome.error is not None:
-                        raise outcome.error
-                report.updated += 1
-            session.flush()
-            nested.commit()
-            if device.area_path:
-                paths.add(device.area_path)
-        except FangkongError as exc:
-            nested.rollback()
-            report.errors.append(RowError.of(number, exc))
-    if report.created or report.updated:
-        audit.record(
-            session,
-            actor=actor,
-            action="import",
-            entity="device",
-            detail={"created": report.created, "updated": report.updated, "file": name[:100]},
-            area_path=common_path(paths),
+        data_in = parse_row(DeviceIn, {k: v for k, v in cells.items() if k in IMPORT_COLUMNS})
+        return data_in, bool(cells.get("status"))
+
+    def update(device: Device, row: tuple[DeviceIn, bool]) -> None:
+        data_in, status_given = row
+        register.update(
+            session, device=device, data=data_in, actor=actor, now=now, scope=scope, audited=False
         )
-    return report
+        if status_given and data_in.status != device.status:
+            outcome = status.report_many(
+                session,
+                reports=[StatusIn(code=device.code, status=data_in.status, at=now)],
+                actor=actor,
+                now=now,
+                scope=scope,
+                source=StatusSource.IMPORT,
+            )[0]
+            if outcome.error is not None:
+                raise outcome.error
+
+    devices: Register[tuple[DeviceIn, bool], Device] = Register(
+        entity="device",
+        parse=parse,
+        find=lambda row: register.get_by_code(session, code=row[0].code.strip(), scope=None),
+        create=lambda row: register.create(
+            session, data=row[0], actor=actor, now=now, scope=scope, audited=False
+        ),
+        update=update,
+        area_path=lambda device: device.area_path,
+        exists_elsewhere=lambda device: InvalidInput(
+            key="error.devices.exists", params={"code": device.code}, field="code"
+        ),
+    )
+    return import_register(session, devices, name=name, rows=rows, actor=actor, scope=scope)
 
 
 @dataclass
@@ -184,7 +159,7 @@ def import_statuses(
     """Apply the status reports of a CSV or XLSX file (columns ``code``, ``status``, ``at``
     and ``heartbeat_at``); as :func:`~fangkong.devices.status.report_many`, idempotent."""
     rows = read_rows(name, data)
-    _keyed(rows, {**aliases(("code", "status"), "devices.field"), "at": "at"})
+    _keyed(rows, {**column_aliases(("code", "status"), "devices.field."), "at": "at"})
     require_columns(rows, ("code", "at"))
     reports: list[StatusIn] = []
     numbers: list[int] = []

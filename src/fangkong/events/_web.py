@@ -9,10 +9,10 @@ from typing import Annotated, Literal
 from fastapi import Path, Query, Request, UploadFile
 
 from fangkong.core.errors import InvalidInput, NotFound
-from fangkong.events import importing
 from fangkong.events._common import MAX_IMPORT_BYTES
 from fangkong.events.schemas import ImportOut, RowErrorOut
 from fangkong.http.deps import get_settings
+from fangkong.http.sheets import ImportReport
 from fangkong.network import service as network_service
 
 RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -21,7 +21,7 @@ Format = Annotated[Literal["csv", "xlsx"], Query()]
 Sort = Annotated[str | None, Query(max_length=32, description="A column; a leading - descends")]
 
 
-def import_out(report: importing.ImportReport) -> ImportOut:
+def import_out(report: ImportReport) -> ImportOut:
     """An import's report as the API answers it."""
     return ImportOut(
         created=report.created,

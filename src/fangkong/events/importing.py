@@ -19,7 +19,6 @@ Cells that are not plain values:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -28,11 +27,10 @@ from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area
 from fangkong.cases.calendar import BusinessCalendar
-from fangkong.core import audit
 from fangkong.core.audit import Actor
-from fangkong.core.errors import FangkongError, InvalidInput
+from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
-from fangkong.core.scoping import Scope, common_path
+from fangkong.core.scoping import Scope
 from fangkong.core.security import FieldCipher
 from fangkong.dispatch.taxonomy import TAXONOMY
 from fangkong.events import plans, register
@@ -47,27 +45,22 @@ from fangkong.events.listing import (
 from fangkong.events.models import EmergencyPlan, EventApplication, VenueKind
 from fangkong.events.schemas import EventIn, PlanIn
 from fangkong.facilities.models import Facility
-from fangkong.http.sheets import Cell, RowError, flag, parse_row, read_rows, require_columns, whole
+from fangkong.http.sheets import (
+    Cell,
+    ImportReport,
+    Register,
+    column_aliases,
+    flag,
+    import_register,
+    parse_row,
+    read_rows,
+    require_keys,
+    whole,
+)
 from fangkong.planning.models import Checkpoint
 
 #: Import-only columns: the organiser's contact goes in, never out.
 CONTACT_COLUMNS = ("contact_name", "contact_phone")
-
-
-@dataclass
-class ImportReport:
-    created: int = 0
-    updated: int = 0
-    errors: list[RowError] = field(default_factory=list)
-
-
-def _aliases(keys: tuple[str, ...], prefix: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for key in keys:
-        found[key] = key
-        for language in ("zh-CN", "en"):
-            found[translate(f"{prefix}{key}", language)] = key
-    return found
 
 
 def polygon_text(corners: list[list[float]] | None) -> str:
@@ -143,7 +136,7 @@ def parse_tiers(value: Cell) -> list[dict[str, Any]] | Cell:
 
 
 def _event_row(session: Session, cells: dict[str, Cell], zone: tzinfo) -> dict[str, Any]:
-    names = _aliases(EVENT_COLUMNS + CONTACT_COLUMNS, "events.field.")
+    names = column_aliases(EVENT_COLUMNS + CONTACT_COLUMNS, "events.field.")
     kinds = {
         translate(f"events.venue.{v.value}", language): v.value
         for v in VenueKind
@@ -194,64 +187,47 @@ def import_events(
     :data:`~fangkong.events.listing.EVENT_COLUMNS` and the contact's, by key or label); a new
     one opens its approval case."""
     rows = read_rows(name, data)
-    names = _aliases(EVENT_COLUMNS + CONTACT_COLUMNS, "events.field.")
-    present = {names.get(c) for c in rows[0][1]}
-    missing = [c for c in EVENT_REQUIRED if c not in present]
-    if missing:
-        require_columns([(rows[0][0], {})], missing)
-    report = ImportReport()
-    paths: set[str] = set()
-    for number, cells in rows:
-        nested = session.begin_nested()
-        try:
-            data_in = parse_row(EventIn, _event_row(session, cells, zone))
-            event = register.get_by_code(session, code=data_in.code.strip(), scope=None)
-            if event is None:
-                event = register.create(
-                    session,
-                    data=data_in,
-                    user=None,
-                    actor=actor,
-                    cipher=cipher,
-                    scope=scope,
-                    now=now,
-                    calendar=calendar,
-                    audited=False,
-                )
-                report.created += 1
-            else:
-                if scope is not None and not scope.covers(event.area_path):
-                    raise InvalidInput(
-                        key="error.events.exists", params={"code": event.code}, field="code"
-                    )
-                register.update(
-                    session,
-                    event=event,
-                    data=data_in,
-                    actor=actor,
-                    cipher=cipher,
-                    scope=scope,
-                    now=now,
-                    audited=False,
-                )
-                report.updated += 1
-            session.flush()
-            nested.commit()
-            if event.area_path:
-                paths.add(event.area_path)
-        except FangkongError as exc:
-            nested.rollback()
-            report.errors.append(RowError.of(number, exc))
-    if report.created or report.updated:
-        audit.record(
+    require_keys(
+        rows, column_aliases(EVENT_COLUMNS + CONTACT_COLUMNS, "events.field."), EVENT_REQUIRED
+    )
+
+    def create(data_in: EventIn) -> EventApplication:
+        return register.create(
             session,
+            data=data_in,
+            user=None,
             actor=actor,
-            action="import",
-            entity="event_application",
-            detail={"created": report.created, "updated": report.updated, "file": name[:100]},
-            area_path=common_path(paths),
+            cipher=cipher,
+            scope=scope,
+            now=now,
+            calendar=calendar,
+            audited=False,
         )
-    return report
+
+    def update(event: EventApplication, data_in: EventIn) -> None:
+        register.update(
+            session,
+            event=event,
+            data=data_in,
+            actor=actor,
+            cipher=cipher,
+            scope=scope,
+            now=now,
+            audited=False,
+        )
+
+    events: Register[EventIn, EventApplication] = Register(
+        entity="event_application",
+        parse=lambda cells: parse_row(EventIn, _event_row(session, cells, zone)),
+        find=lambda data_in: register.get_by_code(session, code=data_in.code.strip(), scope=None),
+        create=create,
+        update=update,
+        area_path=lambda event: event.area_path,
+        exists_elsewhere=lambda event: InvalidInput(
+            key="error.events.exists", params={"code": event.code}, field="code"
+        ),
+    )
+    return import_register(session, events, name=name, rows=rows, actor=actor, scope=scope)
 
 
 def export_events(session: Session, *, scope: Scope) -> tuple[list[str], Iterator[list[Any]]]:
@@ -277,7 +253,7 @@ def export_events(session: Session, *, scope: Scope) -> tuple[list[str], Iterato
 
 
 def _plan_row(cells: dict[str, Cell]) -> dict[str, Any]:
-    names = _aliases(PLAN_COLUMNS, "events.plan.")
+    names = column_aliases(PLAN_COLUMNS, "events.plan.")
     categories = {
         translate(f"dispatch.category.{c}", language): c
         for c in TAXONOMY
@@ -311,49 +287,25 @@ def import_plans(
     """Keep or update the plans of a CSV or XLSX file (columns
     :data:`~fangkong.events.listing.PLAN_COLUMNS`, by key or label)."""
     rows = read_rows(name, data)
-    names = _aliases(PLAN_COLUMNS, "events.plan.")
-    present = {names.get(c) for c in rows[0][1]}
-    missing = [c for c in PLAN_REQUIRED if c not in present]
-    if missing:
-        require_columns([(rows[0][0], {})], missing)
-    report = ImportReport()
-    paths: set[str] = set()
-    for number, cells in rows:
-        nested = session.begin_nested()
-        try:
-            data_in = parse_row(PlanIn, _plan_row(cells))
-            plan = plans.get_by_code(session, code=data_in.code.strip(), scope=None)
-            if plan is None:
-                plan = plans.create_plan(
-                    session, data=data_in, actor=actor, scope=scope, audited=False
-                )
-                report.created += 1
-            else:
-                if scope is not None and not scope.covers(plan.area_path):
-                    raise InvalidInput(
-                        key="error.events.plan_exists", params={"code": plan.code}, field="code"
-                    )
-                plans.update_plan(
-                    session, plan=plan, data=data_in, actor=actor, scope=scope, audited=False
-                )
-                report.updated += 1
-            session.flush()
-            nested.commit()
-            if plan.area_path:
-                paths.add(plan.area_path)
-        except FangkongError as exc:
-            nested.rollback()
-            report.errors.append(RowError.of(number, exc))
-    if report.created or report.updated:
-        audit.record(
-            session,
-            actor=actor,
-            action="import",
-            entity="emergency_plan",
-            detail={"created": report.created, "updated": report.updated, "file": name[:100]},
-            area_path=common_path(paths),
-        )
-    return report
+    require_keys(rows, column_aliases(PLAN_COLUMNS, "events.plan."), PLAN_REQUIRED)
+
+    def update(plan: EmergencyPlan, data_in: PlanIn) -> None:
+        plans.update_plan(session, plan=plan, data=data_in, actor=actor, scope=scope, audited=False)
+
+    emergency_plans: Register[PlanIn, EmergencyPlan] = Register(
+        entity="emergency_plan",
+        parse=lambda cells: parse_row(PlanIn, _plan_row(cells)),
+        find=lambda data_in: plans.get_by_code(session, code=data_in.code.strip(), scope=None),
+        create=lambda data_in: plans.create_plan(
+            session, data=data_in, actor=actor, scope=scope, audited=False
+        ),
+        update=update,
+        area_path=lambda plan: plan.area_path,
+        exists_elsewhere=lambda plan: InvalidInput(
+            key="error.events.plan_exists", params={"code": plan.code}, field="code"
+        ),
+    )
+    return import_register(session, emergency_plans, name=name, rows=rows, actor=actor, scope=scope)
 
 
 def export_plans(session: Session, *, scope: Scope) -> tuple[list[str], Iterator[list[Any]]]:

@@ -7,16 +7,14 @@ per file. :func:`export_rows` writes the import's columns, so an export reads ba
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from fangkong.core import audit
 from fangkong.core.audit import Actor
-from fangkong.core.errors import FangkongError, InvalidInput
+from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
-from fangkong.core.scoping import Scope, common_path
+from fangkong.core.scoping import Scope
 from fangkong.facilities import register
 from fangkong.facilities.listing import (
     COUNTS,
@@ -27,23 +25,22 @@ from fangkong.facilities.listing import (
 )
 from fangkong.facilities.models import Facility, FacilityType
 from fangkong.facilities.schemas import FacilityIn
-from fangkong.http.sheets import Cell, RowError, flag, parse_row, read_rows, require_columns, whole
-
-
-@dataclass
-class ImportReport:
-    created: int = 0
-    updated: int = 0
-    errors: list[RowError] = field(default_factory=list)
+from fangkong.http.sheets import (
+    Cell,
+    ImportReport,
+    Register,
+    column_aliases,
+    flag,
+    import_register,
+    parse_row,
+    read_rows,
+    require_keys,
+    whole,
+)
 
 
 def _aliases() -> dict[str, str]:
-    found: dict[str, str] = {}
-    for key in IMPORT_COLUMNS:
-        found[key] = key
-        for language in ("zh-CN", "en"):
-            found[translate(f"facilities.field.{key}", language)] = key
-    return found
+    return column_aliases(IMPORT_COLUMNS, "facilities.field.")
 
 
 def _types() -> dict[str, str]:
@@ -85,55 +82,30 @@ def import_facilities(
     """Register or update the facilities of a CSV or XLSX file (columns
     :data:`~fangkong.facilities.listing.IMPORT_COLUMNS`, by key or label)."""
     rows = read_rows(name, data)
-    names = _aliases()
-    if rows:
-        present = {names.get(c) for c in rows[0][1]}
-        missing = [c for c in REQUIRED_COLUMNS if c not in present]
-        if missing:
-            require_columns([(rows[0][0], {})], missing)
-    report = ImportReport()
-    paths: set[str] = set()
-    for number, cells in rows:
-        nested = session.begin_nested()
-        try:
-            data_in = parse_row(FacilityIn, normalise(cells))
-            facility = register.get_by_code(session, code=data_in.code.strip(), scope=None)
-            if facility is None:
-                facility = register.create(
-                    session, data=data_in, actor=actor, scope=scope, source=source, audited=False
-                )
-                report.created += 1
-            else:
-                if scope is not None and not scope.covers(facility.area_path):
-                    raise InvalidInput(
-                        key="error.facilities.exists", params={"code": facility.code}, field="code"
-                    )
-                register.update(
-                    session,
-                    facility=facility,
-                    data=data_in,
-                    actor=actor,
-                    scope=scope,
-                    audited=False,
-                )
-                report.updated += 1
-            session.flush()
-            nested.commit()
-            if facility.area_path:
-                paths.add(facility.area_path)
-        except FangkongError as exc:
-            nested.rollback()
-            report.errors.append(RowError.of(number, exc))
-    if report.created or report.updated:
-        audit.record(
-            session,
-            actor=actor,
-            action="import",
-            entity="facility",
-            detail={"created": report.created, "updated": report.updated, "file": name[:100]},
-            area_path=common_path(paths),
+    require_keys(rows, _aliases(), REQUIRED_COLUMNS)
+
+    def create(data_in: FacilityIn) -> Facility:
+        return register.create(
+            session, data=data_in, actor=actor, scope=scope, source=source, audited=False
         )
-    return report
+
+    def update(facility: Facility, data_in: FacilityIn) -> None:
+        register.update(
+            session, facility=facility, data=data_in, actor=actor, scope=scope, audited=False
+        )
+
+    facilities: Register[FacilityIn, Facility] = Register(
+        entity="facility",
+        parse=lambda cells: parse_row(FacilityIn, normalise(cells)),
+        find=lambda data_in: register.get_by_code(session, code=data_in.code.strip(), scope=None),
+        create=create,
+        update=update,
+        area_path=lambda facility: facility.area_path,
+        exists_elsewhere=lambda facility: InvalidInput(
+            key="error.facilities.exists", params={"code": facility.code}, field="code"
+        ),
+    )
+    return import_register(session, facilities, name=name, rows=rows, actor=actor, scope=scope)
 
 
 def export_rows(session: Session, *, scope: Scope) -> tuple[list[str], Iterator[list[Any]]]:
