@@ -50,6 +50,10 @@ def test_hotspots_over_http(live_server: LiveServer, live_network: Path) -> None
         hot = [c for c in result["cells"] if c["class"] == "hot"]
         assert all(c["z"] > 0 for c in hot)
         assert result["segments"] and result["segments"][0]["per_km"] > 0
+        # Gi* over road segments: the busiest stretch of the cluster reads hot
+        assert result["segment_gi"]["snapped"] == 600 and result["segment_gi"]["hot"] >= 1
+        hot_segments = [s for s in result["segments"] if s["class"] == "hot"]
+        assert hot_segments and all(s["z"] > 0 for s in hot_segments)
         assert result["surface"]["features"]
         listed = client.get("/api/v1/planning/analyses", params={"kind": "hotspot"})
         assert listed.status_code == 200
@@ -61,12 +65,19 @@ def test_hotspots_over_http(live_server: LiveServer, live_network: Path) -> None
         assert geo.status_code == 200
         kinds = {f["properties"]["kind"] for f in geo.json()["features"]}
         assert kinds == {"cell", "segment", "density"}
+        lines = [f for f in geo.json()["features"] if f["properties"]["kind"] == "segment"]
+        assert {f["properties"]["class"] for f in lines} >= {"hot"}
+        assert all(f["geometry"]["type"] == "LineString" for f in lines)
         book = client.get(f"/api/v1/planning/analyses/{body['id']}/xlsx")
         assert book.status_code == 200
         workbook = load_workbook(io.BytesIO(book.content))
         assert workbook.sheetnames[:3] == ["概要", "网格单元", "路段"]  # the default language
         cells = list(workbook["网格单元"].iter_rows(values_only=True))
         assert len(cells) == len(result["cells"]) + 1
+        segments = list(workbook["路段"].iter_rows(values_only=True))
+        assert len(segments) == len(result["segments"]) + 1
+        assert segments[0][4:8] == ("z", "p_norm", "p_sim", "类别")
+        assert sum(1 for r in segments[1:] if r[7] == "hot") == len(hot_segments)
         for bad in (
             {"resolution": 7},
             {"hours": [168]},

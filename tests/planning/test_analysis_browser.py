@@ -75,6 +75,17 @@ def test_analysis_page(live_server: LiveServer, browser: object) -> None:
     page.click("#hotspots-form button[type=submit]")
     expect(page.locator("#planning2-status")).to_have_text("完成", timeout=120_000)
     expect(page.locator("#planning2-summary strong").first).to_be_visible()
+    # Gi* over road segments: its figures, its table and the segments drawn as lines by class
+    expect(page.locator("#planning2-summary")).to_contain_text("冷点路段")
+    expect(page.locator("#planning2-detail h2").first).to_contain_text("热点路段")
+    page.wait_for_function("window.fangkongMap.getLayer('p2-segments') !== undefined")
+    assert page.evaluate("window.fangkongMap.getLayer('p2-segments').type") == "line"
+    assert (
+        page.evaluate(
+            "JSON.stringify(window.fangkongMap.getPaintProperty('p2-segments', 'line-color'))"
+        ).count('"class"')
+        == 2
+    )
     page.click("[data-tab=deployment]")
     page.click("#deployment-form button[type=submit]")
     expect(page.locator("#planning2-status")).to_have_text("完成", timeout=120_000)

@@ -63,8 +63,12 @@ def test_cli_hotspots(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "hot" in result.output and "stored as analysis" in result.output
     assert "busiest road segment" in result.output
+    assert "road segments:" in result.output and "fading" in result.output
     features = json.loads(out.read_text("utf-8"))["features"]
     assert any(f["properties"].get("class") == "hot" for f in features)
+    lines = [f for f in features if f["properties"]["kind"] == "segment"]
+    assert any(f["properties"]["class"] == "hot" for f in lines)
+    assert all(f["geometry"]["type"] == "LineString" for f in lines)
     assert load_workbook(book).sheetnames[0] == "概要"
     refused = runner.invoke(app, ["planning", "hotspots", "--hours", "200", *data])
     assert refused.exit_code != 0

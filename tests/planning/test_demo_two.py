@@ -60,5 +60,8 @@ def test_demo_planning_two(db: Session, network: Network) -> None:
     kinds = {a.kind for a in analyses.get_all(db, scope=whole)}
     assert {AnalysisKind.HOTSPOT, AnalysisKind.DEPLOYMENT, AnalysisKind.BEATS} <= kinds
     assert report.figures["incidents_90d"] > 0 and report.figures["hot_cells"] >= 1
+    segments = report.figures["segments"]
+    assert segments["snapped"] == report.figures["incidents_90d"] and segments["hot"] >= 1
+    assert set(segments["compare"]) == {"new", "persistent", "fading"}
     assert report.figures["beats"]["station"] == "T-D2-S2"
     assert report.figures["stations"] == 1

@@ -4,8 +4,10 @@ road segments per km, and the analysis of the incidents in scope on both databas
 
 from __future__ import annotations
 
+import json
 import warnings
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import h3
@@ -14,10 +16,14 @@ import pytest
 from sqlalchemy.orm import Session
 
 from dispatch.dispatch_helpers import scope_of
-from factories import grid_centre
+from factories import grid_centre, street_grid_geojson
 from fangkong.core.errors import InvalidInput
 from fangkong.core.scoping import Scope
 from fangkong.dispatch.models import Priority
+from fangkong.network import service as network_service
+from fangkong.network.profile import DEFAULT_PROFILE
+from fangkong.network.service import Network
+from fangkong.network.store import import_and_activate
 from fangkong.planning import hotspot_runs
 from fangkong.planning import hotspots as hs
 from planning.planning_two_helpers import add_incidents
@@ -82,6 +88,83 @@ def test_gi_star_equals_esda_g_local(seed: int, resolution: int, permutations: i
     assert np.isclose(mine_larger, np.rint(mine_larger)).all()
     # another seed draws other sets: the test can tell seeds apart
     other = hs.gi_star(y, weights, permutations=permutations, seed=seed * 11 + 1)
+    assert not np.array_equal(other.p_sim, mine.p_sim)
+
+
+def _street_lattice(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A street lattice of 14 × 11 junctions: two-way streets (an edge and its twin), a few
+    one-way ones, and a lone two-way street far from the rest (an island); edge lengths of
+    30-400 m. Returns tail, head, twin and length per edge."""
+    rng = np.random.default_rng(seed)
+    cols, rows = 14, 11
+    tail: list[int] = []
+    head: list[int] = []
+    twin: list[int] = []
+    for r in range(rows):
+        for c in range(cols):
+            u = r * cols + c
+            for v in ([u + 1] if c + 1 < cols else []) + ([u + cols] if r + 1 < rows else []):
+                if rng.uniform() < 0.1:  # one-way
+                    tail.append(u), head.append(v), twin.append(-1)
+                else:
+                    e = len(tail)
+                    tail.extend([u, v]), head.extend([v, u]), twin.extend([e + 1, e])
+    island = rows * cols
+    e = len(tail)
+    tail.extend([island, island + 1]), head.extend([island + 1, island]), twin.extend([e + 1, e])
+    length = rng.uniform(30.0, 400.0, len(tail))
+    length[np.asarray(twin) >= 0] = np.minimum(  # an edge and its twin are as long
+        length[np.asarray(twin) >= 0], length[np.asarray(twin)[np.asarray(twin) >= 0]]
+    )
+    return (np.asarray(tail), np.asarray(head), np.asarray(twin), length)
+
+
+def test_segment_contiguity_joins_segments_at_their_junctions() -> None:
+    tail, head, twin, _ = _street_lattice(0)
+    segments = np.unique(hs.segment_of_edge(twin))
+    # each two-way street is one segment, named by its smaller edge
+    assert segments.size == int((twin < 0).sum() + (twin >= 0).sum() // 2)
+    weights = hs.segment_contiguity(segments, tail, head)
+    assert weights.cells == [str(s) for s in segments]
+    for i, s in enumerate(segments):
+        ends = {tail[s], head[s]}
+        expected = [j for j, o in enumerate(segments) if o != s and ends & {tail[o], head[o]}]
+        assert weights.indices[weights.indptr[i] : weights.indptr[i + 1]].tolist() == expected
+    card = weights.cardinalities()
+    assert card[-1] == 0  # the island
+    # a street of the lattice meets 3 (at a corner) to 6 others at its two junctions
+    assert card.max() == 6 and card[:-1].min() == 3
+    # the star weights: the segment and each neighbour 1 / (k + 1), rows summing to 1
+    star = weights.star_matrix()
+    np.testing.assert_allclose(np.asarray(star.sum(axis=1)).ravel(), 1.0)
+    assert star[0, 0] == pytest.approx(1.0 / (card[0] + 1))
+
+
+@pytest.mark.parametrize(("seed", "permutations"), [(1, 999), (2, 99)])
+def test_segment_gi_star_equals_esda_g_local(seed: int, permutations: int) -> None:
+    """Gi* over road segments (incidents per km, junction contiguity, row-standardised with
+    the segment itself) equals esda's G_Local on the same weights and permuted draws."""
+    tail, head, twin, length = _street_lattice(seed)
+    segments = np.unique(hs.segment_of_edge(twin))
+    weights = hs.segment_contiguity(segments, tail, head)
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(0.6, segments.size).astype(np.float64)
+    counts[:12] += rng.poisson(9.0, 12)  # a busy stretch of the first streets
+    y = hs.per_km(counts, length[segments])
+    assert (length[segments] < hs.MIN_SEGMENT_M).any()  # short segments counted as 100 m
+    mine = hs.gi_star(y, weights, permutations=permutations, seed=seed * 7)
+    theirs = _esda(y, weights, permutations, seed * 7)
+    np.testing.assert_allclose(mine.gs, theirs.Gs, rtol=0, atol=1e-9)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(mine.expected, theirs.EGs, rtol=0, atol=1e-9)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(mine.variance, theirs.VGs, rtol=0, atol=1e-9)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(mine.z, theirs.Zs, rtol=0, atol=1e-9)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(mine.p_norm, theirs.p_norm, rtol=0, atol=1e-9)  # type: ignore[attr-defined]
+    theirs_larger = np.rint(np.asarray(theirs.p_sim, dtype=np.float64) * (permutations + 1))  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(np.rint(mine.p_sim * (permutations + 1)), theirs_larger)
+    np.testing.assert_allclose(mine.p_sim, theirs_larger / (permutations + 1), rtol=0, atol=1e-9)
+    classes, _ = hs.classify(mine, inference="norm")
+    assert "hot" in classes[:12]  # the busy stretch
+    other = hs.gi_star(y, weights, permutations=permutations, seed=seed * 7 + 1)
     assert not np.array_equal(other.p_sim, mine.p_sim)
 
 
@@ -245,6 +328,82 @@ def test_analysis_finds_the_cluster_and_its_trend(db: Session) -> None:
     )
     assert 250 <= mine["incidents"] < 900
     assert all(c["lon"] >= 120.08 - 0.01 for c in mine["cells"] if c["count"])
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Network:
+    data_dir = tmp_path_factory.mktemp("hotspot-network")
+    layer = data_dir / "streets.geojson"
+    layer.write_text(json.dumps(street_grid_geojson()), encoding="utf-8")
+    import_and_activate(data_dir, layer, DEFAULT_PROFILE, class_field="class")
+    return network_service.current(Path(data_dir))
+
+
+def test_analysis_finds_hot_road_segments_and_their_trend(db: Session, network: Network) -> None:
+    """Gi* over road segments on the test county's streets: incidents snapped to the road and
+    counted per km; the segments around this period's cluster read hot (new), those around the
+    earlier period's only cluster fade, those around a cluster of both periods persist; each a
+    line in the GeoJSON with its class, z and p."""
+    t0 = datetime(2025, 1, 6, tzinfo=UTC)
+    t1 = t0 + timedelta(days=28)
+    _background(db, 300, t0, seed=11)
+    _background(db, 300, t1, seed=12)
+    _cluster(db, "T-D1-S1-B1-G1", 200, t0, seed=13)  # before only
+    _cluster(db, "T-D2-S2-B2-G2", 200, t1, seed=14)  # now only
+    _cluster(db, "T-D1-S2-B1-G2", 200, t0, seed=15)  # both
+    _cluster(db, "T-D1-S2-B1-G2", 200, t1, seed=16)
+    spec = hotspot_runs.HotspotSpec(
+        start=t1, end=t1 + timedelta(days=28), resolution=8, permutations=999, seed=3,
+        compare_start=t0, compare_end=t1,
+    )  # fmt: skip
+    result = hotspot_runs.analyse(db, scope=WHOLE, spec=spec, zone=ZONE, network=network)
+    summary = result["segment_gi"]
+    assert summary["snapped"] == 700  # every incident lies within 500 m of a street
+    # the study region: every street of the county, not only those with incidents
+    assert summary["segments_in_region"] > len({s["segment"] for s in result["segments"]})
+    assert summary["hot"] >= 3 and summary["compare"]["new"] >= 1
+    assert summary["compare"]["fading"] >= 1 and summary["compare"]["persistent"] >= 1
+    rows = result["segments"]
+    per_km = [r["per_km"] for r in rows]
+    assert per_km == sorted(per_km, reverse=True)
+    for r in rows:
+        km = max(r["length_m"], hs.MIN_SEGMENT_M) / 1000
+        assert r["per_km"] == pytest.approx(r["count"] / km, rel=1e-3)  # length rounded
+
+    def middle(r: dict[str, object]) -> tuple[float, float]:
+        coords = np.asarray(r["coordinates"])
+        return float(coords[:, 0].mean()), float(coords[:, 1].mean())
+
+    def near(r: dict[str, object], grid: str, within: float = 0.006) -> bool:
+        (x, y), (gx, gy) = middle(r), grid_centre(grid)
+        return abs(x - gx) < within and abs(y - gy) < within
+
+    hot = [r for r in rows if r["class"] == "hot"]
+    assert hot and all(
+        near(r, "T-D2-S2-B2-G2", 0.012) or near(r, "T-D1-S2-B1-G2", 0.012) for r in hot
+    )
+    assert any(r["trend"] == "new" and near(r, "T-D2-S2-B2-G2") for r in rows)
+    assert any(r["trend"] == "persistent" and near(r, "T-D1-S2-B1-G2") for r in rows)
+    assert any(r["trend"] == "fading" and near(r, "T-D1-S1-B1-G1") for r in rows)
+    assert not any(r["class"] == "hot" and near(r, "T-D1-S1-B1-G1") for r in rows)
+    lines = [
+        f for f in hotspot_runs.geojson(result)["features"] if f["properties"]["kind"] == "segment"
+    ]
+    assert len(lines) == len(rows)
+    assert all(f["geometry"]["type"] == "LineString" for f in lines)
+    assert {"class", "z", "p_sim", "trend", "per_km"} <= set(lines[0]["properties"])
+    # without permutations: the normal p-values decide; without a network: no segments
+    norm = hotspot_runs.analyse(
+        db, scope=WHOLE, spec=hotspot_runs.HotspotSpec(start=t1, end=t1 + timedelta(days=28),
+        permutations=0), zone=ZONE, network=network,
+    )  # fmt: skip
+    assert norm["segment_gi"]["hot"] >= 1 and norm["segments"][0]["p_sim"] is None
+    assert norm["segment_gi"]["compare"] is None
+    bare = hotspot_runs.analyse(
+        db, scope=WHOLE, spec=hotspot_runs.HotspotSpec(start=t1, end=t1 + timedelta(days=28),
+        permutations=0), zone=ZONE,
+    )  # fmt: skip
+    assert bare["segments"] == [] and bare["segment_gi"] is None
 
 
 def test_analysis_refuses_bad_periods_and_resolutions(db: Session) -> None:

@@ -88,6 +88,12 @@ def build_demo_planning_two(
         "hot_cells": hot["hot"],
         "cold_cells": hot["cold"],
         "compare": hot["compare"],
+        "segments": None
+        if not hot.get("segment_gi")
+        else {
+            key: hot["segment_gi"][key]
+            for key in ("segments_in_region", "snapped", "hot", "cold", "compare")
+        },
         "holdout": plan["holdout"],
         "stations": len(stations),
         "unit_hours_today": sum(s["unit_hours_today"] for s in stations),

@@ -155,6 +155,18 @@ def hotspots_command(
     if result["segments"]:
         top = result["segments"][0]
         console.print(f"busiest road segment: {top['count']} incidents, {top['per_km']} per km")
+    seg = result.get("segment_gi")
+    if seg:
+        console.print(
+            f"road segments: {seg['segments_in_region']} in the region, {seg['snapped']} "
+            f"incidents on them; {seg['hot']} hot, {seg['cold']} cold (FDR bound {seg['fdr_cut']})"
+            + (
+                f"; new {seg['compare']['new']}, persistent {seg['compare']['persistent']}, "
+                f"fading {seg['compare']['fading']}"
+                if seg["compare"]
+                else ""
+            )
+        )
     console.print(f"stored as analysis {analysis_id}")
 
 

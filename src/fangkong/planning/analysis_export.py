@@ -25,6 +25,14 @@ def geojson(analysis: Analysis) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": []}
 
 
+def _middle(coordinates: list[list[float]]) -> list[float | None]:
+    """The middle vertex of a line (lon, lat), for a spreadsheet's reader."""
+    if not coordinates:
+        return [None, None]
+    lon, lat = coordinates[len(coordinates) // 2]
+    return [lon, lat]
+
+
 def _sheet(book: Workbook, title: str, header: list[str], rows: list[list[Any]]) -> Worksheet:
     sheet: Worksheet = book.create_sheet(title[:31])
     sheet.append(header)
@@ -64,12 +72,22 @@ def xlsx(analysis: Analysis, *, language: str) -> bytes:
         _sheet(
             book,
             t("planning2.hotspot.segments"),
-            [t("planning2.segment"), t("planning2.count"), t("planning2.per_km"), "length_m"],
+            [t("planning2.segment"), t("planning2.count"), t("planning2.per_km"), "length_m",
+             "z", "p_norm", "p_sim", t("planning2.class"), t("planning2.trend"),
+             t("planning2.before_count"), "lon", "lat"],
             [
-                [s["segment"], s["count"], s["per_km"], s["length_m"]]
+                [s["segment"], s["count"], s["per_km"], s["length_m"], s.get("z"),
+                 s.get("p_norm"), s.get("p_sim"), s.get("class"), s.get("trend"),
+                 s.get("before_count"), *_middle(s.get("coordinates") or [])]
                 for s in result.get("segments", [])
             ],
-        )
+        )  # fmt: skip
+        segment_gi = result.get("segment_gi") or {}
+        for key in ("segments_in_region", "snapped", "hot", "cold", "fdr_cut", "weights"):
+            if key in segment_gi:
+                summary.append([f"segment_gi.{key}", segment_gi[key]])
+        for key, value in (segment_gi.get("compare") or {}).items():
+            summary.append([f"segment_gi.compare.{key}", value])
         _sheet(
             book,
             t("planning2.hour_of_week"),

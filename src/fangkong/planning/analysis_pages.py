@@ -51,6 +51,10 @@ SCRIPT_KEYS = (
     "planning2.incidents",
     "planning2.fdr",
     "planning2.segments_top",
+    "planning2.segments_hot",
+    "planning2.segment_hot",
+    "planning2.segment_cold",
+    "planning2.segment_trend",
 )
 MAP_KEYS = (
     "level.city",

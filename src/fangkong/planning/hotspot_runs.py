@@ -34,6 +34,10 @@ MAX_INCIDENTS = 2_000_000
 MAX_PERMUTATIONS = 9_999
 #: The road segments listed (most incidents per km first).
 MAX_SEGMENTS = 500
+#: The most road segments one analysis keeps (the busiest, then the hot, cold, new and fading).
+MAX_SEGMENT_ROWS = 5_000
+#: Incidents farther from every road are not counted on a segment (m).
+SNAP_M = 500.0
 #: Cells of the density surface per side.
 SURFACE_SIZE = 256
 #: Density bands drawn on the map (quantiles of the positive density).
@@ -249,28 +253,144 @@ def surface(incidents: Incidents, bandwidth_m: float | None) -> dict[str, Any] |
     }
 
 
-def segments_of(network: Network, incidents: Incidents) -> list[dict[str, Any]]:
-    """Incidents snapped to the road (within 500 m) counted per road segment and per km."""
+def _segment_row(network: Network, seg: int, count: int, rate: float) -> dict[str, Any]:
+    shape = network.graph.edge_shape(seg)
+    return {
+        "segment": seg,
+        "count": count,
+        "per_km": round(rate, 3),
+        "length_m": round(float(network.graph.length_m[seg]), 1),
+        "coordinates": [[round(float(a), 6), round(float(b), 6)] for a, b in shape],
+    }
+
+
+def _segment_counts(network: Network, incidents: Incidents) -> dict[int, float]:
+    """Incidents snapped to the road (within :data:`SNAP_M`) per segment."""
     if len(incidents) == 0:
-        return []
-    snapped = network.snapper.snap(incidents.lon, incidents.lat, max_distance_m=500.0)
+        return {}
+    snapped = network.snapper.snap(incidents.lon, incidents.lat, max_distance_m=SNAP_M)
+    edge = np.asarray(snapped.edge, dtype=np.int64)
+    seg = hs.segment_of_edge(network.snapper.twin)[edge[edge >= 0]]
+    found, counts = np.unique(seg, return_counts=True)
+    return {int(s): float(c) for s, c in zip(found, counts, strict=True)}
+
+
+def region_segments(network: Network, polygons: Sequence[shapely.Polygon]) -> set[int]:
+    """The road segments of the study region: those whose middle (between its two junctions)
+    lies in one of the polygons."""
+    if not polygons:
+        return set()
     graph = network.graph
-    segments, counts, per_km = hs.segment_rates(snapped.edge, network.snapper.twin, graph.length_m)
-    out: list[dict[str, Any]] = []
-    for seg, count, rate in zip(
-        segments[:MAX_SEGMENTS], counts[:MAX_SEGMENTS], per_km[:MAX_SEGMENTS], strict=True
-    ):
-        shape = graph.edge_shape(int(seg))
-        out.append(
+    tail = np.asarray(graph.tail, dtype=np.int64)
+    head = np.asarray(graph.head, dtype=np.int64)
+    x = (graph.lon[tail] + graph.lon[head]) / 2.0
+    y = (graph.lat[tail] + graph.lat[head]) / 2.0
+    inside = shapely.contains_xy(shapely.union_all(list(polygons)), x, y)
+    seg = hs.segment_of_edge(network.snapper.twin)
+    return {int(s) for s in np.unique(seg[inside])}
+
+
+def _segment_gi(
+    network: Network, counts: dict[int, float], region: set[int], spec: HotspotSpec
+) -> tuple[hs.Contiguity, hs.FloatArray, hs.GiStar, list[hs.HotspotClass], float]:
+    graph = network.graph
+    weights = hs.segment_contiguity(
+        np.asarray(sorted(region), dtype=np.int64), graph.tail, graph.head
+    )
+    ids = np.asarray([int(c) for c in weights.cells], dtype=np.int64)
+    rate = hs.per_km(np.array([counts.get(int(s), 0.0) for s in ids]), graph.length_m[ids])
+    result = hs.gi_star(rate, weights, permutations=spec.permutations, seed=spec.seed)
+    classes, cut = hs.classify(result, alpha=spec.alpha, inference=spec.inference)
+    return weights, rate, result, classes, cut
+
+
+def segment_hotspots(
+    network: Network,
+    now: Incidents,
+    polygons: Sequence[shapely.Polygon],
+    spec: HotspotSpec,
+    before: Incidents | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Gi* over road segments: incidents snapped to the road (within :data:`SNAP_M`) per
+    segment and per km (:func:`.hotspots.per_km`), over every segment of the study region
+    (:func:`region_segments`) and every segment with an incident; neighbours are segments
+    sharing a junction (:func:`.hotspots.segment_contiguity`), weighed as the H3 cells are
+    (binary, row-standardised with the segment itself); the same permutations, seed, FDR bound
+    and classes as the cells; with ``before``, each segment's trend.
+
+    Returns the rows (the :data:`MAX_SEGMENTS` segments with most incidents per km, and every
+    hot, cold, new or fading one, up to :data:`MAX_SEGMENT_ROWS`; most per km first) and the
+    summary (None when no incident lies near a road)."""
+    counts = _segment_counts(network, now)
+    if not counts:
+        return [], None
+    region = region_segments(network, polygons) | set(counts)
+    weights, rate, gi, classes, cut = _segment_gi(network, counts, region, spec)
+    before_class: dict[int, hs.HotspotClass] = {}
+    before_counts: dict[int, float] = {}
+    if before is not None:
+        before_counts = _segment_counts(network, before)
+        if before_counts:
+            weights_b, _, _, classes_b, _ = _segment_gi(
+                network, before_counts, region | set(before_counts), spec
+            )
+            before_class = {int(c): k for c, k in zip(weights_b.cells, classes_b, strict=True)}
+    trends = {"new": 0, "persistent": 0, "fading": 0}
+    rows: list[dict[str, Any]] = []
+    for i, name in enumerate(weights.cells):
+        seg = int(name)
+        tr = hs.trend(before_class.get(seg, "none"), classes[i])
+        if tr != "none":
+            trends[tr] += 1
+        rows.append(
             {
-                "segment": int(seg),
-                "count": int(count),
-                "per_km": round(float(rate), 3),
-                "length_m": round(float(graph.length_m[int(seg)]), 1),
-                "coordinates": [[round(float(a), 6), round(float(b), 6)] for a, b in shape],
+                **_segment_row(network, seg, int(counts.get(seg, 0.0)), float(rate[i])),
+                "z": _round(float(gi.z[i]), 4),
+                "p_norm": _round(float(gi.p_norm[i]), 6),
+                "p_sim": _round(float(gi.p_sim[i]), 6),
+                "class": classes[i],
+                "trend": tr if before is not None else None,
+                "before_count": int(before_counts.get(seg, 0.0)) if before is not None else None,
             }
         )
-    return out
+    for seg, was in before_class.items():
+        if was == "hot" and seg not in region:
+            trends["fading"] += 1
+            rows.append(
+                {
+                    **_segment_row(network, seg, 0, 0.0),
+                    "z": None, "p_norm": None, "p_sim": None, "class": "none",
+                    "trend": "fading", "before_count": int(before_counts.get(seg, 0.0)),
+                }
+            )  # fmt: skip
+    # the busiest by rate, then every other significant or changing one
+    rows.sort(key=lambda r: (-r["per_km"], r["segment"]))
+    busiest = [r for r in rows[:MAX_SEGMENTS] if r["count"] > 0]
+    listed = {r["segment"] for r in busiest}
+    marked = [
+        r
+        for r in rows
+        if r["segment"] not in listed and (r["class"] != "none" or r["trend"] not in (None, "none"))
+    ]
+    # hot ones and the changes first, then cold ones by z (the most significant first)
+    marked.sort(
+        key=lambda r: (r["class"] != "hot" and r["trend"] in (None, "none"), -abs(r["z"] or 0))
+    )
+    kept = sorted(
+        busiest + marked[: max(0, MAX_SEGMENT_ROWS - len(busiest))],
+        key=lambda r: (-r["per_km"], r["segment"]),
+    )
+    summary: dict[str, Any] = {
+        "segments_in_region": weights.n,
+        "snapped": int(sum(counts.values())),
+        "hot": sum(1 for c in classes if c == "hot"),
+        "cold": sum(1 for c in classes if c == "cold"),
+        "fdr_cut": cut,
+        "listed": len(kept),
+        "weights": "junction contiguity, row-standardised with the segment itself",
+        "compare": trends if before is not None else None,
+    }
+    return kept, summary
 
 
 def analyse(
@@ -324,6 +444,7 @@ def analyse(
         "fdr_cut": None,
         "compare": None,
         "segments": [],
+        "segment_gi": None,
         "surface": None,
     }
     if len(now) == 0:
@@ -334,6 +455,7 @@ def analyse(
     result["fdr_cut"] = cut
     before_class: dict[str, hs.HotspotClass] = {}
     before_counts: dict[str, float] = {}
+    before: Incidents | None = None
     if spec.compare_start is not None and spec.compare_end is not None:
         before = read_incidents(
             session,
@@ -410,7 +532,9 @@ def analyse(
             **trends,
         }
     if network is not None and spec.segments:
-        result["segments"] = segments_of(network, now)
+        result["segments"], result["segment_gi"] = segment_hotspots(
+            network, now, polygons, spec, before
+        )
     result["surface"] = surface(now, spec.bandwidth_m)
     return result
 
@@ -430,7 +554,7 @@ def cell_polygon(cell: str) -> list[list[float]]:
 
 def geojson(result: dict[str, Any]) -> dict[str, Any]:
     """The analysis as a FeatureCollection: cells (count, z, p, class, trend), road segments
-    (count, per km) and the density bands."""
+    as lines (count, per km, z, p, class, trend) and the density bands."""
     features: list[dict[str, Any]] = []
     for row in result.get("cells", []):
         features.append(
@@ -446,10 +570,7 @@ def geojson(result: dict[str, Any]) -> dict[str, Any]:
                 "type": "Feature",
                 "properties": {
                     "kind": "segment",
-                    "segment": seg["segment"],
-                    "count": seg["count"],
-                    "per_km": seg["per_km"],
-                    "length_m": seg["length_m"],
+                    **{k: v for k, v in seg.items() if k != "coordinates"},
                 },
                 "geometry": {"type": "LineString", "coordinates": seg["coordinates"]},
             }

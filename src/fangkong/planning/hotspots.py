@@ -1,15 +1,17 @@
 """Hotspots (热点) of incidents over places: counts per H3 cell and per road segment, the local
-Getis-Ord Gi* statistic with analytic and conditional-permutation inference, the
-false-discovery-rate cut, kernel density surfaces and the comparison of two periods.
+Getis-Ord Gi* statistic with analytic and conditional-permutation inference (over H3 cells and
+over road segments), the false-discovery-rate cut, kernel density surfaces and the comparison of
+two periods.
 
 Everything here is place-based: the unit of analysis is an H3 cell or a road segment, the
 value a count of incidents (SCOPE.md: never a person). The functions are plain numerics over
 arrays; :mod:`fangkong.planning.hotspot_runs` reads the incidents and stores the runs.
 
 The Gi* here is the statistic of esda's ``G_Local(y, w, transform="R", star=True)`` on the
-binary contiguity of H3 cells with the cell itself included (each neighbour and the cell weigh
-``1 / (k_i + 1)``), computed the same way so that the statistics, the analytic z and p and the
-conditional-permutation pseudo p-values are equal (tests/planning/test_hotspots.py).
+binary contiguity of H3 cells (or of road segments sharing a junction) with the place itself
+included (each neighbour and the place weigh ``1 / (k_i + 1)``), computed the same way so that
+the statistics, the analytic z and p and the conditional-permutation pseudo p-values are equal
+(tests/planning/test_hotspots.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Literal
 import h3
 import numba
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy import signal, sparse, stats
 
 FloatArray = NDArray[np.float64]
@@ -66,8 +68,9 @@ def study_cells(polygons: Iterable[Sequence[tuple[float, float]]], resolution: i
 
 @dataclass(frozen=True)
 class Contiguity:
-    """The neighbours of n cells as CSR arrays (the cell itself left out): ``indices[indptr[i]:
-    indptr[i + 1]]`` are the neighbours of cell i, sorted."""
+    """The neighbours of n places (H3 cells, or road segments named by their id as text) as CSR
+    arrays (the place itself left out): ``indices[indptr[i]:indptr[i + 1]]`` are the neighbours
+    of place i, sorted."""
 
     cells: list[str]
     indptr: IntArray
@@ -485,3 +488,60 @@ def segment_rates(
     per_km = counts / km
     order = np.argsort(-per_km, kind="stable")
     return segments[order], counts[order].astype(np.float64), per_km[order]
+
+
+def segment_of_edge(twin: IntArray) -> IntArray:
+    """The road segment of each edge: an edge and its twin (the other direction of a two-way
+    road) are one segment, named by the smaller edge id; a one-way edge is its own."""
+    t = np.asarray(twin, dtype=np.int64)
+    e = np.arange(t.shape[0], dtype=np.int64)
+    return np.where((t >= 0) & (t < e), t, e)
+
+
+def per_km(counts: FloatArray, length_m: FloatArray) -> FloatArray:
+    """Incidents per km of road, a segment shorter than :data:`MIN_SEGMENT_M` counting as that
+    long (as :func:`segment_rates`)."""
+    km = np.maximum(np.asarray(length_m, dtype=np.float64), MIN_SEGMENT_M) / 1000.0
+    return np.asarray(counts, dtype=np.float64) / km
+
+
+def segment_contiguity(segments: IntArray, tail: ArrayLike, head: ArrayLike) -> Contiguity:
+    """Node contiguity of road segments: two segments are neighbours when they share an end
+    node (a junction: the tail or the head of the segment's edge), within ``segments``.
+
+    Parameters
+    ----------
+    segments : array of int64
+        The segments of the study region (edge ids as :func:`segment_of_edge` names them).
+    tail, head : arrays of the road graph's edge ends (node ids), indexed by edge id.
+
+    Returns
+    -------
+    Contiguity
+        Binary neighbours (a segment meeting another at both ends counts once; a segment never
+        neighbours itself), named by the segment id as text. :func:`gi_star` weighs them as it
+        weighs H3 cells: each segment and its ``k_i`` neighbours ``1 / (k_i + 1)``, the
+        row-standardised star weights of esda's ``G_Local(transform="R", star=True)``.
+
+    Notes
+    -----
+    ``A Aᵀ`` of the segment × node incidence matrix ``A``. Complexity O(Σ_v d_v²) over the
+    nodes' degrees d_v.
+    """
+    ordered = np.unique(np.asarray(segments, dtype=np.int64))
+    n = int(ordered.shape[0])
+    ends = np.concatenate([np.asarray(tail)[ordered], np.asarray(head)[ordered]]).astype(np.int64)
+    nodes, node_index = np.unique(ends, return_inverse=True)
+    rows = np.concatenate([np.arange(n), np.arange(n)])
+    incidence = sparse.csr_matrix(
+        (np.ones(2 * n), (rows, node_index)), shape=(n, int(nodes.shape[0]))
+    )
+    shared = (incidence @ incidence.T).tocsr()
+    shared.setdiag(0)
+    shared.eliminate_zeros()
+    shared.sort_indices()
+    return Contiguity(
+        [str(int(s)) for s in ordered],
+        np.asarray(shared.indptr, dtype=np.int64),
+        np.asarray(shared.indices, dtype=np.int64),
+    )

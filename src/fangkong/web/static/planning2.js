@@ -51,7 +51,7 @@
   }
 
   // --- map layers ---------------------------------------------------------------------------
-  const LAYERS = ["p2-density", "p2-cells", "p2-cells-line", "p2-segments", "p2-beats", "p2-beats-line"];
+  const LAYERS = ["p2-density", "p2-cells", "p2-cells-line", "p2-segments-new", "p2-segments", "p2-beats", "p2-beats-line"];
   function clearLayers() {
     const m = map();
     LAYERS.forEach((id) => { if (m.getLayer(id)) m.removeLayer(id); });
@@ -78,9 +78,23 @@
         paint: { "fill-color": ["match", ["get", "class"], "hot", CLASS_COLORS.hot, "cold", CLASS_COLORS.cold, CLASS_COLORS.none], "fill-opacity": 0.55 } });
       m.addLayer({ id: "p2-cells-line", type: "line", source: "p2-cells",
         paint: { "line-color": ["match", ["get", "trend"], "new", "#000000", "fading", "#777777", "#ffffff"], "line-width": ["match", ["get", "trend"], "new", 2, "fading", 1.5, 0.5] } });
-      m.addSource("p2-segments", { type: "geojson", data: collection(by("segment").slice(0, 100)) });
+      // road segments as lines: hot red, cold blue, fading grey, the others purple; width by
+      // incidents per km; a new hotspot on a black casing
+      m.addSource("p2-segments", { type: "geojson", data: collection(by("segment")) });
+      const width = ["interpolate", ["linear"], ["get", "per_km"], 0, 1.5, 50, 6];
+      m.addLayer({ id: "p2-segments-new", type: "line", source: "p2-segments", filter: ["==", ["get", "trend"], "new"],
+        paint: { "line-color": "#000000", "line-width": ["+", width, 3] } });
       m.addLayer({ id: "p2-segments", type: "line", source: "p2-segments",
-        paint: { "line-color": "#7a0177", "line-width": ["interpolate", ["linear"], ["get", "per_km"], 0, 1, 50, 6] } });
+        paint: { "line-color": ["case", ["==", ["get", "class"], "hot"], CLASS_COLORS.hot, ["==", ["get", "class"], "cold"], CLASS_COLORS.cold,
+          ["==", ["get", "trend"], "fading"], "#777777", "#7a0177"], "line-width": width } });
+      m.on("click", "p2-segments", (e) => {
+        const p = e.features[0].properties;
+        new maplibregl.Popup().setLngLat(e.lngLat).setText(
+          `${t["planning2.segment"]} ${p.segment} · ${t["planning2.count"]} ${p.count} · ${num(p.per_km)} ${t["planning2.per_km"]}` +
+          (p.z !== undefined && p.z !== null && p.z !== "null" ? ` · z ${p.z}` : "") +
+          (p.class && p.class !== "none" ? ` · ${t["planning2." + p.class] || p.class}` : "") +
+          (p.trend && p.trend !== "null" && p.trend !== "none" ? ` · ${t["planning2." + p.trend] || p.trend}` : "")).addTo(m);
+      });
       m.on("click", "p2-cells", (e) => {
         const p = e.features[0].properties;
         new maplibregl.Popup().setLngLat(e.lngLat).setText(
@@ -108,13 +122,24 @@
     const pairs = [[t["planning2.incidents"], num(r.incidents)], [t["planning2.hot"], num(r.hot)],
       [t["planning2.cold"], num(r.cold)], [t["planning2.fdr"], r.fdr_cut === null ? "–" : Number(r.fdr_cut).toPrecision(3)]];
     if (r.compare) pairs.push([t["planning2.new"], num(r.compare.new)], [t["planning2.persistent"], num(r.compare.persistent)], [t["planning2.fading"], num(r.compare.fading)]);
+    const sg = r.segment_gi;
+    if (sg) {
+      pairs.push([t["planning2.segment_hot"], num(sg.hot)], [t["planning2.segment_cold"], num(sg.cold)]);
+      if (sg.compare) pairs.push([t["planning2.segment_trend"], `${num(sg.compare.new)} / ${num(sg.compare.persistent)} / ${num(sg.compare.fading)}`]);
+    }
     figures(pairs);
     const hot = r.cells.filter((c) => c.class === "hot").slice(0, 15);
+    const p = (x) => (r.inference === "sim" ? x.p_sim : x.p_norm);
+    const trendOf = (x) => (x.trend && x.trend !== "none" ? t["planning2." + x.trend] || "" : "");
+    const hotSegments = (r.segments || []).filter((s) => s.class === "hot").sort((a, b) => b.z - a.z).slice(0, 10);
     detail.replaceChildren(
       table([t["planning2.class"], t["planning2.count"], "z", "p", t["planning2.trend"]],
-        hot.map((c) => [t["planning2." + c.class], c.count, c.z, r.inference === "sim" ? c.p_sim : c.p_norm, c.trend ? t["planning2." + c.trend] || "" : ""])),
+        hot.map((c) => [t["planning2." + c.class], c.count, c.z, p(c), trendOf(c)])),
+      el("h2", {}, t["planning2.segments_hot"]),
+      table([t["planning2.segment"], t["planning2.count"], t["planning2.per_km"], "z", "p", t["planning2.trend"]],
+        hotSegments.map((s) => [s.segment, s.count, num(s.per_km), s.z, p(s), trendOf(s)])),
       el("h2", {}, t["planning2.segments_top"]),
-      table([t["planning2.count"], t["planning2.per_km"], "m"], r.segments.slice(0, 10).map((s) => [s.count, num(s.per_km), num(s.length_m)])));
+      table([t["planning2.count"], t["planning2.per_km"], "m"], (r.segments || []).slice(0, 10).map((s) => [s.count, num(s.per_km), num(s.length_m)])));
     fetch(`/api/v1/planning/analyses/${a.id}/geojson`, { credentials: "same-origin" }).then((x) => x.json()).then(drawHotspots);
   }
   function heat(row) {
