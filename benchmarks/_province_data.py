@@ -4,8 +4,9 @@ A province root (a city-level area ``P``) holds ``counties`` counties laid side 
 to a row, each a district-level area ``C000``, ``C001``, ... of ``COUNTY_DEG`` degrees with
 its stations, beats and grids (rectangles, each level splitting its parent, so that the
 grids tile the county as the areas' fusion rule asks). Each county then gets, through the
-same bulk paths the demo and the other benchmarks use (SQLAlchemy Core ``INSERT`` of many rows
-over the models' tables, and :func:`fangkong.core.audit.record_many` for the audit chain):
+same rows the services write, in bulk (PostgreSQL's ``COPY`` over the models' tables, a
+Core ``INSERT`` of many rows elsewhere; the audit events linked into the chain as
+:func:`fangkong.core.audit.record_many` links them):
 
 - police posts and units at its stations (units with a position);
 - ``per_day`` incidents a day over the last ``days`` days, each with the events of its
@@ -245,27 +246,102 @@ def _insert(
     conn: Any,
     model: Any,
     rows: list[dict[str, Any]],
-    returning: Any = None,
     *,
+    key: str | None = None,
+    ids: bool = False,
     county_id: int | None = None,
 ) -> list[int]:
-    """``rows`` into ``model``'s table, ``CHUNK`` at a time (the ids, in order, if
-    ``returning``). Where the table has a county key (``county_id``, issue 23's partitions),
-    each row is given the county's, as its default would compute it from the row's path or
-    its parent's row, without a look-up per row."""
-    from sqlalchemy import insert
+    """``rows`` into ``model``'s table; the ids of the rows in their order when ``key`` (a
+    unique column the rows carry) is given, or ``ids`` (read as those past the largest id
+    before: the generator is the only writer).
 
-    if county_id is not None and "county_id" in model.__table__.c:
+    On PostgreSQL the rows are copied in (``COPY ... FROM STDIN``, the bulk path: an
+    ``INSERT`` of many rows spends most of its time in the driver parsing each statement
+    anew), elsewhere inserted ``CHUNK`` at a time. Either way the rows are given every value
+    a column's Python-side default would give: where the table has a county key
+    (``county_id``, issue 23's partitions), the county's, as its default would compute it
+    from the row's path or its parent's row."""
+    from psycopg.types.json import Json
+    from sqlalchemy import JSON, func, insert, select
+
+    if not rows:
+        return []
+    table = model.__table__
+    before = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    if county_id is not None and "county_id" in table.c:
         for row in rows:
             row["county_id"] = county_id
-    ids: list[int] = []
-    for part in _chunks(rows):
-        if returning is None:
-            conn.execute(insert(model), part)
-        else:
-            stmt = insert(model).returning(returning, sort_by_parameter_order=True)
-            ids.extend(int(r[0]) for r in conn.execute(stmt, part))
-    return ids
+    columns = list(rows[0])
+    if conn.dialect.name == "postgresql":
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([Json(row[c]) if c in as_json else row[c] for c in columns])
+        cursor.close()
+    else:
+        for part in _chunks(rows):
+            conn.execute(insert(table), part)
+    if key is None:
+        if not ids:
+            return []
+        return [
+            int(i)
+            for i in conn.execute(
+                select(table.c.id).where(table.c.id > before).order_by(table.c.id)
+            ).scalars()
+        ]
+    column = table.c[key]
+    found: dict[Any, int] = {}
+    keys = [row[key] for row in rows]
+    for start in range(0, len(keys), CHUNK):
+        part = keys[start : start + CHUNK]
+        found.update(
+            (k, int(i)) for k, i in conn.execute(select(column, table.c.id).where(column.in_(part)))
+        )
+    return [found[k] for k in keys]
+
+
+def _audit(conn: Any, events: list[tuple[str, int, str]], *, now: datetime, county_id: int) -> int:
+    """``create`` events of the system for ``(entity, id, area path)``, appended to the audit
+    chain as :func:`fangkong.core.audit.record_many` appends them (the head's row locked,
+    each event's ``prev_hash`` and ``chain_hash`` by :func:`~fangkong.core.audit.link_hash`,
+    the head moved to the last; ``audit.verify`` accepts them), but copied in."""
+    from sqlalchemy import update
+
+    from fangkong.core import audit
+    from fangkong.core.models import AuditChain, AuditEvent
+
+    if not events:
+        return 0
+    prev = conn.execute(
+        update(AuditChain)
+        .where(AuditChain.id == 1)
+        .values(last_id=AuditChain.last_id)
+        .returning(AuditChain.last_hash)
+    ).scalar_one()
+    rows = []
+    for entity, entity_id, path in events:
+        row: dict[str, Any] = {
+            "at": now,
+            "user_id": audit.SYSTEM.user_id,
+            "username": audit.SYSTEM.username,
+            "client": audit.SYSTEM.client,
+            "action": "create",
+            "entity": entity,
+            "entity_id": str(entity_id),
+            "detail": None,
+            "area_path": path,
+            "prev_hash": prev,
+        }
+        row["chain_hash"] = prev = audit.link_hash(prev, row)
+        rows.append(row)
+    ids = _insert(conn, AuditEvent, rows, ids=True, county_id=county_id)
+    conn.execute(
+        update(AuditChain).where(AuditChain.id == 1).values(last_id=ids[-1], last_hash=prev)
+    )
+    return len(ids)
 
 
 def _materials(session: Any) -> list[int]:
@@ -300,7 +376,6 @@ def generate_county(
     from fangkong.areas import service as area_service
     from fangkong.areas.geometry import h3_cell
     from fangkong.cases.models import Case
-    from fangkong.core import audit
     from fangkong.core.audit import SYSTEM
     from fangkong.devices.models import Device, DeviceStatusEvent
     from fangkong.dispatch.models import Incident, IncidentEvent, Post, Unit
@@ -430,7 +505,7 @@ def generate_county(
             }
         )
         lifecycles.append(steps)
-    ids = _insert(conn, Incident, incidents, returning=Incident.id, county_id=county_id)
+    ids = _insert(conn, Incident, incidents, key="idempotency_key", county_id=county_id)
     events = [
         {"incident_id": iid, "at": when, "from_status": old, "to_status": new, "username": "load"}
         for iid, steps in zip(ids, lifecycles, strict=True)
@@ -481,28 +556,17 @@ def generate_county(
                 **located(g, float(lon[i]), float(lat[i])),
             }
         )
-    case_ids = _insert(conn, Case, cases, returning=Case.id, county_id=county_id)
+    case_ids = _insert(conn, Case, cases, ids=True, county_id=county_id)
     written["case_record"] = len(case_ids)
 
     # The audit chain: an event per incident and per case, in their areas.
-    entries = [
-        audit.Entry(
-            actor=SYSTEM,
-            action="create",
-            entity="incident",
-            entity_id=iid,
-            area_path=row["area_path"],
-        )
-        for iid, row in zip(ids, incidents, strict=True)
-    ] + [
-        audit.Entry(
-            actor=SYSTEM, action="create", entity="case", entity_id=cid, area_path=row["area_path"]
-        )
-        for cid, row in zip(case_ids, cases, strict=True)
+    events_audited = [
+        ("incident", iid, row["area_path"]) for iid, row in zip(ids, incidents, strict=True)
     ]
-    for start in range(0, len(entries), CHUNK):
-        audit.record_many(session, entries[start : start + CHUNK])
-    written["audit_event"] = len(entries)
+    events_audited += [
+        ("case", cid, row["area_path"]) for cid, row in zip(case_ids, cases, strict=True)
+    ]
+    written["audit_event"] = _audit(conn, events_audited, now=now, county_id=county_id)
 
     # Devices and their status history.
     d = size.devices
@@ -539,7 +603,7 @@ def generate_county(
                 **located(g, float(lon[i]), float(lat[i])),
             }
         )
-    device_ids = _insert(conn, Device, devices, returning=Device.id, county_id=county_id)
+    device_ids = _insert(conn, Device, devices, key="code", county_id=county_id)
     changes_rows = [
         {
             "device_id": did,
@@ -573,7 +637,7 @@ def generate_county(
         }
         for i in range(size.holders)
     ]
-    holder_ids = _insert(conn, Holder, holders, returning=Holder.id, county_id=county_id)
+    holder_ids = _insert(conn, Holder, holders, key="code", county_id=county_id)
     sites = [
         {
             "code": f"{code}-W{i:03d}",
@@ -586,7 +650,7 @@ def generate_county(
         }
         for i, hid in enumerate(holder_ids)
     ]
-    site_ids = _insert(conn, Site, sites, returning=Site.id, county_id=county_id)
+    site_ids = _insert(conn, Site, sites, key="code", county_id=county_id)
     moves = []
     if site_ids:
         which = rng.integers(0, len(site_ids), size.movements)

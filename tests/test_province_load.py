@@ -120,6 +120,22 @@ def test_rows_lie_in_their_county(two: tuple[str, data.Generated]) -> None:
     engine.dispose()
 
 
+def test_the_audit_chain_holds(two: tuple[str, data.Generated]) -> None:
+    url, generated = two
+    from sqlalchemy.orm import Session
+
+    from fangkong.core import audit
+    from fangkong.core.db import make_engine
+
+    engine = make_engine(url)
+    with Session(engine) as session:
+        report = audit.verify(session)
+    engine.dispose()
+    assert report.ok, report.faults
+    # every generated event, the areas' imports (the root and one per county) too
+    assert report.checked == generated.rows["audit_event"] + 3
+
+
 def test_a_county_alone_is_the_same_county(two: tuple[str, data.Generated], tmp_path: Path) -> None:
     url_two, generated_two = two
     engine = fresh_database("postgresql", tmp_path, suffix="_load1")
