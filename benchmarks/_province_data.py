@@ -55,7 +55,14 @@ CATEGORIES = (
     ("dispute", "neighbour"),
     ("assistance", "directions"),
 )
-CASE_TYPES = ("hazard", "dispute", "inspection")
+#: Each case type's states the generator uses: (open, closed resolved, closed unresolved),
+#: as its declaration names them (fangkong/cases/case_types).
+CASE_STATES = {
+    "hazard": ("handling", "closed", "dismissed"),
+    "dispute": ("mediating", "closed", "referred"),
+    "inspection": ("rectifying", "passed", "cancelled"),
+}
+CASE_TYPES = tuple(CASE_STATES)
 
 
 @dataclass(frozen=True)
@@ -526,14 +533,16 @@ def generate_county(
         opened = now - timedelta(seconds=float(opened_ago[i]))
         due = opened + timedelta(days=10)
         closed: datetime | None = opened + timedelta(days=float(took[i]))
-        state = "closed"
+        case_type = CASE_TYPES[i % len(CASE_TYPES)]
+        still_open, resolved, unresolved = CASE_STATES[case_type]
+        state = resolved
         if ckind[i] < 0.15 or (closed is not None and closed > now):
-            closed, state = None, "handling"
+            closed, state = None, still_open
         elif ckind[i] < 0.2:
-            state = "dismissed"
+            state = unresolved
         cases.append(
             {
-                "case_type": CASE_TYPES[i % 3],
+                "case_type": case_type,
                 "title": "",
                 "description": "",
                 "state": state,
@@ -546,7 +555,7 @@ def generate_county(
                 "late": bool(closed is not None and closed > due),
                 "supervision_count": 0,
                 "closed_at": closed,
-                "resolved_at": closed if state == "closed" else None,
+                "resolved_at": closed if state == resolved else None,
                 "reopen_count": 0,
                 "escalation_risk": False,
                 "risk_reasons": [],

@@ -120,6 +120,25 @@ def test_rows_lie_in_their_county(two: tuple[str, data.Generated]) -> None:
     engine.dispose()
 
 
+def test_cases_are_in_their_types_states(two: tuple[str, data.Generated]) -> None:
+    """Every case's state is one its type declares (the deadline job reads it), closed ones
+    in a closing state and open ones not."""
+    url, _ = two
+    from fangkong.cases import registry
+    from fangkong.core.db import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT DISTINCT case_type, state, closed_at IS NULL FROM case_record")
+        ).all()
+    engine.dispose()
+    assert {r[0] for r in rows} == set(data.CASE_TYPES)
+    for case_type, state, is_open in rows:
+        declared = registry.get(case_type).state(state)
+        assert declared.closing is not is_open, (case_type, state)
+
+
 def test_the_audit_chain_holds(two: tuple[str, data.Generated]) -> None:
     url, generated = two
     from sqlalchemy.orm import Session
