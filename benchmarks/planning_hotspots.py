@@ -34,6 +34,7 @@ import time
 import warnings
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import h3
@@ -224,18 +225,40 @@ def bench_beats(shape: tuple[int, int], k: int, azp: bool, rows: list[dict[str, 
     rng = np.random.default_rng(3)
     workload = rng.gamma(2.0, 5.0, len(adj))
     workload[rng.integers(0, len(adj), 10)] *= 4
+    _compare_beats("beats", adj, workload, times, xy, k, azp, rows)
+
+
+def _compare_beats(
+    name: str,
+    adj: list[list[int]],
+    workload: np.ndarray,
+    times: np.ndarray,
+    xy: np.ndarray,
+    k: int,
+    azp: bool,
+    rows: list[dict[str, Any]],
+) -> None:
+    """fangkong's beats (and its single-grid moves alone, as before the compound moves)
+    against AZP on the same units, adjacency and workload."""
+    single = beats.partition(adj, workload, times, k, time_limit_s=8.0, chains=False)
     found, mine_s = timed(
         lambda: beats.partition(adj, workload, times, k, time_limit_s=8.0), "beats"
     )
     row: dict[str, Any] = {
-        "test": "beats",
+        "test": name,
         "grids": len(adj),
         "k": k,
         "fangkong_s": round(mine_s, 3),
         "fangkong_cpu_s": CPU["beats"],
         "fangkong_imbalance": round(found.imbalance, 4),
+        "single_moves_imbalance": round(single.imbalance, 4),
+        # no partition of whole grids goes below the busiest grid over the mean (nor below 1)
+        "floor": round(float(max(workload.max(), workload.sum() / k) / (workload.sum() / k)), 4),
         "fangkong_farthest_s": float(found.farthest_s.max()),
-        "fangkong_contiguous": beats.contiguous(adj, found.labels),
+        "single_moves_farthest_s": float(single.farthest_s.max()),
+        "fangkong_contiguous": beats.contiguous(
+            beats.join_islands(adj, np.maximum(times, times.T)), found.labels
+        ),
         "goal_10s": mine_s <= 10.0,
     }
     if azp:
@@ -248,7 +271,8 @@ def bench_beats(shape: tuple[int, int], k: int, azp: bool, rows: list[dict[str, 
             {"workload": workload},
             geometry=[shapely.box(x - 0.5, y - 0.5, x + 0.5, y + 0.5) for x, y in xy],
         )
-        w = W({i: list(a) for i, a in enumerate(adj)}, silence_warnings=True)
+        joined = beats.join_islands(adj, np.maximum(times, times.T))
+        w = W({i: list(a) for i, a in enumerate(joined)}, silence_warnings=True)
 
         def run_azp() -> np.ndarray:
             with warnings.catch_warnings():
@@ -263,32 +287,63 @@ def bench_beats(shape: tuple[int, int], k: int, azp: bool, rows: list[dict[str, 
             azp_s=round(azp_s, 3),
             azp_imbalance=round(theirs.imbalance, 4),
             azp_farthest_s=float(theirs.farthest_s.max()),
-            azp_contiguous=beats.contiguous(adj, labels),
+            azp_contiguous=beats.contiguous(joined, labels),
             ratio=round(azp_s / max(mine_s, 1e-9), 1),
         )
     rows.append(row)
     print(json.dumps(row), flush=True)
 
 
+LOPSIDED = Path(__file__).resolve().parents[1] / "tests/planning/data/beats_lopsided.json"
+
+
+def bench_beats_lopsided(rows: list[dict[str, Any]]) -> None:
+    """The demo county's busiest station (LI-S10, 20 grids, k = 5): a few heavy grids and a
+    group joined to the rest by road only, where single-grid moves stop above the floor."""
+    data = json.loads(LOPSIDED.read_text(encoding="utf-8"))
+    adj = data["adjacency"]
+    xy = np.column_stack([np.arange(len(adj)), np.zeros(len(adj))]).astype(float)
+    _compare_beats(
+        "beats_lopsided", adj, np.asarray(data["workload_h"], dtype=float),
+        np.asarray(data["times_s"], dtype=float), xy, int(data["k"]), True, rows,
+    )  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="under 5 minutes")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes")
+    parser.add_argument(
+        "--only", choices=["gi", "kde", "beats"], help="one part only (the others skipped)"
+    )
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
+    part = {"gi", "kde", "beats"} if args.only is None else {args.only}
     if args.smoke:
-        bench_gi([1_000], esda_max_cells=10_000, rows=rows)
-        bench_kde(100_000, 256, rows)
-        bench_beats((8, 10), 4, True, rows)
+        if "gi" in part:
+            bench_gi([1_000], esda_max_cells=10_000, rows=rows)
+        if "kde" in part:
+            bench_kde(100_000, 256, rows)
+        if "beats" in part:
+            bench_beats((8, 10), 4, True, rows)
+            bench_beats_lopsided(rows)
     elif args.quick:
-        bench_gi([10_000, 1_000_000], esda_max_cells=25_000, rows=rows)
-        bench_kde(10_000_000, 1024, rows)
-        bench_beats((20, 25), 10, True, rows)
+        if "gi" in part:
+            bench_gi([10_000, 1_000_000], esda_max_cells=25_000, rows=rows)
+        if "kde" in part:
+            bench_kde(10_000_000, 1024, rows)
+        if "beats" in part:
+            bench_beats((20, 25), 10, True, rows)
+            bench_beats_lopsided(rows)
     else:
-        bench_gi([10_000, 100_000, 1_000_000], esda_max_cells=100_000, rows=rows)
-        bench_kde(10_000_000, 1024, rows)
-        bench_beats((20, 25), 10, True, rows)
-        bench_beats((40, 50), 20, False, rows)
+        if "gi" in part:
+            bench_gi([10_000, 100_000, 1_000_000], esda_max_cells=100_000, rows=rows)
+        if "kde" in part:
+            bench_kde(10_000_000, 1024, rows)
+        if "beats" in part:
+            bench_beats((20, 25), 10, True, rows)
+            bench_beats_lopsided(rows)
+            bench_beats((40, 50), 20, False, rows)
     print()
     print(f"{'test':8} {'size':>22} {'fangkong s':>12} {'peer s':>10} {'ratio':>7}  notes")
     for r in rows:
@@ -305,9 +360,11 @@ def main() -> None:
                   f"small: {r['fangkong_small_s']} vs sklearn {r['sklearn_small_s']} "
                   f"(x{r['ratio_small']}), max rel. error {r['max_rel_error']}")  # fmt: skip
         else:
-            print(f"{'beats':8} {str(r['grids']) + ' grids k=' + str(r['k']):>22} "
+            label = "beats" if r["test"] == "beats" else "lopsided"
+            print(f"{label:8} {str(r['grids']) + ' grids k=' + str(r['k']):>22} "
                   f"{r['fangkong_s']:>12} {r.get('azp_s', '-'):>10} {r.get('ratio', '-'):>7}  "
-                  f"imbalance {r['fangkong_imbalance']} "
+                  f"imbalance {r['fangkong_imbalance']} (single moves "
+                  f"{r['single_moves_imbalance']}, floor {r['floor']}) "
                   f"vs AZP {r.get('azp_imbalance', '-')}")  # fmt: skip
 
 

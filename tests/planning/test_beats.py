@@ -166,3 +166,61 @@ def test_pairs_off_the_roads_are_estimated_from_the_straight_line() -> None:
     assert np.isfinite(filled).all() and filled[0, 1] == 100.0
     metres = 0.02 * np.pi / 180 * 6_371_008.8 * np.cos(np.radians(30.0))
     assert filled[0, 2] == pytest.approx(beat_plans.DETOUR * metres / beat_plans.OFF_ROAD_SPEED_MS)
+
+
+LOPSIDED = Path(__file__).parent / "data" / "beats_lopsided.json"
+
+
+def _lopsided() -> tuple[list[list[int]], np.ndarray, np.ndarray, int]:
+    """The demo county's busiest station (LI-S10): 20 grids, k = 5, a few grids of the centre
+    carrying most of the work and a group of four joined to the rest by road only."""
+    data = json.loads(LOPSIDED.read_text(encoding="utf-8"))
+    return (
+        data["adjacency"],
+        np.asarray(data["workload_h"], dtype=float),
+        np.asarray(data["times_s"], dtype=float),
+        int(data["k"]),
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_chains_of_grids_balance_a_lopsided_precinct(seed: int) -> None:
+    """Single-grid moves stop well above the floor on a lopsided precinct (the heavy grids of
+    one beat border only heavy beats or would cut their beat in two); the compound moves
+    (chains, recombination, merge and split) reach the floor, contiguous throughout."""
+    adj, workload, times, k = _lopsided()
+    floor = workload.max() / (workload.sum() / k)
+    old = beats.partition(adj, workload, times, k, time_limit_s=5.0, seed=seed, chains=False)
+    new = beats.partition(adj, workload, times, k, time_limit_s=5.0, seed=seed)
+    joined = beats.join_islands(adj, np.maximum(times, times.T))
+    assert beats.contiguous(joined, old.labels) and beats.contiguous(joined, new.labels)
+    assert sorted(np.unique(new.labels).tolist()) == list(range(k))
+    assert old.imbalance > floor + 0.2
+    # no partition of whole grids goes below the busiest grid over the mean
+    assert new.imbalance == pytest.approx(floor, abs=1e-9)
+    assert new.farthest_s.max() <= old.farthest_s.max() + 1e-9
+    np.testing.assert_allclose(new.workload.sum(), workload.sum())
+
+
+def test_lopsided_precinct_against_azp() -> None:
+    import geopandas as gpd
+    import shapely
+    from libpysal.weights import W
+    from spopt.region import AZP
+
+    adj, workload, times, k = _lopsided()
+    joined = beats.join_islands(adj, np.maximum(times, times.T))
+    frame = gpd.GeoDataFrame(
+        {"workload": workload},
+        geometry=[shapely.box(i, 0, i + 1, 1) for i in range(len(adj))],  # AZP reads w only
+    )
+    w = W({i: list(a) for i, a in enumerate(joined)}, silence_warnings=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = AZP(frame, w, ["workload"], n_clusters=k, random_state=0)
+        model.solve()
+    theirs = np.asarray(model.labels_, dtype=np.int64)
+    assert beats.contiguous(joined, theirs)
+    azp = beats.figures(theirs, workload, times, k)
+    mine = beats.partition(adj, workload, times, k, time_limit_s=5.0)
+    assert mine.imbalance < azp.imbalance
