@@ -13,19 +13,30 @@ The batch
 Every county x three scenarios -- coverage (60/180/300 s), MCLP placements of 6 and of 10
 sites within 180 s (60 s solver limit each) -- one Dask task each (:mod:`fangkong.province.batch`),
 run twice: on a ``LocalCluster`` of one worker process, then of two (one thread each). Each
-cluster is started and its workers import fangkong (:func:`~fangkong.province.batch.warm_up`)
-before the clock starts (that time is printed apart); the wall time is the batch's, from the
-first submission to the last outcome, each task filing and storing its run in the database.
-The workers' busy share (the tasks' own time over workers x wall time) tells Dask's overhead
-from the machine's: near 100 % with no speed-up means the cores were not free. The two runs'
-headline figures must be equal (exit status 1 otherwise), but for a placement
-that a solver's time limit stopped in either run (printed, not compared).
+cluster is started and its workers import fangkong and load every county's network (graph,
+engine, contraction hierarchy: :func:`~fangkong.province.batch.warm_up`) before the clock
+starts (that time is printed apart: a long-lived worker pays it once, and two workers would
+otherwise pay it twice within the timed batch); the wall time is the batch's, from the first
+submission to the last outcome, each task filing and storing its run in the database.
+
+Fair scaling: each task is held to ``--task-threads`` threads (default 1) in every library --
+the road engine's many-to-many queries (which otherwise run on every CPU), HiGHS, numba,
+BLAS/OpenMP (:func:`fangkong.core.threads.pin`) -- so that one worker uses one core and two
+use two; ``--task-threads 0`` leaves the libraries' defaults (what the batches did before
+issue 23: one worker's tasks then used both cores of a 2-core machine, and the speed-up from
+a second worker was small). Printed per run: the tasks' own time, their CPU time (all the
+worker's threads: above the own time when a task used more than one core), the workers' busy
+share (the tasks' own time over workers x wall time; near 100 % with no speed-up means the
+cores were not free) and the load averages (``uptime``) before and after. The two runs'
+headline figures must be equal (exit status 1 otherwise), but for a placement that a
+solver's time limit stopped in either run (printed, not compared).
 
 Usage::
 
     python benchmarks/province_batch.py --smoke   # 2 counties, coverage only, 300 addresses
     python benchmarks/province_batch.py --quick   # 4 counties x 3 scenarios, 2,000 addresses
     python benchmarks/province_batch.py           # 8 counties x 3 scenarios, 4,000 addresses
+    python benchmarks/province_batch.py --quick --task-threads 0   # libraries' own threads
 
 On a real cluster the same batch runs with ``fangkong province batch --scheduler
 tcp://host:8786``: tasks are independent, so the time is about the largest of (the sum of the
@@ -57,7 +68,14 @@ from fangkong.dispatch import service as dispatch_service
 from fangkong.dispatch.models import PostKind
 from fangkong.network.profile import DEFAULT_PROFILE
 from fangkong.network.store import county_data_dir, import_and_activate
-from fangkong.province.batch import Outcome, parse_scenario, plan, run_batch, warm_up
+from fangkong.province.batch import (
+    Outcome,
+    parse_scenario,
+    plan,
+    run_batch,
+    warm_up,
+    worker_env,
+)
 
 WEST, SOUTH, WIDTH, HEIGHT = 120.0, 30.0, 0.16, 0.08
 SPACING = 0.002
@@ -149,6 +167,11 @@ def build(data_dir: Path, counties: int, addresses: int) -> tuple[str, list[str]
     return url, codes
 
 
+def _uptime() -> str:
+    """The 1, 5 and 15-minute load averages, as ``uptime`` prints them."""
+    return "/".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group()
@@ -156,6 +179,12 @@ def main() -> int:
     mode.add_argument("--quick", action="store_true")
     parser.add_argument("--counties", type=int, default=None)
     parser.add_argument("--addresses", type=int, default=None)
+    parser.add_argument(
+        "--task-threads",
+        type=int,
+        default=1,
+        help="threads a task may use in every library (0: the libraries' defaults)",
+    )
     args = parser.parse_args()
     counties = args.counties or (2 if args.smoke else 4 if args.quick else 8)
     addresses = args.addresses or (300 if args.smoke else 2000 if args.quick else 4000)
@@ -172,7 +201,9 @@ def main() -> int:
         url, codes = build(data_dir, counties, addresses)
         print(
             f"{counties} counties x {len(scenarios)} scenarios, {addresses} addresses a county, "
-            f"built in {time.perf_counter() - started:.1f} s ({os.cpu_count()} CPUs)"
+            f"built in {time.perf_counter() - started:.1f} s ({os.cpu_count()} CPUs, "
+            f"threads a task: {args.task_threads or 'libraries default'}, "
+            f"load average {_uptime()})"
         )
         rows: dict[int, tuple[float, list[Outcome]]] = {}
         for workers in (1, 2):
@@ -183,25 +214,36 @@ def main() -> int:
                     threads_per_worker=1,
                     dashboard_address=None,
                     silence_logs=logging.WARNING,
+                    env=worker_env(args.task_threads),
                 ) as cluster,
                 Client(cluster) as client,  # type: ignore[no-untyped-call]
             ):
-                client.run(warm_up)
+                client.run(warm_up, str(data_dir), codes, args.task_threads)
                 print(
-                    f"LocalCluster of {workers} started and warmed in "
+                    f"LocalCluster of {workers} started, networks loaded, in "
                     f"{time.perf_counter() - started:.1f} s"
                 )
                 batch = plan(codes, scenarios, batch=f"w{workers}")
+                load_before = _uptime()
                 started = time.perf_counter()
-                outcomes = run_batch(batch, database_url=url, data_dir=data_dir, client=client)
+                outcomes = run_batch(
+                    batch,
+                    database_url=url,
+                    data_dir=data_dir,
+                    client=client,
+                    task_threads=args.task_threads,
+                )
                 wall = time.perf_counter() - started
             rows[workers] = (wall, outcomes)
             busy = sum(o.seconds for o in outcomes)
+            cpu = sum(o.cpu_seconds for o in outcomes)
             failed = [o for o in outcomes if o.status != "done"]
             print(
                 f"{workers} worker(s): {wall:.1f} s wall for {len(outcomes)} tasks "
-                f"(tasks' own time {busy:.1f} s, workers busy {busy / (workers * wall):.0%} "
-                f"of the wall time, {len(failed)} not done)"
+                f"(tasks' own time {busy:.1f} s, their CPU time {cpu:.1f} s = "
+                f"{cpu / busy:.2f} cores a task; workers busy {busy / (workers * wall):.0%} "
+                f"of the wall time; {len(failed)} not done); load average "
+                f"before {load_before}, after {_uptime()}"
             )
             for o in failed:
                 print(f"  {o.county} {o.label}: {o.status} {o.error}")

@@ -15,6 +15,7 @@ from factories import grid_centre
 from fangkong.core.errors import NotFound
 from fangkong.dispatch import recommend, service
 from fangkong.dispatch.models import Priority, Unit, UnitType
+from fangkong.network import service as network_service
 from fangkong.network.border import build_border_network
 from fangkong.network.store import county_data_dir, load_current
 from network.border_helpers import INCIDENT, U1, U2, WEST_BOX, WEST_COUNTY, write_counties
@@ -39,11 +40,11 @@ def test_a_unit_across_the_border_is_ranked_by_the_cross_border_graph(
     centre = grid_centre("T-D1-S1-B1-G1")
     offset = (INCIDENT[0] - centre[0], INCIDENT[1] - centre[1])
     incident = new_incident(db, "border-1", incident_in(priority=Priority.P2, offset=offset))
-    assert recommend.county_of(db, incident.area_path) == WEST_COUNTY
+    assert network_service.county_of(db, incident.area_path) == WEST_COUNTY
     units = [near_border, inland]
 
     def ranked() -> list[str]:
-        network = recommend.network_for(db, data_dir, area_path=incident.area_path)
+        network = network_service.for_area(db, data_dir, area_path=incident.area_path)
         found = recommend.recommend(network, incident=incident, units=units, now=T0)
         return [c.unit.call_sign for c in found]
 
@@ -51,7 +52,7 @@ def test_a_unit_across_the_border_is_ranked_by_the_cross_border_graph(
     assert ranked() == ["B-U2", "B-U1"]
     build_border_network(data_dir, WEST_COUNTY, polygon=box(*WEST_BOX), buffer_m=2000.0)
     assert ranked() == ["B-U1", "B-U2"]
-    network = recommend.network_for(db, data_dir, area_path=incident.area_path)
+    network = network_service.for_area(db, data_dir, area_path=incident.area_path)
     predicted = recommend.predict(network, incident=incident, units=units)
     assert predicted[near_border.id] < predicted[inland.id]
 
@@ -59,14 +60,33 @@ def test_a_unit_across_the_border_is_ranked_by_the_cross_border_graph(
 def test_without_county_networks_the_current_network_serves(db: Session, tmp_path: Path) -> None:
     incident = new_incident(db, "border-2")
     with pytest.raises(NotFound):  # no network at all
-        recommend.network_for(db, tmp_path, area_path=incident.area_path)
+        network_service.for_area(db, tmp_path, area_path=incident.area_path)
     data_dir = tmp_path / "data"
     write_counties(data_dir, tmp_path / "sources")
     # filed above the districts: no county, the current network (none here)
     with pytest.raises(NotFound):
-        recommend.network_for(db, data_dir, area_path=area(db, "T").path)
-    west = recommend.network_for(db, data_dir, area_path=incident.area_path)
+        network_service.for_area(db, data_dir, area_path=area(db, "T").path)
+    west = network_service.for_area(db, data_dir, area_path=incident.area_path)
     assert (
         west.graph.meta["cache_key"]
         == load_current(county_data_dir(data_dir, WEST_COUNTY)).meta["cache_key"]
     )  # type: ignore[union-attr]
+
+
+def test_planning_analyses_of_a_county_take_its_cross_border_network(
+    db: Session, tmp_path: Path
+) -> None:
+    from fangkong.planning import tasks
+
+    data_dir = tmp_path / "data"
+    write_counties(data_dir, tmp_path / "sources")
+    county = area(db, WEST_COUNTY)
+    station = area(db, "T-D1-S1")
+    own = tasks.network_of(db, data_dir, county)
+    assert tasks.network_of(db, data_dir, station) is own  # a station: its county's network
+    build_border_network(data_dir, WEST_COUNTY, polygon=box(*WEST_BOX), buffer_m=2000.0)
+    border = tasks.network_of(db, data_dir, county)
+    assert border is not own and border.graph.n_nodes > own.graph.n_nodes
+    assert tasks.network_of(db, data_dir, station) is border
+    with pytest.raises(NotFound):  # the whole city: the deployment's own network (none)
+        tasks.network_of(db, data_dir, None)

@@ -203,3 +203,18 @@ def test_cli_builds_the_border_graph_from_the_countys_polygon(tmp_path: Path) ->
     result = runner.invoke(app, ["network", "import", west, "--data-dir", str(data_dir),
                                  "--border-buffer-m", "2000"])  # fmt: skip
     assert result.exit_code == 2 and "--county" in result.output
+
+
+def test_a_process_keeps_each_countys_network_while_it_turns_between_them(
+    province: Path,
+) -> None:
+    """A batch worker or a province's server turns from county to county: each county's
+    network stays loaded (it was reloaded from disk, its engine rebuilt, at every turn)."""
+    west = _county(province, WEST_COUNTY)
+    east = _county(province, EAST_COUNTY)
+    assert _county(province, WEST_COUNTY) is west
+    assert _county(province, EAST_COUNTY) is east
+    build_border_network(province, WEST_COUNTY, polygon=box(*WEST_BOX), buffer_m=2000.0)
+    border = _county(province, WEST_COUNTY)
+    assert border is not west and _county(province, EAST_COUNTY) is east
+    assert _county(province, WEST_COUNTY) is border

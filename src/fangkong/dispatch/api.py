@@ -102,8 +102,9 @@ def _network(request: Request) -> network_service.Network:
 
 def _network_of(request: Request, db: DbSession, incident: Incident) -> network_service.Network:
     """The network ranking units for ``incident``: its county's (cross-border where built)
-    in a province deployment, else the current one (:func:`recommend.network_for`)."""
-    return recommend.network_for(db, get_settings(request).data_dir, area_path=incident.area_path)
+    in a province deployment, else the current one (:func:`network_service.for_area`)."""
+    data_dir = get_settings(request).data_dir
+    return network_service.for_area(db, data_dir, area_path=incident.area_path)
 
 
 def _detail(request: Request, db: DbSession, incident: Incident, language: str) -> IncidentDetail:

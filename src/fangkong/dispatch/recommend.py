@@ -18,15 +18,11 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from fangkong.areas.models import Area, AreaLevel
 from fangkong.core.errors import InvalidInput
 from fangkong.dispatch.models import Incident, Priority, Unit, UnitStatus, UnitType
 from fangkong.network import service as network_service
@@ -205,33 +201,6 @@ def _unit_points(
         EdgePoints([edges[i] for i in keep], [fractions[i] for i in keep]),
         np.array([ways[i] for i in keep], dtype=str),
     )
-
-
-def county_of(session: Session, area_path: str | None) -> str | None:
-    """The code of the county (district-level area) a record filed under ``area_path`` lies
-    in, or None (filed above the districts, or nowhere)."""
-    ids = [int(part) for part in (area_path or "").strip("/").split("/") if part.isdigit()]
-    if not ids:
-        return None
-    return session.scalars(
-        select(Area.code).where(Area.id.in_(ids), Area.level == AreaLevel.DISTRICT).limit(1)
-    ).first()
-
-
-def network_for(session: Session, data_dir: Path, *, area_path: str | None) -> Network:
-    """The road network that ranks units for a scene filed under ``area_path``.
-
-    In a province deployment (county networks under ``<data_dir>/counties``), the county's
-    network -- its cross-border graph where one was built, so that a unit near the border is
-    ranked by the roads across it too (:func:`fangkong.network.service.for_county`); else,
-    or for a county with no network of its own, the deployment's current network.
-    """
-    if (data_dir / "counties").is_dir():
-        code = county_of(session, area_path)
-        found = network_service.for_county(data_dir, code) if code is not None else None
-        if found is not None:
-            return found
-    return network_service.current(data_dir)
 
 
 def _incident_point(network: Network, incident: Incident) -> EdgePoints:

@@ -67,6 +67,7 @@ from numba import njit
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse import coo_matrix, csr_matrix
 
+from fangkong.core import threads as thread_limits
 from fangkong.core.errors import InvalidInput
 from fangkong.network._heap import heap_pop as _pop
 from fangkong.network._heap import heap_push as _push
@@ -866,7 +867,8 @@ class Engine:
     graph : RoadGraph
         Travel times ``graph.time_s`` in seconds are the edge weights.
     threads : int, optional
-        Threads used by :meth:`many_to_many`; default the number of CPUs.
+        Threads used by :meth:`many_to_many`; default ``FANGKONG_THREADS`` where set (a
+        batch worker's one core, :func:`fangkong.core.threads.pin`), else the number of CPUs.
     hierarchy : ContractionHierarchy, "auto" or None, optional
         The graph's contraction hierarchy (:mod:`fangkong.network.ch`), which makes
         :meth:`k_nearest`, :meth:`k_nearest_sources`, :meth:`one_to_many`,
@@ -889,7 +891,7 @@ class Engine:
         hierarchy: ContractionHierarchy | Literal["auto"] | None = "auto",
     ) -> None:
         self.graph = graph
-        self.threads = max(1, threads or os.cpu_count() or 1)
+        self.threads = max(1, threads or thread_limits.configured() or os.cpu_count() or 1)
         self.twin = edge_twins(graph)
         self._forward = _Adjacency(graph.indptr, graph.head, graph.time_s)
         self._pool: list[_Workspace] = []

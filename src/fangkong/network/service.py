@@ -14,8 +14,11 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from fangkong.areas.coords import CoordinateError, CoordSystem, to_wgs84_array
+from fangkong.areas.models import Area, AreaLevel
 from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.network.cache import cached_hierarchy, load_or_build_hierarchy
 from fangkong.network.ch import ContractionHierarchy
@@ -89,6 +92,40 @@ def for_county(data_dir: Path, code: str) -> Network | None:
 
     where = county_network_dir(data_dir, code)
     return None if where is None else current(where)
+
+
+def county_of(session: Session, area_path: str | None) -> str | None:
+    """The code of the county (district-level area) a record filed under ``area_path`` lies
+    in, or None (filed above the districts, or nowhere)."""
+    ids = [int(part) for part in (area_path or "").strip("/").split("/") if part.isdigit()]
+    if not ids:
+        return None
+    return session.scalars(
+        select(Area.code).where(Area.id.in_(ids), Area.level == AreaLevel.DISTRICT).limit(1)
+    ).first()
+
+
+def for_area(session: Session, data_dir: Path, *, area_path: str | None) -> Network:
+    """The road network for work on a place filed under ``area_path`` (an incident to rank
+    units for, a county's coverage).
+
+    In a province deployment (county networks under ``<data_dir>/counties``), the network of
+    the county the area lies in -- its cross-border graph where one was built, so that a unit
+    near the border is ranked by the roads across it too (:func:`for_county`); else, or for
+    an area above the counties or a county with no network of its own, the deployment's
+    current network (:func:`current`).
+
+    Raises
+    ------
+    NotFound
+        No network at all.
+    """
+    if (data_dir / "counties").is_dir():
+        code = county_of(session, area_path)
+        found = for_county(data_dir, code) if code is not None else None
+        if found is not None:
+            return found
+    return current(data_dir)
 
 
 def snap(

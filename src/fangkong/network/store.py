@@ -147,13 +147,19 @@ def _graph_named_in(pointer: Path) -> str | None:
 
 _loaded: dict[Path, tuple[int, RoadGraph]] = {}
 _loaded_lock = threading.Lock()
+#: The most graphs a process keeps loaded (one per data folder: a county, its cross-border
+#: graph, the deployment's own), the least recently loaded going first past it.
+MAX_LOADED = 64
 
 
 def load_current(data_dir: Path) -> RoadGraph | None:
     """The current graph, or None when no network has been imported.
 
     The same object is returned while the file is unchanged (the server calls this per
-    request; a graph of a province takes seconds to load).
+    request; a graph of a province takes seconds to load). One graph is kept per data folder
+    (the current one; an import replaces it), so that a process serving several counties --
+    a batch worker, a province's server -- does not reload one county's graph each time it
+    turns to another (up to :data:`MAX_LOADED` folders).
 
     Raises
     ------
@@ -174,7 +180,10 @@ def load_current(data_dir: Path) -> RoadGraph | None:
             key="error.network.graph_unreadable", params={"name": path.name}, field="network"
         )
     with _loaded_lock:
-        _loaded.clear()  # one current graph at a time
+        for other in [p for p in _loaded if p.parent == path.parent]:
+            del _loaded[other]  # one current graph per folder
+        while len(_loaded) >= MAX_LOADED:
+            del _loaded[next(iter(_loaded))]
         _loaded[path] = (stamp, graph)
     return graph
 

@@ -82,6 +82,7 @@ class _Master:
         self.k = group_weight.size
         self.highs = highspy.Highs()  # type: ignore[no-untyped-call]
         self.highs.setOptionValue("output_flag", False)
+        _highs.set_threads(self.highs)  # a batch worker's one core
         # re-solved after each round of cuts from the previous basis: no presolve
         self.highs.setOptionValue("presolve", "off")
         inf = highspy.kHighsInf

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import coo_matrix, csc_matrix, hstack, vstack
 
+from fangkong.core import threads as thread_limits
 from fangkong.core.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -215,6 +216,27 @@ def _median_model(
     )
 
 
+_scheduler: list[int | None] = []
+_scheduler_lock = threading.Lock()
+
+
+def set_threads(highs: Any) -> None:
+    """Give ``highs`` the threads ``FANGKONG_THREADS`` allows (a batch worker's one core,
+    :func:`fangkong.core.threads.pin`), else HiGHS's own count.
+
+    HiGHS starts one scheduler per process with the first solve's ``threads`` and refuses a
+    later solve asking for another count: when the allowance changed since (a process pinned
+    after it had solved), the scheduler is restarted first.
+    """
+    wanted = thread_limits.configured()
+    with _scheduler_lock:
+        if _scheduler and _scheduler[0] != wanted:
+            highspy.Highs.resetGlobalScheduler(True)
+        _scheduler[:] = [wanted]
+    if wanted is not None:
+        highs.setOptionValue("threads", wanted)
+
+
 def solve_model(
     *,
     method: Method,
@@ -287,6 +309,7 @@ def run(
     n_col = model.cost.size
     highs = highspy.Highs()  # type: ignore[no-untyped-call]
     highs.setOptionValue("output_flag", False)
+    set_threads(highs)
     highs.setOptionValue("time_limit", float(max(time_limit_s, 0.01)))
     highs.setOptionValue("mip_rel_gap", float(gap))
     # highspy 1.16 with a user solution (setSolution) and presolve on answered some instances

@@ -70,6 +70,13 @@ def demand_of(
     )
 
 
+def network_of(session: Session, data_dir: Path, area: Area | None) -> network_service.Network:
+    """The road network of an analysis of ``area``: in a province deployment the network of
+    the county it lies in (cross-border where built, :func:`network_service.for_area`), else
+    the current one; a batch's task passes its county's own folder."""
+    return network_service.for_area(session, data_dir, area_path=area.path if area else None)
+
+
 def run_coverage(session: Session, params: dict[str, Any], data_dir: Path) -> dict[str, Any]:
     scope = scope_of(params)
     area = area_of(session, params, scope)
@@ -86,7 +93,7 @@ def run_coverage(session: Session, params: dict[str, Any], data_dir: Path) -> di
     )
     return coverage.analyse(
         session,
-        network=network_service.current(data_dir),
+        network=network_of(session, data_dir, area),
         scope=scope,
         demand=demand_of(session, params, scope, area),
         sites=sites,
@@ -127,7 +134,7 @@ def run_placement(
     spec = placement_spec(params)
     return placement.place(
         session,
-        network=network_service.current(data_dir),
+        network=network_of(session, data_dir, area),
         scope=scope,
         demand=demand_of(session, params, scope, area),
         spec=spec,
@@ -247,7 +254,7 @@ def run_deployment(
         scope=scope,
         spec=spec,
         zone=ZoneInfo(str(params.get("timezone") or DEFAULT_ZONE)),
-        network=network_service.current(data_dir),
+        network=network_of(session, data_dir, area),
         now=utcnow(),
         area=area,
         progress=report,

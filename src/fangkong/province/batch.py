@@ -6,8 +6,10 @@ and of several variants of them. A batch is the product of counties and scenario
 (county, scenario) pair is one task of a Dask (``dask.distributed``) job graph, run by
 whichever worker is free:
 
-- on one machine a :class:`~distributed.LocalCluster` of ``workers`` processes (one thread
-  each: the routing and the solver use the cores they are given);
+- on one machine a :class:`~distributed.LocalCluster` of ``workers`` processes, one thread
+  each, and each task held to ``task_threads`` threads (default 1) in every library -- the
+  road engine's queries, HiGHS, numba, BLAS/OpenMP (:func:`fangkong.core.threads.pin`) --
+  so that a worker uses the one core it stands for and no more;
 - on many, an existing Dask cluster by its scheduler's address (``tcp://host:8786``): every
   worker needs fangkong installed, the database's URL reachable and the data folder (the
   counties' road networks, ``<data_dir>/counties/<code>``) at the same path, e.g. on a
@@ -49,6 +51,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from fangkong.areas import service as area_service
 from fangkong.areas.models import AreaLevel
 from fangkong.core import audit
+from fangkong.core import threads as thread_limits
 from fangkong.core.audit import Actor
 from fangkong.core.db import make_engine, make_session_factory, session_scope
 from fangkong.core.errors import FangkongError, InvalidInput
@@ -165,6 +168,9 @@ class Outcome:
     worker: str
     headline: dict[str, Any]
     error: str | None = None
+    #: CPU time of the worker process during the task (all its threads): above ``seconds``
+    #: when the task used more than one core.
+    cpu_seconds: float = 0.0
 
 
 def _scenario_fault(text: str, reason: str) -> InvalidInput:
@@ -327,6 +333,7 @@ def run_task(
     data_dir: str,
     filed_by: str,
     timezone: str = "Asia/Shanghai",
+    task_threads: int = 1,
 ) -> Outcome:
     """Run one task where it is called (a Dask worker): file the run, compute, store.
 
@@ -341,6 +348,9 @@ def run_task(
         The name the runs and their audit events are filed under (who started the batch).
     timezone : str
         The deployment's zone (its settings'): the hours of week of a deployment scenario.
+    task_threads : int
+        Threads the task may use in every library (:func:`fangkong.core.threads.pin`);
+        0 leaves the libraries' defaults (every core).
 
     Returns
     -------
@@ -348,7 +358,10 @@ def run_task(
         Never raises for a fault of the task: an error is stored with the run (when one was
         filed) and reported in the outcome.
     """
+    if task_threads > 0:
+        thread_limits.pin(task_threads)
     started = time.perf_counter()
+    cpu_started = time.process_time()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     kind = task.scenario.kind
     run_id: int | None = None
@@ -365,6 +378,7 @@ def run_task(
             worker=worker,
             headline=headline,
             error=error,
+            cpu_seconds=round(time.process_time() - cpu_started, 3),
         )
 
     try:
@@ -442,8 +456,17 @@ def _fail_run(database_url: str, data_dir: Path, run_id: int, exc: Exception) ->
 # -- the client ------------------------------------------------------------------------------
 
 
+def worker_env(task_threads: int) -> dict[str, str]:
+    """The environment of a local cluster's worker processes: every library held to
+    ``task_threads`` from the start (0: none set)."""
+    if task_threads <= 0:
+        return {}
+    value = str(task_threads)
+    return {thread_limits.ENV: value, **dict.fromkeys(thread_limits.THREAD_ENV, value)}
+
+
 @contextmanager
-def _client(scheduler: str | None, workers: int) -> Iterator[Any]:
+def _client(scheduler: str | None, workers: int, task_threads: int = 1) -> Iterator[Any]:
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
@@ -473,6 +496,7 @@ def _client(scheduler: str | None, workers: int) -> Iterator[Any]:
             processes=True,
             dashboard_address=None,
             silence_logs=logging.WARNING,
+            env=worker_env(task_threads),
         ) as cluster,
         Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
@@ -490,6 +514,7 @@ def run_batch(
     progress: Callable[[int, int, Outcome], None] | None = None,
     client: Any | None = None,
     timezone: str = "Asia/Shanghai",
+    task_threads: int = 1,
 ) -> list[Outcome]:
     """Run a batch's tasks on Dask and return their outcomes (in the tasks' order).
 
@@ -513,6 +538,9 @@ def run_batch(
         ``scheduler`` and ``workers`` are not used.
     timezone : str
         The deployment's zone (the hours of week of a deployment scenario).
+    task_threads : int
+        Threads each task may use in every library (default 1: a worker process is one
+        core); 0 leaves the libraries' defaults.
 
     Raises
     ------
@@ -523,16 +551,26 @@ def run_batch(
     if not batch:
         return []
     if client is not None:
-        return _submit(client, batch, database_url, data_dir, actor, progress, timezone)
-    with _client(scheduler, workers) as own:
-        return _submit(own, batch, database_url, data_dir, actor, progress, timezone)
+        return _submit(
+            client, batch, database_url, data_dir, actor, progress, timezone, task_threads
+        )
+    with _client(scheduler, workers, task_threads) as own:
+        return _submit(own, batch, database_url, data_dir, actor, progress, timezone, task_threads)
 
 
-def warm_up() -> str:
-    """Import what a task needs (run on every worker with ``client.run`` before timing)."""
+def warm_up(
+    data_dir: str | None = None, counties: Sequence[str] = (), task_threads: int = 1
+) -> str:
+    """Import what a task needs and, with ``data_dir``, load the ``counties``' networks (their
+    graphs, engines and hierarchies, kept by the process), threads pinned as a task pins
+    them (run on every worker with ``client.run`` before timing a batch)."""
     from fangkong.network import engine, service  # noqa: F401
     from fangkong.planning import placement  # noqa: F401
 
+    if task_threads > 0:
+        thread_limits.pin(task_threads)
+    for code in counties if data_dir else ():
+        service.for_county(Path(data_dir or "."), code)
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -544,6 +582,7 @@ def _submit(
     actor: str,
     progress: Callable[[int, int, Outcome], None] | None,
     timezone: str,
+    task_threads: int = 1,
 ) -> list[Outcome]:
     from dask.distributed import as_completed
 
@@ -555,6 +594,7 @@ def _submit(
             data_dir=str(data_dir),
             filed_by=actor,
             timezone=timezone,
+            task_threads=task_threads,
             key=task.key,
             pure=False,
         )

@@ -50,6 +50,15 @@ def batch_command(
         str | None,
         typer.Option(help="An existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (no local one)"),
     ] = None,
+    task_threads: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=256,
+            help="Threads each task may use in every library (road engine, HiGHS, numba, "
+            "BLAS); 1: a worker process is one core; 0: the libraries' defaults",
+        ),
+    ] = 1,
     data_dir: DataDir = None,
 ) -> None:
     """Run every scenario for every county, one Dask task each; results stored as planning runs.
@@ -96,6 +105,7 @@ def batch_command(
                 workers=workers,
                 progress=progress,
                 timezone=settings.timezone,
+                task_threads=task_threads,
             )
     except FangkongError as exc:
         fail(exc)
