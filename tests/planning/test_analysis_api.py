@@ -155,6 +155,12 @@ def test_deployment_over_http(live_server: LiveServer, live_network: Path) -> No
         assert row["code"] == "T-D2-S1" and row["incidents"] == 300
         assert in_service >= 1 and row["today"] == [in_service] * 168
         assert result["holdout"]["weeks_held"] == 2
+        geo = client.get(f"/api/v1/planning/analyses/{made.json()['id']}/geojson")
+        assert geo.status_code == 200
+        (station,) = geo.json()["features"]
+        assert station["properties"]["code"] == "T-D2-S1"
+        assert station["properties"]["unit_hours_proposed"] == row["unit_hours_proposed"]
+        assert station["geometry"]["type"] in ("Polygon", "MultiPolygon")
         adopted = client.post(f"/api/v1/planning/analyses/{made.json()['id']}/adopt")
         assert adopted.status_code == 200, adopted.text
         assert adopted.json()["adopted"] == 1

@@ -8,12 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conftest import TEST_PASSWORD, LiveServer, activate_street_grid, running_server
+from factories import grid_centre
+from fangkong.areas.models import Area
 from fangkong.core import auth
 from fangkong.core.audit import SYSTEM
 from fangkong.core.models import Role
+from fangkong.dispatch import units as dispatch_units
+from fangkong.dispatch.models import PostKind, UnitType
 from planning.planning_two_helpers import add_incidents
 
 pytestmark = pytest.mark.browser
@@ -32,6 +37,17 @@ def live_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             add_incidents(
                 session, rng.uniform(120.003, 120.157, 200), rng.uniform(30.003, 30.077, 200),
                 [start + timedelta(hours=int(h)) for h in rng.integers(0, 24 * 56, 200)],
+            )  # fmt: skip
+            # one station with a post and a unit: its deployment has a heat table
+            beat = session.scalars(select(Area).where(Area.code == "T-D2-S1-B2")).one()
+            lon, lat = grid_centre("T-D2-S1-B2-G1")
+            post = dispatch_units.create_post(
+                session, code="P2B1", name="p", kind=PostKind.POLICE_POST, lon=lon, lat=lat,
+                actor=SYSTEM,
+            )  # fmt: skip
+            dispatch_units.create_unit(
+                session, call_sign="P2B-U1", unit_type=UnitType.CAR, home_area=beat,
+                actor=SYSTEM, home_post=post,
             )  # fmt: skip
             session.commit()
         yield live
@@ -86,9 +102,16 @@ def test_analysis_page(live_server: LiveServer, browser: object) -> None:
         ).count('"class"')
         == 2
     )
+    # the density bands are a layer of their own
+    assert page.evaluate("window.fangkongMap.getLayer('p2-density').type") == "fill"
     page.click("[data-tab=deployment]")
     page.click("#deployment-form button[type=submit]")
     expect(page.locator("#planning2-status")).to_have_text("完成", timeout=120_000)
+    # a week x hour heat table per station, and the stations' precincts on the map
+    expect(page.locator(".planning2-heat").first).to_be_visible()
+    expect(page.locator(".planning2-heat").first.locator("tbody tr")).to_have_count(7)
+    page.wait_for_function("window.fangkongMap.getLayer('p2-stations') !== undefined")
+    assert page.evaluate("window.fangkongMap.getLayer('p2-segments') === undefined")
     expect(page.locator("#planning2-exports")).to_be_visible()
     assert errors == []
     context.close()

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+import shapely
+import shapely.geometry
 from sqlalchemy.orm import Session
 
 from dispatch.dispatch_helpers import ACTOR, area
@@ -147,6 +149,17 @@ def test_analysis_of_a_station(db: Session, network: Network) -> None:
     assert max(row["proposed"][18::24]) >= max(row["proposed"][3::24])
     assert result["holdout"]["weeks_held"] == 2
     assert len(result["tables"]["roster"]["rows"]) == 168
+    # the GeoJSON: the station's precinct with its figures (the export and the console's map)
+    (feature,) = result["geojson"]["features"]
+    props = feature["properties"]
+    assert props["kind"] == "station" and props["code"] == "T-D1-S1"
+    assert props["unit_hours_today"] == row["unit_hours_today"] == 2 * 168
+    assert props["unit_hours_proposed"] == sum(row["proposed"])
+    assert props["peak_expected"] == max(row["expected"])
+    assert props["peak_units_proposed"] == row["proposed"][props["peak_hour_of_week"]]
+    outline = shapely.geometry.shape(feature["geometry"])
+    precinct = shapely.from_wkb(station.geometry_wkb)
+    assert outline.symmetric_difference(precinct).area < 0.01 * precinct.area
     with pytest.raises(InvalidInput):
         deployment.analyse(
             db, scope=WHOLE, spec=deployment.DeploymentSpec(weeks=1), zone=ZONE,

@@ -312,6 +312,18 @@ def test_analysis_finds_the_cluster_and_its_trend(db: Session) -> None:
         zone=ZONE,
     )  # fmt: skip
     assert only["incidents"] == 500 and only["inference"] == "norm"
+    p4 = hotspot_runs.analyse(
+        db,
+        scope=WHOLE,
+        spec=hotspot_runs.HotspotSpec(
+            start=t1, end=t1 + timedelta(days=28), resolution=9, permutations=0,
+            priorities=("P4",),
+        ),
+        zone=ZONE,
+    )  # fmt: skip
+    assert p4["incidents"] == 400 and p4["by_priority"] == {"P4": 400}
+    assert p4["by_category"] == {"traffic": 400}
+    assert result["by_priority"] == {"P2": 500, "P4": 400}
     hours = hotspot_runs.read_incidents(
         db, scope=WHOLE, start=t1, end=t1 + timedelta(days=28), zone=ZONE, hours=(0, 1, 2)
     )

@@ -28,6 +28,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import shapely
+import shapely.geometry
 from numpy.typing import NDArray
 from scipy import stats
 from sqlalchemy import and_, or_, select
@@ -470,8 +472,50 @@ def analyse(
         "seed": spec.seed,
         "holdout": check,
         "stations": rows,
+        "geojson": stations_geojson(stations, rows),
         "tables": {"roster": roster_table(rows)},
     }
+
+
+#: Tolerance of the precinct outlines in the GeoJSON (degrees, ~10 m).
+OUTLINE_TOLERANCE_DEG = 1e-4
+
+
+def stations_geojson(stations: Sequence[Area], rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The stations' precincts (outlines simplified to ~10 m) with their deployment: incidents,
+    unit-hours a week today and proposed, the demand-weighted 3-minute shares, the busiest hour
+    of week and its expected incidents and units (nothing about a person)."""
+    by_code = {row["code"]: row for row in rows}
+    features: list[dict[str, Any]] = []
+    for station in stations:
+        row = by_code.get(station.code)
+        if row is None or "expected" not in row:
+            continue
+        shape = shapely.from_wkb(station.geometry_wkb).simplify(
+            OUTLINE_TOLERANCE_DEG, preserve_topology=True
+        )
+        peak = int(np.argmax(row["expected"]))
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "kind": "station",
+                    "code": station.code,
+                    "name_zh": station.name_zh,
+                    "name_en": station.name_en,
+                    "incidents": row["incidents"],
+                    "unit_hours_today": row["unit_hours_today"],
+                    "unit_hours_proposed": row["unit_hours_proposed"],
+                    "ring_share_today": row["ring_share_today"],
+                    "ring_share_proposed": row["ring_share_proposed"],
+                    "peak_hour_of_week": peak,
+                    "peak_expected": row["expected"][peak],
+                    "peak_units_proposed": row["proposed"][peak],
+                },
+                "geometry": shapely.geometry.mapping(shape),
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
 
 
 def roster_table(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -51,11 +51,11 @@
   }
 
   // --- map layers ---------------------------------------------------------------------------
-  const LAYERS = ["p2-density", "p2-cells", "p2-cells-line", "p2-segments-new", "p2-segments", "p2-beats", "p2-beats-line"];
+  const LAYERS = ["p2-density", "p2-cells", "p2-cells-line", "p2-segments-new", "p2-segments", "p2-beats", "p2-beats-line", "p2-stations", "p2-stations-line"];
   function clearLayers() {
     const m = map();
     LAYERS.forEach((id) => { if (m.getLayer(id)) m.removeLayer(id); });
-    ["p2-density", "p2-cells", "p2-segments", "p2-beats"].forEach((id) => { if (m.getSource(id)) m.removeSource(id); });
+    ["p2-density", "p2-cells", "p2-segments", "p2-beats", "p2-stations"].forEach((id) => { if (m.getSource(id)) m.removeSource(id); });
   }
   function collection(features) { return { type: "FeatureCollection", features }; }
   function fit(features) {
@@ -102,6 +102,28 @@
           (p.trend && p.trend !== "null" ? ` · ${t["planning2." + p.trend] || p.trend}` : "")).addTo(m);
       });
       fit(cells.length ? cells : by("density"));
+    });
+  }
+  function drawStations(geo) {
+    // each station's precinct shaded by its proposed unit-hours against today's (green: fewer)
+    whenMap(() => {
+      const m = map();
+      clearLayers();
+      geo.features.forEach((f) => {
+        const p = f.properties;
+        p.ratio = p.unit_hours_today > 0 ? p.unit_hours_proposed / p.unit_hours_today : 1;
+      });
+      m.addSource("p2-stations", { type: "geojson", data: geo });
+      m.addLayer({ id: "p2-stations", type: "fill", source: "p2-stations",
+        paint: { "fill-color": ["interpolate", ["linear"], ["get", "ratio"], 0, "#1a9850", 1, "#ffffbf", 2, "#d73027"], "fill-opacity": 0.45 } });
+      m.addLayer({ id: "p2-stations-line", type: "line", source: "p2-stations", paint: { "line-color": "#222222", "line-width": 1.5 } });
+      m.on("click", "p2-stations", (e) => {
+        const p = e.features[0].properties;
+        new maplibregl.Popup().setLngLat(e.lngLat).setText(
+          `${p.code} · ${t["planning2.unit_hours"]} ${p.unit_hours_today} → ${p.unit_hours_proposed} · ` +
+          `${t["planning2.share_today"]} ${pct(p.ring_share_today)} · ${t["planning2.share_proposed"]} ${pct(p.ring_share_proposed)}`).addTo(m);
+      });
+      fit(geo.features);
     });
   }
   function drawBeats(geo) {
@@ -169,6 +191,7 @@
       parts.push(heat(s));
     });
     detail.replaceChildren(...parts);
+    if (r.geojson) drawStations(r.geojson);
   }
   function showBeats(a) {
     const r = a.result;
