@@ -224,3 +224,25 @@ def test_lopsided_precinct_against_azp() -> None:
     azp = beats.figures(theirs, workload, times, k)
     mine = beats.partition(adj, workload, times, k, time_limit_s=5.0)
     assert mine.imbalance < azp.imbalance
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compound_moves_keep_every_beat_contiguous(seed: int) -> None:
+    """Lattices with streets cut at random (some grids left as islands) and a few very busy
+    grids: whatever the compound moves do, every beat stays one piece, none is empty, and the
+    workload is all there."""
+    rng = np.random.default_rng(seed)
+    adj, times, _ = lattice(7, 9)
+    for u in range(len(adj)):
+        for v in list(adj[u]):
+            if u < v and rng.uniform() < 0.2:
+                adj[u].remove(v)
+                adj[v].remove(u)
+    workload = rng.gamma(1.0, 2.0, len(adj))
+    workload[rng.integers(0, len(adj), 4)] += rng.uniform(20, 40, 4)
+    k = int(rng.integers(3, 8))
+    joined = beats.join_islands(adj, times)
+    found = beats.partition(adj, workload, times, k, time_limit_s=3.0, seed=seed)
+    assert beats.contiguous(joined, found.labels)
+    assert sorted(np.unique(found.labels).tolist()) == list(range(k))
+    np.testing.assert_allclose(found.workload.sum(), workload.sum())
