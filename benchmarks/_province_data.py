@@ -730,6 +730,10 @@ def generate(
             if progress is not None and ((k + 1) % 10 == 0 or k + 1 == counties):
                 elapsed = time.perf_counter() - started
                 progress(f"  {k + 1}/{counties} counties written ({elapsed:.0f} s)")
+        if engine.dialect.name == "postgresql":
+            # The planner's statistics, as autovacuum would gather them a while after a load.
+            with engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
     finally:
         engine.dispose()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
