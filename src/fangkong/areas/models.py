@@ -7,6 +7,7 @@ from enum import StrEnum
 from sqlalchemy import Float, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
+from fangkong.core.county import county_from_path
 from fangkong.core.db import Base, TimestampMixin
 from fangkong.core.models import enum_column
 
@@ -43,6 +44,7 @@ class Area(TimestampMixin, Base):
     )
     # Materialised path of ids, "/1/4/17/": descendants are a prefix match, on every backend.
     path: Mapped[str] = mapped_column(String(255), index=True, default="")
+    county_id: Mapped[int | None] = county_from_path("path")
     geometry_wkb: Mapped[bytes] = mapped_column(LargeBinary)
     min_lon: Mapped[float] = mapped_column(Float)
     min_lat: Mapped[float] = mapped_column(Float)
@@ -67,6 +69,11 @@ class LocatedMixin:
     @declared_attr
     def area_id(cls) -> Mapped[int | None]:  # noqa: N805 - SQLAlchemy's declared_attr signature
         return mapped_column(ForeignKey("area.id", ondelete="SET NULL"), index=True)
+
+    @declared_attr
+    def county_id(cls) -> Mapped[int | None]:  # noqa: N805 - SQLAlchemy's declared_attr signature
+        """The county of ``area_path`` (:mod:`fangkong.core.county`)."""
+        return county_from_path()  # type: ignore[no-any-return]
 
 
 class StandardAddress(LocatedMixin, TimestampMixin, Base):

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.areas.models import Area
+from fangkong.core.county import county_from_parent, county_from_path
 from fangkong.core.db import Base, TimestampMixin, utcnow
 from fangkong.core.models import enum_column
 
@@ -41,6 +42,7 @@ class Case(TimestampMixin, Base):
     state: Mapped[str] = mapped_column(String(48))
     area_id: Mapped[int] = mapped_column(ForeignKey("area.id", ondelete="RESTRICT"), index=True)
     area_path: Mapped[str] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     lon: Mapped[float | None] = mapped_column(Float, default=None)
     lat: Mapped[float | None] = mapped_column(Float, default=None)
     h3_cell: Mapped[str | None] = mapped_column(String(16), default=None)
@@ -74,7 +76,7 @@ class Case(TimestampMixin, Base):
     purged_at: Mapped[datetime | None] = mapped_column(default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    area: Mapped[Area] = relationship(lazy="selectin", viewonly=True)
+    area: Mapped[Area] = relationship(foreign_keys="Case.area_id", lazy="selectin", viewonly=True)
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case",
         cascade="all, delete-orphan",
@@ -112,6 +114,7 @@ class CaseEvent(Base):
     case_id: Mapped[int] = mapped_column(
         ForeignKey("case_record.id", ondelete="CASCADE"), index=True
     )
+    county_id: Mapped[int | None] = county_from_parent("case_record", "case_id")
     at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[EventKind] = mapped_column(enum_column(EventKind, 16))
     user_id: Mapped[int | None] = mapped_column(
@@ -138,6 +141,7 @@ class CaseParty(Base):
     case_id: Mapped[int] = mapped_column(
         ForeignKey("case_record.id", ondelete="CASCADE"), index=True
     )
+    county_id: Mapped[int | None] = county_from_parent("case_record", "case_id")
     role: Mapped[str] = mapped_column(String(32))
     name_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
     contact_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
@@ -157,6 +161,7 @@ class CaseAttachment(Base):
     case_id: Mapped[int] = mapped_column(
         ForeignKey("case_record.id", ondelete="CASCADE"), index=True
     )
+    county_id: Mapped[int | None] = county_from_parent("case_record", "case_id")
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
@@ -182,6 +187,7 @@ class CaseLink(Base):
     case_id: Mapped[int] = mapped_column(
         ForeignKey("case_record.id", ondelete="CASCADE"), index=True
     )
+    county_id: Mapped[int | None] = county_from_parent("case_record", "case_id")
     kind: Mapped[str] = mapped_column(String(32))
     ref_id: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String(200))
@@ -199,6 +205,7 @@ class DeadlineAction(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id", ondelete="CASCADE"))
+    county_id: Mapped[int | None] = county_from_parent("case_record", "case_id")
     deadline_round: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(16))
     due_at: Mapped[datetime]
@@ -214,6 +221,7 @@ class CaseNotice(Base):
     case_id: Mapped[int] = mapped_column(
         ForeignKey("case_record.id", ondelete="CASCADE"), index=True
     )
+    county_id: Mapped[int | None] = county_from_parent("case_record", "case_id")
     user_id: Mapped[int] = mapped_column(
         ForeignKey("user_account.id", ondelete="CASCADE"), index=True
     )

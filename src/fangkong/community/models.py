@@ -17,6 +17,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.areas.models import Area, LocatedMixin
+from fangkong.core.county import county_from_parent, county_from_path
 from fangkong.core.db import Base, TimestampMixin
 from fangkong.core.models import enum_column
 
@@ -39,6 +40,7 @@ class SafetyTeam(TimestampMixin, Base):
     kind: Mapped[TeamKind] = mapped_column(enum_column(TeamKind, 24), index=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("area.id", ondelete="RESTRICT"), index=True)
     area_path: Mapped[str] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     #: How many members the team has (a count kept by the team's area, whether or not its
     #: members are recorded one by one).
     member_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -49,7 +51,9 @@ class SafetyTeam(TimestampMixin, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     disbanded_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    area: Mapped[Area] = relationship(lazy="joined", viewonly=True)
+    area: Mapped[Area] = relationship(
+        foreign_keys="SafetyTeam.area_id", lazy="joined", viewonly=True
+    )
 
 
 class SafetyMember(TimestampMixin, Base):
@@ -65,6 +69,7 @@ class SafetyMember(TimestampMixin, Base):
         ForeignKey("safety_team.id", ondelete="CASCADE"), index=True
     )
     area_path: Mapped[str] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     name_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
     phone_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
     joined_at: Mapped[datetime]
@@ -89,6 +94,7 @@ class PatrolShift(TimestampMixin, Base):
     )
     area_id: Mapped[int] = mapped_column(ForeignKey("area.id", ondelete="RESTRICT"), index=True)
     area_path: Mapped[str] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     starts_at: Mapped[datetime] = mapped_column(index=True)
     ends_at: Mapped[datetime]
     planned: Mapped[int] = mapped_column(Integer, default=0)
@@ -98,7 +104,9 @@ class PatrolShift(TimestampMixin, Base):
     )
 
     team: Mapped[SafetyTeam] = relationship(lazy="joined", viewonly=True)
-    area: Mapped[Area] = relationship(lazy="joined", viewonly=True)
+    area: Mapped[Area] = relationship(
+        foreign_keys="PatrolShift.area_id", lazy="joined", viewonly=True
+    )
 
 
 class ShiftMember(Base):
@@ -111,6 +119,7 @@ class ShiftMember(Base):
     shift_id: Mapped[int] = mapped_column(
         ForeignKey("safety_shift.id", ondelete="CASCADE"), index=True
     )
+    county_id: Mapped[int | None] = county_from_parent("safety_shift", "shift_id")
     member_id: Mapped[int] = mapped_column(
         ForeignKey("safety_member.id", ondelete="CASCADE"), index=True
     )
@@ -125,6 +134,7 @@ class AreaResidents(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("area.id", ondelete="CASCADE"), unique=True)
     area_path: Mapped[str] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     residents: Mapped[int] = mapped_column(Integer)
     households: Mapped[int] = mapped_column(Integer, default=0)
     updated_by: Mapped[str] = mapped_column(String(64), default="")
@@ -169,4 +179,6 @@ class PublicTip(LocatedMixin, TimestampMixin, Base):
     contact_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
     language: Mapped[str] = mapped_column(String(8), default="zh-CN")
 
-    area: Mapped[Area | None] = relationship(lazy="joined", viewonly=True)
+    area: Mapped[Area | None] = relationship(
+        foreign_keys="PublicTip.area_id", lazy="joined", viewonly=True
+    )

@@ -30,6 +30,8 @@ from typing import Any, cast
 
 from sqlalchemy import Column, Connection, Dialect, Select, Table
 
+from fangkong.core import county
+
 #: Values per statement at most: under SQLite's (32,766) and PostgreSQL's (65,535) limits.
 MAX_VALUES = 30_000
 
@@ -44,6 +46,8 @@ class RowsInsert:
     (evaluated once per statement); the others are left to the database (their server
     default, or ``NULL``). ``on_conflict_skip`` names the columns of a unique constraint
     whose conflicting rows are skipped; ``returning`` the columns each inserted row returns.
+    The county key (:mod:`fangkong.core.county`) is computed per row from the area path among
+    ``columns``; a table whose county is its parent's must have it among ``columns``.
     """
 
     def __init__(
@@ -61,13 +65,29 @@ class RowsInsert:
             raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
         self.table = table
         self.columns = tuple(columns)
+        #: The county key computed per row from the path among the columns (None: given, or
+        #: the table has none), see :mod:`fangkong.core.county`.
+        self._county_from: str | None = None
+        if county.COLUMN in table.c and county.COLUMN not in self.columns:
+            path = county.path_column(table)
+            if path is None:  # a child's county is its parent's: the caller knows it
+                raise ValueError(f"{table.name}: give {county.COLUMN} with each row")
+            if path in self.columns:  # else no path given, and no county
+                self._county_from = path
         self._defaults = tuple(
             (column.name, default)
             for column in table.c
-            if column.name not in self.columns and (default := _default_of(column)) is not None
+            if column.name not in self.columns
+            and column.name != county.COLUMN
+            and (default := _default_of(column)) is not None
         )
-        #: What each row's values are, in order: the columns given, then the defaulted ones.
-        self._names = (*self.columns, *(name for name, _ in self._defaults))
+        #: What each row's values are, in order: the columns given, the county key computed
+        #: from the path, then the defaulted ones.
+        self._names = (
+            *self.columns,
+            *((county.COLUMN,) if self._county_from else ()),
+            *(name for name, _ in self._defaults),
+        )
         self._on_conflict_skip = tuple(on_conflict_skip)
         self._returning = tuple(returning)
         self._dialects: dict[str, _Compiled] = {}
@@ -88,9 +108,10 @@ class RowsInsert:
             part = rows[start : start + per_statement]
             values: list[Any] = []
             for row in part:
-                for name, value in zip(
-                    names, (*(row[c] for c in self.columns), *defaults), strict=True
-                ):
+                given = tuple(row[c] for c in self.columns)
+                if self._county_from is not None:
+                    given = (*given, county.county_of(row[self._county_from]))
+                for name, value in zip(names, (*given, *defaults), strict=True):
                     process = processors[name]
                     values.append(value if value is None or process is None else process(value))
             result = conn.exec_driver_sql(compiled.sql(len(part)), tuple(values))

@@ -18,6 +18,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.areas.models import Area
+from fangkong.core.county import county_from_path
 from fangkong.core.db import Base, TimestampMixin
 from fangkong.core.models import enum_column
 
@@ -68,6 +69,7 @@ class CustodyItem(TimestampMixin, Base):
     ref_number: Mapped[str] = mapped_column(String(48), index=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("area.id", ondelete="RESTRICT"), index=True)
     area_path: Mapped[str] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     stage: Mapped[Stage] = mapped_column(enum_column(Stage, 16), index=True)
     stage_at: Mapped[datetime]
     location: Mapped[str] = mapped_column(String(128), default="")
@@ -78,7 +80,9 @@ class CustodyItem(TimestampMixin, Base):
         ForeignKey("case_record.id", ondelete="SET NULL"), default=None
     )
 
-    area: Mapped[Area] = relationship(lazy="joined", viewonly=True)
+    area: Mapped[Area] = relationship(
+        foreign_keys="CustodyItem.area_id", lazy="joined", viewonly=True
+    )
 
 
 class CustodyStep(Base):
@@ -96,6 +100,7 @@ class CustodyStep(Base):
     )
     seq: Mapped[int] = mapped_column(Integer)
     area_path: Mapped[str] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     stage: Mapped[Stage] = mapped_column(enum_column(Stage, 16))
     location: Mapped[str] = mapped_column(String(128), default="")
     handled_by: Mapped[str] = mapped_column(String(64))

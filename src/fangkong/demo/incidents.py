@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area, AreaLevel, StandardAddress
 from fangkong.core.audit import SYSTEM
+from fangkong.core.county import county_of
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError
 from fangkong.core.scoping import Scope
@@ -622,6 +623,7 @@ def build_history(
             h3_cell=places.h3[d.place],
             area_id=places.area_id[d.place],
             area_path=places.area_path[d.place],
+            county_id=county_of(places.area_path[d.place]),
             created_by_id=None,
             created_at=at,
         )
@@ -678,6 +680,7 @@ def build_history(
             events.append(
                 dict(
                     incident_id=incident_id,
+                    county_id=row["county_id"],
                     at=at,
                     from_status=previous,
                     to_status=status,
@@ -694,6 +697,7 @@ def build_history(
             assignments.append(
                 dict(
                     incident_id=incident_id,
+                    county_id=row["county_id"],
                     unit_id=units[u].id,
                     dispatched_at=row["dispatched_at"],
                     predicted_s=round((travel - float(turnout[k])) / float(slowdown[k]), 1),
@@ -765,6 +769,7 @@ def _merged_duplicates(
         events.append(
             dict(
                 incident_id=incident_id,
+                county_id=row["county_id"],
                 at=row["received_at"],
                 from_status=None,
                 to_status="received",
@@ -776,6 +781,7 @@ def _merged_duplicates(
         events.append(
             dict(
                 incident_id=incident_id,
+                county_id=row["county_id"],
                 at=row["cancelled_at"],
                 from_status="received",
                 to_status="merged",

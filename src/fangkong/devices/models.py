@@ -15,6 +15,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.areas.models import Area, LocatedMixin
+from fangkong.core.county import county_from_parent
 from fangkong.core.db import Base, TimestampMixin, utcnow
 from fangkong.core.models import enum_column
 from fangkong.facilities.models import Facility
@@ -86,7 +87,9 @@ class Device(LocatedMixin, TimestampMixin, Base):
     status_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    area: Mapped[Area | None] = relationship(lazy="joined", viewonly=True)
+    area: Mapped[Area | None] = relationship(
+        foreign_keys="Device.area_id", lazy="joined", viewonly=True
+    )
     facility: Mapped[Facility | None] = relationship(lazy="joined", viewonly=True)
 
 
@@ -106,6 +109,7 @@ class DeviceStatusEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("device.id", ondelete="CASCADE"))
+    county_id: Mapped[int | None] = county_from_parent("device", "device_id")
     at: Mapped[datetime]
     status: Mapped[DeviceStatus] = mapped_column(enum_column(DeviceStatus, 8))
     previous: Mapped[DeviceStatus | None] = mapped_column(

@@ -26,6 +26,7 @@ from fangkong.areas.geometry import h3_cell
 from fangkong.core import audit, auth
 from fangkong.core.audit import Actor
 from fangkong.core.bounds import check_text
+from fangkong.core.county import county_of
 from fangkong.core.errors import Conflict, FangkongError, InvalidInput, NotFound
 from fangkong.core.models import User
 from fangkong.core.plain_sql import RowsInsert
@@ -389,6 +390,7 @@ def create_many(
             [
                 {
                     "incident_id": new.id,
+                    "county_id": county_of(new.area_path),
                     "at": now,
                     "from_status": None,
                     "to_status": S.RECEIVED.value,
@@ -462,7 +464,7 @@ _INSERT_INCIDENTS = RowsInsert(
 )
 _INSERT_EVENTS = RowsInsert(
     cast(Table, IncidentEvent.__table__),
-    ("incident_id", "at", "from_status", "to_status", "user_id", "username"),
+    ("incident_id", "county_id", "at", "from_status", "to_status", "user_id", "username"),
 )
 
 

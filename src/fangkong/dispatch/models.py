@@ -9,6 +9,7 @@ from sqlalchemy import Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from fangkong.areas.models import LocatedMixin
+from fangkong.core.county import county_from_parent, county_from_path
 from fangkong.core.db import Base, TimestampMixin, utcnow
 from fangkong.core.models import enum_column
 
@@ -151,6 +152,7 @@ class IncidentEvent(Base):
     incident_id: Mapped[int] = mapped_column(
         ForeignKey("incident.id", ondelete="CASCADE"), index=True
     )
+    county_id: Mapped[int | None] = county_from_parent("incident", "incident_id")
     at: Mapped[datetime] = mapped_column(default=utcnow)
     from_status: Mapped[str | None] = mapped_column(String(16), default=None)
     to_status: Mapped[str] = mapped_column(String(16))
@@ -177,6 +179,7 @@ class Unit(TimestampMixin, Base):
     )
     # The home area's path, so that scoping needs no join.
     home_area_path: Mapped[str] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path("home_area_path")
     status: Mapped[UnitStatus] = mapped_column(enum_column(UnitStatus, 16), index=True)
     staged: Mapped[bool] = mapped_column(default=False)
     home_post_id: Mapped[int | None] = mapped_column(
@@ -196,6 +199,7 @@ class Assignment(Base):
     incident_id: Mapped[int] = mapped_column(
         ForeignKey("incident.id", ondelete="CASCADE"), index=True
     )
+    county_id: Mapped[int | None] = county_from_parent("incident", "incident_id")
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
     dispatched_at: Mapped[datetime]
     # Road time predicted at dispatch (seconds), when the network gave one.
@@ -221,6 +225,7 @@ class ReplayRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[str] = mapped_column(String(10), index=True)
     area_path: Mapped[str] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL"), default=None

@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.areas.models import LocatedMixin
+from fangkong.core.county import county_from_parent, county_from_path
 from fangkong.core.db import Base, TimestampMixin
 from fangkong.core.models import enum_column
 
@@ -95,6 +96,7 @@ class SecurityPost(Base):
     event_id: Mapped[int] = mapped_column(
         ForeignKey("event_application.id", ondelete="CASCADE"), index=True
     )
+    county_id: Mapped[int | None] = county_from_parent("event_application", "event_id")
     kind: Mapped[SecurityPostKind] = mapped_column(enum_column(SecurityPostKind, 16))
     name: Mapped[str] = mapped_column(String(64))
     lon: Mapped[float] = mapped_column(Float)
@@ -124,6 +126,7 @@ class EmergencyPlan(TimestampMixin, Base):
         ForeignKey("area.id", ondelete="SET NULL"), default=None, index=True
     )
     area_path: Mapped[str | None] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     tiers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     checkpoint_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     facility_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
@@ -150,6 +153,7 @@ class Activation(Base):
     )
     drill: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     area_path: Mapped[str | None] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     started_at: Mapped[datetime] = mapped_column(index=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -190,6 +194,7 @@ class ActivationStep(Base):
     activation_id: Mapped[int] = mapped_column(
         ForeignKey("emergency_activation.id", ondelete="CASCADE"), index=True
     )
+    county_id: Mapped[int | None] = county_from_parent("emergency_activation", "activation_id")
     kind: Mapped[StepKind] = mapped_column(enum_column(StepKind, 16))
     #: The checkpoint's or the facility's id (one of the plan's).
     ref_id: Mapped[int] = mapped_column(Integer)

@@ -54,7 +54,9 @@ class Facility(LocatedMixin, TimestampMixin, Base):
     source: Mapped[str] = mapped_column(String(16), default="manual")
     source_ref: Mapped[str | None] = mapped_column(String(64), default=None)
 
-    area: Mapped[Area | None] = relationship(lazy="joined", viewonly=True)
+    area: Mapped[Area | None] = relationship(
+        foreign_keys="Facility.area_id", lazy="joined", viewonly=True
+    )
 
 
 class FacilityRule(TimestampMixin, Base):

@@ -17,6 +17,7 @@ from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, UniqueCo
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.areas.models import Area
+from fangkong.core.county import county_from_path
 from fangkong.core.db import Base, TimestampMixin, utcnow
 from fangkong.core.models import enum_column
 
@@ -40,7 +41,9 @@ class IndicatorTarget(Base):
     set_by: Mapped[str] = mapped_column(String(64))
     set_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    area: Mapped[Area | None] = relationship(lazy="joined", viewonly=True)
+    area: Mapped[Area | None] = relationship(
+        foreign_keys="IndicatorTarget.area_id", lazy="joined", viewonly=True
+    )
 
 
 class IndicatorInput(Base):
@@ -55,12 +58,15 @@ class IndicatorInput(Base):
     indicator_id: Mapped[str] = mapped_column(String(64))
     area_id: Mapped[int] = mapped_column(ForeignKey("area.id", ondelete="CASCADE"), index=True)
     area_path: Mapped[str] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     period: Mapped[str] = mapped_column(String(7))
     value: Mapped[float] = mapped_column(Float)
     entered_by: Mapped[str] = mapped_column(String(64))
     entered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    area: Mapped[Area] = relationship(lazy="joined", viewonly=True)
+    area: Mapped[Area] = relationship(
+        foreign_keys="IndicatorInput.area_id", lazy="joined", viewonly=True
+    )
 
 
 class IndicatorValue(Base):
@@ -79,13 +85,16 @@ class IndicatorValue(Base):
     indicator_id: Mapped[str] = mapped_column(String(64))
     area_id: Mapped[int] = mapped_column(ForeignKey("area.id", ondelete="CASCADE"), index=True)
     area_path: Mapped[str] = mapped_column(String(255))
+    county_id: Mapped[int | None] = county_from_path()
     period: Mapped[str] = mapped_column(String(7))
     value: Mapped[float | None] = mapped_column(Float, default=None)
     numerator: Mapped[float | None] = mapped_column(Float, default=None)
     denominator: Mapped[float | None] = mapped_column(Float, default=None)
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    area: Mapped[Area] = relationship(lazy="joined", viewonly=True)
+    area: Mapped[Area] = relationship(
+        foreign_keys="IndicatorValue.area_id", lazy="joined", viewonly=True
+    )
 
 
 class TaskStatus(StrEnum):
@@ -107,6 +116,7 @@ class IndicatorTask(TimestampMixin, Base):
     responsible_unit: Mapped[str] = mapped_column(String(128))
     area_id: Mapped[int] = mapped_column(ForeignKey("area.id", ondelete="RESTRICT"), index=True)
     area_path: Mapped[str] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     deadline: Mapped[date] = mapped_column(index=True)
     progress: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[TaskStatus] = mapped_column(enum_column(TaskStatus, 16), default=TaskStatus.OPEN)
@@ -116,7 +126,9 @@ class IndicatorTask(TimestampMixin, Base):
     )
     done_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    area: Mapped[Area] = relationship(lazy="joined", viewonly=True)
+    area: Mapped[Area] = relationship(
+        foreign_keys="IndicatorTask.area_id", lazy="joined", viewonly=True
+    )
 
 
 class ReportTemplate(TimestampMixin, Base):

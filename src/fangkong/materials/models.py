@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.areas.models import Area, LocatedMixin
+from fangkong.core.county import county_from_parent, county_from_path
 from fangkong.core.db import Base, TimestampMixin, utcnow
 from fangkong.core.models import enum_column
 
@@ -154,7 +155,9 @@ class Holder(LocatedMixin, TimestampMixin, Base):
     contact_phone_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
     deregistered_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    area: Mapped[Area | None] = relationship(lazy="joined", viewonly=True)
+    area: Mapped[Area | None] = relationship(
+        foreign_keys="Holder.area_id", lazy="joined", viewonly=True
+    )
 
 
 class Site(LocatedMixin, TimestampMixin, Base):
@@ -183,6 +186,7 @@ class SiteCapacity(Base):
     site_id: Mapped[int] = mapped_column(
         ForeignKey("material_site.id", ondelete="CASCADE"), index=True
     )
+    county_id: Mapped[int | None] = county_from_parent("material_site", "site_id")
     material_class: Mapped[MaterialClass] = mapped_column(enum_column(MaterialClass, 24))
     unit: Mapped[BaseUnit] = mapped_column(enum_column(BaseUnit, 8))
     capacity_milli: Mapped[int] = mapped_column(BigInteger)
@@ -236,6 +240,7 @@ class Movement(Base):
     )
     #: The site's area (scoping needs no join).
     area_path: Mapped[str | None] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     recorded_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
@@ -265,6 +270,7 @@ class StockCount(Base):
     )
     void: Mapped[bool] = mapped_column(Boolean, default=False)
     area_path: Mapped[str | None] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     recorded_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
@@ -312,4 +318,5 @@ class Finding(Base):
     )
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     area_path: Mapped[str | None] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     found_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -10,6 +10,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from fangkong.core.county import county_from_path
 from fangkong.core.db import Base, utcnow
 from fangkong.core.models import enum_column
 
@@ -31,6 +32,7 @@ class Analysis(Base):
     kind: Mapped[AnalysisKind] = mapped_column(enum_column(AnalysisKind, 16))
     title: Mapped[str] = mapped_column(String(200), default="")
     area_path: Mapped[str] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     params: Mapped[str] = mapped_column(Text)
     result: Mapped[str] = mapped_column(Text)
     #: beats: set when the beats were imported as beat areas
@@ -55,6 +57,7 @@ class RosterHour(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("area.id", ondelete="CASCADE"), index=True)
     area_path: Mapped[str] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     hour_of_week: Mapped[int]
     units: Mapped[int]
     analysis_id: Mapped[int | None] = mapped_column(

@@ -10,6 +10,7 @@ from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.areas.models import LocatedMixin
+from fangkong.core.county import county_from_parent, county_from_path
 from fangkong.core.db import Base, TimestampMixin, utcnow
 from fangkong.core.models import enum_column
 
@@ -60,6 +61,7 @@ class Scenario(TimestampMixin, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     # The area the plan concerns: it is read by the users whose scope covers it.
     area_path: Mapped[str] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     area_id: Mapped[int | None] = mapped_column(
         ForeignKey("area.id", ondelete="SET NULL"), default=None
     )
@@ -86,6 +88,7 @@ class ScenarioSite(Base):
     scenario_id: Mapped[int] = mapped_column(
         ForeignKey("planning_scenario.id", ondelete="CASCADE"), index=True
     )
+    county_id: Mapped[int | None] = county_from_parent("planning_scenario", "scenario_id")
     action: Mapped[SiteAction] = mapped_column(enum_column(SiteAction, 8))
     post_id: Mapped[int | None] = mapped_column(
         ForeignKey("police_post.id", ondelete="CASCADE"), default=None
@@ -129,6 +132,7 @@ class Run(Base):
     status: Mapped[RunStatus] = mapped_column(enum_column(RunStatus, 16))
     title: Mapped[str] = mapped_column(String(200), default="")
     area_path: Mapped[str] = mapped_column(String(255), index=True)
+    county_id: Mapped[int | None] = county_from_path()
     scenario_id: Mapped[int | None] = mapped_column(
         ForeignKey("planning_scenario.id", ondelete="SET NULL"), default=None, index=True
     )
@@ -158,6 +162,7 @@ class AddressWeight(Base):
     address_id: Mapped[int] = mapped_column(
         ForeignKey("standard_address.id", ondelete="CASCADE"), index=True
     )
+    county_id: Mapped[int | None] = county_from_parent("standard_address", "address_id")
     name: Mapped[str] = mapped_column(String(32), index=True)
     value: Mapped[float] = mapped_column(Float)
 
