@@ -570,7 +570,14 @@ def warm_up(
     if task_threads > 0:
         thread_limits.pin(task_threads)
     for code in counties if data_dir else ():
-        service.for_county(Path(data_dir or "."), code)
+        network = service.for_county(Path(data_dir or "."), code)
+        if network is None:
+            continue
+        # the kernels a task calls, loaded from numba's cache (or compiled) once per process
+        graph = network.graph
+        points = service.snap(network, graph.lon[:2], graph.lat[:2]).points
+        network.engine.many_to_many(points, points, cutoff_s=60.0)
+        network.engine.multi_source_nearest(points, cutoff_s=60.0)
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
