@@ -322,8 +322,22 @@ def _covered(
     """Whether each facility has a working camera of its own or one within ``radius_m``."""
     if not f_ids.size:
         return np.zeros(0, dtype=bool)
-    working_camera = (Device.device_type == DeviceType.CAMERA) & (
-        Device.status == DeviceStatus.WORKING
+    lat0 = np.radians(float(np.mean(f_lat)))
+    kx, ky = 111_320.0 * np.cos(lat0), 110_574.0
+    # Only the cameras that can count: within ``radius_m`` of the facilities' bounding box
+    # (in the metric below), or a facility's own; not every camera of the province.
+    pad_lon, pad_lat = radius_m / kx * 1.001, radius_m / ky * 1.001
+    near = (
+        Device.lon.between(float(f_lon.min()) - pad_lon, float(f_lon.max()) + pad_lon)
+        & Device.lat.between(float(f_lat.min()) - pad_lat, float(f_lat.max()) + pad_lat)
+    ) | (
+        # (a province's thousands of facilities: any facility's camera, matched below)
+        Device.facility_id.in_([int(i) for i in f_ids])
+        if f_ids.size <= 2_000
+        else Device.facility_id.is_not(None)
+    )
+    working_camera = (
+        (Device.device_type == DeviceType.CAMERA) & (Device.status == DeviceStatus.WORKING) & near
     )
     conn = session.connection()
     with as_system(session):  # a camera across the boundary of the reader's areas covers too
@@ -339,8 +353,6 @@ def _covered(
     own = np.isin(f_ids, c_fac.astype(np.int64))
     if not c_lon.size:
         return own
-    lat0 = np.radians(float(np.mean(f_lat)))
-    kx, ky = 111_320.0 * np.cos(lat0), 110_574.0
 
     def xy(lon: F64, lat: F64) -> F64:
         return np.column_stack((lon * kx, lat * ky))
@@ -373,11 +385,21 @@ def load(session: Session, *, scope: Scope, root_path: str | None = None) -> Inp
     ).all()
     ids = np.array([a.id for a in areas], dtype=np.int64)
     position = {int(i): p for p, i in enumerate(ids.tolist())}
-    parents = session.scalars(select(Area.parent_id).where(Area.parent_id.is_not(None))).all()
+    # The children of these areas (in the scope and under the root as they are), and the
+    # zones set on them or on the areas above them: not every area and zone of the province.
+    parents = session.scalars(
+        select(Area.parent_id).where(
+            Area.parent_id.is_not(None),
+            scope.clause(Area.path),
+            Area.path.startswith(root_path, autoescape=True) if root_path else true(),
+        )
+    ).all()
     has_children = set(parents)
-    zones: dict[int, str] = {
-        int(a): str(z) for a, z in session.execute(select(AreaZone.area_id, AreaZone.zone_type))
-    }
+    on_paths = {int(i) for a in areas for i in a.path.strip("/").split("/") if i}
+    zoned = select(AreaZone.area_id, AreaZone.zone_type)
+    if len(on_paths) <= 5_000:
+        zoned = zoned.where(AreaZone.area_id.in_(sorted(on_paths)))
+    zones: dict[int, str] = {int(a): str(z) for a, z in session.execute(zoned)}
     leaf_zone = np.full(len(areas), -1, dtype=np.int64)
     for p, a in enumerate(areas):
         for up in reversed([int(i) for i in a.path.strip("/").split("/") if i]):
