@@ -190,10 +190,21 @@ def test_beats_over_http(live_server: LiveServer, live_network: Path) -> None:
         # of its own (this one is shared)
         book = client.get(f"/api/v1/planning/analyses/{made.json()['id']}/xlsx")
         assert "巡区" in load_workbook(io.BytesIO(book.content)).sheetnames
+        # a district's beats: drawn and exported, their adoption refused (nothing changed)
+        district = client.post(
+            "/api/v1/planning/beats", json={"area_code": "T-D2", "k": 3, "time_limit_s": 2}
+        )
+        assert district.status_code == 201, district.text
+        assert district.json()["result"]["level"] == "district"
+        refused = client.post(f"/api/v1/planning/analyses/{district.json()['id']}/adopt")
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "planning.beats_district"
+        again = client.get(f"/api/v1/planning/analyses/{district.json()['id']}")
+        assert again.json()["accepted_at"] is None
         for bad in (
             {"area_code": "T-D2-S2", "k": 0},
             {"area_code": "T-D2-S2", "k": 5},  # 4 grids
-            {"area_code": "T-D2", "k": 2},  # not a station
+            {"area_code": "T", "k": 2},  # neither a station nor a district
             {"area_code": "NOPE", "k": 2},
             {"k": 2},
         ):

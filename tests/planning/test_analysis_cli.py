@@ -133,8 +133,16 @@ def test_cli_beats(tmp_path: Path) -> None:
     assert "imbalance" in result.output and "contiguous: True" in result.output
     features = json.loads(out.read_text("utf-8"))["features"]
     assert len(features) == 2 and all(f["properties"]["level"] == "beat" for f in features)
-    refused = runner.invoke(app, ["planning", "beats", "--station", "T-D2", "--k", "2", *data])
+    refused = runner.invoke(app, ["planning", "beats", "--station", "T", "--k", "2", *data])
     assert refused.exit_code != 0
+    # a district's beats are drawn and stored; adopting them is refused
+    district = runner.invoke(app, ["planning", "beats", "--station", "T-D2", "--k", "3", *data])
+    assert district.exit_code == 0, district.output
+    assert "contiguous: True" in district.output
+    adopted = runner.invoke(
+        app, ["planning", "beats", "--station", "T-D2", "--k", "3", "--adopt", *data]
+    )
+    assert adopted.exit_code != 0 and "stored as analysis" in adopted.output
 
 
 def _beat_codes(tmp_path: Path, station: str) -> list[str]:

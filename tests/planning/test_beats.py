@@ -154,8 +154,59 @@ def test_beats_of_a_station(db: Session, network: Network) -> None:
             spec=beat_plans.BeatSpec(k=5, start=start, end=start + timedelta(days=1)),
             network=network,
         )  # fmt: skip
+    with pytest.raises(InvalidInput):  # the city: beats are drawn for a station or a district
+        beat_plans.analyse(db, scope=WHOLE, station=area(db, "T"), spec=spec, network=network)
     with pytest.raises(InvalidInput):
-        beat_plans.analyse(db, scope=WHOLE, station=area(db, "T-D1"), spec=spec, network=network)
+        beat_plans.analyse(
+            db, scope=WHOLE, station=area(db, "T-D1-S1-B1"), spec=spec, network=network
+        )
+
+
+def test_beats_of_a_district_are_drawn_not_adopted(db: Session, network: Network) -> None:
+    """A district's grids cut into k contiguous beats, which may cross its stations'
+    precincts: stored and exported; adopting them is refused with the tree unchanged."""
+    from fangkong.core.audit import SYSTEM
+    from fangkong.core.errors import InvalidInput
+    from fangkong.planning import adoption, analyses
+    from fangkong.planning.analysis_models import AnalysisKind
+
+    district = area(db, "T-D1")
+    start = datetime(2025, 2, 3, tzinfo=UTC)
+    rng = np.random.default_rng(8)
+    lon, lat = grid_centre("T-D1-S2-B1-G2")
+    n = 150
+    add_incidents(
+        db,
+        np.clip(lon + rng.normal(0, 0.004, n), 120.001, 120.079),
+        np.clip(lat + rng.normal(0, 0.004, n), 30.001, 30.079),
+        [start + timedelta(hours=int(h)) for h in rng.integers(0, 24 * 28, n)],
+    )
+    spec = beat_plans.BeatSpec(k=3, start=start, end=start + timedelta(days=28))
+    result = beat_plans.analyse(db, scope=WHOLE, station=district, spec=spec, network=network)
+    grids = sorted(
+        a.code
+        for a in db.scalars(select(Area).where(Area.path.startswith(district.path)))
+        if a.level.value == "grid"
+    )
+    assert result["level"] == "district" and result["grids"] == len(grids) > 4
+    assert result["contiguous"] and result["incidents"] == n
+    features = result["geojson"]["features"]
+    assert len(features) == 3
+    assert sorted(g for f in features for g in f["properties"]["grids"]) == grids
+    assert all(f["properties"]["parent_code"] == "T-D1" for f in features)
+    assert beat_plans.fusion_faults(db, result=result) == []
+    stored = analyses.create(
+        db, kind=AnalysisKind.BEATS, params={"area_code": "T-D1", "k": 3}, result=result,
+        scope=WHOLE, area=district, actor=SYSTEM,
+    )  # fmt: skip
+    beats_before = sorted(a.code for a in db.scalars(select(Area)) if a.level.value == "beat")
+    with pytest.raises(InvalidInput) as refused:
+        adoption.adopt(db, analysis=stored, scope=WHOLE, actor=SYSTEM, now=start)
+    assert refused.value.key == "error.planning.beats_district"
+    assert stored.accepted_at is None
+    assert sorted(a.code for a in db.scalars(select(Area)) if a.level.value == "beat") == (
+        beats_before
+    )
 
 
 def test_pairs_off_the_roads_are_estimated_from_the_straight_line() -> None:

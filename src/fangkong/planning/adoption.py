@@ -59,6 +59,13 @@ def _adopt_beats(
     beats' GeoJSON is the areas import's format (level beat, parent the station, the grids
     listed)."""
     result = analyses.result_of(analysis)
+    if result.get("level", "station") != "station":
+        # a district's beats may cross its stations: the tree keeps a beat under one station
+        raise InvalidInput(
+            key="error.planning.beats_district",
+            params={"code": result["station"]},
+            field="analysis_id",
+        )
     faults = beat_plans.fusion_faults(session, result=result)
     if faults:
         raise Conflict(

@@ -177,7 +177,8 @@ def adopt_analysis(
 def create_beats(
     body: BeatsIn, request: Request, db: DbSession, scope: UserScope, actor: RequestActor
 ) -> AnalysisOut:
-    """k contiguous patrol beats (巡区) for a station from its grids, balancing workload
+    """k contiguous patrol beats (巡区) for a station (or a district: drawn and exported, not
+    adopted) from its grids, balancing workload
     (incidents × handling time + a patrol time per key facility, hours a week) and
     compactness (road time from each beat's centre); each beat's workload, the imbalance
     (max / mean) and the farthest time; stored as an analysis."""

@@ -237,7 +237,10 @@ def deployment_command(
 
 
 def beats_command(
-    station: Annotated[str, typer.Option("--station", help="The station's code")],
+    station: Annotated[
+        str,
+        typer.Option("--station", help="The station's code (or a district's: drawn, not adopted)"),
+    ],
     k: Annotated[int, typer.Option(help="Beats to draw")],
     start: Annotated[str | None, typer.Option(help="Incidents from (ISO time with zone)")] = None,
     end: Annotated[str | None, typer.Option(help="Incidents until (ISO time with zone)")] = None,
@@ -276,10 +279,6 @@ def beats_command(
             )  # fmt: skip
             _export(analysis, geojson, xlsx, settings.default_language)
             analysis_id = analysis.id
-        detail: dict[str, Any] | None = None
-        if adopt:
-            # a transaction of its own: the analysis stays stored when the tree refuses it
-            detail = _adopt(settings, analysis_id)
     except FangkongError as exc:
         fail(exc)
     table = Table("beat", "grids", "incidents", "workload h/week", "farthest s")
@@ -291,7 +290,12 @@ def beats_command(
         f"contiguous: {result['contiguous']}"
     )
     console.print(f"stored as analysis {analysis_id}")
-    if detail is not None:
+    if adopt:
+        # a transaction of its own: the analysis stays stored when the tree refuses it
+        try:
+            detail = _adopt(settings, analysis_id)
+        except FangkongError as exc:
+            fail(exc)
         _print_adoption(analysis_id, len(result["geojson"]["features"]), detail)
 
 

@@ -92,6 +92,7 @@ def analysis_page(
         can_write=auth.can(user, perms.WRITE),
         areas=areas,
         stations=[a for a in areas if a.level == AreaLevel.STATION],
+        districts=[a for a in areas if a.level == AreaLevel.DISTRICT],
         recent=analyses.get_all(db, scope=scope, limit=15),
         planning2_labels={key: translate(key, language) for key in SCRIPT_KEYS},
         map_labels={key: translate(key, language) for key in MAP_KEYS},

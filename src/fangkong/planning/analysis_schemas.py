@@ -55,9 +55,9 @@ class DeploymentIn(BaseModel):
 
 
 class BeatsIn(BaseModel):
-    """k patrol beats for a station from its grids."""
+    """k patrol beats for a station (or a district) from its grids."""
 
-    area_code: Code = Field(description="The station")
+    area_code: Code = Field(description="The station (or a district: drawn, not adopted)")
     k: Annotated[StrictInt, Field(ge=1, le=100)]
     start: AwareMoment | None = Field(default=None, description="Incidents from (default: 90 days)")
     end: AwareMoment | None = Field(default=None, description="... until (default: now)")

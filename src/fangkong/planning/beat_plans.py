@@ -84,8 +84,10 @@ def fill_unreachable(times: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.
 def analyse(
     session: Session, *, scope: Scope, station: Area, spec: BeatSpec, network: Network
 ) -> dict[str, Any]:
-    """k beats for ``station`` from its grids (see the module docstring)."""
-    if station.level != AreaLevel.STATION:
+    """k beats for ``station`` (a station's precinct, or a district) from its grids (see the
+    module docstring). A district's beats may cross its stations' boundaries: they are drawn
+    and exported, not adopted (the tree keeps beats under one station)."""
+    if station.level not in (AreaLevel.STATION, AreaLevel.DISTRICT):
         raise InvalidInput(
             key="error.planning.beats_station", params={"code": station.code}, field="area_code"
         )
@@ -191,6 +193,7 @@ def analyse(
     mean = float(found.workload.mean())
     return {
         "station": station.code,
+        "level": station.level.value,
         "k": spec.k,
         "grids": len(grids),
         "start": spec.start.isoformat(),

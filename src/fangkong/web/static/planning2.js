@@ -205,7 +205,8 @@
     exportsEl.hidden = false;
     document.getElementById("planning2-xlsx").href = `/api/v1/planning/analyses/${a.id}/xlsx`;
     document.getElementById("planning2-geojson").href = `/api/v1/planning/analyses/${a.id}/geojson`;
-    if (adoptButton) adoptButton.hidden = a.kind === "hotspot" || Boolean(a.accepted_at);
+    // a district's beats may cross its stations: drawn and exported, not adopted
+    if (adoptButton) adoptButton.hidden = a.kind === "hotspot" || Boolean(a.accepted_at) || (a.kind === "beats" && a.result.level === "district");
     if (a.kind === "hotspot") showHotspots(a);
     else if (a.kind === "deployment") showDeployment(a);
     else showBeats(a);
