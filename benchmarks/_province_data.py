@@ -15,6 +15,7 @@ Core ``INSERT`` of many rows elsewhere; the audit events linked into the chain a
 - ``cases_per_day`` cases a day (hazards, disputes, inspections; open, closed on time or
   late, dismissed) with a point;
 - an audit event per incident and per case (the chain kept);
+- ``facilities`` key facilities (schools, hospitals, banks, ...);
 - ``devices`` devices with ``status_changes`` status changes each (uptime history);
 - ``holders`` licensed holders of regulated materials, a site each, and ``movements``
   ledger movements between them.
@@ -82,6 +83,8 @@ class Size:
     #: Incidents received in the last ``open_hours`` hours are still open.
     open_hours: float = 1.0
     cases_per_day: float = 8.0
+    #: Key facilities (schools, hospitals, banks, ...): their camera coverage is a figure.
+    facilities: int = 150
     devices: int = 1_200
     status_changes: int = 3
     holders: int = 10
@@ -102,6 +105,7 @@ class Size:
             + self.stations * (self.posts_per_station + self.units_per_station)
             + incidents * 6
             + self.cases() * 2
+            + self.facilities
             + self.devices * (1 + self.status_changes)
             + self.holders * 2
             + self.movements
@@ -116,7 +120,9 @@ def check_bounds(counties: int, size: Size) -> None:
         raise ValueError(f"days must be 1..366, not {size.days}")
     if min(size.stations, size.beats, size.grids) < 1 or size.stations * size.beats > 400:
         raise ValueError("stations, beats and grids must be at least 1 (at most 400 beats)")
-    if size.per_day < 0 or size.cases_per_day < 0 or min(size.devices, size.movements) < 0:
+    if size.per_day < 0 or size.cases_per_day < 0:
+        raise ValueError("sizes must not be negative")
+    if min(size.facilities, size.devices, size.movements, size.holders) < 0:
         raise ValueError("sizes must not be negative")
     total = counties * size.rows()
     if total > MAX_ROWS:
@@ -386,6 +392,7 @@ def generate_county(
     from fangkong.core.audit import SYSTEM
     from fangkong.devices.models import Device, DeviceStatusEvent
     from fangkong.dispatch.models import Incident, IncidentEvent, Post, Unit
+    from fangkong.facilities.models import Facility
     from fangkong.materials.models import Holder, Movement, Site
 
     rng = np.random.default_rng(seed + k)
@@ -577,6 +584,33 @@ def generate_county(
     ]
     written["audit_event"] = _audit(conn, events_audited, now=now, county_id=county_id)
 
+    # Key facilities.
+    kinds = ("school", "kindergarten", "hospital", "bank", "fuel_station", "market")
+    at, lon, lat = _points(rng, grids, size.facilities)
+    places = [
+        {
+            "code": f"{code}-F{i:05d}",
+            "name": f"Facility {code}-{i}",
+            "facility_type": kinds[i % len(kinds)],
+            "address": "",
+            "staff_count": 20,
+            "guards_full_time": 1,
+            "guards_part_time": 0,
+            "physical_barriers": bool(i % 2),
+            "alarm_networked": bool(i % 3),
+            "video_networked": bool(i % 4),
+            "school_gate_post": False,
+            "closed_management": False,
+            "source": "import",
+            "created_at": now,
+            "updated_at": now,
+            **located(grids[int(at[i])], float(lon[i]), float(lat[i])),
+        }
+        for i in range(size.facilities)
+    ]
+    _insert(conn, Facility, places, county_id=county_id)
+    written["facility"] = len(places)
+
     # Devices and their status history.
     d = size.devices
     at, lon, lat = _points(rng, grids, d)
@@ -751,6 +785,7 @@ SMOKE = Size(
     days=10,
     open_hours=24.0,
     cases_per_day=2.0,
+    facilities=6,
     devices=20,
     status_changes=2,
     holders=2,
@@ -769,6 +804,7 @@ COUNTED: dict[str, tuple[str, str | None, str | None]] = {
     "incident_event": ("incident_id", "incident", "area_path"),
     "case_record": ("area_path", None, None),
     "audit_event": ("area_path", None, None),
+    "facility": ("area_path", None, None),
     "device": ("area_path", None, None),
     "device_status_event": ("device_id", "device", "area_path"),
     "material_holder": ("area_path", None, None),

@@ -46,6 +46,7 @@ def test_census_is_what_was_written(two: tuple[str, data.Generated]) -> None:
         assert written["incident"] == TINY.incidents() == 24
         assert written["case_record"] == TINY.cases()
         assert written["device"] == TINY.devices
+        assert written["facility"] == TINY.facilities
         assert written["device_status_event"] == TINY.devices * TINY.status_changes
         assert written["material_movement"] == TINY.movements
         assert written["unit"] == TINY.stations * TINY.units_per_station
