@@ -37,6 +37,8 @@ Usage::
     python benchmarks/province_batch.py --quick   # 4 counties x 3 scenarios, 2,000 addresses
     python benchmarks/province_batch.py           # 8 counties x 3 scenarios, 4,000 addresses
     python benchmarks/province_batch.py --quick --task-threads 0   # libraries' own threads
+    python benchmarks/province_batch.py --quick --diagnose [--task-threads 0]
+        # no Dask: each task in this process, its wall and CPU time (the cores it used)
 
 On a real cluster the same batch runs with ``fangkong province batch --scheduler
 tcp://host:8786``: tasks are independent, so the time is about the largest of (the sum of the
@@ -167,6 +169,46 @@ def build(data_dir: Path, counties: int, addresses: int) -> tuple[str, list[str]
     return url, codes
 
 
+def diagnose(
+    url: str, data_dir: Path, codes: list[str], scenarios: list[Any], task_threads: int
+) -> int:
+    """Each task run in this process (no Dask), networks loaded first: its wall time, the
+    process's CPU time over it (all threads) and so the cores it used."""
+    from fangkong.core import threads
+    from fangkong.planning import tasks
+
+    if task_threads > 0:
+        threads.pin(task_threads)
+    warm_up(str(data_dir), codes, task_threads)
+    engine = make_engine(url)
+    total_wall = total_cpu = 0.0
+    for code in codes:
+        for scenario in scenarios:
+            with Session(engine) as session:
+                county = area_service.get_by_code_or_raise(session, code=code)
+                params = {**scenario.params, "scope_paths": [county.path], "area_code": code}
+                where = county_data_dir(data_dir, code)
+                wall, cpu = time.perf_counter(), time.process_time()
+                if scenario.kind == "coverage":
+                    tasks.run_coverage(session, params, where)
+                else:
+                    tasks.run_placement(session, params, where)
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            total_wall += wall
+            total_cpu += cpu
+            print(
+                f"  {code} {scenario.label}: {wall:.2f} s wall, {cpu:.2f} s CPU = "
+                f"{cpu / wall:.2f} cores"
+            )
+    print(
+        f"in-process, threads a task: {task_threads or 'libraries default'}: {total_wall:.1f} s "
+        f"wall, {total_cpu:.1f} s CPU = {total_cpu / total_wall:.2f} cores a task; load average "
+        f"{_uptime()}"
+    )
+    engine.dispose()
+    return 0
+
+
 def _uptime() -> str:
     """The 1, 5 and 15-minute load averages, as ``uptime`` prints them."""
     return "/".join(f"{v:.2f}" for v in os.getloadavg())
@@ -179,6 +221,11 @@ def main() -> int:
     mode.add_argument("--quick", action="store_true")
     parser.add_argument("--counties", type=int, default=None)
     parser.add_argument("--addresses", type=int, default=None)
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="run each task in this process and print the cores it used (no cluster)",
+    )
     parser.add_argument(
         "--task-threads",
         type=int,
@@ -205,6 +252,8 @@ def main() -> int:
             f"threads a task: {args.task_threads or 'libraries default'}, "
             f"load average {_uptime()})"
         )
+        if args.diagnose:
+            return diagnose(url, data_dir, codes, scenarios, args.task_threads)
         rows: dict[int, tuple[float, list[Outcome]]] = {}
         for workers in (1, 2):
             started = time.perf_counter()
