@@ -74,6 +74,8 @@ def test_analysis_page(live_server: LiveServer, browser: object) -> None:
     expect(page.locator("#map")).to_have_attribute("data-ready", "true", timeout=30_000)
     page.click("[data-tab=beats]")
     expect(page.locator("#beats-form")).to_be_visible()
+    # stations, then districts (drawn, not adopted), each under its level's heading
+    expect(page.locator("#beats-form optgroup[label=区县] option[value=T-D1]")).to_have_count(1)
     page.select_option("#beats-form select[name=area_code]", "T-D1-S2")
     page.click("#beats-form button[type=submit]")
     expect(page.locator("#planning2-detail tbody tr")).to_have_count(2, timeout=60_000)
