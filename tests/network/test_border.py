@@ -196,6 +196,16 @@ def test_cli_builds_the_border_graph_from_the_countys_polygon(tmp_path: Path) ->
               "--data-dir", str(data_dir)],
     )  # fmt: skip
     assert result.exit_code == 0 and "hit" in result.output
+    east = str(tmp_path / "sources" / f"{EAST_COUNTY}.geojson")  # as if the province's file
+    result = runner.invoke(
+        app, ["network", "border", "--county", WEST_COUNTY, "--source", east, "--class-field",
+              "class", "--buffer-m", "2000", "--data-dir", str(data_dir)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "@province" in result.output and "miss" in result.output
+    assert (data_dir / "province" / "network").is_dir()
+    border = _county(data_dir, WEST_COUNTY)
+    assert _time(border, U1, INCIDENT) < _time(border, U2, INCIDENT)
     result = runner.invoke(
         app, ["network", "border", "--county", "T-D9", "--data-dir", str(data_dir)]
     )
@@ -218,3 +228,46 @@ def test_a_process_keeps_each_countys_network_while_it_turns_between_them(
     border = _county(province, WEST_COUNTY)
     assert border is not west and _county(province, EAST_COUNTY) is east
     assert _county(province, WEST_COUNTY) is border
+
+
+def test_the_border_graph_cut_from_a_province_extract(province: Path, tmp_path: Path) -> None:
+    """The same roads taken from one file of the whole province (a GIS layer here; an
+    ``.osm.pbf`` alike) instead of the neighbours' graphs: the same ranking and times."""
+    import json
+
+    from fangkong.network.border import SOURCE_LABEL, source_graph
+    from network.border_helpers import EAST_ROADS, WEST_ROADS
+
+    whole = tmp_path / "province.geojson"
+    features = WEST_ROADS + [f for f in EAST_ROADS if f not in WEST_ROADS]
+    whole.write_text(json.dumps({"type": "FeatureCollection", "features": features}), "utf-8")
+    extract, hit = source_graph(province, whole, class_field="class")
+    assert not hit and source_graph(province, whole, class_field="class")[1]
+    built = build_border_network(
+        province, WEST_COUNTY, polygon=box(*WEST_BOX), buffer_m=2000.0, source=extract
+    )
+    assert built.neighbours == (SOURCE_LABEL,) and built.node_map.codes[1] == SOURCE_LABEL
+    west = load_current(county_data_dir(province, WEST_COUNTY))
+    assert west is not None
+    np.testing.assert_array_equal(built.graph.lon[: west.n_nodes], west.lon)
+    assert not has_far(built.graph.lon)
+    cut = _county(province, WEST_COUNTY)
+    assert cut.graph.meta["cache_key"] == built.graph.meta["cache_key"]
+    from_neighbours = build_border_network(
+        province, WEST_COUNTY, polygon=box(*WEST_BOX), buffer_m=2000.0
+    )
+    border = _county(province, WEST_COUNTY)
+    assert (
+        border.graph.meta["cache_key"]
+        == from_neighbours.graph.meta["cache_key"]
+        != (built.graph.meta["cache_key"])
+    )
+    assert _time(cut, U1, INCIDENT) < _time(cut, U2, INCIDENT)
+    for start in (U1, U2):
+        assert _time(cut, start, INCIDENT) == pytest.approx(_time(border, start, INCIDENT))
+    with pytest.raises(InvalidInput):
+        source_graph(province, tmp_path / "nothing.osm.pbf")
+
+
+def has_far(lon: np.ndarray) -> bool:
+    return bool(np.any(lon == FAR[0]))

@@ -39,13 +39,21 @@ from shapely.geometry.base import BaseGeometry
 
 from fangkong.core.errors import InvalidInput
 from fangkong.network import graph as graph_module
-from fangkong.network.cache import cache_path, load_or_build_hierarchy, load_or_build_key
+from fangkong.network.cache import (
+    cache_path,
+    load_or_build,
+    load_or_build_hierarchy,
+    load_or_build_key,
+)
 from fangkong.network.graph import RoadGraph
+from fangkong.network.profile import DEFAULT_PROFILE, Profile
 from fangkong.network.store import (
     COUNTY_CODE,
+    SourceFormat,
     activate,
     county_data_dir,
     current_graph_path,
+    detect_format,
     network_dir,
 )
 
@@ -60,9 +68,14 @@ __all__ = [
     "county_network_dir",
     "imported_counties",
     "merge_within",
+    "source_graph",
 ]
 
 BORDER_FOLDER = "border"
+#: Where the graph of a province extract that border graphs are cut from is cached.
+PROVINCE_FOLDER = "province"
+#: The name a province extract's roads go by in a node map.
+SOURCE_LABEL = "@province"
 #: The widest buffer accepted (m): beyond it a district graph is a province graph.
 MAX_BUFFER_M = 50_000.0
 #: Node positions are the same node when equal to 1e-7 degrees (~1 cm).
@@ -347,6 +360,43 @@ class BorderBuild:
     node_map: NodeMap
 
 
+def source_graph(
+    data_dir: Path,
+    file: Path,
+    *,
+    profile: Profile = DEFAULT_PROFILE,
+    class_field: str | None = None,
+) -> tuple[RoadGraph, bool]:
+    """The road graph of a province extract (``.osm.pbf``) or GIS layer that cross-border
+    graphs are cut from, built once and cached in ``<data_dir>/province/network`` (keyed by
+    the file's bytes, the profile and the options; no hierarchy: nothing routes on it).
+
+    Returns the graph and whether the cache had it.
+
+    Raises
+    ------
+    InvalidInput
+        The file is missing, of an unknown kind or unreadable.
+    """
+    from fangkong.network.gis import graph_from_lines
+    from fangkong.network.osm import graph_from_osm
+
+    if not file.is_file():
+        raise InvalidInput(
+            key="error.network.no_file", params={"name": file.name, "path": str(file)}, field="file"
+        )
+    kind = detect_format(file, SourceFormat.AUTO)
+
+    def build() -> RoadGraph:
+        if kind is SourceFormat.OSM:
+            return graph_from_osm(file, profile)[0]
+        return graph_from_lines(file, class_field=class_field, profile=profile)[0]
+
+    options = {"kind": kind.value, "class_field": class_field or ""}
+    cache_dir = network_dir(data_dir / PROVINCE_FOLDER)
+    return load_or_build(file, profile, cache_dir, build, options=options)
+
+
 def _graph_of(where: Path, code: str) -> RoadGraph:
     from fangkong.network.cache import read_graph
 
@@ -366,6 +416,7 @@ def build_border_network(
     polygon: BaseGeometry,
     buffer_m: float,
     neighbours: Sequence[str] | None = None,
+    source: RoadGraph | None = None,
 ) -> BorderBuild:
     """Build (or find in the cache) the cross-border graph of county ``code`` and make it the
     county's network for dispatch and planning (:func:`county_network_dir`).
@@ -382,7 +433,11 @@ def build_border_network(
         How far beyond the boundary the neighbours' roads are taken, metres (0 < b <= 50 km).
     neighbours : sequence of str, optional
         The counties whose roads may be taken; default every other county imported under
-        ``data_dir`` (those with no road in the buffer add nothing).
+        ``data_dir`` (those with no road in the buffer add nothing), none with ``source``.
+    source : RoadGraph, optional
+        A province extract's graph (:func:`source_graph`) to cut the roads within the buffer
+        from, instead of (or besides, when named) the neighbours' graphs; in the node map its
+        nodes go by :data:`SOURCE_LABEL`.
 
     Raises
     ------
@@ -397,11 +452,14 @@ def build_border_network(
         )
     home = _graph_of(county_data_dir(data_dir, code), code)
     region = buffered(polygon, buffer_m)
-    names = [c for c in (imported_counties(data_dir) if neighbours is None else neighbours)]
-    names = [c for c in dict.fromkeys(names) if c != code]
+    if neighbours is None:
+        neighbours = [] if source is not None else imported_counties(data_dir)
+    names = [c for c in dict.fromkeys(neighbours) if c != code]
+    candidates = [(name, _graph_of(county_data_dir(data_dir, name), name)) for name in names]
+    if source is not None:
+        candidates.append((SOURCE_LABEL, source))
     others: list[tuple[str, RoadGraph]] = []
-    for name in names:
-        graph = _graph_of(county_data_dir(data_dir, name), name)
+    for name, graph in candidates:
         lo_x, lo_y, hi_x, hi_y = region.bounds
         near = (graph.lon >= lo_x) & (graph.lon <= hi_x) & (graph.lat >= lo_y) & (graph.lat <= hi_y)
         if near.any() and shapely.contains_xy(region, graph.lon[near], graph.lat[near]).any():

@@ -179,13 +179,20 @@ def import_network(
         _border(settings, county, border_buffer_m, ())
 
 
-def _border(settings: Settings, county: str, buffer_m: float, neighbours: Sequence[str]) -> None:
+def _border(
+    settings: Settings,
+    county: str,
+    buffer_m: float,
+    neighbours: Sequence[str],
+    source: Path | None = None,
+    class_field: str | None = None,
+) -> None:
     """Build a county's cross-border graph from its polygon (the database's district area)
     and print what it took."""
     from fangkong.areas import service as area_service
     from fangkong.core.commands import session_factory
     from fangkong.core.db import session_scope
-    from fangkong.network.border import build_border_network
+    from fangkong.network.border import build_border_network, source_graph
 
     started = time.perf_counter()
     try:
@@ -193,12 +200,18 @@ def _border(settings: Settings, county: str, buffer_m: float, neighbours: Sequen
         with session_scope(session_factory(settings)) as session:
             polygon = area_service.geometry(area_service.get_by_code_or_raise(session, code=county))
         with console.status(f"cross-border graph of {county} ({buffer_m:g} m)"):
+            extract = (
+                source_graph(settings.data_dir, source, class_field=class_field)[0]
+                if source is not None
+                else None
+            )
             built = build_border_network(
                 settings.data_dir,
                 county,
                 polygon=polygon,
                 buffer_m=buffer_m,
                 neighbours=list(neighbours) or None,
+                source=extract,
             )
     except FangkongError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
@@ -228,8 +241,20 @@ def border_network(
     neighbour: Annotated[
         list[str] | None,
         typer.Option(
-            "--neighbour", help="A county whose roads may be taken; default every one imported"
+            "--neighbour",
+            help="A county whose roads may be taken; default every one imported (none with "
+            "--source)",
         ),
+    ] = None,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            help="Cut the roads from this province extract (.osm.pbf) or GIS layer instead "
+            "(its graph built once and cached in <data-dir>/province)"
+        ),
+    ] = None,
+    class_field: Annotated[
+        str | None, typer.Option(help="GIS --source: field giving the road class")
     ] = None,
     data_dir: Annotated[
         Path | None,
@@ -239,9 +264,9 @@ def border_network(
     ] = None,
 ) -> None:
     """Build a county's cross-border graph from the imported networks of the counties around
-    it; dispatch and planning batches then use it for that county."""
+    it (or from a province extract); dispatch and planning then use it for that county."""
     settings = load_settings(**({} if data_dir is None else {"data_dir": data_dir}))
-    _border(settings, county, buffer_m, neighbour or ())
+    _border(settings, county, buffer_m, neighbour or (), source, class_field)
 
 
 @network_app.command("info")
