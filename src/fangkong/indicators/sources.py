@@ -35,8 +35,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from fangkong.areas.models import Area
 from fangkong.cases import registry as case_registry
@@ -225,6 +225,26 @@ def _epoch(values: list[datetime | None]) -> F64:
     return np.array([np.nan if v is None else v.timestamp() for v in values], dtype=np.float64)
 
 
+#: A tree of at most this many areas also matches its records by area id.
+BY_ID_AREAS = 2_000
+
+
+def in_tree(
+    ctx: Context,
+    path: InstrumentedAttribute[str | None],
+    area_id: InstrumentedAttribute[int | None],
+) -> ColumnElement[bool]:
+    """Records of the scope (by path), and, for a tree of up to :data:`BY_ID_AREAS` areas (a
+    county's), of its areas by id: an equality that PostgreSQL's row-level security lets an
+    index serve, where it keeps the path's LIKE from its index and checks the policy on every
+    county's rows of the period instead (issue 23). A record whose area is not in the tree
+    counts nowhere either way (:meth:`Tree.positions`)."""
+    clause = ctx.scope.clause(path)
+    if 0 < len(ctx.tree) <= BY_ID_AREAS:
+        clause = clause & area_id.in_([int(i) for i in ctx.tree.ids])
+    return clause
+
+
 def incidents(ctx: Context) -> Metrics:
     """Incident metrics of the period (see the module)."""
     rows = ctx.session.execute(
@@ -235,7 +255,7 @@ def incidents(ctx: Context) -> Metrics:
             Incident.dispatched_at,
             Incident.on_scene_at,
         ).where(
-            ctx.scope.clause(Incident.area_path),
+            in_tree(ctx, Incident.area_path, Incident.area_id),
             Incident.received_at >= ctx.start,
             Incident.received_at < ctx.end,
             COUNTED,
@@ -275,7 +295,7 @@ def cases(ctx: Context) -> Metrics:
             Case.due_at,
             Case.late,
         ).where(
-            ctx.scope.clause(Case.area_path),
+            in_tree(ctx, Case.area_path, Case.area_id),
             Case.opened_at >= ctx.start,
             Case.opened_at < ctx.end,
         )
