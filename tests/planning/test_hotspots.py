@@ -168,6 +168,15 @@ def test_segment_gi_star_equals_esda_g_local(seed: int, permutations: int) -> No
     assert not np.array_equal(other.p_sim, mine.p_sim)
 
 
+def test_a_single_place_is_never_classed() -> None:
+    """A region of one segment (or cell) has no variance: NaN z and p, class none, no error
+    (warnings are errors in the tests)."""
+    weights = hs.segment_contiguity(np.array([0]), np.array([0, 1]), np.array([1, 0]))
+    result = hs.gi_star(np.array([3.0]), weights, permutations=99, seed=1)
+    assert np.isnan(result.z).all() and np.isnan(result.p_sim).all()
+    assert hs.classify(result)[0] == ["none"]
+
+
 def test_fdr_bound_equals_esda() -> None:
     from esda import fdr
 

@@ -187,11 +187,12 @@ def gi_star(
     variance_y = (y**2).sum() / n - mean**2
     card = np.asarray(w.sum(axis=1), dtype=np.float64).squeeze(axis=1)
     expected = card / n
-    variance = card * (n - card)
-    variance /= n - 1
-    variance *= 1 / n**2
-    variance *= variance_y / (mean**2)
+    # one place alone (n = 1) has no variance: its z and p are NaN and it is never classed
     with np.errstate(divide="ignore", invalid="ignore"):
+        variance = card * (n - card)
+        variance /= n - 1
+        variance *= 1 / n**2
+        variance *= variance_y / (mean**2)
         z = (gs - expected) / np.sqrt(variance)
     p_norm = stats.norm.sf(np.abs(z))
     p_sim = np.full(n, np.nan)
