@@ -94,5 +94,9 @@ def test_the_tree_and_zones_read_are_the_districts(db: Session) -> None:
     assert by_code["T-D1-S1-B1-G1"] and not by_code["T-D1-S1"]
     parent_reads = [s for s in read if "parent_id" in s and "area.path" not in s.split("FROM")[0]]
     assert all("LIKE" in s for s in parent_reads), parent_reads
+    # the devices and facilities of the district's areas, by their ids
+    for table in ("device", "facility"):
+        reads = [s for s in read if f"FROM {table}" in s and f"{table}.area_id IN" in s]
+        assert reads and all("IN (SELECT" not in s for s in reads), (table, reads)
     zone_reads = [s for s in read if "device_area_zone" in s]
     assert zone_reads and all(" IN " in s.upper() for s in zone_reads), zone_reads
