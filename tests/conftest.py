@@ -225,14 +225,16 @@ def running_server(
     *,
     intake_writer: str = "process",
     app_role: bool = False,
+    areas: dict[str, Any] | None = None,
     **settings: Any,
 ) -> Iterator[LiveServer]:
-    """The test county in its own database behind a real uvicorn server on loopback;
-    ``settings`` are given to its :class:`Settings`. With ``app_role`` (PostgreSQL), the
-    server connects as the application's role, under row-level security."""
+    """The test county (or the tree of ``areas``, a GeoJSON FeatureCollection) in its own
+    database behind a real uvicorn server on loopback; ``settings`` are given to its
+    :class:`Settings`. With ``app_role`` (PostgreSQL), the server connects as the
+    application's role, under row-level security."""
     engine = fresh_database(backend, tmp, suffix=suffix)
     with Session(engine) as session:
-        area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
+        area_service.import_geojson(session, data=areas or county_geojson(), actor=SYSTEM)
         session.commit()
     if app_role:
         try:

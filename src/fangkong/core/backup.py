@@ -177,7 +177,9 @@ def backup(*, database_url: str, data_dir: Path, archive: Path) -> Summary:
             copy = staging / "fangkong.dump"
             conninfo, env = _libpq(url)
             # The system's scope: with row-level security on, the dump reads every row.
-            env["PGOPTIONS"] = (env.get("PGOPTIONS", "") + " -c fangkong.scope_paths=/").strip()
+            env["PGOPTIONS"] = (
+                env.get("PGOPTIONS", "") + " -c fangkong.scope_paths=/ -c fangkong.scope_counties=*"
+            ).strip()
             _run(
                 [
                     _tool("pg_dump"),

@@ -10,6 +10,14 @@ it. Each connection of fangkong starts with the system's scope (:func:`system_sc
 the command line, the intake writer, migrations); a request narrows it to its user's areas for
 its transaction (:func:`set_scope`, ``SET LOCAL``). A connection that never set it (another
 program's) sees no row. Inserts are not checked: the services decide where a record goes.
+
+Since migration 0020 the scope also names the counties its paths reach (``fangkong.scope_counties``:
+the ids of the district-level areas, ``0`` for the rows of no county, ``*`` the system's; see
+:mod:`fangkong.core.county`), and the policies check ``fangkong_in_county(county_id)`` before the
+path; the children of those tables that had no policy of their own (an incident's timeline and
+assignments, a device's status history, a case's steps) are walled by county alone. The
+policies of migrations 0008 and 0013 built by :func:`enable_row_security` are the path-only ones
+that 0020 replaces.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from fangkong.core import county
 from fangkong.core.config import MIN_AUDIT_RETENTION_DAYS
 
 #: Refuses UPDATE, DELETE and TRUNCATE of audit events, except a DELETE by the purge
@@ -52,7 +61,7 @@ AUDIT_PURGE = f"""
 CREATE OR REPLACE FUNCTION fangkong_audit_purge(before timestamptz,
     OUT anchor_id integer, OUT anchor_hash varchar, OUT deleted bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
-    SET fangkong.scope_paths = '/' AS $$
+    SET fangkong.scope_paths = '/' SET fangkong.scope_counties = '*' AS $$
 BEGIN
     SELECT id, chain_hash INTO anchor_id, anchor_hash FROM audit_event
         WHERE at < least(before, now() - interval '{MIN_AUDIT_RETENTION_DAYS} days')
@@ -88,8 +97,13 @@ def purge_audit(conn: Connection, *, before: object) -> tuple[int | None, str | 
 
 
 SCOPE_SETTING = "fangkong.scope_paths"
+COUNTY_SETTING = "fangkong.scope_counties"
 READER_SETTING = "fangkong.reader_id"
 SYSTEM_PATHS = "/"
+#: The counties of the system's scope: every one, and the rows of none.
+SYSTEM_COUNTIES = "*"
+#: In the counties' setting, the rows of no county (filed at the city, or nowhere).
+NO_COUNTY = county.NO_COUNTY
 
 #: The tables under row-level security and the column that holds each one's area path.
 SCOPED_TABLES = {
@@ -117,6 +131,36 @@ LANGUAGE sql STABLE AS $$
             SELECT 1 FROM unnest(fangkong_scope_paths()) AS scope (prefix)
             WHERE prefix <> '' AND left(path, length(prefix)) = prefix))
 $$;
+"""
+
+
+#: ``fangkong_in_county(county_id)``: whether a row's county is one of the transaction's
+#: (``fangkong.scope_counties``: ids, comma-separated, ``0`` for the rows of no county; ``*``
+#: the system's, every row). The row-level security of migration 0020 checks it before the
+#: area path: the county key is the partition key of the large tables.
+COUNTY_FUNCTIONS = """
+CREATE OR REPLACE FUNCTION fangkong_scope_counties() RETURNS integer[]
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN setting IS NULL OR setting IN ('', '*') THEN NULL
+                ELSE string_to_array(setting, ',')::integer[] END
+    FROM (SELECT current_setting('fangkong.scope_counties', true) AS setting) AS scope
+$$;
+CREATE OR REPLACE FUNCTION fangkong_all_counties() RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(current_setting('fangkong.scope_counties', true) = '*', false)
+$$;
+CREATE OR REPLACE FUNCTION fangkong_in_county(county integer) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT fangkong_all_counties()
+        OR coalesce(county = ANY (fangkong_scope_counties()), false)
+        OR (county IS NULL AND coalesce(0 = ANY (fangkong_scope_counties()), false))
+$$;
+"""
+
+DROP_COUNTY_FUNCTIONS = """
+DROP FUNCTION IF EXISTS fangkong_in_county(integer);
+DROP FUNCTION IF EXISTS fangkong_all_counties();
+DROP FUNCTION IF EXISTS fangkong_scope_counties();
 """
 
 
@@ -172,34 +216,67 @@ def system_scope(dbapi_connection: Any, _record: object = None) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"SET {SCOPE_SETTING} = '{SYSTEM_PATHS}'")
+        cursor.execute(f"SET {COUNTY_SETTING} = '{SYSTEM_COUNTIES}'")
     finally:
         cursor.close()
     # psycopg opens a transaction for the SET: end it, so the pool gets an idle connection.
     dbapi_connection.commit()
 
 
-def set_scope(conn: Connection, *, paths: tuple[str, ...], reader_id: int | None) -> None:
-    """Narrow the transaction's scope to ``paths`` (``SET LOCAL``: it ends with the
-    transaction), and name its reader (their own audit events stay theirs)."""
+def counties_setting(counties: tuple[int, ...] | None) -> str:
+    """The counties' setting: ``*`` for every county (None), else the ids."""
+    return SYSTEM_COUNTIES if counties is None else ",".join(str(c) for c in counties)
+
+
+def set_scope(
+    conn: Connection,
+    *,
+    paths: tuple[str, ...],
+    counties: tuple[int, ...] | None,
+    reader_id: int | None,
+) -> None:
+    """Narrow the transaction's scope to ``paths`` and the ``counties`` they reach (None:
+    every county; :data:`NO_COUNTY` among them for the rows of none) (``SET LOCAL``: it ends
+    with the transaction), and name its reader (their own audit events stay theirs)."""
     conn.exec_driver_sql(
-        "SELECT set_config(%(scope)s, %(paths)s, true), set_config(%(reader)s, %(id)s, true)",
+        "SELECT set_config(%(scope)s, %(paths)s, true), set_config(%(county)s, %(ids)s, true),"
+        " set_config(%(reader)s, %(id)s, true)",
         {
             "scope": SCOPE_SETTING,
             "paths": ",".join(paths),
+            "county": COUNTY_SETTING,
+            "ids": counties_setting(counties),
             "reader": READER_SETTING,
             "id": "" if reader_id is None else str(reader_id),
         },
     )
 
 
-def current_scope(conn: Connection) -> str | None:
-    return conn.exec_driver_sql(f"SELECT current_setting('{SCOPE_SETTING}', true)").scalar()
+#: The transaction's scope as its two settings: (paths, counties).
+Settings = tuple[str | None, str | None]
 
 
-def restore_scope(conn: Connection, paths: str | None) -> None:
+def current_scope(conn: Connection) -> Settings:
+    row = conn.exec_driver_sql(
+        f"SELECT current_setting('{SCOPE_SETTING}', true), "
+        f"current_setting('{COUNTY_SETTING}', true)"
+    ).one()
+    return row[0], row[1]
+
+
+def is_system(settings: Settings) -> bool:
+    return settings == (SYSTEM_PATHS, SYSTEM_COUNTIES)
+
+
+def restore_scope(conn: Connection, settings: Settings) -> None:
     conn.exec_driver_sql(
-        "SELECT set_config(%(scope)s, %(paths)s, true)",
-        {"scope": SCOPE_SETTING, "paths": paths or ""},
+        "SELECT set_config(%(scope)s, %(paths)s, true), set_config(%(county)s, %(ids)s, true)",
+        {
+            "scope": SCOPE_SETTING,
+            "paths": settings[0] or "",
+            "county": COUNTY_SETTING,
+            "ids": settings[1] or "",
+        },
     )
 
 

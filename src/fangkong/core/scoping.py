@@ -6,9 +6,21 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, bindparam, exists, false, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    bindparam,
+    column,
+    exists,
+    false,
+    not_,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from fangkong.core import county
 from fangkong.core.models import AREA_NODE, User, UserArea
 
 
@@ -93,17 +105,50 @@ def common_path(paths: Iterable[str]) -> str | None:
     return "/" + "/".join(common) + "/"
 
 
+_AREA_PARENT = table("area", column("id", Integer), column("parent_id", Integer))
+
+
+def counties_of(session: Session, scope: Scope) -> tuple[int, ...]:
+    """The counties (district-level areas' ids, :mod:`fangkong.core.county`) that ``scope``
+    reaches, sorted: a path inside a county reaches that county alone; a city's path every
+    county under the city, and the rows filed at no county (:data:`county.NO_COUNTY`)."""
+    found: set[int] = set()
+    cities: list[int] = []
+    for path in scope.paths:
+        key = county.county_of(path)
+        if key is not None:
+            found.add(key)
+            continue
+        ids = [part for part in path.split("/") if part]
+        if ids and ids[0].isdigit():
+            cities.append(int(ids[0]))
+    if cities:
+        found.add(county.NO_COUNTY)
+        with as_system(session):
+            found.update(
+                session.execute(
+                    select(_AREA_PARENT.c.id).where(_AREA_PARENT.c.parent_id.in_(cities))
+                ).scalars()
+            )
+    return tuple(sorted(found))
+
+
 def bind_scope(session: Session, scope: Scope, *, reader_id: int | None) -> None:
     """Narrow the database's own scope (PostgreSQL's row-level security, the second wall) to
-    ``scope`` for the rest of ``session``'s transaction; a reader of the whole tree gets the
-    system's. Nothing on SQLite."""
+    ``scope`` and the counties it reaches (:func:`counties_of`) for the rest of
+    ``session``'s transaction; a reader of the whole tree gets the system's. Nothing on
+    SQLite."""
     conn = session.connection()
     if conn.dialect.name != "postgresql":
         return
     from fangkong.core import db_postgresql
 
-    paths = SYSTEM_SCOPE.paths if whole_tree(session, scope) else scope.paths
-    db_postgresql.set_scope(conn, paths=paths, reader_id=reader_id)
+    if whole_tree(session, scope):
+        db_postgresql.set_scope(conn, paths=SYSTEM_SCOPE.paths, counties=None, reader_id=reader_id)
+        return
+    db_postgresql.set_scope(
+        conn, paths=scope.paths, counties=counties_of(session, scope), reader_id=reader_id
+    )
 
 
 @contextmanager
@@ -117,10 +162,10 @@ def as_system(session: Session) -> Iterator[None]:
     from fangkong.core import db_postgresql
 
     before = db_postgresql.current_scope(conn)
-    if before == db_postgresql.SYSTEM_PATHS:
+    if db_postgresql.is_system(before):
         yield
         return
-    db_postgresql.restore_scope(conn, db_postgresql.SYSTEM_PATHS)
+    db_postgresql.restore_scope(conn, (db_postgresql.SYSTEM_PATHS, db_postgresql.SYSTEM_COUNTIES))
     try:
         yield
     finally:
