@@ -207,30 +207,12 @@ def test_demo_like_data_carries_the_county_of_its_path_everywhere(
     registers.build_materials(db, facilities, rng, NOW, FieldCipher("d" * 40))
     db.flush()
 
-    checked: dict[str, int] = {}
-    wrong: list[tuple[str, Any, Any]] = []
-    for table in Base.metadata.sorted_tables:
-        path = county.path_column(table)
-        if path is not None:
-            for value, key in db.execute(select(table.c[path], table.c[county.COLUMN])):
-                if key != county.county_of(value):
-                    wrong.append((table.name, value, key))
-            checked[table.name] = (
-                db.scalar(select(func.count()).where(table.c[county.COLUMN].is_not(None))) or 0
-            )
-        parent = county.parent_of(table)
-        if parent is not None:
-            ptable = Base.metadata.tables[parent[0]]
-            joined = select(table.c[county.COLUMN], ptable.c[county.COLUMN]).join(
-                ptable, ptable.c.id == table.c[parent[1]]
-            )
-            for key, parent_key in db.execute(joined):
-                if key != parent_key:
-                    wrong.append((table.name, parent_key, key))
-            checked[table.name] = (
-                db.scalar(select(func.count()).where(table.c[county.COLUMN].is_not(None))) or 0
-            )
-    assert wrong == []
+    assert _walk(db) == []
+    checked = {
+        table.name: db.scalar(select(func.count()).where(table.c[county.COLUMN].is_not(None))) or 0
+        for table in Base.metadata.sorted_tables
+        if county.COLUMN in table.c
+    }
     # Not a vacuous walk: the demo's records fill these tables, under both counties.
     for name in (
         "area",
@@ -254,3 +236,38 @@ def test_demo_like_data_carries_the_county_of_its_path_everywhere(
     ):
         assert checked.get(name, 0) > 0, name
     assert SYSTEM.username  # the builders wrote as the system
+
+
+def _walk(db: Session) -> list[tuple[str, Any, Any]]:
+    """Every row whose county is not its path's or its parent's."""
+    wrong: list[tuple[str, Any, Any]] = []
+    for table in Base.metadata.sorted_tables:
+        path = county.path_column(table)
+        if path is not None:
+            for value, key in db.execute(select(table.c[path], table.c[county.COLUMN])):
+                if key != county.county_of(value):
+                    wrong.append((table.name, value, key))
+        parent = county.parent_of(table)
+        if parent is not None:
+            ptable = Base.metadata.tables[parent[0]]
+            joined = select(table.c[county.COLUMN], ptable.c[county.COLUMN]).join(
+                ptable, ptable.c.id == table.c[parent[1]]
+            )
+            wrong += [(table.name, p, k) for k, p in db.execute(joined) if k != p]
+    return wrong
+
+
+def test_a_regrouping_of_beats_keeps_every_county(db: Session) -> None:
+    """``areas.regroup`` rewrites paths in plain SQL, within one station: the counties stay
+    what the paths say (the new beats' and the moved grids' included)."""
+    from areas.test_regroup import NORTH, SOUTH, STATION, _records
+    from fangkong.areas.regroup import regroup_beats
+
+    incident, case, device, _ = _records(db)
+    before = {(r.__tablename__, r.id): r.county_id for r in (incident, case, device)}
+    report = regroup_beats(db, station_code=STATION, beats=[SOUTH, NORTH], actor=SYSTEM)
+    assert report.rewritten["incident.area_path"] >= 1
+    db.expire_all()
+    assert _walk(db) == []
+    after = {(r.__tablename__, r.id): r.county_id for r in (incident, case, device)}
+    assert after == before and None not in after.values()
