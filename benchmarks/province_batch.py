@@ -262,6 +262,7 @@ def main() -> int:
                     n_workers=workers,
                     threads_per_worker=1,
                     dashboard_address=None,
+                    scheduler_kwargs={"dashboard_address": ":0"},
                     silence_logs=logging.WARNING,
                     env=worker_env(args.task_threads),
                 ) as cluster,

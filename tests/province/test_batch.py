@@ -299,3 +299,26 @@ def test_hour_of_week_deployment_as_a_batch_scenario(province: Province) -> None
 def test_deployment_scenario_faults_are_named(text: str) -> None:
     with pytest.raises(InvalidInput):
         parse_scenario(text)
+
+
+def test_a_local_cluster_starts_while_another_holds_the_dashboards_port(
+    province: Province,
+) -> None:
+    """Two batches on one host (or a Dask cluster already there): the second local cluster's
+    scheduler must not need port 8787 (it failed to start, a warning turned error)."""
+    import socket
+
+    holder = socket.socket()
+    try:
+        try:
+            holder.bind(("0.0.0.0", 8787))
+            holder.listen()
+        except OSError:
+            pass  # already held by another process: the same situation
+        batch = plan(["T-D2"], [parse_scenario("coverage:rings_s=180")], batch="b4")
+        (outcome,) = run_batch(
+            batch, database_url=province.url, data_dir=province.data_dir, workers=1
+        )
+        assert outcome.status == "done", outcome.error
+    finally:
+        holder.close()

@@ -40,15 +40,21 @@ def test_network_per_county_and_a_batch_from_the_command_line(tmp_path: Path) ->
     assert bad.exit_code == 2 and "county code" in bad.output
     done = runner.invoke(
         app,
-        ["province", "batch", "-s", "coverage:rings_s=180/300", "--workers", "1",
+        ["province", "batch", "-s", "coverage:rings_s=180/300", "-s",
+         "deployment:weeks=2,sim_hours=5", "--workers", "1", "--task-threads", "1",
          "--data-dir", str(data_dir)],
     )  # fmt: skip
     assert done.exit_code == 0, done.output
-    assert "2 counties x 1 scenarios = 2 tasks" in done.output
+    assert "2 counties x 2 scenarios = 4 tasks" in done.output
     with Session(engine) as session:
         stored = session.scalars(select(Run).order_by(Run.id)).all()
-        assert [runs.params_of(r)["area_code"] for r in stored] == list(COUNTIES)
+        assert sorted((runs.params_of(r)["area_code"], r.kind.value) for r in stored) == [
+            (c, k) for c in COUNTIES for k in ("coverage", "deployment")
+        ]
         assert all(r.status == RunStatus.DONE for r in stored)
+        # no incidents in this province: every station is listed as skipped, none planned
+        deployment = runs.result_of(next(r for r in stored if r.kind.value == "deployment"))
+        assert deployment["stations"] and all("skipped" in s for s in deployment["stations"])
     engine.dispose()
     wrong = runner.invoke(app, ["province", "batch", "-s", "hotspots", "--data-dir", str(data_dir)])
     assert wrong.exit_code == 2 and "hotspots" in wrong.output

@@ -495,6 +495,9 @@ def _client(scheduler: str | None, workers: int, task_threads: int = 1) -> Itera
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
+            # no dashboard; the scheduler's own HTTP server (metrics, health) on a free port,
+            # not 8787, which another cluster on the host may hold
+            scheduler_kwargs={"dashboard_address": ":0"},
             silence_logs=logging.WARNING,
             env=worker_env(task_threads),
         ) as cluster,
