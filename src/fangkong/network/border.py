@@ -208,8 +208,15 @@ def merge_within(
     edge_parts: list[tuple[int, NDArray[np.int64]]] = [(0, np.arange(home.n_edges))]
     pending_keys: list[NDArray[np.int64]] = []
     pending_refs: list[tuple[int, NDArray[np.int64]]] = []
+    lo_x, lo_y, hi_x, hi_y = region.bounds
     for k, other in enumerate(others, start=1):
-        inside = shapely.contains_xy(region, other.lon, other.lat)
+        # the polygon test only for nodes in its bounding box (a province extract's graph
+        # holds tens of millions of nodes, few of them near the county)
+        near = np.flatnonzero(
+            (other.lon >= lo_x) & (other.lon <= hi_x) & (other.lat >= lo_y) & (other.lat <= hi_y)
+        )
+        inside = np.zeros(other.n_nodes, dtype=bool)
+        inside[near] = shapely.contains_xy(region, other.lon[near], other.lat[near])
         taken = np.flatnonzero(inside[other.tail] & inside[other.head])
         edge_parts.append((k, taken))
         used = np.unique(np.concatenate([other.tail[taken], other.head[taken]])).astype(np.int64)
