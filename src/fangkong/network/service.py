@@ -27,7 +27,7 @@ from fangkong.network.graph import RoadGraph
 from fangkong.network.isochrone import DEFAULT_THRESHOLDS_S, isochrone, piece_geometries
 from fangkong.network.modes import ModeGraph, walking_graph
 from fangkong.network.snap import DEFAULT_MAX_DISTANCE_M, Snapper, SnapResult
-from fangkong.network.store import load_current, network_dir
+from fangkong.network.store import MAX_LOADED, load_current, network_dir
 
 MAX_THRESHOLD_S = 3600.0
 MAX_POINTS = 5_000
@@ -80,6 +80,9 @@ def current(data_dir: Path) -> Network:
         )
         engine = Engine(graph, hierarchy=hierarchy)
         network = Network(graph=graph, engine=engine, snapper=Snapper(graph, twin=engine.twin))
+        _current.pop(data_dir, None)
+        while len(_current) >= MAX_LOADED:  # as many as the store keeps graphs loaded
+            del _current[next(iter(_current))]
         _current[data_dir] = network
         return network
 
