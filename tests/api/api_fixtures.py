@@ -22,9 +22,14 @@ ROLES = {"admin": (Role.ADMIN, "T"), "precinct": (Role.STATION_OFFICER, "T-D1-S1
 
 
 @contextmanager
-def populated_server(tmp: Path, suffix: str) -> Iterator[tuple[str, dict[str, str]]]:
-    """The server's base URL and a bearer token per role of :data:`ROLES`."""
-    with running_server("sqlite", tmp, suffix, intake_writer="thread") as server:
+def populated_server(
+    tmp: Path, suffix: str, backend: str = "sqlite"
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """The server's base URL and a bearer token per role of :data:`ROLES`. On PostgreSQL the
+    server connects as the application's role, under row-level security, as deployed."""
+    with running_server(
+        backend, tmp, suffix, intake_writer="thread", app_role=backend == "postgresql"
+    ) as server:
         yield server.base_url, populate(server.engine, server.settings.ensure_secret_key())
 
 

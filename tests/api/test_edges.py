@@ -39,8 +39,10 @@ RAW_BODIES = [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 50_000 + b"1" + b"}" *
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    with populated_server(tmp_path_factory.mktemp("edges"), "_edges") as found:
+def served(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str]]]:
+    with populated_server(tmp_path_factory.mktemp(f"edges-{backend}"), "_edges", backend) as found:
         yield found
 
 
