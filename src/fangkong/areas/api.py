@@ -36,7 +36,7 @@ MAX_IMPORT_BYTES = 32 << 20
 
 @router.get("/areas", response_model=list[AreaOut])
 def list_areas(
-    db: DbSession, scope: UserScope, level: AreaLevel | None = None, parent_code: str | None = None
+    db: DbSession, scope: UserScope, level: AreaLevel | None = None, parent_code: Text | None = None
 ) -> list[Area]:
     """Areas within your scope, optionally of one level or under one parent."""
     return service.get_all(db, scope=scope, level=level, parent_code=parent_code)
@@ -153,7 +153,7 @@ def locate_batch(db: DbSession, scope: UserScope, body: BatchLocateIn) -> BatchL
 
 
 @router.get("/areas/{code}", response_model=AreaOut)
-def read_area(code: str, db: DbSession, scope: UserScope) -> Area:
+def read_area(code: Text, db: DbSession, scope: UserScope) -> Area:
     return service.get_by_code_or_raise(db, code=code, scope=scope)
 
 
@@ -161,8 +161,8 @@ def read_area(code: str, db: DbSession, scope: UserScope) -> Area:
 def list_addresses(
     db: DbSession,
     scope: UserScope,
-    area_code: str | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    area_code: Text | None = None,
+    q: Annotated[Text | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from fangkong.cases.schemas import (
 )
 from fangkong.cases.storage import MAX_BYTES
 from fangkong.cases.web import Calendar, Storage, attachment_response
-from fangkong.core.bounds import Id, Moment, Offset
+from fangkong.core.bounds import Id, Moment, Offset, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
@@ -64,9 +64,9 @@ def list_types(language: Language) -> list[CaseTypeOut]:
 def list_cases(
     db: DbSession,
     scope: UserScope,
-    type: Annotated[str | None, Query(max_length=32)] = None,
-    state: Annotated[str | None, Query(max_length=48)] = None,
-    area: Annotated[str | None, Query(max_length=32, description="Area code: its subtree")] = None,
+    type: Annotated[Text | None, Query(max_length=32)] = None,
+    state: Annotated[Text | None, Query(max_length=48)] = None,
+    area: Annotated[Text | None, Query(max_length=32, description="Area code: its subtree")] = None,
     overdue: bool | None = None,
     open: bool | None = None,
     escalation_risk: bool | None = None,
@@ -134,8 +134,8 @@ def create_case(
 def supervision_board(
     db: DbSession,
     scope: UserScope,
-    area: Annotated[str | None, Query(max_length=32)] = None,
-    type: Annotated[str | None, Query(max_length=32)] = None,
+    area: Annotated[Text | None, Query(max_length=32)] = None,
+    type: Annotated[Text | None, Query(max_length=32)] = None,
 ) -> BoardOut:
     """督办看板: open cases per child area, by age since found, overdue, supervised, at risk."""
     chosen = area_service.get_by_code_or_raise(db, code=area, scope=scope) if area else None
@@ -186,8 +186,8 @@ def cases_map(db: DbSession, scope: UserScope, language: Language) -> dict[str, 
 def indicators(
     db: DbSession,
     scope: UserScope,
-    type: Annotated[str, Query(max_length=32)],
-    area: Annotated[str, Query(max_length=32)],
+    type: Annotated[Text, Query(max_length=32)],
+    area: Annotated[Text, Query(max_length=32)],
     start: Moment,
     end: Moment,
 ) -> list[IndicatorsOut]:

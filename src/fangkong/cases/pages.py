@@ -22,7 +22,7 @@ from fangkong.cases.models import Case
 from fangkong.cases.storage import MAX_BYTES
 from fangkong.cases.web import Calendar, Storage, attachment_response
 from fangkong.core import auth
-from fangkong.core.bounds import Id
+from fangkong.core.bounds import Id, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
@@ -256,7 +256,7 @@ def new_case_form(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    type: str = "hazard",
+    type: Text = "hazard",
 ) -> Response:
     decl = registry.get(type)
     return _render_new(request, db, user, scope, language, decl)
@@ -376,8 +376,8 @@ def board_page(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    area: str = "",
-    type: str = "",
+    area: Text = "",
+    type: Text = "",
     days: int = 365,
 ) -> Response:
     now = utcnow()
@@ -449,7 +449,7 @@ def case_page(
 @router.get("/cases/{case_id:int}/act/{name}", response_class=HTMLResponse)
 def action_form(
     case_id: Id,
-    name: str,
+    name: Text,
     request: Request,
     db: DbSession,
     user: CurrentUser,
@@ -508,7 +508,7 @@ def _failed(
 )
 async def take_action(
     case_id: Id,
-    name: str,
+    name: Text,
     request: Request,
     db: DbSession,
     user: CurrentUser,

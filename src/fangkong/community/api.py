@@ -34,7 +34,7 @@ from fangkong.community.schemas import (
     TipOut,
     TipPage,
 )
-from fangkong.core.bounds import Moment, Offset
+from fangkong.core.bounds import Moment, Offset, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.core.i18n import translate
@@ -57,9 +57,9 @@ TeamId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 MemberId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ShiftId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 TipId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-AreaCode = Annotated[str | None, Query(max_length=32, description="Area code: its subtree")]
-Text64 = Annotated[str | None, Query(max_length=64, description="Code or name contains")]
-Sort = Annotated[str | None, Query(max_length=32, description="A column; leading - descends")]
+AreaCode = Annotated[Text | None, Query(max_length=32, description="Area code: its subtree")]
+Text64 = Annotated[Text | None, Query(max_length=64, description="Code or name contains")]
+Sort = Annotated[Text | None, Query(max_length=32, description="A column; leading - descends")]
 #: The largest team spreadsheet (bytes).
 MAX_IMPORT_BYTES = 16 << 20
 
@@ -295,7 +295,7 @@ def create_shift(
 def list_shifts(
     db: DbSession,
     scope: UserScope,
-    team: Annotated[str | None, Query(max_length=32, description="A team's code")] = None,
+    team: Annotated[Text | None, Query(max_length=32, description="A team's code")] = None,
     since: Annotated[Moment | None, Query(alias="from")] = None,
     until: Annotated[Moment | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -336,7 +336,7 @@ def report_shift(
 
 @router.put("/residents/{area_code}", status_code=204, dependencies=[requires(perms.WRITE)])
 def set_residents(
-    area_code: Annotated[str, Path(min_length=1, max_length=32)],
+    area_code: Annotated[Text, Path(min_length=1, max_length=32)],
     body: ResidentsIn,
     db: DbSession,
     scope: UserScope,
@@ -403,8 +403,8 @@ def list_tips(
     db: DbSession,
     scope: UserScope,
     language: Language,
-    status: Annotated[str | None, Query(max_length=16)] = None,
-    category: Annotated[str | None, Query(max_length=16)] = None,
+    status: Annotated[Text | None, Query(max_length=16)] = None,
+    category: Annotated[Text | None, Query(max_length=16)] = None,
     area: AreaCode = None,
     sort: Sort = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

@@ -21,6 +21,7 @@ from fangkong.community import personal as community_personal
 from fangkong.community.models import PatrolShift, ShiftStatus, TeamKind
 from fangkong.community.schemas import MemberIn, ResidentsIn, ShiftIn, ShiftReportIn, TeamIn
 from fangkong.core import auth
+from fangkong.core.bounds import Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
@@ -101,13 +102,13 @@ def create_team_page(
     scope: UserScope,
     language: Language,
     actor: RequestActor,
-    code: Annotated[str, Form(max_length=32)],
-    name: Annotated[str, Form(max_length=128)],
-    kind: Annotated[str, Form(max_length=24)],
-    area: Annotated[str, Form(max_length=32)],
-    member_count: Annotated[str, Form(max_length=12)] = "0",
-    buildings: Annotated[str, Form(max_length=12)] = "0",
-    households: Annotated[str, Form(max_length=12)] = "0",
+    code: Annotated[Text, Form(max_length=32)],
+    name: Annotated[Text, Form(max_length=128)],
+    kind: Annotated[Text, Form(max_length=24)],
+    area: Annotated[Text, Form(max_length=32)],
+    member_count: Annotated[Text, Form(max_length=12)] = "0",
+    buildings: Annotated[Text, Form(max_length=12)] = "0",
+    households: Annotated[Text, Form(max_length=12)] = "0",
 ) -> Response:
     """A new team; on to its page."""
     try:
@@ -164,7 +165,7 @@ def team_page(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    error: Annotated[str | None, Query(max_length=200)] = None,
+    error: Annotated[Text | None, Query(max_length=200)] = None,
 ) -> Response:
     """A team: its counts, its members (masked) and its roster of shifts, the coming ones
     first; forms to add a member or a shift and to report a shift."""
@@ -210,8 +211,8 @@ def add_member_page(
     db: DbSession,
     scope: UserScope,
     actor: RequestActor,
-    name: Annotated[str, Form(max_length=64)],
-    phone: Annotated[str, Form(max_length=32)] = "",
+    name: Annotated[Text, Form(max_length=64)],
+    phone: Annotated[Text, Form(max_length=32)] = "",
 ) -> Response:
     team = service.get_or_raise(db, team_id=team_id, scope=scope)
     try:
@@ -260,10 +261,10 @@ def create_shift_page(
     db: DbSession,
     scope: UserScope,
     actor: RequestActor,
-    starts_at: Annotated[str, Form(max_length=32)],
-    ends_at: Annotated[str, Form(max_length=32)],
+    starts_at: Annotated[Text, Form(max_length=32)],
+    ends_at: Annotated[Text, Form(max_length=32)],
     member_ids: Annotated[list[int] | None, Form()] = None,
-    planned: Annotated[str, Form(max_length=6)] = "0",
+    planned: Annotated[Text, Form(max_length=6)] = "0",
 ) -> Response:
     team = service.get_or_raise(db, team_id=team_id, scope=scope)
     try:
@@ -291,8 +292,8 @@ def report_shift_page(
     db: DbSession,
     scope: UserScope,
     actor: RequestActor,
-    status: Annotated[str, Form(max_length=16)],
-    turned_out: Annotated[str, Form(max_length=6)] = "",
+    status: Annotated[Text, Form(max_length=16)],
+    turned_out: Annotated[Text, Form(max_length=6)] = "",
 ) -> Response:
     shift = service.get_shift_or_raise(db, shift_id=shift_id, scope=scope)
     try:
@@ -315,7 +316,7 @@ def figures_page(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    area: Annotated[str | None, Query(max_length=32)] = None,
+    area: Annotated[Text | None, Query(max_length=32)] = None,
 ) -> Response:
     """The figures of an area of yours (the top of your areas by default) and of the areas
     just below it, against the targets; residents entered per area."""
@@ -343,9 +344,9 @@ def residents_page(
     db: DbSession,
     scope: UserScope,
     actor: RequestActor,
-    area: Annotated[str, Form(max_length=32)],
-    residents: Annotated[str, Form(max_length=12)],
-    households: Annotated[str, Form(max_length=12)] = "0",
+    area: Annotated[Text, Form(max_length=32)],
+    residents: Annotated[Text, Form(max_length=12)],
+    households: Annotated[Text, Form(max_length=12)] = "0",
 ) -> Response:
     found = area_service.get_by_code_or_raise(db, code=area, scope=scope)
     try:

@@ -26,6 +26,7 @@ from fangkong.community.schemas import (
     PublicStatusOut,
     PublicTipIn,
 )
+from fangkong.core.bounds import Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
@@ -34,7 +35,7 @@ from fangkong.http.deps import DbSession, Language, client_address, get_cipher
 
 api_router = APIRouter(prefix="/public/tips", tags=["public"])
 pages_router = APIRouter(include_in_schema=False)
-Receipt = Annotated[str, Path(min_length=1, max_length=20)]
+Receipt = Annotated[Text, Path(min_length=1, max_length=20)]
 #: What a form with its fields (besides the photo) may add to a request's body (bytes).
 FORM_BYTES = 64 * 1024
 #: The largest request the tip routes take: a photo and the form around it.
@@ -120,15 +121,15 @@ def form_token(request: Request) -> FormTokenOut:
 def send_tip(
     request: Request,
     db: DbSession,
-    category: Annotated[str, Form(max_length=16)],
-    text: Annotated[str, Form(max_length=2000)],
-    lon: Annotated[str, Form(max_length=32)],
-    lat: Annotated[str, Form(max_length=32)],
-    token: Annotated[str, Form(max_length=200)],
-    nonce: Annotated[str, Form(max_length=32)],
-    place: Annotated[str, Form(max_length=200)] = "",
-    contact: Annotated[str, Form(max_length=64)] = "",
-    language: Annotated[str, Form(max_length=8)] = "zh-CN",
+    category: Annotated[Text, Form(max_length=16)],
+    text: Annotated[Text, Form(max_length=2000)],
+    lon: Annotated[Text, Form(max_length=32)],
+    lat: Annotated[Text, Form(max_length=32)],
+    token: Annotated[Text, Form(max_length=200)],
+    nonce: Annotated[Text, Form(max_length=32)],
+    place: Annotated[Text, Form(max_length=200)] = "",
+    contact: Annotated[Text, Form(max_length=64)] = "",
+    language: Annotated[Text, Form(max_length=8)] = "zh-CN",
     photo: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Send a tip (multipart form; ``photo``: a JPEG or PNG of at most 3 MiB). Taken: 201
@@ -262,14 +263,14 @@ def tip_send_page(
     request: Request,
     db: DbSession,
     language: Language,
-    category: Annotated[str, Form(max_length=16)] = "",
-    text: Annotated[str, Form(max_length=2000)] = "",
-    lon: Annotated[str, Form(max_length=32)] = "",
-    lat: Annotated[str, Form(max_length=32)] = "",
-    token: Annotated[str, Form(max_length=200)] = "",
-    nonce: Annotated[str, Form(max_length=32)] = "",
-    place: Annotated[str, Form(max_length=200)] = "",
-    contact: Annotated[str, Form(max_length=64)] = "",
+    category: Annotated[Text, Form(max_length=16)] = "",
+    text: Annotated[Text, Form(max_length=2000)] = "",
+    lon: Annotated[Text, Form(max_length=32)] = "",
+    lat: Annotated[Text, Form(max_length=32)] = "",
+    token: Annotated[Text, Form(max_length=200)] = "",
+    nonce: Annotated[Text, Form(max_length=32)] = "",
+    place: Annotated[Text, Form(max_length=200)] = "",
+    contact: Annotated[Text, Form(max_length=64)] = "",
     photo: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """The form sent: the receipt code, or the reason it was rejected."""

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
 
 from fangkong.cases.web import get_calendar
-from fangkong.core.bounds import Offset
+from fangkong.core.bounds import Offset, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
@@ -46,9 +46,9 @@ from fangkong.http.deps import (
 router = APIRouter(prefix="/custody", tags=["custody"], dependencies=[requires(perms.READ)])
 ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 StepId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-Text64 = Annotated[str | None, Query(max_length=64, description="Code or reference contains")]
-AreaCode = Annotated[str | None, Query(max_length=32, description="Area code: its subtree")]
-Sort = Annotated[str | None, Query(max_length=32, description="A column; leading - descends")]
+Text64 = Annotated[Text | None, Query(max_length=64, description="Code or reference contains")]
+AreaCode = Annotated[Text | None, Query(max_length=32, description="Area code: its subtree")]
+Sort = Annotated[Text | None, Query(max_length=32, description="A column; leading - descends")]
 Overdue = Annotated[Literal["yes", "no"] | None, Query(description="Past its stage's deadline")]
 
 

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
+from fangkong.core.bounds import Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
@@ -103,17 +104,17 @@ def create_item_page(
     scope: UserScope,
     language: Language,
     actor: RequestActor,
-    code: Annotated[str, Form(max_length=32)],
-    category: Annotated[str, Form(max_length=16)],
-    ref_kind: Annotated[str, Form(max_length=16)],
-    ref_number: Annotated[str, Form(max_length=48)],
-    area: Annotated[str, Form(max_length=32)],
-    received_at: Annotated[str, Form(max_length=32)],
-    handled_by: Annotated[str, Form(max_length=64)],
-    quantity: Annotated[str, Form(max_length=12)] = "1",
-    unit: Annotated[str, Form(max_length=16)] = "piece",
-    description: Annotated[str, Form(max_length=500)] = "",
-    location: Annotated[str, Form(max_length=128)] = "",
+    code: Annotated[Text, Form(max_length=32)],
+    category: Annotated[Text, Form(max_length=16)],
+    ref_kind: Annotated[Text, Form(max_length=16)],
+    ref_number: Annotated[Text, Form(max_length=48)],
+    area: Annotated[Text, Form(max_length=32)],
+    received_at: Annotated[Text, Form(max_length=32)],
+    handled_by: Annotated[Text, Form(max_length=64)],
+    quantity: Annotated[Text, Form(max_length=12)] = "1",
+    unit: Annotated[Text, Form(max_length=16)] = "piece",
+    description: Annotated[Text, Form(max_length=500)] = "",
+    location: Annotated[Text, Form(max_length=128)] = "",
 ) -> Response:
     """A new item with its ``received`` step; on to its page."""
     try:
@@ -227,11 +228,11 @@ def record_step_page(
     scope: UserScope,
     language: Language,
     actor: RequestActor,
-    stage: Annotated[str, Form(max_length=16)],
-    occurred_at: Annotated[str, Form(max_length=32)],
-    handled_by: Annotated[str, Form(max_length=64)],
-    location: Annotated[str, Form(max_length=128)] = "",
-    document: Annotated[str, Form(max_length=64)] = "",
+    stage: Annotated[Text, Form(max_length=16)],
+    occurred_at: Annotated[Text, Form(max_length=32)],
+    handled_by: Annotated[Text, Form(max_length=64)],
+    location: Annotated[Text, Form(max_length=128)] = "",
+    document: Annotated[Text, Form(max_length=64)] = "",
 ) -> Response:
     item = service.get_or_raise(db, item_id=item_id, scope=scope)
     try:
@@ -276,11 +277,11 @@ def correct_step_page(
     db: DbSession,
     scope: UserScope,
     actor: RequestActor,
-    void: Annotated[str, Form(max_length=4)] = "",
-    occurred_at: Annotated[str, Form(max_length=32)] = "",
-    handled_by: Annotated[str, Form(max_length=64)] = "",
-    location: Annotated[str | None, Form(max_length=128)] = None,
-    document: Annotated[str | None, Form(max_length=64)] = None,
+    void: Annotated[Text, Form(max_length=4)] = "",
+    occurred_at: Annotated[Text, Form(max_length=32)] = "",
+    handled_by: Annotated[Text, Form(max_length=64)] = "",
+    location: Annotated[Text | None, Form(max_length=128)] = None,
+    document: Annotated[Text | None, Form(max_length=64)] = None,
 ) -> Response:
     item = service.get_or_raise(db, item_id=item_id, scope=scope)
     try:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
 from sqlalchemy import select
 
 from fangkong.areas import service as area_service
-from fangkong.core.bounds import AwareMoment, Latitude, Longitude, Offset
+from fangkong.core.bounds import AwareMoment, Latitude, Longitude, Offset, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
@@ -104,10 +104,10 @@ def _query(
     return table.query(sort=sort, values=values)
 
 
-Text64 = Annotated[str | None, Query(max_length=64, description="Code or name contains")]
-AreaCode = Annotated[str | None, Query(max_length=32, description="Area code: its subtree")]
+Text64 = Annotated[Text | None, Query(max_length=64, description="Code or name contains")]
+AreaCode = Annotated[Text | None, Query(max_length=32, description="Area code: its subtree")]
 Sort = Annotated[
-    str | None,
+    Text | None,
     Query(
         max_length=32,
         description="code, name, device_type, owner_kind, zone_type, networked, status, "

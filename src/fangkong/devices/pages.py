@@ -14,6 +14,7 @@ from sqlalchemy import select
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
 from fangkong.core import auth
+from fangkong.core.bounds import Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
@@ -298,7 +299,7 @@ def device_page(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    outcome: Annotated[str | None, Query(max_length=16)] = None,
+    outcome: Annotated[Text | None, Query(max_length=16)] = None,
 ) -> Response:
     """A device (一机一档): what, where, whose, its status and its history; a status report."""
     device = register.get_or_raise(db, device_id=device_id, scope=scope)
@@ -353,7 +354,7 @@ def figures_page(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    area: Annotated[str | None, Query(max_length=32)] = None,
+    area: Annotated[Text | None, Query(max_length=32)] = None,
 ) -> Response:
     """The figures of an area of yours (the top of your areas by default) and of the areas
     just below it, per zone type, against the targets; the key facilities' coverage."""

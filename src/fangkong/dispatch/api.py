@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fangkong.areas import service as area_service
 from fangkong.core import auth
-from fangkong.core.bounds import Id, Moment
+from fangkong.core.bounds import Id, Moment, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput, NotFound, Unauthorized
 from fangkong.core.i18n import translate
@@ -632,7 +632,7 @@ def response_kpis(
     scope: UserScope,
     start: Moment,
     end: Moment,
-    area: Annotated[str | None, Query(max_length=32)] = None,
+    area: Annotated[Text | None, Query(max_length=32)] = None,
     basis: Literal["dispatch", "call"] = "dispatch",
 ) -> KpisOut:
     """Response-ring KPIs of the incidents received in [start, end) in an area of yours:

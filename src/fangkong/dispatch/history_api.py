@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from fangkong.core.bounds import Moment, Offset
+from fangkong.core.bounds import Moment, Offset, Text
 from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
@@ -44,7 +44,7 @@ def incident_query(
     scope: UserScope,
     language: Language,
     q: Annotated[
-        str | None,
+        Text | None,
         Query(
             max_length=history.MAX_TEXT,
             description="Text: the incident's number, a standard address's code or text, or an "
@@ -54,16 +54,16 @@ def incident_query(
     status: IncidentStatus | None = None,
     open: Annotated[bool | None, Query(description="Open (true) or ended (false)")] = None,
     priority: Priority | None = None,
-    category: Annotated[str | None, Query(max_length=32)] = None,
+    category: Annotated[Text | None, Query(max_length=32)] = None,
     source: Source | None = None,
-    area: Annotated[str | None, Query(max_length=32, description="Area code: its subtree")] = None,
+    area: Annotated[Text | None, Query(max_length=32, description="Area code: its subtree")] = None,
     received_from: Annotated[
         Moment | None, Query(description="Received at or after (ISO 8601 with a zone)")
     ] = None,
     received_to: Annotated[
         Moment | None, Query(description="Received before (ISO 8601 with a zone)")
     ] = None,
-    sort: Annotated[str | None, Query(max_length=32, description=SORT_HELP)] = None,
+    sort: Annotated[Text | None, Query(max_length=32, description=SORT_HELP)] = None,
 ) -> tuple[Table, TableQuery]:
     """The history's table and the query of the request's parameters (checked by the table:
     a category not in the taxonomy, an undeclared sort are 422; an area outside your areas

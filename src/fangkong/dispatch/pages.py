@@ -14,7 +14,7 @@ from sqlalchemy import select
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area, AreaLevel
 from fangkong.core import auth
-from fangkong.core.bounds import Day, Id, Latitude, Longitude
+from fangkong.core.bounds import Day, Id, Latitude, Longitude, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput, NotFound
 from fangkong.core.i18n import translate
@@ -214,15 +214,15 @@ def intake_form(
     scope: UserScope,
     actor: RequestActor,
     language: Language,
-    key: Annotated[str, Form()],
-    kind: Annotated[str, Form()],
+    key: Annotated[Text, Form()],
+    kind: Annotated[Text, Form()],
     priority: Annotated[Priority, Form()],
     source: Annotated[Source, Form()],
-    lon: Annotated[str, Form()] = "",
-    lat: Annotated[str, Form()] = "",
-    address_code: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-    caller_contact: Annotated[str, Form()] = "",
+    lon: Annotated[Text, Form()] = "",
+    lat: Annotated[Text, Form()] = "",
+    address_code: Annotated[Text, Form()] = "",
+    description: Annotated[Text, Form()] = "",
+    caller_contact: Annotated[Text, Form()] = "",
 ) -> Response:
     """Record an incident from the console; the board shows it (PRG: no resubmit on reload)."""
     category, _, subtype = kind.partition("/")
@@ -454,7 +454,7 @@ def move_form(
     actor: RequestActor,
     language: Language,
     to: Annotated[IncidentStatus, Form()],
-    note: Annotated[str, Form(max_length=2000)] = "",
+    note: Annotated[Text, Form(max_length=2000)] = "",
 ) -> Response:
     incident = service.get_or_raise(db, incident_id=incident_id, scope=scope)
     try:
@@ -509,7 +509,7 @@ def kpi_page(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    area: Annotated[str | None, Query(max_length=32)] = None,
+    area: Annotated[Text | None, Query(max_length=32)] = None,
     start: Day | None = None,
     end: Day | None = None,
     basis: Literal["dispatch", "call"] = "dispatch",
@@ -646,8 +646,8 @@ def replay_run(
     scope: UserScope,
     actor: RequestActor,
     language: Language,
-    day: Annotated[str, Form()],
-    area_code: Annotated[str, Form()] = "",
+    day: Annotated[Text, Form()],
+    area_code: Annotated[Text, Form()] = "",
     turnout_s: Annotated[float, Form(ge=0.0, le=replay_service.MAX_TURNOUT_S)] = 0.0,
 ) -> HTMLResponse:
     """Run a replay; htmx swaps the report in (a plain form post gets the whole page)."""

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import Path, Query, Request, UploadFile
 
+from fangkong.core.bounds import Text
 from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.events._common import MAX_IMPORT_BYTES
 from fangkong.events.schemas import ImportOut, RowErrorOut
@@ -18,7 +19,7 @@ from fangkong.network import service as network_service
 RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Format = Annotated[Literal["csv", "xlsx"], Query()]
-Sort = Annotated[str | None, Query(max_length=32, description="A column; a leading - descends")]
+Sort = Annotated[Text | None, Query(max_length=32, description="A column; a leading - descends")]
 
 
 def import_out(report: ImportReport) -> ImportOut:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
-from fangkong.core.bounds import AwareMoment, Offset
+from fangkong.core.bounds import AwareMoment, Offset, Text
 from fangkong.core.db import utcnow
 from fangkong.core.i18n import translate
 from fangkong.events import importing, listing, plans_api, register, rings
@@ -49,7 +49,9 @@ from fangkong.http.deps import (
 )
 
 router = APIRouter(dependencies=[requires(perms.READ)])
-Text64 = Annotated[str | None, Query(max_length=64, description="Code, name or organiser contains")]
+Text64 = Annotated[
+    Text | None, Query(max_length=64, description="Code, name or organiser contains")
+]
 
 
 # --- events ------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fangkong.cases import service as cases
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
-from fangkong.core.bounds import AwareMoment, Offset
+from fangkong.core.bounds import AwareMoment, Offset, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
@@ -50,7 +50,7 @@ from fangkong.http.deps import (
 )
 
 router = APIRouter(dependencies=[requires(perms.READ)])
-Text64 = Annotated[str | None, Query(max_length=64, description="Code or name contains")]
+Text64 = Annotated[Text | None, Query(max_length=64, description="Code or name contains")]
 
 
 # --- emergency plans ---------------------------------------------------------------------------
@@ -60,7 +60,7 @@ Text64 = Annotated[str | None, Query(max_length=64, description="Code or name co
 def list_plans(
     db: DbSession,
     scope: UserScope,
-    category: Annotated[str | None, Query(max_length=32)] = None,
+    category: Annotated[Text | None, Query(max_length=32)] = None,
     q: Text64 = None,
     limit: Limit = 50,
     offset: Offset = 0,

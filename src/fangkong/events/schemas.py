@@ -135,7 +135,7 @@ class TierIn(BaseModel):
 class PlanIn(BaseModel):
     code: Code
     name: Name
-    category: Annotated[str, Field(min_length=1, max_length=32)]
+    category: Annotated[Text, Field(min_length=1, max_length=32)]
     level: Annotated[int, NotBool, Field(ge=1, le=4)]
     area_code: Annotated[Text, Field(min_length=1, max_length=32)]
     tiers: list[TierIn] = Field(min_length=1, max_length=10)
@@ -187,7 +187,7 @@ class DrillIn(BaseModel):
     plan_id: Id
     lon: Longitude
     lat: Latitude
-    subtype: Annotated[str, Field(min_length=1, max_length=32)] = "other"
+    subtype: Annotated[Text, Field(min_length=1, max_length=32)] = "other"
     priority: Priority | None = None
 
 

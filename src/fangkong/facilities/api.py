@@ -16,7 +16,7 @@ from fangkong.cases import service as cases
 from fangkong.cases.models import Case
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
-from fangkong.core.bounds import Offset
+from fangkong.core.bounds import Offset, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
@@ -106,10 +106,10 @@ def facility_out(
     )
 
 
-Text64 = Annotated[str | None, Query(max_length=64, description="Code, name or address contains")]
-AreaCode = Annotated[str | None, Query(max_length=32, description="Area code: its subtree")]
+Text64 = Annotated[Text | None, Query(max_length=64, description="Code, name or address contains")]
+AreaCode = Annotated[Text | None, Query(max_length=32, description="Area code: its subtree")]
 Sort = Annotated[
-    str | None,
+    Text | None,
     Query(
         max_length=32,
         description="code, name, facility_type, staff_count, guards_full_time, the protection "
@@ -237,7 +237,8 @@ def facility_rates(
     language: Language,
     area: AreaCode = None,
     facility_type: Annotated[
-        str | None, Query(max_length=24, description="A facility type, or all (default: every row)")
+        Text | None,
+        Query(max_length=24, description="A facility type, or all (default: every row)"),
     ] = None,
 ) -> list[RateOut]:
     """Per area of your areas (every level; under ``area`` if given) and facility type
@@ -297,7 +298,7 @@ def list_rules(db: DbSession) -> list[RuleOut]:
 
 @router.put("/rules/{code}", response_model=RuleOut, dependencies=[requires(perms.RULES)])
 def save_rule(
-    code: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,47}$")],
+    code: Annotated[Text, Path(pattern=r"^[a-z][a-z0-9_]{0,47}$")],
     body: RuleIn,
     db: DbSession,
     actor: RequestActor,
@@ -311,7 +312,7 @@ def save_rule(
 
 @router.delete("/rules/{code}", status_code=204, dependencies=[requires(perms.RULES)])
 def reset_rule(
-    code: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,47}$")],
+    code: Annotated[Text, Path(pattern=r"^[a-z][a-z0-9_]{0,47}$")],
     db: DbSession,
     actor: RequestActor,
 ) -> Response:

@@ -15,6 +15,7 @@ from fangkong.areas.models import Area
 from fangkong.cases import service as cases
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
+from fangkong.core.bounds import Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
@@ -290,7 +291,7 @@ def open_inspection_page(
     user: CurrentUser,
     scope: UserScope,
     actor: RequestActor,
-    trigger: Annotated[str, Form(max_length=16)] = "periodic",
+    trigger: Annotated[Text, Form(max_length=16)] = "periodic",
 ) -> Response:
     """Open an inspection of the facility; on to its case."""
     auth.require(user, "cases.create")
@@ -318,8 +319,8 @@ def rates_page(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    area: Annotated[str | None, Query(max_length=32)] = None,
-    facility_type: Annotated[str | None, Query(max_length=24)] = None,
+    area: Annotated[Text | None, Query(max_length=32)] = None,
+    facility_type: Annotated[Text | None, Query(max_length=24)] = None,
 ) -> Response:
     """Rates of an area of yours (the top of your areas by default) and of the areas just
     below it: compliant share, inspected this quarter, overdue rectifications; the rules."""

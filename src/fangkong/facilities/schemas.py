@@ -100,7 +100,7 @@ class RuleOut(RuleIn):
 
 class InspectionIn(BaseModel):
     trigger: Literal["periodic", "rule_failure", "spot_check", "referral"] = "periodic"
-    rules: list[Annotated[str, Field(max_length=48)]] | None = Field(
+    rules: list[Annotated[Text, Field(max_length=48)]] | None = Field(
         default=None,
         max_length=16,
         description="The failed rules it is about; left out with rule_failure: every rule "

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from fangkong.cases.web import calendar_of
 from fangkong.core import audit
+from fangkong.core.bounds import Text
 from fangkong.core.db import utcnow
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
@@ -64,11 +65,11 @@ TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 router = APIRouter(prefix="/indicators", tags=["indicators"], dependencies=[requires(perms.READ)])
 
 PeriodQuery = Annotated[
-    str | None,
+    Text | None,
     Query(max_length=7, description="YYYY-MM (a month) or YYYY (a year); this month if left out"),
 ]
-AreaCode = Annotated[str | None, Query(max_length=32, description="Area code; the top of yours")]
-IndicatorQuery = Annotated[str, Query(min_length=1, max_length=64, description="Indicator id")]
+AreaCode = Annotated[Text | None, Query(max_length=32, description="Area code; the top of yours")]
+IndicatorQuery = Annotated[Text, Query(min_length=1, max_length=64, description="Indicator id")]
 
 
 def _period(request: Request, value: str | None) -> Period:
@@ -132,7 +133,7 @@ def list_figures(
     scope: UserScope,
     period: PeriodQuery = None,
     area: AreaCode = None,
-    indicator: Annotated[str | None, Query(max_length=64)] = None,
+    indicator: Annotated[Text | None, Query(max_length=64)] = None,
 ) -> list[FigureOut]:
     """Every figure of the period in your areas (under ``area`` if given; one ``indicator``
     if given), each with its target and traffic light (met, near, missed, none)."""
@@ -160,7 +161,7 @@ def export_figures(
     language: Language,
     period: PeriodQuery = None,
     area: AreaCode = None,
-    indicator: Annotated[str | None, Query(max_length=64)] = None,
+    indicator: Annotated[Text | None, Query(max_length=64)] = None,
     format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
 ) -> Response:
     """The figures of ``GET /indicators/figures`` as CSV or XLSX (audited)."""
@@ -286,7 +287,7 @@ def list_records(
     indicator: IndicatorQuery,
     area: AreaCode = None,
     period: PeriodQuery = None,
-    sort: Annotated[str | None, Query(max_length=32)] = None,
+    sort: Annotated[Text | None, Query(max_length=32)] = None,
     page: Annotated[int, Query(ge=1, le=tables.MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=tables.MAX_PER_PAGE)] = 50,
 ) -> RecordPage:
@@ -351,7 +352,7 @@ def _setting_out(row: Any) -> TargetSettingOut:
 def list_targets(
     db: DbSession,
     scope: UserScope,
-    indicator: Annotated[str | None, Query(max_length=64)] = None,
+    indicator: Annotated[Text | None, Query(max_length=64)] = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> list[TargetSettingOut]:
     """Every target setting (the history, latest first) for your areas and for every area;
@@ -408,8 +409,8 @@ def _input_out(row: Any) -> InputOut:
 def list_inputs(
     db: DbSession,
     scope: UserScope,
-    period: Annotated[str | None, Query(max_length=7)] = None,
-    indicator: Annotated[str | None, Query(max_length=64)] = None,
+    period: Annotated[Text | None, Query(max_length=7)] = None,
+    indicator: Annotated[Text | None, Query(max_length=64)] = None,
 ) -> list[InputOut]:
     """Manual inputs of your areas, every entry (the latest counts), latest first."""
     when = parse(period) if period else None
@@ -574,7 +575,7 @@ def report(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    kind: Annotated[str, Query(max_length=16, description="bulletin or annual")] = "bulletin",
+    kind: Annotated[Text, Query(max_length=16, description="bulletin or annual")] = "bulletin",
     period: PeriodQuery = None,
     area: AreaCode = None,
     format: Annotated[Literal["pdf", "xlsx"], Query()] = "pdf",

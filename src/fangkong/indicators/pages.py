@@ -16,7 +16,7 @@ from sqlalchemy import select
 from fangkong.areas.models import Area
 from fangkong.cases.web import calendar_of
 from fangkong.core import auth
-from fangkong.core.bounds import Day, check_text
+from fangkong.core.bounds import Day, Text, check_text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
@@ -41,8 +41,8 @@ from fangkong.indicators.service import area_or_top
 from fangkong.indicators.web import report_file
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
-PeriodQuery = Annotated[str | None, Query(max_length=7)]
-AreaQuery = Annotated[str | None, Query(max_length=32)]
+PeriodQuery = Annotated[Text | None, Query(max_length=7)]
+AreaQuery = Annotated[Text | None, Query(max_length=32)]
 
 
 def _period(request: Request, value: str | None) -> Period:
@@ -150,7 +150,7 @@ def trend_page(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    indicator: Annotated[str, Query(min_length=1, max_length=64)],
+    indicator: Annotated[Text, Query(min_length=1, max_length=64)],
     area: AreaQuery = None,
     period: PeriodQuery = None,
 ) -> Response:
@@ -194,7 +194,7 @@ def records_page(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    indicator: Annotated[str, Query(min_length=1, max_length=64)],
+    indicator: Annotated[Text, Query(min_length=1, max_length=64)],
     area: AreaQuery = None,
     period: PeriodQuery = None,
 ) -> Response:
@@ -286,11 +286,11 @@ def target_form(
     db: DbSession,
     scope: UserScope,
     actor: RequestActor,
-    indicator_id: Annotated[str, Form(max_length=64)],
+    indicator_id: Annotated[Text, Form(max_length=64)],
     year: Annotated[int, Form(ge=2000, le=2100)],
-    value: Annotated[str, Form(max_length=32)] = "",
-    area_code: Annotated[str, Form(max_length=32)] = "",
-    note: Annotated[str, Form(max_length=255)] = "",
+    value: Annotated[Text, Form(max_length=32)] = "",
+    area_code: Annotated[Text, Form(max_length=32)] = "",
+    note: Annotated[Text, Form(max_length=255)] = "",
 ) -> Response:
     """A target set from the catalogue page (a share in percent there); back to it."""
     decl = targets.get_or_raise(indicator_id)
@@ -316,10 +316,10 @@ def input_form(
     db: DbSession,
     scope: UserScope,
     actor: RequestActor,
-    indicator_id: Annotated[str, Form(max_length=64)],
-    area_code: Annotated[str, Form(max_length=32)],
-    period: Annotated[str, Form(max_length=7)],
-    value: Annotated[str, Form(max_length=32)],
+    indicator_id: Annotated[Text, Form(max_length=64)],
+    area_code: Annotated[Text, Form(max_length=32)],
+    period: Annotated[Text, Form(max_length=7)],
+    value: Annotated[Text, Form(max_length=32)],
 ) -> Response:
     """A manual input entered from the catalogue page (a share in percent there)."""
     decl = targets.get_or_raise(indicator_id)
@@ -394,12 +394,12 @@ def task_form(
     db: DbSession,
     scope: UserScope,
     actor: RequestActor,
-    code: Annotated[str, Form(min_length=1, max_length=32)],
-    title: Annotated[str, Form(min_length=1, max_length=200)],
-    responsible_unit: Annotated[str, Form(min_length=1, max_length=128)],
-    area_code: Annotated[str, Form(min_length=1, max_length=32)],
+    code: Annotated[Text, Form(min_length=1, max_length=32)],
+    title: Annotated[Text, Form(min_length=1, max_length=200)],
+    responsible_unit: Annotated[Text, Form(min_length=1, max_length=128)],
+    area_code: Annotated[Text, Form(min_length=1, max_length=32)],
     deadline: Annotated[Day, Form()],
-    indicator_ids: Annotated[list[str] | None, Form(max_length=20)] = None,
+    indicator_ids: Annotated[list[Text] | None, Form(max_length=20)] = None,
 ) -> Response:
     """A task added from the ledger's page."""
     tasks.create(
@@ -463,7 +463,7 @@ def report_page(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    kind: Annotated[str, Query(max_length=16)] = "bulletin",
+    kind: Annotated[Text, Query(max_length=16)] = "bulletin",
     period: PeriodQuery = None,
     area: AreaQuery = None,
     format: Annotated[Literal["pdf", "xlsx"], Query()] = "pdf",

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from fangkong.areas.models import Area
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
-from fangkong.core.bounds import AwareMoment, Offset
+from fangkong.core.bounds import AwareMoment, Offset, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
@@ -79,7 +79,7 @@ from fangkong.materials.units import from_milli
 
 router = APIRouter(prefix="/materials", tags=["materials"], dependencies=[requires(perms.READ)])
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-Code = Annotated[str | None, Query(max_length=32)]
+Code = Annotated[Text | None, Query(max_length=32)]
 
 
 def material_out(m: Material) -> MaterialOut:
@@ -204,7 +204,7 @@ def create_material(body: MaterialIn, db: DbSession, actor: RequestActor) -> Mat
 # --- holders and sites ------------------------------------------------------------------------
 
 HolderSort = Annotated[
-    str | None,
+    Text | None,
     Query(
         max_length=32,
         description="code, name, kind, licence_no, licence_until, area, "
@@ -243,7 +243,7 @@ def list_holders(
     db: DbSession,
     scope: UserScope,
     language: Language,
-    q: Annotated[str | None, Query(max_length=64, description="Code, name or licence")] = None,
+    q: Annotated[Text | None, Query(max_length=64, description="Code, name or licence")] = None,
     kind: HolderKind | None = None,
     material_class: MaterialClass | None = None,
     area: Code = None,
@@ -269,7 +269,7 @@ def export_holders(
     user: CurrentUser,
     scope: UserScope,
     language: Language,
-    q: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[Text | None, Query(max_length=64)] = None,
     kind: HolderKind | None = None,
     material_class: MaterialClass | None = None,
     area: Code = None,
@@ -383,7 +383,7 @@ def create_site(body: SiteIn, db: DbSession, scope: UserScope, actor: RequestAct
 # --- the ledger --------------------------------------------------------------------------------
 
 MovementSort = Annotated[
-    str | None,
+    Text | None,
     Query(
         max_length=32,
         description="id, holder_code, site_code, material_code, kind, "
@@ -424,7 +424,7 @@ def list_movements(
     holder_code: Code = None,
     kind: MovementKind | None = None,
     material_code: Code = None,
-    document_no: Annotated[str | None, Query(max_length=64)] = None,
+    document_no: Annotated[Text | None, Query(max_length=64)] = None,
     start: AwareMoment | None = None,
     end: AwareMoment | None = None,
     effective: Annotated[
@@ -460,7 +460,7 @@ def export_movements(
     holder_code: Code = None,
     kind: MovementKind | None = None,
     material_code: Code = None,
-    document_no: Annotated[str | None, Query(max_length=64)] = None,
+    document_no: Annotated[Text | None, Query(max_length=64)] = None,
     effective: bool | None = None,
     sort: MovementSort = None,
     format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",

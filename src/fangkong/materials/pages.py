@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
-from fangkong.core.bounds import Day
+from fangkong.core.bounds import Day, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
@@ -113,7 +113,7 @@ def import_page(
     language: Language,
     actor: RequestActor,
     file: Annotated[UploadFile, File()],
-    kind: Annotated[str, Form(max_length=16)],
+    kind: Annotated[Text, Form(max_length=16)],
 ) -> Response:
     data = file.file.read(MAX_IMPORT_BYTES + 1)
     try:
@@ -418,7 +418,7 @@ def reconciliation_page(
     language: Language,
     start: Day | None = None,
     end: Day | None = None,
-    holder: Annotated[str | None, Query(max_length=32)] = None,
+    holder: Annotated[Text | None, Query(max_length=32)] = None,
     opened: Annotated[int | None, Query(ge=0, le=100_000)] = None,
 ) -> Response:
     """账实核对 of a period (days in the county's zone, both included; this month so far by
@@ -488,7 +488,7 @@ def open_cases_page(
     actor: RequestActor,
     start: Annotated[Day, Form()],
     end: Annotated[Day, Form()],
-    holder: Annotated[str, Form(max_length=32)] = "",
+    holder: Annotated[Text, Form(max_length=32)] = "",
 ) -> Response:
     """Open a case for each discrepancy of the period that has none; back to the page."""
     auth.require(user, "cases.create")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from fangkong.areas.coords import CoordSystem
-from fangkong.core.bounds import Latitude, Longitude
+from fangkong.core.bounds import Latitude, Longitude, Text
 from fangkong.core.errors import InvalidInput
 from fangkong.http.deps import CurrentUser, get_settings
 from fangkong.network import service
@@ -40,7 +40,7 @@ def isochrone(
     user: CurrentUser,
     lon: Longitude,
     lat: Latitude,
-    thresholds: Annotated[str, Query(description="Seconds, comma-separated")] = "60,180,300",
+    thresholds: Annotated[Text, Query(description="Seconds, comma-separated")] = "60,180,300",
     crs: CoordSystem = CoordSystem.WGS84,
 ) -> dict[str, Any]:
     """Rings reachable by road from a point within each threshold (GeoJSON polygons)."""

@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
-from fangkong.core.bounds import AwareMoment
+from fangkong.core.bounds import AwareMoment, Text
 from fangkong.planning.analysis_models import AnalysisKind
 from fangkong.planning.hotspot_runs import MAX_PERMUTATIONS
 from fangkong.planning.schemas import Code, Number
 
-Category = Annotated[str, Field(min_length=1, max_length=32)]
+Category = Annotated[Text, Field(min_length=1, max_length=32)]
 HourOfWeek = Annotated[StrictInt, Field(ge=0, le=167)]
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StrictFloat, StrictInt
 
+from fangkong.core.bounds import Text
 from fangkong.dispatch.models import UnitType
 from fangkong.planning import coverage, placement, ring
 from fangkong.planning.demand import MAX_COLUMN
@@ -46,7 +47,7 @@ class DemandIn(BaseModel):
     priority_weights: dict[
         Literal["P1", "P2", "P3", "P4"], Annotated[Number, Field(ge=0, le=1000)]
     ] = Field(default_factory=dict, description="Weight per priority (default P1 4 … P4 1)")
-    weight_column: Annotated[str, Field(min_length=1, max_length=MAX_COLUMN)] | None = Field(
+    weight_column: Annotated[Text, Field(min_length=1, max_length=MAX_COLUMN)] | None = Field(
         default=None, description="Weight addresses by this imported column (e.g. households)"
     )
     unit_type: UnitType = Field(default=UnitType.CAR, description="Travel as this unit type")
@@ -159,7 +160,7 @@ class CompareIn(DemandIn):
 
 
 class ScenarioReplayIn(BaseModel):
-    day: Annotated[str, Field(min_length=10, max_length=10)] = Field(examples=["2026-05-01"])
+    day: Annotated[Text, Field(min_length=10, max_length=10)] = Field(examples=["2026-05-01"])
     area_code: Code | None = None
     units_per_added_site: Annotated[StrictInt, Field(ge=0, le=10)] = 1
     turnout_s: Annotated[Number, Field(ge=0, le=600)] = 0.0

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from fangkong.areas.models import Area
 from fangkong.core import auth, login, permissions, totp
 from fangkong.core.audit import Actor
-from fangkong.core.bounds import Id
+from fangkong.core.bounds import Id, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput, NotFound, Throttled, Unauthorized
 from fangkong.core.i18n import translate
@@ -46,7 +46,7 @@ from fangkong.web.schemas import UserIn
 router = APIRouter(include_in_schema=False)
 #: How long a login may wait between its password and its second factor.
 PENDING_S = 300
-CsrfField = Annotated[str, Form()]
+CsrfField = Annotated[Text, Form()]
 
 
 def _refused(request: Request, template: str, error: FangkongError, **context: Any) -> Response:
@@ -67,7 +67,7 @@ def _refused(request: Request, template: str, error: FangkongError, **context: A
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, language: Language, next: str | None = None) -> Response:
+def login_form(request: Request, language: Language, next: Text | None = None) -> Response:
     return render(request, "login.html", language=language, next=_safe_next(next), error=None)
 
 
@@ -76,10 +76,10 @@ def login_submit(
     request: Request,
     db: DbSession,
     language: Language,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
+    username: Annotated[Text, Form()],
+    password: Annotated[Text, Form()],
     csrf_token: CsrfField = "",
-    next: Annotated[str, Form()] = "/",
+    next: Annotated[Text, Form()] = "/",
 ) -> Response:
     """The password; then the session, or the second factor's step."""
     require_csrf(request, csrf_token or None)
@@ -142,7 +142,7 @@ def code_submit(
     request: Request,
     db: DbSession,
     language: Language,
-    code: Annotated[str, Form(max_length=16)],
+    code: Annotated[Text, Form(max_length=16)],
     csrf_token: CsrfField = "",
 ) -> Response:
     """The one-time code: the session begins."""
@@ -172,7 +172,7 @@ def _enrolment_page(
     *,
     user: User,
     language: str,
-    action: str,
+    action: Text,
     error: FangkongError | None = None,
     **context: Any,
 ) -> Response:
@@ -212,7 +212,7 @@ def enrol_submit(
     request: Request,
     db: DbSession,
     language: Language,
-    code: Annotated[str, Form(max_length=16)],
+    code: Annotated[Text, Form(max_length=16)],
     csrf_token: CsrfField = "",
 ) -> Response:
     """A code of the new secret: the second factor is enrolled and the session begins."""
@@ -282,8 +282,8 @@ def account_password(
     user: CurrentUser,
     actor: RequestActor,
     language: Language,
-    current_password: Annotated[str, Form(max_length=256)],
-    new_password: Annotated[str, Form(max_length=256)],
+    current_password: Annotated[Text, Form(max_length=256)],
+    new_password: Annotated[Text, Form(max_length=256)],
 ) -> Response:
     """A new password: the user's other sessions end, this one goes on."""
     try:
@@ -323,7 +323,7 @@ def account_totp_submit(
     user: CurrentUser,
     actor: RequestActor,
     language: Language,
-    code: Annotated[str, Form(max_length=16)],
+    code: Annotated[Text, Form(max_length=16)],
 ) -> Response:
     try:
         login.confirm_enrolment(db, user=user, code=code, cipher=get_cipher(request), actor=actor)
@@ -505,7 +505,7 @@ def user_role(
 
 @router.post("/users/{user_id:int}/{action}", dependencies=_MANAGE)
 def user_action(
-    user_id: Id, action: str, db: DbSession, scope: UserScope, actor: RequestActor
+    user_id: Id, action: Text, db: DbSession, scope: UserScope, actor: RequestActor
 ) -> Response:
     """deactivate, activate, unlock or reset-totp a user of one's areas."""
     target = managed_user(db, user_id, scope)

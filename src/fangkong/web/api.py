@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from fangkong.areas.models import Area
 from fangkong.core import audit, auth, login, permissions
 from fangkong.core.audit import Actor
-from fangkong.core.bounds import Id
+from fangkong.core.bounds import Id, Text
 from fangkong.core.errors import Forbidden, NotFound, Throttled, Unauthorized
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope, whole_tree
@@ -175,8 +175,8 @@ def list_audit(
     db: DbSession,
     user: CurrentUser,
     scope: UserScope,
-    entity: str | None = None,
-    action: str | None = None,
+    entity: Text | None = None,
+    action: Text | None = None,
     limit: int = 200,
 ) -> list[AuditEventOut]:
     """The newest audit events first: those of your areas, your own, and (to readers of the

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from fangkong.cases import permissions as case_perms
 from fangkong.core import auth, permissions
+from fangkong.core.bounds import Text
 from fangkong.core.config import LANGUAGES
 from fangkong.core.errors import Unauthorized
 from fangkong.core.i18n import translate
@@ -46,7 +47,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/lang/{code}")
-def switch_language(code: str, request: Request) -> Response:
+def switch_language(code: Text, request: Request) -> Response:
     target = _safe_next(
         request.headers.get("referer") and urlparse(request.headers["referer"]).path
     )

@@ -7,13 +7,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fangkong.core.bounds import Text
 from fangkong.core.models import Role
 
 
 class TokenIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
-    name: str = Field(default="api", max_length=64, description="A label for this token")
+    username: Text = Field(min_length=1, max_length=64)
+    password: Text = Field(min_length=1, max_length=256)
+    name: Text = Field(default="api", max_length=64, description="A label for this token")
     ttl_hours: int = Field(
         default=24,
         ge=1,
@@ -21,7 +22,7 @@ class TokenIn(BaseModel):
         description="Hours until it expires: every token expires, at most after the "
         "installation's token_max_ttl_hours (30 days by default)",
     )
-    totp_code: str | None = Field(
+    totp_code: Text | None = Field(
         default=None,
         max_length=16,
         description="The one-time code of your second factor, where your account has one",
@@ -49,8 +50,8 @@ class TokenInfoOut(BaseModel):
 
 
 class PasswordChangeIn(BaseModel):
-    current_password: str = Field(min_length=1, max_length=256)
-    new_password: str = Field(min_length=1, max_length=256)
+    current_password: Text = Field(min_length=1, max_length=256)
+    new_password: Text = Field(min_length=1, max_length=256)
 
 
 class RoleIn(BaseModel):
@@ -65,7 +66,7 @@ class TotpEnrolmentOut(BaseModel):
 
 
 class TotpCodeIn(BaseModel):
-    code: str = Field(min_length=1, max_length=16)
+    code: Text = Field(min_length=1, max_length=16)
 
 
 class UserOut(BaseModel):
@@ -84,14 +85,14 @@ class UserOut(BaseModel):
 
 
 class UserIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    display_name: str = Field(min_length=1, max_length=128)
-    password: str = Field(
+    username: Text = Field(min_length=1, max_length=64)
+    display_name: Text = Field(min_length=1, max_length=128)
+    password: Text = Field(
         min_length=1, max_length=256, description="At least 10 characters, not a common one"
     )
     role: Role
-    area_codes: list[str] = Field(min_length=1)
-    phone: str | None = Field(default=None, max_length=32)
+    area_codes: list[Text] = Field(min_length=1)
+    phone: Text | None = Field(default=None, max_length=32)
 
 
 class PhoneOut(BaseModel):
