@@ -1,9 +1,11 @@
-"""Every text a request carries is bounded at its schema: no route takes a string that may hold
-a NUL character (PostgreSQL refuses NUL in text, and a query with one is its 500; SQLite takes
-it, so only the PostgreSQL edge sweep of ``test_edges.py`` met it, on the parameters it could
-reach). Here every parameter, form field and body field of every route, the API's and the
+"""Every text and id a request carries is bounded at its schema. No route takes a string that
+may hold a NUL character (PostgreSQL refuses NUL in text, and a query with one is its 500; SQLite
+takes it, so only the PostgreSQL edge sweep of ``test_edges.py`` met it, on the parameters it
+could reach). Here every parameter, form field and body field of every route, the API's and the
 console's, is read from the app itself: a string must be :data:`fangkong.core.bounds.Text` (or
-an enumeration, or a pattern that refuses NUL), so a route added tomorrow is held too.
+an enumeration, or a pattern that refuses NUL), so a route added tomorrow is held too. And
+every id (a field named ``id``, ``*_id`` or ``*_ids``) is at most 2**31 - 1: the id columns are
+PostgreSQL ``integer``, and a larger id bound to one is its ``integer out of range``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from annotated_types import Le, Lt
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, Field
@@ -77,6 +80,47 @@ def unbounded(annotation: Any, metadata: list[Any], seen: set[type]) -> list[str
     return []
 
 
+def _is_id(name: str) -> bool:
+    return name in ("id", "ids") or name.endswith(("_id", "_ids"))
+
+
+def _upper(metadata: list[Any]) -> int | None:
+    # A Field(...) inside an Annotated of a union's member keeps its bounds as its metadata.
+    metadata = [m for item in metadata for m in [item, *getattr(item, "metadata", [])]]
+    bounds_found = [m.le for m in metadata if isinstance(m, Le)]
+    bounds_found += [m.lt - 1 for m in metadata if isinstance(m, Lt)]
+    return min(bounds_found) if bounds_found else None
+
+
+def ids_past_integer(name: str, annotation: Any, metadata: list[Any], seen: set[type]) -> list[str]:
+    """The places where an id (a field named ``id``, ``*_id`` or ``*_ids``) may pass
+    PostgreSQL's ``integer``, the type of every id column."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        inner, *extra = typing.get_args(annotation)
+        return ids_past_integer(name, inner, [*metadata, *extra], seen)
+    if annotation is int:
+        upper = _upper(metadata)
+        return [""] if _is_id(name) and (upper is None or upper > bounds.MAX_ID) else []
+    if origin in (typing.Union, types.UnionType, list, tuple, set, frozenset):
+        inner_metadata = metadata if origin in (typing.Union, types.UnionType) else []
+        return [
+            p
+            for arg in typing.get_args(annotation)
+            for p in ids_past_integer(name, arg, inner_metadata, seen)
+        ]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return []
+        seen.add(annotation)
+        return [
+            f".{field_name}{p}"
+            for field_name, field in annotation.model_fields.items()
+            for p in ids_past_integer(field_name, field.annotation, list(field.metadata), seen)
+        ]
+    return []
+
+
 def _parameters(dependant: Dependant) -> Iterator[Any]:
     yield from dependant.path_params
     yield from dependant.query_params
@@ -87,7 +131,8 @@ def _parameters(dependant: Dependant) -> Iterator[Any]:
         yield from _parameters(sub)
 
 
-def unbounded_inputs(tmp: Path) -> list[str]:
+def _routes(tmp: Path) -> Iterator[tuple[str, Any]]:
+    """(methods and path, parameter) of every parameter of every route of the app."""
     engine = make_engine(f"sqlite:///{tmp / 'bounds.db'}")
     settings = Settings(
         data_dir=tmp,
@@ -96,18 +141,33 @@ def unbounded_inputs(tmp: Path) -> list[str]:
         database_url=engine.url.render_as_string(hide_password=False),
     )
     app = create_app(settings, engine=engine)
-    found: list[str] = []
     for context in iter_route_contexts(app.routes):
         route = context.original_route
-        if not isinstance(route, APIRoute):
-            continue
-        for param in _parameters(route.dependant):
-            info = param.field_info
-            for place in unbounded(info.annotation, list(info.metadata), set()):
-                methods = ",".join(sorted(context.methods or ()))
-                found.append(f"{methods} {context.path} {param.name}{place}")
+        if isinstance(route, APIRoute):
+            methods = ",".join(sorted(context.methods or ()))
+            for param in _parameters(route.dependant):
+                yield f"{methods} {context.path}", param
     engine.dispose()
-    return sorted(set(found))
+
+
+def unbounded_inputs(tmp: Path) -> list[str]:
+    found = {
+        f"{route} {param.name}{place}"
+        for route, param in _routes(tmp)
+        for place in unbounded(param.field_info.annotation, list(param.field_info.metadata), set())
+    }
+    return sorted(found)
+
+
+def unbounded_ids(tmp: Path) -> list[str]:
+    found = {
+        f"{route} {param.name}{place}"
+        for route, param in _routes(tmp)
+        for place in ids_past_integer(
+            param.name, param.field_info.annotation, list(param.field_info.metadata), set()
+        )
+    }
+    return sorted(found)
 
 
 def test_every_text_a_route_takes_refuses_nul(tmp_path: Path) -> None:
@@ -130,3 +190,19 @@ class _Outer(BaseModel):
 
 def test_the_walk_finds_a_text_that_takes_nul() -> None:
     assert unbounded(_Outer, [], set()) == [".name", ".items.note", ".sloppy"]
+
+
+def test_every_id_a_route_takes_fits_an_integer_column(tmp_path: Path) -> None:
+    found = unbounded_ids(tmp_path)
+    assert not found, f"{len(found)} ids past 2**31 - 1:\n" + "\n".join(found)
+
+
+class _Ids(BaseModel):
+    case_id: bounds.Id
+    unit_ids: list[typing.Annotated[int, Field(ge=1, le=2**63 - 1)]]
+    parent_id: int | None = None
+    count: int = 0
+
+
+def test_the_walk_finds_an_id_past_an_integer_column() -> None:
+    assert ids_past_integer("body", _Ids, [], set()) == [".unit_ids", ".parent_id"]
