@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from fangkong.cases._common import iso
 from fangkong.cases.declaration import CaseTypeDecl, FieldDecl
-from fangkong.core.bounds import FIRST_DAY, LAST_DAY, MAX_ID, in_range
+from fangkong.core.bounds import FIRST_DAY, LAST_DAY, MAX_BIGINT, MAX_ID, in_range
 from fangkong.core.errors import InvalidInput
 from fangkong.core.models import User
 from fangkong.core.scoping import scope_for
@@ -65,7 +65,7 @@ def _coerce_one(
             raise InvalidInput(
                 key="error.cases.field_int", params={"name": f.name, "value": raw}, field=where
             ) from None
-        if not -MAX_ID <= number <= MAX_ID:
+        if not -MAX_BIGINT <= number <= MAX_BIGINT:
             raise InvalidInput(
                 key="error.cases.field_int", params={"name": f.name, "value": raw}, field=where
             )

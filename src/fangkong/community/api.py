@@ -34,7 +34,7 @@ from fangkong.community.schemas import (
     TipOut,
     TipPage,
 )
-from fangkong.core.bounds import Moment, Offset, Text
+from fangkong.core.bounds import MAX_ID, Moment, Offset, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.core.i18n import translate
@@ -53,10 +53,10 @@ from fangkong.http.deps import (
 from fangkong.http.sheets import RowError
 
 router = APIRouter(prefix="/community", tags=["community"], dependencies=[requires(perms.READ)])
-TeamId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-MemberId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-ShiftId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-TipId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+TeamId = Annotated[int, Path(ge=1, le=MAX_ID)]
+MemberId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ShiftId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TipId = Annotated[int, Path(ge=1, le=MAX_ID)]
 AreaCode = Annotated[Text | None, Query(max_length=32, description="Area code: its subtree")]
 Text64 = Annotated[Text | None, Query(max_length=64, description="Code or name contains")]
 Sort = Annotated[Text | None, Query(max_length=32, description="A column; leading - descends")]

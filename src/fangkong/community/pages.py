@@ -21,7 +21,7 @@ from fangkong.community import personal as community_personal
 from fangkong.community.models import PatrolShift, ShiftStatus, TeamKind
 from fangkong.community.schemas import MemberIn, ResidentsIn, ShiftIn, ShiftReportIn, TeamIn
 from fangkong.core import auth
-from fangkong.core.bounds import Text
+from fangkong.core.bounds import MAX_ID, Id, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
@@ -38,9 +38,9 @@ from fangkong.http.deps import (
 from fangkong.http.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
-TeamId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-MemberId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-ShiftId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+TeamId = Annotated[int, Path(ge=1, le=MAX_ID)]
+MemberId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ShiftId = Annotated[int, Path(ge=1, le=MAX_ID)]
 MAX_IMPORT_BYTES = 16 << 20
 
 
@@ -263,7 +263,7 @@ def create_shift_page(
     actor: RequestActor,
     starts_at: Annotated[Text, Form(max_length=32)],
     ends_at: Annotated[Text, Form(max_length=32)],
-    member_ids: Annotated[list[int] | None, Form()] = None,
+    member_ids: Annotated[list[Id] | None, Form()] = None,
     planned: Annotated[Text, Form(max_length=6)] = "0",
 ) -> Response:
     team = service.get_or_raise(db, team_id=team_id, scope=scope)

@@ -3,8 +3,11 @@ parameters share: what a database column, the calendar arithmetic and the geomet
 take, so that a value past them is refused as invalid input (422) where it enters, never met
 later as an overflow (a 500).
 
-- :data:`Id`: a record's id, 1 to 2**63 - 1 (a 64-bit signed integer column, SQLite's and
-  PostgreSQL's ``BIGINT``); :data:`Offset` and :data:`Count` the same range from 0.
+- :data:`Id`: a record's id, 1 to 2**31 - 1 (:data:`MAX_ID`: the id columns are ``INTEGER``,
+  64-bit in SQLite but 32-bit in PostgreSQL, where a larger value bound to one is its
+  ``integer out of range``, a 500); :data:`Count` (a version, a number kept in such a column)
+  0 to the same; :data:`Offset` 0 to 2**63 - 1 (:data:`MAX_BIGINT`: PostgreSQL's ``OFFSET``
+  is a ``bigint``).
 - :data:`Moment` (:data:`AwareMoment` when the zone is required): a date and time, from
   :data:`EARLIEST` to :data:`LATEST` (2000-01-01 to 2100-12-31, in its own zone);
   :data:`Day`: a date in the same years.
@@ -27,8 +30,10 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 from fangkong.core.errors import API_LANGUAGE, InvalidInput
 from fangkong.core.i18n import translate
 
-#: The largest id a 64-bit signed integer column holds.
-MAX_ID = 2**63 - 1
+#: The largest value a 64-bit signed integer holds (SQLite's INTEGER, PostgreSQL's BIGINT).
+MAX_BIGINT = 2**63 - 1
+#: The largest id (and count) an id column holds on both databases: PostgreSQL's INTEGER.
+MAX_ID = 2**31 - 1
 #: The first and last moments and days the system takes (times are stored in UTC).
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
@@ -63,7 +68,7 @@ def check_text(value: str, *, field: str) -> str:
 #: Text of any length (give ``max_length`` where it is used) without NUL characters.
 Text = Annotated[str, AfterValidator(_no_nul)]
 Id = Annotated[int, Ge(1), Le(MAX_ID), NotBool]
-Offset = Annotated[int, Ge(0), Le(MAX_ID), NotBool]
+Offset = Annotated[int, Ge(0), Le(MAX_BIGINT), NotBool]
 Count = Annotated[int, Ge(0), Le(MAX_ID), NotBool]
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
 
 from fangkong.cases.web import get_calendar
-from fangkong.core.bounds import Offset, Text
+from fangkong.core.bounds import MAX_ID, Offset, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
@@ -44,8 +44,8 @@ from fangkong.http.deps import (
 )
 
 router = APIRouter(prefix="/custody", tags=["custody"], dependencies=[requires(perms.READ)])
-ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-StepId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
+StepId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Text64 = Annotated[Text | None, Query(max_length=64, description="Code or reference contains")]
 AreaCode = Annotated[Text | None, Query(max_length=32, description="Area code: its subtree")]
 Sort = Annotated[Text | None, Query(max_length=32, description="A column; leading - descends")]

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
-from fangkong.core.bounds import Text
+from fangkong.core.bounds import MAX_ID, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
@@ -28,8 +28,8 @@ from fangkong.http.deps import CurrentUser, DbSession, Language, RequestActor, U
 from fangkong.http.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
-ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-StepId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
+StepId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def _invalid(exc: ValidationError) -> InvalidInput:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
 from sqlalchemy import select
 
 from fangkong.areas import service as area_service
-from fangkong.core.bounds import AwareMoment, Latitude, Longitude, Offset, Text
+from fangkong.core.bounds import MAX_ID, AwareMoment, Latitude, Longitude, Offset, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
@@ -51,7 +51,7 @@ from fangkong.http.deps import (
 )
 
 router = APIRouter(prefix="/devices", tags=["devices"], dependencies=[requires(perms.READ)])
-DeviceId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+DeviceId = Annotated[int, Path(ge=1, le=MAX_ID)]
 #: The largest file an import takes.
 #: The most devices one map layer answer holds (narrow it by area or bounding box).
 MAX_FEATURES = 20_000

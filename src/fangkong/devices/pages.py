@@ -14,7 +14,7 @@ from sqlalchemy import select
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
 from fangkong.core import auth
-from fangkong.core.bounds import Text
+from fangkong.core.bounds import MAX_ID, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
@@ -35,7 +35,7 @@ from fangkong.http.deps import CurrentUser, DbSession, Language, RequestActor, U
 from fangkong.http.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
-DeviceId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+DeviceId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def _list(

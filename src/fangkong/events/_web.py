@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import Path, Query, Request, UploadFile
 
-from fangkong.core.bounds import Text
+from fangkong.core.bounds import MAX_ID, Text
 from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.events._common import MAX_IMPORT_BYTES
 from fangkong.events.schemas import ImportOut, RowErrorOut
@@ -16,7 +16,7 @@ from fangkong.http.deps import get_settings
 from fangkong.http.sheets import ImportReport
 from fangkong.network import service as network_service
 
-RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Format = Annotated[Literal["csv", "xlsx"], Query()]
 Sort = Annotated[Text | None, Query(max_length=32, description="A column; a leading - descends")]

@@ -14,6 +14,7 @@ from fangkong.areas.models import Area
 from fangkong.cases import service as cases
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
+from fangkong.core.bounds import MAX_ID
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
@@ -38,7 +39,7 @@ from fangkong.http.deps import (
 from fangkong.http.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
-RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
 FormValues = Annotated[dict[str, str], Depends(forms.form_values)]
 PLAN_FIELDS = (
     "code",

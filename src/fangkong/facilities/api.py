@@ -16,7 +16,7 @@ from fangkong.cases import service as cases
 from fangkong.cases.models import Case
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
-from fangkong.core.bounds import Offset, Text
+from fangkong.core.bounds import MAX_ID, Offset, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
@@ -51,7 +51,7 @@ from fangkong.http.deps import (
 )
 
 router = APIRouter(prefix="/facilities", tags=["facilities"], dependencies=[requires(perms.READ)])
-FacilityId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+FacilityId = Annotated[int, Path(ge=1, le=MAX_ID)]
 MAX_FEATURES = 20_000
 
 

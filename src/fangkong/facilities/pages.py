@@ -15,7 +15,7 @@ from fangkong.areas.models import Area
 from fangkong.cases import service as cases
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
-from fangkong.core.bounds import Text
+from fangkong.core.bounds import MAX_ID, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
@@ -29,7 +29,7 @@ from fangkong.http.deps import CurrentUser, DbSession, Language, RequestActor, U
 from fangkong.http.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
-FacilityId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+FacilityId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TRIGGERS = ("periodic", "rule_failure", "spot_check", "referral")
 
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from fangkong.cases.web import calendar_of
 from fangkong.core import audit
-from fangkong.core.bounds import Text
+from fangkong.core.bounds import MAX_ID, Text
 from fangkong.core.db import utcnow
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
@@ -61,7 +61,7 @@ from fangkong.indicators.schemas import (
 from fangkong.indicators.service import area_or_top
 from fangkong.indicators.web import report_file
 
-TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+TaskId = Annotated[int, Path(ge=1, le=MAX_ID)]
 router = APIRouter(prefix="/indicators", tags=["indicators"], dependencies=[requires(perms.READ)])
 
 PeriodQuery = Annotated[

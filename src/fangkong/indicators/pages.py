@@ -16,7 +16,7 @@ from sqlalchemy import select
 from fangkong.areas.models import Area
 from fangkong.cases.web import calendar_of
 from fangkong.core import auth
-from fangkong.core.bounds import Day, Text, check_text
+from fangkong.core.bounds import MAX_ID, Day, Text, check_text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
@@ -419,7 +419,7 @@ def task_form(
 @router.post("/indicators/tasks/{task_id:int}/progress", dependencies=[requires(perms.TASKS)])
 def progress_form(
     request: Request,
-    task_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    task_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     db: DbSession,
     scope: UserScope,
     actor: RequestActor,

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from fangkong.areas.models import Area
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
-from fangkong.core.bounds import AwareMoment, Offset, Text
+from fangkong.core.bounds import MAX_ID, AwareMoment, Offset, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput
 from fangkong.core.i18n import translate
@@ -78,7 +78,7 @@ from fangkong.materials.schemas import (
 from fangkong.materials.units import from_milli
 
 router = APIRouter(prefix="/materials", tags=["materials"], dependencies=[requires(perms.READ)])
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Code = Annotated[Text | None, Query(max_length=32)]
 
 

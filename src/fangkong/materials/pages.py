@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from fangkong.cases.web import get_calendar
 from fangkong.core import auth
-from fangkong.core.bounds import Day, Text
+from fangkong.core.bounds import MAX_ID, Day, Text
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.i18n import translate
@@ -52,8 +52,8 @@ from fangkong.materials.personal import masked_contact, reveal_contact
 from fangkong.materials.units import from_milli
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(perms.READ)])
-HolderId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-SiteId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+HolderId = Annotated[int, Path(ge=1, le=MAX_ID)]
+SiteId = Annotated[int, Path(ge=1, le=MAX_ID)]
 FormValues = Annotated[dict[str, str], Depends(forms.form_values)]
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
+from fangkong.core.bounds import MAX_ID
 from fangkong.core.db import utcnow
 from fangkong.core.errors import InvalidInput, NotFound
 from fangkong.core.scoping import Scope
@@ -38,7 +39,7 @@ from fangkong.planning.analysis_schemas import (
 )
 
 router = APIRouter(prefix="/planning", tags=["planning"], dependencies=[requires(perms.READ)])
-AnalysisId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+AnalysisId = Annotated[int, Path(ge=1, le=MAX_ID)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from fangkong.core import auth
+from fangkong.core.bounds import MAX_ID
 from fangkong.core.errors import API_LANGUAGE
 from fangkong.core.scoping import Scope
 from fangkong.http.deps import (
@@ -53,7 +54,7 @@ from fangkong.planning.schemas import (
 )
 
 router = APIRouter(prefix="/planning", tags=["planning"], dependencies=[requires(perms.READ)])
-RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+RunId = Annotated[int, Path(ge=1, le=MAX_ID)]
 #: How long a progress stream stays open at most (s).
 STREAM_S = 3600.0
 STREAM_EVERY_S = 0.5
@@ -419,7 +420,7 @@ def create_scenario(
 
 @router.get("/scenarios/{scenario_id}", response_model=ScenarioOut)
 def get_scenario(
-    scenario_id: Annotated[int, Path(ge=1, le=2**63 - 1)], db: DbSession, scope: UserScope
+    scenario_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DbSession, scope: UserScope
 ) -> ScenarioOut:
     return scenario_out(scenarios.get_or_raise(db, scenario_id=scenario_id, scope=scope))
 
@@ -430,7 +431,7 @@ def get_scenario(
     dependencies=[requires(perms.WRITE)],
 )
 def replace_scenario_changes(
-    scenario_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    scenario_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: ChangesIn,
     db: DbSession,
     scope: UserScope,
@@ -446,7 +447,7 @@ def replace_scenario_changes(
 
 @router.delete("/scenarios/{scenario_id}", status_code=204, dependencies=[requires(perms.WRITE)])
 def delete_scenario(
-    scenario_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    scenario_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     db: DbSession,
     scope: UserScope,
     actor: RequestActor,
@@ -459,7 +460,7 @@ def delete_scenario(
 
 @router.post("/scenarios/{scenario_id}/compare", response_model=RunOut, status_code=201)
 def compare_scenario(
-    scenario_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    scenario_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: CompareIn,
     request: Request,
     db: DbSession,
@@ -478,7 +479,7 @@ def compare_scenario(
 
 @router.post("/scenarios/{scenario_id}/replay", response_model=RunOut, status_code=201)
 def replay_scenario(
-    scenario_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    scenario_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: ScenarioReplayIn,
     request: Request,
     db: DbSession,
@@ -548,7 +549,7 @@ def create_checkpoint(
 
 @router.get("/checkpoints/{checkpoint_id}", response_model=CheckpointOut)
 def get_checkpoint(
-    checkpoint_id: Annotated[int, Path(ge=1, le=2**63 - 1)], db: DbSession, scope: UserScope
+    checkpoint_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DbSession, scope: UserScope
 ) -> CheckpointOut:
     return checkpoint_out(
         ring.get_checkpoint_or_raise(db, checkpoint_id=checkpoint_id, scope=scope)
@@ -561,7 +562,7 @@ def get_checkpoint(
     dependencies=[requires(perms.WRITE)],
 )
 def update_checkpoint(
-    checkpoint_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    checkpoint_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: CheckpointPatch,
     db: DbSession,
     scope: UserScope,
@@ -589,7 +590,7 @@ def update_checkpoint(
     "/checkpoints/{checkpoint_id}", status_code=204, dependencies=[requires(perms.WRITE)]
 )
 def delete_checkpoint(
-    checkpoint_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    checkpoint_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     db: DbSession,
     scope: UserScope,
     actor: RequestActor,

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StrictFloat, StrictInt
 
-from fangkong.core.bounds import Text
+from fangkong.core.bounds import MAX_ID, Text
 from fangkong.dispatch.models import UnitType
 from fangkong.planning import coverage, placement, ring
 from fangkong.planning.demand import MAX_COLUMN
@@ -21,7 +21,7 @@ def _no_nul(value: str) -> str:
     return value
 
 
-Id = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]
+Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 Code = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_no_nul)]
 Name = Annotated[str, Field(max_length=128), AfterValidator(_no_nul)]
 Number = StrictInt | StrictFloat
