@@ -14,9 +14,13 @@ from sqlalchemy import Engine, text
 
 from conftest import fresh_database
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+# On the path for this import only: benchmarks/indicators.py would hide the tests' indicators
+# package (a directory without __init__.py) from every test collected after this one.
+_BENCHMARKS = str(Path(__file__).resolve().parents[1] / "benchmarks")
+sys.path.insert(0, _BENCHMARKS)
+import _province_data as data  # noqa: E402 - after its folder is on the path
 
-import _province_data as data
+sys.path.remove(_BENCHMARKS)
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 TINY = replace(data.SMOKE, per_day=4.0, days=6, devices=5, movements=7, open_hours=12.0)
