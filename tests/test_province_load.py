@@ -32,7 +32,7 @@ def _url(engine: Engine) -> str:
 
 @pytest.fixture(scope="module")
 def two(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, data.Generated]:
-    engine = fresh_database("postgresql", tmp_path_factory.mktemp("load2"), suffix="_load2")
+    engine = fresh_database("postgresql", tmp_path_factory.mktemp("gen2"), suffix="_gen2")
     url = _url(engine)
     engine.dispose()
     return url, data.generate(url, 2, TINY, now=NOW)
@@ -162,7 +162,7 @@ def test_the_audit_chain_holds(two: tuple[str, data.Generated]) -> None:
 
 def test_a_county_alone_is_the_same_county(two: tuple[str, data.Generated], tmp_path: Path) -> None:
     url_two, generated_two = two
-    engine = fresh_database("postgresql", tmp_path, suffix="_load1")
+    engine = fresh_database("postgresql", tmp_path, suffix="_gen1")
     url_one = _url(engine)
     engine.dispose()
     generated_one = data.generate(url_one, 1, TINY, now=NOW)
