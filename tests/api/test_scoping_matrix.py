@@ -378,6 +378,12 @@ def seeded(live_server: LiveServer) -> Seeded:
             },
         )
         assert made.status_code in (201, 409), made.text
+    with Session(live_server.engine) as session:
+        # The API's new user would change the administrator's password first (migration 0021).
+        made_user = auth.get_by_username(session, username="m_outsider")
+        assert made_user is not None
+        made_user.must_change_password = False
+        session.commit()
     outsider = live_server.token("m_outsider")
     with live_server.client(outsider) as client:
         outsider_id = int(client.get("/api/v1/users/me").json()["id"])

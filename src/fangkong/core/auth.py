@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session, lazyload
 from fangkong.core import audit, passwords, permissions
 from fangkong.core.audit import Actor
 from fangkong.core.db import utcnow
-from fangkong.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from fangkong.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PasswordChangeRequired,
+    Unauthorized,
+)
 from fangkong.core.models import AREA_NODE, ApiToken, Role, User, UserArea
 from fangkong.core.plain_sql import PlainSelect
 from fangkong.core.scoping import common_path
@@ -38,6 +45,8 @@ class Principal:
     role: Role
     is_active: bool
     language: str | None
+    #: See :func:`require_password_changed`.
+    must_change_password: bool = False
     #: The materialised paths of the areas bound to the user (see :func:`scoping.scope_of`).
     area_paths: tuple[str, ...] = ()
 
@@ -109,9 +118,12 @@ def create(
     phone: str | None = None,
     cipher: FieldCipher | None = None,
     min_length: int = passwords.DEFAULT_MIN_LENGTH,
+    must_change_password: bool = False,
 ) -> User:
     """Create a user bound to the areas with the given codes; the password must pass the
-    policy (:func:`fangkong.core.passwords.check`)."""
+    policy (:func:`fangkong.core.passwords.check`). ``must_change_password``: the password
+    is one an administrator gave (the console's, the API's and the CLI's new users), to be
+    changed at the first login (see :func:`require_password_changed`)."""
     if not username or len(username) > 64 or not username.replace("_", "").isalnum():
         raise InvalidInput(key="error.user.username_invalid", field="username")
     passwords.check(password, username=username, min_length=min_length)
@@ -126,6 +138,7 @@ def create(
         password_hash=hash_password(password),
         role=role,
         area_links=[UserArea(area_id=area_id) for area_id in area_ids],
+        must_change_password=must_change_password,
     )
     if phone:
         if cipher is None:
@@ -139,7 +152,8 @@ def create(
         action="create",
         entity="user",
         entity_id=user.id,
-        detail={"username": username, "role": role.value, "areas": sorted(area_codes)},
+        detail={"username": username, "role": role.value, "areas": sorted(area_codes)}
+        | ({"must_change_password": True} if must_change_password else {}),
         area_path=area_path_of(session, user_id=user.id),
     )
     return user
@@ -193,13 +207,28 @@ def set_password(
     password: str,
     actor: Actor,
     min_length: int = passwords.DEFAULT_MIN_LENGTH,
+    must_change_password: bool | None = None,
 ) -> None:
-    """Give ``user`` a new password (policy-checked); their sessions end. Audited."""
+    """Give ``user`` a new password (policy-checked); their sessions end. Audited.
+
+    ``must_change_password`` (None: whether ``actor`` is someone else, an administrator's
+    reset or the CLI): the user must change it at their next login; False (their own change)
+    meets that demand."""
     passwords.check(password, username=user.username, min_length=min_length)
     user.password_hash = hash_password(password)
+    user.must_change_password = (
+        actor.user_id != user.id if must_change_password is None else must_change_password
+    )
     session.flush()
     end_sessions(session, user=user)
-    _audit_user(session, user=user, action="change_password", actor=actor)
+    flagged: dict[str, object] = {"must_change_password": True} if user.must_change_password else {}
+    _audit_user(session, user=user, action="change_password", actor=actor, **flagged)
+
+
+def require_password_changed(user: User | Principal) -> None:
+    """Refuse a user who must first change the password an administrator gave them."""
+    if user.must_change_password:
+        raise PasswordChangeRequired(key="error.password.change_required")
 
 
 def change_password(
@@ -211,10 +240,18 @@ def change_password(
     actor: Actor,
     min_length: int = passwords.DEFAULT_MIN_LENGTH,
 ) -> None:
-    """A user's own change: the current password first, then :func:`set_password`."""
+    """A user's own change: the current password first, then :func:`set_password` (a
+    password an administrator gave need not be changed any more)."""
     if not verify_password(user.password_hash, current):
         raise Unauthorized(key="error.password.wrong_current", field="current_password")
-    set_password(session, user=user, password=new, actor=actor, min_length=min_length)
+    set_password(
+        session,
+        user=user,
+        password=new,
+        actor=actor,
+        min_length=min_length,
+        must_change_password=False,
+    )
 
 
 def set_role(session: Session, *, user: User, role: Role, actor: Actor) -> None:
@@ -324,11 +361,13 @@ def _live_token(found: tuple[bool, datetime | None, bool] | None) -> None:
 
 
 def user_for_token(session: Session, *, token: str) -> User:
-    """Resolve a bearer token to its active user."""
+    """Resolve a bearer token to its active user; a user who must first change their password
+    is refused (403, :class:`PasswordChangeRequired`)."""
     found = session.execute(_USER_BY_TOKEN, {"digest": token_digest(token)}).one_or_none()
     _live_token(None if found is None else (found[1], found[2], found[0].is_active))
     assert found is not None
     user: User = found[0]
+    require_password_changed(user)
     return user
 
 
@@ -362,6 +401,7 @@ _PRINCIPAL_COLUMNS = (
         User.is_active,
         User.language,
         User.session_version,
+        User.must_change_password,
         AREA_NODE.c.path,
     )
     .outerjoin(UserArea, UserArea.user_id == User.id)
@@ -391,12 +431,16 @@ def principal_for(session: Session, credential: Credential) -> Principal:
         ):
             raise Unauthorized(key="error.login.first")
     row = rows[0]
+    # No console page is served from here (intake and its fast path): refused either way.
+    if row.must_change_password:
+        raise PasswordChangeRequired(key="error.password.change_required")
     return Principal(
         id=row.id,
         username=row.username,
         role=row.role,
         is_active=row.is_active,
         language=row.language,
+        must_change_password=bool(row.must_change_password),
         area_paths=tuple(r.path for r in rows if r.path is not None),
     )
 

@@ -90,6 +90,13 @@ class Forbidden(FangkongError):
     code = "forbidden"
 
 
+class PasswordChangeRequired(Forbidden):
+    """The user must change the password an administrator gave them first: a console page
+    leads to the change of password, an API request (a token) is refused."""
+
+    code = "password_change_required"
+
+
 class Unauthorized(FangkongError):
     status_code = 401
     code = "unauthorized"

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     column,
+    false,
     table,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -65,6 +66,9 @@ class User(TimestampMixin, Base):
     totp_secret_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
     totp_pending_encrypted: Mapped[str | None] = mapped_column(String(512), default=None)
     totp_last_step: Mapped[int | None] = mapped_column(default=None)
+    #: Set when an administrator gave the password (a new user, a reset): until the user
+    #: changes it, a console login leads only to the change and their tokens are refused.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     area_links: Mapped[list[UserArea]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"

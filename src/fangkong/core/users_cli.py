@@ -58,7 +58,8 @@ def users_create(
     password: NewPassword = "",
     data_dir: DataDir = None,
 ) -> None:
-    """Create a user bound to one or more areas (the password policy applies)."""
+    """Create a user bound to one or more areas (the password policy applies); they change
+    the password at their first login."""
     settings = _settings(data_dir)
     try:
         with session_scope(session_factory(settings)) as session:
@@ -71,10 +72,11 @@ def users_create(
                 area_codes=area,
                 actor=_actor(),
                 min_length=settings.password_min_length,
+                must_change_password=True,
             )
     except FangkongError as exc:
         fail(exc)
-    console.print(f"created {username} ({role.value})")
+    console.print(f"created {username} ({role.value}); they change the password at login")
 
 
 @users_app.command("list")
@@ -133,7 +135,8 @@ def users_activate(username: str, data_dir: DataDir = None) -> None:
 
 @users_app.command("set-password")
 def users_set_password(username: str, password: NewPassword = "", data_dir: DataDir = None) -> None:
-    """Give a user a new password (the policy applies); their sessions end."""
+    """Give a user a new password (the policy applies); their sessions end, and they change
+    it at their next login."""
     settings = _settings(data_dir)
     try:
         with session_scope(session_factory(settings)) as session:
@@ -146,7 +149,9 @@ def users_set_password(username: str, password: NewPassword = "", data_dir: Data
             )
     except FangkongError as exc:
         fail(exc)
-    console.print(f"new password for {username}; their sessions have ended")
+    console.print(
+        f"new password for {username}; their sessions have ended and they change it at login"
+    )
 
 
 @users_app.command("set-role")

@@ -39,6 +39,12 @@ SESSION_PENDING = "pending_login"
 #: Sent by the console's own refreshes (a board polling its rows): they are not the user's
 #: activity, so they keep no session from its idle timeout.
 BACKGROUND_HEADER = "X-Fangkong-Background"
+#: What a console session may reach while its user must change the password an administrator
+#: gave them (every other page leads to the change; see
+#: :func:`fangkong.core.auth.require_password_changed`).
+PASSWORD_CHANGE_PAGE = "/account/password"
+#: (The session's clock too: the change's page warns before its session ends, as every page.)
+PASSWORD_CHANGE_PATHS = frozenset({PASSWORD_CHANGE_PAGE, "/logout", "/session", "/session/refresh"})
 #: The clock of the idle timeout (tests move it).
 clock = time.time
 
@@ -242,9 +248,13 @@ def _authenticate(request: Request, db: DbSession) -> tuple[User, bool]:
 async def get_current_user(
     request: Request, found: Annotated[tuple[User, bool], Depends(_authenticate)]
 ) -> User:
-    """The authenticated user; a cookie-authenticated write must carry the CSRF token."""
+    """The authenticated user; a cookie-authenticated write must carry the CSRF token. A user
+    who must change their password reaches only the change and the logout (a token of theirs
+    was refused already, in :func:`fangkong.core.auth.user_for`)."""
     user, by_cookie = found
     if by_cookie:
+        if request.url.path not in PASSWORD_CHANGE_PATHS:
+            auth.require_password_changed(user)
         await check_csrf(request)
     # Plain values too: after an error the session is closed and the user object detached.
     request.state.user_id = user.id

@@ -23,6 +23,7 @@ from fangkong.core.models import Role, User
 from fangkong.core.scoping import Scope
 from fangkong.http import deps, forms
 from fangkong.http.deps import (
+    PASSWORD_CHANGE_PAGE,
     SESSION_PENDING,
     SESSION_VERSION,
     CurrentUser,
@@ -97,7 +98,7 @@ def login_submit(
         return _refused(request, "login.html", exc, language=language, next=target)
     if outcome.step is login.Step.DONE:
         begin_session(request, outcome.user)
-        return RedirectResponse(target, status_code=303)
+        return RedirectResponse(_after_login(outcome.user, target), status_code=303)
     csrf = request.session.get("csrf_token")
     request.session.clear()
     if csrf:
@@ -110,6 +111,12 @@ def login_submit(
     }
     step = "/login/code" if outcome.step is login.Step.SECOND_FACTOR else "/login/enrol"
     return RedirectResponse(step, status_code=303)
+
+
+def _after_login(user: User, target: str) -> str:
+    """Where a login goes: its target, or first the change of a password an administrator
+    gave."""
+    return PASSWORD_CHANGE_PAGE if user.must_change_password else target
 
 
 def _pending(request: Request, db: Session) -> tuple[User, str] | None:
@@ -163,7 +170,7 @@ def code_submit(
     except (Unauthorized, Throttled) as exc:
         return _refused(request, "login_code.html", exc, language=language)
     begin_session(request, user)
-    return RedirectResponse(target, status_code=303)
+    return RedirectResponse(_after_login(user, target), status_code=303)
 
 
 def _enrolment_page(
@@ -230,7 +237,7 @@ def enrol_submit(
         )
     login.complete(db, user=user, client=client_address(request))
     begin_session(request, user)
-    return RedirectResponse(target, status_code=303)
+    return RedirectResponse(_after_login(user, target), status_code=303)
 
 
 @router.post("/logout")
@@ -275,7 +282,31 @@ def account(request: Request, db: DbSession, user: CurrentUser, language: Langua
     return _account_page(request, db, user, language)
 
 
-@router.post("/account/password", response_class=HTMLResponse)
+def _password_change_page(
+    request: Request, user: User, language: str, *, error: FangkongError | None = None
+) -> Response:
+    """The page a user who must change their password reaches (nothing else until done)."""
+    return render(
+        request,
+        "password_change.html",
+        language=language,
+        user=user,
+        min_length=get_settings(request).password_min_length,
+        error=None if error is None else error.text(language),
+        status_code=200 if error is None else error.status_code,
+    )
+
+
+@router.get(PASSWORD_CHANGE_PAGE, response_class=HTMLResponse)
+def account_password_form(request: Request, user: CurrentUser, language: Language) -> Response:
+    """The change of password alone: the first page of a user whose password an administrator
+    gave; for anyone else, the account page has it."""
+    if not user.must_change_password:
+        return RedirectResponse("/account", status_code=303)
+    return _password_change_page(request, user, language)
+
+
+@router.post(PASSWORD_CHANGE_PAGE, response_class=HTMLResponse)
 def account_password(
     request: Request,
     db: DbSession,
@@ -285,7 +316,9 @@ def account_password(
     current_password: Annotated[Text, Form(max_length=256)],
     new_password: Annotated[Text, Form(max_length=256)],
 ) -> Response:
-    """A new password: the user's other sessions end, this one goes on."""
+    """A new password: the user's other sessions end, this one goes on. A user who had to
+    change it may now reach every page (the first of the console next)."""
+    required = user.must_change_password
     try:
         auth.change_password(
             db,
@@ -296,8 +329,12 @@ def account_password(
             min_length=get_settings(request).password_min_length,
         )
     except (InvalidInput, Unauthorized) as exc:
+        if required:
+            return _password_change_page(request, user, language, error=exc)
         return _account_page(request, db, user, language, error=exc)
     request.session[SESSION_VERSION] = user.session_version
+    if required:
+        return RedirectResponse("/", status_code=303)
     return _account_page(request, db, user, language, notice="account.password_changed")
 
 
@@ -477,6 +514,7 @@ def create_user_page(
                     area_codes=checked.area_codes,
                     actor=actor,
                     min_length=get_settings(request).password_min_length,
+                    must_change_password=True,
                 )
             return RedirectResponse(f"/users/{created.id}", status_code=303)
         except FangkongError as exc:

@@ -143,6 +143,7 @@ def create_user(
         cipher=cipher,
         actor=actor,
         min_length=get_settings(request).password_min_length,
+        must_change_password=True,
     )
     return user_out(db, user, cipher)
 

@@ -36,14 +36,20 @@ from fangkong.core import audit
 from fangkong.core import personal as personal_data
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, make_session_factory
-from fangkong.core.errors import FangkongError, MethodNotAllowed, NotFound, Unauthorized
+from fangkong.core.errors import (
+    FangkongError,
+    MethodNotAllowed,
+    NotFound,
+    PasswordChangeRequired,
+    Unauthorized,
+)
 from fangkong.core.jobs import Ticker
 from fangkong.core.leader import leadership
 from fangkong.core.models import User
 from fangkong.core.permissions import MANAGE_USERS, READ_AUDIT
 from fangkong.core.security import FieldCipher
 from fangkong.http import errors
-from fangkong.http.deps import console_language, language_of
+from fangkong.http.deps import PASSWORD_CHANGE_PAGE, console_language, language_of
 from fangkong.http.headers import SecurityHeaders
 from fangkong.http.limits import FORM_OVERHEAD_BYTES, BodyLimit, InFlightLimit, RouteLimit
 from fangkong.http.templating import NavEntry, render
@@ -334,6 +340,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 page = urlparse(request.headers.get("HX-Current-URL", "/")).path or "/"
                 return Response(status_code=401, headers={"HX-Redirect": f"/login?next={page}"})
             return RedirectResponse(f"/login?next={target}", status_code=303)
+        if isinstance(exc, PasswordChangeRequired):
+            # Every console page leads to the change of password until it is done.
+            if "HX-Request" in request.headers:
+                return Response(status_code=403, headers={"HX-Redirect": PASSWORD_CHANGE_PAGE})
+            return RedirectResponse(PASSWORD_CHANGE_PAGE, status_code=303)
         return error_page(request, exc)
 
     def error_page(request: Request, error: FangkongError) -> Response:
