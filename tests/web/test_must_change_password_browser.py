@@ -13,7 +13,6 @@ from fangkong.core.audit import SYSTEM
 from fangkong.core.models import Role
 
 pytestmark = pytest.mark.browser
-PHONE = {"width": 390, "height": 844}
 GIVEN = "Given-By-Admin-Phone"
 CHOSEN = "Chosen-On-My-Phone-1"
 
@@ -28,7 +27,7 @@ def _fits(page: object) -> bool:
 def test_the_first_login_changes_the_password_at_phone_width(
     live_server: LiveServer, browser: object
 ) -> None:
-    from playwright.sync_api import Browser, expect
+    from playwright.sync_api import Browser, ViewportSize, expect
 
     assert isinstance(browser, Browser)
     if live_server.backend != "sqlite":
@@ -47,7 +46,7 @@ def test_the_first_login_changes_the_password_at_phone_width(
             )
             session.commit()
     base = live_server.base_url
-    context = browser.new_context(locale="zh-CN", viewport=PHONE)
+    context = browser.new_context(locale="zh-CN", viewport=ViewportSize(width=390, height=844))
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

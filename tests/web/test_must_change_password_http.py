@@ -74,9 +74,9 @@ def test_a_console_users_first_login_leads_only_to_the_change(live_server: LiveS
     first, csrf, went = _log_in(live_server, "mcp_clerk", GIVEN)
     second, _, _ = _log_in(live_server, "mcp_clerk", GIVEN)
     assert went == CHANGE
-    for page in ("/", "/facilities", "/cases", "/account", "/users", "/audit"):
-        answer = first.get(page)
-        assert answer.status_code == 303 and answer.headers["location"] == CHANGE, page
+    for path in ("/", "/facilities", "/cases", "/account", "/users", "/audit"):
+        answer = first.get(path)
+        assert answer.status_code == 303 and answer.headers["location"] == CHANGE, path
     refresh = first.get("/", headers={"HX-Request": "true"})
     assert refresh.headers.get("HX-Redirect") == CHANGE
     by_cookie = first.get("/api/v1/users/me")
