@@ -68,6 +68,8 @@ def test_a_console_users_first_login_leads_only_to_the_change(live_server: LiveS
         },
     )
     assert created.status_code == 303, created.text
+    shown = admin.get(created.headers["location"]).text
+    assert re.search(r'id="user-must-change">是<', shown), shown
     admin.close()
     assert _flagged(live_server, "mcp_clerk")
 
@@ -162,6 +164,7 @@ def test_a_token_is_refused_until_the_password_is_changed(live_server: LiveServe
             },
         )
         assert made.status_code == 201, made.text
+        assert made.json()["must_change_password"] is True
     assert _flagged(live_server, "mcp_script")
     token = live_server.token("mcp_script", GIVEN)
     with live_server.client(token) as program:
@@ -181,3 +184,4 @@ def test_a_token_is_refused_until_the_password_is_changed(live_server: LiveServe
         console.close()
         accepted = program.get("/api/v1/users/me")
         assert accepted.status_code == 200 and accepted.json()["username"] == "mcp_script"
+        assert accepted.json()["must_change_password"] is False

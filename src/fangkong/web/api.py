@@ -56,6 +56,7 @@ def user_out(db: Session, user: User, cipher: FieldCipher, *, locked: bool = Fal
         permissions=sorted(permissions.of_role(user.role)),
         locked=locked,
         second_factor=user.totp_secret_encrypted is not None,
+        must_change_password=user.must_change_password,
     )
 
 

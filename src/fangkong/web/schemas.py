@@ -82,6 +82,10 @@ class UserOut(BaseModel):
         default=False, description="Locked after too many failed logins (unlock via /unlock)"
     )
     second_factor: bool = Field(default=False, description="Has enrolled a TOTP second factor")
+    must_change_password: bool = Field(
+        default=False,
+        description="Must change the password an administrator gave before anything else",
+    )
 
 
 class UserIn(BaseModel):
