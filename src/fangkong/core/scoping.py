@@ -1,14 +1,26 @@
-"""Jurisdiction scoping: a user reads only the areas they are bound to and their descendants."""
+"""Jurisdiction scoping: a user reads only the areas they are bound to and their descendants.
+
+On PostgreSQL a scope inside counties also names their county keys beside the paths
+(:func:`Scope.clause`): row-level security keeps a path's ``LIKE`` from choosing an index (it
+is not leakproof), while the county's equality may, so a county's read touches that county's
+rows alone, however many counties the database holds. SQLite, one county's file, gets the
+paths alone: there the key selects every row and would only mislead its planner.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Integer,
+    Table,
+    and_,
     bindparam,
     column,
     exists,
@@ -18,7 +30,10 @@ from sqlalchemy import (
     select,
     table,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from fangkong.core import county
 from fangkong.core.models import AREA_NODE, User, UserArea
@@ -40,10 +55,60 @@ class Scope:
         | ColumnElement[str]
         | ColumnElement[str | None],
     ) -> ColumnElement[bool]:
-        """SQL condition restricting ``column`` (an area path) to this scope."""
+        """SQL condition restricting ``column`` (an area path) to this scope; on PostgreSQL,
+        where the scope lies inside counties and ``column``'s table keeps the county of that
+        path, its county key too (the same rows: the key is the path's county)."""
         if not self.paths:
             return false()
-        return or_(*(column.startswith(prefix, autoescape=True) for prefix in self.paths))
+        by_path = or_(*(column.startswith(prefix, autoescape=True) for prefix in self.paths))
+        key = _county_key(column)
+        if key is None or self.counties is None:
+            return by_path
+        return and_(on_postgresql(key.in_(self.counties)), by_path)
+
+    @cached_property
+    def counties(self) -> tuple[int, ...] | None:
+        """The counties every path of the scope lies in; None when one lies above them."""
+        found: set[int] = set()
+        for path in self.paths:
+            key = county.county_of(path)
+            if key is None:
+                return None
+            found.add(key)
+        return tuple(sorted(found))
+
+
+def _county_key(column: Any) -> Any:
+    """The county key beside the path ``column`` in its table (or alias of it), when that
+    key is the county of that very column; else None."""
+    expression = getattr(column, "expression", column)
+    name, selectable = getattr(expression, "name", None), getattr(expression, "table", None)
+    if name is None or selectable is None:
+        return None
+    base = selectable
+    while not isinstance(base, Table) and hasattr(base, "element"):
+        base = base.element
+    if not isinstance(base, Table) or county.path_column(base) != name:
+        return None
+    return selectable.c[county.COLUMN]
+
+
+class on_postgresql(FunctionElement[bool]):  # noqa: N801 - reads as SQL
+    """``clause`` on PostgreSQL, true elsewhere (a condition that only helps its planner)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "on_postgresql"
+
+
+@compiles(on_postgresql)
+def _elsewhere(element: on_postgresql, compiler: SQLCompiler, **kw: Any) -> str:
+    return "1"
+
+
+@compiles(on_postgresql, "postgresql")
+def _on_postgresql(element: on_postgresql, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
 
 
 _BOUND_PATHS = (
