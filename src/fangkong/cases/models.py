@@ -33,7 +33,11 @@ class Case(TimestampMixin, Base):
     """One case of a declared type, placed in an area (scoped by its ``area_path``)."""
 
     __tablename__ = "case_record"
-    __table_args__ = (Index("ix_case_record_type_state", "case_type", "state"),)
+    __table_args__ = (
+        Index("ix_case_record_type_state", "case_type", "state"),
+        # an area's cases opened in a period (the indicators' reads by area id)
+        Index("ix_case_record_area_opened", "area_id", "opened_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_type: Mapped[str] = mapped_column(String(32))

@@ -98,6 +98,8 @@ class Incident(LocatedMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_incident_status_received", "status", "received_at"),
         Index("ix_incident_updated_at", "updated_at"),
+        # an area's incidents of a period (the indicators' reads by area id)
+        Index("ix_incident_area_received", "area_id", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
