@@ -96,9 +96,9 @@ def test_hotspots_over_http(live_server: LiveServer, live_network: Path) -> None
         )
         assert refused.status_code == 422
         assert refused.json()["code"] == "planning.hotspot_compare_period"
-        for missing in (2**31, 2**63 - 1):
-            assert client.get(f"/api/v1/planning/analyses/{missing}").status_code == 404
-        assert client.get("/api/v1/planning/analyses/0").status_code == 422
+        assert client.get(f"/api/v1/planning/analyses/{2**31 - 1}").status_code == 404
+        for past in (0, 2**31, 2**63 - 1):
+            assert client.get(f"/api/v1/planning/analyses/{past}").status_code == 422
 
 
 def test_deployment_over_http(live_server: LiveServer, live_network: Path) -> None:
