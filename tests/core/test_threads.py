@@ -18,7 +18,9 @@ from fangkong.network.graph import from_edges
 def restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The environment and numba's count put back after the test."""
     for name in (threads.ENV, *threads.THREAD_ENV):
-        monkeypatch.delenv(name, raising=False)
+        # set, then deleted: the undo then deletes what pin() sets, as well as restoring
+        monkeypatch.setenv(name, "1")
+        monkeypatch.delenv(name)
     before = numba.get_num_threads()
     yield
     numba.set_num_threads(before)
@@ -77,3 +79,32 @@ def test_highs_solves_whatever_the_allowance_before(monkeypatch: pytest.MonkeyPa
     assert solve() == optimal
     monkeypatch.delenv(threads.ENV)
     assert solve() == optimal
+
+
+@pytest.mark.usefixtures("restored")
+def test_highs_solves_pinned_after_another_library_started_the_scheduler() -> None:
+    """A count asked after someone else's solve (spopt's through PuLP, in a test process)
+    started HiGHS's scheduler with its own: the scheduler is restarted, not refused (which
+    left every later placement of the process at ``kNotset``)."""
+    import highspy
+
+    from fangkong.planning import _highs
+
+    def model(h: object) -> object:
+        h.setOptionValue("output_flag", False)  # type: ignore[attr-defined]
+        h.addVar(0.0, 10.5)  # type: ignore[attr-defined]
+        h.changeColCost(0, -1.0)  # type: ignore[attr-defined]
+        h.changeColIntegrality(0, highspy.HighsVarType.kInteger)  # type: ignore[attr-defined]
+        h.run()  # type: ignore[attr-defined]
+        return h.getModelStatus()  # type: ignore[attr-defined]
+
+    highspy.Highs.resetGlobalScheduler(True)
+    _highs._scheduler[0] = _highs.UNKNOWN  # a fresh process: none of our solves yet
+    optimal = highspy.HighsModelStatus.kOptimal
+    theirs = highspy.Highs()  # type: ignore[no-untyped-call]
+    theirs.setOptionValue("threads", 2)  # another library's own count
+    assert model(theirs) == optimal
+    threads.pin(1)
+    ours = highspy.Highs()  # type: ignore[no-untyped-call]
+    _highs.set_threads(ours)
+    assert model(ours) == optimal

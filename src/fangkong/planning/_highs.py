@@ -216,7 +216,10 @@ def _median_model(
     )
 
 
-_scheduler: list[int | None] = []
+#: The allowance of our last solve; unknown before our first, when another user of highspy in
+#: the process (spopt through PuLP, say) may have started the scheduler with its own count.
+UNKNOWN = -1
+_scheduler: list[int | None] = [UNKNOWN]
 _scheduler_lock = threading.Lock()
 
 
@@ -225,14 +228,17 @@ def set_threads(highs: Any) -> None:
     :func:`fangkong.core.threads.pin`), else HiGHS's own count.
 
     HiGHS starts one scheduler per process with the first solve's ``threads`` and refuses a
-    later solve asking for another count: when the allowance changed since (a process pinned
-    after it had solved), the scheduler is restarted first.
+    later solve asking for another count (its status then stays ``kNotset``): when the
+    allowance changed since our last solve (a process pinned after it had solved), or a count
+    is asked before our first solve (someone else's may have started it), the scheduler is
+    restarted first. Without an allowance nothing is asked, which any scheduler serves.
     """
     wanted = thread_limits.configured()
     with _scheduler_lock:
-        if _scheduler and _scheduler[0] != wanted:
+        before = _scheduler[0]
+        if before != wanted and (wanted is not None or before != UNKNOWN):
             highspy.Highs.resetGlobalScheduler(True)
-        _scheduler[:] = [wanted]
+        _scheduler[0] = wanted
     if wanted is not None:
         highs.setOptionValue("threads", wanted)
 
