@@ -99,7 +99,6 @@ def test_highs_solves_pinned_after_another_library_started_the_scheduler() -> No
         return h.getModelStatus()  # type: ignore[attr-defined]
 
     highspy.Highs.resetGlobalScheduler(True)
-    _highs._scheduler[0] = _highs.UNKNOWN  # a fresh process: none of our solves yet
     optimal = highspy.HighsModelStatus.kOptimal
     theirs = highspy.Highs()  # type: ignore[no-untyped-call]
     theirs.setOptionValue("threads", 2)  # another library's own count

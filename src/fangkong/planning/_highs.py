@@ -19,7 +19,6 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import coo_matrix, csc_matrix, hstack, vstack
 
-from fangkong.core import threads as thread_limits
 from fangkong.core.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -216,31 +215,16 @@ def _median_model(
     )
 
 
-#: The allowance of our last solve; unknown before our first, when another user of highspy in
-#: the process (spopt through PuLP, say) may have started the scheduler with its own count.
-UNKNOWN = -1
-_scheduler: list[int | None] = [UNKNOWN]
-_scheduler_lock = threading.Lock()
-
-
 def set_threads(highs: Any) -> None:
-    """Give ``highs`` the threads ``FANGKONG_THREADS`` allows (a batch worker's one core,
-    :func:`fangkong.core.threads.pin`), else HiGHS's own count.
+    """Leave ``highs`` at HiGHS's own thread count, whatever ``FANGKONG_THREADS`` allows.
 
-    HiGHS starts one scheduler per process with the first solve's ``threads`` and refuses a
-    later solve asking for another count (its status then stays ``kNotset``): when the
-    allowance changed since our last solve (a process pinned after it had solved), or a count
-    is asked before our first solve (someone else's may have started it), the scheduler is
-    restarted first. Without an allowance nothing is asked, which any scheduler serves.
+    HiGHS keeps one scheduler per process, started by the first solve of any user of highspy
+    in it (spopt through PuLP, say), and refuses a later solve that asks for another count: its
+    status then stays ``kNotset`` and every placement after it fails. Asking for none is served
+    by any scheduler, so a solve never asks (a batch worker's HiGHS is the one library not held
+    to its one core; the road engine, numba and BLAS are).
     """
-    wanted = thread_limits.configured()
-    with _scheduler_lock:
-        before = _scheduler[0]
-        if before != wanted and (wanted is not None or before != UNKNOWN):
-            highspy.Highs.resetGlobalScheduler(True)
-        _scheduler[0] = wanted
-    if wanted is not None:
-        highs.setOptionValue("threads", wanted)
+    del highs
 
 
 def solve_model(
