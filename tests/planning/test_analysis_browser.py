@@ -80,7 +80,7 @@ def test_analysis_page(live_server: LiveServer, browser: object) -> None:
     page.click("#beats-form button[type=submit]")
     expect(page.locator("#planning2-detail tbody tr")).to_have_count(2, timeout=60_000)
     expect(page.locator("#planning2-status")).to_have_text("完成")
-    page.wait_for_function("window.fangkongMap.getSource('p2-beats') !== undefined")
+    page.wait_for_function("() => window.fangkongMap.getSource('p2-beats') !== undefined")
     assert page.evaluate("window.fangkongMap.getLayer('p2-beats') !== undefined")
     expect(page.locator("#planning2-adopt")).to_be_visible()
     page.click("#planning2-adopt")
@@ -96,7 +96,7 @@ def test_analysis_page(live_server: LiveServer, browser: object) -> None:
     # Gi* over road segments: its figures, its table and the segments drawn as lines by class
     expect(page.locator("#planning2-summary")).to_contain_text("冷点路段")
     expect(page.locator("#planning2-detail h2").first).to_contain_text("热点路段")
-    page.wait_for_function("window.fangkongMap.getLayer('p2-segments') !== undefined")
+    page.wait_for_function("() => window.fangkongMap.getLayer('p2-segments') !== undefined")
     assert page.evaluate("window.fangkongMap.getLayer('p2-segments').type") == "line"
     assert (
         page.evaluate(
@@ -112,7 +112,7 @@ def test_analysis_page(live_server: LiveServer, browser: object) -> None:
     # a week x hour heat table per station, and the stations' precincts on the map
     expect(page.locator(".planning2-heat").first).to_be_visible()
     expect(page.locator(".planning2-heat").first.locator("tbody tr")).to_have_count(7)
-    page.wait_for_function("window.fangkongMap.getLayer('p2-stations') !== undefined")
+    page.wait_for_function("() => window.fangkongMap.getLayer('p2-stations') !== undefined")
     assert page.evaluate("window.fangkongMap.getLayer('p2-segments') === undefined")
     expect(page.locator("#planning2-exports")).to_be_visible()
     assert errors == []

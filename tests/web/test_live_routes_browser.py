@@ -102,9 +102,9 @@ def _click_at(page: object, lon: float, lat: float) -> None:
 
     assert isinstance(page, Page)
     page.evaluate(f"window.fangkongMap.jumpTo({{center: [{lon}, {lat}], zoom: 15}})")
-    page.wait_for_function("window.fangkongMap.loaded() && !window.fangkongMap.isMoving()")
+    page.wait_for_function("() => window.fangkongMap.loaded() && !window.fangkongMap.isMoving()")
     # wait until the incident is drawn where it will be clicked
-    page.wait_for_function(f"""window.fangkongMap.queryRenderedFeatures(
+    page.wait_for_function(f"""() => window.fangkongMap.queryRenderedFeatures(
         window.fangkongMap.project([{lon}, {lat}]), {{layers: ['incidents']}}).length > 0""")
     point = page.evaluate(f"window.fangkongMap.project([{lon}, {lat}])")
     box = page.locator("#map canvas").bounding_box()
