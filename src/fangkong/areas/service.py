@@ -25,6 +25,7 @@ from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
 from fangkong.core.scoping import Scope, common_path, whole_tree
+from fangkong.core.text_match import contains_text
 
 DEFAULT_FUSION_TOLERANCE_M2 = 1.0
 
@@ -648,10 +649,7 @@ def get_addresses(
         area = get_by_code_or_raise(session, code=area_code, scope=scope)
         query = query.where(StandardAddress.area_path.startswith(area.path, autoescape=True))
     if text:
-        pattern = f"%{text}%"
-        query = query.where(
-            StandardAddress.text_zh.ilike(pattern) | StandardAddress.text_en.ilike(pattern)
-        )
+        query = query.where(contains_text(text, StandardAddress.text_zh, StandardAddress.text_en))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = session.scalars(query.order_by(StandardAddress.code).limit(limit).offset(offset))
     return int(total), list(page)

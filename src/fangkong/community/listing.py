@@ -4,7 +4,7 @@ personal data are never columns (a tip's text is its case's; a member is not lis
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas import service as area_service
@@ -14,6 +14,7 @@ from fangkong.community.models import PublicTip, SafetyTeam, TeamKind, TipCatego
 from fangkong.core.collation import pinyin
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
+from fangkong.core.text_match import contains_text
 from fangkong.http.tables import Column, Filter, Table
 
 #: The columns of a team import (and of an export): what :class:`~.schemas.TeamIn` takes.
@@ -44,8 +45,7 @@ def team_table(session: Session, *, scope: Scope, language: str) -> Table:
         return translate(key, language)
 
     def text(value: str) -> ColumnElement[bool]:
-        pattern = f"%{value}%"
-        return or_(SafetyTeam.code.ilike(pattern), SafetyTeam.name.ilike(pattern))
+        return contains_text(value, SafetyTeam.code, SafetyTeam.name)
 
     return Table(
         name="safety_team",

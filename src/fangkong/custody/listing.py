@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas import service as area_service
 from fangkong.core.db import utcnow
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
+from fangkong.core.text_match import contains_text
 from fangkong.custody.models import CustodyItem, ItemCategory, Stage
 from fangkong.http.tables import Column, Filter, Table
 
@@ -63,8 +64,7 @@ def table(session: Session, *, scope: Scope, language: str) -> Table:
         return CustodyItem.area_path.startswith(found.path, autoescape=True)
 
     def text(value: str) -> ColumnElement[bool]:
-        pattern = f"%{value}%"
-        return or_(CustodyItem.code.ilike(pattern), CustodyItem.ref_number.ilike(pattern))
+        return contains_text(value, CustodyItem.code, CustodyItem.ref_number)
 
     def overdue(value: str) -> ColumnElement[bool]:
         clause = overdue_clause(utcnow())

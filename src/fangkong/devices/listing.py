@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas import service as area_service
 from fangkong.core.collation import pinyin
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
+from fangkong.core.text_match import contains_text
 from fangkong.devices.models import Device, DeviceStatus, DeviceType, OwnerKind, ZoneType
 from fangkong.http.tables import Column, Filter, Table
 
@@ -53,8 +54,7 @@ def table(session: Session, *, scope: Scope, language: str) -> Table:
         return Device.area_path.startswith(found.path, autoescape=True)
 
     def text(value: str) -> ColumnElement[bool]:
-        pattern = f"%{value}%"
-        return or_(Device.code.ilike(pattern), Device.name.ilike(pattern))
+        return contains_text(value, Device.code, Device.name)
 
     yes_no = (("1", t("devices.yes")), ("0", t("devices.no")))
     return Table(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas import service as area_service
@@ -19,6 +19,7 @@ from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
 from fangkong.core.scoping import Scope, as_system, common_path
+from fangkong.core.text_match import contains_text
 from fangkong.devices._common import check_code, place
 from fangkong.devices.models import (
     AreaZone,
@@ -72,8 +73,7 @@ def devices_query(scope: Scope, filters: DeviceFilter = DeviceFilter()) -> Selec
     """Devices in ``scope`` matching ``filters`` (a select to page, sort or export)."""
     query = select(Device).where(scope.clause(Device.area_path))
     if filters.text:
-        pattern = f"%{filters.text}%"
-        query = query.where(or_(Device.code.ilike(pattern), Device.name.ilike(pattern)))
+        query = query.where(contains_text(filters.text, Device.code, Device.name))
     for column, value in (
         (Device.device_type, filters.device_type),
         (Device.owner_kind, filters.owner_kind),

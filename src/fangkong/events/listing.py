@@ -5,7 +5,7 @@ tables' keys are their imports', so an export reads back."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas import service as area_service
@@ -14,6 +14,7 @@ from fangkong.cases.models import Case
 from fangkong.core.collation import pinyin
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
+from fangkong.core.text_match import contains_text
 from fangkong.dispatch.taxonomy import TAXONOMY
 from fangkong.events.models import Activation, EmergencyPlan, EventApplication, RiskGrade, VenueKind
 from fangkong.http.tables import Column, Filter, Table
@@ -64,11 +65,8 @@ def event_table(session: Session, *, scope: Scope, language: str) -> Table:
         return EventApplication.area_path.startswith(found.path, autoescape=True)
 
     def text(value: str) -> ColumnElement[bool]:
-        pattern = f"%{value}%"
-        return or_(
-            EventApplication.code.ilike(pattern),
-            EventApplication.name.ilike(pattern),
-            EventApplication.organiser.ilike(pattern),
+        return contains_text(
+            value, EventApplication.code, EventApplication.name, EventApplication.organiser
         )
 
     state = select(Case.state).where(Case.id == EventApplication.case_id).scalar_subquery()
@@ -197,8 +195,7 @@ def plan_table(session: Session, *, scope: Scope, language: str) -> Table:
         return translate(key, language)
 
     def text(value: str) -> ColumnElement[bool]:
-        pattern = f"%{value}%"
-        return or_(EmergencyPlan.code.ilike(pattern), EmergencyPlan.name.ilike(pattern))
+        return contains_text(value, EmergencyPlan.code, EmergencyPlan.name)
 
     return Table(
         name="emergency_plan",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas import service as area_service
@@ -18,6 +18,7 @@ from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
 from fangkong.core.scoping import Scope, as_system
+from fangkong.core.text_match import contains_text
 from fangkong.dispatch.models import Incident, Post, Priority, Unit
 from fangkong.dispatch.taxonomy import TAXONOMY
 from fangkong.dispatch.taxonomy import check as check_category
@@ -74,10 +75,7 @@ def get_all(
     if category:
         query = query.where(EmergencyPlan.category == category)
     if text:
-        pattern = f"%{text}%"
-        query = query.where(
-            or_(EmergencyPlan.code.ilike(pattern), EmergencyPlan.name.ilike(pattern))
-        )
+        query = query.where(contains_text(text, EmergencyPlan.code, EmergencyPlan.name))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = session.scalars(
         query.order_by(EmergencyPlan.category, EmergencyPlan.level, EmergencyPlan.code)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area
@@ -22,6 +22,7 @@ from fangkong.core.errors import Conflict, InvalidInput, NotFound
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope, as_system
 from fangkong.core.security import FieldCipher
+from fangkong.core.text_match import contains_text
 from fangkong.dispatch import service as dispatch
 from fangkong.dispatch.models import Unit
 from fangkong.events import risk
@@ -70,12 +71,9 @@ def get_all(
     """Applications of ``scope``, latest start first: (total, page)."""
     query = base_select(scope)
     if text:
-        pattern = f"%{text}%"
         query = query.where(
-            or_(
-                EventApplication.code.ilike(pattern),
-                EventApplication.name.ilike(pattern),
-                EventApplication.organiser.ilike(pattern),
+            contains_text(
+                text, EventApplication.code, EventApplication.name, EventApplication.organiser
             )
         )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas import service as area_service
 from fangkong.core.collation import pinyin
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
+from fangkong.core.text_match import contains_text
 from fangkong.facilities.models import Facility, FacilityType
 from fangkong.http.tables import Column, Filter, Table
 
@@ -44,12 +45,7 @@ def table(session: Session, *, scope: Scope, language: str) -> Table:
         return Facility.area_path.startswith(found.path, autoescape=True)
 
     def text(value: str) -> ColumnElement[bool]:
-        pattern = f"%{value}%"
-        return or_(
-            Facility.code.ilike(pattern),
-            Facility.name.ilike(pattern),
-            Facility.address.ilike(pattern),
-        )
+        return contains_text(value, Facility.code, Facility.name, Facility.address)
 
     yes, no = t("facilities.yes"), t("facilities.no")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, String, and_, cast, func, or_, select
+from sqlalchemy import Select, String, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area
@@ -22,6 +22,7 @@ from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
 from fangkong.core.models import User
 from fangkong.core.scoping import Scope, as_system
+from fangkong.core.text_match import contains_text
 from fangkong.facilities._common import check_code, check_name, place
 from fangkong.facilities.models import Facility, FacilityType
 from fangkong.facilities.rules import RuleDecl, active_rules, evaluate
@@ -68,13 +69,8 @@ def facilities_query(scope: Scope, filters: FacilityFilter = FacilityFilter()) -
     """Facilities in ``scope`` matching ``filters`` (a select to page, sort or export)."""
     query = select(Facility).where(scope.clause(Facility.area_path))
     if filters.text:
-        pattern = f"%{filters.text}%"
         query = query.where(
-            or_(
-                Facility.code.ilike(pattern),
-                Facility.name.ilike(pattern),
-                Facility.address.ilike(pattern),
-            )
+            contains_text(filters.text, Facility.code, Facility.name, Facility.address)
         )
     if filters.facility_type is not None:
         query = query.where(Facility.facility_type == filters.facility_type)

@@ -5,13 +5,14 @@ The ledger's columns' keys are its import's, so an export of it reads back."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, String, cast, or_, select
+from sqlalchemy import ColumnElement, Select, String, cast, select
 from sqlalchemy.orm import Session, aliased
 
 from fangkong.areas import service as area_service
 from fangkong.core.collation import pinyin
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope, as_system
+from fangkong.core.text_match import contains_literal, contains_text
 from fangkong.http.tables import Column, Filter, Table
 from fangkong.materials.models import (
     Holder,
@@ -66,10 +67,7 @@ def holders_table(session: Session, *, scope: Scope, language: str) -> Table:
         return Holder.area_path.startswith(found.path, autoescape=True)
 
     def text(value: str) -> ColumnElement[bool]:
-        pattern = f"%{value}%"
-        return or_(
-            Holder.code.ilike(pattern), Holder.name.ilike(pattern), Holder.licence_no.ilike(pattern)
-        )
+        return contains_text(value, Holder.code, Holder.name, Holder.licence_no)
 
     def classes(h: Holder) -> str:
         return ", ".join(t(f"materials.class.{c}") for c in h.licence_classes or [])
@@ -126,7 +124,7 @@ def holders_table(session: Session, *, scope: Scope, language: str) -> Table:
                 "material_class",
                 t("materials.field.licence_classes"),
                 "choice",
-                where=lambda v: cast(Holder.licence_classes, String).like(f'%"{v}"%'),
+                where=lambda v: contains_literal(f'"{v}"', cast(Holder.licence_classes, String)),
                 choices=tuple((c.value, t(f"materials.class.{c.value}")) for c in MaterialClass),
             ),
             Filter("area", t("materials.field.area"), where=area, max_length=32),

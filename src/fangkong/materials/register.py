@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, String, cast, func, or_, select
+from sqlalchemy import Select, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from fangkong.core import audit
@@ -21,6 +21,7 @@ from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
 from fangkong.core.scoping import Scope, as_system
 from fangkong.core.security import FieldCipher
+from fangkong.core.text_match import contains_literal, contains_text
 from fangkong.materials._common import check_code, check_name, place
 from fangkong.materials.models import (
     Holder,
@@ -123,13 +124,8 @@ def holders_query(scope: Scope, filters: HolderFilter = HolderFilter()) -> Selec
     """Holders in ``scope`` matching ``filters`` (a select to page, sort or export)."""
     query = select(Holder).where(scope.clause(Holder.area_path))
     if filters.text:
-        pattern = f"%{filters.text}%"
         query = query.where(
-            or_(
-                Holder.code.ilike(pattern),
-                Holder.name.ilike(pattern),
-                Holder.licence_no.ilike(pattern),
-            )
+            contains_text(filters.text, Holder.code, Holder.name, Holder.licence_no)
         )
     if filters.kind:
         query = query.where(Holder.kind == filters.kind)
@@ -138,7 +134,9 @@ def holders_query(scope: Scope, filters: HolderFilter = HolderFilter()) -> Selec
     if filters.material_class is not None:
         # The licence's classes are a JSON list of names: its text holds the quoted name.
         query = query.where(
-            cast(Holder.licence_classes, String).like(f'%"{filters.material_class.value}"%')
+            contains_literal(
+                f'"{filters.material_class.value}"', cast(Holder.licence_classes, String)
+            )
         )
     if filters.active is True:
         query = query.where(Holder.deregistered_at.is_(None))
