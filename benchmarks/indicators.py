@@ -52,6 +52,12 @@ NOW = datetime(2026, 1, 15, tzinfo=UTC)
 MONTH = "2025-06"
 CHUNK = 50_000
 CASE_TYPES = ("hazard", "dispute", "inspection")
+#: Each case type's own states for a case still open, one closed, and one dropped.
+OPEN_CLOSED_DROPPED = {
+    "hazard": ("handling", "closed", "dismissed"),
+    "dispute": ("mediating", "closed", "withdrawn"),
+    "inspection": ("rectifying", "passed", "cancelled"),
+}
 #: The indicators the peer recomputes.
 COMPARED = (
     "response.ring_1min",
@@ -172,21 +178,23 @@ def _cases_setup(url: str, count: int, seed: int = 21) -> None:
                 g = grids[int(at[i])]
                 o = YEAR_START + timedelta(seconds=float(opened[i]))
                 due = o + timedelta(days=10)
+                case_type = CASE_TYPES[(start + i) % 3]
+                still_open, done, dropped = OPEN_CLOSED_DROPPED[case_type]
                 closed: datetime | None = o + timedelta(days=float(took[i]))
                 resolved = closed
-                state = "closed"
+                state = done
                 if kind[i] < 0.15:
                     closed = resolved = None
-                    state = "handling"
+                    state = still_open
                 elif kind[i] < 0.2:
                     resolved = None
-                    state = "dismissed"
+                    state = dropped
                 late = bool(closed is not None and closed > due) or bool(
                     closed is None and rng.random() < 0.5
                 )
                 rows.append(
                     {
-                        "case_type": CASE_TYPES[(start + i) % 3],
+                        "case_type": case_type,
                         "title": "",
                         "description": "",
                         "state": state,
