@@ -44,7 +44,7 @@ def _refuses_nul(metadata: list[Any]) -> bool:
     return False
 
 
-def _raises(check: Any, value: str) -> bool:
+def _raises(check: Any, value: Any) -> bool:
     try:
         check(value)
     except (ValueError, AssertionError):
@@ -73,11 +73,47 @@ def unbounded(annotation: Any, metadata: list[Any], seen: set[type]) -> list[str
             for name, field in annotation.model_fields.items()
             for p in unbounded(field.annotation, list(field.metadata), seen)
         ]
-    # Enumerations, literals, numbers, dates, files, and free JSON (dict[str, Any]: a GeoJSON
-    # document or a template, checked by its service) are no plain text field.
+    if origin is dict or annotation in (dict, Any, object):
+        # Free JSON (a GeoJSON document, a template, a case's fields) must be
+        # bounds.JsonObject / bounds.Json: no NUL in a key or a string anywhere, bounded depth
+        # and size, finite numbers. A typed mapping is walked: its keys and its values.
+        if _refuses_bad_json(metadata):
+            return []
+        args = typing.get_args(annotation)
+        if not args or any(a in (Any, object) for a in args):
+            return [" (free JSON)"]
+        return [f"[]{p}" for arg in args for p in unbounded(arg, [], seen)]
+    # Enumerations, literals, numbers, dates and files are no plain text field.
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return []
     return []
+
+
+def _deep(levels: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(levels):
+        value = {"k": [value]}
+    return value
+
+
+#: Free JSON a bounded JSON type must refuse: NUL in a value, a key, deep inside; nesting past
+#: any reasonable document; a number PostgreSQL's jsonb cannot hold.
+JSON_PROBES: tuple[Any, ...] = (
+    {"a": "\x00"},
+    {"\x00": 1},
+    {"a": [{"b": ["x\x00y"]}]},
+    _deep(500),
+    {"a": float("nan")},
+    {"a": float("inf")},
+)
+
+
+def _refuses_bad_json(metadata: list[Any]) -> bool:
+    for item in metadata:
+        check = getattr(item, "func", None)
+        if callable(check) and all(_raises(check, probe) for probe in JSON_PROBES):
+            return True
+    return False
 
 
 def _is_id(name: str) -> bool:
@@ -190,6 +226,22 @@ class _Outer(BaseModel):
 
 def test_the_walk_finds_a_text_that_takes_nul() -> None:
     assert unbounded(_Outer, [], set()) == [".name", ".items.note", ".sloppy"]
+
+
+class _Free(BaseModel):
+    loose: dict[str, Any]
+    kept: bounds.JsonObject
+    weights: dict[str, float]
+    named: dict[bounds.Text, float]
+    anything: Any = None
+
+
+def test_the_walk_finds_free_json_that_takes_nul() -> None:
+    assert unbounded(_Free, [], set()) == [
+        ".loose (free JSON)",
+        ".weights[]",
+        ".anything (free JSON)",
+    ]
 
 
 def test_every_id_a_route_takes_fits_an_integer_column(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from fangkong.areas.schemas import (
     ImportReportOut,
     LocateOut,
 )
-from fangkong.core.bounds import Latitude, Longitude, Offset, Text
+from fangkong.core.bounds import JsonObject, Latitude, Longitude, Offset, Text
 from fangkong.core.errors import InvalidInput
 from fangkong.http.deps import DbSession, Language, RequestActor, UserScope, requires
 
@@ -77,7 +77,7 @@ def import_areas(
     db: DbSession,
     scope: UserScope,
     actor: RequestActor,
-    data: Annotated[dict[str, Any], Body(description="GeoJSON FeatureCollection")],
+    data: Annotated[JsonObject, Body(description="GeoJSON FeatureCollection")],
     crs: CoordSystem = CoordSystem.WGS84,
 ) -> ImportReportOut:
     """Import areas from GeoJSON, all or nothing (see the README for the properties)."""

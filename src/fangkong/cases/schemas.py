@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from fangkong.cases.models import EventKind
-from fangkong.core.bounds import AwareMoment, Count, Id, Latitude, Longitude, Text
+from fangkong.core.bounds import AwareMoment, Count, Id, JsonObject, Latitude, Longitude, Text
 
 
 class FieldOut(BaseModel):
@@ -73,7 +73,7 @@ class CaseIn(BaseModel):
     )
     lon: Longitude | None = None
     lat: Latitude | None = None
-    fields: dict[str, Any] = Field(default_factory=dict)
+    fields: JsonObject = Field(default_factory=dict)
     parties: list[PartyIn] = Field(default_factory=list, max_length=50)
 
 
@@ -158,7 +158,7 @@ class CaseDetail(CaseSummary):
 
 class TransitionIn(BaseModel):
     transition: Text = Field(max_length=48)
-    fields: dict[str, Any] = Field(default_factory=dict)
+    fields: JsonObject = Field(default_factory=dict)
     note: Text | None = Field(default=None, max_length=4000)
     version: Count | None = Field(default=None, description="Refuse if the case changed since")
 

@@ -14,6 +14,10 @@ later as an overflow (a 500).
 - :data:`Longitude`, :data:`Latitude`: finite degrees (WGS-84) in [-180, 180] and [-90, 90].
 
 - :data:`Text`: a string without NUL characters (:func:`check_text` for text read otherwise).
+- :data:`Json` (:data:`JsonObject` for an object): free JSON, a GeoJSON document, a template,
+  a case's fields, whose strings and keys hold no NUL (PostgreSQL's ``jsonb`` refuses
+  ``\\u0000``), nested at most :data:`MAX_JSON_DEPTH` deep, of at most :data:`MAX_JSON_NODES`
+  values, with finite numbers (``jsonb`` has no NaN or infinity).
 
 None of them takes JSON's ``true`` or ``false`` for a number. A value out of bounds is the
 API's 422, its field named, as any fault of a request's shape.
@@ -21,8 +25,9 @@ API's 422, its field named, as any fault of a request's shape.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from annotated_types import Ge, Le
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
@@ -34,6 +39,10 @@ from fangkong.core.i18n import translate
 MAX_BIGINT = 2**63 - 1
 #: The largest id (and count) an id column holds on both databases: PostgreSQL's INTEGER.
 MAX_ID = 2**31 - 1
+#: The deepest nesting of free JSON (objects and arrays inside each other).
+MAX_JSON_DEPTH = 64
+#: The most values (objects, arrays, strings, numbers...) in one free JSON document.
+MAX_JSON_NODES = 1_000_000
 #: The first and last moments and days the system takes (times are stored in UTC).
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
@@ -67,6 +76,41 @@ def check_text(value: str, *, field: str) -> str:
 
 #: Text of any length (give ``max_length`` where it is used) without NUL characters.
 Text = Annotated[str, AfterValidator(_no_nul)]
+
+
+def _bounded_json(value: Any) -> Any:
+    # Iterative: a document nested past any stack is refused, not a RecursionError.
+    nodes = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_JSON_NODES:
+            raise ValueError(translate("error.bounds.json_size", API_LANGUAGE, max=MAX_JSON_NODES))
+        if isinstance(item, str):
+            _no_nul(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(translate("error.bounds.json_number", API_LANGUAGE))
+        elif isinstance(item, dict | list | tuple):
+            if depth >= MAX_JSON_DEPTH:
+                raise ValueError(
+                    translate("error.bounds.json_depth", API_LANGUAGE, max=MAX_JSON_DEPTH)
+                )
+            if isinstance(item, dict):
+                for key, inner in item.items():
+                    if isinstance(key, str):
+                        _no_nul(key)
+                    stack.append((inner, depth + 1))
+            else:
+                stack.extend((inner, depth + 1) for inner in item)
+    return value
+
+
+#: Free JSON of any shape (see the module): strings and keys without NUL, bounded depth and
+#: size, finite numbers.
+Json = Annotated[Any, AfterValidator(_bounded_json)]
+#: A free JSON object, bounded as :data:`Json`.
+JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
 Id = Annotated[int, Ge(1), Le(MAX_ID), NotBool]
 Offset = Annotated[int, Ge(0), Le(MAX_BIGINT), NotBool]
 Count = Annotated[int, Ge(0), Le(MAX_ID), NotBool]

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from fangkong.cases.web import calendar_of
 from fangkong.core import audit
-from fangkong.core.bounds import MAX_ID, Text
+from fangkong.core.bounds import MAX_ID, JsonObject, Text
 from fangkong.core.db import utcnow
 from fangkong.core.i18n import translate
 from fangkong.core.scoping import Scope
@@ -606,7 +606,7 @@ def get_report_template(
 @router.put("/report-templates/{kind}", dependencies=[requires(perms.WRITE)])
 def put_report_template(
     kind: Literal["bulletin", "annual"],
-    body: dict[str, Any],
+    body: Annotated[JsonObject, Body()],
     db: DbSession,
     actor: RequestActor,
     language: Language,

@@ -33,7 +33,7 @@ class MaterialIn(BaseModel):
     name_en: Text = Field(default="", max_length=128)
     material_class: MaterialClass
     base_unit: BaseUnit
-    units: dict[Annotated[str, Field(max_length=16)], float] = Field(
+    units: dict[Annotated[Text, Field(max_length=16)], float] = Field(
         default_factory=dict,
         max_length=20,
         description="The material's own units: name -> base units per unit (e.g. a box of 24)",

@@ -206,7 +206,7 @@ class CheckpointOut(BaseModel):
     area_id: int | None
 
 
-Weights = dict[Annotated[str, Field(max_length=32)], Annotated[Number, Field(ge=0, le=1000)]]
+Weights = dict[Annotated[Text, Field(max_length=32)], Annotated[Number, Field(ge=0, le=1000)]]
 
 
 class RingIn(BaseModel):
