@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from fangkong.community.models import ShiftStatus, TeamKind, TipCategory, TipStatus
 from fangkong.core.bounds import Id, Latitude, Longitude, Moment, NotBool, Text
@@ -25,7 +25,7 @@ class TeamIn(BaseModel):
     member_count: Count = 0
     buildings: Count = Field(default=0, description="Buildings the team covers")
     households: Count = Field(default=0, description="Households the team covers")
-    active: bool = True
+    active: StrictBool = True
 
 
 class TeamOut(BaseModel):

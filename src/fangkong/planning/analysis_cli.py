@@ -13,7 +13,15 @@ from rich.table import Table
 
 from fangkong.areas import service as area_service
 from fangkong.core.audit import SYSTEM
-from fangkong.core.commands import DataDir, console, fail, session_factory, settings_for, upgrade
+from fangkong.core.commands import (
+    DataDir,
+    check_id,
+    console,
+    fail,
+    session_factory,
+    settings_for,
+    upgrade,
+)
 from fangkong.core.db import session_scope, utcnow
 from fangkong.core.errors import FangkongError, InvalidInput, NotFound
 from fangkong.core.scoping import Scope
@@ -329,11 +337,9 @@ def adopt_command(
     becomes each station's roster per hour of week; beats, once the grid-fusion check passes,
     replace the station's beat areas (the grids and every record's area path move with them).
     Audited; refused with nothing changed."""
+    check_id(analysis_id, name="analysis_id")
     settings = settings_for(data_dir)
     upgrade(settings)
-    if not 1 <= analysis_id <= 2**63 - 1:
-        fail(InvalidInput(key="error.planning.analysis_not_found", field="analysis_id",
-                          params={"analysis_id": analysis_id}))  # fmt: skip
     try:
         with session_scope(session_factory(settings)) as session:
             analysis = analyses.get_or_raise(session, analysis_id=analysis_id, scope=WHOLE_TREE)

@@ -15,7 +15,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from fangkong.core.audit import SYSTEM
-from fangkong.core.commands import DataDir, console, fail, session_factory, settings_for, upgrade
+from fangkong.core.commands import (
+    DataDir,
+    check_id,
+    console,
+    fail,
+    session_factory,
+    settings_for,
+    upgrade,
+)
 from fangkong.core.db import session_scope
 from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.scoping import Scope
@@ -377,6 +385,7 @@ def export_command(
     data_dir: DataDir = None,
 ) -> None:
     """Export a run: GeoJSON of sites, demand and service areas; XLSX of coverage and sites."""
+    check_id(run_id, name="run_id")
     settings = _prepare(data_dir)
     try:
         with session_scope(session_factory(settings)) as session:

@@ -45,6 +45,7 @@ from fangkong.areas.geometry import h3_cell
 from fangkong.areas.models import Area
 from fangkong.core import audit
 from fangkong.core.audit import Actor
+from fangkong.core.bounds import MAX_ID
 from fangkong.core.db import utcnow
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
 from fangkong.core.scoping import Scope
@@ -176,8 +177,8 @@ def get_checkpoint_or_raise(session: Session, *, checkpoint_id: int, scope: Scop
     query = select(Checkpoint).where(
         Checkpoint.id == checkpoint_id, scope.clause(Checkpoint.area_path)
     )
-    # INTEGER ids: a larger one (the API takes up to 2**63 - 1) names no row
-    found = session.scalars(query).one_or_none() if checkpoint_id <= 2**31 - 1 else None
+    # INTEGER ids: a larger one (past the API's bound, a caller's) names no row
+    found = session.scalars(query).one_or_none() if checkpoint_id <= MAX_ID else None
     if found is None:
         raise NotFound(
             key="error.planning.checkpoint_not_found",

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from fangkong.areas.models import Area
 from fangkong.core import audit
 from fangkong.core.audit import Actor
+from fangkong.core.bounds import MAX_ID
 from fangkong.core.db import utcnow
 from fangkong.core.errors import API_LANGUAGE, Conflict, FangkongError, NotFound
 from fangkong.core.scoping import Scope
@@ -27,8 +28,9 @@ MAX_RUNS = 200
 #: A running job that has not reported for this long is taken as lost (its server stopped).
 STALE_AFTER = timedelta(minutes=2)
 TERMINAL = frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED})
-#: Ids are INTEGER columns: a larger id (the API takes up to 2**63 - 1) names no row.
-MAX_ROW_ID = 2**31 - 1
+#: Ids are INTEGER columns: a larger id names no row (a caller past the API's and the CLI's
+#: bound, :data:`~fangkong.core.bounds.MAX_ID`, reads it as not found).
+MAX_ROW_ID = MAX_ID
 
 
 def filing_path(scope: Scope, area: Area | None) -> str:
