@@ -175,6 +175,11 @@ def test_account_endpoints_follow_the_role_and_the_areas(
             assert set_role.status_code == expected["role"], case
             reset = client.delete(f"/api/v1/users/{target}/totp")
             assert reset.status_code == expected["write"], case
+            # An administrator's reset of a password (the target must change it; flagged).
+            temporary = client.put(
+                f"/api/v1/users/{target}/password", json={"password": "Matrix-Reset-2026"}
+            )
+            assert temporary.status_code == expected["write"], case
             # Another's token: revoked by who manages its user; to anyone else it is not there.
             revoked = client.delete(f"/api/v1/tokens/{token_id}")
             assert revoked.status_code == (204 if manages and seen else 404), case

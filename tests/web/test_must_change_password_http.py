@@ -1,7 +1,8 @@
 """A password an administrator gave, over HTTP on SQLite and PostgreSQL: the console's new user
 logs in only into the change of password (every other page, a board's htmx refresh and the
-API by cookie lead or answer there; logout works); the API's new user's token is refused with
-a 403 naming the change, and accepted once the password is changed in the console; the other
+API by cookie lead or answer there; logout works); the API's new user gets no token (403
+naming the change), and a token of theirs from before is refused with the same 403 until the
+password is changed in the console; the other
 sessions end with the change, and the change is audited."""
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from cases.case_helpers import add_user
 from conftest import LiveServer
+from fangkong.core import auth
+from fangkong.core.audit import SYSTEM
 from fangkong.core.models import AuditEvent, Role, User
 
 GIVEN = "Given-By-Admin-2026"
@@ -166,7 +169,17 @@ def test_a_token_is_refused_until_the_password_is_changed(live_server: LiveServe
         assert made.status_code == 201, made.text
         assert made.json()["must_change_password"] is True
     assert _flagged(live_server, "mcp_script")
-    token = live_server.token("mcp_script", GIVEN)
+    with live_server.client() as anonymous:
+        refused_token = anonymous.post(
+            "/api/v1/auth/token", json={"username": "mcp_script", "password": GIVEN}
+        )
+    assert refused_token.status_code == 403  # a token would do nothing: none is issued
+    assert refused_token.json()["code"] == "password.change_required"
+    # One issued before the flag (an administrator's reset) is refused where it is used.
+    with Session(live_server.engine) as session:
+        user = session.scalars(select(User).where(User.username == "mcp_script")).one()
+        _, token = auth.issue_token(session, user=user, name="old", ttl=None, actor=SYSTEM)
+        session.commit()
     with live_server.client(token) as program:
         refused = program.get("/api/v1/users/me")
         assert refused.status_code == 403

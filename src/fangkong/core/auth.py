@@ -225,6 +225,26 @@ def set_password(
     _audit_user(session, user=user, action="change_password", actor=actor, **flagged)
 
 
+def reset_password(
+    session: Session,
+    *,
+    user: User,
+    password: str,
+    actor: Actor,
+    min_length: int = passwords.DEFAULT_MIN_LENGTH,
+) -> None:
+    """An administrator's reset: ``password`` is temporary, ``user`` must change it at their
+    next login (even when ``actor`` is themselves); their sessions end. Audited."""
+    set_password(
+        session,
+        user=user,
+        password=password,
+        actor=actor,
+        min_length=min_length,
+        must_change_password=True,
+    )
+
+
 def require_password_changed(user: User | Principal) -> None:
     """Refuse a user who must first change the password an administrator gave them."""
     if user.must_change_password:

@@ -42,7 +42,7 @@ from fangkong.http.deps import (
 from fangkong.http.templating import render
 from fangkong.web.accounts import in_scope, managed_user
 from fangkong.web.pages import _safe_next
-from fangkong.web.schemas import UserIn
+from fangkong.web.schemas import PasswordResetIn, UserIn
 
 router = APIRouter(include_in_schema=False)
 #: How long a login may wait between its password and its second factor.
@@ -395,6 +395,18 @@ def user_page(
     language: Language,
 ) -> Response:
     target = managed_user(db, user_id, scope)
+    return _user_page(request, db, user, target, language)
+
+
+def _user_page(
+    request: Request,
+    db: Session,
+    user: User,
+    target: User,
+    language: str,
+    *,
+    password_error: str | None = None,
+) -> Response:
     locked = login.locked_usernames(db, [target.username], policy=login_policy(request))
     return render(
         request,
@@ -406,6 +418,8 @@ def user_page(
         tokens=auth.get_tokens(db, user_id=target.id),
         now=utcnow(),
         roles=list(Role),
+        password_error=password_error,
+        status_code=422 if password_error else 200,
     )
 
 
@@ -524,6 +538,44 @@ def create_user_page(
     return _new_user_form(
         request, db, user, scope, language, values=values, picked=picked, errors=errors
     )
+
+
+# Before the actions' route, which would take "password" for an action.
+@router.post("/users/{user_id:int}/password", response_class=HTMLResponse, dependencies=_MANAGE)
+def user_password(
+    user_id: Id,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: UserScope,
+    language: Language,
+    actor: RequestActor,
+    values: FormValues,
+) -> Response:
+    """Give a user of one's areas a temporary password (as typed: spaces count): they must
+    change it at their next login; their sessions end. Audited, never the password. A
+    password the policy refuses is shown on the user's page."""
+    target = managed_user(db, user_id, scope)
+    checked, errors = forms.validate(
+        PasswordResetIn, {"password": values.get("password", "")}, language=language
+    )
+    if checked is None:
+        fault = errors.fields.get("password") or errors.form or ""
+        return _user_page(request, db, user, target, language, password_error=fault)
+    try:
+        with db.begin_nested():  # a refused reset leaves nothing behind in the request
+            auth.reset_password(
+                db,
+                user=target,
+                password=checked.password,
+                actor=actor,
+                min_length=get_settings(request).password_min_length,
+            )
+    except FangkongError as exc:
+        if exc.status_code != 422:
+            raise
+        return _user_page(request, db, user, target, language, password_error=exc.text(language))
+    return RedirectResponse(f"/users/{user_id}", status_code=303)
 
 
 # Before the actions' route, which would take "role" for an action.

@@ -33,6 +33,7 @@ from fangkong.http.deps import (
 from fangkong.web.api import user_out
 from fangkong.web.schemas import (
     PasswordChangeIn,
+    PasswordResetIn,
     RoleIn,
     TokenInfoOut,
     TotpCodeIn,
@@ -187,6 +188,34 @@ def set_user_role(
     auth.set_role(db, user=target, role=body.role, actor=actor)
     locked = login.locked_usernames(db, [target.username], policy=login_policy(request))
     return user_out(db, target, get_cipher(request), locked=bool(locked))
+
+
+@router.put(
+    "/users/{user_id:int}/password",
+    status_code=_NO_CONTENT,
+    tags=["users"],
+    dependencies=_MANAGE,
+)
+def reset_user_password(
+    user_id: Id,
+    body: PasswordResetIn,
+    request: Request,
+    db: DbSession,
+    scope: UserScope,
+    actor: RequestActor,
+) -> Response:
+    """Give a user of your areas a temporary password (a forgotten one): they must change it
+    at their next login, their sessions end and their tokens are refused until then. Audited
+    (never the password)."""
+    target = managed_user(db, user_id, scope)
+    auth.reset_password(
+        db,
+        user=target,
+        password=body.password,
+        actor=actor,
+        min_length=get_settings(request).password_min_length,
+    )
+    return Response(status_code=_NO_CONTENT)
 
 
 @router.delete(

@@ -69,7 +69,9 @@ def _user_in_scope(db: Session, user: User, scope: Scope) -> bool:
 def create_token(body: TokenIn, request: Request, db: DbSession) -> TokenOut:
     """Exchange a username and password (and the one-time code of a second factor, where the
     account has one) for a bearer token. Five failures in a row lock the username, many from
-    one address hold it back: both answer 429 with ``Retry-After``."""
+    one address hold it back: both answer 429 with ``Retry-After``. A user who must first
+    change the password an administrator gave them is refused (403
+    ``password.change_required``): the change is made in the console."""
     settings = get_settings(request)
     try:
         user = login.authenticate(
@@ -84,6 +86,9 @@ def create_token(body: TokenIn, request: Request, db: DbSession) -> TokenOut:
     except (Unauthorized, Throttled, Forbidden):
         db.commit()  # keep the failed-login audit row and the count although the request fails
         raise
+    # A flagged user's token would be refused by every route, the change of password too (it
+    # is made in the console): none is issued.
+    auth.require_password_changed(user)
     actor = Actor(user_id=user.id, username=user.username, client=client_address(request))
     token, plain = auth.issue_token(
         db,

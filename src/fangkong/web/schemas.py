@@ -54,6 +54,12 @@ class PasswordChangeIn(BaseModel):
     new_password: Text = Field(min_length=1, max_length=256)
 
 
+class PasswordResetIn(BaseModel):
+    password: Text = Field(
+        min_length=1, max_length=256, description="The temporary password (policy-checked)"
+    )
+
+
 class RoleIn(BaseModel):
     role: Role
 
