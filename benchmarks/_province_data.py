@@ -273,9 +273,12 @@ def _insert(
     anew), elsewhere inserted ``CHUNK`` at a time. Either way the rows are given every value
     a column's Python-side default would give: where the table has a county key
     (``county_id``, issue 23's partitions), the county's, as its default would compute it
-    from the row's path or its parent's row."""
+    from the row's path or its parent's row, and its partition key (``partition_county``)
+    where it has one."""
     from psycopg.types.json import Json
     from sqlalchemy import JSON, func, insert, select
+
+    from fangkong.core import county
 
     if not rows:
         return []
@@ -284,6 +287,9 @@ def _insert(
     if county_id is not None and "county_id" in table.c:
         for row in rows:
             row["county_id"] = county_id
+    if county.has_partition_key(table):  # never NULL: the county's, or none's
+        for row in rows:
+            row[county.PARTITION_COLUMN] = county.partition_of(row.get("county_id"))
     columns = list(rows[0])
     if conn.dialect.name == "postgresql":
         quoted = ", ".join(f'"{c}"' for c in columns)

@@ -239,7 +239,8 @@ def test_demo_like_data_carries_the_county_of_its_path_everywhere(
 
 
 def _walk(db: Session) -> list[tuple[str, Any, Any]]:
-    """Every row whose county is not its path's or its parent's."""
+    """Every row whose county is not its path's or its parent's, or whose partition key is
+    not its county's."""
     wrong: list[tuple[str, Any, Any]] = []
     for table in Base.metadata.sorted_tables:
         path = county.path_column(table)
@@ -254,6 +255,11 @@ def _walk(db: Session) -> list[tuple[str, Any, Any]]:
                 ptable, ptable.c.id == table.c[parent[1]]
             )
             wrong += [(table.name, p, k) for k, p in db.execute(joined) if k != p]
+        if county.has_partition_key(table):  # never NULL: the county, or none's
+            keys = select(table.c[county.COLUMN], table.c[county.PARTITION_COLUMN])
+            wrong += [
+                (table.name, k, p) for k, p in db.execute(keys) if p != county.partition_of(k)
+            ]
     return wrong
 
 

@@ -121,8 +121,8 @@ def test_types_defaults_and_returning_of_an_incident_insert(db: Session) -> None
 
 
 def test_many_rows_go_in_several_statements(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    # 3 rows a statement: the columns and the default of `at`
-    monkeypatch.setattr(plain_sql, "MAX_VALUES", 3 * (len(AUDIT_COLUMNS) + 1) + 1)
+    # 3 rows a statement: the columns, the partition key and the default of `at`
+    monkeypatch.setattr(plain_sql, "MAX_VALUES", 3 * (len(AUDIT_COLUMNS) + 2) + 1)
     statements: list[str] = []
     conn = db.connection()
     run = conn.exec_driver_sql

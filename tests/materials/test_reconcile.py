@@ -262,8 +262,11 @@ def _store(db: Session, spec: Spec) -> None:
         cp = holders[m["cp"]].id if m["cp"] is not None else None
         correct = m["correct"]
         corrects = None
-        if correct is not None and written:
-            target = written[correct[0] % len(written)]
+        # A correction is of the same holder's row (the service's rule; on PostgreSQL the
+        # reference names the partition, the holder's county, too).
+        mine = [w for w in written if w.holder_id == holder.id]
+        if correct is not None and mine:
+            target = mine[correct[0] % len(mine)]
             if all(w.corrects_id != target.id for w in written):
                 corrects = target.id
         row = Movement(

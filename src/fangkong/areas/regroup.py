@@ -53,7 +53,7 @@ from sqlalchemy.orm import Session
 from fangkong.areas.geometry import area_m2
 from fangkong.areas.models import Area, AreaLevel
 from fangkong.areas.service import fusion_check, geometry, get_by_code, get_by_code_or_raise
-from fangkong.core import audit
+from fangkong.core import audit, partitions
 from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, InvalidInput
 from fangkong.core.models import UserArea
@@ -108,7 +108,8 @@ def path_columns(conn: Connection) -> list[tuple[str, str]]:
     inspector = inspect(conn)
     found: list[tuple[str, str]] = []
     for table in sorted(inspector.get_table_names()):
-        if table in UNREWRITTEN_TABLES:
+        # a partition (PostgreSQL) is rewritten through its parent
+        if table in UNREWRITTEN_TABLES or partitions.is_partition(table):
             continue
         for column in inspector.get_columns(table):
             name = str(column["name"])
@@ -123,7 +124,8 @@ def area_references(conn: Connection) -> list[tuple[str, str, str]]:
     inspector = inspect(conn)
     found: list[tuple[str, str, str]] = []
     for table in sorted(inspector.get_table_names()):
-        if table in UNREWRITTEN_TABLES:
+        # a partition (PostgreSQL) is rewritten through its parent
+        if table in UNREWRITTEN_TABLES or partitions.is_partition(table):
             continue
         for fk in inspector.get_foreign_keys(table):
             if fk.get("referred_table") != "area" or fk.get("referred_columns") != ["id"]:

@@ -21,8 +21,9 @@ from fangkong.areas.coords import CoordinateError, CoordSystem, to_wgs84, to_wgs
 from fangkong.areas.geometry import GeometryError, area_m2, h3_cell, parse_polygon, to_geojson
 from fangkong.areas.models import LEVELS, Area, AreaLevel, StandardAddress
 from fangkong.areas.search import fold, search_key
-from fangkong.core import audit
+from fangkong.core import audit, partitions
 from fangkong.core.audit import Actor
+from fangkong.core.county import county_of
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
 from fangkong.core.scoping import Scope, common_path, whole_tree
 from fangkong.core.text_match import contains_text
@@ -131,6 +132,8 @@ def _insert(
     session.flush()
     area.path = f"{parent.path if parent else '/'}{area.id}/"
     session.flush()
+    if county_of(area.path) == area.id:  # a county: its partitions (PostgreSQL)
+        partitions.add_county(session.connection(), area.id)
     return area
 
 

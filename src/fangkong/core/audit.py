@@ -328,6 +328,9 @@ def visible_to(session: Session, *, scope: Scope, reader_id: int | None) -> Any:
     """The SQL condition of the events a reader with ``scope`` may see (see :func:`get_all`)."""
     system_wide = AuditEvent.area_path.is_(None) if whole_tree(session, scope) else false()
     own = AuditEvent.user_id == reader_id if reader_id is not None else false()
+    # A reader's own events are theirs wherever they were filed, so on PostgreSQL this
+    # condition reads every county's partitions (by their user index) for a reader; the
+    # scope's own part prunes (Scope.clause) where no reader is named.
     return or_(scope.clause(AuditEvent.area_path), own, system_wide)
 
 

@@ -156,9 +156,67 @@ def grant_command(
     console.print(f"granted {role} what the application needs")
 
 
+def partitions_command(
+    months_ahead: Annotated[
+        int, typer.Option(min=0, max=24, help="Months after the current one to make")
+    ] = 3,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """PostgreSQL: make the coming months' partitions of the large tables now (the server's
+    job does it at start and daily) and list the counties that have partitions."""
+    from fangkong.core import partitions
+    from fangkong.core.db import make_engine
+
+    settings = settings_for(data_dir)
+    engine = make_engine(database_url or settings.resolved_database_url)
+    try:
+        if engine.dialect.name != "postgresql":
+            console.print("nothing to make: SQLite has no partitions")
+            return
+        with engine.begin() as conn:
+            made = partitions.add_months(conn, months_ahead=months_ahead)
+            counties = partitions.counties(conn)
+    finally:
+        engine.dispose()
+    console.print(f"made {made} monthly partitions; counties with partitions: {counties}")
+
+
+def detach_month_command(
+    table: Annotated[str, typer.Argument(help="incident_event (a table partitioned by month)")],
+    month: Annotated[str, typer.Argument(help="The month, YYYY-MM")],
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """PostgreSQL: detach every county's partition of TABLE for MONTH, for archiving (the
+    partitions stay as tables: dump them with pg_dump -t, then drop them). As the owner."""
+    from fangkong.core import partitions
+    from fangkong.core.db import make_engine
+
+    try:
+        first = datetime.strptime(month, "%Y-%m").date()
+    except ValueError:
+        console.print(f"[red]error:[/red] {month} is not a month (YYYY-MM)")
+        raise typer.Exit(code=2) from None
+    settings = settings_for(data_dir)
+    engine = make_engine(database_url or settings.resolved_database_url)
+    try:
+        with engine.begin() as conn:
+            detached = partitions.detach_month(conn, table, first)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+    finally:
+        engine.dispose()
+    console.print(f"detached {len(detached)} partitions: {', '.join(detached) or 'none'}")
+
+
 def register(app: typer.Typer, *, db: typer.Typer) -> None:
-    """Add ``audit``, ``backup``, ``restore`` and ``db grant`` to the command line."""
+    """Add ``audit``, ``backup``, ``restore``, ``db grant``, ``db partitions`` and
+    ``db detach-month`` to the command line."""
     app.add_typer(audit_app, name="audit")
     app.command("backup")(backup_command)
     app.command("restore")(restore_command)
     db.command("grant")(grant_command)
+    db.command("partitions")(partitions_command)
+    db.command("detach-month")(detach_month_command)

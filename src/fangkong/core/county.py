@@ -20,19 +20,39 @@ The key is filled by this module alone, whatever writes the row:
   children's rows at the flush;
 - :class:`~fangkong.core.plain_sql.RowsInsert` computes it per row from the path among its
   columns, and refuses to be built for a child table without it (the caller knows the parent).
+
+The four large tables that nothing references (an incident's timeline, the audit log, a
+device's status history, the ledger's movements) carry a second, never-NULL key,
+``partition_county`` (:func:`partition_key`): the county, or :data:`NO_COUNTY` for the rows of
+none. PostgreSQL partitions them by it (:mod:`fangkong.core.partitions`), which a key that may
+be NULL cannot be. It is filled from ``county_id`` by the same paths: its column default reads
+the row's ``county_id`` (given or defaulted just before it), the ORM's attribute events set it
+with ``county_id``, a parent's move is copied to both, and ``RowsInsert`` computes it per row.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ForeignKey, Select, bindparam, column, event, select, table, update
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    Select,
+    bindparam,
+    column,
+    event,
+    select,
+    table,
+    update,
+)
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapper, Session, mapped_column
 from sqlalchemy.orm.attributes import get_history
 
 #: The column's name on every table.
 COLUMN = "county_id"
+#: The never-NULL partition key beside it on the partitioned tables (see the module).
+PARTITION_COLUMN = "partition_county"
 #: ``Column.info`` keys: the path column the county is read from, or the parent ``(table,
 #: foreign-key column)`` whose county it copies.
 FROM_PATH = "county_from_path"
@@ -111,6 +131,35 @@ def county_from_parent(parent: str, via: str) -> Any:
     )
 
 
+def partition_of(county_id: int | None) -> int:
+    """The partition key of a row of county ``county_id``: the county, or
+    :data:`NO_COUNTY` for a row of none."""
+    return NO_COUNTY if county_id is None else int(county_id)
+
+
+def _partition_default(context: DefaultExecutionContext) -> int:
+    parameters = _parameters(context)
+    if COLUMN in parameters:  # given, or its default computed before this one
+        return partition_of(parameters[COLUMN])
+    # A statement without the county's column at all: compute it as its default would.
+    found = context.current_column.table.c[COLUMN].default
+    return partition_of(found.arg(context) if found is not None else None)
+
+
+def partition_key() -> Any:
+    """``partition_county``, declared right after ``county_id`` (its default reads the
+    row's county, which must be computed before it): the county or :data:`NO_COUNTY`, never
+    NULL. No foreign key: a partitioned table's key is a plain integer."""
+    install()
+    return mapped_column(
+        Integer, nullable=False, default=_partition_default, info={PARTITION_COLUMN: True}
+    )
+
+
+def has_partition_key(sa_table: Any) -> bool:
+    return PARTITION_COLUMN in getattr(sa_table, "c", {})
+
+
 def path_column(sa_table: Any) -> str | None:
     """The path column ``sa_table``'s county is read from (None: not from a path)."""
     found = sa_table.c.get(COLUMN)
@@ -138,6 +187,8 @@ def _on_mapper_configured(mapper: Mapper[Any], cls: type) -> None:
         )
         if attribute is not None:
             event.listen(getattr(cls, attribute), "set", _set_from_path, retval=False)
+    if has_partition_key(local):
+        event.listen(getattr(cls, COLUMN), "set", _set_partition, retval=False)
     parent = parent_of(local)
     if parent is not None:
         children = _CHILDREN.setdefault(parent[0], [])
@@ -147,6 +198,10 @@ def _on_mapper_configured(mapper: Mapper[Any], cls: type) -> None:
 
 def _set_from_path(target: Any, value: str | None, _old: object, _initiator: object) -> None:
     target.county_id = county_of(value)
+
+
+def _set_partition(target: Any, value: int | None, _old: object, _initiator: object) -> None:
+    target.partition_county = partition_of(value)
 
 
 def _copy_to_children(session: Session, _context: object) -> None:
@@ -161,7 +216,10 @@ def _copy_to_children(session: Session, _context: object) -> None:
             moved.append((local, obj.id, obj.county_id))
     for local, parent_id, county in moved:
         for child, via in _CHILDREN[local.name]:
-            session.execute(update(child).where(child.c[via] == parent_id).values({COLUMN: county}))
+            values: dict[str, int | None] = {COLUMN: county}
+            if has_partition_key(child):
+                values[PARTITION_COLUMN] = partition_of(county)
+            session.execute(update(child).where(child.c[via] == parent_id).values(values))
 
 
 def inspect_mapper(obj: Any) -> Mapper[Any] | None:

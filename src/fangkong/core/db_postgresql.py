@@ -291,3 +291,11 @@ def grant_app_role(conn: Connection, role: str) -> None:
         f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_event FROM {quoted}",
     ):
         conn.exec_driver_sql(statement)
+    # The partitions of the large tables (:mod:`fangkong.core.partitions`) are read and
+    # written through their parents, whose grants and row-level security count: a partition
+    # named directly would have neither.
+    for name in conn.exec_driver_sql(
+        "SELECT relname FROM pg_class WHERE relispartition AND relkind IN ('r', 'p') "
+        "AND relnamespace = current_schema()::regnamespace"
+    ).scalars():
+        conn.exec_driver_sql(f'REVOKE ALL ON "{name}" FROM {quoted}')

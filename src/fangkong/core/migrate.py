@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, inspect
 
+from fangkong.core import partitions
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # Objects in the database that the models do not describe on purpose: PostGIS's own tables and
 # the PostgreSQL-only pattern-ops indexes that the migrations add for path-prefix scoping.
@@ -20,6 +22,10 @@ def include_object(
 ) -> bool:
     """Autogenerate filter: leave out what the models do not describe on purpose."""
     if type_ == "table" and name in POSTGIS_TABLES:
+        return False
+    # PostgreSQL's partitions of the large tables (migration 0023): the models describe
+    # their parents only.
+    if type_ == "table" and reflected and compare_to is None and partitions.is_partition(name):
         return False
     return not (
         type_ == "index"

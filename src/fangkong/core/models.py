@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from fangkong.core.county import county_from_path
+from fangkong.core.county import county_from_path, partition_key
 from fangkong.core.db import Base, TimestampMixin, utcnow
 
 
@@ -148,6 +148,8 @@ class AuditEvent(Base):
     #: by it, as every other read.
     area_path: Mapped[str | None] = mapped_column(String(255), index=True, default=None)
     county_id: Mapped[int | None] = county_from_path()
+    #: The partition key (PostgreSQL partitions the log by county and month).
+    partition_county: Mapped[int] = partition_key()
     #: The chain: the hash of the event before it (or of the purge anchor) and its own,
     #: SHA-256 over that and the event's canonical form (hex).
     prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -47,7 +47,8 @@ class RowsInsert:
     default, or ``NULL``). ``on_conflict_skip`` names the columns of a unique constraint
     whose conflicting rows are skipped; ``returning`` the columns each inserted row returns.
     The county key (:mod:`fangkong.core.county`) is computed per row from the area path among
-    ``columns``; a table whose county is its parent's must have it among ``columns``.
+    ``columns``; a table whose county is its parent's must have it among ``columns``. The
+    partition key, where the table has one, is computed per row from that county.
     """
 
     def __init__(
@@ -74,18 +75,24 @@ class RowsInsert:
                 raise ValueError(f"{table.name}: give {county.COLUMN} with each row")
             if path in self.columns:  # else no path given, and no county
                 self._county_from = path
+        #: Whether the partition key is computed per row from the row's county (given or
+        #: computed from the path).
+        self._partition = (
+            county.has_partition_key(table) and county.PARTITION_COLUMN not in self.columns
+        )
         self._defaults = tuple(
             (column.name, default)
             for column in table.c
             if column.name not in self.columns
-            and column.name != county.COLUMN
+            and column.name not in (county.COLUMN, county.PARTITION_COLUMN)
             and (default := _default_of(column)) is not None
         )
         #: What each row's values are, in order: the columns given, the county key computed
-        #: from the path, then the defaulted ones.
+        #: from the path, the partition key, then the defaulted ones.
         self._names = (
             *self.columns,
             *((county.COLUMN,) if self._county_from else ()),
+            *((county.PARTITION_COLUMN,) if self._partition else ()),
             *(name for name, _ in self._defaults),
         )
         self._on_conflict_skip = tuple(on_conflict_skip)
@@ -110,7 +117,12 @@ class RowsInsert:
             for row in part:
                 given = tuple(row[c] for c in self.columns)
                 if self._county_from is not None:
-                    given = (*given, county.county_of(row[self._county_from]))
+                    key = county.county_of(row[self._county_from])
+                    given = (*given, key)
+                else:
+                    key = row.get(county.COLUMN)
+                if self._partition:
+                    given = (*given, county.partition_of(key))
                 for name, value in zip(names, (*given, *defaults), strict=True):
                     process = processors[name]
                     values.append(value if value is None or process is None else process(value))

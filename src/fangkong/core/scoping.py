@@ -25,10 +25,12 @@ from sqlalchemy import (
     column,
     exists,
     false,
+    func,
     not_,
     or_,
     select,
     table,
+    true,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -57,14 +59,20 @@ class Scope:
     ) -> ColumnElement[bool]:
         """SQL condition restricting ``column`` (an area path) to this scope; on PostgreSQL,
         where the scope lies inside counties and ``column``'s table keeps the county of that
-        path, its county key too (the same rows: the key is the path's county)."""
+        path, its county key too (the same rows: the key is the path's county), and on a
+        partitioned table its partition key (:mod:`fangkong.core.partitions`), so that the
+        planner reads those counties' partitions alone."""
         if not self.paths:
             return false()
         by_path = or_(*(column.startswith(prefix, autoescape=True) for prefix in self.paths))
         key = _county_key(column)
         if key is None or self.counties is None:
             return by_path
-        return and_(on_postgresql(key.in_(self.counties)), by_path)
+        keys = key.in_(self.counties)
+        partition = key.table.c.get(county.PARTITION_COLUMN)
+        if partition is not None:  # a partitioned table: its partition key prunes
+            keys = and_(partition.in_(self.counties), keys)
+        return and_(on_postgresql(keys), by_path)
 
     @cached_property
     def counties(self) -> tuple[int, ...] | None:
@@ -91,6 +99,28 @@ def _county_key(column: Any) -> Any:
     if not isinstance(base, Table) or county.path_column(base) != name:
         return None
     return selectable.c[county.COLUMN]
+
+
+def in_partitions(column: Any, counties: Iterable[int] | None) -> ColumnElement[bool]:
+    """On PostgreSQL, ``column`` (a partition key, :mod:`fangkong.core.partitions`) among
+    ``counties`` (None: every one, no condition); true elsewhere. For the reads of a
+    partitioned table whose counties the caller knows (a parent's county, a scope's)."""
+    if counties is None:
+        return true()
+    return on_postgresql(column.in_(sorted(set(counties))))
+
+
+def in_partition(column: Any, county_id: int | None) -> ColumnElement[bool]:
+    """On PostgreSQL, ``column`` (a partition key) is the partition of county ``county_id``
+    (the rows of a parent of that county); true elsewhere."""
+    return on_postgresql(column == county.partition_of(county_id))
+
+
+def in_partition_of(column: Any, county_column: Any) -> ColumnElement[bool]:
+    """On PostgreSQL, ``column`` (a partition key) is the partition of the county in
+    ``county_column`` (a parent's ``county_id``, NULL for none); true elsewhere. For a
+    relationship's join, whose parent side becomes the loaded parent's value."""
+    return on_postgresql(column == func.coalesce(county_column, county.NO_COUNTY))
 
 
 class on_postgresql(FunctionElement[bool]):  # noqa: N801 - reads as SQL

@@ -15,7 +15,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.areas.models import Area, LocatedMixin
-from fangkong.core.county import county_from_parent
+from fangkong.core.county import county_from_parent, partition_key
 from fangkong.core.db import Base, TimestampMixin, utcnow
 from fangkong.core.models import enum_column
 from fangkong.facilities.models import Facility
@@ -110,6 +110,8 @@ class DeviceStatusEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("device.id", ondelete="CASCADE"))
     county_id: Mapped[int | None] = county_from_parent("device", "device_id")
+    #: The partition key (PostgreSQL partitions the history by county).
+    partition_county: Mapped[int] = partition_key()
     at: Mapped[datetime]
     status: Mapped[DeviceStatus] = mapped_column(enum_column(DeviceStatus, 8))
     previous: Mapped[DeviceStatus | None] = mapped_column(

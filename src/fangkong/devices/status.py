@@ -20,13 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from fangkong.core import audit
 from fangkong.core.audit import Actor
 from fangkong.core.errors import Conflict, FangkongError, NotFound
-from fangkong.core.scoping import Scope, common_path
+from fangkong.core.scoping import Scope, common_path, in_partition
 from fangkong.devices.models import Device, DeviceStatus, DeviceStatusEvent, StatusSource
 from fangkong.devices.schemas import StatusIn
 
@@ -65,10 +65,7 @@ def _apply(
     moments = known.get(device.id)
     if moments is None:
         moments = known[device.id] = {
-            e.at: e.status
-            for e in session.scalars(
-                select(DeviceStatusEvent).where(DeviceStatusEvent.device_id == device.id)
-            )
+            e.at: e.status for e in session.scalars(select(DeviceStatusEvent).where(_of(device)))
         }
     recorded = moments.get(at)
     if recorded is not None:
@@ -162,12 +159,20 @@ def report_many(
     return [outcomes[i] for i in range(len(reports))]
 
 
+def _of(device: Device) -> ColumnElement[bool]:
+    """The device's history rows; on PostgreSQL in its county's partition alone."""
+    return and_(
+        DeviceStatusEvent.device_id == device.id,
+        in_partition(DeviceStatusEvent.partition_county, device.county_id),
+    )
+
+
 def history(session: Session, *, device: Device, limit: int = 500) -> list[DeviceStatusEvent]:
     """The device's status changes, latest first."""
     return list(
         session.scalars(
             select(DeviceStatusEvent)
-            .where(DeviceStatusEvent.device_id == device.id)
+            .where(_of(device))
             .order_by(DeviceStatusEvent.at.desc(), DeviceStatusEvent.id.desc())
             .limit(limit)
         )
@@ -181,7 +186,7 @@ def uptime(session: Session, *, device: Device, start: datetime, end: datetime) 
     events = list(
         session.scalars(
             select(DeviceStatusEvent)
-            .where(DeviceStatusEvent.device_id == device.id)
+            .where(_of(device))
             .order_by(DeviceStatusEvent.at, DeviceStatusEvent.id)
         )
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import Float, ForeignKey, Index, String, Text, and_
+from sqlalchemy.orm import Mapped, Session, foreign, mapped_column, relationship
 
 from fangkong.areas.models import LocatedMixin
-from fangkong.core.county import county_from_parent, county_from_path
+from fangkong.core.county import county_from_parent, county_from_path, partition_key
 from fangkong.core.db import Base, TimestampMixin, utcnow
 from fangkong.core.models import enum_column
+from fangkong.core.scoping import in_partition_of
 
 
 class Priority(StrEnum):
@@ -131,11 +132,17 @@ class Incident(LocatedMixin, TimestampMixin, Base):
         ForeignKey("user_account.id", ondelete="SET NULL"), default=None
     )
 
+    #: The timeline; on PostgreSQL read from the incident's county's partition alone
+    #: (``partition_county``, see :mod:`fangkong.core.partitions`).
     events: Mapped[list[IncidentEvent]] = relationship(
         back_populates="incident",
         cascade="all, delete-orphan",
         order_by="IncidentEvent.id",
         passive_deletes=True,
+        primaryjoin=lambda: and_(
+            Incident.id == foreign(IncidentEvent.incident_id),
+            in_partition_of(IncidentEvent.partition_county, Incident.county_id),
+        ),
     )
     assignments: Mapped[list[Assignment]] = relationship(
         back_populates="incident",
@@ -155,6 +162,8 @@ class IncidentEvent(Base):
         ForeignKey("incident.id", ondelete="CASCADE"), index=True
     )
     county_id: Mapped[int | None] = county_from_parent("incident", "incident_id")
+    #: The partition key (PostgreSQL partitions the timelines by county and month).
+    partition_county: Mapped[int] = partition_key()
     at: Mapped[datetime] = mapped_column(default=utcnow)
     from_status: Mapped[str | None] = mapped_column(String(16), default=None)
     to_status: Mapped[str] = mapped_column(String(16))

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.areas.models import Area, LocatedMixin
-from fangkong.core.county import county_from_parent, county_from_path
+from fangkong.core.county import county_from_parent, county_from_path, partition_key
 from fangkong.core.db import Base, TimestampMixin, utcnow
 from fangkong.core.models import enum_column
 
@@ -241,6 +241,8 @@ class Movement(Base):
     #: The site's area (scoping needs no join).
     area_path: Mapped[str | None] = mapped_column(String(255), index=True)
     county_id: Mapped[int | None] = county_from_path()
+    #: The partition key (PostgreSQL partitions the ledger by county).
+    partition_county: Mapped[int] = partition_key()
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     recorded_by: Mapped[str | None] = mapped_column(String(64), default=None)
 

@@ -32,7 +32,7 @@ from fangkong import (
     planning,
     province,
 )
-from fangkong.core import audit
+from fangkong.core import audit, partitions
 from fangkong.core import personal as personal_data
 from fangkong.core.config import Settings
 from fangkong.core.db import make_engine, make_session_factory
@@ -222,6 +222,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 audit.PURGE_INTERVAL_S,
                 name="audit-purge",
             ).start()
+            # The coming months' partitions of the large tables (PostgreSQL), at start and
+            # daily: a month's partitions exist weeks before its first row.
+            month_partitions = Ticker(
+                lambda: partitions.run_months(app.state.session_factory),
+                partitions.INTERVAL_S,
+                name="month-partitions",
+            ).start()
             # Items of custody past their stage's deadline: alerts on the supervision board.
             custody_alerts = custody_jobs.start_ticker(
                 app.state.session_factory, calendar=case_web.calendar_of(app)
@@ -237,6 +244,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             finally:
                 indicator_tasks.stop()
                 custody_alerts.stop()
+                month_partitions.stop()
                 audit_purge.stop()
                 purge.stop()
                 ticker.stop()

@@ -1,0 +1,276 @@
+"""Declarative partitions of the large tables on PostgreSQL (issue 23; migration 0023).
+
+The four tables that grow with a county's life and that no other table references
+(:data:`TABLES`: an incident's timeline, the audit log, a device's status history, the
+ledger's movements) are ``PARTITION BY LIST (partition_county)``: one partition per county
+(``<table>_p<county id>``), one for the rows of no county (``<table>_p0``) and a DEFAULT
+(``<table>_pdefault``) so that no insert ever fails. The two largest (:data:`MONTHLY`: the audit
+log and the timelines, by the load generator's counts and the sizing table) are partitioned
+again ``BY RANGE`` of their time by month (``<table>_p<county>_<yyyymm>``), each county with a
+DEFAULT month (``<table>_p<county>_default``).
+
+The partitions are made by two SQL functions (:data:`FUNCTIONS`), installed by the migration
+and owned by the tables' owner (``SECURITY DEFINER``), so that the application's role, which
+owns nothing, can have a county's partitions made when it creates the county
+(:func:`add_county`, called by ``areas.service``) and the coming months' made by the server's
+job (:func:`add_months`, at start and daily). The partitions are never granted to the
+application's role (:func:`fangkong.core.db_postgresql.grant_app_role` revokes them): it reads
+and writes through the parent, whose row-level security and grants are the ones that count.
+
+A partition is not made where the DEFAULT partition already holds rows of its values (a
+county's rows written before its partition, a month's rows dated ahead): PostgreSQL would refuse
+it. Those rows stay in DEFAULT (still read, still pruned to it) and the function says so in a
+``NOTICE``. :func:`detach_month` detaches one month of a monthly table for archiving.
+
+Nothing of this on SQLite: there ``partition_county`` is a plain column.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date
+
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+#: The partitioned tables and the time column each is partitioned by month (None: by county
+#: alone).
+TABLES: dict[str, str | None] = {
+    "incident_event": "at",
+    "audit_event": "at",
+    "device_status_event": None,
+    "material_movement": None,
+}
+MONTHLY = tuple(t for t, column in TABLES.items() if column is not None)
+#: The months made ahead of the current one (the job runs daily: a month is made weeks
+#: before its first row).
+MONTHS_AHEAD = 3
+#: How often the server's job makes the coming months' partitions.
+INTERVAL_S = 24 * 3600.0
+
+_PARTITION = re.compile(r"^(?:" + "|".join(TABLES) + r")_p(?:\d+|default)(?:_(?:\d{6}|default))?$")
+
+
+def is_partition(name: str | None) -> bool:
+    """Whether a table of this name is a partition that :mod:`partitions` made (what the
+    models do not describe: the migrations' comparison leaves them out)."""
+    return bool(name and _PARTITION.match(name))
+
+
+def _monthly_sql() -> str:
+    return "ARRAY[" + ", ".join(f"'{t}'" for t in MONTHLY) + "]::text[]"
+
+
+def _tables_sql() -> str:
+    return "ARRAY[" + ", ".join(f"'{t}'" for t in TABLES) + "]::text[]"
+
+
+#: ``fangkong_partition_months(county, months_ahead[, since])``: the monthly tables' partitions
+#: of ``county`` from the month of ``since`` (default: the current one) to ``months_ahead``
+#: months after the current one (UTC months), those missing;
+#: ``fangkong_partition_county(county, months_ahead)``: every table's partition of ``county``
+#: (and its months). Both answer how many partitions they made. The partitions of the
+#: append-only tables (audit log, ledger) get the parent's TRUNCATE guards
+#: (``fangkong_partition_guard``: a statement trigger of the parent is not fired by a
+#: partition's TRUNCATE).
+FUNCTIONS = f"""
+CREATE OR REPLACE FUNCTION fangkong_partition_guard(parent text, part text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    guard record;
+BEGIN
+    -- The parent's TRUNCATE triggers (the append-only tables' guards), on the partition too:
+    -- a statement trigger of the parent is not fired by a TRUNCATE of the partition.
+    FOR guard IN SELECT tgname, tgfoid::regproc AS fn FROM pg_trigger
+                 WHERE tgrelid = to_regclass(parent) AND NOT tgisinternal
+                 AND (tgtype & 32) <> 0 LOOP
+        EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %I '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION %s()', guard.tgname, part, guard.fn);
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION fangkong_partition_months(county integer, months_ahead integer,
+    since timestamptz DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    parent text;
+    part text;
+    sub text;
+    m_from timestamp;
+    m_last timestamp;
+    made integer := 0;
+    crowded boolean;
+BEGIN
+    FOREACH parent IN ARRAY {_monthly_sql()} LOOP
+        part := parent || '_p' || county;
+        CONTINUE WHEN to_regclass(part) IS NULL OR to_regclass(part || '_default') IS NULL;
+        m_from := date_trunc('month', least(coalesce(since, now()), now()) AT TIME ZONE 'UTC');
+        m_last := date_trunc('month', now() AT TIME ZONE 'UTC')
+                  + make_interval(months => months_ahead);
+        WHILE m_from <= m_last LOOP
+            sub := part || '_' || to_char(m_from, 'YYYYMM');
+            IF to_regclass(sub) IS NULL THEN
+                EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE at >= $1 AND at < $2)',
+                               part || '_default')
+                    INTO crowded
+                    USING m_from AT TIME ZONE 'UTC',
+                          (m_from + interval '1 month') AT TIME ZONE 'UTC';
+                IF crowded THEN
+                    RAISE NOTICE 'partition % not made: its rows are in %',
+                        sub, part || '_default';
+                ELSE
+                    EXECUTE format(
+                        'CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+                        sub, part, (m_from AT TIME ZONE 'UTC')::text,
+                        ((m_from + interval '1 month') AT TIME ZONE 'UTC')::text);
+                    PERFORM fangkong_partition_guard(parent, sub);
+                    made := made + 1;
+                END IF;
+            END IF;
+            m_from := m_from + interval '1 month';
+        END LOOP;
+    END LOOP;
+    RETURN made;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION fangkong_partition_county(county integer, months_ahead integer)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    parent text;
+    part text;
+    made integer := 0;
+    crowded boolean;
+    monthly boolean;
+BEGIN
+    FOREACH parent IN ARRAY {_tables_sql()} LOOP
+        part := parent || '_p' || county;
+        -- made once, and only under a parent that is partitioned (the migration swaps the
+        -- tables in one by one)
+        CONTINUE WHEN to_regclass(part) IS NOT NULL OR to_regclass(parent || '_pdefault') IS NULL;
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE partition_county = $1)',
+                       parent || '_pdefault') INTO crowded USING county;
+        IF crowded THEN
+            RAISE NOTICE 'partition % not made: its rows are in %', part, parent || '_pdefault';
+            CONTINUE;
+        END IF;
+        monthly := parent = ANY ({_monthly_sql()});
+        EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES IN (%s)%s', part, parent,
+                       county, CASE WHEN monthly THEN ' PARTITION BY RANGE (at)' ELSE '' END);
+        made := made + 1;
+        IF monthly THEN
+            EXECUTE format('CREATE TABLE %I PARTITION OF %I DEFAULT', part || '_default', part);
+            made := made + 1;
+        END IF;
+        PERFORM fangkong_partition_guard(parent, part);
+        IF monthly THEN
+            PERFORM fangkong_partition_guard(parent, part || '_default');
+        END IF;
+    END LOOP;
+    RETURN made + fangkong_partition_months(county, months_ahead);
+END
+$$;
+"""
+
+DROP_FUNCTIONS = """
+DROP FUNCTION IF EXISTS fangkong_partition_county(integer, integer);
+DROP FUNCTION IF EXISTS fangkong_partition_months(integer, integer, timestamptz);
+DROP FUNCTION IF EXISTS fangkong_partition_guard(text, text);
+"""
+
+
+def _postgresql(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def add_county(conn: Connection, county_id: int, *, months_ahead: int = MONTHS_AHEAD) -> int:
+    """Make county ``county_id``'s partitions of every partitioned table (and its coming
+    months), those missing; how many were made (0 on SQLite)."""
+    if not _postgresql(conn):
+        return 0
+    made = conn.execute(
+        text("SELECT fangkong_partition_county(:county, :ahead)"),
+        {"county": county_id, "ahead": months_ahead},
+    ).scalar_one()
+    return int(made)
+
+
+def counties(conn: Connection) -> list[int]:
+    """The counties that have partitions (:data:`county.NO_COUNTY` among them)."""
+    found = conn.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = to_regclass(:parent)"
+        ),
+        {"parent": next(iter(TABLES))},
+    ).scalars()
+    prefix = next(iter(TABLES)) + "_p"
+    return sorted(int(name[len(prefix) :]) for name in found if name[len(prefix) :].isdigit())
+
+
+def add_months(conn: Connection, *, months_ahead: int = MONTHS_AHEAD) -> int:
+    """Make the current and the next ``months_ahead`` months' partitions of every county's
+    monthly tables, those missing; how many were made (0 on SQLite)."""
+    if not _postgresql(conn):
+        return 0
+    made = 0
+    for county_id in counties(conn):
+        made += int(
+            conn.execute(
+                text("SELECT fangkong_partition_months(:county, :ahead)"),
+                {"county": county_id, "ahead": months_ahead},
+            ).scalar_one()
+        )
+    return made
+
+
+def run_months(factory: sessionmaker[Session], *, months_ahead: int = MONTHS_AHEAD) -> int:
+    """The server's job (at start, then daily): :func:`add_months` in a transaction of its
+    own."""
+    with factory() as session:
+        made = add_months(session.connection(), months_ahead=months_ahead)
+        session.commit()
+    if made:
+        log.info("made %d monthly partitions", made)
+    return made
+
+
+def detach_month(conn: Connection, table: str, month: date) -> list[str]:
+    """Detach every county's partition of ``table`` for ``month`` (its rows leave the table;
+    the partitions stay as tables of their own, to dump and drop, or to move to cheaper
+    storage); the names detached. The table's owner runs it (``fangkong db detach-month``).
+
+    The audit log is refused: its retention is the purge, which moves the chain's anchor so
+    that the chain still verifies; detaching a month of it would break the chain.
+    Not ``CONCURRENTLY``: PostgreSQL refuses that where the table has a DEFAULT partition,
+    which these have so that no insert fails; the detach holds the parent's lock briefly.
+    """
+    if TABLES.get(table) is None:
+        raise ValueError(f"{table} is not partitioned by month")
+    if table == "audit_event":
+        raise ValueError("audit_event is purged (fangkong audit purge), not detached")
+    if not _postgresql(conn):
+        return []
+    suffix = f"_{month.year:04d}{month.month:02d}"
+    detached: list[str] = []
+    for county_id in counties(conn):
+        part = f"{table}_p{county_id}"
+        sub = part + suffix
+        attached = conn.execute(
+            text(
+                "SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass(:sub) "
+                "AND inhparent = to_regclass(:part)"
+            ),
+            {"sub": sub, "part": part},
+        ).first()
+        if attached is None:
+            continue
+        conn.exec_driver_sql(f'ALTER TABLE "{part}" DETACH PARTITION "{sub}"')
+        detached.append(sub)
+    return detached

@@ -1,0 +1,485 @@
+"""Declarative partitions of the large tables (issue 23, migration 0023): the never-NULL
+partition key on every write path (both databases); on PostgreSQL the tables partitioned by
+county and month, a county's partitions made with the county, the rows of a database with data
+copied in with their ids and the audit chain whole, and a county user's reads planned over that
+county's partitions alone."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, Table, event, insert, select, text
+from sqlalchemy.orm import Session
+
+from conftest import TEST_PASSWORD, fresh_database
+from core.test_county_row_security import COUNTIES, _centre, three_counties
+from demo.demo_helpers import add_addresses, street_grid_network
+from demo.test_registers import _facilities, _roads
+from factories import county_geojson
+from fangkong.areas import service as area_service
+from fangkong.areas.models import Area
+from fangkong.core import audit, auth, county, partitions
+from fangkong.core.audit import SYSTEM
+from fangkong.core.migrate import downgrade, upgrade
+from fangkong.core.models import AuditEvent, Role
+from fangkong.core.plain_sql import RowsInsert
+from fangkong.core.scoping import SYSTEM_SCOPE, Scope, scope_for
+from fangkong.core.security import FieldCipher
+from fangkong.demo import incidents as demo_incidents
+from fangkong.demo import registers
+from fangkong.devices import status as device_status
+from fangkong.devices.models import Device
+from fangkong.dispatch import service as dispatch_service
+from fangkong.dispatch.models import Incident, IncidentEvent, Priority, Source
+from fangkong.materials.ledger import movements_query
+
+NOW = datetime(2025, 11, 30, 12, tzinfo=UTC)
+TABLES = tuple(partitions.TABLES)
+
+
+# ------------------------------------------------------------------------------------------
+# The key on every write path (SQLite and PostgreSQL)
+# ------------------------------------------------------------------------------------------
+
+
+def _incident(db: Session, area: Area, key: str) -> Incident:
+    incident = Incident(
+        category="theft",
+        subtype="theft.other",
+        priority="P3",
+        source="call",
+        description="",
+        status="received",
+        received_at=NOW,
+        lon=0.0,
+        lat=0.0,
+        h3_cell="x",
+        area_id=area.id,
+        area_path=area.path,
+        idempotency_key=key,
+    )
+    db.add(incident)
+    db.flush()
+    return incident
+
+
+def test_the_partition_key_is_the_county_or_none_whatever_writes_the_row(db: Session) -> None:
+    d1, d2 = (db.scalars(select(Area).where(Area.code == c)).one() for c in ("T-D1", "T-D2"))
+    grid1 = db.scalars(select(Area).where(Area.code == "T-D1-S1-B1-G1")).one()
+    city = "/" + d1.path.split("/")[1] + "/"
+    # the ORM: from the path, from nothing, from the parent (through the collection and not)
+    placed = AuditEvent(action="t", entity="partition", area_path=grid1.path)
+    nowhere = AuditEvent(action="t", entity="partition")
+    db.add_all([placed, nowhere])
+    incident = _incident(db, grid1, "partition-orm")
+    incident.events.append(IncidentEvent(at=NOW, to_status="received", username="t"))
+    db.add(IncidentEvent(incident_id=incident.id, at=NOW, to_status="dispatched", username="t"))
+    db.flush()
+    assert (placed.partition_county, nowhere.partition_county) == (d1.id, county.NO_COUNTY)
+
+    def timeline() -> set[int]:
+        return set(
+            db.scalars(
+                select(IncidentEvent.partition_county).where(
+                    IncidentEvent.incident_id == incident.id
+                )
+            )
+        )
+
+    assert timeline() == {d1.id}
+    # a parent that moves takes its children's partition key along; to the city, to none
+    incident.area_path = d2.path
+    db.flush()
+    assert timeline() == {d2.id}
+    incident.area_path = city
+    db.flush()
+    assert timeline() == {county.NO_COUNTY}
+    # a Core insert: the county given, or computed from the path just before the key
+    db.execute(
+        insert(IncidentEvent),
+        [
+            {"incident_id": incident.id, "county_id": d1.id, "at": NOW, "to_status": "x"},
+            {"incident_id": incident.id, "county_id": None, "at": NOW, "to_status": "y"},
+        ],
+    )
+    db.execute(
+        insert(AuditEvent),
+        [
+            {"action": "core", "entity": "partition", "area_path": grid1.path},
+            {"action": "core", "entity": "partition", "area_path": city},
+        ],
+    )
+    # the plain-SQL insert of the intake writer and the audit log
+    RowsInsert(cast(Table, AuditEvent.__table__), ("action", "entity", "area_path")).run(
+        db.connection(),
+        [
+            {"action": "plain", "entity": "partition", "area_path": d2.path},
+            {"action": "plain", "entity": "partition", "area_path": None},
+        ],
+    )
+    RowsInsert(
+        cast(Table, IncidentEvent.__table__), ("incident_id", "county_id", "at", "to_status")
+    ).run(
+        db.connection(),
+        [
+            {"incident_id": incident.id, "county_id": d2.id, "at": NOW, "to_status": "z"},
+            {"incident_id": incident.id, "county_id": None, "at": NOW, "to_status": "w"},
+        ],
+    )
+    audits = set(
+        db.execute(
+            select(AuditEvent.action, AuditEvent.county_id, AuditEvent.partition_county).where(
+                AuditEvent.entity == "partition"
+            )
+        )
+    )
+    assert audits == {
+        ("t", d1.id, d1.id),
+        ("t", None, 0),
+        ("core", d1.id, d1.id),
+        ("core", None, 0),
+        ("plain", d2.id, d2.id),
+        ("plain", None, 0),
+    }
+    events = set(
+        db.execute(
+            select(IncidentEvent.to_status, IncidentEvent.partition_county).where(
+                IncidentEvent.incident_id == incident.id, IncidentEvent.to_status.in_(list("xyzw"))
+            )
+        )
+    )
+    assert events == {("x", d1.id), ("y", 0), ("z", d2.id), ("w", 0)}
+    db.rollback()
+
+
+# ------------------------------------------------------------------------------------------
+# PostgreSQL: the partitions
+# ------------------------------------------------------------------------------------------
+
+
+def _postgresql(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("partitions are PostgreSQL's")
+
+
+def _where(conn: Any, table: str) -> dict[str, int]:
+    """The table's rows by the partition that holds them."""
+    rows = conn.execute(text(f"SELECT tableoid::regclass::text, count(*) FROM {table} GROUP BY 1"))
+    return {str(name): int(count) for name, count in rows}
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return street_grid_network(tmp_path_factory.mktemp("partition-network"))
+
+
+def _fill(session: Session, network: Any) -> None:
+    """The demo's records of the test county: incidents and their timelines, the audit log,
+    devices and their history, materials and their ledger."""
+    add_addresses(session)
+    demo_incidents.build_demo_incidents(
+        session,
+        network=network,
+        zone=ZoneInfo("Asia/Shanghai"),
+        today=date(2025, 6, 15),
+        rng_seed=9,
+        days=3,
+    )
+    facilities = _facilities(session)
+    zones = registers.assign_zones(session)
+    rng = random.Random(7)
+    registers.build_devices(session, _roads(), facilities, zones, rng, NOW)
+    registers.build_materials(session, facilities, rng, NOW, FieldCipher("d" * 40))
+
+
+def test_a_database_with_data_is_partitioned_with_its_ids_and_chain(
+    backend: str, tmp_path: Path, network: Any
+) -> None:
+    _postgresql(backend)
+    engine = fresh_database(backend, tmp_path, suffix="_partmig")
+    try:
+        with Session(engine) as session:
+            area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
+            _fill(session, network)
+            session.commit()
+        downgrade(engine, "0022")  # the data as it was before: plain tables
+        with engine.connect() as conn:
+            assert (
+                conn.execute(text("SELECT count(*) FROM pg_class WHERE relkind = 'p'")).scalar_one()
+                == 0
+            )
+            before = {
+                t: list(conn.execute(text(f"SELECT id FROM {t} ORDER BY id")).scalars())
+                for t in TABLES
+            }
+            chain = list(conn.execute(text("SELECT id, chain_hash FROM audit_event ORDER BY id")))
+        assert all(before[t] for t in TABLES), {t: len(before[t]) for t in TABLES}
+        upgrade(engine)
+        with Session(engine) as session:
+            counties = {
+                code: i
+                for code, i in session.execute(
+                    select(Area.code, Area.id).where(Area.level == "district")
+                )
+            }
+        with engine.connect() as conn:
+            for table in TABLES:
+                ids = list(conn.execute(text(f"SELECT id FROM {table} ORDER BY id")).scalars())
+                assert ids == before[table], table
+                where = _where(conn, table)
+                # every row in its county's partition (and month), none in a DEFAULT one
+                assert not any("default" in name for name in where), (table, where)
+                assert {name.split("_p")[-1].split("_")[0] for name in where} <= {
+                    str(i) for i in (*counties.values(), 0)
+                }
+                kind = conn.execute(
+                    text("SELECT relkind FROM pg_class WHERE oid = to_regclass(:t)"), {"t": table}
+                ).scalar_one()
+                assert kind == "p", table
+            assert (
+                list(conn.execute(text("SELECT id, chain_hash FROM audit_event ORDER BY id")))
+                == chain
+            )
+            # the monthly tables hold the rows' months
+            months = {n for n in _where(conn, "incident_event") if n[-6:].isdigit()}
+            assert f"incident_event_p{counties['T-D1']}_202506" in months
+        with Session(engine) as session:
+            assert audit.verify(session).ok
+            # ids go on from the same sequences
+            audit.record(session, actor=SYSTEM, action="after", entity="partition")
+            session.flush()
+            last = session.scalar(select(AuditEvent.id).where(AuditEvent.action == "after"))
+            assert last is not None and last > max(before["audit_event"])
+            session.commit()
+            assert audit.verify(session).ok
+        # and down again: the same rows in plain tables
+        downgrade(engine, "0022")
+        with engine.connect() as conn:
+            for table in TABLES:
+                count = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                assert count == len(before[table]) + (table == "audit_event"), table
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def three(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """Three counties (their partitions made with them), an incident in each, a county
+    administrator of K-A."""
+    if backend != "postgresql":
+        pytest.skip("partitions are PostgreSQL's")
+    engine = fresh_database(backend, tmp_path_factory.mktemp("partx"), suffix="_partx")
+    with Session(engine) as session:
+        area_service.import_geojson(session, data=three_counties(), actor=SYSTEM)
+        for i, code in enumerate(COUNTIES):
+            lon, lat = _centre(i)
+            dispatch_service.create(
+                session,
+                key=f"partx-{code}",
+                data=dispatch_service.IncidentIn(
+                    category="public_order",
+                    subtype="fight",
+                    priority=Priority.P3,
+                    source=Source.CALL,
+                    lon=lon,
+                    lat=lat,
+                ),
+                actor=SYSTEM,
+                now=datetime.now(UTC),
+                cipher=FieldCipher("k" * 40),
+            )
+        auth.create(
+            session,
+            username="county_a",
+            display_name="county_a",
+            password=TEST_PASSWORD,
+            role=Role.ADMIN,
+            area_codes=["K-A"],
+            actor=SYSTEM,
+        )
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+def _ids(engine: Engine) -> dict[str, int]:
+    with Session(engine) as session:
+        return {
+            code: int(i)
+            for code, i in session.execute(
+                select(Area.code, Area.id).where(Area.code.in_(COUNTIES))
+            )
+        }
+
+
+def test_a_county_gets_its_partitions_when_it_is_created(three: Engine) -> None:
+    ids = _ids(three)
+    with three.connect() as conn:
+        assert partitions.counties(conn) == sorted([0, *ids.values()])
+        month = datetime.now(UTC).strftime("%Y%m")
+        for table, column in partitions.TABLES.items():
+            for i in ids.values():
+                names = [f"{table}_p{i}"]
+                if column is not None:
+                    names += [f"{table}_p{i}_default", f"{table}_p{i}_{month}"]
+                for name in names:
+                    found = conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar()
+                    assert found is not None, name
+        # each county's incident and its timeline in that county's partition of this month
+        where = _where(conn, "incident_event")
+        assert set(where) == {f"incident_event_p{i}_{month}" for i in ids.values()}
+        # made again: nothing more; the coming months' job is idempotent too
+        assert partitions.add_county(conn, ids["K-A"]) == 0
+        assert partitions.add_months(conn) == 0
+        assert partitions.add_months(conn, months_ahead=partitions.MONTHS_AHEAD + 1) == len(
+            partitions.MONTHLY
+        ) * len(partitions.counties(conn))
+        conn.rollback()
+
+
+def test_the_application_role_cannot_name_a_partition(three: Engine) -> None:
+    from conftest import app_role_engine
+
+    app = app_role_engine(three)
+    a = _ids(three)["K-A"]
+    try:
+        with app.connect() as conn, pytest.raises(Exception, match="permission denied"):
+            conn.execute(text(f"SELECT count(*) FROM audit_event_p{a}"))
+    finally:
+        app.dispose()
+
+
+def _relations(plan: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(plan, dict):
+        if "Relation Name" in plan:
+            found.add(str(plan["Relation Name"]))
+        for value in plan.values():
+            found |= _relations(value)
+    elif isinstance(plan, list):
+        for value in plan:
+            found |= _relations(value)
+    return found
+
+
+def _planned(session: Session, table: str, read: Callable[[], object]) -> set[str]:
+    """The partitions of ``table`` that PostgreSQL plans to read for the statements that
+    ``read`` (a service's read) runs: each statement naming the table, explained with its
+    own parameters."""
+    conn = session.connection()
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_c: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if f"FROM {table}" in statement or f"JOIN {table}" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(conn, "before_cursor_execute", seen)
+    try:
+        read()
+    finally:
+        event.remove(conn, "before_cursor_execute", seen)
+    assert statements, f"{table} was not read"
+    found: set[str] = set()
+    for statement, parameters in statements:
+        plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar()
+        found |= _relations(json.loads(plan) if isinstance(plan, str) else plan)
+    return {name for name in found if name.startswith(table)}
+
+
+def _counties_of(names: set[str], table: str) -> set[str]:
+    """``audit_event_p4_202612`` -> ``4``."""
+    return {n[len(table) + 2 :].split("_")[0] for n in names}
+
+
+def test_a_county_users_reads_plan_over_that_countys_partitions(three: Engine) -> None:
+    ids = _ids(three)
+    a = str(ids["K-A"])
+    with Session(three) as session:
+        user = auth.get_by_username(session, username="county_a")
+        assert user is not None
+        scope = scope_for(session, user)
+        assert scope.counties == (ids["K-A"],)
+        incident = session.scalars(
+            select(Incident).where(Incident.idempotency_key == "partx-K-A")
+        ).one()
+        session.expire(incident, ["events"])
+        device = Device(id=1, county_id=ids["K-A"])
+        reads: dict[str, Callable[[Scope], object]] = {
+            # (no reader named: a reader's own events are theirs in every county, a condition
+            # that reads every partition's user index)
+            "audit_event": lambda s: audit.get_all(session, scope=s, reader_id=None),
+            "material_movement": lambda s: session.execute(movements_query(s)).all(),
+            "device_status_event": lambda s: device_status.history(session, device=device),
+            "incident_event": lambda s: list(incident.events),
+        }
+        for table, read in reads.items():
+            planned = _planned(session, table, lambda read=read: read(scope))
+            # that county's partitions, never another county's, of none, or DEFAULT
+            assert planned and _counties_of(planned, table) == {a}, (table, planned)
+            assert a in _counties_of(planned, table), (table, planned)
+        # not a vacuous check: the system's read plans over every county
+        everyone = _planned(
+            session,
+            "audit_event",
+            lambda: audit.get_all(session, scope=SYSTEM_SCOPE, reader_id=None),
+        )
+        assert {str(i) for i in ids.values()} <= _counties_of(everyone, "audit_event")
+        # a period's read: that month's partitions alone
+        month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        following = (month + timedelta(days=32)).replace(day=1)
+        period = _planned(
+            session,
+            "audit_event",
+            lambda: session.execute(
+                select(AuditEvent).where(
+                    audit.visible_to(session, scope=scope, reader_id=None),
+                    AuditEvent.at >= month,
+                    AuditEvent.at < following,
+                )
+            ).all(),
+        )
+        assert {n.rsplit("_", 1)[1] for n in period} == {month.strftime("%Y%m")}, period
+        assert _counties_of(period, "audit_event") == {a}
+        session.rollback()
+
+
+def test_the_command_line_makes_months_and_detaches_one(three: Engine) -> None:
+    from typer.testing import CliRunner
+
+    from fangkong.cli import app as cli
+
+    ids = _ids(three)
+    url = three.url.render_as_string(hide_password=False)
+    runner = CliRunner()
+    made = runner.invoke(cli, ["db", "partitions", "--months-ahead", "4", "--database-url", url])
+    assert made.exit_code == 0, made.output
+    # a fifth month for every county's two monthly tables, and of none
+    assert f"made {2 * (len(ids) + 1)} monthly partitions" in made.output
+    ahead = (datetime.now(UTC).replace(day=1) + timedelta(days=4 * 31)).date()
+    detached = runner.invoke(
+        cli, ["db", "detach-month", "incident_event", f"{ahead:%Y-%m}", "--database-url", url]
+    )
+    assert detached.exit_code == 0, detached.output
+    names = [f"incident_event_p{i}_{ahead:%Y%m}" for i in (0, *ids.values())]
+    assert f"detached {len(names)} partitions" in detached.output
+    with three.connect() as conn:
+        for name in names:  # a table of its own now, no longer a partition
+            kind = conn.execute(
+                text("SELECT relispartition FROM pg_class WHERE oid = to_regclass(:n)"),
+                {"n": name},
+            ).scalar_one()
+            assert kind is False, name
+            conn.execute(text(f'DROP TABLE "{name}"'))
+        conn.commit()
+    refused = runner.invoke(
+        cli, ["db", "detach-month", "audit_event", f"{ahead:%Y-%m}", "--database-url", url]
+    )
+    assert refused.exit_code == 2 and "purge" in refused.output
