@@ -100,3 +100,56 @@ def test_the_tree_and_zones_read_are_the_districts(db: Session) -> None:
         assert reads and all("IN (SELECT" not in s for s in reads), (table, reads)
     zone_reads = [s for s in read if "device_area_zone" in s]
     assert zone_reads and all(" IN " in s.upper() for s in zone_reads), zone_reads
+
+
+def test_the_cameras_near_the_facilities_are_read_by_their_cells(db: Session) -> None:
+    """The coverage's read of the cameras near a district's facilities is served by the
+    index of the cameras' H3 cells (a few ranges of cells around the facilities' box), not by
+    the index of every working camera of the province filtered by longitude and latitude
+    (which at 100 counties read 60,000 cameras for 600). On PostgreSQL, the plan of that read
+    without the indexes of the kinds, which a plan of the test's few rows may pick."""
+    from sqlalchemy import event, text
+
+    register.set_zones(
+        db,
+        items=[ZoneIn(area_code=c, zone_type="central_urban") for c in ("T-D1", "T-D2")],
+        actor=ACTOR,
+        scope=None,
+    )
+    school = facility(db, "FB2", HERE, FacilityType.SCHOOL)
+    register.create(
+        db, data=device_in("CB-CELL", HERE, lon=school.lon, lat=school.lat), actor=ACTOR, now=T0,
+        scope=None,
+    )  # fmt: skip
+    district = db.scalars(select(Area.path).where(Area.code == "T-D1")).one()
+    read: list[tuple[str, Any]] = []
+
+    def rows(_conn: Any, _cursor: Any, statement: str, params: Any, _c: Any, _m: Any) -> None:
+        if "FROM device" in statement and "facility_id" in statement:
+            read.append((statement, params))
+
+    engine = db.get_bind()
+    event.listen(engine, "after_cursor_execute", rows)
+    try:
+        result = figures.figures(db, scope=Scope(paths=(district,)))
+    finally:
+        event.remove(engine, "after_cursor_execute", rows)
+    top = next(a for a in result if a.code == "T-D1")
+    schools = next(c for c in top.facilities if c.facility_type == "school")
+    assert (schools.facilities, schools.covered) == (1, 1)
+    assert len(read) == 1 and "h3_cell" in read[0][0], read
+    if db.get_bind().dialect.name != "postgresql":
+        return
+    conn = db.connection()
+    # The test's tables are tiny: a plan of a few rows may read the kinds' indexes (every
+    # working camera) whatever else it could use. Without them (rolled back after) and with
+    # sequential scans off, the read is served by an index on what it asks for, or by none.
+    conn.execute(text("DROP INDEX ix_device_type_status"))
+    conn.execute(text("DROP INDEX ix_device_figures"))
+    conn.execute(text("SET LOCAL enable_seqscan = off"))
+    statement, params = read[0]
+    plan = "\n".join(
+        str(r[0]) for r in conn.exec_driver_sql("EXPLAIN " + statement, params).fetchall()
+    )
+    conn.execute(text("RESET enable_seqscan"))
+    assert "ix_device_h3_cell" in plan and "Seq Scan" not in plan, plan

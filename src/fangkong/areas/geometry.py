@@ -258,3 +258,40 @@ def to_geojson(geom: BaseGeometry, *, tolerance_deg: float = 0.0) -> dict[str, A
 def h3_cell(lon: float, lat: float) -> str:
     """The H3 cell (resolution 9, about 0.1 km²) of a point."""
     return str(h3.latlng_to_cell(lat, lon, H3_RESOLUTION))
+
+
+def h3_cell_ranges(
+    west: float, south: float, east: float, north: float, *, most: int = 64
+) -> list[tuple[str, str]]:
+    """Ranges ``(low, high)`` of the stored H3 cells (:func:`h3_cell`) that together hold
+    every cell of a point in the box (and some around it), at most about ``most`` of them:
+    an index on the cell serves a query of a box as a few ranges, where one on longitude or
+    latitude alone would read the whole band of the province at that longitude.
+
+    Each range is the resolution-9 cells under one coarser cell: their 64-bit indexes share
+    the coarse cell's digits and differ only in the finer ones, so they are contiguous, and
+    as fixed-width lowercase hex their text sorts as their numbers. The coarse resolution is
+    the finest at which the box takes at most ``most`` cells; the box's cells at that
+    resolution are those whose centre lies in it, and their neighbours (a cell holding a
+    corner of the box has its centre outside it)."""
+    if not (west <= east and south <= north):
+        return []
+    lat0 = math.radians((south + north) / 2)
+    width_m = (east - west) * 111_320.0 * max(math.cos(lat0), 1e-6)
+    box_m2 = max(width_m, 1.0) * max((north - south) * 110_574.0, 1.0)
+    resolution = H3_RESOLUTION
+    while resolution > 0 and box_m2 / h3.average_hexagon_area(resolution, "m^2") > most / 4:
+        resolution -= 1
+    ring = [(south, west), (south, east), (north, east), (north, west)]
+    centred = set(h3.polygon_to_cells(h3.LatLngPoly(ring), resolution))
+    # Whatever cell a point of the box falls in: one whose centre lies in the box, or next to
+    # one (the box spans at least a cell's width where none is centred: add the corners').
+    seeds = centred | {h3.latlng_to_cell(lat, lon, resolution) for lat, lon in ring}
+    seeds |= {h3.latlng_to_cell((south + north) / 2, (west + east) / 2, resolution)}
+    cells = {c for seed in seeds for c in h3.grid_disk(seed, 1)}
+    finer = sum(6 << (3 * (15 - r)) for r in range(resolution + 1, H3_RESOLUTION + 1))
+    ranges = []
+    for cell in sorted(cells):
+        low = h3.str_to_int(h3.cell_to_center_child(cell, H3_RESOLUTION))
+        ranges.append((h3.int_to_str(low), h3.int_to_str(low | finer)))
+    return ranges

@@ -31,9 +31,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
-from sqlalchemy import ColumnElement, Connection, Float, Select, case, cast, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    Select,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
+from fangkong.areas.geometry import h3_cell_ranges
 from fangkong.areas.models import Area
 from fangkong.core.scoping import Scope, as_system, whole_tree
 from fangkong.devices.models import AreaZone, Device, DeviceStatus, DeviceType, OwnerKind, ZoneType
@@ -327,10 +339,18 @@ def _covered(
     # Only the cameras that can count: within ``radius_m`` of the facilities' bounding box
     # (in the metric below), or a facility's own; not every camera of the province.
     pad_lon, pad_lat = radius_m / kx * 1.001, radius_m / ky * 1.001
-    near = (
-        Device.lon.between(float(f_lon.min()) - pad_lon, float(f_lon.max()) + pad_lon)
-        & Device.lat.between(float(f_lat.min()) - pad_lat, float(f_lat.max()) + pad_lat)
-    ) | (
+    west, east = float(f_lon.min()) - pad_lon, float(f_lon.max()) + pad_lon
+    south, north = float(f_lat.min()) - pad_lat, float(f_lat.max()) + pad_lat
+    # The box as a few ranges of the cameras' H3 cells, which their index serves (under
+    # row-level security too: text comparisons are leakproof); on longitude and latitude
+    # alone the database read every working camera of the province and kept the box's.
+    cells = or_(
+        *(
+            Device.h3_cell.between(low, high)
+            for low, high in h3_cell_ranges(west, south, east, north)
+        )
+    )
+    near = (cells & Device.lon.between(west, east) & Device.lat.between(south, north)) | (
         # (a province's thousands of facilities: any facility's camera, matched below)
         Device.facility_id.in_([int(i) for i in f_ids])
         if f_ids.size <= 2_000
