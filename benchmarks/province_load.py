@@ -66,6 +66,8 @@ APP_ENV = "FANGKONG_TEST_POSTGRES_APP_URL"
 TOLERANCE = 1.25
 COMMANDER, COMMANDER_PASSWORD = "load_commander", "harbour-violet-4417"
 MEASURED = data.county_code(0)
+SETTLED = "VACUUM (ANALYZE) after the load, CHECKPOINT before measuring"
+UNSETTLED = "measured right after the bulk load (--no-settle)"
 INTAKE = "/api/v1/incidents"
 
 
@@ -194,6 +196,43 @@ def prepare_side(
         backend="postgresql", url=serve_url, data_dir=side_dir, token=token, scenes=scenes
     )
     return Side(name=name, counties=counties, prepared=prepared, generated=generated, owner_url=url)
+
+
+def settle(side: Side) -> float:
+    """What an operator does after a bulk load (docs/deployment.md, section 9): ``VACUUM
+    (ANALYZE)`` of the database, as its owner, so that the rows just written are frozen and
+    counted before the first requests rather than by autovacuum under them; its seconds."""
+    from sqlalchemy import text
+
+    from fangkong.core.db import make_engine
+
+    t0 = time.perf_counter()
+    engine = make_engine(side.owner_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("VACUUM (ANALYZE)"))
+    engine.dispose()
+    return time.perf_counter() - t0
+
+
+def checkpoint(url: str) -> str:
+    """``CHECKPOINT`` before measuring (the bulk load's dirty pages written now, not by the
+    checkpointer during the run): what it took, or why it could not (a superuser or a member
+    of ``pg_checkpoint`` only)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from fangkong.core.db import make_engine
+
+    t0 = time.perf_counter()
+    engine = make_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CHECKPOINT"))
+    except DBAPIError as refused:
+        return f"refused ({str(refused.orig).splitlines()[0]})"
+    finally:
+        engine.dispose()
+    return f"{time.perf_counter() - t0:.1f} s"
 
 
 def _request(
@@ -505,6 +544,9 @@ def run(args: argparse.Namespace, size: data.Size) -> int:
             for name, suffix, counties in (("one", "1", 1), ("many", "n", args.counties))
         ]
         one, many = sides
+        if args.settle:
+            for side in sides:
+                print(f"{side.name}: VACUUM (ANALYZE) {settle(side):.1f} s", flush=True)
         reads = _reads(now)
         with (
             Server(one.prepared, log=workdir / "one.log") as srv_one,
@@ -513,6 +555,8 @@ def run(args: argparse.Namespace, size: data.Size) -> int:
             servers = {"one": srv_one, "many": srv_many}
             for side in sides:
                 _warm(servers[side.name], side, reads)
+            if args.settle:
+                print(f"CHECKPOINT: {checkpoint(many.owner_url)}", flush=True)
             for round_no in range(args.rounds):
                 # Alternate which goes first, so that neither always follows the other's load.
                 order = sides if round_no % 2 == 0 else sides[::-1]
@@ -555,6 +599,7 @@ def run(args: argparse.Namespace, size: data.Size) -> int:
         f"\n{args.counties} counties, rounds {args.rounds}, reps {args.reps}, intake "
         f"{args.rate:.0f}/s for {args.duration:.0f} s a round; servers connected as "
         f"{'the application role (row-level security on)' if args.app_url else 'the owner'}; "
+        f"{SETTLED if args.settle else UNSETTLED}; "
         f"load average at end: {_loadavg()}; total {time.perf_counter() - started:.0f} s"
     )
     return 0 if met else 2
@@ -579,6 +624,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"the application's role, which the servers connect as (${APP_ENV})",
     )
     parser.add_argument("--keep", action="store_true", help="keep the server logs")
+    parser.add_argument(
+        "--no-settle",
+        dest="settle",
+        action="store_false",
+        help="measure right after the bulk load: no VACUUM (ANALYZE) after it, no CHECKPOINT "
+        "before measuring (what an operator does after a bulk load)",
+    )
     args = parser.parse_args(argv)
     size = data.SMOKE if args.smoke else data.QUICK if args.quick else data.FULL
     if args.per_day is not None:
