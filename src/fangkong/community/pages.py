@@ -60,7 +60,7 @@ def _teams(
     imported: Any = None,
     error: str | None = None,
 ) -> Response:
-    result = tables.view(
+    return tables.list_page(
         request,
         db,
         listing.team_table(db, scope=scope, language=language),
@@ -69,20 +69,13 @@ def _teams(
         scope=scope,
         language=language,
         title=translate("nav.community", language),
-    )
-    if not isinstance(result, tables.Page):
-        return result
-    return render(
-        request,
-        "community/teams.html",
-        language=language,
-        user=user,
-        status_code=result.status_code,
-        view=result,
-        can_write=auth.can(user, perms.WRITE),
-        kinds=[k.value for k in TeamKind],
-        imported=imported,
-        error=error,
+        template="community/teams.html",
+        context=lambda _page: {
+            "can_write": auth.can(user, perms.WRITE),
+            "kinds": [k.value for k in TeamKind],
+            "imported": imported,
+            "error": error,
+        },
     )
 
 

@@ -59,7 +59,8 @@ def _list(
     imported: Any = None,
     error: str | None = None,
 ) -> Response:
-    result = tables.view(
+    now = utcnow()
+    return tables.list_page(
         request,
         db,
         listing.table(db, scope=scope, language=language),
@@ -68,23 +69,15 @@ def _list(
         scope=scope,
         language=language,
         title=translate("nav.custody", language),
-    )
-    if not isinstance(result, tables.Page):
-        return result
-    now = utcnow()
-    return render(
-        request,
-        "custody/list.html",
-        language=language,
-        user=user,
-        status_code=result.status_code,
-        view=result,
-        overdue={i.id: service.is_overdue(i, now) for i in result.rows},
-        can_write=auth.can(user, perms.WRITE),
-        categories=[c.value for c in ItemCategory],
-        refs=[r.value for r in RefKind],
-        imported=imported,
-        error=error,
+        template="custody/list.html",
+        context=lambda page: {
+            "overdue": {i.id: service.is_overdue(i, now) for i in page.rows},
+            "can_write": auth.can(user, perms.WRITE),
+            "categories": [c.value for c in ItemCategory],
+            "refs": [r.value for r in RefKind],
+            "imported": imported,
+            "error": error,
+        },
     )
 
 

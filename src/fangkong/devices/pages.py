@@ -49,7 +49,7 @@ def _list(
     status_imported: Any = None,
     error: str | None = None,
 ) -> Response:
-    result = tables.view(
+    return tables.list_page(
         request,
         db,
         listing.table(db, scope=scope, language=language),
@@ -58,21 +58,14 @@ def _list(
         scope=scope,
         language=language,
         title=translate("devices.title", language),
-    )
-    if not isinstance(result, tables.Page):
-        return result
-    return render(
-        request,
-        "devices/list.html",
-        language=language,
-        user=user,
-        status_code=result.status_code,
-        view=result,
-        can_write=auth.can(user, perms.WRITE),
-        can_report=auth.can(user, perms.STATUS),
-        imported=imported,
-        status_imported=status_imported,
-        error=error,
+        template="devices/list.html",
+        context=lambda _page: {
+            "can_write": auth.can(user, perms.WRITE),
+            "can_report": auth.can(user, perms.STATUS),
+            "imported": imported,
+            "status_imported": status_imported,
+            "error": error,
+        },
     )
 
 

@@ -43,7 +43,17 @@ def _list(
     imported: Any = None,
     error: str | None = None,
 ) -> Response:
-    result = tables.view(
+
+    def context(page: tables.Page) -> dict[str, Any]:
+        decls = rules.active_rules(db)
+        return {
+            "compliant": {f.id: rules.compliant(f, decls) for f in page.rows},
+            "can_write": auth.can(user, perms.WRITE),
+            "imported": imported,
+            "error": error,
+        }
+
+    return tables.list_page(
         request,
         db,
         listing.table(db, scope=scope, language=language),
@@ -52,21 +62,8 @@ def _list(
         scope=scope,
         language=language,
         title=translate("nav.facilities", language),
-    )
-    if not isinstance(result, tables.Page):
-        return result
-    decls = rules.active_rules(db)
-    return render(
-        request,
-        "facilities/list.html",
-        language=language,
-        user=user,
-        status_code=result.status_code,
-        view=result,
-        compliant={f.id: rules.compliant(f, decls) for f in result.rows},
-        can_write=auth.can(user, perms.WRITE),
-        imported=imported,
-        error=error,
+        template="facilities/list.html",
+        context=context,
     )
 
 

@@ -32,7 +32,7 @@ from typing import IO, Any, Literal, cast
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,7 @@ from fangkong.core.models import User
 from fangkong.core.scoping import Scope, common_path
 from fangkong.http.dates import Style, format_moment
 from fangkong.http.deps import actor_of
+from fangkong.http.templating import render
 
 #: The largest page a table shows or the API lists through it.
 MAX_PER_PAGE = 200
@@ -524,6 +525,48 @@ def view(
     page.extra = dict(extra or {})
     page.language = language
     return page
+
+
+def list_page(
+    request: Request,
+    session: Session,
+    table: Table,
+    stmt: AnySelect,
+    *,
+    user: User,
+    scope: Scope,
+    language: str,
+    title: str,
+    template: str,
+    context: Callable[[Page], Mapping[str, Any]] | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> Response:
+    """A console list page: :func:`view` of ``table`` over ``stmt`` (scoped by the caller),
+    its export as it is, else ``template`` rendered with the page (``view``), the user, the
+    page's status and what ``context`` adds for its rows (a flag per row, the choices of the
+    page's forms, an import's report)."""
+    result = view(
+        request,
+        session,
+        table,
+        stmt,
+        user=user,
+        scope=scope,
+        language=language,
+        title=title,
+        extra=extra,
+    )
+    if not isinstance(result, Page):
+        return result
+    return render(
+        request,
+        template,
+        language=language,
+        user=user,
+        status_code=result.status_code,
+        view=result,
+        **(dict(context(result)) if context is not None else {}),
+    )
 
 
 def rows_of(session: Session, stmt: AnySelect, query: TableQuery) -> Iterator[list[Cell]]:

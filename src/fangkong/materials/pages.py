@@ -68,7 +68,7 @@ def _holders(
     kind: str | None = None,
     error: str | None = None,
 ) -> Response:
-    result = tables.view(
+    return tables.list_page(
         request,
         db,
         listing.holders_table(db, scope=scope, language=language),
@@ -77,22 +77,15 @@ def _holders(
         scope=scope,
         language=language,
         title=translate("materials.holders", language),
-    )
-    if not isinstance(result, tables.Page):
-        return result
-    return render(
-        request,
-        "materials/holders.html",
-        language=language,
-        user=user,
-        status_code=result.status_code,
-        view=result,
-        can_write=auth.can(user, perms.WRITE),
-        kinds=importing.KINDS,
-        imported=imported,
-        imported_kind=kind,
-        error=error,
-        materials=register.get_materials(db),
+        template="materials/holders.html",
+        context=lambda _page: {
+            "can_write": auth.can(user, perms.WRITE),
+            "kinds": importing.KINDS,
+            "imported": imported,
+            "imported_kind": kind,
+            "error": error,
+            "materials": register.get_materials(db),
+        },
     )
 
 
