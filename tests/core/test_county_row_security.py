@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from conftest import TEST_PASSWORD, LiveServer, running_server
+from dispatch.dispatch_helpers import incident_in, new_incident
 from factories import feature, rectangle
 from fangkong.areas.models import Area
 from fangkong.core import auth
@@ -23,11 +24,17 @@ from fangkong.core.county import NO_COUNTY, county_of
 from fangkong.core.db_postgresql import set_scope
 from fangkong.core.models import Role
 from fangkong.core.scoping import SYSTEM_SCOPE, bind_scope, counties_of, scope_for
-from fangkong.core.security import FieldCipher
 from fangkong.dispatch import service as dispatch_service
-from fangkong.dispatch.models import Incident, Priority, Source
+from fangkong.dispatch.models import Incident, Priority
 
 COUNTIES = ("K-A", "K-B", "K-C")
+#: The incident of every county: a fight, without a caller's number.
+FIGHT: dict[str, Any] = {
+    "category": "public_order",
+    "subtype": "fight",
+    "priority": Priority.P3,
+    "contact": None,
+}
 WEST, SOUTH, WIDTH, HEIGHT = 120.0, 30.0, 0.06, 0.04
 
 
@@ -56,22 +63,8 @@ def _seed(engine: Engine) -> None:
     administrator of K-A and one of the city."""
     with Session(engine) as session:
         for i, code in enumerate(COUNTIES):
-            lon, lat = _centre(i)
-            dispatch_service.create(
-                session,
-                key=f"three-{code}",
-                data=dispatch_service.IncidentIn(
-                    category="public_order",
-                    subtype="fight",
-                    priority=Priority.P3,
-                    source=Source.CALL,
-                    lon=lon,
-                    lat=lat,
-                ),
-                actor=SYSTEM,
-                now=datetime.now(UTC),
-                cipher=FieldCipher("k" * 40),
-            )
+            data = incident_in(at=_centre(i), **FIGHT)
+            new_incident(session, f"three-{code}", data, now=datetime.now(UTC))
         for username, code in (("county_a", "K-A"), ("city_k", "K")):
             auth.create(
                 session,

@@ -13,7 +13,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from conftest import app_role_engine, fresh_database
-from factories import county_geojson, grid_centre
+from dispatch.dispatch_helpers import incident_in, new_incident
+from factories import county_geojson
 from fangkong.areas import index as area_index
 from fangkong.areas import service as area_service
 from fangkong.areas.models import Area
@@ -21,9 +22,7 @@ from fangkong.core import audit
 from fangkong.core.audit import SYSTEM
 from fangkong.core.models import AuditEvent
 from fangkong.core.scoping import Scope, as_system, bind_scope
-from fangkong.core.security import FieldCipher
-from fangkong.dispatch import service as dispatch_service
-from fangkong.dispatch.models import Incident, Priority, Source
+from fangkong.dispatch.models import Incident, Priority
 
 HERE, THERE = "T-D1-S1-B1-G1", "T-D2-S2-B2-G2"
 
@@ -40,22 +39,10 @@ def engines(
     with Session(owner) as session:
         area_service.import_geojson(session, data=county_geojson(), actor=SYSTEM)
         for grid in (HERE, THERE):
-            lon, lat = grid_centre(grid)
-            dispatch_service.create(
-                session,
-                key=f"rls-{grid}",
-                data=dispatch_service.IncidentIn(
-                    category="public_order",
-                    subtype="fight",
-                    priority=Priority.P3,
-                    source=Source.CALL,
-                    lon=lon,
-                    lat=lat,
-                ),
-                actor=SYSTEM,
-                now=datetime.now(UTC),
-                cipher=FieldCipher("k" * 40),
+            data = incident_in(
+                grid, category="public_order", subtype="fight", priority=Priority.P3, contact=None
             )
+            new_incident(session, f"rls-{grid}", data, now=datetime.now(UTC))
         session.commit()
     try:
         app = app_role_engine(owner)

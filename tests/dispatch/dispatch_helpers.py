@@ -37,8 +37,11 @@ def incident_in(
     subtype: str = "theft",
     contact: str | None = "13800138000",
     offset: tuple[float, float] = (0.0, 0.0),
+    at: tuple[float, float] | None = None,
 ) -> service.IncidentIn:
-    lon, lat = grid_centre(grid)
+    """An incident in ``grid`` of the test county (at its centre, moved by ``offset``), or
+    ``at`` a point of another map."""
+    lon, lat = grid_centre(grid) if at is None else at
     return service.IncidentIn(
         category=category,
         subtype=subtype,

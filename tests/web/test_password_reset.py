@@ -22,16 +22,10 @@ from sqlalchemy.orm import Session
 from cases.case_helpers import add_user
 from conftest import TEST_PASSWORD, LiveServer
 from fangkong.core.models import ApiToken, AuditEvent, Role, User
+from web.test_must_change_password_http import CHANGE, _log_in
 
 TEMPORARY = "Temporary-Reset-2026"
 CHOSEN = "Chosen-After-Reset-1"
-CHANGE = "/account/password"
-
-
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found is not None
-    return found.group(1)
 
 
 def _users(server: LiveServer, prefix: str) -> dict[str, int]:
@@ -90,12 +84,7 @@ def test_a_flagged_user_is_refused_a_token(live_server: LiveServer) -> None:
     # A wrong password is still the 401 it was (the flag is no oracle).
     assert _token_request(live_server, "rst_script", "Wrong-Password-2026").status_code == 401
     # Changed in the console: a token is issued.
-    console = live_server.client()
-    csrf = _csrf(console.get("/login").text)
-    console.post(
-        "/login",
-        data={"username": "rst_script", "password": TEMPORARY, "csrf_token": csrf, "next": "/"},
-    )
+    console, csrf, _ = _log_in(live_server, "rst_script", TEMPORARY)
     done = console.post(
         CHANGE, data={"current_password": TEMPORARY, "new_password": CHOSEN, "csrf_token": csrf}
     )
@@ -184,11 +173,6 @@ def test_an_admin_resets_a_password_in_the_console(live_server: LiveServer) -> N
     assert target_session.get("/cases", follow_redirects=False).status_code in (303, 401)
     target_session.close()
     assert _token_request(live_server, "rsc_target", TEST_PASSWORD).status_code == 401
-    client = live_server.client()
-    csrf = _csrf(client.get("/login").text)
-    answer = client.post(
-        "/login",
-        data={"username": "rsc_target", "password": TEMPORARY, "csrf_token": csrf, "next": "/"},
-    )
-    assert answer.status_code == 303 and answer.headers["location"] == CHANGE
+    client, _, went = _log_in(live_server, "rsc_target", TEMPORARY)
+    assert went == CHANGE
     client.close()
