@@ -111,8 +111,12 @@ def test_a_token_from_before_the_flag_does_nothing(live_server: LiveServer) -> N
     with live_server.client(token) as client:
         assert client.get("/api/v1/users/me").status_code == 200
     with live_server.client(live_server.token("rsa_admin")) as admin:
+        # Not one's own: that change asks for the current password (/users/me/password).
+        own = admin.put(f"/api/v1/users/{ids['admin']}/password", json={"password": TEMPORARY})
+        assert own.status_code == 409 and own.json()["code"] == "user.self_reset", own.text
         reset = admin.put(f"/api/v1/users/{ids['target']}/password", json={"password": TEMPORARY})
         assert reset.status_code == 204, reset.text
+    assert not _user(live_server, ids["admin"]).must_change_password
     assert _user(live_server, ids["target"]).must_change_password
     checked = 0
     with live_server.client() as anonymous, live_server.client(token) as flagged:

@@ -233,8 +233,12 @@ def reset_password(
     actor: Actor,
     min_length: int = passwords.DEFAULT_MIN_LENGTH,
 ) -> None:
-    """An administrator's reset: ``password`` is temporary, ``user`` must change it at their
-    next login (even when ``actor`` is themselves); their sessions end. Audited."""
+    """An administrator's reset of another user's password: ``password`` is temporary,
+    ``user`` must change it at their next login; their sessions end. Audited. One's own is
+    refused (:class:`Conflict`): that change asks for the current password
+    (:func:`change_password`)."""
+    if actor.user_id is not None and actor.user_id == user.id:
+        raise Conflict(key="error.user.self_reset", field="user_id")
     set_password(
         session,
         user=user,
