@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, and_
+from sqlalchemy import Float, ForeignKey, Index, String, Text, and_, text
 from sqlalchemy.orm import Mapped, Session, foreign, mapped_column, relationship
 
 from fangkong.areas.models import LocatedMixin
@@ -91,6 +91,13 @@ class Post(LocatedMixin, TimestampMixin, Base):
     kind: Mapped[PostKind] = mapped_column(enum_column(PostKind, 24))
 
 
+#: The incidents that still hold personal data (the register's entries of incidents,
+#: :mod:`fangkong.dispatch.personal`): the retention purge's partial index.
+PERSONAL_HELD = (
+    "caller_contact_encrypted IS NOT NULL OR request_hash IS NOT NULL OR description <> ''"
+)
+
+
 class Incident(LocatedMixin, TimestampMixin, Base):
     """警情: one reported event, placed in its areas; the caller's contact is encrypted."""
 
@@ -101,6 +108,14 @@ class Incident(LocatedMixin, TimestampMixin, Base):
         Index("ix_incident_updated_at", "updated_at"),
         # an area's incidents of a period (the indicators' reads by area id)
         Index("ix_incident_area_received", "area_id", "received_at"),
+        # the retention purge's rows due: the ended incidents that still hold personal data
+        # (dispatch.retention; migration 0025)
+        Index(
+            "ix_incident_personal_received",
+            "received_at",
+            postgresql_where=text(PERSONAL_HELD),
+            sqlite_where=text(PERSONAL_HELD),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -156,6 +171,15 @@ class IncidentEvent(Base):
     """One status change of an incident: from, to, when (server time) and who."""
 
     __tablename__ = "incident_event"
+    __table_args__ = (
+        # the retention purge's notes due (dispatch.retention; migration 0025)
+        Index(
+            "ix_incident_event_note_held",
+            "incident_id",
+            postgresql_where=text("note IS NOT NULL"),
+            sqlite_where=text("note IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from fangkong.core import audit
@@ -57,13 +57,26 @@ class IncidentField(PersonalField):
     column: InstrumentedAttribute[Any]
     cleared_value: str | None
 
+    def held(self) -> ColumnElement[bool]:
+        """Rows that still hold a value, in the terms of the partial indexes of such rows
+        (migration 0025), so that PostgreSQL's planner sees that they serve the purge."""
+        if self.cleared_value is None:
+            return self.column.is_not(None)
+        return self.column != self.cleared_value
+
     def expired(self, cutoff: datetime) -> ColumnElement[bool]:
-        """Rows whose incident ended at or before ``cutoff`` and still hold a value."""
+        """Rows whose incident ended at or before ``cutoff`` and still hold a value (for a
+        timeline's field, joined to its incident)."""
         ended = func.coalesce(Incident.closed_at, Incident.cancelled_at) <= cutoff
-        held = self.column.is_distinct_from(self.cleared_value)
+        # (an incident ended after it was received: the bound the index by reception serves)
+        return (Incident.received_at <= cutoff) & ended & self.held()
+
+    def due(self, cutoff: datetime, limit: int) -> Select[tuple[int]]:
+        """The ids of at most ``limit`` rows whose value is due for deletion at ``cutoff``."""
+        query = select(self.column.class_.id)
         if self.column.class_ is IncidentEvent:
-            return IncidentEvent.incident_id.in_(select(Incident.id).where(ended)) & held
-        return ended & held
+            query = query.join(Incident, Incident.id == IncidentEvent.incident_id)
+        return query.where(self.expired(cutoff)).limit(limit)
 
 
 def fields(retention: Retention) -> list[IncidentField]:
