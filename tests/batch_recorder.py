@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
@@ -15,8 +16,11 @@ from fangkong.core.errors import FangkongError, InvalidInput
 from fangkong.core.models import AuditEvent
 from fangkong.core.writer import WriterParts
 
-#: An audit event id the tests take first: a call "clash" inserts it again and fails.
+#: An audit event id the tests take first: a call "clash" inserts it again and fails. On
+#: PostgreSQL the audit log's key is (id, partition key, month: migration 0023), so the clash
+#: repeats the whole key: the same id, time and (no) county.
 TAKEN_ID = 1_000_000
+TAKEN_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def seeded_database(backend: str, tmp: Path, *, suffix: str) -> Engine:
@@ -25,7 +29,9 @@ def seeded_database(backend: str, tmp: Path, *, suffix: str) -> Engine:
 
     engine = fresh_database(backend, tmp, suffix=suffix)
     with Session(engine) as session:
-        session.execute(insert(AuditEvent).values(id=TAKEN_ID, action="seed", entity="t"))
+        session.execute(
+            insert(AuditEvent).values(id=TAKEN_ID, at=TAKEN_AT, action="seed", entity="t")
+        )
         session.commit()
     return engine
 
@@ -53,7 +59,7 @@ def recorder_parts(url: str) -> WriterParts[str, str, int]:
                 time.sleep(60 if kind == "hang" else 1)
             row: dict[str, object] = {"action": "batch", "entity": "t", "entity_id": _label(call)}
             if call == "clash":
-                row["id"] = TAKEN_ID
+                row["id"], row["at"] = TAKEN_ID, TAKEN_AT
             session.execute(insert(AuditEvent).values(**row))
             out.append(call)
         return out

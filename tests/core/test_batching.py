@@ -13,7 +13,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from batch_recorder import TAKEN_ID, seeded_database
+from batch_recorder import TAKEN_AT, TAKEN_ID, seeded_database
 from fangkong.core import audit
 from fangkong.core.batching import GroupCommitter
 from fangkong.core.db import make_session_factory
@@ -54,7 +54,7 @@ class Recorder:
                 continue
             row: dict[str, object] = {"action": "batch", "entity": "t", "entity_id": call}
             if call == "clash":
-                row["id"] = TAKEN_ID
+                row["id"], row["at"] = TAKEN_ID, TAKEN_AT
             session.execute(insert(AuditEvent).values(**row))
             out.append(call)
         return out

@@ -115,6 +115,44 @@ def _run(args: list[str], env: dict[str, str]) -> None:
         )
 
 
+def _restore_over(folder: Path, dump: str, conninfo: str, env: dict[str, str]) -> None:
+    """Load ``dump`` over a database that holds fangkong's tables, in one transaction.
+
+    ``pg_restore --clean`` alone cannot: it drops a partition's inherited constraints and
+    indexes one by one (the partitioned tables of :mod:`fangkong.core.partitions`), which
+    PostgreSQL refuses. So its script is run by ``psql`` after dropping the partitioned
+    tables first (their partitions with them); its own drops of those are then no-ops
+    (``--if-exists``)."""
+    from fangkong.core import partitions
+
+    script = folder / "restore.sql"
+    _run(
+        [
+            _tool("pg_restore"),
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            f"--file={script}",
+            dump,
+        ],
+        env,
+    )
+    drop = "DROP TABLE IF EXISTS " + ", ".join(partitions.TABLES) + " CASCADE"
+    _run(
+        [
+            _tool("psql"),
+            "--no-psqlrc",
+            "--quiet",
+            "--single-transaction",
+            "--set=ON_ERROR_STOP=1",
+            f"--dbname={conninfo}",
+            f"--command={drop}",
+            f"--file={script}",
+        ],
+        env,
+    )
+
+
 def _data_files(data_dir: Path, database: Path | None) -> Iterator[Path]:
     """The data folder's files to keep (relative paths), in a stable order."""
     if not data_dir.is_dir():
@@ -321,14 +359,19 @@ def restore(*, archive: Path, database_url: str, data_dir: Path, force: bool = F
                 source.close()
         else:
             conninfo, env = _libpq(url)
-            args = [
-                _tool("pg_restore"),
-                "--no-owner",
-                "--exit-on-error",
-                "--single-transaction",
-                f"--dbname={conninfo}",
-            ]
+            dump = str(folder / "database" / "fangkong.dump")
             if force:
-                args[1:1] = ["--clean", "--if-exists"]
-            _run([*args, str(folder / "database" / "fangkong.dump")], env)
+                _restore_over(folder, dump, conninfo, env)
+            else:
+                _run(
+                    [
+                        _tool("pg_restore"),
+                        "--no-owner",
+                        "--exit-on-error",
+                        "--single-transaction",
+                        f"--dbname={conninfo}",
+                        dump,
+                    ],
+                    env,
+                )
     return Summary(archive, kind, manifest.get("revision"), files, archive.stat().st_size)
