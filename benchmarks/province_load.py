@@ -363,11 +363,14 @@ def _sizes(side: Side) -> None:
         side.largest = [
             (str(r[0]), int(r[1]))
             for r in conn.execute(
+                # (a partitioned table's size: its partitions', which are not listed apart)
                 text(
-                    "SELECT relname, pg_total_relation_size(c.oid) FROM pg_class c "
+                    "SELECT relname, CASE WHEN c.relkind = 'p' THEN (SELECT "
+                    "sum(pg_total_relation_size(t.relid)) FROM pg_partition_tree(c.oid) t) "
+                    "ELSE pg_total_relation_size(c.oid) END FROM pg_class c "
                     "JOIN pg_namespace n ON n.oid = c.relnamespace "
                     "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') "
-                    "ORDER BY 2 DESC LIMIT 6"
+                    "AND NOT c.relispartition ORDER BY 2 DESC LIMIT 6"
                 )
             )
         ]
