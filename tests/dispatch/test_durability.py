@@ -39,9 +39,6 @@ CLIENTS = 3
 # Gap between a restart being ready and the next kill: short enough that kills land while
 # requests are in flight (the server is never idle under three clients).
 GAP_S = (0.05, 1.0)
-# The kill loop's bound: it ends a loop that hangs, not a slow one. A restart takes about 2 s
-# here, but 3.3 s in a CI run on a loaded shared machine (15 kills in 50 s, short of KILLS).
-TIME_LIMIT_S = 150.0
 SECRET = "d" * 40
 CONTACT = "13912345678"
 # What the answer says and the stored row must agree on (the request's own fields and the
@@ -364,8 +361,9 @@ def test_answered_incidents_survive_sigkill(
             ]
             for thread in clients:
                 thread.start()
-            started = time.monotonic()
-            while servers.kills < KILLS and time.monotonic() - started < TIME_LIMIT_S:
+            # No time limit on the loop: a slow machine makes it slower, not wrong (a test never
+            # fails on a timing); each restart has its own deadline for a server that hangs.
+            while servers.kills < KILLS:
                 time.sleep(rng.uniform(*GAP_S))
                 servers.kill()
                 servers.start()
@@ -373,7 +371,6 @@ def test_answered_incidents_survive_sigkill(
             for thread in clients:
                 thread.join(timeout=60)
             assert not any(t.is_alive() for t in clients), "a client hung"
-            assert servers.kills >= KILLS
             assert len(ledger.bodies) >= CLIENTS
             _check(durab_engine, ledger, base_url, token)
         finally:
