@@ -178,9 +178,12 @@ def test_serve_with_two_workers(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
+        # The deadline catches a server that never answers, not a slow start: two workers
+        # importing the app took over 60 s on a loaded machine. One that exits fails at once.
+        deadline = time.monotonic() + 300
         answers: list[int] = []
         while time.monotonic() < deadline and len(answers) < 20:
+            assert server.poll() is None, "the server exited"
             try:
                 answers.append(httpx.get(f"http://127.0.0.1:{port}/login", timeout=5).status_code)
             except httpx.HTTPError:
