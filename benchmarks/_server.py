@@ -157,19 +157,15 @@ def reset_postgres(url: str) -> str:
         parsed.set(database="postgres").render_as_string(hide_password=False),
         isolation_level="AUTOCOMMIT",
     )
+    # Dropped and made again, not its schema: dropping a schema locks each of its tables in
+    # one transaction, and the partitions of a province's database (thousands, with their
+    # indexes) are more than the server's lock table holds ("out of shared memory").
     with admin.connect() as conn:
-        if (
-            conn.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}
-            ).first()
-            is None
-        ):
-            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}"'))
+        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
     admin.dispose()
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
     engine.dispose()
     return url
