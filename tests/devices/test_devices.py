@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from factories import county_geojson, grid_centre
+from fangkong.areas.geometry import h3_cell
 from fangkong.areas.models import Area
 from fangkong.core.audit import Actor
 from fangkong.core.errors import InvalidInput
@@ -241,7 +242,8 @@ def _store(db: Session, spec: dict[str, Any]) -> None:
                 status_at=T0,
                 lon=lon + d["dx"],
                 lat=lat + d["dy"],
-                h3_cell="x",
+                # as every write path stores it: the figures find cameras by their cell
+                h3_cell=h3_cell(lon + d["dx"], lat + d["dy"]),
                 area_id=area.id,
                 area_path=area.path,
             )
@@ -274,7 +276,7 @@ def _camera(code: str, place: Facility, metres: float, state: DeviceStatus, own:
         status_at=T0,
         lon=place.lon,
         lat=lat,
-        h3_cell="x",
+        h3_cell=h3_cell(place.lon, lat),
         area_id=None,  # counted by the facility it belongs to or stands near, not in an area
         area_path=None,
     )
