@@ -264,31 +264,56 @@ def h3_cell_ranges(
     west: float, south: float, east: float, north: float, *, most: int = 64
 ) -> list[tuple[str, str]]:
     """Ranges ``(low, high)`` of the stored H3 cells (:func:`h3_cell`) that together hold
-    every cell of a point in the box (and some around it), at most about ``most`` of them:
+    every cell of a point in the box (and some around it), about ``most`` of them at most:
     an index on the cell serves a query of a box as a few ranges, where one on longitude or
     latitude alone would read the whole band of the province at that longitude.
 
     Each range is the resolution-9 cells under one coarser cell: their 64-bit indexes share
     the coarse cell's digits and differ only in the finer ones, so they are contiguous, and
-    as fixed-width lowercase hex their text sorts as their numbers. The coarse resolution is
-    the finest at which the box takes at most ``most`` cells; the box's cells at that
-    resolution are those whose centre lies in it, and their neighbours (a cell holding a
-    corner of the box has its centre outside it)."""
+    as fixed-width lowercase hex their text sorts as their numbers. A point's coarse
+    ancestor (by index, which is not the coarse hexagon it lies in: the descendants' union
+    is ragged) has its centre within about one coarse edge of the point, so the coarse cells
+    taken are those whose centre lies in the box grown by three average edges (H3's edges
+    vary about twofold over the globe), at the finest resolution where those are at most
+    about ``most``. A long, thin box grows on every side: a margin of the box's own size
+    (the former rule) missed the cells along a box narrower than a cell."""
     if not (west <= east and south <= north):
         return []
     lat0 = math.radians((south + north) / 2)
-    width_m = (east - west) * 111_320.0 * max(math.cos(lat0), 1e-6)
-    box_m2 = max(width_m, 1.0) * max((north - south) * 110_574.0, 1.0)
+    kx = 111_320.0 * max(math.cos(lat0), 1e-6)
+    ky = 110_574.0
+    width_m, height_m = (east - west) * kx, (north - south) * ky
     resolution = H3_RESOLUTION
-    while resolution > 0 and box_m2 / h3.average_hexagon_area(resolution, "m^2") > most / 4:
+    while True:
+        reach_m = 3.0 * h3.average_hexagon_edge_length(resolution, "m")
+        cells_in_box = (
+            (width_m + 2 * reach_m)
+            * (height_m + 2 * reach_m)
+            / h3.average_hexagon_area(resolution, "m^2")
+        )
+        if cells_in_box <= most or resolution == 0:
+            break
         resolution -= 1
-    ring = [(south, west), (south, east), (north, east), (north, west)]
-    centred = set(h3.polygon_to_cells(h3.LatLngPoly(ring), resolution))
-    # Whatever cell a point of the box falls in: one whose centre lies in the box, or next to
-    # one (the box spans at least a cell's width where none is centred: add the corners').
-    seeds = centred | {h3.latlng_to_cell(lat, lon, resolution) for lat, lon in ring}
-    seeds |= {h3.latlng_to_cell((south + north) / 2, (west + east) / 2, resolution)}
-    cells = {c for seed in seeds for c in h3.grid_disk(seed, 1)}
+    pad_lon, pad_lat = reach_m / kx, reach_m / ky
+    grown = [
+        (max(south - pad_lat, -90.0), west - pad_lon),
+        (max(south - pad_lat, -90.0), east + pad_lon),
+        (min(north + pad_lat, 90.0), east + pad_lon),
+        (min(north + pad_lat, 90.0), west - pad_lon),
+    ]
+    cells = set(h3.polygon_to_cells(h3.LatLngPoly(grown), resolution))
+    # The cells of the box's corners and centre, for a box near a pole or the antimeridian
+    # where the grown polygon may hold no centre.
+    cells |= {
+        h3.latlng_to_cell(lat, lon, resolution)
+        for lat, lon in [
+            (south, west),
+            (south, east),
+            (north, east),
+            (north, west),
+            ((south + north) / 2, (west + east) / 2),
+        ]
+    }
     finer = sum(6 << (3 * (15 - r)) for r in range(resolution + 1, H3_RESOLUTION + 1))
     ranges = []
     for cell in sorted(cells):
