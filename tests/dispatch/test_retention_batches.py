@@ -103,11 +103,18 @@ def test_the_rows_due_are_found_through_an_index(db: Session) -> None:
             str(r[0]) for r in conn.exec_driver_sql("EXPLAIN " + statement, params).fetchall()
         )
         if "incident_event" in statement:
-            # (each partition's copy of ix_incident_event_note_held has a name of its own)
-            assert ("Seq Scan" not in plan and "Recheck Cond: (note IS NOT NULL)" in plan) or (
-                "ix_incident_event_note_held" in plan
-            ), plan
+            # The timeline's read joins the incidents: on a test's few rows the planner may
+            # start from either side (it did from the incidents' received_at index when other
+            # tests had left more partitions), so what is checked here is that no partition
+            # is read whole; the partial index itself is checked below.
+            assert "Seq Scan" not in plan, plan
         else:
             assert "ix_incident_personal_received" in plan, plan
             assert "ix_incident_status_received" not in plan and "Seq Scan" not in plan, plan
     conn.execute(text("RESET enable_seqscan"))
+    # The timelines' partial index of the notes still held, on the parent (so on every
+    # partition, each copy under a name of its own).
+    definition = conn.execute(
+        text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_incident_event_note_held'")
+    ).scalar_one()
+    assert "WHERE (note IS NOT NULL)" in definition, definition
