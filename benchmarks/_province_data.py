@@ -397,6 +397,7 @@ def generate_county(
     from fangkong.cases.models import Case
     from fangkong.core.audit import SYSTEM
     from fangkong.devices.models import Device, DeviceStatusEvent
+    from fangkong.dispatch.incidents import claim_keys
     from fangkong.dispatch.models import Incident, IncidentEvent, Post, Unit
     from fangkong.facilities.models import Facility
     from fangkong.materials.models import Holder, Movement, Site
@@ -526,6 +527,7 @@ def generate_county(
         )
         lifecycles.append(steps)
     ids = _insert(conn, Incident, incidents, key="idempotency_key", county_id=county_id)
+    claim_keys(conn, [(row["idempotency_key"], county_id) for row in incidents])
     events = [
         {"incident_id": iid, "at": when, "from_status": old, "to_status": new, "username": "load"}
         for iid, steps in zip(ids, lifecycles, strict=True)

@@ -99,7 +99,9 @@ def _grids(url: str) -> list[Any]:
 def _incidents_setup(url: str, count: int, seed: int = 20) -> None:
     from sqlalchemy import insert
 
+    from fangkong.core.county import county_of, partition_of
     from fangkong.core.db import make_engine
+    from fangkong.dispatch.incidents import claim_keys
     from fangkong.dispatch.models import Incident
 
     rng = np.random.default_rng(seed)
@@ -153,6 +155,10 @@ def _incidents_setup(url: str, count: int, seed: int = 20) -> None:
                     }
                 )
             conn.execute(insert(Incident), rows)
+            claim_keys(
+                conn,
+                [(r["idempotency_key"], partition_of(county_of(r["area_path"]))) for r in rows],
+            )
     engine.dispose()
 
 

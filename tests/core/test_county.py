@@ -75,7 +75,9 @@ def test_every_child_of_a_county_table_copies_its_county() -> None:
             continue
         for fk in table.foreign_keys:
             parent = fk.column.table.name
-            if parent in keyed and parent != "area" and fk.ondelete == "CASCADE":
+            # A claim of the parent's key carries the parent's partition key instead.
+            held = any(c.info.get(county.REFERENCE_OF, ("",))[0] == parent for c in table.c)
+            if parent in keyed and parent != "area" and fk.ondelete == "CASCADE" and not held:
                 missing.append(f"{table.name}.{fk.parent.name}")
     # What hangs off an area itself (a user's binding, an area's zone or target) is a
     # setting of that area, not a record of a place.

@@ -199,15 +199,31 @@ def test_migrations_go_down_to_nothing_and_up_again(migrated: Engine) -> None:
 
 #: Where PostgreSQL's partitions (migration 0023) make the schema legitimately differ from
 #: the models, which describe the tables as SQLite has them: a partitioned table's unique
-#: constraints and the ledger's correction reference include the partition key
-#: (``partition_county``), and PostgreSQL adds a reference of its own per partition to a
-#: self-reference (``..._partition_county_fkey``, ``..._fkey1``, ...). Nothing else may differ.
+#: constraints and the references to a partitioned table include the partition key
+#: (``partition_county``), and PostgreSQL adds a reference of its own per partition of the
+#: table referred to (``..._partition_county_fkey``, ``..._fkey1``, ...). Nothing else may
+#: differ.
 PARTITIONED_CONSTRAINTS = {
     "uq_device_status_event_device_id",
     "uq_material_movement_corrects_id",
     "fk_material_movement_corrects_id_material_movement",
+    # the incidents (migration 0026): their key is unique in a partition (the claims keep it
+    # unique in the province), and every reference to them names their partition too
+    "uq_incident_idempotency_key",
+    "fk_incident_event_incident_id_incident",
+    "fk_dispatch_assignment_incident_id_incident",
+    "fk_emergency_activation_incident_id_incident",
+    "fk_incident_merged_into_id_incident",
+    "fk_incident_key_idempotency_key_incident",
 }
-PARTITION_REFERENCE = "material_movement_corrects_id_partition_county_fkey"
+PARTITION_REFERENCES = (
+    "material_movement_corrects_id_partition_county_fkey",
+    "incident_merged_into_id_merged_into_county_fkey",
+    "incident_event_incident_id_partition_county_fkey",
+    "dispatch_assignment_incident_id_partition_county_fkey",
+    "emergency_activation_incident_id_incident_county_fkey",
+    "incident_key_idempotency_key_incident_county_fkey",
+)
 
 
 def _partitioning(difference: object, dialect: str) -> bool:
@@ -215,7 +231,7 @@ def _partitioning(difference: object, dialect: str) -> bool:
         return False
     name = str(getattr(difference[1], "name", ""))
     return difference[0] in ("add_constraint", "remove_constraint", "add_fk", "remove_fk") and (
-        name in PARTITIONED_CONSTRAINTS or name.startswith(PARTITION_REFERENCE)
+        name in PARTITIONED_CONSTRAINTS or name.startswith(PARTITION_REFERENCES)
     )
 
 

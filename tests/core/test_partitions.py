@@ -101,11 +101,15 @@ def test_the_partition_key_is_the_county_or_none_whatever_writes_the_row(db: Ses
     incident.area_path = city
     db.flush()
     assert timeline() == {county.NO_COUNTY}
-    # a Core insert: the county given, or computed from the path just before the key
+    assert incident.partition_county == county.NO_COUNTY
+    # a Core insert: the county given, or computed from the path just before the key (an
+    # event's county is its incident's: the reference to the incident names its partition)
+    in_d1, in_d2 = _incident(db, grid1, "partition-d1"), _incident(db, d2, "partition-d2")
+    assert (in_d1.partition_county, in_d2.partition_county) == (d1.id, d2.id)
     db.execute(
         insert(IncidentEvent),
         [
-            {"incident_id": incident.id, "county_id": d1.id, "at": NOW, "to_status": "x"},
+            {"incident_id": in_d1.id, "county_id": d1.id, "at": NOW, "to_status": "x"},
             {"incident_id": incident.id, "county_id": None, "at": NOW, "to_status": "y"},
         ],
     )
@@ -129,7 +133,7 @@ def test_the_partition_key_is_the_county_or_none_whatever_writes_the_row(db: Ses
     ).run(
         db.connection(),
         [
-            {"incident_id": incident.id, "county_id": d2.id, "at": NOW, "to_status": "z"},
+            {"incident_id": in_d2.id, "county_id": d2.id, "at": NOW, "to_status": "z"},
             {"incident_id": incident.id, "county_id": None, "at": NOW, "to_status": "w"},
         ],
     )
@@ -151,7 +155,8 @@ def test_the_partition_key_is_the_county_or_none_whatever_writes_the_row(db: Ses
     events = set(
         db.execute(
             select(IncidentEvent.to_status, IncidentEvent.partition_county).where(
-                IncidentEvent.incident_id == incident.id, IncidentEvent.to_status.in_(list("xyzw"))
+                IncidentEvent.incident_id.in_([incident.id, in_d1.id, in_d2.id]),
+                IncidentEvent.to_status.in_(list("xyzw")),
             )
         )
     )

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from fangkong.core import plain_sql
 from fangkong.core.models import AuditEvent
 from fangkong.core.plain_sql import PlainSelect, RowsInsert
-from fangkong.dispatch.models import Incident, IncidentStatus, Priority, Source
+from fangkong.dispatch.models import Incident, IncidentKey, IncidentStatus, Priority, Source
 
 AUDIT = cast(Table, AuditEvent.__table__)
 INCIDENT = cast(Table, Incident.__table__)
@@ -91,12 +91,7 @@ def test_rows_read_back_as_sqlalchemys_insert_writes_them(db: Session) -> None:
 
 
 def test_types_defaults_and_returning_of_an_incident_insert(db: Session) -> None:
-    plain = RowsInsert(
-        INCIDENT,
-        tuple(_incident("x")),
-        on_conflict_skip=("idempotency_key",),
-        returning=("id", "idempotency_key"),
-    )
+    plain = RowsInsert(INCIDENT, tuple(_incident("x")), returning=("id", "idempotency_key"))
     conn = db.connection()
     returned = plain.run(conn, [_incident("ins-1"), _incident("ins-2", priority=Priority.P1)])
     assert sorted(key for _, key in returned) == ["ins-1", "ins-2"]
@@ -113,11 +108,24 @@ def test_types_defaults_and_returning_of_an_incident_insert(db: Session) -> None
     assert rows["ins-2"].priority is Priority.P1
     assert rows["ins-1"].received_at == datetime(2024, 5, 1, 8, 30, 15, 123456, tzinfo=UTC)
     assert rows["ins-1"].created_at is not None and rows["ins-1"].updated_at is not None
-    # a taken key is skipped, not an error, and returns nothing; the others go in
-    again = plain.run(conn, [_incident("ins-1", description="again"), _incident("ins-3")])
-    assert [key for _, key in again] == ["ins-3"]
-    db.refresh(rows["ins-1"])
-    assert rows["ins-1"].description == "about ins-1"
+    # a taken key is skipped, not an error, and returns nothing; the others go in (the
+    # claims of the incidents' keys, whose insert is one of these)
+    claim = RowsInsert(
+        cast(Table, IncidentKey.__table__),
+        ("idempotency_key", "incident_county"),
+        on_conflict_skip=("idempotency_key",),
+        returning=("idempotency_key",),
+    )
+    first = claim.run(conn, [{"idempotency_key": "ins-1", "incident_county": 7}])
+    again = claim.run(
+        conn,
+        [
+            {"idempotency_key": "ins-1", "incident_county": 8},
+            {"idempotency_key": "ins-2", "incident_county": 8},
+        ],
+    )
+    assert (first, again) == ([("ins-1",)], [("ins-2",)])
+    assert db.get_one(IncidentKey, "ins-1").incident_county == 7
 
 
 def test_many_rows_go_in_several_statements(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -57,6 +57,10 @@ PARTITION_COLUMN = "partition_county"
 #: foreign-key column)`` whose county it copies.
 FROM_PATH = "county_from_path"
 FROM_PARENT = "county_from_parent"
+#: ``Column.info`` key of a column holding the partition key of the row another column
+#: references (:func:`partition_reference`): ``(parent table, parent column, referencing
+#: column)``.
+REFERENCE_OF = "partition_of_reference"
 #: Among the counties a scope reaches: the rows of no county (filed at the city, or nowhere),
 #: which only a reader bound above every county reads. Area ids start at 1.
 NO_COUNTY = 0
@@ -156,6 +160,19 @@ def partition_key() -> Any:
     )
 
 
+def partition_reference(parent: str, via: str, *, parent_column: str = "id") -> Any:
+    """The partition key of the ``parent`` row that column ``via`` references (by
+    ``parent_column``), NULL when it references none: on PostgreSQL the second column of
+    the composite reference to a partitioned table, whose unique keys include the partition
+    key (migration 0026). The writer sets it with ``via``; it follows the parent's move to
+    another county (PostgreSQL's ``ON UPDATE CASCADE``, and :func:`install`'s flush hook on
+    SQLite)."""
+    install()
+    return mapped_column(
+        Integer, nullable=True, default=None, info={REFERENCE_OF: (parent, parent_column, via)}
+    )
+
+
 def has_partition_key(sa_table: Any) -> bool:
     return PARTITION_COLUMN in getattr(sa_table, "c", {})
 
@@ -174,6 +191,9 @@ def parent_of(sa_table: Any) -> tuple[str, str] | None:
 
 #: parent table -> [(child table, foreign-key column)], filled as the mappers are configured
 _CHILDREN: dict[str, list[tuple[Any, str]]] = {}
+#: parent table -> [(referencing table, its partition-key column, parent column, referencing
+#: column)] (:func:`partition_reference`)
+_REFERENCES: dict[str, list[tuple[Any, str, str, str]]] = {}
 
 
 def _on_mapper_configured(mapper: Mapper[Any], cls: type) -> None:
@@ -194,6 +214,13 @@ def _on_mapper_configured(mapper: Mapper[Any], cls: type) -> None:
         children = _CHILDREN.setdefault(parent[0], [])
         if all(child is not local for child, _ in children):
             children.append((local, parent[1]))
+    for found in local.c:
+        reference = found.info.get(REFERENCE_OF)
+        if reference is None:
+            continue
+        references = _REFERENCES.setdefault(reference[0], [])
+        if all(table is not local or key != found.name for table, key, _, _ in references):
+            references.append((local, found.name, reference[1], reference[2]))
 
 
 def _set_from_path(target: Any, value: str | None, _old: object, _initiator: object) -> None:
@@ -205,21 +232,29 @@ def _set_partition(target: Any, value: int | None, _old: object, _initiator: obj
 
 
 def _copy_to_children(session: Session, _context: object) -> None:
-    """After a flush: a parent whose county changed hands it to its children's rows."""
-    moved: list[tuple[Any, int, int | None]] = []
+    """After a flush: a parent whose county changed hands it to its children's rows, and
+    its partition key to the rows that reference it (:func:`partition_reference`; on
+    PostgreSQL the reference's ``ON UPDATE CASCADE`` has done so already)."""
+    moved: list[tuple[Any, Any, int | None]] = []
     for obj in session.dirty:
         local = getattr(inspect_mapper(obj), "local_table", None)
-        if local is None or local.name not in _CHILDREN:
+        if local is None or (local.name not in _CHILDREN and local.name not in _REFERENCES):
             continue
         history = get_history(obj, COLUMN)
         if history.added and history.deleted:
-            moved.append((local, obj.id, obj.county_id))
-    for local, parent_id, county in moved:
-        for child, via in _CHILDREN[local.name]:
+            moved.append((local, obj, obj.county_id))
+    for local, parent, county in moved:
+        for child, via in _CHILDREN.get(local.name, ()):
             values: dict[str, int | None] = {COLUMN: county}
             if has_partition_key(child):
                 values[PARTITION_COLUMN] = partition_of(county)
-            session.execute(update(child).where(child.c[via] == parent_id).values(values))
+            session.execute(update(child).where(child.c[via] == parent.id).values(values))
+        for table_, key, parent_column, via in _REFERENCES.get(local.name, ()):
+            session.execute(
+                update(table_)
+                .where(table_.c[via] == getattr(parent, parent_column))
+                .values({key: partition_of(county)})
+            )
 
 
 def inspect_mapper(obj: Any) -> Mapper[Any] | None:

@@ -43,6 +43,7 @@ TABLES: dict[str, str | None] = {
     "audit_event": "at",
     "device_status_event": None,
     "material_movement": None,
+    "incident": None,
 }
 MONTHLY = tuple(t for t, column in TABLES.items() if column is not None)
 #: The months made ahead of the current one (the job runs daily: a month is made weeks

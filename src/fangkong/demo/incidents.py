@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from fangkong.areas.models import Area, AreaLevel, StandardAddress
 from fangkong.core.audit import SYSTEM
-from fangkong.core.county import county_of
+from fangkong.core.county import county_of, partition_of
 from fangkong.core.db import utcnow
 from fangkong.core.errors import FangkongError
 from fangkong.core.scoping import Scope
@@ -651,6 +651,7 @@ def build_history(
     # back by idempotency key.
     connection = session.connection()
     connection.execute(insert(Incident), incident_rows)
+    service.claim_keys(connection, _claims(incident_rows))
     by_key = {
         str(key): int(i)
         for key, i in session.execute(
@@ -712,6 +713,11 @@ def build_history(
     return draws
 
 
+def _claims(rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """The idempotency keys of incident ``rows`` to claim, with their partition keys."""
+    return [(row["idempotency_key"], partition_of(county_of(row["area_path"]))) for row in rows]
+
+
 def _merged_duplicates(
     connection: Any, rows: list[dict[str, Any]], ids: list[int], rng: np.random.Generator
 ) -> list[dict[str, Any]]:
@@ -743,6 +749,7 @@ def _merged_duplicates(
                 "source": Source.CALL,
                 "status": IncidentStatus.MERGED,
                 "merged_into_id": ids[k],
+                "merged_into_county": partition_of(county_of(first["area_path"])),
                 "received_at": received,
                 "dispatched_at": None,
                 "en_route_at": None,
@@ -755,6 +762,7 @@ def _merged_duplicates(
             }
         )
     connection.execute(insert(Incident), duplicates)
+    service.claim_keys(connection, _claims(duplicates))
     by_key = dict(
         connection.execute(
             select(Incident.idempotency_key, Incident.id).where(

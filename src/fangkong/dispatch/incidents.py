@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from fangkong.areas import index as area_index
@@ -26,11 +26,11 @@ from fangkong.areas.geometry import h3_cell
 from fangkong.core import audit, auth
 from fangkong.core.audit import Actor
 from fangkong.core.bounds import check_text
-from fangkong.core.county import county_of
+from fangkong.core.county import county_of, partition_of
 from fangkong.core.errors import Conflict, FangkongError, InvalidInput, NotFound
 from fangkong.core.models import User
 from fangkong.core.plain_sql import RowsInsert
-from fangkong.core.scoping import Scope
+from fangkong.core.scoping import Scope, in_partitions
 from fangkong.core.security import FieldCipher, mask_phone
 from fangkong.dispatch import permissions as perms
 from fangkong.dispatch import taxonomy
@@ -38,6 +38,7 @@ from fangkong.dispatch._common import require
 from fangkong.dispatch.models import (
     Incident,
     IncidentEvent,
+    IncidentKey,
     IncidentStatus,
     Priority,
     Source,
@@ -91,27 +92,47 @@ def _check_key(key: str) -> None:
 
 # The statements of intake's hot path are built once and run as plain SQL on the session's
 # connection: building a statement (and its cache key) per call costs more than running it.
-_IDS_BY_KEYS = select(Incident.id, Incident.idempotency_key).where(
-    Incident.idempotency_key.in_(bindparam("keys", expanding=True))
+_CLAIMS_BY_KEYS = select(IncidentKey.idempotency_key, IncidentKey.incident_county).where(
+    IncidentKey.idempotency_key.in_(bindparam("keys", expanding=True))
+)
+# A key already claimed is skipped, not an error: the statement waits for a concurrent claim
+# of it to end, so that the lookup after it finds the winner.
+_CLAIM_KEYS = RowsInsert(
+    cast(Table, IncidentKey.__table__),
+    ("idempotency_key", "incident_county"),
+    on_conflict_skip=("idempotency_key",),
+    returning=("idempotency_key",),
 )
 
 
+def claim_keys(connection: Connection, claims: list[tuple[str, int]]) -> set[str]:
+    """Claim ``(idempotency key, partition key of its incident)`` pairs in the province; the
+    keys claimed now (a key claimed before, or by a concurrent transaction that commits, is
+    not). Every writer of incidents claims their keys in the same transaction: the claim's
+    reference to its incident is checked at commit."""
+    if not claims:
+        return set()
+    rows = [{"idempotency_key": key, "incident_county": county_} for key, county_ in claims]
+    return {str(key) for (key,) in _CLAIM_KEYS.run(connection, rows)}
+
+
 def incidents_by_keys(session: Session, keys: list[str]) -> dict[str, Incident]:
-    """The incidents already created under ``keys``, by key."""
+    """The incidents already created under ``keys``, by key: found through their claims,
+    in their counties' partitions alone."""
     if not keys:
         return {}
-    # Most keys are new: probe for the ids, and load incidents only when there are some (all
+    # Most keys are new: probe the claims, and load incidents only when there are some (all
     # in one query: a re-imported file finds thousands).
-    found = session.connection().execute(_IDS_BY_KEYS, {"keys": keys}).all()
+    found = session.connection().execute(_CLAIMS_BY_KEYS, {"keys": keys}).all()
     if not found:
         return {}
-    loaded = {
-        incident.id: incident
-        for incident in session.scalars(
-            select(Incident).where(Incident.id.in_([int(id_) for id_, _ in found]))
+    loaded = session.scalars(
+        select(Incident).where(
+            Incident.idempotency_key.in_([str(key) for key, _ in found]),
+            in_partitions(Incident.partition_county, {int(c) for _, c in found}),
         )
-    }
-    return {str(key): loaded[int(id_)] for id_, key in found}
+    )
+    return {incident.idempotency_key: incident for incident in loaded}
 
 
 def _replay(existing: Incident, digest: str, key: str) -> tuple[Incident, bool]:
@@ -331,9 +352,13 @@ def create_many(
             ),
             leaf,
         )
-    ids = _insert(session, [row for _, row, _ in rows.values()])
-    # A key that did not go in is held by an incident already (stored before, or committed by
-    # a concurrent create while this one waited): the intake is a retry of it.
+    claimed = claim_keys(
+        session.connection(),
+        [(key, partition_of(county_of(leaf.path))) for key, (_, _, leaf) in rows.items()],
+    )
+    ids = _insert(session, [row for key, (_, row, _) in rows.items() if key in claimed])
+    # A key not claimed is held by an incident already (stored before, or committed by a
+    # concurrent create while this one waited): the intake is a retry of it.
     unknown = checked_keys - taken.keys() - ids.keys()
     refused = [
         i
@@ -436,9 +461,8 @@ class _Later:
     index: int
 
 
-# A key already taken is skipped, not an error: the statement waits for a concurrent create of
-# it to end, so that the lookup after it finds the winner. With each id its row's key: a
-# multi-row INSERT need not return the rows in order.
+# Their keys claimed first (claim_keys). With each id its row's key: a multi-row INSERT need
+# not return the rows in order.
 _INSERT_INCIDENTS = RowsInsert(
     cast(Table, Incident.__table__),
     (
@@ -459,7 +483,6 @@ _INSERT_INCIDENTS = RowsInsert(
         "area_path",
         "created_by_id",
     ),
-    on_conflict_skip=("idempotency_key",),
     returning=("id", "idempotency_key"),
 )
 _INSERT_EVENTS = RowsInsert(
@@ -469,7 +492,7 @@ _INSERT_EVENTS = RowsInsert(
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Insert the new incidents whose keys are free; the ids of those inserted, by key."""
+    """Insert the new incidents (their keys claimed); their ids, by key."""
     if not rows:
         return {}
     session.flush()  # pending ORM objects first, as a flush would order them

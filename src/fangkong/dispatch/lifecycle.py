@@ -166,6 +166,7 @@ def transition(
     _move(session, incident, to, actor=actor, now=now, note=note, detail=detail)
     if to == S.MERGED and merged_into is not None:
         incident.merged_into_id = merged_into.id
+        incident.merged_into_county = merged_into.partition_county
     if to == S.ON_SCENE:
         for assignment in incident.assignments:
             if assignment.released_at is None and assignment.arrived_at is None:

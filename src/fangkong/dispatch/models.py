@@ -9,7 +9,12 @@ from sqlalchemy import Float, ForeignKey, Index, String, Text, and_, text
 from sqlalchemy.orm import Mapped, Session, foreign, mapped_column, relationship
 
 from fangkong.areas.models import LocatedMixin
-from fangkong.core.county import county_from_parent, county_from_path, partition_key
+from fangkong.core.county import (
+    county_from_parent,
+    county_from_path,
+    partition_key,
+    partition_reference,
+)
 from fangkong.core.db import Base, TimestampMixin, utcnow
 from fangkong.core.models import enum_column
 from fangkong.core.scoping import in_partition_of
@@ -119,7 +124,12 @@ class Incident(LocatedMixin, TimestampMixin, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Client-supplied: a retried create with the same key returns this incident.
+    #: The partition key (PostgreSQL partitions the incidents by county, migration 0026; its
+    #: primary key there is ``(id, partition_county)``).
+    partition_county: Mapped[int] = partition_key()
+    # Client-supplied: a retried create with the same key returns this incident. Unique in
+    # the province through its claim (IncidentKey); on PostgreSQL the table's own unique key
+    # includes the partition key, as a partitioned table's must.
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     # Keyed digest (HMAC-SHA256, key derived from the secret) of the create request's fields:
     # the same key with another body is a conflict. Made from the caller's contact and the
@@ -143,6 +153,8 @@ class Incident(LocatedMixin, TimestampMixin, Base):
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("incident.id", ondelete="SET NULL"), default=None
     )
+    #: The partition key of the incident merged into (set with ``merged_into_id``).
+    merged_into_county: Mapped[int | None] = partition_reference("incident", "merged_into_id")
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL"), default=None
     )
@@ -200,6 +212,32 @@ class IncidentEvent(Base):
     incident: Mapped[Incident] = relationship(back_populates="events")
 
 
+class IncidentKey(Base):
+    """The claim of an idempotency key in the whole province, and the partition of the
+    incident that holds it. PostgreSQL keeps a partitioned table's keys unique within a
+    partition only, so the incidents' keys are claimed here first (``dispatch.incidents``):
+    a key stays one incident's whatever county a retry, or another request, is placed in."""
+
+    __tablename__ = "incident_key"
+
+    # Deferred: the key is claimed before its incident goes in, in the same transaction.
+    # On PostgreSQL the reference is ``(idempotency_key, incident_county)`` (migration 0026).
+    idempotency_key: Mapped[str] = mapped_column(
+        String(64),
+        ForeignKey(
+            "incident.idempotency_key",
+            ondelete="CASCADE",
+            onupdate="CASCADE",
+            deferrable=True,
+            initially="DEFERRED",
+        ),
+        primary_key=True,
+    )
+    incident_county: Mapped[int | None] = partition_reference(
+        "incident", "idempotency_key", parent_column="idempotency_key"
+    )
+
+
 class Unit(TimestampMixin, Base):
     """警力: a dispatchable unit with its latest position only (no history is kept)."""
 
@@ -235,6 +273,9 @@ class Assignment(Base):
         ForeignKey("incident.id", ondelete="CASCADE"), index=True
     )
     county_id: Mapped[int | None] = county_from_parent("incident", "incident_id")
+    #: The incident's partition key: on PostgreSQL the reference to it is
+    #: ``(incident_id, partition_county)`` (migration 0026).
+    partition_county: Mapped[int] = partition_key()
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
     dispatched_at: Mapped[datetime]
     # Road time predicted at dispatch (seconds), when the network gave one.

@@ -31,6 +31,7 @@ from fangkong.dispatch.importing import (
     import_json,
 )
 from fangkong.dispatch.incidents import (
+    claim_keys,
     MAX_KEY_LENGTH,
     Created,
     IncidentIn,
@@ -98,6 +99,7 @@ __all__ = [
     "import_file",
     "import_json",
     "incidents_by_keys",
+    "claim_keys",
     "masked_contact",
     "place",
     "purge_contacts",

@@ -179,6 +179,7 @@ def activate(
     activation = Activation(
         plan_id=plan.id,
         incident_id=incident.id,
+        incident_county=incident.partition_county,
         drill=drill,
         area_path=incident.area_path,
         started_at=now,

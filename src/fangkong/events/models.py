@@ -11,7 +11,7 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.areas.models import LocatedMixin
-from fangkong.core.county import county_from_parent, county_from_path
+from fangkong.core.county import county_from_parent, county_from_path, partition_reference
 from fangkong.core.db import Base, TimestampMixin
 from fangkong.core.models import enum_column
 
@@ -151,6 +151,8 @@ class Activation(Base):
     incident_id: Mapped[int | None] = mapped_column(
         ForeignKey("incident.id", ondelete="SET NULL"), default=None, index=True
     )
+    #: The incident's partition key (set with ``incident_id``; migration 0026).
+    incident_county: Mapped[int | None] = partition_reference("incident", "incident_id")
     drill: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     area_path: Mapped[str | None] = mapped_column(String(255), index=True)
     county_id: Mapped[int | None] = county_from_path()

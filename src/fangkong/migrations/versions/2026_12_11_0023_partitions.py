@@ -21,12 +21,10 @@ the same county). The downgrade copies each back into a plain table as 0022 had 
 """
 
 from collections.abc import Sequence
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import op
 
-from fangkong.core import partitions
+from fangkong.core import partition_swap, partitions
 
 revision: str = "0023"
 down_revision: str | None = "0022"
@@ -56,209 +54,27 @@ def _postgresql() -> bool:
     return op.get_bind().dialect.name == "postgresql"
 
 
-def _keys(table: str) -> str:
-    month = TABLES[table]
-    return f", {COLUMN}" + (f", {month}" if month else "")
-
-
-class _Shape:
-    """What a table is beside its columns: read before the swap, made again after it."""
-
-    def __init__(self, conn: sa.Connection, table: str) -> None:
-        self.table = table
-        # Indexes that no constraint owns.
-        self.indexes: list[str] = list(
-            conn.execute(
-                sa.text(
-                    "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i "
-                    "WHERE i.indrelid = to_regclass(:t) AND NOT EXISTS ("
-                    "  SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid"
-                    "  AND c.conrelid = i.indrelid)"
-                ),
-                {"t": table},
-            ).scalars()
-        )
-        self.constraints: list[tuple[str, str, str]] = [
-            (str(r[0]), str(r[1]), str(r[2]))
-            for r in conn.execute(
-                sa.text(
-                    "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
-                    "WHERE conrelid = to_regclass(:t) AND conparentid = 0 "
-                    "AND contype IN ('p', 'u', 'f', 'c') "
-                    "ORDER BY contype = 'f', conname"
-                ),
-                {"t": table},
-            )
-        ]
-        self.policies: list[Any] = list(
-            conn.execute(
-                sa.text(
-                    "SELECT policyname, permissive, roles, cmd, qual, with_check "
-                    "FROM pg_policies WHERE schemaname = current_schema() AND tablename = :t"
-                ),
-                {"t": table},
-            )
-        )
-        row = conn.execute(
-            sa.text(
-                "SELECT relrowsecurity, relforcerowsecurity FROM pg_class "
-                "WHERE oid = to_regclass(:t)"
-            ),
-            {"t": table},
-        ).one()
-        self.secured, self.forced = bool(row[0]), bool(row[1])
-        self.grants: list[tuple[str, str]] = [
-            (str(r[0]), str(r[1]))
-            for r in conn.execute(
-                sa.text(
-                    "SELECT grantee, privilege_type FROM information_schema.role_table_grants "
-                    "WHERE table_schema = current_schema() AND table_name = :t "
-                    "AND grantee <> (SELECT pg_get_userbyid(relowner) FROM pg_class "
-                    "                WHERE oid = to_regclass(:t))"
-                ),
-                {"t": table},
-            )
-        ]
-        #: The table's own triggers (the append-only guards), as they were created.
-        self.triggers: list[str] = list(
-            conn.execute(
-                sa.text(
-                    "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = to_regclass(:t) "
-                    "AND NOT tgisinternal AND tgparentid = 0 ORDER BY tgname"
-                ),
-                {"t": table},
-            ).scalars()
-        )
-        self.sequence: str | None = conn.execute(
-            sa.text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table}
-        ).scalar()
-
-    def make(self, *, partitioned: bool) -> None:
-        """Create the constraints, indexes, policies and grants on the new ``table``."""
-        table, keys = self.table, _keys(self.table)
-        for name, kind, definition in self.constraints:
-            if kind in ("p", "u"):
-                if partitioned:
-                    definition = definition[:-1] + keys + ")"
-                else:
-                    definition = definition.replace(keys + ")", ")")
-            elif kind == "f" and table == "material_movement" and "corrects_id" in definition:
-                definition = (
-                    definition.replace(CORRECTS_PLAIN, CORRECTS_PARTITIONED)
-                    if partitioned
-                    else definition.replace(CORRECTS_PARTITIONED, CORRECTS_PLAIN)
-                )
-            op.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-        for index in self.indexes:
-            op.execute(index.replace(" ON ONLY ", " ON "))
-        if self.secured:
-            op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        if self.forced:
-            op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-        for name, permissive, roles, cmd, qual, check in self.policies:
-            to = ", ".join("public" if r == "public" else f'"{r}"' for r in roles)
-            sql = f'CREATE POLICY "{name}" ON {table} AS {permissive} FOR {cmd} TO {to}'
-            if qual is not None:
-                sql += f" USING ({qual})"
-            if check is not None:
-                sql += f" WITH CHECK ({check})"
-            op.execute(sql)
-        for grantee, privilege in self.grants:
-            op.execute(f'GRANT {privilege} ON {table} TO "{grantee}"')
-
-
-def _columns(conn: sa.Connection, table: str) -> list[str]:
-    return list(
-        conn.execute(
-            sa.text(
-                "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(:t) "
-                "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
-            ),
-            {"t": table},
-        ).scalars()
+def _corrects(definition: str, partitioned: bool) -> str:
+    """The ledger's correction reference as the swapped table has it."""
+    if CORRECTS_PLAIN not in definition and CORRECTS_PARTITIONED not in definition:
+        return definition
+    return (
+        definition.replace(CORRECTS_PLAIN, CORRECTS_PARTITIONED)
+        if partitioned
+        else definition.replace(CORRECTS_PARTITIONED, CORRECTS_PLAIN)
     )
 
 
 def _swap(table: str, *, partitioned: bool) -> None:
     """Copy ``table`` into a new one (partitioned or plain) and put it in its place."""
-    conn = op.get_bind()
-    shape = _Shape(conn, table)
-    old = f"{table}_swap"
-    op.execute(f"ALTER TABLE {table} RENAME TO {old}")
-    # The owner copies every row, whatever the connection's scope.
-    op.execute(f"ALTER TABLE {old} NO FORCE ROW LEVEL SECURITY")
-    columns = [c for c in _columns(conn, old) if partitioned or c != COLUMN]
-    if partitioned:
-        op.execute(
-            f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING STORAGE, "
-            f"{COLUMN} integer NOT NULL) PARTITION BY LIST ({COLUMN})"
-        )
-        select = ", ".join([*columns, f"coalesce(county_id, {NONE})"])
-        insert = ", ".join([*columns, COLUMN])
-    else:
-        op.execute(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING STORAGE)")
-        op.execute(f"ALTER TABLE {table} DROP COLUMN {COLUMN}")
-        select = insert = ", ".join(columns)
-    # The guards first: a partition made next copies the parent's TRUNCATE guard. They
-    # refuse UPDATE, DELETE and TRUNCATE, not the copy's INSERT.
-    for trigger in shape.triggers:
-        op.execute(trigger)
-    if partitioned:
-        month = TABLES[table]
-        sub = f" PARTITION BY RANGE ({month})" if month else ""
-        op.execute(f"CREATE TABLE {table}_pdefault PARTITION OF {table} DEFAULT{sub}")
-        defaults = [f"{table}_pdefault"]
-        if month:
-            op.execute(
-                f"CREATE TABLE {table}_pdefault_default PARTITION OF {table}_pdefault DEFAULT"
-            )
-            defaults.append(f"{table}_pdefault_default")
-        for name in defaults:
-            conn.execute(
-                sa.text("SELECT fangkong_partition_guard(:t, :p)"), {"t": table, "p": name}
-            )
-        _make_partitions(conn, table, old)
-    op.execute(f"INSERT INTO {table} ({insert}) SELECT {select} FROM {old}")
-    if shape.sequence is not None:
-        op.execute(f"ALTER SEQUENCE {shape.sequence} OWNED BY {table}.id")
-    op.execute(f"DROP TABLE {old}")
-    shape.make(partitioned=partitioned)
-
-
-def _make_partitions(conn: sa.Connection, table: str, old: str) -> None:
-    """The partitions of every county (and of none), and for a monthly table the months of
-    the rows being copied in and the coming ones."""
-    month = TABLES[table]
-    counties = set(
-        conn.execute(sa.text(r"SELECT id FROM area WHERE path ~ '^/[0-9]+/[0-9]+/$'")).scalars()
+    partition_swap.swap(
+        op.get_bind(),
+        table,
+        partitioned=partitioned,
+        month=TABLES[table],
+        ahead=AHEAD,
+        rewrite=_corrects if table == "material_movement" else None,
     )
-    counties |= {
-        int(c)
-        for c in conn.execute(
-            sa.text(f"SELECT DISTINCT county_id FROM {old} WHERE county_id IS NOT NULL")
-        ).scalars()
-    }
-    counties.add(NONE)
-    since: dict[int, Any] = {}
-    if month:
-        since = {
-            int(c): at
-            for c, at in conn.execute(
-                sa.text(
-                    f"SELECT coalesce(county_id, 0), min({month}) FROM {old} "
-                    "GROUP BY coalesce(county_id, 0)"
-                )
-            )
-        }
-    for county in sorted(counties):
-        conn.execute(
-            sa.text("SELECT fangkong_partition_county(:c, :ahead)"), {"c": county, "ahead": AHEAD}
-        )
-        if since.get(county) is not None:
-            conn.execute(
-                sa.text("SELECT fangkong_partition_months(:c, :ahead, :since)"),
-                {"c": county, "ahead": AHEAD, "since": since[county]},
-            )
 
 
 def _sqlite_fill(table: str) -> None:
