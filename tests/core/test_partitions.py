@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -36,6 +37,7 @@ from fangkong.demo import incidents as demo_incidents
 from fangkong.demo import registers
 from fangkong.devices import status as device_status
 from fangkong.devices.models import Device
+from fangkong.dispatch import live as dispatch_live
 from fangkong.dispatch import service as dispatch_service
 from fangkong.dispatch.models import Incident, IncidentEvent, Priority, Source
 from fangkong.materials.ledger import movements_query
@@ -255,6 +257,23 @@ def test_a_database_with_data_is_partitioned_with_its_ids_and_chain(
             # the monthly tables hold the rows' months
             months = {n for n in _where(conn, "incident_event") if n[-6:].isdigit()}
             assert f"incident_event_p{counties['T-D1']}_202506" in months
+            # what refers to an incident names its partition, and every key has its claim
+            for table, via, key in (
+                ("incident_event", "incident_id", "partition_county"),
+                ("dispatch_assignment", "incident_id", "partition_county"),
+                ("incident", "merged_into_id", "merged_into_county"),
+                ("incident_key", "idempotency_key", "incident_county"),
+            ):
+                parent = "idempotency_key" if via == "idempotency_key" else "id"
+                counts = conn.execute(
+                    text(
+                        f"SELECT count(*), count(*) FILTER (WHERE r.{key} = i.partition_county) "
+                        f"FROM {table} r JOIN incident i ON i.{parent} = r.{via}"
+                    )
+                ).one()
+                assert counts[0] > 0 and counts[0] == counts[1], (table, counts)
+            claims = conn.execute(text("SELECT count(*) FROM incident_key")).scalar_one()
+            assert claims == len(before["incident"])
         with Session(engine) as session:
             assert audit.verify(session).ok
             # ids go on from the same sequences
@@ -396,7 +415,9 @@ def _planned(session: Session, table: str, read: Callable[[], object]) -> set[st
     for statement, parameters in statements:
         plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar()
         found |= _relations(json.loads(plan) if isinstance(plan, str) else plan)
-    return {name for name in found if name.startswith(table)}
+    # the table and its partitions (not another table whose name extends it: incident_event)
+    own = re.compile(rf"^{table}(?:_p(?:\d+|default)(?:_\w+)?)?$")
+    return {name for name in found if own.match(name)}
 
 
 def _counties_of(names: set[str], table: str) -> set[str]:
@@ -417,15 +438,23 @@ def test_a_county_users_reads_plan_over_that_countys_partitions(three: Engine) -
         ).one()
         session.expire(incident, ["events"])
         device = Device(id=1, county_id=ids["K-A"])
-        reads: dict[str, Callable[[Scope], object]] = {
+        reads: list[tuple[str, Callable[[Scope], object]]] = [
             # (no reader named: a reader's own events are theirs in every county, a condition
             # that reads every partition's user index)
-            "audit_event": lambda s: audit.get_all(session, scope=s, reader_id=None),
-            "material_movement": lambda s: session.execute(movements_query(s)).all(),
-            "device_status_event": lambda s: device_status.history(session, device=device),
-            "incident_event": lambda s: list(incident.events),
-        }
-        for table, read in reads.items():
+            ("audit_event", lambda s: audit.get_all(session, scope=s, reader_id=None)),
+            ("material_movement", lambda s: session.execute(movements_query(s)).all()),
+            ("device_status_event", lambda s: device_status.history(session, device=device)),
+            ("incident_event", lambda s: list(incident.events)),
+            # the incidents (migration 0026): one read, the live map's, the breach alerts', a
+            # retry's look-up of its key (through its claim: no scope, the key's county)
+            (
+                "incident",
+                lambda s: dispatch_service.get(session, incident_id=incident.id, scope=s),
+            ),
+            ("incident", lambda s: dispatch_live.breaches(session, scope=s, now=NOW)),
+            ("incident", lambda s: dispatch_service.incidents_by_keys(session, ["partx-K-A"])),
+        ]
+        for table, read in reads:
             planned = _planned(session, table, lambda read=read: read(scope))
             # that county's partitions, never another county's, of none, or DEFAULT
             assert planned and _counties_of(planned, table) == {a}, (table, planned)
@@ -437,6 +466,12 @@ def test_a_county_users_reads_plan_over_that_countys_partitions(three: Engine) -
             lambda: audit.get_all(session, scope=SYSTEM_SCOPE, reader_id=None),
         )
         assert {str(i) for i in ids.values()} <= _counties_of(everyone, "audit_event")
+        everywhere = _planned(
+            session,
+            "incident",
+            lambda: dispatch_service.get(session, incident_id=incident.id, scope=SYSTEM_SCOPE),
+        )
+        assert {str(i) for i in ids.values()} <= _counties_of(everywhere, "incident")
         # a period's read: that month's partitions alone
         month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         following = (month + timedelta(days=32)).replace(day=1)

@@ -24,6 +24,7 @@ from fangkong.dispatch.models import (
     Assignment,
     Incident,
     IncidentEvent,
+    IncidentKey,
     IncidentStatus,
     Priority,
     UnitStatus,
@@ -75,6 +76,31 @@ def test_idempotency_key_returns_the_original_and_refuses_another_body(db: Sessi
     assert str(first.id) not in str(err.value.to_dict())
     with pytest.raises(InvalidInput, match="idempotency key"):
         service.create(db, key=" padded ", data=incident_in(), actor=ACTOR, now=T0, cipher=CIPHER)
+
+
+def test_a_key_is_one_incidents_in_the_whole_province(db: Session) -> None:
+    """The incidents are partitioned by county on PostgreSQL, where a table's unique keys
+    hold within a partition: the key's claim keeps it one incident's in every county."""
+    first = new_incident(db, "k-province", incident_in("T-D1-S1-B1-G1"))
+    claim = db.get_one(IncidentKey, "k-province")
+    assert claim.incident_county == first.partition_county == first.county_id
+    # the same key placed in the other county, with another body: refused, not a second one
+    with pytest.raises(Conflict) as err:
+        new_incident(db, "k-province", incident_in("T-D2-S1-B1-G1"))
+    assert err.value.field == "idempotency_key"
+    # the same body again: the original, found in its county
+    again, created = service.create(
+        db, key="k-province", data=incident_in(), actor=ACTOR, now=T0, cipher=CIPHER
+    )
+    assert (again.id, created) == (first.id, False)
+    assert service.incidents_by_keys(db, ["k-province", "k-none"]) == {"k-province": first}
+    # the incident placed again in the other county takes its claim along
+    other = area(db, "T-D2-S1-B1-G1")
+    first.area_id, first.area_path = other.id, other.path
+    db.flush()
+    db.expire_all()
+    assert db.get_one(IncidentKey, "k-province").incident_county == other.county_id
+    assert service.incidents_by_keys(db, ["k-province"])["k-province"].id == first.id
 
 
 def test_a_create_racing_another_for_its_key_waits_and_answers_the_winner(
@@ -346,6 +372,7 @@ def test_cancel_and_merge_release_units(db: Session) -> None:
         service.transition(db, incident=dup, to=S.MERGED, actor=ACTOR, now=T0, merged_into=dup)
     service.transition(db, incident=dup, to=S.MERGED, actor=ACTOR, now=T0, merged_into=main)
     assert dup.merged_into_id == main.id and unit.status == UnitStatus.AVAILABLE
+    assert dup.merged_into_county == main.partition_county == main.county_id
     service.transition(db, incident=main, to=S.CANCELLED, actor=ACTOR, now=T0, note="hoax")
     assert main.cancelled_at == T0 and main.events[-1].note == "hoax"
 

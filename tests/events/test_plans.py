@@ -145,6 +145,8 @@ def test_activation_fills_the_tiers_in_order_from_the_recommender(
     scene = incident(db, "pl-real-1")
     assert plans.plans_for(db, incident=scene, scope=SYSTEM_SCOPE) == [plan]
     activation = activate(db, plan, network, scene)
+    # the reference to the incident names its partition (migration 0026)
+    assert activation.incident_county == scene.partition_county == scene.county_id
     got = [(p["tier"], p["call_sign"]) for p in activation.proposals]
     # Tier 1: the two nearest cars (the far post's car is beyond 600 s or farther); tier 2:
     # a foot patrol of post B only, though A's foot patrol is nearer.

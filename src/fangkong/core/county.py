@@ -198,6 +198,13 @@ _REFERENCES: dict[str, list[tuple[Any, str, str, str]]] = {}
 
 def _on_mapper_configured(mapper: Mapper[Any], cls: type) -> None:
     local = mapper.local_table
+    for found in getattr(local, "c", ()):
+        reference = found.info.get(REFERENCE_OF)
+        if reference is None:
+            continue
+        references = _REFERENCES.setdefault(reference[0], [])
+        if all(table is not local or key != found.name for table, key, _, _ in references):
+            references.append((local, found.name, reference[1], reference[2]))
     if local is None or COLUMN not in getattr(local, "c", {}):
         return
     path = path_column(local)
@@ -214,13 +221,6 @@ def _on_mapper_configured(mapper: Mapper[Any], cls: type) -> None:
         children = _CHILDREN.setdefault(parent[0], [])
         if all(child is not local for child, _ in children):
             children.append((local, parent[1]))
-    for found in local.c:
-        reference = found.info.get(REFERENCE_OF)
-        if reference is None:
-            continue
-        references = _REFERENCES.setdefault(reference[0], [])
-        if all(table is not local or key != found.name for table, key, _, _ in references):
-            references.append((local, found.name, reference[1], reference[2]))
 
 
 def _set_from_path(target: Any, value: str | None, _old: object, _initiator: object) -> None:
