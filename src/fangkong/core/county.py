@@ -21,13 +21,16 @@ The key is filled by this module alone, whatever writes the row:
 - :class:`~fangkong.core.plain_sql.RowsInsert` computes it per row from the path among its
   columns, and refuses to be built for a child table without it (the caller knows the parent).
 
-The four large tables that nothing references (an incident's timeline, the audit log, a
-device's status history, the ledger's movements) carry a second, never-NULL key,
+The five large tables (the incidents and their timelines, the audit log, a device's status
+history, the ledger's movements) and an incident's assignments carry a second, never-NULL key,
 ``partition_county`` (:func:`partition_key`): the county, or :data:`NO_COUNTY` for the rows of
 none. PostgreSQL partitions them by it (:mod:`fangkong.core.partitions`), which a key that may
 be NULL cannot be. It is filled from ``county_id`` by the same paths: its column default reads
 the row's ``county_id`` (given or defaulted just before it), the ORM's attribute events set it
 with ``county_id``, a parent's move is copied to both, and ``RowsInsert`` computes it per row.
+A row that refers to a partitioned row of another county keeps that row's key in a column of
+its own (:func:`partition_reference`: a plan activation's incident), which follows the row
+referred to when it moves.
 """
 
 from __future__ import annotations

@@ -190,7 +190,9 @@ def swap(
         _run(conn, f"CREATE TABLE {table}_pdefault PARTITION OF {table} DEFAULT{sub}")
         defaults = [f"{table}_pdefault"]
         if month:
-            _run(conn, f"CREATE TABLE {table}_pdefault_default PARTITION OF {table}_pdefault DEFAULT")
+            _run(
+                conn, f"CREATE TABLE {table}_pdefault_default PARTITION OF {table}_pdefault DEFAULT"
+            )
             defaults.append(f"{table}_pdefault_default")
         for name in defaults:
             conn.execute(text("SELECT fangkong_partition_guard(:t, :p)"), {"t": table, "p": name})

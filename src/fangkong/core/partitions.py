@@ -1,8 +1,8 @@
-"""Declarative partitions of the large tables on PostgreSQL (issue 23; migration 0023).
+"""Declarative partitions of the large tables on PostgreSQL (issue 23; migrations 0023, 0026).
 
-The four tables that grow with a county's life and that no other table references
-(:data:`TABLES`: an incident's timeline, the audit log, a device's status history, the
-ledger's movements) are ``PARTITION BY LIST (partition_county)``: one partition per county
+The five tables that grow with a county's life (:data:`TABLES`: the incidents and their
+timelines, the audit log, a device's status history, the ledger's movements) are
+``PARTITION BY LIST (partition_county)``: one partition per county
 (``<table>_p<county id>``), one for the rows of no county (``<table>_p0``) and a DEFAULT
 (``<table>_pdefault``) so that no insert ever fails. The two largest (:data:`MONTHLY`: the audit
 log and the timelines, by the load generator's counts and the sizing table) are partitioned
@@ -21,6 +21,11 @@ A partition is not made where the DEFAULT partition already holds rows of its va
 county's rows written before its partition, a month's rows dated ahead): PostgreSQL would refuse
 it. Those rows stay in DEFAULT (still read, still pruned to it) and the function says so in a
 ``NOTICE``. :func:`detach_month` detaches one month of a monthly table for archiving.
+
+What refers to an incident carries its partition key beside its id, as a reference to a
+partitioned table must (:func:`fangkong.core.county.partition_reference`; migration 0026), and
+the incidents' idempotency keys, unique within a partition only, are claimed in the province
+(``dispatch.models.IncidentKey``).
 
 Nothing of this on SQLite: there ``partition_county`` is a plain column.
 """

@@ -30,7 +30,7 @@ from fangkong.core.county import county_of, partition_of
 from fangkong.core.errors import Conflict, FangkongError, InvalidInput, NotFound
 from fangkong.core.models import User
 from fangkong.core.plain_sql import RowsInsert
-from fangkong.core.scoping import Scope, in_partitions
+from fangkong.core.scoping import Scope, in_partition, in_partitions
 from fangkong.core.security import FieldCipher, mask_phone
 from fangkong.dispatch import permissions as perms
 from fangkong.dispatch import taxonomy
@@ -129,7 +129,7 @@ def incidents_by_keys(session: Session, keys: list[str]) -> dict[str, Incident]:
     loaded = session.scalars(
         select(Incident).where(
             Incident.idempotency_key.in_([str(key) for key, _ in found]),
-            in_partitions(Incident.partition_county, {int(c) for _, c in found}),
+            in_partitions(Incident.partition_county, {partition_of(c) for _, c in found}),
         )
     )
     return {incident.idempotency_key: incident for incident in loaded}
@@ -522,8 +522,23 @@ def create(
         raise result
     incident, created = result
     if isinstance(incident, NewIncident):  # the caller gets the mapped incident to work on
-        incident = session.get_one(Incident, incident.id)
+        found = referred(
+            session, incident_id=incident.id, partition=partition_of(county_of(incident.area_path))
+        )
+        if found is None:  # inserted in this transaction: never
+            raise RuntimeError(f"incident {incident.id} went missing")
+        incident = found
     return incident, created
+
+
+def referred(session: Session, *, incident_id: int, partition: int | None) -> Incident | None:
+    """The incident a row refers to, by its id and its partition key (as the row keeps
+    them: an activation's, an assignment's), read in that partition alone on PostgreSQL; no
+    scope (the caller read the row in scope)."""
+    query = select(Incident).where(
+        Incident.id == incident_id, in_partition(Incident.partition_county, partition)
+    )
+    return session.scalars(query).one_or_none()
 
 
 def get(session: Session, *, incident_id: int, scope: Scope | None) -> Incident | None:

@@ -512,10 +512,18 @@ class Timing:
         return self.full_arrival_s <= self.target_full_s
 
 
+def _incident_of(session: Session, activation: Activation) -> Incident | None:
+    if activation.incident_id is None:
+        return None
+    return dispatch.referred(
+        session, incident_id=activation.incident_id, partition=activation.incident_county
+    )
+
+
 def timing(session: Session, activation: Activation) -> Timing:
     """The activation's timings from the incident's dispatch records."""
     plan = activation.plan
-    incident = session.get(Incident, activation.incident_id) if activation.incident_id else None
+    incident = _incident_of(session, activation)
     arrived: dict[int, datetime] = {}
     if incident is not None:
         for a in incident.assignments:
@@ -566,7 +574,7 @@ def add_finding(
     """Record a finding of a drill as a case on the engine, linked to its incident."""
     if not activation.drill:
         raise InvalidInput(key="error.events.findings_drill", field="id")
-    incident = session.get(Incident, activation.incident_id) if activation.incident_id else None
+    incident = _incident_of(session, activation)
     area = session.get(Area, incident.area_id) if incident and incident.area_id else None
     if incident is None or area is None:
         raise InvalidInput(key="error.events.no_incident", field="id")

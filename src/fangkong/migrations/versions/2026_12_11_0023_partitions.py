@@ -21,6 +21,7 @@ the same county). The downgrade copies each back into a plain table as 0022 had 
 """
 
 from collections.abc import Sequence
+
 import sqlalchemy as sa
 from alembic import op
 
