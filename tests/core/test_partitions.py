@@ -51,22 +51,26 @@ TABLES = tuple(partitions.TABLES)
 # ------------------------------------------------------------------------------------------
 
 
+def _incident_row(area: Area, key: str) -> dict[str, Any]:
+    return {
+        "category": "theft",
+        "subtype": "theft.other",
+        "priority": "P3",
+        "source": "call",
+        "description": "",
+        "status": "received",
+        "received_at": NOW,
+        "lon": 0.0,
+        "lat": 0.0,
+        "h3_cell": "x",
+        "area_id": area.id,
+        "area_path": area.path,
+        "idempotency_key": key,
+    }
+
+
 def _incident(db: Session, area: Area, key: str) -> Incident:
-    incident = Incident(
-        category="theft",
-        subtype="theft.other",
-        priority="P3",
-        source="call",
-        description="",
-        status="received",
-        received_at=NOW,
-        lon=0.0,
-        lat=0.0,
-        h3_cell="x",
-        area_id=area.id,
-        area_path=area.path,
-        idempotency_key=key,
-    )
+    incident = Incident(**_incident_row(area, key))
     db.add(incident)
     db.flush()
     return incident
@@ -108,6 +112,21 @@ def test_the_partition_key_is_the_county_or_none_whatever_writes_the_row(db: Ses
     # event's county is its incident's: the reference to the incident names its partition)
     in_d1, in_d2 = _incident(db, grid1, "partition-d1"), _incident(db, d2, "partition-d2")
     assert (in_d1.partition_county, in_d2.partition_county) == (d1.id, d2.id)
+    db.execute(
+        insert(Incident),
+        [
+            {**_incident_row(grid1, "partition-core-1")},
+            {**_incident_row(d2, "partition-core-2")},
+        ],
+    )
+    core_incidents = dict(
+        db.execute(
+            select(Incident.idempotency_key, Incident.partition_county).where(
+                Incident.idempotency_key.startswith("partition-core-")
+            )
+        ).all()
+    )
+    assert core_incidents == {"partition-core-1": d1.id, "partition-core-2": d2.id}
     db.execute(
         insert(IncidentEvent),
         [

@@ -154,12 +154,20 @@ def _partition_default(context: DefaultExecutionContext) -> int:
 
 
 def partition_key() -> Any:
-    """``partition_county``, declared right after ``county_id`` (its default reads the
-    row's county, which must be computed before it): the county or :data:`NO_COUNTY`, never
-    NULL. No foreign key: a partitioned table's key is a plain integer."""
+    """``partition_county`` (its default reads the row's county, computed before it): the
+    county or :data:`NO_COUNTY`, never NULL. No foreign key: a partitioned table's key is a
+    plain integer."""
     install()
+    # Sorted after every other column, so after ``county_id`` wherever that is declared (a
+    # mixin's columns come after the class's own): a Core insert of many rows computes the
+    # defaults in the columns' order, and before its own default has run a row's
+    # ``county_id`` reads as NULL.
     return mapped_column(
-        Integer, nullable=False, default=_partition_default, info={PARTITION_COLUMN: True}
+        Integer,
+        nullable=False,
+        default=_partition_default,
+        info={PARTITION_COLUMN: True},
+        sort_order=1,
     )
 
 
