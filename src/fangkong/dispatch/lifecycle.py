@@ -97,6 +97,7 @@ def _move(
     # Through the collection, so that a timeline already loaded (as after intake) stays whole.
     incident.events.append(
         IncidentEvent(
+            county_id=incident.county_id,  # the incident's, known: no look-up of it by id
             at=now,
             from_status=source.value,
             to_status=target.value,
@@ -288,6 +289,7 @@ def dispatch(
         unit.status = UnitStatus.EN_ROUTE
         assignment = Assignment(
             incident_id=incident.id,
+            county_id=incident.county_id,  # the incident's, known: no look-up of it by id
             unit_id=unit.id,
             dispatched_at=now,
             predicted_s=(predicted_s or {}).get(unit.id),

@@ -127,6 +127,14 @@ class Incident(LocatedMixin, TimestampMixin, Base):
     #: The partition key (PostgreSQL partitions the incidents by county, migration 0026; its
     #: primary key there is ``(id, partition_county)``).
     partition_county: Mapped[int] = partition_key()
+
+    # The ORM's UPDATE and DELETE of an incident name its partition beside its id (the value
+    # loaded; a move sets the new one), so that PostgreSQL plans them on that partition alone:
+    # the mapper's version check, with the application keeping the value.
+    __mapper_args__ = {  # noqa: RUF012 - SQLAlchemy's mapping
+        "version_id_col": partition_county,
+        "version_id_generator": False,
+    }
     # Client-supplied: a retried create with the same key returns this incident. Unique in
     # the province through its claim (IncidentKey); on PostgreSQL the table's own unique key
     # includes the partition key, as a partitioned table's must.
