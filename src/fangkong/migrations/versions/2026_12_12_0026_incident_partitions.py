@@ -146,37 +146,38 @@ def _claims() -> None:
         )
 
 
+def _swap(*, partitioned: bool) -> None:
+    """``incident`` copied into a partitioned table (or back into a plain one), the
+    references to it dropped before and made again after, naming its partition (or not)."""
+    for table, name, _, _, _ in REFERENCES:
+        op.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    partition_swap.swap(
+        op.get_bind(), "incident", partitioned=partitioned, month=None, ahead=AHEAD, rewrite=_merged
+    )
+    for table, name, column, key, actions in REFERENCES:
+        if partitioned:
+            reference = (
+                f"({column}, {key}) REFERENCES incident(id, partition_county) {actions} "
+                "ON UPDATE CASCADE"
+            )
+        else:
+            reference = f"({column}) REFERENCES incident(id) {actions.replace('MATCH FULL ', '')}"
+        op.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" FOREIGN KEY {reference}')
+
+
 def upgrade() -> None:
     _columns()
     if _postgresql():
         # The functions as this revision has them: they make the incidents' partitions too.
         op.execute(partitions.FUNCTIONS)
-        for table, name, _, _, _ in REFERENCES:
-            op.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-        partition_swap.swap(
-            op.get_bind(), "incident", partitioned=True, month=None, ahead=AHEAD, rewrite=_merged
-        )
-        for table, name, column, key, actions in REFERENCES:
-            op.execute(
-                f'ALTER TABLE {table} ADD CONSTRAINT "{name}" FOREIGN KEY ({column}, {key}) '
-                f"REFERENCES incident(id, partition_county) {actions} ON UPDATE CASCADE"
-            )
+        _swap(partitioned=True)
     _claims()
 
 
 def downgrade() -> None:
     op.drop_table("incident_key")
     if _postgresql():
-        for table, name, _, _, _ in REFERENCES:
-            op.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-        partition_swap.swap(
-            op.get_bind(), "incident", partitioned=False, month=None, ahead=AHEAD, rewrite=_merged
-        )
-        for table, name, column, _, actions in REFERENCES:
-            op.execute(
-                f'ALTER TABLE {table} ADD CONSTRAINT "{name}" FOREIGN KEY ({column}) '
-                f"REFERENCES incident(id) {actions.replace('MATCH FULL ', '')}"
-            )
+        _swap(partitioned=False)
     else:
         op.drop_column("incident", "partition_county")
     op.drop_column("emergency_activation", "incident_county")
