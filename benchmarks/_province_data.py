@@ -565,6 +565,8 @@ def generate_county(
                 "opened_at": opened,
                 "state_entered_at": opened,
                 "due_at": None if closed is not None else due,
+                # the deadline tick looks at an open case from when it entered its state
+                "next_check_at": None if closed is not None else opened,
                 "deadline_round": 0,
                 "is_overdue": False,
                 "late": bool(closed is not None and closed > due),

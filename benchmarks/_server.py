@@ -896,6 +896,12 @@ def _serve(argv: Sequence[str]) -> None:
             _bare_app(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False
         )
         return
+    # The app's own log as `fangkong serve` writes it (its background jobs and their seconds),
+    # each line timed, into the server's log file (``--keep``): what ran while it was measured.
+    from fangkong.cli import server_log_config
+
+    log_config = server_log_config()
+    log_config["formatters"]["default"]["fmt"] = "%(asctime)s %(levelprefix)s %(message)s"
     if args.workers > 1:
         # Workers import the app by name; this script's folder is on their sys.path.
         uvicorn.run(
@@ -905,11 +911,17 @@ def _serve(argv: Sequence[str]) -> None:
             port=args.port,
             workers=args.workers,
             log_level="warning",
+            log_config=log_config,
             access_log=False,
         )
         return
     uvicorn.run(
-        app_factory(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False
+        app_factory(),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        log_config=log_config,
+        access_log=False,
     )
 
 

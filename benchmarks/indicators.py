@@ -210,6 +210,7 @@ def _cases_setup(url: str, count: int, seed: int = 21) -> None:
                         "opened_at": o,
                         "state_entered_at": o,
                         "due_at": None if closed is not None else due,
+                        "next_check_at": None if closed is not None else o,
                         "deadline_round": 0,
                         "is_overdue": False,
                         "late": late,

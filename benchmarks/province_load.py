@@ -583,6 +583,7 @@ def run(args: argparse.Namespace, size: data.Size) -> int:
                 _warm(servers[side.name], side, reads)
             if args.settle:
                 print(f"CHECKPOINT: {checkpoint(many.owner_url)}", flush=True)
+            print(f"measuring from {time.strftime('%H:%M:%S')}", flush=True)
             for round_no in range(args.rounds):
                 # Alternate which goes first, so that neither always follows the other's load.
                 order = sides if round_no % 2 == 0 else sides[::-1]
@@ -597,7 +598,11 @@ def run(args: argparse.Namespace, size: data.Size) -> int:
                     )
                     if not args.smoke:
                         close_intake(side)
-                print(f"round {round_no + 1}/{args.rounds} done ({_loadavg()})", flush=True)
+                print(
+                    f"round {round_no + 1}/{args.rounds} done at {time.strftime('%H:%M:%S')} "
+                    f"({_loadavg()})",
+                    flush=True,
+                )
             for side in sides:
                 side.rss_mib = _rss_mib(servers[side.name].process.pid)
                 live_counts[side.name] = _live_count(servers[side.name].port, side.prepared.token)

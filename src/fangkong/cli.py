@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -196,6 +197,16 @@ def addresses_import(
     console.print(f"imported {count} standard addresses")
 
 
+def server_log_config() -> dict[str, Any]:
+    """uvicorn's logging, and the app's own beside it at INFO on the same handler: what its
+    background jobs ran and for how long, in the server's log."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["fangkong"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 def _serve(settings: Settings, workers: int = 1) -> None:
     import uvicorn
 
@@ -206,6 +217,7 @@ def _serve(settings: Settings, workers: int = 1) -> None:
         "host": settings.host,
         "port": settings.port,
         "log_level": "info",
+        "log_config": server_log_config(),
         "timeout_graceful_shutdown": 3,
     }
     if workers == 1:

@@ -33,7 +33,7 @@ from fangkong.cases._common import (
     require,
 )
 from fangkong.cases.calendar import BusinessCalendar
-from fangkong.cases.deadlines import enter_state
+from fangkong.cases.deadlines import enter_state, reschedule
 from fangkong.cases.declaration import CaseTypeDecl, TransitionDecl
 from fangkong.cases.fields import coerce_fields
 from fangkong.cases.models import (
@@ -555,6 +555,7 @@ def supervise(
     previous = case.due_at
     case.due_at = due_at.astimezone(UTC)
     case.deadline_round += 1
+    reschedule(case, now=now)
     case.is_overdue = False
     case.supervised_at = now
     case.supervision_count += 1

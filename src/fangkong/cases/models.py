@@ -6,7 +6,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fangkong.areas.models import Area
@@ -37,6 +47,14 @@ class Case(TimestampMixin, Base):
         Index("ix_case_record_type_state", "case_type", "state"),
         # an area's cases opened in a period (the indicators' reads by area id)
         Index("ix_case_record_area_opened", "area_id", "opened_at"),
+        # the deadline tick's cases to look at: those due or changed since it last ran
+        # (migration 0027)
+        Index(
+            "ix_case_record_next_check",
+            "next_check_at",
+            postgresql_where=text("next_check_at IS NOT NULL"),
+            sqlite_where=text("next_check_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,6 +84,9 @@ class Case(TimestampMixin, Base):
     due_at: Mapped[datetime | None] = mapped_column(index=True, default=None)
     # Raised on every state entry and every supervision: a deadline period of its own.
     deadline_round: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the deadline tick next looks at the case: the earliest of its deadline's actions
+    #: not yet done, or when its deadline changed; None when nothing is left to do.
+    next_check_at: Mapped[datetime | None] = mapped_column(default=None)
     is_overdue: Mapped[bool] = mapped_column(default=False)
     # Ever late: a deadline passed before the case left the state (kept for the indicators).
     late: Mapped[bool] = mapped_column(default=False)

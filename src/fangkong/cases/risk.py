@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from fangkong.areas.models import Area, AreaLevel
 from fangkong.cases._common import add_event, iso
 from fangkong.cases.calendar import BusinessCalendar
-from fangkong.cases.deadlines import deadline_for
+from fangkong.cases.deadlines import deadline_for, reschedule
 from fangkong.cases.declaration import CaseTypeDecl
 from fangkong.cases.models import (
     Case,
@@ -72,6 +72,7 @@ def evaluate_risk(
             )
             if shortened is not None and shortened < case.due_at:
                 case.due_at = shortened
+                reschedule(case, now=now)
         recipients: list[User] = []
         for area_id in reversed(_alert_area(session, case, decl.risk.alert_level)):
             recipients = users_bound_to(session, area_id=area_id, roles=decl.risk.alert_roles)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -25,11 +26,19 @@ class Ticker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            started = time.perf_counter()
             try:
                 self._job()
                 self.runs += 1
             except Exception:  # a failed run is logged and retried at the next interval
                 log.exception("background job %s failed", self._thread.name)
+            else:
+                # What a job costs the server it runs in, for the operator (INFO).
+                log.info(
+                    "background job %s ran in %.2f s",
+                    self._thread.name,
+                    time.perf_counter() - started,
+                )
             self._stop.wait(self._interval)
 
     def start(self) -> Ticker:
