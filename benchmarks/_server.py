@@ -883,6 +883,35 @@ def app_factory() -> Any:
     return create_app(Settings())
 
 
+#: A collection of the server's objects at least this long is logged (seconds).
+GC_PAUSE_LOGGED_S = 0.005
+
+
+def _log_collector_pauses() -> None:
+    """Log each of the server's garbage collections that stalls it for at least
+    ``GC_PAUSE_LOGGED_S``: a pause of the whole process is a tail of every request in
+    flight, and the log says when and which generation."""
+    import logging
+
+    log = logging.getLogger("fangkong.benchmark.gc")
+    started: list[float] = []
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+        elif started:
+            pause = time.perf_counter() - started[0]
+            if pause >= GC_PAUSE_LOGGED_S:
+                log.info(
+                    "collection of generation %d: %.1f ms, %d collected",
+                    info["generation"],
+                    pause * 1e3,
+                    info["collected"],
+                )
+
+    gc.callbacks.append(timed)
+
+
 def _serve(argv: Sequence[str]) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["serve", "serve-bare"])
@@ -902,6 +931,7 @@ def _serve(argv: Sequence[str]) -> None:
 
     log_config = server_log_config()
     log_config["formatters"]["default"]["fmt"] = "%(asctime)s %(levelprefix)s %(message)s"
+    _log_collector_pauses()
     if args.workers > 1:
         # Workers import the app by name; this script's folder is on their sys.path.
         uvicorn.run(

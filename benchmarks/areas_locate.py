@@ -109,9 +109,7 @@ def build_county(pbf: Path = DEMO_PBF) -> County:
     ids = np.arange(1, len(grids) + 1, dtype=np.int64)
     paths = tuple(f"/{i}/" for i in ids)
     codes = tuple(f"G{i}" for i in ids)
-    index = AreaIndex.from_polygons(
-        ids, paths, list(grids), key=(len(grids), len(grids), "benchmark"), codes=codes
-    )
+    index = AreaIndex.from_polygons(ids, paths, list(grids), key=0, codes=codes)
     geoms = index.polygons
     minx, miny, maxx, maxy = (float(v) for v in country.geometry.bounds)
     return County(

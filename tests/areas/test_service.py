@@ -18,7 +18,7 @@ from fangkong.areas import index as area_index
 from fangkong.areas import service
 from fangkong.areas.coords import CoordSystem, from_wgs84
 from fangkong.areas.geometry import to_multipolygon
-from fangkong.areas.models import Area, AreaLevel, StandardAddress
+from fangkong.areas.models import Area, AreaLevel, AreaVersion, StandardAddress
 from fangkong.core.audit import SYSTEM
 from fangkong.core.errors import Conflict, InvalidInput, NotFound
 from fangkong.core.models import AuditEvent
@@ -376,6 +376,39 @@ def test_index_sees_writes_of_other_processes_within_its_recheck(
     assert area_index.get(db) is first  # within the interval: not asked again
     monkeypatch.setattr(area_index, "RECHECK_S", 0.0)
     assert area_index.get(db) is not first
+
+
+def test_every_write_of_an_area_raises_the_areas_version(db: Session) -> None:
+    """What the index asks each second: one row that the database raises at any writer's
+    insert, update or delete of an area (triggers), taken back with a rolled-back write."""
+
+    def version() -> int:
+        return int(db.scalar(select(AreaVersion.version)) or 0)
+
+    sql = db.connection().exec_driver_sql
+    start = version()
+    grid = service.get_by_code_or_raise(db, code="T-D1-S1-B1-G1")
+    sql(f"UPDATE area SET name_en = name_en WHERE id = {grid.id}")
+    assert version() == start + 1
+    # A statement over many areas: once a statement on PostgreSQL, once a row on SQLite.
+    sql("UPDATE area SET source = source")
+    assert version() >= start + 2
+    raised = version()
+    with db.begin_nested() as savepoint:
+        _new_beat(db, "VERSION-UNDONE")
+        assert version() > raised
+        savepoint.rollback()
+    assert version() == raised
+    _new_beat(db, "VERSION-KEPT")
+    db.flush()
+    assert version() > raised
+    raised = version()
+    sql("DELETE FROM area WHERE code = 'VERSION-KEPT'")
+    assert version() == raised + 1
+    # The row deleted by hand comes back at the next write rather than writes going unseen.
+    sql("DELETE FROM area_version")
+    sql(f"UPDATE area SET name_en = name_en WHERE id = {grid.id}")
+    assert version() == 1
 
 
 def test_addresses_are_placed_and_scoped(db: Session) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import Float, ForeignKey, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from fangkong.core.county import county_from_path
@@ -55,6 +55,21 @@ class Area(TimestampMixin, Base):
 
     def name(self, language: str) -> str:
         return self.name_en if language == "en" else self.name_zh
+
+
+#: The id of ``area_version``'s one row.
+AREA_VERSION_ROW = 1
+
+
+class AreaVersion(Base):
+    """One row whose number the database raises at every write of ``area``, whoever writes
+    (the ORM, an import's COPY, another process, psql): triggers of migration 0028. The area
+    index asks this row, not the province's areas, whether to rebuild (``areas.index``)."""
+
+    __tablename__ = "area_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class LocatedMixin:
