@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -84,6 +84,17 @@ def _sqlite_begin_before_savepoint(conn: Connection, _name: str) -> None:
         raw.execute("BEGIN")
 
 
+#: Each statement planned for its own values (``plan_cache_mode``). A statement the driver
+#: prepared on the server over a table partitioned by county would otherwise have a generic
+#: plan over every county's partition built to compare it with the custom ones, anew each
+#: time an ANALYZE of any partition (autovacuum, after a county's intake) invalidates it: at
+#: 100 counties 30-70 ms a statement, a tail of whichever request comes next on each pooled
+#: connection (issue 23's load test: the live map's p99 3.4x the one-county figure, 1.03x
+#: with this). The custom plan is what PostgreSQL chose for those statements anyway; the
+#: others plan each time too (a fraction of a millisecond).
+POSTGRESQL_OPTIONS = "-c plan_cache_mode=force_custom_plan"
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with fangkong's per-backend settings."""
     if url.startswith("sqlite"):
@@ -101,6 +112,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "savepoint", _sqlite_begin_before_savepoint)
         return engine
+    if make_url(url).get_backend_name() == "postgresql":
+        # Set at connection start, before the caller's own options (which may change it).
+        connect_args = kwargs.pop("connect_args", {})
+        options = " ".join(filter(None, (POSTGRESQL_OPTIONS, connect_args.get("options"))))
+        kwargs["connect_args"] = {**connect_args, "options": options}
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
     if engine.dialect.name == "postgresql":
         from fangkong.core import db_postgresql
