@@ -106,6 +106,8 @@ class Side:
     generated: data.Generated
     #: The database as its owner (``prepared.url``: as the server connects).
     owner_url: str
+    #: This run's part of the intake's idempotency keys (a run ``--again`` adds its own).
+    run_tag: str = ""
     latencies: dict[str, list[float]] = field(default_factory=dict)
     statuses: dict[str, dict[int, int]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -141,37 +143,50 @@ def prepare_side(
     *,
     now: datetime,
     app_url: str | None = None,
+    again: bool = False,
 ) -> Side:
     """Empty and migrate the database, generate ``counties`` counties, and give ``C000``'s
     commander a bearer token; the intake's scenes are points inside ``C000``. ``app_url``:
     the application's role (granted what the app needs here), which the server then
-    connects as, under row-level security, as deployed; else the server is the owner."""
+    connects as, under row-level security, as deployed; else the server is the owner.
+    ``again``: the database a run left instead, migrated to the head (what changed in the
+    code since is measured on the same rows), and a new token."""
+    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from fangkong.core import auth
     from fangkong.core.audit import SYSTEM
     from fangkong.core.db import make_engine
     from fangkong.core.migrate import upgrade
-    from fangkong.core.models import Role
+    from fangkong.core.models import Role, User
 
-    reset_postgres(url)
+    if not again:
+        reset_postgres(url)
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    print(f"{name}: generating {counties} counties", flush=True)
-    generated = data.generate(url, counties, size, now=now, progress=print)
+    if again:
+        generated = _left(url, counties, size)
+    else:
+        print(f"{name}: generating {counties} counties", flush=True)
+        generated = data.generate(url, counties, size, now=now, progress=print)
     engine = make_engine(url)
     with Session(engine) as session:
-        user = auth.create(
-            session,
-            username=COMMANDER,
-            display_name="Load",
-            password=COMMANDER_PASSWORD,
-            role=Role.COMMANDER,
-            area_codes=[MEASURED],
-            actor=SYSTEM,
+        if again:
+            user = session.scalars(select(User).where(User.username == COMMANDER)).one()
+        else:
+            user = auth.create(
+                session,
+                username=COMMANDER,
+                display_name="Load",
+                password=COMMANDER_PASSWORD,
+                role=Role.COMMANDER,
+                area_codes=[MEASURED],
+                actor=SYSTEM,
+            )
+        _, token = auth.issue_token(
+            session, user=user, name=f"load {now:%Y-%m-%d %H:%M:%S}", ttl=None, actor=SYSTEM
         )
-        _, token = auth.issue_token(session, user=user, name="load", ttl=None, actor=SYSTEM)
         session.commit()
     engine.dispose()
     rng = np.random.default_rng(7)
@@ -197,7 +212,44 @@ def prepare_side(
     prepared = Prepared(
         backend="postgresql", url=serve_url, data_dir=side_dir, token=token, scenes=scenes
     )
-    return Side(name=name, counties=counties, prepared=prepared, generated=generated, owner_url=url)
+    return Side(
+        name=name,
+        counties=counties,
+        prepared=prepared,
+        generated=generated,
+        owner_url=url,
+        run_tag=f"{now:%H%M%S}" if again else "",
+    )
+
+
+def _left(url: str, counties: int, size: data.Size) -> data.Generated:
+    """What the database a run left holds, for ``--again``; refused where it is not there or
+    holds another number of counties (the comparison would not be the one asked for)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from fangkong.core.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            held = conn.execute(text("SELECT count(*) FROM area WHERE level = 'district'"))
+            roots = int(held.scalar_one())
+            rows = {
+                table: int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+                for table in ("incident", "incident_event", "audit_event")
+            }
+    except OperationalError as exc:
+        raise SystemExit(f"--again: no database a run left at {url}: {exc.orig}") from exc
+    finally:
+        engine.dispose()
+    if roots != counties:
+        raise SystemExit(
+            f"--again: the database holds {roots} counties, not {counties}: run without --again"
+        )
+    return data.Generated(
+        counties=counties, size=size, rows=rows, by_county={}, seconds=0.0, peak_rss_mib=0.0
+    )
 
 
 def settle(side: Side) -> float:
@@ -310,7 +362,7 @@ def close_intake(side: Side) -> None:
                 "UPDATE incident SET status = 'closed', closed_at = now(), updated_at = now() "
                 "WHERE idempotency_key LIKE :k AND status = 'received'"
             ),
-            {"k": f"{side.name}-r%"},
+            {"k": f"{side.name}-{side.run_tag}r%"},
         )
     engine.dispose()
 
@@ -323,7 +375,7 @@ def measure_intake(
         srv.port,
         path=INTAKE,
         token=side.prepared.token,
-        prefix=f"{side.name}-r{round_no}",
+        prefix=f"{side.name}-{side.run_tag}r{round_no}",
         duration_s=duration_s,
         rate=rate,
         seed=100 + round_no,
@@ -565,6 +617,7 @@ def run(args: argparse.Namespace, size: data.Size) -> int:
                 workdir,
                 now=now,
                 app_url=args.app_url,
+                again=args.again,
             )
             for name, suffix, counties in (("one", "1", 1), ("many", "n", args.counties))
         ]
@@ -656,6 +709,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the server logs")
     parser.add_argument(
+        "--again",
+        action="store_true",
+        help="measure the databases the last run left (migrated to the head), not generated",
+    )
+    parser.add_argument(
         "--no-settle",
         dest="settle",
         action="store_false",
@@ -677,6 +735,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         data.check_bounds(args.counties, size)
     except ValueError as refused:
         print(f"province_load: refused: {refused}")
+        return 2
+    if args.again and args.smoke:
+        print("province_load: refused: --again measures a run's databases; --smoke makes its own")
         return 2
     if not args.postgres_url:
         print(f"province_load: skipped, PostgreSQL only: set --postgres-url or {POSTGRES_ENV}")

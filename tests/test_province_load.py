@@ -19,6 +19,7 @@ from conftest import fresh_database
 _BENCHMARKS = str(Path(__file__).resolve().parents[1] / "benchmarks")
 sys.path.insert(0, _BENCHMARKS)
 import _province_data as data  # noqa: E402 - after its folder is on the path
+import province_load  # noqa: E402 - after its folder is on the path
 
 sys.path.remove(_BENCHMARKS)
 
@@ -200,3 +201,19 @@ def test_absurd_runs_are_refused(counties: int, size: data.Size, fault: str) -> 
     with pytest.raises(ValueError, match=fault):
         data.check_bounds(counties, size)
     data.check_bounds(100, data.FULL)  # the full run is within them
+
+
+def test_a_run_again_takes_the_databases_as_they_were_left(
+    two: tuple[str, data.Generated],
+) -> None:
+    """``--again`` measures the rows a run left: what they hold is read back, and a database
+    of another number of counties is refused, not compared."""
+    url, generated = two
+    left = province_load._left(url, 2, TINY)
+    for table in ("incident", "incident_event"):
+        assert left.rows[table] == generated.rows[table], table
+    # and the audit events of the areas' import beside the generated ones
+    assert left.rows["audit_event"] > generated.rows["audit_event"]
+    with pytest.raises(SystemExit, match="holds 2 counties, not 3"):
+        province_load._left(url, 3, TINY)
+    assert province_load.main(["--again", "--smoke", "--postgres-url", url]) == 2
