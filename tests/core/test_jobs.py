@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 
@@ -9,7 +10,7 @@ import pytest
 from uvicorn.config import LOGGING_CONFIG
 
 from fangkong.cli import server_log_config
-from fangkong.core.jobs import Ticker
+from fangkong.core.jobs import CollectorSetAside, Ticker
 
 
 def _run_twice(job: object, caplog: pytest.LogCaptureFixture) -> Ticker:
@@ -55,3 +56,32 @@ def test_the_server_logs_the_app_at_info_beside_uvicorn() -> None:
     assert config["loggers"]["fangkong"]["handlers"] == config["loggers"]["uvicorn"]["handlers"]
     # a copy: uvicorn's own default is left as it was
     assert "fangkong" not in LOGGING_CONFIG["loggers"]
+
+
+class _Kept:
+    """A container the collector tracks."""
+
+
+def test_what_the_server_keeps_is_set_aside_at_the_times_given(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    kept = [_Kept() for _ in range(1000)]  # built after the start, and kept
+    with caplog.at_level(logging.INFO, logger="fangkong.core.jobs"):
+        before = gc.get_freeze_count()
+        aside = CollectorSetAside((0.0, 0.05)).start()
+        for _ in range(500):
+            if aside.done == 2:
+                break
+            threading.Event().wait(0.01)
+        aside.stop()
+    assert aside.done == 2
+    assert gc.get_freeze_count() >= before + len(kept)
+    assert not any(gc.is_tracked(k) and k in gc.get_objects(generation=2) for k in kept[:3])
+    assert any("set aside from the collector" in r.getMessage() for r in caplog.records)
+
+
+def test_setting_aside_stops_with_the_server() -> None:
+    aside = CollectorSetAside((3600.0,)).start()
+    stopped = threading.Event()
+    threading.Thread(target=lambda: (aside.stop(), stopped.set())).start()
+    assert stopped.wait(5) and aside.done == 0

@@ -43,7 +43,7 @@ from fangkong.core.errors import (
     PasswordChangeRequired,
     Unauthorized,
 )
-from fangkong.core.jobs import Ticker
+from fangkong.core.jobs import CollectorSetAside, Ticker
 from fangkong.core.leader import leadership
 from fangkong.core.models import User
 from fangkong.core.permissions import MANAGE_USERS, READ_AUDIT
@@ -184,11 +184,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         # 100 ms here, and stalled every request in flight while it ran.
         gc.collect()
         gc.freeze()
+        # And what its first requests build and keep, a few times early in its life.
+        set_aside = CollectorSetAside().start()
         dispatch_fastpath.start_intake(app)
         try:
             async with jobs(app):
                 yield
         finally:
+            set_aside.stop()
             # Intakes still queued are written before the server stops.
             committer = getattr(app.state, "intake_committer", None)
             if committer is not None:
