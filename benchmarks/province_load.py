@@ -388,8 +388,11 @@ def measure_intake(
     side.intake_lost += load.unsent + load.errors
 
 
-def _warm(srv: Server, side: Side, reads: list[tuple[str, str, str]]) -> None:
-    """One request of each read (the area index, the pools, last month's figures stored)."""
+def _warm(
+    srv: Server, side: Side, reads: list[tuple[str, str, str]], *, rate: float | None
+) -> None:
+    """One request of each read (the area index, the pools, last month's figures stored) and
+    a second of intake at ``rate`` (not recorded; closed with the first round's)."""
     for _name, method, path in reads:
         conn = _connect(srv)
         try:
@@ -398,6 +401,31 @@ def _warm(srv: Server, side: Side, reads: list[tuple[str, str, str]]) -> None:
             conn.close()
         if not 200 <= status < 300:
             raise RuntimeError(f"{side.name}: {method} {path} answered {status}")
+    if rate is None:
+        return
+    load = run_load(
+        srv.port,
+        path=INTAKE,
+        token=side.prepared.token,
+        prefix=f"{side.name}-{side.run_tag}r-warm",
+        duration_s=1.0,
+        rate=rate,
+        scenes=side.prepared.scenes,
+    )
+    if load.unsent + load.errors:
+        raise RuntimeError(f"{side.name}: the intake's warm-up lost {load.unsent + load.errors}")
+
+
+def _steady(started: float) -> float:
+    """Wait until the servers have set aside what their first requests built from the
+    garbage collector (``core.jobs.CollectorSetAside``, its first time after the start), as
+    a server that has run a minute has: measured after, a full collection pauses a few
+    milliseconds, before it some 50 ms, on whichever request is in flight. Its seconds."""
+    from fangkong.core.jobs import SET_ASIDE_AFTER_S
+
+    wait = max(0.0, SET_ASIDE_AFTER_S[0] + 2.0 - (time.monotonic() - started))
+    time.sleep(wait)
+    return wait
 
 
 def _rss_mib(pid: int) -> float | None:
@@ -627,13 +655,17 @@ def run(args: argparse.Namespace, size: data.Size) -> int:
                 print(f"{side.name}: cases tick {catch_up(side):.1f} s", flush=True)
                 print(f"{side.name}: VACUUM (ANALYZE) {settle(side):.1f} s", flush=True)
         reads = _reads(now)
+        servers_started = time.monotonic()
         with (
             Server(one.prepared, log=workdir / "one.log") as srv_one,
             Server(many.prepared, log=workdir / "many.log") as srv_many,
         ):
             servers = {"one": srv_one, "many": srv_many}
             for side in sides:
-                _warm(servers[side.name], side, reads)
+                # (the smoke run counts what its intake stored: none outside its rounds)
+                _warm(servers[side.name], side, reads, rate=None if args.smoke else args.rate)
+            if not args.smoke:
+                print(f"steady state: waited {_steady(servers_started):.0f} s", flush=True)
             if args.settle:
                 print(f"CHECKPOINT: {checkpoint(many.owner_url)}", flush=True)
             print(f"measuring from {time.strftime('%H:%M:%S')}", flush=True)

@@ -55,7 +55,7 @@ class Ticker:
 
 #: When, after the server's start (s), the objects it has built and kept since are set aside
 #: from the garbage collector as those of its start are (``gc.freeze``).
-SET_ASIDE_AFTER_S = (60.0, 600.0, 3600.0)
+SET_ASIDE_AFTER_S = (30.0, 600.0, 3600.0)
 
 
 class CollectorSetAside:
