@@ -655,11 +655,11 @@ def run(args: argparse.Namespace, size: data.Size) -> int:
                 print(f"{side.name}: cases tick {catch_up(side):.1f} s", flush=True)
                 print(f"{side.name}: VACUUM (ANALYZE) {settle(side):.1f} s", flush=True)
         reads = _reads(now)
-        servers_started = time.monotonic()
         with (
             Server(one.prepared, log=workdir / "one.log") as srv_one,
             Server(many.prepared, log=workdir / "many.log") as srv_many,
         ):
+            servers_started = time.monotonic()  # both are up: their start is behind them
             servers = {"one": srv_one, "many": srv_many}
             for side in sides:
                 # (the smoke run counts what its intake stored: none outside its rounds)
