@@ -546,6 +546,16 @@ def test_statements_are_planned_for_their_own_values(three: Engine) -> None:
     with other.connect() as conn:
         assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one() == "auto"
     other.dispose()
+    # Options in the URL are kept beside fangkong's, not replaced by them.
+    in_url = make_engine(
+        three.url.update_query_dict({"options": "-c statement_timeout=12345"}).render_as_string(
+            hide_password=False
+        )
+    )
+    with in_url.connect() as conn:
+        assert conn.exec_driver_sql("SHOW statement_timeout").scalar_one() == "12345ms"
+        assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one() == "force_custom_plan"
+    in_url.dispose()
 
 
 def test_the_command_line_makes_months_and_detaches_one(three: Engine) -> None:

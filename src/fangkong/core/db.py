@@ -112,11 +112,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "savepoint", _sqlite_begin_before_savepoint)
         return engine
-    if make_url(url).get_backend_name() == "postgresql":
-        # Set at connection start, before the caller's own options (which may change it).
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        # Set at connection start, before the caller's own options, those of the URL's
+        # ``?options=`` and then of ``connect_args`` (which may change it): the driver takes
+        # one ``options`` string, so they are joined rather than one put in place of another.
         connect_args = kwargs.pop("connect_args", {})
-        options = " ".join(filter(None, (POSTGRESQL_OPTIONS, connect_args.get("options"))))
-        kwargs["connect_args"] = {**connect_args, "options": options}
+        in_url = parsed.query.get("options")
+        joined = (
+            POSTGRESQL_OPTIONS,
+            *((in_url,) if isinstance(in_url, str) else in_url or ()),
+            connect_args.get("options"),
+        )
+        kwargs["connect_args"] = {**connect_args, "options": " ".join(filter(None, joined))}
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
     if engine.dialect.name == "postgresql":
         from fangkong.core import db_postgresql
