@@ -22,7 +22,7 @@ from fangkong.cases.models import (
     DeadlineAction,
     EventKind,
 )
-from fangkong.cases.notify import assignee_or_actors, nearest_users, notify
+from fangkong.cases.notify import BoundUsers, assignee_or_actors, nearest_users, notify
 from fangkong.core import audit
 from fangkong.core.audit import SYSTEM
 
@@ -86,15 +86,15 @@ def _do_action(
     *,
     now: datetime,
     report: TickReport,
+    known: BoundUsers | None = None,
 ) -> None:
     assert case.due_at is not None
     due = iso(case.due_at)
     if kind == "remind":
-        names = (
-            notify(session, case, assignee_or_actors(session, decl, case), EventKind.REMIND, now)
-            if now < case.due_at
-            else []
-        )
+        names: list[str] = []
+        if now < case.due_at:  # a reminder after the deadline is recorded, not sent
+            reminded = assignee_or_actors(session, decl, case, known=known)
+            names = notify(session, case, reminded, EventKind.REMIND, now)
         add_event(
             case,
             kind=EventKind.REMIND,
@@ -107,7 +107,11 @@ def _do_action(
         case.is_overdue = True
         case.late = True
         names = notify(
-            session, case, assignee_or_actors(session, decl, case), EventKind.OVERDUE, now
+            session,
+            case,
+            assignee_or_actors(session, decl, case, known=known),
+            EventKind.OVERDUE,
+            now,
         )
         add_event(
             case,
@@ -121,7 +125,7 @@ def _do_action(
         # 升级: to users of a supervising role bound to the parent area (or the nearest
         # ancestor above it that has any).
         recipients = nearest_users(
-            session, path=case.area_path, roles=decl.supervising_roles, skip_own=True
+            session, path=case.area_path, roles=decl.supervising_roles, skip_own=True, known=known
         )
         names = notify(session, case, recipients, EventKind.ESCALATE, now)
         case.escalated_at = now
@@ -151,6 +155,7 @@ def _due_actions(
     calendar: BusinessCalendar,
     done: set[tuple[int, int, str]],
     report: TickReport,
+    known: BoundUsers,
 ) -> list[datetime] | None:
     """Do the case's deadline actions due at ``now``: the times of those still to do, or None
     where the case changed meanwhile (its change rescheduled it)."""
@@ -183,7 +188,7 @@ def _due_actions(
                     )
                 )
                 session.flush()
-                _do_action(session, decl, case, action.kind, now=now, report=report)
+                _do_action(session, decl, case, action.kind, now=now, report=report, known=known)
                 session.flush()
         except IntegrityError:
             pass  # another tick did it
@@ -218,14 +223,18 @@ def tick(session: Session, *, now: datetime, calendar: BusinessCalendar) -> Tick
                 ).where(DeadlineAction.case_id.in_(ids[start : start + _CHUNK]))
             )
         )
-    known = set(registry.names())
+    declared = set(registry.names())
+    # Who is bound where, read once a tick: the cases of an area ask for its users each.
+    bound: BoundUsers = {}
     # Each case's next look, written by id and version so that a case changed meanwhile
     # keeps the time its change gave it.
     schedule: list[dict[str, object]] = []
     for case in cases:
-        if case.case_type not in known:
+        if case.case_type not in declared:
             continue  # its type's declaration is not loaded: looked at again next time
-        pending = _due_actions(session, case, now=now, calendar=calendar, done=done, report=report)
+        pending = _due_actions(
+            session, case, now=now, calendar=calendar, done=done, report=report, known=bound
+        )
         if pending is not None:
             schedule.append(
                 {"b_id": case.id, "b_version": case.version, "b_next": min(pending, default=None)}
