@@ -159,12 +159,11 @@ def _due_actions(
 ) -> list[datetime] | None:
     """Do the case's deadline actions due at ``now``: the times of those still to do, or None
     where the case changed meanwhile (its change rescheduled it)."""
-    if case.closed_at is None and case.due_at is not None:
-        decl = decl_of(case)
-        deadline = decl.state(case.state).deadline
-    else:
-        deadline = None
-    if deadline is None or case.due_at is None:
+    if case.closed_at is not None or case.due_at is None:
+        return []
+    decl = decl_of(case)
+    deadline = decl.state(case.state).deadline
+    if deadline is None:
         return []
     report.checked += 1
     pending: list[datetime] = []
@@ -244,8 +243,7 @@ def tick(session: Session, *, now: datetime, calendar: BusinessCalendar) -> Tick
         session.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
-            .values(next_check_at=bindparam("b_next"))
-            .execution_options(synchronize_session=False),
+            .values(next_check_at=bindparam("b_next")),
             schedule[start : start + _CHUNK],
         )
     if report.reminded or report.flagged_overdue or report.escalated:

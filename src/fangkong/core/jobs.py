@@ -58,6 +58,15 @@ class Ticker:
 SET_ASIDE_AFTER_S = (30.0, 600.0, 3600.0)
 
 
+def set_aside_from_collector() -> int:
+    """Collect once and move what survives out of the garbage collector's way
+    (``gc.freeze``): how many objects were set aside."""
+    before = gc.get_freeze_count()
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count() - before
+
+
 class CollectorSetAside:
     """A daemon thread that, at each of ``after_s`` from its start, collects once and moves
     what survives out of the collector's way (``gc.freeze``).
@@ -81,11 +90,9 @@ class CollectorSetAside:
         for at in self._after:
             if self._stop.wait(max(0.0, at - (time.monotonic() - started))):
                 return
-            before = gc.get_freeze_count()
-            gc.collect()
-            gc.freeze()
+            set_aside = set_aside_from_collector()
             self.done += 1
-            log.info("%d objects set aside from the collector", gc.get_freeze_count() - before)
+            log.info("%d objects set aside from the collector", set_aside)
 
     def start(self) -> CollectorSetAside:
         self._thread.start()

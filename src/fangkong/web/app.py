@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -43,7 +42,7 @@ from fangkong.core.errors import (
     PasswordChangeRequired,
     Unauthorized,
 )
-from fangkong.core.jobs import CollectorSetAside, Ticker
+from fangkong.core.jobs import CollectorSetAside, Ticker, set_aside_from_collector
 from fangkong.core.leader import leadership
 from fangkong.core.models import User
 from fangkong.core.permissions import MANAGE_USERS, READ_AUDIT
@@ -182,8 +181,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         # What the server holds for its life (modules, routes, mappers, caches) is built by
         # now: put it out of the collector's way. A full collection scanned it all, about
         # 100 ms here, and stalled every request in flight while it ran.
-        gc.collect()
-        gc.freeze()
+        set_aside_from_collector()
         # And what its first requests build and keep, a few times early in its life.
         set_aside = CollectorSetAside().start()
         dispatch_fastpath.start_intake(app)
