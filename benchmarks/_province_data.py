@@ -392,9 +392,12 @@ def generate_county(
 ) -> dict[str, int]:
     """Write county ``k`` (its areas and every record above) in the caller's transaction;
     the rows written per table."""
+    from sqlalchemy import text
+
     from fangkong.areas import service as area_service
     from fangkong.areas.geometry import h3_cell
     from fangkong.cases.models import Case
+    from fangkong.core import partitions
     from fangkong.core.audit import SYSTEM
     from fangkong.devices.models import Device, DeviceStatusEvent
     from fangkong.dispatch.incidents import claim_keys
@@ -410,6 +413,17 @@ def generate_county(
     stations = _leaves(session, code, "station")
     county_id = _county(session, code)[0]
     conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        # The months of the history about to be written, as a county's import of its past
+        # would have them (else its rows wait in the DEFAULT month for the months' job).
+        conn.execute(
+            text("SELECT fangkong_partition_months(:c, :ahead, :since)"),
+            {
+                "c": county_id,
+                "ahead": partitions.MONTHS_AHEAD,
+                "since": now - timedelta(days=size.days + 1),
+            },
+        )
     written: dict[str, int] = {}
 
     def located(leaf: _Leaf, lon: float, lat: float) -> dict[str, Any]:

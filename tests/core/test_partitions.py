@@ -202,6 +202,11 @@ def _where(conn: Any, table: str) -> dict[str, int]:
     return {str(name): int(count) for name, count in rows}
 
 
+def _rows_by_county(conn: Any, table: str) -> dict[int, int]:
+    rows = conn.execute(text(f"SELECT partition_county, count(*) FROM {table} GROUP BY 1"))
+    return {int(c): int(n) for c, n in rows}
+
+
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return street_grid_network(tmp_path_factory.mktemp("partition-network"))
@@ -277,6 +282,9 @@ def test_a_database_with_data_is_partitioned_with_its_ids_and_chain(
             # the monthly tables hold the rows' months
             months = {n for n in _where(conn, "incident_event") if n[-6:].isdigit()}
             assert f"incident_event_p{counties['T-D1']}_202506" in months
+            # and the status history (migration 0029), in the months of its rows
+            months = set(_where(conn, "device_status_event"))
+            assert months and all(n[-6:].isdigit() for n in months), months
             # what refers to an incident names its partition, and every key has its claim
             for table, via, key in (
                 ("incident_event", "incident_id", "partition_county"),
@@ -303,6 +311,23 @@ def test_a_database_with_data_is_partitioned_with_its_ids_and_chain(
             assert last is not None and last > max(before["audit_event"])
             session.commit()
             assert audit.verify(session).ok
+        # the status history's months undone (0029's downgrade): plain county partitions
+        downgrade(engine, "0028")
+        with engine.connect() as conn:
+            assert _where(conn, "device_status_event") == {
+                f"device_status_event_p{i}": n
+                for i, n in _rows_by_county(conn, "device_status_event").items()
+            }
+            key = conn.execute(
+                text(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = 'device_status_event'::regclass AND contype = 'p'"
+                )
+            ).scalar_one()
+            assert key == "PRIMARY KEY (id, partition_county)"
+            count = conn.execute(text("SELECT count(*) FROM device_status_event")).scalar_one()
+            assert count == len(before["device_status_event"])
+        upgrade(engine)
         # and down again: the same rows in plain tables
         downgrade(engine, "0022")
         with engine.connect() as conn:
@@ -387,6 +412,45 @@ def test_a_county_gets_its_partitions_when_it_is_created(three: Engine) -> None:
             partitions.MONTHLY
         ) * len(partitions.counties(conn))
         conn.rollback()
+
+
+def test_rows_in_a_countys_default_month_are_moved_into_their_months(three: Engine) -> None:
+    """History written before its months existed (an import dated last year) lands in the
+    county's DEFAULT month; the months' job makes its months and moves the rows there."""
+    a = _ids(three)["K-A"]
+    with Session(three) as session:
+        incident = session.scalars(
+            select(Incident).where(Incident.idempotency_key == "partx-K-A")
+        ).one()
+        old = datetime(2024, 3, 15, 8, tzinfo=UTC)
+        session.add_all(
+            IncidentEvent(incident_id=incident.id, at=old + timedelta(days=d), to_status="received")
+            for d in (0, 20)
+        )
+        session.flush()
+        conn = session.connection()
+        before = _where(conn, "incident_event")
+        assert before[f"incident_event_p{a}_default"] == 2
+        made = partitions.add_months(conn)
+        assert made == 2  # March and April 2024
+        after = _where(conn, "incident_event")
+        assert f"incident_event_p{a}_default" not in after
+        assert after[f"incident_event_p{a}_202403"] == 1
+        assert after[f"incident_event_p{a}_202404"] == 1
+        # nothing else moved; the DEFAULT month is a partition again, and empty
+        assert {k: v for k, v in after.items() if "2024" not in k} == {
+            k: v for k, v in before.items() if not k.endswith("_default")
+        }
+        attached = conn.execute(
+            text("SELECT relispartition FROM pg_class WHERE oid = to_regclass(:n)"),
+            {"n": f"incident_event_p{a}_default"},
+        ).scalar_one()
+        assert attached is True
+        assert partitions.add_months(conn) == 0
+        # the rows read as before, through the parent and the incident's timeline
+        session.expire(incident, ["events"])
+        assert sum(e.at.year == 2024 for e in incident.events) == 2
+        session.rollback()
 
 
 def test_the_application_role_cannot_name_a_partition(three: Engine) -> None:
@@ -518,6 +582,20 @@ def test_a_county_users_reads_plan_over_that_countys_partitions(three: Engine) -
         )
         assert {n.rsplit("_", 1)[1] for n in period} == {month.strftime("%Y%m")}, period
         assert _counties_of(period, "audit_event") == {a}
+        # a device's uptime over the last 30 days: its county's months up to this one,
+        # none of the months made ahead (migration 0029: the history is monthly too)
+        now = datetime.now(UTC)
+        uptime = _planned(
+            session,
+            "device_status_event",
+            lambda: device_status.uptime(
+                session, device=device, start=now - timedelta(days=30), end=now
+            ),
+        )
+        assert _counties_of(uptime, "device_status_event") == {a}, uptime
+        planned_months = {n.rsplit("_", 1)[1] for n in uptime if n[-6:].isdigit()}
+        assert month.strftime("%Y%m") in planned_months, uptime
+        assert max(planned_months) == month.strftime("%Y%m"), uptime
         session.rollback()
 
 
@@ -568,8 +646,9 @@ def test_the_command_line_makes_months_and_detaches_one(three: Engine) -> None:
     runner = CliRunner()
     made = runner.invoke(cli, ["db", "partitions", "--months-ahead", "4", "--database-url", url])
     assert made.exit_code == 0, made.output
-    # a fifth month for every county's two monthly tables, and of none
-    assert f"made {2 * (len(ids) + 1)} monthly partitions" in made.output
+    # a fifth month for every county's monthly tables, and of none
+    assert len(partitions.MONTHLY) == 3
+    assert f"made {3 * (len(ids) + 1)} monthly partitions" in made.output
     ahead = (datetime.now(UTC).replace(day=1) + timedelta(days=4 * 31)).date()
     detached = runner.invoke(
         cli, ["db", "detach-month", "incident_event", f"{ahead:%Y-%m}", "--database-url", url]

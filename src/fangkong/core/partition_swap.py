@@ -237,3 +237,94 @@ def _make_partitions(conn: Connection, old: str, *, month: str | None, ahead: in
                 text("SELECT fangkong_partition_months(:c, :ahead, :since)"),
                 {"c": county, "ahead": ahead, "since": since[county]},
             )
+
+
+def _primary_key(conn: Connection, table: str) -> tuple[str, str]:
+    row = conn.execute(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = to_regclass(:t) AND contype = 'p'"
+        ),
+        {"t": table},
+    ).one()
+    return str(row[0]), str(row[1])
+
+
+def _set_primary_key(conn: Connection, table: str, definition: str) -> None:
+    name, _ = _primary_key(conn, table)
+    _run(conn, f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    _run(conn, f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+
+
+def regroup(conn: Connection, table: str, *, month: str, monthly: bool, ahead: int) -> None:
+    """Partition ``table``, already partitioned by county, again by month of column
+    ``month`` under each county (``monthly``; else no longer by month): the DEFAULT
+    partition and each county's made again in the new shape (by the partition functions,
+    which read the shape from the DEFAULT), the months of the rows and ``ahead`` past the
+    current one made, the rows copied in; the primary key gains ``month`` (or loses it).
+    The rest of the table (its columns, sequence, indexes, constraints, policies, grants, row
+    triggers) is the parent's and stays; new partitions take the parent's indexes and row
+    triggers, and the functions give them its TRUNCATE guards. Holds the table's lock to the
+    commit.
+
+    A unique key of the table must already hold ``month``, as PostgreSQL requires of a key of
+    a table partitioned by it; the primary key is the one this changes.
+    """
+    _, key = _primary_key(conn, table)
+    by_month = f", {month})"
+    if monthly and not key.endswith(by_month):
+        _set_primary_key(conn, table, key[:-1] + by_month)
+    forced = conn.execute(
+        text("SELECT relforcerowsecurity FROM pg_class WHERE oid = to_regclass(:t)"),
+        {"t": table},
+    ).scalar_one()
+    # The owner copies every row back, whatever the connection's scope.
+    _run(conn, f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+    names = ", ".join(columns(conn, table))
+    parts = list(
+        conn.execute(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = to_regclass(:t) ORDER BY c.relname"
+            ),
+            {"t": table},
+        ).scalars()
+    )
+    default = f"{table}_pdefault"
+    # The DEFAULT first: the functions read the table's shape from it.
+    moved = [default]
+    _run(conn, f"ALTER TABLE {table} DETACH PARTITION {default}")
+    _run(conn, f"ALTER TABLE {default} RENAME TO {default}_swap")
+    sub = f" PARTITION BY RANGE ({month})" if monthly else ""
+    _run(conn, f"CREATE TABLE {default} PARTITION OF {table} DEFAULT{sub}")
+    made = [default]
+    if monthly:
+        _run(conn, f"CREATE TABLE {default}_default PARTITION OF {default} DEFAULT")
+        made.append(f"{default}_default")
+    for name in made:
+        conn.execute(text("SELECT fangkong_partition_guard(:t, :p)"), {"t": table, "p": name})
+    prefix = f"{table}_p"
+    for part in parts:
+        county = part[len(prefix) :]
+        if not county.isdigit():
+            continue
+        moved.append(part)
+        _run(conn, f"ALTER TABLE {table} DETACH PARTITION {part}")
+        _run(conn, f"ALTER TABLE {part} RENAME TO {part}_swap")
+        conn.execute(
+            text("SELECT fangkong_partition_county(:c, :ahead)"), {"c": int(county), "ahead": ahead}
+        )
+        if monthly:
+            since = conn.execute(text(f"SELECT min({month}) FROM {part}_swap")).scalar()
+            if since is not None:
+                conn.execute(
+                    text("SELECT fangkong_partition_months(:c, :ahead, :since)"),
+                    {"c": int(county), "ahead": ahead, "since": since},
+                )
+    for part in moved:
+        _run(conn, f"INSERT INTO {table} ({names}) SELECT {names} FROM {part}_swap")
+        _run(conn, f"DROP TABLE {part}_swap")
+    if not monthly and key.endswith(by_month):
+        _set_primary_key(conn, table, key[: -len(by_month)] + ")")
+    if forced:
+        _run(conn, f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")

@@ -4,12 +4,15 @@ The five tables that grow with a county's life (:data:`TABLES`: the incidents an
 timelines, the audit log, a device's status history, the ledger's movements) are
 ``PARTITION BY LIST (partition_county)``: one partition per county
 (``<table>_p<county id>``), one for the rows of no county (``<table>_p0``) and a DEFAULT
-(``<table>_pdefault``) so that no insert ever fails. The two largest (:data:`MONTHLY`: the audit
-log and the timelines, by the load generator's counts and the sizing table) are partitioned
-again ``BY RANGE`` of their time by month (``<table>_p<county>_<yyyymm>``), each county with a
-DEFAULT month (``<table>_p<county>_default``).
+(``<table>_pdefault``) so that no insert ever fails. The three largest (:data:`MONTHLY`: the audit
+log and the timelines, by the load generator's counts, and the status history, by the sizing
+table; migration 0029) are partitioned again ``BY RANGE`` of their time by month
+(``<table>_p<county>_<yyyymm>``), each county with a DEFAULT month
+(``<table>_p<county>_default``). The functions read a table's shape from the database (is its
+DEFAULT partitioned?), not from :data:`TABLES`, so that an older migration that calls them
+makes the shape it gave the table.
 
-The partitions are made by two SQL functions (:data:`FUNCTIONS`), installed by the migration
+The partitions are made by SQL functions (:data:`FUNCTIONS`), installed by the migration
 and owned by the tables' owner (``SECURITY DEFINER``), so that the application's role, which
 owns nothing, can have a county's partitions made when it creates the county
 (:func:`add_county`, called by ``areas.service``) and the coming months' made by the server's
@@ -17,10 +20,15 @@ job (:func:`add_months`, at start and daily). The partitions are never granted t
 application's role (:func:`fangkong.core.db_postgresql.grant_app_role` revokes them): it reads
 and writes through the parent, whose row-level security and grants are the ones that count.
 
-A partition is not made where the DEFAULT partition already holds rows of its values (a
-county's rows written before its partition, a month's rows dated ahead): PostgreSQL would refuse
-it. Those rows stay in DEFAULT (still read, still pruned to it) and the function says so in a
-``NOTICE``. :func:`detach_month` detaches one month of a monthly table for archiving.
+Rows in a county's DEFAULT month (history imported with dates before the county's first
+month, a date ahead of its months) are moved into months made for them by the next
+:func:`add_months` (the server's daily job, ``fangkong db partitions``): the DEFAULT month is
+detached, made again empty, and its rows written back through the county's partition. That
+holds the county's partition of that table locked to the commit, once after such an import.
+A county's own partition is not made where the table's DEFAULT already holds rows of that
+county (written before the county's partition existed): PostgreSQL would refuse it; those rows
+stay there (still read) and the function says so in a ``NOTICE``. :func:`detach_month`
+detaches one month of a monthly table for archiving.
 
 What refers to an incident carries its partition key beside its id, as a reference to a
 partitioned table must (:func:`fangkong.core.county.partition_reference`; migration 0026), and
@@ -46,7 +54,7 @@ log = logging.getLogger(__name__)
 TABLES: dict[str, str | None] = {
     "incident_event": "at",
     "audit_event": "at",
-    "device_status_event": None,
+    "device_status_event": "at",
     "material_movement": None,
     "incident": None,
 }
@@ -66,10 +74,6 @@ def is_partition(name: str | None) -> bool:
     return bool(name and _PARTITION.match(name))
 
 
-def _monthly_sql() -> str:
-    return "ARRAY[" + ", ".join(f"'{t}'" for t in MONTHLY) + "]::text[]"
-
-
 def _tables_sql() -> str:
     return "ARRAY[" + ", ".join(f"'{t}'" for t in TABLES) + "]::text[]"
 
@@ -83,6 +87,11 @@ def _tables_sql() -> str:
 #: (``fangkong_partition_guard``: a statement trigger of the parent is not fired by a
 #: partition's TRUNCATE).
 FUNCTIONS = f"""
+CREATE OR REPLACE FUNCTION fangkong_partitioned(name text) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = public, pg_temp AS $$
+    SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass(name)
+$$;
+
 CREATE OR REPLACE FUNCTION fangkong_partition_guard(parent text, part text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -99,6 +108,23 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION fangkong_partition_month(parent text, part text, month_start timestamp)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    sub text := part || '_' || to_char(month_start, 'YYYYMM');
+BEGIN
+    IF to_regclass(sub) IS NOT NULL THEN
+        RETURN 0;
+    END IF;
+    EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+                   sub, part, (month_start AT TIME ZONE 'UTC')::text,
+                   ((month_start + interval '1 month') AT TIME ZONE 'UTC')::text);
+    PERFORM fangkong_partition_guard(parent, sub);
+    RETURN 1;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION fangkong_partition_months(county integer, months_ahead integer,
     since timestamptz DEFAULT NULL)
 RETURNS integer
@@ -106,40 +132,44 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     parent text;
     part text;
-    sub text;
     m_from timestamp;
     m_last timestamp;
+    m_stray timestamp;
+    stray timestamp[];
     made integer := 0;
-    crowded boolean;
 BEGIN
-    FOREACH parent IN ARRAY {_monthly_sql()} LOOP
+    FOREACH parent IN ARRAY {_tables_sql()} LOOP
         part := parent || '_p' || county;
-        CONTINUE WHEN to_regclass(part) IS NULL OR to_regclass(part || '_default') IS NULL;
+        -- a county partition that is itself partitioned (by month), with its DEFAULT month
+        CONTINUE WHEN fangkong_partitioned(part) IS NOT TRUE
+                      OR to_regclass(part || '_default') IS NULL;
+        -- Rows in the DEFAULT month (dated before the county's first month: an import of
+        -- history; or ahead of its months) get their months: PostgreSQL refuses a month
+        -- while the DEFAULT holds rows of it, so the DEFAULT is made again, empty, and its
+        -- rows go back in through the county's partition, into their months.
+        EXECUTE format('SELECT array_agg(DISTINCT date_trunc(''month'', at AT TIME ZONE ''UTC'')) '
+                       'FROM %I', part || '_default') INTO stray;
+        IF stray IS NOT NULL THEN
+            EXECUTE format('ALTER TABLE %I DETACH PARTITION %I', part, part || '_default');
+            EXECUTE format('ALTER TABLE %I RENAME TO %I', part || '_default', part || '_moved');
+            EXECUTE format('CREATE TABLE %I PARTITION OF %I DEFAULT', part || '_default', part);
+            PERFORM fangkong_partition_guard(parent, part || '_default');
+            FOREACH m_stray IN ARRAY stray LOOP
+                made := made + fangkong_partition_month(parent, part, m_stray);
+            END LOOP;
+        END IF;
         m_from := date_trunc('month', least(coalesce(since, now()), now()) AT TIME ZONE 'UTC');
         m_last := date_trunc('month', now() AT TIME ZONE 'UTC')
                   + make_interval(months => months_ahead);
         WHILE m_from <= m_last LOOP
-            sub := part || '_' || to_char(m_from, 'YYYYMM');
-            IF to_regclass(sub) IS NULL THEN
-                EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE at >= $1 AND at < $2)',
-                               part || '_default')
-                    INTO crowded
-                    USING m_from AT TIME ZONE 'UTC',
-                          (m_from + interval '1 month') AT TIME ZONE 'UTC';
-                IF crowded THEN
-                    RAISE NOTICE 'partition % not made: its rows are in %',
-                        sub, part || '_default';
-                ELSE
-                    EXECUTE format(
-                        'CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
-                        sub, part, (m_from AT TIME ZONE 'UTC')::text,
-                        ((m_from + interval '1 month') AT TIME ZONE 'UTC')::text);
-                    PERFORM fangkong_partition_guard(parent, sub);
-                    made := made + 1;
-                END IF;
-            END IF;
+            made := made + fangkong_partition_month(parent, part, m_from);
             m_from := m_from + interval '1 month';
         END LOOP;
+        IF stray IS NOT NULL THEN
+            EXECUTE format('INSERT INTO %I SELECT * FROM %I', part, part || '_moved');
+            EXECUTE format('DROP TABLE %I', part || '_moved');
+            RAISE NOTICE '%: the rows of its DEFAULT month moved into their months', part;
+        END IF;
     END LOOP;
     RETURN made;
 END
@@ -166,7 +196,9 @@ BEGIN
             RAISE NOTICE 'partition % not made: its rows are in %', part, parent || '_pdefault';
             CONTINUE;
         END IF;
-        monthly := parent = ANY ({_monthly_sql()});
+        -- monthly where the table's DEFAULT is (the shape the migrations gave the
+        -- table, not this code's list: an older migration runs this function too)
+        monthly := fangkong_partitioned(parent || '_pdefault');
         EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES IN (%s)%s', part, parent,
                        county, CASE WHEN monthly THEN ' PARTITION BY RANGE (at)' ELSE '' END);
         made := made + 1;
@@ -187,7 +219,9 @@ $$;
 DROP_FUNCTIONS = """
 DROP FUNCTION IF EXISTS fangkong_partition_county(integer, integer);
 DROP FUNCTION IF EXISTS fangkong_partition_months(integer, integer, timestamptz);
+DROP FUNCTION IF EXISTS fangkong_partition_month(text, text, timestamp);
 DROP FUNCTION IF EXISTS fangkong_partition_guard(text, text);
+DROP FUNCTION IF EXISTS fangkong_partitioned(text);
 """
 
 

@@ -183,13 +183,20 @@ def uptime(session: Session, *, device: Device, start: datetime, end: datetime) 
     """The shares of ``[start, end)`` the device spent in each status, from its history
     (``unknown``: before its first line). Formula: the time between consecutive changes,
     clipped to the period, summed by the status in effect, over the period's length."""
-    events = list(
-        session.scalars(
-            select(DeviceStatusEvent)
-            .where(_of(device))
-            .order_by(DeviceStatusEvent.at, DeviceStatusEvent.id)
-        )
-    )
+    # The status in effect at the start (the last change at or before it), then the changes
+    # within: on PostgreSQL neither reads a month of the history after the period.
+    before = session.scalars(
+        select(DeviceStatusEvent)
+        .where(_of(device), DeviceStatusEvent.at <= start)
+        .order_by(DeviceStatusEvent.at.desc(), DeviceStatusEvent.id.desc())
+        .limit(1)
+    ).all()
+    within = session.scalars(
+        select(DeviceStatusEvent)
+        .where(_of(device), DeviceStatusEvent.at > start, DeviceStatusEvent.at < end)
+        .order_by(DeviceStatusEvent.at, DeviceStatusEvent.id)
+    ).all()
+    events = [*before, *within]
     total = (end - start).total_seconds()
     spent = {s.value: 0.0 for s in DeviceStatus} | {"unknown": 0.0}
     if total <= 0:
