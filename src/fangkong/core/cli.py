@@ -164,7 +164,8 @@ def partitions_command(
     data_dir: DataDir = None,
 ) -> None:
     """PostgreSQL: make the coming months' partitions of the large tables now (the server's
-    job does it at start and daily) and list the counties that have partitions."""
+    job does it at start and daily), move rows waiting in a county's DEFAULT month (an
+    import of its past) into theirs, and list the counties that have partitions."""
     from fangkong.core import partitions
     from fangkong.core.db import make_engine
 
@@ -183,7 +184,7 @@ def partitions_command(
 
 
 def detach_month_command(
-    table: Annotated[str, typer.Argument(help="incident_event (a table partitioned by month)")],
+    table: Annotated[str, typer.Argument(help="incident_event or device_status_event (partitioned by month)")],
     month: Annotated[str, typer.Argument(help="The month, YYYY-MM")],
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
