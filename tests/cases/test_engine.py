@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import Result, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from cases.case_helpers import CALENDAR, CIPHER, T0, UserFactory, actor_of, area
-from fangkong.cases import registry, service
+from fangkong.cases import deadlines, registry, service
 from fangkong.cases.declaration import CaseTypeDecl, TransitionDecl
 from fangkong.cases.models import Case, CaseAttachment, CaseNotice, DeadlineAction, EventKind
 from fangkong.cases.storage import DiskStorage
@@ -600,6 +600,201 @@ def test_a_tick_reads_who_is_bound_to_an_area_once(db: Session, make_user: UserF
     for case in cases:
         reminder = next(e for e in case.events if e.kind is EventKind.REMIND)
         assert reminder.data["notified"] == [worker.username]
+
+
+def _tick_counting(db: Session, now: datetime) -> tuple[service.TickReport, list[str]]:
+    """A tick at ``now`` and the statements it sent to the database."""
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    bind = db.get_bind()
+    event.listen(bind, "before_cursor_execute", count)
+    try:
+        report = service.tick(db, now=now, calendar=CALENDAR)
+    finally:
+        event.remove(bind, "before_cursor_execute", count)
+    return report, statements
+
+
+def test_a_catch_up_tick_writes_its_actions_in_batches(db: Session, make_user: UserFactory) -> None:
+    """A tick that finds many actions due (after a bulk load or an outage) claims them in one
+    statement and writes them in one flush, not a savepoint, a claim, a flush and a read of
+    the case's county for every action (7 ms an action: 118.6 s at 100 counties). What grows
+    with the cases: each case's UPDATE (its version checked one by one), and on SQLite each
+    row's INSERT (the ORM batches those on PostgreSQL only)."""
+    worker = make_user(Role.GRID_WORKER, GRID)
+    beat_officer = make_user(Role.STATION_OFFICER, "T-D1-S1-B1")
+    escalate_at = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    batched_rows = db.get_bind().dialect.name == "postgresql"
+    reads: dict[int, int] = {}
+    for n in (2, 8):
+        cases = [new_case(db, "hazard") for _ in range(n)]
+        report, statements = _tick_counting(db, escalate_at)
+        assert (report.checked, report.reminded, report.flagged_overdue, report.escalated) == (
+            n,
+            n,
+            n,
+            n,
+        )
+        # The reminder is past the deadline (recorded, not sent); the warning and the
+        # escalation are sent.
+        assert report.notices == 2 * n
+
+        def sent(head: str, statements: list[str] = statements) -> int:
+            return sum(" ".join(s.split()).startswith(head) for s in statements)
+
+        reads[n] = sent("SELECT")
+        assert sent("SELECT county_id") == 0
+        assert sent("SAVEPOINT") == 1 and sent("INSERT INTO case_deadline_action") == 1
+        assert sent("UPDATE case_record") == n + 1  # and the next looks, in one executemany
+        assert sent("INSERT INTO case_event") == (1 if batched_rows else 3 * n)
+        assert sent("INSERT INTO case_notice") == (1 if batched_rows else 2 * n)
+        for case in cases:
+            assert [e.kind for e in case.events][1:] == [
+                EventKind.REMIND,
+                EventKind.OVERDUE,
+                EventKind.ESCALATE,
+            ]
+            assert _actions(db, case) == [(1, "remind"), (1, "flag_overdue"), (1, "escalate")]
+            assert case.is_overdue and case.escalated_at == escalate_at
+            assert _next_check(db, case) is None
+            notices = db.execute(
+                select(CaseNotice.kind, CaseNotice.user_id, CaseNotice.county_id)
+                .where(CaseNotice.case_id == case.id)
+                .order_by(CaseNotice.id)
+            ).all()
+            assert notices == [
+                (EventKind.OVERDUE, worker.id, case.county_id),
+                (EventKind.ESCALATE, beat_officer.id, case.county_id),
+            ]
+    assert reads[8] == reads[2]
+
+
+def test_a_tick_skips_the_actions_another_tick_claimed(db: Session, make_user: UserFactory) -> None:
+    """Only the actions a tick claims are done by it: one that another tick claimed after
+    this one read what was done (its row in, its notices its own to send) is skipped, and
+    the rest of the chunk is done."""
+    worker = make_user(Role.GRID_WORKER, GRID)
+    taken, free = new_case(db, "hazard"), new_case(db, "hazard")
+    due = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    remind_at = due - timedelta(hours=4)
+    other_claimed = False
+
+    def other_tick_claims(state: ORMExecuteState) -> Result[Any] | None:
+        """Right after the tick's read of the actions done, another tick claims one."""
+        nonlocal other_claimed
+        if other_claimed or "case_deadline_action" not in str(state.statement):
+            return None
+        read = state.invoke_statement().freeze()
+        state.session.connection().execute(
+            insert(DeadlineAction).values(
+                case_id=taken.id,
+                deadline_round=taken.deadline_round,
+                action="remind",
+                due_at=due,
+                done_at=remind_at,
+            )
+        )
+        other_claimed = True
+        return read()
+
+    event.listen(db, "do_orm_execute", other_tick_claims)
+    try:
+        report = service.tick(db, now=remind_at, calendar=CALENDAR)
+    finally:
+        event.remove(db, "do_orm_execute", other_tick_claims)
+    assert other_claimed
+    assert (report.checked, report.reminded, report.notices) == (2, 1, 1)
+    assert EventKind.REMIND not in [e.kind for e in taken.events]
+    reminder = next(e for e in free.events if e.kind is EventKind.REMIND)
+    assert reminder.data["notified"] == [worker.username]
+    assert db.scalars(
+        select(CaseNotice.case_id).where(CaseNotice.kind == EventKind.REMIND)
+    ).all() == [free.id]
+    assert _actions(db, taken) == [(1, "remind")] and _actions(db, free) == [(1, "remind")]
+    # The claimed reminder counts as done for the next look: the warning at the deadline.
+    assert _next_check(db, taken) == due and _next_check(db, free) == due
+
+
+def test_a_case_changed_meanwhile_keeps_its_change_and_the_rest_are_done(
+    db: Session, make_user: UserFactory
+) -> None:
+    """Another writer changes a case between the tick's read of it and its flush (its version
+    moved: StaleDataError in the chunk's flush). The chunk is rolled back and done again
+    without it: the other writer's change and the next look it gave the case stay, the
+    tick does not fail, and the other cases' actions are done once. A later tick does the
+    changed case's actions."""
+    worker = make_user(Role.GRID_WORKER, GRID)
+    first, changed, last = (new_case(db, "hazard") for _ in range(3))
+    due = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    # The other writer's change, committed after the tick's session read the case: its
+    # version moved in the database, not in this session's copy.
+    its_next_look = due - timedelta(minutes=5)
+    table = Case.__table__
+    db.execute(
+        update(table)
+        .where(table.c.id == changed.id)
+        .values(title="他人改过", version=table.c.version + 1, next_check_at=its_next_look)
+    )
+    report = service.tick(db, now=due, calendar=CALENDAR)
+    assert (report.checked, report.reminded, report.flagged_overdue) == (3, 2, 2)
+    assert report.notices == 2  # the reminders are past the deadline: recorded, not sent
+    row = db.execute(
+        select(Case.title, Case.next_check_at, Case.is_overdue).where(Case.id == changed.id)
+    ).one()
+    assert tuple(row) == ("他人改过", its_next_look, False)
+    assert changed.title == "他人改过"  # the session's copy was read again, not acted on
+    assert _actions(db, changed) == []
+    escalate_at = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    for case in (first, last):
+        assert _actions(db, case) == [(1, "remind"), (1, "flag_overdue")]
+        assert [e.kind for e in case.events][1:] == [EventKind.REMIND, EventKind.OVERDUE]
+        assert case.is_overdue and _next_check(db, case) == escalate_at
+    notices = db.execute(
+        select(CaseNotice.case_id, CaseNotice.user_id).where(CaseNotice.kind == EventKind.OVERDUE)
+    ).all()
+    assert sorted(notices) == [(first.id, worker.id), (last.id, worker.id)]
+    again = service.tick(db, now=due, calendar=CALENDAR)
+    assert (again.checked, again.reminded, again.flagged_overdue) == (1, 1, 1)
+    assert _actions(db, changed) == [(1, "remind"), (1, "flag_overdue")]
+    assert changed.is_overdue and _next_check(db, changed) == escalate_at
+
+
+def test_a_case_whose_rows_are_refused_is_left_to_the_next_tick(
+    db: Session, make_user: UserFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk whose flush fails with no case changed meanwhile (here a notice to a user who
+    is gone) is done again case by case: the other cases' actions are done, the failing
+    case is left as it was (looked at again by the next tick), and the tick does not fail."""
+    worker = make_user(Role.GRID_WORKER, GRID)
+    first, refused, last = (new_case(db, "hazard") for _ in range(3))
+    due = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    gone = worker.id + 10_000
+    notify = deadlines.notify
+
+    def notify_and_someone_gone(
+        session: Session, case: Case, users: Any, kind: EventKind, now: datetime
+    ) -> list[str]:
+        if case.id == refused.id:
+            session.add(CaseNotice(case_id=case.id, user_id=gone, kind=kind, at=now))
+        return notify(session, case, users, kind, now)
+
+    monkeypatch.setattr(deadlines, "notify", notify_and_someone_gone)
+    report = service.tick(db, now=due, calendar=CALENDAR)
+    assert (report.checked, report.reminded, report.flagged_overdue) == (3, 2, 2)
+    assert _actions(db, refused) == [] and _next_check(db, refused) == refused.state_entered_at
+    assert not refused.is_overdue
+    escalate_at = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    for case in (first, last):
+        assert _actions(db, case) == [(1, "remind"), (1, "flag_overdue")]
+        assert [e.kind for e in case.events][1:] == [EventKind.REMIND, EventKind.OVERDUE]
+        assert _next_check(db, case) == escalate_at
+    monkeypatch.undo()
+    again = service.tick(db, now=due, calendar=CALENDAR)
+    assert (again.checked, again.reminded, again.flagged_overdue) == (1, 1, 1)
+    assert _actions(db, refused) == [(1, "remind"), (1, "flag_overdue")]
 
 
 def test_supervision_sets_a_new_deadline_period(db: Session, make_user: UserFactory) -> None:
