@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -73,6 +73,48 @@ def test_reads_are_scoped_by_area_path(db: Session) -> None:
     mine = Actor(user_id=user.id, username=user.username, client=reader.client)
     audit.record(db, actor=mine, action=tag, entity="incident", area_path=other)
     assert seen(Scope(paths=(_path(db, "T-D1-S1-B1-G1"),)), reader_id=user.id) == [other]
+
+
+def test_where_a_readers_own_events_lie_is_kept_by_the_database(db: Session) -> None:
+    """Every insert of an event by a user, by any writer, records the county that holds it
+    (migration 0030's triggers): the bound of a reader's own events in their audit list."""
+    from fangkong.core import auth, county
+    from fangkong.core.models import AuditReaderCounty, Role
+
+    user = auth.create(
+        db,
+        username="audit_counties",
+        display_name="c",
+        password="correct-horse-battery",
+        role=Role.EVALUATOR,
+        area_codes=["T-D1-S1-B1-G1"],
+        actor=SYSTEM,
+    )
+    mine = Actor(user_id=user.id, username=user.username)
+
+    def held() -> set[int]:
+        return set(
+            db.scalars(select(AuditReaderCounty.county).where(AuditReaderCounty.user_id == user.id))
+        )
+
+    assert held() == set()  # the system created them: no event of theirs
+    other = _path(db, "T-D2-S2")
+    audit.record(db, actor=mine, action="counties", entity="incident", area_path=other)
+    audit.record(db, actor=mine, action="counties", entity="incident", area_path=other)
+    db.flush()
+    assert held() == {county.county_of(other)}
+    # another writer (a plain INSERT, no area: the rows of no county)
+    db.execute(
+        insert(AuditEvent).values(
+            user_id=user.id,
+            username=user.username,
+            action="counties",
+            entity="user",
+            at=datetime.now(UTC),
+        )
+    )
+    assert held() == {county.county_of(other), county.NO_COUNTY}
+    db.rollback()
 
 
 def test_events_about_a_user_belong_to_the_users_areas(db: Session) -> None:

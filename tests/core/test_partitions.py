@@ -599,6 +599,33 @@ def test_a_county_users_reads_plan_over_that_countys_partitions(three: Engine) -
         session.rollback()
 
 
+def test_a_named_readers_audit_list_reads_their_counties_alone(three: Engine) -> None:
+    """A reader's own events are theirs wherever they were filed; the list reads the
+    partitions of their scope and of the counties that hold their events (migration 0030),
+    not every county's."""
+    ids = _ids(three)
+    a, b, c = (str(ids[k]) for k in COUNTIES)
+    with Session(three) as session:
+        user = auth.get_by_username(session, username="county_a")
+        assert user is not None
+        scope = scope_for(session, user)
+        mine = audit.Actor(user_id=user.id, username=user.username)
+        b_path = session.scalars(select(Area.path).where(Area.code == "K-B")).one()
+        audit.record(session, actor=mine, action="own", entity="incident", area_path=b_path)
+        session.flush()
+
+        def listed() -> list[AuditEvent]:
+            return audit.get_all(session, scope=scope, reader_id=user.id)
+
+        planned = _planned(session, "audit_event", listed)
+        # their county, the county of their event filed elsewhere; never K-C's
+        assert {a, b} <= _counties_of(planned, "audit_event") <= {a, b, "0"}, planned
+        assert c not in _counties_of(planned, "audit_event")
+        # and the event filed in K-B is in their list
+        assert any(e.action == "own" and e.area_path == b_path for e in listed())
+        session.rollback()
+
+
 def test_statements_are_planned_for_their_own_values(three: Engine) -> None:
     """A statement the driver prepares keeps to custom plans: a generic plan over every
     county's partition is never built (it was, anew after each ANALYZE of any partition: tens

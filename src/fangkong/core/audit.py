@@ -30,15 +30,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, delete, event, false, or_, select
+from sqlalchemy import Connection, Engine, Table, and_, delete, event, false, or_, select
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from fangkong.core import db_postgresql
 from fangkong.core.db import session_scope, utcnow
 from fangkong.core.i18n import translate
-from fangkong.core.models import AuditChain, AuditEvent
+from fangkong.core.models import AuditChain, AuditEvent, AuditReaderCounty
 from fangkong.core.plain_sql import RowsInsert
-from fangkong.core.scoping import Scope, whole_tree
+from fangkong.core.scoping import Scope, in_partitions, whole_tree
 
 
 @dataclass(frozen=True)
@@ -327,10 +327,18 @@ def get_all(
 def visible_to(session: Session, *, scope: Scope, reader_id: int | None) -> Any:
     """The SQL condition of the events a reader with ``scope`` may see (see :func:`get_all`)."""
     system_wide = AuditEvent.area_path.is_(None) if whole_tree(session, scope) else false()
-    own = AuditEvent.user_id == reader_id if reader_id is not None else false()
-    # A reader's own events are theirs wherever they were filed, so on PostgreSQL this
-    # condition reads every county's partitions (by their user index) for a reader; the
-    # scope's own part prunes (Scope.clause) where no reader is named.
+    own: Any = false()
+    if reader_id is not None:
+        # A reader's own events are theirs wherever they were filed. On PostgreSQL, where
+        # the scope prunes to its counties' partitions, they are bounded to the counties
+        # that hold them (kept by the database: AuditReaderCounty), else this condition
+        # would read every county's partitions.
+        own = AuditEvent.user_id == reader_id
+        if scope.counties is not None and session.get_bind().dialect.name == "postgresql":
+            holding = session.scalars(
+                select(AuditReaderCounty.county).where(AuditReaderCounty.user_id == reader_id)
+            ).all()
+            own = and_(own, in_partitions(AuditEvent.partition_county, holding))
     return or_(scope.clause(AuditEvent.area_path), own, system_wide)
 
 

@@ -184,7 +184,9 @@ def partitions_command(
 
 
 def detach_month_command(
-    table: Annotated[str, typer.Argument(help="incident_event or device_status_event (partitioned by month)")],
+    table: Annotated[
+        str, typer.Argument(help="incident_event or device_status_event (monthly tables)")
+    ],
     month: Annotated[str, typer.Argument(help="The month, YYYY-MM")],
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,

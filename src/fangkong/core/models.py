@@ -156,6 +156,22 @@ class AuditEvent(Base):
     chain_hash: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
+class AuditReaderCounty(Base):
+    """A county (or ``0``, none) whose partition of the audit log holds an event of a user:
+    where a reader's own events lie, so that their audit list reads those counties'
+    partitions and their scope's alone, not every county's (issue 23). Kept by the database
+    at every insert of an event, by any writer (triggers of migration 0030); never removed
+    (a purge leaves a county that no longer holds the user's events: one partition more to
+    read, nothing missed)."""
+
+    __tablename__ = "audit_reader_county"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    county: Mapped[int] = mapped_column(primary_key=True)
+
+
 class AuditChain(Base):
     """The head of the audit chain (one row, id 1): appends take its row lock, so that they
     are serialised on every backend; the purge anchor is where the chain now starts."""
