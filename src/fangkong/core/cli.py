@@ -167,7 +167,7 @@ def partitions_command(
     job does it at start and daily), move rows waiting in a county's DEFAULT month (an
     import of its past) into theirs, and list the counties that have partitions."""
     from fangkong.core import partitions
-    from fangkong.core.db import make_engine
+    from fangkong.core.db import make_engine, make_session_factory
 
     settings = settings_for(data_dir)
     engine = make_engine(database_url or settings.resolved_database_url)
@@ -175,8 +175,8 @@ def partitions_command(
         if engine.dialect.name != "postgresql":
             console.print("nothing to make: SQLite has no partitions")
             return
-        with engine.begin() as conn:
-            made = partitions.add_months(conn, months_ahead=months_ahead)
+        made = partitions.run_months(make_session_factory(engine), months_ahead=months_ahead)
+        with engine.connect() as conn:
             counties = partitions.counties(conn)
     finally:
         engine.dispose()

@@ -254,28 +254,43 @@ def counties(conn: Connection) -> list[int]:
     return sorted(int(name[len(prefix) :]) for name in found if name[len(prefix) :].isdigit())
 
 
-def add_months(conn: Connection, *, months_ahead: int = MONTHS_AHEAD) -> int:
-    """Make the current and the next ``months_ahead`` months' partitions of every county's
-    monthly tables, those missing; how many were made (0 on SQLite)."""
+def county_months(conn: Connection, county_id: int, *, months_ahead: int = MONTHS_AHEAD) -> int:
+    """Make the current and the next ``months_ahead`` months' partitions of county
+    ``county_id``'s monthly tables, those missing, and move the rows waiting in its DEFAULT
+    months into theirs; how many were made (0 on SQLite)."""
     if not _postgresql(conn):
         return 0
-    made = 0
-    for county_id in counties(conn):
-        made += int(
-            conn.execute(
-                text("SELECT fangkong_partition_months(:county, :ahead)"),
-                {"county": county_id, "ahead": months_ahead},
-            ).scalar_one()
-        )
-    return made
+    made = conn.execute(
+        text("SELECT fangkong_partition_months(:county, :ahead)"),
+        {"county": county_id, "ahead": months_ahead},
+    ).scalar_one()
+    return int(made)
+
+
+def add_months(conn: Connection, *, months_ahead: int = MONTHS_AHEAD) -> int:
+    """:func:`county_months` for every county, in the caller's transaction."""
+    if not _postgresql(conn):
+        return 0
+    return sum(
+        county_months(conn, county_id, months_ahead=months_ahead) for county_id in counties(conn)
+    )
 
 
 def run_months(factory: sessionmaker[Session], *, months_ahead: int = MONTHS_AHEAD) -> int:
-    """The server's job (at start, then daily): :func:`add_months` in a transaction of its
-    own."""
+    """The server's job (at start, then daily) and ``fangkong db partitions``:
+    :func:`county_months` for every county, a transaction a county. Each partition made or
+    moved holds a lock to its transaction's commit: a province's counties in one
+    transaction could need more locks than PostgreSQL's table holds (after an import of
+    many counties' history)."""
     with factory() as session:
-        made = add_months(session.connection(), months_ahead=months_ahead)
+        conn = session.connection()
+        every = counties(conn) if _postgresql(conn) else []
         session.commit()
+    made = 0
+    for county_id in every:
+        with factory() as session:
+            made += county_months(session.connection(), county_id, months_ahead=months_ahead)
+            session.commit()
     if made:
         log.info("made %d monthly partitions", made)
     return made
