@@ -64,6 +64,8 @@ from _server import POSTGRES_ENV, Prepared, Scenes, Server, reset_postgres, run_
 APP_ENV = "FANGKONG_TEST_POSTGRES_APP_URL"
 #: The goal: each endpoint's p99 with many counties at most this many times its p99 alone.
 TOLERANCE = 1.25
+#: An intake answer this late (s) is counted in its round's line of the report.
+LATE_S = 0.05
 COMMANDER, COMMANDER_PASSWORD = "load_commander", "harbour-violet-4417"
 MEASURED = data.county_code(0)
 SETTLED = (
@@ -113,6 +115,9 @@ class Side:
     seconds: dict[str, float] = field(default_factory=dict)
     #: The intake phases' unsent and transport errors.
     intake_lost: int = 0
+    #: Each intake round's worst answer (s), its answers over ``LATE_S`` and the machine's
+    #: worst CPU steal (%) in a window of it: a round's tail beside what the machine did.
+    intake_rounds: list[tuple[float, int, float | None]] = field(default_factory=list)
     rss_mib: float | None = None
     db_bytes: int = 0
     largest: list[tuple[str, int]] = field(default_factory=list)
@@ -386,6 +391,13 @@ def measure_intake(
             side.record(name, status, latency)
     side.seconds[name] = side.seconds.get(name, 0.0) + load.seconds
     side.intake_lost += load.unsent + load.errors
+    side.intake_rounds.append(
+        (
+            max(load.latencies, default=0.0),
+            sum(latency > LATE_S for latency in load.latencies),
+            load.peak_steal_pct,
+        )
+    )
 
 
 def _warm(
@@ -515,6 +527,15 @@ def report(one: Side, many: Side, names: list[str]) -> bool:
         if bad or side.intake_lost:
             print(f"  {side.name}: non-2xx {bad}, intake unsent or failed {side.intake_lost}")
             met = False
+    print(
+        f"\nintake rounds (worst answer ms, answers over {LATE_S * 1e3:.0f} ms, peak CPU steal %):"
+    )
+    for side in (one, many):
+        rounds = "; ".join(
+            f"{worst * 1e3:.0f}, {late}, {'n/a' if steal is None else f'{steal:.0f}'}"
+            for worst, late, steal in side.intake_rounds
+        )
+        print(f"  {side.name}: {rounds}")
     print("\nsize and memory:")
     for side in (one, many):
         gen = side.generated
