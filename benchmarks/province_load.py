@@ -48,11 +48,13 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -635,6 +637,80 @@ def smoke_checks(one: Side, many: Side) -> list[str]:
 live_counts: dict[str, int] = {}
 
 
+class WaitSampler:
+    """While the rounds run, what the sessions of each side's database (the server's, the
+    harness's, autovacuum's) wait on once a statement has run over ``SLOW_S``:
+    ``pg_stat_activity`` every ``SAMPLE_S``, as the database's owner. A tail then shows
+    whether the server waited on the disk (a commit's ``IO:WALSync``), on a lock, or on
+    nothing (its own work)."""
+
+    SAMPLE_S = 0.03
+    SLOW_S = 0.1
+    _QUERY = (
+        "SELECT pid, query_start, "
+        "extract(epoch FROM clock_timestamp() - query_start), "
+        "coalesce(wait_event_type || ':' || wait_event, 'CPU'), left(query, 60) "
+        "FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' "
+        "AND pid <> pg_backend_pid() "
+        "AND clock_timestamp() - query_start > make_interval(secs => :slow)"
+    )
+
+    def __init__(self, owner_urls: dict[str, str]) -> None:
+        self.owner_urls = owner_urls
+        #: (side, pid, start) -> [seconds, statement, waits seen]
+        self.slow: dict[tuple[str, int, Any], list[Any]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wait-sampler", daemon=True)
+
+    def _run(self) -> None:
+        from sqlalchemy import text
+
+        from fangkong.core.db import make_engine
+
+        engines = {
+            name: make_engine(url, isolation_level="AUTOCOMMIT")
+            for name, url in self.owner_urls.items()
+        }
+        try:
+            conns = {name: engine.connect() for name, engine in engines.items()}
+            while not self._stop.wait(self.SAMPLE_S):
+                for name, conn in conns.items():
+                    for pid, start, seconds, wait, query in conn.execute(
+                        text(self._QUERY), {"slow": self.SLOW_S}
+                    ):
+                        seen = self.slow.setdefault((name, pid, start), [0.0, query, set()])
+                        seen[0] = max(seen[0], float(seconds))
+                        seen[2].add(wait)
+            for conn in conns.values():
+                conn.close()
+        finally:
+            for engine in engines.values():
+                engine.dispose()
+
+    def __enter__(self) -> WaitSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def report(self) -> None:
+        print(
+            f"\nstatements of the servers over {self.SLOW_S * 1e3:.0f} ms while measured "
+            "(seen at least, what they waited on):"
+        )
+        for name in self.owner_urls:
+            found = sorted(
+                (v for (side, _, _), v in self.slow.items() if side == name),
+                key=lambda v: -v[0],
+            )
+            print(f"  {name}: {len(found)}")
+            for seconds, query, waits in found[:5]:
+                statement = " ".join(str(query).split())
+                print(f"    {seconds * 1e3:.0f} ms, {', '.join(sorted(waits))}: {statement}")
+
+
 def _live_count(port: int, token: str) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -643,6 +719,34 @@ def _live_count(port: int, token: str) -> int:
     finally:
         conn.close()
     return len(body["incidents"])
+
+
+def _rounds(
+    args: argparse.Namespace,
+    sides: list[Side],
+    servers: dict[str, Server],
+    reads: list[tuple[str, str, str]],
+) -> None:
+    """The measured rounds: each side's reads, then each side's intake."""
+    for round_no in range(args.rounds):
+        # Alternate which goes first, so that neither always follows the other's load.
+        order = sides if round_no % 2 == 0 else sides[::-1]
+        measure_reads(servers, order, reads, args.reps)
+        for side in order:
+            measure_intake(
+                servers[side.name],
+                side,
+                rate=args.rate,
+                duration_s=args.duration,
+                round_no=round_no,
+            )
+            if not args.smoke:
+                close_intake(side)
+        print(
+            f"round {round_no + 1}/{args.rounds} done at {time.strftime('%H:%M:%S')} "
+            f"({_loadavg()})",
+            flush=True,
+        )
 
 
 def run(args: argparse.Namespace, size: data.Size) -> int:
@@ -690,25 +794,9 @@ def run(args: argparse.Namespace, size: data.Size) -> int:
             if args.settle:
                 print(f"CHECKPOINT: {checkpoint(many.owner_url)}", flush=True)
             print(f"measuring from {time.strftime('%H:%M:%S')}", flush=True)
-            for round_no in range(args.rounds):
-                # Alternate which goes first, so that neither always follows the other's load.
-                order = sides if round_no % 2 == 0 else sides[::-1]
-                measure_reads(servers, order, reads, args.reps)
-                for side in order:
-                    measure_intake(
-                        servers[side.name],
-                        side,
-                        rate=args.rate,
-                        duration_s=args.duration,
-                        round_no=round_no,
-                    )
-                    if not args.smoke:
-                        close_intake(side)
-                print(
-                    f"round {round_no + 1}/{args.rounds} done at {time.strftime('%H:%M:%S')} "
-                    f"({_loadavg()})",
-                    flush=True,
-                )
+            sampler = WaitSampler({side.name: side.owner_url for side in sides})
+            with sampler:
+                _rounds(args, sides, servers, reads)
             for side in sides:
                 side.rss_mib = _rss_mib(servers[side.name].process.pid)
                 live_counts[side.name] = _live_count(servers[side.name].port, side.prepared.token)
@@ -732,6 +820,7 @@ def run(args: argparse.Namespace, size: data.Size) -> int:
         print(f"smoke: {'FAILED' if failures else 'ok'}")
         return int(bool(failures))
     met = report(one, many, _names(reads, args.rate))
+    sampler.report()
     print(
         f"\n{args.counties} counties, rounds {args.rounds}, reps {args.reps}, intake "
         f"{args.rate:.0f}/s for {args.duration:.0f} s a round; servers connected as "
