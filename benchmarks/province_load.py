@@ -697,7 +697,7 @@ class WaitSampler:
 
     def report(self) -> None:
         print(
-            f"\nstatements of the servers over {self.SLOW_S * 1e3:.0f} ms while measured "
+            f"\nstatements in the databases over {self.SLOW_S * 1e3:.0f} ms while measured "
             "(seen at least, what they waited on):"
         )
         for name in self.owner_urls:
