@@ -69,6 +69,10 @@ TOLERANCE = 1.25
 #: An intake answer this late (s) is counted in its round's line of the report.
 LATE_S = 0.05
 COMMANDER, COMMANDER_PASSWORD = "load_commander", "harbour-violet-4417"
+#: Who reads the audit log (a commander may not): an evaluator of the same county.
+EVALUATOR, EVALUATOR_PASSWORD = "load_evaluator", "harbour-violet-4418"
+#: The reads made as the evaluator (name prefix); the others as the commander.
+AS_EVALUATOR = "audit:"
 MEASURED = data.county_code(0)
 SETTLED = (
     "the cases' deadline tick and VACUUM (ANALYZE) after the load, CHECKPOINT before measuring"
@@ -97,6 +101,8 @@ def _reads(now: datetime) -> list[tuple[str, str, str]]:
         ("dashboard: indicators/grid", "GET", f"/api/v1/indicators/grid?period={last_month}"),
         ("dashboard: page", "GET", f"/indicators?period={last_month}&lang=en"),
         ("dashboard: compute month", "POST", f"/api/v1/indicators/compute?period={this_month}"),
+        # A named reader's list: their county's events and their own, wherever filed.
+        ("audit: list", "GET", "/api/v1/audit?limit=200"),
     ]
 
 
@@ -112,6 +118,8 @@ class Side:
     owner_url: str
     #: This run's part of the intake's idempotency keys (a run ``--again`` adds its own).
     run_tag: str = ""
+    #: The evaluator's bearer token (the reads named ``AS_EVALUATOR...``).
+    evaluator_token: str = ""
     latencies: dict[str, list[float]] = field(default_factory=dict)
     statuses: dict[str, dict[int, int]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -123,6 +131,9 @@ class Side:
     rss_mib: float | None = None
     db_bytes: int = 0
     largest: list[tuple[str, int]] = field(default_factory=list)
+
+    def token_for(self, read: str) -> str:
+        return self.evaluator_token if read.startswith(AS_EVALUATOR) else self.prepared.token
 
     def record(self, name: str, status: int, latency_s: float) -> None:
         self.latencies.setdefault(name, []).append(latency_s)
@@ -194,6 +205,20 @@ def prepare_side(
         _, token = auth.issue_token(
             session, user=user, name=f"load {now:%Y-%m-%d %H:%M:%S}", ttl=None, actor=SYSTEM
         )
+        evaluator = session.scalars(select(User).where(User.username == EVALUATOR)).first()
+        if evaluator is None:  # (a database a run before this reader left has none)
+            evaluator = auth.create(
+                session,
+                username=EVALUATOR,
+                display_name="Load evaluator",
+                password=EVALUATOR_PASSWORD,
+                role=Role.EVALUATOR,
+                area_codes=[MEASURED],
+                actor=SYSTEM,
+            )
+        _, evaluator_token = auth.issue_token(
+            session, user=evaluator, name=f"load {now:%Y-%m-%d %H:%M:%S}", ttl=None, actor=SYSTEM
+        )
         session.commit()
     engine.dispose()
     rng = np.random.default_rng(7)
@@ -226,6 +251,7 @@ def prepare_side(
         generated=generated,
         owner_url=url,
         run_tag=f"{now:%H%M%S}" if again else "",
+        evaluator_token=evaluator_token,
     )
 
 
@@ -347,7 +373,7 @@ def measure_reads(
         try:
             for rep in range(n):
                 for side in sides if rep % 2 == 0 else sides[::-1]:
-                    status, latency = _request(conns[side.name], side.prepared.token, method, path)
+                    status, latency = _request(conns[side.name], side.token_for(name), method, path)
                     side.record(name, status, latency)
                     side.seconds[name] = side.seconds.get(name, 0.0) + latency
         finally:
@@ -407,10 +433,10 @@ def _warm(
 ) -> None:
     """One request of each read (the area index, the pools, last month's figures stored) and
     a second of intake at ``rate`` (not recorded; closed with the first round's)."""
-    for _name, method, path in reads:
+    for name, method, path in reads:
         conn = _connect(srv)
         try:
-            status, _ = _request(conn, side.prepared.token, method, path)
+            status, _ = _request(conn, side.token_for(name), method, path)
         finally:
             conn.close()
         if not 200 <= status < 300:
