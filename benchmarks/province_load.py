@@ -19,7 +19,9 @@ on both, in alternating rounds so that the machine's drift falls on both alike:
   page ``GET /indicators``, from the figure store) and this month's figures computed anew
   (``POST /api/v1/indicators/compute``, what a stale store costs its first reader);
 - **intake**: ``POST /api/v1/incidents`` in an open loop at ``--rate`` per second for
-  ``--duration`` seconds (as ``dispatch_intake.py``: latency from the scheduled moment).
+  ``--duration`` seconds (as ``dispatch_intake.py``: latency from the scheduled moment);
+- **audit**: the audit list of an evaluator of ``C000`` (``GET /api/v1/audit``: their
+  county's events and their own, wherever filed).
 
 Each endpoint's p50, p99 and throughput (2xx per second; for the reads, one client in turn)
 on both, and the ratio many / one. Goal: every endpoint's p99 within ``TOLERANCE`` (1.25x) of
