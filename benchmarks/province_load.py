@@ -192,35 +192,30 @@ def prepare_side(
         generated = data.generate(url, counties, size, now=now, progress=print)
     engine = make_engine(url)
     with Session(engine) as session:
-        if again:
-            user = session.scalars(select(User).where(User.username == COMMANDER)).one()
-        else:
-            user = auth.create(
-                session,
-                username=COMMANDER,
-                display_name="Load",
-                password=COMMANDER_PASSWORD,
-                role=Role.COMMANDER,
-                area_codes=[MEASURED],
-                actor=SYSTEM,
+
+        def token_of(username: str, password: str, role: Role, *, left: bool) -> str:
+            """A bearer token of ``username`` of ``MEASURED``, made first unless ``left`` (a
+            run before made it; a reader added since is made where missing)."""
+            user = session.scalars(select(User).where(User.username == username)).first()
+            if user is None:
+                if left:
+                    raise RuntimeError(f"{name}: {username} is not in the database left")
+                user = auth.create(
+                    session,
+                    username=username,
+                    display_name=username,
+                    password=password,
+                    role=role,
+                    area_codes=[MEASURED],
+                    actor=SYSTEM,
+                )
+            _, token = auth.issue_token(
+                session, user=user, name=f"load {now:%Y-%m-%d %H:%M:%S}", ttl=None, actor=SYSTEM
             )
-        _, token = auth.issue_token(
-            session, user=user, name=f"load {now:%Y-%m-%d %H:%M:%S}", ttl=None, actor=SYSTEM
-        )
-        evaluator = session.scalars(select(User).where(User.username == EVALUATOR)).first()
-        if evaluator is None:  # (a database a run before this reader left has none)
-            evaluator = auth.create(
-                session,
-                username=EVALUATOR,
-                display_name="Load evaluator",
-                password=EVALUATOR_PASSWORD,
-                role=Role.EVALUATOR,
-                area_codes=[MEASURED],
-                actor=SYSTEM,
-            )
-        _, evaluator_token = auth.issue_token(
-            session, user=evaluator, name=f"load {now:%Y-%m-%d %H:%M:%S}", ttl=None, actor=SYSTEM
-        )
+            return token
+
+        token = token_of(COMMANDER, COMMANDER_PASSWORD, Role.COMMANDER, left=again)
+        evaluator_token = token_of(EVALUATOR, EVALUATOR_PASSWORD, Role.EVALUATOR, left=False)
         session.commit()
     engine.dispose()
     rng = np.random.default_rng(7)
